@@ -1,0 +1,43 @@
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Context } from '../shared/context.js';
+import './locals.js';
+import { errorHandler, notFound } from './middleware/error-handler.js';
+import { requestId } from './middleware/request-id.js';
+import { serveOpenApi } from './openapi.js';
+import { accountRouter } from './routes/account.js';
+import { adminTopupsRouter } from './routes/admin-topups.js';
+import { authRouter } from './routes/auth.js';
+import { childKeysRouter } from './routes/child-keys.js';
+import { healthRouter } from './routes/health.js';
+import { managementKeysRouter } from './routes/management-keys.js';
+
+/** The Express app of the api role. Everything it needs comes from the context. */
+export function createApp(ctx: Context): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: (_req, res) => (res as express.Response).locals.requestId,
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
+      quietReqLogger: true,
+    }),
+  );
+  app.use(express.json({ limit: '4mb' }));
+
+  app.use(healthRouter(ctx));
+  app.get('/openapi.json', serveOpenApi);
+  app.use('/api/auth', authRouter(ctx));
+  app.use('/api/account', accountRouter(ctx));
+  app.use('/api/admin/topups', adminTopupsRouter(ctx));
+  app.use('/api/management/keys', managementKeysRouter(ctx));
+  app.use('/api/management/keys/:id/children', childKeysRouter(ctx));
+
+  app.use(notFound);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,75 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { hashApiKey, keyKindOf } from '../../shared/api-keys.js';
+import type { Context } from '../../shared/context.js';
+import { findManagementKeyByHash, touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
+import { ApiError } from '../../shared/errors.js';
+import { verifySession } from '../../shared/jwt.js';
+
+export function bearerToken(req: Request): string | null {
+  const h = req.header('authorization');
+  if (!h) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1] ?? null;
+}
+
+const missing = () => new ApiError('authentication_error', 'Missing bearer token');
+const wrongKind = (what: string) => new ApiError('permission_error', `${what} cannot be used on this route`);
+
+async function ownerFromJwt(ctx: Context, token: string): Promise<string> {
+  const claims = await verifySession(ctx.config.JWT_SECRET, token);
+  if (!claims) throw new ApiError('authentication_error', 'Invalid or expired session token');
+  return claims.accountId;
+}
+
+/** Owner routes: a session JWT only. */
+export function requireOwner(ctx: Context): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req);
+    if (!token) throw missing();
+    const kind = keyKindOf(token);
+    if (kind) throw wrongKind(kind === 'gm' ? 'A management key' : 'A child key');
+    res.locals.accountId = await ownerFromJwt(ctx, token);
+    next();
+  };
+}
+
+/**
+ * Child-key routes under /api/management/keys/:id: the owner's JWT, or the `gm-` key of that very
+ * management key (a management key never reaches a sibling's children).
+ */
+export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req);
+    if (!token) throw missing();
+    const kind = keyKindOf(token);
+    if (kind === 'gc') throw wrongKind('A child key');
+    if (kind === null) {
+      res.locals.accountId = await ownerFromJwt(ctx, token);
+      return next();
+    }
+    const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
+    if (!mk) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    if (mk.status === 'revoked')
+      throw new ApiError('invalid_api_key', 'API key revoked', { code: 'key_revoked' });
+    if (mk.status === 'disabled')
+      throw new ApiError('invalid_api_key', 'API key disabled', { code: 'key_disabled' });
+    if (mk.id !== req.params.id) throw wrongKind('This management key');
+    res.locals.accountId = mk.account_id;
+    res.locals.managementKeyId = mk.id;
+    await touchManagementKey(ctx.sql, mk.id, ctx.clock.now());
+    next();
+  };
+}
+
+/** Admin routes exist only when ADMIN_TOKEN is configured. */
+export function requireAdmin(ctx: Context): RequestHandler {
+  const expected = ctx.config.ADMIN_TOKEN ? Buffer.from(ctx.config.ADMIN_TOKEN) : null;
+  return (req, _res, next) => {
+    if (!expected) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
+    const given = Buffer.from(bearerToken(req) ?? req.header('x-admin-token') ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new ApiError('authentication_error', 'Invalid admin token');
+    next();
+  };
+}

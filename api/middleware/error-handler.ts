@@ -1,0 +1,39 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+
+/** Unknown routes get the same envelope as every other failure. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new ApiError('not_found', `No route for ${req.method} ${req.path}`));
+};
+
+/**
+ * The one error middleware: ApiError → its status and envelope; body-parser failures → 400/413;
+ * anything else → a generic 500 that names only the request id (internals go to the log).
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    const apiError = toApiError(err);
+    if (!apiError) {
+      logger.error({ err, requestId: res.locals.requestId }, 'unhandled error');
+    }
+    const e = apiError ?? new ApiError('internal_error', `Internal error (request ${res.locals.requestId})`);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    res.status(statusOf(e.type)).json(errorBody(e));
+  };
+}
+
+function toApiError(err: unknown): ApiError | null {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: string; status?: number };
+  if (e?.type === 'entity.parse.failed')
+    return new ApiError('invalid_request_error', 'Malformed JSON body', { param: null });
+  if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'Request body too large');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return new ApiError('invalid_request_error', 'Unsupported body encoding', { param: null });
+  return null;
+}

@@ -1,0 +1,74 @@
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createApp } from '../api/app.js';
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { closeContext, createContext } from '../shared/context.js';
+import { ensureDatabase } from '../shared/db/client.js';
+import { migrate } from '../shared/db/migrate.js';
+import { createLogger } from '../shared/logger.js';
+
+/**
+ * `npm start` runs every role in one process; `--roles api,workers,scheduler` picks some
+ * (`npm run start:api` etc.). Migrations run before anything serves.
+ */
+const ROLES = ['api', 'workers', 'scheduler'] as const;
+type Role = (typeof ROLES)[number];
+
+const { values } = parseArgs({ options: { roles: { type: 'string', default: ROLES.join(',') } } });
+const roles = new Set(values.roles.split(',').map((r) => r.trim()) as Role[]);
+for (const r of roles) if (!ROLES.includes(r)) throw new Error(`unknown role ${r}; expected ${ROLES.join(', ')}`);
+
+let config: ReturnType<typeof loadConfig>;
+const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
+try {
+  config = loadConfig(process.env, (m) => bootLogger.warn(m));
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+
+await ensureDatabase(config.DATABASE_URL);
+const ctx = createContext(config);
+const applied = await migrate(ctx.sql);
+if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+
+const stops: (() => Promise<void>)[] = [];
+
+if (roles.has('api')) {
+  const app = createApp(ctx);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
+  stops.push(
+    () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  );
+}
+
+let stopping: Promise<void> | null = null;
+async function shutdown(signal: string): Promise<void> {
+  stopping ??= (async () => {
+    ctx.logger.info({ signal }, 'shutting down');
+    // Stop taking work first, then drain, then close Redis and Postgres.
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        ctx.logger.warn({ err }, 'shutdown step failed');
+      }
+    }
+    await closeContext(ctx);
+  })();
+  await stopping;
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,31 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+export type KeyKind = 'gm' | 'gc';
+
+export interface GeneratedKey {
+  /** The full secret, shown to the owner once and never stored. */
+  plain: string;
+  hash: Buffer;
+  /** What lists show: the first 6 and last 4 characters. */
+  prefix: string;
+}
+
+/** `gm-`/`gc-` followed by 32 random bytes (base64url). */
+export function generateApiKey(kind: KeyKind): GeneratedKey {
+  const plain = `${kind}-${randomBytes(32).toString('base64url')}`;
+  return { plain, hash: hashApiKey(plain), prefix: displayPrefix(plain) };
+}
+
+export function hashApiKey(plain: string): Buffer {
+  return createHash('sha256').update(plain).digest();
+}
+
+export function displayPrefix(plain: string): string {
+  return `${plain.slice(0, 6)}…${plain.slice(-4)}`;
+}
+
+export function keyKindOf(token: string): KeyKind | null {
+  if (token.startsWith('gm-')) return 'gm';
+  if (token.startsWith('gc-')) return 'gc';
+  return null;
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** `true`/`false`/`1`/`0` from the environment; zod's coerce would read "false" as true. */
+const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeBigint = z
+  .string()
+  .regex(/^\d+$/, 'must be a non-negative integer')
+  .transform((v) => BigInt(v));
+
+/**
+ * Every environment variable the gateway reads, in one place (API.md "Configuration").
+ * A bad value stops start-up with a message naming the variable.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
+  /** Connections per process; settlement batches keep the need small. */
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Namespace for admission keys and BullMQ queues, so several gateways (or tests) can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/)
+    .default('gw'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Session JWT lifetime in seconds. */
+  JWT_TTL_SECONDS: positiveInt.default(24 * 3600),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  GONKA_NODES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url())),
+  /** Bearer token for gateway/broker upstreams (bearer mode). */
+  GONKA_API_KEY: z.string().optional(),
+  GONKA_PRIVATE_KEY: z
+    .string()
+    .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: envBool.default(false),
+  /** Gateway markup over the node price, in basis points (12000 = ×1.2). */
+  PRICE_MARKUP_BPS: positiveInt.default(12000),
+  /** nGNK credited per 1 USDT on admin top-ups made in USDT. */
+  USDT_RATE_NGONKA: nonNegativeBigint.default(2_000_000_000n),
+  /** max_tokens assumed for the hold when a request does not set one. */
+  DEFAULT_MAX_TOKENS: positiveInt.default(1024),
+  REFERRAL_L1_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
+  REFERRAL_L2_BPS: z.coerce.number().int().min(0).max(10000).default(300),
+  /** Failed logins allowed per email+IP in LOGIN_THROTTLE_WINDOW_SECONDS. */
+  LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
+  LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
+  /** The name a child key's clients see in errors and model owners (white-label). */
+  BRAND_NAME: z.string().min(1).default('Gateway'),
+});
+
+export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parse the environment. Throws ConfigError naming each bad variable.
+ * `warn` receives notices such as a generated development JWT secret.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  warn: (msg: string) => void = (m) => console.warn(m),
+): Config {
+  // Empty strings mean "unset" the way shells and compose files produce them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const cfg = parsed.data;
+  let jwtSecret = cfg.JWT_SECRET;
+  if (!jwtSecret) {
+    if (cfg.NODE_ENV === 'production')
+      throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required in production');
+    jwtSecret = randomBytes(32).toString('hex');
+    warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');
+  }
+  return { ...cfg, JWT_SECRET: jwtSecret };
+}

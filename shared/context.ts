@@ -1,0 +1,48 @@
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import { createSql, type Sql } from './db/client.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedis, type Redis } from './redis/client.js';
+import { AdmissionKeys } from './redis/keys.js';
+import { loadScripts, type ScriptRunner } from './redis/scripts.js';
+
+/**
+ * What every role (api, workers, scheduler, scripts) shares: config, the Postgres pool, one Redis
+ * connection with the Lua scripts loaded, the logger and the clock. Built once per process.
+ */
+export interface Context {
+  config: Config;
+  sql: Sql;
+  redis: Redis;
+  scripts: ScriptRunner;
+  keys: AdmissionKeys;
+  logger: Logger;
+  clock: Clock;
+}
+
+export function createContext(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Context {
+  const redis = createRedis(config.REDIS_URL);
+  return {
+    config,
+    sql: createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE }),
+    redis,
+    scripts: loadScripts(redis),
+    keys: new AdmissionKeys(config.REDIS_PREFIX),
+    logger: opts.logger ?? createLogger(config.LOG_LEVEL),
+    clock: opts.clock ?? systemClock,
+  };
+}
+
+/** Close Redis, then Postgres; each step on its own so one failure does not leak the other. */
+export async function closeContext(ctx: Context): Promise<void> {
+  try {
+    await ctx.redis.quit();
+  } catch (err) {
+    ctx.logger.warn({ err }, 'closing redis failed');
+  }
+  try {
+    await ctx.sql.end({ timeout: 5 });
+  } catch (err) {
+    ctx.logger.warn({ err }, 'closing postgres failed');
+  }
+}

@@ -1,0 +1,45 @@
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql<{ bigint: bigint }>;
+export type TxSql = postgres.TransactionSql<{ bigint: bigint }>;
+/** Either the pool or an open transaction: query functions take this so callers choose the scope. */
+export type Db = Sql | TxSql;
+
+export interface DbOptions {
+  max?: number;
+  /** Applied to every connection, e.g. a short statement_timeout in tests. */
+  onnotice?: (n: postgres.Notice) => void;
+}
+
+/** A postgres.js pool where int8 columns come back as bigint (money is never a Number). */
+export function createSql(url: string, opts: DbOptions = {}): Sql {
+  return postgres(url, {
+    max: opts.max ?? 10,
+    types: { bigint: postgres.BigInt },
+    onnotice: opts.onnotice ?? (() => {}),
+    connection: { application_name: 'gonka-gateway' },
+  }) as unknown as Sql;
+}
+
+/** Create the database named in `url` if it does not exist (API.md: created if missing). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!name) return;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${name}`;
+    if (rows.length === 0) {
+      try {
+        await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
+      } catch (err) {
+        // Another process created it between our check and our create: fine.
+        if ((err as { code?: string }).code !== '42P04') throw err;
+      }
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,31 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+
+const ISSUER = 'gonka-gateway';
+
+export interface SessionClaims {
+  accountId: string;
+}
+
+export async function signSession(secret: string, accountId: string, ttlSeconds: number): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(accountId)
+    .setIssuer(ISSUER)
+    .setIssuedAt()
+    .setExpirationTime(`${ttlSeconds}s`)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Returns null for any invalid, expired or foreign token. */
+export async function verifySession(secret: string, token: string): Promise<SessionClaims | null> {
+  try {
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      issuer: ISSUER,
+      algorithms: ['HS256'],
+    });
+    return payload.sub ? { accountId: payload.sub } : null;
+  } catch (err) {
+    if (err instanceof errors.JOSEError) return null;
+    throw err;
+  }
+}

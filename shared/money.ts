@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** nGNK per GNK. */
+export const NGONKA_PER_GNK = 1_000_000_000n;
+
+/**
+ * A money input at the edge: a string of digits or a safe JSON integer, never a float, never
+ * negative (API.md "Conventions"). Produces a bigint.
+ */
+export const ngonkaInput = z
+  .union([
+    z.string().regex(/^\d{1,19}$/, 'must be a non-negative integer string of nGNK'),
+    z.number().int('must be an integer').nonnegative('must be non-negative').max(Number.MAX_SAFE_INTEGER),
+  ])
+  .transform((v) => BigInt(v))
+  .refine((v) => v <= MAX_LIMIT_NGONKA, 'is too large');
+
+/**
+ * Limits and balances go through Redis Lua numbers (doubles) on the admission path, so they stay
+ * within 2^53. That is 9 million GNK, far above any one key's limit.
+ */
+export const MAX_LIMIT_NGONKA = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The edge form of an amount: a decimal string. */
+export function formatNgonka(v: bigint): string {
+  return v.toString();
+}
+
+export function formatNullableNgonka(v: bigint | null): string | null {
+  return v === null ? null : v.toString();
+}
+
+/** Amounts in USDT carry at most 6 decimals (the token's own precision). */
+export const usdtInput = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v))
+  .refine((v) => /^\d{1,12}(\.\d{1,6})?$/.test(v), 'must be a positive USDT amount with at most 6 decimals')
+  .transform((v) => parseMicroUsdt(v))
+  .refine((v) => v > 0n, 'must be positive');
+
+export function parseMicroUsdt(v: string): bigint {
+  const [whole = '0', frac = ''] = v.split('.');
+  return BigInt(whole) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+}
+
+/** USDT → nGNK at `rate` nGNK per USDT, rounded down (the customer is never credited a fraction). */
+export function microUsdtToNgonka(microUsdt: bigint, rateNgonkaPerUsdt: bigint): bigint {
+  return (microUsdt * rateNgonkaPerUsdt) / 1_000_000n;
+}
+
+/** ceil(a / b) for non-negative bigints. */
+export function ceilDiv(a: bigint, b: bigint): bigint {
+  return (a + b - 1n) / b;
+}

@@ -1,0 +1,29 @@
+/**
+ * UTC accounting periods. Counters are keyed by period (`20261126`, `202611`), so a new UTC day or
+ * month needs no reset to be correct.
+ */
+export function dayKey(at: Date): string {
+  return at.toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+export function monthKey(at: Date): string {
+  return at.toISOString().slice(0, 7).replace('-', '');
+}
+
+export function startOfUtcDay(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+}
+
+export function startOfUtcMonth(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+}
+
+/** When the daily limit next resets: the coming 00:00 UTC. */
+export function dayResetsAt(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate() + 1));
+}
+
+/** When the monthly limit next resets: 00:00 UTC on the coming 1st. */
+export function monthResetsAt(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
+}

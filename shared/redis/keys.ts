@@ -1,0 +1,44 @@
+/**
+ * Redis key names for admission state. Every key of one account shares the hash tag `{a:ID}`, so a
+ * Lua script touching them runs on one Redis Cluster slot. All of it is a cache of Postgres and is
+ * rebuilt from there when missing (see admission/load-state.ts).
+ */
+export class AdmissionKeys {
+  constructor(private readonly prefix: string) {}
+
+  private base(accountId: string): string {
+    return `${this.prefix}:{a:${accountId}}`;
+  }
+  /** Available nGNK: balance minus open holds. */
+  balance(accountId: string): string {
+    return `${this.base(accountId)}:bal`;
+  }
+  /** Child key state hash: st, exp, rpm, ld, lm, v (version), c (counters loaded). */
+  childKey(accountId: string, keyId: string): string {
+    return `${this.base(accountId)}:k:${keyId}`;
+  }
+  /** Management key state hash: st, v. */
+  managementKey(accountId: string, mkId: string): string {
+    return `${this.base(accountId)}:mk:${mkId}`;
+  }
+  /** Rolling 60 s window of admitted requests (sorted set scored by ms). */
+  rpm(accountId: string, keyId: string): string {
+    return `${this.base(accountId)}:r:${keyId}`;
+  }
+  /** Spent + reserved nGNK for a UTC day (`20261126`). */
+  day(accountId: string, keyId: string, day: string): string {
+    return `${this.base(accountId)}:d:${keyId}:${day}`;
+  }
+  /** Spent + reserved nGNK for a UTC month (`202611`). */
+  month(accountId: string, keyId: string, month: string): string {
+    return `${this.base(accountId)}:m:${keyId}:${month}`;
+  }
+  /** An open hold's reservation, deleted when it resolves so a release applies once. */
+  hold(accountId: string, holdId: string): string {
+    return `${this.base(accountId)}:h:${holdId}`;
+  }
+  /** Everything of every account, for reconcile --fix. */
+  pattern(): string {
+    return `${this.prefix}:{a:*`;
+  }
+}

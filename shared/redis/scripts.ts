@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+const dir = fileURLToPath(new URL('./scripts/', import.meta.url));
+
+/** Lua scripts by name; the file name ends in the number of keys it touches (`admit-7.lua`). */
+const SCRIPTS = {
+  admit: 'admit-7.lua',
+  release: 'release-4.lua',
+  setKeyState: 'set-key-state-1.lua',
+  loadCounters: 'load-counters-3.lua',
+  creditBalance: 'credit-balance-1.lua',
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+type ScriptArg = string | number;
+
+export interface ScriptRunner {
+  run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown>;
+}
+
+/**
+ * Registers every script on the connection with `defineCommand`, so calls go out as EVALSHA and fall
+ * back to EVAL after a Redis restart flushed the script cache.
+ */
+export function loadScripts(redis: Redis): ScriptRunner {
+  const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
+  for (const [name, file] of Object.entries(SCRIPTS)) {
+    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
+    if (!(name in commands))
+      redis.defineCommand(name, { numberOfKeys, lua: readFileSync(dir + file, 'utf8') });
+  }
+  return {
+    run(name, keys, args) {
+      const fn = commands[name];
+      if (!fn) throw new Error(`script ${name} is not loaded`);
+      return fn.call(redis, ...keys, ...args);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+-- Admission: the one atomic check-and-hold (DESIGN.md "Admission").
+-- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
+--       6 account available balance, 7 hold record
+-- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
+--       6 hold ttl (s), 7 key id
+-- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
+-- consumes no RPM quota and reserves nothing.
+local now = tonumber(ARGV[1])
+local est = tonumber(ARGV[2])
+
+local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c')
+if not k[1] or not k[6] then return {'load', 'key'} end
+local mk = redis.call('HGET', KEYS[2], 'st')
+if not mk then return {'load', 'mk'} end
+local bal = redis.call('GET', KEYS[6])
+if not bal then return {'load', 'balance'} end
+
+if mk == 'revoked' then return {'key', 'revoked'} end
+if k[1] ~= 'active' then return {'key', k[1]} end
+local exp = tonumber(k[2])
+if exp > 0 and now >= exp then return {'key', 'expired'} end
+
+local rpm = tonumber(k[3])
+local inWindow = 0
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
+  inWindow = redis.call('ZCARD', KEYS[3])
+  if inWindow >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return {'rpm', rpm, tonumber(oldest[2]) + 60000 - now}
+  end
+end
+
+local ld = tonumber(k[4])
+local lm = tonumber(k[5])
+local usedD = tonumber(redis.call('GET', KEYS[4]) or '0')
+local usedM = tonumber(redis.call('GET', KEYS[5]) or '0')
+if (ld >= 0 and usedD + est > ld) or (lm >= 0 and usedM + est > lm) then
+  local remD = -1
+  local remM = -1
+  if ld >= 0 then remD = math.max(ld - usedD, 0) end
+  if lm >= 0 then remM = math.max(lm - usedM, 0) end
+  return {'limit', remD, remM}
+end
+
+if tonumber(bal) < est then return {'balance', tonumber(bal)} end
+
+-- Admitted: record everything at once.
+local resetMs = 60000
+if rpm > 0 then
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], 60000)
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  resetMs = tonumber(oldest[2]) + 60000 - now
+end
+redis.call('INCRBY', KEYS[4], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('INCRBY', KEYS[5], ARGV[2])
+redis.call('EXPIRE', KEYS[5], ARGV[5])
+redis.call('DECRBY', KEYS[6], ARGV[2])
+redis.call('HSET', KEYS[7], 'amt', ARGV[2], 'k', ARGV[7])
+redis.call('EXPIRE', KEYS[7], ARGV[6])
+return {'ok', rpm, rpm - inWindow - 1, resetMs}

@@ -1,0 +1,35 @@
+import type { TestProject } from 'vitest/node';
+import { createSql } from '../../shared/db/client.js';
+import { migrate } from '../../shared/db/migrate.js';
+import { resolveServices, TEMPLATE_DB } from './services.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    redisUrl: string;
+  }
+}
+
+/**
+ * Once per run: find Postgres and Redis (env, else Testcontainers, else a clear error), and build
+ * the migrated template database every test file clones.
+ */
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const services = await resolveServices();
+  const admin = createSql(services.adminDatabaseUrl, { max: 1 });
+  try {
+    await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
+    await admin.unsafe(`create database ${TEMPLATE_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const tpl = createSql(services.urlFor(TEMPLATE_DB), { max: 1 });
+  try {
+    await migrate(tpl);
+  } finally {
+    await tpl.end();
+  }
+  project.provide('databaseUrl', services.adminDatabaseUrl);
+  project.provide('redisUrl', services.redisUrl);
+  return services.stop;
+}

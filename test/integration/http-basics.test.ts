@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
+
+let env: TestEnv;
+let server: TestServer;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  server = await startTestServer(env.ctx);
+});
+afterAll(async () => {
+  await server?.close();
+  await env?.close();
+});
+
+describe('HTTP basics', () => {
+  it('answers /healthz and /readyz when Postgres and Redis are up', async () => {
+    expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
+    const ready = await call(server.url, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ postgres: 'ok', redis: 'ok' });
+  });
+
+  it('gives an unknown route a 404 in the error envelope with a request id', async () => {
+    const res = await call(server.url, 'GET', '/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.error.type).toBe('not_found');
+    expect(res.headers.get('x-request-id')).toMatch(/.+/);
+  });
+
+  it('echoes a caller-supplied x-request-id', async () => {
+    const res = await call(server.url, 'GET', '/healthz', { headers: { 'x-request-id': 'abc-123' } });
+    expect(res.headers.get('x-request-id')).toBe('abc-123');
+  });
+
+  it('answers malformed JSON with 400 invalid_request_error', async () => {
+    const res = await call(server.url, 'POST', '/api/auth/register', { rawBody: '{"email": ' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.type).toBe('invalid_request_error');
+  });
+
+  it('serves an OpenAPI 3.1 document', async () => {
+    const res = await call(server.url, 'GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+  });
+});
