@@ -1,0 +1,105 @@
+import type { Context } from '../context.js';
+import type { TxSql } from '../db/client.js';
+import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
+import { insertHold, type NewHold } from '../db/queries/holds.js';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { dayKey, monthKey } from '../periods.js';
+import { DAY_COUNTER_TTL_S, loadAdmissionState, MONTH_COUNTER_TTL_S } from './load-state.js';
+import { refusalError } from './refusals.js';
+
+export interface AdmitInput {
+  key: ChildKeyIdentity;
+  /** Worst-case cost in nGNK (pricing.holdEstimate). */
+  estimate: bigint;
+  model: string;
+  pricePerToken: bigint;
+  markupBps: number;
+  /** How long the hold may stay open before the stale-hold sweeper voids it. */
+  holdTtlMs: number;
+  requestId?: string;
+  /** Extra rows written in the same transaction as the hold (an async job). */
+  persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
+}
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  resetMs: number;
+}
+
+export interface Admission {
+  hold: NewHold;
+  rateLimit: RateLimitState | null;
+}
+
+type LuaReply = [string, ...(string | number)[]];
+
+/**
+ * The admission step (DESIGN.md "Admission"): key status and expiry, RPM, daily and monthly limits
+ * and the owner's balance are checked and the reservation taken in one Lua call; then the hold is
+ * made durable in Postgres. Throws the API.md refusal on any failed check.
+ */
+export async function admit(ctx: Context, input: AdmitInput): Promise<Admission> {
+  const now = ctx.clock.now();
+  const { key } = input;
+  const hold: NewHold = {
+    id: newId('hold'),
+    requestId: input.requestId ?? newId('req'),
+    accountId: key.account_id,
+    childKeyId: key.id,
+    amount: input.estimate,
+    periodDay: now.toISOString().slice(0, 10),
+    model: input.model,
+    pricePerToken: input.pricePerToken,
+    markupBps: input.markupBps,
+    createdAt: now,
+    deadline: new Date(now.getTime() + input.holdTtlMs),
+  };
+  const day = dayKey(now);
+  const keys = [
+    ctx.keys.childKey(key.account_id, key.id),
+    ctx.keys.managementKey(key.account_id, key.management_key_id),
+    ctx.keys.rpm(key.account_id, key.id),
+    ctx.keys.day(key.account_id, key.id, day),
+    ctx.keys.month(key.account_id, key.id, monthKey(now)),
+    ctx.keys.balance(key.account_id),
+    ctx.keys.hold(key.account_id, hold.id),
+  ];
+  const args = [
+    now.getTime(),
+    input.estimate.toString(),
+    hold.id,
+    DAY_COUNTER_TTL_S,
+    MONTH_COUNTER_TTL_S,
+    Math.ceil(input.holdTtlMs / 1000) + 3600,
+    key.id,
+  ];
+
+  let reply = (await ctx.scripts.run('admit', keys, args)) as LuaReply;
+  // Redis lost (or never had) this key's state: rebuild it from Postgres and ask again.
+  for (let i = 0; reply[0] === 'load' && i < 3; i++) {
+    if (!(await loadAdmissionState(ctx, key.id, now)))
+      throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    reply = (await ctx.scripts.run('admit', keys, args)) as LuaReply;
+  }
+  if (reply[0] !== 'ok') throw refusalError(reply, now);
+
+  const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
+  try {
+    if (input.persist) {
+      const persist = input.persist;
+      await ctx.sql.begin(async (tx) => {
+        await insertHold(tx, hold);
+        await persist(tx, hold);
+      });
+    } else {
+      await insertHold(ctx.sql, hold);
+    }
+  } catch (err) {
+    // The reservation must not outlive a hold that was never recorded.
+    await ctx.scripts.run('release', [keys[6]!, keys[3]!, keys[4]!, keys[5]!], ['0']).catch(() => {});
+    throw err;
+  }
+  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null };
+}

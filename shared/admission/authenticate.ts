@@ -1,0 +1,33 @@
+import { hashApiKey, keyKindOf } from '../api-keys.js';
+import type { Context } from '../context.js';
+import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admission-state.js';
+import { findManagementKeyByHash } from '../db/queries/management-keys-auth.js';
+import { ApiError } from '../errors.js';
+
+/**
+ * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
+ * everything that does (status, limits, expiry) is checked in Redis on every request.
+ */
+const identities = new Map<string, ChildKeyIdentity>();
+const MAX_CACHED = 100_000;
+
+/** Who is calling /v1: a child key's identity, or a 401/403 in the API.md envelope. */
+export async function authenticateChildKey(ctx: Context, token: string | null): Promise<ChildKeyIdentity> {
+  if (!token) throw new ApiError('invalid_api_key', 'Missing API key', { code: 'key_unknown' });
+  const kind = keyKindOf(token);
+  if (kind === 'gm') {
+    const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
+    if (mk) throw new ApiError('permission_error', 'Management keys cannot run inference; use a child key');
+    throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  }
+  if (kind !== 'gc') throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
+  const hash = hashApiKey(token);
+  const cacheKey = hash.toString('base64');
+  const cached = identities.get(cacheKey);
+  if (cached) return cached;
+  const found = await findChildKeyByHash(ctx.sql, hash);
+  if (!found) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  if (identities.size >= MAX_CACHED) identities.clear();
+  identities.set(cacheKey, found);
+  return found;
+}

@@ -1,0 +1,49 @@
+import { ApiError } from '../errors.js';
+import { dayResetsAt, monthResetsAt } from '../periods.js';
+
+const KEY_CODES: Record<string, { code: string; message: string }> = {
+  disabled: { code: 'key_disabled', message: 'API key disabled' },
+  expired: { code: 'key_expired', message: 'API key expired' },
+  deleted: { code: 'key_revoked', message: 'API key revoked' },
+  revoked: { code: 'key_revoked', message: 'API key revoked' },
+};
+
+/** The admission script's refusal → the exact API.md error (status, type, extra fields, headers). */
+export function refusalError(reply: (string | number)[], now: Date): ApiError {
+  const [kind, a, b] = reply;
+  switch (kind) {
+    case 'key': {
+      const k = KEY_CODES[String(a)] ?? { code: 'key_disabled', message: 'API key not active' };
+      return new ApiError('invalid_api_key', k.message, { code: k.code });
+    }
+    case 'rpm': {
+      const retryMs = Math.max(Number(b), 1);
+      return new ApiError(
+        'rate_limit_exceeded',
+        `Rate limit of ${a} requests per minute reached`,
+        { retry_after_ms: retryMs },
+        {
+          'retry-after': String(Math.ceil(retryMs / 1000)),
+          'x-ratelimit-limit-requests': String(a),
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': `${Math.ceil(retryMs / 1000)}s`,
+        },
+      );
+    }
+    case 'limit': {
+      const remaining = (v: unknown) => (Number(v) < 0 ? null : BigInt(v as number).toString());
+      return new ApiError('child_key_limit', 'This key has reached its spending limit', {
+        daily_remaining: remaining(a),
+        monthly_remaining: remaining(b),
+        daily_resets_at: dayResetsAt(now).toISOString(),
+        monthly_resets_at: monthResetsAt(now).toISOString(),
+      });
+    }
+    case 'balance':
+      return new ApiError('insufficient_balance', 'Insufficient balance for this request', {
+        available_ngonka: BigInt(Math.max(Number(a), 0)).toString(),
+      });
+    default:
+      return new ApiError('internal_error', 'Admission failed');
+  }
+}

@@ -1,0 +1,67 @@
+import type { ChildKeyState, ManagementKeyState } from '../../admission/key-state.js';
+import type { Db } from '../client.js';
+
+export interface ChildKeyIdentity {
+  id: string;
+  account_id: string;
+  management_key_id: string;
+}
+
+/** The immutable facts behind a presented child key; its mutable state lives in Redis. */
+export async function findChildKeyByHash(db: Db, hash: Buffer): Promise<ChildKeyIdentity | null> {
+  const [row] = await db<ChildKeyIdentity[]>`
+    select id, account_id, management_key_id from child_keys where key_hash = ${hash}`;
+  return row ?? null;
+}
+
+export interface AdmissionSnapshot {
+  key: ChildKeyState;
+  mk: ManagementKeyState;
+  /** Spent + reserved in the day / month, and the account's balance less open holds. */
+  dayUsed: bigint;
+  monthUsed: bigint;
+  available: bigint;
+}
+
+/**
+ * Everything admission keeps in Redis for one child key, read from the book of record in one
+ * round trip: the key and its management key, the period counters (settled usage plus open holds
+ * of the period) and the owner's available balance.
+ */
+export async function readAdmissionSnapshot(
+  db: Db,
+  keyId: string,
+  day: string, // YYYY-MM-DD
+  monthStart: string, // YYYY-MM-01
+  monthEnd: string, // first day of the next month
+): Promise<AdmissionSnapshot | null> {
+  const [row] = await db<
+    (ChildKeyState & {
+      mk_status: ManagementKeyState['status'];
+      mk_version: bigint;
+      day_used: bigint;
+      month_used: bigint;
+      available: bigint;
+    })[]
+  >`
+    select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
+           ck.rate_limit_rpm, ck.expires_at, ck.version, mk.status as mk_status, mk.version as mk_version,
+           (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day = ${day}::date), 0)
+            + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day = ${day}::date), 0))::bigint as day_used,
+           (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day >= ${monthStart}::date and u.day < ${monthEnd}::date), 0)
+            + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day >= ${monthStart}::date and h.period_day < ${monthEnd}::date), 0))::bigint as month_used,
+           (l.balance - coalesce((select sum(amount) from holds h where h.account_id = ck.account_id and h.status = 'open'), 0))::bigint as available
+    from child_keys ck
+    join management_keys mk on mk.id = ck.management_key_id
+    join ledger_accounts l on l.id = ck.account_id
+    where ck.id = ${keyId}`;
+  if (!row) return null;
+  const { mk_status, mk_version, day_used, month_used, available, ...key } = row;
+  return {
+    key,
+    mk: { id: key.management_key_id, account_id: key.account_id, status: mk_status, version: mk_version },
+    dayUsed: day_used,
+    monthUsed: month_used,
+    available,
+  };
+}

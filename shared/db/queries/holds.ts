@@ -1,0 +1,78 @@
+import type { Db } from '../client.js';
+
+export interface NewHold {
+  id: string;
+  requestId: string;
+  accountId: string;
+  childKeyId: string;
+  amount: bigint;
+  periodDay: string; // YYYY-MM-DD
+  model: string;
+  pricePerToken: bigint;
+  markupBps: number;
+  createdAt: Date;
+  deadline: Date;
+}
+
+export async function insertHold(db: Db, h: NewHold): Promise<void> {
+  await db`
+    insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
+                       price_ngonka_per_token, markup_bps, created_at, deadline)
+    values (${h.id}, ${h.requestId}, ${h.accountId}, ${h.childKeyId}, ${h.amount.toString()}, ${h.periodDay},
+            ${h.model}, ${h.pricePerToken.toString()}, ${h.markupBps}, ${h.createdAt}, ${h.deadline})`;
+}
+
+export interface HoldRow {
+  id: string;
+  request_id: string;
+  account_id: string;
+  child_key_id: string;
+  amount: bigint;
+  period_day: string;
+  model: string;
+  price_ngonka_per_token: bigint;
+  markup_bps: number;
+  status: 'open' | 'posted' | 'voided';
+  posted_amount: bigint | null;
+  created_at: Date;
+  deadline: Date;
+}
+
+export interface HoldResolution {
+  id: string;
+  status: 'posted' | 'voided';
+  postedAmount: bigint;
+}
+
+/**
+ * Move open holds to posted/voided in one statement. Only holds still open change, so a hold
+ * resolves exactly once however often settlement runs; the rows returned are the ones this call
+ * resolved, as they were before (amount, period, key).
+ */
+export async function resolveHolds(db: Db, items: HoldResolution[], at: Date): Promise<HoldRow[]> {
+  if (items.length === 0) return [];
+  return db<HoldRow[]>`
+    update holds h set status = v.status, posted_amount = v.posted, resolved_at = ${at}
+    from unnest(${items.map((i) => i.id)}::text[], ${items.map((i) => i.status)}::text[],
+                ${items.map((i) => i.postedAmount.toString())}::bigint[]) as v(id, status, posted)
+    where h.id = v.id and h.status = 'open'
+    returning h.id, h.request_id, h.account_id, h.child_key_id, h.amount, h.period_day::text as period_day,
+              h.model, h.price_ngonka_per_token, h.markup_bps, h.status, h.posted_amount, h.created_at, h.deadline`;
+}
+
+/** Lock open holds so the amounts a settlement computes from cannot change under it. */
+export async function lockOpenHolds(db: Db, ids: string[]): Promise<HoldRow[]> {
+  if (ids.length === 0) return [];
+  return db<HoldRow[]>`
+    select id, request_id, account_id, child_key_id, amount, period_day::text as period_day, model,
+           price_ngonka_per_token, markup_bps, status, posted_amount, created_at, deadline
+    from holds where id = any(${ids}) and status = 'open' order by id for update`;
+}
+
+export async function findHold(db: Db, id: string): Promise<HoldRow | null> {
+  const [row] = await db<HoldRow[]>`
+    select id, request_id, account_id, child_key_id, amount, period_day::text as period_day, model,
+           price_ngonka_per_token, markup_bps, status, posted_amount, created_at, deadline
+    from holds where id = ${id}`;
+  return row ?? null;
+}

@@ -1,0 +1,61 @@
+import type { Context } from '../context.js';
+import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
+import { findEntryByRef, type LedgerEntryRow } from '../db/queries/ledger-entries.js';
+import { ApiError } from '../errors.js';
+import { postTransfers } from './post-transfers.js';
+
+export interface TopupInput {
+  accountId: string;
+  amount: bigint;
+  /** The payment's own id (a tx hash, an invoice id): a top-up is posted once per reference. */
+  reference: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface TopupResult {
+  entry: LedgerEntryRow;
+  /** False when this reference had already been posted and the original entry is returned. */
+  created: boolean;
+}
+
+/**
+ * Credit a customer from the top-up source account, idempotently on `reference`. Replaying the same
+ * reference returns the first entry; the same reference for a different account or amount is a
+ * conflict, never a second credit.
+ */
+export async function topup(ctx: Context, input: TopupInput): Promise<TopupResult> {
+  if (input.amount <= 0n) throw ApiError.invalid('amount_ngonka', 'amount must be positive');
+  const at = ctx.clock.now();
+  const posted = await ctx.sql.begin(async (tx) => {
+    const [res] = await postTransfers(
+      tx,
+      [
+        {
+          kind: 'topup',
+          ref: input.reference,
+          metadata: input.metadata ?? {},
+          legs: [
+            { account: SYSTEM_ACCOUNTS.topups, amount: -input.amount },
+            { account: input.accountId, amount: input.amount },
+          ],
+        },
+      ],
+      at,
+    );
+    return res ?? null;
+  });
+
+  const entry = await findEntryByRef(ctx.sql, 'topup', input.reference);
+  if (!entry) throw new Error(`top-up ${input.reference} vanished`);
+  if (!posted) {
+    if (entry.ledger_account_id !== input.accountId || entry.amount !== input.amount)
+      throw new ApiError('conflict', 'reference was already used for a different top-up', {
+        param: 'reference',
+      });
+    return { entry, created: false };
+  }
+  // Admission keeps the available balance in Redis; add the credit there too (a no-op when Redis
+  // has not loaded this account, which then loads a balance that already includes it).
+  await ctx.scripts.run('creditBalance', [ctx.keys.balance(input.accountId)], [input.amount.toString()]);
+  return { entry, created: true };
+}

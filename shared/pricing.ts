@@ -1,0 +1,51 @@
+import { ceilDiv } from './money.js';
+
+/**
+ * Money for one request. Prices are nGNK per token from the node; the gateway's markup is in basis
+ * points. Rounding always goes up by at most 1 nGNK, so the gateway never sells below cost.
+ */
+export function priceTokens(tokens: bigint, pricePerToken: bigint, markupBps: number): bigint {
+  return ceilDiv(tokens * pricePerToken * BigInt(markupBps), 10_000n);
+}
+
+/**
+ * Characters of every message's text: Gonka's own escrow rule for the prompt part of a hold. A
+ * token is at least one character, so this never under-counts.
+ */
+export function promptCharacters(messages: unknown): bigint {
+  if (!Array.isArray(messages)) return 0n;
+  let n = 0;
+  for (const m of messages) {
+    const content = (m as { content?: unknown })?.content;
+    if (typeof content === 'string') n += content.length;
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        const text = (part as { text?: unknown })?.text;
+        if (typeof text === 'string') n += text.length;
+      }
+    }
+  }
+  return BigInt(n);
+}
+
+/** The hold: `(prompt estimate + max_tokens) × price × markup` (DESIGN.md "Estimate"). */
+export function holdEstimate(
+  messages: unknown,
+  maxTokens: number,
+  pricePerToken: bigint,
+  markupBps: number,
+): bigint {
+  return priceTokens(promptCharacters(messages) + BigInt(maxTokens), pricePerToken, markupBps);
+}
+
+/** The charge: actual tokens at the price fixed at admission, never above the hold. */
+export function actualCharge(
+  promptTokens: number,
+  completionTokens: number,
+  pricePerToken: bigint,
+  markupBps: number,
+  hold: bigint,
+): bigint {
+  const cost = priceTokens(BigInt(promptTokens + completionTokens), pricePerToken, markupBps);
+  return cost < hold ? cost : hold;
+}

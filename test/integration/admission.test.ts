@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { admit } from '../../shared/admission/admit.js';
+import { ManualClock } from '../../shared/clock.js';
+import { ApiError } from '../../shared/errors.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
+
+const clock = new ManualClock('2026-11-26T10:00:00.000Z');
+let env: TestEnv;
+
+beforeAll(async () => {
+  env = await createTestEnv({ clock });
+});
+afterAll(async () => {
+  await env?.close();
+});
+beforeEach(() => clock.set('2026-11-26T10:00:00.000Z'));
+
+const input = (key: Awaited<ReturnType<typeof createKeyFixture>>['key'], estimate: bigint) => ({
+  key,
+  estimate,
+  model: 'm',
+  pricePerToken: 10n,
+  markupBps: 10000,
+  holdTtlMs: 600_000,
+});
+
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof ApiError) return (err.extra.code as string) ?? err.type;
+    throw err;
+  }
+}
+
+describe('admission', () => {
+  it('reserves the estimate and records a durable hold', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const a = await admit(env.ctx, input(f.key, 300n));
+    const [row] = await env.ctx
+      .sql`select amount, status, period_day::text as day from holds where id = ${a.hold.id}`;
+    expect(row).toEqual({ amount: 300n, status: 'open', day: '2026-11-26' });
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('700');
+  });
+
+  it('lets 200 concurrent holds racing one balance admit exactly as many as fit', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => outcome(admit(env.ctx, input(f.key, 300n)))),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(33);
+    expect(results.filter((r) => r === 'insufficient_balance')).toHaveLength(167);
+    const [held] = await env.ctx
+      .sql`select sum(amount)::bigint as s from holds where account_id = ${f.accountId} and status = 'open'`;
+    expect(held?.s).toBe(9900n);
+  });
+
+  it('lets 500 concurrent requests on one key admit only what the daily limit fits', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitDaily: 1000n });
+    const results = await Promise.all(
+      Array.from({ length: 500 }, () => outcome(admit(env.ctx, input(f.key, 30n)))),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(33);
+    expect(new Set(results.filter((r) => r !== 'ok'))).toEqual(new Set(['child_key_limit']));
+  });
+
+  it('races many keys of one account on its balance without overdrawing it', async () => {
+    const first = await createKeyFixture(env.ctx, { balance: 5_000n });
+    const others = await Promise.all(
+      Array.from({ length: 9 }, () => createKeyFixture(env.ctx, { accountId: first.accountId })),
+    );
+    const keys = [first, ...others].map((f) => f.key);
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => outcome(admit(env.ctx, input(keys[i % keys.length]!, 100n)))),
+    );
+    expect(results.filter((r) => r === 'ok')).toHaveLength(50);
+  });
+
+  it('reports what remains and when it resets on a limit refusal', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n, limitMonthly: 2_000n });
+    await admit(env.ctx, input(f.key, 400n));
+    const err = await admit(env.ctx, input(f.key, 200n)).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.type).toBe('child_key_limit');
+    expect(err.extra).toEqual({
+      daily_remaining: '100',
+      monthly_remaining: '1600',
+      daily_resets_at: '2026-11-27T00:00:00.000Z',
+      monthly_resets_at: '2026-12-01T00:00:00.000Z',
+    });
+  });
+
+  it('gives null remaining where no limit is set', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitMonthly: 100n });
+    const err = await admit(env.ctx, input(f.key, 200n)).catch((e) => e);
+    expect(err.extra.daily_remaining).toBeNull();
+    expect(err.extra.monthly_remaining).toBe('100');
+  });
+
+  it('counts only admitted requests in a rolling 60 s window, exact at the edge', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 3 });
+    for (let i = 0; i < 3; i++) {
+      expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+      clock.advance(10_000);
+    }
+    // t = 30 s: the window holds requests at 0, 10, 20 s.
+    const refused = await admit(env.ctx, input(f.key, 1n)).catch((e) => e);
+    expect(refused.type).toBe('rate_limit_exceeded');
+    expect(refused.extra.retry_after_ms).toBe(30_000);
+    expect(refused.headers['retry-after']).toBe('30');
+    clock.set('2026-11-26T10:00:59.999Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('rate_limit_exceeded');
+    clock.set('2026-11-26T10:01:00.000Z'); // the request at 0 s leaves the window now
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('rate_limit_exceeded');
+  });
+
+  it('does not count a request refused for money against the RPM window', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10n, rpm: 1 });
+    expect(await outcome(admit(env.ctx, input(f.key, 100n)))).toBe('insufficient_balance');
+    expect(await outcome(admit(env.ctx, input(f.key, 5n)))).toBe('ok');
+  });
+
+  it('refuses a key at the exact instant it expires', async () => {
+    const f = await createKeyFixture(env.ctx, {
+      balance: 100n,
+      expiresAt: new Date('2026-11-26T10:00:01.000Z'),
+    });
+    clock.set('2026-11-26T10:00:00.999Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+    clock.set('2026-11-26T10:00:01.000Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('key_expired');
+  });
+
+  it('starts a new day at 00:00 UTC and a new month on the 1st (Dec 31 → Jan 1)', async () => {
+    clock.set('2026-12-31T23:59:59.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 100n, limitMonthly: 150n });
+    expect(await outcome(admit(env.ctx, input(f.key, 100n)))).toBe('ok');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('child_key_limit');
+    clock.set('2027-01-01T00:00:00.000Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 100n)))).toBe('ok');
+    const [hold] = await env.ctx
+      .sql`select period_day::text as d from holds where child_key_id = ${f.key.id} order by created_at desc limit 1`;
+    expect(hold?.d).toBe('2027-01-01');
+  });
+
+  it('keeps the month across a day change and resets it on Mar 1 (Feb 28 → Mar 1)', async () => {
+    clock.set('2027-02-28T12:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 100n, limitMonthly: 150n });
+    expect(await outcome(admit(env.ctx, input(f.key, 100n)))).toBe('ok');
+    clock.set('2027-02-28T23:59:59.999Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 60n)))).toBe('child_key_limit');
+    clock.set('2027-03-01T00:00:00.000Z');
+    expect(await outcome(admit(env.ctx, input(f.key, 100n)))).toBe('ok');
+  });
+
+  it('sees a key disabled in Postgres on the very next request once its state is published', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 100n });
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+    const { publishChildKeyState } = await import('../../shared/admission/key-state.js');
+    const [row] = await env.ctx
+      .sql`update child_keys set status = 'disabled', version = version + 1 where id = ${f.key.id}
+      returning id, account_id, management_key_id, status, limit_daily_ngonka, limit_monthly_ngonka, rate_limit_rpm, expires_at, version`;
+    await publishChildKeyState(env.ctx, row as never);
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('key_disabled');
+  });
+
+  it('rebuilds its state from Postgres after Redis lost it, with the same limits left', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n, limitDaily: 500n });
+    await admit(env.ctx, input(f.key, 300n));
+    const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${f.accountId}}*`);
+    await env.ctx.redis.del(...keys);
+    expect(await outcome(admit(env.ctx, input(f.key, 201n)))).toBe('child_key_limit');
+    expect(await outcome(admit(env.ctx, input(f.key, 200n)))).toBe('ok');
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('500');
+  });
+});
