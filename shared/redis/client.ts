@@ -13,3 +13,23 @@ export function createRedis(url: string, opts: { blocking?: boolean } = {}): Red
     lazyConnect: false,
   });
 }
+
+/** Connection options for BullMQ, which then owns (and closes) the connections it makes. */
+export function redisOptionsFromUrl(url: string): {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  maxRetriesPerRequest: null;
+} {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    db: Number(u.pathname.replace('/', '') || 0),
+    maxRetriesPerRequest: null,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Collects items from concurrent callers and hands them to `flush` together, when `maxSize` are
+ * waiting or `maxWaitMs` after the first arrived. Each caller gets its own item's result. This is
+ * how settlement turns thousands of jobs a second into a few transactions.
+ */
+export class Batcher<T, R> {
+  private items: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<R[]>,
+    private readonly maxSize = 500,
+    private readonly maxWaitMs = 5,
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.items.push({ item, resolve, reject });
+      if (this.items.length >= this.maxSize) this.run();
+      else this.timer ??= setTimeout(() => this.run(), this.maxWaitMs);
+    });
+  }
+
+  private run(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.items;
+    this.items = [];
+    if (batch.length === 0) return;
+    this.flush(batch.map((b) => b.item)).then(
+      (results) => batch.forEach((b, i) => b.resolve(results[i] as R)),
+      (err) => batch.forEach((b) => b.reject(err)),
+    );
+  }
+}

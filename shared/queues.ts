@@ -1,0 +1,104 @@
+import { type JobsOptions, Queue, UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import type { Context } from './context.js';
+import { redisOptionsFromUrl } from './redis/client.js';
+
+/**
+ * Every BullMQ queue and the zod schema of its payload: used to enqueue and to parse on entry. A
+ * payload that fails to parse can never succeed, so it is an UnrecoverableError (no retries).
+ */
+export const queuePayloads = {
+  /** An admitted async job (or batch line) waiting for a Gonka node. */
+  inference: z.object({ jobId: z.string() }),
+  /** A resolved request waiting to be booked: post the node's usage, or void the hold. */
+  settlement: z.discriminatedUnion('outcome', [
+    z.object({
+      holdId: z.string(),
+      outcome: z.literal('post'),
+      promptTokens: z.number().int().nonnegative(),
+      completionTokens: z.number().int().nonnegative(),
+      enqueuedAt: z.number().int(),
+    }),
+    z.object({ holdId: z.string(), outcome: z.literal('void'), enqueuedAt: z.number().int() }),
+  ]),
+  /** One webhook delivery attempt chain. */
+  webhooks: z.object({ deliveryId: z.string() }),
+} as const;
+
+export type QueueName = keyof typeof queuePayloads;
+export type Payload<Q extends QueueName> = z.infer<(typeof queuePayloads)[Q]>;
+
+/**
+ * Retry policy per queue, chosen on purpose: settlement retries for hours (money must land; it is
+ * idempotent), finished jobs are kept only in bounded numbers so Redis memory per job stays bounded.
+ */
+export const jobDefaults: Record<QueueName, JobsOptions> = {
+  inference: {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { count: 5000 },
+  },
+  settlement: {
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { count: 10000 },
+  },
+  webhooks: {
+    attempts: 1, // retries are scheduled by the delivery processor itself (24 h schedule)
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { count: 5000 },
+  },
+};
+
+export function parsePayload<Q extends QueueName>(name: Q, data: unknown): Payload<Q> {
+  const r = queuePayloads[name].safeParse(data);
+  if (!r.success) throw new UnrecoverableError(`invalid ${name} payload: ${r.error.message}`);
+  return r.data as Payload<Q>;
+}
+
+export interface Queues {
+  get<Q extends QueueName>(name: Q): Queue<Payload<Q>>;
+  add<Q extends QueueName>(name: Q, payload: Payload<Q>, opts?: JobsOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Queue producers for one process, sharing one connection, under the configured prefix. */
+export function createQueues(ctx: Context): Queues {
+  const connection = redisOptionsFromUrl(ctx.config.REDIS_URL);
+  const made = new Map<QueueName, Queue>();
+  const get = <Q extends QueueName>(name: Q): Queue<Payload<Q>> => {
+    let q = made.get(name);
+    if (!q) {
+      q = new Queue(name, { connection, prefix: bullPrefix(ctx), defaultJobOptions: jobDefaults[name] });
+      made.set(name, q);
+    }
+    return q as unknown as Queue<Payload<Q>>;
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    get,
+    async add(name, payload, opts) {
+      queuePayloads[name].parse(payload);
+      // biome-ignore lint/suspicious/noExplicitAny: BullMQ's name/data generics do not narrow through Q
+      await (get(name) as Queue<any>).add(name, payload, opts);
+    },
+    close() {
+      closing ??= (async () => {
+        for (const q of made.values()) {
+          try {
+            await q.close();
+          } catch (err) {
+            ctx.logger.warn({ err }, 'closing queue failed');
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+export function bullPrefix(ctx: Context): string {
+  return `${ctx.config.REDIS_PREFIX}:bull`;
+}

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admit } from '../../shared/admission/admit.js';
+import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
+import { createQueues, type Queues } from '../../shared/queues.js';
+import { startWorkers } from '../../workers/index.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture, ledgerDrift } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+
+let env: TestEnv;
+let queues: Queues;
+let stopWorkers: () => Promise<void>;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  queues = createQueues(env.ctx);
+  stopWorkers = startWorkers(env.ctx);
+});
+afterAll(async () => {
+  await stopWorkers?.();
+  await queues?.close();
+  await env?.close();
+});
+
+const openHolds = async (accountId: string) =>
+  Number(
+    (
+      await env.ctx.sql`select count(*) as n from holds where account_id = ${accountId} and status = 'open'`
+    )[0]?.n,
+  );
+
+describe('settlement worker', () => {
+  it('settles a burst of jobs in batches, each exactly once, duplicates included', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000_000n });
+    const holds = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        admit(env.ctx, {
+          key: f.key,
+          estimate: 1_000n,
+          model: 'm',
+          pricePerToken: 1n,
+          markupBps: 10000,
+          holdTtlMs: 60_000,
+        }),
+      ),
+    );
+    const payload = (id: string) => ({
+      holdId: id,
+      outcome: 'post' as const,
+      promptTokens: 5,
+      completionTokens: 5,
+      enqueuedAt: Date.now(),
+    });
+    // Every hold enqueued twice under different job ids: delivery is at-least-once, booking is once.
+    await Promise.all(
+      holds.flatMap((a) => [
+        queues.add('settlement', payload(a.hold.id)),
+        queues.add('settlement', payload(a.hold.id)),
+      ]),
+    );
+    await waitFor('all holds settled', async () => (await openHolds(f.accountId)) === 0);
+    await waitFor(
+      'queue drained',
+      async () => (await queues.get('settlement').getJobCountByTypes('active', 'wait')) === 0,
+    );
+    expect((await getAccountBalance(env.ctx.sql, f.accountId))?.balance).toBe(10_000_000n - 300n * 10n);
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe(String(10_000_000 - 3_000));
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('fails a malformed payload without retrying it', async () => {
+    const q = queues.get('settlement');
+    const job = await q.add('settlement', { holdId: 'x' } as never);
+    await waitFor('job failed', async () => (await job.isFailed()) || null);
+    const failed = await q.getJob(job.id!);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toMatch(/invalid settlement payload/);
+  });
+});
