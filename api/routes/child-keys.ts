@@ -1,6 +1,148 @@
 import { Router } from 'express';
+import { publishChildKeyState } from '../../shared/admission/key-state.js';
+import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
+import type { Db } from '../../shared/db/client.js';
+import {
+  type ChildKeyRow,
+  findChildKey,
+  insertChildKey,
+  listChildKeys,
+  updateChildKey,
+} from '../../shared/db/queries/child-keys.js';
+import { usageForChildKeys } from '../../shared/db/queries/key-usage.js';
+import { findManagementKey, lockManagementKey } from '../../shared/db/queries/management-keys.js';
+import { ApiError } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { applyChildKeyPatch, childKeyUsage, deletedSettings } from '../../shared/keys/child-keys.js';
+import { requireOwnerOrManagementKey } from '../middleware/auth.js';
+import { parse } from '../middleware/validate.js';
+import {
+  type ChildKeyJson,
+  childKeyJson,
+  childKeyParams,
+  createChildKeyBody,
+  listChildKeysQuery,
+  updateChildKeyBody,
+} from '../schemas/child-keys.js';
+import { assertFuture } from '../schemas/common.js';
+import { managementKeyParams } from '../schemas/management-keys.js';
+import './child-keys.openapi.js';
 
-export function childKeysRouter(_ctx: Context): Router {
-  return Router({ mergeParams: true });
+const mkNotFound = () => ApiError.notFound('Management key');
+const childNotFound = () => ApiError.notFound('Child key');
+const revokedConflict = () =>
+  new ApiError('conflict', 'Management key is revoked: its child keys can no longer be created or changed');
+
+/**
+ * Child keys under /api/management/keys/:id/children, for the owner's JWT or that management key's own
+ * `gm-` key (the middleware refuses a sibling's). Every change is published to Redis after its commit,
+ * so admission applies it on the very next request.
+ */
+export function childKeysRouter(ctx: Context): Router {
+  const r = Router({ mergeParams: true });
+  r.use(requireOwnerOrManagementKey(ctx));
+
+  /** Children as JSON with usage, computed for all of them in one query. */
+  const render = async (rows: ChildKeyRow[], now: Date): Promise<ChildKeyJson[]> => {
+    const usage = await usageForChildKeys(
+      ctx.sql,
+      rows.map((k) => k.id),
+      now,
+    );
+    return rows.map((k) => childKeyJson(k, childKeyUsage(k, usage.get(k.id), now), now));
+  };
+  const renderOne = async (row: ChildKeyRow, now: Date) => (await render([row], now))[0]!;
+
+  /** Lock the parent against a concurrent revoke and the child against a concurrent change. */
+  const lockChild = async (tx: Db, accountId: string, mkId: string, childId: string) => {
+    const mk = await lockManagementKey(tx, accountId, mkId, 'share');
+    if (!mk) throw mkNotFound();
+    const child = await findChildKey(tx, accountId, mkId, childId, { forUpdate: true });
+    if (!child) throw childNotFound();
+    return { mk, child };
+  };
+
+  r.post('/', async (req, res) => {
+    const { id: mkId } = parse(managementKeyParams, req.params);
+    const body = parse(createChildKeyBody, req.body);
+    const now = ctx.clock.now();
+    assertFuture('expires_at', body.expires_at, now);
+    const accountId = res.locals.accountId;
+    const key = generateApiKey('gc');
+    const row = await ctx.sql.begin(async (tx) => {
+      // `for share` holds off a concurrent revoke until this child exists.
+      const mk = await lockManagementKey(tx, accountId, mkId, 'share');
+      if (!mk) throw mkNotFound();
+      if (mk.status === 'revoked') throw revokedConflict();
+      return insertChildKey(tx, {
+        id: newId('ck'),
+        accountId,
+        managementKeyId: mkId,
+        keyHash: key.hash,
+        keyPrefix: key.prefix,
+        createdAt: now,
+        name: body.name,
+        limit_daily_ngonka: body.limit_daily_ngonka ?? null,
+        limit_monthly_ngonka: body.limit_monthly_ngonka ?? null,
+        rate_limit_rpm: body.rate_limit_rpm ?? null,
+        expires_at: body.expires_at ?? null,
+        metadata: body.metadata ?? {},
+      });
+    });
+    await publishChildKeyState(ctx, row);
+    const { id, name, ...rest } = await renderOne(row, now);
+    res.status(201).json({ id, name, key: key.plain, ...rest });
+  });
+
+  r.get('/', async (req, res) => {
+    const { id: mkId } = parse(managementKeyParams, req.params);
+    const query = parse(listChildKeysQuery, req.query);
+    const accountId = res.locals.accountId;
+    const now = ctx.clock.now();
+    if (!(await findManagementKey(ctx.sql, accountId, mkId))) throw mkNotFound();
+    const rows = await listChildKeys(ctx.sql, accountId, mkId, { status: query.status, now });
+    res.json({ data: await render(rows, now) });
+  });
+
+  r.get('/:childId', async (req, res) => {
+    const { id: mkId, childId } = parse(childKeyParams, req.params);
+    const accountId = res.locals.accountId;
+    // A child is found only through its own parent of this account: any other path is a 404.
+    const row = await findChildKey(ctx.sql, accountId, mkId, childId);
+    if (!row) throw childNotFound();
+    res.json(await renderOne(row, ctx.clock.now()));
+  });
+
+  r.patch('/:childId', async (req, res) => {
+    const { id: mkId, childId } = parse(childKeyParams, req.params);
+    const body = parse(updateChildKeyBody, req.body);
+    const now = ctx.clock.now();
+    assertFuture('expires_at', body.expires_at, now);
+    const accountId = res.locals.accountId;
+    const row = await ctx.sql.begin(async (tx) => {
+      const { mk, child } = await lockChild(tx, accountId, mkId, childId);
+      const next = applyChildKeyPatch(child, body, now); // 409 for a deleted child
+      if (mk.status === 'revoked') throw revokedConflict();
+      return updateChildKey(tx, childId, next, now);
+    });
+    await publishChildKeyState(ctx, row);
+    res.json(await renderOne(row, now));
+  });
+
+  // Idempotent: deleting a deleted child answers with it unchanged (and publishes nothing new).
+  r.delete('/:childId', async (req, res) => {
+    const { id: mkId, childId } = parse(childKeyParams, req.params);
+    const now = ctx.clock.now();
+    const accountId = res.locals.accountId;
+    const { row, changed } = await ctx.sql.begin(async (tx) => {
+      const { child } = await lockChild(tx, accountId, mkId, childId);
+      if (child.status === 'deleted') return { row: child, changed: false };
+      return { row: await updateChildKey(tx, childId, deletedSettings(child), now), changed: true };
+    });
+    if (changed) await publishChildKeyState(ctx, row);
+    res.json(await renderOne(row, now));
+  });
+
+  return r;
 }

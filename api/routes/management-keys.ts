@@ -1,6 +1,101 @@
 import { Router } from 'express';
+import { publishManagementKeyState } from '../../shared/admission/key-state.js';
+import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
+import {
+  findManagementKey,
+  insertManagementKey,
+  listManagementKeys,
+  lockManagementKey,
+  type ManagementKeyListRow,
+  revokeManagementKey,
+  updateManagementKey,
+} from '../../shared/db/queries/management-keys.js';
+import { ApiError } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { requireOwner } from '../middleware/auth.js';
+import { parse } from '../middleware/validate.js';
+import {
+  createManagementKeyBody,
+  managementKeyJson,
+  managementKeyParams,
+  updateManagementKeyBody,
+} from '../schemas/management-keys.js';
+import './management-keys.openapi.js';
 
-export function managementKeysRouter(_ctx: Context): Router {
-  return Router({ mergeParams: true });
+const revokedConflict = () =>
+  new ApiError('conflict', 'Management key is revoked; revocation is final (create a new key)');
+
+/**
+ * Owner-only (session JWT). Auth is attached per route, not with `router.use`: this router is mounted
+ * at /api/management/keys and so also sees /:id/children requests, which a `gm-` key may make.
+ *
+ * Status semantics, as admission reads them from Redis:
+ * - disabled: only the `gm-` key itself stops working; its children keep serving inference, so an
+ *   owner can freeze automation without cutting off their own customers.
+ * - revoked (DELETE): final; every child stops at once, because admission checks the parent's state
+ *   on each request. Publishing the parent's state is enough; child rows are left untouched.
+ */
+export function managementKeysRouter(ctx: Context): Router {
+  const r = Router({ mergeParams: true });
+  const owner = requireOwner(ctx);
+
+  const load = async (accountId: string, id: string): Promise<ManagementKeyListRow> => {
+    const mk = await findManagementKey(ctx.sql, accountId, id);
+    if (!mk) throw ApiError.notFound('Management key');
+    return mk;
+  };
+
+  r.post('/', owner, async (req, res) => {
+    const body = parse(createManagementKeyBody, req.body);
+    const key = generateApiKey('gm');
+    const row = await insertManagementKey(ctx.sql, {
+      id: newId('mk'),
+      accountId: res.locals.accountId,
+      name: body.name,
+      keyHash: key.hash,
+      keyPrefix: key.prefix,
+      createdAt: ctx.clock.now(),
+    });
+    await publishManagementKeyState(ctx, row);
+    res.status(201).json({ ...managementKeyJson({ ...row, children_count: 0 }), key: key.plain });
+  });
+
+  r.get('/', owner, async (_req, res) => {
+    const rows = await listManagementKeys(ctx.sql, res.locals.accountId);
+    res.json({ data: rows.map(managementKeyJson) });
+  });
+
+  r.get('/:id', owner, async (req, res) => {
+    const { id } = parse(managementKeyParams, req.params);
+    res.json(managementKeyJson(await load(res.locals.accountId, id)));
+  });
+
+  r.patch('/:id', owner, async (req, res) => {
+    const { id } = parse(managementKeyParams, req.params);
+    const body = parse(updateManagementKeyBody, req.body);
+    const accountId = res.locals.accountId;
+    const row = await ctx.sql.begin(async (tx) => {
+      const cur = await lockManagementKey(tx, accountId, id, 'update');
+      if (!cur) throw ApiError.notFound('Management key');
+      if (cur.status === 'revoked') throw revokedConflict();
+      return updateManagementKey(tx, id, {
+        name: body.name ?? cur.name,
+        status: body.status ?? cur.status,
+      });
+    });
+    await publishManagementKeyState(ctx, row);
+    res.json(managementKeyJson(await load(accountId, id)));
+  });
+
+  // Idempotent: revoking a revoked key answers with it unchanged.
+  r.delete('/:id', owner, async (req, res) => {
+    const { id } = parse(managementKeyParams, req.params);
+    const accountId = res.locals.accountId;
+    const row = await revokeManagementKey(ctx.sql, accountId, id, ctx.clock.now());
+    if (row) await publishManagementKeyState(ctx, row);
+    res.json(managementKeyJson(await load(accountId, id)));
+  });
+
+  return r;
 }

@@ -1,0 +1,59 @@
+import { registry } from '../openapi.js';
+import { errorResponse, json } from '../schemas/common.js';
+import {
+  createdManagementKeyObject,
+  createManagementKeyBody,
+  managementKeyList,
+  managementKeyObject,
+  managementKeyParams,
+  updateManagementKeyBody,
+} from '../schemas/management-keys.js';
+
+/** /openapi.json entries for management-keys.ts, built from the schemas that validate the requests. */
+const tags = ['Management keys'];
+const params = managementKeyParams;
+registry.registerPath({
+  method: 'post',
+  path: '/api/management/keys',
+  tags,
+  summary: 'Create a management key (`gm-…`, shown once)',
+  request: { body: { content: { 'application/json': { schema: createManagementKeyBody } } } },
+  responses: { 201: json(createdManagementKeyObject, 'Created'), 400: errorResponse('Invalid body') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/management/keys',
+  tags,
+  summary: 'List management keys',
+  responses: { 200: json(managementKeyList, 'The account’s management keys, newest first') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/management/keys/{id}',
+  tags,
+  summary: 'Get a management key',
+  request: { params },
+  responses: { 200: json(managementKeyObject, 'The key'), 404: errorResponse('Not found') },
+});
+registry.registerPath({
+  method: 'patch',
+  path: '/api/management/keys/{id}',
+  tags,
+  summary: 'Rename, disable or re-enable a management key',
+  description: 'Disabling stops only the `gm-` key itself; its child keys keep serving.',
+  request: { params, body: { content: { 'application/json': { schema: updateManagementKeyBody } } } },
+  responses: {
+    200: json(managementKeyObject, 'The updated key'),
+    400: errorResponse('Invalid body'),
+    404: errorResponse('Not found'),
+    409: errorResponse('The key is revoked'),
+  },
+});
+registry.registerPath({
+  method: 'delete',
+  path: '/api/management/keys/{id}',
+  tags,
+  summary: 'Revoke a management key (final; all its child keys stop at once)',
+  request: { params },
+  responses: { 200: json(managementKeyObject, 'The revoked key'), 404: errorResponse('Not found') },
+});

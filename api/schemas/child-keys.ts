@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import type { ChildKeyRow } from '../../shared/db/queries/child-keys.js';
+import { type ChildKeyUsage, effectiveChildKeyStatus } from '../../shared/keys/child-keys.js';
+import { formatNgonka, formatNullableNgonka, ngonkaInput } from '../../shared/money.js';
+import { isoInstant, isoString, keyName, metadataInput, ngonkaString } from './common.js';
+
+export const childKeyParams = z.object({ id: z.string(), childId: z.string() });
+
+const STATUSES = ['active', 'disabled', 'expired', 'deleted'] as const;
+
+export const listChildKeysQuery = z.object({
+  status: z
+    .enum(STATUSES)
+    .optional()
+    .describe('Only keys in this status (as shown, so past-expiry is expired)'),
+});
+
+const rpm = z
+  .number()
+  .int('must be an integer')
+  .positive('must be positive')
+  .max(1_000_000, 'must be at most 1000000')
+  .describe('Requests per rolling 60 s');
+
+/** `null` on create means the same as leaving the field out: no limit / no expiry / no metadata. */
+export const createChildKeyBody = z.strictObject({
+  name: keyName,
+  limit_daily_ngonka: ngonkaInput.nullable().optional(),
+  limit_monthly_ngonka: ngonkaInput.nullable().optional(),
+  rate_limit_rpm: rpm.nullable().optional(),
+  expires_at: isoInstant.nullable().optional(),
+  metadata: metadataInput.nullable().optional(),
+});
+
+/** Absent fields stay as they are; `null` clears a limit, the RPM limit, the expiry or the metadata. */
+export const updateChildKeyBody = createChildKeyBody.extend({
+  name: keyName.optional(),
+  status: z.enum(['active', 'disabled']).optional(),
+});
+
+const usageObject = z.object({
+  daily_spent_ngonka: ngonkaString,
+  monthly_spent_ngonka: ngonkaString,
+  daily_reserved_ngonka: ngonkaString,
+  monthly_reserved_ngonka: ngonkaString,
+  daily_remaining_ngonka: ngonkaString.nullable(),
+  monthly_remaining_ngonka: ngonkaString.nullable(),
+  requests_today: z.number().int(),
+  requests_this_month: z.number().int(),
+  day_resets_at: isoString,
+  month_resets_at: isoString,
+});
+
+export const childKeyObject = z.object({
+  id: z.string(),
+  name: z.string(),
+  key_prefix: z.string(),
+  status: z.enum(STATUSES),
+  limit_daily_ngonka: ngonkaString.nullable(),
+  limit_monthly_ngonka: ngonkaString.nullable(),
+  rate_limit_rpm: z.number().int().nullable(),
+  expires_at: isoString.nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: isoString,
+  last_used_at: isoString.nullable(),
+  deleted_at: isoString.nullable(),
+  usage: usageObject,
+});
+export type ChildKeyJson = z.infer<typeof childKeyObject>;
+
+export const createdChildKeyObject = childKeyObject.extend({
+  key: z.string().describe('The `gc-…` secret. Returned here only; store it now.'),
+});
+
+export const childKeyList = z.object({ data: z.array(childKeyObject) });
+
+export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): ChildKeyJson {
+  return {
+    id: k.id,
+    name: k.name,
+    key_prefix: k.key_prefix,
+    status: effectiveChildKeyStatus(k, now),
+    limit_daily_ngonka: formatNullableNgonka(k.limit_daily_ngonka),
+    limit_monthly_ngonka: formatNullableNgonka(k.limit_monthly_ngonka),
+    rate_limit_rpm: k.rate_limit_rpm,
+    expires_at: k.expires_at?.toISOString() ?? null,
+    metadata: k.metadata,
+    created_at: k.created_at.toISOString(),
+    last_used_at: k.last_used_at?.toISOString() ?? null,
+    deleted_at: k.deleted_at?.toISOString() ?? null,
+    usage: {
+      daily_spent_ngonka: formatNgonka(u.daily_spent),
+      monthly_spent_ngonka: formatNgonka(u.monthly_spent),
+      daily_reserved_ngonka: formatNgonka(u.daily_reserved),
+      monthly_reserved_ngonka: formatNgonka(u.monthly_reserved),
+      daily_remaining_ngonka: formatNullableNgonka(u.daily_remaining),
+      monthly_remaining_ngonka: formatNullableNgonka(u.monthly_remaining),
+      // Request counts are not money and stay far below 2^53.
+      requests_today: Number(u.requests_today),
+      requests_this_month: Number(u.requests_this_month),
+      day_resets_at: u.day_resets_at.toISOString(),
+      month_resets_at: u.month_resets_at.toISOString(),
+    },
+  };
+}
