@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Context } from '../shared/context.js';
+import type { Queues } from '../shared/queues.js';
+import type { Upstream } from '../shared/upstream.js';
 import './locals.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
@@ -11,9 +13,16 @@ import { authRouter } from './routes/auth.js';
 import { childKeysRouter } from './routes/child-keys.js';
 import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
+import { v1Router } from './routes/v1.js';
+
+/** What the api needs beyond the context to serve /v1: the Gonka upstream and the queues. */
+export interface AppDeps {
+  upstream: Upstream;
+  queues: Queues;
+}
 
 /** The Express app of the api role. Everything it needs comes from the context. */
-export function createApp(ctx: Context): Express {
+export function createApp(ctx: Context, deps?: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -36,6 +45,8 @@ export function createApp(ctx: Context): Express {
   app.use('/api/admin/topups', adminTopupsRouter(ctx));
   app.use('/api/management/keys', managementKeysRouter(ctx));
   app.use('/api/management/keys/:id/children', childKeysRouter(ctx));
+
+  if (deps) app.use('/v1', v1Router(ctx, deps));
 
   app.use(notFound);
   app.use(errorHandler(ctx.logger));

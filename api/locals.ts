@@ -1,3 +1,5 @@
+import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
+
 /** What middleware learns about a request, for the handlers after it. */
 declare global {
   namespace Express {
@@ -7,8 +9,8 @@ declare global {
       accountId: string;
       /** Set when a management key (`gm-`) authenticated the request. */
       managementKeyId?: string;
+      /** Set on /v1 routes: the child key (`gc-`) that called. */
+      childKey: ChildKeyIdentity;
     }
   }
 }
-
-export {};

@@ -47,6 +47,36 @@ export const configSchema = z.object({
     .string()
     .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
     .optional(),
+  /**
+   * Public model ids and the upstream model each maps to: `fast=Qwen/QwQ-32B,smart=Qwen/...`.
+   * Unset: the upstream ids are served as they are. Clients of child keys only ever see public ids.
+   */
+  MODEL_ALIASES: z
+    .string()
+    .optional()
+    .transform((v, c) => {
+      const map = new Map<string, string>();
+      for (const pair of (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const [pub, up] = pair.split('=').map((s) => s.trim());
+        if (!pub || !up) {
+          c.addIssue({ code: 'custom', message: `expected public=upstream pairs, got "${pair}"` });
+          return z.NEVER;
+        }
+        map.set(pub, up);
+      }
+      return map;
+    }),
+  /** How often node prices and the node list are refreshed. */
+  PRICING_REFRESH_SECONDS: positiveInt.default(30),
+  /** Per upstream attempt (for a stream: the wait for each chunk). */
+  UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
+  /** Nodes tried per request before giving up. */
+  UPSTREAM_MAX_ATTEMPTS: positiveInt.default(3),
+  /** Simulator nodes started when GONKA_NODES is unset. */
+  SIMULATOR_NODES: positiveInt.default(2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: envBool.default(false),
   /** Gateway markup over the node price, in basis points (12000 = ×1.2). */

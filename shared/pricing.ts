@@ -49,3 +49,11 @@ export function actualCharge(
   const cost = priceTokens(BigInt(promptTokens + completionTokens), pricePerToken, markupBps);
   return cost < hold ? cost : hold;
 }
+
+/**
+ * Prompt tokens of a stream that ended before the node reported usage: about four characters a
+ * token, the usual tokenizer ratio, and never more than the characters the hold assumed.
+ */
+export function estimatePromptTokens(messages: unknown): number {
+  return Math.ceil(Number(promptCharacters(messages)) / 4);
+}

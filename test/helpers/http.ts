@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../api/app.js';
+import { type AppDeps, createApp } from '../../api/app.js';
 import type { Context } from '../../shared/context.js';
 
 export interface TestServer {
@@ -8,8 +8,8 @@ export interface TestServer {
 }
 
 /** The api app on a random port. */
-export async function startTestServer(ctx: Context): Promise<TestServer> {
-  const app = createApp(ctx);
+export async function startTestServer(ctx: Context, deps?: AppDeps): Promise<TestServer> {
+  const app = createApp(ctx, deps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -1,0 +1,76 @@
+import { once } from 'node:events';
+import type { Request, Response } from 'express';
+import type { Context } from '../../shared/context.js';
+import { errorBody } from '../../shared/errors.js';
+import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
+import type { ChatCompletionBody, PreparedChat } from '../../shared/inference/chat-request.js';
+import { settleRequest } from '../../shared/inference/settle-request.js';
+import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
+import { whiteLabel } from '../../shared/inference/white-label.js';
+import { estimatePromptTokens } from '../../shared/pricing.js';
+import type { ChatDeps } from './v1-chat-completions.js';
+
+/**
+ * The SSE half of sync chat. A client that goes away aborts the node call; whatever was generated
+ * until then is billed (the node's usage when it arrived, else the content chunks seen plus an
+ * estimate of the prompt); a stream that never produced a token voids the hold.
+ */
+export async function streamChat(
+  ctx: Context,
+  deps: ChatDeps,
+  args: {
+    req: Request;
+    res: Response;
+    body: ChatCompletionBody;
+    chat: PreparedChat;
+    holdId: string;
+    label: { id: string; model: string };
+  },
+): Promise<void> {
+  const { res, body, chat, holdId, label } = args;
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+  });
+
+  let stream: ChatStream;
+  try {
+    stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
+  } catch (err) {
+    await settleRequest(ctx, deps.queues, holdId, null);
+    throw upstreamToApiError(err, chat.model.id) ?? err;
+  }
+
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  try {
+    for await (const chunk of stream.chunks) {
+      if (stripForcedFields(chunk, body).drop) continue;
+      if (!res.write(`data: ${JSON.stringify(whiteLabel(chunk, label))}\n\n`)) {
+        await once(res, 'drain', { signal: abort.signal });
+      }
+    }
+    res.end('data: [DONE]\n\n');
+  } catch (err) {
+    if (!abort.signal.aborted) {
+      ctx.logger.warn({ err, holdId }, 'upstream stream broke');
+      const apiError = upstreamToApiError(err, chat.model.id);
+      if (apiError) res.write(`data: ${JSON.stringify(errorBody(apiError))}\n\n`);
+      res.end();
+    }
+  } finally {
+    await settleRequest(ctx, deps.queues, holdId, billableUsage(stream, body));
+  }
+}
+
+function billableUsage(stream: ChatStream, body: ChatCompletionBody): TokenUsage | null {
+  const reported = stream.usage();
+  if (reported) return reported;
+  const generated = stream.contentChunks();
+  if (generated === 0) return null;
+  return { prompt_tokens: estimatePromptTokens(body.messages), completion_tokens: generated };
+}

@@ -1,0 +1,14 @@
+import { Router } from 'express';
+import type { Context } from '../../shared/context.js';
+import { requireChildKey } from '../middleware/child-key.js';
+import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
+import { listModels } from './v1-models.js';
+
+/** The OpenAI-compatible surface, for child keys (`gc-…`) only. */
+export function v1Router(ctx: Context, deps: ChatDeps): Router {
+  const r = Router();
+  r.use(requireChildKey(ctx));
+  r.get('/models', listModels(ctx, deps.upstream));
+  r.post('/chat/completions', chatCompletions(ctx, deps));
+  return r;
+}

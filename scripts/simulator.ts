@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { startSimulator } from '../shared/gonka/simulator/index.js';
+import { createLogger } from '../shared/logger.js';
+
+/**
+ * `npm run simulator`: Gonka nodes on localhost for development and benchmarks.
+ * SIM_NODES (2) nodes on consecutive ports from SIM_PORT (9100), auth SIM_AUTH (none|bearer|signed),
+ * SIM_BEARER_TOKEN for bearer mode, SIM_LATENCY_MS before every answer, SIM_HOST (127.0.0.1).
+ */
+const env = z
+  .object({
+    SIM_NODES: z.coerce.number().int().min(1).max(64).default(2),
+    SIM_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
+    SIM_HOST: z.string().default('127.0.0.1'),
+    SIM_AUTH: z.enum(['none', 'bearer', 'signed']).default('none'),
+    SIM_BEARER_TOKEN: z.string().optional(),
+    SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0),
+    LOG_LEVEL: z.string().default('info'),
+  })
+  .parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+
+const logger = createLogger(env.LOG_LEVEL, 'simulator');
+const sim = await startSimulator({
+  nodes: env.SIM_NODES,
+  host: env.SIM_HOST,
+  basePort: env.SIM_PORT,
+  auth: env.SIM_AUTH,
+  bearerToken: env.SIM_BEARER_TOKEN,
+  latencyMs: env.SIM_LATENCY_MS,
+  logger,
+});
+for (const n of sim.nodes) console.log(`${n.url}  ${n.address}`);
+console.log(`GONKA_NODES=${sim.urls.join(',')}`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping simulator');
+    sim.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'simulator did not close cleanly');
+        process.exit(1);
+      },
+    );
+  });
+}

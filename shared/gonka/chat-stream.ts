@@ -1,0 +1,113 @@
+import type { IncomingMessage } from 'node:http';
+import { GonkaStreamError } from './errors.js';
+import { isContentChunk, readUsage } from './forced-fields.js';
+import type { TokenUsage } from './protocol.js';
+import { sseData } from './sse.js';
+
+type Chunk = Record<string, unknown>;
+
+export interface ChatStream {
+  /** Base URL of the node that is streaming. */
+  node: string;
+  /**
+   * Parsed `chat.completion.chunk` objects, `[DONE]` excluded; the usage-only chunk is yielded too.
+   * Single use. Throws GonkaStreamError when the stream breaks, or the caller's abort reason.
+   * Leaving the loop early closes the upstream connection.
+   */
+  chunks: AsyncIterable<Chunk>;
+  /** The node's usage once its usage chunk arrived; null if the stream broke before it. */
+  usage(): TokenUsage | null;
+  /** Content chunks seen so far: the completion tokens to bill when usage() is null (see isContentChunk). */
+  contentChunks(): number;
+  /** Stop now and close the upstream connection (the client went away before iterating). */
+  cancel(): void;
+}
+
+export function openChatStream(args: {
+  node: string;
+  response: IncomingMessage;
+  controller: AbortController;
+  /** Longest wait for the next chunk; counted only while waiting on the node. */
+  idleTimeoutMs: number;
+  callerSignal?: AbortSignal;
+  detach(): void;
+  /** Called when the node breaks the stream (not when the caller stops): the pool should know. */
+  onBroken(): void;
+}): ChatStream {
+  const { response, controller } = args;
+  let usage: TokenUsage | null = null;
+  let content = 0;
+  let waiting = false;
+  let stalled = false;
+  // One timer re-armed per read (refresh() is cheap); it only fires while a read is outstanding.
+  const idle = setTimeout(() => {
+    if (!waiting) return;
+    stalled = true;
+    controller.abort(
+      new GonkaStreamError(`no chunk from ${args.node} in ${args.idleTimeoutMs} ms`, args.node),
+    );
+  }, args.idleTimeoutMs);
+  idle.unref();
+
+  async function* iterate(): AsyncGenerator<Chunk> {
+    let done = false;
+    try {
+      response.setEncoding('utf8');
+      const it = sseData(response)[Symbol.asyncIterator]();
+      for (;;) {
+        waiting = true;
+        idle.refresh();
+        const next = await it.next();
+        waiting = false;
+        if (next.done) {
+          // A cut socket can end the body quietly; only a complete body is a finished stream.
+          if (!response.complete)
+            throw new GonkaStreamError(`connection to ${args.node} closed mid-stream`, args.node);
+          break;
+        }
+        // Keep reading to the end of the body after [DONE]: a fully read body lets the socket be reused.
+        if (next.value === '[DONE]') {
+          done = true;
+          continue;
+        }
+        let chunk: Chunk;
+        try {
+          chunk = JSON.parse(next.value) as Chunk;
+        } catch (cause) {
+          throw new GonkaStreamError(`${args.node} sent a line that is not JSON`, args.node, { cause });
+        }
+        const u = chunk.usage === undefined ? null : readUsage(chunk.usage);
+        if (u) usage = u;
+        if (isContentChunk(chunk)) content++;
+        yield chunk;
+      }
+      if (!done) throw new GonkaStreamError(`${args.node} ended the stream before [DONE]`, args.node);
+    } catch (err) {
+      if (args.callerSignal?.aborted && !stalled) throw args.callerSignal.reason;
+      args.onBroken();
+      if (err instanceof GonkaStreamError) throw err;
+      const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
+      throw new GonkaStreamError(`${args.node} ${what}`, args.node, { cause: err });
+    } finally {
+      waiting = false;
+      clearTimeout(idle);
+      args.detach();
+      // The caller left early or the stream broke: release the socket rather than drain it.
+      if (!done) controller.abort();
+    }
+  }
+
+  const gen = iterate();
+  return {
+    node: args.node,
+    chunks: gen,
+    usage: () => usage,
+    contentChunks: () => content,
+    cancel() {
+      clearTimeout(idle);
+      args.detach();
+      controller.abort();
+      void gen.return(undefined);
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../logger.js';
+import { type ChatStream, openChatStream } from './chat-stream.js';
+import type { NodeInfo } from './discovery.js';
+import { GonkaUpstreamError } from './errors.js';
+import { type FailoverOptions, isRetryableStatus, withFailover } from './failover.js';
+import { readUsage } from './forced-fields.js';
+import type { NodePool } from './node-pool.js';
+import { CHAT_PATH, type TokenUsage } from './protocol.js';
+import { addressFromPrivateKey, createNanoTimestamps, signRequest } from './signing.js';
+import { post, readText } from './transport.js';
+
+export type GonkaAuthMode = 'none' | 'bearer' | 'signed';
+
+export interface GonkaClientOptions {
+  pool: NodePool;
+  mode: GonkaAuthMode;
+  /** Required in bearer mode (a Gonka gateway or broker). */
+  bearerToken?: string;
+  /** Required in signed mode: hex secp256k1 key of the paying account. */
+  privateKeyHex?: string;
+  /** Nodes tried per request. @default 3 */
+  maxAttempts?: number;
+  /** Per attempt; for a stream, the wait for the first byte and then between chunks. @default 60_000 */
+  timeoutMs?: number;
+  /** All attempts of one request together. @default 120_000 */
+  deadlineMs?: number;
+  logger?: Logger;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides GonkaClientOptions.timeoutMs for this call. */
+  timeoutMs?: number;
+  /** Overrides GonkaClientOptions.deadlineMs for this call. */
+  deadlineMs?: number;
+}
+
+export interface ChatResult {
+  completion: Record<string, unknown>;
+  usage: TokenUsage;
+  /** Base URL of the node that answered. */
+  node: string;
+}
+
+type Body = Record<string, unknown>;
+
+/**
+ * Calls Gonka nodes for the gateway: picks a healthy node, authenticates (none, bearer or signed),
+ * fails over on 429/5xx/connection errors/timeouts, and hands back usage for billing. Responses are
+ * returned as the node sent them; stripping forced fields is the caller's job (stripForcedFields).
+ */
+export class GonkaClient {
+  readonly requesterAddress: string | undefined;
+  private readonly staticHeaders: Record<string, string>;
+  private readonly nextTimestamp = createNanoTimestamps();
+
+  constructor(private readonly opts: GonkaClientOptions) {
+    const base = { 'content-type': 'application/json' };
+    if (opts.mode === 'bearer') {
+      if (!opts.bearerToken) throw new Error('GonkaClient: bearer mode needs bearerToken');
+      this.staticHeaders = { ...base, authorization: `Bearer ${opts.bearerToken}` };
+    } else {
+      this.staticHeaders = base;
+    }
+    if (opts.mode === 'signed') {
+      if (!opts.privateKeyHex) throw new Error('GonkaClient: signed mode needs privateKeyHex');
+      this.requesterAddress = addressFromPrivateKey(opts.privateKeyHex);
+    }
+  }
+
+  /** A non-streaming completion. `stream: true` in the body is overridden. */
+  async chat(body: Body, opts: CallOptions = {}): Promise<ChatResult> {
+    const text = JSON.stringify(body.stream === true ? { ...body, stream: false } : body);
+    const served = await withFailover(this.failover(body, opts), async (node, signal) => {
+      const raw = await readText(await this.post(node, text, signal));
+      let completion: Body;
+      try {
+        completion = JSON.parse(raw) as Body;
+      } catch {
+        throw new GonkaUpstreamError(
+          `${node.url} answered 200 with a body that is not JSON`,
+          200,
+          raw.slice(0, 500),
+          true,
+        );
+      }
+      const usage = readUsage(completion.usage);
+      // The node did the work, so another node must not repeat it; without usage it cannot be billed.
+      if (!usage) throw new GonkaUpstreamError(`${node.url} answered without usage`, 200, completion, false);
+      return { completion, usage };
+    });
+    served.detach();
+    return { ...served.value, node: served.node.url };
+  }
+
+  /**
+   * A streaming completion. Resolves once a node answered 200, so failover happens before any
+   * byte reaches the client. Always asks the node for the usage chunk (billing needs it).
+   */
+  async chatStream(body: Body, opts: CallOptions = {}): Promise<ChatStream> {
+    const so = body.stream_options;
+    const upstream = {
+      ...body,
+      stream: true,
+      stream_options: { ...(so && typeof so === 'object' ? so : {}), include_usage: true },
+    };
+    const text = JSON.stringify(upstream);
+    const served = await withFailover(this.failover(body, opts), (node, signal) =>
+      this.post(node, text, signal),
+    );
+    const url = served.node.url;
+    return openChatStream({
+      node: url,
+      response: served.value,
+      controller: served.controller,
+      idleTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
+      callerSignal: opts.signal,
+      detach: served.detach,
+      onBroken: () => this.opts.pool.streamBroke(url),
+    });
+  }
+
+  private failover(body: Body, opts: CallOptions): FailoverOptions {
+    return {
+      pool: this.opts.pool,
+      model: typeof body.model === 'string' ? body.model : undefined,
+      maxAttempts: this.opts.maxAttempts ?? 3,
+      attemptTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
+      deadlineMs: opts.deadlineMs ?? this.opts.deadlineMs ?? 120_000,
+      signal: opts.signal,
+      logger: this.opts.logger,
+    };
+  }
+
+  /** One POST; resolves only on 2xx, else throws a GonkaUpstreamError saying whether to fail over. */
+  private async post(node: NodeInfo, text: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const res = await post(`${node.url}${CHAT_PATH}`, await this.headersFor(node, text), text, signal);
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    const raw = await readText(res).catch(() => '');
+    const parsed = parseMaybeJson(raw);
+    const message = (parsed as { error?: { message?: unknown } } | null)?.error?.message;
+    throw new GonkaUpstreamError(
+      `${node.url} answered ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+      status,
+      parsed,
+      isRetryableStatus(status),
+    );
+  }
+
+  private async headersFor(node: NodeInfo, text: string): Promise<Record<string, string>> {
+    if (this.opts.mode !== 'signed') return this.staticHeaders;
+    // The signed bytes must be exactly the bytes sent: `text` is both signed and sent as the body.
+    const transferAddress = node.address ?? (await this.opts.pool.addressOf(node.url));
+    return {
+      ...this.staticHeaders,
+      ...signRequest({
+        privateKeyHex: this.opts.privateKeyHex as string,
+        body: text,
+        timestampNs: this.nextTimestamp(),
+        transferAddress,
+      }),
+    };
+  }
+}
+
+function parseMaybeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw.slice(0, 2000);
+  }
+}

@@ -1,0 +1,115 @@
+import type { Logger } from '../logger.js';
+import type { NodeInfo } from './discovery.js';
+import { GonkaUnavailableError, GonkaUpstreamError } from './errors.js';
+import type { NodePool } from './node-pool.js';
+
+export interface FailoverOptions {
+  pool: NodePool;
+  /** Only nodes serving this model are tried. */
+  model?: string;
+  maxAttempts: number;
+  /** Each attempt's own limit; the attempt counts as failed when it passes. */
+  attemptTimeoutMs: number;
+  /** No new attempt starts after this much time, and none runs past it. */
+  deadlineMs: number;
+  /** The caller's signal: an abort ends everything at once and is not blamed on the node. */
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+export interface Served<T> {
+  value: T;
+  node: NodeInfo;
+  /** Aborts the winning attempt's request (a stream uses it to close the upstream connection). */
+  controller: AbortController;
+  /** Stops forwarding the caller's abort to `controller`; call when the response is finished. */
+  detach(): void;
+}
+
+export class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+}
+
+/** Statuses that mean "this node, not this request": 429 capacity, 5xx (503 = no executors). */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/**
+ * Runs `run` against one node after another until one succeeds. `run` throws a non-retryable
+ * GonkaUpstreamError for answers another node would repeat (4xx); anything else it throws (a
+ * retryable GonkaUpstreamError, a connection error, a timeout) fails over. Every pick is reported
+ * back to the pool exactly once.
+ */
+export async function withFailover<T>(
+  opts: FailoverOptions,
+  run: (node: NodeInfo, signal: AbortSignal) => Promise<T>,
+): Promise<Served<T>> {
+  const { pool, signal } = opts;
+  const deadline = performance.now() + opts.deadlineMs;
+  const tried = new Set<string>();
+  let last: GonkaUpstreamError | undefined;
+
+  for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
+    if (signal?.aborted) throw signal.reason;
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) break;
+    const node = pool.pick(tried, opts.model);
+    if (!node) break;
+    tried.add(node.url);
+
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const detach = () => signal?.removeEventListener('abort', onAbort);
+    const timer = setTimeout(
+      () => controller.abort(new AttemptTimeoutError(`no answer from ${node.url} in time`)),
+      Math.min(opts.attemptTimeoutMs, remaining),
+    );
+    const started = performance.now();
+    try {
+      const value = await run(node, controller.signal);
+      pool.success(node.url, performance.now() - started);
+      return { value, node, controller, detach };
+    } catch (err) {
+      detach();
+      if (signal?.aborted) {
+        pool.release(node.url);
+        throw signal.reason;
+      }
+      if (err instanceof GonkaUpstreamError && !err.retryable) {
+        // The node is fine; the request is not. Another node would say the same.
+        pool.success(node.url, performance.now() - started);
+        throw err;
+      }
+      pool.failure(node.url);
+      last = toUpstreamError(err, node.url);
+      opts.logger?.warn(
+        { node: node.url, status: last.status, attempt, err: last.message },
+        'gonka node failed',
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  if (!last) {
+    const what = opts.model ? ` for model ${opts.model}` : '';
+    throw new GonkaUnavailableError(`no Gonka node available${what}`, opts.model);
+  }
+  throw new GonkaUpstreamError(
+    `Gonka upstream failed after ${tried.size} attempt(s): ${last.message}`,
+    last.status,
+    last.body,
+    true,
+    tried.size,
+    { cause: last },
+  );
+}
+
+function toUpstreamError(err: unknown, url: string): GonkaUpstreamError {
+  if (err instanceof GonkaUpstreamError) return err;
+  const reason =
+    err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  return new GonkaUpstreamError(`${url}: ${reason}`, null, null, true, 1, { cause: err });
+}

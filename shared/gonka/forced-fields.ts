@@ -1,0 +1,60 @@
+import type { TokenUsage } from './protocol.js';
+
+/**
+ * Gonka nodes force `stream_options.include_usage` and may force `logprobs`. The gateway needs the
+ * usage to bill, but must hand the client only what it asked for.
+ */
+
+type Json = Record<string, unknown>;
+
+/**
+ * Removes `logprobs` from every choice unless the client set `logprobs: true`, in place (the object
+ * is freshly parsed and owned by the caller; copying every chunk would cost on the hot path).
+ * `drop` is true for a usage-only stream chunk (`choices: []` + `usage`) the client did not ask for
+ * with `stream_options.include_usage`; the caller still reads its usage before dropping it.
+ */
+export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean } {
+  const choices = obj.choices;
+  if (Array.isArray(choices)) {
+    if (clientBody.logprobs !== true) {
+      for (const c of choices) if (c && typeof c === 'object' && 'logprobs' in c) delete (c as Json).logprobs;
+    }
+    if (choices.length === 0 && obj.usage && obj.object === 'chat.completion.chunk') {
+      const so = clientBody.stream_options as Json | null | undefined;
+      return { drop: so?.include_usage !== true };
+    }
+  }
+  return { drop: false };
+}
+
+/**
+ * Whether a stream chunk carries generated text. Billing a stream that broke before its usage chunk
+ * counts these: the simulator emits exactly one token per content chunk, and real nodes stream one
+ * token per chunk too, so the count is the tokens the client received (it never over-bills).
+ */
+export function isContentChunk(chunk: Json): boolean {
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  for (const c of choices) {
+    const content = (c as { delta?: { content?: unknown } } | null)?.delta?.content;
+    if (typeof content === 'string' && content.length > 0) return true;
+  }
+  return false;
+}
+
+export function countContentChunks(chunks: Iterable<Json>): number {
+  let n = 0;
+  for (const c of chunks) if (isContentChunk(c)) n++;
+  return n;
+}
+
+/** Reads an OpenAI `usage` object, or null when it is missing or malformed. */
+export function readUsage(value: unknown): TokenUsage | null {
+  if (!value || typeof value !== 'object') return null;
+  const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
+  const p = u.prompt_tokens;
+  const c = u.completion_tokens;
+  if (!Number.isSafeInteger(p) || !Number.isSafeInteger(c) || (p as number) < 0 || (c as number) < 0)
+    return null;
+  return { prompt_tokens: p as number, completion_tokens: c as number };
+}

@@ -1,0 +1,182 @@
+import { type Clock, systemClock } from '../clock.js';
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from './circuit-breaker.js';
+import {
+  DEFAULT_DISCOVERY_TIMEOUT_MS,
+  discoverNodes,
+  fetchParticipants,
+  type NodeInfo,
+} from './discovery.js';
+import { normalizeNodeUrl } from './protocol.js';
+
+export interface NodePoolOptions extends BreakerOptions {
+  /** Drives the breakers' cooldowns; tests inject a ManualClock. @default systemClock */
+  clock?: Clock;
+  /** Weight of the newest sample in the latency EWMA. @default 0.2 */
+  ewmaAlpha?: number;
+  /** @default 5_000 */
+  discoveryTimeoutMs?: number;
+}
+
+export interface NodeStatus {
+  url: string;
+  address: string | undefined;
+  state: BreakerState;
+  consecutiveFailures: number;
+  latencyEwmaMs: number | undefined;
+  inFlight: number;
+}
+
+interface Entry {
+  info: NodeInfo;
+  breaker: CircuitBreaker;
+  ewmaMs: number | undefined;
+  inFlight: number;
+}
+
+/**
+ * The nodes the client may call and how healthy each is. `pick` returns a node and counts it in
+ * flight; every pick must be answered by exactly one of `success`, `failure` or `release`.
+ */
+export class NodePool {
+  private entries = new Map<string, Entry>();
+  private readonly clock: Clock;
+  private readonly alpha: number;
+  private readonly discoveryTimeoutMs: number;
+  /** Set when the pool came from discovery, so refresh() knows where to ask again. */
+  private seeds: string[] | undefined;
+
+  constructor(
+    nodes: readonly (NodeInfo | string)[],
+    private readonly opts: NodePoolOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.alpha = opts.ewmaAlpha ?? 0.2;
+    this.discoveryTimeoutMs = opts.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
+    this.setNodes(nodes.map((n) => (typeof n === 'string' ? { url: n } : n)));
+  }
+
+  /** A pool of every participant the seeds report (the first seed that answers wins). */
+  static async discover(seeds: string | readonly string[], opts: NodePoolOptions = {}): Promise<NodePool> {
+    const list = typeof seeds === 'string' ? [seeds] : [...seeds];
+    const pool = new NodePool(await discoverNodes(list, opts.discoveryTimeoutMs), opts);
+    pool.seeds = list;
+    return pool;
+  }
+
+  /** Re-reads the participant list (a new epoch); nodes that stay keep their health. */
+  async refresh(): Promise<void> {
+    if (!this.seeds) return;
+    // Known nodes first: the original seed may have left the network.
+    const seeds = [...new Set([...this.entries.keys(), ...this.seeds])];
+    this.setNodes(await discoverNodes(seeds, this.discoveryTimeoutMs));
+  }
+
+  setNodes(nodes: readonly NodeInfo[]): void {
+    const next = new Map<string, Entry>();
+    for (const n of nodes) {
+      const url = normalizeNodeUrl(n.url);
+      const old = this.entries.get(url);
+      const info = { ...n, url, address: n.address ?? old?.info.address };
+      next.set(
+        url,
+        old
+          ? { ...old, info }
+          : { info, breaker: new CircuitBreaker(this.opts), ewmaMs: undefined, inFlight: 0 },
+      );
+    }
+    this.entries = next;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  nodes(): NodeInfo[] {
+    return [...this.entries.values()].map((e) => e.info);
+  }
+
+  /** Whether any node (healthy or not) is known to serve `model`; nodes with unknown models count. */
+  serves(model: string): boolean {
+    for (const e of this.entries.values()) if (!e.info.models || e.info.models.includes(model)) return true;
+    return false;
+  }
+
+  /**
+   * The node to call next, skipping `exclude` (already tried) and nodes not serving `model`.
+   * A node whose cooldown has passed gets its half-open trial first (failover absorbs a failed
+   * trial; otherwise a recovered node would never see traffic again). Otherwise the lowest
+   * (latency EWMA + 1 ms) × (in flight + 1): fast nodes win, busy ones share the load.
+   */
+  pick(exclude?: ReadonlySet<string>, model?: string): NodeInfo | undefined {
+    const now = this.clock.now().getTime();
+    let best: Entry | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (const e of this.entries.values()) {
+      if (exclude?.has(e.info.url)) continue;
+      if (model !== undefined && e.info.models && !e.info.models.includes(model)) continue;
+      const admission = e.breaker.admission(now);
+      if (admission === 'blocked') continue;
+      if (admission === 'trial') {
+        e.breaker.startTrial();
+        e.inFlight++;
+        return e.info;
+      }
+      const score = ((e.ewmaMs ?? 0) + 1) * (e.inFlight + 1);
+      if (score < bestScore) {
+        best = e;
+        bestScore = score;
+      }
+    }
+    if (best) best.inFlight++;
+    return best?.info;
+  }
+
+  success(url: string, latencyMs: number): void {
+    const e = this.settle(url);
+    if (!e) return;
+    e.breaker.onSuccess();
+    e.ewmaMs = e.ewmaMs === undefined ? latencyMs : this.alpha * latencyMs + (1 - this.alpha) * e.ewmaMs;
+  }
+
+  failure(url: string): void {
+    this.settle(url)?.breaker.onFailure(this.clock.now().getTime());
+  }
+
+  /** A stream that was already counted a success broke mid-way: count it against the node. */
+  streamBroke(url: string): void {
+    this.entries.get(url)?.breaker.onFailure(this.clock.now().getTime());
+  }
+
+  /** The call ended without a verdict on the node (the client went away). */
+  release(url: string): void {
+    this.settle(url)?.breaker.onCancel();
+  }
+
+  /** The node's transfer address: known from discovery, else asked of the node itself and remembered. */
+  async addressOf(url: string): Promise<string> {
+    const e = this.entries.get(url);
+    if (e?.info.address) return e.info.address;
+    const self = (await fetchParticipants(url, this.discoveryTimeoutMs)).find((p) => p.url === url);
+    if (!self?.address) throw new Error(`${url} is not in its own participant list: cannot sign for it`);
+    if (e) e.info = { ...e.info, address: self.address };
+    return self.address;
+  }
+
+  status(): NodeStatus[] {
+    const now = this.clock.now().getTime();
+    return [...this.entries.values()].map((e) => ({
+      url: e.info.url,
+      address: e.info.address,
+      state: e.breaker.state(now),
+      consecutiveFailures: e.breaker.consecutiveFailures,
+      latencyEwmaMs: e.ewmaMs,
+      inFlight: e.inFlight,
+    }));
+  }
+
+  private settle(url: string): Entry | undefined {
+    const e = this.entries.get(url);
+    if (e && e.inFlight > 0) e.inFlight--;
+    return e;
+  }
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { type SimCompletion, type SimMessage, simulateCompletion, wordPiece } from './completion.js';
+import { type NodeFaults, parseDirective, type RequestFaults, resolveFaults } from './faults.js';
+import { sendError, sendJson, sleep } from './http.js';
+
+export interface SimStats {
+  /** Chat completion requests that reached this node (any outcome). */
+  requests: number;
+  /** Answered 200 (a stream counts even if it was later cut). */
+  served: number;
+  /** Answered with an error status (auth, validation or an injected fault). */
+  errors: number;
+}
+
+export interface ChatContext {
+  models: ReadonlyMap<string, bigint>;
+  faults: NodeFaults;
+  baseLatencyMs: number;
+  stats: SimStats;
+}
+
+const FAULT_BODIES = {
+  429: { message: 'capacity reached', type: 'rate_limit_error' },
+  500: { message: 'internal error', type: 'server_error' },
+  503: { message: 'no executors available for the model', type: 'server_error' },
+} as const;
+
+type Parsed = { ok: true; model: string; messages: SimMessage[]; maxTokens?: number; stream: boolean };
+
+function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: ServerResponse): Parsed | null {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    sendError(res, 400, 'request body must be a JSON object', 'invalid_request_error');
+    return null;
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.model !== 'string') {
+    sendError(res, 400, 'model is required', 'invalid_request_error', { param: 'model' });
+    return null;
+  }
+  if (!models.has(b.model)) {
+    sendError(res, 404, `The model \`${b.model}\` does not exist.`, 'invalid_request_error', {
+      param: 'model',
+      code: 'model_not_found',
+    });
+    return null;
+  }
+  const msgs = b.messages;
+  if (!Array.isArray(msgs) || msgs.length === 0 || !msgs.every((m) => m && typeof m.role === 'string')) {
+    sendError(res, 400, 'messages must be a non-empty array of {role, content}', 'invalid_request_error', {
+      param: 'messages',
+    });
+    return null;
+  }
+  const max = b.max_completion_tokens ?? b.max_tokens;
+  if (max !== undefined && max !== null && !(Number.isInteger(max) && (max as number) >= 1)) {
+    sendError(res, 400, 'max_tokens must be a positive integer', 'invalid_request_error', {
+      param: 'max_tokens',
+    });
+    return null;
+  }
+  return {
+    ok: true,
+    model: b.model,
+    messages: msgs,
+    maxTokens: (max as number | null) ?? undefined,
+    stream: b.stream === true,
+  };
+}
+
+/** Nodes may force logprobs; emitting them always makes the gateway's stripping testable. */
+function logprobsFor(pieces: readonly string[]): {
+  content: { token: string; logprob: number; top_logprobs: [] }[];
+} {
+  return { content: pieces.map((token) => ({ token, logprob: -0.25, top_logprobs: [] })) };
+}
+
+export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatContext): Promise<void> {
+  const p = validate(body, ctx.models, res);
+  if (!p) {
+    ctx.stats.errors++;
+    return;
+  }
+  const faults = resolveFaults(ctx.faults, parseDirective(p.messages));
+  const latency = faults.latencyMs || ctx.baseLatencyMs;
+  await sleep(latency);
+  if (faults.status) {
+    ctx.stats.errors++;
+    const f = FAULT_BODIES[faults.status];
+    sendError(res, faults.status, f.message, f.type);
+    return;
+  }
+  ctx.stats.served++;
+  const c = simulateCompletion(p.messages, p.maxTokens);
+  const id = `chatcmpl-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const usage = {
+    prompt_tokens: c.promptTokens,
+    completion_tokens: c.completionTokens,
+    total_tokens: c.promptTokens + c.completionTokens,
+  };
+  if (!p.stream) {
+    const pieces = c.words.map((_, i) => wordPiece(c.words, i));
+    sendJson(res, 200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model: p.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: pieces.join('') },
+          logprobs: logprobsFor(pieces),
+          finish_reason: c.finishReason,
+        },
+      ],
+      usage,
+    });
+    return;
+  }
+  await stream(res, { id, created, model: p.model }, c, usage, faults);
+}
+
+async function stream(
+  res: ServerResponse,
+  head: { id: string; created: number; model: string },
+  c: SimCompletion,
+  usage: Record<string, number>,
+  faults: RequestFaults,
+): Promise<void> {
+  const { id, created, model } = head;
+  const event = (choices: unknown[], extra?: Record<string, unknown>) =>
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
+  const events: string[] = [];
+  for (let i = 0; i < c.words.length; i++) {
+    const piece = wordPiece(c.words, i);
+    const delta = i === 0 ? { role: 'assistant', content: piece } : { content: piece };
+    events.push(event([{ index: 0, delta, logprobs: logprobsFor([piece]), finish_reason: null }]));
+  }
+  // A cut lands inside the content at the latest, so a cut stream never carries usage.
+  const cutAt =
+    faults.cutAfterChunks === undefined ? undefined : Math.min(faults.cutAfterChunks, events.length);
+  events.push(event([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]));
+  // Real nodes force the usage chunk whatever the client asked for.
+  events.push(event([], { usage }));
+  events.push('data: [DONE]\n\n');
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const upTo = cutAt ?? events.length;
+  if (faults.tokenDelayMs === 0) {
+    // One write for the whole answer: this is the benchmark baseline, keep syscalls out of it.
+    const text = events.slice(0, upTo).join('');
+    if (cutAt === undefined) res.end(text);
+    else cut(res, text);
+    return;
+  }
+  for (let i = 0; i < upTo; i++) {
+    if (res.destroyed) return; // the client went away: stop generating, like a node would
+    res.write(events[i] ?? '');
+    if (i < upTo - 1) await sleep(faults.tokenDelayMs);
+  }
+  if (cutAt === undefined) res.end();
+  else cut(res, '');
+}
+
+/** Send what was generated, then drop the connection without ending the chunked body. */
+function cut(res: ServerResponse, text: string): void {
+  res.flushHeaders();
+  // Destroy only once the bytes left userland, or the client would never see the partial stream.
+  res.write(text, () => res.destroy());
+}

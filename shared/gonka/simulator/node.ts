@@ -1,0 +1,142 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../logger.js';
+import { CHAT_PATH, MODELS_PATH, PARTICIPANTS_PATH, PRICING_PATH } from '../protocol.js';
+import type { AuthCheck } from './auth.js';
+import { type ChatContext, handleChat, type SimStats } from './chat.js';
+import { type NodeFaults, nodeFaultsSchema } from './faults.js';
+import { BodyTooLargeError, readBody, sendError, sendJson } from './http.js';
+
+export interface SimNode {
+  readonly index: number;
+  readonly url: string;
+  /** This node's `gonka1…` address: the X-Transfer-Address signed requests must name. */
+  readonly address: string;
+  /** Replaces the node's faults; `setFaults({})` heals it. */
+  setFaults(f: NodeFaults): void;
+  readonly faults: NodeFaults;
+  /** Live counters, so tests can see which node served. */
+  readonly stats: SimStats;
+  resetStats(): void;
+}
+
+/** What every node of one simulator shares: the model table and the participant list. */
+export interface SimNetwork {
+  models: Map<string, bigint>;
+  modelsBody(): unknown;
+  pricingBody(): unknown;
+  participantsBody(): unknown;
+}
+
+export interface NodeServer extends SimNode {
+  close(): Promise<void>;
+}
+
+/** One simulated Gonka node on plain node:http: it is a benchmark baseline, so no framework overhead. */
+export async function startNode(opts: {
+  index: number;
+  host: string;
+  port: number;
+  address: string;
+  network: SimNetwork;
+  auth: AuthCheck;
+  baseLatencyMs: number;
+  logger?: Logger;
+}): Promise<NodeServer> {
+  const ctx: ChatContext = {
+    models: opts.network.models,
+    faults: {},
+    baseLatencyMs: opts.baseLatencyMs,
+    stats: { requests: 0, served: 0, errors: 0 },
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === CHAT_PATH) {
+      ctx.stats.requests++;
+      const raw = await readBody(req);
+      const check = opts.auth(req.headers, raw);
+      if (!check.ok) {
+        ctx.stats.errors++;
+        return sendError(res, 401, check.reason, 'authentication_error');
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        ctx.stats.errors++;
+        return sendError(res, 400, 'request body is not valid JSON', 'invalid_request_error');
+      }
+      return handleChat(res, body, ctx);
+    }
+    if (req.method === 'GET' && path === MODELS_PATH) return sendJson(res, 200, opts.network.modelsBody());
+    if (req.method === 'GET' && path === PRICING_PATH) return sendJson(res, 200, opts.network.pricingBody());
+    if (req.method === 'GET' && path === PARTICIPANTS_PATH)
+      return sendJson(res, 200, opts.network.participantsBody());
+    if (req.method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, ctx.stats);
+    if (req.method === 'POST' && path === '/_sim/faults') {
+      const parsed = nodeFaultsSchema.safeParse(safeJson((await readBody(req)).toString('utf8')));
+      if (!parsed.success) return sendError(res, 400, parsed.error.message, 'invalid_request_error');
+      ctx.faults = parsed.data;
+      return sendJson(res, 200, ctx.faults);
+    }
+    sendError(res, 404, `no route for ${req.method} ${path}`, 'invalid_request_error');
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof BodyTooLargeError) return sendError(res, 413, err.message, 'invalid_request_error');
+      opts.logger?.error({ err, node: opts.index }, 'simulator request failed');
+      if (!res.headersSent) sendError(res, 500, 'simulator error', 'server_error');
+      else res.destroy();
+    });
+  });
+  // Longer than any client's idle keep-alive, so the client never reuses a socket we just closed.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  // A wildcard bind is not an address a client can dial; advertise loopback instead.
+  const bound = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  const host = bound.includes(':') ? `[${bound}]` : bound;
+
+  let closing: Promise<void> | undefined;
+  return {
+    index: opts.index,
+    url: `http://${host}:${port}`,
+    address: opts.address,
+    setFaults(f) {
+      ctx.faults = nodeFaultsSchema.parse(f);
+    },
+    get faults() {
+      return ctx.faults;
+    },
+    get stats() {
+      return ctx.stats;
+    },
+    resetStats() {
+      // In place: a test may hold the stats object.
+      ctx.stats.requests = 0;
+      ctx.stats.served = 0;
+      ctx.stats.errors = 0;
+    },
+    close() {
+      // Cached so a second close() waits for the first instead of failing on a closed server.
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { ApiError } from '../errors.js';
+import type { ServedModel } from '../models.js';
+
+/**
+ * The OpenAI chat completion body, checked where the gateway relies on it (model, messages, token
+ * caps, stream); every other OpenAI field passes through to the node untouched.
+ */
+export const chatCompletionBody = z.looseObject({
+  model: z.string().min(1).max(200),
+  messages: z
+    .array(z.looseObject({ role: z.string().min(1), content: z.unknown() }))
+    .min(1, 'must hold at least one message'),
+  max_tokens: z.number().int().positive().max(1_000_000).nullish(),
+  max_completion_tokens: z.number().int().positive().max(1_000_000).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  logprobs: z.boolean().nullish(),
+  n: z.literal(1, 'only n = 1 is supported').nullish(),
+});
+
+export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
+
+export interface PreparedChat {
+  model: ServedModel;
+  /** The completion cap the hold was sized for; the node is held to it. */
+  maxTokens: number;
+  /** What is sent to the node: the upstream model id and an explicit cap. */
+  upstreamBody: Record<string, unknown>;
+}
+
+/**
+ * Map the client's request onto a node request. The node always gets an explicit `max_tokens`, so
+ * it can never generate past what the hold covers.
+ */
+export function prepareChat(
+  body: ChatCompletionBody,
+  resolve: (id: string) => ServedModel | undefined,
+  config: Config,
+): PreparedChat {
+  const model = resolve(body.model);
+  if (!model)
+    throw new ApiError('invalid_request_error', `The model '${body.model}' does not exist`, {
+      param: 'model',
+      code: 'model_not_found',
+    });
+  const caps = [body.max_tokens, body.max_completion_tokens].filter(
+    (v): v is number => typeof v === 'number',
+  );
+  const maxTokens = caps.length > 0 ? Math.min(...caps) : config.DEFAULT_MAX_TOKENS;
+  const { max_completion_tokens: _ignored, ...rest } = body;
+  return { model, maxTokens, upstreamBody: { ...rest, model: model.upstream, max_tokens: maxTokens } };
+}

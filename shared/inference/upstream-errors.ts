@@ -1,0 +1,45 @@
+import { ApiError } from '../errors.js';
+import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../gonka/index.js';
+
+/** Node URLs, addresses and the network's name never reach a child key's client (white-label). */
+export function scrub(text: string): string {
+  return text
+    .replace(/https?:\/\/\S+/g, '[upstream]')
+    .replace(/gonka1[0-9a-z]{20,}/g, '[address]')
+    .replace(/gonka/gi, 'upstream');
+}
+
+/** A Gonka client failure → the API.md error a client sees; null when it is not one of ours. */
+export function upstreamToApiError(err: unknown, model: string): ApiError | null {
+  if (err instanceof GonkaUnavailableError)
+    return new ApiError(
+      'upstream_unavailable',
+      `No capacity is available for model '${model}' right now; retry shortly`,
+    );
+  if (err instanceof GonkaUpstreamError) {
+    if (!err.retryable && err.status !== null && err.status >= 400 && err.status < 500) {
+      const msg = (err.body as { error?: { message?: unknown } } | null)?.error?.message;
+      return new ApiError(
+        'invalid_request_error',
+        scrub(typeof msg === 'string' ? msg : 'The model rejected the request'),
+        {
+          param: null,
+        },
+      );
+    }
+    // Every node was out of capacity, had no executors, or could not be reached: nobody can serve
+    // this model now (503). A node that answered with a server error failed (502).
+    if (err.status === null || err.status === 429 || err.status === 503)
+      return new ApiError(
+        'upstream_unavailable',
+        `No capacity is available for model '${model}' right now; retry shortly`,
+      );
+    return new ApiError(
+      'upstream_error',
+      `The model failed to answer after ${err.attempts} attempt(s); retry shortly`,
+    );
+  }
+  if (err instanceof GonkaStreamError)
+    return new ApiError('upstream_error', 'The model stopped answering mid-stream');
+  return null;
+}

@@ -1,0 +1,47 @@
+import type { Config } from './config.js';
+import type { PricingCache } from './gonka/index.js';
+
+export interface ServedModel {
+  /** What clients send and see. */
+  id: string;
+  /** What the Gonka node is asked for. */
+  upstream: string;
+  /** nGNK per token charged to the client (node price × markup, rounded up). */
+  pricePerToken: bigint;
+  /** The node's price, kept on the hold so settlement charges at the admission-time price. */
+  upstreamPricePerToken: bigint;
+}
+
+/**
+ * The models the gateway sells, under the public ids of MODEL_ALIASES (white-label) or the node's
+ * ids when none are configured, priced from the live node prices plus the configured markup.
+ */
+export class ModelCatalog {
+  constructor(
+    private readonly config: Config,
+    private readonly pricing: PricingCache,
+  ) {}
+
+  resolve(publicId: string): ServedModel | undefined {
+    const aliases = this.config.MODEL_ALIASES;
+    const upstream = aliases.size > 0 ? aliases.get(publicId) : publicId;
+    if (!upstream) return undefined;
+    const price = this.pricing.price(upstream);
+    if (price === undefined) return undefined;
+    return { id: publicId, upstream, upstreamPricePerToken: price, pricePerToken: this.marked(price) };
+  }
+
+  list(): ServedModel[] {
+    const aliases = this.config.MODEL_ALIASES;
+    const ids = aliases.size > 0 ? [...aliases.keys()] : this.pricing.models().map((m) => m.id);
+    return ids.flatMap((id) => {
+      const m = this.resolve(id);
+      return m ? [m] : [];
+    });
+  }
+
+  private marked(price: bigint): bigint {
+    const bps = BigInt(this.config.PRICE_MARKUP_BPS);
+    return (price * bps + 9_999n) / 10_000n;
+  }
+}

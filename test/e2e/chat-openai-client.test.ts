@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { ledgerDrift } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const MODEL = SIM_MODEL_QWEN3_235B;
+const ask = (content: string) => [{ role: 'user' as const, content }];
+
+async function settled(accountId: string) {
+  await waitFor('holds settled', async () => {
+    const [r] = await stack.env.ctx
+      .sql`select count(*)::int as n from holds where account_id = ${accountId} and status = 'open'`;
+    return r?.n === 0;
+  });
+}
+
+describe('sync chat through the official openai client', () => {
+  it('answers a non-stream completion and charges its actual usage once', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages: ask('Hello there'),
+      max_tokens: 50,
+    });
+    expect(res.object).toBe('chat.completion');
+    expect(res.model).toBe(MODEL);
+    expect(res.choices[0]?.message.content).toMatch(/\w+/);
+    expect(res.choices[0]).not.toHaveProperty('logprobs');
+    const usage = res.usage!;
+    expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);
+    await settled(c.accountId);
+    // 10 nGNK/token at the node, ×1.2 markup.
+    const charge = BigInt(Math.ceil(usage.total_tokens * 10 * 1.2));
+    const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    expect(account.body.balance_ngonka).toBe(String(1_000_000_000n - charge));
+    expect(account.body.held_ngonka).toBe('0');
+    const child = await call(
+      stack.server.url,
+      'GET',
+      `/api/management/keys/${c.mkId}/children/${c.childId}`,
+      { token: c.jwt },
+    );
+    expect(child.body.usage.daily_spent_ngonka).toBe(charge.toString());
+    expect(child.body.usage.requests_today).toBe(1);
+    expect(child.body.last_used_at).not.toBeNull();
+    expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('streams the same text, ending with [DONE], with usage only when asked for', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const messages = ask('Stream me a story');
+    const whole = await c.openai.chat.completions.create({ model: MODEL, messages, max_tokens: 40 });
+    const plain = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 40,
+      stream: true,
+    });
+    let text = '';
+    let usageChunks = 0;
+    for await (const chunk of plain) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usageChunks++;
+      expect(chunk.model).toBe(MODEL);
+    }
+    expect(text).toBe(whole.choices[0]?.message.content);
+    expect(usageChunks).toBe(0);
+
+    const withUsage = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 40,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: { total_tokens: number } | undefined;
+    for await (const chunk of withUsage) if (chunk.usage) usage = chunk.usage;
+    expect(usage?.total_tokens).toBe(whole.usage?.total_tokens);
+    await settled(c.accountId);
+    expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('lists models with their nGNK prices, under the brand', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const models = await c.openai.models.list();
+    const m = models.data.find((x) => x.id === MODEL) as unknown as {
+      owned_by: string;
+      pricing: Record<string, string>;
+    };
+    expect(m.owned_by).toBe('Gateway');
+    expect(m.pricing).toEqual({ prompt_ngonka_per_token: '12', completion_ngonka_per_token: '12' });
+    // The nGNK unit is the product's currency; nothing else may name the network or its nodes.
+    const text = JSON.stringify(models.data).replaceAll('_ngonka', '').toLowerCase();
+    expect(text).not.toContain('gonka');
+    expect(text).not.toContain('127.0.0.1');
+  });
+});
