@@ -5,7 +5,11 @@ import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
+import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { createLogger } from '../shared/logger.js';
+import { createQueues } from '../shared/queues.js';
+import { createUpstream } from '../shared/upstream.js';
+import { startWorkers } from '../workers/index.js';
 
 /**
  * `npm start` runs every role in one process; `--roles api,workers,scheduler` picks some
@@ -37,8 +41,26 @@ if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
 
 const stops: (() => Promise<void>)[] = [];
 
+// Without GONKA_NODES the gateway runs against its built-in node simulator, so a fresh clone works.
+let nodeUrls = config.GONKA_NODES;
+if (nodeUrls.length === 0 && roles.has('api')) {
+  const sim = await startSimulator({ nodes: config.SIMULATOR_NODES, logger: ctx.logger.child({ role: 'simulator' }) });
+  nodeUrls = sim.urls;
+  stops.push(() => sim.close());
+  ctx.logger.warn({ nodes: nodeUrls }, 'GONKA_NODES is not set: serving from the built-in Gonka node simulator');
+}
+const queues = createQueues(ctx);
+stops.push(() => queues.close());
+
+if (roles.has('workers')) {
+  stops.push(startWorkers(ctx));
+  ctx.logger.info('workers started');
+}
+
 if (roles.has('api')) {
-  const app = createApp(ctx);
+  const upstream = await createUpstream(ctx, nodeUrls);
+  stops.push(() => upstream.close());
+  const app = createApp(ctx, { upstream, queues });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);

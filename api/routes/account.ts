@@ -1,6 +1,95 @@
 import { Router } from 'express';
+import { z } from 'zod';
+import { accountUsage } from '../../shared/accounts/usage.js';
+import { getAccountView } from '../../shared/accounts/view.js';
 import type { Context } from '../../shared/context.js';
+import { listLedgerEntries } from '../../shared/db/queries/ledger-entries.js';
+import { ApiError } from '../../shared/errors.js';
+import { formatEntry, parseEntryCursor } from '../../shared/ledger/entries.js';
+import { requireOwner } from '../middleware/auth.js';
+import { parse } from '../middleware/validate.js';
+import { registry } from '../openapi.js';
+import { accountResponse, errorResponses, ledgerPageResponse, usageResponse } from '../schemas/accounts.js';
 
-export function accountRouter(_ctx: Context): Router {
-  return Router({ mergeParams: true });
+const ledgerQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().optional(),
+});
+
+// The shape is checked here; whether it is a real calendar day is checked in accountUsage.
+const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+
+const usageQuery = z.object({
+  from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
+  to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
+  group_by: z.enum(['day', 'key', 'model']).default('day'),
+});
+
+export function accountRouter(ctx: Context): Router {
+  const r = Router({ mergeParams: true });
+  r.use(requireOwner(ctx));
+
+  r.get('/', async (_req, res) => {
+    const account = await getAccountView(ctx, res.locals.accountId);
+    // A valid session for an account that no longer exists is no session at all.
+    if (!account) throw new ApiError('authentication_error', 'Account not found for this session');
+    res.json(account);
+  });
+
+  r.get('/ledger', async (req, res) => {
+    const q = parse(ledgerQuery, req.query);
+    let before: bigint | undefined;
+    if (q.cursor !== undefined) {
+      const parsed = parseEntryCursor(q.cursor);
+      if (parsed === null) throw ApiError.invalid('cursor', 'cursor is not a ledger entry id');
+      before = parsed;
+    }
+    const rows = await listLedgerEntries(ctx.sql, res.locals.accountId, { before, limit: q.limit });
+    const data = rows.map(formatEntry);
+    // A short page is the last; a full one may be too, which costs the client one empty page.
+    const next = rows.length === q.limit ? (data.at(-1)?.id ?? null) : null;
+    res.json({ data, next_cursor: next });
+  });
+
+  r.get('/usage', async (req, res) => {
+    const q = parse(usageQuery, req.query);
+    res.json(await accountUsage(ctx, res.locals.accountId, { from: q.from, to: q.to, groupBy: q.group_by }));
+  });
+
+  return r;
 }
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/account',
+  tags: ['accounts'],
+  summary: 'The signed-in account with its balance, holds and available nGNK',
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: accountResponse } } },
+    ...errorResponses(401, 403),
+  },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/account/ledger',
+  tags: ['accounts'],
+  summary: 'Ledger entries, newest first; pass next_cursor as cursor for the next page',
+  request: { query: ledgerQuery },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: ledgerPageResponse } } },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/account/usage',
+  tags: ['accounts'],
+  summary: 'Settled usage per UTC day, child key or model (at most 366 days)',
+  request: { query: usageQuery },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: usageResponse } } },
+    ...errorResponses(400, 401, 403),
+  },
+});

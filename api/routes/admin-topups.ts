@@ -1,6 +1,40 @@
 import { Router } from 'express';
+import { adminTopup, adminTopupBody } from '../../shared/accounts/admin-topup.js';
 import type { Context } from '../../shared/context.js';
+import { requireAdmin } from '../middleware/auth.js';
+import { parse } from '../middleware/validate.js';
+import { registry } from '../openapi.js';
+import { errorResponses, topupResponse } from '../schemas/accounts.js';
 
-export function adminTopupsRouter(_ctx: Context): Router {
-  return Router({ mergeParams: true });
+export function adminTopupsRouter(ctx: Context): Router {
+  const r = Router({ mergeParams: true });
+  r.use(requireAdmin(ctx));
+
+  r.post('/', async (req, res) => {
+    const order = parse(adminTopupBody, req.body);
+    const { entry, created } = await adminTopup(ctx, order);
+    // A replay is a success, not an error: the caller learns the credit exists exactly once.
+    if (!created) res.setHeader('idempotent-replayed', 'true');
+    res.status(created ? 201 : 200).json(entry);
+  });
+
+  return r;
 }
+
+registry.registerPath({
+  method: 'post',
+  path: '/api/admin/topups',
+  tags: ['admin'],
+  summary:
+    'Credit an account (by account_id or email) in nGNK or USDT; idempotent on reference. Needs ADMIN_TOKEN.',
+  request: { body: { content: { 'application/json': { schema: adminTopupBody } } } },
+  responses: {
+    201: { description: 'Credited', content: { 'application/json': { schema: topupResponse } } },
+    200: {
+      description:
+        'This reference was already credited; the original entry (header idempotent-replayed: true)',
+      content: { 'application/json': { schema: topupResponse } },
+    },
+    ...errorResponses(400, 401, 404, 409),
+  },
+});

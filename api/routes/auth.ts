@@ -1,6 +1,79 @@
 import { Router } from 'express';
+import { z } from 'zod';
+import { login } from '../../shared/accounts/login.js';
+import { registerAccount } from '../../shared/accounts/register.js';
+import { formatAccount } from '../../shared/accounts/view.js';
 import type { Context } from '../../shared/context.js';
+import { signSession } from '../../shared/jwt.js';
+import { parse } from '../middleware/validate.js';
+import { registry } from '../openapi.js';
+import { accountResponse, errorResponses } from '../schemas/accounts.js';
 
-export function authRouter(_ctx: Context): Router {
-  return Router({ mergeParams: true });
+const email = z.string().trim().toLowerCase().max(254).pipe(z.email()).describe('email address');
+
+const registerBody = z.strictObject({
+  email,
+  password: z.string().min(8).max(200),
+  referral_code: z
+    .string()
+    .regex(/^[0-9A-Za-z]{1,32}$/, 'must be a referral code')
+    .optional(),
+});
+
+// The password cap keeps a huge body from buying a long scrypt run.
+const loginBody = z.strictObject({
+  email,
+  password: z.string().min(1).max(200),
+});
+
+export function authRouter(ctx: Context): Router {
+  const r = Router({ mergeParams: true });
+
+  r.post('/register', async (req, res) => {
+    const body = parse(registerBody, req.body);
+    const account = await registerAccount(ctx, {
+      email: body.email,
+      password: body.password,
+      referralCode: body.referral_code,
+    });
+    const token = await signSession(ctx.config.JWT_SECRET, account.id, ctx.config.JWT_TTL_SECONDS);
+    res.status(201).json({ account: formatAccount(account, { balance: 0n, held: 0n }), token });
+  });
+
+  r.post('/login', async (req, res) => {
+    const body = parse(loginBody, req.body);
+    const token = await login(ctx, { email: body.email, password: body.password, ip: req.ip ?? '' });
+    res.json({ token });
+  });
+
+  return r;
 }
+
+registry.registerPath({
+  method: 'post',
+  path: '/api/auth/register',
+  tags: ['accounts'],
+  summary: 'Create an account; returns it with a session token',
+  security: [],
+  request: { body: { content: { 'application/json': { schema: registerBody } } } },
+  responses: {
+    201: {
+      description: 'Created',
+      content: { 'application/json': { schema: z.object({ account: accountResponse, token: z.string() }) } },
+    },
+    ...errorResponses(400, 409),
+  },
+});
+
+registry.registerPath({
+  method: 'post',
+  path: '/api/auth/login',
+  tags: ['accounts'],
+  summary: 'Exchange email and password for a session token (throttled per email and IP)',
+  security: [],
+  request: { body: { content: { 'application/json': { schema: loginBody } } } },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: z.object({ token: z.string() }) } } },
+    ...errorResponses(400, 401, 429),
+  },
+});

@@ -25,9 +25,9 @@ export async function insertTransfers(db: Db, transfers: NewTransfer[]): Promise
   if (transfers.length === 0) return [];
   const rows = await db<{ id: bigint; kind: string; ref: string }[]>`
     insert into transfers (kind, ref, metadata, created_at)
-    select kind, ref, metadata, created_at
+    select kind, ref, metadata::jsonb, created_at
     from unnest(${transfers.map((t) => t.kind)}::text[], ${transfers.map((t) => t.ref)}::text[],
-                ${transfers.map((t) => JSON.stringify(t.metadata))}::jsonb[],
+                ${transfers.map((t) => JSON.stringify(t.metadata))}::text[],
                 ${transfers.map((t) => t.createdAt.toISOString())}::timestamptz[]) as t(kind, ref, metadata, created_at)
     on conflict (kind, ref) do nothing
     returning id, kind, ref`;

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { errorResponse, ngonkaString as ngonka } from './common.js';
+
+/**
+ * Response shapes of the account routes, for /openapi.json only (requests are validated by the
+ * schemas beside each handler).
+ */
+export const accountResponse = z.object({
+  id: z.string(),
+  email: z.string(),
+  balance_ngonka: ngonka,
+  held_ngonka: ngonka,
+  available_ngonka: ngonka,
+  referral_code: z.string(),
+  referred_by: z.string().nullable(),
+  created_at: z.string(),
+});
+
+export const ledgerEntryResponse = z.object({
+  id: z.string(),
+  kind: z.enum(['topup', 'charge', 'referral', 'adjustment']),
+  direction: z.enum(['credit', 'debit']),
+  amount_ngonka: ngonka,
+  balance_after_ngonka: ngonka,
+  ref: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+});
+
+export const ledgerPageResponse = z.object({
+  data: z.array(ledgerEntryResponse),
+  next_cursor: z.string().nullable(),
+});
+
+export const topupResponse = ledgerEntryResponse.extend({ account_id: z.string() });
+
+const usageTotals = {
+  requests: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  cost_ngonka: ngonka,
+};
+
+export const usageResponse = z.object({
+  data: z.array(
+    z.union([
+      z.object({ day: z.string(), ...usageTotals }),
+      z.object({ key_id: z.string(), ...usageTotals }),
+      z.object({ model: z.string(), ...usageTotals }),
+    ]),
+  ),
+  from: z.string(),
+  to: z.string(),
+  group_by: z.enum(['day', 'key', 'model']),
+});
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request (`param` names the field)',
+  401: 'Missing or invalid credentials',
+  403: 'A key of the wrong kind for this route',
+  404: 'Not found',
+  409: 'Conflict',
+  429: 'Too many attempts (`retry_after_ms`, `Retry-After`)',
+};
+
+/** The error responses a route may give, keyed by status, for registerPath. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, errorResponse(ERROR_DESCRIPTIONS[s] ?? 'Error')]));
+}

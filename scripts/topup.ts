@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { adminTopup, adminTopupBody } from '../shared/accounts/admin-topup.js';
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { type Context, closeContext, createContext } from '../shared/context.js';
+import { ApiError } from '../shared/errors.js';
+import { redactPaths } from '../shared/logger.js';
+
+/**
+ * `npm run topup -- --email a@b.c --ngonka 5000000000 [--reference X]` (or `--account-id`,
+ * `--usdt 12.5`): the admin top-up without HTTP, through the same domain function as
+ * POST /api/admin/topups. Prints the ledger entry as JSON; exits 1 with a message on any error.
+ */
+const USAGE =
+  'usage: npm run topup -- (--email E | --account-id ID) (--ngonka N | --usdt U) [--reference REF]';
+
+/** Body field → the flag that sets it, so a validation error names what the operator typed. */
+const FLAG_OF: Record<string, string> = {
+  account_id: '--account-id',
+  email: '--email',
+  amount_ngonka: '--ngonka',
+  amount_usdt: '--usdt',
+  reference: '--reference',
+};
+
+function fail(message: string): never {
+  console.error(`topup: ${message}`);
+  process.exit(1);
+}
+
+const args = (() => {
+  try {
+    return parseArgs({
+      options: {
+        email: { type: 'string' },
+        'account-id': { type: 'string' },
+        ngonka: { type: 'string' },
+        usdt: { type: 'string' },
+        reference: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+})();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const order = adminTopupBody.safeParse({
+  account_id: args['account-id'],
+  email: args.email,
+  amount_ngonka: args.ngonka,
+  amount_usdt: args.usdt,
+  reference: args.reference ?? `cli-${randomBytes(8).toString('hex')}`,
+});
+if (!order.success) {
+  const issue = order.error.issues[0];
+  const field = String(issue?.path[0] ?? '');
+  fail(`${FLAG_OF[field] ?? field}: ${issue?.message ?? 'invalid'}\n${USAGE}`);
+}
+
+let ctx: Context;
+try {
+  const config = loadConfig(process.env, () => {});
+  // Logs go to stderr so stdout carries only the entry.
+  ctx = createContext(config, {
+    logger: pino({ level: config.LOG_LEVEL, redact: redactPaths }, pino.destination(2)),
+  });
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err));
+}
+
+let exitCode = 0;
+try {
+  const { entry, created } = await adminTopup(ctx, order.data);
+  console.log(JSON.stringify({ ...entry, replayed: !created }, null, 2));
+} catch (err) {
+  exitCode = 1;
+  if (err instanceof ApiError) {
+    const param = typeof err.extra.param === 'string' ? FLAG_OF[err.extra.param] : undefined;
+    console.error(`topup: ${param ? `${param}: ` : ''}${err.message}`);
+  } else {
+    console.error(`topup: ${err instanceof Error ? err.message : String(err)}`);
+  }
+} finally {
+  await closeContext(ctx);
+}
+process.exit(exitCode);

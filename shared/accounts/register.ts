@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../context.js';
+import { type AccountRow, findAccountIdByReferralCode, insertAccount } from '../db/queries/accounts.js';
+import { createCustomerLedgerAccount } from '../db/queries/ledger-accounts.js';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { hashPassword } from '../password.js';
+
+/** Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or retyped survives. */
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** 8 characters from 40 random bits: short enough to share, ~10^12 codes so collisions are rare. */
+export function newReferralCode(): string {
+  const bytes = randomBytes(5);
+  let bits = 0n;
+  for (const b of bytes) bits = (bits << 8n) | BigInt(b);
+  let out = '';
+  for (let i = 0; i < 8; i++) out += ALPHABET[Number((bits >> BigInt(35 - 5 * i)) & 31n)];
+  return out;
+}
+
+/** Codes are matched case-insensitively; people type them in lower case. */
+export function normaliseReferralCode(code: string): string {
+  return code.trim().toUpperCase();
+}
+
+export interface RegisterInput {
+  /** Already normalised (trimmed, lower case). */
+  email: string;
+  password: string;
+  referralCode?: string | undefined;
+}
+
+const REFERRAL_CODE_ATTEMPTS = 5;
+
+/**
+ * Create an account and its customer ledger account in one transaction, so there is never an
+ * account without a balance. A taken email is a conflict; an unknown referral code is a 400.
+ */
+export async function registerAccount(ctx: Context, input: RegisterInput): Promise<AccountRow> {
+  let referredBy: string | null = null;
+  if (input.referralCode !== undefined) {
+    referredBy = await findAccountIdByReferralCode(ctx.sql, normaliseReferralCode(input.referralCode));
+    if (!referredBy) throw ApiError.invalid('referral_code', 'Unknown referral code');
+  }
+  const passwordHash = await hashPassword(input.password);
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.sql.begin(async (tx) => {
+        const account = await insertAccount(tx, {
+          id: newId('acct'),
+          email: input.email,
+          passwordHash,
+          referralCode: newReferralCode(),
+          referredBy,
+          createdAt: ctx.clock.now(),
+        });
+        await createCustomerLedgerAccount(tx, account.id);
+        return account;
+      });
+    } catch (err) {
+      const constraint = uniqueViolation(err);
+      if (constraint === 'accounts_email_key')
+        throw new ApiError('conflict', 'An account with this email already exists', { param: 'email' });
+      // A referral code collision is a 1-in-10^12 event: draw another one.
+      if (constraint === 'accounts_referral_code_key' && attempt < REFERRAL_CODE_ATTEMPTS) continue;
+      throw err;
+    }
+  }
+}
+
+function uniqueViolation(err: unknown): string | null {
+  const e = err as { code?: string; constraint_name?: string };
+  return e?.code === '23505' ? (e.constraint_name ?? null) : null;
+}

@@ -1,0 +1,42 @@
+import type { Db } from '../client.js';
+
+export type UsageGroupBy = 'day' | 'key' | 'model';
+
+interface UsageTotals {
+  requests: bigint;
+  prompt_tokens: bigint;
+  completion_tokens: bigint;
+  cost_ngonka: bigint;
+}
+
+/** One row per group; `group` is the day (YYYY-MM-DD), the child key id or the model. */
+export interface UsageRow extends UsageTotals {
+  group: string;
+}
+
+/**
+ * An account's settled usage between two UTC days (inclusive), summed per day, child key or model.
+ * `from`/`to` are YYYY-MM-DD strings so no time zone ever touches the day boundaries.
+ */
+export async function sumAccountUsage(
+  db: Db,
+  accountId: string,
+  opts: { from: string; to: string; groupBy: UsageGroupBy },
+): Promise<UsageRow[]> {
+  const group =
+    opts.groupBy === 'day'
+      ? db`to_char(day, 'YYYY-MM-DD')`
+      : opts.groupBy === 'key'
+        ? db`child_key_id`
+        : db`model`;
+  return db<UsageRow[]>`
+    select ${group} as "group",
+           sum(requests)::bigint as requests,
+           sum(prompt_tokens)::bigint as prompt_tokens,
+           sum(completion_tokens)::bigint as completion_tokens,
+           sum(cost_ngonka)::bigint as cost_ngonka
+    from key_usage_daily
+    where account_id = ${accountId} and day between ${opts.from}::date and ${opts.to}::date
+    group by 1
+    order by 1`;
+}

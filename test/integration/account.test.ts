@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import { newId } from '../../shared/ids.js';
+import { signSession } from '../../shared/jwt.js';
+import { topup } from '../../shared/ledger/topup.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
+
+// Mid-afternoon UTC on 15 March: the default usage window is 14 Feb … 15 Mar.
+const clock = new ManualClock('2026-03-15T15:30:00Z');
+let env: TestEnv;
+let server: TestServer;
+
+beforeAll(async () => {
+  env = await createTestEnv({ clock });
+  server = await startTestServer(env.ctx);
+});
+afterAll(async () => {
+  await server?.close();
+  await env?.close();
+});
+
+interface Owner {
+  id: string;
+  token: string;
+}
+
+async function registerOwner(): Promise<Owner> {
+  const res = await call(server.url, 'POST', '/api/auth/register', {
+    body: { email: `${randomBytes(6).toString('hex')}@example.com`, password: 'correct horse' },
+  });
+  expect(res.status).toBe(201);
+  return { id: res.body.account.id, token: res.body.token };
+}
+
+/** A management key and a child key straight in Postgres: the FK targets of usage and holds. */
+async function insertChildKey(accountId: string): Promise<string> {
+  const mk = newId('mk');
+  const ck = newId('ck');
+  await env.ctx.sql`insert into management_keys (id, account_id, name, key_hash, key_prefix)
+    values (${mk}, ${accountId}, 'mk', ${randomBytes(32)}, 'gm-xxx')`;
+  await env.ctx.sql`insert into child_keys (id, account_id, management_key_id, name, key_hash, key_prefix)
+    values (${ck}, ${accountId}, ${mk}, 'ck', ${randomBytes(32)}, 'gc-xxx')`;
+  return ck;
+}
+
+async function insertUsage(
+  accountId: string,
+  keyId: string,
+  day: string,
+  model: string,
+  n: { requests: number; prompt: number; completion: number; cost: bigint },
+) {
+  await env.ctx.sql`insert into key_usage_daily
+      (child_key_id, day, model, account_id, requests, prompt_tokens, completion_tokens, cost_ngonka)
+    values (${keyId}, ${day}, ${model}, ${accountId}, ${n.requests}, ${n.prompt}, ${n.completion}, ${n.cost.toString()})`;
+}
+
+const get = (owner: Owner, path: string) => call(server.url, 'GET', path, { token: owner.token });
+
+describe('account: happy', () => {
+  it('shows balance, held and available from the ledger and the open holds', async () => {
+    const owner = await registerOwner();
+    await topup(env.ctx, { accountId: owner.id, amount: 5_000n, reference: `acct-${owner.id}` });
+    const ck = await insertChildKey(owner.id);
+    await env.ctx.sql`insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
+        price_ngonka_per_token, markup_bps, deadline)
+      values (${newId('hold')}, ${newId('req')}, ${owner.id}, ${ck}, 1200, '2026-03-15', 'm', 1, 12000, now())`;
+    const res = await get(owner, '/api/account');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: owner.id,
+      balance_ngonka: '5000',
+      held_ngonka: '1200',
+      available_ngonka: '3800',
+      referred_by: null,
+    });
+    expect(res.body.created_at).toBe('2026-03-15T15:30:00.000Z');
+  });
+
+  it('pages the ledger newest first with a cursor', async () => {
+    const owner = await registerOwner();
+    for (let i = 1; i <= 5; i++)
+      await topup(env.ctx, {
+        accountId: owner.id,
+        amount: BigInt(i * 100),
+        reference: `page-${owner.id}-${i}`,
+      });
+
+    const first = await get(owner, '/api/account/ledger?limit=2');
+    expect(first.status).toBe(200);
+    expect(first.body.data.map((e: any) => e.amount_ngonka)).toEqual(['500', '400']);
+    expect(first.body.data[0]).toMatchObject({
+      kind: 'topup',
+      direction: 'credit',
+      balance_after_ngonka: '1500',
+      ref: `page-${owner.id}-5`,
+    });
+    expect(first.body.next_cursor).toBe(first.body.data[1].id);
+
+    const second = await get(owner, `/api/account/ledger?limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body.data.map((e: any) => e.amount_ngonka)).toEqual(['300', '200']);
+    const third = await get(owner, `/api/account/ledger?limit=2&cursor=${second.body.next_cursor}`);
+    expect(third.body.data.map((e: any) => e.amount_ngonka)).toEqual(['100']);
+    expect(third.body.next_cursor).toBeNull();
+
+    const all = await get(owner, '/api/account/ledger');
+    expect(all.body.data).toHaveLength(5);
+    expect(all.body.next_cursor).toBeNull();
+  });
+
+  it('sums usage per day, key and model over the default 30-day window', async () => {
+    const owner = await registerOwner();
+    const k1 = await insertChildKey(owner.id);
+    const k2 = await insertChildKey(owner.id);
+    const u = (requests: number, cost: bigint) => ({
+      requests,
+      prompt: requests * 10,
+      completion: requests * 5,
+      cost,
+    });
+    await insertUsage(owner.id, k1, '2026-03-15', 'model-a', u(1, 100n));
+    await insertUsage(owner.id, k1, '2026-03-14', 'model-b', u(2, 200n));
+    await insertUsage(owner.id, k2, '2026-03-14', 'model-a', u(4, 400n));
+    await insertUsage(owner.id, k2, '2026-02-14', 'model-a', u(8, 800n)); // first day of the window
+    await insertUsage(owner.id, k2, '2026-02-13', 'model-a', u(16, 1600n)); // one day too early
+    const other = await registerOwner();
+    await insertUsage(other.id, await insertChildKey(other.id), '2026-03-15', 'model-a', u(32, 3200n));
+
+    const byDay = await get(owner, '/api/account/usage');
+    expect(byDay.status).toBe(200);
+    expect(byDay.body).toEqual({
+      data: [
+        { day: '2026-02-14', requests: 8, prompt_tokens: 80, completion_tokens: 40, cost_ngonka: '800' },
+        { day: '2026-03-14', requests: 6, prompt_tokens: 60, completion_tokens: 30, cost_ngonka: '600' },
+        { day: '2026-03-15', requests: 1, prompt_tokens: 10, completion_tokens: 5, cost_ngonka: '100' },
+      ],
+      from: '2026-02-14',
+      to: '2026-03-15',
+      group_by: 'day',
+    });
+
+    const byKey = await get(owner, '/api/account/usage?group_by=key&from=2026-03-01&to=2026-03-31');
+    expect(byKey.body.data).toEqual(
+      [
+        { key_id: k1, requests: 3, prompt_tokens: 30, completion_tokens: 15, cost_ngonka: '300' },
+        { key_id: k2, requests: 4, prompt_tokens: 40, completion_tokens: 20, cost_ngonka: '400' },
+      ].sort((a, b) => (a.key_id < b.key_id ? -1 : 1)),
+    );
+    expect(byKey.body).toMatchObject({ from: '2026-03-01', to: '2026-03-31', group_by: 'key' });
+
+    const byModel = await get(owner, '/api/account/usage?group_by=model&from=2026-01-01&to=2026-03-15');
+    expect(byModel.body.data).toEqual([
+      { model: 'model-a', requests: 29, prompt_tokens: 290, completion_tokens: 145, cost_ngonka: '2900' },
+      { model: 'model-b', requests: 2, prompt_tokens: 20, completion_tokens: 10, cost_ngonka: '200' },
+    ]);
+
+    const oneDay = await get(owner, '/api/account/usage?from=2026-03-14&to=2026-03-14');
+    expect(oneDay.body.data).toHaveLength(1);
+  });
+
+  it('defaults `from` to 29 days before an explicit `to`', async () => {
+    const owner = await registerOwner();
+    const res = await get(owner, '/api/account/usage?to=2025-12-31');
+    expect(res.body).toMatchObject({ from: '2025-12-02', to: '2025-12-31', data: [] });
+  });
+});
+
+describe('account: error', () => {
+  it.each([
+    ['/api/account/ledger?limit=0', 'limit'],
+    ['/api/account/ledger?limit=101', 'limit'],
+    ['/api/account/ledger?limit=abc', 'limit'],
+    ['/api/account/ledger?cursor=nope', 'cursor'],
+    ['/api/account/ledger?cursor=le_-1', 'cursor'],
+    ['/api/account/usage?from=2026-02-30', 'from'],
+    ['/api/account/usage?to=15-03-2026', 'to'],
+    ['/api/account/usage?group_by=hour', 'group_by'],
+    ['/api/account/usage?from=2026-03-02&to=2026-03-01', 'from'],
+    ['/api/account/usage?from=2025-01-01&to=2026-01-02', 'from'],
+  ])('%s → 400 naming %s', async (path, param) => {
+    const owner = await registerOwner();
+    const res = await get(owner, path);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
+  });
+
+  it('accepts a range of exactly 366 days', async () => {
+    const owner = await registerOwner();
+    const res = await get(owner, '/api/account/usage?from=2024-01-01&to=2024-12-31');
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('account: security', () => {
+  it.each(['/api/account', '/api/account/ledger', '/api/account/usage'])(
+    '%s needs a session and refuses keys',
+    async (path) => {
+      expect((await call(server.url, 'GET', path)).status).toBe(401);
+      const gm = await call(server.url, 'GET', path, { token: 'gm-notarealkey' });
+      expect(gm.status).toBe(403);
+      expect(gm.body.error.type).toBe('permission_error');
+      expect((await call(server.url, 'GET', path, { token: 'gc-notarealkey' })).status).toBe(403);
+    },
+  );
+
+  it('shows an owner only their own ledger, even with another account’s cursor', async () => {
+    const a = await registerOwner();
+    const b = await registerOwner();
+    await topup(env.ctx, { accountId: a.id, amount: 777n, reference: `own-${a.id}` });
+    const aLedger = await get(a, '/api/account/ledger');
+    expect(aLedger.body.data).toHaveLength(1);
+    const bLedger = await get(b, `/api/account/ledger?cursor=le_9999999`);
+    expect(bLedger.body.data).toEqual([]);
+    expect((await get(b, '/api/account')).body.balance_ngonka).toBe('0');
+  });
+
+  it('treats a session for a vanished account as unauthenticated', async () => {
+    const token = await signSession(env.config.JWT_SECRET, 'acct_doesnotexist', 60);
+    const res = await call(server.url, 'GET', '/api/account', { token });
+    expect(res.status).toBe(401);
+  });
+});

@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
+
+const ADMIN = 'test-admin-token-0123456789';
+const RATE = 2_000_000_000n; // nGNK per USDT
+let env: TestEnv;
+let server: TestServer;
+
+beforeAll(async () => {
+  env = await createTestEnv({ env: { ADMIN_TOKEN: ADMIN, USDT_RATE_NGONKA: RATE.toString() } });
+  server = await startTestServer(env.ctx);
+});
+afterAll(async () => {
+  await server?.close();
+  await env?.close();
+});
+
+interface Owner {
+  id: string;
+  email: string;
+  token: string;
+}
+
+async function registerOwner(): Promise<Owner> {
+  const email = `${randomBytes(6).toString('hex')}@example.com`;
+  const res = await call(server.url, 'POST', '/api/auth/register', {
+    body: { email, password: 'correct horse' },
+  });
+  expect(res.status).toBe(201);
+  return { id: res.body.account.id, email, token: res.body.token };
+}
+
+const ref = () => `pay-${randomBytes(6).toString('hex')}`;
+const topup = (body: unknown, opts: { token?: string } = { token: ADMIN }) =>
+  call(server.url, 'POST', '/api/admin/topups', { token: opts.token, body });
+const balanceOf = async (o: Owner) =>
+  (await call(server.url, 'GET', '/api/account', { token: o.token })).body.balance_ngonka;
+
+describe('admin top-ups: happy', () => {
+  it('credits nGNK by account id and shows it on the account and its ledger', async () => {
+    const owner = await registerOwner();
+    const reference = ref();
+    const res = await topup({ account_id: owner.id, amount_ngonka: '5000000000', reference });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('idempotent-replayed')).toBeNull();
+    expect(res.body).toMatchObject({
+      kind: 'topup',
+      direction: 'credit',
+      amount_ngonka: '5000000000',
+      balance_after_ngonka: '5000000000',
+      ref: reference,
+      account_id: owner.id,
+    });
+    expect(res.body.metadata).toEqual({});
+    expect(res.body.id).toMatch(/^le_\d+$/);
+    expect(await balanceOf(owner)).toBe('5000000000');
+    const ledger = await call(server.url, 'GET', '/api/account/ledger', { token: owner.token });
+    const { account_id: _, ...entry } = res.body;
+    expect(ledger.body.data).toEqual([entry]);
+  });
+
+  it('credits USDT by email at the configured rate and records the rate', async () => {
+    const owner = await registerOwner();
+    const res = await topup({ email: owner.email.toUpperCase(), amount_usdt: '12.5', reference: ref() });
+    expect(res.status).toBe(201);
+    expect(res.body.amount_ngonka).toBe('25000000000'); // 12.5 × 2 GNK
+    expect(res.body.metadata).toEqual({ amount_usdt: '12.5', usdt_rate_ngonka: RATE.toString() });
+    expect(res.body.account_id).toBe(owner.id);
+    // A JSON number works too, down to the token's 6 decimals.
+    const small = await topup({ account_id: owner.id, amount_usdt: 0.000001, reference: ref() });
+    expect(small.status).toBe(201);
+    expect(small.body.amount_ngonka).toBe('2000');
+    expect(small.body.metadata.amount_usdt).toBe('0.000001');
+    expect(await balanceOf(owner)).toBe('25000002000');
+  });
+
+  it('answers a replayed reference with 200, the same entry and no second credit', async () => {
+    const owner = await registerOwner();
+    const body = { account_id: owner.id, amount_ngonka: 700, reference: ref() };
+    const first = await topup(body);
+    const again = await topup(body);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    // The same order by email is the same top-up.
+    const byEmail = await topup({ email: owner.email, amount_ngonka: '700', reference: body.reference });
+    expect(byEmail.status).toBe(200);
+    expect(await balanceOf(owner)).toBe('700');
+  });
+
+  it('accepts the token in x-admin-token as well', async () => {
+    const owner = await registerOwner();
+    const res = await call(server.url, 'POST', '/api/admin/topups', {
+      headers: { 'x-admin-token': ADMIN },
+      body: { account_id: owner.id, amount_ngonka: '1', reference: ref() },
+    });
+    expect(res.status).toBe(201);
+  });
+});
+
+describe('admin top-ups: error', () => {
+  it('refuses the same reference for another amount or account with 409', async () => {
+    const a = await registerOwner();
+    const b = await registerOwner();
+    const reference = ref();
+    expect((await topup({ account_id: a.id, amount_ngonka: '100', reference })).status).toBe(201);
+    const otherAmount = await topup({ account_id: a.id, amount_ngonka: '101', reference });
+    expect(otherAmount.status).toBe(409);
+    expect(otherAmount.body.error).toMatchObject({ type: 'conflict', param: 'reference' });
+    expect((await topup({ account_id: b.id, amount_ngonka: '100', reference })).status).toBe(409);
+    expect(await balanceOf(a)).toBe('100');
+    expect(await balanceOf(b)).toBe('0');
+  });
+
+  it('answers an unknown account or email with 404', async () => {
+    for (const who of [{ account_id: 'acct_nosuchaccount' }, { email: 'nobody@example.com' }]) {
+      const res = await topup({ ...who, amount_ngonka: '1', reference: ref() });
+      expect(res.status).toBe(404);
+      expect(res.body.error.type).toBe('not_found');
+    }
+  });
+
+  it.each([
+    [{ amount_ngonka: '1', reference: 'r' }, 'account_id'],
+    [{ account_id: 'acct_x', email: 'a@example.com', amount_ngonka: '1', reference: 'r' }, 'email'],
+    [{ account_id: 'acct_x', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: '1', amount_usdt: '1', reference: 'r' }, 'amount_usdt'],
+    [{ account_id: 'acct_x', amount_ngonka: '0', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: '-5', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: 1.5, reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: '1e9', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: '9007199254740992', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_usdt: '1.0000001', reference: 'r' }, 'amount_usdt'],
+    [{ account_id: 'acct_x', amount_usdt: '0', reference: 'r' }, 'amount_usdt'],
+    [{ account_id: 'acct_x', amount_usdt: '999999999999', reference: 'r' }, 'amount_usdt'],
+    [{ account_id: 'acct_x', amount_ngonka: '1' }, 'reference'],
+    [{ account_id: 'acct_x', amount_ngonka: '1', reference: '' }, 'reference'],
+    [{ account_id: 'acct_x', amount_ngonka: '1', reference: 'r'.repeat(201) }, 'reference'],
+    [{ account_id: 'acct_x', amount_ngonka: '1', reference: 'a\u0000b' }, 'reference'],
+    [{ email: 'not-an-email', amount_ngonka: '1', reference: 'r' }, 'email'],
+    [{ account_id: 'acct_x', amount_ngonka: '1', reference: 'r', note: 'x' }, 'note'],
+  ])('%j → 400 naming %s', async (body, param) => {
+    const res = await topup(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
+  });
+});
+
+describe('admin top-ups: security', () => {
+  it('refuses a missing or wrong admin token, and an owner session, with 401', async () => {
+    const owner = await registerOwner();
+    const body = { account_id: owner.id, amount_ngonka: '1', reference: ref() };
+    for (const token of [undefined, 'wrong-token-0123456789', `${ADMIN}x`, owner.token]) {
+      const res = await topup(body, { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error.type).toBe('authentication_error');
+    }
+    expect(await balanceOf(owner)).toBe('0');
+  });
+
+  it('credits exactly once when 20 replays of one reference race', async () => {
+    const owner = await registerOwner();
+    const body = { account_id: owner.id, amount_ngonka: '1000', reference: ref() };
+    const results = await Promise.all(Array.from({ length: 20 }, () => topup(body)));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(19);
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+    expect(await balanceOf(owner)).toBe('1000');
+    const [n] = await env.ctx.sql<{ n: bigint }[]>`
+      select count(*)::bigint as n from transfers where kind = 'topup' and ref = ${body.reference}`;
+    expect(n?.n).toBe(1n);
+    // The system side moved by exactly the same amount: the transfer balances.
+    const [sum] = await env.ctx.sql<{ s: bigint }[]>`
+      select sum(p.amount)::bigint as s from postings p join transfers t on t.id = p.transfer_id
+      where t.ref = ${body.reference}`;
+    expect(sum?.s).toBe(0n);
+  });
+
+  it('keeps admin routes hidden (404) when ADMIN_TOKEN is unset', async () => {
+    const off = await createTestEnv({ env: { ADMIN_TOKEN: '' } });
+    const offServer = await startTestServer(off.ctx);
+    try {
+      for (const token of [undefined, ADMIN]) {
+        const res = await call(offServer.url, 'POST', '/api/admin/topups', {
+          token,
+          body: { account_id: 'acct_x', amount_ngonka: '1', reference: 'r' },
+        });
+        expect(res.status).toBe(404);
+        expect(res.body.error.type).toBe('not_found');
+      }
+    } finally {
+      await offServer.close();
+      await off.close();
+    }
+  });
+});
