@@ -13,7 +13,9 @@ import { authRouter } from './routes/auth.js';
 import { childKeysRouter } from './routes/child-keys.js';
 import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
+import { ownerJobsRouter } from './routes/owner-jobs.js';
 import { v1Router } from './routes/v1.js';
+import { webhooksRouter } from './routes/webhooks.js';
 
 /** What the api needs beyond the context to serve /v1: the Gonka upstream and the queues. */
 export interface AppDeps {
@@ -45,7 +47,9 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use('/api/admin/topups', adminTopupsRouter(ctx));
   app.use('/api/management/keys', managementKeysRouter(ctx));
   app.use('/api/management/keys/:id/children', childKeysRouter(ctx));
+  app.use('/api/webhooks', webhooksRouter(ctx));
 
+  app.use('/api/jobs', ownerJobsRouter(ctx));
   if (deps) app.use('/v1', v1Router(ctx, deps));
 
   app.use(notFound);

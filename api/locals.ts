@@ -1,4 +1,5 @@
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
+import type { JobRow } from '../shared/db/queries/jobs.js';
 
 /** What middleware learns about a request, for the handlers after it. */
 declare global {
@@ -11,6 +12,8 @@ declare global {
       managementKeyId?: string;
       /** Set on /v1 routes: the child key (`gc-`) that called. */
       childKey: ChildKeyIdentity;
+      /** A job loaded (and access-checked) by a route's param middleware. */
+      job?: JobRow;
     }
   }
 }

@@ -20,7 +20,8 @@ type Role = (typeof ROLES)[number];
 
 const { values } = parseArgs({ options: { roles: { type: 'string', default: ROLES.join(',') } } });
 const roles = new Set(values.roles.split(',').map((r) => r.trim()) as Role[]);
-for (const r of roles) if (!ROLES.includes(r)) throw new Error(`unknown role ${r}; expected ${ROLES.join(', ')}`);
+for (const r of roles)
+  if (!ROLES.includes(r)) throw new Error(`unknown role ${r}; expected ${ROLES.join(', ')}`);
 
 let config: ReturnType<typeof loadConfig>;
 const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
@@ -43,23 +44,30 @@ const stops: (() => Promise<void>)[] = [];
 
 // Without GONKA_NODES the gateway runs against its built-in node simulator, so a fresh clone works.
 let nodeUrls = config.GONKA_NODES;
-if (nodeUrls.length === 0 && roles.has('api')) {
-  const sim = await startSimulator({ nodes: config.SIMULATOR_NODES, logger: ctx.logger.child({ role: 'simulator' }) });
+if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
+  const sim = await startSimulator({
+    nodes: config.SIMULATOR_NODES,
+    logger: ctx.logger.child({ role: 'simulator' }),
+  });
   nodeUrls = sim.urls;
   stops.push(() => sim.close());
-  ctx.logger.warn({ nodes: nodeUrls }, 'GONKA_NODES is not set: serving from the built-in Gonka node simulator');
+  ctx.logger.warn(
+    { nodes: nodeUrls },
+    'GONKA_NODES is not set: serving from the built-in Gonka node simulator',
+  );
 }
 const queues = createQueues(ctx);
 stops.push(() => queues.close());
 
-if (roles.has('workers')) {
-  stops.push(startWorkers(ctx));
+const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
+if (upstream) stops.push(() => upstream.close());
+
+if (roles.has('workers') && upstream) {
+  stops.push(startWorkers(ctx, { upstream, queues }));
   ctx.logger.info('workers started');
 }
 
-if (roles.has('api')) {
-  const upstream = await createUpstream(ctx, nodeUrls);
-  stops.push(() => upstream.close());
+if (roles.has('api') && upstream) {
   const app = createApp(ctx, { upstream, queues });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));

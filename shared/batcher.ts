@@ -28,8 +28,12 @@ export class Batcher<T, R> {
     this.items = [];
     if (batch.length === 0) return;
     this.flush(batch.map((b) => b.item)).then(
-      (results) => batch.forEach((b, i) => b.resolve(results[i] as R)),
-      (err) => batch.forEach((b) => b.reject(err)),
+      (results) => {
+        for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
+      },
+      (err) => {
+        for (const b of batch) b.reject(err);
+      },
     );
   }
 }

@@ -75,6 +75,13 @@ export const configSchema = z.object({
   UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
   /** Nodes tried per request before giving up. */
   UPSTREAM_MAX_ATTEMPTS: positiveInt.default(3),
+  /** Attempts per async job (node failures are retried with exponential backoff from INFERENCE_BACKOFF_MS). */
+  INFERENCE_ATTEMPTS: positiveInt.default(5),
+  INFERENCE_BACKOFF_MS: positiveInt.default(1000),
+  /** A worker that dies mid-job loses it after this long and another worker runs it again. */
+  INFERENCE_LOCK_MS: positiveInt.default(30_000),
+  /** Node calls in flight per worker process. */
+  INFERENCE_CONCURRENCY: positiveInt.default(64),
   /** Simulator nodes started when GONKA_NODES is unset. */
   SIMULATOR_NODES: positiveInt.default(2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -92,6 +99,39 @@ export const configSchema = z.object({
   LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
   /** The name a child key's clients see in errors and model owners (white-label). */
   BRAND_NAME: z.string().min(1).default('Gateway'),
+
+  // Scheduler (node-cron expressions, UTC; six fields = with seconds). Every task is idempotent and
+  // catches up on whatever it missed, so the schedule only sets how soon things happen.
+  /** Keys past expires_at → expired + key.expired (admission already refuses them at the instant). */
+  SCHEDULER_EXPIRE_CRON: z.string().default('*/15 * * * * *'),
+  /** Close past UTC days and months, prune their Redis counters. */
+  SCHEDULER_ROLLOVER_CRON: z.string().default('*/5 * * * *'),
+  /** key.limit_threshold at 80% / 100% of a daily or monthly limit. */
+  SCHEDULER_LIMIT_ALERTS_CRON: z.string().default('*/30 * * * * *'),
+  /** Void holds past their deadline or whose job ended; fail their jobs visibly. */
+  SCHEDULER_STALE_HOLDS_CRON: z.string().default('* * * * *'),
+  /** Re-queue webhook deliveries whose queue job was lost. */
+  SCHEDULER_WEBHOOK_RESUME_CRON: z.string().default('* * * * *'),
+  /** Redis↔Postgres reconciliation check (report and drift metric only; never fixes). */
+  SCHEDULER_RECONCILE_CRON: z.string().default('*/10 * * * *'),
+  /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
+  SCHEDULER_REFRESH_CRON: z.string().default('*/30 * * * * *'),
+  /** Leader lock lifetime; the leader renews it every third of this. */
+  SCHEDULER_LOCK_TTL_MS: positiveInt.default(30_000),
+  /**
+   * How long an open hold may outlive its deadline, or the end of its job, before it counts as
+   * stale: the settlement queue normally resolves it within seconds.
+   */
+  HOLD_GRACE_SECONDS: positiveInt.default(300),
+  /** A UTC day or month is closed only this long after it ended (clock skew between processes). */
+  ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
+  /**
+   * Reconciliation reads every suspect account twice, this far apart, and reports only drift that
+   * is still there the second time (an in-flight request is not drift).
+   */
+  RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).default(2000),
+  /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };

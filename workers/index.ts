@@ -1,14 +1,28 @@
 import type { Worker } from 'bullmq';
 import type { Context } from '../shared/context.js';
+import type { Queues } from '../shared/queues.js';
+import type { Upstream } from '../shared/upstream.js';
+import { type InferenceWorkerOptions, startInferenceWorker } from './inference.js';
 import { type SettlementWorkerOptions, startSettlementWorker } from './settlement.js';
+import { startWebhookWorker, type WebhookWorkerOptions } from './webhooks.js';
 
 export interface WorkersOptions {
+  /** Needed by the inference worker; without it (a settlement-only process) inference is not run. */
+  upstream?: Upstream;
+  queues?: Queues;
+  inference?: InferenceWorkerOptions;
   settlement?: SettlementWorkerOptions;
+  webhooks?: WebhookWorkerOptions;
 }
 
 /** Start every queue processor of the workers role; the returned function drains and stops them. */
 export function startWorkers(ctx: Context, opts: WorkersOptions = {}): () => Promise<void> {
-  const workers: Worker[] = [startSettlementWorker(ctx, opts.settlement)];
+  const workers: Worker[] = [
+    startSettlementWorker(ctx, opts.settlement),
+    startWebhookWorker(ctx, opts.webhooks),
+  ];
+  if (opts.upstream && opts.queues)
+    workers.push(startInferenceWorker(ctx, { upstream: opts.upstream, queues: opts.queues }, opts.inference));
   let stopping: Promise<void> | null = null;
   return () => {
     stopping ??= (async () => {

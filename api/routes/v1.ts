@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import { requireChildKey } from '../middleware/child-key.js';
 import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
+import { v1JobsRouter } from './v1-jobs.js';
 import { listModels } from './v1-models.js';
 
 /** The OpenAI-compatible surface, for child keys (`gc-…`) only. */
@@ -10,5 +11,6 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   r.use(requireChildKey(ctx));
   r.get('/models', listModels(ctx, deps.upstream));
   r.post('/chat/completions', chatCompletions(ctx, deps));
+  r.use('/jobs', v1JobsRouter(ctx, deps));
   return r;
 }

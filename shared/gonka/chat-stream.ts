@@ -43,9 +43,7 @@ export function openChatStream(args: {
   const idle = setTimeout(() => {
     if (!waiting) return;
     stalled = true;
-    controller.abort(
-      new GonkaStreamError(`no chunk from ${args.node} in ${args.idleTimeoutMs} ms`, args.node),
-    );
+    controller.abort();
   }, args.idleTimeoutMs);
   idle.unref();
 
@@ -92,8 +90,11 @@ export function openChatStream(args: {
       waiting = false;
       clearTimeout(idle);
       args.detach();
-      // The caller left early or the stream broke: release the socket rather than drain it.
-      if (!done) controller.abort();
+      // The caller left early or the stream broke: close the socket rather than drain it.
+      if (!done) {
+        controller.abort();
+        response.destroy();
+      }
     }
   }
 
@@ -107,6 +108,7 @@ export function openChatStream(args: {
       clearTimeout(idle);
       args.detach();
       controller.abort();
+      response.destroy();
       void gen.return(undefined);
     },
   };

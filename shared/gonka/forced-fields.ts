@@ -10,8 +10,8 @@ type Json = Record<string, unknown>;
 /**
  * Removes `logprobs` from every choice unless the client set `logprobs: true`, in place (the object
  * is freshly parsed and owned by the caller; copying every chunk would cost on the hot path).
- * `drop` is true for a usage-only stream chunk (`choices: []` + `usage`) the client did not ask for
- * with `stream_options.include_usage`; the caller still reads its usage before dropping it.
+ * Usage the client did not ask for (`stream_options.include_usage`) leaves stream chunks: `drop` is
+ * true for a usage-only chunk (`choices: []`). The caller reads usage for billing before calling this.
  */
 export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean } {
   const choices = obj.choices;
@@ -19,9 +19,13 @@ export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean 
     if (clientBody.logprobs !== true) {
       for (const c of choices) if (c && typeof c === 'object' && 'logprobs' in c) delete (c as Json).logprobs;
     }
-    if (choices.length === 0 && obj.usage && obj.object === 'chat.completion.chunk') {
+    if (obj.usage !== undefined && obj.object === 'chat.completion.chunk') {
       const so = clientBody.stream_options as Json | null | undefined;
-      return { drop: so?.include_usage !== true };
+      if (so?.include_usage !== true) {
+        // Some servers put usage on the last content chunk instead of a chunk of its own.
+        if (choices.length === 0) return { drop: true };
+        delete obj.usage;
+      }
     }
   }
   return { drop: false };

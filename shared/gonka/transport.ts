@@ -8,9 +8,12 @@ import https from 'node:https';
  */
 
 // LIFO reuses the warmest socket, so an idle pool shrinks instead of keeping every socket alive.
+// Idle sockets close after 4 s (undici's default too): sooner than servers drop idle connections
+// (Node's default is 5 s), so a request is never written to a socket the node is closing.
+const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 4_000 } as const;
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-  'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+  'http:': new http.Agent(agentOptions),
+  'https:': new https.Agent(agentOptions),
 };
 
 interface Target {

@@ -31,7 +31,8 @@ export async function startTestStack(
   const queues = createQueues(env.ctx);
   const deps = { upstream, queues };
   const server = await startTestServer(env.ctx, deps);
-  const stopWorkers = opts.workers === false ? async () => {} : startWorkers(env.ctx, opts.workers || {});
+  const stopWorkers =
+    opts.workers === false ? async () => {} : startWorkers(env.ctx, { upstream, queues, ...opts.workers });
   return {
     env,
     sim,

@@ -11,6 +11,8 @@ export interface SimStats {
   served: number;
   /** Answered with an error status (auth, validation or an injected fault). */
   errors: number;
+  /** Slow streams (`tokenDelayMs`) the client closed before the end; generation stopped there. */
+  abandoned: number;
 }
 
 export interface ChatContext {
@@ -26,7 +28,7 @@ const FAULT_BODIES = {
   503: { message: 'no executors available for the model', type: 'server_error' },
 } as const;
 
-type Parsed = { ok: true; model: string; messages: SimMessage[]; maxTokens?: number; stream: boolean };
+type Parsed = { model: string; messages: SimMessage[]; maxTokens?: number; stream: boolean };
 
 function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: ServerResponse): Parsed | null {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -60,7 +62,6 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     return null;
   }
   return {
-    ok: true,
     model: b.model,
     messages: msgs,
     maxTokens: (max as number | null) ?? undefined,
@@ -118,7 +119,7 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
     });
     return;
   }
-  await stream(res, { id, created, model: p.model }, c, usage, faults);
+  if (!(await stream(res, { id, created, model: p.model }, c, usage, faults))) ctx.stats.abandoned++;
 }
 
 async function stream(
@@ -127,7 +128,7 @@ async function stream(
   c: SimCompletion,
   usage: Record<string, number>,
   faults: RequestFaults,
-): Promise<void> {
+): Promise<boolean> {
   const { id, created, model } = head;
   const event = (choices: unknown[], extra?: Record<string, unknown>) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
@@ -152,15 +153,20 @@ async function stream(
     const text = events.slice(0, upTo).join('');
     if (cutAt === undefined) res.end(text);
     else cut(res, text);
-    return;
+    return true;
   }
+  let gone = false;
+  res.on('close', () => {
+    gone = !res.writableFinished;
+  });
   for (let i = 0; i < upTo; i++) {
-    if (res.destroyed) return; // the client went away: stop generating, like a node would
+    if (gone || res.destroyed) return false; // the client went away: stop generating, like a node would
     res.write(events[i] ?? '');
     if (i < upTo - 1) await sleep(faults.tokenDelayMs);
   }
   if (cutAt === undefined) res.end();
   else cut(res, '');
+  return true;
 }
 
 /** Send what was generated, then drop the connection without ending the chunked body. */

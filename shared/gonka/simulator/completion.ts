@@ -15,8 +15,9 @@ import { createHash } from 'node:crypto';
 
 export const DEFAULT_SIM_MAX_TOKENS = 256;
 
+// Never the network's name: white-label checks scan completions for it.
 const WORDS = [
-  'gonka',
+  'lumen',
   'node',
   'token',
   'epoch',
@@ -125,7 +126,7 @@ export function simulateCompletion(messages: readonly SimMessage[], maxTokens?: 
   const words: string[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const b = seed[1 + (i % 31)] ?? 0;
-    words[i] = WORDS[(b + i * 7) % WORDS.length] ?? 'gonka';
+    words[i] = WORDS[(b + i * 7) % WORDS.length] ?? 'lumen';
   }
   return {
     words,

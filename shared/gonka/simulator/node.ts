@@ -47,7 +47,7 @@ export async function startNode(opts: {
     models: opts.network.models,
     faults: {},
     baseLatencyMs: opts.baseLatencyMs,
-    stats: { requests: 0, served: 0, errors: 0 },
+    stats: { requests: 0, served: 0, errors: 0, abandoned: 0 },
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -121,6 +121,7 @@ export async function startNode(opts: {
       ctx.stats.requests = 0;
       ctx.stats.served = 0;
       ctx.stats.errors = 0;
+      ctx.stats.abandoned = 0;
     },
     close() {
       // Cached so a second close() waits for the first instead of failing on a closed server.

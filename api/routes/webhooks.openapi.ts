@@ -1,0 +1,62 @@
+import { registry } from '../openapi.js';
+import { errorResponse, json } from '../schemas/common.js';
+import {
+  createdWebhookObject,
+  createWebhookBody,
+  defaultSecretObject,
+  deliveriesQuery,
+  deliveryList,
+  webhookList,
+  webhookObject,
+  webhookParams,
+} from '../schemas/webhooks.js';
+
+/** /openapi.json entries for webhooks.ts, built from the schemas that validate the requests. */
+const tags = ['Webhooks'];
+const params = webhookParams;
+registry.registerPath({
+  method: 'post',
+  path: '/api/webhooks',
+  tags,
+  summary: 'Register a webhook endpoint (its `whsec_…` secret is shown once)',
+  description:
+    'Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https and must not resolve to a private, loopback or link-local address.',
+  request: { body: { content: { 'application/json': { schema: createWebhookBody } } } },
+  responses: { 201: json(createdWebhookObject, 'Created'), 400: errorResponse('Invalid body') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/webhooks',
+  tags,
+  summary: 'List webhook endpoints (without secrets)',
+  responses: { 200: json(webhookList, 'The account’s endpoints that are not deleted, newest first') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/webhooks/default-secret',
+  tags,
+  summary: 'The secret per-job `webhook_url` deliveries are signed with',
+  description:
+    'The oldest active endpoint’s secret; with no active endpoint, a secret of the account’s own (created on first use).',
+  responses: { 200: json(defaultSecretObject, 'The default secret') },
+});
+registry.registerPath({
+  method: 'delete',
+  path: '/api/webhooks/{id}',
+  tags,
+  summary: 'Delete a webhook endpoint (its pending deliveries stop)',
+  request: { params },
+  responses: { 200: json(webhookObject, 'The deleted endpoint'), 404: errorResponse('Not found') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/webhooks/{id}/deliveries',
+  tags,
+  summary: 'Delivery log of an endpoint, newest first, with every attempt',
+  request: { params, query: deliveriesQuery },
+  responses: {
+    200: json(deliveryList, 'Deliveries'),
+    400: errorResponse('Invalid query'),
+    404: errorResponse('Not found'),
+  },
+});

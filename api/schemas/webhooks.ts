@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import type { AttemptLogRow, DeliveryLogRow } from '../../shared/db/queries/webhook-delivery-log.js';
+import type { WebhookEndpointRow } from '../../shared/db/queries/webhooks.js';
+import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../shared/webhooks/events.js';
+import { WEBHOOK_URL_MAX_LENGTH } from '../../shared/webhooks/url.js';
+import { isoString } from './common.js';
+
+export const webhookParams = z.object({ id: z.string() });
+
+const subscription = z.enum([...WEBHOOK_EVENT_TYPES, ALL_EVENTS]);
+
+/** The scheme and address checks depend on configuration and DNS, so they run in the handler. */
+export const createWebhookBody = z.strictObject({
+  url: z
+    .string()
+    .max(WEBHOOK_URL_MAX_LENGTH, `must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`)
+    .describe('https URL the events are POSTed to'),
+  events: z
+    .array(subscription)
+    .min(1, 'must name at least one event')
+    .describe('Event types to receive; `*` means all'),
+});
+
+export const deliveriesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const webhookObject = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  status: z.enum(['active', 'disabled']),
+  disabled_reason: z.string().nullable().describe('Why it was disabled (a 410 Gone from the receiver)'),
+  created_at: isoString,
+  deleted_at: isoString.nullable(),
+});
+export type WebhookJson = z.infer<typeof webhookObject>;
+
+export const createdWebhookObject = webhookObject.extend({
+  secret: z.string().describe('The `whsec_…` signing secret. Returned here only; store it now.'),
+});
+
+export const webhookList = z.object({ data: z.array(webhookObject) });
+
+export const defaultSecretObject = z.object({
+  secret: z.string().describe('Verifies per-job `webhook_url` deliveries'),
+  endpoint_id: z
+    .string()
+    .nullable()
+    .describe('The oldest active endpoint whose secret this is; null for the account’s own secret'),
+});
+
+const attemptObject = z.object({
+  attempt: z.number().int(),
+  status_code: z.number().int().nullable(),
+  error: z.string().nullable(),
+  duration_ms: z.number().int(),
+  at: isoString,
+});
+
+export const deliveryObject = z.object({
+  id: z.string().describe('Also the `webhook-id` header of every attempt'),
+  event_type: z.string(),
+  status: z.enum(['pending', 'succeeded', 'failed', 'disabled']),
+  attempts: z.number().int(),
+  last_status_code: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  next_attempt_at: isoString.nullable(),
+  created_at: isoString,
+  attempts_log: z.array(attemptObject),
+});
+export type DeliveryJson = z.infer<typeof deliveryObject>;
+
+export const deliveryList = z.object({ data: z.array(deliveryObject) });
+
+export function webhookJson(e: WebhookEndpointRow): WebhookJson {
+  return {
+    id: e.id,
+    url: e.url,
+    events: e.events,
+    status: e.status,
+    disabled_reason: e.disabled_reason,
+    created_at: e.created_at.toISOString(),
+    deleted_at: e.deleted_at?.toISOString() ?? null,
+  };
+}
+
+export function deliveryJson(d: DeliveryLogRow, attempts: AttemptLogRow[]): DeliveryJson {
+  return {
+    id: d.id,
+    event_type: d.event_type,
+    status: d.status,
+    attempts: d.attempts,
+    last_status_code: d.last_status_code,
+    last_error: d.last_error,
+    next_attempt_at: d.next_attempt_at?.toISOString() ?? null,
+    created_at: d.created_at.toISOString(),
+    attempts_log: attempts.map((a) => ({
+      attempt: a.attempt,
+      status_code: a.status_code,
+      error: a.error,
+      duration_ms: a.duration_ms,
+      at: a.at.toISOString(),
+    })),
+  };
+}

@@ -1,0 +1,127 @@
+import type { Db } from '../client.js';
+
+export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+export interface JobRow {
+  id: string;
+  account_id: string;
+  management_key_id: string;
+  child_key_id: string;
+  hold_id: string | null;
+  batch_id: string | null;
+  custom_id: string | null;
+  line_no: number | null;
+  status: JobStatus;
+  model: string;
+  request: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error: Record<string, unknown> | null;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  cost_ngonka: bigint | null;
+  webhook_url: string | null;
+  metadata: Record<string, unknown>;
+  attempts: number;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface NewJob {
+  id: string;
+  accountId: string;
+  managementKeyId: string;
+  childKeyId: string;
+  holdId: string;
+  model: string;
+  request: Record<string, unknown>;
+  webhookUrl: string | null;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export async function insertJob(db: Db, j: NewJob): Promise<void> {
+  await db`
+    insert into jobs (id, account_id, management_key_id, child_key_id, hold_id, status, model, request,
+                      webhook_url, metadata, created_at)
+    values (${j.id}, ${j.accountId}, ${j.managementKeyId}, ${j.childKeyId}, ${j.holdId}, 'queued', ${j.model},
+            ${db.json(j.request as never)}, ${j.webhookUrl}, ${db.json(j.metadata as never)}, ${j.createdAt})`;
+}
+
+export async function findJob(db: Db, id: string): Promise<JobRow | null> {
+  const [row] = await db<JobRow[]>`select * from jobs where id = ${id}`;
+  return row ?? null;
+}
+
+/** A queued job starts an attempt; null when it is no longer runnable (cancelled, finished). */
+export async function startJobAttempt(db: Db, id: string, at: Date): Promise<JobRow | null> {
+  const [row] = await db<JobRow[]>`
+    update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ${at})
+    where id = ${id} and status in ('queued', 'running')
+    returning *`;
+  return row ?? null;
+}
+
+/** Record the node's answer. Only a running job finishes; a cancelled one keeps its status. */
+export async function completeJob(
+  db: Db,
+  id: string,
+  r: { result: Record<string, unknown>; usage: JobRow['usage']; cost: bigint; at: Date },
+): Promise<JobRow | null> {
+  const [row] = await db<JobRow[]>`
+    update jobs set status = 'succeeded', result = ${db.json(r.result as never)}, usage = ${db.json(r.usage as never)},
+      cost_ngonka = ${r.cost.toString()}, completed_at = ${r.at}, error = null
+    where id = ${id} and status = 'running'
+    returning *`;
+  return row ?? null;
+}
+
+/** End a job that is not finished yet with a visible error (failed or expired). */
+export async function failJob(
+  db: Db,
+  id: string,
+  f: { status: 'failed' | 'expired'; error: Record<string, unknown>; at: Date },
+): Promise<JobRow | null> {
+  const [row] = await db<JobRow[]>`
+    update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0
+    where id = ${id} and status in ('pending', 'queued', 'running')
+    returning *`;
+  return row ?? null;
+}
+
+/** Cancel a job that has not finished; returns it with the status it had before. */
+export async function cancelJob(
+  db: Db,
+  id: string,
+  at: Date,
+): Promise<{ job: JobRow; was: JobStatus } | null> {
+  const [row] = await db<(JobRow & { was: JobStatus })[]>`
+    update jobs j set status = 'cancelled', completed_at = ${at}
+    from (select id, status as was from jobs where id = ${id} for update) old
+    where j.id = old.id and j.status in ('pending', 'queued', 'running')
+    returning j.*, old.was`;
+  if (!row) return null;
+  const { was, ...job } = row;
+  return { job, was };
+}
+
+export async function listJobs(
+  db: Db,
+  f: {
+    accountId: string;
+    managementKeyId?: string;
+    childKeyId?: string;
+    status?: JobStatus;
+    before?: Date;
+    limit: number;
+  },
+): Promise<JobRow[]> {
+  return db<JobRow[]>`
+    select * from jobs
+    where account_id = ${f.accountId} and batch_id is null
+      ${f.managementKeyId ? db`and management_key_id = ${f.managementKeyId}` : db``}
+      ${f.childKeyId ? db`and child_key_id = ${f.childKeyId}` : db``}
+      ${f.status ? db`and status = ${f.status}` : db``}
+      ${f.before ? db`and created_at < ${f.before}` : db``}
+    order by created_at desc, id desc
+    limit ${f.limit}`;
+}

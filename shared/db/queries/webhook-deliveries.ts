@@ -1,0 +1,119 @@
+import type { Db } from '../client.js';
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'disabled';
+
+export interface NewWebhookDelivery {
+  id: string;
+  /** Null for a per-job `webhook_url`. */
+  endpointId: string | null;
+  url: string;
+}
+
+/** One event's deliveries in one statement; they share the account, type, payload and instant. */
+export async function insertWebhookDeliveries(
+  db: Db,
+  event: { accountId: string; type: string; payload: Record<string, unknown>; at: Date },
+  deliveries: NewWebhookDelivery[],
+): Promise<void> {
+  if (deliveries.length === 0) return;
+  await db`
+    insert into webhook_deliveries
+      (id, endpoint_id, account_id, url, event_type, payload, next_attempt_at, created_at, updated_at)
+    select d.id, d.endpoint_id, ${event.accountId}, d.url, ${event.type},
+      ${db.json(event.payload as Parameters<Db['json']>[0])}, ${event.at}, ${event.at}, ${event.at}
+    from unnest(${deliveries.map((d) => d.id)}::text[], ${deliveries.map((d) => d.endpointId)}::text[],
+      ${deliveries.map((d) => d.url)}::text[]) as d (id, endpoint_id, url)`;
+}
+
+/** A delivery as the worker needs it: with its endpoint's state and secret (null for a per-job URL). */
+export interface DeliveryToSendRow {
+  id: string;
+  account_id: string;
+  endpoint_id: string | null;
+  url: string;
+  payload: Record<string, unknown>;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  endpoint_status: 'active' | 'disabled' | null;
+  endpoint_deleted: boolean | null;
+  endpoint_secret: string | null;
+}
+
+export async function findDeliveryToSend(db: Db, id: string): Promise<DeliveryToSendRow | null> {
+  const [row] = await db<DeliveryToSendRow[]>`
+    select d.id, d.account_id, d.endpoint_id, d.url, d.payload, d.status, d.attempts,
+      e.status as endpoint_status, (e.deleted_at is not null) as endpoint_deleted, e.secret as endpoint_secret
+    from webhook_deliveries d left join webhook_endpoints e on e.id = d.endpoint_id
+    where d.id = ${id}`;
+  return row ?? null;
+}
+
+/**
+ * Take attempt number `attempts + 1`. Guarded on the attempt count read before, so when two jobs
+ * for one delivery race (a sweeper re-enqueue meeting a late original), only one sends. While in
+ * flight `next_attempt_at` is null; `updated_at` says since when. Null when the race was lost.
+ */
+export async function claimDeliveryAttempt(
+  db: Db,
+  id: string,
+  seenAttempts: number,
+  at: Date,
+): Promise<number | null> {
+  const [row] = await db<{ attempts: number }[]>`
+    update webhook_deliveries set attempts = attempts + 1, next_attempt_at = null, updated_at = ${at}
+    where id = ${id} and status = 'pending' and attempts = ${seenAttempts}
+    returning attempts`;
+  return row?.attempts ?? null;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  at: Date;
+  /** The delivery's state after this attempt. */
+  status: WebhookDeliveryStatus;
+  nextAttemptAt: Date | null;
+}
+
+/** Log the attempt and move the delivery to its next state, together (call inside a transaction). */
+export async function recordDeliveryAttempt(db: Db, a: AttemptRecord): Promise<void> {
+  await db`
+    insert into webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at)
+    values (${a.deliveryId}, ${a.attempt}, ${a.statusCode}, ${a.error}, ${a.durationMs}, ${a.at})`;
+  await db`
+    update webhook_deliveries
+    set status = ${a.status}, last_status_code = ${a.statusCode}, last_error = ${a.error},
+      next_attempt_at = ${a.nextAttemptAt}, updated_at = ${a.at}
+    where id = ${a.deliveryId}`;
+}
+
+/** End a pending delivery without an attempt (its endpoint was disabled or deleted meanwhile). */
+export async function closeDelivery(
+  db: Db,
+  id: string,
+  status: 'failed' | 'disabled',
+  error: string,
+  at: Date,
+): Promise<void> {
+  await db`
+    update webhook_deliveries
+    set status = ${status}, last_error = ${error}, next_attempt_at = null, updated_at = ${at}
+    where id = ${id} and status = 'pending'`;
+}
+
+/**
+ * Pending deliveries nobody is working on: due (or in flight) since before `cutoff`. Their job was
+ * lost between the database write and the enqueue, or with a crashed worker.
+ */
+export async function findStalledDeliveries(db: Db, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select id from webhook_deliveries
+    where status = 'pending'
+      and (next_attempt_at < ${cutoff} or (next_attempt_at is null and updated_at < ${cutoff}))
+    order by next_attempt_at nulls first
+    limit ${limit}`;
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,130 @@
+import type { Db } from '../client.js';
+
+export type WebhookEndpointStatus = 'active' | 'disabled';
+
+/** An endpoint without its secret: what lists and lookups return. */
+export interface WebhookEndpointRow {
+  id: string;
+  account_id: string;
+  url: string;
+  events: string[];
+  status: WebhookEndpointStatus;
+  disabled_reason: string | null;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+const COLUMNS = 'id, account_id, url, events, status, disabled_reason, created_at, deleted_at';
+
+export interface NewWebhookEndpoint {
+  id: string;
+  accountId: string;
+  url: string;
+  events: string[];
+  secret: string;
+  createdAt: Date;
+}
+
+export async function insertWebhookEndpoint(db: Db, e: NewWebhookEndpoint): Promise<WebhookEndpointRow> {
+  const [row] = await db<WebhookEndpointRow[]>`
+    insert into webhook_endpoints (id, account_id, url, events, secret, created_at)
+    values (${e.id}, ${e.accountId}, ${e.url}, ${e.events}::text[], ${e.secret}, ${e.createdAt})
+    returning ${db.unsafe(COLUMNS)}`;
+  if (!row) throw new Error('insert into webhook_endpoints returned no row');
+  return row;
+}
+
+/** The account's endpoints that are not deleted, newest first. */
+export async function listWebhookEndpoints(db: Db, accountId: string): Promise<WebhookEndpointRow[]> {
+  return db<WebhookEndpointRow[]>`
+    select ${db.unsafe(COLUMNS)} from webhook_endpoints
+    where account_id = ${accountId} and deleted_at is null
+    order by created_at desc, id desc`;
+}
+
+/** One endpoint of this account, deleted ones included (their delivery log stays readable). */
+export async function findWebhookEndpoint(
+  db: Db,
+  accountId: string,
+  id: string,
+): Promise<WebhookEndpointRow | null> {
+  const [row] = await db<WebhookEndpointRow[]>`
+    select ${db.unsafe(COLUMNS)} from webhook_endpoints where account_id = ${accountId} and id = ${id}`;
+  return row ?? null;
+}
+
+/** Soft delete; null when it is not this account's or is already deleted (nothing changed). */
+export async function deleteWebhookEndpoint(
+  db: Db,
+  accountId: string,
+  id: string,
+  at: Date,
+): Promise<WebhookEndpointRow | null> {
+  const [row] = await db<WebhookEndpointRow[]>`
+    update webhook_endpoints set deleted_at = ${at}
+    where account_id = ${accountId} and id = ${id} and deleted_at is null
+    returning ${db.unsafe(COLUMNS)}`;
+  return row ?? null;
+}
+
+/** After a 410 Gone: the receiver asked us to stop. Only an active endpoint changes. */
+export async function disableWebhookEndpoint(db: Db, id: string, reason: string): Promise<void> {
+  await db`
+    update webhook_endpoints set status = 'disabled', disabled_reason = ${reason}
+    where id = ${id} and status = 'active'`;
+}
+
+export interface SubscribedEndpointRow {
+  id: string;
+  url: string;
+}
+
+/** Active, undeleted endpoints of the account subscribed to `type` (directly or through `*`). */
+export async function findSubscribedEndpoints(
+  db: Db,
+  accountId: string,
+  type: string,
+): Promise<SubscribedEndpointRow[]> {
+  return db<SubscribedEndpointRow[]>`
+    select id, url from webhook_endpoints
+    where account_id = ${accountId} and status = 'active' and deleted_at is null
+      and (${type} = any(events) or '*' = any(events))
+    order by created_at, id`;
+}
+
+export interface EndpointSecretRow {
+  endpoint_id: string | null;
+  secret: string;
+}
+
+/** The secret of the account's oldest active endpoint, or null when it has none. */
+export async function findOldestActiveEndpointSecret(
+  db: Db,
+  accountId: string,
+): Promise<EndpointSecretRow | null> {
+  const [row] = await db<EndpointSecretRow[]>`
+    select id as endpoint_id, secret from webhook_endpoints
+    where account_id = ${accountId} and status = 'active' and deleted_at is null
+    order by created_at, id limit 1`;
+  return row ?? null;
+}
+
+/**
+ * The account's own default secret, created with `candidate` when missing. Concurrent callers all
+ * get the one row that won (`on conflict do nothing`, then read).
+ */
+export async function ensureAccountWebhookSecret(
+  db: Db,
+  accountId: string,
+  candidate: string,
+  at: Date,
+): Promise<string> {
+  await db`
+    insert into webhook_account_secrets (account_id, secret, created_at)
+    values (${accountId}, ${candidate}, ${at})
+    on conflict (account_id) do nothing`;
+  const [row] = await db<{ secret: string }[]>`
+    select secret from webhook_account_secrets where account_id = ${accountId}`;
+  if (!row) throw new Error(`webhook_account_secrets row for ${accountId} vanished`);
+  return row.secret;
+}

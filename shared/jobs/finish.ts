@@ -1,0 +1,33 @@
+import type { Context } from '../context.js';
+import type { JobRow } from '../db/queries/jobs.js';
+import type { Queues } from '../queues.js';
+import { emitEvent } from '../webhooks/emit.js';
+import { formatJob } from './format.js';
+
+/**
+ * What follows a job reaching its end: its webhook (`job.succeeded` / `job.failed`, to the
+ * account's endpoints and its own webhook_url) and, for a batch line, the batch's progress.
+ * Failures here are logged, never thrown: the job's outcome is already recorded.
+ */
+export async function afterJobFinished(
+  ctx: Context,
+  queues: Queues,
+  job: JobRow,
+  hooks: { onBatchLine?: (job: JobRow) => Promise<void> } = {},
+): Promise<void> {
+  try {
+    if (job.batch_id) {
+      await hooks.onBatchLine?.(job);
+      return; // batch lines are reported by the batch's own events
+    }
+    if (job.status !== 'succeeded' && job.status !== 'failed') return;
+    await emitEvent(ctx, queues, {
+      accountId: job.account_id,
+      type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed',
+      data: formatJob(job),
+      url: job.webhook_url,
+    });
+  } catch (err) {
+    ctx.logger.error({ err, jobId: job.id }, 'after-job step failed');
+  }
+}

@@ -1,0 +1,151 @@
+import { performance } from 'node:perf_hooks';
+import { Webhook } from 'standardwebhooks';
+import type { Context } from '../context.js';
+import {
+  claimDeliveryAttempt,
+  closeDelivery,
+  type DeliveryToSendRow,
+  findDeliveryToSend,
+  recordDeliveryAttempt,
+  type WebhookDeliveryStatus,
+} from '../db/queries/webhook-deliveries.js';
+import { disableWebhookEndpoint } from '../db/queries/webhooks.js';
+import { defaultWebhookSecret } from './secrets.js';
+import { postPinned } from './send.js';
+import { RefusedAddressError, resolveVetted } from './ssrf.js';
+
+/**
+ * Delays before attempts 2, 3, …: Standard Webhooks' recommended shape, spanning 31.5 h so a
+ * receiver that is down for a day still gets its messages. After the last, the delivery fails.
+ */
+export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
+  5_000,
+  5 * 60_000,
+  30 * 60_000,
+  2 * 3_600_000,
+  5 * 3_600_000,
+  10 * 3_600_000,
+  14 * 3_600_000,
+];
+
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
+export interface DeliveryPolicy {
+  schedule: readonly number[];
+  timeoutMs: number;
+}
+
+export type AttemptOutcome =
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'done'; status: Exclude<WebhookDeliveryStatus, 'pending'>; attempt: number }
+  | { kind: 'retry'; attempt: number; delayMs: number };
+
+/** A failure no retry can fix (a refused address, a URL we will not call). */
+class PermanentFailure extends Error {}
+
+interface SendResult {
+  statusCode: number | null;
+  error: string | null;
+  permanent: boolean;
+  durationMs: number;
+}
+
+/**
+ * Make the next attempt of one delivery and record it: 2xx succeeds; 410 Gone disables the
+ * endpoint (the receiver asked us to stop) and ends the delivery; a refused address fails it at
+ * once; anything else is retried on the schedule until it runs out. Safe to call twice for one
+ * delivery: only the caller that claims the attempt number sends.
+ */
+export async function attemptDelivery(
+  ctx: Context,
+  deliveryId: string,
+  policy: DeliveryPolicy,
+): Promise<AttemptOutcome> {
+  const d = await findDeliveryToSend(ctx.sql, deliveryId);
+  if (!d) return { kind: 'skipped', reason: 'unknown delivery' };
+  if (d.status !== 'pending') return { kind: 'skipped', reason: `already ${d.status}` };
+  if (d.endpoint_id && (d.endpoint_deleted || d.endpoint_status === 'disabled')) {
+    const [status, why] = d.endpoint_deleted
+      ? (['failed', 'endpoint deleted'] as const)
+      : (['disabled', 'endpoint disabled'] as const);
+    await closeDelivery(ctx.sql, d.id, status, why, ctx.clock.now());
+    return { kind: 'skipped', reason: why };
+  }
+  const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, ctx.clock.now());
+  if (attempt === null) return { kind: 'skipped', reason: 'another worker took this attempt' };
+
+  const secret = d.endpoint_secret ?? (await defaultWebhookSecret(ctx, d.account_id)).secret;
+  const sent = await send(ctx, d, secret, policy.timeoutMs);
+  const at = ctx.clock.now();
+  const { status, delayMs } = nextState(sent, policy.schedule[attempt - 1]);
+  const gone = status === 'disabled';
+
+  await ctx.sql.begin(async (tx) => {
+    await recordDeliveryAttempt(tx, {
+      deliveryId: d.id,
+      attempt,
+      statusCode: sent.statusCode,
+      error: sent.error,
+      durationMs: sent.durationMs,
+      at,
+      status,
+      nextAttemptAt: delayMs === undefined ? null : new Date(at.getTime() + delayMs),
+    });
+    if (gone && d.endpoint_id)
+      await disableWebhookEndpoint(tx, d.endpoint_id, `410 Gone from ${d.url} at ${at.toISOString()}`);
+  });
+  if (status === 'pending') return { kind: 'retry', attempt, delayMs: delayMs! };
+  return { kind: 'done', status, attempt };
+}
+
+/** 2xx succeeded; 410 disabled; permanent or out of schedule failed; else pending after `delay`. */
+function nextState(
+  sent: SendResult,
+  delay: number | undefined,
+): { status: WebhookDeliveryStatus; delayMs: number | undefined } {
+  const code = sent.statusCode;
+  if (code !== null && code >= 200 && code < 300) return { status: 'succeeded', delayMs: undefined };
+  if (code === 410) return { status: 'disabled', delayMs: undefined };
+  if (sent.permanent || delay === undefined) return { status: 'failed', delayMs: undefined };
+  return { status: 'pending', delayMs: delay };
+}
+
+async function send(
+  ctx: Context,
+  d: DeliveryToSendRow,
+  secret: string,
+  timeoutMs: number,
+): Promise<SendResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const allowPrivate = ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS;
+  try {
+    const url = new URL(d.url);
+    // Per-job URLs never went through registration, so the protocol rule is enforced here too.
+    if (!(url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:')))
+      throw new PermanentFailure(`${url.protocol} URLs are not delivered to`);
+    const address = await resolveVetted(url.hostname, allowPrivate);
+    const body = JSON.stringify(d.payload);
+    const sentAt = ctx.clock.now();
+    const statusCode = await postPinned({
+      url,
+      address,
+      body,
+      timeoutMs,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'GonkaGateway-Webhooks/1.0',
+        // The delivery id is the message id: stable across retries, so receivers can dedupe.
+        'webhook-id': d.id,
+        'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+        'webhook-signature': new Webhook(secret).sign(d.id, sentAt, body),
+      },
+    });
+    const error = statusCode >= 300 && statusCode < 400 ? 'redirects are not followed' : null;
+    return { statusCode, error, permanent: false, durationMs: elapsed() };
+  } catch (err) {
+    const permanent = err instanceof RefusedAddressError || err instanceof PermanentFailure;
+    const message = err instanceof Error ? err.message : String(err);
+    return { statusCode: null, error: message, permanent, durationMs: elapsed() };
+  }
+}

@@ -1,0 +1,54 @@
+import type { Context } from '../context.js';
+import { insertWebhookDeliveries, type NewWebhookDelivery } from '../db/queries/webhook-deliveries.js';
+import { findSubscribedEndpoints } from '../db/queries/webhooks.js';
+import { newId } from '../ids.js';
+import type { Queues } from '../queues.js';
+import type { WebhookEventType, WebhookMessage } from './events.js';
+import { defaultWebhookSecret } from './secrets.js';
+
+export interface WebhookEvent {
+  accountId: string;
+  type: WebhookEventType;
+  /** JSON-ready (money as decimal strings, times as ISO strings): it is stored as jsonb. */
+  data: Record<string, unknown>;
+  /** A per-job `webhook_url`: one more delivery, signed with the account's default secret. */
+  url?: string | null;
+}
+
+/**
+ * Record one delivery per active endpoint subscribed to the event (plus the per-job URL, if any)
+ * and queue them. Postgres is the record: if an enqueue fails the delivery stays `pending` and
+ * `resumeStalledDeliveries` picks it up, so a Redis hiccup does not fail the caller's work.
+ * Returns the delivery ids.
+ */
+export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEvent): Promise<string[]> {
+  const at = ctx.clock.now();
+  const message: WebhookMessage = { type: event.type, timestamp: at.toISOString(), data: event.data };
+  const endpoints = await findSubscribedEndpoints(ctx.sql, event.accountId, event.type);
+  const deliveries: NewWebhookDelivery[] = endpoints.map((e) => ({
+    id: newId('whd'),
+    endpointId: e.id,
+    url: e.url,
+  }));
+  if (event.url) {
+    // Make sure the secret exists now, so the owner can fetch it before the first attempt lands.
+    await defaultWebhookSecret(ctx, event.accountId);
+    deliveries.push({ id: newId('whd'), endpointId: null, url: event.url });
+  }
+  await insertWebhookDeliveries(
+    ctx.sql,
+    { accountId: event.accountId, type: event.type, payload: { ...message }, at },
+    deliveries,
+  );
+  for (const d of deliveries) {
+    try {
+      await queues.add('webhooks', { deliveryId: d.id }, { jobId: d.id });
+    } catch (err) {
+      ctx.logger.warn(
+        { err, deliveryId: d.id },
+        'enqueueing a webhook delivery failed; the sweeper retries it',
+      );
+    }
+  }
+  return deliveries.map((d) => d.id);
+}

@@ -1,0 +1,158 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { ledgerDrift } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+let receiver: Server;
+let receiverUrl: string;
+const received: { headers: Record<string, string>; body: string }[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', INFERENCE_ATTEMPTS: '2', INFERENCE_BACKOFF_MS: '50' },
+  });
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers as Record<string, string>, body });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+});
+afterAll(async () => {
+  receiver?.close();
+  await stack?.close();
+});
+
+const request = (content: string) => ({
+  model: SIM_MODEL_QWQ_32B,
+  messages: [{ role: 'user', content }],
+  max_tokens: 30,
+});
+
+async function poll(key: string, id: string, until: (s: string) => boolean) {
+  return waitFor(`job ${id}`, async () => {
+    const r = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: key });
+    return until(r.body.status) ? r.body : null;
+  });
+}
+
+describe('async jobs', () => {
+  it('accepts a job with 202, runs it, and bills its usage once', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('Summarise this'), metadata: { order: 42 } },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ object: 'job', status: 'queued', metadata: { order: 42 } });
+    const job = await poll(c.childKey, res.body.id, (s) => s === 'succeeded');
+    expect(job.result.object).toBe('chat.completion');
+    expect(job.result.model).toBe(SIM_MODEL_QWQ_32B);
+    expect(job.usage.total_tokens).toBe(job.usage.prompt_tokens + job.usage.completion_tokens);
+    // 4 nGNK/token at the node, ×1.2.
+    expect(job.cost_ngonka).toBe(String(Math.ceil(job.usage.total_tokens * 4 * 1.2)));
+    await waitFor('settled', async () => {
+      const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+      return (
+        a.body.held_ngonka === '0' &&
+        a.body.balance_ngonka === String(1_000_000_000 - Number(job.cost_ngonka))
+      );
+    });
+    expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('fails a job visibly after its attempts and releases the hold', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('break [[sim status=500]]') },
+    });
+    const job = await poll(c.childKey, res.body.id, (s) => s === 'failed');
+    expect(job.error.type).toBe('upstream_error');
+    expect(job.attempts).toBe(2);
+    await waitFor('hold voided', async () => {
+      const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+      return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
+    });
+  });
+
+  it('signs job.succeeded to the job webhook_url with the account default secret', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('Hook me'), webhook_url: receiverUrl },
+    });
+    await poll(c.childKey, res.body.id, (s) => s === 'succeeded');
+    const hit = await waitFor('webhook', async () => received.find((r) => r.body.includes(res.body.id)));
+    const secret = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    const event = new Webhook(secret.body.secret).verify(hit.body, hit.headers) as {
+      type: string;
+      data: { id: string };
+    };
+    expect(event.type).toBe('job.succeeded');
+    expect(event.data.id).toBe(res.body.id);
+  });
+
+  it('shows a job to sibling child keys and the owner, and to no one else', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('mine') },
+    });
+    const sibling = await call(stack.server.url, 'POST', `/api/management/keys/${c.mkId}/children`, {
+      token: c.jwt,
+      body: { name: 'sibling' },
+    });
+    expect(
+      (await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: sibling.body.key })).status,
+    ).toBe(200);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const foreign = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: other.childKey });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.type).toBe('not_found');
+  });
+
+  it('refuses bad job bodies with 400 naming the field', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const cases: [unknown, string][] = [
+      [{}, 'request'],
+      [{ request: { ...request('x'), stream: true } }, 'request.stream'],
+      [{ request: request('x'), webhook_url: 'not a url' }, 'webhook_url'],
+      [{ request: request('x'), extra: 1 }, 'extra'],
+      [{ request: { ...request('x'), messages: [] } }, 'request.messages'],
+    ];
+    for (const [body, param] of cases) {
+      const r = await call(stack.server.url, 'POST', '/v1/jobs', { token: c.childKey, body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.param).toBe(param);
+    }
+  });
+
+  it('refuses a job for money with 402 and creates nothing', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { limit_daily_ngonka: '10' } });
+    const r = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('too dear') },
+    });
+    expect(r.status).toBe(402);
+    expect(r.body.error).toMatchObject({
+      type: 'child_key_limit',
+      daily_remaining: '10',
+      monthly_remaining: null,
+    });
+    const [n] = await stack.env.ctx
+      .sql`select count(*)::int as n from jobs where child_key_id = ${c.childId}`;
+    expect(n?.n).toBe(0);
+  });
+});

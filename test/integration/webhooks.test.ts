@@ -1,0 +1,238 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
+
+// Routes of /api/webhooks. Deliveries (signing, retries, 410, the SSRF guard at send time) are in
+// webhook-deliveries.test.ts. Nothing is delivered here, so a manual clock can order creations.
+const clock = new ManualClock('2026-11-26T12:00:00.000Z');
+let env: TestEnv;
+let server: TestServer;
+let strictEnv: TestEnv;
+let strictServer: TestServer;
+let alice: TestAccount;
+let bob: TestAccount;
+
+beforeAll(async () => {
+  // The receiver of local tests listens on 127.0.0.1, which only this setting lets through.
+  env = await createTestEnv({ clock, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+  server = await startTestServer(env.ctx);
+  strictEnv = await createTestEnv({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false' } });
+  strictServer = await startTestServer(strictEnv.ctx);
+  alice = await createTestAccount(env.ctx);
+  bob = await createTestAccount(env.ctx);
+});
+afterAll(async () => {
+  await server?.close();
+  await strictServer?.close();
+  await env?.close();
+  await strictEnv?.close();
+});
+
+const api = (method: string, path: string, token?: string, body?: unknown) =>
+  call(server.url, method, path, { token, body });
+const URL_OK = 'http://127.0.0.1:9/hooks';
+
+async function createEndpoint(token = alice.token, events: string[] = ['job.succeeded']) {
+  clock.advance(1000);
+  const res = await api('POST', '/api/webhooks', token, { url: URL_OK, events });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; secret: string; events: string[] };
+}
+
+describe('webhooks: happy path', () => {
+  it('registers an endpoint and shows its whsec_ secret once', async () => {
+    const res = await api('POST', '/api/webhooks', alice.token, {
+      url: URL_OK,
+      events: ['job.succeeded', 'batch.failed', 'job.succeeded'],
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      url: URL_OK,
+      events: ['job.succeeded', 'batch.failed'],
+      status: 'active',
+      disabled_reason: null,
+      deleted_at: null,
+    });
+    expect(res.body.id).toMatch(/^whe_/);
+    expect(res.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(res.body.created_at).toBe(clock.now().toISOString());
+
+    const list = await api('GET', '/api/webhooks', alice.token);
+    expect(list.status).toBe(200);
+    const mine = list.body.data.find((e: { id: string }) => e.id === res.body.id);
+    expect(mine).toEqual({ ...res.body, secret: undefined });
+    expect(JSON.stringify(list.body)).not.toContain(res.body.secret);
+  });
+
+  it('accepts "*" for every event, standing alone', async () => {
+    const e = await createEndpoint(alice.token, ['job.failed', '*']);
+    expect(e.events).toEqual(['*']);
+  });
+
+  it('lists newest first and soft-deletes (idempotently)', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const first = await createEndpoint(acct.token);
+    const second = await createEndpoint(acct.token);
+    const list = await api('GET', '/api/webhooks', acct.token);
+    expect(list.body.data.map((e: { id: string }) => e.id)).toEqual([second.id, first.id]);
+
+    const del = await api('DELETE', `/api/webhooks/${first.id}`, acct.token);
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ id: first.id, status: 'active' });
+    expect(del.body.deleted_at).toEqual(expect.any(String));
+    expect(del.body).not.toHaveProperty('secret');
+    const again = await api('DELETE', `/api/webhooks/${first.id}`, acct.token);
+    expect(again.body).toEqual(del.body);
+    const after = await api('GET', '/api/webhooks', acct.token);
+    expect(after.body.data.map((e: { id: string }) => e.id)).toEqual([second.id]);
+    // The log of a deleted endpoint stays readable.
+    expect((await api('GET', `/api/webhooks/${first.id}/deliveries`, acct.token)).status).toBe(200);
+  });
+
+  it('serves the default secret: the account’s own until an endpoint exists, then the oldest one’s', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const own = await api('GET', '/api/webhooks/default-secret', acct.token);
+    expect(own.status).toBe(200);
+    expect(own.body).toEqual({ secret: expect.stringMatching(/^whsec_/), endpoint_id: null });
+    expect((await api('GET', '/api/webhooks/default-secret', acct.token)).body).toEqual(own.body);
+
+    const oldest = await createEndpoint(acct.token);
+    await createEndpoint(acct.token);
+    const now = await api('GET', '/api/webhooks/default-secret', acct.token);
+    expect(now.body).toEqual({ secret: oldest.secret, endpoint_id: oldest.id });
+    await api('DELETE', `/api/webhooks/${oldest.id}`, acct.token);
+    const next = await api('GET', '/api/webhooks/default-secret', acct.token);
+    expect(next.body.endpoint_id).not.toBe(oldest.id);
+    expect(next.body.endpoint_id).toMatch(/^whe_/);
+  });
+
+  it('lists an endpoint’s deliveries (empty at first)', async () => {
+    const e = await createEndpoint();
+    const res = await api('GET', `/api/webhooks/${e.id}/deliveries?limit=100`, alice.token);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ data: [] });
+  });
+});
+
+describe('webhooks: validation errors', () => {
+  const invalid = async (body: unknown, param: string, base = server.url) => {
+    const res = await call(base, 'POST', '/api/webhooks', { token: alice.token, body });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
+  };
+
+  it.each([
+    [{ events: ['job.failed'] }, 'url'],
+    [{ url: 'not a url', events: ['job.failed'] }, 'url'],
+    [{ url: 'ftp://127.0.0.1/x', events: ['job.failed'] }, 'url'],
+    [{ url: 'http://user:pw@127.0.0.1/x', events: ['job.failed'] }, 'url'],
+    [{ url: `http://127.0.0.1/${'a'.repeat(2000)}`, events: ['job.failed'] }, 'url'],
+    [{ url: 42, events: ['job.failed'] }, 'url'],
+    [{ url: URL_OK }, 'events'],
+    [{ url: URL_OK, events: [] }, 'events'],
+    [{ url: URL_OK, events: 'job.failed' }, 'events'],
+    [{ url: URL_OK, events: ['job.failed', 'job.exploded'] }, 'events.1'],
+    [{ url: URL_OK, events: ['job.failed'], secret: 'whsec_mine' }, 'secret'],
+  ])('refuses %j (param %s)', async (body, param) => {
+    await invalid(body, param);
+  });
+
+  it('refuses a host that does not resolve', async () => {
+    await invalid({ url: 'https://no-such-host.invalid/x', events: ['*'] }, 'url');
+  });
+
+  it.each(['0', '101', 'abc', '1.5'])('refuses deliveries limit=%s', async (limit) => {
+    const e = await createEndpoint();
+    const res = await api('GET', `/api/webhooks/${e.id}/deliveries?limit=${limit}`, alice.token);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'limit' });
+  });
+
+  describe('with WEBHOOK_ALLOW_PRIVATE_NETWORKS=false', () => {
+    let token: string;
+    beforeAll(async () => {
+      token = (await createTestAccount(strictEnv.ctx)).token;
+    });
+    const refused = async (url: string, message: RegExp) => {
+      const res = await call(strictServer.url, 'POST', '/api/webhooks', {
+        token,
+        body: { url, events: ['*'] },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'url' });
+      expect(res.body.error.message).toMatch(message);
+    };
+
+    it('refuses plain http', () => refused('http://127.0.0.1/hooks', /must use https/));
+    it('refuses a loopback literal', () => refused('https://127.0.0.1/hooks', /loopback/));
+    it('refuses an IPv6 loopback literal', () => refused('https://[::1]/hooks', /loopback/));
+    it('refuses an IPv4-mapped private literal', () => refused('https://[::ffff:10.0.0.1]/x', /private/));
+    it('refuses a name resolving to a private address', () => refused('https://localhost/x', /loopback/));
+    it('refuses cloud metadata', () => refused('https://169.254.169.254/latest', /link-local/));
+  });
+});
+
+describe('webhooks: security', () => {
+  it('requires the owner JWT on every route', async () => {
+    const e = await createEndpoint();
+    const routes: [string, string][] = [
+      ['POST', '/api/webhooks'],
+      ['GET', '/api/webhooks'],
+      ['GET', '/api/webhooks/default-secret'],
+      ['DELETE', `/api/webhooks/${e.id}`],
+      ['GET', `/api/webhooks/${e.id}/deliveries`],
+    ];
+    for (const [method, path] of routes) {
+      const none = await api(
+        method,
+        path,
+        undefined,
+        method === 'POST' ? { url: URL_OK, events: ['*'] } : undefined,
+      );
+      expect(none.status, `${method} ${path}`).toBe(401);
+      expect((await api(method, path, 'not-a-jwt')).status).toBe(401);
+      const gm = await api(method, path, 'gm-whatever');
+      expect(gm.status).toBe(403);
+      expect(gm.body.error.type).toBe('permission_error');
+      expect((await api(method, path, 'gc-whatever')).status).toBe(403);
+    }
+  });
+
+  it('answers 404 for another account’s endpoint and leaves it alone', async () => {
+    const e = await createEndpoint(alice.token);
+    for (const [method, path] of [
+      ['DELETE', `/api/webhooks/${e.id}`],
+      ['GET', `/api/webhooks/${e.id}/deliveries`],
+    ] as const) {
+      const res = await api(method, path, bob.token);
+      expect(res.status).toBe(404);
+      expect(res.body.error.type).toBe('not_found');
+    }
+    expect((await api('DELETE', '/api/webhooks/whe_unknown', alice.token)).status).toBe(404);
+    const list = await api('GET', '/api/webhooks', bob.token);
+    expect(list.body.data.map((x: { id: string }) => x.id)).not.toContain(e.id);
+    const still = await api('GET', '/api/webhooks', alice.token);
+    expect(still.body.data.find((x: { id: string }) => x.id === e.id)?.deleted_at).toBeNull();
+  });
+
+  it('never hands one account another account’s default secret', async () => {
+    await createEndpoint(alice.token);
+    const a = await api('GET', '/api/webhooks/default-secret', alice.token);
+    const b = await api('GET', '/api/webhooks/default-secret', bob.token);
+    expect(a.body.secret).not.toBe(b.body.secret);
+  });
+
+  it('is in the OpenAPI document', async () => {
+    const doc = await api('GET', '/openapi.json');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/webhooks',
+        '/api/webhooks/default-secret',
+        '/api/webhooks/{id}',
+        '/api/webhooks/{id}/deliveries',
+      ]),
+    );
+  });
+});

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  countContentChunks,
+  GonkaClient,
+  GonkaStreamError,
+  NodePool,
+  stripForcedFields,
+} from '../../shared/gonka/index.js';
+import { SIM_MODEL_QWQ_32B, type Simulator, startSimulator } from '../../shared/gonka/simulator/index.js';
+
+type Json = Record<string, any>;
+const body = (content: string, extra: Json = {}): Json => ({
+  model: SIM_MODEL_QWQ_32B,
+  messages: [{ role: 'user', content }],
+  stream: true,
+  ...extra,
+});
+
+let sim: Simulator;
+let pool: NodePool;
+beforeAll(async () => {
+  sim = await startSimulator({ nodes: 2 });
+});
+afterAll(() => sim.close());
+beforeEach(() => {
+  for (const n of sim.nodes) {
+    n.setFaults({});
+    n.resetStats();
+  }
+  pool = new NodePool(sim.urls);
+});
+const client = () => new GonkaClient({ pool, mode: 'none' });
+
+async function collect(chunks: AsyncIterable<Json>): Promise<{ seen: Json[]; error: unknown }> {
+  const seen: Json[] = [];
+  try {
+    for await (const c of chunks) seen.push(c);
+    return { seen, error: undefined };
+  } catch (error) {
+    return { seen, error };
+  }
+}
+
+describe('GonkaClient.chatStream', () => {
+  it('yields every chunk and captures the usage the node was made to send', async () => {
+    const s = await client().chatStream(body('Explain proof of compute.', { max_tokens: 7 }));
+    expect(s.node).toBe(sim.urls[0]);
+    const { seen, error } = await collect(s.chunks);
+    expect(error).toBeUndefined();
+    expect(countContentChunks(seen)).toBe(7);
+    expect(s.contentChunks()).toBe(7);
+    expect(s.usage()).toEqual({ prompt_tokens: 7, completion_tokens: 7 });
+    expect(seen.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 7 } });
+    const text = seen.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    expect(text.split(' ')).toHaveLength(7);
+  });
+
+  it('drops the usage chunk and logprobs the client did not ask for', async () => {
+    const clientBody = body('hi', { stream_options: { include_usage: false } });
+    const s = await client().chatStream(clientBody);
+    const { seen } = await collect(s.chunks);
+    const forwarded = seen.filter((c) => !stripForcedFields(c, clientBody).drop);
+    expect(forwarded).toHaveLength(seen.length - 1);
+    expect(forwarded.every((c) => c.choices.length === 1 && !('logprobs' in c.choices[0]))).toBe(true);
+    expect(s.usage()).not.toBeNull(); // still read for billing
+  });
+
+  it('forwards usage and logprobs when the client asked for them', async () => {
+    const clientBody = body('hi', { stream_options: { include_usage: true }, logprobs: true });
+    const { seen } = await collect((await client().chatStream(clientBody)).chunks);
+    expect(seen.filter((c) => stripForcedFields(c, clientBody).drop)).toHaveLength(0);
+    expect(seen[0]?.choices[0].logprobs.content).toHaveLength(1);
+  });
+
+  it('fails over before the first byte when a node answers 503', async () => {
+    sim.nodes[0]?.setFaults({ status: 503 });
+    const s = await client().chatStream(body('hello'));
+    expect(s.node).toBe(sim.urls[1]);
+    expect((await collect(s.chunks)).error).toBeUndefined();
+  });
+
+  it('throws when the stream is cut after N chunks; the chunks seen are countable', async () => {
+    const s = await client().chatStream(body('tell me more [[sim cut=3]]'));
+    const { seen, error } = await collect(s.chunks);
+    expect(error).toBeInstanceOf(GonkaStreamError);
+    expect(countContentChunks(seen)).toBe(3);
+    expect(s.contentChunks()).toBe(3);
+    expect(s.usage()).toBeNull();
+    expect(pool.status().find((n) => n.url === s.node)?.consecutiveFailures).toBe(1);
+  });
+
+  it('ends with the caller abort reason, without blaming the node', async () => {
+    const ac = new AbortController();
+    const s = await client().chatStream(body('slowly [[sim delay=30]]'), { signal: ac.signal });
+    const seen: Json[] = [];
+    const err = await (async () => {
+      for await (const c of s.chunks) {
+        seen.push(c);
+        if (seen.length === 2) ac.abort(new Error('client went away'));
+      }
+    })().catch((e: unknown) => e);
+    expect((err as Error).message).toBe('client went away');
+    expect(countContentChunks(seen)).toBe(2);
+    expect(pool.status().every((n) => n.consecutiveFailures === 0 && n.inFlight === 0)).toBe(true);
+    await expect.poll(() => sim.nodes[0]?.stats.abandoned, { timeout: 2_000 }).toBe(1);
+  });
+
+  it('closes the upstream when the caller leaves the loop early', async () => {
+    const s = await client().chatStream(body('bye [[sim delay=30]]'));
+    for await (const _ of s.chunks) break;
+    expect(s.contentChunks()).toBe(1);
+    // The node notices the closed connection and stops generating.
+    await expect.poll(() => sim.nodes[0]?.stats.abandoned, { timeout: 2_000 }).toBe(1);
+  });
+
+  it('treats an idle stream as broken', async () => {
+    const c = new GonkaClient({ pool, mode: 'none', timeoutMs: 250 });
+    const s = await c.chatStream(body('stall [[sim delay=1000]]'));
+    const { seen, error } = await collect(s.chunks);
+    expect(error).toBeInstanceOf(GonkaStreamError);
+    expect((error as Error).message).toMatch(/sent no chunk in 250 ms/);
+    expect(countContentChunks(seen)).toBe(1);
+  });
+});
+
+describe('stripForcedFields', () => {
+  it('removes usage riding on a content chunk when the client did not ask for it', () => {
+    const chunk: Json = {
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { content: 'x' } }],
+      usage: { prompt_tokens: 1, completion_tokens: 1 },
+    };
+    expect(stripForcedFields(chunk, { stream: true })).toEqual({ drop: false });
+    expect(chunk).not.toHaveProperty('usage');
+  });
+});

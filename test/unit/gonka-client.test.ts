@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import {
+  GonkaClient,
+  GonkaUnavailableError,
+  GonkaUpstreamError,
+  NodePool,
+  stripForcedFields,
+} from '../../shared/gonka/index.js';
+import { SIM_MODEL_QWQ_32B, type Simulator, startSimulator } from '../../shared/gonka/simulator/index.js';
+
+type Json = Record<string, any>;
+const body = (content: string, extra: Json = {}): Json => ({
+  model: SIM_MODEL_QWQ_32B,
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await startSimulator({ nodes: 2 });
+});
+afterAll(() => sim.close());
+beforeEach(() => {
+  for (const n of sim.nodes) {
+    n.setFaults({});
+    n.resetStats();
+  }
+});
+
+/** A fresh pool lists node 0 first; with no latency history it is picked first. */
+const client = (opts: { timeoutMs?: number; clock?: ManualClock } = {}) =>
+  new GonkaClient({
+    pool: new NodePool(sim.urls, { clock: opts.clock }),
+    mode: 'none',
+    timeoutMs: opts.timeoutMs,
+  });
+
+describe('GonkaClient.chat', () => {
+  it('returns the completion, its usage and the node that served', async () => {
+    const r = await client().chat(body('What is an epoch?', { max_tokens: 6 }));
+    expect(r.node).toBe(sim.urls[0]);
+    expect(r.usage).toEqual({ prompt_tokens: 5, completion_tokens: 6 });
+    expect((r.completion.choices as Json[])[0]?.logprobs).toBeDefined();
+  });
+
+  it('strips forced logprobs unless the client asked for them', async () => {
+    const asked = body('hi', { logprobs: true });
+    const a = await client().chat(asked);
+    expect(stripForcedFields(a.completion, asked)).toEqual({ drop: false });
+    expect((a.completion.choices as Json[])[0]?.logprobs).toBeDefined();
+    const plain = body('hi');
+    const b = await client().chat(plain);
+    stripForcedFields(b.completion, plain);
+    expect((b.completion.choices as Json[])[0]).not.toHaveProperty('logprobs');
+  });
+
+  it('fails over from a node answering 503 "no executors"', async () => {
+    sim.nodes[0]?.setFaults({ status: 503 });
+    const r = await client().chat(body('hello'));
+    expect(r.node).toBe(sim.urls[1]);
+    expect(sim.nodes[0]?.stats.errors).toBe(1);
+  });
+
+  it('fails over from a node answering 429 "capacity reached"', async () => {
+    sim.nodes[0]?.setFaults({ status: 429, failNext: 1 });
+    const r = await client().chat(body('hello'));
+    expect(r.node).toBe(sim.urls[1]);
+    expect(sim.nodes[0]?.stats).toMatchObject({ requests: 1, errors: 1 });
+  });
+
+  it('fails over from a node that is too slow, and from one that refuses connections', async () => {
+    sim.nodes[0]?.setFaults({ latencyMs: 2_000 });
+    const slow = await client({ timeoutMs: 300 }).chat(body('x'));
+    expect(slow.node).toBe(sim.urls[1]);
+    expect(sim.nodes[0]?.stats.requests).toBe(1);
+    sim.nodes[0]?.setFaults({});
+
+    const dead = new GonkaClient({ pool: new NodePool(['http://127.0.0.1:9', ...sim.urls]), mode: 'none' });
+    expect((await dead.chat(body('x'))).node).not.toBe('http://127.0.0.1:9');
+  });
+
+  it('fails over on a fault directive the gateway forwarded untouched, until attempts run out', async () => {
+    // The directive travels with the body, so every node answers 503 and both attempts fail.
+    const err = await client()
+      .chat(body('x [[sim status=503]]'))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, attempts: 2 });
+    expect(sim.nodes.map((n) => n.stats.requests)).toEqual([1, 1]);
+  });
+
+  it('throws GonkaUpstreamError with the last status when every node fails', async () => {
+    for (const n of sim.nodes) n.setFaults({ status: 503 });
+    const err = await client()
+      .chat(body('hello'))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GonkaUpstreamError);
+    expect(err).toMatchObject({ status: 503, attempts: 2, retryable: true });
+  });
+
+  it('passes a 4xx through without failing over', async () => {
+    const err = await client()
+      .chat({ ...body('x'), model: 'no/such-model' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, retryable: false });
+    expect((err as GonkaUpstreamError).body).toMatchObject({ error: { code: 'model_not_found' } });
+    expect(sim.nodes[1]?.stats.requests).toBe(0);
+  });
+
+  it('throws GonkaUnavailableError when there is no node, or none serves the model', async () => {
+    const empty = new GonkaClient({ pool: new NodePool([]), mode: 'none' });
+    await expect(empty.chat(body('x'))).rejects.toBeInstanceOf(GonkaUnavailableError);
+    const discovered = new GonkaClient({
+      pool: await NodePool.discover(sim.urls[0] as string),
+      mode: 'none',
+    });
+    await expect(discovered.chat({ ...body('x'), model: 'no/such-model' })).rejects.toBeInstanceOf(
+      GonkaUnavailableError,
+    );
+  });
+
+  it('stops sending to a node once its breaker opens, and trials it after the cooldown', async () => {
+    const clock = new ManualClock('2026-11-26T00:00:00Z');
+    const c = client({ clock });
+    sim.nodes[0]?.setFaults({ status: 500 });
+    for (let i = 0; i < 5; i++) expect((await c.chat(body(`r${i}`))).node).toBe(sim.urls[1]);
+    expect(sim.nodes[0]?.stats.requests).toBe(3); // threshold 3, then open
+    clock.advance(10_000);
+    sim.nodes[0]?.setFaults({});
+    expect((await c.chat(body('trial'))).node).toBe(sim.urls[0]);
+    expect(sim.nodes[0]?.stats.requests).toBe(4);
+  });
+});

@@ -1,0 +1,111 @@
+import { type Job, Worker } from 'bullmq';
+import type { Context } from '../shared/context.js';
+import { findHold } from '../shared/db/queries/holds.js';
+import { completeJob, failJob, findJob, type JobRow, startJobAttempt } from '../shared/db/queries/jobs.js';
+import { errorBody } from '../shared/errors.js';
+import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
+import { settleRequest } from '../shared/inference/settle-request.js';
+import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
+import { whiteLabel } from '../shared/inference/white-label.js';
+import { afterJobFinished } from '../shared/jobs/finish.js';
+import { actualCharge } from '../shared/pricing.js';
+import { bullPrefix, jobDefaults, type Payload, parsePayload, type Queues } from '../shared/queues.js';
+import { redisOptionsFromUrl } from '../shared/redis/client.js';
+import type { Upstream } from '../shared/upstream.js';
+
+export interface InferenceWorkerOptions {
+  /** Node calls in flight per worker process. @default config INFERENCE_CONCURRENCY */
+  concurrency?: number;
+  /** Called when a batch line ends (the batch dispatcher's progress hook). */
+  onBatchLine?: (job: JobRow) => Promise<void>;
+}
+
+/**
+ * The inference queue processor: runs an admitted job on a Gonka node. Retryable failures are
+ * thrown back to BullMQ (attempts with exponential backoff, stalled jobs re-run after a crash); the
+ * last attempt, or a request the node rejects outright, fails the job visibly and voids its hold.
+ * The result is stored in Postgres, then settlement books the usage exactly once per hold.
+ */
+export function startInferenceWorker(
+  ctx: Context,
+  deps: { upstream: Upstream; queues: Queues },
+  opts: InferenceWorkerOptions = {},
+): Worker {
+  const finished = (job: JobRow) =>
+    afterJobFinished(ctx, deps.queues, job, { onBatchLine: opts.onBatchLine });
+
+  async function fail(jobId: string, holdId: string | null, err: unknown, model: string): Promise<void> {
+    const apiError = upstreamToApiError(err, model);
+    const error = apiError
+      ? errorBody(apiError).error
+      : { type: 'internal_error', message: 'The job failed' };
+    const job = await failJob(ctx.sql, jobId, { status: 'failed', error, at: ctx.clock.now() });
+    if (holdId) await settleRequest(ctx, deps.queues, holdId, null);
+    if (job) await finished(job);
+  }
+
+  const processor = async (bull: Job<Payload<'inference'>>) => {
+    const { jobId } = parsePayload('inference', bull.data);
+    const job = await startJobAttempt(ctx.sql, jobId, ctx.clock.now());
+    if (!job) return { skipped: true }; // cancelled, expired or already finished
+    const hold = job.hold_id ? await findHold(ctx.sql, job.hold_id) : null;
+    if (hold?.status !== 'open') {
+      await fail(jobId, null, new Error('hold is not open'), job.model);
+      return { failed: 'hold' };
+    }
+
+    let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
+    try {
+      result = await deps.upstream.client.chat(job.request);
+    } catch (err) {
+      const lastAttempt = bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1);
+      const permanent = err instanceof GonkaUpstreamError && !err.retryable;
+      if (!lastAttempt && !permanent) throw err;
+      await fail(jobId, hold.id, err, job.model);
+      return { failed: 'upstream' };
+    }
+
+    stripForcedFields(result.completion, job.request);
+    const completion = whiteLabel(result.completion, { id: `chatcmpl-${job.id.slice(4)}`, model: job.model });
+    const { prompt_tokens, completion_tokens } = result.usage;
+    const done = await completeJob(ctx.sql, jobId, {
+      result: completion,
+      usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
+      cost: actualCharge(
+        prompt_tokens,
+        completion_tokens,
+        hold.price_ngonka_per_token,
+        hold.markup_bps,
+        hold.amount,
+      ),
+      at: ctx.clock.now(),
+    });
+    // Billed even if the job was cancelled meanwhile: the node did the work.
+    await settleRequest(ctx, deps.queues, hold.id, result.usage);
+    if (done) await finished(done);
+    return { status: done ? 'succeeded' : 'cancelled' };
+  };
+
+  const worker = new Worker('inference', processor, {
+    connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
+    prefix: bullPrefix(ctx),
+    concurrency: opts.concurrency ?? ctx.config.INFERENCE_CONCURRENCY,
+    // A worker that dies mid-call loses its lock after INFERENCE_LOCK_MS; the stalled check then
+    // hands the job to another worker (twice at most, then it fails visibly).
+    lockDuration: ctx.config.INFERENCE_LOCK_MS,
+    stalledInterval: ctx.config.INFERENCE_LOCK_MS,
+    maxStalledCount: 2,
+  });
+  // A job BullMQ gave up on without our processor deciding (stalled too often, crashed on the last
+  // attempt) must still end visibly and release its money.
+  worker.on('failed', (bull, err) => {
+    if (!bull || bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1)) return;
+    void (async () => {
+      const job = await findJob(ctx.sql, bull.data.jobId);
+      if (job && (job.status === 'queued' || job.status === 'running'))
+        await fail(job.id, job.hold_id, err, job.model);
+    })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
+  });
+  worker.on('error', (err) => ctx.logger.error({ err }, 'inference worker error'));
+  return worker;
+}

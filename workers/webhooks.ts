@@ -1,0 +1,75 @@
+import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
+import type { Context } from '../shared/context.js';
+import { bullPrefix, createQueues, type Payload, parsePayload, type Queues } from '../shared/queues.js';
+import { redisOptionsFromUrl } from '../shared/redis/client.js';
+import {
+  attemptDelivery,
+  WEBHOOK_RETRY_SCHEDULE_MS,
+  WEBHOOK_TIMEOUT_MS,
+} from '../shared/webhooks/deliver.js';
+
+export interface WebhookWorkerOptions {
+  /** Delays in ms before attempts 2, 3, …; tests pass a fast one. @default WEBHOOK_RETRY_SCHEDULE_MS */
+  schedule?: readonly number[];
+  /** Per attempt, connect to response headers. @default 10000 */
+  timeoutMs?: number;
+  /** Deliveries in flight at once (mostly waiting on receivers). @default 32 */
+  concurrency?: number;
+}
+
+/** A Worker that also owns the producer it re-queues retries with, and closes it after itself. */
+class WebhookWorker extends Worker<Payload<'webhooks'>> {
+  constructor(
+    private readonly queues: Queues,
+    processor: Processor<Payload<'webhooks'>>,
+    opts: WorkerOptions,
+  ) {
+    super('webhooks', processor, opts);
+  }
+
+  override async close(force?: boolean): Promise<void> {
+    try {
+      await super.close(force);
+    } finally {
+      await this.queues.close();
+    }
+  }
+}
+
+/**
+ * The webhooks queue processor: one job = one attempt of one delivery. BullMQ's own retries are
+ * off (attempts 1) because the schedule spans a day; a retry is a new delayed job whose id names
+ * the attempt it is for, so a duplicate enqueue of the same retry is a no-op.
+ */
+export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}): Worker {
+  const queues = createQueues(ctx);
+  const policy = {
+    schedule: opts.schedule ?? WEBHOOK_RETRY_SCHEDULE_MS,
+    timeoutMs: opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
+  };
+
+  const processor = async (job: Job<Payload<'webhooks'>>) => {
+    const { deliveryId } = parsePayload('webhooks', job.data);
+    const outcome = await attemptDelivery(ctx, deliveryId, policy);
+    if (outcome.kind === 'retry') {
+      await queues.add(
+        'webhooks',
+        { deliveryId },
+        { jobId: `${deliveryId}-${outcome.attempt + 1}`, delay: outcome.delayMs },
+      );
+    }
+    return outcome;
+  };
+
+  const worker = new WebhookWorker(queues, processor, {
+    connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
+    prefix: bullPrefix(ctx),
+    concurrency: opts.concurrency ?? 32,
+    autorun: true,
+  });
+  worker.on('failed', (job, err) =>
+    ctx.logger.error({ err, deliveryId: job?.data.deliveryId }, 'webhook job failed; the sweeper retries it'),
+  );
+  worker.on('error', (err) => ctx.logger.error({ err }, 'webhook worker error'));
+  return worker;
+}
