@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two cores: files run two at a time, each with its own database and Redis prefix.
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -16,8 +18,6 @@ export default defineConfig({
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
-          // Two cores: files run in parallel, each with its own database and Redis prefix.
-          maxWorkers: 2,
         },
       },
     ],
