@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Property tests run hundreds of cases; a loaded 2-core machine needs the room.
+          testTimeout: 20_000,
         },
       },
       {
@@ -18,6 +20,17 @@ export default defineConfig({
           globalSetup: ['test/helpers/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // A page waits on real requests (a login runs scrypt): poll for longer than the 1 s default.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],

@@ -8,11 +8,15 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { serveOpenApi } from './openapi.js';
 import { accountRouter } from './routes/account.js';
+import { ADMIN_QUEUES_PATH, adminQueuesRouter } from './routes/admin-queues.js';
 import { adminTopupsRouter } from './routes/admin-topups.js';
 import { authRouter } from './routes/auth.js';
 import { childKeysRouter } from './routes/child-keys.js';
+import { dashboardRouter } from './routes/dashboard.js';
 import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
+import { metricsRouter } from './routes/metrics.js';
+import { ownerBatchesRouter } from './routes/owner-batches.js';
 import { ownerJobsRouter } from './routes/owner-jobs.js';
 import { v1Router } from './routes/v1.js';
 import { webhooksRouter } from './routes/webhooks.js';
@@ -42,6 +46,10 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
 
   app.use(healthRouter(ctx));
   app.get('/openapi.json', serveOpenApi);
+  app.use('/metrics', metricsRouter(ctx, deps ?? {}));
+  const queuesBoard = deps && adminQueuesRouter(ctx, deps.queues);
+  if (queuesBoard) app.use(ADMIN_QUEUES_PATH, queuesBoard);
+  app.use('/dashboard', dashboardRouter());
   app.use('/api/auth', authRouter(ctx));
   app.use('/api/account', accountRouter(ctx));
   app.use('/api/admin/topups', adminTopupsRouter(ctx));
@@ -50,6 +58,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use('/api/webhooks', webhooksRouter(ctx));
 
   app.use('/api/jobs', ownerJobsRouter(ctx));
+  app.use('/api/batches', ownerBatchesRouter(ctx));
   if (deps) app.use('/v1', v1Router(ctx, deps));
 
   app.use(notFound);

@@ -7,7 +7,11 @@ import { ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { createLogger } from '../shared/logger.js';
+import { observeSettlement } from '../shared/metrics/registry.js';
+import { createMetricsRegistry } from '../shared/metrics/scrape.js';
+import { serveMetrics } from '../shared/metrics/server.js';
 import { createQueues } from '../shared/queues.js';
+import { startScheduler } from '../shared/scheduler/index.js';
 import { createUpstream } from '../shared/upstream.js';
 import { startWorkers } from '../workers/index.js';
 
@@ -63,8 +67,19 @@ const upstream = roles.has('api') || roles.has('workers') ? await createUpstream
 if (upstream) stops.push(() => upstream.close());
 
 if (roles.has('workers') && upstream) {
-  stops.push(startWorkers(ctx, { upstream, queues }));
+  stops.push(startWorkers(ctx, { upstream, queues, settlement: { onSettled: observeSettlement } }));
   ctx.logger.info('workers started');
+}
+
+if (roles.has('scheduler')) {
+  // With the api role in this process its upstream's prices and nodes are refreshed too.
+  const scheduler = startScheduler(ctx, { queues, ...(upstream ? { upstream } : {}) });
+  stops.push(() => scheduler.stop());
+  ctx.logger.info('scheduler started');
+}
+if (!roles.has('api') && config.METRICS_PORT) {
+  const registry = createMetricsRegistry(ctx, { queues, ...(upstream ? { upstream } : {}) });
+  stops.push(await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger));
 }
 
 if (roles.has('api') && upstream) {

@@ -23,6 +23,8 @@ export const queuePayloads = {
   ]),
   /** One webhook delivery attempt chain. */
   webhooks: z.object({ deliveryId: z.string() }),
+  /** A batch to look at: dispatch its pending lines, expire it, or finalize it. */
+  batches: z.object({ batchId: z.string() }),
 } as const;
 
 export type QueueName = keyof typeof queuePayloads;
@@ -47,6 +49,13 @@ export const jobDefaults: Record<QueueName, JobsOptions> = {
   },
   webhooks: {
     attempts: 1, // retries are scheduled by the delivery processor itself (24 h schedule)
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { count: 5000 },
+  },
+  batches: {
+    // A run is idempotent; retrying covers a Postgres or Redis hiccup mid-run.
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 1000 },
     removeOnComplete: { count: 1000 },
     removeOnFail: { count: 5000 },
   },

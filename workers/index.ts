@@ -1,7 +1,10 @@
 import type { Worker } from 'bullmq';
+import { triggerDispatch } from '../shared/batches/trigger.js';
 import type { Context } from '../shared/context.js';
+import type { JobRow } from '../shared/db/queries/jobs.js';
 import type { Queues } from '../shared/queues.js';
 import type { Upstream } from '../shared/upstream.js';
+import { type BatchWorkerOptions, startBatchWorker } from './batches.js';
 import { type InferenceWorkerOptions, startInferenceWorker } from './inference.js';
 import { type SettlementWorkerOptions, startSettlementWorker } from './settlement.js';
 import { startWebhookWorker, type WebhookWorkerOptions } from './webhooks.js';
@@ -11,6 +14,7 @@ export interface WorkersOptions {
   upstream?: Upstream;
   queues?: Queues;
   inference?: InferenceWorkerOptions;
+  batches?: BatchWorkerOptions;
   settlement?: SettlementWorkerOptions;
   webhooks?: WebhookWorkerOptions;
 }
@@ -21,8 +25,13 @@ export function startWorkers(ctx: Context, opts: WorkersOptions = {}): () => Pro
     startSettlementWorker(ctx, opts.settlement),
     startWebhookWorker(ctx, opts.webhooks),
   ];
-  if (opts.upstream && opts.queues)
-    workers.push(startInferenceWorker(ctx, { upstream: opts.upstream, queues: opts.queues }, opts.inference));
+  if (opts.upstream && opts.queues) {
+    const deps = { upstream: opts.upstream, queues: opts.queues };
+    // A finished batch line wakes its batch's dispatcher: a free slot, or maybe the last line.
+    const onBatchLine = (job: JobRow) => triggerDispatch(deps.queues, job.batch_id!);
+    workers.push(startInferenceWorker(ctx, deps, { onBatchLine, ...opts.inference }));
+    workers.push(startBatchWorker(ctx, deps, opts.batches));
+  }
   let stopping: Promise<void> | null = null;
   return () => {
     stopping ??= (async () => {

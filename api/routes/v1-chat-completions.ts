@@ -46,6 +46,7 @@ export function chatCompletions(ctx: Context, deps: ChatDeps): RequestHandler {
       markupBps: ctx.config.PRICE_MARKUP_BPS,
       holdTtlMs: SYNC_HOLD_TTL_MS,
       requestId: res.locals.requestId,
+      relaxedCommit: true,
     });
     setRateLimitHeaders(res, rateLimit);
     const label = { id: `chatcmpl-${hold.id.slice(5)}`, model: chat.model.id };

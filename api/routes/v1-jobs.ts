@@ -44,7 +44,8 @@ export function v1JobsRouter(ctx: Context, deps: { upstream: Upstream; queues: Q
 
   const load: RequestHandler = async (req, res, next) => {
     const job = await findJob(ctx.sql, String(req.params.id));
-    if (!job || !visibleToKey(job, res.locals.childKey)) throw ApiError.notFound('Job');
+    // Batch lines are reached through their batch, whose progress they drive.
+    if (!job || job.batch_id || !visibleToKey(job, res.locals.childKey)) throw ApiError.notFound('Job');
     res.locals.job = job;
     next();
   };

@@ -1,7 +1,9 @@
 import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import { requireChildKey } from '../middleware/child-key.js';
+import { v1BatchesRouter } from './v1-batches.js';
 import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
+import { v1FilesRouter } from './v1-files.js';
 import { v1JobsRouter } from './v1-jobs.js';
 import { listModels } from './v1-models.js';
 
@@ -12,5 +14,7 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   r.get('/models', listModels(ctx, deps.upstream));
   r.post('/chat/completions', chatCompletions(ctx, deps));
   r.use('/jobs', v1JobsRouter(ctx, deps));
+  r.use('/files', v1FilesRouter(ctx));
+  r.use('/batches', v1BatchesRouter(ctx, deps));
   return r;
 }

@@ -4,7 +4,9 @@ import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { insertHold, type NewHold } from '../db/queries/holds.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, monthKey } from '../periods.js';
+import { holdWriterFor } from './hold-writer.js';
 import { DAY_COUNTER_TTL_S, loadAdmissionState, MONTH_COUNTER_TTL_S } from './load-state.js';
 import { refusalError } from './refusals.js';
 
@@ -18,6 +20,12 @@ export interface AdmitInput {
   /** How long the hold may stay open before the stale-hold sweeper voids it. */
   holdTtlMs: number;
   requestId?: string;
+  /**
+   * A synchronous request whose client waits on it: the hold is written in a group with others and
+   * committed without waiting for the disk flush (see insertSyncHolds for what that risks).
+   * Ignored with `persist`. @default false
+   */
+  relaxedCommit?: boolean;
   /** Extra rows written in the same transaction as the hold (an async job). */
   persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
 }
@@ -41,6 +49,7 @@ type LuaReply = [string, ...(string | number)[]];
  * made durable in Postgres. Throws the API.md refusal on any failed check.
  */
 export async function admit(ctx: Context, input: AdmitInput): Promise<Admission> {
+  const started = performance.now();
   const now = ctx.clock.now();
   const { key } = input;
   const hold: NewHold = {
@@ -83,7 +92,11 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
       throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
     reply = (await ctx.scripts.run('admit', keys, args)) as LuaReply;
   }
-  if (reply[0] !== 'ok') throw refusalError(reply, now);
+  if (reply[0] !== 'ok') {
+    const refusal = refusalError(reply, now);
+    observeAdmission(refusal, started);
+    throw refusal;
+  }
 
   const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
   try {
@@ -93,6 +106,8 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
         await insertHold(tx, hold);
         await persist(tx, hold);
       });
+    } else if (input.relaxedCommit) {
+      await holdWriterFor(ctx.sql).add(hold);
     } else {
       await insertHold(ctx.sql, hold);
     }
@@ -101,5 +116,6 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     await ctx.scripts.run('release', [keys[6]!, keys[3]!, keys[4]!, keys[5]!], ['0']).catch(() => {});
     throw err;
   }
+  observeAdmission(null, started);
   return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null };
 }

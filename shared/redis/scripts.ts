@@ -11,6 +11,12 @@ const SCRIPTS = {
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-3.lua',
   creditBalance: 'credit-balance-1.lua',
+  // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
+  renewLock: 'renew-lock-1.lua',
+  releaseLock: 'release-lock-1.lua',
+  casSet: 'cas-set-1.lua',
+  putHoldRecord: 'put-hold-record-1.lua',
+  replaceKeyState: 'replace-key-state-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

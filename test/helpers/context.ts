@@ -5,7 +5,6 @@ import { type Config, loadConfig } from '../../shared/config.js';
 import { type Context, closeContext, createContext } from '../../shared/context.js';
 import { createSql } from '../../shared/db/client.js';
 import { createLogger } from '../../shared/logger.js';
-import { TEMPLATE_DB } from './services.js';
 
 export interface TestEnv {
   ctx: Context;
@@ -25,7 +24,7 @@ export async function createTestEnv(
   const name = `gonka_test_${randomBytes(6).toString('hex')}`;
   const admin = createSql(adminUrl, { max: 1 });
   try {
-    await withRetry(() => admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`));
+    await withRetry(() => admin.unsafe(`create database ${name} template ${inject('templateDb')}`));
   } finally {
     await admin.end();
   }

@@ -1,12 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { createSql } from '../../shared/db/client.js';
 import { migrate } from '../../shared/db/migrate.js';
-import { resolveServices, TEMPLATE_DB } from './services.js';
+import { resolveServices } from './services.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     redisUrl: string;
+    templateDb: string;
   }
 }
 
@@ -16,6 +17,8 @@ declare module 'vitest' {
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const services = await resolveServices();
+  // One template per run, so test runs started side by side never drop each other's template.
+  const TEMPLATE_DB = `gonka_test_template_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = createSql(services.adminDatabaseUrl, { max: 1 });
   try {
     await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
@@ -31,5 +34,14 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   }
   project.provide('databaseUrl', services.adminDatabaseUrl);
   project.provide('redisUrl', services.redisUrl);
-  return services.stop;
+  project.provide('templateDb', TEMPLATE_DB);
+  return async () => {
+    const a = createSql(services.adminDatabaseUrl, { max: 1 });
+    try {
+      await a.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
+    } finally {
+      await a.end();
+    }
+    await services.stop();
+  };
 }

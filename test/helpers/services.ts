@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 
-export const TEMPLATE_DB = 'gonka_test_template';
-
 export interface Services {
   /** A URL to a database we may create other databases from. */
   adminDatabaseUrl: string;

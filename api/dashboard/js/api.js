@@ -1,0 +1,120 @@
+/**
+ * The dashboard's only way to the server: the public API of API.md, same origin, with the owner's
+ * session JWT from sessionStorage (it ends with the tab, and is never put in a URL or a cookie).
+ */
+const TOKEN_KEY = 'gonka-gateway.session';
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+/** An API error envelope `{error: {type, message, param?, code?, …}}` with its HTTP status. */
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `Request failed (HTTP ${status})`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.type = error?.type ?? 'http_error';
+    this.param = error?.param ?? null;
+    this.code = error?.code ?? null;
+    this.details = error ?? {};
+  }
+}
+
+/** Fired when the server no longer accepts the session, so the shell can send the user to log in. */
+export const SESSION_ENDED = 'gonka:session-ended';
+
+export async function request(method, path, body) {
+  const headers = { accept: 'application/json' };
+  const token = session.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, {
+      type: 'network_error',
+      message: 'Cannot reach the server. Check your connection.',
+    });
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data?.error);
+    if (res.status === 401 && token && err.type === 'authentication_error') {
+      session.clear();
+      window.dispatchEvent(new CustomEvent(SESSION_ENDED));
+    }
+    throw err;
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params ?? {}))
+    if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** One function per API.md route the dashboard uses. */
+export const api = {
+  register: (body) => request('POST', '/api/auth/register', body),
+  login: (body) => request('POST', '/api/auth/login', body),
+
+  account: () => request('GET', '/api/account'),
+  ledger: (params) => request('GET', `/api/account/ledger${query(params)}`),
+  usage: (params) => request('GET', `/api/account/usage${query(params)}`),
+
+  managementKeys: () => request('GET', '/api/management/keys'),
+  managementKey: (id) => request('GET', `/api/management/keys/${enc(id)}`),
+  createManagementKey: (body) => request('POST', '/api/management/keys', body),
+  updateManagementKey: (id, body) => request('PATCH', `/api/management/keys/${enc(id)}`, body),
+  revokeManagementKey: (id) => request('DELETE', `/api/management/keys/${enc(id)}`),
+
+  childKeys: (mkId) => request('GET', `/api/management/keys/${enc(mkId)}/children`),
+  createChildKey: (mkId, body) => request('POST', `/api/management/keys/${enc(mkId)}/children`, body),
+  updateChildKey: (mkId, id, body) =>
+    request('PATCH', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`, body),
+  deleteChildKey: (mkId, id) => request('DELETE', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`),
+
+  jobs: (params) => request('GET', `/api/jobs${query(params)}`),
+  batches: (params) => request('GET', `/api/batches${query(params)}`),
+
+  webhooks: () => request('GET', '/api/webhooks'),
+  createWebhook: (body) => request('POST', '/api/webhooks', body),
+  deleteWebhook: (id) => request('DELETE', `/api/webhooks/${enc(id)}`),
+  webhookDeliveries: (id) => request('GET', `/api/webhooks/${enc(id)}/deliveries`),
+};
+
+/** A listing that is not served (yet) reads as empty, so its page shows its empty state. */
+export async function listOrEmpty(promise) {
+  try {
+    const page = await promise;
+    return Array.isArray(page?.data) ? page.data : [];
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return [];
+    throw err;
+  }
+}

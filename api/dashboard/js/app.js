@@ -1,0 +1,110 @@
+import { api, SESSION_ENDED, session } from './api.js';
+import { announce, clearAlert, messageOf, showAlert } from './components/notify.js';
+import { emptyState, renderPage } from './components/page.js';
+import { h, mount } from './dom.js';
+import { renderJobs } from './pages/jobs.js';
+import { renderKeyDetail } from './pages/key-detail.js';
+import { renderKeys } from './pages/keys.js';
+import { renderLogin, renderSignup } from './pages/login.js';
+import { renderOverview } from './pages/overview.js';
+import { renderWebhooks } from './pages/webhooks.js';
+import { navigate, resolve, route, start } from './router.js';
+
+const PUBLIC = new Set(['/login', '/signup']);
+
+route('/login', renderLogin);
+route('/signup', renderSignup);
+route('/overview', renderOverview);
+route('/keys', renderKeys);
+route('/keys/:mkId', renderKeyDetail);
+route('/jobs', renderJobs);
+route('/webhooks', renderWebhooks);
+
+/** A message to show once the next page has rendered (e.g. why the user landed on the login page). */
+let notice = null;
+let renderSeq = 0;
+/** The signed-in email shown in the header, fetched once per session token. */
+const shown = { token: null, email: '' };
+
+async function updateShell(path) {
+  const signedIn = Boolean(session.token);
+  document.getElementById('main-nav').hidden = !signedIn;
+  document.getElementById('session-box').hidden = !signedIn;
+  for (const a of document.querySelectorAll('#main-nav a')) {
+    const current = path === a.dataset.route || path.startsWith(`${a.dataset.route}/`);
+    if (current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const box = document.getElementById('account-email');
+  if (!signedIn) {
+    box.textContent = '';
+    return;
+  }
+  if (shown.token !== session.token) {
+    shown.token = session.token;
+    shown.email = '';
+    try {
+      shown.email = (await api.account()).email;
+    } catch {
+      // The page's own request reports the failure; the header just stays blank.
+    }
+  }
+  box.textContent = shown.email;
+}
+
+async function onRoute(path) {
+  if (path === '/') return navigate(session.token ? '/overview' : '/login');
+  const match = resolve(path);
+  const isPublic = match !== null && PUBLIC.has(match.pattern);
+  if (!isPublic && !session.token) return navigate('/login');
+  if (isPublic && session.token) return navigate('/overview');
+
+  const seq = ++renderSeq;
+  const main = document.getElementById('main');
+  clearAlert();
+  updateShell(path);
+  // Kept while the user is on the sign-in pages: several requests may end the session at once,
+  // and each re-renders the login page.
+  if (notice && isPublic) showAlert(notice);
+  else notice = null;
+  if (!match) {
+    renderPage(
+      main,
+      { title: 'Page not found' },
+      emptyState('There is no page here.', h('a', { href: '#/overview' }, 'Go to the overview')),
+    );
+    main.querySelector('h1')?.focus();
+    return;
+  }
+  main.setAttribute('aria-busy', 'true');
+  mount(main, h('p', { class: 'loading' }, 'Loading…'));
+  try {
+    await match.handler(main, match.params, { isCurrent: () => seq === renderSeq });
+  } catch (err) {
+    if (seq !== renderSeq) return;
+    renderPage(main, { title: 'Could not load this page' }, emptyState(messageOf(err)));
+    showAlert(messageOf(err));
+  } finally {
+    if (seq === renderSeq) main.removeAttribute('aria-busy');
+  }
+  if (seq === renderSeq) main.querySelector('h1')?.focus();
+}
+
+document.getElementById('logout').addEventListener('click', () => {
+  session.clear();
+  navigate('/login');
+  announce('You are logged out.');
+});
+
+window.addEventListener(SESSION_ENDED, () => {
+  notice = 'Your session has ended. Please log in again.';
+  if (window.location.hash !== '#/login') navigate('/login');
+});
+
+// Hash routing owns the URL fragment, so the skip link moves focus instead of changing it.
+document.getElementById('skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  document.getElementById('main').focus();
+});
+
+start(onRoute);

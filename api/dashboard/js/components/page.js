@@ -1,0 +1,65 @@
+import { h, mount, uid } from '../dom.js';
+
+/**
+ * The frame of every page: its `<h1>` (focused after navigation, so screen readers announce the
+ * new page), the document title, optional actions beside the heading, then the content.
+ */
+export function renderPage(main, { title, intro, actions = [], breadcrumb }, ...content) {
+  document.title = `${title} · Gonka Gateway`;
+  mount(
+    main,
+    breadcrumb ? h('nav', { 'aria-label': 'Breadcrumb', class: 'breadcrumb' }, breadcrumb) : null,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('div', {}, h('h1', { tabindex: '-1' }, title), intro ? h('p', { class: 'intro' }, intro) : null),
+      actions.length ? h('div', { class: 'page-actions' }, actions) : null,
+    ),
+    content,
+  );
+}
+
+/** A titled block of a page. */
+export function section(title, { actions = [], id, intro } = {}, ...content) {
+  const headingId = uid(id ?? 'section');
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': headingId, id },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h2', { id: headingId }, title),
+      actions.length ? h('div', { class: 'card-actions' }, actions) : null,
+    ),
+    intro ? h('p', { class: 'intro' }, intro) : null,
+    content,
+  );
+}
+
+/** What an empty list says, with what to do next. */
+export function emptyState(text, action) {
+  return h('div', { class: 'empty' }, h('p', {}, text), action ?? null);
+}
+
+/** A table with column headers; wide tables scroll inside their own box. */
+export function table({ caption, columns, rows, className }) {
+  return h(
+    'div',
+    { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
+    h(
+      'table',
+      { class: className },
+      h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col', class: c.className }, c.label)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}

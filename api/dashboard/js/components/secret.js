@@ -1,0 +1,77 @@
+import { h, uid } from '../dom.js';
+import { announce } from './notify.js';
+
+async function copyText(input) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    return true;
+  } catch {
+    // No clipboard permission (an insecure origin, a locked-down browser): leave it selected.
+    input.focus();
+    input.select();
+    return false;
+  }
+}
+
+/** A read-only value with a Copy button beside it. */
+export function copyField({ label, value, what, describedBy, autofocus = false }) {
+  const id = uid('copy');
+  const input = h('input', {
+    id,
+    type: 'text',
+    readonly: true,
+    value,
+    class: 'mono copy-value',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    'aria-describedby': describedBy,
+  });
+  const copy = h(
+    'button',
+    {
+      type: 'button',
+      'aria-label': `Copy ${label.toLowerCase()}`,
+      'data-autofocus': autofocus,
+      onClick: async () => {
+        const ok = await copyText(input);
+        copy.textContent = ok ? 'Copied' : 'Copy';
+        announce(
+          ok ? `The ${what} is on your clipboard.` : `Copying failed: the ${what} is selected, press Ctrl+C.`,
+        );
+      },
+    },
+    'Copy',
+  );
+  return h(
+    'div',
+    { class: 'field copy-field' },
+    h('label', { for: id }, label),
+    h('div', { class: 'copy-row' }, input, copy),
+  );
+}
+
+/**
+ * A secret the API returns once (a `gm-`/`gc-` key, a `whsec_` secret): shown read-only with a
+ * copy button and a warning that it cannot be shown again.
+ */
+export function secretReveal({ label, secret, what = 'key', onDone }) {
+  const warnId = uid('secret-warning');
+  return h(
+    'div',
+    { class: 'secret' },
+    h(
+      'p',
+      { id: warnId, class: 'callout warning' },
+      h('strong', {}, 'Copy it now: this is the only time it is shown. '),
+      `We keep only a hash of the ${what}. If it is lost, create a new one and revoke this one.`,
+    ),
+    copyField({ label, value: secret, what, describedBy: warnId, autofocus: true }),
+    onDone
+      ? h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'button', class: 'primary', onClick: onDone }, `I have stored the ${what}`),
+        )
+      : null,
+  );
+}

@@ -1,0 +1,30 @@
+import { h } from '../dom.js';
+import { formatGnk, formatNgnk, ratio } from '../money.js';
+
+/**
+ * Spend (settled + in flight) of one period against its limit. The text says it all; the bar only
+ * repeats it visually, so it is hidden from screen readers.
+ */
+export function usageBar({ spent, reserved, limit }) {
+  const used = BigInt(spent) + BigInt(reserved ?? '0');
+  const detail = `${formatNgnk(used)}${reserved && reserved !== '0' ? ` (${formatNgnk(reserved)} in flight)` : ''}`;
+  if (limit === null || limit === undefined) {
+    return h(
+      'div',
+      { class: 'usage' },
+      h('span', { class: 'usage-text' }, `${formatGnk(used)} · no limit`),
+      h('span', { class: 'usage-sub' }, detail),
+    );
+  }
+  const r = ratio(used, limit);
+  const fill = h('span', { class: 'fill' });
+  fill.style.setProperty('width', `${(r * 100).toFixed(1)}%`);
+  const tone = r >= 1 ? 'danger' : r >= 0.8 ? 'warn' : 'ok';
+  return h(
+    'div',
+    { class: 'usage' },
+    h('span', { class: 'usage-text' }, `${formatGnk(used)} of ${formatGnk(limit)} (${Math.floor(r * 100)}%)`),
+    h('span', { class: ['bar', `bar-${tone}`], 'aria-hidden': 'true' }, fill),
+    h('span', { class: 'usage-sub' }, `${detail} of ${formatNgnk(limit)}`),
+  );
+}

@@ -1,0 +1,170 @@
+import { api } from '../api.js';
+import { formDialog } from '../components/dialog.js';
+import { FieldError, field, fieldValue } from '../components/form.js';
+import { announce } from '../components/notify.js';
+import { secretReveal } from '../components/secret.js';
+import { h } from '../dom.js';
+import { fromLocalInput, toLocalInput } from '../format.js';
+import { parseGnk, toGnkInput } from '../money.js';
+
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const LIMIT_HINT = 'In GNK (1 GNK = 1,000,000,000 nGNK), up to 9 decimals. Empty means no limit.';
+
+/** The form's fields, prefilled from `child` when editing. Names are the API's, so `param` errors land here. */
+function fields(child) {
+  const numeric = { autocomplete: 'off', inputmode: 'decimal', spellcheck: 'false' };
+  return [
+    field({
+      label: 'Name',
+      name: 'name',
+      value: child?.name,
+      hint: 'E.g. your customer’s name or id.',
+      attrs: { autocomplete: 'off' },
+    }),
+    h(
+      'div',
+      { class: 'field-row' },
+      field({
+        label: 'Daily limit (GNK)',
+        name: 'limit_daily_ngonka',
+        value: toGnkInput(child?.limit_daily_ngonka),
+        hint: `${LIMIT_HINT} Resets at 00:00 UTC.`,
+        attrs: numeric,
+      }),
+      field({
+        label: 'Monthly limit (GNK)',
+        name: 'limit_monthly_ngonka',
+        value: toGnkInput(child?.limit_monthly_ngonka),
+        hint: `${LIMIT_HINT} Resets on the 1st, 00:00 UTC.`,
+        attrs: numeric,
+      }),
+    ),
+    h(
+      'div',
+      { class: 'field-row' },
+      field({
+        label: 'Requests per minute',
+        name: 'rate_limit_rpm',
+        value: child?.rate_limit_rpm ?? '',
+        hint: 'Over any rolling 60 seconds. Empty means no limit.',
+        attrs: { autocomplete: 'off', inputmode: 'numeric' },
+      }),
+      field({
+        label: 'Expires at (your local time)',
+        name: 'expires_at',
+        type: 'datetime-local',
+        value: toLocalInput(child?.expires_at),
+        hint: `Time zone: ${zone}. Empty means it never expires.`,
+      }),
+    ),
+    field({
+      label: 'Metadata (JSON, optional)',
+      name: 'metadata',
+      hint: 'Your own references, returned with the key, e.g. {"customer_id": "c_42"}.',
+      input: h(
+        'textarea',
+        { rows: 2, spellcheck: 'false', class: 'mono' },
+        child && Object.keys(child.metadata ?? {}).length ? JSON.stringify(child.metadata) : '',
+      ),
+    }),
+  ];
+}
+
+function gnk(form, name) {
+  try {
+    return parseGnk(fieldValue(form, name));
+  } catch (err) {
+    throw new FieldError(name, err.message);
+  }
+}
+
+function rpm(form) {
+  const v = fieldValue(form, 'rate_limit_rpm');
+  if (v === '') return null;
+  // Any whole number goes to the API, which owns the range and says what is wrong with it.
+  if (!/^-?\d+$/.test(v)) throw new FieldError('rate_limit_rpm', 'Enter a whole number of requests');
+  return Number(v);
+}
+
+function metadata(form) {
+  const v = fieldValue(form, 'metadata');
+  if (v === '') return null;
+  let parsed;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new FieldError('metadata', 'Enter a JSON object, such as {"customer_id": "c_42"}');
+  return parsed;
+}
+
+function expiry(form) {
+  try {
+    return fromLocalInput(fieldValue(form, 'expires_at'));
+  } catch (err) {
+    throw new FieldError('expires_at', err.message);
+  }
+}
+
+function read(form) {
+  return {
+    name: fieldValue(form, 'name'),
+    limit_daily_ngonka: gnk(form, 'limit_daily_ngonka'),
+    limit_monthly_ngonka: gnk(form, 'limit_monthly_ngonka'),
+    rate_limit_rpm: rpm(form),
+    expires_at: expiry(form),
+    metadata: metadata(form),
+  };
+}
+
+export function createChildKeyDialog(mk, onChange) {
+  formDialog({
+    title: `New child key for ${mk.name}`,
+    intro: 'Give it to one customer. Limits cap what it may spend; your balance always does.',
+    fields: fields(null),
+    submitLabel: 'Create child key',
+    onSubmit: async (form, dlg) => {
+      const body = Object.fromEntries(Object.entries(read(form)).filter(([, v]) => v !== null));
+      const created = await api.createChildKey(mk.id, body);
+      await onChange();
+      dlg.replace(
+        'Child key created',
+        secretReveal({ label: 'Your new child key', secret: created.key, onDone: () => dlg.close() }),
+      );
+      announce(`Child key ${created.name} created.`);
+    },
+  });
+}
+
+/** Only what changed is sent: an untouched past expiry must not be re-validated as "in the future". */
+function changes(child, next, form) {
+  const out = {};
+  if (next.name !== child.name) out.name = next.name;
+  for (const k of ['limit_daily_ngonka', 'limit_monthly_ngonka', 'rate_limit_rpm']) {
+    if (String(next[k] ?? '') !== String(child[k] ?? '')) out[k] = next[k];
+  }
+  if (fieldValue(form, 'expires_at') !== toLocalInput(child.expires_at)) out.expires_at = next.expires_at;
+  const before = Object.keys(child.metadata ?? {}).length ? JSON.stringify(child.metadata) : null;
+  if ((next.metadata ? JSON.stringify(next.metadata) : null) !== before) out.metadata = next.metadata;
+  return out;
+}
+
+export function editChildKeyDialog(mk, child, onChange) {
+  formDialog({
+    title: `Edit ${child.name}`,
+    intro: 'Changes apply to the very next request made with this key.',
+    fields: fields(child),
+    submitLabel: 'Save changes',
+    onSubmit: async (form, dlg) => {
+      const body = changes(child, read(form), form);
+      if (Object.keys(body).length) {
+        await api.updateChildKey(mk.id, child.id, body);
+        await onChange();
+      }
+      dlg.close();
+      announce(Object.keys(body).length ? `${child.name} saved.` : 'Nothing changed.');
+    },
+  });
+}

@@ -1,0 +1,59 @@
+import { table } from '../components/page.js';
+import { usageBar } from '../components/usage-bar.js';
+import { h } from '../dom.js';
+import { badge, plural, time } from '../format.js';
+
+function usageCell(u, period, limit) {
+  const spent = period === 'daily' ? u.daily_spent_ngonka : u.monthly_spent_ngonka;
+  const reserved = period === 'daily' ? u.daily_reserved_ngonka : u.monthly_reserved_ngonka;
+  const requests = period === 'daily' ? u.requests_today : u.requests_this_month;
+  return h(
+    'td',
+    {},
+    usageBar({ spent, reserved, limit }),
+    h('span', { class: 'usage-sub' }, plural(requests, 'request')),
+  );
+}
+
+/** The child keys of `mk` with their limits, usage against them, and `actions(child)` per row. */
+export function childKeysTable(mk, visible, actions) {
+  return table({
+    caption: `Child keys of ${mk.name}`,
+    className: 'child-keys',
+    columns: [
+      { label: 'Name' },
+      { label: 'Status' },
+      { label: 'Today' },
+      { label: 'This month' },
+      { label: 'RPM', className: 'num' },
+      { label: 'Expires' },
+      { label: 'Last used' },
+      { label: 'Actions' },
+    ],
+    rows: visible.map((c) =>
+      h(
+        'tr',
+        { 'data-id': c.id },
+        h(
+          'th',
+          { scope: 'row' },
+          h('span', { class: 'key-name' }, c.name),
+          h('span', { class: 'mono small muted' }, c.key_prefix),
+        ),
+        h('td', {}, badge(c.status)),
+        usageCell(c.usage, 'daily', c.limit_daily_ngonka),
+        usageCell(c.usage, 'monthly', c.limit_monthly_ngonka),
+        h(
+          'td',
+          { class: 'num' },
+          c.rate_limit_rpm === null
+            ? h('span', { class: 'muted' }, 'No limit')
+            : c.rate_limit_rpm.toLocaleString(),
+        ),
+        h('td', {}, time(c.expires_at, 'Never')),
+        h('td', {}, time(c.last_used_at, 'Never')),
+        h('td', {}, actions(c)),
+      ),
+    ),
+  });
+}

@@ -1,0 +1,181 @@
+import { api, listOrEmpty } from '../api.js';
+import { messageOf, showAlert } from '../components/notify.js';
+import { emptyState, renderPage, section, table } from '../components/page.js';
+import { h, mount, uid } from '../dom.js';
+import { badge, time } from '../format.js';
+import { formatMoney } from '../money.js';
+import { href } from '../router.js';
+import { childKeyIndex } from './key-index.js';
+
+const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
+const BATCH_STATUSES = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'expired',
+  'cancelling',
+  'cancelled',
+];
+
+function keyCell(index, keyId) {
+  const k = index.get(keyId);
+  if (!k) return h('td', { class: 'mono small' }, keyId ?? '—');
+  return h(
+    'td',
+    {},
+    k.name,
+    h('span', { class: 'usage-sub' }, h('a', { href: href(`/keys/${k.mk.id}`) }, k.mk.name)),
+  );
+}
+
+function jobsTable(jobs, index) {
+  if (!jobs.length)
+    return emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.');
+  return table({
+    caption: 'Jobs',
+    columns: [
+      { label: 'Job' },
+      { label: 'Status' },
+      { label: 'Model' },
+      { label: 'Child key' },
+      { label: 'Created' },
+      { label: 'Completed' },
+      { label: 'Cost', className: 'num' },
+    ],
+    rows: jobs.map((j) =>
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'row', class: 'mono small' }, j.id),
+        h(
+          'td',
+          {},
+          badge(j.status),
+          j.error?.message ? h('span', { class: 'usage-sub' }, j.error.message) : null,
+        ),
+        h('td', {}, j.model ?? '—'),
+        keyCell(index, j.key_id),
+        h('td', {}, time(j.created_at)),
+        h('td', {}, time(j.completed_at)),
+        h('td', { class: 'num' }, j.cost_ngonka ? formatMoney(j.cost_ngonka) : '—'),
+      ),
+    ),
+  });
+}
+
+function counts(b) {
+  const c = b.request_counts ?? {};
+  return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
+}
+
+function batchesTable(batches, index) {
+  if (!batches.length)
+    return emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.');
+  return table({
+    caption: 'Batches',
+    columns: [
+      { label: 'Batch' },
+      { label: 'Status' },
+      { label: 'Requests' },
+      { label: 'Child key' },
+      { label: 'Created' },
+      { label: 'Output file' },
+      { label: 'Error file' },
+    ],
+    rows: batches.map((b) =>
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'row', class: 'mono small' }, b.id),
+        h('td', {}, badge(b.status)),
+        h('td', {}, counts(b)),
+        keyCell(index, b.key_id),
+        h('td', {}, time(b.created_at)),
+        h('td', { class: 'mono small' }, b.output_file_id ?? '—'),
+        h('td', { class: 'mono small' }, b.error_file_id ?? '—'),
+      ),
+    ),
+  });
+}
+
+/** A labelled `<select>` whose first option, "All", means no filter. */
+function filterSelect(label, options, onChange) {
+  const id = uid('filter');
+  return h(
+    'div',
+    { class: 'inline-field' },
+    h('label', { for: id }, label),
+    h(
+      'select',
+      { id, onChange: (e) => onChange(e.target.value) },
+      h('option', { value: '' }, 'All'),
+      options,
+    ),
+  );
+}
+
+/** Jobs and batches of every child key of the account; a listing the server lacks shows as empty. */
+export async function renderJobs(main, _params, ctx) {
+  const filters = { key_id: '', job_status: '', batch_status: '' };
+  const load = () =>
+    Promise.all([
+      listOrEmpty(api.jobs({ key_id: filters.key_id, status: filters.job_status })),
+      listOrEmpty(api.batches({ key_id: filters.key_id, status: filters.batch_status })),
+    ]);
+  const [[jobs, batches], mks] = await Promise.all([load(), listOrEmpty(api.managementKeys())]);
+  const index = await childKeyIndex(mks);
+  if (!ctx.isCurrent()) return;
+  const jobsBox = h('div', {}, jobsTable(jobs, index));
+  const batchesBox = h('div', {}, batchesTable(batches, index));
+
+  const refilter = (name) => async (value) => {
+    filters[name] = value;
+    try {
+      const [j, b] = await load();
+      mount(jobsBox, jobsTable(j, index));
+      mount(batchesBox, batchesTable(b, index));
+    } catch (err) {
+      showAlert(messageOf(err));
+    }
+  };
+  const keyOptions = [...index.entries()].map(([id, k]) =>
+    h('option', { value: id }, `${k.name} (${k.mk.name})`),
+  );
+
+  renderPage(
+    main,
+    {
+      title: 'Jobs & batches',
+      intro: 'Asynchronous work sent by your child keys, newest first.',
+      actions: [filterSelect('Child key', keyOptions, refilter('key_id'))],
+    },
+    section(
+      'Jobs',
+      {
+        actions: [
+          filterSelect(
+            'Job status',
+            JOB_STATUSES.map((s) => h('option', { value: s }, s)),
+            refilter('job_status'),
+          ),
+        ],
+      },
+      jobsBox,
+    ),
+    section(
+      'Batches',
+      {
+        actions: [
+          filterSelect(
+            'Batch status',
+            BATCH_STATUSES.map((s) => h('option', { value: s }, s.replaceAll('_', ' '))),
+            refilter('batch_status'),
+          ),
+        ],
+      },
+      batchesBox,
+    ),
+  );
+}

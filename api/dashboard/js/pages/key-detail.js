@@ -1,0 +1,190 @@
+import { api } from '../api.js';
+import { confirmDialog } from '../components/dialog.js';
+import { announce, messageOf, showAlert } from '../components/notify.js';
+import { emptyState, renderPage, section } from '../components/page.js';
+import { h, mount, refocus, uid } from '../dom.js';
+import { badge, time } from '../format.js';
+import { href } from '../router.js';
+import { createChildKeyDialog, editChildKeyDialog } from './child-key-form.js';
+import { childKeysTable } from './child-keys-table.js';
+
+/** How the owner's backend does the same with the `gm-` key. */
+function apiExample(mk) {
+  return h(
+    'pre',
+    { class: 'code', tabindex: '0', 'aria-label': 'Example request' },
+    `curl ${window.location.origin}/api/management/keys/${mk.id}/children \\
+  -H "Authorization: Bearer gm-…" -H "Content-Type: application/json" \\
+  -d '{"name": "Customer 42", "limit_daily_ngonka": "1000000000", "rate_limit_rpm": 60}'`,
+  );
+}
+
+export async function renderKeyDetail(main, { mkId }, ctx) {
+  let [mk, children] = await Promise.all([api.managementKey(mkId), api.childKeys(mkId).then((r) => r.data)]);
+  if (!ctx.isCurrent()) return;
+  let showDeleted = false;
+  const list = h('div');
+  const writable = () => mk.status !== 'revoked';
+
+  const reload = async () => {
+    [mk, children] = await Promise.all([api.managementKey(mkId), api.childKeys(mkId).then((r) => r.data)]);
+    draw();
+  };
+
+  const toggle = async (c) => {
+    const status = c.status === 'active' ? 'disabled' : 'active';
+    try {
+      await api.updateChildKey(mk.id, c.id, { status });
+      await reload();
+      refocus(`toggle-${c.id}`);
+      announce(
+        status === 'disabled'
+          ? `${c.name} disabled: its key is refused until you enable it.`
+          : `${c.name} enabled.`,
+      );
+    } catch (err) {
+      showAlert(messageOf(err));
+    }
+  };
+
+  const remove = (c) =>
+    confirmDialog({
+      title: `Delete ${c.name}?`,
+      message: 'Its gc- key stops working at once. Its usage history is kept. This cannot be undone.',
+      confirmLabel: 'Delete key',
+      action: async () => {
+        await api.deleteChildKey(mk.id, c.id);
+        await reload();
+        announce(`${c.name} deleted.`);
+      },
+    });
+
+  const actions = (c) => {
+    if (c.status === 'deleted') return h('span', { class: 'muted' }, 'Deleted ', time(c.deleted_at));
+    if (!writable()) return h('span', { class: 'muted' }, 'Parent revoked');
+    const canToggle = c.status === 'active' || c.status === 'disabled';
+    return h(
+      'div',
+      { class: 'row-actions' },
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-focus-key': `edit-${c.id}`,
+          'aria-label': `Edit ${c.name}`,
+          onClick: () => editChildKeyDialog(mk, c, reload),
+        },
+        'Edit',
+      ),
+      canToggle
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'data-focus-key': `toggle-${c.id}`,
+              'aria-label': `${c.status === 'active' ? 'Disable' : 'Enable'} ${c.name}`,
+              onClick: () => toggle(c),
+            },
+            c.status === 'active' ? 'Disable' : 'Enable',
+          )
+        : null,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger-link',
+          'data-focus-key': `delete-${c.id}`,
+          'aria-label': `Delete ${c.name}`,
+          onClick: () => remove(c),
+        },
+        'Delete',
+      ),
+    );
+  };
+
+  const draw = () => {
+    const visible = children.filter((c) => showDeleted || c.status !== 'deleted');
+    if (!visible.length) {
+      mount(
+        list,
+        emptyState(
+          children.length
+            ? 'Every child key of this management key is deleted.'
+            : 'No child keys yet. Create one for each of your customers.',
+        ),
+      );
+      return;
+    }
+    mount(list, childKeysTable(mk, visible, actions));
+  };
+
+  const deletedId = uid('show-deleted');
+  const filter = h(
+    'div',
+    { class: 'checkbox' },
+    h('input', {
+      type: 'checkbox',
+      id: deletedId,
+      onChange: (e) => {
+        showDeleted = e.target.checked;
+        draw();
+      },
+    }),
+    h('label', { for: deletedId }, 'Show deleted keys'),
+  );
+  const create = writable()
+    ? h(
+        'button',
+        {
+          type: 'button',
+          class: 'primary',
+          'data-focus-key': 'create-child',
+          onClick: () => createChildKeyDialog(mk, reload),
+        },
+        'Create child key',
+      )
+    : null;
+
+  draw();
+  renderPage(
+    main,
+    {
+      title: mk.name,
+      intro: [
+        badge(mk.status),
+        ' ',
+        h('span', { class: 'mono' }, mk.key_prefix),
+        ' · created ',
+        time(mk.created_at),
+        ' · last used ',
+        time(mk.last_used_at, 'never'),
+      ],
+      breadcrumb: h(
+        'ol',
+        {},
+        h('li', {}, h('a', { href: href('/keys') }, 'API keys')),
+        h('li', { 'aria-current': 'page' }, mk.name),
+      ),
+    },
+    mk.status === 'revoked'
+      ? h(
+          'p',
+          { class: 'callout warning' },
+          'This management key is revoked: its child keys no longer authenticate and cannot be changed.',
+        )
+      : null,
+    mk.status === 'disabled'
+      ? h(
+          'p',
+          { class: 'callout' },
+          'This management key is disabled: its gm- key is refused, while its child keys keep working.',
+        )
+      : null,
+    section('Child keys', { actions: [filter, create].filter(Boolean) }, list),
+    section(
+      'From your backend',
+      { intro: 'Your backend can do the same with this management key’s gm- key:' },
+      apiExample(mk),
+    ),
+  );
+}

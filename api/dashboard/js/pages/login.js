@@ -1,0 +1,95 @@
+import { api, session } from '../api.js';
+import { field, fieldValue, makeForm } from '../components/form.js';
+import { announce } from '../components/notify.js';
+import { h, mount } from '../dom.js';
+import { navigate } from '../router.js';
+
+function authCard(main, { title, intro, form, footer }) {
+  document.title = `${title} · Gonka Gateway`;
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'auth' },
+      h(
+        'section',
+        { class: 'card auth-card' },
+        h('h1', { tabindex: '-1' }, title),
+        h('p', { class: 'intro' }, intro),
+        form,
+        h('p', { class: 'auth-footer' }, footer),
+      ),
+    ),
+  );
+}
+
+const emailField = () =>
+  field({ label: 'Email', name: 'email', type: 'email', attrs: { autocomplete: 'email', required: true } });
+
+export function renderLogin(main) {
+  const form = makeForm({
+    fields: [
+      emailField(),
+      field({
+        label: 'Password',
+        name: 'password',
+        type: 'password',
+        attrs: { autocomplete: 'current-password', required: true },
+      }),
+    ],
+    submitLabel: 'Log in',
+    onSubmit: async (f) => {
+      const { token } = await api.login({
+        email: fieldValue(f, 'email'),
+        password: f.elements.password.value,
+      });
+      session.set(token);
+      navigate('/overview');
+      announce('You are logged in.');
+    },
+  });
+  authCard(main, {
+    title: 'Log in',
+    intro: 'Manage your balance, API keys and webhooks.',
+    form,
+    footer: ['New here? ', h('a', { href: '#/signup' }, 'Create an account')],
+  });
+}
+
+export function renderSignup(main) {
+  const form = makeForm({
+    fields: [
+      emailField(),
+      field({
+        label: 'Password',
+        name: 'password',
+        type: 'password',
+        hint: 'At least 8 characters.',
+        attrs: { autocomplete: 'new-password', required: true },
+      }),
+      field({
+        label: 'Referral code (optional)',
+        name: 'referral_code',
+        attrs: { autocomplete: 'off', spellcheck: 'false' },
+      }),
+    ],
+    submitLabel: 'Create account',
+    onSubmit: async (f) => {
+      const referral = fieldValue(f, 'referral_code');
+      const { token } = await api.register({
+        email: fieldValue(f, 'email'),
+        password: f.elements.password.value,
+        ...(referral ? { referral_code: referral } : {}),
+      });
+      session.set(token);
+      navigate('/overview');
+      announce('Your account is ready.');
+    },
+  });
+  authCard(main, {
+    title: 'Create your account',
+    intro: 'Sell AI inference to your own customers with keys you control.',
+    form,
+    footer: ['Already have an account? ', h('a', { href: '#/login' }, 'Log in')],
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * Hash routing: `#/keys/mk_123` → the `/keys/:mkId` route with `{ mkId: 'mk_123' }`. Hashes that do
+ * not start with `#/` (in-page anchors) are not routes and are left alone.
+ */
+const routes = [];
+
+export function route(pattern, handler) {
+  const names = [];
+  const source = pattern.replace(/:([A-Za-z]+)/g, (_m, name) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  routes.push({ re: new RegExp(`^${source}/?$`), names, handler, pattern });
+}
+
+export function currentPath() {
+  const hash = window.location.hash;
+  return hash.startsWith('#/') ? hash.slice(1) : null;
+}
+
+export function resolve(path) {
+  for (const r of routes) {
+    const m = r.re.exec(path);
+    if (!m) continue;
+    const params = {};
+    r.names.forEach((n, i) => {
+      params[n] = decodeURIComponent(m[i + 1]);
+    });
+    return { handler: r.handler, params, pattern: r.pattern };
+  }
+  return null;
+}
+
+export function navigate(path) {
+  if (window.location.hash === `#${path}`) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else window.location.hash = path;
+}
+
+export function href(path) {
+  return `#${path}`;
+}
+
+/** Call `onRoute(path)` now and on every route change. */
+export function start(onRoute) {
+  const run = () => {
+    const path = currentPath();
+    if (path !== null || window.location.hash === '') onRoute(path ?? '/');
+  };
+  window.addEventListener('hashchange', run);
+  run();
+}

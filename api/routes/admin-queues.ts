@@ -1,0 +1,72 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { type Request, type RequestHandler, Router } from 'express';
+import type { Context } from '../../shared/context.js';
+import { ApiError } from '../../shared/errors.js';
+import { type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
+import { bearerToken } from '../middleware/auth.js';
+
+export const ADMIN_QUEUES_PATH = '/admin/queues';
+const COOKIE = 'gw_admin';
+
+function cookie(req: Request, name: string): string | null {
+  for (const part of (req.header('cookie') ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return null;
+}
+
+/**
+ * The admin token from a header (scripts), or `?token=` once from a browser, which is then kept in
+ * an HttpOnly, SameSite=Strict cookie scoped to the board (its pages and API calls carry no header)
+ * and stripped from the URL, so it neither stays in the address bar nor reaches the access log.
+ */
+function requireAdminToken(expected: string): RequestHandler {
+  const want = Buffer.from(expected);
+  const matches = (given: string | null) => {
+    const g = Buffer.from(given ?? '');
+    return g.length === want.length && timingSafeEqual(g, want);
+  };
+  return (req, res, next) => {
+    const fromQuery = typeof req.query.token === 'string' ? req.query.token : null;
+    if (fromQuery !== null) {
+      const url = new URL(req.originalUrl, 'http://x');
+      url.searchParams.delete('token');
+      const clean = url.pathname + url.search;
+      req.originalUrl = clean; // what the access log records
+      if (!matches(fromQuery)) throw new ApiError('authentication_error', 'Invalid admin token');
+      res.cookie(COOKIE, fromQuery, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.secure,
+        path: ADMIN_QUEUES_PATH,
+      });
+      res.redirect(303, clean);
+      return;
+    }
+    const given = bearerToken(req) ?? req.header('x-admin-token') ?? cookie(req, COOKIE);
+    if (!matches(given)) throw new ApiError('authentication_error', 'Admin token required');
+    next();
+  };
+}
+
+/** /admin/queues: every BullMQ queue in bull-board, for operators holding ADMIN_TOKEN. */
+export function adminQueuesRouter(ctx: Context, queues: Queues): Router | null {
+  if (!ctx.config.ADMIN_TOKEN) return null; // admin routes are off without it (API.md): 404
+  const board = new ExpressAdapter();
+  board.setBasePath(ADMIN_QUEUES_PATH);
+  createBullBoard({
+    queues: (Object.keys(queuePayloads) as QueueName[]).map((q) => new BullMQAdapter(queues.get(q))),
+    // @bull-board/express ships its own copy of @bull-board/api (a patch version apart): the same
+    // interface at runtime, two declarations to the type checker.
+    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    options: { uiConfig: { boardTitle: `${ctx.config.BRAND_NAME} queues` } },
+  });
+  const r = Router();
+  r.use(requireAdminToken(ctx.config.ADMIN_TOKEN));
+  r.use(board.getRouter());
+  return r;
+}

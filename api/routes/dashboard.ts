@@ -1,0 +1,35 @@
+import { fileURLToPath } from 'node:url';
+import express, { Router } from 'express';
+
+/** The dashboard's static files: plain ES modules, no build step. */
+const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
+
+/**
+ * The browser may load only this origin's scripts and styles, and talk only to this origin's API.
+ * The JWT lives in sessionStorage, so keeping third-party code and framing out is what protects it.
+ */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Mounted at /dashboard; /dashboard redirects to /dashboard/ so relative module URLs resolve. */
+export function dashboardRouter(): Router {
+  const r = Router();
+  r.use((_req, res, next) => {
+    res.setHeader('content-security-policy', CSP);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    next();
+  });
+  // `no-cache` revalidates with the ETag each time, so a deploy is picked up without a build hash.
+  r.use(express.static(DASHBOARD_DIR, { index: 'index.html', cacheControl: true, maxAge: 0 }));
+  return r;
+}

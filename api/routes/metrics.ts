@@ -1,0 +1,14 @@
+import { Router } from 'express';
+import type { Context } from '../../shared/context.js';
+import { createMetricsRegistry, type ScrapeDeps } from '../../shared/metrics/scrape.js';
+
+/** GET /metrics: Prometheus text format (API.md "Operations"). */
+export function metricsRouter(ctx: Context, deps: ScrapeDeps): Router {
+  const registry = createMetricsRegistry(ctx, deps);
+  const r = Router();
+  r.get('/', async (_req, res) => {
+    res.setHeader('content-type', registry.contentType);
+    res.send(await registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,80 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { cancelBatch } from '../../shared/batches/cancel.js';
+import { COMPLETION_WINDOW, createBatch } from '../../shared/batches/create.js';
+import { BATCH_ENDPOINT } from '../../shared/batches/parse-jsonl.js';
+import { batchObjects } from '../../shared/batches/read.js';
+import type { Context } from '../../shared/context.js';
+import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
+import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/batches.js';
+import { ApiError } from '../../shared/errors.js';
+import type { Queues } from '../../shared/queues.js';
+import { parse } from '../middleware/validate.js';
+
+export const createBatchBody = z.strictObject({
+  input_file_id: z.string().min(1).max(100),
+  endpoint: z.literal(BATCH_ENDPOINT, `only "${BATCH_ENDPOINT}" is supported`),
+  completion_window: z.literal(COMPLETION_WINDOW, `only "${COMPLETION_WINDOW}" is supported`),
+  // OpenAI's metadata: up to 16 string pairs.
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((m) => Object.keys(m).length <= 16, 'at most 16 keys')
+    .nullish(),
+});
+
+export const listBatchesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().max(100).optional(),
+});
+
+/** /v1/batches: OpenAI's batch API, over the files of /v1/files. */
+export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router {
+  const r = Router();
+
+  const load = async (id: string, key: ChildKeyIdentity): Promise<BatchRow> => {
+    const batch = await findBatch(ctx.sql, id);
+    if (!batch || batch.management_key_id !== key.management_key_id) throw ApiError.notFound('Batch');
+    return batch;
+  };
+
+  r.post('/', async (req, res) => {
+    const body = parse(createBatchBody, req.body);
+    const batch = await createBatch(ctx, deps.queues, {
+      key: res.locals.childKey,
+      inputFileId: body.input_file_id,
+      metadata: body.metadata ?? {},
+    });
+    res.json((await batchObjects(ctx.sql, [batch]))[0]);
+  });
+
+  r.get('/', async (req, res) => {
+    const q = parse(listBatchesQuery, req.query);
+    const key = res.locals.childKey;
+    const rows = await listBatches(ctx.sql, {
+      accountId: key.account_id,
+      managementKeyId: key.management_key_id,
+      afterId: q.after,
+      limit: q.limit + 1,
+    });
+    const data = await batchObjects(ctx.sql, rows.slice(0, q.limit));
+    res.json({
+      object: 'list',
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: rows.length > q.limit,
+    });
+  });
+
+  r.get('/:id', async (req, res) => {
+    const batch = await load(String(req.params.id), res.locals.childKey);
+    res.json((await batchObjects(ctx.sql, [batch]))[0]);
+  });
+
+  r.post('/:id/cancel', async (req, res) => {
+    const batch = await load(String(req.params.id), res.locals.childKey);
+    res.json((await batchObjects(ctx.sql, [await cancelBatch(ctx, deps.queues, batch.id)]))[0]);
+  });
+
+  return r;
+}

@@ -1,0 +1,57 @@
+import { type RequestHandler, Router } from 'express';
+import multer from 'multer';
+import { findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
+import { formatFile } from '../../shared/batches/format.js';
+import { MAX_FILE_BYTES } from '../../shared/batches/parse-jsonl.js';
+import type { Context } from '../../shared/context.js';
+import { readFileContent } from '../../shared/db/queries/files.js';
+import { ApiError } from '../../shared/errors.js';
+
+/** Multipart upload of one file, kept in memory: it is validated whole, then stored in Postgres. */
+const upload = multer({
+  storage: multer.memoryStorage(),
+  limits: { fileSize: MAX_FILE_BYTES, files: 1, fields: 10, fieldSize: 64 * 1024 },
+});
+
+/** multer's failures in the API's envelope: too large is 413, anything else malformed is 400. */
+function receiveFile(field: string): RequestHandler {
+  const handler = upload.single(field);
+  return (req, res, next) => {
+    handler(req, res, (err?: unknown) => {
+      if (!err) return next();
+      if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE')
+        return next(new ApiError('payload_too_large', `The file is larger than ${MAX_FILE_BYTES} bytes`));
+      const message = err instanceof Error ? err.message : 'Malformed multipart body';
+      next(ApiError.invalid(err instanceof multer.MulterError ? (err.field ?? 'file') : 'file', message));
+    });
+  };
+}
+
+/** /v1/files: batch input files, and the batches' output and error files. */
+export function v1FilesRouter(ctx: Context): Router {
+  const r = Router();
+
+  r.post('/', receiveFile('file'), async (req, res) => {
+    const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
+    if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
+    if (!req.file) throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
+    const file = await uploadBatchFile(ctx, res.locals.childKey, {
+      filename: req.file.originalname,
+      content: req.file.buffer,
+    });
+    res.json(formatFile(file));
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(formatFile(await findVisibleFile(ctx, res.locals.childKey, String(req.params.id))));
+  });
+
+  r.get('/:id/content', async (req, res) => {
+    const file = await findVisibleFile(ctx, res.locals.childKey, String(req.params.id));
+    const content = await readFileContent(ctx.sql, file.id);
+    if (!content) throw ApiError.notFound('File');
+    res.type('application/octet-stream').send(content);
+  });
+
+  return r;
+}

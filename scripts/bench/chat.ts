@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
+import { createBenchCustomer, heldNgonka } from './gateway-key.js';
+import { load, type Target } from './load.js';
+import { type Child, freePort, rssMb, startChild, waitForHttp } from './processes.js';
+import { printReport, type Row } from './report.js';
+
+/**
+ * `npm run bench:chat` (DESIGN.md "Performance targets"): sync chat, non-stream, measured in one run
+ * (a) straight to the simulator, (b) through the gateway, (c) through the Portkey open-source gateway
+ * as a pure proxy, all on the same zero-latency simulator. Everything listens on 127.0.0.1 only and
+ * runs in its own process; the load generator runs here. Needs Postgres and Redis (DATABASE_URL's
+ * server, REDIS_URL): the gateway gets its own database `gonka_bench` and a fresh Redis prefix.
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
+ * DevTools or speedscope) to see where its time goes.
+ */
+const WARMUP_S = 2;
+const C1_S = 8;
+const C32_S = 10;
+const BODY = JSON.stringify({
+  model: SIM_MODEL_QWEN3_235B,
+  messages: [{ role: 'user', content: 'Write one short sentence about rivers.' }],
+  max_tokens: 32,
+});
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const databaseUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+databaseUrl.pathname = '/gonka_bench';
+const prefix = `bench_${randomBytes(4).toString('hex')}`;
+const adminToken = randomBytes(16).toString('hex');
+const started: Child[] = [];
+
+async function main(): Promise<void> {
+  const busyBefore = await machineBusyPercent();
+  const tsx = ['--import', 'tsx'];
+  const sim = startChild('simulator', [...tsx, 'scripts/simulator.ts'], {
+    SIM_PORT: '0',
+    SIM_HOST: '127.0.0.1',
+    SIM_LATENCY_MS: '0',
+    LOG_LEVEL: 'warn',
+  });
+  started.push(sim);
+  const simUrls = (await sim.waitForLine(/GONKA_NODES=(\S+)/))[1]!.split(',');
+  const simUrl = simUrls[0]!;
+
+  const gatewayPort = await freePort();
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  // BENCH_SPLIT_WORKERS=1 runs the workers in a process of their own (as docker-compose does).
+  const split = process.env.BENCH_SPLIT_WORKERS === '1';
+  const gatewayEnv = {
+    NODE_ENV: 'production',
+    PORT: String(gatewayPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl.toString(),
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    GONKA_NODES: simUrls.join(','),
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: 'warn',
+  };
+  const roles = split ? 'api' : 'api,workers';
+  const gateway = startChild(
+    'gateway',
+    [...profile, ...tsx, 'scripts/start.ts', '--roles', roles],
+    gatewayEnv,
+  );
+  const workers = split
+    ? startChild('workers', [...tsx, 'scripts/start.ts', '--roles', 'workers'], gatewayEnv)
+    : undefined;
+  if (workers) started.push(workers);
+  started.push(gateway);
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+  const portkeyPort = await freePort();
+  const portkey = startChild(
+    'portkey',
+    [
+      '--import',
+      './scripts/bench/loopback-only.mjs',
+      'node_modules/@portkey-ai/gateway/build/start-server.js',
+      `--port=${portkeyPort}`,
+      '--headless',
+    ],
+    { NODE_ENV: 'production' },
+  );
+  started.push(portkey);
+  const portkeyUrl = `http://127.0.0.1:${portkeyPort}`;
+
+  await Promise.all([waitForHttp(`${gatewayUrl}/healthz`, 60_000), waitForHttp(portkeyUrl)]);
+  const customer = await createBenchCustomer(gatewayUrl, adminToken);
+
+  const targets: Target[] = [
+    { name: 'simulator (direct)', url: `${simUrl}/v1/chat/completions`, headers: {} },
+    {
+      name: 'portkey -> simulator',
+      url: `${portkeyUrl}/v1/chat/completions`,
+      headers: {
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `${simUrl}/v1`,
+        authorization: 'Bearer sk-bench',
+      },
+    },
+    {
+      name: 'gateway -> simulator',
+      url: `${gatewayUrl}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${customer.childKey}` },
+    },
+  ];
+  for (const t of targets) await checkOnce(t);
+
+  const groups = {
+    loadgen: () => [process.pid],
+    simulator: () => [sim.pid],
+    portkey: () => [portkey.pid],
+    gateway: () => [gateway.pid],
+    ...(workers ? { workers: () => [workers.pid] } : {}),
+    postgres: byCommandLine(/^postgres: .* gonka_bench /),
+    redis: byCommandLine(/^redis-server /),
+  };
+  const rows: Row[] = [];
+  let peakRssMb = 0;
+  for (const t of targets) {
+    process.stderr.write(`measuring ${t.name}…\n`);
+    await load(t, BODY, 8, WARMUP_S);
+    const isGateway = t === targets[2];
+    const sampler = isGateway
+      ? setInterval(() => {
+          peakRssMb = Math.max(peakRssMb, rssMb(gateway.pid));
+        }, 500)
+      : undefined;
+    try {
+      for (const [connections, seconds] of [
+        [1, C1_S],
+        [32, C32_S],
+      ] as const) {
+        const before = snapshotCpu(groups);
+        const r = await load(t, BODY, connections, seconds);
+        rows.push({ target: t.name, r, cpu: cpuUsed(before, snapshotCpu(groups)) });
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+  }
+
+  const drainStart = Date.now();
+  while ((await heldNgonka(gatewayUrl, customer.jwt)) > 0n) {
+    if (Date.now() - drainStart > 60_000) throw new Error('settlement did not catch up within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  printReport(rows, {
+    warmupS: WARMUP_S,
+    c1S: C1_S,
+    c32S: C32_S,
+    peakRssMb,
+    afterRssMb: rssMb(gateway.pid),
+    drainMs: Date.now() - drainStart,
+    busyBefore,
+  });
+}
+
+/** One request per target before measuring: a proxy that is misconfigured must not be timed. */
+async function checkOnce(t: Target): Promise<void> {
+  const res = await fetch(t.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...t.headers },
+    body: BODY,
+  });
+  const json = (await res.json()) as { choices?: unknown[] };
+  if (res.status !== 200 || !Array.isArray(json.choices))
+    throw new Error(`${t.name}: ${res.status} ${JSON.stringify(json).slice(0, 500)}`);
+}
+
+async function cleanup(): Promise<void> {
+  await Promise.allSettled(started.reverse().map((c) => c.stop()));
+  // The gateway's admission keys and queues live under its own prefix: leave Redis as it was.
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
+}

@@ -1,0 +1,58 @@
+import type { LoadResult } from './load.js';
+
+export interface Row {
+  target: string;
+  r: LoadResult;
+  /** CPU ms each process group used during the run. */
+  cpu: Record<string, number>;
+}
+
+export interface RunFacts {
+  warmupS: number;
+  c1S: number;
+  c32S: number;
+  peakRssMb: number;
+  afterRssMb: number;
+  drainMs: number;
+  /** The machine's CPU use before anything of the benchmark started. */
+  busyBefore: number;
+}
+
+const num = (n: number, d: number, w = 9) => n.toFixed(d).padStart(w);
+
+/** The table, the two target lines of DESIGN.md, memory, and where the CPU went per request. */
+export function printReport(rows: Row[], facts: RunFacts): void {
+  const groups = Object.keys(rows[0]?.cpu ?? {});
+  console.log(
+    `\nsync chat, non-stream, zero-latency simulator (warm-up ${facts.warmupS} s; c=1 ${facts.c1S} s; c=32 ${facts.c32S} s)`,
+  );
+  console.log(`machine CPU already busy before the run (other processes): ${facts.busyBefore}%`);
+  console.log(
+    `${'target'.padEnd(22)} ${'conns'.padStart(5)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`,
+  );
+  for (const { target, r } of rows)
+    console.log(
+      `${target.padEnd(22)} ${String(r.connections).padStart(5)} ${num(r.rps, 0)} ${num(r.p50Ms, 2)} ${num(r.p99Ms, 2)} ${String(r.errors).padStart(7)}`,
+    );
+
+  const get = (prefix: string, c: number) =>
+    rows.find((x) => x.target.startsWith(prefix) && x.r.connections === c)?.r;
+  const gw1 = get('gateway', 1);
+  const sim1 = get('simulator', 1);
+  const gw32 = get('gateway', 32);
+  const pk32 = get('portkey', 32);
+  if (gw1 && sim1)
+    console.log(`\ngateway p50 added at c=1: ${(gw1.p50Ms - sim1.p50Ms).toFixed(2)} ms (target ≤ 1 ms)`);
+  if (gw32 && pk32)
+    console.log(`gateway/portkey throughput at c=32: ${(gw32.rps / pk32.rps).toFixed(2)}× (target ≥ 4×)`);
+  console.log(
+    `gateway api process RSS: peak ${facts.peakRssMb} MB under load, ${facts.afterRssMb} MB after (target ≤ 250 MB); settlement caught up ${facts.drainMs} ms after the last request`,
+  );
+
+  console.log('\nCPU ms per request, by process (redis is shared with anything else using it):');
+  console.log(`${'target'.padEnd(22)} ${'conns'.padStart(5)} ${groups.map((g) => g.padStart(10)).join(' ')}`);
+  for (const { target, r, cpu } of rows)
+    console.log(
+      `${target.padEnd(22)} ${String(r.connections).padStart(5)} ${groups.map((g) => num((cpu[g] ?? 0) / Math.max(r.requests, 1), 3, 10)).join(' ')}`,
+    );
+}

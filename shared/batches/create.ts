@@ -1,0 +1,95 @@
+import type { Context } from '../context.js';
+import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
+import { failPendingLines, insertBatchLines } from '../db/queries/batch-lines.js';
+import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries/batches.js';
+import { findFile, readFileContent } from '../db/queries/files.js';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Queues } from '../queues.js';
+import { BATCH_ENDPOINT, parseBatchInput } from './parse-jsonl.js';
+import { scheduleExpiry, triggerDispatch } from './trigger.js';
+
+/** The only completion window offered, as in OpenAI. */
+export const COMPLETION_WINDOW = '24h';
+export const COMPLETION_WINDOW_MS = 24 * 3600_000;
+
+export interface CreateBatch {
+  key: ChildKeyIdentity;
+  inputFileId: string;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * POST /v1/batches: the batch and all its lines (pending, no hold: each line is admitted when it is
+ * dispatched) in one transaction, then the dispatcher and the end-of-window run are queued. If the
+ * queue refuses, the batch fails at once; nothing was held, so nothing is owed.
+ */
+export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch): Promise<BatchRow> {
+  const file = await findFile(ctx.sql, c.inputFileId);
+  if (!file || file.management_key_id !== c.key.management_key_id)
+    throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
+  if (file.purpose !== 'batch')
+    throw ApiError.invalid('input_file_id', 'The input file must be uploaded with purpose "batch"');
+  const content = await readFileContent(ctx.sql, file.id);
+  // Validated on upload; parsed again because the lines are stored from it.
+  const input = parseBatchInput(content ?? Buffer.alloc(0));
+
+  const id = newId('batch');
+  const now = ctx.clock.now();
+  const expiresAt = new Date(now.getTime() + COMPLETION_WINDOW_MS);
+  const owner = {
+    accountId: c.key.account_id,
+    managementKeyId: c.key.management_key_id,
+    childKeyId: c.key.id,
+  };
+  await ctx.sql.begin(async (tx) => {
+    await insertBatch(tx, {
+      id,
+      ...owner,
+      inputFileId: file.id,
+      endpoint: BATCH_ENDPOINT,
+      completionWindow: COMPLETION_WINDOW,
+      total: input.length,
+      metadata: c.metadata,
+      createdAt: now,
+      expiresAt,
+    });
+    await insertBatchLines(
+      tx,
+      { id, ...owner, createdAt: now },
+      input.map((l) => ({
+        id: newId('job'),
+        customId: l.customId,
+        lineNo: l.lineNo,
+        model: l.body.model,
+        request: l.body,
+      })),
+    );
+  });
+
+  try {
+    await triggerDispatch(queues, id);
+    // A second after the window closes, so the run finds it closed.
+    await scheduleExpiry(queues, id, expiresAt.getTime() - now.getTime() + 1000);
+  } catch (err) {
+    ctx.logger.error({ err, batchId: id }, 'queueing a new batch failed; failing it');
+    const error = { type: 'service_unavailable', message: 'The batch could not be queued' };
+    await failPendingLines(ctx.sql, id, error, now);
+    await closeBatch(ctx.sql, id, {
+      status: 'failed',
+      at: now,
+      outputFileId: null,
+      errorFileId: null,
+      completed: 0,
+      failed: input.length,
+      errors: {
+        object: 'list',
+        data: [{ code: 'service_unavailable', message: error.message, param: null, line: null }],
+      },
+    });
+    throw new ApiError('service_unavailable', 'The batch could not be queued; nothing was charged');
+  }
+  const batch = await findBatch(ctx.sql, id);
+  if (!batch) throw new Error(`batch ${id} vanished`);
+  return batch;
+}

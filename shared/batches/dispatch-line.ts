@@ -1,0 +1,109 @@
+import { admit } from '../admission/admit.js';
+import type { Context } from '../context.js';
+import type { PendingLine } from '../db/queries/batch-lines.js';
+import { queueLine } from '../db/queries/batch-lines.js';
+import type { BatchRow } from '../db/queries/batches.js';
+import { failJob } from '../db/queries/jobs.js';
+import { ApiError, errorBody } from '../errors.js';
+import { type ChatCompletionBody, prepareChat } from '../inference/chat-request.js';
+import { settleRequest } from '../inference/settle-request.js';
+import { JOB_HOLD_TTL_MS } from '../jobs/submit.js';
+import { holdEstimate } from '../pricing.js';
+import type { Queues } from '../queues.js';
+import type { Upstream } from '../upstream.js';
+
+/** What happened to one line: it holds a slot, it ended, or dispatch must stop. */
+export type LineOutcome =
+  | { kind: 'queued' }
+  | { kind: 'failed' }
+  | { kind: 'skipped' }
+  | { kind: 'rate_limited'; retryAfterMs: number }
+  | { kind: 'key_refused'; error: ApiError };
+
+/** The line stopped being pending while it was admitted: roll the admission back. */
+class LineNotPending extends Error {}
+
+/**
+ * Admit one batch line exactly as a job is admitted (same Lua check-and-hold, request id = the
+ * line's job id) and queue it for a node. Refusals for money end the line with the API.md error
+ * body; a rate limit or a refused key is for the caller to act on (pause, or end the batch).
+ */
+export async function dispatchLine(
+  ctx: Context,
+  deps: { upstream: Upstream; queues: Queues },
+  batch: BatchRow,
+  line: PendingLine,
+): Promise<LineOutcome> {
+  const failLine = async (err: ApiError): Promise<LineOutcome> => {
+    await failJob(ctx.sql, line.id, { status: 'failed', error: errorBody(err).error, at: ctx.clock.now() });
+    return { kind: 'failed' };
+  };
+  const body = line.request as ChatCompletionBody;
+  let chat: ReturnType<typeof prepareChat>;
+  try {
+    chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
+  } catch (err) {
+    if (err instanceof ApiError) return failLine(err); // e.g. a model no longer served
+    throw err;
+  }
+  let holdId: string;
+  try {
+    const { hold } = await admit(ctx, {
+      key: {
+        id: batch.child_key_id,
+        account_id: batch.account_id,
+        management_key_id: batch.management_key_id,
+      },
+      estimate: holdEstimate(
+        body.messages,
+        chat.maxTokens,
+        chat.model.upstreamPricePerToken,
+        ctx.config.PRICE_MARKUP_BPS,
+      ),
+      model: chat.model.id,
+      pricePerToken: chat.model.upstreamPricePerToken,
+      markupBps: ctx.config.PRICE_MARKUP_BPS,
+      holdTtlMs: JOB_HOLD_TTL_MS,
+      requestId: line.id,
+      persist: async (tx, h) => {
+        if (!(await queueLine(tx, line.id, h.id, chat.upstreamBody))) throw new LineNotPending();
+      },
+    });
+    holdId = hold.id;
+  } catch (err) {
+    if (err instanceof LineNotPending) return { kind: 'skipped' };
+    if (!(err instanceof ApiError)) throw err;
+    switch (err.type) {
+      case 'child_key_limit':
+      case 'insufficient_balance':
+        return failLine(err); // the batch goes on: later lines may be cheaper
+      case 'rate_limit_exceeded':
+        return { kind: 'rate_limited', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
+      case 'invalid_api_key':
+        return { kind: 'key_refused', error: err };
+      default:
+        throw err;
+    }
+  }
+  try {
+    await deps.queues.add(
+      'inference',
+      { jobId: line.id },
+      {
+        jobId: line.id,
+        attempts: ctx.config.INFERENCE_ATTEMPTS,
+        backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
+      },
+    );
+  } catch (err) {
+    ctx.logger.error({ err, jobId: line.id }, 'enqueueing a batch line failed; failing the line');
+    await failJob(ctx.sql, line.id, {
+      status: 'failed',
+      error: { type: 'service_unavailable', message: 'The request could not be queued' },
+      at: ctx.clock.now(),
+    });
+    await settleRequest(ctx, deps.queues, holdId, null);
+    return { kind: 'failed' };
+  }
+  return { kind: 'queued' };
+}

@@ -1,0 +1,100 @@
+import type { Context } from '../context.js';
+import { failPendingLines, lineProgress, nextPendingLines } from '../db/queries/batch-lines.js';
+import { type BatchRow, lockBatch } from '../db/queries/batches.js';
+import { errorBody } from '../errors.js';
+import type { Queues } from '../queues.js';
+import type { Upstream } from '../upstream.js';
+import { dispatchLine } from './dispatch-line.js';
+import { expireBatch } from './expire.js';
+import { finalizeIfIdle } from './finalize.js';
+import { triggerDispatch } from './trigger.js';
+
+/** Lines of one batch admitted and not finished at once (queued or running). */
+export const BATCH_MAX_IN_FLIGHT = 32;
+/** How soon a run that found the batch locked by another tries again. */
+const BUSY_RETRY_MS = 250;
+
+export interface DispatchOptions {
+  /** @default BATCH_MAX_IN_FLIGHT */
+  maxInFlight?: number;
+}
+
+export type DispatchResult = 'busy' | 'expired' | { dispatched: number; retryAfterMs: number | null };
+
+type Deps = { upstream: Upstream; queues: Queues };
+
+/**
+ * One run of a batch's dispatcher (the `batches` queue processor; triggered at creation, whenever
+ * a line ends, and at the end of the window). Under the batch lock it fills the free in-flight
+ * slots with pending lines, each admitted as it is dispatched; then it finalizes the batch if
+ * nothing is left. Idempotent and safe to run twice at once: a second run finds the lock taken and
+ * comes back shortly instead of waiting.
+ */
+export async function dispatchBatch(
+  ctx: Context,
+  deps: Deps,
+  batchId: string,
+  opts: DispatchOptions = {},
+): Promise<DispatchResult> {
+  const maxInFlight = opts.maxInFlight ?? BATCH_MAX_IN_FLIGHT;
+  const result = await ctx.sql.begin(async (tx): Promise<DispatchResult> => {
+    const batch = await lockBatch(tx, batchId, { skipLocked: true });
+    if (!batch) return 'busy'; // (or no such batch: the retry then finds nothing to do)
+    if (batch.status !== 'in_progress') return { dispatched: 0, retryAfterMs: null };
+    if (ctx.clock.now() >= batch.expires_at) return 'expired';
+    const progress = await lineProgress(tx, batchId);
+    const slots = maxInFlight - progress.live;
+    if (slots <= 0 || !progress.pending) return { dispatched: 0, retryAfterMs: null };
+    // Admission runs on other connections while this transaction holds the batch lock.
+    return fillSlots(ctx, deps, batch, slots);
+  });
+
+  if (result === 'busy') {
+    if (await batchExists(ctx, batchId))
+      await triggerDispatch(deps.queues, batchId, { delayMs: BUSY_RETRY_MS });
+    return result;
+  }
+  if (result === 'expired') {
+    await expireBatch(ctx, deps.queues, batchId);
+    return result;
+  }
+  if (result.retryAfterMs) await triggerDispatch(deps.queues, batchId, { delayMs: result.retryAfterMs });
+  await finalizeIfIdle(ctx, deps.queues, batchId);
+  return result;
+}
+
+async function batchExists(ctx: Context, batchId: string): Promise<boolean> {
+  const rows = await ctx.sql`select 1 from batches where id = ${batchId}`;
+  return rows.length > 0;
+}
+
+/**
+ * Dispatch pending lines in input order until `slots` of them are queued. A line refused for money
+ * ends and the next one is tried; a rate limit pauses the batch until the key has quota again; a
+ * refused key (disabled, expired, revoked) ends every line still pending.
+ */
+async function fillSlots(
+  ctx: Context,
+  deps: Deps,
+  batch: BatchRow,
+  slots: number,
+): Promise<{ dispatched: number; retryAfterMs: number | null }> {
+  let dispatched = 0;
+  let after = 0;
+  while (dispatched < slots) {
+    const lines = await nextPendingLines(ctx.sql, batch.id, after, 100);
+    if (lines.length === 0) break;
+    for (const line of lines) {
+      after = line.line_no ?? after;
+      const outcome = await dispatchLine(ctx, deps, batch, line);
+      if (outcome.kind === 'queued') dispatched++;
+      else if (outcome.kind === 'rate_limited') return { dispatched, retryAfterMs: outcome.retryAfterMs };
+      else if (outcome.kind === 'key_refused') {
+        await failPendingLines(ctx.sql, batch.id, errorBody(outcome.error).error, ctx.clock.now());
+        return { dispatched, retryAfterMs: null };
+      }
+      if (dispatched >= slots) break;
+    }
+  }
+  return { dispatched, retryAfterMs: null };
+}

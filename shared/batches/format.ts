@@ -1,0 +1,51 @@
+import type { LineCounts } from '../db/queries/batch-lines.js';
+import type { BatchRow } from '../db/queries/batches.js';
+import type { FileRow } from '../db/queries/files.js';
+
+const unix = (d: Date | null) => (d ? Math.floor(d.getTime() / 1000) : null);
+
+/** OpenAI's file object (`/v1` objects carry Unix seconds). Files are validated on upload. */
+export function formatFile(f: FileRow) {
+  return {
+    id: f.id,
+    object: 'file' as const,
+    bytes: f.bytes,
+    created_at: unix(f.created_at),
+    filename: f.filename,
+    purpose: f.purpose,
+    status: 'processed' as const,
+  };
+}
+
+/**
+ * OpenAI's batch object. `request_counts` come from the lines themselves, so they move as lines
+ * finish: `failed` counts lines that were tried and failed (refused for money included); lines
+ * that expired or were cancelled before running count in `total` only (their outcome is in the
+ * error file), so `failed` keeps meaning "the request did not work".
+ */
+export function formatBatch(b: BatchRow, counts: LineCounts) {
+  return {
+    id: b.id,
+    object: 'batch' as const,
+    endpoint: b.endpoint,
+    errors: b.errors,
+    input_file_id: b.input_file_id,
+    completion_window: b.completion_window,
+    status: b.status,
+    output_file_id: b.output_file_id,
+    error_file_id: b.error_file_id,
+    created_at: unix(b.created_at),
+    in_progress_at: unix(b.in_progress_at),
+    expires_at: unix(b.expires_at),
+    finalizing_at: unix(b.finalizing_at),
+    completed_at: unix(b.completed_at),
+    failed_at: unix(b.failed_at),
+    expired_at: unix(b.expired_at),
+    cancelling_at: unix(b.cancelling_at),
+    cancelled_at: unix(b.cancelled_at),
+    request_counts: { total: counts.total, completed: counts.succeeded, failed: counts.failed },
+    metadata: b.metadata,
+  };
+}
+
+export type BatchObject = ReturnType<typeof formatBatch>;

@@ -1,0 +1,130 @@
+import type { Db } from '../client.js';
+import type { JobRow, JobStatus } from './jobs.js';
+
+/** A batch line is a `jobs` row with a batch_id; these queries are the batch's view of them. */
+export interface NewBatchLine {
+  id: string;
+  customId: string;
+  lineNo: number;
+  model: string;
+  request: Record<string, unknown>;
+}
+
+/** All lines of a new batch in one statement, `pending` until dispatched (no hold yet). */
+export async function insertBatchLines(
+  db: Db,
+  batch: { id: string; accountId: string; managementKeyId: string; childKeyId: string; createdAt: Date },
+  lines: NewBatchLine[],
+): Promise<void> {
+  await db`
+    insert into jobs (id, account_id, management_key_id, child_key_id, batch_id, custom_id, line_no, status,
+                      model, request, created_at)
+    select v.id, ${batch.accountId}, ${batch.managementKeyId}, ${batch.childKeyId}, ${batch.id}, v.custom_id,
+           v.line_no, 'pending', v.model, v.request::jsonb, ${batch.createdAt}
+    from unnest(${lines.map((l) => l.id)}::text[], ${lines.map((l) => l.customId)}::text[],
+                ${lines.map((l) => l.lineNo)}::int[], ${lines.map((l) => l.model)}::text[],
+                ${lines.map((l) => JSON.stringify(l.request))}::text[]) as v(id, custom_id, line_no, model, request)`;
+}
+
+/** What request_counts shows: every line, those that succeeded and those that failed. */
+export interface LineCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+}
+
+const NO_LINES: LineCounts = { total: 0, succeeded: 0, failed: 0 };
+
+export async function countLines(db: Db, batchIds: string[]): Promise<Map<string, LineCounts>> {
+  if (batchIds.length === 0) return new Map();
+  const rows = await db<(LineCounts & { batch_id: string })[]>`
+    select batch_id, count(*)::int as total,
+           count(*) filter (where status = 'succeeded')::int as succeeded,
+           count(*) filter (where status = 'failed')::int as failed
+    from jobs where batch_id = any(${batchIds}::text[]) group by batch_id`;
+  const out = new Map(batchIds.map((id) => [id, NO_LINES]));
+  for (const { batch_id, ...c } of rows) out.set(batch_id, c);
+  return out;
+}
+
+/**
+ * What the dispatcher needs on every run, read from the few lines in flight and the first pending
+ * one only, so it stays cheap however large the batch (it runs once per finished line).
+ */
+export async function lineProgress(db: Db, batchId: string): Promise<{ live: number; pending: boolean }> {
+  const [row] = await db<{ live: number; pending: boolean }[]>`
+    select (select count(*) from jobs where batch_id = ${batchId} and status in ('queued', 'running'))::int as live,
+           exists (select 1 from jobs where batch_id = ${batchId} and status = 'pending') as pending`;
+  return row!;
+}
+
+export type PendingLine = Pick<JobRow, 'id' | 'line_no' | 'model' | 'request'>;
+
+export async function nextPendingLines(
+  db: Db,
+  batchId: string,
+  afterLineNo: number,
+  limit: number,
+): Promise<PendingLine[]> {
+  return db<PendingLine[]>`
+    select id, line_no, model, request from jobs
+    where batch_id = ${batchId} and status = 'pending' and line_no > ${afterLineNo}
+    order by line_no limit ${limit}`;
+}
+
+/**
+ * An admitted line: queued with its hold and the node request the hold was sized for. False when
+ * the line stopped being pending meanwhile (then the admission is rolled back).
+ */
+export async function queueLine(
+  db: Db,
+  id: string,
+  holdId: string,
+  request: Record<string, unknown>,
+): Promise<boolean> {
+  const rows = await db`
+    update jobs set status = 'queued', hold_id = ${holdId}, request = ${db.json(request as never)}
+    where id = ${id} and status = 'pending'
+    returning id`;
+  return rows.length === 1;
+}
+
+/** Fail every line not yet dispatched with one error (the batch's key was refused). */
+export async function failPendingLines(
+  db: Db,
+  batchId: string,
+  error: Record<string, unknown>,
+  at: Date,
+): Promise<number> {
+  const rows = await db`
+    update jobs set status = 'failed', error = ${db.json(error as never)}, completed_at = ${at}, cost_ngonka = 0
+    where batch_id = ${batchId} and status = 'pending'
+    returning id`;
+  return rows.length;
+}
+
+/**
+ * End every line that has not started: pending ones had no hold; queued ones return theirs for the
+ * caller to void. Running lines are left to finish (the node is already working on them).
+ */
+export async function endWaitingLines(
+  db: Db,
+  batchId: string,
+  status: Extract<JobStatus, 'expired' | 'cancelled'>,
+  error: Record<string, unknown>,
+  at: Date,
+): Promise<{ id: string; hold_id: string | null }[]> {
+  return db<{ id: string; hold_id: string | null }[]>`
+    update jobs set status = ${status}, error = ${db.json(error as never)}, completed_at = ${at}, cost_ngonka = 0
+    where batch_id = ${batchId} and status in ('pending', 'queued')
+    returning id, hold_id`;
+}
+
+export type ResultLine = Pick<JobRow, 'id' | 'custom_id' | 'line_no' | 'status' | 'result' | 'error'>;
+
+/** Every line with its outcome, in input order: what the output and error files are made from. */
+export async function resultLines(db: Db, batchId: string): Promise<ResultLine[]> {
+  return db<ResultLine[]>`
+    select id, custom_id, line_no, status, result, error from jobs
+    where batch_id = ${batchId} order by line_no`;
+}

@@ -1,0 +1,16 @@
+import type { Db } from '../client.js';
+
+/** Async jobs waiting for or in a node call: each should have its message in the inference queue. */
+export async function liveJobIds(db: Db, limit: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select id from jobs where status in ('queued', 'running') order by created_at limit ${limit}`;
+  return rows.map((r) => r.id);
+}
+
+/** Of these jobs, the ones still queued or running (a second look after a pause). */
+export async function stillLiveJobIds(db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db<{ id: string }[]>`
+    select id from jobs where id = any(${ids}::text[]) and status in ('queued', 'running')`;
+  return rows.map((r) => r.id);
+}

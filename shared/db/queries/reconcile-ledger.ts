@@ -1,0 +1,110 @@
+import type { Db } from '../client.js';
+
+/** Postgres-only reconciliation queries: the ledger's invariants and holds against jobs. */
+
+export async function unbalancedTransfers(db: Db, limit: number): Promise<{ id: bigint; sum: bigint }[]> {
+  return db<{ id: bigint; sum: bigint }[]>`
+    select transfer_id as id, sum(amount)::int8 as sum from postings
+    group by transfer_id having sum(amount) <> 0
+    order by transfer_id limit ${limit}`;
+}
+
+export interface BalanceMismatchRow {
+  id: string;
+  balance: bigint;
+  postings: bigint;
+}
+
+export async function balanceMismatches(db: Db, limit: number): Promise<BalanceMismatchRow[]> {
+  return db<BalanceMismatchRow[]>`
+    select l.id, l.balance, coalesce(p.sum, 0)::int8 as postings
+    from ledger_accounts l
+    left join (select ledger_account_id, sum(amount) as sum from postings group by ledger_account_id) p
+      on p.ledger_account_id = l.id
+    where l.balance <> coalesce(p.sum, 0)
+    order by l.id limit ${limit}`;
+}
+
+/** Customers whose open holds exceed their balance (available may never go below zero). */
+export async function overHeldAccounts(
+  db: Db,
+  limit: number,
+): Promise<{ id: string; balance: bigint; held: bigint }[]> {
+  return db<{ id: string; balance: bigint; held: bigint }[]>`
+    select l.id, l.balance, h.held::int8 as held
+    from (select account_id, sum(amount) as held from holds where status = 'open' group by account_id) h
+    join ledger_accounts l on l.id = h.account_id
+    where h.held > l.balance
+    order by l.id limit ${limit}`;
+}
+
+export interface HoldJobMismatchRow {
+  hold_id: string | null;
+  job_id: string | null;
+  hold_status: string | null;
+  job_status: string | null;
+  problem: 'hold_past_deadline' | 'hold_of_finished_job' | 'live_job_without_open_hold';
+}
+
+/**
+ * Open holds must match live work: an async hold ↔ its job queued or running, a sync hold (no job)
+ * not past its deadline. `grace` leaves room for settlement in flight.
+ */
+export async function holdJobMismatches(
+  db: Db,
+  now: Date,
+  graceMs: number,
+  limit: number,
+): Promise<HoldJobMismatchRow[]> {
+  const cutoff = new Date(now.getTime() - graceMs);
+  return db<HoldJobMismatchRow[]>`
+    (select h.id as hold_id, j.id as job_id, h.status as hold_status, j.status as job_status,
+            case when j.status in ('succeeded', 'failed', 'cancelled', 'expired') then 'hold_of_finished_job'
+                 else 'hold_past_deadline' end as problem
+     from holds h left join jobs j on j.hold_id = h.id
+     where h.status = 'open' and (
+       h.deadline <= ${cutoff}
+       or (j.status in ('succeeded', 'failed', 'cancelled', 'expired') and coalesce(j.completed_at, h.created_at) <= ${cutoff}))
+     order by h.id limit ${limit})
+    union all
+    (select h.id, j.id, h.status, j.status, 'live_job_without_open_hold'
+     from jobs j left join holds h on h.id = j.hold_id
+     where j.status in ('queued', 'running') and (h.id is null or h.status <> 'open') and j.created_at <= ${cutoff}
+     order by j.id limit ${limit})`;
+}
+
+export interface ClosedPeriodMismatchRow {
+  kind: 'day' | 'month';
+  period: string;
+  recorded: bigint;
+  actual: bigint;
+}
+
+/**
+ * A closed period is final: its recorded total (and, for a month, its key_usage_monthly rows) must
+ * still equal the sum of its key_usage_daily rows. A difference means usage landed after closing.
+ * Only periods from `since` on are checked; older ones were checked when they were recent.
+ */
+export async function closedPeriodMismatches(
+  db: Db,
+  since: string,
+  limit: number,
+): Promise<ClosedPeriodMismatchRow[]> {
+  return db<ClosedPeriodMismatchRow[]>`
+    with p as (
+      select kind, period, cost_ngonka,
+             (period + case when kind = 'day' then interval '1 day' else interval '1 month' end)::date as period_end
+      from usage_periods where status = 'closed' and period >= ${since}::date
+    ), totals as (
+      select p.kind, p.period,
+             case when p.kind = 'day' then p.cost_ngonka
+                  else coalesce((select sum(cost_ngonka) from key_usage_monthly m where m.month = p.period), 0)
+             end::int8 as recorded,
+             coalesce((select sum(cost_ngonka) from key_usage_daily u
+                       where u.day >= p.period and u.day < p.period_end), 0)::int8 as actual
+      from p
+    )
+    select kind, to_char(period, 'YYYY-MM-DD') as period, recorded, actual
+    from totals where recorded <> actual
+    order by period limit ${limit}`;
+}

@@ -1,0 +1,34 @@
+import type { Db } from '../client.js';
+import type { JobRow, JobStatus } from './jobs.js';
+
+export interface StaleHoldRow {
+  hold_id: string;
+  account_id: string;
+  deadline: Date;
+  job_id: string | null;
+  job_status: JobStatus | null;
+  job_usage: JobRow['usage'];
+}
+
+/**
+ * Open holds nothing will settle any more: past their deadline, or belonging to a job that ended
+ * more than `grace` ago (its settlement message was lost). A sync chat hold has no job; an async
+ * one has exactly one (jobs.hold_id).
+ */
+export async function findStaleHolds(
+  db: Db,
+  now: Date,
+  graceMs: number,
+  limit: number,
+): Promise<StaleHoldRow[]> {
+  const ended = new Date(now.getTime() - graceMs);
+  return db<StaleHoldRow[]>`
+    select h.id as hold_id, h.account_id, h.deadline, j.id as job_id, j.status as job_status, j.usage as job_usage
+    from holds h left join jobs j on j.hold_id = h.id
+    where h.status = 'open' and (
+      h.deadline <= ${now}
+      or (j.status in ('succeeded', 'failed', 'cancelled', 'expired') and coalesce(j.completed_at, h.created_at) <= ${ended})
+    )
+    order by h.deadline, h.id
+    limit ${limit}`;
+}

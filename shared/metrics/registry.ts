@@ -1,0 +1,73 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ApiError } from '../errors.js';
+import type { SettlementResult } from '../ledger/settle.js';
+
+/**
+ * This process's own Prometheus registry (never prom-client's global one, which libraries may
+ * write to). Metrics that are counted where they happen live here; the ones read at scrape time
+ * from Redis, BullMQ and the node pool are added per app in scrape.ts.
+ */
+export const processRegistry = new Registry();
+
+const admissionDuration = new Histogram({
+  name: 'gateway_admission_duration_seconds',
+  help: 'Time of one admission step (Redis check-and-hold plus the durable hold in Postgres)',
+  labelNames: ['outcome'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [processRegistry],
+});
+
+const admissions = new Counter({
+  name: 'gateway_admissions_total',
+  help: 'Admission decisions: admitted, or the refusal reason (API.md error type or key code)',
+  labelNames: ['result'] as const,
+  registers: [processRegistry],
+});
+
+const settlementLag = new Histogram({
+  name: 'gateway_settlement_lag_seconds',
+  help: 'From a request being handed to settlement to its hold being booked',
+  labelNames: ['status'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  registers: [processRegistry],
+});
+
+const taskRuns = new Counter({
+  name: 'gateway_scheduler_task_runs_total',
+  help: 'Scheduled task runs by this process, by result',
+  labelNames: ['task', 'result'] as const,
+  registers: [processRegistry],
+});
+
+const taskLastSuccess = new Gauge({
+  name: 'gateway_scheduler_task_last_success_timestamp_seconds',
+  help: 'When each scheduled task last finished without error in this process',
+  labelNames: ['task'] as const,
+  registers: [processRegistry],
+});
+
+let defaultsOn = false;
+/** Process metrics (memory, event loop lag, GC), started once and only by processes that serve them. */
+export function enableDefaultMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  collectDefaultMetrics({ register: processRegistry, prefix: 'gateway_' });
+}
+
+/** One admission, from its start (`performance.now()`); `refusal` null when admitted. */
+export function observeAdmission(refusal: ApiError | null, startedMs: number): void {
+  const seconds = (performance.now() - startedMs) / 1000;
+  admissionDuration.observe({ outcome: refusal ? 'refused' : 'admitted' }, seconds);
+  const code = refusal?.extra.code;
+  admissions.inc({ result: refusal ? (typeof code === 'string' ? code : refusal.type) : 'admitted' });
+}
+
+/** The settlement worker's onSettled hook. */
+export function observeSettlement(lagMs: number, result: SettlementResult): void {
+  settlementLag.observe({ status: result.status }, Math.max(lagMs, 0) / 1000);
+}
+
+export function recordTaskRun(task: string, ok: boolean): void {
+  taskRuns.inc({ task, result: ok ? 'ok' : 'error' });
+  if (ok) taskLastSuccess.set({ task }, Date.now() / 1000);
+}

@@ -1,0 +1,142 @@
+import type { JobType } from 'bullmq';
+import { Gauge, Registry } from 'prom-client';
+import type { Context } from '../context.js';
+import { type QueueName, type Queues, queuePayloads } from '../queues.js';
+import { loadReconcileSummary } from '../reconcile/summary.js';
+import type { Upstream } from '../upstream.js';
+import { enableDefaultMetrics, processRegistry } from './registry.js';
+
+export interface ScrapeDeps {
+  queues?: Queues;
+  upstream?: Upstream;
+}
+
+const JOB_STATES: JobType[] = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+  'paused',
+];
+
+/** Run a scrape-time reading; a store that does not answer leaves its series out instead of failing /metrics. */
+async function safely(ctx: Context, what: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    ctx.logger.warn({ err, what }, 'metrics: reading failed');
+  }
+}
+
+/**
+ * The registry a /metrics endpoint serves: this process's counters and histograms, plus gauges read
+ * when scraped — BullMQ queue depths, the Gonka node pool's health, and the last reconciliation's
+ * drift (from Redis, so any process exports what the scheduler found).
+ */
+export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry {
+  enableDefaultMetrics();
+  const scrape = new Registry();
+  const { queues, upstream } = deps;
+
+  if (queues)
+    new Gauge({
+      name: 'gateway_queue_jobs',
+      help: 'BullMQ jobs per queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [scrape],
+      async collect() {
+        this.reset();
+        await safely(ctx, 'queues', async () => {
+          for (const name of Object.keys(queuePayloads) as QueueName[]) {
+            const counts = await queues.get(name).getJobCounts(...JOB_STATES);
+            for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
+          }
+        });
+      },
+    });
+
+  if (upstream) {
+    const nodeGauge = (
+      name: string,
+      help: string,
+      read: (s: ReturnType<Upstream['pool']['status']>[number]) => number | undefined,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['node'] as const,
+        registers: [scrape],
+        collect() {
+          this.reset();
+          for (const s of upstream.pool.status()) {
+            const v = read(s);
+            if (v !== undefined) this.set({ node: s.url }, v);
+          }
+        },
+      });
+    nodeGauge(
+      'gateway_upstream_node_latency_seconds',
+      'Latency EWMA of successful calls per Gonka node',
+      (s) => (s.latencyEwmaMs === undefined ? undefined : s.latencyEwmaMs / 1000),
+    );
+    nodeGauge(
+      'gateway_upstream_node_consecutive_failures',
+      'Failures in a row per Gonka node',
+      (s) => s.consecutiveFailures,
+    );
+    nodeGauge('gateway_upstream_node_in_flight', 'Calls in flight per Gonka node', (s) => s.inFlight);
+    nodeGauge('gateway_upstream_node_available', '1 unless the node is circuit-broken (open)', (s) =>
+      s.state === 'open' ? 0 : 1,
+    );
+    new Gauge({
+      name: 'gateway_upstream_pricing_age_seconds',
+      help: 'Since node prices were last fetched successfully',
+      registers: [scrape],
+      collect() {
+        const at = upstream.pricing.updatedAt;
+        if (at !== null) this.set((Date.now() - at) / 1000);
+      },
+    });
+  }
+
+  // Each reads the summary itself: prom-client collects gauges concurrently, in no fixed order.
+  new Gauge({
+    name: 'gateway_reconcile_drift',
+    help: 'Drift items the last scheduled reconciliation confirmed, per check (0 = consistent)',
+    labelNames: ['check'] as const,
+    registers: [scrape],
+    async collect() {
+      this.reset();
+      await safely(ctx, 'reconcile', async () => {
+        const s = await loadReconcileSummary(ctx);
+        for (const [check, n] of Object.entries(s?.checks ?? {})) this.set({ check }, n);
+      });
+    },
+  });
+  new Gauge({
+    name: 'gateway_reconcile_last_run_timestamp_seconds',
+    help: 'When the last scheduled reconciliation ran',
+    registers: [scrape],
+    async collect() {
+      await safely(ctx, 'reconcile', async () => {
+        const s = await loadReconcileSummary(ctx);
+        if (s) this.set(Date.parse(s.at) / 1000);
+      });
+    },
+  });
+  new Gauge({
+    name: 'gateway_reconcile_unconfirmed',
+    help: 'Differences the last reconciliation saw once but not on its second look (requests in flight)',
+    registers: [scrape],
+    async collect() {
+      await safely(ctx, 'reconcile', async () => {
+        const s = await loadReconcileSummary(ctx);
+        if (s) this.set(s.unconfirmed);
+      });
+    },
+  });
+  return Registry.merge([processRegistry, scrape]);
+}

@@ -1,0 +1,33 @@
+import { createServer } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../logger.js';
+
+/**
+ * A bare /metrics listener for processes without the api role (workers, scheduler), whose own
+ * counters (settlement lag, task runs) would otherwise be invisible. Returns its close function.
+ */
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  host: string,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (err: unknown) => {
+        logger.error({ err }, 'metrics scrape failed');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}

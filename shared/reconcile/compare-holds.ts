@@ -1,0 +1,69 @@
+import type { Context } from '../context.js';
+import type { RedisAccount } from './redis-state.js';
+import type { AccountTruth } from './truth.js';
+import type { Finding } from './types.js';
+
+const HOUR_S = 3600;
+
+/**
+ * Redis hold records against open holds: every open hold needs its record (settlement releases
+ * through it), and a record of a hold no longer open is a release that never ran. Only the records
+ * that were read (`heldIds`) are judged; a hold opened since is not.
+ */
+export function compareHoldRecords(
+  ctx: Context,
+  accountId: string,
+  redis: RedisAccount,
+  truth: AccountTruth,
+  heldIds: Set<string>,
+  at: Date,
+): Finding[] {
+  const out: Finding[] = [];
+  const { keys } = ctx;
+  for (const id of heldIds) {
+    const hold = truth.openHolds.get(id);
+    const rec = redis.holds.get(id);
+    const key = keys.hold(accountId, id);
+    if (hold && !rec) {
+      const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+      out.push({
+        kind: 'drift',
+        check: 'redis_hold_records',
+        subject: key,
+        message: 'open hold has no Redis record: its settlement would not give the reservation back',
+        expected: hold.amount.toString(),
+        actual: 'absent',
+        delta: 'absent',
+        repairs: [{ kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS }],
+      });
+    } else if (hold && rec && (rec.amt !== hold.amount.toString() || rec.k !== hold.child_key_id)) {
+      const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+      out.push({
+        kind: 'drift',
+        check: 'redis_hold_records',
+        subject: key,
+        message: 'hold record differs from the open hold',
+        expected: `${hold.amount}/${hold.child_key_id}`,
+        actual: `${rec.amt}/${rec.k}`,
+        delta: `${rec.amt}/${rec.k}`,
+        repairs: [
+          { kind: 'delHold', key },
+          { kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS },
+        ],
+      });
+    } else if (!hold && rec) {
+      const status = truth.holdStatus.get(id) ?? 'unknown';
+      out.push({
+        kind: 'drift',
+        check: 'redis_hold_records',
+        subject: key,
+        message: `record of a hold that is ${status} in Postgres: its release never ran`,
+        actual: rec.amt,
+        delta: status,
+        repairs: [{ kind: 'delHold', key }],
+      });
+    }
+  }
+
+  return out;
+}

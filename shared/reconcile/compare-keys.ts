@@ -1,0 +1,163 @@
+import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S } from '../admission/load-state.js';
+import type { Context } from '../context.js';
+import type { KeyTruthRow } from '../db/queries/reconcile-admission.js';
+import type { RedisAccount } from './redis-state.js';
+import type { AccountTruth } from './truth.js';
+import type { Finding, Repair } from './types.js';
+
+/** A child key's Redis state fields as publishChildKeyState writes them. */
+export function keyStateFields(k: KeyTruthRow): Record<string, string> {
+  return {
+    st: k.status,
+    exp: String(k.expires_at ? k.expires_at.getTime() : 0),
+    rpm: String(k.rate_limit_rpm ?? 0),
+    ld: k.limit_daily_ngonka === null ? '-1' : k.limit_daily_ngonka.toString(),
+    lm: k.limit_monthly_ngonka === null ? '-1' : k.limit_monthly_ngonka.toString(),
+    mk: k.management_key_id,
+  };
+}
+
+const pairs = (o: Record<string, string>) => Object.entries(o).flat();
+
+export const counterRepair = (key: string, current: string | null, v: bigint, ttlS: number): Repair => ({
+  kind: 'value',
+  key,
+  current: current ?? '',
+  value: v.toString(),
+  ttlS,
+});
+
+/**
+ * Child and management key state hashes and the current day and month counters against Postgres.
+ * Counters are judged only where the key's hash says they are loaded (`c`): otherwise admission
+ * loads them from Postgres before using them.
+ */
+export function compareKeys(
+  ctx: Context,
+  accountId: string,
+  redis: RedisAccount,
+  truth: AccountTruth,
+  opts: { restore: boolean; day: string; month: string },
+): Finding[] {
+  const out: Finding[] = [];
+  const { keys } = ctx;
+  const value = counterRepair;
+  for (const [id, rk] of redis.keys) {
+    const t = truth.keys.get(id);
+    const hashKey = keys.childKey(accountId, id);
+    const present = Object.keys(rk.hash).length > 0;
+    if (!t) {
+      if (present || rk.day !== null || rk.month !== null)
+        out.push({
+          kind: 'drift',
+          check: 'redis_key_state',
+          subject: hashKey,
+          message: 'state of a child key this account does not have in Postgres',
+          delta: 'unknown',
+          repairs: [],
+        });
+      continue;
+    }
+    const fields = keyStateFields(t);
+    const version = t.version.toString();
+    const dayKey = keys.day(accountId, id, opts.day);
+    const monthKey = keys.month(accountId, id, opts.month);
+    if (!present) {
+      // Nothing loaded: admission would load it on the next request; --fix does it now.
+      if (opts.restore)
+        out.push({
+          kind: 'missing',
+          check: 'redis_key_state',
+          subject: hashKey,
+          message: 'not loaded',
+          delta: 'absent',
+          repairs: [
+            value(dayKey, rk.day, t.day_used, DAY_COUNTER_TTL_S),
+            value(monthKey, rk.month, t.month_used, MONTH_COUNTER_TTL_S),
+            {
+              kind: 'state',
+              key: hashKey,
+              currentVersion: '',
+              fields: ['v', version, ...pairs(fields), 'c', '1'],
+            },
+          ],
+        });
+      continue;
+    }
+    const wrong = Object.entries(fields).filter(([f, v]) => rk.hash[f] !== v);
+    if (rk.hash.v !== version || wrong.length > 0) {
+      const loaded = rk.hash.c ? ['c', rk.hash.c] : [];
+      out.push({
+        kind: 'drift',
+        check: 'redis_key_state',
+        subject: hashKey,
+        message:
+          rk.hash.v !== version
+            ? `key state is version ${rk.hash.v ?? 'none'}, Postgres has ${version}`
+            : `key state differs at version ${version}: ${wrong.map(([f]) => f).join(', ')}`,
+        expected: `v${version} ${wrong.map(([f, v]) => `${f}=${v}`).join(' ')}`.trim(),
+        actual: `v${rk.hash.v ?? ''} ${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(' ')}`.trim(),
+        delta: `${rk.hash.v}:${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(',')}`,
+        repairs: [
+          {
+            kind: 'state',
+            key: hashKey,
+            currentVersion: rk.hash.v ?? '',
+            fields: ['v', version, ...pairs(fields), ...loaded],
+          },
+        ],
+      });
+    }
+    // Without `c` the counters are not in use: the next admission loads them from Postgres.
+    if (!rk.hash.c) continue;
+    const counters = [
+      { key: dayKey, raw: rk.day, want: t.day_used, ttl: DAY_COUNTER_TTL_S, what: 'day' },
+      { key: monthKey, raw: rk.month, want: t.month_used, ttl: MONTH_COUNTER_TTL_S, what: 'month' },
+    ];
+    for (const c of counters) {
+      const have = BigInt(c.raw ?? '0');
+      if (have === c.want) continue;
+      out.push({
+        kind: 'drift',
+        check: 'redis_counters',
+        subject: c.key,
+        message: `${c.what} counter (spent + reserved) differs from settled usage + open holds`,
+        expected: c.want.toString(),
+        actual: c.raw ?? 'absent (0)',
+        delta: (c.want - have).toString(),
+        repairs: [value(c.key, c.raw, c.want, c.ttl)],
+      });
+    }
+  }
+
+  for (const [id, hash] of redis.mks) {
+    const t = [...truth.keys.values()].find((k) => k.management_key_id === id);
+    if (!t) continue; // no key of it in scope to compare with
+    const key = keys.managementKey(accountId, id);
+    const want = { v: t.mk_version.toString(), st: t.mk_status };
+    if (Object.keys(hash).length === 0) {
+      if (opts.restore)
+        out.push({
+          kind: 'missing',
+          check: 'redis_key_state',
+          subject: key,
+          message: 'not loaded',
+          delta: 'absent',
+          repairs: [{ kind: 'state', key, currentVersion: '', fields: pairs(want) }],
+        });
+    } else if (hash.v !== want.v || hash.st !== want.st) {
+      out.push({
+        kind: 'drift',
+        check: 'redis_key_state',
+        subject: key,
+        message: 'management key state differs from Postgres',
+        expected: `v${want.v} st=${want.st}`,
+        actual: `v${hash.v} st=${hash.st}`,
+        delta: `${hash.v}:${hash.st}`,
+        repairs: [{ kind: 'state', key, currentVersion: hash.v ?? '', fields: pairs(want) }],
+      });
+    }
+  }
+
+  return out;
+}

@@ -1,0 +1,66 @@
+import type { Context } from '../context.js';
+import type { Queues } from '../queues.js';
+import { checkAdmissionState } from './admission-check.js';
+import { checkLedger } from './ledger-check.js';
+import { checkInferenceQueue } from './queue-check.js';
+import { emptyChecks, type ReconcileReport } from './types.js';
+
+export interface ReconcileOptions {
+  /** Repair Redis from Postgres (admission state; lost inference messages). @default false */
+  fix?: boolean;
+  /** Needed for the inference-queue check; without it that check is skipped. */
+  queues?: Queues;
+  /** Pause before the second look at a suspect. @default config.RECONCILE_SETTLE_MS */
+  settleMs?: number;
+}
+
+/**
+ * Reconciliation (DESIGN.md invariant 5): the ledger's own invariants, holds against jobs, Redis
+ * admission state against Postgres and the inference queue against live jobs. Postgres is never
+ * changed; with `fix`, Redis is brought back to it.
+ */
+export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const at = ctx.clock.now();
+  const fix = opts.fix ?? false;
+  const settleMs = opts.settleMs ?? ctx.config.RECONCILE_SETTLE_MS;
+  const ledger = await checkLedger(ctx);
+  const admission = await checkAdmissionState(ctx, { fix, settleMs });
+  const queue = opts.queues
+    ? await checkInferenceQueue(ctx, opts.queues, { fix, settleMs })
+    : { drift: [], unconfirmed: 0, fixed: 0, jobs: 0 };
+
+  const drift = [...ledger, ...admission.drift, ...queue.drift];
+  const checks = emptyChecks();
+  for (const d of drift) checks[d.check]++;
+  return {
+    at: at.toISOString(),
+    ok: drift.length === 0,
+    checks,
+    drift,
+    unconfirmed: admission.unconfirmed + queue.unconfirmed,
+    fixed: admission.fixed + queue.fixed,
+    restored: admission.restored,
+    scanned: { ...admission.scanned, jobs: queue.jobs },
+  };
+}
+
+/** The report as an operator reads it. */
+export function formatReport(r: ReconcileReport, opts: { fixed: boolean }): string {
+  const lines = [
+    `reconcile ${r.at}: ${r.ok ? 'no drift' : `${r.drift.length} drift item(s)`}`,
+    `  scanned ${r.scanned.accounts} account(s), ${r.scanned.keys} key(s), ${r.scanned.holds} hold record(s), ${r.scanned.jobs} live job(s)`,
+  ];
+  for (const [check, n] of Object.entries(r.checks))
+    lines.push(`  ${n === 0 ? 'ok   ' : 'DRIFT'} ${check}${n ? ` (${n})` : ''}`);
+  for (const d of r.drift) {
+    const values = d.expected !== undefined || d.actual !== undefined;
+    lines.push(
+      `  - [${d.check}] ${d.subject}: ${d.message}${values ? ` (expected ${d.expected ?? '?'}, actual ${d.actual ?? '?'})` : ''}`,
+    );
+  }
+  if (r.unconfirmed)
+    lines.push(`  ${r.unconfirmed} difference(s) changed between two looks: requests in flight, not drift`);
+  if (opts.fixed)
+    lines.push(`  fixed ${r.fixed} drift item(s); restored ${r.restored} missing Redis value(s)`);
+  return lines.join('\n');
+}

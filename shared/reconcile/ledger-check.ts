@@ -1,0 +1,74 @@
+import type { Context } from '../context.js';
+import {
+  balanceMismatches,
+  closedPeriodMismatches,
+  holdJobMismatches,
+  overHeldAccounts,
+  unbalancedTransfers,
+} from '../db/queries/reconcile-ledger.js';
+import type { DriftItem } from './types.js';
+
+/** Most rows reported per check: enough to act on, bounded so a broken ledger cannot flood the report. */
+const LIMIT = 100;
+/** Closed periods are re-checked for this long after they end. */
+const RECHECK_DAYS = 62;
+
+const PROBLEMS = {
+  hold_past_deadline: 'open hold past its deadline (the stale-hold sweeper should have voided it)',
+  hold_of_finished_job: 'open hold of a job that ended (its settlement was lost)',
+  live_job_without_open_hold: 'queued or running job whose hold is not open',
+} as const;
+
+/**
+ * The book of record's own invariants, Postgres only: every transfer sums to zero, every ledger
+ * balance equals its postings, no customer has more held than they have, open holds match live
+ * jobs, closed periods are still what they were closed at.
+ */
+export async function checkLedger(ctx: Context): Promise<DriftItem[]> {
+  const now = ctx.clock.now();
+  const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
+  const since = new Date(now.getTime() - RECHECK_DAYS * 86_400_000).toISOString().slice(0, 10);
+  const [transfers, balances, overHeld, holds, periods] = await Promise.all([
+    unbalancedTransfers(ctx.sql, LIMIT),
+    balanceMismatches(ctx.sql, LIMIT),
+    overHeldAccounts(ctx.sql, LIMIT),
+    holdJobMismatches(ctx.sql, now, graceMs, LIMIT),
+    closedPeriodMismatches(ctx.sql, since, LIMIT),
+  ]);
+  return [
+    ...transfers.map((t) => ({
+      check: 'transfers_balanced' as const,
+      subject: `transfer ${t.id}`,
+      message: 'postings do not sum to zero',
+      expected: '0',
+      actual: t.sum.toString(),
+    })),
+    ...balances.map((b) => ({
+      check: 'ledger_balances' as const,
+      subject: `ledger account ${b.id}`,
+      message: 'balance differs from the sum of its postings',
+      expected: b.postings.toString(),
+      actual: b.balance.toString(),
+    })),
+    ...overHeld.map((a) => ({
+      check: 'available_non_negative' as const,
+      subject: `account ${a.id}`,
+      message: 'open holds exceed the balance',
+      expected: `held ≤ ${a.balance}`,
+      actual: a.held.toString(),
+    })),
+    ...holds.map((h) => ({
+      check: 'holds_vs_jobs' as const,
+      subject: [h.hold_id && `hold ${h.hold_id}`, h.job_id && `job ${h.job_id}`].filter(Boolean).join(', '),
+      message: PROBLEMS[h.problem],
+      actual: `hold ${h.hold_status ?? 'none'}, job ${h.job_status ?? 'none'}`,
+    })),
+    ...periods.map((p) => ({
+      check: 'closed_periods' as const,
+      subject: `${p.kind} ${p.kind === 'day' ? p.period : p.period.slice(0, 7)}`,
+      message: 'closed period no longer matches its daily usage',
+      expected: p.actual.toString(),
+      actual: p.recorded.toString(),
+    })),
+  ];
+}

@@ -1,0 +1,64 @@
+/** Reconciliation's vocabulary: what it checks, what it finds, how it repairs Redis. */
+
+export const CHECKS = [
+  'transfers_balanced',
+  'ledger_balances',
+  'available_non_negative',
+  'holds_vs_jobs',
+  'closed_periods',
+  'redis_balance',
+  'redis_counters',
+  'redis_key_state',
+  'redis_hold_records',
+  'inference_queue',
+] as const;
+
+export type CheckName = (typeof CHECKS)[number];
+
+/** One difference between what is and what Postgres says should be. */
+export interface DriftItem {
+  check: CheckName;
+  /** What is wrong, by its id or Redis key, so an operator can find it. */
+  subject: string;
+  message: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** A write that brings one Redis value back to the book of record, guarded against live traffic. */
+export type Repair =
+  /** SET key value only if it still holds `current` ('' = absent). */
+  | { kind: 'value'; key: string; current: string; value: string; ttlS: number }
+  /** Replace a key-state hash only if its version is still `currentVersion` ('' = absent). */
+  | { kind: 'state'; key: string; currentVersion: string; fields: string[] }
+  | { kind: 'putHold'; key: string; amount: string; keyId: string; ttlS: number }
+  | { kind: 'delHold'; key: string };
+
+/**
+ * A finding: `drift` is wrong state (reported, repaired by --fix); `missing` is state Redis simply
+ * does not have yet, which admission would load lazily and --fix writes eagerly.
+ */
+export interface Finding extends DriftItem {
+  kind: 'drift' | 'missing';
+  /** Same in two passes a pause apart = real drift, not a request in flight. */
+  delta: string;
+  repairs: Repair[];
+}
+
+export interface ReconcileReport {
+  at: string;
+  ok: boolean;
+  /** Confirmed drift per check. */
+  checks: Record<CheckName, number>;
+  drift: DriftItem[];
+  /** Differences seen once but gone (or changed) on the second look: traffic in flight. */
+  unconfirmed: number;
+  /** With --fix: drift items repaired, and missing values written. */
+  fixed: number;
+  restored: number;
+  scanned: { accounts: number; keys: number; holds: number; jobs: number };
+}
+
+export function emptyChecks(): Record<CheckName, number> {
+  return Object.fromEntries(CHECKS.map((c) => [c, 0])) as Record<CheckName, number>;
+}

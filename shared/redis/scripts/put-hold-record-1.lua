@@ -1,0 +1,8 @@
+-- Recreate the Redis record of a hold that is open in Postgres (lost with a Redis flush), so its
+-- settlement gives the unused reservation back. Never overwrites a record that exists.
+-- KEYS: 1 hold record
+-- ARGV: 1 amount (nGNK), 2 child key id, 3 ttl (s)
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'amt', ARGV[1], 'k', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Context } from '../context.js';
+
+/**
+ * One leader among scheduler replicas: a Redis key set with `SET NX PX` holding this process's
+ * token, renewed by its holder only (a Lua compare-and-extend), released on shutdown. If the leader
+ * dies its lock expires after the TTL and the next replica to ask takes over. Leadership is only a
+ * way to avoid doing work twice: every task is idempotent, so a stale leader finishing a task while
+ * a new one starts it costs time, never correctness.
+ */
+export class LeaderLock {
+  readonly token = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+  private readonly key: string;
+  /** Local belief, valid until this `performance.now()` instant. */
+  private heldUntil = 0;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly ttlMs: number,
+  ) {
+    this.key = `${ctx.config.REDIS_PREFIX}:sched:leader`;
+  }
+
+  /** Renew the lock if held, else try to take it. False on any Redis error: a task then waits. */
+  async acquireOrRenew(): Promise<boolean> {
+    const started = performance.now();
+    try {
+      let ok = false;
+      if (this.heldUntil > 0)
+        ok = (await this.ctx.scripts.run('renewLock', [this.key], [this.token, this.ttlMs])) === 1;
+      if (!ok) ok = (await this.ctx.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
+      // Count the TTL from before the round trip, and keep a margin for clock drift between hosts.
+      this.heldUntil = ok ? started + this.ttlMs * 0.8 : 0;
+      return ok;
+    } catch (err) {
+      this.ctx.logger.warn({ err }, 'scheduler leader lock unavailable');
+      this.heldUntil = 0;
+      return false;
+    }
+  }
+
+  isLeader(): boolean {
+    return performance.now() < this.heldUntil;
+  }
+
+  async release(): Promise<void> {
+    if (this.heldUntil === 0) return;
+    this.heldUntil = 0;
+    await this.ctx.scripts.run('releaseLock', [this.key], [this.token]);
+  }
+}

@@ -1,0 +1,121 @@
+import { type ScheduledTask, schedule, validate } from 'node-cron';
+import type { Context } from '../context.js';
+import { recordTaskRun } from '../metrics/registry.js';
+import { LeaderLock } from './leader.js';
+
+export interface SchedulerTask {
+  name: string;
+  /** node-cron expression, evaluated in UTC. */
+  cron: string;
+  /**
+   * Leader-only tasks run on one replica at a time. Tasks that refresh this process's own memory
+   * (prices, nodes) run everywhere. @default true
+   */
+  leaderOnly?: boolean;
+  run(): Promise<unknown>;
+}
+
+export type RunOutcome = 'ran' | 'failed' | 'not_leader' | 'busy' | 'stopped';
+
+export interface SchedulerOptions {
+  /** @default config.SCHEDULER_LOCK_TTL_MS */
+  lockTtlMs?: number;
+  /** Run every task once right after start, to catch up on what happened while no scheduler ran. @default true */
+  catchUpOnStart?: boolean;
+}
+
+/**
+ * The scheduler role: node-cron fires each task on its schedule; a leader-only task runs only while
+ * this process holds the leader lock; a task never overlaps itself in one process. Failures are
+ * logged and counted, never thrown: the next tick tries again, and every task catches up on
+ * everything it missed (expiries past due, periods not closed), so a late or skipped run is harmless.
+ */
+export class Scheduler {
+  readonly lock: LeaderLock;
+  private readonly crons: ScheduledTask[] = [];
+  private readonly running = new Map<string, Promise<RunOutcome>>();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly ctx: Context,
+    readonly tasks: SchedulerTask[],
+    private readonly opts: SchedulerOptions = {},
+  ) {
+    for (const t of tasks)
+      if (!validate(t.cron)) throw new Error(`scheduler task ${t.name}: invalid cron expression "${t.cron}"`);
+    this.lock = new LeaderLock(ctx, opts.lockTtlMs ?? ctx.config.SCHEDULER_LOCK_TTL_MS);
+  }
+
+  start(): void {
+    const ttl = this.opts.lockTtlMs ?? this.ctx.config.SCHEDULER_LOCK_TTL_MS;
+    // Renew well inside the TTL so a busy leader keeps its lock between ticks.
+    this.renewTimer = setInterval(() => void this.lock.acquireOrRenew(), Math.max(ttl / 3, 100));
+    this.renewTimer.unref();
+    for (const t of this.tasks) {
+      this.crons.push(
+        schedule(t.cron, () => this.runTask(t.name).then(() => undefined), {
+          name: t.name,
+          timezone: 'UTC',
+        }),
+      );
+    }
+    if (this.opts.catchUpOnStart ?? true) setImmediate(() => void this.runAll());
+  }
+
+  /** Run one task now (what a cron tick does). */
+  runTask(name: string): Promise<RunOutcome> {
+    const task = this.tasks.find((t) => t.name === name);
+    if (!task) throw new Error(`no scheduler task ${name}`);
+    const inFlight = this.running.get(name);
+    if (inFlight) return inFlight.then(() => 'busy' as const);
+    const p = this.execute(task).finally(() => this.running.delete(name));
+    this.running.set(name, p);
+    return p;
+  }
+
+  /** Every task once, in order: the catch-up after start, and what tests drive. */
+  async runAll(): Promise<Record<string, RunOutcome>> {
+    const out: Record<string, RunOutcome> = {};
+    for (const t of this.tasks) out[t.name] = await this.runTask(t.name);
+    return out;
+  }
+
+  private async execute(task: SchedulerTask): Promise<RunOutcome> {
+    if (this.stopping) return 'stopped';
+    if ((task.leaderOnly ?? true) && !(await this.lock.acquireOrRenew())) return 'not_leader';
+    const log = this.ctx.logger.child({ task: task.name });
+    const started = performance.now();
+    try {
+      const result = await task.run();
+      recordTaskRun(task.name, true);
+      log.debug({ result, ms: Math.round(performance.now() - started) }, 'scheduled task done');
+      return 'ran';
+    } catch (err) {
+      recordTaskRun(task.name, false);
+      log.error({ err }, 'scheduled task failed');
+      return 'failed';
+    }
+  }
+
+  /** Stop firing, let running tasks finish, give up leadership. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.renewTimer) clearInterval(this.renewTimer);
+      for (const c of this.crons) {
+        try {
+          await c.destroy();
+        } catch (err) {
+          this.ctx.logger.warn({ err }, 'stopping a cron task failed');
+        }
+      }
+      await Promise.allSettled(this.running.values());
+      try {
+        await this.lock.release();
+      } catch (err) {
+        this.ctx.logger.warn({ err }, 'releasing the leader lock failed');
+      }
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,55 @@
+import { publishChildKeyState } from '../../admission/key-state.js';
+import type { Context } from '../../context.js';
+import { expireDueChildKeys } from '../../db/queries/expire-keys.js';
+import { insertSchedulerEvents } from '../../db/queries/scheduler-events.js';
+import type { Queues } from '../../queues.js';
+import { flushSchedulerEvents } from '../outbox.js';
+
+const BATCH = 500;
+
+/**
+ * TTL expiry: every active key past `expires_at` becomes `expired` (version + 1) with its
+ * `key.expired` event recorded in the same transaction, then its Redis state is republished and
+ * the events are emitted. Admission already refuses the key from the instant it expires (the Redis
+ * state carries `exp`); this makes the status visible and tells the owner. Catches up on any
+ * backlog, and a key is flipped once however many runs race.
+ */
+export async function expireKeys(
+  ctx: Context,
+  queues: Queues,
+): Promise<{ expired: number; emitted: number }> {
+  let expired = 0;
+  for (;;) {
+    const now = ctx.clock.now();
+    const keys = await ctx.sql.begin(async (tx) => {
+      const rows = await expireDueChildKeys(tx, now, BATCH);
+      await insertSchedulerEvents(
+        tx,
+        rows.map((k) => ({
+          // The expiry instant is part of the key: a key given a new TTL can expire again.
+          dedupeKey: `key.expired:${k.id}:${k.expires_at.getTime()}`,
+          accountId: k.account_id,
+          type: 'key.expired',
+          data: {
+            key_id: k.id,
+            management_key_id: k.management_key_id,
+            name: k.name,
+            expires_at: k.expires_at.toISOString(),
+          },
+          createdAt: now,
+        })),
+      );
+      return rows;
+    });
+    for (const k of keys) {
+      // If Redis is down the key is still refused there by its `exp`; reconciliation reports the
+      // stale version and the next admission load or --fix brings it up to date.
+      await publishChildKeyState(ctx, k).catch((err: unknown) =>
+        ctx.logger.warn({ err, keyId: k.id }, 'publishing an expired key to Redis failed'),
+      );
+    }
+    expired += keys.length;
+    if (keys.length < BATCH) break;
+  }
+  return { expired, emitted: await flushSchedulerEvents(ctx, queues) };
+}

@@ -1,0 +1,47 @@
+import type { Context } from '../../context.js';
+import type { Queues } from '../../queues.js';
+import type { Upstream } from '../../upstream.js';
+import { resumeStalledDeliveries } from '../../webhooks/resume.js';
+import type { SchedulerTask } from '../scheduler.js';
+import { expireKeys } from './expire-keys.js';
+import { limitAlerts } from './limit-alerts.js';
+import { reconcileCheck } from './reconcile-check.js';
+import { refreshUpstream } from './refresh-upstream.js';
+import { rollover } from './rollover.js';
+import { sweepStaleHolds } from './stale-holds.js';
+
+export interface SchedulerDeps {
+  queues: Queues;
+  /** This process's upstream, when it has one (the api role): its prices and nodes are refreshed. */
+  upstream?: Upstream;
+}
+
+/** The scheduler's tasks and their schedules (config SCHEDULER_*_CRON). */
+export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask[] {
+  const c = ctx.config;
+  const tasks: SchedulerTask[] = [
+    { name: 'expire-keys', cron: c.SCHEDULER_EXPIRE_CRON, run: () => expireKeys(ctx, deps.queues) },
+    { name: 'stale-holds', cron: c.SCHEDULER_STALE_HOLDS_CRON, run: () => sweepStaleHolds(ctx, deps.queues) },
+    { name: 'rollover', cron: c.SCHEDULER_ROLLOVER_CRON, run: () => rollover(ctx) },
+    { name: 'limit-alerts', cron: c.SCHEDULER_LIMIT_ALERTS_CRON, run: () => limitAlerts(ctx, deps.queues) },
+    {
+      name: 'webhook-resume',
+      cron: c.SCHEDULER_WEBHOOK_RESUME_CRON,
+      run: () => resumeStalledDeliveries(ctx, deps.queues),
+    },
+    {
+      name: 'reconcile-check',
+      cron: c.SCHEDULER_RECONCILE_CRON,
+      run: () => reconcileCheck(ctx, deps.queues),
+    },
+  ];
+  const { upstream } = deps;
+  if (upstream)
+    tasks.push({
+      name: 'refresh-upstream',
+      cron: c.SCHEDULER_REFRESH_CRON,
+      leaderOnly: false,
+      run: () => refreshUpstream(upstream),
+    });
+  return tasks;
+}

@@ -1,0 +1,94 @@
+import type { Context } from '../../context.js';
+import { type KeyLimitUsageRow, keyLimitUsage } from '../../db/queries/limit-usage.js';
+import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
+import { dayResetsAt, monthResetsAt, startOfUtcMonth } from '../../periods.js';
+import type { Queues } from '../../queues.js';
+import { flushSchedulerEvents } from '../outbox.js';
+
+export const THRESHOLDS = [80, 100] as const;
+/** Overlap between runs, so a settlement committed while the last run read is not missed. */
+const OVERLAP_MS = 5 * 60_000;
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * `key.limit_threshold` when a child key's use of its daily or monthly limit reaches 80% and 100%,
+ * once per key, limit, period and threshold (the event's dedupe key). "Use" is what admission counts
+ * against the limit: settled spend plus open reservations; at 100% the key admits nothing more until
+ * the period resets. Only keys whose use may have moved since the last run are read (a watermark
+ * in Redis; without it, everything used this month).
+ */
+export async function limitAlerts(
+  ctx: Context,
+  queues: Queues,
+): Promise<{ raised: number; emitted: number }> {
+  const now = ctx.clock.now();
+  const monthStart = startOfUtcMonth(now);
+  const watermarkKey = `${ctx.config.REDIS_PREFIX}:sched:limit-alerts:since`;
+  const mark = Number((await ctx.redis.get(watermarkKey)) ?? Number.NaN);
+  // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
+  const since =
+    Number.isFinite(mark) && mark <= now.getTime()
+      ? new Date(Math.max(mark - OVERLAP_MS, monthStart.getTime()))
+      : monthStart;
+  const rows = await keyLimitUsage(ctx.sql, {
+    day: isoDay(now),
+    monthStart: isoDay(monthStart),
+    monthEnd: isoDay(monthResetsAt(now)),
+    since,
+  });
+  const events = rows.flatMap((r) => thresholdEvents(r, now));
+  const raised = await insertSchedulerEvents(ctx.sql, events);
+  await ctx.redis.set(watermarkKey, String(now.getTime()));
+  return { raised, emitted: await flushSchedulerEvents(ctx, queues) };
+}
+
+/** The thresholds a key has reached, as events (duplicates of earlier ones are dropped on insert). */
+export function thresholdEvents(r: KeyLimitUsageRow, now: Date): NewSchedulerEvent[] {
+  const periods = [
+    {
+      limit: 'daily' as const,
+      cap: r.limit_daily_ngonka,
+      settled: r.day_settled,
+      reserved: r.day_reserved,
+      period: isoDay(now),
+      resetsAt: dayResetsAt(now),
+    },
+    {
+      limit: 'monthly' as const,
+      cap: r.limit_monthly_ngonka,
+      settled: r.month_settled,
+      reserved: r.month_reserved,
+      period: isoDay(now).slice(0, 7),
+      resetsAt: monthResetsAt(now),
+    },
+  ];
+  const out: NewSchedulerEvent[] = [];
+  for (const p of periods) {
+    // A zero limit blocks a key on purpose; "100% of nothing" would only be noise.
+    if (p.cap === null || p.cap <= 0n) continue;
+    const used = p.settled + p.reserved;
+    for (const threshold of THRESHOLDS) {
+      if (used * 100n < p.cap * BigInt(threshold)) continue;
+      out.push({
+        dedupeKey: `key.limit_threshold:${r.id}:${p.limit}:${p.period}:${threshold}`,
+        accountId: r.account_id,
+        type: 'key.limit_threshold',
+        data: {
+          key_id: r.id,
+          management_key_id: r.management_key_id,
+          limit: p.limit,
+          threshold,
+          spent_ngonka: used.toString(),
+          settled_ngonka: p.settled.toString(),
+          reserved_ngonka: p.reserved.toString(),
+          limit_ngonka: p.cap.toString(),
+          period: p.period,
+          resets_at: p.resetsAt.toISOString(),
+        },
+        createdAt: now,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import { triggerDispatch } from '../../batches/trigger.js';
+import type { Context } from '../../context.js';
+import { failJob, type JobRow } from '../../db/queries/jobs.js';
+import { findStaleHolds } from '../../db/queries/stale-holds.js';
+import { afterJobFinished } from '../../jobs/finish.js';
+import { type Settlement, settleHolds } from '../../ledger/settle.js';
+import type { Queues } from '../../queues.js';
+
+const BATCH = 200;
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
+
+export interface StaleHoldsResult {
+  voided: number;
+  posted: number;
+  jobsFailed: number;
+}
+
+/**
+ * Resolve holds nothing else will (DESIGN.md invariant 5: every hold ends settled or released):
+ * - past its deadline with its job still queued or running: the job is failed visibly
+ *   (`stale_hold`) and the hold voided, unless the job finished in the meantime (then its own
+ *   settlement is on the way and the hold is left to it);
+ * - past its deadline with no job (a sync chat whose settlement never came): voided;
+ * - its job ended more than HOLD_GRACE_SECONDS ago (the settlement message was lost): a job that
+ *   succeeded is charged for the usage it recorded, exactly what its settlement would have posted;
+ *   any other is voided.
+ * settleHolds is idempotent per hold, so a race with a late settlement or a second sweeper is harmless.
+ */
+export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<StaleHoldsResult> {
+  const result: StaleHoldsResult = { voided: 0, posted: 0, jobsFailed: 0 };
+  const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
+  for (;;) {
+    const now = ctx.clock.now();
+    const stale = await findStaleHolds(ctx.sql, now, graceMs, BATCH);
+    const items: Settlement[] = [];
+    const failed: JobRow[] = [];
+    for (const h of stale) {
+      if (h.job_id && h.job_status && !TERMINAL.has(h.job_status)) {
+        const job = await failJob(ctx.sql, h.job_id, {
+          status: 'failed',
+          error: {
+            type: 'stale_hold',
+            message: 'The job did not finish before its reservation expired; nothing was charged',
+          },
+          at: now,
+        });
+        if (!job) continue;
+        failed.push(job);
+        items.push({ holdId: h.hold_id, outcome: 'void' });
+      } else if (h.job_status === 'succeeded' && h.job_usage) {
+        items.push({
+          holdId: h.hold_id,
+          outcome: 'post',
+          promptTokens: h.job_usage.prompt_tokens,
+          completionTokens: h.job_usage.completion_tokens,
+        });
+      } else {
+        items.push({ holdId: h.hold_id, outcome: 'void' });
+      }
+    }
+    if (items.length) {
+      for (const r of await settleHolds(ctx, items)) {
+        if (r.status === 'voided') result.voided++;
+        if (r.status === 'posted') result.posted++;
+      }
+    }
+    // As the inference worker does: a failed batch line wakes its batch's dispatcher.
+    const onBatchLine = (job: JobRow) => triggerDispatch(queues, job.batch_id!);
+    for (const job of failed) await afterJobFinished(ctx, queues, job, { onBatchLine });
+    result.jobsFailed += failed.length;
+    if (stale.length > 0) ctx.logger.warn({ ...result, found: stale.length }, 'resolved stale holds');
+    // A batch where every hold was left alone (jobs that just finished) must not loop forever.
+    if (stale.length < BATCH || items.length === 0) return result;
+  }
+}

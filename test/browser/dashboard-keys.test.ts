@@ -1,0 +1,356 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+let browser: Browser;
+let dash: DashboardPage | undefined;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+afterEach(async () => {
+  await dash?.close();
+  dash = undefined;
+});
+
+const uniqueEmail = () => `founder-${Math.random().toString(36).slice(2, 10)}@example.com`;
+
+async function open(): Promise<Page> {
+  dash = await openDashboard(browser, stack.server.url);
+  return dash.page;
+}
+
+async function signUp(page: Page, email = uniqueEmail()): Promise<string> {
+  await page.goto('/dashboard');
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  return email;
+}
+
+/** Creates a management key through its dialog; returns the `gm-` key it showed once. */
+async function createManagementKey(page: Page, name: string): Promise<string> {
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('button', { name: 'Create management key' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create management key' });
+  await dialog.getByLabel('Name').fill(name);
+  await dialog.getByRole('button', { name: 'Create key' }).click();
+  const reveal = page.getByRole('dialog', { name: 'Management key created' });
+  const key = await reveal.getByRole('textbox', { name: 'Your new management key' }).inputValue();
+  await reveal.getByRole('button', { name: 'I have stored the key' }).click();
+  await expect.poll(() => page.locator('dialog').count()).toBe(0);
+  return key;
+}
+
+async function chat(key: string) {
+  const res = await fetch(`${stack.server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: SIM_MODEL_QWEN3_235B,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 20,
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** "YYYY-MM-DDTHH:mm" in UTC (the browser context runs in UTC), `days` from now, at the full hour. */
+function utcLocalInput(days: number): string {
+  const d = new Date(Date.now() + days * 86_400_000);
+  d.setUTCMinutes(0, 0, 0);
+  return d.toISOString().slice(0, 16);
+}
+
+/** Every value the page shows, in text or in an input, so a secret cannot hide in either. */
+async function visibleText(page: Page): Promise<string> {
+  const values = await page
+    .locator('input, textarea')
+    .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+  return `${await page.locator('body').textContent()}\n${values.join('\n')}`;
+}
+
+describe('dashboard: management and child keys', () => {
+  it('signs up, issues a limited child key, edits and disables it; /v1 then refuses that key', async () => {
+    const page = await open();
+    const email = await signUp(page);
+    const admin = stack.env.config.ADMIN_TOKEN!;
+    const topup = await call(stack.server.url, 'POST', '/api/admin/topups', {
+      token: admin,
+      body: { email, amount_ngonka: '25000000000', reference: `browser-${email}` },
+    });
+    expect(topup.status).toBe(201);
+
+    const gm = await createManagementKey(page, 'My SaaS');
+    expect(gm).toMatch(/^gm-/);
+    const mkRow = page.getByRole('row', { name: /My SaaS/ });
+    await expect.poll(() => mkRow.textContent()).toContain(gm.slice(0, 6));
+    expect(await visibleText(page)).not.toContain(gm);
+    await screenshot(page, 'keys');
+
+    await page.getByRole('link', { name: 'My SaaS' }).click();
+    await page.getByRole('heading', { name: 'My SaaS', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Create child key' }).click();
+    const form = page.getByRole('dialog', { name: /New child key/ });
+    const expires = utcLocalInput(30);
+    await form.getByLabel('Name').fill('Customer 42');
+    await form.getByLabel('Daily limit (GNK)').fill('1.5');
+    await form.getByLabel('Monthly limit (GNK)').fill('20');
+    await form.getByLabel('Requests per minute').fill('60');
+    await form.getByLabel('Expires at (your local time)').fill(expires);
+    await screenshot(page, 'child-key-create-dialog');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    const reveal = page.getByRole('dialog', { name: 'Child key created' });
+    const gc = await reveal.getByRole('textbox', { name: 'Your new child key' }).inputValue();
+    expect(gc).toMatch(/^gc-/);
+    await screenshot(page, 'child-key-created-dialog');
+    await reveal.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+
+    // Listed with its limits and prefix, never its plain key.
+    const row = page.getByRole('row', { name: /Customer 42/ });
+    await expect.poll(() => row.textContent()).toContain('of 1.5 GNK');
+    const rowText = await row.textContent();
+    expect(rowText).toContain('of 20 GNK');
+    expect(rowText).toContain('60');
+    expect(rowText).toContain(gc.slice(0, 6));
+    expect(await visibleText(page)).not.toContain(gc);
+
+    const mkId = new URL(page.url()).hash.split('/').pop()!;
+    const children = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
+      token: gm,
+    });
+    const child = children.body.data[0];
+    expect(child).toMatchObject({
+      name: 'Customer 42',
+      limit_daily_ngonka: '1500000000',
+      limit_monthly_ngonka: '20000000000',
+      rate_limit_rpm: 60,
+      expires_at: `${expires}:00.000Z`,
+      status: 'active',
+    });
+
+    // The key works, and its spend shows against the limits after a reload.
+    expect((await chat(gc)).status).toBe(200);
+    await page.reload();
+    await expect.poll(() => row.textContent()).toContain('1 request');
+    await screenshot(page, 'key-detail');
+
+    // Edit the daily limit; the rest (the expiry included) is left as it was.
+    await page.getByRole('button', { name: 'Edit Customer 42' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit Customer 42' });
+    expect(await edit.getByLabel('Daily limit (GNK)').inputValue()).toBe('1.5');
+    await edit.getByLabel('Daily limit (GNK)').fill('2.25');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row.textContent()).toContain('of 2.25 GNK');
+    const edited = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children/${child.id}`, {
+      token: gm,
+    });
+    expect(edited.body).toMatchObject({ limit_daily_ngonka: '2250000000', expires_at: child.expires_at });
+
+    // Disable: the status changes in place, focus stays on the (now "Enable") button.
+    await page.getByRole('button', { name: 'Disable Customer 42' }).click();
+    await expect.poll(() => row.getByText('disabled', { exact: true }).count()).toBe(1);
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+      .toBe('Enable Customer 42');
+
+    const refused = await chat(gc);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_disabled' });
+
+    // Overview once the charge has settled: balance, the chart and the top key.
+    const jwt = (await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session')))!;
+    await waitFor('charge settled', async () => {
+      const a = await call(stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: jwt });
+      return a.body.data.length > 0;
+    });
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Top keys' }).waitFor();
+    await expect.poll(() => page.getByRole('row', { name: /Customer 42/ }).count()).toBe(1);
+    await screenshot(page, 'overview');
+
+    expect(dash!.problems).toEqual([]);
+    expect(dash!.httpFailures).toEqual([]);
+  });
+
+  it('shows API validation errors next to the field they name', async () => {
+    const page = await open();
+    await page.goto('/dashboard/#/signup');
+    await page.getByLabel('Email').fill(uniqueEmail());
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const password = page.getByLabel('Password');
+    await expect.poll(() => password.getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Password')).toMatch(/8 characters/);
+    await screenshot(page, 'signup-error');
+    await password.fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await createManagementKey(page, 'Validation');
+    await page.getByRole('link', { name: 'Validation' }).click();
+    await page.getByRole('button', { name: 'Create child key' }).click();
+    const form = page.getByRole('dialog', { name: /New child key/ });
+    await form.getByLabel('Name').fill('x'.repeat(101));
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel('Name').getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Name')).toMatch(/at most 100 characters/);
+    // Focus goes to the field named by the error.
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name');
+
+    await form.getByLabel('Name').fill('Customer 7');
+    await form.getByLabel('Daily limit (GNK)').fill('9999999');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    const daily = form.getByLabel('Daily limit (GNK)');
+    await expect.poll(() => daily.getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/too large/);
+    expect(await form.getByLabel('Name').getAttribute('aria-invalid')).toBeNull();
+
+    await daily.fill('1');
+    await form.getByLabel('Requests per minute').fill('0');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel('Requests per minute').getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Requests per minute')).toMatch(/must be positive/i);
+    await screenshot(page, 'child-key-validation');
+
+    expect(dash!.problems).toEqual([]);
+    expect(
+      dash!.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
+    ).toEqual([
+      '400 POST /api/auth/register',
+      '400 POST /api/management/keys/:id/children',
+      '400 POST /api/management/keys/:id/children',
+      '400 POST /api/management/keys/:id/children',
+    ]);
+  });
+
+  it('renames, disables and revokes a management key; deletes a child key after a confirm', async () => {
+    const page = await open();
+    await signUp(page);
+    const gm = await createManagementKey(page, 'Old name');
+    const mkRow = page.getByRole('row', { name: /Old name/ });
+    const mkId = await mkRow.getAttribute('data-id');
+    const child = await call(stack.server.url, 'POST', `/api/management/keys/${mkId}/children`, {
+      token: gm,
+      body: { name: 'To delete' },
+    });
+    expect(child.status).toBe(201);
+
+    await page.getByRole('button', { name: 'Rename Old name' }).click();
+    const rename = page.getByRole('dialog', { name: 'Rename Old name' });
+    await rename.getByLabel('Name').fill('New name');
+    await rename.getByRole('button', { name: 'Save name' }).click();
+    const row = page.getByRole('row', { name: /New name/ });
+    await row.waitFor();
+    await page.getByRole('button', { name: 'Disable New name' }).click();
+    await expect.poll(() => row.getByText('disabled', { exact: true }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Enable New name' }).click();
+    await expect.poll(() => row.getByText('active', { exact: true }).count()).toBe(1);
+
+    await page.getByRole('link', { name: 'New name' }).click();
+    await page.getByRole('button', { name: 'Delete To delete' }).click();
+    const confirmDelete = page.getByRole('dialog', { name: 'Delete To delete?' });
+    // Cancel has focus first, so a stray Enter destroys nothing.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await confirmDelete.getByRole('button', { name: 'Delete key' }).click();
+    await page.getByText('Every child key of this management key is deleted.').waitFor();
+    await page.getByLabel('Show deleted keys').check();
+    await expect.poll(() => page.getByRole('row', { name: /To delete/ }).textContent()).toContain('deleted');
+    expect((await chat(child.body.key)).status).toBe(401);
+
+    await page
+      .getByRole('navigation', { name: 'Breadcrumb' })
+      .getByRole('link', { name: 'API keys' })
+      .click();
+    await page.getByRole('button', { name: 'Revoke New name' }).click();
+    await page
+      .getByRole('dialog', { name: 'Revoke New name?' })
+      .getByRole('button', { name: 'Revoke key' })
+      .click();
+    await expect.poll(() => row.getByText('revoked', { exact: true }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Rename New name' }).count()).toBe(0);
+    const refused = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
+      token: gm,
+    });
+    expect(refused.status).toBe(401);
+
+    expect(dash!.problems).toEqual([]);
+    expect(dash!.httpFailures).toEqual([]);
+  });
+
+  it('creates keys from the keyboard alone', async () => {
+    const page = await open();
+    await signUp(page);
+    await page.getByRole('link', { name: 'API keys' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+
+    const create = page.getByRole('button', { name: 'Create management key' });
+    await create.focus();
+    await page.keyboard.press('Enter');
+    // The dialog opens with focus in its first field; Enter submits.
+    await expect.poll(() => activeLabel(page)).toBe('Name');
+    await page.keyboard.type('Keyboard SaaS');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Management key created' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Copy');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    // Focus is back where it was.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Create management key');
+    await page.getByRole('row', { name: /Keyboard SaaS/ }).waitFor();
+
+    await page.getByRole('link', { name: 'Keyboard SaaS' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Keyboard SaaS', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Create child key' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => activeLabel(page)).toBe('Name');
+    await page.keyboard.type('Keyboard customer');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('0.5');
+    await page.keyboard.press('Enter');
+    const reveal = page.getByRole('dialog', { name: 'Child key created' });
+    expect(await reveal.getByRole('textbox', { name: 'Your new child key' }).inputValue()).toMatch(/^gc-/);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    const row = page.getByRole('row', { name: /Keyboard customer/ });
+    await expect.poll(() => row.textContent()).toContain('of 0.5 GNK');
+
+    expect(dash!.problems).toEqual([]);
+    expect(dash!.httpFailures).toEqual([]);
+  });
+});
+
+/** The text of the element that describes the field labelled `label` as invalid. */
+async function fieldError(page: Page, label: string): Promise<string> {
+  return page.getByLabel(label, { exact: true }).evaluate((el) => {
+    const ids = (el.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+    return ids
+      .map((id) => document.getElementById(id))
+      .filter((e) => e?.classList.contains('field-error'))
+      .map((e) => e!.textContent)
+      .join(' ');
+  });
+}
+
+async function activeLabel(page: Page): Promise<string | null> {
+  return page.evaluate(() => {
+    const el = document.activeElement as HTMLInputElement | null;
+    return el?.labels?.[0]?.textContent ?? null;
+  });
+}

@@ -1,0 +1,208 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+let browser: Browser;
+let receiver: Server;
+let receiverUrl: string;
+const received: string[] = [];
+
+beforeAll(async () => {
+  // The webhook receiver is on loopback, which only a test configuration may reach.
+  [stack, browser] = await Promise.all([
+    startTestStack({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } }),
+    launchBrowser(),
+  ]);
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  await new Promise((r) => receiver?.close(r));
+});
+
+/** The session token of an account made over HTTP, put in the tab as the login page would. */
+async function signedIn(dash: DashboardPage, jwt: string): Promise<Page> {
+  const { page } = dash;
+  await page.goto('/dashboard/');
+  await page.evaluate((t) => sessionStorage.setItem('gonka-gateway.session', t), jwt);
+  await page.goto('/dashboard/#/overview');
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  return page;
+}
+
+async function v1(key: string, path: string, body: unknown | FormData) {
+  const form = body instanceof FormData;
+  const res = await fetch(`${stack.server.url}/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, ...(form ? {} : { 'content-type': 'application/json' }) },
+    body: form ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const chatRequest = (content: string) => ({
+  model: SIM_MODEL_QWEN3_235B,
+  messages: [{ role: 'user', content }],
+  max_tokens: 16,
+});
+
+describe('dashboard: jobs, batches, webhooks and sign-in', () => {
+  it('adds a webhook endpoint, lists jobs and batches, and shows the delivery of a job event', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 10_000_000_000n });
+    const dash = await openDashboard(browser, stack.server.url);
+    const page = await signedIn(dash, c.jwt);
+
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByText('No endpoints yet', { exact: false }).waitFor();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const form = page.getByRole('dialog', { name: 'Add webhook endpoint' });
+    await form.getByLabel('Endpoint URL').fill(receiverUrl);
+    // No event chosen: the API's `events` error lands on the event group.
+    await form.getByRole('button', { name: 'Add endpoint' }).click();
+    await expect
+      .poll(() => form.locator('fieldset .field-error').textContent())
+      .toMatch(/at least one event/);
+    await form.getByLabel('A job succeeded (job.succeeded)').check();
+    await form.getByRole('button', { name: 'Add endpoint' }).click();
+    const reveal = page.getByRole('dialog', { name: 'Webhook endpoint added' });
+    expect(await reveal.getByRole('textbox', { name: 'Signing secret' }).inputValue()).toMatch(/^whsec_/);
+    await reveal.getByRole('button', { name: 'I have stored the secret' }).click();
+    await page.getByRole('row', { name: new RegExp(receiverUrl) }).waitFor();
+
+    // A job and a batch from the child key, then the job's event reaches the receiver.
+    const job = await v1(c.childKey, '/jobs', { request: chatRequest('An async hello') });
+    expect(job.status).toBe(202);
+    const file = new FormData();
+    file.set('purpose', 'batch');
+    const lines = [1, 2].map((i) =>
+      JSON.stringify({
+        custom_id: `r${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: chatRequest(`Line ${i}`),
+      }),
+    );
+    file.set('file', new Blob([`${lines.join('\n')}\n`], { type: 'application/jsonl' }), 'input.jsonl');
+    const uploaded = await v1(c.childKey, '/files', file);
+    expect(uploaded.status).toBe(200);
+    const batch = await v1(c.childKey, '/batches', {
+      input_file_id: uploaded.body.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    expect(batch.status).toBe(200);
+    await waitFor(
+      'job.succeeded delivered',
+      async () => received.some((b) => b.includes(job.body.id)),
+      30_000,
+    );
+
+    await page.getByRole('button', { name: `Delivery log of ${receiverUrl}` }).click();
+    const log = page.getByRole('dialog', { name: /Deliveries to/ });
+    const delivery = log.getByRole('row', { name: /job\.succeeded/ });
+    await expect.poll(() => delivery.textContent()).toMatch(/succeeded[\s\S]*HTTP 200/i);
+    await screenshot(page, 'webhook-deliveries');
+    await page.keyboard.press('Escape');
+    await screenshot(page, 'webhooks');
+
+    await page.getByRole('link', { name: 'Jobs & batches' }).click();
+    await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
+    const jobRow = page.getByRole('row', { name: new RegExp(job.body.id) });
+    await expect.poll(() => jobRow.textContent()).toMatch(/succeeded[\s\S]*Client A/i);
+    await page.getByRole('row', { name: new RegExp(batch.body.id) }).waitFor();
+    await page.getByLabel('Job status').selectOption('failed');
+    await page.getByText('No jobs to show', { exact: false }).waitFor();
+    await page.getByLabel('Job status').selectOption('');
+    await jobRow.waitFor();
+    await screenshot(page, 'jobs');
+
+    expect(dash.problems).toEqual([]);
+    expect(dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path}`)).toEqual([
+      '400 POST /api/webhooks',
+    ]);
+    await dash.close();
+  });
+
+  it('shows listings the server does not serve as empty', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const dash = await openDashboard(browser, stack.server.url);
+    const page = await signedIn(dash, c.jwt);
+    const missing = {
+      status: 404,
+      contentType: 'application/json',
+      body: '{"error":{"type":"not_found","message":"No route"}}',
+    };
+    await page.route(/\/api\/(jobs|batches|webhooks)(\?|$)/, (route) => route.fulfill(missing));
+    await page.getByRole('link', { name: 'Jobs & batches' }).click();
+    await page.getByText('No jobs to show', { exact: false }).waitFor();
+    await page.getByText('No batches to show', { exact: false }).waitFor();
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByText('No endpoints yet', { exact: false }).waitFor();
+    expect(await page.locator('#alert').textContent()).toBe('');
+
+    expect(dash.problems).toEqual([]);
+    expect(new Set(dash.httpFailures.map((f) => `${f.status} ${f.path}`))).toEqual(
+      new Set(['404 /api/jobs', '404 /api/batches', '404 /api/webhooks']),
+    );
+    await dash.close();
+  });
+
+  it('logs out and back in; a stale session sends the user to the login page', async () => {
+    const dash = await openDashboard(browser, stack.server.url);
+    const { page } = dash;
+    const email = `login-${Date.now()}@example.com`;
+    await page.goto('/dashboard');
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await screenshot(page, 'signup');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    // Bad credentials name no field: the form's alert says so.
+    await expect.poll(() => page.locator('form [role=alert]').textContent()).not.toBe('');
+    await screenshot(page, 'login');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await page.evaluate(() => sessionStorage.setItem('gonka-gateway.session', 'not-a-jwt'));
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+    await expect.poll(() => page.locator('#alert').textContent()).toMatch(/session has ended/);
+
+    expect(dash.problems).toEqual([]);
+    // The header's account lookup and the page's own request both meet the stale token.
+    expect(dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path}`).sort()).toEqual([
+      '401 GET /api/account',
+      '401 GET /api/management/keys',
+      '401 POST /api/auth/login',
+    ]);
+    await dash.close();
+  });
+});

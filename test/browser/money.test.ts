@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+
+/** The dashboard's money module is plain browser ESM with no DOM use, so Node can load it as is. */
+interface MoneyModule {
+  formatMoney(v: string | bigint): string;
+  formatGnk(v: string | bigint): string;
+  parseGnk(text: string): string | null;
+  toGnkInput(v: string | null): string;
+  ratio(part: string | bigint, whole: string | bigint): number;
+}
+const path = '../../api/dashboard/js/money.js';
+const money = (await import(path)) as MoneyModule;
+
+describe('dashboard money formatting', () => {
+  it('shows GNK beside exact nGNK, without floating point', () => {
+    expect(money.formatMoney('1500000000')).toBe('1.5 GNK (1,500,000,000 nGNK)');
+    expect(money.formatMoney('0')).toBe('0 GNK (0 nGNK)');
+    expect(money.formatMoney('1')).toBe('0.000000001 GNK (1 nGNK)');
+    expect(money.formatGnk('9007199254740993123')).toBe('9,007,199,254.740993123 GNK');
+  });
+
+  it('parses what a person types in GNK into an nGNK string', () => {
+    expect(money.parseGnk('1.5')).toBe('1500000000');
+    expect(money.parseGnk(' 2,000 ')).toBe('2000000000000');
+    expect(money.parseGnk('.25')).toBe('250000000');
+    expect(money.parseGnk('0.000000001')).toBe('1');
+    expect(money.parseGnk('')).toBeNull();
+    expect(() => money.parseGnk('0.0000000001')).toThrow(/9 decimals/);
+    expect(() => money.parseGnk('-1')).toThrow(/amount of GNK/);
+    expect(() => money.parseGnk('1e9')).toThrow(/amount of GNK/);
+    expect(money.toGnkInput('2250000000')).toBe('2.25');
+    expect(money.toGnkInput('1000000000000')).toBe('1000');
+  });
+
+  it('computes usage ratios in BigInt, capped to 0..1', () => {
+    expect(money.ratio('250000000', '1000000000')).toBe(0.25);
+    expect(money.ratio('5', '0')).toBe(1);
+    expect(money.ratio('3000', '1000')).toBe(1);
+  });
+});

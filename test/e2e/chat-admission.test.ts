@@ -1,0 +1,251 @@
+import OpenAI, { APIError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
+import { dayResetsAt, monthResetsAt } from '../../shared/periods.js';
+import { holdEstimate } from '../../shared/pricing.js';
+import { accountBooks, accountView, expectNoLedgerDrift, settled } from '../helpers/books.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { expectWhiteLabelled, recordingFetch, type Seen, seenTexts } from '../helpers/white-label.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const MODEL = SIM_MODEL_QWEN3_235B;
+/**
+ * One character is one prompt token and the node always writes all 8 tokens, so a request's
+ * charge equals its hold: a settlement landing mid-race frees nothing, and how many requests fit a
+ * limit or a balance is exact.
+ */
+const MESSAGES = [{ role: 'user' as const, content: 'b' }];
+const MAX_TOKENS = 8;
+const EST = holdEstimate(MESSAGES, MAX_TOKENS, 10n, 12_000);
+const REQUEST = { model: MODEL, messages: MESSAGES, max_tokens: MAX_TOKENS };
+
+/** Every /v1 answer of this file, checked for white-label at the end. */
+const seen: Seen[] = [];
+const client = (key: string) =>
+  new OpenAI({
+    apiKey: key,
+    baseURL: `${stack.server.url}/v1`,
+    maxRetries: 0,
+    fetch: recordingFetch(seen),
+  });
+
+async function outcome(p: Promise<unknown>): Promise<'ok' | APIError> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof APIError) return err;
+    throw err;
+  }
+}
+const failure = async (p: Promise<unknown>) => {
+  const r = await outcome(p);
+  if (r === 'ok') throw new Error('expected the request to be refused');
+  return r;
+};
+
+describe('money limits under concurrency', () => {
+  it('admits exactly as many of 500 concurrent requests as the daily limit fits', async () => {
+    expect(simulateCompletion(MESSAGES, MAX_TOKENS)).toMatchObject({ promptTokens: 1, completionTokens: 8 });
+    const fits = 20n;
+    const limit = fits * EST + EST / 2n;
+    const c = await createCustomer(stack.env.ctx, stack.server.url, {
+      child: { limit_daily_ngonka: limit.toString() },
+    });
+    const ai = client(c.childKey);
+    const results = await Promise.all(
+      Array.from({ length: 500 }, () => outcome(ai.chat.completions.create(REQUEST))),
+    );
+    const refused = results.filter((r): r is APIError => r !== 'ok');
+    expect(results.filter((r) => r === 'ok')).toHaveLength(Number(fits));
+    expect(refused).toHaveLength(500 - Number(fits));
+    const now = new Date();
+    for (const err of refused) {
+      expect(err.status).toBe(402);
+      expect(err.error).toEqual({
+        type: 'child_key_limit',
+        message: expect.any(String),
+        daily_remaining: (limit - fits * EST).toString(),
+        monthly_remaining: null,
+        daily_resets_at: dayResetsAt(now).toISOString(),
+        monthly_resets_at: monthResetsAt(now).toISOString(),
+      });
+    }
+
+    const holds = await settled(stack.env.ctx, c.accountId);
+    const charged = holds.reduce((s, h) => s + (h.posted_amount ?? 0n), 0n);
+    expect(holds.map((h) => h.status)).toEqual(Array(Number(fits)).fill('posted'));
+    expect(charged).toBe(fits * EST);
+    const child = await call(
+      stack.server.url,
+      'GET',
+      `/api/management/keys/${c.mkId}/children/${c.childId}`,
+      {
+        token: c.jwt,
+      },
+    );
+    expect(child.body.usage).toMatchObject({
+      daily_spent_ngonka: charged.toString(),
+      daily_reserved_ngonka: '0',
+      daily_remaining_ngonka: (limit - charged).toString(),
+      requests_today: Number(fits),
+    });
+    const account = await accountView(stack.server.url, c.jwt);
+    expect(account).toMatchObject({
+      balance_ngonka: (1_000_000_000n - charged).toString(),
+      held_ngonka: '0',
+    });
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('never overdraws one balance raced through 10 child keys', async () => {
+    const fits = 40n;
+    const balance = fits * EST + EST / 2n;
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { balance });
+    const keys = [c.childKey];
+    for (let i = 1; i < 10; i++) {
+      const child = await call(stack.server.url, 'POST', `/api/management/keys/${c.mkId}/children`, {
+        token: c.mkKey,
+        body: { name: `Client ${i}` },
+      });
+      keys.push(child.body.key);
+    }
+    const clients = keys.map(client);
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => outcome(clients[i % 10]!.chat.completions.create(REQUEST))),
+    );
+    const refused = results.filter((r): r is APIError => r !== 'ok');
+    expect(results.filter((r) => r === 'ok')).toHaveLength(Number(fits));
+    for (const err of refused) {
+      expect(err.status).toBe(402);
+      expect(err.type).toBe('insufficient_balance');
+      const available = BigInt((err.error as { available_ngonka: string }).available_ngonka);
+      expect(available >= 0n && available < EST).toBe(true);
+    }
+
+    await settled(stack.env.ctx, c.accountId);
+    const books = await accountBooks(stack.env.ctx, c.accountId);
+    expect(books.balance).toBe(balance - fits * EST);
+    expect(books.balance >= 0n).toBe(true);
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+});
+
+describe('requests per minute', () => {
+  it('reports the window on every answer, then refuses with 429 and Retry-After', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 3 } });
+    const ai = client(c.childKey);
+    for (const remaining of ['2', '1', '0']) {
+      const { response } = await ai.chat.completions.create(REQUEST).withResponse();
+      expect(response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+      expect(response.headers.get('x-ratelimit-remaining-requests')).toBe(remaining);
+      expect(response.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+s$/);
+    }
+    const err = await failure(ai.chat.completions.create(REQUEST));
+    expect(err.status).toBe(429);
+    expect(err.type).toBe('rate_limit_exceeded');
+    const retryMs = (err.error as { retry_after_ms: number }).retry_after_ms;
+    expect(retryMs).toBeGreaterThan(0);
+    expect(retryMs).toBeLessThanOrEqual(60_000);
+    expect(err.headers?.get('retry-after')).toBe(String(Math.ceil(retryMs / 1000)));
+
+    // A key without an RPM limit carries no rate-limit headers.
+    const free = await createCustomer(stack.env.ctx, stack.server.url);
+    const { response } = await client(free.childKey).chat.completions.create(REQUEST).withResponse();
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBeNull();
+  });
+});
+
+describe('who may call /v1', () => {
+  it('refuses a management key with 403 permission_error', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const err = await failure(client(c.mkKey).chat.completions.create(REQUEST));
+    expect(err.status).toBe(403);
+    expect(err.type).toBe('permission_error');
+  });
+
+  it('refuses an unknown key with 401 key_unknown', async () => {
+    const err = await failure(client(`gc-${'x'.repeat(43)}`).chat.completions.create(REQUEST));
+    expect([err.status, err.type, err.code]).toEqual([401, 'invalid_api_key', 'key_unknown']);
+  });
+
+  const invalidKey = async (key: string, code: string) => {
+    const err = await failure(client(key).chat.completions.create(REQUEST));
+    expect([err.status, err.type, err.code]).toEqual([401, 'invalid_api_key', code]);
+  };
+  const childPath = (c: { mkId: string; childId: string }) =>
+    `/api/management/keys/${c.mkId}/children/${c.childId}`;
+
+  it('refuses a child key on the very next request once it is disabled (key_disabled)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    expect(await outcome(client(c.childKey).chat.completions.create(REQUEST))).toBe('ok');
+    const patched = await call(stack.server.url, 'PATCH', childPath(c), {
+      token: c.jwt,
+      body: { status: 'disabled' },
+    });
+    expect(patched.status).toBe(200);
+    await invalidKey(c.childKey, 'key_disabled');
+  });
+
+  it('refuses a deleted child key at once (key_revoked)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    expect(await outcome(client(c.childKey).chat.completions.create(REQUEST))).toBe('ok');
+    expect((await call(stack.server.url, 'DELETE', childPath(c), { token: c.mkKey })).status).toBe(200);
+    await invalidKey(c.childKey, 'key_revoked');
+  });
+
+  it('refuses every child of a revoked management key at once (key_revoked)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    expect(await outcome(client(c.childKey).chat.completions.create(REQUEST))).toBe('ok');
+    const revoked = await call(stack.server.url, 'DELETE', `/api/management/keys/${c.mkId}`, {
+      token: c.jwt,
+    });
+    expect(revoked.status).toBe(200);
+    await invalidKey(c.childKey, 'key_revoked');
+  });
+
+  it('refuses a child key from the instant it expires (key_expired)', async () => {
+    const expiresAt = new Date(Date.now() + 1500);
+    const c = await createCustomer(stack.env.ctx, stack.server.url, {
+      child: { expires_at: expiresAt.toISOString() },
+    });
+    expect(await outcome(client(c.childKey).chat.completions.create(REQUEST))).toBe('ok');
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 10));
+    await invalidKey(c.childKey, 'key_expired');
+  });
+});
+
+describe('request validation', () => {
+  it.each([
+    ['a missing model', { messages: MESSAGES }, 'model'],
+    ['an unknown model', { model: 'no-such-model', messages: MESSAGES }, 'model'],
+    ['empty messages', { model: MODEL, messages: [] }, 'messages'],
+    ['max_tokens 0', { ...REQUEST, max_tokens: 0 }, 'max_tokens'],
+    ['n = 2', { ...REQUEST, n: 2 }, 'n'],
+  ])('answers 400 invalid_request_error naming the param for %s', async (_what, body, param) => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const err = await failure(client(c.childKey).chat.completions.create(body as never));
+    expect([err.status, err.type, err.param]).toEqual([400, 'invalid_request_error', param]);
+    // Refused before admission: nothing was held.
+    expect((await accountView(stack.server.url, c.jwt)).held_ngonka).toBe('0');
+  });
+});
+
+describe('white-label', () => {
+  it('names neither the network, a node nor an address in any /v1 answer above', async () => {
+    // The answers recorded by every test of this file, successes and each kind of refusal.
+    const statuses = new Set(seen.map((s) => s.status));
+    for (const status of [200, 400, 401, 402, 403, 429]) expect(statuses).toContain(status);
+    expect(simulateCompletion(MESSAGES, MAX_TOKENS).words.join(' ')).not.toMatch(/gonka/i);
+    expectWhiteLabelled(seenTexts(seen), stack.sim);
+  });
+});

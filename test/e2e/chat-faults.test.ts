@@ -1,0 +1,222 @@
+import { APIError } from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
+import { estimatePromptTokens, priceTokens } from '../../shared/pricing.js';
+import { accountBooks, accountView, expectNoLedgerDrift, holdsOf, settled } from '../helpers/books.js';
+import { createCustomer } from '../helpers/customer.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+import { expectWhiteLabelled } from '../helpers/white-label.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+/**
+ * Every test starts from healthy nodes with fresh circuit breakers (so node 0 is picked first) and
+ * zeroed stats: one test's failures must not open a breaker for the next.
+ */
+beforeEach(() => {
+  for (const n of stack.sim.nodes) {
+    n.setFaults({});
+    n.resetStats();
+  }
+  const pool = stack.deps.upstream.pool;
+  pool.setNodes([]);
+  pool.setNodes(stack.sim.urls.map((url) => ({ url })));
+});
+
+const MODEL = SIM_MODEL_QWEN3_235B;
+const BALANCE = 1_000_000_000n;
+const ask = (content: string) => [{ role: 'user' as const, content }];
+/** 10 nGNK per token at the node, ×1.2 markup. */
+const charge = (tokens: number) => priceTokens(BigInt(tokens), 10n, 12_000);
+
+async function refusal(p: Promise<unknown>): Promise<APIError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(APIError);
+  return err as APIError;
+}
+
+/** The request resolved with nothing charged: the hold voided, held and Redis back where they were. */
+async function expectVoided(accountId: string, jwt: string): Promise<void> {
+  const holds = await settled(stack.env.ctx, accountId);
+  expect(holds.map((h) => h.status)).toEqual(['voided']);
+  const account = await accountView(stack.server.url, jwt);
+  expect(account.held_ngonka).toBe('0');
+  expect(account.balance_ngonka).toBe(BALANCE.toString());
+  expect((await accountBooks(stack.env.ctx, accountId)).redisAvailable).toBe(BALANCE);
+}
+
+describe('sync chat when nodes fail', () => {
+  it('fails over from a node answering 503 to another node: 200, billed once', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    stack.sim.nodes[0]!.setFaults({ status: 503 });
+    const res = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages: ask('Hello'),
+      max_tokens: 20,
+    });
+    expect(res.choices[0]?.message.content).toMatch(/\w+/);
+    expect(stack.sim.nodes[0]!.stats).toMatchObject({ requests: 1, errors: 1, served: 0 });
+    expect(stack.sim.nodes[1]!.stats).toMatchObject({ requests: 1, served: 1 });
+
+    const holds = await settled(stack.env.ctx, c.accountId);
+    expect(holds.map((h) => h.status)).toEqual(['posted']);
+    const books = await accountBooks(stack.env.ctx, c.accountId);
+    expect(books.charges).toBe(1);
+    expect(books.balance).toBe(BALANCE - charge(res.usage!.total_tokens));
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('answers 503 upstream_unavailable when no node has executors, and voids the hold', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (const n of stack.sim.nodes) n.setFaults({ status: 503 });
+    const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+    expect(err.status).toBe(503);
+    expect(err.type).toBe('upstream_unavailable');
+    expect(stack.sim.nodes.map((n) => n.stats.errors)).toEqual([1, 1]);
+    expectWhiteLabelled([err.message, JSON.stringify(err.error)], stack.sim);
+    await expectVoided(c.accountId, c.jwt);
+  });
+
+  it('answers 502 upstream_error when every attempt ends in a server error, and voids the hold', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (const n of stack.sim.nodes) n.setFaults({ status: 500 });
+    const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+    expect(err.status).toBe(502);
+    expect(err.type).toBe('upstream_error');
+    expectWhiteLabelled([err.message, JSON.stringify(err.error)], stack.sim);
+    await expectVoided(c.accountId, c.jwt);
+  });
+
+  it('answers 503 upstream_unavailable when every node is unreachable, and voids the hold', async () => {
+    const own = await startTestStack({ workers: {} });
+    try {
+      const c = await createCustomer(own.env.ctx, own.server.url);
+      await own.sim.close();
+      const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+      expect(err.status).toBe(503);
+      expect(err.type).toBe('upstream_unavailable');
+      expectWhiteLabelled([err.message, JSON.stringify(err.error)], own.sim);
+      const holds = await settled(own.env.ctx, c.accountId);
+      expect(holds.map((h) => h.status)).toEqual(['voided']);
+      expect((await accountView(own.server.url, c.jwt)).held_ngonka).toBe('0');
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('streams that end early', () => {
+  it('bills a stream cut after 3 chunks for exactly those 3 tokens plus the prompt estimate', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const messages = ask('Tell me a long story [[sim cut=3]]');
+    const stream = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 50,
+      stream: true,
+    });
+    const pieces: string[] = [];
+    const err = await (async () => {
+      for await (const chunk of stream) {
+        const content = chunk.choices[0]?.delta?.content;
+        if (content) pieces.push(content);
+      }
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(pieces).toHaveLength(3);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).type).toBe('upstream_error');
+    expectWhiteLabelled([(err as APIError).message], stack.sim);
+
+    const [hold] = await settled(stack.env.ctx, c.accountId);
+    expect(hold?.status).toBe('posted');
+    expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + 3));
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('stops the node call when the client disconnects, and bills what was generated', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const messages = ask('Tell me a long story [[sim delay=50]]');
+    const whole = simulateCompletion(messages, 1000).completionTokens;
+    expect(whole).toBeGreaterThan(10); // long enough that stopping early shows in the bill
+
+    const ac = new AbortController();
+    const res = await fetch(`${stack.server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.childKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages, max_tokens: 1000, stream: true }),
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while ((text.match(/"content":"/g) ?? []).length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    ac.abort();
+    await reader.cancel().catch(() => {});
+    // The gateway hung up on the node, which stopped generating there.
+    await waitFor('the node saw the call end early', async () =>
+      stack.sim.nodes.some((n) => n.stats.abandoned === 1),
+    );
+
+    const [hold] = await settled(stack.env.ctx, c.accountId);
+    expect(hold?.status).toBe('posted');
+    const [t] = await stack.env.ctx.sql<{ metadata: { completion_tokens: number; prompt_tokens: number } }[]>`
+      select metadata from transfers where kind = 'charge' and ref = ${hold!.request_id}`;
+    const generated = t!.metadata.completion_tokens;
+    // Billed for what the node produced before the gateway hung up: at least what the client read,
+    // and less than the whole answer, which the node would have finished had the call gone on.
+    expect(generated).toBeGreaterThanOrEqual(3);
+    expect(generated).toBeLessThan(whole);
+    expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + generated));
+    expect(hold!.posted_amount!).toBeLessThan(hold!.amount);
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+});
+
+describe('settlement', () => {
+  it('charges once when the same settlement is delivered twice', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages: ask('Hello'),
+      max_tokens: 20,
+    });
+    const [hold] = await settled(stack.env.ctx, c.accountId);
+    const before = await accountBooks(stack.env.ctx, c.accountId);
+    expect(before.balance).toBe(BALANCE - charge(res.usage!.total_tokens));
+
+    // At-least-once delivery: the same hold settled again under another job id, even with other usage.
+    const jobId = `dup-${hold!.id}`;
+    await stack.deps.queues.add(
+      'settlement',
+      { holdId: hold!.id, outcome: 'post', promptTokens: 500, completionTokens: 500, enqueuedAt: Date.now() },
+      { jobId },
+    );
+    const q = stack.deps.queues.get('settlement');
+    const job = await waitFor('duplicate settled', async () => {
+      const j = await q.getJob(jobId);
+      return j?.finishedOn ? j : null;
+    });
+    expect(job.returnvalue).toEqual({ status: 'already', charged_ngonka: '0' });
+    expect(await accountBooks(stack.env.ctx, c.accountId)).toEqual(before);
+    expect(await holdsOf(stack.env.ctx, c.accountId)).toEqual([hold]);
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+});

@@ -1,0 +1,81 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+/** Debian's chromium (installed by .ci/run); never a downloaded browser. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const SCREENSHOT_DIR = join(process.cwd(), 'test-output', 'screenshots');
+
+/** Headless, offline-friendly: no background traffic, no updates, no sync. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export interface HttpFailure {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface DashboardPage {
+  page: Page;
+  context: BrowserContext;
+  /** Console errors and uncaught page errors: a test fails when any is left. */
+  problems: string[];
+  /** Every response with status >= 400, so a test can say exactly which ones it expected. */
+  httpFailures: HttpFailure[];
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh browser context (its own sessionStorage) on the dashboard. Chromium also logs every
+ * 4xx as a console error ("Failed to load resource"); those are kept in `httpFailures` instead,
+ * where the test checks them against the failures it provoked.
+ */
+export async function openDashboard(browser: Browser, baseUrl: string): Promise<DashboardPage> {
+  // UTC, so what a test types in a datetime-local field maps to one known instant.
+  const context = await browser.newContext({
+    viewport: { width: 1360, height: 900 },
+    baseURL: baseUrl,
+    timezoneId: 'UTC',
+    locale: 'en-US',
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const httpFailures: HttpFailure[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    if (msg.text().startsWith('Failed to load resource: the server responded with a status of')) return;
+    problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`requestfailed: ${req.method()} ${req.url()}`));
+  page.on('response', (res) => {
+    if (res.status() < 400) return;
+    httpFailures.push({
+      method: res.request().method(),
+      path: new URL(res.url()).pathname,
+      status: res.status(),
+    });
+  });
+  return { page, context, problems, httpFailures, close: () => context.close() };
+}
+
+/** A full-page screenshot under test-output/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}

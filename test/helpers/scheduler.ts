@@ -1,0 +1,131 @@
+import { admit } from '../../shared/admission/admit.js';
+import type { Context } from '../../shared/context.js';
+import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
+import { insertJob } from '../../shared/db/queries/jobs.js';
+import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
+import { ApiError } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { createQueues, type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
+import type { KeyFixture } from './fixtures.js';
+
+/** A webhook endpoint of the account subscribed to every event (deliveries are recorded, not sent). */
+export async function subscribeAll(ctx: Context, accountId: string): Promise<string> {
+  const e = await insertWebhookEndpoint(ctx.sql, {
+    id: newId('whe'),
+    accountId,
+    url: 'https://hooks.example.com/gw',
+    events: ['*'],
+    secret: 'whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q=',
+    createdAt: ctx.clock.now(),
+  });
+  return e.id;
+}
+
+/** The events recorded for an account's endpoints, oldest first. */
+export async function deliveriesOf(
+  ctx: Context,
+  accountId: string,
+  type?: string,
+): Promise<{ event_type: string; payload: { type: string; data: Record<string, unknown> } }[]> {
+  return ctx.sql`
+    select event_type, payload from webhook_deliveries
+    where account_id = ${accountId} ${type ? ctx.sql`and event_type = ${type}` : ctx.sql``}
+    order by created_at, id` as never;
+}
+
+/** Admit a request of `estimate` nGNK on a key; the hold or the refusal code. */
+export async function hold(
+  ctx: Context,
+  key: ChildKeyIdentity,
+  estimate: bigint,
+  opts: { ttlMs?: number } = {},
+): Promise<string> {
+  const a = await admit(ctx, {
+    key,
+    estimate,
+    model: 'm',
+    pricePerToken: 1n,
+    markupBps: 10000,
+    holdTtlMs: opts.ttlMs ?? 600_000,
+  });
+  return a.hold.id;
+}
+
+/** An async job and its hold, recorded in one transaction as POST /v1/jobs does (not enqueued). */
+export async function admitJob(
+  ctx: Context,
+  f: KeyFixture,
+  estimate: bigint,
+  opts: { ttlMs?: number; createdAt?: Date } = {},
+): Promise<{ jobId: string; holdId: string }> {
+  const jobId = newId('job');
+  const a = await admit(ctx, {
+    key: f.key,
+    estimate,
+    model: 'm',
+    pricePerToken: 1n,
+    markupBps: 10000,
+    holdTtlMs: opts.ttlMs ?? 6 * 3600_000,
+    requestId: jobId,
+    persist: (tx, h) =>
+      insertJob(tx, {
+        id: jobId,
+        accountId: f.accountId,
+        managementKeyId: f.mkId,
+        childKeyId: f.key.id,
+        holdId: h.id,
+        model: 'm',
+        request: { messages: [] },
+        webhookUrl: null,
+        metadata: {},
+        createdAt: opts.createdAt ?? h.createdAt,
+      }),
+  });
+  return { jobId, holdId: a.hold.id };
+}
+
+export async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof ApiError) return (err.extra.code as string) ?? err.type;
+    throw err;
+  }
+}
+
+/** Queues whose webhook deliveries nobody works off: emitted events stay recorded for assertions. */
+export function testQueues(ctx: Context): Queues {
+  const queues = createQueues(ctx);
+  // Closing a queue whose connection is still settling emits 'error'; unheard, it would crash.
+  for (const name of Object.keys(queuePayloads) as QueueName[]) queues.get(name).on('error', () => {});
+  return queues;
+}
+
+/** Every Redis key under the test's prefix except BullMQ's and rate windows, with its value. */
+export async function admissionSnapshot(ctx: Context): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', ctx.keys.pattern(), 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) {
+      if (/:r:[^:]+$/.test(k)) continue;
+      const type = await ctx.redis.type(k);
+      out[k] = type === 'hash' ? await ctx.redis.hgetall(k) : await ctx.redis.get(k);
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+/** Delete every key under the test's Redis prefix: what a Redis restart without persistence does. */
+export async function flushPrefix(ctx: Context): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', `${ctx.config.REDIS_PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) n += await ctx.redis.del(...keys);
+  } while (cursor !== '0');
+  return n;
+}

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHold } from '../../shared/db/queries/holds.js';
+import { observeSettlement } from '../../shared/metrics/registry.js';
+import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { createTestEnv } from '../helpers/context.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/http.js';
+import { hold, outcome } from '../helpers/scheduler.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+const TOKEN = 'test-admin-token-0123456789';
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    env: { RECONCILE_SETTLE_MS: '0' },
+    workers: { settlement: { onSettled: observeSettlement } },
+  });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(stack.server.url + path, { headers, redirect: 'manual' });
+
+/** The value of one sample line (`name{labels} value`), or undefined. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+describe('GET /metrics', () => {
+  it('exposes admission, queue, node, settlement and reconciliation series', async () => {
+    const { ctx } = stack.env;
+    const f = await createKeyFixture(ctx, { balance: 1000n });
+    const id = await hold(ctx, f.key, 100n);
+    expect(await outcome(hold(ctx, f.key, 5000n))).toBe('insufficient_balance');
+    await stack.deps.queues.add('settlement', { holdId: id, outcome: 'void', enqueuedAt: Date.now() });
+    await waitFor('settled', async () => (await findHold(ctx.sql, id))?.status === 'voided');
+    await reconcileCheck(ctx, stack.deps.queues);
+
+    const res = await get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(sample(text, 'gateway_admission_duration_seconds_count', 'outcome="admitted"')).toBeGreaterThan(0);
+    expect(sample(text, 'gateway_admissions_total', 'result="insufficient_balance"')).toBeGreaterThan(0);
+    expect(sample(text, 'gateway_settlement_lag_seconds_count', 'status="voided"')).toBeGreaterThan(0);
+    expect(sample(text, 'gateway_queue_jobs', 'queue="settlement",state="completed"')).toBeGreaterThan(0);
+    expect(sample(text, 'gateway_queue_jobs', 'queue="inference",state="waiting"')).toBe(0);
+    const node = stack.sim.urls[0]!.replace(/\/$/, '');
+    expect(text).toMatch(new RegExp(`gateway_upstream_node_consecutive_failures\\{node="${node}/?"\\} 0`));
+    expect(text).toContain('gateway_upstream_node_latency_seconds{node=');
+    expect(sample(text, 'gateway_reconcile_drift', 'check="redis_counters"')).toBe(0);
+    expect(sample(text, 'gateway_reconcile_last_run_timestamp_seconds')).toBeGreaterThan(0);
+    expect(text).toContain('gateway_process_resident_memory_bytes');
+  });
+});
+
+describe('/admin/queues', () => {
+  it('needs the admin token: 401 without, the board with a Bearer header', async () => {
+    const none = await get('/admin/queues');
+    expect(none.status).toBe(401);
+    expect((await none.json()).error.type).toBe('authentication_error');
+    expect((await get('/admin/queues', { authorization: 'Bearer wrong-token-0123456789x' })).status).toBe(
+      401,
+    );
+
+    const page = await get('/admin/queues', { authorization: `Bearer ${TOKEN}` });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const api = await get('/admin/queues/api/queues', { authorization: `Bearer ${TOKEN}` });
+    expect(api.status).toBe(200);
+    const names = ((await api.json()).queues as { name: string }[]).map((q) => q.name).sort();
+    expect(names).toEqual(expect.arrayContaining(['inference', 'settlement', 'webhooks']));
+  });
+
+  it('lets a browser in with ?token= once, then by cookie, without the token in the URL', async () => {
+    expect((await get('/admin/queues?token=nope')).status).toBe(401);
+    const first = await get(`/admin/queues?token=${TOKEN}`);
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/admin/queues');
+    const cookie = first.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    expect(cookie).toMatch(/Path=\/admin\/queues/);
+    const page = await get('/admin/queues', { cookie: cookie.split(';')[0]! });
+    expect(page.status).toBe(200);
+  });
+
+  it('is 404 when ADMIN_TOKEN is not set', async () => {
+    const env = await createTestEnv({ env: { ADMIN_TOKEN: '' } });
+    const server = await startTestServer(env.ctx, stack.deps);
+    try {
+      const res = await fetch(`${server.url}/admin/queues`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(res.status).toBe(404);
+    } finally {
+      await server.close();
+      await env.close();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { ledgerDrift } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { flushPrefix } from '../helpers/scheduler.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ env: { RECONCILE_SETTLE_MS: '200', INFERENCE_BACKOFF_MS: '100' } });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const body = (content: string) => ({
+  model: SIM_MODEL_QWQ_32B,
+  messages: [{ role: 'user', content }],
+  max_tokens: 20,
+});
+const jobStatus = async (key: string, id: string) =>
+  (await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: key })).body.status as string;
+
+describe('Redis lost mid-run, the whole stack running', () => {
+  it('reconcile --fix restores admission state; in-flight and queued jobs finish and bill once', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url, {
+      balance: 10_000_000n,
+      child: { limit_daily_ngonka: '5000000' },
+    });
+    const url = stack.server.url;
+    for (let i = 0; i < 3; i++) {
+      const r = await call(url, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: body(`hello ${i}`),
+      });
+      expect(r.status).toBe(200);
+    }
+    // Slow jobs: still with a node, or still queued, when Redis goes.
+    const jobs: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await call(url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: { request: body(`[[sim latency=1500]] slow ${i}`) },
+      });
+      expect(r.status).toBe(202);
+      jobs.push(r.body.id);
+    }
+    await waitFor('a job running', async () => (await jobStatus(c.childKey, jobs[0]!)) === 'running');
+
+    await flushPrefix(ctx); // admission state, hold records and every queue message: gone
+    const fix = await runReconcile(ctx, { queues: stack.deps.queues, fix: true });
+    expect(fix.restored).toBeGreaterThan(0);
+
+    for (const id of jobs)
+      await waitFor(`job ${id}`, async () => (await jobStatus(c.childKey, id)) === 'succeeded', 30_000);
+    // Settlement of what finished lands; then Redis and Postgres agree again, with no help.
+    await waitFor(
+      'all holds settled',
+      async () => (await ctx.sql`select count(*)::int as n from holds where status = 'open'`)[0]?.n === 0,
+      30_000,
+    );
+    const after = await runReconcile(ctx, { queues: stack.deps.queues });
+    expect(after.drift).toEqual([]);
+    expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+    const [charges] = await ctx.sql<{ n: number }[]>`
+      select count(*)::int as n from transfers where kind = 'charge'`;
+    expect(charges?.n).toBe(7); // 3 chats + 4 jobs, each billed once
+
+    // New requests are admitted against the real remaining balance and limit.
+    const account = await call(url, 'GET', '/api/account', { token: c.jwt });
+    expect(account.body.held_ngonka).toBe('0');
+    const again = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('after') });
+    expect(again.status).toBe(200);
+  });
+});

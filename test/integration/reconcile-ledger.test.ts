@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import { settleHolds } from '../../shared/ledger/settle.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { rollover } from '../../shared/scheduler/tasks/rollover.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
+import { admitJob, hold } from '../helpers/scheduler.js';
+
+const clock = new ManualClock('2026-11-26T10:00:00.000Z');
+let env: TestEnv;
+
+beforeAll(async () => {
+  env = await createTestEnv({ clock, env: { HOLD_GRACE_SECONDS: '60' } });
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+const reconcile = () => runReconcile(env.ctx, { settleMs: 0 });
+const find = async (check: string, subject: string) =>
+  (await reconcile()).drift.find((d) => d.check === check && d.subject.includes(subject));
+
+describe('reconcile: the book of record', () => {
+  it('is clean on a consistent ledger', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const id = await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [{ holdId: id, outcome: 'post', promptTokens: 40, completionTokens: 0 }]);
+    expect((await reconcile()).drift).toEqual([]);
+  });
+
+  it('names a ledger balance that differs from its postings', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    await env.ctx.sql`update ledger_accounts set balance = balance + 1 where id = ${f.accountId}`;
+    expect(await find('ledger_balances', f.accountId)).toMatchObject({
+      subject: `ledger account ${f.accountId}`,
+      expected: '1000',
+      actual: '1001',
+    });
+    // Redis was loaded from the (corrupt) balance row, so it agrees with it, not with the postings.
+    await env.ctx.sql`update ledger_accounts set balance = balance - 1 where id = ${f.accountId}`;
+  });
+
+  it('names holds that no longer match live work, only after the grace', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const sync = await hold(env.ctx, f.key, 100n, { ttlMs: 15 * 60_000 });
+    const orphaned = await admitJob(env.ctx, f, 200n);
+    await settleHolds(env.ctx, [{ holdId: orphaned.holdId, outcome: 'void' }]); // job left queued
+    const finished = await admitJob(env.ctx, f, 300n);
+    await env.ctx
+      .sql`update jobs set status = 'failed', completed_at = ${clock.now()} where id = ${finished.jobId}`;
+
+    clock.set('2026-11-26T10:00:30.000Z'); // settlement may still be on its way
+    const early = (await reconcile()).drift.filter((d) => d.check === 'holds_vs_jobs');
+    expect(early).toEqual([]);
+
+    clock.set('2026-11-26T10:16:01.000Z');
+    expect(await find('holds_vs_jobs', sync)).toMatchObject({
+      message: expect.stringMatching(/past its deadline/),
+    });
+    expect(await find('holds_vs_jobs', orphaned.jobId)).toMatchObject({
+      message: expect.stringMatching(/job whose hold is not open/),
+    });
+    expect(await find('holds_vs_jobs', finished.holdId)).toMatchObject({
+      message: expect.stringMatching(/job that ended/),
+    });
+  });
+
+  it('names a closed period whose daily usage changed after it was closed', async () => {
+    clock.set('2026-11-20T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const id = await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [{ holdId: id, outcome: 'post', promptTokens: 50, completionTokens: 0 }]);
+    clock.set('2026-11-21T01:00:00.000Z');
+    await rollover(env.ctx);
+    await env.ctx.sql`update key_usage_daily set cost_ngonka = cost_ngonka + 5
+      where child_key_id = ${f.key.id} and day = '2026-11-20'`;
+    expect(await find('closed_periods', 'day 2026-11-20')).toMatchObject({ actual: '50', expected: '55' });
+  });
+});

@@ -1,0 +1,187 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settleHolds } from '../../shared/ledger/settle.js';
+import type { Queues } from '../../shared/queues.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { admissionSnapshot, admitJob, flushPrefix, hold, outcome, testQueues } from '../helpers/scheduler.js';
+
+const run = promisify(execFile);
+let env: TestEnv;
+let queues: Queues;
+
+beforeAll(async () => {
+  env = await createTestEnv({ env: { RECONCILE_SETTLE_MS: '100' } });
+  queues = testQueues(env.ctx);
+});
+afterAll(async () => {
+  await queues?.close();
+  await env?.close();
+});
+
+/** `npm run reconcile -- …` without npm, against this file's database and Redis prefix. */
+async function reconcileCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/reconcile.ts', ...args], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: env.config.DATABASE_URL,
+        REDIS_URL: env.config.REDIS_URL,
+        REDIS_PREFIX: env.config.REDIS_PREFIX,
+        RECONCILE_SETTLE_MS: '100',
+        LOG_LEVEL: 'warn',
+      },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout: string; stderr: string };
+    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Would this request be admitted? Asked for real, and an admitted probe is voided at once. */
+async function probe(f: KeyFixture, amount: bigint): Promise<string> {
+  try {
+    const id = await hold(env.ctx, f.key, amount);
+    await settleHolds(env.ctx, [{ holdId: id, outcome: 'void' }]);
+    return 'ok';
+  } catch (err) {
+    return outcome(Promise.reject(err));
+  }
+}
+
+const settle = (holdId: string, cost: number) =>
+  settleHolds(env.ctx, [{ holdId, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
+
+/** An async job with its hold, queued the way POST /v1/jobs does it. */
+async function queuedJob(f: KeyFixture, estimate: bigint): Promise<string> {
+  const { jobId } = await admitJob(env.ctx, f, estimate, { ttlMs: 3600_000 });
+  await queues.add('inference', { jobId }, { jobId });
+  return jobId;
+}
+
+describe('reconcile', () => {
+  it('reports no drift on a consistent system and exits 0', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
+    await settle(await hold(env.ctx, f.key, 500n), 300);
+    await hold(env.ctx, f.key, 200n);
+    const report = await runReconcile(env.ctx, { queues });
+    expect(report.drift).toEqual([]);
+    expect(report.ok).toBe(true);
+    const cli = await reconcileCli();
+    expect(cli.stdout).toMatch(/no drift/);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+  });
+
+  it('names a corrupted Redis counter, exits 1, and --fix puts it right', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
+    await settle(await hold(env.ctx, f.key, 500n), 300);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    const counter = env.ctx.keys.day(f.accountId, f.key.id, day);
+    expect(await env.ctx.redis.get(counter)).toBe('300');
+    await env.ctx.redis.incrby(counter, 500);
+
+    const cli = await reconcileCli();
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('DRIFT redis_counters (1)');
+    expect(cli.stdout).toContain(`[redis_counters] ${counter}`);
+    expect(cli.stdout).toMatch(/expected 300, actual 800/);
+
+    const fixed = await reconcileCli('--fix');
+    expect(fixed.stdout).toMatch(/fixed 1 drift item/);
+    expect(fixed.code).toBe(0);
+    expect(await env.ctx.redis.get(counter)).toBe('300');
+  });
+
+  it('after Redis loses everything mid-run, --fix restores limits, balances and holds exactly', async () => {
+    const a = await createKeyFixture(env.ctx, { balance: 100_000n, limitDaily: 3000n, limitMonthly: 8000n });
+    const a2 = await createKeyFixture(env.ctx, { accountId: a.accountId });
+    const b = await createKeyFixture(env.ctx, { balance: 5_000n, limitMonthly: 4500n });
+    await settle(await hold(env.ctx, a.key, 1000n), 700);
+    await settleHolds(env.ctx, [{ holdId: await hold(env.ctx, a.key, 400n), outcome: 'void' }]);
+    const openA = await hold(env.ctx, a.key, 900n);
+    const openA2 = await hold(env.ctx, a2.key, 50_000n);
+    await settle(await hold(env.ctx, b.key, 2000n), 1500);
+    const job = await queuedJob(b, 1000n);
+
+    // Exactly at and just past each key's remaining limit and the accounts' available balances.
+    const probes = async () => [
+      await probe(a, 1400n), // daily 3000 − 700 − 900 held
+      await probe(a, 1401n),
+      await probe(a2, 48_400n), // no limits: available 100000 − 700 charged − 900 − 50000 held
+      await probe(a2, 48_401n),
+      await probe(b, 2000n), // monthly 4500 − 1500 − 1000 held by the job
+      await probe(b, 2001n),
+    ];
+    const outcomesBefore = await probes();
+    expect(outcomesBefore).toEqual([
+      'ok',
+      'child_key_limit',
+      'ok',
+      'insufficient_balance',
+      'ok',
+      'child_key_limit',
+    ]);
+    const before = await admissionSnapshot(env.ctx);
+    expect(Object.keys(before).length).toBeGreaterThan(10);
+    expect((await runReconcile(env.ctx, { queues })).ok).toBe(true);
+
+    await flushPrefix(env.ctx); // Redis restarted without persistence
+    const broken = await reconcileCli();
+    expect(broken.code).toBe(1);
+    // Every open hold lost its record (with the whole file's tests, the first test's one too).
+    expect(broken.stdout).toMatch(/DRIFT redis_hold_records \([34]\)/);
+    for (const h of [openA, openA2])
+      expect(broken.stdout).toContain(`:h:${h}: open hold has no Redis record`);
+    expect(broken.stdout).toContain('DRIFT inference_queue (1)');
+
+    const fix = await reconcileCli('--fix');
+    expect(fix.stdout).toMatch(/after --fix:\nreconcile .*: no drift/);
+    expect(fix.code).toBe(0);
+    expect(await admissionSnapshot(env.ctx)).toEqual(before);
+    expect(await probes()).toEqual(outcomesBefore);
+    expect(await queues.get('inference').getJob(job)).toBeTruthy();
+
+    // Releases after the rebuild give back exactly what was reserved.
+    await settle(openA, 600);
+    await settleHolds(env.ctx, [{ holdId: openA2, outcome: 'void' }]);
+    expect((await runReconcile(env.ctx, { queues })).drift).toEqual([]);
+
+    // New requests meet exactly the limits and balances left: a daily 3000 with 1300 spent…
+    expect(await outcome(hold(env.ctx, a.key, 1701n))).toBe('child_key_limit');
+    expect(await outcome(hold(env.ctx, a.key, 1700n))).toBe('ok');
+    // …the account's balance: 100000 − 700 − 600 charged − 1700 held…
+    expect(await outcome(hold(env.ctx, a2.key, 97_001n))).toBe('insufficient_balance');
+    expect(await outcome(hold(env.ctx, a2.key, 97_000n))).toBe('ok');
+    // …and b's month: 4500 − 1500 spent − 1000 held by the queued job.
+    expect(await outcome(hold(env.ctx, b.key, 2001n))).toBe('child_key_limit');
+    expect(await outcome(hold(env.ctx, b.key, 2000n))).toBe('ok');
+    expect(await outcome(hold(env.ctx, b.key, 1n))).toBe('child_key_limit');
+  });
+
+  it('--fix under live traffic repairs drift without losing a concurrent request', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitDaily: 1_000_000n });
+    await hold(env.ctx, f.key, 10n);
+    const bal = env.ctx.keys.balance(f.accountId);
+    await env.ctx.redis.incrby(bal, 777); // drift to repair
+    let stop = false;
+    const traffic = (async () => {
+      let n = 0;
+      while (!stop) {
+        const id = await hold(env.ctx, f.key, 100n);
+        if (n++ % 2) await settle(id, 60);
+        else await settleHolds(env.ctx, [{ holdId: id, outcome: 'void' }]);
+      }
+      return n;
+    })();
+    for (let i = 0; i < 5; i++) await runReconcile(env.ctx, { queues, fix: true, settleMs: 20 });
+    stop = true;
+    expect(await traffic).toBeGreaterThan(10);
+    const after = await runReconcile(env.ctx, { queues });
+    expect(JSON.stringify(after.drift, null, 1)).toBe('[]');
+  });
+});

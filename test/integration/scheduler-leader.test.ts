@@ -1,0 +1,92 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import type { Queues } from '../../shared/queues.js';
+import { Scheduler, type SchedulerTask } from '../../shared/scheduler/index.js';
+import { schedulerTasks } from '../../shared/scheduler/tasks/index.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
+import { deliveriesOf, subscribeAll, testQueues } from '../helpers/scheduler.js';
+
+const clock = new ManualClock('2026-11-26T10:00:00.000Z');
+let env: TestEnv;
+let queues: Queues;
+
+beforeAll(async () => {
+  env = await createTestEnv({ clock });
+  queues = testQueues(env.ctx);
+});
+afterAll(async () => {
+  await queues?.close();
+  await env?.close();
+});
+
+/** A task that counts its runs and takes a little while, like a real one. */
+function counting(name: string, cron = '0 0 1 1 *', leaderOnly = true) {
+  const runs: number[] = [];
+  const task: SchedulerTask = {
+    name,
+    cron,
+    leaderOnly,
+    run: async () => {
+      runs.push(Date.now());
+      await sleep(20);
+    },
+  };
+  return { task, runs };
+}
+
+describe('scheduler: one leader among replicas', () => {
+  it('two schedulers running every task at once do each task once', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { expiresAt: new Date('2026-11-26T10:00:30.000Z') });
+    await subscribeAll(env.ctx, f.accountId);
+    clock.set('2026-11-26T10:01:00.000Z');
+    const a = new Scheduler(env.ctx, schedulerTasks(env.ctx, { queues }), { catchUpOnStart: false });
+    const b = new Scheduler(env.ctx, schedulerTasks(env.ctx, { queues }), { catchUpOnStart: false });
+    const [ra, rb] = await Promise.all([a.runAll(), b.runAll()]);
+    for (const t of a.tasks) {
+      const outcomes = [ra[t.name], rb[t.name]].sort();
+      expect(outcomes, t.name).toEqual(['not_leader', 'ran']);
+    }
+    expect(await deliveriesOf(env.ctx, f.accountId, 'key.expired')).toHaveLength(1);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('on real cron ticks only the leader runs; tasks that refresh local state run everywhere', async () => {
+    const shared = [counting('tick', '* * * * * *'), counting('tick', '* * * * * *')];
+    const local = [counting('local', '* * * * * *', false), counting('local', '* * * * * *', false)];
+    const schedulers = [0, 1].map(
+      (i) =>
+        new Scheduler(env.ctx, [shared[i]!.task, local[i]!.task], { catchUpOnStart: false, lockTtlMs: 2000 }),
+    );
+    for (const s of schedulers) s.start();
+    await sleep(3200);
+    const leader = schedulers.findIndex((s) => s.lock.isLeader());
+    expect(leader).toBeGreaterThanOrEqual(0);
+    expect(shared[leader]!.runs.length).toBeGreaterThanOrEqual(2);
+    expect(shared[1 - leader]!.runs).toHaveLength(0);
+    expect(local[0]!.runs.length).toBeGreaterThanOrEqual(2);
+    expect(local[1]!.runs.length).toBeGreaterThanOrEqual(2);
+
+    // The leader stops (a deploy): the other takes over at once, its lock having been released.
+    await schedulers[leader]!.stop();
+    const before = shared[1 - leader]!.runs.length;
+    await sleep(2200);
+    expect(shared[1 - leader]!.runs.length).toBeGreaterThan(before);
+    await schedulers[1 - leader]!.stop();
+  });
+
+  it('takes over from a leader that died without releasing, once its lock expires', async () => {
+    const dead = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 500 });
+    expect(await dead.runTask('t')).toBe('ran');
+    const next = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 500 });
+    expect(await next.runTask('t')).toBe('not_leader');
+    await sleep(600); // the dead one never renews
+    expect(await next.runTask('t')).toBe('ran');
+    // The old leader cannot renew a lock it lost.
+    expect(await dead.runTask('t')).toBe('not_leader');
+    await next.stop();
+  });
+});

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
+import { completeJob, failJob, findJob, startJobAttempt } from '../../shared/db/queries/jobs.js';
+import type { Queues } from '../../shared/queues.js';
+import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture, type KeyFixture, ledgerDrift } from '../helpers/fixtures.js';
+import { admitJob, deliveriesOf, hold, subscribeAll, testQueues } from '../helpers/scheduler.js';
+
+const clock = new ManualClock('2026-11-26T10:00:00.000Z');
+let env: TestEnv;
+let queues: Queues;
+
+beforeAll(async () => {
+  env = await createTestEnv({ clock, env: { HOLD_GRACE_SECONDS: '300' } });
+  queues = testQueues(env.ctx);
+});
+afterAll(async () => {
+  await queues?.close();
+  await env?.close();
+});
+
+const job = (f: KeyFixture, estimate: bigint) => admitJob(env.ctx, f, estimate);
+
+const holdRow = async (id: string) =>
+  (await env.ctx.sql`select status, posted_amount from holds where id = ${id}`)[0];
+const available = (f: KeyFixture) => env.ctx.redis.get(env.ctx.keys.balance(f.accountId));
+
+describe('scheduler: stale holds', () => {
+  it('voids a sync hold past its deadline and gives the reservation back in Redis', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n, limitDaily: 500n });
+    const stale = await hold(env.ctx, f.key, 300n, { ttlMs: 15 * 60_000 });
+    clock.set('2026-11-26T10:10:00.000Z');
+    const fresh = await hold(env.ctx, f.key, 100n, { ttlMs: 15 * 60_000 });
+    expect(await available(f)).toBe('600');
+
+    clock.set('2026-11-26T10:14:59.000Z');
+    expect((await sweepStaleHolds(env.ctx, queues)).voided).toBe(0);
+    clock.set('2026-11-26T10:15:00.000Z');
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 0, jobsFailed: 0 });
+    expect(await holdRow(stale)).toMatchObject({ status: 'voided' });
+    expect(await holdRow(fresh)).toMatchObject({ status: 'open' });
+    expect(await available(f)).toBe('900');
+    expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261126'))).toBe('100');
+  });
+
+  it('fails a job still queued at its hold deadline (stale_hold, job.failed) and voids its hold', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    await subscribeAll(env.ctx, f.accountId);
+    const j = await job(f, 400n);
+    clock.set('2026-11-26T16:00:00.000Z');
+    // (The earlier test's fresh sync hold is past its deadline by now too.)
+    expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 0, jobsFailed: 1 });
+    const row = await findJob(env.ctx.sql, j.jobId);
+    expect(row).toMatchObject({ status: 'failed', error: { type: 'stale_hold' } });
+    expect(await holdRow(j.holdId)).toMatchObject({ status: 'voided' });
+    expect(await available(f)).toBe('1000');
+    expect((await deliveriesOf(env.ctx, f.accountId, 'job.failed')).map((d) => d.payload.data.id)).toEqual([
+      j.jobId,
+    ]);
+  });
+
+  it('charges a succeeded job whose settlement was lost, voids a failed one, after the grace only', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const ok = await job(f, 300n);
+    const bad = await job(f, 200n);
+    await startJobAttempt(env.ctx.sql, ok.jobId, clock.now());
+    await completeJob(env.ctx.sql, ok.jobId, {
+      result: {},
+      usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
+      cost: 100n,
+      at: clock.now(),
+    });
+    await failJob(env.ctx.sql, bad.jobId, { status: 'failed', error: { type: 'x' }, at: clock.now() });
+
+    clock.set('2026-11-26T10:04:00.000Z'); // settlement may still be on its way
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+    clock.set('2026-11-26T10:05:00.000Z');
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 1, jobsFailed: 0 });
+    expect(await holdRow(ok.holdId)).toMatchObject({ status: 'posted', posted_amount: 100n });
+    expect(await holdRow(bad.holdId)).toMatchObject({ status: 'voided' });
+    expect(await available(f)).toBe('900');
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+    // Nothing left to do: a second sweep is a no-op.
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+  });
+
+  it('leaves running work with time left alone', async () => {
+    clock.set('2026-11-26T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const j = await job(f, 100n);
+    await startJobAttempt(env.ctx.sql, j.jobId, clock.now());
+    clock.set('2026-11-26T15:59:59.000Z');
+    await sweepStaleHolds(env.ctx, queues);
+    expect(await holdRow(j.holdId)).toMatchObject({ status: 'open' });
+    expect((await findJob(env.ctx.sql, j.jobId))?.status).toBe('running');
+  });
+});
