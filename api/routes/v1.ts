@@ -4,6 +4,7 @@ import { requireChildKey } from '../middleware/child-key.js';
 import { v1BatchesRouter } from './v1-batches.js';
 import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
 import { v1FilesRouter } from './v1-files.js';
+import './v1.openapi.js';
 import { v1JobsRouter } from './v1-jobs.js';
 import { listModels } from './v1-models.js';
 

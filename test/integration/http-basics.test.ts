@@ -44,5 +44,15 @@ describe('HTTP basics', () => {
     const res = await call(server.url, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
+    for (const path of [
+      '/api/auth/register',
+      '/api/management/keys/{id}/children',
+      '/v1/chat/completions',
+      '/v1/batches',
+    ])
+      expect(Object.keys(res.body.paths)).toContain(path);
+    // Generated from the zod schema that validates the request: its fields are there.
+    const chat = res.body.paths['/v1/chat/completions'].post.requestBody.content['application/json'].schema;
+    expect(JSON.stringify(chat)).toContain('max_tokens');
   });
 });

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { chatCompletionBody } from '../../shared/inference/chat-request.js';
+import { registry } from '../openapi.js';
+import { errorResponse } from '../schemas/common.js';
+import { listJobsQuery } from './owner-jobs.js';
+import { createBatchBody, listBatchesQuery } from './v1-batches.js';
+import { createJobBody } from './v1-jobs.js';
+
+/**
+ * /openapi.json entries for the OpenAI-compatible surface. Request bodies are the zod schemas the
+ * routes validate with; response bodies follow OpenAI's objects and are described, not re-modelled.
+ */
+const tags = ['Inference'];
+const id = z.object({ id: z.string() });
+const object = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: z.object({}).loose() } },
+});
+const admission = {
+  400: errorResponse('Invalid request (`param` names the field)'),
+  401: errorResponse('invalid_api_key (`code`: key_unknown, key_disabled, key_expired, key_revoked)'),
+  402: errorResponse(
+    'child_key_limit (with daily/monthly remaining and reset times) or insufficient_balance',
+  ),
+  403: errorResponse('permission_error: a management key or session token on /v1'),
+  429: errorResponse('rate_limit_exceeded, with Retry-After'),
+};
+
+registry.registerPath({
+  method: 'get',
+  path: '/v1/models',
+  tags,
+  summary: 'Models served, each with `pricing: {prompt_ngonka_per_token, completion_ngonka_per_token}`',
+  responses: { 200: object('OpenAI model list'), 401: admission[401] },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/v1/chat/completions',
+  tags,
+  summary: 'OpenAI chat completion, synchronous; `stream: true` answers with SSE ending `data: [DONE]`',
+  request: { body: { content: { 'application/json': { schema: chatCompletionBody } } } },
+  responses: {
+    200: object('chat.completion (or an SSE stream of chat.completion.chunk)'),
+    ...admission,
+    502: errorResponse('upstream_error: the model failed after retries'),
+    503: errorResponse('upstream_unavailable: no node can serve the model now'),
+  },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/v1/jobs',
+  tags,
+  summary: 'Submit an async chat completion; poll it or get a webhook when it ends',
+  request: { body: { content: { 'application/json': { schema: createJobBody } } } },
+  responses: { 202: object('job'), ...admission },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  tags,
+  summary: 'A job: status queued, running, succeeded, failed, cancelled or expired',
+  request: { params: id },
+  responses: { 200: object('job'), 404: errorResponse('Not found') },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/v1/jobs/{id}/cancel',
+  tags,
+  summary: 'Cancel a queued job (its hold is released); a running one is cancelled best-effort',
+  request: { params: id },
+  responses: { 200: object('job'), 404: errorResponse('Not found') },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/v1/files',
+  tags,
+  summary: 'Upload a JSONL batch input (multipart: `purpose=batch`, `file`), validated line by line',
+  request: {
+    body: {
+      content: {
+        'multipart/form-data': {
+          schema: z.object({ purpose: z.literal('batch'), file: z.string().describe('JSONL') }),
+        },
+      },
+    },
+  },
+  responses: { 200: object('file'), 400: errorResponse('Invalid file (the message names the line)') },
+});
+for (const path of ['/v1/files/{id}', '/v1/files/{id}/content']) {
+  registry.registerPath({
+    method: 'get',
+    path,
+    tags,
+    summary: path.endsWith('content')
+      ? 'Raw file content (inputs, batch outputs and error files)'
+      : 'A file object',
+    request: { params: id },
+    responses: { 200: object('file'), 404: errorResponse('Not found') },
+  });
+}
+registry.registerPath({
+  method: 'post',
+  path: '/v1/batches',
+  tags,
+  summary: 'Create an OpenAI-style batch; each line is admitted when dispatched',
+  request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
+  responses: { 200: object('batch'), 400: errorResponse('Invalid body'), 404: errorResponse('No such file') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/v1/batches',
+  tags,
+  summary: 'Batches of the caller’s management key, newest first',
+  request: { query: listBatchesQuery },
+  responses: { 200: object('list of batches') },
+});
+for (const [method, path, summary] of [
+  ['get', '/v1/batches/{id}', 'A batch with its request_counts'],
+  ['post', '/v1/batches/{id}/cancel', 'Cancel a batch: finished lines stay billed, the rest are released'],
+] as const) {
+  registry.registerPath({
+    method,
+    path,
+    tags,
+    summary,
+    request: { params: id },
+    responses: { 200: object('batch'), 404: errorResponse('Not found') },
+  });
+}
+registry.registerPath({
+  method: 'get',
+  path: '/api/jobs',
+  tags: ['Jobs'],
+  summary: 'The owner’s async jobs across keys (JWT), filterable by management key, key and status',
+  request: { query: listJobsQuery },
+  responses: { 200: object('list of jobs') },
+});
