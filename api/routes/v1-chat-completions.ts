@@ -45,7 +45,6 @@ export function chatCompletions(ctx: Context, deps: ChatDeps): RequestHandler {
       pricePerToken: chat.model.upstreamPricePerToken,
       markupBps: ctx.config.PRICE_MARKUP_BPS,
       holdTtlMs: SYNC_HOLD_TTL_MS,
-      requestId: res.locals.requestId,
       relaxedCommit: true,
     });
     setRateLimitHeaders(res, rateLimit);

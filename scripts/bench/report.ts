@@ -26,7 +26,7 @@ export function printReport(rows: Row[], facts: RunFacts): void {
   console.log(
     `\nsync chat, non-stream, zero-latency simulator (warm-up ${facts.warmupS} s; c=1 ${facts.c1S} s; c=32 ${facts.c32S} s)`,
   );
-  console.log(`machine CPU already busy before the run (other processes): ${facts.busyBefore}%`);
+  console.log(`machine CPU busy in the second before the run: ${facts.busyBefore}%`);
   console.log(
     `${'target'.padEnd(22)} ${'conns'.padStart(5)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`,
   );

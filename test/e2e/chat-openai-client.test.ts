@@ -91,6 +91,20 @@ describe('sync chat through the official openai client', () => {
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('serves two requests that reuse one x-request-id (it names the request, not the hold)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const body = { model: MODEL, messages: ask('again'), max_tokens: 5 };
+    for (let i = 0; i < 2; i++) {
+      const r = await call(stack.server.url, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body,
+        headers: { 'x-request-id': 'client-chosen-id' },
+      });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-request-id')).toBe('client-chosen-id');
+    }
+  });
+
   it('lists models with their nGNK prices, under the brand', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const models = await c.openai.models.list();
