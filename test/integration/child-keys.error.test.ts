@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { childKeyWorld, NOW } from '../helpers/child-key-world.js';
+
+const w = childKeyWorld();
+const { api, children, createMk, createChild, childState } = w;
+
+describe('child keys: errors', () => {
+  const invalid: [Record<string, unknown>, string][] = [
+    [{}, 'name'],
+    [{ name: '   ' }, 'name'],
+    [{ name: 'x'.repeat(101) }, 'name'],
+    [{ name: 'c', bogus: true }, 'bogus'],
+    [{ name: 'c', limit_daily_ngonka: '1.5' }, 'limit_daily_ngonka'],
+    [{ name: 'c', limit_daily_ngonka: -1 }, 'limit_daily_ngonka'],
+    [{ name: 'c', limit_monthly_ngonka: 'abc' }, 'limit_monthly_ngonka'],
+    [{ name: 'c', limit_monthly_ngonka: 1e30 }, 'limit_monthly_ngonka'],
+    [{ name: 'c', limit_monthly_ngonka: 1.5 }, 'limit_monthly_ngonka'],
+    [{ name: 'c', limit_daily_ngonka: '99999999999999999999' }, 'limit_daily_ngonka'],
+    [{ name: 'c', rate_limit_rpm: 0 }, 'rate_limit_rpm'],
+    [{ name: 'c', rate_limit_rpm: 1.5 }, 'rate_limit_rpm'],
+    [{ name: 'c', rate_limit_rpm: '30' }, 'rate_limit_rpm'],
+    [{ name: 'c', rate_limit_rpm: 1_000_001 }, 'rate_limit_rpm'],
+    [{ name: 'c', expires_at: '2027-01-01T00:00:00' }, 'expires_at'],
+    [{ name: 'c', expires_at: 'tomorrow' }, 'expires_at'],
+    [{ name: 'c', expires_at: '2026-11-26T11:59:59Z' }, 'expires_at'],
+    [{ name: 'c', expires_at: NOW }, 'expires_at'],
+    [{ name: 'c', metadata: [1, 2] }, 'metadata'],
+    [{ name: 'c', metadata: 'text' }, 'metadata'],
+    [{ name: 'c', metadata: { big: 'x'.repeat(16 * 1024) } }, 'metadata'],
+    [{ name: 'c', metadata: { nul: 'a\u0000b' } }, 'metadata'],
+    [{ name: 'c', status: 'active' }, 'status'],
+  ];
+  it.each(invalid)('rejects create body %j naming %s', async (body, param) => {
+    const mk = await createMk();
+    const res = await api('POST', children(mk.id), w.alice.token, body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
+  });
+
+  it.each([
+    [{ status: 'deleted' }, 'status'],
+    [{ status: 'expired' }, 'status'],
+    [{ name: null }, 'name'],
+    [{ limit_daily_ngonka: '1.5' }, 'limit_daily_ngonka'],
+    [{ rate_limit_rpm: -3 }, 'rate_limit_rpm'],
+    [{ expires_at: '2020-01-01T00:00:00Z' }, 'expires_at'],
+    [{ key_prefix: 'gc-' }, 'key_prefix'],
+  ])('rejects PATCH body %j naming %s', async (body, param) => {
+    const mk = await createMk();
+    const c = await createChild(mk.id);
+    const res = await api('PATCH', `${children(mk.id)}/${c.id}`, w.alice.token, body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
+  });
+
+  it('accepts the largest safe limit and an rpm of 1000000', async () => {
+    const mk = await createMk();
+    const c = await createChild(mk.id, {
+      name: 'c',
+      limit_daily_ngonka: '9007199254740991',
+      rate_limit_rpm: 1_000_000,
+    });
+    expect(c).toMatchObject({ limit_daily_ngonka: '9007199254740991', rate_limit_rpm: 1_000_000 });
+  });
+
+  it('rejects an unknown ?status= filter', async () => {
+    const mk = await createMk();
+    const res = await api('GET', `${children(mk.id)}?status=gone`, w.alice.token);
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('status');
+  });
+
+  it('refuses to modify a deleted child (409)', async () => {
+    const mk = await createMk();
+    const c = await createChild(mk.id);
+    await api('DELETE', `${children(mk.id)}/${c.id}`, w.alice.token);
+    for (const body of [{ status: 'active' }, { name: 'back' }, {}]) {
+      const res = await api('PATCH', `${children(mk.id)}/${c.id}`, w.alice.token, body);
+      expect(res.status).toBe(409);
+      expect(res.body.error.type).toBe('conflict');
+    }
+    expect((await childState(c.id)).st).toBe('deleted');
+  });
+
+  it('refuses to create or change children under a revoked management key (409)', async () => {
+    const mk = await createMk();
+    const c = await createChild(mk.id);
+    await api('DELETE', `/api/management/keys/${mk.id}`, w.alice.token);
+    const create = await api('POST', children(mk.id), w.alice.token, { name: 'late' });
+    expect(create.status).toBe(409);
+    expect(create.body.error.type).toBe('conflict');
+    const patch = await api('PATCH', `${children(mk.id)}/${c.id}`, w.alice.token, { name: 'x' });
+    expect(patch.status).toBe(409);
+    expect((await api('GET', children(mk.id), w.alice.token)).body.data).toHaveLength(1);
+  });
+
+  it('answers 404 for unknown management keys and children', async () => {
+    const mk = await createMk();
+    expect((await api('GET', children('mk_nope'), w.alice.token)).status).toBe(404);
+    expect((await api('POST', children('mk_nope'), w.alice.token, { name: 'c' })).status).toBe(404);
+    for (const method of ['GET', 'PATCH', 'DELETE']) {
+      const res = await api(
+        method,
+        `${children(mk.id)}/ck_nope`,
+        w.alice.token,
+        method === 'PATCH' ? {} : undefined,
+      );
+      expect(res.status, method).toBe(404);
+      expect(res.body.error.type).toBe('not_found');
+    }
+  });
+});

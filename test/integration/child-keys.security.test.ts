@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { childKeyWorld } from '../helpers/child-key-world.js';
+
+const w = childKeyWorld();
+const { api, children, createMk, createChild, childState } = w;
+
+describe('child keys: security', () => {
+  it("refuses a gm- key on a sibling management key's children (403)", async () => {
+    const mk = await createMk();
+    const sibling = await createMk();
+    const c = await createChild(sibling.id);
+    const calls = [
+      ['GET', children(sibling.id)],
+      ['POST', children(sibling.id)],
+      ['GET', `${children(sibling.id)}/${c.id}`],
+      ['PATCH', `${children(sibling.id)}/${c.id}`],
+      ['DELETE', `${children(sibling.id)}/${c.id}`],
+    ] as const;
+    for (const [method, path] of calls) {
+      const res = await api(
+        method,
+        path,
+        mk.key,
+        method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+      );
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.body.error.type).toBe('permission_error');
+    }
+    expect((await childState(c.id)).st).toBe('active');
+  });
+
+  it('refuses a gc- key on the child-key routes (403)', async () => {
+    const mk = await createMk();
+    const c = await createChild(mk.id);
+    for (const [method, path] of [
+      ['GET', children(mk.id)],
+      ['POST', children(mk.id)],
+      ['PATCH', `${children(mk.id)}/${c.id}`],
+    ] as const) {
+      const res = await api(method, path, c.key, method === 'GET' ? undefined : { name: 'x' });
+      expect(res.status).toBe(403);
+      expect(res.body.error.type).toBe('permission_error');
+    }
+  });
+
+  it("hides another account's management keys and children behind 404", async () => {
+    const mk = await createMk(w.alice);
+    const c = await createChild(mk.id);
+    const bobsMk = await createMk(w.bob);
+    const paths = [
+      ['GET', children(mk.id)],
+      ['POST', children(mk.id)],
+      ['GET', `${children(mk.id)}/${c.id}`],
+      ['PATCH', `${children(mk.id)}/${c.id}`],
+      ['DELETE', `${children(mk.id)}/${c.id}`],
+      // Alice's child through Bob's own management key: still not Bob's.
+      ['GET', `${children(bobsMk.id)}/${c.id}`],
+      ['PATCH', `${children(bobsMk.id)}/${c.id}`],
+      ['DELETE', `${children(bobsMk.id)}/${c.id}`],
+    ] as const;
+    for (const [method, path] of paths) {
+      const res = await api(
+        method,
+        path,
+        w.bob.token,
+        method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+      );
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.body.error.type).toBe('not_found');
+    }
+    const after = await api('GET', `${children(mk.id)}/${c.id}`, w.alice.token);
+    expect(after.body).toMatchObject({ name: 'c', status: 'active' });
+  });
+
+  it('hides a child behind 404 when addressed through a different management key of the same account', async () => {
+    const mk = await createMk();
+    const other = await createMk();
+    const c = await createChild(mk.id);
+    expect((await api('GET', `${children(other.id)}/${c.id}`, w.alice.token)).status).toBe(404);
+    expect((await api('GET', `${children(other.id)}/${c.id}`, other.key)).status).toBe(404);
+  });
+
+  it('a revoked or disabled gm- key answers 401 with its code', async () => {
+    const revoked = await createMk();
+    await api('DELETE', `/api/management/keys/${revoked.id}`, w.alice.token);
+    const r1 = await api('POST', children(revoked.id), revoked.key, { name: 'x' });
+    expect(r1.status).toBe(401);
+    expect(r1.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_revoked' });
+    const disabled = await createMk();
+    const kept = await createChild(disabled.id);
+    await api('PATCH', `/api/management/keys/${disabled.id}`, w.alice.token, { status: 'disabled' });
+    const r2 = await api('GET', children(disabled.id), disabled.key);
+    expect(r2.status).toBe(401);
+    expect(r2.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_disabled' });
+    // Disabling the parent stops only the gm- key; the owner still sees its children serving.
+    expect((await api('GET', `${children(disabled.id)}/${kept.id}`, w.alice.token)).body.status).toBe(
+      'active',
+    );
+  });
+});
