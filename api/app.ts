@@ -8,7 +8,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { serveOpenApi } from './openapi.js';
 import { accountRouter } from './routes/account.js';
-import { ADMIN_QUEUES_PATH, adminQueuesRouter } from './routes/admin-queues.js';
+import { ADMIN_QUEUES_PATH, adminQueuesLanding, adminQueuesRouter } from './routes/admin-queues.js';
 import { adminTopupsRouter } from './routes/admin-topups.js';
 import { authRouter } from './routes/auth.js';
 import { childKeysRouter } from './routes/child-keys.js';
@@ -33,6 +33,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestId);
+  // Before the access log, so an admin token given as ?token= never reaches it.
+  if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(
     pinoHttp({
       logger: ctx.logger,

@@ -8,17 +8,17 @@ import { formatReport, runReconcile } from '../shared/reconcile/index.js';
 import { saveReconcileSummary } from '../shared/reconcile/summary.js';
 
 /**
- * `npm run reconcile [-- --fix] [--json] [--settle-ms N]`: prove the money adds up (DESIGN.md
- * invariant 5). Prints the report; exits 0 when there is no drift, 1 when there is, 2 when it could
- * not run. With --fix, Redis is rebuilt from Postgres where it differs (and eagerly for keys in use
- * this month), then everything is checked again and the exit code is that second check's.
+ * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
+ * the report; exits 0 when there is no drift, 1 when there is, 2 when it could not run. With --fix,
+ * Redis is rebuilt from Postgres where it differs (and eagerly for keys in use this month), then
+ * everything is checked again and the exit code is that second check's.
  *
- * --fix is meant to be safe with live traffic: a value is repaired only when the same difference
- * was seen on two reads RECONCILE_SETTLE_MS apart, and each write is a compare-and-set against the
- * value just read, so a request admitted or settled in between makes the write fail and the account
- * is read again instead of overwritten (see shared/reconcile/repair.ts for what remains).
+ * --fix is safe with live traffic as far as Redis allows: each account is compared and repaired in
+ * one WATCHed transaction, so any request that touches the account's keys in between makes the
+ * repair fail and the account is read again; see shared/reconcile/watched.ts for the timing it
+ * relies on (RECONCILE_INFLIGHT_MS) and what is not rebuilt.
  */
-const USAGE = 'usage: npm run reconcile -- [--fix] [--json] [--settle-ms N]';
+const USAGE = 'usage: npm run reconcile -- [--fix] [--json]';
 
 const args = (() => {
   try {
@@ -26,7 +26,6 @@ const args = (() => {
       options: {
         fix: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        'settle-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -40,11 +39,6 @@ const args = (() => {
 if (args.help) {
   console.log(USAGE);
   process.exit(0);
-}
-const settleMs = args['settle-ms'] === undefined ? undefined : Number(args['settle-ms']);
-if (settleMs !== undefined && !(Number.isInteger(settleMs) && settleMs >= 0)) {
-  console.error(`reconcile: --settle-ms must be a non-negative integer\n${USAGE}`);
-  process.exit(2);
 }
 
 let ctx: Context;
@@ -67,10 +61,10 @@ let exitCode = 2;
 try {
   const print = (r: Awaited<ReturnType<typeof runReconcile>>, fixed: boolean) =>
     console.log(args.json ? JSON.stringify(r, null, 2) : formatReport(r, { fixed }));
-  let report = await runReconcile(ctx, { queues, fix: args.fix, settleMs });
+  let report = await runReconcile(ctx, { queues, fix: args.fix });
   print(report, args.fix);
   if (args.fix) {
-    report = await runReconcile(ctx, { queues, settleMs });
+    report = await runReconcile(ctx, { queues });
     if (!args.json) console.log('\nafter --fix:');
     print(report, false);
   }

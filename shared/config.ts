@@ -126,10 +126,11 @@ export const configSchema = z.object({
   /** A UTC day or month is closed only this long after it ended (clock skew between processes). */
   ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
   /**
-   * Reconciliation reads every suspect account twice, this far apart, and reports only drift that
-   * is still there the second time (an in-flight request is not drift).
+   * How far apart the Redis step and the Postgres write of one request may be (an admission's Lua
+   * call and its hold insert, a settlement's commit and its release). Reconciliation waits this long
+   * around its Postgres read so a request in flight is never mistaken for drift or overwritten.
    */
-  RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).default(2000),
+  RECONCILE_INFLIGHT_MS: z.coerce.number().int().min(0).default(100),
   /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });

@@ -81,6 +81,9 @@ export function createQueues(ctx: Context): Queues {
     let q = made.get(name);
     if (!q) {
       q = new Queue(name, { connection, prefix: bullPrefix(ctx), defaultJobOptions: jobDefaults[name] });
+      // Without a listener a connection error (Redis restarting, a close while connecting) would be
+      // an unhandled 'error' event and end the process; ioredis reconnects by itself.
+      q.on('error', (err) => ctx.logger.warn({ err, queue: name }, 'queue connection error'));
       made.set(name, q);
     }
     return q as unknown as Queue<Payload<Q>>;

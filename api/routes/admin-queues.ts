@@ -19,34 +19,41 @@ function cookie(req: Request, name: string): string | null {
   return null;
 }
 
-/**
- * The admin token from a header (scripts), or `?token=` once from a browser, which is then kept in
- * an HttpOnly, SameSite=Strict cookie scoped to the board (its pages and API calls carry no header)
- * and stripped from the URL, so it neither stays in the address bar nor reaches the access log.
- */
-function requireAdminToken(expected: string): RequestHandler {
+const matcher = (expected: string) => {
   const want = Buffer.from(expected);
-  const matches = (given: string | null) => {
+  return (given: string | null) => {
     const g = Buffer.from(given ?? '');
     return g.length === want.length && timingSafeEqual(g, want);
   };
+};
+
+/**
+ * A browser opens the board once with `?token=`: the token moves into an HttpOnly, SameSite=Strict
+ * cookie scoped to the board (its pages and API calls carry no header) and the browser is sent to
+ * the same URL without it. Mount this before the access log, so the token is never written there.
+ */
+export function adminQueuesLanding(expected: string): RequestHandler {
+  const matches = matcher(expected);
   return (req, res, next) => {
-    const fromQuery = typeof req.query.token === 'string' ? req.query.token : null;
-    if (fromQuery !== null) {
-      const url = new URL(req.originalUrl, 'http://x');
-      url.searchParams.delete('token');
-      const clean = url.pathname + url.search;
-      req.originalUrl = clean; // what the access log records
-      if (!matches(fromQuery)) throw new ApiError('authentication_error', 'Invalid admin token');
-      res.cookie(COOKIE, fromQuery, {
-        httpOnly: true,
-        sameSite: 'strict',
-        secure: req.secure,
-        path: ADMIN_QUEUES_PATH,
-      });
-      res.redirect(303, clean);
-      return;
-    }
+    const url = new URL(req.originalUrl, 'http://x');
+    const token = url.searchParams.get('token');
+    if (token === null) return next();
+    if (!matches(token)) throw new ApiError('authentication_error', 'Invalid admin token');
+    url.searchParams.delete('token');
+    res.cookie(COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.secure,
+      path: ADMIN_QUEUES_PATH,
+    });
+    res.redirect(303, url.pathname + url.search);
+  };
+}
+
+/** The admin token from a header (scripts) or the landing's cookie (browsers). */
+function requireAdminToken(expected: string): RequestHandler {
+  const matches = matcher(expected);
+  return (req, _res, next) => {
     const given = bearerToken(req) ?? req.header('x-admin-token') ?? cookie(req, COOKIE);
     if (!matches(given)) throw new ApiError('authentication_error', 'Admin token required');
     next();

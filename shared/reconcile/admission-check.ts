@@ -1,24 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
-import { applyRepairs } from './repair.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth } from './truth.js';
 import type { DriftItem, Finding } from './types.js';
+import { watchedEvaluate } from './watched.js';
 
 const CHUNK = 200;
+/** Accounts looked at consistently at once, each on its own connection. */
+const CONNECTIONS = 4;
 const iso = (d: Date) => d.toISOString().slice(0, 10);
-const idOf = (f: Finding) => `${f.check}|${f.subject}|${f.delta}`;
 
-/** Read Redis, then Postgres, for every account in scope, and compare. */
-async function evaluate(
-  ctx: Context,
-  scope: Map<string, AccountIds>,
-  restore: boolean,
-): Promise<Map<string, Finding[]>> {
+/** The quick first look: every account in scope, Redis then Postgres, no guarantees under traffic. */
+async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: boolean) {
   const at = ctx.clock.now();
   const period = { day: dayKey(at), month: monthKey(at) };
   const pgPeriod = { day: iso(at), monthStart: iso(startOfUtcMonth(at)), monthEnd: iso(monthResetsAt(at)) };
@@ -26,19 +23,31 @@ async function evaluate(
   const accounts = [...scope.keys()];
   for (let i = 0; i < accounts.length; i += CHUNK) {
     const chunk = subset(scope, accounts.slice(i, i + CHUNK));
-    // Holds open now are read from Redis too; any opened after this are not judged in this pass.
     for (const h of await openHoldsOf(ctx.sql, [...chunk.keys()])) chunk.get(h.account_id)!.holds.add(h.id);
     const held = new Map([...chunk].map(([a, ids]) => [a, new Set(ids.holds)]));
-    // Redis before Postgres: a request admitted in between shows as a difference (never confirmed,
-    // and a guarded repair fails on it) instead of being silently lost from the repaired value.
-    const redis = await Promise.all([...chunk].map(([a, ids]) => readRedisAccount(ctx, a, ids, period)));
+    const redis = await Promise.all(
+      [...chunk].map(([a, ids]) => readRedisAccount(ctx.redis, ctx.keys, a, ids, period)),
+    );
     const truth = await readTruth(ctx, chunk, pgPeriod);
     [...chunk.keys()].forEach((a, j) => {
-      const t = truth.get(a)!;
-      out.set(a, compareAccount(ctx, a, redis[j]!, t, held.get(a)!, at, { restore, ...period }));
+      out.set(a, compareAccount(ctx, a, redis[j]!, truth.get(a)!, held.get(a)!, at, { restore, ...period }));
     });
   }
   return out;
+}
+
+/**
+ * For an account too busy for a consistent look: put back the records of open holds that lost
+ * theirs, the one repair that is right whatever else moves (the counters and balance already count
+ * an open hold, so its record only lets its settlement give back the rest). Never overwrites.
+ */
+async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
+  let n = 0;
+  for (const f of findings)
+    for (const r of f.repairs)
+      if (r.kind === 'putHold' && f.repairs.length === 1)
+        n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+  return n;
 }
 
 export interface AdmissionCheck {
@@ -58,34 +67,26 @@ const strip = ({ check, subject, message, expected, actual }: Finding): DriftIte
 });
 
 /**
- * Redis admission state against Postgres. Accounts that differ are read again `settleMs` later and
- * only a difference seen both times is drift (a request in flight changes between the looks). With
- * `fix`, confirmed drift is repaired and missing state restored, each write guarded (repair.ts); an
- * account whose guarded write loses a race is re-read and retried a few times.
+ * Redis admission state against Postgres. A quick look over every account finds suspects; each is
+ * then compared again at a consistent point (watched.ts), and only what that second look shows is
+ * drift. With `fix`, the second look also repairs, atomically with its check, and missing state is
+ * restored. An account whose keys keep changing under the look is retried a few times and then left
+ * (its first-look differences count as unconfirmed).
  */
 export async function checkAdmissionState(
   ctx: Context,
-  opts: { fix: boolean; settleMs: number },
+  opts: { fix: boolean; inflightMs: number },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, { eager: opts.fix, monthStart: iso(startOfUtcMonth(ctx.clock.now())) });
-  const first = await evaluate(ctx, scope, opts.fix);
-  const suspects = [...first].filter(([, fs]) => fs.some((f) => f.kind === 'drift')).map(([a]) => a);
-  const seen = new Set(
-    [...first.values()]
-      .flat()
-      .filter((f) => f.kind === 'drift')
-      .map(idOf),
-  );
-  let second = new Map<string, Finding[]>();
-  if (suspects.length > 0) {
-    if (opts.settleMs > 0) await sleep(opts.settleMs);
-    second = await evaluate(ctx, subset(scope, suspects), opts.fix);
-  }
-  const confirmed = [...second.values()].flat().filter((f) => f.kind === 'drift' && seen.has(idOf(f)));
+  const first = await firstLook(ctx, scope, opts.fix);
+  const targets = [...first]
+    .filter(([, fs]) => fs.some((f) => f.kind === 'drift' || (opts.fix && f.repairs.length > 0)))
+    .map(([a]) => a);
+  const seen = [...first.values()].flat().filter((f) => f.kind === 'drift').length;
 
   const result: AdmissionCheck = {
-    drift: confirmed.map(strip),
-    unconfirmed: seen.size - confirmed.length,
+    drift: [],
+    unconfirmed: 0,
     fixed: 0,
     restored: 0,
     scanned: {
@@ -94,25 +95,38 @@ export async function checkAdmissionState(
       holds: [...scope.values()].reduce((n, ids) => n + ids.holds.size, 0),
     },
   };
-  if (!opts.fix) return result;
-
-  const allowed = new Set(confirmed.map(idOf));
-  const latest = new Map([...first, ...second]);
-  for (const [account, initial] of latest) {
-    let findings = initial;
-    for (let attempt = 0; ; attempt++) {
-      const todo = findings.filter((f) => f.kind === 'missing' || allowed.has(idOf(f)));
-      if (todo.length === 0) break;
-      const r = await applyRepairs(ctx, todo);
-      result.fixed += r.fixed;
-      result.restored += r.restored;
-      if (!r.conflict) break;
-      if (attempt === 4) {
-        ctx.logger.warn({ account }, 'reconcile: account kept changing; left for the next run');
-        break;
-      }
-      findings = (await evaluate(ctx, subset(scope, [account]), true)).get(account) ?? [];
-    }
+  const conns: Redis[] = Array.from({ length: Math.min(CONNECTIONS, targets.length) }, () =>
+    ctx.redis.duplicate({ enableAutoPipelining: false }),
+  );
+  try {
+    let next = 0;
+    await Promise.all(
+      conns.map(async (conn) => {
+        for (let i = next++; i < targets.length; i = next++) {
+          const account = targets[i]!;
+          let last: Finding[] = [];
+          let settled = false;
+          for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled; attempt++) {
+            const r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
+              restore: opts.fix,
+              apply: opts.fix,
+              inflightMs: opts.inflightMs,
+            });
+            last = r.findings;
+            if (!r.consistent) continue;
+            settled = true;
+            result.drift.push(...r.findings.filter((f) => f.kind === 'drift').map(strip));
+            result.fixed += r.fixed;
+            result.restored += r.restored;
+          }
+          if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
+          if (!settled) ctx.logger.warn({ account }, 'reconcile: account kept changing under the check');
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(conns.map((c) => c.quit().catch(() => {})));
   }
+  result.unconfirmed = Math.max(seen - result.drift.length, 0);
   return result;
 }

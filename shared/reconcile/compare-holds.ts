@@ -33,7 +33,6 @@ export function compareHoldRecords(
         message: 'open hold has no Redis record: its settlement would not give the reservation back',
         expected: hold.amount.toString(),
         actual: 'absent',
-        delta: 'absent',
         repairs: [{ kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS }],
       });
     } else if (hold && rec && (rec.amt !== hold.amount.toString() || rec.k !== hold.child_key_id)) {
@@ -45,7 +44,6 @@ export function compareHoldRecords(
         message: 'hold record differs from the open hold',
         expected: `${hold.amount}/${hold.child_key_id}`,
         actual: `${rec.amt}/${rec.k}`,
-        delta: `${rec.amt}/${rec.k}`,
         repairs: [
           { kind: 'delHold', key },
           { kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS },
@@ -59,7 +57,6 @@ export function compareHoldRecords(
         subject: key,
         message: `record of a hold that is ${status} in Postgres: its release never ran`,
         actual: rec.amt,
-        delta: status,
         repairs: [{ kind: 'delHold', key }],
       });
     }

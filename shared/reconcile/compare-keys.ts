@@ -19,10 +19,9 @@ export function keyStateFields(k: KeyTruthRow): Record<string, string> {
 
 const pairs = (o: Record<string, string>) => Object.entries(o).flat();
 
-export const counterRepair = (key: string, current: string | null, v: bigint, ttlS: number): Repair => ({
+export const valueRepair = (key: string, v: bigint, ttlS: number): Repair => ({
   kind: 'value',
   key,
-  current: current ?? '',
   value: v.toString(),
   ttlS,
 });
@@ -41,7 +40,6 @@ export function compareKeys(
 ): Finding[] {
   const out: Finding[] = [];
   const { keys } = ctx;
-  const value = counterRepair;
   for (const [id, rk] of redis.keys) {
     const t = truth.keys.get(id);
     const hashKey = keys.childKey(accountId, id);
@@ -53,7 +51,6 @@ export function compareKeys(
           check: 'redis_key_state',
           subject: hashKey,
           message: 'state of a child key this account does not have in Postgres',
-          delta: 'unknown',
           repairs: [],
         });
       continue;
@@ -70,14 +67,12 @@ export function compareKeys(
           check: 'redis_key_state',
           subject: hashKey,
           message: 'not loaded',
-          delta: 'absent',
           repairs: [
-            value(dayKey, rk.day, t.day_used, DAY_COUNTER_TTL_S),
-            value(monthKey, rk.month, t.month_used, MONTH_COUNTER_TTL_S),
+            valueRepair(dayKey, t.day_used, DAY_COUNTER_TTL_S),
+            valueRepair(monthKey, t.month_used, MONTH_COUNTER_TTL_S),
             {
               kind: 'state',
               key: hashKey,
-              currentVersion: '',
               fields: ['v', version, ...pairs(fields), 'c', '1'],
             },
           ],
@@ -97,12 +92,10 @@ export function compareKeys(
             : `key state differs at version ${version}: ${wrong.map(([f]) => f).join(', ')}`,
         expected: `v${version} ${wrong.map(([f, v]) => `${f}=${v}`).join(' ')}`.trim(),
         actual: `v${rk.hash.v ?? ''} ${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(' ')}`.trim(),
-        delta: `${rk.hash.v}:${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(',')}`,
         repairs: [
           {
             kind: 'state',
             key: hashKey,
-            currentVersion: rk.hash.v ?? '',
             fields: ['v', version, ...pairs(fields), ...loaded],
           },
         ],
@@ -124,8 +117,7 @@ export function compareKeys(
         message: `${c.what} counter (spent + reserved) differs from settled usage + open holds`,
         expected: c.want.toString(),
         actual: c.raw ?? 'absent (0)',
-        delta: (c.want - have).toString(),
-        repairs: [value(c.key, c.raw, c.want, c.ttl)],
+        repairs: [valueRepair(c.key, c.want, c.ttl)],
       });
     }
   }
@@ -142,8 +134,7 @@ export function compareKeys(
           check: 'redis_key_state',
           subject: key,
           message: 'not loaded',
-          delta: 'absent',
-          repairs: [{ kind: 'state', key, currentVersion: '', fields: pairs(want) }],
+          repairs: [{ kind: 'state', key, fields: pairs(want) }],
         });
     } else if (hash.v !== want.v || hash.st !== want.st) {
       out.push({
@@ -153,8 +144,7 @@ export function compareKeys(
         message: 'management key state differs from Postgres',
         expected: `v${want.v} st=${want.st}`,
         actual: `v${hash.v} st=${hash.st}`,
-        delta: `${hash.v}:${hash.st}`,
-        repairs: [{ kind: 'state', key, currentVersion: hash.v ?? '', fields: pairs(want) }],
+        repairs: [{ kind: 'state', key, fields: pairs(want) }],
       });
     }
   }

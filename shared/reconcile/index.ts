@@ -10,8 +10,8 @@ export interface ReconcileOptions {
   fix?: boolean;
   /** Needed for the inference-queue check; without it that check is skipped. */
   queues?: Queues;
-  /** Pause before the second look at a suspect. @default config.RECONCILE_SETTLE_MS */
-  settleMs?: number;
+  /** How far apart the Redis and Postgres halves of one request may be. @default config.RECONCILE_INFLIGHT_MS */
+  inflightMs?: number;
 }
 
 /**
@@ -22,11 +22,11 @@ export interface ReconcileOptions {
 export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const at = ctx.clock.now();
   const fix = opts.fix ?? false;
-  const settleMs = opts.settleMs ?? ctx.config.RECONCILE_SETTLE_MS;
+  const inflightMs = opts.inflightMs ?? ctx.config.RECONCILE_INFLIGHT_MS;
   const ledger = await checkLedger(ctx);
-  const admission = await checkAdmissionState(ctx, { fix, settleMs });
+  const admission = await checkAdmissionState(ctx, { fix, inflightMs });
   const queue = opts.queues
-    ? await checkInferenceQueue(ctx, opts.queues, { fix, settleMs })
+    ? await checkInferenceQueue(ctx, opts.queues, { fix, inflightMs })
     : { drift: [], unconfirmed: 0, fixed: 0, jobs: 0 };
 
   const drift = [...ledger, ...admission.drift, ...queue.drift];
@@ -48,7 +48,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
 export function formatReport(r: ReconcileReport, opts: { fixed: boolean }): string {
   const lines = [
     `reconcile ${r.at}: ${r.ok ? 'no drift' : `${r.drift.length} drift item(s)`}`,
-    `  scanned ${r.scanned.accounts} account(s), ${r.scanned.keys} key(s), ${r.scanned.holds} hold record(s), ${r.scanned.jobs} live job(s)`,
+    `  scanned ${r.scanned.accounts} account(s), ${r.scanned.keys} key(s), ${r.scanned.holds} hold(s), ${r.scanned.jobs} live job(s)`,
   ];
   for (const [check, n] of Object.entries(r.checks))
     lines.push(`  ${n === 0 ? 'ok   ' : 'DRIFT'} ${check}${n ? ` (${n})` : ''}`);

@@ -23,20 +23,20 @@ async function missingFromQueue(queues: Queues, ids: string[]): Promise<string[]
 /**
  * Every queued or running async job must have its message in the inference queue (enqueued with
  * the job id as BullMQ job id); after Redis lost everything it does not, and nothing would run it
- * until the stale-hold sweeper failed it at its deadline. Seen twice `settleMs` apart (a job is
+ * until the stale-hold sweeper failed it at its deadline. Seen twice `inflightMs` apart (a job is
  * committed a moment before it is enqueued); with `fix` the message is enqueued again, which is a
  * no-op for a job that has one (same job id) and harmless for one a worker already finished.
  */
 export async function checkInferenceQueue(
   ctx: Context,
   queues: Queues,
-  opts: { fix: boolean; settleMs: number },
+  opts: { fix: boolean; inflightMs: number },
 ): Promise<{ drift: DriftItem[]; unconfirmed: number; fixed: number; jobs: number }> {
   const live = await liveJobIds(ctx.sql, LIMIT);
   let missing = await missingFromQueue(queues, live);
   const firstLook = missing.length;
   if (missing.length > 0) {
-    if (opts.settleMs > 0) await sleep(opts.settleMs);
+    if (opts.inflightMs > 0) await sleep(opts.inflightMs);
     missing = await missingFromQueue(queues, await stillLiveJobIds(ctx.sql, missing));
   }
   let fixed = 0;

@@ -1,4 +1,6 @@
 import type { Context } from '../context.js';
+import type { Redis } from '../redis/client.js';
+import type { AdmissionKeys } from '../redis/keys.js';
 
 /** The ids of one account's admission state found in Redis. */
 export interface AccountIds {
@@ -55,16 +57,15 @@ export interface RedisAccount {
 
 /** Read one account's admission values for the current day and month (`YYYYMMDD`, `YYYYMM`). */
 export async function readRedisAccount(
-  ctx: Context,
+  redis: Redis,
+  names: AdmissionKeys,
   accountId: string,
   ids: AccountIds,
   period: { day: string; month: string },
 ): Promise<RedisAccount> {
-  const { keys: names, redis } = ctx;
   const keyIds = [...ids.keys];
   const mkIds = [...ids.mks];
   const holdIds = [...ids.holds];
-  // Auto-pipelining sends these together.
   const [bal, keyStates, mks, holds] = await Promise.all([
     redis.get(names.balance(accountId)),
     Promise.all(

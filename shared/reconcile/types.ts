@@ -25,12 +25,11 @@ export interface DriftItem {
   actual?: string;
 }
 
-/** A write that brings one Redis value back to the book of record, guarded against live traffic. */
+/** A write that brings one Redis value back to the book of record (applied in a WATCHed MULTI). */
 export type Repair =
-  /** SET key value only if it still holds `current` ('' = absent). */
-  | { kind: 'value'; key: string; current: string; value: string; ttlS: number }
-  /** Replace a key-state hash only if its version is still `currentVersion` ('' = absent). */
-  | { kind: 'state'; key: string; currentVersion: string; fields: string[] }
+  | { kind: 'value'; key: string; value: string; ttlS: number }
+  /** Replace a key-state hash whole. */
+  | { kind: 'state'; key: string; fields: string[] }
   | { kind: 'putHold'; key: string; amount: string; keyId: string; ttlS: number }
   | { kind: 'delHold'; key: string };
 
@@ -40,8 +39,6 @@ export type Repair =
  */
 export interface Finding extends DriftItem {
   kind: 'drift' | 'missing';
-  /** Same in two passes a pause apart = real drift, not a request in flight. */
-  delta: string;
   repairs: Repair[];
 }
 
@@ -51,7 +48,7 @@ export interface ReconcileReport {
   /** Confirmed drift per check. */
   checks: Record<CheckName, number>;
   drift: DriftItem[];
-  /** Differences seen once but gone (or changed) on the second look: traffic in flight. */
+  /** Differences seen on the quick first look but not on a consistent second one: traffic in flight. */
   unconfirmed: number;
   /** With --fix: drift items repaired, and missing values written. */
   fixed: number;

@@ -14,9 +14,7 @@ const SCRIPTS = {
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
-  casSet: 'cas-set-1.lua',
   putHoldRecord: 'put-hold-record-1.lua',
-  replaceKeyState: 'replace-key-state-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

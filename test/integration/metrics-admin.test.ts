@@ -1,5 +1,7 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHold } from '../../shared/db/queries/holds.js';
+import { redactPaths } from '../../shared/logger.js';
 import { observeSettlement } from '../../shared/metrics/registry.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { createTestEnv } from '../helpers/context.js';
@@ -14,7 +16,7 @@ const TOKEN = 'test-admin-token-0123456789';
 
 beforeAll(async () => {
   stack = await startTestStack({
-    env: { RECONCILE_SETTLE_MS: '0' },
+    env: { RECONCILE_INFLIGHT_MS: '0' },
     workers: { settlement: { onSettled: observeSettlement } },
   });
 });
@@ -88,6 +90,26 @@ describe('/admin/queues', () => {
     expect(cookie).toMatch(/Path=\/admin\/queues/);
     const page = await get('/admin/queues', { cookie: cookie.split(';')[0]! });
     expect(page.status).toBe(200);
+  });
+
+  it('keeps a ?token= out of the access log', async () => {
+    const lines: string[] = [];
+    // The gateway's own redaction (cookies, authorization) and an access log we can read.
+    const logger = pino(
+      { level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } },
+      { write: (l: string) => lines.push(l) },
+    );
+    const server = await startTestServer({ ...stack.env.ctx, logger }, stack.deps);
+    try {
+      const res = await fetch(`${server.url}/admin/queues?x=1&token=${TOKEN}`, { redirect: 'manual' });
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe('/admin/queues?x=1');
+      await fetch(`${server.url}/admin/queues?x=1`, { headers: { cookie: `gw_admin=${TOKEN}` } });
+      await waitFor('access log line', async () => lines.some((l) => l.includes('"statusCode":200')));
+      expect(lines.join('\n')).not.toContain(TOKEN);
+    } finally {
+      await server.close();
+    }
   });
 
   it('is 404 when ADMIN_TOKEN is not set', async () => {

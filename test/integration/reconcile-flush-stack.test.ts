@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/wait.js';
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ env: { RECONCILE_SETTLE_MS: '200', INFERENCE_BACKOFF_MS: '100' } });
+  stack = await startTestStack({ env: { RECONCILE_INFLIGHT_MS: '50', INFERENCE_BACKOFF_MS: '100' } });
 });
 afterAll(async () => {
   await stack?.close();

@@ -17,7 +17,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-const reconcile = () => runReconcile(env.ctx, { settleMs: 0 });
+const reconcile = () => runReconcile(env.ctx, { inflightMs: 0 });
 const find = async (check: string, subject: string) =>
   (await reconcile()).drift.find((d) => d.check === check && d.subject.includes(subject));
 

@@ -7,6 +7,7 @@ import { schedulerTasks } from '../../shared/scheduler/tasks/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { deliveriesOf, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import { waitFor } from '../helpers/wait.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 let env: TestEnv;
@@ -61,29 +62,27 @@ describe('scheduler: one leader among replicas', () => {
       (i) =>
         new Scheduler(env.ctx, [shared[i]!.task, local[i]!.task], { catchUpOnStart: false, lockTtlMs: 2000 }),
     );
-    for (const s of schedulers) s.start();
-    await sleep(3200);
-    const leader = schedulers.findIndex((s) => s.lock.isLeader());
-    expect(leader).toBeGreaterThanOrEqual(0);
-    expect(shared[leader]!.runs.length).toBeGreaterThanOrEqual(2);
-    expect(shared[1 - leader]!.runs).toHaveLength(0);
-    expect(local[0]!.runs.length).toBeGreaterThanOrEqual(2);
-    expect(local[1]!.runs.length).toBeGreaterThanOrEqual(2);
+    try {
+      for (const s of schedulers) s.start();
+      await waitFor('two ticks', async () => shared[0]!.runs.length + shared[1]!.runs.length >= 2);
+      const leader = shared[0]!.runs.length > 0 ? 0 : 1;
+      expect(shared[1 - leader]!.runs).toHaveLength(0);
+      await waitFor('local ticks everywhere', async () => local.every((l) => l.runs.length >= 1));
 
-    // The leader stops (a deploy): the other takes over at once, its lock having been released.
-    await schedulers[leader]!.stop();
-    const before = shared[1 - leader]!.runs.length;
-    await sleep(2200);
-    expect(shared[1 - leader]!.runs.length).toBeGreaterThan(before);
-    await schedulers[1 - leader]!.stop();
+      // The leader stops (a deploy): it releases the lock, and the other takes over on its next tick.
+      await schedulers[leader]!.stop();
+      await waitFor('the other takes over', async () => shared[1 - leader]!.runs.length > 0);
+    } finally {
+      for (const s of schedulers) await s.stop();
+    }
   });
 
   it('takes over from a leader that died without releasing, once its lock expires', async () => {
-    const dead = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 500 });
+    const dead = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
     expect(await dead.runTask('t')).toBe('ran');
-    const next = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 500 });
+    const next = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
     expect(await next.runTask('t')).toBe('not_leader');
-    await sleep(600); // the dead one never renews
+    await sleep(1700); // the dead one never renews
     expect(await next.runTask('t')).toBe('ran');
     // The old leader cannot renew a lock it lost.
     expect(await dead.runTask('t')).toBe('not_leader');

@@ -1,5 +1,6 @@
 -- Recreate the Redis record of a hold that is open in Postgres (lost with a Redis flush), so its
--- settlement gives the unused reservation back. Never overwrites a record that exists.
+-- settlement gives the unused reservation back. Never overwrites a record that exists. Used by
+-- reconciliation for an account too busy to repair inside a WATCH.
 -- KEYS: 1 hold record
 -- ARGV: 1 amount (nGNK), 2 child key id, 3 ttl (s)
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

@@ -1,3 +1,4 @@
+import { expireOverdueBatches } from '../../batches/expire.js';
 import type { Context } from '../../context.js';
 import type { Queues } from '../../queues.js';
 import type { Upstream } from '../../upstream.js';
@@ -28,6 +29,12 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
       name: 'webhook-resume',
       cron: c.SCHEDULER_WEBHOOK_RESUME_CRON,
       run: () => resumeStalledDeliveries(ctx, deps.queues),
+    },
+    // Each batch also has a delayed job at its expiry; this sweep catches any that Redis lost.
+    {
+      name: 'expire-batches',
+      cron: c.SCHEDULER_STALE_HOLDS_CRON,
+      run: () => expireOverdueBatches(ctx, deps.queues),
     },
     {
       name: 'reconcile-check',

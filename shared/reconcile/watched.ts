@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '../context.js';
+import { openHoldsOf } from '../db/queries/reconcile-admission.js';
+import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import type { Redis } from '../redis/client.js';
+import { compareAccount } from './compare.js';
+import { type AccountIds, readRedisAccount } from './redis-state.js';
+import { queueRepairs } from './repair.js';
+import { readTruth } from './truth.js';
+import type { Finding } from './types.js';
+
+const iso = (d: Date) => d.toISOString().slice(0, 10);
+
+export interface WatchedResult {
+  findings: Finding[];
+  /** Redis did not change from the read until after Postgres was read: the comparison holds. */
+  consistent: boolean;
+  fixed: number;
+  restored: number;
+}
+
+/**
+ * Compare one account at a consistent point, and with `apply` repair it in the same step. The
+ * account's Redis keys are WATCHed and read, Postgres is read, and a MULTI (empty, or carrying the
+ * repairs) is executed: Redis refuses it if anything wrote to those keys since the read — an
+ * admission, a release, a top-up credit, even one that put the same value back — and the caller
+ * tries again. Two waits of `inflightMs` close what WATCH cannot see, the gap between the two
+ * halves of one request: before Postgres is read, so a hold whose Redis step came before the watch
+ * has been inserted (or released, which fires the watch); and after, so the Redis step of anything
+ * Postgres already showed lands inside the watch. A `conn` of its own is needed (WATCH is per
+ * connection), used for one account at a time; one account's keys share a hash slot, so this also
+ * works on Redis Cluster.
+ *
+ * What is left: a request whose two halves are further apart than `inflightMs` (a process paused
+ * between its commit and its Redis step) can still be counted twice or not at all. Rate windows
+ * are not rebuilt (they hold 60 s: after a total loss a key may admit up to one more minute of
+ * requests).
+ */
+export async function watchedEvaluate(
+  ctx: Context,
+  conn: Redis,
+  accountId: string,
+  ids: AccountIds,
+  opts: { restore: boolean; apply: boolean; inflightMs: number },
+): Promise<WatchedResult> {
+  const at = ctx.clock.now();
+  const period = { day: dayKey(at), month: monthKey(at) };
+  const pgPeriod = { day: iso(at), monthStart: iso(startOfUtcMonth(at)), monthEnd: iso(monthResetsAt(at)) };
+  for (const h of await openHoldsOf(ctx.sql, [accountId])) ids.holds.add(h.id);
+  const k = ctx.keys;
+  const watch = [
+    k.balance(accountId),
+    ...[...ids.keys].flatMap((id) => [
+      k.childKey(accountId, id),
+      k.day(accountId, id, period.day),
+      k.month(accountId, id, period.month),
+    ]),
+    ...[...ids.mks].map((id) => k.managementKey(accountId, id)),
+    ...[...ids.holds].map((id) => k.hold(accountId, id)),
+  ];
+  await conn.watch(...watch);
+  try {
+    const redis = await readRedisAccount(conn, k, accountId, ids, period);
+    await sleep(opts.inflightMs);
+    const truth = (await readTruth(ctx, new Map([[accountId, ids]]), pgPeriod)).get(accountId)!;
+    const findings = compareAccount(ctx, accountId, redis, truth, new Set(ids.holds), at, {
+      restore: opts.restore,
+      ...period,
+    });
+    await sleep(opts.inflightMs);
+    const multi = conn.multi();
+    const counts = opts.apply ? queueRepairs(multi, findings) : { fixed: 0, restored: 0 };
+    const done = await multi.exec();
+    if (done === null) return { findings, consistent: false, fixed: 0, restored: 0 };
+    return { findings, consistent: true, ...counts };
+  } finally {
+    await conn.unwatch().catch(() => {});
+  }
+}

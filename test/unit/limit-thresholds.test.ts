@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { KeyLimitUsageRow } from '../../shared/db/queries/limit-usage.js';
+import { thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
+
+const row = (o: Partial<KeyLimitUsageRow>): KeyLimitUsageRow => ({
+  id: 'ck_1',
+  account_id: 'acct_1',
+  management_key_id: 'mk_1',
+  limit_daily_ngonka: null,
+  limit_monthly_ngonka: null,
+  day_settled: 0n,
+  month_settled: 0n,
+  day_reserved: 0n,
+  month_reserved: 0n,
+  ...o,
+});
+const at = new Date('2028-02-29T23:59:59.000Z');
+const keys = (r: KeyLimitUsageRow) => thresholdEvents(r, at).map((e) => e.dedupeKey);
+
+describe('limit threshold events', () => {
+  it('fires at exactly 80% and 100%, counting reservations, with the period in the dedupe key', () => {
+    expect(keys(row({ limit_daily_ngonka: 1000n, day_settled: 799n }))).toEqual([]);
+    expect(keys(row({ limit_daily_ngonka: 1000n, day_settled: 700n, day_reserved: 100n }))).toEqual([
+      'key.limit_threshold:ck_1:daily:2028-02-29:80',
+    ]);
+    expect(keys(row({ limit_monthly_ngonka: 3n, month_settled: 3n }))).toEqual([
+      'key.limit_threshold:ck_1:monthly:2028-02:80',
+      'key.limit_threshold:ck_1:monthly:2028-02:100',
+    ]);
+  });
+
+  it('never fires for no limit or a zero limit, and works past 2^53 nGNK', () => {
+    expect(keys(row({ day_settled: 10n ** 20n }))).toEqual([]);
+    expect(keys(row({ limit_daily_ngonka: 0n }))).toEqual([]);
+    const big = 9_007_199_254_740_993n * 1000n;
+    const [e] = thresholdEvents(row({ limit_daily_ngonka: big, day_settled: (big * 4n) / 5n }), at);
+    expect(e?.data).toMatchObject({
+      limit: 'daily',
+      threshold: 80,
+      spent_ngonka: ((big * 4n) / 5n).toString(),
+      limit_ngonka: big.toString(),
+      resets_at: '2028-03-01T00:00:00.000Z',
+    });
+  });
+});
