@@ -3,6 +3,18 @@ import { z } from 'zod';
 import type { Context } from './context.js';
 import { redisOptionsFromUrl } from './redis/client.js';
 
+/** One resolved request to book: post the node's usage, or void the hold. */
+const settlementItem = {
+  post: {
+    holdId: z.string(),
+    outcome: z.literal('post'),
+    promptTokens: z.number().int().nonnegative(),
+    completionTokens: z.number().int().nonnegative(),
+  },
+  void: { holdId: z.string(), outcome: z.literal('void') },
+};
+const enqueuedAt = z.number().int();
+
 /**
  * Every BullMQ queue and the zod schema of its payload: used to enqueue and to parse on entry. A
  * payload that fails to parse can never succeed, so it is an UnrecoverableError (no retries).
@@ -10,16 +22,25 @@ import { redisOptionsFromUrl } from './redis/client.js';
 export const queuePayloads = {
   /** An admitted async job (or batch line) waiting for a Gonka node. */
   inference: z.object({ jobId: z.string() }),
-  /** A resolved request waiting to be booked: post the node's usage, or void the hold. */
-  settlement: z.discriminatedUnion('outcome', [
+  /**
+   * Resolved requests waiting to be booked, as a group: every request that finished while the last
+   * hand-off was in flight (settleRequest), so the queue moves one job per group, not per request.
+   * A single hold per job is what earlier versions enqueued; settlement retries for hours, so such
+   * a job may still be waiting after an upgrade.
+   */
+  settlement: z.union([
     z.object({
-      holdId: z.string(),
-      outcome: z.literal('post'),
-      promptTokens: z.number().int().nonnegative(),
-      completionTokens: z.number().int().nonnegative(),
-      enqueuedAt: z.number().int(),
+      items: z
+        .array(
+          z.discriminatedUnion('outcome', [z.object(settlementItem.post), z.object(settlementItem.void)]),
+        )
+        .min(1),
+      enqueuedAt,
     }),
-    z.object({ holdId: z.string(), outcome: z.literal('void'), enqueuedAt: z.number().int() }),
+    z.discriminatedUnion('outcome', [
+      z.object({ ...settlementItem.post, enqueuedAt }),
+      z.object({ ...settlementItem.void, enqueuedAt }),
+    ]),
   ]),
   /** One webhook delivery attempt chain. */
   webhooks: z.object({ deliveryId: z.string() }),
@@ -70,6 +91,8 @@ export function parsePayload<Q extends QueueName>(name: Q, data: unknown): Paylo
 export interface Queues {
   get<Q extends QueueName>(name: Q): Queue<Payload<Q>>;
   add<Q extends QueueName>(name: Q, payload: Payload<Q>, opts?: JobsOptions): Promise<void>;
+  /** Many jobs in one Redis round trip (BullMQ addBulk, one MULTI). */
+  addBulk<Q extends QueueName>(name: Q, jobs: { payload: Payload<Q>; opts?: JobsOptions }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +118,11 @@ export function createQueues(ctx: Context): Queues {
       queuePayloads[name].parse(payload);
       // biome-ignore lint/suspicious/noExplicitAny: BullMQ's name/data generics do not narrow through Q
       await (get(name) as Queue<any>).add(name, payload, opts);
+    },
+    async addBulk(name, jobs) {
+      for (const j of jobs) queuePayloads[name].parse(j.payload);
+      // biome-ignore lint/suspicious/noExplicitAny: BullMQ's name/data generics do not narrow through Q
+      await (get(name) as Queue<any>).addBulk(jobs.map((j) => ({ name, data: j.payload, opts: j.opts })));
     },
     close() {
       closing ??= (async () => {

@@ -6,20 +6,22 @@ import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
 
 export interface SettlementWorkerOptions {
-  /** Jobs in flight at once; they are settled together in batches. @default 512 */
+  /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 16 */
   concurrency?: number;
   /** Most holds per transaction. @default 500 */
   batchSize?: number;
-  /** How long the first job of a batch waits for company. @default 5 */
+  /** How long the first hold of a batch waits for company. @default 5 */
   batchWaitMs?: number;
-  /** Called with the settlement lag of each settled job, in ms (for metrics and benchmarks). */
+  /** Called with the settlement lag of each settled hold, in ms (for metrics and benchmarks). */
   onSettled?: (lagMs: number, result: SettlementResult) => void;
 }
 
 /**
- * The settlement queue processor: books each resolved request to the ledger, many per transaction.
- * A failed batch is retried item by item so one bad hold cannot hold back the rest; BullMQ retries
- * what still fails, and settlement is idempotent per hold, so a retry never charges twice.
+ * The settlement queue processor: books resolved requests to the ledger, many per transaction. A
+ * job carries a group of requests; the holds of every job in flight are batched together (one
+ * transaction at a time, see Batcher). A failed batch is retried hold by hold so one bad hold
+ * cannot hold back the rest; a job with a hold that still fails is retried by BullMQ, and
+ * settlement is idempotent per hold, so a retry books only what is still open.
  */
 export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOptions = {}): Worker {
   const batcher = new Batcher<Settlement, SettlementResult | Error>(
@@ -44,30 +46,40 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
 
   const processor = async (job: Job<Payload<'settlement'>>) => {
     const p = parsePayload('settlement', job.data);
-    const item: Settlement =
-      p.outcome === 'post'
-        ? {
-            holdId: p.holdId,
-            outcome: 'post',
-            promptTokens: p.promptTokens,
-            completionTokens: p.completionTokens,
-          }
-        : { holdId: p.holdId, outcome: 'void' };
-    const result = await batcher.add(item);
-    if (result instanceof Error) throw result;
-    opts.onSettled?.(Date.now() - p.enqueuedAt, result);
-    return { status: result.status, charged_ngonka: result.charged.toString() };
+    const items = 'items' in p ? p.items : [withoutEnqueuedAt(p)];
+    const results = await Promise.all(items.map((i) => batcher.add(i)));
+    const lagMs = Date.now() - p.enqueuedAt;
+    let failed: Error | null = null;
+    const summary = { posted: 0, voided: 0, already: 0, charged_ngonka: 0n };
+    for (const r of results) {
+      if (r instanceof Error) {
+        failed ??= r;
+        continue;
+      }
+      opts.onSettled?.(lagMs, r);
+      summary[r.status]++;
+      summary.charged_ngonka += r.charged;
+    }
+    if (failed) throw failed;
+    const charged_ngonka = summary.charged_ngonka.toString();
+    const one = results[0] as SettlementResult;
+    return 'items' in p ? { ...summary, charged_ngonka } : { status: one.status, charged_ngonka };
   };
 
   const worker = new Worker('settlement', processor, {
     connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
     prefix: bullPrefix(ctx),
-    concurrency: opts.concurrency ?? 512,
+    concurrency: opts.concurrency ?? 16,
     autorun: true,
   });
   worker.on('failed', (job, err) =>
-    ctx.logger.error({ err, holdId: job?.data.holdId, attempts: job?.attemptsMade }, 'settlement failed'),
+    ctx.logger.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'settlement failed'),
   );
   worker.on('error', (err) => ctx.logger.error({ err }, 'settlement worker error'));
   return worker;
+}
+
+function withoutEnqueuedAt(p: Settlement & { enqueuedAt: number }): Settlement {
+  const { enqueuedAt: _, ...item } = p;
+  return item;
 }

@@ -1,6 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import type { RateLimitState } from '../../shared/admission/admit.js';
 import { authenticateChildKey } from '../../shared/admission/authenticate.js';
+import { rateLimitHeaders } from '../../shared/admission/refusals.js';
 import type { Context } from '../../shared/context.js';
 import { bearerToken } from './auth.js';
 
@@ -15,7 +16,6 @@ export function requireChildKey(ctx: Context): RequestHandler {
 /** OpenAI's rate-limit headers, on every /v1 answer of a key that has an RPM limit. */
 export function setRateLimitHeaders(res: Response, rl: RateLimitState | null): void {
   if (!rl) return;
-  res.setHeader('x-ratelimit-limit-requests', String(rl.limit));
-  res.setHeader('x-ratelimit-remaining-requests', String(Math.max(rl.remaining, 0)));
-  res.setHeader('x-ratelimit-reset-requests', `${Math.max(Math.ceil(rl.resetMs / 1000), 0)}s`);
+  for (const [k, v] of Object.entries(rateLimitHeaders(rl.limit, rl.remaining, rl.resetMs)))
+    res.setHeader(k, v);
 }

@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
-import { admit } from '../../shared/admission/admit.js';
+import { holdWriterFor } from '../../shared/admission/hold-writer.js';
 import type { Context } from '../../shared/context.js';
 import { stripForcedFields } from '../../shared/gonka/index.js';
+import { admitChat } from '../../shared/inference/admit-chat.js';
 import {
   type ChatCompletionBody,
   chatCompletionBody,
@@ -10,7 +11,6 @@ import {
 import { settleRequest } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
-import { holdEstimate } from '../../shared/pricing.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { setRateLimitHeaders } from '../middleware/child-key.js';
@@ -33,19 +33,10 @@ export function chatCompletions(ctx: Context, deps: ChatDeps): RequestHandler {
   return async (req, res) => {
     const body: ChatCompletionBody = parse(chatCompletionBody, req.body);
     const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
-    const { hold, rateLimit } = await admit(ctx, {
-      key: res.locals.childKey,
-      estimate: holdEstimate(
-        body.messages,
-        chat.maxTokens,
-        chat.model.upstreamPricePerToken,
-        ctx.config.PRICE_MARKUP_BPS,
-      ),
-      model: chat.model.id,
-      pricePerToken: chat.model.upstreamPricePerToken,
-      markupBps: ctx.config.PRICE_MARKUP_BPS,
+    const { hold, rateLimit } = await admitChat(ctx, res.locals.childKey, chat, {
       holdTtlMs: SYNC_HOLD_TTL_MS,
-      relaxedCommit: true,
+      // The client is waiting: a relaxed group commit (see insertSyncHolds for what that risks).
+      write: (h) => holdWriterFor(ctx.sql).add(h),
     });
     setRateLimitHeaders(res, rateLimit);
     const label = { id: `chatcmpl-${hold.id.slice(5)}`, model: chat.model.id };

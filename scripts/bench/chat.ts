@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
 import { createBenchCustomer, heldNgonka } from './gateway-key.js';
 import { load, type Target } from './load.js';
 import { type Child, freePort, rssMb, startChild, waitForHttp } from './processes.js';
 import { printReport, type Row } from './report.js';
+import { type BenchStack, startStack } from './stack.js';
 
 /**
  * `npm run bench:chat` (DESIGN.md "Performance targets"): sync chat, non-stream, measured in one run
@@ -25,56 +24,18 @@ const BODY = JSON.stringify({
   max_tokens: 32,
 });
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const databaseUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-databaseUrl.pathname = '/gonka_bench';
-const prefix = `bench_${randomBytes(4).toString('hex')}`;
-const adminToken = randomBytes(16).toString('hex');
 const started: Child[] = [];
+let stack: BenchStack | undefined;
 
 async function main(): Promise<void> {
   const busyBefore = await machineBusyPercent();
-  const tsx = ['--import', 'tsx'];
-  const sim = startChild('simulator', [...tsx, 'scripts/simulator.ts'], {
-    SIM_PORT: '0',
-    SIM_HOST: '127.0.0.1',
-    SIM_LATENCY_MS: '0',
-    LOG_LEVEL: 'warn',
-  });
-  started.push(sim);
-  const simUrls = (await sim.waitForLine(/GONKA_NODES=(\S+)/))[1]!.split(',');
-  const simUrl = simUrls[0]!;
-
-  const gatewayPort = await freePort();
-  const profile = process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-    : [];
   // BENCH_SPLIT_WORKERS=1 runs the workers in a process of their own (as docker-compose does).
-  const split = process.env.BENCH_SPLIT_WORKERS === '1';
-  const gatewayEnv = {
-    NODE_ENV: 'production',
-    PORT: String(gatewayPort),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: prefix,
-    GONKA_NODES: simUrls.join(','),
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    ADMIN_TOKEN: adminToken,
-    LOG_LEVEL: 'warn',
-  };
-  const roles = split ? 'api' : 'api,workers';
-  const gateway = startChild(
-    'gateway',
-    [...profile, ...tsx, 'scripts/start.ts', '--roles', roles],
-    gatewayEnv,
-  );
-  const workers = split
-    ? startChild('workers', [...tsx, 'scripts/start.ts', '--roles', 'workers'], gatewayEnv)
-    : undefined;
-  if (workers) started.push(workers);
-  started.push(gateway);
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  stack = await startStack({
+    split: process.env.BENCH_SPLIT_WORKERS === '1',
+    ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
+  });
+  const { sim, api: gateway, workers, simUrls, gatewayUrl, adminToken } = stack;
+  const simUrl = simUrls[0]!;
 
   const portkeyPort = await freePort();
   const portkey = startChild(
@@ -91,7 +52,7 @@ async function main(): Promise<void> {
   started.push(portkey);
   const portkeyUrl = `http://127.0.0.1:${portkeyPort}`;
 
-  await Promise.all([waitForHttp(`${gatewayUrl}/healthz`, 60_000), waitForHttp(portkeyUrl)]);
+  await waitForHttp(portkeyUrl);
   const customer = await createBenchCustomer(gatewayUrl, adminToken);
 
   const targets: Target[] = [
@@ -177,19 +138,7 @@ async function checkOnce(t: Target): Promise<void> {
 
 async function cleanup(): Promise<void> {
   await Promise.allSettled(started.reverse().map((c) => c.stop()));
-  // The gateway's admission keys and queues live under its own prefix: leave Redis as it was.
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await stack?.stop();
 }
 
 try {

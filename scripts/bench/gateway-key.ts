@@ -12,6 +12,7 @@ async function post<T>(base: string, path: string, token: string, body: unknown)
 }
 
 export interface BenchCustomer {
+  accountId: string;
   jwt: string;
   /** A child key (`gc-…`) with no limits: only the balance bounds it. */
   childKey: string;
@@ -38,7 +39,7 @@ export async function createBenchCustomer(base: string, adminToken: string): Pro
   const child = await post<{ key: string }>(base, `/api/management/keys/${mk.id}/children`, mk.key, {
     name: 'bench',
   });
-  return { jwt: reg.token, childKey: child.key };
+  return { accountId: reg.account.id, jwt: reg.token, childKey: child.key };
 }
 
 /** Open holds of the customer: zero once settlement caught up with the run. */

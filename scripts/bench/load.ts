@@ -26,9 +26,12 @@ export function load(
   body: string,
   connections: number,
   durationS: number,
+  /** Stop after this many requests instead (durationS is then only an upper bound). */
+  amount?: number,
 ): Promise<LoadResult> {
   const times: number[] = [];
   let non2xx = 0;
+  const startedAt = performance.now();
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -37,7 +40,7 @@ export function load(
         headers: { 'content-type': 'application/json', ...target.headers },
         body,
         connections,
-        duration: durationS,
+        ...(amount ? { amount } : { duration: durationS }),
         timeout: 10,
       },
       (err, result) => {
@@ -48,7 +51,7 @@ export function load(
         resolve({
           connections,
           requests: times.length,
-          rps: times.length / durationS,
+          rps: times.length / (amount ? (performance.now() - startedAt) / 1000 : durationS),
           p50Ms: pick(0.5),
           p99Ms: pick(0.99),
           errors: non2xx + result.errors + result.timeouts,

@@ -6,7 +6,6 @@ import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, monthKey } from '../periods.js';
-import { holdWriterFor } from './hold-writer.js';
 import { DAY_COUNTER_TTL_S, loadAdmissionState, MONTH_COUNTER_TTL_S } from './load-state.js';
 import { refusalError } from './refusals.js';
 
@@ -21,12 +20,12 @@ export interface AdmitInput {
   holdTtlMs: number;
   requestId?: string;
   /**
-   * A synchronous request whose client waits on it: the hold is written in a group with others and
-   * committed without waiting for the disk flush (see insertSyncHolds for what that risks).
-   * Ignored with `persist`. @default false
+   * How the hold is made durable when the caller owns that (sync chat's relaxed group commit, an
+   * async job's hold and job row in one grouped statement); resolves once it is recorded.
+   * @default insertHold, one durable statement
    */
-  relaxedCommit?: boolean;
-  /** Extra rows written in the same transaction as the hold (an async job). */
+  write?: (hold: NewHold) => Promise<void>;
+  /** Extra rows written in the same transaction as the hold (a batch line). Not with `write`. */
   persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
 }
 
@@ -106,8 +105,8 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
         await insertHold(tx, hold);
         await persist(tx, hold);
       });
-    } else if (input.relaxedCommit) {
-      await holdWriterFor(ctx.sql).add(hold);
+    } else if (input.write) {
+      await input.write(hold);
     } else {
       await insertHold(ctx.sql, hold);
     }

@@ -8,6 +8,21 @@ const KEY_CODES: Record<string, { code: string; message: string }> = {
   revoked: { code: 'key_revoked', message: 'API key revoked' },
 };
 
+/** OpenAI's rate-limit headers (API.md: on every /v1 answer of a key with an RPM limit). */
+export function rateLimitHeaders(limit: number, remaining: number, resetMs: number): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': String(limit),
+    'x-ratelimit-remaining-requests': String(Math.max(remaining, 0)),
+    'x-ratelimit-reset-requests': `${Math.max(Math.ceil(resetMs / 1000), 0)}s`,
+  };
+}
+
+/** The RPM state a limit or balance refusal carries after its own fields (rpm 0: no limit). */
+function rpmHeaders(reply: (string | number)[], from: number): Record<string, string> {
+  const rpm = Number(reply[from] ?? 0);
+  return rpm > 0 ? rateLimitHeaders(rpm, Number(reply[from + 1]), Number(reply[from + 2])) : {};
+}
+
 /** The admission script's refusal → the exact API.md error (status, type, extra fields, headers). */
 export function refusalError(reply: (string | number)[], now: Date): ApiError {
   const [kind, a, b] = reply;
@@ -22,27 +37,30 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         'rate_limit_exceeded',
         `Rate limit of ${a} requests per minute reached`,
         { retry_after_ms: retryMs },
-        {
-          'retry-after': String(Math.ceil(retryMs / 1000)),
-          'x-ratelimit-limit-requests': String(a),
-          'x-ratelimit-remaining-requests': '0',
-          'x-ratelimit-reset-requests': `${Math.ceil(retryMs / 1000)}s`,
-        },
+        { 'retry-after': String(Math.ceil(retryMs / 1000)), ...rateLimitHeaders(Number(a), 0, retryMs) },
       );
     }
     case 'limit': {
       const remaining = (v: unknown) => (Number(v) < 0 ? null : BigInt(v as number).toString());
-      return new ApiError('child_key_limit', 'This key has reached its spending limit', {
-        daily_remaining: remaining(a),
-        monthly_remaining: remaining(b),
-        daily_resets_at: dayResetsAt(now).toISOString(),
-        monthly_resets_at: monthResetsAt(now).toISOString(),
-      });
+      return new ApiError(
+        'child_key_limit',
+        'This key has reached its spending limit',
+        {
+          daily_remaining: remaining(a),
+          monthly_remaining: remaining(b),
+          daily_resets_at: dayResetsAt(now).toISOString(),
+          monthly_resets_at: monthResetsAt(now).toISOString(),
+        },
+        rpmHeaders(reply, 3),
+      );
     }
     case 'balance':
-      return new ApiError('insufficient_balance', 'Insufficient balance for this request', {
-        available_ngonka: BigInt(Math.max(Number(a), 0)).toString(),
-      });
+      return new ApiError(
+        'insufficient_balance',
+        'Insufficient balance for this request',
+        { available_ngonka: BigInt(Math.max(Number(a), 0)).toString() },
+        rpmHeaders(reply, 2),
+      );
     default:
       return new ApiError('internal_error', 'Admission failed');
   }

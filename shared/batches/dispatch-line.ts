@@ -1,14 +1,14 @@
-import { admit } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { PendingLine } from '../db/queries/batch-lines.js';
 import { queueLine } from '../db/queries/batch-lines.js';
 import type { BatchRow } from '../db/queries/batches.js';
 import { failJob } from '../db/queries/jobs.js';
 import { ApiError, errorBody } from '../errors.js';
+import { admitChat } from '../inference/admit-chat.js';
 import { type ChatCompletionBody, prepareChat } from '../inference/chat-request.js';
 import { settleRequest } from '../inference/settle-request.js';
+import { enqueueInference } from '../jobs/enqueue-inference.js';
 import { JOB_HOLD_TTL_MS } from '../jobs/submit.js';
-import { holdEstimate } from '../pricing.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
 
@@ -48,21 +48,12 @@ export async function dispatchLine(
   }
   let holdId: string;
   try {
-    const { hold } = await admit(ctx, {
-      key: {
-        id: batch.child_key_id,
-        account_id: batch.account_id,
-        management_key_id: batch.management_key_id,
-      },
-      estimate: holdEstimate(
-        body.messages,
-        chat.maxTokens,
-        chat.model.upstreamPricePerToken,
-        ctx.config.PRICE_MARKUP_BPS,
-      ),
-      model: chat.model.id,
-      pricePerToken: chat.model.upstreamPricePerToken,
-      markupBps: ctx.config.PRICE_MARKUP_BPS,
+    const key = {
+      id: batch.child_key_id,
+      account_id: batch.account_id,
+      management_key_id: batch.management_key_id,
+    };
+    const { hold } = await admitChat(ctx, key, chat, {
       holdTtlMs: JOB_HOLD_TTL_MS,
       requestId: line.id,
       persist: async (tx, h) => {
@@ -86,15 +77,7 @@ export async function dispatchLine(
     }
   }
   try {
-    await deps.queues.add(
-      'inference',
-      { jobId: line.id },
-      {
-        jobId: line.id,
-        attempts: ctx.config.INFERENCE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
-      },
-    );
+    await enqueueInference(ctx, deps.queues, line.id);
   } catch (err) {
     ctx.logger.error({ err, jobId: line.id }, 'enqueueing a batch line failed; failing the line');
     await failJob(ctx.sql, line.id, {

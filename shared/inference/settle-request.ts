@@ -1,27 +1,21 @@
 import type { Context } from '../context.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { GroupCommit } from '../group-commit.js';
-import { settleHolds } from '../ledger/settle.js';
-import { type Payload, type Queues, queuePayloads } from '../queues.js';
+import { type Settlement, settleHolds } from '../ledger/settle.js';
+import type { Queues } from '../queues.js';
 
-type SettlementPayload = Payload<'settlement'>;
-
-const enqueuers = new WeakMap<Queues, GroupCommit<SettlementPayload>>();
+const enqueuers = new WeakMap<Queues, GroupCommit<Settlement>>();
 
 /**
- * Settlement jobs of finished requests go to the queue in groups (one Redis round trip for all
- * that finished while the last one was in flight), each job under its hold id, so a retried
- * hand-off cannot enqueue the same hold twice.
+ * Finished requests go to the settlement queue in groups, one BullMQ job per group: every request
+ * that finished while the last hand-off was in flight (see GroupCommit). The settlement worker
+ * books a group in one transaction, so the queue's own cost is paid per group, not per request.
+ * Settlement is idempotent per hold, so a group handed off twice still books each hold once.
  */
-function enqueuerFor(queues: Queues): GroupCommit<SettlementPayload> {
+function enqueuerFor(queues: Queues): GroupCommit<Settlement> {
   let e = enqueuers.get(queues);
   if (!e) {
-    e = new GroupCommit(async (payloads) => {
-      for (const p of payloads) queuePayloads.settlement.parse(p);
-      await queues
-        .get('settlement')
-        .addBulk(payloads.map((data) => ({ name: 'settlement', data, opts: { jobId: data.holdId } })));
-    });
+    e = new GroupCommit((items) => queues.add('settlement', { items, enqueuedAt: Date.now() }));
     enqueuers.set(queues, e);
   }
   return e;
@@ -38,23 +32,20 @@ export async function settleRequest(
   holdId: string,
   usage: TokenUsage | null,
 ): Promise<void> {
-  const enqueuedAt = Date.now();
-  const payload: SettlementPayload =
+  const item: Settlement =
     usage === null
-      ? { holdId, outcome: 'void', enqueuedAt }
+      ? { holdId, outcome: 'void' }
       : {
           holdId,
           outcome: 'post',
           promptTokens: usage.prompt_tokens,
           completionTokens: usage.completion_tokens,
-          enqueuedAt,
         };
   try {
-    await enqueuerFor(queues).add(payload);
+    await enqueuerFor(queues).add(item);
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {
-      const { enqueuedAt: _, ...item } = payload;
       await settleHolds(ctx, [item]);
     } catch (inner) {
       ctx.logger.error(

@@ -1,15 +1,16 @@
 import type { RateLimitState } from '../admission/admit.js';
-import { admit } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import { failJob, findJob, insertJob, type JobRow } from '../db/queries/jobs.js';
+import { failJob, type JobRow, type NewJob } from '../db/queries/jobs.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { admitChat } from '../inference/admit-chat.js';
 import { type ChatCompletionBody, prepareChat } from '../inference/chat-request.js';
 import { settleRequest } from '../inference/settle-request.js';
-import { holdEstimate } from '../pricing.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
+import { enqueueInference } from './enqueue-inference.js';
+import { jobWriterFor } from './job-writer.js';
 
 /** An async job's hold may wait in the queue and through retries; the sweeper voids it after this. */
 export const JOB_HOLD_TTL_MS = 6 * 3600_000;
@@ -22,9 +23,10 @@ export interface SubmitJob {
 }
 
 /**
- * POST /v1/jobs: admit exactly like sync chat, record the job with its hold in one transaction,
- * then enqueue it. If the queue refuses, the job is failed visibly and its hold voided at once,
- * so an answer of 202 always means a job that will run.
+ * POST /v1/jobs: admit exactly like sync chat, record the job with its hold in one statement
+ * (grouped with other submissions, durably committed), then enqueue it. If the queue refuses, the
+ * job is failed visibly and its hold voided at once, so an answer of 202 always means a job that
+ * will run. The answer is built from what was written, not read back.
  */
 export async function submitJob(
   ctx: Context,
@@ -34,21 +36,12 @@ export async function submitJob(
   if (s.request.stream) throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
   const chat = prepareChat(s.request, (id) => deps.upstream.models.resolve(id), ctx.config);
   const jobId = newId('job');
-  const { hold, rateLimit } = await admit(ctx, {
-    key: s.key,
-    estimate: holdEstimate(
-      s.request.messages,
-      chat.maxTokens,
-      chat.model.upstreamPricePerToken,
-      ctx.config.PRICE_MARKUP_BPS,
-    ),
-    model: chat.model.id,
-    pricePerToken: chat.model.upstreamPricePerToken,
-    markupBps: ctx.config.PRICE_MARKUP_BPS,
+  let job: NewJob | undefined;
+  const { hold, rateLimit } = await admitChat(ctx, s.key, chat, {
     holdTtlMs: JOB_HOLD_TTL_MS,
     requestId: jobId,
-    persist: (tx, h) =>
-      insertJob(tx, {
+    write: (h) => {
+      job = {
         id: jobId,
         accountId: s.key.account_id,
         managementKeyId: s.key.management_key_id,
@@ -60,18 +53,12 @@ export async function submitJob(
         webhookUrl: s.webhookUrl,
         metadata: s.metadata,
         createdAt: h.createdAt,
-      }),
+      };
+      return jobWriterFor(ctx.sql).add({ hold: h, job });
+    },
   });
   try {
-    await deps.queues.add(
-      'inference',
-      { jobId },
-      {
-        jobId,
-        attempts: ctx.config.INFERENCE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
-      },
-    );
+    await enqueueInference(ctx, deps.queues, jobId);
   } catch (err) {
     ctx.logger.error({ err, jobId }, 'enqueue failed; failing the job');
     await failJob(ctx.sql, jobId, {
@@ -82,7 +69,32 @@ export async function submitJob(
     await settleRequest(ctx, deps.queues, hold.id, null);
     throw new ApiError('service_unavailable', 'The job could not be queued; nothing was charged');
   }
-  const job = await findJob(ctx.sql, jobId);
-  if (!job) throw new Error(`job ${jobId} vanished`);
-  return { job, rateLimit };
+  return { job: acceptedJob(job!), rateLimit };
+}
+
+/** The job row as insertJobsWithHolds wrote it. */
+function acceptedJob(j: NewJob): JobRow {
+  return {
+    id: j.id,
+    account_id: j.accountId,
+    management_key_id: j.managementKeyId,
+    child_key_id: j.childKeyId,
+    hold_id: j.holdId,
+    batch_id: null,
+    custom_id: null,
+    line_no: null,
+    status: 'queued',
+    model: j.model,
+    request: j.request,
+    result: null,
+    error: null,
+    usage: null,
+    cost_ngonka: null,
+    webhook_url: j.webhookUrl,
+    metadata: j.metadata,
+    attempts: 0,
+    created_at: j.createdAt,
+    started_at: null,
+    completed_at: null,
+  };
 }

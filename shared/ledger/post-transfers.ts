@@ -16,11 +16,6 @@ export interface TransferDraft {
   legs: { account: string; amount: bigint }[];
 }
 
-export interface PostedTransfer {
-  transferId: bigint;
-  postings: { postingId: bigint; account: string; amount: bigint; balanceAfter: bigint }[];
-}
-
 export class UnbalancedTransferError extends Error {
   override name = 'UnbalancedTransferError';
 }
@@ -28,60 +23,49 @@ export class UnbalancedTransferError extends Error {
 /**
  * Post many transfers in the caller's transaction, with one lock and one balance write per ledger
  * account however many transfers touch it: the batching that keeps a hot balance row (a busy
- * customer, the revenue account) from limiting settlement throughput. Returns null for a transfer
- * whose kind+ref was already posted (exactly-once).
+ * customer, the revenue account) from limiting settlement throughput. Two round trips: the
+ * transfers and the account locks go out together, then the postings and the balances. Returns
+ * each transfer's id, or null where its kind+ref was already posted (exactly-once).
  */
 export async function postTransfers(
   tx: TxSql,
   drafts: TransferDraft[],
   at: Date,
-): Promise<(PostedTransfer | null)[]> {
+): Promise<(bigint | null)[]> {
   for (const d of drafts) {
     const sum = d.legs.reduce((s, l) => s + l.amount, 0n);
     if (sum !== 0n) throw new UnbalancedTransferError(`transfer ${d.kind}/${d.ref} sums to ${sum}`);
   }
-  const ids = await insertTransfers(
-    tx,
-    drafts.map((d) => ({ kind: d.kind, ref: d.ref, metadata: d.metadata ?? {}, createdAt: at })),
-  );
-  const fresh = drafts.flatMap((d, i) => (ids[i] == null ? [] : [{ draft: d, index: i }]));
-  if (fresh.length === 0) return drafts.map(() => null);
+  if (drafts.length === 0) return [];
+  // Locking the accounts of a transfer that turns out to exist already is harmless; waiting for the
+  // insert's answer before locking would cost a round trip.
+  const [ids, balances] = await Promise.all([
+    insertTransfers(
+      tx,
+      drafts.map((d) => ({ kind: d.kind, ref: d.ref, metadata: d.metadata ?? {}, createdAt: at })),
+    ),
+    lockLedgerAccounts(
+      tx,
+      drafts.flatMap((d) => d.legs.map((l) => l.account)),
+    ),
+  ]);
 
-  const balances = await lockLedgerAccounts(
-    tx,
-    fresh.flatMap((f) => f.draft.legs.map((l) => l.account)),
-  );
   const postings: NewPosting[] = [];
   const transferIds: bigint[] = [];
-  const firstPosting: number[] = [];
-  for (const [t, f] of fresh.entries()) {
-    transferIds.push(ids[f.index]!);
-    firstPosting.push(postings.length);
-    for (const leg of f.draft.legs) {
+  const changed = new Map<string, bigint>();
+  for (const [i, d] of drafts.entries()) {
+    const id = ids[i];
+    if (id == null) continue;
+    const t = transferIds.push(id) - 1;
+    for (const leg of d.legs) {
       if (leg.amount === 0n) continue;
-      const current = balances.get(leg.account);
+      const current = changed.get(leg.account) ?? balances.get(leg.account);
       if (current === undefined) throw new Error(`ledger account ${leg.account} does not exist`);
       const after = current + leg.amount;
-      balances.set(leg.account, after);
+      changed.set(leg.account, after);
       postings.push({ transfer: t, ledgerAccountId: leg.account, amount: leg.amount, balanceAfter: after });
     }
   }
-  const postingIds = await insertPostings(tx, transferIds, postings, at);
-  await setLedgerBalances(tx, balances);
-
-  const out: (PostedTransfer | null)[] = drafts.map(() => null);
-  for (const [t, f] of fresh.entries()) {
-    const from = firstPosting[t]!;
-    const to = firstPosting[t + 1] ?? postings.length;
-    out[f.index] = {
-      transferId: transferIds[t]!,
-      postings: postings.slice(from, to).map((x, j) => ({
-        postingId: postingIds[from + j]!,
-        account: x.ledgerAccountId,
-        amount: x.amount,
-        balanceAfter: x.balanceAfter,
-      })),
-    };
-  }
-  return out;
+  await Promise.all([insertPostings(tx, transferIds, postings, at), setLedgerBalances(tx, changed)]);
+  return ids;
 }

@@ -1,28 +1,38 @@
 import type { Context } from '../context.js';
 import type { HoldRow } from '../db/queries/holds.js';
 
+type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>; charged: bigint };
+
 /**
  * After holds resolved in Postgres, return the unused part of each reservation to the Redis
- * counters and balance. The Lua script deletes the hold record, so running this twice is harmless;
- * if the process dies before it runs, reconciliation rebuilds Redis from Postgres.
+ * counters and balance: one script call per account (its keys share one cluster slot). The script
+ * deletes each hold record, so running this twice is harmless; if the process dies before it runs,
+ * reconciliation rebuilds Redis from Postgres.
  */
-export async function releaseHoldsInRedis(
-  ctx: Context,
-  items: { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>; charged: bigint }[],
-): Promise<void> {
+export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Promise<void> {
   if (items.length === 0) return;
-  const pipeline = items.map(({ hold, charged }) => {
-    const day = hold.period_day.replaceAll('-', '');
-    return ctx.scripts.run(
-      'release',
-      [
-        ctx.keys.hold(hold.account_id, hold.id),
-        ctx.keys.day(hold.account_id, hold.child_key_id, day),
-        ctx.keys.month(hold.account_id, hold.child_key_id, day.slice(0, 6)),
-        ctx.keys.balance(hold.account_id),
-      ],
-      [charged.toString()],
-    );
-  });
-  await Promise.all(pipeline);
+  const byAccount = new Map<string, Released[]>();
+  for (const item of items) {
+    const list = byAccount.get(item.hold.account_id);
+    if (list) list.push(item);
+    else byAccount.set(item.hold.account_id, [item]);
+  }
+  await Promise.all(
+    [...byAccount].map(([accountId, list]) => {
+      const keys = [ctx.keys.balance(accountId)];
+      for (const { hold } of list) {
+        const day = hold.period_day.replaceAll('-', '');
+        keys.push(
+          ctx.keys.hold(accountId, hold.id),
+          ctx.keys.day(accountId, hold.child_key_id, day),
+          ctx.keys.month(accountId, hold.child_key_id, day.slice(0, 6)),
+        );
+      }
+      return ctx.scripts.run(
+        'releaseHolds',
+        keys,
+        list.map((i) => i.charged.toString()),
+      );
+    }),
+  );
 }

@@ -27,7 +27,7 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
   if (input.amount <= 0n) throw ApiError.invalid('amount_ngonka', 'amount must be positive');
   const at = ctx.clock.now();
   const posted = await ctx.sql.begin(async (tx) => {
-    const [res] = await postTransfers(
+    const [transferId] = await postTransfers(
       tx,
       [
         {
@@ -42,7 +42,7 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
       ],
       at,
     );
-    return res ?? null;
+    return transferId != null;
   });
 
   const entry = await findEntryByRef(ctx.sql, 'topup', input.reference);

@@ -4,10 +4,14 @@ import type { Redis } from 'ioredis';
 
 const dir = fileURLToPath(new URL('./scripts/', import.meta.url));
 
-/** Lua scripts by name; the file name ends in the number of keys it touches (`admit-7.lua`). */
+/**
+ * Lua scripts by name; the file name ends in the number of keys it touches (`admit-7.lua`), or `n`
+ * when that varies per call (`release-holds-n.lua`).
+ */
 const SCRIPTS = {
   admit: 'admit-7.lua',
   release: 'release-4.lua',
+  releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-3.lua',
   creditBalance: 'credit-balance-1.lua',
@@ -30,15 +34,22 @@ export interface ScriptRunner {
  */
 export function loadScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
+  const variableKeys = new Set<string>();
   for (const [name, file] of Object.entries(SCRIPTS)) {
-    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
+    const count = /-(\d+|n)\.lua$/.exec(file)?.[1];
+    if (count === 'n') variableKeys.add(name);
     if (!(name in commands))
-      redis.defineCommand(name, { numberOfKeys, lua: readFileSync(dir + file, 'utf8') });
+      redis.defineCommand(name, {
+        // Without numberOfKeys, ioredis takes the key count as the first argument of each call.
+        ...(count === 'n' ? {} : { numberOfKeys: Number(count) }),
+        lua: readFileSync(dir + file, 'utf8'),
+      });
   }
   return {
     run(name, keys, args) {
       const fn = commands[name];
       if (!fn) throw new Error(`script ${name} is not loaded`);
+      if (variableKeys.has(name)) return fn.call(redis, keys.length, ...keys, ...args);
       return fn.call(redis, ...keys, ...args);
     },
   };

@@ -163,6 +163,26 @@ describe('requests per minute', () => {
     const { response } = await client(free.childKey).chat.completions.create(REQUEST).withResponse();
     expect(response.headers.get('x-ratelimit-limit-requests')).toBeNull();
   });
+
+  it('reports the window on a 402 too, without counting the refused request', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, {
+      balance: EST,
+      child: { rate_limit_rpm: 5, limit_daily_ngonka: (EST * 3n).toString() },
+    });
+    const ai = client(c.childKey);
+    await ai.chat.completions.create(REQUEST); // spends the whole balance
+    for (const [request, type] of [
+      [REQUEST, 'insufficient_balance'],
+      [{ ...REQUEST, max_tokens: 100 }, 'child_key_limit'],
+    ] as const) {
+      const err = await failure(ai.chat.completions.create(request));
+      expect(err.status).toBe(402);
+      expect(err.type).toBe(type);
+      expect(err.headers?.get('x-ratelimit-limit-requests')).toBe('5');
+      expect(err.headers?.get('x-ratelimit-remaining-requests')).toBe('4');
+      expect(err.headers?.get('x-ratelimit-reset-requests')).toMatch(/^\d+s$/);
+    }
+  });
 });
 
 describe('who may call /v1', () => {

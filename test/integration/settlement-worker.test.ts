@@ -30,7 +30,7 @@ const openHolds = async (accountId: string) =>
   );
 
 describe('settlement worker', () => {
-  it('settles a burst of jobs in batches, each exactly once, duplicates included', async () => {
+  it('settles a burst of grouped and single jobs in batches, each hold exactly once', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000_000n });
     const holds = await Promise.all(
       Array.from({ length: 300 }, () =>
@@ -44,20 +44,24 @@ describe('settlement worker', () => {
         }),
       ),
     );
-    const payload = (id: string) => ({
+    const item = (id: string) => ({
       holdId: id,
       outcome: 'post' as const,
       promptTokens: 5,
       completionTokens: 5,
-      enqueuedAt: Date.now(),
     });
-    // Every hold enqueued twice under different job ids: delivery is at-least-once, booking is once.
-    await Promise.all(
-      holds.flatMap((a) => [
-        queues.add('settlement', payload(a.hold.id)),
-        queues.add('settlement', payload(a.hold.id)),
-      ]),
-    );
+    // Every hold enqueued twice, in a group (as settleRequest hands them off) and alone (as earlier
+    // versions did): delivery is at-least-once, booking is once.
+    const ids = holds.map((a) => a.hold.id);
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, g) =>
+        queues.add('settlement', {
+          items: ids.slice(g * 50, g * 50 + 50).map(item),
+          enqueuedAt: Date.now(),
+        }),
+      ),
+      ...ids.map((id) => queues.add('settlement', { ...item(id), enqueuedAt: Date.now() })),
+    ]);
     await waitFor('all holds settled', async () => (await openHolds(f.accountId)) === 0);
     await waitFor(
       'queue drained',

@@ -52,3 +52,10 @@ describe('GroupCommit', () => {
     expect(w.groups).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
   });
 });
+
+describe('GroupCommit with results', () => {
+  it('gives each caller the result of its own item', async () => {
+    const gc = new GroupCommit<number, string>(async (items) => items.map((i) => `r${i}`));
+    expect(await Promise.all([1, 2, 3].map((i) => gc.add(i)))).toEqual(['r1', 'r2', 'r3']);
+  });
+});

@@ -33,12 +33,20 @@ export async function insertHold(db: Db, h: NewHold): Promise<void> {
  */
 export async function insertSyncHolds(db: Db, holds: readonly NewHold[]): Promise<void> {
   if (holds.length === 0) return;
-  const col = <T>(f: (h: NewHold) => T) => holds.map(f);
   await db`
     with relaxed as (select set_config('synchronous_commit', 'off', true))
-    insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
-                       price_ngonka_per_token, markup_bps, created_at, deadline)
-    select h.* from relaxed, unnest(
+    insert into holds (${db.unsafe(HOLD_COLUMNS)})
+    select h.* from relaxed, ${holdRows(db, holds)}`;
+}
+
+/** The columns holdRows yields, in order. */
+export const HOLD_COLUMNS = `id, request_id, account_id, child_key_id, amount, period_day, model,
+  price_ngonka_per_token, markup_bps, created_at, deadline`;
+
+/** New holds as a set of rows (`… from ${holdRows(db, holds)}`), HOLD_COLUMNS in order. */
+export function holdRows(db: Db, holds: readonly NewHold[]) {
+  const col = <T>(f: (h: NewHold) => T) => holds.map(f);
+  return db`unnest(
       ${col((h) => h.id)}::text[], ${col((h) => h.requestId)}::text[], ${col((h) => h.accountId)}::text[],
       ${col((h) => h.childKeyId)}::text[], ${col((h) => h.amount.toString())}::bigint[],
       ${col((h) => h.periodDay)}::date[], ${col((h) => h.model)}::text[],
@@ -70,28 +78,39 @@ export interface HoldResolution {
 }
 
 /**
- * Move open holds to posted/voided in one statement. Only holds still open change, so a hold
- * resolves exactly once however often settlement runs; the rows returned are the ones this call
- * resolved, as they were before (amount, period, key).
+ * Move holds to posted/voided in one statement. Only holds still open change, so a hold resolves
+ * exactly once however often settlement runs (settlement locks them first: lockHoldsToSettle).
  */
-export async function resolveHolds(db: Db, items: HoldResolution[], at: Date): Promise<HoldRow[]> {
-  if (items.length === 0) return [];
-  return db<HoldRow[]>`
+export async function resolveHolds(db: Db, items: HoldResolution[], at: Date): Promise<void> {
+  if (items.length === 0) return;
+  await db`
     update holds h set status = v.status, posted_amount = v.posted, resolved_at = ${at}
     from unnest(${items.map((i) => i.id)}::text[], ${items.map((i) => i.status)}::text[],
                 ${items.map((i) => i.postedAmount.toString())}::bigint[]) as v(id, status, posted)
-    where h.id = v.id and h.status = 'open'
-    returning h.id, h.request_id, h.account_id, h.child_key_id, h.amount, h.period_day::text as period_day,
-              h.model, h.price_ngonka_per_token, h.markup_bps, h.status, h.posted_amount, h.created_at, h.deadline`;
+    where h.id = v.id and h.status = 'open'`;
 }
 
-/** Lock open holds so the amounts a settlement computes from cannot change under it. */
-export async function lockOpenHolds(db: Db, ids: string[]): Promise<HoldRow[]> {
+/** An open hold as settlement reads it, with the referrers its charge pays (L1, L2) if any. */
+export interface HoldToSettle extends HoldRow {
+  referrer_l1: string | null;
+  referrer_l2: string | null;
+}
+
+/**
+ * Lock the holds still open among `ids` (in id order, so concurrent settlements never deadlock)
+ * so the amounts a settlement computes from cannot change under it, and read who referred their
+ * accounts in the same round trip.
+ */
+export async function lockHoldsToSettle(db: Db, ids: string[]): Promise<HoldToSettle[]> {
   if (ids.length === 0) return [];
-  return db<HoldRow[]>`
-    select id, request_id, account_id, child_key_id, amount, period_day::text as period_day, model,
-           price_ngonka_per_token, markup_bps, status, posted_amount, created_at, deadline
-    from holds where id = any(${ids}) and status = 'open' order by id for update`;
+  return db<HoldToSettle[]>`
+    select h.id, h.request_id, h.account_id, h.child_key_id, h.amount, h.period_day::text as period_day,
+           h.model, h.price_ngonka_per_token, h.markup_bps, h.status, h.posted_amount, h.created_at,
+           h.deadline, a.referred_by as referrer_l1, r.referred_by as referrer_l2
+    from holds h join accounts a on a.id = h.account_id left join accounts r on r.id = a.referred_by
+    where h.id = any(${ids}) and h.status = 'open'
+    order by h.id
+    for update of h`;
 }
 
 export async function findHold(db: Db, id: string): Promise<HoldRow | null> {

@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { HOLD_COLUMNS, holdRows, type NewHold } from './holds.js';
 
 export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
@@ -45,6 +46,36 @@ export async function insertJob(db: Db, j: NewJob): Promise<void> {
                       webhook_url, metadata, created_at)
     values (${j.id}, ${j.accountId}, ${j.managementKeyId}, ${j.childKeyId}, ${j.holdId}, 'queued', ${j.model},
             ${db.json(j.request as never)}, ${j.webhookUrl}, ${db.json(j.metadata as never)}, ${j.createdAt})`;
+}
+
+/**
+ * Accepted async jobs and their holds, in one statement and one durable commit for the whole group
+ * (see JobWriter): a 202 promises the job, so unlike sync chat's holds this commit waits for the
+ * disk. The jobs reference holds inserted by the same statement, which the foreign key accepts.
+ */
+export async function insertJobsWithHolds(
+  db: Db,
+  rows: readonly { hold: NewHold; job: NewJob }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const col = <T>(f: (j: NewJob) => T) => rows.map((r) => f(r.job));
+  const holds = rows.map((r) => r.hold);
+  await db`
+    with new_holds as (
+      insert into holds (${db.unsafe(HOLD_COLUMNS)}) select * from ${holdRows(db, holds)}
+    )
+    insert into jobs (id, account_id, management_key_id, child_key_id, hold_id, status, model, request,
+                      webhook_url, metadata, created_at)
+    select id, account_id, management_key_id, child_key_id, hold_id, 'queued', model, request::jsonb,
+           webhook_url, metadata::jsonb, created_at
+    from unnest(${col((j) => j.id)}::text[], ${col((j) => j.accountId)}::text[],
+                ${col((j) => j.managementKeyId)}::text[], ${col((j) => j.childKeyId)}::text[],
+                ${col((j) => j.holdId)}::text[], ${col((j) => j.model)}::text[],
+                ${col((j) => JSON.stringify(j.request))}::text[], ${col((j) => j.webhookUrl)}::text[],
+                ${col((j) => JSON.stringify(j.metadata))}::text[],
+                ${col((j) => j.createdAt.toISOString())}::timestamptz[])
+      as j(id, account_id, management_key_id, child_key_id, hold_id, model, request, webhook_url, metadata,
+           created_at)`;
 }
 
 export async function findJob(db: Db, id: string): Promise<JobRow | null> {

@@ -40,9 +40,9 @@ export async function insertPostings(
   transferIds: bigint[],
   postings: NewPosting[],
   at: Date,
-): Promise<bigint[]> {
-  if (postings.length === 0) return [];
-  const rows = await db<{ id: bigint }[]>`
+): Promise<void> {
+  if (postings.length === 0) return;
+  await db`
     insert into postings (transfer_id, ledger_account_id, amount, balance_after, created_at)
     select transfer_id, account, amount, balance_after, ${at}
     from unnest(${postings.map((p) => String(transferIds[p.transfer]))}::bigint[],
@@ -50,7 +50,5 @@ export async function insertPostings(
                 ${postings.map((p) => p.amount.toString())}::bigint[],
                 ${postings.map((p) => p.balanceAfter.toString())}::bigint[])
          with ordinality as p(transfer_id, account, amount, balance_after, ord)
-    order by ord
-    returning id`;
-  return rows.map((r) => r.id);
+    order by ord`;
 }

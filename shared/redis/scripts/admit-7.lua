@@ -4,7 +4,8 @@
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
 --       6 hold ttl (s), 7 key id
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
--- consumes no RPM quota and reserves nothing.
+-- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
+-- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
 local now = tonumber(ARGV[1])
 local est = tonumber(ARGV[2])
 
@@ -31,6 +32,17 @@ if rpm > 0 then
   end
 end
 
+-- The window as it stands without this request (a refusal does not count).
+local function windowReset()
+  if inWindow == 0 then return 60000 end
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  return tonumber(oldest[2]) + 60000 - now
+end
+local function rpmState()
+  if rpm == 0 then return 0, 0, 0 end
+  return rpm, rpm - inWindow, windowReset()
+end
+
 local ld = tonumber(k[4])
 local lm = tonumber(k[5])
 local usedD = tonumber(redis.call('GET', KEYS[4]) or '0')
@@ -40,10 +52,10 @@ if (ld >= 0 and usedD + est > ld) or (lm >= 0 and usedM + est > lm) then
   local remM = -1
   if ld >= 0 then remD = math.max(ld - usedD, 0) end
   if lm >= 0 then remM = math.max(lm - usedM, 0) end
-  return {'limit', remD, remM}
+  return {'limit', remD, remM, rpmState()}
 end
 
-if tonumber(bal) < est then return {'balance', tonumber(bal)} end
+if tonumber(bal) < est then return {'balance', tonumber(bal), rpmState()} end
 
 -- Admitted: record everything at once.
 local resetMs = 60000

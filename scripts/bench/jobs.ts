@@ -1,0 +1,184 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createSql } from '../../shared/db/client.js';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { redisOptionsFromUrl } from '../../shared/redis/client.js';
+import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
+import { createBenchCustomer } from './gateway-key.js';
+import {
+  type JobsProgress,
+  jobsProgress,
+  redisFootprint,
+  type SettlementFacts,
+  settlementFacts,
+} from './jobs-db.js';
+import { type JobsFacts, printJobsReport } from './jobs-report.js';
+import { load, type Target } from './load.js';
+import { paced } from './paced.js';
+import { rssMb } from './processes.js';
+import { type BenchStack, startStack } from './stack.js';
+
+/**
+ * `npm run bench:jobs` (DESIGN.md "Performance targets", async): the api and the workers in
+ * processes of their own on a zero-latency simulator, measured in one run:
+ * (a) POST /v1/jobs at full speed (autocannon, 64 connections) with the inference queue paused, so
+ *     the figure is admission alone; the backlog it leaves is then run with settlement paused
+ *     (inference throughput) and settled (settlement throughput, a backlog to chew through);
+ * (b) POST /v1/jobs at a steady 1,500/s offered (open loop) with everything running;
+ * (c) end to end: N jobs submitted as fast as possible, timed until every one succeeded in Postgres,
+ *     and the settlement lag of each (job completed → hold resolved);
+ * plus api/worker RSS and the Redis memory left under the run's prefix once all is done.
+ * Each phase uses a customer of its own, so the books tell the phases apart.
+ */
+const BURST_S = Number(process.env.BENCH_BURST_S ?? 10);
+const PACED_RATE = 1500;
+const PACED_S = 10;
+const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 20_000);
+const CONNECTIONS = 64;
+const BODY = JSON.stringify({
+  request: {
+    model: SIM_MODEL_QWEN3_235B,
+    messages: [{ role: 'user', content: 'Write one short sentence about rivers.' }],
+    max_tokens: 32,
+  },
+});
+
+let stack: BenchStack | undefined;
+
+async function main(): Promise<void> {
+  const busyBefore = await machineBusyPercent();
+  stack = await startStack({
+    split: true,
+    ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
+  });
+  const s = stack;
+  const sql = createSql(s.databaseUrl, { max: 2 });
+  const redis = new Redis(s.redisUrl);
+  const connection = redisOptionsFromUrl(s.redisUrl);
+  const queue = (name: string) => new Queue(name, { connection, prefix: `${s.prefix}:bull` });
+  const inference = queue('inference');
+  const settlement = queue('settlement');
+  let peak = { api: 0, workers: 0 };
+  const sampler = setInterval(() => {
+    peak = {
+      api: Math.max(peak.api, rssMb(s.api.pid)),
+      workers: Math.max(peak.workers, rssMb(s.workers!.pid)),
+    };
+  }, 250);
+  try {
+    const [burst, steady, e2e] = [
+      await createBenchCustomer(s.gatewayUrl, s.adminToken),
+      await createBenchCustomer(s.gatewayUrl, s.adminToken),
+      await createBenchCustomer(s.gatewayUrl, s.adminToken),
+    ];
+    const target = (childKey: string): Target => ({
+      name: 'POST /v1/jobs',
+      url: `${s.gatewayUrl}/v1/jobs`,
+      headers: { authorization: `Bearer ${childKey}` },
+    });
+    const groups = {
+      loadgen: () => [process.pid],
+      api: () => [s.api.pid],
+      workers: () => [s.workers!.pid],
+      simulator: () => [s.sim.pid],
+      postgres: byCommandLine(/^postgres: .* gonka_bench /),
+      redis: byCommandLine(/^redis-server /),
+    };
+    const redisBefore = await redisFootprint(redis, s.prefix);
+
+    // (a) Admission alone: the queue takes the jobs, nothing runs them yet.
+    log('(a) burst: POST /v1/jobs at full speed, inference paused');
+    await inference.pause();
+    await load(target(burst.childKey), BODY, CONNECTIONS, 2);
+    let cpu = snapshotCpu(groups);
+    const a = await load(target(burst.childKey), BODY, CONNECTIONS, BURST_S);
+    const aCpu = cpuUsed(cpu, snapshotCpu(groups));
+
+    log('    running the backlog with settlement paused, then settling it');
+    await settlement.pause();
+    const inferStart = Date.now();
+    await inference.resume();
+    const backlog = await until(90_000, () => jobsProgress(sql, burst.accountId), finished);
+    const settleStart = Date.now();
+    await settlement.resume();
+    const settledBacklog = await until(60_000, () => settlementFacts(sql, burst.accountId), settled);
+
+    // (b) A steady offered rate with the whole pipeline running behind it.
+    log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s`);
+    const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S);
+    await until(60_000, () => settlementFacts(sql, steady.accountId), settled);
+
+    // (c) End to end: submitted as fast as possible, timed to the last job succeeded.
+    log(`(c) end to end: ${E2E_JOBS} jobs`);
+    cpu = snapshotCpu(groups);
+    const e2eStart = Date.now();
+    const c = await load(target(e2e.childKey), BODY, CONNECTIONS, 120, E2E_JOBS);
+    const done = await until(120_000, () => jobsProgress(sql, e2e.accountId), finished);
+    const cCpu = cpuUsed(cpu, snapshotCpu(groups));
+    const settledE2e = await until(60_000, () => settlementFacts(sql, e2e.accountId), settled);
+
+    clearInterval(sampler);
+    const facts: JobsFacts = {
+      busyBefore,
+      burstS: BURST_S,
+      a,
+      aCpu,
+      backlog,
+      inferStart,
+      settledBacklog,
+      settleStart,
+      pacedRate: PACED_RATE,
+      pacedS: PACED_S,
+      b,
+      c,
+      cCpu,
+      e2eStart,
+      done,
+      settledE2e,
+      peakRss: peak,
+      afterRss: { api: rssMb(s.api.pid), workers: rssMb(s.workers!.pid) },
+      redisBefore,
+      redisAfter: await redisFootprint(redis, s.prefix),
+      finishedJobs: backlog.total + done.total,
+    };
+    printJobsReport(facts);
+  } finally {
+    clearInterval(sampler);
+    await Promise.allSettled([inference.close(), settlement.close()]);
+    redis.disconnect();
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const finished = (p: JobsProgress) => p.total > 0 && p.succeeded + p.failed === p.total;
+const settled = (f: SettlementFacts) => f.open === 0;
+
+/**
+ * Polls `probe` until `done` says so. A pipeline too slow to finish within `timeoutMs` is a result
+ * too: the last reading is returned (and the report shows what did not finish).
+ */
+async function until<T>(timeoutMs: number, probe: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (done(v)) return v;
+    if (Date.now() > deadline) {
+      log(`    not finished within ${timeoutMs / 1000} s: ${JSON.stringify(v)}`);
+      return v;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await stack?.stop().catch((err: unknown) => console.error('cleanup failed:', err));
+}

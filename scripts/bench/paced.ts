@@ -1,0 +1,78 @@
+import { Agent, request } from 'node:http';
+import type { LoadResult, Target } from './load.js';
+
+/**
+ * An open-loop load at a steady offered rate: requests leave on a fixed schedule whether or not
+ * earlier ones were answered, and each latency is counted from the moment its request was due
+ * (so a stall shows up in the tail instead of silently slowing the schedule). autocannon's
+ * `overallRate` cannot measure this: each connection sends its per-second quota back to back at
+ * the start of every second and then idles, which is a burst at full speed, not a rate.
+ */
+export async function paced(
+  target: Target,
+  body: string,
+  ratePerS: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const url = new URL(target.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const payload = Buffer.from(body);
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': String(payload.length),
+    ...target.headers,
+  };
+  const times: number[] = [];
+  let errors = 0;
+  let inFlight = 0;
+  const total = Math.round(ratePerS * durationS);
+  let sent = 0;
+  const t0 = performance.now();
+
+  const fire = (dueAt: number) => {
+    inFlight++;
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers, agent },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          inFlight--;
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
+            times.push(performance.now() - dueAt);
+          else errors++;
+        });
+      },
+    );
+    req.on('error', () => {
+      inFlight--;
+      errors++;
+    });
+    req.end(payload);
+  };
+
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - t0) / 1000) * ratePerS));
+      for (; sent < due; sent++) fire(t0 + (sent * 1000) / ratePerS);
+      if (sent < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  const deadline = performance.now() + 15_000;
+  while (inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  errors += inFlight;
+  agent.destroy();
+
+  times.sort((a, b) => a - b);
+  const pick = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? Number.NaN;
+  return {
+    connections: 0,
+    requests: times.length,
+    rps: times.length / durationS,
+    p50Ms: pick(0.5),
+    p99Ms: pick(0.99),
+    errors,
+  };
+}

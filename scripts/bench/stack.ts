@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { type Child, freePort, startChild, waitForHttp } from './processes.js';
+
+/**
+ * The gateway as the benchmarks run it: a zero-latency simulator, the api role and (split) the
+ * workers role each in a process of its own, on 127.0.0.1 only, with a database `gonka_bench` on
+ * DATABASE_URL's server and a fresh Redis prefix that `stop` removes again.
+ */
+export interface BenchStack {
+  sim: Child;
+  api: Child;
+  /** The workers process; undefined when the api process runs them too (split = false). */
+  workers: Child | undefined;
+  simUrls: string[];
+  gatewayUrl: string;
+  adminToken: string;
+  /** Redis key prefix of this run (admission keys and `${prefix}:bull` queues). */
+  prefix: string;
+  redisUrl: string;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Workers in their own process (as docker-compose runs them). */
+  split: boolean;
+  /** Write a V8 CPU profile of the api process into this directory. */
+  cpuProfDir?: string;
+  /** Extra node flags for the gateway processes (e.g. `--max-semi-space-size=16`). */
+  nodeFlags?: string[];
+}
+
+const TSX = ['--import', 'tsx'];
+
+export async function startStack(opts: StackOptions): Promise<BenchStack> {
+  const started: Child[] = [];
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const db = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  db.pathname = '/gonka_bench';
+  const prefix = `bench_${randomBytes(4).toString('hex')}`;
+  const adminToken = randomBytes(16).toString('hex');
+
+  const stop = async () => {
+    await Promise.allSettled(started.reverse().map((c) => c.stop()));
+    await unlinkPrefix(redisUrl, prefix);
+  };
+  try {
+    const sim = startChild('simulator', [...TSX, 'scripts/simulator.ts'], {
+      SIM_PORT: '0',
+      SIM_HOST: '127.0.0.1',
+      SIM_LATENCY_MS: '0',
+      LOG_LEVEL: 'warn',
+    });
+    started.push(sim);
+    const simUrls = (await sim.waitForLine(/GONKA_NODES=(\S+)/))[1]!.split(',');
+
+    const port = await freePort();
+    const env = {
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.toString(),
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+      GONKA_NODES: simUrls.join(','),
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ADMIN_TOKEN: adminToken,
+      LOG_LEVEL: 'warn',
+    };
+    const flags = opts.nodeFlags ?? [];
+    const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+    const start = (roles: string) => [...flags, ...TSX, 'scripts/start.ts', '--roles', roles];
+    const api = startChild('gateway', [...profile, ...start(opts.split ? 'api' : 'api,workers')], env);
+    started.push(api);
+    // The workers process serves only /metrics: that it answers says its workers are running.
+    const metricsPort = await freePort();
+    const workers = opts.split
+      ? startChild('workers', start('workers'), { ...env, METRICS_PORT: String(metricsPort) })
+      : undefined;
+    if (workers) started.push(workers);
+
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${gatewayUrl}/healthz`, 60_000);
+    if (workers) await waitForHttp(`http://127.0.0.1:${metricsPort}/metrics`, 60_000);
+    return {
+      sim,
+      api,
+      workers,
+      simUrls,
+      gatewayUrl,
+      adminToken,
+      prefix,
+      redisUrl,
+      databaseUrl: db.toString(),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The run's admission keys and queues live under its own prefix: leave Redis as it was. */
+async function unlinkPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
