@@ -1,9 +1,9 @@
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Context } from '../shared/context.js';
 import type { Queues } from '../shared/queues.js';
 import type { Upstream } from '../shared/upstream.js';
 import './locals.js';
+import { accessLog } from './middleware/access-log.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { serveOpenApi } from './openapi.js';
@@ -31,19 +31,14 @@ export interface AppDeps {
 export function createApp(ctx: Context, deps?: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on JSON answers: hashing every body costs CPU on the hot path, and API answers are not
+  // revalidated (the dashboard's static files keep theirs, from express.static).
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestId);
   // Before the access log, so an admin token given as ?token= never reaches it.
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
-  app.use(
-    pinoHttp({
-      logger: ctx.logger,
-      genReqId: (_req, res) => (res as express.Response).locals.requestId,
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
-      quietReqLogger: true,
-    }),
-  );
+  app.use(accessLog(ctx.logger));
   app.use(express.json({ limit: '4mb' }));
 
   app.use(healthRouter(ctx));

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { createApp } from '../api/app.js';
+import { createApiServer } from '../api/server.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { ensureDatabase } from '../shared/db/client.js';
@@ -83,10 +83,10 @@ if (!roles.has('api') && config.METRICS_PORT) {
 }
 
 if (roles.has('api') && upstream) {
-  const app = createApp(ctx, { upstream, queues });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-    s.once('error', reject);
+  const server: Server = createApiServer(ctx, { upstream, queues });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, resolve);
   });
   ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
   stops.push(

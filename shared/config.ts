@@ -80,8 +80,11 @@ export const configSchema = z.object({
   INFERENCE_BACKOFF_MS: positiveInt.default(1000),
   /** A worker that dies mid-job loses it after this long and another worker runs it again. */
   INFERENCE_LOCK_MS: positiveInt.default(30_000),
-  /** Node calls in flight per worker process. */
-  INFERENCE_CONCURRENCY: positiveInt.default(64),
+  /**
+   * Node calls in flight per worker process. They wait on the network, not the CPU, and the more
+   * run at once the more of their Postgres writes share a statement.
+   */
+  INFERENCE_CONCURRENCY: positiveInt.default(256),
   /** Simulator nodes started when GONKA_NODES is unset. */
   SIMULATOR_NODES: positiveInt.default(2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,9 +1,15 @@
 import { type Job, Worker } from 'bullmq';
 import type { Context } from '../shared/context.js';
-import { findHold } from '../shared/db/queries/holds.js';
-import { completeJob, failJob, findJob, type JobRow, startJobAttempt } from '../shared/db/queries/jobs.js';
+import {
+  completeJobs,
+  type JobCompletion,
+  type StartedJobRow,
+  startJobAttempts,
+} from '../shared/db/queries/job-attempts.js';
+import { failJob, findJob, type JobRow } from '../shared/db/queries/jobs.js';
 import { errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
+import { GroupCommit } from '../shared/group-commit.js';
 import { settleRequest } from '../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
@@ -24,7 +30,8 @@ export interface InferenceWorkerOptions {
  * The inference queue processor: runs an admitted job on a Gonka node. Retryable failures are
  * thrown back to BullMQ (attempts with exponential backoff, stalled jobs re-run after a crash); the
  * last attempt, or a request the node rejects outright, fails the job visibly and voids its hold.
- * The result is stored in Postgres, then settlement books the usage exactly once per hold.
+ * The result is stored in Postgres, then settlement books the usage exactly once per hold. The
+ * Postgres writes of attempts that start or finish together go out as one statement each.
  */
 export function startInferenceWorker(
   ctx: Context,
@@ -33,6 +40,14 @@ export function startInferenceWorker(
 ): Worker {
   const finished = (job: JobRow) =>
     afterJobFinished(ctx, deps.queues, job, { onBatchLine: opts.onBatchLine });
+  const starts = new GroupCommit<string, StartedJobRow | null>(async (ids) => {
+    const rows = new Map((await startJobAttempts(ctx.sql, ids, ctx.clock.now())).map((r) => [r.id, r]));
+    return ids.map((id) => rows.get(id) ?? null);
+  });
+  const completions = new GroupCommit<JobCompletion, boolean>(async (done) => {
+    const ids = new Set(await completeJobs(ctx.sql, done));
+    return done.map((d) => ids.has(d.id));
+  });
 
   async function fail(jobId: string, holdId: string | null, err: unknown, model: string): Promise<void> {
     const apiError = upstreamToApiError(err, model);
@@ -46,10 +61,10 @@ export function startInferenceWorker(
 
   const processor = async (bull: Job<Payload<'inference'>>) => {
     const { jobId } = parsePayload('inference', bull.data);
-    const job = await startJobAttempt(ctx.sql, jobId, ctx.clock.now());
-    if (!job) return { skipped: true }; // cancelled, expired or already finished
-    const hold = job.hold_id ? await findHold(ctx.sql, job.hold_id) : null;
-    if (hold?.status !== 'open') {
+    const started = await starts.add(jobId);
+    if (!started) return { skipped: true }; // cancelled, expired or already finished
+    const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
+    if (hold_status !== 'open' || !job.hold_id) {
       await fail(jobId, null, new Error('hold is not open'), job.model);
       return { failed: 'hold' };
     }
@@ -61,29 +76,40 @@ export function startInferenceWorker(
       const lastAttempt = bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1);
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       if (!lastAttempt && !permanent) throw err;
-      await fail(jobId, hold.id, err, job.model);
+      await fail(jobId, job.hold_id, err, job.model);
       return { failed: 'upstream' };
     }
 
     stripForcedFields(result.completion, job.request);
     const completion = whiteLabel(result.completion, { id: `chatcmpl-${job.id.slice(4)}`, model: job.model });
     const { prompt_tokens, completion_tokens } = result.usage;
-    const done = await completeJob(ctx.sql, jobId, {
+    const done: JobCompletion = {
+      id: jobId,
       result: completion,
       usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
       cost: actualCharge(
         prompt_tokens,
         completion_tokens,
-        hold.price_ngonka_per_token,
-        hold.markup_bps,
-        hold.amount,
+        hold_price_ngonka_per_token!,
+        hold_markup_bps!,
+        hold_amount!,
       ),
       at: ctx.clock.now(),
-    });
+    };
+    const succeeded = await completions.add(done);
     // Billed even if the job was cancelled meanwhile: the node did the work.
-    await settleRequest(ctx, deps.queues, hold.id, result.usage);
-    if (done) await finished(done);
-    return { status: done ? 'succeeded' : 'cancelled' };
+    await settleRequest(ctx, deps.queues, job.hold_id, result.usage);
+    if (succeeded)
+      await finished({
+        ...job,
+        status: 'succeeded',
+        result: done.result,
+        usage: done.usage,
+        cost_ngonka: done.cost,
+        completed_at: done.at,
+        error: null,
+      });
+    return { status: succeeded ? 'succeeded' : 'cancelled' };
   };
 
   const worker = new Worker('inference', processor, {

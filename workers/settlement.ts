@@ -6,7 +6,7 @@ import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
 
 export interface SettlementWorkerOptions {
-  /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 16 */
+  /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 64 */
   concurrency?: number;
   /** Most holds per transaction. @default 500 */
   batchSize?: number;
@@ -69,7 +69,7 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
   const worker = new Worker('settlement', processor, {
     connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
     prefix: bullPrefix(ctx),
-    concurrency: opts.concurrency ?? 16,
+    concurrency: opts.concurrency ?? 64,
     autorun: true,
   });
   worker.on('failed', (job, err) =>

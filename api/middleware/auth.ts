@@ -1,13 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import { hashApiKey, keyKindOf } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
 import { findManagementKeyByHash, touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
 
-export function bearerToken(req: Request): string | null {
-  const h = req.header('authorization');
+export function bearerToken(req: IncomingMessage): string | null {
+  const h = req.headers.authorization;
   if (!h) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
   return m?.[1] ?? null;

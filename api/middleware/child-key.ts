@@ -1,4 +1,5 @@
-import type { RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { RateLimitState } from '../../shared/admission/admit.js';
 import { authenticateChildKey } from '../../shared/admission/authenticate.js';
 import { rateLimitHeaders } from '../../shared/admission/refusals.js';
@@ -14,7 +15,7 @@ export function requireChildKey(ctx: Context): RequestHandler {
 }
 
 /** OpenAI's rate-limit headers, on every /v1 answer of a key that has an RPM limit. */
-export function setRateLimitHeaders(res: Response, rl: RateLimitState | null): void {
+export function setRateLimitHeaders(res: ServerResponse, rl: RateLimitState | null): void {
   if (!rl) return;
   for (const [k, v] of Object.entries(rateLimitHeaders(rl.limit, rl.remaining, rl.resetMs)))
     res.setHeader(k, v);

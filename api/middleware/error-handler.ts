@@ -1,6 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { sendJson } from '../json-response.js';
 
 /** Unknown routes get the same envelope as every other failure. */
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -12,19 +14,20 @@ export const notFound: RequestHandler = (req, _res, next) => {
  * anything else → a generic 500 that names only the request id (internals go to the log).
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
-    const apiError = toApiError(err);
-    if (!apiError) {
-      logger.error({ err, requestId: res.locals.requestId }, 'unhandled error');
-    }
-    const e = apiError ?? new ApiError('internal_error', `Internal error (request ${res.locals.requestId})`);
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    res.status(statusOf(e.type)).json(errorBody(e));
-  };
+  return (err, _req, res, _next) => sendError(res, err, logger, res.locals.requestId);
+}
+
+/** What errorHandler answers, for handlers that also run outside Express (see fast-v1.ts). */
+export function sendError(res: ServerResponse, err: unknown, logger: Logger, requestId: string): void {
+  const apiError = toApiError(err);
+  if (!apiError) logger.error({ err, requestId }, 'unhandled error');
+  const e = apiError ?? new ApiError('internal_error', `Internal error (request ${requestId})`);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+  sendJson(res, statusOf(e.type), errorBody(e));
 }
 
 function toApiError(err: unknown): ApiError | null {

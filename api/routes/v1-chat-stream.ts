@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Context } from '../../shared/context.js';
 import { errorBody } from '../../shared/errors.js';
 import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
@@ -19,8 +19,7 @@ export async function streamChat(
   ctx: Context,
   deps: ChatDeps,
   args: {
-    req: Request;
-    res: Response;
+    res: ServerResponse;
     body: ChatCompletionBody;
     chat: PreparedChat;
     holdId: string;

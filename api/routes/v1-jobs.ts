@@ -1,6 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
+import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob } from '../../shared/db/queries/jobs.js';
 import { ApiError } from '../../shared/errors.js';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
@@ -11,6 +13,7 @@ import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
+import { sendJson } from '../json-response.js';
 import { setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 
@@ -23,24 +26,33 @@ export const createJobBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).nullish(),
 });
 
+/** POST /v1/jobs (the api's fast path serves it too: fast-v1.ts): admit, record, enqueue, 202. */
+export async function serveJobSubmission(
+  ctx: Context,
+  deps: { upstream: Upstream; queues: Queues },
+  key: ChildKeyIdentity,
+  input: unknown,
+  res: ServerResponse,
+): Promise<void> {
+  const body = parse(createJobBody, input);
+  // Refuse a private or unresolvable webhook_url now, not at delivery time.
+  if (body.webhook_url)
+    await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
+  const { job, rateLimit } = await submitJob(ctx, deps, {
+    key,
+    request: body.request,
+    webhookUrl: body.webhook_url ?? null,
+    metadata: body.metadata ?? {},
+  });
+  setRateLimitHeaders(res, rateLimit);
+  sendJson(res, 202, formatJob(job));
+}
+
 /** /v1/jobs: async inference with polling (and webhooks on completion). */
 export function v1JobsRouter(ctx: Context, deps: { upstream: Upstream; queues: Queues }): Router {
   const r = Router();
 
-  r.post('/', async (req, res) => {
-    const body = parse(createJobBody, req.body);
-    // Refuse a private or unresolvable webhook_url now, not at delivery time.
-    if (body.webhook_url)
-      await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
-    const { job, rateLimit } = await submitJob(ctx, deps, {
-      key: res.locals.childKey,
-      request: body.request,
-      webhookUrl: body.webhook_url ?? null,
-      metadata: body.metadata ?? {},
-    });
-    setRateLimitHeaders(res, rateLimit);
-    res.status(202).json(formatJob(job));
-  });
+  r.post('/', (req, res) => serveJobSubmission(ctx, deps, res.locals.childKey, req.body, res));
 
   const load: RequestHandler = async (req, res, next) => {
     const job = await findJob(ctx.sql, String(req.params.id));

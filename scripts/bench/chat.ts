@@ -11,7 +11,7 @@ import { type BenchStack, startStack } from './stack.js';
  * (a) straight to the simulator, (b) through the gateway, (c) through the Portkey open-source gateway
  * as a pure proxy, all on the same zero-latency simulator. Everything listens on 127.0.0.1 only and
  * runs in its own process; the load generator runs here. Needs Postgres and Redis (DATABASE_URL's
- * server, REDIS_URL): the gateway gets its own database `gonka_bench` and a fresh Redis prefix.
+ * server, REDIS_URL): the gateway gets a fresh database and Redis prefix of its own (stack.ts).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
  * DevTools or speedscope) to see where its time goes.
  */
@@ -29,9 +29,10 @@ let stack: BenchStack | undefined;
 
 async function main(): Promise<void> {
   const busyBefore = await machineBusyPercent();
-  // BENCH_SPLIT_WORKERS=1 runs the workers in a process of their own (as docker-compose does).
+  // The workers run in a process of their own (as docker-compose runs them); BENCH_SPLIT_WORKERS=0
+  // puts them in the api process, as `npm start` does.
   stack = await startStack({
-    split: process.env.BENCH_SPLIT_WORKERS === '1',
+    split: process.env.BENCH_SPLIT_WORKERS !== '0',
     ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
   });
   const { sim, api: gateway, workers, simUrls, gatewayUrl, adminToken } = stack;
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
     portkey: () => [portkey.pid],
     gateway: () => [gateway.pid],
     ...(workers ? { workers: () => [workers.pid] } : {}),
-    postgres: byCommandLine(/^postgres: .* gonka_bench /),
+    postgres: byCommandLine(new RegExp(`^postgres: .* ${stack.databaseName} `)),
     redis: byCommandLine(/^redis-server /),
   };
   const rows: Row[] = [];

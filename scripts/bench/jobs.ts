@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const busyBefore = await machineBusyPercent();
   stack = await startStack({
     split: true,
+    workersNice: Number(process.env.BENCH_WORKERS_NICE ?? 0),
     ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
   });
   const s = stack;
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
       api: () => [s.api.pid],
       workers: () => [s.workers!.pid],
       simulator: () => [s.sim.pid],
-      postgres: byCommandLine(/^postgres: .* gonka_bench /),
+      postgres: byCommandLine(new RegExp(`^postgres: .* ${s.databaseName} `)),
       redis: byCommandLine(/^redis-server /),
     };
     const redisBefore = await redisFootprint(redis, s.prefix);

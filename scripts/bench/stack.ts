@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { Redis } from 'ioredis';
+import { createSql } from '../../shared/db/client.js';
 import { type Child, freePort, startChild, waitForHttp } from './processes.js';
 
 /**
  * The gateway as the benchmarks run it: a zero-latency simulator, the api role and (split) the
- * workers role each in a process of its own, on 127.0.0.1 only, with a database `gonka_bench` on
- * DATABASE_URL's server and a fresh Redis prefix that `stop` removes again.
+ * workers role each in a process of its own, on 127.0.0.1 only, with a fresh database on
+ * DATABASE_URL's server and a fresh Redis prefix, both removed again by `stop`: every run starts
+ * from empty tables, not from the bloat of earlier runs.
  */
 export interface BenchStack {
   sim: Child;
@@ -19,16 +22,23 @@ export interface BenchStack {
   prefix: string;
   redisUrl: string;
   databaseUrl: string;
+  /** `gonka_bench_…`: Postgres names it in each backend's command line (see cpu.ts byCommandLine). */
+  databaseName: string;
   stop(): Promise<void>;
 }
 
 export interface StackOptions {
   /** Workers in their own process (as docker-compose runs them). */
   split: boolean;
-  /** Write a V8 CPU profile of the api process into this directory. */
+  /** Write V8 CPU profiles of the gateway processes (api, workers) into this directory. */
   cpuProfDir?: string;
   /** Extra node flags for the gateway processes (e.g. `--max-semi-space-size=16`). */
   nodeFlags?: string[];
+  /**
+   * Scheduling priority of the workers process (`nice`, 0-19): on a machine the api shares with
+   * them, the request path first and the queues on what is left.
+   */
+  workersNice?: number;
 }
 
 const TSX = ['--import', 'tsx'];
@@ -36,14 +46,18 @@ const TSX = ['--import', 'tsx'];
 export async function startStack(opts: StackOptions): Promise<BenchStack> {
   const started: Child[] = [];
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const tag = randomBytes(4).toString('hex');
   const db = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  db.pathname = '/gonka_bench';
-  const prefix = `bench_${randomBytes(4).toString('hex')}`;
+  const databaseName = `gonka_bench_${tag}`;
+  db.pathname = `/${databaseName}`;
+  const prefix = `bench_${tag}`;
   const adminToken = randomBytes(16).toString('hex');
 
   const stop = async () => {
-    await Promise.allSettled(started.reverse().map((c) => c.stop()));
-    await unlinkPrefix(redisUrl, prefix);
+    // A profiled process writes its profile on the way out: give it time.
+    const grace = opts.cpuProfDir ? 30_000 : 5_000;
+    await Promise.allSettled(started.reverse().map((c) => c.stop(grace)));
+    await Promise.allSettled([unlinkPrefix(redisUrl, prefix), dropDatabase(db)]);
   };
   try {
     const sim = startChild('simulator', [...TSX, 'scripts/simulator.ts'], {
@@ -76,9 +90,13 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     // The workers process serves only /metrics: that it answers says its workers are running.
     const metricsPort = await freePort();
     const workers = opts.split
-      ? startChild('workers', start('workers'), { ...env, METRICS_PORT: String(metricsPort) })
+      ? startChild('workers', [...profile, ...start('workers')], {
+          ...env,
+          METRICS_PORT: String(metricsPort),
+        })
       : undefined;
     if (workers) started.push(workers);
+    if (workers && opts.workersNice) setPriority(workers.pid, opts.workersNice);
 
     const gatewayUrl = `http://127.0.0.1:${port}`;
     await waitForHttp(`${gatewayUrl}/healthz`, 60_000);
@@ -93,11 +111,24 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       prefix,
       redisUrl,
       databaseUrl: db.toString(),
+      databaseName,
       stop,
     };
   } catch (err) {
+    for (const c of started) process.stderr.write(`--- ${c.name}:\n${c.output().slice(-2000)}\n`);
     await stop();
     throw err;
+  }
+}
+
+async function dropDatabase(db: URL): Promise<void> {
+  const admin = new URL(db);
+  admin.pathname = '/postgres';
+  const sql = createSql(admin.toString(), { max: 1 });
+  try {
+    await sql.unsafe(`drop database if exists "${db.pathname.slice(1)}" with (force)`);
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 }
 

@@ -35,8 +35,10 @@ export async function ensureDatabase(url: string): Promise<void> {
       try {
         await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
       } catch (err) {
-        // Another process created it between our check and our create: fine.
-        if ((err as { code?: string }).code !== '42P04') throw err;
+        // Another process created it between our check and our create: fine. Postgres says so
+        // with 42P04, or with 23505 when both creates raced into its catalog at once.
+        const code = (err as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw err;
       }
     }
   } finally {

@@ -1,21 +1,32 @@
+import { Batcher } from '../batcher.js';
 import type { Context } from '../context.js';
 import type { TokenUsage } from '../gonka/index.js';
-import { GroupCommit } from '../group-commit.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
 import type { Queues } from '../queues.js';
 
-const enqueuers = new WeakMap<Queues, GroupCommit<Settlement>>();
+const enqueuers = new WeakMap<Queues, Batcher<Settlement, undefined>>();
+
+/** How long a finished request waits for others to share its settlement job. */
+const GROUP_WAIT_MS = 10;
 
 /**
- * Finished requests go to the settlement queue in groups, one BullMQ job per group: every request
- * that finished while the last hand-off was in flight (see GroupCommit). The settlement worker
- * books a group in one transaction, so the queue's own cost is paid per group, not per request.
- * Settlement is idempotent per hold, so a group handed off twice still books each hold once.
+ * Finished requests go to the settlement queue in groups, one BullMQ job per group: those that
+ * finish within GROUP_WAIT_MS of each other, or while the last hand-off was in flight (see
+ * Batcher). No client waits on this, and settlement books a group in one transaction, so the
+ * queue's own cost is paid per group, not per request. Settlement is idempotent per hold, so a
+ * group handed off twice still books each hold once.
  */
-function enqueuerFor(queues: Queues): GroupCommit<Settlement> {
+function enqueuerFor(queues: Queues): Batcher<Settlement, undefined> {
   let e = enqueuers.get(queues);
   if (!e) {
-    e = new GroupCommit((items) => queues.add('settlement', { items, enqueuedAt: Date.now() }));
+    e = new Batcher<Settlement, undefined>(
+      async (items) => {
+        await queues.add('settlement', { items, enqueuedAt: Date.now() });
+        return items.map(() => undefined);
+      },
+      500,
+      GROUP_WAIT_MS,
+    );
     enqueuers.set(queues, e);
   }
   return e;

@@ -1,6 +1,8 @@
 import type { Context } from '../context.js';
+import type { Sql } from '../db/client.js';
 import { insertWebhookDeliveries, type NewWebhookDelivery } from '../db/queries/webhook-deliveries.js';
-import { findSubscribedEndpoints } from '../db/queries/webhooks.js';
+import { findSubscribedEndpointsMany, type SubscribedEndpointRow } from '../db/queries/webhooks.js';
+import { GroupCommit } from '../group-commit.js';
 import { newId } from '../ids.js';
 import type { Queues } from '../queues.js';
 import type { WebhookEventType, WebhookMessage } from './events.js';
@@ -15,6 +17,19 @@ export interface WebhookEvent {
   url?: string | null;
 }
 
+type Subscription = { accountId: string; type: string };
+const lookups = new WeakMap<Sql, GroupCommit<Subscription, SubscribedEndpointRow[]>>();
+
+/** Who is subscribed: asked for every event raised at once together (a busy worker's finished jobs). */
+function subscribedEndpoints(sql: Sql, s: Subscription): Promise<SubscribedEndpointRow[]> {
+  let g = lookups.get(sql);
+  if (!g) {
+    g = new GroupCommit((wanted) => findSubscribedEndpointsMany(sql, wanted));
+    lookups.set(sql, g);
+  }
+  return g.add(s);
+}
+
 /**
  * Record one delivery per active endpoint subscribed to the event (plus the per-job URL, if any)
  * and queue them. Postgres is the record: if an enqueue fails the delivery stays `pending` and
@@ -24,7 +39,7 @@ export interface WebhookEvent {
 export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEvent): Promise<string[]> {
   const at = ctx.clock.now();
   const message: WebhookMessage = { type: event.type, timestamp: at.toISOString(), data: event.data };
-  const endpoints = await findSubscribedEndpoints(ctx.sql, event.accountId, event.type);
+  const endpoints = await subscribedEndpoints(ctx.sql, { accountId: event.accountId, type: event.type });
   const deliveries: NewWebhookDelivery[] = endpoints.map((e) => ({
     id: newId('whd'),
     endpointId: e.id,

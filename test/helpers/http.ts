@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { type AppDeps, createApp } from '../../api/app.js';
+import type { AppDeps } from '../../api/app.js';
+import { createApiServer } from '../../api/server.js';
 import type { Context } from '../../shared/context.js';
 
 export interface TestServer {
@@ -7,10 +8,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The api app on a random port. */
+/** The api server (as `npm start` runs it) on a random port. */
 export async function startTestServer(ctx: Context, deps?: AppDeps): Promise<TestServer> {
-  const app = createApp(ctx, deps);
-  const server = app.listen(0, '127.0.0.1');
+  const server = createApiServer(ctx, deps).listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -92,6 +92,27 @@ export async function findSubscribedEndpoints(
     order by created_at, id`;
 }
 
+/**
+ * findSubscribedEndpoints for many (account, event type) pairs in one query: one list per pair, in
+ * the order asked (a worker finishing many jobs at once asks for all of them together).
+ */
+export async function findSubscribedEndpointsMany(
+  db: Db,
+  wanted: readonly { accountId: string; type: string }[],
+): Promise<SubscribedEndpointRow[][]> {
+  if (wanted.length === 0) return [];
+  const rows = await db<(SubscribedEndpointRow & { i: number })[]>`
+    select v.i::int as i, e.id, e.url
+    from unnest(${wanted.map((w) => w.accountId)}::text[], ${wanted.map((w) => w.type)}::text[])
+      with ordinality as v(account_id, type, i)
+    join webhook_endpoints e on e.account_id = v.account_id and e.status = 'active' and e.deleted_at is null
+      and (v.type = any(e.events) or '*' = any(e.events))
+    order by v.i, e.created_at, e.id`;
+  const lists: SubscribedEndpointRow[][] = wanted.map(() => []);
+  for (const r of rows) lists[r.i - 1]?.push({ id: r.id, url: r.url });
+  return lists;
+}
+
 export interface EndpointSecretRow {
   endpoint_id: string | null;
   secret: string;

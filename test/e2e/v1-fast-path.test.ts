@@ -1,0 +1,93 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { type Customer, createCustomer } from '../helpers/customer.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+/**
+ * The api serves POST /v1/chat/completions and POST /v1/jobs without Express (api/fast-v1.ts). Its
+ * answers must be Express's: every request here goes to both the api server and the bare Express
+ * app over the same stack, and status, body and headers must match.
+ */
+let stack: TestStack;
+let expressUrl: string;
+let close: () => void;
+let c: Customer;
+
+beforeAll(async () => {
+  stack = await startTestStack({ workers: false });
+  const server = createApp(stack.env.ctx, stack.deps).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  expressUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 10n, child: { rate_limit_rpm: 100 } });
+});
+afterAll(async () => {
+  close?.();
+  await stack?.close();
+});
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | null>;
+}
+
+async function ask(base: string, path: string, init: RequestInit): Promise<Answer> {
+  const res = await fetch(base + path, init);
+  const text = await res.text();
+  const headers: Record<string, string | null> = {};
+  for (const h of [
+    'content-type',
+    'retry-after',
+    'x-ratelimit-limit-requests',
+    'x-ratelimit-remaining-requests',
+  ])
+    headers[h] = res.headers.get(h);
+  // Request ids differ per request by design; everything else must not.
+  return {
+    status: res.status,
+    body: JSON.parse(text.replaceAll(/request [\w-]+\)/g, 'request …)')),
+    headers,
+  };
+}
+
+const json = { 'content-type': 'application/json' };
+const model = SIM_MODEL_QWEN3_235B;
+const cases: [string, string, () => RequestInit][] = [
+  ['malformed JSON', '/v1/jobs', () => ({ headers: json, body: '{"request": ' })],
+  ['a JSON string instead of an object', '/v1/chat/completions', () => ({ headers: json, body: '"hi"' })],
+  ['an empty body', '/v1/jobs', () => ({ headers: json, body: '' })],
+  ['a body over 4 MB', '/v1/jobs', () => ({ headers: json, body: `{"x":"${'a'.repeat(4_300_000)}"}` })],
+  ['no API key', '/v1/chat/completions', () => ({ headers: json, body: '{}' })],
+  [
+    'a management key',
+    '/v1/jobs',
+    () => ({ headers: { ...json, authorization: `Bearer ${c.mkKey}` }, body: '{}' }),
+  ],
+  ['an unknown field', '/v1/jobs', () => auth({ request: { model, messages: [] }, extra: 1 })],
+  [
+    'an unknown model',
+    '/v1/chat/completions',
+    () => auth({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+  ],
+  ['no money', '/V1/Jobs/', () => auth({ request: { model, messages: [{ role: 'user', content: 'x' }] } })],
+  ['text/plain', '/v1/chat/completions', () => ({ headers: { 'content-type': 'text/plain' }, body: '{}' })],
+  ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
+];
+function auth(body: unknown): RequestInit {
+  return { headers: { ...json, authorization: `Bearer ${c.childKey}` }, body: JSON.stringify(body) };
+}
+
+describe('the /v1 fast path', () => {
+  it.each(cases)('answers %s exactly as Express does', async (_name, path, init) => {
+    const fast = await ask(stack.server.url, path, { method: 'POST', ...init() });
+    const slow = await ask(expressUrl, path, { method: 'POST', ...init() });
+    expect(fast.status).toBeGreaterThanOrEqual(400);
+    expect(fast).toEqual(slow);
+  });
+});
