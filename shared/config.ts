@@ -85,6 +85,13 @@ export const configSchema = z.object({
    * run at once the more of their Postgres writes share a statement.
    */
   INFERENCE_CONCURRENCY: positiveInt.default(256),
+  /**
+   * How long a finished request waits for others to share its settlement job, and the settlement
+   * worker for others to share its transaction. Every group costs a queue job and a transaction
+   * whatever its size, so at a modest rate a longer wait is much less work; it is how late
+   * balances and usage show a finished request.
+   */
+  SETTLEMENT_GROUP_WAIT_MS: positiveInt.default(50),
   /** Simulator nodes started when GONKA_NODES is unset. */
   SIMULATOR_NODES: positiveInt.default(2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -10,7 +10,7 @@ export interface SettlementWorkerOptions {
   concurrency?: number;
   /** Most holds per transaction. @default 500 */
   batchSize?: number;
-  /** How long the first hold of a batch waits for company. @default 5 */
+  /** How long the first hold of a batch waits for company. @default SETTLEMENT_GROUP_WAIT_MS */
   batchWaitMs?: number;
   /** Called with the settlement lag of each settled hold, in ms (for metrics and benchmarks). */
   onSettled?: (lagMs: number, result: SettlementResult) => void;
@@ -41,7 +41,7 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
       }
     },
     opts.batchSize ?? 500,
-    opts.batchWaitMs ?? 5,
+    opts.batchWaitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS,
   );
 
   const processor = async (job: Job<Payload<'settlement'>>) => {

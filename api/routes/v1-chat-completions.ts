@@ -46,16 +46,18 @@ export async function serveChatCompletion(
 ): Promise<void> {
   const body: ChatCompletionBody = parse(chatCompletionBody, input);
   const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
-  const { hold, rateLimit } = await admitChat(ctx, key, chat, {
+  const { hold, rateLimit, recorded } = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
-    // The client is waiting: a relaxed group commit (see insertSyncHolds for what that risks).
+    // The client is waiting: a relaxed group commit (see insertSyncHolds for what that risks),
+    // running while the node works (nothing is answered before it lands).
     write: (h) => holdWriterFor(ctx.sql).add(h),
+    background: true,
   });
   setRateLimitHeaders(res, rateLimit);
   const label = { id: `chatcmpl-${hold.id.slice(5)}`, model: chat.model.id };
 
   if (body.stream) {
-    await streamChat(ctx, deps, { res, body, chat, holdId: hold.id, label });
+    await streamChat(ctx, deps, { res, body, chat, holdId: hold.id, recorded, label });
     return;
   }
 
@@ -63,11 +65,16 @@ export async function serveChatCompletion(
   try {
     result = await deps.upstream.client.chat(chat.upstreamBody);
   } catch (err) {
-    await settleRequest(ctx, deps.queues, hold.id, null);
+    // A hold that was never recorded has already given its reservation back.
+    await recorded.then(() => settleRequest(ctx, deps.queues, hold.id, null), noop);
     throw upstreamToApiError(err, chat.model.id) ?? err;
   }
+  // Unrecorded, the request cannot be billed: it is not answered (the node's work is lost).
+  await recorded;
   stripForcedFields(result.completion, body);
   sendJson(res, 200, whiteLabel(result.completion, label));
   // After the answer: the client does not wait for the books.
   await settleRequest(ctx, deps.queues, hold.id, result.usage);
 }
+
+const noop = () => {};

@@ -23,10 +23,12 @@ export async function streamChat(
     body: ChatCompletionBody;
     chat: PreparedChat;
     holdId: string;
+    /** The hold's write (admit's `recorded`): awaited before the first byte is sent. */
+    recorded: Promise<void>;
     label: { id: string; model: string };
   },
 ): Promise<void> {
-  const { res, body, chat, holdId, label } = args;
+  const { res, body, chat, holdId, recorded, label } = args;
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
@@ -36,8 +38,15 @@ export async function streamChat(
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
   } catch (err) {
-    await settleRequest(ctx, deps.queues, holdId, null);
+    // A hold that was never recorded has already given its reservation back.
+    await recorded.then(() => settleRequest(ctx, deps.queues, holdId, null), noop);
     throw upstreamToApiError(err, chat.model.id) ?? err;
+  }
+  try {
+    await recorded;
+  } catch (err) {
+    abort.abort(err); // unrecorded, the request cannot be billed: stop the node and answer the error
+    throw err;
   }
 
   res.writeHead(200, {
@@ -73,3 +82,5 @@ function billableUsage(stream: ChatStream, body: ChatCompletionBody): TokenUsage
   if (generated === 0) return null;
   return { prompt_tokens: estimatePromptTokens(body.messages), completion_tokens: generated };
 }
+
+const noop = () => {};

@@ -27,6 +27,12 @@ export interface AdmitInput {
   write?: (hold: NewHold) => Promise<void>;
   /** Extra rows written in the same transaction as the hold (a batch line). Not with `write`. */
   persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
+  /**
+   * Return once Redis has admitted, with the hold's write still in flight (`Admission.recorded`):
+   * sync chat calls the node meanwhile and awaits the write before it answers, so the Postgres
+   * round trip is off the client's critical path. @default false
+   */
+  background?: boolean;
 }
 
 export interface RateLimitState {
@@ -38,6 +44,11 @@ export interface RateLimitState {
 export interface Admission {
   hold: NewHold;
   rateLimit: RateLimitState | null;
+  /**
+   * Settles once the hold is recorded in Postgres (already settled unless `background`). If the
+   * write failed it rejects, and the Redis reservation has been given back: nothing to settle.
+   */
+  recorded: Promise<void>;
 }
 
 type LuaReply = [string, ...(string | number)[]];
@@ -98,23 +109,29 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
   }
 
   const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
-  try {
-    if (input.persist) {
-      const persist = input.persist;
-      await ctx.sql.begin(async (tx) => {
-        await insertHold(tx, hold);
-        await persist(tx, hold);
-      });
-    } else if (input.write) {
-      await input.write(hold);
-    } else {
-      await insertHold(ctx.sql, hold);
+  const record = async () => {
+    try {
+      if (input.persist) {
+        const persist = input.persist;
+        await ctx.sql.begin(async (tx) => {
+          await insertHold(tx, hold);
+          await persist(tx, hold);
+        });
+      } else if (input.write) {
+        await input.write(hold);
+      } else {
+        await insertHold(ctx.sql, hold);
+      }
+    } catch (err) {
+      // The reservation must not outlive a hold that was never recorded.
+      await ctx.scripts.run('release', [keys[6]!, keys[3]!, keys[4]!, keys[5]!], ['0']).catch(() => {});
+      throw err;
     }
-  } catch (err) {
-    // The reservation must not outlive a hold that was never recorded.
-    await ctx.scripts.run('release', [keys[6]!, keys[3]!, keys[4]!, keys[5]!], ['0']).catch(() => {});
-    throw err;
-  }
+  };
+  const recorded = record();
+  if (input.background)
+    recorded.catch(() => {}); // the caller awaits it; never unhandled meanwhile
+  else await recorded;
   observeAdmission(null, started);
-  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null };
+  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null, recorded };
 }

@@ -6,17 +6,14 @@ import type { Queues } from '../queues.js';
 
 const enqueuers = new WeakMap<Queues, Batcher<Settlement, undefined>>();
 
-/** How long a finished request waits for others to share its settlement job. */
-const GROUP_WAIT_MS = 10;
-
 /**
  * Finished requests go to the settlement queue in groups, one BullMQ job per group: those that
- * finish within GROUP_WAIT_MS of each other, or while the last hand-off was in flight (see
+ * finish within SETTLEMENT_GROUP_WAIT_MS of each other, or while the last hand-off was in flight (see
  * Batcher). No client waits on this, and settlement books a group in one transaction, so the
  * queue's own cost is paid per group, not per request. Settlement is idempotent per hold, so a
  * group handed off twice still books each hold once.
  */
-function enqueuerFor(queues: Queues): Batcher<Settlement, undefined> {
+function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
   let e = enqueuers.get(queues);
   if (!e) {
     e = new Batcher<Settlement, undefined>(
@@ -25,7 +22,7 @@ function enqueuerFor(queues: Queues): Batcher<Settlement, undefined> {
         return items.map(() => undefined);
       },
       500,
-      GROUP_WAIT_MS,
+      waitMs,
     );
     enqueuers.set(queues, e);
   }
@@ -53,7 +50,7 @@ export async function settleRequest(
           completionTokens: usage.completion_tokens,
         };
   try {
-    await enqueuerFor(queues).add(item);
+    await enqueuerFor(queues, ctx.config.SETTLEMENT_GROUP_WAIT_MS).add(item);
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {

@@ -115,6 +115,42 @@ describe('sync chat when nodes fail', () => {
   });
 });
 
+describe('a hold Postgres cannot record', () => {
+  /** Sync chat writes the hold while the node works; a write that fails must stop the answer. */
+  it.each([false, true])('answers 500 and charges nothing (stream: %s)', async (stream) => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const { sql } = stack.env.ctx;
+    const fn = `refuse_holds_${c.childId.replaceAll(/\W/g, '_')}`;
+    await sql.unsafe(`create function ${fn}() returns trigger language plpgsql as $$
+      begin
+        if new.child_key_id = '${c.childId}' then raise exception 'disk full'; end if;
+        return new;
+      end $$`);
+    await sql.unsafe(`create trigger ${fn} before insert on holds for each row execute function ${fn}()`);
+    try {
+      const served = stack.sim.nodes.reduce((n, node) => n + node.stats.served, 0);
+      const err = await refusal(
+        c.openai.chat.completions.create(
+          { model: MODEL, messages: ask('Hello'), max_tokens: 20, stream },
+          { maxRetries: 0 },
+        ),
+      );
+      expect(err.status).toBe(500);
+      expect(err.type).toBe('internal_error');
+      // The node was called meanwhile (the write runs beside it), and its answer withheld.
+      expect(stack.sim.nodes.reduce((n, node) => n + node.stats.served, 0)).toBe(served + 1);
+      expect(await holdsOf(stack.env.ctx, c.accountId)).toEqual([]);
+      const account = await accountView(stack.server.url, c.jwt);
+      expect(account.held_ngonka).toBe('0');
+      expect(account.balance_ngonka).toBe(BALANCE.toString());
+      // Given back before the answer: the next request sees the whole balance.
+      expect((await accountBooks(stack.env.ctx, c.accountId)).redisAvailable).toBe(BALANCE);
+    } finally {
+      await sql.unsafe(`drop trigger ${fn} on holds; drop function ${fn}()`);
+    }
+  });
+});
+
 describe('streams that end early', () => {
   it('bills a stream cut after 3 chunks for exactly those 3 tokens plus the prompt estimate', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
