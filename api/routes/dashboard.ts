@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
+import { assetPath } from '../../shared/assets.js';
 
 /** The dashboard's static files: plain ES modules, no build step. */
-const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
+const DASHBOARD_DIR = assetPath('api/dashboard/');
 
 /**
  * The browser may load only this origin's scripts and styles, and talk only to this origin's API.

@@ -1,17 +1,11 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createSql } from '../../shared/db/client.js';
+import { createSql, type Sql } from '../../shared/db/client.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { redisOptionsFromUrl } from '../../shared/redis/client.js';
 import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
 import { createBenchCustomer } from './gateway-key.js';
-import {
-  type JobsProgress,
-  jobsProgress,
-  redisFootprint,
-  type SettlementFacts,
-  settlementFacts,
-} from './jobs-db.js';
+import { jobsProgress, redisFootprint, settlementFacts, unfinished } from './jobs-db.js';
 import { type JobsFacts, printJobsReport } from './jobs-report.js';
 import { load, type Target } from './load.js';
 import { paced } from './paced.js';
@@ -99,24 +93,30 @@ async function main(): Promise<void> {
     await settlement.pause();
     const inferStart = Date.now();
     await inference.resume();
-    const backlog = await until(90_000, () => jobsProgress(sql, burst.accountId), finished);
+    const backlog = await untilDone(sql, 90_000, burst.accountId, 'jobs', () =>
+      jobsProgress(sql, burst.accountId),
+    );
     const settleStart = Date.now();
     await settlement.resume();
-    const settledBacklog = await until(60_000, () => settlementFacts(sql, burst.accountId), settled);
+    const settledBacklog = await untilDone(sql, 60_000, burst.accountId, 'holds', () =>
+      settlementFacts(sql, burst.accountId),
+    );
 
     // (b) A steady offered rate with the whole pipeline running behind it.
     log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s`);
     const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S);
-    await until(60_000, () => settlementFacts(sql, steady.accountId), settled);
+    await untilDone(sql, 60_000, steady.accountId, 'holds', async () => null);
 
     // (c) End to end: submitted as fast as possible, timed to the last job succeeded.
     log(`(c) end to end: ${E2E_JOBS} jobs`);
     cpu = snapshotCpu(groups);
     const e2eStart = Date.now();
     const c = await load(target(e2e.childKey), BODY, CONNECTIONS, 120, E2E_JOBS);
-    const done = await until(120_000, () => jobsProgress(sql, e2e.accountId), finished);
+    const done = await untilDone(sql, 120_000, e2e.accountId, 'jobs', () => jobsProgress(sql, e2e.accountId));
     const cCpu = cpuUsed(cpu, snapshotCpu(groups));
-    const settledE2e = await until(60_000, () => settlementFacts(sql, e2e.accountId), settled);
+    const settledE2e = await untilDone(sql, 60_000, e2e.accountId, 'holds', () =>
+      settlementFacts(sql, e2e.accountId),
+    );
 
     clearInterval(sampler);
     const facts: JobsFacts = {
@@ -155,24 +155,29 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-const finished = (p: JobsProgress) => p.total > 0 && p.succeeded + p.failed === p.total;
-const settled = (f: SettlementFacts) => f.open === 0;
-
 /**
- * Polls `probe` until `done` says so. A pipeline too slow to finish within `timeoutMs` is a result
- * too: the last reading is returned (and the report shows what did not finish).
+ * Polls (cheaply, see `unfinished`) until the account has no live jobs or no open holds, then reads
+ * the full figures once. A pipeline too slow to finish within `timeoutMs` is a result too: the
+ * figures are read anyway (and the report shows what did not finish).
  */
-async function until<T>(timeoutMs: number, probe: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+async function untilDone<T>(
+  sql: Sql,
+  timeoutMs: number,
+  accountId: string,
+  what: 'jobs' | 'holds',
+  read: () => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
+    const left = (await unfinished(sql, accountId))[what];
+    if (left === 0) break;
     if (Date.now() > deadline) {
-      log(`    not finished within ${timeoutMs / 1000} s: ${JSON.stringify(v)}`);
-      return v;
+      log(`    not finished within ${timeoutMs / 1000} s: ${left} ${what} left`);
+      break;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  return read();
 }
 
 try {

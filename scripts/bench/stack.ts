@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { Redis } from 'ioredis';
@@ -84,7 +85,9 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     };
     const flags = opts.nodeFlags ?? [];
     const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-    const start = (roles: string) => [...flags, ...TSX, 'scripts/start.ts', '--roles', roles];
+    // As `npm start` runs the gateway: the bundle, under plain node.
+    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+    const start = (roles: string) => [...flags, 'dist/start.mjs', '--roles', roles];
     const api = startChild('gateway', [...profile, ...start(opts.split ? 'api' : 'api,workers')], env);
     started.push(api);
     // The workers process serves only /metrics: that it answers says its workers are running.

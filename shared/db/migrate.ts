@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '../assets.js';
 import type { Sql } from './client.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const MIGRATIONS_DIR = assetPath('shared/db/migrations/');
 /** Any constant works; it only has to be the same in every process that migrates this database. */
 const MIGRATION_LOCK_ID = 7_347_201_994;
 

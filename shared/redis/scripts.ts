@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { assetPath } from '../assets.js';
 
-const dir = fileURLToPath(new URL('./scripts/', import.meta.url));
+const dir = assetPath('shared/redis/scripts/');
 
 /**
  * Lua scripts by name; the file name ends in the number of keys it touches (`admit-7.lua`), or `n`

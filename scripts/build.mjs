@@ -1,0 +1,19 @@
+// `npm start` runs the gateway from one bundle, dist/start.mjs, built here from scripts/start.ts:
+// plain `node` then runs it without tsx's loader thread (about 40 MB of RSS per process) or any
+// TypeScript work at start-up. Packages stay in node_modules; assets (Lua, SQL, the dashboard) are
+// read from the project tree (shared/assets.ts). Plain JavaScript so it runs before anything is built.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['scripts/start.ts'],
+  outfile: 'dist/start.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  // Readable stack traces: names kept, nothing minified; a source map for whoever wants one
+  // (`node --enable-source-maps`), off by default because mapping every stack costs CPU.
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
