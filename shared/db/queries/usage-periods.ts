@@ -42,23 +42,10 @@ export async function oldestClosingPeriod(db: Db, kind: PeriodKind): Promise<str
 
 /**
  * Close one UTC day: its totals from key_usage_daily, `closed` when no hold admitted that day is
- * still open (else `closing`, and the next run looks again). One statement, so the hold check and
- * the totals see the same snapshot. A closed day is never reopened.
+ * still open (else `closing`, and the next run looks again). A closed day is never reopened.
  */
 export async function closeDay(db: Db, day: string, now: Date): Promise<'closed' | 'closing'> {
-  const [row] = await db<{ status: 'closed' | 'closing' }[]>`
-    with open as (select exists (select 1 from holds where status = 'open' and period_day = ${day}::date) as any)
-    insert into usage_periods as p (kind, period, status, keys, requests, cost_ngonka, first_closed_at, closed_at)
-    select 'day', ${day}::date, case when open.any then 'closing' else 'closed' end,
-           count(distinct u.child_key_id), coalesce(sum(u.requests), 0), coalesce(sum(u.cost_ngonka), 0),
-           ${now}, case when open.any then null else ${now}::timestamptz end
-    from open left join key_usage_daily u on u.day = ${day}::date
-    group by open.any
-    on conflict (kind, period) do update set status = excluded.status, keys = excluded.keys,
-      requests = excluded.requests, cost_ngonka = excluded.cost_ngonka, closed_at = excluded.closed_at
-    where p.status = 'closing'
-    returning p.status`;
-  return row?.status ?? 'closed';
+  return recordPeriod(db, 'day', day, now);
 }
 
 /**
@@ -78,14 +65,35 @@ export async function closeMonth(tx: TxSql, month: string, now: Date): Promise<'
     on conflict (child_key_id, month, model) do update set requests = excluded.requests,
       prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
       cost_ngonka = excluded.cost_ngonka`;
-  const [row] = await tx<{ status: 'closed' | 'closing' }[]>`
+  return recordPeriod(tx, 'month', month, now);
+}
+
+/**
+ * The usage_periods row of one period: its totals from the usage table of its kind (a month's
+ * key_usage_monthly rows must be written first), `closed` once no hold admitted in the period is
+ * open, else `closing`. One statement, so the hold check and the totals see the same snapshot.
+ * Upserts only over a `closing` row, so a closed period is never reopened.
+ */
+async function recordPeriod(
+  db: Db,
+  kind: PeriodKind,
+  period: string,
+  now: Date,
+): Promise<'closed' | 'closing'> {
+  // Chosen by kind, never by input: a period's totals come from its own usage table.
+  const usage =
+    kind === 'day'
+      ? db`key_usage_daily u on u.day = ${period}::date`
+      : db`key_usage_monthly u on u.month = ${period}::date`;
+  const [row] = await db<{ status: 'closed' | 'closing' }[]>`
     with open as (select exists (select 1 from holds where status = 'open'
-                                 and period_day >= ${month}::date and period_day < ${end}) as any)
+                                 and period_day >= ${period}::date
+                                 and period_day < (${period}::date + ${STEP[kind]}::interval)::date) as any)
     insert into usage_periods as p (kind, period, status, keys, requests, cost_ngonka, first_closed_at, closed_at)
-    select 'month', ${month}::date, case when open.any then 'closing' else 'closed' end,
-           count(distinct m.child_key_id), coalesce(sum(m.requests), 0), coalesce(sum(m.cost_ngonka), 0),
+    select ${kind}, ${period}::date, case when open.any then 'closing' else 'closed' end,
+           count(distinct u.child_key_id), coalesce(sum(u.requests), 0), coalesce(sum(u.cost_ngonka), 0),
            ${now}, case when open.any then null else ${now}::timestamptz end
-    from open left join key_usage_monthly m on m.month = ${month}::date
+    from open left join ${usage}
     group by open.any
     on conflict (kind, period) do update set status = excluded.status, keys = excluded.keys,
       requests = excluded.requests, cost_ngonka = excluded.cost_ngonka, closed_at = excluded.closed_at
