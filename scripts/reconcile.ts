@@ -16,7 +16,7 @@ import { saveReconcileSummary } from '../shared/reconcile/summary.js';
  * --fix is safe with live traffic as far as Redis allows: each account is compared and repaired in
  * one WATCHed transaction, so any request that touches the account's keys in between makes the
  * repair fail and the account is read again; see shared/reconcile/watched.ts for the timing it
- * relies on (RECONCILE_INFLIGHT_MS) and what is not rebuilt.
+ * relies on (RECONCILE_INFLIGHT_MS) and what it cannot see.
  */
 const USAGE = 'usage: npm run reconcile -- [--fix] [--json]';
 

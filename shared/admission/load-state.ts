@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
+import { loadRpmWindow } from './rpm-window.js';
 
 /** Counters outlive their period by a margin; a new period starts from a fresh key. */
 export const DAY_COUNTER_TTL_S = 3 * 86_400;
@@ -12,8 +13,10 @@ const iso = (d: Date) => d.toISOString().slice(0, 10);
 /**
  * Rebuild one child key's admission state in Redis from Postgres: after a Redis restart, an
  * eviction, or the first request of a key. Every write is conditional (newer version, counters not
- * yet loaded, balance not yet present), so concurrent loaders and live traffic cannot be undone by
- * an older read. Returns false when the key does not exist.
+ * yet loaded, RPM window not yet present, balance not yet present), so concurrent loaders and live
+ * traffic cannot be undone by an older read. The RPM window is rebuilt from the key's holds of the
+ * last 60 s, so losing Redis grants no requests beyond the limit. Returns false when the key does
+ * not exist.
  */
 export async function loadAdmissionState(ctx: Context, keyId: string, at: Date): Promise<boolean> {
   const snap = await readAdmissionSnapshot(
@@ -27,6 +30,10 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
   const { key } = snap;
   await publishChildKeyState(ctx, key);
   await publishManagementKeyState(ctx, snap.mk);
+  // Before the counters: their `c` flag is what lets admission use the key, so a window that does
+  // not exist has not been started by an admission since Redis lost it. One that exists (a loader
+  // finished first, or the key is in use) is left as it is.
+  await loadRpmWindow(ctx, key, at);
   await ctx.scripts.run(
     'loadCounters',
     [

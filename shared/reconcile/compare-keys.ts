@@ -60,7 +60,11 @@ export function compareKeys(
     const dayKey = keys.day(accountId, id, opts.day);
     const monthKey = keys.month(accountId, id, opts.month);
     if (!present) {
-      // Nothing loaded: admission would load it on the next request; --fix does it now.
+      // Nothing loaded: admission would load it on the next request; --fix does it now, with the
+      // RPM window where Redis has none (the state marks the key loaded, so admission will not).
+      const window = rk.rpmWindow ? [] : (truth.rpmWindows.get(id) ?? []);
+      const restoreWindow: Repair[] =
+        window.length > 0 ? [{ kind: 'rpmWindow', key: keys.rpm(accountId, id), entries: window }] : [];
       if (opts.restore)
         out.push({
           kind: 'missing',
@@ -70,6 +74,7 @@ export function compareKeys(
           repairs: [
             valueRepair(dayKey, t.day_used, DAY_COUNTER_TTL_S),
             valueRepair(monthKey, t.month_used, MONTH_COUNTER_TTL_S),
+            ...restoreWindow,
             {
               kind: 'state',
               key: hashKey,

@@ -16,7 +16,7 @@ export function emptyIds(): AccountIds {
 /**
  * Every account with admission state in Redis and which keys, management keys and hold records it
  * has, from one SCAN over `{a:*}` keys (never KEYS: it would block Redis). Rate windows (`r:`) are
- * not state to reconcile: they only ever hold the last 60 s.
+ * not compared (they only ever hold the last 60 s); --fix rebuilds one with its key's state.
  */
 export async function scanAdmissionState(ctx: Context): Promise<Map<string, AccountIds>> {
   const prefix = ctx.config.REDIS_PREFIX;
@@ -46,6 +46,8 @@ export interface RedisKeyState {
   hash: Record<string, string>;
   day: string | null;
   month: string | null;
+  /** Whether its RPM window exists (restored with the state only where it does not). */
+  rpmWindow: boolean;
 }
 
 export interface RedisAccount {
@@ -70,12 +72,13 @@ export async function readRedisAccount(
     redis.get(names.balance(accountId)),
     Promise.all(
       keyIds.map(async (id) => {
-        const [hash, day, month] = await Promise.all([
+        const [hash, day, month, rpm] = await Promise.all([
           redis.hgetall(names.childKey(accountId, id)),
           redis.get(names.day(accountId, id, period.day)),
           redis.get(names.month(accountId, id, period.month)),
+          redis.exists(names.rpm(accountId, id)),
         ]);
-        return [id, { hash, day, month }] as const;
+        return [id, { hash, day, month, rpmWindow: rpm === 1 }] as const;
       }),
     ),
     Promise.all(

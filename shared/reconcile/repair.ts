@@ -1,4 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
+import { RPM_WINDOW_MS, windowPairs } from '../admission/rpm-window.js';
 import type { Finding, Repair } from './types.js';
 
 /** Queue one repair on a MULTI. */
@@ -19,6 +20,12 @@ function queue(multi: ChainableCommander, r: Repair): void {
       return;
     case 'delHold':
       multi.del(r.key);
+      return;
+    case 'rpmWindow':
+      // In slices, as load-rpm-window-1.lua adds them; a window may hold up to rate_limit_rpm entries.
+      for (let i = 0; i < r.entries.length; i += 1000)
+        multi.zadd(r.key, ...windowPairs(r.entries.slice(i, i + 1000)));
+      multi.pexpire(r.key, RPM_WINDOW_MS);
       return;
   }
 }

@@ -1,3 +1,4 @@
+import { readRpmWindow } from '../admission/rpm-window.js';
 import type { Context } from '../context.js';
 import {
   availableOf,
@@ -7,7 +8,8 @@ import {
   type OpenHoldRow,
   openHoldsOf,
 } from '../db/queries/reconcile-admission.js';
-import type { AccountIds } from './redis-state.js';
+import type { RpmWindowEntry } from '../db/queries/rpm-window.js';
+import type { AccountIds, RedisAccount } from './redis-state.js';
 
 /** What one account's admission state must be, per Postgres. */
 export interface AccountTruth {
@@ -17,6 +19,8 @@ export interface AccountTruth {
   keys: Map<string, KeyTruthRow>;
   /** Status in Postgres of holds Redis has records of (absent = unknown to Postgres). */
   holdStatus: Map<string, string>;
+  /** RPM windows of keys to restore, by key (readRestoredWindows); empty unless read. */
+  rpmWindows: Map<string, RpmWindowEntry[]>;
 }
 
 const CHUNK = 500;
@@ -33,7 +37,13 @@ export async function readTruth(
     const ids = accountIds.slice(i, i + CHUNK);
     const [available, holds] = await Promise.all([availableOf(ctx.sql, ids), openHoldsOf(ctx.sql, ids)]);
     for (const id of ids)
-      out.set(id, { available: null, openHolds: new Map(), keys: new Map(), holdStatus: new Map() });
+      out.set(id, {
+        available: null,
+        openHolds: new Map(),
+        keys: new Map(),
+        holdStatus: new Map(),
+        rpmWindows: new Map(),
+      });
     for (const a of available) out.get(a.id)!.available = a.available;
     for (const h of holds) out.get(h.account_id)!.openHolds.set(h.id, h);
     const keyIds = ids.flatMap((id) => [...scope.get(id)!.keys]);
@@ -52,5 +62,27 @@ export async function readTruth(
       }
     }
   }
+  return out;
+}
+
+/**
+ * The RPM windows of the keys --fix restores (state and window both absent from Redis), from their
+ * holds of the 60 s before `at`: restored without it, a key's window would start empty and admit up
+ * to a minute of requests beyond its limit.
+ */
+export async function readRestoredWindows(
+  ctx: Context,
+  redis: RedisAccount,
+  truth: AccountTruth,
+  at: Date,
+): Promise<Map<string, RpmWindowEntry[]>> {
+  const out = new Map<string, RpmWindowEntry[]>();
+  await Promise.all(
+    [...redis.keys].map(async ([id, rk]) => {
+      const key = truth.keys.get(id);
+      if (!key || rk.rpmWindow || Object.keys(rk.hash).length > 0) return;
+      out.set(id, await readRpmWindow(ctx.sql, key, at));
+    }),
+  );
   return out;
 }

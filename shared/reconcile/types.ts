@@ -1,3 +1,5 @@
+import type { RpmWindowEntry } from '../db/queries/rpm-window.js';
+
 /** Reconciliation's vocabulary: what it checks, what it finds, how it repairs Redis. */
 
 export const CHECKS = [
@@ -31,7 +33,9 @@ export type Repair =
   /** Replace a key-state hash whole. */
   | { kind: 'state'; key: string; fields: string[] }
   | { kind: 'putHold'; key: string; amount: string; keyId: string; ttlS: number }
-  | { kind: 'delHold'; key: string };
+  | { kind: 'delHold'; key: string }
+  /** Rebuild an RPM window that was absent when read (the WATCH keeps it so until EXEC). */
+  | { kind: 'rpmWindow'; key: string; entries: RpmWindowEntry[] };
 
 /**
  * A finding: `drift` is wrong state (reported, repaired by --fix); `missing` is state Redis simply

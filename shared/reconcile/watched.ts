@@ -6,7 +6,7 @@ import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
-import { readTruth } from './truth.js';
+import { readRestoredWindows, readTruth } from './truth.js';
 import type { Finding } from './types.js';
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
@@ -32,9 +32,9 @@ export interface WatchedResult {
  * works on Redis Cluster.
  *
  * What is left: a request whose two halves are further apart than `inflightMs` (a process paused
- * between its commit and its Redis step) can still be counted twice or not at all. Rate windows
- * are not rebuilt (they hold 60 s: after a total loss a key may admit up to one more minute of
- * requests).
+ * between its commit and its Redis step) can still be counted twice or not at all. A key's RPM
+ * window is rebuilt only with its state (from its holds of the last 60 s) and only where it is
+ * absent; one that exists is live traffic's and is never compared.
  */
 export async function watchedEvaluate(
   ctx: Context,
@@ -54,6 +54,7 @@ export async function watchedEvaluate(
       k.childKey(accountId, id),
       k.day(accountId, id, period.day),
       k.month(accountId, id, period.month),
+      k.rpm(accountId, id),
     ]),
     ...[...ids.mks].map((id) => k.managementKey(accountId, id)),
     ...[...ids.holds].map((id) => k.hold(accountId, id)),
@@ -63,6 +64,7 @@ export async function watchedEvaluate(
     const redis = await readRedisAccount(conn, k, accountId, ids, period);
     await sleep(opts.inflightMs);
     const truth = (await readTruth(ctx, new Map([[accountId, ids]]), pgPeriod)).get(accountId)!;
+    if (opts.restore) truth.rpmWindows = await readRestoredWindows(ctx, redis, truth, at);
     const findings = compareAccount(ctx, accountId, redis, truth, new Set(ids.holds), at, {
       restore: opts.restore,
       ...period,

@@ -21,7 +21,10 @@ export class AdmissionKeys {
   managementKey(accountId: string, mkId: string): string {
     return `${this.base(accountId)}:mk:${mkId}`;
   }
-  /** Rolling 60 s window of admitted requests (sorted set scored by ms). */
+  /**
+   * Rolling 60 s window of admitted requests: hold ids scored by admission ms. Rebuilt from the
+   * holds of the last 60 s when lost (admission/rpm-window.ts).
+   */
   rpm(accountId: string, keyId: string): string {
     return `${this.base(accountId)}:r:${keyId}`;
   }

@@ -1,0 +1,27 @@
+import type { Db } from '../client.js';
+
+/** One admitted request in a key's RPM window: its hold id and admission instant (ms). */
+export interface RpmWindowEntry {
+  id: string;
+  atMs: number;
+}
+
+/**
+ * A key's holds created in (after, upTo], newest first, at most `limit`: every admitted request
+ * left one (created_at is the admission clock's instant), refused ones none. Open or resolved
+ * alike, so it reads holds_key_created_idx, not the open-only indexes.
+ */
+export async function holdsCreatedIn(
+  db: Db,
+  keyId: string,
+  after: Date,
+  upTo: Date,
+  limit: number,
+): Promise<RpmWindowEntry[]> {
+  const rows = await db<{ id: string; created_at: Date }[]>`
+    select id, created_at from holds
+    where child_key_id = ${keyId} and created_at > ${after} and created_at <= ${upTo}
+    order by created_at desc
+    limit ${limit}`;
+  return rows.map((r) => ({ id: r.id, atMs: r.created_at.getTime() }));
+}
