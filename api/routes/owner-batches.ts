@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { batchObjects } from '../../shared/batches/read.js';
 import type { Context } from '../../shared/context.js';
-import { listBatches } from '../../shared/db/queries/batches.js';
+import { findBatch, listBatches } from '../../shared/db/queries/batches.js';
 import { ownerListQuery, ownerListRouter } from './owner-list.js';
 
 const batchStatuses = [
@@ -19,12 +19,17 @@ export const listOwnerBatchesQuery = ownerListQuery(batchStatuses);
 
 /** GET /api/batches: the owner's batches across all keys, newest first, filterable like /api/jobs. */
 export function ownerBatchesRouter(ctx: Context): Router {
-  return ownerListRouter(ctx, listOwnerBatchesQuery, listBatches, async (rows) =>
-    // The owner sees keys of every management key, so each batch says whose it is.
-    (await batchObjects(ctx.sql, rows)).map((b, i) => ({
-      ...b,
-      key_id: rows[i]!.child_key_id,
-      management_key_id: rows[i]!.management_key_id,
-    })),
-  );
+  return ownerListRouter(ctx, {
+    query: listOwnerBatchesQuery,
+    holds: 'batches',
+    list: listBatches,
+    find: findBatch,
+    toData: async (rows) =>
+      // The owner sees keys of every management key, so each batch says whose it is.
+      (await batchObjects(ctx.sql, rows)).map((b, i) => ({
+        ...b,
+        key_id: rows[i]!.child_key_id,
+        management_key_id: rows[i]!.management_key_id,
+      })),
+  });
 }

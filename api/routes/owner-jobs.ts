@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Context } from '../../shared/context.js';
-import { listJobs } from '../../shared/db/queries/jobs.js';
+import { findJob, listJobs } from '../../shared/db/queries/jobs.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import { ownerListQuery, ownerListRouter } from './owner-list.js';
 
@@ -10,5 +10,11 @@ export const listJobsQuery = ownerListQuery(jobStatuses);
 
 /** GET /api/jobs: the owner's async jobs across all keys, newest first, filterable. */
 export function ownerJobsRouter(ctx: Context): Router {
-  return ownerListRouter(ctx, listJobsQuery, listJobs, (rows) => rows.map(formatJob));
+  return ownerListRouter(ctx, {
+    query: listJobsQuery,
+    holds: 'jobs',
+    list: listJobs,
+    find: findJob,
+    toData: (rows) => rows.map(formatJob),
+  });
 }

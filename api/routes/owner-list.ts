@@ -2,6 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import type { Db } from '../../shared/db/client.js';
+import { ApiError } from '../../shared/errors.js';
+import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 
@@ -15,8 +17,23 @@ export function ownerListQuery<const S extends readonly [string, ...string[]]>(s
     key_id: z.string().max(100).optional(),
     status: z.enum(statuses).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),
-    /** Unix seconds: rows created before this (the last page's oldest `created_at`). */
-    before: z.coerce.number().int().positive().optional(),
+    after: z
+      .string()
+      .max(100)
+      .optional()
+      .describe(
+        'Exact cursor: rows listed after this id (the last page’s `last_id`), in the order of the list ' +
+          '(`created_at`, then `id`, both descending). Pages without skipping or repeating a row.',
+      ),
+    before: z.coerce
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'Unix seconds: rows created before this. Whole seconds, so rows created in the same second as ' +
+          'a page’s oldest row are skipped; page with `after` instead.',
+      ),
   });
 }
 
@@ -26,34 +43,56 @@ export interface OwnerListFilter<S extends string> {
   managementKeyId?: string;
   childKeyId?: string;
   status?: S;
+  /** Only rows after this one of the account in the list's order (the `after` cursor). */
+  afterId?: string;
   before?: Date;
   limit: number;
 }
 
+/** How one owner's list reads its rows and answers them. */
+export interface OwnerList<Q extends ReturnType<typeof ownerListQuery>, R> {
+  query: Q;
+  /** What the list holds, for the error of an `after` that is none of them ("jobs", "batches"). */
+  holds: string;
+  list: (db: Db, f: OwnerListFilter<NonNullable<z.output<Q>['status']>>) => Promise<R[]>;
+  /** A row by id, whatever its account, to tell an unknown `after` from the end of the list. */
+  find: (db: Db, id: string) => Promise<{ account_id: string } | null>;
+  /** The objects the route answers with, one per row. */
+  toData: (rows: R[]) => { id: string }[] | Promise<{ id: string }[]>;
+}
+
 /**
  * GET / of an owner's list, newest first: parse the query, read one page and answer it as an
- * OpenAI-style list. `toData` turns the page's rows into the objects the route answers with.
+ * OpenAI-style list, paged like /v1/batches (`after` the last page's `last_id`).
  */
 export function ownerListRouter<Q extends ReturnType<typeof ownerListQuery>, R>(
   ctx: Context,
-  query: Q,
-  list: (db: Db, f: OwnerListFilter<NonNullable<z.output<Q>['status']>>) => Promise<R[]>,
-  toData: (rows: R[]) => unknown[] | Promise<unknown[]>,
+  l: OwnerList<Q, R>,
 ): Router {
   const r = Router();
   r.use(requireOwner(ctx));
   r.get('/', async (req, res) => {
-    const q = parse(query, req.query);
-    const rows = await list(ctx.sql, {
-      accountId: res.locals.accountId,
+    const q = parse(l.query, req.query);
+    const accountId: string = res.locals.accountId;
+    // One row past the page says whether another follows, so an exactly full last page ends it.
+    const rows = await l.list(ctx.sql, {
+      accountId,
       managementKeyId: q.management_key_id,
       childKeyId: q.key_id,
       status: q.status,
+      afterId: q.after,
       before: q.before ? new Date(q.before * 1000) : undefined,
-      limit: q.limit,
+      limit: q.limit + 1,
     });
-    // A full page says there may be more; the next page asks `before` its oldest row.
-    res.json({ object: 'list', data: await toData(rows), has_more: rows.length === q.limit });
+    // An `after` that is not the account's lists nothing, which would read as the end of the list:
+    // refuse it instead (only an empty page needs the look-up, so paging costs no extra query).
+    if (q.after !== undefined && rows.length === 0) {
+      const anchor = await l.find(ctx.sql, q.after);
+      if (anchor?.account_id !== accountId)
+        throw ApiError.invalid('after', `after must be the id of one of your ${l.holds}`);
+    }
+    const data = await l.toData(rows.slice(0, q.limit));
+    res.json(listPage(data, rows.length, q.limit));
   });
   return r;
 }

@@ -9,6 +9,7 @@ import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.j
 import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/batches.js';
 import { ApiError } from '../../shared/errors.js';
 import type { Queues } from '../../shared/queues.js';
+import { listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 
 export const createBatchBody = z.strictObject({
@@ -57,13 +58,7 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
       limit: q.limit + 1,
     });
     const data = await batchObjects(ctx.sql, rows.slice(0, q.limit));
-    res.json({
-      object: 'list',
-      data,
-      first_id: data[0]?.id ?? null,
-      last_id: data.at(-1)?.id ?? null,
-      has_more: rows.length > q.limit,
-    });
+    res.json(listPage(data, rows.length, q.limit));
   });
 
   r.get('/:id', async (req, res) => {

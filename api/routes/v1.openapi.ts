@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
 import { errorResponse } from '../schemas/common.js';
+import { listOwnerBatchesQuery } from './owner-batches.js';
 import { listJobsQuery } from './owner-jobs.js';
 import { createBatchBody, listBatchesQuery } from './v1-batches.js';
 import { createJobBody } from './v1-jobs.js';
@@ -127,11 +128,30 @@ for (const [method, path, summary] of [
     responses: { 200: object('batch'), 404: errorResponse('Not found') },
   });
 }
-registry.registerPath({
-  method: 'get',
-  path: '/api/jobs',
-  tags: ['Jobs'],
-  summary: 'The owner’s async jobs across keys (JWT), filterable by management key, key and status',
-  request: { query: listJobsQuery },
-  responses: { 200: object('list of jobs') },
-});
+// The owner's lists page alike: pass the answer's `last_id` as `after` while `has_more` is true.
+for (const [path, query, summary] of [
+  [
+    '/api/jobs',
+    listJobsQuery,
+    'The owner’s async jobs across keys (JWT), newest first, filterable by management key, key and status',
+  ],
+  [
+    '/api/batches',
+    listOwnerBatchesQuery,
+    'The owner’s batches across keys (JWT), newest first, filterable by management key, key and status',
+  ],
+] as const) {
+  registry.registerPath({
+    method: 'get',
+    path,
+    tags: ['Jobs'],
+    summary,
+    request: { query },
+    responses: {
+      200: object('list with first_id, last_id and has_more; the next page is `after` its last_id'),
+      400: errorResponse('Invalid query (`param` names it), or an `after` that is none of the owner’s rows'),
+      401: errorResponse('No or an invalid session token'),
+      403: errorResponse('permission_error: a management or child key, not a session'),
+    },
+  });
+}

@@ -122,12 +122,17 @@ export async function listBatches(
     managementKeyId?: string;
     childKeyId?: string;
     status?: BatchStatus;
-    /** Only batches older than this one (OpenAI's `after` cursor). */
+    /**
+     * Only batches after this one of the account in the list's order (OpenAI's `after` cursor);
+     * none when it is not the account's, so a cursor tells nothing of another account's batches.
+     */
     afterId?: string;
     before?: Date;
     limit: number;
   },
 ): Promise<BatchRow[]> {
+  // The cursor row is compared in Postgres, not sent back as a timestamp: created_at has
+  // microseconds a JS Date would round away.
   return db<BatchRow[]>`
     select * from batches
     where account_id = ${f.accountId}
@@ -135,7 +140,7 @@ export async function listBatches(
       ${f.childKeyId ? db`and child_key_id = ${f.childKeyId}` : db``}
       ${f.status ? db`and status = ${f.status}` : db``}
       ${f.before ? db`and created_at < ${f.before}` : db``}
-      ${f.afterId ? db`and (created_at, id) < (select created_at, id from batches where id = ${f.afterId})` : db``}
+      ${f.afterId ? db`and (created_at, id) < (select created_at, id from batches where id = ${f.afterId} and account_id = ${f.accountId})` : db``}
     order by created_at desc, id desc
     limit ${f.limit}`;
 }

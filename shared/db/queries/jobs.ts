@@ -142,10 +142,14 @@ export async function listJobs(
     managementKeyId?: string;
     childKeyId?: string;
     status?: JobStatus;
+    /** Only jobs after this one of the account in the list's order; none when it is not the account's. */
+    afterId?: string;
     before?: Date;
     limit: number;
   },
 ): Promise<JobRow[]> {
+  // The cursor row is compared in Postgres, not sent back as a timestamp: created_at has
+  // microseconds a JS Date would round away.
   return db<JobRow[]>`
     select * from jobs
     where account_id = ${f.accountId} and batch_id is null
@@ -153,6 +157,7 @@ export async function listJobs(
       ${f.childKeyId ? db`and child_key_id = ${f.childKeyId}` : db``}
       ${f.status ? db`and status = ${f.status}` : db``}
       ${f.before ? db`and created_at < ${f.before}` : db``}
+      ${f.afterId ? db`and (created_at, id) < (select created_at, id from jobs where id = ${f.afterId} and account_id = ${f.accountId})` : db``}
     order by created_at desc, id desc
     limit ${f.limit}`;
 }
