@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { GonkaStreamError } from './errors.js';
 import { isContentChunk, readUsage } from './forced-fields.js';
 import type { TokenUsage } from './protocol.js';
 import { sseData } from './sse.js';
+import type { NodeResponse } from './transport.js';
 
 type Chunk = Record<string, unknown>;
 
@@ -25,7 +25,7 @@ export interface ChatStream {
 
 export function openChatStream(args: {
   node: string;
-  response: IncomingMessage;
+  response: NodeResponse;
   controller: AbortController;
   /** Longest wait for the next chunk; counted only while waiting on the node. */
   idleTimeoutMs: number;
@@ -50,19 +50,14 @@ export function openChatStream(args: {
   async function* iterate(): AsyncGenerator<Chunk> {
     let done = false;
     try {
-      response.setEncoding('utf8');
-      const it = sseData(response)[Symbol.asyncIterator]();
+      response.body.setEncoding('utf8');
+      const it = sseData(response.body)[Symbol.asyncIterator]();
       for (;;) {
         waiting = true;
         idle.refresh();
         const next = await it.next();
         waiting = false;
-        if (next.done) {
-          // A cut socket can end the body quietly; only a complete body is a finished stream.
-          if (!response.complete)
-            throw new GonkaStreamError(`connection to ${args.node} closed mid-stream`, args.node);
-          break;
-        }
+        if (next.done) break; // a cut connection throws instead (NodeResponse.body)
         // Keep reading to the end of the body after [DONE]: a fully read body lets the socket be reused.
         if (next.value === '[DONE]') {
           done = true;
@@ -93,7 +88,7 @@ export function openChatStream(args: {
       // The caller left early or the stream broke: close the socket rather than drain it.
       if (!done) {
         controller.abort();
-        response.destroy();
+        response.body.destroy();
       }
     }
   }
@@ -108,7 +103,7 @@ export function openChatStream(args: {
       clearTimeout(idle);
       args.detach();
       controller.abort();
-      response.destroy();
+      response.body.destroy();
       void gen.return(undefined);
     },
   };

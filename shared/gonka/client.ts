@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../logger.js';
 import { type ChatStream, openChatStream } from './chat-stream.js';
 import type { NodeInfo } from './discovery.js';
@@ -8,7 +7,7 @@ import { readUsage } from './forced-fields.js';
 import type { NodePool } from './node-pool.js';
 import { CHAT_PATH, type TokenUsage } from './protocol.js';
 import { addressFromPrivateKey, createNanoTimestamps, signRequest } from './signing.js';
-import { post, readText } from './transport.js';
+import { type NodeResponse, post, readText } from './transport.js';
 
 export type GonkaAuthMode = 'none' | 'bearer' | 'signed';
 
@@ -134,9 +133,9 @@ export class GonkaClient {
   }
 
   /** One POST; resolves only on 2xx, else throws a GonkaUpstreamError saying whether to fail over. */
-  private async post(node: NodeInfo, text: string, signal: AbortSignal): Promise<IncomingMessage> {
+  private async post(node: NodeInfo, text: string, signal: AbortSignal): Promise<NodeResponse> {
     const res = await post(`${node.url}${CHAT_PATH}`, await this.headersFor(node, text), text, signal);
-    const status = res.statusCode ?? 0;
+    const status = res.statusCode;
     if (status >= 200 && status < 300) return res;
     const raw = await readText(res).catch(() => '');
     const parsed = parseMaybeJson(raw);

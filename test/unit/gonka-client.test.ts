@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import {
@@ -78,6 +80,25 @@ describe('GonkaClient.chat', () => {
 
     const dead = new GonkaClient({ pool: new NodePool(['http://127.0.0.1:9', ...sim.urls]), mode: 'none' });
     expect((await dead.chat(body('x'))).node).not.toBe('http://127.0.0.1:9');
+  });
+
+  it('fails over from a node that cuts its JSON answer mid-body', async () => {
+    // Headers promise 2000 bytes, half arrive, then the socket closes: not an answer to bill.
+    const cutter = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2000' });
+      res.write('{"id":"x","choices":[', () => res.destroy());
+    });
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(cutter.address() as AddressInfo).port}`;
+      const c = new GonkaClient({ pool: new NodePool([url, sim.urls[1]!]), mode: 'none' });
+      const r = await c.chat(body('x'));
+      expect(r.node).toBe(sim.urls[1]);
+      expect(r.usage.completion_tokens).toBeGreaterThan(0);
+    } finally {
+      cutter.closeAllConnections();
+      cutter.close();
+    }
   });
 
   it('fails over on a fault directive the gateway forwarded untouched, until attempts run out', async () => {
