@@ -3,7 +3,7 @@ import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.j
 import { createBenchCustomer, heldNgonka } from './gateway-key.js';
 import { load, type Target } from './load.js';
 import { type Child, freePort, rssMb, startChild, waitForHttp } from './processes.js';
-import { printReport, type Row } from './report.js';
+import { medianRound, printReport, type Row } from './report.js';
 import { type BenchStack, startStack } from './stack.js';
 
 /**
@@ -15,9 +15,11 @@ import { type BenchStack, startStack } from './stack.js';
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
  * DevTools or speedscope) to see where its time goes.
  */
-const WARMUP_S = 2;
-const C1_S = 8;
-const C32_S = 10;
+const WARMUP_S = 5;
+/** Interleaved rounds (BENCH_ROUNDS); each target's figures are its median round by req/s. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const C1_S = 6;
+const C32_S = 8;
 const BODY = JSON.stringify({
   model: SIM_MODEL_QWEN3_235B,
   messages: [{ role: 'user', content: 'Write one short sentence about rivers.' }],
@@ -84,30 +86,38 @@ async function main(): Promise<void> {
     postgres: byCommandLine(new RegExp(`^postgres: .* ${stack.databaseName} `)),
     redis: byCommandLine(/^redis-server /),
   };
-  const rows: Row[] = [];
   let peakRssMb = 0;
-  for (const t of targets) {
-    process.stderr.write(`measuring ${t.name}…\n`);
-    await load(t, BODY, 8, WARMUP_S);
-    const isGateway = t === targets[2];
-    const sampler = isGateway
-      ? setInterval(() => {
-          peakRssMb = Math.max(peakRssMb, rssMb(gateway.pid));
-        }, 500)
-      : undefined;
-    try {
-      for (const [connections, seconds] of [
-        [1, C1_S],
-        [32, C32_S],
-      ] as const) {
-        const before = snapshotCpu(groups);
-        const r = await load(t, BODY, connections, seconds);
-        rows.push({ target: t.name, r, cpu: cpuUsed(before, snapshotCpu(groups)) });
-      }
-    } finally {
-      clearInterval(sampler);
+  const sampler = setInterval(() => {
+    peakRssMb = Math.max(peakRssMb, rssMb(gateway.pid));
+  }, 500);
+  const runs = new Map<string, Row[]>();
+  try {
+    for (const t of targets) {
+      process.stderr.write(`warming up ${t.name}…\n`);
+      await load(t, BODY, 32, WARMUP_S); // long enough for each JIT to settle
     }
+    // Round after round, every target in turn: on a shared machine whose speed drifts, each
+    // target is measured across the same stretch of time, and the ratios compare like with like.
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stderr.write(`round ${round} of ${ROUNDS}…\n`);
+      for (const t of targets)
+        for (const [connections, seconds] of [
+          [1, C1_S],
+          [32, C32_S],
+        ] as const) {
+          const before = snapshotCpu(groups);
+          const r = await load(t, BODY, connections, seconds);
+          const key = `${t.name}|${connections}`;
+          runs.set(key, [
+            ...(runs.get(key) ?? []),
+            { target: t.name, r, cpu: cpuUsed(before, snapshotCpu(groups)) },
+          ]);
+        }
+    }
+  } finally {
+    clearInterval(sampler);
   }
+  const rows = [...runs.values()].map(medianRound);
 
   const drainStart = Date.now();
   while ((await heldNgonka(gatewayUrl, customer.jwt)) > 0n) {
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
     warmupS: WARMUP_S,
     c1S: C1_S,
     c32S: C32_S,
+    rounds: ROUNDS,
     peakRssMb,
     afterRssMb: rssMb(gateway.pid),
     drainMs: Date.now() - drainStart,

@@ -5,12 +5,31 @@ export interface Row {
   r: LoadResult;
   /** CPU ms each process group used during the run. */
   cpu: Record<string, number>;
+  /** Every round's req/s, in order (a median row). */
+  rounds?: number[];
+}
+
+/**
+ * One target's rounds as one row: the round with the median req/s (its latencies with it), and the
+ * CPU of all rounds over all their requests.
+ */
+export function medianRound(rounds: Row[]): Row {
+  const sorted = [...rounds].sort((a, b) => a.r.rps - b.r.rps);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const requests = rounds.reduce((n, x) => n + x.r.requests, 0);
+  const cpu: Record<string, number> = {};
+  for (const x of rounds) for (const [g, ms] of Object.entries(x.cpu)) cpu[g] = (cpu[g] ?? 0) + ms;
+  // Scaled to the median round's request count, so per-request CPU reads over every round.
+  for (const g of Object.keys(cpu)) cpu[g] = (cpu[g]! * mid.r.requests) / requests;
+  const errors = rounds.reduce((n, x) => n + x.r.errors, 0); // every round's, not the median's
+  return { ...mid, r: { ...mid.r, errors }, cpu, rounds: rounds.map((x) => x.r.rps) };
 }
 
 export interface RunFacts {
   warmupS: number;
   c1S: number;
   c32S: number;
+  rounds: number;
   peakRssMb: number;
   afterRssMb: number;
   drainMs: number;
@@ -24,15 +43,15 @@ const num = (n: number, d: number, w = 9) => n.toFixed(d).padStart(w);
 export function printReport(rows: Row[], facts: RunFacts): void {
   const groups = Object.keys(rows[0]?.cpu ?? {});
   console.log(
-    `\nsync chat, non-stream, zero-latency simulator (warm-up ${facts.warmupS} s; c=1 ${facts.c1S} s; c=32 ${facts.c32S} s)`,
+    `\nsync chat, non-stream, zero-latency simulator (warm-up ${facts.warmupS} s at c=32 per target; ${facts.rounds} interleaved rounds of c=1 ${facts.c1S} s and c=32 ${facts.c32S} s per target; the median round shown)`,
   );
   console.log(`machine CPU busy in the second before the run: ${facts.busyBefore}%`);
   console.log(
-    `${'target'.padEnd(22)} ${'conns'.padStart(5)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`,
+    `${'target'.padEnd(22)} ${'conns'.padStart(5)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}  req/s per round`,
   );
-  for (const { target, r } of rows)
+  for (const { target, r, rounds } of rows)
     console.log(
-      `${target.padEnd(22)} ${String(r.connections).padStart(5)} ${num(r.rps, 0)} ${num(r.p50Ms, 2)} ${num(r.p99Ms, 2)} ${String(r.errors).padStart(7)}`,
+      `${target.padEnd(22)} ${String(r.connections).padStart(5)} ${num(r.rps, 0)} ${num(r.p50Ms, 2)} ${num(r.p99Ms, 2)} ${String(r.errors).padStart(7)}  ${(rounds ?? []).map((x) => x.toFixed(0)).join(' / ')}`,
     );
 
   const get = (prefix: string, c: number) =>
