@@ -108,13 +108,25 @@ export const api = {
   webhookDeliveries: (id) => request('GET', `/api/webhooks/${enc(id)}/deliveries`),
 };
 
-/** A listing that is not served (yet) reads as empty, so its page shows its empty state. */
-export async function listOrEmpty(promise) {
+/**
+ * One page of a listing paged with `after` (`{data, has_more, last_id}`), as `{data, hasMore,
+ * lastId}`. A listing that is not served (yet) reads as an empty last page, so its page shows its
+ * empty state.
+ */
+export async function pageOrEmpty(promise) {
   try {
     const page = await promise;
-    return Array.isArray(page?.data) ? page.data : [];
+    const data = Array.isArray(page?.data) ? page.data : [];
+    const lastId = page?.last_id ?? data.at(-1)?.id ?? null;
+    // Without a cursor there is no next page to ask for, whatever `has_more` says.
+    return { data, hasMore: page?.has_more === true && lastId !== null, lastId };
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return [];
+    if (err instanceof ApiError && err.status === 404) return { data: [], hasMore: false, lastId: null };
     throw err;
   }
+}
+
+/** A listing that is not served (yet) reads as empty, so its page shows its empty state. */
+export async function listOrEmpty(promise) {
+  return (await pageOrEmpty(promise)).data;
 }

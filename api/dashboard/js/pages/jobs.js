@@ -1,7 +1,8 @@
-import { api, listOrEmpty } from '../api.js';
+import { api, listOrEmpty, pageOrEmpty } from '../api.js';
 import { messageOf, showAlert } from '../components/notify.js';
-import { emptyState, renderPage, section, table } from '../components/page.js';
-import { h, mount, uid } from '../dom.js';
+import { emptyState, renderPage, section } from '../components/page.js';
+import { PAGE_SIZE, pagedTable } from '../components/paged-table.js';
+import { h, uid } from '../dom.js';
 import { badge, time } from '../format.js';
 import { formatMoney } from '../money.js';
 import { href } from '../router.js';
@@ -30,10 +31,47 @@ function keyCell(index, keyId) {
   );
 }
 
-function jobsTable(jobs, index) {
-  if (!jobs.length)
-    return emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.');
-  return table({
+function jobRow(j, index) {
+  return h(
+    'tr',
+    {},
+    h('th', { scope: 'row', class: 'mono small' }, j.id),
+    h(
+      'td',
+      {},
+      badge(j.status),
+      j.error?.message ? h('span', { class: 'usage-sub' }, j.error.message) : null,
+    ),
+    h('td', {}, j.model ?? '—'),
+    keyCell(index, j.key_id),
+    h('td', {}, time(j.created_at)),
+    h('td', {}, time(j.completed_at)),
+    h('td', { class: 'num' }, j.cost_ngonka ? formatMoney(j.cost_ngonka) : '—'),
+  );
+}
+
+function counts(b) {
+  const c = b.request_counts ?? {};
+  return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
+}
+
+function batchRow(b, index) {
+  return h(
+    'tr',
+    {},
+    h('th', { scope: 'row', class: 'mono small' }, b.id),
+    h('td', {}, badge(b.status)),
+    h('td', {}, counts(b)),
+    keyCell(index, b.key_id),
+    h('td', {}, time(b.created_at)),
+    h('td', { class: 'mono small' }, b.output_file_id ?? '—'),
+    h('td', { class: 'mono small' }, b.error_file_id ?? '—'),
+  );
+}
+
+function jobsTable(index, fetchPage) {
+  return pagedTable({
+    noun: { one: 'job', many: 'jobs' },
     caption: 'Jobs',
     columns: [
       { label: 'Job' },
@@ -44,36 +82,15 @@ function jobsTable(jobs, index) {
       { label: 'Completed' },
       { label: 'Cost', className: 'num' },
     ],
-    rows: jobs.map((j) =>
-      h(
-        'tr',
-        {},
-        h('th', { scope: 'row', class: 'mono small' }, j.id),
-        h(
-          'td',
-          {},
-          badge(j.status),
-          j.error?.message ? h('span', { class: 'usage-sub' }, j.error.message) : null,
-        ),
-        h('td', {}, j.model ?? '—'),
-        keyCell(index, j.key_id),
-        h('td', {}, time(j.created_at)),
-        h('td', {}, time(j.completed_at)),
-        h('td', { class: 'num' }, j.cost_ngonka ? formatMoney(j.cost_ngonka) : '—'),
-      ),
-    ),
+    row: (j) => jobRow(j, index),
+    empty: () => emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
+    fetchPage,
   });
 }
 
-function counts(b) {
-  const c = b.request_counts ?? {};
-  return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
-}
-
-function batchesTable(batches, index) {
-  if (!batches.length)
-    return emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.');
-  return table({
+function batchesTable(index, fetchPage) {
+  return pagedTable({
+    noun: { one: 'batch', many: 'batches' },
     caption: 'Batches',
     columns: [
       { label: 'Batch' },
@@ -84,19 +101,10 @@ function batchesTable(batches, index) {
       { label: 'Output file' },
       { label: 'Error file' },
     ],
-    rows: batches.map((b) =>
-      h(
-        'tr',
-        {},
-        h('th', { scope: 'row', class: 'mono small' }, b.id),
-        h('td', {}, badge(b.status)),
-        h('td', {}, counts(b)),
-        keyCell(index, b.key_id),
-        h('td', {}, time(b.created_at)),
-        h('td', { class: 'mono small' }, b.output_file_id ?? '—'),
-        h('td', { class: 'mono small' }, b.error_file_id ?? '—'),
-      ),
-    ),
+    row: (b) => batchRow(b, index),
+    empty: () =>
+      emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.'),
+    fetchPage,
   });
 }
 
@@ -116,26 +124,36 @@ function filterSelect(label, options, onChange) {
   );
 }
 
-/** Jobs and batches of every child key of the account; a listing the server lacks shows as empty. */
+/**
+ * Jobs and batches of every child key of the account, a page at a time with "Load more"; a listing
+ * the server lacks shows as empty.
+ */
 export async function renderJobs(main, _params, ctx) {
   const filters = { key_id: '', job_status: '', batch_status: '' };
-  const load = () =>
-    Promise.all([
-      listOrEmpty(api.jobs({ key_id: filters.key_id, status: filters.job_status })),
-      listOrEmpty(api.batches({ key_id: filters.key_id, status: filters.batch_status })),
-    ]);
-  const [[jobs, batches], mks] = await Promise.all([load(), listOrEmpty(api.managementKeys())]);
+  // The filters are read at each request, so "Load more" pages on through the filters shown.
+  const jobsPage = (after) =>
+    pageOrEmpty(api.jobs({ key_id: filters.key_id, status: filters.job_status, after, limit: PAGE_SIZE }));
+  const batchesPage = (after) =>
+    pageOrEmpty(
+      api.batches({ key_id: filters.key_id, status: filters.batch_status, after, limit: PAGE_SIZE }),
+    );
+  const [jobs, batches, mks] = await Promise.all([
+    jobsPage(),
+    batchesPage(),
+    listOrEmpty(api.managementKeys()),
+  ]);
   const index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
-  const jobsBox = h('div', {}, jobsTable(jobs, index));
-  const batchesBox = h('div', {}, batchesTable(batches, index));
+  const jobsList = jobsTable(index, jobsPage);
+  const batchesList = batchesTable(index, batchesPage);
+  jobsList.show(jobs);
+  batchesList.show(batches);
 
-  const refilter = (name) => async (value) => {
+  // Only the lists a filter applies to start over, so a status filter keeps the other list's pages.
+  const refilter = (name, lists) => async (value) => {
     filters[name] = value;
     try {
-      const [j, b] = await load();
-      mount(jobsBox, jobsTable(j, index));
-      mount(batchesBox, batchesTable(b, index));
+      await Promise.all(lists.map((l) => l.reload()));
     } catch (err) {
       showAlert(messageOf(err));
     }
@@ -149,7 +167,7 @@ export async function renderJobs(main, _params, ctx) {
     {
       title: 'Jobs & batches',
       intro: 'Asynchronous work sent by your child keys, newest first.',
-      actions: [filterSelect('Child key', keyOptions, refilter('key_id'))],
+      actions: [filterSelect('Child key', keyOptions, refilter('key_id', [jobsList, batchesList]))],
     },
     section(
       'Jobs',
@@ -158,11 +176,11 @@ export async function renderJobs(main, _params, ctx) {
           filterSelect(
             'Job status',
             JOB_STATUSES.map((s) => h('option', { value: s }, s)),
-            refilter('job_status'),
+            refilter('job_status', [jobsList]),
           ),
         ],
       },
-      jobsBox,
+      jobsList.el,
     ),
     section(
       'Batches',
@@ -171,11 +189,11 @@ export async function renderJobs(main, _params, ctx) {
           filterSelect(
             'Batch status',
             BATCH_STATUSES.map((s) => h('option', { value: s }, s.replaceAll('_', ' '))),
-            refilter('batch_status'),
+            refilter('batch_status', [batchesList]),
           ),
         ],
       },
-      batchesBox,
+      batchesList.el,
     ),
   );
 }
