@@ -20,8 +20,12 @@ const enqueuedAt = z.number().int();
  * payload that fails to parse can never succeed, so it is an UnrecoverableError (no retries).
  */
 export const queuePayloads = {
-  /** An admitted async job (or batch line) waiting for a Gonka node. */
-  inference: z.object({ jobId: z.string() }),
+  /**
+   * Admitted async jobs (or batch lines) waiting for a Gonka node: the group accepted together
+   * (enqueueInference), so the queue moves one BullMQ job per group, not per request; or one job
+   * alone (a retry, a job put back by reconcile --fix, or what earlier versions enqueued).
+   */
+  inference: z.union([z.object({ jobIds: z.array(z.string()).min(1) }), z.object({ jobId: z.string() })]),
   /**
    * Resolved requests waiting to be booked, as a group: every request that finished while the last
    * hand-off was in flight (settleRequest), so the queue moves one job per group, not per request.
@@ -81,6 +85,11 @@ export const jobDefaults: Record<QueueName, JobsOptions> = {
     removeOnFail: { count: 5000 },
   },
 };
+
+/** The job ids an inference payload carries. */
+export function inferenceJobIds(p: Payload<'inference'>): string[] {
+  return 'jobIds' in p ? p.jobIds : [p.jobId];
+}
 
 export function parsePayload<Q extends QueueName>(name: Q, data: unknown): Payload<Q> {
   const r = queuePayloads[name].safeParse(data);

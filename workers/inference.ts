@@ -1,4 +1,5 @@
 import { type Job, Worker } from 'bullmq';
+import pLimit from 'p-limit';
 import type { Context } from '../shared/context.js';
 import {
   completeJobs,
@@ -15,20 +16,29 @@ import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
 import { actualCharge } from '../shared/pricing.js';
-import { bullPrefix, jobDefaults, type Payload, parsePayload, type Queues } from '../shared/queues.js';
+import {
+  bullPrefix,
+  inferenceJobIds,
+  jobDefaults,
+  type Payload,
+  parsePayload,
+  type Queues,
+  queuePayloads,
+} from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
 import type { Upstream } from '../shared/upstream.js';
 
 export interface InferenceWorkerOptions {
-  /** Node calls in flight per worker process. @default config INFERENCE_CONCURRENCY */
+  /** Jobs running at once per worker process (node calls in flight). @default config INFERENCE_CONCURRENCY */
   concurrency?: number;
   /** Called when a batch line ends (the batch dispatcher's progress hook). */
   onBatchLine?: (job: JobRow) => Promise<void>;
 }
 
 /**
- * The inference queue processor: runs an admitted job on a Gonka node. Retryable failures are
- * thrown back to BullMQ (attempts with exponential backoff, stalled jobs re-run after a crash); the
+ * The inference queue processor: runs admitted jobs on Gonka nodes, a group per BullMQ job (see
+ * enqueueInference). A job whose node call fails with attempts left goes back on the queue alone
+ * with exponential backoff (its row counts the attempts); stalled groups re-run after a crash; the
  * last attempt, or a request the node rejects outright, fails the job visibly and voids its hold.
  * The result is stored in Postgres, then settlement books the usage exactly once per hold. The
  * Postgres writes of attempts that start or finish together go out as one statement each.
@@ -59,25 +69,46 @@ export function startInferenceWorker(
     if (job) await finished(job);
   }
 
-  const processor = async (bull: Job<Payload<'inference'>>) => {
-    const { jobId } = parsePayload('inference', bull.data);
+  /** A node failure with attempts left: the job alone goes back on the queue, after its backoff. */
+  async function retryLater(jobId: string, attempts: number): Promise<void> {
+    const delay = ctx.config.INFERENCE_BACKOFF_MS * 2 ** (attempts - 1);
+    // The id makes the hand-off idempotent: the same attempt's retry is queued once.
+    await deps.queues.add(
+      'inference',
+      { jobId },
+      {
+        delay,
+        jobId: `${jobId}.${attempts}`,
+        // As a group's: retries for what is not the node's failure.
+        attempts: ctx.config.INFERENCE_ATTEMPTS,
+        backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
+      },
+    );
+  }
+
+  /** One job of a group: start it, call a node, record the answer, hand the usage to settlement. */
+  async function run(jobId: string): Promise<string> {
     const started = await starts.add(jobId);
-    if (!started) return { skipped: true }; // cancelled, expired or already finished
+    if (!started) return 'skipped'; // cancelled, expired or already finished
     const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
     if (hold_status !== 'open' || !job.hold_id) {
       await fail(jobId, null, new Error('hold is not open'), job.model);
-      return { failed: 'hold' };
+      return 'failed';
     }
 
     let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
     try {
       result = await deps.upstream.client.chat(job.request);
     } catch (err) {
-      const lastAttempt = bull.attemptsMade + 1 >= (bull.opts.attempts ?? 1);
+      // `attempts` counts this one: it is incremented each time the job starts.
+      const lastAttempt = job.attempts >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
-      if (!lastAttempt && !permanent) throw err;
+      if (!lastAttempt && !permanent) {
+        await retryLater(jobId, job.attempts);
+        return 'retrying';
+      }
       await fail(jobId, job.hold_id, err, job.model);
-      return { failed: 'upstream' };
+      return 'failed';
     }
 
     stripForcedFields(result.completion, job.request);
@@ -109,13 +140,30 @@ export function startInferenceWorker(
         completed_at: done.at,
         error: null,
       });
-    return { status: succeeded ? 'succeeded' : 'cancelled' };
+    return succeeded ? 'succeeded' : 'cancelled';
+  }
+
+  // A group's jobs run side by side; every one ends before the group does, so a group retried
+  // after an error (see enqueueInference) never overlaps a run of itself still in flight.
+  // Jobs, not groups, are what load a node and Postgres: every job of every group in hand waits
+  // for one of `concurrency` slots (and stays queued until it has one).
+  const concurrency = opts.concurrency ?? ctx.config.INFERENCE_CONCURRENCY;
+  const slot = pLimit(concurrency);
+  const processor = async (bull: Job<Payload<'inference'>>) => {
+    const ids = inferenceJobIds(parsePayload('inference', bull.data));
+    const outcomes = await Promise.allSettled(ids.map((id) => slot(() => run(id))));
+    const broken = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (broken) throw broken.reason;
+    const counts: Record<string, number> = {};
+    for (const o of outcomes) if (o.status === 'fulfilled') counts[o.value] = (counts[o.value] ?? 0) + 1;
+    return counts;
   };
 
   const worker = new Worker('inference', processor, {
     connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
     prefix: bullPrefix(ctx),
-    concurrency: opts.concurrency ?? ctx.config.INFERENCE_CONCURRENCY,
+    // Enough groups in hand to keep every slot busy while the next ones are fetched.
+    concurrency: Math.max(1, Math.ceil(concurrency / 16)),
     // A worker that dies mid-call loses its lock after INFERENCE_LOCK_MS; the stalled check then
     // hands the job to another worker (twice at most, then it fails visibly).
     lockDuration: ctx.config.INFERENCE_LOCK_MS,
@@ -126,10 +174,14 @@ export function startInferenceWorker(
   // attempt) must still end visibly and release its money.
   worker.on('failed', (bull, err) => {
     if (!bull || bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1)) return;
+    const parsed = queuePayloads.inference.safeParse(bull.data);
+    if (!parsed.success) return;
     void (async () => {
-      const job = await findJob(ctx.sql, bull.data.jobId);
-      if (job && (job.status === 'queued' || job.status === 'running'))
-        await fail(job.id, job.hold_id, err, job.model);
+      for (const id of inferenceJobIds(parsed.data)) {
+        const job = await findJob(ctx.sql, id);
+        if (job && (job.status === 'queued' || job.status === 'running'))
+          await fail(job.id, job.hold_id, err, job.model);
+      }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });
   worker.on('error', (err) => ctx.logger.error({ err }, 'inference worker error'));

@@ -12,10 +12,9 @@ export interface JobsProgress {
 }
 
 /**
- * Jobs of the account not finished yet, and holds still open: what the benchmark polls while it
- * waits. Both read only their partial indexes of live rows, so polling costs Postgres next to
- * nothing; the full counts below scan every row of the run and are read once, at the end (polled,
- * they took a third of a core from the very pipeline being measured).
+ * Jobs of the account not finished yet, and holds still open: what the benchmark asks once the
+ * queues look idle. The full counts below scan every row of the run and are read once, at the end
+ * (polled, they took a third of a core from the very pipeline being measured).
  */
 export async function unfinished(sql: Sql, accountId: string): Promise<{ jobs: number; holds: number }> {
   const [r] = await sql<{ jobs: number; holds: number }[]>`

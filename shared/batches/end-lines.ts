@@ -23,8 +23,8 @@ export function endLines(tx: TxSql, batchId: string, reason: EndReason, at: Date
 }
 
 /**
- * After that transaction commits: a queued line never reaches a node (its BullMQ job is removed; a
- * worker that picked it up meanwhile sees the status and skips it) and its hold is voided.
+ * After that transaction commits: a queued line never reaches a node (a message of its own is
+ * removed; a worker meeting it in a group sees the status and skips it) and its hold is voided.
  */
 export async function releaseLines(ctx: Context, queues: Queues, lines: EndedLine[]): Promise<void> {
   const held = lines.filter((l): l is { id: string; hold_id: string } => l.hold_id !== null);

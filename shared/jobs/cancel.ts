@@ -4,7 +4,8 @@ import { settleRequest } from '../inference/settle-request.js';
 import type { Queues } from '../queues.js';
 
 /**
- * Cancel a job. A queued job never reaches a node: its BullMQ job is removed and its hold voided.
+ * Cancel a job. A queued job never reaches a node: a worker that meets its id (in a group, or in a
+ * message of its own, which is removed here) sees the row cancelled and skips it; its hold is voided.
  * A running job is marked cancelled at once (best effort): its node call finishes, and what the node
  * generated is still billed by the worker, because the network charged for it.
  */

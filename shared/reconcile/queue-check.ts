@@ -1,31 +1,39 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { liveJobIds, stillLiveJobIds } from '../db/queries/reconcile-jobs.js';
-import type { Queues } from '../queues.js';
+import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 import type { DriftItem } from './types.js';
 
 const LIMIT = 10_000;
-const CHUNK = 200;
+const PAGE = 1000;
+
+/** The job ids of every inference message still to run (waiting, delayed, active, ...). */
+async function queuedJobIds(queues: Queues): Promise<Set<string>> {
+  const queue = queues.get('inference');
+  const ids = new Set<string>();
+  const states = ['wait', 'paused', 'prioritized', 'delayed', 'active', 'waiting-children'] as const;
+  const total = await queue.getJobCountByTypes(...states);
+  for (let start = 0; start < total; start += PAGE) {
+    for (const job of await queue.getJobs([...states], start, start + PAGE - 1)) {
+      const p = job ? queuePayloads.inference.safeParse(job.data) : null;
+      if (p?.success) for (const id of inferenceJobIds(p.data)) ids.add(id);
+    }
+  }
+  return ids;
+}
 
 async function missingFromQueue(queues: Queues, ids: string[]): Promise<string[]> {
-  const queue = queues.get('inference');
-  const missing: string[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const chunk = ids.slice(i, i + CHUNK);
-    const jobs = await Promise.all(chunk.map((id) => queue.getJob(id)));
-    jobs.forEach((j, k) => {
-      if (!j) missing.push(chunk[k]!);
-    });
-  }
-  return missing;
+  if (ids.length === 0) return [];
+  const queued = await queuedJobIds(queues);
+  return ids.filter((id) => !queued.has(id));
 }
 
 /**
- * Every queued or running async job must have its message in the inference queue (enqueued with
- * the job id as BullMQ job id); after Redis lost everything it does not, and nothing would run it
+ * Every queued or running async job must have its message in the inference queue (its id in the
+ * payload of a message still to run, alone or in a group); after Redis lost everything it does not, and nothing would run it
  * until the stale-hold sweeper failed it at its deadline. Seen twice `inflightMs` apart (a job is
- * committed a moment before it is enqueued); with `fix` the message is enqueued again, which is a
- * no-op for a job that has one (same job id) and harmless for one a worker already finished.
+ * committed a moment before it is enqueued); with `fix` the job is enqueued again alone, under its own
+ * id (so a second --fix is a no-op), which is harmless for one a worker finished meanwhile.
  */
 export async function checkInferenceQueue(
   ctx: Context,

@@ -11,7 +11,10 @@ import { spawnWorkerProcess, stopProcess } from '../helpers/worker-process.js';
 // No in-process workers: each test brings the workers it needs.
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ workers: false, env: { INFERENCE_LOCK_MS: '1500' } });
+  stack = await startTestStack({
+    workers: false,
+    env: { INFERENCE_LOCK_MS: '1500', INFERENCE_ATTEMPTS: '3', INFERENCE_BACKOFF_MS: '50' },
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -38,17 +41,59 @@ describe('jobs through crashes and cancellation', () => {
       token: c.childKey,
     });
     expect(cancelled.body.status).toBe('cancelled');
-    expect(await stack.deps.queues.get('inference').getJob(res.body.id)).toBeUndefined();
-    const stop = startWorkers(stack.env.ctx); // settlement only
+    const served = stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
+    // Every worker now, inference too: the cancelled job's message is still queued, and skipped.
+    const stop = startWorkers(stack.env.ctx, stack.deps);
     try {
       await waitFor('hold released', async () => {
         const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
         return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
       });
+      await waitFor(
+        'inference queue drained',
+        async () => (await stack.deps.queues.get('inference').getJobCountByTypes('wait', 'active')) === 0,
+      );
     } finally {
       await stop();
     }
-    expect((await jobRow(res.body.id))?.status).toBe('cancelled');
+    expect(stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0)).toBe(served);
+    expect(await jobRow(res.body.id)).toMatchObject({ status: 'cancelled', attempts: 0 });
+  });
+
+  it('runs a group of jobs from one message, retrying the failing one alone until it fails visibly', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const submit = async (content: string) =>
+      (
+        await call(stack.server.url, 'POST', '/v1/jobs', {
+          token: c.childKey,
+          body: { request: request(content) },
+        })
+      ).body.id as string;
+    const good = [await submit('one'), await submit('two')];
+    const bad = await submit('three [[sim status=500]]');
+    // However the api grouped them, here they travel as one message.
+    const queue = stack.deps.queues.get('inference');
+    await queue.drain(true);
+    await stack.deps.queues.add('inference', { jobIds: [good[0]!, bad, good[1]!] });
+
+    const stop = startWorkers(stack.env.ctx, stack.deps);
+    try {
+      for (const id of good)
+        await waitFor(`job ${id} succeeded`, async () => (await jobRow(id))?.status === 'succeeded');
+      await waitFor('bad job failed', async () => (await jobRow(bad))?.status === 'failed');
+      await waitFor('settled', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0';
+      });
+    } finally {
+      await stop();
+    }
+    expect(await jobRow(bad)).toMatchObject({ attempts: Number(stack.env.ctx.config.INFERENCE_ATTEMPTS) });
+    for (const id of good) expect(await jobRow(id)).toMatchObject({ attempts: 1 });
+    const charges = await stack.env.ctx.sql<{ ref: string }[]>`
+      select ref from transfers where kind = 'charge' and ref = any(${[...good, bad]}) order by ref`;
+    expect(charges.map((r) => r.ref)).toEqual([...good].sort());
+    expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
   it('retries a job whose worker process was SIGKILLed mid-call and settles it exactly once', async () => {
