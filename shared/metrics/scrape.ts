@@ -1,6 +1,7 @@
 import type { JobType } from 'bullmq';
 import { Gauge, Registry } from 'prom-client';
 import type { Context } from '../context.js';
+import { liveJobCounts } from '../db/queries/reconcile-jobs.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
 import { loadReconcileSummary } from '../reconcile/summary.js';
 import type { Upstream } from '../upstream.js';
@@ -33,7 +34,7 @@ async function safely(ctx: Context, what: string, fn: () => Promise<void>): Prom
 
 /**
  * The registry a /metrics endpoint serves: this process's counters and histograms, plus gauges read
- * when scraped — BullMQ queue depths, the Gonka node pool's health, and the last reconciliation's
+ * when scraped — BullMQ queue depths, async jobs not finished yet, the Gonka node pool's health, and the last reconciliation's
  * drift (from Redis, so any process exports what the scheduler found).
  */
 export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry {
@@ -57,6 +58,19 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
         });
       },
     });
+
+  new Gauge({
+    name: 'gateway_async_jobs',
+    help: 'Async jobs and batch lines not finished yet, by status (the inference queue counts groups of them)',
+    labelNames: ['status'] as const,
+    registers: [scrape],
+    async collect() {
+      this.reset();
+      await safely(ctx, 'jobs', async () => {
+        for (const [status, n] of Object.entries(await liveJobCounts(ctx.sql))) this.set({ status }, n);
+      });
+    },
+  });
 
   if (upstream) {
     const nodeGauge = (

@@ -7,7 +7,7 @@ import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js'
 import { createTestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/http.js';
-import { hold, outcome } from '../helpers/scheduler.js';
+import { admitJob, hold, outcome } from '../helpers/scheduler.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,6 +42,7 @@ describe('GET /metrics', () => {
     await stack.deps.queues.add('settlement', { holdId: id, outcome: 'void', enqueuedAt: Date.now() });
     await waitFor('settled', async () => (await findHold(ctx.sql, id))?.status === 'voided');
     await reconcileCheck(ctx, stack.deps.queues);
+    await admitJob(ctx, f, 10n); // recorded, never enqueued: a queued job for the gauge
 
     const res = await get('/metrics');
     expect(res.status).toBe(200);
@@ -52,6 +53,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'gateway_settlement_lag_seconds_count', 'status="voided"')).toBeGreaterThan(0);
     expect(sample(text, 'gateway_queue_jobs', 'queue="settlement",state="completed"')).toBeGreaterThan(0);
     expect(sample(text, 'gateway_queue_jobs', 'queue="inference",state="waiting"')).toBe(0);
+    expect(sample(text, 'gateway_async_jobs', 'status="queued"')).toBe(1);
+    expect(sample(text, 'gateway_async_jobs', 'status="running"')).toBe(0);
     const node = stack.sim.urls[0]!.replace(/\/$/, '');
     expect(text).toMatch(new RegExp(`gateway_upstream_node_consecutive_failures\\{node="${node}/?"\\} 0`));
     expect(text).toContain('gateway_upstream_node_latency_seconds{node=');

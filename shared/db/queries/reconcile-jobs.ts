@@ -14,3 +14,15 @@ export async function stillLiveJobIds(db: Db, ids: string[]): Promise<string[]> 
     select id from jobs where id = any(${ids}::text[]) and status in ('queued', 'running')`;
   return rows.map((r) => r.id);
 }
+
+/**
+ * Async jobs not finished yet, by status (the live-jobs partial index): the backlog in jobs, where
+ * the inference queue counts messages, each a group of them.
+ */
+export async function liveJobCounts(db: Db): Promise<{ queued: number; running: number }> {
+  const rows = await db<{ status: 'queued' | 'running'; n: number }[]>`
+    select status, count(*)::int as n from jobs where status in ('queued', 'running') group by status`;
+  const counts = { queued: 0, running: 0 };
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
