@@ -2,9 +2,10 @@
 // plain `node` then runs it without tsx's loader thread (about 40 MB of RSS per process) or any
 // TypeScript work at start-up. Packages stay in node_modules; assets (Lua, SQL, the dashboard) are
 // read from the project tree (shared/assets.ts). Plain JavaScript so it runs before anything is built.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-await build({
+const { outputFiles } = await build({
   entryPoints: ['scripts/start.ts'],
   outfile: 'dist/start.mjs',
   bundle: true,
@@ -16,4 +17,14 @@ await build({
   // (`node --enable-source-maps`), off by default because mapping every stack costs CPU.
   sourcemap: 'linked',
   logLevel: 'warning',
+  write: false,
 });
+
+// Each file is written beside its place and renamed over it: roles started at once (`start:api`
+// and `start:workers` in two terminals) each build, and none may run a half-written bundle.
+mkdirSync('dist', { recursive: true });
+for (const file of outputFiles) {
+  const tmp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, file.contents);
+  renameSync(tmp, file.path);
+}
