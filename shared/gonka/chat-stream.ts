@@ -50,7 +50,6 @@ export function openChatStream(args: {
   async function* iterate(): AsyncGenerator<Chunk> {
     let done = false;
     try {
-      response.body.setEncoding('utf8');
       const it = sseData(response.body)[Symbol.asyncIterator]();
       for (;;) {
         waiting = true;
@@ -88,7 +87,7 @@ export function openChatStream(args: {
       // The caller left early or the stream broke: close the socket rather than drain it.
       if (!done) {
         controller.abort();
-        response.body.destroy();
+        response.destroy();
       }
     }
   }
@@ -103,7 +102,7 @@ export function openChatStream(args: {
       clearTimeout(idle);
       args.detach();
       controller.abort();
-      response.body.destroy();
+      response.destroy();
       void gen.return(undefined);
     },
   };

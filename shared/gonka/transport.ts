@@ -16,8 +16,60 @@ const dispatcher = new Agent({ keepAliveTimeout: 4_000, headersTimeout: 0, bodyT
 /** A node's answer once its headers arrived. */
 export interface NodeResponse {
   statusCode: number;
-  /** The body's bytes. Errors (never ends quietly) when the connection breaks before the end. */
-  body: Readable;
+  /**
+   * The body's bytes, every byte that arrived before the connection broke (a cut stream is billed
+   * for what the node generated), then the break as an error: never a quiet end.
+   */
+  body: AsyncIterable<Buffer>;
+  /** Stop reading and close the connection. */
+  destroy(): void;
+}
+
+/** Read ahead at most this many chunks before pausing the socket (a slow client holds it back). */
+const HIGH_WATER = 64;
+
+/**
+ * undici's body stream, read so that a break loses nothing: a Readable destroyed with an error
+ * drops what it had buffered, which is exactly the last chunks a node sent before cutting the
+ * connection. Chunks are taken out as they arrive and handed on before the error is.
+ */
+function keepUntilBreak(body: Readable): NodeResponse['body'] {
+  const chunks: Buffer[] = [];
+  let ended = false;
+  let failure = null as { err: unknown } | null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  body.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (chunks.length >= HIGH_WATER) body.pause();
+    notify();
+  });
+  body.once('end', () => {
+    ended = true;
+    notify();
+  });
+  body.once('error', (err) => {
+    failure = { err };
+    notify();
+  });
+  return (async function* () {
+    for (;;) {
+      const chunk = chunks.shift();
+      if (chunk) {
+        if (body.isPaused() && chunks.length < HIGH_WATER / 4) body.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure) throw failure.err;
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  })();
 }
 
 interface Target {
@@ -60,7 +112,11 @@ export async function post(
       body,
       signal,
     });
-    return { statusCode: res.statusCode, body: res.body };
+    return {
+      statusCode: res.statusCode,
+      body: keepUntilBreak(res.body),
+      destroy: () => res.body.destroy(),
+    };
   } catch (err) {
     throw signal.aborted ? signal.reason : err;
   }
@@ -69,6 +125,6 @@ export async function post(
 /** The whole body as text. Rejects if the connection breaks before the end. */
 export async function readText(res: NodeResponse): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const chunk of res.body) parts.push(chunk as Buffer);
+  for await (const chunk of res.body) parts.push(chunk);
   return Buffer.concat(parts).toString('utf8');
 }

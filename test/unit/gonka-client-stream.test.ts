@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   countContentChunks,
@@ -87,6 +88,33 @@ describe('GonkaClient.chatStream', () => {
     expect(s.contentChunks()).toBe(3);
     expect(s.usage()).toBeNull();
     expect(pool.status().find((n) => n.url === s.node)?.consecutiveFailures).toBe(1);
+  });
+
+  it('yields every chunk that arrived with the break itself (data and close in one read)', async () => {
+    // A raw socket: headers, three content chunks and the close leave in one write, so they reach
+    // the gateway together; what arrived before the break is what the node generated and billed.
+    const chunk = (i: number) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: `t${i} ` } }] })}\n\n`;
+    const server = createNetServer((socket) => {
+      socket.once('data', () => {
+        const events = chunk(1) + chunk(2) + chunk(3);
+        socket.end(
+          'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n' +
+            `${Buffer.byteLength(events).toString(16)}\r\n${events}\r\n`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const stream = await new GonkaClient({ pool: new NodePool([url]), mode: 'none' }).chatStream(body('x'));
+      const { seen, error } = await collect(stream.chunks);
+      expect(seen.map((c) => c.choices[0].delta.content)).toEqual(['t1 ', 't2 ', 't3 ']);
+      expect(error).toBeInstanceOf(GonkaStreamError);
+      expect(stream.contentChunks()).toBe(3);
+    } finally {
+      server.close();
+    }
   });
 
   it('ends with the caller abort reason, without blaming the node', async () => {
