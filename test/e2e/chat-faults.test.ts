@@ -118,7 +118,7 @@ describe('sync chat when nodes fail', () => {
 describe('a hold Postgres cannot record', () => {
   /** Sync chat writes the hold while the node works; a write that fails must stop the answer. */
   it.each([false, true])('answers 500 and charges nothing (stream: %s)', async (stream) => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 10 } });
     const { sql } = stack.env.ctx;
     const fn = `refuse_holds_${c.childId.replaceAll(/\W/g, '_')}`;
     await sql.unsafe(`create function ${fn}() returns trigger language plpgsql as $$
@@ -148,6 +148,15 @@ describe('a hold Postgres cannot record', () => {
     } finally {
       await sql.unsafe(`drop trigger ${fn} on holds; drop function ${fn}()`);
     }
+    // Nor did it take one of the key's 10 requests a minute: the next one is the first.
+    const next = await fetch(`${stack.server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.childKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: ask('Hello'), max_tokens: 5 }),
+    });
+    expect(next.status).toBe(200);
+    expect(next.headers.get('x-ratelimit-remaining-requests')).toBe('9');
+    await next.text();
   });
 });
 
