@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { ConfigError, loadConfig } from '../shared/config.js';
-import { type Context, closeContext, createContext } from '../shared/context.js';
-import { redactPaths } from '../shared/logger.js';
+import { closeContext } from '../shared/context.js';
 import { createQueues } from '../shared/queues.js';
 import { formatReport, runReconcile } from '../shared/reconcile/index.js';
 import { saveReconcileSummary } from '../shared/reconcile/summary.js';
+import { cliContext } from './cli-context.js';
 
 /**
  * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
@@ -41,17 +39,10 @@ if (args.help) {
   process.exit(0);
 }
 
-let ctx: Context;
-try {
-  const config = loadConfig(process.env, () => {});
-  // Logs go to stderr so stdout carries only the report.
-  ctx = createContext(config, {
-    logger: pino({ level: config.LOG_LEVEL, redact: redactPaths }, pino.destination(2)),
-  });
-} catch (err) {
-  console.error(`reconcile: ${err instanceof ConfigError ? err.message : String(err)}`);
+const ctx = cliContext((message) => {
+  console.error(`reconcile: ${message}`);
   process.exit(2);
-}
+});
 
 const queues = createQueues(ctx);
 // A queue whose connection is still settling when it is closed emits 'error'; without a listener

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { adminTopup, adminTopupBody } from '../shared/accounts/admin-topup.js';
-import { ConfigError, loadConfig } from '../shared/config.js';
-import { type Context, closeContext, createContext } from '../shared/context.js';
+import { closeContext } from '../shared/context.js';
 import { ApiError } from '../shared/errors.js';
-import { redactPaths } from '../shared/logger.js';
+import { cliContext } from './cli-context.js';
 
 /**
  * `npm run topup -- --email a@b.c --ngonka 5000000000 [--reference X]` (or `--account-id`,
@@ -65,16 +63,7 @@ if (!order.success) {
   fail(`${FLAG_OF[field] ?? field}: ${issue?.message ?? 'invalid'}\n${USAGE}`);
 }
 
-let ctx: Context;
-try {
-  const config = loadConfig(process.env, () => {});
-  // Logs go to stderr so stdout carries only the entry.
-  ctx = createContext(config, {
-    logger: pino({ level: config.LOG_LEVEL, redact: redactPaths }, pino.destination(2)),
-  });
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
+const ctx = cliContext(fail);
 
 let exitCode = 0;
 try {

@@ -21,6 +21,7 @@ export interface SettlementResult {
 interface Planned {
   hold: HoldToSettle;
   s: Settlement;
+  status: 'posted' | 'voided';
   charge: bigint;
 }
 
@@ -50,17 +51,13 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
               hold.amount,
             )
           : 0n;
-      return { hold, s, charge };
+      return { hold, s, status: s.outcome === 'post' ? 'posted' : 'voided', charge };
     });
     const { drafts, usage } = bookings(plan, at, ctx.config);
     await Promise.all([
       resolveHolds(
         tx,
-        plan.map((p) => ({
-          id: p.hold.id,
-          status: p.s.outcome === 'post' ? 'posted' : 'voided',
-          postedAmount: p.charge,
-        })),
+        plan.map((p) => ({ id: p.hold.id, status: p.status, postedAmount: p.charge })),
         at,
       ),
       postTransfers(tx, drafts, at),
@@ -76,12 +73,7 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
   return items.map((i) => {
     const p = done.get(i.holdId);
-    if (!p) return { holdId: i.holdId, status: 'already' as const, charged: 0n };
-    return {
-      holdId: i.holdId,
-      status: i.outcome === 'post' ? ('posted' as const) : ('voided' as const),
-      charged: p.charge,
-    };
+    return { holdId: i.holdId, status: p?.status ?? 'already', charged: p?.charge ?? 0n };
   });
 }
 

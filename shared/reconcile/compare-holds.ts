@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
-import type { Finding } from './types.js';
+import type { Finding, Repair } from './types.js';
 
 const HOUR_S = 3600;
 
@@ -24,8 +24,30 @@ export function compareHoldRecords(
     const hold = truth.openHolds.get(id);
     const rec = redis.holds.get(id);
     const key = keys.hold(accountId, id);
-    if (hold && !rec) {
-      const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+    if (!hold) {
+      if (rec) {
+        const status = truth.holdStatus.get(id) ?? 'unknown';
+        out.push({
+          kind: 'drift',
+          check: 'redis_hold_records',
+          subject: key,
+          message: `record of a hold that is ${status} in Postgres: its release never ran`,
+          actual: rec.amt,
+          repairs: [{ kind: 'delHold', key }],
+        });
+      }
+      continue;
+    }
+    // The record outlives the hold's deadline by an hour, as when admission writes it.
+    const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+    const put: Repair = {
+      kind: 'putHold',
+      key,
+      amount: hold.amount.toString(),
+      keyId: hold.child_key_id,
+      ttlS,
+    };
+    if (!rec) {
       out.push({
         kind: 'drift',
         check: 'redis_hold_records',
@@ -33,10 +55,9 @@ export function compareHoldRecords(
         message: 'open hold has no Redis record: its settlement would not give the reservation back',
         expected: hold.amount.toString(),
         actual: 'absent',
-        repairs: [{ kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS }],
+        repairs: [put],
       });
-    } else if (hold && rec && (rec.amt !== hold.amount.toString() || rec.k !== hold.child_key_id)) {
-      const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+    } else if (rec.amt !== hold.amount.toString() || rec.k !== hold.child_key_id) {
       out.push({
         kind: 'drift',
         check: 'redis_hold_records',
@@ -44,20 +65,7 @@ export function compareHoldRecords(
         message: 'hold record differs from the open hold',
         expected: `${hold.amount}/${hold.child_key_id}`,
         actual: `${rec.amt}/${rec.k}`,
-        repairs: [
-          { kind: 'delHold', key },
-          { kind: 'putHold', key, amount: hold.amount.toString(), keyId: hold.child_key_id, ttlS },
-        ],
-      });
-    } else if (!hold && rec) {
-      const status = truth.holdStatus.get(id) ?? 'unknown';
-      out.push({
-        kind: 'drift',
-        check: 'redis_hold_records',
-        subject: key,
-        message: `record of a hold that is ${status} in Postgres: its release never ran`,
-        actual: rec.amt,
-        repairs: [{ kind: 'delHold', key }],
+        repairs: [{ kind: 'delHold', key }, put],
       });
     }
   }

@@ -15,11 +15,7 @@ export interface NewHold {
 }
 
 export async function insertHold(db: Db, h: NewHold): Promise<void> {
-  await db`
-    insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
-                       price_ngonka_per_token, markup_bps, created_at, deadline)
-    values (${h.id}, ${h.requestId}, ${h.accountId}, ${h.childKeyId}, ${h.amount.toString()}, ${h.periodDay},
-            ${h.model}, ${h.pricePerToken.toString()}, ${h.markupBps}, ${h.createdAt}, ${h.deadline})`;
+  await db`insert into holds (${db.unsafe(HOLD_COLUMNS)}) select * from ${holdRows(db, [h])}`;
 }
 
 /**
