@@ -3,11 +3,16 @@
  * month needs no reset to be correct.
  */
 export function dayKey(at: Date): string {
-  return at.toISOString().slice(0, 10).replaceAll('-', '');
+  return isoDay(at).replaceAll('-', '');
 }
 
 export function monthKey(at: Date): string {
   return at.toISOString().slice(0, 7).replace('-', '');
+}
+
+/** The UTC date as Postgres takes it (`2026-11-26`): a hold's period_day, a date bound of a query. */
+export function isoDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
 }
 
 export function startOfUtcDay(at: Date): Date {

@@ -5,12 +5,8 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { stripForcedFields } from '../../shared/gonka/index.js';
 import { admitChat } from '../../shared/inference/admit-chat.js';
-import {
-  type ChatCompletionBody,
-  chatCompletionBody,
-  prepareChat,
-} from '../../shared/inference/chat-request.js';
-import { settleRequest } from '../../shared/inference/settle-request.js';
+import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
+import { settleRequest, voidUnserved } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import type { Queues } from '../../shared/queues.js';
@@ -44,7 +40,7 @@ export async function serveChatCompletion(
   input: unknown,
   res: ServerResponse,
 ): Promise<void> {
-  const body: ChatCompletionBody = parse(chatCompletionBody, input);
+  const body = parse(chatCompletionBody, input);
   const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
   const { hold, rateLimit, recorded } = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
@@ -65,8 +61,7 @@ export async function serveChatCompletion(
   try {
     result = await deps.upstream.client.chat(chat.upstreamBody);
   } catch (err) {
-    // A hold that was never recorded has already given its reservation back.
-    await recorded.then(() => settleRequest(ctx, deps.queues, hold.id, null), noop);
+    await voidUnserved(ctx, deps.queues, hold.id, recorded);
     throw upstreamToApiError(err, chat.model.id) ?? err;
   }
   // Unrecorded, the request cannot be billed: it is not answered (the node's work is lost).
@@ -76,5 +71,3 @@ export async function serveChatCompletion(
   // After the answer: the client does not wait for the books.
   await settleRequest(ctx, deps.queues, hold.id, result.usage);
 }
-
-const noop = () => {};

@@ -4,7 +4,7 @@ import type { Context } from '../../shared/context.js';
 import { errorBody } from '../../shared/errors.js';
 import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
 import type { ChatCompletionBody, PreparedChat } from '../../shared/inference/chat-request.js';
-import { settleRequest } from '../../shared/inference/settle-request.js';
+import { settleRequest, voidUnserved } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
@@ -38,8 +38,7 @@ export async function streamChat(
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
   } catch (err) {
-    // A hold that was never recorded has already given its reservation back.
-    await recorded.then(() => settleRequest(ctx, deps.queues, holdId, null), noop);
+    await voidUnserved(ctx, deps.queues, holdId, recorded);
     throw upstreamToApiError(err, chat.model.id) ?? err;
   }
   try {
@@ -82,5 +81,3 @@ function billableUsage(stream: ChatStream, body: ChatCompletionBody): TokenUsage
   if (generated === 0) return null;
   return { prompt_tokens: estimatePromptTokens(body.messages), completion_tokens: generated };
 }
-
-const noop = () => {};

@@ -5,7 +5,7 @@ import { insertHold, type NewHold } from '../db/queries/holds.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
-import { dayKey, monthKey } from '../periods.js';
+import { dayKey, isoDay, monthKey } from '../periods.js';
 import { DAY_COUNTER_TTL_S, loadAdmissionState, MONTH_COUNTER_TTL_S } from './load-state.js';
 import { refusalError } from './refusals.js';
 
@@ -68,19 +68,18 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     accountId: key.account_id,
     childKeyId: key.id,
     amount: input.estimate,
-    periodDay: now.toISOString().slice(0, 10),
+    periodDay: isoDay(now),
     model: input.model,
     pricePerToken: input.pricePerToken,
     markupBps: input.markupBps,
     createdAt: now,
     deadline: new Date(now.getTime() + input.holdTtlMs),
   };
-  const day = dayKey(now);
   const keys = [
     ctx.keys.childKey(key.account_id, key.id),
     ctx.keys.managementKey(key.account_id, key.management_key_id),
     ctx.keys.rpm(key.account_id, key.id),
-    ctx.keys.day(key.account_id, key.id, day),
+    ctx.keys.day(key.account_id, key.id, dayKey(now)),
     ctx.keys.month(key.account_id, key.id, monthKey(now)),
     ctx.keys.balance(key.account_id),
     ctx.keys.hold(key.account_id, hold.id),

@@ -1,14 +1,12 @@
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
-import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
 
 /** Counters outlive their period by a margin; a new period starts from a fresh key. */
 export const DAY_COUNTER_TTL_S = 3 * 86_400;
 export const MONTH_COUNTER_TTL_S = 40 * 86_400;
-
-const iso = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
  * Rebuild one child key's admission state in Redis from Postgres: after a Redis restart, an
@@ -22,9 +20,9 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
   const snap = await readAdmissionSnapshot(
     ctx.sql,
     keyId,
-    iso(at),
-    iso(startOfUtcMonth(at)),
-    iso(monthResetsAt(at)),
+    isoDay(at),
+    isoDay(startOfUtcMonth(at)),
+    isoDay(monthResetsAt(at)),
   );
   if (!snap) return false;
   const { key } = snap;

@@ -54,13 +54,15 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         rpmHeaders(reply, 3),
       );
     }
-    case 'balance':
+    case 'balance': {
+      const available = BigInt(a ?? 0); // the script's decimal string, exact
       return new ApiError(
         'insufficient_balance',
         'Insufficient balance for this request',
-        { available_ngonka: BigInt(Math.max(Number(a), 0)).toString() },
+        { available_ngonka: (available > 0n ? available : 0n).toString() },
         rpmHeaders(reply, 2),
       );
+    }
     default:
       return new ApiError('internal_error', 'Admission failed');
   }

@@ -45,10 +45,12 @@ export function prepareChat(
       param: 'model',
       code: 'model_not_found',
     });
-  const caps = [body.max_tokens, body.max_completion_tokens].filter(
-    (v): v is number => typeof v === 'number',
+  // The smaller of the two caps the client set, else the default.
+  const cap = Math.min(
+    body.max_tokens ?? Number.POSITIVE_INFINITY,
+    body.max_completion_tokens ?? Number.POSITIVE_INFINITY,
   );
-  const maxTokens = caps.length > 0 ? Math.min(...caps) : config.DEFAULT_MAX_TOKENS;
+  const maxTokens = Number.isFinite(cap) ? cap : config.DEFAULT_MAX_TOKENS;
   const { max_completion_tokens: _ignored, ...rest } = body;
   return { model, maxTokens, upstreamBody: { ...rest, model: model.upstream, max_tokens: maxTokens } };
 }

@@ -63,3 +63,19 @@ export async function settleRequest(
     }
   }
 }
+
+/**
+ * Void the hold of a request the node never served, once its write (admit's `recorded`) landed. A
+ * hold that was never recorded has already given its reservation back: nothing to settle.
+ */
+export function voidUnserved(
+  ctx: Context,
+  queues: Queues,
+  holdId: string,
+  recorded: Promise<void>,
+): Promise<void> {
+  return recorded.then(
+    () => settleRequest(ctx, queues, holdId, null),
+    () => {},
+  );
+}

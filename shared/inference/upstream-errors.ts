@@ -9,13 +9,15 @@ export function scrub(text: string): string {
     .replace(/gonka/gi, 'upstream');
 }
 
+const noCapacity = (model: string) =>
+  new ApiError(
+    'upstream_unavailable',
+    `No capacity is available for model '${model}' right now; retry shortly`,
+  );
+
 /** A Gonka client failure → the API.md error a client sees; null when it is not one of ours. */
 export function upstreamToApiError(err: unknown, model: string): ApiError | null {
-  if (err instanceof GonkaUnavailableError)
-    return new ApiError(
-      'upstream_unavailable',
-      `No capacity is available for model '${model}' right now; retry shortly`,
-    );
+  if (err instanceof GonkaUnavailableError) return noCapacity(model);
   if (err instanceof GonkaUpstreamError) {
     if (!err.retryable && err.status !== null && err.status >= 400 && err.status < 500) {
       const msg = (err.body as { error?: { message?: unknown } } | null)?.error?.message;
@@ -29,11 +31,7 @@ export function upstreamToApiError(err: unknown, model: string): ApiError | null
     }
     // Every node was out of capacity, had no executors, or could not be reached: nobody can serve
     // this model now (503). A node that answered with a server error failed (502).
-    if (err.status === null || err.status === 429 || err.status === 503)
-      return new ApiError(
-        'upstream_unavailable',
-        `No capacity is available for model '${model}' right now; retry shortly`,
-      );
+    if (err.status === null || err.status === 429 || err.status === 503) return noCapacity(model);
     return new ApiError(
       'upstream_error',
       `The model failed to answer after ${err.attempts} attempt(s); retry shortly`,

@@ -55,7 +55,8 @@ if (ld >= 0 and usedD + est > ld) or (lm >= 0 and usedM + est > lm) then
   return {'limit', remD, remM, rpmState()}
 end
 
-if tonumber(bal) < est then return {'balance', tonumber(bal), rpmState()} end
+-- The balance goes back as Redis holds it (a decimal string): a Lua number loses nGNK past 2^53.
+if tonumber(bal) < est then return {'balance', bal, rpmState()} end
 
 -- Admitted: record everything at once.
 local resetMs = 60000
