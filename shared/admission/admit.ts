@@ -122,12 +122,10 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
         await insertHold(ctx.sql, hold);
       }
     } catch (err) {
-      // The reservation must not outlive a hold that was never recorded, nor its RPM slot: a
-      // request that was not admitted after all counts for nothing.
-      await Promise.all([
-        ctx.scripts.run('release', [keys[6]!, keys[3]!, keys[4]!, keys[5]!], ['0']),
-        ctx.redis.zrem(keys[2]!, hold.id),
-      ]).catch(() => {});
+      // The reservation must not outlive a hold that was never recorded, nor its RPM slot.
+      await ctx.scripts
+        .run('unadmit', [keys[6]!, keys[3]!, keys[4]!, keys[5]!, keys[2]!], [hold.id])
+        .catch(() => {});
       throw err;
     }
   };

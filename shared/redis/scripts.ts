@@ -10,7 +10,7 @@ const dir = assetPath('shared/redis/scripts/');
  */
 const SCRIPTS = {
   admit: 'admit-7.lua',
-  release: 'release-4.lua',
+  unadmit: 'unadmit-5.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-3.lua',

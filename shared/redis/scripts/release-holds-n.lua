@@ -1,4 +1,4 @@
--- Resolve many holds of ONE account in Redis (release-4.lua, batched): give back what each
+-- Resolve many holds of ONE account in Redis: give back what each
 -- reserved but was not charged. Idempotent per hold: its record is deleted, so a second call (a
 -- retried settlement) changes nothing for it. All keys share the account's hash tag.
 -- KEYS: 1 account available balance, then per hold: hold record, day counter, month counter
