@@ -65,7 +65,6 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
     connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
     prefix: bullPrefix(ctx),
     concurrency: opts.concurrency ?? 32,
-    autorun: true,
   });
   worker.on('failed', (job, err) =>
     ctx.logger.error({ err, deliveryId: job?.data.deliveryId }, 'webhook job failed; the sweeper retries it'),

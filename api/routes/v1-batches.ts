@@ -8,6 +8,7 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/batches.js';
 import { ApiError } from '../../shared/errors.js';
+import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
 import { listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
@@ -34,7 +35,7 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
 
   const load = async (id: string, key: ChildKeyIdentity): Promise<BatchRow> => {
     const batch = await findBatch(ctx.sql, id);
-    if (!batch || batch.management_key_id !== key.management_key_id) throw ApiError.notFound('Batch');
+    if (!visibleToKey(batch, key)) throw ApiError.notFound('Batch');
     return batch;
   };
 

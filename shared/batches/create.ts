@@ -5,6 +5,7 @@ import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries
 import { findFile, readFileContent } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { visibleToKey } from '../jobs/visibility.js';
 import type { Queues } from '../queues.js';
 import { BATCH_ENDPOINT, parseBatchInput } from './parse-jsonl.js';
 import { scheduleExpiry, triggerDispatch } from './trigger.js';
@@ -26,8 +27,7 @@ export interface CreateBatch {
  */
 export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch): Promise<BatchRow> {
   const file = await findFile(ctx.sql, c.inputFileId);
-  if (!file || file.management_key_id !== c.key.management_key_id)
-    throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
+  if (!visibleToKey(file, c.key)) throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
   if (file.purpose !== 'batch')
     throw ApiError.invalid('input_file_id', 'The input file must be uploaded with purpose "batch"');
   const content = await readFileContent(ctx.sql, file.id);

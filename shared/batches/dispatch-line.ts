@@ -11,6 +11,7 @@ import { enqueueInference } from '../jobs/enqueue-inference.js';
 import { JOB_HOLD_TTL_MS } from '../jobs/submit.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
+import { MONEY_ERRORS } from './results.js';
 
 /** What happened to one line: it holds a slot, it ended, or dispatch must stop. */
 export type LineOutcome =
@@ -64,10 +65,8 @@ export async function dispatchLine(
   } catch (err) {
     if (err instanceof LineNotPending) return { kind: 'skipped' };
     if (!(err instanceof ApiError)) throw err;
+    if (MONEY_ERRORS.includes(err.type)) return failLine(err); // the batch goes on: later lines may be cheaper
     switch (err.type) {
-      case 'child_key_limit':
-      case 'insufficient_balance':
-        return failLine(err); // the batch goes on: later lines may be cheaper
       case 'rate_limit_exceeded':
         return { kind: 'rate_limited', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
       case 'invalid_api_key':

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { failPendingLines, lineProgress, nextPendingLines } from '../db/queries/batch-lines.js';
-import { type BatchRow, lockBatch } from '../db/queries/batches.js';
+import { type BatchRow, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
@@ -50,7 +50,7 @@ export async function dispatchBatch(
   });
 
   if (result === 'busy') {
-    if (await batchExists(ctx, batchId))
+    if (await findBatch(ctx.sql, batchId))
       await triggerDispatch(deps.queues, batchId, { delayMs: BUSY_RETRY_MS });
     return result;
   }
@@ -61,11 +61,6 @@ export async function dispatchBatch(
   if (result.retryAfterMs) await triggerDispatch(deps.queues, batchId, { delayMs: result.retryAfterMs });
   await finalizeIfIdle(ctx, deps.queues, batchId);
   return result;
-}
-
-async function batchExists(ctx: Context, batchId: string): Promise<boolean> {
-  const rows = await ctx.sql`select 1 from batches where id = ${batchId}`;
-  return rows.length > 0;
 }
 
 /**

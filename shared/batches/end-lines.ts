@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import type { TxSql } from '../db/client.js';
 import { endWaitingLines } from '../db/queries/batch-lines.js';
-import { settleRequest } from '../inference/settle-request.js';
+import { lockBatch } from '../db/queries/batches.js';
+import { releaseQueuedJob } from '../jobs/cancel.js';
 import type { Queues } from '../queues.js';
 
 export type EndReason = 'expired' | 'cancelled';
@@ -15,28 +16,29 @@ export const END_ERRORS: Record<EndReason, { code: string; message: string }> = 
   cancelled: { code: 'batch_cancelled', message: 'This request was cancelled with its batch.' },
 };
 
-export type EndedLine = { id: string; hold_id: string | null };
-
-/** Inside the caller's batch-locked transaction: end every line that has not started. */
-export function endLines(tx: TxSql, batchId: string, reason: EndReason, at: Date): Promise<EndedLine[]> {
-  return endWaitingLines(tx, batchId, reason, END_ERRORS[reason], at);
-}
-
 /**
- * After that transaction commits: a queued line never reaches a node (a message of its own is
- * removed; a worker meeting it in a group sees the status and skips it) and its hold is voided.
+ * End a batch that is still running (cancel, expiry): under the batch lock, `mark` records why and
+ * every line that has not started ends; once that commits, queued lines are released (see
+ * releaseQueuedJob); running lines finish and are billed. A batch that already ended is left as
+ * it is. The caller then offers the batch to finalizeIfIdle.
  */
-export async function releaseLines(ctx: Context, queues: Queues, lines: EndedLine[]): Promise<void> {
-  const held = lines.filter((l): l is { id: string; hold_id: string } => l.hold_id !== null);
+export async function endBatch(
+  ctx: Context,
+  queues: Queues,
+  batchId: string,
+  reason: EndReason,
+  mark: (tx: TxSql, at: Date) => Promise<void>,
+): Promise<void> {
+  const ended = await ctx.sql.begin(async (tx) => {
+    const batch = await lockBatch(tx, batchId, { skipLocked: false });
+    if (!batch || (batch.status !== 'in_progress' && batch.status !== 'validating')) return [];
+    const at = ctx.clock.now();
+    await mark(tx, at);
+    return endWaitingLines(tx, batchId, reason, END_ERRORS[reason], at);
+  });
+  // Pending lines had no hold and no message.
+  const held = ended.filter((l): l is { id: string; hold_id: string } => l.hold_id !== null);
   for (let i = 0; i < held.length; i += 50) {
-    await Promise.all(
-      held.slice(i, i + 50).map(async (l) => {
-        await queues
-          .get('inference')
-          .remove(l.id)
-          .catch(() => 0); // locked by a worker: it will skip the ended line
-        await settleRequest(ctx, queues, l.hold_id, null);
-      }),
-    );
+    await Promise.all(held.slice(i, i + 50).map((l) => releaseQueuedJob(ctx, queues, l.id, l.hold_id)));
   }
 }

@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
-import { closeBatchWindow, lockBatch, overdueBatchIds } from '../db/queries/batches.js';
+import { closeBatchWindow, overdueBatchIds } from '../db/queries/batches.js';
 import type { Queues } from '../queues.js';
-import { type EndedLine, endLines, releaseLines } from './end-lines.js';
+import { endBatch } from './end-lines.js';
 import { finalizeIfIdle } from './finalize.js';
 
 /**
@@ -11,15 +11,8 @@ import { finalizeIfIdle } from './finalize.js';
  * scheduler. A batch being cancelled is left to its cancellation.
  */
 export async function expireBatch(ctx: Context, queues: Queues, batchId: string): Promise<void> {
-  const ended = await ctx.sql.begin(async (tx): Promise<EndedLine[] | null> => {
-    const batch = await lockBatch(tx, batchId, { skipLocked: false });
-    if (!batch || (batch.status !== 'in_progress' && batch.status !== 'validating')) return null;
-    const at = ctx.clock.now();
-    // Finalization reads "the window closed before the batch was done" from expires_at.
-    await closeBatchWindow(tx, batchId, at);
-    return endLines(tx, batchId, 'expired', at);
-  });
-  if (ended) await releaseLines(ctx, queues, ended);
+  // Finalization reads "the window closed before the batch was done" from expires_at.
+  await endBatch(ctx, queues, batchId, 'expired', (tx, at) => closeBatchWindow(tx, batchId, at));
   await finalizeIfIdle(ctx, queues, batchId);
 }
 

@@ -3,6 +3,7 @@ import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { type FileRow, findFile, insertFile } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { visibleToKey } from '../jobs/visibility.js';
 import { parseBatchInput } from './parse-jsonl.js';
 
 /**
@@ -33,6 +34,6 @@ export async function uploadBatchFile(
  */
 export async function findVisibleFile(ctx: Context, key: ChildKeyIdentity, id: string): Promise<FileRow> {
   const file = await findFile(ctx.sql, id);
-  if (!file || file.management_key_id !== key.management_key_id) throw ApiError.notFound('File');
+  if (!visibleToKey(file, key)) throw ApiError.notFound('File');
   return file;
 }

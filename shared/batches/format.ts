@@ -1,8 +1,7 @@
 import type { LineCounts } from '../db/queries/batch-lines.js';
 import type { BatchRow } from '../db/queries/batches.js';
 import type { FileRow } from '../db/queries/files.js';
-
-const unix = (d: Date | null) => (d ? Math.floor(d.getTime() / 1000) : null);
+import { unixSeconds } from '../jobs/format.js';
 
 /** OpenAI's file object (`/v1` objects carry Unix seconds). Files are validated on upload. */
 export function formatFile(f: FileRow) {
@@ -10,7 +9,7 @@ export function formatFile(f: FileRow) {
     id: f.id,
     object: 'file' as const,
     bytes: f.bytes,
-    created_at: unix(f.created_at),
+    created_at: unixSeconds(f.created_at),
     filename: f.filename,
     purpose: f.purpose,
     status: 'processed' as const,
@@ -34,15 +33,15 @@ export function formatBatch(b: BatchRow, counts: LineCounts) {
     status: b.status,
     output_file_id: b.output_file_id,
     error_file_id: b.error_file_id,
-    created_at: unix(b.created_at),
-    in_progress_at: unix(b.in_progress_at),
-    expires_at: unix(b.expires_at),
-    finalizing_at: unix(b.finalizing_at),
-    completed_at: unix(b.completed_at),
-    failed_at: unix(b.failed_at),
-    expired_at: unix(b.expired_at),
-    cancelling_at: unix(b.cancelling_at),
-    cancelled_at: unix(b.cancelled_at),
+    created_at: unixSeconds(b.created_at),
+    in_progress_at: unixSeconds(b.in_progress_at),
+    expires_at: unixSeconds(b.expires_at),
+    finalizing_at: unixSeconds(b.finalizing_at),
+    completed_at: unixSeconds(b.completed_at),
+    failed_at: unixSeconds(b.failed_at),
+    expired_at: unixSeconds(b.expired_at),
+    cancelling_at: unixSeconds(b.cancelling_at),
+    cancelled_at: unixSeconds(b.cancelled_at),
     request_counts: { total: counts.total, completed: counts.succeeded, failed: counts.failed },
     metadata: b.metadata,
   };

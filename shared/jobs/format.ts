@@ -1,6 +1,7 @@
 import type { JobRow } from '../db/queries/jobs.js';
 
-const unix = (d: Date | null) => (d ? Math.floor(d.getTime() / 1000) : null);
+/** A time as `/v1` objects carry it: Unix seconds. */
+export const unixSeconds = (d: Date | null) => (d ? Math.floor(d.getTime() / 1000) : null);
 
 /** The job object of API.md (`/v1` objects carry Unix seconds). */
 export function formatJob(j: JobRow) {
@@ -9,9 +10,9 @@ export function formatJob(j: JobRow) {
     object: 'job' as const,
     status: j.status === 'pending' ? ('queued' as const) : j.status,
     model: j.model,
-    created_at: unix(j.created_at),
-    started_at: unix(j.started_at),
-    completed_at: unix(j.completed_at),
+    created_at: unixSeconds(j.created_at),
+    started_at: unixSeconds(j.started_at),
+    completed_at: unixSeconds(j.completed_at),
     result: j.result,
     error: j.error,
     usage: j.usage,

@@ -79,22 +79,10 @@ export interface SubscribedEndpointRow {
   url: string;
 }
 
-/** Active, undeleted endpoints of the account subscribed to `type` (directly or through `*`). */
-export async function findSubscribedEndpoints(
-  db: Db,
-  accountId: string,
-  type: string,
-): Promise<SubscribedEndpointRow[]> {
-  return db<SubscribedEndpointRow[]>`
-    select id, url from webhook_endpoints
-    where account_id = ${accountId} and status = 'active' and deleted_at is null
-      and (${type} = any(events) or '*' = any(events))
-    order by created_at, id`;
-}
-
 /**
- * findSubscribedEndpoints for many (account, event type) pairs in one query: one list per pair, in
- * the order asked (a worker finishing many jobs at once asks for all of them together).
+ * Active, undeleted endpoints subscribed to `type` (directly or through `*`), for many (account,
+ * event type) pairs in one query: one list per pair, in the order asked (a worker finishing many
+ * jobs at once asks for all of them together).
  */
 export async function findSubscribedEndpointsMany(
   db: Db,
