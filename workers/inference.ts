@@ -14,6 +14,7 @@ import { GroupCommit } from '../shared/group-commit.js';
 import { settleRequest } from '../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
+import { inferenceMessageOptions } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
@@ -79,9 +80,7 @@ export function startInferenceWorker(
       {
         delay,
         jobId: `${jobId}.${attempts}`,
-        // As a group's: retries for what is not the node's failure.
-        attempts: ctx.config.INFERENCE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
+        ...inferenceMessageOptions(ctx.config),
       },
     );
   }

@@ -1,8 +1,21 @@
+import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Queues } from '../queues.js';
 
 const enqueuers = new WeakMap<Queues, GroupCommit<string>>();
+
+/**
+ * BullMQ's own retries of an inference message (a group, or a job re-queued alone), for what is
+ * not a node's failure (Postgres unreachable while starting it, say): each run skips the jobs that
+ * already finished. A node's failures are counted per job, in its row (workers/inference.ts).
+ */
+export function inferenceMessageOptions(config: Config) {
+  return {
+    attempts: config.INFERENCE_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.INFERENCE_BACKOFF_MS },
+  };
+}
 
 /**
  * Queue an admitted job (or batch line) for a node. Jobs accepted while the last hand-off was in
@@ -16,12 +29,7 @@ const enqueuers = new WeakMap<Queues, GroupCommit<string>>();
 export function enqueueInference(ctx: Context, queues: Queues, jobId: string): Promise<void> {
   let e = enqueuers.get(queues);
   if (!e) {
-    const opts = {
-      // Retries of the group as a whole, for what is not a node's failure (Postgres unreachable
-      // while starting it, say): each run skips the jobs that already finished.
-      attempts: ctx.config.INFERENCE_ATTEMPTS,
-      backoff: { type: 'exponential', delay: ctx.config.INFERENCE_BACKOFF_MS },
-    };
+    const opts = inferenceMessageOptions(ctx.config);
     e = new GroupCommit((ids) => queues.add('inference', { jobIds: ids }, opts));
     enqueuers.set(queues, e);
   }
