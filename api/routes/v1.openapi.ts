@@ -26,6 +26,16 @@ const admission = {
   403: errorResponse('permission_error: a management key or session token on /v1'),
   429: errorResponse('rate_limit_exceeded, with Retry-After'),
 };
+/** A route on one object by its id: the object (`what`), or 404. */
+const byId = (method: 'get' | 'post', path: string, what: string, summary: string) =>
+  registry.registerPath({
+    method,
+    path,
+    tags,
+    summary,
+    request: { params: id },
+    responses: { 200: object(what), 404: errorResponse('Not found') },
+  });
 
 registry.registerPath({
   method: 'get',
@@ -55,22 +65,13 @@ registry.registerPath({
   request: { body: { content: { 'application/json': { schema: createJobBody } } } },
   responses: { 202: object('job'), ...admission },
 });
-registry.registerPath({
-  method: 'get',
-  path: '/v1/jobs/{id}',
-  tags,
-  summary: 'A job: status queued, running, succeeded, failed, cancelled or expired',
-  request: { params: id },
-  responses: { 200: object('job'), 404: errorResponse('Not found') },
-});
-registry.registerPath({
-  method: 'post',
-  path: '/v1/jobs/{id}/cancel',
-  tags,
-  summary: 'Cancel a queued job (its hold is released); a running one is cancelled best-effort',
-  request: { params: id },
-  responses: { 200: object('job'), 404: errorResponse('Not found') },
-});
+byId('get', '/v1/jobs/{id}', 'job', 'A job: status queued, running, succeeded, failed, cancelled or expired');
+byId(
+  'post',
+  '/v1/jobs/{id}/cancel',
+  'job',
+  'Cancel a queued job (its hold is released); a running one is cancelled best-effort',
+);
 registry.registerPath({
   method: 'post',
   path: '/v1/files',
@@ -87,18 +88,8 @@ registry.registerPath({
   },
   responses: { 200: object('file'), 400: errorResponse('Invalid file (the message names the line)') },
 });
-for (const path of ['/v1/files/{id}', '/v1/files/{id}/content']) {
-  registry.registerPath({
-    method: 'get',
-    path,
-    tags,
-    summary: path.endsWith('content')
-      ? 'Raw file content (inputs, batch outputs and error files)'
-      : 'A file object',
-    request: { params: id },
-    responses: { 200: object('file'), 404: errorResponse('Not found') },
-  });
-}
+byId('get', '/v1/files/{id}', 'file', 'A file object');
+byId('get', '/v1/files/{id}/content', 'file', 'Raw file content (inputs, batch outputs and error files)');
 registry.registerPath({
   method: 'post',
   path: '/v1/batches',
@@ -115,19 +106,13 @@ registry.registerPath({
   request: { query: listBatchesQuery },
   responses: { 200: object('list of batches') },
 });
-for (const [method, path, summary] of [
-  ['get', '/v1/batches/{id}', 'A batch with its request_counts'],
-  ['post', '/v1/batches/{id}/cancel', 'Cancel a batch: finished lines stay billed, the rest are released'],
-] as const) {
-  registry.registerPath({
-    method,
-    path,
-    tags,
-    summary,
-    request: { params: id },
-    responses: { 200: object('batch'), 404: errorResponse('Not found') },
-  });
-}
+byId('get', '/v1/batches/{id}', 'batch', 'A batch with its request_counts');
+byId(
+  'post',
+  '/v1/batches/{id}/cancel',
+  'batch',
+  'Cancel a batch: finished lines stay billed, the rest are released',
+);
 // The owner's lists page alike: pass the answer's `last_id` as `after` while `has_more` is true.
 for (const [path, query, summary] of [
   [

@@ -2,7 +2,7 @@ import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
 import { createBenchCustomer, heldNgonka } from './gateway-key.js';
 import { load, type Target } from './load.js';
-import { type Child, freePort, rssMb, startChild, waitForHttp } from './processes.js';
+import { type Child, freePort, rssMb, runBench, startChild, waitForHttp } from './processes.js';
 import { medianRound, printReport, type Row } from './report.js';
 import { type BenchStack, startStack } from './stack.js';
 
@@ -153,11 +153,4 @@ async function cleanup(): Promise<void> {
   await stack?.stop();
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(err);
-  process.exitCode = 1;
-} finally {
-  await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
-}
+await runBench(main, cleanup);

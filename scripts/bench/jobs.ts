@@ -9,7 +9,7 @@ import { jobsProgress, redisFootprint, settlementFacts, unfinished } from './job
 import { type JobsFacts, printJobsReport } from './jobs-report.js';
 import { load, type Target } from './load.js';
 import { paced } from './paced.js';
-import { rssMb } from './processes.js';
+import { rssMb, runBench } from './processes.js';
 import { type BenchStack, startStack } from './stack.js';
 
 /**
@@ -188,11 +188,6 @@ async function untilDone<T>(
   return read();
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(err);
-  process.exitCode = 1;
-} finally {
-  await stack?.stop().catch((err: unknown) => console.error('cleanup failed:', err));
-}
+await runBench(main, async () => {
+  await stack?.stop();
+});

@@ -125,3 +125,15 @@ export function rssMb(pid: number): number {
     return 0; // the process ended
   }
 }
+
+/** Run a benchmark's `main`, then `cleanup` however it ended; an error is printed and exits 1. */
+export async function runBench(main: () => Promise<void>, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  } finally {
+    await cleanup().catch((err: unknown) => console.error('cleanup failed:', err));
+  }
+}

@@ -1,21 +1,15 @@
 import OpenAI, { APIError } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { dayResetsAt, monthResetsAt } from '../../shared/periods.js';
 import { holdEstimate } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { useTestStack } from '../helpers/stack.js';
 import { expectWhiteLabelled, recordingFetch, type Seen, seenTexts } from '../helpers/white-label.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useTestStack();
 
 const MODEL = SIM_MODEL_QWEN3_235B;
 /**

@@ -1,20 +1,14 @@
 import { APIError } from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { estimatePromptTokens, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, holdsOf, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { startTestStack, useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectWhiteLabelled } from '../helpers/white-label.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useTestStack();
 
 /**
  * Every test starts from healthy nodes with fresh circuit breakers (so node 0 is picked first) and

@@ -1,4 +1,6 @@
+import { afterAll, beforeAll } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
+import type { Clock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { insertJob } from '../../shared/db/queries/jobs.js';
@@ -6,6 +8,7 @@ import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { createQueues, type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
+import { createTestEnv, type TestEnv } from './context.js';
 import type { KeyFixture } from './fixtures.js';
 
 /** A webhook endpoint of the account subscribed to every event (deliveries are recorded, not sent). */
@@ -100,6 +103,23 @@ export function testQueues(ctx: Context): Queues {
   // Closing a queue whose connection is still settling emits 'error'; unheard, it would crash.
   for (const name of Object.keys(queuePayloads) as QueueName[]) queues.get(name).on('error', () => {});
   return queues;
+}
+
+/**
+ * A test env on `clock` with {@link testQueues}, opened before the file's tests and closed after
+ * them (read `env` and `queues` inside tests and hooks, not at module level).
+ */
+export function schedulerEnv(clock: Clock): { env: TestEnv; queues: Queues } {
+  const w = { env: undefined as unknown as TestEnv, queues: undefined as unknown as Queues };
+  beforeAll(async () => {
+    w.env = await createTestEnv({ clock });
+    w.queues = testQueues(w.env.ctx);
+  });
+  afterAll(async () => {
+    await w.queues?.close();
+    await w.env?.close();
+  });
+  return w;
 }
 
 /** Every Redis key under the test's prefix except BullMQ's and rate windows, with its value. */

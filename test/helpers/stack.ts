@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { AppDeps } from '../../api/app.js';
 import {
   type Simulator,
@@ -46,5 +47,38 @@ export async function startTestStack(
       await env.close();
       await sim.close();
     },
+  };
+}
+
+/**
+ * The file's stack: started before its tests, closed after them. Its fields are read through to
+ * the running stack, so use them inside tests and hooks, not at module level.
+ */
+export function useTestStack(opts: Parameters<typeof startTestStack>[0] = {}): TestStack {
+  let stack: TestStack | undefined;
+  beforeAll(async () => {
+    stack = await startTestStack(opts);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  const running = (): TestStack => {
+    if (!stack) throw new Error('the test stack is started in beforeAll');
+    return stack;
+  };
+  return {
+    get env() {
+      return running().env;
+    },
+    get sim() {
+      return running().sim;
+    },
+    get server() {
+      return running().server;
+    },
+    get deps() {
+      return running().deps;
+    },
+    close: () => running().close(),
   };
 }

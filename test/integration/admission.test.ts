@@ -4,6 +4,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { ApiError } from '../../shared/errors.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
+import { outcome } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 let env: TestEnv;
@@ -24,16 +25,6 @@ const input = (key: Awaited<ReturnType<typeof createKeyFixture>>['key'], estimat
   markupBps: 10000,
   holdTtlMs: 600_000,
 });
-
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof ApiError) return (err.extra.code as string) ?? err.type;
-    throw err;
-  }
-}
 
 describe('admission', () => {
   it('reserves the estimate and records a durable hold', async () => {

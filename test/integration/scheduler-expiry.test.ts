@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import type { Queues } from '../../shared/queues.js';
 import { expireKeys } from '../../shared/scheduler/tasks/expire-keys.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
-import { deliveriesOf, hold, outcome, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import { deliveriesOf, hold, outcome, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
-let env: TestEnv;
-let queues: Queues;
-
-beforeAll(async () => {
-  env = await createTestEnv({ clock });
-  queues = testQueues(env.ctx);
-});
-afterAll(async () => {
-  await queues?.close();
-  await env?.close();
-});
+const w = schedulerEnv(clock);
 
 const row = async (id: string) =>
-  (await env.ctx.sql`select status, version from child_keys where id = ${id}`)[0] as {
+  (await w.env.ctx.sql`select status, version from child_keys where id = ${id}`)[0] as {
     status: string;
     version: bigint;
   };
@@ -28,91 +16,91 @@ const row = async (id: string) =>
 describe('scheduler: key TTL expiry', () => {
   it('expires a key past expires_at: status, Redis state, key.expired event, admission refuses', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
-    const f = await createKeyFixture(env.ctx, {
+    const f = await createKeyFixture(w.env.ctx, {
       balance: 1000n,
       expiresAt: new Date('2026-11-26T10:05:00.000Z'),
     });
-    await subscribeAll(env.ctx, f.accountId);
-    expect(await outcome(hold(env.ctx, f.key, 10n))).toBe('ok'); // loads the key into Redis
+    await subscribeAll(w.env.ctx, f.accountId);
+    expect(await outcome(hold(w.env.ctx, f.key, 10n))).toBe('ok'); // loads the key into Redis
 
-    expect((await expireKeys(env.ctx, queues)).expired).toBe(0); // not yet
+    expect((await expireKeys(w.env.ctx, w.queues)).expired).toBe(0); // not yet
     clock.set('2026-11-26T10:05:00.000Z');
     // Admission needs no scheduler: refused from the instant of expiry.
-    expect(await outcome(hold(env.ctx, f.key, 10n))).toBe('key_expired');
+    expect(await outcome(hold(w.env.ctx, f.key, 10n))).toBe('key_expired');
 
-    const res = await expireKeys(env.ctx, queues);
+    const res = await expireKeys(w.env.ctx, w.queues);
     expect(res.expired).toBe(1);
     expect(await row(f.key.id)).toEqual({ status: 'expired', version: 2n });
-    const state = await env.ctx.redis.hgetall(env.ctx.keys.childKey(f.accountId, f.key.id));
+    const state = await w.env.ctx.redis.hgetall(w.env.ctx.keys.childKey(f.accountId, f.key.id));
     expect(state).toMatchObject({ st: 'expired', v: '2' });
 
-    const events = await deliveriesOf(env.ctx, f.accountId, 'key.expired');
+    const events = await deliveriesOf(w.env.ctx, f.accountId, 'key.expired');
     expect(events).toHaveLength(1);
     expect(events[0]!.payload).toMatchObject({
       type: 'key.expired',
       data: { key_id: f.key.id, management_key_id: f.mkId, expires_at: '2026-11-26T10:05:00.000Z' },
     });
     // The delivery is queued for the webhook worker.
-    const waiting = await queues.get('webhooks').getJobCounts('waiting', 'delayed', 'prioritized');
+    const waiting = await w.queues.get('webhooks').getJobCounts('waiting', 'delayed', 'prioritized');
     expect(Object.values(waiting).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect(await outcome(hold(env.ctx, f.key, 10n))).toBe('key_expired');
+    expect(await outcome(hold(w.env.ctx, f.key, 10n))).toBe('key_expired');
   });
 
   it('acts once however often it runs, even concurrently', async () => {
     clock.set('2026-11-26T11:00:00.000Z');
-    const f = await createKeyFixture(env.ctx, { expiresAt: new Date('2026-11-26T11:00:30.000Z') });
-    await subscribeAll(env.ctx, f.accountId);
+    const f = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-11-26T11:00:30.000Z') });
+    await subscribeAll(w.env.ctx, f.accountId);
     clock.set('2026-11-26T11:01:00.000Z');
     const runs = await Promise.all([
-      expireKeys(env.ctx, queues),
-      expireKeys(env.ctx, queues),
-      expireKeys(env.ctx, queues),
+      expireKeys(w.env.ctx, w.queues),
+      expireKeys(w.env.ctx, w.queues),
+      expireKeys(w.env.ctx, w.queues),
     ]);
     expect(runs.reduce((n, r) => n + r.expired, 0)).toBe(1);
-    await expireKeys(env.ctx, queues);
+    await expireKeys(w.env.ctx, w.queues);
     expect(await row(f.key.id)).toEqual({ status: 'expired', version: 2n });
-    expect(await deliveriesOf(env.ctx, f.accountId, 'key.expired')).toHaveLength(1);
+    expect(await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).toHaveLength(1);
   });
 
   it('catches up after downtime: every key past its expiry, however long ago, in one run', async () => {
     clock.set('2026-11-20T00:00:00.000Z');
-    const first = await createKeyFixture(env.ctx, { expiresAt: new Date('2026-11-21T00:00:00.000Z') });
+    const first = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-11-21T00:00:00.000Z') });
     const keys = [first];
     for (let i = 0; i < 4; i++)
       keys.push(
-        await createKeyFixture(env.ctx, {
+        await createKeyFixture(w.env.ctx, {
           accountId: first.accountId,
           expiresAt: new Date(Date.UTC(2026, 10, 22 + i)),
         }),
       );
-    const later = await createKeyFixture(env.ctx, {
+    const later = await createKeyFixture(w.env.ctx, {
       accountId: first.accountId,
       expiresAt: new Date('2026-12-30T00:00:00.000Z'),
     });
     clock.set('2026-11-27T00:00:00.000Z');
-    await expireKeys(env.ctx, queues);
+    await expireKeys(w.env.ctx, w.queues);
     for (const k of keys) expect((await row(k.key.id)).status).toBe('expired');
     expect((await row(later.key.id)).status).toBe('active');
   });
 
   it('does not touch disabled or deleted keys, and expires again after a new TTL', async () => {
     clock.set('2026-11-26T12:00:00.000Z');
-    const f = await createKeyFixture(env.ctx, { expiresAt: new Date('2026-11-26T12:01:00.000Z') });
-    await subscribeAll(env.ctx, f.accountId);
-    const d = await createKeyFixture(env.ctx, {
+    const f = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-11-26T12:01:00.000Z') });
+    await subscribeAll(w.env.ctx, f.accountId);
+    const d = await createKeyFixture(w.env.ctx, {
       accountId: f.accountId,
       expiresAt: new Date('2026-11-26T12:01:00.000Z'),
     });
-    await env.ctx.sql`update child_keys set status = 'disabled' where id = ${d.key.id}`;
+    await w.env.ctx.sql`update child_keys set status = 'disabled' where id = ${d.key.id}`;
     clock.set('2026-11-26T12:02:00.000Z');
-    await expireKeys(env.ctx, queues);
+    await expireKeys(w.env.ctx, w.queues);
     expect((await row(d.key.id)).status).toBe('disabled');
     // The owner gives it a new TTL (what PATCH expires_at does), and it runs out again.
-    await env.ctx.sql`update child_keys set status = 'active', expires_at = '2026-11-26T13:00:00Z',
+    await w.env.ctx.sql`update child_keys set status = 'active', expires_at = '2026-11-26T13:00:00Z',
       version = version + 1 where id = ${f.key.id}`;
     clock.set('2026-11-26T13:00:01.000Z');
-    await expireKeys(env.ctx, queues);
+    await expireKeys(w.env.ctx, w.queues);
     expect((await row(f.key.id)).status).toBe('expired');
-    expect(await deliveriesOf(env.ctx, f.accountId, 'key.expired')).toHaveLength(2);
+    expect(await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).toHaveLength(2);
   });
 });

@@ -1,26 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import type { Queues } from '../../shared/queues.js';
 import { Scheduler, type SchedulerTask } from '../../shared/scheduler/index.js';
 import { schedulerTasks } from '../../shared/scheduler/tasks/index.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
-import { deliveriesOf, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import { deliveriesOf, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 import { waitFor } from '../helpers/wait.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
-let env: TestEnv;
-let queues: Queues;
-
-beforeAll(async () => {
-  env = await createTestEnv({ clock });
-  queues = testQueues(env.ctx);
-});
-afterAll(async () => {
-  await queues?.close();
-  await env?.close();
-});
+const w = schedulerEnv(clock);
 
 /** A task that counts its runs and takes a little while, like a real one. */
 function counting(name: string, cron = '0 0 1 1 *', leaderOnly = true) {
@@ -40,17 +28,21 @@ function counting(name: string, cron = '0 0 1 1 *', leaderOnly = true) {
 describe('scheduler: one leader among replicas', () => {
   it('two schedulers running every task at once do each task once', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
-    const f = await createKeyFixture(env.ctx, { expiresAt: new Date('2026-11-26T10:00:30.000Z') });
-    await subscribeAll(env.ctx, f.accountId);
+    const f = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-11-26T10:00:30.000Z') });
+    await subscribeAll(w.env.ctx, f.accountId);
     clock.set('2026-11-26T10:01:00.000Z');
-    const a = new Scheduler(env.ctx, schedulerTasks(env.ctx, { queues }), { catchUpOnStart: false });
-    const b = new Scheduler(env.ctx, schedulerTasks(env.ctx, { queues }), { catchUpOnStart: false });
+    const a = new Scheduler(w.env.ctx, schedulerTasks(w.env.ctx, { queues: w.queues }), {
+      catchUpOnStart: false,
+    });
+    const b = new Scheduler(w.env.ctx, schedulerTasks(w.env.ctx, { queues: w.queues }), {
+      catchUpOnStart: false,
+    });
     const [ra, rb] = await Promise.all([a.runAll(), b.runAll()]);
     for (const t of a.tasks) {
       const outcomes = [ra[t.name], rb[t.name]].sort();
       expect(outcomes, t.name).toEqual(['not_leader', 'ran']);
     }
-    expect(await deliveriesOf(env.ctx, f.accountId, 'key.expired')).toHaveLength(1);
+    expect(await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).toHaveLength(1);
     await a.stop();
     await b.stop();
   });
@@ -60,7 +52,10 @@ describe('scheduler: one leader among replicas', () => {
     const local = [counting('local', '* * * * * *', false), counting('local', '* * * * * *', false)];
     const schedulers = [0, 1].map(
       (i) =>
-        new Scheduler(env.ctx, [shared[i]!.task, local[i]!.task], { catchUpOnStart: false, lockTtlMs: 2000 }),
+        new Scheduler(w.env.ctx, [shared[i]!.task, local[i]!.task], {
+          catchUpOnStart: false,
+          lockTtlMs: 2000,
+        }),
     );
     try {
       for (const s of schedulers) s.start();
@@ -78,9 +73,9 @@ describe('scheduler: one leader among replicas', () => {
   });
 
   it('takes over from a leader that died without releasing, once its lock expires', async () => {
-    const dead = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
+    const dead = new Scheduler(w.env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
     expect(await dead.runTask('t')).toBe('ran');
-    const next = new Scheduler(env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
+    const next = new Scheduler(w.env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
     expect(await next.runTask('t')).toBe('not_leader');
     await sleep(1700); // the dead one never renews
     expect(await next.runTask('t')).toBe('ran');

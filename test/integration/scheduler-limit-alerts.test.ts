@@ -1,32 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
-import type { Queues } from '../../shared/queues.js';
 import { limitAlerts } from '../../shared/scheduler/tasks/limit-alerts.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
-import { deliveriesOf, hold, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import { deliveriesOf, hold, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
-let env: TestEnv;
-let queues: Queues;
-
-beforeAll(async () => {
-  env = await createTestEnv({ clock });
-  queues = testQueues(env.ctx);
-});
-afterAll(async () => {
-  await queues?.close();
-  await env?.close();
-});
+const w = schedulerEnv(clock);
 
 async function spend(f: KeyFixture, cost: number): Promise<void> {
-  const id = await hold(env.ctx, f.key, BigInt(cost));
-  await settleHolds(env.ctx, [{ holdId: id, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
+  const id = await hold(w.env.ctx, f.key, BigInt(cost));
+  await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
 }
 
 const alerts = async (f: KeyFixture) =>
-  (await deliveriesOf(env.ctx, f.accountId, 'key.limit_threshold')).map((d) => {
+  (await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold')).map((d) => {
     const { limit, threshold, spent_ngonka, limit_ngonka } = d.payload.data;
     return `${limit}:${threshold}:${spent_ngonka}/${limit_ngonka}`;
   });
@@ -34,18 +22,22 @@ const alerts = async (f: KeyFixture) =>
 describe('scheduler: limit alerts', () => {
   it('raises 80% and 100% of the daily and monthly limits once per period, reservations included', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
-    const f = await createKeyFixture(env.ctx, { balance: 100_000n, limitDaily: 1000n, limitMonthly: 2500n });
-    await subscribeAll(env.ctx, f.accountId);
+    const f = await createKeyFixture(w.env.ctx, {
+      balance: 100_000n,
+      limitDaily: 1000n,
+      limitMonthly: 2500n,
+    });
+    await subscribeAll(w.env.ctx, f.accountId);
     await spend(f, 700);
-    await limitAlerts(env.ctx, queues);
+    await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual([]);
 
     // An open reservation counts against the limit exactly like spend.
-    await hold(env.ctx, f.key, 100n);
+    await hold(w.env.ctx, f.key, 100n);
     clock.advance(60_000);
-    await limitAlerts(env.ctx, queues);
+    await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual(['daily:80:800/1000']);
-    const [first] = await deliveriesOf(env.ctx, f.accountId, 'key.limit_threshold');
+    const [first] = await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold');
     expect(first!.payload.data).toMatchObject({
       key_id: f.key.id,
       settled_ngonka: '700',
@@ -56,14 +48,14 @@ describe('scheduler: limit alerts', () => {
 
     await spend(f, 200);
     clock.advance(60_000);
-    await limitAlerts(env.ctx, queues);
-    await limitAlerts(env.ctx, queues);
+    await limitAlerts(w.env.ctx, w.queues);
+    await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual(['daily:80:800/1000', 'daily:100:1000/1000']);
 
     // The next day: the daily alerts may fire again; the month keeps counting.
     clock.set('2026-11-27T09:00:00.000Z');
     await spend(f, 1000);
-    await limitAlerts(env.ctx, queues);
+    await limitAlerts(w.env.ctx, w.queues);
     // (One open reservation of yesterday's still counts in the month.)
     expect((await alerts(f)).slice(2).sort()).toEqual([
       'daily:100:1000/1000',
@@ -74,16 +66,16 @@ describe('scheduler: limit alerts', () => {
 
   it('ignores keys without limits, zero limits and other accounts, and survives a lost watermark', async () => {
     clock.set('2026-11-28T10:00:00.000Z');
-    const none = await createKeyFixture(env.ctx, { balance: 10_000n });
-    const zero = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 0n });
-    const monthly = await createKeyFixture(env.ctx, { balance: 10_000n, limitMonthly: 100n });
-    for (const f of [none, zero, monthly]) await subscribeAll(env.ctx, f.accountId);
+    const none = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const zero = await createKeyFixture(w.env.ctx, { balance: 10_000n, limitDaily: 0n });
+    const monthly = await createKeyFixture(w.env.ctx, { balance: 10_000n, limitMonthly: 100n });
+    for (const f of [none, zero, monthly]) await subscribeAll(w.env.ctx, f.accountId);
     await spend(none, 5000);
     await spend(monthly, 90);
     // A zero limit blocks a key on purpose: no "100% of 0" alert even when it looks active.
-    await env.ctx.sql`update child_keys set last_used_at = ${clock.now()} where id = ${zero.key.id}`;
-    await env.ctx.redis.del(`${env.config.REDIS_PREFIX}:sched:limit-alerts:since`);
-    await limitAlerts(env.ctx, queues);
+    await w.env.ctx.sql`update child_keys set last_used_at = ${clock.now()} where id = ${zero.key.id}`;
+    await w.env.ctx.redis.del(`${w.env.config.REDIS_PREFIX}:sched:limit-alerts:since`);
+    await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(none)).toEqual([]);
     expect(await alerts(zero)).toEqual([]);
     expect(await alerts(monthly)).toEqual(['monthly:80:90/100']);

@@ -26,17 +26,19 @@ function authCard(main, { title, intro, form, footer }) {
 const emailField = () =>
   field({ label: 'Email', name: 'email', type: 'email', attrs: { autocomplete: 'email', required: true } });
 
+/** The password field: `current-password` to log in, `new-password` (with a hint) to sign up. */
+const passwordField = (autocomplete, hint) =>
+  field({
+    label: 'Password',
+    name: 'password',
+    type: 'password',
+    hint,
+    attrs: { autocomplete, required: true },
+  });
+
 export function renderLogin(main) {
   const form = makeForm({
-    fields: [
-      emailField(),
-      field({
-        label: 'Password',
-        name: 'password',
-        type: 'password',
-        attrs: { autocomplete: 'current-password', required: true },
-      }),
-    ],
+    fields: [emailField(), passwordField('current-password')],
     submitLabel: 'Log in',
     onSubmit: async (f) => {
       const { token } = await api.login({
@@ -60,13 +62,7 @@ export function renderSignup(main) {
   const form = makeForm({
     fields: [
       emailField(),
-      field({
-        label: 'Password',
-        name: 'password',
-        type: 'password',
-        hint: 'At least 8 characters.',
-        attrs: { autocomplete: 'new-password', required: true },
-      }),
+      passwordField('new-password', 'At least 8 characters.'),
       field({
         label: 'Referral code (optional)',
         name: 'referral_code',
