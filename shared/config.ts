@@ -81,6 +81,12 @@ export const configSchema = z.object({
   /** A worker that dies mid-job loses it after this long and another worker runs it again. */
   INFERENCE_LOCK_MS: positiveInt.default(30_000),
   /**
+   * A job shows `running` (and counts its attempt) once its node call has lasted this long; one
+   * that finishes sooner goes from `queued` to its outcome in one write. Cancelling a job in that
+   * window is the cancel of a queued job: its hold is voided and the result discarded.
+   */
+  INFERENCE_RUNNING_MARK_MS: positiveInt.default(100),
+  /**
    * Node calls in flight per worker process. They wait on the network, not the CPU, and the more
    * run at once the more of their Postgres writes share a statement.
    */

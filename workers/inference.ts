@@ -2,10 +2,13 @@ import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Context } from '../shared/context.js';
 import {
+  type AttemptMark,
   completeJobs,
   type JobCompletion,
+  markJobsRunning,
+  readJobsToRun,
+  recordAttempt,
   type StartedJobRow,
-  startJobAttempts,
 } from '../shared/db/queries/job-attempts.js';
 import { failJob, findJob, type JobRow } from '../shared/db/queries/jobs.js';
 import { errorBody } from '../shared/errors.js';
@@ -42,7 +45,8 @@ export interface InferenceWorkerOptions {
  * with exponential backoff (its row counts the attempts); stalled groups re-run after a crash; the
  * last attempt, or a request the node rejects outright, fails the job visibly and voids its hold.
  * The result is stored in Postgres, then settlement books the usage exactly once per hold. The
- * Postgres writes of attempts that start or finish together go out as one statement each.
+ * Postgres reads and writes of attempts that start or finish together go out as one statement each;
+ * a job is marked `running` only once its call outlasts INFERENCE_RUNNING_MARK_MS (job-attempts.ts).
  */
 export function startInferenceWorker(
   ctx: Context,
@@ -52,26 +56,49 @@ export function startInferenceWorker(
   const finished = (job: JobRow) =>
     afterJobFinished(ctx, deps.queues, job, { onBatchLine: opts.onBatchLine });
   const starts = new GroupCommit<string, StartedJobRow | null>(async (ids) => {
-    const rows = new Map((await startJobAttempts(ctx.sql, ids, ctx.clock.now())).map((r) => [r.id, r]));
+    const rows = new Map((await readJobsToRun(ctx.sql, ids)).map((r) => [r.id, r]));
     return ids.map((id) => rows.get(id) ?? null);
   });
+  const marks = new GroupCommit<AttemptMark>((m) => markJobsRunning(ctx.sql, m));
+  /** Marks the job running if its call is still going after INFERENCE_RUNNING_MARK_MS; returns the disarm. */
+  const markIfSlow = (m: AttemptMark): (() => void) => {
+    const timer = setTimeout(() => {
+      marks
+        .add(m)
+        .catch((err: unknown) => ctx.logger.warn({ err, jobId: m.id }, 'marking a job running failed'));
+    }, ctx.config.INFERENCE_RUNNING_MARK_MS);
+    return () => clearTimeout(timer);
+  };
   const completions = new GroupCommit<JobCompletion, boolean>(async (done) => {
     const ids = new Set(await completeJobs(ctx.sql, done));
     return done.map((d) => ids.has(d.id));
   });
 
-  async function fail(jobId: string, holdId: string | null, err: unknown, model: string): Promise<void> {
+  async function fail(
+    jobId: string,
+    holdId: string | null,
+    err: unknown,
+    model: string,
+    attempt?: AttemptMark,
+  ): Promise<void> {
     const apiError = upstreamToApiError(err, model);
     const error = apiError
       ? errorBody(apiError).error
       : { type: 'internal_error', message: 'The job failed' };
-    const job = await failJob(ctx.sql, jobId, { status: 'failed', error, at: ctx.clock.now() });
+    const job = await failJob(ctx.sql, jobId, {
+      status: 'failed',
+      error,
+      at: ctx.clock.now(),
+      ...(attempt ? { attempt } : {}),
+    });
     if (holdId) await settleRequest(ctx, deps.queues, holdId, null);
     if (job) await finished(job);
   }
 
   /** A node failure with attempts left: the job alone goes back on the queue, after its backoff. */
-  async function retryLater(jobId: string, attempts: number): Promise<void> {
+  async function retryLater(attempt: AttemptMark): Promise<void> {
+    const { id: jobId, attempt: attempts } = attempt;
+    await recordAttempt(ctx.sql, attempt);
     const delay = ctx.config.INFERENCE_BACKOFF_MS * 2 ** (attempts - 1);
     // The id makes the hand-off idempotent: the same attempt's retry is queued once.
     await deps.queues.add(
@@ -90,31 +117,35 @@ export function startInferenceWorker(
     const started = await starts.add(jobId);
     if (!started) return 'skipped'; // cancelled, expired or already finished
     const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
+    // The row counts the attempts that were marked or ended; this is the next one.
+    const attempt: AttemptMark = { id: jobId, attempt: job.attempts + 1, startedAt: ctx.clock.now() };
     if (hold_status !== 'open' || !job.hold_id) {
-      await fail(jobId, null, new Error('hold is not open'), job.model);
+      await fail(jobId, null, new Error('hold is not open'), job.model, attempt);
       return 'failed';
     }
 
     let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
+    const disarm = markIfSlow(attempt);
     try {
       result = await deps.upstream.client.chat(job.request);
     } catch (err) {
-      // `attempts` counts this one: it is incremented each time the job starts.
-      const lastAttempt = job.attempts >= ctx.config.INFERENCE_ATTEMPTS;
+      disarm();
+      const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       if (!lastAttempt && !permanent) {
-        await retryLater(jobId, job.attempts);
+        await retryLater(attempt);
         return 'retrying';
       }
-      await fail(jobId, job.hold_id, err, job.model);
+      await fail(jobId, job.hold_id, err, job.model, attempt);
       return 'failed';
     }
+    disarm();
 
     stripForcedFields(result.completion, job.request);
     const completion = whiteLabel(result.completion, { id: `chatcmpl-${job.id.slice(4)}`, model: job.model });
     const { prompt_tokens, completion_tokens } = result.usage;
     const done: JobCompletion = {
-      id: jobId,
+      ...attempt,
       result: completion,
       usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
       cost: actualCharge(
@@ -133,6 +164,8 @@ export function startInferenceWorker(
       await finished({
         ...job,
         status: 'succeeded',
+        attempts: Math.max(job.attempts, attempt.attempt),
+        started_at: job.started_at ?? attempt.startedAt,
         result: done.result,
         usage: done.usage,
         cost_ngonka: done.cost,

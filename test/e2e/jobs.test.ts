@@ -87,6 +87,29 @@ describe('async jobs', () => {
     });
   });
 
+  it('shows a job running while its node call lasts, and records every attempt and its start', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const submit = async (content: string) =>
+      (
+        await call(stack.server.url, 'POST', '/v1/jobs', {
+          token: c.childKey,
+          body: { request: request(content) },
+        })
+      ).body.id as string;
+    // Longer than INFERENCE_RUNNING_MARK_MS (100 ms): polled, it is seen running on its first attempt.
+    const slow = await submit('slow [[sim latency=1500]]');
+    const running = await poll(c.childKey, slow, (s) => s !== 'queued');
+    expect(running).toMatchObject({ status: 'running', attempts: 1 });
+    expect(running.started_at).toEqual(expect.any(Number));
+    const done = await poll(c.childKey, slow, (s) => s === 'succeeded');
+    expect(done).toMatchObject({ attempts: 1, started_at: running.started_at });
+    // A fast one goes from queued to succeeded in one write, which carries its attempt and start.
+    const fast = await poll(c.childKey, await submit('fast'), (s) => s === 'succeeded');
+    expect(fast.attempts).toBe(1);
+    expect(fast.started_at).toBeGreaterThanOrEqual(fast.created_at);
+    expect(fast.completed_at).toBeGreaterThanOrEqual(fast.started_at);
+  });
+
   it('signs job.succeeded to the job webhook_url with the account default secret', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const res = await call(stack.server.url, 'POST', '/v1/jobs', {

@@ -2,12 +2,18 @@ import type { Db } from '../client.js';
 import type { JobRow } from './jobs.js';
 
 /**
- * The inference worker's writes, each for many jobs at once: the worker groups the attempts that
- * start and finish together (GroupCommit), so a busy worker pays one round trip and one commit
- * per group instead of per job.
+ * The inference worker's reads and writes, each for many jobs at once: the worker groups the
+ * attempts that start and finish together (GroupCommit), so a busy worker pays one round trip per
+ * group instead of per job.
+ *
+ * An attempt starts with a read, not a write: a job is marked `running` only once its node call
+ * has lasted INFERENCE_RUNNING_MARK_MS (markJobsRunning), and an attempt that ends sooner records
+ * its attempt number and start time with its outcome. A fast job is written twice (accepted,
+ * finished) instead of three times; every job update re-inserts into each of the table's indexes,
+ * so the write that nobody could have observed was a fifth of the async path's Postgres work.
  */
 
-/** A job as an attempt starts: with the terms of its hold (null without one). */
+/** A runnable job as an attempt starts: with the terms of its hold (null without one). */
 export interface StartedJobRow extends JobRow {
   hold_status: 'open' | 'posted' | 'voided' | null;
   hold_amount: bigint | null;
@@ -16,26 +22,47 @@ export interface StartedJobRow extends JobRow {
 }
 
 /**
- * Queued jobs start an attempt, many in one statement, each returned with its hold's terms (one
- * round trip where an attempt used to read the hold apart). A job missing from the result is no
- * longer runnable (cancelled, finished).
+ * The jobs among `ids` still runnable (queued, or running after a crash), each with its hold's
+ * terms. A job missing from the result is no longer runnable (cancelled, finished).
  */
-export async function startJobAttempts(db: Db, ids: string[], at: Date): Promise<StartedJobRow[]> {
+export async function readJobsToRun(db: Db, ids: string[]): Promise<StartedJobRow[]> {
   if (ids.length === 0) return [];
   return db<StartedJobRow[]>`
-    with started as (
-      update jobs j set status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, ${at})
-      from unnest(${ids}::text[]) as v(id)
-      where j.id = v.id and j.status in ('queued', 'running')
-      returning j.*
-    )
-    select s.*, h.status as hold_status, h.amount as hold_amount,
+    select j.*, h.status as hold_status, h.amount as hold_amount,
            h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps
-    from started s left join holds h on h.id = s.hold_id`;
+    from jobs j left join holds h on h.id = j.hold_id
+    where j.id = any(${ids}::text[]) and j.status in ('queued', 'running')`;
 }
 
-export interface JobCompletion {
+/** Which attempt of a job this is (1 for the first), and when it started. */
+export interface AttemptMark {
   id: string;
+  attempt: number;
+  startedAt: Date;
+}
+
+/**
+ * Jobs whose node call is taking a while become visibly `running`, with the attempt they are on
+ * (set, not incremented: a mark written twice counts once). A job that ended meanwhile is left alone.
+ */
+export async function markJobsRunning(db: Db, marks: AttemptMark[]): Promise<void> {
+  if (marks.length === 0) return;
+  await db`
+    update jobs j set status = 'running', attempts = greatest(j.attempts, v.attempt),
+      started_at = coalesce(j.started_at, v.started_at)
+    from jsonb_to_recordset(${db.json(marks.map(attemptJson) as never)}::jsonb)
+      as v(id text, attempt int, started_at timestamptz)
+    where j.id = v.id and j.status in ('queued', 'running')`;
+}
+
+/** A failed attempt with more to come: the job stays where it is, counting the attempt. */
+export async function recordAttempt(db: Db, m: AttemptMark): Promise<void> {
+  await db`
+    update jobs set attempts = greatest(attempts, ${m.attempt}), started_at = coalesce(started_at, ${m.startedAt})
+    where id = ${m.id} and status in ('queued', 'running')`;
+}
+
+export interface JobCompletion extends AttemptMark {
   result: Record<string, unknown>;
   usage: NonNullable<JobRow['usage']>;
   cost: bigint;
@@ -43,18 +70,30 @@ export interface JobCompletion {
 }
 
 /**
- * Record nodes' answers, many in one statement (one durable commit). Only a running job finishes;
- * a cancelled one keeps its status. Returns the ids that finished.
+ * Record nodes' answers, many in one statement (one durable commit), as one JSON document (no
+ * per-field array escaping). Only a job still queued or running finishes; a cancelled one keeps
+ * its status. Returns the ids that finished.
  */
 export async function completeJobs(db: Db, done: JobCompletion[]): Promise<string[]> {
   if (done.length === 0) return [];
+  const doc = done.map((d) => ({
+    ...attemptJson(d),
+    result: d.result,
+    usage: d.usage,
+    cost: d.cost.toString(),
+    at: d.at.toISOString(),
+  }));
   const rows = await db<{ id: string }[]>`
-    update jobs j set status = 'succeeded', result = v.result::jsonb, usage = v.usage::jsonb,
-      cost_ngonka = v.cost, completed_at = v.at, error = null
-    from unnest(${done.map((d) => d.id)}::text[], ${done.map((d) => JSON.stringify(d.result))}::text[],
-                ${done.map((d) => JSON.stringify(d.usage))}::text[], ${done.map((d) => d.cost.toString())}::bigint[],
-                ${done.map((d) => d.at.toISOString())}::timestamptz[]) as v(id, result, usage, cost, at)
-    where j.id = v.id and j.status = 'running'
+    update jobs j set status = 'succeeded', result = v.result, usage = v.usage, cost_ngonka = v.cost,
+      completed_at = v.at, error = null, attempts = greatest(j.attempts, v.attempt),
+      started_at = coalesce(j.started_at, v.started_at)
+    from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
+      as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
+    where j.id = v.id and j.status in ('queued', 'running')
     returning j.id`;
   return rows.map((r) => r.id);
+}
+
+function attemptJson(m: AttemptMark): { id: string; attempt: number; started_at: string } {
+  return { id: m.id, attempt: m.attempt, started_at: m.startedAt.toISOString() };
 }

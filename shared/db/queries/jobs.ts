@@ -110,10 +110,18 @@ export async function completeJob(
 export async function failJob(
   db: Db,
   id: string,
-  f: { status: 'failed' | 'expired'; error: Record<string, unknown>; at: Date },
+  f: {
+    status: 'failed' | 'expired';
+    error: Record<string, unknown>;
+    at: Date;
+    /** The attempt that failed, when a worker ran one (its number and start). */
+    attempt?: { attempt: number; startedAt: Date };
+  },
 ): Promise<JobRow | null> {
   const [row] = await db<JobRow[]>`
-    update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0
+    update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0,
+      attempts = greatest(attempts, ${f.attempt?.attempt ?? 0}),
+      started_at = coalesce(started_at, ${f.attempt?.startedAt ?? null}::timestamptz)
     where id = ${id} and status in ('pending', 'queued', 'running')
     returning *`;
   return row ?? null;
