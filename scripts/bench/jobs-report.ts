@@ -12,6 +12,7 @@ export interface JobsFacts {
   settleStart: number;
   pacedRate: number;
   pacedS: number;
+  pacedWarmupS: number;
   b: LoadResult;
   c: LoadResult;
   cCpu: Record<string, number>;
@@ -39,6 +40,7 @@ export function printJobsReport(f: JobsFacts): void {
 
   console.log('\nasync jobs, zero-latency simulator, api and workers in separate processes');
   console.log(`machine CPU busy in the second before the run: ${f.busyBefore}%`);
+  console.log(`(b) counts ${f.pacedS} s that follow ${f.pacedWarmupS} s of the same schedule, uncounted`);
   console.log(
     `${'phase'.padEnd(46)} ${'jobs'.padStart(7)} ${'per s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'errors'.padStart(7)}`,
   );

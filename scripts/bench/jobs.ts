@@ -27,6 +27,8 @@ import { type BenchStack, startStack } from './stack.js';
 const BURST_S = Number(process.env.BENCH_BURST_S ?? 10);
 const PACED_RATE = 1500;
 const PACED_S = 10;
+/** Seconds of the same schedule before (b) counts (see paced). */
+const PACED_WARMUP_S = 2;
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 20_000);
 const CONNECTIONS = 64;
 const BODY = JSON.stringify({
@@ -103,8 +105,8 @@ async function main(): Promise<void> {
     );
 
     // (b) A steady offered rate with the whole pipeline running behind it.
-    log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s`);
-    const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S);
+    log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s, after ${PACED_WARMUP_S} s at the same rate`);
+    const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S);
     await untilDone(sql, [inference, settlement], 60_000, steady.accountId, 'holds', async () => null);
 
     // (c) End to end: submitted as fast as possible, timed to the last job succeeded.
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
       settleStart,
       pacedRate: PACED_RATE,
       pacedS: PACED_S,
+      pacedWarmupS: PACED_WARMUP_S,
       b,
       c,
       cCpu,

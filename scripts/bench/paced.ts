@@ -7,12 +7,18 @@ import type { LoadResult, Target } from './load.js';
  * (so a stall shows up in the tail instead of silently slowing the schedule). autocannon's
  * `overallRate` cannot measure this: each connection sends its per-second quota back to back at
  * the start of every second and then idles, which is a burst at full speed, not a rate.
+ *
+ * The first `warmupS` seconds run the same schedule uncounted: a client sending a steady rate
+ * holds warm keep-alive connections, while a cold start opens one for nearly every request of
+ * its first moments (each slower than the last, so more are opened), which measures the ramp,
+ * not the rate. The schedule runs on without a pause into the counted part.
  */
 export async function paced(
   target: Target,
   body: string,
   ratePerS: number,
   durationS: number,
+  warmupS = 0,
 ): Promise<LoadResult> {
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
@@ -25,11 +31,12 @@ export async function paced(
   const times: number[] = [];
   let errors = 0;
   let inFlight = 0;
-  const total = Math.round(ratePerS * durationS);
+  const warmup = Math.round(ratePerS * warmupS);
+  const total = warmup + Math.round(ratePerS * durationS);
   let sent = 0;
   const t0 = performance.now();
 
-  const fire = (dueAt: number) => {
+  const fire = (dueAt: number, counted: boolean) => {
     inFlight++;
     const req = request(
       { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers, agent },
@@ -37,6 +44,7 @@ export async function paced(
         res.resume();
         res.on('end', () => {
           inFlight--;
+          if (!counted) return;
           if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
             times.push(performance.now() - dueAt);
           else errors++;
@@ -45,7 +53,7 @@ export async function paced(
     );
     req.on('error', () => {
       inFlight--;
-      errors++;
+      if (counted) errors++;
     });
     req.end(payload);
   };
@@ -54,7 +62,7 @@ export async function paced(
     const tick = () => {
       const now = performance.now();
       const due = Math.min(total, Math.floor(((now - t0) / 1000) * ratePerS));
-      for (; sent < due; sent++) fire(t0 + (sent * 1000) / ratePerS);
+      for (; sent < due; sent++) fire(t0 + (sent * 1000) / ratePerS, sent >= warmup);
       if (sent < total) setTimeout(tick, 1);
       else resolve();
     };
