@@ -185,6 +185,14 @@ describe('dispatching', () => {
     expect(holds).toHaveLength(6);
     expect(new Set(holds.map((h) => h.request_id)).size).toBe(6);
     expect(holds.every((h) => h.status === 'posted')).toBe(true);
+    // A line number is its batch's once: Postgres refuses a second row for it.
+    const copy = stack.env.ctx.sql`
+      insert into jobs (id, account_id, management_key_id, child_key_id, batch_id, custom_id, line_no,
+                        status, model, request)
+      select 'job_copy', account_id, management_key_id, child_key_id, batch_id, custom_id, line_no,
+             'pending', model, request
+      from jobs where batch_id = ${batch.id} and line_no = 1`;
+    await expect(copy).rejects.toMatchObject({ code: '23505', constraint_name: 'jobs_batch_line_key' });
   });
 
   it('fails the lines not yet dispatched when the key is disabled mid-batch', async () => {
