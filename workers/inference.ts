@@ -95,10 +95,15 @@ export function startInferenceWorker(
     if (job) await finished(job);
   }
 
-  /** A node failure with attempts left: the job alone goes back on the queue, after its backoff. */
-  async function retryLater(attempt: AttemptMark): Promise<void> {
+  /**
+   * A node failure with attempts left: the job alone goes back on the queue, after its backoff.
+   * If the job ended during the call instead (cancelled, say), nothing is queued and that status
+   * is returned.
+   */
+  async function retryLater(attempt: AttemptMark): Promise<JobRow['status'] | null> {
     const { id: jobId, attempt: attempts } = attempt;
-    await recordAttempt(ctx.sql, attempt);
+    const ended = await recordAttempt(ctx.sql, attempt);
+    if (ended) return ended;
     const delay = ctx.config.INFERENCE_BACKOFF_MS * 2 ** (attempts - 1);
     // The id makes the hand-off idempotent: the same attempt's retry is queued once.
     await deps.queues.add(
@@ -110,6 +115,7 @@ export function startInferenceWorker(
         ...inferenceMessageOptions(ctx.config),
       },
     );
+    return null;
   }
 
   /** One job of a group: start it, call a node, record the answer, hand the usage to settlement. */
@@ -133,8 +139,13 @@ export function startInferenceWorker(
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       if (!lastAttempt && !permanent) {
-        await retryLater(attempt);
-        return 'retrying';
+        const ended = await retryLater(attempt);
+        if (!ended) return 'retrying';
+        // Cancelled while the node failed it: no attempt follows and nothing was served, so the
+        // hold goes back now, not hours later when the stale-hold sweeper would find it. (Any
+        // other end, a run of the same job that finished, say, settles the hold itself.)
+        if (ended === 'cancelled') await settleRequest(ctx, deps.queues, job.hold_id, null);
+        return ended;
       }
       await fail(jobId, job.hold_id, err, job.model, attempt);
       return 'failed';

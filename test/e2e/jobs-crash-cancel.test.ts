@@ -60,6 +60,36 @@ describe('jobs through crashes and cancellation', () => {
     expect(await jobRow(res.body.id)).toMatchObject({ status: 'cancelled', attempts: 0 });
   });
 
+  it('gives the hold of a job cancelled while running back as soon as its call fails, without retrying it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('doomed [[sim latency=600 status=500]]') },
+    });
+    const stop = startWorkers(stack.env.ctx, stack.deps);
+    try {
+      await waitFor('job running', async () => (await jobRow(res.body.id))?.status === 'running');
+      const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {
+        token: c.childKey,
+      });
+      expect(cancelled.body.status).toBe('cancelled');
+      // Running, the hold is the worker's to settle; its attempt fails with attempts left, and
+      // no attempt follows a cancel, so it is voided then (not by the sweeper, hours later).
+      await waitFor('hold released', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
+      });
+      await waitFor(
+        'inference queue drained',
+        async () =>
+          (await stack.deps.queues.get('inference').getJobCountByTypes('wait', 'active', 'delayed')) === 0,
+      );
+    } finally {
+      await stop();
+    }
+    expect(await jobRow(res.body.id)).toMatchObject({ status: 'cancelled', attempts: 1 });
+  });
+
   it('runs a group of jobs from one message, retrying the failing one alone until it fails visibly', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const submit = async (content: string) =>

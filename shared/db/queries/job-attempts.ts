@@ -55,11 +55,19 @@ export async function markJobsRunning(db: Db, marks: AttemptMark[]): Promise<voi
     where j.id = v.id and j.status in ('queued', 'running')`;
 }
 
-/** A failed attempt with more to come: the job stays where it is, counting the attempt. */
-export async function recordAttempt(db: Db, m: AttemptMark): Promise<void> {
-  await db`
-    update jobs set attempts = greatest(attempts, ${m.attempt}), started_at = coalesce(started_at, ${m.startedAt})
-    where id = ${m.id} and status in ('queued', 'running')`;
+/**
+ * A failed attempt with more to come: the job stays where it is, counting the attempt. Returns
+ * null when it did, else the status that ended it during the call (no attempt will follow).
+ */
+export async function recordAttempt(db: Db, m: AttemptMark): Promise<JobRow['status'] | null> {
+  const [row] = await db<{ recorded: boolean; status: JobRow['status'] }[]>`
+    with recorded as (
+      update jobs set attempts = greatest(attempts, ${m.attempt}), started_at = coalesce(started_at, ${m.startedAt})
+      where id = ${m.id} and status in ('queued', 'running')
+      returning id
+    )
+    select exists (select 1 from recorded) as recorded, (select status from jobs where id = ${m.id}) as status`;
+  return !row || row.recorded ? null : row.status;
 }
 
 export interface JobCompletion extends AttemptMark {
