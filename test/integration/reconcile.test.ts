@@ -173,14 +173,20 @@ describe('reconcile', () => {
     const traffic = (async () => {
       let n = 0;
       while (!stop) {
-        const id = await hold(env.ctx, f.key, 100n);
-        if (n++ % 2) await settle(id, 60);
-        else await settleHolds(env.ctx, [{ holdId: id, outcome: 'void' }]);
-        await sleep(Math.random() * 8); // bursts and gaps, so some repairs find a quiet moment
+        for (let burst = 0; burst < 3 && !stop; burst++) {
+          const id = await hold(env.ctx, f.key, 100n);
+          if (n++ % 2) await settle(id, 60);
+          else await settleHolds(env.ctx, [{ holdId: id, outcome: 'void' }]);
+        }
+        // Gaps longer than a repair's two waits, so some repairs find a quiet moment.
+        await sleep(40 + Math.random() * 80);
       }
       return n;
     })();
-    for (let i = 0; i < 8; i++) await runReconcile(env.ctx, { queues, fix: true, inflightMs: 3 });
+    // The two halves of one request (Redis step, Postgres write) come within INFLIGHT_MS of each
+    // other here even on a loaded machine: the premise of a repair under live traffic (watched.ts).
+    const INFLIGHT_MS = 15;
+    for (let i = 0; i < 8; i++) await runReconcile(env.ctx, { queues, fix: true, inflightMs: INFLIGHT_MS });
     stop = true;
     expect(await traffic).toBeGreaterThan(5);
     // Whatever the repairs met, the only difference left can be the one planted: nothing was lost
