@@ -44,10 +44,10 @@ export function accountRouter(ctx: Context): Router {
       if (parsed === null) throw ApiError.invalid('cursor', 'cursor is not a ledger entry id');
       before = parsed;
     }
-    const rows = await listLedgerEntries(ctx.sql, res.locals.accountId, { before, limit: q.limit });
-    const data = rows.map(formatEntry);
-    // A short page is the last; a full one may be too, which costs the client one empty page.
-    const next = rows.length === q.limit ? (data.at(-1)?.id ?? null) : null;
+    // One row past the page says whether there is another: a cursor only where more entries follow.
+    const rows = await listLedgerEntries(ctx.sql, res.locals.accountId, { before, limit: q.limit + 1 });
+    const data = rows.slice(0, q.limit).map(formatEntry);
+    const next = rows.length > q.limit ? (data.at(-1)?.id ?? null) : null;
     res.json({ data, next_cursor: next });
   });
 

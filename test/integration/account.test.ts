@@ -108,6 +108,10 @@ describe('account: happy', () => {
     const all = await get(owner, '/api/account/ledger');
     expect(all.body.data).toHaveLength(5);
     expect(all.body.next_cursor).toBeNull();
+    // A last page that is exactly full has no cursor either: no empty page to fetch after it.
+    const exact = await get(owner, `/api/account/ledger?limit=3&cursor=${first.body.next_cursor}`);
+    expect(exact.body.data.map((e: any) => e.amount_ngonka)).toEqual(['300', '200', '100']);
+    expect(exact.body.next_cursor).toBeNull();
   });
 
   it('sums usage per day, key and model over the default 30-day window', async () => {
