@@ -1,24 +1,23 @@
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
-import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
-import { readTruth } from './truth.js';
+import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding } from './types.js';
 import { watchedEvaluate } from './watched.js';
 
 const CHUNK = 200;
 /** Accounts looked at consistently at once, each on its own connection. */
 const CONNECTIONS = 4;
-const iso = (d: Date) => d.toISOString().slice(0, 10);
 
 /** The quick first look: every account in scope, Redis then Postgres, no guarantees under traffic. */
 async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: boolean) {
   const at = ctx.clock.now();
   const period = { day: dayKey(at), month: monthKey(at) };
-  const pgPeriod = { day: iso(at), monthStart: iso(startOfUtcMonth(at)), monthEnd: iso(monthResetsAt(at)) };
+  const pgPeriod = truthPeriod(at);
   const out = new Map<string, Finding[]>();
   const accounts = [...scope.keys()];
   for (let i = 0; i < accounts.length; i += CHUNK) {
@@ -77,7 +76,10 @@ export async function checkAdmissionState(
   ctx: Context,
   opts: { fix: boolean; inflightMs: number },
 ): Promise<AdmissionCheck> {
-  const scope = await buildScope(ctx, { eager: opts.fix, monthStart: iso(startOfUtcMonth(ctx.clock.now())) });
+  const scope = await buildScope(ctx, {
+    eager: opts.fix,
+    monthStart: truthPeriod(ctx.clock.now()).monthStart,
+  });
   const first = await firstLook(ctx, scope, opts.fix);
   const targets = [...first]
     .filter(([, fs]) => fs.some((f) => f.kind === 'drift' || (opts.fix && f.repairs.length > 0)))

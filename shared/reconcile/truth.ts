@@ -9,6 +9,7 @@ import {
   openHoldsOf,
 } from '../db/queries/reconcile-admission.js';
 import type { RpmWindowEntry } from '../db/queries/rpm-window.js';
+import { isoDay, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import type { AccountIds, RedisAccount } from './redis-state.js';
 
 /** What one account's admission state must be, per Postgres. */
@@ -24,6 +25,11 @@ export interface AccountTruth {
 }
 
 const CHUNK = 500;
+
+/** The UTC day and month of `at` as readTruth takes them (ISO dates, the month as [start, end)). */
+export function truthPeriod(at: Date): { day: string; monthStart: string; monthEnd: string } {
+  return { day: isoDay(at), monthStart: isoDay(startOfUtcMonth(at)), monthEnd: isoDay(monthResetsAt(at)) };
+}
 
 /** Postgres truth for the accounts in scope, in a few batched queries per CHUNK accounts. */
 export async function readTruth(

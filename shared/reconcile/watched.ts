@@ -1,15 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
-import { dayKey, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
-import { readRestoredWindows, readTruth } from './truth.js';
+import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';
 import type { Finding } from './types.js';
-
-const iso = (d: Date) => d.toISOString().slice(0, 10);
 
 export interface WatchedResult {
   findings: Finding[];
@@ -45,7 +43,7 @@ export async function watchedEvaluate(
 ): Promise<WatchedResult> {
   const at = ctx.clock.now();
   const period = { day: dayKey(at), month: monthKey(at) };
-  const pgPeriod = { day: iso(at), monthStart: iso(startOfUtcMonth(at)), monthEnd: iso(monthResetsAt(at)) };
+  const pgPeriod = truthPeriod(at);
   for (const h of await openHoldsOf(ctx.sql, [accountId])) ids.holds.add(h.id);
   const k = ctx.keys;
   const watch = [

@@ -1,4 +1,4 @@
-import { startOfUtcDay, startOfUtcMonth } from '../../periods.js';
+import { isoDay, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
 import type { Db } from '../client.js';
 
 /** Settled usage and open reservations of one child key in the UTC day and month of `at`. */
@@ -11,8 +11,6 @@ export interface KeyPeriodUsageRow {
   requests_today: bigint;
   requests_this_month: bigint;
 }
-
-const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
  * One grouped query for any number of keys (a list page costs one round trip, not one per key).
@@ -27,8 +25,8 @@ export async function usageForChildKeys(
 ): Promise<Map<string, KeyPeriodUsageRow>> {
   const out = new Map<string, KeyPeriodUsageRow>();
   if (childKeyIds.length === 0) return out;
-  const day = isoDate(startOfUtcDay(at));
-  const month = isoDate(startOfUtcMonth(at));
+  const day = isoDay(startOfUtcDay(at));
+  const month = isoDay(startOfUtcMonth(at));
   const ids = db.array([...childKeyIds]);
   const rows = await db<KeyPeriodUsageRow[]>`
     select k.id as child_key_id,

@@ -1,15 +1,13 @@
 import type { Context } from '../../context.js';
 import { type KeyLimitUsageRow, keyLimitUsage } from '../../db/queries/limit-usage.js';
 import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
-import { dayResetsAt, monthResetsAt, startOfUtcMonth } from '../../periods.js';
+import { dayResetsAt, isoDay, monthResetsAt, startOfUtcMonth } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
 
 export const THRESHOLDS = [80, 100] as const;
 /** Overlap between runs, so a settlement committed while the last run read is not missed. */
 const OVERLAP_MS = 5 * 60_000;
-
-const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
  * `key.limit_threshold` when a child key's use of its daily or monthly limit reaches 80% and 100%,

@@ -6,11 +6,10 @@ import {
   type PeriodKind,
   periodsToClose,
 } from '../../db/queries/usage-periods.js';
-import { startOfUtcDay, startOfUtcMonth } from '../../periods.js';
+import { isoDay, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
 import { prunePeriodCounters } from '../prune-counters.js';
 
 const BATCH = 100;
-const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 const compact = (iso: string) => iso.replaceAll('-', '');
 /** The earlier of two ISO dates (string order is date order). */
 const earlier = (a: string, b: string) => (a.localeCompare(b) <= 0 ? a : b);
