@@ -175,7 +175,7 @@ export function startInferenceWorker(
       await finished({
         ...job,
         status: 'succeeded',
-        attempts: Math.max(job.attempts, attempt.attempt),
+        attempts: attempt.attempt,
         started_at: job.started_at ?? attempt.startedAt,
         result: done.result,
         usage: done.usage,

@@ -1,5 +1,6 @@
 import type { Db } from '../client.js';
 import { HOLD_COLUMNS, holdRows, type NewHold } from './holds.js';
+import type { AttemptMark } from './job-attempts.js';
 
 export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
@@ -115,7 +116,7 @@ export async function failJob(
     error: Record<string, unknown>;
     at: Date;
     /** The attempt that failed, when a worker ran one (its number and start). */
-    attempt?: { attempt: number; startedAt: Date };
+    attempt?: Omit<AttemptMark, 'id'>;
   },
 ): Promise<JobRow | null> {
   const [row] = await db<JobRow[]>`
