@@ -4,6 +4,7 @@ import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
+import { submitJob } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnWorkerProcess, stopProcess } from '../helpers/worker-process.js';
@@ -92,13 +93,7 @@ describe('jobs through crashes and cancellation', () => {
 
   it('runs a group of jobs from one message, retrying the failing one alone until it fails visibly', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const submit = async (content: string) =>
-      (
-        await call(stack.server.url, 'POST', '/v1/jobs', {
-          token: c.childKey,
-          body: { request: request(content) },
-        })
-      ).body.id as string;
+    const submit = (content: string) => submitJob(stack.server.url, c.childKey, request(content));
     const good = [await submit('one'), await submit('two')];
     const bad = await submit('three [[sim status=500]]');
     // However the api grouped them, here they travel as one message.

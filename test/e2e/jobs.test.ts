@@ -6,6 +6,7 @@ import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
+import { submitJob } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -89,13 +90,7 @@ describe('async jobs', () => {
 
   it('shows a job running while its node call lasts, and records every attempt and its start', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const submit = async (content: string) =>
-      (
-        await call(stack.server.url, 'POST', '/v1/jobs', {
-          token: c.childKey,
-          body: { request: request(content) },
-        })
-      ).body.id as string;
+    const submit = (content: string) => submitJob(stack.server.url, c.childKey, request(content));
     // Longer than INFERENCE_RUNNING_MARK_MS (100 ms): polled, it is seen running on its first attempt.
     const slow = await submit('slow [[sim latency=1500]]');
     const running = await poll(c.childKey, slow, (s) => s !== 'queued');
