@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
-import { openHoldsOf } from '../db/queries/reconcile-admission.js';
+import { openHoldsOf, resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
+import { releaseHoldsInRedis } from '../ledger/release.js';
 import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
-import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';
+import { type AccountTruth, readRestoredWindows, readTruth, truthPeriod } from './truth.js';
 import type { Finding } from './types.js';
 
 export interface WatchedResult {
@@ -72,8 +73,34 @@ export async function watchedEvaluate(
     const counts = opts.apply ? queueRepairs(multi, findings) : { fixed: 0, restored: 0 };
     const done = await multi.exec();
     if (done === null) return { findings, consistent: false, fixed: 0, restored: 0 };
+    if (opts.apply) await releaseSettledMeanwhile(ctx, accountId, findings, truth);
     return { findings, consistent: true, ...counts };
   } finally {
     await conn.unwatch().catch(() => {});
   }
+}
+
+/**
+ * A hold whose record was just put back may have settled after Postgres was read. Its release then
+ * found no record (Redis had lost it) and wrote nothing, so the watch did not fire, and the record
+ * and counters restored with it would keep its whole reservation. Release those now, as their
+ * settlement would have: the script deletes the record, so a release still on its way (or this one,
+ * if that came first) finds nothing and changes nothing.
+ */
+async function releaseSettledMeanwhile(
+  ctx: Context,
+  accountId: string,
+  findings: Finding[],
+  truth: AccountTruth,
+): Promise<void> {
+  const put = new Set(
+    findings.flatMap((f) => f.repairs.filter((r) => r.kind === 'putHold').map((r) => r.key)),
+  );
+  if (put.size === 0) return;
+  const ids = [...truth.openHolds.keys()].filter((id) => put.has(ctx.keys.hold(accountId, id)));
+  const settled = await resolvedHoldsAmong(ctx.sql, ids);
+  await releaseHoldsInRedis(
+    ctx,
+    settled.map((h) => ({ hold: h, charged: h.charged })),
+  );
 }

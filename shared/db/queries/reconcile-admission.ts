@@ -108,3 +108,14 @@ export async function holdStatusesOf(db: Db, holdIds: string[]): Promise<Map<str
     select id, status from holds where id = any(${holdIds}::text[])`;
   return new Map(rows.map((r) => [r.id, r.status]));
 }
+
+/** Holds among `holdIds` that are no longer open, with what each was charged. */
+export async function resolvedHoldsAmong(
+  db: Db,
+  holdIds: string[],
+): Promise<{ id: string; account_id: string; child_key_id: string; period_day: string; charged: bigint }[]> {
+  if (holdIds.length === 0) return [];
+  return db`
+    select id, account_id, child_key_id, period_day::text as period_day, coalesce(posted_amount, 0) as charged
+    from holds where id = any(${holdIds}::text[]) and status <> 'open'`;
+}
