@@ -6,6 +6,7 @@ import { closeContext, createContext } from '../shared/context.js';
 import { ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
+import { flushSettlementHandoff } from '../shared/inference/settle-request.js';
 import { createLogger } from '../shared/logger.js';
 import { observeSettlement } from '../shared/metrics/registry.js';
 import { createMetricsRegistry } from '../shared/metrics/scrape.js';
@@ -62,6 +63,8 @@ if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
 }
 const queues = createQueues(ctx);
 stops.push(() => queues.close());
+// Stops run in reverse: this one after the api and the workers stopped, before the queues close.
+stops.push(() => flushSettlementHandoff(queues));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 if (upstream) stops.push(() => upstream.close());

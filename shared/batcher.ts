@@ -13,7 +13,7 @@
 export class Batcher<T, R> {
   private items: { item: T; at: number; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing = false;
+  private flushing: Promise<void> | null = null;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -35,13 +35,23 @@ export class Batcher<T, R> {
     else this.timer ??= setTimeout(() => this.run(), wait);
   }
 
+  /**
+   * Hand everything waiting to `flush` now, without waiting for company, and resolve once nothing
+   * is waiting or in flight: a process shutting down must not drop what callers were promised.
+   */
+  async drain(): Promise<void> {
+    while (this.items.length > 0 || this.flushing) {
+      if (!this.flushing) this.run();
+      await this.flushing;
+    }
+  }
+
   private run(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.items.splice(0, this.maxSize);
     if (batch.length === 0) return;
-    this.flushing = true;
-    this.flush(batch.map((b) => b.item))
+    this.flushing = this.flush(batch.map((b) => b.item))
       .then(
         (results) => {
           for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
@@ -51,7 +61,7 @@ export class Batcher<T, R> {
         },
       )
       .finally(() => {
-        this.flushing = false;
+        this.flushing = null;
         if (this.items.length > 0) this.schedule();
       });
   }

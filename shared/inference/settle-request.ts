@@ -8,7 +8,7 @@ const enqueuers = new WeakMap<Queues, Batcher<Settlement, undefined>>();
 
 /**
  * Finished requests go to the settlement queue in groups, one BullMQ job per group: those that
- * finish within SETTLEMENT_GROUP_WAIT_MS of each other, or while the last hand-off was in flight (see
+ * finish within SETTLEMENT_HANDOFF_WAIT_MS of each other, or while the last hand-off was in flight (see
  * Batcher). No client waits on this, and settlement books a group in one transaction, so the
  * queue's own cost is paid per group, not per request. Settlement is idempotent per hold, so a
  * group handed off twice still books each hold once.
@@ -27,6 +27,14 @@ function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefi
     enqueuers.set(queues, e);
   }
   return e;
+}
+
+/**
+ * Hand off the requests still waiting for company (shutdown: after the api stops serving and the
+ * workers stop running jobs, before the queues close), so none waits for the stale-hold sweeper.
+ */
+export async function flushSettlementHandoff(queues: Queues): Promise<void> {
+  await enqueuers.get(queues)?.drain();
 }
 
 /**
@@ -50,7 +58,7 @@ export async function settleRequest(
           completionTokens: usage.completion_tokens,
         };
   try {
-    await enqueuerFor(queues, ctx.config.SETTLEMENT_GROUP_WAIT_MS).add(item);
+    await enqueuerFor(queues, ctx.config.SETTLEMENT_HANDOFF_WAIT_MS).add(item);
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {

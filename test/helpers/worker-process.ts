@@ -10,7 +10,17 @@ export function spawnWorkerProcess(
   nodes: string[],
   extra: Record<string, string> = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--roles', 'workers'], {
+  return spawnRoleProcess(env, 'workers', nodes, extra);
+}
+
+/** A real process of one role (`scripts/start.ts --roles <role>`) on the test's database and Redis prefix. */
+export function spawnRoleProcess(
+  env: TestEnv,
+  role: 'api' | 'workers',
+  nodes: string[],
+  extra: Record<string, string> = {},
+): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--roles', role], {
     env: {
       ...process.env,
       NODE_ENV: 'test',

@@ -1,0 +1,69 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { startWorkers } from '../../workers/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+import { spawnRoleProcess, stopProcess } from '../helpers/worker-process.js';
+
+// No workers until the api process is gone: what it handed off must be in the queue by then.
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ workers: false });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+describe('api process shutdown', () => {
+  it('hands finished requests to settlement before it exits, however long they would have waited for company', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      // Far longer than the test: only the shutdown can send this group.
+      SETTLEMENT_HANDOFF_WAIT_MS: '600000',
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        'api listening',
+        async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true,
+      );
+      const res = await call(base, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
+      });
+      expect(res.status).toBe(200);
+      await stopProcess(api, 'SIGTERM');
+      expect(api.exitCode).toBe(0);
+    } finally {
+      await stopProcess(api, 'SIGKILL');
+    }
+
+    const settlement = stack.deps.queues.get('settlement');
+    expect(await settlement.getJobCountByTypes('wait', 'prioritized', 'delayed')).toBe(1);
+    const stop = startWorkers(stack.env.ctx, stack.deps);
+    try {
+      await waitFor('request settled', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0' && BigInt(a.body.balance_ngonka) < 1_000_000_000n;
+      });
+    } finally {
+      await stop();
+    }
+  });
+});
