@@ -9,7 +9,8 @@ import { type BenchStack, startStack } from './stack.js';
 /**
  * `npm run bench:chat` (DESIGN.md "Performance targets"): sync chat, non-stream, measured in one run
  * (a) straight to the simulator, (b) through the gateway, (c) through the Portkey open-source gateway
- * as a pure proxy, all on the same zero-latency simulator. Everything listens on 127.0.0.1 only and
+ * as a pure proxy, (d) through a bare Node pass-through proxy (passthrough-proxy.ts: about the
+ * ceiling of any Node gateway here), all on the same zero-latency simulator. Everything listens on 127.0.0.1 only and
  * runs in its own process; the load generator runs here. Needs Postgres and Redis (DATABASE_URL's
  * server, REDIS_URL): the gateway gets a fresh database and Redis prefix of its own (stack.ts).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
@@ -55,6 +56,13 @@ async function main(): Promise<void> {
   started.push(portkey);
   const portkeyUrl = `http://127.0.0.1:${portkeyPort}`;
 
+  const passthrough = startChild('passthrough', ['--import', 'tsx', 'scripts/bench/passthrough-proxy.ts'], {
+    PROXY_UPSTREAM: simUrl,
+    PROXY_PORT: '0',
+  });
+  started.push(passthrough);
+  const passthroughUrl = (await passthrough.waitForLine(/passthrough proxy on (\S+)/))[1]!;
+
   await waitForHttp(portkeyUrl);
   const customer = await createBenchCustomer(gatewayUrl, adminToken);
 
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
         authorization: 'Bearer sk-bench',
       },
     },
+    { name: 'passthrough -> sim', url: `${passthroughUrl}/v1/chat/completions`, headers: {} },
     {
       name: 'gateway -> simulator',
       url: `${gatewayUrl}/v1/chat/completions`,
@@ -81,6 +90,7 @@ async function main(): Promise<void> {
     loadgen: () => [process.pid],
     simulator: () => [sim.pid],
     portkey: () => [portkey.pid],
+    passthrough: () => [passthrough.pid],
     gateway: () => [gateway.pid],
     ...(workers ? { workers: () => [workers.pid] } : {}),
     postgres: byCommandLine(new RegExp(`^postgres: .* ${stack.databaseName} `)),

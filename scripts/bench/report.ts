@@ -64,6 +64,11 @@ export function printReport(rows: Row[], facts: RunFacts): void {
     console.log(`\ngateway p50 added at c=1: ${(gw1.p50Ms - sim1.p50Ms).toFixed(2)} ms (target ≤ 1 ms)`);
   if (gw32 && pk32)
     console.log(`gateway/portkey throughput at c=32: ${(gw32.rps / pk32.rps).toFixed(2)}× (target ≥ 4×)`);
+  const pt32 = get('passthrough', 32);
+  if (gw32 && pk32 && pt32)
+    console.log(
+      `  for scale: a bare Node pass-through proxy did ${pt32.rps.toFixed(0)} req/s = ${(pt32.rps / pk32.rps).toFixed(2)}× portkey; the gateway reached ${((100 * gw32.rps) / pt32.rps).toFixed(0)}% of it (4× portkey would be ${((400 * pk32.rps) / pt32.rps).toFixed(0)}%)`,
+    );
   console.log(
     `gateway api process RSS: peak ${facts.peakRssMb} MB under load, ${facts.afterRssMb} MB after (target ≤ 250 MB); settlement caught up ${facts.drainMs} ms after the last request`,
   );
