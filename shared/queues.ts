@@ -3,6 +3,27 @@ import { z } from 'zod';
 import type { Context } from './context.js';
 import { redisOptionsFromUrl } from './redis/client.js';
 
+const decimal = z.string().regex(/^\d+$/);
+
+/**
+ * A hold as admission made it (NewHold, money as decimal strings), for a request that was served
+ * although its hold's write failed: settlement writes the hold itself, then posts it.
+ */
+export const holdTerms = z.object({
+  id: z.string(),
+  requestId: z.string(),
+  accountId: z.string(),
+  childKeyId: z.string(),
+  amount: decimal,
+  periodDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  model: z.string(),
+  pricePerToken: decimal,
+  markupBps: z.number().int(),
+  createdAt: z.iso.datetime(),
+  deadline: z.iso.datetime(),
+});
+export type HoldTerms = z.infer<typeof holdTerms>;
+
 /** One resolved request to book: post the node's usage, or void the hold. */
 const settlementItem = {
   post: {
@@ -10,6 +31,7 @@ const settlementItem = {
     outcome: z.literal('post'),
     promptTokens: z.number().int().nonnegative(),
     completionTokens: z.number().int().nonnegative(),
+    unrecorded: holdTerms.optional(),
   },
   void: { holdId: z.string(), outcome: z.literal('void') },
 };

@@ -6,7 +6,7 @@ import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.j
 import { stripForcedFields } from '../../shared/gonka/index.js';
 import { admitChat } from '../../shared/inference/admit-chat.js';
 import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
-import { settleRequest, voidUnserved } from '../../shared/inference/settle-request.js';
+import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import type { Queues } from '../../shared/queues.js';
@@ -42,18 +42,20 @@ export async function serveChatCompletion(
 ): Promise<void> {
   const body = parse(chatCompletionBody, input);
   const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
-  const { hold, rateLimit, recorded } = await admitChat(ctx, key, chat, {
+  const admission = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
     // The client is waiting: a relaxed group commit (see insertSyncHolds for what that risks),
-    // running while the node works (nothing is answered before it lands).
+    // running while the node works. The answer does not wait for it: with a fast node the write is
+    // the slower of the two, and a request served whose write failed is billed all the same
+    // (settleServed hands settlement the hold's terms).
     write: (h) => holdWriterFor(ctx.sql).add(h),
     background: true,
   });
-  setRateLimitHeaders(res, rateLimit);
-  const label = { id: `chatcmpl-${hold.id.slice(5)}`, model: chat.model.id };
+  setRateLimitHeaders(res, admission.rateLimit);
+  const label = { id: `chatcmpl-${admission.hold.id.slice(5)}`, model: chat.model.id };
 
   if (body.stream) {
-    await streamChat(ctx, deps, { res, body, chat, holdId: hold.id, recorded, label });
+    await streamChat(ctx, deps, { res, body, chat, admission, label });
     return;
   }
 
@@ -61,13 +63,11 @@ export async function serveChatCompletion(
   try {
     result = await deps.upstream.client.chat(chat.upstreamBody);
   } catch (err) {
-    await voidUnserved(ctx, deps.queues, hold.id, recorded);
+    void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     throw upstreamToApiError(err, chat.model.id) ?? err;
   }
-  // Unrecorded, the request cannot be billed: it is not answered (the node's work is lost).
-  await recorded;
   stripForcedFields(result.completion, body);
   sendJson(res, 200, whiteLabel(result.completion, label));
   // After the answer: the client does not wait for the books.
-  await settleRequest(ctx, deps.queues, hold.id, result.usage);
+  await settleServed(ctx, deps.queues, admission, result.usage);
 }

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import type { Admission } from '../../shared/admission/admit.js';
 import type { Context } from '../../shared/context.js';
 import { errorBody } from '../../shared/errors.js';
 import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
 import type { ChatCompletionBody, PreparedChat } from '../../shared/inference/chat-request.js';
-import { settleRequest, voidUnserved } from '../../shared/inference/settle-request.js';
+import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
@@ -22,13 +23,13 @@ export async function streamChat(
     res: ServerResponse;
     body: ChatCompletionBody;
     chat: PreparedChat;
-    holdId: string;
-    /** The hold's write (admit's `recorded`): awaited before the first byte is sent. */
-    recorded: Promise<void>;
+    /** The admission, its hold's write in the background (settled by settleServed either way). */
+    admission: Admission;
     label: { id: string; model: string };
   },
 ): Promise<void> {
-  const { res, body, chat, holdId, recorded, label } = args;
+  const { res, body, chat, admission, label } = args;
+  const holdId = admission.hold.id;
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
@@ -38,14 +39,8 @@ export async function streamChat(
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
   } catch (err) {
-    await voidUnserved(ctx, deps.queues, holdId, recorded);
+    void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     throw upstreamToApiError(err, chat.model.id) ?? err;
-  }
-  try {
-    await recorded;
-  } catch (err) {
-    abort.abort(err); // unrecorded, the request cannot be billed: stop the node and answer the error
-    throw err;
   }
 
   res.writeHead(200, {
@@ -70,7 +65,7 @@ export async function streamChat(
       res.end();
     }
   } finally {
-    await settleRequest(ctx, deps.queues, holdId, billableUsage(stream, body));
+    await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
 }
 

@@ -28,9 +28,11 @@ export interface AdmitInput {
   /** Extra rows written in the same transaction as the hold (a batch line). Not with `write`. */
   persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
   /**
-   * Return once Redis has admitted, with the hold's write still in flight (`Admission.recorded`):
-   * sync chat calls the node meanwhile and awaits the write before it answers, so the Postgres
-   * round trip is off the client's critical path. @default false
+   * Return once Redis has admitted, with the hold's write still in flight (`Admission.recorded`),
+   * and leave a failed write to the caller: the reservation is kept, for a request the caller
+   * serves anyway is billed from the hold's terms (settleServed), and `Admission.unadmit` gives it
+   * back for one it does not serve. Sync chat calls the node meanwhile, so the Postgres round trip
+   * is off the client's critical path. @default false
    */
   background?: boolean;
 }
@@ -46,9 +48,14 @@ export interface Admission {
   rateLimit: RateLimitState | null;
   /**
    * Settles once the hold is recorded in Postgres (already settled unless `background`). If the
-   * write failed it rejects, and the Redis reservation has been given back: nothing to settle.
+   * write failed it rejects; unless `background`, the Redis reservation has been given back.
    */
   recorded: Promise<void>;
+  /**
+   * Take the admission back in Redis (reservation and RPM slot), for a hold Postgres never recorded.
+   * Idempotent; it changes nothing once the hold's record is gone (released, or never there).
+   */
+  unadmit(): Promise<void>;
 }
 
 type LuaReply = [string, ...(string | number)[]];
@@ -108,6 +115,9 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
   }
 
   const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
+  const unadmit = async () => {
+    await ctx.scripts.run('unadmit', [keys[6]!, keys[3]!, keys[4]!, keys[5]!, keys[2]!], [hold.id]);
+  };
   const record = async () => {
     try {
       if (input.persist) {
@@ -122,10 +132,9 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
         await insertHold(ctx.sql, hold);
       }
     } catch (err) {
-      // The reservation must not outlive a hold that was never recorded, nor its RPM slot.
-      await ctx.scripts
-        .run('unadmit', [keys[6]!, keys[3]!, keys[4]!, keys[5]!, keys[2]!], [hold.id])
-        .catch(() => {});
+      // The reservation must not outlive a hold that was never recorded, nor its RPM slot (in the
+      // background the caller decides: it may have served the request).
+      if (!input.background) await unadmit().catch(() => {});
       throw err;
     }
   };
@@ -134,5 +143,5 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     recorded.catch(() => {}); // the caller awaits it; never unhandled meanwhile
   else await recorded;
   observeAdmission(null, started);
-  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null, recorded };
+  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null, recorded, unadmit };
 }

@@ -1,6 +1,9 @@
+import type { Admission } from '../admission/admit.js';
 import { Batcher } from '../batcher.js';
 import type { Context } from '../context.js';
+import type { NewHold } from '../db/queries/holds.js';
 import type { TokenUsage } from '../gonka/index.js';
+import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
 import type { Queues } from '../queues.js';
 
@@ -47,6 +50,8 @@ export async function settleRequest(
   queues: Queues,
   holdId: string,
   usage: TokenUsage | null,
+  /** A served request's hold that Postgres never recorded: settlement writes it from these terms. */
+  unrecorded?: NewHold,
 ): Promise<void> {
   const item: Settlement =
     usage === null
@@ -56,6 +61,7 @@ export async function settleRequest(
           outcome: 'post',
           promptTokens: usage.prompt_tokens,
           completionTokens: usage.completion_tokens,
+          ...(unrecorded ? { unrecorded: toHoldTerms(unrecorded) } : {}),
         };
   try {
     await enqueuerFor(queues, ctx.config.SETTLEMENT_HANDOFF_WAIT_MS).add(item);
@@ -73,17 +79,28 @@ export async function settleRequest(
 }
 
 /**
- * Void the hold of a request the node never served, once its write (admit's `recorded`) landed. A
- * hold that was never recorded has already given its reservation back: nothing to settle.
+ * Settle a request admitted with its hold written in the background (sync chat answers without
+ * waiting for that write), once the write's outcome is known. Served: post its usage, and if the
+ * write failed hand settlement the hold's terms so it is written and billed all the same. Nothing
+ * served (`usage` null): void the hold, or, if it was never recorded, take the admission back.
  */
-export function voidUnserved(
+export function settleServed(
   ctx: Context,
   queues: Queues,
-  holdId: string,
-  recorded: Promise<void>,
+  admission: Pick<Admission, 'hold' | 'recorded' | 'unadmit'>,
+  usage: TokenUsage | null,
 ): Promise<void> {
-  return recorded.then(
-    () => settleRequest(ctx, queues, holdId, null),
-    () => {},
+  const { hold } = admission;
+  return admission.recorded.then(
+    () => settleRequest(ctx, queues, hold.id, usage),
+    (err: unknown) => {
+      if (usage === null) return admission.unadmit().catch((e: unknown) => logUnadmitFailed(ctx, hold.id, e));
+      ctx.logger.warn({ err, holdId: hold.id }, 'hold not recorded at admission; settlement writes it');
+      return settleRequest(ctx, queues, hold.id, usage, hold);
+    },
   );
+}
+
+function logUnadmitFailed(ctx: Context, holdId: string, err: unknown): void {
+  ctx.logger.error({ err, holdId }, 'could not take back an unrecorded admission; reconcile --fix will');
 }

@@ -1,14 +1,31 @@
 import type { Context } from '../context.js';
-import { type HoldToSettle, lockHoldsToSettle, resolveHolds } from '../db/queries/holds.js';
+import {
+  type HoldToSettle,
+  insertMissingHolds,
+  lockHoldsToSettle,
+  resolveHolds,
+} from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { actualCharge } from '../pricing.js';
+import type { HoldTerms } from '../queues.js';
+import { fromHoldTerms } from './hold-terms.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
 import { releaseHoldsInRedis } from './release.js';
 
-/** What settlement learns from the worker: the node's usage, or that nothing was served. */
+/**
+ * What settlement learns from the worker: the node's usage, or that nothing was served. A post
+ * carries the hold's terms when its admission write failed although the request was served
+ * (`unrecorded`): settlement then writes the hold first, so the request is still billed once.
+ */
 export type Settlement =
-  | { holdId: string; outcome: 'post'; promptTokens: number; completionTokens: number }
+  | {
+      holdId: string;
+      outcome: 'post';
+      promptTokens: number;
+      completionTokens: number;
+      unrecorded?: HoldTerms;
+    }
   | { holdId: string; outcome: 'void' };
 
 export interface SettlementResult {
@@ -31,13 +48,18 @@ interface Planned {
  * pays, the upstream cost and the margin are booked, referrers are paid from the margin, usage
  * aggregates move. Then Redis gives back what was reserved but not charged. Idempotent per hold.
  * Four round trips however many holds: lock and read them, then the hold updates, transfers,
- * account locks and usage together, then postings and balances, then commit.
+ * account locks and usage together, then postings and balances, then commit (one more first when
+ * an unrecorded hold has to be written).
  */
 export async function settleHolds(ctx: Context, items: Settlement[]): Promise<SettlementResult[]> {
   const at = ctx.clock.now();
   const byHold = new Map(items.map((i) => [i.holdId, i]));
 
+  const unrecorded = items.flatMap((i) =>
+    i.outcome === 'post' && i.unrecorded ? [fromHoldTerms(i.unrecorded)] : [],
+  );
   const resolved = await ctx.sql.begin(async (tx) => {
+    await insertMissingHolds(tx, unrecorded);
     const open = await lockHoldsToSettle(tx, [...byHold.keys()]);
     const plan: Planned[] = open.map((hold) => {
       const s = byHold.get(hold.id)!;
