@@ -92,18 +92,19 @@ export const configSchema = z.object({
    */
   INFERENCE_CONCURRENCY: positiveInt.default(256),
   /**
-   * How long a finished request waits for others to share its settlement job (the hand-off from the
-   * api or an inference worker to the settlement queue). Every job costs a queue round and, as a
-   * rule, a transaction whatever its size, so at a modest rate a longer wait is much less work for
-   * Redis, the workers and Postgres, all on the machine that serves the requests: at concurrency 1
-   * (about 500 chat requests/s) 250 ms instead of 50 ms cut Postgres CPU per request by a fifth to a
-   * third, and the gateway's p50 by 0.1 ms or more. It is how late balances and usage show a
-   * finished request; a group is also handed off as soon as 500 requests wait, and at shutdown.
+   * How long a finished sync chat request waits for others to share its settlement job (the api's
+   * hand-off to the settlement queue). Every job costs a queue round and, as a rule, a transaction
+   * whatever its size, so at a modest rate a longer wait is much less work for Redis, the workers
+   * and Postgres, all on the machine that serves the requests: at concurrency 1 (about 500 chat
+   * requests/s) 250 ms instead of 50 ms cut Postgres CPU per request by a fifth to a third, and the
+   * gateway's p50 by 0.1 ms or more. It is how late balances and usage show a finished request; a
+   * group is also handed off as soon as 500 requests wait, and at shutdown.
    */
   SETTLEMENT_HANDOFF_WAIT_MS: positiveInt.default(250),
   /**
-   * How long the settlement worker waits for other jobs (other api or worker processes' groups) to
-   * share its transaction.
+   * How long the settlement worker waits for other jobs (other processes' groups) to share its
+   * transaction, and an async job's or batch line's hand-off for others to share its settlement job.
+   * An inference worker's slot waits for its hand-off, so this wait bounds how fast a slot turns.
    */
   SETTLEMENT_GROUP_WAIT_MS: positiveInt.default(50),
   /** Simulator nodes started when GONKA_NODES is unset. */

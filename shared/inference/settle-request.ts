@@ -7,17 +7,23 @@ import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
 import type { Queues } from '../queues.js';
 
-const enqueuers = new WeakMap<Queues, Batcher<Settlement, undefined>>();
+/** Per producer process (its Queues) and hand-off wait: sync chat's and everything else's. */
+const enqueuers = new WeakMap<Queues, Map<number, Batcher<Settlement, undefined>>>();
 
 /**
  * Finished requests go to the settlement queue in groups, one BullMQ job per group: those that
- * finish within SETTLEMENT_HANDOFF_WAIT_MS of each other, or while the last hand-off was in flight (see
- * Batcher). No client waits on this, and settlement books a group in one transaction, so the
- * queue's own cost is paid per group, not per request. Settlement is idempotent per hold, so a
- * group handed off twice still books each hold once.
+ * finish within `waitMs` of each other, or while the last hand-off was in flight (see Batcher). No
+ * client waits on this, and settlement books a group in one transaction, so the queue's own cost is
+ * paid per group, not per request. Settlement is idempotent per hold, so a group handed off twice
+ * still books each hold once.
  */
 function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
-  let e = enqueuers.get(queues);
+  let byWait = enqueuers.get(queues);
+  if (!byWait) {
+    byWait = new Map();
+    enqueuers.set(queues, byWait);
+  }
+  let e = byWait.get(waitMs);
   if (!e) {
     e = new Batcher<Settlement, undefined>(
       async (items) => {
@@ -27,7 +33,7 @@ function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefi
       500,
       waitMs,
     );
-    enqueuers.set(queues, e);
+    byWait.set(waitMs, e);
   }
   return e;
 }
@@ -37,7 +43,7 @@ function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefi
  * workers stop running jobs, before the queues close), so none waits for the stale-hold sweeper.
  */
 export async function flushSettlementHandoff(queues: Queues): Promise<void> {
-  await enqueuers.get(queues)?.drain();
+  await Promise.all([...(enqueuers.get(queues)?.values() ?? [])].map((e) => e.drain()));
 }
 
 /**
@@ -50,9 +56,17 @@ export async function settleRequest(
   queues: Queues,
   holdId: string,
   usage: TokenUsage | null,
-  /** A served request's hold that Postgres never recorded: settlement writes it from these terms. */
-  unrecorded?: NewHold,
+  opts: {
+    /** A served request's hold that Postgres never recorded: settlement writes it from these terms. */
+    unrecorded?: NewHold;
+    /**
+     * How long it waits for company. @default SETTLEMENT_GROUP_WAIT_MS; sync chat's is
+     * SETTLEMENT_HANDOFF_WAIT_MS (settleServed)
+     */
+    waitMs?: number;
+  } = {},
 ): Promise<void> {
+  const { unrecorded } = opts;
   const item: Settlement =
     usage === null
       ? { holdId, outcome: 'void' }
@@ -64,7 +78,7 @@ export async function settleRequest(
           ...(unrecorded ? { unrecorded: toHoldTerms(unrecorded) } : {}),
         };
   try {
-    await enqueuerFor(queues, ctx.config.SETTLEMENT_HANDOFF_WAIT_MS).add(item);
+    await enqueuerFor(queues, opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS).add(item);
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {
@@ -91,12 +105,13 @@ export function settleServed(
   usage: TokenUsage | null,
 ): Promise<void> {
   const { hold } = admission;
+  const waitMs = ctx.config.SETTLEMENT_HANDOFF_WAIT_MS;
   return admission.recorded.then(
-    () => settleRequest(ctx, queues, hold.id, usage),
+    () => settleRequest(ctx, queues, hold.id, usage, { waitMs }),
     (err: unknown) => {
       if (usage === null) return admission.unadmit().catch((e: unknown) => logUnadmitFailed(ctx, hold.id, e));
       ctx.logger.warn({ err, holdId: hold.id }, 'hold not recorded at admission; settlement writes it');
-      return settleRequest(ctx, queues, hold.id, usage, hold);
+      return settleRequest(ctx, queues, hold.id, usage, { unrecorded: hold, waitMs });
     },
   );
 }
