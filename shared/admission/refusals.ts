@@ -41,7 +41,9 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
       );
     }
     case 'limit': {
-      const remaining = (v: unknown) => (Number(v) < 0 ? null : BigInt(v as number).toString());
+      // The script's decimal strings, exact; '-1' where the key has no such limit.
+      const remaining = (v: string | number | undefined) =>
+        Number(v) < 0 ? null : BigInt(v ?? 0).toString();
       return new ApiError(
         'child_key_limit',
         'This key has reached its spending limit',

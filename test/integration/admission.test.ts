@@ -83,6 +83,30 @@ describe('admission', () => {
     });
   });
 
+  // 2^53 nGNK (about 9 million GNK) is where a Lua number stops counting single nGNK.
+  const P53 = 2n ** 53n;
+
+  it('holds a daily limit past 2^53 nGNK to the exact nGNK', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 4n * P53, limitDaily: P53 });
+    expect(await outcome(admit(env.ctx, input(f.key, P53 - 1n)))).toBe('ok');
+    // As doubles, (2^53 - 1) + 2 rounds to 2^53 and would fit.
+    const err = await admit(env.ctx, input(f.key, 2n)).catch((e) => e);
+    expect(err.type).toBe('child_key_limit');
+    expect(err.extra.daily_remaining).toBe('1');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+    expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('child_key_limit');
+  });
+
+  it('refuses an estimate one nGNK over a balance past 2^53', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: P53 });
+    // As doubles, 2^53 + 1 reads as 2^53 and would fit.
+    const err = await admit(env.ctx, input(f.key, P53 + 1n)).catch((e) => e);
+    expect(err.type).toBe('insufficient_balance');
+    expect(err.extra.available_ngonka).toBe(P53.toString());
+    expect(await outcome(admit(env.ctx, input(f.key, P53)))).toBe('ok');
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('0');
+  });
+
   it('gives null remaining where no limit is set', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitMonthly: 100n });
     const err = await admit(env.ctx, input(f.key, 200n)).catch((e) => e);

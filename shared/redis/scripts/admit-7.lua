@@ -7,7 +7,32 @@
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
 local now = tonumber(ARGV[1])
-local est = tonumber(ARGV[2])
+
+-- Amounts (nGNK) are decimal strings compared and added exactly: a Lua number is a double, exact
+-- only to 2^53 nGNK (about 9 million GNK), past which a sum or a comparison could be off by a few
+-- nGNK. Each amount is split into two limbs of up to 9 digits' worth (exact to 9e24; Redis's own
+-- integers stop at 9.2e18). A negative amount (never written) reads as 0.
+local BASE = 1000000000
+local function limbs(s)
+  if string.sub(s, 1, 1) == '-' then return 0, 0 end
+  local n = #s
+  if n <= 9 then return 0, tonumber(s) end
+  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
+end
+local function greater(ah, al, bh, bl) return ah > bh or (ah == bh and al > bl) end
+local function plus(ah, al, bh, bl)
+  local l = al + bl
+  if l >= BASE then return ah + bh + 1, l - BASE end
+  return ah + bh, l
+end
+-- a - b as a decimal string, for a >= b
+local function minus(ah, al, bh, bl)
+  local h, l = ah - bh, al - bl
+  if l < 0 then h, l = h - 1, l + BASE end
+  if h == 0 then return string.format('%d', l) end
+  return string.format('%d%09d', h, l)
+end
+local estH, estL = limbs(ARGV[2])
 
 local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c')
 if not k[1] or not k[6] then return {'load', 'key'} end
@@ -43,20 +68,23 @@ local function rpmState()
   return rpm, rpm - inWindow, windowReset()
 end
 
-local ld = tonumber(k[4])
-local lm = tonumber(k[5])
-local usedD = tonumber(redis.call('GET', KEYS[4]) or '0')
-local usedM = tonumber(redis.call('GET', KEYS[5]) or '0')
-if (ld >= 0 and usedD + est > ld) or (lm >= 0 and usedM + est > lm) then
-  local remD = -1
-  local remM = -1
-  if ld >= 0 then remD = math.max(ld - usedD, 0) end
-  if lm >= 0 then remM = math.max(lm - usedM, 0) end
-  return {'limit', remD, remM, rpmState()}
+-- Limits: -1 is none. Remaining amounts go back as decimal strings ('-1': no limit).
+local function overLimit(limit, counterKey)
+  if string.sub(limit, 1, 1) == '-' then return false, '-1' end
+  local uh, ul = limbs(redis.call('GET', counterKey) or '0')
+  local lh, ll = limbs(limit)
+  local th, tl = plus(uh, ul, estH, estL)
+  local remaining = '0'
+  if greater(lh, ll, uh, ul) then remaining = minus(lh, ll, uh, ul) end
+  return greater(th, tl, lh, ll), remaining
 end
+local overD, remD = overLimit(k[4], KEYS[4])
+local overM, remM = overLimit(k[5], KEYS[5])
+if overD or overM then return {'limit', remD, remM, rpmState()} end
 
--- The balance goes back as Redis holds it (a decimal string): a Lua number loses nGNK past 2^53.
-if tonumber(bal) < est then return {'balance', bal, rpmState()} end
+-- The balance goes back as Redis holds it (a decimal string).
+local bh, bl = limbs(bal)
+if string.sub(bal, 1, 1) == '-' or greater(estH, estL, bh, bl) then return {'balance', bal, rpmState()} end
 
 -- Admitted: record everything at once.
 local resetMs = 60000
