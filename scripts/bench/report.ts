@@ -60,8 +60,11 @@ export function printReport(rows: Row[], facts: RunFacts): void {
   const sim1 = get('simulator', 1);
   const gw32 = get('gateway', 32);
   const pk32 = get('portkey', 32);
+  const pt1 = get('passthrough', 1);
   if (gw1 && sim1)
-    console.log(`\ngateway p50 added at c=1: ${(gw1.p50Ms - sim1.p50Ms).toFixed(2)} ms (target ≤ 1 ms)`);
+    console.log(
+      `\ngateway p50 added at c=1: ${(gw1.p50Ms - sim1.p50Ms).toFixed(2)} ms (target ≤ 1 ms)${pt1 ? `; a bare pass-through proxy added ${(pt1.p50Ms - sim1.p50Ms).toFixed(2)} ms` : ''}`,
+    );
   if (gw32 && pk32)
     console.log(`gateway/portkey throughput at c=32: ${(gw32.rps / pk32.rps).toFixed(2)}× (target ≥ 4×)`);
   const pt32 = get('passthrough', 32);
