@@ -64,7 +64,7 @@ if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
 const queues = createQueues(ctx);
 stops.push(() => queues.close());
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
-stops.push(() => flushSettlementHandoff(queues));
+stops.push(() => flushSettlementHandoff(ctx.sql, queues));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 if (upstream) stops.push(() => upstream.close());

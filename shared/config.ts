@@ -92,6 +92,12 @@ export const configSchema = z.object({
    */
   INFERENCE_CONCURRENCY: positiveInt.default(256),
   /**
+   * How long a sync chat hold waits for others to share its insert (holdWriterFor). The answer does
+   * not wait for the write, so this costs the client nothing; keep it well below
+   * RECONCILE_INFLIGHT_MS, the gap reconciliation allows between a request's Redis step and its write.
+   */
+  SYNC_HOLD_WRITE_WAIT_MS: positiveInt.default(10),
+  /**
    * How long a finished sync chat request waits for others to share its settlement job (the api's
    * hand-off to the settlement queue). Every job costs a queue round and, as a rule, a transaction
    * whatever its size, so at a modest rate a longer wait is much less work for Redis, the workers

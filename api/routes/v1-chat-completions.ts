@@ -44,11 +44,11 @@ export async function serveChatCompletion(
   const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
   const admission = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
-    // The client is waiting: a relaxed group commit (see insertSyncHolds for what that risks),
-    // running while the node works. The answer does not wait for it: with a fast node the write is
-    // the slower of the two, and a request served whose write failed is billed all the same
-    // (settleServed hands settlement the hold's terms).
-    write: (h) => holdWriterFor(ctx.sql).add(h),
+    // A relaxed grouped insert (see insertSyncHolds for what that risks, holdWriterFor for the
+    // groups), running while the node works. The answer does not wait for it: with a fast node the
+    // write is the slower of the two, and a request served whose write failed is billed all the
+    // same (settleServed hands settlement the hold's terms).
+    write: (h) => holdWriterFor(ctx.sql, ctx.config.SYNC_HOLD_WRITE_WAIT_MS).add(h),
     background: true,
   });
   setRateLimitHeaders(res, admission.rateLimit);

@@ -1,6 +1,8 @@
 import type { Admission } from '../admission/admit.js';
+import { drainHoldWriter } from '../admission/hold-writer.js';
 import { Batcher } from '../batcher.js';
 import type { Context } from '../context.js';
+import type { Sql } from '../db/client.js';
 import type { NewHold } from '../db/queries/holds.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { toHoldTerms } from '../ledger/hold-terms.js';
@@ -40,9 +42,14 @@ function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefi
 
 /**
  * Hand off the requests still waiting for company (shutdown: after the api stops serving and the
- * workers stop running jobs, before the queues close), so none waits for the stale-hold sweeper.
+ * workers stop running jobs, before the queues close and Postgres does), so none waits for the
+ * stale-hold sweeper. Sync holds still waiting for their insert go first: a sync request is handed
+ * off once its hold's write is done (settleServed).
  */
-export async function flushSettlementHandoff(queues: Queues): Promise<void> {
+export async function flushSettlementHandoff(sql: Sql, queues: Queues): Promise<void> {
+  await drainHoldWriter(sql);
+  // Their requests reach the hand-off a few promise steps after the write: let those run.
+  await new Promise((resolve) => setImmediate(resolve));
   await Promise.all([...(enqueuers.get(queues)?.values() ?? [])].map((e) => e.drain()));
 }
 

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdWriterFor } from '../../shared/admission/hold-writer.js';
+import type { NewHold } from '../../shared/db/queries/holds.js';
+import { newId } from '../../shared/ids.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+function holdOf(f: Awaited<ReturnType<typeof createKeyFixture>>): NewHold {
+  const now = new Date();
+  return {
+    id: newId('hold'),
+    requestId: newId('req'),
+    accountId: f.accountId,
+    childKeyId: f.key.id,
+    amount: 100n,
+    periodDay: now.toISOString().slice(0, 10),
+    model: 'm',
+    pricePerToken: 1n,
+    markupBps: 10000,
+    createdAt: now,
+    deadline: new Date(now.getTime() + 60_000),
+  };
+}
+
+describe('the sync hold writer', () => {
+  it('writes holds that arrive together in one group, and fails only the hold Postgres refuses', async () => {
+    const good = await createKeyFixture(env.ctx);
+    const bad = await createKeyFixture(env.ctx);
+    await env.ctx.sql.unsafe(
+      `alter table holds add constraint test_refuse check (child_key_id <> '${bad.key.id}') not valid`,
+    );
+    try {
+      const writer = holdWriterFor(env.ctx.sql, 200); // long enough for all three to share a group
+      const [a, b, c] = [holdOf(good), holdOf(bad), holdOf(good)];
+      const results = await Promise.allSettled([writer.add(a), writer.add(b), writer.add(c)]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((results[1] as PromiseRejectedResult).reason)).toContain('test_refuse');
+      const rows = await env.ctx.sql<{ id: string }[]>`
+        select id from holds where id in ${env.ctx.sql([a.id, b.id, c.id])} order by id`;
+      expect(rows.map((r) => r.id).sort()).toEqual([a.id, c.id].sort());
+    } finally {
+      await env.ctx.sql`alter table holds drop constraint test_refuse`;
+    }
+  });
+});
