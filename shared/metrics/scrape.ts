@@ -61,7 +61,7 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
 
   new Gauge({
     name: 'gateway_async_jobs',
-    help: 'Async jobs and batch lines not finished yet, by status (the inference queue counts groups of them)',
+    help: 'Async jobs and batch lines not finished yet, by status: running once a node call has lasted INFERENCE_RUNNING_MARK_MS, queued before that (the inference queue counts groups of them)',
     labelNames: ['status'] as const,
     registers: [scrape],
     async collect() {
