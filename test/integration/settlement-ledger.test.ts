@@ -44,6 +44,22 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('gives back exactly what a hold past 2^53 nGNK did not use', async () => {
+    // 2^53 + 3 is not a double: as one it reads 2^53 + 4, and the release would give back 1 nGNK too many.
+    const big = 2n ** 53n + 3n;
+    const f = await createKeyFixture(env.ctx, { balance: 2n * big, limitDaily: 2n * big });
+    const a = await hold(f.key, big);
+    await settleHolds(env.ctx, [
+      { holdId: a.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
+    ]);
+    const remaining = 2n * big - 600n;
+    expect(await getAccountBalance(env.ctx.sql, f.accountId)).toEqual({ balance: remaining, held: 0n });
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe(remaining.toString());
+    expect(
+      await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, a.hold.periodDay.replaceAll('-', ''))),
+    ).toBe('600');
+  });
+
   it('charges once when the same settlement runs twice, even concurrently', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });
     const a = await hold(f.key, 3_000n);

@@ -3,26 +3,62 @@
 -- retried settlement) changes nothing for it. All keys share the account's hash tag.
 -- KEYS: 1 account available balance, then per hold: hold record, day counter, month counter
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void)
+
+-- Amounts as exact decimals, as in admit-7.lua: a Lua number is exact only to 2^53 nGNK. Two limbs
+-- of up to 9 digits' worth each, exact to 9e24.
+local BASE = 1000000000
+local function limbs(s)
+  local n = #s
+  if n <= 9 then return 0, tonumber(s) end
+  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
+end
+local function greater(ah, al, bh, bl) return ah > bh or (ah == bh and al > bl) end
+local function plus(ah, al, bh, bl)
+  local l = al + bl
+  if l >= BASE then return ah + bh + 1, l - BASE end
+  return ah + bh, l
+end
+-- a - b, for a >= b
+local function minus(ah, al, bh, bl)
+  local h, l = ah - bh, al - bl
+  if l < 0 then h, l = h - 1, l + BASE end
+  return h, l
+end
+local function decimal(h, l)
+  if h == 0 then return string.format('%d', l) end
+  return string.format('%d%09d', h, l)
+end
+
 local balanceExists = redis.call('EXISTS', KEYS[1]) == 1
-local back = 0
+-- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
+local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
 for i = 1, #ARGV do
   local base = 2 + (i - 1) * 3
   local amt = redis.call('HGET', KEYS[base], 'amt')
   if amt then
-    local release = tonumber(amt) - tonumber(ARGV[i])
     redis.call('DEL', KEYS[base])
-    -- The balance falls by what was charged; the reservation, already taken from it, comes back.
-    back = back + release
-    if release > 0 then
+    local ah, al = limbs(amt)
+    local ch, cl = limbs(ARGV[i])
+    if greater(ah, al, ch, cl) then
+      -- The balance falls by what was charged; the reservation, already taken from it, comes back.
+      local rh, rl = minus(ah, al, ch, cl)
+      backH, backL = plus(backH, backL, rh, rl)
       -- A counter that is gone belongs to a period already over, or will be reloaded from Postgres.
-      local by = string.format('%d', release)
+      local by = decimal(rh, rl)
       if redis.call('EXISTS', KEYS[base + 1]) == 1 then redis.call('DECRBY', KEYS[base + 1], by) end
       if redis.call('EXISTS', KEYS[base + 2]) == 1 then redis.call('DECRBY', KEYS[base + 2], by) end
+    elseif greater(ch, cl, ah, al) then
+      overH, overL = plus(overH, overL, minus(ch, cl, ah, al))
     end
     released = released + 1
   end
 end
--- '%d': a Lua number past 14 digits would otherwise reach Redis as '1e+14'.
-if balanceExists and back ~= 0 then redis.call('INCRBY', KEYS[1], string.format('%d', back)) end
+if balanceExists then
+  if greater(backH, backL, overH, overL) then
+    redis.call('INCRBY', KEYS[1], decimal(minus(backH, backL, overH, overL)))
+  elseif greater(overH, overL, backH, backL) then
+    redis.call('DECRBY', KEYS[1], decimal(minus(overH, overL, backH, backL)))
+  end
+end
 return released
