@@ -35,6 +35,8 @@ export interface ScriptRunner {
  */
 export function loadScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
+  // Exact nGNK arithmetic, local functions every script may use (Redis scripts cannot import).
+  const prelude = readFileSync(`${dir}decimal.lua`, 'utf8');
   const variableKeys = new Set<string>();
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const count = /-(\d+|n)\.lua$/.exec(file)?.[1];
@@ -43,7 +45,7 @@ export function loadScripts(redis: Redis): ScriptRunner {
       redis.defineCommand(name, {
         // Without numberOfKeys, ioredis takes the key count as the first argument of each call.
         ...(count === 'n' ? {} : { numberOfKeys: Number(count) }),
-        lua: readFileSync(dir + file, 'utf8'),
+        lua: `${prelude}\n${readFileSync(dir + file, 'utf8')}`,
       });
   }
   return {

@@ -8,30 +8,7 @@
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
 local now = tonumber(ARGV[1])
 
--- Amounts (nGNK) are decimal strings compared and added exactly: a Lua number is a double, exact
--- only to 2^53 nGNK (about 9 million GNK), past which a sum or a comparison could be off by a few
--- nGNK. Each amount is split into two limbs of up to 9 digits' worth (exact to 9e24; Redis's own
--- integers stop at 9.2e18). A negative amount (never written) reads as 0.
-local BASE = 1000000000
-local function limbs(s)
-  if string.sub(s, 1, 1) == '-' then return 0, 0 end
-  local n = #s
-  if n <= 9 then return 0, tonumber(s) end
-  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
-end
-local function greater(ah, al, bh, bl) return ah > bh or (ah == bh and al > bl) end
-local function plus(ah, al, bh, bl)
-  local l = al + bl
-  if l >= BASE then return ah + bh + 1, l - BASE end
-  return ah + bh, l
-end
--- a - b as a decimal string, for a >= b
-local function minus(ah, al, bh, bl)
-  local h, l = ah - bh, al - bl
-  if l < 0 then h, l = h - 1, l + BASE end
-  if h == 0 then return string.format('%d', l) end
-  return string.format('%d%09d', h, l)
-end
+-- Amounts (nGNK) are compared and added as exact decimals (decimal.lua, prepended).
 local estH, estL = limbs(ARGV[2])
 
 local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c')
@@ -75,7 +52,7 @@ local function overLimit(limit, counterKey)
   local lh, ll = limbs(limit)
   local th, tl = plus(uh, ul, estH, estL)
   local remaining = '0'
-  if greater(lh, ll, uh, ul) then remaining = minus(lh, ll, uh, ul) end
+  if greater(lh, ll, uh, ul) then remaining = decimal(minus(lh, ll, uh, ul)) end
   return greater(th, tl, lh, ll), remaining
 end
 local overD, remD = overLimit(k[4], KEYS[4])

@@ -4,31 +4,7 @@
 -- KEYS: 1 account available balance, then per hold: hold record, day counter, month counter
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void)
 
--- Amounts as exact decimals, as in admit-7.lua: a Lua number is exact only to 2^53 nGNK. Two limbs
--- of up to 9 digits' worth each, exact to 9e24.
-local BASE = 1000000000
-local function limbs(s)
-  local n = #s
-  if n <= 9 then return 0, tonumber(s) end
-  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
-end
-local function greater(ah, al, bh, bl) return ah > bh or (ah == bh and al > bl) end
-local function plus(ah, al, bh, bl)
-  local l = al + bl
-  if l >= BASE then return ah + bh + 1, l - BASE end
-  return ah + bh, l
-end
--- a - b, for a >= b
-local function minus(ah, al, bh, bl)
-  local h, l = ah - bh, al - bl
-  if l < 0 then h, l = h - 1, l + BASE end
-  return h, l
-end
-local function decimal(h, l)
-  if h == 0 then return string.format('%d', l) end
-  return string.format('%d%09d', h, l)
-end
-
+-- Amounts are exact decimals (decimal.lua, prepended).
 local balanceExists = redis.call('EXISTS', KEYS[1]) == 1
 -- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
 local backH, backL, overH, overL = 0, 0, 0, 0
