@@ -9,6 +9,9 @@
  * hot ledger rows (the system accounts), so overlapping flushes only queue on those row locks
  * while each holds a pooled connection, starving everything else that needs Postgres (the api's
  * holds) and growing the pile as load rises.
+ *
+ * With `retryEach`, a failed flush is tried again item by item, so one bad item fails only its own
+ * caller; otherwise every caller of the batch gets its error.
  */
 export class Batcher<T, R> {
   private items: { item: T; at: number; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -19,6 +22,7 @@ export class Batcher<T, R> {
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly maxSize = 500,
     private readonly maxWaitMs = 5,
+    private readonly opts: { retryEach?: boolean } = {},
   ) {}
 
   add(item: T): Promise<R> {
@@ -56,8 +60,14 @@ export class Batcher<T, R> {
         (results) => {
           for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
         },
-        (err) => {
-          for (const b of batch) b.reject(err);
+        async (err) => {
+          if (!this.opts.retryEach || batch.length === 1) {
+            for (const b of batch) b.reject(err);
+            return;
+          }
+          await Promise.all(
+            batch.map((b) => this.flush([b.item]).then((r) => b.resolve(r[0] as R), b.reject)),
+          );
         },
       )
       .finally(() => {
