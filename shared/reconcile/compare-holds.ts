@@ -43,6 +43,7 @@ export function compareHoldRecords(
     const put: Repair = {
       kind: 'putHold',
       key,
+      holdId: id,
       amount: hold.amount.toString(),
       keyId: hold.child_key_id,
       ttlS,

@@ -32,7 +32,7 @@ export type Repair =
   | { kind: 'value'; key: string; value: string; ttlS: number }
   /** Replace a key-state hash whole. */
   | { kind: 'state'; key: string; fields: string[] }
-  | { kind: 'putHold'; key: string; amount: string; keyId: string; ttlS: number }
+  | { kind: 'putHold'; key: string; holdId: string; amount: string; keyId: string; ttlS: number }
   | { kind: 'delHold'; key: string }
   /** Rebuild an RPM window that was absent when read (the WATCH keeps it so until EXEC). */
   | { kind: 'rpmWindow'; key: string; entries: RpmWindowEntry[] };

@@ -7,7 +7,7 @@ import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
-import { type AccountTruth, readRestoredWindows, readTruth, truthPeriod } from './truth.js';
+import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';
 import type { Finding } from './types.js';
 
 export interface WatchedResult {
@@ -73,7 +73,7 @@ export async function watchedEvaluate(
     const counts = opts.apply ? queueRepairs(multi, findings) : { fixed: 0, restored: 0 };
     const done = await multi.exec();
     if (done === null) return { findings, consistent: false, fixed: 0, restored: 0 };
-    if (opts.apply) await releaseSettledMeanwhile(ctx, accountId, findings, truth);
+    if (opts.apply) await releaseSettledMeanwhile(ctx, findings);
     return { findings, consistent: true, ...counts };
   } finally {
     await conn.unwatch().catch(() => {});
@@ -87,18 +87,10 @@ export async function watchedEvaluate(
  * settlement would have: the script deletes the record, so a release still on its way (or this one,
  * if that came first) finds nothing and changes nothing.
  */
-async function releaseSettledMeanwhile(
-  ctx: Context,
-  accountId: string,
-  findings: Finding[],
-  truth: AccountTruth,
-): Promise<void> {
-  const put = new Set(
-    findings.flatMap((f) => f.repairs.filter((r) => r.kind === 'putHold').map((r) => r.key)),
-  );
-  if (put.size === 0) return;
-  const ids = [...truth.openHolds.keys()].filter((id) => put.has(ctx.keys.hold(accountId, id)));
-  const settled = await resolvedHoldsAmong(ctx.sql, ids);
+async function releaseSettledMeanwhile(ctx: Context, findings: Finding[]): Promise<void> {
+  const put = findings.flatMap((f) => f.repairs.flatMap((r) => (r.kind === 'putHold' ? [r.holdId] : [])));
+  if (put.length === 0) return;
+  const settled = await resolvedHoldsAmong(ctx.sql, put);
   await releaseHoldsInRedis(
     ctx,
     settled.map((h) => ({ hold: h, charged: h.charged })),
