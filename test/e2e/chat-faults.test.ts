@@ -4,6 +4,7 @@ import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/sim
 import { estimatePromptTokens, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, holdsOf, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
+import { refuseHoldsOf } from '../helpers/refuse-holds.js';
 import { startTestStack, useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectWhiteLabelled } from '../helpers/white-label.js';
@@ -120,13 +121,7 @@ describe('a hold Postgres cannot record', () => {
     async (stream) => {
       const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 10 } });
       const { sql } = stack.env.ctx;
-      const fn = `refuse_holds_${c.childId.replaceAll(/\W/g, '_')}`;
-      await sql.unsafe(`create function ${fn}() returns trigger language plpgsql as $$
-      begin
-        if new.child_key_id = '${c.childId}' then raise exception 'disk full'; end if;
-        return new;
-      end $$`);
-      await sql.unsafe(`create trigger ${fn} before insert on holds for each row execute function ${fn}()`);
+      const acceptHolds = await refuseHoldsOf(sql, c.childId);
       let tokens = 0;
       try {
         if (stream) {
@@ -152,7 +147,7 @@ describe('a hold Postgres cannot record', () => {
         expect(await holdsOf(stack.env.ctx, c.accountId)).toEqual([]);
         expect((await accountBooks(stack.env.ctx, c.accountId)).redisAvailable).toBeLessThan(BALANCE);
       } finally {
-        await sql.unsafe(`drop trigger ${fn} on holds; drop function ${fn}()`);
+        await acceptHolds();
       }
       await waitFor(
         'billed',

@@ -5,6 +5,7 @@ import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
+import { refuseHoldsOf } from '../helpers/refuse-holds.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,9 +16,10 @@ let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({ workers: false });
 });
+let acceptHolds: (() => Promise<void>) | null = null;
 afterEach(async () => {
   for (const n of stack.sim.nodes) n.setFaults({});
-  await stack.env.ctx.sql`alter table holds drop constraint if exists test_refuse_key`;
+  await acceptHolds?.();
 });
 afterAll(async () => {
   await stack?.close();
@@ -25,17 +27,11 @@ afterAll(async () => {
 
 const chat = { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 };
 
-async function refuseHoldsOf(childKeyId: string): Promise<void> {
-  await stack.env.ctx.sql.unsafe(
-    `alter table holds add constraint test_refuse_key check (child_key_id <> '${childKeyId}') not valid`,
-  );
-}
-
 describe('a sync request whose hold Postgres did not record', () => {
   it('is served, and billed once by settlement, which writes the hold from its terms', async () => {
     const { ctx } = stack.env;
     const c = await createCustomer(ctx, stack.server.url);
-    await refuseHoldsOf(c.childId);
+    acceptHolds = await refuseHoldsOf(ctx.sql, c.childId);
 
     const res = await call(stack.server.url, 'POST', '/v1/chat/completions', {
       token: c.childKey,
@@ -50,7 +46,7 @@ describe('a sync request whose hold Postgres did not record', () => {
     expect(item.unrecorded?.childKeyId).toBe(c.childId);
     expect(await ctx.sql`select 1 from holds where id = ${item.holdId}`).toHaveLength(0);
 
-    await ctx.sql`alter table holds drop constraint test_refuse_key`;
+    await acceptHolds();
     const stop = startWorkers(ctx, stack.deps);
     try {
       await waitFor('request billed', async () => {
@@ -77,7 +73,7 @@ describe('a sync request whose hold Postgres did not record', () => {
   it('not served either, takes its admission back: nothing held in Redis, nothing to settle', async () => {
     const { ctx } = stack.env;
     const c = await createCustomer(ctx, stack.server.url, { child: { rate_limit_rpm: 5 } });
-    await refuseHoldsOf(c.childId);
+    acceptHolds = await refuseHoldsOf(ctx.sql, c.childId);
     for (const n of stack.sim.nodes) n.setFaults({ status: 503 });
 
     const res = await call(stack.server.url, 'POST', '/v1/chat/completions', {
