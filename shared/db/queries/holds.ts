@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { statusIn } from './status-by-id.js';
 
 export interface NewHold {
   id: string;
@@ -94,7 +95,7 @@ export async function resolveHolds(db: Db, items: HoldResolution[], at: Date): P
     update holds h set status = v.status, posted_amount = v.posted, resolved_at = ${at}
     from unnest(${items.map((i) => i.id)}::text[], ${items.map((i) => i.status)}::text[],
                 ${items.map((i) => i.postedAmount.toString())}::bigint[]) as v(id, status, posted)
-    where h.id = v.id and h.status = 'open'`;
+    where h.id = v.id and ${statusIn(db, 'h.status', ['open'])}`;
 }
 
 /** An open hold as settlement reads it, with the referrers its charge pays (L1, L2) if any. */
@@ -115,7 +116,7 @@ export async function lockHoldsToSettle(db: Db, ids: string[]): Promise<HoldToSe
            h.model, h.price_ngonka_per_token, h.markup_bps, h.status, h.posted_amount, h.created_at,
            h.deadline, a.referred_by as referrer_l1, r.referred_by as referrer_l2
     from holds h join accounts a on a.id = h.account_id left join accounts r on r.id = a.referred_by
-    where h.id = any(${ids}) and h.status = 'open'
+    where h.id = any(${ids}) and ${statusIn(db, 'h.status', ['open'])}
     order by h.id
     for update of h`;
 }

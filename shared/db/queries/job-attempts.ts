@@ -1,5 +1,6 @@
 import type { Db } from '../client.js';
 import type { JobRow } from './jobs.js';
+import { statusIn } from './status-by-id.js';
 
 /**
  * The inference worker's reads and writes, each for many jobs at once: the worker groups the
@@ -14,6 +15,9 @@ import type { JobRow } from './jobs.js';
  */
 
 /** A runnable job as an attempt starts: with the terms of its hold (null without one). */
+/** A job that may still start or finish an attempt. */
+const LIVE = ['queued', 'running'];
+
 export interface StartedJobRow extends JobRow {
   hold_status: 'open' | 'posted' | 'voided' | null;
   hold_amount: bigint | null;
@@ -31,7 +35,7 @@ export async function readJobsToRun(db: Db, ids: string[]): Promise<StartedJobRo
     select j.*, h.status as hold_status, h.amount as hold_amount,
            h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps
     from jobs j left join holds h on h.id = j.hold_id
-    where j.id = any(${ids}::text[]) and j.status in ('queued', 'running')`;
+    where j.id = any(${ids}::text[]) and ${statusIn(db, 'j.status', LIVE)}`;
 }
 
 /** Which attempt of a job this is (1 for the first), and when it started. */
@@ -52,7 +56,7 @@ export async function markJobsRunning(db: Db, marks: AttemptMark[]): Promise<voi
       started_at = coalesce(j.started_at, v.started_at)
     from jsonb_to_recordset(${db.json(marks.map(attemptJson) as never)}::jsonb)
       as v(id text, attempt int, started_at timestamptz)
-    where j.id = v.id and j.status in ('queued', 'running')`;
+    where j.id = v.id and ${statusIn(db, 'j.status', LIVE)}`;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function recordAttempt(db: Db, m: AttemptMark): Promise<JobRow['sta
   const [row] = await db<{ recorded: boolean; status: JobRow['status'] }[]>`
     with recorded as (
       update jobs set attempts = greatest(attempts, ${m.attempt}), started_at = coalesce(started_at, ${m.startedAt})
-      where id = ${m.id} and status in ('queued', 'running')
+      where id = ${m.id} and ${statusIn(db, 'status', LIVE)}
       returning id
     )
     select exists (select 1 from recorded) as recorded, (select status from jobs where id = ${m.id}) as status`;
@@ -97,7 +101,7 @@ export async function completeJobs(db: Db, done: JobCompletion[]): Promise<strin
       started_at = coalesce(j.started_at, v.started_at)
     from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
       as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
-    where j.id = v.id and j.status in ('queued', 'running')
+    where j.id = v.id and ${statusIn(db, 'j.status', LIVE)}
     returning j.id`;
   return rows.map((r) => r.id);
 }

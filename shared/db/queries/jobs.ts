@@ -1,8 +1,12 @@
 import type { Db } from '../client.js';
 import { HOLD_COLUMNS, holdRows, type NewHold } from './holds.js';
 import type { AttemptMark } from './job-attempts.js';
+import { statusIn } from './status-by-id.js';
 
 export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+/** A job that can still end: a batch line not dispatched yet, or a job queued or running. */
+const UNFINISHED: JobStatus[] = ['pending', 'queued', 'running'];
 
 export interface JobRow {
   id: string;
@@ -88,7 +92,7 @@ export async function findJob(db: Db, id: string): Promise<JobRow | null> {
 export async function startJobAttempt(db: Db, id: string, at: Date): Promise<JobRow | null> {
   const [row] = await db<JobRow[]>`
     update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ${at})
-    where id = ${id} and status in ('queued', 'running')
+    where id = ${id} and ${statusIn(db, 'status', ['queued', 'running'])}
     returning *`;
   return row ?? null;
 }
@@ -102,7 +106,7 @@ export async function completeJob(
   const [row] = await db<JobRow[]>`
     update jobs set status = 'succeeded', result = ${db.json(r.result as never)}, usage = ${db.json(r.usage as never)},
       cost_ngonka = ${r.cost.toString()}, completed_at = ${r.at}, error = null
-    where id = ${id} and status = 'running'
+    where id = ${id} and ${statusIn(db, 'status', ['running'])}
     returning *`;
   return row ?? null;
 }
@@ -123,7 +127,7 @@ export async function failJob(
     update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0,
       attempts = greatest(attempts, ${f.attempt?.attempt ?? 0}),
       started_at = coalesce(started_at, ${f.attempt?.startedAt ?? null}::timestamptz)
-    where id = ${id} and status in ('pending', 'queued', 'running')
+    where id = ${id} and ${statusIn(db, 'status', UNFINISHED)}
     returning *`;
   return row ?? null;
 }
@@ -137,7 +141,7 @@ export async function cancelJob(
   const [row] = await db<(JobRow & { was: JobStatus })[]>`
     update jobs j set status = 'cancelled', completed_at = ${at}
     from (select id, status as was from jobs where id = ${id} for update) old
-    where j.id = old.id and j.status in ('pending', 'queued', 'running')
+    where j.id = old.id and ${statusIn(db, 'j.status', UNFINISHED)}
     returning j.*, old.was`;
   if (!row) return null;
   const { was, ...job } = row;

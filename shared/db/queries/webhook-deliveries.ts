@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { statusIn } from './status-by-id.js';
 
 export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'disabled';
 
@@ -61,7 +62,7 @@ export async function claimDeliveryAttempt(
 ): Promise<number | null> {
   const [row] = await db<{ attempts: number }[]>`
     update webhook_deliveries set attempts = attempts + 1, next_attempt_at = null, updated_at = ${at}
-    where id = ${id} and status = 'pending' and attempts = ${seenAttempts}
+    where id = ${id} and ${statusIn(db, 'status', ['pending'])} and attempts = ${seenAttempts}
     returning attempts`;
   return row?.attempts ?? null;
 }
@@ -101,7 +102,7 @@ export async function closeDelivery(
   await db`
     update webhook_deliveries
     set status = ${status}, last_error = ${error}, next_attempt_at = null, updated_at = ${at}
-    where id = ${id} and status = 'pending'`;
+    where id = ${id} and ${statusIn(db, 'status', ['pending'])}`;
 }
 
 /**
