@@ -11,6 +11,7 @@ export type IdPrefix =
   | 'whd'
   | 'hold'
   | 'req'
+  | 'chg'
   | 'chatcmpl';
 
 /** Random bytes are drawn from the CSPRNG 4 KiB at a time: one syscall per 256 ids, not per id. */

@@ -75,6 +75,10 @@ registry.registerPath({
   path: '/api/account/ledger',
   tags: ['accounts'],
   summary: 'Ledger entries, newest first; pass next_cursor as cursor for the next page',
+  description:
+    'A charge bills the requests one settlement batch settled for the account (metadata.requests, with their ' +
+    'prompt_tokens and completion_tokens): one entry per batch, not per request. A referral entry shares the ref ' +
+    'of the charge it was paid from.',
   request: { query: ledgerQuery },
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: ledgerPageResponse } } },

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import {
+  type HoldResolution,
   type HoldToSettle,
   insertMissingHolds,
   lockHoldsToSettle,
@@ -7,6 +8,7 @@ import {
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
+import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
 import type { HoldTerms } from '../queues.js';
 import { fromHoldTerms } from './hold-terms.js';
@@ -38,18 +40,23 @@ export interface SettlementResult {
 interface Planned {
   hold: HoldToSettle;
   s: Settlement;
-  status: 'posted' | 'voided';
   charge: bigint;
+  /** The charge transfer that bills it, once booked. */
+  chargeRef: string | null;
 }
+
+type Posted = Planned & { s: Extract<Settlement, { outcome: 'post' }> };
+const isPosted = (p: Planned): p is Posted => p.s.outcome === 'post';
 
 /**
  * Settle many holds in one transaction (DESIGN.md invariants 2 and 3): each open hold is posted at
- * its actual cost (never above the hold, at the price fixed at admission) or voided; the customer
- * pays, the upstream cost and the margin are booked, referrers are paid from the margin, usage
- * aggregates move. Then Redis gives back what was reserved but not charged. Idempotent per hold.
- * Four round trips however many holds: lock and read them, then the hold updates, transfers,
- * account locks and usage together, then postings and balances, then commit (one more first when
- * an unrecorded hold has to be written).
+ * its actual cost (never above the hold, at the price fixed at admission) or voided; each account
+ * pays the sum of its holds' charges in one transfer, the upstream cost and the margin are booked,
+ * referrers are paid from the margin, usage aggregates move. Then Redis gives back what was
+ * reserved but not charged. Idempotent per hold: only an open hold is posted, and it names the
+ * charge that billed it. Four round trips however many holds: lock and read them, then the hold
+ * updates, transfers, account locks and usage together, then postings and balances, then commit
+ * (one more first when an unrecorded hold has to be written).
  */
 export async function settleHolds(ctx: Context, items: Settlement[]): Promise<SettlementResult[]> {
   const at = ctx.clock.now();
@@ -73,17 +80,13 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
               hold.amount,
             )
           : 0n;
-      return { hold, s, status: s.outcome === 'post' ? 'posted' : 'voided', charge };
+      return { hold, s, charge, chargeRef: null };
     });
-    const { drafts, usage } = bookings(plan, at, ctx.config);
+    const drafts = charges(plan, ctx.config);
     await Promise.all([
-      resolveHolds(
-        tx,
-        plan.map((p) => ({ id: p.hold.id, status: p.status, postedAmount: p.charge })),
-        at,
-      ),
+      resolveHolds(tx, plan.map(resolution), at),
       postTransfers(tx, drafts, at),
-      addKeyUsage(tx, usage),
+      addKeyUsage(tx, usageDeltas(plan, at)),
     ]);
     return plan;
   });
@@ -95,59 +98,85 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
   return items.map((i) => {
     const p = done.get(i.holdId);
-    return { holdId: i.holdId, status: p?.status ?? 'already', charged: p?.charge ?? 0n };
+    if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
+    return { holdId: i.holdId, status: isPosted(p) ? 'posted' : 'voided', charged: p.charge };
   });
 }
 
+function resolution(p: Planned): HoldResolution {
+  const posted = isPosted(p);
+  return {
+    id: p.hold.id,
+    status: posted ? 'posted' : 'voided',
+    postedAmount: p.charge,
+    promptTokens: posted ? p.s.promptTokens : null,
+    completionTokens: posted ? p.s.completionTokens : null,
+    chargeRef: p.chargeRef,
+  };
+}
+
 /**
- * The ledger transfers and usage deltas of the posted holds: per charge, the customer pays, the
- * upstream cost and the margin are booked; referrers (L1, L2) are paid from the margin. Usage is
- * aggregated per (key, day, model) so each row is written once per batch.
+ * The ledger transfers of the posted holds, one charge per account: the customer pays the sum of
+ * its holds' charges, the upstream cost (tokens at the node's price) and the margin are booked;
+ * referrers (L1, L2) are paid from the margin, each hold's share rounded down as if it were booked
+ * alone. Sets `chargeRef` on the holds each charge bills.
  */
-function bookings(
+function charges(
   plan: Planned[],
-  at: Date,
   config: { REFERRAL_L1_BPS: number; REFERRAL_L2_BPS: number },
-): { drafts: TransferDraft[]; usage: UsageDelta[] } {
+): TransferDraft[] {
   const l1Bps = BigInt(config.REFERRAL_L1_BPS);
   const l2Bps = BigInt(config.REFERRAL_L2_BPS);
+  const byAccount = new Map<string, Posted[]>();
+  for (const p of plan.filter(isPosted)) {
+    const list = byAccount.get(p.hold.account_id);
+    if (list) list.push(p);
+    else byAccount.set(p.hold.account_id, [p]);
+  }
   const drafts: TransferDraft[] = [];
-  const usage = new Map<string, UsageDelta>();
-  for (const { hold, s, charge } of plan) {
-    if (s.outcome !== 'post') continue;
-    const upstream = BigInt(s.promptTokens + s.completionTokens) * hold.price_ngonka_per_token;
+  for (const [account, posted] of byAccount) {
+    const t = { charge: 0n, upstream: 0n, r1: 0n, r2: 0n, prompt: 0, completion: 0 };
+    const { referrer_l1: l1, referrer_l2: l2 } = posted[0]!.hold; // the account's, on every hold
+    for (const { hold, s, charge } of posted) {
+      t.charge += charge;
+      t.upstream += BigInt(s.promptTokens + s.completionTokens) * hold.price_ngonka_per_token;
+      t.prompt += s.promptTokens;
+      t.completion += s.completionTokens;
+      if (l1) t.r1 += (charge * l1Bps) / 10_000n;
+      if (l2) t.r2 += (charge * l2Bps) / 10_000n;
+    }
+    if (t.charge === 0n && t.upstream === 0n) continue; // nothing to book: no legs
+    const ref = newId('chg');
+    for (const p of posted) p.chargeRef = ref;
     drafts.push({
       kind: 'charge',
-      ref: hold.request_id,
-      metadata: {
-        hold_id: hold.id,
-        key_id: hold.child_key_id,
-        model: hold.model,
-        prompt_tokens: s.promptTokens,
-        completion_tokens: s.completionTokens,
-      },
+      ref,
+      metadata: { requests: posted.length, prompt_tokens: t.prompt, completion_tokens: t.completion },
       legs: [
-        { account: hold.account_id, amount: -charge },
-        { account: SYSTEM_ACCOUNTS.upstreamCost, amount: upstream },
-        { account: SYSTEM_ACCOUNTS.revenue, amount: charge - upstream },
+        { account, amount: -t.charge },
+        { account: SYSTEM_ACCOUNTS.upstreamCost, amount: t.upstream },
+        { account: SYSTEM_ACCOUNTS.revenue, amount: t.charge - t.upstream },
       ],
     });
-    const { referrer_l1: l1, referrer_l2: l2 } = hold;
-    if (l1) {
-      const r1 = (charge * l1Bps) / 10_000n;
-      const r2 = l2 ? (charge * l2Bps) / 10_000n : 0n;
-      if (r1 + r2 > 0n)
-        drafts.push({
-          kind: 'referral',
-          ref: hold.request_id,
-          metadata: { from_account: hold.account_id, charge_ngonka: charge.toString() },
-          legs: [
-            { account: SYSTEM_ACCOUNTS.revenue, amount: -(r1 + r2) },
-            { account: l1, amount: r1 },
-            ...(l2 ? [{ account: l2, amount: r2 }] : []),
-          ],
-        });
-    }
+    if (l1 && t.r1 + t.r2 > 0n)
+      drafts.push({
+        kind: 'referral',
+        ref,
+        metadata: { from_account: account, charge_ngonka: t.charge.toString() },
+        legs: [
+          { account: SYSTEM_ACCOUNTS.revenue, amount: -(t.r1 + t.r2) },
+          { account: l1, amount: t.r1 },
+          ...(l2 ? [{ account: l2, amount: t.r2 }] : []),
+        ],
+      });
+  }
+  return drafts;
+}
+
+/** Usage of the posted holds, aggregated per (key, day, model) so each row is written once per batch. */
+function usageDeltas(plan: Planned[], at: Date): UsageDelta[] {
+  const usage = new Map<string, UsageDelta>();
+  for (const { hold, s, charge } of plan.filter(isPosted)) {
     const k = `${hold.child_key_id}|${hold.period_day}|${hold.model}`;
     const u = usage.get(k) ?? {
       childKeyId: hold.child_key_id,
@@ -166,5 +195,5 @@ function bookings(
     u.cost += charge;
     usage.set(k, u);
   }
-  return { drafts, usage: [...usage.values()] };
+  return [...usage.values()];
 }

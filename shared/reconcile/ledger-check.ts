@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import {
   balanceMismatches,
+  chargeMismatches,
   closedPeriodMismatches,
   holdJobMismatches,
   overHeldAccounts,
@@ -12,6 +13,8 @@ import type { DriftItem } from './types.js';
 const LIMIT = 100;
 /** Closed periods are re-checked for this long after they end. */
 const RECHECK_DAYS = 62;
+/** Charges are checked against their holds for this long after they are booked. */
+const CHARGE_RECHECK_MS = 3600_000;
 
 const PROBLEMS = {
   hold_past_deadline: 'open hold past its deadline (the stale-hold sweeper should have voided it)',
@@ -22,17 +25,19 @@ const PROBLEMS = {
 /**
  * The book of record's own invariants, Postgres only: every transfer sums to zero, every ledger
  * balance equals its postings, no customer has more held than they have, open holds match live
- * jobs, closed periods are still what they were closed at.
+ * jobs, each recent charge equals the holds it billed, closed periods are still what they were
+ * closed at.
  */
 export async function checkLedger(ctx: Context): Promise<DriftItem[]> {
   const now = ctx.clock.now();
   const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
   const since = new Date(now.getTime() - RECHECK_DAYS * 86_400_000).toISOString().slice(0, 10);
-  const [transfers, balances, overHeld, holds, periods] = await Promise.all([
+  const [transfers, balances, overHeld, holds, charges, periods] = await Promise.all([
     unbalancedTransfers(ctx.sql, LIMIT),
     balanceMismatches(ctx.sql, LIMIT),
     overHeldAccounts(ctx.sql, LIMIT),
     holdJobMismatches(ctx.sql, now, graceMs, LIMIT),
+    chargeMismatches(ctx.sql, new Date(now.getTime() - CHARGE_RECHECK_MS), LIMIT),
     closedPeriodMismatches(ctx.sql, since, LIMIT),
   ]);
   return [
@@ -62,6 +67,13 @@ export async function checkLedger(ctx: Context): Promise<DriftItem[]> {
       subject: [h.hold_id && `hold ${h.hold_id}`, h.job_id && `job ${h.job_id}`].filter(Boolean).join(', '),
       message: PROBLEMS[h.problem],
       actual: `hold ${h.hold_status ?? 'none'}, job ${h.job_status ?? 'none'}`,
+    })),
+    ...charges.map((c) => ({
+      check: 'charges_vs_holds' as const,
+      subject: `charge ${c.ref}`,
+      message: 'charge differs from the holds it billed',
+      expected: `${c.holds_total} nGNK for ${c.holds} requests`,
+      actual: `${c.charged} nGNK for ${c.requests} requests`,
     })),
     ...periods.map((p) => ({
       check: 'closed_periods' as const,

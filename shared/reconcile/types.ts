@@ -7,6 +7,7 @@ export const CHECKS = [
   'ledger_balances',
   'available_non_negative',
   'holds_vs_jobs',
+  'charges_vs_holds',
   'closed_periods',
   'redis_balance',
   'redis_counters',

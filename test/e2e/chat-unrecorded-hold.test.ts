@@ -56,10 +56,12 @@ describe('a sync request whose hold Postgres did not record', () => {
     } finally {
       await stop();
     }
+    // Billed by one charge, and only this request was (the charge's customer leg is its cost).
     const [charges] = await ctx.sql<{ n: number; amount: bigint }[]>`
       select count(*)::int as n, coalesce(-sum(p.amount), 0)::bigint as amount
-      from transfers t join postings p on p.transfer_id = t.id
-      where t.kind = 'charge' and t.metadata->>'hold_id' = ${item.holdId} and p.ledger_account_id = ${c.accountId}`;
+      from holds h join transfers t on t.kind = 'charge' and t.ref = h.charge_ref
+      join postings p on p.transfer_id = t.id
+      where h.id = ${item.holdId} and p.ledger_account_id = ${c.accountId}`;
     expect(charges?.n).toBe(1);
     const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
     expect(account.body.held_ngonka).toBe('0');

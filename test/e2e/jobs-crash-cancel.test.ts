@@ -115,9 +115,10 @@ describe('jobs through crashes and cancellation', () => {
     }
     expect(await jobRow(bad)).toMatchObject({ attempts: Number(stack.env.ctx.config.INFERENCE_ATTEMPTS) });
     for (const id of good) expect(await jobRow(id)).toMatchObject({ attempts: 1 });
-    const charges = await stack.env.ctx.sql<{ ref: string }[]>`
-      select ref from transfers where kind = 'charge' and ref = any(${[...good, bad]}) order by ref`;
-    expect(charges.map((r) => r.ref)).toEqual([...good].sort());
+    const billed = await stack.env.ctx.sql<{ ref: string }[]>`
+      select h.request_id as ref from holds h join transfers t on t.kind = 'charge' and t.ref = h.charge_ref
+      where h.request_id = any(${[...good, bad]}) order by h.request_id`;
+    expect(billed.map((r) => r.ref)).toEqual([...good].sort());
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
@@ -140,8 +141,9 @@ describe('jobs through crashes and cancellation', () => {
         const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
         return a.body.held_ngonka === '0';
       });
-      const charges = await stack.env.ctx
-        .sql`select count(*)::int as n from transfers where kind = 'charge' and ref = ${res.body.id}`;
+      const charges = await stack.env.ctx.sql`
+        select count(*)::int as n from holds h join transfers t on t.kind = 'charge' and t.ref = h.charge_ref
+        where h.request_id = ${res.body.id} and h.status = 'posted' and h.posted_amount = ${job.body.cost_ngonka}`;
       expect(charges[0]?.n).toBe(1);
       const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
       expect(a.body.balance_ngonka).toBe(String(1_000_000_000 - Number(job.body.cost_ngonka)));

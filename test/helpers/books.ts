@@ -33,8 +33,8 @@ export interface Books {
   balance: bigint;
   /** What admission sees as spendable, from Redis. */
   redisAvailable: bigint | null;
-  /** Charge transfers booked for the account. */
-  charges: number;
+  /** Requests of the account posted and billed by a charge transfer. */
+  billed: number;
 }
 
 export async function accountBooks(ctx: Context, accountId: string): Promise<Books> {
@@ -42,13 +42,13 @@ export async function accountBooks(ctx: Context, accountId: string): Promise<Boo
     { balance: bigint }[]
   >`select balance from ledger_accounts where id = ${accountId}`;
   const [c] = await ctx.sql<{ n: number }[]>`
-    select count(*)::int as n from transfers t
-    where t.kind = 'charge' and exists (select 1 from holds h where h.request_id = t.ref and h.account_id = ${accountId})`;
+    select count(*)::int as n from holds h join transfers t on t.kind = 'charge' and t.ref = h.charge_ref
+    where h.account_id = ${accountId} and h.status = 'posted'`;
   const redis = await ctx.redis.get(ctx.keys.balance(accountId));
   return {
     balance: l?.balance ?? 0n,
     redisAvailable: redis === null ? null : BigInt(redis),
-    charges: c?.n ?? 0,
+    billed: c?.n ?? 0,
   };
 }
 

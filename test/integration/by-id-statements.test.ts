@@ -108,7 +108,14 @@ describe('statements by id, with a live backlog the statistics have not seen', (
         // Settlement's order: lock the open holds, then resolve them, in one transaction.
         await conn.unsafe('begin');
         locked = (await lockHoldsToSettle(db, ids.holds)).map((h) => h.id);
-        const voided = locked.map((id) => ({ id, status: 'voided' as const, postedAmount: 0n }));
+        const voided = locked.map((id) => ({
+          id,
+          status: 'voided' as const,
+          postedAmount: 0n,
+          promptTokens: null,
+          completionTokens: null,
+          chargeRef: null,
+        }));
         await resolveHolds(db, voided, new Date());
         await conn.unsafe('commit');
       }),

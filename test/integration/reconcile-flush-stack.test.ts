@@ -68,9 +68,10 @@ describe('Redis lost mid-run, the whole stack running', () => {
     const after = await runReconcile(ctx, { queues: stack.deps.queues });
     expect(after.drift).toEqual([]);
     expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
-    const [charges] = await ctx.sql<{ n: number }[]>`
-      select count(*)::int as n from transfers where kind = 'charge'`;
-    expect(charges?.n).toBe(7); // 3 chats + 4 jobs, each billed once
+    const [billed] = await ctx.sql<{ n: number }[]>`
+      select count(*)::int as n from holds h join transfers t on t.kind = 'charge' and t.ref = h.charge_ref
+      where h.status = 'posted'`;
+    expect(billed?.n).toBe(7); // 3 chats + 4 jobs, each billed once
 
     // New requests are admitted against the real remaining balance and limit.
     const account = await call(url, 'GET', '/api/account', { token: c.jwt });

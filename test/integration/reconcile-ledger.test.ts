@@ -67,6 +67,32 @@ describe('reconcile: the book of record', () => {
     });
   });
 
+  it('names a charge that differs from the holds it billed', async () => {
+    clock.set('2026-11-26T12:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const ids = [await hold(env.ctx, f.key, 100n), await hold(env.ctx, f.key, 100n)];
+    await settleHolds(
+      env.ctx,
+      ids.map((holdId) => ({ holdId, outcome: 'post' as const, promptTokens: 30, completionTokens: 0 })),
+    );
+    const [h] = await env.ctx.sql<
+      { charge_ref: string }[]
+    >`select charge_ref from holds where id = ${ids[0]!}`;
+    expect((await reconcile()).drift.filter((d) => d.check === 'charges_vs_holds')).toEqual([]);
+    // A request posted as billed by that charge, which never booked it.
+    await env.ctx.sql`
+      insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
+                         price_ngonka_per_token, markup_bps, status, posted_amount, deadline, charge_ref)
+      values ('hold_rogue', 'req_rogue', ${f.accountId}, ${f.key.id}, 100, '2026-11-26', 'm', 1, 0, 'posted', 7,
+              ${clock.now()}, ${h!.charge_ref})`;
+    expect(await find('charges_vs_holds', h!.charge_ref)).toMatchObject({
+      expected: '67 nGNK for 3 requests',
+      actual: '60 nGNK for 2 requests',
+    });
+    clock.set('2026-11-26T13:00:01.000Z'); // checked for an hour after it was booked
+    expect(await find('charges_vs_holds', h!.charge_ref)).toBeUndefined();
+  });
+
   it('names a closed period whose daily usage changed after it was closed', async () => {
     clock.set('2026-11-20T10:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });

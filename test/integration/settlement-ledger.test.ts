@@ -32,7 +32,7 @@ describe('settlement', () => {
     ).toBe('600');
     const legs = await env.ctx
       .sql`select p.ledger_account_id as a, p.amount from postings p join transfers t on t.id = p.transfer_id
-      where t.kind = 'charge' and t.ref = ${a.hold.requestId} order by p.amount`;
+      where t.kind = 'charge' and t.ref = (select charge_ref from holds where id = ${a.hold.id}) order by p.amount`;
     expect(legs).toEqual([
       { a: f.accountId, amount: -600n },
       { a: 'sys_revenue', amount: 100n },
@@ -111,6 +111,109 @@ describe('settlement', () => {
     expect((await getAccountBalance(env.ctx.sql, spender.accountId))?.balance).toBe(88_000n);
     expect((await getAccountBalance(env.ctx.sql, l1.accountId))?.balance).toBe(1_200n);
     expect((await getAccountBalance(env.ctx.sql, l2.accountId))?.balance).toBe(360n);
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('books one charge per account per batch, named by each hold it bills with its own cost and tokens', async () => {
+    const a = await createKeyFixture(env.ctx, { balance: 100_000n });
+    const a2 = await createKeyFixture(env.ctx, { accountId: a.accountId }); // a second key, same balance
+    const b = await createKeyFixture(env.ctx, { balance: 100_000n });
+    const [h1, h2, h3, h4] = [
+      await hold(a.key, 5_000n),
+      await hold(a2.key, 5_000n),
+      await hold(b.key, 5_000n),
+      await hold(a.key, 5_000n),
+    ];
+    await settleHolds(env.ctx, [
+      { holdId: h1.hold.id, outcome: 'post', promptTokens: 10, completionTokens: 20 }, // 360
+      { holdId: h2.hold.id, outcome: 'post', promptTokens: 5, completionTokens: 5 }, // 120
+      { holdId: h3.hold.id, outcome: 'post', promptTokens: 1, completionTokens: 1 }, // 24
+      { holdId: h4.hold.id, outcome: 'void' },
+    ]);
+    const rows = await env.ctx.sql<
+      {
+        id: string;
+        status: string;
+        posted_amount: bigint;
+        prompt_tokens: number | null;
+        completion_tokens: number | null;
+        charge_ref: string | null;
+      }[]
+    >`select id, status, posted_amount, prompt_tokens, completion_tokens, charge_ref from holds
+      where id = any(${[h1.hold.id, h2.hold.id, h3.hold.id, h4.hold.id]})`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(h1.hold.id)).toMatchObject({
+      status: 'posted',
+      posted_amount: 360n,
+      prompt_tokens: 10,
+      completion_tokens: 20,
+    });
+    expect(byId.get(h2.hold.id)).toMatchObject({
+      status: 'posted',
+      posted_amount: 120n,
+      prompt_tokens: 5,
+      completion_tokens: 5,
+    });
+    expect(byId.get(h4.hold.id)).toMatchObject({
+      status: 'voided',
+      posted_amount: 0n,
+      prompt_tokens: null,
+      charge_ref: null,
+    });
+    const refA = byId.get(h1.hold.id)!.charge_ref;
+    const refB = byId.get(h3.hold.id)!.charge_ref;
+    expect(refA).toMatch(/^chg_/);
+    expect(byId.get(h2.hold.id)!.charge_ref).toBe(refA);
+    expect(refB).not.toBe(refA);
+
+    const legs = async (ref: string | null) =>
+      env.ctx.sql<{ a: string; amount: bigint; metadata: Record<string, unknown> }[]>`
+        select p.ledger_account_id as a, p.amount, t.metadata from postings p join transfers t on t.id = p.transfer_id
+        where t.kind = 'charge' and t.ref = ${ref} order by p.amount`;
+    const chargeA = await legs(refA);
+    expect(chargeA.map(({ a, amount }) => ({ a, amount }))).toEqual([
+      { a: a.accountId, amount: -480n },
+      { a: 'sys_revenue', amount: 80n },
+      { a: 'sys_upstream_cost', amount: 400n },
+    ]);
+    expect(chargeA[0]!.metadata).toEqual({ requests: 2, prompt_tokens: 15, completion_tokens: 25 });
+    expect((await legs(refB)).map(({ a, amount }) => ({ a, amount }))).toEqual([
+      { a: b.accountId, amount: -24n },
+      { a: 'sys_revenue', amount: 4n },
+      { a: 'sys_upstream_cost', amount: 20n },
+    ]);
+    // The account's statement: one entry for the two requests, after its top-up.
+    const entries = await env.ctx.sql<{ kind: string; amount: bigint; balance_after: bigint }[]>`
+      select t.kind, p.amount, p.balance_after from postings p join transfers t on t.id = p.transfer_id
+      where p.ledger_account_id = ${a.accountId} order by p.id`;
+    expect(entries).toEqual([
+      { kind: 'topup', amount: 100_000n, balance_after: 100_000n },
+      { kind: 'charge', amount: -480n, balance_after: 99_520n },
+    ]);
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('rounds each request’s referral share down on its own, as if it were booked alone', async () => {
+    const l1 = await createKeyFixture(env.ctx);
+    const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: l1.accountId });
+    const holds = [await hold(spender.key, 1_000n), await hold(spender.key, 1_000n)];
+    // 13 tokens each: a charge of 156, of which 10% is 15.6 → 15 per request.
+    await settleHolds(
+      env.ctx,
+      holds.map((h) => ({
+        holdId: h.hold.id,
+        outcome: 'post' as const,
+        promptTokens: 13,
+        completionTokens: 0,
+      })),
+    );
+    // 2 × floor(15.6) = 30, where floor(31.2) would be 31.
+    expect((await getAccountBalance(env.ctx.sql, l1.accountId))?.balance).toBe(30n);
+    expect((await getAccountBalance(env.ctx.sql, spender.accountId))?.balance).toBe(100_000n - 312n);
+    const [r] = await env.ctx.sql<{ n: number }[]>`
+      select count(*)::int as n from transfers where kind = 'referral'
+      and ref = (select charge_ref from holds where id = ${holds[0]!.hold.id})`;
+    expect(r!.n).toBe(1);
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 

@@ -83,6 +83,11 @@ export interface HoldResolution {
   id: string;
   status: 'posted' | 'voided';
   postedAmount: bigint;
+  /** The node's token counts (posted only). */
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** The ref of the charge transfer that billed it (posted at more than zero only). */
+  chargeRef: string | null;
 }
 
 /**
@@ -91,10 +96,14 @@ export interface HoldResolution {
  */
 export async function resolveHolds(db: Db, items: HoldResolution[], at: Date): Promise<void> {
   if (items.length === 0) return;
+  const col = <T>(f: (i: HoldResolution) => T) => items.map(f);
   await db`
-    update holds h set status = v.status, posted_amount = v.posted, resolved_at = ${at}
-    from unnest(${items.map((i) => i.id)}::text[], ${items.map((i) => i.status)}::text[],
-                ${items.map((i) => i.postedAmount.toString())}::bigint[]) as v(id, status, posted)
+    update holds h set status = v.status, posted_amount = v.posted, resolved_at = ${at},
+      prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens, charge_ref = v.charge_ref
+    from unnest(${col((i) => i.id)}::text[], ${col((i) => i.status)}::text[],
+                ${col((i) => i.postedAmount.toString())}::bigint[], ${col((i) => i.promptTokens)}::int[],
+                ${col((i) => i.completionTokens)}::int[], ${col((i) => i.chargeRef)}::text[])
+         as v(id, status, posted, prompt_tokens, completion_tokens, charge_ref)
     where h.id = v.id and ${statusIn(db, 'h.status', ['open'])}`;
 }
 

@@ -108,3 +108,36 @@ export async function closedPeriodMismatches(
     from totals where recorded <> actual
     order by period limit ${limit}`;
 }
+
+export interface ChargeMismatchRow {
+  ref: string;
+  charged: bigint;
+  /** What the holds naming the charge were posted at, together. */
+  holds_total: bigint;
+  /** Requests the charge says it billed, and holds that name it. */
+  requests: number;
+  holds: number;
+}
+
+/**
+ * Each charge booked since `since` (one per account per settlement batch) must equal the holds it
+ * billed: its customer leg is the sum of their posted amounts, and it names as many requests as
+ * hold rows name it. Charges and holds are immutable once booked, so a recent window catches a
+ * wrong one for good. Charges from before migration 010 (one per request) are not in that form.
+ */
+export async function chargeMismatches(db: Db, since: Date, limit: number): Promise<ChargeMismatchRow[]> {
+  return db<ChargeMismatchRow[]>`
+    select c.ref, c.charged, h.total::int8 as holds_total, c.requests, h.n as holds
+    from (
+      select t.ref, (t.metadata->>'requests')::int as requests,
+             coalesce((select -sum(p.amount) from postings p join ledger_accounts l on l.id = p.ledger_account_id
+                       where p.transfer_id = t.id and l.kind = 'customer'), 0)::int8 as charged
+      from transfers t
+      where t.kind = 'charge' and t.created_at >= ${since} and t.metadata ? 'requests'
+    ) c
+    cross join lateral (
+      select coalesce(sum(posted_amount), 0) as total, count(*)::int as n from holds where charge_ref = c.ref
+    ) h
+    where c.charged <> h.total or c.requests <> h.n
+    order by c.ref limit ${limit}`;
+}

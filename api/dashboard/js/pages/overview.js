@@ -92,6 +92,14 @@ function topUp(account) {
   ];
 }
 
+/** A charge bills every request one settlement batch settled: say how many. */
+function requestsOf(e) {
+  const n = e.kind === 'charge' ? e.metadata?.requests : undefined;
+  return typeof n === 'number'
+    ? h('span', { class: 'muted' }, ` · ${n} ${n === 1 ? 'request' : 'requests'}`)
+    : null;
+}
+
 function activity(entries) {
   if (!entries.length) return emptyState('No activity yet: top-ups and charges will be listed here.');
   return table({
@@ -111,7 +119,7 @@ function activity(entries) {
         h('td', {}, badge(e.kind)),
         h('td', { class: 'num' }, `${e.direction === 'debit' ? '−' : '+'}${formatMoney(e.amount_ngonka)}`),
         h('td', { class: 'num' }, formatGnk(e.balance_after_ngonka)),
-        h('td', { class: 'mono small' }, e.ref),
+        h('td', { class: 'mono small' }, e.ref, requestsOf(e)),
       ),
     ),
   });
