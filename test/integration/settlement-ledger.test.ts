@@ -217,6 +217,21 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('refuses a hold or a job booked to another account than its child key’s', async () => {
+    const a = await createKeyFixture(env.ctx, { balance: 1_000n });
+    const b = await createKeyFixture(env.ctx, { balance: 1_000n });
+    await expect(
+      env.ctx.sql`insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
+                                     price_ngonka_per_token, markup_bps, deadline)
+                  values ('hold_x', 'req_x', ${a.accountId}, ${b.key.id}, 1, current_date, 'm', 1, 0, now())`,
+    ).rejects.toThrow(/holds_child_key_fkey/);
+    const h = await hold(a.key, 10n);
+    await expect(
+      env.ctx.sql`insert into jobs (id, account_id, management_key_id, child_key_id, hold_id, model, request)
+                  values ('job_x', ${a.accountId}, ${b.mkId}, ${a.key.id}, ${h.hold.id}, 'm', '{}')`,
+    ).rejects.toThrow(/jobs_child_key_fkey/);
+  });
+
   it('refuses to write an unbalanced transfer or edit a posting', async () => {
     await expect(env.ctx.sql`update postings set amount = amount + 1`).rejects.toThrow(/immutable/);
     await expect(
