@@ -3,7 +3,7 @@ import { admit } from '../../shared/admission/admit.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
-import { insertJob } from '../../shared/db/queries/jobs.js';
+import { insertJobsWithHolds } from '../../shared/db/queries/jobs.js';
 import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
@@ -70,19 +70,25 @@ export async function admitJob(
     markupBps: 10000,
     holdTtlMs: opts.ttlMs ?? 6 * 3600_000,
     requestId: jobId,
-    persist: (tx, h) =>
-      insertJob(tx, {
-        id: jobId,
-        accountId: f.accountId,
-        managementKeyId: f.mkId,
-        childKeyId: f.key.id,
-        holdId: h.id,
-        model: 'm',
-        request: { messages: [] },
-        webhookUrl: null,
-        metadata: {},
-        createdAt: opts.createdAt ?? h.createdAt,
-      }),
+    // As POST /v1/jobs writes them: the hold and the job in one statement.
+    write: (hold) =>
+      insertJobsWithHolds(ctx.sql, [
+        {
+          hold,
+          job: {
+            id: jobId,
+            accountId: f.accountId,
+            managementKeyId: f.mkId,
+            childKeyId: f.key.id,
+            holdId: hold.id,
+            model: 'm',
+            request: { messages: [] },
+            webhookUrl: null,
+            metadata: {},
+            createdAt: opts.createdAt ?? hold.createdAt,
+          },
+        },
+      ]),
   });
   return { jobId, holdId: a.hold.id };
 }

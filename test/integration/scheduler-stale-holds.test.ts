@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import { completeJob, failJob, findJob, startJobAttempt } from '../../shared/db/queries/jobs.js';
+import { completeJobs, markJobsRunning } from '../../shared/db/queries/job-attempts.js';
+import { failJob, findJob } from '../../shared/db/queries/jobs.js';
 import type { Queues } from '../../shared/queues.js';
 import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
@@ -67,13 +68,18 @@ describe('scheduler: stale holds', () => {
     const f = await createKeyFixture(env.ctx, { balance: 1000n });
     const ok = await job(f, 300n);
     const bad = await job(f, 200n);
-    await startJobAttempt(env.ctx.sql, ok.jobId, clock.now());
-    await completeJob(env.ctx.sql, ok.jobId, {
-      result: {},
-      usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
-      cost: 100n,
-      at: clock.now(),
-    });
+    // A worker ran it and recorded the answer; its settlement never came.
+    await completeJobs(env.ctx.sql, [
+      {
+        id: ok.jobId,
+        attempt: 1,
+        startedAt: clock.now(),
+        result: {},
+        usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
+        cost: 100n,
+        at: clock.now(),
+      },
+    ]);
     await failJob(env.ctx.sql, bad.jobId, { status: 'failed', error: { type: 'x' }, at: clock.now() });
 
     clock.set('2026-11-26T10:04:00.000Z'); // settlement may still be on its way
@@ -92,7 +98,7 @@ describe('scheduler: stale holds', () => {
     clock.set('2026-11-26T10:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1000n });
     const j = await job(f, 100n);
-    await startJobAttempt(env.ctx.sql, j.jobId, clock.now());
+    await markJobsRunning(env.ctx.sql, [{ id: j.jobId, attempt: 1, startedAt: clock.now() }]);
     clock.set('2026-11-26T15:59:59.000Z');
     await sweepStaleHolds(env.ctx, queues);
     expect(await holdRow(j.holdId)).toMatchObject({ status: 'open' });

@@ -45,14 +45,6 @@ export interface NewJob {
   createdAt: Date;
 }
 
-export async function insertJob(db: Db, j: NewJob): Promise<void> {
-  await db`
-    insert into jobs (id, account_id, management_key_id, child_key_id, hold_id, status, model, request,
-                      webhook_url, metadata, created_at)
-    values (${j.id}, ${j.accountId}, ${j.managementKeyId}, ${j.childKeyId}, ${j.holdId}, 'queued', ${j.model},
-            ${db.json(j.request as never)}, ${j.webhookUrl}, ${db.json(j.metadata as never)}, ${j.createdAt})`;
-}
-
 /**
  * Accepted async jobs and their holds, in one statement and one durable commit for the whole group
  * (see JobWriter): a 202 promises the job, so unlike sync chat's holds this commit waits for the
@@ -85,29 +77,6 @@ export async function insertJobsWithHolds(
 
 export async function findJob(db: Db, id: string): Promise<JobRow | null> {
   const [row] = await db<JobRow[]>`select * from jobs where id = ${id}`;
-  return row ?? null;
-}
-
-/** A queued job starts an attempt; null when it is no longer runnable (cancelled, finished). */
-export async function startJobAttempt(db: Db, id: string, at: Date): Promise<JobRow | null> {
-  const [row] = await db<JobRow[]>`
-    update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ${at})
-    where id = ${id} and ${statusIn(db, 'status', ['queued', 'running'])}
-    returning *`;
-  return row ?? null;
-}
-
-/** Record the node's answer. Only a running job finishes; a cancelled one keeps its status. */
-export async function completeJob(
-  db: Db,
-  id: string,
-  r: { result: Record<string, unknown>; usage: JobRow['usage']; cost: bigint; at: Date },
-): Promise<JobRow | null> {
-  const [row] = await db<JobRow[]>`
-    update jobs set status = 'succeeded', result = ${db.json(r.result as never)}, usage = ${db.json(r.usage as never)},
-      cost_ngonka = ${r.cost.toString()}, completed_at = ${r.at}, error = null
-    where id = ${id} and ${statusIn(db, 'status', ['running'])}
-    returning *`;
   return row ?? null;
 }
 
