@@ -7,7 +7,7 @@ import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding } from './types.js';
-import { watchedEvaluate } from './watched.js';
+import { releaseSettledMeanwhile, watchedEvaluate } from './watched.js';
 
 const CHUNK = 200;
 /** Accounts looked at consistently at once, each on its own connection. */
@@ -38,14 +38,18 @@ async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: 
 /**
  * For an account too busy for a consistent look: put back the records of open holds that lost
  * theirs, the one repair that is right whatever else moves (the counters and balance already count
- * an open hold, so its record only lets its settlement give back the rest). Never overwrites.
+ * an open hold, so its record only lets its settlement give back the rest). Never overwrites. A hold
+ * that settled since it was read found no record to release through: it is released now, as on the
+ * watched path.
  */
-async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
+export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
+  const lone = findings.filter((f) => f.repairs.length === 1 && f.repairs[0]!.kind === 'putHold');
   let n = 0;
-  for (const f of findings)
+  for (const f of lone)
     for (const r of f.repairs)
-      if (r.kind === 'putHold' && f.repairs.length === 1)
+      if (r.kind === 'putHold')
         n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+  await releaseSettledMeanwhile(ctx, lone);
   return n;
 }
 

@@ -87,7 +87,7 @@ export async function watchedEvaluate(
  * settlement would have: the script deletes the record, so a release still on its way (or this one,
  * if that came first) finds nothing and changes nothing.
  */
-async function releaseSettledMeanwhile(ctx: Context, findings: Finding[]): Promise<void> {
+export async function releaseSettledMeanwhile(ctx: Context, findings: Finding[]): Promise<void> {
   const put = findings.flatMap((f) => f.repairs.flatMap((r) => (r.kind === 'putHold' ? [r.holdId] : [])));
   if (put.length === 0) return;
   const settled = await resolvedHoldsAmong(ctx.sql, put);

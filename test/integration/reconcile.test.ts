@@ -3,8 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { dayKey } from '../../shared/periods.js';
 import type { Queues } from '../../shared/queues.js';
+import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import type { Finding } from '../../shared/reconcile/types.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { admissionSnapshot, admitJob, flushPrefix, hold, outcome, testQueues } from '../helpers/scheduler.js';
@@ -162,6 +165,30 @@ describe('reconcile', () => {
     expect(await outcome(hold(env.ctx, b.key, 2001n))).toBe('child_key_limit');
     expect(await outcome(hold(env.ctx, b.key, 2000n))).toBe('ok');
     expect(await outcome(hold(env.ctx, b.key, 1n))).toBe('child_key_limit');
+  });
+
+  it('for an account too busy to watch, puts lost hold records back and releases one that settled meanwhile', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
+    const id = await hold(env.ctx, f.key, 500n);
+    const k = env.ctx.keys;
+    const day = k.day(f.accountId, f.key.id, dayKey(new Date()));
+    const record = k.hold(f.accountId, id);
+    // Redis lost the hold's record; reconciliation read Postgres while the hold was open ...
+    await env.ctx.redis.del(record);
+    const lost: Finding = {
+      kind: 'drift',
+      check: 'redis_hold_records',
+      subject: record,
+      message: 'open hold without its record',
+      repairs: [{ kind: 'putHold', key: record, holdId: id, amount: '500', keyId: f.key.id, ttlS: 3600 }],
+    };
+    // ... and it settled before the record was back: its release had nothing to release through.
+    await settle(id, 300);
+    expect(await env.ctx.redis.get(day)).toBe('500');
+    expect(await restoreHoldRecords(env.ctx, [lost])).toBe(1);
+    expect(await env.ctx.redis.get(day)).toBe('300');
+    expect(await env.ctx.redis.get(k.balance(f.accountId))).toBe('9700');
+    expect(await env.ctx.redis.exists(record)).toBe(0);
   });
 
   it('--fix under live traffic never loses or double-counts a concurrent request', async () => {
