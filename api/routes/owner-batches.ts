@@ -1,21 +1,10 @@
 import type { Router } from 'express';
 import { batchObjects } from '../../shared/batches/read.js';
 import type { Context } from '../../shared/context.js';
-import { findBatch, listBatches } from '../../shared/db/queries/batches.js';
+import { BATCH_STATUSES, findBatch, listBatches } from '../../shared/db/queries/batches.js';
 import { ownerListQuery, ownerListRouter } from './owner-list.js';
 
-const batchStatuses = [
-  'validating',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'failed',
-  'expired',
-  'cancelling',
-  'cancelled',
-] as const;
-
-export const listOwnerBatchesQuery = ownerListQuery(batchStatuses);
+export const listOwnerBatchesQuery = ownerListQuery(BATCH_STATUSES);
 
 /** GET /api/batches: the owner's batches across all keys, newest first, filterable like /api/jobs. */
 export function ownerBatchesRouter(ctx: Context): Router {

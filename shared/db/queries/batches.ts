@@ -1,14 +1,18 @@
 import type { Db } from '../client.js';
 
-export type BatchStatus =
-  | 'validating'
-  | 'in_progress'
-  | 'finalizing'
-  | 'completed'
-  | 'failed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled';
+/** OpenAI's batch statuses, in their lifecycle order (the route's filter and this type share them). */
+export const BATCH_STATUSES = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'expired',
+  'cancelling',
+  'cancelled',
+] as const;
+
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 /** The statuses a batch ends in; each has its own `<status>_at` column. */
 export type FinalBatchStatus = 'completed' | 'failed' | 'expired' | 'cancelled';
