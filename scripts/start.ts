@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { createApiServer } from '../api/server.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
@@ -39,6 +40,10 @@ try {
   }
   throw err;
 }
+
+// Read by V8 at every full collection, so setting it now governs the heap from here on.
+if (config.V8_HEAP_GROWING_PERCENT > 0)
+  setFlagsFromString(`--heap-growing-percent=${config.V8_HEAP_GROWING_PERCENT}`);
 
 await ensureDatabase(config.DATABASE_URL);
 const ctx = createContext(config);
