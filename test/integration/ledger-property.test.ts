@@ -20,7 +20,9 @@ type Op =
   | { op: 'topup'; amount: number }
   | { op: 'hold'; estimate: number }
   | { op: 'post'; pick: number; prompt: number; completion: number; twice: boolean }
-  | { op: 'void'; pick: number };
+  | { op: 'void'; pick: number }
+  /** Several open holds settled together, as the settlement worker does: one charge for them all. */
+  | { op: 'batch'; items: { pick: number; post: boolean; tokens: number }[] };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('topup' as const), amount: fc.integer({ min: 1, max: 50_000 }) }),
@@ -33,14 +35,35 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     twice: fc.boolean(),
   }),
   fc.record({ op: fc.constant('void' as const), pick: fc.nat() }),
+  fc.record({
+    op: fc.constant('batch' as const),
+    items: fc.array(
+      fc.record({ pick: fc.nat(), post: fc.boolean(), tokens: fc.integer({ min: 0, max: 3_000 }) }),
+      { minLength: 1, maxLength: 6 },
+    ),
+  }),
 );
 
+/** What the account's charges took from it, what its posted holds add up to, what its referrer got. */
+async function charged(accountId: string, referrer: string) {
+  const [r] = await env.ctx.sql<{ charges: bigint; posted: bigint; share: bigint; referred: bigint }[]>`
+    select
+      coalesce((select -sum(p.amount) from postings p join transfers t on t.id = p.transfer_id
+                where t.kind = 'charge' and p.ledger_account_id = ${accountId}), 0)::int8 as charges,
+      coalesce((select sum(posted_amount) from holds where account_id = ${accountId} and status = 'posted'), 0)::int8 as posted,
+      coalesce((select sum(posted_amount * 1000 / 10000) from holds
+                where account_id = ${accountId} and status = 'posted'), 0)::int8 as share,
+      (select balance from ledger_accounts where id = ${referrer})::int8 as referred`;
+  return r!;
+}
+
 describe('ledger properties', () => {
-  it('any sequence of top-ups, holds, posts and voids keeps transfers balanced and available ≥ 0', async () => {
+  it('any sequence of top-ups, holds, posts, voids and batches keeps transfers balanced, available ≥ 0, and charges equal to their holds', async () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
-        const f = await createKeyFixture(env.ctx);
+        const referrer = await createKeyFixture(env.ctx);
+        const f = await createKeyFixture(env.ctx, { referredBy: referrer.accountId });
         const open: string[] = [];
         for (const o of ops) {
           if (o.op === 'topup') {
@@ -59,6 +82,17 @@ describe('ledger properties', () => {
             } catch (err) {
               if (!(err instanceof ApiError) || err.type !== 'insufficient_balance') throw err;
             }
+          } else if (o.op === 'batch') {
+            const items = o.items.flatMap((i) => {
+              if (open.length === 0) return [];
+              const [holdId] = open.splice(i.pick % open.length, 1) as [string];
+              return [
+                i.post
+                  ? { holdId, outcome: 'post' as const, promptTokens: i.tokens, completionTokens: 1 }
+                  : { holdId, outcome: 'void' as const },
+              ];
+            });
+            if (items.length > 0) await settleHolds(env.ctx, items);
           } else if (open.length > 0) {
             const [holdId] = open.splice(o.pick % open.length, 1) as [string];
             const s =
@@ -73,6 +107,10 @@ describe('ledger properties', () => {
           // Redis loads an account's balance on its first admission; from then on it must agree.
           const cached = await env.ctx.redis.get(env.ctx.keys.balance(f.accountId));
           if (cached !== null) expect(cached).toBe(String(b.balance - b.held));
+          // Charges take exactly what the holds were posted at; the referrer gets 10% of each, rounded down.
+          const c = await charged(f.accountId, referrer.accountId);
+          expect(c.charges).toBe(c.posted);
+          expect(c.referred).toBe(c.share);
         }
         expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
       }),
