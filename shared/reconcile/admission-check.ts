@@ -43,12 +43,13 @@ async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: 
  * watched path.
  */
 export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
-  const lone = findings.filter((f) => f.repairs.length === 1 && f.repairs[0]!.kind === 'putHold');
+  const lone = findings.filter((f) => f.repairs.length === 1);
   let n = 0;
-  for (const f of lone)
-    for (const r of f.repairs)
-      if (r.kind === 'putHold')
-        n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+  for (const f of lone) {
+    const r = f.repairs[0]!;
+    if (r.kind === 'putHold')
+      n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+  }
   await releaseSettledMeanwhile(ctx, lone);
   return n;
 }

@@ -86,7 +86,7 @@ export interface HoldResolution {
   /** The node's token counts (posted only). */
   promptTokens: number | null;
   completionTokens: number | null;
-  /** The ref of the charge transfer that billed it (posted at more than zero only). */
+  /** The ref of the charge transfer that billed it (posted only; null if its batch booked nothing for its account). */
   chargeRef: string | null;
 }
 

@@ -14,10 +14,10 @@ import { statusIn } from './status-by-id.js';
  * so the write that nobody could have observed was a fifth of the async path's Postgres work.
  */
 
-/** A runnable job as an attempt starts: with the terms of its hold (null without one). */
 /** A job that may still start or finish an attempt. */
 const LIVE = ['queued', 'running'];
 
+/** A runnable job as an attempt starts: with the terms of its hold (null without one). */
 export interface StartedJobRow extends JobRow {
   hold_status: 'open' | 'posted' | 'voided' | null;
   hold_amount: bigint | null;
