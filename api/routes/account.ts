@@ -3,13 +3,23 @@ import { z } from 'zod';
 import { accountUsage } from '../../shared/accounts/usage.js';
 import { getAccountView } from '../../shared/accounts/view.js';
 import type { Context } from '../../shared/context.js';
-import { listLedgerEntries } from '../../shared/db/queries/ledger-entries.js';
+import {
+  findLedgerEntry,
+  listChargedRequests,
+  listLedgerEntries,
+} from '../../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../../shared/errors.js';
-import { formatEntry, parseEntryCursor } from '../../shared/ledger/entries.js';
+import { formatChargedRequest, formatEntry, parseEntryCursor } from '../../shared/ledger/entries.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
-import { accountResponse, errorResponses, ledgerPageResponse, usageResponse } from '../schemas/accounts.js';
+import {
+  accountResponse,
+  errorResponses,
+  ledgerEntryDetailResponse,
+  ledgerPageResponse,
+  usageResponse,
+} from '../schemas/accounts.js';
 
 const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -51,6 +61,21 @@ export function accountRouter(ctx: Context): Router {
     res.json({ data, next_cursor: next });
   });
 
+  // One entry; a charge lists the requests it billed (at most one settlement batch: ≤ 500).
+  r.get('/ledger/:id', async (req, res) => {
+    const accountId: string = res.locals.accountId;
+    const id = parseEntryCursor(String(req.params.id));
+    const row = id === null ? null : await findLedgerEntry(ctx.sql, accountId, id);
+    if (!row) throw ApiError.notFound('Ledger entry');
+    const entry = formatEntry(row);
+    if (row.kind !== 'charge') {
+      res.json(entry);
+      return;
+    }
+    const requests = await listChargedRequests(ctx.sql, accountId, row.ref);
+    res.json({ ...entry, requests: requests.map(formatChargedRequest) });
+  });
+
   r.get('/usage', async (req, res) => {
     const q = parse(usageQuery, req.query);
     res.json(await accountUsage(ctx, res.locals.accountId, { from: q.from, to: q.to, groupBy: q.group_by }));
@@ -83,6 +108,18 @@ registry.registerPath({
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: ledgerPageResponse } } },
     ...errorResponses(400, 401, 403),
+  },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/account/ledger/{id}',
+  tags: ['accounts'],
+  summary: 'One ledger entry; a charge lists the requests it billed, each with its own cost and tokens',
+  request: { params: z.object({ id: z.string().describe('A ledger entry id, le_…') }) },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: ledgerEntryDetailResponse } } },
+    ...errorResponses(401, 403, 404),
   },
 });
 

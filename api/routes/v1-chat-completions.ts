@@ -8,7 +8,7 @@ import { admitChat } from '../../shared/inference/admit-chat.js';
 import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
 import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
-import { whiteLabel } from '../../shared/inference/white-label.js';
+import { completionId, whiteLabel } from '../../shared/inference/white-label.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { sendJson } from '../json-response.js';
@@ -52,7 +52,7 @@ export async function serveChatCompletion(
     background: true,
   });
   setRateLimitHeaders(res, admission.rateLimit);
-  const label = { id: `chatcmpl-${admission.hold.id.slice(5)}`, model: chat.model.id };
+  const label = { id: completionId(admission.hold.id), model: chat.model.id };
 
   if (body.stream) {
     await streamChat(ctx, deps, { res, body, chat, admission, label });

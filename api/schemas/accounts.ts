@@ -27,6 +27,25 @@ export const ledgerEntryResponse = z.object({
   created_at: z.string(),
 });
 
+export const ledgerEntryDetailResponse = ledgerEntryResponse.extend({
+  requests: z
+    .array(
+      z.object({
+        id: z
+          .string()
+          .describe('The job id of an async job or batch line; the completion id of a sync chat request'),
+        key_id: z.string(),
+        model: z.string(),
+        prompt_tokens: z.number().int().nullable(),
+        completion_tokens: z.number().int().nullable(),
+        cost_ngonka: ngonka,
+        created_at: z.string(),
+      }),
+    )
+    .optional()
+    .describe('Charges only: the requests it billed, oldest first'),
+});
+
 export const ledgerPageResponse = z.object({
   data: z.array(ledgerEntryResponse),
   next_cursor: z.string().nullable(),

@@ -1,4 +1,5 @@
-import type { LedgerEntryRow } from '../db/queries/ledger-entries.js';
+import type { ChargedRequestRow, LedgerEntryRow } from '../db/queries/ledger-entries.js';
+import { completionId } from '../inference/white-label.js';
 
 /**
  * A ledger entry at the edge (API.md): money is a non-negative string, so the sign travels as
@@ -18,6 +19,22 @@ export function formatEntry(e: LedgerEntryRow) {
 }
 
 export type LedgerEntry = ReturnType<typeof formatEntry>;
+
+/**
+ * A request a charge billed, named as its client knows it: an async job or batch line by its job
+ * id, a synchronous chat request by the completion id it was answered with.
+ */
+export function formatChargedRequest(r: ChargedRequestRow) {
+  return {
+    id: r.request_id.startsWith('job_') ? r.request_id : completionId(r.hold_id),
+    key_id: r.child_key_id,
+    model: r.model,
+    prompt_tokens: r.prompt_tokens,
+    completion_tokens: r.completion_tokens,
+    cost_ngonka: r.posted_amount.toString(),
+    created_at: r.created_at.toISOString(),
+  };
+}
 
 export function parseEntryCursor(cursor: string): bigint | null {
   const m = /^le_(\d{1,19})$/.exec(cursor);

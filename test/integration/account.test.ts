@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
 import { newId } from '../../shared/ids.js';
 import { signSession } from '../../shared/jwt.js';
+import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
@@ -218,6 +220,75 @@ describe('account: security', () => {
     const bLedger = await get(b, `/api/account/ledger?cursor=le_9999999`);
     expect(bLedger.body.data).toEqual([]);
     expect((await get(b, '/api/account')).body.balance_ngonka).toBe('0');
+  });
+
+  it('shows one ledger entry; a charge with the requests it billed, each by the id its client knows', async () => {
+    const owner = await registerOwner();
+    const other = await registerOwner();
+    await topup(env.ctx, { accountId: owner.id, amount: 10_000n, reference: `detail-${owner.id}` });
+    const keyId = await insertChildKey(owner.id);
+    const [mk] = await env.ctx.sql<
+      { id: string }[]
+    >`select management_key_id as id from child_keys where id = ${keyId}`;
+    const key = { id: keyId, account_id: owner.id, management_key_id: mk!.id };
+    const hold = (requestId?: string) =>
+      admit(env.ctx, {
+        key,
+        estimate: 1_000n,
+        model: 'm1',
+        pricePerToken: 2n,
+        markupBps: 10000,
+        holdTtlMs: 60_000,
+        ...(requestId ? { requestId } : {}),
+      });
+    const sync = await hold(); // a chat completion: its request id is the gateway's own
+    const job = await hold(newId('job'));
+    await settleHolds(env.ctx, [
+      { holdId: sync.hold.id, outcome: 'post', promptTokens: 10, completionTokens: 20 }, // 60
+      { holdId: job.hold.id, outcome: 'post', promptTokens: 5, completionTokens: 0 }, // 10
+    ]);
+
+    const ledger = (await get(owner, '/api/account/ledger')).body.data;
+    const charge = ledger.find((e: any) => e.kind === 'charge');
+    const res = await get(owner, `/api/account/ledger/${charge.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ...charge, amount_ngonka: '70', metadata: { requests: 2 } });
+    // Both were admitted at the same instant of this file's clock: compare them in id order.
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect([...res.body.requests].sort(byId)).toEqual(
+      [
+        {
+          id: `chatcmpl-${sync.hold.id.slice('hold_'.length)}`,
+          key_id: keyId,
+          model: 'm1',
+          prompt_tokens: 10,
+          completion_tokens: 20,
+          cost_ngonka: '60',
+          created_at: sync.hold.createdAt.toISOString(),
+        },
+        {
+          id: job.hold.requestId,
+          key_id: keyId,
+          model: 'm1',
+          prompt_tokens: 5,
+          completion_tokens: 0,
+          cost_ngonka: '10',
+          created_at: job.hold.createdAt.toISOString(),
+        },
+      ].sort(byId),
+    );
+    // A top-up is an entry of its own, with nothing billed under it.
+    const credit = ledger.find((e: any) => e.kind === 'topup');
+    const topupEntry = await get(owner, `/api/account/ledger/${credit.id}`);
+    expect(topupEntry.body).toEqual(credit);
+    // Another account's entry, or no entry id at all, does not exist.
+    for (const path of [
+      `/api/account/ledger/${charge.id}`,
+      '/api/account/ledger/le_0',
+      '/api/account/ledger/x',
+    ])
+      expect((await get(other, path)).body.error.type).toBe('not_found');
+    expect((await get(owner, '/api/account/ledger/chg_nope')).status).toBe(404);
   });
 
   it('treats a session for a vanished account as unauthenticated', async () => {

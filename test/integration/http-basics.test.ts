@@ -49,6 +49,7 @@ describe('HTTP basics', () => {
       '/api/management/keys/{id}/children',
       '/v1/chat/completions',
       '/v1/batches',
+      '/api/account/ledger/{id}',
     ])
       expect(Object.keys(res.body.paths)).toContain(path);
     // Generated from the zod schema that validates the request: its fields are there.

@@ -39,3 +39,45 @@ export async function findEntryByRef(
     where t.kind = ${kind} and t.ref = ${ref}`;
   return row ?? null;
 }
+
+/** One posting of one account's statement (`le_<id>`); null when it is not that account's. */
+export async function findLedgerEntry(
+  db: Db,
+  ledgerAccountId: string,
+  id: bigint,
+): Promise<LedgerEntryRow | null> {
+  const [row] = await db<LedgerEntryRow[]>`
+    select p.id, t.kind, p.amount, p.balance_after, t.ref, t.metadata, p.created_at
+    from postings p join transfers t on t.id = p.transfer_id
+    where p.id = ${id.toString()} and p.ledger_account_id = ${ledgerAccountId}`;
+  return row ?? null;
+}
+
+/** A request a charge billed, from its hold. */
+export interface ChargedRequestRow {
+  hold_id: string;
+  request_id: string;
+  child_key_id: string;
+  model: string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  posted_amount: bigint;
+  created_at: Date;
+}
+
+/**
+ * The requests one charge of the account billed, oldest first: the holds naming it, or, for a charge
+ * booked before charges covered a settlement batch (migration 010), the one request it is named for.
+ */
+export async function listChargedRequests(
+  db: Db,
+  accountId: string,
+  ref: string,
+): Promise<ChargedRequestRow[]> {
+  return db<ChargedRequestRow[]>`
+    select id as hold_id, request_id, child_key_id, model, prompt_tokens, completion_tokens, posted_amount, created_at
+    from holds
+    where account_id = ${accountId} and status = 'posted'
+      and (charge_ref = ${ref} or (charge_ref is null and request_id = ${ref}))
+    order by created_at, id`;
+}
