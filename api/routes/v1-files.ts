@@ -1,11 +1,13 @@
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
+import pLimit from 'p-limit';
 import { findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import { MAX_FILE_BYTES } from '../../shared/batches/parse-jsonl.js';
 import type { Context } from '../../shared/context.js';
 import { readFileContent } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
+import { observeFileUploads } from '../../shared/metrics/registry.js';
 
 /** Multipart upload of one file, kept in memory: it is validated whole, then stored in Postgres. */
 const upload = multer({
@@ -27,11 +29,45 @@ function receiveFile(field: string): RequestHandler {
   };
 }
 
+/**
+ * At most `n` uploads of this process are received, checked and stored at once (UPLOADS_IN_FLIGHT):
+ * a later one waits for a turn before its body is read, so its bytes stay in the socket, and the
+ * turn passes on when the answer is sent or the client goes away.
+ */
+function uploadsInTurn(n: number): RequestHandler {
+  const turns = pLimit(n);
+  let receiving = 0;
+  let waiting = 0;
+  const observe = () => observeFileUploads(receiving, waiting);
+  return (_req, res, next) => {
+    waiting++;
+    observe();
+    void turns(
+      () =>
+        new Promise<void>((done) => {
+          waiting--;
+          if (res.closed) {
+            observe();
+            return done(); // the client left while it waited
+          }
+          receiving++;
+          observe();
+          res.once('close', () => {
+            receiving--;
+            observe();
+            done();
+          });
+          next();
+        }),
+    );
+  };
+}
+
 /** /v1/files: batch input files, and the batches' output and error files. */
 export function v1FilesRouter(ctx: Context): Router {
   const r = Router();
 
-  r.post('/', receiveFile('file'), async (req, res) => {
+  r.post('/', uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT), receiveFile('file'), async (req, res) => {
     const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
     if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
     if (!req.file) throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');

@@ -46,6 +46,19 @@ const taskLastSuccess = new Gauge({
   registers: [processRegistry],
 });
 
+const fileUploads = new Gauge({
+  name: 'gateway_file_uploads',
+  help: 'Batch input uploads of this process: receiving (held whole while checked and stored) or waiting their turn (UPLOADS_IN_FLIGHT)',
+  labelNames: ['state'] as const,
+  registers: [processRegistry],
+});
+
+/** Uploads being received and uploads waiting for a turn, in this process. */
+export function observeFileUploads(receiving: number, waiting: number): void {
+  fileUploads.set({ state: 'receiving' }, receiving);
+  fileUploads.set({ state: 'waiting' }, waiting);
+}
+
 let defaultsOn = false;
 /** Process metrics (memory, event loop lag, GC), started once and only by processes that serve them. */
 export function enableDefaultMetrics(): void {
