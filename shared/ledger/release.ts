@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import type { HoldRow } from '../db/queries/holds.js';
+import { groupBy } from '../group-by.js';
 
 type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>; charged: bigint };
 
@@ -11,14 +12,8 @@ type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'pe
  */
 export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Promise<void> {
   if (items.length === 0) return;
-  const byAccount = new Map<string, Released[]>();
-  for (const item of items) {
-    const list = byAccount.get(item.hold.account_id);
-    if (list) list.push(item);
-    else byAccount.set(item.hold.account_id, [item]);
-  }
   await Promise.all(
-    [...byAccount].map(([accountId, list]) => {
+    [...groupBy(items, (i) => i.hold.account_id)].map(([accountId, list]) => {
       const keys = [ctx.keys.balance(accountId)];
       for (const { hold } of list) {
         const day = hold.period_day.replaceAll('-', '');

@@ -8,6 +8,7 @@ import {
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
+import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
 import type { HoldTerms } from '../queues.js';
@@ -127,14 +128,8 @@ function charges(
 ): TransferDraft[] {
   const l1Bps = BigInt(config.REFERRAL_L1_BPS);
   const l2Bps = BigInt(config.REFERRAL_L2_BPS);
-  const byAccount = new Map<string, Posted[]>();
-  for (const p of plan.filter(isPosted)) {
-    const list = byAccount.get(p.hold.account_id);
-    if (list) list.push(p);
-    else byAccount.set(p.hold.account_id, [p]);
-  }
   const drafts: TransferDraft[] = [];
-  for (const [account, posted] of byAccount) {
+  for (const [account, posted] of groupBy(plan.filter(isPosted), (p) => p.hold.account_id)) {
     const t = { charge: 0n, upstream: 0n, r1: 0n, r2: 0n, prompt: 0, completion: 0 };
     const { referrer_l1: l1, referrer_l2: l2 } = posted[0]!.hold; // the account's, on every hold
     for (const { hold, s, charge } of posted) {
