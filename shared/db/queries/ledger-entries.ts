@@ -11,6 +11,9 @@ export interface LedgerEntryRow {
   created_at: Date;
 }
 
+/** A posting and its transfer as an entry (LedgerEntryRow), from `postings p join transfers t`. */
+const ENTRY_COLUMNS = 'p.id, t.kind, p.amount, p.balance_after, t.ref, t.metadata, p.created_at';
+
 /** One account's postings, newest first, keyset-paginated by posting id. */
 export async function listLedgerEntries(
   db: Db,
@@ -18,7 +21,7 @@ export async function listLedgerEntries(
   opts: { before?: bigint; limit: number },
 ): Promise<LedgerEntryRow[]> {
   return db<LedgerEntryRow[]>`
-    select p.id, t.kind, p.amount, p.balance_after, t.ref, t.metadata, p.created_at
+    select ${db.unsafe(ENTRY_COLUMNS)}
     from postings p join transfers t on t.id = p.transfer_id
     where p.ledger_account_id = ${ledgerAccountId}
       ${opts.before === undefined ? db`` : db`and p.id < ${opts.before.toString()}`}
@@ -33,7 +36,7 @@ export async function findEntryByRef(
   ref: string,
 ): Promise<(LedgerEntryRow & { ledger_account_id: string }) | null> {
   const [row] = await db<(LedgerEntryRow & { ledger_account_id: string })[]>`
-    select p.id, t.kind, p.amount, p.balance_after, t.ref, t.metadata, p.created_at, p.ledger_account_id
+    select ${db.unsafe(ENTRY_COLUMNS)}, p.ledger_account_id
     from transfers t join postings p on p.transfer_id = t.id
     join ledger_accounts l on l.id = p.ledger_account_id and l.kind = 'customer'
     where t.kind = ${kind} and t.ref = ${ref}`;
@@ -47,7 +50,7 @@ export async function findLedgerEntry(
   id: bigint,
 ): Promise<LedgerEntryRow | null> {
   const [row] = await db<LedgerEntryRow[]>`
-    select p.id, t.kind, p.amount, p.balance_after, t.ref, t.metadata, p.created_at
+    select ${db.unsafe(ENTRY_COLUMNS)}
     from postings p join transfers t on t.id = p.transfer_id
     where p.id = ${id.toString()} and p.ledger_account_id = ${ledgerAccountId}`;
   return row ?? null;
