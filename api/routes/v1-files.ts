@@ -7,7 +7,7 @@ import { MAX_FILE_BYTES } from '../../shared/batches/parse-jsonl.js';
 import type { Context } from '../../shared/context.js';
 import { readFileContent } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
-import { observeFileUploads } from '../../shared/metrics/registry.js';
+import { watchFileUploads } from '../../shared/metrics/registry.js';
 
 /** Multipart upload of one file, kept in memory: it is validated whole, then stored in Postgres. */
 const upload = multer({
@@ -36,27 +36,13 @@ function receiveFile(field: string): RequestHandler {
  */
 function uploadsInTurn(n: number): RequestHandler {
   const turns = pLimit(n);
-  let receiving = 0;
-  let waiting = 0;
-  const observe = () => observeFileUploads(receiving, waiting);
+  watchFileUploads(() => ({ receiving: turns.activeCount, waiting: turns.pendingCount }));
   return (_req, res, next) => {
-    waiting++;
-    observe();
     void turns(
       () =>
         new Promise<void>((done) => {
-          waiting--;
-          if (res.closed) {
-            observe();
-            return done(); // the client left while it waited
-          }
-          receiving++;
-          observe();
-          res.once('close', () => {
-            receiving--;
-            observe();
-            done();
-          });
+          if (res.closed) return done(); // the client left while it waited
+          res.once('close', () => done());
           next();
         }),
     );

@@ -46,17 +46,23 @@ const taskLastSuccess = new Gauge({
   registers: [processRegistry],
 });
 
-const fileUploads = new Gauge({
+let fileUploads: (() => { receiving: number; waiting: number }) | null = null;
+new Gauge({
   name: 'gateway_file_uploads',
   help: 'Batch input uploads of this process: receiving (held whole while checked and stored) or waiting their turn (UPLOADS_IN_FLIGHT)',
   labelNames: ['state'] as const,
   registers: [processRegistry],
+  collect() {
+    const now = fileUploads?.();
+    if (!now) return;
+    this.set({ state: 'receiving' }, now.receiving);
+    this.set({ state: 'waiting' }, now.waiting);
+  },
 });
 
-/** Uploads being received and uploads waiting for a turn, in this process. */
-export function observeFileUploads(receiving: number, waiting: number): void {
-  fileUploads.set({ state: 'receiving' }, receiving);
-  fileUploads.set({ state: 'waiting' }, waiting);
+/** Where /metrics reads this process's uploads, receiving and waiting for a turn, when scraped. */
+export function watchFileUploads(read: () => { receiving: number; waiting: number }): void {
+  fileUploads = read;
 }
 
 let defaultsOn = false;
