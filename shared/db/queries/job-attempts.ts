@@ -1,5 +1,5 @@
 import type { Db } from '../client.js';
-import type { JobRow } from './jobs.js';
+import { type JobRow, LIVE_JOB } from './jobs.js';
 import { statusIn } from './status-by-id.js';
 
 /**
@@ -13,9 +13,6 @@ import { statusIn } from './status-by-id.js';
  * finished) instead of three times; every job update re-inserts into each of the table's indexes,
  * so the write that nobody could have observed was a fifth of the async path's Postgres work.
  */
-
-/** A job that may still start or finish an attempt. */
-const LIVE = ['queued', 'running'];
 
 /** A runnable job as an attempt starts: with the terms of its hold (null without one). */
 export interface StartedJobRow extends JobRow {
@@ -35,7 +32,7 @@ export async function readJobsToRun(db: Db, ids: string[]): Promise<StartedJobRo
     select j.*, h.status as hold_status, h.amount as hold_amount,
            h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps
     from jobs j left join holds h on h.id = j.hold_id
-    where j.id = any(${ids}::text[]) and ${statusIn(db, 'j.status', LIVE)}`;
+    where j.id = any(${ids}::text[]) and ${statusIn(db, 'j.status', LIVE_JOB)}`;
 }
 
 /** Which attempt of a job this is (1 for the first), and when it started. */
@@ -56,7 +53,7 @@ export async function markJobsRunning(db: Db, marks: AttemptMark[]): Promise<voi
       started_at = coalesce(j.started_at, v.started_at)
     from jsonb_to_recordset(${db.json(marks.map(attemptJson) as never)}::jsonb)
       as v(id text, attempt int, started_at timestamptz)
-    where j.id = v.id and ${statusIn(db, 'j.status', LIVE)}`;
+    where j.id = v.id and ${statusIn(db, 'j.status', LIVE_JOB)}`;
 }
 
 /**
@@ -67,7 +64,7 @@ export async function recordAttempt(db: Db, m: AttemptMark): Promise<JobRow['sta
   const [row] = await db<{ recorded: boolean; status: JobRow['status'] }[]>`
     with recorded as (
       update jobs set attempts = greatest(attempts, ${m.attempt}), started_at = coalesce(started_at, ${m.startedAt})
-      where id = ${m.id} and ${statusIn(db, 'status', LIVE)}
+      where id = ${m.id} and ${statusIn(db, 'status', LIVE_JOB)}
       returning id
     )
     select exists (select 1 from recorded) as recorded, (select status from jobs where id = ${m.id}) as status`;
@@ -101,7 +98,7 @@ export async function completeJobs(db: Db, done: JobCompletion[]): Promise<strin
       started_at = coalesce(j.started_at, v.started_at)
     from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
       as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
-    where j.id = v.id and ${statusIn(db, 'j.status', LIVE)}
+    where j.id = v.id and ${statusIn(db, 'j.status', LIVE_JOB)}
     returning j.id`;
   return rows.map((r) => r.id);
 }

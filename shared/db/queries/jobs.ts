@@ -5,8 +5,10 @@ import { statusIn } from './status-by-id.js';
 
 export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
-/** A job that can still end: a batch line not dispatched yet, or a job queued or running. */
-const UNFINISHED: JobStatus[] = ['pending', 'queued', 'running'];
+/** A job waiting for or in a node call. */
+export const LIVE_JOB: JobStatus[] = ['queued', 'running'];
+/** A job that can still end: a batch line not dispatched yet, or a live job. */
+const UNFINISHED: JobStatus[] = ['pending', ...LIVE_JOB];
 
 export interface JobRow {
   id: string;

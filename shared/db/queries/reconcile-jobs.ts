@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { LIVE_JOB } from './jobs.js';
 import { statusIn } from './status-by-id.js';
 
 /** Async jobs waiting for or in a node call: each should have its message in the inference queue. */
@@ -12,7 +13,7 @@ export async function liveJobIds(db: Db, limit: number): Promise<string[]> {
 export async function stillLiveJobIds(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await db<{ id: string }[]>`
-    select id from jobs where id = any(${ids}::text[]) and ${statusIn(db, 'status', ['queued', 'running'])}`;
+    select id from jobs where id = any(${ids}::text[]) and ${statusIn(db, 'status', LIVE_JOB)}`;
   return rows.map((r) => r.id);
 }
 
