@@ -173,8 +173,9 @@ export const configSchema = z.object({
   V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
   /**
    * Batch input uploads an api process receives, validates and stores at once; the rest wait their
-   * turn, their bodies unread. A file is held whole while it is checked line by line and written to
-   * Postgres, a few hundred MB for one at the 100 MB limit, so this bounds what uploads can take.
+   * turn, their bodies unread. Each one spools up to 100 MB to a temporary file and then holds a
+   * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
+   * this bounds the disk and connections that uploads can take.
    */
   UPLOADS_IN_FLIGHT: positiveInt.default(2),
   /** Serve /metrics on this port in processes without the api role (workers, scheduler). */

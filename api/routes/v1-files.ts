@@ -1,17 +1,25 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
 import pLimit from 'p-limit';
+import { FILE_CHUNK_BYTES, readStoredFile } from '../../shared/batches/file-store.js';
 import { findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import { MAX_FILE_BYTES } from '../../shared/batches/parse-jsonl.js';
 import type { Context } from '../../shared/context.js';
-import { readFileContent } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
 
-/** Multipart upload of one file, kept in memory: it is validated whole, then stored in Postgres. */
+/**
+ * Multipart upload of one file, spooled to a temporary file (multer removes it if the upload fails;
+ * the route once it is stored): the file is then checked and stored in Postgres a chunk at a time,
+ * in a transaction that waits for the disk, not for a slow client.
+ */
 const upload = multer({
-  storage: multer.memoryStorage(),
+  storage: multer.diskStorage({}),
   limits: { fileSize: MAX_FILE_BYTES, files: 1, fields: 10, fieldSize: 64 * 1024 },
 });
 
@@ -54,14 +62,20 @@ export function v1FilesRouter(ctx: Context): Router {
   const r = Router();
 
   r.post('/', uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT), receiveFile('file'), async (req, res) => {
-    const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
-    if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
-    if (!req.file) throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
-    const file = await uploadBatchFile(ctx, res.locals.childKey, {
-      filename: req.file.originalname,
-      content: req.file.buffer,
-    });
-    res.json(formatFile(file));
+    const spooled = req.file?.path;
+    try {
+      const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
+      if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
+      if (!req.file || !spooled)
+        throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
+      const file = await uploadBatchFile(ctx, res.locals.childKey, {
+        filename: req.file.originalname,
+        content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
+      });
+      res.json(formatFile(file));
+    } finally {
+      if (spooled) await rm(spooled, { force: true });
+    }
   });
 
   r.get('/:id', async (req, res) => {
@@ -70,9 +84,14 @@ export function v1FilesRouter(ctx: Context): Router {
 
   r.get('/:id/content', async (req, res) => {
     const file = await findVisibleFile(ctx, res.locals.childKey, String(req.params.id));
-    const content = await readFileContent(ctx.sql, file.id);
-    if (!content) throw ApiError.notFound('File');
-    res.type('application/octet-stream').send(content);
+    res.type('application/octet-stream').setHeader('content-length', file.bytes);
+    // A chunk at a time, each when the client has taken the last: a slow reader holds one chunk.
+    try {
+      await pipeline(Readable.from(readStoredFile(ctx.sql, file.id)), res);
+    } catch (err) {
+      // The client went away mid-file: nobody is left to answer.
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+    }
   });
 
   return r;

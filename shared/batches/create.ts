@@ -2,17 +2,21 @@ import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { failPendingLines, insertBatchLines } from '../db/queries/batch-lines.js';
 import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries/batches.js';
-import { findFile, readFileContent } from '../db/queries/files.js';
+import { findFile } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
+import { inPages } from '../pages.js';
 import type { Queues } from '../queues.js';
-import { BATCH_ENDPOINT, parseBatchInput } from './parse-jsonl.js';
+import { readStoredFile } from './file-store.js';
+import { BATCH_ENDPOINT, batchInputLines } from './parse-jsonl.js';
 import { scheduleExpiry, triggerDispatch } from './trigger.js';
 
 /** The only completion window offered, as in OpenAI. */
 export const COMPLETION_WINDOW = '24h';
 export const COMPLETION_WINDOW_MS = 24 * 3600_000;
+/** Lines written per statement while a batch is created (up to 50,000 lines, up to 100 MB). */
+const LINES_PER_INSERT = 1000;
 
 export interface CreateBatch {
   key: ChildKeyIdentity;
@@ -22,18 +26,15 @@ export interface CreateBatch {
 
 /**
  * POST /v1/batches: the batch and all its lines (pending, no hold: each line is admitted when it is
- * dispatched) in one transaction, then the dispatcher and the end-of-window run are queued. If the
- * queue refuses, the batch fails at once; nothing was held, so nothing is owed.
+ * dispatched) in one transaction, read from the stored file and written a page at a time; then the
+ * dispatcher and the end-of-window run are queued. If the queue refuses, the batch fails at once;
+ * nothing was held, so nothing is owed.
  */
 export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch): Promise<BatchRow> {
   const file = await findFile(ctx.sql, c.inputFileId);
   if (!visibleToKey(file, c.key)) throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
   if (file.purpose !== 'batch')
     throw ApiError.invalid('input_file_id', 'The input file must be uploaded with purpose "batch"');
-  const content = await readFileContent(ctx.sql, file.id);
-  // Validated on upload; parsed again because the lines are stored from it.
-  const input = parseBatchInput(content ?? Buffer.alloc(0));
-
   const id = newId('batch');
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + COMPLETION_WINDOW_MS);
@@ -49,22 +50,30 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
       inputFileId: file.id,
       endpoint: BATCH_ENDPOINT,
       completionWindow: COMPLETION_WINDOW,
-      total: input.length,
+      total: file.line_count,
       metadata: c.metadata,
       createdAt: now,
       expiresAt,
     });
-    await insertBatchLines(
-      tx,
-      { id, ...owner, createdAt: now },
-      input.map((l) => ({
-        id: newId('job'),
-        customId: l.customId,
-        lineNo: l.lineNo,
-        model: l.body.model,
-        request: l.body,
-      })),
-    );
+    // Validated on upload; read again because the lines are stored from it.
+    const input = batchInputLines(readStoredFile(tx, file.id));
+    let lines = 0;
+    for await (const page of inPages(input, LINES_PER_INSERT)) {
+      await insertBatchLines(
+        tx,
+        { id, ...owner, createdAt: now },
+        page.map((l) => ({
+          id: newId('job'),
+          customId: l.customId,
+          lineNo: l.lineNo,
+          model: l.body.model,
+          request: l.body,
+        })),
+      );
+      lines += page.length;
+    }
+    if (lines !== file.line_count)
+      throw new Error(`file ${file.id} holds ${lines} lines, not ${file.line_count}`);
   });
 
   try {
@@ -81,7 +90,7 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
       outputFileId: null,
       errorFileId: null,
       completed: 0,
-      failed: input.length,
+      failed: file.line_count,
       errors: {
         object: 'list',
         data: [{ code: 'service_unavailable', message: error.message, param: null, line: null }],

@@ -4,27 +4,34 @@ import { type FileRow, findFile, insertFile } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
-import { parseBatchInput } from './parse-jsonl.js';
+import { FileChunkWriter, writeThrough } from './file-store.js';
+import { batchInputLines } from './parse-jsonl.js';
 
 /**
- * POST /v1/files: a batch input file is validated whole before it is stored, so a batch made from
- * it never meets a malformed line. It belongs to the uploading key's management key.
+ * POST /v1/files: a batch input file is validated line by line as it is stored, chunk by chunk, in
+ * one transaction: a bad line rolls all of it back, so a batch made from a stored file never meets
+ * a malformed line. It belongs to the uploading key's management key.
  */
 export async function uploadBatchFile(
   ctx: Context,
   key: ChildKeyIdentity,
-  f: { filename: string; content: Buffer },
+  f: { filename: string; content: AsyncIterable<Buffer> },
 ): Promise<FileRow> {
-  const lines = parseBatchInput(f.content);
-  return insertFile(ctx.sql, {
-    id: newId('file'),
-    accountId: key.account_id,
-    managementKeyId: key.management_key_id,
-    purpose: 'batch',
-    filename: f.filename.slice(0, 255) || 'input.jsonl',
-    content: f.content,
-    lineCount: lines.length,
-    createdAt: ctx.clock.now(),
+  const id = newId('file');
+  return ctx.sql.begin(async (tx) => {
+    const writer = new FileChunkWriter(tx, id);
+    let lineCount = 0;
+    for await (const _ of batchInputLines(writeThrough(f.content, writer))) lineCount++;
+    return insertFile(tx, {
+      id,
+      accountId: key.account_id,
+      managementKeyId: key.management_key_id,
+      purpose: 'batch',
+      filename: f.filename.slice(0, 255) || 'input.jsonl',
+      bytes: await writer.end(),
+      lineCount,
+      createdAt: ctx.clock.now(),
+    });
   });
 }
 

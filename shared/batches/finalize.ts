@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { TxSql } from '../db/client.js';
-import { countLines, lineProgress, resultLines } from '../db/queries/batch-lines.js';
+import { countLines, lineProgress, type ResultLine, resultLinesAfter } from '../db/queries/batch-lines.js';
 import {
   type BatchRow,
   closeBatch,
@@ -12,13 +12,15 @@ import { insertFile } from '../db/queries/files.js';
 import { newId } from '../ids.js';
 import type { Queues } from '../queues.js';
 import { emitEvent } from '../webhooks/emit.js';
+import { FileChunkWriter } from './file-store.js';
 import { formatBatch } from './format.js';
-import { batchFailure, buildResultFiles } from './results.js';
+import { BatchOutcome, type ResultFileKind, resultLine } from './results.js';
 
 /**
  * Finalize a batch once no line is pending, queued or running: `finalizing` is committed first (so
  * it is visible, and a crash mid-way is finished by the next run), then the output and error files
- * and the final status are written in one transaction and the batch's webhook is sent. Safe to call
+ * (streamed from the lines a page at a time, so a 50,000-line batch is never held whole) and the
+ * final status are written in one transaction and the batch's webhook is sent. Safe to call
  * any number of times, from any process: the batch lock lets one caller do it.
  */
 export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: string): Promise<void> {
@@ -60,33 +62,63 @@ function finalStatus(batch: BatchRow, failure: Record<string, unknown> | null): 
   return failure ? 'failed' : 'completed';
 }
 
-async function writeResults(ctx: Context, tx: TxSql, batch: BatchRow): Promise<BatchRow> {
-  const lines = await resultLines(tx, batch.id);
-  const files = buildResultFiles(lines);
-  const at = ctx.clock.now();
-  const store = async (kind: 'output' | 'error', jsonl: string[]) => {
-    if (jsonl.length === 0) return null;
-    const file = await insertFile(tx, {
-      id: newId('file'),
-      accountId: batch.account_id,
-      managementKeyId: batch.management_key_id,
-      purpose: 'batch_output',
-      filename: `${batch.id}_${kind}.jsonl`,
-      content: Buffer.from(`${jsonl.join('\n')}\n`),
-      lineCount: jsonl.length,
-      createdAt: at,
-    });
-    return file.id;
+/** Lines read per statement while the result files are written. */
+const RESULT_PAGE = 1000;
+
+/** Every line of a batch with its outcome, in input order, read a page at a time. */
+async function* allResultLines(tx: TxSql, batchId: string): AsyncGenerator<ResultLine> {
+  for (let after = 0; ; ) {
+    const page = await resultLinesAfter(tx, batchId, after, RESULT_PAGE);
+    yield* page;
+    if (page.length < RESULT_PAGE) return;
+    after = page.at(-1)!.line_no!; // a batch's lines all have one
+  }
+}
+
+/** One result file of a batch, written as its lines come; none at all if it gets no line. */
+function resultFile(tx: TxSql, batch: BatchRow, kind: ResultFileKind, at: Date) {
+  const writer = new FileChunkWriter(tx, newId('file'));
+  let lines = 0;
+  return {
+    add: (json: string) => {
+      lines++;
+      return writer.write(`${json}\n`);
+    },
+    store: async (): Promise<string | null> => {
+      if (lines === 0) return null;
+      const file = await insertFile(tx, {
+        id: writer.fileId,
+        accountId: batch.account_id,
+        managementKeyId: batch.management_key_id,
+        purpose: 'batch_output',
+        filename: `${batch.id}_${kind}.jsonl`,
+        bytes: await writer.end(),
+        lineCount: lines,
+        createdAt: at,
+      });
+      return file.id;
+    },
   };
-  const failure = batchFailure(lines);
+}
+
+async function writeResults(ctx: Context, tx: TxSql, batch: BatchRow): Promise<BatchRow> {
+  const at = ctx.clock.now();
+  const files = { output: resultFile(tx, batch, 'output', at), error: resultFile(tx, batch, 'error', at) };
+  const outcome = new BatchOutcome();
+  for await (const line of allResultLines(tx, batch.id)) {
+    const { file, json } = resultLine(line);
+    await files[file].add(json);
+    outcome.add(line);
+  }
+  const failure = outcome.failure();
   const status = finalStatus(batch, failure);
   return closeBatch(tx, batch.id, {
     status,
     at,
-    outputFileId: await store('output', files.output),
-    errorFileId: await store('error', files.errors),
-    completed: lines.filter((l) => l.status === 'succeeded').length,
-    failed: lines.filter((l) => l.status === 'failed').length,
+    outputFileId: await files.output.store(),
+    errorFileId: await files.error.store(),
+    completed: outcome.completed,
+    failed: outcome.failed,
     errors: status === 'failed' ? failure : null,
   });
 }

@@ -31,26 +31,36 @@ function describe(issue: z.core.$ZodIssue): string {
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 
+/** The bytes as text, a piece at a time; a character split between pieces is joined. */
+async function* decodeUtf8(source: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (piece?: Buffer) => {
+    try {
+      return piece ? decoder.decode(piece, { stream: true }) : decoder.decode();
+    } catch {
+      throw ApiError.invalid('file', 'The file is not valid UTF-8');
+    }
+  };
+  for await (const piece of source) yield decode(piece);
+  yield decode();
+}
+
 /**
- * Validate a batch input file line by line, the way OpenAI does before accepting it: every
- * non-blank line a `{custom_id, method, url, body}` object with a unique custom_id and a chat
- * completion body that does not stream. The first bad line is a 400 naming `file` and the line.
+ * Validate a batch input file line by line as its bytes arrive, the way OpenAI does before
+ * accepting it: every non-blank line a `{custom_id, method, url, body}` object with a unique
+ * custom_id and a chat completion body that does not stream. The first bad line is a 400 naming
+ * `file` and the line; a file with no request at all is one too. Only the line being read is held
+ * (and the custom_ids seen), so a file of any size costs about one line of memory.
  */
-export function parseBatchInput(content: Buffer): BatchInputLine[] {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(content);
-  } catch {
-    throw ApiError.invalid('file', 'The file is not valid UTF-8');
-  }
-  const lines: BatchInputLine[] = [];
+export async function* batchInputLines(source: AsyncIterable<Buffer>): AsyncGenerator<BatchInputLine> {
   const seen = new Map<string, number>();
-  const raw = text.split('\n');
-  for (let i = 0; i < raw.length; i++) {
-    const source = raw[i]!.trim();
-    if (source === '') continue;
-    const lineNo = i + 1;
-    if (lines.length === MAX_BATCH_LINES)
+  let lineNo = 0;
+  let rest = '';
+  const take = (raw: string): BatchInputLine | null => {
+    lineNo++;
+    const source = raw.trim();
+    if (source === '') return null;
+    if (seen.size === MAX_BATCH_LINES)
       throw ApiError.invalid('file', `The file holds more than ${MAX_BATCH_LINES} requests`);
     let json: unknown;
     try {
@@ -65,8 +75,17 @@ export function parseBatchInput(content: Buffer): BatchInputLine[] {
     const first = seen.get(custom_id);
     if (first !== undefined) throw bad(lineNo, `custom_id "${custom_id}" is already used on line ${first}`);
     seen.set(custom_id, lineNo);
-    lines.push({ lineNo, customId: custom_id, body });
+    return { lineNo, customId: custom_id, body };
+  };
+  for await (const text of decodeUtf8(source)) {
+    const lines = (rest + text).split('\n');
+    rest = lines.pop()!;
+    for (const raw of lines) {
+      const line = take(raw);
+      if (line) yield line;
+    }
   }
-  if (lines.length === 0) throw ApiError.invalid('file', 'The file holds no requests');
-  return lines;
+  const last = take(rest);
+  if (last) yield last;
+  if (seen.size === 0) throw ApiError.invalid('file', 'The file holds no requests');
 }

@@ -5,13 +5,6 @@ import { END_ERRORS } from './end-lines.js';
 /** Refusals that mean "not now, for money": the batch carries on past them (API.md). */
 export const MONEY_ERRORS: readonly string[] = ['child_key_limit', 'insufficient_balance'];
 
-export interface ResultFiles {
-  /** JSONL lines of the output file: every succeeded request. */
-  output: string[];
-  /** JSONL lines of the error file: failed, expired and cancelled requests. */
-  errors: string[];
-}
-
 /** OpenAI's per-request id in batch results; derived from the line's job id, so stable on reruns. */
 const requestId = (jobId: string) => `batch_req_${jobId.replace(/^job_/, '')}`;
 
@@ -20,65 +13,80 @@ function statusCode(error: Record<string, unknown> | null): number {
   return statusOf(type as ErrorType) ?? 500;
 }
 
+/** Where a finished line goes: the output file (it succeeded) or the error file (anything else). */
+export type ResultFileKind = 'output' | 'error';
+
 /**
- * The output and error files of a batch, in input order, in OpenAI's format: a request that ran
- * has a `response` (200 with the chat completion, or its error status with the same error body the
- * API would have answered); one that never ran (expired, cancelled) has an `error` instead.
+ * A finished line as a line of its batch's output or error file, in OpenAI's format: a request that
+ * ran has a `response` (200 with the chat completion, or its error status with the same error
+ * body the API would have answered); one that never ran (expired, cancelled) has an `error`.
  */
-export function buildResultFiles(lines: ResultLine[]): ResultFiles {
-  const files: ResultFiles = { output: [], errors: [] };
-  for (const l of lines) {
-    const base = { id: requestId(l.id), custom_id: l.custom_id };
-    switch (l.status) {
-      case 'succeeded':
-        files.output.push(
-          JSON.stringify({
-            ...base,
-            response: { status_code: 200, request_id: l.id, body: l.result },
-            error: null,
-          }),
-        );
-        break;
-      case 'failed':
-        files.errors.push(
-          JSON.stringify({
-            ...base,
-            response: { status_code: statusCode(l.error), request_id: l.id, body: { error: l.error } },
-            error: null,
-          }),
-        );
-        break;
-      case 'expired':
-      case 'cancelled':
-        files.errors.push(JSON.stringify({ ...base, response: null, error: END_ERRORS[l.status] }));
-        break;
-      default:
-        // Finalization waits until no line is pending, queued or running.
-        throw new Error(`batch line ${l.id} is still ${l.status}`);
-    }
+export function resultLine(l: ResultLine): { file: ResultFileKind; json: string } {
+  const base = { id: requestId(l.id), custom_id: l.custom_id };
+  switch (l.status) {
+    case 'succeeded':
+      return {
+        file: 'output',
+        json: JSON.stringify({
+          ...base,
+          response: { status_code: 200, request_id: l.id, body: l.result },
+          error: null,
+        }),
+      };
+    case 'failed':
+      return {
+        file: 'error',
+        json: JSON.stringify({
+          ...base,
+          response: { status_code: statusCode(l.error), request_id: l.id, body: { error: l.error } },
+          error: null,
+        }),
+      };
+    case 'expired':
+    case 'cancelled':
+      return {
+        file: 'error',
+        json: JSON.stringify({ ...base, response: null, error: END_ERRORS[l.status] }),
+      };
+    default:
+      // Finalization waits until no line is pending, queued or running.
+      throw new Error(`batch line ${l.id} is still ${l.status}`);
   }
-  return files;
 }
 
 /**
- * A batch where nothing succeeded and every line failed for a reason other than money (an unknown
- * model, a refused key, nodes down) is `failed`, as OpenAI marks a batch that could not run; its
- * `errors` names the first failure. Money refusals keep it `completed`: the batch itself worked.
+ * A batch's counts and verdict, taken as its lines go by in input order. A batch where nothing
+ * succeeded and every line failed for a reason other than money (an unknown model, a refused key,
+ * nodes down) is `failed`, as OpenAI marks a batch that could not run; its `errors` names the first
+ * failure. Money refusals keep it `completed`: the batch itself worked.
  */
-export function batchFailure(lines: ResultLine[]): Record<string, unknown> | null {
-  if (lines.length === 0) return null;
-  if (!lines.every((l) => l.status === 'failed' && !MONEY_ERRORS.includes(String(l.error?.type))))
-    return null;
-  const first = lines[0]!;
-  return {
-    object: 'list',
-    data: [
-      {
-        code: String(first.error?.type ?? 'internal_error'),
-        message: String(first.error?.message ?? 'The request failed'),
-        param: null,
-        line: first.line_no,
-      },
-    ],
-  };
+export class BatchOutcome {
+  completed = 0;
+  failed = 0;
+  private first: ResultLine | null = null;
+  private allFailedNotForMoney = true;
+
+  add(l: ResultLine): void {
+    this.first ??= l;
+    if (l.status === 'succeeded') this.completed++;
+    if (l.status === 'failed') this.failed++;
+    if (l.status !== 'failed' || MONEY_ERRORS.includes(String(l.error?.type)))
+      this.allFailedNotForMoney = false;
+  }
+
+  failure(): Record<string, unknown> | null {
+    const first = this.first;
+    if (!first || !this.allFailedNotForMoney) return null;
+    return {
+      object: 'list',
+      data: [
+        {
+          code: String(first.error?.type ?? 'internal_error'),
+          message: String(first.error?.message ?? 'The request failed'),
+          param: null,
+          line: first.line_no,
+        },
+      ],
+    };
+  }
 }

@@ -49,7 +49,7 @@ const taskLastSuccess = new Gauge({
 let fileUploads: (() => { receiving: number; waiting: number }) | null = null;
 new Gauge({
   name: 'gateway_file_uploads',
-  help: 'Batch input uploads of this process: receiving (held whole while checked and stored) or waiting their turn (UPLOADS_IN_FLIGHT)',
+  help: 'Batch input uploads of this process: receiving (spooled, then checked and stored chunk by chunk) or waiting their turn (UPLOADS_IN_FLIGHT)',
   labelNames: ['state'] as const,
   registers: [processRegistry],
   collect() {

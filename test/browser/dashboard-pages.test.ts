@@ -86,7 +86,7 @@ async function seedFinished(c: Customer, n: { jobs: number; batches: number; fai
     managementKeyId: c.mkId,
     purpose: 'batch',
     filename: 'in.jsonl',
-    content: Buffer.from('{}\n'),
+    bytes: 3,
     lineCount: 1,
     createdAt: at(0),
   });

@@ -6,8 +6,9 @@ import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
- * POST /v1/files holds a file whole while it checks and stores it, so an api process takes
- * UPLOADS_IN_FLIGHT uploads at a time (1 here) and the others wait, their bodies unread.
+ * POST /v1/files spools a file to disk and then checks and stores it over a Postgres connection, so
+ * an api process takes UPLOADS_IN_FLIGHT uploads at a time (1 here) and the others wait, their
+ * bodies unread.
  */
 const stack = useTestStack({ env: { UPLOADS_IN_FLIGHT: '1' }, workers: false });
 

@@ -122,9 +122,17 @@ export async function endWaitingLines(
 
 export type ResultLine = Pick<JobRow, 'id' | 'custom_id' | 'line_no' | 'status' | 'result' | 'error'>;
 
-/** Every line with its outcome, in input order: what the output and error files are made from. */
-export async function resultLines(db: Db, batchId: string): Promise<ResultLine[]> {
+/**
+ * The lines after `afterLineNo` with their outcome, in input order, at most `limit`: what the
+ * output and error files are made from, a page at a time.
+ */
+export async function resultLinesAfter(
+  db: Db,
+  batchId: string,
+  afterLineNo: number,
+  limit: number,
+): Promise<ResultLine[]> {
   return db<ResultLine[]>`
     select id, custom_id, line_no, status, result, error from jobs
-    where batch_id = ${batchId} order by line_no`;
+    where batch_id = ${batchId} and line_no > ${afterLineNo} order by line_no limit ${limit}`;
 }

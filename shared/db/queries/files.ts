@@ -2,7 +2,7 @@ import type { Db } from '../client.js';
 
 export type FilePurpose = 'batch' | 'batch_output';
 
-/** A file without its content (which is read only by the routes and code that need it). */
+/** A file's record; its bytes are its chunks (file-chunks.ts, batches/file-store.ts). */
 export interface FileRow {
   id: string;
   account_id: string;
@@ -20,16 +20,17 @@ export interface NewFile {
   managementKeyId: string;
   purpose: FilePurpose;
   filename: string;
-  content: Buffer;
+  bytes: number;
   lineCount: number;
   createdAt: Date;
 }
 
+/** The record of a file whose chunks were written in the same transaction. */
 export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
   const [row] = await db<FileRow[]>`
-    insert into files (id, account_id, management_key_id, purpose, filename, bytes, content, line_count, created_at)
-    values (${f.id}, ${f.accountId}, ${f.managementKeyId}, ${f.purpose}, ${f.filename}, ${f.content.length},
-            ${f.content}, ${f.lineCount}, ${f.createdAt})
+    insert into files (id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at)
+    values (${f.id}, ${f.accountId}, ${f.managementKeyId}, ${f.purpose}, ${f.filename}, ${f.bytes},
+            ${f.lineCount}, ${f.createdAt})
     returning id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at`;
   return row!;
 }
@@ -39,9 +40,4 @@ export async function findFile(db: Db, id: string): Promise<FileRow | null> {
     select id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at
     from files where id = ${id}`;
   return row ?? null;
-}
-
-export async function readFileContent(db: Db, id: string): Promise<Buffer | null> {
-  const [row] = await db<{ content: Buffer }[]>`select content from files where id = ${id}`;
-  return row?.content ?? null;
 }
