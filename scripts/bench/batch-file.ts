@@ -9,6 +9,7 @@ import { type BenchStack, startStack } from './stack.js';
  * (POST /v1/files), read back (GET /v1/files/:id/content), made a batch (POST /v1/batches), run to
  * its end, and its output file read. Prints the time of each step and the peak RSS of the api and
  * the workers during it: no step should hold a whole file (batches/file-store.ts).
+ * BENCH_BATCH_LINES changes the number of lines; BENCH_CPU_PROF=<dir> profiles the api and workers.
  */
 const LINES = Number(process.env.BENCH_BATCH_LINES ?? 50_000);
 /** Bytes of each line's prompt: 50,000 lines of it come to just under the 100 MB upload limit. */
@@ -25,7 +26,10 @@ interface Step {
 }
 
 async function main(): Promise<void> {
-  stack = await startStack({ split: true });
+  stack = await startStack({
+    split: true,
+    ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
+  });
   const s = stack;
   const customer = await createBenchCustomer(s.gatewayUrl, s.adminToken);
   const auth = { authorization: `Bearer ${customer.childKey}` };

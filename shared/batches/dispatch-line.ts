@@ -16,6 +16,7 @@ import { MONEY_ERRORS } from './results.js';
 /** What happened to one line: it holds a slot, it ended, or dispatch must stop. */
 export type LineOutcome =
   | { kind: 'queued' }
+  | { kind: 'admitted'; lineId: string; holdId: string }
   | { kind: 'failed' }
   | { kind: 'skipped' }
   | { kind: 'rate_limited'; retryAfterMs: number }
@@ -26,10 +27,11 @@ class LineNotPending extends Error {}
 
 /**
  * Admit one batch line exactly as a job is admitted (same Lua check-and-hold, request id = the
- * line's job id) and queue it for a node. Refusals for money end the line with the API.md error
- * body; a rate limit or a refused key is for the caller to act on (pause, or end the batch).
+ * line's job id); `queueAdmittedLine` then hands it to a node. Refusals for money end the line
+ * with the API.md error body; a rate limit or a refused key is for the caller to act on (pause, or
+ * end the batch).
  */
-export async function dispatchLine(
+export async function admitLine(
   ctx: Context,
   deps: { upstream: Upstream; queues: Queues },
   batch: BatchRow,
@@ -47,7 +49,6 @@ export async function dispatchLine(
     if (err instanceof ApiError) return failLine(err); // e.g. a model no longer served
     throw err;
   }
-  let holdId: string;
   try {
     const key = {
       id: batch.child_key_id,
@@ -61,7 +62,7 @@ export async function dispatchLine(
         if (!(await queueLine(tx, line.id, h.id, chat.upstreamBody))) throw new LineNotPending();
       },
     });
-    holdId = hold.id;
+    return { kind: 'admitted', lineId: line.id, holdId: hold.id };
   } catch (err) {
     if (err instanceof LineNotPending) return { kind: 'skipped' };
     if (!(err instanceof ApiError)) throw err;
@@ -75,16 +76,28 @@ export async function dispatchLine(
         throw err;
     }
   }
+}
+
+/**
+ * Queue an admitted line for a node. Lines queued in one go, in input order, travel in input order
+ * (enqueueInference groups them), so a batch runs in the order of its file. If the queue refuses,
+ * the line fails and its hold is voided at once.
+ */
+export async function queueAdmittedLine(
+  ctx: Context,
+  queues: Queues,
+  line: { lineId: string; holdId: string },
+): Promise<LineOutcome> {
   try {
-    await enqueueInference(ctx, deps.queues, line.id);
+    await enqueueInference(ctx, queues, line.lineId);
   } catch (err) {
-    ctx.logger.error({ err, jobId: line.id }, 'enqueueing a batch line failed; failing the line');
-    await failJob(ctx.sql, line.id, {
+    ctx.logger.error({ err, jobId: line.lineId }, 'enqueueing a batch line failed; failing the line');
+    await failJob(ctx.sql, line.lineId, {
       status: 'failed',
       error: { type: 'service_unavailable', message: 'The request could not be queued' },
       at: ctx.clock.now(),
     });
-    await settleRequest(ctx, deps.queues, holdId, null);
+    await settleRequest(ctx, queues, line.holdId, null);
     return { kind: 'failed' };
   }
   return { kind: 'queued' };

@@ -4,7 +4,7 @@ import { type BatchRow, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
-import { dispatchLine } from './dispatch-line.js';
+import { admitLine, queueAdmittedLine } from './dispatch-line.js';
 import { expireBatch } from './expire.js';
 import { finalizeIfIdle } from './finalize.js';
 import { triggerDispatch } from './trigger.js';
@@ -64,9 +64,11 @@ export async function dispatchBatch(
 }
 
 /**
- * Dispatch pending lines in input order until `slots` of them are queued. A line refused for money
- * ends and the next one is tried; a rate limit pauses the batch until the key has quota again; a
- * refused key (disabled, expired, revoked) ends every line still pending.
+ * Dispatch pending lines in input order until `slots` of them are queued, every free slot tried at
+ * once: each line's admission commits on its own, and waiting for those commits one after another
+ * was most of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money ends and
+ * the next one is tried; a rate limit pauses the batch until the key has quota again; a refused
+ * key (disabled, expired, revoked) ends every line still pending.
  */
 async function fillSlots(
   ctx: Context,
@@ -77,19 +79,38 @@ async function fillSlots(
   let dispatched = 0;
   let after = 0;
   while (dispatched < slots) {
-    const lines = await nextPendingLines(ctx.sql, batch.id, after, 100);
+    const lines = await nextPendingLines(ctx.sql, batch.id, after, slots - dispatched);
     if (lines.length === 0) break;
-    for (const line of lines) {
-      after = line.line_no ?? after;
-      const outcome = await dispatchLine(ctx, deps, batch, line);
-      if (outcome.kind === 'queued') dispatched++;
-      else if (outcome.kind === 'rate_limited') return { dispatched, retryAfterMs: outcome.retryAfterMs };
-      else if (outcome.kind === 'key_refused') {
-        await failPendingLines(ctx.sql, batch.id, errorBody(outcome.error).error, ctx.clock.now());
+    after = lines.at(-1)!.line_no ?? after;
+    const admissions = await Promise.allSettled(lines.map((line) => admitLine(ctx, deps, batch, line)));
+    // Queued once all are admitted, in input order (see queueAdmittedLine); every admitted line
+    // is, even if another's admission failed (its hold and status are committed), before the error.
+    const outcomes = await settleAll(
+      admissions.map((a) => {
+        if (a.status === 'rejected') return Promise.reject(a.reason);
+        return a.value.kind === 'admitted' ? queueAdmittedLine(ctx, deps.queues, a.value) : a.value;
+      }),
+    );
+    dispatched += outcomes.filter((o) => o.kind === 'queued').length;
+    for (const o of outcomes) {
+      if (o.kind === 'key_refused') {
+        await failPendingLines(ctx.sql, batch.id, errorBody(o.error).error, ctx.clock.now());
         return { dispatched, retryAfterMs: null };
       }
-      if (dispatched >= slots) break;
     }
+    const limited = outcomes.find((o) => o.kind === 'rate_limited');
+    if (limited) return { dispatched, retryAfterMs: limited.retryAfterMs };
   }
   return { dispatched, retryAfterMs: null };
+}
+
+/**
+ * Promise.all that waits for every promise before it rejects with the first error: no line's
+ * dispatch is still running when the run fails and lets go of the batch lock.
+ */
+async function settleAll<T>(promises: (T | Promise<T>)[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
