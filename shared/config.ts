@@ -92,6 +92,12 @@ export const configSchema = z.object({
    */
   INFERENCE_CONCURRENCY: positiveInt.default(256),
   /**
+   * Lines of one batch admitted and not yet finished at once (queued or running). A batch runs at
+   * about this many lines per node latency (32 at 2 s a request: 16 lines/s, 50,000 lines in 52
+   * min), and takes at most this many of the nodes' slots from sync chat and jobs.
+   */
+  BATCH_LINES_IN_FLIGHT: positiveInt.default(32),
+  /**
    * How long a sync chat hold waits for others to share its insert (holdWriterFor). The answer does
    * not wait for the write, so this costs the client nothing; keep it well below
    * RECONCILE_INFLIGHT_MS, the gap reconciliation allows between a request's Redis step and its write.

@@ -9,13 +9,11 @@ import { expireBatch } from './expire.js';
 import { finalizeIfIdle } from './finalize.js';
 import { triggerDispatch } from './trigger.js';
 
-/** Lines of one batch admitted and not finished at once (queued or running). */
-export const BATCH_MAX_IN_FLIGHT = 32;
 /** How soon a run that found the batch locked by another tries again. */
 const BUSY_RETRY_MS = 250;
 
 export interface DispatchOptions {
-  /** @default BATCH_MAX_IN_FLIGHT */
+  /** @default config BATCH_LINES_IN_FLIGHT */
   maxInFlight?: number;
 }
 
@@ -36,7 +34,7 @@ export async function dispatchBatch(
   batchId: string,
   opts: DispatchOptions = {},
 ): Promise<DispatchResult> {
-  const maxInFlight = opts.maxInFlight ?? BATCH_MAX_IN_FLIGHT;
+  const maxInFlight = opts.maxInFlight ?? ctx.config.BATCH_LINES_IN_FLIGHT;
   const result = await ctx.sql.begin(async (tx): Promise<DispatchResult> => {
     const batch = await lockBatch(tx, batchId, { skipLocked: true });
     if (!batch) return 'busy'; // (or no such batch: the retry then finds nothing to do)

@@ -14,7 +14,10 @@ import { waitFor } from '../helpers/wait.js';
 // line running, one queued (admitted, holding money) and the rest pending.
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ workers: { inference: { concurrency: 1 }, batches: { maxInFlight: 2 } } });
+  stack = await startTestStack({
+    env: { BATCH_LINES_IN_FLIGHT: '2' },
+    workers: { inference: { concurrency: 1 } },
+  });
 });
 afterAll(async () => {
   await stack?.close();
