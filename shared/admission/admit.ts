@@ -1,5 +1,4 @@
 import type { Context } from '../context.js';
-import type { TxSql } from '../db/client.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { insertHold, type NewHold } from '../db/queries/holds.js';
 import { ApiError } from '../errors.js';
@@ -21,12 +20,11 @@ export interface AdmitInput {
   requestId?: string;
   /**
    * How the hold is made durable when the caller owns that (sync chat's relaxed group commit, an
-   * async job's hold and job row in one grouped statement); resolves once it is recorded.
+   * async job's hold and job row, or a batch line's, in one grouped statement); resolves once it
+   * is recorded. If it throws, the admission is given back.
    * @default insertHold, one durable statement
    */
   write?: (hold: NewHold) => Promise<void>;
-  /** Extra rows written in the same transaction as the hold (a batch line). Not with `write`. */
-  persist?: (tx: TxSql, hold: NewHold) => Promise<void>;
   /**
    * Return once Redis has admitted, with the hold's write still in flight (`Admission.recorded`),
    * and leave a failed write to the caller: the reservation is kept, for a request the caller
@@ -120,13 +118,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
   };
   const record = async () => {
     try {
-      if (input.persist) {
-        const persist = input.persist;
-        await ctx.sql.begin(async (tx) => {
-          await insertHold(tx, hold);
-          await persist(tx, hold);
-        });
-      } else if (input.write) {
+      if (input.write) {
         await input.write(hold);
       } else {
         await insertHold(ctx.sql, hold);

@@ -1,6 +1,5 @@
 import type { Context } from '../context.js';
 import type { PendingLine } from '../db/queries/batch-lines.js';
-import { queueLine } from '../db/queries/batch-lines.js';
 import type { BatchRow } from '../db/queries/batches.js';
 import { failJob } from '../db/queries/jobs.js';
 import { ApiError, errorBody } from '../errors.js';
@@ -11,6 +10,7 @@ import { enqueueInference } from '../jobs/enqueue-inference.js';
 import { JOB_HOLD_TTL_MS } from '../jobs/submit.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
+import { lineWriterFor } from './line-writer.js';
 import { MONEY_ERRORS } from './results.js';
 
 /** What happened to one line: it holds a slot, it ended, or dispatch must stop. */
@@ -58,8 +58,9 @@ export async function admitLine(
     const { hold } = await admitChat(ctx, key, chat, {
       holdTtlMs: JOB_HOLD_TTL_MS,
       requestId: line.id,
-      persist: async (tx, h) => {
-        if (!(await queueLine(tx, line.id, h.id, chat.upstreamBody))) throw new LineNotPending();
+      write: async (hold) => {
+        const queued = await lineWriterFor(ctx.sql).add({ hold, id: line.id, request: chat.upstreamBody });
+        if (!queued) throw new LineNotPending();
       },
     });
     return { kind: 'admitted', lineId: line.id, holdId: hold.id };

@@ -5,10 +5,7 @@ import { holdEstimate } from '../pricing.js';
 import type { PreparedChat } from './chat-request.js';
 
 /** What differs between sync chat, an async job and a batch line: how long and how the hold is kept. */
-export type AdmitChatOptions = Pick<
-  AdmitInput,
-  'holdTtlMs' | 'requestId' | 'write' | 'persist' | 'background'
->;
+export type AdmitChatOptions = Pick<AdmitInput, 'holdTtlMs' | 'requestId' | 'write' | 'background'>;
 
 /**
  * Admit one chat request (DESIGN.md "Estimate"): the hold is `(prompt characters + max_tokens) ×

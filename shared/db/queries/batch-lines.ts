@@ -1,5 +1,7 @@
 import type { Db } from '../client.js';
+import { HOLD_COLUMNS, holdRows, type NewHold } from './holds.js';
 import type { JobRow, JobStatus } from './jobs.js';
+import { statusIn } from './status-by-id.js';
 
 /** A batch line is a `jobs` row with a batch_id; these queries are the batch's view of them. */
 export interface NewBatchLine {
@@ -76,17 +78,41 @@ export async function nextPendingLines(
  * An admitted line: queued with its hold and the node request the hold was sized for. False when
  * the line stopped being pending meanwhile (then the admission is rolled back).
  */
-export async function queueLine(
-  db: Db,
-  id: string,
-  holdId: string,
-  request: Record<string, unknown>,
-): Promise<boolean> {
-  const rows = await db`
-    update jobs set status = 'queued', hold_id = ${holdId}, request = ${db.json(request as never)}
-    where id = ${id} and status = 'pending'
-    returning id`;
-  return rows.length === 1;
+export interface AdmittedLine {
+  hold: NewHold;
+  /** The line's job id. */
+  id: string;
+  /** What the node will be sent, cap included: the hold was sized for exactly this. */
+  request: Record<string, unknown>;
+}
+
+/**
+ * Admitted batch lines, many in one statement: each line still pending becomes queued with its
+ * request and hold, and only those lines' holds are written. Returns, per line in order, whether
+ * it was (false: it stopped being pending meanwhile, cancelled or ended, and has no hold).
+ */
+export async function queueLinesWithHolds(db: Db, lines: readonly AdmittedLine[]): Promise<boolean[]> {
+  if (lines.length === 0) return [];
+  const col = <T>(f: (l: AdmittedLine) => T) => lines.map(f);
+  const holds = holdRows(
+    db,
+    col((l) => l.hold),
+  );
+  const queued = await db<{ id: string }[]>`
+    with queued as (
+      update jobs j set status = 'queued', hold_id = v.hold_id, request = v.request::jsonb
+      from unnest(${col((l) => l.id)}::text[], ${col((l) => l.hold.id)}::text[],
+                  ${col((l) => JSON.stringify(l.request))}::text[]) as v(id, hold_id, request)
+      where j.id = v.id and ${statusIn(db, 'j.status', ['pending'])}
+      returning j.id, j.hold_id
+    ), held as (
+      insert into holds (${db.unsafe(HOLD_COLUMNS)})
+      select n.* from (select * from ${holds}) as n (${db.unsafe(HOLD_COLUMNS)})
+      where n.id in (select hold_id from queued)
+    )
+    select id from queued`;
+  const done = new Set(queued.map((r) => r.id));
+  return lines.map((l) => done.has(l.id));
 }
 
 /** Fail every line not yet dispatched with one error (the batch's key was refused). */
