@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
+import type { NewHold } from '../../shared/db/queries/holds.js';
 import { newId } from '../../shared/ids.js';
 import { topup } from '../../shared/ledger/topup.js';
 
@@ -67,4 +68,22 @@ export async function ledgerDrift(ctx: Context): Promise<{ unbalanced: number; m
     select count(*)::bigint as n from ledger_accounts l
     where l.balance <> coalesce((select sum(amount) from postings p where p.ledger_account_id = l.id), 0)`;
   return { unbalanced: Number(u?.n ?? 0), mismatched: Number(m?.n ?? 0) };
+}
+
+/** A new open hold of the fixture's key (not written): 100 nGNK unless told, a minute to live. */
+export function newHoldOf(f: KeyFixture, h: { requestId?: string; amount?: bigint } = {}): NewHold {
+  const now = new Date();
+  return {
+    id: newId('hold'),
+    requestId: h.requestId ?? newId('req'),
+    accountId: f.accountId,
+    childKeyId: f.key.id,
+    amount: h.amount ?? 100n,
+    periodDay: now.toISOString().slice(0, 10),
+    model: 'm',
+    pricePerToken: 1n,
+    markupBps: 10000,
+    createdAt: now,
+    deadline: new Date(now.getTime() + 60_000),
+  };
 }

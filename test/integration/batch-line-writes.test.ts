@@ -5,7 +5,7 @@ import { insertBatch } from '../../shared/db/queries/batches.js';
 import { insertFile } from '../../shared/db/queries/files.js';
 import { newId } from '../../shared/ids.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { createKeyFixture, type KeyFixture, newHoldOf } from '../helpers/fixtures.js';
 
 let env: TestEnv;
 let k: KeyFixture;
@@ -50,26 +50,11 @@ async function pendingLines(n: number): Promise<string[]> {
   return ids;
 }
 
-const admitted = (id: string): AdmittedLine => {
-  const now = new Date();
-  return {
-    id,
-    request: { model: 'm', max_tokens: 7 },
-    hold: {
-      id: newId('hold'),
-      requestId: id,
-      accountId: k.accountId,
-      childKeyId: k.key.id,
-      amount: 70n,
-      periodDay: now.toISOString().slice(0, 10),
-      model: 'm',
-      pricePerToken: 10n,
-      markupBps: 10000,
-      createdAt: now,
-      deadline: new Date(now.getTime() + 60_000),
-    },
-  };
-};
+const admitted = (id: string): AdmittedLine => ({
+  id,
+  request: { model: 'm', max_tokens: 7 },
+  hold: newHoldOf(k, { requestId: id }),
+});
 
 describe('admitted batch lines written together', () => {
   it('queues each line still pending with its hold and request, and writes no hold for one that is not', async () => {

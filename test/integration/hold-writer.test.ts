@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdWriterFor } from '../../shared/admission/hold-writer.js';
-import type { NewHold } from '../../shared/db/queries/holds.js';
-import { newId } from '../../shared/ids.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { createKeyFixture } from '../helpers/fixtures.js';
+import { createKeyFixture, newHoldOf } from '../helpers/fixtures.js';
 import { refuseHoldsOf } from '../helpers/refuse-holds.js';
 
 let env: TestEnv;
@@ -14,23 +12,6 @@ afterAll(async () => {
   await env?.close();
 });
 
-function holdOf(f: Awaited<ReturnType<typeof createKeyFixture>>): NewHold {
-  const now = new Date();
-  return {
-    id: newId('hold'),
-    requestId: newId('req'),
-    accountId: f.accountId,
-    childKeyId: f.key.id,
-    amount: 100n,
-    periodDay: now.toISOString().slice(0, 10),
-    model: 'm',
-    pricePerToken: 1n,
-    markupBps: 10000,
-    createdAt: now,
-    deadline: new Date(now.getTime() + 60_000),
-  };
-}
-
 describe('the sync hold writer', () => {
   it('writes holds that arrive together in one group, and fails only the hold Postgres refuses', async () => {
     const good = await createKeyFixture(env.ctx);
@@ -38,7 +19,7 @@ describe('the sync hold writer', () => {
     const acceptHolds = await refuseHoldsOf(env.ctx.sql, bad.key.id);
     try {
       const writer = holdWriterFor(env.ctx.sql, 200); // long enough for all three to share a group
-      const [a, b, c] = [holdOf(good), holdOf(bad), holdOf(good)];
+      const [a, b, c] = [newHoldOf(good), newHoldOf(bad), newHoldOf(good)];
       const results = await Promise.allSettled([writer.add(a), writer.add(b), writer.add(c)]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       expect(String((results[1] as PromiseRejectedResult).reason)).toContain('test_refuse');
