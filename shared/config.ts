@@ -179,11 +179,17 @@ export const configSchema = z.object({
   V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
   /**
    * Batch input uploads an api process receives, validates and stores at once; the rest wait their
-   * turn, their bodies unread. Each one spools up to 100 MB to a temporary file and then holds a
+   * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
    * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
    * this bounds the disk and connections that uploads can take.
    */
   UPLOADS_IN_FLIGHT: positiveInt.default(2),
+  /**
+   * Largest batch input file, in bytes (413 above it): 200 MiB, OpenAI's limit, so its batch files
+   * fit as they are. Files are kept in Postgres in chunks (no process holds one whole), so this
+   * bounds storage and upload time, not memory.
+   */
+  BATCH_FILE_MAX_BYTES: positiveInt.default(200 * 1024 * 1024),
   /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });

@@ -8,29 +8,26 @@ import pLimit from 'p-limit';
 import { FILE_CHUNK_BYTES, readStoredFile } from '../../shared/batches/file-store.js';
 import { findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
-import { MAX_FILE_BYTES } from '../../shared/batches/parse-jsonl.js';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
 
 /**
- * Multipart upload of one file, spooled to a temporary file (multer removes it if the upload fails;
- * the route once it is stored): the file is then checked and stored in Postgres a chunk at a time,
- * in a transaction that waits for the disk, not for a slow client.
+ * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file (multer removes it
+ * if the upload fails; the route once it is stored): the file is then checked and stored in
+ * Postgres a chunk at a time, in a transaction that waits for the disk, not for a slow client.
+ * multer's failures in the API's envelope: too large is 413, anything else malformed is 400.
  */
-const upload = multer({
-  storage: multer.diskStorage({}),
-  limits: { fileSize: MAX_FILE_BYTES, files: 1, fields: 10, fieldSize: 64 * 1024 },
-});
-
-/** multer's failures in the API's envelope: too large is 413, anything else malformed is 400. */
-function receiveFile(field: string): RequestHandler {
-  const handler = upload.single(field);
+function receiveFile(field: string, maxBytes: number): RequestHandler {
+  const handler = multer({
+    storage: multer.diskStorage({}),
+    limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
+  }).single(field);
   return (req, res, next) => {
     handler(req, res, (err?: unknown) => {
       if (!err) return next();
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE')
-        return next(new ApiError('payload_too_large', `The file is larger than ${MAX_FILE_BYTES} bytes`));
+        return next(new ApiError('payload_too_large', `The file is larger than ${maxBytes} bytes`));
       const message = err instanceof Error ? err.message : 'Malformed multipart body';
       next(ApiError.invalid(err instanceof multer.MulterError ? (err.field ?? 'file') : 'file', message));
     });
@@ -61,22 +58,27 @@ function uploadsInTurn(n: number): RequestHandler {
 export function v1FilesRouter(ctx: Context): Router {
   const r = Router();
 
-  r.post('/', uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT), receiveFile('file'), async (req, res) => {
-    const spooled = req.file?.path;
-    try {
-      const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
-      if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
-      if (!req.file || !spooled)
-        throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
-      const file = await uploadBatchFile(ctx, res.locals.childKey, {
-        filename: req.file.originalname,
-        content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
-      });
-      res.json(formatFile(file));
-    } finally {
-      if (spooled) await rm(spooled, { force: true });
-    }
-  });
+  r.post(
+    '/',
+    uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT),
+    receiveFile('file', ctx.config.BATCH_FILE_MAX_BYTES),
+    async (req, res) => {
+      const spooled = req.file?.path;
+      try {
+        const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
+        if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
+        if (!req.file || !spooled)
+          throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
+        const file = await uploadBatchFile(ctx, res.locals.childKey, {
+          filename: req.file.originalname,
+          content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
+        });
+        res.json(formatFile(file));
+      } finally {
+        if (spooled) await rm(spooled, { force: true });
+      }
+    },
+  );
 
   r.get('/:id', async (req, res) => {
     res.json(formatFile(await findVisibleFile(ctx, res.locals.childKey, String(req.params.id))));

@@ -15,7 +15,7 @@ import { scheduleExpiry, triggerDispatch } from './trigger.js';
 /** The only completion window offered, as in OpenAI. */
 export const COMPLETION_WINDOW = '24h';
 export const COMPLETION_WINDOW_MS = 24 * 3600_000;
-/** Lines written per statement while a batch is created (up to 50,000 lines, up to 100 MB). */
+/** Lines written per statement while a batch is created (up to 50,000 lines, up to 200 MiB). */
 const LINES_PER_INSERT = 1000;
 
 export interface CreateBatch {

@@ -4,8 +4,6 @@ import { type ChatCompletionBody, chatCompletionBody } from '../inference/chat-r
 
 /** The one endpoint a batch line may call (OpenAI's `url` and the batch's `endpoint`). */
 export const BATCH_ENDPOINT = '/v1/chat/completions';
-/** Upload size limit: files are kept in Postgres, which is why this is well below OpenAI's. */
-export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Requests per batch input file, as in OpenAI. */
 export const MAX_BATCH_LINES = 50_000;
 

@@ -10,7 +10,8 @@ import { waitFor } from '../helpers/wait.js';
  * A batch file of a few mebibytes goes in, through a batch and out again in chunks (see
  * batches/file-store.ts): no step holds it whole, and nothing about it changes on the way.
  */
-const stack = useTestStack();
+const MAX_BYTES = 4 * 1024 * 1024;
+const stack = useTestStack({ env: { BATCH_FILE_MAX_BYTES: String(MAX_BYTES) } });
 
 const LINES = 2_600;
 /** ~1 KB a line with a two-byte character in each, so chunk boundaries fall inside lines and characters. */
@@ -69,6 +70,23 @@ describe('batch files larger than a chunk', () => {
     const back = await download(c.childKey, file.body.id);
     expect(back.length).toBe(content.length);
     expect(back.bytes.equals(content)).toBe(true);
+  });
+
+  it(`refuses a file over BATCH_FILE_MAX_BYTES (${MAX_BYTES} here) with a 413, and keeps none of it`, async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const lines = Array.from({ length: LINES * 2 }, (_, i) => line(i + 1));
+    const content = bigFile(lines);
+    expect(content.length).toBeGreaterThan(MAX_BYTES);
+    const res = await upload(c.childKey, content);
+    expect(res.status).toBe(413);
+    expect(res.body.error.type).toBe('payload_too_large');
+    expect(res.body.error.message).toContain(String(MAX_BYTES));
+    const [files] = await stack.env.ctx
+      .sql`select count(*)::int as n from files where account_id = ${c.accountId}`;
+    expect(files!.n).toBe(0);
+    // Just under the limit is taken.
+    const fits = bigFile(lines.slice(0, Math.floor((MAX_BYTES / content.length) * lines.length) - 1));
+    expect((await upload(c.childKey, fits)).status).toBe(200);
   });
 
   it('refuses the whole file for a bad line past the first chunk, and keeps none of it', async () => {
