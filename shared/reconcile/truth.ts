@@ -1,5 +1,6 @@
 import { readRpmWindow } from '../admission/rpm-window.js';
 import type { Context } from '../context.js';
+import type { TxSql } from '../db/client.js';
 import {
   availableOf,
   holdStatusesOf,
@@ -31,9 +32,23 @@ export function truthPeriod(at: Date): { day: string; monthStart: string; monthE
   return { day: isoDay(at), monthStart: isoDay(startOfUtcMonth(at)), monthEnd: isoDay(monthResetsAt(at)) };
 }
 
-/** Postgres truth for the accounts in scope, in a few batched queries per CHUNK accounts. */
+/**
+ * Postgres truth for the accounts in scope, in a few batched queries per CHUNK accounts, all read
+ * from one snapshot (a repeatable-read transaction). Read apart, a settlement committing between
+ * them showed its hold open to one query (so its record was put back, with its reservation) and
+ * already charged to the next (so the balance and counters were set without it): releasing that
+ * record then gave the reservation back twice, and Redis stayed one charge short of Postgres.
+ */
 export async function readTruth(
   ctx: Context,
+  scope: Map<string, AccountIds>,
+  period: { day: string; monthStart: string; monthEnd: string },
+): Promise<Map<string, AccountTruth>> {
+  return ctx.sql.begin('isolation level repeatable read read only', (tx) => readTruthIn(tx, scope, period));
+}
+
+async function readTruthIn(
+  db: TxSql,
   scope: Map<string, AccountIds>,
   period: { day: string; monthStart: string; monthEnd: string },
 ): Promise<Map<string, AccountTruth>> {
@@ -41,7 +56,7 @@ export async function readTruth(
   const accountIds = [...scope.keys()];
   for (let i = 0; i < accountIds.length; i += CHUNK) {
     const ids = accountIds.slice(i, i + CHUNK);
-    const [available, holds] = await Promise.all([availableOf(ctx.sql, ids), openHoldsOf(ctx.sql, ids)]);
+    const [available, holds] = await Promise.all([availableOf(db, ids), openHoldsOf(db, ids)]);
     for (const id of ids)
       out.set(id, {
         available: null,
@@ -55,8 +70,8 @@ export async function readTruth(
     const keyIds = ids.flatMap((id) => [...scope.get(id)!.keys]);
     const redisHolds = ids.flatMap((id) => [...scope.get(id)!.holds]);
     const [keys, statuses] = await Promise.all([
-      keyTruthOf(ctx.sql, keyIds, period),
-      holdStatusesOf(ctx.sql, redisHolds),
+      keyTruthOf(db, keyIds, period),
+      holdStatusesOf(db, redisHolds),
     ]);
     // A key Redis filed under another account is not added: compare reports it as unknown there.
     for (const k of keys) out.get(k.account_id)?.keys.set(k.id, k);
