@@ -13,10 +13,11 @@ import { ApiError } from '../../shared/errors.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
 
 /**
- * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file (multer removes it
- * if the upload fails; the route once it is stored): the file is then checked and stored in
- * Postgres a chunk at a time, in a transaction that waits for the disk, not for a slow client.
- * multer's failures in the API's envelope: too large is 413, anything else malformed is 400.
+ * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in `TMPDIR` (best
+ * not a RAM disk: files reach 200 MiB). multer removes it if the upload fails, the route once it is
+ * stored. The file is then checked and stored in Postgres a chunk at a time, in a transaction that
+ * waits for the disk, not for a slow client. multer's failures in the API's envelope: too large is
+ * 413, anything else malformed is 400.
  */
 function receiveFile(field: string, maxBytes: number): RequestHandler {
   const handler = multer({
