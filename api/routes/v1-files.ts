@@ -5,12 +5,16 @@ import { pipeline } from 'node:stream/promises';
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
 import pLimit from 'p-limit';
+import { z } from 'zod';
 import { FILE_CHUNK_BYTES, readStoredFile } from '../../shared/batches/file-store.js';
-import { findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
+import { deleteVisibleFile, findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import type { Context } from '../../shared/context.js';
+import { listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
+import { listPage } from '../list-page.js';
+import { parse } from '../middleware/validate.js';
 
 /**
  * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in `TMPDIR` (best
@@ -55,6 +59,14 @@ function uploadsInTurn(n: number): RequestHandler {
   };
 }
 
+/** OpenAI's list parameters for GET /v1/files (its default and largest page: 10,000 files). */
+export const listFilesQuery = z.strictObject({
+  purpose: z.enum(['batch', 'batch_output']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  after: z.string().max(100).optional(),
+});
+
 /** /v1/files: batch input files, and the batches' output and error files. */
 export function v1FilesRouter(ctx: Context): Router {
   const r = Router();
@@ -80,6 +92,24 @@ export function v1FilesRouter(ctx: Context): Router {
       }
     },
   );
+
+  r.get('/', async (req, res) => {
+    const q = parse(listFilesQuery, req.query);
+    const rows = await listFiles(ctx.sql, {
+      managementKeyId: res.locals.childKey.management_key_id,
+      ...(q.purpose ? { purpose: q.purpose } : {}),
+      order: q.order,
+      ...(q.after ? { afterId: q.after } : {}),
+      limit: q.limit + 1,
+    });
+    res.json(listPage(rows.slice(0, q.limit).map(formatFile), rows.length, q.limit));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const id = String(req.params.id);
+    await deleteVisibleFile(ctx, res.locals.childKey, id);
+    res.json({ id, object: 'file', deleted: true });
+  });
 
   r.get('/:id', async (req, res) => {
     res.json(formatFile(await findVisibleFile(ctx, res.locals.childKey, String(req.params.id))));

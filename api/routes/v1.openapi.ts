@@ -5,6 +5,7 @@ import { errorResponse } from '../schemas/common.js';
 import { listOwnerBatchesQuery } from './owner-batches.js';
 import { listJobsQuery } from './owner-jobs.js';
 import { createBatchBody, listBatchesQuery } from './v1-batches.js';
+import { listFilesQuery } from './v1-files.js';
 import { createJobBody } from './v1-jobs.js';
 
 /**
@@ -27,7 +28,7 @@ const admission = {
   429: errorResponse('rate_limit_exceeded, with Retry-After'),
 };
 /** A route on one object by its id: the object (`what`), or 404. */
-const byId = (method: 'get' | 'post', path: string, what: string, summary: string) =>
+const byId = (method: 'get' | 'post' | 'delete', path: string, what: string, summary: string) =>
   registry.registerPath({
     method,
     path,
@@ -88,7 +89,21 @@ registry.registerPath({
   },
   responses: { 200: object('file'), 400: errorResponse('Invalid file (the message names the line)') },
 });
+registry.registerPath({
+  method: 'get',
+  path: '/v1/files',
+  tags,
+  summary: 'Files of the caller’s management key (inputs, batch outputs and error files), newest first',
+  request: { query: listFilesQuery },
+  responses: { 200: object('list of files') },
+});
 byId('get', '/v1/files/{id}', 'file', 'A file object');
+byId(
+  'delete',
+  '/v1/files/{id}',
+  'deletion',
+  'Delete a file: its content goes at once; batches keep naming it',
+);
 byId('get', '/v1/files/{id}/content', 'file', 'Raw file content (inputs, batch outputs and error files)');
 registry.registerPath({
   method: 'post',

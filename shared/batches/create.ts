@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { failPendingLines, insertBatchLines } from '../db/queries/batch-lines.js';
 import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries/batches.js';
-import { findFile } from '../db/queries/files.js';
+import { findFile, lockFileForRead } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
@@ -44,6 +44,9 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
     childKeyId: c.key.id,
   };
   await ctx.sql.begin(async (tx) => {
+    // Not deleted while its lines are read from it.
+    if (!(await lockFileForRead(tx, file.id)))
+      throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
     await insertBatch(tx, {
       id,
       ...owner,

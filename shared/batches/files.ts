@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import { type FileRow, findFile, insertFile } from '../db/queries/files.js';
+import { deleteFile, type FileRow, findFile, insertFile } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
@@ -43,4 +43,13 @@ export async function findVisibleFile(ctx: Context, key: ChildKeyIdentity, id: s
   const file = await findFile(ctx.sql, id);
   if (!visibleToKey(file, key)) throw ApiError.notFound('File');
   return file;
+}
+
+/**
+ * DELETE /v1/files/:id: the file's bytes go, its record stays for the batches that name it, and for
+ * the API it is gone. Batches made from it are not touched (their lines were copied at creation).
+ */
+export async function deleteVisibleFile(ctx: Context, key: ChildKeyIdentity, id: string): Promise<void> {
+  const file = await findVisibleFile(ctx, key, id);
+  if (!(await deleteFile(ctx.sql, file.id, ctx.clock.now()))) throw ApiError.notFound('File');
 }

@@ -35,9 +35,54 @@ export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
   return row!;
 }
 
+const FILE_COLUMNS = 'id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at';
+
+/** A file not deleted, or null. */
 export async function findFile(db: Db, id: string): Promise<FileRow | null> {
   const [row] = await db<FileRow[]>`
-    select id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at
-    from files where id = ${id}`;
+    select ${db.unsafe(FILE_COLUMNS)} from files where id = ${id} and deleted_at is null`;
   return row ?? null;
+}
+
+/**
+ * Hold a file (not deleted) against deletion until the transaction ends, while it is read: false if
+ * it is already gone.
+ */
+export async function lockFileForRead(db: Db, id: string): Promise<boolean> {
+  const rows = await db`select 1 from files where id = ${id} and deleted_at is null for share`;
+  return rows.length === 1;
+}
+
+/**
+ * A management key's files, not deleted, newest first (or oldest with `order: 'asc'`), after the
+ * `afterId` file of the same management key in that order (OpenAI's cursor; none if it is not theirs).
+ */
+export async function listFiles(
+  db: Db,
+  f: {
+    managementKeyId: string;
+    purpose?: FilePurpose;
+    order: 'asc' | 'desc';
+    afterId?: string;
+    limit: number;
+  },
+): Promise<FileRow[]> {
+  const desc = f.order === 'desc';
+  const cursor = db`(select created_at, id from files where id = ${f.afterId ?? ''} and management_key_id = ${f.managementKeyId})`;
+  return db<FileRow[]>`
+    select ${db.unsafe(FILE_COLUMNS)} from files
+    where management_key_id = ${f.managementKeyId} and deleted_at is null
+      ${f.purpose ? db`and purpose = ${f.purpose}` : db``}
+      ${f.afterId ? (desc ? db`and (created_at, id) < ${cursor}` : db`and (created_at, id) > ${cursor}`) : db``}
+    order by ${desc ? db`created_at desc, id desc` : db`created_at, id`}
+    limit ${f.limit}`;
+}
+
+/** Delete a file's bytes and mark its record deleted; false if it already was. */
+export async function deleteFile(db: Db, id: string, at: Date): Promise<boolean> {
+  const [row] = await db`
+    with marked as (update files set deleted_at = ${at} where id = ${id} and deleted_at is null returning id),
+    chunks as (delete from file_chunks where file_id in (select id from marked))
+    select count(*)::int as n from marked`;
+  return row!.n === 1;
 }

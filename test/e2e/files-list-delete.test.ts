@@ -1,0 +1,86 @@
+import { toFile } from 'openai';
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { type Customer, createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { useTestStack } from '../helpers/stack.js';
+
+/** GET /v1/files and DELETE /v1/files/:id, through the official openai client as a user calls them. */
+const stack = useTestStack({ workers: false });
+
+const jsonl = (tag: string) =>
+  `${JSON.stringify({
+    custom_id: tag,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: tag }], max_tokens: 5 },
+  })}\n`;
+
+async function uploadAll(c: Customer, tags: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const tag of tags) {
+    const file = await c.openai.files.create({
+      file: await toFile(Buffer.from(jsonl(tag)), `${tag}.jsonl`),
+      purpose: 'batch',
+    });
+    ids.push(file.id);
+  }
+  return ids;
+}
+
+describe('listing and deleting files', () => {
+  it('lists the management key’s files newest first, a page at a time, and no one else’s', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const ids = await uploadAll(c, ['a', 'b', 'c']);
+    await uploadAll(other, ['x']);
+
+    const first = await c.openai.files.list({ limit: 2 });
+    expect(first.data.map((f) => f.id)).toEqual([ids[2], ids[1]]);
+    expect(first.has_more).toBe(true);
+    const all: string[] = [];
+    for await (const f of c.openai.files.list({ limit: 2 })) all.push(f.id);
+    expect(all).toEqual([...ids].reverse());
+    const oldest = await call(stack.server.url, 'GET', '/v1/files?order=asc&limit=2', { token: c.childKey });
+    expect(oldest.body.data.map((f: { id: string }) => f.id)).toEqual([ids[0], ids[1]]);
+    expect((await c.openai.files.list({ purpose: 'batch_output' })).data).toEqual([]);
+
+    // Another account's file as a cursor tells nothing (an empty page, as for a cursor past the end).
+    const foreign = await call(stack.server.url, 'GET', `/v1/files?after=${ids[2]}`, {
+      token: other.childKey,
+    });
+    expect(foreign.body).toMatchObject({ data: [], has_more: false });
+    const own = await call(stack.server.url, 'GET', '/v1/files', { token: other.childKey });
+    expect(own.body.data).toHaveLength(1);
+    const bad = await call(stack.server.url, 'GET', '/v1/files?limit=0', { token: c.childKey });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('limit');
+  });
+
+  it('deletes a file: its content goes, it is gone for the API, and no batch can be made from it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const [keep, gone] = await uploadAll(c, ['keep', 'gone']);
+
+    const notTheirs = await call(stack.server.url, 'DELETE', `/v1/files/${gone}`, { token: other.childKey });
+    expect(notTheirs.status).toBe(404);
+
+    expect(await c.openai.files.delete(gone!)).toEqual({ id: gone, object: 'file', deleted: true });
+    const chunks = await stack.env.ctx.sql`select 1 from file_chunks where file_id = ${gone!}`;
+    expect(chunks).toHaveLength(0);
+    for (const path of [`/v1/files/${gone}`, `/v1/files/${gone}/content`])
+      expect((await call(stack.server.url, 'GET', path, { token: c.childKey })).status).toBe(404);
+    expect((await call(stack.server.url, 'DELETE', `/v1/files/${gone}`, { token: c.childKey })).status).toBe(
+      404,
+    );
+    expect((await c.openai.files.list()).data.map((f) => f.id)).toEqual([keep]);
+
+    const batch = await call(stack.server.url, 'POST', '/v1/batches', {
+      token: c.childKey,
+      body: { input_file_id: gone, endpoint: '/v1/chat/completions', completion_window: '24h' },
+    });
+    expect(batch.status).toBe(400);
+    expect(batch.body.error.param).toBe('input_file_id');
+    expect(await (await c.openai.files.content(keep!)).text()).toBe(jsonl('keep'));
+  });
+});
