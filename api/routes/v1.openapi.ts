@@ -89,14 +89,23 @@ registry.registerPath({
   },
   responses: { 200: object('file'), 400: errorResponse('Invalid file (the message names the line)') },
 });
-registry.registerPath({
-  method: 'get',
-  path: '/v1/files',
-  tags,
-  summary: 'Files of the caller’s management key (inputs, batch outputs and error files), newest first',
-  request: { query: listFilesQuery },
-  responses: { 200: object('list of files') },
-});
+/** An OpenAI list (`after` = the last id of the previous page, while `has_more`). */
+const list = (path: string, query: z.ZodObject, what: string, summary: string) =>
+  registry.registerPath({
+    method: 'get',
+    path,
+    tags,
+    summary,
+    request: { query },
+    responses: { 200: object(`list of ${what}`) },
+  });
+
+list(
+  '/v1/files',
+  listFilesQuery,
+  'files',
+  'Files of the caller’s management key (inputs, batch outputs and error files), newest first',
+);
 byId('get', '/v1/files/{id}', 'file', 'A file object');
 byId(
   'delete',
@@ -113,14 +122,7 @@ registry.registerPath({
   request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
   responses: { 200: object('batch'), 400: errorResponse('Invalid body'), 404: errorResponse('No such file') },
 });
-registry.registerPath({
-  method: 'get',
-  path: '/v1/batches',
-  tags,
-  summary: 'Batches of the caller’s management key, newest first',
-  request: { query: listBatchesQuery },
-  responses: { 200: object('list of batches') },
-});
+list('/v1/batches', listBatchesQuery, 'batches', 'Batches of the caller’s management key, newest first');
 byId('get', '/v1/batches/{id}', 'batch', 'A batch with its request_counts');
 byId(
   'post',

@@ -50,8 +50,11 @@ describe('HTTP basics', () => {
       '/v1/chat/completions',
       '/v1/batches',
       '/api/account/ledger/{id}',
+      '/v1/files',
     ])
       expect(Object.keys(res.body.paths)).toContain(path);
+    expect(Object.keys(res.body.paths['/v1/files/{id}'])).toEqual(['get', 'delete']);
+    expect(JSON.stringify(res.body.paths['/v1/files'].get.parameters)).toContain('purpose');
     // Generated from the zod schema that validates the request: its fields are there.
     const chat = res.body.paths['/v1/chat/completions'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(chat)).toContain('max_tokens');
