@@ -149,7 +149,10 @@ export const configSchema = z.object({
   SCHEDULER_STALE_HOLDS_CRON: z.string().default('* * * * *'),
   /** Re-queue webhook deliveries whose queue job was lost. */
   SCHEDULER_WEBHOOK_RESUME_CRON: z.string().default('* * * * *'),
-  /** Redis↔Postgres reconciliation check (report and drift metric only; never fixes). */
+  /**
+   * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again
+   * live jobs whose inference message was lost (see scheduler/tasks/reconcile-check.ts).
+   */
   SCHEDULER_RECONCILE_CRON: z.string().default('*/10 * * * *'),
   /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
   SCHEDULER_REFRESH_CRON: z.string().default('*/30 * * * * *'),

@@ -8,6 +8,12 @@ import { emptyChecks, type ReconcileReport } from './types.js';
 export interface ReconcileOptions {
   /** Repair Redis from Postgres (admission state; lost inference messages). @default false */
   fix?: boolean;
+  /**
+   * Queue again the live jobs whose inference message is lost, even without `fix`: always safe (a
+   * job's row is its record; one that finished meanwhile is skipped, and settlement is once per
+   * hold). @default fix
+   */
+  requeueLost?: boolean;
   /** Needed for the inference-queue check; without it that check is skipped. */
   queues?: Queues;
   /** How far apart the Redis and Postgres halves of one request may be. @default config.RECONCILE_INFLIGHT_MS */
@@ -26,7 +32,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const ledger = await checkLedger(ctx);
   const admission = await checkAdmissionState(ctx, { fix, inflightMs });
   const queue = opts.queues
-    ? await checkInferenceQueue(ctx, opts.queues, { fix, inflightMs })
+    ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })
     : { drift: [], unconfirmed: 0, fixed: 0, jobs: 0 };
 
   const drift = [...ledger, ...admission.drift, ...queue.drift];

@@ -4,14 +4,18 @@ import { runReconcile } from '../../reconcile/index.js';
 import { saveReconcileSummary } from '../../reconcile/summary.js';
 
 /**
- * The periodic reconciliation check: report only, never a repair (repairs are an operator's call,
- * `npm run reconcile -- --fix`). Its counts go to Redis for the drift metric; drift is logged.
+ * The periodic reconciliation check: it reports, and repairs nothing of the books or of admission
+ * state (an operator's call, `npm run reconcile -- --fix`). The one thing it mends is safe
+ * whatever the cause: a live job whose inference message is gone (an api that died between the
+ * job's commit and its hand-off to the queue, Redis lost) is queued again, so it runs within a
+ * check's interval instead of waiting for an operator or failing at its hold's deadline (6 h).
+ * Its counts go to Redis for the drift metric; drift is logged.
  */
 export async function reconcileCheck(
   ctx: Context,
   queues: Queues,
 ): Promise<{ ok: boolean; drift: number; unconfirmed: number }> {
-  const report = await runReconcile(ctx, { queues });
+  const report = await runReconcile(ctx, { queues, requeueLost: true });
   await saveReconcileSummary(ctx, report);
   if (!report.ok)
     ctx.logger.error(

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { startWorkers } from '../../workers/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { ledgerDrift } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { submitJob } from '../helpers/jobs.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * A job committed in Postgres whose inference message never reached Redis (the api died between the
+ * two, or Redis lost it) is queued again by the periodic reconciliation check, and runs and bills once.
+ */
+const stack = useTestStack({ env: { RECONCILE_INFLIGHT_MS: '20' }, workers: false });
+
+describe('a job whose inference message is lost', () => {
+  it('is queued again by the scheduled check, then runs and is billed once', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    const jobId = await submitJob(stack.server.url, c.childKey, {
+      model: SIM_MODEL_QWQ_32B,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 8,
+    });
+    const inference = stack.deps.queues.get('inference');
+    expect(await inference.getJobCountByTypes('wait')).toBe(1);
+    await inference.drain(); // the message is gone; the job's row still says queued
+    const [row] = await ctx.sql<{ status: string }[]>`select status from jobs where id = ${jobId}`;
+    expect(row!.status).toBe('queued');
+
+    const stop = startWorkers(ctx, stack.deps);
+    try {
+      const check = await reconcileCheck(ctx, stack.deps.queues);
+      expect(check).toMatchObject({ ok: false, drift: 1 }); // reported, and mended
+      expect(await inference.getJobCountByTypes('wait', 'active', 'completed')).toBe(1);
+      await waitFor('job succeeded', async () => {
+        const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+        return job.body.status === 'succeeded';
+      });
+      await waitFor('its hold settled', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0';
+      });
+    } finally {
+      await stop();
+    }
+    const [billed] = await ctx.sql<{ n: number }[]>`
+      select count(*)::int as n from holds where request_id = ${jobId} and status = 'posted'`;
+    expect(billed!.n).toBe(1);
+    expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+    expect((await reconcileCheck(ctx, stack.deps.queues)).ok).toBe(true);
+  });
+});
