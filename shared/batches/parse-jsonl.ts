@@ -6,6 +6,12 @@ import { type ChatCompletionBody, chatCompletionBody } from '../inference/chat-r
 export const BATCH_ENDPOINT = '/v1/chat/completions';
 /** Requests per batch input file, as in OpenAI. */
 export const MAX_BATCH_LINES = 50_000;
+/**
+ * Characters in one line of a batch input file: a request with a whole model context of text is
+ * well under a megabyte, and a line is held whole while it is checked, so a file of one endless
+ * line must not become one 200 MiB string in the api.
+ */
+export const MAX_LINE_CHARS = 8 * 1024 * 1024;
 
 const batchLine = z.strictObject({
   custom_id: z.string().min(1).max(512),
@@ -53,10 +59,19 @@ async function* decodeUtf8(source: AsyncIterable<Buffer>): AsyncGenerator<string
 export async function* batchInputLines(source: AsyncIterable<Buffer>): AsyncGenerator<BatchInputLine> {
   const seen = new Map<string, number>();
   let lineNo = 0;
-  let rest = '';
-  const take = (raw: string): BatchInputLine | null => {
+  // The line being read, in the pieces it came in: joined once, when its end arrives.
+  let parts: string[] = [];
+  let chars = 0;
+  const add = (piece: string) => {
+    chars += piece.length;
+    if (chars > MAX_LINE_CHARS) throw bad(lineNo + 1, `longer than ${MAX_LINE_CHARS} characters`);
+    parts.push(piece);
+  };
+  const take = (): BatchInputLine | null => {
     lineNo++;
-    const source = raw.trim();
+    const source = parts.join('').trim();
+    parts = [];
+    chars = 0;
     if (source === '') return null;
     if (seen.size === MAX_BATCH_LINES)
       throw ApiError.invalid('file', `The file holds more than ${MAX_BATCH_LINES} requests`);
@@ -76,14 +91,16 @@ export async function* batchInputLines(source: AsyncIterable<Buffer>): AsyncGene
     return { lineNo, customId: custom_id, body };
   };
   for await (const text of decodeUtf8(source)) {
-    const lines = (rest + text).split('\n');
-    rest = lines.pop()!;
-    for (const raw of lines) {
-      const line = take(raw);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      add(text.slice(start, end));
+      const line = take();
       if (line) yield line;
+      start = end + 1;
     }
+    add(text.slice(start));
   }
-  const last = take(rest);
+  const last = take();
   if (last) yield last;
   if (seen.size === 0) throw ApiError.invalid('file', 'The file holds no requests');
 }

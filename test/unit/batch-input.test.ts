@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type BatchInputLine, batchInputLines, MAX_BATCH_LINES } from '../../shared/batches/parse-jsonl.js';
+import {
+  type BatchInputLine,
+  batchInputLines,
+  MAX_BATCH_LINES,
+  MAX_LINE_CHARS,
+} from '../../shared/batches/parse-jsonl.js';
 import { BatchOutcome, resultLine } from '../../shared/batches/results.js';
 import type { ResultLine } from '../../shared/db/queries/batch-lines.js';
 import { ApiError } from '../../shared/errors.js';
@@ -63,6 +68,14 @@ describe('batch input files', () => {
     for (const size of [1, 5, Number.MAX_SAFE_INTEGER])
       expect((await refusal(text, size)).message).toMatch(/^Line 3: not a valid JSON object/);
     expect((await refusal(`${line('a')}\n${line('a')}`, 4)).message).toMatch(/already used on line 1/);
+  });
+
+  it(`refuses a line longer than ${MAX_LINE_CHARS} characters, naming it, before holding it whole`, async () => {
+    const text = `${line('a')}\n\n${'x'.repeat(MAX_LINE_CHARS + 1)}\n${line('b')}`;
+    expect((await refusal(text, 64 * 1024)).message).toMatch(/^Line 3: longer than 8388608 characters/);
+    // Just under the limit is read (and then judged as JSON).
+    const long = `${line('a')}\n${'x'.repeat(MAX_LINE_CHARS)}`;
+    expect((await refusal(long, 64 * 1024)).message).toMatch(/^Line 2: not a valid JSON object/);
   });
 
   it('refuses a file with no request', async () => {
