@@ -30,6 +30,7 @@ import {
   queuePayloads,
 } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
+import { settleAll } from '../shared/settle-all.js';
 import type { Upstream } from '../shared/upstream.js';
 
 export interface InferenceWorkerOptions {
@@ -194,11 +195,9 @@ export function startInferenceWorker(
   const slot = pLimit(concurrency);
   const processor = async (bull: Job<Payload<'inference'>>) => {
     const ids = inferenceJobIds(parsePayload('inference', bull.data));
-    const outcomes = await Promise.allSettled(ids.map((id) => slot(() => run(id))));
-    const broken = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (broken) throw broken.reason;
+    const outcomes = await settleAll(ids.map((id) => slot(() => run(id))));
     const counts: Record<string, number> = {};
-    for (const o of outcomes) if (o.status === 'fulfilled') counts[o.value] = (counts[o.value] ?? 0) + 1;
+    for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
     return counts;
   };
 

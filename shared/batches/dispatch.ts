@@ -3,6 +3,7 @@ import { failPendingLines, lineProgress, nextPendingLines } from '../db/queries/
 import { type BatchRow, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
 import type { Queues } from '../queues.js';
+import { settleAll } from '../settle-all.js';
 import type { Upstream } from '../upstream.js';
 import { admitLine, queueAdmittedLine } from './dispatch-line.js';
 import { expireBatch } from './expire.js';
@@ -100,15 +101,4 @@ async function fillSlots(
     if (limited) return { dispatched, retryAfterMs: limited.retryAfterMs };
   }
   return { dispatched, retryAfterMs: null };
-}
-
-/**
- * Promise.all that waits for every promise before it rejects with the first error: no line's
- * dispatch is still running when the run fails and lets go of the batch lock.
- */
-async function settleAll<T>(promises: (T | Promise<T>)[]): Promise<T[]> {
-  const settled = await Promise.allSettled(promises);
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -94,10 +94,6 @@ export interface AdmittedLine {
 export async function queueLinesWithHolds(db: Db, lines: readonly AdmittedLine[]): Promise<boolean[]> {
   if (lines.length === 0) return [];
   const col = <T>(f: (l: AdmittedLine) => T) => lines.map(f);
-  const holds = holdRows(
-    db,
-    col((l) => l.hold),
-  );
   const queued = await db<{ id: string }[]>`
     with queued as (
       update jobs j set status = 'queued', hold_id = v.hold_id, request = v.request::jsonb
@@ -107,8 +103,10 @@ export async function queueLinesWithHolds(db: Db, lines: readonly AdmittedLine[]
       returning j.id, j.hold_id
     ), held as (
       insert into holds (${db.unsafe(HOLD_COLUMNS)})
-      select n.* from (select * from ${holds}) as n (${db.unsafe(HOLD_COLUMNS)})
-      where n.id in (select hold_id from queued)
+      select h.* from ${holdRows(
+        db,
+        col((l) => l.hold),
+      )} where h.id in (select hold_id from queued)
     )
     select id from queued`;
   const done = new Set(queued.map((r) => r.id));

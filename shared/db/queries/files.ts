@@ -25,17 +25,17 @@ export interface NewFile {
   createdAt: Date;
 }
 
+const FILE_COLUMNS = 'id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at';
+
 /** The record of a file whose chunks were written in the same transaction. */
 export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
   const [row] = await db<FileRow[]>`
-    insert into files (id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at)
+    insert into files (${db.unsafe(FILE_COLUMNS)})
     values (${f.id}, ${f.accountId}, ${f.managementKeyId}, ${f.purpose}, ${f.filename}, ${f.bytes},
             ${f.lineCount}, ${f.createdAt})
-    returning id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at`;
+    returning ${db.unsafe(FILE_COLUMNS)}`;
   return row!;
 }
-
-const FILE_COLUMNS = 'id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at';
 
 /** A file not deleted, or null. */
 export async function findFile(db: Db, id: string): Promise<FileRow | null> {

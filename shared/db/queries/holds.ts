@@ -51,7 +51,10 @@ export async function insertMissingHolds(db: Db, holds: readonly NewHold[]): Pro
 export const HOLD_COLUMNS = `id, request_id, account_id, child_key_id, amount, period_day, model,
   price_ngonka_per_token, markup_bps, created_at, deadline`;
 
-/** New holds as a set of rows (`… from ${holdRows(db, holds)}`), HOLD_COLUMNS in order. */
+/**
+ * New holds as a set of rows named `h` with the HOLD_COLUMNS in order (`… from ${holdRows(db, holds)}`,
+ * `h.id` and so on).
+ */
 export function holdRows(db: Db, holds: readonly NewHold[]) {
   const col = <T>(f: (h: NewHold) => T) => holds.map(f);
   return db`unnest(
@@ -60,7 +63,7 @@ export function holdRows(db: Db, holds: readonly NewHold[]) {
       ${col((h) => h.periodDay)}::date[], ${col((h) => h.model)}::text[],
       ${col((h) => h.pricePerToken.toString())}::bigint[], ${col((h) => h.markupBps)}::int[],
       ${col((h) => h.createdAt.toISOString())}::timestamptz[], ${col((h) => h.deadline.toISOString())}::timestamptz[]
-    ) as h`;
+    ) as h (${db.unsafe(HOLD_COLUMNS)})`;
 }
 
 export interface HoldRow {
