@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { createApiServer } from '../api/server.js';
+import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { ensureDatabase } from '../shared/db/client.js';
@@ -97,6 +98,7 @@ if (roles.has('api') && upstream) {
     server.listen(config.PORT, config.HOST, resolve);
   });
   ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
+  stops.push(startUploadSpoolSweeper(uploadSpoolDir(), ctx.logger));
   stops.push(
     () =>
       new Promise((resolve) => {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { FILE_CHUNK_BYTES, readStoredFile } from '../../shared/batches/file-store.js';
 import { deleteVisibleFile, findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
+import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
 import { listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
@@ -17,15 +18,15 @@ import { listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 
 /**
- * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in `TMPDIR` (best
- * not a RAM disk: files reach 200 MiB). multer removes it if the upload fails, the route once it is
- * stored. The file is then checked and stored in Postgres a chunk at a time, in a transaction that
+ * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in the upload
+ * spool under `TMPDIR` (best not a RAM disk: files reach 200 MiB). multer removes it if the upload
+ * fails, the route once it is stored, the spool's sweeper if the process died in between. The file is then checked and stored in Postgres a chunk at a time, in a transaction that
  * waits for the disk, not for a slow client. multer's failures in the API's envelope: too large is
  * 413, anything else malformed is 400.
  */
 function receiveFile(field: string, maxBytes: number): RequestHandler {
   const handler = multer({
-    storage: multer.diskStorage({}),
+    storage: multer.diskStorage({ destination: uploadSpoolDir() }),
     limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
   }).single(field);
   return (req, res, next) => {

@@ -1,4 +1,7 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -10,6 +13,12 @@ import { waitFor } from '../helpers/wait.js';
  * an api process takes UPLOADS_IN_FLIGHT uploads at a time (1 here) and the others wait, their
  * bodies unread.
  */
+// A TMPDIR of this file's own (each test file runs in a process of its own): its upload spool
+// holds only this file's uploads.
+process.env.TMPDIR = mkdtempSync(join(tmpdir(), 'upload-turns-'));
+const spool = join(process.env.TMPDIR, 'gonka-gateway-uploads');
+const spooled = () => readdirSync(spool);
+
 const stack = useTestStack({ env: { UPLOADS_IN_FLIGHT: '1' }, workers: false });
 
 const LINE = JSON.stringify({
@@ -29,10 +38,13 @@ function multipart(): { type: string; body: Buffer } {
   return { type: `multipart/form-data; boundary=${boundary}`, body };
 }
 
-/** An upload whose body is sent in two parts: the second only when `finish` is called. */
+/**
+ * An upload whose body is sent in two parts: the second, its last bytes, only when `finish` is
+ * called (so the first has reached the file's content, which the gateway is spooling).
+ */
 function slowUpload(url: string, key: string) {
   const { type, body } = multipart();
-  const cut = Math.floor(body.length / 2);
+  const cut = body.length - 16;
   let answered: (status: number) => void = () => {};
   const status = new Promise<number>((resolve) => {
     answered = resolve;
@@ -85,10 +97,14 @@ describe('POST /v1/files, one upload at a time', () => {
     // The second is whole and tiny, yet it waits for the first, which is still arriving.
     await uploadsAre(1, 1);
     expect(order).toEqual([]);
+    // The one being received is spooled in the gateway's own directory under TMPDIR.
+    await waitFor('the first spooled', () => spooled().length === 1);
     first.finish();
     expect(await first.status).toBe(200);
     expect(await second).toBe(200);
     expect(order).toEqual(['first', 'second']);
+    // Each spooled file is removed once stored (just after the answer).
+    await waitFor('the spool emptied', () => spooled().length === 0);
   });
 
   it('gives the turn of a client that left while waiting to the next one', async () => {
@@ -104,5 +120,17 @@ describe('POST /v1/files, one upload at a time', () => {
     await uploadsAre(0, 0);
     // Had the leaver kept its turn, this would never be answered.
     expect(await upload(stack.server.url, c.childKey, AbortSignal.timeout(10_000))).toBe(200);
+    await waitFor('the spool emptied', () => spooled().length === 0);
+  });
+
+  it('removes the spooled part of an upload whose client went away mid-body', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const gone = slowUpload(stack.server.url, c.childKey);
+    await uploadsAre(1, 0);
+    await waitFor('its first part spooled', () => spooled().length === 1);
+    gone.abort();
+    await gone.status;
+    await uploadsAre(0, 0);
+    await waitFor('the spool emptied', () => spooled().length === 0);
   });
 });

@@ -1,7 +1,7 @@
 /** Poll until `check` returns a truthy value or the deadline passes (then throw with `what`). */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T>,
+  check: () => T | Promise<T>,
   timeoutMs = 15_000,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
