@@ -81,7 +81,8 @@ export async function admitLine(
 
 /**
  * Queue an admitted line for a node. Lines queued in one go, in input order, travel in input order
- * (enqueueInference groups them), so a batch runs in the order of its file. If the queue refuses,
+ * (enqueueInference groups them), so a batch runs in the order of its file, in the batch lane
+ * (behind async jobs). If the queue refuses,
  * the line fails and its hold is voided at once.
  */
 export async function queueAdmittedLine(
@@ -90,7 +91,7 @@ export async function queueAdmittedLine(
   line: { lineId: string; holdId: string },
 ): Promise<LineOutcome> {
   try {
-    await enqueueInference(ctx, queues, line.lineId);
+    await enqueueInference(ctx, queues, line.lineId, 'batch');
   } catch (err) {
     ctx.logger.error({ err, jobId: line.lineId }, 'enqueueing a batch line failed; failing the line');
     await failJob(ctx.sql, line.lineId, {

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { BATCH_LANE_PRIORITY } from '../../shared/jobs/enqueue-inference.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Batch lines wait in the slow lane: an async job submitted after a batch's lines were queued still
+ * reaches a node before them. One node call at a time, so the order of completion is the order the
+ * worker took them in.
+ */
+const stack = useTestStack({
+  env: { BATCH_LINES_IN_FLIGHT: '4' },
+  workers: { inference: { concurrency: 1 } },
+});
+
+const body = (content: string) => ({
+  model: SIM_MODEL_QWQ_32B,
+  messages: [{ role: 'user', content }],
+  max_tokens: 8,
+});
+
+async function startBatch(key: string, lines: number): Promise<string> {
+  const jsonl = Array.from({ length: lines }, (_, i) =>
+    JSON.stringify({
+      custom_id: `l${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: body(`line ${i}`),
+    }),
+  ).join('\n');
+  const form = new FormData();
+  form.set('purpose', 'batch');
+  form.set('file', new Blob([jsonl]), 'in.jsonl');
+  const file = (await (
+    await fetch(`${stack.server.url}/v1/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    })
+  ).json()) as { id: string };
+  const batch = await call(stack.server.url, 'POST', '/v1/batches', {
+    token: key,
+    body: { input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
+  });
+  expect(batch.status).toBe(200);
+  return batch.body.id;
+}
+
+const completedAt = async (where: { batchId?: string; jobId?: string }) =>
+  stack.env.ctx.sql<{ id: string; status: string; completed_at: Date | null }[]>`
+    select id, status, completed_at from jobs
+    where ${where.batchId ? stack.env.ctx.sql`batch_id = ${where.batchId}` : stack.env.ctx.sql`id = ${where.jobId!}`}`;
+
+describe('the batch lane', () => {
+  it('runs an async job submitted after a batch before the batch lines already queued', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const inference = stack.deps.queues.get('inference');
+    await inference.pause();
+    const batchId = await startBatch(c.childKey, 4);
+    await waitFor('the batch lines queued', async () =>
+      (await completedAt({ batchId })).every((l) => l.status === 'queued'),
+    );
+    // Their message waits with the batch lane's priority.
+    const [lineMessage] = await inference.getJobs(['prioritized']);
+    expect(lineMessage?.opts.priority).toBe(BATCH_LANE_PRIORITY);
+
+    const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: body('an async job') },
+    });
+    expect(job.status).toBe(202);
+    await inference.resume();
+
+    const lines = await waitFor('the batch lines done', async () => {
+      const rows = await completedAt({ batchId });
+      return rows.every((l) => l.status === 'succeeded') ? rows : null;
+    });
+    const [done] = await waitFor('the job done', async () => {
+      const rows = await completedAt({ jobId: job.body.id });
+      return rows[0]?.status === 'succeeded' ? rows : null;
+    });
+    for (const l of lines)
+      expect(done!.completed_at!.getTime()).toBeLessThanOrEqual(l.completed_at!.getTime());
+  });
+});
