@@ -17,6 +17,7 @@ import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
 import { metricsRouter } from './routes/metrics.js';
 import { ownerBatchesRouter } from './routes/owner-batches.js';
+import { ownerFilesRouter } from './routes/owner-files.js';
 import { ownerJobsRouter } from './routes/owner-jobs.js';
 import { v1Router } from './routes/v1.js';
 import { webhooksRouter } from './routes/webhooks.js';
@@ -56,6 +57,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
 
   app.use('/api/jobs', ownerJobsRouter(ctx));
   app.use('/api/batches', ownerBatchesRouter(ctx));
+  app.use('/api/files', ownerFilesRouter(ctx));
   if (deps) app.use('/v1', v1Router(ctx, deps));
 
   app.use(notFound);

@@ -1,19 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { FILE_CHUNK_BYTES, readStoredFile } from '../../shared/batches/file-store.js';
-import { deleteVisibleFile, findVisibleFile, uploadBatchFile } from '../../shared/batches/files.js';
+import { FILE_CHUNK_BYTES } from '../../shared/batches/file-store.js';
+import { findVisibleFile, removeFile, uploadBatchFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
 import { listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
+import { sendFileContent } from '../file-content.js';
 import { listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 
@@ -97,7 +96,7 @@ export function v1FilesRouter(ctx: Context): Router {
   r.get('/', async (req, res) => {
     const q = parse(listFilesQuery, req.query);
     const rows = await listFiles(ctx.sql, {
-      managementKeyId: res.locals.childKey.management_key_id,
+      scope: { managementKeyId: res.locals.childKey.management_key_id },
       ...(q.purpose ? { purpose: q.purpose } : {}),
       order: q.order,
       ...(q.after ? { afterId: q.after } : {}),
@@ -108,7 +107,7 @@ export function v1FilesRouter(ctx: Context): Router {
 
   r.delete('/:id', async (req, res) => {
     const id = String(req.params.id);
-    await deleteVisibleFile(ctx, res.locals.childKey, id);
+    await removeFile(ctx, await findVisibleFile(ctx, res.locals.childKey, id));
     res.json({ id, object: 'file', deleted: true });
   });
 
@@ -117,15 +116,7 @@ export function v1FilesRouter(ctx: Context): Router {
   });
 
   r.get('/:id/content', async (req, res) => {
-    const file = await findVisibleFile(ctx, res.locals.childKey, String(req.params.id));
-    res.type('application/octet-stream').setHeader('content-length', file.bytes);
-    // A chunk at a time, each when the client has taken the last: a slow reader holds one chunk.
-    try {
-      await pipeline(Readable.from(readStoredFile(ctx.sql, file.id)), res);
-    } catch (err) {
-      // The client went away mid-file: nobody is left to answer.
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
-    }
+    await sendFileContent(ctx, res, await findVisibleFile(ctx, res.locals.childKey, String(req.params.id)));
   });
 
   return r;

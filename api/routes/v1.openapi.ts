@@ -3,6 +3,7 @@ import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
 import { errorResponse } from '../schemas/common.js';
 import { listOwnerBatchesQuery } from './owner-batches.js';
+import { listOwnerFilesQuery } from './owner-files.js';
 import { listJobsQuery } from './owner-jobs.js';
 import { createBatchBody, listBatchesQuery } from './v1-batches.js';
 import { listFilesQuery } from './v1-files.js';
@@ -142,6 +143,11 @@ for (const [path, query, summary] of [
     listOwnerBatchesQuery,
     'The owner’s batches across keys (JWT), newest first, filterable by management key, key and status',
   ],
+  [
+    '/api/files',
+    listOwnerFilesQuery,
+    'The owner’s files across management keys (JWT), newest first, filterable by management key and purpose',
+  ],
 ] as const) {
   registry.registerPath({
     method: 'get',
@@ -157,3 +163,19 @@ for (const [path, query, summary] of [
     },
   });
 }
+for (const [method, path, summary] of [
+  ['get', '/api/files/{id}/content', 'Raw content of one of the owner’s files (JWT)'],
+  ['delete', '/api/files/{id}', 'Delete one of the owner’s files (JWT): its content goes at once'],
+] as const)
+  registry.registerPath({
+    method,
+    path,
+    tags: ['Jobs'],
+    summary,
+    request: { params: z.object({ id: z.string() }) },
+    responses: {
+      200: object(method === 'get' ? 'the file’s bytes' : 'deletion'),
+      401: errorResponse('No or an invalid session token'),
+      404: errorResponse('No such file of the owner’s'),
+    },
+  });

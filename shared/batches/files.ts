@@ -45,11 +45,18 @@ export async function findVisibleFile(ctx: Context, key: ChildKeyIdentity, id: s
   return file;
 }
 
+/** A file of the owner's account (any of its management keys'); for anyone else it does not exist. */
+export async function findOwnerFile(ctx: Context, accountId: string, id: string): Promise<FileRow> {
+  const file = await findFile(ctx.sql, id);
+  if (file?.account_id !== accountId) throw ApiError.notFound('File');
+  return file;
+}
+
 /**
- * DELETE /v1/files/:id: the file's bytes go, its record stays for the batches that name it, and for
- * the API it is gone. Batches made from it are not touched (their lines were copied at creation).
+ * DELETE /v1/files/:id (and the owner's /api/files/:id): the file's bytes go, its record stays for
+ * the batches that name it, and for the API it is gone. Batches made from it are not touched (their
+ * lines were copied at creation).
  */
-export async function deleteVisibleFile(ctx: Context, key: ChildKeyIdentity, id: string): Promise<void> {
-  const file = await findVisibleFile(ctx, key, id);
+export async function removeFile(ctx: Context, file: FileRow): Promise<void> {
   if (!(await deleteFile(ctx.sql, file.id, ctx.clock.now()))) throw ApiError.notFound('File');
 }

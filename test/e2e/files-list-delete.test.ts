@@ -1,4 +1,4 @@
-import { toFile } from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
@@ -82,5 +82,75 @@ describe('listing and deleting files', () => {
     expect(batch.status).toBe(400);
     expect(batch.body.error.param).toBe('input_file_id');
     expect(await (await c.openai.files.content(keep!)).text()).toBe(jsonl('keep'));
+  });
+});
+
+describe('the owner’s files (/api/files)', () => {
+  /** A second management key of the customer's account, with a child key of its own. */
+  async function secondManagementKey(c: Customer) {
+    const mk = await call(stack.server.url, 'POST', '/api/management/keys', {
+      token: c.jwt,
+      body: { name: 'two' },
+    });
+    const child = await call(stack.server.url, 'POST', `/api/management/keys/${mk.body.id}/children`, {
+      token: c.jwt,
+      body: { name: 'two-child' },
+    });
+    expect(child.status).toBe(201);
+    return { mkId: mk.body.id as string, childKey: child.body.key as string };
+  }
+
+  it('lists every management key’s files, downloads and deletes them, and shows no one else’s', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const [mine] = await uploadAll(c, ['one']);
+    const two = await secondManagementKey(c);
+    const [theirs] = await uploadAll(
+      { ...c, openai: new OpenAI({ apiKey: two.childKey, baseURL: `${stack.server.url}/v1` }) },
+      ['two'],
+    );
+    const [foreign] = await uploadAll(other, ['x']);
+
+    const all = await call(stack.server.url, 'GET', '/api/files', { token: c.jwt });
+    expect(all.status).toBe(200);
+    expect(all.body.data.map((f: { id: string }) => f.id)).toEqual([theirs, mine]);
+    expect(all.body.data[0]).toMatchObject({
+      object: 'file',
+      purpose: 'batch',
+      filename: 'two.jsonl',
+      management_key_id: two.mkId,
+    });
+    const page = await call(stack.server.url, 'GET', `/api/files?limit=1&after=${theirs}`, { token: c.jwt });
+    expect(page.body).toMatchObject({ data: [{ id: mine, management_key_id: c.mkId }], has_more: false });
+    const one = await call(stack.server.url, 'GET', `/api/files?management_key_id=${two.mkId}`, {
+      token: c.jwt,
+    });
+    expect(one.body.data.map((f: { id: string }) => f.id)).toEqual([theirs]);
+    const cursor = await call(stack.server.url, 'GET', `/api/files?after=${foreign}`, { token: c.jwt });
+    expect(cursor.status).toBe(400);
+    expect(cursor.body.error.param).toBe('after');
+
+    const content = await fetch(`${stack.server.url}/api/files/${theirs}/content`, {
+      headers: { authorization: `Bearer ${c.jwt}` },
+    });
+    expect(await content.text()).toBe(jsonl('two'));
+    const notMine = await call(stack.server.url, 'GET', `/api/files/${foreign}/content`, { token: c.jwt });
+    expect(notMine.status).toBe(404);
+    expect((await call(stack.server.url, 'DELETE', `/api/files/${foreign}`, { token: c.jwt })).status).toBe(
+      404,
+    );
+    // A child key is not the owner.
+    expect((await call(stack.server.url, 'GET', '/api/files', { token: c.childKey })).status).toBe(403);
+
+    const del = await call(stack.server.url, 'DELETE', `/api/files/${theirs}`, { token: c.jwt });
+    expect(del.body).toEqual({ id: theirs, object: 'file', deleted: true });
+    expect((await call(stack.server.url, 'GET', `/v1/files/${theirs}`, { token: two.childKey })).status).toBe(
+      404,
+    );
+    expect((await call(stack.server.url, 'DELETE', `/api/files/${theirs}`, { token: c.jwt })).status).toBe(
+      404,
+    );
+    const left = await call(stack.server.url, 'GET', '/api/files', { token: c.jwt });
+    expect(left.body.data.map((f: { id: string }) => f.id)).toEqual([mine]);
   });
 });

@@ -54,13 +54,15 @@ export async function lockFileForRead(db: Db, id: string): Promise<boolean> {
 }
 
 /**
- * A management key's files, not deleted, newest first (or oldest with `order: 'asc'`), after the
- * `afterId` file of the same management key in that order (OpenAI's cursor; none if it is not theirs).
+ * Files not deleted, newest first (or oldest with `order: 'asc'`): a management key's (what its
+ * child keys list), or an account's across its management keys (the owner's), narrowed to one
+ * management key if given. After the `afterId` file of the same scope in that order (OpenAI's
+ * cursor; none if it is not in scope).
  */
 export async function listFiles(
   db: Db,
   f: {
-    managementKeyId: string;
+    scope: { managementKeyId: string } | { accountId: string; managementKeyId?: string };
     purpose?: FilePurpose;
     order: 'asc' | 'desc';
     afterId?: string;
@@ -68,10 +70,13 @@ export async function listFiles(
   },
 ): Promise<FileRow[]> {
   const desc = f.order === 'desc';
-  const cursor = db`(select created_at, id from files where id = ${f.afterId ?? ''} and management_key_id = ${f.managementKeyId})`;
+  const { scope } = f;
+  const inScope = db`${'accountId' in scope ? db`account_id = ${scope.accountId}` : db`true`}
+    ${scope.managementKeyId ? db`and management_key_id = ${scope.managementKeyId}` : db``}`;
+  const cursor = db`(select created_at, id from files where id = ${f.afterId ?? ''} and ${inScope})`;
   return db<FileRow[]>`
     select ${db.unsafe(FILE_COLUMNS)} from files
-    where management_key_id = ${f.managementKeyId} and deleted_at is null
+    where ${inScope} and deleted_at is null
       ${f.purpose ? db`and purpose = ${f.purpose}` : db``}
       ${f.afterId ? (desc ? db`and (created_at, id) < ${cursor}` : db`and (created_at, id) > ${cursor}`) : db``}
     order by ${desc ? db`created_at desc, id desc` : db`created_at, id`}
