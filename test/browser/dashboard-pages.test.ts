@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
@@ -183,12 +184,42 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
     await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
     const jobRow = page.getByRole('row', { name: new RegExp(job.body.id) });
     await expect.poll(() => jobRow.textContent()).toMatch(/succeeded[\s\S]*Client A/i);
-    await page.getByRole('row', { name: new RegExp(batch.body.id) }).waitFor();
+    // (Its result files, named after it, are listed under Files.)
+    await page
+      .getByRole('table', { name: 'Batches' })
+      .getByRole('row', { name: new RegExp(batch.body.id) })
+      .waitFor();
     await page.getByLabel('Job status').selectOption('failed');
     await page.getByText('No jobs to show', { exact: false }).waitFor();
     await page.getByLabel('Job status').selectOption('');
     await jobRow.waitFor();
+
+    // The batch's input file, downloaded as it was uploaded, then deleted for good.
+    const inputRow = page
+      .getByRole('table', { name: 'Files' })
+      .getByRole('row', { name: new RegExp(uploaded.body.id) });
+    await expect.poll(() => inputRow.textContent()).toMatch(/input\.jsonl[\s\S]*batch input[\s\S]*My SaaS/);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download ${uploaded.body.id}` }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('input.jsonl');
+    expect(await readFile((await download.path())!, 'utf8')).toBe(`${lines.join('\n')}\n`);
+    await page.getByLabel('File purpose').selectOption('batch_output');
+    await inputRow.waitFor({ state: 'detached' });
+    await page.getByLabel('File purpose').selectOption('');
+    await inputRow.waitFor();
     await screenshot(page, 'jobs');
+    await page.getByRole('button', { name: `Delete ${uploaded.body.id}` }).click();
+    await page
+      .getByRole('dialog', { name: 'Delete this file?' })
+      .getByRole('button', { name: 'Delete file' })
+      .click();
+    await inputRow.waitFor({ state: 'detached' });
+    const gone = await fetch(`${stack.server.url}/v1/files/${uploaded.body.id}`, {
+      headers: { authorization: `Bearer ${c.childKey}` },
+    });
+    expect(gone.status).toBe(404);
 
     expect(dash.problems).toEqual([]);
     expect(dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path}`)).toEqual([

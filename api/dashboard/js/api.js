@@ -57,15 +57,47 @@ export async function request(method, path, body) {
   } catch {
     data = null;
   }
-  if (!res.ok) {
-    const err = new ApiError(res.status, data?.error);
-    if (res.status === 401 && token && err.type === 'authentication_error') {
-      session.clear();
-      window.dispatchEvent(new CustomEvent(SESSION_ENDED));
-    }
-    throw err;
-  }
+  if (!res.ok) throw refused(res.status, data, token);
   return data;
+}
+
+/** The ApiError of a refused request; a session the server no longer accepts ends here too. */
+function refused(status, data, token) {
+  const err = new ApiError(status, data?.error);
+  if (status === 401 && token && err.type === 'authentication_error') {
+    session.clear();
+    window.dispatchEvent(new CustomEvent(SESSION_ENDED));
+  }
+  return err;
+}
+
+/**
+ * Save one of the owner's files: fetched with the session (a token never goes in a URL), then
+ * handed to the browser as a download under its own name.
+ */
+export async function downloadFile(id, filename) {
+  const token = session.token;
+  let res;
+  try {
+    res = await fetch(`/api/files/${encodeURIComponent(id)}/content`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  } catch {
+    throw new ApiError(0, {
+      type: 'network_error',
+      message: 'Cannot reach the server. Check your connection.',
+    });
+  }
+  if (!res.ok) throw refused(res.status, await res.json().catch(() => null), token);
+  const url = URL.createObjectURL(await res.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The download has its own copy once it started; the blob is only kept a little while for it.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 const enc = encodeURIComponent;
@@ -101,6 +133,8 @@ export const api = {
 
   jobs: (params) => request('GET', `/api/jobs${query(params)}`),
   batches: (params) => request('GET', `/api/batches${query(params)}`),
+  files: (params) => request('GET', `/api/files${query(params)}`),
+  deleteFile: (id) => request('DELETE', `/api/files/${enc(id)}`),
 
   webhooks: () => request('GET', '/api/webhooks'),
   createWebhook: (body) => request('POST', '/api/webhooks', body),

@@ -68,3 +68,18 @@ export function badge(status) {
 export function plural(n, one, many = `${one}s`) {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
+
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB'];
+
+/** A size in bytes, in the largest binary unit that keeps it at 1 or more (1.5 MiB). */
+export function formatBytes(n) {
+  let v = Number(n);
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0
+    ? plural(v, 'byte')
+    : `${v.toLocaleString(undefined, { maximumFractionDigits: 1 })} ${UNITS[u]}`;
+}

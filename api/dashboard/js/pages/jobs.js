@@ -6,6 +6,7 @@ import { h, uid } from '../dom.js';
 import { badge, time } from '../format.js';
 import { formatMoney } from '../money.js';
 import { href } from '../router.js';
+import { filesTable } from './files-table.js';
 import { childKeyIndex } from './key-index.js';
 
 const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
@@ -125,11 +126,11 @@ function filterSelect(label, options, onChange) {
 }
 
 /**
- * Jobs and batches of every child key of the account, a page at a time with "Load more"; a listing
- * the server lacks shows as empty.
+ * Jobs and batches of every child key of the account, and the files they use and make, a page at a
+ * time with "Load more"; a listing the server lacks shows as empty.
  */
 export async function renderJobs(main, _params, ctx) {
-  const filters = { key_id: '', job_status: '', batch_status: '' };
+  const filters = { key_id: '', job_status: '', batch_status: '', purpose: '' };
   // The filters are read at each request, so "Load more" pages on through the filters shown.
   const jobsPage = (after) =>
     pageOrEmpty(api.jobs({ key_id: filters.key_id, status: filters.job_status, after, limit: PAGE_SIZE }));
@@ -137,17 +138,22 @@ export async function renderJobs(main, _params, ctx) {
     pageOrEmpty(
       api.batches({ key_id: filters.key_id, status: filters.batch_status, after, limit: PAGE_SIZE }),
     );
-  const [jobs, batches, mks] = await Promise.all([
+  // Files belong to management keys, not child keys: only their purpose filters them.
+  const filesPage = (after) => pageOrEmpty(api.files({ purpose: filters.purpose, after, limit: PAGE_SIZE }));
+  const [jobs, batches, files, mks] = await Promise.all([
     jobsPage(),
     batchesPage(),
+    filesPage(),
     listOrEmpty(api.managementKeys()),
   ]);
   const index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
   const jobsList = jobsTable(index, jobsPage);
   const batchesList = batchesTable(index, batchesPage);
+  const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage);
   jobsList.show(jobs);
   batchesList.show(batches);
+  filesList.show(files);
 
   // Only the lists a filter applies to start over, so a status filter keeps the other list's pages.
   const refilter = (name, lists) => async (value) => {
@@ -166,7 +172,7 @@ export async function renderJobs(main, _params, ctx) {
     main,
     {
       title: 'Jobs & batches',
-      intro: 'Asynchronous work sent by your child keys, newest first.',
+      intro: 'Asynchronous work sent by your child keys, and its files, newest first.',
       actions: [filterSelect('Child key', keyOptions, refilter('key_id', [jobsList, batchesList]))],
     },
     section(
@@ -194,6 +200,22 @@ export async function renderJobs(main, _params, ctx) {
         ],
       },
       batchesList.el,
+    ),
+    section(
+      'Files',
+      {
+        actions: [
+          filterSelect(
+            'File purpose',
+            [
+              h('option', { value: 'batch' }, 'batch input'),
+              h('option', { value: 'batch_output' }, 'batch result'),
+            ],
+            refilter('purpose', [filesList]),
+          ),
+        ],
+      },
+      filesList.el,
     ),
   );
 }
