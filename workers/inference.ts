@@ -17,7 +17,7 @@ import { GroupCommit } from '../shared/group-commit.js';
 import { settleRequest } from '../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
-import { inferenceMessageOptions, laneOf } from '../shared/jobs/enqueue-inference.js';
+import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
@@ -101,10 +101,7 @@ export function startInferenceWorker(
    * If the job ended during the call instead (cancelled, say), nothing is queued and that status
    * is returned.
    */
-  async function retryLater(
-    attempt: AttemptMark,
-    lane: ReturnType<typeof laneOf>,
-  ): Promise<JobRow['status'] | null> {
+  async function retryLater(attempt: AttemptMark, priority: number): Promise<JobRow['status'] | null> {
     const { id: jobId, attempt: attempts } = attempt;
     const ended = await recordAttempt(ctx.sql, attempt);
     if (ended) return ended;
@@ -116,7 +113,7 @@ export function startInferenceWorker(
       {
         delay,
         jobId: `${jobId}.${attempts}`,
-        ...inferenceMessageOptions(ctx.config, lane),
+        ...inferenceMessageOptions(ctx.config, priority),
       },
     );
     return null;
@@ -143,7 +140,7 @@ export function startInferenceWorker(
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       if (!lastAttempt && !permanent) {
-        const ended = await retryLater(attempt, laneOf(job));
+        const ended = await retryLater(attempt, retryPriority(job));
         if (!ended) return 'retrying';
         // Cancelled while the node failed it: no attempt follows and nothing was served, so the
         // hold goes back now, not hours later when the stale-hold sweeper would find it. (Any

@@ -81,17 +81,18 @@ export async function admitLine(
 
 /**
  * Queue an admitted line for a node. Lines queued in one go, in input order, travel in input order
- * (enqueueInference groups them), so a batch runs in the order of its file, in the batch lane
- * (behind async jobs). If the queue refuses,
+ * (enqueueInference groups them), so a batch runs in the order of its file, at the batch lane's
+ * `priority` (batchLinePriority). If the queue refuses,
  * the line fails and its hold is voided at once.
  */
 export async function queueAdmittedLine(
   ctx: Context,
   queues: Queues,
   line: { lineId: string; holdId: string },
+  priority: number,
 ): Promise<LineOutcome> {
   try {
-    await enqueueInference(ctx, queues, line.lineId, 'batch');
+    await enqueueInference(ctx, queues, line.lineId, priority);
   } catch (err) {
     ctx.logger.error({ err, jobId: line.lineId }, 'enqueueing a batch line failed; failing the line');
     await failJob(ctx.sql, line.lineId, {

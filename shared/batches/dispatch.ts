@@ -1,7 +1,8 @@
 import type { Context } from '../context.js';
 import { failPendingLines, lineProgress, nextPendingLines } from '../db/queries/batch-lines.js';
-import { type BatchRow, findBatch, lockBatch } from '../db/queries/batches.js';
+import { type BatchRow, countRunningBatches, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
+import { batchLinePriority } from '../jobs/enqueue-inference.js';
 import type { Queues } from '../queues.js';
 import { settleAll } from '../settle-all.js';
 import type { Upstream } from '../upstream.js';
@@ -63,8 +64,8 @@ export async function dispatchBatch(
 }
 
 /**
- * Dispatch pending lines in input order until `slots` of them are queued, every free slot tried at
- * once: each line's admission commits on its own, and waiting for those commits one after another
+ * Dispatch pending lines in input order until `slots` of them are queued, at the rank of the
+ * batch's account in the batch lane (see batchLinePriority), every free slot tried at once: each line's admission commits on its own, and waiting for those commits one after another
  * was most of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money ends and
  * the next one is tried; a rate limit pauses the batch until the key has quota again; a refused
  * key (disabled, expired, revoked) ends every line still pending.
@@ -77,6 +78,7 @@ async function fillSlots(
 ): Promise<{ dispatched: number; retryAfterMs: number | null }> {
   let dispatched = 0;
   let after = 0;
+  const priority = batchLinePriority(await countRunningBatches(ctx.sql, batch.account_id));
   while (dispatched < slots) {
     const lines = await nextPendingLines(ctx.sql, batch.id, after, slots - dispatched);
     if (lines.length === 0) break;
@@ -87,7 +89,7 @@ async function fillSlots(
     const outcomes = await settleAll(
       admissions.map((a) => {
         if (a.status === 'rejected') return Promise.reject(a.reason);
-        return a.value.kind === 'admitted' ? queueAdmittedLine(ctx, deps.queues, a.value) : a.value;
+        return a.value.kind === 'admitted' ? queueAdmittedLine(ctx, deps.queues, a.value, priority) : a.value;
       }),
     );
     dispatched += outcomes.filter((o) => o.kind === 'queued').length;

@@ -4,34 +4,46 @@ import { GroupCommit } from '../group-commit.js';
 import type { Queues } from '../queues.js';
 
 /**
- * Which lane a job waits in. Batch lines are the slow lane, as in OpenAI's Batch API: their
- * messages carry a BullMQ priority, and a message without one (an async job) is always taken
- * first, so a customer's 50,000-line batch never stands between another customer's job and a node.
- * Each batch keeps BATCH_LINES_IN_FLIGHT lines queued at most, so the lane cannot pile up either.
+ * The order jobs reach a node in, as a BullMQ priority (0 first, then 1, 2, …; FIFO within one).
+ * Async jobs carry none. Batch lines are the slow lane, as in OpenAI's Batch API: every message
+ * without a priority is taken first, so a customer's 50,000-line batch never stands between another
+ * customer's job and a node. Within the lane an account's lines wait behind those of accounts
+ * running fewer batches (batchLinePriority): a customer with 50 batches cannot crowd out one with a
+ * single batch, and gets whatever capacity that one leaves. Each batch keeps BATCH_LINES_IN_FLIGHT
+ * lines queued at most, so the lane cannot pile up.
  */
-export type InferenceLane = 'jobs' | 'batch';
-
-/** BullMQ priority of the batch lane (any value above 0 is behind every unprioritized message). */
 export const BATCH_LANE_PRIORITY = 10;
 
-const enqueuers = new WeakMap<Queues, Map<InferenceLane, GroupCommit<string>>>();
+/** Accounts with this many batches running or more share the lane's last rank. */
+const BATCH_RANKS = 1000;
+
+/** The priority of a batch line whose account is running `accountBatches` batches (its own included). */
+export function batchLinePriority(accountBatches: number): number {
+  return BATCH_LANE_PRIORITY + Math.min(Math.max(accountBatches - 1, 0), BATCH_RANKS - 1);
+}
+
+/**
+ * A job retried alone after a node's failure: an async job none, a batch line the lane's first
+ * rank (it was already admitted; its batch's other lines keep their rank).
+ */
+export const retryPriority = (job: { batch_id: string | null }): number =>
+  job.batch_id ? BATCH_LANE_PRIORITY : 0;
+
+const enqueuers = new WeakMap<Queues, Map<number, GroupCommit<string>>>();
 
 /**
  * BullMQ's own retries of an inference message (a group, or a job re-queued alone), for what is
  * not a node's failure (Postgres unreachable while starting it, say): each run skips the jobs that
  * already finished. A node's failures are counted per job, in its row (workers/inference.ts).
- * And the lane's priority.
+ * And the message's priority (see BATCH_LANE_PRIORITY).
  */
-export function inferenceMessageOptions(config: Config, lane: InferenceLane) {
+export function inferenceMessageOptions(config: Config, priority = 0) {
   return {
     attempts: config.INFERENCE_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.INFERENCE_BACKOFF_MS },
-    ...(lane === 'batch' ? { priority: BATCH_LANE_PRIORITY } : {}),
+    ...(priority > 0 ? { priority } : {}),
   };
 }
-
-/** The lane of a job by its row: a batch line's, or an async job's. */
-export const laneOf = (job: { batch_id: string | null }): InferenceLane => (job.batch_id ? 'batch' : 'jobs');
 
 /**
  * Queue an admitted job (or batch line) for a node. Jobs accepted while the last hand-off was in
@@ -42,22 +54,18 @@ export const laneOf = (job: { batch_id: string | null }): InferenceLane => (job.
  * twice (a hand-off retried after Redis took it) is at worst run twice and billed once, since
  * settlement is idempotent per hold.
  */
-export function enqueueInference(
-  ctx: Context,
-  queues: Queues,
-  jobId: string,
-  lane: InferenceLane = 'jobs',
-): Promise<void> {
-  let byLane = enqueuers.get(queues);
-  if (!byLane) {
-    byLane = new Map();
-    enqueuers.set(queues, byLane);
+export function enqueueInference(ctx: Context, queues: Queues, jobId: string, priority = 0): Promise<void> {
+  let byPriority = enqueuers.get(queues);
+  if (!byPriority) {
+    byPriority = new Map();
+    enqueuers.set(queues, byPriority);
   }
-  let e = byLane.get(lane);
+  // A group travels with one priority: each priority has its own.
+  let e = byPriority.get(priority);
   if (!e) {
-    const opts = inferenceMessageOptions(ctx.config, lane);
+    const opts = inferenceMessageOptions(ctx.config, priority);
     e = new GroupCommit((ids) => queues.add('inference', { jobIds: ids }, opts));
-    byLane.set(lane, e);
+    byPriority.set(priority, e);
   }
   return e.add(jobId);
 }

@@ -1,3 +1,4 @@
+import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { BATCH_LANE_PRIORITY } from '../../shared/jobs/enqueue-inference.js';
@@ -8,11 +9,11 @@ import { waitFor } from '../helpers/wait.js';
 
 /**
  * Batch lines wait in the slow lane: an async job submitted after a batch's lines were queued still
- * reaches a node before them. One node call at a time, so the order of completion is the order the
- * worker took them in.
+ * reaches a node before them, and an account running fewer batches goes first within the lane. One
+ * node call at a time, so the order of completion is the order the worker took them in.
  */
 const stack = useTestStack({
-  env: { BATCH_LINES_IN_FLIGHT: '4' },
+  env: { BATCH_LINES_IN_FLIGHT: '2' },
   workers: { inference: { concurrency: 1 } },
 });
 
@@ -59,7 +60,7 @@ describe('the batch lane', () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
-    const batchId = await startBatch(c.childKey, 4);
+    const batchId = await startBatch(c.childKey, 2);
     await waitFor('the batch lines queued', async () =>
       (await completedAt({ batchId })).every((l) => l.status === 'queued'),
     );
@@ -84,5 +85,43 @@ describe('the batch lane', () => {
     });
     for (const l of lines)
       expect(done!.completed_at!.getTime()).toBeLessThanOrEqual(l.completed_at!.getTime());
+  });
+
+  it('runs the lines of an account with one batch before those of an account with more', async () => {
+    const busy = await createCustomer(stack.env.ctx, stack.server.url);
+    const light = await createCustomer(stack.env.ctx, stack.server.url);
+    const inference = stack.deps.queues.get('inference');
+    await inference.pause();
+    const queued = (batchId: string) =>
+      waitFor(`${batchId} queued`, async () =>
+        (await completedAt({ batchId })).every((l) => l.status === 'queued'),
+      );
+    // The busy account's second batch is dispatched while its first runs: the lane's second rank.
+    const first = await startBatch(busy.childKey, 2);
+    await queued(first);
+    const second = await startBatch(busy.childKey, 2);
+    await queued(second);
+    const single = await startBatch(light.childKey, 2);
+    await queued(single);
+    const messages: Job[] = await inference.getJobs(['prioritized']);
+    const priorityOf = async (batchId: string) => {
+      const [line] = await completedAt({ batchId });
+      return messages.find((m) => (m.data as { jobIds: string[] }).jobIds.includes(line!.id))?.opts.priority;
+    };
+    expect(await priorityOf(first)).toBe(BATCH_LANE_PRIORITY);
+    expect(await priorityOf(second)).toBe(BATCH_LANE_PRIORITY + 1);
+    expect(await priorityOf(single)).toBe(BATCH_LANE_PRIORITY);
+    await inference.resume();
+
+    const done = (batchId: string) =>
+      waitFor(`${batchId} done`, async () => {
+        const rows = await completedAt({ batchId });
+        return rows.every((l) => l.status === 'succeeded')
+          ? rows.map((l) => l.completed_at!.getTime())
+          : null;
+      });
+    const [lightLines, secondLines] = [await done(single), await done(second)];
+    // Submitted last, yet ahead of the busy account's second batch.
+    expect(Math.max(...lightLines)).toBeLessThanOrEqual(Math.min(...secondLines));
   });
 });

@@ -73,6 +73,13 @@ export async function findBatch(db: Db, id: string): Promise<BatchRow | null> {
   return row ?? null;
 }
 
+/** How many batches an account has running (dispatching lines): its rank in the batch lane. */
+export async function countRunningBatches(db: Db, accountId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(*)::int as n from batches where account_id = ${accountId} and status = 'in_progress'`;
+  return row!.n;
+}
+
 /**
  * Lock a batch for a state change. Every change of a batch's state (dispatch, cancel, expiry,
  * finalization) holds this lock, so they never interleave. `skipLocked`: null when another holder
