@@ -180,6 +180,13 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
     await page.keyboard.press('Escape');
     await screenshot(page, 'webhooks');
 
+    // The page shows what was there when it opened: let the batch finish first.
+    await waitFor('the batch completed', async () => {
+      const res = await fetch(`${stack.server.url}/v1/batches/${batch.body.id}`, {
+        headers: { authorization: `Bearer ${c.childKey}` },
+      });
+      return ((await res.json()) as { status: string }).status === 'completed';
+    });
     await page.getByRole('link', { name: 'Jobs & batches' }).click();
     await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
     const jobRow = page.getByRole('row', { name: new RegExp(job.body.id) });
@@ -193,6 +200,19 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
     await page.getByText('No jobs to show', { exact: false }).waitFor();
     await page.getByLabel('Job status').selectOption('');
     await jobRow.waitFor();
+
+    // The batch's output, downloaded from its row: a result per line, joined by custom_id.
+    const [output] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download the output of ${batch.body.id}` }).click(),
+    ]);
+    expect(output.suggestedFilename()).toBe(`${batch.body.id}_output.jsonl`);
+    const results = (await readFile((await output.path())!, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(results.map((r) => r.custom_id).sort()).toEqual(['r1', 'r2']);
+    expect(results.every((r) => r.response.status_code === 200)).toBe(true);
 
     // The batch's input file, downloaded as it was uploaded, then deleted for good.
     const inputRow = page

@@ -1,4 +1,4 @@
-import { api, listOrEmpty, pageOrEmpty } from '../api.js';
+import { api, downloadFile, listOrEmpty, pageOrEmpty } from '../api.js';
 import { messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section } from '../components/page.js';
 import { PAGE_SIZE, pagedTable } from '../components/paged-table.js';
@@ -65,8 +65,29 @@ function batchRow(b, index) {
     h('td', {}, counts(b)),
     keyCell(index, b.key_id),
     h('td', {}, time(b.created_at)),
-    h('td', { class: 'mono small' }, b.output_file_id ?? '—'),
-    h('td', { class: 'mono small' }, b.error_file_id ?? '—'),
+    resultFileCell(b, 'output'),
+    resultFileCell(b, 'error'),
+  );
+}
+
+/** A batch's output or error file: its id, and a button that downloads it under its own name. */
+function resultFileCell(b, kind) {
+  const id = kind === 'output' ? b.output_file_id : b.error_file_id;
+  if (!id) return h('td', { class: 'muted' }, '—');
+  const download = () => downloadFile(id, `${b.id}_${kind}.jsonl`).catch((err) => showAlert(messageOf(err)));
+  return h(
+    'td',
+    {},
+    h('span', { class: 'mono small' }, id),
+    h(
+      'span',
+      { class: 'usage-sub' },
+      h(
+        'button',
+        { type: 'button', class: 'link', 'aria-label': `Download the ${kind} of ${b.id}`, onClick: download },
+        'Download',
+      ),
+    ),
   );
 }
 
