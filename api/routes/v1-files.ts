@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
 import pLimit from 'p-limit';
@@ -19,13 +19,23 @@ import { parse } from '../middleware/validate.js';
 /**
  * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in the upload
  * spool under `TMPDIR` (best not a RAM disk: files reach 200 MiB). multer removes it if the upload
- * fails, the route once it is stored, the spool's sweeper if the process died in between. The file is then checked and stored in Postgres a chunk at a time, in a transaction that
- * waits for the disk, not for a slow client. multer's failures in the API's envelope: too large is
- * 413, anything else malformed is 400.
+ * fails, the route once it is stored, the spool's sweeper if the process died in between. The file
+ * is then checked and stored in Postgres a chunk at a time, in a transaction that waits for the
+ * disk, not for a slow client. multer's failures in the API's envelope: too large is 413, anything
+ * else malformed is 400.
  */
 function receiveFile(field: string, maxBytes: number): RequestHandler {
+  const spool = uploadSpoolDir();
   const handler = multer({
-    storage: multer.diskStorage({ destination: uploadSpoolDir() }),
+    storage: multer.diskStorage({
+      // Made again if a temp-directory cleaner removed it since the last upload.
+      destination: (_req, _file, done) => {
+        mkdir(spool, { recursive: true }).then(
+          () => done(null, spool),
+          (err: Error) => done(err, spool),
+        );
+      },
+    }),
     limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
   }).single(field);
   return (req, res, next) => {

@@ -82,8 +82,7 @@ export async function admitLine(
 /**
  * Queue an admitted line for a node. Lines queued in one go, in input order, travel in input order
  * (enqueueInference groups them), so a batch runs in the order of its file, at the batch lane's
- * `priority` (batchLinePriority). If the queue refuses,
- * the line fails and its hold is voided at once.
+ * `priority` (batchLinePriority). If the queue refuses, the line fails and its hold is voided at once.
  */
 export async function queueAdmittedLine(
   ctx: Context,

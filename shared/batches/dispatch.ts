@@ -65,8 +65,9 @@ export async function dispatchBatch(
 
 /**
  * Dispatch pending lines in input order until `slots` of them are queued, at the rank of the
- * batch's account in the batch lane (see batchLinePriority), every free slot tried at once: each line's admission commits on its own, and waiting for those commits one after another
- * was most of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money ends and
+ * batch's account in the batch lane (see batchLinePriority), every free slot tried at once: each
+ * line's admission commits on its own, and waiting for those commits one after another was most
+ * of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money ends and
  * the next one is tried; a rate limit pauses the batch until the key has quota again; a refused
  * key (disabled, expired, revoked) ends every line still pending.
  */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +131,13 @@ describe('POST /v1/files, one upload at a time', () => {
     gone.abort();
     await gone.status;
     await uploadsAre(0, 0);
+    await waitFor('the spool emptied', () => spooled().length === 0);
+  });
+
+  it('spools again after a temp-directory cleaner removed the spool', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    rmSync(spool, { recursive: true, force: true });
+    expect(await upload(stack.server.url, c.childKey)).toBe(200);
     await waitFor('the spool emptied', () => spooled().length === 0);
   });
 });
