@@ -22,7 +22,7 @@ import { parse } from '../middleware/validate.js';
  * fails, the route once it is stored, the spool's sweeper if the process died in between. The file
  * is then checked and stored in Postgres a chunk at a time, in a transaction that waits for the
  * disk, not for a slow client. multer's failures in the API's envelope: too large is 413, anything
- * else malformed is 400.
+ * else malformed is 400, and a failing spool disk is a 500.
  */
 function receiveFile(field: string, maxBytes: number): RequestHandler {
   const spool = uploadSpoolDir();
@@ -43,6 +43,8 @@ function receiveFile(field: string, maxBytes: number): RequestHandler {
       if (!err) return next();
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE')
         return next(new ApiError('payload_too_large', `The file is larger than ${maxBytes} bytes`));
+      // The spool's disk failed (full, say): the gateway's fault, a 500 that names no path.
+      if (err instanceof Error && 'syscall' in err) return next(err);
       const message = err instanceof Error ? err.message : 'Malformed multipart body';
       next(ApiError.invalid(err instanceof multer.MulterError ? (err.field ?? 'file') : 'file', message));
     });

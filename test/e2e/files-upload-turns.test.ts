@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,5 +139,26 @@ describe('POST /v1/files, one upload at a time', () => {
     rmSync(spool, { recursive: true, force: true });
     expect(await upload(stack.server.url, c.childKey)).toBe(200);
     await waitFor('the spool emptied', () => spooled().length === 0);
+  });
+
+  it('answers a spool it cannot write to with a 500 that names no path', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    rmSync(spool, { recursive: true, force: true });
+    writeFileSync(spool, 'not a directory');
+    try {
+      const { type, body } = multipart();
+      const res = await fetch(`${stack.server.url}/v1/files`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.childKey}`, 'content-type': type },
+        body: new Uint8Array(body),
+      });
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text).error.type).toBe('internal_error');
+      expect(text).not.toContain(spool);
+    } finally {
+      rmSync(spool, { force: true });
+    }
+    expect(await upload(stack.server.url, c.childKey)).toBe(200);
   });
 });
