@@ -18,7 +18,9 @@ import { type BenchStack, startStack } from './stack.js';
  * (a) POST /v1/jobs at full speed (autocannon, 64 connections) with the inference queue paused, so
  *     the figure is admission alone; the backlog it leaves is then run with settlement paused
  *     (inference throughput) and settled (settlement throughput, a backlog to chew through);
- * (b) POST /v1/jobs at a steady 1,500/s offered (open loop) with everything running;
+ * (b) POST /v1/jobs at a steady 1,500/s offered (open loop) with everything running; and, as its
+ *     reference, the same schedule with the inference queue paused (admission's own latency, which
+ *     tells it apart from the machine's contention with the workers);
  * (c) end to end: N jobs submitted as fast as possible, timed until every one succeeded in Postgres,
  *     and the settlement lag of each (job completed → hold resolved);
  * plus api/worker RSS and the Redis memory left under the run's prefix once all is done.
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
   stack = await startStack({
     split: true,
     workersNice: Number(process.env.BENCH_WORKERS_NICE ?? 0),
+    // Node flags for the gateway processes, to try one (e.g. `--max-semi-space-size=32`).
+    ...(process.env.BENCH_NODE_FLAGS ? { nodeFlags: process.env.BENCH_NODE_FLAGS.split(/\s+/) } : {}),
     ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
   });
   const s = stack;
@@ -63,7 +67,8 @@ async function main(): Promise<void> {
     };
   }, 250);
   try {
-    const [burst, steady, e2e] = [
+    const [burst, alone, steady, e2e] = [
+      await createBenchCustomer(s.gatewayUrl, s.adminToken),
       await createBenchCustomer(s.gatewayUrl, s.adminToken),
       await createBenchCustomer(s.gatewayUrl, s.adminToken),
       await createBenchCustomer(s.gatewayUrl, s.adminToken),
@@ -104,7 +109,14 @@ async function main(): Promise<void> {
       settlementFacts(sql, burst.accountId),
     );
 
-    // (b) A steady offered rate with the whole pipeline running behind it.
+    // (b) A steady offered rate: first admission alone (its jobs run afterwards, untimed), then
+    // with the whole pipeline running behind it.
+    log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s, inference paused`);
+    await inference.pause();
+    const bAlone = await paced(target(alone.childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S);
+    await inference.resume();
+    await untilDone(sql, [inference, settlement], 60_000, alone.accountId, 'holds', async () => null);
+
     log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s, after ${PACED_WARMUP_S} s at the same rate`);
     const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S);
     await untilDone(sql, [inference, settlement], 60_000, steady.accountId, 'holds', async () => null);
@@ -135,6 +147,7 @@ async function main(): Promise<void> {
       pacedRate: PACED_RATE,
       pacedS: PACED_S,
       pacedWarmupS: PACED_WARMUP_S,
+      bAlone,
       b,
       c,
       cCpu,
