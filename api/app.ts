@@ -55,8 +55,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use('/api/management/keys/:id/children', childKeysRouter(ctx));
   app.use('/api/webhooks', webhooksRouter(ctx));
 
-  app.use('/api/jobs', ownerJobsRouter(ctx));
-  app.use('/api/batches', ownerBatchesRouter(ctx));
+  app.use('/api/jobs', ownerJobsRouter(ctx, deps?.queues));
+  app.use('/api/batches', ownerBatchesRouter(ctx, deps?.queues));
   app.use('/api/files', ownerFilesRouter(ctx));
   if (deps) app.use('/v1', v1Router(ctx, deps));
 

@@ -50,25 +50,32 @@ export interface OwnerListFilter<S extends string> {
 }
 
 /** How one owner's list reads its rows and answers them. */
-export interface OwnerList<Q extends ReturnType<typeof ownerListQuery>, R> {
+export interface OwnerList<Q extends ReturnType<typeof ownerListQuery>, R extends { account_id: string }> {
   query: Q;
   /** What the list holds, for the error of an `after` that is none of them ("jobs", "batches"). */
   holds: string;
+  /** One of them, for a 404 ("Job", "Batch"). */
+  noun: string;
   list: (db: Db, f: OwnerListFilter<NonNullable<z.output<Q>['status']>>) => Promise<R[]>;
   /** A row by id, whatever its account, to tell an unknown `after` from the end of the list. */
-  find: (db: Db, id: string) => Promise<{ account_id: string } | null>;
+  find: (db: Db, id: string) => Promise<R | null>;
+  /** Whether a row of the account is one the list shows (a job list leaves out batch lines). */
+  shows?: (row: R) => boolean;
   /** The objects the route answers with, one per row. */
   toData: (rows: R[]) => { id: string }[] | Promise<{ id: string }[]>;
+  /** POST /:id/cancel, where the owner may cancel a row the list shows: the row after it. */
+  cancel?: (row: R) => Promise<R>;
 }
 
 /**
  * GET / of an owner's list, newest first: parse the query, read one page and answer it as an
- * OpenAI-style list, paged like /v1/batches (`after` the last page's `last_id`).
+ * OpenAI-style list, paged like /v1/batches (`after` the last page's `last_id`). With `cancel`, also
+ * POST /:id/cancel of one of the rows it shows (another account's is a 404).
  */
-export function ownerListRouter<Q extends ReturnType<typeof ownerListQuery>, R>(
-  ctx: Context,
-  l: OwnerList<Q, R>,
-): Router {
+export function ownerListRouter<
+  Q extends ReturnType<typeof ownerListQuery>,
+  R extends { account_id: string },
+>(ctx: Context, l: OwnerList<Q, R>): Router {
   const r = Router();
   r.use(requireOwner(ctx));
   r.get('/', async (req, res) => {
@@ -94,5 +101,15 @@ export function ownerListRouter<Q extends ReturnType<typeof ownerListQuery>, R>(
     const data = await l.toData(rows.slice(0, q.limit));
     res.json(listPage(data, rows.length, q.limit));
   });
+
+  const { cancel } = l;
+  if (cancel)
+    r.post('/:id/cancel', async (req, res) => {
+      const row = await l.find(ctx.sql, String(req.params.id));
+      if (row?.account_id !== res.locals.accountId || !(l.shows?.(row) ?? true))
+        throw ApiError.notFound(l.noun);
+      const [data] = await l.toData([await cancel(row)]);
+      res.json(data);
+    });
   return r;
 }

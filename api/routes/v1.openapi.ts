@@ -163,9 +163,22 @@ for (const [path, query, summary] of [
     },
   });
 }
-for (const [method, path, summary] of [
-  ['get', '/api/files/{id}/content', 'Raw content of one of the owner’s files (JWT)'],
-  ['delete', '/api/files/{id}', 'Delete one of the owner’s files (JWT): its content goes at once'],
+// The owner's actions on one row (JWT); another account's row is a 404.
+for (const [method, path, answer, summary] of [
+  ['get', '/api/files/{id}/content', 'the file’s bytes', 'Raw content of one of the owner’s files'],
+  ['delete', '/api/files/{id}', 'deletion', 'Delete one of the owner’s files: its content goes at once'],
+  [
+    'post',
+    '/api/jobs/{id}/cancel',
+    'job',
+    'Cancel one of the owner’s async jobs, as its key would (a queued one’s hold is released)',
+  ],
+  [
+    'post',
+    '/api/batches/{id}/cancel',
+    'batch',
+    'Cancel one of the owner’s batches, as its key would: finished lines stay billed, the rest are released',
+  ],
 ] as const)
   registry.registerPath({
     method,
@@ -174,8 +187,8 @@ for (const [method, path, summary] of [
     summary,
     request: { params: z.object({ id: z.string() }) },
     responses: {
-      200: object(method === 'get' ? 'the file’s bytes' : 'deletion'),
+      200: object(answer),
       401: errorResponse('No or an invalid session token'),
-      404: errorResponse('No such file of the owner’s'),
+      404: errorResponse('None such of the owner’s'),
     },
   });

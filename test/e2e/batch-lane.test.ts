@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { BATCH_LANE_PRIORITY } from '../../shared/jobs/enqueue-inference.js';
+import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
 import { useTestStack } from '../helpers/stack.js';
@@ -23,33 +24,6 @@ const body = (content: string) => ({
   max_tokens: 8,
 });
 
-async function startBatch(key: string, lines: number): Promise<string> {
-  const jsonl = Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({
-      custom_id: `l${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: body(`line ${i}`),
-    }),
-  ).join('\n');
-  const form = new FormData();
-  form.set('purpose', 'batch');
-  form.set('file', new Blob([jsonl]), 'in.jsonl');
-  const file = (await (
-    await fetch(`${stack.server.url}/v1/files`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}` },
-      body: form,
-    })
-  ).json()) as { id: string };
-  const batch = await call(stack.server.url, 'POST', '/v1/batches', {
-    token: key,
-    body: { input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
-  });
-  expect(batch.status).toBe(200);
-  return batch.body.id;
-}
-
 const completedAt = async (where: { batchId?: string; jobId?: string }) =>
   stack.env.ctx.sql<{ id: string; status: string; completed_at: Date | null }[]>`
     select id, status, completed_at from jobs
@@ -60,7 +34,7 @@ describe('the batch lane', () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
-    const batchId = await startBatch(c.childKey, 2);
+    const batchId = await startBatch(stack.server.url, c.childKey, 2);
     await waitFor('the batch lines queued', async () =>
       (await completedAt({ batchId })).every((l) => l.status === 'queued'),
     );
@@ -97,11 +71,11 @@ describe('the batch lane', () => {
         (await completedAt({ batchId })).every((l) => l.status === 'queued'),
       );
     // The busy account's second batch is dispatched while its first runs: the lane's second rank.
-    const first = await startBatch(busy.childKey, 2);
+    const first = await startBatch(stack.server.url, busy.childKey, 2);
     await queued(first);
-    const second = await startBatch(busy.childKey, 2);
+    const second = await startBatch(stack.server.url, busy.childKey, 2);
     await queued(second);
-    const single = await startBatch(light.childKey, 2);
+    const single = await startBatch(stack.server.url, light.childKey, 2);
     await queued(single);
     const messages: Job[] = await inference.getJobs(['prioritized']);
     const priorityOf = async (batchId: string) => {
