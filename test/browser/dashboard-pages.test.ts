@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertFile } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
+import { startBatch } from '../helpers/batches.js';
 import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -329,6 +330,60 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
     expect(dash.problems).toEqual([]);
     expect(dash.httpFailures).toEqual([]);
     await dash.close();
+  });
+
+  it('cancels a queued job and a batch from their rows, after asking', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // Nothing reaches a node meanwhile: the job stays queued, the batch's lines too.
+    const inference = stack.deps.queues.get('inference');
+    await inference.pause();
+    try {
+      const job = await v1(c.childKey, '/jobs', { request: chatRequest('Never to run') });
+      expect(job.status).toBe(202);
+      const batchId = await startBatch(stack.server.url, c.childKey, 3);
+      const dash = await openDashboard(browser, stack.server.url);
+      const page = await signedIn(dash, c.jwt);
+      await page.getByRole('link', { name: 'Jobs & batches' }).click();
+
+      const jobRow = page
+        .getByRole('table', { name: 'Jobs' })
+        .getByRole('row', { name: new RegExp(job.body.id) });
+      await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
+      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
+      const ask = page.getByRole('dialog', { name: 'Cancel this job?' });
+      // Dismissing changes nothing.
+      await ask.getByRole('button', { name: 'Keep the job' }).click();
+      await ask.waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
+      await page
+        .getByRole('dialog', { name: 'Cancel this job?' })
+        .getByRole('button', { name: 'Cancel job' })
+        .click();
+      await expect.poll(() => jobRow.textContent()).toMatch(/cancelled/i);
+      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).waitFor({ state: 'detached' });
+
+      const batchRow = page
+        .getByRole('table', { name: 'Batches' })
+        .getByRole('row', { name: new RegExp(batchId) });
+      await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
+      await page.getByRole('button', { name: `Cancel batch ${batchId}` }).click();
+      await page
+        .getByRole('dialog', { name: 'Cancel this batch?' })
+        .getByRole('button', { name: 'Cancel batch' })
+        .click();
+      await expect.poll(() => batchRow.textContent()).toMatch(/cancell(ing|ed)/i);
+      await screenshot(page, 'jobs-cancelled');
+
+      const seen = await fetch(`${stack.server.url}/v1/jobs/${job.body.id}`, {
+        headers: { authorization: `Bearer ${c.childKey}` },
+      });
+      expect(((await seen.json()) as { status: string }).status).toBe('cancelled');
+      expect(dash.problems).toEqual([]);
+      expect(dash.httpFailures).toEqual([]);
+      await dash.close();
+    } finally {
+      await inference.resume();
+    }
   });
 
   it('shows listings the server does not serve as empty', async () => {

@@ -74,14 +74,15 @@ export function formDialog({ title, fields, submitLabel, onSubmit, intro }) {
 
 /**
  * Ask before something that cannot be undone; `action()` runs inside the dialog, so a failure is
- * shown there. Cancel has focus first: Enter alone never destroys anything.
+ * shown there. The dismiss button has focus first: Enter alone never destroys anything. It reads
+ * "Cancel" unless `dismissLabel` says otherwise (where the action itself is a cancellation).
  */
-export function confirmDialog({ title, message, confirmLabel, action }) {
+export function confirmDialog({ title, message, confirmLabel, action, dismissLabel = 'Cancel' }) {
   let dlg;
   const cancel = h(
     'button',
     { type: 'button', 'data-autofocus': true, onClick: () => dlg.close() },
-    'Cancel',
+    dismissLabel,
   );
   const form = makeForm({
     fields: [h('p', {}, message)],

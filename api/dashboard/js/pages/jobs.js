@@ -1,5 +1,6 @@
 import { api, downloadFile, listOrEmpty, pageOrEmpty } from '../api.js';
-import { messageOf, showAlert } from '../components/notify.js';
+import { confirmDialog } from '../components/dialog.js';
+import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section } from '../components/page.js';
 import { PAGE_SIZE, pagedTable } from '../components/paged-table.js';
 import { h, uid } from '../dom.js';
@@ -32,7 +33,33 @@ function keyCell(index, keyId) {
   );
 }
 
-function jobRow(j, index) {
+const CANCELLABLE = new Set(['queued', 'running', 'validating', 'in_progress']);
+
+/** The Actions cell: Cancel while the job or batch may still be cancelled. */
+function cancelCell(item, noun, onCancel) {
+  if (!CANCELLABLE.has(item.status)) return h('td', {});
+  return h(
+    'td',
+    {},
+    h(
+      'div',
+      { class: 'row-actions' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger-link',
+          'data-focus-key': `cancel-${item.id}`,
+          'aria-label': `Cancel ${noun} ${item.id}`,
+          onClick: () => onCancel(item),
+        },
+        'Cancel',
+      ),
+    ),
+  );
+}
+
+function jobRow(j, index, onCancel) {
   return h(
     'tr',
     {},
@@ -48,6 +75,7 @@ function jobRow(j, index) {
     h('td', {}, time(j.created_at)),
     h('td', {}, time(j.completed_at)),
     h('td', { class: 'num' }, j.cost_ngonka ? formatMoney(j.cost_ngonka) : '—'),
+    cancelCell(j, 'job', onCancel),
   );
 }
 
@@ -56,7 +84,7 @@ function counts(b) {
   return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
 }
 
-function batchRow(b, index) {
+function batchRow(b, index, onCancel) {
   return h(
     'tr',
     {},
@@ -67,6 +95,7 @@ function batchRow(b, index) {
     h('td', {}, time(b.created_at)),
     resultFileCell(b, 'output'),
     resultFileCell(b, 'error'),
+    cancelCell(b, 'batch', onCancel),
   );
 }
 
@@ -91,8 +120,31 @@ function resultFileCell(b, kind) {
   );
 }
 
+/** Ask, then cancel through `cancel(id)` and show the list again. */
+function cancelling({ noun, message, cancel, list }) {
+  return (item) =>
+    confirmDialog({
+      title: `Cancel this ${noun}?`,
+      message: `${item.id}: ${message}`,
+      confirmLabel: `Cancel ${noun}`,
+      dismissLabel: `Keep the ${noun}`,
+      action: async () => {
+        await cancel(item.id);
+        await list().reload();
+        announce(`The ${noun} was cancelled.`);
+      },
+    });
+}
+
 function jobsTable(index, fetchPage) {
-  return pagedTable({
+  const onCancel = cancelling({
+    noun: 'job',
+    message:
+      'a queued job never runs and its hold is released; a running one finishes, and what its node generated is billed.',
+    cancel: api.cancelJob,
+    list: () => table,
+  });
+  const table = pagedTable({
     noun: { one: 'job', many: 'jobs' },
     caption: 'Jobs',
     columns: [
@@ -103,15 +155,24 @@ function jobsTable(index, fetchPage) {
       { label: 'Created' },
       { label: 'Completed' },
       { label: 'Cost', className: 'num' },
+      { label: 'Actions' },
     ],
-    row: (j) => jobRow(j, index),
+    row: (j) => jobRow(j, index, onCancel),
     empty: () => emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
     fetchPage,
   });
+  return table;
 }
 
 function batchesTable(index, fetchPage) {
-  return pagedTable({
+  const onCancel = cancelling({
+    noun: 'batch',
+    message:
+      'its lines not yet run are cancelled and their holds released; lines running finish and are billed, and so are the finished ones.',
+    cancel: api.cancelBatch,
+    list: () => table,
+  });
+  const table = pagedTable({
     noun: { one: 'batch', many: 'batches' },
     caption: 'Batches',
     columns: [
@@ -122,12 +183,14 @@ function batchesTable(index, fetchPage) {
       { label: 'Created' },
       { label: 'Output file' },
       { label: 'Error file' },
+      { label: 'Actions' },
     ],
-    row: (b) => batchRow(b, index),
+    row: (b) => batchRow(b, index, onCancel),
     empty: () =>
       emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.'),
     fetchPage,
   });
+  return table;
 }
 
 /** A labelled `<select>` whose first option, "All", means no filter. */
