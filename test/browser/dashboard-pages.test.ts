@@ -372,6 +372,11 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
         .getByRole('button', { name: 'Cancel batch' })
         .click();
       await expect.poll(() => batchRow.textContent()).toMatch(/cancell(ing|ed)/i);
+      // Its lines not run are in its error file, listed at once.
+      await page
+        .getByRole('table', { name: 'Files' })
+        .getByRole('row', { name: new RegExp(`${batchId}_error`) })
+        .waitFor();
       await screenshot(page, 'jobs-cancelled');
 
       const seen = await fetch(`${stack.server.url}/v1/jobs/${job.body.id}`, {

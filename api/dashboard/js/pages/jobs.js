@@ -120,8 +120,8 @@ function resultFileCell(b, kind) {
   );
 }
 
-/** Ask, then cancel through `cancel(id)` and show the list again. */
-function cancelling({ noun, message, cancel, list }) {
+/** Ask, then cancel through `cancel(id)` and show the list again (and `after()` what else changed). */
+function cancelling({ noun, message, cancel, list, after = async () => {} }) {
   return (item) =>
     confirmDialog({
       title: `Cancel this ${noun}?`,
@@ -130,7 +130,7 @@ function cancelling({ noun, message, cancel, list }) {
       dismissLabel: `Keep the ${noun}`,
       action: async () => {
         await cancel(item.id);
-        await list().reload();
+        await Promise.all([list().reload(), after()]);
         announce(`The ${noun} was cancelled.`);
       },
     });
@@ -164,13 +164,15 @@ function jobsTable(index, fetchPage) {
   return table;
 }
 
-function batchesTable(index, fetchPage) {
+/** `onCancelled` runs after a batch was cancelled (its error file is new). */
+function batchesTable(index, fetchPage, onCancelled) {
   const onCancel = cancelling({
     noun: 'batch',
     message:
       'its lines not yet run are cancelled and their holds released; lines running finish and are billed, and so are the finished ones.',
     cancel: api.cancelBatch,
     list: () => table,
+    after: onCancelled,
   });
   const table = pagedTable({
     noun: { one: 'batch', many: 'batches' },
@@ -233,8 +235,8 @@ export async function renderJobs(main, _params, ctx) {
   const index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
   const jobsList = jobsTable(index, jobsPage);
-  const batchesList = batchesTable(index, batchesPage);
   const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage);
+  const batchesList = batchesTable(index, batchesPage, () => filesList.reload());
   jobsList.show(jobs);
   batchesList.show(batches);
   filesList.show(files);
