@@ -98,7 +98,12 @@ if (roles.has('api') && upstream) {
     server.listen(config.PORT, config.HOST, resolve);
   });
   ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
-  stops.push(startUploadSpoolSweeper(uploadSpoolDir(), ctx.logger));
+  stops.push(
+    startUploadSpoolSweeper(uploadSpoolDir(), {
+      logger: ctx.logger,
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    }),
+  );
   stops.push(
     () =>
       new Promise((resolve) => {

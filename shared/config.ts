@@ -181,6 +181,13 @@ export const configSchema = z.object({
    */
   V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
   /**
+   * How long a client may take to send a whole request, headers to last byte (Node's
+   * `requestTimeout`; a 408 after it). An upload of BATCH_FILE_MAX_BYTES must arrive within it,
+   * its wait for a turn (UPLOADS_IN_FLIGHT) included: at the default 5 minutes a 200 MiB file needs
+   * about 6 Mbit/s. Raise it for customers who upload big files over slow links.
+   */
+  REQUEST_TIMEOUT_MS: positiveInt.default(300_000),
+  /**
    * Batch input uploads an api process receives, validates and stores at once; the rest wait their
    * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
    * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so

@@ -14,21 +14,19 @@ export function uploadSpoolDir(): string {
 
 /**
  * A spooled file untouched this long belongs to no upload still running: one is written as its
- * bytes arrive (Node ends a request after 5 minutes, `requestTimeout`), then read once to be
- * checked and stored, within minutes even at 200 MiB.
+ * bytes arrive, within REQUEST_TIMEOUT_MS, then read once to be checked and stored, within minutes
+ * even at 200 MiB. An hour, or twice the request timeout where that is longer.
  */
-export const SPOOL_ABANDONED_MS = 3600_000;
+export function spoolAbandonedMs(requestTimeoutMs: number): number {
+  return Math.max(3600_000, 2 * requestTimeoutMs);
+}
 
 /**
  * Remove the spooled files last written more than `olderThanMs` ago: uploads whose process died
  * between receiving and storing them (a clean failure removes its own). A file that vanishes
  * meanwhile (its upload finished) is skipped. Returns how many were removed.
  */
-export async function sweepUploadSpool(
-  dir: string,
-  now: Date,
-  olderThanMs = SPOOL_ABANDONED_MS,
-): Promise<number> {
+export async function sweepUploadSpool(dir: string, now: Date, olderThanMs: number): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -57,13 +55,15 @@ export async function sweepUploadSpool(
  */
 export function startUploadSpoolSweeper(
   dir: string,
-  logger: Logger,
+  deps: { logger: Logger; requestTimeoutMs: number },
   everyMs = 15 * 60_000,
 ): () => Promise<void> {
+  const { logger } = deps;
+  const olderThanMs = spoolAbandonedMs(deps.requestTimeoutMs);
   let running: Promise<void> = Promise.resolve();
   const sweep = () => {
     // The files' own times are the system's, whatever clock the gateway is given.
-    running = sweepUploadSpool(dir, new Date()).then(
+    running = sweepUploadSpool(dir, new Date(), olderThanMs).then(
       (removed) => {
         if (removed > 0) logger.warn({ dir, removed }, 'removed abandoned upload spool files');
       },

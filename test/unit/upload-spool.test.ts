@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startUploadSpoolSweeper, sweepUploadSpool } from '../../shared/batches/upload-spool.js';
+import {
+  spoolAbandonedMs,
+  startUploadSpoolSweeper,
+  sweepUploadSpool,
+} from '../../shared/batches/upload-spool.js';
 
 const HOUR = 3600_000;
 
@@ -34,16 +38,21 @@ describe('the upload spool sweep', () => {
   });
 
   it('finds nothing to do before the first upload made the directory', async () => {
-    expect(await sweepUploadSpool(join(tmpdir(), 'no-such-spool-dir-x9'), new Date())).toBe(0);
+    expect(await sweepUploadSpool(join(tmpdir(), 'no-such-spool-dir-x9'), new Date(), HOUR)).toBe(0);
   });
 
   it('sweeps as the api starts and says what it removed', async () => {
     const dir = spoolWith({ crashed: 3 * HOUR, receiving: 0 });
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-    const stop = startUploadSpoolSweeper(dir, logger);
+    const stop = startUploadSpoolSweeper(dir, { logger, requestTimeoutMs: 300_000 });
     await stop(); // waits for the sweep it started
     expect(readdirSync(dir)).toEqual(['receiving']);
     expect(lines).toMatchObject([{ msg: 'removed abandoned upload spool files', removed: 1, dir }]);
+  });
+
+  it('waits an hour, or twice the request timeout where that is longer', () => {
+    expect(spoolAbandonedMs(300_000)).toBe(HOUR);
+    expect(spoolAbandonedMs(2 * HOUR)).toBe(4 * HOUR);
   });
 });
