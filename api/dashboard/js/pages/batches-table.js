@@ -1,0 +1,93 @@
+import { api, downloadFile } from '../api.js';
+import { messageOf, showAlert } from '../components/notify.js';
+import { emptyState } from '../components/page.js';
+import { pagedTable } from '../components/paged-table.js';
+import { h } from '../dom.js';
+import { badge, time } from '../format.js';
+import { cancelCell, cancelling, keyCell } from './row-actions.js';
+
+export const BATCH_STATUSES = [
+  'validating',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'failed',
+  'expired',
+  'cancelling',
+  'cancelled',
+];
+
+function counts(b) {
+  const c = b.request_counts ?? {};
+  return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
+}
+
+function batchRow(b, index, onCancel) {
+  return h(
+    'tr',
+    {},
+    h('th', { scope: 'row', class: 'mono small' }, b.id),
+    h('td', {}, badge(b.status)),
+    h('td', {}, counts(b)),
+    keyCell(index, b.key_id),
+    h('td', {}, time(b.created_at)),
+    resultFileCell(b, 'output'),
+    resultFileCell(b, 'error'),
+    cancelCell(b, 'batch', onCancel),
+  );
+}
+
+/** A batch's output or error file: its id, and a button that downloads it under its own name. */
+function resultFileCell(b, kind) {
+  const id = kind === 'output' ? b.output_file_id : b.error_file_id;
+  if (!id) return h('td', { class: 'muted' }, '—');
+  const download = () => downloadFile(id, `${b.id}_${kind}.jsonl`).catch((err) => showAlert(messageOf(err)));
+  return h(
+    'td',
+    {},
+    h('span', { class: 'mono small' }, id),
+    h(
+      'span',
+      { class: 'usage-sub' },
+      h(
+        'button',
+        { type: 'button', class: 'link', 'aria-label': `Download the ${kind} of ${b.id}`, onClick: download },
+        'Download',
+      ),
+    ),
+  );
+}
+
+/**
+ * The owner's batches, a page at a time, each cancellable while it runs. `onCancelled` runs after a
+ * batch was cancelled (its error file is new).
+ */
+export function batchesTable(index, fetchPage, onCancelled) {
+  const onCancel = cancelling({
+    noun: 'batch',
+    message:
+      'its lines not yet run are cancelled and their holds released; lines running finish and are billed, and so are the finished ones.',
+    cancel: api.cancelBatch,
+    list: () => table,
+    after: onCancelled,
+  });
+  const table = pagedTable({
+    noun: { one: 'batch', many: 'batches' },
+    caption: 'Batches',
+    columns: [
+      { label: 'Batch' },
+      { label: 'Status' },
+      { label: 'Requests' },
+      { label: 'Child key' },
+      { label: 'Created' },
+      { label: 'Output file' },
+      { label: 'Error file' },
+      { label: 'Actions' },
+    ],
+    row: (b) => batchRow(b, index, onCancel),
+    empty: () =>
+      emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.'),
+    fetchPage,
+  });
+  return table;
+}
