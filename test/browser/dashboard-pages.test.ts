@@ -1,14 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertFile } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
-import { newId } from '../../shared/ids.js';
-import { startBatch } from '../helpers/batches.js';
-import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
-import { type Customer, createCustomer } from '../helpers/customer.js';
+import { launchBrowser, openDashboard, screenshot, signedIn } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -43,16 +40,6 @@ afterAll(async () => {
   await new Promise((r) => receiver?.close(r));
 });
 
-/** The session token of an account made over HTTP, put in the tab as the login page would. */
-async function signedIn(dash: DashboardPage, jwt: string): Promise<Page> {
-  const { page } = dash;
-  await page.goto('/dashboard/');
-  await page.evaluate((t) => sessionStorage.setItem('gonka-gateway.session', t), jwt);
-  await page.goto('/dashboard/#/overview');
-  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
-  return page;
-}
-
 async function v1(key: string, path: string, body: unknown | FormData) {
   const form = body instanceof FormData;
   const res = await fetch(`${stack.server.url}/v1${path}`, {
@@ -69,60 +56,7 @@ const chatRequest = (content: string) => ({
   max_tokens: 16,
 });
 
-/** The dashboard's page size (PAGE_SIZE in api/dashboard/js/components/paged-table.js). */
-const PAGE = 50;
-
-/**
- * Finished jobs and batches of the customer's child key, written straight to Postgres: pages of
- * them in two statements, where sending them through /v1 would run every one. One second apart,
- * oldest first; `failedJobs` of the jobs (every 10th from the newest) failed. Returns the ids
- * newest first, as the lists show them.
- */
-async function seedFinished(c: Customer, n: { jobs: number; batches: number; failedJobs: number }) {
-  const { sql } = stack.env.ctx;
-  const t0 = Date.now() - 3_600_000;
-  const at = (i: number) => new Date(t0 + i * 1000);
-  const file = await insertFile(sql, {
-    id: newId('file'),
-    accountId: c.accountId,
-    managementKeyId: c.mkId,
-    purpose: 'batch',
-    filename: 'in.jsonl',
-    bytes: 3,
-    lineCount: 1,
-    createdAt: at(0),
-  });
-  const owner = { account_id: c.accountId, management_key_id: c.mkId, child_key_id: c.childId };
-  const failed = (newest: number) => newest % 10 === 0 && newest / 10 < n.failedJobs;
-  const jobs = Array.from({ length: n.jobs }, (_, i) => ({
-    ...owner,
-    id: newId('job'),
-    status: failed(n.jobs - 1 - i) ? 'failed' : 'succeeded',
-    model: SIM_MODEL_QWEN3_235B,
-    request: sql.json({}),
-    created_at: at(i),
-    completed_at: at(i),
-  }));
-  const batches = Array.from({ length: n.batches }, (_, i) => ({
-    ...owner,
-    id: newId('batch'),
-    input_file_id: file.id,
-    endpoint: '/v1/chat/completions',
-    completion_window: '24h',
-    status: 'completed',
-    created_at: at(i),
-    completed_at: at(i),
-    expires_at: new Date(at(i).getTime() + 86_400_000),
-  }));
-  await sql`insert into jobs ${sql(jobs)}`;
-  await sql`insert into batches ${sql(batches)}`;
-  return {
-    jobs: jobs.map((j) => ({ id: j.id, status: j.status })).reverse(),
-    batches: batches.map((b) => b.id).reverse(),
-  };
-}
-
-describe('dashboard: jobs, batches, webhooks and sign-in', () => {
+describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
   it('adds a webhook endpoint, lists jobs and batches, and shows the delivery of a job event', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 10_000_000_000n });
     const dash = await openDashboard(browser, stack.server.url);
@@ -247,148 +181,6 @@ describe('dashboard: jobs, batches, webhooks and sign-in', () => {
       '400 POST /api/webhooks',
     ]);
     await dash.close();
-  });
-
-  it('pages jobs and batches with "Load more", keeping the filters, until the last page', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    // Jobs run to a third page, so the button outlives a press; batches end on their second.
-    const seeded = await seedFinished(c, { jobs: 2 * PAGE + 5, batches: PAGE + 5, failedJobs: 3 });
-    const jobIds = seeded.jobs.map((j) => j.id);
-    const succeeded = seeded.jobs.filter((j) => j.status === 'succeeded').map((j) => j.id);
-    expect(succeeded.length).toBe(2 * PAGE + 2);
-    const dash = await openDashboard(browser, stack.server.url);
-    const page = await signedIn(dash, c.jwt);
-    await page.getByRole('link', { name: 'Jobs & batches' }).click();
-    await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
-
-    const rowIds = (caption: string) =>
-      page.getByRole('region', { name: caption }).locator('tbody th').allTextContents();
-    // Every message of the polite live region, since each is cleared again after a while.
-    await page.evaluate(() => {
-      const w = window as unknown as { announced: string[] };
-      w.announced = [];
-      const region = document.getElementById('status')!;
-      new MutationObserver(() => {
-        if (region.textContent) w.announced.push(region.textContent);
-      }).observe(region, { childList: true, characterData: true, subtree: true });
-    });
-    const status = () =>
-      page.evaluate(() => (window as unknown as { announced: string[] }).announced.at(-1) ?? '');
-
-    // Jobs, by keyboard: focus stays on the button while pages follow; it goes with the last page,
-    // and focus moves to the first row that page added.
-    const moreJobs = page.getByRole('button', { name: 'Load more jobs' });
-    const focused = () => page.evaluate(() => document.activeElement?.textContent);
-    await expect.poll(() => rowIds('Jobs')).toEqual(jobIds.slice(0, PAGE));
-    await screenshot(page, 'jobs-paged');
-    await moreJobs.focus();
-    await page.keyboard.press('Enter');
-    await expect.poll(() => rowIds('Jobs')).toEqual(jobIds.slice(0, 2 * PAGE));
-    await expect.poll(status).toBe('50 more jobs loaded, 100 shown.');
-    await expect.poll(focused).toBe('Load more jobs');
-    await page.keyboard.press('Enter');
-    await expect.poll(() => rowIds('Jobs')).toEqual(jobIds);
-    await moreJobs.waitFor({ state: 'hidden' });
-    await expect.poll(status).toBe('5 more jobs loaded. All 105 jobs are shown.');
-    expect(await focused()).toBe(jobIds[2 * PAGE]);
-
-    // A filter starts the list over, and the next pages keep it.
-    await page.getByLabel('Job status').selectOption('succeeded');
-    await expect.poll(() => rowIds('Jobs')).toEqual(succeeded.slice(0, PAGE));
-    await moreJobs.click();
-    await expect.poll(() => rowIds('Jobs')).toEqual(succeeded.slice(0, 2 * PAGE));
-    await moreJobs.click();
-    await expect.poll(() => rowIds('Jobs')).toEqual(succeeded);
-    await moreJobs.waitFor({ state: 'hidden' });
-    await expect.poll(status).toBe('2 more jobs loaded. All 102 jobs are shown.');
-    // The batches were not filtered, so they were not reloaded.
-    expect(await rowIds('Batches')).toEqual(seeded.batches.slice(0, PAGE));
-
-    // Batches: the button is disabled while its page loads, so a second press asks nothing twice.
-    let release!: () => void;
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    const nextPages: string[] = [];
-    await page.route(/\/api\/batches\?.*after=/, async (route) => {
-      nextPages.push(route.request().url());
-      await held;
-      await route.continue();
-    });
-    const moreBatches = page.getByRole('button', { name: 'Load more batches' });
-    await moreBatches.focus();
-    await page.keyboard.press('Enter');
-    await expect.poll(() => moreBatches.isDisabled()).toBe(true);
-    await page.keyboard.press('Enter');
-    release();
-    await expect.poll(() => rowIds('Batches')).toEqual(seeded.batches);
-    await moreBatches.waitFor({ state: 'hidden' });
-    await expect.poll(status).toBe('5 more batches loaded. All 55 batches are shown.');
-    expect(nextPages).toHaveLength(1);
-    expect(new URL(nextPages[0]!).searchParams.get('after')).toBe(seeded.batches[PAGE - 1]);
-
-    expect(dash.problems).toEqual([]);
-    expect(dash.httpFailures).toEqual([]);
-    await dash.close();
-  });
-
-  it('cancels a queued job and a batch from their rows, after asking', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    // Nothing reaches a node meanwhile: the job stays queued, the batch's lines too.
-    const inference = stack.deps.queues.get('inference');
-    await inference.pause();
-    try {
-      const job = await v1(c.childKey, '/jobs', { request: chatRequest('Never to run') });
-      expect(job.status).toBe(202);
-      const batchId = await startBatch(stack.server.url, c.childKey, 3);
-      const dash = await openDashboard(browser, stack.server.url);
-      const page = await signedIn(dash, c.jwt);
-      await page.getByRole('link', { name: 'Jobs & batches' }).click();
-
-      const jobRow = page
-        .getByRole('table', { name: 'Jobs' })
-        .getByRole('row', { name: new RegExp(job.body.id) });
-      await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
-      const ask = page.getByRole('dialog', { name: 'Cancel this job?' });
-      // Dismissing changes nothing.
-      await ask.getByRole('button', { name: 'Keep the job' }).click();
-      await ask.waitFor({ state: 'detached' });
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
-      await page
-        .getByRole('dialog', { name: 'Cancel this job?' })
-        .getByRole('button', { name: 'Cancel job' })
-        .click();
-      await expect.poll(() => jobRow.textContent()).toMatch(/cancelled/i);
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).waitFor({ state: 'detached' });
-
-      const batchRow = page
-        .getByRole('table', { name: 'Batches' })
-        .getByRole('row', { name: new RegExp(batchId) });
-      await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
-      await page.getByRole('button', { name: `Cancel batch ${batchId}` }).click();
-      await page
-        .getByRole('dialog', { name: 'Cancel this batch?' })
-        .getByRole('button', { name: 'Cancel batch' })
-        .click();
-      await expect.poll(() => batchRow.textContent()).toMatch(/cancell(ing|ed)/i);
-      // Its lines not run are in its error file, listed at once.
-      await page
-        .getByRole('table', { name: 'Files' })
-        .getByRole('row', { name: new RegExp(`${batchId}_error`) })
-        .waitFor();
-      await screenshot(page, 'jobs-cancelled');
-
-      const seen = await fetch(`${stack.server.url}/v1/jobs/${job.body.id}`, {
-        headers: { authorization: `Bearer ${c.childKey}` },
-      });
-      expect(((await seen.json()) as { status: string }).status).toBe('cancelled');
-      expect(dash.problems).toEqual([]);
-      expect(dash.httpFailures).toEqual([]);
-      await dash.close();
-    } finally {
-      await inference.resume();
-    }
   });
 
   it('shows listings the server does not serve as empty', async () => {

@@ -79,3 +79,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
+
+/** The session token of an account made over HTTP, put in the tab as the login page would. */
+export async function signedIn(dash: DashboardPage, jwt: string): Promise<Page> {
+  const { page } = dash;
+  await page.goto('/dashboard/');
+  await page.evaluate((t) => sessionStorage.setItem('gonka-gateway.session', t), jwt);
+  await page.goto('/dashboard/#/overview');
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  return page;
+}
