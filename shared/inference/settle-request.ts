@@ -7,37 +7,28 @@ import type { NewHold } from '../db/queries/holds.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
+import { perOwner } from '../per-owner.js';
 import type { Queues } from '../queues.js';
-
-/** Per producer process (its Queues) and hand-off wait: sync chat's and everything else's. */
-const enqueuers = new WeakMap<Queues, Map<number, Batcher<Settlement, undefined>>>();
 
 /**
  * Finished requests go to the settlement queue in groups, one BullMQ job per group: those that
  * finish within `waitMs` of each other, or while the last hand-off was in flight (see Batcher). No
  * client waits on this, and settlement books a group in one transaction, so the queue's own cost is
  * paid per group, not per request. Settlement is idempotent per hold, so a group handed off twice
- * still books each hold once.
+ * still books each hold once. One per producer process (its Queues) and hand-off wait: sync chat's
+ * and everything else's.
  */
-function enqueuerFor(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
-  let byWait = enqueuers.get(queues);
-  if (!byWait) {
-    byWait = new Map();
-    enqueuers.set(queues, byWait);
-  }
-  let e = byWait.get(waitMs);
-  if (!e) {
-    e = new Batcher<Settlement, undefined>(
-      async (items) => {
-        await queues.add('settlement', { items, enqueuedAt: Date.now() });
-        return items.map(() => undefined);
-      },
-      500,
-      waitMs,
-    );
-    byWait.set(waitMs, e);
-  }
-  return e;
+const enqueuers = perOwner<Queues, number, Batcher<Settlement, undefined>>();
+
+function newEnqueuer(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
+  return new Batcher<Settlement, undefined>(
+    async (items) => {
+      await queues.add('settlement', { items, enqueuedAt: Date.now() });
+      return items.map(() => undefined);
+    },
+    500,
+    waitMs,
+  );
 }
 
 /**
@@ -50,7 +41,7 @@ export async function flushSettlementHandoff(sql: Sql, queues: Queues): Promise<
   await drainHoldWriter(sql);
   // Their requests reach the hand-off a few promise steps after the write: let those run.
   await new Promise((resolve) => setImmediate(resolve));
-  await Promise.all([...(enqueuers.get(queues)?.values() ?? [])].map((e) => e.drain()));
+  await Promise.all(enqueuers.all(queues).map((e) => e.drain()));
 }
 
 /**
@@ -85,7 +76,8 @@ export async function settleRequest(
           ...(unrecorded ? { unrecorded: toHoldTerms(unrecorded) } : {}),
         };
   try {
-    await enqueuerFor(queues, opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS).add(item);
+    const waitMs = opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS;
+    await enqueuers.get(queues, waitMs, () => newEnqueuer(queues, waitMs)).add(item);
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../group-commit.js';
+import { perOwner } from '../per-owner.js';
 import type { Queues } from '../queues.js';
 
 /**
@@ -29,7 +30,7 @@ export function batchLinePriority(accountBatches: number): number {
 export const retryPriority = (job: { batch_id: string | null }): number =>
   job.batch_id ? BATCH_LANE_PRIORITY : 0;
 
-const enqueuers = new WeakMap<Queues, Map<number, GroupCommit<string>>>();
+const enqueuers = perOwner<Queues, number, GroupCommit<string>>();
 
 /**
  * BullMQ's own retries of an inference message (a group, or a job re-queued alone), for what is
@@ -55,17 +56,10 @@ export function inferenceMessageOptions(config: Config, priority = 0) {
  * settlement is idempotent per hold.
  */
 export function enqueueInference(ctx: Context, queues: Queues, jobId: string, priority = 0): Promise<void> {
-  let byPriority = enqueuers.get(queues);
-  if (!byPriority) {
-    byPriority = new Map();
-    enqueuers.set(queues, byPriority);
-  }
   // A group travels with one priority: each priority has its own.
-  let e = byPriority.get(priority);
-  if (!e) {
+  const e = enqueuers.get(queues, priority, () => {
     const opts = inferenceMessageOptions(ctx.config, priority);
-    e = new GroupCommit((ids) => queues.add('inference', { jobIds: ids }, opts));
-    byPriority.set(priority, e);
-  }
+    return new GroupCommit((ids: string[]) => queues.add('inference', { jobIds: ids }, opts));
+  });
   return e.add(jobId);
 }

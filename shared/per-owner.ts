@@ -1,0 +1,27 @@
+/**
+ * One value per (owner, key), made on first use and kept while the owner lives: the per-process
+ * hand-offs that group work, one for each queues connection and setting (a wait, a priority).
+ */
+export function perOwner<O extends object, K, V>() {
+  const byOwner = new WeakMap<O, Map<K, V>>();
+  return {
+    /** The owner's value for `key`, made by `make` the first time it is asked for. */
+    get(owner: O, key: K, make: () => V): V {
+      let values = byOwner.get(owner);
+      if (!values) {
+        values = new Map();
+        byOwner.set(owner, values);
+      }
+      let v = values.get(key);
+      if (v === undefined) {
+        v = make();
+        values.set(key, v);
+      }
+      return v;
+    },
+    /** Every value made for this owner so far. */
+    all(owner: O): V[] {
+      return [...(byOwner.get(owner)?.values() ?? [])];
+    },
+  };
+}
