@@ -4,11 +4,11 @@ import { findOwnerFile, removeFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import type { Context } from '../../shared/context.js';
 import { findFile, listFiles } from '../../shared/db/queries/files.js';
-import { ApiError } from '../../shared/errors.js';
 import { sendFileContent } from '../file-content.js';
 import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
+import { refuseForeignCursor } from './owner-list.js';
 
 export const listOwnerFilesQuery = z.strictObject({
   management_key_id: z.string().max(100).optional(),
@@ -40,12 +40,7 @@ export function ownerFilesRouter(ctx: Context): Router {
       ...(q.after ? { afterId: q.after } : {}),
       limit: q.limit + 1,
     });
-    // An `after` that is not the account's would list nothing, which reads as the end of the list.
-    if (q.after !== undefined && rows.length === 0) {
-      const anchor = await findFile(ctx.sql, q.after);
-      if (anchor?.account_id !== accountId)
-        throw ApiError.invalid('after', 'after must be the id of one of your files');
-    }
+    await refuseForeignCursor(rows, q.after, accountId, 'files', (id) => findFile(ctx.sql, id));
     const data = rows
       .slice(0, q.limit)
       .map((f) => ({ ...formatFile(f), management_key_id: f.management_key_id }));

@@ -91,13 +91,7 @@ export function ownerListRouter<
       before: q.before ? new Date(q.before * 1000) : undefined,
       limit: q.limit + 1,
     });
-    // An `after` that is not the account's lists nothing, which would read as the end of the list:
-    // refuse it instead (only an empty page needs the look-up, so paging costs no extra query).
-    if (q.after !== undefined && rows.length === 0) {
-      const anchor = await l.find(ctx.sql, q.after);
-      if (anchor?.account_id !== accountId)
-        throw ApiError.invalid('after', `after must be the id of one of your ${l.holds}`);
-    }
+    await refuseForeignCursor(rows, q.after, accountId, l.holds, (id) => l.find(ctx.sql, id));
     const data = await l.toData(rows.slice(0, q.limit));
     res.json(listPage(data, rows.length, q.limit));
   });
@@ -112,4 +106,22 @@ export function ownerListRouter<
       res.json(data);
     });
   return r;
+}
+
+/**
+ * An `after` that is not the account's lists nothing, which would read as the end of the list:
+ * refuse it instead, a 400 naming it. Only an empty page needs the look-up, so paging costs no
+ * extra query.
+ */
+export async function refuseForeignCursor(
+  page: readonly unknown[],
+  after: string | undefined,
+  accountId: string,
+  holds: string,
+  find: (id: string) => Promise<{ account_id: string } | null>,
+): Promise<void> {
+  if (after === undefined || page.length > 0) return;
+  const anchor = await find(after);
+  if (anchor?.account_id !== accountId)
+    throw ApiError.invalid('after', `after must be the id of one of your ${holds}`);
 }
