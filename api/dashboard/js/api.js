@@ -45,10 +45,7 @@ export async function request(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiError(0, {
-      type: 'network_error',
-      message: 'Cannot reach the server. Check your connection.',
-    });
+    throw unreachable();
   }
   const text = await res.text();
   let data = null;
@@ -59,6 +56,14 @@ export async function request(method, path, body) {
   }
   if (!res.ok) throw refused(res.status, data, token);
   return data;
+}
+
+/** The ApiError of a request that never reached the server. */
+function unreachable() {
+  return new ApiError(0, {
+    type: 'network_error',
+    message: 'Cannot reach the server. Check your connection.',
+  });
 }
 
 /** The ApiError of a refused request; a session the server no longer accepts ends here too. */
@@ -83,10 +88,7 @@ export async function downloadFile(id, filename) {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
   } catch {
-    throw new ApiError(0, {
-      type: 'network_error',
-      message: 'Cannot reach the server. Check your connection.',
-    });
+    throw unreachable();
   }
   if (!res.ok) throw refused(res.status, await res.json().catch(() => null), token);
   const url = URL.createObjectURL(await res.blob());
