@@ -2,8 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { RateLimitState } from '../../shared/admission/admit.js';
 import { authenticateChildKey } from '../../shared/admission/authenticate.js';
+import { checkKeyAccess } from '../../shared/admission/key-access.js';
 import { rateLimitHeaders } from '../../shared/admission/refusals.js';
 import type { Context } from '../../shared/context.js';
+import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { bearerToken } from './auth.js';
 
 /** /v1 routes: a child key only (a `gm-` key is 403, anything unknown 401). */
@@ -19,4 +21,34 @@ export function setRateLimitHeaders(res: ServerResponse, rl: RateLimitState | nu
   if (!rl) return;
   for (const [k, v] of Object.entries(rateLimitHeaders(rl.limit, rl.remaining, rl.resetMs)))
     res.setHeader(k, v);
+}
+
+/**
+ * The /v1 routes that take no hold: the key must still be active (admission checks it on the
+ * others), and the answer carries its RPM headers.
+ */
+export function requireActiveChildKey(ctx: Context): RequestHandler {
+  return async (_req, res, next) => {
+    setRateLimitHeaders(res, await checkKeyAccess(ctx, res.locals.childKey));
+    next();
+  };
+}
+
+/**
+ * The steps of an admitting route before its admission (validation, model lookup): when one refuses
+ * the request, an inactive key is still a 401 rather than a 400, and the 400 carries the RPM headers
+ * like every other /v1 answer. The happy path pays nothing: admission makes both checks itself.
+ */
+export async function beforeAdmission<T>(
+  ctx: Context,
+  key: ChildKeyIdentity,
+  res: ServerResponse,
+  steps: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await steps();
+  } catch (err) {
+    setRateLimitHeaders(res, await checkKeyAccess(ctx, key));
+    throw err;
+  }
 }

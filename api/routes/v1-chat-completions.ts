@@ -12,7 +12,7 @@ import { completionId, whiteLabel } from '../../shared/inference/white-label.js'
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { sendJson } from '../json-response.js';
-import { setRateLimitHeaders } from '../middleware/child-key.js';
+import { beforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { streamChat } from './v1-chat-stream.js';
 
@@ -40,8 +40,10 @@ export async function serveChatCompletion(
   input: unknown,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parse(chatCompletionBody, input);
-  const chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
+  const { body, chat } = await beforeAdmission(ctx, key, res, () => {
+    const body = parse(chatCompletionBody, input);
+    return { body, chat: prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config) };
+  });
   const admission = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
     // A relaxed grouped insert (see insertSyncHolds for what that risks, holdWriterFor for the

@@ -5,7 +5,7 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob } from '../../shared/db/queries/jobs.js';
 import { ApiError } from '../../shared/errors.js';
-import { chatCompletionBody } from '../../shared/inference/chat-request.js';
+import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import { submitJob } from '../../shared/jobs/submit.js';
@@ -14,7 +14,7 @@ import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { sendJson } from '../json-response.js';
-import { setRateLimitHeaders } from '../middleware/child-key.js';
+import { beforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 
 export const createJobBody = z.strictObject({
@@ -34,13 +34,19 @@ export async function serveJobSubmission(
   input: unknown,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parse(createJobBody, input);
-  // Refuse a private or unresolvable webhook_url now, not at delivery time.
-  if (body.webhook_url)
-    await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
+  const { body, chat } = await beforeAdmission(ctx, key, res, async () => {
+    const body = parse(createJobBody, input);
+    if (body.request.stream)
+      throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
+    const chat = prepareChat(body.request, (id) => deps.upstream.models.resolve(id), ctx.config, 'request.');
+    // Refuse a private or unresolvable webhook_url now, not at delivery time.
+    if (body.webhook_url)
+      await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
+    return { body, chat };
+  });
   const { job, rateLimit } = await submitJob(ctx, deps, {
     key,
-    request: body.request,
+    chat,
     webhookUrl: body.webhook_url ?? null,
     metadata: body.metadata ?? {},
   });
@@ -48,11 +54,12 @@ export async function serveJobSubmission(
   sendJson(res, 202, formatJob(job));
 }
 
-/** /v1/jobs: async inference with polling (and webhooks on completion). */
-export function v1JobsRouter(ctx: Context, deps: { upstream: Upstream; queues: Queues }): Router {
+/**
+ * /v1/jobs/:id: polling and cancelling (the submission, POST /v1/jobs, is an admitting route of the
+ * /v1 router: v1.ts).
+ */
+export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
   const r = Router();
-
-  r.post('/', (req, res) => serveJobSubmission(ctx, deps, res.locals.childKey, req.body, res));
 
   const load: RequestHandler = async (req, res, next) => {
     const job = await findJob(ctx.sql, String(req.params.id));

@@ -38,11 +38,13 @@ export function prepareChat(
   body: ChatCompletionBody,
   resolve: (id: string) => ServedModel | undefined,
   config: Config,
+  /** Where the body sits in the request, for the error's `param` (`request.` in POST /v1/jobs). */
+  paramPrefix = '',
 ): PreparedChat {
   const model = resolve(body.model);
   if (!model)
     throw new ApiError('invalid_request_error', `The model '${body.model}' does not exist`, {
-      param: 'model',
+      param: `${paramPrefix}model`,
       code: 'model_not_found',
     });
   // The smaller of the two caps the client set, else the default.

@@ -5,10 +5,9 @@ import { failJob, type JobRow, type NewJob } from '../db/queries/jobs.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { admitChat } from '../inference/admit-chat.js';
-import { type ChatCompletionBody, prepareChat } from '../inference/chat-request.js';
+import type { PreparedChat } from '../inference/chat-request.js';
 import { settleRequest } from '../inference/settle-request.js';
 import type { Queues } from '../queues.js';
-import type { Upstream } from '../upstream.js';
 import { enqueueInference } from './enqueue-inference.js';
 import { jobWriterFor } from './job-writer.js';
 
@@ -17,7 +16,8 @@ export const JOB_HOLD_TTL_MS = 6 * 3600_000;
 
 export interface SubmitJob {
   key: ChildKeyIdentity;
-  request: ChatCompletionBody;
+  /** The request as prepareChat made it (model resolved, cap set): the hold is sized for it. */
+  chat: PreparedChat;
   webhookUrl: string | null;
   metadata: Record<string, unknown>;
 }
@@ -30,11 +30,10 @@ export interface SubmitJob {
  */
 export async function submitJob(
   ctx: Context,
-  deps: { upstream: Upstream; queues: Queues },
+  deps: { queues: Queues },
   s: SubmitJob,
 ): Promise<{ job: JobRow; rateLimit: RateLimitState | null }> {
-  if (s.request.stream) throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
-  const chat = prepareChat(s.request, (id) => deps.upstream.models.resolve(id), ctx.config);
+  const { chat } = s;
   const jobId = newId('job');
   let job: NewJob | undefined;
   const { hold, rateLimit } = await admitChat(ctx, s.key, chat, {

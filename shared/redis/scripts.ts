@@ -10,6 +10,7 @@ const dir = assetPath('shared/redis/scripts/');
  */
 const SCRIPTS = {
   admit: 'admit-7.lua',
+  keyAccess: 'key-access-3.lua',
   unadmit: 'unadmit-5.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
@@ -35,8 +36,9 @@ export interface ScriptRunner {
  */
 export function loadScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
-  // Exact nGNK arithmetic, local functions every script may use (Redis scripts cannot import).
-  const prelude = readFileSync(`${dir}decimal.lua`, 'utf8');
+  // Local functions every script may use (Redis scripts cannot import): exact nGNK arithmetic,
+  // and the key checks admission and the no-hold /v1 routes share.
+  const prelude = ['decimal.lua', 'key-checks.lua'].map((f) => readFileSync(dir + f, 'utf8')).join('\n');
   const variableKeys = new Set<string>();
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const count = /-(\d+|n)\.lua$/.exec(file)?.[1];

@@ -18,10 +18,8 @@ if not mk then return {'load', 'mk'} end
 local bal = redis.call('GET', KEYS[6])
 if not bal then return {'load', 'balance'} end
 
-if mk == 'revoked' then return {'key', 'revoked'} end
-if k[1] ~= 'active' then return {'key', k[1]} end
-local exp = tonumber(k[2])
-if exp > 0 and now >= exp then return {'key', 'expired'} end
+local refused = keyRefusal(k[1], k[2], mk, now)
+if refused then return {'key', refused} end
 
 local rpm = tonumber(k[3])
 local inWindow = 0

@@ -1,0 +1,28 @@
+-- Whether a child key may use the /v1 routes that take no hold (reads, uploads, batch creation,
+-- cancels), with its RPM state for the headers. The same key checks as admit-7.lua, in its order,
+-- and nothing is written: these requests neither count toward the RPM limit nor reserve anything.
+-- KEYS: 1 child key state, 2 management key state, 3 rpm window
+-- ARGV: 1 now (ms)
+-- Returns {'load', what} (state not in Redis), {'key', status} (refused) or
+-- {'ok', rpm, remaining, reset ms} (rpm 0: no limit).
+local now = tonumber(ARGV[1])
+
+local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'c')
+if not k[1] or not k[4] then return {'load', 'key'} end
+local mk = redis.call('HGET', KEYS[2], 'st')
+if not mk then return {'load', 'mk'} end
+
+local refused = keyRefusal(k[1], k[2], mk, now)
+if refused then return {'key', refused} end
+
+local rpm = tonumber(k[3])
+if rpm == 0 then return {'ok', 0, 0, 0} end
+-- Entries at or before now − 60 s have left the window (admit-7.lua drops them on its next run).
+local from = '(' .. (now - 60000)
+local inWindow = redis.call('ZCOUNT', KEYS[3], from, '+inf')
+local resetMs = 60000
+if inWindow > 0 then
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  resetMs = tonumber(oldest[2]) + 60000 - now
+end
+return {'ok', rpm, math.max(rpm - inWindow, 0), resetMs}
