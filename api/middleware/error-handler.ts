@@ -38,5 +38,16 @@ function toApiError(err: unknown): ApiError | null {
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'Request body too large');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
     return new ApiError('invalid_request_error', 'Unsupported body encoding', { param: null });
+  // body-parser passes a decompression failure on as zlib raised it (status 400, no type).
+  if (e?.status === 400 && isZlibError(err))
+    return new ApiError('invalid_request_error', 'The body does not decode as its Content-Encoding says', {
+      param: null,
+    });
   return null;
+}
+
+/** zlib's errors: `Z_DATA_ERROR`, `Z_BUF_ERROR`, … for gzip and deflate, `ERR_BROTLI_…` or `ERR__ERROR_FORMAT_…` for br. */
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(Z_|ERR_BROTLI|ERR__ERROR_)/.test(code);
 }

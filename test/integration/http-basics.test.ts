@@ -40,6 +40,20 @@ describe('HTTP basics', () => {
     expect(res.body.error.type).toBe('invalid_request_error');
   });
 
+  it.each([
+    ['gzip', 'garbage'],
+    ['deflate', 'garbage'],
+    ['br', '{}'],
+  ])('answers a body that is not valid %s with 400, not 500', async (encoding, body) => {
+    for (const path of ['/api/auth/register', '/v1/chat/completions']) {
+      const res = await call(server.url, 'POST', path, {
+        rawBody: body,
+        headers: { 'content-encoding': encoding },
+      });
+      expect([path, res.status, res.body.error.type]).toEqual([path, 400, 'invalid_request_error']);
+    }
+  });
+
   it('serves an OpenAPI 3.1 document', async () => {
     const res = await call(server.url, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
