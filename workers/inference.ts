@@ -10,7 +10,7 @@ import {
   recordAttempt,
   type StartedJobRow,
 } from '../shared/db/queries/job-attempts.js';
-import { failJob, findJob, type JobRow } from '../shared/db/queries/jobs.js';
+import { failJob, findJob, type JobRow, recordCancelledJobBill } from '../shared/db/queries/jobs.js';
 import { errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
 import { GroupCommit } from '../shared/group-commit.js';
@@ -19,6 +19,7 @@ import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
+import { settleHolds } from '../shared/ledger/settle.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
   bullPrefix,
@@ -170,21 +171,40 @@ export function startInferenceWorker(
       at: ctx.clock.now(),
     };
     const succeeded = await completions.add(done);
-    // Billed even if the job was cancelled meanwhile: the node did the work.
+    if (!succeeded) {
+      await billCancelled(job.id, job.hold_id!, done);
+      return 'cancelled';
+    }
     await settleRequest(ctx, deps.queues, job.hold_id, result.usage);
-    if (succeeded)
-      await finished({
-        ...job,
-        status: 'succeeded',
-        attempts: attempt.attempt,
-        started_at: job.started_at ?? attempt.startedAt,
-        result: done.result,
-        usage: done.usage,
-        cost_ngonka: done.cost,
-        completed_at: done.at,
-        error: null,
-      });
-    return succeeded ? 'succeeded' : 'cancelled';
+    await finished({
+      ...job,
+      status: 'succeeded',
+      attempts: attempt.attempt,
+      started_at: job.started_at ?? attempt.startedAt,
+      result: done.result,
+      usage: done.usage,
+      cost_ngonka: done.cost,
+      completed_at: done.at,
+      error: null,
+    });
+    return 'succeeded';
+  }
+
+  /**
+   * A job cancelled while its node call ran is billed all the same: the node did the work. Settled
+   * here rather than in a group (it is rare), so the job can show its usage and what it cost:
+   * nothing if the cancel voided the hold first (it was cancelled before its run was marked).
+   */
+  async function billCancelled(jobId: string, holdId: string, done: JobCompletion): Promise<void> {
+    const { prompt_tokens: promptTokens, completion_tokens: completionTokens } = done.usage;
+    try {
+      await settleHolds(ctx, [{ holdId, outcome: 'post', promptTokens, completionTokens }]);
+    } catch (err) {
+      ctx.logger.warn({ err, jobId }, 'settling a cancelled job inline failed; queueing it');
+      await settleRequest(ctx, deps.queues, holdId, done.usage);
+      return;
+    }
+    await recordCancelledJobBill(ctx.sql, jobId, done.usage);
   }
 
   // A group's jobs run side by side; every one ends before the group does, so a group retried

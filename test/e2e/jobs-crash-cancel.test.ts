@@ -91,6 +91,37 @@ describe('jobs through crashes and cancellation', () => {
     expect(await jobRow(res.body.id)).toMatchObject({ status: 'cancelled', attempts: 1 });
   });
 
+  it('bills a job cancelled while its node call ran, and the job says what that cost', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('finish anyway [[sim latency=800]]') },
+    });
+    const stop = startWorkers(stack.env.ctx, stack.deps);
+    try {
+      await waitFor('job running', async () => (await jobRow(res.body.id))?.status === 'running');
+      const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {
+        token: c.childKey,
+      });
+      expect([cancelled.body.status, cancelled.body.cost_ngonka]).toEqual(['cancelled', null]);
+      await waitFor('job billed', async () => {
+        const job = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
+        return job.body.cost_ngonka !== null;
+      });
+    } finally {
+      await stop();
+    }
+    const job = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
+    const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    expect(job.body.status).toBe('cancelled');
+    expect(job.body.usage.completion_tokens).toBeGreaterThan(0);
+    // What the job says it cost is what left the balance, and nothing is held any more.
+    expect(BigInt(job.body.cost_ngonka)).toBeGreaterThan(0n);
+    expect((1_000_000_000n - BigInt(account.body.balance_ngonka)).toString()).toBe(job.body.cost_ngonka);
+    expect(account.body.held_ngonka).toBe('0');
+    expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
   it('runs a group of jobs from one message, retrying the failing one alone until it fails visibly', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const submit = (content: string) => submitJob(stack.server.url, c.childKey, request(content));

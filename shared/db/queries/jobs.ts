@@ -103,6 +103,22 @@ export async function failJob(
   return row ?? null;
 }
 
+/**
+ * What a job cancelled during its node call was billed, read from its settled hold: the charge it
+ * posted with the node's usage, or nothing when the hold had been voided first.
+ */
+export async function recordCancelledJobBill(
+  db: Db,
+  id: string,
+  usage: Record<string, number>,
+): Promise<void> {
+  await db`
+    update jobs j set cost_ngonka = coalesce(h.posted_amount, 0),
+      usage = case when h.status = 'posted' then ${db.json(usage)}::jsonb end
+    from holds h
+    where j.id = ${id} and h.id = j.hold_id and j.status = 'cancelled' and h.status <> 'open'`;
+}
+
 /** Cancel a job that has not finished; returns it with the status it had before. */
 export async function cancelJob(
   db: Db,
