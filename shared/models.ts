@@ -6,8 +6,13 @@ export interface ServedModel {
   id: string;
   /** What the Gonka node is asked for. */
   upstream: string;
-  /** nGNK per token charged to the client (node price × markup, rounded up). */
+  /** nGNK per token charged to the client (node price × markup, rounded up): a per-token bound. */
   pricePerToken: bigint;
+  /**
+   * nGNK per million tokens, exact: a request is billed ceil(tokens × this / 1,000,000)
+   * (priceTokens), which the rounded per-token figure cannot reproduce.
+   */
+  pricePerMillionTokens: bigint;
   /** The node's price, kept on the hold so settlement charges at the admission-time price. */
   upstreamPricePerToken: bigint;
 }
@@ -28,7 +33,14 @@ export class ModelCatalog {
     if (!upstream) return undefined;
     const price = this.pricing.price(upstream);
     if (price === undefined) return undefined;
-    return { id: publicId, upstream, upstreamPricePerToken: price, pricePerToken: this.marked(price) };
+    const bps = BigInt(this.config.PRICE_MARKUP_BPS);
+    return {
+      id: publicId,
+      upstream,
+      upstreamPricePerToken: price,
+      pricePerToken: (price * bps + 9_999n) / 10_000n,
+      pricePerMillionTokens: price * bps * 100n,
+    };
   }
 
   list(): ServedModel[] {
@@ -38,10 +50,5 @@ export class ModelCatalog {
       const m = this.resolve(id);
       return m ? [m] : [];
     });
-  }
-
-  private marked(price: bigint): bigint {
-    const bps = BigInt(this.config.PRICE_MARKUP_BPS);
-    return (price * bps + 9_999n) / 10_000n;
   }
 }

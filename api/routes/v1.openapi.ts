@@ -43,8 +43,17 @@ registry.registerPath({
   method: 'get',
   path: '/v1/models',
   tags,
-  summary: 'Models served, each with `pricing: {prompt_ngonka_per_token, completion_ngonka_per_token}`',
+  summary:
+    'Models served, each with `pricing: {prompt_ngonka_per_token, completion_ngonka_per_token, prompt_ngonka_per_million_tokens, completion_ngonka_per_million_tokens}`; a request costs ceil(tokens × per-million rate / 1,000,000)',
   responses: { 200: object('OpenAI model list'), 401: admission[401] },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/v1/models/{id}',
+  tags,
+  summary: 'One model, as in the list (OpenAI models.retrieve)',
+  request: { params: id },
+  responses: { 200: object('OpenAI model'), 401: admission[401], 404: errorResponse('Not found') },
 });
 registry.registerPath({
   method: 'post',

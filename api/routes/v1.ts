@@ -6,7 +6,7 @@ import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
 import { v1FilesRouter } from './v1-files.js';
 import './v1.openapi.js';
 import { serveJobSubmission, v1JobsRouter } from './v1-jobs.js';
-import { listModels } from './v1-models.js';
+import { listModels, retrieveModel } from './v1-models.js';
 
 /** The OpenAI-compatible surface, for child keys (`gc-…`) only. */
 export function v1Router(ctx: Context, deps: ChatDeps): Router {
@@ -18,6 +18,7 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   // Everything else takes no hold, but answers only an active key, with its RPM headers.
   r.use(requireActiveChildKey(ctx));
   r.get('/models', listModels(ctx, deps.upstream));
+  r.get('/models/*id', retrieveModel(ctx, deps.upstream));
   r.use('/jobs', v1JobsRouter(ctx, deps));
   r.use('/files', v1FilesRouter(ctx));
   r.use('/batches', v1BatchesRouter(ctx, deps));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { SIM_MODEL_QWEN3_235B, SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { settled as settledBooks } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
@@ -95,6 +95,37 @@ describe('sync chat through the official openai client', () => {
     }
   });
 
+  it('publishes a rate a client can reproduce its charge from, and retrieves one model', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // The node's 4 nGNK a token with the 1.2× markup: 4.8, which no whole per-token figure states.
+    const qwq = (await c.openai.models.retrieve(SIM_MODEL_QWQ_32B)) as unknown as {
+      id: string;
+      pricing: Record<string, string>;
+    };
+    expect(qwq.id).toBe(SIM_MODEL_QWQ_32B);
+    expect(qwq.pricing).toMatchObject({
+      prompt_ngonka_per_token: '5',
+      prompt_ngonka_per_million_tokens: '4800000',
+    });
+    const done = await c.openai.chat.completions.create({
+      model: SIM_MODEL_QWQ_32B,
+      messages: [{ role: 'user', content: 'price check' }],
+      max_tokens: 17,
+    });
+    const tokens = BigInt(done.usage!.prompt_tokens + done.usage!.completion_tokens);
+    const rate = BigInt(qwq.pricing.prompt_ngonka_per_million_tokens!);
+    const [hold] = await settled(c.accountId);
+    expect(hold!.posted_amount).toBe((tokens * rate + 999_999n) / 1_000_000n);
+    expect(hold!.posted_amount).toBeLessThan(tokens * 5n);
+
+    const missing = await call(stack.server.url, 'GET', '/v1/models/no-such-model', { token: c.childKey });
+    expect([missing.status, missing.body.error.type, missing.body.error.code]).toEqual([
+      404,
+      'not_found',
+      'model_not_found',
+    ]);
+  });
+
   it('lists models with their nGNK prices, under the brand', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const models = await c.openai.models.list();
@@ -103,7 +134,12 @@ describe('sync chat through the official openai client', () => {
       pricing: Record<string, string>;
     };
     expect(m.owned_by).toBe('Gateway');
-    expect(m.pricing).toEqual({ prompt_ngonka_per_token: '12', completion_ngonka_per_token: '12' });
+    expect(m.pricing).toEqual({
+      prompt_ngonka_per_token: '12',
+      completion_ngonka_per_token: '12',
+      prompt_ngonka_per_million_tokens: '12000000',
+      completion_ngonka_per_million_tokens: '12000000',
+    });
     // The nGNK unit is the product's currency; nothing else may name the network or its nodes.
     const text = JSON.stringify(models.data).replaceAll('_ngonka', '').toLowerCase();
     expect(text).not.toContain('gonka');
