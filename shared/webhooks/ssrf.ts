@@ -41,6 +41,12 @@ const V4_RULES: V4Rule[] = [
   [0xa9fe0000, 16, 'link-local'], // 169.254/16 (cloud metadata lives here)
   [0xac100000, 12, 'private'], // 172.16/12
   [0xc0a80000, 16, 'private'], // 192.168/16
+  [0xc0000000, 24, 'reserved'], // 192.0.0/24 IETF protocol assignments
+  [0xc0000200, 24, 'reserved'], // 192.0.2/24 TEST-NET-1
+  [0xc0586300, 24, 'reserved'], // 192.88.99/24 6to4 relay anycast
+  [0xc6120000, 15, 'reserved'], // 198.18/15 benchmarking
+  [0xc6336400, 24, 'reserved'], // 198.51.100/24 TEST-NET-2
+  [0xcb007100, 24, 'reserved'], // 203.0.113/24 TEST-NET-3
   [0xe0000000, 4, 'multicast'], // 224/4
   [0xf0000000, 4, 'reserved'], // 240/4, broadcast included
 ];
@@ -84,6 +90,10 @@ function classifyV6(g: number[]): RefusedRange | null {
     return embeddedV4(g[6]!, g[7]!);
   if (g[0] === 0x2002) return embeddedV4(g[1]!, g[2]!);
   const first = g[0]!;
+  // Teredo (2001::/32) tunnels to an address it hides; 2001:db8::/32 is documentation only;
+  // 100::/64 discards.
+  if (first === 0x2001 && (g[1] === 0 || g[1] === 0xdb8)) return 'reserved';
+  if (first === 0x100 && g.slice(1, 4).every((x) => x === 0)) return 'reserved';
   if ((first & 0xffc0) === 0xfe80) return 'link-local'; // fe80::/10
   if ((first & 0xffc0) === 0xfec0) return 'private'; // fec0::/10, deprecated site-local
   if ((first & 0xfe00) === 0xfc00) return 'unique-local'; // fc00::/7

@@ -17,6 +17,13 @@ describe('webhook SSRF guard: address classifier', () => {
     ['224.0.0.1', 'multicast'],
     ['239.255.255.250', 'multicast'],
     ['255.255.255.255', 'reserved'],
+    ['192.0.0.170', 'reserved'],
+    ['192.0.2.1', 'reserved'],
+    ['192.88.99.1', 'reserved'],
+    ['198.18.0.1', 'reserved'],
+    ['198.19.255.255', 'reserved'],
+    ['198.51.100.7', 'reserved'],
+    ['203.0.113.9', 'reserved'],
   ])('refuses IPv4 %s (%s)', (ip, range) => {
     expect(classifyAddress(ip)).toBe(range);
   });
@@ -31,6 +38,10 @@ describe('webhook SSRF guard: address classifier', () => {
     '169.253.0.1',
     '192.167.1.1',
     '11.0.0.1',
+    '192.0.1.1',
+    '198.17.255.255',
+    '198.20.0.0',
+    '203.0.114.1',
   ])('allows public IPv4 %s', (ip) => {
     expect(classifyAddress(ip)).toBeNull();
   });
@@ -46,6 +57,9 @@ describe('webhook SSRF guard: address classifier', () => {
     ['fd12:3456:789a::1', 'unique-local'],
     ['ff02::1', 'multicast'],
     ['fec0::1', 'private'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
+    ['2001:db8::1', 'reserved'],
+    ['100::1', 'reserved'],
   ])('refuses IPv6 %s (%s)', (ip, range) => {
     expect(classifyAddress(ip)).toBe(range);
   });
