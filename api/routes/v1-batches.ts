@@ -52,6 +52,12 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
   r.get('/', async (req, res) => {
     const q = parse(listBatchesQuery, req.query);
     const key = res.locals.childKey;
+    // A batch this key cannot see tells nothing as a cursor (an empty page, as /v1/files answers):
+    // another management key's would page from its place in this key's list.
+    if (q.after !== undefined && !visibleToKey(await findBatch(ctx.sql, q.after), key)) {
+      res.json(listPage([], 0, q.limit));
+      return;
+    }
     const rows = await listBatches(ctx.sql, {
       accountId: key.account_id,
       managementKeyId: key.management_key_id,

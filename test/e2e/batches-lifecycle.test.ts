@@ -170,6 +170,27 @@ describe('batch visibility', () => {
     const stranger = await call(stack.server.url, 'GET', '/api/batches', { token: other.jwt });
     expect(stranger.body.data).toEqual([]);
   });
+
+  it('pages only from a batch the key sees: another management key’s is no cursor', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // A second management key of the same account, with a batch older than the first key's.
+    const mk2 = await call(stack.server.url, 'POST', '/api/management/keys', {
+      token: c.jwt,
+      body: { name: 'two' },
+    });
+    const child2 = await call(stack.server.url, 'POST', `/api/management/keys/${mk2.body.id}/children`, {
+      token: c.jwt,
+      body: { name: 'two' },
+    });
+    const older = await startBatch(child2.body.key, [line('a', 'hello')]);
+    const newer = await startBatch(c.childKey, [line('b', 'hello')]);
+    const list = (after: string) =>
+      call(stack.server.url, 'GET', `/v1/batches?after=${after}`, { token: child2.body.key });
+    for (const after of [newer.id, 'batch_unknown'])
+      expect((await list(after)).body).toMatchObject({ data: [], has_more: false });
+    const own = await call(stack.server.url, 'GET', '/v1/batches', { token: child2.body.key });
+    expect(own.body.data.map((b: { id: string }) => b.id)).toEqual([older.id]);
+  });
 });
 
 describe('dispatching', () => {
