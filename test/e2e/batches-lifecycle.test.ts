@@ -4,7 +4,7 @@ import { expireBatch } from '../../shared/batches/expire.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { priceTokens } from '../../shared/pricing.js';
 import { settled } from '../helpers/books.js';
-import { createCustomer } from '../helpers/customer.js';
+import { createCustomer, secondManagementKey } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -174,21 +174,14 @@ describe('batch visibility', () => {
   it('pages only from a batch the key sees: another management key’s is no cursor', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     // A second management key of the same account, with a batch older than the first key's.
-    const mk2 = await call(stack.server.url, 'POST', '/api/management/keys', {
-      token: c.jwt,
-      body: { name: 'two' },
-    });
-    const child2 = await call(stack.server.url, 'POST', `/api/management/keys/${mk2.body.id}/children`, {
-      token: c.jwt,
-      body: { name: 'two' },
-    });
-    const older = await startBatch(child2.body.key, [line('a', 'hello')]);
+    const two = await secondManagementKey(stack.server.url, c);
+    const older = await startBatch(two.childKey, [line('a', 'hello')]);
     const newer = await startBatch(c.childKey, [line('b', 'hello')]);
     const list = (after: string) =>
-      call(stack.server.url, 'GET', `/v1/batches?after=${after}`, { token: child2.body.key });
+      call(stack.server.url, 'GET', `/v1/batches?after=${after}`, { token: two.childKey });
     for (const after of [newer.id, 'batch_unknown'])
       expect((await list(after)).body).toMatchObject({ data: [], has_more: false });
-    const own = await call(stack.server.url, 'GET', '/v1/batches', { token: child2.body.key });
+    const own = await call(stack.server.url, 'GET', '/v1/batches', { token: two.childKey });
     expect(own.body.data.map((b: { id: string }) => b.id)).toEqual([older.id]);
   });
 });

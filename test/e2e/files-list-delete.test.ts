@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
-import { type Customer, createCustomer } from '../helpers/customer.js';
+import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
 import { useTestStack } from '../helpers/stack.js';
 
@@ -86,25 +86,11 @@ describe('listing and deleting files', () => {
 });
 
 describe('the owner’s files (/api/files)', () => {
-  /** A second management key of the customer's account, with a child key of its own. */
-  async function secondManagementKey(c: Customer) {
-    const mk = await call(stack.server.url, 'POST', '/api/management/keys', {
-      token: c.jwt,
-      body: { name: 'two' },
-    });
-    const child = await call(stack.server.url, 'POST', `/api/management/keys/${mk.body.id}/children`, {
-      token: c.jwt,
-      body: { name: 'two-child' },
-    });
-    expect(child.status).toBe(201);
-    return { mkId: mk.body.id as string, childKey: child.body.key as string };
-  }
-
   it('lists every management key’s files, downloads and deletes them, and shows no one else’s', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const other = await createCustomer(stack.env.ctx, stack.server.url);
     const [mine] = await uploadAll(c, ['one']);
-    const two = await secondManagementKey(c);
+    const two = await secondManagementKey(stack.server.url, c);
     const [theirs] = await uploadAll(
       { ...c, openai: new OpenAI({ apiKey: two.childKey, baseURL: `${stack.server.url}/v1` }) },
       ['two'],

@@ -49,3 +49,17 @@ export async function createCustomer(
     openai: new OpenAI({ apiKey: child.body.key, baseURL: `${baseUrl}/v1`, maxRetries: 0 }),
   };
 }
+
+/** A second management key of the customer's account, with a child key of its own. */
+export async function secondManagementKey(
+  baseUrl: string,
+  c: Pick<Customer, 'jwt'>,
+): Promise<{ mkId: string; childKey: string }> {
+  const mk = await call(baseUrl, 'POST', '/api/management/keys', { token: c.jwt, body: { name: 'two' } });
+  const child = await call(baseUrl, 'POST', `/api/management/keys/${mk.body.id}/children`, {
+    token: c.jwt,
+    body: { name: 'two-child' },
+  });
+  if (child.status !== 201) throw new Error(`child key: ${child.status} ${JSON.stringify(child.body)}`);
+  return { mkId: mk.body.id as string, childKey: child.body.key as string };
+}
