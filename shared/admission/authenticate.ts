@@ -20,7 +20,12 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
     if (mk) throw new ApiError('permission_error', 'Management keys cannot run inference; use a child key');
     throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
   }
-  if (kind !== 'gc') throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
+  // A session token is a real credential used in the wrong place (API.md: 403); anything else is
+  // no key of ours, and OpenAI clients expect an unknown key to be a 401.
+  if (kind !== 'gc') {
+    if (looksLikeJwt(token)) throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
+    throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  }
   const hash = hashApiKey(token);
   const cacheKey = hash.toString('base64');
   const cached = identities.get(cacheKey);
@@ -30,4 +35,9 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   if (identities.size >= MAX_CACHED) identities.clear();
   identities.set(cacheKey, found);
   return found;
+}
+
+/** Three base64url parts, the first a JSON header (`eyJ…`): a session token, not an API key. */
+function looksLikeJwt(token: string): boolean {
+  return /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(token);
 }

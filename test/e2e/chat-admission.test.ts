@@ -187,9 +187,17 @@ describe('who may call /v1', () => {
     expect(err.type).toBe('permission_error');
   });
 
-  it('refuses an unknown key with 401 key_unknown', async () => {
-    const err = await failure(client(`gc-${'x'.repeat(43)}`).chat.completions.create(REQUEST));
-    expect([err.status, err.type, err.code]).toEqual([401, 'invalid_api_key', 'key_unknown']);
+  it('refuses an unknown key with 401 key_unknown, whatever its shape', async () => {
+    for (const key of [`gc-${'x'.repeat(43)}`, 'sk-proj-not-ours', 'random']) {
+      const err = await failure(client(key).chat.completions.create(REQUEST));
+      expect([key, err.status, err.type, err.code]).toEqual([key, 401, 'invalid_api_key', 'key_unknown']);
+    }
+  });
+
+  it('refuses the owner’s session token on /v1 with 403 permission_error', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const err = await failure(client(c.jwt).chat.completions.create(REQUEST));
+    expect([err.status, err.type]).toEqual([403, 'permission_error']);
   });
 
   const invalidKey = async (key: string, code: string) => {
