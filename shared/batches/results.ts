@@ -83,7 +83,7 @@ export class BatchOutcome {
         {
           code: String(first.error?.type ?? 'internal_error'),
           message: String(first.error?.message ?? 'The request failed'),
-          param: null,
+          param: typeof first.error?.param === 'string' ? first.error.param : null,
           line: first.line_no,
         },
       ],

@@ -151,7 +151,17 @@ describe('batch result files', () => {
     expect(outcome(lines).failure()).toBeNull();
     expect(outcome(lines)).toMatchObject({ completed: 1, failed: 1 });
     const failed = lines.slice(1, 2);
-    expect(outcome(failed).failure()).toMatchObject({ data: [{ code: 'upstream_error', line: 2 }] });
+    expect(outcome(failed).failure()).toMatchObject({
+      data: [{ code: 'upstream_error', param: null, line: 2 }],
+    });
+    // The line's own param goes with it (an unknown model names `model`).
+    const unknownModel = {
+      ...failed[0]!,
+      error: { type: 'invalid_request_error', message: 'no', param: 'model' },
+    };
+    expect(outcome([unknownModel]).failure()).toMatchObject({
+      data: [{ code: 'invalid_request_error', param: 'model' }],
+    });
     expect(outcome([{ ...failed[0]!, error: { type: 'insufficient_balance' } }]).failure()).toBeNull();
     expect(outcome([]).failure()).toBeNull();
   });
