@@ -32,10 +32,9 @@ export function upstreamToApiError(err: unknown, model: string): ApiError | null
     // Every node was out of capacity, had no executors, or could not be reached: nobody can serve
     // this model now (503). A node that answered with a server error failed (502).
     if (err.status === null || err.status === 429 || err.status === 503) return noCapacity(model);
-    return new ApiError(
-      'upstream_error',
-      `The model failed to answer after ${err.attempts} attempt(s); retry shortly`,
-    );
+    // No count of the nodes tried: a job's own `attempts` counts its runs, and two different
+    // counts of "attempts" in one answer read as a contradiction.
+    return new ApiError('upstream_error', 'The model failed to answer; retry shortly');
   }
   if (err instanceof GonkaStreamError)
     return new ApiError('upstream_error', 'The model stopped answering mid-stream');
