@@ -5,6 +5,7 @@ import type { Upstream } from '../shared/upstream.js';
 import './locals.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
+import { requireJsonBody } from './middleware/json-body.js';
 import { requestId } from './middleware/request-id.js';
 import { serveOpenApi } from './openapi.js';
 import { accountRouter } from './routes/account.js';
@@ -41,6 +42,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
   app.use(express.json({ limit: '4mb' }));
+  app.use(requireJsonBody);
 
   app.use(healthRouter(ctx));
   app.get('/openapi.json', serveOpenApi);

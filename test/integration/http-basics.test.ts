@@ -54,6 +54,22 @@ describe('HTTP basics', () => {
     }
   });
 
+  it.each(['text/plain', 'application/x-www-form-urlencoded'])(
+    'says a %s body is not JSON rather than that a field is missing',
+    async (type) => {
+      const res = await call(server.url, 'POST', '/api/auth/register', {
+        rawBody: JSON.stringify({ email: 'a@example.com', password: 'long enough password' }),
+        headers: { 'content-type': type },
+      });
+      expect([res.status, res.body.error.type, res.body.error.param]).toEqual([
+        400,
+        'invalid_request_error',
+        null,
+      ]);
+      expect(res.body.error.message).toContain('application/json');
+    },
+  );
+
   it('serves an OpenAPI 3.1 document', async () => {
     const res = await call(server.url, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
