@@ -69,8 +69,8 @@ export interface OwnerList<Q extends ReturnType<typeof ownerListQuery>, R extend
 
 /**
  * GET / of an owner's list, newest first: parse the query, read one page and answer it as an
- * OpenAI-style list, paged like /v1/batches (`after` the last page's `last_id`). With `cancel`, also
- * POST /:id/cancel of one of the rows it shows (another account's is a 404).
+ * OpenAI-style list, paged like /v1/batches (`after` the last page's `last_id`); GET /:id of one of
+ * the rows it shows (another account's is a 404). With `cancel`, also POST /:id/cancel of one.
  */
 export function ownerListRouter<
   Q extends ReturnType<typeof ownerListQuery>,
@@ -96,12 +96,22 @@ export function ownerListRouter<
     res.json(listPage(data, rows.length, q.limit));
   });
 
+  /** One row the list shows, of the caller's account; anything else is a 404. */
+  const load = async (id: string, accountId: string): Promise<R> => {
+    const row = await l.find(ctx.sql, id);
+    if (row?.account_id !== accountId || !(l.shows?.(row) ?? true)) throw ApiError.notFound(l.noun);
+    return row;
+  };
+
+  r.get('/:id', async (req, res) => {
+    const [data] = await l.toData([await load(String(req.params.id), res.locals.accountId)]);
+    res.json(data);
+  });
+
   const { cancel } = l;
   if (cancel)
     r.post('/:id/cancel', async (req, res) => {
-      const row = await l.find(ctx.sql, String(req.params.id));
-      if (row?.account_id !== res.locals.accountId || !(l.shows?.(row) ?? true))
-        throw ApiError.notFound(l.noun);
+      const row = await load(String(req.params.id), res.locals.accountId);
       const [data] = await l.toData([await cancel(row)]);
       res.json(data);
     });

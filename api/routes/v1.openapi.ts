@@ -174,6 +174,8 @@ for (const [path, query, summary] of [
 }
 // The owner's actions on one row (JWT); another account's row is a 404.
 for (const [method, path, answer, summary] of [
+  ['get', '/api/jobs/{id}', 'job', 'One of the owner’s async jobs, as the list shows it'],
+  ['get', '/api/batches/{id}', 'batch', 'One of the owner’s batches, as the list shows it'],
   ['get', '/api/files/{id}/content', 'the file’s bytes', 'Raw content of one of the owner’s files'],
   ['delete', '/api/files/{id}', 'deletion', 'Delete one of the owner’s files: its content goes at once'],
   [

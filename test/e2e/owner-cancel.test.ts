@@ -83,3 +83,30 @@ describe('the owner cancels', () => {
     expect(a.body).toMatchObject({ held_ngonka: '0', balance_ngonka: '1000000000' });
   });
 });
+
+describe('the owner reads one', () => {
+  it('job and batch of any of its keys, as its lists show them; nobody else may', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('x') },
+    });
+    const batchId = await startBatch(stack.server.url, c.childKey, 1);
+    const [line] = await stack.env.ctx.sql<{ id: string }[]>`select id from jobs where batch_id = ${batchId}`;
+
+    for (const [path, listPath, id] of [
+      [`/api/jobs/${job.body.id}`, '/api/jobs', job.body.id],
+      [`/api/batches/${batchId}`, '/api/batches', batchId],
+    ] as const) {
+      const one = await call(stack.server.url, 'GET', path, { token: c.jwt });
+      const list = await call(stack.server.url, 'GET', listPath, { token: c.jwt });
+      expect(one.status).toBe(200);
+      expect(one.body).toEqual(list.body.data.find((x: { id: string }) => x.id === id));
+      expect((await call(stack.server.url, 'GET', path, { token: other.jwt })).status).toBe(404);
+      expect((await call(stack.server.url, 'GET', path, { token: c.childKey })).status).toBe(403);
+    }
+    // A batch line is its batch's, not a job of the list.
+    expect((await call(stack.server.url, 'GET', `/api/jobs/${line!.id}`, { token: c.jwt })).status).toBe(404);
+  });
+});
