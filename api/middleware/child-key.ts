@@ -6,6 +6,7 @@ import { checkKeyAccess } from '../../shared/admission/key-access.js';
 import { rateLimitHeaders } from '../../shared/admission/refusals.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
+import { ApiError } from '../../shared/errors.js';
 import { bearerToken } from './auth.js';
 
 /** /v1 routes: a child key only (a `gm-` key is 403, anything unknown 401). */
@@ -48,7 +49,14 @@ export async function beforeAdmission<T>(
   try {
     return await steps();
   } catch (err) {
-    setRateLimitHeaders(res, await checkKeyAccess(ctx, key));
+    let rateLimit: RateLimitState | null;
+    try {
+      rateLimit = await checkKeyAccess(ctx, key);
+    } catch (refusal) {
+      // The key's own refusal wins; Redis failing to answer must not hide what was wrong.
+      throw refusal instanceof ApiError ? refusal : err;
+    }
+    setRateLimitHeaders(res, rateLimit);
     throw err;
   }
 }
