@@ -172,7 +172,7 @@ export function startInferenceWorker(
     };
     const succeeded = await completions.add(done);
     if (!succeeded) {
-      await billCancelled(job.id, job.hold_id!, done);
+      await billCancelled(job.id, job.hold_id, done);
       return 'cancelled';
     }
     await settleRequest(ctx, deps.queues, job.hold_id, result.usage);
