@@ -6,6 +6,7 @@ import {
   defaultSecretObject,
   deliveriesQuery,
   deliveryList,
+  jobUrlDeliveryList,
   webhookList,
   webhookObject,
   webhookParams,
@@ -47,6 +48,15 @@ registry.registerPath({
   summary: 'Delete a webhook endpoint (its pending deliveries stop)',
   request: { params },
   responses: { 200: json(webhookObject, 'The deleted endpoint'), 404: errorResponse('Not found') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/api/webhooks/job-deliveries',
+  tags,
+  summary:
+    'Delivery log of per-job `webhook_url`s (they belong to no endpoint), newest first, with every attempt',
+  request: { query: deliveriesQuery },
+  responses: { 200: json(jobUrlDeliveryList, 'Deliveries'), 400: errorResponse('Invalid query') },
 });
 registry.registerPath({
   method: 'get',

@@ -1,8 +1,10 @@
 import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import {
+  type AttemptLogRow,
   listDeliveryAttempts,
   listEndpointDeliveries,
+  listJobUrlDeliveries,
 } from '../../shared/db/queries/webhook-delivery-log.js';
 import {
   deleteWebhookEndpoint,
@@ -64,6 +66,19 @@ export function webhooksRouter(ctx: Context): Router {
     res.json({ secret: d.secret, endpoint_id: d.endpointId });
   });
 
+  // Deliveries to per-job `webhook_url`s belong to no endpoint: their log is the account's.
+  r.get('/job-deliveries', async (req, res) => {
+    const { limit } = parse(deliveriesQuery, req.query);
+    const deliveries = await listJobUrlDeliveries(ctx.sql, res.locals.accountId, limit);
+    res.json({
+      data: await withAttempts(deliveries, (d, attempts) => ({
+        ...deliveryJson(d, attempts),
+        url: d.url,
+        job_id: d.job_id,
+      })),
+    });
+  });
+
   // Idempotent: deleting a deleted endpoint answers with it unchanged. Its pending deliveries stop.
   r.delete('/:id', async (req, res) => {
     const { id } = parse(webhookParams, req.params);
@@ -77,13 +92,25 @@ export function webhooksRouter(ctx: Context): Router {
     const { limit } = parse(deliveriesQuery, req.query);
     const endpoint = await load(res.locals.accountId, id);
     const deliveries = await listEndpointDeliveries(ctx.sql, endpoint.id, limit);
+    res.json({ data: await withAttempts(deliveries, deliveryJson) });
+  });
+
+  /** Deliveries as the log shows them, each with every attempt it made. */
+  async function withAttempts<D extends { id: string }, J>(
+    deliveries: D[],
+    toJson: (d: D, attempts: AttemptLogRow[]) => J,
+  ): Promise<J[]> {
     const attempts = await listDeliveryAttempts(
       ctx.sql,
       deliveries.map((d) => d.id),
     );
-    const attemptsOf = (id: string) => attempts.filter((a) => a.delivery_id === id);
-    res.json({ data: deliveries.map((d) => deliveryJson(d, attemptsOf(d.id))) });
-  });
+    return deliveries.map((d) =>
+      toJson(
+        d,
+        attempts.filter((a) => a.delivery_id === d.id),
+      ),
+    );
+  }
 
   return r;
 }

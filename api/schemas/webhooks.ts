@@ -73,6 +73,12 @@ export type DeliveryJson = z.infer<typeof deliveryObject>;
 
 export const deliveryList = z.object({ data: z.array(deliveryObject) });
 
+export const jobUrlDeliveryObject = deliveryObject.extend({
+  url: z.string().describe('The job’s own `webhook_url`'),
+  job_id: z.string().nullable(),
+});
+export const jobUrlDeliveryList = z.object({ data: z.array(jobUrlDeliveryObject) });
+
 export function webhookJson(e: WebhookEndpointRow): WebhookJson {
   return {
     id: e.id,

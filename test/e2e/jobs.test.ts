@@ -120,6 +120,26 @@ describe('async jobs', () => {
     };
     expect(event.type).toBe('job.succeeded');
     expect(event.data.id).toBe(res.body.id);
+
+    // The owner finds the delivery in the log of per-job webhook_urls, with its attempt.
+    const log = await waitFor('delivery logged', async () => {
+      const l = await call(stack.server.url, 'GET', '/api/webhooks/job-deliveries', { token: c.jwt });
+      return l.body.data[0]?.status === 'succeeded' ? l.body : null;
+    });
+    expect(log.data).toMatchObject([
+      {
+        id: hit.headers['webhook-id'],
+        job_id: res.body.id,
+        url: receiverUrl,
+        event_type: 'job.succeeded',
+        attempts: 1,
+        attempts_log: [{ attempt: 1, status_code: 200 }],
+      },
+    ]);
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    expect(
+      (await call(stack.server.url, 'GET', '/api/webhooks/job-deliveries', { token: other.jwt })).body.data,
+    ).toEqual([]);
   });
 
   it('shows a job to sibling child keys and the owner, and to no one else', async () => {

@@ -35,6 +35,27 @@ export async function listEndpointDeliveries(
     limit ${limit}`;
 }
 
+/** A delivery to a job's own `webhook_url`: no endpoint, so its URL and job go with it. */
+export interface JobUrlDeliveryLogRow extends DeliveryLogRow {
+  url: string;
+  job_id: string | null;
+}
+
+/** The account's most recent deliveries to per-job `webhook_url`s, newest first. */
+export async function listJobUrlDeliveries(
+  db: Db,
+  accountId: string,
+  limit: number,
+): Promise<JobUrlDeliveryLogRow[]> {
+  return db<JobUrlDeliveryLogRow[]>`
+    select id, event_type, status, attempts, last_status_code, last_error, next_attempt_at, created_at,
+           url, payload -> 'data' ->> 'id' as job_id
+    from webhook_deliveries
+    where account_id = ${accountId} and endpoint_id is null
+    order by created_at desc, id desc
+    limit ${limit}`;
+}
+
 /** Every attempt of the given deliveries, in attempt order. */
 export async function listDeliveryAttempts(db: Db, deliveryIds: string[]): Promise<AttemptLogRow[]> {
   if (deliveryIds.length === 0) return [];
