@@ -115,6 +115,24 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await page.keyboard.press('Escape');
     await screenshot(page, 'webhooks');
 
+    // A job with a webhook_url of its own: its delivery is in the log of job webhook URLs.
+    const hooked = await v1(c.childKey, '/jobs', {
+      request: chatRequest('Hook this job'),
+      webhook_url: receiverUrl,
+    });
+    expect(hooked.status).toBe(202);
+    await waitFor(
+      'the job’s own webhook delivered',
+      async () => received.some((b) => b.includes(hooked.body.id)),
+      30_000,
+    );
+    await page.getByRole('button', { name: 'Job webhook_url log' }).click();
+    const jobLog = page.getByRole('dialog', { name: 'Deliveries to job webhook URLs' });
+    const hookedRow = jobLog.getByRole('row', { name: new RegExp(hooked.body.id) });
+    await expect.poll(() => hookedRow.textContent()).toMatch(/succeeded[\s\S]*HTTP 200/i);
+    expect(await hookedRow.textContent()).toContain(receiverUrl);
+    await page.keyboard.press('Escape');
+
     // The page shows what was there when it opened: let the batch finish first.
     await waitFor('the batch completed', async () => {
       const res = await fetch(`${stack.server.url}/v1/batches/${batch.body.id}`, {

@@ -144,6 +144,7 @@ export const api = {
   createWebhook: (body) => request('POST', '/api/webhooks', body),
   deleteWebhook: (id) => request('DELETE', `/api/webhooks/${enc(id)}`),
   webhookDeliveries: (id) => request('GET', `/api/webhooks/${enc(id)}/deliveries`),
+  jobWebhookDeliveries: () => request('GET', '/api/webhooks/job-deliveries'),
 };
 
 /**

@@ -4,12 +4,22 @@ import { emptyState, table } from '../components/page.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
 
-function deliveriesTable(deliveries) {
-  if (!deliveries.length) return emptyState('Nothing delivered yet. Events are sent here as they happen.');
+/**
+ * Deliveries, newest first. Those to jobs' own webhook_url (`perJob`) belong to no endpoint, so
+ * each shows its URL and job.
+ */
+function deliveriesTable(deliveries, { perJob = false } = {}) {
+  if (!deliveries.length)
+    return emptyState(
+      perJob
+        ? 'Nothing delivered yet. Jobs submitted with a webhook_url are reported to it here.'
+        : 'Nothing delivered yet. Events are sent here as they happen.',
+    );
   return table({
     caption: 'Deliveries, newest first',
     columns: [
       { label: 'Event' },
+      ...(perJob ? [{ label: 'Job and URL' }] : []),
       { label: 'Status' },
       { label: 'Attempts', className: 'num' },
       { label: 'Last response' },
@@ -21,6 +31,14 @@ function deliveriesTable(deliveries) {
         'tr',
         {},
         h('th', { scope: 'row' }, d.event_type, h('span', { class: 'usage-sub mono' }, d.id)),
+        perJob
+          ? h(
+              'td',
+              {},
+              h('span', { class: 'mono' }, d.job_id ?? '—'),
+              h('span', { class: 'usage-sub mono break' }, d.url),
+            )
+          : null,
         h('td', {}, badge(d.status)),
         h('td', { class: 'num' }, String(d.attempts)),
         h('td', {}, d.last_status_code ? `HTTP ${d.last_status_code}` : (d.last_error ?? '—')),
@@ -31,17 +49,22 @@ function deliveriesTable(deliveries) {
   });
 }
 
-/** The delivery log of one endpoint, in a dialog: attempts, last response, next retry. */
-export async function showDeliveries(endpoint) {
-  const dlg = openDialog({
-    title: `Deliveries to ${endpoint.url}`,
-    content: h('p', { class: 'loading' }, 'Loading…'),
-    wide: true,
-  });
+/** A delivery log in a dialog: loading, then the table or what went wrong. */
+async function showLog(title, load, opts) {
+  const dlg = openDialog({ title, content: h('p', { class: 'loading' }, 'Loading…'), wide: true });
   try {
-    const deliveries = await listOrEmpty(api.webhookDeliveries(endpoint.id));
-    dlg.replace(`Deliveries to ${endpoint.url}`, deliveriesTable(deliveries));
+    dlg.replace(title, deliveriesTable(await listOrEmpty(load()), opts));
   } catch (err) {
     dlg.replace('Deliveries', h('p', { role: 'alert', class: 'form-alert' }, err.message));
   }
+}
+
+/** The delivery log of one endpoint: attempts, last response, next retry. */
+export function showDeliveries(endpoint) {
+  return showLog(`Deliveries to ${endpoint.url}`, () => api.webhookDeliveries(endpoint.id));
+}
+
+/** The delivery log of jobs' own webhook_url, which belong to no endpoint. */
+export function showJobDeliveries() {
+  return showLog('Deliveries to job webhook URLs', () => api.jobWebhookDeliveries(), { perJob: true });
 }

@@ -6,7 +6,7 @@ import { emptyState, renderPage, section, table } from '../components/page.js';
 import { secretReveal } from '../components/secret.js';
 import { h, mount } from '../dom.js';
 import { badge, plural, time } from '../format.js';
-import { showDeliveries } from './webhook-deliveries.js';
+import { showDeliveries, showJobDeliveries } from './webhook-deliveries.js';
 
 const EVENTS = [
   ['job.succeeded', 'A job succeeded'],
@@ -165,6 +165,11 @@ export async function renderWebhooks(main, _params, ctx) {
       'Endpoints',
       {
         actions: [
+          h(
+            'button',
+            { type: 'button', 'data-focus-key': 'job-deliveries', onClick: () => showJobDeliveries() },
+            'Job webhook_url log',
+          ),
           h(
             'button',
             { type: 'button', class: 'primary', 'data-focus-key': 'create-webhook', onClick: create },
