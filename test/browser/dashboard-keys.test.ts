@@ -36,7 +36,24 @@ async function signUp(page: Page, email = uniqueEmail()): Promise<string> {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  // Once, under a full parallel run, this wait timed out with nothing to show why: say what the
+  // page said instead (a refusal shows in an alert).
+  await page
+    .getByRole('heading', { name: 'Overview', level: 1 })
+    .waitFor()
+    .catch(async (err: unknown) => {
+      const alerts = await page
+        .getByRole('alert')
+        .allTextContents()
+        .catch(() => []);
+      await screenshot(page, 'sign-up-stalled').catch(() => {});
+      throw new Error(
+        `sign-up did not reach the Overview; at ${page.url()}, alerts: ${JSON.stringify(alerts)}`,
+        {
+          cause: err,
+        },
+      );
+    });
   return email;
 }
 
