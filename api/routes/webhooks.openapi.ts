@@ -38,7 +38,7 @@ registry.registerPath({
   tags,
   summary: 'The secret per-job `webhook_url` deliveries are signed with',
   description:
-    'The oldest active endpoint’s secret; with no active endpoint, a secret of the account’s own (created on first use).',
+    'The account’s own secret (created on first use), whatever its endpoints: deleting or disabling one never changes what job hooks are signed with.',
   responses: { 200: json(defaultSecretObject, 'The default secret') },
 });
 registry.registerPath({

@@ -62,8 +62,7 @@ export function webhooksRouter(ctx: Context): Router {
 
   // Before '/:id…' so the literal path is never read as an id.
   r.get('/default-secret', async (_req, res) => {
-    const d = await defaultWebhookSecret(ctx, res.locals.accountId);
-    res.json({ secret: d.secret, endpoint_id: d.endpointId });
+    res.json({ secret: await defaultWebhookSecret(ctx, res.locals.accountId) });
   });
 
   // Deliveries to per-job `webhook_url`s belong to no endpoint: their log is the account's.

@@ -43,11 +43,11 @@ export const createdWebhookObject = webhookObject.extend({
 export const webhookList = z.object({ data: z.array(webhookObject) });
 
 export const defaultSecretObject = z.object({
-  secret: z.string().describe('Verifies per-job `webhook_url` deliveries'),
-  endpoint_id: z
+  secret: z
     .string()
-    .nullable()
-    .describe('The oldest active endpoint whose secret this is; null for the account’s own secret'),
+    .describe(
+      'The account’s own secret, which signs per-job `webhook_url` deliveries; endpoints keep theirs',
+    ),
 });
 
 const attemptObject = z.object({

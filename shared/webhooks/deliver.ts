@@ -74,7 +74,7 @@ export async function attemptDelivery(
   const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, ctx.clock.now());
   if (attempt === null) return { kind: 'skipped', reason: 'another worker took this attempt' };
 
-  const secret = d.endpoint_secret ?? (await defaultWebhookSecret(ctx, d.account_id)).secret;
+  const secret = d.endpoint_secret ?? (await defaultWebhookSecret(ctx, d.account_id));
   const sent = await send(ctx, d, secret, policy.timeoutMs);
   const at = ctx.clock.now();
   const { status, delayMs } = nextState(sent, policy.schedule[attempt - 1]);

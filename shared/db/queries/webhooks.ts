@@ -101,23 +101,6 @@ export async function findSubscribedEndpointsMany(
   return lists;
 }
 
-export interface EndpointSecretRow {
-  endpoint_id: string | null;
-  secret: string;
-}
-
-/** The secret of the account's oldest active endpoint, or null when it has none. */
-export async function findOldestActiveEndpointSecret(
-  db: Db,
-  accountId: string,
-): Promise<EndpointSecretRow | null> {
-  const [row] = await db<EndpointSecretRow[]>`
-    select id as endpoint_id, secret from webhook_endpoints
-    where account_id = ${accountId} and status = 'active' and deleted_at is null
-    order by created_at, id limit 1`;
-  return row ?? null;
-}
-
 /**
  * The account's own default secret, created with `candidate` when missing. Concurrent callers all
  * get the one row that won (`on conflict do nothing`, then read).
