@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { cancelJob, type JobRow } from '../db/queries/jobs.js';
 import { settleRequest } from '../inference/settle-request.js';
+import { settleHolds } from '../ledger/settle.js';
 import type { Queues } from '../queues.js';
 
 /**
@@ -11,8 +12,10 @@ import type { Queues } from '../queues.js';
 export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise<JobRow> {
   const res = await cancelJob(ctx.sql, job.id, ctx.clock.now());
   if (!res) return job; // already finished: cancelling is a no-op, like OpenAI's
+  // Its hold is voided before the answer (API.md: "cancel a queued job (hold released)"): the
+  // client that reads its balance next sees the reservation gone.
   if (res.was === 'queued' || res.was === 'pending')
-    await releaseQueuedJob(ctx, queues, job.id, res.job.hold_id);
+    await releaseQueuedJob(ctx, queues, job.id, res.job.hold_id, { now: true });
   return res.job;
 }
 
@@ -25,10 +28,26 @@ export async function releaseQueuedJob(
   queues: Queues,
   jobId: string,
   holdId: string | null,
+  opts: {
+    /**
+     * Void the hold in this call rather than in a settlement group (one job's cancel, not a
+     * batch's lines); if that fails, the group takes it as usual.
+     */
+    now?: boolean;
+  } = {},
 ): Promise<void> {
   await queues
     .get('inference')
     .remove(jobId)
     .catch(() => 0); // locked by a worker that just picked it up: it will see the status and skip
-  if (holdId) await settleRequest(ctx, queues, holdId, null);
+  if (!holdId) return;
+  if (opts.now) {
+    try {
+      await settleHolds(ctx, [{ holdId, outcome: 'void' }]);
+      return;
+    } catch (err) {
+      ctx.logger.warn({ err, jobId }, 'voiding a cancelled job’s hold inline failed; queueing it');
+    }
+  }
+  await settleRequest(ctx, queues, holdId, null);
 }

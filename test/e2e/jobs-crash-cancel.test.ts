@@ -42,6 +42,9 @@ describe('jobs through crashes and cancellation', () => {
       token: c.childKey,
     });
     expect(cancelled.body.status).toBe('cancelled');
+    // Released before the answer, with no settlement worker running yet.
+    const after = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    expect(after.body).toMatchObject({ held_ngonka: '0', balance_ngonka: '1000000000' });
     const served = stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
     // Every worker now, inference too: the cancelled job's message is still queued, and skipped.
     const stop = startWorkers(stack.env.ctx, stack.deps);
