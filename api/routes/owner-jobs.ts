@@ -6,9 +6,17 @@ import { formatJob } from '../../shared/jobs/format.js';
 import type { Queues } from '../../shared/queues.js';
 import { ownerListQuery, ownerListRouter } from './owner-list.js';
 
-const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
+/** The statuses a listed job can have (a batch line's `pending` is never one). */
+export const JOB_LIST_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+] as const;
 
-export const listJobsQuery = ownerListQuery(jobStatuses);
+export const listJobsQuery = ownerListQuery(JOB_LIST_STATUSES);
 
 /**
  * GET /api/jobs: the owner's async jobs across all keys, newest first, filterable; and, with the

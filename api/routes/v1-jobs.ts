@@ -3,7 +3,7 @@ import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
-import { findJob } from '../../shared/db/queries/jobs.js';
+import { findJob, listJobs } from '../../shared/db/queries/jobs.js';
 import { ApiError } from '../../shared/errors.js';
 import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
@@ -14,8 +14,10 @@ import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { sendJson } from '../json-response.js';
+import { listPage } from '../list-page.js';
 import { beforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
+import { JOB_LIST_STATUSES } from './owner-jobs.js';
 
 export const createJobBody = z.strictObject({
   request: chatCompletionBody,
@@ -54,12 +56,40 @@ export async function serveJobSubmission(
   sendJson(res, 202, formatJob(job));
 }
 
+export const listKeyJobsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().max(100).optional(),
+  status: z.enum(JOB_LIST_STATUSES).optional(),
+});
+
 /**
- * /v1/jobs/:id: polling and cancelling (the submission, POST /v1/jobs, is an admitting route of the
+ * GET /v1/jobs (the list), /v1/jobs/:id: polling and cancelling (the submission, POST /v1/jobs, is an admitting route of the
  * /v1 router: v1.ts).
  */
 export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
   const r = Router();
+
+  // The jobs of the key's management key (API.md: visible to every child key of it), newest first,
+  // paged like /v1/batches. A cursor the key cannot see gives an empty page, as there.
+  r.get('/', async (req, res) => {
+    const q = parse(listKeyJobsQuery, req.query);
+    const key: ChildKeyIdentity = res.locals.childKey;
+    if (q.after !== undefined) {
+      const anchor = await findJob(ctx.sql, q.after);
+      if (!anchor || anchor.batch_id || !visibleToKey(anchor, key)) {
+        res.json(listPage([], 0, q.limit));
+        return;
+      }
+    }
+    const rows = await listJobs(ctx.sql, {
+      accountId: key.account_id,
+      managementKeyId: key.management_key_id,
+      status: q.status,
+      afterId: q.after,
+      limit: q.limit + 1,
+    });
+    res.json(listPage(rows.slice(0, q.limit).map(formatJob), rows.length, q.limit));
+  });
 
   const load: RequestHandler = async (req, res, next) => {
     const job = await findJob(ctx.sql, String(req.params.id));

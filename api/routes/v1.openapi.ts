@@ -7,7 +7,7 @@ import { listOwnerFilesQuery } from './owner-files.js';
 import { listJobsQuery } from './owner-jobs.js';
 import { createBatchBody, listBatchesQuery } from './v1-batches.js';
 import { listFilesQuery } from './v1-files.js';
-import { createJobBody } from './v1-jobs.js';
+import { createJobBody, listKeyJobsQuery } from './v1-jobs.js';
 
 /**
  * /openapi.json entries for the OpenAI-compatible surface. Request bodies are the zod schemas the
@@ -133,6 +133,12 @@ registry.registerPath({
   responses: { 200: object('batch'), 400: errorResponse('Invalid body'), 404: errorResponse('No such file') },
 });
 list('/v1/batches', listBatchesQuery, 'batches', 'Batches of the caller’s management key, newest first');
+list(
+  '/v1/jobs',
+  listKeyJobsQuery,
+  'jobs',
+  'Async jobs of the caller’s management key, newest first (not batch lines)',
+);
 byId('get', '/v1/batches/{id}', 'batch', 'A batch with its request_counts');
 byId(
   'post',

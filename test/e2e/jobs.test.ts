@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
-import { createCustomer } from '../helpers/customer.js';
+import { createCustomer, secondManagementKey } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { submitJob } from '../helpers/jobs.js';
@@ -159,6 +159,35 @@ describe('async jobs', () => {
     const foreign = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: other.childKey });
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.type).toBe('not_found');
+  });
+
+  it('lists the management key’s jobs to each of its child keys, a page at a time, and no one else’s', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const sibling = await call(stack.server.url, 'POST', `/api/management/keys/${c.mkId}/children`, {
+      token: c.jwt,
+      body: { name: 'sibling' },
+    });
+    const ids: string[] = [];
+    for (const content of ['one', 'two', 'three'])
+      ids.push(await submitJob(stack.server.url, c.childKey, request(content)));
+    const other = await createCustomer(stack.env.ctx, stack.server.url);
+    const two = await secondManagementKey(stack.server.url, c);
+    const theirs = await submitJob(stack.server.url, two.childKey, request('theirs'));
+
+    const list = (key: string, query = '') =>
+      call(stack.server.url, 'GET', `/v1/jobs${query}`, { token: key });
+    const first = await list(sibling.body.key, '?limit=2');
+    expect(first.body).toMatchObject({ object: 'list', has_more: true, last_id: ids[1] });
+    expect(first.body.data.map((j: { id: string }) => j.id)).toEqual([ids[2], ids[1]]);
+    expect(first.body.data[0]).toMatchObject({ object: 'job', key_id: c.childId });
+    const rest = await list(c.childKey, `?limit=2&after=${ids[1]}`);
+    expect([rest.body.data.map((j: { id: string }) => j.id), rest.body.has_more]).toEqual([[ids[0]], false]);
+    // Another management key's job is no cursor, and none of its jobs are listed here.
+    expect((await list(c.childKey, `?after=${theirs}`)).body.data).toEqual([]);
+    expect((await list(two.childKey)).body.data.map((j: { id: string }) => j.id)).toEqual([theirs]);
+    expect((await list(other.childKey)).body.data).toEqual([]);
+    const bad = await list(c.childKey, '?status=pending');
+    expect([bad.status, bad.body.error.param]).toEqual([400, 'status']);
   });
 
   it('refuses bad job bodies with 400 naming the field', async () => {
