@@ -1,11 +1,10 @@
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { insertHold, type NewHold } from '../db/queries/holds.js';
-import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey } from '../periods.js';
-import { DAY_COUNTER_TTL_S, loadAdmissionState, MONTH_COUNTER_TTL_S } from './load-state.js';
+import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, runWithKeyState } from './load-state.js';
 import { refusalError } from './refusals.js';
 
 export interface AdmitInput {
@@ -56,8 +55,6 @@ export interface Admission {
   unadmit(): Promise<void>;
 }
 
-type LuaReply = [string, ...(string | number)[]];
-
 /**
  * The admission step (DESIGN.md "Admission"): key status and expiry, RPM, daily and monthly limits
  * and the owner's balance are checked and the reservation taken in one Lua call; then the hold is
@@ -99,13 +96,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     key.id,
   ];
 
-  let reply = (await ctx.scripts.run('admit', keys, args)) as LuaReply;
-  // Redis lost (or never had) this key's state: rebuild it from Postgres and ask again.
-  for (let i = 0; reply[0] === 'load' && i < 3; i++) {
-    if (!(await loadAdmissionState(ctx, key.id, now)))
-      throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
-    reply = (await ctx.scripts.run('admit', keys, args)) as LuaReply;
-  }
+  const reply = await runWithKeyState(ctx, 'admit', key.id, keys, args, now);
   if (reply[0] !== 'ok') {
     const refusal = refusalError(reply, now);
     observeAdmission(refusal, started);

@@ -1,11 +1,8 @@
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import { ApiError } from '../errors.js';
 import type { RateLimitState } from './admit.js';
-import { loadAdmissionState } from './load-state.js';
+import { runWithKeyState } from './load-state.js';
 import { refusalError } from './refusals.js';
-
-type LuaReply = [string, ...(string | number)[]];
 
 /**
  * The key checks of admission without the admission, for the /v1 routes that take no hold (reads,
@@ -20,13 +17,7 @@ export async function checkKeyAccess(ctx: Context, key: ChildKeyIdentity): Promi
     ctx.keys.managementKey(key.account_id, key.management_key_id),
     ctx.keys.rpm(key.account_id, key.id),
   ];
-  let reply = (await ctx.scripts.run('keyAccess', keys, [now.getTime()])) as LuaReply;
-  // Redis lost (or never had) this key's state: rebuild it from Postgres and ask again.
-  for (let i = 0; reply[0] === 'load' && i < 3; i++) {
-    if (!(await loadAdmissionState(ctx, key.id, now)))
-      throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
-    reply = (await ctx.scripts.run('keyAccess', keys, [now.getTime()])) as LuaReply;
-  }
+  const reply = await runWithKeyState(ctx, 'keyAccess', key.id, keys, [now.getTime()], now);
   if (reply[0] !== 'ok') throw refusalError(reply, now);
   const [, rpm, remaining, resetMs] = reply.map(Number) as [number, number, number, number];
   return rpm > 0 ? { limit: rpm, remaining, resetMs } : null;

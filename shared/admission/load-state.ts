@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
+import { ApiError } from '../errors.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
@@ -43,4 +44,28 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
   );
   await ctx.redis.set(ctx.keys.balance(key.account_id), snap.available.toString(), 'NX');
   return true;
+}
+
+/** A reply of the admission scripts: a status first (`load` when Redis lacks the key's state). */
+export type KeyScriptReply = [string, ...(string | number)[]];
+
+/**
+ * Run admission's script (or key-access's) for a child key; when Redis lost (or never had) the
+ * key's state, rebuild it from Postgres and ask again. An unknown key is a 401.
+ */
+export async function runWithKeyState(
+  ctx: Context,
+  name: 'admit' | 'keyAccess',
+  keyId: string,
+  keys: string[],
+  args: (string | number)[],
+  at: Date,
+): Promise<KeyScriptReply> {
+  let reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
+  for (let i = 0; reply[0] === 'load' && i < 3; i++) {
+    if (!(await loadAdmissionState(ctx, keyId, at)))
+      throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
+  }
+  return reply;
 }

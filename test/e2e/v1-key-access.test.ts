@@ -197,3 +197,23 @@ describe('POST /v1/jobs validation', () => {
     expect((await accountView(stack.server.url, c.jwt)).held_ngonka).toBe('0');
   });
 });
+
+describe('after Redis lost the key’s state', () => {
+  it('rebuilds it from Postgres on a read, and still refuses a disabled key', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 5 } });
+    const { ctx } = stack.env;
+    const forget = () =>
+      ctx.redis.del(ctx.keys.childKey(c.accountId, c.childId), ctx.keys.managementKey(c.accountId, c.mkId));
+    await forget();
+    const read = await call(stack.server.url, 'GET', '/v1/models', { token: c.childKey });
+    expect([read.status, read.headers.get('x-ratelimit-limit-requests')]).toEqual([200, '5']);
+
+    const path = `/api/management/keys/${c.mkId}/children/${c.childId}`;
+    expect(
+      (await call(stack.server.url, 'PATCH', path, { token: c.jwt, body: { status: 'disabled' } })).status,
+    ).toBe(200);
+    await forget();
+    const refused = await call(stack.server.url, 'GET', '/v1/models', { token: c.childKey });
+    expect([refused.status, refused.body.error.code]).toEqual([401, 'key_disabled']);
+  });
+});
