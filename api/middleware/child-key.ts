@@ -36,27 +36,24 @@ export function requireActiveChildKey(ctx: Context): RequestHandler {
 }
 
 /**
- * The steps of an admitting route before its admission (validation, model lookup): when one refuses
- * the request, an inactive key is still a 401 rather than a 400, and the 400 carries the RPM headers
- * like every other /v1 answer. The happy path pays nothing: admission makes both checks itself.
+ * What an admitting route throws when a step before its admission (validation, the model lookup)
+ * refused the request: an inactive key's 401 rather than the 400, and the 400 with the RPM headers
+ * like every other /v1 answer. Called from the route's catch, so the happy path pays nothing:
+ * admission makes both checks itself.
  */
-export async function beforeAdmission<T>(
+export async function refusedBeforeAdmission(
   ctx: Context,
   key: ChildKeyIdentity,
   res: ServerResponse,
-  steps: () => T | Promise<T>,
-): Promise<T> {
+  err: unknown,
+): Promise<unknown> {
+  let rateLimit: RateLimitState | null;
   try {
-    return await steps();
-  } catch (err) {
-    let rateLimit: RateLimitState | null;
-    try {
-      rateLimit = await checkKeyAccess(ctx, key);
-    } catch (refusal) {
-      // The key's own refusal wins; Redis failing to answer must not hide what was wrong.
-      throw refusal instanceof ApiError ? refusal : err;
-    }
-    setRateLimitHeaders(res, rateLimit);
-    throw err;
+    rateLimit = await checkKeyAccess(ctx, key);
+  } catch (refusal) {
+    // The key's own refusal wins; Redis failing to answer must not hide what was wrong.
+    return refusal instanceof ApiError ? refusal : err;
   }
+  setRateLimitHeaders(res, rateLimit);
+  return err;
 }

@@ -5,14 +5,19 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { stripForcedFields } from '../../shared/gonka/index.js';
 import { admitChat } from '../../shared/inference/admit-chat.js';
-import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
+import {
+  type ChatCompletionBody,
+  chatCompletionBody,
+  type PreparedChat,
+  prepareChat,
+} from '../../shared/inference/chat-request.js';
 import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { completionId, whiteLabel } from '../../shared/inference/white-label.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { sendJson } from '../json-response.js';
-import { beforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
+import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { streamChat } from './v1-chat-stream.js';
 
@@ -40,10 +45,14 @@ export async function serveChatCompletion(
   input: unknown,
   res: ServerResponse,
 ): Promise<void> {
-  const { body, chat } = await beforeAdmission(ctx, key, res, () => {
-    const body = parse(chatCompletionBody, input);
-    return { body, chat: prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config) };
-  });
+  let body: ChatCompletionBody;
+  let chat: PreparedChat;
+  try {
+    body = parse(chatCompletionBody, input);
+    chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
+  } catch (err) {
+    throw await refusedBeforeAdmission(ctx, key, res, err);
+  }
   const admission = await admitChat(ctx, key, chat, {
     holdTtlMs: SYNC_HOLD_TTL_MS,
     // A relaxed grouped insert (see insertSyncHolds for what that risks, holdWriterFor for the

@@ -5,7 +5,7 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob, listJobs } from '../../shared/db/queries/jobs.js';
 import { ApiError } from '../../shared/errors.js';
-import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
+import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import { submitJob } from '../../shared/jobs/submit.js';
@@ -15,7 +15,7 @@ import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { sendJson } from '../json-response.js';
 import { listPage } from '../list-page.js';
-import { beforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
+import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { JOB_LIST_STATUSES } from './owner-jobs.js';
 
@@ -36,16 +36,19 @@ export async function serveJobSubmission(
   input: unknown,
   res: ServerResponse,
 ): Promise<void> {
-  const { body, chat } = await beforeAdmission(ctx, key, res, async () => {
-    const body = parse(createJobBody, input);
+  let body: z.output<typeof createJobBody>;
+  let chat: PreparedChat;
+  try {
+    body = parse(createJobBody, input);
     if (body.request.stream)
       throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
-    const chat = prepareChat(body.request, (id) => deps.upstream.models.resolve(id), ctx.config, 'request.');
+    chat = prepareChat(body.request, (id) => deps.upstream.models.resolve(id), ctx.config, 'request.');
     // Refuse a private or unresolvable webhook_url now, not at delivery time.
     if (body.webhook_url)
       await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
-    return { body, chat };
-  });
+  } catch (err) {
+    throw await refusedBeforeAdmission(ctx, key, res, err);
+  }
   const { job, rateLimit } = await submitJob(ctx, deps, {
     key,
     chat,
