@@ -14,12 +14,11 @@ import { failJob, findJob, type JobRow, recordCancelledJobBill } from '../shared
 import { errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
 import { GroupCommit } from '../shared/group-commit.js';
-import { settleRequest } from '../shared/inference/settle-request.js';
+import { settleRequest, settleRequestNow } from '../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
-import { settleHolds } from '../shared/ledger/settle.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
   bullPrefix,
@@ -196,15 +195,8 @@ export function startInferenceWorker(
    * nothing if the cancel voided the hold first (it was cancelled before its run was marked).
    */
   async function billCancelled(jobId: string, holdId: string, done: JobCompletion): Promise<void> {
-    const { prompt_tokens: promptTokens, completion_tokens: completionTokens } = done.usage;
-    try {
-      await settleHolds(ctx, [{ holdId, outcome: 'post', promptTokens, completionTokens }]);
-    } catch (err) {
-      ctx.logger.warn({ err, jobId }, 'settling a cancelled job inline failed; queueing it');
-      await settleRequest(ctx, deps.queues, holdId, done.usage);
-      return;
-    }
-    await recordCancelledJobBill(ctx.sql, jobId, done.usage);
+    if (await settleRequestNow(ctx, deps.queues, holdId, done.usage))
+      await recordCancelledJobBill(ctx.sql, jobId, done.usage);
   }
 
   // A group's jobs run side by side; every one ends before the group does, so a group retried

@@ -64,17 +64,7 @@ export async function settleRequest(
     waitMs?: number;
   } = {},
 ): Promise<void> {
-  const { unrecorded } = opts;
-  const item: Settlement =
-    usage === null
-      ? { holdId, outcome: 'void' }
-      : {
-          holdId,
-          outcome: 'post',
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-          ...(unrecorded ? { unrecorded: toHoldTerms(unrecorded) } : {}),
-        };
+  const item = settlementOf(holdId, usage, opts.unrecorded);
   try {
     const waitMs = opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS;
     await enqueuers.get(queues, waitMs, () => newEnqueuer(queues, waitMs)).add(item);
@@ -88,6 +78,39 @@ export async function settleRequest(
         'inline settlement failed; the hold stays open for the sweeper',
       );
     }
+  }
+}
+
+/** A finished request as settlement takes it: its usage to post, or (none served) a void. */
+function settlementOf(holdId: string, usage: TokenUsage | null, unrecorded?: NewHold): Settlement {
+  if (usage === null) return { holdId, outcome: 'void' };
+  return {
+    holdId,
+    outcome: 'post',
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    ...(unrecorded ? { unrecorded: toHoldTerms(unrecorded) } : {}),
+  };
+}
+
+/**
+ * Settle one request in this call rather than in a group, for the rare caller that must know it is
+ * done (a cancel the client waits on, a cancelled job that shows its bill). If that fails, it goes
+ * to the queue as settleRequest sends it. Returns whether it was settled here.
+ */
+export async function settleRequestNow(
+  ctx: Context,
+  queues: Queues,
+  holdId: string,
+  usage: TokenUsage | null,
+): Promise<boolean> {
+  try {
+    await settleHolds(ctx, [settlementOf(holdId, usage)]);
+    return true;
+  } catch (err) {
+    ctx.logger.warn({ err, holdId }, 'settling inline failed; queueing it');
+    await settleRequest(ctx, queues, holdId, usage);
+    return false;
   }
 }
 

@@ -1,7 +1,6 @@
 import type { Context } from '../context.js';
 import { cancelJob, type JobRow } from '../db/queries/jobs.js';
-import { settleRequest } from '../inference/settle-request.js';
-import { settleHolds } from '../ledger/settle.js';
+import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
 import type { Queues } from '../queues.js';
 
 /**
@@ -31,7 +30,7 @@ export async function releaseQueuedJob(
   opts: {
     /**
      * Void the hold in this call rather than in a settlement group (one job's cancel, not a
-     * batch's lines); if that fails, the group takes it as usual.
+     * batch's lines; settleRequestNow).
      */
     now?: boolean;
   } = {},
@@ -41,13 +40,6 @@ export async function releaseQueuedJob(
     .remove(jobId)
     .catch(() => 0); // locked by a worker that just picked it up: it will see the status and skip
   if (!holdId) return;
-  if (opts.now) {
-    try {
-      await settleHolds(ctx, [{ holdId, outcome: 'void' }]);
-      return;
-    } catch (err) {
-      ctx.logger.warn({ err, jobId }, 'voiding a cancelled job’s hold inline failed; queueing it');
-    }
-  }
-  await settleRequest(ctx, queues, holdId, null);
+  if (opts.now) await settleRequestNow(ctx, queues, holdId, null);
+  else await settleRequest(ctx, queues, holdId, null);
 }
