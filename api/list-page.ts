@@ -15,3 +15,18 @@ export function listPage<T extends { id: string }>(
     has_more: fetched > limit,
   };
 }
+
+/**
+ * A /v1 list's `after` that the calling key cannot see: it tells nothing, so the list answers an
+ * empty page (the list queries place a cursor within the account, and another management key's row
+ * would page from its place in this key's list). Only a request with a cursor pays the look-up.
+ */
+export async function hiddenCursor<T>(
+  after: string | undefined,
+  find: (id: string) => Promise<T | null>,
+  visible: (row: T) => boolean,
+): Promise<boolean> {
+  if (after === undefined) return false;
+  const row = await find(after);
+  return row === null || !visible(row);
+}

@@ -1,20 +1,10 @@
 import type { Router } from 'express';
 import type { Context } from '../../shared/context.js';
-import { findJob, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
+import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import type { Queues } from '../../shared/queues.js';
 import { ownerListQuery, ownerListRouter } from './owner-list.js';
-
-/** The statuses a listed job can have (a batch line's `pending` is never one). */
-export const JOB_LIST_STATUSES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
 
 export const listJobsQuery = ownerListQuery(JOB_LIST_STATUSES);
 

@@ -10,7 +10,7 @@ import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/b
 import { ApiError } from '../../shared/errors.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
-import { listPage } from '../list-page.js';
+import { hiddenCursor, listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 
 export const createBatchBody = z.strictObject({
@@ -52,9 +52,14 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
   r.get('/', async (req, res) => {
     const q = parse(listBatchesQuery, req.query);
     const key = res.locals.childKey;
-    // A batch this key cannot see tells nothing as a cursor (an empty page, as /v1/files answers):
-    // another management key's would page from its place in this key's list.
-    if (q.after !== undefined && !visibleToKey(await findBatch(ctx.sql, q.after), key)) {
+    // As /v1/files answers a cursor of another scope.
+    if (
+      await hiddenCursor(
+        q.after,
+        (id) => findBatch(ctx.sql, id),
+        (b) => visibleToKey(b, key),
+      )
+    ) {
       res.json(listPage([], 0, q.limit));
       return;
     }

@@ -3,7 +3,7 @@ import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
-import { findJob, listJobs } from '../../shared/db/queries/jobs.js';
+import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
 import { ApiError } from '../../shared/errors.js';
 import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
@@ -14,10 +14,9 @@ import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { sendJson } from '../json-response.js';
-import { listPage } from '../list-page.js';
+import { hiddenCursor, listPage } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
-import { JOB_LIST_STATUSES } from './owner-jobs.js';
 
 export const createJobBody = z.strictObject({
   request: chatCompletionBody,
@@ -59,6 +58,12 @@ export async function serveJobSubmission(
   sendJson(res, 202, formatJob(job));
 }
 
+/**
+ * A job the key may see through /v1/jobs: one of its management key's, and not a batch line (those
+ * are reached through their batch, whose progress they drive).
+ */
+const listedForKey = (job: JobRow, key: ChildKeyIdentity) => job.batch_id === null && visibleToKey(job, key);
+
 export const listKeyJobsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   after: z.string().max(100).optional(),
@@ -77,12 +82,15 @@ export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
   r.get('/', async (req, res) => {
     const q = parse(listKeyJobsQuery, req.query);
     const key: ChildKeyIdentity = res.locals.childKey;
-    if (q.after !== undefined) {
-      const anchor = await findJob(ctx.sql, q.after);
-      if (!anchor || anchor.batch_id || !visibleToKey(anchor, key)) {
-        res.json(listPage([], 0, q.limit));
-        return;
-      }
+    if (
+      await hiddenCursor(
+        q.after,
+        (id) => findJob(ctx.sql, id),
+        (j) => listedForKey(j, key),
+      )
+    ) {
+      res.json(listPage([], 0, q.limit));
+      return;
     }
     const rows = await listJobs(ctx.sql, {
       accountId: key.account_id,
@@ -96,8 +104,7 @@ export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
 
   const load: RequestHandler = async (req, res, next) => {
     const job = await findJob(ctx.sql, String(req.params.id));
-    // Batch lines are reached through their batch, whose progress they drive.
-    if (!job || job.batch_id || !visibleToKey(job, res.locals.childKey)) throw ApiError.notFound('Job');
+    if (!job || !listedForKey(job, res.locals.childKey)) throw ApiError.notFound('Job');
     res.locals.job = job;
     next();
   };

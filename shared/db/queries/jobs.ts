@@ -5,6 +5,16 @@ import { statusIn } from './status-by-id.js';
 
 export type JobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
+/** The statuses a listed job can have (a batch line's `pending` is never one). */
+export const JOB_LIST_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+] as const satisfies readonly JobStatus[];
+
 /** A job waiting for or in a node call. */
 export const LIVE_JOB: JobStatus[] = ['queued', 'running'];
 /** A job that can still end: a batch line not dispatched yet, or a live job. */
