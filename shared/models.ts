@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { PricingCache } from './gonka/index.js';
+import { pricePerMillionTokens, priceTokens } from './pricing.js';
 
 export interface ServedModel {
   /** What clients send and see. */
@@ -9,8 +10,8 @@ export interface ServedModel {
   /** nGNK per token charged to the client (node price × markup, rounded up): a per-token bound. */
   pricePerToken: bigint;
   /**
-   * nGNK per million tokens, exact: a request is billed ceil(tokens × this / 1,000,000)
-   * (priceTokens), which the rounded per-token figure cannot reproduce.
+   * nGNK per million tokens, exact: what priceTokens bills from, ceil(tokens × this / 1,000,000),
+   * which the rounded per-token figure cannot reproduce.
    */
   pricePerMillionTokens: bigint;
   /** The node's price, kept on the hold so settlement charges at the admission-time price. */
@@ -33,13 +34,13 @@ export class ModelCatalog {
     if (!upstream) return undefined;
     const price = this.pricing.price(upstream);
     if (price === undefined) return undefined;
-    const bps = BigInt(this.config.PRICE_MARKUP_BPS);
+    const bps = this.config.PRICE_MARKUP_BPS;
     return {
       id: publicId,
       upstream,
       upstreamPricePerToken: price,
-      pricePerToken: (price * bps + 9_999n) / 10_000n,
-      pricePerMillionTokens: price * bps * 100n,
+      pricePerToken: priceTokens(1n, price, bps),
+      pricePerMillionTokens: pricePerMillionTokens(price, bps),
     };
   }
 

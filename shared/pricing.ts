@@ -5,7 +5,16 @@ import { ceilDiv } from './money.js';
  * points. Rounding always goes up by at most 1 nGNK, so the gateway never sells below cost.
  */
 export function priceTokens(tokens: bigint, pricePerToken: bigint, markupBps: number): bigint {
-  return ceilDiv(tokens * pricePerToken * BigInt(markupBps), 10_000n);
+  return ceilDiv(tokens * pricePerMillionTokens(pricePerToken, markupBps), 1_000_000n);
+}
+
+/**
+ * The client's exact rate, nGNK per million tokens: the node's price with the markup (a whole
+ * number: basis points are ten-thousandths). priceTokens bills from it, so the rate /v1/models
+ * publishes is the one charged.
+ */
+export function pricePerMillionTokens(pricePerToken: bigint, markupBps: number): bigint {
+  return pricePerToken * BigInt(markupBps) * 100n;
 }
 
 /**
