@@ -1,4 +1,4 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
 
 const ISSUER = 'gonka-gateway';
 
@@ -27,5 +27,18 @@ export async function verifySession(secret: string, token: string): Promise<Sess
   } catch (err) {
     if (err instanceof errors.JOSEError) return null;
     throw err;
+  }
+}
+
+/**
+ * Whether a bearer token has a JWT's shape (a JOSE header jose can read), whoever signed it: a
+ * session token used where an API key belongs is a credential in the wrong place, not an unknown key.
+ */
+export function looksLikeJwt(token: string): boolean {
+  try {
+    decodeProtectedHeader(token);
+    return true;
+  } catch {
+    return false;
   }
 }

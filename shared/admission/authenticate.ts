@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admission-state.js';
 import { findManagementKeyByHash } from '../db/queries/management-keys-auth.js';
 import { ApiError } from '../errors.js';
+import { looksLikeJwt } from '../jwt.js';
 
 /**
  * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
@@ -35,9 +36,4 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   if (identities.size >= MAX_CACHED) identities.clear();
   identities.set(cacheKey, found);
   return found;
-}
-
-/** Three base64url parts, the first a JSON header (`eyJ…`): a session token, not an API key. */
-function looksLikeJwt(token: string): boolean {
-  return /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(token);
 }
