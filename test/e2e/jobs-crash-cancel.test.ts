@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
-import { createCustomer } from '../helpers/customer.js';
+import { type Customer, createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { submitJob } from '../helpers/jobs.js';
@@ -28,6 +28,32 @@ const request = (content: string) => ({
 });
 const jobRow = async (id: string) =>
   (await stack.env.ctx.sql`select status, attempts from jobs where id = ${id}`)[0];
+
+/**
+ * A customer's job with `content`, run by every worker until its node call shows it running, then
+ * cancelled by its key; `meanwhile` runs before the workers stop. Returns the customer and job id.
+ */
+async function cancelWhileRunning(
+  content: string,
+  meanwhile: (c: Customer, jobId: string, cancelled: Record<string, unknown>) => Promise<void>,
+): Promise<{ c: Customer; jobId: string }> {
+  const c = await createCustomer(stack.env.ctx, stack.server.url);
+  const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+    token: c.childKey,
+    body: { request: request(content) },
+  });
+  const stop = startWorkers(stack.env.ctx, stack.deps);
+  try {
+    await waitFor('job running', async () => (await jobRow(res.body.id))?.status === 'running');
+    const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {
+      token: c.childKey,
+    });
+    await meanwhile(c, res.body.id, cancelled.body);
+  } finally {
+    await stop();
+  }
+  return { c, jobId: res.body.id };
+}
 
 describe('jobs through crashes and cancellation', () => {
   it('cancels a queued job: it never runs and its hold is released', async () => {
@@ -65,56 +91,38 @@ describe('jobs through crashes and cancellation', () => {
   });
 
   it('gives the hold of a job cancelled while running back as soon as its call fails, without retrying it', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
-      token: c.childKey,
-      body: { request: request('doomed [[sim latency=600 status=500]]') },
-    });
-    const stop = startWorkers(stack.env.ctx, stack.deps);
-    try {
-      await waitFor('job running', async () => (await jobRow(res.body.id))?.status === 'running');
-      const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {
-        token: c.childKey,
-      });
-      expect(cancelled.body.status).toBe('cancelled');
-      // Running, the hold is the worker's to settle; its attempt fails with attempts left, and
-      // no attempt follows a cancel, so it is voided then (not by the sweeper, hours later).
-      await waitFor('hold released', async () => {
-        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
-        return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
-      });
-      await waitFor(
-        'inference queue drained',
-        async () =>
-          (await stack.deps.queues.get('inference').getJobCountByTypes('wait', 'active', 'delayed')) === 0,
-      );
-    } finally {
-      await stop();
-    }
-    expect(await jobRow(res.body.id)).toMatchObject({ status: 'cancelled', attempts: 1 });
+    const { jobId } = await cancelWhileRunning(
+      'doomed [[sim latency=600 status=500]]',
+      async (c, _id, cancelled) => {
+        expect(cancelled.status).toBe('cancelled');
+        // Running, the hold is the worker's to settle; its attempt fails with attempts left, and
+        // no attempt follows a cancel, so it is voided then (not by the sweeper, hours later).
+        await waitFor('hold released', async () => {
+          const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+          return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
+        });
+        await waitFor(
+          'inference queue drained',
+          async () =>
+            (await stack.deps.queues.get('inference').getJobCountByTypes('wait', 'active', 'delayed')) === 0,
+        );
+      },
+    );
+    expect(await jobRow(jobId)).toMatchObject({ status: 'cancelled', attempts: 1 });
   });
 
   it('bills a job cancelled while its node call ran, and the job says what that cost', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
-      token: c.childKey,
-      body: { request: request('finish anyway [[sim latency=800]]') },
-    });
-    const stop = startWorkers(stack.env.ctx, stack.deps);
-    try {
-      await waitFor('job running', async () => (await jobRow(res.body.id))?.status === 'running');
-      const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {
-        token: c.childKey,
-      });
-      expect([cancelled.body.status, cancelled.body.cost_ngonka]).toEqual(['cancelled', null]);
-      await waitFor('job billed', async () => {
-        const job = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
-        return job.body.cost_ngonka !== null;
-      });
-    } finally {
-      await stop();
-    }
-    const job = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
+    const { c, jobId } = await cancelWhileRunning(
+      'finish anyway [[sim latency=800]]',
+      async (c, id, cancelled) => {
+        expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', null]);
+        await waitFor('job billed', async () => {
+          const job = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: c.childKey });
+          return job.body.cost_ngonka !== null;
+        });
+      },
+    );
+    const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
     const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
     expect(job.body.status).toBe('cancelled');
     expect(job.body.usage.completion_tokens).toBeGreaterThan(0);
