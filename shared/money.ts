@@ -3,17 +3,28 @@ import { z } from 'zod';
 /** nGNK per GNK. */
 export const NGONKA_PER_GNK = 1_000_000_000n;
 
+const TOO_LARGE = `must be at most ${Number.MAX_SAFE_INTEGER} nGNK`;
+
 /**
  * A money input at the edge: a string of digits or a safe JSON integer, never a float, never
  * negative (API.md "Conventions"). Produces a bigint.
  */
 export const ngonkaInput = z
   .union([
-    z.string().regex(/^\d{1,19}$/, 'must be a non-negative integer string of nGNK'),
-    z.number().int('must be an integer').nonnegative('must be non-negative').max(Number.MAX_SAFE_INTEGER),
+    z.string().regex(/^\d+$/, 'must be a non-negative integer string of nGNK'),
+    z
+      .number()
+      // zod's int() also refuses integers past 2^53, which may already have lost digits.
+      .int({ error: (iss) => (Number.isInteger(iss.input) ? TOO_LARGE : 'must be an integer') })
+      .nonnegative('must be non-negative'),
   ])
-  .transform((v) => BigInt(v))
-  .refine((v) => v <= MAX_LIMIT_NGONKA, 'is too large');
+  // A string of more digits than any allowed amount is refused before BigInt spends time on it.
+  .transform((v, ctx) => {
+    const n = typeof v === 'string' && v.length > 20 ? null : BigInt(v);
+    if (n !== null && n <= MAX_LIMIT_NGONKA) return n;
+    ctx.addIssue({ code: 'custom', message: TOO_LARGE });
+    return z.NEVER;
+  });
 
 /**
  * Limits and balances go through Redis Lua numbers (doubles) on the admission path, so they stay

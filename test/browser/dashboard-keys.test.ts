@@ -233,7 +233,7 @@ describe('dashboard: management and child keys', () => {
     await form.getByRole('button', { name: 'Create child key' }).click();
     const daily = form.getByLabel('Daily limit (GNK)');
     await expect.poll(() => daily.getAttribute('aria-invalid')).toBe('true');
-    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/too large/);
+    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/At most 9,007,199.254740991 GNK/);
     expect(await form.getByLabel('Name').getAttribute('aria-invalid')).toBeNull();
 
     await daily.fill('1');
@@ -241,6 +241,14 @@ describe('dashboard: management and child keys', () => {
     await form.getByRole('button', { name: 'Create child key' }).click();
     await expect.poll(() => form.getByLabel('Requests per minute').getAttribute('aria-invalid')).toBe('true');
     expect(await fieldError(page, 'Requests per minute')).toMatch(/must be positive/i);
+
+    // A date typed without its time is refused, not read as "never expires".
+    await form.getByLabel('Requests per minute').fill('');
+    await form.getByLabel(/Expires at/).focus();
+    await page.keyboard.type('12312030');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel(/Expires at/).getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Expires at (your local time)')).toMatch(/both a date and a time/);
     await screenshot(page, 'child-key-validation');
 
     expect(dash!.problems).toEqual([]);
@@ -248,7 +256,6 @@ describe('dashboard: management and child keys', () => {
       dash!.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
     ).toEqual([
       '400 POST /api/auth/register',
-      '400 POST /api/management/keys/:id/children',
       '400 POST /api/management/keys/:id/children',
       '400 POST /api/management/keys/:id/children',
     ]);

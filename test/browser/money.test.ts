@@ -28,6 +28,12 @@ describe('dashboard money formatting', () => {
     expect(() => money.parseGnk('0.0000000001')).toThrow(/9 decimals/);
     expect(() => money.parseGnk('-1')).toThrow(/amount of GNK/);
     expect(() => money.parseGnk('1e9')).toThrow(/amount of GNK/);
+    // A decimal comma is refused, never read as grouping ("1,5" was 15 GNK).
+    for (const t of ['1,5', '12,50', '1,0000', ',5', '1,000,00'])
+      expect(() => money.parseGnk(t)).toThrow(/dot for decimals/);
+    expect(() => money.parseGnk('9007199.254740992')).toThrow(/At most 9,007,199.254740991 GNK/);
+    expect(money.parseGnk('1,234,567.5')).toBe('1234567500000000');
+    expect(money.parseGnk('9007199.254740991')).toBe('9007199254740991');
     expect(money.toGnkInput('2250000000')).toBe('2.25');
     expect(money.toGnkInput('1000000000000')).toBe('1000');
   });

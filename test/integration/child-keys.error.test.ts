@@ -37,6 +37,15 @@ describe('child keys: errors', () => {
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
   });
 
+  it('says what the largest limit is, for too large a string or number', async () => {
+    const mk = await createMk();
+    for (const limit of ['9007199254740992', '99999999999999999999', '1'.repeat(5000), 1e30]) {
+      const res = await api('POST', children(mk.id), w.alice.token, { name: 'c', limit_daily_ngonka: limit });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toBe('limit_daily_ngonka: must be at most 9007199254740991 nGNK');
+    }
+  });
+
   it.each([
     [{ status: 'deleted' }, 'status'],
     [{ status: 'expired' }, 'status'],

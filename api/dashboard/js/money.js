@@ -36,22 +36,28 @@ export const formatNgnk = (ngnk) => `${groupDigits(ngnk)} nGNK`;
 /** "1.5 GNK (1,500,000,000 nGNK)" */
 export const formatMoney = (ngnk) => `${formatGnk(ngnk)} (${formatNgnk(ngnk)})`;
 
+/** The largest amount the API takes for a limit (2^53 − 1 nGNK: limits go through Redis as doubles). */
+export const MAX_NGNK = 9_007_199_254_740_991n;
+
 /**
  * A GNK amount typed by a person ("1.5", "0.000000001", "1,000") → an nGNK string; "" → null.
- * Throws an Error with a message fit to show beside the field.
+ * A comma only groups thousands: "1,5" is refused, not read as 15 (nor as 1.5, which some locales
+ * mean by it). Throws an Error with a message fit to show beside the field.
  */
 export function parseGnk(text) {
   const t = String(text ?? '')
     .trim()
-    .replaceAll(',', '')
     .replaceAll('_', '');
   if (t === '') return null;
-  const m = /^(\d*)(?:\.(\d*))?$/.exec(t);
+  if (t.includes(',') && !/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(t))
+    throw new Error('Use a dot for decimals (1.5); a comma may only group thousands (1,000)');
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(t.replaceAll(',', ''));
   if (!m || (m[1] === '' && !m[2])) throw new Error('Enter an amount of GNK, such as 1.5');
   const frac = m[2] ?? '';
   if (frac.length > DECIMALS) throw new Error('At most 9 decimals (1 nGNK = 0.000000001 GNK)');
-  const whole = BigInt(m[1] || '0');
-  return (whole * NGNK_PER_GNK + BigInt(frac.padEnd(DECIMALS, '0') || '0')).toString();
+  const ngnk = BigInt(m[1] || '0') * NGNK_PER_GNK + BigInt(frac.padEnd(DECIMALS, '0') || '0');
+  if (ngnk > MAX_NGNK) throw new Error(`At most ${gnkNumber(MAX_NGNK)} GNK`);
+  return ngnk.toString();
 }
 
 /** nGNK → the text a GNK input should show when editing (no grouping, so it parses back). */

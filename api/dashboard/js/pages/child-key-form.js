@@ -101,6 +101,10 @@ function metadata(form) {
 }
 
 function expiry(form) {
+  // A half-typed date or time reads as "" (the browser's badInput), which would mean "never expires"
+  // and, when editing, remove the key's expiry.
+  if (form.elements.namedItem('expires_at')?.validity.badInput)
+    throw new FieldError('expires_at', 'Enter both a date and a time, or clear the field for no expiry');
   try {
     return fromLocalInput(fieldValue(form, 'expires_at'));
   } catch (err) {
