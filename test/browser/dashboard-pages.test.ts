@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { topup } from '../../shared/ledger/topup.js';
 import { launchBrowser, openDashboard, screenshot, signedIn } from '../helpers/browser.js';
 import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -201,6 +203,33 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await dash.close();
   });
 
+  it('pages the ledger on the overview and shows the referral code', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (let i = 1; i <= 11; i++)
+      await topup(stack.env.ctx, {
+        accountId: c.accountId,
+        amount: BigInt(i),
+        reference: `page-${c.accountId}-${i}`,
+      });
+    const dash = await openDashboard(browser, stack.server.url);
+    const page = await signedIn(dash, c.jwt);
+    const rows = page.getByRole('table', { name: 'Ledger entries, newest first' }).locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(10);
+    expect(await rows.first().textContent()).toContain('0.000000011 GNK');
+    await page.getByRole('button', { name: 'Load more entries' }).click();
+    await expect.poll(() => rows.count()).toBe(12);
+    expect(await rows.last().textContent()).toContain('1 GNK (1,000,000,000 nGNK)');
+    expect(await page.getByRole('button', { name: 'Load more entries' }).isVisible()).toBe(false);
+
+    const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    expect(await page.getByRole('textbox', { name: 'Your referral code' }).inputValue()).toBe(
+      account.body.referral_code,
+    );
+    expect(dash.problems).toEqual([]);
+    expect(dash.httpFailures).toEqual([]);
+    await dash.close();
+  });
+
   it('shows listings the server does not serve as empty', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const dash = await openDashboard(browser, stack.server.url);
@@ -225,7 +254,7 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await dash.close();
   });
 
-  it('logs out and back in; a stale session sends the user to the login page', async () => {
+  it('logs out and back in; a stale session sends the user to log in, then back to the page', async () => {
     const dash = await openDashboard(browser, stack.server.url);
     const { page } = dash;
     const email = `login-${Date.now()}@example.com`;
@@ -250,17 +279,33 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
 
-    await page.evaluate(() => sessionStorage.setItem('gonka-gateway.session', 'not-a-jwt'));
+    // The session ends while a form is open: the form goes with the page, and logging in again
+    // leads back to where the user was.
     await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('button', { name: 'Create management key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create management key' });
+    await dialog.getByLabel('Name').fill('After expiry');
+    await page.evaluate(() => sessionStorage.setItem('gonka-gateway.session', 'not-a-jwt'));
+    await dialog.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
     await expect.poll(() => page.locator('#alert').textContent()).toMatch(/session has ended/);
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+
+    // Back with a dialog open leaves the dialog behind with its page.
+    await page.getByRole('button', { name: 'Create management key' }).click();
+    await dialog.waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor({ state: 'detached' });
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
 
     expect(dash.problems).toEqual([]);
-    // The header's account lookup and the page's own request both meet the stale token.
     expect(dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path}`).sort()).toEqual([
-      '401 GET /api/account',
-      '401 GET /api/management/keys',
       '401 POST /api/auth/login',
+      '401 POST /api/management/keys',
     ]);
     await dash.close();
   });

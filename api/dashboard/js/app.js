@@ -8,7 +8,7 @@ import { renderKeys } from './pages/keys.js';
 import { renderLogin, renderSignup } from './pages/login.js';
 import { renderOverview } from './pages/overview.js';
 import { renderWebhooks } from './pages/webhooks.js';
-import { navigate, resolve, route, start } from './router.js';
+import { currentPath, navigate, rememberReturn, resolve, route, start } from './router.js';
 
 const PUBLIC = new Set(['/login', '/signup']);
 
@@ -56,11 +56,15 @@ async function onRoute(path) {
   if (path === '/') return navigate(session.token ? '/overview' : '/login');
   const match = resolve(path);
   const isPublic = match !== null && PUBLIC.has(match.pattern);
-  if (!isPublic && !session.token) return navigate('/login');
+  if (!isPublic && !session.token) {
+    rememberReturn(path);
+    return navigate('/login');
+  }
   if (isPublic && session.token) return navigate('/overview');
 
   const seq = ++renderSeq;
   const main = document.getElementById('main');
+  closeDialogs();
   clearAlert();
   updateShell(path);
   // Kept while the user is on the sign-in pages: several requests may end the session at once,
@@ -96,8 +100,18 @@ document.getElementById('logout').addEventListener('click', () => {
   announce('You are logged out.');
 });
 
+/**
+ * A dialog belongs to the page it was opened on (Back, or the session ending, changes the page under
+ * it), except a one-time secret: closing that one would lose the only copy.
+ */
+function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) if (!d.querySelector('.secret')) d.close();
+}
+
 window.addEventListener(SESSION_ENDED, () => {
   notice = 'Your session has ended. Please log in again.';
+  const path = currentPath();
+  if (path && !PUBLIC.has(path)) rememberReturn(path);
   if (window.location.hash !== '#/login') navigate('/login');
 });
 

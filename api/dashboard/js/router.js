@@ -49,3 +49,17 @@ export function start(onRoute) {
   window.addEventListener('hashchange', run);
   run();
 }
+
+/** Where a signed-out visitor was going, to go on there after logging in. */
+let returnPath = null;
+
+export function rememberReturn(path) {
+  returnPath = path;
+}
+
+/** The remembered page (once), else `fallback`. */
+export function takeReturn(fallback) {
+  const path = returnPath ?? fallback;
+  returnPath = null;
+  return path;
+}

@@ -68,7 +68,8 @@ function fieldMessage(message, param) {
   let m = String(message);
   for (const prefix of [`${param}: `, `${param.split('.')[0]}: `])
     if (m.startsWith(prefix)) m = m.slice(prefix.length);
-  return m.charAt(0).toUpperCase() + m.slice(1);
+  // A sentence starts with a capital, but not one that starts with a value ("example.com does not resolve").
+  return /^[a-z]+(?![\w.:/@-])/.test(m) ? m.charAt(0).toUpperCase() + m.slice(1) : m;
 }
 
 export function setFieldError(form, param, message) {

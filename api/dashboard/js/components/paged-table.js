@@ -14,7 +14,8 @@ export const PAGE_SIZE = 50;
  * - `fetchPage(after)`: one page as `pageOrEmpty` answers it, with the caller's current filters.
  * - `row(item)`: the `<tr>` of one item; `empty()`: what an empty list shows.
  *
- * Returns `{ el, show(page), reload() }`: `show` puts a first page in, `reload` fetches one.
+ * Returns `{ el, show(page), reload(), fetchPage }`: `show` puts a first page in, `reload` fetches
+ * one.
  */
 export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
   const el = h('div', {});
@@ -107,5 +108,5 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
     header.focus();
   }
 
-  return { el, show, reload };
+  return { el, show, reload, fetchPage };
 }

@@ -16,14 +16,22 @@ export function usageBar({ spent, reserved, limit }) {
       h('span', { class: 'usage-sub' }, detail),
     );
   }
-  const r = ratio(used, limit);
+  // A limit of 0 admits nothing: shown full, not as an empty green bar.
+  const blocked = BigInt(limit) === 0n;
+  const r = blocked ? 1 : ratio(used, limit);
   const fill = h('span', { class: 'fill' });
   fill.style.setProperty('width', `${(r * 100).toFixed(1)}%`);
   const tone = r >= 1 ? 'danger' : r >= 0.8 ? 'warn' : 'ok';
   return h(
     'div',
     { class: 'usage' },
-    h('span', { class: 'usage-text' }, `${formatGnk(used)} of ${formatGnk(limit)} (${Math.floor(r * 100)}%)`),
+    h(
+      'span',
+      { class: 'usage-text' },
+      blocked
+        ? 'Limit 0 GNK: every request is refused'
+        : `${formatGnk(used)} of ${formatGnk(limit)} (${Math.floor(r * 100)}%)`,
+    ),
     h('span', { class: ['bar', `bar-${tone}`], 'aria-hidden': 'true' }, fill),
     h('span', { class: 'usage-sub' }, `${detail} of ${formatNgnk(limit)}`),
   );

@@ -76,7 +76,7 @@ export async function renderKeys(main, _params, ctx) {
   const revoke = (mk) =>
     confirmDialog({
       title: `Revoke ${mk.name}?`,
-      message: `Its gm- key and all ${mk.children_count} of its child keys stop working at once. This cannot be undone.`,
+      message: `${revokedKeys(mk.children_count)} stop working at once. This cannot be undone.`,
       confirmLabel: 'Revoke key',
       action: async () => {
         await api.revokeManagementKey(mk.id);
@@ -188,4 +188,9 @@ export async function renderKeys(main, _params, ctx) {
       list,
     ),
   );
+}
+
+function revokedKeys(children) {
+  if (children === 0) return 'Its gm- key will';
+  return `Its gm- key and ${children === 1 ? 'its one child key' : `all ${children} of its child keys`}`;
 }

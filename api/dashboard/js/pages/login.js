@@ -2,7 +2,7 @@ import { api, session } from '../api.js';
 import { field, fieldValue, makeForm } from '../components/form.js';
 import { announce } from '../components/notify.js';
 import { h, mount } from '../dom.js';
-import { navigate } from '../router.js';
+import { navigate, rememberReturn, takeReturn } from '../router.js';
 
 function authCard(main, { title, intro, form, footer }) {
   document.title = `${title} · Gonka Gateway`;
@@ -46,7 +46,7 @@ export function renderLogin(main) {
         password: f.elements.password.value,
       });
       session.set(token);
-      navigate('/overview');
+      navigate(takeReturn('/overview'));
       announce('You are logged in.');
     },
   });
@@ -78,6 +78,7 @@ export function renderSignup(main) {
         ...(referral ? { referral_code: referral } : {}),
       });
       session.set(token);
+      rememberReturn(null); // a page bookmarked before is not the new account's
       navigate('/overview');
       announce('Your account is ready.');
     },

@@ -1,6 +1,7 @@
 import { api, listOrEmpty } from '../api.js';
 import { spendChart } from '../components/chart.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
+import { pagedTable } from '../components/paged-table.js';
 import { copyField } from '../components/secret.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
@@ -9,6 +10,7 @@ import { href } from '../router.js';
 import { childKeyIndex } from './key-index.js';
 
 const TOP_KEYS = 5;
+const LEDGER_PAGE = 10;
 
 function amountCard(label, ngnk, note) {
   return h(
@@ -100,10 +102,11 @@ function requestsOf(e) {
     : null;
 }
 
-function activity(entries) {
-  if (!entries.length) return emptyState('No activity yet: top-ups and charges will be listed here.');
-  return table({
-    caption: 'Recent ledger entries',
+/** The ledger, newest first, a few entries at a time (it pages with `cursor` / `next_cursor`). */
+function activity() {
+  return pagedTable({
+    noun: { one: 'entry', many: 'entries' },
+    caption: 'Ledger entries, newest first',
     columns: [
       { label: 'When' },
       { label: 'Kind' },
@@ -111,7 +114,7 @@ function activity(entries) {
       { label: 'Balance after', className: 'num' },
       { label: 'Reference' },
     ],
-    rows: entries.map((e) =>
+    row: (e) =>
       h(
         'tr',
         {},
@@ -121,16 +124,32 @@ function activity(entries) {
         h('td', { class: 'num' }, formatGnk(e.balance_after_ngonka)),
         h('td', { class: 'mono small' }, e.ref, requestsOf(e)),
       ),
-    ),
+    empty: () => emptyState('No activity yet: top-ups and charges will be listed here.'),
+    fetchPage: async (cursor) => {
+      const page = await api.ledger({ limit: LEDGER_PAGE, ...(cursor ? { cursor } : {}) });
+      return { data: page.data, hasMore: page.next_cursor !== null, lastId: page.next_cursor };
+    },
   });
 }
 
+function referral(account) {
+  return [
+    h(
+      'p',
+      { class: 'intro' },
+      'An account that signs up with your code earns you a share of every charge it pays. The share comes from the gateway’s revenue, never from that account’s balance, and is credited here as a referral entry.',
+    ),
+    copyField({ label: 'Your referral code', value: account.referral_code, what: 'referral code' }),
+  ];
+}
+
 export async function renderOverview(main, _params, ctx) {
-  const [account, byDay, byKey, ledger, mks] = await Promise.all([
+  const ledger = activity();
+  const [account, byDay, byKey, firstEntries, mks] = await Promise.all([
     api.account(),
     api.usage({ group_by: 'day' }),
     api.usage({ group_by: 'key' }),
-    api.ledger({ limit: 10 }),
+    ledger.fetchPage(null),
     listOrEmpty(api.managementKeys()),
   ]);
   const index = await childKeyIndex(mks);
@@ -174,6 +193,8 @@ export async function renderOverview(main, _params, ctx) {
         topUp(account),
       ),
     ),
-    section('Recent activity', {}, activity(ledger.data)),
+    section('Recent activity', {}, ledger.el),
+    section('Refer a customer', {}, referral(account)),
   );
+  ledger.show(firstEntries);
 }
