@@ -177,6 +177,17 @@ describe('dashboard: management and child keys', () => {
     });
     expect(edited.body).toMatchObject({ limit_daily_ngonka: '2250000000', expires_at: child.expires_at });
 
+    // A daily limit of 0 reads as blocked, not as an empty bar.
+    await page.getByRole('button', { name: 'Edit Customer 42' }).click();
+    await edit.getByLabel('Daily limit (GNK)').fill('0');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row.textContent()).toContain('Limit 0 GNK: every request is refused');
+    expect(await row.locator('.bar-danger').count()).toBe(1);
+    await page.getByRole('button', { name: 'Edit Customer 42' }).click();
+    await edit.getByLabel('Daily limit (GNK)').fill('2.25');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row.textContent()).toContain('of 2.25 GNK');
+
     // Disable: the status changes in place, focus stays on the (now "Enable") button.
     await page.getByRole('button', { name: 'Disable Customer 42' }).click();
     await expect.poll(() => row.getByText('disabled', { exact: true }).count()).toBe(1);
