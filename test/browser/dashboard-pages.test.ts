@@ -134,6 +134,14 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await expect.poll(() => hookedRow.textContent()).toMatch(/succeeded[\s\S]*HTTP 200/i);
     expect(await hookedRow.textContent()).toContain(receiverUrl);
     await page.keyboard.press('Escape');
+    // The secret those deliveries are signed with is the account's, shown on asking.
+    await page.getByRole('button', { name: 'Show signing secret' }).click();
+    const secretBox = page.getByRole('dialog', { name: 'Signing secret for webhook_url' });
+    const shownSecret = await secretBox.getByRole('textbox', { name: 'Signing secret' }).inputValue();
+    const accountSecret = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    expect(shownSecret).toMatch(/^whsec_/);
+    expect(shownSecret).toBe(accountSecret.body.secret);
+    await page.keyboard.press('Escape');
 
     // The page shows what was there when it opened: let the batch finish first.
     await waitFor('the batch completed', async () => {

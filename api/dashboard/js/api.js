@@ -145,6 +145,7 @@ export const api = {
   deleteWebhook: (id) => request('DELETE', `/api/webhooks/${enc(id)}`),
   webhookDeliveries: (id) => request('GET', `/api/webhooks/${enc(id)}/deliveries`),
   jobWebhookDeliveries: () => request('GET', '/api/webhooks/job-deliveries'),
+  defaultWebhookSecret: () => request('GET', '/api/webhooks/default-secret'),
 };
 
 /**

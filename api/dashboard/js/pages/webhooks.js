@@ -1,9 +1,9 @@
 import { api, listOrEmpty } from '../api.js';
-import { confirmDialog, formDialog } from '../components/dialog.js';
+import { confirmDialog, formDialog, openDialog } from '../components/dialog.js';
 import { checkboxGroup, field, fieldValue } from '../components/form.js';
-import { announce } from '../components/notify.js';
+import { announce, messageOf } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
-import { secretReveal } from '../components/secret.js';
+import { copyField, secretReveal } from '../components/secret.js';
 import { h, mount } from '../dom.js';
 import { badge, plural, time } from '../format.js';
 import { showDeliveries, showJobDeliveries } from './webhook-deliveries.js';
@@ -167,11 +167,6 @@ export async function renderWebhooks(main, _params, ctx) {
         actions: [
           h(
             'button',
-            { type: 'button', 'data-focus-key': 'job-deliveries', onClick: () => showJobDeliveries() },
-            'Job webhook_url log',
-          ),
-          h(
-            'button',
             { type: 'button', class: 'primary', 'data-focus-key': 'create-webhook', onClick: create },
             'Add endpoint',
           ),
@@ -179,5 +174,40 @@ export async function renderWebhooks(main, _params, ctx) {
       },
       list,
     ),
+    section('Per-job webhook_url', {
+      intro:
+        'A job submitted with its own "webhook_url" gets its job.succeeded or job.failed event there, signed with your account’s secret, which never changes with the endpoints above.',
+      actions: [
+        h(
+          'button',
+          { type: 'button', 'data-focus-key': 'job-secret', onClick: () => showAccountSecret() },
+          'Show signing secret',
+        ),
+        h(
+          'button',
+          { type: 'button', 'data-focus-key': 'job-deliveries', onClick: () => showJobDeliveries() },
+          'Job webhook_url log',
+        ),
+      ],
+    }),
   );
+}
+
+/** The account's own secret, which signs per-job webhook_url deliveries (it can be shown again). */
+async function showAccountSecret() {
+  const dlg = openDialog({ title: 'Signing secret for webhook_url', content: h('p', {}, 'Loading…') });
+  try {
+    const { secret } = await api.defaultWebhookSecret();
+    dlg.replace(
+      'Signing secret for webhook_url',
+      h(
+        'p',
+        { class: 'intro' },
+        'Verify each delivery to a job’s webhook_url with this secret (Standard Webhooks).',
+      ),
+      copyField({ label: 'Signing secret', value: secret, what: 'secret', autofocus: true }),
+    );
+  } catch (err) {
+    dlg.replace('Signing secret for webhook_url', h('p', { role: 'alert' }, messageOf(err)));
+  }
 }
