@@ -138,7 +138,9 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await page.getByRole('button', { name: 'Show signing secret' }).click();
     const secretBox = page.getByRole('dialog', { name: 'Signing secret for webhook_url' });
     const shownSecret = await secretBox.getByRole('textbox', { name: 'Signing secret' }).inputValue();
-    const accountSecret = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    const accountSecret = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', {
+      token: c.jwt,
+    });
     expect(shownSecret).toMatch(/^whsec_/);
     expect(shownSecret).toBe(accountSecret.body.secret);
     await page.keyboard.press('Escape');
@@ -163,6 +165,22 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await page.getByText('No jobs to show', { exact: false }).waitFor();
     await page.getByLabel('Job status').selectOption('');
     await jobRow.waitFor();
+
+    // Its details: what it cost, for how many tokens, and what the model answered.
+    const polled = await fetch(`${stack.server.url}/v1/jobs/${job.body.id}`, {
+      headers: { authorization: `Bearer ${c.childKey}` },
+    });
+    const done = (await polled.json()) as any;
+    await page.getByRole('button', { name: `Details of job ${job.body.id}` }).click();
+    const detail = page.getByRole('dialog', { name: `Job ${job.body.id}` });
+    const detailText = await detail.textContent();
+    const tokens = done.usage.prompt_tokens + done.usage.completion_tokens;
+    expect(detailText).toContain(`${tokens} tokens (${done.usage.prompt_tokens} prompt`);
+    expect(detailText).toContain(`(${BigInt(done.cost_ngonka).toLocaleString('en-US')} nGNK)`);
+    expect(detailText).toContain(done.result.choices[0].message.content);
+    expect(detailText).toContain('Client A');
+    await screenshot(page, 'job-detail');
+    await page.keyboard.press('Escape');
 
     // The batch's output, downloaded from its row: a result per line, joined by custom_id.
     const [output] = await Promise.all([

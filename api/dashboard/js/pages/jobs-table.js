@@ -4,6 +4,7 @@ import { pagedTable } from '../components/paged-table.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
 import { formatMoney } from '../money.js';
+import { showJobDetail } from './job-detail.js';
 import { cancelCell, cancelling, keyCell } from './row-actions.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
@@ -12,7 +13,21 @@ function jobRow(j, index, onCancel) {
   return h(
     'tr',
     {},
-    h('th', { scope: 'row', class: 'mono small' }, j.id),
+    h(
+      'th',
+      { scope: 'row', class: 'mono small' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'data-focus-key': `job-${j.id}`,
+          'aria-label': `Details of job ${j.id}`,
+          onClick: () => showJobDetail(j, index.get(j.key_id)?.name),
+        },
+        j.id,
+      ),
+    ),
     h(
       'td',
       {},

@@ -43,8 +43,8 @@ export function cancelCell(item, noun, onCancel) {
   );
 }
 
-export /** Ask, then cancel through `cancel(id)` and show the list again (and `after()` what else changed). */
-function cancelling({ noun, message, cancel, list, after = async () => {} }) {
+/** Ask, then cancel through `cancel(id)` and show the list again (and `after()` what else changed). */
+export function cancelling({ noun, message, cancel, list, after = async () => {} }) {
   return (item) =>
     confirmDialog({
       title: `Cancel this ${noun}?`,
