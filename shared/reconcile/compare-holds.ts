@@ -1,9 +1,8 @@
+import { holdRecordTtlS } from '../admission/hold-records.js';
 import type { Context } from '../context.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
-
-const HOUR_S = 3600;
 
 /**
  * Redis hold records against open holds: every open hold needs its record (settlement releases
@@ -38,8 +37,7 @@ export function compareHoldRecords(
       }
       continue;
     }
-    // The record outlives the hold's deadline by an hour, as when admission writes it.
-    const ttlS = Math.max(Math.ceil((hold.deadline.getTime() - at.getTime()) / 1000), 0) + HOUR_S;
+    const ttlS = holdRecordTtlS(hold.deadline, at);
     const put: Repair = {
       kind: 'putHold',
       key,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { releaseIfSettled } from '../admission/hold-records.js';
 import type { Context } from '../context.js';
-import { openHoldsOf, resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
-import { releaseHoldsInRedis } from '../ledger/release.js';
+import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
@@ -80,19 +80,8 @@ export async function watchedEvaluate(
   }
 }
 
-/**
- * A hold whose record was just put back may have settled after Postgres was read. Its release then
- * found no record (Redis had lost it) and wrote nothing, so the watch did not fire, and the record
- * and counters restored with it would keep its whole reservation. Release those now, as their
- * settlement would have: the script deletes the record, so a release still on its way (or this one,
- * if that came first) finds nothing and changes nothing.
- */
+/** The holds whose records a repair put back, released if they settled meanwhile (hold-records.ts). */
 export async function releaseSettledMeanwhile(ctx: Context, findings: Finding[]): Promise<void> {
   const put = findings.flatMap((f) => f.repairs.flatMap((r) => (r.kind === 'putHold' ? [r.holdId] : [])));
-  if (put.length === 0) return;
-  const settled = await resolvedHoldsAmong(ctx.sql, put);
-  await releaseHoldsInRedis(
-    ctx,
-    settled.map((h) => ({ hold: h, charged: h.charged })),
-  );
+  await releaseIfSettled(ctx, put);
 }

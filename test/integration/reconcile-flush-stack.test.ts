@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { dayKey } from '../../shared/periods.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
@@ -78,5 +79,57 @@ describe('Redis lost mid-run, the whole stack running', () => {
     expect(account.body.held_ngonka).toBe('0');
     const again = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('after') });
     expect(again.status).toBe(200);
+  });
+
+  it('without reconcile, the next request rebuilds the state and the open holds settle back to exact', async () => {
+    const { ctx } = stack.env;
+    const url = stack.server.url;
+    const c = await createCustomer(ctx, url, {
+      balance: 10_000_000n,
+      child: { limit_daily_ngonka: '5000000' },
+    });
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await call(url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: { request: body(`[[sim latency=2000]] running ${i}`) },
+      });
+      expect(r.status).toBe(202);
+      jobs.push(r.body.id);
+    }
+    for (const id of jobs)
+      await waitFor(`job ${id} running`, async () => (await jobStatus(c.childKey, id)) === 'running');
+
+    // Redis restarts empty while the three holds are open; the key's next request rebuilds its
+    // counters and the balance from Postgres, counting those holds in full.
+    await flushPrefix(ctx);
+    const chat = await call(url, 'POST', '/v1/chat/completions', {
+      token: c.childKey,
+      body: body('after the flush'),
+    });
+    expect(chat.status).toBe(200);
+
+    for (const id of jobs)
+      await waitFor(`job ${id}`, async () => (await jobStatus(c.childKey, id)) === 'succeeded', 30_000);
+    await waitFor(
+      'all holds settled',
+      async () =>
+        (
+          await ctx.sql`select count(*)::int as n from holds where account_id = ${c.accountId} and status = 'open'`
+        )[0]?.n === 0,
+      30_000,
+    );
+    // Each settlement gave back what its hold did not charge: Redis agrees with Postgres unaided.
+    const report = await runReconcile(ctx, { queues: stack.deps.queues });
+    expect(report.drift).toEqual([]);
+    const child = await call(url, 'GET', `/api/management/keys/${c.mkId}/children/${c.childId}`, {
+      token: c.jwt,
+    });
+    const [spent] = await ctx.sql<{ s: string }[]>`
+      select coalesce(sum(cost_ngonka), 0)::text as s from key_usage_daily where child_key_id = ${c.childId}`;
+    expect(child.body.usage.daily_spent_ngonka).toBe(spent!.s);
+    expect(
+      BigInt((await ctx.redis.get(ctx.keys.day(c.accountId, c.childId, dayKey(ctx.clock.now())))) ?? -1),
+    ).toBe(BigInt(spent!.s));
   });
 });
