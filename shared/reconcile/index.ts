@@ -1,17 +1,19 @@
 import type { Context } from '../context.js';
 import type { Queues } from '../queues.js';
 import { checkAdmissionState } from './admission-check.js';
+import { checkBatchDispatch } from './batch-check.js';
 import { checkLedger } from './ledger-check.js';
 import { checkInferenceQueue } from './queue-check.js';
 import { emptyChecks, type ReconcileReport } from './types.js';
 
 export interface ReconcileOptions {
-  /** Repair Redis from Postgres (admission state; lost inference messages). @default false */
+  /** Repair Redis from Postgres (admission state; lost inference and batch dispatch messages). @default false */
   fix?: boolean;
   /**
-   * Queue again the live jobs whose inference message is lost, even without `fix`: always safe (a
-   * job's row is its record; one that finished meanwhile is skipped, and settlement is once per
-   * hold). @default fix
+   * Queue again the live jobs whose inference message is lost, and the dispatcher of a batch whose
+   * trigger is, even without `fix`: always safe (a job's row is its record; one that finished
+   * meanwhile is skipped, and settlement is once per hold; a dispatcher run with nothing to do does
+   * nothing). @default fix
    */
   requeueLost?: boolean;
   /** Needed for the inference-queue check; without it that check is skipped. */
@@ -22,7 +24,8 @@ export interface ReconcileOptions {
 
 /**
  * Reconciliation (DESIGN.md invariant 5): the ledger's own invariants, holds against jobs, Redis
- * admission state against Postgres and the inference queue against live jobs. Postgres is never
+ * admission state against Postgres, the inference queue against live jobs and the batches queue
+ * against open batches. Postgres is never
  * changed; with `fix`, Redis is brought back to it.
  */
 export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
@@ -34,8 +37,11 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })
     : { drift: [], unconfirmed: 0, fixed: 0, jobs: 0 };
+  const batches = opts.queues
+    ? await checkBatchDispatch(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })
+    : { drift: [], unconfirmed: 0, fixed: 0 };
 
-  const drift = [...ledger, ...admission.drift, ...queue.drift];
+  const drift = [...ledger, ...admission.drift, ...queue.drift, ...batches.drift];
   const checks = emptyChecks();
   for (const d of drift) checks[d.check]++;
   return {
@@ -43,8 +49,8 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     ok: drift.length === 0,
     checks,
     drift,
-    unconfirmed: admission.unconfirmed + queue.unconfirmed,
-    fixed: admission.fixed + queue.fixed,
+    unconfirmed: admission.unconfirmed + queue.unconfirmed + batches.unconfirmed,
+    fixed: admission.fixed + queue.fixed + batches.fixed,
     restored: admission.restored,
     scanned: { ...admission.scanned, jobs: queue.jobs },
   };

@@ -14,6 +14,7 @@ export const CHECKS = [
   'redis_key_state',
   'redis_hold_records',
   'inference_queue',
+  'batch_dispatch',
 ] as const;
 
 export type CheckName = (typeof CHECKS)[number];

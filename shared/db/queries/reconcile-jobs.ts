@@ -28,3 +28,18 @@ export async function liveJobCounts(db: Db): Promise<{ queued: number; running: 
   for (const r of rows) counts[r.status] = r.n;
   return counts;
 }
+
+/**
+ * Batches still open (running, finalizing or cancelling) with no line queued or running: nothing
+ * in the inference queue will trigger their dispatcher, so a dispatch message must be waiting for
+ * each (or they are stalled). Optionally only among `ids` (a second look).
+ */
+export async function idleOpenBatchIds(db: Db, limit: number, ids?: string[]): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select b.id from batches b
+    where b.status in ('in_progress', 'finalizing', 'cancelling')
+      ${ids ? db`and b.id = any(${ids}::text[])` : db``}
+      and not exists (select 1 from jobs j where j.batch_id = b.id and j.status in ('queued', 'running'))
+    order by b.created_at limit ${limit}`;
+  return rows.map((r) => r.id);
+}

@@ -5,10 +5,11 @@ import { saveReconcileSummary } from '../../reconcile/summary.js';
 
 /**
  * The periodic reconciliation check: it reports, and repairs nothing of the books or of admission
- * state (an operator's call, `npm run reconcile -- --fix`). The one thing it mends is safe
- * whatever the cause: a live job whose inference message is gone (an api that died between the
- * job's commit and its hand-off to the queue, Redis lost) is queued again, so it runs within a
- * check's interval instead of waiting for an operator or failing at its hold's deadline (6 h).
+ * state (an operator's call, `npm run reconcile -- --fix`). What it mends is safe whatever the
+ * cause: a live job whose inference message is gone (an api that died between the job's commit and
+ * its hand-off to the queue, Redis lost) is queued again, so it runs within a check's interval
+ * instead of waiting for an operator or failing at its hold's deadline (6 h); an open batch whose
+ * dispatcher trigger is gone is triggered again, instead of sitting until its window ends.
  * Its counts go to Redis for the drift metric; drift is logged.
  */
 export async function reconcileCheck(
