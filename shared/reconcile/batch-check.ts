@@ -3,22 +3,17 @@ import { triggerDispatch } from '../batches/trigger.js';
 import type { Context } from '../context.js';
 import { idleOpenBatchIds } from '../db/queries/reconcile-jobs.js';
 import type { Queues } from '../queues.js';
+import { pendingMessages } from './queued-jobs.js';
 import type { DriftItem } from './types.js';
 
 const LIMIT = 10_000;
-const PAGE = 1000;
 
 /** Batches with a dispatcher run waiting or going (not their end-of-window run, a day away). */
 async function batchesWithDispatch(queues: Queues): Promise<Set<string>> {
-  const queue = queues.get('batches');
   const ids = new Set<string>();
-  const states = ['wait', 'paused', 'prioritized', 'delayed', 'active'] as const;
-  const total = await queue.getJobCountByTypes(...states);
-  for (let start = 0; start < total; start += PAGE) {
-    for (const job of await queue.getJobs([...states], start, start + PAGE - 1)) {
-      const batchId = (job?.data as { batchId?: unknown } | undefined)?.batchId;
-      if (typeof batchId === 'string' && job?.id !== `${batchId}-expiry`) ids.add(batchId);
-    }
+  for await (const job of pendingMessages(queues, 'batches')) {
+    const batchId = (job.data as { batchId?: unknown }).batchId;
+    if (typeof batchId === 'string' && job.id !== `${batchId}-expiry`) ids.add(batchId);
   }
   return ids;
 }

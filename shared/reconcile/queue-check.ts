@@ -2,22 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { liveJobIds, stillLiveJobIds } from '../db/queries/reconcile-jobs.js';
 import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
+import { pendingMessages } from './queued-jobs.js';
 import type { DriftItem } from './types.js';
 
 const LIMIT = 10_000;
-const PAGE = 1000;
 
 /** The job ids of every inference message still to run (waiting, delayed, active, ...). */
 async function queuedJobIds(queues: Queues): Promise<Set<string>> {
-  const queue = queues.get('inference');
   const ids = new Set<string>();
-  const states = ['wait', 'paused', 'prioritized', 'delayed', 'active', 'waiting-children'] as const;
-  const total = await queue.getJobCountByTypes(...states);
-  for (let start = 0; start < total; start += PAGE) {
-    for (const job of await queue.getJobs([...states], start, start + PAGE - 1)) {
-      const p = job ? queuePayloads.inference.safeParse(job.data) : null;
-      if (p?.success) for (const id of inferenceJobIds(p.data)) ids.add(id);
-    }
+  for await (const job of pendingMessages(queues, 'inference')) {
+    const p = queuePayloads.inference.safeParse(job.data);
+    if (p.success) for (const id of inferenceJobIds(p.data)) ids.add(id);
   }
   return ids;
 }

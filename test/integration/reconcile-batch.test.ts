@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { startWorkers } from '../../workers/index.js';
+import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
@@ -20,35 +20,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function createBatch(key: string, lines: number): Promise<string> {
-  const jsonl = Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({
-      custom_id: `r${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: `line ${i}` }], max_tokens: 16 },
-    }),
-  ).join('\n');
-  const form = new FormData();
-  form.set('purpose', 'batch');
-  form.set('file', new Blob([jsonl], { type: 'application/jsonl' }), 'input.jsonl');
-  const auth = { authorization: `Bearer ${key}` };
-  const file = await fetch(`${stack.server.url}/v1/files`, { method: 'POST', headers: auth, body: form });
-  const fileId = ((await file.json()) as { id: string }).id;
-  const batch = await call(stack.server.url, 'POST', '/v1/batches', {
-    token: key,
-    body: { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' },
-  });
-  expect(batch.status).toBe(200);
-  return batch.body.id;
-}
-
 describe('reconciliation: a batch whose dispatcher trigger Redis lost', () => {
   it('is reported, triggered again by the periodic check, and then completes', async () => {
     const { ctx } = stack.env;
     const { queues, upstream } = stack.deps;
     const c = await createCustomer(ctx, stack.server.url, { balance: 1_000_000_000n });
-    const batchId = await createBatch(c.childKey, 3);
+    const batchId = await startBatch(stack.server.url, c.childKey, 3);
     expect((await runReconcile(ctx, { queues })).drift).toEqual([]); // its trigger is waiting
 
     await flushPrefix(ctx); // Redis restarted empty: the trigger (and the 24 h expiry run) gone
