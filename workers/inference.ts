@@ -40,6 +40,9 @@ export interface InferenceWorkerOptions {
   onBatchLine?: (job: JobRow) => Promise<void>;
 }
 
+/** What a job whose workers kept dying mid-call ends with (it is not tried again). */
+const STALLED_OUT = 'The job was interrupted while running too many times and was not tried again';
+
 /**
  * The inference queue processor: runs admitted jobs on Gonka nodes, a group per BullMQ job (see
  * enqueueInference). A job whose node call fails with attempts left goes back on the queue alone
@@ -85,7 +88,10 @@ export function startInferenceWorker(
     const apiError = upstreamToApiError(err, model);
     const error = apiError
       ? errorBody(apiError).error
-      : { type: 'internal_error', message: 'The job failed' };
+      : {
+          type: 'internal_error',
+          message: err instanceof Error && err.message === STALLED_OUT ? STALLED_OUT : 'The job failed',
+        };
     const job = await failJob(ctx.sql, jobId, {
       status: 'failed',
       error,
@@ -224,17 +230,25 @@ export function startInferenceWorker(
     stalledInterval: ctx.config.INFERENCE_LOCK_MS,
     maxStalledCount: 2,
   });
-  // A job BullMQ gave up on without our processor deciding (stalled too often, crashed on the last
-  // attempt) must still end visibly and release its money.
+  // A job BullMQ gave up on without our processor deciding must still end visibly and release its
+  // money: one that crashed on its last attempt, or one whose workers died mid-call more often than
+  // maxStalledCount allows (BullMQ fails that with an UnrecoverableError on its next pick-up,
+  // whatever attempts are left: a job that keeps killing workers is not tried forever).
   worker.on('failed', (bull, err) => {
-    if (!bull || bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1)) return;
+    const stalledOut = err?.name === 'UnrecoverableError';
+    if (
+      !bull ||
+      (!stalledOut && bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1))
+    )
+      return;
     const parsed = queuePayloads.inference.safeParse(bull.data);
     if (!parsed.success) return;
+    const cause = stalledOut ? new Error(STALLED_OUT) : err;
     void (async () => {
       for (const id of inferenceJobIds(parsed.data)) {
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
-          await fail(job.id, job.hold_id, err, job.model);
+          await fail(job.id, job.hold_id, cause, job.model);
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });

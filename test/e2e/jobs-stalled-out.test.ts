@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { startWorkers } from '../../workers/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { ledgerDrift } from '../helpers/fixtures.js';
+import { call } from '../helpers/http.js';
+import { submitJob } from '../helpers/jobs.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * A job whose workers died mid-call more often than the stalled check allows: BullMQ marks its
+ * message (the `defa` field its stalled check writes) and fails it, unrecoverably, on the next
+ * pick-up, with attempts left. The job must then end visibly and give its hold back, not stay
+ * `running` until reconciliation queues it again.
+ */
+const stack = useTestStack({ workers: false });
+
+describe('a job that stalled too often', () => {
+  it('fails with its reason and voids its hold, attempts left or not', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    const jobId = await submitJob(stack.server.url, c.childKey, {
+      model: SIM_MODEL_QWQ_32B,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 8,
+    });
+    const inference = stack.deps.queues.get('inference');
+    const [message] = await inference.getJobs(['wait', 'prioritized']);
+    expect(message?.data).toEqual({ jobIds: [jobId] });
+    // What moveStalledJobsToWait writes once a message stalled more than maxStalledCount times.
+    await ctx.redis.hset(inference.toKey(message!.id!), 'defa', 'job stalled more than allowable limit');
+
+    const stop = startWorkers(ctx, stack.deps);
+    try {
+      await waitFor('job failed', async () => {
+        const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+        return job.body.status === 'failed';
+      });
+      const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+      expect(job.body.error).toEqual({
+        type: 'internal_error',
+        message: 'The job was interrupted while running too many times and was not tried again',
+      });
+      expect(job.body.cost_ngonka).toBe('0');
+      await waitFor('its hold voided', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0';
+      });
+      const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+      expect(account.body.balance_ngonka).toBe('1000000000');
+    } finally {
+      await stop();
+    }
+    const [hold] = await ctx.sql<{ status: string }[]>`select status from holds where request_id = ${jobId}`;
+    expect(hold!.status).toBe('voided');
+    expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+});
