@@ -40,6 +40,16 @@ export class ApiError extends Error {
   static notFound(what: string): ApiError {
     return new ApiError('not_found', `${what} not found`);
   }
+
+  /** Redis or Postgres cannot be reached: a 503 the client may retry in a moment, not a 500. */
+  static unavailable(): ApiError {
+    return new ApiError(
+      'service_unavailable',
+      'The service is briefly unavailable; retry in a few seconds',
+      {},
+      { 'retry-after': '2' },
+    );
+  }
 }
 
 export function statusOf(type: ErrorType): number {

@@ -11,7 +11,8 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 /**
  * The one error middleware: ApiError → its status and envelope; body-parser failures → 400/413;
- * anything else → a generic 500 that names only the request id (internals go to the log).
+ * Redis or Postgres out of reach → 503; anything else → a generic 500 that names only the request
+ * id (internals go to the log).
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, _req, res, _next) => sendError(res, err, logger, res.locals.requestId);
@@ -20,7 +21,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 /** What errorHandler answers, for handlers that also run outside Express (see fast-v1.ts). */
 export function sendError(res: ServerResponse, err: unknown, logger: Logger, requestId: string): void {
   const apiError = toApiError(err);
-  if (!apiError) logger.error({ err, requestId }, 'unhandled error');
+  if (!apiError || apiError.type === 'service_unavailable')
+    logger.error({ err, requestId }, 'unhandled error');
   const e = apiError ?? new ApiError('internal_error', `Internal error (request ${requestId})`);
   if (res.headersSent) {
     res.end();
@@ -43,7 +45,30 @@ function toApiError(err: unknown): ApiError | null {
     return new ApiError('invalid_request_error', 'The body does not decode as its Content-Encoding says', {
       param: null,
     });
+  if (isConnectionError(err)) return ApiError.unavailable();
   return null;
+}
+
+/** postgres.js's connection failures, by code (a query's own errors carry SQLSTATE codes instead). */
+const PG_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/**
+ * Redis or Postgres unreachable: ioredis gives up on a command after its retries
+ * (MaxRetriesPerRequestError) or refuses it on a closed connection; postgres.js names the failure
+ * in `code`. Logged all the same (sendError logs what is not an ApiError first).
+ */
+function isConnectionError(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown; code?: unknown };
+  if (e?.name === 'MaxRetriesPerRequestError') return true;
+  if (typeof e?.message === 'string' && e.message === 'Connection is closed.') return true;
+  return typeof e?.code === 'string' && PG_CONNECTION_CODES.has(e.code);
 }
 
 /** zlib's errors: `Z_DATA_ERROR`, `Z_BUF_ERROR`, … for gzip and deflate, `ERR_BROTLI_…` or `ERR__ERROR_FORMAT_…` for br. */

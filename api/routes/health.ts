@@ -1,5 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
+import { redisOutOfReach } from '../../shared/redis/client.js';
+
+/** A store that has not answered in this long counts as down (a probe must answer promptly). */
+const CHECK_TIMEOUT_MS = 1000;
+
+async function answers(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
+  const timedOut = sleep(CHECK_TIMEOUT_MS, 'down' as const, { ref: false });
+  try {
+    return await Promise.race([check().then(() => 'ok' as const), timedOut]);
+  } catch {
+    return 'down';
+  }
+}
 
 export function healthRouter(ctx: Context): Router {
   const r = Router();
@@ -8,8 +22,13 @@ export function healthRouter(ctx: Context): Router {
   });
   /** Ready only when both stores answer; a load balancer stops sending work otherwise. */
   r.get('/readyz', async (_req, res) => {
-    const checks = await Promise.allSettled([ctx.sql`select 1`, ctx.redis.ping()]);
-    const [pg, redis] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
+    const [pg, redis] = await Promise.all([
+      answers(() => ctx.sql`select 1`),
+      // Not connected is down now, not after ioredis's reconnection retries.
+      answers(() =>
+        redisOutOfReach(ctx.redis) ? Promise.reject(new Error('out of reach')) : ctx.redis.ping(),
+      ),
+    ]);
     const ok = pg === 'ok' && redis === 'ok';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres: pg, redis });
   });

@@ -4,6 +4,7 @@ import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admissi
 import { findManagementKeyByHash } from '../db/queries/management-keys-auth.js';
 import { ApiError } from '../errors.js';
 import { looksLikeJwt } from '../jwt.js';
+import { redisOutOfReach } from '../redis/client.js';
 
 /**
  * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
@@ -14,6 +15,9 @@ const MAX_CACHED = 100_000;
 
 /** Who is calling /v1: a child key's identity, or a 401/403 in the API.md envelope. */
 export async function authenticateChildKey(ctx: Context, token: string | null): Promise<ChildKeyIdentity> {
+  // Every /v1 request goes through Redis next (admission or the key check). While Redis is out of
+  // reach, say so at once rather than after ioredis's retries (seconds, then a 500).
+  if (redisOutOfReach(ctx.redis)) throw ApiError.unavailable();
   if (!token) throw new ApiError('invalid_api_key', 'Missing API key', { code: 'key_unknown' });
   const kind = keyKindOf(token);
   if (kind === 'gm') {

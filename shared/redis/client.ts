@@ -7,11 +7,24 @@ export type { Redis };
  * (`maxRetriesPerRequest: null`), made by the queue module.
  */
 export function createRedis(url: string, opts: { blocking?: boolean } = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: opts.blocking ? null : 3,
     enableAutoPipelining: !opts.blocking,
     lazyConnect: false,
   });
+  redis.once('ready', () => connectedOnce.add(redis));
+  return redis;
+}
+
+const connectedOnce = new WeakSet<Redis>();
+
+/**
+ * The connection was up and is not now (Redis went down, or is restarting): a command would wait
+ * for ioredis's reconnection retries, seconds, and then fail. Before the first connection it is
+ * not: commands then wait in the offline queue for a connection moments away.
+ */
+export function redisOutOfReach(redis: Redis): boolean {
+  return redis.status !== 'ready' && connectedOnce.has(redis);
 }
 
 /** Connection options for BullMQ, which then owns (and closes) the connections it makes. */
