@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { hashApiKey, keyKindOf } from '../../shared/api-keys.js';
+import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
+import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
-import { findManagementKeyByHash, touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
+import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
 
@@ -17,6 +18,13 @@ export function bearerToken(req: IncomingMessage): string | null {
 const missing = () => new ApiError('authentication_error', 'Missing bearer token');
 const wrongKind = (what: string) => new ApiError('permission_error', `${what} cannot be used on this route`);
 
+/** A key on a route not its kind's: 401 if it is no live key (API.md), else 403. */
+async function misplaced(ctx: Context, kind: KeyKind, token: string): Promise<ApiError> {
+  return (
+    (await deadKeyError(ctx, kind, token)) ?? wrongKind(kind === 'gm' ? 'A management key' : 'A child key')
+  );
+}
+
 async function ownerFromJwt(ctx: Context, token: string): Promise<string> {
   const claims = await verifySession(ctx.config.JWT_SECRET, token);
   if (!claims) throw new ApiError('authentication_error', 'Invalid or expired session token');
@@ -29,7 +37,7 @@ export function requireOwner(ctx: Context): RequestHandler {
     const token = bearerToken(req);
     if (!token) throw missing();
     const kind = keyKindOf(token);
-    if (kind) throw wrongKind(kind === 'gm' ? 'A management key' : 'A child key');
+    if (kind) throw await misplaced(ctx, kind, token);
     res.locals.accountId = await ownerFromJwt(ctx, token);
     next();
   };
@@ -44,17 +52,12 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
     const token = bearerToken(req);
     if (!token) throw missing();
     const kind = keyKindOf(token);
-    if (kind === 'gc') throw wrongKind('A child key');
+    if (kind === 'gc') throw await misplaced(ctx, kind, token);
     if (kind === null) {
       res.locals.accountId = await ownerFromJwt(ctx, token);
       return next();
     }
-    const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
-    if (!mk) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
-    if (mk.status === 'revoked')
-      throw new ApiError('invalid_api_key', 'API key revoked', { code: 'key_revoked' });
-    if (mk.status === 'disabled')
-      throw new ApiError('invalid_api_key', 'API key disabled', { code: 'key_disabled' });
+    const mk = await liveManagementKey(ctx, token);
     if (mk.id !== req.params.id) throw wrongKind('This management key');
     res.locals.accountId = mk.account_id;
     res.locals.managementKeyId = mk.id;

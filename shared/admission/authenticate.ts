@@ -1,10 +1,10 @@
 import { hashApiKey, keyKindOf } from '../api-keys.js';
 import type { Context } from '../context.js';
 import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admission-state.js';
-import { findManagementKeyByHash } from '../db/queries/management-keys-auth.js';
 import { ApiError } from '../errors.js';
 import { looksLikeJwt } from '../jwt.js';
 import { redisOutOfReach } from '../redis/client.js';
+import { liveManagementKey } from './key-standing.js';
 
 /**
  * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
@@ -21,9 +21,9 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   if (!token) throw new ApiError('invalid_api_key', 'Missing API key', { code: 'key_unknown' });
   const kind = keyKindOf(token);
   if (kind === 'gm') {
-    const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
-    if (mk) throw new ApiError('permission_error', 'Management keys cannot run inference; use a child key');
-    throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    // A live management key is misplaced here (403); a dead one is no key at all (401, its code).
+    await liveManagementKey(ctx, token);
+    throw new ApiError('permission_error', 'Management keys cannot run inference; use a child key');
   }
   // A session token is a real credential used in the wrong place (API.md: 403); anything else is
   // no key of ours, and OpenAI clients expect an unknown key to be a 401.

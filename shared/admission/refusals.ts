@@ -8,6 +8,12 @@ const KEY_CODES: Record<string, { code: string; message: string }> = {
   revoked: { code: 'key_revoked', message: 'API key revoked' },
 };
 
+/** API.md's 401 for a key that is not live: `state` is why (disabled, expired, deleted, revoked). */
+export function inactiveKeyError(state: string): ApiError {
+  const k = KEY_CODES[state] ?? { code: 'key_disabled', message: 'API key not active' };
+  return new ApiError('invalid_api_key', k.message, { code: k.code });
+}
+
 /** OpenAI's rate-limit headers (API.md: on every /v1 answer of a key with an RPM limit). */
 export function rateLimitHeaders(limit: number, remaining: number, resetMs: number): Record<string, string> {
   return {
@@ -27,10 +33,8 @@ function rpmHeaders(reply: (string | number)[], from: number): Record<string, st
 export function refusalError(reply: (string | number)[], now: Date): ApiError {
   const [kind, a, b] = reply;
   switch (kind) {
-    case 'key': {
-      const k = KEY_CODES[String(a)] ?? { code: 'key_disabled', message: 'API key not active' };
-      return new ApiError('invalid_api_key', k.message, { code: k.code });
-    }
+    case 'key':
+      return inactiveKeyError(String(a));
     case 'rpm': {
       const retryMs = Math.max(Number(b), 1);
       return new ApiError(

@@ -180,11 +180,18 @@ describe('requests per minute', () => {
 });
 
 describe('who may call /v1', () => {
-  it('refuses a management key with 403 permission_error', async () => {
+  it('refuses a management key with 403 permission_error, and a disabled or revoked one with 401', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.mkKey).chat.completions.create(REQUEST));
     expect(err.status).toBe(403);
     expect(err.type).toBe('permission_error');
+    const mk = `/api/management/keys/${c.mkId}`;
+    await call(stack.server.url, 'PATCH', mk, { token: c.jwt, body: { status: 'disabled' } });
+    const disabled = await failure(client(c.mkKey).chat.completions.create(REQUEST));
+    expect([disabled.status, disabled.code]).toEqual([401, 'key_disabled']);
+    await call(stack.server.url, 'DELETE', mk, { token: c.jwt });
+    const revoked = await failure(client(c.mkKey).chat.completions.create(REQUEST));
+    expect([revoked.status, revoked.code]).toEqual([401, 'key_revoked']);
   });
 
   it('refuses an unknown key with 401 key_unknown, whatever its shape', async () => {

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSession } from '../../shared/jwt.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createCustomer } from '../helpers/customer.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 
 const MAX_ATTEMPTS = 3;
@@ -156,11 +157,32 @@ describe('auth: security', () => {
     }
   });
 
-  it('refuses gm- and gc- keys on owner routes with 403 permission_error', async () => {
-    for (const token of ['gm-abcdefghijklmnopqrstuvwxyz', 'gc-abcdefghijklmnopqrstuvwxyz']) {
+  it('refuses live gm- and gc- keys on owner routes with 403, and dead or unknown ones with 401', async () => {
+    const c = await createCustomer(env.ctx, server.url);
+    for (const token of [c.mkKey, c.childKey]) {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(403);
       expect(res.body.error.type).toBe('permission_error');
+    }
+    for (const token of ['gm-abcdefghijklmnopqrstuvwxyz', 'gc-abcdefghijklmnopqrstuvwxyz']) {
+      const res = await call(server.url, 'GET', '/api/account', { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_unknown' });
+    }
+    // A key that stopped working is refused as such, not as one in the wrong place.
+    const child = `/api/management/keys/${c.mkId}/children/${c.childId}`;
+    expect(
+      (await call(server.url, 'PATCH', child, { token: c.jwt, body: { status: 'disabled' } })).status,
+    ).toBe(200);
+    const disabled = await call(server.url, 'GET', '/api/account', { token: c.childKey });
+    expect(disabled.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_disabled' });
+    expect(
+      (await call(server.url, 'DELETE', `/api/management/keys/${c.mkId}`, { token: c.jwt })).status,
+    ).toBe(200);
+    for (const token of [c.mkKey, c.childKey]) {
+      const res = await call(server.url, 'GET', '/api/account', { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_revoked' });
     }
   });
 

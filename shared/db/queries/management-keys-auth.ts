@@ -15,3 +15,18 @@ export async function findManagementKeyByHash(db: Db, hash: Buffer): Promise<Man
 export async function touchManagementKey(db: Db, id: string, at: Date): Promise<void> {
   await db`update management_keys set last_used_at = ${at} where id = ${id}`;
 }
+
+export interface ChildKeyAuthRow {
+  status: 'active' | 'disabled' | 'expired' | 'deleted';
+  expires_at: Date | null;
+  mk_status: 'active' | 'disabled' | 'revoked';
+}
+
+/** A child key's standing in the book of record (off the hot path: /v1 reads it from Redis). */
+export async function findChildKeyStandingByHash(db: Db, hash: Buffer): Promise<ChildKeyAuthRow | null> {
+  const [row] = await db<ChildKeyAuthRow[]>`
+    select ck.status, ck.expires_at, mk.status as mk_status
+    from child_keys ck join management_keys mk on mk.id = ck.management_key_id
+    where ck.key_hash = ${hash}`;
+  return row ?? null;
+}

@@ -1,0 +1,39 @@
+import { hashApiKey, type KeyKind } from '../api-keys.js';
+import type { Context } from '../context.js';
+import {
+  findChildKeyStandingByHash,
+  findManagementKeyByHash,
+  type ManagementKeyAuthRow,
+} from '../db/queries/management-keys-auth.js';
+import { ApiError } from '../errors.js';
+import { inactiveKeyError } from './refusals.js';
+
+const unknownKey = () => new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+
+function managementKeyRefusal(mk: ManagementKeyAuthRow | null): ApiError | null {
+  if (!mk) return unknownKey();
+  return mk.status === 'active' ? null : inactiveKeyError(mk.status);
+}
+
+/** A management key by its token, or the 401 API.md gives an unknown, disabled or revoked one. */
+export async function liveManagementKey(ctx: Context, token: string): Promise<ManagementKeyAuthRow> {
+  const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
+  const refusal = managementKeyRefusal(mk);
+  if (refusal) throw refusal;
+  return mk!;
+}
+
+/**
+ * A `gm-`/`gc-` key presented where it does not belong: API.md's 401 (with its `code`) when it is
+ * not a live key at all, checked first so that a dead key never reads as a misplaced live one;
+ * null when it is live (the caller's 403 then). The child key's rule is admission's (key-checks.lua).
+ */
+export async function deadKeyError(ctx: Context, kind: KeyKind, token: string): Promise<ApiError | null> {
+  if (kind === 'gm') return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token)));
+  const ck = await findChildKeyStandingByHash(ctx.sql, hashApiKey(token));
+  if (!ck) return unknownKey();
+  if (ck.mk_status === 'revoked') return inactiveKeyError('revoked');
+  if (ck.status !== 'active') return inactiveKeyError(ck.status);
+  if (ck.expires_at && ck.expires_at <= ctx.clock.now()) return inactiveKeyError('expired');
+  return null;
+}
