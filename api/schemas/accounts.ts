@@ -55,6 +55,7 @@ export const topupResponse = ledgerEntryResponse.extend({ account_id: z.string()
 
 const usageTotals = {
   requests: z.number().int(),
+  tokens: z.number().int().describe('prompt_tokens + completion_tokens'),
   prompt_tokens: z.number().int(),
   completion_tokens: z.number().int(),
   cost_ngonka: ngonka,

@@ -35,7 +35,7 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 function dayParam(param: 'from' | 'to', value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = parseUtcDay(value);
-  if (ms === null) throw ApiError.invalid(param, `${param} must be a date as YYYY-MM-DD`);
+  if (ms === null) throw ApiError.invalid(param, `${param}: must be a date as YYYY-MM-DD`);
   return ms;
 }
 
@@ -47,9 +47,9 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
   const today = Math.floor(ctx.clock.now().getTime() / DAY_MS) * DAY_MS;
   const to = dayParam('to', q.to) ?? today;
   const from = dayParam('from', q.from) ?? to - (DEFAULT_DAYS - 1) * DAY_MS;
-  if (from > to) throw ApiError.invalid('from', 'from must not be after to');
+  if (from > to) throw ApiError.invalid('from', 'from: must not be after to');
   if ((to - from) / DAY_MS + 1 > MAX_USAGE_DAYS)
-    throw ApiError.invalid('from', `the range may span at most ${MAX_USAGE_DAYS} days`);
+    throw ApiError.invalid('from', `from: the range may span at most ${MAX_USAGE_DAYS} days`);
 
   const range = { from: isoDay(from), to: isoDay(to) };
   const rows = await sumAccountUsage(ctx.sql, accountId, { ...range, groupBy: q.groupBy });
@@ -58,6 +58,7 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
     data: rows.map((r) => ({
       [GROUP_FIELD[q.groupBy]]: r.group,
       requests: Number(r.requests),
+      tokens: Number(r.prompt_tokens + r.completion_tokens),
       prompt_tokens: Number(r.prompt_tokens),
       completion_tokens: Number(r.completion_tokens),
       cost_ngonka: r.cost_ngonka.toString(),

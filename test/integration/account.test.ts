@@ -138,9 +138,30 @@ describe('account: happy', () => {
     expect(byDay.status).toBe(200);
     expect(byDay.body).toEqual({
       data: [
-        { day: '2026-02-14', requests: 8, prompt_tokens: 80, completion_tokens: 40, cost_ngonka: '800' },
-        { day: '2026-03-14', requests: 6, prompt_tokens: 60, completion_tokens: 30, cost_ngonka: '600' },
-        { day: '2026-03-15', requests: 1, prompt_tokens: 10, completion_tokens: 5, cost_ngonka: '100' },
+        {
+          day: '2026-02-14',
+          requests: 8,
+          tokens: 120,
+          prompt_tokens: 80,
+          completion_tokens: 40,
+          cost_ngonka: '800',
+        },
+        {
+          day: '2026-03-14',
+          requests: 6,
+          tokens: 90,
+          prompt_tokens: 60,
+          completion_tokens: 30,
+          cost_ngonka: '600',
+        },
+        {
+          day: '2026-03-15',
+          requests: 1,
+          tokens: 15,
+          prompt_tokens: 10,
+          completion_tokens: 5,
+          cost_ngonka: '100',
+        },
       ],
       from: '2026-02-14',
       to: '2026-03-15',
@@ -150,16 +171,30 @@ describe('account: happy', () => {
     const byKey = await get(owner, '/api/account/usage?group_by=key&from=2026-03-01&to=2026-03-31');
     expect(byKey.body.data).toEqual(
       [
-        { key_id: k1, requests: 3, prompt_tokens: 30, completion_tokens: 15, cost_ngonka: '300' },
-        { key_id: k2, requests: 4, prompt_tokens: 40, completion_tokens: 20, cost_ngonka: '400' },
+        { key_id: k1, requests: 3, tokens: 45, prompt_tokens: 30, completion_tokens: 15, cost_ngonka: '300' },
+        { key_id: k2, requests: 4, tokens: 60, prompt_tokens: 40, completion_tokens: 20, cost_ngonka: '400' },
       ].sort((a, b) => (a.key_id < b.key_id ? -1 : 1)),
     );
     expect(byKey.body).toMatchObject({ from: '2026-03-01', to: '2026-03-31', group_by: 'key' });
 
     const byModel = await get(owner, '/api/account/usage?group_by=model&from=2026-01-01&to=2026-03-15');
     expect(byModel.body.data).toEqual([
-      { model: 'model-a', requests: 29, prompt_tokens: 290, completion_tokens: 145, cost_ngonka: '2900' },
-      { model: 'model-b', requests: 2, prompt_tokens: 20, completion_tokens: 10, cost_ngonka: '200' },
+      {
+        model: 'model-a',
+        requests: 29,
+        tokens: 435,
+        prompt_tokens: 290,
+        completion_tokens: 145,
+        cost_ngonka: '2900',
+      },
+      {
+        model: 'model-b',
+        requests: 2,
+        tokens: 30,
+        prompt_tokens: 20,
+        completion_tokens: 10,
+        cost_ngonka: '200',
+      },
     ]);
 
     const oneDay = await get(owner, '/api/account/usage?from=2026-03-14&to=2026-03-14');
