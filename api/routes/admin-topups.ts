@@ -13,9 +13,10 @@ export function adminTopupsRouter(ctx: Context): Router {
   r.post('/', async (req, res) => {
     const order = parse(adminTopupBody, req.body);
     const { entry, created } = await adminTopup(ctx, order);
-    // A replay is a success, not an error: the caller learns the credit exists exactly once.
+    // A replay answers as the first call did (API.md: 201 and the entry), as idempotent APIs do;
+    // the header tells it apart, and the credit exists exactly once.
     if (!created) res.setHeader('idempotent-replayed', 'true');
-    res.status(created ? 201 : 200).json(entry);
+    res.status(201).json(entry);
   });
 
   return r;
@@ -29,10 +30,9 @@ registry.registerPath({
     'Credit an account (by account_id or email) in nGNK or USDT; idempotent on reference. Needs ADMIN_TOKEN.',
   request: { body: { content: { 'application/json': { schema: adminTopupBody } } } },
   responses: {
-    201: { description: 'Credited', content: { 'application/json': { schema: topupResponse } } },
-    200: {
+    201: {
       description:
-        'This reference was already credited; the original entry (header idempotent-replayed: true)',
+        'Credited; or, when this reference was already credited, the original entry again with the header idempotent-replayed: true',
       content: { 'application/json': { schema: topupResponse } },
     },
     ...errorResponses(400, 401, 404, 409),
