@@ -31,9 +31,10 @@ for (const r of roles)
   if (!ROLES.includes(r)) throw new Error(`unknown role ${r}; expected ${ROLES.join(', ')}`);
 
 let config: ReturnType<typeof loadConfig>;
-const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
+// Its notices wait for the configuration: the logger's level is one of its values.
+const notices: string[] = [];
 try {
-  config = loadConfig(process.env, (m) => bootLogger.warn(m));
+  config = loadConfig(process.env, (m) => notices.push(m));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
@@ -41,6 +42,8 @@ try {
   }
   throw err;
 }
+const bootLogger = createLogger(config.LOG_LEVEL);
+for (const m of notices) bootLogger.warn(m);
 
 // Read by V8 at every full collection, so setting it now governs the heap from here on.
 if (config.V8_HEAP_GROWING_PERCENT > 0)

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 
 /** `true`/`false`/`1`/`0` from the environment; zod's coerce would read "false" as true. */
 const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const positiveInt = z.coerce.number().int().positive();
+/** A node-cron expression (five fields, or six with seconds first). */
+const cron = z.string().refine((v) => validCron(v), 'must be a cron expression, such as "*/5 * * * *"');
 const nonNegativeBigint = z
   .string()
   .regex(/^\d+$/, 'must be a non-negative integer')
@@ -140,22 +143,22 @@ export const configSchema = z.object({
   // Scheduler (node-cron expressions, UTC; six fields = with seconds). Every task is idempotent and
   // catches up on whatever it missed, so the schedule only sets how soon things happen.
   /** Keys past expires_at → expired + key.expired (admission already refuses them at the instant). */
-  SCHEDULER_EXPIRE_CRON: z.string().default('*/15 * * * * *'),
+  SCHEDULER_EXPIRE_CRON: cron.default('*/15 * * * * *'),
   /** Close past UTC days and months, prune their Redis counters. */
-  SCHEDULER_ROLLOVER_CRON: z.string().default('*/5 * * * *'),
+  SCHEDULER_ROLLOVER_CRON: cron.default('*/5 * * * *'),
   /** key.limit_threshold at 80% / 100% of a daily or monthly limit. */
-  SCHEDULER_LIMIT_ALERTS_CRON: z.string().default('*/30 * * * * *'),
+  SCHEDULER_LIMIT_ALERTS_CRON: cron.default('*/30 * * * * *'),
   /** Void holds past their deadline or whose job ended; fail their jobs visibly. */
-  SCHEDULER_STALE_HOLDS_CRON: z.string().default('* * * * *'),
+  SCHEDULER_STALE_HOLDS_CRON: cron.default('* * * * *'),
   /** Re-queue webhook deliveries whose queue job was lost. */
-  SCHEDULER_WEBHOOK_RESUME_CRON: z.string().default('* * * * *'),
+  SCHEDULER_WEBHOOK_RESUME_CRON: cron.default('* * * * *'),
   /**
    * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again
    * live jobs whose inference message was lost (see scheduler/tasks/reconcile-check.ts).
    */
-  SCHEDULER_RECONCILE_CRON: z.string().default('*/10 * * * *'),
+  SCHEDULER_RECONCILE_CRON: cron.default('*/10 * * * *'),
   /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
-  SCHEDULER_REFRESH_CRON: z.string().default('*/30 * * * * *'),
+  SCHEDULER_REFRESH_CRON: cron.default('*/30 * * * * *'),
   /** Leader lock lifetime; the leader renews it every third of this. */
   SCHEDULER_LOCK_TTL_MS: positiveInt.default(30_000),
   /**

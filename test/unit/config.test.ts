@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../shared/config.js';
+
+const quiet = () => {};
+
+describe('configuration', () => {
+  it('names every bad variable in one message', () => {
+    const bad = {
+      PORT: 'eighty',
+      LOG_LEVEL: 'verbose',
+      SCHEDULER_EXPIRE_CRON: 'garbage',
+      SCHEDULER_RECONCILE_CRON: '61 * * * *',
+    };
+    expect(() => loadConfig(bad, quiet)).toThrow(ConfigError);
+    try {
+      loadConfig(bad, quiet);
+    } catch (err) {
+      const message = (err as Error).message;
+      for (const name of Object.keys(bad)) expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+      expect(message).toContain('must be a cron expression');
+    }
+  });
+
+  it('takes cron expressions with or without seconds, and an empty value as unset', () => {
+    const cfg = loadConfig(
+      { SCHEDULER_EXPIRE_CRON: '*/5 * * * * *', SCHEDULER_ROLLOVER_CRON: '0 * * * *', PORT: '' },
+      quiet,
+    );
+    expect(cfg.SCHEDULER_EXPIRE_CRON).toBe('*/5 * * * * *');
+    expect(cfg.PORT).toBe(8080);
+  });
+
+  it('stops start-up with the message, not a stack trace, even for the log level', async () => {
+    const run = promisify(execFile);
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...process.env, LOG_LEVEL: 'verbose', SCHEDULER_REFRESH_CRON: 'every minute' },
+    }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toMatch(
+      /^Invalid configuration:\n {2}LOG_LEVEL: .*\n {2}SCHEDULER_REFRESH_CRON: /,
+    );
+  }, 30_000);
+});
