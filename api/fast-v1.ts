@@ -3,6 +3,8 @@ import type { Express } from 'express';
 import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
+import { ApiError } from '../shared/errors.js';
+import { nestsWithin, tooDeepMessage } from '../shared/json-depth.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
 import { bearerToken } from './middleware/auth.js';
@@ -116,11 +118,15 @@ function readJson(req: IncomingMessage): Promise<unknown> {
       // not by copying a trimmed body of up to 4 MiB).
       const first = text.charCodeAt(firstNonSpace(text));
       if (first !== 0x7b && first !== 0x5b) return reject(bodyError('entity.parse.failed'));
+      let body: unknown;
       try {
-        resolve(JSON.parse(text));
+        body = JSON.parse(text);
       } catch {
-        reject(bodyError('entity.parse.failed'));
+        return reject(bodyError('entity.parse.failed'));
       }
+      if (!nestsWithin(body))
+        return reject(new ApiError('invalid_request_error', tooDeepMessage, { param: null }));
+      resolve(body);
     });
   });
 }

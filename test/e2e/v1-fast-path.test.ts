@@ -78,7 +78,11 @@ const cases: [string, string, () => RequestInit][] = [
   ['no money', '/V1/Jobs/', () => auth({ request: { model, messages: [{ role: 'user', content: 'x' }] } })],
   ['text/plain', '/v1/chat/completions', () => ({ headers: { 'content-type': 'text/plain' }, body: '{}' })],
   ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
+  ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
 ];
+/** A chat body whose response_format nests `levels` arrays deep. */
+const deep = (levels: number) =>
+  `{"model":"${model}","messages":[{"role":"user","content":"x"}],"response_format":${'['.repeat(levels)}${']'.repeat(levels)}}`;
 function auth(body: unknown): RequestInit {
   return { headers: { ...json, authorization: `Bearer ${c.childKey}` }, body: JSON.stringify(body) };
 }
@@ -89,5 +93,19 @@ describe('the /v1 fast path', () => {
     const slow = await ask(expressUrl, path, { method: 'POST', ...init() });
     expect(fast.status).toBeGreaterThanOrEqual(400);
     expect(fast).toEqual(slow);
+  });
+
+  it('refuses a body nesting past 64 levels with a 400, where it used to be a 500', async () => {
+    for (const path of ['/v1/chat/completions', '/v1/jobs']) {
+      const res = await ask(stack.server.url, path, { method: 'POST', ...auth({}), body: deep(5000) });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        error: {
+          type: 'invalid_request_error',
+          message: 'The JSON body nests more than 64 levels deep',
+          param: null,
+        },
+      });
+    }
   });
 });

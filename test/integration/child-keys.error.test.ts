@@ -37,6 +37,18 @@ describe('child keys: errors', () => {
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
   });
 
+  it('refuses metadata nesting thousands deep with a 400, not a 500', async () => {
+    const mk = await createMk();
+    const body = `{"name":"c","metadata":{"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`;
+    const res = await fetch(`${w.server.url}${children(mk.id)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${w.alice.token}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.message).toBe('The JSON body nests more than 64 levels deep');
+  });
+
   it('says what the largest limit is, for too large a string or number', async () => {
     const mk = await createMk();
     for (const limit of ['9007199254740992', '99999999999999999999', '1'.repeat(5000), 1e30]) {
