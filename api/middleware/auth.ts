@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
+import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
@@ -25,9 +26,21 @@ async function misplaced(ctx: Context, kind: KeyKind, token: string): Promise<Ap
   );
 }
 
+/** Accounts seen to exist (accounts are never deleted, so a yes never goes stale). */
+const existing = new Set<string>();
+const MAX_KNOWN = 100_000;
+
 async function ownerFromJwt(ctx: Context, token: string): Promise<string> {
   const claims = await verifySession(ctx.config.JWT_SECRET, token);
   if (!claims) throw new ApiError('authentication_error', 'Invalid or expired session token');
+  // A valid signature over an account this database does not have (another environment sharing the
+  // secret, a database restored from before it): no session, on every route alike.
+  if (!existing.has(claims.accountId)) {
+    if (!(await findAccountById(ctx.sql, claims.accountId)))
+      throw new ApiError('authentication_error', 'Account not found for this session');
+    if (existing.size >= MAX_KNOWN) existing.clear();
+    existing.add(claims.accountId);
+  }
   return claims.accountId;
 }
 

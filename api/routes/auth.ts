@@ -17,7 +17,7 @@ const registerBody = z.strictObject({
   referral_code: z
     .string()
     .regex(/^[0-9A-Za-z]{1,32}$/, 'must be a referral code')
-    .optional(),
+    .nullish(), // a form's empty optional field often arrives as null
 });
 
 // The password cap keeps a huge body from buying a long scrypt run.
@@ -34,7 +34,7 @@ export function authRouter(ctx: Context): Router {
     const account = await registerAccount(ctx, {
       email: body.email,
       password: body.password,
-      referralCode: body.referral_code,
+      referralCode: body.referral_code ?? undefined,
     });
     const token = await signSession(ctx.config.JWT_SECRET, account.id, ctx.config.JWT_TTL_SECONDS);
     res.status(201).json({ account: formatAccount(account, { balance: 0n, held: 0n }), token });

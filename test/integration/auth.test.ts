@@ -67,6 +67,10 @@ describe('auth: happy', () => {
     });
     expect(c.status).toBe(201);
     expect(c.body.account.referred_by).toBe(b.body.account.id);
+    // A null code, as forms send an empty optional field, is no code.
+    const d = await register(uniqueEmail('ref-d'), 'correct horse', { referral_code: null });
+    expect(d.status).toBe(201);
+    expect(d.body.account.referred_by).toBeNull();
     const rows = await env.ctx.sql<{ id: string; referred_by: string | null }[]>`
       select id, referred_by from accounts where id in (${b.body.account.id}, ${c.body.account.id})`;
     expect(new Map(rows.map((r) => [r.id, r.referred_by]))).toEqual(
@@ -154,6 +158,23 @@ describe('auth: security', () => {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(401);
       expect(res.body.error.type).toBe('authentication_error');
+    }
+  });
+
+  it('treats a valid session for an account this database lacks as no session, on every route', async () => {
+    const ghost = await signSession(env.config.JWT_SECRET, 'acct_never_registered', 60);
+    for (const [method, path, body] of [
+      ['GET', '/api/account', undefined],
+      ['GET', '/api/management/keys', undefined],
+      ['POST', '/api/management/keys', { name: 'k' }],
+      ['GET', '/api/webhooks', undefined],
+    ] as const) {
+      const res = await call(server.url, method, path, { token: ghost, body });
+      expect([path, res.status, res.body.error?.message]).toEqual([
+        path,
+        401,
+        'Account not found for this session',
+      ]);
     }
   });
 
