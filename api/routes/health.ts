@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'express';
+import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import { redisOutOfReach } from '../../shared/redis/client.js';
+import { registry } from '../openapi.js';
+import { json } from '../schemas/common.js';
 
 /** A store that has not answered in this long counts as down (a probe must answer promptly). */
 const CHECK_TIMEOUT_MS = 1000;
@@ -34,3 +37,25 @@ export function healthRouter(ctx: Context): Router {
   });
   return r;
 }
+
+const readiness = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  postgres: z.enum(['ok', 'down']),
+  redis: z.enum(['ok', 'down']),
+});
+registry.registerPath({
+  method: 'get',
+  path: '/healthz',
+  tags: ['operations'],
+  summary: 'Liveness: 200 while the process is up',
+  security: [],
+  responses: { 200: json(z.object({ status: z.literal('ok') }), 'Up') },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/readyz',
+  tags: ['operations'],
+  summary: 'Readiness: 200 only when Postgres and Redis answer (within a second each)',
+  security: [],
+  responses: { 200: json(readiness, 'Ready'), 503: json(readiness, 'A store is down') },
+});

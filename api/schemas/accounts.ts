@@ -81,6 +81,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict',
   429: 'Too many attempts (`retry_after_ms`, `Retry-After`)',
+  503: 'Redis or Postgres briefly out of reach (`Retry-After`)',
 };
 
 /** The error responses a route may give, keyed by status, for registerPath. */

@@ -88,5 +88,14 @@ describe('HTTP basics', () => {
     // Generated from the zod schema that validates the request: its fields are there.
     const chat = res.body.paths['/v1/chat/completions'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(chat)).toContain('max_tokens');
+    // The auth middleware's answers are on every route it guards; the operations routes are there.
+    expect(Object.keys(res.body.paths['/api/management/keys'].get.responses)).toEqual(
+      expect.arrayContaining(['200', '401', '403', '503']),
+    );
+    expect(Object.keys(res.body.paths['/v1/chat/completions'].post.responses)).toEqual(
+      expect.arrayContaining(['401', '403']),
+    );
+    expect(res.body.paths['/api/auth/login'].post.responses['403']).toBeUndefined();
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect(res.body.paths[path]?.get).toBeDefined();
   });
 });
