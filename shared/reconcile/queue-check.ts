@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { liveJobIds, stillLiveJobIds } from '../db/queries/reconcile-jobs.js';
+import { inferenceMessageOptions } from '../jobs/enqueue-inference.js';
 import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 import { pendingMessages } from './queued-jobs.js';
 import type { DriftItem } from './types.js';
 
 const LIMIT = 10_000;
+const REQUEUE_GROUP = 64;
 
 /** The job ids of every inference message still to run (waiting, delayed, active, ...). */
 async function queuedJobIds(queues: Queues): Promise<Set<string>> {
@@ -27,8 +29,8 @@ async function missingFromQueue(queues: Queues, ids: string[]): Promise<string[]
  * Every queued or running async job must have its message in the inference queue (its id in the
  * payload of a message still to run, alone or in a group); after Redis lost everything it does not, and nothing would run it
  * until the stale-hold sweeper failed it at its deadline. Seen twice `inflightMs` apart (a job is
- * committed a moment before it is enqueued); with `fix` the job is enqueued again alone, under its own
- * id (so a second --fix is a no-op), which is harmless for one a worker finished meanwhile.
+ * committed a moment before it is enqueued); with `fix` the jobs are enqueued again in groups (a
+ * second --fix is a no-op), which is harmless for one a worker finished meanwhile.
  */
 export async function checkInferenceQueue(
   ctx: Context,
@@ -44,9 +46,17 @@ export async function checkInferenceQueue(
   }
   let fixed = 0;
   if (opts.fix) {
-    for (const jobId of missing) {
-      await queues.add('inference', { jobId }, { jobId });
-      fixed++;
+    // In groups, as admission queues them: a worker takes a few messages at a time, so a backlog
+    // lost with Redis and re-queued one job a message would run a few jobs at a time. The id makes
+    // a second --fix a no-op while the group waits.
+    for (let i = 0; i < missing.length; i += REQUEUE_GROUP) {
+      const jobIds = missing.slice(i, i + REQUEUE_GROUP);
+      await queues.add(
+        'inference',
+        { jobIds },
+        { jobId: `requeue.${jobIds[0]}.${jobIds.length}`, ...inferenceMessageOptions(ctx.config) },
+      );
+      fixed += jobIds.length;
     }
   }
   return {

@@ -52,4 +52,40 @@ describe('a job whose inference message is lost', () => {
     expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
     expect((await reconcileCheck(ctx, stack.deps.queues)).ok).toBe(true);
   });
+
+  it('re-queues a lost backlog in groups, so it runs as wide as a normal one', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url, { balance: 10_000_000_000n });
+    const ids = await Promise.all(
+      Array.from({ length: 70 }, (_, i) =>
+        submitJob(stack.server.url, c.childKey, {
+          model: SIM_MODEL_QWQ_32B,
+          messages: [{ role: 'user', content: `backlog ${i}` }],
+          max_tokens: 8,
+        }),
+      ),
+    );
+    const inference = stack.deps.queues.get('inference');
+    await inference.drain();
+
+    const check = await reconcileCheck(ctx, stack.deps.queues);
+    expect(check.drift).toBe(70);
+    const messages = await inference.getJobs(['wait']);
+    expect(messages.map((m) => (m.data as { jobIds: string[] }).jobIds.length).sort()).toEqual([6, 64]);
+    expect(new Set(messages.flatMap((m) => (m.data as { jobIds: string[] }).jobIds))).toEqual(new Set(ids));
+    // Seen queued now: a second check re-queues nothing.
+    expect((await reconcileCheck(ctx, stack.deps.queues)).drift).toBe(0);
+    expect(await inference.getJobCountByTypes('wait')).toBe(2);
+
+    const stop = startWorkers(ctx, stack.deps);
+    try {
+      await waitFor('the backlog ran', async () => {
+        const [row] = await ctx.sql<{ n: number }[]>`
+          select count(*)::int as n from jobs where account_id = ${c.accountId} and status = 'succeeded'`;
+        return row!.n === 70;
+      });
+    } finally {
+      await stop();
+    }
+  });
 });

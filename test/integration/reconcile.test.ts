@@ -148,7 +148,8 @@ describe('reconcile', () => {
     expect(fix.code).toBe(0);
     expect(await admissionSnapshot(env.ctx)).toEqual(before);
     expect(await probes()).toEqual(outcomesBefore);
-    expect(await queues.get('inference').getJob(job)).toBeTruthy();
+    const requeued = await queues.get('inference').getJobs(['wait', 'prioritized']);
+    expect(requeued.map((m) => m.data)).toEqual([{ jobIds: [job] }]);
 
     // Releases after the rebuild give back exactly what was reserved.
     await settle(openA, 600);
