@@ -133,6 +133,16 @@ describe('dashboard: management and child keys', () => {
     const gc = await reveal.getByRole('textbox', { name: 'Your new child key' }).inputValue();
     expect(gc).toMatch(/^gc-/);
     await screenshot(page, 'child-key-created-dialog');
+    // Escape before the key was copied or stored asks first; saying no keeps the key on screen.
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.dismiss();
+    });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => asked.length).toBe(1);
+    expect(asked[0]).toMatch(/cannot be shown again/);
+    expect(await reveal.isVisible()).toBe(true);
     await reveal.getByRole('button', { name: 'I have stored the key' }).click();
     await expect.poll(() => page.locator('dialog').count()).toBe(0);
 
@@ -361,6 +371,8 @@ describe('dashboard: management and child keys', () => {
     await page.keyboard.press('Enter');
     const reveal = page.getByRole('dialog', { name: 'Child key created' });
     expect(await reveal.getByRole('textbox', { name: 'Your new child key' }).inputValue()).toMatch(/^gc-/);
+    // Escape closes it once the user confirms leaving the uncopied key behind.
+    page.once('dialog', (d) => void d.accept());
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('dialog').count()).toBe(0);
     const row = page.getByRole('row', { name: /Keyboard customer/ });

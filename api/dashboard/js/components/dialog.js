@@ -35,8 +35,15 @@ export function openDialog({ title, content, wide = false }) {
     body,
   );
   const close = () => {
-    if (dialog.open) dialog.close();
+    if (dialog.open && mayClose()) dialog.close();
   };
+  // A one-time secret nobody copied or confirmed storing is lost on close: ask first.
+  const mayClose = () =>
+    !dialog.querySelector('.secret:not([data-kept])') ||
+    window.confirm('You have not copied this secret, and it cannot be shown again. Close anyway?');
+  dialog.addEventListener('cancel', (e) => {
+    if (!mayClose()) e.preventDefault();
+  });
   dialog.addEventListener('close', () => {
     dialog.remove();
     if (opener instanceof HTMLElement && opener.isConnected) opener.focus();

@@ -34,6 +34,7 @@ export function copyField({ label, value, what, describedBy, autofocus = false }
       'data-autofocus': autofocus,
       onClick: async () => {
         const ok = await copyText(input);
+        if (ok) copy.closest('.secret')?.setAttribute('data-kept', 'true');
         copy.textContent = ok ? 'Copied' : 'Copy';
         announce(
           ok ? `The ${what} is on your clipboard.` : `Copying failed: the ${what} is selected, press Ctrl+C.`,
@@ -70,7 +71,18 @@ export function secretReveal({ label, secret, what = 'key', onDone }) {
       ? h(
           'div',
           { class: 'actions' },
-          h('button', { type: 'button', class: 'primary', onClick: onDone }, `I have stored the ${what}`),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'primary',
+              onClick: (e) => {
+                e.currentTarget.closest('.secret')?.setAttribute('data-kept', 'true');
+                onDone();
+              },
+            },
+            `I have stored the ${what}`,
+          ),
         )
       : null,
   );
