@@ -30,13 +30,8 @@ export function windowPairs(entries: readonly RpmWindowEntry[]): (string | numbe
  * Put back a key's RPM window after Redis lost it, so a flush or restart does not grant up to a
  * minute of requests beyond the limit. Written only where no window exists.
  */
-export async function loadRpmWindow(
-  ctx: Context,
-  key: ChildKeyState,
-  at: Date,
-  db: Db = ctx.sql,
-): Promise<void> {
-  const entries = await readRpmWindow(db, key, at);
+export async function loadRpmWindow(ctx: Context, key: ChildKeyState, at: Date): Promise<void> {
+  const entries = await readRpmWindow(ctx.sql, key, at);
   if (entries.length === 0) return;
   await ctx.scripts.run('loadRpmWindow', [ctx.keys.rpm(key.account_id, key.id)], windowPairs(entries));
 }

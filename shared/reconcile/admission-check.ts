@@ -79,10 +79,10 @@ const strip = ({ check, subject, message, expected, actual }: Finding): DriftIte
  */
 export async function checkAdmissionState(
   ctx: Context,
-  opts: { fix: boolean; inflightMs: number },
+  opts: { fix: boolean; inflightMs: number; eager?: boolean },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
-    eager: opts.fix,
+    eager: opts.eager ?? opts.fix,
     monthStart: truthPeriod(ctx.clock.now()).monthStart,
   });
   const first = await firstLook(ctx, scope, opts.fix);

@@ -1,4 +1,4 @@
-import { holdRecordTtlS } from '../admission/hold-records.js';
+import { holdRecordTtlS } from './hold-records.js';
 import type { Context } from '../context.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';

@@ -10,6 +10,12 @@ export interface ReconcileOptions {
   /** Repair Redis from Postgres (admission state; lost inference and batch dispatch messages). @default false */
   fix?: boolean;
   /**
+   * Repair the admission state of what Redis holds and of the accounts with open holds (their hold
+   * records, counters and balances), even without `fix`, which also rebuilds every key used this
+   * month. @default fix
+   */
+  repairAdmission?: boolean;
+  /**
    * Queue again the live jobs whose inference message is lost, and the dispatcher of a batch whose
    * trigger is, even without `fix`: always safe (a job's row is its record; one that finished
    * meanwhile is skipped, and settlement is once per hold; a dispatcher run with nothing to do does
@@ -33,7 +39,11 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const fix = opts.fix ?? false;
   const inflightMs = opts.inflightMs ?? ctx.config.RECONCILE_INFLIGHT_MS;
   const ledger = await checkLedger(ctx);
-  const admission = await checkAdmissionState(ctx, { fix, inflightMs });
+  const admission = await checkAdmissionState(ctx, {
+    fix: fix || (opts.repairAdmission ?? false),
+    eager: fix,
+    inflightMs,
+  });
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })
     : { drift: [], unconfirmed: 0, fixed: 0, jobs: 0 };

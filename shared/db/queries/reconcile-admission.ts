@@ -38,12 +38,6 @@ export async function openHoldsOf(db: Db, accountIds: string[]): Promise<OpenHol
     where status = 'open' and account_id = any(${accountIds}::text[])`;
 }
 
-export async function openHoldsOfKey(db: Db, childKeyId: string): Promise<OpenHoldRow[]> {
-  return db<OpenHoldRow[]>`
-    select id, account_id, child_key_id, amount, deadline from holds
-    where status = 'open' and child_key_id = ${childKeyId}`;
-}
-
 /** Child keys of open holds, with their accounts: their hold records must exist in Redis. */
 export async function openHoldKeys(db: Db): Promise<{ id: string; account_id: string }[]> {
   return db<{ id: string; account_id: string }[]>`

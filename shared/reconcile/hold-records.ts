@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { type OpenHoldRow, resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
+import { resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
 import { releaseHoldsInRedis } from '../ledger/release.js';
 
 const HOUR_S = 3600;
@@ -22,29 +22,5 @@ export async function releaseIfSettled(ctx: Context, holdIds: string[]): Promise
   await releaseHoldsInRedis(
     ctx,
     settled.map((h) => ({ hold: h, charged: h.charged })),
-  );
-}
-
-/**
- * Put back the Redis records of open holds (never overwriting one that exists), after their
- * reservations were counted again into counters or a balance rebuilt from Postgres: without its
- * record, a hold's settlement gives nothing back and the key's limits and the account's balance
- * stay tight by its whole reservation. `holds` must come from the same Postgres snapshot as the
- * rebuilt values.
- */
-export async function putBackHoldRecords(ctx: Context, holds: OpenHoldRow[], at: Date): Promise<void> {
-  if (holds.length === 0) return;
-  await Promise.all(
-    holds.map((h) =>
-      ctx.scripts.run(
-        'putHoldRecord',
-        [ctx.keys.hold(h.account_id, h.id)],
-        [h.amount.toString(), h.child_key_id, holdRecordTtlS(h.deadline, at)],
-      ),
-    ),
-  );
-  await releaseIfSettled(
-    ctx,
-    holds.map((h) => h.id),
   );
 }
