@@ -17,195 +17,211 @@ const nonNegativeBigint = z
  * Every environment variable the gateway reads, in one place (API.md "Configuration").
  * A bad value stops start-up with a message naming the variable.
  */
-export const configSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
-  /** Connections per process; settlement batches keep the need small. */
-  DATABASE_POOL_SIZE: positiveInt.default(10),
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
-  /** Namespace for admission keys and BullMQ queues, so several gateways (or tests) can share one Redis. */
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[a-zA-Z0-9_-]+$/)
-    .default('gw'),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  /** Session JWT lifetime in seconds. */
-  JWT_TTL_SECONDS: positiveInt.default(24 * 3600),
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  GONKA_NODES: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.url())),
-  /** Bearer token for gateway/broker upstreams (bearer mode). */
-  GONKA_API_KEY: z.string().optional(),
-  GONKA_PRIVATE_KEY: z
-    .string()
-    .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
-    .optional(),
-  /**
-   * Public model ids and the upstream model each maps to: `fast=Qwen/QwQ-32B,smart=Qwen/...`.
-   * Unset: the upstream ids are served as they are. Clients of child keys only ever see public ids.
-   */
-  MODEL_ALIASES: z
-    .string()
-    .optional()
-    .transform((v, c) => {
-      const map = new Map<string, string>();
-      for (const pair of (v ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
-        const [pub, up] = pair.split('=').map((s) => s.trim());
-        if (!pub || !up) {
-          c.addIssue({ code: 'custom', message: `expected public=upstream pairs, got "${pair}"` });
-          return z.NEVER;
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().default('0.0.0.0'),
+    DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
+    /** Connections per process; settlement batches keep the need small. */
+    DATABASE_POOL_SIZE: positiveInt.default(10),
+    REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    /** Namespace for admission keys and BullMQ queues, so several gateways (or tests) can share one Redis. */
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]+$/)
+      .default('gw'),
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Session JWT lifetime in seconds. */
+    JWT_TTL_SECONDS: positiveInt.default(24 * 3600),
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    GONKA_NODES: z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url())),
+    /** Bearer token for gateway/broker upstreams (bearer mode). */
+    GONKA_API_KEY: z.string().optional(),
+    GONKA_PRIVATE_KEY: z
+      .string()
+      .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
+      .optional(),
+    /**
+     * Public model ids and the upstream model each maps to: `fast=Qwen/QwQ-32B,smart=Qwen/...`.
+     * Unset: the upstream ids are served as they are. Clients of child keys only ever see public ids.
+     */
+    MODEL_ALIASES: z
+      .string()
+      .optional()
+      .transform((v, c) => {
+        const map = new Map<string, string>();
+        for (const pair of (v ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)) {
+          const [pub, up] = pair.split('=').map((s) => s.trim());
+          if (!pub || !up) {
+            c.addIssue({ code: 'custom', message: `expected public=upstream pairs, got "${pair}"` });
+            return z.NEVER;
+          }
+          map.set(pub, up);
         }
-        map.set(pub, up);
-      }
-      return map;
-    }),
-  /** How often node prices and the node list are refreshed. */
-  PRICING_REFRESH_SECONDS: positiveInt.default(30),
-  /** Per upstream attempt (for a stream: the wait for each chunk). */
-  UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
-  /** Nodes tried per request before giving up. */
-  UPSTREAM_MAX_ATTEMPTS: positiveInt.default(3),
-  /** Attempts per async job (node failures are retried with exponential backoff from INFERENCE_BACKOFF_MS). */
-  INFERENCE_ATTEMPTS: positiveInt.default(5),
-  INFERENCE_BACKOFF_MS: positiveInt.default(1000),
-  /** A worker that dies mid-job loses it after this long and another worker runs it again. */
-  INFERENCE_LOCK_MS: positiveInt.default(30_000),
-  /**
-   * A job shows `running` (and counts its attempt) once its node call has lasted this long; one
-   * that finishes sooner goes from `queued` to its outcome in one write. Cancelling a job in that
-   * window is the cancel of a queued job: its hold is voided and the result discarded.
-   */
-  INFERENCE_RUNNING_MARK_MS: positiveInt.default(100),
-  /**
-   * Node calls in flight per worker process. They wait on the network, not the CPU, and the more
-   * run at once the more of their Postgres writes share a statement.
-   */
-  INFERENCE_CONCURRENCY: positiveInt.default(256),
-  /**
-   * Lines of one batch admitted and not yet finished at once (queued or running). A batch runs at
-   * about this many lines per node latency (32 at 2 s a request: 16 lines/s, 50,000 lines in 52
-   * min), and takes at most this many of the nodes' slots from sync chat and jobs.
-   */
-  BATCH_LINES_IN_FLIGHT: positiveInt.default(32),
-  /**
-   * How long a sync chat hold waits for others to share its insert (holdWriterFor). The answer does
-   * not wait for the write, so this costs the client nothing; keep it well below
-   * RECONCILE_INFLIGHT_MS, the gap reconciliation allows between a request's Redis step and its write.
-   */
-  SYNC_HOLD_WRITE_WAIT_MS: positiveInt.default(10),
-  /**
-   * How long a finished sync chat request waits for others to share its settlement job (the api's
-   * hand-off to the settlement queue). Every job costs a queue round and, as a rule, a transaction
-   * whatever its size, so at a modest rate a longer wait is much less work for Redis, the workers
-   * and Postgres, all on the machine that serves the requests: at concurrency 1 (about 500 chat
-   * requests/s) 250 ms instead of 50 ms cut Postgres CPU per request by a fifth to a third, and the
-   * gateway's p50 by 0.1 ms or more. It is how late balances and usage show a finished request; a
-   * group is also handed off as soon as 500 requests wait, and at shutdown.
-   */
-  SETTLEMENT_HANDOFF_WAIT_MS: positiveInt.default(250),
-  /**
-   * How long the settlement worker waits for other jobs (other processes' groups) to share its
-   * transaction, and an async job's or batch line's hand-off for others to share its settlement job.
-   * An inference worker's slot waits for its hand-off, so this wait bounds how fast a slot turns.
-   */
-  SETTLEMENT_GROUP_WAIT_MS: positiveInt.default(50),
-  /** Simulator nodes started when GONKA_NODES is unset. */
-  SIMULATOR_NODES: positiveInt.default(2),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  WEBHOOK_ALLOW_PRIVATE_NETWORKS: envBool.default(false),
-  /** Gateway markup over the node price, in basis points (12000 = ×1.2). */
-  PRICE_MARKUP_BPS: positiveInt.default(12000),
-  /** nGNK credited per 1 USDT on admin top-ups made in USDT. */
-  USDT_RATE_NGONKA: nonNegativeBigint.default(2_000_000_000n),
-  /** max_tokens assumed for the hold when a request does not set one. */
-  DEFAULT_MAX_TOKENS: positiveInt.default(1024),
-  REFERRAL_L1_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
-  REFERRAL_L2_BPS: z.coerce.number().int().min(0).max(10000).default(300),
-  /** Failed logins allowed per email+IP in LOGIN_THROTTLE_WINDOW_SECONDS. */
-  LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
-  LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
-  /** The name a child key's clients see in errors and model owners (white-label). */
-  BRAND_NAME: z.string().min(1).default('Gateway'),
+        return map;
+      }),
+    /** How often node prices and the node list are refreshed. */
+    PRICING_REFRESH_SECONDS: positiveInt.default(30),
+    /** Per upstream attempt (for a stream: the wait for each chunk). */
+    UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
+    /** Nodes tried per request before giving up. */
+    UPSTREAM_MAX_ATTEMPTS: positiveInt.default(3),
+    /** Attempts per async job (node failures are retried with exponential backoff from INFERENCE_BACKOFF_MS). */
+    INFERENCE_ATTEMPTS: positiveInt.default(5),
+    INFERENCE_BACKOFF_MS: positiveInt.default(1000),
+    /** A worker that dies mid-job loses it after this long and another worker runs it again. */
+    INFERENCE_LOCK_MS: positiveInt.default(30_000),
+    /**
+     * A job shows `running` (and counts its attempt) once its node call has lasted this long; one
+     * that finishes sooner goes from `queued` to its outcome in one write. Cancelling a job in that
+     * window is the cancel of a queued job: its hold is voided and the result discarded.
+     */
+    INFERENCE_RUNNING_MARK_MS: positiveInt.default(100),
+    /**
+     * Node calls in flight per worker process. They wait on the network, not the CPU, and the more
+     * run at once the more of their Postgres writes share a statement.
+     */
+    INFERENCE_CONCURRENCY: positiveInt.default(256),
+    /**
+     * Lines of one batch admitted and not yet finished at once (queued or running). A batch runs at
+     * about this many lines per node latency (32 at 2 s a request: 16 lines/s, 50,000 lines in 52
+     * min), and takes at most this many of the nodes' slots from sync chat and jobs.
+     */
+    BATCH_LINES_IN_FLIGHT: positiveInt.default(32),
+    /**
+     * How long a sync chat hold waits for others to share its insert (holdWriterFor). The answer does
+     * not wait for the write, so this costs the client nothing; keep it well below
+     * RECONCILE_INFLIGHT_MS, the gap reconciliation allows between a request's Redis step and its write.
+     */
+    SYNC_HOLD_WRITE_WAIT_MS: positiveInt.default(10),
+    /**
+     * How long a finished sync chat request waits for others to share its settlement job (the api's
+     * hand-off to the settlement queue). Every job costs a queue round and, as a rule, a transaction
+     * whatever its size, so at a modest rate a longer wait is much less work for Redis, the workers
+     * and Postgres, all on the machine that serves the requests: at concurrency 1 (about 500 chat
+     * requests/s) 250 ms instead of 50 ms cut Postgres CPU per request by a fifth to a third, and the
+     * gateway's p50 by 0.1 ms or more. It is how late balances and usage show a finished request; a
+     * group is also handed off as soon as 500 requests wait, and at shutdown.
+     */
+    SETTLEMENT_HANDOFF_WAIT_MS: positiveInt.default(250),
+    /**
+     * How long the settlement worker waits for other jobs (other processes' groups) to share its
+     * transaction, and an async job's or batch line's hand-off for others to share its settlement job.
+     * An inference worker's slot waits for its hand-off, so this wait bounds how fast a slot turns.
+     */
+    SETTLEMENT_GROUP_WAIT_MS: positiveInt.default(50),
+    /** Simulator nodes started when GONKA_NODES is unset. */
+    SIMULATOR_NODES: positiveInt.default(2),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: envBool.default(false),
+    /** Gateway markup over the node price, in basis points (12000 = ×1.2). */
+    PRICE_MARKUP_BPS: z.coerce
+      .number()
+      .int()
+      .min(10_000, 'must be at least 10000 (no markup): we never sell below cost')
+      .default(12000),
+    /** nGNK credited per 1 USDT on admin top-ups made in USDT. */
+    USDT_RATE_NGONKA: nonNegativeBigint.default(2_000_000_000n),
+    /** max_tokens assumed for the hold when a request does not set one. */
+    DEFAULT_MAX_TOKENS: positiveInt.default(1024),
+    REFERRAL_L1_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
+    REFERRAL_L2_BPS: z.coerce.number().int().min(0).max(10000).default(300),
+    /** Failed logins allowed per email+IP in LOGIN_THROTTLE_WINDOW_SECONDS. */
+    LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
+    LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
+    /** The name a child key's clients see in errors and model owners (white-label). */
+    BRAND_NAME: z.string().min(1).default('Gateway'),
 
-  // Scheduler (node-cron expressions, UTC; six fields = with seconds). Every task is idempotent and
-  // catches up on whatever it missed, so the schedule only sets how soon things happen.
-  /** Keys past expires_at → expired + key.expired (admission already refuses them at the instant). */
-  SCHEDULER_EXPIRE_CRON: cron.default('*/15 * * * * *'),
-  /** Close past UTC days and months, prune their Redis counters. */
-  SCHEDULER_ROLLOVER_CRON: cron.default('*/5 * * * *'),
-  /** key.limit_threshold at 80% / 100% of a daily or monthly limit. */
-  SCHEDULER_LIMIT_ALERTS_CRON: cron.default('*/30 * * * * *'),
-  /** Void holds past their deadline or whose job ended; fail their jobs visibly. */
-  SCHEDULER_STALE_HOLDS_CRON: cron.default('* * * * *'),
-  /** Re-queue webhook deliveries whose queue job was lost. */
-  SCHEDULER_WEBHOOK_RESUME_CRON: cron.default('* * * * *'),
-  /**
-   * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again
-   * live jobs whose inference message was lost (see scheduler/tasks/reconcile-check.ts).
-   */
-  SCHEDULER_RECONCILE_CRON: cron.default('*/10 * * * *'),
-  /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
-  SCHEDULER_REFRESH_CRON: cron.default('*/30 * * * * *'),
-  /** Leader lock lifetime; the leader renews it every third of this. */
-  SCHEDULER_LOCK_TTL_MS: positiveInt.default(30_000),
-  /**
-   * How long an open hold may outlive its deadline, or the end of its job, before it counts as
-   * stale: the settlement queue normally resolves it within seconds.
-   */
-  HOLD_GRACE_SECONDS: positiveInt.default(300),
-  /** A UTC day or month is closed only this long after it ended (clock skew between processes). */
-  ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
-  /**
-   * How far apart the Redis step and the Postgres write of one request may be (an admission's Lua
-   * call and its hold insert, a settlement's commit and its release). Reconciliation waits this long
-   * around its Postgres read so a request in flight is never mistaken for drift or overwritten.
-   */
-  RECONCILE_INFLIGHT_MS: z.coerce.number().int().min(0).default(100),
-  /**
-   * How far V8 lets the old generation grow past what the last full collection kept, in percent,
-   * before it collects again (0 = V8's own factor, up to 4×). Under load most of what a request
-   * allocates is garbage within milliseconds, yet enough reaches the old generation that, left to
-   * V8, the api swelled from ~35 MB of live heap to ~135 MB between full collections: 245–260 MB
-   * RSS at 2,000 chat requests/s. At 100 (2×) it peaked at ~170 MB, with the same CPU per request
-   * within this machine's noise (three interleaved pairs).
-   */
-  V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
-  /**
-   * How long a client may take to send a whole request, headers to last byte (Node's
-   * `requestTimeout`; a 408 after it). An upload of BATCH_FILE_MAX_BYTES must arrive within it,
-   * its wait for a turn (UPLOADS_IN_FLIGHT) included: at the default 5 minutes a 200 MiB file needs
-   * about 6 Mbit/s. Raise it for customers who upload big files over slow links.
-   */
-  REQUEST_TIMEOUT_MS: positiveInt.default(300_000),
-  /**
-   * Batch input uploads an api process receives, validates and stores at once; the rest wait their
-   * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
-   * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
-   * this bounds the disk and connections that uploads can take.
-   */
-  UPLOADS_IN_FLIGHT: positiveInt.default(2),
-  /**
-   * Largest batch input file, in bytes (413 above it): 200 MiB, OpenAI's limit, so its batch files
-   * fit as they are. Files are kept in Postgres in chunks (no process holds one whole), so this
-   * bounds storage and upload time, not memory.
-   */
-  BATCH_FILE_MAX_BYTES: positiveInt.default(200 * 1024 * 1024),
-  /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
-  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-});
+    // Scheduler (node-cron expressions, UTC; six fields = with seconds). Every task is idempotent and
+    // catches up on whatever it missed, so the schedule only sets how soon things happen.
+    /** Keys past expires_at → expired + key.expired (admission already refuses them at the instant). */
+    SCHEDULER_EXPIRE_CRON: cron.default('*/15 * * * * *'),
+    /** Close past UTC days and months, prune their Redis counters. */
+    SCHEDULER_ROLLOVER_CRON: cron.default('*/5 * * * *'),
+    /** key.limit_threshold at 80% / 100% of a daily or monthly limit. */
+    SCHEDULER_LIMIT_ALERTS_CRON: cron.default('*/30 * * * * *'),
+    /** Void holds past their deadline or whose job ended; fail their jobs visibly. */
+    SCHEDULER_STALE_HOLDS_CRON: cron.default('* * * * *'),
+    /** Re-queue webhook deliveries whose queue job was lost. */
+    SCHEDULER_WEBHOOK_RESUME_CRON: cron.default('* * * * *'),
+    /**
+     * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again
+     * live jobs whose inference message was lost (see scheduler/tasks/reconcile-check.ts).
+     */
+    SCHEDULER_RECONCILE_CRON: cron.default('*/10 * * * *'),
+    /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
+    SCHEDULER_REFRESH_CRON: cron.default('*/30 * * * * *'),
+    /** Leader lock lifetime; the leader renews it every third of this. */
+    SCHEDULER_LOCK_TTL_MS: positiveInt.default(30_000),
+    /**
+     * How long an open hold may outlive its deadline, or the end of its job, before it counts as
+     * stale: the settlement queue normally resolves it within seconds.
+     */
+    HOLD_GRACE_SECONDS: positiveInt.default(300),
+    /** A UTC day or month is closed only this long after it ended (clock skew between processes). */
+    ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
+    /**
+     * How far apart the Redis step and the Postgres write of one request may be (an admission's Lua
+     * call and its hold insert, a settlement's commit and its release). Reconciliation waits this long
+     * around its Postgres read so a request in flight is never mistaken for drift or overwritten.
+     */
+    RECONCILE_INFLIGHT_MS: z.coerce.number().int().min(0).default(100),
+    /**
+     * How far V8 lets the old generation grow past what the last full collection kept, in percent,
+     * before it collects again (0 = V8's own factor, up to 4×). Under load most of what a request
+     * allocates is garbage within milliseconds, yet enough reaches the old generation that, left to
+     * V8, the api swelled from ~35 MB of live heap to ~135 MB between full collections: 245–260 MB
+     * RSS at 2,000 chat requests/s. At 100 (2×) it peaked at ~170 MB, with the same CPU per request
+     * within this machine's noise (three interleaved pairs).
+     */
+    V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
+    /**
+     * How long a client may take to send a whole request, headers to last byte (Node's
+     * `requestTimeout`; a 408 after it). An upload of BATCH_FILE_MAX_BYTES must arrive within it,
+     * its wait for a turn (UPLOADS_IN_FLIGHT) included: at the default 5 minutes a 200 MiB file needs
+     * about 6 Mbit/s. Raise it for customers who upload big files over slow links.
+     */
+    REQUEST_TIMEOUT_MS: positiveInt.default(300_000),
+    /**
+     * Batch input uploads an api process receives, validates and stores at once; the rest wait their
+     * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
+     * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
+     * this bounds the disk and connections that uploads can take.
+     */
+    UPLOADS_IN_FLIGHT: positiveInt.default(2),
+    /**
+     * Largest batch input file, in bytes (413 above it): 200 MiB, OpenAI's limit, so its batch files
+     * fit as they are. Files are kept in Postgres in chunks (no process holds one whole), so this
+     * bounds storage and upload time, not memory.
+     */
+    BATCH_FILE_MAX_BYTES: positiveInt.default(200 * 1024 * 1024),
+    /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
+    METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  })
+  // Referrers are paid from the margin (price × markup − price): it must cover them, or each
+  // referred charge would take the gateway's revenue below zero.
+  .refine(
+    (c) =>
+      (c.PRICE_MARKUP_BPS - 10_000) * 10_000 >= (c.REFERRAL_L1_BPS + c.REFERRAL_L2_BPS) * c.PRICE_MARKUP_BPS,
+    {
+      message:
+        'must leave a margin that covers REFERRAL_L1_BPS + REFERRAL_L2_BPS (at least 10000 / (1 − their sum / 10000))',
+      path: ['PRICE_MARKUP_BPS'],
+    },
+  );
 
 export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };
 

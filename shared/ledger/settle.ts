@@ -133,12 +133,16 @@ function charges(
     const t = { charge: 0n, upstream: 0n, r1: 0n, r2: 0n, prompt: 0, completion: 0 };
     const { referrer_l1: l1, referrer_l2: l2 } = posted[0]!.hold; // the account's, on every hold
     for (const { hold, s, charge } of posted) {
+      const upstream = upstreamCost(hold, s.promptTokens + s.completionTokens);
       t.charge += charge;
-      t.upstream += BigInt(s.promptTokens + s.completionTokens) * hold.price_ngonka_per_token;
+      t.upstream += upstream;
       t.prompt += s.promptTokens;
       t.completion += s.completionTokens;
-      if (l1) t.r1 += (charge * l1Bps) / 10_000n;
-      if (l2) t.r2 += (charge * l2Bps) / 10_000n;
+      // Paid from this hold's margin, never beyond it (a hold's markup is fixed at admission).
+      const margin = charge - upstream;
+      const r1 = l1 ? min((charge * l1Bps) / 10_000n, margin) : 0n;
+      t.r1 += r1;
+      if (l2) t.r2 += min((charge * l2Bps) / 10_000n, margin - r1);
     }
     if (t.charge === 0n && t.upstream === 0n) continue; // nothing to book: no legs
     const ref = newId('chg');
@@ -166,6 +170,18 @@ function charges(
       });
   }
   return drafts;
+}
+
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/**
+ * What the node bills for a request: its tokens at the node's price, capped at the escrow, as Gonka
+ * caps it (DESIGN.md "Actual cost"). The escrow is the hold before our markup; a charge capped at
+ * the hold is then still at least the upstream cost, so the margin is never negative.
+ */
+function upstreamCost(hold: HoldToSettle, tokens: number): bigint {
+  const escrow = (hold.amount * 10_000n) / BigInt(hold.markup_bps);
+  return min(BigInt(tokens) * hold.price_ngonka_per_token, escrow);
 }
 
 /** Usage of the posted holds, aggregated per (key, day, model) so each row is written once per batch. */

@@ -75,7 +75,7 @@ describe('ledger properties', () => {
                 estimate: BigInt(o.estimate),
                 model: 'm',
                 pricePerToken: 3n,
-                markupBps: 11000,
+                markupBps: 12000, // the default: its margin (1/6 of a charge) covers the 10% referral
                 holdTtlMs: 60_000,
               });
               open.push(a.hold.id);
@@ -113,6 +113,11 @@ describe('ledger properties', () => {
           expect(c.referred).toBe(c.share);
         }
         expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+        // No charge takes the gateway's revenue below zero, capped at its hold or not.
+        const [low] = await env.ctx.sql<{ m: bigint | null }[]>`
+          select min(p.amount)::int8 as m from postings p join transfers t on t.id = p.transfer_id
+          where t.kind = 'charge' and p.ledger_account_id = 'sys_revenue'`;
+        expect(low?.m ?? 0n).toBeGreaterThanOrEqual(0n);
       }),
       { numRuns: 40 },
     );

@@ -23,6 +23,20 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a markup whose margin cannot pay the referral shares', () => {
+    expect(() => loadConfig({ PRICE_MARKUP_BPS: '9000' }, quiet)).toThrow(
+      /PRICE_MARKUP_BPS: must be at least 10000/,
+    );
+    expect(() => loadConfig({ PRICE_MARKUP_BPS: '11000' }, quiet)).toThrow(
+      /PRICE_MARKUP_BPS: must leave a margin/,
+    );
+    expect(
+      loadConfig({ PRICE_MARKUP_BPS: '11000', REFERRAL_L1_BPS: '700', REFERRAL_L2_BPS: '200' }, quiet)
+        .PRICE_MARKUP_BPS,
+    ).toBe(11000);
+    expect(loadConfig({}, quiet).PRICE_MARKUP_BPS).toBe(12000);
+  });
+
   it('takes cron expressions with or without seconds, and an empty value as unset', () => {
     const cfg = loadConfig(
       { SCHEDULER_EXPIRE_CRON: '*/5 * * * * *', SCHEDULER_ROLLOVER_CRON: '0 * * * *', PORT: '' },

@@ -79,4 +79,33 @@ describe('money path: Redis and Postgres stay together', () => {
     const mended = await availability(k1.accountId);
     expect(mended.redis).toBe(mended.postgres);
   });
+
+  it('books the upstream cost at most at the escrow, so a charge capped at its hold keeps a margin', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [
+      { holdId: a.hold.id, outcome: 'post', promptTokens: 500, completionTokens: 500 },
+    ]);
+    const legs = await env.ctx.sql<{ a: string; amount: bigint }[]>`
+      select p.ledger_account_id as a, p.amount from postings p join transfers t on t.id = p.transfer_id
+      where t.kind = 'charge' and t.ref = (select charge_ref from holds where id = ${a.hold.id})`;
+    const revenue = legs.find((l) => l.a === 'sys_revenue')!.amount;
+    // charge 100 (the hold), upstream capped at the escrow 100 × 10000 / 12000 = 83
+    expect(legs.find((l) => l.a === 'sys_upstream_cost')?.amount).toBe(83n);
+    expect(revenue).toBe(17n);
+  });
+
+  it('pays referrers from a hold’s margin and never beyond it', async () => {
+    const referrer = await createKeyFixture(env.ctx);
+    const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: referrer.accountId });
+    const before = (await env.ctx.sql`select balance from ledger_accounts where id = 'sys_revenue'`)[0]!
+      .balance;
+    const a = await hold(env.ctx, spender.key, 50_000n, { markupBps: 10_500 });
+    await settleHolds(env.ctx, [
+      { holdId: a.hold.id, outcome: 'post', promptTokens: 500, completionTokens: 500 },
+    ]);
+    const after = (await env.ctx.sql`select balance from ledger_accounts where id = 'sys_revenue'`)[0]!
+      .balance;
+    expect(after - before).toBe(0n); // margin 500, all of it to L1 (10% of 10,500 would be 1,050)
+  });
 });
