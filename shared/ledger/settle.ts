@@ -8,10 +8,12 @@ import {
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
+import { resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
 import type { HoldTerms } from '../queues.js';
+import { creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
 import { releaseHoldsInRedis } from './release.js';
@@ -66,7 +68,7 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   const unrecorded = items.flatMap((i) =>
     i.outcome === 'post' && i.unrecorded ? [fromHoldTerms(i.unrecorded)] : [],
   );
-  const resolved = await ctx.sql.begin(async (tx) => {
+  const committed = await ctx.sql.begin(async (tx) => {
     await insertMissingHolds(tx, unrecorded);
     const open = await lockHoldsToSettle(tx, [...byHold.keys()]);
     const plan: Planned[] = open.map((hold) => {
@@ -89,19 +91,35 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
       postTransfers(tx, drafts, at),
       addKeyUsage(tx, usageDeltas(plan, at)),
     ]);
-    return plan;
+    return { plan, drafts };
   });
 
-  await releaseHoldsInRedis(
-    ctx,
-    resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
-  );
+  const { plan: resolved, drafts } = committed;
+  // Holds an earlier run resolved: that run's Redis release may have failed after its commit (a
+  // timeout, a process killed), and would never run again. The release is once per hold (it deletes
+  // the hold's record), so repeating it for them is safe, and mends what the failure left.
+  const now = new Set(resolved.map((p) => p.hold.id));
+  const earlier = items.map((i) => i.holdId).filter((id) => !now.has(id));
+  const again = earlier.length > 0 ? await resolvedHoldsAmong(ctx.sql, earlier) : [];
+  await releaseHoldsInRedis(ctx, [
+    ...resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
+    ...again.map((h) => ({ hold: h, charged: h.charged })),
+  ]);
+  await creditReferrers(ctx, drafts);
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
     return { holdId: i.holdId, status: isPosted(p) ? 'posted' : 'voided', charged: p.charge };
   });
+}
+
+/** Referral payouts reach the referrers' available balances in Redis too, once per charge. */
+async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<void> {
+  const credits = drafts
+    .filter((d) => d.kind === 'referral')
+    .flatMap((d) => d.legs.filter((l) => l.amount > 0n).map((l) => ({ ...l, ref: d.ref })));
+  await Promise.all(credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, `referral:${c.ref}`)));
 }
 
 function resolution(p: Planned): HoldResolution {

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { findEntryByRef, type LedgerEntryRow } from '../db/queries/ledger-entries.js';
 import { ApiError } from '../errors.js';
+import { creditRedisBalance } from './credit.js';
 import { postTransfers } from './post-transfers.js';
 
 export interface TopupInput {
@@ -56,6 +57,6 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
   }
   // Admission keeps the available balance in Redis; add the credit there too (a no-op when Redis
   // has not loaded this account, which then loads a balance that already includes it).
-  await ctx.scripts.run('creditBalance', [ctx.keys.balance(input.accountId)], [input.amount.toString()]);
+  await creditRedisBalance(ctx, input.accountId, input.amount, `topup:${input.reference}`);
   return { entry, created: true };
 }

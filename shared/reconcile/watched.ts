@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { releaseIfSettled } from './hold-records.js';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
+import { releaseIfSettled } from './hold-records.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
 import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';

@@ -40,6 +40,10 @@ export class AdmissionKeys {
   hold(accountId: string, holdId: string): string {
     return `${this.base(accountId)}:h:${holdId}`;
   }
+  /** Marks a credit to the balance as applied (a top-up, a referral payout), so a resend is a no-op. */
+  credit(accountId: string, creditId: string): string {
+    return `${this.base(accountId)}:cr:${creditId}`;
+  }
   /** Everything of every account, for reconcile --fix. */
   pattern(): string {
     return `${this.prefix}:{a:*`;

@@ -16,7 +16,7 @@ const SCRIPTS = {
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-3.lua',
   loadRpmWindow: 'load-rpm-window-1.lua',
-  creditBalance: 'credit-balance-1.lua',
+  creditBalance: 'credit-balance-2.lua',
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',

@@ -136,7 +136,8 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
     const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', ctx.keys.pattern(), 'COUNT', 1000);
     cursor = next;
     for (const k of keys) {
-      if (/:r:[^:]+$/.test(k)) continue;
+      // Rate windows move with time; credit markers only guard a resend for an hour.
+      if (/:r:[^:]+$/.test(k) || /:cr:/.test(k)) continue;
       const type = await ctx.redis.type(k);
       out[k] = type === 'hash' ? await ctx.redis.hgetall(k) : await ctx.redis.get(k);
     }

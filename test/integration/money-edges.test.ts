@@ -37,6 +37,23 @@ async function availability(accountId: string) {
   return { redis: redis === null ? null : BigInt(redis), postgres: pg.balance - pg.held };
 }
 
+/** A context whose named script fails once (a Redis timeout) before running. */
+function failingOnce(name: string): Context {
+  let failed = false;
+  return {
+    ...env.ctx,
+    scripts: {
+      run: (n, k, a) => {
+        if (n === name && !failed) {
+          failed = true;
+          return Promise.reject(new Error('Command timed out'));
+        }
+        return env.ctx.scripts.run(n, k, a);
+      },
+    },
+  };
+}
+
 async function flushAccount(accountId: string) {
   const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${accountId}}*`);
   if (keys.length) await env.ctx.redis.del(...keys);
@@ -107,5 +124,33 @@ describe('money path: Redis and Postgres stay together', () => {
     const after = (await env.ctx.sql`select balance from ledger_accounts where id = 'sys_revenue'`)[0]!
       .balance;
     expect(after - before).toBe(0n); // margin 500, all of it to L1 (10% of 10,500 would be 1,050)
+  });
+
+  it('credits referral payouts to the referrer’s Redis balance too', async () => {
+    const referrer = await createKeyFixture(env.ctx, { balance: 1_000n });
+    const r = await hold(env.ctx, referrer.key, 100n); // loads the referrer's Redis state
+    await settleHolds(env.ctx, [{ holdId: r.hold.id, outcome: 'void' }]);
+    const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: referrer.accountId });
+    const a = await hold(env.ctx, spender.key, 50_000n);
+    await settleHolds(env.ctx, [
+      { holdId: a.hold.id, outcome: 'post', promptTokens: 500, completionTokens: 500 },
+    ]);
+    // charge 12,000 → L1 earns 1,200 in Postgres
+    const av = await availability(referrer.accountId);
+    expect(av.postgres).toBe(2_200n);
+    expect(av.redis).toBe(av.postgres);
+  });
+
+  it('repeats the Redis release of a hold an earlier run committed but failed to release', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(env.ctx, f.key, 3_000n);
+    const s = { holdId: a.hold.id, outcome: 'post' as const, promptTokens: 20, completionTokens: 30 };
+    await expect(settleHolds(failingOnce('releaseHolds'), [s])).rejects.toThrow();
+    // what the settlement worker (one-by-one fallback) / BullMQ retry / sweeper do next:
+    const [again] = await settleHolds(env.ctx, [s]);
+    expect(again?.status).toBe('already');
+    const av = await availability(f.accountId);
+    expect(av.postgres).toBe(9_400n);
+    expect(av.redis).toBe(av.postgres);
   });
 });

@@ -18,6 +18,11 @@ if not mk then return {'load', 'mk'} end
 local bal = redis.call('GET', KEYS[6])
 if not bal then return {'load', 'balance'} end
 
+-- This very admission sent again (ioredis resends a command whose reply a dropped connection lost):
+-- its hold record exists, so it was admitted. Say so again, reserving nothing twice (rpm 0: the
+-- reply carries no RPM state).
+if redis.call('EXISTS', KEYS[7]) == 1 then return {'ok', 0, 0, 0} end
+
 local refused = keyRefusal(k[1], k[2], mk, now)
 if refused then return {'key', refused} end
 
