@@ -77,6 +77,11 @@ export const configSchema = z
     PRICING_REFRESH_SECONDS: positiveInt.default(30),
     /** Per upstream attempt (for a stream: the wait for each chunk). */
     UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
+    /**
+     * The longest a sync chat stream may run; it is then stopped and billed for what was generated.
+     * Its hold lives a minute longer, so the stale-hold sweeper never voids a stream still running.
+     */
+    SYNC_STREAM_MAX_SECONDS: positiveInt.default(14 * 60),
     /** Nodes tried per request before giving up. */
     UPSTREAM_MAX_ATTEMPTS: positiveInt.default(3),
     /** Attempts per async job (node failures are retried with exponential backoff from INFERENCE_BACKOFF_MS). */

@@ -19,10 +19,7 @@ import type { Upstream } from '../../shared/upstream.js';
 import { sendJson } from '../json-response.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
-import { streamChat } from './v1-chat-stream.js';
-
-/** Sync chat holds stay open at most this long before the sweeper may void them. */
-const SYNC_HOLD_TTL_MS = 15 * 60_000;
+import { streamChat, syncHoldTtlMs } from './v1-chat-stream.js';
 
 export interface ChatDeps {
   upstream: Upstream;
@@ -54,7 +51,7 @@ export async function serveChatCompletion(
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }
   const admission = await admitChat(ctx, key, chat, {
-    holdTtlMs: SYNC_HOLD_TTL_MS,
+    holdTtlMs: syncHoldTtlMs(ctx.config),
     // A relaxed grouped insert (see insertSyncHolds for what that risks, holdWriterFor for the
     // groups), running while the node works. The answer does not wait for it: with a fast node the
     // write is the slower of the two, and a request served whose write failed is billed all the

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Admission } from '../../shared/admission/admit.js';
+import type { Config } from '../../shared/config.js';
 import type { Context } from '../../shared/context.js';
-import { errorBody } from '../../shared/errors.js';
+import { ApiError, errorBody } from '../../shared/errors.js';
 import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
 import type { ChatCompletionBody, PreparedChat } from '../../shared/inference/chat-request.js';
 import { settleServed } from '../../shared/inference/settle-request.js';
@@ -10,6 +11,15 @@ import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
 import type { ChatDeps } from './v1-chat-completions.js';
+
+/**
+ * How long a sync chat hold stays open before the stale-hold sweeper may void it: a minute more
+ * than the longest stream (a non-stream call ends far sooner, at UPSTREAM_TIMEOUT_MS per attempt).
+ */
+export const syncHoldTtlMs = (config: Config) => (config.SYNC_STREAM_MAX_SECONDS + 60) * 1000;
+
+/** A stream stopped at SYNC_STREAM_MAX_SECONDS. */
+class StreamTooLong extends Error {}
 
 /**
  * The SSE half of sync chat. A client that goes away aborts the node call; whatever was generated
@@ -34,11 +44,15 @@ export async function streamChat(
   res.on('close', () => {
     if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
   });
+  // Stopped before its hold could go stale: a stream served past its hold's life would be free.
+  const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
+  const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);
 
   let stream: ChatStream;
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
   } catch (err) {
+    clearTimeout(deadline);
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     throw upstreamToApiError(err, chat.model.id) ?? err;
   }
@@ -58,13 +72,20 @@ export async function streamChat(
     }
     res.end('data: [DONE]\n\n');
   } catch (err) {
-    if (!abort.signal.aborted) {
+    if (abort.signal.reason instanceof StreamTooLong) {
+      const stopped = new ApiError(
+        'upstream_error',
+        `The stream reached its ${limitS} s limit and was stopped`,
+      );
+      res.end(`data: ${JSON.stringify(errorBody(stopped))}\n\n`);
+    } else if (!abort.signal.aborted) {
       ctx.logger.warn({ err, holdId }, 'upstream stream broke');
       const apiError = upstreamToApiError(err, chat.model.id);
       if (apiError) res.write(`data: ${JSON.stringify(errorBody(apiError))}\n\n`);
       res.end();
     }
   } finally {
+    clearTimeout(deadline);
     await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
 }
