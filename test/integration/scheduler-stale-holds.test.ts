@@ -23,6 +23,20 @@ afterAll(async () => {
 
 const job = (f: KeyFixture, estimate: bigint) => admitJob(env.ctx, f, estimate);
 
+/** A worker ran it and recorded its answer (100 tokens, 100 nGNK); its settlement never came. */
+const succeeded = (jobId: string) =>
+  completeJobs(env.ctx.sql, [
+    {
+      id: jobId,
+      attempt: 1,
+      startedAt: clock.now(),
+      result: {},
+      usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
+      cost: 100n,
+      at: clock.now(),
+    },
+  ]);
+
 const holdRow = async (id: string) =>
   (await env.ctx.sql`select status, posted_amount from holds where id = ${id}`)[0];
 const available = (f: KeyFixture) => env.ctx.redis.get(env.ctx.keys.balance(f.accountId));
@@ -69,17 +83,7 @@ describe('scheduler: stale holds', () => {
     const ok = await job(f, 300n);
     const bad = await job(f, 200n);
     // A worker ran it and recorded the answer; its settlement never came.
-    await completeJobs(env.ctx.sql, [
-      {
-        id: ok.jobId,
-        attempt: 1,
-        startedAt: clock.now(),
-        result: {},
-        usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
-        cost: 100n,
-        at: clock.now(),
-      },
-    ]);
+    await succeeded(ok.jobId);
     await failJob(env.ctx.sql, bad.jobId, { status: 'failed', error: { type: 'x' }, at: clock.now() });
 
     clock.set('2026-11-26T10:04:00.000Z'); // settlement may still be on its way
@@ -92,6 +96,24 @@ describe('scheduler: stale holds', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
     // Nothing left to do: a second sweep is a no-op.
     expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+  });
+
+  it('settles the others when one stale hold cannot be settled', async () => {
+    clock.set('2026-11-27T10:00:00.000Z');
+    const a = await createKeyFixture(env.ctx, { balance: 1000n });
+    const b = await createKeyFixture(env.ctx, { balance: 1000n });
+    const stuck = await job(a, 300n);
+    await succeeded(stuck.jobId);
+    const sync = await hold(env.ctx, b.key, 200n, { ttlMs: 15 * 60_000 });
+    // A's books broken by hand: its charge would take the balance below zero, which Postgres refuses.
+    await env.ctx.sql`update ledger_accounts set balance = 0 where id = ${a.accountId}`;
+
+    clock.set('2026-11-27T16:00:00.000Z');
+    expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ voided: 1, posted: 0 });
+    expect(await holdRow(sync)).toMatchObject({ status: 'voided' });
+    expect(await holdRow(stuck.holdId)).toMatchObject({ status: 'open' });
+    await env.ctx.sql`update ledger_accounts set balance = 1000 where id = ${a.accountId}`;
+    expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 1 });
   });
 
   it('leaves running work with time left alone', async () => {

@@ -3,7 +3,7 @@ import type { Context } from '../../context.js';
 import { failJob, type JobRow } from '../../db/queries/jobs.js';
 import { findStaleHolds } from '../../db/queries/stale-holds.js';
 import { afterJobFinished } from '../../jobs/finish.js';
-import { type Settlement, settleHolds } from '../../ledger/settle.js';
+import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
 import type { Queues } from '../../queues.js';
 
 const BATCH = 200;
@@ -59,7 +59,7 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
       }
     }
     if (items.length) {
-      for (const r of await settleHolds(ctx, items)) {
+      for (const r of await settleEachIfNeeded(ctx, items)) {
         if (r.status === 'voided') result.voided++;
         if (r.status === 'posted') result.posted++;
       }
@@ -72,4 +72,28 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
     // A batch where every hold was left alone (jobs that just finished) must not loop forever.
     if (stale.length < BATCH || items.length === 0) return result;
   }
+}
+
+/**
+ * The holds in one transaction; if that fails, one by one, as the settlement worker does: one hold
+ * that cannot settle (a constraint it breaks) must not keep the rest open, sweep after sweep.
+ */
+async function settleEachIfNeeded(ctx: Context, items: Settlement[]): Promise<SettlementResult[]> {
+  try {
+    return await settleHolds(ctx, items);
+  } catch (err) {
+    ctx.logger.error(
+      { err, holds: items.length },
+      'settling stale holds together failed; settling them one by one',
+    );
+  }
+  const out: SettlementResult[] = [];
+  for (const item of items) {
+    try {
+      out.push(...(await settleHolds(ctx, [item])));
+    } catch (err) {
+      ctx.logger.error({ err, holdId: item.holdId }, 'a stale hold could not be settled');
+    }
+  }
+  return out;
 }
