@@ -10,7 +10,7 @@ import {
   recordAttempt,
   type StartedJobRow,
 } from '../shared/db/queries/job-attempts.js';
-import { failJob, findJob, type JobRow, recordCancelledJobBill } from '../shared/db/queries/jobs.js';
+import { failJob, findJob, type JobRow, recordEndedJobBill } from '../shared/db/queries/jobs.js';
 import { errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
 import { GroupCommit } from '../shared/group-commit.js';
@@ -196,13 +196,13 @@ export function startInferenceWorker(
   }
 
   /**
-   * A job cancelled while its node call ran is billed all the same: the node did the work. Settled
-   * here rather than in a group (it is rare), so the job can show its usage and what it cost:
-   * nothing if the cancel voided the hold first (it was cancelled before its run was marked).
+   * A job that ended while its node call ran (cancelled, say) is billed all the same: the node did
+   * the work. Settled here rather than in a group (it is rare), so the job can show its usage and
+   * what it cost: nothing if its end voided the hold first.
    */
   async function billCancelled(jobId: string, holdId: string, done: JobCompletion): Promise<void> {
     if (await settleRequestNow(ctx, deps.queues, holdId, done.usage))
-      await recordCancelledJobBill(ctx.sql, jobId, done.usage);
+      await recordEndedJobBill(ctx.sql, jobId, done.usage);
   }
 
   // A group's jobs run side by side; every one ends before the group does, so a group retried

@@ -114,10 +114,12 @@ export async function failJob(
 }
 
 /**
- * What a job cancelled during its node call was billed, read from its settled hold: the charge it
- * posted with the node's usage, or nothing when the hold had been voided first.
+ * What a job that ended during its node call (cancelled; a batch line expired or cancelled with
+ * its batch; failed by another run of it) was billed, read from its settled hold: the charge it
+ * posted with the node's usage, or nothing when the hold had been voided first. A charge is never
+ * hidden behind a job that shows none.
  */
-export async function recordCancelledJobBill(
+export async function recordEndedJobBill(
   db: Db,
   id: string,
   usage: Record<string, number>,
@@ -126,7 +128,8 @@ export async function recordCancelledJobBill(
     update jobs j set cost_ngonka = coalesce(h.posted_amount, 0),
       usage = case when h.status = 'posted' then ${db.json(usage)}::jsonb end
     from holds h
-    where j.id = ${id} and h.id = j.hold_id and j.status = 'cancelled' and h.status <> 'open'`;
+    where j.id = ${id} and h.id = j.hold_id and j.status in ('cancelled', 'expired', 'failed')
+      and h.status <> 'open'`;
 }
 
 /** Cancel a job that has not finished; returns it with the status it had before. */
