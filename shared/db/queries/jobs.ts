@@ -119,11 +119,7 @@ export async function failJob(
  * posted with the node's usage, or nothing when the hold had been voided first. A charge is never
  * hidden behind a job that shows none.
  */
-export async function recordEndedJobBill(
-  db: Db,
-  id: string,
-  usage: Record<string, number>,
-): Promise<void> {
+export async function recordEndedJobBill(db: Db, id: string, usage: Record<string, number>): Promise<void> {
   await db`
     update jobs j set cost_ngonka = coalesce(h.posted_amount, 0),
       usage = case when h.status = 'posted' then ${db.json(usage)}::jsonb end
