@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import type { Context } from '../shared/context.js';
@@ -22,6 +22,7 @@ type Route = (
   key: ChildKeyIdentity,
   body: unknown,
   res: ServerResponse,
+  headers: IncomingHttpHeaders,
 ) => Promise<void>;
 
 /** The hot routes, by their path as Express matches it (lower case, no trailing slash). */
@@ -63,7 +64,7 @@ async function serve(
   try {
     const body = await readJson(req);
     const key = await authenticateChildKey(ctx, bearerToken(req));
-    await route(ctx, deps, key, body, res);
+    await route(ctx, deps, key, body, res, req.headers);
   } catch (err) {
     sendError(res, err, ctx.logger, requestId);
   }

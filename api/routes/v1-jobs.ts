@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { checkKeyAccess } from '../../shared/admission/key-access.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
@@ -8,6 +9,7 @@ import { ApiError } from '../../shared/errors.js';
 import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
+import { claimSubmission, idempotencyKeyOf } from '../../shared/jobs/idempotency.js';
 import { submitJob } from '../../shared/jobs/submit.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
@@ -27,17 +29,23 @@ export const createJobBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).nullish(),
 });
 
-/** POST /v1/jobs (the api's fast path serves it too: fast-v1.ts): admit, record, enqueue, 202. */
+/**
+ * POST /v1/jobs (the api's fast path serves it too: fast-v1.ts): admit, record, enqueue, 202. With
+ * an `Idempotency-Key`, a retry of the same submission gets the job the first one made.
+ */
 export async function serveJobSubmission(
   ctx: Context,
   deps: { upstream: Upstream; queues: Queues },
   key: ChildKeyIdentity,
   input: unknown,
   res: ServerResponse,
+  headers: IncomingHttpHeaders = {},
 ): Promise<void> {
   let body: z.output<typeof createJobBody>;
   let chat: PreparedChat;
+  let idempotencyKey: string | null;
   try {
+    idempotencyKey = idempotencyKeyOf(headers['idempotency-key']);
     body = parse(createJobBody, input);
     if (body.request.stream)
       throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
@@ -48,13 +56,43 @@ export async function serveJobSubmission(
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }
-  const { job, rateLimit } = await submitJob(ctx, deps, {
-    key,
-    chat,
-    webhookUrl: body.webhook_url ?? null,
-    metadata: body.metadata ?? {},
-  });
+  const claim = idempotencyKey ? await claimSubmission(ctx, key, idempotencyKey) : null;
+  if (claim && 'replay' in claim) return replaySubmission(ctx, key, claim.replay, res);
+
+  let submitted: Awaited<ReturnType<typeof submitJob>>;
+  try {
+    submitted = await submitJob(ctx, deps, {
+      key,
+      chat,
+      webhookUrl: body.webhook_url ?? null,
+      metadata: body.metadata ?? {},
+    });
+  } catch (err) {
+    // Refused (a limit, the balance) or failed: a retry with the same key may try again.
+    await claim?.release().catch(() => {});
+    throw err;
+  }
+  const { job, rateLimit } = submitted;
+  // The job exists either way; a key that failed to record only means a retry would be refused
+  // with 409 until its claim runs out.
+  await claim
+    ?.record(job.id)
+    .catch((err: unknown) => ctx.logger.warn({ err, jobId: job.id }, 'recording an Idempotency-Key failed'));
   setRateLimitHeaders(res, rateLimit);
+  sendJson(res, 202, formatJob(job));
+}
+
+/** The answer to a retried submission: the job its Idempotency-Key made, as it is now. */
+async function replaySubmission(
+  ctx: Context,
+  key: ChildKeyIdentity,
+  jobId: string,
+  res: ServerResponse,
+): Promise<void> {
+  setRateLimitHeaders(res, await checkKeyAccess(ctx, key)); // a key disabled since is refused
+  const job = await findJob(ctx.sql, jobId);
+  if (!job || !visibleToKey(job, key)) throw ApiError.notFound('Job');
+  res.setHeader('idempotent-replayed', 'true');
   sendJson(res, 202, formatJob(job));
 }
 

@@ -73,7 +73,18 @@ registry.registerPath({
   path: '/v1/jobs',
   tags,
   summary: 'Submit an async chat completion; poll it or get a webhook when it ends',
-  request: { body: { content: { 'application/json': { schema: createJobBody } } } },
+  request: {
+    body: { content: { 'application/json': { schema: createJobBody } } },
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .max(255)
+        .optional()
+        .describe(
+          'Retry-safe submission: a second request with the same key (per management key, for a day) gets the first one’s job, header idempotent-replayed: true, and is not charged again; 409 while the first is still being admitted',
+        ),
+    }),
+  },
   responses: { 202: object('job'), ...admission },
 });
 byId('get', '/v1/jobs/{id}', 'job', 'A job: status queued, running, succeeded, failed, cancelled or expired');

@@ -14,7 +14,9 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   r.use(requireChildKey(ctx));
   // The admitting routes: admission checks the key (and its RPM) in the same step as the hold.
   r.post('/chat/completions', chatCompletions(ctx, deps));
-  r.post('/jobs', (req, res) => serveJobSubmission(ctx, deps, res.locals.childKey, req.body, res));
+  r.post('/jobs', (req, res) =>
+    serveJobSubmission(ctx, deps, res.locals.childKey, req.body, res, req.headers),
+  );
   // Everything else takes no hold, but answers only an active key, with its RPM headers.
   r.use(requireActiveChildKey(ctx));
   r.get('/models', listModels(ctx, deps.upstream));

@@ -44,6 +44,10 @@ export class AdmissionKeys {
   credit(accountId: string, creditId: string): string {
     return `${this.base(accountId)}:cr:${creditId}`;
   }
+  /** A job submission's Idempotency-Key (hashed), per management key: the job it made. */
+  idempotency(accountId: string, mkId: string, keyHash: string): string {
+    return `${this.base(accountId)}:idem:${mkId}:${keyHash}`;
+  }
   /** Everything of every account, for reconcile --fix. */
   pattern(): string {
     return `${this.prefix}:{a:*`;

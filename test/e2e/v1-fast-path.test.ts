@@ -79,6 +79,17 @@ const cases: [string, string, () => RequestInit][] = [
   ['text/plain', '/v1/chat/completions', () => ({ headers: { 'content-type': 'text/plain' }, body: '{}' })],
   ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
   ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
+  [
+    'an over-long Idempotency-Key',
+    '/v1/jobs',
+    () => {
+      const init = auth({ request: { model, messages: [{ role: 'user', content: 'x' }] } });
+      return {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), 'idempotency-key': 'k'.repeat(256) },
+      };
+    },
+  ],
 ];
 /** A chat body whose response_format nests `levels` arrays deep. */
 const deep = (levels: number) =>

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { topup } from '../../shared/ledger/topup.js';
+import { expectNoLedgerDrift } from '../helpers/books.js';
+import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const stack = useTestStack();
+
+const body = {
+  request: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 },
+};
+
+async function submit(key: string, idempotencyKey?: string) {
+  const res = await fetch(`${stack.server.url}/v1/jobs`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }),
+    },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    replayed: res.headers.get('idempotent-replayed'),
+    body: (await res.json()) as any,
+  };
+}
+
+const holdsOf = async (c: Customer) =>
+  (
+    await stack.env.ctx.sql<
+      { n: number }[]
+    >`select count(*)::int as n from holds where account_id = ${c.accountId}`
+  )[0]!.n;
+
+describe('POST /v1/jobs with an Idempotency-Key', () => {
+  it('answers a retry with the job the first submission made, held and charged once', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const first = await submit(c.childKey, 'order-42');
+    expect(first.status).toBe(202);
+    expect(first.replayed).toBeNull();
+    const again = await submit(c.childKey, 'order-42');
+    expect(again.status).toBe(202);
+    expect(again.replayed).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect(await holdsOf(c)).toBe(1);
+    // Another key, or none, is another job.
+    expect((await submit(c.childKey, 'order-43')).body.id).not.toBe(first.body.id);
+    expect((await submit(c.childKey)).body.id).not.toBe(first.body.id);
+    expect(await holdsOf(c)).toBe(3);
+    await waitFor('all settled', async () => {
+      const [h] = await stack.env.ctx.sql<{ n: number }[]>`
+        select count(*)::int as n from holds where account_id = ${c.accountId} and status = 'open'`;
+      return h!.n === 0;
+    });
+    // Replayed once it finished: the job as it is now.
+    const late = await submit(c.childKey, 'order-42');
+    expect(late.body).toMatchObject({ id: first.body.id, status: 'succeeded' });
+    expect(await holdsOf(c)).toBe(3);
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('shares keys across the child keys of one management key, not across management keys', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const sibling = await fetch(`${stack.server.url}/api/management/keys/${c.mkId}/children`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.mkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sibling' }),
+    }).then((r) => r.json() as Promise<{ key: string }>);
+    const other = await secondManagementKey(stack.server.url, c);
+    const first = await submit(c.childKey, 'shared');
+    expect((await submit(sibling.key, 'shared')).body.id).toBe(first.body.id);
+    expect((await submit(other.childKey, 'shared')).body.id).not.toBe(first.body.id);
+  });
+
+  it('lets a refused submission be retried with the same key', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 0n });
+    const refused = await submit(c.childKey, 'retry-me');
+    expect(refused.status).toBe(402);
+    await topup(stack.env.ctx, {
+      accountId: c.accountId,
+      amount: 1_000_000_000n,
+      reference: `idem-${c.accountId}`,
+    });
+    const retried = await submit(c.childKey, 'retry-me');
+    expect(retried.status).toBe(202);
+    expect(retried.replayed).toBeNull();
+  });
+
+  it('makes one job of 20 racing submissions with one key', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const all = await Promise.all(Array.from({ length: 20 }, () => submit(c.childKey, 'race')));
+    const made = all.filter((r) => r.status === 202 && r.replayed === null);
+    expect(made).toHaveLength(1);
+    for (const r of all) {
+      if (r.status === 202) expect(r.body.id).toBe(made[0]!.body.id);
+      else expect([r.status, r.body.error.type]).toEqual([409, 'conflict']);
+    }
+    expect(await holdsOf(c)).toBe(1);
+  });
+
+  it('refuses an empty or over-long key with a 400 naming it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await submit(c.childKey, 'x'.repeat(256));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'Idempotency-Key' });
+    expect(await holdsOf(c)).toBe(0);
+  });
+});
