@@ -109,10 +109,31 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
       30_000,
     );
 
+    // As if the receiver had first failed: the delivery's first attempt a 503 (the log's rows are
+    // written by the delivery worker; here one is put before the real one).
+    const { sql } = stack.env.ctx;
+    await waitFor('the attempt logged', async () => {
+      const [a] = await sql`
+        select count(*)::int as n from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
+        where d.account_id = ${c.accountId} and d.event_type = 'job.succeeded'`;
+      return a!.n === 1;
+    });
+    await sql`
+      update webhook_attempts set attempt = attempt + 1
+      where delivery_id in (select id from webhook_deliveries where account_id = ${c.accountId} and event_type = 'job.succeeded')`;
+    await sql`
+      insert into webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at)
+      select id, 1, 503, null, 7, created_at from webhook_deliveries
+      where account_id = ${c.accountId} and event_type = 'job.succeeded'`;
     await page.getByRole('button', { name: `Delivery log of ${receiverUrl}` }).click();
     const log = page.getByRole('dialog', { name: /Deliveries to/ });
     const delivery = log.getByRole('row', { name: /job\.succeeded/ });
     await expect.poll(() => delivery.textContent()).toMatch(/succeeded[\s\S]*HTTP 200/i);
+    await delivery.getByText('All 2 attempts').click();
+    expect(await delivery.locator('details li').allTextContents()).toEqual([
+      expect.stringMatching(/ · HTTP 503 · 7 ms$/),
+      expect.stringMatching(/ · HTTP 200 · \d+ ms$/),
+    ]);
     await screenshot(page, 'webhook-deliveries');
     await page.keyboard.press('Escape');
     await screenshot(page, 'webhooks');

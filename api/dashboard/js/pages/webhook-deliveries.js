@@ -41,12 +41,41 @@ function deliveriesTable(deliveries, { perJob = false } = {}) {
           : null,
         h('td', {}, badge(d.status)),
         h('td', { class: 'num' }, String(d.attempts)),
-        h('td', {}, d.last_status_code ? `HTTP ${d.last_status_code}` : (d.last_error ?? '—')),
+        h(
+          'td',
+          {},
+          d.last_status_code ? `HTTP ${d.last_status_code}` : (d.last_error ?? '—'),
+          attemptsLog(d),
+        ),
         h('td', {}, time(d.next_attempt_at)),
         h('td', {}, time(d.created_at)),
       ),
     ),
   });
+}
+
+/** Every attempt of a delivery tried more than once: when, what came back, how long it took. */
+function attemptsLog(d) {
+  const log = d.attempts_log ?? [];
+  if (log.length < 2) return null;
+  return h(
+    'details',
+    { class: 'attempts' },
+    h('summary', {}, `All ${log.length} attempts`),
+    h(
+      'ol',
+      {},
+      log.map((a) =>
+        h(
+          'li',
+          {},
+          time(a.at),
+          ` · ${a.status_code ? `HTTP ${a.status_code}` : (a.error ?? 'no answer')}`,
+          a.duration_ms === null || a.duration_ms === undefined ? '' : ` · ${a.duration_ms} ms`,
+        ),
+      ),
+    ),
+  );
 }
 
 /** A delivery log in a dialog: loading, then the table or what went wrong. */
