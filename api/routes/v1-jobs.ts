@@ -66,18 +66,14 @@ export async function serveJobSubmission(
       chat,
       webhookUrl: body.webhook_url ?? null,
       metadata: body.metadata ?? {},
+      ...(claim ? { jobId: claim.jobId } : {}),
     });
   } catch (err) {
-    // Refused (a limit, the balance) or failed: a retry with the same key may try again.
+    // Refused (a limit, the balance), or failed with its hold voided: a retry may try again.
     await claim?.release().catch(() => {});
     throw err;
   }
   const { job, rateLimit } = submitted;
-  // The job exists either way; a key that failed to record only means a retry would be refused
-  // with 409 until its claim runs out.
-  await claim
-    ?.record(job.id)
-    .catch((err: unknown) => ctx.logger.warn({ err, jobId: job.id }, 'recording an Idempotency-Key failed'));
   setRateLimitHeaders(res, rateLimit);
   sendJson(res, 202, formatJob(job));
 }
@@ -86,12 +82,10 @@ export async function serveJobSubmission(
 async function replaySubmission(
   ctx: Context,
   key: ChildKeyIdentity,
-  jobId: string,
+  job: JobRow,
   res: ServerResponse,
 ): Promise<void> {
   setRateLimitHeaders(res, await checkKeyAccess(ctx, key)); // a key disabled since is refused
-  const job = await findJob(ctx.sql, jobId);
-  if (!job || !visibleToKey(job, key)) throw ApiError.notFound('Job');
   res.setHeader('idempotent-replayed', 'true');
   sendJson(res, 202, formatJob(job));
 }

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
+import { findJob, type JobRow } from '../db/queries/jobs.js';
 import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { visibleToKey } from './visibility.js';
 
 /** How long a key names its job: a client retries within minutes, not days. */
 const REMEMBER_S = 24 * 3600;
-/** How long a submission may hold its key before its job exists (a crash frees it after this). */
-const CLAIM_S = 60;
-const PENDING = 'pending';
+/** A claim whose job still does not exist after this long belongs to a submission that died. */
+const DEAD_AFTER_MS = 60_000;
 const MAX_LENGTH = 255;
 
 /** `Idempotency-Key` as sent (null when absent); a 400 when it is empty or too long. */
@@ -20,16 +22,27 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 export type IdempotentSubmission =
-  | { replay: string }
-  | { record(jobId: string): Promise<void>; release(): Promise<void> };
+  | { replay: JobRow }
+  | {
+      /** The id the job must be made with. */
+      jobId: string;
+      /** Give the key up: the submission was refused, so a retry may succeed. */
+      release(): Promise<void>;
+    };
+
+const inProgress = () =>
+  new ApiError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', {
+    param: 'Idempotency-Key',
+  });
 
 /**
  * Claim `given` for one job submission of the key's management key (its jobs are visible to all
- * its child keys, so its keys are shared the same way). The first submission claims it and records
- * its job once made (or gives the key up when refused, so a retry may succeed); any later one
- * with the same key gets that job (`replay`) instead of a second job and a second charge, or a 409
- * while the first is still being admitted. Kept in Redis for a day: a Redis that lost its data
- * forgets them (README).
+ * its child keys, so its keys are shared the same way). The claim names the job's id before the job
+ * is admitted, so a retry finds the job even when the first submission's process died after
+ * writing it, before answering: it gets that job (`replay`) instead of a second job and a second
+ * charge. While the first is still being admitted a retry gets a 409; a claim whose job never
+ * appeared (its submission died first) is taken over after a minute. Kept in Redis for a day: a
+ * Redis that lost its data forgets them (README).
  */
 export async function claimSubmission(
   ctx: Context,
@@ -38,24 +51,29 @@ export async function claimSubmission(
 ): Promise<IdempotentSubmission> {
   const hash = createHash('sha256').update(given).digest('hex');
   const name = ctx.keys.idempotency(key.account_id, key.management_key_id, hash);
-  if ((await ctx.redis.set(name, PENDING, 'EX', CLAIM_S, 'NX')) === 'OK') {
-    return {
-      record: async (jobId) => {
-        await ctx.redis.set(name, jobId, 'EX', REMEMBER_S);
-      },
-      release: async () => {
-        await ctx.redis.del(name);
-      },
-    };
+  const jobId = newId('job');
+  const mine = `${jobId}:${ctx.clock.now().getTime()}`;
+  let replaces = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const [claimed, holder] = (await ctx.scripts.run('claim', [name], [mine, replaces, REMEMBER_S])) as [
+      number,
+      string,
+    ];
+    if (claimed === 1)
+      return {
+        jobId,
+        release: async () => {
+          await ctx.redis.del(name);
+        },
+      };
+    const [heldBy, since] = holder.split(':') as [string, string];
+    const job = await findJob(ctx.sql, heldBy);
+    if (job) {
+      if (!visibleToKey(job, key)) throw ApiError.notFound('Job');
+      return { replay: job };
+    }
+    if (ctx.clock.now().getTime() - Number(since) < DEAD_AFTER_MS) throw inProgress();
+    replaces = holder;
   }
-  const jobId = await ctx.redis.get(name);
-  if (jobId === null || jobId === PENDING)
-    throw new ApiError(
-      'conflict',
-      'A request with this Idempotency-Key is still being processed; retry shortly',
-      {
-        param: 'Idempotency-Key',
-      },
-    );
-  return { replay: jobId };
+  throw inProgress();
 }

@@ -20,6 +20,8 @@ export interface SubmitJob {
   chat: PreparedChat;
   webhookUrl: string | null;
   metadata: Record<string, unknown>;
+  /** The job's id, when the caller named it first (an Idempotency-Key's claim). @default a new one */
+  jobId?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function submitJob(
   s: SubmitJob,
 ): Promise<{ job: JobRow; rateLimit: RateLimitState | null }> {
   const { chat } = s;
-  const jobId = newId('job');
+  const jobId = s.jobId ?? newId('job');
   let job: NewJob | undefined;
   const { hold, rateLimit } = await admitChat(ctx, s.key, chat, {
     holdTtlMs: JOB_HOLD_TTL_MS,

@@ -21,6 +21,8 @@ const SCRIPTS = {
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
   putHoldRecord: 'put-hold-record-1.lua',
+  // Idempotency-Key claims (shared/jobs/idempotency.ts).
+  claim: 'claim-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

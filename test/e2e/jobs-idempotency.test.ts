@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { expectNoLedgerDrift } from '../helpers/books.js';
 import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
@@ -99,6 +101,29 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
       if (r.status === 202) expect(r.body.id).toBe(made[0]!.body.id);
       else expect([r.status, r.body.error.type]).toEqual([409, 'conflict']);
     }
+    expect(await holdsOf(c)).toBe(1);
+  });
+
+  it('takes over, after a minute, a key whose submission died before making its job', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
+    // A submission claims the key, then its process dies before the job is written.
+    const dead = await claimSubmission(stack.env.ctx, key, 'orphan');
+    expect('jobId' in dead).toBe(true);
+    const early = await submit(c.childKey, 'orphan');
+    expect([early.status, early.body.error.type]).toEqual([409, 'conflict']);
+
+    const name = stack.env.ctx.keys.idempotency(
+      c.accountId,
+      c.mkId,
+      createHash('sha256').update('orphan').digest('hex'),
+    );
+    const [jobId] = (await stack.env.ctx.redis.get(name))!.split(':');
+    await stack.env.ctx.redis.set(name, `${jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    const later = await submit(c.childKey, 'orphan');
+    expect(later.status).toBe(202);
+    expect(later.replayed).toBeNull();
+    expect((await submit(c.childKey, 'orphan')).body.id).toBe(later.body.id);
     expect(await holdsOf(c)).toBe(1);
   });
 
