@@ -63,7 +63,7 @@ export async function claimSubmission(
       return {
         jobId,
         release: async () => {
-          await ctx.redis.del(name);
+          await ctx.scripts.run('unclaim', [name], [mine]);
         },
       };
     const [heldBy, since] = holder.split(':') as [string, string];

@@ -23,6 +23,7 @@ const SCRIPTS = {
   putHoldRecord: 'put-hold-record-1.lua',
   // Idempotency-Key claims (shared/jobs/idempotency.ts).
   claim: 'claim-1.lua',
+  unclaim: 'unclaim-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -5,6 +5,7 @@ import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { expectNoLedgerDrift } from '../helpers/books.js';
 import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -125,6 +126,24 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(later.replayed).toBeNull();
     expect((await submit(c.childKey, 'orphan')).body.id).toBe(later.body.id);
     expect(await holdsOf(c)).toBe(1);
+  });
+
+  it('never lets a slow submission give up a claim that a retry took over', async () => {
+    const f = await createKeyFixture(stack.env.ctx, { balance: 1000n });
+    const slow = await claimSubmission(stack.env.ctx, f.key, 'k');
+    if (!('jobId' in slow)) throw new Error('expected a claim');
+    // The first submission is slow (past a minute) but alive: its claim looks dead.
+    const name = stack.env.ctx.keys.idempotency(
+      f.accountId,
+      f.mkId,
+      createHash('sha256').update('k').digest('hex'),
+    );
+    await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    const retry = await claimSubmission(stack.env.ctx, f.key, 'k');
+    if (!('jobId' in retry)) throw new Error('expected a take-over');
+    // The slow one is then refused and gives the key up: the retry's claim must stay.
+    await slow.release();
+    expect(await stack.env.ctx.redis.get(name)).toMatch(new RegExp(`^${retry.jobId}:`));
   });
 
   it('refuses an empty or over-long key with a 400 naming it', async () => {

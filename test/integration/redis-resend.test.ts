@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
+import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
@@ -83,4 +84,12 @@ it('a top-up credit whose reply was lost is resent and credits once', async () =
   armed = true; // the credit script runs, its reply is lost, ioredis resends it
   await topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: `resend-${f.accountId}` });
   expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('6000');
+});
+
+it('an Idempotency-Key claim whose reply was lost is resent and still claims', async () => {
+  const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+  await claimSubmission(env.ctx, f.key, 'warm-up'); // the script is loaded: the next call is one EVALSHA
+  armed = true; // claim-1.lua runs, its reply is lost, ioredis resends it
+  const c = await claimSubmission(env.ctx, f.key, 'order-1');
+  expect('jobId' in c).toBe(true);
 });

@@ -116,6 +116,23 @@ describe('scheduler: stale holds', () => {
     expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 1 });
   });
 
+  it('returns from a sweep where a whole group of holds cannot settle, instead of reading it again', async () => {
+    clock.set('2026-11-28T10:00:00.000Z');
+    const a = await createKeyFixture(env.ctx, { balance: 10_000n });
+    for (let i = 0; i < 200; i++) await succeeded((await job(a, 10n)).jobId);
+    await env.ctx.sql`update ledger_accounts set balance = 0 where id = ${a.accountId}`;
+    clock.set('2026-11-28T16:00:00.000Z');
+    const sweep = sweepStaleHolds(env.ctx, queues);
+    const outcome = await Promise.race([
+      sweep.then(() => 'returned'),
+      new Promise((r) => setTimeout(() => r('still looping after 15 s'), 15_000)),
+    ]);
+    await env.ctx.sql`update ledger_accounts set balance = 10000 where id = ${a.accountId}`;
+    await sweep;
+    expect(outcome).toBe('returned');
+    await sweepStaleHolds(env.ctx, queues); // the books mended, the holds settle
+  }, 60_000);
+
   it('leaves running work with time left alone', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1000n });

@@ -58,8 +58,11 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
         items.push({ holdId: h.hold_id, outcome: 'void' });
       }
     }
+    let settledAny = items.length === 0;
     if (items.length) {
-      for (const r of await settleEachIfNeeded(ctx, items)) {
+      const results = await settleEachIfNeeded(ctx, items);
+      settledAny = results.length > 0;
+      for (const r of results) {
         if (r.status === 'voided') result.voided++;
         if (r.status === 'posted') result.posted++;
       }
@@ -70,7 +73,8 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
     result.jobsFailed += failed.length;
     if (stale.length > 0) ctx.logger.warn({ ...result, found: stale.length }, 'resolved stale holds');
     // A batch where every hold was left alone (jobs that just finished) must not loop forever.
-    if (stale.length < BATCH || items.length === 0) return result;
+    // Nor one where none could be settled: the next pass would read the same holds again.
+    if (stale.length < BATCH || items.length === 0 || !settledAny) return result;
   }
 }
 
