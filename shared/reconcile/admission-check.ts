@@ -6,7 +6,7 @@ import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
-import type { DriftItem, Finding } from './types.js';
+import type { DriftItem, Finding, Repair } from './types.js';
 import { releaseSettledMeanwhile, watchedEvaluate } from './watched.js';
 
 const CHUNK = 200;
@@ -79,7 +79,7 @@ const strip = ({ check, subject, message, expected, actual }: Finding): DriftIte
  */
 export async function checkAdmissionState(
   ctx: Context,
-  opts: { fix: boolean; inflightMs: number; eager?: boolean },
+  opts: { fix: boolean; inflightMs: number; eager?: boolean; only?: Repair['kind'] },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
     eager: opts.eager ?? opts.fix,
@@ -118,6 +118,7 @@ export async function checkAdmissionState(
               restore: opts.fix,
               apply: opts.fix,
               inflightMs: opts.inflightMs,
+              ...(opts.only ? { only: opts.only } : {}),
             });
             last = r.findings;
             if (!r.consistent) continue;

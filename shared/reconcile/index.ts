@@ -10,11 +10,12 @@ export interface ReconcileOptions {
   /** Repair Redis from Postgres (admission state; lost inference and batch dispatch messages). @default false */
   fix?: boolean;
   /**
-   * Repair the admission state of what Redis holds and of the accounts with open holds (their hold
-   * records, counters and balances), even without `fix`, which also rebuilds every key used this
-   * month. @default fix
+   * Put back the Redis records of open holds that lost theirs, even without `fix` (which repairs
+   * everything, and rebuilds every key used this month): the one repair that is right under live
+   * traffic, whatever else moves. The counters and the balance already count an open hold; its
+   * record only lets its settlement give back what it did not charge. @default false
    */
-  repairAdmission?: boolean;
+  restoreHoldRecords?: boolean;
   /**
    * Queue again the live jobs whose inference message is lost, and the dispatcher of a batch whose
    * trigger is, even without `fix`: always safe (a job's row is its record; one that finished
@@ -39,10 +40,12 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const fix = opts.fix ?? false;
   const inflightMs = opts.inflightMs ?? ctx.config.RECONCILE_INFLIGHT_MS;
   const ledger = await checkLedger(ctx);
+  const restoreOnly = !fix && (opts.restoreHoldRecords ?? false);
   const admission = await checkAdmissionState(ctx, {
-    fix: fix || (opts.repairAdmission ?? false),
+    fix: fix || restoreOnly,
     eager: fix,
     inflightMs,
+    ...(restoreOnly ? { only: 'putHold' as const } : {}),
   });
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })

@@ -8,7 +8,7 @@ import { releaseIfSettled } from './hold-records.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
 import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';
-import type { Finding } from './types.js';
+import type { Finding, Repair } from './types.js';
 
 export interface WatchedResult {
   findings: Finding[];
@@ -40,7 +40,13 @@ export async function watchedEvaluate(
   conn: Redis,
   accountId: string,
   ids: AccountIds,
-  opts: { restore: boolean; apply: boolean; inflightMs: number },
+  opts: {
+    restore: boolean;
+    apply: boolean;
+    inflightMs: number;
+    /** Apply only these repairs (the rest is reported): the scheduled check puts back hold records. */
+    only?: Repair['kind'];
+  },
 ): Promise<WatchedResult> {
   const at = ctx.clock.now();
   const period = { day: dayKey(at), month: monthKey(at) };
@@ -70,10 +76,13 @@ export async function watchedEvaluate(
     });
     await sleep(opts.inflightMs);
     const multi = conn.multi();
-    const counts = opts.apply ? queueRepairs(multi, findings) : { fixed: 0, restored: 0 };
+    const applied = opts.only
+      ? findings.map((f) => ({ ...f, repairs: f.repairs.filter((r) => r.kind === opts.only) }))
+      : findings;
+    const counts = opts.apply ? queueRepairs(multi, applied) : { fixed: 0, restored: 0 };
     const done = await multi.exec();
     if (done === null) return { findings, consistent: false, fixed: 0, restored: 0 };
-    if (opts.apply) await releaseSettledMeanwhile(ctx, findings);
+    if (opts.apply) await releaseSettledMeanwhile(ctx, applied);
     return { findings, consistent: true, ...counts };
   } finally {
     await conn.unwatch().catch(() => {});
