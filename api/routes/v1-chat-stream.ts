@@ -13,10 +13,12 @@ import { estimatePromptTokens } from '../../shared/pricing.js';
 import type { ChatDeps } from './v1-chat-completions.js';
 
 /**
- * How long a sync chat hold stays open before the stale-hold sweeper may void it: a minute more
- * than the longest stream (a non-stream call ends far sooner, at UPSTREAM_TIMEOUT_MS per attempt).
+ * How long a sync chat hold stays open before the stale-hold sweeper may void it: the longest
+ * stream (a non-stream call ends far sooner, at UPSTREAM_TIMEOUT_MS per attempt), then the grace a
+ * settlement gets to arrive (HOLD_GRACE_SECONDS), as for a job that ended.
  */
-export const syncHoldTtlMs = (config: Config) => (config.SYNC_STREAM_MAX_SECONDS + 60) * 1000;
+export const syncHoldTtlMs = (config: Config) =>
+  (config.SYNC_STREAM_MAX_SECONDS + config.HOLD_GRACE_SECONDS) * 1000;
 
 /** A stream stopped at SYNC_STREAM_MAX_SECONDS. */
 class StreamTooLong extends Error {}
