@@ -56,7 +56,7 @@ export async function serveJobSubmission(
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }
-  const claim = idempotencyKey ? await claimSubmission(ctx, key, idempotencyKey) : null;
+  const claim = idempotencyKey ? await claimSubmission(ctx, key, idempotencyKey, input) : null;
   if (claim && 'replay' in claim) return replaySubmission(ctx, key, claim.replay, res);
 
   let submitted: Awaited<ReturnType<typeof submitJob>>;

@@ -81,7 +81,7 @@ registry.registerPath({
         .max(255)
         .optional()
         .describe(
-          'Retry-safe submission: a second request with the same key (per management key, for a day) gets the first one’s job, header idempotent-replayed: true, and is not charged again; 409 while the first is still being admitted',
+          'Retry-safe submission: a second request with the same key (per management key, for a day) gets the first one’s job, header idempotent-replayed: true, and is not charged again; 409 while the first is still being admitted, or for a different request under the same key',
         ),
     }),
   },

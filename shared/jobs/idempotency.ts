@@ -48,11 +48,14 @@ export async function claimSubmission(
   ctx: Context,
   key: ChildKeyIdentity,
   given: string,
+  /** The request, as sent: a key reused for another request is refused, not answered with its job. */
+  request: unknown = null,
 ): Promise<IdempotentSubmission> {
   const hash = createHash('sha256').update(given).digest('hex');
   const name = ctx.keys.idempotency(key.account_id, key.management_key_id, hash);
   const jobId = newId('job');
-  const mine = `${jobId}:${ctx.clock.now().getTime()}`;
+  const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+  const mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
   let replaces = '';
   for (let attempt = 0; attempt < 2; attempt++) {
     const [claimed, holder] = (await ctx.scripts.run('claim', [name], [mine, replaces, REMEMBER_S])) as [
@@ -66,7 +69,11 @@ export async function claimSubmission(
           await ctx.scripts.run('unclaim', [name], [mine]);
         },
       };
-    const [heldBy, since] = holder.split(':') as [string, string];
+    const [heldBy, since, print] = holder.split(':') as [string, string, string | undefined];
+    if (print !== undefined && print !== fingerprint)
+      throw new ApiError('conflict', 'This Idempotency-Key was used with a different request', {
+        param: 'Idempotency-Key',
+      });
     const job = await findJob(ctx.sql, heldBy);
     if (job) {
       if (!visibleToKey(job, key)) throw ApiError.notFound('Job');

@@ -146,6 +146,23 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(await stack.env.ctx.redis.get(name)).toMatch(new RegExp(`^${retry.jobId}:`));
   });
 
+  it('refuses a key reused for a different request with a 409', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    expect((await submit(c.childKey, 'same-key')).status).toBe(202);
+    const other = await fetch(`${stack.server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${c.childKey}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'same-key',
+      },
+      body: JSON.stringify({ ...body, metadata: { order: 'another' } }),
+    });
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as any).error).toMatchObject({ type: 'conflict', param: 'Idempotency-Key' });
+    expect(await holdsOf(c)).toBe(1);
+  });
+
   it('refuses an empty or over-long key with a 400 naming it', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const res = await submit(c.childKey, 'x'.repeat(256));
