@@ -1,0 +1,139 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
+import {
+  activeLabel,
+  createManagementKey,
+  fieldError,
+  signUp,
+  uniqueEmail,
+} from '../helpers/dashboard-keys.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+/** The key forms: what the browser and the API refuse, shown beside the field; keyboard-only use. */
+let stack: TestStack;
+let browser: Browser;
+let dash: DashboardPage | undefined;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+afterEach(async () => {
+  await dash?.close();
+  dash = undefined;
+});
+
+async function open(): Promise<Page> {
+  dash = await openDashboard(browser, stack.server.url);
+  return dash.page;
+}
+
+describe('dashboard: key forms', () => {
+  it('shows API validation errors next to the field they name', async () => {
+    const page = await open();
+    await page.goto('/dashboard/#/signup');
+    await page.getByLabel('Email').fill(uniqueEmail());
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const password = page.getByLabel('Password');
+    await expect.poll(() => password.getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Password')).toMatch(/8 characters/);
+    await screenshot(page, 'signup-error');
+    await password.fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await createManagementKey(page, 'Validation');
+    await page.getByRole('link', { name: 'Validation' }).click();
+    await page.getByRole('button', { name: 'Create child key' }).click();
+    const form = page.getByRole('dialog', { name: /New child key/ });
+    await form.getByLabel('Name').fill('x'.repeat(101));
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel('Name').getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Name')).toMatch(/at most 100 characters/);
+    // Focus goes to the field named by the error.
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name');
+
+    await form.getByLabel('Name').fill('Customer 7');
+    await form.getByLabel('Daily limit (GNK)').fill('9999999');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    const daily = form.getByLabel('Daily limit (GNK)');
+    await expect.poll(() => daily.getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/At most 9,007,199.254740991 GNK/);
+    expect(await form.getByLabel('Name').getAttribute('aria-invalid')).toBeNull();
+
+    await daily.fill('1');
+    await form.getByLabel('Requests per minute').fill('0');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel('Requests per minute').getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Requests per minute')).toMatch(/must be positive/i);
+
+    // A date typed without its time is refused, not read as "never expires".
+    await form.getByLabel('Requests per minute').fill('');
+    await form.getByLabel(/Expires at/).focus();
+    await page.keyboard.type('12312030');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    await expect.poll(() => form.getByLabel(/Expires at/).getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Expires at (your local time)')).toMatch(/both a date and a time/);
+    await screenshot(page, 'child-key-validation');
+
+    expect(dash!.problems).toEqual([]);
+    expect(
+      dash!.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
+    ).toEqual([
+      '400 POST /api/auth/register',
+      '400 POST /api/management/keys/:id/children',
+      '400 POST /api/management/keys/:id/children',
+    ]);
+  });
+
+  it('creates keys from the keyboard alone', async () => {
+    const page = await open();
+    await signUp(page);
+    await page.getByRole('link', { name: 'API keys' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+
+    const create = page.getByRole('button', { name: 'Create management key' });
+    await create.focus();
+    await page.keyboard.press('Enter');
+    // The dialog opens with focus in its first field; Enter submits.
+    await expect.poll(() => activeLabel(page)).toBe('Name');
+    await page.keyboard.type('Keyboard SaaS');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Management key created' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Copy');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    // Focus is back where it was.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Create management key');
+    await page.getByRole('row', { name: /Keyboard SaaS/ }).waitFor();
+
+    await page.getByRole('link', { name: 'Keyboard SaaS' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Keyboard SaaS', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Create child key' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => activeLabel(page)).toBe('Name');
+    await page.keyboard.type('Keyboard customer');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('0.5');
+    await page.keyboard.press('Enter');
+    const reveal = page.getByRole('dialog', { name: 'Child key created' });
+    expect(await reveal.getByRole('textbox', { name: 'Your new child key' }).inputValue()).toMatch(/^gc-/);
+    // Escape closes it once the user confirms leaving the uncopied key behind.
+    page.once('dialog', (d) => void d.accept());
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    const row = page.getByRole('row', { name: /Keyboard customer/ });
+    await expect.poll(() => row.textContent()).toContain('of 0.5 GNK');
+
+    expect(dash!.problems).toEqual([]);
+    expect(dash!.httpFailures).toEqual([]);
+  });
+});
