@@ -6,6 +6,7 @@ import { accountBooks, accountView, expectNoLedgerDrift, holdsOf, settled } from
 import { createCustomer } from '../helpers/customer.js';
 import { refuseHoldsOf } from '../helpers/refuse-holds.js';
 import { startTestStack, useTestStack } from '../helpers/stack.js';
+import { readUntilBreak } from '../helpers/streams.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectWhiteLabelled } from '../helpers/white-label.js';
 
@@ -186,16 +187,7 @@ describe('streams that end early', () => {
       max_tokens: 50,
       stream: true,
     });
-    const pieces: string[] = [];
-    const err = await (async () => {
-      for await (const chunk of stream) {
-        const content = chunk.choices[0]?.delta?.content;
-        if (content) pieces.push(content);
-      }
-    })().then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const { pieces, err } = await readUntilBreak(stream);
     expect(pieces).toHaveLength(3);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).type).toBe('upstream_error');

@@ -5,6 +5,7 @@ import { estimatePromptTokens, priceTokens } from '../../shared/pricing.js';
 import { expectNoLedgerDrift, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { useTestStack } from '../helpers/stack.js';
+import { readUntilBreak } from '../helpers/streams.js';
 
 /**
  * A sync stream may not outlive its hold: past SYNC_STREAM_MAX_SECONDS it is stopped and billed for
@@ -24,16 +25,7 @@ describe('a sync stream longer than its limit', () => {
       max_tokens: 1000,
       stream: true,
     });
-    const pieces: string[] = [];
-    const err = await (async () => {
-      for await (const chunk of stream) {
-        const content = chunk.choices[0]?.delta?.content;
-        if (content) pieces.push(content);
-      }
-    })().then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const { pieces, err } = await readUntilBreak(stream);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).message).toMatch(/reached its 1 s limit/);
     expect(pieces.length).toBeGreaterThan(3);
