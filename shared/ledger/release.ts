@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import type { HoldRow } from '../db/queries/holds.js';
+import { resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
 import { groupBy } from '../group-by.js';
 
 type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>; charged: bigint };
@@ -29,5 +30,21 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
         list.map((i) => i.charged.toString()),
       );
     }),
+  );
+}
+
+/**
+ * Release again, in Redis, the holds among `holdIds` that are resolved in Postgres, each at what it
+ * posted. For a release that may have been lost: one that failed after its settlement committed
+ * (settle.ts), or one that found no record because Redis had lost it, before a repair put the
+ * record back (reconcile). Safe whenever: the script deletes each record, so a hold released
+ * already (or released by this call, if it came first) changes nothing.
+ */
+export async function releaseIfSettled(ctx: Context, holdIds: string[]): Promise<void> {
+  if (holdIds.length === 0) return;
+  const settled = await resolvedHoldsAmong(ctx.sql, holdIds);
+  await releaseHoldsInRedis(
+    ctx,
+    settled.map((h) => ({ hold: h, charged: h.charged })),
   );
 }

@@ -8,7 +8,6 @@ import {
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
-import { resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
@@ -16,7 +15,7 @@ import type { HoldTerms } from '../queues.js';
 import { creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
-import { releaseHoldsInRedis } from './release.js';
+import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
 
 /**
  * What settlement learns from the worker: the node's usage, or that nothing was served. A post
@@ -95,18 +94,18 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   });
 
   const { plan: resolved, drafts } = committed;
+  await releaseHoldsInRedis(
+    ctx,
+    resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
+  );
   // Holds an earlier run resolved: that run's Redis release may have failed after its commit (a
-  // timeout, a process killed), and would never run again. The release is once per hold (it deletes
-  // the hold's record), so repeating it for them is safe, and mends what the failure left.
-  const now = new Set(resolved.map((p) => p.hold.id));
-  const earlier = items.map((i) => i.holdId).filter((id) => !now.has(id));
-  const again = earlier.length > 0 ? await resolvedHoldsAmong(ctx.sql, earlier) : [];
-  await releaseHoldsInRedis(ctx, [
-    ...resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
-    ...again.map((h) => ({ hold: h, charged: h.charged })),
-  ]);
-  await creditReferrers(ctx, drafts);
+  // timeout, a process killed), and would never run again; repeating it is safe.
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
+  await releaseIfSettled(
+    ctx,
+    items.map((i) => i.holdId).filter((id) => !done.has(id)),
+  );
+  await creditReferrers(ctx, drafts);
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
+import { releaseIfSettled } from '../ledger/release.js';
 import { dayKey, monthKey } from '../periods.js';
 import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
-import { releaseIfSettled } from './hold-records.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
 import { readRestoredWindows, readTruth, truthPeriod } from './truth.js';
@@ -89,7 +89,7 @@ export async function watchedEvaluate(
   }
 }
 
-/** The holds whose records a repair put back, released if they settled meanwhile (hold-records.ts). */
+/** The holds whose records a repair put back, released if they settled meanwhile (release.ts). */
 export async function releaseSettledMeanwhile(ctx: Context, findings: Finding[]): Promise<void> {
   const put = findings.flatMap((f) => f.repairs.flatMap((r) => (r.kind === 'putHold' ? [r.holdId] : [])));
   await releaseIfSettled(ctx, put);
