@@ -61,7 +61,10 @@ export async function paced(
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
-      const due = Math.min(total, Math.floor(((now - t0) / 1000) * ratePerS));
+      // Request i is due at i / rate s: at t every request numbered ≤ t × rate is (the +1 counts
+      // request 0, due at once; without it each request left one interval late, which counted
+      // 1/rate of waiting that was the schedule's, not the gateway's).
+      const due = Math.min(total, Math.floor(((now - t0) / 1000) * ratePerS) + 1);
       for (; sent < due; sent++) fire(t0 + (sent * 1000) / ratePerS, sent >= warmup);
       if (sent < total) setTimeout(tick, 1);
       else resolve();
