@@ -9,6 +9,7 @@ import { ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { flushSettlementHandoff } from '../shared/inference/settle-request.js';
+import { drainInferenceHandoff } from '../shared/jobs/enqueue-inference.js';
 import { createLogger } from '../shared/logger.js';
 import { observeSettlement } from '../shared/metrics/registry.js';
 import { createMetricsRegistry } from '../shared/metrics/scrape.js';
@@ -74,6 +75,8 @@ const queues = createQueues(ctx);
 stops.push(() => queues.close());
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
 stops.push(() => flushSettlementHandoff(ctx.sql, queues));
+// And before that, the accepted jobs whose hand-off is still in flight.
+stops.push(() => drainInferenceHandoff(queues));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 if (upstream) stops.push(() => upstream.close());

@@ -75,9 +75,10 @@ export async function serveJobSubmission(
     if (err instanceof ApiError && statusOf(err.type) < 500) await claim?.release().catch(() => {});
     throw err;
   }
-  const { job, rateLimit } = submitted;
+  const { job, rateLimit, handedOff } = submitted;
   setRateLimitHeaders(res, rateLimit);
   sendJson(res, 202, formatJob(job));
+  await handedOff;
 }
 
 /** The answer to a retried submission: the job its Idempotency-Key made, as it is now. */

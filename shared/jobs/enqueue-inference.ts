@@ -63,3 +63,11 @@ export function enqueueInference(ctx: Context, queues: Queues, jobId: string, pr
   });
   return e.add(jobId);
 }
+
+/**
+ * Hand off the jobs still waiting (shutdown: after the api stops serving, before the queues close):
+ * an accepted job's 202 does not wait for its hand-off (submitJob).
+ */
+export async function drainInferenceHandoff(queues: Queues): Promise<void> {
+  await Promise.all(enqueuers.all(queues).map((e) => e.drain()));
+}

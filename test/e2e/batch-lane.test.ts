@@ -5,6 +5,7 @@ import { BATCH_LANE_PRIORITY } from '../../shared/jobs/enqueue-inference.js';
 import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
+import { waitForHandOff } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,6 +48,7 @@ describe('the batch lane', () => {
       body: { request: body('an async job') },
     });
     expect(job.status).toBe(202);
+    await waitForHandOff(stack.deps.queues, [job.body.id]);
     await inference.resume();
 
     const lines = await waitFor('the batch lines done', async () => {

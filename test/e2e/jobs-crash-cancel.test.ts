@@ -4,7 +4,7 @@ import { startWorkers } from '../../workers/index.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { submitJob } from '../helpers/jobs.js';
+import { submitJob, waitForHandOff } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnWorkerProcess, stopProcess } from '../helpers/worker-process.js';
@@ -140,6 +140,7 @@ describe('jobs through crashes and cancellation', () => {
     const bad = await submit('three [[sim status=500]]');
     // However the api grouped them, here they travel as one message.
     const queue = stack.deps.queues.get('inference');
+    await waitForHandOff(stack.deps.queues, [...good, bad]);
     await queue.drain(true);
     await stack.deps.queues.add('inference', { jobIds: [good[0]!, bad, good[1]!] });
 

@@ -2,18 +2,50 @@ import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { startWorkers } from '../../workers/index.js';
-import { createCustomer } from '../helpers/customer.js';
+import { type Customer, createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { submitJob } from '../helpers/jobs.js';
+import { submitJob, waitForHandOff } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
  * A job committed in Postgres whose inference message never reached Redis (the api died between the
- * two, or Redis lost it) is queued again by the periodic reconciliation check, and runs and bills once.
+ * two, the hand-off failed, or Redis lost it) is queued again by the periodic reconciliation check, and runs and bills once.
  */
 const stack = useTestStack({ env: { RECONCILE_INFLIGHT_MS: '20' }, workers: false });
+
+/**
+ * With the workers running, the scheduled check reports the job's missing message and queues it
+ * again (`queuedAgain` then looks at the queue); the job then succeeds, its hold settles, and it
+ * is billed once.
+ */
+async function checkThenRunsOnce(
+  c: Customer,
+  jobId: string,
+  queuedAgain: () => Promise<void> = async () => {},
+): Promise<void> {
+  const { ctx } = stack.env;
+  const stop = startWorkers(ctx, stack.deps);
+  try {
+    const check = await reconcileCheck(ctx, stack.deps.queues);
+    expect(check).toMatchObject({ ok: false, drift: 1 }); // reported, and mended
+    await queuedAgain();
+    await waitFor('job succeeded', async () => {
+      const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+      return job.body.status === 'succeeded';
+    });
+    await waitFor('its hold settled', async () => {
+      const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+      return a.body.held_ngonka === '0';
+    });
+  } finally {
+    await stop();
+  }
+  const [billed] = await ctx.sql<{ n: number }[]>`
+    select count(*)::int as n from holds where request_id = ${jobId} and status = 'posted'`;
+  expect(billed!.n).toBe(1);
+}
 
 describe('a job whose inference message is lost', () => {
   it('is queued again by the scheduled check, then runs and is billed once', async () => {
@@ -25,32 +57,54 @@ describe('a job whose inference message is lost', () => {
       max_tokens: 8,
     });
     const inference = stack.deps.queues.get('inference');
+    await waitForHandOff(stack.deps.queues, [jobId]);
     expect(await inference.getJobCountByTypes('wait')).toBe(1);
     await inference.drain(); // the message is gone; the job's row still says queued
     const [row] = await ctx.sql<{ status: string }[]>`select status from jobs where id = ${jobId}`;
     expect(row!.status).toBe('queued');
 
-    const stop = startWorkers(ctx, stack.deps);
-    try {
-      const check = await reconcileCheck(ctx, stack.deps.queues);
-      expect(check).toMatchObject({ ok: false, drift: 1 }); // reported, and mended
+    await checkThenRunsOnce(c, jobId, async () => {
       expect(await inference.getJobCountByTypes('wait', 'active', 'completed')).toBe(1);
-      await waitFor('job succeeded', async () => {
-        const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
-        return job.body.status === 'succeeded';
-      });
-      await waitFor('its hold settled', async () => {
-        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
-        return a.body.held_ngonka === '0';
-      });
-    } finally {
-      await stop();
-    }
-    const [billed] = await ctx.sql<{ n: number }[]>`
-      select count(*)::int as n from holds where request_id = ${jobId} and status = 'posted'`;
-    expect(billed!.n).toBe(1);
+    });
     expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
     expect((await reconcileCheck(ctx, stack.deps.queues)).ok).toBe(true);
+  });
+
+  it('answers 202 when the hand-off to the queue fails, and the check queues the job later', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    const inference = stack.deps.queues.get('inference');
+    // BullMQ numbers each message with INCR on this key: a value that is no number makes every
+    // add fail in Redis itself, as a hand-off to a Redis out of reach would.
+    const idKey = inference.toKey('id');
+    const lastId = await ctx.redis.get(idKey);
+    await ctx.redis.set(idKey, 'not a number');
+    let jobId: string;
+    try {
+      const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: {
+          request: {
+            model: SIM_MODEL_QWQ_32B,
+            messages: [{ role: 'user', content: 'later' }],
+            max_tokens: 8,
+          },
+        },
+      });
+      expect(res.status).toBe(202);
+      jobId = res.body.id as string;
+      expect(res.body.status).toBe('queued');
+      // Committed with its hold, and no message reached the queue.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await inference.getJobCountByTypes('wait', 'prioritized', 'active')).toBe(0);
+    } finally {
+      if (lastId === null) await ctx.redis.del(idKey);
+      else await ctx.redis.set(idKey, lastId);
+    }
+    const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    expect(account.body.held_ngonka).not.toBe('0');
+
+    await checkThenRunsOnce(c, jobId);
   });
 
   it('re-queues a lost backlog in groups, so it runs as wide as a normal one', async () => {
@@ -66,6 +120,7 @@ describe('a job whose inference message is lost', () => {
       ),
     );
     const inference = stack.deps.queues.get('inference');
+    await waitForHandOff(stack.deps.queues, ids);
     await inference.drain();
 
     const check = await reconcileCheck(ctx, stack.deps.queues);

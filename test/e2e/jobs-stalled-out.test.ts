@@ -4,7 +4,7 @@ import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { submitJob } from '../helpers/jobs.js';
+import { submitJob, waitForHandOff } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,6 +26,7 @@ describe('a job that stalled too often', () => {
       max_tokens: 8,
     });
     const inference = stack.deps.queues.get('inference');
+    await waitForHandOff(stack.deps.queues, [jobId]);
     const [message] = await inference.getJobs(['wait', 'prioritized']);
     expect(message?.data).toEqual({ jobIds: [jobId] });
     // What moveStalledJobsToWait writes once a message stalled more than maxStalledCount times.
