@@ -20,7 +20,8 @@ import { type BenchStack, startStack } from './stack.js';
  *     (inference throughput) and settled (settlement throughput, a backlog to chew through);
  * (b) POST /v1/jobs at a steady 1,500/s offered (open loop) with everything running; and, as its
  *     reference, the same schedule with the inference queue paused (admission's own latency, which
- *     tells it apart from the machine's contention with the workers);
+ *     tells it apart from the machine's contention with the workers); each beside a yardstick, a
+ *     trivial request paced straight to the simulator meanwhile (the machine's own tail then);
  * (c) end to end: N jobs submitted as fast as possible, timed until every one succeeded in Postgres,
  *     and the settlement lag of each (job completed → hold resolved);
  * plus api/worker RSS and the Redis memory left under the run's prefix once all is done.
@@ -33,6 +34,11 @@ const PACED_S = 10;
 const PACED_WARMUP_S = 2;
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 20_000);
 const CONNECTIONS = 64;
+/**
+ * (b)'s yardstick, paced at the same time: the simulator's chat straight (one Node hop, no
+ * gateway), so the report shows what a trivial request's tail is on this machine at that moment.
+ */
+const YARDSTICK_RATE = 100;
 const BODY = JSON.stringify({
   request: {
     model: SIM_MODEL_QWEN3_235B,
@@ -113,12 +119,18 @@ async function main(): Promise<void> {
     // with the whole pipeline running behind it.
     log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s, inference paused`);
     await inference.pause();
-    const bAlone = await paced(target(alone.childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S);
+    const yardstick: Target = { name: 'simulator', url: `${s.simUrls[0]}/v1/chat/completions`, headers: {} };
+    const withYardstick = (childKey: string) =>
+      Promise.all([
+        paced(target(childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S),
+        paced(yardstick, JSON.stringify(JSON.parse(BODY).request), YARDSTICK_RATE, PACED_S, PACED_WARMUP_S),
+      ]);
+    const [bAlone, bAloneYardstick] = await withYardstick(alone.childKey);
     await inference.resume();
     await untilDone(sql, [inference, settlement], 60_000, alone.accountId, 'holds', async () => null);
 
     log(`(b) steady: ${PACED_RATE}/s offered for ${PACED_S} s, after ${PACED_WARMUP_S} s at the same rate`);
-    const b = await paced(target(steady.childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S);
+    const [b, bYardstick] = await withYardstick(steady.childKey);
     await untilDone(sql, [inference, settlement], 60_000, steady.accountId, 'holds', async () => null);
 
     // (c) End to end: submitted as fast as possible, timed to the last job succeeded.
@@ -149,6 +161,8 @@ async function main(): Promise<void> {
       pacedWarmupS: PACED_WARMUP_S,
       bAlone,
       b,
+      yardstickRate: YARDSTICK_RATE,
+      yardstick: { alone: bAloneYardstick, withPipeline: bYardstick },
       c,
       cCpu,
       e2eStart,
