@@ -221,4 +221,50 @@ describe('dashboard: the Jobs & batches page', () => {
       await inference.resume();
     }
   });
+
+  it('follows a queued job and a running batch to their end, without a reload', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const inference = stack.deps.queues.get('inference');
+    await inference.pause();
+    let resumed = false;
+    try {
+      const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Later' }] } },
+      });
+      expect(job.status).toBe(202);
+      const batchId = await startBatch(stack.server.url, c.childKey, 2);
+      const dash = await openDashboard(browser, stack.server.url);
+      const page = await signedIn(dash, c.jwt);
+      await page.getByRole('link', { name: 'Jobs & batches' }).click();
+      const jobRow = page
+        .getByRole('table', { name: 'Jobs' })
+        .getByRole('row', { name: new RegExp(job.body.id) });
+      const batchRow = page
+        .getByRole('table', { name: 'Batches' })
+        .getByRole('row', { name: new RegExp(batchId) });
+      await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
+      await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
+      // Focus on the job's Cancel button: the row is redrawn under it.
+      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).focus();
+
+      await inference.resume();
+      resumed = true;
+      await expect.poll(() => jobRow.textContent(), { timeout: 15_000 }).toMatch(/succeeded/i);
+      await expect.poll(() => batchRow.textContent(), { timeout: 15_000 }).toMatch(/completed.*2 done/i);
+      // Cancel is gone with the running job; focus went to the row's header, not to the page top.
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toContain(job.body.id);
+      // The batch's output file is listed as it appears.
+      await page
+        .getByRole('table', { name: 'Files' })
+        .getByRole('row', { name: new RegExp(`${batchId}_output`) })
+        .waitFor();
+      await screenshot(page, 'jobs-followed');
+      expect(dash.problems).toEqual([]);
+      expect(dash.httpFailures).toEqual([]);
+      await dash.close();
+    } finally {
+      if (!resumed) await inference.resume();
+    }
+  });
 });

@@ -134,8 +134,10 @@ export const api = {
   deleteChildKey: (mkId, id) => request('DELETE', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`),
 
   jobs: (params) => request('GET', `/api/jobs${query(params)}`),
+  job: (id) => request('GET', `/api/jobs/${enc(id)}`),
   cancelJob: (id) => request('POST', `/api/jobs/${enc(id)}/cancel`),
   batches: (params) => request('GET', `/api/batches${query(params)}`),
+  batch: (id) => request('GET', `/api/batches/${enc(id)}`),
   cancelBatch: (id) => request('POST', `/api/batches/${enc(id)}/cancel`),
   files: (params) => request('GET', `/api/files${query(params)}`),
   deleteFile: (id) => request('DELETE', `/api/files/${enc(id)}`),

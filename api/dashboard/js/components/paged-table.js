@@ -5,6 +5,11 @@ import { table } from './page.js';
 /** Rows asked for per page: the API's default, named here so every paged table asks the same. */
 export const PAGE_SIZE = 50;
 
+/** How often rows still moving (a queued job, a running batch) are asked for again. */
+export const LIVE_POLL_MS = 3000;
+/** Most rows asked for in one round: the newest live ones first, as the list shows them. */
+const LIVE_MAX = 20;
+
 /**
  * A table over a listing paged with `after` (the owner lists): the first page, then, while the
  * server says more rows follow, a "Load more" button that appends the next page. The cursor is the
@@ -14,10 +19,15 @@ export const PAGE_SIZE = 50;
  * - `fetchPage(after)`: one page as `pageOrEmpty` answers it, with the caller's current filters.
  * - `row(item)`: the `<tr>` of one item; `empty()`: what an empty list shows.
  *
+ * - `live` (optional): `{ isLive(item), fetchOne(id), settled?(item) }`. While rows shown are live
+ *   (still moving) and the table is on the page, they are asked for again every LIVE_POLL_MS and
+ *   redrawn in place when they changed (focus stays on the control it was on); a row that stops
+ *   moving is announced, and `settled` runs (a finished batch's files are new).
+ *
  * Returns `{ el, show(page), reload(), fetchPage }`: `show` puts a first page in, `reload` fetches
  * one.
  */
-export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
+export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live }) {
   const el = h('div', {});
   const more = h('button', { type: 'button', onClick: () => loadMore() }, `Load more ${noun.many}`);
   const foot = h('div', { class: 'table-more' }, more);
@@ -29,6 +39,9 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
   let version = 0;
   // Bumped by each reload: when filters change quickly, only the last one's answer is shown.
   let asked = 0;
+  // The rows shown, by id: what each showed and its <tr>, for the live rows to be redrawn.
+  const shownRows = new Map();
+  let liveTimer = null;
 
   const count = (n, prefix = '') => `${n} ${prefix}${n === 1 ? noun.one : noun.many}`;
 
@@ -48,10 +61,59 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
       mount(el, empty());
       return;
     }
-    const wrap = table({ caption, columns, rows: page.data.map(row) });
+    shownRows.clear();
+    const wrap = table({ caption, columns, rows: page.data.map(tracked) });
     tbody = wrap.querySelector('tbody');
     setCursor(page);
     mount(el, wrap, foot);
+    watchLive();
+  }
+
+  function tracked(item) {
+    const tr = row(item);
+    shownRows.set(item.id, { item, tr });
+    return tr;
+  }
+
+  function watchLive() {
+    if (!live || liveTimer !== null) return;
+    liveTimer = setTimeout(pollLive, LIVE_POLL_MS);
+  }
+
+  async function pollLive() {
+    liveTimer = null;
+    if (!el.isConnected) return; // the page was left: nothing more to ask
+    const moving = [...shownRows.values()].filter((r) => live.isLive(r.item)).slice(0, LIVE_MAX);
+    if (moving.length === 0) return; // show() starts again when a page brings live rows
+    const mine = version;
+    const fresh = await Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null)));
+    // Replaced meanwhile (a reload, other filters): its own show() polls what it shows.
+    if (mine !== version) return;
+    for (const item of fresh) if (item) redraw(item);
+    watchLive();
+  }
+
+  function redraw(item) {
+    const was = shownRows.get(item.id);
+    if (!was || JSON.stringify(was.item) === JSON.stringify(item)) return;
+    const focused = was.tr.contains(document.activeElement) ? document.activeElement : null;
+    const tr = row(item);
+    was.tr.replaceWith(tr);
+    shownRows.set(item.id, { item, tr });
+    if (focused) {
+      // The same control in the new row, or its header when that control is gone (Cancel, say).
+      const key = focused.getAttribute('data-focus-key');
+      const again = key ? tr.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
+      const header = tr.querySelector('th');
+      if (!again && header) header.tabIndex = -1;
+      (again ?? header)?.focus();
+    }
+    if (live.isLive(was.item) && !live.isLive(item)) {
+      announce(
+        `${noun.one[0].toUpperCase()}${noun.one.slice(1)} ${item.id}: ${item.status.replaceAll('_', ' ')}.`,
+      );
+      live.settled?.(item);
+    }
   }
 
   async function reload() {
@@ -85,8 +147,9 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage }) {
     // Replaced meanwhile (filters changed) or left (another page): nothing to append or announce.
     if (mine !== version || !el.isConnected) return;
     idle();
-    const added = page.data.map(row);
+    const added = page.data.map(tracked);
     tbody.append(...added);
+    watchLive();
     shown += added.length;
     setCursor(page);
     announce(

@@ -16,6 +16,7 @@ export const BATCH_STATUSES = [
   'cancelling',
   'cancelled',
 ];
+const LIVE = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
 
 function counts(b) {
   const c = b.request_counts ?? {};
@@ -59,17 +60,17 @@ function resultFileCell(b, kind) {
 }
 
 /**
- * The owner's batches, a page at a time, each cancellable while it runs. `onCancelled` runs after a
- * batch was cancelled (its error file is new).
+ * The owner's batches, a page at a time, each cancellable while it runs, and followed while it
+ * does. `onFilesChanged` runs after a batch was cancelled or finished (its files are new).
  */
-export function batchesTable(index, fetchPage, onCancelled) {
+export function batchesTable(index, fetchPage, onFilesChanged) {
   const onCancel = cancelling({
     noun: 'batch',
     message:
       'its lines not yet run are cancelled and their holds released; lines running finish and are billed, and so are the finished ones.',
     cancel: api.cancelBatch,
     list: () => table,
-    after: onCancelled,
+    after: onFilesChanged,
   });
   const table = pagedTable({
     noun: { one: 'batch', many: 'batches' },
@@ -88,6 +89,11 @@ export function batchesTable(index, fetchPage, onCancelled) {
     empty: () =>
       emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.'),
     fetchPage,
+    live: {
+      isLive: (b) => LIVE.has(b.status),
+      fetchOne: api.batch,
+      settled: () => onFilesChanged().catch(() => {}),
+    },
   });
   return table;
 }

@@ -8,6 +8,7 @@ import { showJobDetail } from './job-detail.js';
 import { cancelCell, cancelling, keyCell } from './row-actions.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
+const LIVE = new Set(['queued', 'running']);
 
 function jobRow(j, index, onCancel) {
   return h(
@@ -68,6 +69,7 @@ export function jobsTable(index, fetchPage) {
     row: (j) => jobRow(j, index, onCancel),
     empty: () => emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
     fetchPage,
+    live: { isLive: (j) => LIVE.has(j.status), fetchOne: api.job },
   });
   return table;
 }
