@@ -74,6 +74,26 @@ async function seedFinished(c: Customer, n: { jobs: number; batches: number; fai
   };
 }
 
+/**
+ * With the inference queue paused (so nothing runs yet): a queued job and a batch of `lines` in
+ * progress, and the Jobs & batches page signed in as their owner, with the rows of both.
+ */
+async function waitingWork(c: Customer, lines: number) {
+  const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+    token: c.childKey,
+    body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Not yet' }] } },
+  });
+  expect(job.status).toBe(202);
+  const jobId = job.body.id as string;
+  const batchId = await startBatch(stack.server.url, c.childKey, lines);
+  const dash = await openDashboard(browser, stack.server.url);
+  const page = await signedIn(dash, c.jwt);
+  await page.getByRole('link', { name: 'Jobs & batches' }).click();
+  const rowOf = (table: string, id: string) =>
+    page.getByRole('table', { name: table }).getByRole('row', { name: new RegExp(id) });
+  return { jobId, batchId, dash, page, jobRow: rowOf('Jobs', jobId), batchRow: rowOf('Batches', batchId) };
+}
+
 describe('dashboard: the Jobs & batches page', () => {
   it('pages jobs and batches with "Load more", keeping the filters, until the last page', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
@@ -164,38 +184,21 @@ describe('dashboard: the Jobs & batches page', () => {
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
     try {
-      const job = await call(stack.server.url, 'POST', '/v1/jobs', {
-        token: c.childKey,
-        body: {
-          request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Never to run' }] },
-        },
-      });
-      expect(job.status).toBe(202);
-      const batchId = await startBatch(stack.server.url, c.childKey, 3);
-      const dash = await openDashboard(browser, stack.server.url);
-      const page = await signedIn(dash, c.jwt);
-      await page.getByRole('link', { name: 'Jobs & batches' }).click();
-
-      const jobRow = page
-        .getByRole('table', { name: 'Jobs' })
-        .getByRole('row', { name: new RegExp(job.body.id) });
+      const { jobId, batchId, dash, page, jobRow, batchRow } = await waitingWork(c, 3);
       await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
+      await page.getByRole('button', { name: `Cancel job ${jobId}` }).click();
       const ask = page.getByRole('dialog', { name: 'Cancel this job?' });
       // Dismissing changes nothing.
       await ask.getByRole('button', { name: 'Keep the job' }).click();
       await ask.waitFor({ state: 'detached' });
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).click();
+      await page.getByRole('button', { name: `Cancel job ${jobId}` }).click();
       await page
         .getByRole('dialog', { name: 'Cancel this job?' })
         .getByRole('button', { name: 'Cancel job' })
         .click();
       await expect.poll(() => jobRow.textContent()).toMatch(/cancelled/i);
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: `Cancel job ${jobId}` }).waitFor({ state: 'detached' });
 
-      const batchRow = page
-        .getByRole('table', { name: 'Batches' })
-        .getByRole('row', { name: new RegExp(batchId) });
       await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
       await page.getByRole('button', { name: `Cancel batch ${batchId}` }).click();
       await page
@@ -210,7 +213,7 @@ describe('dashboard: the Jobs & batches page', () => {
         .waitFor();
       await screenshot(page, 'jobs-cancelled');
 
-      const seen = await fetch(`${stack.server.url}/v1/jobs/${job.body.id}`, {
+      const seen = await fetch(`${stack.server.url}/v1/jobs/${jobId}`, {
         headers: { authorization: `Bearer ${c.childKey}` },
       });
       expect(((await seen.json()) as { status: string }).status).toBe('cancelled');
@@ -228,32 +231,18 @@ describe('dashboard: the Jobs & batches page', () => {
     await inference.pause();
     let resumed = false;
     try {
-      const job = await call(stack.server.url, 'POST', '/v1/jobs', {
-        token: c.childKey,
-        body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Later' }] } },
-      });
-      expect(job.status).toBe(202);
-      const batchId = await startBatch(stack.server.url, c.childKey, 2);
-      const dash = await openDashboard(browser, stack.server.url);
-      const page = await signedIn(dash, c.jwt);
-      await page.getByRole('link', { name: 'Jobs & batches' }).click();
-      const jobRow = page
-        .getByRole('table', { name: 'Jobs' })
-        .getByRole('row', { name: new RegExp(job.body.id) });
-      const batchRow = page
-        .getByRole('table', { name: 'Batches' })
-        .getByRole('row', { name: new RegExp(batchId) });
+      const { jobId, batchId, dash, page, jobRow, batchRow } = await waitingWork(c, 2);
       await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
       await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
       // Focus on the job's Cancel button: the row is redrawn under it.
-      await page.getByRole('button', { name: `Cancel job ${job.body.id}` }).focus();
+      await page.getByRole('button', { name: `Cancel job ${jobId}` }).focus();
 
       await inference.resume();
       resumed = true;
       await expect.poll(() => jobRow.textContent(), { timeout: 15_000 }).toMatch(/succeeded/i);
       await expect.poll(() => batchRow.textContent(), { timeout: 15_000 }).toMatch(/completed.*2 done/i);
       // Cancel is gone with the running job; focus went to the row's header, not to the page top.
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toContain(job.body.id);
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toContain(jobId);
       // The batch's output file is listed as it appears.
       await page
         .getByRole('table', { name: 'Files' })
