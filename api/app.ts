@@ -4,6 +4,7 @@ import type { Queues } from '../shared/queues.js';
 import type { Upstream } from '../shared/upstream.js';
 import './locals.js';
 import { accessLog } from './middleware/access-log.js';
+import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requireJsonBody } from './middleware/json-body.js';
 import { requestId } from './middleware/request-id.js';
@@ -38,6 +39,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestId);
+  // Before the JSON body: a browser can read /v1's 400 for a malformed body too.
+  app.use('/v1', corsV1);
   // Before the access log, so an admin token given as ?token= never reaches it.
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));

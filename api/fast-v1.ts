@@ -8,6 +8,7 @@ import { nestsWithin, tooDeepMessage } from '../shared/json-depth.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
 import { bearerToken } from './middleware/auth.js';
+import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';
 import { requestIdOf } from './middleware/request-id.js';
 import { serveChatCompletion } from './routes/v1-chat-completions.js';
@@ -60,6 +61,7 @@ async function serve(
 ): Promise<void> {
   const requestId = requestIdOf(req);
   res.setHeader('x-request-id', requestId);
+  corsV1(req, res, () => {}); // a POST is no preflight: this only sets the headers
   logWhenFinished(ctx.logger, req, res, requestId);
   try {
     const body = await readJson(req);
