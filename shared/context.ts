@@ -21,14 +21,18 @@ export interface Context {
 }
 
 export function createContext(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Context {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const redis = createRedis(config.REDIS_URL);
+  // Without a listener ioredis prints each connection error raw to stderr, outside the JSON log;
+  // the requests it fails say so themselves (503), this only records that Redis is out of reach.
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   return {
     config,
     sql: createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE }),
     redis,
     scripts: loadScripts(redis),
     keys: new AdmissionKeys(config.REDIS_PREFIX),
-    logger: opts.logger ?? createLogger(config.LOG_LEVEL),
+    logger,
     clock: opts.clock ?? systemClock,
   };
 }
