@@ -242,7 +242,12 @@ describe('dashboard: the Jobs & batches page', () => {
       await expect.poll(() => jobRow.textContent(), { timeout: 15_000 }).toMatch(/succeeded/i);
       await expect.poll(() => batchRow.textContent(), { timeout: 15_000 }).toMatch(/completed.*2 done/i);
       // Cancel is gone with the running job; focus went to the row's header, not to the page top.
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toContain(jobId);
+      expect(
+        await page.evaluate(() => ({
+          tag: document.activeElement?.tagName,
+          text: document.activeElement?.textContent?.trim(),
+        })),
+      ).toEqual({ tag: 'TH', text: jobId });
       // The batch's output file is listed as it appears.
       await page
         .getByRole('table', { name: 'Files' })

@@ -62,6 +62,7 @@ describe('jobs through crashes and cancellation', () => {
       token: c.childKey,
       body: { request: request('later') },
     });
+    await waitForHandOff(stack.deps.queues, [res.body.id]); // so its message is there to be skipped
     const held = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
     expect(held.body.held_ngonka).not.toBe('0');
     const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${res.body.id}/cancel`, {

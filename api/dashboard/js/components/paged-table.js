@@ -19,14 +19,17 @@ const LIVE_MAX = 20;
  * - `fetchPage(after)`: one page as `pageOrEmpty` answers it, with the caller's current filters.
  * - `row(item)`: the `<tr>` of one item; `empty()`: what an empty list shows.
  *
- * - `live` (optional): `{ isLive(item), fetchOne(id), settled?(item) }`. While rows shown are live
+ * - `live` (optional): `{ isLive(item), fetchOne(id), settled?(items) }`. While rows shown are live
  *   (still moving) and the table is on the page, they are asked for again every LIVE_POLL_MS and
- *   redrawn in place when they changed (focus stays on the control it was on); a row that stops
- *   moving is announced, and `settled` runs (a finished batch's files are new).
+ *   redrawn in place when they changed (focus stays on the control it was on); the rows that
+ *   stopped moving in a round are announced together, and `settled` gets them (a finished batch's
+ *   files are new).
  *
- * Returns `{ el, show(page), reload(), fetchPage }`: `show` puts a first page in, `reload` fetches
- * one.
+ * Returns `{ el, show(page), reload(), refresh(), fetchPage }`: `show` puts a first page in,
+ * `reload` fetches one, `refresh` adds the rows new since on top.
  */
+const capitalized = (s) => `${s[0].toUpperCase()}${s.slice(1)}`;
+
 export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live }) {
   const el = h('div', {});
   const more = h('button', { type: 'button', onClick: () => loadMore() }, `Load more ${noun.many}`);
@@ -54,6 +57,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     version += 1;
     more.disabled = false;
     el.removeAttribute('aria-busy');
+    shownRows.clear();
     shown = page.data.length;
     if (!shown) {
       tbody = null;
@@ -61,7 +65,6 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
       mount(el, empty());
       return;
     }
-    shownRows.clear();
     const wrap = table({ caption, columns, rows: page.data.map(tracked) });
     tbody = wrap.querySelector('tbody');
     setCursor(page);
@@ -87,15 +90,22 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     if (moving.length === 0) return; // show() starts again when a page brings live rows
     const mine = version;
     const fresh = await Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null)));
-    // Replaced meanwhile (a reload, other filters): its own show() polls what it shows.
-    if (mine !== version) return;
-    for (const item of fresh) if (item) redraw(item);
+    // Replaced meanwhile (a reload, other filters: its own show() polls what it shows), or left.
+    if (mine !== version || !el.isConnected) return;
+    const ended = fresh.filter((item) => item && redraw(item));
+    if (ended.length > 0) {
+      // One announcement for the round: a second would cut the first short.
+      const what = ended.map((item) => `${item.id}: ${item.status.replaceAll('_', ' ')}`).join('; ');
+      announce(`${ended.length === 1 ? capitalized(noun.one) : capitalized(noun.many)} ${what}.`);
+      live.settled?.(ended);
+    }
     watchLive();
   }
 
+  /** Redraw a row that changed; true when it stopped moving. */
   function redraw(item) {
     const was = shownRows.get(item.id);
-    if (!was || JSON.stringify(was.item) === JSON.stringify(item)) return;
+    if (!was || JSON.stringify(was.item) === JSON.stringify(item)) return false;
     const focused = was.tr.contains(document.activeElement) ? document.activeElement : null;
     const tr = row(item);
     was.tr.replaceWith(tr);
@@ -108,18 +118,28 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
       if (!again && header) header.tabIndex = -1;
       (again ?? header)?.focus();
     }
-    if (live.isLive(was.item) && !live.isLive(item)) {
-      announce(
-        `${noun.one[0].toUpperCase()}${noun.one.slice(1)} ${item.id}: ${item.status.replaceAll('_', ' ')}.`,
-      );
-      live.settled?.(item);
-    }
+    return live.isLive(was.item) && !live.isLive(item);
   }
 
   async function reload() {
     const mine = ++asked;
     const page = await fetchPage(null);
     if (mine === asked) show(page);
+  }
+
+  /**
+   * Put rows new since the list was shown (the first page's rows it does not show yet) on top,
+   * leaving the rows, pages and focus the user has as they are: for rows that appear by
+   * themselves (a finished batch's files), where a reload would take the page from under them.
+   */
+  async function refresh() {
+    const mine = version;
+    const page = await fetchPage(null);
+    if (mine !== version || !el.isConnected) return;
+    if (!tbody) return show(page);
+    const added = page.data.filter((item) => !shownRows.has(item.id)).map(tracked);
+    tbody.prepend(...added);
+    shown += added.length;
   }
 
   function idle() {
@@ -171,5 +191,5 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     header.focus();
   }
 
-  return { el, show, reload, fetchPage };
+  return { el, show, reload, refresh, fetchPage };
 }

@@ -49,7 +49,7 @@ export async function renderJobs(main, _params, ctx) {
   if (!ctx.isCurrent()) return;
   const jobsList = jobsTable(index, jobsPage);
   const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage);
-  const batchesList = batchesTable(index, batchesPage, () => filesList.reload());
+  const batchesList = batchesTable(index, batchesPage, () => filesList.refresh());
   jobsList.show(jobs);
   batchesList.show(batches);
   filesList.show(files);
