@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
+import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
@@ -13,7 +14,8 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
  * Rebuild one child key's admission state in Redis from Postgres: after a Redis restart, an
  * eviction, or the first request of a key. Every write is conditional (newer version, counters not
  * yet loaded, RPM window not yet present, balance not yet present), so concurrent loaders and live
- * traffic cannot be undone by an older read. The RPM window is rebuilt from the key's holds of the
+ * traffic cannot be undone by an older read; a balance loaded marks the recent credits it counts,
+ * so none is added again when its own send comes later. The RPM window is rebuilt from the key's holds of the
  * last 60 s, so losing Redis grants no requests beyond the limit. Returns false when the key does
  * not exist.
  */
@@ -24,6 +26,7 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
     isoDay(at),
     isoDay(startOfUtcMonth(at)),
     isoDay(monthResetsAt(at)),
+    new Date(at.getTime() - CREDIT_MARK_MS),
   );
   if (!snap) return false;
   const { key } = snap;
@@ -42,7 +45,7 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
     ],
     [snap.dayUsed.toString(), snap.monthUsed.toString(), DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S],
   );
-  await ctx.redis.set(ctx.keys.balance(key.account_id), snap.available.toString(), 'NX');
+  await loadRedisBalance(ctx, key.account_id, snap.available, snap.creditIds);
   return true;
 }
 

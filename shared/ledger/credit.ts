@@ -1,7 +1,54 @@
 import type { Context } from '../context.js';
 
-/** Long enough to cover any resend of the same command; a credit is never sent again later. */
+/** How long a credit's marker lives: every send of the credit happens within it. */
 const MARKER_TTL_S = 3600;
+
+/**
+ * A credit is sent to Redis right after it commits, and may be sent again (a top-up replayed, a
+ * settlement retried after its commit: the first send may have failed) only this long after, well
+ * inside its marker's life. Whatever counted it meanwhile marked it: its own send, or a load of
+ * the balance from Postgres (loadRedisBalance), or a reconciliation repair. So a late send or a
+ * resend adds it once at most. Later, a credit lost that way leaves the balance in Redis tight
+ * (never loose) until `npm run reconcile -- --fix`.
+ */
+export const CREDIT_RESEND_MS = 50 * 60_000;
+
+/** A load or repair of the balance marks the credits committed this recently: any may still be sent. */
+export const CREDIT_MARK_MS = MARKER_TTL_S * 1000;
+
+/** The id a credit's marker is named by: its transfer's kind and ref. */
+export const creditIdOf = (kind: 'topup' | 'referral', ref: string): string => `${kind}:${ref}`;
+
+/** The marker keys of an account's credits, as a load or repair sets them (MARKER_TTL_S). */
+export function creditMarkers(
+  ctx: Context,
+  accountId: string,
+  creditIds: readonly string[],
+): { keys: string[]; ttlS: number } {
+  return { keys: creditIds.map((id) => ctx.keys.credit(accountId, id)), ttlS: MARKER_TTL_S };
+}
+
+/**
+ * Put an account's available balance, as read from Postgres, into Redis unless Redis has one, and
+ * mark `creditIds`, the recent credits that read counted (load-balance-n.lua).
+ */
+export async function loadRedisBalance(
+  ctx: Context,
+  accountId: string,
+  available: bigint,
+  creditIds: readonly string[],
+): Promise<void> {
+  const markers = creditMarkers(ctx, accountId, creditIds);
+  await ctx.scripts.run(
+    'loadBalance',
+    [ctx.keys.balance(accountId), ...markers.keys],
+    [available.toString(), markers.ttlS],
+  );
+}
+
+/** Whether a credit committed at `at` may still be sent again (CREDIT_RESEND_MS). */
+export const mayResendCredit = (at: Date, now: Date): boolean =>
+  now.getTime() - at.getTime() < CREDIT_RESEND_MS;
 
 /**
  * After a credit committed in Postgres (a top-up, a referral payout), add it to the account's

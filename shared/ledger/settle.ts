@@ -8,11 +8,12 @@ import {
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
+import { referralCreditsOfHolds } from '../db/queries/ledger-entries.js';
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
 import type { HoldTerms } from '../queues.js';
-import { creditRedisBalance } from './credit.js';
+import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
 import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
@@ -101,11 +102,11 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   // Holds an earlier run resolved: that run's Redis release may have failed after its commit (a
   // timeout, a process killed), and would never run again; repeating it is safe.
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
-  await releaseIfSettled(
-    ctx,
-    items.map((i) => i.holdId).filter((id) => !done.has(id)),
-  );
+  const resolvedBefore = items.map((i) => i.holdId).filter((id) => !done.has(id));
+  await releaseIfSettled(ctx, resolvedBefore);
   await creditReferrers(ctx, drafts);
+  // Their referral credits too, for the same reason (creditRedisBalance sends each once).
+  await creditAgain(ctx, resolvedBefore, at);
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
@@ -118,7 +119,18 @@ async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<v
   const credits = drafts
     .filter((d) => d.kind === 'referral')
     .flatMap((d) => d.legs.filter((l) => l.amount > 0n).map((l) => ({ ...l, ref: d.ref })));
-  await Promise.all(credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, `referral:${c.ref}`)));
+  await Promise.all(
+    credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),
+  );
+}
+
+/** Send again the recent referral credits of holds an earlier settlement run resolved. */
+async function creditAgain(ctx: Context, holdIds: string[], at: Date): Promise<void> {
+  const since = new Date(at.getTime() - CREDIT_RESEND_MS);
+  const credits = await referralCreditsOfHolds(ctx.sql, holdIds, since);
+  await Promise.all(
+    credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),
+  );
 }
 
 function resolution(p: Planned): HoldResolution {

@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { findEntryByRef, type LedgerEntryRow } from '../db/queries/ledger-entries.js';
 import { ApiError } from '../errors.js';
-import { creditRedisBalance } from './credit.js';
+import { creditIdOf, creditRedisBalance, mayResendCredit } from './credit.js';
 import { postTransfers } from './post-transfers.js';
 
 export interface TopupInput {
@@ -53,10 +53,14 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
       throw new ApiError('conflict', 'reference was already used for a different top-up', {
         param: 'reference',
       });
+    // The first try may have committed and then failed to reach Redis (its caller got an error
+    // and retried): send the credit again; its marker makes this a no-op if it did land.
+    if (mayResendCredit(entry.created_at, at))
+      await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference));
     return { entry, created: false };
   }
   // Admission keeps the available balance in Redis; add the credit there too (a no-op when Redis
   // has not loaded this account, which then loads a balance that already includes it).
-  await creditRedisBalance(ctx, input.accountId, input.amount, `topup:${input.reference}`);
+  await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference));
   return { entry, created: true };
 }

@@ -1,9 +1,10 @@
 import type { Context } from '../context.js';
+import { creditMarkers } from '../ledger/credit.js';
 import { compareHoldRecords } from './compare-holds.js';
 import { compareKeys, valueRepair } from './compare-keys.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
-import type { Finding } from './types.js';
+import type { Finding, Repair } from './types.js';
 
 /**
  * Compare one account's Redis admission state with Postgres and say how to repair each difference.
@@ -41,7 +42,7 @@ export function compareAccount(
         check: 'redis_balance',
         subject: balKey,
         message: 'not loaded',
-        repairs: [valueRepair(balKey, truth.available, 0)],
+        repairs: balanceRepairs(ctx, accountId, truth.available, truth.creditIds),
       });
   } else if (BigInt(redis.bal) !== truth.available) {
     out.push({
@@ -51,8 +52,20 @@ export function compareAccount(
       message: 'available balance differs from balance − open holds',
       expected: truth.available.toString(),
       actual: redis.bal,
-      repairs: [valueRepair(balKey, truth.available, 0)],
+      repairs: balanceRepairs(ctx, accountId, truth.available, truth.creditIds),
     });
   }
   return out;
+}
+
+/**
+ * Set the balance, and mark the recent credits it counts: a credit whose own send comes after the
+ * repair (late, or sent again) must not be added a second time.
+ */
+function balanceRepairs(ctx: Context, accountId: string, available: bigint, creditIds: string[]): Repair[] {
+  const markers = creditMarkers(ctx, accountId, creditIds);
+  return [
+    valueRepair(ctx.keys.balance(accountId), available, 0),
+    ...markers.keys.map((key) => ({ kind: 'marker' as const, key, ttlS: markers.ttlS })),
+  ];
 }

@@ -21,6 +21,9 @@ function queue(multi: ChainableCommander, r: Repair): void {
     case 'delHold':
       multi.del(r.key);
       return;
+    case 'marker':
+      multi.set(r.key, '1', 'EX', r.ttlS, 'NX');
+      return;
     case 'rpmWindow':
       // In slices, as load-rpm-window-1.lua adds them; a window may hold up to rate_limit_rpm entries.
       for (let i = 0; i < r.entries.length; i += 1000)

@@ -8,8 +8,10 @@ import {
   keyTruthOf,
   type OpenHoldRow,
   openHoldsOf,
+  recentCreditIdsOf,
 } from '../db/queries/reconcile-admission.js';
 import type { RpmWindowEntry } from '../db/queries/rpm-window.js';
+import { CREDIT_MARK_MS } from '../ledger/credit.js';
 import { isoDay, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import type { AccountIds, RedisAccount } from './redis-state.js';
 
@@ -23,13 +25,28 @@ export interface AccountTruth {
   holdStatus: Map<string, string>;
   /** RPM windows of keys to restore, by key (readRestoredWindows); empty unless read. */
   rpmWindows: Map<string, RpmWindowEntry[]>;
+  /** The recent credits `available` counts (`kind:ref`): a repair of the balance marks them. */
+  creditIds: string[];
+}
+
+/** What readTruth reads as of: the UTC day and month, and how far back credits count as recent. */
+export interface TruthPeriod {
+  day: string;
+  monthStart: string;
+  monthEnd: string;
+  creditsSince: Date;
 }
 
 const CHUNK = 500;
 
 /** The UTC day and month of `at` as readTruth takes them (ISO dates, the month as [start, end)). */
-export function truthPeriod(at: Date): { day: string; monthStart: string; monthEnd: string } {
-  return { day: isoDay(at), monthStart: isoDay(startOfUtcMonth(at)), monthEnd: isoDay(monthResetsAt(at)) };
+export function truthPeriod(at: Date): TruthPeriod {
+  return {
+    day: isoDay(at),
+    monthStart: isoDay(startOfUtcMonth(at)),
+    monthEnd: isoDay(monthResetsAt(at)),
+    creditsSince: new Date(at.getTime() - CREDIT_MARK_MS),
+  };
 }
 
 /**
@@ -42,7 +59,7 @@ export function truthPeriod(at: Date): { day: string; monthStart: string; monthE
 export async function readTruth(
   ctx: Context,
   scope: Map<string, AccountIds>,
-  period: { day: string; monthStart: string; monthEnd: string },
+  period: TruthPeriod,
 ): Promise<Map<string, AccountTruth>> {
   return ctx.sql.begin('isolation level repeatable read read only', (tx) => readTruthIn(tx, scope, period));
 }
@@ -50,13 +67,17 @@ export async function readTruth(
 async function readTruthIn(
   db: TxSql,
   scope: Map<string, AccountIds>,
-  period: { day: string; monthStart: string; monthEnd: string },
+  period: TruthPeriod,
 ): Promise<Map<string, AccountTruth>> {
   const out = new Map<string, AccountTruth>();
   const accountIds = [...scope.keys()];
   for (let i = 0; i < accountIds.length; i += CHUNK) {
     const ids = accountIds.slice(i, i + CHUNK);
-    const [available, holds] = await Promise.all([availableOf(db, ids), openHoldsOf(db, ids)]);
+    const [available, holds, credits] = await Promise.all([
+      availableOf(db, ids),
+      openHoldsOf(db, ids),
+      recentCreditIdsOf(db, ids, period.creditsSince),
+    ]);
     for (const id of ids)
       out.set(id, {
         available: null,
@@ -64,8 +85,10 @@ async function readTruthIn(
         keys: new Map(),
         holdStatus: new Map(),
         rpmWindows: new Map(),
+        creditIds: [],
       });
     for (const a of available) out.get(a.id)!.available = a.available;
+    for (const c of credits) out.get(c.account)!.creditIds.push(c.id);
     for (const h of holds) out.get(h.account_id)!.openHolds.set(h.id, h);
     const keyIds = ids.flatMap((id) => [...scope.get(id)!.keys]);
     const redisHolds = ids.flatMap((id) => [...scope.get(id)!.holds]);

@@ -36,6 +36,8 @@ export type Repair =
   | { kind: 'state'; key: string; fields: string[] }
   | { kind: 'putHold'; key: string; holdId: string; amount: string; keyId: string; ttlS: number }
   | { kind: 'delHold'; key: string }
+  /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */
+  | { kind: 'marker'; key: string; ttlS: number }
   /** Rebuild an RPM window that was absent when read (the WATCH keeps it so until EXEC). */
   | { kind: 'rpmWindow'; key: string; entries: RpmWindowEntry[] };
 

@@ -17,6 +17,7 @@ const SCRIPTS = {
   loadCounters: 'load-counters-3.lua',
   loadRpmWindow: 'load-rpm-window-1.lua',
   creditBalance: 'credit-balance-2.lua',
+  loadBalance: 'load-balance-n.lua',
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',

@@ -5,8 +5,9 @@ import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { createKeyFixture } from '../helpers/fixtures.js';
+import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 
 /**
  * Scripts that ioredis may run twice: it resends a command whose reply a dropped connection lost.
@@ -14,9 +15,15 @@ import { createKeyFixture } from '../helpers/fixtures.js';
  * reply and resets the client's connection (a network blip, an LB idle reset, a failover).
  */
 let armed = false;
+/** While set, Redis is out of reach: every connection is cut and new ones are refused. */
+let down = false;
 const sockets = new Set<net.Socket>();
 const target = new URL(inject('redisUrl'));
 const proxy = net.createServer((client) => {
+  if (down) {
+    client.destroy();
+    return;
+  }
   sockets.add(client);
   const upstream = net.connect(Number(target.port || 6379), target.hostname);
   client.on('data', (d) => upstream.write(d));
@@ -71,16 +78,7 @@ it('an admission whose reply a dropped connection lost is resent by ioredis and 
 });
 
 it('a top-up credit whose reply was lost is resent and credits once', async () => {
-  const f = await createKeyFixture(env.ctx, { balance: 1_000n });
-  const first = await admit(env.ctx, {
-    key: f.key,
-    estimate: 100n,
-    model: 'm1',
-    pricePerToken: 10n,
-    markupBps: 12000,
-    holdTtlMs: 60_000,
-  });
-  await settleHolds(env.ctx, [{ holdId: first.hold.id, outcome: 'void' }]);
+  const f = await loadedKey({ balance: 1_000n });
   armed = true; // the credit script runs, its reply is lost, ioredis resends it
   await topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: `resend-${f.accountId}` });
   expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('6000');
@@ -92,4 +90,111 @@ it('an Idempotency-Key claim whose reply was lost is resent and still claims', a
   armed = true; // claim-1.lua runs, its reply is lost, ioredis resends it
   const c = await claimSubmission(env.ctx, f.key, 'order-1');
   expect('jobId' in c).toBe(true);
+});
+
+/** Run `fn` with Redis out of reach (a command sent meanwhile fails, never runs), then bring it back. */
+async function whileRedisDown<T>(fn: () => Promise<T>): Promise<T> {
+  down = true;
+  for (const s of sockets) s.destroy();
+  try {
+    return await fn();
+  } finally {
+    down = false;
+  }
+}
+
+/** A key whose account's admission state (balance included) is loaded in Redis. */
+async function loadedKey(opts: { balance: bigint; referredBy?: string }) {
+  const f = await createKeyFixture(env.ctx, opts);
+  await useKey(f);
+  return f;
+}
+
+/** One admission of the key, voided: its first loads the account's state from Postgres. */
+async function useKey(f: KeyFixture) {
+  const { hold } = await admit(env.ctx, {
+    key: f.key,
+    estimate: 100n,
+    model: 'm1',
+    pricePerToken: 10n,
+    markupBps: 12000,
+    holdTtlMs: 60_000,
+  });
+  await settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'void' }]);
+}
+
+/** A top-up of 5,000 nGNK that commits while Redis is out of reach (it fails); returns its replay. */
+async function lostTopup(f: KeyFixture, reference: string) {
+  const topupOf = () => topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference });
+  await expect(whileRedisDown(topupOf)).rejects.toThrow();
+  return topupOf;
+}
+
+/** The account's available balance in Redis and in Postgres. */
+async function available(accountId: string) {
+  const pg = (await getAccountBalance(env.ctx.sql, accountId))!;
+  return { redis: await env.ctx.redis.get(env.ctx.keys.balance(accountId)), postgres: pg.balance - pg.held };
+}
+
+it('a top-up whose credit never reached Redis is credited there when its reference is replayed', async () => {
+  const f = await loadedKey({ balance: 1_000n });
+  // Committed in Postgres, then Redis was out of reach: the caller gets an error and retries.
+  const topupOf = await lostTopup(f, `lost-${f.accountId}`);
+  expect(await available(f.accountId)).toEqual({ redis: '1000', postgres: 6_000n });
+
+  expect((await topupOf()).created).toBe(false);
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+  await topupOf(); // a replay of a credit that landed changes nothing
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+});
+
+it('a settlement retried after its commit sends the referral credits Redis missed', async () => {
+  const referrer = await loadedKey({ balance: 1_000n });
+  const spender = await loadedKey({ balance: 100_000n, referredBy: referrer.accountId });
+  const { hold } = await admit(env.ctx, {
+    key: spender.key,
+    estimate: 10_000n,
+    model: 'm1',
+    pricePerToken: 10n,
+    markupBps: 12000,
+    holdTtlMs: 60_000,
+  });
+  const settle = () =>
+    settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'post', promptTokens: 100, completionTokens: 200 }]);
+  // The ledger commits; its Redis half (release, referral credit) fails: the queue retries the job.
+  await expect(whileRedisDown(settle)).rejects.toThrow();
+  const paid = await available(referrer.accountId);
+  expect(paid.postgres).toBeGreaterThan(1_000n); // the referral is booked
+  expect(paid.redis).toBe('1000'); // and Redis has not seen it
+
+  expect(await settle()).toMatchObject([{ status: 'already' }]);
+  const after = await available(referrer.accountId);
+  expect(after).toEqual({ redis: paid.postgres.toString(), postgres: paid.postgres });
+  await settle(); // once only
+  expect(await available(referrer.accountId)).toEqual(after);
+  const spent = await available(spender.accountId);
+  expect(spent.redis).toBe(spent.postgres.toString());
+});
+
+it('a top-up a load of the balance counted before its send came is not added again by a replay', async () => {
+  const f = await createKeyFixture(env.ctx, { balance: 1_000n }); // Redis has not loaded this account
+  // Committed in Postgres, then Redis was out of reach: the caller gets an error and retries.
+  const topupOf = await lostTopup(f, `late-${f.accountId}`);
+  await useKey(f); // its first request loads the balance from Postgres: the top-up is in it
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+
+  await topupOf(); // the replay sends the credit again: the load marked it as counted
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+});
+
+it('a top-up the balance repair of reconcile --fix counted is not added again by a replay', async () => {
+  const f = await loadedKey({ balance: 1_000n });
+  // Committed in Postgres, then Redis was out of reach: the caller gets an error and retries.
+  const topupOf = await lostTopup(f, `fixed-${f.accountId}`);
+  expect(await available(f.accountId)).toEqual({ redis: '1000', postgres: 6_000n });
+  await runReconcile(env.ctx, { fix: true });
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+
+  await topupOf();
+  expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
 });

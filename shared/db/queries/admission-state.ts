@@ -21,12 +21,15 @@ export interface AdmissionSnapshot {
   dayUsed: bigint;
   monthUsed: bigint;
   available: bigint;
+  /** The account's credits committed after `creditsSince` (`kind:ref`), counted in `available`. */
+  creditIds: string[];
 }
 
 /**
  * Everything admission keeps in Redis for one child key, read from the book of record in one
  * round trip: the key and its management key, the period counters (settled usage plus open holds
- * of the period) and the owner's available balance.
+ * of the period) and the owner's available balance, with the recent credits it counts (one
+ * statement, one snapshot: a credit listed is one the balance includes).
  */
 export async function readAdmissionSnapshot(
   db: Db,
@@ -34,6 +37,7 @@ export async function readAdmissionSnapshot(
   day: string, // YYYY-MM-DD
   monthStart: string, // YYYY-MM-01
   monthEnd: string, // first day of the next month
+  creditsSince: Date,
 ): Promise<AdmissionSnapshot | null> {
   const [row] = await db<
     (ChildKeyState & {
@@ -42,6 +46,7 @@ export async function readAdmissionSnapshot(
       day_used: bigint;
       month_used: bigint;
       available: bigint;
+      credit_ids: string[];
     })[]
   >`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
@@ -50,18 +55,22 @@ export async function readAdmissionSnapshot(
             + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day = ${day}::date), 0))::bigint as day_used,
            (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day >= ${monthStart}::date and u.day < ${monthEnd}::date), 0)
             + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day >= ${monthStart}::date and h.period_day < ${monthEnd}::date), 0))::bigint as month_used,
-           (l.balance - coalesce((select sum(amount) from holds h where h.account_id = ck.account_id and h.status = 'open'), 0))::bigint as available
+           (l.balance - coalesce((select sum(amount) from holds h where h.account_id = ck.account_id and h.status = 'open'), 0))::bigint as available,
+           array(select t.kind || ':' || t.ref from postings p join transfers t on t.id = p.transfer_id
+                 where p.ledger_account_id = ck.account_id and p.amount > 0 and p.created_at > ${creditsSince}
+                   and t.kind in ('topup', 'referral')) as credit_ids
     from child_keys ck
     join management_keys mk on mk.id = ck.management_key_id
     join ledger_accounts l on l.id = ck.account_id
     where ck.id = ${keyId}`;
   if (!row) return null;
-  const { mk_status, mk_version, day_used, month_used, available, ...key } = row;
+  const { mk_status, mk_version, day_used, month_used, available, credit_ids, ...key } = row;
   return {
     key,
     mk: { id: key.management_key_id, account_id: key.account_id, status: mk_status, version: mk_version },
     dayUsed: day_used,
     monthUsed: month_used,
     available,
+    creditIds: credit_ids,
   };
 }

@@ -84,3 +84,22 @@ export async function listChargedRequests(
       and (charge_ref = ${ref} or (charge_ref is null and request_id = ${ref}))
     order by created_at, id`;
 }
+
+/**
+ * The referral credits of the charges that billed these holds (each referrer's leg of each
+ * referral transfer), committed after `since`: what a settlement retried after its commit sends to
+ * Redis again.
+ */
+export async function referralCreditsOfHolds(
+  db: Db,
+  holdIds: string[],
+  since: Date,
+): Promise<{ account: string; amount: bigint; ref: string }[]> {
+  if (holdIds.length === 0) return [];
+  return db`
+    select p.ledger_account_id as account, p.amount, t.ref
+    from transfers t join postings p on p.transfer_id = t.id and p.amount > 0
+    where t.kind = 'referral' and t.created_at > ${since}
+      and t.ref in (select distinct charge_ref from holds
+                    where id = any(${holdIds}::text[]) and charge_ref is not null)`;
+}

@@ -23,6 +23,20 @@ export async function availableOf(db: Db, accountIds: string[]): Promise<Account
     where l.id = any(${accountIds}::text[])`;
 }
 
+/** Each account's credits (top-ups, referral payouts, as `kind:ref`) committed after `since`. */
+export async function recentCreditIdsOf(
+  db: Db,
+  accountIds: string[],
+  since: Date,
+): Promise<{ account: string; id: string }[]> {
+  if (accountIds.length === 0) return [];
+  return db<{ account: string; id: string }[]>`
+    select p.ledger_account_id as account, t.kind || ':' || t.ref as id
+    from postings p join transfers t on t.id = p.transfer_id
+    where p.ledger_account_id = any(${accountIds}::text[]) and p.amount > 0 and p.created_at > ${since}
+      and t.kind in ('topup', 'referral')`;
+}
+
 export interface OpenHoldRow {
   id: string;
   account_id: string;
