@@ -1,13 +1,13 @@
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
-import type { Redis } from '../redis/client.js';
+import { type Redis, unlessClosed } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding, Repair } from './types.js';
-import { releaseSettledMeanwhile, watchedEvaluate } from './watched.js';
+import { releaseSettledMeanwhile, type WatchedResult, watchedEvaluate } from './watched.js';
 
 const CHUNK = 200;
 /** Accounts looked at consistently at once, each on its own connection. */
@@ -102,8 +102,10 @@ export async function checkAdmissionState(
       holds: [...scope.values()].reduce((n, ids) => n + ids.holds.size, 0),
     },
   };
+  // A MULTI whose reply a dropped connection lost must not be sent again: the new connection has no
+  // WATCH, so it would apply the repairs however the keys changed since they were read.
   const conns: Redis[] = Array.from({ length: Math.min(CONNECTIONS, targets.length) }, () =>
-    ctx.redis.duplicate({ enableAutoPipelining: false }),
+    ctx.redis.duplicate({ enableAutoPipelining: false, autoResendUnfulfilledCommands: false }),
   );
   try {
     let next = 0;
@@ -114,12 +116,23 @@ export async function checkAdmissionState(
           let last: Finding[] = [];
           let settled = false;
           for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled; attempt++) {
-            const r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
-              restore: opts.fix,
-              apply: opts.fix,
-              inflightMs: opts.inflightMs,
-              ...(opts.only ? { only: opts.only } : {}),
-            });
+            let r: WatchedResult;
+            try {
+              r = await unlessClosed(
+                conn,
+                watchedEvaluate(ctx, conn, account, scope.get(account)!, {
+                  restore: opts.fix,
+                  apply: opts.fix,
+                  inflightMs: opts.inflightMs,
+                  ...(opts.only ? { only: opts.only } : {}),
+                }),
+              );
+            } catch (err) {
+              // The connection dropped mid-step (its MULTI applied under its WATCH, or not at all):
+              // look again, as for keys that changed.
+              ctx.logger.warn({ err, account }, 'reconcile: connection lost while checking; checking again');
+              continue;
+            }
             last = r.findings;
             if (!r.consistent) continue;
             settled = true;

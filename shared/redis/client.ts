@@ -46,3 +46,42 @@ export function redisOptionsFromUrl(url: string): {
     maxRetriesPerRequest: null,
   };
 }
+
+const epochs = new WeakMap<Redis, { n: number; closed: Set<() => void> }>();
+
+function epochOf(conn: Redis): { n: number; closed: Set<() => void> } {
+  let e = epochs.get(conn);
+  if (!e) {
+    const state = { n: 0, closed: new Set<() => void>() };
+    conn.on('close', () => {
+      state.n++;
+      for (const f of state.closed) f();
+    });
+    epochs.set(conn, state);
+    e = state;
+  }
+  return e;
+}
+
+/**
+ * How many times this connection has closed (it reconnects by itself): a WATCH belongs to the
+ * connection it was sent on, so a step that watched at one count must not EXEC at another.
+ */
+export function connectionEpoch(conn: Redis): number {
+  return epochOf(conn).n;
+}
+
+/**
+ * `p`, or a rejection once `conn` closes first. For a connection made with
+ * `autoResendUnfulfilledCommands: false`, whose commands in flight when it drops are neither
+ * answered nor sent again: without this, their promises would never settle.
+ */
+export function unlessClosed<T>(conn: Redis, p: Promise<T>): Promise<T> {
+  const e = epochOf(conn);
+  let onClose!: () => void;
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(new Error('the Redis connection closed before it answered'));
+  });
+  e.closed.add(onClose);
+  return Promise.race([p, closed]).finally(() => e.closed.delete(onClose));
+}

@@ -17,6 +17,11 @@ import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 let armed = false;
 /** While set, Redis is out of reach: every connection is cut and new ones are refused. */
 let down = false;
+/**
+ * When set, the next write that carries an EXEC waits for it to run, then goes on to Redis, and the
+ * reply is lost as when armed (a MULTI whose reply a dropped connection lost).
+ */
+let beforeExec: (() => Promise<void>) | null = null;
 const sockets = new Set<net.Socket>();
 const target = new URL(inject('redisUrl'));
 const proxy = net.createServer((client) => {
@@ -26,9 +31,20 @@ const proxy = net.createServer((client) => {
   }
   sockets.add(client);
   const upstream = net.connect(Number(target.port || 6379), target.hostname);
-  client.on('data', (d) => upstream.write(d));
+  let dropReply = false;
+  client.on('data', (d) => {
+    const hook = beforeExec;
+    if (!hook || !/\r\nexec\r\n/i.test(d.toString('latin1'))) return void upstream.write(d);
+    beforeExec = null;
+    client.pause();
+    void hook().then(() => {
+      dropReply = true;
+      upstream.write(d);
+      client.resume();
+    });
+  });
   upstream.on('data', (d) => {
-    if (armed) {
+    if (armed || dropReply) {
       armed = false;
       client.destroy();
       upstream.destroy();
@@ -197,4 +213,26 @@ it('a top-up the balance repair of reconcile --fix counted is not added again by
 
   await topupOf();
   expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
+});
+
+it('a reconcile repair whose reply a dropped connection lost is not applied again without its WATCH', async () => {
+  const f = await loadedKey({ balance: 10_000n });
+  await env.ctx.redis.set(env.ctx.keys.balance(f.accountId), '9999'); // drift: Postgres says 10000
+  let ran = false;
+  beforeExec = async () => {
+    // An admission between the check's reads and its EXEC: the WATCH refuses the repair, and the
+    // refusal's reply is lost. Sent again on a new connection, the repair would undo the admission.
+    await admit(env.ctx, {
+      key: f.key,
+      estimate: 1_000n,
+      model: 'm1',
+      pricePerToken: 10n,
+      markupBps: 12000,
+      holdTtlMs: 60_000,
+    });
+    ran = true;
+  };
+  await runReconcile(env.ctx, { fix: true });
+  expect(ran).toBe(true);
+  expect(await available(f.accountId)).toEqual({ redis: '9000', postgres: 9_000n });
 });
