@@ -70,16 +70,19 @@ afterAll(async () => {
   proxy.close();
 });
 
+/** What admit() takes for a request of `estimate` nGNK on the fixture's key. */
+const admission = (f: KeyFixture, estimate: bigint) => ({
+  key: f.key,
+  estimate,
+  model: 'm1',
+  pricePerToken: 10n,
+  markupBps: 12000,
+  holdTtlMs: 60_000,
+});
+
 it('an admission whose reply a dropped connection lost is resent by ioredis and reserves once', async () => {
   const f = await createKeyFixture(env.ctx, { balance: 10_000n });
-  const input = {
-    key: f.key,
-    estimate: 1_000n,
-    model: 'm1',
-    pricePerToken: 10n,
-    markupBps: 12000,
-    holdTtlMs: 60_000,
-  };
+  const input = admission(f, 1_000n);
   const first = await admit(env.ctx, input); // loads the key's state
   await settleHolds(env.ctx, [{ holdId: first.hold.id, outcome: 'void' }]);
   expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('10000');
@@ -128,14 +131,7 @@ async function loadedKey(opts: { balance: bigint; referredBy?: string }) {
 
 /** One admission of the key, voided: its first loads the account's state from Postgres. */
 async function useKey(f: KeyFixture) {
-  const { hold } = await admit(env.ctx, {
-    key: f.key,
-    estimate: 100n,
-    model: 'm1',
-    pricePerToken: 10n,
-    markupBps: 12000,
-    holdTtlMs: 60_000,
-  });
+  const { hold } = await admit(env.ctx, admission(f, 100n));
   await settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'void' }]);
 }
 
@@ -167,14 +163,7 @@ it('a top-up whose credit never reached Redis is credited there when its referen
 it('a settlement retried after its commit sends the referral credits Redis missed', async () => {
   const referrer = await loadedKey({ balance: 1_000n });
   const spender = await loadedKey({ balance: 100_000n, referredBy: referrer.accountId });
-  const { hold } = await admit(env.ctx, {
-    key: spender.key,
-    estimate: 10_000n,
-    model: 'm1',
-    pricePerToken: 10n,
-    markupBps: 12000,
-    holdTtlMs: 60_000,
-  });
+  const { hold } = await admit(env.ctx, admission(spender, 10_000n));
   const settle = () =>
     settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'post', promptTokens: 100, completionTokens: 200 }]);
   // The ledger commits; its Redis half (release, referral credit) fails: the queue retries the job.
@@ -222,14 +211,7 @@ it('a reconcile repair whose reply a dropped connection lost is not applied agai
   beforeExec = async () => {
     // An admission between the check's reads and its EXEC: the WATCH refuses the repair, and the
     // refusal's reply is lost. Sent again on a new connection, the repair would undo the admission.
-    await admit(env.ctx, {
-      key: f.key,
-      estimate: 1_000n,
-      model: 'm1',
-      pricePerToken: 10n,
-      markupBps: 12000,
-      holdTtlMs: 60_000,
-    });
+    await admit(env.ctx, admission(f, 1_000n));
     ran = true;
   };
   await runReconcile(env.ctx, { fix: true });
