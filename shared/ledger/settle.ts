@@ -106,7 +106,7 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
   await releaseIfSettled(ctx, resolvedBefore);
   await creditReferrers(ctx, drafts);
   // Their referral credits too, for the same reason (creditRedisBalance sends each once).
-  await creditAgain(ctx, resolvedBefore, at);
+  await creditAgain(ctx, resolvedBefore);
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
@@ -125,8 +125,10 @@ async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<v
 }
 
 /** Send again the recent referral credits of holds an earlier settlement run resolved. */
-async function creditAgain(ctx: Context, holdIds: string[], at: Date): Promise<void> {
-  const since = new Date(at.getTime() - CREDIT_RESEND_MS);
+async function creditAgain(ctx: Context, holdIds: string[]): Promise<void> {
+  if (holdIds.length === 0) return;
+  // By the clock now, not the run's start: its transaction may have waited on the hot rows' locks.
+  const since = new Date(ctx.clock.now().getTime() - CREDIT_RESEND_MS);
   const credits = await referralCreditsOfHolds(ctx.sql, holdIds, since);
   await Promise.all(
     credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),

@@ -55,7 +55,8 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
       });
     // The first try may have committed and then failed to reach Redis (its caller got an error
     // and retried): send the credit again; its marker makes this a no-op if it did land.
-    if (mayResendCredit(entry.created_at, at))
+    // Judged by the clock now, not at the start: the transaction may have waited on a lock.
+    if (mayResendCredit(entry.created_at, ctx.clock.now()))
       await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference));
     return { entry, created: false };
   }

@@ -160,17 +160,28 @@ it('a top-up whose credit never reached Redis is credited there when its referen
   expect(await available(f.accountId)).toEqual({ redis: '6000', postgres: 6_000n });
 });
 
-it('a settlement retried after its commit sends the referral credits Redis missed', async () => {
-  const referrer = await loadedKey({ balance: 1_000n });
+/**
+ * A referred account's settlement whose ledger commits while Redis is out of reach (its release
+ * and its referral credit fail: the queue will retry the job). `referrerLoaded`: whether Redis
+ * had loaded the referrer's balance. Returns the retry and the referrer's balance then.
+ */
+async function lostReferral(referrerLoaded: boolean) {
+  const referrer = referrerLoaded
+    ? await loadedKey({ balance: 1_000n })
+    : await createKeyFixture(env.ctx, { balance: 1_000n });
   const spender = await loadedKey({ balance: 100_000n, referredBy: referrer.accountId });
   const { hold } = await admit(env.ctx, admission(spender, 10_000n));
   const settle = () =>
     settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'post', promptTokens: 100, completionTokens: 200 }]);
-  // The ledger commits; its Redis half (release, referral credit) fails: the queue retries the job.
   await expect(whileRedisDown(settle)).rejects.toThrow();
   const paid = await available(referrer.accountId);
   expect(paid.postgres).toBeGreaterThan(1_000n); // the referral is booked
-  expect(paid.redis).toBe('1000'); // and Redis has not seen it
+  return { referrer, spender, settle, paid };
+}
+
+it('a settlement retried after its commit sends the referral credits Redis missed', async () => {
+  const { referrer, spender, settle, paid } = await lostReferral(true);
+  expect(paid.redis).toBe('1000'); // Redis has not seen the referral
 
   expect(await settle()).toMatchObject([{ status: 'already' }]);
   const after = await available(referrer.accountId);
@@ -179,6 +190,21 @@ it('a settlement retried after its commit sends the referral credits Redis misse
   expect(await available(referrer.accountId)).toEqual(after);
   const spent = await available(spender.accountId);
   expect(spent.redis).toBe(spent.postgres.toString());
+});
+
+it('a referral a load of the balance counted is not added again by the settlement retry', async () => {
+  const { referrer, settle, paid } = await lostReferral(false);
+  await useKey(referrer); // the referrer's first request loads its balance: the referral is in it
+  expect(await available(referrer.accountId)).toEqual({
+    redis: paid.postgres.toString(),
+    postgres: paid.postgres,
+  });
+
+  await settle(); // sends the referral again: the load marked it as counted
+  expect(await available(referrer.accountId)).toEqual({
+    redis: paid.postgres.toString(),
+    postgres: paid.postgres,
+  });
 });
 
 it('a top-up a load of the balance counted before its send came is not added again by a replay', async () => {

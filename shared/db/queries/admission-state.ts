@@ -57,7 +57,8 @@ export async function readAdmissionSnapshot(
             + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day >= ${monthStart}::date and h.period_day < ${monthEnd}::date), 0))::bigint as month_used,
            (l.balance - coalesce((select sum(amount) from holds h where h.account_id = ck.account_id and h.status = 'open'), 0))::bigint as available,
            array(select t.kind || ':' || t.ref from postings p join transfers t on t.id = p.transfer_id
-                 where p.ledger_account_id = ck.account_id and p.amount > 0 and p.created_at > ${creditsSince}
+                 where p.ledger_account_id = ck.account_id and p.amount > 0 and left(p.ledger_account_id, 4) <> 'sys_'
+                   and p.created_at > ${creditsSince}
                    and t.kind in ('topup', 'referral')) as credit_ids
     from child_keys ck
     join management_keys mk on mk.id = ck.management_key_id

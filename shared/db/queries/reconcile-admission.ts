@@ -33,7 +33,8 @@ export async function recentCreditIdsOf(
   return db<{ account: string; id: string }[]>`
     select p.ledger_account_id as account, t.kind || ':' || t.ref as id
     from postings p join transfers t on t.id = p.transfer_id
-    where p.ledger_account_id = any(${accountIds}::text[]) and p.amount > 0 and p.created_at > ${since}
+    where p.ledger_account_id = any(${accountIds}::text[]) and p.amount > 0
+      and left(p.ledger_account_id, 4) <> 'sys_' and p.created_at > ${since}
       and t.kind in ('topup', 'referral')`;
 }
 
