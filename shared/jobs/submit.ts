@@ -60,18 +60,28 @@ export async function submitJob(
   return { job: acceptedJob(job!), rateLimit, handedOff: handOff(ctx, deps.queues, jobId) };
 }
 
+/** When a failed hand-off is tried again, after the first; then reconciliation's check does it. */
+const HANDOFF_RETRIES_MS = [1_000, 5_000, 30_000];
+
 /**
- * Queue a recorded job for a node; never rejects. A hand-off that fails (Redis out of reach for a
- * moment) delays the job until the next reconciliation check (SCHEDULER_RECONCILE_CRON) queues it
- * again; it does not lose it, and its hold stays until it runs, is cancelled or its deadline passes.
- * Measured at 1,500 jobs/s offered: answering before the hand-off took 1.4 ms off the median.
+ * Queue a recorded job for a node; never rejects (it resolves after the first try). A hand-off that
+ * fails (Redis out of reach for a moment) is tried again a few times, then left to the next
+ * reconciliation check (SCHEDULER_RECONCILE_CRON), which queues every live job whose message is
+ * missing: the job is delayed, never lost, and its hold stays until it runs, is cancelled or its
+ * deadline passes. A hand-off that did land although it seemed to fail makes a second message:
+ * the job still runs and is billed once (enqueueInference). Measured at 1,500 jobs/s offered:
+ * answering before the hand-off took 1.4 ms off the median.
  */
-function handOff(ctx: Context, queues: Queues, jobId: string): Promise<void> {
+function handOff(ctx: Context, queues: Queues, jobId: string, retry = 0): Promise<void> {
   return enqueueInference(ctx, queues, jobId).catch((err: unknown) => {
-    ctx.logger.error(
-      { err, jobId },
-      'inference hand-off failed; the reconciliation check queues the job again',
-    );
+    const delay = HANDOFF_RETRIES_MS[retry];
+    if (delay === undefined) {
+      ctx.logger.error({ err, jobId }, 'inference hand-off failed; the reconciliation check queues the job');
+      return;
+    }
+    ctx.logger.warn({ err, jobId, retryInMs: delay }, 'inference hand-off failed; trying again');
+    // Unref'd: a process shutting down does not wait for it (the check is there for that).
+    setTimeout(() => void handOff(ctx, queues, jobId, retry + 1), delay).unref();
   });
 }
 
