@@ -225,7 +225,7 @@ describe('dashboard: the Jobs & batches page', () => {
     }
   });
 
-  it('follows a queued job and a running batch to their end, without a reload', async () => {
+  it('follows a queued job and a running batch to their end, and shows a job sent since, without a reload', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
@@ -236,10 +236,23 @@ describe('dashboard: the Jobs & batches page', () => {
       await expect.poll(() => batchRow.textContent()).toMatch(/in progress/i);
       // Focus on the job's Cancel button: the row is redrawn under it.
       await page.getByRole('button', { name: `Cancel job ${jobId}` }).focus();
+      // A job sent after the page opened comes on top of the list.
+      const later = await call(stack.server.url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Since' }] } },
+      });
+      const jobIds = () => page.getByRole('table', { name: 'Jobs' }).locator('tbody th').allTextContents();
+      await expect.poll(jobIds, { timeout: 10_000 }).toEqual([later.body.id, jobId]);
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(
+        `Cancel job ${jobId}`,
+      );
 
       await inference.resume();
       resumed = true;
       await expect.poll(() => jobRow.textContent(), { timeout: 15_000 }).toMatch(/succeeded/i);
+      await expect
+        .poll(() => page.getByRole('row', { name: new RegExp(later.body.id) }).textContent())
+        .toMatch(/succeeded/i);
       await expect.poll(() => batchRow.textContent(), { timeout: 15_000 }).toMatch(/completed.*2 done/i);
       // Cancel is gone with the running job; focus went to the row's header, not to the page top.
       expect(

@@ -19,11 +19,11 @@ const LIVE_MAX = 20;
  * - `fetchPage(after)`: one page as `pageOrEmpty` answers it, with the caller's current filters.
  * - `row(item)`: the `<tr>` of one item; `empty()`: what an empty list shows.
  *
- * - `live` (optional): `{ isLive(item), fetchOne(id), settled?(items) }`. While rows shown are live
- *   (still moving) and the table is on the page, they are asked for again every LIVE_POLL_MS and
- *   redrawn in place when they changed (focus stays on the control it was on); the rows that
- *   stopped moving in a round are announced together, and `settled` gets them (a finished batch's
- *   files are new).
+ * - `live` (optional): `{ isLive(item), fetchOne(id), settled?(items), newRows? }`. While rows
+ *   shown are live (still moving) and the table is on the page, they are asked for again every
+ *   LIVE_POLL_MS and redrawn in place when they changed (focus stays on the control it was on);
+ *   the rows that stopped moving in a round are announced together, and `settled` gets them (a
+ *   finished batch's files are new). With `newRows`, each round also puts rows new since on top.
  *
  * Returns `{ el, show(page), reload(), refresh(), fetchPage }`: `show` puts a first page in,
  * `reload` fetches one, `refresh` adds the rows new since on top.
@@ -63,6 +63,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
       tbody = null;
       cursor = null;
       mount(el, empty());
+      watchLive(); // rows may come (newRows)
       return;
     }
     const wrap = table({ caption, columns, rows: page.data.map(tracked) });
@@ -87,18 +88,26 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     liveTimer = null;
     if (!el.isConnected) return; // the page was left: nothing more to ask
     const moving = [...shownRows.values()].filter((r) => live.isLive(r.item)).slice(0, LIVE_MAX);
-    if (moving.length === 0) return; // show() starts again when a page brings live rows
+    // show() starts again when a page brings live rows.
+    if (moving.length === 0 && !live.newRows) return;
     const mine = version;
-    const fresh = await Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null)));
+    const [fresh, first] = await Promise.all([
+      Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null))),
+      live.newRows ? fetchPage(null).catch(() => null) : null,
+    ]);
     // Replaced meanwhile (a reload, other filters: its own show() polls what it shows), or left.
     if (mine !== version || !el.isConnected) return;
     const ended = fresh.filter((item) => item && redraw(item));
+    const added = first ? addNew(first) : 0;
+    // One announcement for the round: a second would cut the first short.
+    const news = [];
+    if (added > 0) news.push(`${count(added, 'new ')}.`);
     if (ended.length > 0) {
-      // One announcement for the round: a second would cut the first short.
       const what = ended.map((item) => `${item.id}: ${item.status.replaceAll('_', ' ')}`).join('; ');
-      announce(`${ended.length === 1 ? capitalized(noun.one) : capitalized(noun.many)} ${what}.`);
-      live.settled?.(ended);
+      news.push(`${ended.length === 1 ? capitalized(noun.one) : capitalized(noun.many)} ${what}.`);
     }
+    if (news.length > 0) announce(news.join(' '));
+    if (ended.length > 0) live.settled?.(ended);
     watchLive();
   }
 
@@ -136,10 +145,19 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     const mine = version;
     const page = await fetchPage(null);
     if (mine !== version || !el.isConnected) return;
-    if (!tbody) return show(page);
+    addNew(page);
+  }
+
+  /** Put the first page's rows not shown yet on top (newest first, as they come); how many. */
+  function addNew(page) {
+    if (!tbody) {
+      if (page.data.length > 0) show(page);
+      return page.data.length;
+    }
     const added = page.data.filter((item) => !shownRows.has(item.id)).map(tracked);
     tbody.prepend(...added);
     shown += added.length;
+    return added.length;
   }
 
   function idle() {

@@ -92,6 +92,7 @@ export function batchesTable(index, fetchPage, onFilesChanged) {
     live: {
       isLive: (b) => LIVE.has(b.status),
       fetchOne: api.batch,
+      newRows: true,
       settled: () => onFilesChanged().catch(() => {}),
     },
   });

@@ -69,7 +69,7 @@ export function jobsTable(index, fetchPage) {
     row: (j) => jobRow(j, index, onCancel),
     empty: () => emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
     fetchPage,
-    live: { isLive: (j) => LIVE.has(j.status), fetchOne: api.job },
+    live: { isLive: (j) => LIVE.has(j.status), fetchOne: api.job, newRows: true },
   });
   return table;
 }
