@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
-import { type Redis, unlessClosed } from '../redis/client.js';
+import { openWatchConnection, type Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
@@ -102,15 +102,17 @@ export async function checkAdmissionState(
       holds: [...scope.values()].reduce((n, ids) => n + ids.holds.size, 0),
     },
   };
-  // A MULTI whose reply a dropped connection lost must not be sent again: the new connection has no
-  // WATCH, so it would apply the repairs however the keys changed since they were read.
-  const conns: Redis[] = Array.from({ length: Math.min(CONNECTIONS, targets.length) }, () =>
-    ctx.redis.duplicate({ enableAutoPipelining: false, autoResendUnfulfilledCommands: false }),
-  );
+  const open = () =>
+    openWatchConnection(ctx.redis, (err) =>
+      ctx.logger.warn({ err: err.message }, 'reconcile: redis connection error'),
+    );
+  const conns: Redis[] = [];
   try {
     let next = 0;
     await Promise.all(
-      conns.map(async (conn) => {
+      Array.from({ length: Math.min(CONNECTIONS, targets.length) }, async () => {
+        let conn = await open();
+        conns.push(conn);
         for (let i = next++; i < targets.length; i = next++) {
           const account = targets[i]!;
           let last: Finding[] = [];
@@ -118,19 +120,19 @@ export async function checkAdmissionState(
           for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled; attempt++) {
             let r: WatchedResult;
             try {
-              r = await unlessClosed(
-                conn,
-                watchedEvaluate(ctx, conn, account, scope.get(account)!, {
-                  restore: opts.fix,
-                  apply: opts.fix,
-                  inflightMs: opts.inflightMs,
-                  ...(opts.only ? { only: opts.only } : {}),
-                }),
-              );
+              r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
+                restore: opts.fix,
+                apply: opts.fix,
+                inflightMs: opts.inflightMs,
+                ...(opts.only ? { only: opts.only } : {}),
+              });
             } catch (err) {
-              // The connection dropped mid-step (its MULTI applied under its WATCH, or not at all):
-              // look again, as for keys that changed.
+              // The connection dropped mid-step: its MULTI applied under its WATCH, or not at all,
+              // and it is dead. Look again on a new one, as for keys that changed.
               ctx.logger.warn({ err, account }, 'reconcile: connection lost while checking; checking again');
+              conn.disconnect();
+              conn = await open();
+              conns.push(conn);
               continue;
             }
             last = r.findings;

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { releaseIfSettled } from '../ledger/release.js';
 import { dayKey, monthKey } from '../periods.js';
-import { connectionEpoch, type Redis } from '../redis/client.js';
+import type { Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { queueRepairs } from './repair.js';
@@ -28,8 +28,8 @@ export interface WatchedResult {
  * has been inserted (or released, which fires the watch); and after, so the Redis step of anything
  * Postgres already showed lands inside the watch. A `conn` of its own is needed (WATCH is per
  * connection), used for one account at a time; one account's keys share a hash slot, so this also
- * works on Redis Cluster. It is made with autoResendUnfulfilledCommands off, and the caller runs
- * this under unlessClosed: a MULTI sent again on a new connection would have no WATCH.
+ * works on Redis Cluster. It comes from openWatchConnection: once it drops, this step fails and
+ * nothing it sends afterwards reaches Redis, on that connection or another.
  *
  * What is left: a request whose two halves are further apart than `inflightMs` (a process paused
  * between its commit and its Redis step) can still be counted twice or not at all. A key's RPM
@@ -66,7 +66,6 @@ export async function watchedEvaluate(
     ...[...ids.holds].map((id) => k.hold(accountId, id)),
   ];
   await conn.watch(...watch);
-  const epoch = connectionEpoch(conn);
   try {
     const redis = await readRedisAccount(conn, k, accountId, ids, period);
     await sleep(opts.inflightMs);
@@ -82,21 +81,12 @@ export async function watchedEvaluate(
       ? findings.map((f) => ({ ...f, repairs: f.repairs.filter((r) => r.kind === opts.only) }))
       : findings;
     const counts = opts.apply ? queueRepairs(multi, applied) : { fixed: 0, restored: 0 };
-    // The WATCH went with a connection that closed since: on the new one this MULTI would apply
-    // whatever changed. (A reply lost on the way back is not sent again: `conn` is made with
-    // autoResendUnfulfilledCommands off, and the caller looks again.)
-    if (connectionEpoch(conn) !== epoch) {
-      multi.discard();
-      return { findings, consistent: false, fixed: 0, restored: 0 };
-    }
     const done = await multi.exec();
     if (done === null) return { findings, consistent: false, fixed: 0, restored: 0 };
     if (opts.apply) await releaseSettledMeanwhile(ctx, applied);
     return { findings, consistent: true, ...counts };
   } finally {
-    // Only on the connection that watched: after a reconnect, the caller's next step may be
-    // watching on this connection already, and an UNWATCH would take its WATCH away.
-    if (connectionEpoch(conn) === epoch) await conn.unwatch().catch(() => {});
+    await conn.unwatch().catch(() => {});
   }
 }
 

@@ -47,41 +47,23 @@ export function redisOptionsFromUrl(url: string): {
   };
 }
 
-const epochs = new WeakMap<Redis, { n: number; closed: Set<() => void> }>();
-
-function epochOf(conn: Redis): { n: number; closed: Set<() => void> } {
-  let e = epochs.get(conn);
-  if (!e) {
-    const state = { n: 0, closed: new Set<() => void>() };
-    conn.on('close', () => {
-      state.n++;
-      for (const f of state.closed) f();
-    });
-    epochs.set(conn, state);
-    e = state;
-  }
-  return e;
-}
-
 /**
- * How many times this connection has closed (it reconnects by itself): a WATCH belongs to the
- * connection it was sent on, so a step that watched at one count must not EXEC at another.
+ * A connection of its own for WATCH ... EXEC, that never reconnects and never queues: once it
+ * drops, every command on it fails at once and it is dead. A WATCH belongs to the connection it was
+ * sent on; ioredis would otherwise send what a step issues after a drop (its reads, its MULTI, a
+ * MULTI whose reply was lost) on the next connection, where nothing is watched and the repair
+ * would apply however the keys changed. The caller opens a new one to look again.
  */
-export function connectionEpoch(conn: Redis): number {
-  return epochOf(conn).n;
-}
-
-/**
- * `p`, or a rejection once `conn` closes first. For a connection made with
- * `autoResendUnfulfilledCommands: false`, whose commands in flight when it drops are neither
- * answered nor sent again: without this, their promises would never settle.
- */
-export function unlessClosed<T>(conn: Redis, p: Promise<T>): Promise<T> {
-  const e = epochOf(conn);
-  let onClose!: () => void;
-  const closed = new Promise<never>((_, reject) => {
-    onClose = () => reject(new Error('the Redis connection closed before it answered'));
+export async function openWatchConnection(redis: Redis, onError: (err: Error) => void): Promise<Redis> {
+  const conn = redis.duplicate({
+    lazyConnect: true,
+    enableAutoPipelining: false,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
   });
-  e.closed.add(onClose);
-  return Promise.race([p, closed]).finally(() => e.closed.delete(onClose));
+  conn.on('error', onError);
+  await conn.connect();
+  return conn;
 }

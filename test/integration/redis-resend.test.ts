@@ -6,6 +6,7 @@ import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import { openWatchConnection } from '../../shared/redis/client.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 
@@ -243,4 +244,19 @@ it('a reconcile repair whose reply a dropped connection lost is not applied agai
   await runReconcile(env.ctx, { fix: true });
   expect(ran).toBe(true);
   expect(await available(f.accountId)).toEqual({ redis: '9000', postgres: 9_000n });
+});
+
+it('a reconcile connection that dropped sends nothing more, on it or on a new connection', async () => {
+  const conn = await openWatchConnection(env.ctx.redis, () => {});
+  const key = `${env.ctx.keys.balance('watch-probe')}`;
+  await conn.watch(key);
+  await whileRedisDown(async () => {
+    await expect(conn.get(key)).rejects.toThrow();
+  });
+  // Redis is back: a step that lost its connection and goes on (its MULTI) must not reach it
+  // unwatched through a reconnection.
+  await expect(conn.multi().set(key, 'applied').exec()).rejects.toThrow();
+  await new Promise((r) => setTimeout(r, 200));
+  expect(await env.ctx.redis.get(key)).toBeNull();
+  expect(conn.status).toBe('end');
 });
