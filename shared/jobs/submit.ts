@@ -64,8 +64,10 @@ export async function submitJob(
 const HANDOFF_RETRIES_MS = [1_000, 5_000, 30_000];
 
 /**
- * Queue a recorded job for a node; never rejects (it resolves after the first try). A hand-off that
- * fails (Redis out of reach for a moment) is tried again a few times, then left to the next
+ * Queue a recorded job for a node; never rejects (it resolves after the first try). While Redis is
+ * out of reach the queue's connection holds the command until it is back (the job is late, not
+ * failed); a hand-off Redis refuses (out of memory, a failover's read-only replica) is tried again
+ * a few times, then left to the next
  * reconciliation check (SCHEDULER_RECONCILE_CRON), which queues every live job whose message is
  * missing: the job is delayed, never lost, and its hold stays until it runs, is cancelled or its
  * deadline passes. A hand-off that did land although it seemed to fail makes a second message:
