@@ -7,7 +7,10 @@ export const PAGE_SIZE = 50;
 
 /** How often rows still moving (a queued job, a running batch) are asked for again. */
 export const LIVE_POLL_MS = 3000;
-/** Most rows asked for in one round: the newest live ones first, as the list shows them. */
+/**
+ * Most rows asked for one by one in a round: those the first page did not bring, longest unasked
+ * first, so that with many live rows each is still looked at every few rounds.
+ */
 const LIVE_MAX = 20;
 
 /**
@@ -75,7 +78,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
 
   function tracked(item) {
     const tr = row(item);
-    shownRows.set(item.id, { item, tr });
+    shownRows.set(item.id, { item, tr, askedAt: 0 });
     return tr;
   }
 
@@ -87,17 +90,27 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
   async function pollLive() {
     liveTimer = null;
     if (!el.isConnected) return; // the page was left: nothing more to ask
-    const moving = [...shownRows.values()].filter((r) => live.isLive(r.item)).slice(0, LIVE_MAX);
+    // A tab in the background asks nothing; the round after it is shown again does.
+    if (document.hidden) return watchLive();
+    const mine = version;
+    const req = asked;
+    // The first page (with newRows) brings the newest rows as they are now; the other live rows
+    // are asked for one by one.
+    const first = live.newRows ? await fetchPage(null).catch(() => null) : null;
+    if (!current(mine, req)) return;
+    const onFirst = new Set(first?.data.map((item) => item.id));
+    const now = Date.now();
+    const moving = [...shownRows.values()]
+      .filter((r) => live.isLive(r.item) && !onFirst.has(r.item.id))
+      .sort((a, b) => a.askedAt - b.askedAt)
+      .slice(0, LIVE_MAX);
     // show() starts again when a page brings live rows.
     if (moving.length === 0 && !live.newRows) return;
-    const mine = version;
-    const [fresh, first] = await Promise.all([
-      Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null))),
-      live.newRows ? fetchPage(null).catch(() => null) : null,
-    ]);
-    // Replaced meanwhile (a reload, other filters: its own show() polls what it shows), or left.
-    if (mine !== version || !el.isConnected) return;
-    const ended = fresh.filter((item) => item && redraw(item));
+    for (const r of moving) r.askedAt = now;
+    const fresh = await Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null)));
+    if (!current(mine, req)) return;
+    const seen = [...(first?.data.filter((item) => shownRows.has(item.id)) ?? []), ...fresh];
+    const ended = seen.filter((item) => item && redraw(item));
     const added = first ? addNew(first) : 0;
     // One announcement for the round: a second would cut the first short.
     const news = [];
@@ -111,6 +124,14 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     watchLive();
   }
 
+  /**
+   * Still the table that was asked for: not replaced (a reload, other filters: its own show() polls
+   * what it shows), no reload under way (the page would be of its filters), and still on the page.
+   */
+  function current(mine, req) {
+    return mine === version && req === asked && el.isConnected;
+  }
+
   /** Redraw a row that changed; true when it stopped moving. */
   function redraw(item) {
     const was = shownRows.get(item.id);
@@ -118,7 +139,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     const focused = was.tr.contains(document.activeElement) ? document.activeElement : null;
     const tr = row(item);
     was.tr.replaceWith(tr);
-    shownRows.set(item.id, { item, tr });
+    shownRows.set(item.id, { item, tr, askedAt: was.askedAt });
     if (focused) {
       // The same control in the new row, or its header when that control is gone (Cancel, say).
       const key = focused.getAttribute('data-focus-key');
@@ -143,15 +164,19 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
    */
   async function refresh() {
     const mine = version;
+    const req = asked;
     const page = await fetchPage(null);
-    if (mine !== version || !el.isConnected) return;
-    addNew(page);
+    if (current(mine, req)) addNew(page);
   }
 
   /** Put the first page's rows not shown yet on top (newest first, as they come); how many. */
   function addNew(page) {
     if (!tbody) {
-      if (page.data.length > 0) show(page);
+      if (page.data.length === 0) return 0;
+      // The empty state goes: focus that was in it goes to the table that replaces it.
+      const hadFocus = el.contains(document.activeElement);
+      show(page);
+      if (hadFocus) el.querySelector('.table-wrap')?.focus();
       return page.data.length;
     }
     const added = page.data.filter((item) => !shownRows.has(item.id)).map(tracked);
