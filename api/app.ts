@@ -8,6 +8,7 @@ import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { requireJsonBody } from './middleware/json-body.js';
 import { requestId } from './middleware/request-id.js';
+import { refuseNulInUrl } from './middleware/url-text.js';
 import { serveOpenApi } from './openapi.js';
 import { accountRouter } from './routes/account.js';
 import { ADMIN_QUEUES_PATH, adminQueuesLanding, adminQueuesRouter } from './routes/admin-queues.js';
@@ -44,6 +45,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   // Before the access log, so an admin token given as ?token= never reaches it.
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
+  app.use(refuseNulInUrl);
   app.use(express.json({ limit: '4mb' }));
   app.use(requireJsonBody);
 

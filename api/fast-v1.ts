@@ -3,8 +3,7 @@ import type { Express } from 'express';
 import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
-import { ApiError } from '../shared/errors.js';
-import { nestsWithin, tooDeepMessage } from '../shared/json-depth.js';
+import { jsonBodyProblem } from '../shared/json-body-check.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
 import { bearerToken } from './middleware/auth.js';
@@ -127,8 +126,8 @@ function readJson(req: IncomingMessage): Promise<unknown> {
       } catch {
         return reject(bodyError('entity.parse.failed'));
       }
-      if (!nestsWithin(body))
-        return reject(new ApiError('invalid_request_error', tooDeepMessage, { param: null }));
+      const problem = jsonBodyProblem(body);
+      if (problem) return reject(problem);
       resolve(body);
     });
   });

@@ -34,7 +34,7 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, req
 
 function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
-  const e = err as { type?: string; status?: number };
+  const e = err as { type?: string; status?: number; code?: unknown };
   if (e?.type === 'entity.parse.failed')
     return new ApiError('invalid_request_error', 'Malformed JSON body', { param: null });
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'Request body too large');
@@ -45,9 +45,23 @@ function toApiError(err: unknown): ApiError | null {
     return new ApiError('invalid_request_error', 'The body does not decode as its Content-Encoding says', {
       param: null,
     });
+  // Express could not percent-decode a path parameter (`/v1/jobs/%FF`).
+  if (e?.status === 400 && err instanceof URIError)
+    return new ApiError('invalid_request_error', 'The URL is not valid percent-encoded UTF-8', {
+      param: null,
+    });
+  // Text Postgres cannot hold that the edge checks (json-body-check.ts, url-text.ts) missed:
+  // still the client's input, so a 400 rather than a 500.
+  if (typeof e?.code === 'string' && UNSTORABLE_TEXT.has(e.code))
+    return new ApiError('invalid_request_error', 'The request holds text that cannot be stored', {
+      param: null,
+    });
   if (isConnectionError(err)) return ApiError.unavailable();
   return null;
 }
+
+/** SQLSTATE 22021 character_not_in_repertoire (a NUL), 22P05 untranslatable_character (jsonb `\u0000`). */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
 
 /** postgres.js's connection failures, by code (a query's own errors carry SQLSTATE codes instead). */
 const PG_CONNECTION_CODES = new Set([

@@ -11,6 +11,7 @@ import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
 import { listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
+import { unstorable } from '../../shared/json-body-check.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
 import { sendFileContent } from '../file-content.js';
 import { listPage } from '../list-page.js';
@@ -94,6 +95,11 @@ export function v1FilesRouter(ctx: Context): Router {
         if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
         if (!req.file || !spooled)
           throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
+        if (unstorable(req.file.originalname))
+          throw ApiError.invalid(
+            'file',
+            'The file name may not contain a NUL character or an unpaired surrogate',
+          );
         const file = await uploadBatchFile(ctx, res.locals.childKey, {
           filename: req.file.originalname,
           content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),

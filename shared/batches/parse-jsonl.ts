@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { type ChatCompletionBody, chatCompletionBody } from '../inference/chat-request.js';
+import { jsonBodyProblem } from '../json-body-check.js';
 
 /** The one endpoint a batch line may call (OpenAI's `url` and the batch's `endpoint`). */
 export const BATCH_ENDPOINT = '/v1/chat/completions';
@@ -81,6 +82,9 @@ export async function* batchInputLines(source: AsyncIterable<Buffer>): AsyncGene
     } catch {
       throw bad(lineNo, 'not a valid JSON object');
     }
+    // As for a request body: its text is stored (the line's request, the output file).
+    const problem = jsonBodyProblem(json);
+    if (problem) throw bad(lineNo, problem.message);
     const parsed = batchLine.safeParse(json);
     if (!parsed.success) throw bad(lineNo, describe(parsed.error.issues[0]!));
     const { custom_id, body } = parsed.data;

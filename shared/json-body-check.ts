@@ -1,0 +1,74 @@
+import { ApiError } from './errors.js';
+
+/**
+ * How deep a request's JSON may nest. Anything deeper is no real request, and past a few thousand
+ * levels JSON.stringify (storing it, forwarding it to a node) overflows the stack: a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+declare global {
+  interface String {
+    /** ES2024, in Node since 20: lib ES2024 would also type what Node 20 lacks. */
+    isWellFormed(): boolean;
+  }
+}
+
+interface Frame {
+  value: object;
+  depth: number;
+  parent: Frame | null;
+  key: string;
+}
+
+/**
+ * What is wrong with a parsed JSON body before any route looks at it, or null: nesting deeper than
+ * `max`, or a string (value or key) that Postgres cannot store — a NUL character, or half of a
+ * surrogate pair (`"\ud800"`, which JSON allows and no UTF-8 text can hold). Either would
+ * otherwise surface as a 500 from wherever the text is first stored (a job's request, a key's
+ * name, metadata). One walk, without recursion; the offending string's path names the field.
+ */
+export function jsonBodyProblem(value: unknown, max = MAX_JSON_DEPTH): ApiError | null {
+  if (typeof value === 'string') return unstorable(value) ? badText(null) : null;
+  if (value === null || typeof value !== 'object') return null;
+  const stack: Frame[] = [{ value, depth: 1, parent: null, key: '' }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if (frame.depth > max) return new ApiError('invalid_request_error', tooDeepMessage, { param: null });
+    const entries: [string, unknown][] = Array.isArray(frame.value)
+      ? frame.value.map((x, i) => [String(i), x])
+      : Object.entries(frame.value);
+    for (const [k, x] of entries) {
+      if (unstorable(k)) return badText(pathOf(frame));
+      if (typeof x === 'string') {
+        if (unstorable(x)) return badText(pathOf(frame, k));
+      } else if (x !== null && typeof x === 'object') {
+        stack.push({ value: x, depth: frame.depth + 1, parent: frame, key: k });
+      }
+    }
+  }
+  return null;
+}
+
+/** The 400 for a body that nests too deeply. */
+export const tooDeepMessage = `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep`;
+
+/** A NUL, or a lone surrogate: text no Postgres `text` or `jsonb` value can hold. */
+export function unstorable(s: string): boolean {
+  return s.includes('\u0000') || !s.isWellFormed();
+}
+
+function badText(param: string | null): ApiError {
+  const where = param ? `${param}: ` : '';
+  return new ApiError(
+    'invalid_request_error',
+    `${where}text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)`,
+    { param },
+  );
+}
+
+/** `messages.0.content`, as validation names a field (validate.ts). */
+function pathOf(frame: Frame, last?: string): string | null {
+  const parts: string[] = last === undefined ? [] : [last];
+  for (let f: Frame | null = frame; f?.parent; f = f.parent) parts.unshift(f.key);
+  return parts.length > 0 ? parts.join('.') : null;
+}
