@@ -6,7 +6,7 @@ import './locals.js';
 import { accessLog } from './middleware/access-log.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
-import { requireJsonBody } from './middleware/json-body.js';
+import { keyBeforeBodyOnV1, requireJsonBody } from './middleware/json-body.js';
 import { requestId } from './middleware/request-id.js';
 import { refuseNulInUrl } from './middleware/url-text.js';
 import { serveOpenApi } from './openapi.js';
@@ -46,8 +46,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
   app.use(refuseNulInUrl);
-  app.use(express.json({ limit: '4mb' }));
-  app.use(requireJsonBody);
+  app.use(keyBeforeBodyOnV1(express.json({ limit: '4mb' })));
+  app.use(keyBeforeBodyOnV1(requireJsonBody));
 
   app.use(healthRouter(ctx));
   app.get('/openapi.json', serveOpenApi);

@@ -7,6 +7,7 @@ import { jsonBodyProblem } from '../shared/json-body-check.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
 import { bearerToken } from './middleware/auth.js';
+import { refusedBeforeAdmission } from './middleware/child-key.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';
 import { requestIdOf } from './middleware/request-id.js';
@@ -63,12 +64,20 @@ async function serve(
   corsV1(req, res, () => {}); // a POST is no preflight: this only sets the headers
   logWhenFinished(ctx.logger, req, res, requestId);
   try {
-    const body = await readJson(req);
+    // The key before the body's faults: an unknown key is a 401 whatever it sent, and a body's
+    // 400 carries the key's RPM headers like every other /v1 answer (as on the Express path).
+    const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
     const key = await authenticateChildKey(ctx, bearerToken(req));
+    if (body instanceof BodyFault) throw await refusedBeforeAdmission(ctx, key, res, body.err);
     await route(ctx, deps, key, body, res, req.headers);
   } catch (err) {
     sendError(res, err, ctx.logger, requestId);
   }
+}
+
+/** A body that could not be read as JSON: answered once the key is known. */
+class BodyFault {
+  constructor(readonly err: unknown) {}
 }
 
 function routePath(url: string): string {

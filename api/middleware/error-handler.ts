@@ -5,7 +5,9 @@ import type { Logger } from '../../shared/logger.js';
 import { sendJson } from '../json-response.js';
 
 /** Unknown routes get the same envelope as every other failure. */
-export const notFound: RequestHandler = (req, _res, next) => {
+export const notFound: RequestHandler = (req, res, next) => {
+  // A /v1 body's fault no router answered (keyBeforeBodyOnV1): it comes first, as elsewhere.
+  if (res.locals.bodyFault !== undefined) return next(res.locals.bodyFault);
   next(new ApiError('not_found', `No route for ${req.method} ${req.path}`));
 };
 

@@ -77,6 +77,22 @@ const cases: [string, string, () => RequestInit][] = [
   ],
   ['no money', '/V1/Jobs/', () => auth({ request: { model, messages: [{ role: 'user', content: 'x' }] } })],
   ['text/plain', '/v1/chat/completions', () => ({ headers: { 'content-type': 'text/plain' }, body: '{}' })],
+  ['malformed JSON from a key', '/v1/chat/completions', () => ({ ...auth({}), body: '{"model": ' })],
+  [
+    'malformed JSON from an unknown key',
+    '/v1/jobs',
+    () => ({ headers: { ...json, authorization: 'Bearer gc-nope' }, body: '{' }),
+  ],
+  [
+    'text/plain from a key',
+    '/v1/jobs',
+    () => ({ headers: { 'content-type': 'text/plain', authorization: `Bearer ${c.childKey}` }, body: '{}' }),
+  ],
+  [
+    'a NUL in a message',
+    '/v1/chat/completions',
+    () => auth({ model, messages: [{ role: 'user', content: '\u0000' }] }),
+  ],
   ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
   ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
   [
@@ -104,6 +120,20 @@ describe('the /v1 fast path', () => {
     const slow = await ask(expressUrl, path, { method: 'POST', ...init() });
     expect(fast.status).toBeGreaterThanOrEqual(400);
     expect(fast).toEqual(slow);
+  });
+
+  it("answers a key's body fault after the key: a 401 for an unknown key, the RPM headers for a known one", async () => {
+    for (const base of [stack.server.url, expressUrl]) {
+      const known = await ask(base, '/v1/jobs', { method: 'POST', ...auth({}), body: '{"request": ' });
+      expect(known.status).toBe(400);
+      expect(known.headers['x-ratelimit-limit-requests']).toBe('100');
+      const unknown = await ask(base, '/v1/jobs', {
+        method: 'POST',
+        headers: { ...json, authorization: 'Bearer gc-nope' },
+        body: '{"request": ',
+      });
+      expect(unknown.status).toBe(401);
+    }
   });
 
   it('refuses a body nesting past 64 levels with a 400, where it used to be a 500', async () => {

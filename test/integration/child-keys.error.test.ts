@@ -27,7 +27,7 @@ describe('child keys: errors', () => {
     [{ name: 'c', metadata: [1, 2] }, 'metadata'],
     [{ name: 'c', metadata: 'text' }, 'metadata'],
     [{ name: 'c', metadata: { big: 'x'.repeat(16 * 1024) } }, 'metadata'],
-    [{ name: 'c', metadata: { nul: 'a\u0000b' } }, 'metadata'],
+    [{ name: 'c', metadata: { nul: 'a\u0000b' } }, 'metadata.nul'],
     [{ name: 'c', status: 'active' }, 'status'],
   ];
   it.each(invalid)('rejects create body %j naming %s', async (body, param) => {
