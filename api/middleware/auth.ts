@@ -82,11 +82,16 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
 /** Admin routes exist only when ADMIN_TOKEN is configured. */
 export function requireAdmin(ctx: Context): RequestHandler {
   const expected = ctx.config.ADMIN_TOKEN ? Buffer.from(ctx.config.ADMIN_TOKEN) : null;
-  return (req, _res, next) => {
+  return async (req, _res, next) => {
     if (!expected) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
-    const given = Buffer.from(bearerToken(req) ?? req.header('x-admin-token') ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new ApiError('authentication_error', 'Invalid admin token');
-    next();
+    const token = bearerToken(req) ?? req.header('x-admin-token') ?? '';
+    const given = Buffer.from(token);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    // A credential of another kind that is valid is used where it does not belong: 403, as on
+    // every route (API.md); anything else is no credential here.
+    const kind = keyKindOf(token);
+    if (kind) throw await misplaced(ctx, kind, token);
+    if (await verifySession(ctx.config.JWT_SECRET, token)) throw wrongKind('A session token');
+    throw new ApiError('authentication_error', 'Invalid admin token');
   };
 }

@@ -152,14 +152,21 @@ describe('admin top-ups: error', () => {
 });
 
 describe('admin top-ups: security', () => {
-  it('refuses a missing or wrong admin token, and an owner session, with 401', async () => {
+  it('refuses a missing or wrong admin token with 401, and an owner session with 403', async () => {
     const owner = await registerOwner();
     const body = { account_id: owner.id, amount_ngonka: '1', reference: ref() };
-    for (const token of [undefined, 'wrong-token-0123456789', `${ADMIN}x`, owner.token]) {
+    for (const token of [undefined, 'wrong-token-0123456789', `${ADMIN}x`]) {
       const res = await topup(body, { token });
       expect(res.status).toBe(401);
       expect(res.body.error.type).toBe('authentication_error');
     }
+    // A valid credential of another kind, where it does not belong (API.md: "any other use").
+    const session = await topup(body, { token: owner.token });
+    expect(session.status).toBe(403);
+    expect(session.body.error.type).toBe('permission_error');
+    const unknownKey = await topup(body, { token: 'gc-unknown0123456789' });
+    expect(unknownKey.status).toBe(401);
+    expect(unknownKey.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_unknown' });
     expect(await balanceOf(owner)).toBe('0');
   });
 
