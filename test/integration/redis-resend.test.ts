@@ -82,7 +82,7 @@ const admission = (f: KeyFixture, estimate: bigint) => ({
 });
 
 it('an admission whose reply a dropped connection lost is resent by ioredis and reserves once', async () => {
-  const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+  const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 5 });
   const input = admission(f, 1_000n);
   const first = await admit(env.ctx, input); // loads the key's state
   await settleHolds(env.ctx, [{ holdId: first.hold.id, outcome: 'void' }]);
@@ -90,6 +90,10 @@ it('an admission whose reply a dropped connection lost is resent by ioredis and 
 
   armed = true; // the admit script runs, its reply is lost, ioredis reconnects and resends it
   const a = await admit(env.ctx, input);
+  // The resent reply still carries the key's RPM state: two requests of five in the window.
+  expect(a.rateLimit).toMatchObject({ limit: 5, remaining: 3 });
+  expect(a.rateLimit!.resetMs).toBeGreaterThan(0);
+  expect(a.rateLimit!.resetMs).toBeLessThanOrEqual(60_000);
   await settleHolds(env.ctx, [{ holdId: a.hold.id, outcome: 'void' }]);
 
   const pg = (await getAccountBalance(env.ctx.sql, f.accountId))!;

@@ -19,9 +19,18 @@ local bal = redis.call('GET', KEYS[6])
 if not bal then return {'load', 'balance'} end
 
 -- This very admission sent again (ioredis resends a command whose reply a dropped connection lost):
--- its hold record exists, so it was admitted. Say so again, reserving nothing twice (rpm 0: the
--- reply carries no RPM state).
-if redis.call('EXISTS', KEYS[7]) == 1 then return {'ok', 0, 0, 0} end
+-- its hold record exists, so it was admitted. Say so again, reserving nothing twice, with the RPM
+-- state as it stands (this request in it), read without writing.
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  local limit = tonumber(k[3])
+  if limit == 0 then return {'ok', 0, 0, 0} end
+  local since = '(' .. (now - 60000)
+  local counted = redis.call('ZCOUNT', KEYS[3], since, '+inf')
+  local first = redis.call('ZRANGEBYSCORE', KEYS[3], since, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local reset = 60000
+  if first[2] then reset = tonumber(first[2]) + 60000 - now end
+  return {'ok', limit, math.max(limit - counted, 0), reset}
+end
 
 local refused = keyRefusal(k[1], k[2], mk, now)
 if refused then return {'key', refused} end
