@@ -14,7 +14,8 @@ import { type BenchStack, startStack } from './stack.js';
  * runs in its own process; the load generator runs here. Needs Postgres and Redis (DATABASE_URL's
  * server, REDIS_URL): the gateway gets a fresh database and Redis prefix of its own (stack.ts).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
- * DevTools or speedscope) to see where its time goes.
+ * DevTools or speedscope) to see where its time goes; BENCH_NODE_FLAGS tries node flags on the
+ * gateway processes (as in bench:jobs).
  */
 const WARMUP_S = 5;
 /** Interleaved rounds (BENCH_ROUNDS); each target's figures are its median round by req/s. */
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
   stack = await startStack({
     split: process.env.BENCH_SPLIT_WORKERS !== '0',
     ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
+    // Node flags for the gateway processes, to try one (e.g. `--max-semi-space-size=32`).
+    ...(process.env.BENCH_NODE_FLAGS ? { nodeFlags: process.env.BENCH_NODE_FLAGS.split(/\s+/) } : {}),
   });
   const { sim, api: gateway, workers, simUrls, gatewayUrl, adminToken } = stack;
   const simUrl = simUrls[0]!;
