@@ -17,7 +17,8 @@ interface Frame {
   value: object;
   depth: number;
   parent: Frame | null;
-  key: string;
+  /** Its key or index in the parent; for the field's name, worked out only on a fault. */
+  key: string | number;
 }
 
 /**
@@ -25,7 +26,8 @@ interface Frame {
  * `max`, or a string (value or key) that Postgres cannot store — a NUL character, or half of a
  * surrogate pair (`"\ud800"`, which JSON allows and no UTF-8 text can hold). Either would
  * otherwise surface as a 500 from wherever the text is first stored (a job's request, a key's
- * name, metadata). One walk, without recursion; the offending string's path names the field.
+ * name, metadata). One walk, without recursion, that allocates only per nested object or array:
+ * it runs on every body before the key is known, 4 MiB ones included.
  */
 export function jsonBodyProblem(value: unknown, max = MAX_JSON_DEPTH): ApiError | null {
   if (typeof value === 'string') return unstorable(value) ? badText(null) : null;
@@ -34,11 +36,22 @@ export function jsonBodyProblem(value: unknown, max = MAX_JSON_DEPTH): ApiError 
   while (stack.length > 0) {
     const frame = stack.pop()!;
     if (frame.depth > max) return new ApiError('invalid_request_error', tooDeepMessage, { param: null });
-    const entries: [string, unknown][] = Array.isArray(frame.value)
-      ? frame.value.map((x, i) => [String(i), x])
-      : Object.entries(frame.value);
-    for (const [k, x] of entries) {
+    const v = frame.value;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (typeof x === 'string') {
+          if (unstorable(x)) return badText(pathOf(frame, i));
+        } else if (x !== null && typeof x === 'object') {
+          stack.push({ value: x, depth: frame.depth + 1, parent: frame, key: i });
+        }
+      }
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
       if (unstorable(k)) return badText(pathOf(frame));
+      const x = o[k];
       if (typeof x === 'string') {
         if (unstorable(x)) return badText(pathOf(frame, k));
       } else if (x !== null && typeof x === 'object') {
@@ -67,8 +80,8 @@ function badText(param: string | null): ApiError {
 }
 
 /** `messages.0.content`, as validation names a field (validate.ts). */
-function pathOf(frame: Frame, last?: string): string | null {
-  const parts: string[] = last === undefined ? [] : [last];
+function pathOf(frame: Frame, last?: string | number): string | null {
+  const parts: (string | number)[] = last === undefined ? [] : [last];
   for (let f: Frame | null = frame; f?.parent; f = f.parent) parts.unshift(f.key);
   return parts.length > 0 ? parts.join('.') : null;
 }

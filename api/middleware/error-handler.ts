@@ -25,6 +25,8 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, req
   const apiError = toApiError(err);
   if (!apiError || apiError.type === 'service_unavailable')
     logger.error({ err, requestId }, 'unhandled error');
+  else if (isUnstorableText(err))
+    logger.warn({ err, requestId }, 'Postgres refused text the edge checks let through: a check to add');
   const e = apiError ?? new ApiError('internal_error', `Internal error (request ${requestId})`);
   if (res.headersSent) {
     res.end();
@@ -54,7 +56,7 @@ function toApiError(err: unknown): ApiError | null {
     });
   // Text Postgres cannot hold that the edge checks (json-body-check.ts, url-text.ts) missed:
   // still the client's input, so a 400 rather than a 500.
-  if (typeof e?.code === 'string' && UNSTORABLE_TEXT.has(e.code))
+  if (isUnstorableText(err))
     return new ApiError('invalid_request_error', 'The request holds text that cannot be stored', {
       param: null,
     });
@@ -64,6 +66,11 @@ function toApiError(err: unknown): ApiError | null {
 
 /** SQLSTATE 22021 character_not_in_repertoire (a NUL), 22P05 untranslatable_character (jsonb `\u0000`). */
 const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT.has(code);
+}
 
 /** postgres.js's connection failures, by code (a query's own errors carry SQLSTATE codes instead). */
 const PG_CONNECTION_CODES = new Set([

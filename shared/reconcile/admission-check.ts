@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
@@ -12,6 +13,8 @@ import { releaseSettledMeanwhile, type WatchedResult, watchedEvaluate } from './
 const CHUNK = 200;
 /** Accounts looked at consistently at once, each on its own connection. */
 const CONNECTIONS = 4;
+/** The first wait before looking again after a lost connection; doubled at each attempt. */
+const RECONNECT_BACKOFF_MS = 100;
 
 /** The quick first look: every account in scope, Redis then Postgres, no guarantees under traffic. */
 async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: boolean) {
@@ -106,50 +109,69 @@ export async function checkAdmissionState(
     openWatchConnection(ctx.redis, (err) =>
       ctx.logger.warn({ err: err.message }, 'reconcile: redis connection error'),
     );
-  const conns: Redis[] = [];
-  try {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(CONNECTIONS, targets.length) }, async () => {
-        let conn = await open();
-        conns.push(conn);
-        for (let i = next++; i < targets.length; i = next++) {
-          const account = targets[i]!;
-          let last: Finding[] = [];
-          let settled = false;
-          for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled; attempt++) {
-            let r: WatchedResult;
-            try {
-              r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
-                restore: opts.fix,
-                apply: opts.fix,
-                inflightMs: opts.inflightMs,
-                ...(opts.only ? { only: opts.only } : {}),
-              });
-            } catch (err) {
-              // The connection dropped mid-step: its MULTI applied under its WATCH, or not at all,
-              // and it is dead. Look again on a new one, as for keys that changed.
-              ctx.logger.warn({ err, account }, 'reconcile: connection lost while checking; checking again');
-              conn.disconnect();
+  const conns = new Set<Redis>();
+  // The first failure that ends the check (Redis out of reach past the retries): the other
+  // connections' loops stop at their next step, and it is thrown once all have.
+  let failed: { err: unknown } | null = null;
+  let next = 0;
+  const checker = async () => {
+    let conn: Redis | null = null;
+    const drop = () => {
+      if (!conn) return;
+      conn.disconnect();
+      conns.delete(conn);
+      conn = null;
+    };
+    try {
+      for (let i = next++; i < targets.length && !failed; i = next++) {
+        const account = targets[i]!;
+        let last: Finding[] = [];
+        let settled = false;
+        for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled && !failed; attempt++) {
+          let r: WatchedResult;
+          try {
+            if (!conn) {
               conn = await open();
-              conns.push(conn);
-              continue;
+              conns.add(conn);
             }
-            last = r.findings;
-            if (!r.consistent) continue;
-            settled = true;
-            result.drift.push(...r.findings.filter((f) => f.kind === 'drift').map(strip));
-            result.fixed += r.fixed;
-            result.restored += r.restored;
+            r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
+              restore: opts.fix,
+              apply: opts.fix,
+              inflightMs: opts.inflightMs,
+              ...(opts.only ? { only: opts.only } : {}),
+            });
+          } catch (err) {
+            // The connection dropped mid-step (its MULTI applied under its WATCH, or not at all,
+            // and it is dead), or none could be opened (Redis restarting): look again on a new
+            // one a moment later, as for keys that changed.
+            ctx.logger.warn({ err, account }, 'reconcile: connection lost while checking; checking again');
+            drop();
+            await sleep(RECONNECT_BACKOFF_MS * 2 ** attempt);
+            continue;
           }
-          if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
-          if (!settled) ctx.logger.warn({ account }, 'reconcile: account kept changing under the check');
+          last = r.findings;
+          if (!r.consistent) continue;
+          settled = true;
+          result.drift.push(...r.findings.filter((f) => f.kind === 'drift').map(strip));
+          result.fixed += r.fixed;
+          result.restored += r.restored;
         }
-      }),
-    );
+        if (failed) break;
+        if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
+        if (!settled) ctx.logger.warn({ account }, 'reconcile: account could not be checked consistently');
+      }
+    } catch (err) {
+      failed ??= { err };
+    } finally {
+      drop();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(CONNECTIONS, targets.length) }, checker));
   } finally {
-    await Promise.all(conns.map((c) => c.quit().catch(() => {})));
+    await Promise.all([...conns].map((c) => c.quit().catch(() => {})));
   }
+  if (failed) throw (failed as { err: unknown }).err;
   result.unconfirmed = Math.max(seen - result.drift.length, 0);
   return result;
 }

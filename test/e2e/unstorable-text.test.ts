@@ -74,7 +74,7 @@ describe('in a JSON body', () => {
     expect400(
       await call(url, 'POST', '/api/webhooks', {
         token: c.jwt,
-        body: { url: 'https://example.com/\u0000', events: ['job.completed'] },
+        body: { url: 'https://example.com/\u0000', events: ['job.succeeded'] },
       }),
       'url',
     );

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signSession } from '../../shared/jwt.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 
@@ -164,6 +165,9 @@ describe('admin top-ups: security', () => {
     const session = await topup(body, { token: owner.token });
     expect(session.status).toBe(403);
     expect(session.body.error.type).toBe('permission_error');
+    // Signed, but for no account here: no session, as on the owner routes.
+    const orphan = await topup(body, { token: await signSession(env.config.JWT_SECRET, 'acct_gone', 60) });
+    expect(orphan.status).toBe(401);
     const unknownKey = await topup(body, { token: 'gc-unknown0123456789' });
     expect(unknownKey.status).toBe(401);
     expect(unknownKey.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_unknown' });

@@ -250,6 +250,25 @@ it('a reconcile repair whose reply a dropped connection lost is not applied agai
   expect(await available(f.accountId)).toEqual({ redis: '9000', postgres: 9_000n });
 });
 
+it('a reconcile whose connection drops while Redis restarts looks again once it is back', async () => {
+  const f = await loadedKey({ balance: 10_000n });
+  await env.ctx.redis.set(env.ctx.keys.balance(f.accountId), '9999'); // drift: Postgres says 10000
+  let wentDown = false;
+  beforeExec = async () => {
+    // Redis goes away as the repair is sent, and stays away for a moment: the repair is lost, and
+    // the first connections the check opens again are refused.
+    down = true;
+    for (const s of sockets) s.destroy();
+    wentDown = true;
+    setTimeout(() => {
+      down = false;
+    }, 250);
+  };
+  await runReconcile(env.ctx, { fix: true });
+  expect(wentDown).toBe(true);
+  expect(await available(f.accountId)).toEqual({ redis: '10000', postgres: 10_000n });
+});
+
 it('a reconcile connection that dropped sends nothing more, on it or on a new connection', async () => {
   const conn = await openWatchConnection(env.ctx.redis, () => {});
   const key = `${env.ctx.keys.balance('watch-probe')}`;

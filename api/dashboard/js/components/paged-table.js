@@ -97,7 +97,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     // The first page (with newRows) brings the newest rows as they are now; the other live rows
     // are asked for one by one.
     const first = live.newRows ? await fetchPage(null).catch(() => null) : null;
-    if (!current(mine, req)) return;
+    if (!current(mine, req)) return afterDropped(mine);
     const onFirst = new Set(first?.data.map((item) => item.id));
     const now = Date.now();
     const moving = [...shownRows.values()]
@@ -108,7 +108,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     if (moving.length === 0 && !live.newRows) return;
     for (const r of moving) r.askedAt = now;
     const fresh = await Promise.all(moving.map((r) => live.fetchOne(r.item.id).catch(() => null)));
-    if (!current(mine, req)) return;
+    if (!current(mine, req)) return afterDropped(mine);
     const seen = [...(first?.data.filter((item) => shownRows.has(item.id)) ?? []), ...fresh];
     const ended = seen.filter((item) => item && redraw(item));
     const added = first ? addNew(first) : 0;
@@ -130,6 +130,15 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
    */
   function current(mine, req) {
     return mine === version && req === asked && el.isConnected;
+  }
+
+  /**
+   * A round dropped under a reload: the same table is still shown (the reload may yet fail, and
+   * its show() would start polling again), so ask again next round; a replaced one is polled by
+   * its own show().
+   */
+  function afterDropped(mine) {
+    if (mine === version && el.isConnected) watchLive();
   }
 
   /** Redraw a row that changed; true when it stopped moving. */
