@@ -1,6 +1,5 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { screenshot, useDashboardTabs } from '../helpers/browser.js';
 import {
   activeLabel,
   createManagementKey,
@@ -8,29 +7,10 @@ import {
   signUp,
   uniqueEmail,
 } from '../helpers/dashboard-keys.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /** The key forms: what the browser and the API refuse, shown beside the field; keyboard-only use. */
-let stack: TestStack;
-let browser: Browser;
-let dash: DashboardPage | undefined;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
-afterEach(async () => {
-  await dash?.close();
-  dash = undefined;
-});
-
-async function open(): Promise<Page> {
-  dash = await openDashboard(browser, stack.server.url);
-  return dash.page;
-}
+const tabs = useDashboardTabs();
+const open = () => tabs.open();
 
 describe('dashboard: key forms', () => {
   it('shows API validation errors next to the field they name', async () => {
@@ -81,9 +61,9 @@ describe('dashboard: key forms', () => {
     expect(await fieldError(page, 'Expires at (your local time)')).toMatch(/both a date and a time/);
     await screenshot(page, 'child-key-validation');
 
-    expect(dash!.problems).toEqual([]);
+    expect(tabs.dash.problems).toEqual([]);
     expect(
-      dash!.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
+      tabs.dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
     ).toEqual([
       '400 POST /api/auth/register',
       '400 POST /api/management/keys/:id/children',
@@ -133,7 +113,7 @@ describe('dashboard: key forms', () => {
     const row = page.getByRole('row', { name: /Keyboard customer/ });
     await expect.poll(() => row.textContent()).toContain('of 0.5 GNK');
 
-    expect(dash!.problems).toEqual([]);
-    expect(dash!.httpFailures).toEqual([]);
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
   });
 });

@@ -1,35 +1,15 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
-import { type DashboardPage, launchBrowser, openDashboard, screenshot } from '../helpers/browser.js';
+import { screenshot, useDashboardTabs } from '../helpers/browser.js';
 import { createManagementKey, signUp, visibleText } from '../helpers/dashboard-keys.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
-let stack: TestStack;
-let browser: Browser;
-let dash: DashboardPage | undefined;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
-afterEach(async () => {
-  await dash?.close();
-  dash = undefined;
-});
-
-async function open(): Promise<Page> {
-  dash = await openDashboard(browser, stack.server.url);
-  return dash.page;
-}
+const tabs = useDashboardTabs();
+const open = () => tabs.open();
 
 async function chat(key: string) {
-  const res = await fetch(`${stack.server.url}/v1/chat/completions`, {
+  const res = await fetch(`${tabs.stack.server.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -52,8 +32,8 @@ describe('dashboard: management and child keys', () => {
   it('signs up, issues a limited child key, edits and disables it; /v1 then refuses that key', async () => {
     const page = await open();
     const email = await signUp(page);
-    const admin = stack.env.config.ADMIN_TOKEN!;
-    const topup = await call(stack.server.url, 'POST', '/api/admin/topups', {
+    const admin = tabs.stack.env.config.ADMIN_TOKEN!;
+    const topup = await call(tabs.stack.server.url, 'POST', '/api/admin/topups', {
       token: admin,
       body: { email, amount_ngonka: '25000000000', reference: `browser-${email}` },
     });
@@ -105,7 +85,7 @@ describe('dashboard: management and child keys', () => {
     expect(await visibleText(page)).not.toContain(gc);
 
     const mkId = new URL(page.url()).hash.split('/').pop()!;
-    const children = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
+    const children = await call(tabs.stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
       token: gm,
     });
     const child = children.body.data[0];
@@ -131,9 +111,14 @@ describe('dashboard: management and child keys', () => {
     await edit.getByLabel('Daily limit (GNK)').fill('2.25');
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => row.textContent()).toContain('of 2.25 GNK');
-    const edited = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children/${child.id}`, {
-      token: gm,
-    });
+    const edited = await call(
+      tabs.stack.server.url,
+      'GET',
+      `/api/management/keys/${mkId}/children/${child.id}`,
+      {
+        token: gm,
+      },
+    );
     expect(edited.body).toMatchObject({ limit_daily_ngonka: '2250000000', expires_at: child.expires_at });
 
     // A daily limit of 0 reads as blocked, not as an empty bar.
@@ -161,7 +146,7 @@ describe('dashboard: management and child keys', () => {
     // Overview once the charge has settled: balance, the chart and the top key.
     const jwt = (await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session')))!;
     await waitFor('charge settled', async () => {
-      const a = await call(stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: jwt });
+      const a = await call(tabs.stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: jwt });
       return a.body.data.length > 0;
     });
     await page.getByRole('link', { name: 'Overview' }).click();
@@ -169,8 +154,8 @@ describe('dashboard: management and child keys', () => {
     await expect.poll(() => page.getByRole('row', { name: /Customer 42/ }).count()).toBe(1);
     await screenshot(page, 'overview');
 
-    expect(dash!.problems).toEqual([]);
-    expect(dash!.httpFailures).toEqual([]);
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
   });
 
   it('renames, disables and revokes a management key; deletes a child key after a confirm', async () => {
@@ -179,7 +164,7 @@ describe('dashboard: management and child keys', () => {
     const gm = await createManagementKey(page, 'Old name');
     const mkRow = page.getByRole('row', { name: /Old name/ });
     const mkId = await mkRow.getAttribute('data-id');
-    const child = await call(stack.server.url, 'POST', `/api/management/keys/${mkId}/children`, {
+    const child = await call(tabs.stack.server.url, 'POST', `/api/management/keys/${mkId}/children`, {
       token: gm,
       body: { name: 'To delete' },
     });
@@ -218,12 +203,12 @@ describe('dashboard: management and child keys', () => {
       .click();
     await expect.poll(() => row.getByText('revoked', { exact: true }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Rename New name' }).count()).toBe(0);
-    const refused = await call(stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
+    const refused = await call(tabs.stack.server.url, 'GET', `/api/management/keys/${mkId}/children`, {
       token: gm,
     });
     expect(refused.status).toBe(401);
 
-    expect(dash!.problems).toEqual([]);
-    expect(dash!.httpFailures).toEqual([]);
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { startWorkers } from '../../workers/index.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { submitJob, waitForHandOff } from '../helpers/jobs.js';
+import { queuedJob, submitJob, waitForHandOff } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,14 +50,8 @@ async function checkMends(): Promise<void> {
 describe('a job whose inference message is lost', () => {
   it('is queued again by the scheduled check, then runs and is billed once', async () => {
     const { ctx } = stack.env;
-    const c = await createCustomer(ctx, stack.server.url);
-    const jobId = await submitJob(stack.server.url, c.childKey, {
-      model: SIM_MODEL_QWQ_32B,
-      messages: [{ role: 'user', content: 'hello' }],
-      max_tokens: 8,
-    });
+    const { c, jobId } = await queuedJob(stack);
     const inference = stack.deps.queues.get('inference');
-    await waitForHandOff(stack.deps.queues, [jobId]);
     expect(await inference.getJobCountByTypes('wait')).toBe(1);
     await inference.drain(); // the message is gone; the job's row still says queued
     const [row] = await ctx.sql<{ status: string }[]>`select status from jobs where id = ${jobId}`;

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
-import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { submitJob, waitForHandOff } from '../helpers/jobs.js';
+import { queuedJob } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,14 +17,8 @@ const stack = useTestStack({ workers: false });
 describe('a job that stalled too often', () => {
   it('fails with its reason and voids its hold, attempts left or not', async () => {
     const { ctx } = stack.env;
-    const c = await createCustomer(ctx, stack.server.url);
-    const jobId = await submitJob(stack.server.url, c.childKey, {
-      model: SIM_MODEL_QWQ_32B,
-      messages: [{ role: 'user', content: 'hello' }],
-      max_tokens: 8,
-    });
+    const { c, jobId } = await queuedJob(stack);
     const inference = stack.deps.queues.get('inference');
-    await waitForHandOff(stack.deps.queues, [jobId]);
     const [message] = await inference.getJobs(['wait', 'prioritized']);
     expect(message?.data).toEqual({ jobIds: [jobId] });
     // What moveStalledJobsToWait writes once a message stalled more than maxStalledCount times.

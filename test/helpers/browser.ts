@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startTestStack, type TestStack } from './stack.js';
 
 /** Debian's chromium (installed by .ci/run); never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -88,4 +90,44 @@ export async function signedIn(dash: DashboardPage, jwt: string): Promise<Page> 
   await page.goto('/dashboard/#/overview');
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
   return page;
+}
+
+/**
+ * A test file's stack and browser, started once, and a fresh dashboard tab per test (closed after
+ * it): `open()` gives the tab's page, `stack` the running gateway.
+ */
+export function useDashboardTabs(): {
+  readonly stack: TestStack;
+  /** The tab open() opened, for what it saw (problems, failed requests). */
+  readonly dash: DashboardPage;
+  open(): Promise<Page>;
+} {
+  let stack: TestStack | undefined;
+  let browser: Browser | undefined;
+  let dash: DashboardPage | undefined;
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  afterEach(async () => {
+    await dash?.close();
+    dash = undefined;
+  });
+  return {
+    get stack() {
+      if (!stack) throw new Error('the test stack is started in beforeAll');
+      return stack;
+    },
+    get dash() {
+      if (!dash) throw new Error('open() a tab first');
+      return dash;
+    },
+    async open() {
+      dash = await openDashboard(browser!, stack!.server.url);
+      return dash.page;
+    },
+  };
 }

@@ -1,6 +1,9 @@
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { inferenceJobIds, parsePayload, type Queues } from '../../shared/queues.js';
 import { pendingMessages } from '../../shared/reconcile/queued-jobs.js';
+import { type Customer, createCustomer } from './customer.js';
 import { call } from './http.js';
+import type { TestStack } from './stack.js';
 import { waitFor } from './wait.js';
 
 /** POST /v1/jobs as a child key with a chat request; the accepted job's id. */
@@ -20,4 +23,19 @@ export async function waitForHandOff(queues: Queues, jobIds: readonly string[]):
       for (const id of inferenceJobIds(parsePayload('inference', m.data))) queued.add(id);
     return jobIds.every((id) => queued.has(id));
   });
+}
+
+/**
+ * A new customer's one small job, accepted and handed to the inference queue (its message waiting
+ * there): for tests that then do something to that message.
+ */
+export async function queuedJob(stack: TestStack): Promise<{ c: Customer; jobId: string }> {
+  const c = await createCustomer(stack.env.ctx, stack.server.url);
+  const jobId = await submitJob(stack.server.url, c.childKey, {
+    model: SIM_MODEL_QWQ_32B,
+    messages: [{ role: 'user', content: 'hello' }],
+    max_tokens: 8,
+  });
+  await waitForHandOff(stack.deps.queues, [jobId]);
+  return { c, jobId };
 }
