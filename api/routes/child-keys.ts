@@ -130,17 +130,19 @@ export function childKeysRouter(ctx: Context): Router {
     res.json(await renderOne(row, now));
   });
 
-  // Idempotent: deleting a deleted child answers with it unchanged (and publishes nothing new).
+  // Idempotent: deleting a deleted child answers with it unchanged. Its state is published again
+  // all the same: the first DELETE's publish may have failed after its commit (the client saw a
+  // 500 and retries), and admission reads only Redis. The version makes a repeat harmless.
   r.delete('/:childId', async (req, res) => {
     const { id: mkId, childId } = parse(childKeyParams, req.params);
     const now = ctx.clock.now();
     const accountId = res.locals.accountId;
-    const { row, changed } = await ctx.sql.begin(async (tx) => {
+    const row = await ctx.sql.begin(async (tx) => {
       const { child } = await lockChild(tx, accountId, mkId, childId);
-      if (child.status === 'deleted') return { row: child, changed: false };
-      return { row: await updateChildKey(tx, childId, deletedSettings(child), now), changed: true };
+      if (child.status === 'deleted') return child;
+      return updateChildKey(tx, childId, deletedSettings(child), now);
     });
-    if (changed) await publishChildKeyState(ctx, row);
+    await publishChildKeyState(ctx, row);
     res.json(await renderOne(row, now));
   });
 

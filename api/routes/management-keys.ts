@@ -88,13 +88,15 @@ export function managementKeysRouter(ctx: Context): Router {
     res.json(managementKeyJson(await load(accountId, id)));
   });
 
-  // Idempotent: revoking a revoked key answers with it unchanged.
+  // Idempotent: revoking a revoked key answers with it unchanged, and publishes its state again (the
+  // first revoke's publish may have failed after its commit; the version makes a repeat harmless).
   r.delete('/:id', owner, async (req, res) => {
     const { id } = parse(managementKeyParams, req.params);
     const accountId = res.locals.accountId;
-    const row = await revokeManagementKey(ctx.sql, accountId, id, ctx.clock.now());
-    if (row) await publishManagementKeyState(ctx, row);
-    res.json(managementKeyJson(await load(accountId, id)));
+    await revokeManagementKey(ctx.sql, accountId, id, ctx.clock.now());
+    const mk = await load(accountId, id);
+    await publishManagementKeyState(ctx, mk);
+    res.json(managementKeyJson(mk));
   });
 
   return r;

@@ -82,7 +82,7 @@ const strip = ({ check, subject, message, expected, actual }: Finding): DriftIte
  */
 export async function checkAdmissionState(
   ctx: Context,
-  opts: { fix: boolean; inflightMs: number; eager?: boolean; only?: Repair['kind'] },
+  opts: { fix: boolean; inflightMs: number; eager?: boolean; only?: Repair['kind'][] },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
     eager: opts.eager ?? opts.fix,

@@ -99,7 +99,7 @@ export function compareKeys(
         actual: `v${rk.hash.v ?? ''} ${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(' ')}`.trim(),
         repairs: [
           {
-            kind: 'state',
+            kind: behind(rk.hash.v, version) ? 'newerState' : 'state',
             key: hashKey,
             fields: ['v', version, ...pairs(fields), ...loaded],
           },
@@ -149,10 +149,15 @@ export function compareKeys(
         message: 'management key state differs from Postgres',
         expected: `v${want.v} st=${want.st}`,
         actual: `v${hash.v} st=${hash.st}`,
-        repairs: [{ kind: 'state', key, fields: pairs(want) }],
+        repairs: [{ kind: behind(hash.v, want.v) ? 'newerState' : 'state', key, fields: pairs(want) }],
       });
     }
   }
 
   return out;
+}
+
+/** Redis holds an older version of a key's state than Postgres (a publish that failed). */
+function behind(redisVersion: string | undefined, pgVersion: string): boolean {
+  return redisVersion !== undefined && /^\d+$/.test(redisVersion) && BigInt(redisVersion) < BigInt(pgVersion);
 }

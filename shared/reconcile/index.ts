@@ -13,7 +13,9 @@ export interface ReconcileOptions {
    * Put back the Redis records of open holds that lost theirs, even without `fix` (which repairs
    * everything, and rebuilds every key used this month): the one repair that is right under live
    * traffic, whatever else moves. The counters and the balance already count an open hold; its
-   * record only lets its settlement give back what it did not charge. @default false
+   * record only lets its settlement give back what it did not charge. Key states Redis holds an
+   * older version of (a change whose publish failed after its commit) are brought up to date too:
+   * also right whatever moves, and a deleted key must stop. @default false
    */
   restoreHoldRecords?: boolean;
   /**
@@ -45,7 +47,9 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     fix: fix || restoreOnly,
     eager: fix,
     inflightMs,
-    ...(restoreOnly ? { only: 'putHold' as const } : {}),
+    // What is right whatever live traffic does: an open hold's lost record, a key state Redis
+    // missed a newer version of (a deleted key must stop).
+    ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),
   });
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })

@@ -10,6 +10,7 @@ function queue(multi: ChainableCommander, r: Repair): void {
       else multi.set(r.key, r.value);
       return;
     case 'state':
+    case 'newerState':
       multi.del(r.key);
       multi.hset(r.key, ...r.fields);
       return;

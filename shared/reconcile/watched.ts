@@ -45,8 +45,11 @@ export async function watchedEvaluate(
     restore: boolean;
     apply: boolean;
     inflightMs: number;
-    /** Apply only these repairs (the rest is reported): the scheduled check puts back hold records. */
-    only?: Repair['kind'];
+    /**
+     * Apply only these repairs (the rest is reported): the scheduled check puts back hold records
+     * and key states Redis missed.
+     */
+    only?: Repair['kind'][];
   },
 ): Promise<WatchedResult> {
   const at = ctx.clock.now();
@@ -78,7 +81,7 @@ export async function watchedEvaluate(
     await sleep(opts.inflightMs);
     const multi = conn.multi();
     const applied = opts.only
-      ? findings.map((f) => ({ ...f, repairs: f.repairs.filter((r) => r.kind === opts.only) }))
+      ? findings.map((f) => ({ ...f, repairs: f.repairs.filter((r) => opts.only!.includes(r.kind)) }))
       : findings;
     const counts = opts.apply ? queueRepairs(multi, applied) : { fixed: 0, restored: 0 };
     const done = await multi.exec();

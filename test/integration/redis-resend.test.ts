@@ -1,14 +1,16 @@
 import net from 'node:net';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { claimSubmission } from '../../shared/jobs/idempotency.js';
+import { signSession } from '../../shared/jwt.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { openWatchConnection } from '../../shared/redis/client.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
 
 /**
  * Scripts that ioredis may run twice: it resends a command whose reply a dropped connection lost.
@@ -267,6 +269,51 @@ it('a reconcile whose connection drops while Redis restarts looks again once it 
   await runReconcile(env.ctx, { fix: true });
   expect(wentDown).toBe(true);
   expect(await available(f.accountId)).toEqual({ redis: '10000', postgres: 10_000n });
+});
+
+describe('a key change whose publish to Redis failed after its commit', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(env.ctx);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const owner = (f: KeyFixture) => signSession(env.config.JWT_SECRET, f.accountId, 300);
+  /** Whether admission still lets the key in (the hold it makes is given back). */
+  const admitted = async (f: KeyFixture) => {
+    try {
+      const { hold } = await admit(env.ctx, admission(f, 100n));
+      await settleHolds(env.ctx, [{ holdId: hold.id, outcome: 'void' }]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('a deleted child key stops when the DELETE is retried', async () => {
+    const f = await loadedKey({ balance: 10_000n });
+    const token = await owner(f);
+    const del = () =>
+      call(server.url, 'DELETE', `/api/management/keys/${f.mkId}/children/${f.key.id}`, { token });
+    expect((await whileRedisDown(del)).status).toBe(503); // committed in Postgres, not in Redis
+    expect(await admitted(f)).toBe(true);
+    const again = await del();
+    expect(again.status).toBe(200);
+    expect(again.body.status).toBe('deleted');
+    expect(await admitted(f)).toBe(false);
+  });
+
+  it("a revoked management key's children stop at the scheduled check", async () => {
+    const f = await loadedKey({ balance: 10_000n });
+    const token = await owner(f);
+    const revoke = () => call(server.url, 'DELETE', `/api/management/keys/${f.mkId}`, { token });
+    expect((await whileRedisDown(revoke)).status).toBe(503);
+    expect(await admitted(f)).toBe(true);
+    // What the scheduler runs every 10 minutes (reconcile-check.ts).
+    await runReconcile(env.ctx, { restoreHoldRecords: true });
+    expect(await admitted(f)).toBe(false);
+  });
 });
 
 it('a reconcile connection that dropped sends nothing more, on it or on a new connection', async () => {
