@@ -10,7 +10,13 @@ import {
   recordAttempt,
   type StartedJobRow,
 } from '../shared/db/queries/job-attempts.js';
-import { failJob, findJob, type JobRow, recordEndedJobBill } from '../shared/db/queries/jobs.js';
+import {
+  failJob,
+  findJob,
+  type JobRow,
+  openHoldOfEndedJob,
+  recordEndedJobBill,
+} from '../shared/db/queries/jobs.js';
 import { errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
 import { GroupCommit } from '../shared/group-commit.js';
@@ -128,7 +134,13 @@ export function startInferenceWorker(
   /** One job of a group: start it, call a node, record the answer, hand the usage to settlement. */
   async function run(jobId: string): Promise<string> {
     const started = await starts.add(jobId);
-    if (!started) return 'skipped'; // cancelled, expired or already finished
+    if (!started) {
+      // Cancelled, expired or already finished. One ended while a worker held its message leaves
+      // its hold to that worker (releaseQueuedJob): this one, which will not run it, gives it back.
+      const hold = await openHoldOfEndedJob(ctx.sql, jobId);
+      if (hold) await settleRequest(ctx, deps.queues, hold, null);
+      return 'skipped';
+    }
     const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
     // The row counts the attempts that were marked or ended; this is the next one.
     const attempt: AttemptMark = { id: jobId, attempt: job.attempts + 1, startedAt: ctx.clock.now() };

@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { TxSql } from '../db/client.js';
 import { endWaitingLines } from '../db/queries/batch-lines.js';
 import { lockBatch } from '../db/queries/batches.js';
-import { releaseQueuedJob } from '../jobs/cancel.js';
+import { inFlightJobIds, releaseQueuedJob } from '../jobs/cancel.js';
 import type { Queues } from '../queues.js';
 
 export type EndReason = 'expired' | 'cancelled';
@@ -38,7 +38,10 @@ export async function endBatch(
   });
   // Pending lines had no hold and no message.
   const held = ended.filter((l): l is { id: string; hold_id: string } => l.hold_id !== null);
+  const inFlight = held.length > 0 ? await inFlightJobIds(queues) : new Set<string>();
   for (let i = 0; i < held.length; i += 50) {
-    await Promise.all(held.slice(i, i + 50).map((l) => releaseQueuedJob(ctx, queues, l.id, l.hold_id)));
+    await Promise.all(
+      held.slice(i, i + 50).map((l) => releaseQueuedJob(ctx, queues, l.id, l.hold_id, { inFlight })),
+    );
   }
 }

@@ -1,12 +1,14 @@
 import type { Context } from '../context.js';
 import { cancelJob, type JobRow } from '../db/queries/jobs.js';
 import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
-import type { Queues } from '../queues.js';
+import { inferenceJobIds, parsePayload, type Queues } from '../queues.js';
 
 /**
  * Cancel a job. A queued job never reaches a node (releaseQueuedJob) and its hold is voided.
  * A running job is marked cancelled at once (best effort): its node call finishes, and what the node
- * generated is still billed by the worker, because the network charged for it.
+ * generated is still billed by the worker, because the network charged for it. A job still shows
+ * `queued` for the first INFERENCE_RUNNING_MARK_MS of its call: one whose message a worker holds
+ * is treated as running (releaseQueuedJob).
  */
 export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise<JobRow> {
   const res = await cancelJob(ctx.sql, job.id, ctx.clock.now());
@@ -33,13 +35,26 @@ export async function releaseQueuedJob(
      * batch's lines; settleRequestNow).
      */
     now?: boolean;
+    /** The jobs in the messages workers hold (inFlightJobIds), when many are released at once. */
+    inFlight?: ReadonlySet<string>;
   } = {},
 ): Promise<void> {
-  await queues
-    .get('inference')
-    .remove(jobId)
-    .catch(() => 0); // locked by a worker that just picked it up: it will see the status and skip
+  const inference = queues.get('inference');
+  await inference.remove(jobId).catch(() => 0); // locked by a worker: it will see the status
   if (!holdId) return;
+  // A worker holds its message: its node call may be under way although the row says queued (the
+  // mark waits INFERENCE_RUNNING_MARK_MS). Its worker settles the hold: it bills the call if the
+  // node answered, or voids it if the worker read the status after the cancel (skipped jobs).
+  // Checked after the status was written, so a worker that picks the message up later sees it.
+  if ((opts.inFlight ?? (await inFlightJobIds(queues))).has(jobId)) return;
   if (opts.now) await settleRequestNow(ctx, queues, holdId, null);
   else await settleRequest(ctx, queues, holdId, null);
+}
+
+/** The jobs of the inference messages workers hold now (their node calls may be under way). */
+export async function inFlightJobIds(queues: Queues): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const m of await queues.get('inference').getActive())
+    if (m) for (const id of inferenceJobIds(parsePayload('inference', m.data))) ids.add(id);
+  return ids;
 }

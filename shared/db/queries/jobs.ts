@@ -128,6 +128,17 @@ export async function recordEndedJobBill(db: Db, id: string, usage: Record<strin
       and h.status <> 'open'`;
 }
 
+/**
+ * The open hold of a job that ended before any run of it read it (cancelled or expired while its
+ * message waited or was just picked up), or null: the worker that skips it gives the hold back.
+ */
+export async function openHoldOfEndedJob(db: Db, id: string): Promise<string | null> {
+  const [row] = await db<{ hold_id: string }[]>`
+    select j.hold_id from jobs j join holds h on h.id = j.hold_id
+    where j.id = ${id} and j.status in ('cancelled', 'expired') and h.status = 'open'`;
+  return row?.hold_id ?? null;
+}
+
 /** Cancel a job that has not finished; returns it with the status it had before. */
 export async function cancelJob(
   db: Db,
