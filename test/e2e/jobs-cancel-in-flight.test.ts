@@ -2,9 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
-import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { waitForHandOff } from '../helpers/jobs.js';
+import { expectBilledCancelled, submitJob, waitForHandOff } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -25,17 +24,11 @@ it('bills a job cancelled while it still showed queued but its node call ran', a
   const c = await createCustomer(stack.env.ctx, stack.server.url);
   const served = () => stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
   const before = served();
-  const submitted = await call(stack.server.url, 'POST', '/v1/jobs', {
-    token: c.childKey,
-    body: {
-      request: {
-        model: SIM_MODEL_QWQ_32B,
-        messages: [{ role: 'user', content: 'slow [[sim latency=1500]]' }],
-        max_tokens: 20,
-      },
-    },
+  const id = await submitJob(stack.server.url, c.childKey, {
+    model: SIM_MODEL_QWQ_32B,
+    messages: [{ role: 'user', content: 'slow [[sim latency=1500]]' }],
+    max_tokens: 20,
   });
-  const id = submitted.body.id as string;
   const stop = startWorkers(stack.env.ctx, stack.deps);
   try {
     await waitFor('the node call under way', async () => served() > before);
@@ -48,24 +41,16 @@ it('bills a job cancelled while it still showed queued but its node call ran', a
   } finally {
     await stop();
   }
-  const job = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: c.childKey });
-  const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
-  expect(job.body.status).toBe('cancelled');
-  expect(BigInt(job.body.cost_ngonka)).toBeGreaterThan(0n);
-  expect((1_000_000_000n - BigInt(account.body.balance_ngonka)).toString()).toBe(job.body.cost_ngonka);
-  expect(account.body.held_ngonka).toBe('0');
-  expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  await expectBilledCancelled(stack, c, id);
 });
 
 it('gives back the hold of a job cancelled as a worker picked it up, when that worker then skips it', async () => {
   const c = await createCustomer(stack.env.ctx, stack.server.url);
-  const submitted = await call(stack.server.url, 'POST', '/v1/jobs', {
-    token: c.childKey,
-    body: {
-      request: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 },
-    },
+  const id = await submitJob(stack.server.url, c.childKey, {
+    model: SIM_MODEL_QWQ_32B,
+    messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 5,
   });
-  const id = submitted.body.id as string;
   await waitForHandOff(stack.deps.queues, [id]);
   // What a cancel leaves when a worker held the job's message (releaseQueuedJob): the row says
   // cancelled, the hold is the worker's to settle.

@@ -1,7 +1,9 @@
+import { expect } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { inferenceJobIds, parsePayload, type Queues } from '../../shared/queues.js';
 import { pendingMessages } from '../../shared/reconcile/queued-jobs.js';
 import { type Customer, createCustomer } from './customer.js';
+import { ledgerDrift } from './fixtures.js';
 import { call } from './http.js';
 import type { TestStack } from './stack.js';
 import { waitFor } from './wait.js';
@@ -38,4 +40,20 @@ export async function queuedJob(stack: TestStack): Promise<{ c: Customer; jobId:
   });
   await waitForHandOff(stack.deps.queues, [jobId]);
   return { c, jobId };
+}
+
+/**
+ * A job cancelled while its node call ran: it says cancelled, shows the node's usage and a cost,
+ * that cost is what left the balance (a new customer's 1 GNK), nothing stays held, and the books
+ * balance.
+ */
+export async function expectBilledCancelled(stack: TestStack, c: Customer, jobId: string): Promise<void> {
+  const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+  const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+  expect(job.body.status).toBe('cancelled');
+  expect(job.body.usage.completion_tokens).toBeGreaterThan(0);
+  expect(BigInt(job.body.cost_ngonka)).toBeGreaterThan(0n);
+  expect((1_000_000_000n - BigInt(account.body.balance_ngonka)).toString()).toBe(job.body.cost_ngonka);
+  expect(account.body.held_ngonka).toBe('0');
+  expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
 }
