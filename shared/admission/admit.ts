@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import { insertHold, type NewHold } from '../db/queries/holds.js';
+import { findHold, insertHold, type NewHold } from '../db/queries/holds.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey } from '../periods.js';
@@ -115,6 +115,10 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
         await insertHold(ctx.sql, hold);
       }
     } catch (err) {
+      // A write can fail after its commit (the reply lost with the connection, or a group retried
+      // row by row meeting its own rows): the hold is recorded after all, and it keeps its
+      // reservation; giving that back would free the amount twice once the hold is settled.
+      if (await findHold(ctx.sql, hold.id).catch(() => null)) return;
       // The reservation must not outlive a hold that was never recorded, nor its RPM slot (in the
       // background the caller decides: it may have served the request).
       if (!input.background) await unadmit().catch(() => {});

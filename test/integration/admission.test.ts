@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
+import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
+import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { ApiError } from '../../shared/errors.js';
+import { settleHolds } from '../../shared/ledger/settle.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { outcome } from '../helpers/scheduler.js';
@@ -34,6 +37,31 @@ describe('admission', () => {
       .sql`select amount, status, period_day::text as day from holds where id = ${a.hold.id}`;
     expect(row).toEqual({ amount: 300n, status: 'open', day: '2026-11-26' });
     expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('700');
+  });
+
+  it('keeps the reservation of a hold whose write committed but answered with an error', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    // The insert commits, then the connection loses its reply: the write throws.
+    const write = async (h: NewHold) => {
+      await insertHold(env.ctx.sql, h);
+      throw new Error('connection reset after commit');
+    };
+    const a = await admit(env.ctx, { ...input(f.key, 300n), write });
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('700');
+    // Settled once, the hold gives back what it held, once: Redis and Postgres agree.
+    await settleHolds(env.ctx, [{ holdId: a.hold.id, outcome: 'void' }]);
+    const pg = (await getAccountBalance(env.ctx.sql, f.accountId))!;
+    expect(pg.balance - pg.held).toBe(1000n);
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('1000');
+  });
+
+  it('gives back the reservation of a hold whose write failed', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const write = async () => {
+      throw new Error('connection refused');
+    };
+    await expect(admit(env.ctx, { ...input(f.key, 300n), write })).rejects.toThrow('connection refused');
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('1000');
   });
 
   it('lets 200 concurrent holds racing one balance admit exactly as many as fit', async () => {
