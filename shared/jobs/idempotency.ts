@@ -41,7 +41,8 @@ const inProgress = () =>
  * is admitted, so a retry finds the job even when the first submission's process died after
  * writing it, before answering: it gets that job (`replay`) instead of a second job and a second
  * charge. While the first is still being admitted a retry gets a 409; a claim whose job never
- * appeared (its submission died first) is taken over after a minute. Kept in Redis for a day: a
+ * appeared (its submission died first, or is stalled) is taken over after a minute, for the same
+ * job id. Kept in Redis for a day: a
  * Redis that lost its data forgets them (README).
  */
 export async function claimSubmission(
@@ -53,9 +54,9 @@ export async function claimSubmission(
 ): Promise<IdempotentSubmission> {
   const hash = createHash('sha256').update(given).digest('hex');
   const name = ctx.keys.idempotency(key.account_id, key.management_key_id, hash);
-  const jobId = newId('job');
+  let jobId = newId('job');
   const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url');
-  const mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
+  let mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
   let replaces = '';
   for (let attempt = 0; attempt < 2; attempt++) {
     const [claimed, holder] = (await ctx.scripts.run('claim', [name], [mine, replaces, REMEMBER_S])) as [
@@ -81,6 +82,10 @@ export async function claimSubmission(
     }
     if (ctx.clock.now().getTime() - Number(since) < DEAD_AFTER_MS) throw inProgress();
     replaces = holder;
+    // Taken over under the same job id: were the first submission only slow, not dead, its job
+    // and this one are one row, and whichever writes second is refused (submitJob's 409).
+    jobId = heldBy;
+    mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
   }
   throw inProgress();
 }

@@ -2,6 +2,7 @@ import type { RateLimitState } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import type { JobRow, NewJob } from '../db/queries/jobs.js';
+import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { admitChat } from '../inference/admit-chat.js';
 import type { PreparedChat } from '../inference/chat-request.js';
@@ -37,6 +38,8 @@ export async function submitJob(
   const { chat } = s;
   const jobId = s.jobId ?? newId('job');
   let job: NewJob | undefined;
+  // A job id two submissions share (an Idempotency-Key taken over from one that was only slow):
+  // the second write is refused, and its client is told to retry (it then gets the job).
   const { rateLimit } = await admitChat(ctx, s.key, chat, {
     holdTtlMs: JOB_HOLD_TTL_MS,
     requestId: jobId,
@@ -56,6 +59,9 @@ export async function submitJob(
       };
       return jobWriterFor(ctx.sql).add({ hold: h, job });
     },
+  }).catch((err: unknown) => {
+    if (isDuplicateJob(err)) throw sameJobInProgress();
+    throw err;
   });
   return { job: acceptedJob(job!), rateLimit, handedOff: handOff(ctx, deps.queues, jobId) };
 }
@@ -113,3 +119,13 @@ function acceptedJob(j: NewJob): JobRow {
     completed_at: null,
   };
 }
+
+const isDuplicateJob = (err: unknown) => {
+  const e = err as { code?: unknown; constraint_name?: unknown };
+  return e?.code === '23505' && e.constraint_name === 'jobs_pkey';
+};
+
+const sameJobInProgress = () =>
+  new ApiError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', {
+    param: 'Idempotency-Key',
+  });

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { prepareChat } from '../../shared/inference/chat-request.js';
 import { claimSubmission } from '../../shared/jobs/idempotency.js';
+import { submitJob } from '../../shared/jobs/submit.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { expectNoLedgerDrift } from '../helpers/books.js';
 import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
@@ -126,6 +129,40 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(later.replayed).toBeNull();
     expect((await submit(c.childKey, 'orphan')).body.id).toBe(later.body.id);
     expect(await holdsOf(c)).toBe(1);
+  });
+
+  it('takes a stalled claim over for the same job, so a slow first submission and its retry make one', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
+    const slow = await claimSubmission(stack.env.ctx, key, 'stalled');
+    if (!('jobId' in slow)) throw new Error('expected a claim');
+    const name = stack.env.ctx.keys.idempotency(
+      c.accountId,
+      c.mkId,
+      createHash('sha256').update('stalled').digest('hex'),
+    );
+    await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    const retry = await submit(c.childKey, 'stalled');
+    expect(retry.status).toBe(202);
+    expect(retry.body.id).toBe(slow.jobId);
+
+    // The slow submission's write comes at last: refused (409, retry), its reservation given back.
+    const chat = prepareChat(body.request, (id) => stack.deps.upstream.models.resolve(id), stack.env.config);
+    const late = submitJob(stack.env.ctx, stack.deps, {
+      key,
+      chat,
+      webhookUrl: null,
+      metadata: {},
+      jobId: slow.jobId,
+    });
+    await expect(late).rejects.toMatchObject({ type: 'conflict' });
+    expect(await holdsOf(c)).toBe(1);
+    await expectNoLedgerDrift(stack.env.ctx);
+    // Redis reserves exactly what Postgres holds: the refused write's reservation went back.
+    const pg = (await getAccountBalance(stack.env.ctx.sql, c.accountId))!;
+    expect(await stack.env.ctx.redis.get(stack.env.ctx.keys.balance(c.accountId))).toBe(
+      (pg.balance - pg.held).toString(),
+    );
   });
 
   it('never lets a slow submission give up a claim that a retry took over', async () => {
