@@ -35,6 +35,14 @@ async function submit(key: string, idempotencyKey?: string) {
   };
 }
 
+/** The Redis key of an Idempotency-Key's claim, to make a claim look dead (a minute old). */
+const claimName = (owner: { accountId: string; mkId: string }, given: string) =>
+  stack.env.ctx.keys.idempotency(
+    owner.accountId,
+    owner.mkId,
+    createHash('sha256').update(given).digest('hex'),
+  );
+
 const holdsOf = async (c: Customer) =>
   (
     await stack.env.ctx.sql<
@@ -117,11 +125,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     const early = await submit(c.childKey, 'orphan');
     expect([early.status, early.body.error.type]).toEqual([409, 'conflict']);
 
-    const name = stack.env.ctx.keys.idempotency(
-      c.accountId,
-      c.mkId,
-      createHash('sha256').update('orphan').digest('hex'),
-    );
+    const name = claimName(c, 'orphan');
     const [jobId] = (await stack.env.ctx.redis.get(name))!.split(':');
     await stack.env.ctx.redis.set(name, `${jobId}:${Date.now() - 61_000}`, 'EX', 3600);
     const later = await submit(c.childKey, 'orphan');
@@ -136,11 +140,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
     const slow = await claimSubmission(stack.env.ctx, key, 'stalled');
     if (!('jobId' in slow)) throw new Error('expected a claim');
-    const name = stack.env.ctx.keys.idempotency(
-      c.accountId,
-      c.mkId,
-      createHash('sha256').update('stalled').digest('hex'),
-    );
+    const name = claimName(c, 'stalled');
     await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
     const retry = await submit(c.childKey, 'stalled');
     expect(retry.status).toBe(202);
@@ -170,11 +170,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     const slow = await claimSubmission(stack.env.ctx, f.key, 'k');
     if (!('jobId' in slow)) throw new Error('expected a claim');
     // The first submission is slow (past a minute) but alive: its claim looks dead.
-    const name = stack.env.ctx.keys.idempotency(
-      f.accountId,
-      f.mkId,
-      createHash('sha256').update('k').digest('hex'),
-    );
+    const name = claimName(f, 'k');
     await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
     const retry = await claimSubmission(stack.env.ctx, f.key, 'k');
     if (!('jobId' in retry)) throw new Error('expected a take-over');
