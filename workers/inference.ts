@@ -160,10 +160,12 @@ export function startInferenceWorker(
       if (!lastAttempt && !permanent) {
         const ended = await retryLater(attempt, retryPriority(job));
         if (!ended) return 'retrying';
-        // Cancelled while the node failed it: no attempt follows and nothing was served, so the
-        // hold goes back now, not hours later when the stale-hold sweeper would find it. (Any
-        // other end, a run of the same job that finished, say, settles the hold itself.)
-        if (ended === 'cancelled') await settleRequest(ctx, deps.queues, job.hold_id, null);
+        // Cancelled (or expired with its batch) while the node failed it: no attempt follows and
+        // nothing was served, so the hold goes back now, not minutes later when the stale-hold
+        // sweeper would find it; a cancel that saw this call under way left it to this worker
+        // (releaseQueuedJob). (A run of the same job that finished settles the hold itself.)
+        if (ended === 'cancelled' || ended === 'expired')
+          await settleRequest(ctx, deps.queues, job.hold_id, null);
         return ended;
       }
       await fail(jobId, job.hold_id, err, job.model, attempt);
@@ -261,6 +263,11 @@ export function startInferenceWorker(
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
           await fail(job.id, job.hold_id, cause, job.model);
+        else {
+          // Ended while this message was held (a cancel left its hold to the worker, which died).
+          const hold = await openHoldOfEndedJob(ctx.sql, id);
+          if (hold) await settleRequest(ctx, deps.queues, hold, null);
+        }
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });

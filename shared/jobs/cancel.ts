@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { cancelJob, type JobRow } from '../db/queries/jobs.js';
 import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
-import { inferenceJobIds, parsePayload, type Queues } from '../queues.js';
+import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 
 /**
  * Cancel a job. A queued job never reaches a node (releaseQueuedJob) and its hold is voided.
@@ -54,7 +54,9 @@ export async function releaseQueuedJob(
 /** The jobs of the inference messages workers hold now (their node calls may be under way). */
 export async function inFlightJobIds(queues: Queues): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (const m of await queues.get('inference').getActive())
-    if (m) for (const id of inferenceJobIds(parsePayload('inference', m.data))) ids.add(id);
+  for (const m of await queues.get('inference').getActive()) {
+    const payload = m && queuePayloads.inference.safeParse(m.data); // a bad message holds no job
+    if (payload?.success) for (const id of inferenceJobIds(payload.data)) ids.add(id);
+  }
   return ids;
 }

@@ -39,11 +39,12 @@ async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: 
 }
 
 /**
- * For an account too busy for a consistent look: put back the records of open holds that lost
- * theirs, the one repair that is right whatever else moves (the counters and balance already count
- * an open hold, so its record only lets its settlement give back the rest). Never overwrites. A hold
- * that settled since it was read found no record to release through: it is released now, as on the
- * watched path.
+ * For an account too busy for a consistent look: the repairs that are right whatever else moves.
+ * The records of open holds that lost theirs are put back (the counters and balance already count
+ * an open hold, so its record only lets its settlement give back the rest; never overwrites); a
+ * key state Redis holds an older version of is brought up to date through setKeyState, which
+ * writes only a newer version (a deleted key on a busy account must stop too). A hold that settled
+ * since it was read found no record to release through: it is released now, as on the watched path.
  */
 export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
   const lone = findings.filter((f) => f.repairs.length === 1);
@@ -52,9 +53,22 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
     const r = f.repairs[0]!;
     if (r.kind === 'putHold')
       n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+    if (r.kind === 'newerState')
+      n += Number(await ctx.scripts.run('setKeyState', [r.key], newerStateArgs(r.fields)));
   }
   await releaseSettledMeanwhile(ctx, lone);
   return n;
+}
+
+/** setKeyState's arguments for a state repair's fields: the version first; `c` (loaded) left as it is. */
+function newerStateArgs(fields: string[]): string[] {
+  let version = '';
+  const rest: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'v') version = fields[i + 1]!;
+    else if (fields[i] !== 'c') rest.push(fields[i]!, fields[i + 1]!);
+  }
+  return [version, ...rest];
 }
 
 export interface AdmissionCheck {

@@ -3,7 +3,7 @@ import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { expectBilledCancelled, submitJob, waitForHandOff } from '../helpers/jobs.js';
+import { expectBilledCancelled, submitJob, waitForHandOff, waitForNothingHeld } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -57,10 +57,7 @@ it('gives back the hold of a job cancelled as a worker picked it up, when that w
   await stack.env.ctx.sql`update jobs set status = 'cancelled', completed_at = now() where id = ${id}`;
   const stop = startWorkers(stack.env.ctx, stack.deps);
   try {
-    await waitFor('the hold given back', async () => {
-      const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
-      return account.body.held_ngonka === '0';
-    });
+    await waitForNothingHeld(stack, c);
   } finally {
     await stop();
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startWorkers } from '../../workers/index.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
-import { queuedJob } from '../helpers/jobs.js';
+import { queuedJob, waitForNothingHeld } from '../helpers/jobs.js';
 import { useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -36,10 +36,7 @@ describe('a job that stalled too often', () => {
         message: 'The job was interrupted while running too many times and was not tried again',
       });
       expect(job.body.cost_ngonka).toBe('0');
-      await waitFor('its hold voided', async () => {
-        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
-        return a.body.held_ngonka === '0';
-      });
+      await waitForNothingHeld(stack, c);
       const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
       expect(account.body.balance_ngonka).toBe('1000000000');
     } finally {
@@ -48,5 +45,24 @@ describe('a job that stalled too often', () => {
     const [hold] = await ctx.sql<{ status: string }[]>`select status from holds where request_id = ${jobId}`;
     expect(hold!.status).toBe('voided');
     expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('gives back the hold of a job cancelled while its workers kept dying', async () => {
+    const { ctx } = stack.env;
+    const { c, jobId } = await queuedJob(stack);
+    const inference = stack.deps.queues.get('inference');
+    const [message] = await inference.getJobs(['wait', 'prioritized']);
+    await ctx.redis.hset(inference.toKey(message!.id!), 'defa', 'job stalled more than allowable limit');
+    // Cancelled while a worker held the message: the cancel left the hold to that worker, which died.
+    await ctx.sql`update jobs set status = 'cancelled', completed_at = now() where id = ${jobId}`;
+
+    const stop = startWorkers(ctx, stack.deps);
+    try {
+      await waitForNothingHeld(stack, c);
+    } finally {
+      await stop();
+    }
+    const [hold] = await ctx.sql<{ status: string }[]>`select status from holds where request_id = ${jobId}`;
+    expect(hold!.status).toBe('voided');
   });
 });

@@ -57,3 +57,11 @@ export async function expectBilledCancelled(stack: TestStack, c: Customer, jobId
   expect(account.body.held_ngonka).toBe('0');
   expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
 }
+
+/** Wait until the customer's account holds nothing (its holds settled or voided). */
+export async function waitForNothingHeld(stack: TestStack, c: Customer): Promise<void> {
+  await waitFor('nothing held', async () => {
+    const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+    return a.body.held_ngonka === '0';
+  });
+}

@@ -192,6 +192,38 @@ describe('reconcile', () => {
     expect(await env.ctx.redis.exists(record)).toBe(0);
   });
 
+  it('stops a deleted key whose publish Redis missed, at the scheduled check, however busy its account', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+    await hold(env.ctx, f.key, 10n); // the key's state is loaded
+    // Deleted in Postgres; the publish to Redis never came, so the key is still admitted.
+    await env.ctx.sql`
+      update child_keys set status = 'deleted', deleted_at = now(), version = version + 1 where id = ${f.key.id}`;
+    let stop = false;
+    let admitted = 0;
+    const traffic = (async () => {
+      while (!stop) {
+        try {
+          const id = await hold(env.ctx, f.key, 1n);
+          admitted++;
+          await settleHolds(env.ctx, [{ holdId: id, outcome: 'void' }]);
+        } catch {
+          // refused once the check has put the deleted state in Redis
+        }
+        await sleep(5);
+      }
+    })();
+    try {
+      // As the scheduler runs it (reconcile-check.ts); every watched look meets an admission.
+      await runReconcile(env.ctx, { queues, restoreHoldRecords: true, inflightMs: 100 });
+    } finally {
+      stop = true;
+      await traffic;
+    }
+    expect(admitted).toBeGreaterThan(0);
+    expect(await env.ctx.redis.hget(env.ctx.keys.childKey(f.accountId, f.key.id), 'st')).toBe('deleted');
+    await expect(hold(env.ctx, f.key, 1n)).rejects.toThrow(/revoked/);
+  });
+
   it('--fix under live traffic never loses or double-counts a concurrent request', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitDaily: 1_000_000n });
     await hold(env.ctx, f.key, 10n);
