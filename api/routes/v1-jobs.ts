@@ -10,7 +10,7 @@ import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import { claimSubmission, idempotencyKeyOf } from '../../shared/jobs/idempotency.js';
-import { submitJob } from '../../shared/jobs/submit.js';
+import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
@@ -69,6 +69,19 @@ export async function serveJobSubmission(
       ...(claim ? { jobId: claim.jobId } : {}),
     });
   } catch (err) {
+    // The submission whose claim this one took over was only slow, and wrote the job first: the
+    // claim stays (it names that job) and the client gets the job, as a retry would.
+    if (err instanceof JobMadeElsewhere) {
+      const made = await findJob(ctx.sql, err.jobId);
+      if (made) return replaySubmission(ctx, key, made, res);
+      throw new ApiError(
+        'conflict',
+        'A request with this Idempotency-Key is still being processed; retry shortly',
+        {
+          param: 'Idempotency-Key',
+        },
+      );
+    }
     // Refused (a limit, the balance, the key): nothing was written, so a retry may try again. Any
     // other failure keeps the claim: its job may exist (a retry then gets it), and a claim whose
     // job never appeared is taken over after a minute.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { findJob, type JobRow } from '../db/queries/jobs.js';
@@ -84,8 +84,9 @@ export async function claimSubmission(
     replaces = holder;
     // Taken over under the same job id: were the first submission only slow, not dead, its job
     // and this one are one row, and whichever writes second is refused (submitJob's 409).
+    // A nonce: two retries taking over in the same millisecond must not both hold the claim.
     jobId = heldBy;
-    mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
+    mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}:${randomBytes(6).toString('hex')}`;
   }
   throw inProgress();
 }

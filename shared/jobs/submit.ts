@@ -2,7 +2,6 @@ import type { RateLimitState } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import type { JobRow, NewJob } from '../db/queries/jobs.js';
-import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { admitChat } from '../inference/admit-chat.js';
 import type { PreparedChat } from '../inference/chat-request.js';
@@ -39,7 +38,8 @@ export async function submitJob(
   const jobId = s.jobId ?? newId('job');
   let job: NewJob | undefined;
   // A job id two submissions share (an Idempotency-Key taken over from one that was only slow):
-  // the second write is refused, and its client is told to retry (it then gets the job).
+  // the second write is refused, its reservation given back, and the caller answers with the job
+  // the first wrote (JobMadeElsewhere).
   const { rateLimit } = await admitChat(ctx, s.key, chat, {
     holdTtlMs: JOB_HOLD_TTL_MS,
     requestId: jobId,
@@ -60,7 +60,7 @@ export async function submitJob(
       return jobWriterFor(ctx.sql).add({ hold: h, job });
     },
   }).catch((err: unknown) => {
-    if (isDuplicateJob(err)) throw sameJobInProgress();
+    if (isDuplicateJob(err)) throw new JobMadeElsewhere(jobId);
     throw err;
   });
   return { job: acceptedJob(job!), rateLimit, handedOff: handOff(ctx, deps.queues, jobId) };
@@ -120,12 +120,17 @@ function acceptedJob(j: NewJob): JobRow {
   };
 }
 
+/** The job's id (and its hold's request id, the same) is already taken: by the other submission. */
 const isDuplicateJob = (err: unknown) => {
   const e = err as { code?: unknown; constraint_name?: unknown };
-  return e?.code === '23505' && e.constraint_name === 'jobs_pkey';
+  return (
+    e?.code === '23505' && (e.constraint_name === 'jobs_pkey' || e.constraint_name === 'holds_request_id_key')
+  );
 };
 
-const sameJobInProgress = () =>
-  new ApiError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', {
-    param: 'Idempotency-Key',
-  });
+/** Another submission under the same Idempotency-Key wrote this job first; nothing of this one was kept. */
+export class JobMadeElsewhere extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} was written by another submission`);
+  }
+}

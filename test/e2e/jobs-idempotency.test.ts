@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { insertHold } from '../../shared/db/queries/holds.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { prepareChat } from '../../shared/inference/chat-request.js';
 import { claimSubmission } from '../../shared/jobs/idempotency.js';
-import { submitJob } from '../../shared/jobs/submit.js';
+import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { expectNoLedgerDrift } from '../helpers/books.js';
 import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
@@ -155,7 +156,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
       metadata: {},
       jobId: slow.jobId,
     });
-    await expect(late).rejects.toMatchObject({ type: 'conflict' });
+    await expect(late).rejects.toBeInstanceOf(JobMadeElsewhere);
     expect(await holdsOf(c)).toBe(1);
     await expectNoLedgerDrift(stack.env.ctx);
     // Redis reserves exactly what Postgres holds: the refused write's reservation went back.
@@ -163,6 +164,38 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(await stack.env.ctx.redis.get(stack.env.ctx.keys.balance(c.accountId))).toBe(
       (pg.balance - pg.held).toString(),
     );
+  });
+
+  it('keeps a taken-over claim when the slow submission wrote first: the retry is told to retry, never a second job', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
+    const slow = await claimSubmission(stack.env.ctx, key, 'raced');
+    if (!('jobId' in slow)) throw new Error('expected a claim');
+    await stack.env.ctx.redis.set(claimName(c, 'raced'), `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    // The slow submission's write lands between the retry's look for its job and the retry's own
+    // write (its hold row is what the retry's insert meets).
+    const now = new Date();
+    await insertHold(stack.env.ctx.sql, {
+      id: `hold_raced${Date.now()}`,
+      requestId: slow.jobId,
+      accountId: c.accountId,
+      childKeyId: c.childId,
+      amount: 1n,
+      periodDay: now.toISOString().slice(0, 10),
+      model: SIM_MODEL_QWQ_32B,
+      pricePerToken: 1n,
+      markupBps: 10000,
+      createdAt: now,
+      deadline: new Date(now.getTime() + 60_000),
+    });
+    const retry = await submit(c.childKey, 'raced');
+    expect([retry.status, retry.body.error?.type]).toEqual([409, 'conflict']);
+    // The claim still names the slow submission's job: the next retry cannot make another.
+    expect(await stack.env.ctx.redis.get(claimName(c, 'raced'))).toMatch(new RegExp(`^${slow.jobId}:`));
+    const again = await submit(c.childKey, 'raced');
+    expect(again.status).toBe(409);
+    const jobs = await stack.env.ctx.sql`select id from jobs where account_id = ${c.accountId}`;
+    expect(jobs).toHaveLength(0);
   });
 
   it('never lets a slow submission give up a claim that a retry took over', async () => {
