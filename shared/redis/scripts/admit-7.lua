@@ -18,40 +18,38 @@ if not mk then return {'load', 'mk'} end
 local bal = redis.call('GET', KEYS[6])
 if not bal then return {'load', 'balance'} end
 
+local rpm = tonumber(k[3])
+
+-- The RPM window: entries of the last 60 s, the older ones dropped first.
+local function windowCount()
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
+  return redis.call('ZCARD', KEYS[3])
+end
+-- When the window's oldest entry leaves it (60 s for an empty window).
+local function windowReset()
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if not oldest[2] then return 60000 end
+  return tonumber(oldest[2]) + 60000 - now
+end
+
 -- This very admission sent again (ioredis resends a command whose reply a dropped connection lost):
 -- its hold record exists, so it was admitted. Say so again, reserving nothing twice, with the RPM
--- state as it stands (this request in it), read without writing.
+-- state as it stands (this request in it).
 if redis.call('EXISTS', KEYS[7]) == 1 then
-  local limit = tonumber(k[3])
-  if limit == 0 then return {'ok', 0, 0, 0} end
-  local since = '(' .. (now - 60000)
-  local counted = redis.call('ZCOUNT', KEYS[3], since, '+inf')
-  local first = redis.call('ZRANGEBYSCORE', KEYS[3], since, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  local reset = 60000
-  if first[2] then reset = tonumber(first[2]) + 60000 - now end
-  return {'ok', limit, math.max(limit - counted, 0), reset}
+  if rpm == 0 then return {'ok', 0, 0, 0} end
+  return {'ok', rpm, math.max(rpm - windowCount(), 0), windowReset()}
 end
 
 local refused = keyRefusal(k[1], k[2], mk, now)
 if refused then return {'key', refused} end
 
-local rpm = tonumber(k[3])
 local inWindow = 0
 if rpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
-  inWindow = redis.call('ZCARD', KEYS[3])
-  if inWindow >= rpm then
-    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    return {'rpm', rpm, tonumber(oldest[2]) + 60000 - now}
-  end
+  inWindow = windowCount()
+  if inWindow >= rpm then return {'rpm', rpm, windowReset()} end
 end
 
 -- The window as it stands without this request (a refusal does not count).
-local function windowReset()
-  if inWindow == 0 then return 60000 end
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return tonumber(oldest[2]) + 60000 - now
-end
 local function rpmState()
   if rpm == 0 then return 0, 0, 0 end
   return rpm, rpm - inWindow, windowReset()
@@ -80,8 +78,7 @@ local resetMs = 60000
 if rpm > 0 then
   redis.call('ZADD', KEYS[3], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[3], 60000)
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  resetMs = tonumber(oldest[2]) + 60000 - now
+  resetMs = windowReset()
 end
 redis.call('INCRBY', KEYS[4], ARGV[2])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
