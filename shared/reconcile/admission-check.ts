@@ -54,21 +54,10 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
     if (r.kind === 'putHold')
       n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
     if (r.kind === 'newerState')
-      n += Number(await ctx.scripts.run('setKeyState', [r.key], newerStateArgs(r.fields)));
+      n += Number(await ctx.scripts.run('setKeyState', [r.key], [r.version, ...r.fields]));
   }
   await releaseSettledMeanwhile(ctx, lone);
   return n;
-}
-
-/** setKeyState's arguments for a state repair's fields: the version first; `c` (loaded) left as it is. */
-function newerStateArgs(fields: string[]): string[] {
-  let version = '';
-  const rest: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === 'v') version = fields[i + 1]!;
-    else if (fields[i] !== 'c') rest.push(fields[i]!, fields[i + 1]!);
-  }
-  return [version, ...rest];
 }
 
 export interface AdmissionCheck {
@@ -123,31 +112,25 @@ export async function checkAdmissionState(
     openWatchConnection(ctx.redis, (err) =>
       ctx.logger.warn({ err: err.message }, 'reconcile: redis connection error'),
     );
-  const conns = new Set<Redis>();
-  // The first failure that ends the check (Redis out of reach past the retries): the other
-  // connections' loops stop at their next step, and it is thrown once all have.
-  let failed: { err: unknown } | null = null;
+  // Set once a checker fails past its retries (Redis out of reach): the others stop at their next
+  // step, and the first failure is thrown once all have.
+  let stop = false;
   let next = 0;
-  const checker = async () => {
+  const checker = async (): Promise<{ err: unknown } | null> => {
     let conn: Redis | null = null;
     const drop = () => {
-      if (!conn) return;
-      conn.disconnect();
-      conns.delete(conn);
+      conn?.disconnect();
       conn = null;
     };
     try {
-      for (let i = next++; i < targets.length && !failed; i = next++) {
+      for (let i = next++; i < targets.length && !stop; i = next++) {
         const account = targets[i]!;
         let last: Finding[] = [];
         let settled = false;
-        for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled && !failed; attempt++) {
+        for (let attempt = 0; attempt < (opts.fix ? 6 : 3) && !settled && !stop; attempt++) {
           let r: WatchedResult;
           try {
-            if (!conn) {
-              conn = await open();
-              conns.add(conn);
-            }
+            conn ??= await open();
             r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
               restore: opts.fix,
               apply: opts.fix,
@@ -170,22 +153,21 @@ export async function checkAdmissionState(
           result.fixed += r.fixed;
           result.restored += r.restored;
         }
-        if (failed) break;
+        if (stop) break;
         if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
         if (!settled) ctx.logger.warn({ account }, 'reconcile: account could not be checked consistently');
       }
+      return null;
     } catch (err) {
-      failed ??= { err };
+      stop = true;
+      return { err };
     } finally {
       drop();
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(CONNECTIONS, targets.length) }, checker));
-  } finally {
-    await Promise.all([...conns].map((c) => c.quit().catch(() => {})));
-  }
-  if (failed) throw (failed as { err: unknown }).err;
+  const outcomes = await Promise.all(Array.from({ length: Math.min(CONNECTIONS, targets.length) }, checker));
+  const failure = outcomes.find((o) => o !== null);
+  if (failure) throw failure.err;
   result.unconfirmed = Math.max(seen - result.drift.length, 0);
   return result;
 }

@@ -98,11 +98,9 @@ export function compareKeys(
         expected: `v${version} ${wrong.map(([f, v]) => `${f}=${v}`).join(' ')}`.trim(),
         actual: `v${rk.hash.v ?? ''} ${wrong.map(([f]) => `${f}=${rk.hash[f] ?? ''}`).join(' ')}`.trim(),
         repairs: [
-          {
-            kind: behind(rk.hash.v, version) ? 'newerState' : 'state',
-            key: hashKey,
-            fields: ['v', version, ...pairs(fields), ...loaded],
-          },
+          behind(rk.hash.v, version)
+            ? { kind: 'newerState', key: hashKey, version, fields: pairs(fields) }
+            : { kind: 'state', key: hashKey, fields: ['v', version, ...pairs(fields), ...loaded] },
         ],
       });
     }
@@ -149,7 +147,11 @@ export function compareKeys(
         message: 'management key state differs from Postgres',
         expected: `v${want.v} st=${want.st}`,
         actual: `v${hash.v} st=${hash.st}`,
-        repairs: [{ kind: behind(hash.v, want.v) ? 'newerState' : 'state', key, fields: pairs(want) }],
+        repairs: [
+          behind(hash.v, want.v)
+            ? { kind: 'newerState', key, version: want.v, fields: ['st', want.st] }
+            : { kind: 'state', key, fields: pairs(want) },
+        ],
       });
     }
   }

@@ -9,8 +9,10 @@ function queue(multi: ChainableCommander, r: Repair): void {
       if (r.ttlS > 0) multi.set(r.key, r.value, 'EX', r.ttlS);
       else multi.set(r.key, r.value);
       return;
-    case 'state':
     case 'newerState':
+      multi.hset(r.key, 'v', r.version, ...r.fields);
+      return;
+    case 'state':
       multi.del(r.key);
       multi.hset(r.key, ...r.fields);
       return;

@@ -35,11 +35,12 @@ export type Repair =
   /** Replace a key-state hash whole. */
   | { kind: 'state'; key: string; fields: string[] }
   /**
-   * The same, for a key whose Redis state is an older version than Postgres's: a change whose
-   * publish failed after its commit (a deleted key still admitted). Safe under live traffic, so the
-   * scheduled check applies it too.
+   * A key whose Redis state is an older version than Postgres's (a change whose publish failed
+   * after its commit: a deleted key still admitted): what setKeyState writes, `version` and the
+   * field/value pairs, leaving `c` (loaded) as it is. Safe under live traffic, so the scheduled
+   * check applies it too.
    */
-  | { kind: 'newerState'; key: string; fields: string[] }
+  | { kind: 'newerState'; key: string; version: string; fields: string[] }
   | { kind: 'putHold'; key: string; holdId: string; amount: string; keyId: string; ttlS: number }
   | { kind: 'delHold'; key: string }
   /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */
