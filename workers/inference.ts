@@ -109,6 +109,15 @@ export function startInferenceWorker(
   }
 
   /**
+   * A job that ended while a worker held its message leaves its hold to that worker
+   * (releaseQueuedJob): one that will not run it gives the hold back, if still open.
+   */
+  async function releaseIfEndedUnrun(jobId: string): Promise<void> {
+    const hold = await openHoldOfEndedJob(ctx.sql, jobId);
+    if (hold) await settleRequest(ctx, deps.queues, hold, null);
+  }
+
+  /**
    * A node failure with attempts left: the job alone goes back on the queue, after its backoff.
    * If the job ended during the call instead (cancelled, say), nothing is queued and that status
    * is returned.
@@ -135,10 +144,8 @@ export function startInferenceWorker(
   async function run(jobId: string): Promise<string> {
     const started = await starts.add(jobId);
     if (!started) {
-      // Cancelled, expired or already finished. One ended while a worker held its message leaves
-      // its hold to that worker (releaseQueuedJob): this one, which will not run it, gives it back.
-      const hold = await openHoldOfEndedJob(ctx.sql, jobId);
-      if (hold) await settleRequest(ctx, deps.queues, hold, null);
+      // Cancelled, expired or already finished: this worker will not run it.
+      await releaseIfEndedUnrun(jobId);
       return 'skipped';
     }
     const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
@@ -263,11 +270,7 @@ export function startInferenceWorker(
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
           await fail(job.id, job.hold_id, cause, job.model);
-        else {
-          // Ended while this message was held (a cancel left its hold to the worker, which died).
-          const hold = await openHoldOfEndedJob(ctx.sql, id);
-          if (hold) await settleRequest(ctx, deps.queues, hold, null);
-        }
+        else await releaseIfEndedUnrun(id); // its worker died holding a cancelled job's hold
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });

@@ -9,7 +9,7 @@ import { ApiError, statusOf } from '../../shared/errors.js';
 import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
-import { claimSubmission, idempotencyKeyOf } from '../../shared/jobs/idempotency.js';
+import { claimSubmission, idempotencyKeyOf, inProgress } from '../../shared/jobs/idempotency.js';
 import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
@@ -74,13 +74,7 @@ export async function serveJobSubmission(
     if (err instanceof JobMadeElsewhere) {
       const made = await findJob(ctx.sql, err.jobId);
       if (made) return replaySubmission(ctx, key, made, res);
-      throw new ApiError(
-        'conflict',
-        'A request with this Idempotency-Key is still being processed; retry shortly',
-        {
-          param: 'Idempotency-Key',
-        },
-      );
+      throw inProgress();
     }
     // Refused (a limit, the balance, the key): nothing was written, so a retry may try again. Any
     // other failure keeps the claim: its job may exist (a retry then gets it), and a claim whose

@@ -39,8 +39,10 @@ export async function releaseQueuedJob(
     inFlight?: ReadonlySet<string>;
   } = {},
 ): Promise<void> {
-  const inference = queues.get('inference');
-  await inference.remove(jobId).catch(() => 0); // locked by a worker: it will see the status
+  await queues
+    .get('inference')
+    .remove(jobId)
+    .catch(() => 0); // locked by a worker that just picked it up: it will see the status
   if (!holdId) return;
   // A worker holds its message: its node call may be under way although the row says queued (the
   // mark waits INFERENCE_RUNNING_MARK_MS). Its worker settles the hold: it bills the call if the

@@ -30,7 +30,8 @@ export type IdempotentSubmission =
       release(): Promise<void>;
     };
 
-const inProgress = () =>
+/** The 409 for a submission whose Idempotency-Key is still being worked on: the client retries. */
+export const inProgress = () =>
   new ApiError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', {
     param: 'Idempotency-Key',
   });
@@ -83,7 +84,7 @@ export async function claimSubmission(
     if (ctx.clock.now().getTime() - Number(since) < DEAD_AFTER_MS) throw inProgress();
     replaces = holder;
     // Taken over under the same job id: were the first submission only slow, not dead, its job
-    // and this one are one row, and whichever writes second is refused (submitJob's 409).
+    // and this one are one row; whichever writes second is refused (submitJob's JobMadeElsewhere).
     // A nonce: two retries taking over in the same millisecond must not both hold the claim.
     jobId = heldBy;
     mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}:${randomBytes(6).toString('hex')}`;

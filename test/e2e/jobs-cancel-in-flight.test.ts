@@ -3,7 +3,7 @@ import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { expectBilledCancelled, submitJob, waitForHandOff, waitForNothingHeld } from '../helpers/jobs.js';
+import { expectBilledCancelled, queuedJob, submitJob, waitForNothingHeld } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -45,13 +45,7 @@ it('bills a job cancelled while it still showed queued but its node call ran', a
 });
 
 it('gives back the hold of a job cancelled as a worker picked it up, when that worker then skips it', async () => {
-  const c = await createCustomer(stack.env.ctx, stack.server.url);
-  const id = await submitJob(stack.server.url, c.childKey, {
-    model: SIM_MODEL_QWQ_32B,
-    messages: [{ role: 'user', content: 'hi' }],
-    max_tokens: 5,
-  });
-  await waitForHandOff(stack.deps.queues, [id]);
+  const { c, jobId: id } = await queuedJob(stack);
   // What a cancel leaves when a worker held the job's message (releaseQueuedJob): the row says
   // cancelled, the hold is the worker's to settle.
   await stack.env.ctx.sql`update jobs set status = 'cancelled', completed_at = now() where id = ${id}`;
