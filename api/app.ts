@@ -7,6 +7,7 @@ import { accessLog } from './middleware/access-log.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { keyBeforeBodyOnV1, requireJsonBody } from './middleware/json-body.js';
+import { apiResponseHeaders } from './middleware/no-store.js';
 import { requestId } from './middleware/request-id.js';
 import { refuseNulInUrl } from './middleware/url-text.js';
 import { serveOpenApi } from './openapi.js';
@@ -38,8 +39,9 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   // No ETag on JSON answers: hashing every body costs CPU on the hot path, and API answers are not
   // revalidated (the dashboard's static files keep theirs, from express.static).
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', ctx.config.TRUST_PROXY);
   app.use(requestId);
+  app.use(['/api', '/v1'], apiResponseHeaders);
   // Before the JSON body: a browser can read /v1's 400 for a malformed body too.
   app.use('/v1', corsV1);
   // Before the access log, so an admin token given as ?token= never reaches it.

@@ -10,6 +10,7 @@ import { bearerToken } from './middleware/auth.js';
 import { refusedBeforeAdmission } from './middleware/child-key.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';
+import { apiResponseHeaders } from './middleware/no-store.js';
 import { requestIdOf } from './middleware/request-id.js';
 import { serveChatCompletion } from './routes/v1-chat-completions.js';
 import { serveJobSubmission } from './routes/v1-jobs.js';
@@ -62,6 +63,7 @@ async function serve(
   const requestId = requestIdOf(req);
   res.setHeader('x-request-id', requestId);
   corsV1(req, res, () => {}); // a POST is no preflight: this only sets the headers
+  apiResponseHeaders(req, res, () => {});
   logWhenFinished(ctx.logger, req, res, requestId);
   try {
     // The key before the body's faults: an unknown key is a 401 whatever it sent, and a body's

@@ -22,6 +22,16 @@ export const configSchema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().default('0.0.0.0'),
+    /**
+     * Which proxies' X-Forwarded-For the api believes for the client address (Express's `trust proxy`:
+     * a hop count, or addresses/subnets/`loopback`/`linklocal`/`uniquelocal`, comma-separated). The
+     * login and registration throttles count per client address: behind a reverse proxy on another
+     * host, name it here, or every client looks like the proxy.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default('loopback')
+      .transform((v) => (/^\d+$/.test(v.trim()) ? Number(v) : v)),
     DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
     /** Connections per process; settlement batches keep the need small. */
     DATABASE_POOL_SIZE: positiveInt.default(10),
@@ -31,7 +41,11 @@ export const configSchema = z
       .string()
       .regex(/^[a-zA-Z0-9_-]+$/)
       .default('gw'),
-    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    JWT_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .refine((v) => !/change-?me/i.test(v), 'is a placeholder; set a random secret (openssl rand -hex 32)')
+      .optional(),
     /** Session JWT lifetime in seconds. */
     JWT_TTL_SECONDS: positiveInt.default(24 * 3600),
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -147,6 +161,11 @@ export const configSchema = z
     /** Failed logins allowed per email+IP in LOGIN_THROTTLE_WINDOW_SECONDS. */
     LOGIN_MAX_ATTEMPTS: positiveInt.default(10),
     LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
+    /** Failed logins allowed per IP, whatever the emails, in LOGIN_THROTTLE_WINDOW_SECONDS. */
+    LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100),
+    /** Registrations allowed per IP in REGISTER_THROTTLE_WINDOW_SECONDS. */
+    REGISTER_MAX_PER_IP: positiveInt.default(20),
+    REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
     /** The name a child key's clients see in errors and model owners (white-label). */
     BRAND_NAME: z.string().min(1).default('Gateway'),
 

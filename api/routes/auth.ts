@@ -35,6 +35,7 @@ export function authRouter(ctx: Context): Router {
       email: body.email,
       password: body.password,
       referralCode: body.referral_code ?? undefined,
+      ip: req.ip ?? '',
     });
     const token = await signSession(ctx.config.JWT_SECRET, account.id, ctx.config.JWT_TTL_SECONDS);
     res.status(201).json({ account: formatAccount(account, { balance: 0n, held: 0n }), token });
@@ -53,7 +54,7 @@ registry.registerPath({
   method: 'post',
   path: '/api/auth/register',
   tags: ['accounts'],
-  summary: 'Create an account; returns it with a session token',
+  summary: 'Create an account; returns it with a session token (throttled per IP)',
   security: [],
   request: { body: { content: { 'application/json': { schema: registerBody } } } },
   responses: {
@@ -61,7 +62,7 @@ registry.registerPath({
       description: 'Created',
       content: { 'application/json': { schema: z.object({ account: accountResponse, token: z.string() }) } },
     },
-    ...errorResponses(400, 409),
+    ...errorResponses(400, 409, 429),
   },
 });
 
@@ -69,7 +70,7 @@ registry.registerPath({
   method: 'post',
   path: '/api/auth/login',
   tags: ['accounts'],
-  summary: 'Exchange email and password for a session token (throttled per email and IP)',
+  summary: 'Exchange email and password for a session token (throttled per email and IP, and per IP)',
   security: [],
   request: { body: { content: { 'application/json': { schema: loginBody } } } },
   responses: {

@@ -27,7 +27,16 @@ export const METADATA_MAX_BYTES = 16 * 1024;
 // Text Postgres cannot store (a NUL, a lone surrogate) is refused for every JSON body before any
 // route reads it (shared/json-body-check.ts), metadata included.
 export const metadataInput = z
-  .record(z.string(), z.unknown())
+  .preprocess(
+    (v, ctx) => {
+      // A `__proto__` key would be dropped on the way through (an object cannot hold it as data):
+      // refused rather than lost without a word.
+      if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__'))
+        ctx.addIssue({ code: 'custom', message: 'must not have a key named __proto__' });
+      return v;
+    },
+    z.record(z.string(), z.unknown()),
+  )
   .refine(
     (v) => Buffer.byteLength(JSON.stringify(v)) <= METADATA_MAX_BYTES,
     `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,

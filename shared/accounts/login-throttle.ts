@@ -2,35 +2,80 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { ApiError } from '../errors.js';
 
-function throttleKey(ctx: Context, email: string, ip: string): string {
+function throttleKey(ctx: Context, kind: 'login' | 'login-ip' | 'register-ip', ...parts: string[]): string {
   // Hashed so neither emails nor addresses sit in Redis in the clear.
-  const digest = createHash('sha256').update(`${email}|${ip}`).digest('hex');
-  return `${ctx.config.REDIS_PREFIX}:login:${digest}`;
+  const digest = createHash('sha256').update(parts.join('|')).digest('hex');
+  return `${ctx.config.REDIS_PREFIX}:${kind}:${digest}`;
 }
 
 /**
- * Count this login attempt against its email+IP in a fixed window, before the password is checked,
- * so a burst of parallel guesses cannot all slip past a read-then-increment check. Throws 429 once
- * LOGIN_MAX_ATTEMPTS attempts have failed in the window, whatever the password.
+ * Count one attempt under `key` in a fixed window that starts at the first attempt (SET NX; later
+ * attempts never extend it). Throws 429 once more than `max` attempts fall in the window.
  */
-export async function countLoginAttempt(ctx: Context, email: string, ip: string): Promise<void> {
-  const key = throttleKey(ctx, email, ip);
-  const windowMs = ctx.config.LOGIN_THROTTLE_WINDOW_SECONDS * 1000;
-  // SET NX starts the window on the first attempt only; later attempts never extend it.
+async function countAttempt(ctx: Context, key: string, max: number, windowS: number, message: string) {
+  const windowMs = windowS * 1000;
   const res = await ctx.redis.multi().set(key, 0, 'PX', windowMs, 'NX').incr(key).pttl(key).exec();
   const attempts = Number(res?.[1]?.[1] ?? 0);
-  if (attempts <= ctx.config.LOGIN_MAX_ATTEMPTS) return;
+  if (attempts <= max) return;
   const pttl = Number(res?.[2]?.[1] ?? windowMs);
   const retryAfterMs = pttl > 0 ? pttl : windowMs;
   throw new ApiError(
     'rate_limit_exceeded',
-    'Too many failed login attempts; try again later',
+    message,
     { retry_after_ms: retryAfterMs },
     { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
   );
 }
 
-/** A successful login forgives the failures before it. */
+const TOO_MANY_LOGINS = 'Too many failed login attempts; try again later';
+
+/**
+ * Count this login attempt, before the password is checked (so a burst of parallel guesses cannot
+ * all slip past a read-then-increment check), against its email+IP (API.md: guessing one
+ * account's password) and against its IP alone (trying many emails from one address). Throws 429
+ * once LOGIN_MAX_ATTEMPTS (per email+IP) or LOGIN_MAX_FAILURES_PER_IP attempts that did not
+ * succeed fall in the window, whatever the password.
+ */
+export async function countLoginAttempt(ctx: Context, email: string, ip: string): Promise<void> {
+  const {
+    LOGIN_MAX_ATTEMPTS,
+    LOGIN_MAX_FAILURES_PER_IP,
+    LOGIN_THROTTLE_WINDOW_SECONDS: windowS,
+  } = ctx.config;
+  await countAttempt(ctx, throttleKey(ctx, 'login', email, ip), LOGIN_MAX_ATTEMPTS, windowS, TOO_MANY_LOGINS);
+  await countAttempt(
+    ctx,
+    throttleKey(ctx, 'login-ip', ip),
+    LOGIN_MAX_FAILURES_PER_IP,
+    windowS,
+    TOO_MANY_LOGINS,
+  );
+}
+
+/**
+ * A successful login forgives its email's failures from this IP, and takes itself off the IP's
+ * count: the IP's count is of attempts that failed, so an office behind one address whose people
+ * log in all day is never throttled for it.
+ */
 export async function clearLoginAttempts(ctx: Context, email: string, ip: string): Promise<void> {
-  await ctx.redis.del(throttleKey(ctx, email, ip));
+  await ctx.redis
+    .multi()
+    .del(throttleKey(ctx, 'login', email, ip))
+    .decr(throttleKey(ctx, 'login-ip', ip))
+    .exec();
+}
+
+/**
+ * Count a registration from this IP: each one runs a password hash (tens of ms of CPU) and says
+ * whether its email already has an account, so one address may not make them without end.
+ * Throws 429 past REGISTER_MAX_PER_IP in REGISTER_THROTTLE_WINDOW_SECONDS.
+ */
+export async function countRegistration(ctx: Context, ip: string): Promise<void> {
+  await countAttempt(
+    ctx,
+    throttleKey(ctx, 'register-ip', ip),
+    ctx.config.REGISTER_MAX_PER_IP,
+    ctx.config.REGISTER_THROTTLE_WINDOW_SECONDS,
+    'Too many registrations from this address; try again later',
+  );
 }

@@ -5,6 +5,7 @@ import { createCustomerLedgerAccount } from '../db/queries/ledger-accounts.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { hashPassword } from '../password.js';
+import { countRegistration } from './login-throttle.js';
 
 /** Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or retyped survives. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -29,15 +30,19 @@ export interface RegisterInput {
   email: string;
   password: string;
   referralCode?: string | undefined;
+  /** The client address: registrations are throttled per IP (countRegistration). */
+  ip: string;
 }
 
 const REFERRAL_CODE_ATTEMPTS = 5;
 
 /**
  * Create an account and its customer ledger account in one transaction, so there is never an
- * account without a balance. A taken email is a conflict; an unknown referral code is a 400.
+ * account without a balance. A taken email is a conflict; an unknown referral code is a 400; past
+ * REGISTER_MAX_PER_IP from one address in the window, a 429.
  */
 export async function registerAccount(ctx: Context, input: RegisterInput): Promise<AccountRow> {
+  await countRegistration(ctx, input.ip);
   let referredBy: string | null = null;
   if (input.referralCode !== undefined) {
     referredBy = await findAccountIdByReferralCode(ctx.sql, normaliseReferralCode(input.referralCode));

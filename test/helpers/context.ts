@@ -41,6 +41,8 @@ export async function createTestEnv(
       ADMIN_TOKEN: 'test-admin-token-0123456789',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       DATABASE_POOL_SIZE: '20',
+      // Every test registers its owners from 127.0.0.1: the per-IP throttle has a test of its own.
+      REGISTER_MAX_PER_IP: '100000',
       ...opts.env,
     },
     () => {},

@@ -28,6 +28,8 @@ describe('child keys: errors', () => {
     [{ name: 'c', metadata: 'text' }, 'metadata'],
     [{ name: 'c', metadata: { big: 'x'.repeat(16 * 1024) } }, 'metadata'],
     [{ name: 'c', metadata: { nul: 'a\u0000b' } }, 'metadata.nul'],
+    // An own `__proto__` key (as JSON.parse makes one) would be dropped without a word.
+    [{ name: 'c', metadata: JSON.parse('{"__proto__": {"x": 1}, "a": 1}') }, 'metadata'],
     [{ name: 'c', status: 'active' }, 'status'],
   ];
   it.each(invalid)('rejects create body %j naming %s', async (body, param) => {

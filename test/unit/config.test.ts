@@ -37,6 +37,19 @@ describe('configuration', () => {
     expect(loadConfig({}, quiet).PRICE_MARKUP_BPS).toBe(12000);
   });
 
+  it('refuses a placeholder JWT secret, whatever NODE_ENV, and takes a trusted proxy hop count as a number', () => {
+    for (const NODE_ENV of ['development', 'production'])
+      expect(() =>
+        loadConfig({ NODE_ENV, JWT_SECRET: 'change-me-change-me-change-me-change-me' }, quiet),
+      ).toThrow(/JWT_SECRET: is a placeholder/);
+    expect(loadConfig({ JWT_SECRET: 'a'.repeat(64) }, quiet).JWT_SECRET).toBe('a'.repeat(64));
+    expect(loadConfig({}, quiet).TRUST_PROXY).toBe('loopback');
+    expect(loadConfig({ TRUST_PROXY: '2' }, quiet).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }, quiet).TRUST_PROXY).toBe(
+      'loopback, 10.0.0.0/8',
+    );
+  });
+
   it('takes cron expressions with or without seconds, and an empty value as unset', () => {
     const cfg = loadConfig(
       { SCHEDULER_EXPIRE_CRON: '*/5 * * * * *', SCHEDULER_ROLLOVER_CRON: '0 * * * *', PORT: '' },
