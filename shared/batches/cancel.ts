@@ -6,8 +6,8 @@ import { finalizeIfIdle } from './finalize.js';
 
 /**
  * POST /v1/batches/:id/cancel: the batch is `cancelling`; lines not started are cancelled (queued
- * ones lose their node job and their hold is voided); running lines finish and are billed, since
- * the node did the work; when none is left in flight the batch is finalized as `cancelled`.
+ * ones lose their node job and their hold is voided); lines under way finish, are billed and land
+ * in the output file (endBatch); when none is left in flight the batch is finalized as `cancelled`.
  * Cancelling a batch that already ended is a no-op, like cancelling a finished job.
  */
 export async function cancelBatch(ctx: Context, queues: Queues, batchId: string): Promise<BatchRow> {

@@ -4,15 +4,20 @@ import { call } from './http.js';
 
 /**
  * A batch of `lines` small chat requests (custom_id `l0`, `l1`, …) made the way a client makes one:
- * the JSONL uploaded to /v1/files, then POST /v1/batches. Returns the batch id.
+ * the JSONL uploaded to /v1/files, then POST /v1/batches. Returns the batch id. `suffix` ends each
+ * line's prompt (a simulator directive such as ` [[sim latency=1000]]`).
  */
-export async function startBatch(baseUrl: string, key: string, lines: number): Promise<string> {
+export async function startBatch(baseUrl: string, key: string, lines: number, suffix = ''): Promise<string> {
   const jsonl = Array.from({ length: lines }, (_, i) =>
     JSON.stringify({
       custom_id: `l${i}`,
       method: 'POST',
       url: '/v1/chat/completions',
-      body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: `line ${i}` }], max_tokens: 8 },
+      body: {
+        model: SIM_MODEL_QWQ_32B,
+        messages: [{ role: 'user', content: `line ${i}${suffix}` }],
+        max_tokens: 8,
+      },
     }),
   ).join('\n');
   const form = new FormData();
@@ -31,4 +36,17 @@ export async function startBatch(baseUrl: string, key: string, lines: number): P
   });
   expect(batch.status).toBe(200);
   return batch.body.id;
+}
+
+/** The lines of a batch's result file (output or error), as GET /v1/files/:id/content gives them. */
+export async function resultFileLines(baseUrl: string, key: string, fileId: string | null): Promise<any[]> {
+  if (!fileId) return [];
+  const res = await fetch(`${baseUrl}/v1/files/${fileId}/content`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(res.status).toBe(200);
+  return (await res.text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

@@ -129,7 +129,8 @@ export async function failPendingLines(
 
 /**
  * End every line that has not started: pending ones had no hold; queued ones return theirs for the
- * caller to void. Running lines are left to finish (the node is already working on them).
+ * caller to void. Running lines, and the queued ones named in `inFlight` (their node calls may be
+ * under way), are left to finish.
  */
 export async function endWaitingLines(
   db: Db,
@@ -137,10 +138,11 @@ export async function endWaitingLines(
   status: Extract<JobStatus, 'expired' | 'cancelled'>,
   error: Record<string, unknown>,
   at: Date,
+  inFlight: readonly string[],
 ): Promise<{ id: string; hold_id: string | null }[]> {
   return db<{ id: string; hold_id: string | null }[]>`
     update jobs set status = ${status}, error = ${db.json(error as never)}, completed_at = ${at}, cost_ngonka = 0
-    where batch_id = ${batchId} and status in ('pending', 'queued')
+    where batch_id = ${batchId} and status in ('pending', 'queued') and not (id = any(${inFlight}::text[]))
     returning id, hold_id`;
 }
 
