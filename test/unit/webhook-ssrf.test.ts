@@ -78,6 +78,10 @@ describe('webhook SSRF guard: address classifier', () => {
     ['::127.0.0.1', 'loopback'],
     ['64:ff9b::10.0.0.1', 'private'],
     ['2002:7f00:1::', 'loopback'],
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['::ffff:0:10.0.0.1', 'private'],
+    ['64:ff9b:1::a00:1', 'private'],
+    ['64:ff9b:1::169.254.169.254', 'link-local'],
   ])('judges the IPv4 inside an IPv6 address: %s (%s)', (ip, range) => {
     expect(classifyAddress(ip)).toBe(range);
   });
@@ -85,6 +89,8 @@ describe('webhook SSRF guard: address classifier', () => {
   it('allows a public IPv4 inside IPv4-mapped IPv6', () => {
     expect(classifyAddress('::ffff:8.8.8.8')).toBeNull();
     expect(classifyAddress('64:ff9b::1.1.1.1')).toBeNull();
+    expect(classifyAddress('::ffff:0:8.8.8.8')).toBeNull();
+    expect(classifyAddress('64:ff9b:1::8.8.8.8')).toBeNull();
   });
 
   it('throws on something that is not an IP address', () => {
