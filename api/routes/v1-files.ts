@@ -38,6 +38,9 @@ function receiveFile(field: string, maxBytes: number): RequestHandler {
       },
     }),
     limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024 },
+    // A file name as browsers and the openai client send it (UTF-8, unencoded): busboy's default
+    // reads it as latin1, which garbles any name outside ASCII.
+    defParamCharset: 'utf8',
   }).single(field);
   return (req, res, next) => {
     handler(req, res, (err?: unknown) => {

@@ -81,7 +81,8 @@ export class BatchOutcome {
       object: 'list',
       data: [
         {
-          code: String(first.error?.type ?? 'internal_error'),
+          // The line's own code (`model_not_found`) when it has one, as OpenAI's errors.data does.
+          code: String(first.error?.code ?? first.error?.type ?? 'internal_error'),
           message: String(first.error?.message ?? 'The request failed'),
           param: typeof first.error?.param === 'string' ? first.error.param : null,
           line: first.line_no,

@@ -29,6 +29,17 @@ async function uploadAll(c: Customer, tags: string[]): Promise<string[]> {
 }
 
 describe('listing and deleting files', () => {
+  it('keeps a file name outside ASCII as the client sent it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const name = 'données-日本.jsonl';
+    const file = await c.openai.files.create({
+      file: await toFile(Buffer.from(jsonl('u')), name),
+      purpose: 'batch',
+    });
+    expect(file.filename).toBe(name);
+    expect((await c.openai.files.retrieve(file.id)).filename).toBe(name);
+  });
+
   it('lists the management key’s files newest first, a page at a time, and no one else’s', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const other = await createCustomer(stack.env.ctx, stack.server.url);

@@ -154,13 +154,13 @@ describe('batch result files', () => {
     expect(outcome(failed).failure()).toMatchObject({
       data: [{ code: 'upstream_error', param: null, line: 2 }],
     });
-    // The line's own param goes with it (an unknown model names `model`).
+    // The line's own code and param go with it (an unknown model: `model_not_found`, `model`).
     const unknownModel = {
       ...failed[0]!,
-      error: { type: 'invalid_request_error', message: 'no', param: 'model' },
+      error: { type: 'invalid_request_error', code: 'model_not_found', message: 'no', param: 'model' },
     };
     expect(outcome([unknownModel]).failure()).toMatchObject({
-      data: [{ code: 'invalid_request_error', param: 'model' }],
+      data: [{ code: 'model_not_found', param: 'model' }],
     });
     expect(outcome([{ ...failed[0]!, error: { type: 'insufficient_balance' } }]).failure()).toBeNull();
     expect(outcome([]).failure()).toBeNull();
