@@ -1,7 +1,8 @@
-import { type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
+import { DelayedError, type Job, type Processor, Worker, type WorkerOptions } from 'bullmq';
 import type { Context } from '../shared/context.js';
 import { bullPrefix, createQueues, type Payload, parsePayload, type Queues } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
+import { queueAttempt } from '../shared/webhooks/attempt-job.js';
 import {
   attemptDelivery,
   WEBHOOK_RETRY_SCHEDULE_MS,
@@ -39,7 +40,8 @@ class WebhookWorker extends Worker<Payload<'webhooks'>> {
 /**
  * The webhooks queue processor: one job = one attempt of one delivery. BullMQ's own retries are
  * off (attempts 1) because the schedule spans a day; a retry is a new delayed job whose id names
- * the attempt it is for, so a duplicate enqueue of the same retry is a no-op.
+ * the attempt it is for (attemptJobId), so a duplicate enqueue of the same retry is a no-op. A job
+ * that comes before its attempt is due waits, delayed, until it is.
  */
 export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}): Worker {
   const queues = createQueues(ctx);
@@ -48,15 +50,16 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
     timeoutMs: opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
   };
 
-  const processor = async (job: Job<Payload<'webhooks'>>) => {
+  const processor = async (job: Job<Payload<'webhooks'>>, token?: string) => {
     const { deliveryId } = parsePayload('webhooks', job.data);
     const outcome = await attemptDelivery(ctx, deliveryId, policy);
-    if (outcome.kind === 'retry') {
-      await queues.add(
-        'webhooks',
-        { deliveryId },
-        { jobId: `${deliveryId}-${outcome.attempt + 1}`, delay: outcome.delayMs },
-      );
+    if (outcome.kind === 'retry')
+      await queueAttempt(queues, deliveryId, outcome.attempt + 1, outcome.delayMs);
+    if (outcome.kind === 'early') {
+      // Wait under the same job id, so the sweeper's re-queue of this attempt still adds nothing.
+      const delayMs = outcome.dueAt.getTime() - ctx.clock.now().getTime();
+      await job.moveToDelayed(Date.now() + Math.max(delayMs, 0), token);
+      throw new DelayedError();
     }
     return outcome;
   };

@@ -30,6 +30,12 @@ export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
+/**
+ * How much longer than its timeout an attempt may stay in flight before it counts as lost (its
+ * worker died) and the next may be claimed: time to record the outcome, with room to spare.
+ */
+const ATTEMPT_LEASE_MARGIN_MS = 60_000;
+
 export interface DeliveryPolicy {
   schedule: readonly number[];
   timeoutMs: number;
@@ -37,6 +43,7 @@ export interface DeliveryPolicy {
 
 export type AttemptOutcome =
   | { kind: 'skipped'; reason: string }
+  | { kind: 'early'; dueAt: Date }
   | { kind: 'done'; status: Exclude<WebhookDeliveryStatus, 'pending'>; attempt: number }
   | { kind: 'retry'; attempt: number; delayMs: number };
 
@@ -54,7 +61,8 @@ interface SendResult {
  * Make the next attempt of one delivery and record it: 2xx succeeds; 410 Gone disables the
  * endpoint (the receiver asked us to stop) and ends the delivery; a refused address fails it at
  * once; anything else is retried on the schedule until it runs out. Safe to call twice for one
- * delivery: only the caller that claims the attempt number sends.
+ * delivery: only the caller that claims the attempt number sends, and only once it is due (a call
+ * before then is `early` and changes nothing).
  */
 export async function attemptDelivery(
   ctx: Context,
@@ -71,7 +79,10 @@ export async function attemptDelivery(
     await closeDelivery(ctx.sql, d.id, status, why, ctx.clock.now());
     return { kind: 'skipped', reason: why };
   }
-  const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, ctx.clock.now());
+  const now = ctx.clock.now();
+  if (d.next_attempt_at && d.next_attempt_at > now) return { kind: 'early', dueAt: d.next_attempt_at };
+  const leaseUntil = new Date(now.getTime() + policy.timeoutMs + ATTEMPT_LEASE_MARGIN_MS);
+  const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, now, leaseUntil);
   if (attempt === null) return { kind: 'skipped', reason: 'another worker took this attempt' };
 
   const secret = d.endpoint_secret ?? (await defaultWebhookSecret(ctx, d.account_id));

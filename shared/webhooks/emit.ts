@@ -5,6 +5,7 @@ import { findSubscribedEndpointsMany, type SubscribedEndpointRow } from '../db/q
 import { GroupCommit } from '../group-commit.js';
 import { newId } from '../ids.js';
 import type { Queues } from '../queues.js';
+import { queueAttempt } from './attempt-job.js';
 import type { WebhookEventType, WebhookMessage } from './events.js';
 import { defaultWebhookSecret } from './secrets.js';
 
@@ -57,7 +58,7 @@ export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEven
   );
   for (const d of deliveries) {
     try {
-      await queues.add('webhooks', { deliveryId: d.id }, { jobId: d.id });
+      await queueAttempt(queues, d.id, 1);
     } catch (err) {
       ctx.logger.warn(
         { err, deliveryId: d.id },

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { findStalledDeliveries } from '../db/queries/webhook-deliveries.js';
 import type { Queues } from '../queues.js';
+import { attemptJobId, queueAttempt } from './attempt-job.js';
 
 export interface ResumeOptions {
   /**
@@ -14,8 +15,9 @@ export interface ResumeOptions {
 
 /**
  * Re-queue pending deliveries whose job was lost (a crash between the database write and the
- * enqueue, or a worker that died mid-attempt). Meant to run periodically from the scheduler.
- * Re-queueing one that is merely late is harmless: only one job can claim each attempt.
+ * enqueue, a worker that died mid-attempt, a job that failed). Meant to run periodically from the
+ * scheduler. Each attempt has one job id (attemptJobId), so re-queueing a delivery whose job is
+ * merely late adds nothing, however many runs find it while the workers are down.
  */
 export async function resumeStalledDeliveries(
   ctx: Context,
@@ -23,8 +25,14 @@ export async function resumeStalledDeliveries(
   opts: ResumeOptions = {},
 ): Promise<number> {
   const cutoff = new Date(ctx.clock.now().getTime() - (opts.graceMs ?? 300_000));
-  const ids = await findStalledDeliveries(ctx.sql, cutoff, opts.limit ?? 1000);
-  for (const id of ids) await queues.add('webhooks', { deliveryId: id });
-  if (ids.length) ctx.logger.warn({ count: ids.length }, 're-queued stalled webhook deliveries');
-  return ids.length;
+  const stalled = await findStalledDeliveries(ctx.sql, cutoff, opts.limit ?? 1000);
+  for (const d of stalled) {
+    const attempt = d.attempts + 1;
+    // A failed job keeps its id, which would make the add below a no-op: it goes first.
+    const failed = await queues.get('webhooks').getJob(attemptJobId(d.id, attempt));
+    if (failed && (await failed.isFailed())) await failed.remove();
+    await queueAttempt(queues, d.id, attempt);
+  }
+  if (stalled.length) ctx.logger.warn({ count: stalled.length }, 're-queued stalled webhook deliveries');
+  return stalled.length;
 }

@@ -9,6 +9,7 @@ import { emitEvent } from '../../shared/webhooks/emit.js';
 import { newWebhookSecret } from '../../shared/webhooks/events.js';
 import { resumeStalledDeliveries } from '../../shared/webhooks/resume.js';
 import { startWorkers } from '../../workers/index.js';
+import { startWebhookWorker } from '../../workers/webhooks.js';
 import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
@@ -236,6 +237,83 @@ describe('webhook deliveries', () => {
     expect(await resumeStalledDeliveries(env.ctx, queues, { graceMs: 60_000 })).toBeGreaterThanOrEqual(1);
     expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(receiver.at(e.path)).toHaveLength(1);
+  });
+});
+
+describe('a delivery queued more than once', () => {
+  // Workers down: jobs pile up in the queue until one starts.
+  let idle: TestEnv;
+  let idleQueues: Queues;
+  beforeAll(async () => {
+    idle = await createTestEnv({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+    idleQueues = createQueues(idle.ctx);
+  });
+  afterAll(async () => {
+    await idleQueues?.close();
+    await idle?.close();
+  });
+
+  /** An endpoint on the receiver and one pending delivery to it, first due at `dueAt`. */
+  async function pendingDelivery(ctx: Context, dueAt: Date) {
+    const acct = await createTestAccount(ctx);
+    const path = newPath();
+    const secret = newWebhookSecret();
+    receiver.expectSecret(path, secret);
+    const endpoint = await insertWebhookEndpoint(ctx.sql, {
+      id: newId('whe'),
+      accountId: acct.id,
+      url: receiver.base + path,
+      events: ['*'],
+      secret,
+      createdAt: new Date(),
+    });
+    const id = newId('whd');
+    await insertWebhookDeliveries(
+      ctx.sql,
+      { accountId: acct.id, type: 'job.failed', payload: { type: 'job.failed' }, at: new Date() },
+      [{ id, endpointId: endpoint.id, url: endpoint.url }],
+    );
+    await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
+    return { id, path };
+  }
+
+  it('makes one attempt however often the sweeper re-queued it while workers were down', async () => {
+    const { id, path } = await pendingDelivery(idle.ctx, new Date(Date.now() - 600_000));
+    receiver.plan(path, [500, 500, 500, 500, 500, 500]);
+    for (let i = 0; i < 5; i++) expect(await resumeStalledDeliveries(idle.ctx, idleQueues)).toBe(1);
+    const worker = startWebhookWorker(idle.ctx, { schedule: [60_000, 60_000, 60_000, 60_000, 60_000] });
+    try {
+      await waitFor('the first attempt', async () => (await deliveryRow(idle.ctx, id)).last_status_code);
+      await pause(300);
+      expect(receiver.at(path)).toHaveLength(1);
+      const row = await deliveryRow(idle.ctx, id);
+      expect(row).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500 });
+      expect(row.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('waits when its job comes before the attempt is due', async () => {
+    const due = new Date(Date.now() + 1500);
+    const { id, path } = await pendingDelivery(env.ctx, due);
+    await queues.add('webhooks', { deliveryId: id }, { jobId: id });
+    await pause(500);
+    expect(receiver.at(path)).toHaveLength(0);
+    expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const [attempt] = await env.ctx.sql`select at from webhook_attempts where delivery_id = ${id}`;
+    expect(attempt!.at.getTime()).toBeGreaterThanOrEqual(due.getTime());
+  });
+
+  it('re-queues an attempt whose queue job failed', async () => {
+    const { id, path } = await pendingDelivery(env.ctx, new Date(Date.now() - 600_000));
+    // A job that can never run (its payload does not parse) fails, and keeps its id in the queue.
+    const queue = queues.get('webhooks');
+    await queue.add('webhooks', { deliveryId: 42 } as never, { jobId: id });
+    await waitFor('the job to fail', async () => (await queue.getJob(id))?.isFailed());
+    expect(await resumeStalledDeliveries(env.ctx, queues, { graceMs: 60_000 })).toBe(1);
+    expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(receiver.at(path)).toHaveLength(1);
   });
 });
 

@@ -35,6 +35,7 @@ export interface DeliveryToSendRow {
   payload: Record<string, unknown>;
   status: WebhookDeliveryStatus;
   attempts: number;
+  next_attempt_at: Date | null;
   endpoint_status: 'active' | 'disabled' | null;
   endpoint_deleted: boolean | null;
   endpoint_secret: string | null;
@@ -42,7 +43,7 @@ export interface DeliveryToSendRow {
 
 export async function findDeliveryToSend(db: Db, id: string): Promise<DeliveryToSendRow | null> {
   const [row] = await db<DeliveryToSendRow[]>`
-    select d.id, d.account_id, d.endpoint_id, d.url, d.payload, d.status, d.attempts,
+    select d.id, d.account_id, d.endpoint_id, d.url, d.payload, d.status, d.attempts, d.next_attempt_at,
       e.status as endpoint_status, (e.deleted_at is not null) as endpoint_deleted, e.secret as endpoint_secret
     from webhook_deliveries d left join webhook_endpoints e on e.id = d.endpoint_id
     where d.id = ${id}`;
@@ -50,19 +51,24 @@ export async function findDeliveryToSend(db: Db, id: string): Promise<DeliveryTo
 }
 
 /**
- * Take attempt number `attempts + 1`. Guarded on the attempt count read before, so when two jobs
- * for one delivery race (a sweeper re-enqueue meeting a late original), only one sends. While in
- * flight `next_attempt_at` is null; `updated_at` says since when. Null when the race was lost.
+ * Take attempt number `attempts + 1`, only once it is due (`next_attempt_at <= at`): a job that
+ * comes early takes nothing, so extra jobs for one delivery cannot spend its schedule. Guarded on
+ * the attempt count read before, so when two jobs race only one sends. While in flight
+ * `next_attempt_at` is `leaseUntil`: when the attempt counts as lost (its worker died) and the next
+ * may start. Null when the attempt was not taken.
  */
 export async function claimDeliveryAttempt(
   db: Db,
   id: string,
   seenAttempts: number,
   at: Date,
+  leaseUntil: Date,
 ): Promise<number | null> {
   const [row] = await db<{ attempts: number }[]>`
-    update webhook_deliveries set attempts = attempts + 1, next_attempt_at = null, updated_at = ${at}
+    update webhook_deliveries
+    set attempts = attempts + 1, next_attempt_at = ${leaseUntil}, updated_at = ${at}
     where id = ${id} and ${statusIn(db, 'status', ['pending'])} and attempts = ${seenAttempts}
+      and next_attempt_at <= ${at}
     returning attempts`;
   return row?.attempts ?? null;
 }
@@ -105,16 +111,24 @@ export async function closeDelivery(
     where id = ${id} and ${statusIn(db, 'status', ['pending'])}`;
 }
 
+export interface StalledDeliveryRow {
+  id: string;
+  /** Attempts started: the lost job was for attempt `attempts + 1`. */
+  attempts: number;
+}
+
 /**
- * Pending deliveries nobody is working on: due (or in flight) since before `cutoff`. Their job was
- * lost between the database write and the enqueue, or with a crashed worker.
+ * Pending deliveries nobody is working on: due (or their attempt's lease over) since before
+ * `cutoff`. Their job was lost between the database write and the enqueue, or with a crashed worker.
  */
-export async function findStalledDeliveries(db: Db, cutoff: Date, limit: number): Promise<string[]> {
-  const rows = await db<{ id: string }[]>`
-    select id from webhook_deliveries
-    where status = 'pending'
-      and (next_attempt_at < ${cutoff} or (next_attempt_at is null and updated_at < ${cutoff}))
-    order by next_attempt_at nulls first
+export async function findStalledDeliveries(
+  db: Db,
+  cutoff: Date,
+  limit: number,
+): Promise<StalledDeliveryRow[]> {
+  return db<StalledDeliveryRow[]>`
+    select id, attempts from webhook_deliveries
+    where status = 'pending' and next_attempt_at < ${cutoff}
+    order by next_attempt_at
     limit ${limit}`;
-  return rows.map((r) => r.id);
 }
