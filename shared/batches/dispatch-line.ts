@@ -19,6 +19,7 @@ export type LineOutcome =
   | { kind: 'admitted'; lineId: string; holdId: string }
   | { kind: 'failed' }
   | { kind: 'skipped' }
+  | { kind: 'money_refused'; error: ApiError }
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'key_refused'; error: ApiError };
 
@@ -27,9 +28,9 @@ class LineNotPending extends Error {}
 
 /**
  * Admit one batch line exactly as a job is admitted (same Lua check-and-hold, request id = the
- * line's job id); `queueAdmittedLine` then hands it to a node. Refusals for money end the line
- * with the API.md error body; a rate limit or a refused key is for the caller to act on (pause, or
- * end the batch).
+ * line's job id); `queueAdmittedLine` then hands it to a node. A refusal for money, a rate limit or
+ * a refused key is for the caller to act on (wait, end the line, pause, or end the batch); the
+ * line is still pending.
  */
 export async function admitLine(
   ctx: Context,
@@ -37,16 +38,12 @@ export async function admitLine(
   batch: BatchRow,
   line: PendingLine,
 ): Promise<LineOutcome> {
-  const failLine = async (err: ApiError): Promise<LineOutcome> => {
-    await failJob(ctx.sql, line.id, { status: 'failed', error: errorBody(err).error, at: ctx.clock.now() });
-    return { kind: 'failed' };
-  };
   const body = line.request as ChatCompletionBody;
   let chat: ReturnType<typeof prepareChat>;
   try {
     chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
   } catch (err) {
-    if (err instanceof ApiError) return failLine(err); // e.g. a model no longer served
+    if (err instanceof ApiError) return failLine(ctx, line.id, err); // e.g. a model no longer served
     throw err;
   }
   try {
@@ -67,7 +64,7 @@ export async function admitLine(
   } catch (err) {
     if (err instanceof LineNotPending) return { kind: 'skipped' };
     if (!(err instanceof ApiError)) throw err;
-    if (MONEY_ERRORS.includes(err.type)) return failLine(err); // the batch goes on: later lines may be cheaper
+    if (MONEY_ERRORS.includes(err.type)) return { kind: 'money_refused', error: err };
     switch (err.type) {
       case 'rate_limit_exceeded':
         return { kind: 'rate_limited', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
@@ -77,6 +74,12 @@ export async function admitLine(
         throw err;
     }
   }
+}
+
+/** End a line with the API.md error body of why it was refused (the error file shows it). */
+export async function failLine(ctx: Context, lineId: string, err: ApiError): Promise<LineOutcome> {
+  await failJob(ctx.sql, lineId, { status: 'failed', error: errorBody(err).error, at: ctx.clock.now() });
+  return { kind: 'failed' };
 }
 
 /**

@@ -1,18 +1,25 @@
 import type { Context } from '../context.js';
-import { failPendingLines, lineProgress, nextPendingLines } from '../db/queries/batch-lines.js';
+import {
+  batchHoldsSettling,
+  failPendingLines,
+  lineProgress,
+  nextPendingLines,
+} from '../db/queries/batch-lines.js';
 import { type BatchRow, countRunningBatches, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
 import { batchLinePriority } from '../jobs/enqueue-inference.js';
 import type { Queues } from '../queues.js';
 import { settleAll } from '../settle-all.js';
 import type { Upstream } from '../upstream.js';
-import { admitLine, queueAdmittedLine } from './dispatch-line.js';
+import { admitLine, failLine, queueAdmittedLine } from './dispatch-line.js';
 import { expireBatch } from './expire.js';
 import { finalizeIfIdle } from './finalize.js';
 import { triggerDispatch } from './trigger.js';
 
 /** How soon a run that found the batch locked by another tries again. */
 const BUSY_RETRY_MS = 250;
+/** How soon a run whose line was refused for money while its ended lines' holds settle tries again. */
+const SETTLING_RETRY_MS = 250;
 
 export interface DispatchOptions {
   /** @default config BATCH_LINES_IN_FLIGHT */
@@ -46,7 +53,7 @@ export async function dispatchBatch(
     const slots = maxInFlight - progress.live;
     if (slots <= 0 || !progress.pending) return { dispatched: 0, retryAfterMs: null };
     // Admission runs on other connections while this transaction holds the batch lock.
-    return fillSlots(ctx, deps, batch, slots);
+    return fillSlots(ctx, deps, batch, slots, progress.live);
   });
 
   if (result === 'busy') {
@@ -67,15 +74,21 @@ export async function dispatchBatch(
  * Dispatch pending lines in input order until `slots` of them are queued, at the rank of the
  * batch's account in the batch lane (see batchLinePriority), every free slot tried at once: each
  * line's admission commits on its own, and waiting for those commits one after another was most
- * of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money ends and
- * the next one is tried; a rate limit pauses the batch until the key has quota again; a refused
- * key (disabled, expired, revoked) ends every line still pending.
+ * of a batch's run time (~6 ms a line, 32 lines a run). A line refused for money while other lines
+ * of the batch hold money (`live` in flight, or admitted in this run) waits, pending, and the run
+ * stops: those lines' own holds may be what it lacks, and each that ends runs the dispatcher again
+ * (a client sending the lines one by one would not have been refused), as may the holds of lines
+ * that ended but are not settled yet (the run comes back shortly). Refused with nothing of its
+ * batch in flight or settling, the refusal is real: the line ends and the next one is tried (it may be
+ * cheaper). A rate limit pauses the batch until the key has quota again; a refused key (disabled,
+ * expired, revoked) ends every line still pending.
  */
 async function fillSlots(
   ctx: Context,
   deps: Deps,
   batch: BatchRow,
   slots: number,
+  live: number,
 ): Promise<{ dispatched: number; retryAfterMs: number | null }> {
   let dispatched = 0;
   let after = 0;
@@ -102,6 +115,13 @@ async function fillSlots(
     }
     const limited = outcomes.find((o) => o.kind === 'rate_limited');
     if (limited) return { dispatched, retryAfterMs: limited.retryAfterMs };
+    const refused = outcomes.flatMap((o, i) => (o.kind === 'money_refused' ? [{ o, line: lines[i]! }] : []));
+    if (refused.length === 0) continue;
+    if (live + dispatched > 0) return { dispatched, retryAfterMs: null };
+    // A line's end comes before its settlement gives its hold back: looked at again shortly.
+    if (await batchHoldsSettling(ctx.sql, batch.account_id, batch.id))
+      return { dispatched, retryAfterMs: SETTLING_RETRY_MS };
+    for (const { o, line } of refused) await failLine(ctx, line.id, o.error);
   }
   return { dispatched, retryAfterMs: null };
 }

@@ -60,6 +60,19 @@ export async function lineProgress(db: Db, batchId: string): Promise<{ live: num
   return row!;
 }
 
+/**
+ * Whether lines of the batch that ended still hold money: their settlement has not released the
+ * hold yet. Read through the account's open holds (few), not the batch's lines (up to 50,000).
+ */
+export async function batchHoldsSettling(db: Db, accountId: string, batchId: string): Promise<boolean> {
+  const [row] = await db<{ settling: boolean }[]>`
+    select exists (
+      select 1 from holds h join jobs j on j.hold_id = h.id
+      where h.account_id = ${accountId} and h.status = 'open' and j.batch_id = ${batchId}
+    ) as settling`;
+  return row!.settling;
+}
+
 export type PendingLine = Pick<JobRow, 'id' | 'line_no' | 'model' | 'request'>;
 
 export async function nextPendingLines(
