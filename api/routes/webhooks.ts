@@ -7,7 +7,6 @@ import {
   listJobUrlDeliveries,
 } from '../../shared/db/queries/webhook-delivery-log.js';
 import {
-  deleteWebhookEndpoint,
   findWebhookEndpoint,
   insertWebhookEndpoint,
   listWebhookEndpoints,
@@ -17,6 +16,7 @@ import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/events.js';
 import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
+import { deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
@@ -78,11 +78,11 @@ export function webhooksRouter(ctx: Context): Router {
     });
   });
 
-  // Idempotent: deleting a deleted endpoint answers with it unchanged. Its pending deliveries stop.
+  // Idempotent: deleting a deleted endpoint answers with it unchanged. Its pending deliveries end with it.
   r.delete('/:id', async (req, res) => {
     const { id } = parse(webhookParams, req.params);
     const accountId = res.locals.accountId;
-    const row = await deleteWebhookEndpoint(ctx.sql, accountId, id, ctx.clock.now());
+    const row = await deleteEndpoint(ctx.sql, accountId, id, ctx.clock.now());
     res.json(webhookJson(row ?? (await load(accountId, id))));
   });
 

@@ -9,10 +9,10 @@ import {
   recordDeliveryAttempt,
   type WebhookDeliveryStatus,
 } from '../db/queries/webhook-deliveries.js';
-import { disableWebhookEndpoint } from '../db/queries/webhooks.js';
 import { defaultWebhookSecret } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
+import { disableEndpoint } from './stop-endpoint.js';
 
 /**
  * Delays before attempts 2, 3, …: Standard Webhooks' recommended shape, spanning 31.5 h so a
@@ -103,7 +103,7 @@ export async function attemptDelivery(
       nextAttemptAt: delayMs === undefined ? null : new Date(at.getTime() + delayMs),
     });
     if (gone && d.endpoint_id)
-      await disableWebhookEndpoint(tx, d.endpoint_id, `410 Gone from ${d.url} at ${at.toISOString()}`);
+      await disableEndpoint(tx, d.endpoint_id, `410 Gone from ${d.url} at ${at.toISOString()}`, at);
   });
   if (status === 'pending') return { kind: 'retry', attempt, delayMs: delayMs! };
   return { kind: 'done', status, attempt };

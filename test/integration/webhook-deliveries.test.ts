@@ -86,6 +86,36 @@ const settledRow = (ctx: Context, id: string) =>
   });
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An endpoint on the receiver and one pending delivery to it, first due at `dueAt`. */
+async function pendingDelivery(ctx: Context, dueAt: Date) {
+  const acct = await createTestAccount(ctx);
+  const path = newPath();
+  const secret = newWebhookSecret();
+  receiver.expectSecret(path, secret);
+  const endpoint = await insertWebhookEndpoint(ctx.sql, {
+    id: newId('whe'),
+    accountId: acct.id,
+    url: receiver.base + path,
+    events: ['*'],
+    secret,
+    createdAt: new Date(),
+  });
+  const id = await queuedLater(ctx, acct.id, endpoint.id, endpoint.url, dueAt);
+  return { id, path };
+}
+
+/** A pending delivery with no job yet (one is queued only when it falls due). */
+async function queuedLater(ctx: Context, accountId: string, endpointId: string, url: string, dueAt: Date) {
+  const id = newId('whd');
+  await insertWebhookDeliveries(
+    ctx.sql,
+    { accountId, type: 'job.failed', payload: { type: 'job.failed' }, at: new Date() },
+    [{ id, endpointId, url }],
+  );
+  await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
+  return id;
+}
+
 describe('webhook deliveries', () => {
   it('delivers an event to every subscribed endpoint, signed with its own secret', async () => {
     const acct = await createTestAccount(env.ctx);
@@ -220,6 +250,46 @@ describe('webhook deliveries', () => {
     expect(receiver.at(e.path)).toHaveLength(0);
   });
 
+  it('ends the endpoint’s other pending deliveries when a 410 disables it', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const e = await register(acct);
+    const later = await queuedLater(
+      env.ctx,
+      acct.id,
+      e.id,
+      receiver.base + e.path,
+      new Date(Date.now() + 3_600_000),
+    );
+    receiver.plan(e.path, [410]);
+    await emitEvent(env.ctx, queues, { accountId: acct.id, type: 'key.expired', data: {} });
+    await settledLog(acct, e.id, 2);
+    expect(await deliveryRow(env.ctx, later)).toMatchObject({
+      status: 'disabled',
+      attempts: 0,
+      next_attempt_at: null,
+      last_error: 'endpoint disabled',
+    });
+  });
+
+  it('ends an endpoint’s pending deliveries when it is deleted', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const e = await register(acct);
+    const later = await queuedLater(
+      env.ctx,
+      acct.id,
+      e.id,
+      receiver.base + e.path,
+      new Date(Date.now() + 3_600_000),
+    );
+    expect((await api('DELETE', `/api/webhooks/${e.id}`, acct.token)).status).toBe(200);
+    expect(await deliveryRow(env.ctx, later)).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      next_attempt_at: null,
+      last_error: 'endpoint deleted',
+    });
+  });
+
   it('re-queues a delivery whose job was lost', async () => {
     const acct = await createTestAccount(env.ctx);
     const e = await register(acct);
@@ -252,30 +322,6 @@ describe('a delivery queued more than once', () => {
     await idleQueues?.close();
     await idle?.close();
   });
-
-  /** An endpoint on the receiver and one pending delivery to it, first due at `dueAt`. */
-  async function pendingDelivery(ctx: Context, dueAt: Date) {
-    const acct = await createTestAccount(ctx);
-    const path = newPath();
-    const secret = newWebhookSecret();
-    receiver.expectSecret(path, secret);
-    const endpoint = await insertWebhookEndpoint(ctx.sql, {
-      id: newId('whe'),
-      accountId: acct.id,
-      url: receiver.base + path,
-      events: ['*'],
-      secret,
-      createdAt: new Date(),
-    });
-    const id = newId('whd');
-    await insertWebhookDeliveries(
-      ctx.sql,
-      { accountId: acct.id, type: 'job.failed', payload: { type: 'job.failed' }, at: new Date() },
-      [{ id, endpointId: endpoint.id, url: endpoint.url }],
-    );
-    await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
-    return { id, path };
-  }
 
   it('makes one attempt however often the sweeper re-queued it while workers were down', async () => {
     const { id, path } = await pendingDelivery(idle.ctx, new Date(Date.now() - 600_000));

@@ -118,6 +118,24 @@ export interface StalledDeliveryRow {
 }
 
 /**
+ * End every pending delivery of an endpoint without an attempt: it was disabled (a 410) or deleted,
+ * so none of them will be sent. An attempt in flight still records its outcome over this (a retry
+ * it asks for then finds the endpoint gone and ends there).
+ */
+export async function closeEndpointDeliveries(
+  db: Db,
+  endpointId: string,
+  status: 'failed' | 'disabled',
+  error: string,
+  at: Date,
+): Promise<void> {
+  await db`
+    update webhook_deliveries
+    set status = ${status}, last_error = ${error}, next_attempt_at = null, updated_at = ${at}
+    where endpoint_id = ${endpointId} and status = 'pending'`;
+}
+
+/**
  * Pending deliveries nobody is working on: due (or their attempt's lease over) since before
  * `cutoff`. Their job was lost between the database write and the enqueue, or with a crashed worker.
  */

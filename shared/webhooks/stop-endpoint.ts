@@ -1,0 +1,34 @@
+import type { Db, Sql } from '../db/client.js';
+import { closeEndpointDeliveries } from '../db/queries/webhook-deliveries.js';
+import {
+  deleteWebhookEndpoint,
+  disableWebhookEndpoint,
+  type WebhookEndpointRow,
+} from '../db/queries/webhooks.js';
+
+/**
+ * After a 410 Gone (call inside the transaction that records the attempt): the endpoint and its
+ * other pending deliveries stop together. Left pending, they would show a next retry in the log
+ * until each one's own job came round to ending it.
+ */
+export async function disableEndpoint(tx: Db, endpointId: string, reason: string, at: Date): Promise<void> {
+  await disableWebhookEndpoint(tx, endpointId, reason);
+  await closeEndpointDeliveries(tx, endpointId, 'disabled', 'endpoint disabled', at);
+}
+
+/**
+ * Soft delete, ending the endpoint's pending deliveries in the same transaction (see above); null
+ * when it is not this account's or is already deleted (nothing changed).
+ */
+export async function deleteEndpoint(
+  sql: Sql,
+  accountId: string,
+  id: string,
+  at: Date,
+): Promise<WebhookEndpointRow | null> {
+  return sql.begin(async (tx) => {
+    const row = await deleteWebhookEndpoint(tx, accountId, id, at);
+    if (row) await closeEndpointDeliveries(tx, id, 'failed', 'endpoint deleted', at);
+    return row;
+  });
+}
