@@ -43,7 +43,8 @@ export function formatBatch(b: BatchRow, counts: LineCounts) {
     cancelling_at: unixSeconds(b.cancelling_at),
     cancelled_at: unixSeconds(b.cancelled_at),
     request_counts: { total: counts.total, completed: counts.succeeded, failed: counts.failed },
-    metadata: b.metadata,
+    // null when none was given, as OpenAI's (the column keeps `{}`).
+    metadata: Object.keys(b.metadata).length > 0 ? b.metadata : null,
   };
 }
 

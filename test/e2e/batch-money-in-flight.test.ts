@@ -55,5 +55,6 @@ describe('a batch whose lines the balance pays one after another', () => {
     const id = await startBatch(stack.server.url, c.childKey, 3);
     const batch = await finished(c.childKey, id);
     expect(batch.request_counts).toEqual({ total: 3, completed: 0, failed: 3 });
+    expect(batch.metadata).toBeNull(); // none given: null, as OpenAI's batch object has it
   });
 });
