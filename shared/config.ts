@@ -146,6 +146,12 @@ export const configSchema = z
     SIMULATOR_NODES: positiveInt.default(2),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: envBool.default(false),
+    /**
+     * Webhook endpoints an account may have (deleted ones do not count; disabled ones do until
+     * deleted). Every event is delivered to each subscribed endpoint, so this bounds the deliveries
+     * one event can make. POST /api/webhooks past it is a 400.
+     */
+    WEBHOOK_MAX_ENDPOINTS: positiveInt.default(16),
     /** Gateway markup over the node price, in basis points (12000 = ×1.2). */
     PRICE_MARKUP_BPS: z.coerce
       .number()

@@ -23,7 +23,10 @@ registry.registerPath({
   description:
     'Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https and must not resolve to a private, loopback or link-local address.',
   request: { body: { content: { 'application/json': { schema: createWebhookBody } } } },
-  responses: { 201: json(createdWebhookObject, 'Created'), 400: errorResponse('Invalid body') },
+  responses: {
+    201: json(createdWebhookObject, 'Created'),
+    400: errorResponse('Invalid body, or the account already has WEBHOOK_MAX_ENDPOINTS (16) endpoints'),
+  },
 });
 registry.registerPath({
   method: 'get',

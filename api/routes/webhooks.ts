@@ -8,7 +8,7 @@ import {
 } from '../../shared/db/queries/webhook-delivery-log.js';
 import {
   findWebhookEndpoint,
-  insertWebhookEndpoint,
+  insertWebhookEndpointWithin,
   listWebhookEndpoints,
   type WebhookEndpointRow,
 } from '../../shared/db/queries/webhooks.js';
@@ -44,14 +44,24 @@ export function webhooksRouter(ctx: Context): Router {
     const body = parse(createWebhookBody, req.body);
     await assertWebhookUrl(body.url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS);
     const secret = newWebhookSecret();
-    const row = await insertWebhookEndpoint(ctx.sql, {
+    const endpoint = {
       id: newId('whe'),
       accountId: res.locals.accountId,
       url: body.url,
       events: normalizeSubscriptions(body.events),
       secret,
       createdAt: ctx.clock.now(),
-    });
+    };
+    // Capped because every event fans out to every endpoint: one account with hundreds of them
+    // (one had 300, all to one URL) turns each event into hundreds of deliveries.
+    const max = ctx.config.WEBHOOK_MAX_ENDPOINTS;
+    const row = await ctx.sql.begin((tx) => insertWebhookEndpointWithin(tx, endpoint, max));
+    if (!row)
+      throw new ApiError(
+        'invalid_request_error',
+        `An account may have at most ${max} webhook endpoints; delete one before adding another`,
+        { param: null },
+      );
     res.status(201).json({ ...webhookJson(row), secret });
   });
 

@@ -173,6 +173,40 @@ describe('webhooks: validation errors', () => {
   });
 });
 
+describe('webhooks: at most WEBHOOK_MAX_ENDPOINTS (16) per account', () => {
+  const create = (token: string) => api('POST', '/api/webhooks', token, { url: URL_OK, events: ['*'] });
+
+  it('refuses one more than the cap with a 400, and counts no deleted endpoint', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const ids: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const res = await create(acct.token);
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const over = await create(acct.token);
+    expect(over.status).toBe(400);
+    expect(over.body.error).toMatchObject({ type: 'invalid_request_error', param: null });
+    expect(over.body.error.message).toMatch(/at most 16 webhook endpoints/);
+    expect((await api('GET', '/api/webhooks', acct.token)).body.data).toHaveLength(16);
+
+    await api('DELETE', `/api/webhooks/${ids[0]}`, acct.token);
+    expect((await create(acct.token)).status).toBe(201);
+    expect((await create(acct.token)).status).toBe(400);
+    // Another account's endpoints are its own affair.
+    expect((await create(bob.token)).status).toBe(201);
+  });
+
+  it('holds under concurrent creation', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const statuses = await Promise.all(
+      Array.from({ length: 24 }, () => create(acct.token).then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(16);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(8);
+  });
+});
+
 describe('webhooks: security', () => {
   it('requires the owner JWT on every route', async () => {
     const e = await createEndpoint();

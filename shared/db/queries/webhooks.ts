@@ -25,6 +25,29 @@ export interface NewWebhookEndpoint {
   createdAt: Date;
 }
 
+/** First key of the advisory locks that take an account's endpoint creations in turn. */
+const ENDPOINT_CREATION_LOCK = 2002;
+
+/**
+ * Insert unless the account already has `max` endpoints that are not deleted (null then). An
+ * account's creations take turns (a transaction-scoped advisory lock on it), so two at once cannot
+ * both pass the count. Call inside a transaction.
+ */
+export async function insertWebhookEndpointWithin(
+  tx: Db,
+  e: NewWebhookEndpoint,
+  max: number,
+): Promise<WebhookEndpointRow | null> {
+  await tx`select pg_advisory_xact_lock(${ENDPOINT_CREATION_LOCK}, hashtext(${e.accountId}))`;
+  const [row] = await tx<WebhookEndpointRow[]>`
+    insert into webhook_endpoints (id, account_id, url, events, secret, created_at)
+    select ${e.id}, ${e.accountId}, ${e.url}, ${e.events}::text[], ${e.secret}, ${e.createdAt}
+    where (select count(*) from webhook_endpoints where account_id = ${e.accountId} and deleted_at is null)
+      < ${max}
+    returning ${tx.unsafe(COLUMNS)}`;
+  return row ?? null;
+}
+
 export async function insertWebhookEndpoint(db: Db, e: NewWebhookEndpoint): Promise<WebhookEndpointRow> {
   const [row] = await db<WebhookEndpointRow[]>`
     insert into webhook_endpoints (id, account_id, url, events, secret, created_at)
