@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
+import { batchEnding, END_ERRORS } from '../shared/batches/end-lines.js';
 import type { Context } from '../shared/context.js';
 import {
   type AttemptMark,
@@ -164,6 +165,20 @@ export function startInferenceWorker(
       disarm();
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
+      // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
+      // lines the end reached did: a retry would be a node call (and a bill) no one wants any more.
+      const ending = !lastAttempt && !permanent && job.batch_id ? await batchEnding(ctx, job.batch_id) : null;
+      if (ending) {
+        const row = await failJob(ctx.sql, jobId, {
+          status: ending,
+          error: END_ERRORS[ending],
+          at: ctx.clock.now(),
+          attempt,
+        });
+        await settleRequest(ctx, deps.queues, job.hold_id, null);
+        if (row) await finished(row);
+        return ending;
+      }
       if (!lastAttempt && !permanent) {
         const ended = await retryLater(attempt, retryPriority(job));
         if (!ended) return 'retrying';

@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { TxSql } from '../db/client.js';
 import { endWaitingLines } from '../db/queries/batch-lines.js';
-import { lockBatch } from '../db/queries/batches.js';
+import { findBatch, lockBatch } from '../db/queries/batches.js';
 import { inFlightJobIds, releaseQueuedJob } from '../jobs/cancel.js';
 import type { Queues } from '../queues.js';
 
@@ -49,4 +49,15 @@ export async function endBatch(
       held.slice(i, i + 50).map((l) => releaseQueuedJob(ctx, queues, l.id, l.hold_id, { inFlight })),
     );
   }
+}
+
+/**
+ * Why a line of this batch should not be tried again, if it should not: its batch is being
+ * cancelled, or its window has closed. (The lines the end left to finish are not retried after it.)
+ */
+export async function batchEnding(ctx: Context, batchId: string): Promise<EndReason | null> {
+  const batch = await findBatch(ctx.sql, batchId);
+  if (!batch) return null;
+  if (batch.cancelling_at) return 'cancelled';
+  return ctx.clock.now() >= batch.expires_at ? 'expired' : null;
 }

@@ -23,10 +23,10 @@ const SLOW = ' [[sim latency=1000]]';
 
 const served = () => stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
 
-async function batchUnderWay(lines: number) {
+async function batchUnderWay(lines: number, suffix = SLOW) {
   const c = await createCustomer(stack.env.ctx, stack.server.url);
   const before = served();
-  const id = await startBatch(stack.server.url, c.childKey, lines, SLOW);
+  const id = await startBatch(stack.server.url, c.childKey, lines, suffix);
   await waitFor('the node has two lines', async () => served() >= before + 2);
   return { c, id };
 }
@@ -101,6 +101,33 @@ describe('batch lines in flight when their batch ends', () => {
     }
     await expireBatch(ctx, stack.deps.queues, id);
     expect((await batchWhenEnded(c.childKey, id)).status).toBe('expired');
+    await expectNoLedgerDrift(ctx);
+  });
+
+  it('are not tried again when their calls fail after the batch was cancelled', async () => {
+    const { ctx } = stack.env;
+    const { c, id } = await batchUnderWay(3, ' [[sim latency=1000 status=503]]');
+    await call(stack.server.url, 'POST', `/v1/batches/${id}/cancel`, { token: c.childKey });
+
+    const batch = await batchWhenEnded(c.childKey, id);
+    expect(batch.status).toBe('cancelled');
+    await settled(ctx, c.accountId);
+    const lines = await ctx.sql<
+      { custom_id: string; status: string; attempts: number; hold: string | null }[]
+    >`
+      select j.custom_id, j.status, j.attempts, h.status as hold from jobs j left join holds h on h.id = j.hold_id
+      where j.batch_id = ${id} order by j.line_no`;
+    expect(lines).toEqual([
+      { custom_id: 'l0', status: 'cancelled', attempts: 1, hold: 'voided' },
+      { custom_id: 'l1', status: 'cancelled', attempts: 1, hold: 'voided' },
+      { custom_id: 'l2', status: 'cancelled', attempts: 0, hold: null },
+    ]);
+    const errors = await resultFileLines(stack.server.url, c.childKey, batch.error_file_id);
+    expect(errors.map((l) => l.error.code)).toEqual([
+      'batch_cancelled',
+      'batch_cancelled',
+      'batch_cancelled',
+    ]);
     await expectNoLedgerDrift(ctx);
   });
 });

@@ -92,12 +92,12 @@ export async function findJob(db: Db, id: string): Promise<JobRow | null> {
   return row ?? null;
 }
 
-/** End a job that is not finished yet with a visible error (failed or expired). */
+/** End a job that is not finished yet with a visible error (failed, expired, or cancelled with its batch). */
 export async function failJob(
   db: Db,
   id: string,
   f: {
-    status: 'failed' | 'expired';
+    status: 'failed' | 'expired' | 'cancelled';
     error: Record<string, unknown>;
     at: Date;
     /** The attempt that failed, when a worker ran one (its number and start). */
