@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { createSql, type Sql } from './db/client.js';
+import { type HostLookup, systemLookup } from './host-lookup.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, type Redis } from './redis/client.js';
 import { AdmissionKeys } from './redis/keys.js';
@@ -8,7 +9,8 @@ import { loadScripts, type ScriptRunner } from './redis/scripts.js';
 
 /**
  * What every role (api, workers, scheduler, scripts) shares: config, the Postgres pool, one Redis
- * connection with the Lua scripts loaded, the logger and the clock. Built once per process.
+ * connection with the Lua scripts loaded, the logger, the clock and the host resolver. Built once
+ * per process.
  */
 export interface Context {
   config: Config;
@@ -18,9 +20,13 @@ export interface Context {
   keys: AdmissionKeys;
   logger: Logger;
   clock: Clock;
+  lookupHost: HostLookup;
 }
 
-export function createContext(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Context {
+export function createContext(
+  config: Config,
+  opts: { clock?: Clock; logger?: Logger; lookupHost?: HostLookup } = {},
+): Context {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const redis = createRedis(config.REDIS_URL);
   // Without a listener ioredis prints each connection error raw to stderr, outside the JSON log;
@@ -34,6 +40,7 @@ export function createContext(config: Config, opts: { clock?: Clock; logger?: Lo
     keys: new AdmissionKeys(config.REDIS_PREFIX),
     logger,
     clock: opts.clock ?? systemClock,
+    lookupHost: opts.lookupHost ?? systemLookup,
   };
 }
 

@@ -52,7 +52,11 @@ export async function serveJobSubmission(
     chat = prepareChat(body.request, (id) => deps.upstream.models.resolve(id), ctx.config, 'request.');
     // Refuse a private or unresolvable webhook_url now, not at delivery time.
     if (body.webhook_url)
-      await assertWebhookUrl(body.webhook_url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, 'webhook_url');
+      await assertWebhookUrl(body.webhook_url, {
+        allowPrivate: ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        param: 'webhook_url',
+        lookup: ctx.lookupHost,
+      });
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }

@@ -42,7 +42,10 @@ export function webhooksRouter(ctx: Context): Router {
 
   r.post('/', async (req, res) => {
     const body = parse(createWebhookBody, req.body);
-    await assertWebhookUrl(body.url, ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS);
+    await assertWebhookUrl(body.url, {
+      allowPrivate: ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      lookup: ctx.lookupHost,
+    });
     const secret = newWebhookSecret();
     const endpoint = {
       id: newId('whe'),

@@ -135,7 +135,8 @@ async function send(
     // Per-job URLs never went through registration, so the protocol rule is enforced here too.
     if (!(url.protocol === 'https:' || (allowPrivate && url.protocol === 'http:')))
       throw new PermanentFailure(`${url.protocol} URLs are not delivered to`);
-    const address = await resolveVetted(url.hostname, allowPrivate);
+    // The lookup spends from the attempt's timeout too: a resolver that never answers is a timeout.
+    const address = await resolveVetted(url.hostname, allowPrivate, { lookup: ctx.lookupHost, timeoutMs });
     const body = JSON.stringify(d.payload);
     const sentAt = ctx.clock.now();
     const statusCode = await postPinned({
@@ -143,6 +144,7 @@ async function send(
       address,
       body,
       timeoutMs,
+      startedAt: started,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'GonkaGateway-Webhooks/1.0',

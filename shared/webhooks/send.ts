@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { VettedAddress } from './ssrf.js';
 
 export interface PinnedPost {
@@ -9,8 +10,12 @@ export interface PinnedPost {
   address: VettedAddress;
   headers: Record<string, string>;
   body: string;
-  /** The whole attempt, connect to response headers. */
+  /**
+   * The whole attempt to response headers, counted from `startedAt` (a performance.now() reading;
+   * @default now), so a lookup made before this call spends from the same budget.
+   */
   timeoutMs: number;
+  startedAt?: number;
 }
 
 /**
@@ -40,7 +45,11 @@ export function postPinned(p: PinnedPost): Promise<number> {
         resolve(res.statusCode ?? 0);
       },
     );
-    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${p.timeoutMs} ms`)), p.timeoutMs);
+    const left = p.timeoutMs - (p.startedAt === undefined ? 0 : performance.now() - p.startedAt);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`timed out after ${p.timeoutMs} ms`)),
+      Math.max(left, 0),
+    );
     req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     req.end(p.body);

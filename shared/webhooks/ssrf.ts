@@ -1,5 +1,5 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { type HostLookup, systemLookup } from '../host-lookup.js';
 
 /**
  * SSRF guard for webhook URLs. A customer chooses the URL, so without it a delivery could reach the
@@ -118,14 +118,39 @@ export interface VettedAddress {
   family: 4 | 6;
 }
 
+/** A lookup that took longer than its bound: temporary, like any DNS failure. */
+export class LookupTimeoutError extends Error {
+  override name = 'LookupTimeoutError';
+  constructor(
+    readonly host: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`looking up ${host} timed out after ${timeoutMs} ms`);
+  }
+}
+
+export interface ResolveOptions {
+  /** @default the system resolver */
+  lookup?: HostLookup;
+  /**
+   * Give up after this long. The system resolver has no deadline of its own (and its call cannot
+   * be cancelled: it only stops being waited for). @default no bound
+   */
+  timeoutMs?: number;
+}
+
 /**
  * Resolve `host` (a name or an IP literal, brackets allowed) and return one address to connect to.
  * Every resolved address must pass, not only the one used: a name answering with one public and one
- * private address is refused. DNS errors pass through (they may be temporary).
+ * private address is refused. DNS errors and timeouts pass through (they may be temporary).
  */
-export async function resolveVetted(host: string, allowPrivate: boolean): Promise<VettedAddress> {
+export async function resolveVetted(
+  host: string,
+  allowPrivate: boolean,
+  opts: ResolveOptions = {},
+): Promise<VettedAddress> {
   const name = host.replace(/^\[(.*)\]$/, '$1');
-  const all = await lookup(name, { all: true, verbatim: true });
+  const all = await within(opts.timeoutMs, name, (opts.lookup ?? systemLookup)(name));
   if (all.length === 0) throw new Error(`${name} did not resolve`);
   if (!allowPrivate) {
     for (const a of all) {
@@ -135,4 +160,17 @@ export async function resolveVetted(host: string, allowPrivate: boolean): Promis
   }
   const first = all[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
+}
+
+async function within<T>(timeoutMs: number | undefined, host: string, work: Promise<T>): Promise<T> {
+  if (timeoutMs === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeoutError(host, timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

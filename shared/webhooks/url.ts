@@ -1,15 +1,28 @@
 import { ApiError } from '../errors.js';
-import { RefusedAddressError, resolveVetted } from './ssrf.js';
+import type { HostLookup } from '../host-lookup.js';
+import { LookupTimeoutError, RefusedAddressError, resolveVetted } from './ssrf.js';
 
 export const WEBHOOK_URL_MAX_LENGTH = 2000;
 
+/** How long a URL check waits for its host to resolve: the client is waiting for the answer. */
+export const WEBHOOK_URL_LOOKUP_TIMEOUT_MS = 3_000;
+
+export interface WebhookUrlCheck {
+  allowPrivate: boolean;
+  /** The field named in a 400. @default 'url' */
+  param?: string;
+  lookup: HostLookup;
+}
+
 /**
- * Registration-time checks of a webhook URL (param `url`): https only (plain http only when private
- * networks are allowed, which is for local testing), no credentials in it (they would be listed
- * back and logged), and a host that resolves to addresses webhooks may reach. The delivery worker
- * checks the address again on every attempt; this only turns an obvious mistake into a 400 early.
+ * Registration-time checks of a webhook URL: https only (plain http only when private networks are
+ * allowed, which is for local testing), no credentials in it (they would be listed back and
+ * logged), and a host that resolves, within WEBHOOK_URL_LOOKUP_TIMEOUT_MS, to addresses webhooks
+ * may reach. The delivery worker checks the address again on every attempt; this only turns an
+ * obvious mistake into a 400 early.
  */
-export async function assertWebhookUrl(raw: string, allowPrivate: boolean, param = 'url'): Promise<URL> {
+export async function assertWebhookUrl(raw: string, check: WebhookUrlCheck): Promise<URL> {
+  const { allowPrivate, param = 'url' } = check;
   let url: URL;
   try {
     url = new URL(raw);
@@ -23,10 +36,18 @@ export async function assertWebhookUrl(raw: string, allowPrivate: boolean, param
   }
   if (url.username || url.password) throw ApiError.invalid(param, `${param}: must not contain credentials`);
   try {
-    await resolveVetted(url.hostname, allowPrivate);
+    await resolveVetted(url.hostname, allowPrivate, {
+      lookup: check.lookup,
+      timeoutMs: WEBHOOK_URL_LOOKUP_TIMEOUT_MS,
+    });
   } catch (err) {
     if (err instanceof RefusedAddressError)
       throw ApiError.invalid(param, `${param}: ${url.hostname} resolves to a ${err.range} address`);
+    if (err instanceof LookupTimeoutError)
+      throw ApiError.invalid(
+        param,
+        `${param}: ${url.hostname} did not resolve within ${WEBHOOK_URL_LOOKUP_TIMEOUT_MS / 1000} s`,
+      );
     throw ApiError.invalid(param, `${param}: ${url.hostname} does not resolve`);
   }
   return url;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { createCustomer, secondManagementKey } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
-import { call } from '../helpers/http.js';
+import { call, startTestServer } from '../helpers/http.js';
 import { submitJob } from '../helpers/jobs.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -205,6 +205,28 @@ describe('async jobs', () => {
       expect(r.body.error.param).toBe(param);
     }
   });
+
+  it('refuses a webhook_url whose host does not resolve in a few seconds with 400 naming it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // The same gateway, whose resolver never answers.
+    const stuck = await startTestServer(
+      { ...stack.env.ctx, lookupHost: () => new Promise(() => {}) },
+      stack.deps,
+    );
+    try {
+      const started = Date.now();
+      const r = await call(stuck.url, 'POST', '/v1/jobs', {
+        token: c.childKey,
+        body: { request: request('x'), webhook_url: 'https://hooks.test/hook' },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ type: 'invalid_request_error', param: 'webhook_url' });
+      expect(r.body.error.message).toMatch(/hooks\.test did not resolve within 3 s/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await stuck.close();
+    }
+  }, 15_000);
 
   it('refuses a job for money with 402 and creates nothing', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { limit_daily_ngonka: '10' } });

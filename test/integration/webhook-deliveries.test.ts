@@ -3,18 +3,20 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Context } from '../../shared/context.js';
 import { insertWebhookDeliveries } from '../../shared/db/queries/webhook-deliveries.js';
 import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
+import type { HostLookup } from '../../shared/host-lookup.js';
 import { newId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { emitEvent } from '../../shared/webhooks/emit.js';
 import { newWebhookSecret } from '../../shared/webhooks/events.js';
 import { resumeStalledDeliveries } from '../../shared/webhooks/resume.js';
+import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
 import { startWorkers } from '../../workers/index.js';
 import { startWebhookWorker } from '../../workers/webhooks.js';
 import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { type Answer, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // Real Postgres, Redis and BullMQ workers; the receiver verifies every delivery with the
 // standardwebhooks library. The system clock is used: receivers reject stale webhook-timestamps.
@@ -338,6 +340,50 @@ describe('a delivery queued more than once', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  /** A per-job URL on a name only `lookupHost` knows, delivered by a worker that resolves with it. */
+  async function deliverVia(lookupHost: HostLookup, answers: Answer[] = []) {
+    const acct = await createTestAccount(idle.ctx);
+    const path = newPath();
+    receiver.expectSecret(path, await defaultWebhookSecret(idle.ctx, acct.id));
+    receiver.plan(path, answers);
+    const worker = startWebhookWorker({ ...idle.ctx, lookupHost }, { schedule: [50], timeoutMs: TIMEOUT_MS });
+    try {
+      const [id] = await emitEvent(idle.ctx, idleQueues, {
+        accountId: acct.id,
+        type: 'job.succeeded',
+        data: {},
+        url: `http://hooks.test:${receiver.port}${path}`,
+      });
+      await settledRow(idle.ctx, id!);
+      return idle.ctx.sql`select * from webhook_attempts where delivery_id = ${id!} order by attempt`;
+    } finally {
+      await worker.close();
+    }
+  }
+  const loopback = [{ address: '127.0.0.1', family: 4 }];
+
+  it('bounds a DNS lookup that never answers by the attempt’s timeout, then retries', async () => {
+    let lookups = 0;
+    const attempts = await deliverVia(async () =>
+      ++lookups === 1 ? new Promise<never>(() => {}) : loopback,
+    );
+    expect(attempts.map((a) => a.status_code)).toEqual([null, 200]);
+    expect(attempts[0]!.error).toBe(`looking up hooks.test timed out after ${TIMEOUT_MS} ms`);
+    expect(attempts[0]!.duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
+  });
+
+  it('counts a slow lookup in the attempt’s timeout', async () => {
+    const slow = async () => {
+      await pause(300);
+      return loopback;
+    };
+    const attempts = await deliverVia(slow, ['hang']);
+    expect(attempts[0]).toMatchObject({ status_code: null, error: `timed out after ${TIMEOUT_MS} ms` });
+    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
+    expect(attempts[1]).toMatchObject({ status_code: 200 });
   });
 
   it('waits when its job comes before the attempt is due', async () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAddress, RefusedAddressError, resolveVetted } from '../../shared/webhooks/ssrf.js';
+import {
+  classifyAddress,
+  LookupTimeoutError,
+  RefusedAddressError,
+  resolveVetted,
+} from '../../shared/webhooks/ssrf.js';
 
 describe('webhook SSRF guard: address classifier', () => {
   it.each([
@@ -113,6 +118,13 @@ describe('webhook SSRF guard: resolution', () => {
     expect((err as Error).message).toBe(
       '10.1.2.3 resolves to a private address, which webhooks may not reach',
     );
+  });
+
+  it('gives up on a lookup that takes longer than its bound', async () => {
+    const silent = () => new Promise<never>(() => {});
+    const err = await resolveVetted('hooks.test', false, { lookup: silent, timeoutMs: 20 }).catch((e) => e);
+    expect(err).toBeInstanceOf(LookupTimeoutError);
+    expect(err.message).toBe('looking up hooks.test timed out after 20 ms');
   });
 
   it('returns the vetted address to connect to', async () => {
