@@ -17,23 +17,28 @@ export function pricePerMillionTokens(pricePerToken: bigint, markupBps: number):
   return pricePerToken * BigInt(markupBps) * 100n;
 }
 
+/** The text of every message (string contents and text parts), as the prompt's length is judged. */
+function* messageTexts(messages: unknown): Generator<string> {
+  if (!Array.isArray(messages)) return;
+  for (const m of messages) {
+    const content = (m as { content?: unknown })?.content;
+    if (typeof content === 'string') yield content;
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        const text = (part as { text?: unknown })?.text;
+        if (typeof text === 'string') yield text;
+      }
+    }
+  }
+}
+
 /**
  * Characters of every message's text: Gonka's own escrow rule for the prompt part of a hold. A
  * token is at least one character, so this never under-counts.
  */
 export function promptCharacters(messages: unknown): bigint {
-  if (!Array.isArray(messages)) return 0n;
   let n = 0;
-  for (const m of messages) {
-    const content = (m as { content?: unknown })?.content;
-    if (typeof content === 'string') n += content.length;
-    else if (Array.isArray(content)) {
-      for (const part of content) {
-        const text = (part as { text?: unknown })?.text;
-        if (typeof text === 'string') n += text.length;
-      }
-    }
-  }
+  for (const text of messageTexts(messages)) n += text.length;
   return BigInt(n);
 }
 
@@ -60,9 +65,17 @@ export function actualCharge(
 }
 
 /**
- * Prompt tokens of a stream that ended before the node reported usage: about four characters a
- * token, the usual tokenizer ratio, and never more than the characters the hold assumed.
+ * Prompt tokens of a stream that ended before the node reported usage: about four UTF-8 bytes a
+ * token (four characters of English, one or two of Chinese or Japanese: by characters alone a
+ * non-Latin prompt was billed at a third of its tokens), never more than the characters the hold
+ * assumed.
  */
 export function estimatePromptTokens(messages: unknown): number {
-  return Math.ceil(Number(promptCharacters(messages)) / 4);
+  let chars = 0;
+  let bytes = 0;
+  for (const text of messageTexts(messages)) {
+    chars += text.length;
+    bytes += Buffer.byteLength(text);
+  }
+  return Math.min(chars, Math.ceil(bytes / 4));
 }

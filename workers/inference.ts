@@ -89,10 +89,11 @@ export function startInferenceWorker(
     jobId: string,
     holdId: string | null,
     err: unknown,
-    model: string,
+    sent: Pick<JobRow, 'model' | 'request'>,
     attempt?: AttemptMark,
   ): Promise<void> {
-    const apiError = upstreamToApiError(err, model);
+    // The stored request is what the node was sent: its model is the node's name for the job's.
+    const apiError = upstreamToApiError(err, { id: sent.model, upstream: String(sent.request.model) });
     const error = apiError
       ? errorBody(apiError).error
       : {
@@ -153,7 +154,7 @@ export function startInferenceWorker(
     // The row counts the attempts that were marked or ended; this is the next one.
     const attempt: AttemptMark = { id: jobId, attempt: job.attempts + 1, startedAt: ctx.clock.now() };
     if (hold_status !== 'open' || !job.hold_id) {
-      await fail(jobId, null, new Error('hold is not open'), job.model, attempt);
+      await fail(jobId, null, new Error('hold is not open'), job, attempt);
       return 'failed';
     }
 
@@ -190,7 +191,7 @@ export function startInferenceWorker(
           await settleRequest(ctx, deps.queues, job.hold_id, null);
         return ended;
       }
-      await fail(jobId, job.hold_id, err, job.model, attempt);
+      await fail(jobId, job.hold_id, err, job, attempt);
       return 'failed';
     }
     disarm();
@@ -284,7 +285,7 @@ export function startInferenceWorker(
       for (const id of inferenceJobIds(parsed.data)) {
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
-          await fail(job.id, job.hold_id, cause, job.model);
+          await fail(job.id, job.hold_id, cause, job);
         else await releaseIfEndedUnrun(id); // its worker died holding a cancelled job's hold
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));

@@ -11,7 +11,9 @@ import cors from 'cors';
 const v1Cors = cors({
   origin: '*',
   methods: ['GET', 'POST', 'OPTIONS'],
-  allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+  // Whatever headers a preflight asks for (the cors package echoes them when none are listed): the
+  // official openai client sends its own (x-stainless-*, openai-*) from a browser too, and with no
+  // credentials a header can do nothing the key could not.
   exposedHeaders: [
     'x-request-id',
     'x-ratelimit-limit-requests',

@@ -72,7 +72,7 @@ export async function serveChatCompletion(
     result = await deps.upstream.client.chat(chat.upstreamBody);
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
-    throw upstreamToApiError(err, chat.model.id) ?? err;
+    throw upstreamToApiError(err, chat.model) ?? err;
   }
   stripForcedFields(result.completion, body);
   sendJson(res, 200, whiteLabel(result.completion, label));

@@ -43,9 +43,13 @@ export async function streamChat(
   const { res, body, chat, admission, label } = args;
   const holdId = admission.hold.id;
   const abort = new AbortController();
+  const clientGone = () => abort.abort(new Error('client closed the connection'));
   res.on('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+    if (!res.writableFinished) clientGone();
   });
+  // A client that hung up during admission closed before the listener was there: no node call for
+  // it (its first write would wait for a drain that never comes, holding money until the deadline).
+  if (res.destroyed || !res.socket || res.socket.destroyed) clientGone();
   // Stopped before its hold could go stale: a stream served past its hold's life would be free.
   const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
   const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);
@@ -56,7 +60,8 @@ export async function streamChat(
   } catch (err) {
     clearTimeout(deadline);
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
-    throw upstreamToApiError(err, chat.model.id) ?? err;
+    if (abort.signal.aborted && !(abort.signal.reason instanceof StreamTooLong)) return; // nobody to answer
+    throw upstreamToApiError(err, chat.model) ?? err;
   }
 
   res.writeHead(200, {
@@ -82,7 +87,7 @@ export async function streamChat(
       res.end(`data: ${JSON.stringify(errorBody(stopped))}\n\n`);
     } else if (!abort.signal.aborted) {
       ctx.logger.warn({ err, holdId }, 'upstream stream broke');
-      const apiError = upstreamToApiError(err, chat.model.id);
+      const apiError = upstreamToApiError(err, chat.model);
       if (apiError) res.write(`data: ${JSON.stringify(errorBody(apiError))}\n\n`);
       res.end();
     }

@@ -68,6 +68,13 @@ export function openChatStream(args: {
         } catch (cause) {
           throw new GonkaStreamError(`${args.node} sent a line that is not JSON`, args.node, { cause });
         }
+        // An error event in the stream (vLLM sends `data: {"error": …}`) ends it as a break: its
+        // text names the node's internals, so the client gets the gateway's own error event.
+        if ((chunk as { error?: unknown }).error !== undefined)
+          throw new GonkaStreamError(
+            `${args.node} sent an error event: ${next.value.slice(0, 300)}`,
+            args.node,
+          );
         const u = chunk.usage === undefined ? null : readUsage(chunk.usage);
         if (u) usage = u;
         if (isContentChunk(chunk)) content++;

@@ -1,10 +1,18 @@
 import { ApiError } from '../errors.js';
 import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../gonka/index.js';
 
-/** Node URLs, addresses and the network's name never reach a child key's client (white-label). */
-export function scrub(text: string): string {
-  return text
+/**
+ * Node URLs and hosts (with or without a scheme), addresses, the upstream name of the model and
+ * the network's name never reach a child key's client (white-label).
+ */
+export function scrub(text: string, model?: { id: string; upstream: string }): string {
+  let out = text;
+  if (model && model.upstream !== model.id) out = out.split(model.upstream).join(model.id);
+  return out
     .replace(/https?:\/\/\S+/g, '[upstream]')
+    .replace(/\[[0-9a-f:.]*:[0-9a-f:.]*\](:\d+)?/gi, '[upstream]') // [IPv6]:port
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[upstream]') // IPv4[:port]
+    .replace(/\b(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+):\d{2,5}\b/gi, '[upstream]') // host:port
     .replace(/gonka1[0-9a-z]{20,}/g, '[address]')
     .replace(/gonka/gi, 'upstream');
 }
@@ -15,15 +23,18 @@ const noCapacity = (model: string) =>
     `No capacity is available for model '${model}' right now; retry shortly`,
   );
 
-/** A Gonka client failure → the API.md error a client sees; null when it is not one of ours. */
-export function upstreamToApiError(err: unknown, model: string): ApiError | null {
-  if (err instanceof GonkaUnavailableError) return noCapacity(model);
+/**
+ * A Gonka client failure → the API.md error a client sees; null when it is not one of ours.
+ * `model`: the public id and the node's name for it (which a node's message may quote).
+ */
+export function upstreamToApiError(err: unknown, model: { id: string; upstream: string }): ApiError | null {
+  if (err instanceof GonkaUnavailableError) return noCapacity(model.id);
   if (err instanceof GonkaUpstreamError) {
     if (!err.retryable && err.status !== null && err.status >= 400 && err.status < 500) {
       const msg = (err.body as { error?: { message?: unknown } } | null)?.error?.message;
       return new ApiError(
         'invalid_request_error',
-        scrub(typeof msg === 'string' ? msg : 'The model rejected the request'),
+        scrub(typeof msg === 'string' ? msg : 'The model rejected the request', model),
         {
           param: null,
         },
@@ -31,7 +42,7 @@ export function upstreamToApiError(err: unknown, model: string): ApiError | null
     }
     // Every node was out of capacity, had no executors, or could not be reached: nobody can serve
     // this model now (503). A node that answered with a server error failed (502).
-    if (err.status === null || err.status === 429 || err.status === 503) return noCapacity(model);
+    if (err.status === null || err.status === 429 || err.status === 503) return noCapacity(model.id);
     // No count of the nodes tried: a job's own `attempts` counts its runs, and two different
     // counts of "attempts" in one answer read as a contradiction.
     return new ApiError('upstream_error', 'The model failed to answer; retry shortly');

@@ -73,10 +73,17 @@ describe('/v1 across origins', () => {
     expect(completion).toMatchObject({ status: 200, remaining: '99', body: { object: 'chat.completion' } });
     expect(completion !== 'blocked' && completion.requestId).toBeTruthy();
 
-    // An Idempotency-Key is a header the preflight must allow.
+    // An Idempotency-Key is a header the preflight must allow, and so are those the official openai
+    // client sends from a browser.
     const job = await fromSite(`${stack.server.url}/v1/jobs`, {
       method: 'POST',
-      headers: { ...auth, 'idempotency-key': 'order-1' },
+      headers: {
+        ...auth,
+        'idempotency-key': 'order-1',
+        'x-stainless-lang': 'js',
+        'x-stainless-retry-count': '0',
+        'openai-project': 'proj_1',
+      },
       body: JSON.stringify({ request: chat }),
     });
     expect(job).toMatchObject({ status: 202, body: { object: 'job', status: 'queued' } });

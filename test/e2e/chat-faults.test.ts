@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { APIError } from 'openai';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
@@ -197,6 +199,48 @@ describe('streams that end early', () => {
     expect(hold?.status).toBe('posted');
     expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + 3));
     await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('answers a node’s error event mid-stream with the gateway’s own, naming nothing of the node', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const messages = ask('Tell me a long story [[sim error=2]]');
+    const stream = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 50,
+      stream: true,
+    });
+    const { pieces, err } = await readUntilBreak(stream);
+    expect(pieces).toHaveLength(2);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).type).toBe('upstream_error');
+    expect((err as APIError).message).not.toMatch(/CUDA|executor|10\.1\.2\.3/);
+    expectWhiteLabelled([(err as APIError).message], stack.sim);
+
+    const [hold] = await settled(stack.env.ctx, c.accountId);
+    expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + 2));
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
+  it('calls no node for a client that hung up while it was admitted, and holds nothing for it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const body = JSON.stringify({ model: MODEL, messages: ask('hello'), max_tokens: 50, stream: true });
+    const { port } = new URL(stack.server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.end(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${c.childKey}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.destroy(); // gone before the gateway has admitted the request
+    // The request was admitted (its hold exists), then released at once, not at the stream's limit.
+    const [hold] = await waitFor('the hold released', async () => {
+      const holds = await holdsOf(stack.env.ctx, c.accountId);
+      return holds.length === 1 && holds[0]!.status !== 'open' ? holds : null;
+    });
+    expect(hold!.status).toBe('voided');
+    expect(stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0)).toBe(0);
+    await settled(stack.env.ctx, c.accountId);
   });
 
   it('stops the node call when the client disconnects, and bills what was generated', async () => {

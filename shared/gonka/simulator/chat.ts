@@ -141,9 +141,19 @@ async function stream(
   // A cut lands inside the content at the latest, so a cut stream never carries usage.
   const cutAt =
     faults.cutAfterChunks === undefined ? undefined : Math.min(faults.cutAfterChunks, events.length);
-  events.push(event([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]));
-  // Real nodes force the usage chunk whatever the client asked for.
-  events.push(event([], { usage }));
+  if (faults.errorAfterChunks !== undefined) {
+    events.length = Math.min(faults.errorAfterChunks, events.length);
+    const error = {
+      message: 'CUDA out of memory on executor http://10.1.2.3:5000',
+      type: 'server_error',
+      code: 500,
+    };
+    events.push(`data: ${JSON.stringify({ error })}\n\n`);
+  } else {
+    events.push(event([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]));
+    // Real nodes force the usage chunk whatever the client asked for.
+    events.push(event([], { usage }));
+  }
   events.push('data: [DONE]\n\n');
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

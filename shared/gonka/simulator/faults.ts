@@ -9,6 +9,8 @@ import { messageText, type SimMessage } from './completion.js';
  * - `failNext`: the next N requests fail with `status` (503 when unset), then the node recovers.
  * - `cutAfterChunks`: a stream's socket is destroyed after N content chunks.
  * - `tokenDelayMs`: pause between streamed chunks (a slow generation, to test abandoned streams).
+ * - `errorAfterChunks`: a stream sends an error event after N content chunks, then `[DONE]`, as
+ *   vLLM does when generation fails mid-way (its message names the executor).
  */
 export const nodeFaultsSchema = z.object({
   latencyMs: z.number().int().min(0).optional(),
@@ -16,6 +18,7 @@ export const nodeFaultsSchema = z.object({
   failNext: z.number().int().min(0).optional(),
   cutAfterChunks: z.number().int().min(0).optional(),
   tokenDelayMs: z.number().int().min(0).optional(),
+  errorAfterChunks: z.number().int().min(0).optional(),
 });
 
 export type NodeFaults = z.infer<typeof nodeFaultsSchema>;
@@ -27,6 +30,7 @@ export interface RequestFaults {
   status: FaultStatus | undefined;
   cutAfterChunks: number | undefined;
   tokenDelayMs: number;
+  errorAfterChunks: number | undefined;
 }
 
 const DIRECTIVE = /\[\[sim((?:\s+[a-z]+=\d+)*)\s*\]\]/;
@@ -35,10 +39,11 @@ const DIRECTIVE_KEYS: Record<string, keyof NodeFaults> = {
   status: 'status',
   cut: 'cutAfterChunks',
   delay: 'tokenDelayMs',
+  error: 'errorAfterChunks',
 };
 
 /**
- * A directive inside the last user message, `[[sim latency=200 status=503 cut=3 delay=20]]` (any
+ * A directive inside the last user message, `[[sim latency=200 status=503 cut=3 delay=20 error=2]]` (any
  * subset). The gateway forwards bodies untouched, so tests can drive faults from its edge.
  * Unknown keys and statuses other than 429/500/503 are ignored.
  */
@@ -90,5 +95,6 @@ export function resolveFaults(node: NodeFaults, directive: NodeFaults): RequestF
     status,
     cutAfterChunks: directive.cutAfterChunks ?? node.cutAfterChunks,
     tokenDelayMs: directive.tokenDelayMs ?? node.tokenDelayMs ?? 0,
+    errorAfterChunks: directive.errorAfterChunks ?? node.errorAfterChunks,
   };
 }

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { GonkaUpstreamError } from '../../shared/gonka/index.js';
+import { scrub, upstreamToApiError } from '../../shared/inference/upstream-errors.js';
+
+const model = { id: 'brand-large', upstream: 'Qwen/Qwen3-235B-A22B-Instruct-2507-FP8' };
+
+describe('what a node says, as a child key’s client reads it', () => {
+  it('names no node: URLs, hosts and ports, IP addresses, addresses on the network, its name', () => {
+    const said =
+      'executor http://10.0.0.7:8000/v1 failed; retried on 10.1.2.3:5000, [fd00::1]:8080, ' +
+      'node-3.internal.example:9000 and localhost:8081 for gonka1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq on Gonka';
+    const out = scrub(said);
+    for (const leak of ['10.0.0.7', '10.1.2.3', 'fd00', 'node-3.internal', 'localhost', 'gonka1', 'Gonka'])
+      expect(out).not.toContain(leak);
+    expect(out).toContain('[upstream]');
+  });
+
+  it('gives the model the name the client asked for, not the node’s', () => {
+    const err = new GonkaUpstreamError(
+      '400 from node',
+      400,
+      {
+        error: {
+          message: `This model's maximum context length is 32768 tokens (${model.upstream}, 10.1.2.3:5000)`,
+        },
+      },
+      false,
+    );
+    const apiError = upstreamToApiError(err, model);
+    expect(apiError?.type).toBe('invalid_request_error');
+    expect(apiError?.message).toBe(
+      "This model's maximum context length is 32768 tokens (brand-large, [upstream])",
+    );
+  });
+
+  it('keeps ordinary numbers and times in a message', () => {
+    expect(scrub('max_tokens must be at most 4096, got 5000.5 at 12:30')).toBe(
+      'max_tokens must be at most 4096, got 5000.5 at 12:30',
+    );
+  });
+});
