@@ -5,10 +5,42 @@ import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
 
 /**
+ * A record of a hold Postgres has no row for: a request in flight whose hold write is slow, or a
+ * served request whose write failed and whose settlement will write it (settleServed). Its
+ * reservation is real until then, so neither the record nor the account's balance and counters are
+ * repaired while it lives (compareAccount); once its TTL ends, Redis drops it and the next check
+ * judges the account without it.
+ */
+function unconfirmedHold(key: string, amount: string | undefined): Finding {
+  return {
+    kind: 'drift',
+    check: 'redis_hold_records',
+    subject: key,
+    message: 'record of a hold Postgres has no row for (in flight, or its write failed): left to its TTL',
+    actual: amount,
+    repairs: [],
+  };
+}
+
+/**
  * Redis hold records against open holds: every open hold needs its record (settlement releases
  * through it), and a record of a hold no longer open is a release that never ran. Only the records
  * that were read (`heldIds`) are judged; a hold opened since is not.
  */
+/** The child keys of the hold records Postgres has no row for (see unconfirmedHold). */
+export function unconfirmedHoldKeys(
+  redis: RedisAccount,
+  truth: AccountTruth,
+  heldIds: Set<string>,
+): Set<string> {
+  const out = new Set<string>();
+  for (const id of heldIds) {
+    const rec = redis.holds.get(id);
+    if (rec && !truth.openHolds.has(id) && !truth.holdStatus.has(id)) out.add(rec.k ?? '');
+  }
+  return out;
+}
+
 export function compareHoldRecords(
   ctx: Context,
   accountId: string,
@@ -24,8 +56,10 @@ export function compareHoldRecords(
     const rec = redis.holds.get(id);
     const key = keys.hold(accountId, id);
     if (!hold) {
-      if (rec) {
-        const status = truth.holdStatus.get(id) ?? 'unknown';
+      if (rec && !truth.holdStatus.has(id)) {
+        out.push(unconfirmedHold(key, rec.amt));
+      } else if (rec) {
+        const status = truth.holdStatus.get(id);
         out.push({
           kind: 'drift',
           check: 'redis_hold_records',

@@ -1,10 +1,12 @@
 import type { Context } from '../context.js';
 import { creditMarkers } from '../ledger/credit.js';
-import { compareHoldRecords } from './compare-holds.js';
+import { compareHoldRecords, unconfirmedHoldKeys } from './compare-holds.js';
 import { compareKeys, valueRepair } from './compare-keys.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
+
+const UNCONFIRMED = 'not repaired while a hold Postgres has no row for is live';
 
 /**
  * Compare one account's Redis admission state with Postgres and say how to repair each difference.
@@ -20,9 +22,25 @@ export function compareAccount(
   at: Date,
   opts: { restore: boolean; day: string; month: string },
 ): Finding[] {
+  // A hold Postgres has no row for yet is a real reservation: the balance, and its key's counters,
+  // are not set to what Postgres says while its record lives (that would let the account spend it
+  // twice: its settlement releases through the record).
+  const unconfirmed = unconfirmedHoldKeys(redis, truth, heldIds);
+  const heldCounters = new Set(
+    [...unconfirmed].flatMap((k) => [
+      ctx.keys.day(accountId, k, opts.day),
+      ctx.keys.month(accountId, k, opts.month),
+    ]),
+  );
+  const holdOff = (f: Finding): Finding =>
+    f.kind === 'drift' && f.repairs.length > 0
+      ? { ...f, message: `${f.message}; ${UNCONFIRMED}`, repairs: [] }
+      : f;
   const out: Finding[] = [
     ...compareHoldRecords(ctx, accountId, redis, truth, heldIds, at),
-    ...compareKeys(ctx, accountId, redis, truth, opts),
+    ...compareKeys(ctx, accountId, redis, truth, opts).map((f) =>
+      f.check === 'redis_counters' && heldCounters.has(f.subject) ? holdOff(f) : f,
+    ),
   ];
   const balKey = ctx.keys.balance(accountId);
   if (truth.available === null) {
@@ -45,7 +63,8 @@ export function compareAccount(
         repairs: balanceRepairs(ctx, accountId, truth.available, truth.creditIds),
       });
   } else if (BigInt(redis.bal) !== truth.available) {
-    out.push({
+    const push = unconfirmed.size > 0 ? (f: Finding) => out.push(holdOff(f)) : (f: Finding) => out.push(f);
+    push({
       kind: 'drift',
       check: 'redis_balance',
       subject: balKey,

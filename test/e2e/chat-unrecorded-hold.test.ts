@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { startWorkers } from '../../workers/index.js';
+import { settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
@@ -88,5 +89,37 @@ describe('a sync request whose hold Postgres did not record', () => {
     const rpm = await ctx.redis.zcard(ctx.keys.rpm(c.accountId, c.childId));
     expect(rpm).toBe(0);
     expect(await stack.deps.queues.get('settlement').getJobCountByTypes('wait', 'delayed')).toBe(0);
+  });
+
+  it('keeps its reservation through reconcile --fix, so its settlement leaves Redis as tight as Postgres', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    acceptHolds = await refuseHoldsOf(ctx.sql, c.childId);
+    const res = await call(stack.server.url, 'POST', '/v1/chat/completions', {
+      token: c.childKey,
+      body: chat,
+    });
+    expect(res.status).toBe(200);
+    await waitFor(
+      'settlement handed off',
+      async () => (await stack.deps.queues.get('settlement').getJobCountByTypes('wait')) === 1,
+    );
+
+    // Postgres knows nothing of the hold yet: the repair must not take its reservation away.
+    const report = await runReconcile(ctx, { fix: true });
+    expect(report.drift.map((d) => d.message)).toContainEqual(expect.stringMatching(/has no row for/));
+
+    await acceptHolds();
+    const stop = startWorkers(ctx, stack.deps);
+    try {
+      await waitFor('request billed', async () => {
+        const [h] = await ctx.sql`select h.status from holds h where h.account_id = ${c.accountId}`;
+        return h?.status === 'posted';
+      });
+      await settled(ctx, c.accountId); // Redis's available comes to Postgres's
+    } finally {
+      await stop();
+    }
+    expect((await runReconcile(ctx)).drift).toEqual([]);
   });
 });
