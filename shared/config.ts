@@ -185,7 +185,10 @@ export const configSchema = z
     SCHEDULER_LIMIT_ALERTS_CRON: cron.default('*/30 * * * * *'),
     /** Void holds past their deadline or whose job ended; fail their jobs visibly. */
     SCHEDULER_STALE_HOLDS_CRON: cron.default('* * * * *'),
-    /** Re-queue webhook deliveries whose queue job was lost. */
+    /**
+     * Re-queue webhook deliveries whose queue job was lost, and emit the job and batch events whose
+     * process ended before emitting them (they are recorded with the end they report).
+     */
     SCHEDULER_WEBHOOK_RESUME_CRON: cron.default('* * * * *'),
     /**
      * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again

@@ -11,7 +11,7 @@ import {
 import { insertFile } from '../db/queries/files.js';
 import { newId } from '../ids.js';
 import type { Queues } from '../queues.js';
-import { emitEvent } from '../webhooks/emit.js';
+import { emitFinalEvent } from '../webhooks/final-event.js';
 import { FileChunkWriter } from './file-store.js';
 import { formatBatch } from './format.js';
 import { BatchOutcome, type ResultFileKind, resultLine } from './results.js';
@@ -20,8 +20,8 @@ import { BatchOutcome, type ResultFileKind, resultLine } from './results.js';
  * Finalize a batch once no line is pending, queued or running: `finalizing` is committed first (so
  * it is visible, and a crash mid-way is finished by the next run), then the output and error files
  * (streamed from the lines a page at a time, so a 50,000-line batch is never held whole) and the
- * final status are written in one transaction and the batch's webhook is sent. Safe to call
- * any number of times, from any process: the batch lock lets one caller do it.
+ * final status (its event recorded with it) are written in one transaction and the batch's webhook
+ * is sent. Safe to call any number of times, from any process: the batch lock lets one caller do it.
  */
 export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: string): Promise<void> {
   const ready = await ctx.sql.begin(async (tx) => {
@@ -42,16 +42,21 @@ export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: stri
   });
   if (!closed) return;
   try {
-    const counts = (await countLines(ctx.sql, [batchId])).get(batchId)!;
-    await emitEvent(ctx, queues, {
-      accountId: closed.account_id,
-      type: `batch.${closed.status as FinalBatchStatus}`,
-      data: formatBatch(closed, counts),
-    });
+    await emitBatchEvent(ctx, queues, closed);
   } catch (err) {
-    // The batch's outcome is recorded; only its notification is lost.
+    // The batch's outcome and its event are recorded: the missed-events sweep emits it.
     ctx.logger.error({ err, batchId }, 'emitting the batch webhook failed');
   }
+}
+
+/** A batch that ended: its `batch.<status>` event, once. */
+export async function emitBatchEvent(ctx: Context, queues: Queues, batch: BatchRow): Promise<void> {
+  const counts = (await countLines(ctx.sql, [batch.id])).get(batch.id)!;
+  await emitFinalEvent(ctx, queues, batch.id, {
+    accountId: batch.account_id,
+    type: `batch.${batch.status as FinalBatchStatus}`,
+    data: formatBatch(batch, counts),
+  });
 }
 
 /** Why the batch ended: cancelled, out of time, nothing worked, or done. */

@@ -9,8 +9,8 @@ const BATCH = 100;
 /**
  * Hand the events scheduled tasks recorded (scheduler_events) to the webhook emitter. Each row is
  * locked while it is emitted and stamped in the same transaction, so two flushers never emit one
- * event twice; a crash between emitting and committing emits it again on the next run (webhooks
- * are at-least-once anyway). Returns how many were emitted.
+ * event twice; a crash between emitting and committing emits it again on the next run, which adds
+ * no delivery (the emit is keyed by the event). Returns how many were emitted.
  */
 export async function flushSchedulerEvents(ctx: Context, queues: Queues): Promise<number> {
   let emitted = 0;
@@ -24,6 +24,7 @@ export async function flushSchedulerEvents(ctx: Context, queues: Queues): Promis
             accountId: e.account_id,
             type: e.type as WebhookEventType,
             data: e.data,
+            key: e.dedupe_key,
           });
         } catch (err) {
           // Keep what was emitted; this one and the rest wait for the next run.

@@ -16,6 +16,11 @@ export interface WebhookEvent {
   data: Record<string, unknown>;
   /** A per-job `webhook_url`: one more delivery, signed with the account's default secret. */
   url?: string | null;
+  /**
+   * Names the event (`job.failed:job_…`) so that emitting it again delivers nothing twice: a
+   * destination that has a delivery of it already is skipped.
+   */
+  key?: string;
 }
 
 type Subscription = { accountId: string; type: string };
@@ -35,7 +40,7 @@ function subscribedEndpoints(sql: Sql, s: Subscription): Promise<SubscribedEndpo
  * Record one delivery per active endpoint subscribed to the event (plus the per-job URL, if any)
  * and queue them. Postgres is the record: if an enqueue fails the delivery stays `pending` and
  * `resumeStalledDeliveries` picks it up, so a Redis hiccup does not fail the caller's work.
- * Returns the delivery ids.
+ * Returns the ids of the deliveries made (with a `key`, none for destinations that had one).
  */
 export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEvent): Promise<string[]> {
   const at = ctx.clock.now();
@@ -51,20 +56,20 @@ export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEven
     await defaultWebhookSecret(ctx, event.accountId);
     deliveries.push({ id: newId('whd'), endpointId: null, url: event.url });
   }
-  await insertWebhookDeliveries(
+  const inserted = await insertWebhookDeliveries(
     ctx.sql,
-    { accountId: event.accountId, type: event.type, payload: { ...message }, at },
+    { accountId: event.accountId, type: event.type, payload: { ...message }, at, key: event.key },
     deliveries,
   );
-  for (const d of deliveries) {
+  for (const id of inserted) {
     try {
-      await queueAttempt(queues, d.id, 1);
+      await queueAttempt(queues, id, 1);
     } catch (err) {
       ctx.logger.warn(
-        { err, deliveryId: d.id },
+        { err, deliveryId: id },
         'enqueueing a webhook delivery failed; the sweeper retries it',
       );
     }
   }
-  return deliveries.map((d) => d.id);
+  return inserted;
 }

@@ -116,13 +116,20 @@ export interface BatchOutcome {
   errors: Record<string, unknown> | null;
 }
 
+/** End a batch, recording its batch.<status> event with the end (event_outbox). */
 export async function closeBatch(db: Db, id: string, o: BatchOutcome): Promise<BatchRow> {
   const [row] = await db<BatchRow[]>`
-    update batches set status = ${o.status}, ${db(`${o.status}_at`)} = ${o.at},
-      output_file_id = ${o.outputFileId}, error_file_id = ${o.errorFileId},
-      completed = ${o.completed}, failed = ${o.failed}, errors = ${o.errors ? db.json(o.errors as never) : null}
-    where id = ${id}
-    returning *`;
+    with closed as (
+      update batches set status = ${o.status}, ${db(`${o.status}_at`)} = ${o.at},
+        output_file_id = ${o.outputFileId}, error_file_id = ${o.errorFileId},
+        completed = ${o.completed}, failed = ${o.failed}, errors = ${o.errors ? db.json(o.errors as never) : null}
+      where id = ${id}
+      returning *
+    ), events as (
+      insert into event_outbox (subject_id, created_at) select id, ${o.at} from closed
+      on conflict do nothing
+    )
+    select * from closed`;
   return row!;
 }
 

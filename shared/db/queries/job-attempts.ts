@@ -92,14 +92,22 @@ export async function completeJobs(db: Db, done: JobCompletion[]): Promise<strin
     cost: d.cost.toString(),
     at: d.at.toISOString(),
   }));
+  // A job of its own (not a batch line) records its job.succeeded event with its end (event_outbox).
   const rows = await db<{ id: string }[]>`
-    update jobs j set status = 'succeeded', result = v.result, usage = v.usage, cost_ngonka = v.cost,
-      completed_at = v.at, error = null, attempts = greatest(j.attempts, v.attempt),
-      started_at = coalesce(j.started_at, v.started_at)
-    from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
-      as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
-    where j.id = v.id and ${statusIn(db, 'j.status', LIVE_JOB)}
-    returning j.id`;
+    with done as (
+      update jobs j set status = 'succeeded', result = v.result, usage = v.usage, cost_ngonka = v.cost,
+        completed_at = v.at, error = null, attempts = greatest(j.attempts, v.attempt),
+        started_at = coalesce(j.started_at, v.started_at)
+      from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
+        as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
+      where j.id = v.id and ${statusIn(db, 'j.status', LIVE_JOB)}
+      returning j.id, j.batch_id, j.completed_at
+    ), events as (
+      insert into event_outbox (subject_id, created_at)
+      select id, completed_at from done where batch_id is null
+      on conflict do nothing
+    )
+    select id from done`;
   return rows.map((r) => r.id);
 }
 

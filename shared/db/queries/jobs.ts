@@ -104,12 +104,20 @@ export async function failJob(
     attempt?: Omit<AttemptMark, 'id'>;
   },
 ): Promise<JobRow | null> {
+  // A failed job of its own (not a batch line) records its job.failed event with its end (event_outbox).
   const [row] = await db<JobRow[]>`
-    update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0,
-      attempts = greatest(attempts, ${f.attempt?.attempt ?? 0}),
-      started_at = coalesce(started_at, ${f.attempt?.startedAt ?? null}::timestamptz)
-    where id = ${id} and ${statusIn(db, 'status', UNFINISHED)}
-    returning *`;
+    with ended as (
+      update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0,
+        attempts = greatest(attempts, ${f.attempt?.attempt ?? 0}),
+        started_at = coalesce(started_at, ${f.attempt?.startedAt ?? null}::timestamptz)
+      where id = ${id} and ${statusIn(db, 'status', UNFINISHED)}
+      returning *
+    ), events as (
+      insert into event_outbox (subject_id, created_at)
+      select id, completed_at from ended where status = 'failed' and batch_id is null
+      on conflict do nothing
+    )
+    select * from ended`;
   return row ?? null;
 }
 

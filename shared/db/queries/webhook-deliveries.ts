@@ -10,20 +10,27 @@ export interface NewWebhookDelivery {
   url: string;
 }
 
-/** One event's deliveries in one statement; they share the account, type, payload and instant. */
+/**
+ * One event's deliveries in one statement; they share the account, type, payload and instant. With
+ * a `key`, a destination that already has a delivery of that event is skipped. Returns the ids
+ * inserted.
+ */
 export async function insertWebhookDeliveries(
   db: Db,
-  event: { accountId: string; type: string; payload: Record<string, unknown>; at: Date },
+  event: { accountId: string; type: string; payload: Record<string, unknown>; at: Date; key?: string },
   deliveries: NewWebhookDelivery[],
-): Promise<void> {
-  if (deliveries.length === 0) return;
-  await db`
+): Promise<string[]> {
+  if (deliveries.length === 0) return [];
+  const rows = await db<{ id: string }[]>`
     insert into webhook_deliveries
-      (id, endpoint_id, account_id, url, event_type, payload, next_attempt_at, created_at, updated_at)
-    select d.id, d.endpoint_id, ${event.accountId}, d.url, ${event.type},
+      (id, endpoint_id, account_id, url, event_type, event_key, payload, next_attempt_at, created_at, updated_at)
+    select d.id, d.endpoint_id, ${event.accountId}, d.url, ${event.type}, ${event.key ?? null},
       ${db.json(event.payload as Parameters<Db['json']>[0])}, ${event.at}, ${event.at}, ${event.at}
     from unnest(${deliveries.map((d) => d.id)}::text[], ${deliveries.map((d) => d.endpointId)}::text[],
-      ${deliveries.map((d) => d.url)}::text[]) as d (id, endpoint_id, url)`;
+      ${deliveries.map((d) => d.url)}::text[]) as d (id, endpoint_id, url)
+    on conflict do nothing
+    returning id`;
+  return rows.map((r) => r.id);
 }
 
 /** A delivery as the worker needs it: with its endpoint's state and secret (null for a per-job URL). */

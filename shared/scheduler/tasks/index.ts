@@ -6,6 +6,7 @@ import { resumeStalledDeliveries } from '../../webhooks/resume.js';
 import type { SchedulerTask } from '../scheduler.js';
 import { expireKeys } from './expire-keys.js';
 import { limitAlerts } from './limit-alerts.js';
+import { emitMissedEvents } from './missed-events.js';
 import { reconcileCheck } from './reconcile-check.js';
 import { refreshUpstream } from './refresh-upstream.js';
 import { rollover } from './rollover.js';
@@ -29,6 +30,12 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
       name: 'webhook-resume',
       cron: c.SCHEDULER_WEBHOOK_RESUME_CRON,
       run: () => resumeStalledDeliveries(ctx, deps.queues),
+    },
+    // Job and batch events are recorded with the end they report; this emits any their process did not.
+    {
+      name: 'missed-events',
+      cron: c.SCHEDULER_WEBHOOK_RESUME_CRON,
+      run: () => emitMissedEvents(ctx, deps.queues),
     },
     // Each batch also has a delayed job at its expiry; this sweep catches any that Redis lost.
     {

@@ -1,0 +1,33 @@
+import type { Context } from '../context.js';
+import type { Sql } from '../db/client.js';
+import { deleteOutboxRows } from '../db/queries/event-outbox.js';
+import { GroupCommit } from '../group-commit.js';
+import type { Queues } from '../queues.js';
+import { emitEvent, type WebhookEvent } from './emit.js';
+
+const emittedWrites = new WeakMap<Sql, GroupCommit<string>>();
+
+/** Outbox rows of events just emitted, deleted together (a busy worker ends many jobs at once). */
+function markEmitted(sql: Sql, subjectId: string): Promise<void> {
+  let g = emittedWrites.get(sql);
+  if (!g) {
+    g = new GroupCommit((ids) => deleteOutboxRows(sql, ids));
+    emittedWrites.set(sql, g);
+  }
+  return g.add(subjectId).then(() => {});
+}
+
+/**
+ * Emit the event a job's or batch's end recorded in event_outbox, then clear the record. Keyed by
+ * the event, so a second emit of it (the sweep meeting the worker, a crash before the clear)
+ * reaches no destination twice.
+ */
+export async function emitFinalEvent(
+  ctx: Context,
+  queues: Queues,
+  subjectId: string,
+  event: Omit<WebhookEvent, 'key'>,
+): Promise<void> {
+  await emitEvent(ctx, queues, { ...event, key: `${event.type}:${subjectId}` });
+  await markEmitted(ctx.sql, subjectId);
+}

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finalizeIfIdle } from '../../shared/batches/finalize.js';
+import type { Context } from '../../shared/context.js';
+import { closeBatch, insertBatch } from '../../shared/db/queries/batches.js';
+import { insertFile } from '../../shared/db/queries/files.js';
+import { completeJobs } from '../../shared/db/queries/job-attempts.js';
+import { failJob } from '../../shared/db/queries/jobs.js';
+import { newId } from '../../shared/ids.js';
+import { afterJobFinished } from '../../shared/jobs/finish.js';
+import type { Queues } from '../../shared/queues.js';
+import { emitMissedEvents } from '../../shared/scheduler/tasks/missed-events.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { admitJob, subscribeAll, testQueues } from '../helpers/scheduler.js';
+
+// The webhook event of a job's or batch's end is recorded with that end (event_outbox), so it is
+// emitted even when the process that wrote the end never got to emit it, and never twice to one
+// destination. No webhook worker runs: deliveries stay recorded for the assertions.
+let env: TestEnv;
+let queues: Queues;
+beforeAll(async () => {
+  env = await createTestEnv();
+  queues = testQueues(env.ctx);
+});
+afterAll(async () => {
+  await queues?.close();
+  await env?.close();
+});
+
+const JOB_URL = 'https://hooks.example.com/job';
+
+/** Every delivery of the account: its event, where it goes, and what it reports. */
+const deliveries = (ctx: Context, accountId: string) =>
+  ctx.sql<{ event_type: string; endpoint_id: string | null; url: string; subject: string }[]>`
+    select event_type, endpoint_id, url, payload -> 'data' ->> 'id' as subject
+    from webhook_deliveries where account_id = ${accountId} order by endpoint_id nulls last`;
+
+/** A subscribed account with a job of its own webhook_url, admitted (not run). */
+async function accountWithJob(): Promise<{ f: KeyFixture; endpointId: string; jobId: string }> {
+  const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+  const endpointId = await subscribeAll(env.ctx, f.accountId);
+  const { jobId } = await admitJob(env.ctx, f, 100n);
+  await env.ctx.sql`update jobs set webhook_url = ${JOB_URL} where id = ${jobId}`;
+  return { f, endpointId, jobId };
+}
+
+const failIt = (jobId: string) =>
+  failJob(env.ctx.sql, jobId, {
+    status: 'failed',
+    error: { type: 'upstream_error', message: 'no' },
+    at: env.ctx.clock.now(),
+  });
+
+describe('job and batch events recorded with the end they report', () => {
+  it('emits a failed job’s event that was lost after its end committed, once', async () => {
+    const { f, endpointId, jobId } = await accountWithJob();
+    await failIt(jobId); // …and the worker died before emitting
+    expect(await deliveries(env.ctx, f.accountId)).toEqual([]);
+
+    // Not yet: the worker that wrote the end normally emits it within moments.
+    expect(await emitMissedEvents(env.ctx, queues)).toBe(0);
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(1);
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(0);
+    expect(await deliveries(env.ctx, f.accountId)).toEqual([
+      { event_type: 'job.failed', endpoint_id: endpointId, url: expect.any(String), subject: jobId },
+      { event_type: 'job.failed', endpoint_id: null, url: JOB_URL, subject: jobId },
+    ]);
+  });
+
+  it('emits a succeeded job’s lost event too', async () => {
+    const { f, jobId } = await accountWithJob();
+    const at = env.ctx.clock.now();
+    await completeJobs(env.ctx.sql, [
+      {
+        id: jobId,
+        attempt: 1,
+        startedAt: at,
+        result: { choices: [] },
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        cost: 2n,
+        at,
+      },
+    ]);
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(1);
+    expect((await deliveries(env.ctx, f.accountId)).map((d) => d.event_type)).toEqual([
+      'job.succeeded',
+      'job.succeeded',
+    ]);
+  });
+
+  it('never delivers one job event twice to one destination, however often it is emitted', async () => {
+    const { f, jobId } = await accountWithJob();
+    const job = (await failIt(jobId))!;
+    await afterJobFinished(env.ctx, queues, job);
+    // A second emit (a retry after an error, or the sweep meeting the worker) adds nothing.
+    await afterJobFinished(env.ctx, queues, job);
+    const earlier = new Date(Date.now() - 1000);
+    await env.ctx.sql`insert into event_outbox (subject_id, created_at) values (${jobId}, ${earlier})`;
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(1);
+    expect(await deliveries(env.ctx, f.accountId)).toHaveLength(2);
+  });
+
+  it('emits a finished batch’s event, once, and a lost one from the sweep', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+    await subscribeAll(env.ctx, f.accountId);
+    const emptyBatch = async () => {
+      const now = env.ctx.clock.now();
+      const file = await insertFile(env.ctx.sql, {
+        id: newId('file'),
+        accountId: f.accountId,
+        managementKeyId: f.mkId,
+        purpose: 'batch',
+        filename: 'in.jsonl',
+        bytes: 0,
+        lineCount: 0,
+        createdAt: now,
+      });
+      const id = newId('batch');
+      await insertBatch(env.ctx.sql, {
+        id,
+        accountId: f.accountId,
+        managementKeyId: f.mkId,
+        childKeyId: f.key.id,
+        inputFileId: file.id,
+        endpoint: '/v1/chat/completions',
+        completionWindow: '24h',
+        total: 0,
+        metadata: {},
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + 86_400_000),
+      });
+      return id;
+    };
+    const emitted = await emptyBatch();
+    await finalizeIfIdle(env.ctx, queues, emitted);
+    await finalizeIfIdle(env.ctx, queues, emitted);
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(0);
+
+    // The batch's end commits, and the process dies before emitting: the sweep sends it.
+    const lost = await emptyBatch();
+    await closeBatch(env.ctx.sql, lost, {
+      status: 'completed',
+      at: env.ctx.clock.now(),
+      outputFileId: null,
+      errorFileId: null,
+      completed: 0,
+      failed: 0,
+      errors: null,
+    });
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(1);
+    expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(0);
+
+    const rows = await deliveries(env.ctx, f.accountId);
+    expect(rows.map((d) => [d.event_type, d.subject]).sort()).toEqual(
+      [
+        ['batch.completed', emitted],
+        ['batch.completed', lost],
+      ].sort(),
+    );
+  });
+});
