@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { completeJobs, markJobsRunning } from '../../shared/db/queries/job-attempts.js';
 import { failJob, findJob } from '../../shared/db/queries/jobs.js';
+import { settleHolds } from '../../shared/ledger/settle.js';
 import type { Queues } from '../../shared/queues.js';
 import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
@@ -58,6 +59,24 @@ describe('scheduler: stale holds', () => {
     expect(await holdRow(fresh)).toMatchObject({ status: 'open' });
     expect(await available(f)).toBe('900');
     expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261126'))).toBe('100');
+  });
+
+  it('leaves a sync hold past its deadline to its settlement message while one waits for a retry', async () => {
+    clock.set('2026-11-26T11:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const id = await hold(env.ctx, f.key, 300n, { ttlMs: 15 * 60_000 });
+    // The request was served; its usage waits in a settlement message that failed and retries later.
+    const usage = { holdId: id, outcome: 'post' as const, promptTokens: 40, completionTokens: 60 };
+    await queues.add('settlement', { items: [usage], enqueuedAt: Date.now() }, { delay: 3_600_000 });
+
+    clock.set('2026-11-26T11:20:00.000Z');
+    await sweepStaleHolds(env.ctx, queues); // (an earlier test's hold may be stale by now)
+    expect(await holdRow(id)).toMatchObject({ status: 'open' });
+    // The message runs at last and books what was served.
+    await settleHolds(env.ctx, [usage]);
+    expect(await holdRow(id)).toMatchObject({ status: 'posted', posted_amount: 100n });
+    await queues.get('settlement').obliterate({ force: true });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
   });
 
   it('fails a job still queued at its hold deadline (stale_hold, job.failed) and voids its hold', async () => {

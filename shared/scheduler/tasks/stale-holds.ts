@@ -5,6 +5,7 @@ import { findStaleHolds } from '../../db/queries/stale-holds.js';
 import { afterJobFinished } from '../../jobs/finish.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
 import type { Queues } from '../../queues.js';
+import { holdsAwaitingSettlement } from './pending-settlements.js';
 
 const BATCH = 200;
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
@@ -24,7 +25,10 @@ export interface StaleHoldsResult {
  * - its job ended more than HOLD_GRACE_SECONDS ago (the settlement message was lost): a job that
  *   succeeded is charged for the usage it recorded, exactly what its settlement would have posted;
  *   any other is voided.
- * settleHolds is idempotent per hold, so a race with a late settlement or a second sweeper is harmless.
+ * A hold whose request has ended is left alone while a settlement message for it still waits to
+ * run (holdsAwaitingSettlement): a sync request's usage is only in that message, and voiding its
+ * hold first would serve it free. settleHolds is idempotent per hold, so a race with a late
+ * settlement or a second sweeper is harmless.
  */
 export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<StaleHoldsResult> {
   const result: StaleHoldsResult = { voided: 0, posted: 0, jobsFailed: 0 };
@@ -34,7 +38,14 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
     const stale = await findStaleHolds(ctx.sql, now, graceMs, BATCH);
     const items: Settlement[] = [];
     const failed: JobRow[] = [];
+    // A hold whose settlement message is still waiting (late, or retrying) is not lost.
+    const settling = await holdsAwaitingSettlement(
+      queues,
+      new Set(stale.filter((h) => !h.job_id || TERMINAL.has(h.job_status ?? '')).map((h) => h.hold_id)),
+    );
     for (const h of stale) {
+      const ended = !h.job_id || TERMINAL.has(h.job_status ?? '');
+      if (ended && (settling === 'backlog' || settling.has(h.hold_id))) continue;
       if (h.job_id && h.job_status && !TERMINAL.has(h.job_status)) {
         const job = await failJob(ctx.sql, h.job_id, {
           status: 'failed',
