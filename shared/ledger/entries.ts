@@ -36,7 +36,11 @@ export function formatChargedRequest(r: ChargedRequestRow) {
   };
 }
 
+/** The largest posting id Postgres can hold (bigint): a cursor past it names no entry. */
+const MAX_POSTING_ID = 9_223_372_036_854_775_807n;
+
 export function parseEntryCursor(cursor: string): bigint | null {
   const m = /^le_(\d{1,19})$/.exec(cursor);
-  return m?.[1] ? BigInt(m[1]) : null;
+  const id = m?.[1] ? BigInt(m[1]) : null;
+  return id !== null && id <= MAX_POSTING_ID ? id : null;
 }

@@ -215,6 +215,7 @@ describe('account: error', () => {
     ['/api/account/ledger?limit=abc', 'limit'],
     ['/api/account/ledger?cursor=nope', 'cursor'],
     ['/api/account/ledger?cursor=le_-1', 'cursor'],
+    ['/api/account/ledger?cursor=le_9999999999999999999', 'cursor'], // past Postgres's bigint
     ['/api/account/usage?from=2026-02-30', 'from'],
     ['/api/account/usage?to=15-03-2026', 'to'],
     ['/api/account/usage?group_by=hour', 'group_by'],
@@ -322,6 +323,7 @@ describe('account: security', () => {
     for (const path of [
       `/api/account/ledger/${charge.id}`,
       '/api/account/ledger/le_0',
+      '/api/account/ledger/le_9999999999999999999',
       '/api/account/ledger/x',
     ])
       expect((await get(other, path)).body.error.type).toBe('not_found');

@@ -13,7 +13,8 @@ export async function findManagementKeyByHash(db: Db, hash: Buffer): Promise<Man
 }
 
 export async function touchManagementKey(db: Db, id: string, at: Date): Promise<void> {
-  await db`update management_keys set last_used_at = ${at} where id = ${id}`;
+  // Never backwards: two requests' touches may land out of order.
+  await db`update management_keys set last_used_at = greatest(last_used_at, ${at}) where id = ${id}`;
 }
 
 export interface ChildKeyAuthRow {
