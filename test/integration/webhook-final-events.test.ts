@@ -88,6 +88,19 @@ describe('job and batch events recorded with the end they report', () => {
     ]);
   });
 
+  it('records the end of a job nobody listens to no event at all, and of one with only its own URL', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n }); // no endpoint
+    const unheard = (await admitJob(env.ctx, f, 100n)).jobId;
+    const ownUrl = (await admitJob(env.ctx, f, 100n)).jobId;
+    await env.ctx.sql`update jobs set webhook_url = ${JOB_URL} where id = ${ownUrl}`;
+    await failIt(unheard);
+    const heard = (await failIt(ownUrl))!;
+    const rows = await env.ctx
+      .sql`select subject_id from event_outbox where subject_id in ${env.ctx.sql([unheard, ownUrl])}`;
+    expect(rows.map((r) => r.subject_id)).toEqual([ownUrl]);
+    await afterJobFinished(env.ctx, queues, heard); // emitted, and its record cleared
+  });
+
   it('never delivers one job event twice to one destination, however often it is emitted', async () => {
     const { f, jobId } = await accountWithJob();
     const job = (await failIt(jobId))!;

@@ -14,3 +14,16 @@ export async function deleteOutboxRows(db: Db, subjectIds: string[]): Promise<vo
   if (subjectIds.length === 0) return;
   await db`delete from event_outbox where subject_id = any(${subjectIds}::text[])`;
 }
+
+/**
+ * Whether a job's end is heard (its `alias` row: its own webhook_url, or an active endpoint of its
+ * account subscribed to `type`): only then is its event recorded. Most jobs have no listener, and an
+ * outbox row written and deleted for each of them cost Postgres on every job.
+ */
+export function jobEventHeard(db: Db, alias: string, type: 'job.succeeded' | 'job.failed') {
+  const j = db(alias);
+  return db`(${j}.webhook_url is not null or exists (
+    select 1 from webhook_endpoints heard_by
+    where heard_by.account_id = ${j}.account_id and heard_by.status = 'active' and heard_by.deleted_at is null
+      and (${type} = any(heard_by.events) or '*' = any(heard_by.events))))`;
+}

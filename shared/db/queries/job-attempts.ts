@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { jobEventHeard } from './event-outbox.js';
 import { type JobRow, LIVE_JOB } from './jobs.js';
 import { statusIn } from './status-by-id.js';
 
@@ -92,7 +93,8 @@ export async function completeJobs(db: Db, done: JobCompletion[]): Promise<strin
     cost: d.cost.toString(),
     at: d.at.toISOString(),
   }));
-  // A job of its own (not a batch line) records its job.succeeded event with its end (event_outbox).
+  // A job of its own (not a batch line) records its job.succeeded event with its end (event_outbox),
+  // when anyone hears it.
   const rows = await db<{ id: string }[]>`
     with done as (
       update jobs j set status = 'succeeded', result = v.result, usage = v.usage, cost_ngonka = v.cost,
@@ -101,10 +103,10 @@ export async function completeJobs(db: Db, done: JobCompletion[]): Promise<strin
       from jsonb_to_recordset(${db.json(doc as never)}::jsonb)
         as v(id text, attempt int, started_at timestamptz, result jsonb, usage jsonb, cost bigint, at timestamptz)
       where j.id = v.id and ${statusIn(db, 'j.status', LIVE_JOB)}
-      returning j.id, j.batch_id, j.completed_at
+      returning j.id, j.batch_id, j.completed_at, j.account_id, j.webhook_url
     ), events as (
       insert into event_outbox (subject_id, created_at)
-      select id, completed_at from done where batch_id is null
+      select id, completed_at from done d where batch_id is null and ${jobEventHeard(db, 'd', 'job.succeeded')}
       on conflict do nothing
     )
     select id from done`;

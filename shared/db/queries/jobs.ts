@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { jobEventHeard } from './event-outbox.js';
 import { HOLD_COLUMNS, holdRows, type NewHold } from './holds.js';
 import type { AttemptMark } from './job-attempts.js';
 import { statusIn } from './status-by-id.js';
@@ -114,7 +115,8 @@ export async function failJob(
       returning *
     ), events as (
       insert into event_outbox (subject_id, created_at)
-      select id, completed_at from ended where status = 'failed' and batch_id is null
+      select id, completed_at from ended j
+      where status = 'failed' and batch_id is null and ${jobEventHeard(db, 'j', 'job.failed')}
       on conflict do nothing
     )
     select * from ended`;
