@@ -49,7 +49,8 @@ export async function streamChat(
   });
   // A client that hung up during admission closed before the listener was there: no node call for
   // it (its first write would wait for a drain that never comes, holding money until the deadline).
-  if (res.destroyed || !res.socket || res.socket.destroyed) clientGone();
+  // (A pipelined request's response has no socket until its turn: its request's socket tells.)
+  if (res.destroyed || (res.socket ?? res.req?.socket)?.destroyed) clientGone();
   // Stopped before its hold could go stale: a stream served past its hold's life would be free.
   const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
   const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);

@@ -243,6 +243,28 @@ describe('streams that end early', () => {
     await settled(stack.env.ctx, c.accountId);
   });
 
+  it('serves two streams pipelined on one connection, the second waiting its turn', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const request = (content: string) => {
+      const body = JSON.stringify({ model: MODEL, messages: ask(content), max_tokens: 10, stream: true });
+      return (
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${c.childKey}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      );
+    };
+    const socket = connect(Number(new URL(stack.server.url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    // The first streams slowly, so the second is admitted while the first still holds the connection.
+    socket.write(request('hello [[sim delay=50]]') + request('hello'));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    await waitFor('both streams done', () => (text.match(/data: \[DONE\]/g) ?? []).length === 2);
+    socket.destroy();
+    expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+  });
+
   it('stops the node call when the client disconnects, and bills what was generated', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const messages = ask('Tell me a long story [[sim delay=50]]');
