@@ -80,4 +80,55 @@ describe('scheduler: limit alerts', () => {
     expect(await alerts(zero)).toEqual([]);
     expect(await alerts(monthly)).toEqual(['monthly:80:90/100']);
   });
+
+  it("raises the day's and month's alerts for a limit passed after the last run before midnight", async () => {
+    clock.set('2026-12-31T23:59:30.000Z');
+    const f = await createKeyFixture(w.env.ctx, {
+      balance: 100_000n,
+      limitDaily: 1000n,
+      limitMonthly: 1000n,
+    });
+    await subscribeAll(w.env.ctx, f.accountId);
+    await limitAlerts(w.env.ctx, w.queues); // the last run of Dec 31 finds nothing
+    expect(await alerts(f)).toEqual([]);
+
+    clock.set('2026-12-31T23:59:45.000Z');
+    const id = await hold(w.env.ctx, f.key, 1000n);
+    clock.set('2027-01-01T00:00:00.000Z'); // settled into Dec 31, where it was admitted
+    await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: 1000, completionTokens: 0 }]);
+
+    // The first run of the new day and month looks back at the ones just closed, once.
+    await limitAlerts(w.env.ctx, w.queues);
+    clock.set('2027-01-01T00:00:30.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect((await alerts(f)).sort()).toEqual([
+      'daily:100:1000/1000',
+      'daily:80:1000/1000',
+      'monthly:100:1000/1000',
+      'monthly:80:1000/1000',
+    ]);
+    const periods = (await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold')).map(
+      (d) => `${d.payload.data.period} ${d.payload.data.resets_at}`,
+    );
+    expect([...new Set(periods)].sort()).toEqual([
+      '2026-12 2027-01-01T00:00:00.000Z',
+      '2026-12-31 2027-01-01T00:00:00.000Z',
+    ]);
+  });
+
+  it('looks back at the day just closed on a new day inside a month, daily limit only', async () => {
+    clock.set('2027-01-14T23:59:30.000Z');
+    const f = await createKeyFixture(w.env.ctx, {
+      balance: 100_000n,
+      limitDaily: 1000n,
+      limitMonthly: 10_000n,
+    });
+    await subscribeAll(w.env.ctx, f.accountId);
+    await limitAlerts(w.env.ctx, w.queues);
+    clock.set('2027-01-14T23:59:50.000Z');
+    await spend(f, 900);
+    clock.set('2027-01-15T00:00:00.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alerts(f)).toEqual(['daily:80:900/1000']);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyLimitUsageRow } from '../../shared/db/queries/limit-usage.js';
-import { thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
+import { periodsToCheck, thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
 
 const row = (o: Partial<KeyLimitUsageRow>): KeyLimitUsageRow => ({
   id: 'ck_1',
@@ -41,5 +41,52 @@ describe('limit threshold events', () => {
       limit_ngonka: big.toString(),
       resets_at: '2028-03-01T00:00:00.000Z',
     });
+  });
+
+  it('evaluates the limits asked for, in the day and month of the instant given', () => {
+    const r = row({
+      limit_daily_ngonka: 10n,
+      day_settled: 10n,
+      limit_monthly_ngonka: 10n,
+      month_settled: 10n,
+    });
+    const created = new Date('2028-03-01T00:00:00.000Z');
+    const events = thresholdEvents(r, at, { limits: ['monthly'], createdAt: created });
+    expect(events.map((e) => e.dedupeKey)).toEqual([
+      'key.limit_threshold:ck_1:monthly:2028-02:80',
+      'key.limit_threshold:ck_1:monthly:2028-02:100',
+    ]);
+    expect(events[0]).toMatchObject({ createdAt: created, data: { resets_at: '2028-03-01T00:00:00.000Z' } });
+  });
+});
+
+describe('periods a limit-alerts run looks at', () => {
+  const look = (now: string, last: string | null) =>
+    periodsToCheck(new Date(now), last ? new Date(last) : null).map(
+      (p) => `${p.at.toISOString().slice(0, 10)} ${p.limits.join('+')}`,
+    );
+
+  it('only the current ones in the middle of a day', () => {
+    expect(look('2026-12-31T23:59:30.000Z', '2026-12-31T23:59:00.000Z')).toEqual([
+      '2026-12-31 daily+monthly',
+    ]);
+    expect(look('2027-01-01T00:00:30.000Z', '2027-01-01T00:00:00.000Z')).toEqual([
+      '2027-01-01 daily+monthly',
+    ]);
+  });
+
+  it('also the day just closed on the first run of a day, and its month on the first run of a month', () => {
+    expect(look('2027-01-15T00:00:00.000Z', '2027-01-14T23:59:30.000Z')).toEqual([
+      '2027-01-15 daily+monthly',
+      '2027-01-14 daily',
+    ]);
+    expect(look('2027-01-01T00:00:00.000Z', '2026-12-31T23:59:30.000Z')).toEqual([
+      '2027-01-01 daily+monthly',
+      '2026-12-31 daily+monthly',
+    ]);
+    expect(look('2028-03-01T00:00:10.000Z', null)).toEqual([
+      '2028-03-01 daily+monthly',
+      '2028-02-29 daily+monthly',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import type { Db } from '../client.js';
 
-/** A limited child key's use of its limits in the current UTC day and month. */
+/** A limited child key's use of its limits in one UTC day and its month. */
 export interface KeyLimitUsageRow {
   id: string;
   account_id: string;

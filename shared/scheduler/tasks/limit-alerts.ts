@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import { type KeyLimitUsageRow, keyLimitUsage } from '../../db/queries/limit-usage.js';
 import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
-import { dayResetsAt, isoDay, monthResetsAt, startOfUtcMonth } from '../../periods.js';
+import { dayResetsAt, isoDay, monthResetsAt, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
 
@@ -14,53 +14,88 @@ const OVERLAP_MS = 5 * 60_000;
  * once per key, limit, period and threshold (the event's dedupe key). "Use" is what admission counts
  * against the limit: settled spend plus open reservations; at 100% the key admits nothing more until
  * the period resets. Only keys whose use may have moved since the last run are read (a watermark
- * in Redis; without it, everything used this month).
+ * in Redis; without it, everything used this month). The first run of a new day also looks at the
+ * day just closed (and of a new month, the month): a request admitted after the last run before
+ * midnight still counts there, and is often settled after it.
  */
 export async function limitAlerts(
   ctx: Context,
   queues: Queues,
 ): Promise<{ raised: number; emitted: number }> {
   const now = ctx.clock.now();
-  const monthStart = startOfUtcMonth(now);
   const watermarkKey = `${ctx.config.REDIS_PREFIX}:sched:limit-alerts:since`;
   const mark = Number((await ctx.redis.get(watermarkKey)) ?? Number.NaN);
   // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
-  const since =
-    Number.isFinite(mark) && mark <= now.getTime()
-      ? new Date(Math.max(mark - OVERLAP_MS, monthStart.getTime()))
+  const lastRun = Number.isFinite(mark) && mark <= now.getTime() ? new Date(mark) : null;
+  const events: NewSchedulerEvent[] = [];
+  for (const p of periodsToCheck(now, lastRun)) {
+    const monthStart = startOfUtcMonth(p.at);
+    const since = lastRun
+      ? new Date(Math.max(lastRun.getTime() - OVERLAP_MS, monthStart.getTime()))
       : monthStart;
-  const rows = await keyLimitUsage(ctx.sql, {
-    day: isoDay(now),
-    monthStart: isoDay(monthStart),
-    monthEnd: isoDay(monthResetsAt(now)),
-    since,
-  });
-  const events = rows.flatMap((r) => thresholdEvents(r, now));
+    const rows = await keyLimitUsage(ctx.sql, {
+      day: isoDay(p.at),
+      monthStart: isoDay(monthStart),
+      monthEnd: isoDay(monthResetsAt(p.at)),
+      since,
+    });
+    events.push(...rows.flatMap((r) => thresholdEvents(r, p.at, { limits: p.limits, createdAt: now })));
+  }
   const raised = await insertSchedulerEvents(ctx.sql, events);
   await ctx.redis.set(watermarkKey, String(now.getTime()));
   return { raised, emitted: await flushSchedulerEvents(ctx, queues) };
 }
 
-/** The thresholds a key has reached, as events (duplicates of earlier ones are dropped on insert). */
-export function thresholdEvents(r: KeyLimitUsageRow, now: Date): NewSchedulerEvent[] {
+export type LimitKind = 'daily' | 'monthly';
+
+/**
+ * The periods a run looks at, each as an instant inside it: the current day and month; when the
+ * last run was on an earlier day (or is unknown), also the day just closed, with its month if
+ * that month is over too. A run in the middle of a period looks at the current one only.
+ */
+export function periodsToCheck(
+  now: Date,
+  lastRun: Date | null,
+): { at: Date; limits: readonly LimitKind[] }[] {
+  const out: { at: Date; limits: readonly LimitKind[] }[] = [{ at: now, limits: ['daily', 'monthly'] }];
+  const today = startOfUtcDay(now);
+  if (lastRun && lastRun >= today) return out;
+  const newMonth = !lastRun || lastRun < startOfUtcMonth(now);
+  out.push({
+    at: new Date(today.getTime() - 86_400_000),
+    limits: newMonth ? ['daily', 'monthly'] : ['daily'],
+  });
+  return out;
+}
+
+/**
+ * The thresholds a key has reached in the day and month of `at`, as events (duplicates of earlier
+ * ones are dropped on insert), recorded at `createdAt` (default `at`).
+ */
+export function thresholdEvents(
+  r: KeyLimitUsageRow,
+  at: Date,
+  opts: { limits?: readonly LimitKind[]; createdAt?: Date } = {},
+): NewSchedulerEvent[] {
+  const limits = opts.limits ?? ['daily', 'monthly'];
   const periods = [
     {
       limit: 'daily' as const,
       cap: r.limit_daily_ngonka,
       settled: r.day_settled,
       reserved: r.day_reserved,
-      period: isoDay(now),
-      resetsAt: dayResetsAt(now),
+      period: isoDay(at),
+      resetsAt: dayResetsAt(at),
     },
     {
       limit: 'monthly' as const,
       cap: r.limit_monthly_ngonka,
       settled: r.month_settled,
       reserved: r.month_reserved,
-      period: isoDay(now).slice(0, 7),
-      resetsAt: monthResetsAt(now),
+      period: isoDay(at).slice(0, 7),
+      resetsAt: monthResetsAt(at),
     },
-  ];
+  ].filter((p) => limits.includes(p.limit));
   const out: NewSchedulerEvent[] = [];
   for (const p of periods) {
     // A zero limit blocks a key on purpose; "100% of nothing" would only be noise.
@@ -84,7 +119,7 @@ export function thresholdEvents(r: KeyLimitUsageRow, now: Date): NewSchedulerEve
           period: p.period,
           resets_at: p.resetsAt.toISOString(),
         },
-        createdAt: now,
+        createdAt: opts.createdAt ?? at,
       });
     }
   }
