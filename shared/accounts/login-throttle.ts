@@ -58,12 +58,13 @@ export async function countLoginAttempt(ctx: Context, email: string, ip: string)
  * log in all day is never throttled for it.
  */
 export async function clearLoginAttempts(ctx: Context, email: string, ip: string): Promise<void> {
-  await ctx.redis
-    .multi()
-    .del(throttleKey(ctx, 'login', email, ip))
-    .decr(throttleKey(ctx, 'login-ip', ip))
-    .exec();
+  await ctx.redis.del(throttleKey(ctx, 'login', email, ip));
+  // Only a count still in its window, and never below 0: a DECR of a key that expired meanwhile
+  // would leave a negative count with no expiry, credit for failures never made.
+  await ctx.redis.eval(REFUND, 1, throttleKey(ctx, 'login-ip', ip));
 }
+
+const REFUND = `if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end`;
 
 /**
  * Count a registration from this IP: each one runs a password hash (tens of ms of CPU) and says

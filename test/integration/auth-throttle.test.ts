@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clearLoginAttempts } from '../../shared/accounts/login-throttle.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 
@@ -81,6 +83,19 @@ describe('throttles per client address', () => {
       expect((await login(email('nobody'), 'guess', ip)).status).toBe(401);
     expect((await login(own, 'correct horse', ip)).status).toBe(429);
   });
+});
+
+it('leaves no count behind when a success finds its address’s window gone', async () => {
+  const ip = '10.9.4.1';
+  const own = email('late');
+  expect((await register(own, '10.9.4.99')).status).toBe(201);
+  // The window ends between the success's own count and its refund: nothing may be credited.
+  const key = `${env.config.REDIS_PREFIX}:login-ip:${createHash('sha256').update(ip).digest('hex')}`;
+  await clearLoginAttempts(env.ctx, own, ip);
+  expect(await env.ctx.redis.exists(key)).toBe(0);
+  for (let i = 0; i < IP_FAILURES_MAX; i++)
+    expect((await login(email('nobody'), 'guess', ip)).status).toBe(401);
+  expect((await login(own, 'correct horse', ip)).status).toBe(429);
 });
 
 describe('headers of API answers', () => {
