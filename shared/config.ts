@@ -204,8 +204,14 @@ export const configSchema = z
      * stale: the settlement queue normally resolves it within seconds.
      */
     HOLD_GRACE_SECONDS: positiveInt.default(300),
-    /** A UTC day or month is closed only this long after it ended (clock skew between processes). */
-    ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
+    /**
+     * A UTC day or month is closed only this long after it ended. A sync chat request admitted just
+     * before midnight settles into its day up to SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later,
+     * and when its hold's write failed at admission, Postgres has no open hold to keep the day open
+     * meanwhile (settlement writes it): the grace must cover that (checked below), plus clock skew
+     * between processes. @default 1440 (840 + 300 + 300 of skew)
+     */
+    ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(1440),
     /**
      * How far apart the Redis step and the Postgres write of one request may be (an admission's Lua
      * call and its hold insert, a settlement's commit and its release). Reconciliation waits this long
@@ -254,7 +260,14 @@ export const configSchema = z
         'must leave a margin that covers REFERRAL_L1_BPS + REFERRAL_L2_BPS (at least 10000 / (1 − their sum / 10000))',
       path: ['PRICE_MARKUP_BPS'],
     },
-  );
+  )
+  // A period closed before a sync request admitted in it is settled gets usage after closing
+  // (reconciliation's closed_periods drift).
+  .refine((c) => c.ROLLOVER_GRACE_SECONDS >= c.SYNC_STREAM_MAX_SECONDS + c.HOLD_GRACE_SECONDS, {
+    message:
+      'must be at least SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS, the longest a sync request admitted before midnight may take to settle into its day',
+    path: ['ROLLOVER_GRACE_SECONDS'],
+  });
 
 export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };
 

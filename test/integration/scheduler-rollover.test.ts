@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
+import { toHoldTerms } from '../../shared/ledger/hold-terms.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
 import { rollover } from '../../shared/scheduler/tasks/rollover.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
@@ -51,10 +54,10 @@ describe('scheduler: UTC day and month rollover', () => {
     clock.set('2026-12-31T23:59:30.000Z');
     const open = await hold(env.ctx, f.key, 100n); // still running at midnight
 
-    clock.set('2027-01-01T00:02:00.000Z'); // inside the grace: nothing closes yet
+    clock.set('2027-01-01T00:20:00.000Z'); // inside the grace (24 minutes): nothing closes yet
     expect((await rollover(env.ctx)).days.closed).toEqual([]);
 
-    clock.set('2027-01-01T00:10:00.000Z');
+    clock.set('2027-01-01T00:30:00.000Z');
     const first = await rollover(env.ctx);
     expect(first.days).toEqual({ closed: [], closing: ['2026-12-31'] });
     expect(first.months).toEqual({ closed: [], closing: ['2026-12-01'] });
@@ -65,7 +68,7 @@ describe('scheduler: UTC day and month rollover', () => {
     expect(await outcome(hold(env.ctx, f.key, 1n))).toBe('child_key_limit');
 
     // The hold admitted on Dec 31 settles after midnight: it still belongs to Dec 31.
-    clock.set('2027-01-01T00:20:00.000Z');
+    clock.set('2027-01-01T00:40:00.000Z');
     await settleHolds(env.ctx, [{ holdId: open, outcome: 'post', promptTokens: 50, completionTokens: 0 }]);
     const second = await rollover(env.ctx);
     expect(second.days.closed).toEqual(['2026-12-31']);
@@ -99,7 +102,7 @@ describe('scheduler: UTC day and month rollover', () => {
     clock.set('2028-02-28T12:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitMonthly: 10_000n });
     await spend(f, 100);
-    clock.set('2028-02-29T00:10:00.000Z');
+    clock.set('2028-02-29T00:30:00.000Z');
     const a = await rollover(env.ctx);
     expect(a.days.closed).toEqual(['2028-02-28']);
     expect(a.months.closed).toEqual([]); // February is not over
@@ -107,7 +110,7 @@ describe('scheduler: UTC day and month rollover', () => {
     clock.set('2028-02-29T12:00:00.000Z');
     await spend(f, 200);
     expect(await counter(f, 'm', '202802')).toBe('300');
-    clock.set('2028-03-01T00:10:00.000Z');
+    clock.set('2028-03-01T00:30:00.000Z');
     const b = await rollover(env.ctx);
     expect(b.days.closed).toEqual(['2028-02-29']);
     expect(b.months.closed).toEqual(['2028-02-01']);
@@ -141,5 +144,53 @@ describe('scheduler: UTC day and month rollover', () => {
       requests: 0n,
       cost: 0n,
     });
+  });
+
+  it('keeps Dec 31 open for a sync request admitted before midnight whose hold Postgres never recorded', async () => {
+    clock.set('2026-12-31T23:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitDaily: 5000n });
+    await spend(f, 200);
+    clock.set('2026-12-31T23:59:50.000Z');
+    const { SYNC_STREAM_MAX_SECONDS: streamS, HOLD_GRACE_SECONDS: graceS } = env.ctx.config;
+    // As sync chat admits: the hold's write in the background, and here it fails (Postgres away).
+    const admission = await admit(env.ctx, {
+      key: f.key,
+      estimate: 1000n,
+      model: 'm',
+      pricePerToken: 1n,
+      markupBps: 10000,
+      holdTtlMs: (streamS + graceS) * 1000,
+      background: true,
+      write: () => Promise.reject(new Error('connection lost')),
+    });
+    await expect(admission.recorded).rejects.toThrow('connection lost');
+
+    // The stream runs its longest and its settlement (which writes the hold) comes a grace later;
+    // meanwhile the rollover runs every 5 minutes and must not close the day it settles into.
+    const settlesAt = Date.parse('2026-12-31T23:59:50.000Z') + (streamS + graceS) * 1000;
+    const tick = async () => {
+      clock.advance(5 * 60_000);
+      return rollover(env.ctx);
+    };
+    while (clock.now().getTime() + 5 * 60_000 < settlesAt) expect((await tick()).days.closed).toEqual([]);
+    clock.set(new Date(settlesAt));
+    await settleHolds(env.ctx, [
+      {
+        holdId: admission.hold.id,
+        outcome: 'post',
+        promptTokens: 600,
+        completionTokens: 0,
+        unrecorded: toHoldTerms(admission.hold),
+      },
+    ]);
+
+    let closed: string[] = [];
+    for (let i = 0; i < 12 && !closed.includes('2026-12-31'); i++) closed = (await tick()).days.closed;
+    expect(closed).toEqual(['2026-12-31']);
+    expect(await periods('day')).toEqual([
+      { period: '2026-12-31', status: 'closed', requests: 2n, cost: 800n },
+    ]);
+    const { drift } = await runReconcile(env.ctx, { inflightMs: 0 });
+    expect(drift.filter((d) => d.check === 'closed_periods')).toEqual([]);
   });
 });

@@ -37,6 +37,19 @@ describe('configuration', () => {
     expect(loadConfig({}, quiet).PRICE_MARKUP_BPS).toBe(12000);
   });
 
+  it('refuses a rollover grace shorter than a sync request may take to settle into its day', () => {
+    const defaults = loadConfig({}, quiet);
+    expect(defaults.ROLLOVER_GRACE_SECONDS).toBeGreaterThanOrEqual(
+      defaults.SYNC_STREAM_MAX_SECONDS + defaults.HOLD_GRACE_SECONDS,
+    );
+    expect(() => loadConfig({ ROLLOVER_GRACE_SECONDS: '300' }, quiet)).toThrow(
+      /ROLLOVER_GRACE_SECONDS: must be at least SYNC_STREAM_MAX_SECONDS \+ HOLD_GRACE_SECONDS/,
+    );
+    expect(() => loadConfig({ SYNC_STREAM_MAX_SECONDS: '1800' }, quiet)).toThrow(/ROLLOVER_GRACE_SECONDS: /);
+    const short = { SYNC_STREAM_MAX_SECONDS: '60', HOLD_GRACE_SECONDS: '60', ROLLOVER_GRACE_SECONDS: '120' };
+    expect(loadConfig(short, quiet).ROLLOVER_GRACE_SECONDS).toBe(120);
+  });
+
   it('refuses a placeholder JWT secret, whatever NODE_ENV, and takes a trusted proxy hop count as a number', () => {
     for (const NODE_ENV of ['development', 'production'])
       expect(() =>

@@ -26,7 +26,10 @@ export interface RolloverResult {
  * key_usage_monthly rows); a period stays `closing` while a hold admitted in it is open, because
  * that hold still settles into it, and is looked at again on the next run. Once periods are closed
  * their Redis counters are pruned. Periods are closed only ROLLOVER_GRACE_SECONDS after they end,
- * so a process whose clock lags a little cannot admit into a period already closed.
+ * so a process whose clock lags a little cannot admit into a period already closed, and a sync
+ * request admitted just before the end is settled first even when its hold's write failed at
+ * admission (no open hold in Postgres keeps the period `closing`; settlement writes it, up to
+ * SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later, which config validation holds the grace to).
  */
 export async function rollover(ctx: Context): Promise<RolloverResult> {
   const now = ctx.clock.now();
