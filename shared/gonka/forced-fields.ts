@@ -8,24 +8,27 @@ import type { TokenUsage } from './protocol.js';
 type Json = Record<string, unknown>;
 
 /**
- * Removes `logprobs` from every choice unless the client set `logprobs: true`, in place (the object
- * is freshly parsed and owned by the caller; copying every chunk would cost on the hot path).
- * Usage the client did not ask for (`stream_options.include_usage`) leaves stream chunks: `drop` is
- * true for a usage-only chunk (`choices: []`). The caller reads usage for billing before calling this.
+ * Puts the client's answer in OpenAI's shape, in place (the object is freshly parsed and owned by
+ * the caller; copying every chunk would cost on the hot path). Every choice has `logprobs`: the
+ * node's only when the client set `logprobs: true`, else null, as OpenAI sends it. A stream chunk
+ * has `usage` only when the client asked (`stream_options.include_usage`), then null on every chunk
+ * but the usage chunk, as OpenAI's; otherwise `drop` is true for a usage-only chunk (`choices: []`).
+ * The caller reads usage for billing before calling this.
  */
 export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean } {
   const choices = obj.choices;
-  if (Array.isArray(choices)) {
-    if (clientBody.logprobs !== true) {
-      for (const c of choices) if (c && typeof c === 'object' && 'logprobs' in c) delete (c as Json).logprobs;
-    }
-    if (obj.usage !== undefined && obj.object === 'chat.completion.chunk') {
-      const so = clientBody.stream_options as Json | null | undefined;
-      if (so?.include_usage !== true) {
-        // Some servers put usage on the last content chunk instead of a chunk of its own.
-        if (choices.length === 0) return { drop: true };
-        delete obj.usage;
-      }
+  if (!Array.isArray(choices)) return { drop: false };
+  const logprobs = clientBody.logprobs === true;
+  for (const c of choices) {
+    if (c && typeof c === 'object') (c as Json).logprobs = logprobs ? ((c as Json).logprobs ?? null) : null;
+  }
+  if (obj.object === 'chat.completion.chunk') {
+    const so = clientBody.stream_options as Json | null | undefined;
+    if (so?.include_usage === true) obj.usage ??= null;
+    else if (obj.usage !== undefined) {
+      // Some servers put usage on the last content chunk instead of a chunk of its own.
+      if (choices.length === 0) return { drop: true };
+      delete obj.usage;
     }
   }
   return { drop: false };

@@ -26,7 +26,8 @@ describe('sync chat through the official openai client', () => {
     expect(res.object).toBe('chat.completion');
     expect(res.model).toBe(MODEL);
     expect(res.choices[0]?.message.content).toMatch(/\w+/);
-    expect(res.choices[0]).not.toHaveProperty('logprobs');
+    // Not asked for, yet present as null, as OpenAI sends it (the node's forced logprobs go).
+    expect(res.choices[0]).toHaveProperty('logprobs', null);
     const usage = res.usage!;
     expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);
     await settled(c.accountId);
@@ -47,7 +48,7 @@ describe('sync chat through the official openai client', () => {
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
-  it('streams the same text, ending with [DONE], with usage only when asked for', async () => {
+  it('streams the same text, ending with [DONE], with usage only when asked for, null before it', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const messages = ask('Stream me a story');
     const whole = await c.openai.chat.completions.create({ model: MODEL, messages, max_tokens: 40 });
@@ -58,14 +59,15 @@ describe('sync chat through the official openai client', () => {
       stream: true,
     });
     let text = '';
-    let usageChunks = 0;
     for await (const chunk of plain) {
       text += chunk.choices[0]?.delta?.content ?? '';
-      if (chunk.usage) usageChunks++;
+      // No usage asked for: no usage field at all; every choice has `logprobs: null`, as OpenAI's.
+      expect(chunk).not.toHaveProperty('usage');
+      expect(chunk.choices).toHaveLength(1);
+      expect(chunk.choices[0]).toHaveProperty('logprobs', null);
       expect(chunk.model).toBe(MODEL);
     }
     expect(text).toBe(whole.choices[0]?.message.content);
-    expect(usageChunks).toBe(0);
 
     const withUsage = await c.openai.chat.completions.create({
       model: MODEL,
@@ -74,9 +76,17 @@ describe('sync chat through the official openai client', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    let usage: { total_tokens: number } | undefined;
-    for await (const chunk of withUsage) if (chunk.usage) usage = chunk.usage;
-    expect(usage?.total_tokens).toBe(whole.usage?.total_tokens);
+    const chunks = [];
+    for await (const chunk of withUsage) chunks.push(chunk);
+    // As OpenAI: `usage: null` on every chunk, then one last chunk with no choices and the usage.
+    const last = chunks.pop();
+    expect(last?.choices).toEqual([]);
+    expect(last?.usage?.total_tokens).toBe(whole.usage?.total_tokens);
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks) {
+      expect(chunk).toHaveProperty('usage', null);
+      expect(chunk.choices[0]).toHaveProperty('logprobs', null);
+    }
     await settled(c.accountId);
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });

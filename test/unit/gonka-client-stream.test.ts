@@ -62,7 +62,9 @@ describe('GonkaClient.chatStream', () => {
     const { seen } = await collect(s.chunks);
     const forwarded = seen.filter((c) => !stripForcedFields(c, clientBody).drop);
     expect(forwarded).toHaveLength(seen.length - 1);
-    expect(forwarded.every((c) => c.choices.length === 1 && !('logprobs' in c.choices[0]))).toBe(true);
+    // As OpenAI sends what was not asked for: `logprobs: null`, and no usage field at all.
+    expect(forwarded.every((c) => c.choices.length === 1 && c.choices[0].logprobs === null)).toBe(true);
+    expect(forwarded.some((c) => 'usage' in c)).toBe(false);
     expect(s.usage()).not.toBeNull(); // still read for billing
   });
 
@@ -71,6 +73,9 @@ describe('GonkaClient.chatStream', () => {
     const { seen } = await collect((await client().chatStream(clientBody)).chunks);
     expect(seen.filter((c) => stripForcedFields(c, clientBody).drop)).toHaveLength(0);
     expect(seen[0]?.choices[0].logprobs.content).toHaveLength(1);
+    // As OpenAI: `usage: null` on every chunk before the usage chunk.
+    expect(seen.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 1 } });
   });
 
   it('fails over before the first byte when a node answers 503', async () => {
