@@ -1,7 +1,6 @@
 /**
  * The one error type. `type` is the API.md error type; the error middleware maps it to a status
- * with an exhaustive switch, so adding a type without a status fails to compile (a few codes have
- * a status of their own: statusOfError).
+ * with an exhaustive switch, so adding a type without a status fails to compile.
  */
 export type ErrorType =
   | 'invalid_request_error'
@@ -32,11 +31,6 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
-  }
-
-  /** The HTTP status it answers with: its type's, unless its `code` has its own (statusOfError). */
-  get status(): number {
-    return statusOfError(this.type, this.extra.code);
   }
 
   static invalid(param: string, message: string): ApiError {
@@ -86,20 +80,6 @@ export function statusOf(type: ErrorType): number {
     case 'service_unavailable':
       return 503;
   }
-}
-
-/**
- * Codes answered with a status other than their type's. OpenAI answers an unknown model 404 while
- * typing it `invalid_request_error`, and its SDK picks the error class by status (NotFoundError).
- * Keyed by code rather than carried on the ApiError, so an error stored as a body (a batch line's)
- * gets the same status back.
- */
-const STATUS_OF_CODE = new Map<string, number>([['model_not_found', 404]]);
-
-/** The status of an error: an ApiError's, or a stored body's (`type` unknown to this build: 500). */
-export function statusOfError(type: string, code: unknown): number {
-  const byCode = typeof code === 'string' ? STATUS_OF_CODE.get(code) : undefined;
-  return byCode ?? statusOf(type as ErrorType) ?? 500;
 }
 
 export function errorBody(err: ApiError): { error: Record<string, unknown> } {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ApiError, errorBody } from '../../shared/errors.js';
+import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sendJson } from '../json-response.js';
 
@@ -33,7 +33,7 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, req
     return;
   }
   for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-  sendJson(res, e.status, errorBody(e));
+  sendJson(res, statusOf(e.type), errorBody(e));
 }
 
 function toApiError(err: unknown): ApiError | null {

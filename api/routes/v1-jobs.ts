@@ -5,7 +5,7 @@ import { checkKeyAccess } from '../../shared/admission/key-access.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError, statusOf } from '../../shared/errors.js';
 import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
@@ -83,7 +83,7 @@ export async function serveJobSubmission(
     // Refused (a limit, the balance, the key): nothing was written, so a retry may try again. Any
     // other failure keeps the claim: its job may exist (a retry then gets it), and a claim whose
     // job never appeared is taken over after a minute.
-    if (err instanceof ApiError && err.status < 500) await claim?.release().catch(() => {});
+    if (err instanceof ApiError && statusOf(err.type) < 500) await claim?.release().catch(() => {});
     throw err;
   }
   const { job, rateLimit, handedOff } = submitted;

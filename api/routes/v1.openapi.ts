@@ -26,8 +26,6 @@ const admission = {
     'child_key_limit (with daily/monthly remaining and reset times) or insufficient_balance',
   ),
   403: errorResponse('permission_error: a management key or session token on /v1'),
-  // OpenAI's status for it: its SDK raises NotFoundError.
-  404: errorResponse('An unknown model: invalid_request_error, `code` model_not_found, `param` model'),
   429: errorResponse('rate_limit_exceeded, with Retry-After'),
 };
 /** A route on one object by its id: the object (`what`), or 404. */

@@ -1,5 +1,5 @@
 import type { ResultLine } from '../db/queries/batch-lines.js';
-import { statusOfError } from '../errors.js';
+import { type ErrorType, statusOf } from '../errors.js';
 import { END_ERRORS } from './end-lines.js';
 
 /** Refusals that mean "not now, for money": the batch carries on past them (API.md). */
@@ -8,9 +8,9 @@ export const MONEY_ERRORS: readonly string[] = ['child_key_limit', 'insufficient
 /** OpenAI's per-request id in batch results; derived from the line's job id, so stable on reruns. */
 const requestId = (jobId: string) => `batch_req_${jobId.replace(/^job_/, '')}`;
 
-/** The status the API would have answered the line's request with (404 for an unknown model). */
 function statusCode(error: Record<string, unknown> | null): number {
-  return statusOfError(String(error?.type ?? 'internal_error'), error?.code);
+  const type = String(error?.type ?? 'internal_error');
+  return statusOf(type as ErrorType) ?? 500;
 }
 
 /** Where a finished line goes: the output file (it succeeded) or the error file (anything else). */

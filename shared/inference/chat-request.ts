@@ -42,7 +42,6 @@ export function prepareChat(
   paramPrefix = '',
 ): PreparedChat {
   const model = resolve(body.model);
-  // 404 by its code, as OpenAI answers it (statusOfError), here and in a batch line's error file.
   if (!model)
     throw new ApiError('invalid_request_error', `The model '${body.model}' does not exist`, {
       param: `${paramPrefix}model`,

@@ -6,10 +6,8 @@ import {
   MAX_LINE_CHARS,
 } from '../../shared/batches/parse-jsonl.js';
 import { BatchOutcome, resultLine } from '../../shared/batches/results.js';
-import type { Config } from '../../shared/config.js';
 import type { ResultLine } from '../../shared/db/queries/batch-lines.js';
-import { ApiError, errorBody } from '../../shared/errors.js';
-import { prepareChat } from '../../shared/inference/chat-request.js';
+import { ApiError } from '../../shared/errors.js';
 
 const line = (customId: string, content = 'hi') =>
   JSON.stringify({
@@ -146,30 +144,6 @@ describe('batch result files', () => {
         error: null,
       },
       { custom_id: 'c', response: null, error: { code: 'batch_expired' } },
-    ]);
-  });
-
-  it("keeps a refused line's own status: an unknown model is 404, as the API answers it", () => {
-    // The body failLine stores for a line whose model is not served (dispatch-line.ts).
-    let stored: Record<string, unknown> | null = null;
-    try {
-      prepareChat(
-        { model: 'gone', messages: [{ role: 'user', content: 'hi' }] },
-        () => undefined,
-        {} as Config,
-      );
-    } catch (err) {
-      stored = errorBody(err as ApiError).error;
-    }
-    const unknownModel: ResultLine = { ...lines[1]!, error: stored };
-    expect(fileOf('error', [unknownModel])).toMatchObject([
-      {
-        custom_id: 'b',
-        response: {
-          status_code: 404,
-          body: { error: { type: 'invalid_request_error', code: 'model_not_found', param: 'model' } },
-        },
-      },
     ]);
   });
 
