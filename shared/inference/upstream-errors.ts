@@ -17,6 +17,9 @@ export function scrub(text: string, model?: { id: string; upstream: string }): s
     .replace(/gonka/gi, 'upstream');
 }
 
+/** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
+const CLIENT_FAULTS = new Set([400, 404, 413, 422]);
+
 const noCapacity = (model: string) =>
   new ApiError(
     'upstream_unavailable',
@@ -30,7 +33,9 @@ const noCapacity = (model: string) =>
 export function upstreamToApiError(err: unknown, model: { id: string; upstream: string }): ApiError | null {
   if (err instanceof GonkaUnavailableError) return noCapacity(model.id);
   if (err instanceof GonkaUpstreamError) {
-    if (!err.retryable && err.status !== null && err.status >= 400 && err.status < 500) {
+    // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
+    // credentials (401/403) is the gateway's fault, and its words name node internals.
+    if (!err.retryable && err.status !== null && CLIENT_FAULTS.has(err.status)) {
       const msg = (err.body as { error?: { message?: unknown } } | null)?.error?.message;
       return new ApiError(
         'invalid_request_error',

@@ -33,6 +33,32 @@ describe('what a node says, as a child key’s client reads it', () => {
     );
   });
 
+  it('blames the client only for a refusal of its request, never for the node refusing the gateway', () => {
+    for (const status of [401, 403]) {
+      const err = new GonkaUpstreamError(
+        `${status} from node`,
+        status,
+        { error: { message: 'invalid bearer token' } },
+        false,
+      );
+      const apiError = upstreamToApiError(err, model);
+      expect(apiError?.type).toBe('upstream_error');
+      expect(apiError?.message).not.toContain('bearer');
+    }
+    for (const status of [400, 404, 413, 422]) {
+      const err = new GonkaUpstreamError(
+        `${status} from node`,
+        status,
+        { error: { message: 'prompt too long' } },
+        false,
+      );
+      expect(upstreamToApiError(err, model)).toMatchObject({
+        type: 'invalid_request_error',
+        message: 'prompt too long',
+      });
+    }
+  });
+
   it('keeps ordinary numbers and times in a message', () => {
     expect(scrub('max_tokens must be at most 4096, got 5000.5 at 12:30')).toBe(
       'max_tokens must be at most 4096, got 5000.5 at 12:30',
