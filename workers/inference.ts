@@ -239,7 +239,7 @@ export function startInferenceWorker(
    */
   async function billCancelled(jobId: string, holdId: string, done: JobCompletion): Promise<void> {
     if (await settleRequestNow(ctx, deps.queues, holdId, done.usage))
-      await recordEndedJobBill(ctx.sql, jobId, done.usage);
+      await recordEndedJobBill(ctx.sql, jobId, done.usage, done.result);
   }
 
   // A group's jobs run side by side; every one ends before the group does, so a group retried

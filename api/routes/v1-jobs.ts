@@ -19,6 +19,7 @@ import { sendJson } from '../json-response.js';
 import { hiddenCursor, listPage } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
+import { metadataInput } from '../schemas/common.js';
 
 export const createJobBody = z.strictObject({
   request: chatCompletionBody,
@@ -26,7 +27,8 @@ export const createJobBody = z.strictObject({
     .url({ protocol: /^https?$/ })
     .max(2000)
     .nullish(),
-  metadata: z.record(z.string(), z.unknown()).nullish(),
+  // The same bound as a child key's (16 KiB as JSON): it is echoed on every get, list page and webhook.
+  metadata: metadataInput.nullish(),
 });
 
 /**

@@ -36,7 +36,7 @@ it('bills a job cancelled while it still showed queued but its node call ran', a
     expect(cancelled.body.status).toBe('cancelled');
     await waitFor('the job billed', async () => {
       const job = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: c.childKey });
-      return job.body.cost_ngonka !== null;
+      return job.body.cost_ngonka !== '0';
     });
   } finally {
     await stop();

@@ -198,6 +198,9 @@ describe('async jobs', () => {
       [{ request: request('x'), webhook_url: 'not a url' }, 'webhook_url'],
       [{ request: request('x'), extra: 1 }, 'extra'],
       [{ request: { ...request('x'), messages: [] } }, 'request.messages'],
+      // Echoed on every get, list page and webhook: bounded as a child key's (16 KiB as JSON).
+      [{ request: request('x'), metadata: { big: 'x'.repeat(16 * 1024) } }, 'metadata'],
+      [{ request: request('x'), metadata: JSON.parse('{"__proto__": {"x": 1}}') }, 'metadata'],
     ];
     for (const [body, param] of cases) {
       const r = await call(stack.server.url, 'POST', '/v1/jobs', { token: c.childKey, body });

@@ -43,7 +43,7 @@ export async function queuedJob(stack: TestStack): Promise<{ c: Customer; jobId:
 }
 
 /**
- * A job cancelled while its node call ran: it says cancelled, shows the node's usage and a cost,
+ * A job cancelled while its node call ran: it says cancelled, shows the node's usage, its answer and a cost,
  * that cost is what left the balance (a new customer's 1 GNK), nothing stays held, and the books
  * balance.
  */
@@ -52,6 +52,8 @@ export async function expectBilledCancelled(stack: TestStack, c: Customer, jobId
   const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
   expect(job.body.status).toBe('cancelled');
   expect(job.body.usage.completion_tokens).toBeGreaterThan(0);
+  // …and the answer it was billed for, readable like any job's.
+  expect(job.body.result.choices[0].message.content).toEqual(expect.any(String));
   expect(BigInt(job.body.cost_ngonka)).toBeGreaterThan(0n);
   expect((1_000_000_000n - BigInt(account.body.balance_ngonka)).toString()).toBe(job.body.cost_ngonka);
   expect(account.body.held_ngonka).toBe('0');

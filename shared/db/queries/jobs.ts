@@ -129,10 +129,18 @@ export async function failJob(
  * posted with the node's usage, or nothing when the hold had been voided first. A charge is never
  * hidden behind a job that shows none.
  */
-export async function recordEndedJobBill(db: Db, id: string, usage: Record<string, number>): Promise<void> {
+export async function recordEndedJobBill(
+  db: Db,
+  id: string,
+  usage: Record<string, number>,
+  result: Record<string, unknown>,
+): Promise<void> {
+  // The answer it was billed for goes with the bill: a charge for a completion the client can
+  // never read would be a charge for nothing.
   await db`
     update jobs j set cost_ngonka = coalesce(h.posted_amount, 0),
-      usage = case when h.status = 'posted' then ${db.json(usage)}::jsonb end
+      usage = case when h.status = 'posted' then ${db.json(usage)}::jsonb end,
+      result = case when h.status = 'posted' then ${db.json(result as never)}::jsonb end
     from holds h
     where j.id = ${id} and h.id = j.hold_id and j.status in ('cancelled', 'expired', 'failed')
       and h.status <> 'open'`;
@@ -156,7 +164,7 @@ export async function cancelJob(
   at: Date,
 ): Promise<{ job: JobRow; was: JobStatus } | null> {
   const [row] = await db<(JobRow & { was: JobStatus })[]>`
-    update jobs j set status = 'cancelled', completed_at = ${at}
+    update jobs j set status = 'cancelled', completed_at = ${at}, cost_ngonka = 0
     from (select id, status as was from jobs where id = ${id} for update) old
     where j.id = old.id and ${statusIn(db, 'j.status', UNFINISHED)}
     returning j.*, old.was`;
