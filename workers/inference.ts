@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
-import { batchEnding, END_ERRORS } from '../shared/batches/end-lines.js';
+import { batchEnding, batchEndingOf, END_ERRORS, type EndReason } from '../shared/batches/end-lines.js';
 import type { Context } from '../shared/context.js';
 import {
   type AttemptMark,
@@ -150,7 +150,26 @@ export function startInferenceWorker(
       await releaseIfEndedUnrun(jobId);
       return 'skipped';
     }
-    const { hold_status, hold_amount, hold_price_ngonka_per_token, hold_markup_bps, ...job } = started;
+    const {
+      hold_status,
+      hold_amount,
+      hold_price_ngonka_per_token,
+      hold_markup_bps,
+      batch_cancelling_at,
+      batch_expires_at,
+      ...job
+    } = started;
+    // A batch line whose batch was cancelled or ran out of time while the line waited for a slot
+    // (its group's message was in a worker's hands, so the end left it to finish): it never
+    // reached a node, so it ends with the batch's reason and its hold goes back.
+    const batchEnded = batchEnding(
+      { cancelling_at: batch_cancelling_at, expires_at: batch_expires_at },
+      ctx.clock.now(),
+    );
+    if (job.batch_id && batchEnded && job.hold_id) {
+      await endLine(job.id, job.hold_id, batchEnded);
+      return batchEnded;
+    }
     // The row counts the attempts that were marked or ended; this is the next one.
     const attempt: AttemptMark = { id: jobId, attempt: job.attempts + 1, startedAt: ctx.clock.now() };
     if (hold_status !== 'open' || !job.hold_id) {
@@ -168,16 +187,10 @@ export function startInferenceWorker(
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
       // lines the end reached did: a retry would be a node call (and a bill) no one wants any more.
-      const ending = !lastAttempt && !permanent && job.batch_id ? await batchEnding(ctx, job.batch_id) : null;
+      const ending =
+        !lastAttempt && !permanent && job.batch_id ? await batchEndingOf(ctx, job.batch_id) : null;
       if (ending) {
-        const row = await failJob(ctx.sql, jobId, {
-          status: ending,
-          error: END_ERRORS[ending],
-          at: ctx.clock.now(),
-          attempt,
-        });
-        await settleRequest(ctx, deps.queues, job.hold_id, null);
-        if (row) await finished(row);
+        await endLine(jobId, job.hold_id, ending, attempt);
         return ending;
       }
       if (!lastAttempt && !permanent) {
@@ -230,6 +243,19 @@ export function startInferenceWorker(
       error: null,
     });
     return 'succeeded';
+  }
+
+  /** End a batch line with its batch's reason (not tried, or not again); its hold goes back. */
+  async function endLine(jobId: string, holdId: string, ending: EndReason, attempt?: AttemptMark) {
+    const at = ctx.clock.now();
+    const row = await failJob(ctx.sql, jobId, {
+      status: ending,
+      error: END_ERRORS[ending],
+      at,
+      ...(attempt ? { attempt } : {}),
+    });
+    await settleRequest(ctx, deps.queues, holdId, null);
+    if (row) await finished(row);
   }
 
   /**

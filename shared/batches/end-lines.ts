@@ -52,12 +52,19 @@ export async function endBatch(
 }
 
 /**
- * Why a line of this batch should not be tried again, if it should not: its batch is being
- * cancelled, or its window has closed. (The lines the end left to finish are not retried after it.)
+ * Why a line of this batch should not run (or run again), if it should not: its batch is being
+ * cancelled, or its window has closed. (The lines an end left to finish are not retried after it.)
  */
-export async function batchEnding(ctx: Context, batchId: string): Promise<EndReason | null> {
-  const batch = await findBatch(ctx.sql, batchId);
-  if (!batch) return null;
+export function batchEnding(
+  batch: { cancelling_at: Date | null; expires_at: Date | null },
+  now: Date,
+): EndReason | null {
   if (batch.cancelling_at) return 'cancelled';
-  return ctx.clock.now() >= batch.expires_at ? 'expired' : null;
+  return batch.expires_at && now >= batch.expires_at ? 'expired' : null;
+}
+
+/** batchEnding, the batch read by id. */
+export async function batchEndingOf(ctx: Context, batchId: string): Promise<EndReason | null> {
+  const batch = await findBatch(ctx.sql, batchId);
+  return batch ? batchEnding(batch, ctx.clock.now()) : null;
 }

@@ -21,18 +21,23 @@ export interface StartedJobRow extends JobRow {
   hold_amount: bigint | null;
   hold_price_ngonka_per_token: bigint | null;
   hold_markup_bps: number | null;
+  /** A batch line's batch: when it began cancelling (null if not), and when its window closes. */
+  batch_cancelling_at: Date | null;
+  batch_expires_at: Date | null;
 }
 
 /**
  * The jobs among `ids` still runnable (queued, or running after a crash), each with its hold's
- * terms. A job missing from the result is no longer runnable (cancelled, finished).
+ * terms (and a batch line with its batch's end, if it is ending). A job missing from the result is
+ * no longer runnable (cancelled, finished).
  */
 export async function readJobsToRun(db: Db, ids: string[]): Promise<StartedJobRow[]> {
   if (ids.length === 0) return [];
   return db<StartedJobRow[]>`
     select j.*, h.status as hold_status, h.amount as hold_amount,
-           h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps
-    from jobs j left join holds h on h.id = j.hold_id
+           h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps,
+           b.cancelling_at as batch_cancelling_at, b.expires_at as batch_expires_at
+    from jobs j left join holds h on h.id = j.hold_id left join batches b on b.id = j.batch_id
     where j.id = any(${ids}::text[]) and ${statusIn(db, 'j.status', LIVE_JOB)}`;
 }
 
