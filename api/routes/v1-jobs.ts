@@ -62,7 +62,12 @@ export async function serveJobSubmission(
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }
-  const claim = idempotencyKey ? await claimSubmission(ctx, key, idempotencyKey, input) : null;
+  let claim: Awaited<ReturnType<typeof claimSubmission>> | null = null;
+  try {
+    if (idempotencyKey) claim = await claimSubmission(ctx, key, idempotencyKey, input);
+  } catch (err) {
+    throw await refusedBeforeAdmission(ctx, key, res, err); // a 409 carries the RPM headers too
+  }
   if (claim && 'replay' in claim) return replaySubmission(ctx, key, claim.replay, res);
 
   let submitted: Awaited<ReturnType<typeof submitJob>>;
@@ -80,7 +85,7 @@ export async function serveJobSubmission(
     if (err instanceof JobMadeElsewhere) {
       const made = await findJob(ctx.sql, err.jobId);
       if (made) return replaySubmission(ctx, key, made, res);
-      throw inProgress();
+      throw await refusedBeforeAdmission(ctx, key, res, inProgress());
     }
     // Refused (a limit, the balance, the key): nothing was written, so a retry may try again. Any
     // other failure keeps the claim: its job may exist (a retry then gets it), and a claim whose

@@ -213,7 +213,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
   });
 
   it('refuses a key reused for a different request with a 409', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 100 } });
     expect((await submit(c.childKey, 'same-key')).status).toBe(202);
     const other = await fetch(`${stack.server.url}/v1/jobs`, {
       method: 'POST',
@@ -226,7 +226,26 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     });
     expect(other.status).toBe(409);
     expect(((await other.json()) as any).error).toMatchObject({ type: 'conflict', param: 'Idempotency-Key' });
+    // Like every /v1 answer, it says where the key stands with its rate limit.
+    expect(other.headers.get('x-ratelimit-remaining-requests')).not.toBeNull();
     expect(await holdsOf(c)).toBe(1);
+  });
+
+  it('takes the same request with its fields in another order for the same request', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const first = await submit(c.childKey, 'reordered');
+    const { model, messages, max_tokens } = body.request;
+    const again = await fetch(`${stack.server.url}/v1/jobs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${c.childKey}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'reordered',
+      },
+      body: JSON.stringify({ request: { max_tokens, messages, model } }),
+    });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as any).id).toBe(first.body.id);
   });
 
   it('refuses an empty or over-long key with a 400 naming it', async () => {
