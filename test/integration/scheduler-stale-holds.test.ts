@@ -79,6 +79,29 @@ describe('scheduler: stale holds', () => {
     expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
   });
 
+  it('reaches the holds behind a full page of holds it leaves to their settlement', async () => {
+    clock.set('2026-11-26T12:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 100_000n });
+    const waiting: string[] = [];
+    for (let i = 0; i < 200; i++) waiting.push(await hold(env.ctx, f.key, 10n, { ttlMs: 15 * 60_000 }));
+    const items = waiting.map((holdId) => ({
+      holdId,
+      outcome: 'post' as const,
+      promptTokens: 1,
+      completionTokens: 1,
+    }));
+    await queues.add('settlement', { items, enqueuedAt: Date.now() }, { delay: 3_600_000 });
+    clock.set('2026-11-26T12:01:00.000Z');
+    const { jobId, holdId } = await job(f, 100n); // its deadline comes after theirs
+
+    clock.set('2026-11-26T18:30:00.000Z');
+    await sweepStaleHolds(env.ctx, queues);
+    expect(await holdRow(holdId)).toMatchObject({ status: 'voided' });
+    expect(await findJob(env.ctx.sql, jobId)).toMatchObject({ status: 'failed' });
+    expect(await holdRow(waiting[0]!)).toMatchObject({ status: 'open' });
+    await queues.get('settlement').obliterate({ force: true });
+  });
+
   it('fails a job still queued at its hold deadline (stale_hold, job.failed) and voids its hold', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1000n });

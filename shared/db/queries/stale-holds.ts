@@ -20,15 +20,18 @@ export async function findStaleHolds(
   now: Date,
   graceMs: number,
   limit: number,
+  /** The last hold of the page before (a sweep pages past holds it left alone). */
+  after: { deadline: Date; hold_id: string } | null = null,
 ): Promise<StaleHoldRow[]> {
   const ended = new Date(now.getTime() - graceMs);
+  const past = after ? db`and (h.deadline, h.id) > (${after.deadline}, ${after.hold_id})` : db``;
   return db<StaleHoldRow[]>`
     select h.id as hold_id, h.account_id, h.deadline, j.id as job_id, j.status as job_status, j.usage as job_usage
     from holds h left join jobs j on j.hold_id = h.id
     where h.status = 'open' and (
       h.deadline <= ${now}
       or (j.status in ('succeeded', 'failed', 'cancelled', 'expired') and coalesce(j.completed_at, h.created_at) <= ${ended})
-    )
+    ) ${past}
     order by h.deadline, h.id
     limit ${limit}`;
 }

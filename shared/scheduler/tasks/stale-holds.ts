@@ -1,7 +1,7 @@
 import { triggerDispatch } from '../../batches/trigger.js';
 import type { Context } from '../../context.js';
 import { failJob, type JobRow } from '../../db/queries/jobs.js';
-import { findStaleHolds } from '../../db/queries/stale-holds.js';
+import { findStaleHolds, type StaleHoldRow } from '../../db/queries/stale-holds.js';
 import { afterJobFinished } from '../../jobs/finish.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
 import type { Queues } from '../../queues.js';
@@ -33,9 +33,11 @@ export interface StaleHoldsResult {
 export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<StaleHoldsResult> {
   const result: StaleHoldsResult = { voided: 0, posted: 0, jobsFailed: 0 };
   const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
+  let after: StaleHoldRow | null = null;
   for (;;) {
     const now = ctx.clock.now();
-    const stale = await findStaleHolds(ctx.sql, now, graceMs, BATCH);
+    const stale: StaleHoldRow[] = await findStaleHolds(ctx.sql, now, graceMs, BATCH, after);
+    after = stale.at(-1) ?? null;
     const items: Settlement[] = [];
     const failed: JobRow[] = [];
     // A hold whose settlement message is still waiting (late, or retrying) is not lost.
@@ -45,7 +47,9 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
     );
     for (const h of stale) {
       const ended = !h.job_id || TERMINAL.has(h.job_status ?? '');
-      if (ended && (settling === 'backlog' || settling.has(h.hold_id))) continue;
+      // A succeeded job's usage is on its row: posting it is what its message would do.
+      const recorded = h.job_status === 'succeeded' && h.job_usage;
+      if (ended && !recorded && (settling === 'backlog' || settling.has(h.hold_id))) continue;
       if (h.job_id && h.job_status && !TERMINAL.has(h.job_status)) {
         const job = await failJob(ctx.sql, h.job_id, {
           status: 'failed',
@@ -69,10 +73,8 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
         items.push({ holdId: h.hold_id, outcome: 'void' });
       }
     }
-    let settledAny = items.length === 0;
     if (items.length) {
       const results = await settleEachIfNeeded(ctx, items);
-      settledAny = results.length > 0;
       for (const r of results) {
         if (r.status === 'voided') result.voided++;
         if (r.status === 'posted') result.posted++;
@@ -83,9 +85,9 @@ export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<Sta
     for (const job of failed) await afterJobFinished(ctx, queues, job, { onBatchLine });
     result.jobsFailed += failed.length;
     if (stale.length > 0) ctx.logger.warn({ ...result, found: stale.length }, 'resolved stale holds');
-    // A batch where every hold was left alone (jobs that just finished) must not loop forever.
-    // Nor one where none could be settled: the next pass would read the same holds again.
-    if (stale.length < BATCH || items.length === 0 || !settledAny) return result;
+    // Each pass reads the page after the last (`after`): holds left alone (settling, or jobs that
+    // just finished) or that could not be settled are never read again in this sweep.
+    if (stale.length < BATCH) return result;
   }
 }
 
