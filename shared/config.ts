@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { validate as validCron } from 'node-cron';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 /** `true`/`false`/`1`/`0` from the environment; zod's coerce would read "false" as true. */
@@ -31,7 +32,23 @@ export const configSchema = z
     TRUST_PROXY: z
       .string()
       .default('loopback')
-      .transform((v) => (/^\d+$/.test(v.trim()) ? Number(v) : v)),
+      .transform((v) => {
+        const t = v.trim().toLowerCase();
+        if (t === 'true' || t === 'false') return t === 'true';
+        return /^\d+$/.test(t) ? Number(t) : v;
+      })
+      .refine(
+        (v) => {
+          if (typeof v !== 'string') return true;
+          try {
+            proxyAddr.compile(v.split(',').map((s) => s.trim()));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'must be true, false, a hop count, or addresses/subnets/loopback/linklocal/uniquelocal' },
+      ),
     DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
     /** Connections per process; settlement batches keep the need small. */
     DATABASE_POOL_SIZE: positiveInt.default(10),

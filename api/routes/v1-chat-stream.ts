@@ -67,7 +67,7 @@ export async function streamChat(
 
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
+    'cache-control': 'no-store', // as every /v1 answer (apiResponseHeaders); no-store implies no-cache
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });

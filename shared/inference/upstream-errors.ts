@@ -7,7 +7,8 @@ import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../
  */
 export function scrub(text: string, model?: { id: string; upstream: string }): string {
   let out = text;
-  if (model && model.upstream !== model.id) out = out.split(model.upstream).join(model.id);
+  // (A public id that contains the node's name already says it: replacing would double it.)
+  if (model && !model.id.includes(model.upstream)) out = out.split(model.upstream).join(model.id);
   return out
     .replace(/https?:\/\/\S+/g, '[upstream]')
     .replace(/\[[0-9a-f:.]*:[0-9a-f:.]*\](:\d+)?/gi, '[upstream]') // [IPv6]:port

@@ -87,11 +87,12 @@ function classifyV6(g: number[]): RefusedRange | null {
   if (zeroUpTo(5) && (g[5] === 0xffff || g[5] === 0)) return embeddedV4(g[6]!, g[7]!);
   // SIIT's IPv4-translated form (::ffff:0:a.b.c.d, ::ffff:0:0/96) reaches the same IPv4 address.
   if (zeroUpTo(4) && g[4] === 0xffff && g[5] === 0) return embeddedV4(g[6]!, g[7]!);
-  // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48, judged as the /96 its translators
-  // commonly use) and 6to4 (2002::/16) also lead to an IPv4 address.
+  // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) also lead to an IPv4 address. The local-use
+  // 64:ff9b:1::/48 may embed it at any of RFC 6052's places, and is not globally reachable
+  // (IANA): refused whole.
   if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0))
     return embeddedV4(g[6]!, g[7]!);
-  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return embeddedV4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return 'private';
   if (g[0] === 0x2002) return embeddedV4(g[1]!, g[2]!);
   const first = g[0]!;
   // Teredo (2001::/32) tunnels to an address it hides; 2001:db8::/32 is documentation only;

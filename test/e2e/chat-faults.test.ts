@@ -263,6 +263,7 @@ describe('streams that end early', () => {
     await waitFor('both streams done', () => (text.match(/data: \[DONE\]/g) ?? []).length === 2);
     socket.destroy();
     expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    expect(text.match(/cache-control: no-store/gi)).toHaveLength(2); // as every /v1 answer
   });
 
   it('stops the node call when the client disconnects, and bills what was generated', async () => {

@@ -61,6 +61,10 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }, quiet).TRUST_PROXY).toBe(
       'loopback, 10.0.0.0/8',
     );
+    expect(loadConfig({ TRUST_PROXY: 'false' }, quiet).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }, quiet).TRUST_PROXY).toBe(true);
+    // Express would throw at start-up without naming the variable: the configuration names it.
+    expect(() => loadConfig({ TRUST_PROXY: 'my-proxy.internal' }, quiet)).toThrow(/TRUST_PROXY: must be/);
   });
 
   it('takes cron expressions with or without seconds, and an empty value as unset', () => {

@@ -59,6 +59,11 @@ describe('what a node says, as a child key’s client reads it', () => {
     }
   });
 
+  it('leaves a public id that already contains the node’s name as it is', () => {
+    const named = { id: 'Qwen/Qwen3-32B', upstream: 'Qwen3-32B' };
+    expect(scrub('unknown adapter for Qwen/Qwen3-32B', named)).toBe('unknown adapter for Qwen/Qwen3-32B');
+  });
+
   it('keeps ordinary numbers and times in a message', () => {
     expect(scrub('max_tokens must be at most 4096, got 5000.5 at 12:30')).toBe(
       'max_tokens must be at most 4096, got 5000.5 at 12:30',
