@@ -226,7 +226,9 @@ export const configSchema = z
      * before midnight settles into its day up to SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later,
      * and when its hold's write failed at admission, Postgres has no open hold to keep the day open
      * meanwhile (settlement writes it): the grace must cover that (checked below), plus clock skew
-     * between processes. @default 1440 (840 + 300 + 300 of skew)
+     * between processes. (A settlement held up longer, by workers down or a settlement backlog, can
+     * still land in a closed day; reconciliation's closed_periods check reports it.)
+     * @default 1440 (840 + 300 + 300 of skew)
      */
     ROLLOVER_GRACE_SECONDS: z.coerce.number().int().min(0).default(1440),
     /**

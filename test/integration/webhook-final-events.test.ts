@@ -12,6 +12,7 @@ import { emitMissedEvents } from '../../shared/scheduler/tasks/missed-events.js'
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { admitJob, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The webhook event of a job's or batch's end is recorded with that end (event_outbox), so it is
 // emitted even when the process that wrote the end never got to emit it, and never twice to one
@@ -99,6 +100,10 @@ describe('job and batch events recorded with the end they report', () => {
       .sql`select subject_id from event_outbox where subject_id in ${env.ctx.sql([unheard, ownUrl])}`;
     expect(rows.map((r) => r.subject_id)).toEqual([ownUrl]);
     await afterJobFinished(env.ctx, queues, heard); // emitted, and its record cleared
+    await waitFor('its record cleared', async () => {
+      const left = await env.ctx.sql`select 1 from event_outbox where subject_id = ${ownUrl}`;
+      return left.length === 0;
+    });
   });
 
   it('never delivers one job event twice to one destination, however often it is emitted', async () => {

@@ -29,7 +29,8 @@ export interface RolloverResult {
  * so a process whose clock lags a little cannot admit into a period already closed, and a sync
  * request admitted just before the end is settled first even when its hold's write failed at
  * admission (no open hold in Postgres keeps the period `closing`; settlement writes it, up to
- * SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later, which config validation holds the grace to).
+ * SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later, which config validation holds the grace to;
+ * a settlement held up longer, by workers down or a backlog, can still land after the close).
  */
 export async function rollover(ctx: Context): Promise<RolloverResult> {
   const now = ctx.clock.now();
