@@ -27,18 +27,24 @@ function unconfirmedHold(key: string, amount: string | undefined): Finding {
  * through it), and a record of a hold no longer open is a release that never ran. Only the records
  * that were read (`heldIds`) are judged; a hold opened since is not.
  */
-/** The child keys of the hold records Postgres has no row for (see unconfirmedHold). */
-export function unconfirmedHoldKeys(
+/**
+ * The hold records Postgres has no row for (see unconfirmedHold): their child keys, and what they
+ * reserve together.
+ */
+export function unconfirmedHolds(
   redis: RedisAccount,
   truth: AccountTruth,
   heldIds: Set<string>,
-): Set<string> {
-  const out = new Set<string>();
+): { keys: Set<string>; amount: bigint } {
+  const keys = new Set<string>();
+  let amount = 0n;
   for (const id of heldIds) {
     const rec = redis.holds.get(id);
-    if (rec && !truth.openHolds.has(id) && !truth.holdStatus.has(id)) out.add(rec.k ?? '');
+    if (!rec || truth.openHolds.has(id) || truth.holdStatus.has(id)) continue;
+    keys.add(rec.k ?? '');
+    if (/^\d+$/.test(rec.amt ?? '')) amount += BigInt(rec.amt!);
   }
-  return out;
+  return { keys, amount };
 }
 
 export function compareHoldRecords(

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { creditMarkers } from '../ledger/credit.js';
-import { compareHoldRecords, unconfirmedHoldKeys } from './compare-holds.js';
+import { compareHoldRecords, unconfirmedHolds } from './compare-holds.js';
 import { compareKeys, valueRepair } from './compare-keys.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
@@ -25,9 +25,9 @@ export function compareAccount(
   // A hold Postgres has no row for yet is a real reservation: the balance, and its key's counters,
   // are not set to what Postgres says while its record lives (that would let the account spend it
   // twice: its settlement releases through the record).
-  const unconfirmed = unconfirmedHoldKeys(redis, truth, heldIds);
+  const unconfirmed = unconfirmedHolds(redis, truth, heldIds);
   const heldCounters = new Set(
-    [...unconfirmed].flatMap((k) => [
+    [...unconfirmed.keys].flatMap((k) => [
       ctx.keys.day(accountId, k, opts.day),
       ctx.keys.month(accountId, k, opts.month),
     ]),
@@ -62,17 +62,22 @@ export function compareAccount(
         message: 'not loaded',
         repairs: balanceRepairs(ctx, accountId, truth.available, truth.creditIds),
       });
-  } else if (BigInt(redis.bal) !== truth.available) {
-    const push = unconfirmed.size > 0 ? (f: Finding) => out.push(holdOff(f)) : (f: Finding) => out.push(f);
-    push({
+  } else {
+    // With unconfirmed holds, what Redis should show is Postgres's available less what they
+    // reserve: a Redis above that is loose and is repaired down to it; one below is left alone.
+    const expected = truth.available - unconfirmed.amount;
+    const have = BigInt(redis.bal);
+    const finding: Finding = {
       kind: 'drift',
       check: 'redis_balance',
       subject: balKey,
       message: 'available balance differs from balance − open holds',
-      expected: truth.available.toString(),
+      expected: expected.toString(),
       actual: redis.bal,
-      repairs: balanceRepairs(ctx, accountId, truth.available, truth.creditIds),
-    });
+      repairs: balanceRepairs(ctx, accountId, expected, truth.creditIds),
+    };
+    if (have > expected) out.push(finding);
+    else if (have < expected) out.push(unconfirmed.keys.size > 0 ? holdOff(finding) : finding);
   }
   return out;
 }

@@ -105,8 +105,13 @@ describe('a sync request whose hold Postgres did not record', () => {
       async () => (await stack.deps.queues.get('settlement').getJobCountByTypes('wait')) === 1,
     );
 
-    // Postgres knows nothing of the hold yet: the repair must not take its reservation away.
+    // Postgres knows nothing of the hold yet: the repair must not take its reservation away, yet
+    // still tightens a balance Redis shows looser than that (1,000 nGNK too many here).
+    const balanceKey = ctx.keys.balance(c.accountId);
+    const tight = await ctx.redis.get(balanceKey);
+    await ctx.redis.incrby(balanceKey, 1000);
     const report = await runReconcile(ctx, { fix: true });
+    expect(await ctx.redis.get(balanceKey)).toBe(tight);
     expect(report.drift.map((d) => d.message)).toContainEqual(expect.stringMatching(/has no row for/));
 
     await acceptHolds();
