@@ -43,6 +43,15 @@ function subscribedEndpoints(sql: Sql, s: Subscription): Promise<SubscribedEndpo
  * Returns the ids of the deliveries made (with a `key`, none for destinations that had one).
  */
 export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEvent): Promise<string[]> {
+  return (await emitEventCounted(ctx, queues, event)).inserted;
+}
+
+/** emitEvent, also saying how many destinations the event had (none: nothing was written). */
+export async function emitEventCounted(
+  ctx: Context,
+  queues: Queues,
+  event: WebhookEvent,
+): Promise<{ inserted: string[]; destinations: number }> {
   const at = ctx.clock.now();
   const message: WebhookMessage = { type: event.type, timestamp: at.toISOString(), data: event.data };
   const endpoints = await subscribedEndpoints(ctx.sql, { accountId: event.accountId, type: event.type });
@@ -56,6 +65,7 @@ export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEven
     await defaultWebhookSecret(ctx, event.accountId);
     deliveries.push({ id: newId('whd'), endpointId: null, url: event.url });
   }
+  if (deliveries.length === 0) return { inserted: [], destinations: 0 };
   const inserted = await insertWebhookDeliveries(
     ctx.sql,
     { accountId: event.accountId, type: event.type, payload: { ...message }, at, key: event.key },
@@ -71,5 +81,5 @@ export async function emitEvent(ctx: Context, queues: Queues, event: WebhookEven
       );
     }
   }
-  return inserted;
+  return { inserted, destinations: deliveries.length };
 }

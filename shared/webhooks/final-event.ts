@@ -3,7 +3,7 @@ import type { Sql } from '../db/client.js';
 import { deleteOutboxRows } from '../db/queries/event-outbox.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Queues } from '../queues.js';
-import { emitEvent, type WebhookEvent } from './emit.js';
+import { emitEventCounted, type WebhookEvent } from './emit.js';
 
 const emittedWrites = new WeakMap<Sql, GroupCommit<string>>();
 
@@ -28,6 +28,11 @@ export async function emitFinalEvent(
   subjectId: string,
   event: Omit<WebhookEvent, 'key'>,
 ): Promise<void> {
-  await emitEvent(ctx, queues, { ...event, key: `${event.type}:${subjectId}` });
-  await markEmitted(ctx.sql, subjectId);
+  const { destinations } = await emitEventCounted(ctx, queues, {
+    ...event,
+    key: `${event.type}:${subjectId}`,
+  });
+  // An end nobody hears recorded no event (jobEventHeard): no record to clear, no statement per
+  // job. (One heard when it ended but by nobody now is cleared by the missed-events sweep.)
+  if (destinations > 0) await markEmitted(ctx.sql, subjectId);
 }

@@ -106,6 +106,20 @@ describe('job and batch events recorded with the end they report', () => {
     });
   });
 
+  it('clears the record of an end heard when it was written but by nobody when emitted', async () => {
+    const { jobId, endpointId } = await accountWithJob();
+    await env.ctx.sql`update jobs set webhook_url = null where id = ${jobId}`;
+    const job = (await failIt(jobId))!; // its endpoint hears it: recorded
+    await env.ctx.sql`update webhook_endpoints set deleted_at = now() where id = ${endpointId}`;
+    await afterJobFinished(env.ctx, queues, job); // nobody to tell now: nothing sent, nothing cleared
+    const left = () => env.ctx.sql`select 1 from event_outbox where subject_id = ${jobId}`;
+    expect(await left()).toHaveLength(1);
+    await env.ctx
+      .sql`update event_outbox set created_at = now() - interval '1 hour' where subject_id = ${jobId}`;
+    await emitMissedEvents(env.ctx, queues, { graceMs: 0 });
+    expect(await left()).toHaveLength(0);
+  });
+
   it('never delivers one job event twice to one destination, however often it is emitted', async () => {
     const { f, jobId } = await accountWithJob();
     const job = (await failIt(jobId))!;

@@ -31,7 +31,8 @@ export async function emitMissedEvents(
   for (const id of ids) {
     try {
       if (await emitOne(ctx, queues, id)) emitted++;
-      else await deleteOutboxRows(ctx.sql, [id]); // nothing to report (cannot happen, but never loop on it)
+      // Emitted (or nothing to report): the record goes, whoever the event reached.
+      await deleteOutboxRows(ctx.sql, [id]);
     } catch (err) {
       ctx.logger.warn({ err, subjectId: id }, 'emitting a missed event failed; the next run retries it');
     }
