@@ -180,47 +180,35 @@ describe('a hold Postgres cannot record', () => {
 });
 
 describe('streams that end early', () => {
-  it('bills a stream cut after 3 chunks for exactly those 3 tokens plus the prompt estimate', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const messages = ask('Tell me a long story [[sim cut=3]]');
-    const stream = await c.openai.chat.completions.create({
-      model: MODEL,
-      messages,
-      max_tokens: 50,
-      stream: true,
-    });
-    const { pieces, err } = await readUntilBreak(stream);
-    expect(pieces).toHaveLength(3);
-    expect(err).toBeInstanceOf(APIError);
-    expect((err as APIError).type).toBe('upstream_error');
-    expectWhiteLabelled([(err as APIError).message], stack.sim);
+  // A node that cuts the stream, or sends an error event mid-way (its text names the executor): the
+  // client gets the gateway's own error event, and is billed for the chunks that came.
+  it.each([
+    ['cuts the stream after 3 chunks', 'cut=3', 3],
+    ['sends an error event after 2 chunks', 'error=2', 2],
+  ])(
+    'bills a stream whose node %s for those chunks plus the prompt estimate',
+    async (_what, fault, chunks) => {
+      const c = await createCustomer(stack.env.ctx, stack.server.url);
+      const messages = ask(`Tell me a long story [[sim ${fault}]]`);
+      const stream = await c.openai.chat.completions.create({
+        model: MODEL,
+        messages,
+        max_tokens: 50,
+        stream: true,
+      });
+      const { pieces, err } = await readUntilBreak(stream);
+      expect(pieces).toHaveLength(chunks);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).type).toBe('upstream_error');
+      expect((err as APIError).message).not.toMatch(/CUDA|executor|10\.1\.2\.3/);
+      expectWhiteLabelled([(err as APIError).message], stack.sim);
 
-    const [hold] = await settled(stack.env.ctx, c.accountId);
-    expect(hold?.status).toBe('posted');
-    expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + 3));
-    await expectNoLedgerDrift(stack.env.ctx);
-  });
-
-  it('answers a node’s error event mid-stream with the gateway’s own, naming nothing of the node', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const messages = ask('Tell me a long story [[sim error=2]]');
-    const stream = await c.openai.chat.completions.create({
-      model: MODEL,
-      messages,
-      max_tokens: 50,
-      stream: true,
-    });
-    const { pieces, err } = await readUntilBreak(stream);
-    expect(pieces).toHaveLength(2);
-    expect(err).toBeInstanceOf(APIError);
-    expect((err as APIError).type).toBe('upstream_error');
-    expect((err as APIError).message).not.toMatch(/CUDA|executor|10\.1\.2\.3/);
-    expectWhiteLabelled([(err as APIError).message], stack.sim);
-
-    const [hold] = await settled(stack.env.ctx, c.accountId);
-    expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + 2));
-    await expectNoLedgerDrift(stack.env.ctx);
-  });
+      const [hold] = await settled(stack.env.ctx, c.accountId);
+      expect(hold?.status).toBe('posted');
+      expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + chunks));
+      await expectNoLedgerDrift(stack.env.ctx);
+    },
+  );
 
   it('calls no node for a client that hung up while it was admitted, and holds nothing for it', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);

@@ -28,26 +28,30 @@ afterAll(async () => {
 
 const chat = { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 };
 
+/** A customer whose holds Postgres refuses, and one chat request of theirs served, its settlement handed off. */
+async function servedUnrecorded() {
+  const c = await createCustomer(stack.env.ctx, stack.server.url);
+  const accept = await refuseHoldsOf(stack.env.ctx.sql, c.childId);
+  acceptHolds = accept; // (afterEach too, should the test fail first)
+  const res = await call(stack.server.url, 'POST', '/v1/chat/completions', { token: c.childKey, body: chat });
+  expect(res.status).toBe(200);
+  const settlement = stack.deps.queues.get('settlement');
+  await waitFor('settlement handed off', async () => (await settlement.getJobCountByTypes('wait')) === 1);
+  return { c, accept };
+}
+
 describe('a sync request whose hold Postgres did not record', () => {
   it('is served, and billed once by settlement, which writes the hold from its terms', async () => {
     const { ctx } = stack.env;
-    const c = await createCustomer(ctx, stack.server.url);
-    acceptHolds = await refuseHoldsOf(ctx.sql, c.childId);
-
-    const res = await call(stack.server.url, 'POST', '/v1/chat/completions', {
-      token: c.childKey,
-      body: chat,
-    });
-    expect(res.status).toBe(200);
+    const { c, accept } = await servedUnrecorded();
     const settlement = stack.deps.queues.get('settlement');
-    await waitFor('settlement handed off', async () => (await settlement.getJobCountByTypes('wait')) === 1);
     const [job] = await settlement.getJobs(['wait']);
     const item = (job!.data as { items: { holdId: string; unrecorded?: { childKeyId: string } }[] })
       .items[0]!;
     expect(item.unrecorded?.childKeyId).toBe(c.childId);
     expect(await ctx.sql`select 1 from holds where id = ${item.holdId}`).toHaveLength(0);
 
-    await acceptHolds();
+    await accept();
     const stop = startWorkers(ctx, stack.deps);
     try {
       await waitFor('request billed', async () => {
@@ -93,17 +97,7 @@ describe('a sync request whose hold Postgres did not record', () => {
 
   it('keeps its reservation through reconcile --fix, so its settlement leaves Redis as tight as Postgres', async () => {
     const { ctx } = stack.env;
-    const c = await createCustomer(ctx, stack.server.url);
-    acceptHolds = await refuseHoldsOf(ctx.sql, c.childId);
-    const res = await call(stack.server.url, 'POST', '/v1/chat/completions', {
-      token: c.childKey,
-      body: chat,
-    });
-    expect(res.status).toBe(200);
-    await waitFor(
-      'settlement handed off',
-      async () => (await stack.deps.queues.get('settlement').getJobCountByTypes('wait')) === 1,
-    );
+    const { c, accept } = await servedUnrecorded();
 
     // Postgres knows nothing of the hold yet: the repair must not take its reservation away, yet
     // still tightens a balance Redis shows looser than that (1,000 nGNK too many here).
@@ -114,7 +108,7 @@ describe('a sync request whose hold Postgres did not record', () => {
     expect(await ctx.redis.get(balanceKey)).toBe(tight);
     expect(report.drift.map((d) => d.message)).toContainEqual(expect.stringMatching(/has no row for/));
 
-    await acceptHolds();
+    await accept();
     const stop = startWorkers(ctx, stack.deps);
     try {
       await waitFor('request billed', async () => {
