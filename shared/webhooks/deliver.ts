@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Context } from '../context.js';
 import {
   claimDeliveryAttempt,
-  closeDelivery,
+  closePendingDeliveries,
   type DeliveryToSendRow,
   findDeliveryToSend,
   recordDeliveryAttempt,
@@ -12,7 +12,7 @@ import {
 import { defaultWebhookSecret } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
-import { disableEndpoint } from './stop-endpoint.js';
+import { disableEndpoint, ENDPOINT_STOPPED } from './stop-endpoint.js';
 
 /**
  * Delays before attempts 2, 3, …: Standard Webhooks' recommended shape, spanning 31.5 h so a
@@ -73,11 +73,9 @@ export async function attemptDelivery(
   if (!d) return { kind: 'skipped', reason: 'unknown delivery' };
   if (d.status !== 'pending') return { kind: 'skipped', reason: `already ${d.status}` };
   if (d.endpoint_id && (d.endpoint_deleted || d.endpoint_status === 'disabled')) {
-    const [status, why] = d.endpoint_deleted
-      ? (['failed', 'endpoint deleted'] as const)
-      : (['disabled', 'endpoint disabled'] as const);
-    await closeDelivery(ctx.sql, d.id, status, why, ctx.clock.now());
-    return { kind: 'skipped', reason: why };
+    const end = ENDPOINT_STOPPED[d.endpoint_deleted ? 'deleted' : 'disabled'];
+    await closePendingDeliveries(ctx.sql, { id: d.id }, { ...end, at: ctx.clock.now() });
+    return { kind: 'skipped', reason: end.error };
   }
   const now = ctx.clock.now();
   if (d.next_attempt_at && d.next_attempt_at > now) return { kind: 'early', dueAt: d.next_attempt_at };

@@ -1,10 +1,16 @@
 import type { Db, Sql } from '../db/client.js';
-import { closeEndpointDeliveries } from '../db/queries/webhook-deliveries.js';
+import { closePendingDeliveries } from '../db/queries/webhook-deliveries.js';
 import {
   deleteWebhookEndpoint,
   disableWebhookEndpoint,
   type WebhookEndpointRow,
 } from '../db/queries/webhooks.js';
+
+/** How a pending delivery of an endpoint that stopped ends, by why it stopped. */
+export const ENDPOINT_STOPPED = {
+  disabled: { status: 'disabled', error: 'endpoint disabled' },
+  deleted: { status: 'failed', error: 'endpoint deleted' },
+} as const;
 
 /**
  * After a 410 Gone (call inside the transaction that records the attempt): the endpoint and its
@@ -13,7 +19,7 @@ import {
  */
 export async function disableEndpoint(tx: Db, endpointId: string, reason: string, at: Date): Promise<void> {
   await disableWebhookEndpoint(tx, endpointId, reason);
-  await closeEndpointDeliveries(tx, endpointId, 'disabled', 'endpoint disabled', at);
+  await closePendingDeliveries(tx, { endpointId }, { ...ENDPOINT_STOPPED.disabled, at });
 }
 
 /**
@@ -28,7 +34,7 @@ export async function deleteEndpoint(
 ): Promise<WebhookEndpointRow | null> {
   return sql.begin(async (tx) => {
     const row = await deleteWebhookEndpoint(tx, accountId, id, at);
-    if (row) await closeEndpointDeliveries(tx, id, 'failed', 'endpoint deleted', at);
+    if (row) await closePendingDeliveries(tx, { endpointId: id }, { ...ENDPOINT_STOPPED.deleted, at });
     return row;
   });
 }

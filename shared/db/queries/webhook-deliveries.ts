@@ -104,42 +104,28 @@ export async function recordDeliveryAttempt(db: Db, a: AttemptRecord): Promise<v
     where id = ${a.deliveryId}`;
 }
 
-/** End a pending delivery without an attempt (its endpoint was disabled or deleted meanwhile). */
-export async function closeDelivery(
+/**
+ * End pending deliveries without an attempt: one (`id`) whose endpoint was disabled or deleted
+ * meanwhile, or all of an endpoint's (`endpointId`) as a 410 disables it or it is deleted, so none of
+ * them will be sent. An attempt in flight still records its outcome over this (a retry it asks for
+ * then finds the endpoint gone and ends there).
+ */
+export async function closePendingDeliveries(
   db: Db,
-  id: string,
-  status: 'failed' | 'disabled',
-  error: string,
-  at: Date,
+  which: { id: string } | { endpointId: string },
+  end: { status: 'failed' | 'disabled'; error: string; at: Date },
 ): Promise<void> {
+  const match = 'id' in which ? db`id = ${which.id}` : db`endpoint_id = ${which.endpointId}`;
   await db`
     update webhook_deliveries
-    set status = ${status}, last_error = ${error}, next_attempt_at = null, updated_at = ${at}
-    where id = ${id} and ${statusIn(db, 'status', ['pending'])}`;
+    set status = ${end.status}, last_error = ${end.error}, next_attempt_at = null, updated_at = ${end.at}
+    where ${match} and status = 'pending'`;
 }
 
 export interface StalledDeliveryRow {
   id: string;
   /** Attempts started: the lost job was for attempt `attempts + 1`. */
   attempts: number;
-}
-
-/**
- * End every pending delivery of an endpoint without an attempt: it was disabled (a 410) or deleted,
- * so none of them will be sent. An attempt in flight still records its outcome over this (a retry
- * it asks for then finds the endpoint gone and ends there).
- */
-export async function closeEndpointDeliveries(
-  db: Db,
-  endpointId: string,
-  status: 'failed' | 'disabled',
-  error: string,
-  at: Date,
-): Promise<void> {
-  await db`
-    update webhook_deliveries
-    set status = ${status}, last_error = ${error}, next_attempt_at = null, updated_at = ${at}
-    where endpoint_id = ${endpointId} and status = 'pending'`;
 }
 
 /**
