@@ -1,22 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Context } from '../../shared/context.js';
 import { insertWebhookDeliveries } from '../../shared/db/queries/webhook-deliveries.js';
 import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
-import type { HostLookup } from '../../shared/host-lookup.js';
 import { newId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { emitEvent } from '../../shared/webhooks/emit.js';
 import { newWebhookSecret } from '../../shared/webhooks/events.js';
 import { resumeStalledDeliveries } from '../../shared/webhooks/resume.js';
-import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
 import { startWorkers } from '../../workers/index.js';
-import { startWebhookWorker } from '../../workers/webhooks.js';
 import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
-import { type Answer, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { deliveryRow, newPath, pause, queuedLater, settledRow } from '../helpers/webhook-deliveries.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // Real Postgres, Redis and BullMQ workers; the receiver verifies every delivery with the
 // standardwebhooks library. The system clock is used: receivers reject stale webhook-timestamps.
@@ -57,7 +53,6 @@ afterAll(async () => {
 });
 
 const api = (method: string, path: string, token: string) => call(server.url, method, path, { token });
-const newPath = () => `/hook-${randomBytes(4).toString('hex')}`;
 
 async function register(acct: TestAccount, events: string[] = ['*']) {
   const path = newPath();
@@ -77,45 +72,6 @@ async function settledLog(acct: TestAccount, endpointId: string, n = 1) {
     const data = body.data as any[];
     return data.length >= n && data.every((d) => d.status !== 'pending') ? data : null;
   });
-}
-
-const deliveryRow = async (ctx: Context, id: string) =>
-  (await ctx.sql`select * from webhook_deliveries where id = ${id}`)[0]!;
-const settledRow = (ctx: Context, id: string) =>
-  waitFor(`delivery ${id} to settle`, async () => {
-    const row = await deliveryRow(ctx, id);
-    return row.status !== 'pending' ? row : null;
-  });
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** An endpoint on the receiver and one pending delivery to it, first due at `dueAt`. */
-async function pendingDelivery(ctx: Context, dueAt: Date) {
-  const acct = await createTestAccount(ctx);
-  const path = newPath();
-  const secret = newWebhookSecret();
-  receiver.expectSecret(path, secret);
-  const endpoint = await insertWebhookEndpoint(ctx.sql, {
-    id: newId('whe'),
-    accountId: acct.id,
-    url: receiver.base + path,
-    events: ['*'],
-    secret,
-    createdAt: new Date(),
-  });
-  const id = await queuedLater(ctx, acct.id, endpoint.id, endpoint.url, dueAt);
-  return { id, path };
-}
-
-/** A pending delivery with no job yet (one is queued only when it falls due). */
-async function queuedLater(ctx: Context, accountId: string, endpointId: string, url: string, dueAt: Date) {
-  const id = newId('whd');
-  await insertWebhookDeliveries(
-    ctx.sql,
-    { accountId, type: 'job.failed', payload: { type: 'job.failed' }, at: new Date() },
-    [{ id, endpointId, url }],
-  );
-  await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
-  return id;
 }
 
 describe('webhook deliveries', () => {
@@ -309,103 +265,6 @@ describe('webhook deliveries', () => {
     expect(await resumeStalledDeliveries(env.ctx, queues, { graceMs: 60_000 })).toBeGreaterThanOrEqual(1);
     expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(receiver.at(e.path)).toHaveLength(1);
-  });
-});
-
-describe('a delivery queued more than once', () => {
-  // Workers down: jobs pile up in the queue until one starts.
-  let idle: TestEnv;
-  let idleQueues: Queues;
-  beforeAll(async () => {
-    idle = await createTestEnv({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
-    idleQueues = createQueues(idle.ctx);
-  });
-  afterAll(async () => {
-    await idleQueues?.close();
-    await idle?.close();
-  });
-
-  it('makes one attempt however often the sweeper re-queued it while workers were down', async () => {
-    const { id, path } = await pendingDelivery(idle.ctx, new Date(Date.now() - 600_000));
-    receiver.plan(path, [500, 500, 500, 500, 500, 500]);
-    for (let i = 0; i < 5; i++) expect(await resumeStalledDeliveries(idle.ctx, idleQueues)).toBe(1);
-    const worker = startWebhookWorker(idle.ctx, { schedule: [60_000, 60_000, 60_000, 60_000, 60_000] });
-    try {
-      await waitFor('the first attempt', async () => (await deliveryRow(idle.ctx, id)).last_status_code);
-      await pause(300);
-      expect(receiver.at(path)).toHaveLength(1);
-      const row = await deliveryRow(idle.ctx, id);
-      expect(row).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500 });
-      expect(row.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
-    } finally {
-      await worker.close();
-    }
-  });
-
-  /** A per-job URL on a name only `lookupHost` knows, delivered by a worker that resolves with it. */
-  async function deliverVia(lookupHost: HostLookup, answers: Answer[] = []) {
-    const acct = await createTestAccount(idle.ctx);
-    const path = newPath();
-    receiver.expectSecret(path, await defaultWebhookSecret(idle.ctx, acct.id));
-    receiver.plan(path, answers);
-    const worker = startWebhookWorker({ ...idle.ctx, lookupHost }, { schedule: [50], timeoutMs: TIMEOUT_MS });
-    try {
-      const [id] = await emitEvent(idle.ctx, idleQueues, {
-        accountId: acct.id,
-        type: 'job.succeeded',
-        data: {},
-        url: `http://hooks.test:${receiver.port}${path}`,
-      });
-      await settledRow(idle.ctx, id!);
-      return idle.ctx.sql`select * from webhook_attempts where delivery_id = ${id!} order by attempt`;
-    } finally {
-      await worker.close();
-    }
-  }
-  const loopback = [{ address: '127.0.0.1', family: 4 }];
-
-  it('bounds a DNS lookup that never answers by the attempt’s timeout, then retries', async () => {
-    let lookups = 0;
-    const attempts = await deliverVia(async () =>
-      ++lookups === 1 ? new Promise<never>(() => {}) : loopback,
-    );
-    expect(attempts.map((a) => a.status_code)).toEqual([null, 200]);
-    expect(attempts[0]!.error).toBe(`looking up hooks.test timed out after ${TIMEOUT_MS} ms`);
-    expect(attempts[0]!.duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
-    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
-  });
-
-  it('counts a slow lookup in the attempt’s timeout', async () => {
-    const slow = async () => {
-      await pause(300);
-      return loopback;
-    };
-    const attempts = await deliverVia(slow, ['hang']);
-    expect(attempts[0]).toMatchObject({ status_code: null, error: `timed out after ${TIMEOUT_MS} ms` });
-    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
-    expect(attempts[1]).toMatchObject({ status_code: 200 });
-  });
-
-  it('waits when its job comes before the attempt is due', async () => {
-    const due = new Date(Date.now() + 1500);
-    const { id, path } = await pendingDelivery(env.ctx, due);
-    await queues.add('webhooks', { deliveryId: id }, { jobId: id });
-    await pause(500);
-    expect(receiver.at(path)).toHaveLength(0);
-    expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
-    const [attempt] = await env.ctx.sql`select at from webhook_attempts where delivery_id = ${id}`;
-    expect(attempt!.at.getTime()).toBeGreaterThanOrEqual(due.getTime());
-  });
-
-  it('re-queues an attempt whose queue job failed', async () => {
-    const { id, path } = await pendingDelivery(env.ctx, new Date(Date.now() - 600_000));
-    // A job that can never run (its payload does not parse) fails, and keeps its id in the queue.
-    const queue = queues.get('webhooks');
-    await queue.add('webhooks', { deliveryId: 42 } as never, { jobId: id });
-    await waitFor('the job to fail', async () => (await queue.getJob(id))?.isFailed());
-    expect(await resumeStalledDeliveries(env.ctx, queues, { graceMs: 60_000 })).toBe(1);
-    expect(await settledRow(env.ctx, id)).toMatchObject({ status: 'succeeded', attempts: 1 });
-    expect(receiver.at(path)).toHaveLength(1);
   });
 });
 

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../../shared/context.js';
+import { insertWebhookDeliveries } from '../../shared/db/queries/webhook-deliveries.js';
+import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
+import { newId } from '../../shared/ids.js';
+import { newWebhookSecret } from '../../shared/webhooks/events.js';
+import { createTestAccount } from './accounts.js';
+import { waitFor } from './wait.js';
+import type { WebhookReceiver } from './webhook-receiver.js';
+
+/** A fresh path on the test receiver, one per endpoint. */
+export const newPath = () => `/hook-${randomBytes(4).toString('hex')}`;
+
+export const deliveryRow = async (ctx: Context, id: string) =>
+  (await ctx.sql`select * from webhook_deliveries where id = ${id}`)[0]!;
+export const settledRow = (ctx: Context, id: string) =>
+  waitFor(`delivery ${id} to settle`, async () => {
+    const row = await deliveryRow(ctx, id);
+    return row.status !== 'pending' ? row : null;
+  });
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An endpoint on the receiver and one pending delivery to it, first due at `dueAt`. */
+export async function pendingDelivery(ctx: Context, receiver: WebhookReceiver, dueAt: Date) {
+  const acct = await createTestAccount(ctx);
+  const path = newPath();
+  const secret = newWebhookSecret();
+  receiver.expectSecret(path, secret);
+  const endpoint = await insertWebhookEndpoint(ctx.sql, {
+    id: newId('whe'),
+    accountId: acct.id,
+    url: receiver.base + path,
+    events: ['*'],
+    secret,
+    createdAt: new Date(),
+  });
+  const id = await queuedLater(ctx, acct.id, endpoint.id, endpoint.url, dueAt);
+  return { id, path };
+}
+
+/** A pending delivery with no job yet (one is queued only when it falls due). */
+export async function queuedLater(
+  ctx: Context,
+  accountId: string,
+  endpointId: string,
+  url: string,
+  dueAt: Date,
+) {
+  const id = newId('whd');
+  await insertWebhookDeliveries(
+    ctx.sql,
+    { accountId, type: 'job.failed', payload: { type: 'job.failed' }, at: new Date() },
+    [{ id, endpointId, url }],
+  );
+  await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
+  return id;
+}
