@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { cancelJob, type JobRow } from '../db/queries/jobs.js';
+import { cancelJob, findJob, type JobRow } from '../db/queries/jobs.js';
 import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
 import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 
@@ -12,7 +12,10 @@ import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
  */
 export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise<JobRow> {
   const res = await cancelJob(ctx.sql, job.id, ctx.clock.now());
-  if (!res) return job; // already finished: cancelling is a no-op, like OpenAI's
+  // Already finished: cancelling is a no-op, like OpenAI's. The job as it is now, not as the caller
+  // read it: a job read queued that ended since (another cancel, its worker) must not be answered
+  // `queued`, which tells the client it will still run.
+  if (!res) return (await findJob(ctx.sql, job.id)) ?? job;
   // Its hold is voided before the answer (API.md: "cancel a queued job (hold released)"): the
   // client that reads its balance next sees the reservation gone.
   if (res.was === 'queued' || res.was === 'pending')

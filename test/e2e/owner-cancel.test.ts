@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { findJob } from '../../shared/db/queries/jobs.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { cancel } from '../../shared/jobs/cancel.js';
 import { startWorkers } from '../../workers/index.js';
 import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -56,6 +58,23 @@ describe('the owner cancels', () => {
     const seen = await call(stack.server.url, 'GET', `/v1/jobs/${job.body.id}`, { token: c.childKey });
     expect(seen.body.status).toBe('cancelled');
     expect((await call(stack.server.url, 'POST', path, { token: c.jwt })).body.status).toBe('cancelled');
+  });
+
+  it('a job that ended between its read and its cancel: answered as it is now, not as it was read', async () => {
+    // Two cancels at once (or a cancel as the worker finishes the job) both read the job queued; the
+    // one that finds it already ended must not answer `queued`, which says it will still run.
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('x') },
+    });
+    const readQueued = await findJob(stack.env.ctx.sql, job.body.id);
+    expect(readQueued?.status).toBe('queued');
+    const path = `/api/jobs/${job.body.id}/cancel`;
+    expect((await call(stack.server.url, 'POST', path, { token: c.jwt })).body.status).toBe('cancelled');
+
+    const late = await cancel(stack.env.ctx, stack.deps.queues, readQueued!);
+    expect(late.status).toBe('cancelled');
   });
 
   it('a batch: its lines not run are cancelled; its lines are not jobs to cancel alone', async () => {
