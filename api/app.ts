@@ -47,7 +47,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   // Before the access log, so an admin token given as ?token= never reaches it.
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
-  app.use(refuseNulInUrl);
+  // On /v1 a URL's NUL waits for the key like a body's fault: a 401 for an unknown key, RPM headers.
+  app.use(keyBeforeBodyOnV1(refuseNulInUrl));
   app.use(keyBeforeBodyOnV1(express.json({ limit: '4mb' })));
   app.use(keyBeforeBodyOnV1(requireJsonBody));
 

@@ -33,9 +33,10 @@ function hasBody(req: IncomingMessage): boolean {
 const isV1 = (path: string) => /^\/v1(\/|$)/i.test(path);
 
 /**
- * `body` (express.json, requireJsonBody) as it runs before the routers, except that on /v1 what
- * it finds wrong with the body waits for the key (answerBodyFault): an unknown key is a 401 whatever
- * it sent, and a body's 400 carries the key's RPM headers like every other /v1 answer.
+ * `body` (express.json, requireJsonBody, refuseNulInUrl) as it runs before the routers, except that
+ * on /v1 what it finds wrong with the request waits for the key (answerBodyFault): an unknown key is
+ * a 401 whatever it sent, and a body's or URL's 400 carries the key's RPM headers like every other
+ * /v1 answer.
  */
 export function keyBeforeBodyOnV1(body: RequestHandler): RequestHandler {
   return (req, res, next) => {

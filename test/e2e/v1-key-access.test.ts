@@ -151,6 +151,8 @@ describe('RPM headers on every /v1 answer', () => {
       ['batches', 'GET', '/v1/batches', undefined, 200],
       ['an unknown model', 'POST', '/v1/chat/completions', { ...REQUEST, model: 'nope' }, 400],
       ['a job without messages', 'POST', '/v1/jobs', { request: { model: SIM_MODEL_QWQ_32B } }, 400],
+      ['a NUL in a job id', 'GET', '/v1/jobs/job_%00', undefined, 400],
+      ['a NUL in a list filter', 'GET', '/v1/batches?after=b%00', undefined, 400],
     ] as const) {
       const res = await call(stack.server.url, method, path, {
         token: c.childKey,
@@ -174,6 +176,10 @@ describe('RPM headers on every /v1 answer', () => {
     expect(fourth.status).toBe(429);
     const read = await call(stack.server.url, 'GET', '/v1/models', { token: c.childKey });
     expect([read.status, read.headers.get('x-ratelimit-remaining-requests')]).toEqual([200, '0']);
+
+    // A URL's NUL, like a body's fault, waits for the key: an unknown one is a 401 whatever it sent.
+    const unknown = await call(stack.server.url, 'GET', '/v1/jobs/job_%00', { token: 'gc-nope' });
+    expect([unknown.status, unknown.body.error.code]).toEqual([401, 'key_unknown']);
 
     // A key without an RPM limit carries none.
     const free = await createCustomer(stack.env.ctx, stack.server.url);
