@@ -1,19 +1,60 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context } from '../shared/context.js';
 import { type AppDeps, createApp } from './app.js';
 import { fastV1 } from './fast-v1.js';
 
+/** How often a closing server ends the connections whose last answer has gone out meanwhile. */
+const DRAIN_SWEEP_MS = 100;
+
+/** Each api server's open connections, for closeApiServer (one entry per connection, not per request). */
+const connections = new WeakMap<Server, Set<Socket>>();
+
 /** The api role's HTTP server (not listening yet): the Express app, with the hot /v1 routes' fast path. */
 export function createApiServer(ctx: Context, deps?: AppDeps): Server {
   const app = createApp(ctx, deps);
+  const handler = deps ? fastV1(ctx, deps, app) : app;
   const requestTimeout = ctx.config.REQUEST_TIMEOUT_MS;
-  return createServer(
+  const server = createServer(
     {
       requestTimeout,
       // Node looks for overdue requests every 30 s by default: a tenth of the timeout, so a short
       // one is kept to within 10%.
       connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 10))),
     },
-    deps ? fastV1(ctx, deps, app) : app,
+    (req, res) => {
+      // A request on a kept-alive connection of a closing server is answered, and its connection
+      // ends with it.
+      if (!server.listening) res.shouldKeepAlive = false;
+      handler(req, res);
+    },
   );
+  const open = new Set<Socket>();
+  connections.set(server, open);
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return server;
+}
+
+/**
+ * Stop listening, let every request in flight finish, and end each connection once its answer is
+ * out. Node's own close() ends only the connections idle at that instant: a client that kept its
+ * connection busy (a load balancer's pool) was served on it for as long as it kept sending, and
+ * the process never finished shutting down. Answers not yet started say `Connection: close`.
+ */
+export function closeApiServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+    for (const socket of connections.get(server) ?? []) {
+      // The answer a connection is serving (Node's own field, as http-terminator reads it).
+      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (res && !res.headersSent) res.setHeader('connection', 'close');
+    }
+  });
 }

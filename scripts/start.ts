@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { createApiServer } from '../api/server.js';
+import { closeApiServer, createApiServer } from '../api/server.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
@@ -110,13 +110,7 @@ if (roles.has('api') && upstream) {
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     }),
   );
-  stops.push(
-    () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  );
+  stops.push(() => closeApiServer(server));
 }
 
 let stopping: Promise<void> | null = null;

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
@@ -54,6 +55,63 @@ describe('api process shutdown', () => {
       });
     } finally {
       await stop();
+    }
+  });
+
+  it('ends its kept-alive connections once their requests are answered, so a busy client cannot hold it open', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, { PORT: String(port), HOST: '127.0.0.1' });
+    // One socket, kept alive between requests, as a load balancer's pool keeps it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, body?: unknown) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path,
+            agent,
+            method: body ? 'POST' : 'GET',
+            headers: { authorization: `Bearer ${c.childKey}`, 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.once('end', () =>
+              resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
+            );
+          },
+        );
+        req.once('error', reject);
+        req.end(body ? JSON.stringify(body) : undefined);
+      });
+    try {
+      await waitFor('api listening', async () => (await get('/healthz').catch(() => null))?.status === 200);
+      const slow = get('/v1/chat/completions', {
+        model: SIM_MODEL_QWQ_32B,
+        messages: [{ role: 'user', content: 'hello [[sim latency=1500]]' }],
+        max_tokens: 16,
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      const exited = new Promise<void>((r) => api.once('exit', () => r()));
+      api.kill('SIGTERM');
+      // The request in flight is answered in full, and told the connection ends with it.
+      expect(await slow).toEqual({ status: 200, connection: 'close' });
+      // A client that keeps sending on its pooled connection does not keep the process from exiting.
+      let gone = false;
+      void exited.then(() => {
+        gone = true;
+      });
+      const until = Date.now() + 10_000;
+      while (!gone && Date.now() < until) {
+        await get('/healthz').catch(() => null);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gone).toBe(true);
+      expect(api.exitCode).toBe(0);
+    } finally {
+      agent.destroy();
+      await stopProcess(api, 'SIGKILL');
     }
   });
 });
