@@ -1,5 +1,5 @@
 import { h, uid } from '../dom.js';
-import { announce } from './notify.js';
+import { announce, messageOf, showAlert } from './notify.js';
 
 async function copyText(input) {
   try {
@@ -86,4 +86,18 @@ export function secretReveal({ label, secret, what = 'key', onDone }) {
         )
       : null,
   );
+}
+
+/**
+ * Put a secret just created into `dlg` (a form dialog), then `refresh()` the list behind it. The
+ * secret goes first: it exists on the server from now on, so a failing refresh must not lose its
+ * only copy, nor leave the form up inviting the user to create a second one.
+ */
+export async function revealCreated(dlg, { title, noun, refresh, ...reveal }) {
+  dlg.replace(title, secretReveal({ ...reveal, onDone: () => dlg.close() }));
+  try {
+    await refresh();
+  } catch (err) {
+    showAlert(`The ${noun} was created, but this list could not be refreshed: ${messageOf(err)}`);
+  }
 }

@@ -2,7 +2,7 @@ import { api } from '../api.js';
 import { formDialog } from '../components/dialog.js';
 import { FieldError, field, fieldValue } from '../components/form.js';
 import { announce } from '../components/notify.js';
-import { secretReveal } from '../components/secret.js';
+import { revealCreated } from '../components/secret.js';
 import { h } from '../dom.js';
 import { fromLocalInput, toLocalInput } from '../format.js';
 import { parseGnk, toGnkInput } from '../money.js';
@@ -132,12 +132,14 @@ export function createChildKeyDialog(mk, onChange) {
     onSubmit: async (form, dlg) => {
       const body = Object.fromEntries(Object.entries(read(form)).filter(([, v]) => v !== null));
       const created = await api.createChildKey(mk.id, body);
-      await onChange();
-      dlg.replace(
-        'Child key created',
-        secretReveal({ label: 'Your new child key', secret: created.key, onDone: () => dlg.close() }),
-      );
       announce(`Child key ${created.name} created.`);
+      await revealCreated(dlg, {
+        title: 'Child key created',
+        label: 'Your new child key',
+        secret: created.key,
+        noun: 'child key',
+        refresh: onChange,
+      });
     },
   });
 }

@@ -3,7 +3,7 @@ import { confirmDialog, formDialog } from '../components/dialog.js';
 import { field, fieldValue } from '../components/form.js';
 import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
-import { secretReveal } from '../components/secret.js';
+import { revealCreated } from '../components/secret.js';
 import { h, mount, refocus } from '../dom.js';
 import { badge, time } from '../format.js';
 import { href } from '../router.js';
@@ -35,12 +35,14 @@ export async function renderKeys(main, _params, ctx) {
       submitLabel: 'Create key',
       onSubmit: async (form, dlg) => {
         const created = await api.createManagementKey({ name: fieldValue(form, 'name') });
-        await reload();
-        dlg.replace(
-          'Management key created',
-          secretReveal({ label: 'Your new management key', secret: created.key, onDone: () => dlg.close() }),
-        );
         announce(`Management key ${created.name} created.`);
+        await revealCreated(dlg, {
+          title: 'Management key created',
+          label: 'Your new management key',
+          secret: created.key,
+          noun: 'management key',
+          refresh: reload,
+        });
       },
     });
 

@@ -3,7 +3,7 @@ import { confirmDialog, formDialog, openDialog } from '../components/dialog.js';
 import { checkboxGroup, field, fieldValue } from '../components/form.js';
 import { announce, messageOf } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
-import { copyField, secretReveal } from '../components/secret.js';
+import { copyField, revealCreated } from '../components/secret.js';
 import { h, mount } from '../dom.js';
 import { badge, plural, time } from '../format.js';
 import { showDeliveries, showJobDeliveries } from './webhook-deliveries.js';
@@ -58,17 +58,15 @@ export async function renderWebhooks(main, _params, ctx) {
       onSubmit: async (form, dlg) => {
         const events = [...form.querySelectorAll('input[name=events]:checked')].map((c) => c.value);
         const created = await api.createWebhook({ url: fieldValue(form, 'url'), events });
-        await reload();
-        dlg.replace(
-          'Webhook endpoint added',
-          secretReveal({
-            label: 'Signing secret',
-            secret: created.secret,
-            what: 'secret',
-            onDone: () => dlg.close(),
-          }),
-        );
         announce('Webhook endpoint added.');
+        await revealCreated(dlg, {
+          title: 'Webhook endpoint added',
+          label: 'Signing secret',
+          secret: created.secret,
+          what: 'secret',
+          noun: 'webhook endpoint',
+          refresh: reload,
+        });
       },
     });
 
