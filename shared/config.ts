@@ -266,6 +266,13 @@ export const configSchema = z
      * bounds storage and upload time, not memory.
      */
     BATCH_FILE_MAX_BYTES: positiveInt.default(200 * 1024 * 1024),
+    /**
+     * Bytes of batch input files one account may keep stored (deleted files do not count, nor the
+     * output and error files its batches produce). Uploads cost nothing, and every file lives in
+     * Postgres: without a bound, one child key could fill its disk. An upload past it is a 400;
+     * deleting files makes room. @default 10 GiB (fifty files of BATCH_FILE_MAX_BYTES)
+     */
+    FILES_MAX_BYTES_PER_ACCOUNT: positiveInt.default(10 * 1024 * 1024 * 1024),
     /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
     METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   })

@@ -5,7 +5,12 @@ import multer from 'multer';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { FILE_CHUNK_BYTES } from '../../shared/batches/file-store.js';
-import { findVisibleFile, removeFile, uploadBatchFile } from '../../shared/batches/files.js';
+import {
+  checkStorageRoom,
+  findVisibleFile,
+  removeFile,
+  uploadBatchFile,
+} from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
@@ -89,6 +94,11 @@ export function v1FilesRouter(ctx: Context): Router {
 
   r.post(
     '/',
+    // An account already full is told before its file is received; the upload's commit checks again.
+    async (_req, res, next) => {
+      await checkStorageRoom(ctx, ctx.sql, res.locals.childKey.account_id);
+      next();
+    },
     uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT),
     receiveFile('file', ctx.config.BATCH_FILE_MAX_BYTES),
     async (req, res) => {

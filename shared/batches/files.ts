@@ -1,6 +1,14 @@
 import type { Context } from '../context.js';
+import type { Db } from '../db/client.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import { deleteFile, type FileRow, findFile, insertFile } from '../db/queries/files.js';
+import {
+  deleteFile,
+  type FileRow,
+  findFile,
+  insertFile,
+  lockAccountUploads,
+  storedInputBytes,
+} from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
@@ -22,17 +30,36 @@ export async function uploadBatchFile(
     const writer = new FileChunkWriter(tx, id);
     let lineCount = 0;
     for await (const _ of batchInputLines(writeThrough(f.content, writer))) lineCount++;
+    const bytes = await writer.end();
+    await lockAccountUploads(tx, key.account_id);
+    await checkStorageRoom(ctx, tx, key.account_id, bytes);
     return insertFile(tx, {
       id,
       accountId: key.account_id,
       managementKeyId: key.management_key_id,
       purpose: 'batch',
       filename: f.filename.slice(0, 255) || 'input.jsonl',
-      bytes: await writer.end(),
+      bytes,
       lineCount,
       createdAt: ctx.clock.now(),
     });
   });
+}
+
+/**
+ * Refuse an upload of `bytes` more that would take the account's stored batch input files past
+ * FILES_MAX_BYTES_PER_ACCOUNT (0 more: whether it is already full, before an upload is received).
+ */
+export async function checkStorageRoom(ctx: Context, db: Db, accountId: string, bytes = 0): Promise<void> {
+  const limit = ctx.config.FILES_MAX_BYTES_PER_ACCOUNT;
+  const stored = await storedInputBytes(db, accountId);
+  if (stored + Math.max(bytes, 1) > limit)
+    throw new ApiError(
+      'invalid_request_error',
+      `File storage limit reached: an account's stored batch input files may take at most ${limit} bytes` +
+        `${bytes ? ` and this file is ${bytes}` : ''}; delete files it no longer needs (DELETE /v1/files/:id)`,
+      { param: 'file', code: 'storage_limit_exceeded' },
+    );
 }
 
 /**

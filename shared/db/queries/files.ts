@@ -37,6 +37,25 @@ export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
   return row!;
 }
 
+/** First key of the advisory locks that take an account's uploads in turn at their commit. */
+const UPLOAD_LOCK = 2003;
+
+/**
+ * Bytes of the account's stored batch input files (not deleted). Inside a transaction, after
+ * `lockAccountUploads`, no other upload of the account can commit until this one ends.
+ */
+export async function storedInputBytes(db: Db, accountId: string): Promise<number> {
+  const [row] = await db<{ bytes: number }[]>`
+    select coalesce(sum(bytes), 0)::float8 as bytes from files
+    where account_id = ${accountId} and purpose = 'batch' and deleted_at is null`;
+  return row!.bytes;
+}
+
+/** Take the account's uploads in turn until the transaction ends (so two cannot both pass its limit). */
+export async function lockAccountUploads(tx: Db, accountId: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(${UPLOAD_LOCK}, hashtext(${accountId}))`;
+}
+
 /** A file not deleted, or null. */
 export async function findFile(db: Db, id: string): Promise<FileRow | null> {
   const [row] = await db<FileRow[]>`
