@@ -1,0 +1,38 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { screenshot, useDashboardTabs } from '../helpers/browser.js';
+import { createManagementKey, signUp } from '../helpers/dashboard-keys.js';
+
+/** The dashboard on a phone: nothing pushes the page wider than the screen. */
+const tabs = useDashboardTabs();
+
+/** How far the page reaches past the right edge of the viewport, in CSS pixels. */
+const overflow = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+describe('dashboard: narrow screens', () => {
+  it('keeps every page, header and Log out within a phone’s width, with a long email', async () => {
+    const page = await tabs.open();
+    await page.setViewportSize({ width: 375, height: 800 });
+    // Work addresses are often this long, and have nowhere to break but their punctuation.
+    const email = `jonathan.richardson.${Math.random().toString(36).slice(2, 8)}@acmeenterprises.example.com`;
+    await signUp(page, email);
+    await expect.poll(() => page.locator('#account-email').textContent()).toBe(email);
+    await createManagementKey(page, 'Production backend');
+
+    for (const [link, heading] of [
+      ['Overview', 'Overview'],
+      ['API keys', 'API keys'],
+      ['Jobs & batches', 'Jobs & batches'],
+      ['Webhooks', 'Webhooks'],
+    ] as const) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await screenshot(page, `mobile-${link.replaceAll(/\W+/g, '-').toLowerCase()}`);
+      expect(await overflow(page), link).toBe(0);
+      const logout = await page.getByRole('button', { name: 'Log out' }).boundingBox();
+      expect(logout!.x + logout!.width, link).toBeLessThanOrEqual(375);
+    }
+    expect(tabs.dash.problems).toEqual([]);
+  });
+});
