@@ -46,6 +46,13 @@ const taskLastSuccess = new Gauge({
   registers: [processRegistry],
 });
 
+const webhookAttempts = new Counter({
+  name: 'gateway_webhook_attempts_total',
+  help: 'Webhook delivery attempts by what came of the delivery (succeeded, retry, failed, disabled by a 410) and the receiver’s answer (2xx…5xx, or none: no answer, a refused address)',
+  labelNames: ['result', 'response'] as const,
+  registers: [processRegistry],
+});
+
 let fileUploads: (() => { receiving: number; waiting: number }) | null = null;
 new Gauge({
   name: 'gateway_file_uploads',
@@ -89,4 +96,12 @@ export function observeSettlement(lagMs: number, result: SettlementResult): void
 export function recordTaskRun(task: string, ok: boolean): void {
   taskRuns.inc({ task, result: ok ? 'ok' : 'error' });
   if (ok) taskLastSuccess.set({ task }, Date.now() / 1000);
+}
+
+/** One webhook attempt: `result` what it made of the delivery, `statusCode` the receiver's (null: none). */
+export function observeWebhookAttempt(result: string, statusCode: number | null): void {
+  webhookAttempts.inc({
+    result,
+    response: statusCode === null ? 'none' : `${Math.floor(statusCode / 100)}xx`,
+  });
 }

@@ -9,6 +9,7 @@ import {
   recordDeliveryAttempt,
   type WebhookDeliveryStatus,
 } from '../db/queries/webhook-deliveries.js';
+import { observeWebhookAttempt } from '../metrics/registry.js';
 import { defaultWebhookSecret } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
@@ -103,6 +104,7 @@ export async function attemptDelivery(
     if (gone && d.endpoint_id)
       await disableEndpoint(tx, d.endpoint_id, `410 Gone from ${d.url} at ${at.toISOString()}`, at);
   });
+  observeWebhookAttempt(status === 'pending' ? 'retry' : status, sent.statusCode);
   if (status === 'pending') return { kind: 'retry', attempt, delayMs: delayMs! };
   return { kind: 'done', status, attempt };
 }

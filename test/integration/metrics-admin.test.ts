@@ -4,19 +4,22 @@ import { findHold } from '../../shared/db/queries/holds.js';
 import { redactPaths } from '../../shared/logger.js';
 import { observeSettlement } from '../../shared/metrics/registry.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { attemptDelivery } from '../../shared/webhooks/deliver.js';
 import { createTestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/http.js';
 import { admitJob, hold, outcome } from '../helpers/scheduler.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
+import { pendingDelivery } from '../helpers/webhook-deliveries.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 let stack: TestStack;
 const TOKEN = 'test-admin-token-0123456789';
 
 beforeAll(async () => {
   stack = await startTestStack({
-    env: { RECONCILE_INFLIGHT_MS: '0' },
+    env: { RECONCILE_INFLIGHT_MS: '0', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
     workers: { settlement: { onSettled: observeSettlement } },
   });
 });
@@ -61,6 +64,38 @@ describe('GET /metrics', () => {
     expect(sample(text, 'gateway_reconcile_drift', 'check="redis_counters"')).toBe(0);
     expect(sample(text, 'gateway_reconcile_last_run_timestamp_seconds')).toBeGreaterThan(0);
     expect(text).toContain('gateway_process_resident_memory_bytes');
+  });
+
+  it('counts webhook delivery attempts by result and by the receiver’s answer', async () => {
+    const { ctx } = stack.env;
+    const receiver = await startWebhookReceiver();
+    const attempts = async () => {
+      const text = await (await get('/metrics')).text();
+      const n = (labels: string) => sample(text, 'gateway_webhook_attempts_total', labels) ?? 0;
+      return {
+        retry5xx: n('result="retry",response="5xx"'),
+        succeeded: n('result="succeeded",response="2xx"'),
+        disabled: n('result="disabled",response="4xx"'),
+      };
+    };
+    try {
+      const before = await attempts();
+      const policy = { schedule: [0], timeoutMs: 5000 };
+      const ok = await pendingDelivery(ctx, receiver, new Date());
+      receiver.plan(ok.path, [503, 200]);
+      expect((await attemptDelivery(ctx, ok.id, policy)).kind).toBe('retry');
+      expect(await attemptDelivery(ctx, ok.id, policy)).toMatchObject({ kind: 'done', status: 'succeeded' });
+      const gone = await pendingDelivery(ctx, receiver, new Date());
+      receiver.plan(gone.path, [410]);
+      expect(await attemptDelivery(ctx, gone.id, policy)).toMatchObject({ kind: 'done', status: 'disabled' });
+
+      const after = await attempts();
+      expect(after.retry5xx - before.retry5xx).toBe(1);
+      expect(after.succeeded - before.succeeded).toBe(1);
+      expect(after.disabled - before.disabled).toBe(1);
+    } finally {
+      await receiver.close();
+    }
   });
 });
 
