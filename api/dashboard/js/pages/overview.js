@@ -5,7 +5,7 @@ import { pagedTable } from '../components/paged-table.js';
 import { copyField } from '../components/secret.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
-import { compare, formatGnk, formatMoney, formatNgnk } from '../money.js';
+import { compare, formatGnk, formatMoney, formatNgnk, gnkNumber } from '../money.js';
 import { href } from '../router.js';
 import { childKeyIndex } from './key-index.js';
 
@@ -94,12 +94,22 @@ function topUp(account) {
   ];
 }
 
-/** A charge bills every request one settlement batch settled: say how many. */
-function requestsOf(e) {
-  const n = e.kind === 'charge' ? e.metadata?.requests : undefined;
-  return typeof n === 'number'
-    ? h('span', { class: 'muted' }, ` · ${n} ${n === 1 ? 'request' : 'requests'}`)
-    : null;
+/**
+ * What an entry's metadata adds to its reference: a charge bills every request one settlement batch
+ * settled (how many); a top-up paid in USDT records the amount paid and the rate it was converted at.
+ */
+function noteOf(e) {
+  const m = e.metadata ?? {};
+  const n = e.kind === 'charge' ? m.requests : undefined;
+  if (typeof n === 'number')
+    return h('span', { class: 'muted' }, ` · ${n} ${n === 1 ? 'request' : 'requests'}`);
+  if (e.kind === 'topup' && typeof m.amount_usdt === 'string' && /^\d+$/.test(m.usdt_rate_ngonka ?? ''))
+    return h(
+      'span',
+      { class: 'muted' },
+      ` · ${m.amount_usdt} USDT at ${gnkNumber(m.usdt_rate_ngonka)} GNK per USDT`,
+    );
+  return null;
 }
 
 /** The ledger, newest first, a few entries at a time (it pages with `cursor` / `next_cursor`). */
@@ -122,7 +132,7 @@ function activity() {
         h('td', {}, badge(e.kind)),
         h('td', { class: 'num' }, `${e.direction === 'debit' ? '−' : '+'}${formatMoney(e.amount_ngonka)}`),
         h('td', { class: 'num' }, formatGnk(e.balance_after_ngonka)),
-        h('td', { class: 'mono small' }, e.ref, requestsOf(e)),
+        h('td', { class: 'mono small' }, e.ref, noteOf(e)),
       ),
     empty: () => emptyState('No activity yet: top-ups and charges will be listed here.'),
     fetchPage: async (cursor) => {
