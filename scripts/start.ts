@@ -94,7 +94,11 @@ if (roles.has('scheduler')) {
 }
 if (!roles.has('api') && config.METRICS_PORT) {
   const registry = createMetricsRegistry(ctx, { queues, ...(upstream ? { upstream } : {}) });
-  stops.push(await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger));
+  stops.push(
+    await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger, {
+      token: config.METRICS_TOKEN,
+    }),
+  );
 }
 
 if (roles.has('api') && upstream) {

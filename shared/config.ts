@@ -273,6 +273,13 @@ export const configSchema = z
      * deleting files makes room. @default 10 GiB (fifty files of BATCH_FILE_MAX_BYTES)
      */
     FILES_MAX_BYTES_PER_ACCOUNT: positiveInt.default(10 * 1024 * 1024 * 1024),
+    /**
+     * When set, /metrics (on the api, and on METRICS_PORT) answers only `Authorization: Bearer
+     * <METRICS_TOKEN>` (Prometheus: `authorization: {credentials: …}`); a 401 otherwise. Unset, it
+     * is open to whoever reaches the port: it names the upstream nodes and shows traffic and
+     * refusals, so set it wherever the api's port is public.
+     */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Serve /metrics on this port in processes without the api role (workers, scheduler). */
     METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   })

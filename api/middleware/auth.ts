@@ -1,20 +1,14 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
+import { bearerToken, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
 
-export function bearerToken(req: IncomingMessage): string | null {
-  const h = req.headers.authorization;
-  if (!h) return null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m?.[1] ?? null;
-}
+export { bearerToken };
 
 const missing = () => new ApiError('authentication_error', 'Missing bearer token');
 const wrongKind = (what: string) => new ApiError('permission_error', `${what} cannot be used on this route`);
@@ -81,12 +75,11 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
 
 /** Admin routes exist only when ADMIN_TOKEN is configured. */
 export function requireAdmin(ctx: Context): RequestHandler {
-  const expected = ctx.config.ADMIN_TOKEN ? Buffer.from(ctx.config.ADMIN_TOKEN) : null;
+  const matches = ctx.config.ADMIN_TOKEN ? secretMatcher(ctx.config.ADMIN_TOKEN) : null;
   return async (req, _res, next) => {
-    if (!expected) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
+    if (!matches) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
     const token = bearerToken(req) ?? req.header('x-admin-token') ?? '';
-    const given = Buffer.from(token);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    if (matches(token)) return next();
     // A credential of another kind that is valid is used where it does not belong: 403, as on
     // every route (API.md); anything else is no credential here.
     const kind = keyKindOf(token);

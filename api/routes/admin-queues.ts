@@ -1,12 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type Request, type RequestHandler, Router } from 'express';
+import { bearerToken, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
 import { type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
-import { bearerToken } from '../middleware/auth.js';
 
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 const COOKIE = 'gw_admin';
@@ -19,21 +18,13 @@ function cookie(req: Request, name: string): string | null {
   return null;
 }
 
-const matcher = (expected: string) => {
-  const want = Buffer.from(expected);
-  return (given: string | null) => {
-    const g = Buffer.from(given ?? '');
-    return g.length === want.length && timingSafeEqual(g, want);
-  };
-};
-
 /**
  * A browser opens the board once with `?token=`: the token moves into an HttpOnly, SameSite=Strict
  * cookie scoped to the board (its pages and API calls carry no header) and the browser is sent to
  * the same URL without it. Mount this before the access log, so the token is never written there.
  */
 export function adminQueuesLanding(expected: string): RequestHandler {
-  const matches = matcher(expected);
+  const matches = secretMatcher(expected);
   return (req, res, next) => {
     const url = new URL(req.originalUrl, 'http://x');
     const token = url.searchParams.get('token');
@@ -52,7 +43,7 @@ export function adminQueuesLanding(expected: string): RequestHandler {
 
 /** The admin token from a header (scripts) or the landing's cookie (browsers). */
 function requireAdminToken(expected: string): RequestHandler {
-  const matches = matcher(expected);
+  const matches = secretMatcher(expected);
   return (req, _res, next) => {
     const given = bearerToken(req) ?? req.header('x-admin-token') ?? cookie(req, COOKIE);
     if (!matches(given)) throw new ApiError('authentication_error', 'Admin token required');

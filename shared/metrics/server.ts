@@ -1,5 +1,6 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
+import { bearerToken, secretMatcher } from '../bearer.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -11,10 +12,16 @@ export async function serveMetrics(
   port: number,
   host: string,
   logger: Logger,
+  opts: { token?: string | undefined } = {},
 ): Promise<() => Promise<void>> {
+  const allowed = metricsAccess(opts.token);
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
+      return;
+    }
+    if (!allowed(req)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
       return;
     }
     registry.metrics().then(
@@ -30,4 +37,11 @@ export async function serveMetrics(
     server.listen(port, host, resolve);
   });
   return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Who may scrape: anyone without a METRICS_TOKEN, else only its bearer. */
+export function metricsAccess(token: string | undefined): (req: IncomingMessage) => boolean {
+  if (!token) return () => true;
+  const matches = secretMatcher(token);
+  return (req) => matches(bearerToken(req));
 }

@@ -1,8 +1,11 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/bench/processes.js';
 import { findHold } from '../../shared/db/queries/holds.js';
 import { redactPaths } from '../../shared/logger.js';
 import { observeSettlement } from '../../shared/metrics/registry.js';
+import { createMetricsRegistry } from '../../shared/metrics/scrape.js';
+import { serveMetrics } from '../../shared/metrics/server.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { attemptDelivery } from '../../shared/webhooks/deliver.js';
 import { createTestEnv } from '../helpers/context.js';
@@ -95,6 +98,34 @@ describe('GET /metrics', () => {
       expect(after.disabled - before.disabled).toBe(1);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe('METRICS_TOKEN', () => {
+  it('when set, /metrics answers only its bearer: on the api and on METRICS_PORT alike', async () => {
+    const metricsToken = 'metrics-token-0123456789';
+    const env = await createTestEnv({ env: { METRICS_TOKEN: metricsToken } });
+    const server = await startTestServer(env.ctx, stack.deps);
+    const port = await freePort();
+    const stop = await serveMetrics(createMetricsRegistry(env.ctx, {}), port, '127.0.0.1', env.ctx.logger, {
+      token: env.config.METRICS_TOKEN,
+    });
+    try {
+      for (const base of [server.url, `http://127.0.0.1:${port}`]) {
+        const scrape = (token?: string) =>
+          fetch(`${base}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+        expect((await scrape()).status).toBe(401);
+        expect((await scrape('metrics-token-0123456788')).status).toBe(401);
+        expect((await scrape(TOKEN)).status).toBe(401); // the admin token is another secret
+        const ok = await scrape(metricsToken);
+        expect(ok.status).toBe(200);
+        expect(await ok.text()).toContain('gateway_admissions_total');
+      }
+    } finally {
+      await stop();
+      await server.close();
+      await env.close();
     }
   });
 });

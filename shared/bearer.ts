@@ -1,0 +1,19 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(req: IncomingMessage): string | null {
+  const h = req.headers.authorization;
+  if (!h) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1] ?? null;
+}
+
+/** Whether a presented secret is `expected`, in constant time (what it takes does not tell how much matched). */
+export function secretMatcher(expected: string): (given: string | null | undefined) => boolean {
+  const want = Buffer.from(expected);
+  return (given) => {
+    const g = Buffer.from(given ?? '');
+    return g.length === want.length && timingSafeEqual(g, want);
+  };
+}
