@@ -15,6 +15,21 @@ function usageCell(u, period, limit) {
   );
 }
 
+/** Metadata may be up to 16 KiB: a row shows its start, the Edit dialog all of it. */
+const METADATA_SHOWN = 160;
+
+/**
+ * A key's metadata as `key: value` pairs, the owner's own references (which customer it serves):
+ * strings as they are, anything else as JSON. Nothing for a key without any.
+ */
+function metadataLine(metadata) {
+  const entries = Object.entries(metadata ?? {});
+  if (!entries.length) return null;
+  const text = entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ');
+  const shown = text.length > METADATA_SHOWN ? `${text.slice(0, METADATA_SHOWN)}…` : text;
+  return h('span', { class: 'metadata mono small muted' }, shown);
+}
+
 /** The child keys of `mk` with their limits, usage against them, and `actions(child)` per row. */
 export function childKeysTable(mk, visible, actions) {
   return table({
@@ -39,6 +54,7 @@ export function childKeysTable(mk, visible, actions) {
           { scope: 'row' },
           h('span', { class: 'key-name' }, c.name),
           h('span', { class: 'mono small muted' }, c.key_prefix),
+          metadataLine(c.metadata),
         ),
         h('td', {}, badge(c.status)),
         usageCell(c.usage, 'daily', c.limit_daily_ngonka),
