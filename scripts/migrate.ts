@@ -1,14 +1,50 @@
-import { loadConfig } from '../shared/config.js';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../shared/config.js';
 import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
 
-/** `npm run migrate`: create the database if missing and apply pending migrations. */
-const config = loadConfig(process.env, () => {});
-await ensureDatabase(config.DATABASE_URL);
-const sql = createSql(config.DATABASE_URL, { max: 1 });
+/**
+ * `npm run migrate`: create the database if missing and apply pending migrations (safe to run from
+ * several processes at once: they take turns under an advisory lock). Exits 0 when the database is
+ * up to date, 1 when it could not be brought there, 2 on a bad command line.
+ */
+const USAGE = 'usage: npm run migrate [-- --help]   (DATABASE_URL names the database)';
+
+function fail(message: string, code = 1): never {
+  console.error(`migrate: ${message}`);
+  process.exit(code);
+}
+
+const args = (() => {
+  try {
+    return parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+})();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const config = (() => {
+  try {
+    return loadConfig(process.env, () => {});
+  } catch (err) {
+    return fail(err instanceof ConfigError ? err.message : String(err));
+  }
+})();
+
+// postgres.js's messages name the host and port, the user and the database, never the password.
 try {
-  const applied = await migrate(sql);
-  console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-} finally {
-  await sql.end();
+  await ensureDatabase(config.DATABASE_URL);
+  const sql = createSql(config.DATABASE_URL, { max: 1 });
+  try {
+    const applied = await migrate(sql);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+  } finally {
+    await sql.end();
+  }
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
 }
