@@ -50,10 +50,20 @@ for (const m of notices) bootLogger.warn(m);
 if (config.V8_HEAP_GROWING_PERCENT > 0)
   setFlagsFromString(`--heap-growing-percent=${config.V8_HEAP_GROWING_PERCENT}`);
 
-await ensureDatabase(config.DATABASE_URL);
 const ctx = createContext(config);
-const applied = await migrate(ctx.sql);
-if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+try {
+  await ensureDatabase(config.DATABASE_URL);
+  const applied = await migrate(ctx.sql);
+  if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+} catch (err) {
+  // One line in the log, not an uncaught exception's stack on stderr. postgres.js's messages name
+  // the host and port, the user and the database, never the password.
+  ctx.logger.fatal(
+    { err: err instanceof Error ? err.message : String(err) },
+    'Postgres: cannot create or migrate the database',
+  );
+  process.exit(1);
+}
 
 const stops: (() => Promise<void>)[] = [];
 

@@ -89,4 +89,24 @@ describe('configuration', () => {
       /^Invalid configuration:\n {2}LOG_LEVEL: .*\n {2}SCHEDULER_REFRESH_CRON: /,
     );
   }, 30_000);
+
+  it('stops start-up with one log line when Postgres cannot be reached, naming it but not its password', async () => {
+    const run = promisify(execFile);
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...process.env, DATABASE_URL: 'postgres://postgres:hunter2-secret@127.0.0.1:1/gonka' },
+    }).then(
+      () => null,
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).not.toMatch(/\n\s+at /);
+    const fatal = failed?.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string })
+      .find((l) => l.level === 60);
+    expect(fatal?.msg).toMatch(/Postgres/);
+    expect(fatal?.err).toMatch(/127\.0\.0\.1:1/);
+    expect(`${failed?.stdout}${failed?.stderr}`).not.toContain('hunter2');
+  }, 30_000);
 });
