@@ -85,4 +85,37 @@ describe('dashboard: one-time secrets', () => {
       '503 GET /api/webhooks',
     ]);
   });
+
+  it('shows the new key even when its dialog was closed while the key was being created', async () => {
+    const page = await tabs.open();
+    await signUp(page);
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('button', { name: 'Create management key' }).click();
+    // The create is slow to answer, and the user gives up on it: Escape closes the form.
+    let answer!: () => void;
+    const slow = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await page.route(/\/api\/management\/keys$/, async (route) => {
+      if (route.request().method() === 'POST') await slow;
+      await route.fallback();
+    });
+    const dialog = page.getByRole('dialog', { name: 'Create management key' });
+    await dialog.getByLabel('Name').fill('Slow');
+    const sent = page.waitForRequest((r) => r.method() === 'POST');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    await sent;
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    answer();
+
+    // The key exists now: its only showing is not lost with the closed form.
+    const reveal = page.getByRole('dialog', { name: 'Management key created' });
+    expect(await reveal.getByRole('textbox', { name: 'Your new management key' }).inputValue()).toMatch(
+      /^gm-/,
+    );
+    await reveal.getByRole('button', { name: 'I have stored the key' }).click();
+    await page.getByRole('link', { name: 'Slow' }).waitFor();
+    expect(tabs.dash.problems).toEqual([]);
+  });
 });

@@ -1,4 +1,5 @@
 import { h, uid } from '../dom.js';
+import { openDialog } from './dialog.js';
 import { announce, messageOf, showAlert } from './notify.js';
 
 async function copyText(input) {
@@ -91,10 +92,12 @@ export function secretReveal({ label, secret, what = 'key', onDone }) {
 /**
  * Put a secret just created into `dlg` (a form dialog), then `refresh()` the list behind it. The
  * secret goes first: it exists on the server from now on, so a failing refresh must not lose its
- * only copy, nor leave the form up inviting the user to create a second one.
+ * only copy, nor leave the form up inviting the user to create a second one. A form closed while
+ * the create was under way (Escape, Cancel, Back) gets a dialog of its own to show it in.
  */
 export async function revealCreated(dlg, { title, noun, refresh, ...reveal }) {
-  dlg.replace(title, secretReveal({ ...reveal, onDone: () => dlg.close() }));
+  const shown = dlg.dialog.open ? dlg : openDialog({ title, content: [] });
+  shown.replace(title, secretReveal({ ...reveal, onDone: () => shown.close() }));
   try {
     await refresh();
   } catch (err) {
