@@ -49,10 +49,17 @@ export const configSchema = z
         },
         { message: 'must be true, false, a hop count, or addresses/subnets/loopback/linklocal/uniquelocal' },
       ),
-    DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
+    // The scheme is checked here: a mistyped one would otherwise fail later, far from the variable.
+    DATABASE_URL: z
+      .url()
+      .regex(/^postgres(ql)?:\/\//i, 'must be a postgres:// (or postgresql://) URL')
+      .default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
     /** Connections per process; settlement batches keep the need small. */
     DATABASE_POOL_SIZE: positiveInt.default(10),
-    REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    REDIS_URL: z
+      .url()
+      .regex(/^rediss?:\/\//i, 'must be a redis:// (or rediss://) URL')
+      .default('redis://127.0.0.1:6379'),
     /** Namespace for admission keys and BullMQ queues, so several gateways (or tests) can share one Redis. */
     REDIS_PREFIX: z
       .string()

@@ -23,6 +23,17 @@ describe('configuration', () => {
     }
   });
 
+  it('names a database or Redis URL of the wrong scheme, which would otherwise fail far from it', () => {
+    for (const DATABASE_URL of ['notaurl:pw@@', 'postgres:pw@@', 'mysql://root@127.0.0.1/db'])
+      expect(() => loadConfig({ DATABASE_URL }, quiet)).toThrow(/DATABASE_URL: must be a postgres:\/\//);
+    expect(() => loadConfig({ REDIS_URL: '127.0.0.1:6379' }, quiet)).toThrow(/REDIS_URL: /);
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' }, quiet)).toThrow(
+      /REDIS_URL: must be a redis:\/\//,
+    );
+    const ok = { DATABASE_URL: 'postgresql://u:p@db:5432/gw', REDIS_URL: 'rediss://cache:6380' };
+    expect(loadConfig(ok, quiet)).toMatchObject(ok);
+  });
+
   it('refuses a markup whose margin cannot pay the referral shares', () => {
     expect(() => loadConfig({ PRICE_MARKUP_BPS: '9000' }, quiet)).toThrow(
       /PRICE_MARKUP_BPS: must be at least 10000/,
