@@ -103,5 +103,6 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
   }
   const batch = await findBatch(ctx.sql, id);
   if (!batch) throw new Error(`batch ${id} vanished`);
+  ctx.logger.info({ batchId: id, accountId: owner.accountId, lines: file.line_count }, 'batch created');
   return batch;
 }

@@ -14,6 +14,7 @@ import type { Upstream } from '../upstream.js';
 import { admitLine, failLine, queueAdmittedLine } from './dispatch-line.js';
 import { expireBatch } from './expire.js';
 import { finalizeIfIdle } from './finalize.js';
+import { logBatchProgress } from './progress-log.js';
 import { triggerDispatch } from './trigger.js';
 
 /** How soon a run that found the batch locked by another tries again. */
@@ -66,6 +67,7 @@ export async function dispatchBatch(
     return result;
   }
   if (result.retryAfterMs) await triggerDispatch(deps.queues, batchId, { delayMs: result.retryAfterMs });
+  await logBatchProgress(ctx, batchId, result.dispatched);
   await finalizeIfIdle(ctx, deps.queues, batchId);
   return result;
 }

@@ -14,6 +14,7 @@ import type { Queues } from '../queues.js';
 import { emitFinalEvent } from '../webhooks/final-event.js';
 import { FileChunkWriter } from './file-store.js';
 import { formatBatch } from './format.js';
+import { logBatchEnded } from './progress-log.js';
 import { BatchOutcome, type ResultFileKind, resultLine } from './results.js';
 
 /**
@@ -41,6 +42,7 @@ export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: stri
     return batch?.status === 'finalizing' ? writeResults(ctx, tx, batch) : null;
   });
   if (!closed) return;
+  logBatchEnded(ctx, closed);
   try {
     await emitBatchEvent(ctx, queues, closed);
   } catch (err) {

@@ -4,7 +4,7 @@ import type { Clock } from '../../shared/clock.js';
 import { type Config, loadConfig } from '../../shared/config.js';
 import { type Context, closeContext, createContext } from '../../shared/context.js';
 import { createSql } from '../../shared/db/client.js';
-import { createLogger } from '../../shared/logger.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
 
 export interface TestEnv {
   ctx: Context;
@@ -18,7 +18,7 @@ export interface TestEnv {
  * run side by side without seeing each other.
  */
 export async function createTestEnv(
-  opts: { env?: Record<string, string>; clock?: Clock } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; logger?: Logger } = {},
 ): Promise<TestEnv> {
   const adminUrl = inject('databaseUrl');
   const name = `gonka_test_${randomBytes(6).toString('hex')}`;
@@ -47,7 +47,10 @@ export async function createTestEnv(
     },
     () => {},
   );
-  const ctx = createContext(config, { clock: opts.clock, logger: createLogger(config.LOG_LEVEL, 'test') });
+  const ctx = createContext(config, {
+    clock: opts.clock,
+    logger: opts.logger ?? createLogger(config.LOG_LEVEL, 'test'),
+  });
   return {
     ctx,
     config,

@@ -5,6 +5,7 @@ import {
   type StartSimulatorOptions,
   startSimulator,
 } from '../../shared/gonka/simulator/index.js';
+import type { Logger } from '../../shared/logger.js';
 import { createQueues } from '../../shared/queues.js';
 import { createUpstream } from '../../shared/upstream.js';
 import { startWorkers, type WorkersOptions } from '../../workers/index.js';
@@ -24,10 +25,15 @@ export interface TestStack {
  * Redis prefix. E2E tests talk to it over HTTP only.
  */
 export async function startTestStack(
-  opts: { env?: Record<string, string>; sim?: StartSimulatorOptions; workers?: WorkersOptions | false } = {},
+  opts: {
+    env?: Record<string, string>;
+    sim?: StartSimulatorOptions;
+    workers?: WorkersOptions | false;
+    logger?: Logger;
+  } = {},
 ): Promise<TestStack> {
   const sim = await startSimulator({ nodes: 2, ...opts.sim });
-  const env = await createTestEnv({ env: opts.env });
+  const env = await createTestEnv({ env: opts.env, logger: opts.logger });
   const upstream = await createUpstream(env.ctx, sim.urls);
   const queues = createQueues(env.ctx);
   const deps = { upstream, queues };

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { startBatch } from '../helpers/batches.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { capturedLogger } from '../helpers/logs.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Two lines in flight: the dispatcher runs many times for one batch, and its progress is still
+// logged once per 10 s, not once per run.
+const { logger, lines } = capturedLogger();
+const stack = useTestStack({ env: { BATCH_LINES_IN_FLIGHT: '2' }, logger });
+
+describe('a batch in the logs', () => {
+  it('says when it was created, how it is moving and how it ended', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const batchId = await startBatch(stack.server.url, c.childKey, 6);
+    await waitFor('batch completed', async () => {
+      const b = await call(stack.server.url, 'GET', `/v1/batches/${batchId}`, { token: c.childKey });
+      return b.body.status === 'completed';
+    });
+    const of = (msg: string) => lines.filter((l) => l.msg === msg && l.batchId === batchId);
+    expect(of('batch created')).toMatchObject([{ lines: 6, accountId: c.accountId }]);
+    const progress = of('batch progress');
+    expect(progress).toHaveLength(1);
+    expect(progress[0]).toMatchObject({ total: 6, dispatched: expect.any(Number) });
+    expect(of('batch ended')).toMatchObject([
+      { status: 'completed', total: 6, completed: 6, failed: 0, seconds: expect.any(Number) },
+    ]);
+  });
+});
