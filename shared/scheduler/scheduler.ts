@@ -12,6 +12,8 @@ export interface SchedulerTask {
    * (prices, nodes) run everywhere. @default true
    */
   leaderOnly?: boolean;
+  /** Its runs are logged at debug even when they did something (it refreshes memory, often). */
+  quiet?: boolean;
   run(): Promise<unknown>;
 }
 
@@ -89,7 +91,10 @@ export class Scheduler {
     try {
       const result = await task.run();
       recordTaskRun(task.name, true);
-      log.debug({ result, ms: Math.round(performance.now() - started) }, 'scheduled task done');
+      // A run that did something (expired keys, closed a day, voided holds) is worth an operator's
+      // eye; the many that found nothing to do are not.
+      const level = !task.quiet && didWork(result) ? 'info' : 'debug';
+      log[level]({ result, ms: Math.round(performance.now() - started) }, 'scheduled task done');
       return 'ran';
     } catch (err) {
       recordTaskRun(task.name, false);
@@ -118,4 +123,12 @@ export class Scheduler {
     })();
     return this.stopping;
   }
+}
+
+/** Whether a task's result reports work done: a count above zero or a list with something in it. */
+export function didWork(result: unknown): boolean {
+  if (typeof result === 'number') return result > 0;
+  if (Array.isArray(result)) return result.length > 0;
+  if (result && typeof result === 'object') return Object.values(result).some(didWork);
+  return false;
 }

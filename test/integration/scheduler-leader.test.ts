@@ -4,6 +4,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { Scheduler, type SchedulerTask } from '../../shared/scheduler/index.js';
 import { schedulerTasks } from '../../shared/scheduler/tasks/index.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
+import { capturedLogger } from '../helpers/logs.js';
 import { deliveriesOf, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -82,5 +83,21 @@ describe('scheduler: one leader among replicas', () => {
     // The old leader cannot renew a lock it lost.
     expect(await dead.runTask('t')).toBe('not_leader');
     await next.stop();
+  });
+
+  it('logs a run that did something at info, and the idle runs and quiet tasks at debug only', async () => {
+    const { logger, lines } = capturedLogger('info');
+    const results: unknown[] = [{ expired: 0, emitted: 0 }, { expired: 2, emitted: 2 }, { closed: [] }, 3];
+    const tasks: SchedulerTask[] = [
+      ...results.map((r, i) => ({ name: `t${i}`, cron: '0 0 1 1 *', run: async () => r })),
+      { name: 'refresh', cron: '0 0 1 1 *', quiet: true, run: async () => ({ nodes: 2 }) },
+    ];
+    const s = new Scheduler({ ...w.env.ctx, logger }, tasks, { catchUpOnStart: false });
+    await s.runAll();
+    expect(lines.map((l) => [l.task, l.result])).toEqual([
+      ['t1', { expired: 2, emitted: 2 }],
+      ['t3', 3],
+    ]);
+    await s.stop();
   });
 });

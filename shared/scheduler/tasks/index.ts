@@ -55,6 +55,7 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
       name: 'refresh-upstream',
       cron: c.SCHEDULER_REFRESH_CRON,
       leaderOnly: false,
+      quiet: true,
       run: () => refreshUpstream(upstream),
     });
   return tasks;
