@@ -18,13 +18,16 @@ export const END_ERRORS: Record<EndReason, { code: string; message: string }> = 
 
 /**
  * End a batch that is still running (cancel, expiry): under the batch lock, `mark` records why and
- * every line that has not started ends; once that commits, queued lines are released (see
+ * commits; then every line that has not started ends; then queued lines are released (see
  * releaseQueuedJob); running lines finish, are billed and land in the output file, as OpenAI's
  * in-flight requests do. A line still says `queued` during the first INFERENCE_RUNNING_MARK_MS of
- * its node call, so the lines whose messages workers hold are read first and left to finish too:
- * ending one would bill the node's work and throw its answer away. (A worker that picks a line up
- * between that read and the end still bills it, with no answer, like a job cancelled mid-call.) A
- * batch that already ended is left as it is. The caller then offers the batch to finalizeIfIdle.
+ * its node call, so the lines whose messages workers hold are left to finish too: ending one would
+ * bill the node's work and throw its answer away. That set is read after the mark commits, and a
+ * worker reads its line's batch (batchEnding) after taking its message: so a worker either held
+ * the message when the set was read (its line is left to it) or sees the end and never calls a
+ * node. A batch that already ended is left as it is; one left `cancelling` by a crash before its
+ * lines ended has them ended now (as cancelled, whatever ends it). The caller then offers the batch
+ * to finalizeIfIdle.
  */
 export async function endBatch(
   ctx: Context,
@@ -33,13 +36,18 @@ export async function endBatch(
   reason: EndReason,
   mark: (tx: TxSql, at: Date) => Promise<void>,
 ): Promise<void> {
+  const why = await ctx.sql.begin(async (tx): Promise<EndReason | null> => {
+    const batch = await lockBatch(tx, batchId, { skipLocked: false });
+    if (batch?.status === 'cancelling') return 'cancelled';
+    if (!batch || (batch.status !== 'in_progress' && batch.status !== 'validating')) return null;
+    await mark(tx, ctx.clock.now());
+    return reason;
+  });
+  if (!why) return;
   const running = await inFlightJobIds(queues);
   const ended = await ctx.sql.begin(async (tx) => {
-    const batch = await lockBatch(tx, batchId, { skipLocked: false });
-    if (!batch || (batch.status !== 'in_progress' && batch.status !== 'validating')) return [];
-    const at = ctx.clock.now();
-    await mark(tx, at);
-    return endWaitingLines(tx, batchId, reason, END_ERRORS[reason], at, [...running]);
+    await lockBatch(tx, batchId, { skipLocked: false });
+    return endWaitingLines(tx, batchId, why, END_ERRORS[why], ctx.clock.now(), [...running]);
   });
   // Pending lines had no hold and no message.
   const held = ended.filter((l): l is { id: string; hold_id: string } => l.hold_id !== null);

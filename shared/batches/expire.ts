@@ -8,7 +8,8 @@ import { finalizeIfIdle } from './finalize.js';
  * Close a batch's completion window (now, if it was still open): lines not started expire and their
  * holds are voided; running lines finish and are billed; then the batch is finalized as `expired`
  * with whatever output it has. Called by the dispatcher once `expires_at` passes; exported for the
- * scheduler. A batch being cancelled is left to its cancellation.
+ * scheduler. A batch being cancelled ends as cancelled (endBatch): this only ends lines a crash left
+ * waiting after its cancel was recorded.
  */
 export async function expireBatch(ctx: Context, queues: Queues, batchId: string): Promise<void> {
   // Finalization reads "the window closed before the batch was done" from expires_at.
@@ -18,7 +19,8 @@ export async function expireBatch(ctx: Context, queues: Queues, batchId: string)
 
 /**
  * For a scheduled sweep: expire batches whose window has closed. Each batch already has a delayed
- * run at its expiry; this covers a Redis that lost it. Returns how many were looked at.
+ * run at its expiry; this covers a Redis that lost it, and a cancel that crashed before it ended
+ * its lines. Returns how many were looked at.
  */
 export async function expireOverdueBatches(ctx: Context, queues: Queues, limit = 100): Promise<number> {
   const ids = await overdueBatchIds(ctx.sql, ctx.clock.now(), limit);

@@ -85,8 +85,9 @@ describe('batch lines in flight when their batch ends', () => {
   it('a line ended as its worker picked it up shows the cost it was billed, whichever of the bill and the void came first', async () => {
     const { ctx } = stack.env;
     const { c, id } = await batchUnderWay(2);
-    // What endBatch leaves when a worker picks a line up between its read of the lines in flight
-    // and its end: the row says expired while the node works.
+    // A line ended under a worker whose node call is under way (endBatch no longer does this: it
+    // reads the lines in flight after its end commits; a job's own cancel still can): the row says
+    // expired while the node works.
     const rows = await ctx.sql<{ id: string }[]>`
       update jobs set status = 'expired', completed_at = now(), cost_ngonka = 0
       where batch_id = ${id} and status = 'queued' returning id`;

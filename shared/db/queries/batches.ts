@@ -166,7 +166,7 @@ export async function listBatches(
 /** Batches whose completion window has closed while they still run (for a scheduled sweep). */
 export async function overdueBatchIds(db: Db, at: Date, limit: number): Promise<string[]> {
   const rows = await db<{ id: string }[]>`
-    select id from batches where status in ('validating', 'in_progress') and expires_at <= ${at}
+    select id from batches where status in ('validating', 'in_progress', 'cancelling') and expires_at <= ${at}
     order by expires_at limit ${limit}`;
   return rows.map((r) => r.id);
 }
