@@ -71,6 +71,35 @@ describe('dashboard: key forms', () => {
     ]);
   });
 
+  it('reads thousands separators in the requests-per-minute field as the limit fields do', async () => {
+    const page = await open();
+    await signUp(page);
+    await createManagementKey(page, 'Grouping');
+    await page.getByRole('link', { name: 'Grouping' }).click();
+    await page.getByRole('button', { name: 'Create child key' }).click();
+    const form = page.getByRole('dialog', { name: /New child key/ });
+    await form.getByLabel('Name').fill('Big customer');
+    await form.getByLabel('Daily limit (GNK)').fill('1,000');
+    await form.getByLabel('Requests per minute').fill('1,000');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    const reveal = page.getByRole('dialog', { name: 'Child key created' });
+    await reveal.getByRole('button', { name: 'I have stored the key' }).click();
+    const row = page.getByRole('row', { name: /Big customer/ });
+    await expect.poll(() => row.textContent()).toMatch(/of 1,000 GNK[\s\S]*1,000/);
+
+    // A comma that is not a thousands separator is refused there too, never read as grouping.
+    await page.getByRole('button', { name: 'Edit Big customer' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit Big customer' });
+    expect(await edit.getByLabel('Requests per minute').inputValue()).toBe('1000');
+    await edit.getByLabel('Requests per minute').fill('1,00');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => edit.getByLabel('Requests per minute').getAttribute('aria-invalid')).toBe('true');
+    expect(await fieldError(page, 'Requests per minute')).toMatch(/comma may only group thousands/);
+
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
+  });
+
   it('creates keys from the keyboard alone', async () => {
     const page = await open();
     await signUp(page);

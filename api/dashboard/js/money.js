@@ -40,18 +40,27 @@ export const formatMoney = (ngnk) => `${formatGnk(ngnk)} (${formatNgnk(ngnk)})`;
 export const MAX_NGNK = 9_007_199_254_740_991n;
 
 /**
- * A GNK amount typed by a person ("1.5", "0.000000001", "1,000") → an nGNK string; "" → null.
- * A comma only groups thousands: "1,5" is refused, not read as 15 (nor as 1.5, which some locales
- * mean by it). Throws an Error with a message fit to show beside the field.
+ * A number typed by a person without its grouping: "1,000" and "1_000" → "1000", trimmed. A comma
+ * only groups thousands: "1,5" is refused, not read as 15 (nor as 1.5, which some locales mean by
+ * it). Every number field reads its text through here, so they all take the same grouping.
  */
-export function parseGnk(text) {
+export function ungroup(text) {
   const t = String(text ?? '')
     .trim()
     .replaceAll('_', '');
-  if (t === '') return null;
-  if (t.includes(',') && !/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(t))
+  if (t.includes(',') && !/^-?\d{1,3}(,\d{3})+(\.\d*)?$/.test(t))
     throw new Error('Use a dot for decimals (1.5); a comma may only group thousands (1,000)');
-  const m = /^(\d*)(?:\.(\d*))?$/.exec(t.replaceAll(',', ''));
+  return t.replaceAll(',', '');
+}
+
+/**
+ * A GNK amount typed by a person ("1.5", "0.000000001", "1,000") → an nGNK string; "" → null.
+ * Throws an Error with a message fit to show beside the field.
+ */
+export function parseGnk(text) {
+  const t = ungroup(text);
+  if (t === '') return null;
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(t);
   if (!m || (m[1] === '' && !m[2])) throw new Error('Enter an amount of GNK, such as 1.5');
   const frac = m[2] ?? '';
   if (frac.length > DECIMALS) throw new Error('At most 9 decimals (1 nGNK = 0.000000001 GNK)');

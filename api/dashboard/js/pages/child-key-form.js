@@ -5,7 +5,7 @@ import { announce } from '../components/notify.js';
 import { revealCreated } from '../components/secret.js';
 import { h } from '../dom.js';
 import { fromLocalInput, toLocalInput } from '../format.js';
-import { parseGnk, toGnkInput } from '../money.js';
+import { parseGnk, toGnkInput, ungroup } from '../money.js';
 
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const LIMIT_HINT = 'In GNK (1 GNK = 1,000,000,000 nGNK), up to 9 decimals. Empty means no limit.';
@@ -70,34 +70,38 @@ function fields(child) {
   ];
 }
 
-function gnk(form, name) {
+/** The field's text read by `parse`; what it throws is shown beside the field. */
+function parsed(form, name, parse) {
   try {
-    return parseGnk(fieldValue(form, name));
+    return parse(fieldValue(form, name));
   } catch (err) {
     throw new FieldError(name, err.message);
   }
 }
 
-function rpm(form) {
-  const v = fieldValue(form, 'rate_limit_rpm');
-  if (v === '') return null;
-  // Any whole number goes to the API, which owns the range and says what is wrong with it.
-  if (!/^-?\d+$/.test(v)) throw new FieldError('rate_limit_rpm', 'Enter a whole number of requests');
-  return Number(v);
-}
+const gnk = (form, name) => parsed(form, name, parseGnk);
+
+/** Grouped like the limits ("1,000"); any whole number goes to the API, which owns the range. */
+const rpm = (form) =>
+  parsed(form, 'rate_limit_rpm', (text) => {
+    const v = ungroup(text);
+    if (v === '') return null;
+    if (!/^-?\d+$/.test(v)) throw new Error('Enter a whole number of requests');
+    return Number(v);
+  });
 
 function metadata(form) {
   const v = fieldValue(form, 'metadata');
   if (v === '') return null;
-  let parsed;
+  let value;
   try {
-    parsed = JSON.parse(v);
+    value = JSON.parse(v);
   } catch {
-    parsed = undefined;
+    value = undefined;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new FieldError('metadata', 'Enter a JSON object, such as {"customer_id": "c_42"}');
-  return parsed;
+  return value;
 }
 
 function expiry(form) {
@@ -105,11 +109,7 @@ function expiry(form) {
   // and, when editing, remove the key's expiry.
   if (form.elements.namedItem('expires_at')?.validity.badInput)
     throw new FieldError('expires_at', 'Enter both a date and a time, or clear the field for no expiry');
-  try {
-    return fromLocalInput(fieldValue(form, 'expires_at'));
-  } catch (err) {
-    throw new FieldError('expires_at', err.message);
-  }
+  return parsed(form, 'expires_at', fromLocalInput);
 }
 
 function read(form) {
