@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sendJson } from '../json-response.js';
+import { noteFailure } from './access-log.js';
 
 /** Unknown routes get the same envelope as every other failure. */
 export const notFound: RequestHandler = (req, res, next) => {
@@ -14,7 +15,7 @@ export const notFound: RequestHandler = (req, res, next) => {
 /**
  * The one error middleware: ApiError → its status and envelope; body-parser failures → 400/413;
  * Redis or Postgres out of reach → 503; anything else → a generic 500 that names only the request
- * id (internals go to the log).
+ * id (internals go to the log: the request's access line carries the error, see noteFailure).
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, _req, res, _next) => sendError(res, err, logger, res.locals.requestId);
@@ -23,9 +24,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 /** What errorHandler answers, for handlers that also run outside Express (see fast-v1.ts). */
 export function sendError(res: ServerResponse, err: unknown, logger: Logger, requestId: string): void {
   const apiError = toApiError(err);
-  if (!apiError || apiError.type === 'service_unavailable')
-    logger.error({ err, requestId }, 'unhandled error');
-  else if (isUnstorableText(err))
+  if (!apiError || apiError.type === 'service_unavailable') {
+    if (!noteFailure(res, err)) logger.error({ err, requestId }, 'request errored after its response closed');
+  } else if (isUnstorableText(err))
     logger.warn({ err, requestId }, 'Postgres refused text the edge checks let through: a check to add');
   const e = apiError ?? new ApiError('internal_error', `Internal error (request ${requestId})`);
   if (res.headersSent) {

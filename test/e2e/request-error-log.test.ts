@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { capturedLogger } from '../helpers/logs.js';
+import { useTestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+
+const { logger, lines } = capturedLogger('debug');
+const stack = useTestStack({ workers: false, logger });
+
+/** The lines a request wrote, found by its request id wherever a line carries it. */
+const linesOf = (requestId: string) =>
+  lines.filter((l) => l.requestId === requestId || (l.req as { id?: string } | undefined)?.id === requestId);
+
+/** What an operator greps for: one error line, with the stack and the request id. */
+async function expectOneErrorLine(requestId: string): Promise<void> {
+  await waitFor('its access line', async () => linesOf(requestId).some((l) => l.res !== undefined));
+  const errors = linesOf(requestId).filter((l) => (l.level as number) >= 50);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatchObject({
+    requestId,
+    err: { stack: expect.stringContaining('does not exist') },
+    res: { statusCode: 500 },
+  });
+}
+
+const jobBody = { request: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }] } };
+
+// A table gone (this test's own database) stands for any bug: a Postgres error no code maps.
+describe('a request that fails with a 500', () => {
+  it.each([
+    { path: 'the Express path', table: 'webhook_endpoints', method: 'GET', url: '/api/webhooks', as: 'jwt' },
+    {
+      path: 'the fast /v1 path',
+      table: 'jobs',
+      method: 'POST',
+      url: '/v1/jobs',
+      as: 'childKey',
+      body: jobBody,
+    },
+  ] as const)('is one error line with the stack and the request id, on $path', async (t) => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    const requestId = `500-${t.table}`;
+    await ctx.sql.unsafe(`alter table ${t.table} rename to ${t.table}_gone`);
+    try {
+      const res = await call(stack.server.url, t.method, t.url, {
+        token: c[t.as],
+        headers: { 'x-request-id': requestId },
+        ...('body' in t ? { body: t.body } : {}),
+      });
+      expect(res.status).toBe(500);
+      await expectOneErrorLine(requestId);
+    } finally {
+      await ctx.sql.unsafe(`alter table ${t.table}_gone rename to ${t.table}`);
+    }
+  });
+});
