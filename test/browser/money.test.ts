@@ -7,6 +7,7 @@ interface MoneyModule {
   parseGnk(text: string): string | null;
   toGnkInput(v: string | null): string;
   ratio(part: string | bigint, whole: string | bigint): number;
+  percent(part: string | bigint, whole: string | bigint): number;
 }
 const path = '../../api/dashboard/js/money.js';
 const money = (await import(path)) as MoneyModule;
@@ -42,5 +43,11 @@ describe('dashboard money formatting', () => {
     expect(money.ratio('250000000', '1000000000')).toBe(0.25);
     expect(money.ratio('5', '0')).toBe(1);
     expect(money.ratio('3000', '1000')).toBe(1);
+  });
+
+  it('gives usage in whole percent, rounded down, past 100 when spend passed the limit', () => {
+    expect(money.percent('1500', '1000')).toBe(150);
+    expect(money.percent('999', '1000')).toBe(99);
+    expect(money.percent('0', '0')).toBe(0);
   });
 });

@@ -83,6 +83,16 @@ export function ratio(part, whole) {
   return Math.min(1, Math.max(0, r));
 }
 
+/**
+ * part / whole in whole percent, rounded down and not capped: spend a lowered limit left behind is
+ * 150%, not 100%. Computed in BigInt so huge amounts keep their proportion.
+ */
+export function percent(part, whole) {
+  const w = toBig(whole);
+  if (w === 0n) return toBig(part) > 0n ? 100 : 0;
+  return Number((toBig(part) * 100n) / w);
+}
+
 /** Sum of nGNK amounts. */
 export function sum(values) {
   return values.reduce((acc, v) => acc + toBig(v), 0n);

@@ -1,5 +1,5 @@
 import { h } from '../dom.js';
-import { formatGnk, formatNgnk, ratio } from '../money.js';
+import { formatGnk, formatNgnk, percent, ratio } from '../money.js';
 
 /**
  * Spend (settled + in flight) of one period against its limit. The text says it all; the bar only
@@ -22,15 +22,19 @@ export function usageBar({ spent, reserved, limit }) {
   const fill = h('span', { class: 'fill' });
   fill.style.setProperty('width', `${(r * 100).toFixed(1)}%`);
   const tone = r >= 1 ? 'danger' : r >= 0.8 ? 'warn' : 'ok';
+  // Spend can pass a limit that was lowered after it (or by requests in flight when it was set):
+  // the bar stops full, the text gives the real share and says so.
+  const over = used > BigInt(limit);
+  const share = `${percent(used, limit)}%${over ? ', over the limit' : ''}`;
   return h(
     'div',
     { class: 'usage' },
     h(
       'span',
-      { class: 'usage-text' },
+      { class: ['usage-text', over && !blocked ? 'over' : null] },
       blocked
         ? 'Limit 0 GNK: every request is refused'
-        : `${formatGnk(used)} of ${formatGnk(limit)} (${Math.floor(r * 100)}%)`,
+        : `${formatGnk(used)} of ${formatGnk(limit)} (${share})`,
     ),
     h('span', { class: ['bar', `bar-${tone}`], 'aria-hidden': 'true' }, fill),
     h('span', { class: 'usage-sub' }, `${detail} of ${formatNgnk(limit)}`),

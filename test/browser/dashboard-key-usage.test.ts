@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { screenshot, signedIn, useDashboardTabs } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A child key's spend against its limits, as the key page shows it. */
+const tabs = useDashboardTabs();
+
+describe('dashboard: child key usage', () => {
+  it('shows spend above a limit lowered after it as the real percentage, marked over the limit', async () => {
+    const { url } = tabs.stack.server;
+    const c = await createCustomer(tabs.stack.env.ctx, url, { child: { limit_daily_ngonka: '1000000000' } });
+    const answer = await c.openai.chat.completions.create({
+      model: SIM_MODEL_QWEN3_235B,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 20,
+    });
+    expect(answer.choices).toHaveLength(1);
+    const childPath = `/api/management/keys/${c.mkId}/children/${c.childId}`;
+    const spent = BigInt(
+      await waitFor('the request settled', async () => {
+        const child = await call(url, 'GET', childPath, { token: c.jwt });
+        const u = child.body.usage;
+        return u.daily_reserved_ngonka === '0' && u.daily_spent_ngonka !== '0' && u.daily_spent_ngonka;
+      }),
+    );
+    // The owner lowers the limit below what the key already spent today: two thirds of it.
+    const limit = (spent * 2n) / 3n;
+    const lowered = await call(url, 'PATCH', childPath, {
+      token: c.jwt,
+      body: { limit_daily_ngonka: limit.toString() },
+    });
+    expect(lowered.status).toBe(200);
+    const percent = (spent * 100n) / limit; // 150, give or take the rounding of the two thirds
+
+    await tabs.open();
+    const page = await signedIn(tabs.dash, c.jwt);
+    await page.goto(`/dashboard/#/keys/${c.mkId}`);
+    const today = page
+      .getByRole('row', { name: /Client A/ })
+      .locator('td')
+      .nth(1);
+    await expect.poll(() => today.textContent()).toContain(`(${percent}%, over the limit)`);
+    expect(percent).toBeGreaterThan(100n);
+    expect(await today.locator('.usage-text').getAttribute('class')).toContain('over');
+    // The bar stays within its box, full, in the colour of a limit reached.
+    const bar = today.locator('.bar');
+    expect(await bar.getAttribute('class')).toContain('bar-danger');
+    expect(await bar.locator('.fill').evaluate((el) => (el as HTMLElement).style.width)).toBe('100%');
+    await screenshot(page, 'child-key-over-limit');
+
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
+  });
+});
