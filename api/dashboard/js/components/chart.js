@@ -1,5 +1,6 @@
 import { h, s, uid } from '../dom.js';
 import { formatGnk, formatMoney, gnkNumber, groupDigits, NGNK_PER_GNK, ratio } from '../money.js';
+import { emptyState } from './page.js';
 
 const DAY_MS = 86_400_000;
 const W = 720;
@@ -94,38 +95,41 @@ export function spendChart({ rows, from, to }) {
       bars,
     ),
     h('figcaption', { id: descId }, summary),
+    h('details', {}, h('summary', {}, 'Show as a table'), dayTable(days, { from, to })),
+  );
+}
+
+/** The days that had requests or spend, with their exact amounts; what a range without any says. */
+function dayTable(days, { from, to }) {
+  const active = days.filter((d) => d.requests > 0 || d.cost > 0n);
+  if (!active.length)
+    return emptyState(
+      `No spend from ${label(from)} to ${label(to)}. Days with requests from your child keys will be listed here.`,
+    );
+  return h(
+    'table',
+    { class: 'compact' },
     h(
-      'details',
+      'thead',
       {},
-      h('summary', {}, 'Show as a table'),
       h(
-        'table',
-        { class: 'compact' },
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Day (UTC)'),
+        h('th', { scope: 'col' }, 'Requests'),
+        h('th', { scope: 'col' }, 'Spend'),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      active.map((d) =>
         h(
-          'thead',
+          'tr',
           {},
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'col' }, 'Day (UTC)'),
-            h('th', { scope: 'col' }, 'Requests'),
-            h('th', { scope: 'col' }, 'Spend'),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          days
-            .filter((d) => d.requests > 0 || d.cost > 0n)
-            .map((d) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, d.day),
-                h('td', {}, d.requests.toLocaleString()),
-                h('td', {}, formatMoney(d.cost)),
-              ),
-            ),
+          h('td', {}, d.day),
+          h('td', {}, d.requests.toLocaleString()),
+          h('td', {}, formatMoney(d.cost)),
         ),
       ),
     ),
