@@ -4,6 +4,7 @@ import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
 import { jsonBodyProblem } from '../shared/json-body-check.js';
+import { withLogFields } from '../shared/log-context.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
 import { bearerToken } from './middleware/auth.js';
@@ -71,7 +72,7 @@ async function serve(
     const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
     const key = await authenticateChildKey(ctx, bearerToken(req));
     if (body instanceof BodyFault) throw await refusedBeforeAdmission(ctx, key, res, body.err);
-    await route(ctx, deps, key, body, res, req.headers);
+    await route(withLogFields(ctx, { requestId }), deps, key, body, res, req.headers);
   } catch (err) {
     sendError(res, err, ctx.logger, requestId);
   }

@@ -19,7 +19,7 @@ export function ownerBatchesRouter(ctx: Context, queues?: Queues): Router {
     noun: 'Batch',
     list: listBatches,
     find: findBatch,
-    ...(queues ? { cancel: (batch) => cancelBatch(ctx, queues, batch.id) } : {}),
+    ...(queues ? { cancel: (batch, rctx) => cancelBatch(rctx, queues, batch.id) } : {}),
     toData: async (rows) =>
       // The owner sees keys of every management key, so each batch says whose it is.
       (await batchObjects(ctx.sql, rows)).map((b, i) => ({

@@ -22,6 +22,6 @@ export function ownerJobsRouter(ctx: Context, queues?: Queues): Router {
     // Batch lines are reached through their batch, whose progress they drive.
     shows: (job) => job.batch_id === null,
     toData: (rows) => rows.map(formatJob),
-    ...(queues ? { cancel: (job) => cancel(ctx, queues, job) } : {}),
+    ...(queues ? { cancel: (job, rctx) => cancel(rctx, queues, job) } : {}),
   });
 }

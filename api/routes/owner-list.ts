@@ -6,6 +6,7 @@ import { ApiError } from '../../shared/errors.js';
 import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
+import { requestContext } from '../request-context.js';
 
 /**
  * The query of an owner's list across keys (/api/jobs, /api/batches): the same filters and paging
@@ -63,8 +64,11 @@ export interface OwnerList<Q extends ReturnType<typeof ownerListQuery>, R extend
   shows?: (row: R) => boolean;
   /** The objects the route answers with, one per row. */
   toData: (rows: R[]) => { id: string }[] | Promise<{ id: string }[]>;
-  /** POST /:id/cancel, where the owner may cancel a row the list shows: the row after it. */
-  cancel?: (row: R) => Promise<R>;
+  /**
+   * POST /:id/cancel, where the owner may cancel a row the list shows: the row after it. `rctx` is
+   * the request's context (its log lines carry the request id).
+   */
+  cancel?: (row: R, rctx: Context) => Promise<R>;
 }
 
 /**
@@ -112,7 +116,7 @@ export function ownerListRouter<
   if (cancel)
     r.post('/:id/cancel', async (req, res) => {
       const row = await load(String(req.params.id), res.locals.accountId);
-      const [data] = await l.toData([await cancel(row)]);
+      const [data] = await l.toData([await cancel(row, requestContext(ctx, res))]);
       res.json(data);
     });
   return r;

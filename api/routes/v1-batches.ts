@@ -12,6 +12,7 @@ import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
 import { hiddenCursor, listPage } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
+import { requestContext } from '../request-context.js';
 
 export const createBatchBody = z.strictObject({
   input_file_id: z.string().min(1).max(100),
@@ -41,7 +42,7 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
 
   r.post('/', async (req, res) => {
     const body = parse(createBatchBody, req.body);
-    const batch = await createBatch(ctx, deps.queues, {
+    const batch = await createBatch(requestContext(ctx, res), deps.queues, {
       key: res.locals.childKey,
       inputFileId: body.input_file_id,
       metadata: body.metadata ?? {},
@@ -80,7 +81,8 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
 
   r.post('/:id/cancel', async (req, res) => {
     const batch = await load(String(req.params.id), res.locals.childKey);
-    res.json((await batchObjects(ctx.sql, [await cancelBatch(ctx, deps.queues, batch.id)]))[0]);
+    const cancelled = await cancelBatch(requestContext(ctx, res), deps.queues, batch.id);
+    res.json((await batchObjects(ctx.sql, [cancelled]))[0]);
   });
 
   return r;

@@ -19,6 +19,7 @@ import type { Upstream } from '../../shared/upstream.js';
 import { sendJson } from '../json-response.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
+import { requestContext } from '../request-context.js';
 import { streamChat, syncHoldTtlMs } from './v1-chat-stream.js';
 
 export interface ChatDeps {
@@ -28,7 +29,8 @@ export interface ChatDeps {
 
 /** POST /v1/chat/completions in the /v1 router (the api's fast path serves it too: fast-v1.ts). */
 export function chatCompletions(ctx: Context, deps: ChatDeps): RequestHandler {
-  return (req, res) => serveChatCompletion(ctx, deps, res.locals.childKey, req.body, res);
+  return (req, res) =>
+    serveChatCompletion(requestContext(ctx, res), deps, res.locals.childKey, req.body, res);
 }
 
 /**
@@ -69,7 +71,7 @@ export async function serveChatCompletion(
 
   let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
   try {
-    result = await deps.upstream.client.chat(chat.upstreamBody);
+    result = await deps.upstream.client.chat(chat.upstreamBody, { log: ctx });
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     throw upstreamToApiError(err, chat.model) ?? err;

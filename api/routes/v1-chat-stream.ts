@@ -57,7 +57,7 @@ export async function streamChat(
 
   let stream: ChatStream;
   try {
-    stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal });
+    stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal, log: ctx });
   } catch (err) {
     clearTimeout(deadline);
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait

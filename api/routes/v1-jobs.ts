@@ -19,6 +19,7 @@ import { sendJson } from '../json-response.js';
 import { hiddenCursor, listPage } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
+import { requestContext } from '../request-context.js';
 import { metadataInput } from '../schemas/common.js';
 
 export const createJobBody = z.strictObject({
@@ -167,7 +168,7 @@ export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
   });
 
   r.post('/:id/cancel', load, async (_req, res) => {
-    res.json(formatJob(await cancel(ctx, deps.queues, res.locals.job!)));
+    res.json(formatJob(await cancel(requestContext(ctx, res), deps.queues, res.locals.job!)));
   });
 
   return r;

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import { requireActiveChildKey, requireChildKey } from '../middleware/child-key.js';
 import { answerBodyFault } from '../middleware/json-body.js';
+import { requestContext } from '../request-context.js';
 import { v1BatchesRouter } from './v1-batches.js';
 import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
 import { v1FilesRouter } from './v1-files.js';
@@ -17,7 +18,7 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   // The admitting routes: admission checks the key (and its RPM) in the same step as the hold.
   r.post('/chat/completions', chatCompletions(ctx, deps));
   r.post('/jobs', (req, res) =>
-    serveJobSubmission(ctx, deps, res.locals.childKey, req.body, res, req.headers),
+    serveJobSubmission(requestContext(ctx, res), deps, res.locals.childKey, req.body, res, req.headers),
   );
   // Everything else takes no hold, but answers only an active key, with its RPM headers.
   r.use(requireActiveChildKey(ctx));

@@ -33,6 +33,11 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Overrides GonkaClientOptions.deadlineMs for this call. */
   deadlineMs?: number;
+  /**
+   * Logs this call's failed nodes instead of the client's logger: a request's context, whose lines
+   * carry its request id. @default the client's options
+   */
+  log?: { readonly logger?: Logger };
 }
 
 export interface ChatResult {
@@ -128,7 +133,7 @@ export class GonkaClient {
       attemptTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
       deadlineMs: opts.deadlineMs ?? this.opts.deadlineMs ?? 120_000,
       signal: opts.signal,
-      logger: this.opts.logger,
+      log: opts.log ?? this.opts,
     };
   }
 

@@ -14,7 +14,8 @@ export interface FailoverOptions {
   deadlineMs: number;
   /** The caller's signal: an abort ends everything at once and is not blamed on the node. */
   signal?: AbortSignal;
-  logger?: Logger;
+  /** Where a failed node is logged: read only then (a request's context makes its logger on first use). */
+  log?: { readonly logger?: Logger };
 }
 
 export interface Served<T> {
@@ -84,7 +85,7 @@ export async function withFailover<T>(
       }
       pool.failure(node.url);
       last = toUpstreamError(err, node.url);
-      opts.logger?.warn(
+      opts.log?.logger?.warn(
         { node: node.url, status: last.status, attempt, err: last.message },
         'gonka node failed',
       );

@@ -5,9 +5,16 @@ import { call } from './http.js';
 /**
  * A batch of `lines` small chat requests (custom_id `l0`, `l1`, …) made the way a client makes one:
  * the JSONL uploaded to /v1/files, then POST /v1/batches. Returns the batch id. `suffix` ends each
- * line's prompt (a simulator directive such as ` [[sim latency=1000]]`).
+ * line's prompt (a simulator directive such as ` [[sim latency=1000]]`); `headers` go with the
+ * POST /v1/batches (an x-request-id, say).
  */
-export async function startBatch(baseUrl: string, key: string, lines: number, suffix = ''): Promise<string> {
+export async function startBatch(
+  baseUrl: string,
+  key: string,
+  lines: number,
+  suffix = '',
+  headers: Record<string, string> = {},
+): Promise<string> {
   const jsonl = Array.from({ length: lines }, (_, i) =>
     JSON.stringify({
       custom_id: `l${i}`,
@@ -32,6 +39,7 @@ export async function startBatch(baseUrl: string, key: string, lines: number, su
   const file = (await upload.json()) as { id: string };
   const batch = await call(baseUrl, 'POST', '/v1/batches', {
     token: key,
+    headers,
     body: { input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
   });
   expect(batch.status).toBe(200);
