@@ -3,9 +3,12 @@ import { formatGnk, formatMoney, gnkNumber, groupDigits, NGNK_PER_GNK, ratio } f
 import { emptyState } from './page.js';
 
 const DAY_MS = 86_400_000;
-const W = 720;
-const H = 240;
-const M = { top: 12, right: 8, bottom: 28, left: 92 };
+/** The labels' size, set on the SVG: one unit of it is one CSS pixel (see spendChart). */
+const FONT_PX = 12;
+/** A label character's width, in em, generous: the side labels' gutter is sized from it. */
+const CHAR_EM = 0.62;
+/** Room one day's label needs along the bottom, so labels never run into each other. */
+const DAY_LABEL_PX = 56;
 
 /** Every UTC day from `from` to `to` (YYYY-MM-DD), inclusive. */
 function daysBetween(from, to) {
@@ -34,27 +37,21 @@ const dayLabel = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'nume
 const label = (day) => dayLabel.format(new Date(`${day}T00:00:00Z`));
 
 /**
- * Spend per UTC day as an inline SVG bar chart, with the same numbers as a table for screen
- * readers and for anyone who wants the exact amounts.
+ * The bars and axes `width` CSS pixels wide, one SVG unit to the pixel: the labels are drawn at
+ * FONT_PX whatever the screen (a chart drawn once and scaled down to a phone had 5 px labels), and
+ * the gutter and the number of day labels follow from the room there is.
  */
-export function spendChart({ rows, from, to }) {
-  const byDay = new Map(rows.map((r) => [r.day, r]));
-  const days = daysBetween(from, to).map((day) => ({
-    day,
-    cost: BigInt(byDay.get(day)?.cost_ngonka ?? '0'),
-    requests: byDay.get(day)?.requests ?? 0,
-  }));
-  const total = days.reduce((a, d) => a + d.cost, 0n);
-  // biome-ignore lint/complexity/useMathMinMax: Math.max does not take BigInt.
-  const max = days.reduce((a, d) => (d.cost > a ? d.cost : a), 0n);
-  const top = niceTop(max);
+function plot({ days, top, width, descId }) {
+  const W = Math.max(240, Math.round(width));
+  const H = Math.round(Math.min(320, Math.max(200, W / 3)));
+  const ticks = [0n, 1n, 2n, 3n, 4n].map((i) => (top * i) / 4n);
+  const longest = Math.max(...ticks.map((v) => axisLabel(v, top).length));
+  const M = { top: 12, right: 8, bottom: 28, left: Math.ceil(longest * FONT_PX * CHAR_EM) + 10 };
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const step = plotW / Math.max(days.length, 1);
-  const descId = uid('chart-desc');
 
-  const grid = [0n, 1n, 2n, 3n, 4n].map((i) => {
-    const v = (top * i) / 4n;
+  const grid = ticks.map((v) => {
     const y = M.top + plotH - ratio(v, top) * plotH;
     return s(
       'g',
@@ -63,7 +60,7 @@ export function spendChart({ rows, from, to }) {
       s('text', { x: M.left - 8, y: y + 4, 'text-anchor': 'end' }, axisLabel(v, top)),
     );
   });
-  const every = Math.ceil(days.length / 8);
+  const every = Math.ceil(days.length / Math.max(1, Math.floor(plotW / DAY_LABEL_PX)));
   const bars = days.map((d, i) => {
     const hgt = d.cost > 0n ? Math.max(2, ratio(d.cost, top) * plotH) : 0;
     const x = M.left + i * step + step * 0.15;
@@ -80,23 +77,63 @@ export function spendChart({ rows, from, to }) {
         : null,
     );
   });
+  return s(
+    'svg',
+    {
+      viewBox: `0 0 ${W} ${H}`,
+      'font-size': FONT_PX,
+      role: 'img',
+      'aria-label': 'Spend per day',
+      'aria-describedby': descId,
+    },
+    grid,
+    bars,
+  );
+}
+
+/**
+ * Spend per UTC day as an inline SVG bar chart, with the same numbers as a table for screen
+ * readers and for anyone who wants the exact amounts. Drawn again for the width it is given
+ * whenever that changes (a phone turned, a window resized).
+ */
+export function spendChart({ rows, from, to }) {
+  const byDay = new Map(rows.map((r) => [r.day, r]));
+  const days = daysBetween(from, to).map((day) => ({
+    day,
+    cost: BigInt(byDay.get(day)?.cost_ngonka ?? '0'),
+    requests: byDay.get(day)?.requests ?? 0,
+  }));
+  const total = days.reduce((a, d) => a + d.cost, 0n);
+  // biome-ignore lint/complexity/useMathMinMax: Math.max does not take BigInt.
+  const max = days.reduce((a, d) => (d.cost > a ? d.cost : a), 0n);
+  const top = niceTop(max);
+  const descId = uid('chart-desc');
   const summary =
     total === 0n
       ? `No spend from ${label(from)} to ${label(to)}.`
       : `${formatGnk(total)} spent from ${label(from)} to ${label(to)}; the highest day was ${formatGnk(max)}.`;
 
-  return h(
+  let drawnWidth = 720;
+  let svg = plot({ days, top, width: drawnWidth, descId });
+  const figure = h(
     'figure',
     { class: 'chart' },
-    s(
-      'svg',
-      { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Spend per day', 'aria-describedby': descId },
-      grid,
-      bars,
-    ),
+    svg,
     h('figcaption', { id: descId }, summary),
     h('details', {}, h('summary', {}, 'Show as a table'), dayTable(days, { from, to })),
   );
+  // Called after layout and before paint, so the first frame already has the chart at its width.
+  const resized = new ResizeObserver(([entry]) => {
+    if (!figure.isConnected) return resized.disconnect(); // the page was left
+    const width = Math.round(entry.contentRect.width);
+    if (width === 0 || width === drawnWidth) return;
+    drawnWidth = width;
+    const next = plot({ days, top, width, descId });
+    svg.replaceWith(next);
+    svg = next;
+  });
+  resized.observe(figure);
+  return figure;
 }
 
 /** The days that had requests or spend, with their exact amounts; what a range without any says. */
