@@ -14,6 +14,15 @@ export const session = {
   clear() {
     sessionStorage.removeItem(TOKEN_KEY);
   },
+  /** The account the token is for (its `sub`), read without checking it; null when there is none. */
+  get account() {
+    try {
+      const payload = this.token.split('.')[1].replaceAll('-', '+').replaceAll('_', '/');
+      return JSON.parse(atob(payload)).sub ?? null;
+    } catch {
+      return null;
+    }
+  },
 };
 
 /** An API error envelope `{error: {type, message, param?, code?, …}}` with its HTTP status. */

@@ -22,6 +22,11 @@ route('/webhooks', renderWebhooks);
 
 /** A message to show once the next page has rendered (e.g. why the user landed on the login page). */
 let notice = null;
+/**
+ * The account last signed in in this tab: a page remembered for after the next login is its page
+ * (read when a page is shown, since a session that ends is cleared before the shell hears of it).
+ */
+let lastAccount = null;
 let renderSeq = 0;
 /** The signed-in email shown in the header, fetched once per session token. */
 const shown = { token: null, email: '' };
@@ -56,8 +61,9 @@ async function onRoute(path) {
   if (path === '/') return navigate(session.token ? '/overview' : '/login');
   const match = resolve(path);
   const isPublic = match !== null && PUBLIC.has(match.pattern);
+  if (session.token) lastAccount = session.account;
   if (!isPublic && !session.token) {
-    rememberReturn(path);
+    rememberReturn(path, lastAccount);
     return navigate('/login');
   }
   if (isPublic && session.token) return navigate('/overview');
@@ -111,7 +117,7 @@ function closeDialogs() {
 window.addEventListener(SESSION_ENDED, () => {
   notice = 'Your session has ended. Please log in again.';
   const path = currentPath();
-  if (path && !PUBLIC.has(path)) rememberReturn(path);
+  if (path && !PUBLIC.has(path)) rememberReturn(path, lastAccount);
   if (window.location.hash !== '#/login') navigate('/login');
 });
 

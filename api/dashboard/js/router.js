@@ -50,16 +50,20 @@ export function start(onRoute) {
   run();
 }
 
-/** Where a signed-out visitor was going, to go on there after logging in. */
-let returnPath = null;
+/**
+ * Where a signed-out visitor was going, to go on there after logging in, and whose page it was:
+ * another account logging in next in the tab gets its overview instead (the page, a key of the
+ * account before, would only say "not found"). `account` null: a page of no known account.
+ */
+let returnTo = null;
 
-export function rememberReturn(path) {
-  returnPath = path;
+export function rememberReturn(path, account = null) {
+  returnTo = path === null ? null : { path, account };
 }
 
-/** The remembered page (once), else `fallback`. */
-export function takeReturn(fallback) {
-  const path = returnPath ?? fallback;
-  returnPath = null;
-  return path;
+/** The remembered page (once) when `account` may see it, else `fallback`. */
+export function takeReturn(fallback, account) {
+  const r = returnTo;
+  returnTo = null;
+  return r && (r.account === null || r.account === account) ? r.path : fallback;
 }

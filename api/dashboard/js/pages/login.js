@@ -46,7 +46,7 @@ export function renderLogin(main) {
         password: f.elements.password.value,
       });
       session.set(token);
-      navigate(takeReturn('/overview'));
+      navigate(takeReturn('/overview', session.account));
       announce('You are logged in.');
     },
   });

@@ -1,0 +1,66 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { signSession } from '../../shared/jwt.js';
+import { useDashboardTabs } from '../helpers/browser.js';
+import { uniqueEmail } from '../helpers/dashboard-keys.js';
+import { call } from '../helpers/http.js';
+
+/** Logging in again in a tab whose session ended: where the dashboard goes next. */
+const tabs = useDashboardTabs();
+const PASSWORD = 'correct horse battery';
+
+/** An account registered over HTTP, with one management key. */
+async function owner(name: string) {
+  const { url } = tabs.stack.server;
+  const email = uniqueEmail();
+  const reg = await call(url, 'POST', '/api/auth/register', { body: { email, password: PASSWORD } });
+  expect(reg.status).toBe(201);
+  const mk = await call(url, 'POST', '/api/management/keys', { token: reg.body.token, body: { name } });
+  return { email, id: reg.body.account.id as string, mkId: mk.body.id as string };
+}
+
+/** The owner's session ends (it expired) while the tab is on their key page: the login page follows. */
+async function sessionEndsOnKeyPage(page: Page, who: { id: string; mkId: string }, name: string) {
+  // A session that ends in a few seconds, as a day's session does at its end.
+  const token = await signSession(tabs.stack.env.config.JWT_SECRET, who.id, 3);
+  const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+  await page.goto('/dashboard/');
+  await page.evaluate((t) => sessionStorage.setItem('gonka-gateway.session', t), token);
+  await page.goto(`/dashboard/#/keys/${who.mkId}`);
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 1100));
+  await page.reload();
+  await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+  await expect.poll(() => page.locator('#alert').textContent()).toMatch(/session has ended/);
+}
+
+async function logIn(page: Page, email: string) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+describe('dashboard: logging in after a session ended', () => {
+  it('takes another account to its overview, not to the page the last one was on', async () => {
+    const a = await owner('Alice backend');
+    const b = await owner('Bob backend');
+    const page = await tabs.open();
+    await sessionEndsOnKeyPage(page, a, 'Alice backend');
+    await logIn(page, b.email);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    expect(await page.locator('#alert').textContent()).toBe('');
+    expect(tabs.dash.problems).toEqual([]);
+    // Only the ended session's refusals: Bob never asked for Alice's key.
+    expect(tabs.dash.httpFailures.every((f) => f.status === 401)).toBe(true);
+  });
+
+  it('takes the same account back to the page it was on', async () => {
+    const a = await owner('Alice backend');
+    const page = await tabs.open();
+    await sessionEndsOnKeyPage(page, a, 'Alice backend');
+    await logIn(page, a.email);
+    await page.getByRole('heading', { name: 'Alice backend', level: 1 }).waitFor();
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures.every((f) => f.status === 401)).toBe(true);
+  });
+});
