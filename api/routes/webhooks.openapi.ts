@@ -57,19 +57,22 @@ registry.registerPath({
   path: '/api/webhooks/job-deliveries',
   tags,
   summary:
-    'Delivery log of per-job `webhook_url`s (they belong to no endpoint), newest first, with every attempt',
+    'Delivery log of per-job `webhook_url`s (they belong to no endpoint), newest first, with every attempt; paged with `after`',
   request: { query: deliveriesQuery },
-  responses: { 200: json(jobUrlDeliveryList, 'Deliveries'), 400: errorResponse('Invalid query') },
+  responses: {
+    200: json(jobUrlDeliveryList, 'Deliveries'),
+    400: errorResponse('Invalid query, or an `after` that is no delivery of this log'),
+  },
 });
 registry.registerPath({
   method: 'get',
   path: '/api/webhooks/{id}/deliveries',
   tags,
-  summary: 'Delivery log of an endpoint, newest first, with every attempt',
+  summary: 'Delivery log of an endpoint, newest first, with every attempt; paged with `after`',
   request: { params, query: deliveriesQuery },
   responses: {
     200: json(deliveryList, 'Deliveries'),
-    400: errorResponse('Invalid query'),
+    400: errorResponse('Invalid query, or an `after` that is no delivery of this log'),
     404: errorResponse('Not found'),
   },
 });

@@ -2,6 +2,8 @@ import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import {
   type AttemptLogRow,
+  type DeliveryPage,
+  findDeliveryLog,
   listDeliveryAttempts,
   listEndpointDeliveries,
   listJobUrlDeliveries,
@@ -18,6 +20,7 @@ import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/
 import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
 import { deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
+import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import {
@@ -80,15 +83,15 @@ export function webhooksRouter(ctx: Context): Router {
 
   // Deliveries to per-job `webhook_url`s belong to no endpoint: their log is the account's.
   r.get('/job-deliveries', async (req, res) => {
-    const { limit } = parse(deliveriesQuery, req.query);
-    const deliveries = await listJobUrlDeliveries(ctx.sql, res.locals.accountId, limit);
-    res.json({
-      data: await withAttempts(deliveries, (d, attempts) => ({
-        ...deliveryJson(d, attempts),
-        url: d.url,
-        job_id: d.job_id,
-      })),
-    });
+    const accountId: string = res.locals.accountId;
+    res.json(
+      await logPage(
+        req.query,
+        (page) => listJobUrlDeliveries(ctx.sql, accountId, page),
+        (d) => d.account_id === accountId && d.endpoint_id === null,
+        (d, attempts) => ({ ...deliveryJson(d, attempts), url: d.url, job_id: d.job_id }),
+      ),
+    );
   });
 
   // Idempotent: deleting a deleted endpoint answers with it unchanged. Its pending deliveries end with it.
@@ -101,11 +104,38 @@ export function webhooksRouter(ctx: Context): Router {
 
   r.get('/:id/deliveries', async (req, res) => {
     const { id } = parse(webhookParams, req.params);
-    const { limit } = parse(deliveriesQuery, req.query);
     const endpoint = await load(res.locals.accountId, id);
-    const deliveries = await listEndpointDeliveries(ctx.sql, endpoint.id, limit);
-    res.json({ data: await withAttempts(deliveries, deliveryJson) });
+    res.json(
+      await logPage(
+        req.query,
+        (page) => listEndpointDeliveries(ctx.sql, endpoint.id, page),
+        (d) => d.endpoint_id === endpoint.id,
+        deliveryJson,
+      ),
+    );
   });
+
+  /**
+   * One page of a delivery log as an OpenAI list, paged with `after` (the last page's `last_id`).
+   * One row past the page says whether another follows. An `after` that is not a delivery of this
+   * log (`inLog`) lists nothing, which would read as the log's end: it is refused instead, a 400
+   * naming it; only an empty page pays that look-up.
+   */
+  async function logPage<D extends { id: string }, J extends { id: string }>(
+    query: unknown,
+    list: (page: DeliveryPage) => Promise<D[]>,
+    inLog: (d: { account_id: string; endpoint_id: string | null }) => boolean,
+    toJson: (d: D, attempts: AttemptLogRow[]) => J,
+  ) {
+    const q = parse(deliveriesQuery, query);
+    const rows = await list({ limit: q.limit + 1, afterId: q.after });
+    if (q.after !== undefined && rows.length === 0) {
+      const anchor = await findDeliveryLog(ctx.sql, q.after);
+      if (!anchor || !inLog(anchor))
+        throw ApiError.invalid('after', 'after must be the id of a delivery in this log');
+    }
+    return listPage(await withAttempts(rows.slice(0, q.limit), toJson), rows.length, q.limit);
+  }
 
   /** Deliveries as the log shows them, each with every attempt it made. */
   async function withAttempts<D extends { id: string }, J>(

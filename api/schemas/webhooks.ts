@@ -23,6 +23,14 @@ export const createWebhookBody = z.strictObject({
 
 export const deliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z
+    .string()
+    .max(100)
+    .optional()
+    .describe(
+      'Cursor: the deliveries after this one (the last page’s `last_id`), newest first. Pages without ' +
+        'skipping or repeating a delivery.',
+    ),
 });
 
 export const webhookObject = z.object({
@@ -71,13 +79,23 @@ export const deliveryObject = z.object({
 });
 export type DeliveryJson = z.infer<typeof deliveryObject>;
 
-export const deliveryList = z.object({ data: z.array(deliveryObject) });
+/** An OpenAI list: the next page is `after` its `last_id`, while `has_more`. */
+const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    object: z.literal('list'),
+    data: z.array(item),
+    first_id: z.string().nullable(),
+    last_id: z.string().nullable(),
+    has_more: z.boolean().describe('Whether older deliveries follow: ask for them `after` the `last_id`'),
+  });
+
+export const deliveryList = listOf(deliveryObject);
 
 export const jobUrlDeliveryObject = deliveryObject.extend({
   url: z.string().describe('The job’s own `webhook_url`'),
   job_id: z.string().nullable(),
 });
-export const jobUrlDeliveryList = z.object({ data: z.array(jobUrlDeliveryObject) });
+export const jobUrlDeliveryList = listOf(jobUrlDeliveryObject);
 
 export function webhookJson(e: WebhookEndpointRow): WebhookJson {
   return {

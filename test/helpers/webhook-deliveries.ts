@@ -55,3 +55,35 @@ export async function queuedLater(
   await ctx.sql`update webhook_deliveries set next_attempt_at = ${dueAt} where id = ${id}`;
   return id;
 }
+
+/**
+ * An endpoint of the account (never called: nothing is pending) with `n` settled deliveries, one a
+ * minute, the newest a minute ago; and `n` more to jobs' own webhook_url. Ids are returned newest
+ * first, as the logs list them.
+ */
+export async function endpointWithLog(ctx: Context, accountId: string, n: number) {
+  const endpoint = await insertWebhookEndpoint(ctx.sql, {
+    id: newId('whe'),
+    accountId,
+    url: 'https://hooks.example.com/gonka',
+    events: ['*'],
+    secret: newWebhookSecret(),
+    createdAt: new Date(Date.now() - (n + 1) * 60_000),
+  });
+  const rows = (endpointId: string | null) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: newId('whd'),
+      endpoint_id: endpointId,
+      account_id: accountId,
+      url: endpoint.url,
+      event_type: 'job.succeeded',
+      payload: { type: 'job.succeeded', data: { id: `job_${i}` } },
+      status: 'succeeded',
+      attempts: 1,
+      last_status_code: 200,
+      created_at: new Date(Date.now() - (i + 1) * 60_000),
+    }));
+  const [own, perJob] = [rows(endpoint.id), rows(null)];
+  await ctx.sql`insert into webhook_deliveries ${ctx.sql([...own, ...perJob])}`;
+  return { endpoint, ids: own.map((r) => r.id), jobIds: perJob.map((r) => r.id) };
+}

@@ -3,6 +3,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { endpointWithLog } from '../helpers/webhook-deliveries.js';
 
 // Routes of /api/webhooks. Deliveries (signing, retries, 410, the SSRF guard at send time) are in
 // webhook-deliveries.test.ts. Nothing is delivered here, so a manual clock can order creations.
@@ -111,7 +112,59 @@ describe('webhooks: happy path', () => {
     const e = await createEndpoint();
     const res = await api('GET', `/api/webhooks/${e.id}/deliveries?limit=100`, alice.token);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ data: [] });
+    expect(res.body).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+  });
+
+  it.each([
+    ['an endpoint’s log', (e: { id: string }) => `/api/webhooks/${e.id}/deliveries`, 'ids'],
+    ['the log of job webhook URLs', () => '/api/webhooks/job-deliveries', 'jobIds'],
+  ] as const)('pages %s with `after` until has_more is false', async (_what, path, which) => {
+    const acct = await createTestAccount(env.ctx);
+    const log = await endpointWithLog(env.ctx, acct.id, 25);
+    const seen: string[] = [];
+    const pages: boolean[] = [];
+    let after: string | null = null;
+    do {
+      const q: string = after ? `?limit=10&after=${after}` : '?limit=10';
+      const res = await api('GET', `${path(log.endpoint)}${q}`, acct.token);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ object: 'list', first_id: res.body.data[0].id });
+      seen.push(...res.body.data.map((d: { id: string }) => d.id));
+      pages.push(res.body.has_more);
+      after = res.body.has_more ? res.body.last_id : null;
+      expect(res.body.last_id).toBe(seen.at(-1));
+    } while (after);
+    expect(pages).toEqual([true, true, false]);
+    expect(seen).toEqual(log[which]);
+    // The default page is 20 and says more follow.
+    const first = await api('GET', path(log.endpoint), acct.token);
+    expect(first.body.data).toHaveLength(20);
+    expect(first.body.has_more).toBe(true);
+  });
+
+  it('refuses an `after` that is no delivery of the log, rather than answer its end', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const mine = await endpointWithLog(env.ctx, acct.id, 2);
+    const other = await endpointWithLog(env.ctx, acct.id, 2);
+    const bobs = await endpointWithLog(env.ctx, bob.id, 2);
+    for (const [path, after] of [
+      [`/api/webhooks/${mine.endpoint.id}/deliveries`, other.ids[0]],
+      [`/api/webhooks/${mine.endpoint.id}/deliveries`, mine.jobIds[0]],
+      [`/api/webhooks/${mine.endpoint.id}/deliveries`, 'whd_nope'],
+      ['/api/webhooks/job-deliveries', mine.ids[0]],
+      ['/api/webhooks/job-deliveries', bobs.jobIds[0]],
+    ]) {
+      const res = await api('GET', `${path}?after=${after}`, acct.token);
+      expect(res.status, `${path} after ${after}`).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'after' });
+    }
+    // The log's own oldest delivery is its end: an empty last page.
+    const end = await api(
+      'GET',
+      `/api/webhooks/${mine.endpoint.id}/deliveries?after=${mine.ids[1]}`,
+      acct.token,
+    );
+    expect(end.body).toMatchObject({ data: [], has_more: false });
   });
 });
 

@@ -154,8 +154,8 @@ export const api = {
   webhooks: () => request('GET', '/api/webhooks'),
   createWebhook: (body) => request('POST', '/api/webhooks', body),
   deleteWebhook: (id) => request('DELETE', `/api/webhooks/${enc(id)}`),
-  webhookDeliveries: (id) => request('GET', `/api/webhooks/${enc(id)}/deliveries`),
-  jobWebhookDeliveries: () => request('GET', '/api/webhooks/job-deliveries'),
+  webhookDeliveries: (id, params) => request('GET', `/api/webhooks/${enc(id)}/deliveries${query(params)}`),
+  jobWebhookDeliveries: (params) => request('GET', `/api/webhooks/job-deliveries${query(params)}`),
   defaultWebhookSecret: () => request('GET', '/api/webhooks/default-secret'),
 };
 

@@ -21,18 +21,30 @@ export interface AttemptLogRow {
   at: Date;
 }
 
-/** An endpoint's most recent deliveries, newest first. */
+/**
+ * One page of a delivery log, newest first: after the `afterId` delivery of the same log when
+ * given (its `(created_at, id)`; a delivery of another log places nothing, so the page is empty).
+ */
+export interface DeliveryPage {
+  limit: number;
+  afterId?: string;
+}
+
+const COLUMNS = 'id, event_type, status, attempts, last_status_code, last_error, next_attempt_at, created_at';
+
+/** An endpoint's deliveries, newest first. */
 export async function listEndpointDeliveries(
   db: Db,
   endpointId: string,
-  limit: number,
+  page: DeliveryPage,
 ): Promise<DeliveryLogRow[]> {
   return db<DeliveryLogRow[]>`
-    select id, event_type, status, attempts, last_status_code, last_error, next_attempt_at, created_at
+    select ${db.unsafe(COLUMNS)}
     from webhook_deliveries
     where endpoint_id = ${endpointId}
+      ${page.afterId ? db`and (created_at, id) < (select created_at, id from webhook_deliveries where id = ${page.afterId} and endpoint_id = ${endpointId})` : db``}
     order by created_at desc, id desc
-    limit ${limit}`;
+    limit ${page.limit}`;
 }
 
 /** A delivery to a job's own `webhook_url`: no endpoint, so its URL and job go with it. */
@@ -41,19 +53,29 @@ export interface JobUrlDeliveryLogRow extends DeliveryLogRow {
   job_id: string | null;
 }
 
-/** The account's most recent deliveries to per-job `webhook_url`s, newest first. */
+/** The account's deliveries to per-job `webhook_url`s, newest first. */
 export async function listJobUrlDeliveries(
   db: Db,
   accountId: string,
-  limit: number,
+  page: DeliveryPage,
 ): Promise<JobUrlDeliveryLogRow[]> {
   return db<JobUrlDeliveryLogRow[]>`
-    select id, event_type, status, attempts, last_status_code, last_error, next_attempt_at, created_at,
-           url, payload -> 'data' ->> 'id' as job_id
+    select ${db.unsafe(COLUMNS)}, url, payload -> 'data' ->> 'id' as job_id
     from webhook_deliveries
     where account_id = ${accountId} and endpoint_id is null
+      ${page.afterId ? db`and (created_at, id) < (select created_at, id from webhook_deliveries where id = ${page.afterId} and account_id = ${accountId} and endpoint_id is null)` : db``}
     order by created_at desc, id desc
-    limit ${limit}`;
+    limit ${page.limit}`;
+}
+
+/** Which log a delivery is in, whatever its account: to tell an `after` of another log from a log's end. */
+export async function findDeliveryLog(
+  db: Db,
+  id: string,
+): Promise<{ account_id: string; endpoint_id: string | null } | null> {
+  const [row] = await db<{ account_id: string; endpoint_id: string | null }[]>`
+    select account_id, endpoint_id from webhook_deliveries where id = ${id}`;
+  return row ?? null;
 }
 
 /** Every attempt of the given deliveries, in attempt order. */

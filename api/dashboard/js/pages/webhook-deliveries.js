@@ -1,21 +1,18 @@
-import { api, listOrEmpty } from '../api.js';
+import { api, pageOrEmpty } from '../api.js';
 import { openDialog } from '../components/dialog.js';
-import { emptyState, table } from '../components/page.js';
+import { emptyState } from '../components/page.js';
+import { pagedTable } from '../components/paged-table.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
 
 /**
- * Deliveries, newest first. Those to jobs' own webhook_url (`perJob`) belong to no endpoint, so
- * each shows its URL and job.
+ * Deliveries, newest first, a page at a time (the API's 20), then "Load more deliveries" while
+ * older ones follow: a busy endpoint's log is longer than one page. `fetchPage(after)` reads one.
+ * Those to jobs' own webhook_url (`perJob`) belong to no endpoint, so each shows its URL and job.
  */
-function deliveriesTable(deliveries, { perJob = false } = {}) {
-  if (!deliveries.length)
-    return emptyState(
-      perJob
-        ? 'Nothing delivered yet. Jobs submitted with a webhook_url are reported to it here.'
-        : 'Nothing delivered yet. Events are sent here as they happen.',
-    );
-  return table({
+function deliveriesTable(fetchPage, { perJob = false } = {}) {
+  return pagedTable({
+    noun: { one: 'delivery', many: 'deliveries' },
     caption: 'Deliveries, newest first',
     columns: [
       { label: 'Event' },
@@ -26,7 +23,7 @@ function deliveriesTable(deliveries, { perJob = false } = {}) {
       { label: 'Next retry' },
       { label: 'Created' },
     ],
-    rows: deliveries.map((d) =>
+    row: (d) =>
       h(
         'tr',
         {},
@@ -50,7 +47,13 @@ function deliveriesTable(deliveries, { perJob = false } = {}) {
         h('td', {}, time(d.next_attempt_at)),
         h('td', {}, time(d.created_at)),
       ),
-    ),
+    empty: () =>
+      emptyState(
+        perJob
+          ? 'Nothing delivered yet. Jobs submitted with a webhook_url are reported to it here.'
+          : 'Nothing delivered yet. Events are sent here as they happen.',
+      ),
+    fetchPage: (after) => pageOrEmpty(fetchPage(after)),
   });
 }
 
@@ -78,11 +81,14 @@ function attemptsLog(d) {
   );
 }
 
-/** A delivery log in a dialog: loading, then the table or what went wrong. */
-async function showLog(title, load, opts) {
+/** A delivery log in a dialog: loading, then its first page or what went wrong. */
+async function showLog(title, fetchPage, opts) {
   const dlg = openDialog({ title, content: h('p', { class: 'loading' }, 'Loading…'), wide: true });
+  const log = deliveriesTable(fetchPage, opts);
   try {
-    dlg.replace(title, deliveriesTable(await listOrEmpty(load()), opts));
+    const first = await log.fetchPage(null);
+    dlg.replace(title, log.el);
+    log.show(first);
   } catch (err) {
     dlg.replace('Deliveries', h('p', { role: 'alert', class: 'form-alert' }, err.message));
   }
@@ -90,10 +96,12 @@ async function showLog(title, load, opts) {
 
 /** The delivery log of one endpoint: attempts, last response, next retry. */
 export function showDeliveries(endpoint) {
-  return showLog(`Deliveries to ${endpoint.url}`, () => api.webhookDeliveries(endpoint.id));
+  return showLog(`Deliveries to ${endpoint.url}`, (after) => api.webhookDeliveries(endpoint.id, { after }));
 }
 
 /** The delivery log of jobs' own webhook_url, which belong to no endpoint. */
 export function showJobDeliveries() {
-  return showLog('Deliveries to job webhook URLs', () => api.jobWebhookDeliveries(), { perJob: true });
+  return showLog('Deliveries to job webhook URLs', (after) => api.jobWebhookDeliveries({ after }), {
+    perJob: true,
+  });
 }
