@@ -5,6 +5,7 @@ import { type HostLookup, systemLookup } from './host-lookup.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, type Redis } from './redis/client.js';
 import { AdmissionKeys } from './redis/keys.js';
+import { followRedis, redisOutageLog } from './redis/outage-log.js';
 import { loadScripts, type ScriptRunner } from './redis/scripts.js';
 
 /**
@@ -31,7 +32,7 @@ export function createContext(
   const redis = createRedis(config.REDIS_URL);
   // Without a listener ioredis prints each connection error raw to stderr, outside the JSON log;
   // the requests it fails say so themselves (503), this only records that Redis is out of reach.
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  followRedis(redis, redisOutageLog(logger, 'commands'));
   return {
     config,
     sql: createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE }),

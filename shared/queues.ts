@@ -2,6 +2,7 @@ import { type JobsOptions, Queue, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { Context } from './context.js';
 import { redisOptionsFromUrl } from './redis/client.js';
+import { followBull, redisOutageLog } from './redis/outage-log.js';
 
 const decimal = z.string().regex(/^\d+$/);
 
@@ -137,7 +138,9 @@ export function createQueues(ctx: Context): Queues {
       q = new Queue(name, { connection, prefix: bullPrefix(ctx), defaultJobOptions: jobDefaults[name] });
       // Without a listener a connection error (Redis restarting, a close while connecting) would be
       // an unhandled 'error' event and end the process; ioredis reconnects by itself.
-      q.on('error', (err) => ctx.logger.warn({ err, queue: name }, 'queue connection error'));
+      followBull(q, redisOutageLog(ctx.logger, 'queues'), (err) =>
+        ctx.logger.warn({ err, queue: name }, 'queue error'),
+      );
       made.set(name, q);
     }
     return q as unknown as Queue<Payload<Q>>;

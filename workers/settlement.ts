@@ -4,6 +4,7 @@ import type { Context } from '../shared/context.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../shared/ledger/settle.js';
 import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
+import { followBull, redisOutageLog } from '../shared/redis/outage-log.js';
 
 export interface SettlementWorkerOptions {
   /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 64 */
@@ -75,7 +76,9 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
   worker.on('failed', (job, err) =>
     ctx.logger.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'settlement failed'),
   );
-  worker.on('error', (err) => ctx.logger.error({ err }, 'settlement worker error'));
+  followBull(worker, redisOutageLog(ctx.logger, 'workers'), (err) =>
+    ctx.logger.error({ err }, 'settlement worker error'),
+  );
   return worker;
 }
 

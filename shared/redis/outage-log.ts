@@ -1,0 +1,109 @@
+import type { Logger } from '../logger.js';
+import { perOwner } from '../per-owner.js';
+
+/** While Redis stays out of reach, a reminder at most this often. */
+export const OUTAGE_REMINDER_MS = 30_000;
+
+/** A connection whose losses are followed: an ioredis client, or a BullMQ queue or worker. */
+type Source = object;
+
+/**
+ * One role's Redis outages (the command connection, the queue producers, the workers) as an
+ * operator wants to read them: a warning when the first of its connections loses Redis, a reminder
+ * at most every 30 s while one is still out, and an info line when the last is back. ioredis and
+ * BullMQ emit an error at every reconnection attempt (several a second, for each connection), and
+ * each was logged.
+ */
+export class RedisOutageLog {
+  private readonly down = new Set<Source>();
+  private since = 0;
+  private remindedAt = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly role: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A connection of the role failed to reach Redis (one attempt). */
+  failed(source: Source, err: Error): void {
+    const t = this.now();
+    const starting = this.down.size === 0;
+    this.down.add(source);
+    if (starting) {
+      this.since = t;
+      this.remindedAt = t;
+      this.logger.warn({ role: this.role, err: err.message }, 'redis out of reach');
+    } else if (t - this.remindedAt >= OUTAGE_REMINDER_MS) {
+      this.remindedAt = t;
+      const downSeconds = Math.round((t - this.since) / 1000);
+      this.logger.warn({ role: this.role, err: err.message, downSeconds }, 'redis still out of reach');
+    }
+  }
+
+  /** A connection of the role is ready (again). */
+  ready(source: Source): void {
+    if (!this.down.delete(source) || this.down.size > 0) return;
+    const downSeconds = Math.round((this.now() - this.since) / 1000);
+    this.logger.info({ role: this.role, downSeconds }, 'redis reachable again');
+  }
+}
+
+const logs = perOwner<Logger, string, RedisOutageLog>();
+
+/** The process's outage log for a role (one per logger and role, however many connections follow it). */
+export function redisOutageLog(logger: Logger, role: string): RedisOutageLog {
+  return logs.get(logger, role, () => new RedisOutageLog(logger, role));
+}
+
+/** An ioredis client: every 'error' it emits is a failed (re)connection, 'ready' its end. */
+interface RedisEvents {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+}
+
+/** Follow an ioredis client's connection in the role's outage log. */
+export function followRedis(redis: RedisEvents, outage: RedisOutageLog): void {
+  redis.on('error', (err) => outage.failed(redis, err));
+  redis.on('ready', () => outage.ready(redis));
+}
+
+/** A BullMQ queue or worker: its errors, and its client (resolved once it first connected). */
+interface BullEvents {
+  readonly client: Promise<{ on(event: 'ready', listener: () => void): unknown }>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/**
+ * Follow a BullMQ queue's or worker's connections: their connection errors go to the role's outage
+ * log, any other error to `other`. It is back when its client is ready again (a worker's blocking
+ * connection reconnects with it, on the same schedule).
+ */
+export function followBull(bull: BullEvents, outage: RedisOutageLog, other: (err: Error) => void): void {
+  bull.on('error', (err) => (isConnectionError(err) ? outage.failed(bull, err) : other(err)));
+  // The client is handed out once connected: an outage since start-up ends there.
+  void bull.client.then(
+    (c) => {
+      outage.ready(bull);
+      c.on('ready', () => outage.ready(bull));
+    },
+    () => {},
+  );
+}
+
+/** Node's socket errors that mean "Redis is not there (now)", and ioredis's closed connection. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function isConnectionError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && CONNECTION_CODES.has(code)) || err.message === 'Connection is closed.';
+}
