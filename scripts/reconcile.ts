@@ -15,8 +15,11 @@ import { cliContext } from './cli-context.js';
  * one WATCHed transaction, so any request that touches the account's keys in between makes the
  * repair fail and the account is read again; see shared/reconcile/watched.ts for the timing it
  * relies on (RECONCILE_INFLIGHT_MS) and what it cannot see.
+ *
+ * On a large database the run takes a while: how many accounts it has checked so far goes to stderr
+ * every --progress-seconds (5), so stdout stays the report (and --json stays parseable).
  */
-const USAGE = 'usage: npm run reconcile -- [--fix] [--json]';
+const USAGE = 'usage: npm run reconcile -- [--fix] [--json] [--progress-seconds N]';
 
 const args = (() => {
   try {
@@ -24,6 +27,7 @@ const args = (() => {
       options: {
         fix: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        'progress-seconds': { type: 'string', default: '5' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -37,6 +41,11 @@ const args = (() => {
 if (args.help) {
   console.log(USAGE);
   process.exit(0);
+}
+const progressMs = Number(args['progress-seconds']) * 1000;
+if (!(progressMs >= 0)) {
+  console.error(`reconcile: --progress-seconds takes a number of seconds (0 or more)\n${USAGE}`);
+  process.exit(2);
 }
 
 const ctx = cliContext((message) => {
@@ -52,10 +61,10 @@ let exitCode = 2;
 try {
   const print = (r: Awaited<ReturnType<typeof runReconcile>>, fixed: boolean) =>
     console.log(args.json ? JSON.stringify(r, null, 2) : formatReport(r, { fixed }));
-  let report = await runReconcile(ctx, { queues, fix: args.fix });
+  let report = await runReconcile(ctx, { queues, fix: args.fix, onProgress: progress() });
   print(report, args.fix);
   if (args.fix) {
-    report = await runReconcile(ctx, { queues });
+    report = await runReconcile(ctx, { queues, onProgress: progress() });
     if (!args.json) console.log('\nafter --fix:');
     print(report, false);
   }
@@ -68,3 +77,14 @@ try {
   await closeContext(ctx);
 }
 process.exit(exitCode);
+
+/** One run's progress on stderr, at most every --progress-seconds (none for a run quicker than that). */
+function progress(): (checked: number, accounts: number) => void {
+  let last = Date.now();
+  return (checked, accounts) => {
+    const now = Date.now();
+    if (now - last < progressMs) return;
+    last = now;
+    console.error(`reconcile: ${checked} of ${accounts} accounts checked`);
+  };
+}

@@ -16,8 +16,16 @@ const CONNECTIONS = 4;
 /** The first wait before looking again after a lost connection; doubled at each attempt. */
 const RECONNECT_BACKOFF_MS = 100;
 
+/** How many accounts the admission check has looked at so far, of how many (a long run's progress). */
+export type AdmissionProgress = (checked: number, accounts: number) => void;
+
 /** The quick first look: every account in scope, Redis then Postgres, no guarantees under traffic. */
-async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: boolean) {
+async function firstLook(
+  ctx: Context,
+  scope: Map<string, AccountIds>,
+  restore: boolean,
+  onProgress: AdmissionProgress = () => {},
+) {
   const at = ctx.clock.now();
   const period = { day: dayKey(at), month: monthKey(at) };
   const pgPeriod = truthPeriod(at);
@@ -34,6 +42,7 @@ async function firstLook(ctx: Context, scope: Map<string, AccountIds>, restore: 
     [...chunk.keys()].forEach((a, j) => {
       out.set(a, compareAccount(ctx, a, redis[j]!, truth.get(a)!, held.get(a)!, at, { restore, ...period }));
     });
+    onProgress(out.size, accounts.length);
   }
   return out;
 }
@@ -85,13 +94,19 @@ const strip = ({ check, subject, message, expected, actual }: Finding): DriftIte
  */
 export async function checkAdmissionState(
   ctx: Context,
-  opts: { fix: boolean; inflightMs: number; eager?: boolean; only?: Repair['kind'][] },
+  opts: {
+    fix: boolean;
+    inflightMs: number;
+    eager?: boolean;
+    only?: Repair['kind'][];
+    onProgress?: AdmissionProgress;
+  },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
     eager: opts.eager ?? opts.fix,
     monthStart: truthPeriod(ctx.clock.now()).monthStart,
   });
-  const first = await firstLook(ctx, scope, opts.fix);
+  const first = await firstLook(ctx, scope, opts.fix, opts.onProgress);
   const targets = [...first]
     .filter(([, fs]) => fs.some((f) => f.kind === 'drift' || (opts.fix && f.repairs.length > 0)))
     .map(([a]) => a);

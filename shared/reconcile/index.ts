@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { Queues } from '../queues.js';
-import { checkAdmissionState } from './admission-check.js';
+import { type AdmissionProgress, checkAdmissionState } from './admission-check.js';
 import { checkBatchDispatch } from './batch-check.js';
 import { checkLedger } from './ledger-check.js';
 import { checkInferenceQueue } from './queue-check.js';
@@ -29,6 +29,8 @@ export interface ReconcileOptions {
   queues?: Queues;
   /** How far apart the Redis and Postgres halves of one request may be. @default config.RECONCILE_INFLIGHT_MS */
   inflightMs?: number;
+  /** Told after each group of accounts the admission check looked at: how many so far, of how many. */
+  onProgress?: AdmissionProgress;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     fix: fix || restoreOnly,
     eager: fix,
     inflightMs,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     // What is right whatever live traffic does: an open hold's lost record, a key state Redis
     // missed a newer version of (a deleted key must stop).
     ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),

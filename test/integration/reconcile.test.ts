@@ -81,6 +81,17 @@ describe('reconcile', () => {
     expect(cli.code).toBe(0);
   });
 
+  it('tells how many accounts it has checked on stderr as it goes, stdout staying the report', async () => {
+    await createKeyFixture(env.ctx, { balance: 10_000n });
+    // Every group of accounts at 0 s; by default every 5 s, so a quick run (above) says nothing.
+    const cli = await reconcileCli('--json', '--progress-seconds', '0');
+    const report = JSON.parse(cli.stdout);
+    const accounts = report.scanned.accounts;
+    expect(accounts).toBeGreaterThan(0);
+    expect(cli.stderr).toContain(`reconcile: ${accounts} of ${accounts} accounts checked`);
+    expect(cli.code).toBe(0);
+  });
+
   it('names a corrupted Redis counter, exits 1, and --fix puts it right', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
     await settle(await hold(env.ctx, f.key, 500n), 300);
