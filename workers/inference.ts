@@ -26,6 +26,7 @@ import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
+import { withLogFields } from '../shared/log-context.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
   bullPrefix,
@@ -107,6 +108,14 @@ export function startInferenceWorker(
       at: ctx.clock.now(),
       ...(attempt ? { attempt } : {}),
     });
+    // Once per job, as it ends. What the nodes answered (the last attempt failed, a request a node
+    // refused) is the job's outcome, not the gateway's fault: a warning. Anything else is a bug or
+    // an outage here.
+    if (job) {
+      const line = { jobId, batchId: job.batch_id ?? undefined, attempts: job.attempts, error, err };
+      if (apiError) ctx.logger.warn(line, 'job failed');
+      else ctx.logger.error(line, 'job failed');
+    }
     if (holdId) await settleRequest(ctx, deps.queues, holdId, null);
     if (job) await finished(job);
   }
@@ -181,7 +190,8 @@ export function startInferenceWorker(
     let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
     const disarm = markIfSlow(attempt);
     try {
-      result = await deps.upstream.client.chat(job.request);
+      // Its failed-over nodes are logged with the job's id.
+      result = await deps.upstream.client.chat(job.request, { log: withLogFields(ctx, { jobId }) });
     } catch (err) {
       disarm();
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
@@ -300,16 +310,21 @@ export function startInferenceWorker(
   // whatever attempts are left: a job that keeps killing workers is not tried forever).
   worker.on('failed', (bull, err) => {
     const stalledOut = err?.name === 'UnrecoverableError';
-    if (
-      !bull ||
-      (!stalledOut && bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1))
-    )
-      return;
+    if (!bull) return;
     const parsed = queuePayloads.inference.safeParse(bull.data);
+    const jobIds = parsed.success ? inferenceJobIds(parsed.data) : [];
+    if (!stalledOut && bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1)) {
+      // Not a node's failure (those are counted per job, in run): Postgres out of reach, say.
+      ctx.logger.warn(
+        { err, jobIds, attempts: bull.attemptsMade },
+        'inference run failed; it is tried again',
+      );
+      return;
+    }
     if (!parsed.success) return;
     const cause = stalledOut ? new Error(STALLED_OUT) : err;
     void (async () => {
-      for (const id of inferenceJobIds(parsed.data)) {
+      for (const id of jobIds) {
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
           await fail(job.id, job.hold_id, cause, job);
