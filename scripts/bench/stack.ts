@@ -124,7 +124,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
   }
 }
 
-async function dropDatabase(db: URL): Promise<void> {
+export async function dropDatabase(db: URL): Promise<void> {
   const admin = new URL(db);
   admin.pathname = '/postgres';
   const sql = createSql(admin.toString(), { max: 1 });
@@ -136,7 +136,7 @@ async function dropDatabase(db: URL): Promise<void> {
 }
 
 /** The run's admission keys and queues live under its own prefix: leave Redis as it was. */
-async function unlinkPrefix(redisUrl: string, prefix: string): Promise<void> {
+export async function unlinkPrefix(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();

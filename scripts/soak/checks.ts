@@ -1,0 +1,191 @@
+import type { Context } from '../../shared/context.js';
+import { groupBy } from '../../shared/group-by.js';
+import { dayKey, isoDay, monthKey } from '../../shared/periods.js';
+import type { Queues } from '../../shared/queues.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { idempotency, jobBilling, refusedCostNothing, syncBilling } from './billing-checks.js';
+import { type Books, type HoldRow, readBooks } from './books.js';
+import { call } from './http.js';
+import type { Journal } from './journal.js';
+import {
+  balanceOvershoots,
+  holdsWhileStopped,
+  limitOvershoots,
+  rpmOvershoots,
+  unfounded429s,
+} from './timeline.js';
+import type { World } from './world.js';
+
+/** The invariants a soak ends with (DESIGN.md "Money: the invariants"), each a list of violations. */
+
+export interface CheckResult {
+  name: string;
+  failures: string[];
+}
+
+/** How long after its clock read a hold's Lua step may run; see timeline.ts. */
+const SLACK_MS = 1000;
+
+const FINAL_JOB = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
+const FINAL_BATCH = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+export async function runChecks(
+  ctx: Context,
+  queues: Queues,
+  world: World,
+  journal: Journal,
+): Promise<CheckResult[]> {
+  const reconcile = await runReconcile(ctx, { queues });
+  const books = await readBooks(ctx.sql);
+  const byKey = (holds: HoldRow[]) => (id: string) => holds.filter((h) => h.child_key_id === id);
+  const keyHolds = byKey(books.holds);
+  const perKey = (f: (holds: HoldRow[], key: string) => string[]) =>
+    [...journal.keys.keys()].flatMap((id) => f(keyHolds(id), id));
+  const history = (id: string) => journal.keys.get(id)!.history;
+  return [
+    {
+      name: 'reconciliation (npm run reconcile) reports no drift',
+      failures: reconcile.drift.map((d) => `[${d.check}] ${d.subject}: ${d.message}`),
+    },
+    {
+      name: 'no hold is open',
+      failures: books.holds
+        .filter((h) => h.status === 'open')
+        .map((h) => `${h.id} open since ${h.created_at.toISOString()}`),
+    },
+    {
+      name: 'every job, batch line and batch is in a final state',
+      failures: [
+        ...books.jobs.filter((j) => !FINAL_JOB.has(j.status)).map((j) => `job ${j.id} ${j.status}`),
+        ...books.batches.filter((b) => !FINAL_BATCH.has(b.status)).map((b) => `batch ${b.id} ${b.status}`),
+      ],
+    },
+    {
+      name: "every transfer's postings sum to zero",
+      failures: books.unbalancedTransfers.map((t) => `transfer ${t.id} sums to ${t.sum}`),
+    },
+    {
+      name: "each account's balance = its top-ups − its posted charges",
+      failures: balances(books, world, journal),
+    },
+    {
+      name: 'per child key, the day and month spent counters = its posted charges',
+      failures: await spentCounters(ctx, books, world),
+    },
+    {
+      name: 'no child key went past its daily or monthly limit',
+      failures: perKey((holds, id) => limitOvershoots(holds, history(id), SLACK_MS)),
+    },
+    {
+      name: 'no account went below zero',
+      failures: [
+        ...books.postings
+          .filter((p) => p.balance_after < 0n)
+          .map((p) => `${p.account_id} at ${p.balance_after}`),
+        ...world.accounts.flatMap((a) =>
+          balanceOvershoots(
+            books.holds.filter((h) => h.account_id === a.id),
+            books.postings.filter((p) => p.account_id === a.id && p.kind === 'topup'),
+            SLACK_MS,
+          ),
+        ),
+      ],
+    },
+    {
+      name: 'no child key admitted past its RPM limit',
+      failures: perKey((holds, id) => rpmOvershoots(holds, history(id), SLACK_MS)),
+    },
+    {
+      name: 'no request admitted on a disabled, deleted or expired key',
+      failures: perKey((holds, id) => holdsWhileStopped(holds, history(id), SLACK_MS)),
+    },
+    {
+      name: 'every 402/429 cost nothing (no hold, no RPM slot)',
+      failures: [
+        ...refusedCostNothing(books, journal),
+        ...perKey((holds, id) =>
+          unfounded429s(
+            journal.refusals.filter((r) => r.keyId === id && r.type === 'rate_limit_exceeded'),
+            holds,
+            history(id),
+            SLACK_MS,
+          ),
+        ),
+      ],
+    },
+    {
+      name: 'every succeeded job, line and answer billed exactly once; failed or cancelled-before-run not at all',
+      failures: [...jobBilling(books), ...syncBilling(books, journal)],
+    },
+    { name: 'one Idempotency-Key, one job', failures: idempotency(books, journal) },
+  ];
+}
+
+function balances(books: Books, world: World, journal: Journal): string[] {
+  const out: string[] = [];
+  for (const a of world.accounts) {
+    const postings = books.postings.filter((p) => p.account_id === a.id);
+    const sum = (kind: string) => postings.filter((p) => p.kind === kind).reduce((s, p) => s + p.amount, 0n);
+    const topups = sum('topup');
+    const charges = -sum('charge');
+    const posted = books.holds
+      .filter((h) => h.account_id === a.id)
+      .reduce((s, h) => s + (h.posted_amount ?? 0n), 0n);
+    const balance = books.balances.get(a.id) ?? 0n;
+    const sent = journal.toppedUp.get(a.id) ?? 0n;
+    const maybe = journal.toppedUpMaybe.get(a.id) ?? 0n;
+    if (balance !== topups - posted)
+      out.push(
+        `${a.id}: balance ${balance}, top-ups ${topups} − posted holds ${posted} = ${topups - posted}`,
+      );
+    if (charges !== posted) out.push(`${a.id}: charges ${charges}, posted holds ${posted}`);
+    if (topups < sent || topups > sent + maybe)
+      out.push(`${a.id}: top-ups booked ${topups}, answered 201 ${sent}`);
+  }
+  return out;
+}
+
+/** The API's usage, key_usage_daily and the Redis counters against the key's posted holds. */
+async function spentCounters(ctx: Context, books: Books, world: World): Promise<string[]> {
+  const out: string[] = [];
+  const now = new Date();
+  const today = isoDay(now);
+  const month = today.slice(0, 7);
+  for (const key of world.keys) {
+    const holds = books.holds.filter((h) => h.child_key_id === key.id);
+    const posted = (hs: HoldRow[]) => hs.reduce((s, h) => s + (h.posted_amount ?? 0n), 0n);
+    const day = posted(holds.filter((h) => h.period_day === today));
+    const mon = posted(holds.filter((h) => h.period_day.startsWith(month)));
+    for (const [d, hs] of groupBy(holds, (h) => h.period_day)) {
+      const recorded = books.usage.get(`${key.id}|${d}`) ?? 0n;
+      if (recorded !== posted(hs))
+        out.push(`${key.id} ${d}: key_usage_daily ${recorded}, posted ${posted(hs)}`);
+    }
+    const res = await call<{ usage: Record<string, string> }>(
+      world.base,
+      'GET',
+      `/api/management/keys/${key.account.mkId}/children/${key.id}`,
+      { token: key.account.jwt },
+    );
+    const u = res.body?.usage;
+    if (!u) out.push(`${key.id}: GET answered ${res.status}`);
+    else {
+      if (u.daily_spent_ngonka !== day.toString())
+        out.push(`${key.id}: daily_spent ${u.daily_spent_ngonka}, posted ${day}`);
+      if (u.monthly_spent_ngonka !== mon.toString())
+        out.push(`${key.id}: monthly_spent ${u.monthly_spent_ngonka}, posted ${mon}`);
+      if (u.daily_reserved_ngonka !== '0' || u.monthly_reserved_ngonka !== '0')
+        out.push(`${key.id}: still reserved ${u.daily_reserved_ngonka}/${u.monthly_reserved_ngonka}`);
+    }
+    // Redis counts spent + reserved; with nothing open, what was posted. Absent: loaded when next used.
+    const [redisDay, redisMonth] = await Promise.all([
+      ctx.redis.get(ctx.keys.day(key.account.id, key.id, dayKey(now))),
+      ctx.redis.get(ctx.keys.month(key.account.id, key.id, monthKey(now))),
+    ]);
+    if (redisDay !== null && redisDay !== day.toString())
+      out.push(`${key.id}: Redis day counter ${redisDay}, posted ${day}`);
+    if (redisMonth !== null && redisMonth !== mon.toString())
+      out.push(`${key.id}: Redis month counter ${redisMonth}, posted ${mon}`);
+  }
+  return out;
+}

@@ -1,0 +1,116 @@
+/**
+ * What the soak's clients did and saw, for the checks at the end: the keys' settings over time,
+ * the answers that name a hold, the refusals, the Idempotency-Keys and the top-ups. Times are this
+ * machine's clock in ms, as the gateway's processes read it too.
+ */
+
+/** The settings of a child key that decide admission. `usable` is false while disabled, deleted or expired. */
+export interface KeySettings {
+  limit_daily_ngonka: bigint | null;
+  limit_monthly_ngonka: bigint | null;
+  rate_limit_rpm: number | null;
+  usable: boolean;
+}
+export type Setting = keyof KeySettings;
+
+/** A change of one setting: in force from some instant between `sentAt` and `answeredAt`. */
+interface Change<V> {
+  sentAt: number;
+  answeredAt: number;
+  value: V;
+}
+
+export class KeyHistory {
+  private readonly changes: { [S in Setting]: Change<KeySettings[S]>[] } = {
+    limit_daily_ngonka: [],
+    limit_monthly_ngonka: [],
+    rate_limit_rpm: [],
+    usable: [],
+  };
+
+  constructor(private readonly initial: KeySettings) {}
+
+  /** Changes of one key are made one at a time (World.adminLock), so they are in order here. */
+  record<S extends Setting>(setting: S, value: KeySettings[S], sentAt: number, answeredAt: number): void {
+    (this.changes[setting] as Change<KeySettings[S]>[]).push({ sentAt, answeredAt, value });
+  }
+
+  /** Every value the setting may have had at some instant of [from, to]. */
+  valuesDuring<S extends Setting>(setting: S, from: number, to: number): KeySettings[S][] {
+    let current = this.initial[setting];
+    const overlapping: KeySettings[S][] = [];
+    for (const c of this.changes[setting] as Change<KeySettings[S]>[]) {
+      if (c.answeredAt < from) current = c.value;
+      else if (c.sentAt <= to) overlapping.push(c.value);
+    }
+    return [current, ...overlapping];
+  }
+}
+
+export interface KeyRecord {
+  id: string;
+  accountId: string;
+  history: KeyHistory;
+}
+
+/** A sync chat answer: `holdId` when the answer named it (a 200, or a stream's chunks). */
+export interface SyncRecord {
+  keyId: string;
+  status: number;
+  holdId: string | null;
+  /** The node's usage as the client saw it, when it saw all of it. */
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+export interface Refusal {
+  keyId: string;
+  status: 402 | 429;
+  type: string;
+  sentAt: number;
+  answeredAt: number;
+}
+
+export class Journal {
+  readonly keys = new Map<string, KeyRecord>();
+  readonly sync: SyncRecord[] = [];
+  readonly refusals: Refusal[] = [];
+  /** Idempotency-Key → the job ids its 202s named. */
+  readonly idempotent = new Map<string, Set<string>>();
+  /** Account → nGNK credited by top-ups that were answered 201. */
+  readonly toppedUp = new Map<string, bigint>();
+  /** Account → nGNK of top-ups whose answer never came (they may or may not have been credited). */
+  readonly toppedUpMaybe = new Map<string, bigint>();
+  /** Batch id → its owner's session token (the owner may cancel it, whatever became of the key). */
+  readonly batches = new Map<string, string>();
+  /** Outcome counts (`chat 200`, `job 402`, …): the progress line's, reset on each print. */
+  private window = new Map<string, number>();
+  readonly totals = new Map<string, number>();
+
+  count(kind: string, outcome: string | number): void {
+    const k = `${kind} ${outcome}`;
+    this.window.set(k, (this.window.get(k) ?? 0) + 1);
+    this.totals.set(k, (this.totals.get(k) ?? 0) + 1);
+  }
+
+  refused(keyId: string, status: number, body: unknown, sentAt: number): void {
+    if (status !== 402 && status !== 429) return;
+    const type = (body as { error?: { type?: string } } | null)?.error?.type ?? '';
+    this.refusals.push({ keyId, status, type, sentAt, answeredAt: Date.now() });
+  }
+
+  topup(accountId: string, amount: bigint, answered: boolean): void {
+    const into = answered ? this.toppedUp : this.toppedUpMaybe;
+    into.set(accountId, (into.get(accountId) ?? 0n) + amount);
+  }
+
+  /** The counts since the last call, grouped by kind: `chat 200=12 402=3 | job 202=5`. */
+  takeWindow(): string {
+    const byKind = new Map<string, string[]>();
+    for (const [k, n] of [...this.window].sort()) {
+      const [kind, outcome] = k.split(' ') as [string, string];
+      byKind.set(kind, [...(byKind.get(kind) ?? []), `${outcome}=${n}`]);
+    }
+    this.window = new Map();
+    return [...byKind].map(([kind, list]) => `${kind} ${list.join(' ')}`).join(' | ');
+  }
+}
