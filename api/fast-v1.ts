@@ -28,8 +28,8 @@ type Route = (
   headers: IncomingHttpHeaders,
 ) => Promise<void>;
 
-/** The hot routes, by their path as Express matches it (lower case, no trailing slash). */
-const ROUTES: Record<string, Route> = {
+/** The hot routes (POST), by their path as Express matches it (lower case, no trailing slash). */
+export const ROUTES: Record<string, Route> = {
   '/v1/chat/completions': serveChatCompletion,
   '/v1/jobs': serveJobSubmission,
 };

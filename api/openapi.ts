@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { RequestHandler } from 'express';
+import { z } from 'zod';
 import { errorResponses } from './schemas/accounts.js';
 
 /**
@@ -12,6 +13,20 @@ registry.registerComponent('securitySchemes', 'bearer', {
   type: 'http',
   scheme: 'bearer',
   description: 'A session JWT (owner), a management key `gm-…` or a child key `gc-…`.',
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/openapi.json',
+  tags: ['operations'],
+  summary: 'This document: OpenAPI 3.1, generated from the zod schemas that validate the requests',
+  security: [],
+  responses: {
+    200: {
+      description: 'The OpenAPI document',
+      content: { 'application/json': { schema: z.object({ openapi: z.string() }).loose() } },
+    },
+  },
 });
 
 let cached: unknown = null;

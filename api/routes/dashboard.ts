@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import { assetPath } from '../../shared/assets.js';
+import { registry } from '../openapi.js';
 
 /** The dashboard's static files: plain ES modules, no build step. */
 const DASHBOARD_DIR = assetPath('api/dashboard/');
@@ -33,3 +34,18 @@ export function dashboardRouter(): Router {
   r.use(express.static(DASHBOARD_DIR, { index: 'index.html', cacheControl: true, maxAge: 0 }));
   return r;
 }
+
+// The page only: its scripts and styles are files of the page, not API.
+registry.registerPath({
+  method: 'get',
+  path: '/dashboard',
+  tags: ['operations'],
+  summary: 'The web dashboard',
+  security: [],
+  responses: {
+    301: {
+      description: 'To /dashboard/, which answers the page (text/html): its module URLs are relative to it',
+      headers: { location: { schema: { type: 'string', const: '/dashboard/' } } },
+    },
+  },
+});
