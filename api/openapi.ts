@@ -1,7 +1,7 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorResponses } from './schemas/accounts.js';
+import { errorResponses } from './schemas/common.js';
 
 /**
  * Route files register each path here with the same zod schemas that validate the request, so
@@ -32,26 +32,34 @@ registry.registerPath({
 let cached: unknown = null;
 
 /**
- * The auth answers every route of a kind gives, added where a route's own entry leaves them out:
- * they come from the auth middleware, not from the route.
+ * The error answers a route gives by its kind, for the entries that leave them out (an entry's own
+ * says more): they come from the middleware and the error handler, not from the route. Input is
+ * validated (400, a body also 413); a route not marked public (`security: []`) needs a token (the
+ * admin token is 401 only); a path with an id is 404 for none of the caller's; /api and /v1 are
+ * answered from Postgres and Redis (503 while one is out of reach).
  */
-function authResponses(path: string): number[] {
-  if (path.startsWith('/api/auth/')) return [];
-  if (path.startsWith('/api/admin/')) return [401];
-  if (path.startsWith('/api/') || path.startsWith('/v1/')) return [401, 403, 503];
-  return [];
+function standardErrors({ path, security, request }: RouteConfig): number[] {
+  const stores = path.startsWith('/api/') || path.startsWith('/v1/');
+  const statuses: number[] = [];
+  if (request?.body || request?.query || request?.params || request?.headers) statuses.push(400);
+  if (path.startsWith('/api/admin/')) statuses.push(401);
+  else if (stores && !security) statuses.push(401, 403);
+  if (path.includes('{')) statuses.push(404);
+  if (request?.body) statuses.push(413);
+  if (stores) statuses.push(503);
+  return statuses;
 }
 
-function withAuthResponses(): void {
+function withStandardErrors(): void {
   for (const d of registry.definitions) {
     if (d.type !== 'route') continue;
-    const missing = authResponses(d.route.path).filter((s) => !(s in d.route.responses));
+    const missing = standardErrors(d.route).filter((s) => !(s in d.route.responses));
     Object.assign(d.route.responses, errorResponses(...missing));
   }
 }
 
 export const serveOpenApi: RequestHandler = (_req, res) => {
-  if (!cached) withAuthResponses();
+  if (!cached) withStandardErrors();
   cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

@@ -15,7 +15,6 @@ import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
 import {
   accountResponse,
-  errorResponses,
   ledgerEntryDetailResponse,
   ledgerPageResponse,
   usageResponse,
@@ -91,7 +90,6 @@ registry.registerPath({
   summary: 'The signed-in account with its balance, holds and available nGNK',
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: accountResponse } } },
-    ...errorResponses(401, 403),
   },
 });
 
@@ -107,7 +105,6 @@ registry.registerPath({
   request: { query: ledgerQuery },
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: ledgerPageResponse } } },
-    ...errorResponses(400, 401, 403),
   },
 });
 
@@ -119,7 +116,6 @@ registry.registerPath({
   request: { params: z.object({ id: z.string().describe('A ledger entry id, le_…') }) },
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: ledgerEntryDetailResponse } } },
-    ...errorResponses(401, 403, 404),
   },
 });
 
@@ -131,6 +127,5 @@ registry.registerPath({
   request: { query: usageQuery },
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: usageResponse } } },
-    ...errorResponses(400, 401, 403),
   },
 });

@@ -4,7 +4,8 @@ import type { Context } from '../../shared/context.js';
 import { requireAdmin } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
-import { errorResponses, topupResponse } from '../schemas/accounts.js';
+import { topupResponse } from '../schemas/accounts.js';
+import { errorResponses } from '../schemas/common.js';
 
 export function adminTopupsRouter(ctx: Context): Router {
   const r = Router({ mergeParams: true });
@@ -35,6 +36,6 @@ registry.registerPath({
         'Credited; or, when this reference was already credited, the original entry again with the header idempotent-replayed: true',
       content: { 'application/json': { schema: topupResponse } },
     },
-    ...errorResponses(400, 401, 404, 409),
+    ...errorResponses(404, 409),
   },
 });

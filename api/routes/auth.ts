@@ -7,7 +7,8 @@ import type { Context } from '../../shared/context.js';
 import { signSession } from '../../shared/jwt.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
-import { accountResponse, errorResponses } from '../schemas/accounts.js';
+import { accountResponse } from '../schemas/accounts.js';
+import { errorResponses } from '../schemas/common.js';
 
 const email = z.string().trim().toLowerCase().max(254).pipe(z.email()).describe('email address');
 
@@ -62,7 +63,7 @@ registry.registerPath({
       description: 'Created',
       content: { 'application/json': { schema: z.object({ account: accountResponse, token: z.string() }) } },
     },
-    ...errorResponses(400, 409, 429),
+    ...errorResponses(409, 429),
   },
 });
 
@@ -75,6 +76,6 @@ registry.registerPath({
   request: { body: { content: { 'application/json': { schema: loginBody } } } },
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: z.object({ token: z.string() }) } } },
-    ...errorResponses(400, 401, 429),
+    ...errorResponses(401, 429),
   },
 });

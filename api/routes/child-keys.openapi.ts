@@ -29,7 +29,6 @@ registry.registerPath({
   },
   responses: {
     201: json(createdChildKeyObject, 'Created'),
-    400: errorResponse('Invalid body'),
     404: notFound,
     409: errorResponse('The management key is revoked'),
   },
@@ -64,7 +63,6 @@ registry.registerPath({
   },
   responses: {
     200: json(childKeyObject, 'The updated child key'),
-    400: errorResponse('Invalid body'),
     404: notFound,
     409: errorResponse('The child key is deleted, its management key revoked, or it expired'),
   },

@@ -18,7 +18,7 @@ registry.registerPath({
   tags,
   summary: 'Create a management key (`gm-…`, shown once)',
   request: { body: { content: { 'application/json': { schema: createManagementKeyBody } } } },
-  responses: { 201: json(createdManagementKeyObject, 'Created'), 400: errorResponse('Invalid body') },
+  responses: { 201: json(createdManagementKeyObject, 'Created') },
 });
 registry.registerPath({
   method: 'get',
@@ -33,7 +33,7 @@ registry.registerPath({
   tags,
   summary: 'Get a management key',
   request: { params },
-  responses: { 200: json(managementKeyObject, 'The key'), 404: errorResponse('Not found') },
+  responses: { 200: json(managementKeyObject, 'The key') },
 });
 registry.registerPath({
   method: 'patch',
@@ -44,8 +44,6 @@ registry.registerPath({
   request: { params, body: { content: { 'application/json': { schema: updateManagementKeyBody } } } },
   responses: {
     200: json(managementKeyObject, 'The updated key'),
-    400: errorResponse('Invalid body'),
-    404: errorResponse('Not found'),
     409: errorResponse('The key is revoked'),
   },
 });
@@ -55,5 +53,5 @@ registry.registerPath({
   tags,
   summary: 'Revoke a management key (final; all its child keys stop at once)',
   request: { params },
-  responses: { 200: json(managementKeyObject, 'The revoked key'), 404: errorResponse('Not found') },
+  responses: { 200: json(managementKeyObject, 'The revoked key') },
 });

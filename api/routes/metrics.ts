@@ -5,7 +5,7 @@ import { ApiError } from '../../shared/errors.js';
 import { createMetricsRegistry, type ScrapeDeps } from '../../shared/metrics/scrape.js';
 import { metricsAccess } from '../../shared/metrics/server.js';
 import { registry } from '../openapi.js';
-import { errorResponses } from '../schemas/accounts.js';
+import { errorResponses } from '../schemas/common.js';
 
 /** GET /metrics: Prometheus text format (API.md "Operations"). */
 export function metricsRouter(ctx: Context, deps: ScrapeDeps): Router {

@@ -19,8 +19,8 @@ const object = (description: string) => ({
   description,
   content: { 'application/json': { schema: z.object({}).loose() } },
 });
+/** What admission adds to the routes that hold money (API.md "Admission errors"). */
 const admission = {
-  400: errorResponse('Invalid request (`param` names the field)'),
   401: errorResponse('invalid_api_key (`code`: key_unknown, key_disabled, key_expired, key_revoked)'),
   402: errorResponse(
     'child_key_limit (with daily/monthly remaining and reset times) or insufficient_balance',
@@ -36,7 +36,7 @@ const byId = (method: 'get' | 'post' | 'delete', path: string, what: string, sum
     tags,
     summary,
     request: { params: id },
-    responses: { 200: object(what), 404: errorResponse('Not found') },
+    responses: { 200: object(what) },
   });
 
 registry.registerPath({
@@ -53,7 +53,7 @@ registry.registerPath({
   tags,
   summary: 'One model, as in the list (OpenAI models.retrieve)',
   request: { params: id },
-  responses: { 200: object('OpenAI model'), 401: admission[401], 404: errorResponse('Not found') },
+  responses: { 200: object('OpenAI model'), 401: admission[401] },
 });
 registry.registerPath({
   method: 'post',
@@ -65,7 +65,9 @@ registry.registerPath({
     200: object('chat.completion (or an SSE stream of chat.completion.chunk)'),
     ...admission,
     502: errorResponse('upstream_error: the model failed after retries'),
-    503: errorResponse('upstream_unavailable: no node can serve the model now'),
+    503: errorResponse(
+      'upstream_unavailable: no node can serve the model now; or service_unavailable: Redis or Postgres briefly out of reach',
+    ),
   },
 });
 registry.registerPath({
@@ -85,7 +87,13 @@ registry.registerPath({
         ),
     }),
   },
-  responses: { 202: object('job'), ...admission },
+  responses: {
+    202: object('job'),
+    ...admission,
+    409: errorResponse(
+      'conflict: the Idempotency-Key’s first request is still being admitted, or it was used with a different request',
+    ),
+  },
 });
 byId('get', '/v1/jobs/{id}', 'job', 'A job: status queued, running, succeeded, failed, cancelled or expired');
 byId(
@@ -108,7 +116,13 @@ registry.registerPath({
       },
     },
   },
-  responses: { 200: object('file'), 400: errorResponse('Invalid file (the message names the line)') },
+  responses: {
+    200: object('file'),
+    400: errorResponse(
+      'Invalid file (the message names the line), or the account’s file storage is full (`code`: storage_limit_exceeded)',
+    ),
+    413: errorResponse('payload_too_large: the file is over BATCH_FILE_MAX_BYTES (200 MiB by default)'),
+  },
 });
 /** An OpenAI list (`after` = the last id of the previous page, while `has_more`). */
 const list = (path: string, query: z.ZodObject, what: string, summary: string) =>
@@ -141,7 +155,7 @@ registry.registerPath({
   tags,
   summary: 'Create an OpenAI-style batch; each line is admitted when dispatched',
   request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
-  responses: { 200: object('batch'), 400: errorResponse('Invalid body'), 404: errorResponse('No such file') },
+  responses: { 200: object('batch'), 404: errorResponse('No such file') },
 });
 list('/v1/batches', listBatchesQuery, 'batches', 'Batches of the caller’s management key, newest first');
 list(

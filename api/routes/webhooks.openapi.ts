@@ -50,7 +50,7 @@ registry.registerPath({
   tags,
   summary: 'Delete a webhook endpoint (its pending deliveries stop)',
   request: { params },
-  responses: { 200: json(webhookObject, 'The deleted endpoint'), 404: errorResponse('Not found') },
+  responses: { 200: json(webhookObject, 'The deleted endpoint') },
 });
 registry.registerPath({
   method: 'get',
@@ -73,6 +73,5 @@ registry.registerPath({
   responses: {
     200: json(deliveryList, 'Deliveries'),
     400: errorResponse('Invalid query, or an `after` that is no delivery of this log'),
-    404: errorResponse('Not found'),
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { errorResponse, ngonkaString as ngonka } from './common.js';
+import { ngonkaString as ngonka } from './common.js';
 
 /**
  * Response shapes of the account routes, for /openapi.json only (requests are validated by the
@@ -73,18 +73,3 @@ export const usageResponse = z.object({
   to: z.string(),
   group_by: z.enum(['day', 'key', 'model']),
 });
-
-const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request (`param` names the field)',
-  401: 'Missing or invalid credentials',
-  403: 'A key of the wrong kind for this route',
-  404: 'Not found',
-  409: 'Conflict',
-  429: 'Too many attempts (`retry_after_ms`, `Retry-After`)',
-  503: 'Redis or Postgres briefly out of reach (`Retry-After`)',
-};
-
-/** The error responses a route may give, keyed by status, for registerPath. */
-export function errorResponses(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((s) => [s, errorResponse(ERROR_DESCRIPTIONS[s] ?? 'Error')]));
-}

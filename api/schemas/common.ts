@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError, type ErrorType } from '../../shared/errors.js';
 
 /** A key's display name: trimmed, so "   " is as empty as "". */
 export const keyName = z
@@ -45,16 +45,72 @@ export const metadataInput = z
 export const ngonkaString = z.string().regex(/^\d+$/).describe('nGNK, a non-negative integer as a string');
 export const isoString = z.string().describe('ISO-8601 UTC date-time');
 
+/**
+ * Each error `type` and what it adds to the envelope (API.md). A Record, so a type added to
+ * ErrorType without a line here fails to compile.
+ */
+const ERROR_TYPES: Record<ErrorType, string> = {
+  invalid_request_error: '400; `param` names the field (null when no one field is at fault)',
+  authentication_error: '401: no, or an invalid, session, admin or metrics token',
+  invalid_api_key: '401; `code`: key_unknown, key_disabled, key_expired or key_revoked',
+  permission_error: '403: a token of the wrong kind for the route',
+  child_key_limit:
+    '402; `daily_remaining`, `monthly_remaining` (nGNK, null where no limit is set), `daily_resets_at`, `monthly_resets_at`',
+  insufficient_balance: '402; `available_ngonka`',
+  not_found: '404 (another account’s resources too)',
+  conflict: '409',
+  payload_too_large: '413',
+  rate_limit_exceeded: '429; `retry_after_ms`, and the Retry-After header',
+  internal_error: '500',
+  upstream_error: '502: the model failed after retries',
+  upstream_unavailable: '503: no node can serve the model now',
+  service_unavailable: '503: Postgres or Redis briefly out of reach; Retry-After',
+};
+
+/** The one error envelope (API.md "Conventions"): `{error: {type, message, ...fields of its type}}`. */
+const errorEnvelope = z
+  .object({
+    error: z
+      .object({
+        type: z.enum(Object.keys(ERROR_TYPES) as [ErrorType, ...ErrorType[]]).describe(
+          Object.entries(ERROR_TYPES)
+            .map(([type, what]) => `${type}: ${what}`)
+            .join('\n'),
+        ),
+        message: z.string(),
+        param: z.string().nullable().optional(),
+        code: z.string().optional(),
+        daily_remaining: ngonkaString.nullable().optional(),
+        monthly_remaining: ngonkaString.nullable().optional(),
+        daily_resets_at: isoString.optional(),
+        monthly_resets_at: isoString.optional(),
+        available_ngonka: ngonkaString.optional(),
+        retry_after_ms: z.number().int().optional(),
+      })
+      .loose(),
+  })
+  .meta({ id: 'Error' });
+
 export const errorResponse = (description: string) => ({
   description,
-  content: {
-    'application/json': {
-      schema: z.object({
-        error: z.object({ type: z.string(), message: z.string(), param: z.string().nullable().optional() }),
-      }),
-    },
-  },
+  content: { 'application/json': { schema: errorEnvelope } },
 });
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request (`param` names the field)',
+  401: 'Missing or invalid credentials',
+  403: 'A key of the wrong kind for this route',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'payload_too_large: the body is over its limit (4 MiB of JSON)',
+  429: 'Too many attempts (`retry_after_ms`, `Retry-After`)',
+  503: 'service_unavailable: Redis or Postgres briefly out of reach (`Retry-After`)',
+};
+
+/** The error responses a route may give, keyed by status, for registerPath. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, errorResponse(ERROR_DESCRIPTIONS[s] ?? 'Error')]));
+}
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,

@@ -41,7 +41,7 @@ function schemaErrors(doc: Doc): string[] {
   const ajv = new Ajv2020({ strict: true, validateFormats: false });
   ajv.removeKeyword('nullable'); // Ajv knows 3.0's keyword; 3.1 has none
   for (const keyword of ['example', 'discriminator', 'xml', 'externalDocs']) ajv.addKeyword(keyword);
-  ajv.addSchema({ $id: 'doc', components: doc.components ?? {} });
+  ajv.addSchema({ $id: 'doc', $defs: doc.components?.schemas ?? {} });
   const errors: string[] = [];
   const walk = (node: unknown, at: string): void => {
     if (node === null || typeof node !== 'object') return;
@@ -49,7 +49,7 @@ function schemaErrors(doc: Doc): string[] {
       if (key !== 'schema') walk(value, `${at}/${key}`);
       else
         try {
-          ajv.compile(JSON.parse(JSON.stringify(value).replaceAll('"#/components/', '"doc#/components/')));
+          ajv.compile(JSON.parse(JSON.stringify(value).replaceAll('"#/components/schemas/', '"doc#/$defs/')));
         } catch (err) {
           errors.push(`${at}/schema: ${(err as Error).message}`);
         }
@@ -107,6 +107,32 @@ const UNDOCUMENTED: { prefix: string; why: string }[] = [
   },
 ];
 
+/** The /v1 routes that admit a request (hold money, count RPM): API.md's admission errors. */
+const ADMITTING: Record<string, number[]> = {
+  'post /v1/chat/completions': [402, 429, 502, 503],
+  'post /v1/jobs': [402, 429],
+};
+
+/**
+ * The error answers an operation must document, from what the document says of it: 400 if it
+ * takes input, 401/403 if a key or session is needed (401 alone for the admin token), 404 by id,
+ * 413 with a body, 503 where Postgres or Redis answer it (all of /api and /v1), and admission's.
+ */
+function expectedErrors(method: string, path: string, op: Operation): number[] {
+  const statuses = [...(ADMITTING[`${method} ${path}`] ?? [])];
+  const store = /^\/(api|v1)\//.test(path);
+  if (op.requestBody || (op.parameters as unknown[] | undefined)?.length) statuses.push(400);
+  if (store && path.startsWith('/api/admin/')) statuses.push(401);
+  else if (store && !Array.isArray(op.security)) statuses.push(401, 403);
+  if (path.includes('{')) statuses.push(404);
+  if (op.requestBody) statuses.push(413);
+  if (store) statuses.push(503);
+  return [...new Set(statuses)].sort();
+}
+
+/** Error answers whose body is not the envelope: /readyz's 503 says which store is down. */
+const NOT_ENVELOPE = new Set(['get /readyz 503']);
+
 const operations = (doc: Doc): string[] =>
   Object.entries(doc.paths)
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
@@ -123,6 +149,31 @@ describe('/openapi.json', () => {
       expect.arrayContaining(['get /v1/models/{id}', 'post /v1/jobs', 'get /api/jobs', 'get /dashboard']),
     );
     expect(operations(await fetchDocument())).toEqual(served);
+  });
+
+  it('documents the error answers of every operation, each with the one error envelope', async () => {
+    const doc = await fetchDocument();
+    expect(doc.components?.schemas).toHaveProperty('Error');
+    const envelope = { $ref: '#/components/schemas/Error' };
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        const responses = op.responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
+        const documented = Object.keys(responses).map(Number);
+        const missing = expectedErrors(method, path, op).filter((s) => !documented.includes(s));
+        expect([method, path, missing]).toEqual([method, path, []]);
+        for (const status of documented.filter(
+          (s) => s >= 400 && !NOT_ENVELOPE.has(`${method} ${path} ${s}`),
+        ))
+          expect([method, path, status, responses[status]?.content]).toEqual([
+            method,
+            path,
+            status,
+            { 'application/json': { schema: envelope } },
+          ]);
+      }
+    // What API.md names in particular.
+    expect(Object.keys(doc.paths['/v1/files']?.post?.responses ?? {})).toContain('413');
+    expect(Object.keys(doc.paths['/v1/jobs']?.get?.responses ?? {})).toContain('400');
   });
 
   it('is valid OpenAPI 3.1 by the official schema', async () => {
