@@ -16,7 +16,9 @@ export const ngonkaInput = z
       .number()
       // zod's int() also refuses integers past 2^53, which may already have lost digits.
       .int({ error: (iss) => (Number.isInteger(iss.input) ? TOO_LARGE : 'must be an integer') })
-      .nonnegative('must be non-negative'),
+      .nonnegative('must be non-negative')
+      // For /openapi.json only: int() already refuses what is past it.
+      .meta({ maximum: Number.MAX_SAFE_INTEGER }),
   ])
   // A string of more digits than any allowed amount is refused before BigInt spends time on it.
   .transform((v, ctx) => {
@@ -24,6 +26,9 @@ export const ngonkaInput = z
     if (n !== null && n <= MAX_LIMIT_NGONKA) return n;
     ctx.addIssue({ code: 'custom', message: TOO_LARGE });
     return z.NEVER;
+  })
+  .meta({
+    description: `nGNK: a string of digits or a JSON integer, at most ${Number.MAX_SAFE_INTEGER}`,
   });
 
 /**

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
-import { errorResponse } from '../schemas/common.js';
+import { errorResponse, json, listOf } from '../schemas/common.js';
+import { jobObject, modelList, modelObject } from '../schemas/inference.js';
 import { listOwnerBatchesQuery } from './owner-batches.js';
 import { listOwnerFilesQuery } from './owner-files.js';
 import { listJobsQuery } from './owner-jobs.js';
@@ -11,7 +12,8 @@ import { createJobBody, listKeyJobsQuery } from './v1-jobs.js';
 
 /**
  * /openapi.json entries for the OpenAI-compatible surface. Request bodies are the zod schemas the
- * routes validate with; response bodies follow OpenAI's objects and are described, not re-modelled.
+ * routes validate with; response bodies follow OpenAI's objects and are described, not re-modelled,
+ * except those that carry money (a job, a model).
  */
 const tags = ['Inference'];
 const id = z.object({ id: z.string() });
@@ -28,15 +30,22 @@ const admission = {
   403: errorResponse('permission_error: a management key or session token on /v1'),
   429: errorResponse('rate_limit_exceeded, with Retry-After'),
 };
-/** A route on one object by its id: the object (`what`), or 404. */
-const byId = (method: 'get' | 'post' | 'delete', path: string, what: string, summary: string) =>
+type Answer = { description: string; content: Record<string, { schema: z.ZodType }> };
+const job = json(jobObject, 'job');
+/** A file's content, as stored (file-content.ts). */
+const bytes: Answer = {
+  description: 'The file’s bytes (JSONL)',
+  content: { 'application/octet-stream': { schema: z.string() } },
+};
+/** A route on one object by its id: the object (`answer`), or 404. */
+const byId = (method: 'get' | 'post' | 'delete', path: string, answer: Answer, summary: string) =>
   registry.registerPath({
     method,
     path,
     tags,
     summary,
     request: { params: id },
-    responses: { 200: object(what) },
+    responses: { 200: answer },
   });
 
 registry.registerPath({
@@ -45,7 +54,7 @@ registry.registerPath({
   tags,
   summary:
     'Models served, each with `pricing: {prompt_ngonka_per_token, completion_ngonka_per_token, prompt_ngonka_per_million_tokens, completion_ngonka_per_million_tokens}`; a request costs ceil(tokens × per-million rate / 1,000,000)',
-  responses: { 200: object('OpenAI model list'), 401: admission[401] },
+  responses: { 200: json(modelList, 'OpenAI model list'), 401: admission[401] },
 });
 registry.registerPath({
   method: 'get',
@@ -53,7 +62,7 @@ registry.registerPath({
   tags,
   summary: 'One model, as in the list (OpenAI models.retrieve)',
   request: { params: id },
-  responses: { 200: object('OpenAI model'), 401: admission[401] },
+  responses: { 200: json(modelObject, 'OpenAI model'), 401: admission[401] },
 });
 registry.registerPath({
   method: 'post',
@@ -88,18 +97,18 @@ registry.registerPath({
     }),
   },
   responses: {
-    202: object('job'),
+    202: job,
     ...admission,
     409: errorResponse(
       'conflict: the Idempotency-Key’s first request is still being admitted, or it was used with a different request',
     ),
   },
 });
-byId('get', '/v1/jobs/{id}', 'job', 'A job: status queued, running, succeeded, failed, cancelled or expired');
+byId('get', '/v1/jobs/{id}', job, 'A job: status queued, running, succeeded, failed, cancelled or expired');
 byId(
   'post',
   '/v1/jobs/{id}/cancel',
-  'job',
+  job,
   'Cancel a queued job (its hold is released); a running one is cancelled best-effort',
 );
 registry.registerPath({
@@ -125,30 +134,30 @@ registry.registerPath({
   },
 });
 /** An OpenAI list (`after` = the last id of the previous page, while `has_more`). */
-const list = (path: string, query: z.ZodObject, what: string, summary: string) =>
+const list = (path: string, query: z.ZodObject, answer: Answer, summary: string) =>
   registry.registerPath({
     method: 'get',
     path,
     tags,
     summary,
     request: { query },
-    responses: { 200: object(`list of ${what}`) },
+    responses: { 200: answer },
   });
 
 list(
   '/v1/files',
   listFilesQuery,
-  'files',
+  object('list of files'),
   'Files of the caller’s management key (inputs, batch outputs and error files), newest first',
 );
-byId('get', '/v1/files/{id}', 'file', 'A file object');
+byId('get', '/v1/files/{id}', object('file'), 'A file object');
 byId(
   'delete',
   '/v1/files/{id}',
-  'deletion',
+  object('deletion'),
   'Delete a file: its content goes at once; batches keep naming it',
 );
-byId('get', '/v1/files/{id}/content', 'file', 'Raw file content (inputs, batch outputs and error files)');
+byId('get', '/v1/files/{id}/content', bytes, 'Raw file content (inputs, batch outputs and error files)');
 registry.registerPath({
   method: 'post',
   path: '/v1/batches',
@@ -157,35 +166,44 @@ registry.registerPath({
   request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
   responses: { 200: object('batch'), 404: errorResponse('No such file') },
 });
-list('/v1/batches', listBatchesQuery, 'batches', 'Batches of the caller’s management key, newest first');
+list(
+  '/v1/batches',
+  listBatchesQuery,
+  object('list of batches'),
+  'Batches of the caller’s management key, newest first',
+);
 list(
   '/v1/jobs',
   listKeyJobsQuery,
-  'jobs',
+  json(listOf(jobObject), 'list of jobs'),
   'Async jobs of the caller’s management key, newest first (not batch lines)',
 );
-byId('get', '/v1/batches/{id}', 'batch', 'A batch with its request_counts');
+byId('get', '/v1/batches/{id}', object('batch'), 'A batch with its request_counts');
 byId(
   'post',
   '/v1/batches/{id}/cancel',
-  'batch',
+  object('batch'),
   'Cancel a batch: finished lines stay billed, the rest are released',
 );
 // The owner's lists page alike: pass the answer's `last_id` as `after` while `has_more` is true.
-for (const [path, query, summary] of [
+const page = 'list with first_id, last_id and has_more; the next page is `after` its last_id';
+for (const [path, query, answer, summary] of [
   [
     '/api/jobs',
     listJobsQuery,
+    json(listOf(jobObject), page),
     'The owner’s async jobs across keys (JWT), newest first, filterable by management key, key and status',
   ],
   [
     '/api/batches',
     listOwnerBatchesQuery,
+    object(page),
     'The owner’s batches across keys (JWT), newest first, filterable by management key, key and status',
   ],
   [
     '/api/files',
     listOwnerFilesQuery,
+    object(page),
     'The owner’s files across management keys (JWT), newest first, filterable by management key and purpose',
   ],
 ] as const) {
@@ -196,7 +214,7 @@ for (const [path, query, summary] of [
     summary,
     request: { query },
     responses: {
-      200: object('list with first_id, last_id and has_more; the next page is `after` its last_id'),
+      200: answer,
       400: errorResponse('Invalid query (`param` names it), or an `after` that is none of the owner’s rows'),
       401: errorResponse('No or an invalid session token'),
       403: errorResponse('permission_error: a management or child key, not a session'),
@@ -205,20 +223,25 @@ for (const [path, query, summary] of [
 }
 // The owner's actions on one row (JWT); another account's row is a 404.
 for (const [method, path, answer, summary] of [
-  ['get', '/api/jobs/{id}', 'job', 'One of the owner’s async jobs, as the list shows it'],
-  ['get', '/api/batches/{id}', 'batch', 'One of the owner’s batches, as the list shows it'],
-  ['get', '/api/files/{id}/content', 'the file’s bytes', 'Raw content of one of the owner’s files'],
-  ['delete', '/api/files/{id}', 'deletion', 'Delete one of the owner’s files: its content goes at once'],
+  ['get', '/api/jobs/{id}', job, 'One of the owner’s async jobs, as the list shows it'],
+  ['get', '/api/batches/{id}', object('batch'), 'One of the owner’s batches, as the list shows it'],
+  ['get', '/api/files/{id}/content', bytes, 'Raw content of one of the owner’s files'],
+  [
+    'delete',
+    '/api/files/{id}',
+    object('deletion'),
+    'Delete one of the owner’s files: its content goes at once',
+  ],
   [
     'post',
     '/api/jobs/{id}/cancel',
-    'job',
+    job,
     'Cancel one of the owner’s async jobs, as its key would (a queued one’s hold is released)',
   ],
   [
     'post',
     '/api/batches/{id}/cancel',
-    'batch',
+    object('batch'),
     'Cancel one of the owner’s batches, as its key would: finished lines stay billed, the rest are released',
   ],
 ] as const)
@@ -229,7 +252,7 @@ for (const [method, path, answer, summary] of [
     summary,
     request: { params: z.object({ id: z.string() }) },
     responses: {
-      200: object(answer),
+      200: answer,
       401: errorResponse('No or an invalid session token'),
       404: errorResponse('None such of the owner’s'),
     },

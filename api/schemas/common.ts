@@ -112,6 +112,16 @@ export function errorResponses(...statuses: number[]) {
   return Object.fromEntries(statuses.map((s) => [s, errorResponse(ERROR_DESCRIPTIONS[s] ?? 'Error')]));
 }
 
+/** An OpenAI list, newest first: the next page is `after` its `last_id`, while `has_more`. */
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    object: z.literal('list'),
+    data: z.array(item),
+    first_id: z.string().nullable(),
+    last_id: z.string().nullable(),
+    has_more: z.boolean().describe('Whether older ones follow: ask for them `after` the `last_id`'),
+  });
+
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },

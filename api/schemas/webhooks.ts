@@ -3,7 +3,7 @@ import type { AttemptLogRow, DeliveryLogRow } from '../../shared/db/queries/webh
 import type { WebhookEndpointRow } from '../../shared/db/queries/webhooks.js';
 import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../shared/webhooks/events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../shared/webhooks/url.js';
-import { isoString } from './common.js';
+import { isoString, listOf } from './common.js';
 
 export const webhookParams = z.object({ id: z.string() });
 
@@ -78,16 +78,6 @@ export const deliveryObject = z.object({
   attempts_log: z.array(attemptObject),
 });
 export type DeliveryJson = z.infer<typeof deliveryObject>;
-
-/** An OpenAI list: the next page is `after` its `last_id`, while `has_more`. */
-const listOf = <T extends z.ZodType>(item: T) =>
-  z.object({
-    object: z.literal('list'),
-    data: z.array(item),
-    first_id: z.string().nullable(),
-    last_id: z.string().nullable(),
-    has_more: z.boolean().describe('Whether older deliveries follow: ask for them `after` the `last_id`'),
-  });
 
 export const deliveryList = listOf(deliveryObject);
 

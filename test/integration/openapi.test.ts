@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { ROUTES as FAST_ROUTES } from '../../api/fast-v1.js';
 import { type QueueName, queuePayloads } from '../../shared/queues.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { useTestStack } from '../helpers/stack.js';
 
@@ -32,16 +33,25 @@ async function openApiErrors(doc: unknown): Promise<string[]> {
     : (result.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
 }
 
+/** Ajv for the document's schemas: JSON Schema 2020-12, strict, with the components at `doc#/$defs/`. */
+function schemaCompiler(doc: Doc): Ajv2020 {
+  const ajv = new Ajv2020({ strict: true, validateFormats: false });
+  ajv.removeKeyword('nullable'); // Ajv knows 3.0's keyword; 3.1 has none
+  for (const keyword of ['example', 'discriminator', 'xml', 'externalDocs']) ajv.addKeyword(keyword);
+  ajv.addSchema({ $id: 'doc', $defs: doc.components?.schemas ?? {} });
+  return ajv;
+}
+
+const inDoc = (schema: unknown) =>
+  JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"doc#/$defs/'));
+
 /**
  * The official 3.1 schema takes any object as a Schema Object: each is compiled here against JSON
  * Schema 2020-12 in strict mode, so an unknown keyword (3.0's `nullable`) or a malformed one fails.
  * OpenAPI's own schema keywords are allowed; `$ref`s into the components resolve.
  */
 function schemaErrors(doc: Doc): string[] {
-  const ajv = new Ajv2020({ strict: true, validateFormats: false });
-  ajv.removeKeyword('nullable'); // Ajv knows 3.0's keyword; 3.1 has none
-  for (const keyword of ['example', 'discriminator', 'xml', 'externalDocs']) ajv.addKeyword(keyword);
-  ajv.addSchema({ $id: 'doc', $defs: doc.components?.schemas ?? {} });
+  const ajv = schemaCompiler(doc);
   const errors: string[] = [];
   const walk = (node: unknown, at: string): void => {
     if (node === null || typeof node !== 'object') return;
@@ -49,7 +59,7 @@ function schemaErrors(doc: Doc): string[] {
       if (key !== 'schema') walk(value, `${at}/${key}`);
       else
         try {
-          ajv.compile(JSON.parse(JSON.stringify(value).replaceAll('"#/components/schemas/', '"doc#/$defs/')));
+          ajv.compile(inDoc(value));
         } catch (err) {
           errors.push(`${at}/schema: ${(err as Error).message}`);
         }
@@ -133,6 +143,41 @@ function expectedErrors(method: string, path: string, op: Operation): number[] {
 /** Error answers whose body is not the envelope: /readyz's 503 says which store is down. */
 const NOT_ENVELOPE = new Set(['get /readyz 503']);
 
+type Schema = Record<string, unknown>;
+
+/**
+ * The money fields (nGNK) a schema holds, each with its schema, by name: `*_ngonka*`, and the
+ * limit error's `daily_remaining` and `monthly_remaining`. `$ref`s are followed.
+ */
+function moneyFields(doc: Doc, root: unknown): [string, Schema][] {
+  const found: [string, Schema][] = [];
+  const seen = new Set<unknown>();
+  const components = (doc.components?.schemas ?? {}) as Record<string, unknown>;
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    const ref = (node as Schema).$ref;
+    if (typeof ref === 'string') walk(components[ref.replace('#/components/schemas/', '')]);
+    for (const [name, field] of Object.entries(((node as Schema).properties ?? {}) as Record<string, Schema>))
+      if (/ngonka|^(daily|monthly)_remaining$/.test(name)) found.push([name, field]);
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(root);
+  return found;
+}
+
+const MONEY_PATTERN = '^\\d+$';
+/** What API.md says money is in an answer: a JSON string of a non-negative integer. */
+const moneyOut = (field: Schema) =>
+  field.pattern === MONEY_PATTERN && [['string'], ['string', 'null']].some((t) => `${t}` === `${field.type}`);
+/** What API.md says a money input accepts: a string of digits or a safe JSON integer (or null to clear). */
+const moneyIn = (field: Schema) =>
+  JSON.stringify(((field.anyOf ?? []) as Schema[]).filter((s) => s.type !== 'null')) ===
+  JSON.stringify([
+    { type: 'string', pattern: MONEY_PATTERN },
+    { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+  ]);
+
 const operations = (doc: Doc): string[] =>
   Object.entries(doc.paths)
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
@@ -174,6 +219,66 @@ describe('/openapi.json', () => {
     // What API.md names in particular.
     expect(Object.keys(doc.paths['/v1/files']?.post?.responses ?? {})).toContain('413');
     expect(Object.keys(doc.paths['/v1/jobs']?.get?.responses ?? {})).toContain('400');
+  });
+
+  it('gives money as strings of digits, and takes it as one or as a safe integer', async () => {
+    const doc = await fetchDocument();
+    const answered = new Set<string>();
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [name, field] of moneyFields(doc, op.responses)) {
+          answered.add(`${method} ${path} ${name}`);
+          expect([method, path, name, moneyOut(field)]).toEqual([method, path, name, true]);
+        }
+        for (const [name, field] of moneyFields(doc, [op.requestBody, op.parameters]))
+          expect([method, path, name, field, moneyIn(field)]).toEqual([method, path, name, field, true]);
+      }
+    // The money /v1 answers carry is in the document: a job's cost, a model's prices.
+    for (const op of ['get /v1/jobs/{id}', 'post /v1/jobs', 'get /v1/jobs', 'get /api/jobs'])
+      expect(answered).toContain(`${op} cost_ngonka`);
+    for (const op of ['get /v1/models', 'get /v1/models/{id}'])
+      expect(answered).toContain(`${op} prompt_ngonka_per_million_tokens`);
+    // And the inputs: a child key's limits, a top-up.
+    const limit = doc.paths['/api/management/keys/{id}/children']?.post?.requestBody;
+    expect(moneyFields(doc, limit).map(([name]) => name)).toEqual([
+      'limit_daily_ngonka',
+      'limit_monthly_ngonka',
+    ]);
+  });
+
+  it('describes what the api answers: a job, the models, a refusal', async () => {
+    const doc = await fetchDocument();
+    const ajv = schemaCompiler(doc);
+    /** The documented schema's complaints about an answer (none when it fits). */
+    const misfits = (op: string, answer: { status: number; body: unknown }) => {
+      const [method = '', path = ''] = op.split(' ');
+      const responses = (doc.paths[path]?.[method]?.responses ?? {}) as Record<
+        string,
+        { content?: Record<string, { schema: unknown }> }
+      >;
+      const schema = responses[answer.status]?.content?.['application/json']?.schema;
+      if (schema === undefined) return [op, answer.status, 'not documented'];
+      const validate = ajv.compile(inDoc(schema));
+      return [op, answer.status, validate(answer.body) ? [] : validate.errors];
+    };
+    const { plainKey } = await createKeyFixture(stack.env.ctx, { balance: 10n ** 12n });
+    const v1 = (method: string, path: string, body?: unknown, token = plainKey) =>
+      call(stack.server.url, method, path, { token, body });
+    const models = await v1('GET', '/v1/models');
+    const model = models.body.data[0].id as string;
+    const chat = { model, messages: [{ role: 'user', content: 'hi' }] };
+    const answers: [string, { status: number; body: unknown }][] = [
+      ['get /v1/models', models],
+      ['get /v1/models/{id}', await v1('GET', `/v1/models/${model}`)],
+      ['post /v1/jobs', await v1('POST', '/v1/jobs', { request: chat })],
+      ['get /v1/jobs', await v1('GET', '/v1/jobs')],
+      [
+        'post /v1/chat/completions',
+        await v1('POST', '/v1/chat/completions', chat, (await createKeyFixture(stack.env.ctx)).plainKey),
+      ],
+    ];
+    expect(answers.map(([, a]) => a.status)).toEqual([200, 200, 202, 200, 402]);
+    for (const [op, answer] of answers) expect(misfits(op, answer)).toEqual([op, answer.status, []]);
   });
 
   it('is valid OpenAPI 3.1 by the official schema', async () => {
