@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type JobsOptions, Queue, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { Context } from './context.js';
@@ -128,6 +129,21 @@ export interface Queues {
   close(): Promise<void>;
 }
 
+/** How long closing waits for a queue's or worker's connection to finish starting. */
+const CLOSE_READY_WAIT_MS = 2000;
+
+/**
+ * Before closing BullMQ queues or workers: a connection closed while it is still starting rejects
+ * BullMQ's opening commands unhandled (ioredis "Connection is closed"), so let them finish
+ * starting, but do not wait long on a Redis that is down.
+ */
+export async function startedOrLate(bull: { waitUntilReady(): Promise<unknown> }[]): Promise<void> {
+  await Promise.race([
+    Promise.all(bull.map((b) => b.waitUntilReady().catch(() => {}))),
+    sleep(CLOSE_READY_WAIT_MS, undefined, { ref: false }),
+  ]);
+}
+
 /** Queue producers for one process, sharing one connection, under the configured prefix. */
 export function createQueues(ctx: Context): Queues {
   const connection = redisOptionsFromUrl(ctx.config.REDIS_URL);
@@ -160,7 +176,9 @@ export function createQueues(ctx: Context): Queues {
     },
     close() {
       closing ??= (async () => {
-        for (const q of made.values()) {
+        const queues = [...made.values()];
+        await startedOrLate(queues);
+        for (const q of queues) {
           try {
             await q.close();
           } catch (err) {

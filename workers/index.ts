@@ -2,7 +2,7 @@ import type { Worker } from 'bullmq';
 import { triggerDispatch } from '../shared/batches/trigger.js';
 import type { Context } from '../shared/context.js';
 import type { JobRow } from '../shared/db/queries/jobs.js';
-import type { Queues } from '../shared/queues.js';
+import { type Queues, startedOrLate } from '../shared/queues.js';
 import type { Upstream } from '../shared/upstream.js';
 import { type BatchWorkerOptions, startBatchWorker } from './batches.js';
 import { type InferenceWorkerOptions, startInferenceWorker } from './inference.js';
@@ -35,6 +35,7 @@ export function startWorkers(ctx: Context, opts: WorkersOptions = {}): () => Pro
   let stopping: Promise<void> | null = null;
   return () => {
     stopping ??= (async () => {
+      await startedOrLate(workers);
       // close() waits for jobs in progress to finish: stop taking work, then drain.
       for (const w of workers) {
         try {

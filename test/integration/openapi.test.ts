@@ -1,22 +1,15 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Express } from 'express';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { ROUTES as FAST_ROUTES } from '../../api/fast-v1.js';
-import { type QueueName, queuePayloads } from '../../shared/queues.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { useTestStack } from '../helpers/stack.js';
 
 // /openapi.json as the api serves it: valid OpenAPI 3.1, every schema in it valid JSON Schema 2020-12.
 const stack = useTestStack({ workers: false });
-// The app's queue board opened every queue's connection: the checks below hold the event loop for a
-// while, and closing a queue still connecting rejects its first commands unhandled.
-beforeAll(async () => {
-  for (const name of Object.keys(queuePayloads) as QueueName[])
-    await stack.deps.queues.get(name).waitUntilReady();
-});
 
 type Doc = { paths: Record<string, Record<string, Operation>>; components?: Record<string, unknown> };
 type Operation = Record<string, unknown>;
