@@ -271,12 +271,15 @@ export function startInferenceWorker(
 
   /**
    * A job that ended while its node call ran (cancelled, say) is billed all the same: the node did
-   * the work. Settled here rather than in a group (it is rare), so the job can show its usage and
-   * what it cost: nothing if its end voided the hold first.
+   * the work. Settled here rather than in a group (it is rare), so the job can show its usage,
+   * answer and what it cost: nothing if its end voided the hold first.
    */
   async function billCancelled(jobId: string, holdId: string, done: JobCompletion): Promise<void> {
-    if (await settleRequestNow(ctx, deps.queues, holdId, done.usage))
-      await recordEndedJobBill(ctx.sql, jobId, done.usage, done.result);
+    // The bill and the answer it is for commit together: a worker dying between the two would
+    // leave a charge for an answer no one can read.
+    await settleRequestNow(ctx, deps.queues, holdId, done.usage, {
+      inTransaction: (tx) => recordEndedJobBill(tx, jobId, done.usage, done.result),
+    });
   }
 
   // A group's jobs run side by side; every one ends before the group does, so a group retried

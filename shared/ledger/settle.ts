@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import type { TxSql } from '../db/client.js';
 import {
   type HoldResolution,
   type HoldToSettle,
@@ -61,7 +62,14 @@ const isPosted = (p: Planned): p is Posted => p.s.outcome === 'post';
  * updates, transfers, account locks and usage together, then postings and balances, then commit
  * (one more first when an unrecorded hold has to be written).
  */
-export async function settleHolds(ctx: Context, items: Settlement[]): Promise<SettlementResult[]> {
+export async function settleHolds(
+  ctx: Context,
+  items: Settlement[],
+  opts: {
+    /** Writes that must commit with the settlement or not at all (they see the holds resolved). */
+    inTransaction?: (tx: TxSql) => Promise<void>;
+  } = {},
+): Promise<SettlementResult[]> {
   const at = ctx.clock.now();
   const byHold = new Map(items.map((i) => [i.holdId, i]));
 
@@ -91,6 +99,7 @@ export async function settleHolds(ctx: Context, items: Settlement[]): Promise<Se
       postTransfers(tx, drafts, at),
       addKeyUsage(tx, usageDeltas(plan, at)),
     ]);
+    await opts.inTransaction?.(tx);
     return { plan, drafts };
   });
 

@@ -89,6 +89,28 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it("commits a caller's writes with the settlement or not at all (a cancelled job's answer with its bill)", async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(f.key, 3_000n);
+    const post = { holdId: a.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 } as const;
+    const failing = async () => {
+      throw new Error('the answer could not be written');
+    };
+    await expect(settleHolds(env.ctx, [post], { inTransaction: failing })).rejects.toThrow(/answer/);
+    const [h] = await env.ctx.sql`select status from holds where id = ${a.hold.id}`;
+    expect(h).toEqual({ status: 'open' });
+    expect(await getAccountBalance(env.ctx.sql, f.accountId)).toEqual({ balance: 10_000n, held: 3_000n });
+
+    let seen: unknown;
+    await settleHolds(env.ctx, [post], {
+      inTransaction: async (tx) => {
+        [seen] = await tx`select status, posted_amount from holds where id = ${a.hold.id}`;
+      },
+    });
+    expect(seen).toEqual({ status: 'posted', posted_amount: 600n });
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
   it('voids a hold: nothing charged, everything released', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000n, limitDaily: 1_000n });
     const a = await hold(f.key, 800n);
