@@ -25,8 +25,17 @@ export interface ReconcileOptions {
    * nothing). @default fix
    */
   requeueLost?: boolean;
-  /** Needed for the inference-queue check; without it that check is skipped. */
+  /**
+   * Needed for the inference-queue check (skipped without it), and to leave out of the holds check
+   * the holds of ended requests whose settlement message still waits (reported without it).
+   */
   queues?: Queues;
+  /**
+   * The instant open holds are judged stale at. The scheduled check sweeps stale holds first and
+   * passes the instant that sweep judged at: a hold that turned stale after it is the next sweep's
+   * to resolve, not drift. @default now
+   */
+  holdsAsOf?: Date;
   /** How far apart the Redis and Postgres halves of one request may be. @default config.RECONCILE_INFLIGHT_MS */
   inflightMs?: number;
   /** Told after each group of accounts the admission check looked at: how many so far, of how many. */
@@ -43,7 +52,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const at = ctx.clock.now();
   const fix = opts.fix ?? false;
   const inflightMs = opts.inflightMs ?? ctx.config.RECONCILE_INFLIGHT_MS;
-  const ledger = await checkLedger(ctx);
+  const ledger = await checkLedger(ctx, { queues: opts.queues, holdsAsOf: opts.holdsAsOf });
   const restoreOnly = !fix && (opts.restoreHoldRecords ?? false);
   const admission = await checkAdmissionState(ctx, {
     fix: fix || restoreOnly,

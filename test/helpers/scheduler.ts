@@ -3,6 +3,7 @@ import { admit } from '../../shared/admission/admit.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
+import { completeJobs } from '../../shared/db/queries/job-attempts.js';
 import { insertJobsWithHolds } from '../../shared/db/queries/jobs.js';
 import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
@@ -93,6 +94,20 @@ export async function admitJob(
   return { jobId, holdId: a.hold.id };
 }
 
+/** A worker ran the job and recorded its answer (100 tokens, 100 nGNK); no settlement was handed off. */
+export const succeededUnsettled = (ctx: Context, jobId: string) =>
+  completeJobs(ctx.sql, [
+    {
+      id: jobId,
+      attempt: 1,
+      startedAt: ctx.clock.now(),
+      result: {},
+      usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
+      cost: 100n,
+      at: ctx.clock.now(),
+    },
+  ]);
+
 export async function outcome(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -115,10 +130,13 @@ export function testQueues(ctx: Context): Queues {
  * A test env on `clock` with {@link testQueues}, opened before the file's tests and closed after
  * them (read `env` and `queues` inside tests and hooks, not at module level).
  */
-export function schedulerEnv(clock: Clock): { env: TestEnv; queues: Queues } {
+export function schedulerEnv(
+  clock: Clock,
+  env: Record<string, string> = {},
+): { env: TestEnv; queues: Queues } {
   const w = { env: undefined as unknown as TestEnv, queues: undefined as unknown as Queues };
   beforeAll(async () => {
-    w.env = await createTestEnv({ clock });
+    w.env = await createTestEnv({ clock, env });
     w.queues = testQueues(w.env.ctx);
   });
   afterAll(async () => {

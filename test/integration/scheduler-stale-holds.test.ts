@@ -1,13 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import { completeJobs, markJobsRunning } from '../../shared/db/queries/job-attempts.js';
+import { markJobsRunning } from '../../shared/db/queries/job-attempts.js';
 import { failJob, findJob } from '../../shared/db/queries/jobs.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import type { Queues } from '../../shared/queues.js';
 import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture, ledgerDrift } from '../helpers/fixtures.js';
-import { admitJob, deliveriesOf, hold, subscribeAll, testQueues } from '../helpers/scheduler.js';
+import {
+  admitJob,
+  deliveriesOf,
+  hold,
+  subscribeAll,
+  succeededUnsettled,
+  testQueues,
+} from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 let env: TestEnv;
@@ -25,18 +32,7 @@ afterAll(async () => {
 const job = (f: KeyFixture, estimate: bigint) => admitJob(env.ctx, f, estimate);
 
 /** A worker ran it and recorded its answer (100 tokens, 100 nGNK); its settlement never came. */
-const succeeded = (jobId: string) =>
-  completeJobs(env.ctx.sql, [
-    {
-      id: jobId,
-      attempt: 1,
-      startedAt: clock.now(),
-      result: {},
-      usage: { prompt_tokens: 40, completion_tokens: 60, total_tokens: 100 },
-      cost: 100n,
-      at: clock.now(),
-    },
-  ]);
+const succeeded = (jobId: string) => succeededUnsettled(env.ctx, jobId);
 
 const holdRow = async (id: string) =>
   (await env.ctx.sql`select status, posted_amount from holds where id = ${id}`)[0];

@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import type { JobRow } from './jobs.js';
 
 /** Postgres-only reconciliation queries: the ledger's invariants and holds against jobs. */
 
@@ -43,6 +44,8 @@ export interface HoldJobMismatchRow {
   job_id: string | null;
   hold_status: string | null;
   job_status: string | null;
+  /** The usage a job recorded as it finished (a succeeded job's bill is on its row). */
+  job_usage: JobRow['usage'];
   problem: 'hold_past_deadline' | 'hold_of_finished_job' | 'live_job_without_open_hold';
 }
 
@@ -58,7 +61,7 @@ export async function holdJobMismatches(
 ): Promise<HoldJobMismatchRow[]> {
   const cutoff = new Date(now.getTime() - graceMs);
   return db<HoldJobMismatchRow[]>`
-    (select h.id as hold_id, j.id as job_id, h.status as hold_status, j.status as job_status,
+    (select h.id as hold_id, j.id as job_id, h.status as hold_status, j.status as job_status, j.usage as job_usage,
             case when j.status in ('succeeded', 'failed', 'cancelled', 'expired') then 'hold_of_finished_job'
                  else 'hold_past_deadline' end as problem
      from holds h left join jobs j on j.hold_id = h.id
@@ -67,7 +70,7 @@ export async function holdJobMismatches(
        or (j.status in ('succeeded', 'failed', 'cancelled', 'expired') and coalesce(j.completed_at, h.created_at) <= ${cutoff}))
      order by h.id limit ${limit})
     union all
-    (select h.id, j.id, h.status, j.status, 'live_job_without_open_hold'
+    (select h.id, j.id, h.status, j.status, j.usage, 'live_job_without_open_hold'
      from jobs j left join holds h on h.id = j.hold_id
      where j.status in ('queued', 'running') and (h.id is null or h.status <> 'open') and j.created_at <= ${cutoff}
      order by j.id limit ${limit})`;

@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import type { Queues } from '../../queues.js';
 import { runReconcile } from '../../reconcile/index.js';
 import { saveReconcileSummary } from '../../reconcile/summary.js';
+import { sweepStaleHolds } from './stale-holds.js';
 
 /**
  * The periodic reconciliation check: it reports drift, and mends only what is safe to mend under
@@ -12,12 +13,30 @@ import { saveReconcileSummary } from '../../reconcile/summary.js';
  * its hand-off to the queue, Redis lost) is queued again, so it runs within a check's interval
  * instead of failing at its hold's deadline (6 h); an open batch whose dispatcher trigger is gone
  * is triggered again, instead of sitting until its window ends.
+ *
+ * It runs the stale-hold sweep first and judges open holds as of the instant that sweep did. A hold
+ * whose request ended and whose settlement never came (a worker killed between ending a job and
+ * handing off its settlement) is the sweeper's to resolve once HOLD_GRACE_SECONDS have passed, and
+ * the check uses the same grace: on their own two schedules, the check would see such a hold in the
+ * moments between its grace ending and the sweeper's next run, and page an operator about a hold
+ * that was voided a few seconds later with nothing charged. Swept first, what is still open and past
+ * its grace is what the sweeper could not resolve (its settlement refused) and did not leave to a
+ * waiting settlement message: really lost. A slack of one sweeper interval would depend on how long
+ * a sweep takes under load; this depends on nothing. The sweep is idempotent, so one running at
+ * the same time from the sweeper's own schedule is harmless.
  */
 export async function reconcileCheck(
   ctx: Context,
   queues: Queues,
 ): Promise<{ ok: boolean; drift: number; unconfirmed: number }> {
-  const report = await runReconcile(ctx, { queues, requeueLost: true, restoreHoldRecords: true });
+  const asOf = ctx.clock.now();
+  await sweepStaleHolds(ctx, queues, { asOf });
+  const report = await runReconcile(ctx, {
+    queues,
+    requeueLost: true,
+    restoreHoldRecords: true,
+    holdsAsOf: asOf,
+  });
   await saveReconcileSummary(ctx, report);
   if (!report.ok)
     ctx.logger.error(

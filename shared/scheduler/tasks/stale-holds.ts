@@ -5,10 +5,9 @@ import { findStaleHolds, type StaleHoldRow } from '../../db/queries/stale-holds.
 import { afterJobFinished } from '../../jobs/finish.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
 import type { Queues } from '../../queues.js';
-import { holdsAwaitingSettlement } from './pending-settlements.js';
+import { holdsLeftToSettlement, requestEnded } from './pending-settlements.js';
 
 const BATCH = 200;
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 
 export interface StaleHoldsResult {
   voided: number;
@@ -26,31 +25,35 @@ export interface StaleHoldsResult {
  *   succeeded is charged for the usage it recorded, exactly what its settlement would have posted;
  *   any other is voided.
  * A hold whose request has ended is left alone while a settlement message for it still waits to
- * run (holdsAwaitingSettlement): a sync request's usage is only in that message, and voiding its
+ * run (holdsLeftToSettlement): a sync request's usage is only in that message, and voiding its
  * hold first would serve it free. settleHolds is idempotent per hold, so a race with a late
  * settlement or a second sweeper is harmless.
  */
-export async function sweepStaleHolds(ctx: Context, queues: Queues): Promise<StaleHoldsResult> {
+export async function sweepStaleHolds(
+  ctx: Context,
+  queues: Queues,
+  opts: {
+    /**
+     * Judge staleness as of this instant (the scheduled reconciliation check sweeps first and then
+     * judges what is left as of the same instant). @default now, read for each page
+     */
+    asOf?: Date;
+  } = {},
+): Promise<StaleHoldsResult> {
   const result: StaleHoldsResult = { voided: 0, posted: 0, jobsFailed: 0 };
   const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
   let after: StaleHoldRow | null = null;
   for (;;) {
-    const now = ctx.clock.now();
+    const now = opts.asOf ?? ctx.clock.now();
     const stale: StaleHoldRow[] = await findStaleHolds(ctx.sql, now, graceMs, BATCH, after);
     after = stale.at(-1) ?? null;
     const items: Settlement[] = [];
     const failed: JobRow[] = [];
     // A hold whose settlement message is still waiting (late, or retrying) is not lost.
-    const settling = await holdsAwaitingSettlement(
-      queues,
-      new Set(stale.filter((h) => !h.job_id || TERMINAL.has(h.job_status ?? '')).map((h) => h.hold_id)),
-    );
+    const settling = await holdsLeftToSettlement(queues, stale);
     for (const h of stale) {
-      const ended = !h.job_id || TERMINAL.has(h.job_status ?? '');
-      // A succeeded job's usage is on its row: posting it is what its message would do.
-      const recorded = h.job_status === 'succeeded' && h.job_usage;
-      if (ended && !recorded && (settling === 'backlog' || settling.has(h.hold_id))) continue;
-      if (h.job_id && h.job_status && !TERMINAL.has(h.job_status)) {
+      if (settling.has(h.hold_id)) continue;
+      if (h.job_id && !requestEnded(h)) {
         const job = await failJob(ctx.sql, h.job_id, {
           status: 'failed',
           error: {
