@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/bench/processes.js';
+import { createTestEnv, type TestEnv } from '../helpers/context.js';
+import { waitFor } from '../helpers/wait.js';
+
+// `npm start` as the README runs it (and as a container whose command it is): a SIGTERM is sent to
+// npm's pid alone, which npm forwards to the script's process. That must be the gateway itself, or
+// the gateway never hears it: npm and its shell go, and the gateway runs on without them, undrained.
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+const answers = async (url: string) => (await fetch(url).catch(() => null))?.ok === true;
+
+describe('npm start', () => {
+  it('stops the gateway, drained, when npm is sent SIGTERM', async () => {
+    const port = await freePort();
+    let log = '';
+    // Its own process group, so whatever it leaves behind can be killed at the end.
+    const npm: ChildProcess = spawn('npm', ['start'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: env.config.DATABASE_URL,
+        REDIS_URL: env.config.REDIS_URL,
+        REDIS_PREFIX: env.config.REDIS_PREFIX,
+        JWT_SECRET: env.config.JWT_SECRET,
+        LOG_LEVEL: 'info',
+      },
+    });
+    npm.stdout?.on('data', (b: Buffer) => {
+      log += b.toString();
+    });
+    npm.stderr?.on('data', (b: Buffer) => {
+      log += b.toString();
+    });
+    const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
+    const health = `http://127.0.0.1:${port}/healthz`;
+    try {
+      await waitFor('gateway listening', () => answers(health), 60_000);
+      npm.kill('SIGTERM');
+      await npmExited;
+      await waitFor('gateway stopped', async () => !(await answers(health)), 20_000);
+      expect(log).toContain('"msg":"shutting down"');
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+  });
+});
