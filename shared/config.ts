@@ -117,7 +117,7 @@ export const configSchema = z
     UPSTREAM_TIMEOUT_MS: positiveInt.default(60_000),
     /**
      * The longest a sync chat stream may run; it is then stopped and billed for what was generated.
-     * Its hold lives a minute longer, so the stale-hold sweeper never voids a stream still running.
+     * Its hold lives HOLD_GRACE_SECONDS longer, so the stale-hold sweeper never voids a stream still running.
      */
     SYNC_STREAM_MAX_SECONDS: positiveInt.default(14 * 60),
     /** Nodes tried per request before giving up. */
