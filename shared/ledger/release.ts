@@ -9,11 +9,11 @@ type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'pe
  * After holds resolved in Postgres, return the unused part of each reservation to the Redis
  * counters and balance: one script call per account (its keys share one cluster slot). The script
  * deletes each hold record, so running this twice is harmless; if the process dies before it runs,
- * reconciliation rebuilds Redis from Postgres.
+ * reconciliation rebuilds Redis from Postgres. Returns how many hold records it released.
  */
-export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Promise<void> {
-  if (items.length === 0) return;
-  await Promise.all(
+export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Promise<number> {
+  if (items.length === 0) return 0;
+  const released = await Promise.all(
     [...groupBy(items, (i) => i.hold.account_id)].map(([accountId, list]) => {
       const keys = [ctx.keys.balance(accountId)];
       for (const { hold } of list) {
@@ -31,6 +31,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
       );
     }),
   );
+  return released.reduce<number>((n, r) => n + Number(r), 0);
 }
 
 /**
@@ -38,13 +39,18 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
  * posted. For a release that may have been lost: one that failed after its settlement committed
  * (settle.ts), or one that found no record because Redis had lost it, before a repair put the
  * record back (reconcile). Safe whenever: the script deletes each record, so a hold released
- * already (or released by this call, if it came first) changes nothing.
+ * already (or released by this call, if it came first) changes nothing. Returns the resolved holds
+ * among `holdIds`, and how many records it released.
  */
-export async function releaseIfSettled(ctx: Context, holdIds: string[]): Promise<void> {
-  if (holdIds.length === 0) return;
+export async function releaseIfSettled(
+  ctx: Context,
+  holdIds: string[],
+): Promise<{ settled: string[]; released: number }> {
+  if (holdIds.length === 0) return { settled: [], released: 0 };
   const settled = await resolvedHoldsAmong(ctx.sql, holdIds);
-  await releaseHoldsInRedis(
+  const released = await releaseHoldsInRedis(
     ctx,
     settled.map((h) => ({ hold: h, charged: h.charged })),
   );
+  return { settled: settled.map((h) => h.id), released };
 }

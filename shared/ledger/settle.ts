@@ -108,14 +108,13 @@ export async function settleHolds(
     ctx,
     resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
   );
-  // Holds an earlier run resolved: that run's Redis release may have failed after its commit (a
-  // timeout, a process killed), and would never run again; repeating it is safe.
-  const done = new Map(resolved.map((p) => [p.hold.id, p]));
-  const resolvedBefore = items.map((i) => i.holdId).filter((id) => !done.has(id));
-  await releaseIfSettled(ctx, resolvedBefore);
   await creditReferrers(ctx, drafts);
-  // Their referral credits too, for the same reason (creditRedisBalance sends each once).
-  await creditAgain(ctx, resolvedBefore);
+  const done = new Map(resolved.map((p) => [p.hold.id, p]));
+  // Holds an earlier run resolved: its Redis steps may never have run (redoSettledInRedis).
+  await redoSettledInRedis(
+    ctx,
+    items.map((i) => i.holdId).filter((id) => !done.has(id)),
+  );
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
@@ -131,6 +130,20 @@ async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<v
   await Promise.all(
     credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),
   );
+}
+
+/**
+ * The Redis steps of settlements among `holdIds` that committed earlier, done again: each resolved
+ * hold's release and its recent referral credits. That run's may have failed after its commit (a
+ * timeout, a process killed) and would never run again; repeating them is safe, since the release
+ * deletes each hold's record and creditRedisBalance sends each credit once. Settlement does it for
+ * a retried message's holds, the scheduled reconciliation check for records Redis still has of
+ * resolved holds. Returns how many hold records it released.
+ */
+export async function redoSettledInRedis(ctx: Context, holdIds: string[]): Promise<number> {
+  const { settled, released } = await releaseIfSettled(ctx, holdIds);
+  await creditAgain(ctx, settled);
+  return released;
 }
 
 /** Send again the recent referral credits of holds an earlier settlement run resolved. */

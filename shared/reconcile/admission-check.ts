@@ -4,6 +4,7 @@ import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
 import { openWatchConnection, type Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
+import { finishSettlements } from './finish-settlements.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
@@ -100,12 +101,15 @@ export async function checkAdmissionState(
     eager?: boolean;
     only?: Repair['kind'][];
     onProgress?: AdmissionProgress;
+    /** Release the records of holds Postgres has resolved before looking (finish-settlements.ts). */
+    finishSettlements?: boolean;
   },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
     eager: opts.eager ?? opts.fix,
     monthStart: truthPeriod(ctx.clock.now()).monthStart,
   });
+  if (opts.finishSettlements) await finishSettlements(ctx, scope);
   const first = await firstLook(ctx, scope, opts.fix, opts.onProgress);
   const targets = [...first]
     .filter(([, fs]) => fs.some((f) => f.kind === 'drift' || (opts.fix && f.repairs.length > 0)))

@@ -26,6 +26,14 @@ export interface ReconcileOptions {
    */
   requeueLost?: boolean;
   /**
+   * Before comparing Redis with Postgres, release the Redis records of holds Postgres has resolved
+   * (a settlement that committed and died before its Redis steps) and send their referral credits,
+   * as the settlement's retry would: each record is released once, so this is safe under live
+   * traffic. Without it they are reported (redis_hold_records, and the balance and counters they
+   * still reserve). @default false
+   */
+  finishSettlements?: boolean;
+  /**
    * Needed for the inference-queue check (skipped without it), and to leave out of the holds check
    * the holds of ended requests whose settlement message still waits (reported without it).
    */
@@ -59,6 +67,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     eager: fix,
     inflightMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    finishSettlements: opts.finishSettlements ?? false,
     // What is right whatever live traffic does: an open hold's lost record, a key state Redis
     // missed a newer version of (a deleted key must stop).
     ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),

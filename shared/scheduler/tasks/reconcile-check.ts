@@ -24,6 +24,19 @@ import { sweepStaleHolds } from './stale-holds.js';
  * waiting settlement message: really lost. A slack of one sweeper interval would depend on how long
  * a sweep takes under load; this depends on nothing. The sweep is idempotent, so one running at
  * the same time from the sweeper's own schedule is harmless.
+ *
+ * It also finishes, before judging Redis, the Redis steps of settlements that committed without
+ * them (a settlement worker killed between its commit and its release): Redis still held the
+ * hold's record and its reservation in the key's counters and the balance until the message ran
+ * again after its lock expired, and the check paged an operator for it. Finishing them, rather than
+ * not counting them while a settlement message for the hold waits, because: the release is
+ * idempotent per hold (the script deletes the record; whichever of the check and the retried
+ * message comes second finds none and changes nothing, and a credit is sent once), so it is safe
+ * under live traffic and mends only Redis, toward what Postgres already says; it gives the key's
+ * limits and the balance back now, not when the message's lock expires; it needs no knowing which
+ * message names which hold; and it mends a release whose message is gone too. What is compared
+ * after it is real drift: a balance or counter off with no resolved hold's record behind it is
+ * still reported.
  */
 export async function reconcileCheck(
   ctx: Context,
@@ -35,6 +48,7 @@ export async function reconcileCheck(
     queues,
     requeueLost: true,
     restoreHoldRecords: true,
+    finishSettlements: true,
     holdsAsOf: asOf,
   });
   await saveReconcileSummary(ctx, report);
