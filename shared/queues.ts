@@ -144,6 +144,16 @@ export async function startedOrLate(bull: { waitUntilReady(): Promise<unknown> }
   ]);
 }
 
+/**
+ * Whether a started queue's or worker's connection reaches Redis now: not while ioredis is
+ * reconnecting, nor when it never connected (call after startedOrLate, which waited for that).
+ */
+export async function reachesRedis(bull: { readonly client: Promise<{ status: string }> }): Promise<boolean> {
+  // An already connected client wins the race; one still connecting loses to the resolved null.
+  const client = await Promise.race([bull.client, Promise.resolve(null)]).catch(() => null);
+  return client?.status === 'ready';
+}
+
 /** Queue producers for one process, sharing one connection, under the configured prefix. */
 export function createQueues(ctx: Context): Queues {
   const connection = redisOptionsFromUrl(ctx.config.REDIS_URL);

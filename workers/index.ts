@@ -2,7 +2,7 @@ import type { Worker } from 'bullmq';
 import { triggerDispatch } from '../shared/batches/trigger.js';
 import type { Context } from '../shared/context.js';
 import type { JobRow } from '../shared/db/queries/jobs.js';
-import { type Queues, startedOrLate } from '../shared/queues.js';
+import { type Queues, reachesRedis, startedOrLate } from '../shared/queues.js';
 import type { Upstream } from '../shared/upstream.js';
 import { type BatchWorkerOptions, startBatchWorker } from './batches.js';
 import { type InferenceWorkerOptions, startInferenceWorker } from './inference.js';
@@ -36,10 +36,14 @@ export function startWorkers(ctx: Context, opts: WorkersOptions = {}): () => Pro
   return () => {
     stopping ??= (async () => {
       await startedOrLate(workers);
-      // close() waits for jobs in progress to finish: stop taking work, then drain.
+      // close() waits for jobs in progress to finish: stop taking work, then drain. Not for a
+      // worker cut off from Redis: BullMQ's graceful close waits for its fetch loop, which waits for
+      // Redis, so shutdown would hang for the whole outage; and no job of it can be acknowledged
+      // without Redis anyway. Its messages are taken up again once their locks expire (at least
+      // once; settlement is idempotent per hold).
       for (const w of workers) {
         try {
-          await w.close();
+          await w.close(!(await reachesRedis(w)));
         } catch (err) {
           ctx.logger.warn({ err, queue: w.name }, 'closing worker failed');
         }
