@@ -19,11 +19,16 @@ export async function logBatchProgress(ctx: Context, batchId: string, dispatched
   if (last !== undefined && now - last < PROGRESS_EVERY_MS) return;
   if (lastLogged.size >= REMEMBERED) lastLogged.clear();
   lastLogged.set(batchId, now);
-  const counts = (await countLines(ctx.sql, [batchId])).get(batchId)!;
-  ctx.logger.info(
-    { batchId, dispatched, total: counts.total, succeeded: counts.succeeded, failed: counts.failed },
-    'batch progress',
-  );
+  // A log line never fails the dispatcher run it reports on (its finalize would wait a run).
+  try {
+    const counts = (await countLines(ctx.sql, [batchId])).get(batchId)!;
+    ctx.logger.info(
+      { batchId, dispatched, total: counts.total, succeeded: counts.succeeded, failed: counts.failed },
+      'batch progress',
+    );
+  } catch (err) {
+    ctx.logger.warn({ err, batchId }, 'reading a batch’s progress for the log failed');
+  }
 }
 
 /** A batch reached its final status: what it did and how long it took. */
