@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { closeApiServer, createApiServer } from '../api/server.js';
@@ -84,9 +85,9 @@ if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
 const queues = createQueues(ctx);
 stops.push(() => queues.close());
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
-stops.push(() => flushSettlementHandoff(ctx.sql, queues));
+stops.push(() => handOffWithin('settlements', flushSettlementHandoff(ctx.sql, queues)));
 // And before that, the accepted jobs whose hand-off is still in flight.
-stops.push(() => drainInferenceHandoff(queues));
+stops.push(() => handOffWithin('accepted jobs', drainInferenceHandoff(queues)));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 if (upstream) stops.push(() => upstream.close());
@@ -125,6 +126,15 @@ if (roles.has('api') && upstream) {
     }),
   );
   stops.push(() => closeApiServer(server));
+}
+
+/** A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late one). */
+async function handOffWithin(what: string, handOff: Promise<void>): Promise<void> {
+  const late = Symbol('late');
+  const ms = config.SHUTDOWN_HANDOFF_WAIT_MS;
+  const outcome = await Promise.race([handOff, sleep(ms, late, { ref: false })]);
+  if (outcome === late)
+    ctx.logger.error({ what, ms }, 'Redis did not take the hand-off in time; shutting down without it');
 }
 
 let stopping: Promise<void> | null = null;

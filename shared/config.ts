@@ -161,6 +161,14 @@ export const configSchema = z
      */
     SETTLEMENT_HANDOFF_WAIT_MS: positiveInt.default(250),
     /**
+     * How long shutdown waits for Redis to take the hand-offs still in flight (accepted jobs,
+     * finished requests' settlements). With Redis gone they would wait for ever and the process
+     * would end by SIGKILL, mid-request; past this it goes on closing: a job not handed off is
+     * queued again by the reconciliation check, a request's hold is resolved by the stale-hold
+     * sweeper (as after a crash).
+     */
+    SHUTDOWN_HANDOFF_WAIT_MS: positiveInt.default(10_000),
+    /**
      * How long the settlement worker waits for other jobs (other processes' groups) to share its
      * transaction, and an async job's or batch line's hand-off for others to share its settlement job.
      * An inference worker's slot waits for its hand-off, so this wait bounds how fast a slot turns.

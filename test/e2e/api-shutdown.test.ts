@@ -6,6 +6,7 @@ import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnRoleProcess, stopProcess } from '../helpers/worker-process.js';
 
@@ -114,4 +115,40 @@ describe('api process shutdown', () => {
       await stopProcess(api, 'SIGKILL');
     }
   });
+
+  it('exits when Redis is gone with a hand-off still waiting, once SHUTDOWN_HANDOFF_WAIT_MS has passed', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const redis = new URL(stack.env.config.REDIS_URL);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      SETTLEMENT_HANDOFF_WAIT_MS: '600000', // only the shutdown sends it
+      SHUTDOWN_HANDOFF_WAIT_MS: '1500',
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        'api listening',
+        async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true,
+      );
+      const res = await call(base, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
+      });
+      expect(res.status).toBe(200);
+      await proxy.cut();
+      const started = Date.now();
+      await stopProcess(api, 'SIGTERM');
+      // Bounded: the hand-off's wait, and the readiness waits of the queues and workers.
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await stopProcess(api, 'SIGKILL');
+      await proxy.close();
+    }
+    // What it could not hand off is the stale-hold sweeper's (served, its usage lost with the
+    // process: the same as a crash), never a hang that ends in SIGKILL mid-request.
+  }, 30_000);
 });
