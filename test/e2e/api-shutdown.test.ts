@@ -19,6 +19,17 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** Once the api process on `port` listens, one sync chat it answers (its settlement hand-off then waits). */
+async function servesOneChat(port: number, childKey: string): Promise<void> {
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('api listening', async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
+  const res = await call(base, 'POST', '/v1/chat/completions', {
+    token: childKey,
+    body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
+  });
+  expect(res.status).toBe(200);
+}
+
 describe('api process shutdown', () => {
   it('hands finished requests to settlement before it exits, however long they would have waited for company', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
@@ -30,16 +41,7 @@ describe('api process shutdown', () => {
       SETTLEMENT_HANDOFF_WAIT_MS: '600000',
     });
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(
-        'api listening',
-        async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true,
-      );
-      const res = await call(base, 'POST', '/v1/chat/completions', {
-        token: c.childKey,
-        body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
-      });
-      expect(res.status).toBe(200);
+      await servesOneChat(port, c.childKey);
       await stopProcess(api, 'SIGTERM');
       expect(api.exitCode).toBe(0);
     } finally {
@@ -129,16 +131,7 @@ describe('api process shutdown', () => {
       SHUTDOWN_HANDOFF_WAIT_MS: '1500',
     });
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(
-        'api listening',
-        async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true,
-      );
-      const res = await call(base, 'POST', '/v1/chat/completions', {
-        token: c.childKey,
-        body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
-      });
-      expect(res.status).toBe(200);
+      await servesOneChat(port, c.childKey);
       await proxy.cut();
       const started = Date.now();
       await stopProcess(api, 'SIGTERM');
