@@ -73,9 +73,14 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
     concurrency: opts.concurrency ?? 64,
     autorun: true,
   });
-  worker.on('failed', (job, err) =>
-    ctx.logger.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'settlement failed'),
-  );
+  // An attempt BullMQ will try again is a warning (Postgres restarting, say); the last one is an
+  // error: its holds stay open for the stale-hold sweeper and reconciliation.
+  worker.on('failed', (job, err) => {
+    const last = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const fields = { err, jobId: job?.id, attempts: job?.attemptsMade };
+    if (last) ctx.logger.error(fields, 'settlement failed');
+    else ctx.logger.warn(fields, 'settlement attempt failed; retrying');
+  });
   followBull(worker, redisOutageLog(ctx.logger, 'workers'), (err) =>
     ctx.logger.error({ err }, 'settlement worker error'),
   );

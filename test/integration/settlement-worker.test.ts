@@ -5,6 +5,7 @@ import { createQueues, type Queues } from '../../shared/queues.js';
 import { startWorkers } from '../../workers/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, ledgerDrift } from '../helpers/fixtures.js';
+import { capturedLogger } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
 
 let env: TestEnv;
@@ -79,5 +80,42 @@ describe('settlement worker', () => {
     const failed = await q.getJob(job.id!);
     expect(failed?.attemptsMade).toBe(1);
     expect(failed?.failedReason).toMatch(/invalid settlement payload/);
+  });
+
+  it('logs an attempt it will retry as a warning and only the last failure as an error', async () => {
+    await stopWorkers(); // this test's workers alone take the job: every attempt is logged here
+    const { logger, lines } = capturedLogger('warn');
+    const stop = startWorkers({ ...env.ctx, logger });
+    try {
+      // A hold to write for an account that does not exist: the insert fails on every attempt.
+      const unrecorded = {
+        id: 'hold_nope',
+        requestId: 'req_nope',
+        accountId: 'acct_nope',
+        childKeyId: 'ck_nope',
+        amount: '100',
+        periodDay: '2026-12-04',
+        model: 'm1',
+        pricePerToken: '10',
+        markupBps: 12000,
+        createdAt: '2026-12-04T10:00:00.000Z',
+        deadline: '2026-12-04T11:00:00.000Z',
+      };
+      const item = { holdId: 'hold_nope', outcome: 'post', promptTokens: 1, completionTokens: 1, unrecorded };
+      const job = await queues
+        .get('settlement')
+        .add('settlement', { items: [item], enqueuedAt: Date.now() } as never, {
+          attempts: 2,
+          backoff: { type: 'fixed', delay: 10 },
+        });
+      await waitFor('job failed for good', async () => (await job.isFailed()) || null);
+      const about = lines.filter((l) => l.jobId === job.id);
+      expect(about.map((l) => [l.level, l.msg])).toEqual([
+        [40, 'settlement attempt failed; retrying'],
+        [50, 'settlement failed'],
+      ]);
+    } finally {
+      await stop();
+    }
   });
 });
