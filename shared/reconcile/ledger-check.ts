@@ -7,8 +7,8 @@ import {
   overHeldAccounts,
   unbalancedTransfers,
 } from '../db/queries/reconcile-ledger.js';
+import { holdsLeftToSettlement } from '../ledger/pending-settlements.js';
 import type { Queues } from '../queues.js';
-import { holdsLeftToSettlement } from '../scheduler/tasks/pending-settlements.js';
 import type { DriftItem } from './types.js';
 
 /** Most rows reported per check: enough to act on, bounded so a broken ledger cannot flood the report. */

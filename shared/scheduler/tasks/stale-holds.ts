@@ -3,9 +3,9 @@ import type { Context } from '../../context.js';
 import { failJob, type JobRow } from '../../db/queries/jobs.js';
 import { findStaleHolds, type StaleHoldRow } from '../../db/queries/stale-holds.js';
 import { afterJobFinished } from '../../jobs/finish.js';
+import { holdsLeftToSettlement, requestEnded } from '../../ledger/pending-settlements.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
 import type { Queues } from '../../queues.js';
-import { holdsLeftToSettlement, requestEnded } from './pending-settlements.js';
 
 const BATCH = 200;
 

@@ -1,4 +1,4 @@
-import type { Queues } from '../../queues.js';
+import type { Queues } from '../queues.js';
 
 /** Settlement messages read per page. */
 const PAGE = 500;
