@@ -74,6 +74,15 @@ async function settledLog(acct: TestAccount, endpointId: string, n = 1) {
   });
 }
 
+/** A registered endpoint with one more delivery pending, due in an hour (no job for it yet). */
+async function endpointWithLaterDelivery() {
+  const acct = await createTestAccount(env.ctx);
+  const e = await register(acct);
+  const dueAt = new Date(Date.now() + 3_600_000);
+  const later = await queuedLater(env.ctx, acct.id, e.id, receiver.base + e.path, dueAt);
+  return { acct, e, later };
+}
+
 describe('webhook deliveries', () => {
   it('delivers an event to every subscribed endpoint, signed with its own secret', async () => {
     const acct = await createTestAccount(env.ctx);
@@ -209,15 +218,7 @@ describe('webhook deliveries', () => {
   });
 
   it('ends the endpoint’s other pending deliveries when a 410 disables it', async () => {
-    const acct = await createTestAccount(env.ctx);
-    const e = await register(acct);
-    const later = await queuedLater(
-      env.ctx,
-      acct.id,
-      e.id,
-      receiver.base + e.path,
-      new Date(Date.now() + 3_600_000),
-    );
+    const { acct, e, later } = await endpointWithLaterDelivery();
     receiver.plan(e.path, [410]);
     await emitEvent(env.ctx, queues, { accountId: acct.id, type: 'key.expired', data: {} });
     await settledLog(acct, e.id, 2);
@@ -230,15 +231,7 @@ describe('webhook deliveries', () => {
   });
 
   it('ends an endpoint’s pending deliveries when it is deleted', async () => {
-    const acct = await createTestAccount(env.ctx);
-    const e = await register(acct);
-    const later = await queuedLater(
-      env.ctx,
-      acct.id,
-      e.id,
-      receiver.base + e.path,
-      new Date(Date.now() + 3_600_000),
-    );
+    const { acct, e, later } = await endpointWithLaterDelivery();
     expect((await api('DELETE', `/api/webhooks/${e.id}`, acct.token)).status).toBe(200);
     expect(await deliveryRow(env.ctx, later)).toMatchObject({
       status: 'failed',
