@@ -8,6 +8,13 @@ import { deliveriesOf, hold, schedulerEnv, subscribeAll } from '../helpers/sched
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 const w = schedulerEnv(clock);
 
+/** A key (on an account of 100,000 nGNK unless said) whose account subscribes to every event. */
+async function watchedKey(opts: Parameters<typeof createKeyFixture>[1]): Promise<KeyFixture> {
+  const f = await createKeyFixture(w.env.ctx, { balance: 100_000n, ...opts });
+  await subscribeAll(w.env.ctx, f.accountId);
+  return f;
+}
+
 async function spend(f: KeyFixture, cost: number): Promise<void> {
   const id = await hold(w.env.ctx, f.key, BigInt(cost));
   await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
@@ -22,12 +29,7 @@ const alerts = async (f: KeyFixture) =>
 describe('scheduler: limit alerts', () => {
   it('raises 80% and 100% of the daily and monthly limits once per period, reservations included', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
-    const f = await createKeyFixture(w.env.ctx, {
-      balance: 100_000n,
-      limitDaily: 1000n,
-      limitMonthly: 2500n,
-    });
-    await subscribeAll(w.env.ctx, f.accountId);
+    const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 2500n });
     await spend(f, 700);
     await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual([]);
@@ -66,10 +68,9 @@ describe('scheduler: limit alerts', () => {
 
   it('ignores keys without limits, zero limits and other accounts, and survives a lost watermark', async () => {
     clock.set('2026-11-28T10:00:00.000Z');
-    const none = await createKeyFixture(w.env.ctx, { balance: 10_000n });
-    const zero = await createKeyFixture(w.env.ctx, { balance: 10_000n, limitDaily: 0n });
-    const monthly = await createKeyFixture(w.env.ctx, { balance: 10_000n, limitMonthly: 100n });
-    for (const f of [none, zero, monthly]) await subscribeAll(w.env.ctx, f.accountId);
+    const none = await watchedKey({ balance: 10_000n });
+    const zero = await watchedKey({ balance: 10_000n, limitDaily: 0n });
+    const monthly = await watchedKey({ balance: 10_000n, limitMonthly: 100n });
     await spend(none, 5000);
     await spend(monthly, 90);
     // A zero limit blocks a key on purpose: no "100% of 0" alert even when it looks active.
@@ -83,12 +84,7 @@ describe('scheduler: limit alerts', () => {
 
   it("raises the day's and month's alerts for a limit passed after the last run before midnight", async () => {
     clock.set('2026-12-31T23:59:30.000Z');
-    const f = await createKeyFixture(w.env.ctx, {
-      balance: 100_000n,
-      limitDaily: 1000n,
-      limitMonthly: 1000n,
-    });
-    await subscribeAll(w.env.ctx, f.accountId);
+    const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 1000n });
     await limitAlerts(w.env.ctx, w.queues); // the last run of Dec 31 finds nothing
     expect(await alerts(f)).toEqual([]);
 
@@ -118,12 +114,7 @@ describe('scheduler: limit alerts', () => {
 
   it('looks back at the day just closed on a new day inside a month, daily limit only', async () => {
     clock.set('2027-01-14T23:59:30.000Z');
-    const f = await createKeyFixture(w.env.ctx, {
-      balance: 100_000n,
-      limitDaily: 1000n,
-      limitMonthly: 10_000n,
-    });
-    await subscribeAll(w.env.ctx, f.accountId);
+    const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 10_000n });
     await limitAlerts(w.env.ctx, w.queues);
     clock.set('2027-01-14T23:59:50.000Z');
     await spend(f, 900);
