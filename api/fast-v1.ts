@@ -1,13 +1,13 @@
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { authenticateChildKey } from '../shared/admission/authenticate.js';
+import { bearerToken } from '../shared/bearer.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
 import { jsonBodyProblem } from '../shared/json-body-check.js';
 import { withLogFields } from '../shared/log-context.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished } from './middleware/access-log.js';
-import { bearerToken } from './middleware/auth.js';
 import { refusedBeforeAdmission } from './middleware/child-key.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';

@@ -8,8 +8,6 @@ import { touchManagementKey } from '../../shared/db/queries/management-keys-auth
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
 
-export { bearerToken };
-
 const missing = () => new ApiError('authentication_error', 'Missing bearer token');
 const wrongKind = (what: string) => new ApiError('permission_error', `${what} cannot be used on this route`);
 

@@ -4,10 +4,10 @@ import type { RateLimitState } from '../../shared/admission/admit.js';
 import { authenticateChildKey } from '../../shared/admission/authenticate.js';
 import { checkKeyAccess } from '../../shared/admission/key-access.js';
 import { rateLimitHeaders } from '../../shared/admission/refusals.js';
+import { bearerToken } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { ApiError } from '../../shared/errors.js';
-import { bearerToken } from './auth.js';
 
 /** /v1 routes: a child key only (a `gm-` key is 403, anything unknown 401). */
 export function requireChildKey(ctx: Context): RequestHandler {
