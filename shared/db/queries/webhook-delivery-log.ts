@@ -32,19 +32,32 @@ export interface DeliveryPage {
 
 const COLUMNS = 'id, event_type, status, attempts, last_status_code, last_error, next_attempt_at, created_at';
 
+/**
+ * One page of the log whose deliveries `inLog` matches, newest first. The `after` delivery is
+ * looked up within the same log, so one of another log places nothing.
+ */
+async function listLog<R extends object>(
+  db: Db,
+  columns: string,
+  inLog: ReturnType<Db['unsafe']>,
+  page: DeliveryPage,
+): Promise<R[]> {
+  return db<R[]>`
+    select ${db.unsafe(columns)}
+    from webhook_deliveries
+    where ${inLog}
+      ${page.afterId ? db`and (created_at, id) < (select created_at, id from webhook_deliveries where id = ${page.afterId} and ${inLog})` : db``}
+    order by created_at desc, id desc
+    limit ${page.limit}`;
+}
+
 /** An endpoint's deliveries, newest first. */
 export async function listEndpointDeliveries(
   db: Db,
   endpointId: string,
   page: DeliveryPage,
 ): Promise<DeliveryLogRow[]> {
-  return db<DeliveryLogRow[]>`
-    select ${db.unsafe(COLUMNS)}
-    from webhook_deliveries
-    where endpoint_id = ${endpointId}
-      ${page.afterId ? db`and (created_at, id) < (select created_at, id from webhook_deliveries where id = ${page.afterId} and endpoint_id = ${endpointId})` : db``}
-    order by created_at desc, id desc
-    limit ${page.limit}`;
+  return listLog<DeliveryLogRow>(db, COLUMNS, db`endpoint_id = ${endpointId}`, page);
 }
 
 /** A delivery to a job's own `webhook_url`: no endpoint, so its URL and job go with it. */
@@ -59,13 +72,12 @@ export async function listJobUrlDeliveries(
   accountId: string,
   page: DeliveryPage,
 ): Promise<JobUrlDeliveryLogRow[]> {
-  return db<JobUrlDeliveryLogRow[]>`
-    select ${db.unsafe(COLUMNS)}, url, payload -> 'data' ->> 'id' as job_id
-    from webhook_deliveries
-    where account_id = ${accountId} and endpoint_id is null
-      ${page.afterId ? db`and (created_at, id) < (select created_at, id from webhook_deliveries where id = ${page.afterId} and account_id = ${accountId} and endpoint_id is null)` : db``}
-    order by created_at desc, id desc
-    limit ${page.limit}`;
+  return listLog<JobUrlDeliveryLogRow>(
+    db,
+    `${COLUMNS}, url, payload -> 'data' ->> 'id' as job_id`,
+    db`account_id = ${accountId} and endpoint_id is null`,
+    page,
+  );
 }
 
 /** Which log a delivery is in, whatever its account: to tell an `after` of another log from a log's end. */
