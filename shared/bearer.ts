@@ -9,6 +9,12 @@ export function bearerToken(req: IncomingMessage): string | null {
   return m?.[1] ?? null;
 }
 
+/** The admin token a request presents: its bearer, or an `x-admin-token` header. */
+export function adminTokenOf(req: IncomingMessage): string | null {
+  const given = req.headers['x-admin-token'];
+  return bearerToken(req) ?? (typeof given === 'string' ? given : null);
+}
+
 /** Whether a presented secret is `expected`, in constant time (what it takes does not tell how much matched). */
 export function secretMatcher(expected: string): (given: string | null | undefined) => boolean {
   const want = Buffer.from(expected);

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
-import { bearerToken, secretMatcher } from '../../shared/bearer.js';
+import { adminTokenOf, bearerToken, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
@@ -76,7 +76,7 @@ export function requireAdmin(ctx: Context): RequestHandler {
   const matches = ctx.config.ADMIN_TOKEN ? secretMatcher(ctx.config.ADMIN_TOKEN) : null;
   return async (req, _res, next) => {
     if (!matches) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
-    const token = bearerToken(req) ?? req.header('x-admin-token') ?? '';
+    const token = adminTokenOf(req) ?? '';
     if (matches(token)) return next();
     // A credential of another kind that is valid is used where it does not belong: 403, as on
     // every route (API.md); anything else is no credential here.

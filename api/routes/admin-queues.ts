@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type Request, type RequestHandler, Router } from 'express';
-import { bearerToken, secretMatcher } from '../../shared/bearer.js';
+import { adminTokenOf, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
 import { type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
@@ -45,7 +45,7 @@ export function adminQueuesLanding(expected: string): RequestHandler {
 function requireAdminToken(expected: string): RequestHandler {
   const matches = secretMatcher(expected);
   return (req, _res, next) => {
-    const given = bearerToken(req) ?? req.header('x-admin-token') ?? cookie(req, COOKIE);
+    const given = adminTokenOf(req) ?? cookie(req, COOKIE);
     if (!matches(given)) throw new ApiError('authentication_error', 'Admin token required');
     next();
   };
