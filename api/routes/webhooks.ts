@@ -20,7 +20,7 @@ import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/
 import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
 import { deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
-import { listPage } from '../list-page.js';
+import { hiddenCursor, listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import {
@@ -129,11 +129,8 @@ export function webhooksRouter(ctx: Context): Router {
   ) {
     const q = parse(deliveriesQuery, query);
     const rows = await list({ limit: q.limit + 1, afterId: q.after });
-    if (q.after !== undefined && rows.length === 0) {
-      const anchor = await findDeliveryLog(ctx.sql, q.after);
-      if (!anchor || !inLog(anchor))
-        throw ApiError.invalid('after', 'after must be the id of a delivery in this log');
-    }
+    if (rows.length === 0 && (await hiddenCursor(q.after, (id) => findDeliveryLog(ctx.sql, id), inLog)))
+      throw ApiError.invalid('after', 'after must be the id of a delivery in this log');
     return listPage(await withAttempts(rows.slice(0, q.limit), toJson), rows.length, q.limit);
   }
 
