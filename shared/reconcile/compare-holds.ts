@@ -23,11 +23,6 @@ function unconfirmedHold(key: string, amount: string | undefined): Finding {
 }
 
 /**
- * Redis hold records against open holds: every open hold needs its record (settlement releases
- * through it), and a record of a hold no longer open is a release that never ran. Only the records
- * that were read (`heldIds`) are judged; a hold opened since is not.
- */
-/**
  * The hold records Postgres has no row for (see unconfirmedHold): their child keys, and what they
  * reserve together.
  */
@@ -47,6 +42,11 @@ export function unconfirmedHolds(
   return { keys, amount };
 }
 
+/**
+ * Redis hold records against open holds: every open hold needs its record (settlement releases
+ * through it), and a record of a hold no longer open is a release that never ran. Only the records
+ * that were read (`heldIds`) are judged; a hold opened since is not.
+ */
 export function compareHoldRecords(
   ctx: Context,
   accountId: string,
