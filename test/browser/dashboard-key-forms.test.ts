@@ -3,6 +3,7 @@ import { screenshot, useDashboardTabs } from '../helpers/browser.js';
 import {
   activeLabel,
   createManagementKey,
+  failedCalls,
   fieldError,
   signUp,
   uniqueEmail,
@@ -62,9 +63,7 @@ describe('dashboard: key forms', () => {
     await screenshot(page, 'child-key-validation');
 
     expect(tabs.dash.problems).toEqual([]);
-    expect(
-      tabs.dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
-    ).toEqual([
+    expect(failedCalls(tabs.dash)).toEqual([
       '400 POST /api/auth/register',
       '400 POST /api/management/keys/:id/children',
       '400 POST /api/management/keys/:id/children',

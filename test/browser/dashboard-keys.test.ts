@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { screenshot, useDashboardTabs } from '../helpers/browser.js';
-import { createManagementKey, signUp, visibleText } from '../helpers/dashboard-keys.js';
+import { createManagementKey, jwtOf, signUp, visibleText } from '../helpers/dashboard-keys.js';
 import { call } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -144,7 +144,7 @@ describe('dashboard: management and child keys', () => {
     expect(refused.body.error).toMatchObject({ type: 'invalid_api_key', code: 'key_disabled' });
 
     // Overview once the charge has settled: balance, the chart and the top key.
-    const jwt = (await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session')))!;
+    const jwt = await jwtOf(page);
     await waitFor('charge settled', async () => {
       const a = await call(tabs.stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: jwt });
       return a.body.data.length > 0;

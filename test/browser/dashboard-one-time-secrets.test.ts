@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useDashboardTabs } from '../helpers/browser.js';
-import { signUp } from '../helpers/dashboard-keys.js';
+import { failedCalls, jwtOf, signUp } from '../helpers/dashboard-keys.js';
 import { call } from '../helpers/http.js';
 
 /** A secret the API returns once is shown even when what the page does after creating it fails. */
@@ -19,10 +19,6 @@ async function failNextListRead(page: Page, path: RegExp): Promise<void> {
       body: '{"error":{"type":"service_unavailable","message":"Service temporarily unavailable"}}',
     });
   });
-}
-
-async function jwtOf(page: Page): Promise<string> {
-  return (await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session')))!;
 }
 
 describe('dashboard: one-time secrets', () => {
@@ -77,9 +73,7 @@ describe('dashboard: one-time secrets', () => {
     expect(hooks.body.data).toHaveLength(1);
 
     expect(tabs.dash.problems).toEqual([]);
-    expect(
-      tabs.dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`),
-    ).toEqual([
+    expect(failedCalls(tabs.dash)).toEqual([
       '503 GET /api/management/keys',
       '503 GET /api/management/keys/:id/children',
       '503 GET /api/webhooks',

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { screenshot } from './browser.js';
+import { type DashboardPage, screenshot } from './browser.js';
 
 /** Page steps the dashboard's key tests share (test/browser/dashboard-key*.test.ts). */
 
@@ -33,6 +33,15 @@ export async function signUp(page: Page, email = uniqueEmail()): Promise<string>
     });
   return email;
 }
+
+/** The owner JWT the dashboard signed in with (its session storage). */
+export async function jwtOf(page: Page): Promise<string> {
+  return (await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session')))!;
+}
+
+/** The tab's failed calls as `status METHOD path`, a management key's id in a path as `:id`. */
+export const failedCalls = (dash: DashboardPage) =>
+  dash.httpFailures.map((f) => `${f.status} ${f.method} ${f.path.replace(/mk_[\w-]+/, ':id')}`);
 
 /** Creates a management key through its dialog; returns the `gm-` key it showed once. */
 export async function createManagementKey(page: Page, name: string): Promise<string> {
