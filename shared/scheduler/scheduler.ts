@@ -126,7 +126,7 @@ export class Scheduler {
 }
 
 /** Whether a task's result reports work done: a count above zero or a list with something in it. */
-export function didWork(result: unknown): boolean {
+function didWork(result: unknown): boolean {
   if (typeof result === 'number') return result > 0;
   if (Array.isArray(result)) return result.length > 0;
   if (result && typeof result === 'object') return Object.values(result).some(didWork);
