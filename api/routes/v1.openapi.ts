@@ -17,10 +17,8 @@ import { createJobBody, listKeyJobsQuery } from './v1-jobs.js';
  */
 const tags = ['Inference'];
 const id = z.object({ id: z.string() });
-const object = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: z.object({}).loose() } },
-});
+/** An OpenAI object, described rather than modelled. */
+const object = (description: string) => json(z.object({}).loose(), description);
 /** What admission adds to the routes that hold money (API.md "Admission errors"). */
 const admission = {
   401: errorResponse('invalid_api_key (`code`: key_unknown, key_disabled, key_expired, key_revoked)'),
