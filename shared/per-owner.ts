@@ -25,3 +25,16 @@ export function perOwner<O extends object, K, V>() {
     },
   };
 }
+
+/** One value per owner, made by `make` on first use and kept while the owner lives (one per pool). */
+export function onePer<O extends object, V>(make: (owner: O) => V): (owner: O) => V {
+  const values = new WeakMap<O, V>();
+  return (owner) => {
+    let v = values.get(owner);
+    if (v === undefined) {
+      v = make(owner);
+      values.set(owner, v);
+    }
+    return v;
+  };
+}

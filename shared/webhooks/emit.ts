@@ -4,6 +4,7 @@ import { insertWebhookDeliveries, type NewWebhookDelivery } from '../db/queries/
 import { findSubscribedEndpointsMany, type SubscribedEndpointRow } from '../db/queries/webhooks.js';
 import { GroupCommit } from '../group-commit.js';
 import { newId } from '../ids.js';
+import { onePer } from '../per-owner.js';
 import type { Queues } from '../queues.js';
 import { queueAttempt } from './attempt-job.js';
 import type { WebhookEventType, WebhookMessage } from './events.js';
@@ -24,16 +25,16 @@ export interface WebhookEvent {
 }
 
 type Subscription = { accountId: string; type: string };
-const lookups = new WeakMap<Sql, GroupCommit<Subscription, SubscribedEndpointRow[]>>();
+const lookups = onePer(
+  (sql: Sql) =>
+    new GroupCommit<Subscription, SubscribedEndpointRow[]>((wanted) =>
+      findSubscribedEndpointsMany(sql, wanted),
+    ),
+);
 
 /** Who is subscribed: asked for every event raised at once together (a busy worker's finished jobs). */
 function subscribedEndpoints(sql: Sql, s: Subscription): Promise<SubscribedEndpointRow[]> {
-  let g = lookups.get(sql);
-  if (!g) {
-    g = new GroupCommit((wanted) => findSubscribedEndpointsMany(sql, wanted));
-    lookups.set(sql, g);
-  }
-  return g.add(s);
+  return lookups(sql).add(s);
 }
 
 /**

@@ -2,19 +2,17 @@ import type { Context } from '../context.js';
 import type { Sql } from '../db/client.js';
 import { deleteOutboxRows } from '../db/queries/event-outbox.js';
 import { GroupCommit } from '../group-commit.js';
+import { onePer } from '../per-owner.js';
 import type { Queues } from '../queues.js';
 import { emitEventCounted, type WebhookEvent } from './emit.js';
 
-const emittedWrites = new WeakMap<Sql, GroupCommit<string>>();
+const emittedWrites = onePer((sql: Sql) => new GroupCommit<string>((ids) => deleteOutboxRows(sql, ids)));
 
 /** Outbox rows of events just emitted, deleted together (a busy worker ends many jobs at once). */
 function markEmitted(sql: Sql, subjectId: string): Promise<void> {
-  let g = emittedWrites.get(sql);
-  if (!g) {
-    g = new GroupCommit((ids) => deleteOutboxRows(sql, ids));
-    emittedWrites.set(sql, g);
-  }
-  return g.add(subjectId).then(() => {});
+  return emittedWrites(sql)
+    .add(subjectId)
+    .then(() => {});
 }
 
 /**
