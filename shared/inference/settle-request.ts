@@ -97,7 +97,6 @@ function settlementOf(holdId: string, usage: TokenUsage | null, unrecorded?: New
  * Settle one request in this call rather than in a group, for the rare caller that must know it is
  * done (a cancel the client waits on, a cancelled job that shows its bill, written in the same
  * transaction: `inTransaction`). If that fails, it goes to the queue as settleRequest sends it.
- * Returns whether it was settled here.
  */
 export async function settleRequestNow(
   ctx: Context,
@@ -105,14 +104,12 @@ export async function settleRequestNow(
   holdId: string,
   usage: TokenUsage | null,
   opts: Parameters<typeof settleHolds>[2] = {},
-): Promise<boolean> {
+): Promise<void> {
   try {
     await settleHolds(ctx, [settlementOf(holdId, usage)], opts);
-    return true;
   } catch (err) {
     ctx.logger.warn({ err, holdId }, 'settling inline failed; queueing it');
     await settleRequest(ctx, queues, holdId, usage);
-    return false;
   }
 }
 
