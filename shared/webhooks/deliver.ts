@@ -3,7 +3,6 @@ import { Webhook } from 'standardwebhooks';
 import type { Context } from '../context.js';
 import {
   claimDeliveryAttempt,
-  closePendingDeliveries,
   type DeliveryToSendRow,
   findDeliveryToSend,
   recordDeliveryAttempt,
@@ -13,7 +12,7 @@ import { observeWebhookAttempt } from '../metrics/registry.js';
 import { defaultWebhookSecret } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
-import { disableEndpoint, ENDPOINT_STOPPED } from './stop-endpoint.js';
+import { closeStoppedDelivery, disableEndpoint } from './stop-endpoint.js';
 
 /**
  * Delays before attempts 2, 3, …: Standard Webhooks' recommended shape, spanning 31.5 h so a
@@ -74,9 +73,8 @@ export async function attemptDelivery(
   if (!d) return { kind: 'skipped', reason: 'unknown delivery' };
   if (d.status !== 'pending') return { kind: 'skipped', reason: `already ${d.status}` };
   if (d.endpoint_id && (d.endpoint_deleted || d.endpoint_status === 'disabled')) {
-    const end = ENDPOINT_STOPPED[d.endpoint_deleted ? 'deleted' : 'disabled'];
-    await closePendingDeliveries(ctx.sql, { id: d.id }, { ...end, at: ctx.clock.now() });
-    return { kind: 'skipped', reason: end.error };
+    const why = d.endpoint_deleted ? 'deleted' : 'disabled';
+    return { kind: 'skipped', reason: await closeStoppedDelivery(ctx.sql, d.id, why, ctx.clock.now()) };
   }
   const now = ctx.clock.now();
   if (d.next_attempt_at && d.next_attempt_at > now) return { kind: 'early', dueAt: d.next_attempt_at };

@@ -7,10 +7,25 @@ import {
 } from '../db/queries/webhooks.js';
 
 /** How a pending delivery of an endpoint that stopped ends, by why it stopped. */
-export const ENDPOINT_STOPPED = {
+const ENDPOINT_STOPPED = {
   disabled: { status: 'disabled', error: 'endpoint disabled' },
   deleted: { status: 'failed', error: 'endpoint deleted' },
 } as const;
+
+/**
+ * A delivery whose endpoint stopped before its attempt (it was pending when the endpoint's were
+ * closed, or made just after): it ends as they did. Returns why.
+ */
+export async function closeStoppedDelivery(
+  db: Db,
+  deliveryId: string,
+  why: keyof typeof ENDPOINT_STOPPED,
+  at: Date,
+): Promise<string> {
+  const end = ENDPOINT_STOPPED[why];
+  await closePendingDeliveries(db, { id: deliveryId }, { ...end, at });
+  return end.error;
+}
 
 /**
  * After a 410 Gone (call inside the transaction that records the attempt): the endpoint and its
