@@ -46,9 +46,9 @@ export async function serveJobSubmission(
 ): Promise<void> {
   let body: z.output<typeof createJobBody>;
   let chat: PreparedChat;
-  let idempotencyKey: string | null;
+  let claim: Awaited<ReturnType<typeof claimSubmission>> | null = null;
   try {
-    idempotencyKey = idempotencyKeyOf(headers['idempotency-key']);
+    const idempotencyKey = idempotencyKeyOf(headers['idempotency-key']);
     body = parse(createJobBody, input);
     if (body.request.stream)
       throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
@@ -60,14 +60,9 @@ export async function serveJobSubmission(
         param: 'webhook_url',
         lookup: ctx.lookupHost,
       });
-  } catch (err) {
-    throw await refusedBeforeAdmission(ctx, key, res, err);
-  }
-  let claim: Awaited<ReturnType<typeof claimSubmission>> | null = null;
-  try {
     if (idempotencyKey) claim = await claimSubmission(ctx, key, idempotencyKey, input);
   } catch (err) {
-    throw await refusedBeforeAdmission(ctx, key, res, err); // a 409 carries the RPM headers too
+    throw await refusedBeforeAdmission(ctx, key, res, err); // a claim's 409 carries the RPM headers too
   }
   if (claim && 'replay' in claim) return replaySubmission(ctx, key, claim.replay, res);
 
