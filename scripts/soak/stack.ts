@@ -40,6 +40,13 @@ const SOAK_TIMINGS = {
   BATCH_LINES_IN_FLIGHT: '4',
 };
 
+/** The error and fatal lines (pino levels 50 and 60) a process printed so far. */
+const errorLinesOf = (c: Child) =>
+  c
+    .output()
+    .split('\n')
+    .filter((l) => /"level":(50|60)/.test(l));
+
 /** `keep`: leave the database and the Redis prefix behind for a look after the run. */
 export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<SoakStack> {
   const started: Child[] = [];
@@ -94,12 +101,7 @@ export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<Soa
     await startWorkers();
     started.push(role('scheduler'));
     const logs: string[] = [];
-    const errorLines = () => [
-      ...logs,
-      ...[...started, workers].flatMap((c) =>
-        (c?.output() ?? '').split('\n').filter((l) => /"level":(50|60)/.test(l)),
-      ),
-    ];
+    const errorLines = () => [...logs, ...[...started, workers].flatMap((c) => (c ? errorLinesOf(c) : []))];
     return {
       gatewayUrl,
       adminToken,
@@ -108,12 +110,7 @@ export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<Soa
       async killWorkers(downMs) {
         const dead = workers!;
         // Lines it logged before it died are kept (a new process has a new output).
-        logs.push(
-          ...dead
-            .output()
-            .split('\n')
-            .filter((l) => /"level":(50|60)/.test(l)),
-        );
+        logs.push(...errorLinesOf(dead));
         process.kill(dead.pid, 'SIGKILL');
         await dead.stop(0);
         await new Promise((r) => setTimeout(r, downMs));
