@@ -183,6 +183,8 @@ byId(
   object('batch'),
   'Cancel a batch: finished lines stay billed, the rest are released',
 );
+/** The owner's routes (JWT) below. */
+const noSession = errorResponse('No or an invalid session token');
 // The owner's lists page alike: pass the answer's `last_id` as `after` while `has_more` is true.
 const page = 'list with first_id, last_id and has_more; the next page is `after` its last_id';
 for (const [path, query, answer, summary] of [
@@ -214,7 +216,7 @@ for (const [path, query, answer, summary] of [
     responses: {
       200: answer,
       400: errorResponse('Invalid query (`param` names it), or an `after` that is none of the owner’s rows'),
-      401: errorResponse('No or an invalid session token'),
+      401: noSession,
       403: errorResponse('permission_error: a management or child key, not a session'),
     },
   });
@@ -248,10 +250,10 @@ for (const [method, path, answer, summary] of [
     path,
     tags: ['Jobs'],
     summary,
-    request: { params: z.object({ id: z.string() }) },
+    request: { params: id },
     responses: {
       200: answer,
-      401: errorResponse('No or an invalid session token'),
+      401: noSession,
       404: errorResponse('None such of the owner’s'),
     },
   });
