@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorResponses } from './schemas/common.js';
+import { errorResponses, json } from './schemas/common.js';
 
 /**
  * Route files register each path here with the same zod schemas that validate the request, so
@@ -21,12 +21,7 @@ registry.registerPath({
   tags: ['operations'],
   summary: 'This document: OpenAPI 3.1, generated from the zod schemas that validate the requests',
   security: [],
-  responses: {
-    200: {
-      description: 'The OpenAPI document',
-      content: { 'application/json': { schema: z.object({ openapi: z.string() }).loose() } },
-    },
-  },
+  responses: { 200: json(z.object({ openapi: z.string() }).loose(), 'The OpenAPI document') },
 });
 
 let cached: unknown = null;
