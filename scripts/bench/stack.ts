@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { Redis } from 'ioredis';
 import { createSql } from '../../shared/db/client.js';
+import { GATEWAY_NODE_FLAGS } from '../node-flags.js';
 import { type Child, freePort, startChild, waitForHttp } from './processes.js';
 
 /**
@@ -33,7 +34,10 @@ export interface StackOptions {
   split: boolean;
   /** Write V8 CPU profiles of the gateway processes (api, workers) into this directory. */
   cpuProfDir?: string;
-  /** Extra node flags for the gateway processes (e.g. `--max-semi-space-size=16`). */
+  /**
+   * Node flags for the gateway processes after GATEWAY_NODE_FLAGS (the last of a flag wins, so
+   * `--max-semi-space-size=16` measures Node's default).
+   */
   nodeFlags?: string[];
   /**
    * Scheduling priority of the workers process (`nice`, 0-19): on a machine the api shares with
@@ -83,7 +87,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
       ADMIN_TOKEN: adminToken,
       LOG_LEVEL: 'warn',
     };
-    const flags = opts.nodeFlags ?? [];
+    const flags = [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? [])];
     const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
     // As `npm start` runs the gateway: the bundle, under plain node.
     execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });

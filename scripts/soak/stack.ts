@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Child, freePort, startChild, waitForHttp } from '../bench/processes.js';
 import { dropDatabase, unlinkPrefix } from '../bench/stack.js';
+import { GATEWAY_NODE_FLAGS } from '../node-flags.js';
 
 /**
  * The gateway as the soak runs it: the simulator, then the api, the workers and the scheduler each
@@ -87,7 +88,7 @@ export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<Soa
     };
     execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
     const role = (name: string, extra: Record<string, string> = {}) =>
-      startChild(name, ['dist/start.mjs', '--roles', name], { ...env, ...extra });
+      startChild(name, [...GATEWAY_NODE_FLAGS, 'dist/start.mjs', '--roles', name], { ...env, ...extra });
     // The api migrates the database; the others start once it serves.
     const api = role('api', { PORT: String(port) });
     started.push(api);
