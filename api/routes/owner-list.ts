@@ -8,6 +8,9 @@ import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 
+/** 8.64e15 ms, ECMAScript's last valid Date, in Unix seconds. */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+
 /**
  * The query of an owner's list across keys (/api/jobs, /api/batches): the same filters and paging
  * for each, only the statuses differ.
@@ -30,6 +33,8 @@ export function ownerListQuery<const S extends readonly [string, ...string[]]>(s
       .number()
       .int()
       .positive()
+      // The last second a Date holds: past it `new Date` is invalid and Postgres was sent nothing.
+      .max(MAX_DATE_SECONDS)
       .optional()
       .describe(
         'Unix seconds: rows created before this. Whole seconds, so rows created in the same second as ' +

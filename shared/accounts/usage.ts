@@ -23,9 +23,12 @@ export interface UsageReport {
   group_by: UsageGroupBy;
 }
 
-/** A real calendar day in YYYY-MM-DD, as UTC midnight in ms; null for 2026-02-30 and the like. */
+/**
+ * A real calendar day in YYYY-MM-DD, as UTC midnight in ms; null for 2026-02-30 and the like, and
+ * for year 0, which JavaScript reads but Postgres has no date for (1 BC comes before AD 1).
+ */
 export function parseUtcDay(s: string): number | null {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return null;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || s.startsWith('0000')) return null;
   const ms = Date.parse(`${s}T00:00:00Z`);
   return Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== s ? null : ms;
 }

@@ -221,6 +221,8 @@ describe('account: error', () => {
     ['/api/account/usage?group_by=hour', 'group_by'],
     ['/api/account/usage?from=2026-03-02&to=2026-03-01', 'from'],
     ['/api/account/usage?from=2025-01-01&to=2026-01-02', 'from'],
+    // Year 0 parses in JavaScript but is no Postgres date (1 BC is followed by AD 1): it was a 500.
+    ['/api/account/usage?from=0000-12-31&to=0001-01-01', 'from'],
   ])('%s → 400 naming %s', async (path, param) => {
     const owner = await registerOwner();
     const res = await get(owner, path);

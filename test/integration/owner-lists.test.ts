@@ -212,6 +212,8 @@ describe.each(kinds)('GET /api/$kind', ({ kind, object, otherStatus }) => {
     ['?limit=0', 'limit'],
     ['?limit=101', 'limit'],
     ['?before=soon', 'before'],
+    // Past the last instant a Date holds (8.64e12 s): an Invalid Date reached Postgres, a 500.
+    ['?before=99999999999999', 'before'],
     [`?key_id=${'k'.repeat(101)}`, 'key_id'],
     [`?after=${'k'.repeat(101)}`, 'after'],
   ])('refuses %s with a 400 naming %s', async (query, param) => {
