@@ -80,6 +80,12 @@ function uploadsInTurn(n: number): RequestHandler {
   };
 }
 
+/**
+ * The form fields of an upload besides the file. OpenAI's others (`expires_after`, which the openai
+ * client offers) are refused by name: ignored, a file would be kept past the time its owner asked.
+ */
+const uploadFields = z.strictObject({ purpose: z.unknown() });
+
 /** OpenAI's list parameters for GET /v1/files (its default and largest page: 10,000 files). */
 export const listFilesQuery = z.strictObject({
   purpose: z.enum(['batch', 'batch_output']).optional(),
@@ -104,7 +110,7 @@ export function v1FilesRouter(ctx: Context): Router {
     async (req, res) => {
       const spooled = req.file?.path;
       try {
-        const purpose = (req.body as Record<string, unknown> | undefined)?.purpose;
+        const { purpose } = parse(uploadFields, req.body);
         if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
         if (!req.file || !spooled)
           throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
