@@ -137,7 +137,7 @@ describe('auth: error', () => {
 });
 
 describe('auth: security', () => {
-  it('rejects a missing, tampered, foreign-secret or expired session with 401', async () => {
+  it('rejects a missing, tampered, foreign-secret, unsigned (alg none) or expired session with 401', async () => {
     const acct = (await register(uniqueEmail('jwt'))).body.account;
     const good = await signSession(env.config.JWT_SECRET, acct.id, 60);
     const [h, p, s] = good.split('.');
@@ -152,9 +152,11 @@ describe('auth: security', () => {
       .setExpirationTime(past + 60)
       .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     const foreign = await signSession('x'.repeat(64), acct.id, 60);
+    // The good token's claims, unsigned: `alg: none` must never be taken as a session.
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${p}.`;
 
     expect((await call(server.url, 'GET', '/api/account', { token: good })).status).toBe(200);
-    for (const token of [undefined, `${h}.${forged}.${s}`, expired, foreign, 'garbage']) {
+    for (const token of [undefined, `${h}.${forged}.${s}`, expired, foreign, unsigned, 'garbage']) {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(401);
       expect(res.body.error.type).toBe('authentication_error');
