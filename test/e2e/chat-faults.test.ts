@@ -7,26 +7,14 @@ import { estimatePromptTokens, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, holdsOf, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { refuseHoldsOf } from '../helpers/refuse-holds.js';
-import { startTestStack, useTestStack } from '../helpers/stack.js';
+import { healthyNodes, startTestStack, useTestStack } from '../helpers/stack.js';
 import { readUntilBreak } from '../helpers/streams.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectWhiteLabelled } from '../helpers/white-label.js';
 
 const stack = useTestStack();
 
-/**
- * Every test starts from healthy nodes with fresh circuit breakers (so node 0 is picked first) and
- * zeroed stats: one test's failures must not open a breaker for the next.
- */
-beforeEach(() => {
-  for (const n of stack.sim.nodes) {
-    n.setFaults({});
-    n.resetStats();
-  }
-  const pool = stack.deps.upstream.pool;
-  pool.setNodes([]);
-  pool.setNodes(stack.sim.urls.map((url) => ({ url })));
-});
+beforeEach(() => healthyNodes(stack));
 
 const MODEL = SIM_MODEL_QWEN3_235B;
 const BALANCE = 1_000_000_000n;

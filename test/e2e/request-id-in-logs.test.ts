@@ -3,18 +3,13 @@ import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
 import { capturedLogger } from '../helpers/logs.js';
-import { useTestStack } from '../helpers/stack.js';
+import { healthyNodes, useTestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { logger, lines } = capturedLogger('debug');
 const stack = useTestStack({ workers: false, logger });
 
-beforeEach(() => {
-  for (const n of stack.sim.nodes) n.setFaults({});
-  const pool = stack.deps.upstream.pool;
-  pool.setNodes([]);
-  pool.setNodes(stack.sim.urls.map((url) => ({ url }))); // fresh breakers: node 0 is picked first
-});
+beforeEach(() => healthyNodes(stack));
 
 /** A sync chat with the request id given, read to its end. */
 async function chat(key: string, requestId: string, body: Record<string, unknown>): Promise<number> {

@@ -88,3 +88,17 @@ export function useTestStack(opts: Parameters<typeof startTestStack>[0] = {}): T
     close: () => running().close(),
   };
 }
+
+/**
+ * The simulator's nodes healthy again, with zeroed stats, and the pool's circuit breakers fresh (so
+ * node 0 is picked first): one test's injected failures must not open a breaker for the next.
+ */
+export function healthyNodes(stack: TestStack): void {
+  for (const n of stack.sim.nodes) {
+    n.setFaults({});
+    n.resetStats();
+  }
+  const pool = stack.deps.upstream.pool;
+  pool.setNodes([]);
+  pool.setNodes(stack.sim.urls.map((url) => ({ url })));
+}
