@@ -73,6 +73,8 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
 export interface AdmissionCheck {
   drift: DriftItem[];
   unconfirmed: number;
+  /** Accounts with differences on the first look that every consistent look missed (too busy). */
+  unchecked: string[];
   fixed: number;
   restored: number;
   scanned: { accounts: number; keys: number; holds: number };
@@ -119,6 +121,7 @@ export async function checkAdmissionState(
   const result: AdmissionCheck = {
     drift: [],
     unconfirmed: 0,
+    unchecked: [],
     fixed: 0,
     restored: 0,
     scanned: {
@@ -174,7 +177,10 @@ export async function checkAdmissionState(
         }
         if (stop) break;
         if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
-        if (!settled) ctx.logger.warn({ account }, 'reconcile: account could not be checked consistently');
+        if (!settled) {
+          result.unchecked.push(account);
+          ctx.logger.warn({ account }, 'reconcile: account could not be checked consistently');
+        }
       }
       return null;
     } catch (err) {

@@ -88,6 +88,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     checks,
     drift,
     unconfirmed: admission.unconfirmed + queue.unconfirmed + batches.unconfirmed,
+    unchecked: admission.unchecked,
     fixed: admission.fixed + queue.fixed + batches.fixed,
     restored: admission.restored,
     scanned: { ...admission.scanned, jobs: queue.jobs },
@@ -110,6 +111,10 @@ export function formatReport(r: ReconcileReport, opts: { fixed: boolean }): stri
   }
   if (r.unconfirmed)
     lines.push(`  ${r.unconfirmed} difference(s) changed between two looks: requests in flight, not drift`);
+  if (r.unchecked.length)
+    lines.push(
+      `  ${r.unchecked.length} account(s) changed under every consistent look, so their differences are neither confirmed nor${opts.fixed ? ' repaired' : ' ruled out'}: run again when they are quieter (${r.unchecked.join(', ')})`,
+    );
   if (opts.fixed)
     lines.push(`  fixed ${r.fixed} drift item(s); restored ${r.restored} missing Redis value(s)`);
   return lines.join('\n');

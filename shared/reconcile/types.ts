@@ -65,6 +65,12 @@ export interface ReconcileReport {
   drift: DriftItem[];
   /** Differences seen on the quick first look but not on a consistent second one: traffic in flight. */
   unconfirmed: number;
+  /**
+   * Accounts whose first look showed differences but whose keys changed under every consistent
+   * look (traffic too busy for a WATCH to hold): neither confirmed nor, with --fix, repaired. Not
+   * drift (`ok` may be true), but not proven clean either: look again when they are quieter.
+   */
+  unchecked: string[];
   /** With --fix: drift items repaired, and missing values written. */
   fixed: number;
   restored: number;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { dayKey } from '../../shared/periods.js';
-import { runReconcile } from '../../shared/reconcile/index.js';
+import { formatReport, runReconcile } from '../../shared/reconcile/index.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
@@ -25,6 +25,12 @@ const body = (content: string) => ({
 });
 const jobStatus = async (key: string, id: string) =>
   (await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: key })).body.status as string;
+
+const openHolds = async (accountId: string) =>
+  (
+    await stack.env.ctx.sql<{ n: number }[]>`
+      select count(*)::int as n from holds where account_id = ${accountId} and status = 'open'`
+  )[0]!.n;
 
 describe('Redis lost mid-run, the whole stack running', () => {
   it('reconcile --fix restores admission state; in-flight and queued jobs finish and bill once', async () => {
@@ -138,5 +144,57 @@ describe('Redis lost mid-run, the whole stack running', () => {
     expect(
       BigInt((await ctx.redis.get(ctx.keys.day(c.accountId, c.childId, dayKey(ctx.clock.now())))) ?? -1),
     ).toBe(BigInt(spent!.s));
+  });
+
+  /**
+   * Redis lost while a request is held (a restart without persistence). The key's next request
+   * rebuilds its counters and the account's balance from Postgres, counting the open hold in full;
+   * the hold settles before anything puts its record back, so nothing gives back what it did not
+   * charge: the limits and the balance stay tight by it until `npm run reconcile -- --fix` (README,
+   * "What a crash costs"). On an account whose keys change under every consistent look (live
+   * traffic), --fix can neither confirm nor repair that, and it used to report no drift and exit 0
+   * all the same: the operator's recovery said done while the drift stayed (the soak's --lose-redis
+   * found it). It must say which accounts it could not look at, and repair them once they are quiet.
+   */
+  it('names an account too busy to repair instead of reporting it clean, and repairs it once quiet', async () => {
+    const { ctx } = stack.env;
+    const url = stack.server.url;
+    const c = await createCustomer(ctx, url, {
+      balance: 10_000_000n,
+      child: { limit_daily_ngonka: '5000000' },
+    });
+    // Admitted and held before Redis goes; answered and settled after.
+    const slow = call(url, 'POST', '/v1/chat/completions', {
+      token: c.childKey,
+      body: body('[[sim latency=1500]] slow'),
+    });
+    await waitFor('its hold written', async () => (await openHolds(c.accountId)) === 1);
+    await flushPrefix(ctx);
+    const quick = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('quick') });
+    expect(quick.status).toBe(200);
+    expect((await slow).status).toBe(200);
+
+    await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
+    const { queues } = stack.deps;
+    expect((await runReconcile(ctx, { queues })).checks.redis_balance).toBe(1); // tight by the hold
+
+    // Traffic keeps writing the account's balance key: every consistent look is spoiled.
+    let busy = true;
+    const traffic = (async () => {
+      while (busy) await ctx.redis.incrby(ctx.keys.balance(c.accountId), 0);
+    })();
+    const underTraffic = await runReconcile(ctx, { queues, fix: true });
+    busy = false;
+    await traffic;
+    expect(underTraffic.unchecked).toEqual([c.accountId]);
+    expect(formatReport(underTraffic, { fixed: true })).toContain(c.accountId);
+
+    // Quiet, the same recovery repairs it.
+    const quiet = await runReconcile(ctx, { queues, fix: true });
+    expect(quiet.unchecked).toEqual([]);
+    expect(quiet.fixed).toBeGreaterThan(0);
+    const after = await runReconcile(ctx, { queues });
+    expect(after.drift).toEqual([]);
+    expect(after.unchecked).toEqual([]);
   });
 });
