@@ -17,7 +17,10 @@ export function pricePerMillionTokens(pricePerToken: bigint, markupBps: number):
   return pricePerToken * BigInt(markupBps) * 100n;
 }
 
-/** The text of every message (string contents and text parts), as the prompt's length is judged. */
+/**
+ * The text of every message as Gonka reads it (decentralized-api's `Message.ContentText`): a string
+ * content, or the concatenated parts of type `text` (a node refuses any other part type).
+ */
 function* messageTexts(messages: unknown): Generator<string> {
   if (!Array.isArray(messages)) return;
   for (const m of messages) {
@@ -25,20 +28,23 @@ function* messageTexts(messages: unknown): Generator<string> {
     if (typeof content === 'string') yield content;
     else if (Array.isArray(content)) {
       for (const part of content) {
-        const text = (part as { text?: unknown })?.text;
-        if (typeof text === 'string') yield text;
+        const { type, text } = (part ?? {}) as { type?: unknown; text?: unknown };
+        if (type === 'text' && typeof text === 'string') yield text;
       }
     }
   }
 }
 
 /**
- * Characters of every message's text: Gonka's own escrow rule for the prompt part of a hold. A
- * token is at least one character, so this never under-counts.
+ * The prompt part of a hold, by Gonka's own escrow rule (decentralized-api's handleTransferRequest:
+ * each message's text plus "\n", measured with Go's `len`, so UTF-8 bytes, not characters: a
+ * Chinese prompt escrows three units a character, and counting characters held a third of it).
+ * A token is at least one byte of its text, so this never under-counts the text's tokens.
  */
-export function promptCharacters(messages: unknown): bigint {
-  let n = 0;
-  for (const text of messageTexts(messages)) n += text.length;
+export function promptEscrowBytes(messages: unknown): bigint {
+  if (!Array.isArray(messages)) return 0n;
+  let n = messages.length; // the newline after each message
+  for (const text of messageTexts(messages)) n += Buffer.byteLength(text);
   return BigInt(n);
 }
 
@@ -49,7 +55,7 @@ export function holdEstimate(
   pricePerToken: bigint,
   markupBps: number,
 ): bigint {
-  return priceTokens(promptCharacters(messages) + BigInt(maxTokens), pricePerToken, markupBps);
+  return priceTokens(promptEscrowBytes(messages) + BigInt(maxTokens), pricePerToken, markupBps);
 }
 
 /** The charge: actual tokens at the price fixed at admission, never above the hold. */
@@ -67,7 +73,7 @@ export function actualCharge(
 /**
  * Prompt tokens of a stream that ended before the node reported usage: about four UTF-8 bytes a
  * token (four characters of English, one or two of Chinese or Japanese: by characters alone a
- * non-Latin prompt was billed at a third of its tokens), never more than the characters the hold
+ * non-Latin prompt was billed at a third of its tokens), never more than the bytes the hold
  * assumed.
  */
 export function estimatePromptTokens(messages: unknown): number {

@@ -2,7 +2,7 @@ import OpenAI, { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { dayResetsAt, monthResetsAt } from '../../shared/periods.js';
-import { holdEstimate } from '../../shared/pricing.js';
+import { holdEstimate, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
@@ -13,13 +13,25 @@ const stack = useTestStack();
 
 const MODEL = SIM_MODEL_QWEN3_235B;
 /**
- * One character is one prompt token and the node always writes all 8 tokens, so a request's
- * charge equals its hold: a settlement landing mid-race frees nothing, and how many requests fit a
- * limit or a balance is exact.
+ * The node always writes all 8 tokens. A request's charge is a token under its hold (Gonka escrows
+ * a newline per message), so the races run with settlement paused: a settlement landing mid-race
+ * would free that token, and how many requests fit a limit or a balance would not be exact.
  */
 const MESSAGES = [{ role: 'user' as const, content: 'b' }];
 const MAX_TOKENS = 8;
 const EST = holdEstimate(MESSAGES, MAX_TOKENS, 10n, 12_000);
+const CHARGE = priceTokens(9n, 10n, 12_000); // 1 prompt token + 8 completion tokens
+
+/** Runs the race with settlement paused, then lets it catch up. */
+async function withSettlementPaused<T>(race: () => Promise<T>): Promise<T> {
+  const settlement = stack.deps.queues.get('settlement');
+  await settlement.pause();
+  try {
+    return await race();
+  } finally {
+    await settlement.resume();
+  }
+}
 const REQUEST = { model: MODEL, messages: MESSAGES, max_tokens: MAX_TOKENS };
 
 /** Every /v1 answer of this file, checked for white-label at the end. */
@@ -56,8 +68,8 @@ describe('money limits under concurrency', () => {
       child: { limit_daily_ngonka: limit.toString() },
     });
     const ai = client(c.childKey);
-    const results = await Promise.all(
-      Array.from({ length: 500 }, () => outcome(ai.chat.completions.create(REQUEST))),
+    const results = await withSettlementPaused(() =>
+      Promise.all(Array.from({ length: 500 }, () => outcome(ai.chat.completions.create(REQUEST)))),
     );
     const refused = results.filter((r): r is APIError => r !== 'ok');
     expect(results.filter((r) => r === 'ok')).toHaveLength(Number(fits));
@@ -78,7 +90,7 @@ describe('money limits under concurrency', () => {
     const holds = await settled(stack.env.ctx, c.accountId);
     const charged = holds.reduce((s, h) => s + (h.posted_amount ?? 0n), 0n);
     expect(holds.map((h) => h.status)).toEqual(Array(Number(fits)).fill('posted'));
-    expect(charged).toBe(fits * EST);
+    expect(charged).toBe(fits * CHARGE);
     const child = await call(
       stack.server.url,
       'GET',
@@ -114,8 +126,10 @@ describe('money limits under concurrency', () => {
       keys.push(child.body.key);
     }
     const clients = keys.map(client);
-    const results = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => outcome(clients[i % 10]!.chat.completions.create(REQUEST))),
+    const results = await withSettlementPaused(() =>
+      Promise.all(
+        Array.from({ length: 300 }, (_, i) => outcome(clients[i % 10]!.chat.completions.create(REQUEST))),
+      ),
     );
     const refused = results.filter((r): r is APIError => r !== 'ok');
     expect(results.filter((r) => r === 'ok')).toHaveLength(Number(fits));
@@ -128,7 +142,7 @@ describe('money limits under concurrency', () => {
 
     await settled(stack.env.ctx, c.accountId);
     const books = await accountBooks(stack.env.ctx, c.accountId);
-    expect(books.balance).toBe(balance - fits * EST);
+    expect(books.balance).toBe(balance - fits * CHARGE);
     expect(books.balance >= 0n).toBe(true);
     await expectNoLedgerDrift(stack.env.ctx);
   });

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
  * Token rules (the contract the gateway's billing tests rely on):
  * - prompt_tokens = Σ over messages of ceil(utf8 bytes of the message's text / 4). A message's text is
  *   its string `content`, or the `text` of its content parts. Every UTF-8 character is at most 4
- *   bytes, so prompt_tokens ≤ the character count of the contents: a hold estimated from characters
- *   never under-counts.
+ *   bytes, so prompt_tokens ≤ the character count of the contents ≤ their bytes: a hold estimated
+ *   by Gonka's escrow rule (bytes, pricing.promptEscrowBytes) never under-counts.
  * - completion_tokens = number of words generated = min(max_tokens, L) where L is 8..64 drawn from
  *   a hash of the messages (max_tokens defaults to 256). One word is one token and, when
  *   streaming, one chunk.
