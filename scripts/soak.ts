@@ -4,7 +4,8 @@ import { closeContext, createContext } from '../shared/context.js';
 import { createLogger } from '../shared/logger.js';
 import { createQueues } from '../shared/queues.js';
 import { runBench } from './bench/processes.js';
-import { liveBatches, liveWork } from './soak/books.js';
+import { unbilledByCrash } from './soak/billing-checks.js';
+import { liveBatches, liveWork, readBooks } from './soak/books.js';
 import { runChecks } from './soak/checks.js';
 import { call } from './soak/http.js';
 import { Journal } from './soak/journal.js';
@@ -16,10 +17,16 @@ import { World } from './soak/world.js';
 
 /**
  * `npm run soak -- [--seconds 60] [--concurrency 12] [--accounts 4] [--keys 6] [--kill-workers]
- * [--seed N] [--keep]`: the whole gateway (api, workers, scheduler, simulator) on its own database and Redis
- * prefix under a random mix of traffic from accounts with low balances and child keys with tight
- * limits, while their owners change and delete keys and top up; node faults are injected per
- * request, and with --kill-workers the workers process is SIGKILLed and restarted now and then.
+ * [--kill-api] [--kill-scheduler] [--lose-redis] [--seed N] [--keep]`: the whole gateway (api,
+ * workers, scheduler, simulator) on its own database and Redis prefix under a random mix of traffic
+ * from accounts with low balances and child keys with tight limits, while their owners change and
+ * delete keys and top up; node faults are injected per request. Crashes now and then, each with its
+ * flag: --kill-workers SIGKILLs the workers process and starts a new one; --kill-api the api
+ * (requests in flight, streams half sent, jobs between admission and hand-off), a new one on the
+ * same port; --kill-scheduler the scheduler holding the leader lock, with a second replica running
+ * that must take it over; --lose-redis deletes every key of the run's Redis prefix at once, queues
+ * included (a Redis restarted without persistence), and a few seconds later runs the operator's
+ * recovery, `npm run reconcile -- --fix` (README, "What a crash costs").
  * Then it waits for the gateway to go quiet and checks every money invariant; exit 1 if one fails.
  * --keep leaves the run's database and Redis prefix behind for a look at what failed.
  */
@@ -30,12 +37,23 @@ const { values: args } = parseArgs({
     accounts: { type: 'string', default: '4' },
     keys: { type: 'string', default: '6' },
     'kill-workers': { type: 'boolean', default: false },
+    'kill-api': { type: 'boolean', default: false },
+    'kill-scheduler': { type: 'boolean', default: false },
+    'lose-redis': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     seed: { type: 'string', default: String(Date.now() % 1e9) },
   },
 });
 const seconds = Number(args.seconds);
 const seed = Number(args.seed);
+
+/** The crashes a run may cause, each with its flag. */
+const CRASHES = [
+  { flag: 'kill-workers', what: 'killing workers' },
+  { flag: 'kill-api', what: 'killing the api' },
+  { flag: 'kill-scheduler', what: 'killing the scheduler leader' },
+  { flag: 'lose-redis', what: 'losing Redis' },
+] as const;
 
 const ACTIONS = { chat: 30, stream: 15, job: 22, batch: 3, patch: 4, delete: 0.5, topup: 3 } as const;
 const BATCH_PATIENCE_MS = 60_000;
@@ -46,8 +64,9 @@ const elapsed = (since: number) => `${String(Math.round((Date.now() - since) / 1
 let stack: SoakStack | undefined;
 await runBench(
   async () => {
-    console.log(`soak: ${seconds} s, seed ${seed}${args['kill-workers'] ? ', killing workers' : ''}`);
-    stack = await startSoakStack({ keep: args.keep });
+    const crashes = CRASHES.filter((c) => args[c.flag]).map((c) => c.what);
+    console.log(`soak: ${seconds} s, seed ${seed}${crashes.map((c) => `, ${c}`).join('')}`);
+    stack = await startSoakStack({ keep: args.keep, schedulers: args['kill-scheduler'] ? 2 : 1 });
     const ctx = createContext(
       loadConfig(stack.env, () => {}),
       { logger: createLogger('warn') },
@@ -66,17 +85,35 @@ await runBench(
       if (!(await quiesce(ctx.sql, queues, BATCH_PATIENCE_MS))) {
         const live = await liveBatches(ctx.sql);
         console.log(`cancelling ${live.length} batches still running`);
-        for (const id of live)
+        // By its owner's session: a batch whose creation was answered or not (an api killed meanwhile).
+        const owners = new Map(world.accounts.map((a) => [a.id, a.jwt]));
+        for (const { id, account_id } of live)
           world.journal.count(
             'owner-cancel',
-            (await call(world.base, 'POST', `/api/batches/${id}/cancel`, { token: journal.batches.get(id) }))
+            (await call(world.base, 'POST', `/api/batches/${id}/cancel`, { token: owners.get(account_id) }))
               .status,
           );
         console.log(journal.takeWindow());
         await quiesce(ctx.sql, queues, QUIESCENCE_TIMEOUT_MS);
       }
+      // The recovery as README has it: a --fix that named accounts too busy to repair is run again
+      // once they are quiet.
+      if (stack.fixesLeft()) {
+        console.log('npm run reconcile -- --fix (again, now quiet)');
+        const fix = await stack.reconcileFix();
+        console.log(`reconcile --fix exited ${fix.code}:\n${fix.output.trim().replace(/^/gm, '    ')}`);
+      }
       const results = await runChecks(ctx, queues, world, journal);
       report(results, journal, stack);
+      const unbilled = unbilledByCrash(
+        await readBooks(ctx.sql),
+        journal,
+        ctx.config.SETTLEMENT_HANDOFF_WAIT_MS,
+      );
+      if (unbilled)
+        console.log(
+          `\n${unbilled} sync answers went unbilled: a crash took their settlement (README, "What a crash costs")`,
+        );
       if (results.some((r) => r.failures.length > 0)) process.exitCode = 1;
     } finally {
       await queues.close();
@@ -98,6 +135,8 @@ async function load(s: SoakStack, world: World): Promise<void> {
   );
   const user = async () => {
     while (Date.now() < deadline) {
+      // A client finds the api gone and tries again later: only requests in flight meet the crash.
+      await world.apiUp();
       const key = world.trafficKey();
       const action = world.random.weighted(ACTIONS);
       try {
@@ -114,17 +153,59 @@ async function load(s: SoakStack, world: World): Promise<void> {
       }
     }
   };
-  const killer = async () => {
-    while (args['kill-workers']) {
+  const log = (line: string) => console.log(`[${elapsed(started)}] ${line}`);
+  /** Now and then, while the load lasts, `crash` if its flag is set. */
+  const every = (flag: (typeof CRASHES)[number]['flag'], crash: () => Promise<void>) => async () => {
+    while (args[flag]) {
       await sleep(world.random.int(15_000, 35_000));
       if (Date.now() > deadline - 5000) return;
-      console.log(`[${elapsed(started)}] SIGKILL workers`);
-      await s.killWorkers(world.random.int(500, 3000));
-      console.log(`[${elapsed(started)}] workers restarted`);
+      await crash();
     }
   };
+  const crashers = [
+    every('kill-workers', async () => {
+      log('SIGKILL workers');
+      await s.killWorkers(world.random.int(500, 3000));
+      log('workers restarted');
+    }),
+    every('kill-api', async () => {
+      let up = () => {};
+      world.down = new Promise<void>((r) => {
+        up = r;
+      });
+      world.journal.disruptions.push({ kind: 'api', at: Date.now() });
+      log('SIGKILL api');
+      try {
+        await s.killApi(world.random.int(500, 3000));
+      } finally {
+        world.down = null;
+        up();
+      }
+      log('api restarted');
+    }),
+    every('kill-scheduler', async () => {
+      log('SIGKILL scheduler leader');
+      const tookOver = await s.killScheduler(world.random.int(500, 5000));
+      if (tookOver === null) world.journal.crashFailures.push('no other scheduler took the leader lock over');
+      log(`lock taken over after ${tookOver === null ? '(never)' : `${tookOver} ms`}; scheduler restarted`);
+    }),
+    every('lose-redis', async () => {
+      const at = Date.now();
+      const lost = await s.loseRedis();
+      world.journal.disruptions.push({ kind: 'redis', at });
+      log(`Redis lost its ${lost} keys`);
+      // The operator notices and runs the documented recovery.
+      await sleep(world.random.int(2000, 8000));
+      log('npm run reconcile -- --fix');
+      const fix = await s.reconcileFix();
+      log(`reconcile --fix exited ${fix.code}:\n${fix.output.trim().replace(/^/gm, '    ')}`);
+    }),
+  ];
   try {
-    await Promise.all([...Array.from({ length: Number(args.concurrency) }, user), killer()]);
+    await Promise.all([
+      ...Array.from({ length: Number(args.concurrency) }, user),
+      ...crashers.map((c) => c()),
+    ]);
   } finally {
     clearInterval(progress);
   }

@@ -1,6 +1,6 @@
 import { actualCharge } from '../../shared/pricing.js';
 import type { Books, HoldRow, JobRow } from './books.js';
-import type { Journal } from './journal.js';
+import type { Journal, SyncRecord } from './journal.js';
 
 /**
  * Each request billed as what happened to it: what was served is posted once at its actual cost,
@@ -62,15 +62,60 @@ export function jobBilling(books: Books): string[] {
   return out;
 }
 
-/** Sync chat: an answer that named its hold is billed at the usage it showed. */
-export function syncBilling(books: Books, journal: Journal): string[] {
+/** How far the client's and the gateway's instants of one answer may be apart. */
+const ANSWER_SLACK_MS = 1000;
+
+/**
+ * Whether a sync answer's settlement died in a crash the soak caused, as README ("What a crash
+ * costs") says it may, so that its hold was voided at its deadline and the request not billed: the
+ * api was SIGKILLed within `handoffMs` (SETTLEMENT_HANDOFF_WAIT_MS) after the answer, while its
+ * settlement waited in the api to be handed off; or Redis lost its data after the answer while the
+ * hold was still open (its settlement message waited in Redis). Only a hold voided after the crash
+ * is excused: one posted must still be posted right, one voided before it is a real loss.
+ */
+function settlementLostInCrash(s: SyncRecord, hold: HoldRow, journal: Journal, handoffMs: number): boolean {
+  if (hold.status !== 'voided' || !hold.resolved_at) return false;
+  const resolved = hold.resolved_at.getTime();
+  return journal.disruptions.some(
+    (d) =>
+      resolved > d.at &&
+      s.answeredAt <= d.at + ANSWER_SLACK_MS &&
+      (d.kind === 'redis' || s.answeredAt > d.at - handoffMs - ANSWER_SLACK_MS),
+  );
+}
+
+/**
+ * A stream the api's SIGKILL cut before its hold was written: a request it was serving, which README
+ * says goes unbilled.
+ */
+const cutByApiKill = (s: SyncRecord, journal: Journal) =>
+  s.usage === null &&
+  journal.disruptions.some((d) => d.kind === 'api' && Math.abs(s.answeredAt - d.at) <= ANSWER_SLACK_MS);
+
+/** The sync answers a crash left unbilled (settlementLostInCrash): reported, not failed. */
+export function unbilledByCrash(books: Books, journal: Journal, handoffMs: number): number {
+  const holds = new Map(books.holds.map((h) => [h.id, h]));
+  return journal.sync.filter((s) => {
+    const hold = s.holdId ? holds.get(s.holdId) : undefined;
+    return s.usage && hold && settlementLostInCrash(s, hold, journal, handoffMs);
+  }).length;
+}
+
+/**
+ * Sync chat: an answer that named its hold is billed at the usage it showed, unless a crash took
+ * its settlement (settlementLostInCrash).
+ */
+export function syncBilling(books: Books, journal: Journal, handoffMs: number): string[] {
   const holds = new Map(books.holds.map((h) => [h.id, h]));
   const out: string[] = [];
   for (const s of journal.sync) {
     if (!s.holdId) continue;
     const what = `sync chat ${s.holdId}`;
-    if (s.usage) out.push(...billedAsUsage(what, holds.get(s.holdId), s.usage));
-    else if (!holds.has(s.holdId)) out.push(`${what}: streamed, but no hold was recorded (served for free)`);
+    const hold = holds.get(s.holdId);
+    if (s.usage && hold && settlementLostInCrash(s, hold, journal, handoffMs)) continue;
+    if (s.usage) out.push(...billedAsUsage(what, hold, s.usage));
+    else if (!hold && !cutByApiKill(s, journal))
+      out.push(`${what}: streamed, but no hold was recorded (served for free)`);
   }
   return out;
 }

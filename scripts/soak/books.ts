@@ -97,9 +97,9 @@ export async function liveWork(sql: Sql): Promise<{ holds: number; jobs: number;
   return row!;
 }
 
-/** Batches not ended yet. */
-export async function liveBatches(sql: Sql): Promise<string[]> {
-  const rows = await sql<{ id: string }[]>`
-    select id from batches where status in ('validating', 'in_progress', 'finalizing', 'cancelling')`;
-  return rows.map((r) => r.id);
+/** Batches not ended yet, with their accounts. */
+export function liveBatches(sql: Sql): Promise<{ id: string; account_id: string }[]> {
+  return sql<{ id: string; account_id: string }[]>`
+    select id, account_id from batches
+    where status in ('validating', 'in_progress', 'finalizing', 'cancelling')`;
 }

@@ -42,10 +42,14 @@ export async function runChecks(
   const perKey = (f: (holds: HoldRow[], key: string) => string[]) =>
     [...journal.keys.keys()].flatMap((id) => f(keyHolds(id), id));
   const history = (id: string) => journal.keys.get(id)!.history;
+  const redisLosses = journal.disruptions.filter((d) => d.kind === 'redis').map((d) => d.at);
   return [
     {
       name: 'reconciliation (npm run reconcile) reports no drift',
-      failures: reconcile.drift.map((d) => `[${d.check}] ${d.subject}: ${d.message}`),
+      failures: reconcile.drift.map(
+        (d) =>
+          `[${d.check}] ${d.subject}: ${d.message}${d.expected !== undefined || d.actual !== undefined ? ` (expected ${d.expected ?? '?'}, actual ${d.actual ?? '?'})` : ''}`,
+      ),
     },
     {
       name: 'no hold is open',
@@ -109,15 +113,20 @@ export async function runChecks(
             holds,
             history(id),
             SLACK_MS,
+            redisLosses,
           ),
         ),
       ],
     },
     {
       name: 'every succeeded job, line and answer billed exactly once; failed or cancelled-before-run not at all',
-      failures: [...jobBilling(books), ...syncBilling(books, journal)],
+      failures: [...jobBilling(books), ...syncBilling(books, journal, ctx.config.SETTLEMENT_HANDOFF_WAIT_MS)],
     },
     { name: 'one Idempotency-Key, one job', failures: idempotency(books, journal) },
+    {
+      name: 'every crash was recovered from (a killed leader’s lock passed on)',
+      failures: journal.crashFailures,
+    },
   ];
 }
 

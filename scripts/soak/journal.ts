@@ -57,6 +57,8 @@ export interface KeyRecord {
 export interface SyncRecord {
   keyId: string;
   status: number;
+  /** When the answer (a stream's end) reached the client. */
+  answeredAt: number;
   holdId: string | null;
   /** The node's usage as the client saw it, when it saw all of it. */
   usage: { prompt_tokens: number; completion_tokens: number } | null;
@@ -70,7 +72,19 @@ export interface Refusal {
   answeredAt: number;
 }
 
+/**
+ * A crash the soak caused: the api SIGKILLed (its settlement hand-offs not yet sent die with it),
+ * or Redis losing the run's keys (the settlement messages still waiting in it are gone).
+ */
+export interface Disruption {
+  kind: 'api' | 'redis';
+  at: number;
+}
+
 export class Journal {
+  readonly disruptions: Disruption[] = [];
+  /** What a crash did not recover from while the load ran (a leader lock nobody took over). */
+  readonly crashFailures: string[] = [];
   readonly keys = new Map<string, KeyRecord>();
   readonly sync: SyncRecord[] = [];
   readonly refusals: Refusal[] = [];
@@ -80,8 +94,6 @@ export class Journal {
   readonly toppedUp = new Map<string, bigint>();
   /** Account → nGNK of top-ups whose answer never came (they may or may not have been credited). */
   readonly toppedUpMaybe = new Map<string, bigint>();
-  /** Batch id → its owner's session token (the owner may cancel it, whatever became of the key). */
-  readonly batches = new Map<string, string>();
   /** Outcome counts (`chat 200`, `job 402`, …): the progress line's, reset on each print. */
   private window = new Map<string, number>();
   readonly totals = new Map<string, number>();

@@ -1,4 +1,4 @@
-import { call } from './http.js';
+import { call, NO_ANSWER } from './http.js';
 import type { KeySettings } from './journal.js';
 import type { SoakKey, World } from './world.js';
 
@@ -30,6 +30,23 @@ function randomPatch(w: World, key: SoakKey): Patch {
   return { body: { expires_at: new Date(Date.now() + r.int(2000, 10_000)).toISOString() }, settings: {} };
 }
 
+/**
+ * The key as its owner reads it now, after a change whose answer never came (the api was killed
+ * mid-change): once a new api answers, whether the change committed shows. Null if it cannot tell.
+ */
+async function keyAfterLostAnswer(w: World, key: SoakKey): Promise<Record<string, unknown> | null> {
+  await w.apiUp();
+  const res = await call(w.base, 'GET', `/api/management/keys/${key.account.mkId}/children/${key.id}`, {
+    token: key.account.jwt,
+  });
+  return res.status === 200 ? res.body : null;
+}
+
+const same = (field: string, sent: unknown, read: unknown) =>
+  field === 'expires_at'
+    ? typeof read === 'string' && Date.parse(read) === Date.parse(sent as string)
+    : String(sent) === String(read);
+
 export async function patchKey(w: World): Promise<void> {
   const key = w.changeableKey();
   if (!key) return;
@@ -43,9 +60,14 @@ export async function patchKey(w: World): Promise<void> {
       token: key.account.mkKey,
       body: patch.body,
     });
-    const answeredAt = Date.now();
+    let answeredAt = Date.now();
     w.journal.count('patch', res.status);
-    if (res.status !== 200) return;
+    if (res.status === NO_ANSWER) {
+      // It took effect, if it did, at some instant before the key was read back.
+      const now = await keyAfterLostAnswer(w, key);
+      answeredAt = Date.now();
+      if (!now || !Object.entries(patch.body).every(([f, v]) => same(f, v, now[f]))) return;
+    } else if (res.status !== 200) return;
     const history = w.journal.keys.get(key.id)!.history;
     for (const [setting, value] of Object.entries(patch.settings))
       history.record(setting as keyof KeySettings, value as never, sentAt, answeredAt);
@@ -71,7 +93,8 @@ export async function deleteKey(w: World): Promise<void> {
       token: key.account.mkKey,
     });
     w.journal.count('delete', res.status);
-    if (res.status !== 200) return;
+    if (res.status === NO_ANSWER && (await keyAfterLostAnswer(w, key))?.status !== 'deleted') return;
+    if (res.status !== 200 && res.status !== NO_ANSWER) return;
     key.deleted = true;
     w.journal.keys.get(key.id)!.history.record('usable', false, sentAt, Date.now());
   });

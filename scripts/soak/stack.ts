@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { type Child, freePort, startChild, waitForHttp } from '../bench/processes.js';
 import { dropDatabase, unlinkPrefix } from '../bench/stack.js';
 import { GATEWAY_NODE_FLAGS } from '../node-flags.js';
@@ -17,6 +18,23 @@ export interface SoakStack {
   env: Record<string, string>;
   /** SIGKILL the workers process (as a crash would) and start a new one after `downMs`. */
   killWorkers(downMs: number): Promise<void>;
+  /** SIGKILL the api process mid-traffic and start a new one on the same port after `downMs`. */
+  killApi(downMs: number): Promise<void>;
+  /**
+   * SIGKILL the scheduler holding the leader lock (any one if none holds it), wait for the other
+   * replica to take the lock over, and start a new one `downMs` later. Resolves with how long the
+   * takeover took, or null if no other replica held the lock within `LEADER_TAKEOVER_MS`.
+   */
+  killScheduler(downMs: number): Promise<number | null>;
+  /**
+   * Lose every Redis key of the run's prefix at one instant, BullMQ's queues included, as a Redis
+   * restarted without persistence does (the shared server itself is neither flushed nor restarted).
+   */
+  loseRedis(): Promise<number>;
+  /** The operator's recovery, `npm run reconcile -- --fix`, with the gateway's environment. */
+  reconcileFix(): Promise<{ code: number | null; output: string }>;
+  /** Whether the last reconcileFix did not end clean (exit 1: drift, or accounts too busy to repair). */
+  fixesLeft(): boolean;
   /** The gateway processes' error and fatal log lines so far. */
   errorLines(): string[];
   stop(): Promise<void>;
@@ -41,6 +59,12 @@ const SOAK_TIMINGS = {
   BATCH_LINES_IN_FLIGHT: '4',
 };
 
+/**
+ * How long the leader lock may take to pass to another scheduler replica: the lock's TTL, then
+ * that replica's next task (every 2 s), with room for a loaded machine.
+ */
+const LEADER_TAKEOVER_MS = 30_000;
+
 /** The error and fatal lines (pino levels 50 and 60) a process printed so far. */
 const errorLinesOf = (c: Child) =>
   c
@@ -48,8 +72,25 @@ const errorLinesOf = (c: Child) =>
     .split('\n')
     .filter((l) => /"level":(50|60)/.test(l));
 
-/** `keep`: leave the database and the Redis prefix behind for a look after the run. */
-export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<SoakStack> {
+/**
+ * Every key of a prefix deleted in one script, so no process sees Redis half lost (a restart loses
+ * it all at once too). SCAN inside the script walks the whole keyspace while Redis waits: fine for
+ * a soak's Redis, whose other tenants are tests and benches.
+ */
+const LOSE_PREFIX_LUA = `
+local cursor, n = '0', 0
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do redis.call('UNLINK', k); n = n + 1 end
+until cursor == '0'
+return n`;
+
+/**
+ * `keep`: leave the database and the Redis prefix behind for a look after the run. `schedulers`:
+ * how many scheduler replicas (one leader among them) run.
+ */
+export async function startSoakStack(opts: { keep?: boolean; schedulers?: number } = {}): Promise<SoakStack> {
   const started: Child[] = [];
   const tag = randomBytes(4).toString('hex');
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -58,9 +99,11 @@ export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<Soa
   const prefix = `soak_${tag}`;
   const adminToken = randomBytes(16).toString('hex');
   let workers: Child | undefined;
+  let api: Child | undefined;
+  const schedulers: Child[] = [];
 
   const stop = async () => {
-    await Promise.allSettled([workers, ...started.reverse()].map((c) => c?.stop(5000)));
+    await Promise.allSettled([workers, ...schedulers, api, ...started.reverse()].map((c) => c?.stop(5000)));
     if (opts.keep) console.log(`kept: DATABASE_URL=${db} REDIS_PREFIX=${prefix}`);
     else await Promise.allSettled([unlinkPrefix(redisUrl, prefix), dropDatabase(db)]);
   };
@@ -90,37 +133,103 @@ export async function startSoakStack(opts: { keep?: boolean } = {}): Promise<Soa
     const role = (name: string, extra: Record<string, string> = {}) =>
       startChild(name, [...GATEWAY_NODE_FLAGS, 'dist/start.mjs', '--roles', name], { ...env, ...extra });
     // The api migrates the database; the others start once it serves.
-    const api = role('api', { PORT: String(port) });
-    started.push(api);
     const gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${gatewayUrl}/healthz`, 60_000);
-    const startWorkers = async () => {
-      const metricsPort = await freePort();
-      workers = role('workers', { METRICS_PORT: String(metricsPort) });
-      await waitForHttp(`http://127.0.0.1:${metricsPort}/metrics`, 60_000);
+    const startApi = async () => {
+      api = role('api', { PORT: String(port) });
+      await waitForHttp(`${gatewayUrl}/healthz`, 60_000);
     };
+    /** A role without the api's port, up once its metrics answer. */
+    const startServing = async (name: string) => {
+      const metricsPort = await freePort();
+      const child = role(name, { METRICS_PORT: String(metricsPort) });
+      await waitForHttp(`http://127.0.0.1:${metricsPort}/metrics`, 60_000);
+      return child;
+    };
+    const startWorkers = async () => {
+      workers = await startServing('workers');
+    };
+    await startApi();
     await startWorkers();
-    started.push(role('scheduler'));
+    for (let i = 0; i < (opts.schedulers ?? 1); i++) schedulers.push(await startServing('scheduler'));
     const logs: string[] = [];
-    const errorLines = () => [...logs, ...[...started, workers].flatMap((c) => (c ? errorLinesOf(c) : []))];
+    const errorLines = () => [
+      ...logs,
+      ...[...started, api, workers, ...schedulers].flatMap((c) => (c ? errorLinesOf(c) : [])),
+    ];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const kill = async (dead: Child) => {
+      // Lines it logged before it died are kept (a new process has a new output).
+      logs.push(...errorLinesOf(dead));
+      process.kill(dead.pid, 'SIGKILL');
+      await dead.stop(0);
+    };
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+    let lastFixCode: number | null = null;
+    const stopAll = async () => {
+      redis.disconnect();
+      await stop();
+    };
     return {
       gatewayUrl,
       adminToken,
       env,
       errorLines,
       async killWorkers(downMs) {
-        const dead = workers!;
-        // Lines it logged before it died are kept (a new process has a new output).
-        logs.push(...errorLinesOf(dead));
-        process.kill(dead.pid, 'SIGKILL');
-        await dead.stop(0);
-        await new Promise((r) => setTimeout(r, downMs));
+        await kill(workers!);
+        await sleep(downMs);
         await startWorkers();
       },
-      stop,
+      async killApi(downMs) {
+        await kill(api!);
+        await sleep(downMs);
+        await startApi();
+      },
+      async killScheduler(downMs) {
+        // The lock's value is `host:pid:nonce` (shared/scheduler/leader.ts).
+        const holder = async () => Number((await redis.get(`${prefix}:sched:leader`))?.split(':')[1]);
+        const leader = await holder();
+        const i = Math.max(
+          0,
+          schedulers.findIndex((c) => c.pid === leader),
+        );
+        const dead = schedulers[i]!;
+        await kill(dead);
+        schedulers.splice(i, 1);
+        const killedAt = Date.now();
+        let tookOver: number | null = null;
+        while (Date.now() - killedAt < LEADER_TAKEOVER_MS) {
+          const pid = await holder();
+          if (pid && pid !== dead.pid) {
+            tookOver = Date.now() - killedAt;
+            break;
+          }
+          await sleep(250);
+        }
+        await sleep(downMs);
+        schedulers.push(await startServing('scheduler'));
+        return tookOver;
+      },
+      async loseRedis() {
+        return (await redis.eval(LOSE_PREFIX_LUA, 0, `${prefix}:*`)) as number;
+      },
+      fixesLeft: () => lastFixCode !== null && lastFixCode !== 0,
+      reconcileFix() {
+        return new Promise((resolve) => {
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', 'scripts/reconcile.ts', '--fix'],
+            { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, maxBuffer: 16 << 20 },
+            (err, stdout, stderr) => {
+              lastFixCode = err ? ((err as { code?: number }).code ?? 2) : 0;
+              resolve({ code: lastFixCode, output: stdout + stderr });
+            },
+          );
+        });
+      },
+      stop: stopAll,
     };
   } catch (err) {
-    for (const c of [...started, workers])
+    for (const c of [...started, api, workers, ...schedulers])
       if (c) process.stderr.write(`--- ${c.name}:\n${c.output().slice(-2000)}\n`);
     await stop();
     throw err;

@@ -109,13 +109,16 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
 
 /**
  * Each 429 rate_limit_exceeded had the key's window full: at least the RPM limit's number of
- * requests admitted in the 60 s before it (refused requests take no slot).
+ * requests admitted in the 60 s before it (refused requests take no slot). A window Redis lost (at
+ * the instants `redisLosses`) is rebuilt from the key's holds of the last 60 s (rpm-window.ts),
+ * those admitted while it had no RPM limit included: after a loss they count too.
  */
 export function unfounded429s(
   refusals: readonly Refusal[],
   keyHolds: readonly HoldRow[],
   history: KeyHistory,
   slackMs: number,
+  redisLosses: readonly number[] = [],
 ): string[] {
   const out: string[] = [];
   for (const r of refusals) {
@@ -126,7 +129,8 @@ export function unfounded429s(
       (g) =>
         ms(g.created_at) > r.sentAt - 60_000 - slackMs &&
         ms(g.created_at) <= r.answeredAt + slackMs &&
-        tookSlot(g, history, slackMs, false),
+        (tookSlot(g, history, slackMs, false) ||
+          redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs)),
     ).length;
     if (limits.length === 0) out.push(`${r.keyId}: 429 at ${r.sentAt} with no RPM limit in force`);
     else if (inWindow < Math.min(...limits))

@@ -46,6 +46,7 @@ export async function syncChat(w: World, key: SoakKey): Promise<void> {
   w.journal.sync.push({
     keyId: key.id,
     status: res.status,
+    answeredAt: Date.now(),
     holdId: ok ? holdOfCompletion(res.body.id!) : null,
     usage: ok ? (res.body.usage ?? null) : null,
   });
@@ -77,6 +78,7 @@ export async function streamChat(w: World, key: SoakKey): Promise<void> {
   w.journal.sync.push({
     keyId: key.id,
     status: out.status,
+    answeredAt: Date.now(),
     holdId: out.id ? holdOfCompletion(out.id) : null,
     // Exact only for a stream read to its end with the usage chunk.
     usage: outcome === 'done' && includeUsage ? out.usage : null,
@@ -137,7 +139,6 @@ export async function batch(w: World, key: SoakKey): Promise<void> {
   });
   w.journal.count('batch', created.status);
   if (created.status !== 200 || !created.body?.id) return;
-  w.journal.batches.set(created.body.id, key.account.jwt);
   if (!r.chance(0.3)) return;
   await sleep(r.int(0, 3000));
   const res = await call(w.base, 'POST', `/v1/batches/${created.body.id}/cancel`, { token: key.token });

@@ -28,6 +28,8 @@ export interface SoakKey {
 export class World {
   readonly accounts: SoakAccount[] = [];
   readonly keys: SoakKey[] = [];
+  /** While the api is down (--kill-api): settled once a new one serves. Clients wait for it. */
+  down: Promise<void> | null = null;
 
   constructor(
     readonly base: string,
@@ -119,6 +121,10 @@ export class World {
   changeableKey(): SoakKey | undefined {
     const keys = this.keys.filter((k) => !k.deleted && k.expiresAt === null);
     return keys.length ? this.random.pick(keys) : undefined;
+  }
+
+  async apiUp(): Promise<void> {
+    while (this.down) await this.down;
   }
 
   /** Run `change` on the key after any change to it still under way. */
