@@ -43,8 +43,9 @@ export const inProgress = () =>
  * writing it, before answering: it gets that job (`replay`) instead of a second job and a second
  * charge. While the first is still being admitted a retry gets a 409; a claim whose job never
  * appeared (its submission died first, or is stalled) is taken over after a minute, for the same
- * job id. Kept in Redis for a day: a
- * Redis that lost its data forgets them (README).
+ * job id. Kept in Redis for a day; a Redis that lost its data forgets the claims, but not the jobs:
+ * the job's id is the key's (jobIdOf), so a new claim looks for it in Postgres first (after a loss,
+ * a key reused for a different request gets its job, not the 409 it would get from Redis).
  */
 export async function claimSubmission(
   ctx: Context,
@@ -55,7 +56,7 @@ export async function claimSubmission(
 ): Promise<IdempotentSubmission> {
   const hash = createHash('sha256').update(given).digest('hex');
   const name = ctx.keys.idempotency(key.account_id, key.management_key_id, hash);
-  let jobId = newId('job');
+  let jobId = jobIdOf(key.management_key_id, hash);
   const fingerprint = sha(canonicalJson(request));
   let mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
   let replaces = '';
@@ -64,13 +65,28 @@ export async function claimSubmission(
       number,
       string,
     ];
-    if (claimed === 1)
-      return {
-        jobId,
-        release: async () => {
-          await ctx.scripts.run('unclaim', [name], [mine]);
-        },
-      };
+    const claim = {
+      jobId,
+      release: async () => {
+        await ctx.scripts.run('unclaim', [name], [mine]);
+      },
+    };
+    if (claimed === 1 && replaces !== '') return claim; // taken over: findJob(jobId) just found none
+    if (claimed === 1) {
+      // A new claim: the key's first use, its first in a day, or Redis lost the claim. The job
+      // the key made (its id is the key's) answers the last, with the claim naming it again.
+      const made = await findJob(ctx.sql, jobId);
+      if (!made) return claim;
+      if (ctx.clock.now().getTime() - made.created_at.getTime() < REMEMBER_S * 1000) {
+        if (!visibleToKey(made, key)) throw ApiError.notFound('Job');
+        return { replay: made };
+      }
+      // Reused after its day, like a key never seen: a new job, under a new id.
+      jobId = newId('job');
+      replaces = mine;
+      mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
+      continue;
+    }
     const [heldBy, since, print] = holder.split(':') as [string, string, string | undefined];
     // (A claim made before fingerprints were canonical holds the body's print as sent.)
     if (print !== undefined && print !== fingerprint && print !== sha(JSON.stringify(request)))
@@ -91,6 +107,17 @@ export async function claimSubmission(
     mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}:${randomBytes(6).toString('hex')}`;
   }
   throw inProgress();
+}
+
+/**
+ * The job an Idempotency-Key makes, named by the key (its management key's and its hash), so the
+ * key finds its job in Postgres when Redis has lost the claim: a retry after a Redis restart is
+ * answered with that job instead of making and charging a second. The 16 bytes are of a hash only
+ * its owner's key can give: the id is as opaque as a random one (and grants nothing by itself).
+ */
+function jobIdOf(managementKeyId: string, keyHash: string): string {
+  const bytes = createHash('sha256').update(`job:${managementKeyId}:${keyHash}`).digest().subarray(0, 16);
+  return `job_${bytes.toString('base64url')}`;
 }
 
 /** JSON with every object's keys sorted: the same request sent with its keys in another order is the same request. */

@@ -78,6 +78,20 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     await expectNoLedgerDrift(stack.env.ctx);
   });
 
+  it('answers a retry with its job although Redis lost the claim (restarted without persistence)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const first = await submit(c.childKey, 'order-after-restart');
+    expect(first.status).toBe(202);
+    await stack.env.ctx.redis.del(claimName(c, 'order-after-restart'));
+    const again = await submit(c.childKey, 'order-after-restart');
+    expect(again).toMatchObject({ status: 202, replayed: 'true', body: { id: first.body.id } });
+    expect(await holdsOf(c)).toBe(1);
+    // The claim names the job again: the next retry is answered from Redis.
+    expect((await stack.env.ctx.redis.get(claimName(c, 'order-after-restart')))?.split(':')[0]).toBe(
+      first.body.id,
+    );
+  });
+
   it('shares keys across the child keys of one management key, not across management keys', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const sibling = await fetch(`${stack.server.url}/api/management/keys/${c.mkId}/children`, {
