@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
@@ -20,15 +21,29 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
  * not exist.
  */
 export async function loadAdmissionState(ctx: Context, keyId: string, at: Date): Promise<boolean> {
-  const snap = await readAdmissionSnapshot(
-    ctx.sql,
-    keyId,
-    isoDay(at),
-    isoDay(startOfUtcMonth(at)),
-    isoDay(monthResetsAt(at)),
-    new Date(at.getTime() - CREDIT_MARK_MS),
-  );
+  const read = () =>
+    readAdmissionSnapshot(
+      ctx.sql,
+      keyId,
+      isoDay(at),
+      isoDay(startOfUtcMonth(at)),
+      isoDay(monthResetsAt(at)),
+      new Date(at.getTime() - CREDIT_MARK_MS),
+    );
+  let snap = await read();
   if (!snap) return false;
+  // No balance: Redis lost the account's data (or this is its first request). Requests admitted
+  // just before the loss may still be writing their holds (a sync chat's waits
+  // SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres again once they have landed
+  // (RECONCILE_INFLIGHT_MS, the gap allowed between a request's Redis step and its write), or the
+  // rebuilt RPM window, counters and balance leave them out, and the key admits a second RPM
+  // limit's worth in the same minute. Once one loader has put the balance back, its wait covered
+  // the account's other keys too.
+  if ((await ctx.redis.exists(ctx.keys.balance(snap.key.account_id))) === 0) {
+    await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
+    snap = await read();
+    if (!snap) return false;
+  }
   const { key } = snap;
   await publishChildKeyState(ctx, key);
   await publishManagementKeyState(ctx, snap.mk);
