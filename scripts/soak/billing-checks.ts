@@ -67,20 +67,27 @@ const ANSWER_SLACK_MS = 1000;
 
 /**
  * Whether a sync answer's settlement died in a crash the soak caused, as README ("What a crash
- * costs") says it may, so that its hold was voided at its deadline and the request not billed: the
- * api was SIGKILLed within `handoffMs` (SETTLEMENT_HANDOFF_WAIT_MS) after the answer, while its
- * settlement waited in the api to be handed off; or Redis lost its data after the answer while the
- * hold was still open (its settlement message waited in Redis). Only a hold voided after the crash
- * is excused: one posted must still be posted right, one voided before it is a real loss.
+ * costs") says it may, so that the request was not billed: the api was SIGKILLed within `handoffMs`
+ * (SETTLEMENT_HANDOFF_WAIT_MS) after the answer, while its settlement waited in the api to be
+ * handed off (its hold voided at its deadline, or never written: the answer does not wait for that
+ * write); or Redis lost its data after the answer while the hold was still open (its settlement
+ * message waited in Redis; the hold was written, and voided at its deadline). Only a hold voided
+ * after the crash, or missing, is excused: one posted must still be posted right, one voided
+ * before it is a real loss.
  */
-function settlementLostInCrash(s: SyncRecord, hold: HoldRow, journal: Journal, handoffMs: number): boolean {
-  if (hold.status !== 'voided' || !hold.resolved_at) return false;
-  const resolved = hold.resolved_at.getTime();
+function settlementLostInCrash(
+  s: SyncRecord,
+  hold: HoldRow | undefined,
+  journal: Journal,
+  handoffMs: number,
+): boolean {
+  if (hold && (hold.status !== 'voided' || !hold.resolved_at)) return false;
+  const resolved = hold?.resolved_at?.getTime() ?? Number.POSITIVE_INFINITY;
   return journal.disruptions.some(
     (d) =>
       resolved > d.at &&
       s.answeredAt <= d.at + ANSWER_SLACK_MS &&
-      (d.kind === 'redis' || s.answeredAt > d.at - handoffMs - ANSWER_SLACK_MS),
+      (d.kind === 'redis' ? hold !== undefined : s.answeredAt > d.at - handoffMs - ANSWER_SLACK_MS),
   );
 }
 
@@ -97,7 +104,7 @@ export function unbilledByCrash(books: Books, journal: Journal, handoffMs: numbe
   const holds = new Map(books.holds.map((h) => [h.id, h]));
   return journal.sync.filter((s) => {
     const hold = s.holdId ? holds.get(s.holdId) : undefined;
-    return s.usage && hold && settlementLostInCrash(s, hold, journal, handoffMs);
+    return s.usage && settlementLostInCrash(s, hold, journal, handoffMs);
   }).length;
 }
 
@@ -112,7 +119,7 @@ export function syncBilling(books: Books, journal: Journal, handoffMs: number): 
     if (!s.holdId) continue;
     const what = `sync chat ${s.holdId}`;
     const hold = holds.get(s.holdId);
-    if (s.usage && hold && settlementLostInCrash(s, hold, journal, handoffMs)) continue;
+    if (s.usage && settlementLostInCrash(s, hold, journal, handoffMs)) continue;
     if (s.usage) out.push(...billedAsUsage(what, hold, s.usage));
     else if (!hold && !cutByApiKill(s, journal))
       out.push(`${what}: streamed, but no hold was recorded (served for free)`);
