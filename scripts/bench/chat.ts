@@ -1,4 +1,4 @@
-import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { CHAT_BODY } from './chat-body.js';
 import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
 import { createBenchCustomer, heldNgonka } from './gateway-key.js';
 import { load, type Target } from './load.js';
@@ -22,11 +22,7 @@ const WARMUP_S = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const C1_S = 6;
 const C32_S = 8;
-const BODY = JSON.stringify({
-  model: SIM_MODEL_QWEN3_235B,
-  messages: [{ role: 'user', content: 'Write one short sentence about rivers.' }],
-  max_tokens: 32,
-});
+const BODY = CHAT_BODY;
 
 const started: Child[] = [];
 let stack: BenchStack | undefined;

@@ -44,6 +44,8 @@ export interface StackOptions {
    * them, the request path first and the queues on what is left.
    */
   workersNice?: number;
+  /** The bundle to run instead of a fresh dist/start.mjs (bench:ab compares two builds). */
+  bundle?: string;
 }
 
 const TSX = ['--import', 'tsx'];
@@ -90,8 +92,8 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     const flags = [...GATEWAY_NODE_FLAGS, ...(opts.nodeFlags ?? [])];
     const profile = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
     // As `npm start` runs the gateway: the bundle, under plain node.
-    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
-    const start = (roles: string) => [...flags, 'dist/start.mjs', '--roles', roles];
+    if (!opts.bundle) execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+    const start = (roles: string) => [...flags, opts.bundle ?? 'dist/start.mjs', '--roles', roles];
     const api = startChild('gateway', [...profile, ...start(opts.split ? 'api' : 'api,workers')], env);
     started.push(api);
     // The workers process serves only /metrics: that it answers says its workers are running.
