@@ -38,7 +38,7 @@ import {
   queuePayloads,
 } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followBull, redisOutageLog } from '../shared/redis/outage-log.js';
+import { followBull, redisOutageLog, workerErrorLog } from '../shared/redis/outage-log.js';
 import { settleAll } from '../shared/settle-all.js';
 import type { Upstream } from '../shared/upstream.js';
 
@@ -335,8 +335,10 @@ export function startInferenceWorker(
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });
-  followBull(worker, redisOutageLog(ctx.logger, 'workers'), (err) =>
-    ctx.logger.error({ err }, 'inference worker error'),
+  followBull(
+    worker,
+    redisOutageLog(ctx.logger, 'workers'),
+    workerErrorLog(ctx.logger, 'inference worker error'),
   );
   return worker;
 }

@@ -107,3 +107,29 @@ function isConnectionError(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
   return (typeof code === 'string' && CONNECTION_CODES.has(code)) || err.message === 'Connection is closed.';
 }
+
+/** BullMQ's error for a job whose key is gone: `Missing key for job 42. moveToFinished`. */
+const VANISHED_JOB = /^Missing key for job (\S+)\. /;
+
+/**
+ * A worker's errors that are not Redis being out of reach (followBull's `other`), as `msg` at error
+ * level, except one expected after Redis lost its data (a restart without persistence, or a job
+ * removed by hand): the message of a job the worker was running is gone when it finishes. Postgres
+ * holds the job and the reconciliation check queues a live one again, so that is a warning naming
+ * the job, once (BullMQ reports it again when it then tries to fail the job), not error lines.
+ */
+export function workerErrorLog(logger: Logger, msg: string): (err: Error) => void {
+  const warned = new Set<string>();
+  return (err) => {
+    const vanished = VANISHED_JOB.exec(err.message);
+    if (vanished) {
+      if (warned.has(vanished[1]!)) return;
+      if (warned.size >= 1000) warned.clear(); // a bound; a repeat after it is one more line
+      warned.add(vanished[1]!);
+      logger.warn(
+        { jobId: vanished[1] },
+        'job message vanished (Redis lost it?); the reconciliation check queues a live job again',
+      );
+    } else logger.error({ err }, msg);
+  };
+}
