@@ -32,13 +32,17 @@ const openHolds = async (accountId: string) =>
       select count(*)::int as n from holds where account_id = ${accountId} and status = 'open'`
   )[0]!.n;
 
+/** A customer whose child key has a daily limit, so the key's counters are rebuilt and checked too. */
+const limitedCustomer = () =>
+  createCustomer(stack.env.ctx, stack.server.url, {
+    balance: 10_000_000n,
+    child: { limit_daily_ngonka: '5000000' },
+  });
+
 describe('Redis lost mid-run, the whole stack running', () => {
   it('reconcile --fix restores admission state; in-flight and queued jobs finish and bill once', async () => {
     const { ctx } = stack.env;
-    const c = await createCustomer(ctx, stack.server.url, {
-      balance: 10_000_000n,
-      child: { limit_daily_ngonka: '5000000' },
-    });
+    const c = await limitedCustomer();
     const url = stack.server.url;
     for (let i = 0; i < 3; i++) {
       const r = await call(url, 'POST', '/v1/chat/completions', {
@@ -91,10 +95,7 @@ describe('Redis lost mid-run, the whole stack running', () => {
   it('after the next request rebuilds the state, the scheduled check puts back the open holds’ records', async () => {
     const { ctx } = stack.env;
     const url = stack.server.url;
-    const c = await createCustomer(ctx, url, {
-      balance: 10_000_000n,
-      child: { limit_daily_ngonka: '5000000' },
-    });
+    const c = await limitedCustomer();
     const jobs: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await call(url, 'POST', '/v1/jobs', {
@@ -118,20 +119,11 @@ describe('Redis lost mid-run, the whole stack running', () => {
     // The holds are still open (their node calls take 2 s): the check puts their records back.
     const check = await reconcileCheck(ctx, stack.deps.queues);
     expect(check.ok).toBe(false); // reported, and mended
-    const [open] = await ctx.sql<{ n: number }[]>`
-      select count(*)::int as n from holds where account_id = ${c.accountId} and status = 'open'`;
-    expect(open!.n).toBeGreaterThanOrEqual(3);
+    expect(await openHolds(c.accountId)).toBeGreaterThanOrEqual(3);
 
     for (const id of jobs)
       await waitFor(`job ${id}`, async () => (await jobStatus(c.childKey, id)) === 'succeeded', 30_000);
-    await waitFor(
-      'all holds settled',
-      async () =>
-        (
-          await ctx.sql`select count(*)::int as n from holds where account_id = ${c.accountId} and status = 'open'`
-        )[0]?.n === 0,
-      30_000,
-    );
+    await waitFor('all holds settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
     // Each settlement gave back what its hold did not charge, through its restored record.
     const report = await runReconcile(ctx, { queues: stack.deps.queues });
     expect(report.drift).toEqual([]);
@@ -159,10 +151,7 @@ describe('Redis lost mid-run, the whole stack running', () => {
   it('names an account too busy to repair instead of reporting it clean, and repairs it once quiet', async () => {
     const { ctx } = stack.env;
     const url = stack.server.url;
-    const c = await createCustomer(ctx, url, {
-      balance: 10_000_000n,
-      child: { limit_daily_ngonka: '5000000' },
-    });
+    const c = await limitedCustomer();
     // Admitted and held before Redis goes; answered and settled after.
     const slow = call(url, 'POST', '/v1/chat/completions', {
       token: c.childKey,
