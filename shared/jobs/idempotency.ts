@@ -60,27 +60,30 @@ export async function claimSubmission(
   const fingerprint = sha(canonicalJson(request));
   let mine = `${jobId}:${ctx.clock.now().getTime()}:${fingerprint}`;
   let replaces = '';
+  /** This submission holds the claim: it makes job `id`, or gives the claim back. */
+  const held = (id: string, claim: string): IdempotentSubmission => ({
+    jobId: id,
+    release: async () => {
+      await ctx.scripts.run('unclaim', [name], [claim]);
+    },
+  });
+  /** The job the key made answers this submission, if this key may see it. */
+  const replay = (job: JobRow): IdempotentSubmission => {
+    if (!visibleToKey(job, key)) throw ApiError.notFound('Job');
+    return { replay: job };
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     const [claimed, holder] = (await ctx.scripts.run('claim', [name], [mine, replaces, REMEMBER_S])) as [
       number,
       string,
     ];
-    const claim = {
-      jobId,
-      release: async () => {
-        await ctx.scripts.run('unclaim', [name], [mine]);
-      },
-    };
-    if (claimed === 1 && replaces !== '') return claim; // taken over: findJob(jobId) just found none
     if (claimed === 1) {
+      if (replaces !== '') return held(jobId, mine); // taken over: findJob(jobId) just found none
       // A new claim: the key's first use, its first in a day, or Redis lost the claim. The job
       // the key made (its id is the key's) answers the last, with the claim naming it again.
       const made = await findJob(ctx.sql, jobId);
-      if (!made) return claim;
-      if (ctx.clock.now().getTime() - made.created_at.getTime() < REMEMBER_S * 1000) {
-        if (!visibleToKey(made, key)) throw ApiError.notFound('Job');
-        return { replay: made };
-      }
+      if (!made) return held(jobId, mine);
+      if (ctx.clock.now().getTime() - made.created_at.getTime() < REMEMBER_S * 1000) return replay(made);
       // Reused after its day, like a key never seen: a new job, under a new id.
       jobId = newId('job');
       replaces = mine;
@@ -94,10 +97,7 @@ export async function claimSubmission(
         param: 'Idempotency-Key',
       });
     const job = await findJob(ctx.sql, heldBy);
-    if (job) {
-      if (!visibleToKey(job, key)) throw ApiError.notFound('Job');
-      return { replay: job };
-    }
+    if (job) return replay(job);
     if (ctx.clock.now().getTime() - Number(since) < DEAD_AFTER_MS) throw inProgress();
     replaces = holder;
     // Taken over under the same job id: were the first submission only slow, not dead, its job
