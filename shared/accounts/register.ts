@@ -4,6 +4,7 @@ import { type AccountRow, findAccountIdByReferralCode, insertAccount } from '../
 import { createCustomerLedgerAccount } from '../db/queries/ledger-accounts.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
+import { loadRedisBalance } from '../ledger/credit.js';
 import { hashPassword } from '../password.js';
 import { countRegistration } from './login-throttle.js';
 
@@ -50,12 +51,39 @@ export async function registerAccount(ctx: Context, input: RegisterInput): Promi
   }
   const passwordHash = await hashPassword(input.password);
 
+  const account = await insertWithFreshCode(ctx, input.email, passwordHash, referredBy);
+  await publishEmptyBalance(ctx, account.id);
+  return account;
+}
+
+/**
+ * Put the new account's balance (0) in Redis, so the top-ups that follow are added to it there
+ * (creditRedisBalance adds only to a balance Redis has) and its first request finds it. Without
+ * it, that request's load takes Redis for having lost the account's data and waits
+ * RECONCILE_INFLIGHT_MS for holds in flight (loadAdmissionState), which a new account cannot have:
+ * it has no keys yet. Best-effort: a Redis outage must not stop a sign-up, and the first request
+ * then loads the balance from Postgres as before.
+ */
+async function publishEmptyBalance(ctx: Context, accountId: string): Promise<void> {
+  try {
+    await loadRedisBalance(ctx, accountId, 0n, []);
+  } catch (err) {
+    ctx.logger.warn({ err, accountId }, 'new account balance not published to Redis; loaded on first use');
+  }
+}
+
+async function insertWithFreshCode(
+  ctx: Context,
+  email: string,
+  passwordHash: string,
+  referredBy: string | null,
+): Promise<AccountRow> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await ctx.sql.begin(async (tx) => {
         const account = await insertAccount(tx, {
           id: newId('acct'),
-          email: input.email,
+          email,
           passwordHash,
           referralCode: newReferralCode(),
           referredBy,

@@ -94,6 +94,16 @@ describe('admin top-ups: happy', () => {
     expect(await balanceOf(owner)).toBe('700');
   });
 
+  it('puts a new account’s top-up in Redis at once, so its first request need not load the balance', async () => {
+    const owner = await registerOwner();
+    const redisBalance = () => env.ctx.redis.get(env.ctx.keys.balance(owner.id));
+    // Registration publishes the empty balance: a top-up is added to it there, and the first
+    // request's load finds it instead of taking Redis for having lost the account.
+    expect(await redisBalance()).toBe('0');
+    expect((await topup({ account_id: owner.id, amount_ngonka: '700', reference: ref() })).status).toBe(201);
+    expect(await redisBalance()).toBe('700');
+  });
+
   it('accepts the token in x-admin-token as well', async () => {
     const owner = await registerOwner();
     const res = await call(server.url, 'POST', '/api/admin/topups', {
