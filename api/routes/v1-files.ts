@@ -14,7 +14,7 @@ import {
 import { formatFile } from '../../shared/batches/format.js';
 import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
-import { listFiles } from '../../shared/db/queries/files.js';
+import { type FilePurpose, listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
 import { unstorable } from '../../shared/json-body-check.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
@@ -86,9 +86,29 @@ function uploadsInTurn(n: number): RequestHandler {
  */
 const uploadFields = z.strictObject({ purpose: z.unknown() });
 
-/** OpenAI's list parameters for GET /v1/files (its default and largest page: 10,000 files). */
+/** The purposes of the files kept here: batch input, and the batches' output and error files. */
+const HELD_PURPOSES = ['batch', 'batch_output'] as const satisfies readonly FilePurpose[];
+const isHeld = (purpose: string): purpose is FilePurpose =>
+  (HELD_PURPOSES as readonly string[]).includes(purpose);
+
+/**
+ * OpenAI's list parameters for GET /v1/files (its default and largest page: 10,000 files). Its
+ * purposes are all accepted, as a client filtering by one of them expects: those this gateway never
+ * holds list nothing.
+ */
 export const listFilesQuery = z.strictObject({
-  purpose: z.enum(['batch', 'batch_output']).optional(),
+  purpose: z
+    .enum([
+      ...HELD_PURPOSES,
+      'assistants',
+      'assistants_output',
+      'fine-tune',
+      'fine-tune-results',
+      'vision',
+      'user_data',
+      'evals',
+    ])
+    .optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
   order: z.enum(['asc', 'desc']).default('desc'),
   after: z.string().max(100).optional(),
@@ -132,9 +152,14 @@ export function v1FilesRouter(ctx: Context): Router {
 
   r.get('/', async (req, res) => {
     const q = parse(listFilesQuery, req.query);
+    const { purpose } = q;
+    if (purpose !== undefined && !isHeld(purpose)) {
+      res.json(listPage([], 0, q.limit));
+      return;
+    }
     const rows = await listFiles(ctx.sql, {
       scope: { managementKeyId: res.locals.childKey.management_key_id },
-      ...(q.purpose ? { purpose: q.purpose } : {}),
+      ...(purpose ? { purpose } : {}),
       order: q.order,
       ...(q.after ? { afterId: q.after } : {}),
       limit: q.limit + 1,

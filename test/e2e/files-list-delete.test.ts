@@ -55,6 +55,14 @@ describe('listing and deleting files', () => {
     const oldest = await call(stack.server.url, 'GET', '/v1/files?order=asc&limit=2', { token: c.childKey });
     expect(oldest.body.data.map((f: { id: string }) => f.id)).toEqual([ids[0], ids[1]]);
     expect((await c.openai.files.list({ purpose: 'batch_output' })).data).toEqual([]);
+    // OpenAI's other purposes are files this gateway never holds: an empty list, as OpenAI answers
+    // an account that has none; a purpose OpenAI does not have is a 400 naming it.
+    expect((await c.openai.files.list({ purpose: 'assistants' })).data).toEqual([]);
+    const unknownPurpose = await call(stack.server.url, 'GET', '/v1/files?purpose=bogus', {
+      token: c.childKey,
+    });
+    expect(unknownPurpose.status).toBe(400);
+    expect(unknownPurpose.body.error.param).toBe('purpose');
 
     // Another account's file as a cursor tells nothing (an empty page, as for a cursor past the end).
     const foreign = await call(stack.server.url, 'GET', `/v1/files?after=${ids[2]}`, {
