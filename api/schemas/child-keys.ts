@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RPM_LIMIT_MAX } from '../../shared/admission/rpm-window.js';
 import type { ChildKeyRow } from '../../shared/db/queries/child-keys.js';
 import { type ChildKeyUsage, effectiveChildKeyStatus } from '../../shared/keys/child-keys.js';
 import { formatNgonka, formatNullableNgonka, ngonkaInput } from '../../shared/money.js';
@@ -19,7 +20,7 @@ const rpm = z
   .number()
   .int('must be an integer')
   .positive('must be positive')
-  .max(1_000_000, 'must be at most 1000000')
+  .max(RPM_LIMIT_MAX, `must be at most ${RPM_LIMIT_MAX}`)
   .describe('Requests per rolling 60 s');
 
 /** `null` on create means the same as leaving the field out: no limit / no expiry / no metadata. */

@@ -28,7 +28,7 @@ function queue(multi: ChainableCommander, r: Repair): void {
       multi.set(r.key, '1', 'EX', r.ttlS, 'NX');
       return;
     case 'rpmWindow':
-      // In slices, as load-rpm-window-1.lua adds them; a window may hold up to rate_limit_rpm entries.
+      // In slices, as load-rpm-window-1.lua adds them; a window may hold up to RPM_LIMIT_MAX entries.
       for (let i = 0; i < r.entries.length; i += 1000)
         multi.zadd(r.key, ...windowPairs(r.entries.slice(i, i + 1000)));
       multi.pexpire(r.key, RPM_WINDOW_MS);

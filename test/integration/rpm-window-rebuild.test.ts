@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { publishChildKeyState } from '../../shared/admission/key-state.js';
 import { readRpmWindow } from '../../shared/admission/rpm-window.js';
 import { ManualClock } from '../../shared/clock.js';
 import { type ApiError, statusOf } from '../../shared/errors.js';
@@ -34,6 +35,22 @@ async function admitAt(f: KeyFixture, seconds: number[]): Promise<string[]> {
 const windowOf = (f: KeyFixture) =>
   env.ctx.redis.zrange(env.ctx.keys.rpm(f.accountId, f.key.id), 0, -1, 'WITHSCORES');
 
+/** The owner changes the key's RPM limit, as PATCH does: in Postgres, then published to Redis. */
+async function setRpm(f: KeyFixture, rpm: number | null): Promise<void> {
+  const [row] = await env.ctx.sql`
+    update child_keys set rate_limit_rpm = ${rpm}, version = version + 1 where id = ${f.key.id}
+    returning id, account_id, management_key_id, status, limit_daily_ngonka, limit_monthly_ngonka,
+              rate_limit_rpm, expires_at, version`;
+  await publishChildKeyState(env.ctx, row as never);
+}
+
+/** At 60 s the request admitted at 0 s leaves the window: room for exactly one. */
+async function oneLeavesAt60(f: KeyFixture): Promise<void> {
+  clock.set(at(60));
+  expect(await request(f)).toBe('ok');
+  expect(await request(f)).toBe('rate_limit_exceeded');
+}
+
 async function refusal(f: KeyFixture): Promise<ApiError> {
   const err = await hold(env.ctx, f.key, 1n).then(
     () => null,
@@ -60,19 +77,16 @@ describe('RPM window after Redis loses it', () => {
 
     clock.set('2026-11-26T10:00:59.999Z');
     expect(await request(f)).toBe('rate_limit_exceeded');
-    clock.set(at(60));
-    expect(await request(f)).toBe('ok');
-    expect(await request(f)).toBe('rate_limit_exceeded');
+    await oneLeavesAt60(f);
   });
 
   it('starts empty for a key whose holds are all older than 60 s, exact at the edge', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 2 });
     const [, last] = await admitAt(f, [0, 1]);
-    const key = { id: f.key.id, rate_limit_rpm: 2 };
-    expect(await readRpmWindow(env.ctx.sql, key, new Date('2026-11-26T10:01:00.999Z'))).toEqual([
+    expect(await readRpmWindow(env.ctx.sql, f.key.id, new Date('2026-11-26T10:01:00.999Z'))).toEqual([
       { id: last, atMs: Date.parse(at(1)) },
     ]);
-    expect(await readRpmWindow(env.ctx.sql, key, new Date(at(61)))).toEqual([]);
+    expect(await readRpmWindow(env.ctx.sql, f.key.id, new Date(at(61)))).toEqual([]);
     clock.set(at(61)); // the hold at 1 s leaves the window now
     await flushPrefix(env.ctx);
     expect(await request(f)).toBe('ok');
@@ -126,9 +140,48 @@ describe('RPM window after Redis loses it', () => {
     const err = await refusal(f);
     expect(err.type).toBe('rate_limit_exceeded');
     expect(err.extra.retry_after_ms).toBe(30_000);
-    clock.set(at(60));
-    expect(await request(f)).toBe('ok');
-    expect(await request(f)).toBe('rate_limit_exceeded');
+    await oneLeavesAt60(f);
     expect((await runReconcile(env.ctx)).drift).toEqual([]);
+  });
+
+  // Live, a window keeps every request admitted under a limit for its 60 s, through a limit lowered
+  // or cleared meanwhile: raised again, the limit still counts them. A rebuild must too, whatever
+  // the limit is at the moment Redis lost the window.
+  it('keeps the holds of a limit lowered when Redis lost it: raised back, it grants none again', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 4 });
+    await admitAt(f, [0, 1, 2, 3]);
+    clock.set(at(10));
+    await setRpm(f, 2);
+    await flushPrefix(env.ctx);
+    expect(await request(f)).toBe('rate_limit_exceeded'); // reloads the key under its limit of 2
+    await setRpm(f, 4);
+    // Four admitted in the last 60 s, as without the loss: full until the first leaves at 60 s.
+    expect(await request(f)).toBe('rate_limit_exceeded');
+    await oneLeavesAt60(f);
+  });
+
+  it('keeps the holds of a limit cleared when Redis lost it: set again, it grants none again', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 2 });
+    await admitAt(f, [0, 1]);
+    clock.set(at(10));
+    await setRpm(f, null);
+    await flushPrefix(env.ctx);
+    expect(await request(f)).toBe('ok'); // reloads the key with no limit
+    await setRpm(f, 2);
+    const err = await refusal(f);
+    expect(err.type).toBe('rate_limit_exceeded');
+    expect(err.extra.retry_after_ms).toBe(50_000); // the request at 0 s leaves the window at 60 s
+  });
+
+  it('is rebuilt by reconcile --fix with the holds of a limit lowered meanwhile', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 3 });
+    await admitAt(f, [0, 1, 2]);
+    clock.set(at(10));
+    await setRpm(f, 1);
+    await flushPrefix(env.ctx);
+    await runReconcile(env.ctx, { fix: true });
+    await setRpm(f, 3);
+    expect(await request(f)).toBe('rate_limit_exceeded');
+    await oneLeavesAt60(f);
   });
 });

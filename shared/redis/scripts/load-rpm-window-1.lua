@@ -4,7 +4,7 @@
 -- KEYS: 1 rpm window
 -- ARGV: score (admission ms), member (hold id), … in pairs
 if #ARGV == 0 or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
--- In slices: unpack is bounded by Lua's stack, and a window may hold up to rate_limit_rpm entries.
+-- In slices: unpack is bounded by Lua's stack, and a window may hold up to RPM_LIMIT_MAX entries.
 for i = 1, #ARGV, 2000 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 1999, #ARGV)))
 end
