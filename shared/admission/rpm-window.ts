@@ -11,16 +11,22 @@ export const RPM_LIMIT_MAX = 1_000_000;
 
 /**
  * A key's RPM window as Postgres records it at `at`: its holds created in (at − 60 s, at], one per
- * admitted request, whatever the key's limit is now. Live, the window keeps every request admitted
- * under a limit for its 60 s, through a limit lowered or cleared meanwhile, and a limit raised or
- * set again still counts them; a window rebuilt to the limit of the moment (its newest N, or none
- * without a limit) would let that change grant them a second time. Postgres does not say which holds
- * were admitted under a limit, so those admitted without one count too: after a loss, the limit errs
- * on its own side. At most the newest RPM_LIMIT_MAX: that many fill the window at any limit a key
- * may have, and older ones leave first, so they would change no answer.
+ * admitted request. All of them, not the newest `rate_limit_rpm`: live, the window keeps every
+ * request admitted under a limit for its 60 s, through a limit lowered meanwhile, and a limit raised
+ * back still counts them; a window cut to the limit of the moment would let the raise grant them a
+ * second time. At most the newest RPM_LIMIT_MAX: that many fill the window at any limit a key may
+ * have, and older ones leave first, so they would change no answer.
+ * No limit, no window (admit-7.lua keeps none): a busy unlimited key, the common case, would
+ * otherwise read a minute of its traffic on every load after a loss. The price is that a limit
+ * cleared before the loss and set again within the minute starts from an empty window.
  */
-export async function readRpmWindow(db: Db, keyId: string, at: Date): Promise<RpmWindowEntry[]> {
-  return holdsCreatedIn(db, keyId, new Date(at.getTime() - RPM_WINDOW_MS), at, RPM_LIMIT_MAX);
+export async function readRpmWindow(
+  db: Db,
+  key: Pick<ChildKeyState, 'id' | 'rate_limit_rpm'>,
+  at: Date,
+): Promise<RpmWindowEntry[]> {
+  if (!key.rate_limit_rpm) return [];
+  return holdsCreatedIn(db, key.id, new Date(at.getTime() - RPM_WINDOW_MS), at, RPM_LIMIT_MAX);
 }
 
 /** Score and member pairs as admit-7.lua adds them: admission ms, hold id. */
@@ -34,10 +40,14 @@ export function windowPairs(entries: readonly RpmWindowEntry[]): (string | numbe
  */
 export async function loadRpmWindow(
   ctx: Context,
-  key: Pick<ChildKeyState, 'id' | 'account_id'>,
+  key: Pick<ChildKeyState, 'id' | 'account_id' | 'rate_limit_rpm'>,
   at: Date,
 ): Promise<void> {
-  const entries = await readRpmWindow(ctx.sql, key.id, at);
+  const window = ctx.keys.rpm(key.account_id, key.id);
+  // The requests that reach a key while its state is missing each load it: once one has put the
+  // window back, the others need not read it again (the script would not write it anyway).
+  if (!key.rate_limit_rpm || (await ctx.redis.exists(window)) === 1) return;
+  const entries = await readRpmWindow(ctx.sql, key, at);
   if (entries.length === 0) return;
-  await ctx.scripts.run('loadRpmWindow', [ctx.keys.rpm(key.account_id, key.id)], windowPairs(entries));
+  await ctx.scripts.run('loadRpmWindow', [window], windowPairs(entries));
 }

@@ -125,7 +125,7 @@ export async function readRestoredWindows(
     [...redis.keys].map(async ([id, rk]) => {
       const key = truth.keys.get(id);
       if (!key || rk.rpmWindow || Object.keys(rk.hash).length > 0) return;
-      out.set(id, await readRpmWindow(ctx.sql, id, at));
+      out.set(id, await readRpmWindow(ctx.sql, key, at));
     }),
   );
   return out;
