@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
-import { holdsCreatedIn, type RpmWindowEntry } from '../db/queries/rpm-window.js';
+import { holdsCreatedIn, type RpmWindowEntry, rpmLimitClearedAt } from '../db/queries/rpm-window.js';
 import type { ChildKeyState } from './key-state.js';
 
 /** The RPM window's span: admit-7.lua drops an entry once `now − 60000` reaches its score. */
@@ -11,22 +11,26 @@ export const RPM_LIMIT_MAX = 1_000_000;
 
 /**
  * A key's RPM window as Postgres records it at `at`: its holds created in (at − 60 s, at], one per
- * admitted request. All of them, not the newest `rate_limit_rpm`: live, the window keeps every
- * request admitted under a limit for its 60 s, through a limit lowered meanwhile, and a limit raised
- * back still counts them; a window cut to the limit of the moment would let the raise grant them a
- * second time. At most the newest RPM_LIMIT_MAX: that many fill the window at any limit a key may
- * have, and older ones leave first, so they would change no answer.
- * No limit, no window (admit-7.lua keeps none): a busy unlimited key, the common case, would
- * otherwise read a minute of its traffic on every load after a loss. The price is that a limit
- * cleared before the loss and set again within the minute starts from an empty window.
+ * admitted request. Live, the window keeps every request admitted under a limit for its 60 s,
+ * through a limit lowered or cleared meanwhile, and a limit raised or set again still counts them;
+ * a window rebuilt to the limit of the moment (its newest N, or none without a limit) would let
+ * that change grant them a second time. So a key with a limit gets all of them (at most the newest
+ * RPM_LIMIT_MAX: that many fill the window at any limit a key may have, and older ones leave
+ * first), and a key without one those up to its limit's clearing, if that was within the minute.
+ * A key that has had no limit for a minute, the common busy case, reads none (admission keeps no
+ * window for it). Postgres does not say which holds were admitted under a limit, so any admitted
+ * without one in between count too: after a loss, the limit errs on its own side.
  */
 export async function readRpmWindow(
   db: Db,
   key: Pick<ChildKeyState, 'id' | 'rate_limit_rpm'>,
   at: Date,
 ): Promise<RpmWindowEntry[]> {
-  if (!key.rate_limit_rpm) return [];
-  return holdsCreatedIn(db, key.id, new Date(at.getTime() - RPM_WINDOW_MS), at, RPM_LIMIT_MAX);
+  const after = new Date(at.getTime() - RPM_WINDOW_MS);
+  if (key.rate_limit_rpm) return holdsCreatedIn(db, key.id, after, at, RPM_LIMIT_MAX);
+  const cleared = await rpmLimitClearedAt(db, key.id);
+  if (!cleared || cleared <= after) return [];
+  return holdsCreatedIn(db, key.id, after, cleared < at ? cleared : at, RPM_LIMIT_MAX);
 }
 
 /** Score and member pairs as admit-7.lua adds them: admission ms, hold id. */
@@ -46,7 +50,7 @@ export async function loadRpmWindow(
   const window = ctx.keys.rpm(key.account_id, key.id);
   // The requests that reach a key while its state is missing each load it: once one has put the
   // window back, the others need not read it again (the script would not write it anyway).
-  if (!key.rate_limit_rpm || (await ctx.redis.exists(window)) === 1) return;
+  if ((await ctx.redis.exists(window)) === 1) return;
   const entries = await readRpmWindow(ctx.sql, key, at);
   if (entries.length === 0) return;
   await ctx.scripts.run('loadRpmWindow', [window], windowPairs(entries));

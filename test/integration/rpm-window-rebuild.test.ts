@@ -2,7 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publishChildKeyState } from '../../shared/admission/key-state.js';
 import { readRpmWindow } from '../../shared/admission/rpm-window.js';
 import { ManualClock } from '../../shared/clock.js';
+import { findChildKey, updateChildKey } from '../../shared/db/queries/child-keys.js';
 import { type ApiError, statusOf } from '../../shared/errors.js';
+import { applyChildKeyPatch } from '../../shared/keys/child-keys.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
@@ -35,13 +37,14 @@ async function admitAt(f: KeyFixture, seconds: number[]): Promise<string[]> {
 const windowOf = (f: KeyFixture) =>
   env.ctx.redis.zrange(env.ctx.keys.rpm(f.accountId, f.key.id), 0, -1, 'WITHSCORES');
 
-/** The owner changes the key's RPM limit, as PATCH does: in Postgres, then published to Redis. */
+/** The owner changes the key's RPM limit with PATCH's own writes: in Postgres, then published to Redis. */
 async function setRpm(f: KeyFixture, rpm: number | null): Promise<void> {
-  const [row] = await env.ctx.sql`
-    update child_keys set rate_limit_rpm = ${rpm}, version = version + 1 where id = ${f.key.id}
-    returning id, account_id, management_key_id, status, limit_daily_ngonka, limit_monthly_ngonka,
-              rate_limit_rpm, expires_at, version`;
-  await publishChildKeyState(env.ctx, row as never);
+  const now = clock.now();
+  const row = await env.ctx.sql.begin(async (tx) => {
+    const cur = await findChildKey(tx, f.accountId, f.key.management_key_id, f.key.id, { forUpdate: true });
+    return updateChildKey(tx, f.key.id, applyChildKeyPatch(cur!, { rate_limit_rpm: rpm }, now), now);
+  });
+  await publishChildKeyState(env.ctx, row);
 }
 
 /** At 60 s the request admitted at 0 s leaves the window: room for exactly one. */
@@ -161,16 +164,35 @@ describe('RPM window after Redis loses it', () => {
     await oneLeavesAt60(f);
   });
 
+  it('keeps the holds of a limit cleared when Redis lost it: set again, it grants none again', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 2 });
+    await admitAt(f, [0, 1]);
+    clock.set(at(10));
+    await setRpm(f, null);
+    await flushPrefix(env.ctx);
+    expect(await request(f)).toBe('ok'); // reloads the key with no limit
+    await setRpm(f, 2);
+    const err = await refusal(f);
+    expect(err.type).toBe('rate_limit_exceeded');
+    expect(err.extra.retry_after_ms).toBe(50_000); // the request at 0 s leaves the window at 60 s
+  });
+
   // A busy key without a limit is the common case, and after a loss each of its requests that finds
   // the state missing loads it: none reads a minute of its traffic for a window admission keeps
-  // none of (so a limit cleared before the loss and set again within the minute starts afresh).
-  it('rebuilds no window for a key without a limit', async () => {
-    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: null });
-    await admitAt(f, [0, 1, 2]);
-    clock.set(at(10));
+  // none of. Nor does one whose limit was cleared more than a minute ago.
+  it('rebuilds no window for a key that has had no limit for a minute', async () => {
+    const never = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: null });
+    await admitAt(never, [0, 1, 2]);
+    const cleared = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 5 });
+    await admitAt(cleared, [0, 1]);
+    await setRpm(cleared, null);
+    await admitAt(cleared, [30, 50]);
+    clock.set(at(61)); // cleared at 1 s: a minute ago
     await flushPrefix(env.ctx);
-    expect(await request(f)).toBe('ok');
-    expect(await windowOf(f)).toEqual([]);
+    expect(await request(never)).toBe('ok');
+    expect(await request(cleared)).toBe('ok');
+    expect(await windowOf(never)).toEqual([]);
+    expect(await windowOf(cleared)).toEqual([]);
   });
 
   it('is rebuilt by reconcile --fix with the holds of a limit lowered meanwhile', async () => {

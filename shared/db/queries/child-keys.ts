@@ -114,6 +114,9 @@ export async function updateChildKey(
       limit_daily_ngonka = ${next.limit_daily_ngonka},
       limit_monthly_ngonka = ${next.limit_monthly_ngonka},
       rate_limit_rpm = ${next.rate_limit_rpm},
+      -- On the right of a set, rate_limit_rpm is the value before this update.
+      rpm_limit_cleared_at = case when rate_limit_rpm is not null and ${next.rate_limit_rpm}::int4 is null
+                                  then ${at} else rpm_limit_cleared_at end,
       expires_at = ${next.expires_at},
       metadata = ${db.json(next.metadata as Parameters<Db['json']>[0])},
       deleted_at = case when ${next.status} = 'deleted' then coalesce(deleted_at, ${at}) end,
