@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context } from '../shared/context.js';
 import { type AppDeps, createApp } from './app.js';
+import { answerClientErrors } from './client-errors.js';
 import { fastV1 } from './fast-v1.js';
 
 /** How often a closing server ends the connections whose last answer has gone out meanwhile. */
@@ -29,6 +30,7 @@ export function createApiServer(ctx: Context, deps?: AppDeps): Server {
       handler(req, res);
     },
   );
+  answerClientErrors(server, requestTimeout);
   const open = new Set<Socket>();
   connections.set(server, open);
   server.on('connection', (socket: Socket) => {

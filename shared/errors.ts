@@ -10,6 +10,8 @@ export type ErrorType =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'child_key_limit'
   | 'insufficient_balance'
   | 'rate_limit_exceeded'
@@ -70,6 +72,10 @@ export function statusOf(type: ErrorType): number {
       return 409;
     case 'payload_too_large':
       return 413;
+    case 'request_timeout':
+      return 408;
+    case 'headers_too_large':
+      return 431;
     case 'rate_limit_exceeded':
       return 429;
     case 'internal_error':

@@ -60,6 +60,8 @@ const ERROR_TYPES: Record<ErrorType, string> = {
   not_found: '404 (another account’s resources too)',
   conflict: '409',
   payload_too_large: '413',
+  request_timeout: '408: the whole request did not arrive within REQUEST_TIMEOUT_MS',
+  headers_too_large: '431: the request headers are over the server’s limit',
   rate_limit_exceeded: '429; `retry_after_ms`, and the Retry-After header',
   internal_error: '500',
   upstream_error: '502: the model failed after retries',

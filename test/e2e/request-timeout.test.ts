@@ -18,7 +18,16 @@ describe('REQUEST_TIMEOUT_MS', () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const started = Date.now();
     const stalled = slowUpload(stack.server.url, c.childKey);
-    expect(await stalled.status).toBe(408);
+    const answer = await stalled.answer;
+    expect(answer.status).toBe(408);
+    // In the error envelope, with the request's id, as every answer.
+    expect(answer.headers['x-request-id']).toMatch(/.+/);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: expect.objectContaining({
+        type: 'request_timeout',
+        message: expect.stringContaining('1500 ms'),
+      }),
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
     await waitFor('the spool emptied', () => readdirSync(spool).length === 0);
     // One sent at once is well within it.

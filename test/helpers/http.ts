@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { AppDeps } from '../../api/app.js';
 import { createApiServer } from '../../api/server.js';
 import type { Context } from '../../shared/context.js';
@@ -52,4 +52,38 @@ export async function call<T = any>(
   const res = await fetch(base + path, { method, headers, body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+/** An answer read off the socket: the status, headers (lower-case names) and body as text. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Send bytes as they are (a request fetch would refuse to make) and read the answer until the
+ * server closes the connection.
+ */
+export function rawHttp(base: string, request: string): Promise<RawAnswer> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    // The server may close while the request is still being written: the answer is what arrived.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`no HTTP answer: ${JSON.stringify(text)}`));
+      const [statusLine = '', ...lines] = text.slice(0, end).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: text.slice(end + 4) });
+    });
+  });
 }

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 
 /** Uploads to POST /v1/files at the HTTP level: whole, or held back mid-body. */
@@ -20,6 +20,13 @@ export function multipart(): { type: string; body: Buffer } {
   return { type: `multipart/form-data; boundary=${boundary}`, body };
 }
 
+/** What the gateway answered an upload (status -1: the connection failed with no answer). */
+export interface UploadAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
 /**
  * An upload whose body is sent in two parts: the second, its last bytes, only when `finish` is
  * called (so the first has reached the file's content, which the gateway is spooling).
@@ -27,8 +34,8 @@ export function multipart(): { type: string; body: Buffer } {
 export function slowUpload(url: string, key: string) {
   const { type, body } = multipart();
   const cut = body.length - 16;
-  let answered: (status: number) => void = () => {};
-  const status = new Promise<number>((resolve) => {
+  let answered: (a: UploadAnswer) => void = () => {};
+  const answer = new Promise<UploadAnswer>((resolve) => {
     answered = resolve;
   });
   const req = request(`${url}/v1/files`, {
@@ -36,12 +43,24 @@ export function slowUpload(url: string, key: string) {
     headers: { authorization: `Bearer ${key}`, 'content-type': type, 'content-length': body.length },
   });
   req.on('response', (res) => {
-    res.resume();
-    res.on('end', () => answered(res.statusCode ?? 0));
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () =>
+      answered({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }),
+    );
   });
-  req.on('error', () => answered(-1));
+  req.on('error', () => answered({ status: -1, headers: {}, body: '' }));
   req.write(body.subarray(0, cut));
-  return { status, finish: () => req.end(body.subarray(cut)), abort: () => req.destroy() };
+  return {
+    status: answer.then((a) => a.status),
+    answer,
+    finish: () => req.end(body.subarray(cut)),
+    abort: () => req.destroy(),
+  };
 }
 
 export async function upload(url: string, key: string, signal?: AbortSignal): Promise<number> {

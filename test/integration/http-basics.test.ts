@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { call, rawHttp, startTestServer, type TestServer } from '../helpers/http.js';
 
 let env: TestEnv;
 let server: TestServer;
@@ -33,6 +33,27 @@ describe('HTTP basics', () => {
     const res = await call(server.url, 'GET', '/healthz', { headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers.get('x-request-id')).toBe('abc-123');
   });
+
+  it.each([
+    ['a request line it cannot parse', 'GARBAGE\r\n\r\n', 400, 'invalid_request_error'],
+    [
+      'headers past the size limit',
+      `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
+  ])(
+    'answers %s in the error envelope with a request id, as every answer',
+    async (_what, request, status, type) => {
+      const answer = await rawHttp(server.url, request);
+      expect(answer.status).toBe(status);
+      expect(answer.headers['x-request-id']).toMatch(/.+/);
+      expect(answer.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(answer.body)).toEqual({
+        error: expect.objectContaining({ type, message: expect.any(String) }),
+      });
+    },
+  );
 
   it('answers malformed JSON with 400 invalid_request_error', async () => {
     const res = await call(server.url, 'POST', '/api/auth/register', { rawBody: '{"email": ' });
