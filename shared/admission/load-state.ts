@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
 import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
+import { countStateLoad } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
@@ -32,6 +33,7 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
     );
   let snap = await read();
   if (!snap) return false;
+  countStateLoad();
   // No balance: Redis lost the account's data (or this is its first request). Requests admitted
   // just before the loss may still be writing their holds (a sync chat's waits
   // SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres again once they have landed
@@ -81,9 +83,33 @@ export async function runWithKeyState(
 ): Promise<KeyScriptReply> {
   let reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   for (let i = 0; reply[0] === 'load' && i < 3; i++) {
-    if (!(await loadAdmissionState(ctx, keyId, at)))
+    if (!(await sharedLoad(ctx, keyId, at)))
       throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
     reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   }
   return reply;
+}
+
+/** The loads running in this process, per Redis connection (one per context) and child key. */
+const loadsRunning = new WeakMap<object, Map<string, Promise<boolean>>>();
+
+/**
+ * loadAdmissionState, shared by the requests of one key that find its state missing while a load
+ * of it runs: after a Redis loss a busy key's requests all do, and each would otherwise read the
+ * Postgres snapshot (twice, across RECONCILE_INFLIGHT_MS) for the same result. A request that
+ * joins a load begun a moment before it (at an `at` a little earlier) is no worse off: its script
+ * runs again after, and answers `load` once more only if the load missed its period (a new day
+ * began meanwhile), when the next round loads afresh.
+ */
+function sharedLoad(ctx: Context, keyId: string, at: Date): Promise<boolean> {
+  let running = loadsRunning.get(ctx.redis);
+  if (!running) {
+    running = new Map();
+    loadsRunning.set(ctx.redis, running);
+  }
+  const joined = running.get(keyId);
+  if (joined) return joined;
+  const load = loadAdmissionState(ctx, keyId, at).finally(() => running.delete(keyId));
+  running.set(keyId, load);
+  return load;
 }

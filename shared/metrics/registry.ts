@@ -24,6 +24,12 @@ const admissions = new Counter({
   registers: [processRegistry],
 });
 
+const stateLoads = new Counter({
+  name: 'gateway_admission_state_loads_total',
+  help: 'Child keys whose admission state was rebuilt in Redis from Postgres: a key’s first request, or every key after Redis lost its data (a burst of these is a Redis loss or restart)',
+  registers: [processRegistry],
+});
+
 const settlementLag = new Histogram({
   name: 'gateway_settlement_lag_seconds',
   help: 'From a request being handed to settlement to its hold being booked',
@@ -86,6 +92,11 @@ export function observeAdmission(refusal: ApiError | null, startedMs: number): v
   admissionDuration.observe({ outcome: refusal ? 'refused' : 'admitted' }, seconds);
   const code = refusal?.extra.code;
   admissions.inc({ result: refusal ? (typeof code === 'string' ? code : refusal.type) : 'admitted' });
+}
+
+/** One rebuild of a child key's admission state (loadAdmissionState). */
+export function countStateLoad(): void {
+  stateLoads.inc();
 }
 
 /** The settlement worker's onSettled hook. */

@@ -5,9 +5,10 @@ import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { ApiError } from '../../shared/errors.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { processRegistry } from '../../shared/metrics/registry.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
-import { outcome } from '../helpers/scheduler.js';
+import { flushPrefix, outcome } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 let env: TestEnv;
@@ -219,4 +220,25 @@ describe('admission', () => {
     expect(await outcome(admit(env.ctx, input(f.key, 200n)))).toBe('ok');
     expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('500');
   });
+
+  // After a loss every request of a busy key finds its state missing at once: one rebuild serves
+  // them all, not one Postgres snapshot (read twice, across RECONCILE_INFLIGHT_MS) per request.
+  it('rebuilds a key once for the requests that find its state missing together', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n, rpm: 100 });
+    await admit(env.ctx, input(f.key, 1n));
+    await flushPrefix(env.ctx);
+    const loadsBefore = await stateLoads();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => outcome(admit(env.ctx, input(f.key, 1n)))),
+    );
+    expect(results).toEqual(Array(20).fill('ok'));
+    expect((await stateLoads()) - loadsBefore).toBe(1);
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe(String(1_000 - 21));
+  });
 });
+
+/** gateway_admission_state_loads_total of this process so far. */
+async function stateLoads(): Promise<number> {
+  const metric = await processRegistry.getSingleMetric('gateway_admission_state_loads_total')?.get();
+  return metric?.values[0]?.value ?? 0;
+}
