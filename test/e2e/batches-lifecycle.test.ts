@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatchBatch } from '../../shared/batches/dispatch.js';
 import { expireBatch } from '../../shared/batches/expire.js';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { defaultSimPrice, SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { priceTokens } from '../../shared/pricing.js';
 import { settled } from '../helpers/books.js';
 import { createCustomer, secondManagementKey } from '../helpers/customer.js';
@@ -78,7 +78,11 @@ async function lineStates(batchId: string): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 const charged = (output: any[]) =>
-  output.reduce((s, o) => s + priceTokens(BigInt(o.response.body.usage.total_tokens), 4n, 12000), 0n);
+  output.reduce(
+    (s, o) =>
+      s + priceTokens(BigInt(o.response.body.usage.total_tokens), defaultSimPrice(SIM_MODEL_QWQ_32B), 12000),
+    0n,
+  );
 
 describe('batch input validation', () => {
   it('refuses a malformed input file with a 400 naming the file and the line', async () => {

@@ -1,6 +1,6 @@
 import { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { defaultSimPrice, SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { holdEstimate, priceTokens } from '../../shared/pricing.js';
 import { settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -21,8 +21,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-// The simulator's QwQ-32B costs 4 nGNK a token at the node; the gateway adds 20%.
-const NODE_PRICE = 4n;
+// What the simulator's QwQ-32B costs a token at the node; the gateway adds 20%.
+const NODE_PRICE = defaultSimPrice(SIM_MODEL_QWQ_32B);
 const MARKUP_BPS = 12000;
 const INITIAL = 1_000_000_000n;
 

@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWEN3_235B, SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import {
+  defaultSimPrice,
+  SIM_MODEL_QWEN3_235B,
+  SIM_MODEL_QWQ_32B,
+} from '../../shared/gonka/simulator/index.js';
 import { settled as settledBooks } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { useTestStack } from '../helpers/stack.js';
 
-const stack = useTestStack();
+// QwQ-32B at 4 nGNK a token (the default is 5): with the 1.2× markup a rate of 4.8 a token, which
+// no whole per-token figure states (see 'publishes a rate a client can reproduce its charge from').
+const stack = useTestStack({
+  sim: {
+    models: [
+      { id: SIM_MODEL_QWEN3_235B, pricePerToken: defaultSimPrice(SIM_MODEL_QWEN3_235B) },
+      { id: SIM_MODEL_QWQ_32B, pricePerToken: 4n },
+    ],
+  },
+});
 
 const MODEL = SIM_MODEL_QWEN3_235B;
 const ask = (content: string) => [{ role: 'user' as const, content }];

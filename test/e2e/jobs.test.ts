@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { defaultSimPrice, SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { priceTokens } from '../../shared/pricing.js';
 import { createCustomer, secondManagementKey } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call, startTestServer } from '../helpers/http.js';
@@ -61,8 +62,10 @@ describe('async jobs', () => {
     expect(job.result.object).toBe('chat.completion');
     expect(job.result.model).toBe(SIM_MODEL_QWQ_32B);
     expect(job.usage.total_tokens).toBe(job.usage.prompt_tokens + job.usage.completion_tokens);
-    // 4 nGNK/token at the node, ×1.2.
-    expect(job.cost_ngonka).toBe(String(Math.ceil(job.usage.total_tokens * 4 * 1.2)));
+    // The node's price a token, ×1.2.
+    expect(job.cost_ngonka).toBe(
+      priceTokens(BigInt(job.usage.total_tokens), defaultSimPrice(SIM_MODEL_QWQ_32B), 12000).toString(),
+    );
     await waitFor('settled', async () => {
       const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
       return (

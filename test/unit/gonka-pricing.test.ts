@@ -23,11 +23,11 @@ describe('PricingCache', () => {
     expect(cache.price(SIM_MODEL_QWQ_32B)).toBeUndefined();
     await cache.start();
     expect(cache.price(SIM_MODEL_QWEN3_235B)).toBe(10n);
-    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(4n);
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
     expect(cache.models()).toHaveLength(2);
 
     sim.setPrice(SIM_MODEL_QWQ_32B, 7n);
-    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(4n);
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
     await cache.refresh();
     expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(7n);
   });
@@ -45,11 +45,11 @@ describe('PricingCache', () => {
     const pool = new NodePool(['http://127.0.0.1:9', ...sim.urls]);
     cache = new PricingCache({ pool, timeoutMs: 2_000 });
     await cache.refresh();
-    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(4n);
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
 
     await sim.close();
     await expect(cache.refresh()).rejects.toThrow();
-    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(4n);
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
   });
 
   it('reads the older `model_id` field and digit-string prices exactly', () => {

@@ -19,10 +19,21 @@ export interface SimModel {
 
 export const SIM_MODEL_QWEN3_235B = 'Qwen/Qwen3-235B-A22B-Instruct-2507-FP8';
 export const SIM_MODEL_QWQ_32B = 'Qwen/QwQ-32B';
+/**
+ * Whole prices under the default 1.2× markup (12 and 6 nGNK a token), so out of the box a model's
+ * published per-token price is exactly the rate its requests are billed at.
+ */
 export const DEFAULT_SIM_MODELS: readonly SimModel[] = [
   { id: SIM_MODEL_QWEN3_235B, pricePerToken: 10n },
-  { id: SIM_MODEL_QWQ_32B, pricePerToken: 4n },
+  { id: SIM_MODEL_QWQ_32B, pricePerToken: 5n },
 ];
+
+/** A default simulator model's node price (nGNK a token). */
+export function defaultSimPrice(id: string): bigint {
+  const model = DEFAULT_SIM_MODELS.find((m) => m.id === id);
+  if (!model) throw new Error(`no default simulator model ${id}`);
+  return model.pricePerToken;
+}
 
 /** Node i's private key: fixed, so its address is the same on every run and in every test. */
 export function simulatorNodeKey(index: number): string {
