@@ -61,6 +61,14 @@ export class CircuitBreaker {
     this.trialInFlight = false;
   }
 
+  /**
+   * When it opened, while it is open with no trial in flight (else null): NodePool.pick lets such a
+   * node have its trial before the cooldown ends when no node at all may be used.
+   */
+  get idleOpenSince(): number | null {
+    return this.open && !this.trialInFlight ? this.openedAt : null;
+  }
+
   state(nowMs: number): BreakerState {
     if (!this.open) return 'closed';
     return this.trialInFlight || nowMs - this.openedAt >= this.cooldownMs ? 'half-open' : 'open';

@@ -106,16 +106,27 @@ export class NodePool {
    * A node whose cooldown has passed gets its half-open trial first (failover absorbs a failed
    * trial; otherwise a recovered node would never see traffic again). Otherwise the lowest
    * (latency EWMA + 1 ms) × (in flight + 1): fast nodes win, busy ones share the load.
+   * When every node serving the model is open (none usable, tried or not), the one open longest
+   * with no trial in flight has its trial early, as in Envoy's panic mode: a whole pool tripped by
+   * a burst of failures would otherwise refuse every request for a full cooldown after the nodes
+   * are well again, while one request at a time per node is all a pool still down costs.
    */
   pick(exclude?: ReadonlySet<string>, model?: string): NodeInfo | undefined {
     const now = this.clock.now().getTime();
     let best: Entry | undefined;
     let bestScore = Number.POSITIVE_INFINITY;
+    let anyUsable = false;
+    let earlyTrial: Entry | undefined;
     for (const e of this.entries.values()) {
-      if (exclude?.has(e.info.url)) continue;
       if (model !== undefined && e.info.models && !e.info.models.includes(model)) continue;
       const admission = e.breaker.admission(now);
-      if (admission === 'blocked') continue;
+      if (admission !== 'blocked') anyUsable = true;
+      if (exclude?.has(e.info.url)) continue;
+      if (admission === 'blocked') {
+        const since = e.breaker.idleOpenSince;
+        if (since !== null && (!earlyTrial || since < earlyTrial.breaker.idleOpenSince!)) earlyTrial = e;
+        continue;
+      }
       if (admission === 'trial') {
         e.breaker.startTrial();
         e.inFlight++;
@@ -126,6 +137,10 @@ export class NodePool {
         best = e;
         bestScore = score;
       }
+    }
+    if (!best && !anyUsable && earlyTrial) {
+      earlyTrial.breaker.startTrial();
+      best = earlyTrial;
     }
     if (best) best.inFlight++;
     return best?.info;

@@ -83,6 +83,19 @@ describe('sync chat when nodes fail', () => {
     await expectVoided(c.accountId, c.jwt);
   });
 
+  it('serves again as soon as the nodes recover, though failures opened every breaker', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (const n of stack.sim.nodes) n.setFaults({ status: 500 });
+    const ask500 = () => refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+    while (stack.deps.upstream.pool.status().some((n) => n.state === 'closed'))
+      expect((await ask500()).status).toBe(502);
+    for (const n of stack.sim.nodes) n.setFaults({});
+    // Within the breakers' cooldown: one node has its trial early rather than all refusing for it.
+    const res = await c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello again') });
+    expect(res.choices[0]?.message.content).toMatch(/\w+/);
+    expect(stack.deps.upstream.pool.status().filter((n) => n.state === 'closed')).toHaveLength(1);
+  });
+
   it('answers 503 upstream_unavailable when every node is unreachable, and voids the hold', async () => {
     const own = await startTestStack({ workers: {} });
     try {

@@ -41,16 +41,34 @@ describe('NodePool circuit breaker', () => {
 
   it('a failed trial re-opens it for another full cooldown', () => {
     const clock = new ManualClock('2026-11-26T00:00:00Z');
-    const pool = new NodePool([A], { clock, cooldownMs: 10_000 });
+    const pool = new NodePool([A, B], { clock, cooldownMs: 10_000 });
     failTimes(pool, A, 3);
     clock.advance(10_000);
     expect(pool.pick()?.url).toBe(A);
     pool.failure(A);
     expect(pool.status()[0]?.state).toBe('open');
     clock.advance(9_000);
-    expect(pool.pick()).toBeUndefined();
+    expect(pool.pick(new Set([B]))).toBeUndefined();
     clock.advance(1_000);
     expect(pool.pick()?.url).toBe(A);
+  });
+
+  it('with every node open, lets the one open longest have its trial early, one at a time', () => {
+    const clock = new ManualClock('2026-11-26T00:00:00Z');
+    const pool = new NodePool([A, B], { clock, cooldownMs: 10_000 });
+    failTimes(pool, A, 3);
+    clock.advance(1_000);
+    // While B is usable, A sits its cooldown out, even for a request that already tried B.
+    expect(pool.pick(new Set([B]))).toBeUndefined();
+    failTimes(pool, B, 3);
+    // Now none is: the pool is not left refusing everything for 10 s once the nodes are well.
+    expect(pool.pick()?.url).toBe(A);
+    expect(pool.pick()?.url).toBe(B);
+    expect(pool.pick()).toBeUndefined(); // each has its one trial in flight
+    pool.success(A, 5);
+    expect(pool.status()[0]).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+    pool.failure(B); // B's trial failed: open again, from now
+    expect(pool.pick(new Set([A]))).toBeUndefined(); // A is usable, so B waits its cooldown
   });
 
   it('an aborted trial lets the next request try again', () => {
