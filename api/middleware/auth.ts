@@ -7,6 +7,7 @@ import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
+import { noRoute } from './error-handler.js';
 
 const missing = () => new ApiError('authentication_error', 'Missing bearer token');
 const wrongKind = (what: string) => new ApiError('permission_error', `${what} cannot be used on this route`);
@@ -75,7 +76,7 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
 export function requireAdmin(ctx: Context): RequestHandler {
   const matches = ctx.config.ADMIN_TOKEN ? secretMatcher(ctx.config.ADMIN_TOKEN) : null;
   return async (req, _res, next) => {
-    if (!matches) throw new ApiError('not_found', `No route for ${req.method} ${req.path}`);
+    if (!matches) throw noRoute(req);
     const token = adminTokenOf(req) ?? '';
     if (matches(token)) return next();
     // A credential of another kind that is valid is used where it does not belong: 403, as on

@@ -1,15 +1,25 @@
 import type { ServerResponse } from 'node:http';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sendJson } from '../json-response.js';
 import { noteFailure } from './access-log.js';
 
+/**
+ * The 404 of a route that is not there. Inside a mounted router `req.path` is the rest of the path
+ * ("/" for the router's own root): the mount point is put back, so a route that is off (admin routes
+ * without ADMIN_TOKEN) reads exactly as a missing one.
+ */
+export function noRoute(req: Request): ApiError {
+  const path = req.baseUrl && req.path === '/' ? req.baseUrl : req.baseUrl + req.path;
+  return new ApiError('not_found', `No route for ${req.method} ${path}`);
+}
+
 /** Unknown routes get the same envelope as every other failure. */
 export const notFound: RequestHandler = (req, res, next) => {
   // A /v1 body's fault no router answered (keyBeforeBodyOnV1): it comes first, as elsewhere.
   if (res.locals.bodyFault !== undefined) return next(res.locals.bodyFault);
-  next(new ApiError('not_found', `No route for ${req.method} ${req.path}`));
+  next(noRoute(req));
 };
 
 /**

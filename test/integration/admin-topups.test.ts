@@ -214,6 +214,9 @@ describe('admin top-ups: security', () => {
         });
         expect(res.status).toBe(404);
         expect(res.body.error.type).toBe('not_found');
+        // Worded as any unknown route's answer, full path and all: it said "No route for POST /"
+        // (the path inside its router), which told the route apart from a missing one.
+        expect(res.body.error.message).toBe('No route for POST /api/admin/topups');
       }
     } finally {
       await offServer.close();
