@@ -114,6 +114,7 @@ export async function runChecks(
             history(id),
             SLACK_MS,
             redisLosses,
+            journal.unanswered.filter((u) => u.keyId === id),
           ),
         ),
       ],

@@ -88,6 +88,12 @@ export class Journal {
   readonly keys = new Map<string, KeyRecord>();
   readonly sync: SyncRecord[] = [];
   readonly refusals: Refusal[] = [];
+  /**
+   * Inference requests whose connection ended with no answer (an api killed under them, a
+   * timeout): each may have been admitted, and taken its key's RPM slot, with no hold to show for
+   * it (its write died with the api).
+   */
+  readonly unanswered: { keyId: string; sentAt: number; answeredAt: number }[] = [];
   /** Idempotency-Key → the job ids its 202s named. */
   readonly idempotent = new Map<string, Set<string>>();
   /** Account → nGNK credited by top-ups that were answered 201. */
@@ -104,7 +110,9 @@ export class Journal {
     this.totals.set(k, (this.totals.get(k) ?? 0) + 1);
   }
 
+  /** An inference request's answer: a refusal (402/429) or no answer at all are kept. */
   refused(keyId: string, status: number, body: unknown, sentAt: number): void {
+    if (status === 0) this.unanswered.push({ keyId, sentAt, answeredAt: Date.now() });
     if (status !== 402 && status !== 429) return;
     const type = (body as { error?: { type?: string } } | null)?.error?.type ?? '';
     this.refusals.push({ keyId, status, type, sentAt, answeredAt: Date.now() });

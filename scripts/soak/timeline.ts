@@ -111,7 +111,8 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
  * Each 429 rate_limit_exceeded had the key's window full: at least the RPM limit's number of
  * requests admitted in the 60 s before it (refused requests take no slot). A window Redis lost (at
  * the instants `redisLosses`) is rebuilt from the key's holds of the last 60 s (rpm-window.ts),
- * those admitted while it had no RPM limit included: after a loss they count too.
+ * those admitted while it had no RPM limit included: after a loss they count too. A request that
+ * got no answer (`unanswered`: the api killed under it) may hold a slot with no hold written.
  */
 export function unfounded429s(
   refusals: readonly Refusal[],
@@ -119,6 +120,7 @@ export function unfounded429s(
   history: KeyHistory,
   slackMs: number,
   redisLosses: readonly number[] = [],
+  unanswered: readonly { sentAt: number }[] = [],
 ): string[] {
   const out: string[] = [];
   for (const r of refusals) {
@@ -132,8 +134,11 @@ export function unfounded429s(
         (tookSlot(g, history, slackMs, false) ||
           redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs)),
     ).length;
+    const maybeInWindow = unanswered.filter(
+      (u) => u.sentAt > r.sentAt - 60_000 - slackMs && u.sentAt <= r.answeredAt + slackMs,
+    ).length;
     if (limits.length === 0) out.push(`${r.keyId}: 429 at ${r.sentAt} with no RPM limit in force`);
-    else if (inWindow < Math.min(...limits))
+    else if (inWindow + maybeInWindow < Math.min(...limits))
       out.push(
         `${r.keyId}: 429 at ${r.sentAt} with ${inWindow} admitted in its window, limit ${Math.min(...limits)}`,
       );

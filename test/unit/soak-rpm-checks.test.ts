@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import type { HoldRow } from '../../scripts/soak/books.js';
+import { KeyHistory } from '../../scripts/soak/journal.js';
+import { unfounded429s } from '../../scripts/soak/timeline.js';
+
+/**
+ * The soak's judgement of a 429: the key's RPM window was full. Requests a killed api admitted
+ * took their slots but left no hold (the write died with the api): the check must not call a 429
+ * after them unfounded, and must still call one unfounded when nothing could have filled the window.
+ */
+const T0 = Date.parse('2026-12-04T12:00:00Z');
+const history = () =>
+  new KeyHistory({ limit_daily_ngonka: null, limit_monthly_ngonka: null, rate_limit_rpm: 3, usable: true });
+const holdAt = (ms: number, i: number) =>
+  ({ id: `hold_${i}`, child_key_id: 'ck_1', created_at: new Date(T0 + ms) }) as HoldRow;
+const refusal = {
+  keyId: 'ck_1',
+  status: 429 as const,
+  type: 'rate_limit_exceeded',
+  sentAt: T0 + 10_000,
+  answeredAt: T0 + 10_005,
+};
+
+describe('soak: unfounded 429s', () => {
+  it('calls a 429 with the window not full unfounded', () => {
+    const holds = [holdAt(1_000, 1), holdAt(2_000, 2)];
+    expect(unfounded429s([refusal], holds, history(), 50)).toEqual([
+      `ck_1: 429 at ${refusal.sentAt} with 2 admitted in its window, limit 3`,
+    ]);
+  });
+
+  it('counts a request that got no answer (an api killed under it) as a slot it may hold', () => {
+    const holds = [holdAt(1_000, 1), holdAt(2_000, 2)];
+    expect(unfounded429s([refusal], holds, history(), 50, [], [{ sentAt: T0 + 3_000 }])).toEqual([]);
+    // One sent over a minute before the 429 has left the window.
+    expect(unfounded429s([refusal], holds, history(), 50, [], [{ sentAt: T0 - 55_000 }])).toHaveLength(1);
+  });
+});
