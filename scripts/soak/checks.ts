@@ -5,6 +5,7 @@ import type { Queues } from '../../shared/queues.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { idempotency, jobBilling, refusedCostNothing, syncBilling } from './billing-checks.js';
 import { type Books, type HoldRow, readBooks } from './books.js';
+import { crashOrphans, explainedByOrphans, orphanSums } from './crash-orphans.js';
 import { call } from './http.js';
 import type { Journal } from './journal.js';
 import {
@@ -37,6 +38,16 @@ export async function runChecks(
 ): Promise<CheckResult[]> {
   const reconcile = await runReconcile(ctx, { queues });
   const books = await readBooks(ctx.sql);
+  const { orphans, unexplained } = await crashOrphans(ctx, books, world, journal);
+  // The requests a killed api admitted whose hold never reached Postgres may hold an RPM slot: those
+  // that got no answer, and sync answers whose hold was never recorded (counted from their answer).
+  const recorded = new Set(books.holds.map((h) => h.id));
+  const maybeSlots = (keyId: string) => [
+    ...journal.unanswered.filter((u) => u.keyId === keyId),
+    ...journal.sync
+      .filter((s) => s.keyId === keyId && s.holdId && !recorded.has(s.holdId))
+      .map((s) => ({ sentAt: s.answeredAt })),
+  ];
   const byKey = (holds: HoldRow[]) => (id: string) => holds.filter((h) => h.child_key_id === id);
   const keyHolds = byKey(books.holds);
   const perKey = (f: (holds: HoldRow[], key: string) => string[]) =>
@@ -46,10 +57,15 @@ export async function runChecks(
   return [
     {
       name: 'reconciliation (npm run reconcile) reports no drift',
-      failures: reconcile.drift.map(
-        (d) =>
-          `[${d.check}] ${d.subject}: ${d.message}${d.expected !== undefined || d.actual !== undefined ? ` (expected ${d.expected ?? '?'}, actual ${d.actual ?? '?'})` : ''}`,
-      ),
+      failures: [
+        ...unexplained,
+        ...reconcile.drift
+          .filter((d) => !explainedByOrphans(d, orphans))
+          .map(
+            (d) =>
+              `[${d.check}] ${d.subject}: ${d.message}${d.expected !== undefined || d.actual !== undefined ? ` (expected ${d.expected ?? '?'}, actual ${d.actual ?? '?'})` : ''}`,
+          ),
+      ],
     },
     {
       name: 'no hold is open',
@@ -74,7 +90,7 @@ export async function runChecks(
     },
     {
       name: 'per child key, the day and month spent counters = its posted charges',
-      failures: await spentCounters(ctx, books, world),
+      failures: await spentCounters(ctx, books, world, orphanSums(orphans).byKey),
     },
     {
       name: 'no child key went past its daily or monthly limit',
@@ -114,7 +130,7 @@ export async function runChecks(
             history(id),
             SLACK_MS,
             redisLosses,
-            journal.unanswered.filter((u) => u.keyId === id),
+            maybeSlots(id),
           ),
         ),
       ],
@@ -156,7 +172,13 @@ function balances(books: Books, world: World, journal: Journal): string[] {
 }
 
 /** The API's usage, key_usage_daily and the Redis counters against the key's posted holds. */
-async function spentCounters(ctx: Context, books: Books, world: World): Promise<string[]> {
+/** `reserved`: what crash orphans (crash-orphans.ts) still hold on each key's Redis counters. */
+async function spentCounters(
+  ctx: Context,
+  books: Books,
+  world: World,
+  reserved: ReadonlyMap<string, bigint>,
+): Promise<string[]> {
   const out: string[] = [];
   const now = new Date();
   const today = isoDay(now);
@@ -187,15 +209,17 @@ async function spentCounters(ctx: Context, books: Books, world: World): Promise<
       if (u.daily_reserved_ngonka !== '0' || u.monthly_reserved_ngonka !== '0')
         out.push(`${key.id}: still reserved ${u.daily_reserved_ngonka}/${u.monthly_reserved_ngonka}`);
     }
-    // Redis counts spent + reserved; with nothing open, what was posted. Absent: loaded when next used.
+    // Redis counts spent + reserved; with nothing open, what was posted and what crash orphans
+    // still hold. Absent: loaded when next used.
     const [redisDay, redisMonth] = await Promise.all([
       ctx.redis.get(ctx.keys.day(key.account.id, key.id, dayKey(now))),
       ctx.redis.get(ctx.keys.month(key.account.id, key.id, monthKey(now))),
     ]);
-    if (redisDay !== null && redisDay !== day.toString())
-      out.push(`${key.id}: Redis day counter ${redisDay}, posted ${day}`);
-    if (redisMonth !== null && redisMonth !== mon.toString())
-      out.push(`${key.id}: Redis month counter ${redisMonth}, posted ${mon}`);
+    const held = reserved.get(key.id) ?? 0n;
+    if (redisDay !== null && redisDay !== (day + held).toString())
+      out.push(`${key.id}: Redis day counter ${redisDay}, posted ${day}, held by crash orphans ${held}`);
+    if (redisMonth !== null && redisMonth !== (mon + held).toString())
+      out.push(`${key.id}: Redis month counter ${redisMonth}, posted ${mon}, held by crash orphans ${held}`);
   }
   return out;
 }

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { type CrashOrphan, explainedByOrphans } from '../../scripts/soak/crash-orphans.js';
+import type { DriftItem } from '../../shared/reconcile/types.js';
+
+/**
+ * The soak lets the reconciliation report what a killed api's unrecorded holds leave (README "What
+ * a crash costs"), and nothing more: their records, a counter off by exactly what they reserve, a
+ * balance tight by at least that. Anything else stays a failure.
+ */
+const orphans: CrashOrphan[] = [
+  { holdId: 'hold_a', accountId: 'acct_1', keyId: 'ck_1', amount: 384n },
+  { holdId: 'hold_b', accountId: 'acct_1', keyId: 'ck_2', amount: 100n },
+];
+const drift = (
+  check: DriftItem['check'],
+  subject: string,
+  expected?: string,
+  actual?: string,
+): DriftItem => ({
+  check,
+  subject,
+  message: 'm',
+  ...(expected !== undefined ? { expected } : {}),
+  ...(actual !== undefined ? { actual } : {}),
+});
+
+describe('soak: drift explained by crash orphans', () => {
+  it('allows an orphan’s own record, and no other record', () => {
+    expect(
+      explainedByOrphans(drift('redis_hold_records', 'p:{a:acct_1}:h:hold_a', undefined, '384'), orphans),
+    ).toBe(true);
+    expect(
+      explainedByOrphans(drift('redis_hold_records', 'p:{a:acct_1}:h:hold_z', undefined, '384'), orphans),
+    ).toBe(false);
+  });
+
+  it('allows a key’s counter off by exactly what its orphans reserve', () => {
+    expect(
+      explainedByOrphans(drift('redis_counters', 'p:{a:acct_1}:d:ck_1:20261204', '1000', '1384'), orphans),
+    ).toBe(true);
+    expect(
+      explainedByOrphans(drift('redis_counters', 'p:{a:acct_1}:m:ck_1:202612', '1000', '1385'), orphans),
+    ).toBe(false);
+    expect(
+      explainedByOrphans(drift('redis_counters', 'p:{a:acct_1}:d:ck_3:20261204', '1000', '1384'), orphans),
+    ).toBe(false);
+  });
+
+  it('allows a balance tight by at least the account’s orphans, never a loose one', () => {
+    expect(explainedByOrphans(drift('redis_balance', 'p:{a:acct_1}:bal', '5000', '4516'), orphans)).toBe(
+      true,
+    );
+    expect(explainedByOrphans(drift('redis_balance', 'p:{a:acct_1}:bal', '5000', '4000'), orphans)).toBe(
+      true,
+    );
+    expect(explainedByOrphans(drift('redis_balance', 'p:{a:acct_1}:bal', '5000', '4600'), orphans)).toBe(
+      false,
+    );
+    expect(explainedByOrphans(drift('redis_balance', 'p:{a:acct_2}:bal', '5000', '4000'), orphans)).toBe(
+      false,
+    );
+  });
+});
