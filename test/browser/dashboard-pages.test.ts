@@ -307,6 +307,8 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     const email = `login-${Date.now()}@example.com`;
     await page.goto('/dashboard');
     await page.getByRole('link', { name: 'Create an account' }).click();
+    // Not the log-in form's Email field: the sign-up page renders on the hashchange after the click.
+    await page.getByRole('heading', { name: 'Create your account' }).waitFor();
     await screenshot(page, 'signup');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('correct horse battery');

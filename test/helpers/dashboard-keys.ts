@@ -10,6 +10,9 @@ export async function signUp(page: Page, email = uniqueEmail()): Promise<string>
   await page.goto('/dashboard');
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await page.getByRole('link', { name: 'Create an account' }).click();
+  // The log-in form has an Email field too, and the sign-up page renders on the hashchange after
+  // the click: filled before then, the email went into the form about to be replaced.
+  await page.getByRole('heading', { name: 'Create your account' }).waitFor();
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
