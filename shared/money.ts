@@ -3,11 +3,19 @@ import { z } from 'zod';
 /** nGNK per GNK. */
 export const NGONKA_PER_GNK = 1_000_000_000n;
 
-const TOO_LARGE = `must be at most ${Number.MAX_SAFE_INTEGER} nGNK`;
+/**
+ * The largest amount the gateway takes: Postgres's bigint, which holds every balance, limit and
+ * hold (Redis's integers stop there too; the admission scripts compare amounts as exact decimal
+ * strings, decimal.lua). About 9.2 billion GNK.
+ */
+export const MAX_NGONKA = 2n ** 63n - 1n;
+
+const TOO_LARGE = `must be at most ${MAX_NGONKA} nGNK`;
 
 /**
- * A money input at the edge: a string of digits or a safe JSON integer, never a float, never
- * negative (API.md "Conventions"). Produces a bigint.
+ * A money input at the edge: a string of digits up to MAX_NGONKA, or a safe JSON integer, never a
+ * float, never negative (API.md "Conventions": past 2^53 a JSON number may already have lost
+ * digits, so larger amounts come as strings). Produces a bigint.
  */
 export const ngonkaInput = z
   .union([
@@ -15,7 +23,12 @@ export const ngonkaInput = z
     z
       .number()
       // zod's int() also refuses integers past 2^53, which may already have lost digits.
-      .int({ error: (iss) => (Number.isInteger(iss.input) ? TOO_LARGE : 'must be an integer') })
+      .int({
+        error: (iss) =>
+          Number.isInteger(iss.input)
+            ? `must be at most ${Number.MAX_SAFE_INTEGER} as a JSON number; send larger amounts as a string`
+            : 'must be an integer',
+      })
       .nonnegative('must be non-negative')
       // For /openapi.json only: int() already refuses what is past it.
       .meta({ maximum: Number.MAX_SAFE_INTEGER }),
@@ -23,19 +36,13 @@ export const ngonkaInput = z
   // A string of more digits than any allowed amount is refused before BigInt spends time on it.
   .transform((v, ctx) => {
     const n = typeof v === 'string' && v.length > 20 ? null : BigInt(v);
-    if (n !== null && n <= MAX_LIMIT_NGONKA) return n;
+    if (n !== null && n <= MAX_NGONKA) return n;
     ctx.addIssue({ code: 'custom', message: TOO_LARGE });
     return z.NEVER;
   })
   .meta({
-    description: `nGNK: a string of digits or a JSON integer, at most ${Number.MAX_SAFE_INTEGER}`,
+    description: `nGNK: a string of digits (at most ${MAX_NGONKA}) or a JSON integer (at most ${Number.MAX_SAFE_INTEGER})`,
   });
-
-/**
- * Limits and balances go through Redis Lua numbers (doubles) on the admission path, so they stay
- * within 2^53. That is 9 million GNK, far above any one key's limit.
- */
-export const MAX_LIMIT_NGONKA = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The edge form of an amount: a decimal string. */
 export function formatNgonka(v: bigint): string {

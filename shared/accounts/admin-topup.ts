@@ -4,7 +4,7 @@ import { findAccountByEmail, findAccountById } from '../db/queries/accounts.js';
 import { ApiError } from '../errors.js';
 import { formatEntry, type LedgerEntry } from '../ledger/entries.js';
 import { topup } from '../ledger/topup.js';
-import { MAX_LIMIT_NGONKA, microUsdtToNgonka, ngonkaInput, usdtInput } from '../money.js';
+import { MAX_NGONKA, microUsdtToNgonka, ngonkaInput, usdtInput } from '../money.js';
 
 function isPrintable(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -62,7 +62,7 @@ function amountOf(
   const rate = ctx.config.USDT_RATE_NGONKA;
   const amount = microUsdtToNgonka(micro, rate);
   if (amount <= 0n) throw ApiError.invalid('amount_usdt', 'amount_usdt converts to zero nGNK');
-  if (amount > MAX_LIMIT_NGONKA) throw ApiError.invalid('amount_usdt', 'amount_usdt is too large');
+  if (amount > MAX_NGONKA) throw ApiError.invalid('amount_usdt', 'amount_usdt is too large');
   return { amount, metadata: { amount_usdt: formatMicroUsdt(micro), usdt_rate_ngonka: rate.toString() } };
 }
 

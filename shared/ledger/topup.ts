@@ -2,8 +2,12 @@ import type { Context } from '../context.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { findEntryByRef, type LedgerEntryRow } from '../db/queries/ledger-entries.js';
 import { ApiError } from '../errors.js';
+import { MAX_NGONKA } from '../money.js';
 import { creditIdOf, creditRedisBalance, mayResendCredit } from './credit.js';
 import { postTransfers } from './post-transfers.js';
+
+/** Postgres's numeric_value_out_of_range. */
+const NUMERIC_OUT_OF_RANGE = '22003';
 
 export interface TopupInput {
   accountId: string;
@@ -27,24 +31,31 @@ export interface TopupResult {
 export async function topup(ctx: Context, input: TopupInput): Promise<TopupResult> {
   if (input.amount <= 0n) throw ApiError.invalid('amount_ngonka', 'amount must be positive');
   const at = ctx.clock.now();
-  const posted = await ctx.sql.begin(async (tx) => {
-    const [transferId] = await postTransfers(
-      tx,
-      [
-        {
-          kind: 'topup',
-          ref: input.reference,
-          metadata: input.metadata ?? {},
-          legs: [
-            { account: SYSTEM_ACCOUNTS.topups, amount: -input.amount },
-            { account: input.accountId, amount: input.amount },
-          ],
-        },
-      ],
-      at,
-    );
-    return transferId != null;
-  });
+  const posted = await ctx.sql
+    .begin(async (tx) => {
+      const [transferId] = await postTransfers(
+        tx,
+        [
+          {
+            kind: 'topup',
+            ref: input.reference,
+            metadata: input.metadata ?? {},
+            legs: [
+              { account: SYSTEM_ACCOUNTS.topups, amount: -input.amount },
+              { account: input.accountId, amount: input.amount },
+            ],
+          },
+        ],
+        at,
+      );
+      return transferId != null;
+    })
+    .catch((err: unknown) => {
+      // Postgres's bigint overflowed: this credit would take the balance past MAX_NGONKA.
+      if ((err as { code?: unknown })?.code === NUMERIC_OUT_OF_RANGE)
+        throw ApiError.invalid('amount_ngonka', `the balance would pass ${MAX_NGONKA} nGNK`);
+      throw err;
+    });
 
   const entry = await findEntryByRef(ctx.sql, 'topup', input.reference);
   if (!entry) throw new Error(`top-up ${input.reference} vanished`);

@@ -104,6 +104,23 @@ describe('admin top-ups: happy', () => {
     expect(await redisBalance()).toBe('700');
   });
 
+  it('credits an amount past 2^53 sent as a string to the exact nGNK, and refuses one past the largest balance', async () => {
+    const owner = await registerOwner();
+    const big = '9007199254740993'; // 2^53 + 1: no JSON number can carry it
+    expect((await topup({ account_id: owner.id, amount_ngonka: big, reference: ref() })).status).toBe(201);
+    expect(await balanceOf(owner)).toBe(big);
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(owner.id))).toBe(big);
+    // A balance lives in a Postgres bigint: a credit taking it past 2^63 - 1 is a 400, not a 500.
+    const over = await topup({
+      account_id: owner.id,
+      amount_ngonka: '9223372036854775807',
+      reference: ref(),
+    });
+    expect(over.status).toBe(400);
+    expect(over.body.error.param).toBe('amount_ngonka');
+    expect(await balanceOf(owner)).toBe(big);
+  });
+
   it('accepts the token in x-admin-token as well', async () => {
     const owner = await registerOwner();
     const res = await call(server.url, 'POST', '/api/admin/topups', {
@@ -145,7 +162,8 @@ describe('admin top-ups: error', () => {
     [{ account_id: 'acct_x', amount_ngonka: '-5', reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_ngonka: 1.5, reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_ngonka: '1e9', reference: 'r' }, 'amount_ngonka'],
-    [{ account_id: 'acct_x', amount_ngonka: '9007199254740992', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: '9223372036854775808', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: 9007199254740992, reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_usdt: '1.0000001', reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_usdt: '0', reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_usdt: '999999999999', reference: 'r' }, 'amount_usdt'],
