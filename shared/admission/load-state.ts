@@ -4,6 +4,7 @@ import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
 import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
 import { countStateLoad } from '../metrics/registry.js';
+import { onePer } from '../per-owner.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
@@ -91,7 +92,7 @@ export async function runWithKeyState(
 }
 
 /** The loads running in this process, per Redis connection (one per context) and child key. */
-const loadsRunning = new WeakMap<object, Map<string, Promise<boolean>>>();
+const loadsRunning = onePer((_redis: Context['redis']) => new Map<string, Promise<boolean>>());
 
 /**
  * loadAdmissionState, shared by the requests of one key that find its state missing while a load
@@ -102,11 +103,7 @@ const loadsRunning = new WeakMap<object, Map<string, Promise<boolean>>>();
  * began meanwhile), when the next round loads afresh.
  */
 function sharedLoad(ctx: Context, keyId: string, at: Date): Promise<boolean> {
-  let running = loadsRunning.get(ctx.redis);
-  if (!running) {
-    running = new Map();
-    loadsRunning.set(ctx.redis, running);
-  }
+  const running = loadsRunning(ctx.redis);
   const joined = running.get(keyId);
   if (joined) return joined;
   const load = loadAdmissionState(ctx, keyId, at).finally(() => running.delete(keyId));
