@@ -3,7 +3,7 @@ import { type DispatchOptions, dispatchBatch } from '../shared/batches/dispatch.
 import type { Context } from '../shared/context.js';
 import { bullPrefix, type Payload, parsePayload, type Queues } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followBull, redisOutageLog, workerErrorLog } from '../shared/redis/outage-log.js';
+import { followWorker } from '../shared/redis/outage-log.js';
 import type { Upstream } from '../shared/upstream.js';
 
 export interface BatchWorkerOptions extends DispatchOptions {
@@ -29,7 +29,7 @@ export function startBatchWorker(
     prefix: bullPrefix(ctx),
     concurrency: opts.concurrency ?? 4,
   });
-  followBull(worker, redisOutageLog(ctx.logger, 'workers'), workerErrorLog(ctx.logger, 'batch worker error'));
+  followWorker(worker, ctx.logger, 'batch');
   worker.on('failed', (job, err) => ctx.logger.warn({ err, batchId: job?.data.batchId }, 'batch run failed'));
   return worker;
 }

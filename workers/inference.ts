@@ -38,7 +38,7 @@ import {
   queuePayloads,
 } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followBull, redisOutageLog, workerErrorLog } from '../shared/redis/outage-log.js';
+import { followWorker } from '../shared/redis/outage-log.js';
 import { settleAll } from '../shared/settle-all.js';
 import type { Upstream } from '../shared/upstream.js';
 
@@ -335,10 +335,6 @@ export function startInferenceWorker(
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });
-  followBull(
-    worker,
-    redisOutageLog(ctx.logger, 'workers'),
-    workerErrorLog(ctx.logger, 'inference worker error'),
-  );
+  followWorker(worker, ctx.logger, 'inference');
   return worker;
 }

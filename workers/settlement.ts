@@ -4,7 +4,7 @@ import type { Context } from '../shared/context.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../shared/ledger/settle.js';
 import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followBull, redisOutageLog, workerErrorLog } from '../shared/redis/outage-log.js';
+import { followWorker } from '../shared/redis/outage-log.js';
 
 export interface SettlementWorkerOptions {
   /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 64 */
@@ -81,11 +81,7 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
     if (last) ctx.logger.error(fields, 'settlement failed');
     else ctx.logger.warn(fields, 'settlement attempt failed; retrying');
   });
-  followBull(
-    worker,
-    redisOutageLog(ctx.logger, 'workers'),
-    workerErrorLog(ctx.logger, 'settlement worker error'),
-  );
+  followWorker(worker, ctx.logger, 'settlement');
   return worker;
 }
 

@@ -2,7 +2,7 @@ import { DelayedError, type Job, type Processor, Worker, type WorkerOptions } fr
 import type { Context } from '../shared/context.js';
 import { bullPrefix, createQueues, type Payload, parsePayload, type Queues } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followBull, redisOutageLog, workerErrorLog } from '../shared/redis/outage-log.js';
+import { followWorker } from '../shared/redis/outage-log.js';
 import { queueAttempt } from '../shared/webhooks/attempt-job.js';
 import {
   attemptDelivery,
@@ -73,10 +73,6 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
   worker.on('failed', (job, err) =>
     ctx.logger.error({ err, deliveryId: job?.data.deliveryId }, 'webhook job failed; the sweeper retries it'),
   );
-  followBull(
-    worker,
-    redisOutageLog(ctx.logger, 'workers'),
-    workerErrorLog(ctx.logger, 'webhook worker error'),
-  );
+  followWorker(worker, ctx.logger, 'webhook');
   return worker;
 }

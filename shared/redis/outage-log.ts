@@ -133,3 +133,11 @@ export function workerErrorLog(logger: Logger, msg: string): (err: Error) => voi
     } else logger.error({ err }, msg);
   };
 }
+
+/**
+ * Follow a worker as every queue processor does: its connection errors to the workers' outage log,
+ * the rest through workerErrorLog as `<name> worker error`.
+ */
+export function followWorker(worker: BullEvents, logger: Logger, name: string): void {
+  followBull(worker, redisOutageLog(logger, 'workers'), workerErrorLog(logger, `${name} worker error`));
+}
