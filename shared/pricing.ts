@@ -74,14 +74,10 @@ export function actualCharge(
  * Prompt tokens of a stream that ended before the node reported usage: about four UTF-8 bytes a
  * token (four characters of English, one or two of Chinese or Japanese: by characters alone a
  * non-Latin prompt was billed at a third of its tokens), never more than the bytes the hold
- * assumed.
+ * assumed. (Nor more than the characters: a UTF-16 unit is at most three UTF-8 bytes.)
  */
 export function estimatePromptTokens(messages: unknown): number {
-  let chars = 0;
   let bytes = 0;
-  for (const text of messageTexts(messages)) {
-    chars += text.length;
-    bytes += Buffer.byteLength(text);
-  }
-  return Math.min(chars, Math.ceil(bytes / 4));
+  for (const text of messageTexts(messages)) bytes += Buffer.byteLength(text);
+  return Math.ceil(bytes / 4);
 }
