@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
-import { holdsCreatedIn, type RpmWindowEntry, rpmLimitClearedAt } from '../db/queries/rpm-window.js';
+import { holdsCreatedIn, type RpmWindowEntry } from '../db/queries/rpm-window.js';
 import type { ChildKeyState } from './key-state.js';
 
 /** The RPM window's span: admit-7.lua drops an entry once `now − 60000` reaches its score. */
@@ -21,17 +21,18 @@ export const RPM_LIMIT_MAX = 1_000_000;
  * window for it). Postgres does not say which holds were admitted under a limit, so any admitted
  * without one in between count too: after a loss, the limit errs on its own side.
  */
-export async function readRpmWindow(
-  db: Db,
-  key: Pick<ChildKeyState, 'id' | 'rate_limit_rpm'>,
-  at: Date,
-): Promise<RpmWindowEntry[]> {
+export async function readRpmWindow(db: Db, key: RpmWindowKey, at: Date): Promise<RpmWindowEntry[]> {
   const after = new Date(at.getTime() - RPM_WINDOW_MS);
   if (key.rate_limit_rpm) return holdsCreatedIn(db, key.id, after, at, RPM_LIMIT_MAX);
-  const cleared = await rpmLimitClearedAt(db, key.id);
+  const cleared = key.rpm_limit_cleared_at;
   if (!cleared || cleared <= after) return [];
   return holdsCreatedIn(db, key.id, after, cleared < at ? cleared : at, RPM_LIMIT_MAX);
 }
+
+/** What the window's rebuild needs of a key, as the load and the reconciliation read it. */
+export type RpmWindowKey = Pick<ChildKeyState, 'id' | 'rate_limit_rpm'> & {
+  rpm_limit_cleared_at: Date | null;
+};
 
 /** Score and member pairs as admit-7.lua adds them: admission ms, hold id. */
 export function windowPairs(entries: readonly RpmWindowEntry[]): (string | number)[] {
@@ -44,7 +45,7 @@ export function windowPairs(entries: readonly RpmWindowEntry[]): (string | numbe
  */
 export async function loadRpmWindow(
   ctx: Context,
-  key: Pick<ChildKeyState, 'id' | 'account_id' | 'rate_limit_rpm'>,
+  key: RpmWindowKey & Pick<ChildKeyState, 'account_id'>,
   at: Date,
 ): Promise<void> {
   const window = ctx.keys.rpm(key.account_id, key.id);

@@ -86,7 +86,7 @@ describe('RPM window after Redis loses it', () => {
   it('starts empty for a key whose holds are all older than 60 s, exact at the edge', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 2 });
     const [, last] = await admitAt(f, [0, 1]);
-    const key = { id: f.key.id, rate_limit_rpm: 2 };
+    const key = { id: f.key.id, rate_limit_rpm: 2, rpm_limit_cleared_at: null };
     expect(await readRpmWindow(env.ctx.sql, key, new Date('2026-11-26T10:01:00.999Z'))).toEqual([
       { id: last, atMs: Date.parse(at(1)) },
     ]);

@@ -15,7 +15,8 @@ export async function findChildKeyByHash(db: Db, hash: Buffer): Promise<ChildKey
 }
 
 export interface AdmissionSnapshot {
-  key: ChildKeyState;
+  /** With when its RPM limit was last cleared (readRpmWindow). */
+  key: ChildKeyState & { rpm_limit_cleared_at: Date | null };
   mk: ManagementKeyState;
   /** Spent + reserved in the day / month, and the account's balance less open holds. */
   dayUsed: bigint;
@@ -41,6 +42,7 @@ export async function readAdmissionSnapshot(
 ): Promise<AdmissionSnapshot | null> {
   const [row] = await db<
     (ChildKeyState & {
+      rpm_limit_cleared_at: Date | null;
       mk_status: ManagementKeyState['status'];
       mk_version: bigint;
       day_used: bigint;
@@ -50,7 +52,8 @@ export async function readAdmissionSnapshot(
     })[]
   >`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
-           ck.rate_limit_rpm, ck.expires_at, ck.version, mk.status as mk_status, mk.version as mk_version,
+           ck.rate_limit_rpm, ck.rpm_limit_cleared_at, ck.expires_at, ck.version,
+           mk.status as mk_status, mk.version as mk_version,
            (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day = ${day}::date), 0)
             + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day = ${day}::date), 0))::bigint as day_used,
            (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day >= ${monthStart}::date and u.day < ${monthEnd}::date), 0)

@@ -81,6 +81,8 @@ export async function keyParentsOf(
 }
 
 export interface KeyTruthRow extends ChildKeyState {
+  /** When its RPM limit was last cleared (readRpmWindow). */
+  rpm_limit_cleared_at: Date | null;
   mk_status: ManagementKeyState['status'];
   mk_version: bigint;
   day_used: bigint;
@@ -96,7 +98,8 @@ export async function keyTruthOf(
   if (keyIds.length === 0) return [];
   return db<KeyTruthRow[]>`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
-           ck.rate_limit_rpm, ck.expires_at, ck.version, mk.status as mk_status, mk.version as mk_version,
+           ck.rate_limit_rpm, ck.rpm_limit_cleared_at, ck.expires_at, ck.version,
+           mk.status as mk_status, mk.version as mk_version,
            (coalesce(u.day_spent, 0) + coalesce(h.day_held, 0))::int8 as day_used,
            (coalesce(u.month_spent, 0) + coalesce(h.month_held, 0))::int8 as month_used
     from child_keys ck

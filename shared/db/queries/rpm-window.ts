@@ -26,10 +26,3 @@ export async function holdsCreatedIn(
     limit ${limit}`;
   return rows.map((r) => ({ id: r.id, atMs: r.created_at.getTime() }));
 }
-
-/** When the key's RPM limit was last cleared (migration 019), or null if never. */
-export async function rpmLimitClearedAt(db: Db, keyId: string): Promise<Date | null> {
-  const [row] = await db<{ rpm_limit_cleared_at: Date | null }[]>`
-    select rpm_limit_cleared_at from child_keys where id = ${keyId}`;
-  return row?.rpm_limit_cleared_at ?? null;
-}
