@@ -22,7 +22,6 @@ const WARMUP_S = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const C1_S = 6;
 const C32_S = 8;
-const BODY = CHAT_BODY;
 
 const started: Child[] = [];
 let stack: BenchStack | undefined;
@@ -103,7 +102,7 @@ async function main(): Promise<void> {
   try {
     for (const t of targets) {
       process.stderr.write(`warming up ${t.name}…\n`);
-      await load(t, BODY, 32, WARMUP_S); // long enough for each JIT to settle
+      await load(t, CHAT_BODY, 32, WARMUP_S); // long enough for each JIT to settle
     }
     // Round after round, every target in turn: on a shared machine whose speed drifts, each
     // target is measured across the same stretch of time, and the ratios compare like with like.
@@ -115,7 +114,7 @@ async function main(): Promise<void> {
           [32, C32_S],
         ] as const) {
           const before = snapshotCpu(groups);
-          const r = await load(t, BODY, connections, seconds);
+          const r = await load(t, CHAT_BODY, connections, seconds);
           const key = `${t.name}|${connections}`;
           runs.set(key, [
             ...(runs.get(key) ?? []),
@@ -150,7 +149,7 @@ async function checkOnce(t: Target): Promise<void> {
   const res = await fetch(t.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...t.headers },
-    body: BODY,
+    body: CHAT_BODY,
   });
   const json = (await res.json()) as { choices?: unknown[] };
   if (res.status !== 200 || !Array.isArray(json.choices))

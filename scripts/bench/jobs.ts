@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createSql, type Sql } from '../../shared/db/client.js';
-import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { redisOptionsFromUrl } from '../../shared/redis/client.js';
+import { CHAT_BODY } from './chat-body.js';
 import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
 import { createBenchCustomer } from './gateway-key.js';
 import { jobsProgress, redisFootprint, settlementFacts, unfinished } from './jobs-db.js';
@@ -39,13 +39,8 @@ const CONNECTIONS = 64;
  * gateway), so the report shows what a trivial request's tail is on this machine at that moment.
  */
 const YARDSTICK_RATE = 100;
-const BODY = JSON.stringify({
-  request: {
-    model: SIM_MODEL_QWEN3_235B,
-    messages: [{ role: 'user', content: 'Write one short sentence about rivers.' }],
-    max_tokens: 32,
-  },
-});
+/** POST /v1/jobs: bench:chat's request, as a job. */
+const BODY = `{"request":${CHAT_BODY}}`;
 
 let stack: BenchStack | undefined;
 
@@ -123,7 +118,7 @@ async function main(): Promise<void> {
     const withYardstick = (childKey: string) =>
       Promise.all([
         paced(target(childKey), BODY, PACED_RATE, PACED_S, PACED_WARMUP_S),
-        paced(yardstick, JSON.stringify(JSON.parse(BODY).request), YARDSTICK_RATE, PACED_S, PACED_WARMUP_S),
+        paced(yardstick, CHAT_BODY, YARDSTICK_RATE, PACED_S, PACED_WARMUP_S),
       ]);
     const [bAlone, bAloneYardstick] = await withYardstick(alone.childKey);
     await inference.resume();
