@@ -190,9 +190,7 @@ async function load(s: SoakStack, world: World): Promise<void> {
       log(`Redis lost its ${lost} keys`);
       // The operator notices and runs the documented recovery.
       await sleep(world.random.int(2000, 8000));
-      log('npm run reconcile -- --fix');
-      const fix = await s.reconcileFix();
-      log(`reconcile --fix exited ${fix.code}:\n${fix.output.trim().replace(/^/gm, '    ')}`);
+      await runFix(s, 'npm run reconcile -- --fix', log);
     }),
   ];
   try {
@@ -213,10 +211,14 @@ async function load(s: SoakStack, world: World): Promise<void> {
  * hold's deadline: the checks account for it (crash-orphans.ts) instead of waiting.
  */
 async function recover(s: SoakStack): Promise<void> {
-  if (!s.fixesLeft()) return;
-  console.log('npm run reconcile -- --fix (again, now quiet)');
+  if (s.fixesLeft()) await runFix(s, 'npm run reconcile -- --fix (again, now quiet)', console.log);
+}
+
+/** The operator's `npm run reconcile -- --fix`, announced as `what`, and what it printed. */
+async function runFix(s: SoakStack, what: string, say: (line: string) => void): Promise<void> {
+  say(what);
   const fix = await s.reconcileFix();
-  console.log(`reconcile --fix exited ${fix.code}:\n${fix.output.trim().replace(/^/gm, '    ')}`);
+  say(`reconcile --fix exited ${fix.code}:\n${fix.output.trim().replace(/^/gm, '    ')}`);
 }
 
 /** Wait until no hold is open, no job, line or batch is live and the settlement queue is empty. */

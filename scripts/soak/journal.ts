@@ -1,3 +1,5 @@
+import { NO_ANSWER } from './http.js';
+
 /**
  * What the soak's clients did and saw, for the checks at the end: the keys' settings over time,
  * the answers that name a hold, the refusals, the Idempotency-Keys and the top-ups. Times are this
@@ -112,7 +114,7 @@ export class Journal {
 
   /** An inference request's answer: a refusal (402/429) or no answer at all are kept. */
   refused(keyId: string, status: number, body: unknown, sentAt: number): void {
-    if (status === 0) this.unanswered.push({ keyId, sentAt, answeredAt: Date.now() });
+    if (status === NO_ANSWER) this.unanswered.push({ keyId, sentAt, answeredAt: Date.now() });
     if (status !== 402 && status !== 429) return;
     const type = (body as { error?: { type?: string } } | null)?.error?.type ?? '';
     this.refusals.push({ keyId, status, type, sentAt, answeredAt: Date.now() });

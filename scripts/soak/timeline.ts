@@ -112,7 +112,8 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
  * requests admitted in the 60 s before it (refused requests take no slot). A window Redis lost (at
  * the instants `redisLosses`) is rebuilt from the key's holds of the last 60 s (rpm-window.ts),
  * those admitted while it had no RPM limit included: after a loss they count too. A request that
- * got no answer (`unanswered`: the api killed under it) may hold a slot with no hold written.
+ * a killed api admitted without recording its hold (`unrecorded`: no answer came, or its hold
+ * never reached Postgres; `sentAt` at the latest when it was answered) may hold a slot too.
  */
 export function unfounded429s(
   refusals: readonly Refusal[],
@@ -120,7 +121,7 @@ export function unfounded429s(
   history: KeyHistory,
   slackMs: number,
   redisLosses: readonly number[] = [],
-  unanswered: readonly { sentAt: number }[] = [],
+  unrecorded: readonly { sentAt: number }[] = [],
 ): string[] {
   const out: string[] = [];
   for (const r of refusals) {
@@ -134,7 +135,7 @@ export function unfounded429s(
         (tookSlot(g, history, slackMs, false) ||
           redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs)),
     ).length;
-    const maybeInWindow = unanswered.filter(
+    const maybeInWindow = unrecorded.filter(
       (u) => u.sentAt > r.sentAt - 60_000 - slackMs && u.sentAt <= r.answeredAt + slackMs,
     ).length;
     if (limits.length === 0) out.push(`${r.keyId}: 429 at ${r.sentAt} with no RPM limit in force`);
