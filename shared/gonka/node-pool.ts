@@ -117,6 +117,7 @@ export class NodePool {
     let bestScore = Number.POSITIVE_INFINITY;
     let anyUsable = false;
     let earlyTrial: Entry | undefined;
+    let earlyTrialSince = Number.POSITIVE_INFINITY;
     for (const e of this.entries.values()) {
       if (model !== undefined && e.info.models && !e.info.models.includes(model)) continue;
       const admission = e.breaker.admission(now);
@@ -124,7 +125,10 @@ export class NodePool {
       if (exclude?.has(e.info.url)) continue;
       if (admission === 'blocked') {
         const since = e.breaker.idleOpenSince;
-        if (since !== null && (!earlyTrial || since < earlyTrial.breaker.idleOpenSince!)) earlyTrial = e;
+        if (since !== null && since < earlyTrialSince) {
+          earlyTrial = e;
+          earlyTrialSince = since;
+        }
         continue;
       }
       if (admission === 'trial') {
