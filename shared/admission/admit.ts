@@ -94,6 +94,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     MONTH_COUNTER_TTL_S,
     Math.ceil(input.holdTtlMs / 1000) + 3600,
     key.id,
+    hold.deadline.getTime(),
   ];
 
   const reply = await runWithKeyState(ctx, 'admit', key.id, keys, args, now);

@@ -11,7 +11,7 @@ const MAX_SCANNED = 20_000;
  * retries for hours (jobDefaults), and a sync request's usage lives only in its message. `'backlog'`
  * when the queue holds more messages than are worth reading: then none is judged lost.
  */
-async function holdsAwaitingSettlement(
+export async function holdsAwaitingSettlement(
   queues: Queues,
   holdIds: ReadonlySet<string>,
 ): Promise<Set<string> | 'backlog'> {

@@ -2,10 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { openHoldsOf } from '../db/queries/reconcile-admission.js';
 import { dayKey, monthKey } from '../periods.js';
+import type { Queues } from '../queues.js';
 import { openWatchConnection, type Redis } from '../redis/client.js';
 import { compareAccount } from './compare.js';
 import { finishSettlements } from './finish-settlements.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
+import { releaseOrphanRecords } from './release-orphans.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding, Repair } from './types.js';
@@ -62,7 +64,13 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
   for (const f of lone) {
     const r = f.repairs[0]!;
     if (r.kind === 'putHold')
-      n += Number(await ctx.scripts.run('putHoldRecord', [r.key], [r.amount, r.keyId, r.ttlS]));
+      n += Number(
+        await ctx.scripts.run(
+          'putHoldRecord',
+          [r.key],
+          [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs],
+        ),
+      );
     if (r.kind === 'newerState')
       n += Number(await ctx.scripts.run('setKeyState', [r.key], [r.version, ...r.fields]));
   }
@@ -105,6 +113,11 @@ export async function checkAdmissionState(
     onProgress?: AdmissionProgress;
     /** Release the records of holds Postgres has resolved before looking (finish-settlements.ts). */
     finishSettlements?: boolean;
+    /**
+     * Give back, before looking, the admissions of hold records Postgres never got a row for and
+     * nothing can still settle, judged at `asOf` (release-orphans.ts).
+     */
+    releaseOrphans?: { queues: Queues; asOf: Date };
   },
 ): Promise<AdmissionCheck> {
   const scope = await buildScope(ctx, {
@@ -112,6 +125,8 @@ export async function checkAdmissionState(
     monthStart: truthPeriod(ctx.clock.now()).monthStart,
   });
   if (opts.finishSettlements) await finishSettlements(ctx, scope);
+  if (opts.releaseOrphans)
+    await releaseOrphanRecords(ctx, opts.releaseOrphans.queues, scope, opts.releaseOrphans.asOf);
   const first = await firstLook(ctx, scope, opts.fix, opts.onProgress);
   const targets = [...first]
     .filter(([, fs]) => fs.some((f) => f.kind === 'drift' || (opts.fix && f.repairs.length > 0)))

@@ -8,15 +8,17 @@ import type { Finding, Repair } from './types.js';
  * A record of a hold Postgres has no row for: a request in flight whose hold write is slow, or a
  * served request whose write failed and whose settlement will write it (settleServed). Its
  * reservation is real until then, so neither the record nor the account's balance and counters are
- * repaired while it lives (compareAccount); once its TTL ends, Redis drops it and the next check
- * judges the account without it.
+ * repaired while it lives (compareAccount). One whose api died before the write is given back,
+ * admission and all, once nothing can settle it any more (release-orphans.ts: the scheduled check
+ * and --fix, before they look).
  */
 function unconfirmedHold(key: string, amount: string | undefined): Finding {
   return {
     kind: 'drift',
     check: 'redis_hold_records',
     subject: key,
-    message: 'record of a hold Postgres has no row for (in flight, or its write failed): left to its TTL',
+    message:
+      'record of a hold Postgres has no row for (in flight, or its write failed): given back once its deadline is HOLD_GRACE_SECONDS past',
     actual: amount,
     repairs: [],
   };
@@ -84,6 +86,8 @@ export function compareHoldRecords(
       holdId: id,
       amount: hold.amount.toString(),
       keyId: hold.child_key_id,
+      admittedMs: hold.created_at.getTime(),
+      deadlineMs: hold.deadline.getTime(),
       ttlS,
     };
     if (!rec) {

@@ -34,6 +34,13 @@ export interface ReconcileOptions {
    */
   finishSettlements?: boolean;
   /**
+   * Give back the admissions of hold records Postgres never got a row for once the hold's deadline
+   * is HOLD_GRACE_SECONDS past and no settlement message waiting names it (an api killed between
+   * a request's Redis step and its hold's write; release-orphans.ts), judged at `holdsAsOf`. Safe
+   * under live traffic (atomic, once per record). Needs `queues`. @default fix
+   */
+  releaseOrphans?: boolean;
+  /**
    * Needed for the inference-queue check (skipped without it), and to leave out of the holds check
    * the holds of ended requests whose settlement message still waits (reported without it).
    */
@@ -68,6 +75,9 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     inflightMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     finishSettlements: opts.finishSettlements ?? false,
+    ...((opts.releaseOrphans ?? fix) && opts.queues
+      ? { releaseOrphans: { queues: opts.queues, asOf: opts.holdsAsOf ?? at } }
+      : {}),
     // What is right whatever live traffic does: an open hold's lost record, a key state Redis
     // missed a newer version of (a deleted key must stop).
     ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),

@@ -18,7 +18,7 @@ function queue(multi: ChainableCommander, r: Repair): void {
       return;
     case 'putHold':
       multi.del(r.key);
-      multi.hset(r.key, 'amt', r.amount, 'k', r.keyId);
+      multi.hset(r.key, 'amt', r.amount, 'k', r.keyId, 'at', r.admittedMs, 'dl', r.deadlineMs);
       multi.expire(r.key, r.ttlS);
       return;
     case 'delHold':

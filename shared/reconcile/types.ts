@@ -41,7 +41,17 @@ export type Repair =
    * check applies it too.
    */
   | { kind: 'newerState'; key: string; version: string; fields: string[] }
-  | { kind: 'putHold'; key: string; holdId: string; amount: string; keyId: string; ttlS: number }
+  /** A hold record as admission writes it: amount, child key, admitted and deadline (ms). */
+  | {
+      kind: 'putHold';
+      key: string;
+      holdId: string;
+      amount: string;
+      keyId: string;
+      admittedMs: number;
+      deadlineMs: number;
+      ttlS: number;
+    }
   | { kind: 'delHold'; key: string }
   /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */
   | { kind: 'marker'; key: string; ttlS: number }

@@ -192,7 +192,18 @@ describe('reconcile', () => {
       check: 'redis_hold_records',
       subject: record,
       message: 'open hold without its record',
-      repairs: [{ kind: 'putHold', key: record, holdId: id, amount: '500', keyId: f.key.id, ttlS: 3600 }],
+      repairs: [
+        {
+          kind: 'putHold',
+          key: record,
+          holdId: id,
+          amount: '500',
+          keyId: f.key.id,
+          admittedMs: Date.now(),
+          deadlineMs: Date.now() + 600_000,
+          ttlS: 3600,
+        },
+      ],
     };
     // ... and it settled before the record was back: its release had nothing to release through.
     await settle(id, 300);

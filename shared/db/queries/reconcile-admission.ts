@@ -43,13 +43,14 @@ export interface OpenHoldRow {
   account_id: string;
   child_key_id: string;
   amount: bigint;
+  created_at: Date;
   deadline: Date;
 }
 
 export async function openHoldsOf(db: Db, accountIds: string[]): Promise<OpenHoldRow[]> {
   if (accountIds.length === 0) return [];
   return db<OpenHoldRow[]>`
-    select id, account_id, child_key_id, amount, deadline from holds
+    select id, account_id, child_key_id, amount, created_at, deadline from holds
     where status = 'open' and account_id = any(${accountIds}::text[])`;
 }
 

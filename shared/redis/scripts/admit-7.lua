@@ -2,7 +2,7 @@
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
 --       6 account available balance, 7 hold record
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
---       6 hold ttl (s), 7 key id
+--       6 hold ttl (s), 7 key id, 8 hold deadline (ms)
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
@@ -85,6 +85,8 @@ redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('INCRBY', KEYS[5], ARGV[2])
 redis.call('EXPIRE', KEYS[5], ARGV[5])
 redis.call('DECRBY', KEYS[6], ARGV[2])
-redis.call('HSET', KEYS[7], 'amt', ARGV[2], 'k', ARGV[7])
+-- The record also says when the hold was admitted (its day and month counters) and its deadline:
+-- a record Postgres never got a row for is given back once that is long past (release-orphans.ts).
+redis.call('HSET', KEYS[7], 'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8])
 redis.call('EXPIRE', KEYS[7], ARGV[6])
 return {'ok', rpm, rpm - inWindow - 1, resetMs}

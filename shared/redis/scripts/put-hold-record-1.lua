@@ -2,8 +2,9 @@
 -- settlement gives the unused reservation back. Never overwrites a record that exists. Used by
 -- reconciliation for an account too busy to repair inside a WATCH.
 -- KEYS: 1 hold record
--- ARGV: 1 amount (nGNK), 2 child key id, 3 ttl (s)
+-- ARGV: 1 amount (nGNK), 2 child key id, 3 ttl (s), 4 admitted (ms), 5 deadline (ms)
+-- (the record as admit-7.lua writes it).
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'amt', ARGV[1], 'k', ARGV[2])
+redis.call('HSET', KEYS[1], 'amt', ARGV[1], 'k', ARGV[2], 'at', ARGV[4], 'dl', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1

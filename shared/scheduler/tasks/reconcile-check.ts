@@ -25,6 +25,12 @@ import { sweepStaleHolds } from './stale-holds.js';
  * a sweep takes under load; this depends on nothing. The sweep is idempotent, so one running at
  * the same time from the sweeper's own schedule is harmless.
  *
+ * Before judging Redis it gives back the admissions of hold records Postgres never got a row for
+ * (an api killed between a request's Redis step and its hold's write), once the hold's deadline is
+ * HOLD_GRACE_SECONDS past and no settlement message waiting names them (release-orphans.ts):
+ * otherwise they kept the reservation on the key's limits and the balance until an operator's
+ * --fix after the record expired, an hour past the deadline.
+ *
  * It also finishes, before judging Redis, the Redis steps of settlements that committed without
  * them (a settlement worker killed between its commit and its release): Redis still held the
  * hold's record and its reservation in the key's counters and the balance until the message ran
@@ -49,6 +55,7 @@ export async function reconcileCheck(
     requeueLost: true,
     restoreHoldRecords: true,
     finishSettlements: true,
+    releaseOrphans: true,
     holdsAsOf: asOf,
   });
   await saveReconcileSummary(ctx, report);

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { admit } from '../../shared/admission/admit.js';
+import { ManualClock } from '../../shared/clock.js';
+import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
+import { dayKey, monthKey } from '../../shared/periods.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { schedulerEnv } from '../helpers/scheduler.js';
+
+const clock = new ManualClock('2026-11-26T10:00:00.000Z');
+const w = schedulerEnv(clock);
+
+const HOLD_TTL_MS = 600_000;
+/** Past the hold's deadline by the grace (HOLD_GRACE_SECONDS, 300 s by default), and a little more. */
+const PAST_DEADLINE_AND_GRACE_MS = HOLD_TTL_MS + 300_000 + 1_000;
+
+/**
+ * A sync request admitted by an api SIGKILLed before its hold's insert: Redis reserved the
+ * estimate and wrote the hold's record; Postgres never heard of it (the write never happens).
+ */
+async function orphan(f: KeyFixture, estimate: bigint): Promise<string> {
+  const admission = await admit(w.env.ctx, {
+    key: f.key,
+    estimate,
+    model: 'm',
+    pricePerToken: 10n,
+    markupBps: 12_000,
+    holdTtlMs: HOLD_TTL_MS,
+    write: () => new Promise<void>(() => {}),
+    background: true,
+  });
+  return admission.hold.id;
+}
+
+async function redisState(f: KeyFixture, holdId: string, at: Date) {
+  const { redis, keys } = w.env.ctx;
+  const [bal, day, month, record] = await Promise.all([
+    redis.get(keys.balance(f.accountId)),
+    redis.get(keys.day(f.accountId, f.key.id, dayKey(at))),
+    redis.get(keys.month(f.accountId, f.key.id, monthKey(at))),
+    redis.exists(keys.hold(f.accountId, holdId)),
+  ]);
+  return { bal, day, month, record };
+}
+
+describe('reconcile: hold records Postgres never got a row for (an api killed before its write)', () => {
+  it('the scheduled check gives the reservation back once the deadline and the grace have passed', async () => {
+    expect(w.env.ctx.config.HOLD_GRACE_SECONDS).toBe(300);
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 3_000n);
+    expect(await redisState(f, holdId, admittedAt)).toEqual({
+      bal: '7000',
+      day: '3000',
+      month: '3000',
+      record: 1,
+    });
+
+    // Before the deadline (and at it, within the grace) the reservation may still be real.
+    clock.advance(HOLD_TTL_MS);
+    await reconcileCheck(w.env.ctx, w.queues);
+    expect((await redisState(f, holdId, admittedAt)).bal).toBe('7000');
+
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS - HOLD_TTL_MS);
+    const check = await reconcileCheck(w.env.ctx, w.queues);
+    expect(await redisState(f, holdId, admittedAt)).toEqual({
+      bal: '10000',
+      day: '0',
+      month: '0',
+      record: 0,
+    });
+    // Nothing left to report: Redis agrees with Postgres, which never had the hold.
+    expect(check).toMatchObject({ ok: true, drift: 0 });
+    const pg = (await getAccountBalance(w.env.ctx.sql, f.accountId))!;
+    expect(pg.balance - pg.held).toBe(10_000n);
+  });
+
+  it('gives it back to the counters of the day it was admitted in, not the day the check runs', async () => {
+    clock.set('2026-11-27T23:58:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 2_500n);
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS); // 28 November now
+    expect(dayKey(clock.now())).not.toBe(dayKey(admittedAt));
+    await reconcileCheck(w.env.ctx, w.queues);
+    expect(await redisState(f, holdId, admittedAt)).toEqual({
+      bal: '10000',
+      day: '0',
+      month: '0',
+      record: 0,
+    });
+    expect(
+      await w.env.ctx.redis.get(w.env.ctx.keys.day(f.accountId, f.key.id, dayKey(clock.now()))),
+    ).toBeNull();
+  });
+
+  it('leaves a record whose settlement message still waits: that message bills the request', async () => {
+    clock.set('2026-11-26T12:00:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 3_000n);
+    // A served request whose hold write failed: its usage and the hold's terms wait in settlement.
+    await w.queues.add(
+      'settlement',
+      {
+        items: [{ holdId, outcome: 'post', promptTokens: 10, completionTokens: 20 }],
+        enqueuedAt: Date.now(),
+      },
+      { delay: 3_600_000 },
+    );
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS);
+    await reconcileCheck(w.env.ctx, w.queues);
+    expect(await redisState(f, holdId, admittedAt)).toMatchObject({ bal: '7000', record: 1 });
+  });
+
+  it('leaves the record of a hold that is open in Postgres to its settlement and the sweeper', async () => {
+    clock.set('2026-11-26T14:00:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const { hold } = await admit(w.env.ctx, {
+      key: f.key,
+      estimate: 3_000n,
+      model: 'm',
+      pricePerToken: 10n,
+      markupBps: 12_000,
+      holdTtlMs: HOLD_TTL_MS,
+    });
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS);
+    // Report only (no fix, no scheduled sweep): the open hold and its record stay as they are.
+    await runReconcile(w.env.ctx, { queues: w.queues, releaseOrphans: true });
+    expect(await redisState(f, hold.id, admittedAt)).toMatchObject({ bal: '7000', record: 1 });
+  });
+
+  it('a report without --fix gives nothing back', async () => {
+    clock.set('2026-11-26T16:00:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 3_000n);
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS);
+    await runReconcile(w.env.ctx, { queues: w.queues });
+    expect(await redisState(f, holdId, admittedAt)).toMatchObject({ bal: '7000', record: 1 });
+  });
+});
