@@ -55,11 +55,27 @@ export function formatNullableNgonka(v: bigint | null): string | null {
 
 /** Amounts in USDT carry at most 6 decimals (the token's own precision). */
 export const usdtInput = z
-  .union([z.string(), z.number()])
+  .union([
+    z.string(),
+    z
+      .number()
+      // A double carries 15 significant decimal digits exactly; past that, what arrived may not be
+      // what was sent (123456789012.123456 parses as 123456789012.12346), so it is refused rather
+      // than credited rounded.
+      .refine(
+        (v) => significantDigits(String(v)) <= 15,
+        'has more digits than a JSON number carries exactly; send it as a string',
+      ),
+  ])
   .transform((v) => String(v))
   .refine((v) => /^\d{1,12}(\.\d{1,6})?$/.test(v), 'must be a positive USDT amount with at most 6 decimals')
   .transform((v) => parseMicroUsdt(v))
   .refine((v) => v > 0n, 'must be positive');
+
+/** Significant digits of a number in plain decimal notation (`0.0012` → 2, `1200.5` → 5). */
+function significantDigits(decimal: string): number {
+  return decimal.replace('.', '').replace(/^0+/, '').length;
+}
 
 export function parseMicroUsdt(v: string): bigint {
   const [whole = '0', frac = ''] = v.split('.');

@@ -74,7 +74,10 @@ describe('admin top-ups: happy', () => {
     expect(small.status).toBe(201);
     expect(small.body.amount_ngonka).toBe('2000');
     expect(small.body.metadata.amount_usdt).toBe('0.000001');
-    expect(await balanceOf(owner)).toBe('25000002000');
+    // As a string, every digit counts.
+    const exact = await topup({ account_id: owner.id, amount_usdt: '3.123456', reference: ref() });
+    expect(exact.body.amount_ngonka).toBe('6246912000');
+    expect(await balanceOf(owner)).toBe('31246914000');
   });
 
   it('answers a replayed reference as the first call, 201 and the same entry, and credits once', async () => {
@@ -167,6 +170,8 @@ describe('admin top-ups: error', () => {
     [{ account_id: 'acct_x', amount_usdt: '1.0000001', reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_usdt: '0', reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_usdt: '999999999999', reference: 'r' }, 'amount_usdt'],
+    // 16 significant digits: more than a JSON number is sure to carry exactly (a string would do).
+    [{ account_id: 'acct_x', amount_usdt: 1234567890.123456, reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_ngonka: '1' }, 'reference'],
     [{ account_id: 'acct_x', amount_ngonka: '1', reference: '' }, 'reference'],
     [{ account_id: 'acct_x', amount_ngonka: '1', reference: 'r'.repeat(201) }, 'reference'],
