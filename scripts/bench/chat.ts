@@ -1,5 +1,12 @@
 import { CHAT_BODY } from './chat-body.js';
-import { byCommandLine, cpuUsed, machineBusyPercent, snapshotCpu } from './cpu.js';
+import {
+  byCommandLine,
+  cpuUsed,
+  machineBusyPercent,
+  mainThreadTimes,
+  snapshotCpu,
+  threadShare,
+} from './cpu.js';
 import { createBenchCustomer, heldNgonka } from './gateway-key.js';
 import { load, type Target } from './load.js';
 import { type Child, freePort, rssMb, runBench, startChild, waitForHttp } from './processes.js';
@@ -13,6 +20,10 @@ import { type BenchStack, startStack } from './stack.js';
  * ceiling of any Node gateway here), all on the same zero-latency simulator. Everything listens on 127.0.0.1 only and
  * runs in its own process; the load generator runs here. Needs Postgres and Redis (DATABASE_URL's
  * server, REDIS_URL): the gateway gets a fresh database and Redis prefix of its own (stack.ts).
+ * At c=32 it also prints how each proxy's event loop thread spent the run: running, or runnable
+ * and waiting for a CPU another process held (schedstat). On two cores shared with the load
+ * generator, the simulator, Postgres and Redis, that wait, not the gateway's CPU per request, is
+ * what stands between its throughput and 1 / (CPU per request).
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
  * DevTools or speedscope) to see where its time goes; BENCH_NODE_FLAGS tries node flags on the
  * gateway processes (as in bench:jobs).
@@ -64,10 +75,12 @@ async function main(): Promise<void> {
   await waitForHttp(portkeyUrl);
   const customer = await createBenchCustomer(gatewayUrl, adminToken);
 
-  const targets: Target[] = [
-    { name: 'simulator (direct)', url: `${simUrl}/v1/chat/completions`, headers: {} },
+  // Each with the process that serves it (its event loop's time is reported at c=32).
+  const targets: (Target & { pid: number })[] = [
+    { name: 'simulator (direct)', url: `${simUrl}/v1/chat/completions`, headers: {}, pid: sim.pid },
     {
       name: 'portkey -> simulator',
+      pid: portkey.pid,
       url: `${portkeyUrl}/v1/chat/completions`,
       headers: {
         'x-portkey-provider': 'openai',
@@ -75,9 +88,15 @@ async function main(): Promise<void> {
         authorization: 'Bearer sk-bench',
       },
     },
-    { name: 'passthrough -> sim', url: `${passthroughUrl}/v1/chat/completions`, headers: {} },
+    {
+      name: 'passthrough -> sim',
+      url: `${passthroughUrl}/v1/chat/completions`,
+      headers: {},
+      pid: passthrough.pid,
+    },
     {
       name: 'gateway -> simulator',
+      pid: gateway.pid,
       url: `${gatewayUrl}/v1/chat/completions`,
       headers: { authorization: `Bearer ${customer.childKey}` },
     },
@@ -114,11 +133,13 @@ async function main(): Promise<void> {
           [32, C32_S],
         ] as const) {
           const before = snapshotCpu(groups);
+          const threadBefore = mainThreadTimes(t.pid);
           const r = await load(t, CHAT_BODY, connections, seconds);
+          const thread = threadShare(threadBefore, mainThreadTimes(t.pid));
           const key = `${t.name}|${connections}`;
           runs.set(key, [
             ...(runs.get(key) ?? []),
-            { target: t.name, r, cpu: cpuUsed(before, snapshotCpu(groups)) },
+            { target: t.name, r, cpu: cpuUsed(before, snapshotCpu(groups)), thread },
           ]);
         }
     }

@@ -56,6 +56,38 @@ export function cpuUsed(before: CpuSnapshot, after: CpuSnapshot): Record<string,
   return out;
 }
 
+/** A thread's time on a CPU and waiting in a run queue for one, in ns (schedstat), and when read. */
+export interface ThreadTimes {
+  runNs: number;
+  waitNs: number;
+  atNs: bigint;
+}
+
+/**
+ * The main thread's schedstat (Linux): the event loop of a Node process. Its time waiting for a
+ * CPU while runnable is throughput lost to the other processes on the machine, which its own CPU
+ * time per request does not show.
+ */
+export function mainThreadTimes(pid: number): ThreadTimes | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return { runNs: Number(run), waitNs: Number(wait), atNs: process.hrtime.bigint() };
+  } catch {
+    return null; // the process ended, or no schedstat here
+  }
+}
+
+/** Share of the wall time between two readings the thread ran, and waited runnable for a CPU (%). */
+export function threadShare(
+  a: ThreadTimes | null,
+  b: ThreadTimes | null,
+): { runPct: number; waitPct: number } | null {
+  if (!a || !b) return null;
+  const wallNs = Number(b.atNs - a.atNs);
+  if (wallNs <= 0) return null;
+  return { runPct: (100 * (b.runNs - a.runNs)) / wallNs, waitPct: (100 * (b.waitNs - a.waitNs)) / wallNs };
+}
+
 function cpuTicks(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0);

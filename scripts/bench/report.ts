@@ -7,6 +7,8 @@ export interface Row {
   cpu: Record<string, number>;
   /** Every round's req/s, in order (a median row). */
   rounds?: number[];
+  /** The proxy's event loop thread during the run: % of wall time running, and runnable but waiting for a CPU. */
+  thread?: { runPct: number; waitPct: number } | null;
 }
 
 /**
@@ -75,6 +77,17 @@ export function printReport(rows: Row[], facts: RunFacts): void {
   console.log(
     `gateway api process RSS: peak ${facts.peakRssMb} MB under load, ${facts.afterRssMb} MB after (target ≤ 250 MB); settlement caught up ${facts.drainMs} ms after the last request`,
   );
+
+  const threads = rows.filter((x) => x.r.connections === 32 && x.thread);
+  if (threads.length > 0) {
+    console.log(
+      "\nat c=32, each proxy's event loop thread (median round): % of the time running, and runnable but waiting for a CPU the other processes held",
+    );
+    for (const { target, thread } of threads)
+      console.log(
+        `${target.padEnd(22)} running ${num(thread!.runPct, 0, 3)}%  waiting ${num(thread!.waitPct, 0, 3)}%`,
+      );
+  }
 
   console.log('\nCPU ms per request, by process (redis is shared with anything else using it):');
   console.log(`${'target'.padEnd(22)} ${'conns'.padStart(5)} ${groups.map((g) => g.padStart(10)).join(' ')}`);
