@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { closeApiServer, createApiServer } from '../api/server.js';
+import { runBelowApi } from '../shared/background-priority.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
@@ -46,6 +47,16 @@ try {
 }
 const bootLogger = createLogger(config.LOG_LEVEL);
 for (const m of notices) bootLogger.warn(m);
+
+// A process with no api role (workers, scheduler) yields the CPU to the api's requests (BACKGROUND_NICE).
+if (!roles.has('api') && config.BACKGROUND_NICE > 0) {
+  try {
+    const nice = runBelowApi(config.BACKGROUND_NICE);
+    if (nice !== null) bootLogger.info({ nice, roles: [...roles] }, 'running below the api’s CPU priority');
+  } catch (err) {
+    bootLogger.warn({ err }, 'could not lower the process priority (BACKGROUND_NICE)');
+  }
+}
 
 // Read by V8 at every full collection, so setting it now governs the heap from here on.
 if (config.V8_HEAP_GROWING_PERCENT > 0)

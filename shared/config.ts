@@ -262,6 +262,13 @@ export const configSchema = z
      */
     V8_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(100),
     /**
+     * The niceness (0–19) a process without the api role takes at start (`--roles workers`,
+     * `--roles scheduler`): where the workers share a machine with the api, as docker-compose runs
+     * them, a backlog of jobs and settlements would otherwise take CPU from the requests the api is
+     * answering. Background work still has all the CPU the api leaves idle. 0 leaves it as started.
+     */
+    BACKGROUND_NICE: z.coerce.number().int().min(0).max(19).default(10),
+    /**
      * How long a client may take to send a whole request, headers to last byte (Node's
      * `requestTimeout`; a 408 after it). An upload of BATCH_FILE_MAX_BYTES must arrive within it,
      * its wait for a turn (UPLOADS_IN_FLIGHT) included: at the default 5 minutes a 200 MiB file needs
