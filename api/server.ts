@@ -30,6 +30,7 @@ export function createApiServer(ctx: Context, deps?: AppDeps): Server {
       handler(req, res);
     },
   );
+  server.keepAliveTimeout = ctx.config.KEEP_ALIVE_TIMEOUT_MS;
   answerClientErrors(server, requestTimeout);
   const open = new Set<Socket>();
   connections.set(server, open);

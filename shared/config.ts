@@ -276,6 +276,14 @@ export const configSchema = z
      */
     REQUEST_TIMEOUT_MS: positiveInt.default(300_000),
     /**
+     * How long the api keeps an idle client connection open for its next request. Node's 5 s is
+     * shorter than what load balancers and HTTP clients keep theirs (an AWS ALB 60 s, nginx's
+     * upstream keepalive 60 s, httpx 5 s): one that reuses a connection just as the api closes it
+     * gets a reset (a 502 at the balancer), intermittently and without the api logging a thing.
+     * The side that keeps a connection longer must be the server, so 65 s.
+     */
+    KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(65_000),
+    /**
      * Batch input uploads an api process receives, validates and stores at once; the rest wait their
      * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
      * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
