@@ -22,8 +22,10 @@ import { type BenchStack, startStack } from './stack.js';
  * server, REDIS_URL): the gateway gets a fresh database and Redis prefix of its own (stack.ts).
  * At c=32 it also prints how each proxy's event loop thread spent the run: running, or runnable
  * and waiting for a CPU another process held (schedstat). On two cores shared with the load
- * generator, the simulator, Postgres and Redis, that wait, not the gateway's CPU per request, is
- * what stands between its throughput and 1 / (CPU per request).
+ * generator, the simulator, Postgres and Redis, the gateway's api waits about a fifth of the time,
+ * so its throughput is below 1 / (its CPU per request); giving it priority over the rest (renice
+ * −10, tried) bought about 2%, since the rest then waits in its place: what bounds it is the CPU of
+ * the whole stack per request, the api's and its Postgres', Redis's and workers' together.
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the gateway process there (open it in Chrome
  * DevTools or speedscope) to see where its time goes; BENCH_NODE_FLAGS tries node flags on the
  * gateway processes (as in bench:jobs).
