@@ -37,6 +37,8 @@ export interface SoakStack {
   fixesLeft(): boolean;
   /** The gateway processes' error and fatal log lines so far. */
   errorLines(): string[];
+  /** The log lines of every process so far (killed ones' included) that match. */
+  linesMatching(re: RegExp): string[];
   stop(): Promise<void>;
 }
 
@@ -65,12 +67,17 @@ const SOAK_TIMINGS = {
  */
 const LEADER_TAKEOVER_MS = 30_000;
 
-/** The error and fatal lines (pino levels 50 and 60) a process printed so far. */
-const errorLinesOf = (c: Child) =>
+/** The lines a process printed so far that match. */
+const linesOf = (c: Child, re: RegExp) =>
   c
     .output()
     .split('\n')
-    .filter((l) => /"level":(50|60)/.test(l));
+    .filter((l) => re.test(l));
+
+/** Error and fatal lines (pino levels 50 and 60). */
+const ERROR_LINE = /"level":(50|60)/;
+/** Lines kept of a killed process (a new one has a new output): its errors, and the warnings some checks count. */
+const KEPT_LINE = /"level":(40|50|60)/;
 
 /**
  * Every key of a prefix deleted in one script, so no process sees Redis half lost (a restart loses
@@ -152,14 +159,15 @@ export async function startSoakStack(opts: { keep?: boolean; schedulers?: number
     await startWorkers();
     for (let i = 0; i < (opts.schedulers ?? 1); i++) schedulers.push(await startServing('scheduler'));
     const logs: string[] = [];
-    const errorLines = () => [
-      ...logs,
-      ...[...started, api, workers, ...schedulers].flatMap((c) => (c ? errorLinesOf(c) : [])),
+    const linesMatching = (re: RegExp) => [
+      ...logs.filter((l) => re.test(l)),
+      ...[...started, api, workers, ...schedulers].flatMap((c) => (c ? linesOf(c, re) : [])),
     ];
+    const errorLines = () => linesMatching(ERROR_LINE);
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const kill = async (dead: Child) => {
       // Lines it logged before it died are kept (a new process has a new output).
-      logs.push(...errorLinesOf(dead));
+      logs.push(...linesOf(dead, KEPT_LINE));
       process.kill(dead.pid, 'SIGKILL');
       await dead.stop(0);
     };
@@ -174,6 +182,7 @@ export async function startSoakStack(opts: { keep?: boolean; schedulers?: number
       adminToken,
       env,
       errorLines,
+      linesMatching,
       async killWorkers(downMs) {
         await kill(workers!);
         await sleep(downMs);
