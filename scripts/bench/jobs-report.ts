@@ -108,6 +108,18 @@ export function printJobsReport(f: JobsFacts): void {
     f.settledE2e.lagP99Ms,
   );
 
+  // A failed request is worth knowing by kind: a status, a socket error, or no answer at all.
+  for (const [phase, r] of [
+    ['(b) queue paused', f.bAlone],
+    ['(b) pipeline running', f.b],
+  ] as const)
+    if (r.errors > 0)
+      console.log(
+        `errors in ${phase}: ${Object.entries(r.errorKinds ?? {})
+          .map(([k, n]) => `${k} ×${n}`)
+          .join(', ')}`,
+      );
+
   const kept = f.redisAfter.completedKept;
   const bounded = Object.values(kept).every((n) => n <= 1000);
   console.log('\ntargets (DESIGN.md "Performance targets"):');

@@ -14,6 +14,8 @@ export interface LoadResult {
   p99Ms: number;
   /** Non-2xx answers plus connection errors and timeouts. */
   errors: number;
+  /** What the errors were, where the load generator tells (paced.ts): a status, an error code, or no answer. */
+  errorKinds?: Record<string, number>;
 }
 
 /**

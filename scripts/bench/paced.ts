@@ -30,6 +30,11 @@ export async function paced(
   };
   const times: number[] = [];
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
+  const failed = (kind: string) => {
+    errors++;
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  };
   let inFlight = 0;
   const warmup = Math.round(ratePerS * warmupS);
   const total = warmup + Math.round(ratePerS * durationS);
@@ -47,13 +52,13 @@ export async function paced(
           if (!counted) return;
           if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
             times.push(performance.now() - dueAt);
-          else errors++;
+          else failed(String(res.statusCode));
         });
       },
     );
-    req.on('error', () => {
+    req.on('error', (err: NodeJS.ErrnoException) => {
       inFlight--;
-      if (counted) errors++;
+      if (counted) failed(err.code ?? err.message);
     });
     req.end(payload);
   };
@@ -73,7 +78,10 @@ export async function paced(
   });
   const deadline = performance.now() + 15_000;
   while (inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  errors += inFlight;
+  if (inFlight > 0) {
+    errors += inFlight;
+    errorKinds['no answer in 15 s'] = inFlight;
+  }
   agent.destroy();
 
   times.sort((a, b) => a - b);
@@ -85,5 +93,6 @@ export async function paced(
     p50Ms: pick(0.5),
     p99Ms: pick(0.99),
     errors,
+    errorKinds,
   };
 }
