@@ -106,7 +106,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
 
   const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
   const unadmit = async () => {
-    await ctx.scripts.run('unadmit', [keys[6]!, keys[3]!, keys[4]!, keys[5]!, keys[2]!], [hold.id]);
+    await unadmitHold(ctx, { accountId: key.account_id, keyId: key.id, holdId: hold.id, admittedAt: now });
   };
   const record = async () => {
     try {
@@ -132,4 +132,28 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
   else await recorded;
   observeAdmission(null, started);
   return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null, recorded, unadmit };
+}
+
+/**
+ * Take an admission back in Redis (unadmit-5.lua): its hold record goes, its reservation returns to
+ * the day and month counters of when it was admitted and to the balance, and it leaves the RPM
+ * window. Idempotent: true only for the call that found the record.
+ */
+export async function unadmitHold(
+  ctx: Context,
+  h: { accountId: string; keyId: string; holdId: string; admittedAt: Date },
+): Promise<boolean> {
+  const k = ctx.keys;
+  const done = await ctx.scripts.run(
+    'unadmit',
+    [
+      k.hold(h.accountId, h.holdId),
+      k.day(h.accountId, h.keyId, dayKey(h.admittedAt)),
+      k.month(h.accountId, h.keyId, monthKey(h.admittedAt)),
+      k.balance(h.accountId),
+      k.rpm(h.accountId, h.keyId),
+    ],
+    [h.holdId],
+  );
+  return Number(done) === 1;
 }

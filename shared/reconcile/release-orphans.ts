@@ -1,7 +1,7 @@
+import { unadmitHold } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import { holdStatusesOf } from '../db/queries/reconcile-admission.js';
 import { holdsAwaitingSettlement } from '../ledger/pending-settlements.js';
-import { dayKey, monthKey } from '../periods.js';
 import type { Queues } from '../queues.js';
 import type { AccountIds } from './redis-state.js';
 
@@ -24,8 +24,8 @@ interface Orphan {
  * HOLD_GRACE_SECONDS past, Postgres has no row for it, and no settlement message waiting to run
  * names it: a served request whose hold write failed is billed through such a message (it writes
  * the hold from its terms), and is handed off well before its deadline, since its deadline covers
- * the longest stream. The release is unadmit-5.lua's, atomic and once per record, against the
- * counters of the day and month it was admitted in. Records written before admission recorded
+ * the longest stream. The release is admission's own take-back (unadmitHold), atomic and once
+ * per record, against the counters of the day and month it was admitted in. Records written before admission recorded
  * `at` and `dl` are left to their TTL. Returns how many it released.
  */
 export async function releaseOrphanRecords(
@@ -41,19 +41,7 @@ export async function releaseOrphanRecords(
   for (let i = 0; i < holds.length; i += CHUNK) {
     const orphans = await orphansAmong(ctx, queues, holds.slice(i, i + CHUNK), asOf);
     for (const o of orphans) {
-      const k = ctx.keys;
-      const done = await ctx.scripts.run(
-        'unadmit',
-        [
-          k.hold(o.accountId, o.holdId),
-          k.day(o.accountId, o.keyId, dayKey(o.admittedAt)),
-          k.month(o.accountId, o.keyId, monthKey(o.admittedAt)),
-          k.balance(o.accountId),
-          k.rpm(o.accountId, o.keyId),
-        ],
-        [o.holdId],
-      );
-      if (Number(done) !== 1) continue;
+      if (!(await unadmitHold(ctx, o))) continue;
       released++;
       ctx.logger.warn(
         { account: o.accountId, holdId: o.holdId, childKey: o.keyId, amount: o.amount },
