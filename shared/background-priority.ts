@@ -18,14 +18,14 @@ export function runBelowApi(nice: number): number | null {
       // The thread ended meanwhile.
     }
   }
-  if (getPriority() < nice) setPriority(nice); // no /proc: the calling thread at least
   return getPriority();
 }
 
+/** The process's threads; without /proc, only the calling one (0: "this thread" to setPriority). */
 function threadIds(): number[] {
   try {
     return readdirSync('/proc/self/task').map(Number);
   } catch {
-    return [];
+    return [0];
   }
 }
