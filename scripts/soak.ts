@@ -3,6 +3,7 @@ import { loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { createLogger } from '../shared/logger.js';
 import { createQueues } from '../shared/queues.js';
+import { ORPHAN_RELEASED } from '../shared/reconcile/release-orphans.js';
 import { runBench } from './bench/processes.js';
 import { unbilledByCrash } from './soak/billing-checks.js';
 import { liveBatches, liveWork, readBooks } from './soak/books.js';
@@ -268,7 +269,7 @@ function report(results: Awaited<ReturnType<typeof runChecks>>, journal: Journal
   for (const { first } of kinds.values()) if (first) console.log(`  ${first}`);
   // Admissions a killed api never wrote the hold of, given back by the scheduled check once nothing
   // could settle them (release-orphans.ts); those still within their deadline are crash orphans below.
-  const givenBack = s.linesMatching(/gave back the admission of a hold Postgres never recorded/).length;
+  const givenBack = s.linesWith(ORPHAN_RELEASED).length;
   if (givenBack) console.log(`crash orphans given back by the scheduler's check: ${givenBack}`);
   console.log('');
   for (const r of results) {

@@ -37,8 +37,8 @@ export interface SoakStack {
   fixesLeft(): boolean;
   /** The gateway processes' error and fatal log lines so far. */
   errorLines(): string[];
-  /** The log lines of every process so far (killed ones' included) that match. */
-  linesMatching(re: RegExp): string[];
+  /** The log lines of every process so far (killed ones' included) that contain `text`. */
+  linesWith(text: string): string[];
   stop(): Promise<void>;
 }
 
@@ -68,7 +68,7 @@ const SOAK_TIMINGS = {
 const LEADER_TAKEOVER_MS = 30_000;
 
 /** The lines a process printed so far that match. */
-const linesOf = (c: Child, re: RegExp) =>
+const linesOf = (c: Child, re: Pick<RegExp, 'test'>) =>
   c
     .output()
     .split('\n')
@@ -159,11 +159,12 @@ export async function startSoakStack(opts: { keep?: boolean; schedulers?: number
     await startWorkers();
     for (let i = 0; i < (opts.schedulers ?? 1); i++) schedulers.push(await startServing('scheduler'));
     const logs: string[] = [];
-    const linesMatching = (re: RegExp) => [
+    const linesMatching = (re: Pick<RegExp, 'test'>) => [
       ...logs.filter((l) => re.test(l)),
       ...[...started, api, workers, ...schedulers].flatMap((c) => (c ? linesOf(c, re) : [])),
     ];
     const errorLines = () => linesMatching(ERROR_LINE);
+    const linesWith = (text: string) => linesMatching({ test: (l: string) => l.includes(text) });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const kill = async (dead: Child) => {
       // Lines it logged before it died are kept (a new process has a new output).
@@ -182,7 +183,7 @@ export async function startSoakStack(opts: { keep?: boolean; schedulers?: number
       adminToken,
       env,
       errorLines,
-      linesMatching,
+      linesWith,
       async killWorkers(downMs) {
         await kill(workers!);
         await sleep(downMs);

@@ -7,6 +7,10 @@ import type { AccountIds } from './redis-state.js';
 
 const CHUNK = 1000;
 
+/** What is logged (warn) for each admission given back: the soak counts these lines. */
+export const ORPHAN_RELEASED =
+  'reconcile: gave back the admission of a hold Postgres never recorded (its api stopped before writing it)';
+
 interface Orphan {
   accountId: string;
   holdId: string;
@@ -45,7 +49,7 @@ export async function releaseOrphanRecords(
       released++;
       ctx.logger.warn(
         { account: o.accountId, holdId: o.holdId, childKey: o.keyId, amount: o.amount },
-        'reconcile: gave back the admission of a hold Postgres never recorded (its api stopped before writing it)',
+        ORPHAN_RELEASED,
       );
     }
   }
