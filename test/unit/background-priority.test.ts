@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -36,4 +37,29 @@ describe('runBelowApi (BACKGROUND_NICE for the workers and scheduler processes)'
     expect(result).toBeNull();
     expect(new Set(threads)).toEqual(new Set([15]));
   });
+
+  // A niceness orders threads only inside their CPU group, and each container is one: under
+  // docker-compose, the container's weight is what makes the background roles yield.
+  it("has docker-compose weigh the workers and scheduler containers below the api's", () => {
+    const shares = cpuSharesByService(readFileSync('docker-compose.yml', 'utf8'));
+    expect(shares.get('api')).toBe(1024);
+    expect(shares.get('workers')).toBeLessThan(1024 / 4);
+    expect(shares.get('scheduler')).toBeLessThan(1024 / 4);
+  });
 });
+
+/** Each service's `cpu_shares` in a compose file (Docker's default, 1024, where it sets none). */
+function cpuSharesByService(compose: string): Map<string, number> {
+  const shares = new Map<string, number>();
+  let service: string | null = null;
+  for (const line of compose.split('\n')) {
+    const name = /^ {2}([a-z-]+):\s*(&\w+)?\s*$/.exec(line)?.[1];
+    if (name) {
+      service = name;
+      shares.set(name, 1024);
+    } else if (/^\S/.test(line)) service = null;
+    const set = /^ {4}cpu_shares:\s*(\d+)/.exec(line)?.[1];
+    if (service && set) shares.set(service, Number(set));
+  }
+  return shares;
+}
