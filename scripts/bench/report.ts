@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { LoadResult } from './load.js';
 
 export interface Row {
@@ -95,4 +96,30 @@ export function printReport(rows: Row[], facts: RunFacts): void {
     console.log(
       `${target.padEnd(22)} ${String(r.connections).padStart(5)} ${groups.map((g) => num((cpu[g] ?? 0) / Math.max(r.requests, 1), 3, 10)).join(' ')}`,
     );
+  const gwRow = rows.find((x) => x.target.startsWith('gateway') && x.r.connections === 32);
+  if (gwRow && pk32) printCeilings(gwRow, pk32.rps);
+}
+
+/**
+ * What the gateway's run at c=32 could reach at most, from the CPU it used: the whole machine's
+ * (every process of the run, the load generator and simulator too, share its cores) and its api
+ * event loop's (one thread). The lower one is the bound no scheduling can lift; only less CPU per
+ * request moves it.
+ */
+function printCeilings({ r, cpu, thread }: Row, portkeyRps: number): void {
+  const cores = availableParallelism();
+  const perRequest = Object.values(cpu).reduce((a, b) => a + b, 0) / Math.max(r.requests, 1);
+  const machine = (cores * 1000) / perRequest;
+  const times = (rps: number) => `${rps.toFixed(0)} req/s = ${(rps / portkeyRps).toFixed(2)}× portkey`;
+  console.log(
+    `
+gateway at c=32: ${perRequest.toFixed(3)} ms of CPU per request across all processes; ${cores} cores busy all the time would serve at most ${times(machine)}`,
+  );
+  if (thread) {
+    // The median round's thread share over its own requests: ms of event loop per request.
+    const loopMs = ((thread.runPct / 100) * 1000) / r.rps;
+    console.log(
+      `  its api event loop ran ${loopMs.toFixed(3)} ms per request: alone on a core it would serve at most ${times(1000 / loopMs)}`,
+    );
+  }
 }
