@@ -67,10 +67,10 @@ export function orphanSums(orphans: readonly CrashOrphan[]): {
 }
 
 /**
- * The reconciliation's drift the orphans account for: their own records (left to their TTL), a
- * key's counter off by just what they reserve, and the account's balance tight by at least that
- * (the check repairs neither while an orphan lives, so the balance also keeps any tightness a
- * Redis loss left, which `--fix` would otherwise have taken back: never loose).
+ * The reconciliation's drift the orphans account for: their own records (left to their TTL until
+ * given back), and a key's counters and the account's balance tight by at least what they reserve:
+ * the check repairs neither while an orphan lives (compare.ts), so they also keep any tightness a
+ * Redis loss left, which `--fix` would otherwise have taken back. Never loose.
  */
 export function explainedByOrphans(d: DriftItem, orphans: readonly CrashOrphan[]): boolean {
   const { byKey, byAccount } = orphanSums(orphans);
@@ -79,7 +79,8 @@ export function explainedByOrphans(d: DriftItem, orphans: readonly CrashOrphan[]
   const off = BigInt(d.actual!) - BigInt(d.expected!);
   if (d.check === 'redis_counters') {
     const key = /:[dm]:([^:]+):\d+$/.exec(d.subject)?.[1];
-    return key !== undefined && off === byKey.get(key);
+    const reserved = key === undefined ? undefined : byKey.get(key);
+    return reserved !== undefined && off >= reserved;
   }
   if (d.check === 'redis_balance') {
     const account = /\{a:([^}]+)\}/.exec(d.subject)?.[1];
