@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { call } from './http.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call, NO_ANSWER } from './http.js';
 import { type Journal, KeyHistory, type KeySettings } from './journal.js';
 import type { Random } from './random.js';
 
@@ -62,18 +63,23 @@ export class World {
       rate_limit_rpm: r.chance(0.5) ? r.int(8, 40) : null,
       usable: true,
     };
-    const child = await this.must(
-      201,
-      'POST',
-      `/api/management/keys/${account.mkId}/children`,
-      account.mkKey,
-      {
-        name: `soak-${this.keys.length}`,
-        limit_daily_ngonka: settings.limit_daily_ngonka?.toString() ?? null,
-        limit_monthly_ngonka: settings.limit_monthly_ngonka?.toString() ?? null,
-        rate_limit_rpm: settings.rate_limit_rpm,
-      },
-    );
+    const body = {
+      name: `soak-${this.keys.length}`,
+      limit_daily_ngonka: settings.limit_daily_ngonka?.toString() ?? null,
+      limit_monthly_ngonka: settings.limit_monthly_ngonka?.toString() ?? null,
+      rate_limit_rpm: settings.rate_limit_rpm,
+    };
+    const path = `/api/management/keys/${account.mkId}/children`;
+    // A deleted key's replacement may meet an api kill: ask again once it is back (a key the lost
+    // answer created carries no traffic), rather than leave the account a key short.
+    let res = await call(this.base, 'POST', path, { token: account.mkKey, body });
+    while (res.status === NO_ANSWER) {
+      await sleep(200);
+      await this.apiUp();
+      res = await call(this.base, 'POST', path, { token: account.mkKey, body });
+    }
+    if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    const child = res.body as Record<string, unknown>;
     const key: SoakKey = {
       id: child.id as string,
       token: child.key as string,
