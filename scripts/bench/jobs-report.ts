@@ -120,6 +120,21 @@ export function printJobsReport(f: JobsFacts): void {
           .join(', ')}`,
       );
 
+  // Where the tail comes from: a few 100 ms windows holding most of the slowest 1% are stalls.
+  for (const [phase, r] of [
+    ['(b) queue paused', f.bAlone],
+    ['(b) pipeline running', f.b],
+  ] as const) {
+    const windows = r.slowestByWindow ?? [];
+    const slowest = windows.reduce((n, [, c]) => n + c, 0);
+    if (slowest === 0) continue;
+    const top = windows.slice(0, 3);
+    const inTop = top.reduce((n, [, c]) => n + c, 0);
+    console.log(
+      `slowest 1% in ${phase}: ${slowest} answers due in ${windows.length} windows of 100 ms; the busiest ${top.length} hold ${Math.round((100 * inTop) / slowest)}% (${top.map(([at, c]) => `${(at / 1000).toFixed(1)} s: ${c}`).join(', ')})`,
+    );
+  }
+
   const kept = f.redisAfter.completedKept;
   const bounded = Object.values(kept).every((n) => n <= 1000);
   console.log('\ntargets (DESIGN.md "Performance targets"):');

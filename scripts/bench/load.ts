@@ -16,6 +16,12 @@ export interface LoadResult {
   errors: number;
   /** What the errors were, where the load generator tells (paced.ts): a status, an error code, or no answer. */
   errorKinds?: Record<string, number>;
+  /**
+   * When the slowest 1% of requests were due (paced.ts): how many of them fell in each 100 ms of
+   * the counted run (ms from its start → count), the busiest first. A tail spread thin is steady
+   * queueing; a few full windows are stalls.
+   */
+  slowestByWindow?: [number, number][];
 }
 
 /**

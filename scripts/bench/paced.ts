@@ -29,6 +29,8 @@ export async function paced(
     ...target.headers,
   };
   const times: number[] = [];
+  /** Each counted answer's due time (ms from the counted start) and latency, for slowestByWindow. */
+  const answered: { dueMs: number; ms: number }[] = [];
   let errors = 0;
   const errorKinds: Record<string, number> = {};
   const failed = (kind: string) => {
@@ -40,6 +42,7 @@ export async function paced(
   const total = warmup + Math.round(ratePerS * durationS);
   let sent = 0;
   const t0 = performance.now();
+  const countedFrom = t0 + (warmup * 1000) / ratePerS;
 
   const fire = (dueAt: number, counted: boolean) => {
     inFlight++;
@@ -50,9 +53,11 @@ export async function paced(
         res.on('end', () => {
           inFlight--;
           if (!counted) return;
-          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
-            times.push(performance.now() - dueAt);
-          else failed(String(res.statusCode));
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) {
+            const ms = performance.now() - dueAt;
+            times.push(ms);
+            answered.push({ dueMs: dueAt - countedFrom, ms });
+          } else failed(String(res.statusCode));
         });
       },
     );
@@ -94,5 +99,17 @@ export async function paced(
     p99Ms: pick(0.99),
     errors,
     errorKinds,
+    slowestByWindow: slowestByWindow(answered, pick(0.99)),
   };
+}
+
+/** How many answers at or over `p99Ms` were due in each 100 ms window, the busiest first. */
+function slowestByWindow(answered: { dueMs: number; ms: number }[], p99Ms: number): [number, number][] {
+  const windows = new Map<number, number>();
+  for (const a of answered) {
+    if (a.ms < p99Ms) continue;
+    const w = Math.floor(a.dueMs / 100) * 100;
+    windows.set(w, (windows.get(w) ?? 0) + 1);
+  }
+  return [...windows].sort((a, b) => b[1] - a[1]);
 }
