@@ -68,9 +68,10 @@ export function orphanSums(orphans: readonly CrashOrphan[]): {
 
 /**
  * The reconciliation's drift the orphans account for: their own records (left to their TTL until
- * given back), and a key's counters and the account's balance tight by at least what they reserve:
- * the check repairs neither while an orphan lives (compare.ts), so they also keep any tightness a
- * Redis loss left, which `--fix` would otherwise have taken back. Never loose.
+ * given back), and their key's counters and their account's balance tight by any amount. The check
+ * counts what they reserve in what both should read (compare.ts) and repairs neither's tight side
+ * while an orphan lives, so tightness a Redis loss left on them stays until it is given back. Never
+ * loose: that is repaired.
  */
 export function explainedByOrphans(d: DriftItem, orphans: readonly CrashOrphan[]): boolean {
   const { byKey, byAccount } = orphanSums(orphans);
@@ -79,13 +80,11 @@ export function explainedByOrphans(d: DriftItem, orphans: readonly CrashOrphan[]
   const off = BigInt(d.actual!) - BigInt(d.expected!);
   if (d.check === 'redis_counters') {
     const key = /:[dm]:([^:]+):\d+$/.exec(d.subject)?.[1];
-    const reserved = key === undefined ? undefined : byKey.get(key);
-    return reserved !== undefined && off >= reserved;
+    return key !== undefined && byKey.has(key) && off > 0n;
   }
   if (d.check === 'redis_balance') {
     const account = /\{a:([^}]+)\}/.exec(d.subject)?.[1];
-    const reserved = account === undefined ? undefined : byAccount.get(account);
-    return reserved !== undefined && -off >= reserved;
+    return account !== undefined && byAccount.has(account) && off < 0n;
   }
   return false;
 }

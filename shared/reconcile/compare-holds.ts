@@ -24,24 +24,40 @@ function unconfirmedHold(key: string, amount: string | undefined): Finding {
   };
 }
 
+/** One hold record Postgres has no row for: its key, what it reserves, and when it was admitted. */
+export interface UnconfirmedHold {
+  keyId: string;
+  /** null when the record does not say (a damaged record). */
+  amount: bigint | null;
+  /** The admission's time (the record's `at`); null for records written before it was kept. */
+  admittedAt: Date | null;
+}
+
 /**
- * The hold records Postgres has no row for (see unconfirmedHold): their child keys, and what they
- * reserve together.
+ * The hold records Postgres has no row for (see unconfirmedHold): each of them, their child keys,
+ * and what they reserve together.
  */
 export function unconfirmedHolds(
   redis: RedisAccount,
   truth: AccountTruth,
   heldIds: Set<string>,
-): { keys: Set<string>; amount: bigint } {
+): { keys: Set<string>; amount: bigint; holds: UnconfirmedHold[] } {
   const keys = new Set<string>();
+  const holds: UnconfirmedHold[] = [];
   let amount = 0n;
   for (const id of heldIds) {
     const rec = redis.holds.get(id);
     if (!rec || truth.openHolds.has(id) || truth.holdStatus.has(id)) continue;
-    keys.add(rec.k ?? '');
-    if (/^\d+$/.test(rec.amt ?? '')) amount += BigInt(rec.amt!);
+    const hold = {
+      keyId: rec.k ?? '',
+      amount: /^\d+$/.test(rec.amt ?? '') ? BigInt(rec.amt!) : null,
+      admittedAt: /^\d+$/.test(rec.at ?? '') ? new Date(Number(rec.at)) : null,
+    };
+    keys.add(hold.keyId);
+    holds.push(hold);
+    if (hold.amount !== null) amount += hold.amount;
   }
-  return { keys, amount };
+  return { keys, amount, holds };
 }
 
 /**

@@ -4,6 +4,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import type { DriftItem } from '../../shared/reconcile/types.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { schedulerEnv } from '../helpers/scheduler.js';
@@ -140,5 +141,50 @@ describe('reconcile: hold records Postgres never got a row for (an api killed be
     clock.advance(PAST_DEADLINE_AND_GRACE_MS);
     await runReconcile(w.env.ctx, { queues: w.queues });
     expect(await redisState(f, holdId, admittedAt)).toMatchObject({ bal: '7000', record: 1 });
+  });
+
+  it('while it lives, --fix judges its key’s counters with its reservation: raises a loose one, leaves a tight one', async () => {
+    clock.set('2026-11-26T18:00:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 3_000n);
+    const { redis, keys } = w.env.ctx;
+    const day = keys.day(f.accountId, f.key.id, dayKey(admittedAt));
+    const month = keys.month(f.accountId, f.key.id, monthKey(admittedAt));
+    // (Earlier tests' orphans live on in other accounts.)
+    const mine = (r: { drift: DriftItem[] }) => r.drift.filter((d) => d.subject.includes(f.accountId));
+    // Counted with its reservation, Redis agrees with Postgres: only the record itself is reported.
+    const clean = await runReconcile(w.env.ctx, { inflightMs: 0 });
+    expect(mine(clean).map((d) => d.check)).toEqual(['redis_hold_records']);
+
+    // Below Postgres's 0 + its 3,000 the day counter is loose: the key could spend past its limit.
+    await redis.set(day, '1000');
+    // Above it the month counter is tight: left until the reservation is given back.
+    await redis.set(month, '3500');
+    const report = await runReconcile(w.env.ctx, { fix: true, inflightMs: 0 });
+    expect(
+      mine(report)
+        .filter((d) => d.check === 'redis_counters')
+        .map(({ subject, expected, actual }) => ({ subject, expected, actual })),
+    ).toEqual([
+      { subject: day, expected: '3000', actual: '1000' },
+      { subject: month, expected: '3000', actual: '3500' },
+    ]);
+    expect(await redisState(f, holdId, admittedAt)).toEqual({
+      bal: '7000',
+      day: '3000',
+      month: '3500',
+      record: 1,
+    });
+
+    // Given back once past its deadline and the grace: the day counter ends where Postgres says.
+    clock.advance(PAST_DEADLINE_AND_GRACE_MS);
+    await runReconcile(w.env.ctx, { fix: true, queues: w.queues, inflightMs: 0 });
+    expect(await redisState(f, holdId, admittedAt)).toEqual({
+      bal: '10000',
+      day: '0',
+      month: '0',
+      record: 0,
+    });
   });
 });
