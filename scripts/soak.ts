@@ -159,6 +159,7 @@ async function load(s: SoakStack, world: World): Promise<void> {
   };
   const crashers = [
     every('kill-workers', async () => {
+      world.journal.disruptions.push({ kind: 'workers', at: Date.now() });
       log('SIGKILL workers');
       await s.killWorkers(world.random.int(500, 3000));
       log('workers restarted');

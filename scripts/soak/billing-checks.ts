@@ -87,7 +87,9 @@ function settlementLostInCrash(
     (d) =>
       resolved > d.at &&
       s.answeredAt <= d.at + ANSWER_SLACK_MS &&
-      (d.kind === 'redis' ? hold !== undefined : s.answeredAt > d.at - handoffMs - ANSWER_SLACK_MS),
+      (d.kind === 'redis'
+        ? hold !== undefined
+        : d.kind === 'api' && s.answeredAt > d.at - handoffMs - ANSWER_SLACK_MS),
   );
 }
 

@@ -40,13 +40,17 @@ export async function runChecks(
   const books = await readBooks(ctx.sql);
   const { orphans, unexplained } = await crashOrphans(ctx, books, world, journal);
   // The requests a killed api admitted whose hold never reached Postgres may hold an RPM slot: those
-  // that got no answer, and sync answers whose hold was never recorded (counted from their answer).
+  // that got no answer, and sync answers whose hold was never recorded (counted from their answer);
+  // so may the batch lines killed workers admitted without writing them (from their records).
   const recorded = new Set(books.holds.map((h) => h.id));
   const maybeSlots = (keyId: string) => [
     ...journal.unanswered.filter((u) => u.keyId === keyId),
     ...journal.sync
       .filter((s) => s.keyId === keyId && s.holdId && !recorded.has(s.holdId))
       .map((s) => ({ sentAt: s.answeredAt })),
+    ...orphans
+      .filter((o) => o.keyId === keyId && o.cause === 'workers' && o.admittedAt !== null)
+      .map((o) => ({ sentAt: o.admittedAt! })),
   ];
   const byKey = (holds: HoldRow[]) => (id: string) => holds.filter((h) => h.child_key_id === id);
   const keyHolds = byKey(books.holds);

@@ -6,20 +6,26 @@ import type { World } from './world.js';
 
 /**
  * Requests a killed api admitted but never recorded (README "What a crash costs"): a sync chat it
- * answered before its grouped hold write, or a request it was serving. Their Redis reservation
- * stays on the key's counters and the account's balance (tight, never loose) until the record's
- * deadline and `npm run reconcile -- --fix`, and each took its key's RPM slot for the minute.
+ * answered before its grouped hold write, or a request it was serving; and batch lines that killed
+ * workers admitted but never recorded (the dispatcher admits a line, then writes it). Their Redis
+ * reservation stays on the key's counters and the account's balance (tight, never loose) until the
+ * scheduler's check gives it back, and each took its key's RPM slot for the minute.
  */
 export interface CrashOrphan {
   holdId: string;
   accountId: string;
   keyId: string;
   amount: bigint;
+  /** Which kill explains it; a batch line's (workers) is known to the journal only by this record. */
+  cause: 'api' | 'workers';
+  /** When it was admitted (the record's `at`, ms), where the record says. */
+  admittedAt: number | null;
 }
 
 /**
- * The Redis hold records left with no hold row in Postgres, and those no api kill explains (its
- * hold named by an answer, or its key left with a request that got no answer).
+ * The Redis hold records left with no hold row in Postgres, and those no crash explains: an api
+ * kill (its hold named by an answer, or its key left with a request that got no answer) or a
+ * workers kill (a key a batch was asked for on).
  */
 export async function crashOrphans(
   ctx: Context,
@@ -29,6 +35,7 @@ export async function crashOrphans(
 ): Promise<{ orphans: CrashOrphan[]; unexplained: string[] }> {
   const recorded = new Set(books.holds.map((h) => h.id));
   const apiKilled = journal.disruptions.some((d) => d.kind === 'api');
+  const workersKilled = journal.disruptions.some((d) => d.kind === 'workers');
   const named = new Set(journal.sync.map((s) => s.holdId));
   const unanswered = new Set(journal.unanswered.map((u) => u.keyId));
   const orphans: CrashOrphan[] = [];
@@ -43,9 +50,18 @@ export async function crashOrphans(
         if (recorded.has(holdId)) continue;
         const rec = await ctx.redis.hgetall(name);
         if (!rec.k || !rec.amt) continue; // released meanwhile
-        const orphan = { holdId, accountId: account.id, keyId: rec.k, amount: BigInt(rec.amt) };
-        if (apiKilled && (named.has(holdId) || unanswered.has(rec.k))) orphans.push(orphan);
-        else unexplained.push(`${name}: a hold record Postgres has no row for, and no api kill explains it`);
+        const byApi = apiKilled && (named.has(holdId) || unanswered.has(rec.k));
+        const byWorkers = workersKilled && journal.batchKeys.has(rec.k);
+        if (byApi || byWorkers)
+          orphans.push({
+            holdId,
+            accountId: account.id,
+            keyId: rec.k,
+            amount: BigInt(rec.amt),
+            cause: byApi ? 'api' : 'workers',
+            admittedAt: /^\d+$/.test(rec.at ?? '') ? Number(rec.at) : null,
+          });
+        else unexplained.push(`${name}: a hold record Postgres has no row for, and no crash explains it`);
       }
     }
   }

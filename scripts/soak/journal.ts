@@ -79,7 +79,7 @@ export interface Refusal {
  * or Redis losing the run's keys (the settlement messages still waiting in it are gone).
  */
 export interface Disruption {
-  kind: 'api' | 'redis';
+  kind: 'api' | 'workers' | 'redis';
   at: number;
 }
 
@@ -96,6 +96,8 @@ export class Journal {
    * it (its write died with the api).
    */
   readonly unanswered: { keyId: string; sentAt: number; answeredAt: number }[] = [];
+  /** Child keys a batch was asked for on (answered or not): the workers admit its lines. */
+  readonly batchKeys = new Set<string>();
   /** Idempotency-Key → the job ids its 202s named. */
   readonly idempotent = new Map<string, Set<string>>();
   /** Account → nGNK credited by top-ups that were answered 201. */

@@ -133,6 +133,7 @@ export async function batch(w: World, key: SoakKey): Promise<void> {
   const file = await call<{ id?: string }>(w.base, 'POST', '/v1/files', { token: key.token, form });
   w.journal.count('file', file.status);
   if (file.status !== 200 || !file.body?.id) return;
+  w.journal.batchKeys.add(key.id);
   const created = await call<{ id?: string }>(w.base, 'POST', '/v1/batches', {
     token: key.token,
     body: { input_file_id: file.body.id, endpoint: '/v1/chat/completions', completion_window: '24h' },

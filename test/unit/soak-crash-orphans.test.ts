@@ -9,8 +9,8 @@ import type { DriftItem } from '../../shared/reconcile/types.js';
  * alone while they live, so a Redis loss's tightness stays too). Anything else stays a failure.
  */
 const orphans: CrashOrphan[] = [
-  { holdId: 'hold_a', accountId: 'acct_1', keyId: 'ck_1', amount: 384n },
-  { holdId: 'hold_b', accountId: 'acct_1', keyId: 'ck_2', amount: 100n },
+  { holdId: 'hold_a', accountId: 'acct_1', keyId: 'ck_1', amount: 384n, cause: 'api', admittedAt: null },
+  { holdId: 'hold_b', accountId: 'acct_1', keyId: 'ck_2', amount: 100n, cause: 'workers', admittedAt: 1 },
 ];
 const drift = (
   check: DriftItem['check'],
