@@ -1,6 +1,7 @@
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S } from '../admission/load-state.js';
 import type { Context } from '../context.js';
 import type { KeyTruthRow } from '../db/queries/reconcile-admission.js';
+import { heldOff } from './compare-holds.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
@@ -42,7 +43,9 @@ export function compareKeys(
     month: string;
     /**
      * What holds Postgres has no row for reserve on a counter, by its key (compare.ts): counted in
-     * what it should read; null where that is not all known.
+     * what it should read, and only a counter below that is repaired (tighter, never looser: their
+     * settlement or release takes it off again); null where that is not all known, when the
+     * counter is judged against Postgres alone and left alone.
      */
     reservedOn?: ReadonlyMap<string, bigint | null>;
   },
@@ -125,7 +128,7 @@ export function compareKeys(
       const want = c.want + (reserved ?? 0n);
       if (have === want) continue;
       const unrecorded = typeof reserved === 'bigint' ? ' + holds Postgres has no row for' : '';
-      out.push({
+      const finding: Finding = {
         kind: 'drift',
         check: 'redis_counters',
         subject: c.key,
@@ -133,7 +136,9 @@ export function compareKeys(
         expected: want.toString(),
         actual: c.raw ?? 'absent (0)',
         repairs: [valueRepair(c.key, want, c.ttl)],
-      });
+      };
+      const repairable = reserved === undefined || (reserved !== null && have < want);
+      out.push(repairable ? finding : heldOff(finding));
     }
   }
 

@@ -1,13 +1,11 @@
 import type { Context } from '../context.js';
 import { creditMarkers } from '../ledger/credit.js';
 import { dayKey, monthKey } from '../periods.js';
-import { compareHoldRecords, type UnconfirmedHold, unconfirmedHolds } from './compare-holds.js';
+import { compareHoldRecords, heldOff, type UnconfirmedHold, unconfirmedHolds } from './compare-holds.js';
 import { compareKeys, valueRepair } from './compare-keys.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
-
-const UNCONFIRMED = 'not repaired while a hold Postgres has no row for is live';
 
 /**
  * Compare one account's Redis admission state with Postgres and say how to repair each difference.
@@ -24,17 +22,13 @@ export function compareAccount(
   opts: { restore: boolean; day: string; month: string },
 ): Finding[] {
   // A hold Postgres has no row for yet is a real reservation: the balance, and its key's counters,
-  // are not set to what Postgres says while its record lives (that would let the account spend it
-  // twice: its settlement releases through the record).
+  // are judged with it counted while its record lives, not set to what Postgres alone says (that
+  // would let the account spend it twice: its settlement releases through the record).
   const unconfirmed = unconfirmedHolds(redis, truth, heldIds);
   const reservedOn = reservedOnCounters(ctx, accountId, unconfirmed.holds, opts);
   const out: Finding[] = [
     ...compareHoldRecords(ctx, accountId, redis, truth, heldIds, at),
-    ...compareKeys(ctx, accountId, redis, truth, { ...opts, reservedOn }).map((f) =>
-      f.check === 'redis_counters' && reservedOn.has(f.subject)
-        ? counterWithUnconfirmed(f, reservedOn.get(f.subject)!)
-        : f,
-    ),
+    ...compareKeys(ctx, accountId, redis, truth, { ...opts, reservedOn }),
   ];
   const balKey = ctx.keys.balance(accountId);
   if (truth.available === null) {
@@ -71,16 +65,9 @@ export function compareAccount(
       repairs: balanceRepairs(ctx, accountId, expected, truth.creditIds),
     };
     if (have > expected) out.push(finding);
-    else if (have < expected) out.push(unconfirmed.keys.size > 0 ? holdOff(finding) : finding);
+    else if (have < expected) out.push(unconfirmed.holds.length > 0 ? heldOff(finding) : finding);
   }
   return out;
-}
-
-/** A drift finding left for later: reported, not repaired. */
-function holdOff(f: Finding): Finding {
-  return f.kind === 'drift' && f.repairs.length > 0
-    ? { ...f, message: `${f.message}; ${UNCONFIRMED}`, repairs: [] }
-    : f;
 }
 
 /**
@@ -108,18 +95,6 @@ function reservedOnCounters(
     }
   }
   return out;
-}
-
-/**
- * A counter of a key that holds Postgres has no row for live on, judged with what they reserve on
- * it (compareKeys), as the balance is: below that is loose and is raised to it (tighter, never
- * looser: their settlement or release takes it off again); above is left alone while they live, as
- * is any counter whose reservations are not all known (null: judged against Postgres alone).
- */
-function counterWithUnconfirmed(f: Finding, reserved: bigint | null): Finding {
-  if (reserved === null || f.kind !== 'drift' || f.expected === undefined) return holdOff(f);
-  const have = /^\d+$/.test(f.actual ?? '') ? BigInt(f.actual!) : 0n;
-  return have < BigInt(f.expected) ? f : holdOff(f);
 }
 
 /**
