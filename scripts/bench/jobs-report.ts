@@ -108,11 +108,12 @@ export function printJobsReport(f: JobsFacts): void {
     f.settledE2e.lagP99Ms,
   );
 
-  // A failed request is worth knowing by kind: a status, a socket error, or no answer at all.
-  for (const [phase, r] of [
+  const paced = [
     ['(b) queue paused', f.bAlone],
     ['(b) pipeline running', f.b],
-  ] as const)
+  ] as const;
+  // A failed request is worth knowing by kind: a status, a socket error, or no answer at all.
+  for (const [phase, r] of paced)
     if (r.errors > 0)
       console.log(
         `errors in ${phase}: ${Object.entries(r.errorKinds ?? {})
@@ -121,10 +122,7 @@ export function printJobsReport(f: JobsFacts): void {
       );
 
   // Where the tail comes from: a few 100 ms windows holding most of the slowest 1% are stalls.
-  for (const [phase, r] of [
-    ['(b) queue paused', f.bAlone],
-    ['(b) pipeline running', f.b],
-  ] as const) {
+  for (const [phase, r] of paced) {
     const windows = r.slowestByWindow ?? [];
     const slowest = windows.reduce((n, [, c]) => n + c, 0);
     if (slowest === 0) continue;

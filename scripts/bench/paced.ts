@@ -28,8 +28,7 @@ export async function paced(
     'content-length': String(payload.length),
     ...target.headers,
   };
-  const times: number[] = [];
-  /** Each counted answer's due time (ms from the counted start) and latency, for slowestByWindow. */
+  /** Each counted answer's due time (ms from the counted start) and latency. */
   const answered: { dueMs: number; ms: number }[] = [];
   let errors = 0;
   const errorKinds: Record<string, number> = {};
@@ -53,11 +52,9 @@ export async function paced(
         res.on('end', () => {
           inFlight--;
           if (!counted) return;
-          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) {
-            const ms = performance.now() - dueAt;
-            times.push(ms);
-            answered.push({ dueMs: dueAt - countedFrom, ms });
-          } else failed(String(res.statusCode));
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
+            answered.push({ dueMs: dueAt - countedFrom, ms: performance.now() - dueAt });
+          else failed(String(res.statusCode));
         });
       },
     );
@@ -89,7 +86,7 @@ export async function paced(
   }
   agent.destroy();
 
-  times.sort((a, b) => a - b);
+  const times = answered.map((a) => a.ms).sort((a, b) => a - b);
   const pick = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? Number.NaN;
   return {
     connections: 0,
