@@ -69,17 +69,18 @@ export class World {
       limit_monthly_ngonka: settings.limit_monthly_ngonka?.toString() ?? null,
       rate_limit_rpm: settings.rate_limit_rpm,
     };
-    const path = `/api/management/keys/${account.mkId}/children`;
-    // A deleted key's replacement may meet an api kill: ask again once it is back (a key the lost
+    // A deleted key's replacement may meet an api kill: asked again once it is back (a key the lost
     // answer created carries no traffic), rather than leave the account a key short.
-    let res = await call(this.base, 'POST', path, { token: account.mkKey, body });
-    while (res.status === NO_ANSWER) {
-      await sleep(200);
-      await this.apiUp();
-      res = await call(this.base, 'POST', path, { token: account.mkKey, body });
-    }
-    if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    const child = res.body as Record<string, unknown>;
+    const child = await this.must(
+      201,
+      'POST',
+      `/api/management/keys/${account.mkId}/children`,
+      account.mkKey,
+      body,
+      {
+        againIfUnanswered: true,
+      },
+    );
     const key: SoakKey = {
       id: child.id as string,
       token: child.key as string,
@@ -140,8 +141,20 @@ export class World {
     return run;
   }
 
-  private async must(status: number, method: string, path: string, token: string, body: unknown) {
-    const res = await call(this.base, method, path, { token, body });
+  private async must(
+    status: number,
+    method: string,
+    path: string,
+    token: string,
+    body: unknown,
+    opts: { againIfUnanswered?: boolean } = {},
+  ) {
+    let res = await call(this.base, method, path, { token, body });
+    while (opts.againIfUnanswered && res.status === NO_ANSWER) {
+      await sleep(200);
+      await this.apiUp();
+      res = await call(this.base, method, path, { token, body });
+    }
     if (res.status !== status)
       throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
