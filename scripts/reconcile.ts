@@ -9,7 +9,7 @@ import { cliContext } from './cli-context.js';
  * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
  * the report; exits 0 when there is no drift, 1 when there is, 2 when it could not run. With --fix,
  * Redis is rebuilt from Postgres where it differs (and eagerly for keys in use this month), the
- * admissions of holds an api never wrote are given back once nothing can settle them
+ * admissions of holds an api or the workers never wrote are given back once nothing can settle them
  * (shared/reconcile/release-orphans.ts), then everything is checked again and the exit code is that
  * second check's.
  *

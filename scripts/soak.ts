@@ -268,7 +268,7 @@ function report(results: Awaited<ReturnType<typeof runChecks>>, journal: Journal
   if (kinds.size)
     console.log(`gateway error logs: ${[...kinds].map(([k, { n }]) => `${k} ×${n}`).join(', ')}`);
   for (const { first } of kinds.values()) if (first) console.log(`  ${first}`);
-  // Admissions a killed api never wrote the hold of, given back by the scheduled check once nothing
+  // Admissions a killed api or workers never wrote the hold of, given back by the scheduled check once nothing
   // could settle them (release-orphans.ts); those still within their deadline are crash orphans below.
   const givenBack = s.linesWith(ORPHAN_RELEASED).length;
   if (givenBack) console.log(`crash orphans given back by the scheduler's check: ${givenBack}`);

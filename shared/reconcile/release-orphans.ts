@@ -9,7 +9,7 @@ const CHUNK = 1000;
 
 /** What is logged (warn) for each admission given back: the soak counts these lines. */
 export const ORPHAN_RELEASED =
-  'reconcile: gave back the admission of a hold Postgres never recorded (its api stopped before writing it)';
+  'reconcile: gave back the admission of a hold Postgres never recorded (the api or workers that admitted it stopped before writing it)';
 
 interface Orphan {
   accountId: string;
