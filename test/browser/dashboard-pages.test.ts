@@ -149,6 +149,14 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
       async () => received.some((b) => b.includes(hooked.body.id)),
       30_000,
     );
+    // The receiver has it before the delivery worker records its answer; the log shows what is recorded.
+    await waitFor('the job’s own delivery recorded', async () => {
+      const [d] = await sql`
+        select status from webhook_deliveries
+        where account_id = ${c.accountId} and endpoint_id is null
+          and payload::text like ${`%${hooked.body.id}%`}`;
+      return d?.status === 'succeeded';
+    });
     await page.getByRole('button', { name: 'Job webhook_url log' }).click();
     const jobLog = page.getByRole('dialog', { name: 'Deliveries to job webhook URLs' });
     const hookedRow = jobLog.getByRole('row', { name: new RegExp(hooked.body.id) });
