@@ -189,7 +189,10 @@ async function load(s: SoakStack, world: World): Promise<void> {
       const at = Date.now();
       const lost = await s.loseRedis();
       world.journal.disruptions.push({ kind: 'redis', at });
-      log(`Redis lost its ${lost} keys`);
+      // Gone at one instant between `at` and now: a record held its slot until then at the latest.
+      const lostAt = Date.now();
+      world.journal.lostHoldRecords.push(...lost.holdRecords.map((r) => ({ ...r, lostAt })));
+      log(`Redis lost its ${lost.keys} keys`);
       // The operator notices and runs the documented recovery.
       await sleep(world.random.int(2000, 8000));
       await runFix(s, 'npm run reconcile -- --fix', log);

@@ -38,19 +38,20 @@ export async function runChecks(
 ): Promise<CheckResult[]> {
   const reconcile = await runReconcile(ctx, { queues });
   const books = await readBooks(ctx.sql);
-  const { orphans, unexplained } = await crashOrphans(ctx, books, world, journal);
+  const { orphans, lost, unexplained } = await crashOrphans(ctx, books, world, journal);
   // The requests a killed api admitted whose hold never reached Postgres may hold an RPM slot: those
   // that got no answer, and sync answers whose hold was never recorded (counted from their answer);
-  // so may the batch lines killed workers admitted without writing them (from their records).
+  // so may the batch lines killed workers admitted without writing them (from their records, until
+  // a Redis loss deleted the record and the slot with it).
   const recorded = new Set(books.holds.map((h) => h.id));
   const maybeSlots = (keyId: string) => [
     ...journal.unanswered.filter((u) => u.keyId === keyId),
     ...journal.sync
       .filter((s) => s.keyId === keyId && s.holdId && !recorded.has(s.holdId))
       .map((s) => ({ sentAt: s.answeredAt })),
-    ...orphans
+    ...[...orphans, ...lost]
       .filter((o) => o.keyId === keyId && o.cause === 'workers' && o.admittedAt !== null)
-      .map((o) => ({ sentAt: o.admittedAt! })),
+      .map((o) => ({ sentAt: o.admittedAt!, until: 'lostAt' in o ? o.lostAt : undefined })),
   ];
   const byKey = (holds: HoldRow[]) => (id: string) => holds.filter((h) => h.child_key_id === id);
   const keyHolds = byKey(books.holds);

@@ -22,50 +22,72 @@ export interface CrashOrphan {
   admittedAt: number | null;
 }
 
+/** A crash orphan whose record a Redis loss deleted at `lostAt`: its reservation and RPM slot went with it. */
+export type LostOrphan = CrashOrphan & { lostAt: number };
+
 /**
- * The Redis hold records left with no hold row in Postgres, and those no crash explains: an api
- * kill (its hold named by an answer, or its key left with a request that got no answer) or a
- * workers kill (a key a batch was asked for on).
+ * The Redis hold records with no hold row in Postgres, and those no crash explains: an api kill
+ * (its hold named by an answer, or its key left with a request that got no answer) or a workers
+ * kill (a key a batch was asked for on). `orphans` still live at the end; `lost`, those a Redis
+ * loss deleted first (the journal kept them): no check sees their reservation any more, but each
+ * held its key's RPM slot until the loss.
  */
 export async function crashOrphans(
   ctx: Context,
   books: Books,
   world: World,
   journal: Journal,
-): Promise<{ orphans: CrashOrphan[]; unexplained: string[] }> {
+): Promise<{ orphans: CrashOrphan[]; lost: LostOrphan[]; unexplained: string[] }> {
   const recorded = new Set(books.holds.map((h) => h.id));
   const apiKilled = journal.disruptions.some((d) => d.kind === 'api');
   const workersKilled = journal.disruptions.some((d) => d.kind === 'workers');
   const named = new Set(journal.sync.map((s) => s.holdId));
   const unanswered = new Set(journal.unanswered.map((u) => u.keyId));
   const orphans: CrashOrphan[] = [];
+  const lost: LostOrphan[] = [];
   const unexplained: string[] = [];
+  /** The orphan a record with no row is, or (no crash explains it) a failure line. */
+  const judge = (
+    name: string,
+    rec: { keyId: string; amount: bigint; at: number | null },
+  ): CrashOrphan | null => {
+    const holdId = name.slice(name.lastIndexOf(':h:') + 3);
+    const accountId = /\{a:([^}]+)\}/.exec(name)?.[1] ?? '';
+    const byApi = apiKilled && (named.has(holdId) || unanswered.has(rec.keyId));
+    const byWorkers = workersKilled && journal.batchKeys.has(rec.keyId);
+    if (byApi || byWorkers)
+      return {
+        holdId,
+        accountId,
+        keyId: rec.keyId,
+        amount: rec.amount,
+        cause: byApi ? 'api' : 'workers',
+        admittedAt: rec.at,
+      };
+    unexplained.push(`${name}: a hold record Postgres has no row for, and no crash explains it`);
+    return null;
+  };
   for (const account of world.accounts) {
     const prefix = ctx.keys.hold(account.id, '');
     for await (const names of ctx.redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<
       string[]
     >) {
       for (const name of names) {
-        const holdId = name.slice(prefix.length);
-        if (recorded.has(holdId)) continue;
+        if (recorded.has(name.slice(prefix.length))) continue;
         const rec = await ctx.redis.hgetall(name);
         if (!rec.k || !rec.amt) continue; // released meanwhile
-        const byApi = apiKilled && (named.has(holdId) || unanswered.has(rec.k));
-        const byWorkers = workersKilled && journal.batchKeys.has(rec.k);
-        if (byApi || byWorkers)
-          orphans.push({
-            holdId,
-            accountId: account.id,
-            keyId: rec.k,
-            amount: BigInt(rec.amt),
-            cause: byApi ? 'api' : 'workers',
-            admittedAt: /^\d+$/.test(rec.at ?? '') ? Number(rec.at) : null,
-          });
-        else unexplained.push(`${name}: a hold record Postgres has no row for, and no crash explains it`);
+        const at = /^\d+$/.test(rec.at ?? '') ? Number(rec.at) : null;
+        const orphan = judge(name, { keyId: rec.k, amount: BigInt(rec.amt), at });
+        if (orphan) orphans.push(orphan);
       }
     }
   }
-  return { orphans, unexplained };
+  for (const rec of journal.lostHoldRecords) {
+    if (recorded.has(rec.name.slice(rec.name.lastIndexOf(':h:') + 3))) continue;
+    const orphan = judge(rec.name, rec);
+    if (orphan) lost.push({ ...orphan, lostAt: rec.lostAt });
+  }
+  return { orphans, lost, unexplained };
 }
 
 /** What the orphans reserve together, per child key and per account. */

@@ -1,4 +1,5 @@
 import { NO_ANSWER } from './http.js';
+import type { LostHoldRecord } from './stack.js';
 
 /**
  * What the soak's clients did and saw, for the checks at the end: the keys' settings over time,
@@ -98,6 +99,11 @@ export class Journal {
   readonly unanswered: { keyId: string; sentAt: number; answeredAt: number }[] = [];
   /** Child keys a batch was asked for on (answered or not): the workers admit its lines. */
   readonly batchKeys = new Set<string>();
+  /**
+   * The hold records Redis losses deleted, with when (`lostAt`): a crash orphan among them is known
+   * to the checks only by this, and held its key's RPM slot until then.
+   */
+  readonly lostHoldRecords: (LostHoldRecord & { lostAt: number })[] = [];
   /** Idempotency-Key → the job ids its 202s named. */
   readonly idempotent = new Map<string, Set<string>>();
   /** Account → nGNK credited by top-ups that were answered 201. */

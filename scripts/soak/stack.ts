@@ -29,8 +29,9 @@ export interface SoakStack {
   /**
    * Lose every Redis key of the run's prefix at one instant, BullMQ's queues included, as a Redis
    * restarted without persistence does (the shared server itself is neither flushed nor restarted).
+   * Resolves with how many keys went, and the hold records among them.
    */
-  loseRedis(): Promise<number>;
+  loseRedis(): Promise<{ keys: number; holdRecords: LostHoldRecord[] }>;
   /** The operator's recovery, `npm run reconcile -- --fix`, with the gateway's environment. */
   reconcileFix(): Promise<{ code: number | null; output: string }>;
   /** Whether the last reconcileFix did not end clean (exit 1: drift, or accounts too busy to repair). */
@@ -82,16 +83,56 @@ const KEPT_LINE = /"level":(40|50|60)/;
 /**
  * Every key of a prefix deleted in one script, so no process sees Redis half lost (a restart loses
  * it all at once too). SCAN inside the script walks the whole keyspace while Redis waits: fine for
- * a soak's Redis, whose other tenants are tests and benches.
+ * a soak's Redis, whose other tenants are tests and benches. Replies with how many keys went and,
+ * flat, each hold record's name, key id, amount and admission ms: a record Postgres never got a row
+ * for (a crash orphan) is known only by it, and held its key's RPM slot until this instant.
  */
 const LOSE_PREFIX_LUA = `
-local cursor, n = '0', 0
+local cursor, n, holds = '0', 0, {}
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
   cursor = r[1]
-  for _, k in ipairs(r[2]) do redis.call('UNLINK', k); n = n + 1 end
+  for _, k in ipairs(r[2]) do
+    if string.find(k, ':h:', 1, true) then
+      local rec = redis.call('HMGET', k, 'k', 'amt', 'at')
+      if rec[1] and rec[2] then
+        table.insert(holds, k); table.insert(holds, rec[1]); table.insert(holds, rec[2])
+        table.insert(holds, rec[3] or '')
+      end
+    end
+    redis.call('UNLINK', k); n = n + 1
+  end
 until cursor == '0'
-return n`;
+return {n, holds}`;
+
+/** Lose every key of `prefix` at one instant (LOSE_PREFIX_LUA): how many, and the hold records among them. */
+export async function loseRedisPrefix(
+  redis: Redis,
+  prefix: string,
+): Promise<{ keys: number; holdRecords: LostHoldRecord[] }> {
+  const [keys, flat] = (await redis.eval(LOSE_PREFIX_LUA, 0, `${prefix}:*`)) as [number, string[]];
+  const holdRecords: LostHoldRecord[] = [];
+  for (let i = 0; i < flat.length; i += 4) {
+    const at = flat[i + 3]!;
+    holdRecords.push({
+      name: flat[i]!,
+      keyId: flat[i + 1]!,
+      amount: BigInt(flat[i + 2]!),
+      at: /^\d+$/.test(at) ? Number(at) : null,
+    });
+  }
+  return { keys, holdRecords };
+}
+
+/** A hold record a Redis loss deleted (LOSE_PREFIX_LUA). */
+export interface LostHoldRecord {
+  /** The record's Redis key (`…{a:<account>}:h:<hold id>`). */
+  name: string;
+  keyId: string;
+  amount: bigint;
+  /** When it was admitted (ms), where the record says. */
+  at: number | null;
+}
 
 /**
  * `keep`: leave the database and the Redis prefix behind for a look after the run. `schedulers`:
@@ -219,9 +260,7 @@ export async function startSoakStack(opts: { keep?: boolean; schedulers?: number
         schedulers.push(await startServing('scheduler'));
         return tookOver;
       },
-      async loseRedis() {
-        return (await redis.eval(LOSE_PREFIX_LUA, 0, `${prefix}:*`)) as number;
-      },
+      loseRedis: () => loseRedisPrefix(redis, prefix),
       fixesLeft: () => lastFixCode !== null && lastFixCode !== 0,
       reconcileFix() {
         return new Promise((resolve) => {

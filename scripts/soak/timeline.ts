@@ -113,7 +113,8 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
  * the instants `redisLosses`) is rebuilt from the key's holds of the last 60 s (rpm-window.ts),
  * those admitted while it had no RPM limit included: after a loss they count too. A request that
  * a killed api admitted without recording its hold (`unrecorded`: no answer came, or its hold
- * never reached Postgres; `sentAt` at the latest when it was answered) may hold a slot too.
+ * never reached Postgres; `sentAt` at the latest when it was answered) may hold a slot too, until
+ * a Redis loss took it (`until`, where known).
  */
 export function unfounded429s(
   refusals: readonly Refusal[],
@@ -121,7 +122,7 @@ export function unfounded429s(
   history: KeyHistory,
   slackMs: number,
   redisLosses: readonly number[] = [],
-  unrecorded: readonly { sentAt: number }[] = [],
+  unrecorded: readonly { sentAt: number; until?: number | undefined }[] = [],
 ): string[] {
   const out: string[] = [];
   for (const r of refusals) {
@@ -136,7 +137,10 @@ export function unfounded429s(
           redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs)),
     ).length;
     const maybeInWindow = unrecorded.filter(
-      (u) => u.sentAt > r.sentAt - 60_000 - slackMs && u.sentAt <= r.answeredAt + slackMs,
+      (u) =>
+        u.sentAt > r.sentAt - 60_000 - slackMs &&
+        u.sentAt <= r.answeredAt + slackMs &&
+        (u.until === undefined || r.sentAt <= u.until + slackMs),
     ).length;
     if (limits.length === 0) out.push(`${r.keyId}: 429 at ${r.sentAt} with no RPM limit in force`);
     else if (inWindow + maybeInWindow < Math.min(...limits))

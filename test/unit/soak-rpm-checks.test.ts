@@ -35,4 +35,13 @@ describe('soak: unfounded 429s', () => {
     // One sent over a minute before the 429 has left the window.
     expect(unfounded429s([refusal], holds, history(), 50, [], [{ sentAt: T0 - 55_000 }])).toHaveLength(1);
   });
+
+  it('counts a slot a Redis loss took (a killed worker’s batch line) only for a 429 before the loss', () => {
+    const holds = [holdAt(1_000, 1), holdAt(2_000, 2)];
+    const line = (lostAt: number) => [{ sentAt: T0 + 3_000, until: T0 + lostAt }];
+    expect(unfounded429s([refusal], holds, history(), 50, [], line(12_000))).toEqual([]);
+    expect(unfounded429s([refusal], holds, history(), 50, [], line(9_000))).toEqual([
+      `ck_1: 429 at ${refusal.sentAt} with 2 admitted in its window, limit 3`,
+    ]);
+  });
 });
