@@ -42,7 +42,11 @@ export async function hold(
   ctx: Context,
   key: ChildKeyIdentity,
   estimate: bigint,
-  opts: { ttlMs?: number } = {},
+  opts: {
+    ttlMs?: number;
+    /** Its Postgres write never happens, as when the process admitting it is killed first. */
+    unwritten?: boolean;
+  } = {},
 ): Promise<string> {
   const a = await admit(ctx, {
     key,
@@ -51,6 +55,7 @@ export async function hold(
     pricePerToken: 1n,
     markupBps: 10000,
     holdTtlMs: opts.ttlMs ?? 600_000,
+    ...(opts.unwritten ? { write: () => new Promise<void>(() => {}), background: true } : {}),
   });
   return a.hold.id;
 }

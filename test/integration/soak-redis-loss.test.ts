@@ -4,10 +4,10 @@ import { crashOrphans } from '../../scripts/soak/crash-orphans.js';
 import { Journal } from '../../scripts/soak/journal.js';
 import { loseRedisPrefix } from '../../scripts/soak/stack.js';
 import type { World } from '../../scripts/soak/world.js';
-import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { hold } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-12-05T10:00:00.000Z');
 let env: TestEnv;
@@ -20,19 +20,8 @@ afterAll(async () => {
 });
 
 /** A batch line the workers admitted and were killed before writing: Redis has its record, Postgres nothing. */
-async function unwrittenLine(f: KeyFixture, estimate: bigint): Promise<string> {
-  const admission = await admit(env.ctx, {
-    key: f.key,
-    estimate,
-    model: 'm',
-    pricePerToken: 10n,
-    markupBps: 12_000,
-    holdTtlMs: 600_000,
-    write: () => new Promise<void>(() => {}),
-    background: true,
-  });
-  return admission.hold.id;
-}
+const unwrittenLine = (f: KeyFixture, estimate: bigint) =>
+  hold(env.ctx, f.key, estimate, { unwritten: true });
 
 /**
  * The soak's Redis loss deletes the hold records of crash orphans, the only trace of a batch line
