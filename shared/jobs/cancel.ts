@@ -1,26 +1,70 @@
 import type { Context } from '../context.js';
-import { cancelJob, findJob, type JobRow } from '../db/queries/jobs.js';
+import { cancelJob, findJob, type JobRow, type JobStatus } from '../db/queries/jobs.js';
 import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
+import { settleHolds } from '../ledger/settle.js';
 import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 
+/** What a client reads as not started yet: API.md's "queued job" (pending: its hand-off not yet made). */
+const SHOWN_QUEUED: ReadonlySet<JobStatus> = new Set(['queued', 'pending']);
+
 /**
- * Cancel a job. A queued job never reaches a node (releaseQueuedJob) and its hold is voided.
- * A running job is marked cancelled at once (best effort): its node call finishes, and what the node
- * generated is still billed by the worker, because the network charged for it. A job still shows
- * `queued` for the first INFERENCE_RUNNING_MARK_MS of its call: one whose message a worker holds
- * is treated as running (releaseQueuedJob).
+ * Cancel a job. One that shows `queued` never costs anything (API.md: "cancel a queued job (hold
+ * released)"): it is cancelled and its hold voided in one transaction, before the answer, even
+ * when a worker's node call for it is already under way (a job shows `queued` for the first
+ * INFERENCE_RUNNING_MARK_MS of its call, to spare a write): that worker then finds the hold voided
+ * and bills nothing, so the gateway bears the call its own display hid. A job that shows `running`
+ * is marked cancelled at once (best effort): its node call finishes, and what the node generated is
+ * still billed by the worker, because the network charged for it.
  */
 export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise<JobRow> {
+  if (job.hold_id && SHOWN_QUEUED.has(job.status)) {
+    const cancelled = await cancelQueued(ctx, job.id, job.hold_id);
+    if (cancelled) {
+      await removeMessage(queues, job.id);
+      return cancelled;
+    }
+  }
   const res = await cancelJob(ctx.sql, job.id, ctx.clock.now());
   // Already finished: cancelling is a no-op, like OpenAI's. The job as it is now, not as the caller
   // read it: a job read queued that ended since (another cancel, its worker) must not be answered
   // `queued`, which tells the client it will still run.
   if (!res) return (await findJob(ctx.sql, job.id)) ?? job;
-  // Its hold is voided before the answer (API.md: "cancel a queued job (hold released)"): the
-  // client that reads its balance next sees the reservation gone.
-  if (res.was === 'queued' || res.was === 'pending')
-    await releaseQueuedJob(ctx, queues, job.id, res.job.hold_id, { now: true });
+  // Read running, queued again by now (a retry waiting out its backoff): as a batch's lines.
+  if (SHOWN_QUEUED.has(res.was)) await releaseQueuedJob(ctx, queues, job.id, res.job.hold_id, { now: true });
   return res.job;
+}
+
+/** The job was no longer queued when the cancel locked it: cancelQueued's transaction is undone. */
+class NotQueued extends Error {}
+
+/**
+ * Cancel a job that still shows queued and void its hold in one transaction (the hold locked
+ * first, as settlement locks it, then the job), so a worker whose call ends meanwhile cannot bill
+ * the hold between the two. Null, with nothing written, if the job no longer showed queued.
+ */
+async function cancelQueued(ctx: Context, jobId: string, holdId: string): Promise<JobRow | null> {
+  let cancelled: JobRow | null = null;
+  try {
+    await settleHolds(ctx, [{ holdId, outcome: 'void' }], {
+      inTransaction: async (tx) => {
+        const res = await cancelJob(tx, jobId, ctx.clock.now());
+        if (!res || !SHOWN_QUEUED.has(res.was)) throw new NotQueued();
+        cancelled = res.job;
+      },
+    });
+  } catch (err) {
+    if (err instanceof NotQueued) return null;
+    throw err;
+  }
+  return cancelled;
+}
+
+/** Its own message leaves the queue; locked by a worker that just picked it up, it sees the status. */
+async function removeMessage(queues: Queues, jobId: string): Promise<void> {
+  await queues
+    .get('inference')
+    .remove(jobId)
+    .catch(() => 0);
 }
 
 /**
@@ -42,10 +86,7 @@ export async function releaseQueuedJob(
     inFlight?: ReadonlySet<string>;
   } = {},
 ): Promise<void> {
-  await queues
-    .get('inference')
-    .remove(jobId)
-    .catch(() => 0); // locked by a worker that just picked it up: it will see the status
+  await removeMessage(queues, jobId);
   if (!holdId) return;
   // A worker holds its message: its node call may be under way although the row says queued (the
   // mark waits INFERENCE_RUNNING_MARK_MS). Its worker settles the hold: it bills the call if the
