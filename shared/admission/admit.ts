@@ -20,7 +20,8 @@ export interface AdmitInput {
   /**
    * How the hold is made durable when the caller owns that (sync chat's relaxed group commit, an
    * async job's hold and job row, or a batch line's, in one grouped statement); resolves once it
-   * is recorded. If it throws, the admission is given back.
+   * is recorded. If it throws, the admission is given back, unless the row is there after all or
+   * Postgres cannot say (HoldWriteUnknown: the reservation stays).
    * @default insertHold, one durable statement
    */
   write?: (hold: NewHold) => Promise<void>;
@@ -45,7 +46,8 @@ export interface Admission {
   rateLimit: RateLimitState | null;
   /**
    * Settles once the hold is recorded in Postgres (already settled unless `background`). If the
-   * write failed it rejects; unless `background`, the Redis reservation has been given back.
+   * write failed it rejects; unless `background`, the Redis reservation has been given back (not
+   * for HoldWriteUnknown, which keeps it).
    */
   recorded: Promise<void>;
   /**
@@ -53,6 +55,17 @@ export interface Admission {
    * Idempotent; it changes nothing once the hold's record is gone (released, or never there).
    */
   unadmit(): Promise<void>;
+}
+
+/**
+ * A hold's write failed and Postgres could not be asked whether it committed anyway: the admission
+ * keeps its reservation (`unadmit` must not be called for it). `cause` is the write's error.
+ */
+export class HoldWriteUnknown extends Error {
+  override name = 'HoldWriteUnknown';
+  constructor(holdId: string, cause: unknown) {
+    super(`the write of hold ${holdId} failed and whether it committed is unknown`, { cause });
+  }
 }
 
 /**
@@ -119,7 +132,16 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
       // A write can fail after its commit (the reply lost with the connection, or a group retried
       // row by row meeting its own rows): the hold is recorded after all, and it keeps its
       // reservation; giving that back would free the amount twice once the hold is settled.
-      if (await findHold(ctx.sql, hold.id).catch(() => null)) return;
+      let found: boolean;
+      try {
+        found = (await findHold(ctx.sql, hold.id)) !== null;
+      } catch {
+        // Postgres cannot say either (still out of reach): keep the reservation, the safe side. A
+        // hold that did land is settled or voided by the stale-hold sweeper; one that did not is
+        // given back with its record once its deadline has passed (release-orphans.ts).
+        throw new HoldWriteUnknown(hold.id, err);
+      }
+      if (found) return;
       // The reservation must not outlive a hold that was never recorded, nor its RPM slot (in the
       // background the caller decides: it may have served the request).
       if (!input.background) await unadmit().catch(() => {});

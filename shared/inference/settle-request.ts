@@ -1,4 +1,4 @@
-import type { Admission } from '../admission/admit.js';
+import { type Admission, HoldWriteUnknown } from '../admission/admit.js';
 import { drainHoldWriter } from '../admission/hold-writer.js';
 import { Batcher } from '../batcher.js';
 import type { Context } from '../context.js';
@@ -130,11 +130,19 @@ export function settleServed(
   return admission.recorded.then(
     () => settleRequest(ctx, queues, hold.id, usage, { waitMs }),
     (err: unknown) => {
-      if (usage === null) return admission.unadmit().catch((e: unknown) => logUnadmitFailed(ctx, hold.id, e));
+      if (usage === null) {
+        // Maybe recorded after all: the reservation stays until the hold or its record is resolved.
+        if (err instanceof HoldWriteUnknown) return logKept(ctx, hold.id, err);
+        return admission.unadmit().catch((e: unknown) => logUnadmitFailed(ctx, hold.id, e));
+      }
       ctx.logger.warn({ err, holdId: hold.id }, 'hold not recorded at admission; settlement writes it');
       return settleRequest(ctx, queues, hold.id, usage, { unrecorded: hold, waitMs });
     },
   );
+}
+
+function logKept(ctx: Context, holdId: string, err: HoldWriteUnknown): void {
+  ctx.logger.warn({ err, holdId }, 'hold write outcome unknown; its reservation is kept until it resolves');
 }
 
 function logUnadmitFailed(ctx: Context, holdId: string, err: unknown): void {
