@@ -55,13 +55,22 @@ export function countContentChunks(chunks: Iterable<Json>): number {
   return n;
 }
 
+/**
+ * The most tokens one answer may claim of either kind: what a hold's `prompt_tokens` and
+ * `completion_tokens` (Postgres integer) can record. No model answers near it; a node that claims
+ * more is broken or hostile, and its usage could never be settled.
+ */
+export const MAX_USAGE_TOKENS = 2 ** 31 - 1;
+
+const isTokenCount = (n: unknown): n is number =>
+  Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_USAGE_TOKENS;
+
 /** Reads an OpenAI `usage` object, or null when it is missing or malformed. */
 export function readUsage(value: unknown): TokenUsage | null {
   if (!value || typeof value !== 'object') return null;
   const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
   const p = u.prompt_tokens;
   const c = u.completion_tokens;
-  if (!Number.isSafeInteger(p) || !Number.isSafeInteger(c) || (p as number) < 0 || (c as number) < 0)
-    return null;
-  return { prompt_tokens: p as number, completion_tokens: c as number };
+  if (!isTokenCount(p) || !isTokenCount(c)) return null;
+  return { prompt_tokens: p, completion_tokens: c };
 }

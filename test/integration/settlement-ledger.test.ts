@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
+import { MAX_USAGE_TOKENS, readUsage } from '../../shared/gonka/forced-fields.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, ledgerDrift } from '../helpers/fixtures.js';
@@ -42,6 +43,28 @@ describe('settlement', () => {
       .sql`select requests, prompt_tokens, completion_tokens, cost_ngonka from key_usage_daily where child_key_id = ${f.key.id}`;
     expect(u).toEqual({ requests: 1n, prompt_tokens: 20n, completion_tokens: 30n, cost_ngonka: 600n });
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('settles the most tokens a node’s usage may claim (readUsage refuses more: a hold could not record them)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(f.key, 3_000n);
+    const [r] = await settleHolds(env.ctx, [
+      {
+        holdId: a.hold.id,
+        outcome: 'post',
+        promptTokens: MAX_USAGE_TOKENS,
+        completionTokens: MAX_USAGE_TOKENS,
+      },
+    ]);
+    // Never above the hold, whatever the node claims.
+    expect(r).toEqual({ holdId: a.hold.id, status: 'posted', charged: 3_000n });
+    const [row] = await env.ctx
+      .sql`select prompt_tokens, completion_tokens from holds where id = ${a.hold.id}`;
+    expect(row).toEqual({ prompt_tokens: MAX_USAGE_TOKENS, completion_tokens: MAX_USAGE_TOKENS });
+    expect(readUsage({ prompt_tokens: MAX_USAGE_TOKENS, completion_tokens: 0 })).not.toBeNull();
+    expect(readUsage({ prompt_tokens: MAX_USAGE_TOKENS + 1, completion_tokens: 0 })).toBeNull();
+    expect(readUsage({ prompt_tokens: 1, completion_tokens: MAX_USAGE_TOKENS + 1 })).toBeNull();
+    expect(readUsage({ prompt_tokens: -1, completion_tokens: 1 })).toBeNull();
   });
 
   it('gives back exactly what a hold past 2^53 nGNK did not use', async () => {
