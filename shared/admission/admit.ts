@@ -110,7 +110,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     hold.deadline.getTime(),
   ];
 
-  const reply = await runWithKeyState(ctx, 'admit', key.id, keys, args, now);
+  const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);
   if (reply[0] !== 'ok') {
     const refusal = refusalError(reply, now);
     observeAdmission(refusal, started);

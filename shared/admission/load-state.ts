@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
-import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
+import { CREDIT_MARK_MS, loadOutcome, loadRedisBalance, readLoadEpoch } from '../ledger/credit.js';
 import { countStateLoad } from '../metrics/registry.js';
 import { onePer } from '../per-owner.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
@@ -22,31 +22,63 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
  * last 60 s, so losing Redis grants no requests beyond the limit. Returns false when the key does
  * not exist.
  */
-export async function loadAdmissionState(ctx: Context, keyId: string, at: Date): Promise<boolean> {
+export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): Promise<boolean> {
   const read = () =>
     readAdmissionSnapshot(
       ctx.sql,
-      keyId,
+      key.id,
       isoDay(at),
       isoDay(startOfUtcMonth(at)),
       isoDay(monthResetsAt(at)),
       new Date(at.getTime() - CREDIT_MARK_MS),
     );
-  let snap = await read();
-  if (!snap) return false;
-  countStateLoad();
   // No balance: Redis lost the account's data (or this is its first request). Requests admitted
   // just before the loss may still be writing their holds (a sync chat's waits
-  // SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres again once they have landed
+  // SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres once they have landed
   // (RECONCILE_INFLIGHT_MS, the gap allowed between a request's Redis step and its write), or the
   // rebuilt RPM window, counters and balance leave them out, and the key admits a second RPM
   // limit's worth in the same minute. Once one loader has put the balance back, its wait covered
   // the account's other keys too.
-  if ((await ctx.redis.exists(ctx.keys.balance(snap.key.account_id))) === 0) {
+  if ((await ctx.redis.exists(ctx.keys.balance(key.account_id))) === 0)
     await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
-    snap = await read();
+  // The counters and the balance are written only if no credit or release found them missing
+  // since the epoch was read, before the read they come from: one that committed after the read
+  // and reached Redis before the write would be in neither. Then Postgres is read again.
+  for (let attempt = 1; ; attempt++) {
+    const epoch = await readLoadEpoch(ctx, key.account_id);
+    const snap = await read();
     if (!snap) return false;
+    if (attempt === 1) countStateLoad();
+    if (await writeAdmissionState(ctx, snap, at, epoch)) return true;
+    if (attempt === LOAD_ATTEMPTS) {
+      // Under a stream of releases to an account Redis lost, every read may miss one: the state
+      // is left out, and the request's script asks for a load again (runWithKeyState).
+      ctx.logger.warn(
+        { keyId: key.id, accountId: key.account_id },
+        'admission state changed under every load',
+      );
+      return true;
+    }
   }
+}
+
+/** A child key as its load needs it: its account's load epoch is read before Postgres is. */
+type LoadKey = { id: string; account_id: string };
+
+/** How often a load reads Postgres again when its read went stale before its write. */
+const LOAD_ATTEMPTS = 5;
+
+/**
+ * Write a snapshot's key state, RPM window, counters and balance into Redis, each only where Redis
+ * has none. False when the counters or the balance were refused as stale (the epoch moved since
+ * `epoch`): nothing else it wrote can undo newer data, and the caller reads again.
+ */
+async function writeAdmissionState(
+  ctx: Context,
+  snap: NonNullable<Awaited<ReturnType<typeof readAdmissionSnapshot>>>,
+  at: Date,
+  epoch: string,
+): Promise<boolean> {
   const { key } = snap;
   await publishChildKeyState(ctx, key);
   await publishManagementKeyState(ctx, snap.mk);
@@ -54,17 +86,19 @@ export async function loadAdmissionState(ctx: Context, keyId: string, at: Date):
   // not exist has not been started by an admission since Redis lost it. One that exists (a loader
   // finished first, or the key is in use) is left as it is.
   await loadRpmWindow(ctx, key, at);
-  await ctx.scripts.run(
+  const counters = await ctx.scripts.run(
     'loadCounters',
     [
       ctx.keys.childKey(key.account_id, key.id),
       ctx.keys.day(key.account_id, key.id, dayKey(at)),
       ctx.keys.month(key.account_id, key.id, monthKey(at)),
+      ctx.keys.loadEpoch(key.account_id),
     ],
-    [snap.dayUsed.toString(), snap.monthUsed.toString(), DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S],
+    [snap.dayUsed.toString(), snap.monthUsed.toString(), DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, epoch],
   );
-  await loadRedisBalance(ctx, key.account_id, snap.available, snap.creditIds);
-  return true;
+  if (loadOutcome(counters) === 'stale') return false;
+  const balance = await loadRedisBalance(ctx, key.account_id, snap.available, snap.creditIds, epoch);
+  return balance !== 'stale';
 }
 
 /** A reply of the admission scripts: a status first (`load` when Redis lacks the key's state). */
@@ -77,14 +111,14 @@ export type KeyScriptReply = [string, ...(string | number)[]];
 export async function runWithKeyState(
   ctx: Context,
   name: 'admit' | 'keyAccess',
-  keyId: string,
+  key: LoadKey,
   keys: string[],
   args: (string | number)[],
   at: Date,
 ): Promise<KeyScriptReply> {
   let reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   for (let i = 0; reply[0] === 'load' && i < 3; i++) {
-    if (!(await sharedLoad(ctx, keyId, at)))
+    if (!(await sharedLoad(ctx, key, at)))
       throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
     reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   }
@@ -97,16 +131,16 @@ const loadsRunning = onePer((_redis: Context['redis']) => new Map<string, Promis
 /**
  * loadAdmissionState, shared by the requests of one key that find its state missing while a load
  * of it runs: after a Redis loss a busy key's requests all do, and each would otherwise read the
- * Postgres snapshot (twice, across RECONCILE_INFLIGHT_MS) for the same result. A request that
+ * Postgres snapshot (after RECONCILE_INFLIGHT_MS) for the same result. A request that
  * joins a load begun a moment before it (at an `at` a little earlier) is no worse off: its script
  * runs again after, and answers `load` once more only if the load missed its period (a new day
  * began meanwhile), when the next round loads afresh.
  */
-function sharedLoad(ctx: Context, keyId: string, at: Date): Promise<boolean> {
+function sharedLoad(ctx: Context, key: LoadKey, at: Date): Promise<boolean> {
   const running = loadsRunning(ctx.redis);
-  const joined = running.get(keyId);
+  const joined = running.get(key.id);
   if (joined) return joined;
-  const load = loadAdmissionState(ctx, keyId, at).finally(() => running.delete(keyId));
-  running.set(keyId, load);
+  const load = loadAdmissionState(ctx, key, at).finally(() => running.delete(key.id));
+  running.set(key.id, load);
   return load;
 }

@@ -30,20 +30,36 @@ export function creditMarkers(
 
 /**
  * Put an account's available balance, as read from Postgres, into Redis unless Redis has one, and
- * mark `creditIds`, the recent credits that read counted (load-balance-n.lua).
+ * mark `creditIds`, the recent credits that read counted (load-balance-n.lua). `epoch`: the
+ * account's load epoch as read before that Postgres read (readLoadEpoch). Returns 'stale', writing
+ * nothing, when a credit or a release found no balance since: the read may not include it, so the
+ * caller reads Postgres again.
  */
 export async function loadRedisBalance(
   ctx: Context,
   accountId: string,
   available: bigint,
   creditIds: readonly string[],
-): Promise<void> {
+  epoch: string,
+): Promise<'loaded' | 'present' | 'stale'> {
   const markers = creditMarkers(ctx, accountId, creditIds);
-  await ctx.scripts.run(
+  const done = await ctx.scripts.run(
     'loadBalance',
-    [ctx.keys.balance(accountId), ...markers.keys],
-    [available.toString(), markers.ttlS],
+    [ctx.keys.balance(accountId), ctx.keys.loadEpoch(accountId), ...markers.keys],
+    [available.toString(), markers.ttlS, epoch],
   );
+  return loadOutcome(done);
+}
+
+/** The account's load epoch now ('0' when Redis has none): read it before reading Postgres for a load. */
+export async function readLoadEpoch(ctx: Context, accountId: string): Promise<string> {
+  return (await ctx.redis.get(ctx.keys.loadEpoch(accountId))) ?? '0';
+}
+
+/** A load script's reply: 1 written, 0 Redis had it already, -1 the epoch moved (read again). */
+export function loadOutcome(reply: unknown): 'loaded' | 'present' | 'stale' {
+  const n = Number(reply);
+  return n === 1 ? 'loaded' : n === 0 ? 'present' : 'stale';
 }
 
 /** Whether a credit committed at `at` may still be sent again (CREDIT_RESEND_MS). */
@@ -64,7 +80,7 @@ export async function creditRedisBalance(
 ): Promise<void> {
   await ctx.scripts.run(
     'creditBalance',
-    [ctx.keys.balance(accountId), ctx.keys.credit(accountId, creditId)],
+    [ctx.keys.balance(accountId), ctx.keys.credit(accountId, creditId), ctx.keys.loadEpoch(accountId)],
     [amount.toString(), MARKER_TTL_S],
   );
 }

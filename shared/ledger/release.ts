@@ -15,7 +15,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
   if (items.length === 0) return 0;
   const released = await Promise.all(
     [...groupBy(items, (i) => i.hold.account_id)].map(([accountId, list]) => {
-      const keys = [ctx.keys.balance(accountId)];
+      const keys = [ctx.keys.balance(accountId), ctx.keys.loadEpoch(accountId)];
       for (const { hold } of list) {
         const day = hold.period_day.replaceAll('-', '');
         keys.push(

@@ -40,6 +40,14 @@ export class AdmissionKeys {
   hold(accountId: string, holdId: string): string {
     return `${this.base(accountId)}:h:${holdId}`;
   }
+  /**
+   * Moves on (INCR) whenever a credit or a release finds the balance or a counter it would change
+   * missing. A load reads it before it reads Postgres and writes only if it has not moved since, so
+   * no change that read missed is lost (load-balance-n.lua, load-counters-4.lua).
+   */
+  loadEpoch(accountId: string): string {
+    return `${this.base(accountId)}:ep`;
+  }
   /** Marks a credit to the balance as applied (a top-up, a referral payout), so a resend is a no-op. */
   credit(accountId: string, creditId: string): string {
     return `${this.base(accountId)}:cr:${creditId}`;

@@ -14,9 +14,9 @@ const SCRIPTS = {
   unadmit: 'unadmit-5.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
-  loadCounters: 'load-counters-3.lua',
+  loadCounters: 'load-counters-4.lua',
   loadRpmWindow: 'load-rpm-window-1.lua',
-  creditBalance: 'credit-balance-2.lua',
+  creditBalance: 'credit-balance-3.lua',
   loadBalance: 'load-balance-n.lua',
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',

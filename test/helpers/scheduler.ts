@@ -159,8 +159,9 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
     const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', ctx.keys.pattern(), 'COUNT', 1000);
     cursor = next;
     for (const k of keys) {
-      // Rate windows move with time; credit markers only guard a resend for an hour.
-      if (/:r:[^:]+$/.test(k) || /:cr:/.test(k)) continue;
+      // Rate windows move with time; credit markers only guard a resend for an hour; a load epoch
+      // only orders loads against the changes they race, and a rebuilt Redis starts it over.
+      if (/:r:[^:]+$/.test(k) || /:cr:/.test(k) || /:ep$/.test(k)) continue;
       const type = await ctx.redis.type(k);
       out[k] = type === 'hash' ? await ctx.redis.hgetall(k) : await ctx.redis.get(k);
     }

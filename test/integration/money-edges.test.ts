@@ -4,6 +4,7 @@ import { ManualClock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
@@ -53,6 +54,24 @@ function failingOnce(name: string): Context {
   };
 }
 
+/** A context that runs `first` once, just before the named script's first call (a race, forced). */
+function racingOnce(name: string, first: () => Promise<unknown>): Context & { raced: () => boolean } {
+  let raced = false;
+  return {
+    ...env.ctx,
+    raced: () => raced,
+    scripts: {
+      run: async (n, k, a) => {
+        if (n === name && !raced) {
+          raced = true;
+          await first();
+        }
+        return env.ctx.scripts.run(n, k, a);
+      },
+    },
+  };
+}
+
 async function flushAccount(accountId: string) {
   const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${accountId}}*`);
   if (keys.length) await env.ctx.redis.del(...keys);
@@ -95,6 +114,39 @@ describe('money path: Redis and Postgres stay together', () => {
     await runReconcile(env.ctx, { fix: true });
     const mended = await availability(k1.accountId);
     expect(mended.redis).toBe(mended.postgres);
+  });
+
+  it('counts a top-up that commits between a balance load’s read and its write, once', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+    await flushAccount(f.accountId); // Redis lost the account
+    // The owner's payment lands after the load read Postgres, before it writes the balance.
+    const racing = racingOnce('loadBalance', () =>
+      topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: 'pay-race' }),
+    );
+    await hold(racing, f.key, 100n);
+    expect(racing.raced()).toBe(true);
+    expect(await availability(f.accountId)).toEqual({ redis: 5_900n, postgres: 5_900n });
+    // A resend of the same top-up adds nothing.
+    await topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: 'pay-race' });
+    expect(await availability(f.accountId)).toEqual({ redis: 5_900n, postgres: 5_900n });
+  });
+
+  it('counts a settlement that commits between a key’s counters load’s read and its write', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5_000n });
+    const y = await hold(env.ctx, f.key, 1_000n);
+    const day = env.ctx.keys.day(f.accountId, f.key.id, y.hold.periodDay.replaceAll('-', ''));
+    // Redis lost the key's counters (an eviction, say) while its balance and y's record stayed.
+    await env.ctx.redis.del(day, env.ctx.keys.childKey(f.accountId, f.key.id));
+    // y is billed 600 after the load read 1,000 reserved for it, before it writes the counters.
+    const racing = racingOnce('loadCounters', () =>
+      settleHolds(env.ctx, [{ holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 }]),
+    );
+    await hold(racing, f.key, 100n);
+    expect(racing.raced()).toBe(true);
+    // 600 spent + 100 held, not y's whole 1,000 reservation still counted.
+    expect(await env.ctx.redis.get(day)).toBe('700');
+    expect(await availability(f.accountId)).toEqual({ redis: 9_300n, postgres: 9_300n });
+    expect((await runReconcile(env.ctx)).ok).toBe(true);
   });
 
   it('books the upstream cost at most at the escrow, so a charge capped at its hold keeps a margin', async () => {

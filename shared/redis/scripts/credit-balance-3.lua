@@ -2,9 +2,15 @@
 -- loads the balance from Postgres, which already includes this credit. Once per credit: a marker
 -- named after it (a top-up's reference, a charge's referral) makes a second run, an ioredis resend
 -- of a command whose reply was lost, change nothing.
--- KEYS: 1 account available balance, 2 the credit's marker
+-- A load that read Postgres before this credit committed, and writes after this, would leave it
+-- out: with no balance, the account's load epoch moves on, and such a load reads again
+-- (load-balance-n.lua).
+-- KEYS: 1 account available balance, 2 the credit's marker, 3 the account's load epoch
 -- ARGV: 1 nGNK, 2 marker ttl (s)
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('INCR', KEYS[3])
+  return 0
+end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 return 1
