@@ -66,9 +66,10 @@ export async function registerAccount(ctx: Context, input: RegisterInput): Promi
  */
 async function publishEmptyBalance(ctx: Context, accountId: string): Promise<void> {
   try {
-    // Its epoch is '0' until a credit finds no balance: one that came first (a top-up right after
-    // the sign-up) is in Postgres, and this write of 0 is refused so the first request loads it.
-    await loadRedisBalance(ctx, accountId, 0n, [], '0');
+    // Its epoch does not exist until a credit finds no balance: one that came first (a top-up
+    // right after the sign-up) is in Postgres, and this write of 0 is refused so the first request
+    // loads it.
+    await loadRedisBalance(ctx, accountId, 0n, [], '');
   } catch (err) {
     ctx.logger.warn({ err, accountId }, 'new account balance not published to Redis; loaded on first use');
   }

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Context } from '../context.js';
 
 /** How long a credit's marker lives: every send of the credit happens within it. */
@@ -51,9 +52,15 @@ export async function loadRedisBalance(
   return loadOutcome(done);
 }
 
-/** The account's load epoch now ('0' when Redis has none): read it before reading Postgres for a load. */
+/**
+ * The account's load epoch now: read it before reading Postgres for a load. One that does not exist
+ * (a new account, or Redis lost it) starts at a random number, so that a loss between the read and
+ * the write, and as many moves as it had, cannot bring it back to the value read.
+ */
 export async function readLoadEpoch(ctx: Context, accountId: string): Promise<string> {
-  return (await ctx.redis.get(ctx.keys.loadEpoch(accountId))) ?? '0';
+  const key = ctx.keys.loadEpoch(accountId);
+  await ctx.redis.set(key, randomInt(1, 2 ** 47), 'NX');
+  return (await ctx.redis.get(key)) ?? '';
 }
 
 /** A load script's reply: 1 written, 0 Redis had it already, -1 the epoch moved (read again). */

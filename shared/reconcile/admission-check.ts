@@ -52,8 +52,10 @@ async function firstLook(
 
 /**
  * For an account too busy for a consistent look: the repairs that are right whatever else moves.
- * The records of open holds that lost theirs are put back (the counters and balance already count
- * an open hold, so its record only lets its settlement give back the rest; never overwrites); a
+ * The records of open holds that lost theirs are put back where Redis has the account's balance
+ * (loaded from a read that counted the hold open, so its record only lets its settlement give back
+ * the rest; never overwrites; with no balance, the load to come reads the hold's outcome itself,
+ * and a record put back before it would give the rest back a second time); a
  * key state Redis holds an older version of is brought up to date through setKeyState, which
  * writes only a newer version (a deleted key on a busy account must stop too). A hold that settled
  * since it was read found no record to release through: it is released now, as on the watched path.
@@ -67,7 +69,7 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
       n += Number(
         await ctx.scripts.run(
           'putHoldRecord',
-          [r.key],
+          [r.key, ctx.keys.balance(r.accountId)],
           [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs],
         ),
       );

@@ -110,6 +110,7 @@ export function compareHoldRecords(
     const put: Repair = {
       kind: 'putHold',
       key,
+      accountId,
       holdId: id,
       amount: hold.amount.toString(),
       keyId: hold.child_key_id,

@@ -45,6 +45,7 @@ export type Repair =
   | {
       kind: 'putHold';
       key: string;
+      accountId: string;
       holdId: string;
       amount: string;
       keyId: string;

@@ -21,7 +21,7 @@ const SCRIPTS = {
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
-  putHoldRecord: 'put-hold-record-1.lua',
+  putHoldRecord: 'put-hold-record-2.lua',
   // Idempotency-Key claims (shared/jobs/idempotency.ts).
   claim: 'claim-1.lua',
   unclaim: 'unclaim-1.lua',
@@ -41,8 +41,10 @@ export interface ScriptRunner {
 export function loadScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
   // Local functions every script may use (Redis scripts cannot import): exact nGNK arithmetic,
-  // and the key checks admission and the no-hold /v1 routes share.
-  const prelude = ['decimal.lua', 'key-checks.lua'].map((f) => readFileSync(dir + f, 'utf8')).join('\n');
+  // the key checks admission and the no-hold /v1 routes share, and moving a load epoch.
+  const prelude = ['decimal.lua', 'key-checks.lua', 'load-epoch.lua']
+    .map((f) => readFileSync(dir + f, 'utf8'))
+    .join('\n');
   const variableKeys = new Set<string>();
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const count = /-(\d+|n)\.lua$/.exec(file)?.[1];

@@ -131,22 +131,59 @@ describe('money path: Redis and Postgres stay together', () => {
     expect(await availability(f.accountId)).toEqual({ redis: 5_900n, postgres: 5_900n });
   });
 
-  it('counts a settlement that commits between a key’s counters load’s read and its write', async () => {
-    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5_000n });
-    const y = await hold(env.ctx, f.key, 1_000n);
-    const day = env.ctx.keys.day(f.accountId, f.key.id, y.hold.periodDay.replaceAll('-', ''));
-    // Redis lost the key's counters (an eviction, say) while its balance and y's record stayed.
-    await env.ctx.redis.del(day, env.ctx.keys.childKey(f.accountId, f.key.id));
-    // y is billed 600 after the load read 1,000 reserved for it, before it writes the counters.
-    const racing = racingOnce('loadCounters', () =>
-      settleHolds(env.ctx, [{ holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 }]),
-    );
+  it.each([
+    ['its counters (an eviction; its balance and y’s record stay)', 'counters'],
+    ['everything (a restart: y’s record too, so its release finds none)', 'all'],
+  ] as const)(
+    'counts a settlement that commits between a load’s read and its write, Redis having lost %s',
+    async (_, lost) => {
+      const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5_000n });
+      const y = await hold(env.ctx, f.key, 1_000n);
+      const day = env.ctx.keys.day(f.accountId, f.key.id, y.hold.periodDay.replaceAll('-', ''));
+      if (lost === 'counters') await env.ctx.redis.del(day, env.ctx.keys.childKey(f.accountId, f.key.id));
+      else await flushAccount(f.accountId);
+      // y is billed 600 after the load read 1,000 reserved for it, before it writes the counters.
+      const racing = racingOnce('loadCounters', () =>
+        settleHolds(env.ctx, [
+          { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
+        ]),
+      );
+      await hold(racing, f.key, 100n);
+      expect(racing.raced()).toBe(true);
+      // 600 spent + 100 held, not y's whole 1,000 reservation still counted.
+      expect(await env.ctx.redis.get(day)).toBe('700');
+      expect(await availability(f.accountId)).toEqual({ redis: 9_300n, postgres: 9_300n });
+      expect((await runReconcile(env.ctx)).ok).toBe(true);
+    },
+  );
+
+  it('counts a top-up landing while a load runs even when Redis is lost again in between (no epoch comes back)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+    await flushAccount(f.accountId);
+    await topup(env.ctx, { accountId: f.accountId, amount: 1n, reference: 'before' }); // moves the epoch once
+    const racing = racingOnce('loadCounters', async () => {
+      await flushAccount(f.accountId); // lost again mid-load, the epoch with it
+      await topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: 'during' }); // moves it once
+    });
     await hold(racing, f.key, 100n);
     expect(racing.raced()).toBe(true);
-    // 600 spent + 100 held, not y's whole 1,000 reservation still counted.
-    expect(await env.ctx.redis.get(day)).toBe('700');
+    expect(await availability(f.accountId)).toEqual({ redis: 5_901n, postgres: 5_901n });
+  });
+
+  it('puts back no hold record where Redis has no balance, so a release cannot give it back twice', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const y = await hold(env.ctx, f.key, 1_000n);
+    await flushAccount(f.accountId); // Redis restart
+    await runReconcile(env.ctx, { restoreHoldRecords: true }); // the scheduled check
+    expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, y.hold.id))).toBe(0);
+    // y settles, its Redis release lost (a worker killed after the commit); the next request
+    // loads the balance with y posted; the next check finishes the settlements it can.
+    await settleHolds(failingOnce('releaseHolds'), [
+      { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
+    ]).catch(() => {});
+    await hold(env.ctx, f.key, 100n);
+    await runReconcile(env.ctx, { restoreHoldRecords: true, finishSettlements: true });
     expect(await availability(f.accountId)).toEqual({ redis: 9_300n, postgres: 9_300n });
-    expect((await runReconcile(env.ctx)).ok).toBe(true);
   });
 
   it('books the upstream cost at most at the escrow, so a charge capped at its hold keeps a margin', async () => {

@@ -196,6 +196,7 @@ describe('reconcile', () => {
         {
           kind: 'putHold',
           key: record,
+          accountId: f.accountId,
           holdId: id,
           amount: '500',
           keyId: f.key.id,

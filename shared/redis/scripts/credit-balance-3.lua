@@ -9,7 +9,7 @@
 -- ARGV: 1 nGNK, 2 marker ttl (s)
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) == false then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('INCR', KEYS[3])
+  moveLoadEpoch(KEYS[3])
   return 0
 end
 redis.call('INCRBY', KEYS[1], ARGV[1])

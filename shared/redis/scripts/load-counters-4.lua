@@ -4,7 +4,7 @@
 -- KEYS: 1 child key state hash, 2 day counter, 3 month counter, 4 the account's load epoch
 -- ARGV: 1 day used, 2 month used, 3 day ttl (s), 4 month ttl (s), 5 the epoch before the read
 if redis.call('HGET', KEYS[1], 'c') then return 0 end
-if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[5] then return -1 end
+if (redis.call('GET', KEYS[4]) or '') ~= ARGV[5] then return -1 end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'c', '1')

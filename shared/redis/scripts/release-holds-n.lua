@@ -3,19 +3,23 @@
 -- retried settlement) changes nothing for it. All keys share the account's hash tag.
 -- A balance or counter missing is left to its next load, which reads Postgres: the account's load
 -- epoch moves on, so a load that read before this settlement committed reads again
--- (load-balance-n.lua, load-counters-4.lua).
+-- (load-balance-n.lua, load-counters-4.lua). It moves whether or not the hold's record is there:
+-- after a Redis restart the records are gone too, and the load's read may still count the hold open.
 -- KEYS: 1 account available balance, 2 the account's load epoch, then per hold: hold record, day
 --       counter, month counter
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void)
 
 -- Amounts are exact decimals (decimal.lua, prepended).
 local balanceExists = redis.call('EXISTS', KEYS[1]) == 1
-local skipped = false
+local skipped = not balanceExists
 -- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
 for i = 1, #ARGV do
   local base = 3 + (i - 1) * 3
+  if redis.call('EXISTS', KEYS[base + 1]) == 0 or redis.call('EXISTS', KEYS[base + 2]) == 0 then
+    skipped = true
+  end
   local amt = redis.call('HGET', KEYS[base], 'amt')
   if amt then
     redis.call('DEL', KEYS[base])
@@ -28,7 +32,7 @@ for i = 1, #ARGV do
       -- A counter that is gone belongs to a period already over, or will be reloaded from Postgres.
       local by = decimal(rh, rl)
       for k = base + 1, base + 2 do
-        if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('DECRBY', KEYS[k], by) else skipped = true end
+        if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('DECRBY', KEYS[k], by) end
       end
     elseif greater(ch, cl, ah, al) then
       overH, overL = plus(overH, overL, minus(ch, cl, ah, al))
@@ -36,8 +40,7 @@ for i = 1, #ARGV do
     released = released + 1
   end
 end
-if released > 0 and not balanceExists then skipped = true end
-if skipped then redis.call('INCR', KEYS[2]) end
+if skipped then moveLoadEpoch(KEYS[2]) end
 if balanceExists then
   if greater(backH, backL, overH, overL) then
     redis.call('INCRBY', KEYS[1], decimal(minus(backH, backL, overH, overL)))
