@@ -24,6 +24,7 @@ import { GroupCommit } from '../shared/group-commit.js';
 import { settleRequest, settleRequestNow } from '../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../shared/inference/white-label.js';
+import { listenForJobCancels } from '../shared/jobs/cancel.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
 import { withLogFields } from '../shared/log-context.js';
@@ -189,11 +190,19 @@ export function startInferenceWorker(
 
     let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
     const disarm = markIfSlow(attempt);
+    const call = new AbortController();
+    calls.set(jobId, call);
     try {
       // Its failed-over nodes are logged with the job's id.
-      result = await deps.upstream.client.chat(job.request, { log: withLogFields(ctx, { jobId }) });
+      result = await deps.upstream.client.chat(job.request, {
+        log: withLogFields(ctx, { jobId }),
+        signal: call.signal,
+      });
     } catch (err) {
       disarm();
+      calls.delete(jobId);
+      // Cancelled while it still showed queued: the cancel ended the job and voided its hold.
+      if (call.signal.aborted) return 'cancelled';
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
       const permanent = err instanceof GonkaUpstreamError && !err.retryable;
       // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
@@ -219,6 +228,7 @@ export function startInferenceWorker(
       return 'failed';
     }
     disarm();
+    calls.delete(jobId);
 
     stripForcedFields(result.completion, job.request);
     const completion = whiteLabel(result.completion, { id: `chatcmpl-${job.id.slice(4)}`, model: job.model });
@@ -288,6 +298,10 @@ export function startInferenceWorker(
   // for one of `concurrency` slots (and stays queued until it has one).
   const concurrency = opts.concurrency ?? ctx.config.INFERENCE_CONCURRENCY;
   const slot = pLimit(concurrency);
+  // The node calls under way, by job: a job cancelled while it still showed queued is not billed
+  // (cancel.ts), so its call is aborted rather than left to run for nothing.
+  const calls = new Map<string, AbortController>();
+  const cancels = listenForJobCancels(ctx, (jobId) => calls.get(jobId)?.abort());
   const processor = async (bull: Job<Payload<'inference'>>) => {
     const ids = inferenceJobIds(parsePayload('inference', bull.data));
     const outcomes = await settleAll(ids.map((id) => slot(() => run(id))));
@@ -336,5 +350,6 @@ export function startInferenceWorker(
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });
   followWorker(worker, ctx.logger, 'inference');
+  worker.on('closed', () => cancels.close());
   return worker;
 }

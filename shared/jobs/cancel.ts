@@ -21,6 +21,8 @@ export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise
     const cancelled = await cancelQueued(ctx, job.id, job.hold_id);
     if (cancelled) {
       await removeMessage(queues, job.id);
+      // A worker whose node call for it is under way aborts it: nobody pays for what it would make.
+      await ctx.redis.publish(jobCancelChannel(ctx), job.id).catch(() => 0);
       return cancelled;
     }
   }
@@ -32,6 +34,24 @@ export async function cancel(ctx: Context, queues: Queues, job: JobRow): Promise
   // Read running, queued again by now (a retry waiting out its backoff): as a batch's lines.
   if (SHOWN_QUEUED.has(res.was)) await releaseQueuedJob(ctx, queues, job.id, res.job.hold_id, { now: true });
   return res.job;
+}
+
+/** Where a cancel of a job that still showed queued is announced to the inference workers. */
+const jobCancelChannel = (ctx: Context) => `${ctx.config.REDIS_PREFIX}:job-cancels`;
+
+/**
+ * Call `onCancel` with each job id a cancel announces (cancel), on a connection of its own (a
+ * subscribed connection serves nothing else). Best effort: a cancel missed while Redis is away
+ * leaves the call to finish, unbilled.
+ */
+export function listenForJobCancels(ctx: Context, onCancel: (jobId: string) => void): { close(): void } {
+  const sub = ctx.redis.duplicate();
+  sub.on('error', () => {}); // it reconnects by itself; the workers' own connections log outages
+  sub.on('message', (_channel: string, jobId: string) => onCancel(jobId));
+  sub.subscribe(jobCancelChannel(ctx)).catch((err: unknown) => {
+    ctx.logger.warn({ err }, 'not listening for job cancels; a cancelled job’s call runs to its end');
+  });
+  return { close: () => sub.disconnect() };
 }
 
 /** The job was no longer queued when the cancel locked it: cancelQueued's transaction is undone. */

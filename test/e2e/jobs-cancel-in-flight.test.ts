@@ -25,8 +25,11 @@ afterAll(async () => {
 
 it('releases the hold of a job cancelled while it still showed queued, though its node call ran, and never bills it', async () => {
   const c = await createCustomer(stack.env.ctx, stack.server.url);
-  const served = () => stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
-  const before = served();
+  const sim = (stat: 'requests' | 'served' | 'abandoned') =>
+    stack.sim.nodes.reduce((n, node) => n + node.stats[stat], 0);
+  const before = sim('requests');
+  const served = sim('served');
+  const abandoned = sim('abandoned');
   const id = await submitJob(stack.server.url, c.childKey, {
     model: SIM_MODEL_QWQ_32B,
     messages: [{ role: 'user', content: 'slow [[sim latency=1500]]' }],
@@ -34,7 +37,7 @@ it('releases the hold of a job cancelled while it still showed queued, though it
   });
   const stop = startWorkers(stack.env.ctx, stack.deps);
   try {
-    await waitFor('the node call under way', async () => served() > before);
+    await waitFor('the node call under way', async () => sim('requests') > before);
     const shown = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: c.childKey });
     expect(shown.body.status).toBe('queued');
     const cancelled = await call(stack.server.url, 'POST', `/v1/jobs/${id}/cancel`, { token: c.childKey });
@@ -42,11 +45,13 @@ it('releases the hold of a job cancelled while it still showed queued, though it
     // Released before the answer.
     const after = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
     expect(after.body).toMatchObject({ held_ngonka: '0', balance_ngonka: '1000000000' });
-    // The worker ends its call and finds the job cancelled and its hold voided.
+    // The worker aborts its call: the node makes nothing nobody pays for.
+    await waitFor('the node call abandoned', async () => sim('abandoned') > abandoned);
     await waitFor(
-      'the call ended',
+      'the worker done with it',
       async () => (await stack.deps.queues.get('inference').getJobCountByTypes('wait', 'active')) === 0,
     );
+    expect(sim('served')).toBe(served);
   } finally {
     await stop();
   }

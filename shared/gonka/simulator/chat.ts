@@ -11,7 +11,10 @@ export interface SimStats {
   served: number;
   /** Answered with an error status (auth, validation or an injected fault). */
   errors: number;
-  /** Slow streams (`tokenDelayMs`) the client closed before the end; generation stopped there. */
+  /**
+   * Calls the client left before the end: slow streams (`tokenDelayMs`), where generation stopped,
+   * and calls closed before their answer (during `latencyMs`), which made nothing.
+   */
   abandoned: number;
 }
 
@@ -84,7 +87,17 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
   }
   const faults = resolveFaults(ctx.faults, parseDirective(p.messages));
   const latency = faults.latencyMs || ctx.baseLatencyMs;
+  // A client that leaves while the node works (an aborted call) gets nothing made: as a real node
+  // stops generating when its connection closes.
+  let left = false;
+  res.once('close', () => {
+    left = !res.writableEnded;
+  });
   await sleep(latency);
+  if (left) {
+    ctx.stats.abandoned++;
+    return;
+  }
   if (faults.status) {
     ctx.stats.errors++;
     const f = FAULT_BODIES[faults.status];
