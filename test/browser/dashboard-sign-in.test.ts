@@ -21,8 +21,9 @@ async function owner(name: string) {
 
 /** The owner's session ends (it expired) while the tab is on their key page: the login page follows. */
 async function sessionEndsOnKeyPage(page: Page, who: { id: string; mkId: string }, name: string) {
-  // A session that ends in a few seconds, as a day's session does at its end.
-  const token = await signSession(tabs.stack.env.config.JWT_SECRET, who.id, 3);
+  // A session that ends in a few seconds, as a day's session does at its end: long enough for the
+  // key page to show first on a loaded machine (3 s was not, once, with the whole suite running).
+  const token = await signSession(tabs.stack.env.config.JWT_SECRET, who.id, 10);
   const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
   await page.goto('/dashboard/');
   await page.evaluate((t) => sessionStorage.setItem('gonka-gateway.session', t), token);
