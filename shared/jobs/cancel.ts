@@ -74,7 +74,12 @@ async function cancelQueued(ctx: Context, jobId: string, holdId: string): Promis
     });
   } catch (err) {
     if (err instanceof NotQueued) return null;
-    throw err;
+    // Committed, and only a Redis step after it failed (the hold's release, which the scheduled
+    // check finishes): the job is cancelled and its bill voided, which is what the client asked.
+    const now = cancelled ? await findJob(ctx.sql, jobId).catch(() => null) : null;
+    if (now?.status !== 'cancelled') throw err;
+    ctx.logger.warn({ err, jobId, holdId }, 'job cancelled; its hold not yet released in Redis');
+    return now;
   }
   return cancelled;
 }

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Context } from '../../shared/context.js';
+import { findJob } from '../../shared/db/queries/jobs.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { cancel } from '../../shared/jobs/cancel.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
@@ -79,4 +83,31 @@ it('gives back the hold of a job cancelled as a worker picked it up, when that w
   const [hold] = await stack.env.ctx
     .sql`select h.status from holds h join jobs j on j.hold_id = h.id where j.id = ${id}`;
   expect(hold!.status).toBe('voided');
+});
+
+it('answers a cancel that committed as cancelled when only its Redis release failed, which the check then finishes', async () => {
+  const { c, jobId } = await queuedJob(stack);
+  const ctx = stack.env.ctx;
+  let failed = false;
+  const releaseFails: Context = {
+    ...ctx,
+    scripts: {
+      run: (n, k, a) => {
+        if (n === 'releaseHolds' && !failed) {
+          failed = true;
+          return Promise.reject(new Error('Command timed out'));
+        }
+        return ctx.scripts.run(n, k, a);
+      },
+    },
+  };
+  const cancelled = await cancel(releaseFails, stack.deps.queues, (await findJob(ctx.sql, jobId))!);
+  expect(failed).toBe(true);
+  expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', 0n]);
+  const [hold] =
+    await ctx.sql`select h.status from holds h join jobs j on j.hold_id = h.id where j.id = ${jobId}`;
+  expect(hold!.status).toBe('voided');
+  await runReconcile(ctx, { finishSettlements: true });
+  const account = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+  expect(account.body).toMatchObject({ held_ngonka: '0', available_ngonka: '1000000000' });
 });
