@@ -134,13 +134,16 @@ describe('money path: Redis and Postgres stay together', () => {
   it.each([
     ['its counters (an eviction; its balance and y’s record stay)', 'counters'],
     ['everything (a restart: y’s record too, so its release finds none)', 'all'],
+    ['only the key’s state (its counters stay, and y’s release updates them)', 'state'],
   ] as const)(
     'counts a settlement that commits between a load’s read and its write, Redis having lost %s',
     async (_, lost) => {
       const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5_000n });
       const y = await hold(env.ctx, f.key, 1_000n);
       const day = env.ctx.keys.day(f.accountId, f.key.id, y.hold.periodDay.replaceAll('-', ''));
-      if (lost === 'counters') await env.ctx.redis.del(day, env.ctx.keys.childKey(f.accountId, f.key.id));
+      const state = env.ctx.keys.childKey(f.accountId, f.key.id);
+      if (lost === 'counters') await env.ctx.redis.del(day, state);
+      else if (lost === 'state') await env.ctx.redis.del(state);
       else await flushAccount(f.accountId);
       // y is billed 600 after the load read 1,000 reserved for it, before it writes the counters.
       const racing = racingOnce('loadCounters', () =>
