@@ -69,6 +69,10 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         rpmHeaders(reply, 2),
       );
     }
+    case 'load':
+      // Redis still lacks the key's state after every load (each read went stale under a stream of
+      // releases to an account Redis lost): a moment's wait, like Redis out of reach.
+      return ApiError.unavailable();
     default:
       return new ApiError('internal_error', 'Admission failed');
   }

@@ -173,6 +173,29 @@ describe('money path: Redis and Postgres stay together', () => {
     expect(await availability(f.accountId)).toEqual({ redis: 5_901n, postgres: 5_901n });
   });
 
+  it('answers 503 with Retry-After when every load of a key’s state goes stale before its write', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+    await flushAccount(f.accountId);
+    let loads = 0;
+    const busy: Context = {
+      ...env.ctx,
+      scripts: {
+        run: async (n, k, a) => {
+          if (n === 'loadCounters') {
+            loads++; // a release to the account finds its balance missing, before every write
+            await env.ctx.redis.incr(env.ctx.keys.loadEpoch(f.accountId));
+          }
+          return env.ctx.scripts.run(n, k, a);
+        },
+      },
+    };
+    const err = await hold(busy, f.key, 100n).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'service_unavailable', headers: { 'retry-after': '2' } });
+    expect(loads).toBe(15); // 3 loads of 5 reads each, then the answer
+    expect(await env.ctx.redis.exists(env.ctx.keys.balance(f.accountId))).toBe(0); // nothing stale written
+    await hold(env.ctx, f.key, 100n); // quiet again: the next request loads and is admitted
+  });
+
   it('puts back no hold record where Redis has no balance, so a release cannot give it back twice', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });
     const y = await hold(env.ctx, f.key, 1_000n);
