@@ -17,8 +17,10 @@ local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
 for i = 1, #ARGV do
   local base = 3 + (i - 1) * 3
-  if redis.call('EXISTS', KEYS[base + 1]) == 0 or redis.call('EXISTS', KEYS[base + 2]) == 0 then
-    skipped = true
+  -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
+  local counters = {}
+  for k = base + 1, base + 2 do
+    if redis.call('EXISTS', KEYS[k]) == 1 then table.insert(counters, KEYS[k]) else skipped = true end
   end
   local amt = redis.call('HGET', KEYS[base], 'amt')
   if amt then
@@ -31,9 +33,7 @@ for i = 1, #ARGV do
       backH, backL = plus(backH, backL, rh, rl)
       -- A counter that is gone belongs to a period already over, or will be reloaded from Postgres.
       local by = decimal(rh, rl)
-      for k = base + 1, base + 2 do
-        if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('DECRBY', KEYS[k], by) end
-      end
+      for _, counter in ipairs(counters) do redis.call('DECRBY', counter, by) end
     elseif greater(ch, cl, ah, al) then
       overH, overL = plus(overH, overL, minus(ch, cl, ah, al))
     end
