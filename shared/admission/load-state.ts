@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
-import { CREDIT_MARK_MS, loadOutcome, loadRedisBalance, readLoadEpoch } from '../ledger/credit.js';
+import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
 import { countStateLoad } from '../metrics/registry.js';
 import { onePer } from '../per-owner.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
+import { loadOutcome, readLoadEpoch } from '../redis/load-epoch.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
 

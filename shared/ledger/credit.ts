@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import type { Context } from '../context.js';
+import { type LoadOutcome, loadOutcome } from '../redis/load-epoch.js';
 
 /** How long a credit's marker lives: every send of the credit happens within it. */
 const MARKER_TTL_S = 3600;
@@ -42,7 +42,7 @@ export async function loadRedisBalance(
   available: bigint,
   creditIds: readonly string[],
   epoch: string,
-): Promise<'loaded' | 'present' | 'stale'> {
+): Promise<LoadOutcome> {
   const markers = creditMarkers(ctx, accountId, creditIds);
   const done = await ctx.scripts.run(
     'loadBalance',
@@ -50,23 +50,6 @@ export async function loadRedisBalance(
     [available.toString(), markers.ttlS, epoch],
   );
   return loadOutcome(done);
-}
-
-/**
- * The account's load epoch now: read it before reading Postgres for a load. One that does not exist
- * (a new account, or Redis lost it) starts at a random number, so that a loss between the read and
- * the write, and as many moves as it had, cannot bring it back to the value read.
- */
-export async function readLoadEpoch(ctx: Context, accountId: string): Promise<string> {
-  const key = ctx.keys.loadEpoch(accountId);
-  await ctx.redis.set(key, randomInt(1, 2 ** 47), 'NX');
-  return (await ctx.redis.get(key)) ?? '';
-}
-
-/** A load script's reply: 1 written, 0 Redis had it already, -1 the epoch moved (read again). */
-export function loadOutcome(reply: unknown): 'loaded' | 'present' | 'stale' {
-  const n = Number(reply);
-  return n === 1 ? 'loaded' : n === 0 ? 'present' : 'stale';
 }
 
 /** Whether a credit committed at `at` may still be sent again (CREDIT_RESEND_MS). */

@@ -41,9 +41,10 @@ export class AdmissionKeys {
     return `${this.base(accountId)}:h:${holdId}`;
   }
   /**
-   * Moves on (INCR) whenever a credit or a release finds the balance or a counter it would change
-   * missing. A load reads it before it reads Postgres and writes only if it has not moved since, so
-   * no change that read missed is lost (load-balance-n.lua, load-counters-4.lua).
+   * Moves on (load-epoch.lua) whenever a credit or a release finds the balance or a counter it would
+   * change missing. A load reads it before it reads Postgres (redis/load-epoch.ts) and writes only
+   * if it has not moved since, so no change that read missed is lost (load-balance-n.lua,
+   * load-counters-4.lua).
    */
   loadEpoch(accountId: string): string {
     return `${this.base(accountId)}:ep`;
