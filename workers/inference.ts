@@ -194,13 +194,14 @@ export function startInferenceWorker(
     calls.set(jobId, call);
     try {
       // Its failed-over nodes are logged with the job's id.
-      result = await deps.upstream.client.chat(job.request, {
-        log: withLogFields(ctx, { jobId }),
-        signal: call.signal,
-      });
+      result = await deps.upstream.client
+        .chat(job.request, { log: withLogFields(ctx, { jobId }), signal: call.signal })
+        .finally(() => {
+          // The call is over, whatever its outcome: no mark to make, nothing left to abort.
+          disarm();
+          calls.delete(jobId);
+        });
     } catch (err) {
-      disarm();
-      calls.delete(jobId);
       // Cancelled while it still showed queued: the cancel ended the job and voided its hold.
       if (call.signal.aborted) return 'cancelled';
       const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
@@ -227,8 +228,6 @@ export function startInferenceWorker(
       await fail(jobId, job.hold_id, err, job, attempt);
       return 'failed';
     }
-    disarm();
-    calls.delete(jobId);
 
     stripForcedFields(result.completion, job.request);
     const completion = whiteLabel(result.completion, { id: `chatcmpl-${job.id.slice(4)}`, model: job.model });
