@@ -49,10 +49,9 @@ export async function crashOrphans(
   /** The orphan a record with no row is, or (no crash explains it) a failure line. */
   const judge = (
     name: string,
+    { holdId, accountId }: { holdId: string; accountId: string },
     rec: { keyId: string; amount: bigint; at: number | null },
   ): CrashOrphan | null => {
-    const holdId = name.slice(name.lastIndexOf(':h:') + 3);
-    const accountId = /\{a:([^}]+)\}/.exec(name)?.[1] ?? '';
     const byApi = apiKilled && (named.has(holdId) || unanswered.has(rec.keyId));
     const byWorkers = workersKilled && journal.batchKeys.has(rec.keyId);
     if (byApi || byWorkers)
@@ -73,21 +72,31 @@ export async function crashOrphans(
       string[]
     >) {
       for (const name of names) {
-        if (recorded.has(name.slice(prefix.length))) continue;
+        const ids = { holdId: name.slice(prefix.length), accountId: account.id };
+        if (recorded.has(ids.holdId)) continue;
         const rec = await ctx.redis.hgetall(name);
         if (!rec.k || !rec.amt) continue; // released meanwhile
         const at = /^\d+$/.test(rec.at ?? '') ? Number(rec.at) : null;
-        const orphan = judge(name, { keyId: rec.k, amount: BigInt(rec.amt), at });
+        const orphan = judge(name, ids, { keyId: rec.k, amount: BigInt(rec.amt), at });
         if (orphan) orphans.push(orphan);
       }
     }
   }
   for (const rec of journal.lostHoldRecords) {
-    if (recorded.has(rec.name.slice(rec.name.lastIndexOf(':h:') + 3))) continue;
-    const orphan = judge(rec.name, rec);
+    const ids = idsOfRecord(rec.name);
+    if (recorded.has(ids.holdId)) continue;
+    const orphan = judge(rec.name, ids, rec);
     if (orphan) lost.push({ ...orphan, lostAt: rec.lostAt });
   }
   return { orphans, lost, unexplained };
+}
+
+/** The account an admission key names (`…{a:<account>}:…`, keys.ts). */
+const accountOf = (name: string): string | undefined => /\{a:([^}]+)\}/.exec(name)?.[1];
+
+/** The hold and account a record's Redis key names (`…{a:<account>}:h:<hold id>`, keys.hold). */
+function idsOfRecord(name: string): { holdId: string; accountId: string } {
+  return { holdId: name.slice(name.lastIndexOf(':h:') + 3), accountId: accountOf(name) ?? '' };
 }
 
 /** What the orphans reserve together, per child key and per account. */
@@ -121,7 +130,7 @@ export function explainedByOrphans(d: DriftItem, orphans: readonly CrashOrphan[]
     return key !== undefined && byKey.has(key) && off > 0n;
   }
   if (d.check === 'redis_balance') {
-    const account = /\{a:([^}]+)\}/.exec(d.subject)?.[1];
+    const account = accountOf(d.subject);
     return account !== undefined && byAccount.has(account) && off < 0n;
   }
   return false;
