@@ -1,33 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdmitInput, admit, HoldWriteUnknown } from '../../shared/admission/admit.js';
+import { systemClock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
 import { createSql, type Sql } from '../../shared/db/client.js';
 import { insertHold } from '../../shared/db/queries/holds.js';
 import { settleServed } from '../../shared/inference/settle-request.js';
 import { dayKey } from '../../shared/periods.js';
-import { createQueues, type Queues } from '../../shared/queues.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { schedulerEnv } from '../helpers/scheduler.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
-let env: TestEnv;
+const w = schedulerEnv(systemClock);
 let proxy: TcpProxy;
 let throughProxy: Sql;
-let queues: Queues;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  const url = new URL(env.databaseUrl);
+  const url = new URL(w.env.databaseUrl);
   proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
   url.port = String(proxy.port);
   throughProxy = createSql(url.toString(), { max: 1 });
-  queues = createQueues(env.ctx);
 });
 afterAll(async () => {
   await throughProxy?.end({ timeout: 0 });
   await proxy?.close();
-  await queues?.close();
-  await env?.close();
 });
 
 /**
@@ -37,7 +32,7 @@ afterAll(async () => {
  * the same money twice and the account be charged past its balance.
  */
 async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'> = {}) {
-  const ctx: Context = { ...env.ctx, sql: throughProxy };
+  const ctx: Context = { ...w.env.ctx, sql: throughProxy };
   await proxy.restore().catch(() => {}); // up, whatever the last test left
   await throughProxy`select 1`;
   let holdId = '';
@@ -51,7 +46,7 @@ async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'
     ...opts,
     write: async (h) => {
       holdId = h.id;
-      await insertHold(env.ctx.sql, h);
+      await insertHold(w.env.ctx.sql, h);
       await proxy.cut();
       throw new Error('Connection terminated unexpectedly');
     },
@@ -60,27 +55,27 @@ async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'
 }
 
 async function redisReservation(f: KeyFixture) {
-  const { redis, keys } = env.ctx;
+  const { redis, keys } = w.env.ctx;
   const [available, day] = await Promise.all([
     redis.get(keys.balance(f.accountId)),
-    redis.get(keys.day(f.accountId, f.key.id, dayKey(env.ctx.clock.now()))),
+    redis.get(keys.day(f.accountId, f.key.id, dayKey(w.env.ctx.clock.now()))),
   ]);
   return { available, day };
 }
 
 describe('admission: a hold write whose outcome Postgres cannot tell', () => {
   it('keeps the reservation, so the key cannot reserve the same money again', async () => {
-    const f = await createKeyFixture(env.ctx, { balance: 1_000n, limitDaily: 1_000n });
+    const f = await createKeyFixture(w.env.ctx, { balance: 1_000n, limitDaily: 1_000n });
     const { admission, holdId } = await admitAcrossCut(f);
     await expect(admission).rejects.toBeInstanceOf(HoldWriteUnknown);
     await proxy.restore();
 
-    const [row] = await env.ctx.sql`select status, amount from holds where id = ${holdId()}`;
+    const [row] = await w.env.ctx.sql`select status, amount from holds where id = ${holdId()}`;
     expect(row).toEqual({ status: 'open', amount: 800n });
     expect(await redisReservation(f)).toEqual({ available: '200', day: '800' });
-    expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, holdId()))).toBe(1);
+    expect(await w.env.ctx.redis.exists(w.env.ctx.keys.hold(f.accountId, holdId()))).toBe(1);
     await expect(
-      admit(env.ctx, {
+      admit(w.env.ctx, {
         key: f.key,
         estimate: 900n,
         model: 'm',
@@ -92,12 +87,12 @@ describe('admission: a hold write whose outcome Postgres cannot tell', () => {
   });
 
   it('keeps it for a sync request not served, rather than taking the admission back', async () => {
-    const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+    const f = await createKeyFixture(w.env.ctx, { balance: 1_000n });
     const { admission } = await admitAcrossCut(f, { background: true });
     const admitted = await admission;
     await expect(admitted.recorded).rejects.toBeInstanceOf(HoldWriteUnknown);
     await proxy.restore();
-    await settleServed(env.ctx, queues, admitted, null); // the node failed: nothing served
+    await settleServed(w.env.ctx, w.queues, admitted, null); // the node failed: nothing served
     expect(await redisReservation(f)).toEqual({ available: '200', day: '800' });
   });
 });

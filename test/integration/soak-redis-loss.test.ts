@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Books } from '../../scripts/soak/books.js';
 import { crashOrphans } from '../../scripts/soak/crash-orphans.js';
 import { Journal } from '../../scripts/soak/journal.js';
 import { loseRedisPrefix } from '../../scripts/soak/stack.js';
 import type { World } from '../../scripts/soak/world.js';
 import { ManualClock } from '../../shared/clock.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
-import { hold } from '../helpers/scheduler.js';
+import { hold, schedulerEnv } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-12-05T10:00:00.000Z');
-let env: TestEnv;
-
-beforeAll(async () => {
-  env = await createTestEnv({ clock });
-});
-afterAll(async () => {
-  await env?.close();
-});
+const w = schedulerEnv(clock);
 
 /** A batch line the workers admitted and were killed before writing: Redis has its record, Postgres nothing. */
 const unwrittenLine = (f: KeyFixture, estimate: bigint) =>
-  hold(env.ctx, f.key, estimate, { unwritten: true });
+  hold(w.env.ctx, f.key, estimate, { unwritten: true });
 
 /**
  * The soak's Redis loss deletes the hold records of crash orphans, the only trace of a batch line
@@ -30,18 +22,18 @@ const unwrittenLine = (f: KeyFixture, estimate: bigint) =>
  */
 describe('soak: hold records a Redis loss deleted', () => {
   it('are replied by the loss as admission wrote them, and judged as crash orphans afterwards', async () => {
-    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
-    const other = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const other = await createKeyFixture(w.env.ctx, { balance: 10_000n });
     const lineId = await unwrittenLine(f, 3_000n);
     const strayId = await unwrittenLine(other, 500n);
 
-    const lost = await loseRedisPrefix(env.ctx.redis, env.ctx.config.REDIS_PREFIX);
+    const lost = await loseRedisPrefix(w.env.ctx.redis, w.env.ctx.config.REDIS_PREFIX);
     expect(lost.keys).toBeGreaterThan(2);
-    expect(await env.ctx.redis.keys(`${env.ctx.config.REDIS_PREFIX}:*`)).toEqual([]);
+    expect(await w.env.ctx.redis.keys(`${w.env.ctx.config.REDIS_PREFIX}:*`)).toEqual([]);
     const at = clock.now().getTime();
     expect(lost.holdRecords.sort((a, b) => Number(b.amount - a.amount))).toEqual([
-      { name: env.ctx.keys.hold(f.accountId, lineId), keyId: f.key.id, amount: 3_000n, at },
-      { name: env.ctx.keys.hold(other.accountId, strayId), keyId: other.key.id, amount: 500n, at },
+      { name: w.env.ctx.keys.hold(f.accountId, lineId), keyId: f.key.id, amount: 3_000n, at },
+      { name: w.env.ctx.keys.hold(other.accountId, strayId), keyId: other.key.id, amount: 500n, at },
     ]);
 
     // Workers were killed, and a batch was asked for on f's key only: its line is explained, the
@@ -53,7 +45,7 @@ describe('soak: hold records a Redis loss deleted', () => {
     journal.lostHoldRecords.push(...lost.holdRecords.map((r) => ({ ...r, lostAt })));
     const books = { holds: [] } as unknown as Books;
     const world = { accounts: [{ id: f.accountId }, { id: other.accountId }] } as unknown as World;
-    const judged = await crashOrphans(env.ctx, books, world, journal);
+    const judged = await crashOrphans(w.env.ctx, books, world, journal);
     expect(judged.orphans).toEqual([]);
     expect(judged.lost).toEqual([
       {
@@ -67,12 +59,12 @@ describe('soak: hold records a Redis loss deleted', () => {
       },
     ]);
     expect(judged.unexplained).toEqual([
-      `${env.ctx.keys.hold(other.accountId, strayId)}: a hold record Postgres has no row for, and no crash explains it`,
+      `${w.env.ctx.keys.hold(other.accountId, strayId)}: a hold record Postgres has no row for, and no crash explains it`,
     ]);
 
     // A record whose hold Postgres has by the end (its write landed after the loss) is no orphan.
     const recorded = { holds: [{ id: lineId }, { id: strayId }] } as unknown as Books;
-    expect(await crashOrphans(env.ctx, recorded, world, journal)).toEqual({
+    expect(await crashOrphans(w.env.ctx, recorded, world, journal)).toEqual({
       orphans: [],
       lost: [],
       unexplained: [],
