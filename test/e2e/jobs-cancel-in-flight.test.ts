@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Context } from '../../shared/context.js';
 import { findJob } from '../../shared/db/queries/jobs.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { cancel } from '../../shared/jobs/cancel.js';
@@ -9,6 +8,7 @@ import { createCustomer } from '../helpers/customer.js';
 import { ledgerDrift } from '../helpers/fixtures.js';
 import { call } from '../helpers/http.js';
 import { queuedJob, submitJob, waitForNothingHeld } from '../helpers/jobs.js';
+import { failingOnce } from '../helpers/script-hooks.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -88,21 +88,9 @@ it('gives back the hold of a job cancelled as a worker picked it up, when that w
 it('answers a cancel that committed as cancelled when only its Redis release failed, which the check then finishes', async () => {
   const { c, jobId } = await queuedJob(stack);
   const ctx = stack.env.ctx;
-  let failed = false;
-  const releaseFails: Context = {
-    ...ctx,
-    scripts: {
-      run: (n, k, a) => {
-        if (n === 'releaseHolds' && !failed) {
-          failed = true;
-          return Promise.reject(new Error('Command timed out'));
-        }
-        return ctx.scripts.run(n, k, a);
-      },
-    },
-  };
+  const releaseFails = failingOnce(ctx, 'releaseHolds');
   const cancelled = await cancel(releaseFails, stack.deps.queues, (await findJob(ctx.sql, jobId))!);
-  expect(failed).toBe(true);
+  expect(releaseFails.failed()).toBe(true);
   expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', 0n]);
   const [hold] =
     await ctx.sql`select h.status from holds h join jobs j on j.hold_id = h.id where j.id = ${jobId}`;

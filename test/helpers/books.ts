@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { Context } from '../../shared/context.js';
 import type { HoldRow } from '../../shared/db/queries/holds.js';
+import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { ledgerDrift } from './fixtures.js';
 import { call } from './http.js';
 import { waitFor } from './wait.js';
@@ -59,4 +60,14 @@ export async function accountView(baseUrl: string, jwt: string): Promise<Record<
 
 export async function expectNoLedgerDrift(ctx: Context): Promise<void> {
   expect(await ledgerDrift(ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+}
+
+/** What admission sees as an account's available balance in Redis vs Postgres' (balance − open holds). */
+export async function availability(
+  ctx: Context,
+  accountId: string,
+): Promise<{ redis: bigint | null; postgres: bigint }> {
+  const pg = (await getAccountBalance(ctx.sql, accountId))!;
+  const redis = await ctx.redis.get(ctx.keys.balance(accountId));
+  return { redis: redis === null ? null : BigInt(redis), postgres: pg.balance - pg.held };
 }

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
-import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { failingOnce, racingOnce, withScriptHook } from '../helpers/script-hooks.js';
 
 const clock = new ManualClock('2026-11-26T12:00:00.000Z');
 let env: TestEnv;
@@ -31,46 +32,7 @@ const hold = (ctx: Context, key: KeyFixture['key'], estimate: bigint, extra: Rec
   });
 
 /** Redis available vs Postgres (balance − open holds). */
-async function availability(accountId: string) {
-  const pg = (await getAccountBalance(env.ctx.sql, accountId))!;
-  const redis = await env.ctx.redis.get(env.ctx.keys.balance(accountId));
-  return { redis: redis === null ? null : BigInt(redis), postgres: pg.balance - pg.held };
-}
-
-/** A context whose named script fails once (a Redis timeout) before running. */
-function failingOnce(name: string): Context {
-  let failed = false;
-  return {
-    ...env.ctx,
-    scripts: {
-      run: (n, k, a) => {
-        if (n === name && !failed) {
-          failed = true;
-          return Promise.reject(new Error('Command timed out'));
-        }
-        return env.ctx.scripts.run(n, k, a);
-      },
-    },
-  };
-}
-
-/** A context that runs `first` once, just before the named script's first call (a race, forced). */
-function racingOnce(name: string, first: () => Promise<unknown>): Context & { raced: () => boolean } {
-  let raced = false;
-  return {
-    ...env.ctx,
-    raced: () => raced,
-    scripts: {
-      run: async (n, k, a) => {
-        if (n === name && !raced) {
-          raced = true;
-          await first();
-        }
-        return env.ctx.scripts.run(n, k, a);
-      },
-    },
-  };
-}
+const availability = (accountId: string) => availabilityOf(env.ctx, accountId);
 
 async function flushAccount(accountId: string) {
   const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${accountId}}*`);
@@ -90,20 +52,13 @@ describe('money path: Redis and Postgres stay together', () => {
     await hold(env.ctx, k1.key, 100n); // k1's loader: balance + every open hold's record (y's too)
     // k2's first request loads k2's counters; y settles between that loader's snapshot and its put-back.
     let injected = false;
-    const racing: Context = {
-      ...env.ctx,
-      scripts: {
-        run: async (n, k, a) => {
-          if (n === 'loadCounters' && !injected && k[0] === env.ctx.keys.childKey(k2.accountId, k2.key.id)) {
-            injected = true;
-            await settleHolds(env.ctx, [
-              { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
-            ]);
-          }
-          return env.ctx.scripts.run(n, k, a);
-        },
-      },
-    };
+    const racing = withScriptHook(env.ctx, async (n, k) => {
+      if (n !== 'loadCounters' || injected || k[0] !== env.ctx.keys.childKey(k2.accountId, k2.key.id)) return;
+      injected = true;
+      await settleHolds(env.ctx, [
+        { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
+      ]);
+    });
     await hold(racing, k2.key, 100n);
     expect(injected).toBe(true);
     // Tight until the check (y's record was lost, so its settlement gave nothing back), never loose.
@@ -120,7 +75,7 @@ describe('money path: Redis and Postgres stay together', () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000n });
     await flushAccount(f.accountId); // Redis lost the account
     // The owner's payment lands after the load read Postgres, before it writes the balance.
-    const racing = racingOnce('loadBalance', () =>
+    const racing = racingOnce(env.ctx, 'loadBalance', () =>
       topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: 'pay-race' }),
     );
     await hold(racing, f.key, 100n);
@@ -146,7 +101,7 @@ describe('money path: Redis and Postgres stay together', () => {
       else if (lost === 'state') await env.ctx.redis.del(state);
       else await flushAccount(f.accountId);
       // y is billed 600 after the load read 1,000 reserved for it, before it writes the counters.
-      const racing = racingOnce('loadCounters', () =>
+      const racing = racingOnce(env.ctx, 'loadCounters', () =>
         settleHolds(env.ctx, [
           { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
         ]),
@@ -164,7 +119,7 @@ describe('money path: Redis and Postgres stay together', () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000n });
     await flushAccount(f.accountId);
     await topup(env.ctx, { accountId: f.accountId, amount: 1n, reference: 'before' }); // moves the epoch once
-    const racing = racingOnce('loadCounters', async () => {
+    const racing = racingOnce(env.ctx, 'loadCounters', async () => {
       await flushAccount(f.accountId); // lost again mid-load, the epoch with it
       await topup(env.ctx, { accountId: f.accountId, amount: 5_000n, reference: 'during' }); // moves it once
     });
@@ -177,18 +132,11 @@ describe('money path: Redis and Postgres stay together', () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000n });
     await flushAccount(f.accountId);
     let loads = 0;
-    const busy: Context = {
-      ...env.ctx,
-      scripts: {
-        run: async (n, k, a) => {
-          if (n === 'loadCounters') {
-            loads++; // a release to the account finds its balance missing, before every write
-            await env.ctx.redis.incr(env.ctx.keys.loadEpoch(f.accountId));
-          }
-          return env.ctx.scripts.run(n, k, a);
-        },
-      },
-    };
+    const busy = withScriptHook(env.ctx, async (n) => {
+      if (n !== 'loadCounters') return;
+      loads++; // a release to the account finds its balance missing, before every write
+      await env.ctx.redis.incr(env.ctx.keys.loadEpoch(f.accountId));
+    });
     const err = await hold(busy, f.key, 100n).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'service_unavailable', headers: { 'retry-after': '2' } });
     expect(loads).toBe(15); // 3 loads of 5 reads each, then the answer
@@ -204,7 +152,7 @@ describe('money path: Redis and Postgres stay together', () => {
     expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, y.hold.id))).toBe(0);
     // y settles, its Redis release lost (a worker killed after the commit); the next request
     // loads the balance with y posted; the next check finishes the settlements it can.
-    await settleHolds(failingOnce('releaseHolds'), [
+    await settleHolds(failingOnce(env.ctx, 'releaseHolds'), [
       { holdId: y.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
     ]).catch(() => {});
     await hold(env.ctx, f.key, 100n);
@@ -260,7 +208,7 @@ describe('money path: Redis and Postgres stay together', () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });
     const a = await hold(env.ctx, f.key, 3_000n);
     const s = { holdId: a.hold.id, outcome: 'post' as const, promptTokens: 20, completionTokens: 30 };
-    await expect(settleHolds(failingOnce('releaseHolds'), [s])).rejects.toThrow();
+    await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [s])).rejects.toThrow();
     // what the settlement worker (one-by-one fallback) / BullMQ retry / sweeper do next:
     const [again] = await settleHolds(env.ctx, [s]);
     expect(again?.status).toBe('already');

@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
 import type { Context } from '../../shared/context.js';
-import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { loadReconcileSummary } from '../../shared/reconcile/summary.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { availability as availabilityOf } from '../helpers/books.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { schedulerEnv } from '../helpers/scheduler.js';
+import { withScriptHook } from '../helpers/script-hooks.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
 const w = schedulerEnv(clock);
@@ -32,23 +33,13 @@ const hold = async (f: KeyFixture, estimate: bigint) =>
  * steps (the hold's release, the referral credits) reach Redis.
  */
 function killedAfterCommit(ctx: Context): Context {
-  return {
-    ...ctx,
-    scripts: {
-      run: (name, keys, args) =>
-        name === 'releaseHolds' || name === 'creditBalance'
-          ? Promise.reject(new Error('worker killed'))
-          : ctx.scripts.run(name, keys, args),
-    },
-  };
+  return withScriptHook(ctx, (name) => {
+    if (name === 'releaseHolds' || name === 'creditBalance') throw new Error('worker killed');
+  });
 }
 
 /** Redis available vs Postgres (balance − open holds). */
-async function availability(accountId: string) {
-  const pg = (await getAccountBalance(w.env.ctx.sql, accountId))!;
-  const redis = await w.env.ctx.redis.get(w.env.ctx.keys.balance(accountId));
-  return { redis: redis === null ? null : BigInt(redis), postgres: pg.balance - pg.held };
-}
+const availability = (accountId: string) => availabilityOf(w.env.ctx, accountId);
 
 const dayCounter = (f: KeyFixture) => w.env.ctx.keys.day(f.accountId, f.key.id, dayKey(clock.now()));
 const monthCounter = (f: KeyFixture) => w.env.ctx.keys.month(f.accountId, f.key.id, monthKey(clock.now()));
