@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { publishChildKeyState } from '../../shared/admission/key-state.js';
+import { countRequestsBeforeLimit } from '../../shared/admission/rpm-window.js';
 import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
 import type { Db } from '../../shared/db/client.js';
@@ -120,13 +121,14 @@ export function childKeysRouter(ctx: Context): Router {
     const now = ctx.clock.now();
     assertFuture('expires_at', body.expires_at, now);
     const accountId = res.locals.accountId;
-    const row = await ctx.sql.begin(async (tx) => {
+    const { before, row } = await ctx.sql.begin(async (tx) => {
       const { mk, child } = await lockChild(tx, accountId, mkId, childId);
       const next = applyChildKeyPatch(child, body, now); // 409 for a deleted child
       if (mk.status === 'revoked') throw revokedConflict();
-      return updateChildKey(tx, childId, next, now);
+      return { before: child, row: await updateChildKey(tx, childId, next, now) };
     });
     await publishChildKeyState(ctx, row);
+    await countRequestsBeforeLimit(ctx, before, row, now);
     res.json(await renderOne(row, now));
   });
 

@@ -1,6 +1,8 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
 import { holdsCreatedIn, type RpmWindowEntry } from '../db/queries/rpm-window.js';
+import { drainHoldWriter } from './hold-writer.js';
 import type { ChildKeyState } from './key-state.js';
 
 /** The RPM window's span: admit-7.lua drops an entry once `now − 60000` reaches its score. */
@@ -37,6 +39,46 @@ export type RpmWindowKey = Pick<ChildKeyState, 'id' | 'rate_limit_rpm'> & {
 /** Score and member pairs as admit-7.lua adds them: admission ms, hold id. */
 export function windowPairs(entries: readonly RpmWindowEntry[]): (string | number)[] {
   return entries.flatMap((e) => [e.atMs, e.id]);
+}
+
+/** Queue a window's entries on a MULTI, in slices (a window may hold up to RPM_LIMIT_MAX entries). */
+export function queueWindowEntries(
+  multi: ChainableCommander,
+  window: string,
+  entries: RpmWindowEntry[],
+): void {
+  for (let i = 0; i < entries.length; i += 1000)
+    multi.zadd(window, ...windowPairs(entries.slice(i, i + 1000)));
+  multi.pexpire(window, RPM_WINDOW_MS);
+}
+
+/**
+ * A limit set on a key that had none (never, or cleared): admission kept no window while it had
+ * none, so the window gets the key's requests of the last 60 s from Postgres, its newest `rpm`
+ * (what decides whether it is full, and when it frees). Added to what the window holds (requests
+ * admitted under the new limit since it was published, or under the old one before it was
+ * cleared), never in place of it: members are hold ids, so none counts twice. The sync holds this
+ * process still has to write are written first; one admitted by another api process in the last
+ * few milliseconds may be missed. Best effort: a failure is logged, the change stands.
+ */
+export async function countRequestsBeforeLimit(
+  ctx: Context,
+  before: Pick<ChildKeyState, 'rate_limit_rpm'>,
+  after: Pick<ChildKeyState, 'id' | 'account_id' | 'rate_limit_rpm'>,
+  at: Date,
+): Promise<void> {
+  const rpm = after.rate_limit_rpm;
+  if (before.rate_limit_rpm !== null || rpm === null) return;
+  try {
+    await drainHoldWriter(ctx.sql);
+    const entries = await holdsCreatedIn(ctx.sql, after.id, new Date(at.getTime() - RPM_WINDOW_MS), at, rpm);
+    if (entries.length === 0) return;
+    const multi = ctx.redis.multi();
+    queueWindowEntries(multi, ctx.keys.rpm(after.account_id, after.id), entries);
+    await multi.exec();
+  } catch (err) {
+    ctx.logger.warn({ err, childKeyId: after.id }, 'RPM limit set; the last minute’s requests not counted');
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import { RPM_WINDOW_MS, windowPairs } from '../admission/rpm-window.js';
+import { queueWindowEntries } from '../admission/rpm-window.js';
 import type { Finding, Repair } from './types.js';
 
 /** Queue one repair on a MULTI. */
@@ -28,10 +28,7 @@ function queue(multi: ChainableCommander, r: Repair): void {
       multi.set(r.key, '1', 'EX', r.ttlS, 'NX');
       return;
     case 'rpmWindow':
-      // In slices, as load-rpm-window-1.lua adds them; a window may hold up to RPM_LIMIT_MAX entries.
-      for (let i = 0; i < r.entries.length; i += 1000)
-        multi.zadd(r.key, ...windowPairs(r.entries.slice(i, i + 1000)));
-      multi.pexpire(r.key, RPM_WINDOW_MS);
+      queueWindowEntries(multi, r.key, r.entries);
       return;
   }
 }

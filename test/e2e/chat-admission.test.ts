@@ -172,6 +172,29 @@ describe('requests per minute', () => {
     expect(response.headers.get('x-ratelimit-limit-requests')).toBeNull();
   });
 
+  // API.md: "more than rate_limit_rpm requests in any rolling 60 s" is a 429, whenever they came.
+  it('counts the last minute’s requests when a limit is set on a key that had none, or had it cleared', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const ai = client(c.childKey);
+    const setRpm = async (rpm: number | null) => {
+      const url = `/api/management/keys/${c.mkId}/children/${c.childId}`;
+      const res = await call(stack.server.url, 'PATCH', url, { token: c.jwt, body: { rate_limit_rpm: rpm } });
+      expect(res.status).toBe(200);
+    };
+    for (let i = 0; i < 3; i++) await ai.chat.completions.create(REQUEST);
+    await setRpm(2);
+    const err = await failure(ai.chat.completions.create(REQUEST));
+    expect(err.status).toBe(429);
+
+    await setRpm(null);
+    for (let i = 0; i < 2; i++) await ai.chat.completions.create(REQUEST); // 5 in the minute
+    await setRpm(5);
+    expect((await failure(ai.chat.completions.create(REQUEST))).status).toBe(429);
+    await setRpm(6);
+    await ai.chat.completions.create(REQUEST); // room for exactly one more
+    expect((await failure(ai.chat.completions.create(REQUEST))).status).toBe(429);
+  });
+
   it('reports the window on a 402 too, without counting the refused request', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url, {
       balance: EST,

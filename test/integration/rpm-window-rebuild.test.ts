@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publishChildKeyState } from '../../shared/admission/key-state.js';
-import { readRpmWindow } from '../../shared/admission/rpm-window.js';
+import { countRequestsBeforeLimit, readRpmWindow } from '../../shared/admission/rpm-window.js';
 import { ManualClock } from '../../shared/clock.js';
 import { findChildKey, updateChildKey } from '../../shared/db/queries/child-keys.js';
 import { type ApiError, statusOf } from '../../shared/errors.js';
@@ -40,11 +40,14 @@ const windowOf = (f: KeyFixture) =>
 /** The owner changes the key's RPM limit with PATCH's own writes: in Postgres, then published to Redis. */
 async function setRpm(f: KeyFixture, rpm: number | null): Promise<void> {
   const now = clock.now();
+  let before: number | null = null;
   const row = await env.ctx.sql.begin(async (tx) => {
     const cur = await findChildKey(tx, f.accountId, f.key.management_key_id, f.key.id, { forUpdate: true });
+    before = cur!.rate_limit_rpm;
     return updateChildKey(tx, f.key.id, applyChildKeyPatch(cur!, { rate_limit_rpm: rpm }, now), now);
   });
   await publishChildKeyState(env.ctx, row);
+  await countRequestsBeforeLimit(env.ctx, { rate_limit_rpm: before }, row, now);
 }
 
 /** At 60 s the request admitted at 0 s leaves the window: room for exactly one. */
@@ -174,7 +177,8 @@ describe('RPM window after Redis loses it', () => {
     await setRpm(f, 2);
     const err = await refusal(f);
     expect(err.type).toBe('rate_limit_exceeded');
-    expect(err.extra.retry_after_ms).toBe(50_000); // the request at 0 s leaves the window at 60 s
+    // 0 s, 1 s and the request at 10 s made without a limit: room once the one at 1 s leaves.
+    expect(err.extra.retry_after_ms).toBe(51_000);
   });
 
   // A busy key without a limit is the common case, and after a loss each of its requests that finds
@@ -205,5 +209,33 @@ describe('RPM window after Redis loses it', () => {
     await setRpm(f, 3);
     expect(await request(f)).toBe('rate_limit_exceeded');
     await oneLeavesAt60(f);
+  });
+});
+
+describe('RPM window when the limit changes', () => {
+  it('counts the last minute’s requests, its newest N, when a limit is set on a key that had none', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: null });
+    await admitAt(f, [0, 10, 20]);
+    clock.set(at(30));
+    await setRpm(f, 2);
+    const err = await refusal(f);
+    expect(err.extra.retry_after_ms).toBe(40_000); // the newest two: room when the one at 10 s leaves
+    clock.set(at(70));
+    expect(await request(f)).toBe('ok');
+    expect(await request(f)).toBe('rate_limit_exceeded');
+  });
+
+  it('answers a lowered limit’s Retry-After with the moment the window has room, not its oldest entry’s exit', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, rpm: 3 });
+    await admitAt(f, [0, 10, 20]);
+    clock.set(at(30));
+    await setRpm(f, 1);
+    const err = await refusal(f);
+    expect(err.extra.retry_after_ms).toBe(50_000); // all but none of three must leave: the one at 20 s
+    expect(err.headers['retry-after']).toBe('50');
+    clock.set(at(79.999));
+    expect(await request(f)).toBe('rate_limit_exceeded');
+    clock.set(at(80));
+    expect(await request(f)).toBe('ok');
   });
 });

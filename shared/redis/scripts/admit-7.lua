@@ -46,7 +46,12 @@ if refused then return {'key', refused} end
 local inWindow = 0
 if rpm > 0 then
   inWindow = windowCount()
-  if inWindow >= rpm then return {'rpm', rpm, windowReset()} end
+  if inWindow >= rpm then
+    -- Room comes when all but rpm - 1 entries have left: a window can hold more than rpm (a limit
+    -- lowered, or set with the last minute's requests counted), so not always at the oldest's exit.
+    local freeing = redis.call('ZRANGE', KEYS[3], inWindow - rpm, inWindow - rpm, 'WITHSCORES')
+    return {'rpm', rpm, tonumber(freeing[2]) + 60000 - now}
+  end
 end
 
 -- The window as it stands without this request (a refusal does not count).
