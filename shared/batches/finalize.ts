@@ -54,10 +54,13 @@ export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: stri
 /** A batch that ended: its `batch.<status>` event, once. */
 export async function emitBatchEvent(ctx: Context, queues: Queues, batch: BatchRow): Promise<void> {
   const counts = (await countLines(ctx.sql, [batch.id])).get(batch.id)!;
+  const status = batch.status as FinalBatchStatus;
+  const endedAt = batch[`${status}_at`];
   await emitFinalEvent(ctx, queues, batch.id, {
     accountId: batch.account_id,
-    type: `batch.${batch.status as FinalBatchStatus}`,
+    type: `batch.${status}`,
     data: formatBatch(batch, counts),
+    ...(endedAt ? { occurredAt: endedAt } : {}),
   });
 }
 

@@ -18,13 +18,18 @@ export interface WebhookEvent {
   /** A per-job `webhook_url`: one more delivery, signed with the account's default secret. */
   url?: string | null;
   /**
+   * When it happened (a job's or batch's end), if not now: the message's `timestamp`, and only
+   * endpoints made by then receive it (one made later has not asked for news from before it).
+   */
+  occurredAt?: Date;
+  /**
    * Names the event (`job.failed:job_…`) so that emitting it again delivers nothing twice: a
    * destination that has a delivery of it already is skipped.
    */
   key?: string;
 }
 
-type Subscription = { accountId: string; type: string };
+type Subscription = { accountId: string; type: string; createdBy: Date };
 const lookups = onePer(
   (sql: Sql) =>
     new GroupCommit<Subscription, SubscribedEndpointRow[]>((wanted) =>
@@ -54,8 +59,13 @@ export async function emitEventCounted(
   event: WebhookEvent,
 ): Promise<{ inserted: string[]; destinations: number }> {
   const at = ctx.clock.now();
-  const message: WebhookMessage = { type: event.type, timestamp: at.toISOString(), data: event.data };
-  const endpoints = await subscribedEndpoints(ctx.sql, { accountId: event.accountId, type: event.type });
+  const occurredAt = event.occurredAt ?? at;
+  const message: WebhookMessage = { type: event.type, timestamp: occurredAt.toISOString(), data: event.data };
+  const endpoints = await subscribedEndpoints(ctx.sql, {
+    accountId: event.accountId,
+    type: event.type,
+    createdBy: occurredAt,
+  });
   const deliveries: NewWebhookDelivery[] = endpoints.map((e) => ({
     id: newId('whd'),
     endpointId: e.id,

@@ -45,6 +45,48 @@ async function accountWithJob(): Promise<{ f: KeyFixture; endpointId: string; jo
   return { f, endpointId, jobId };
 }
 
+/** A batch of no lines of the account's key, not yet ended. */
+async function emptyBatch(f: KeyFixture): Promise<string> {
+  const now = env.ctx.clock.now();
+  const file = await insertFile(env.ctx.sql, {
+    id: newId('file'),
+    accountId: f.accountId,
+    managementKeyId: f.mkId,
+    purpose: 'batch',
+    filename: 'in.jsonl',
+    bytes: 0,
+    lineCount: 0,
+    createdAt: now,
+  });
+  const id = newId('batch');
+  await insertBatch(env.ctx.sql, {
+    id,
+    accountId: f.accountId,
+    managementKeyId: f.mkId,
+    childKeyId: f.key.id,
+    inputFileId: file.id,
+    endpoint: '/v1/chat/completions',
+    completionWindow: '24h',
+    total: 0,
+    metadata: {},
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 86_400_000),
+  });
+  return id;
+}
+
+/** End a batch as finalize does, without emitting its event (the process died first). */
+const closeEmpty = (id: string, at = env.ctx.clock.now()) =>
+  closeBatch(env.ctx.sql, id, {
+    status: 'completed',
+    at,
+    outputFileId: null,
+    errorFileId: null,
+    completed: 0,
+    failed: 0,
+    errors: null,
+  });
+
 const failIt = (jobId: string) =>
   failJob(env.ctx.sql, jobId, {
     status: 'failed',
@@ -135,50 +177,14 @@ describe('job and batch events recorded with the end they report', () => {
   it('emits a finished batch’s event, once, and a lost one from the sweep', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
     await subscribeAll(env.ctx, f.accountId);
-    const emptyBatch = async () => {
-      const now = env.ctx.clock.now();
-      const file = await insertFile(env.ctx.sql, {
-        id: newId('file'),
-        accountId: f.accountId,
-        managementKeyId: f.mkId,
-        purpose: 'batch',
-        filename: 'in.jsonl',
-        bytes: 0,
-        lineCount: 0,
-        createdAt: now,
-      });
-      const id = newId('batch');
-      await insertBatch(env.ctx.sql, {
-        id,
-        accountId: f.accountId,
-        managementKeyId: f.mkId,
-        childKeyId: f.key.id,
-        inputFileId: file.id,
-        endpoint: '/v1/chat/completions',
-        completionWindow: '24h',
-        total: 0,
-        metadata: {},
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + 86_400_000),
-      });
-      return id;
-    };
-    const emitted = await emptyBatch();
+    const emitted = await emptyBatch(f);
     await finalizeIfIdle(env.ctx, queues, emitted);
     await finalizeIfIdle(env.ctx, queues, emitted);
     expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(0);
 
     // The batch's end commits, and the process dies before emitting: the sweep sends it.
-    const lost = await emptyBatch();
-    await closeBatch(env.ctx.sql, lost, {
-      status: 'completed',
-      at: env.ctx.clock.now(),
-      outputFileId: null,
-      errorFileId: null,
-      completed: 0,
-      failed: 0,
-      errors: null,
-    });
+    const lost = await emptyBatch(f);
+    await closeEmpty(lost);
     expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(1);
     expect(await emitMissedEvents(env.ctx, queues, { graceMs: 0 })).toBe(0);
 
@@ -189,5 +195,36 @@ describe('job and batch events recorded with the end they report', () => {
         ['batch.completed', lost],
       ].sort(),
     );
+  });
+
+  it('records the end of a batch nobody listens to no event: an endpoint made later never gets it', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n }); // no endpoint
+    const id = await emptyBatch(f);
+    await closeEmpty(id);
+    expect(await env.ctx.sql`select 1 from event_outbox where subject_id = ${id}`).toHaveLength(0);
+    await subscribeAll(env.ctx, f.accountId);
+    await emitMissedEvents(env.ctx, queues, { graceMs: 0 });
+    expect(await deliveries(env.ctx, f.accountId)).toEqual([]);
+  });
+
+  it('sends a lost event only to the endpoints there when it happened, stamped with when it happened', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+    const before = await subscribeAll(env.ctx, f.accountId);
+    const endedAt = new Date(Date.now() - 60_000);
+    await env.ctx
+      .sql`update webhook_endpoints set created_at = ${new Date(endedAt.getTime() - 1000)} where id = ${before}`;
+    const batchId = await emptyBatch(f);
+    await closeEmpty(batchId, endedAt); // …and the process died before emitting
+    const { jobId } = await admitJob(env.ctx, f, 100n);
+    await failJob(env.ctx.sql, jobId, { status: 'failed', error: { type: 'upstream_error' }, at: endedAt });
+    await subscribeAll(env.ctx, f.accountId); // made after both ended
+    await emitMissedEvents(env.ctx, queues, { graceMs: 0 });
+    const sent = await env.ctx.sql<{ endpoint_id: string; type: string; timestamp: string }[]>`
+      select endpoint_id, event_type as type, payload ->> 'timestamp' as timestamp
+      from webhook_deliveries where account_id = ${f.accountId} order by event_type`;
+    expect(sent).toEqual([
+      { endpoint_id: before, type: 'batch.completed', timestamp: endedAt.toISOString() },
+      { endpoint_id: before, type: 'job.failed', timestamp: endedAt.toISOString() },
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import { eventHeard } from './event-outbox.js';
 
 /** OpenAI's batch statuses, in their lifecycle order (the route's filter and this type share them). */
 export const BATCH_STATUSES = [
@@ -116,7 +117,7 @@ export interface BatchOutcome {
   errors: Record<string, unknown> | null;
 }
 
-/** End a batch, recording its batch.<status> event with the end (event_outbox). */
+/** End a batch, recording its batch.<status> event with the end (event_outbox) if anyone hears it. */
 export async function closeBatch(db: Db, id: string, o: BatchOutcome): Promise<BatchRow> {
   const [row] = await db<BatchRow[]>`
     with closed as (
@@ -126,7 +127,8 @@ export async function closeBatch(db: Db, id: string, o: BatchOutcome): Promise<B
       where id = ${id}
       returning *
     ), events as (
-      insert into event_outbox (subject_id, created_at) select id, ${o.at} from closed
+      insert into event_outbox (subject_id, created_at) select id, ${o.at} from closed c
+      where ${eventHeard(db, 'c', `batch.${o.status}`, { ownUrl: false })}
       on conflict do nothing
     )
     select * from closed`;

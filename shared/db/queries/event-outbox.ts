@@ -16,14 +16,20 @@ export async function deleteOutboxRows(db: Db, subjectIds: string[]): Promise<vo
 }
 
 /**
- * Whether a job's end is heard (its `alias` row: its own webhook_url, or an active endpoint of its
- * account subscribed to `type`): only then is its event recorded. Most jobs have no listener, and an
- * outbox row written and deleted for each of them cost Postgres on every job.
+ * Whether the end of a job or batch (its `alias` row) is heard: its own webhook_url (a job's:
+ * `ownUrl`), or an active endpoint of its account subscribed to `type`. Only then is its event
+ * recorded: most ends have no listener, and an outbox row written and deleted for each of them
+ * cost Postgres on every job; and a record of one nobody heard would reach an endpoint made later,
+ * with news from before it existed.
  */
-export function jobEventHeard(db: Db, alias: string, type: 'job.succeeded' | 'job.failed') {
-  const j = db(alias);
-  return db`(${j}.webhook_url is not null or exists (
+export function eventHeard(db: Db, alias: string, type: string, opts: { ownUrl: boolean }) {
+  const row = db(alias);
+  return db`(${opts.ownUrl ? db`${row}.webhook_url is not null or ` : db``}exists (
     select 1 from webhook_endpoints heard_by
-    where heard_by.account_id = ${j}.account_id and heard_by.status = 'active' and heard_by.deleted_at is null
+    where heard_by.account_id = ${row}.account_id and heard_by.status = 'active' and heard_by.deleted_at is null
       and (${type} = any(heard_by.events) or '*' = any(heard_by.events))))`;
 }
+
+/** eventHeard for a job of its own's end. */
+export const jobEventHeard = (db: Db, alias: string, type: 'job.succeeded' | 'job.failed') =>
+  eventHeard(db, alias, type, { ownUrl: true });

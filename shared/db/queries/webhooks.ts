@@ -103,21 +103,23 @@ export interface SubscribedEndpointRow {
 }
 
 /**
- * Active, undeleted endpoints subscribed to `type` (directly or through `*`), for many (account,
- * event type) pairs in one query: one list per pair, in the order asked (a worker finishing many
- * jobs at once asks for all of them together).
+ * Active, undeleted endpoints subscribed to `type` (directly or through `*`) and made by
+ * `createdBy` (the event's time), for many (account, event type, time) triples in one query: one
+ * list per triple, in the order asked (a worker finishing many jobs at once asks for all of them
+ * together).
  */
 export async function findSubscribedEndpointsMany(
   db: Db,
-  wanted: readonly { accountId: string; type: string }[],
+  wanted: readonly { accountId: string; type: string; createdBy: Date }[],
 ): Promise<SubscribedEndpointRow[][]> {
   if (wanted.length === 0) return [];
   const rows = await db<(SubscribedEndpointRow & { i: number })[]>`
     select v.i::int as i, e.id, e.url
-    from unnest(${wanted.map((w) => w.accountId)}::text[], ${wanted.map((w) => w.type)}::text[])
-      with ordinality as v(account_id, type, i)
+    from unnest(${wanted.map((w) => w.accountId)}::text[], ${wanted.map((w) => w.type)}::text[],
+      ${wanted.map((w) => w.createdBy.toISOString())}::timestamptz[])
+      with ordinality as v(account_id, type, created_by, i)
     join webhook_endpoints e on e.account_id = v.account_id and e.status = 'active' and e.deleted_at is null
-      and (v.type = any(e.events) or '*' = any(e.events))
+      and (v.type = any(e.events) or '*' = any(e.events)) and e.created_at <= v.created_by
     order by v.i, e.created_at, e.id`;
   const lists: SubscribedEndpointRow[][] = wanted.map(() => []);
   for (const r of rows) lists[r.i - 1]?.push({ id: r.id, url: r.url });
