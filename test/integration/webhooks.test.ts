@@ -81,7 +81,7 @@ describe('webhooks: happy path', () => {
 
     const del = await api('DELETE', `/api/webhooks/${first.id}`, acct.token);
     expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ id: first.id, status: 'active' });
+    expect(del.body).toMatchObject({ id: first.id, status: 'deleted' });
     expect(del.body.deleted_at).toEqual(expect.any(String));
     expect(del.body).not.toHaveProperty('secret');
     const again = await api('DELETE', `/api/webhooks/${first.id}`, acct.token);
