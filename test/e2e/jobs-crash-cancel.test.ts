@@ -92,10 +92,10 @@ describe('jobs through crashes and cancellation', () => {
   });
 
   it('gives the hold of a job cancelled while running back as soon as its call fails, without retrying it', async () => {
-    const { jobId } = await cancelWhileRunning(
+    const { c, jobId } = await cancelWhileRunning(
       'doomed [[sim latency=600 status=500]]',
       async (c, _id, cancelled) => {
-        expect(cancelled.status).toBe('cancelled');
+        expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', null]);
         // Running, the hold is the worker's to settle; its attempt fails with attempts left, and
         // no attempt follows a cancel, so it is voided then (not by the sweeper, hours later).
         await waitFor('hold released', async () => {
@@ -110,17 +110,20 @@ describe('jobs through crashes and cancellation', () => {
       },
     );
     expect(await jobRow(jobId)).toMatchObject({ status: 'cancelled', attempts: 1 });
+    // Nothing served, so nothing billed: once its hold is voided the job says so.
+    const job = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+    expect([job.body.status, job.body.cost_ngonka, job.body.usage]).toEqual(['cancelled', '0', null]);
   });
 
   it('bills a job cancelled while its node call ran, and the job says what that cost', async () => {
     const { c, jobId } = await cancelWhileRunning(
       'finish anyway [[sim latency=800]]',
       async (c, id, cancelled) => {
-        // Nothing billed yet: a cancelled job's cost is "0" until its node's answer is billed.
-        expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', '0']);
+        // Its bill is not known yet: no cost, rather than a "0" that later changes.
+        expect([cancelled.status, cancelled.cost_ngonka]).toEqual(['cancelled', null]);
         await waitFor('job billed', async () => {
           const job = await call(stack.server.url, 'GET', `/v1/jobs/${id}`, { token: c.childKey });
-          return job.body.cost_ngonka !== '0';
+          return job.body.cost_ngonka !== null;
         });
       },
     );

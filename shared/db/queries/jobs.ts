@@ -90,7 +90,25 @@ export async function insertJobsWithHolds(
 
 export async function findJob(db: Db, id: string): Promise<JobRow | null> {
   const [row] = await db<JobRow[]>`select * from jobs where id = ${id}`;
-  return row ?? null;
+  return row ? (await withEndedBills(db, [row]))[0]! : null;
+}
+
+/**
+ * A job cancelled during its node call has no cost until its hold is settled (cancelJob): its
+ * worker records the bill with the answer (recordEndedJobBill), but a hold voided by another hand
+ * (the call failed, the worker died and the message was skipped, the stale-hold sweeper) records
+ * none. Such a job shows what its settled hold says: 0 when voided. Still open: null.
+ */
+async function withEndedBills(db: Db, rows: JobRow[]): Promise<JobRow[]> {
+  const unbilled = rows.filter((r) => r.status === 'cancelled' && r.cost_ngonka === null && r.hold_id);
+  if (unbilled.length === 0) return rows;
+  const settled = await db<{ id: string; posted_amount: bigint | null }[]>`
+    select id, posted_amount from holds where id = any(${unbilled.map((r) => r.hold_id!)}::text[]) and status <> 'open'`;
+  const bills = new Map(settled.map((h) => [h.id, h.posted_amount ?? 0n]));
+  return rows.map((r) => {
+    const bill = r.cost_ngonka === null && r.hold_id ? bills.get(r.hold_id) : undefined;
+    return bill === undefined ? r : { ...r, cost_ngonka: bill };
+  });
 }
 
 /** End a job that is not finished yet with a visible error (failed, expired, or cancelled with its batch). */
@@ -164,7 +182,9 @@ export async function cancelJob(
   at: Date,
 ): Promise<{ job: JobRow; was: JobStatus } | null> {
   const [row] = await db<(JobRow & { was: JobStatus })[]>`
-    update jobs j set status = 'cancelled', completed_at = ${at}, cost_ngonka = 0
+    update jobs j set status = 'cancelled', completed_at = ${at},
+      -- During its node call the bill is not known yet: its worker records it (recordEndedJobBill).
+      cost_ngonka = case when old.was = 'running' then null else 0 end
     from (select id, status as was from jobs where id = ${id} for update) old
     where j.id = old.id and ${statusIn(db, 'j.status', UNFINISHED)}
     returning j.*, old.was`;
@@ -188,7 +208,7 @@ export async function listJobs(
 ): Promise<JobRow[]> {
   // The cursor row is compared in Postgres, not sent back as a timestamp: created_at has
   // microseconds a JS Date would round away.
-  return db<JobRow[]>`
+  const rows = await db<JobRow[]>`
     select * from jobs
     where account_id = ${f.accountId} and batch_id is null
       ${f.managementKeyId ? db`and management_key_id = ${f.managementKeyId}` : db``}
@@ -198,4 +218,5 @@ export async function listJobs(
       ${f.afterId ? db`and (created_at, id) < (select created_at, id from jobs where id = ${f.afterId} and account_id = ${f.accountId})` : db``}
     order by created_at desc, id desc
     limit ${f.limit}`;
+  return withEndedBills(db, rows);
 }
