@@ -206,6 +206,8 @@ describe('dashboard: the Jobs & batches page', () => {
         .getByRole('button', { name: 'Cancel batch' })
         .click();
       await expect.poll(() => batchRow.textContent()).toMatch(/cancell(ing|ed)/i);
+      // None of its lines ran: the row says so, as its error file does.
+      await expect.poll(() => batchRow.textContent()).toMatch(/0 done, 0 failed, 3 cancelled of 3/);
       // Its lines not run are in its error file, listed at once.
       await page
         .getByRole('table', { name: 'Files' })

@@ -18,9 +18,15 @@ export const BATCH_STATUSES = [
 ];
 const LIVE = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
 
+/** How a batch that ended early names its lines never run (in its error file, in neither count). */
+const NOT_RUN = { cancelled: 'cancelled', expired: 'expired' };
+
 function counts(b) {
   const c = b.request_counts ?? {};
-  return `${c.completed ?? 0} done, ${c.failed ?? 0} failed of ${c.total ?? 0}`;
+  const [done, failed, total] = [c.completed ?? 0, c.failed ?? 0, c.total ?? 0];
+  const notRun = total - done - failed;
+  const stopped = NOT_RUN[b.status] && notRun > 0 ? `, ${notRun} ${NOT_RUN[b.status]}` : '';
+  return `${done} done, ${failed} failed${stopped} of ${total}`;
 }
 
 function batchRow(b, index, onCancel) {
