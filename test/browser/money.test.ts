@@ -27,7 +27,8 @@ describe('dashboard money formatting', () => {
     expect(money.parseGnk('0.000000001')).toBe('1');
     expect(money.parseGnk('')).toBeNull();
     expect(() => money.parseGnk('0.0000000001')).toThrow(/9 decimals/);
-    expect(() => money.parseGnk('-1')).toThrow(/amount of GNK/);
+    expect(() => money.parseGnk('-1')).toThrow(/cannot be negative/);
+    expect(() => money.parseGnk('-0.5')).toThrow(/cannot be negative/);
     expect(() => money.parseGnk('1e9')).toThrow(/amount of GNK/);
     // A decimal comma is refused, never read as grouping ("1,5" was 15 GNK).
     for (const t of ['1,5', '12,50', '1,0000', ',5', '1,000,00'])

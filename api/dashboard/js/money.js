@@ -60,6 +60,7 @@ export function ungroup(text) {
 export function parseGnk(text) {
   const t = ungroup(text);
   if (t === '') return null;
+  if (/^-(\d+\.?\d*|\.\d+)$/.test(t)) throw new Error('An amount cannot be negative');
   const m = /^(\d*)(?:\.(\d*))?$/.exec(t);
   if (!m || (m[1] === '' && !m[2])) throw new Error('Enter an amount of GNK, such as 1.5');
   const frac = m[2] ?? '';
