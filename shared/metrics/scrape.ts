@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobType } from 'bullmq';
 import { Gauge, Registry } from 'prom-client';
 import type { Context } from '../context.js';
@@ -23,10 +24,19 @@ const JOB_STATES: JobType[] = [
   'paused',
 ];
 
+/**
+ * How long a scrape-time reading may take. BullMQ's connection waits for Redis however long it is
+ * away (its commands are retried, not failed), so without a bound one unreachable store would hold
+ * every scrape, and the series of the stores that do answer, until the scraper gives up.
+ */
+const READ_TIMEOUT_MS = 2_000;
+
 /** Run a scrape-time reading; a store that does not answer leaves its series out instead of failing /metrics. */
 async function safely(ctx: Context, what: string, fn: () => Promise<void>): Promise<void> {
+  const late = Symbol('late');
   try {
-    await fn();
+    const outcome = await Promise.race([fn(), sleep(READ_TIMEOUT_MS, late, { ref: false })]);
+    if (outcome === late) ctx.logger.warn({ what, ms: READ_TIMEOUT_MS }, 'metrics: reading timed out');
   } catch (err) {
     ctx.logger.warn({ err, what }, 'metrics: reading failed');
   }
