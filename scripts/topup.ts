@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { adminTopup, adminTopupBody } from '../shared/accounts/admin-topup.js';
 import { closeContext } from '../shared/context.js';
+import { findEntryByRef } from '../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../shared/errors.js';
 import { cliContext } from './cli-context.js';
 
@@ -57,6 +58,7 @@ const order = adminTopupBody.safeParse({
   amount_usdt: args.usdt,
   reference: args.reference ?? `cli-${randomBytes(8).toString('hex')}`,
 });
+const reference = order.data?.reference;
 if (!order.success) {
   const issue = order.error.issues[0];
   const field = String(issue?.path[0] ?? '');
@@ -71,11 +73,24 @@ try {
   console.log(JSON.stringify({ ...entry, replayed: !created }, null, 2));
 } catch (err) {
   exitCode = 1;
-  if (err instanceof ApiError) {
+  const why = err instanceof Error ? err.message : String(err);
+  // The order refused (a bad field, a reference used for another top-up): nothing was credited.
+  const refused = err instanceof ApiError && err.type !== 'service_unavailable';
+  // Otherwise it may have committed, then met Redis out of reach (the credit's second half): the
+  // ledger has it, and only a resend of the same reference finishes it; a rerun without it would
+  // credit the account twice.
+  const entry =
+    !refused && reference ? await findEntryByRef(ctx.sql, 'topup', reference).catch(() => null) : null;
+  if (entry) {
+    console.error(
+      `topup: credited in the ledger (entry ${entry.id}), but not yet where admission sees it: ${why}\n` +
+        `Run it again with --reference ${reference} once Redis answers: that finishes this credit and adds no second one.`,
+    );
+  } else if (err instanceof ApiError) {
     const param = typeof err.extra.param === 'string' ? FLAG_OF[err.extra.param] : undefined;
     console.error(`topup: ${param ? `${param}: ` : ''}${err.message}`);
   } else {
-    console.error(`topup: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`topup: ${why}`);
   }
 } finally {
   await closeContext(ctx);

@@ -18,12 +18,19 @@ afterAll(async () => {
 
 /** `npm run topup -- …` without npm: the script under tsx, pointed at this file's database and Redis. */
 async function topupCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return topupCliWith({}, ...args);
+}
+
+async function topupCliWith(
+  vars: { REDIS_URL?: string },
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/topup.ts', ...args], {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: env.config.DATABASE_URL,
-        REDIS_URL: env.config.REDIS_URL,
+        REDIS_URL: vars.REDIS_URL ?? env.config.REDIS_URL,
         REDIS_PREFIX: env.config.REDIS_PREFIX,
         USDT_RATE_NGONKA: '3000000000',
         LOG_LEVEL: 'warn',
@@ -112,5 +119,28 @@ describe('topup CLI: error', () => {
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toMatch(/--reference: .*different top-up/);
     expect(await balance(a.id)).toBe(10n);
+  });
+});
+
+describe('topup CLI: Redis out of reach', () => {
+  it('says the credit is in the ledger and prints the reference that finishes it, so a rerun credits once', async () => {
+    const a = await insertAccount();
+    const down = await topupCliWith(
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      '--email',
+      a.email,
+      '--ngonka',
+      '700',
+    );
+    expect(down.code).toBe(1);
+    const reference = /--reference (cli-[0-9a-f]+)/.exec(down.stderr)?.[1];
+    expect(down.stderr).toMatch(/credited in the ledger/);
+    expect(reference).toBeDefined();
+    expect(await balance(a.id)).toBe(700n);
+    // The command it names: the same credit, not a second one.
+    const again = await topupCli('--email', a.email, '--ngonka', '700', '--reference', reference!);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ replayed: true });
+    expect(await balance(a.id)).toBe(700n);
   });
 });
