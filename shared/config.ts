@@ -7,6 +7,12 @@ import { z } from 'zod';
 const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const positiveInt = z.coerce.number().int().positive();
+
+/** An http(s) URL with no user or password in it (a Gonka node's: fetch refuses credentials in one). */
+function isPlainHttpUrl(raw: string): boolean {
+  const u = new URL(raw);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+}
 /** A node-cron expression (five fields, or six with seconds first). */
 const cron = z.string().refine((v) => validCron(v), 'must be a cron expression, such as "*/5 * * * *"');
 const nonNegativeBigint = z
@@ -82,7 +88,12 @@ export const configSchema = z
           .map((s) => s.trim())
           .filter(Boolean),
       )
-      .pipe(z.array(z.url())),
+      .pipe(
+        z.array(z.url()).refine((urls) => urls.every(isPlainHttpUrl), {
+          // Never echoes the URL: it may hold a password, which belongs in GONKA_API_KEY.
+          message: 'each node must be an http(s):// URL without user:password (bearer mode: GONKA_API_KEY)',
+        }),
+      ),
     /** Bearer token for gateway/broker upstreams (bearer mode). */
     GONKA_API_KEY: z.string().optional(),
     GONKA_PRIVATE_KEY: z

@@ -34,6 +34,21 @@ describe('configuration', () => {
     expect(loadConfig(ok, quiet)).toMatchObject(ok);
   });
 
+  it('refuses a Gonka node URL that is not http(s) or carries credentials, without echoing them', () => {
+    for (const GONKA_NODES of ['http://user:nodesecretpw@127.0.0.1:19400', 'ftp://node.example.com']) {
+      let message = '';
+      try {
+        loadConfig({ GONKA_NODES }, quiet);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/GONKA_NODES: /);
+      expect(message).not.toContain('nodesecretpw');
+    }
+    const ok = 'https://node-a.example.com:8000, http://10.0.0.2:8000/';
+    expect(loadConfig({ GONKA_NODES: ok }, quiet).GONKA_NODES).toHaveLength(2);
+  });
+
   it('refuses a markup whose margin cannot pay the referral shares', () => {
     expect(() => loadConfig({ PRICE_MARKUP_BPS: '9000' }, quiet)).toThrow(
       /PRICE_MARKUP_BPS: must be at least 10000/,
