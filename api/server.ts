@@ -1,5 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Context } from '../shared/context.js';
 import { type AppDeps, createApp } from './app.js';
 import { answerClientErrors } from './client-errors.js';
@@ -7,6 +7,9 @@ import { fastV1 } from './fast-v1.js';
 
 /** How often a closing server ends the connections whose last answer has gone out meanwhile. */
 const DRAIN_SWEEP_MS = 100;
+/** How long a closing server leaves idle kept-alive connections to bring one more request (closeApiServer). */
+const DRAIN_LINGER_MS = 1_000;
+const netClose = NetServer.prototype.close;
 
 /** Each api server's open connections, for closeApiServer (one entry per connection, not per request). */
 const connections = new WeakMap<Server, Set<Socket>>();
@@ -46,11 +49,23 @@ export function createApiServer(ctx: Context, deps?: AppDeps): Server {
  * out. Node's own close() ends only the connections idle at that instant: a client that kept its
  * connection busy (a load balancer's pool) was served on it for as long as it kept sending, and
  * the process never finished shutting down. Answers not yet started say `Connection: close`.
+ *
+ * An idle kept-alive connection is not ended at once either (as Node's close() would): a client
+ * may be sending its next request on it at that very moment, and would see a reset with no way to
+ * know whether it was served. For DRAIN_LINGER_MS each is left to bring its next request, answered
+ * with `Connection: close`; only those still idle after that are ended.
  */
 export function closeApiServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
-    server.close(() => {
+    let sweep: NodeJS.Timeout | undefined;
+    const linger = setTimeout(() => {
+      server.closeIdleConnections();
+      sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    }, DRAIN_LINGER_MS);
+    // net.Server's close: stop listening, done once every connection has ended. (http.Server's
+    // own close() also ends the idle connections right away.)
+    netClose.call(server, () => {
+      clearTimeout(linger);
       clearInterval(sweep);
       resolve();
     });

@@ -118,6 +118,36 @@ describe('api process shutdown', () => {
     }
   });
 
+  it('serves a request sent on an idle kept-alive connection just after SIGTERM, rather than resetting it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, { PORT: String(port), HOST: '127.0.0.1' });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
+          res.resume();
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.once('error', reject);
+        req.end();
+      });
+    try {
+      await waitFor('api listening', async () => (await get().catch(() => null))?.status === 200);
+      expect(await get()).toEqual({ status: 200, connection: 'keep-alive' }); // the pooled socket, idle now
+      api.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300)); // it has stopped listening by now
+      // Its next request comes on the idle socket (a new connection would be refused): answered,
+      // and told the connection ends, not reset mid-send with no answer.
+      expect(await get()).toEqual({ status: 200, connection: 'close' });
+      await stopProcess(api, 'SIGTERM');
+      expect(api.exitCode).toBe(0);
+    } finally {
+      agent.destroy();
+      await stopProcess(api, 'SIGKILL');
+    }
+  });
+
   it('exits when Redis is gone with a hand-off still waiting, once SHUTDOWN_HANDOFF_WAIT_MS has passed', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const redis = new URL(stack.env.config.REDIS_URL);
