@@ -119,7 +119,6 @@ describe('api process shutdown', () => {
   });
 
   it('serves a request sent on an idle kept-alive connection just after SIGTERM, rather than resetting it', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
     const port = await freePort();
     const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, { PORT: String(port), HOST: '127.0.0.1' });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
