@@ -45,27 +45,28 @@ export const ROUTES: Record<string, Route> = {
  */
 export function fastV1(ctx: Context, deps: AppDeps, app: Express): RequestListener {
   return (req, res) => {
-    const route = req.method === 'POST' ? ROUTES[routePath(req.url ?? '')] : undefined;
-    if (!route || !plainJson(req)) {
+    const path = req.method === 'POST' ? routePath(req.url ?? '') : '';
+    if (!Object.hasOwn(ROUTES, path) || !plainJson(req)) {
       app(req, res);
       return;
     }
-    void serve(ctx, deps, route, req, res);
+    void serve(ctx, deps, path, req, res);
   };
 }
 
 async function serve(
   ctx: Context,
   deps: AppDeps,
-  route: Route,
+  path: string,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  const route = ROUTES[path]!;
   const requestId = requestIdOf(req);
   res.setHeader('x-request-id', requestId);
   corsV1(req, res, () => {}); // a POST is no preflight: this only sets the headers
   apiResponseHeaders(req, res, () => {});
-  logWhenFinished(ctx.logger, req, res, requestId);
+  logWhenFinished(ctx.logger, req, res, requestId, () => path);
   try {
     // The key before the body's faults: an unknown key is a 401 whatever it sent, and a body's
     // 400 carries the key's RPM headers like every other /v1 answer (as on the Express path).

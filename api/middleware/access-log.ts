@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
+import { observeHttpRequest } from '../../shared/metrics/registry.js';
 
 /** An answer slower than this is logged at warn. */
 const SLOW_MS = 2000;
@@ -36,6 +37,8 @@ export function logWhenFinished(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
+  /** The route's label for the request metrics, read once the answer is out. */
+  routeOf: () => string,
 ): void {
   const started = performance.now();
   // Taken now: routers rewrite req.url on the way down.
@@ -45,6 +48,7 @@ export function logWhenFinished(
     if (err === undefined && !res.writableFinished) return;
     const ms = performance.now() - started;
     const status = res.statusCode;
+    observeHttpRequest(req.method ?? '', routeOf(), status, ms / 1000);
     const level =
       err !== undefined || status >= 500
         ? 'error'
@@ -67,7 +71,31 @@ export function logWhenFinished(
 
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    logWhenFinished(logger, req, res, res.locals.requestId);
+    const url = (req.url ?? '').split('?')[0]!;
+    logWhenFinished(logger, req, res, res.locals.requestId, () => routeLabel(req, url));
     next();
   };
+}
+
+/** An id as shared/ids.ts makes them (`job_…`, `ck_…`): folded, so the label's values stay few. */
+const ID_SEGMENT = /^[a-z]+_[\w-]{6,}$/;
+
+/** Prefixes whose requests no route reached (refused by a middleware first: a 401, a 400 body) are labelled as one. */
+const PREFIXES = ['/dashboard', '/admin/queues', '/v1', '/api'];
+
+/**
+ * A request's route for the metrics: its path with ids as `:id` where a route served it (Express
+ * set `req.route`); else its prefix (`/v1/*`: the dashboard's files, a refused key) or `unmatched`
+ * (a client's typo or a scanner must not add a series per path it tries).
+ */
+function routeLabel(req: Request, url: string): string {
+  if (!req.route || url.startsWith('/dashboard') || url.startsWith('/admin/queues')) {
+    const prefix = PREFIXES.find((p) => url === p || url.startsWith(`${p}/`));
+    return prefix ? `${prefix}/*` : 'unmatched';
+  }
+  const path = url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url;
+  return path
+    .split('/')
+    .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
+    .join('/');
 }

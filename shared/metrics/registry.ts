@@ -24,6 +24,14 @@ const admissions = new Counter({
   registers: [processRegistry],
 });
 
+const httpRequests = new Histogram({
+  name: 'gateway_http_request_duration_seconds',
+  help: 'HTTP requests answered, by method, route (ids as :id; `unmatched` for paths no route serves) and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [processRegistry],
+});
+
 const stateLoads = new Counter({
   name: 'gateway_admission_state_loads_total',
   help: 'Child keys whose admission state was rebuilt in Redis from Postgres: a key’s first request, or every key after Redis lost its data (a burst of these is a Redis loss or restart)',
@@ -115,4 +123,9 @@ export function observeWebhookAttempt(result: string, statusCode: number | null)
     result,
     response: statusCode === null ? 'none' : `${Math.floor(statusCode / 100)}xx`,
   });
+}
+
+/** One answered HTTP request (the access log's close hook). */
+export function observeHttpRequest(method: string, route: string, status: number, seconds: number): void {
+  httpRequests.observe({ method, route, status: String(status) }, seconds);
 }

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
 import { findHold } from '../../shared/db/queries/holds.js';
+import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { redactPaths } from '../../shared/logger.js';
 import { observeSettlement } from '../../shared/metrics/registry.js';
 import { createMetricsRegistry } from '../../shared/metrics/scrape.js';
@@ -10,8 +11,9 @@ import { createQueues } from '../../shared/queues.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { attemptDelivery } from '../../shared/webhooks/deliver.js';
 import { createTestEnv } from '../helpers/context.js';
+import { createCustomer } from '../helpers/customer.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/http.js';
+import { call, startTestServer } from '../helpers/http.js';
 import { admitJob, hold, outcome } from '../helpers/scheduler.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -68,6 +70,25 @@ describe('GET /metrics', () => {
     expect(sample(text, 'gateway_reconcile_drift', 'check="redis_counters"')).toBe(0);
     expect(sample(text, 'gateway_reconcile_last_run_timestamp_seconds')).toBeGreaterThan(0);
     expect(text).toContain('gateway_process_resident_memory_bytes');
+  });
+
+  it('times HTTP requests by method, route (ids folded) and status, on the fast path and Express alike', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const chat = { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 };
+    const v1 = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+      call(stack.server.url, method, path, { token: c.childKey, ...(body ? { body } : {}) });
+    expect((await v1('POST', '/v1/chat/completions', chat)).status).toBe(200);
+    expect((await v1('GET', '/v1/jobs/job_doesnotexist0000')).status).toBe(404);
+    expect((await v1('GET', '/v1/jobs/job_doesnotexist0001')).status).toBe(404);
+    expect((await v1('GET', `/no/such/${Date.now()}`)).status).toBe(404);
+    expect((await call(stack.server.url, 'GET', '/v1/models', { token: 'gc-unknown' })).status).toBe(401);
+    const text = await (await get('/metrics')).text();
+    const count = (labels: string) => sample(text, 'gateway_http_request_duration_seconds_count', labels);
+    expect(count('method="POST",route="/v1/chat/completions",status="200"')).toBeGreaterThan(0);
+    expect(count('method="GET",route="/v1/jobs/:id",status="404"')).toBeGreaterThanOrEqual(2);
+    expect(count('method="GET",route="unmatched",status="404"')).toBeGreaterThan(0);
+    expect(count('method="GET",route="/v1/*",status="401"')).toBeGreaterThan(0);
+    expect(text).not.toContain('job_doesnotexist');
   });
 
   it('counts webhook delivery attempts by result and by the receiver’s answer', async () => {
