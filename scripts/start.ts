@@ -31,7 +31,10 @@ type Role = (typeof ROLES)[number];
 const { values } = parseArgs({ options: { roles: { type: 'string', default: ROLES.join(',') } } });
 const roles = new Set(values.roles.split(',').map((r) => r.trim()) as Role[]);
 for (const r of roles)
-  if (!ROLES.includes(r)) throw new Error(`unknown role ${r}; expected ${ROLES.join(', ')}`);
+  if (!ROLES.includes(r)) {
+    console.error(`--roles: unknown role "${r}"; expected some of ${ROLES.join(', ')}`);
+    process.exit(1);
+  }
 
 let config: ReturnType<typeof loadConfig>;
 // Its notices wait for the configuration: the logger's level is one of its values.
@@ -123,12 +126,42 @@ if (!roles.has('api') && config.METRICS_PORT) {
   );
 }
 
+let stopping: Promise<void> | null = null;
+async function shutdown(signal: string, exitCode = 0): Promise<void> {
+  stopping ??= (async () => {
+    ctx.logger.info({ signal }, 'shutting down');
+    // Stop taking work first, then drain, then close Redis and Postgres.
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        ctx.logger.warn({ err }, 'shutdown step failed');
+      }
+    }
+    await closeContext(ctx);
+  })();
+  await stopping;
+  process.exit(exitCode);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
 if (roles.has('api') && upstream) {
   const server: Server = createApiServer(ctx, { upstream, queues });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, resolve);
+    });
+  } catch (err) {
+    // One line naming what to change (a port in use, a HOST that is no address here), not a stack;
+    // the workers and scheduler already started stop as on a signal.
+    ctx.logger.fatal(
+      { err: err instanceof Error ? err.message : String(err), host: config.HOST, port: config.PORT },
+      'api: cannot listen on HOST:PORT',
+    );
+    await shutdown('listen failed', 1);
+  }
   ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
   stops.push(
     startUploadSpoolSweeper(uploadSpoolDir(), {
@@ -147,23 +180,3 @@ async function handOffWithin(what: string, handOff: Promise<void>): Promise<void
   if (outcome === late)
     ctx.logger.error({ what, ms }, 'Redis did not take the hand-off in time; shutting down without it');
 }
-
-let stopping: Promise<void> | null = null;
-async function shutdown(signal: string): Promise<void> {
-  stopping ??= (async () => {
-    ctx.logger.info({ signal }, 'shutting down');
-    // Stop taking work first, then drain, then close Redis and Postgres.
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        ctx.logger.warn({ err }, 'shutdown step failed');
-      }
-    }
-    await closeContext(ctx);
-  })();
-  await stopping;
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));

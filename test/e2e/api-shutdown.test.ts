@@ -1,4 +1,7 @@
-import { Agent, request } from 'node:http';
+import { execFile } from 'node:child_process';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
@@ -173,4 +176,52 @@ describe('api process shutdown', () => {
     // What it could not hand off is the stale-hold sweeper's (served, its usage lost with the
     // process: the same as a crash), never a hang that ends in SIGKILL mid-request.
   }, 30_000);
+});
+
+describe('api process start-up', () => {
+  const start = (args: string[], extra: Record<string, string>) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        DATABASE_URL: stack.env.config.DATABASE_URL,
+        REDIS_URL: stack.env.config.REDIS_URL,
+        REDIS_PREFIX: stack.env.config.REDIS_PREFIX,
+        GONKA_NODES: stack.sim.urls.join(','),
+        LOG_LEVEL: 'warn',
+        ...extra,
+      },
+      timeout: 30_000,
+    }).then(
+      () => null,
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  it('stops with one fatal line naming HOST:PORT, not a stack, when the port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const failed = await start(['--roles', 'api'], { PORT: String(port), HOST: '127.0.0.1' });
+      expect(failed?.code).toBe(1);
+      expect(failed?.stderr).not.toMatch(/\n\s+at /);
+      const fatal = failed?.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number })
+        .find((l) => l.level === 60);
+      expect(fatal).toMatchObject({ msg: 'api: cannot listen on HOST:PORT', port });
+      expect(fatal?.err).toMatch(/EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
+  }, 40_000);
+
+  it('refuses an unknown role with a message naming --roles', async () => {
+    const failed = await start(['--roles', 'api,bogus'], {});
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr.trim()).toBe(
+      '--roles: unknown role "bogus"; expected some of api, workers, scheduler',
+    );
+  }, 40_000);
 });
