@@ -63,6 +63,12 @@ let exitCode = 2;
 try {
   const print = (r: Awaited<ReturnType<typeof runReconcile>>, fixed: boolean) =>
     console.log(args.json ? JSON.stringify(r, null, 2) : formatReport(r, { fixed }));
+  // What it compares, named: a wrong REDIS_PREFIX or DATABASE_URL reads as a clean (or an empty)
+  // Redis, and --fix would write admission state where no gateway reads it.
+  if (!args.json)
+    console.log(
+      `reconcile: Postgres database "${new URL(ctx.config.DATABASE_URL).pathname.slice(1)}" against Redis prefix "${ctx.config.REDIS_PREFIX}"`,
+    );
   let report = await runReconcile(ctx, { queues, fix: args.fix, onProgress: progress() });
   print(report, args.fix);
   if (args.fix) {

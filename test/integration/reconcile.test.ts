@@ -77,6 +77,10 @@ describe('reconcile', () => {
     expect(report.ok).toBe(true);
     const cli = await reconcileCli();
     expect(cli.stdout).toMatch(/no drift/);
+    const db = new URL(env.config.DATABASE_URL).pathname.slice(1);
+    expect(cli.stdout).toContain(
+      `Postgres database "${db}" against Redis prefix "${env.config.REDIS_PREFIX}"`,
+    );
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
   });
