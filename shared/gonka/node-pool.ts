@@ -24,6 +24,10 @@ export interface NodeStatus {
   consecutiveFailures: number;
   latencyEwmaMs: number | undefined;
   inFlight: number;
+  /** Calls with a verdict since the node joined the pool (a success or a failure). */
+  calls: number;
+  /** Of those, the failed ones, and streams that broke after their start was counted a success. */
+  failures: number;
 }
 
 interface Entry {
@@ -31,6 +35,8 @@ interface Entry {
   breaker: CircuitBreaker;
   ewmaMs: number | undefined;
   inFlight: number;
+  calls: number;
+  failures: number;
 }
 
 /**
@@ -81,7 +87,14 @@ export class NodePool {
         url,
         old
           ? { ...old, info }
-          : { info, breaker: new CircuitBreaker(this.opts), ewmaMs: undefined, inFlight: 0 },
+          : {
+              info,
+              breaker: new CircuitBreaker(this.opts),
+              ewmaMs: undefined,
+              inFlight: 0,
+              calls: 0,
+              failures: 0,
+            },
       );
     }
     this.entries = next;
@@ -153,17 +166,25 @@ export class NodePool {
   success(url: string, latencyMs: number): void {
     const e = this.settle(url);
     if (!e) return;
+    e.calls++;
     e.breaker.onSuccess();
     e.ewmaMs = e.ewmaMs === undefined ? latencyMs : this.alpha * latencyMs + (1 - this.alpha) * e.ewmaMs;
   }
 
   failure(url: string): void {
-    this.settle(url)?.breaker.onFailure(this.clock.now().getTime());
+    const e = this.settle(url);
+    if (!e) return;
+    e.calls++;
+    e.failures++;
+    e.breaker.onFailure(this.clock.now().getTime());
   }
 
   /** A stream that was already counted a success broke mid-way: count it against the node. */
   streamBroke(url: string): void {
-    this.entries.get(url)?.breaker.onFailure(this.clock.now().getTime());
+    const e = this.entries.get(url);
+    if (!e) return;
+    e.failures++;
+    e.breaker.onFailure(this.clock.now().getTime());
   }
 
   /** The call ended without a verdict on the node (the client went away). */
@@ -190,6 +211,8 @@ export class NodePool {
       consecutiveFailures: e.breaker.consecutiveFailures,
       latencyEwmaMs: e.ewmaMs,
       inFlight: e.inFlight,
+      calls: e.calls,
+      failures: e.failures,
     }));
   }
 

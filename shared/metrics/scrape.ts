@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobType } from 'bullmq';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Context } from '../context.js';
 import { liveJobCounts } from '../db/queries/reconcile-jobs.js';
+import type { NodeStatus } from '../gonka/node-pool.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
 import { loadReconcileSummary } from '../reconcile/summary.js';
 import type { Upstream } from '../upstream.js';
@@ -112,6 +113,28 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       (s) => s.consecutiveFailures,
     );
     nodeGauge('gateway_upstream_node_in_flight', 'Calls in flight per Gonka node', (s) => s.inFlight);
+    // Counted by the pool; reported as counters (a node that leaves the pool and comes back starts again at 0).
+    const nodeCounter = (name: string, help: string, read: (s: NodeStatus) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['node'] as const,
+        registers: [scrape],
+        collect() {
+          this.reset();
+          for (const s of upstream.pool.status()) this.inc({ node: s.url }, read(s));
+        },
+      });
+    nodeCounter(
+      'gateway_upstream_node_calls_total',
+      'Calls per Gonka node that got a verdict',
+      (s) => s.calls,
+    );
+    nodeCounter(
+      'gateway_upstream_node_failures_total',
+      'Failed calls per Gonka node (an error, a timeout, a refusal, a stream broken mid-way)',
+      (s) => s.failures,
+    );
     nodeGauge('gateway_upstream_node_available', '1 unless the node is circuit-broken (open)', (s) =>
       s.state === 'open' ? 0 : 1,
     );

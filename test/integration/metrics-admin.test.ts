@@ -91,6 +91,35 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('job_doesnotexist');
   });
 
+  it('counts each Gonka node’s calls and failed calls', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const totals = async () => {
+      const text = await (await get('/metrics')).text();
+      const sum = (name: string) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(`${name}{`))
+          .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+      return {
+        calls: sum('gateway_upstream_node_calls_total'),
+        failed: sum('gateway_upstream_node_failures_total'),
+      };
+    };
+    const before = await totals();
+    const chat = (content: string) =>
+      call(stack.server.url, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content }], max_tokens: 4 },
+      });
+    expect((await chat('fine')).status).toBe(200);
+    // Every node answers 500 to this one: each attempt is a failed call, and the client a 502.
+    expect((await chat('broken [[sim status=500]]')).status).toBe(502);
+    const after = await totals();
+    expect(after.calls - before.calls).toBeGreaterThanOrEqual(2);
+    expect(after.failed - before.failed).toBeGreaterThanOrEqual(1);
+    expect(after.calls - after.failed - (before.calls - before.failed)).toBe(1); // the one that worked
+  });
+
   it('counts webhook delivery attempts by result and by the receiver’s answer', async () => {
     const { ctx } = stack.env;
     const receiver = await startWebhookReceiver();
