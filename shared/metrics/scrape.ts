@@ -84,24 +84,42 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
   });
 
   if (upstream) {
-    const nodeGauge = (
+    /**
+     * A series per node of the pool, read when scraped: a gauge, or a counter the pool keeps (a node
+     * that leaves the pool and comes back starts again at 0, which Prometheus reads as a reset).
+     */
+    const perNode = (
+      kind: 'gauge' | 'counter',
       name: string,
       help: string,
-      read: (s: ReturnType<Upstream['pool']['status']>[number]) => number | undefined,
-    ) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['node'] as const,
-        registers: [scrape],
-        collect() {
-          this.reset();
-          for (const s of upstream.pool.status()) {
-            const v = read(s);
-            if (v !== undefined) this.set({ node: s.url }, v);
-          }
-        },
-      });
+      read: (s: NodeStatus) => number | undefined,
+    ) => {
+      const config = { name, help, labelNames: ['node'] as const, registers: [scrape] };
+      const each = (put: (node: string, v: number) => void) => {
+        for (const s of upstream.pool.status()) {
+          const v = read(s);
+          if (v !== undefined) put(s.url, v);
+        }
+      };
+      if (kind === 'gauge')
+        new Gauge({
+          ...config,
+          collect() {
+            this.reset();
+            each((node, v) => this.set({ node }, v));
+          },
+        });
+      else
+        new Counter({
+          ...config,
+          collect() {
+            this.reset();
+            each((node, v) => this.inc({ node }, v));
+          },
+        });
+    };
+    const nodeGauge = (name: string, help: string, read: (s: NodeStatus) => number | undefined) =>
+      perNode('gauge', name, help, read);
     nodeGauge(
       'gateway_upstream_node_latency_seconds',
       'Latency EWMA of successful calls per Gonka node',
@@ -113,24 +131,14 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       (s) => s.consecutiveFailures,
     );
     nodeGauge('gateway_upstream_node_in_flight', 'Calls in flight per Gonka node', (s) => s.inFlight);
-    // Counted by the pool; reported as counters (a node that leaves the pool and comes back starts again at 0).
-    const nodeCounter = (name: string, help: string, read: (s: NodeStatus) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['node'] as const,
-        registers: [scrape],
-        collect() {
-          this.reset();
-          for (const s of upstream.pool.status()) this.inc({ node: s.url }, read(s));
-        },
-      });
-    nodeCounter(
+    perNode(
+      'counter',
       'gateway_upstream_node_calls_total',
       'Calls per Gonka node that got a verdict',
       (s) => s.calls,
     );
-    nodeCounter(
+    perNode(
+      'counter',
       'gateway_upstream_node_failures_total',
       'Failed calls per Gonka node (an error, a timeout, a refusal, a stream broken mid-way)',
       (s) => s.failures,
