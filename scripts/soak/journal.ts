@@ -38,6 +38,20 @@ export class KeyHistory {
     (this.changes[setting] as Change<KeySettings[S]>[]).push({ sentAt, answeredAt, value });
   }
 
+  /**
+   * Whether an RPM limit may have been set where there was none (a change from none to a number)
+   * at some instant of [from, to]: the key's window then took in its requests of the minute before
+   * (countRequestsBeforeLimit).
+   */
+  rpmLimitSetDuring(from: number, to: number): boolean {
+    let before = this.initial.rate_limit_rpm;
+    for (const c of this.changes.rate_limit_rpm) {
+      if (before === null && c.value !== null && c.sentAt <= to && c.answeredAt >= from) return true;
+      before = c.value;
+    }
+    return false;
+  }
+
   /** Every value the setting may have had at some instant of [from, to]. */
   valuesDuring<S extends Setting>(setting: S, from: number, to: number): KeySettings[S][] {
     let current = this.initial[setting];

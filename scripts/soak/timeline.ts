@@ -111,7 +111,8 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
  * Each 429 rate_limit_exceeded had the key's window full: at least the RPM limit's number of
  * requests admitted in the 60 s before it (refused requests take no slot). A window Redis lost (at
  * the instants `redisLosses`) is rebuilt from the key's holds of the last 60 s (rpm-window.ts),
- * those admitted while it had no RPM limit included: after a loss they count too. A request that
+ * those admitted while it had no RPM limit included: after a loss they count too, as they do once a
+ * limit is set where there was none (the window takes in the minute before it). A request that
  * a killed api admitted without recording its hold (`unrecorded`: no answer came, or its hold
  * never reached Postgres; `sentAt` at the latest when it was answered) may hold a slot too, until
  * a Redis loss took it (`until`, where known).
@@ -134,7 +135,8 @@ export function unfounded429s(
         ms(g.created_at) > r.sentAt - 60_000 - slackMs &&
         ms(g.created_at) <= r.answeredAt + slackMs &&
         (tookSlot(g, history, slackMs, false) ||
-          redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs)),
+          redisLosses.some((at) => ms(g.created_at) <= at + slackMs && at <= r.answeredAt + slackMs) ||
+          history.rpmLimitSetDuring(ms(g.created_at) - slackMs, r.answeredAt + slackMs)),
     ).length;
     const maybeInWindow = unrecorded.filter(
       (u) =>

@@ -44,4 +44,22 @@ describe('soak: unfounded 429s', () => {
       `ck_1: 429 at ${refusal.sentAt} with 2 admitted in its window, limit 3`,
     ]);
   });
+
+  it('counts requests made without a limit once a limit is set on the key within their minute', () => {
+    const unlimited = new KeyHistory({
+      limit_daily_ngonka: null,
+      limit_monthly_ngonka: null,
+      rate_limit_rpm: null,
+      usable: true,
+    });
+    const holds = [holdAt(1_000, 1), holdAt(2_000, 2), holdAt(3_000, 3)];
+    // No limit yet when the 429 came: unfounded whatever the window held.
+    expect(unfounded429s([refusal], holds, unlimited, 50)).toHaveLength(1);
+    unlimited.record('rate_limit_rpm', 3, T0 + 5_000, T0 + 5_010); // PATCH: none → 3
+    expect(unfounded429s([refusal], holds, unlimited, 50)).toEqual([]);
+    // A limit changed from one number to another counts no request made without one.
+    const limited = history();
+    limited.record('rate_limit_rpm', 4, T0 + 5_000, T0 + 5_010);
+    expect(unfounded429s([refusal], holds.slice(0, 2), limited, 50)).toHaveLength(1);
+  });
 });
