@@ -1,7 +1,8 @@
 import { Router } from 'express';
-import { publishManagementKeyState } from '../../shared/admission/key-state.js';
+import { publishChildKeyState, publishManagementKeyState } from '../../shared/admission/key-state.js';
 import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
+import { type ChildKeyRow, deleteChildrenOf } from '../../shared/db/queries/child-keys.js';
 import {
   findManagementKey,
   insertManagementKey,
@@ -90,12 +91,21 @@ export function managementKeysRouter(ctx: Context): Router {
 
   // Idempotent: revoking a revoked key answers with it unchanged, and publishes its state again (the
   // first revoke's publish may have failed after its commit; the version makes a repeat harmless).
+  // Its children are deleted with it: a revoked key is never restored, so they can never serve again,
+  // and showing them active would say otherwise. (Their Redis states follow; the key's own state is
+  // what stops them at once, and the scheduled check puts back any state a failed publish missed.)
   r.delete('/:id', owner, async (req, res) => {
     const { id } = parse(managementKeyParams, req.params);
     const accountId = res.locals.accountId;
-    await revokeManagementKey(ctx.sql, accountId, id, ctx.clock.now());
+    const now = ctx.clock.now();
+    const children: ChildKeyRow[] = await ctx.sql.begin(async (tx) =>
+      (await revokeManagementKey(tx, accountId, id, now))
+        ? deleteChildrenOf(tx, accountId, id, now)
+        : ([] as ChildKeyRow[]),
+    );
     const mk = await load(accountId, id);
     await publishManagementKeyState(ctx, mk);
+    for (const c of children) await publishChildKeyState(ctx, c);
     res.json(managementKeyJson(mk));
   });
 

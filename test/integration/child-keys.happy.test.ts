@@ -136,14 +136,23 @@ describe('child keys: happy path', () => {
     expect((await childState(c.id)).v).toBe('3');
   });
 
-  it('revoking the management key publishes its state (what stops every child)', async () => {
+  it('revoking the management key publishes its state (what stops every child) and deletes its children', async () => {
     const mk = await createMk();
     const c = await createChild(mk.id);
+    const gone = await createChild(mk.id, { name: 'deleted before' });
+    await api('DELETE', `${children(mk.id)}/${gone.id}`, w.alice.token);
+    clock.advance(5000);
     await api('DELETE', `/api/management/keys/${mk.id}`, w.alice.token);
     const state = await w.env.ctx.redis.hgetall(w.env.ctx.keys.managementKey(w.alice.id, mk.id));
     expect(state.st).toBe('revoked');
     expect(Number(state.v)).toBeGreaterThan(1);
-    expect(await childState(c.id)).toMatchObject({ st: 'active', mk: mk.id });
+    // Its children can never serve again: they say so, in Postgres and in Redis.
+    const child = await api('GET', `${children(mk.id)}/${c.id}`, w.alice.token);
+    expect(child.body).toMatchObject({ status: 'deleted', deleted_at: new Date(clock.now()).toISOString() });
+    expect(await childState(c.id)).toMatchObject({ st: 'deleted', mk: mk.id });
+    const earlier = await api('GET', `${children(mk.id)}/${gone.id}`, w.alice.token);
+    expect(earlier.body.deleted_at).not.toBe(child.body.deleted_at); // its own deletion's time kept
+    expect((await api('GET', `${children(mk.id)}?status=active`, w.alice.token)).body.data).toEqual([]);
   });
 
   it('keeps deleted children in the list for audit and filters by status', async () => {

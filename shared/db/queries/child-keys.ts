@@ -126,3 +126,19 @@ export async function updateChildKey(
   if (!row) throw new Error(`child key ${id} vanished while locked`);
   return row;
 }
+
+/**
+ * Delete every child of a management key not deleted yet (its revocation), each version moved on
+ * as updateChildKey moves it; returns them for their Redis state.
+ */
+export async function deleteChildrenOf(
+  db: Db,
+  accountId: string,
+  managementKeyId: string,
+  at: Date,
+): Promise<ChildKeyRow[]> {
+  return db<ChildKeyRow[]>`
+    update child_keys set status = 'deleted', deleted_at = ${at}, version = version + 1
+    where account_id = ${accountId} and management_key_id = ${managementKeyId} and status <> 'deleted'
+    returning ${db.unsafe(COLUMNS)}`;
+}
