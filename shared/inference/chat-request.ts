@@ -7,18 +7,32 @@ import type { ServedModel } from '../models.js';
  * The OpenAI chat completion body, checked where the gateway relies on it (model, messages, token
  * caps, stream); every other OpenAI field passes through to the node untouched.
  */
-export const chatCompletionBody = z.looseObject({
-  model: z.string().min(1).max(200),
-  messages: z
-    .array(z.looseObject({ role: z.string().min(1), content: z.unknown() }))
-    .min(1, 'must hold at least one message'),
-  max_tokens: z.number().int().positive().max(1_000_000).nullish(),
-  max_completion_tokens: z.number().int().positive().max(1_000_000).nullish(),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  logprobs: z.boolean().nullish(),
-  n: z.literal(1, 'only n = 1 is supported').nullish(),
-});
+export const chatCompletionBody = z
+  .looseObject({
+    model: z.string().min(1).max(200),
+    messages: z
+      .array(z.looseObject({ role: z.string().min(1), content: z.unknown() }))
+      .min(1, 'must hold at least one message'),
+    max_tokens: z.number().int().positive().max(1_000_000).nullish(),
+    max_completion_tokens: z.number().int().positive().max(1_000_000).nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+    logprobs: z.boolean().nullish(),
+    n: z.literal(1, 'only n = 1 is supported').nullish(),
+    // OpenAI's own types and ranges for the sampling fields, checked here so a bad value is refused
+    // naming its field; a node's refusal of it would name none. Other fields pass through as sent.
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    seed: z.number().int().nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(4, 'at most 4 stop sequences')]).nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+  })
+  .refine((b) => b.stream_options == null || b.stream === true, {
+    message: 'stream_options is only allowed with stream: true',
+    path: ['stream_options'],
+  });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
 

@@ -297,6 +297,19 @@ describe('request validation', () => {
     ['empty messages', { model: MODEL, messages: [] }, 'messages'],
     ['max_tokens 0', { ...REQUEST, max_tokens: 0 }, 'max_tokens'],
     ['n = 2', { ...REQUEST, n: 2 }, 'n'],
+    // OpenAI's own ranges and types: refused here, naming the field, rather than by a node whose
+    // refusal would name none.
+    ['a temperature that is no number', { ...REQUEST, temperature: 'hot' }, 'temperature'],
+    ['a temperature above 2', { ...REQUEST, temperature: 5 }, 'temperature'],
+    ['top_p above 1', { ...REQUEST, top_p: 1.5 }, 'top_p'],
+    ['a penalty below -2', { ...REQUEST, presence_penalty: -3 }, 'presence_penalty'],
+    ['a fractional seed', { ...REQUEST, seed: 1.5 }, 'seed'],
+    ['five stop sequences', { ...REQUEST, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [
+      'stream_options without stream',
+      { ...REQUEST, stream_options: { include_usage: true } },
+      'stream_options',
+    ],
   ])('answers 400 invalid_request_error naming the param for %s', async (_what, body, param) => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.childKey).chat.completions.create(body as never));
