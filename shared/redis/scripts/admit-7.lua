@@ -25,11 +25,11 @@ local function windowCount()
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
   return redis.call('ZCARD', KEYS[3])
 end
--- When the window's oldest entry leaves it (60 s for an empty window).
-local function windowReset()
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  if not oldest[2] then return 60000 end
-  return tonumber(oldest[2]) + 60000 - now
+-- When the window's entry at `index` (0: its oldest) leaves it (60 s if there is none).
+local function windowReset(index)
+  local entry = redis.call('ZRANGE', KEYS[3], index, index, 'WITHSCORES')
+  if not entry[2] then return 60000 end
+  return tonumber(entry[2]) + 60000 - now
 end
 
 -- This very admission sent again (ioredis resends a command whose reply a dropped connection lost):
@@ -37,7 +37,7 @@ end
 -- state as it stands (this request in it).
 if redis.call('EXISTS', KEYS[7]) == 1 then
   if rpm == 0 then return {'ok', 0, 0, 0} end
-  return {'ok', rpm, math.max(rpm - windowCount(), 0), windowReset()}
+  return {'ok', rpm, math.max(rpm - windowCount(), 0), windowReset(0)}
 end
 
 local refused = keyRefusal(k[1], k[2], mk, now)
@@ -46,18 +46,15 @@ if refused then return {'key', refused} end
 local inWindow = 0
 if rpm > 0 then
   inWindow = windowCount()
-  if inWindow >= rpm then
-    -- Room comes when all but rpm - 1 entries have left: a window can hold more than rpm (a limit
-    -- lowered, or set with the last minute's requests counted), so not always at the oldest's exit.
-    local freeing = redis.call('ZRANGE', KEYS[3], inWindow - rpm, inWindow - rpm, 'WITHSCORES')
-    return {'rpm', rpm, tonumber(freeing[2]) + 60000 - now}
-  end
+  -- Room comes when all but rpm - 1 entries have left: a window can hold more than rpm (a limit
+  -- lowered, or set with the last minute's requests counted), so not always at the oldest's exit.
+  if inWindow >= rpm then return {'rpm', rpm, windowReset(inWindow - rpm)} end
 end
 
 -- The window as it stands without this request (a refusal does not count).
 local function rpmState()
   if rpm == 0 then return 0, 0, 0 end
-  return rpm, rpm - inWindow, windowReset()
+  return rpm, rpm - inWindow, windowReset(0)
 end
 
 -- Limits: -1 is none. Remaining amounts go back as decimal strings ('-1': no limit).
@@ -83,7 +80,7 @@ local resetMs = 60000
 if rpm > 0 then
   redis.call('ZADD', KEYS[3], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[3], 60000)
-  resetMs = windowReset()
+  resetMs = windowReset(0)
 end
 redis.call('INCRBY', KEYS[4], ARGV[2])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
