@@ -37,18 +37,18 @@ export function logWhenFinished(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
-  /** The route's label for the request metrics, read once the answer is out. */
-  routeOf: () => string,
+  /** The route's label for the request metrics, from the path as it came, once the answer is out. */
+  routeOf: (url: string) => string,
 ): void {
   const started = performance.now();
   // Taken now: routers rewrite req.url on the way down.
-  const url = (req.url ?? '').split('?')[0];
+  const url = (req.url ?? '').split('?')[0]!;
   res.once('close', () => {
     const err = (res as Failed)[FAILURE];
     if (err === undefined && !res.writableFinished) return;
     const ms = performance.now() - started;
     const status = res.statusCode;
-    observeHttpRequest(req.method ?? '', routeOf(), status, ms / 1000);
+    observeHttpRequest(req.method ?? '', routeOf(url), status, ms / 1000);
     const level =
       err !== undefined || status >= 500
         ? 'error'
@@ -71,8 +71,7 @@ export function logWhenFinished(
 
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const url = (req.url ?? '').split('?')[0]!;
-    logWhenFinished(logger, req, res, res.locals.requestId, () => routeLabel(req, url));
+    logWhenFinished(logger, req, res, res.locals.requestId, (url) => routeLabel(req, url));
     next();
   };
 }
@@ -89,10 +88,10 @@ const PREFIXES = ['/dashboard', '/admin/queues', '/v1', '/api'];
  * (a client's typo or a scanner must not add a series per path it tries).
  */
 function routeLabel(req: Request, url: string): string {
-  if (!req.route || url.startsWith('/dashboard') || url.startsWith('/admin/queues')) {
-    const prefix = PREFIXES.find((p) => url === p || url.startsWith(`${p}/`));
+  const prefix = PREFIXES.find((p) => url === p || url.startsWith(`${p}/`));
+  // The dashboard's and the queue board's files are one route each, whoever served them.
+  if (!req.route || prefix === '/dashboard' || prefix === '/admin/queues')
     return prefix ? `${prefix}/*` : 'unmatched';
-  }
   const path = url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url;
   return path
     .split('/')
