@@ -98,10 +98,9 @@ export function managementKeysRouter(ctx: Context): Router {
     const { id } = parse(managementKeyParams, req.params);
     const accountId = res.locals.accountId;
     const now = ctx.clock.now();
-    const children: ChildKeyRow[] = await ctx.sql.begin(async (tx) =>
-      (await revokeManagementKey(tx, accountId, id, now))
-        ? deleteChildrenOf(tx, accountId, id, now)
-        : ([] as ChildKeyRow[]),
+    const children = await ctx.sql.begin(
+      async (tx): Promise<ChildKeyRow[]> =>
+        (await revokeManagementKey(tx, accountId, id, now)) ? deleteChildrenOf(tx, accountId, id, now) : [],
     );
     const mk = await load(accountId, id);
     await publishManagementKeyState(ctx, mk);
