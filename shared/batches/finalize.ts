@@ -55,12 +55,11 @@ export async function finalizeIfIdle(ctx: Context, queues: Queues, batchId: stri
 export async function emitBatchEvent(ctx: Context, queues: Queues, batch: BatchRow): Promise<void> {
   const counts = (await countLines(ctx.sql, [batch.id])).get(batch.id)!;
   const status = batch.status as FinalBatchStatus;
-  const endedAt = batch[`${status}_at`];
   await emitFinalEvent(ctx, queues, batch.id, {
     accountId: batch.account_id,
     type: `batch.${status}`,
     data: formatBatch(batch, counts),
-    ...(endedAt ? { occurredAt: endedAt } : {}),
+    occurredAt: batch[`${status}_at`],
   });
 }
 

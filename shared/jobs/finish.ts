@@ -35,6 +35,6 @@ export async function emitJobEvent(ctx: Context, queues: Queues, job: JobRow): P
     type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed',
     data: formatJob(job),
     url: job.webhook_url,
-    ...(job.completed_at ? { occurredAt: job.completed_at } : {}),
+    occurredAt: job.completed_at,
   });
 }

@@ -21,7 +21,7 @@ export interface WebhookEvent {
    * When it happened (a job's or batch's end), if not now: the message's `timestamp`, and only
    * endpoints made by then receive it (one made later has not asked for news from before it).
    */
-  occurredAt?: Date;
+  occurredAt?: Date | null;
   /**
    * Names the event (`job.failed:job_…`) so that emitting it again delivers nothing twice: a
    * destination that has a delivery of it already is skipped.
