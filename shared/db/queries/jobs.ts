@@ -104,9 +104,10 @@ async function withEndedBills(db: Db, rows: JobRow[]): Promise<JobRow[]> {
   if (unbilled.length === 0) return rows;
   const settled = await db<{ id: string; posted_amount: bigint | null }[]>`
     select id, posted_amount from holds where id = any(${unbilled.map((r) => r.hold_id!)}::text[]) and status <> 'open'`;
+  // Only unbilled jobs' holds were read, and a hold is one job's.
   const bills = new Map(settled.map((h) => [h.id, h.posted_amount ?? 0n]));
   return rows.map((r) => {
-    const bill = r.cost_ngonka === null && r.hold_id ? bills.get(r.hold_id) : undefined;
+    const bill = r.hold_id ? bills.get(r.hold_id) : undefined;
     return bill === undefined ? r : { ...r, cost_ngonka: bill };
   });
 }
