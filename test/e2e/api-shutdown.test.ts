@@ -33,6 +33,40 @@ async function servesOneChat(port: number, childKey: string): Promise<void> {
   expect(res.status).toBe(200);
 }
 
+/**
+ * One request through `agent`'s kept-alive socket (a load balancer's pool keeps one so): the answer's
+ * status and its Connection header.
+ */
+function onPooledSocket(
+  agent: Agent,
+  port: number,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent,
+        method: body ? 'POST' : 'GET',
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          'content-type': 'application/json',
+        },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      },
+    );
+    req.once('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
 describe('api process shutdown', () => {
   it('hands finished requests to settlement before it exits, however long they would have waited for company', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
@@ -70,27 +104,7 @@ describe('api process shutdown', () => {
     const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, { PORT: String(port), HOST: '127.0.0.1' });
     // One socket, kept alive between requests, as a load balancer's pool keeps it.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const get = (path: string, body?: unknown) =>
-      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path,
-            agent,
-            method: body ? 'POST' : 'GET',
-            headers: { authorization: `Bearer ${c.childKey}`, 'content-type': 'application/json' },
-          },
-          (res) => {
-            res.resume();
-            res.once('end', () =>
-              resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
-            );
-          },
-        );
-        req.once('error', reject);
-        req.end(body ? JSON.stringify(body) : undefined);
-      });
+    const get = (path: string, body?: unknown) => onPooledSocket(agent, port, path, c.childKey, body);
     try {
       await waitFor('api listening', async () => (await get('/healthz').catch(() => null))?.status === 200);
       const slow = get('/v1/chat/completions', {
@@ -125,15 +139,7 @@ describe('api process shutdown', () => {
     const port = await freePort();
     const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, { PORT: String(port), HOST: '127.0.0.1' });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const get = () =>
-      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
-          res.resume();
-          res.once('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
-        });
-        req.once('error', reject);
-        req.end();
-      });
+    const get = () => onPooledSocket(agent, port, '/healthz');
     try {
       await waitFor('api listening', async () => (await get().catch(() => null))?.status === 200);
       expect(await get()).toEqual({ status: 200, connection: 'keep-alive' }); // the pooled socket, idle now
