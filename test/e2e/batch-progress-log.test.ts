@@ -14,6 +14,7 @@ const stack = useTestStack({ env: { BATCH_LINES_IN_FLIGHT: '2' }, logger });
 describe('a batch in the logs', () => {
   it('says when it was created, how it is moving and how it ended', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const started = Date.now();
     const batchId = await startBatch(stack.server.url, c.childKey, 6);
     await waitFor('batch completed', async () => {
       const b = await call(stack.server.url, 'GET', `/v1/batches/${batchId}`, { token: c.childKey });
@@ -22,7 +23,10 @@ describe('a batch in the logs', () => {
     const of = (msg: string) => lines.filter((l) => l.msg === msg && l.batchId === batchId);
     expect(of('batch created')).toMatchObject([{ lines: 6, accountId: c.accountId }]);
     const progress = of('batch progress');
-    expect(progress).toHaveLength(1);
+    // Once per 10 s of the batch's life, not once per dispatcher run: one on a quiet machine, one
+    // more for each 10 s a busy one (the whole suite in CI) made it last.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(1 + Math.floor((Date.now() - started) / 10_000));
     expect(progress[0]).toMatchObject({ total: 6, dispatched: expect.any(Number) });
     expect(of('batch ended')).toMatchObject([
       { status: 'completed', total: 6, completed: 6, failed: 0, seconds: expect.any(Number) },
