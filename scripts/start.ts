@@ -17,6 +17,7 @@ import { observeSettlement } from '../shared/metrics/registry.js';
 import { createMetricsRegistry } from '../shared/metrics/scrape.js';
 import { serveMetrics } from '../shared/metrics/server.js';
 import { createQueues } from '../shared/queues.js';
+import { readiness } from '../shared/readiness.js';
 import { startScheduler } from '../shared/scheduler/index.js';
 import { createUpstream } from '../shared/upstream.js';
 import { startWorkers } from '../workers/index.js';
@@ -122,6 +123,7 @@ if (!roles.has('api') && config.METRICS_PORT) {
   stops.push(
     await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger, {
       token: config.METRICS_TOKEN,
+      ready: () => readiness(ctx),
     }),
   );
 }

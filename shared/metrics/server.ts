@@ -1,22 +1,41 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { bearerToken, secretMatcher } from '../bearer.js';
 import type { Logger } from '../logger.js';
+import type { Readiness } from '../readiness.js';
 
 /**
  * A bare /metrics listener for processes without the api role (workers, scheduler), whose own
- * counters (settlement lag, task runs) would otherwise be invisible. Returns its close function.
+ * counters (settlement lag, task runs) would otherwise be invisible, with the api's /healthz and
+ * /readyz (when given `ready`) so an orchestrator can probe these processes the same way. The
+ * probes need no token, as on the api. Returns its close function.
  */
 export async function serveMetrics(
   registry: Registry,
   port: number,
   host: string,
   logger: Logger,
-  opts: { token?: string | undefined } = {},
+  opts: { token?: string | undefined; ready?: () => Promise<Readiness> } = {},
 ): Promise<() => Promise<void>> {
   const allowed = metricsAccess(opts.token);
+  const { ready } = opts;
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.method === 'GET' ? req.url?.split('?')[0] : undefined;
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/readyz' && ready) {
+      ready().then(
+        (r) => sendJson(res, r.status === 'ok' ? 200 : 503, r),
+        (err: unknown) => {
+          logger.error({ err }, 'readiness check failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    if (path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
@@ -44,4 +63,8 @@ export function metricsAccess(token: string | undefined): (req: IncomingMessage)
   if (!token) return () => true;
   const matches = secretMatcher(token);
   return (req) => matches(bearerToken(req));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }

@@ -8,6 +8,8 @@ import { observeSettlement } from '../../shared/metrics/registry.js';
 import { createMetricsRegistry } from '../../shared/metrics/scrape.js';
 import { serveMetrics } from '../../shared/metrics/server.js';
 import { createQueues } from '../../shared/queues.js';
+import { readiness } from '../../shared/readiness.js';
+import { createRedis } from '../../shared/redis/client.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { attemptDelivery } from '../../shared/webhooks/deliver.js';
 import { createTestEnv } from '../helpers/context.js';
@@ -193,6 +195,39 @@ describe('METRICS_TOKEN', () => {
       await stop();
       await server.close();
       await env.close();
+    }
+  });
+});
+
+describe('METRICS_PORT', () => {
+  it('answers /healthz, and /readyz from the stores: 200 while both answer, 503 naming the one that does not', async () => {
+    const { ctx } = stack.env;
+    const unreachable = createRedis('redis://127.0.0.1:1');
+    unreachable.on('error', () => {}); // it keeps trying; the probe is what is under test
+    const listeners = [];
+    for (const redis of [ctx.redis, unreachable]) {
+      const port = await freePort();
+      const close = await serveMetrics(createMetricsRegistry(ctx, {}), port, '127.0.0.1', ctx.logger, {
+        ready: () => readiness({ sql: ctx.sql, redis }),
+      });
+      listeners.push({ base: `http://127.0.0.1:${port}`, close });
+    }
+    try {
+      const [up, down] = listeners.map((l) => l.base);
+      expect(await call(up!, 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+      expect(await call(up!, 'GET', '/readyz')).toMatchObject({
+        status: 200,
+        body: { status: 'ok', postgres: 'ok', redis: 'ok' },
+      });
+      expect(await call(down!, 'GET', '/healthz')).toMatchObject({ status: 200 });
+      expect(await call(down!, 'GET', '/readyz')).toMatchObject({
+        status: 503,
+        body: { status: 'unavailable', postgres: 'ok', redis: 'down' },
+      });
+      expect((await fetch(`${up}/elsewhere`)).status).toBe(404);
+    } finally {
+      for (const l of listeners) await l.close();
+      unreachable.disconnect();
     }
   });
 });
