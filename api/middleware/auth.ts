@@ -5,6 +5,7 @@ import { adminTokenOf, bearerToken, secretMatcher } from '../../shared/bearer.js
 import type { Context } from '../../shared/context.js';
 import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
+import { findManagementKey } from '../../shared/db/queries/management-keys.js';
 import { ApiError } from '../../shared/errors.js';
 import { verifySession } from '../../shared/jwt.js';
 import { noRoute } from './error-handler.js';
@@ -64,12 +65,22 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
       return next();
     }
     const mk = await liveManagementKey(ctx, token);
-    if (mk.id !== req.params.id) throw wrongKind('This management key');
+    if (mk.id !== req.params.id) throw await notItsOwn(ctx, mk.account_id, req.params.id);
     res.locals.accountId = mk.account_id;
     res.locals.managementKeyId = mk.id;
     await touchManagementKey(ctx.sql, mk.id, ctx.clock.now());
     next();
   };
+}
+
+/**
+ * A `gm-` key on another management key's children: a sibling (its own account's) is a key used
+ * where it does not belong, 403 (API.md "any other use is 403"); any other id is not this
+ * account's, 404 as for the owner (API.md: another account's resources are never 403).
+ */
+async function notItsOwn(ctx: Context, accountId: string, id: unknown): Promise<ApiError> {
+  const sibling = typeof id === 'string' && (await findManagementKey(ctx.sql, accountId, id));
+  return sibling ? wrongKind('This management key') : ApiError.notFound('Management key');
 }
 
 /** Admin routes exist only when ADMIN_TOKEN is configured. */

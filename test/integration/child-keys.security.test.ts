@@ -29,6 +29,35 @@ describe('child keys: security', () => {
     expect((await childState(c.id)).st).toBe('active');
   });
 
+  it("answers a gm- key on another account's management key, or on none, with 404 (never 403)", async () => {
+    const mk = await createMk(w.alice);
+    const bobsMk = await createMk(w.bob);
+    const bobsChild = await createChild(bobsMk.id, { name: 'c' }, w.bob.token);
+    for (const id of [bobsMk.id, 'mk_doesnotexist']) {
+      const calls = [
+        ['GET', children(id)],
+        ['POST', children(id)],
+        ['GET', `${children(id)}/${bobsChild.id}`],
+        ['PATCH', `${children(id)}/${bobsChild.id}`],
+        ['DELETE', `${children(id)}/${bobsChild.id}`],
+      ] as const;
+      for (const [method, path] of calls) {
+        const res = await api(
+          method,
+          path,
+          mk.key,
+          method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+        );
+        expect(res.status, `${method} ${path}`).toBe(404);
+        expect(res.body.error.type).toBe('not_found');
+      }
+    }
+    expect(await api('GET', `${children(bobsMk.id)}/${bobsChild.id}`, w.bob.token)).toMatchObject({
+      status: 200,
+      body: { name: 'c', status: 'active' },
+    });
+  });
+
   it('refuses a gc- key on the child-key routes (403)', async () => {
     const mk = await createMk();
     const c = await createChild(mk.id);
