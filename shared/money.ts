@@ -18,21 +18,25 @@ const TOO_LARGE = `must be at most ${MAX_NGONKA} nGNK`;
  * digits, so larger amounts come as strings). Produces a bigint.
  */
 export const ngonkaInput = z
-  .union([
-    z.string().regex(/^\d+$/, 'must be a non-negative integer string of nGNK'),
-    z
-      .number()
-      // zod's int() also refuses integers past 2^53, which may already have lost digits.
-      .int({
-        error: (iss) =>
-          Number.isInteger(iss.input)
-            ? `must be at most ${Number.MAX_SAFE_INTEGER} as a JSON number; send larger amounts as a string`
-            : 'must be an integer',
-      })
-      .nonnegative('must be non-negative')
-      // For /openapi.json only: int() already refuses what is past it.
-      .meta({ maximum: Number.MAX_SAFE_INTEGER }),
-  ])
+  .union(
+    [
+      z.string().regex(/^\d+$/, 'must be a non-negative integer string of nGNK'),
+      z
+        .number()
+        // zod's int() also refuses integers past 2^53, which may already have lost digits.
+        .int({
+          error: (iss) =>
+            Number.isInteger(iss.input)
+              ? `must be at most ${Number.MAX_SAFE_INTEGER} as a JSON number; send larger amounts as a string`
+              : 'must be an integer',
+        })
+        .nonnegative('must be non-negative')
+        // For /openapi.json only: int() already refuses what is past it.
+        .meta({ maximum: Number.MAX_SAFE_INTEGER }),
+    ],
+    // zod says only "Invalid input" when no branch fits; the branch of the input's own type says why.
+    { error: (iss) => (iss.code === 'invalid_union' ? branchMessage(iss.input, iss.errors) : undefined) },
+  )
   // A string of more digits than any allowed amount is refused before BigInt spends time on it.
   .transform((v, ctx) => {
     const n = typeof v === 'string' && v.length > 20 ? null : BigInt(v);
@@ -43,6 +47,11 @@ export const ngonkaInput = z
   .meta({
     description: `nGNK: a string of digits (at most ${MAX_NGONKA}) or a JSON integer (at most ${Number.MAX_SAFE_INTEGER})`,
   });
+
+function branchMessage(input: unknown, errors: readonly (readonly { message: string }[])[]): string {
+  const branch = typeof input === 'string' ? 0 : typeof input === 'number' ? 1 : -1;
+  return errors[branch]?.[0]?.message ?? 'must be a string of digits or a JSON integer of nGNK';
+}
 
 /** The edge form of an amount: a decimal string. */
 export function formatNgonka(v: bigint): string {

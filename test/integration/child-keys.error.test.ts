@@ -51,6 +51,22 @@ describe('child keys: errors', () => {
     expect(((await res.json()) as any).error.message).toBe('The JSON body nests more than 64 levels deep');
   });
 
+  it('says why an amount is refused, whatever its JSON type', async () => {
+    const mk = await createMk();
+    const cases: [unknown, string][] = [
+      [1.5, 'must be an integer'],
+      [true, 'must be a string of digits or a JSON integer of nGNK'],
+      [{ ngonka: 1 }, 'must be a string of digits or a JSON integer of nGNK'],
+      ['1.5', 'must be a non-negative integer string of nGNK'],
+      [-1, 'must be non-negative'],
+    ];
+    for (const [limit, why] of cases) {
+      const res = await api('POST', children(mk.id), w.alice.token, { name: 'c', limit_daily_ngonka: limit });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toBe(`limit_daily_ngonka: ${why}`);
+    }
+  });
+
   it('says what the largest limit is, for too large a string or number', async () => {
     const mk = await createMk();
     for (const limit of ['9223372036854775808', '99999999999999999999', '1'.repeat(5000)]) {
