@@ -15,10 +15,13 @@ const email = z.string().trim().toLowerCase().max(254).pipe(z.email()).describe(
 const registerBody = z.strictObject({
   email,
   password: z.string().min(8).max(200),
+  // A form's empty optional field often arrives as null or "": no code. One pasted with spaces
+  // around it is the code.
   referral_code: z
     .string()
-    .regex(/^[0-9A-Za-z]{1,32}$/, 'must be a referral code')
-    .nullish(), // a form's empty optional field often arrives as null
+    .trim()
+    .pipe(z.union([z.literal(''), z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'must be a referral code')]))
+    .nullish(),
 });
 
 // The password cap keeps a huge body from buying a long scrypt run.
@@ -35,7 +38,7 @@ export function authRouter(ctx: Context): Router {
     const account = await registerAccount(ctx, {
       email: body.email,
       password: body.password,
-      referralCode: body.referral_code ?? undefined,
+      referralCode: body.referral_code || undefined,
       ip: req.ip ?? '',
     });
     const token = await signSession(ctx.config.JWT_SECRET, account.id, ctx.config.JWT_TTL_SECONDS);

@@ -67,10 +67,17 @@ describe('auth: happy', () => {
     });
     expect(c.status).toBe(201);
     expect(c.body.account.referred_by).toBe(b.body.account.id);
-    // A null code, as forms send an empty optional field, is no code.
-    const d = await register(uniqueEmail('ref-d'), 'correct horse', { referral_code: null });
-    expect(d.status).toBe(201);
-    expect(d.body.account.referred_by).toBeNull();
+    // One pasted with spaces around it is the code.
+    const padded = await register(uniqueEmail('ref-pad'), 'correct horse', {
+      referral_code: ` ${a.referral_code}\t`,
+    });
+    expect(padded.body.account?.referred_by, JSON.stringify(padded.body)).toBe(a.id);
+    // A null or empty code, as forms send an empty optional field, is no code.
+    for (const none of [null, '', '  ']) {
+      const d = await register(uniqueEmail('ref-d'), 'correct horse', { referral_code: none });
+      expect(d.status, JSON.stringify(d.body)).toBe(201);
+      expect(d.body.account.referred_by).toBeNull();
+    }
     const rows = await env.ctx.sql<{ id: string; referred_by: string | null }[]>`
       select id, referred_by from accounts where id in (${b.body.account.id}, ${c.body.account.id})`;
     expect(new Map(rows.map((r) => [r.id, r.referred_by]))).toEqual(
@@ -112,6 +119,7 @@ describe('auth: error', () => {
     [{ email: 'x@example.com', password: 12345678 }, 'password'],
     [{ email: 'x@example.com', password: 'correct horse', admin: true }, 'admin'],
     [{ email: 'x@example.com', password: 'correct horse', referral_code: 'NOSUCHCD' }, 'referral_code'],
+    [{ email: 'x@example.com', password: 'correct horse', referral_code: 'bad code!' }, 'referral_code'],
   ])('register %j → 400 naming %s', async (body, param) => {
     const res = await call(server.url, 'POST', '/api/auth/register', { body });
     expect(res.status).toBe(400);
