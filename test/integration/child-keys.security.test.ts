@@ -4,28 +4,33 @@ import { childKeyWorld } from '../helpers/child-key-world.js';
 const w = childKeyWorld();
 const { api, children, createMk, createChild, childState } = w;
 
+/** Every child-key route on management key `mkId` (child `childId`) with `token`: each answers `status`, `type`. */
+async function expectEveryRoute(mkId: string, childId: string, token: string, status: number, type: string) {
+  const calls = [
+    ['GET', children(mkId)],
+    ['POST', children(mkId)],
+    ['GET', `${children(mkId)}/${childId}`],
+    ['PATCH', `${children(mkId)}/${childId}`],
+    ['DELETE', `${children(mkId)}/${childId}`],
+  ] as const;
+  for (const [method, path] of calls) {
+    const res = await api(
+      method,
+      path,
+      token,
+      method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+    );
+    expect(res.status, `${method} ${path}`).toBe(status);
+    expect(res.body.error.type).toBe(type);
+  }
+}
+
 describe('child keys: security', () => {
   it("refuses a gm- key on a sibling management key's children (403)", async () => {
     const mk = await createMk();
     const sibling = await createMk();
     const c = await createChild(sibling.id);
-    const calls = [
-      ['GET', children(sibling.id)],
-      ['POST', children(sibling.id)],
-      ['GET', `${children(sibling.id)}/${c.id}`],
-      ['PATCH', `${children(sibling.id)}/${c.id}`],
-      ['DELETE', `${children(sibling.id)}/${c.id}`],
-    ] as const;
-    for (const [method, path] of calls) {
-      const res = await api(
-        method,
-        path,
-        mk.key,
-        method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
-      );
-      expect(res.status, `${method} ${path}`).toBe(403);
-      expect(res.body.error.type).toBe('permission_error');
-    }
+    await expectEveryRoute(sibling.id, c.id, mk.key, 403, 'permission_error');
     expect((await childState(c.id)).st).toBe('active');
   });
 
@@ -33,25 +38,8 @@ describe('child keys: security', () => {
     const mk = await createMk(w.alice);
     const bobsMk = await createMk(w.bob);
     const bobsChild = await createChild(bobsMk.id, { name: 'c' }, w.bob.token);
-    for (const id of [bobsMk.id, 'mk_doesnotexist']) {
-      const calls = [
-        ['GET', children(id)],
-        ['POST', children(id)],
-        ['GET', `${children(id)}/${bobsChild.id}`],
-        ['PATCH', `${children(id)}/${bobsChild.id}`],
-        ['DELETE', `${children(id)}/${bobsChild.id}`],
-      ] as const;
-      for (const [method, path] of calls) {
-        const res = await api(
-          method,
-          path,
-          mk.key,
-          method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
-        );
-        expect(res.status, `${method} ${path}`).toBe(404);
-        expect(res.body.error.type).toBe('not_found');
-      }
-    }
+    for (const id of [bobsMk.id, 'mk_doesnotexist'])
+      await expectEveryRoute(id, bobsChild.id, mk.key, 404, 'not_found');
     expect(await api('GET', `${children(bobsMk.id)}/${bobsChild.id}`, w.bob.token)).toMatchObject({
       status: 200,
       body: { name: 'c', status: 'active' },
