@@ -1,4 +1,5 @@
 import { GonkaStreamError } from './errors.js';
+import type { Verdict } from './failover.js';
 import { isContentChunk, readUsage } from './forced-fields.js';
 import type { TokenUsage } from './protocol.js';
 import { sseData } from './sse.js';
@@ -23,6 +24,16 @@ export interface ChatStream {
   cancel(): void;
 }
 
+/** A stream being opened: read ahead to its first content before anyone is answered. */
+export interface OpeningChatStream extends ChatStream {
+  /**
+   * Reads (and keeps, for `chunks`) the chunks before the first one with content, or to the end of
+   * a stream that has none. Rejects as `chunks` would if the stream breaks first: nothing was
+   * generated, so another node may be asked.
+   */
+  untilContent(): Promise<void>;
+}
+
 export function openChatStream(args: {
   node: string;
   response: NodeResponse;
@@ -30,10 +41,12 @@ export function openChatStream(args: {
   /** Longest wait for the next chunk; counted only while waiting on the node. */
   idleTimeoutMs: number;
   callerSignal?: AbortSignal;
-  detach(): void;
-  /** Called when the node breaks the stream (not when the caller stops): the pool should know. */
-  onBroken(): void;
-}): ChatStream {
+  /**
+   * Called once when the stream ends: 'ok' at the node's end, 'failed' when the node broke it,
+   * 'none' when the caller stopped it (the node is not to blame).
+   */
+  onEnd(v: Verdict): void;
+}): OpeningChatStream {
   const { response, controller } = args;
   let usage: TokenUsage | null = null;
   let content = 0;
@@ -49,6 +62,7 @@ export function openChatStream(args: {
 
   async function* iterate(): AsyncGenerator<Chunk> {
     let done = false;
+    let verdict: Verdict = 'none'; // a caller that stops reading early says nothing of the node
     try {
       const it = sseData(response.body)[Symbol.asyncIterator]();
       for (;;) {
@@ -81,33 +95,55 @@ export function openChatStream(args: {
         yield chunk;
       }
       if (!done) throw new GonkaStreamError(`${args.node} ended the stream before [DONE]`, args.node);
+      verdict = 'ok';
     } catch (err) {
       if (args.callerSignal?.aborted && !stalled) throw args.callerSignal.reason;
-      args.onBroken();
+      verdict = 'failed';
       if (err instanceof GonkaStreamError) throw err;
       const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
       throw new GonkaStreamError(`${args.node} ${what}`, args.node, { cause: err });
     } finally {
       waiting = false;
       clearTimeout(idle);
-      args.detach();
       // The caller left early or the stream broke: close the socket rather than drain it.
       if (!done) {
         controller.abort();
         response.destroy();
       }
+      args.onEnd(verdict);
     }
   }
 
   const gen = iterate();
+  const ahead: Chunk[] = []; // read by untilContent, not yet taken from `chunks`
+  let ended = false;
+  async function* chunks(): AsyncGenerator<Chunk> {
+    try {
+      for (let c = ahead.shift(); c; c = ahead.shift()) yield c;
+      if (!ended) yield* gen;
+    } finally {
+      // Left while handing out what was read ahead: `gen` is suspended and holds the connection.
+      if (!ended) await gen.return(undefined);
+    }
+  }
   return {
     node: args.node,
-    chunks: gen,
+    chunks: chunks(),
     usage: () => usage,
     contentChunks: () => content,
+    async untilContent() {
+      for (;;) {
+        const next = await gen.next();
+        if (next.done) {
+          ended = true;
+          return;
+        }
+        ahead.push(next.value);
+        if (isContentChunk(next.value)) return;
+      }
+    },
     cancel() {
       clearTimeout(idle);
-      args.detach();
       controller.abort();
       response.destroy();
       void gen.return(undefined);

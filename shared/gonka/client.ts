@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import { type ChatStream, openChatStream } from './chat-stream.js';
 import type { NodeInfo } from './discovery.js';
 import { GonkaUpstreamError } from './errors.js';
-import { type FailoverOptions, isRetryableStatus, withFailover } from './failover.js';
+import { type FailoverOptions, isRetryableStatus, type Verdict, withFailover } from './failover.js';
 import { readUsage } from './forced-fields.js';
 import type { NodePool } from './node-pool.js';
 import { CHAT_PATH, type TokenUsage } from './protocol.js';
@@ -99,8 +99,11 @@ export class GonkaClient {
   }
 
   /**
-   * A streaming completion. Resolves once a node answered 200, so failover happens before any
-   * byte reaches the client. Always asks the node for the usage chunk (billing needs it).
+   * A streaming completion. Resolves once a node's stream has its first content (or ended without
+   * any), so failover happens before any byte reaches the client, also for a node that answers 200
+   * and then breaks or stalls. The node's verdict for the pool is the stream's end: a node whose
+   * streams break trips its breaker like one that refuses. Always asks the node for the usage chunk
+   * (billing needs it).
    */
   async chatStream(body: Body, opts: CallOptions = {}): Promise<ChatStream> {
     const so = body.stream_options;
@@ -110,19 +113,27 @@ export class GonkaClient {
       stream_options: { ...(so && typeof so === 'object' ? so : {}), include_usage: true },
     };
     const text = JSON.stringify(upstream);
-    const served = await withFailover(this.failover(body, opts), (node, signal) =>
-      this.post(node, text, signal),
+    const served = await withFailover(
+      { ...this.failover(body, opts), deferVerdict: true },
+      async (node, signal, controller) => {
+        const end = lateBound<Verdict>();
+        const stream = openChatStream({
+          node: node.url,
+          response: await this.post(node, text, signal),
+          controller,
+          idleTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
+          callerSignal: opts.signal,
+          onEnd: end.fire, // before it is served, an end is withFailover's to judge (the attempt threw)
+        });
+        await stream.untilContent();
+        return { stream, end };
+      },
     );
-    const url = served.node.url;
-    return openChatStream({
-      node: url,
-      response: served.value,
-      controller: served.controller,
-      idleTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
-      callerSignal: opts.signal,
-      detach: served.detach,
-      onBroken: () => this.opts.pool.streamBroke(url),
+    served.value.end.bind((v) => {
+      served.detach();
+      served.verdict(v);
     });
+    return served.value.stream;
   }
 
   private failover(body: Body, opts: CallOptions): FailoverOptions {
@@ -175,4 +186,21 @@ function parseMaybeJson(raw: string): unknown {
   } catch {
     return raw.slice(0, 2000);
   }
+}
+
+/** A one-shot event whose handler may come after it fired (then it runs at once). */
+function lateBound<T>(): { fire(v: T): void; bind(handler: (v: T) => void): void } {
+  let fired: { v: T } | null = null;
+  let handler: ((v: T) => void) | null = null;
+  return {
+    fire(v) {
+      if (fired) return;
+      fired = { v };
+      handler?.(v);
+    },
+    bind(h) {
+      handler = h;
+      if (fired) h(fired.v);
+    },
+  };
 }

@@ -16,7 +16,15 @@ export interface FailoverOptions {
   signal?: AbortSignal;
   /** Where a failed node is logged: read only then (a request's context makes its logger on first use). */
   log?: { readonly logger?: Logger };
+  /**
+   * The winning node's verdict waits for `Served.verdict` (a stream: only its end says whether the
+   * node served it). Otherwise an answer is the node's success at once.
+   */
+  deferVerdict?: boolean;
 }
+
+/** How a served call ended for the node: it served it, it failed, or nothing was learned (the caller left). */
+export type Verdict = 'ok' | 'failed' | 'none';
 
 export interface Served<T> {
   value: T;
@@ -25,6 +33,8 @@ export interface Served<T> {
   controller: AbortController;
   /** Stops forwarding the caller's abort to `controller`; call when the response is finished. */
   detach(): void;
+  /** With `deferVerdict`, tells the pool how the call ended (once; later calls are ignored). */
+  verdict(v: Verdict): void;
 }
 
 export class AttemptTimeoutError extends Error {
@@ -44,7 +54,7 @@ export function isRetryableStatus(status: number): boolean {
  */
 export async function withFailover<T>(
   opts: FailoverOptions,
-  run: (node: NodeInfo, signal: AbortSignal) => Promise<T>,
+  run: (node: NodeInfo, signal: AbortSignal, controller: AbortController) => Promise<T>,
 ): Promise<Served<T>> {
   const { pool, signal } = opts;
   const deadline = performance.now() + opts.deadlineMs;
@@ -69,9 +79,18 @@ export async function withFailover<T>(
     );
     const started = performance.now();
     try {
-      const value = await run(node, controller.signal);
-      pool.success(node.url, performance.now() - started);
-      return { value, node, controller, detach };
+      const value = await run(node, controller.signal, controller);
+      const latencyMs = performance.now() - started;
+      let pending = opts.deferVerdict === true;
+      if (!pending) pool.success(node.url, latencyMs);
+      const verdict = (v: Verdict) => {
+        if (!pending) return;
+        pending = false;
+        if (v === 'ok') pool.success(node.url, latencyMs);
+        else if (v === 'failed') pool.failure(node.url);
+        else pool.release(node.url);
+      };
+      return { value, node, controller, detach, verdict };
     } catch (err) {
       detach();
       if (signal?.aborted) {

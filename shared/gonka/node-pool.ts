@@ -179,14 +179,6 @@ export class NodePool {
     e.breaker.onFailure(this.clock.now().getTime());
   }
 
-  /** A stream that was already counted a success broke mid-way: count it against the node. */
-  streamBroke(url: string): void {
-    const e = this.entries.get(url);
-    if (!e) return;
-    e.failures++;
-    e.breaker.onFailure(this.clock.now().getTime());
-  }
-
   /** The call ended without a verdict on the node (the client went away). */
   release(url: string): void {
     this.settle(url)?.breaker.onCancel();

@@ -211,6 +211,34 @@ describe('streams that end early', () => {
     },
   );
 
+  it('streams from another node when the first answers 200 and breaks before any content: billed once', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    stack.sim.nodes[0]!.setFaults({ cutAfterChunks: 0 });
+    const stream = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages: ask('Hello'),
+      max_tokens: 20,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let tokens = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) tokens = chunk.usage.total_tokens;
+    }
+    expect(text).toMatch(/\w+/);
+    expect(stack.sim.nodes[0]!.stats.requests).toBe(1);
+    expect(stack.sim.nodes[1]!.stats).toMatchObject({ requests: 1, served: 1 });
+
+    const holds = await settled(stack.env.ctx, c.accountId);
+    expect(holds.map((h) => h.status)).toEqual(['posted']);
+    const books = await accountBooks(stack.env.ctx, c.accountId);
+    expect(books.billed).toBe(1);
+    expect(books.balance).toBe(BALANCE - charge(tokens));
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
   it('calls no node for a client that hung up while it was admitted, and holds nothing for it', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const body = JSON.stringify({ model: MODEL, messages: ask('hello'), max_tokens: 50, stream: true });

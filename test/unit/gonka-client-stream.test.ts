@@ -85,6 +85,38 @@ describe('GonkaClient.chatStream', () => {
     expect((await collect(s.chunks)).error).toBeUndefined();
   });
 
+  it('fails over when a node answers 200 and breaks before any content', async () => {
+    sim.nodes[0]?.setFaults({ cutAfterChunks: 0 });
+    const s = await client().chatStream(body('hello there', { max_tokens: 5 }));
+    expect(s.node).toBe(sim.urls[1]);
+    const { seen, error } = await collect(s.chunks);
+    expect(error).toBeUndefined();
+    expect(countContentChunks(seen)).toBe(5);
+    const [first, second] = pool.status();
+    expect(first).toMatchObject({ consecutiveFailures: 1, inFlight: 0 });
+    expect(second).toMatchObject({ consecutiveFailures: 0, inFlight: 0, calls: 1 });
+  });
+
+  it("trips a node's breaker when its streams break mid-way, then streams from another node", async () => {
+    sim.nodes[0]?.setFaults({ cutAfterChunks: 2 });
+    for (let i = 0; i < 3; i++) {
+      const s = await client().chatStream(body('tell me more'));
+      expect(s.node).toBe(sim.urls[0]); // the 200 and its first content came: served by it
+      expect((await collect(s.chunks)).error).toBeInstanceOf(GonkaStreamError);
+    }
+    expect(pool.status()[0]).toMatchObject({ state: 'open', consecutiveFailures: 3, inFlight: 0 });
+    const s = await client().chatStream(body('tell me more'));
+    expect(s.node).toBe(sim.urls[1]);
+    expect((await collect(s.chunks)).error).toBeUndefined();
+  });
+
+  it('counts a stream as in flight on its node until it ends', async () => {
+    const s = await client().chatStream(body('slowly [[sim delay=20]]', { max_tokens: 4 }));
+    expect(pool.status().find((n) => n.url === s.node)?.inFlight).toBe(1);
+    await collect(s.chunks);
+    expect(pool.status().find((n) => n.url === s.node)).toMatchObject({ inFlight: 0, calls: 1 });
+  });
+
   it('throws when the stream is cut after N chunks; the chunks seen are countable', async () => {
     const s = await client().chatStream(body('tell me more [[sim cut=3]]'));
     const { seen, error } = await collect(s.chunks);
