@@ -22,7 +22,7 @@ export interface GonkaClientOptions {
   maxAttempts?: number;
   /** Per attempt; for a stream, the wait for the first byte and then between chunks. @default 60_000 */
   timeoutMs?: number;
-  /** All attempts of one request together. @default 120_000 */
+  /** All attempts of one request together. @default timeoutMs × maxAttempts: each attempt its full time */
   deadlineMs?: number;
   logger?: Logger;
 }
@@ -137,12 +137,14 @@ export class GonkaClient {
   }
 
   private failover(body: Body, opts: CallOptions): FailoverOptions {
+    const maxAttempts = this.opts.maxAttempts ?? 3;
+    const attemptTimeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
     return {
       pool: this.opts.pool,
       model: typeof body.model === 'string' ? body.model : undefined,
-      maxAttempts: this.opts.maxAttempts ?? 3,
-      attemptTimeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000,
-      deadlineMs: opts.deadlineMs ?? this.opts.deadlineMs ?? 120_000,
+      maxAttempts,
+      attemptTimeoutMs,
+      deadlineMs: opts.deadlineMs ?? this.opts.deadlineMs ?? attemptTimeoutMs * maxAttempts,
       signal: opts.signal,
       log: opts.log ?? this.opts,
     };

@@ -28,10 +28,14 @@ export class GonkaUpstreamError extends Error {
     readonly body: unknown,
     readonly retryable: boolean,
     readonly attempts = 1,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; timedOut?: boolean },
   ) {
     super(message, options);
+    this.timedOut = options?.timedOut ?? false;
   }
+
+  /** The last attempt got no answer in its time (status is then null). */
+  readonly timedOut: boolean;
 }
 
 /**

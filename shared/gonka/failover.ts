@@ -123,7 +123,7 @@ export async function withFailover<T>(
     last.body,
     true,
     tried.size,
-    { cause: last },
+    { cause: last, timedOut: last.timedOut },
   );
 }
 
@@ -131,5 +131,8 @@ function toUpstreamError(err: unknown, url: string): GonkaUpstreamError {
   if (err instanceof GonkaUpstreamError) return err;
   const reason =
     err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-  return new GonkaUpstreamError(`${url}: ${reason}`, null, null, true, 1, { cause: err });
+  return new GonkaUpstreamError(`${url}: ${reason}`, null, null, true, 1, {
+    cause: err,
+    timedOut: err instanceof AttemptTimeoutError,
+  });
 }

@@ -46,6 +46,9 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
         },
       );
     }
+    // A node took the request and did not answer in time: it failed (502), and waiting for
+    // capacity would not help.
+    if (err.timedOut) return new ApiError('upstream_error', 'The model did not answer in the time allowed');
     // Every node was out of capacity, had no executors, or could not be reached: nobody can serve
     // this model now (503). A node that answered with a server error failed (502).
     if (err.status === null || err.status === 429 || err.status === 503) return noCapacity(model.id);

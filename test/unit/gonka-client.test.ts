@@ -82,6 +82,19 @@ describe('GonkaClient.chat', () => {
     expect((await dead.chat(body('x'))).node).not.toBe('http://127.0.0.1:9');
   });
 
+  it('says when every attempt timed out, as it does not for nodes out of reach', async () => {
+    for (const n of sim.nodes) n.setFaults({ latencyMs: 1_000 });
+    const slow = await client({ timeoutMs: 100 })
+      .chat(body('x'))
+      .catch((e: unknown) => e);
+    expect(slow).toMatchObject({ status: null, attempts: 2, timedOut: true });
+    const dead = new GonkaClient({ pool: new NodePool(['http://127.0.0.1:9']), mode: 'none' });
+    expect(await dead.chat(body('x')).catch((e: unknown) => e)).toMatchObject({
+      status: null,
+      timedOut: false,
+    });
+  });
+
   it('fails over from a node that cuts its JSON answer mid-body', async () => {
     // Headers promise 2000 bytes, half arrive, then the socket closes: not an answer to bill.
     const cutter = createServer((_req, res) => {

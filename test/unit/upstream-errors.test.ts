@@ -33,6 +33,17 @@ describe('what a node says, as a child key’s client reads it', () => {
     );
   });
 
+  it('calls nodes that took the request and never answered a failure (502), not a lack of capacity', () => {
+    const opts = (timedOut: boolean) => ({ timedOut });
+    const timedOut = new GonkaUpstreamError('no answer in time', null, null, true, 3, opts(true));
+    expect(upstreamToApiError(timedOut, model)).toMatchObject({
+      type: 'upstream_error',
+      message: 'The model did not answer in the time allowed',
+    });
+    const unreachable = new GonkaUpstreamError('ECONNREFUSED', null, null, true, 3, opts(false));
+    expect(upstreamToApiError(unreachable, model)?.type).toBe('upstream_unavailable');
+  });
+
   it('blames the client only for a refusal of its request, never for the node refusing the gateway', () => {
     for (const status of [401, 403]) {
       const err = new GonkaUpstreamError(
