@@ -71,7 +71,9 @@ export async function serveChatCompletion(
 
   let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
   try {
-    result = await deps.upstream.client.chat(chat.upstreamBody, { log: ctx });
+    // Within its hold's life, as a stream is: past it the sweeper may void the hold (then unbilled).
+    const deadlineMs = ctx.config.SYNC_STREAM_MAX_SECONDS * 1000;
+    result = await deps.upstream.client.chat(chat.upstreamBody, { log: ctx, deadlineMs });
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     throw upstreamToApiError(err, chat.model) ?? err;
