@@ -44,6 +44,18 @@ export class ModelCatalog {
     };
   }
 
+  /**
+   * A model the gateway may sell that has no price now: the nodes' prices were never fetched, or an
+   * alias's model is missing from them. Its requests wait for the nodes (503), not a 400 saying the
+   * model does not exist, which a client would never retry.
+   */
+  unpriced(publicId: string): boolean {
+    const aliases = this.config.MODEL_ALIASES;
+    if (aliases.size === 0) return this.pricing.updatedAt === null;
+    const upstream = aliases.get(publicId);
+    return upstream !== undefined && this.pricing.price(upstream) === undefined;
+  }
+
   list(): ServedModel[] {
     const aliases = this.config.MODEL_ALIASES;
     const ids = aliases.size > 0 ? [...aliases.keys()] : this.pricing.models().map((m) => m.id);

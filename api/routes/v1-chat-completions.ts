@@ -48,7 +48,7 @@ export async function serveChatCompletion(
   let chat: PreparedChat;
   try {
     body = parse(chatCompletionBody, input);
-    chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
+    chat = prepareChat(body, deps.upstream.models, ctx.config);
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err);
   }

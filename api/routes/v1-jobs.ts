@@ -52,7 +52,7 @@ export async function serveJobSubmission(
     body = parse(createJobBody, input);
     if (body.request.stream)
       throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
-    chat = prepareChat(body.request, (id) => deps.upstream.models.resolve(id), ctx.config, 'request.');
+    chat = prepareChat(body.request, deps.upstream.models, ctx.config, 'request.');
     // Refuse a private or unresolvable webhook_url now, not at delivery time.
     if (body.webhook_url)
       await assertWebhookUrl(body.webhook_url, {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
+import { noCapacity } from '../../shared/inference/upstream-errors.js';
 import type { ServedModel } from '../../shared/models.js';
 import type { Upstream } from '../../shared/upstream.js';
 
@@ -36,6 +37,7 @@ export function retrieveModel(ctx: Context, upstream: Upstream): RequestHandler 
   return (req, res) => {
     const id = ([] as string[]).concat(req.params.id ?? []).join('/');
     const m = upstream.models.resolve(id);
+    if (!m && upstream.models.unpriced(id)) throw noCapacity(id);
     if (!m) throw new ApiError('not_found', `The model '${id}' does not exist`, { code: 'model_not_found' });
     res.json(modelObject(ctx, m));
   };

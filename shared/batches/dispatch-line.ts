@@ -20,7 +20,8 @@ export type LineOutcome =
   | { kind: 'failed' }
   | { kind: 'skipped' }
   | { kind: 'money_refused'; error: ApiError }
-  | { kind: 'rate_limited'; retryAfterMs: number }
+  /** Dispatch stops and resumes after this: the key's RPM window is full, or no node can price the model yet. */
+  | { kind: 'wait'; retryAfterMs: number }
   | { kind: 'key_refused'; error: ApiError };
 
 /** The line stopped being pending while it was admitted: roll the admission back. */
@@ -41,8 +42,10 @@ export async function admitLine(
   const body = line.request as ChatCompletionBody;
   let chat: ReturnType<typeof prepareChat>;
   try {
-    chat = prepareChat(body, (id) => deps.upstream.models.resolve(id), ctx.config);
+    chat = prepareChat(body, deps.upstream.models, ctx.config);
   } catch (err) {
+    if (err instanceof ApiError && err.type === 'upstream_unavailable')
+      return { kind: 'wait', retryAfterMs: ctx.config.PRICING_REFRESH_SECONDS * 1000 };
     if (err instanceof ApiError) return failLine(ctx, line.id, err); // e.g. a model no longer served
     throw err;
   }
@@ -67,7 +70,7 @@ export async function admitLine(
     if (MONEY_ERRORS.includes(err.type)) return { kind: 'money_refused', error: err };
     switch (err.type) {
       case 'rate_limit_exceeded':
-        return { kind: 'rate_limited', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
+        return { kind: 'wait', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
       case 'invalid_api_key':
         return { kind: 'key_refused', error: err };
       default:

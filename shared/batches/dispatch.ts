@@ -115,8 +115,8 @@ async function fillSlots(
         return { dispatched, retryAfterMs: null };
       }
     }
-    const limited = outcomes.find((o) => o.kind === 'rate_limited');
-    if (limited) return { dispatched, retryAfterMs: limited.retryAfterMs };
+    const wait = outcomes.find((o) => o.kind === 'wait');
+    if (wait) return { dispatched, retryAfterMs: wait.retryAfterMs };
     const refused = outcomes.flatMap((o, i) => (o.kind === 'money_refused' ? [{ o, line: lines[i]! }] : []));
     if (refused.length === 0) continue;
     if (live + dispatched > 0) return { dispatched, retryAfterMs: null };

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
-import type { ServedModel } from '../models.js';
+import type { ModelCatalog, ServedModel } from '../models.js';
+import { noCapacity } from './upstream-errors.js';
 
 /**
  * The OpenAI chat completion body, checked where the gateway relies on it (model, messages, token
@@ -50,17 +51,19 @@ export interface PreparedChat {
  */
 export function prepareChat(
   body: ChatCompletionBody,
-  resolve: (id: string) => ServedModel | undefined,
+  models: Pick<ModelCatalog, 'resolve' | 'unpriced'>,
   config: Config,
   /** Where the body sits in the request, for the error's `param` (`request.` in POST /v1/jobs). */
   paramPrefix = '',
 ): PreparedChat {
-  const model = resolve(body.model);
-  if (!model)
+  const model = models.resolve(body.model);
+  if (!model) {
+    if (models.unpriced(body.model)) throw noCapacity(body.model);
     throw new ApiError('invalid_request_error', `The model '${body.model}' does not exist`, {
       param: `${paramPrefix}model`,
       code: 'model_not_found',
     });
+  }
   // The smaller of the two caps the client set, else the default.
   const cap = Math.min(
     body.max_tokens ?? Number.POSITIVE_INFINITY,

@@ -21,10 +21,13 @@ export function scrub(text: string, model?: { id: string; upstream: string }): s
 /** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
 const CLIENT_FAULTS = new Set([400, 404, 413, 422]);
 
-const noCapacity = (model: string) =>
+/** No node can serve the model now: a 503 the client may retry after a moment (Retry-After). */
+export const noCapacity = (model: string) =>
   new ApiError(
     'upstream_unavailable',
     `No capacity is available for model '${model}' right now; retry shortly`,
+    {},
+    { 'retry-after': '1' },
   );
 
 /**

@@ -104,6 +104,7 @@ describe('sync chat when nodes fail', () => {
       const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
       expect(err.status).toBe(503);
       expect(err.type).toBe('upstream_unavailable');
+      expect(err.headers?.get('retry-after')).toBe('1');
       expectWhiteLabelled([err.message, JSON.stringify(err.error)], own.sim);
       const holds = await settled(own.env.ctx, c.accountId);
       expect(holds.map((h) => h.status)).toEqual(['voided']);

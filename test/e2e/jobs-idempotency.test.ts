@@ -162,7 +162,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(retry.body.id).toBe(slow.jobId);
 
     // The slow submission's write comes at last: refused (409, retry), its reservation given back.
-    const chat = prepareChat(body.request, (id) => stack.deps.upstream.models.resolve(id), stack.env.config);
+    const chat = prepareChat(body.request, stack.deps.upstream.models, stack.env.config);
     const late = submitJob(stack.env.ctx, stack.deps, {
       key,
       chat,
