@@ -27,13 +27,18 @@ export function redisOutOfReach(redis: Redis): boolean {
   return redis.status !== 'ready' && connectedOnce.has(redis);
 }
 
-/** Connection options for BullMQ, which then owns (and closes) the connections it makes. */
+/**
+ * Connection options for BullMQ, which then owns (and closes) the connections it makes: what
+ * ioredis reads from the same URL, TLS included for `rediss://` (plain TCP to a TLS port is reset,
+ * and the queues would stall while the command connection works).
+ */
 export function redisOptionsFromUrl(url: string): {
   host: string;
   port: number;
   username?: string;
   password?: string;
   db: number;
+  tls?: { servername: string };
   maxRetriesPerRequest: null;
 } {
   const u = new URL(url);
@@ -43,6 +48,7 @@ export function redisOptionsFromUrl(url: string): {
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     db: Number(u.pathname.replace('/', '') || 0),
+    ...(u.protocol === 'rediss:' ? { tls: { servername: u.hostname } } : {}),
     maxRetriesPerRequest: null,
   };
 }
