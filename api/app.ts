@@ -15,7 +15,7 @@ import { accountRouter } from './routes/account.js';
 import { ADMIN_QUEUES_PATH, adminQueuesLanding, adminQueuesRouter } from './routes/admin-queues.js';
 import { adminTopupsRouter } from './routes/admin-topups.js';
 import { authRouter } from './routes/auth.js';
-import { childKeysRouter } from './routes/child-keys.js';
+import { CHILD_KEYS_MOUNT, childKeysRouter } from './routes/child-keys.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
@@ -62,7 +62,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use('/api/account', accountRouter(ctx));
   app.use('/api/admin/topups', adminTopupsRouter(ctx));
   app.use('/api/management/keys', managementKeysRouter(ctx));
-  app.use('/api/management/keys/:id/children', childKeysRouter(ctx));
+  app.use(CHILD_KEYS_MOUNT, childKeysRouter(ctx));
   app.use('/api/webhooks', webhooksRouter(ctx));
 
   app.use('/api/jobs', ownerJobsRouter(ctx, deps?.queues));

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { observeHttpRequest } from '../../shared/metrics/registry.js';
+import { CHILD_KEYS_MOUNT } from '../routes/child-keys.js';
 
 /** An answer slower than this is logged at warn. */
 const SLOW_MS = 2000;
@@ -83,18 +84,56 @@ const ID_SEGMENT = /^[a-z]+_[\w-]{6,}$/;
 const PREFIXES = ['/dashboard', '/admin/queues', '/v1', '/api'];
 
 /**
- * A request's route for the metrics: its path with ids as `:id` where a route served it (Express
- * set `req.route`); else its prefix (`/v1/*`: the dashboard's files, a refused key) or `unmatched`
- * (a client's typo or a scanner must not add a series per path it tries).
+ * At most this many route labels; later ones count as `other`. The routes give a few dozen: the
+ * cap only bounds what a path the folding below does not foresee could add, since every label
+ * keeps its series (and their memory) for the life of the process.
+ */
+const MAX_ROUTE_LABELS = 300;
+const labels = new Set<string>();
+
+/**
+ * A request's route for the metrics: the route's own pattern (`/v1/jobs/:id`, `/v1/models/*id`)
+ * under the path its router is mounted at (ids there folded to `:id`) where a route served it
+ * (Express set `req.route`), whatever id the request named, found or not; else its prefix
+ * (`/v1/*`: the dashboard's files, a refused key) or `unmatched` (a client's typo or a scanner must
+ * not add a series per path it tries).
  */
 function routeLabel(req: Request, url: string): string {
   const prefix = PREFIXES.find((p) => url === p || url.startsWith(`${p}/`));
   // The dashboard's and the queue board's files are one route each, whoever served them.
   if (!req.route || prefix === '/dashboard' || prefix === '/admin/queues')
     return prefix ? `${prefix}/*` : 'unmatched';
-  const path = url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url;
-  return path
-    .split('/')
-    .map((s) => (ID_SEGMENT.test(s) ? ':id' : s))
-    .join('/');
+  const label = matchedRoute((req.route as { path?: unknown }).path, url);
+  if (labels.has(label)) return label;
+  if (labels.size >= MAX_ROUTE_LABELS) return 'other';
+  labels.add(label);
+  return label;
+}
+
+function matchedRoute(pattern: unknown, url: string): string {
+  const path = (url.length > 1 && url.endsWith('/') ? url.slice(0, -1) : url).toLowerCase();
+  const segments = path.split('/');
+  const own = typeof pattern === 'string' ? pattern.split('/').filter(Boolean) : [];
+  // The mount is what precedes the route's own segments; a wildcard's may be any number, so
+  // there the mount ends where the route's literal segments begin.
+  const wildcard = own.findIndex((s) => s.startsWith('*'));
+  let mountEnd = segments.length - own.length;
+  if (wildcard >= 0) {
+    const literal = own.slice(0, wildcard).join('/').toLowerCase();
+    mountEnd = segments.findIndex((_, i) => segments.slice(i, i + wildcard).join('/') === literal);
+  }
+  if (mountEnd < 0) mountEnd = segments.length;
+  return [...mountPattern(segments.slice(0, mountEnd)), ...own].join('/');
+}
+
+const PARAM_MOUNT = CHILD_KEYS_MOUNT.split('/');
+
+/** A mount path as its pattern: the child keys' mount by its own, elsewhere ids folded. */
+function mountPattern(segments: string[]): string[] {
+  if (
+    segments.length === PARAM_MOUNT.length &&
+    PARAM_MOUNT.every((p, i) => p.startsWith(':') || p === segments[i])
+  )
+    return PARAM_MOUNT;
+  return segments.map((s) => (ID_SEGMENT.test(s) ? ':id' : s));
 }

@@ -40,6 +40,9 @@ const revokedConflict = () =>
  * `gm-` key (the middleware refuses a sibling's). Every change is published to Redis after its commit,
  * so admission applies it on the very next request.
  */
+/** Where the child-key routes are mounted: the one mount with a parameter of its own. */
+export const CHILD_KEYS_MOUNT = '/api/management/keys/:id/children';
+
 export function childKeysRouter(ctx: Context): Router {
   const r = Router({ mergeParams: true });
   r.use(requireOwnerOrManagementKey(ctx));

@@ -84,13 +84,29 @@ describe('GET /metrics', () => {
     expect((await v1('GET', '/v1/jobs/job_doesnotexist0001')).status).toBe(404);
     expect((await v1('GET', `/no/such/${Date.now()}`)).status).toBe(404);
     expect((await call(stack.server.url, 'GET', '/v1/models', { token: 'gc-unknown' })).status).toBe(401);
+    // Whatever a path names, found or not, its route's pattern is the label.
+    expect((await v1('GET', '/v1/jobs/x1')).status).toBe(404);
+    expect((await v1('GET', '/v1/models/m1')).status).toBe(404);
+    expect((await v1('GET', '/v1/models/M2/deeper')).status).toBe(404);
+    expect((await v1('GET', `/v1/models/${SIM_MODEL_QWQ_32B}`)).status).toBe(200);
+    expect((await call(stack.server.url, 'GET', '/api/account/ledger/le_5', { token: c.jwt })).status).toBe(
+      404,
+    );
+    const children = await call(stack.server.url, 'GET', '/api/management/keys/zz1/children', {
+      token: c.jwt,
+    });
+    expect(children.status).toBe(404);
     const text = await (await get('/metrics')).text();
     const count = (labels: string) => sample(text, 'gateway_http_request_duration_seconds_count', labels);
     expect(count('method="POST",route="/v1/chat/completions",status="200"')).toBeGreaterThan(0);
     expect(count('method="GET",route="/v1/jobs/:id",status="404"')).toBeGreaterThanOrEqual(2);
     expect(count('method="GET",route="unmatched",status="404"')).toBeGreaterThan(0);
     expect(count('method="GET",route="/v1/*",status="401"')).toBeGreaterThan(0);
-    expect(text).not.toContain('job_doesnotexist');
+    expect(count('method="GET",route="/v1/models/*id",status="404"')).toBe(2);
+    expect(count('method="GET",route="/v1/models/*id",status="200"')).toBeGreaterThan(0);
+    expect(count('method="GET",route="/api/account/ledger/:id",status="404"')).toBe(1);
+    expect(count('method="GET",route="/api/management/keys/:id/children",status="404"')).toBe(1);
+    for (const raw of ['job_doesnotexist', '/x1', 'm1', 'le_5', 'zz1']) expect(text).not.toContain(raw);
   });
 
   it('counts each Gonka node’s calls and failed calls', async () => {
