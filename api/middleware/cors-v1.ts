@@ -10,7 +10,7 @@ import cors from 'cors';
  */
 const v1Cors = cors({
   origin: '*',
-  methods: ['GET', 'POST', 'OPTIONS'],
+  methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], // DELETE: /v1/files/:id
   // Whatever headers a preflight asks for (the cors package echoes them when none are listed): the
   // official openai client sends its own (x-stainless-*, openai-*) from a browser too, and with no
   // credentials a header can do nothing the key could not.

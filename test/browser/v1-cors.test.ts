@@ -107,6 +107,13 @@ describe('/v1 across origins', () => {
       body: JSON.stringify(chat),
     });
     expect(refused).toMatchObject({ status: 402, body: { error: { type: 'child_key_limit' } } });
+
+    // DELETE /v1/files/:id is a method the preflight must allow (a missing file's 404 is readable).
+    const deleted = await fromSite(`${stack.server.url}/v1/files/file_doesnotexist0`, {
+      method: 'DELETE',
+      headers: { authorization: auth.authorization },
+    });
+    expect(deleted).toMatchObject({ status: 404, body: { error: { type: 'not_found' } } });
   });
 
   it('keeps the owner API to the dashboard: another origin cannot read it', async () => {
