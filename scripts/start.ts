@@ -29,7 +29,21 @@ import { startWorkers } from '../workers/index.js';
 const ROLES = ['api', 'workers', 'scheduler'] as const;
 type Role = (typeof ROLES)[number];
 
-const { values } = parseArgs({ options: { roles: { type: 'string', default: ROLES.join(',') } } });
+const USAGE = `Usage: node dist/start.mjs [--roles ${ROLES.join(',')}]
+Runs the gateway's roles (all by default) with the configuration in the environment (README, Configuration).`;
+let values: { roles: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: { roles: { type: 'string', default: ROLES.join(',') }, help: { type: 'boolean', short: 'h' } },
+  }));
+} catch (err) {
+  console.error(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const roles = new Set(values.roles.split(',').map((r) => r.trim()) as Role[]);
 for (const r of roles)
   if (!ROLES.includes(r)) {

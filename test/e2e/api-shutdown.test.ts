@@ -223,6 +223,16 @@ describe('api process start-up', () => {
     }
   }, 40_000);
 
+  it('prints its usage for --help, and for an unknown option the option and the usage, not a stack', async () => {
+    const run = promisify(execFile);
+    const help = await run(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--help']);
+    expect(help.stdout).toMatch(/^Usage: node dist\/start.mjs \[--roles api,workers,scheduler\]/);
+    const failed = await start(['--bogus'], {});
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toMatch(/^Unknown option '--bogus'\nUsage: /);
+    expect(failed?.stderr).not.toMatch(/\n\s+at /);
+  }, 40_000);
+
   it('refuses an unknown role with a message naming --roles', async () => {
     const failed = await start(['--roles', 'api,bogus'], {});
     expect(failed?.code).toBe(1);
