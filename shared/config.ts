@@ -66,6 +66,12 @@ export const configSchema = z
       .url()
       .regex(/^rediss?:\/\//i, 'must be a redis:// (or rediss://) URL')
       .default('redis://127.0.0.1:6379'),
+    /**
+     * A command Redis has not answered in this long fails (a request gets a 503 with Retry-After):
+     * without it, a Redis that stops answering without closing the connection (a partition) would
+     * hold every request until the client gave up. BullMQ's blocking connections have none.
+     */
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(5000),
     /** Namespace for admission keys and BullMQ queues, so several gateways (or tests) can share one Redis. */
     REDIS_PREFIX: z
       .string()

@@ -29,7 +29,7 @@ export function createContext(
   opts: { clock?: Clock; logger?: Logger; lookupHost?: HostLookup } = {},
 ): Context {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   // Without a listener ioredis prints each connection error raw to stderr, outside the JSON log;
   // the requests it fails say so themselves (503), this only records that Redis is out of reach.
   followRedis(redis, redisOutageLog(logger, 'commands'));

@@ -93,15 +93,18 @@ const PG_CONNECTION_CODES = new Set([
   'CONNECTION_DESTROYED',
 ]);
 
+/** What ioredis says of a command it gave up on: closed connection, no answer in REDIS_COMMAND_TIMEOUT_MS. */
+const REDIS_GAVE_UP = new Set(['Connection is closed.', 'Command timed out']);
+
 /**
  * Redis or Postgres unreachable: ioredis gives up on a command after its retries
- * (MaxRetriesPerRequestError) or refuses it on a closed connection; postgres.js names the failure
- * in `code`. Logged all the same (sendError logs what is not an ApiError first).
+ * (MaxRetriesPerRequestError), on a closed connection or after its command timeout; postgres.js
+ * names the failure in `code`. Logged all the same (sendError logs what is not an ApiError first).
  */
 function isConnectionError(err: unknown): boolean {
   const e = err as { name?: unknown; message?: unknown; code?: unknown };
   if (e?.name === 'MaxRetriesPerRequestError') return true;
-  if (typeof e?.message === 'string' && e.message === 'Connection is closed.') return true;
+  if (typeof e?.message === 'string' && REDIS_GAVE_UP.has(e.message)) return true;
   return typeof e?.code === 'string' && PG_CONNECTION_CODES.has(e.code);
 }
 

@@ -6,11 +6,15 @@ export type { Redis };
  * One ioredis connection for commands. BullMQ workers need their own blocking connections
  * (`maxRetriesPerRequest: null`), made by the queue module.
  */
-export function createRedis(url: string, opts: { blocking?: boolean } = {}): Redis {
+export function createRedis(
+  url: string,
+  opts: { blocking?: boolean; commandTimeoutMs?: number } = {},
+): Redis {
   const redis = new Redis(url, {
     maxRetriesPerRequest: opts.blocking ? null : 3,
     enableAutoPipelining: !opts.blocking,
     lazyConnect: false,
+    ...(opts.blocking || !opts.commandTimeoutMs ? {} : { commandTimeout: opts.commandTimeoutMs }),
   });
   redis.once('ready', () => connectedOnce.add(redis));
   return redis;

@@ -3,7 +3,7 @@ import { createQueues, type Queues } from '../../shared/queues.js';
 import { startWorkers } from '../../workers/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { capturedLogger } from '../helpers/logs.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { redisBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { logger, lines } = capturedLogger('debug');
@@ -13,10 +13,9 @@ let queues: Queues;
 let stopWorkers: () => Promise<void>;
 
 beforeAll(async () => {
-  const redis = new URL(inject('redisUrl'));
-  proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-  redis.host = `127.0.0.1:${proxy.port}`;
-  env = await createTestEnv({ env: { REDIS_URL: redis.toString() }, logger });
+  let url: string;
+  ({ proxy, url } = await redisBehindProxy(inject('redisUrl')));
+  env = await createTestEnv({ env: { REDIS_URL: url }, logger });
   queues = createQueues(env.ctx);
   stopWorkers = startWorkers(env.ctx, { queues });
   await queues.get('settlement').waitUntilReady(); // a producer connection, as the api has

@@ -3,16 +3,15 @@ import { reachesRedis } from '../../shared/queues.js';
 import { startWorkers } from '../../workers/index.js';
 import { startSettlementWorker } from '../../workers/settlement.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { redisBehindProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 let proxy: TcpProxy;
 let env: TestEnv;
 
 beforeAll(async () => {
-  const redis = new URL(inject('redisUrl'));
-  proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-  redis.host = `127.0.0.1:${proxy.port}`;
-  env = await createTestEnv({ env: { REDIS_URL: redis.toString() } });
+  let url: string;
+  ({ proxy, url } = await redisBehindProxy(inject('redisUrl')));
+  env = await createTestEnv({ env: { REDIS_URL: url } });
 });
 afterAll(async () => {
   await env?.close();
