@@ -55,17 +55,23 @@ export function createApiServer(ctx: Context, deps?: AppDeps): Server {
  * know whether it was served. For DRAIN_LINGER_MS each is left to bring its next request, answered
  * with `Connection: close`; only those still idle after that are ended.
  */
-export function closeApiServer(server: Server): Promise<void> {
+export function closeApiServer(
+  server: Server,
+  /** Then `onOverdue` runs, once, if connections are still open (the api ends its open streams). */
+  overdue?: { afterMs: number; onOverdue(): void },
+): Promise<void> {
   return new Promise((resolve) => {
     let sweep: NodeJS.Timeout | undefined;
     const linger = setTimeout(() => {
       server.closeIdleConnections();
       sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
     }, DRAIN_LINGER_MS);
+    const late = overdue && setTimeout(overdue.onOverdue, overdue.afterMs);
     // net.Server's close: stop listening, done once every connection has ended. (http.Server's
     // own close() also ends the idle connections right away.)
     netClose.call(server, () => {
       clearTimeout(linger);
+      clearTimeout(late);
       clearInterval(sweep);
       resolve();
     });

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import { endOpenStreams } from '../api/routes/v1-chat-stream.js';
 import { closeApiServer, createApiServer } from '../api/server.js';
 import { runBelowApi } from '../shared/background-priority.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
@@ -185,7 +186,15 @@ if (roles.has('api') && upstream) {
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     }),
   );
-  stops.push(() => closeApiServer(server));
+  stops.push(() =>
+    closeApiServer(server, {
+      afterMs: config.SHUTDOWN_STREAM_DRAIN_MS,
+      onOverdue: () => {
+        const streams = endOpenStreams();
+        if (streams > 0) ctx.logger.warn({ streams }, 'shutdown: ending the streams still open');
+      },
+    }),
+  );
 }
 
 /** A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late one). */

@@ -186,6 +186,12 @@ export const configSchema = z
      */
     SHUTDOWN_HANDOFF_WAIT_MS: positiveInt.default(10_000),
     /**
+     * How long a stopping api lets its streams run (they may run SYNC_STREAM_MAX_SECONDS); those
+     * still open then end with an error event and are billed for what was sent, so the process
+     * exits before an orchestrator's kill (docker-compose gives the api 30 s) cuts them unbilled.
+     */
+    SHUTDOWN_STREAM_DRAIN_MS: positiveInt.default(15_000),
+    /**
      * How long the settlement worker waits for other jobs (other processes' groups) to share its
      * transaction, and an async job's or batch line's hand-off for others to share its settlement job.
      * An inference worker's slot waits for its hand-off, so this wait bounds how fast a slot turns.

@@ -23,6 +23,32 @@ export const syncHoldTtlMs = (config: Config) =>
 /** A stream stopped at SYNC_STREAM_MAX_SECONDS. */
 class StreamTooLong extends Error {}
 
+/** A stream stopped because the api is shutting down (endOpenStreams). */
+class ServerStopping extends Error {}
+
+/** This process's open streams, each as the function that stops it (endOpenStreams). */
+const openStreams = new Set<() => void>();
+
+/**
+ * Stop every open stream as the api shuts down: each ends with an error event telling the client
+ * to retry and is billed for what was sent, as at SYNC_STREAM_MAX_SECONDS. Returns how many.
+ */
+export function endOpenStreams(): number {
+  const n = openStreams.size;
+  for (const stop of openStreams) stop();
+  return n;
+}
+
+const stoppingError = () =>
+  new ApiError(
+    'service_unavailable',
+    'The server is restarting and stopped this stream; retry the request',
+    {},
+    {
+      'retry-after': '1',
+    },
+  );
+
 /**
  * The SSE half of sync chat. A client that goes away aborts the node call; whatever was generated
  * until then is billed (the node's usage when it arrived, else the content chunks seen plus an
@@ -54,14 +80,19 @@ export async function streamChat(
   // Stopped before its hold could go stale: a stream served past its hold's life would be free.
   const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
   const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);
+  const stop = () => abort.abort(new ServerStopping());
+  openStreams.add(stop);
 
   let stream: ChatStream;
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal, log: ctx });
   } catch (err) {
     clearTimeout(deadline);
+    openStreams.delete(stop);
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
-    if (abort.signal.aborted && !(abort.signal.reason instanceof StreamTooLong)) return; // nobody to answer
+    const reason: unknown = abort.signal.reason;
+    if (reason instanceof ServerStopping) throw stoppingError();
+    if (abort.signal.aborted && !(reason instanceof StreamTooLong)) return; // nobody to answer
     throw upstreamToApiError(err, chat.model) ?? err;
   }
 
@@ -80,11 +111,12 @@ export async function streamChat(
     }
     res.end('data: [DONE]\n\n');
   } catch (err) {
-    if (abort.signal.reason instanceof StreamTooLong) {
-      const stopped = new ApiError(
-        'upstream_error',
-        `The stream reached its ${limitS} s limit and was stopped`,
-      );
+    const reason: unknown = abort.signal.reason;
+    if (reason instanceof StreamTooLong || reason instanceof ServerStopping) {
+      const stopped =
+        reason instanceof ServerStopping
+          ? stoppingError()
+          : new ApiError('upstream_error', `The stream reached its ${limitS} s limit and was stopped`);
       res.end(`data: ${JSON.stringify(errorBody(stopped))}\n\n`);
     } else if (!abort.signal.aborted) {
       ctx.logger.warn({ err, holdId }, 'upstream stream broke');
@@ -94,6 +126,7 @@ export async function streamChat(
     }
   } finally {
     clearTimeout(deadline);
+    openStreams.delete(stop);
     await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { SIM_MODEL_QWQ_32B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
@@ -97,6 +97,60 @@ describe('api process shutdown', () => {
       await stop();
     }
   });
+
+  it('ends streams still open after SHUTDOWN_STREAM_DRAIN_MS with an error event, bills what was sent, and exits', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SHUTDOWN_STREAM_DRAIN_MS: '1000',
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        'api listening',
+        async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true,
+      );
+      // A token every 200 ms: seconds past the drain.
+      const messages = [{ role: 'user' as const, content: 'a long story [[sim delay=200]]' }];
+      const whole = simulateCompletion(messages, 200).completionTokens;
+      expect(whole).toBeGreaterThan(15);
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.childKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: SIM_MODEL_QWQ_32B, messages, max_tokens: 200, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      const first = await reader.read(); // the stream is running
+      text += new TextDecoder().decode(first.value);
+      await stopProcess(api, 'SIGTERM');
+      expect(api.exitCode).toBe(0);
+      for (let r = await reader.read(); !r.done; r = await reader.read())
+        text += new TextDecoder().decode(r.value);
+      const events = text.split('\n\n').filter(Boolean);
+      const last = JSON.parse(events.at(-1)!.replace(/^data: /, ''));
+      expect(last).toMatchObject({ error: { type: 'service_unavailable' } });
+      expect(last.error.message).toMatch(/restarting/);
+      const sent = events.filter((e) => e.includes('"delta"')).length;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(whole);
+    } finally {
+      await stopProcess(api, 'SIGKILL');
+    }
+    // Handed to settlement before it exited: billed for what was sent.
+    const stop = startWorkers(stack.env.ctx, stack.deps);
+    try {
+      await waitFor('stream settled', async () => {
+        const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+        return a.body.held_ngonka === '0' && BigInt(a.body.balance_ngonka) < 1_000_000_000n;
+      });
+    } finally {
+      await stop();
+    }
+  }, 40_000);
 
   it('ends its kept-alive connections once their requests are answered, so a busy client cannot hold it open', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
