@@ -22,13 +22,26 @@ export class LeaderLock {
     this.key = `${ctx.config.REDIS_PREFIX}:sched:leader`;
   }
 
-  /** Renew the lock if held, else try to take it. False on any Redis error: a task then waits. */
-  async acquireOrRenew(): Promise<boolean> {
+  /**
+   * Renew the lock if held, else try to take it. False on any Redis error: a task then waits.
+   * Calls made while one is in flight (tasks ticking in the same second) share its answer: two
+   * racing SET NX would leave the loser believing the lock another's, though it holds our token.
+   */
+  acquireOrRenew(): Promise<boolean> {
+    this.asking ??= this.ask().finally(() => {
+      this.asking = undefined;
+    });
+    return this.asking;
+  }
+
+  private asking: Promise<boolean> | undefined;
+
+  private async ask(): Promise<boolean> {
     const started = performance.now();
     try {
-      let ok = false;
-      if (this.heldUntil > 0)
-        ok = (await this.ctx.scripts.run('renewLock', [this.key], [this.token, this.ttlMs])) === 1;
+      // Renewed whenever Redis holds our token, whatever this process believed: a belief lost
+      // (a failed call) must not leave the lock held and unused until it expires.
+      let ok = (await this.ctx.scripts.run('renewLock', [this.key], [this.token, this.ttlMs])) === 1;
       if (!ok) ok = (await this.ctx.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
       // Count the TTL from before the round trip, and keep a margin for clock drift between hosts.
       this.heldUntil = ok ? started + this.ttlMs * 0.8 : 0;

@@ -85,6 +85,23 @@ describe('scheduler: one leader among replicas', () => {
     await next.stop();
   });
 
+  it('a new leader whose tasks tick in the same second runs them all, and keeps the lock', async () => {
+    const dead = new Scheduler(w.env.ctx, [counting('t').task], { catchUpOnStart: false, lockTtlMs: 1500 });
+    expect(await dead.runTask('t')).toBe('ran');
+    await sleep(1700); // the old leader died without releasing; its lock has expired
+    const tasks = ['a', 'b', 'c'].map((name) => counting(name));
+    const next = new Scheduler(
+      w.env.ctx,
+      tasks.map((t) => t.task),
+      { catchUpOnStart: false, lockTtlMs: 1500 },
+    );
+    // Three ticks at once race for the free lock: all run, and the lock stays ours after.
+    expect(await Promise.all(['a', 'b', 'c'].map((t) => next.runTask(t)))).toEqual(['ran', 'ran', 'ran']);
+    expect(await next.runTask('a')).toBe('ran');
+    expect(await dead.runTask('t')).toBe('not_leader');
+    await next.stop();
+  });
+
   it('logs a run that did something at info, and the idle runs and quiet tasks at debug only', async () => {
     const { logger, lines } = capturedLogger('info');
     const results: unknown[] = [{ expired: 0, emitted: 0 }, { expired: 2, emitted: 2 }, { closed: [] }, 3];
