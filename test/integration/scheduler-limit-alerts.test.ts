@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
+import type { KeyLimitUsageRow } from '../../shared/db/queries/limit-usage.js';
+import {
+  claimPendingSchedulerEvents,
+  insertSchedulerEvents,
+} from '../../shared/db/queries/scheduler-events.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
-import { limitAlerts } from '../../shared/scheduler/tasks/limit-alerts.js';
+import { limitAlerts, thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { deliveriesOf, hold, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 
@@ -19,6 +24,18 @@ async function spend(f: KeyFixture, cost: number): Promise<void> {
   const id = await hold(w.env.ctx, f.key, BigInt(cost));
   await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
 }
+
+const usageRow = (f: KeyFixture): KeyLimitUsageRow => ({
+  id: f.key.id,
+  account_id: f.accountId,
+  management_key_id: f.key.management_key_id,
+  limit_daily_ngonka: null,
+  limit_monthly_ngonka: null,
+  day_settled: 0n,
+  month_settled: 0n,
+  day_reserved: 0n,
+  month_reserved: 0n,
+});
 
 const alerts = async (f: KeyFixture) =>
   (await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold')).map((d) => {
@@ -64,6 +81,26 @@ describe('scheduler: limit alerts', () => {
       'daily:80:1000/1000',
       'monthly:80:2000/2500',
     ]);
+  });
+
+  it('hands a key’s 80% to the emitter before its 100% raised in the same run', async () => {
+    clock.set('2026-11-29T10:00:00.000Z');
+    const f = await watchedKey({ limitDaily: 1000n });
+    const rolledBack = new Error('rolled back');
+    let claimed: unknown[] = [];
+    await w.env.ctx.sql
+      .begin(async (tx) => {
+        const full = { ...usageRow(f), limit_daily_ngonka: 1000n, day_settled: 1000n };
+        await insertSchedulerEvents(tx, thresholdEvents(full, clock.now()).reverse());
+        claimed = (await claimPendingSchedulerEvents(tx, 100))
+          .filter((e) => e.account_id === f.accountId)
+          .map((e) => e.data.threshold);
+        throw rolledBack; // the events are this test's only
+      })
+      .catch((err: unknown) => {
+        if (err !== rolledBack) throw err;
+      });
+    expect(claimed).toEqual([80, 100]);
   });
 
   it('ignores keys without limits, zero limits and other accounts, and survives a lost watermark', async () => {
