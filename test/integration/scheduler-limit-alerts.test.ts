@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import type { KeyLimitUsageRow } from '../../shared/db/queries/limit-usage.js';
 import {
   claimPendingSchedulerEvents,
   insertSchedulerEvents,
@@ -8,6 +7,7 @@ import {
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { limitAlerts, thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { limitUsageRow } from '../helpers/limit-usage-row.js';
 import { deliveriesOf, hold, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
@@ -25,17 +25,8 @@ async function spend(f: KeyFixture, cost: number): Promise<void> {
   await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: cost, completionTokens: 0 }]);
 }
 
-const usageRow = (f: KeyFixture): KeyLimitUsageRow => ({
-  id: f.key.id,
-  account_id: f.accountId,
-  management_key_id: f.key.management_key_id,
-  limit_daily_ngonka: null,
-  limit_monthly_ngonka: null,
-  day_settled: 0n,
-  month_settled: 0n,
-  day_reserved: 0n,
-  month_reserved: 0n,
-});
+const usageRow = (f: KeyFixture) =>
+  limitUsageRow({ id: f.key.id, account_id: f.accountId, management_key_id: f.key.management_key_id });
 
 const alerts = async (f: KeyFixture) =>
   (await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold')).map((d) => {

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyLimitUsageRow } from '../../shared/db/queries/limit-usage.js';
 import { periodsToCheck, thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
+import { limitUsageRow } from '../helpers/limit-usage-row.js';
 
-const row = (o: Partial<KeyLimitUsageRow>): KeyLimitUsageRow => ({
-  id: 'ck_1',
-  account_id: 'acct_1',
-  management_key_id: 'mk_1',
-  limit_daily_ngonka: null,
-  limit_monthly_ngonka: null,
-  day_settled: 0n,
-  month_settled: 0n,
-  day_reserved: 0n,
-  month_reserved: 0n,
-  ...o,
-});
+const row = limitUsageRow;
 const at = new Date('2028-02-29T23:59:59.000Z');
 const keys = (r: KeyLimitUsageRow) => thresholdEvents(r, at).map((e) => e.dedupeKey);
 
