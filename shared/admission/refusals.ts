@@ -48,12 +48,17 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
       // The script's decimal strings, exact; '-1' where the key has no such limit.
       const remaining = (v: string | number | undefined) =>
         Number(v) < 0 ? null : BigInt(v ?? 0).toString();
+      const [daily, monthly] = [remaining(a), remaining(b)];
+      // With something left, it is this request's worst case (prompt + max_tokens) that does not fit.
+      const spent = daily === '0' || monthly === '0';
       return new ApiError(
         'child_key_limit',
-        'This key has reached its spending limit',
+        spent
+          ? 'This key has reached its spending limit'
+          : "This request's maximum cost (its prompt and max_tokens) is more than the key has left of its spending limit; lower max_tokens or wait for the reset",
         {
-          daily_remaining: remaining(a),
-          monthly_remaining: remaining(b),
+          daily_remaining: daily,
+          monthly_remaining: monthly,
           daily_resets_at: dayResetsAt(now).toISOString(),
           monthly_resets_at: monthResetsAt(now).toISOString(),
         },
