@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { validate as validCron } from 'node-cron';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
@@ -7,6 +8,8 @@ import { z } from 'zod';
 const envBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const positiveInt = z.coerce.number().int().positive();
+
+const HEX_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
 
 /** An http(s) URL with no user or password in it (a Gonka node's: fetch refuses credentials in one). */
 function isPlainHttpUrl(raw: string): boolean {
@@ -104,7 +107,14 @@ export const configSchema = z
     GONKA_API_KEY: z.string().optional(),
     GONKA_PRIVATE_KEY: z
       .string()
-      .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex')
+      .regex(HEX_KEY, 'must be 32 bytes of hex')
+      // Zero, or the curve order or past it, is no key (signing would throw at start-up).
+      .refine(
+        (v) => !HEX_KEY.test(v) || secp256k1.utils.isValidSecretKey(Buffer.from(v.replace(/^0x/, ''), 'hex')),
+        {
+          message: 'is not a valid secp256k1 private key (zero, or not below the curve order)',
+        },
+      )
       .optional(),
     /**
      * Public model ids and the upstream model each maps to: `fast=Qwen/QwQ-32B,smart=Qwen/...`.

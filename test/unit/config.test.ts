@@ -34,6 +34,19 @@ describe('configuration', () => {
     expect(loadConfig(ok, quiet)).toMatchObject(ok);
   });
 
+  it('refuses a GONKA_PRIVATE_KEY that is hex but no secp256k1 key, naming it', () => {
+    const order = 'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141';
+    for (const GONKA_PRIVATE_KEY of ['0'.repeat(64), order, `0x${order}`])
+      expect(() => loadConfig({ GONKA_PRIVATE_KEY }, quiet)).toThrow(
+        /GONKA_PRIVATE_KEY: is not a valid secp256k1 private key/,
+      );
+    expect(() => loadConfig({ GONKA_PRIVATE_KEY: 'xyz' }, quiet)).toThrow(
+      /GONKA_PRIVATE_KEY: must be 32 bytes of hex$/m,
+    );
+    const key = `0x${'0'.repeat(63)}1`;
+    expect(loadConfig({ GONKA_PRIVATE_KEY: key }, quiet).GONKA_PRIVATE_KEY).toBe(key);
+  });
+
   it('refuses a Gonka node URL that is not http(s) or carries credentials, without echoing them', () => {
     for (const GONKA_NODES of ['http://user:nodesecretpw@127.0.0.1:19400', 'ftp://node.example.com']) {
       let message = '';
