@@ -19,7 +19,15 @@ export interface Upstream {
 export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<Upstream> {
   const { config, logger } = ctx;
   const pool = new NodePool(nodeUrls, { clock: ctx.clock });
-  const pricing = new PricingCache({ pool, intervalMs: config.PRICING_REFRESH_SECONDS * 1000, logger });
+  const pricing = new PricingCache({
+    pool,
+    intervalMs: config.PRICING_REFRESH_SECONDS * 1000,
+    // In bearer mode the upstream is a broker, which may answer nothing without its token.
+    ...(config.GONKA_API_KEY && !config.GONKA_PRIVATE_KEY
+      ? { headers: { authorization: `Bearer ${config.GONKA_API_KEY}` } }
+      : {}),
+    logger,
+  });
   await pricing
     .start()
     .catch((err: unknown) => logger.warn({ err }, 'first pricing fetch failed; retrying on schedule'));

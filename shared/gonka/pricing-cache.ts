@@ -10,6 +10,8 @@ export interface PricingCacheOptions {
   timeoutMs?: number;
   /** Nodes tried per refresh before giving up until the next one. @default 3 */
   maxAttempts?: number;
+  /** Sent with each fetch: a broker's bearer token (bearer mode). */
+  headers?: Record<string, string>;
   logger?: Logger;
 }
 
@@ -68,35 +70,38 @@ export class PricingCache {
     return this.inFlight;
   }
 
+  /**
+   * Asks the nodes in turn, starting one further each refresh. Not through the pool's pick and
+   * verdicts: a node that answers its prices but fails completions must stay tripped for
+   * completions, and its latency is a completion's, not a price read's.
+   */
   private async fetchPrices(): Promise<void> {
-    const { pool } = this.opts;
-    const tried = new Set<string>();
+    const nodes = this.opts.pool.nodes();
     let lastError: unknown = new Error('no Gonka node available for pricing');
-    for (let i = 0; i < this.maxAttempts; i++) {
-      const node = pool.pick(tried);
-      if (!node) break;
-      tried.add(node.url);
-      const started = performance.now();
+    const start = this.turn++;
+    for (let i = 0; i < Math.min(this.maxAttempts, nodes.length); i++) {
+      const node = nodes[(start + i) % nodes.length]!;
       try {
         const res = await fetch(`${node.url}${PRICING_PATH}`, {
           signal: AbortSignal.timeout(this.timeoutMs),
+          ...(this.opts.headers ? { headers: this.opts.headers } : {}),
         });
         if (!res.ok) {
           await res.body?.cancel();
           throw new Error(`pricing from ${node.url}: HTTP ${res.status}`);
         }
         const parsed = pricingResponseSchema.parse(await res.json());
-        pool.success(node.url, performance.now() - started);
         const next = new Map<string, bigint>();
         for (const m of parsed.models) next.set((m.id ?? m.model_id) as string, m.price_per_token);
         this.prices = next;
         this.updatedAt = Date.now();
         return;
       } catch (err) {
-        pool.failure(node.url);
         lastError = err;
       }
     }
     throw lastError;
   }
+
+  private turn = 0;
 }

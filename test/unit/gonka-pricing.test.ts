@@ -52,6 +52,29 @@ describe('PricingCache', () => {
     expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
   });
 
+  it("sends a broker's bearer token with its reads", async () => {
+    sim = await startSimulator({ nodes: 1, auth: 'bearer', bearerToken: 'broker-token' });
+    const pool = new NodePool(sim.urls);
+    await expect(new PricingCache({ pool }).refresh()).rejects.toThrow(/HTTP 401/);
+    cache = new PricingCache({ pool, headers: { authorization: 'Bearer broker-token' } });
+    await cache.refresh();
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
+  });
+
+  it("leaves the nodes' health for completions alone: a tripped node stays tripped", async () => {
+    sim = await startSimulator({ nodes: 1 });
+    const pool = new NodePool(sim.urls);
+    for (let i = 0; i < 3; i++) pool.failure(sim.urls[0]!); // its completions failed
+    cache = new PricingCache({ pool });
+    await cache.refresh();
+    expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(5n);
+    expect(pool.status()[0]).toMatchObject({
+      state: 'open',
+      consecutiveFailures: 3,
+      latencyEwmaMs: undefined,
+    });
+  });
+
   it('reads the older `model_id` field and digit-string prices exactly', () => {
     const parsed = pricingResponseSchema.parse({
       unit_of_compute_price: 2,

@@ -127,6 +127,8 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
           address,
           network,
           auth,
+          // A broker (bearer mode) serves nothing without its token; a node's reads are public.
+          readAuth: opts.auth === 'bearer' ? auth : () => ({ ok: true }),
           baseLatencyMs: opts.latencyMs ?? 0,
           logger: opts.logger,
         }),

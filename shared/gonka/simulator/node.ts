@@ -40,6 +40,8 @@ export async function startNode(opts: {
   address: string;
   network: SimNetwork;
   auth: AuthCheck;
+  /** For GET /v1/models and /v1/governance/pricing. */
+  readAuth: AuthCheck;
   baseLatencyMs: number;
   logger?: Logger;
 }): Promise<NodeServer> {
@@ -69,8 +71,12 @@ export async function startNode(opts: {
       }
       return handleChat(res, body, ctx);
     }
-    if (req.method === 'GET' && path === MODELS_PATH) return sendJson(res, 200, opts.network.modelsBody());
-    if (req.method === 'GET' && path === PRICING_PATH) return sendJson(res, 200, opts.network.pricingBody());
+    if (req.method === 'GET' && (path === MODELS_PATH || path === PRICING_PATH)) {
+      const check = opts.readAuth(req.headers, Buffer.alloc(0));
+      if (!check.ok) return sendError(res, 401, check.reason, 'authentication_error');
+      const network = opts.network;
+      return sendJson(res, 200, path === MODELS_PATH ? network.modelsBody() : network.pricingBody());
+    }
     if (req.method === 'GET' && path === PARTICIPANTS_PATH)
       return sendJson(res, 200, opts.network.participantsBody());
     if (req.method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, ctx.stats);
