@@ -54,6 +54,9 @@ describe('GET /metrics', () => {
     await waitFor('settled', async () => (await findHold(ctx.sql, id))?.status === 'voided');
     await reconcileCheck(ctx, stack.deps.queues);
     await admitJob(ctx, f, 10n); // recorded, never enqueued: a queued job for the gauge
+    // A node's latency is its completions' (a price read sets none).
+    const ask = { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 };
+    await stack.deps.upstream.client.chat(ask);
 
     const res = await get('/metrics');
     expect(res.status).toBe(200);
