@@ -103,6 +103,12 @@ export const configSchema = z
           message: 'each node must be an http(s):// URL without user:password (bearer mode: GONKA_API_KEY)',
         }),
       ),
+    /**
+     * GONKA_NODES are seeds: the pool is every participant they list (GET
+     * /v1/epochs/current/participants, with each node's address for signing), read again on
+     * SCHEDULER_REFRESH_CRON for a new epoch's. Off: exactly the nodes GONKA_NODES names.
+     */
+    GONKA_DISCOVERY: envBool.default(false),
     /** Bearer token for gateway/broker upstreams (bearer mode). */
     GONKA_API_KEY: z.string().optional(),
     GONKA_PRIVATE_KEY: z

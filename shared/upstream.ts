@@ -18,7 +18,10 @@ export interface Upstream {
  */
 export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<Upstream> {
   const { config, logger } = ctx;
-  const pool = new NodePool(nodeUrls, { clock: ctx.clock });
+  const pool = config.GONKA_DISCOVERY
+    ? await discoveredPool(ctx, nodeUrls)
+    : new NodePool(nodeUrls, { clock: ctx.clock });
+  if (config.GONKA_PRIVATE_KEY) await checkAddresses(ctx, pool);
   const pricing = new PricingCache({
     pool,
     intervalMs: config.PRICING_REFRESH_SECONDS * 1000,
@@ -49,4 +52,43 @@ export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<
       pricing.stop();
     },
   };
+}
+
+/** The participants GONKA_NODES list; the seeds alone (found again on refresh) if none answers now. */
+async function discoveredPool(ctx: Context, seeds: string[]): Promise<NodePool> {
+  try {
+    const pool = await NodePool.discover(seeds, { clock: ctx.clock });
+    ctx.logger.info({ nodes: pool.size }, 'gonka nodes discovered');
+    return pool;
+  } catch (err) {
+    ctx.logger.warn(
+      { err },
+      'gonka node discovery failed; using GONKA_NODES until a refresh finds the participants',
+    );
+    return NodePool.seeded(seeds, { clock: ctx.clock });
+  }
+}
+
+/**
+ * Signed mode signs for each node's transfer address, which a node configured by URL is asked for
+ * (its own participant list must name that URL). Asked now, so a node that cannot be signed for
+ * is one error line at start naming it, not a 503 on every request routed to it.
+ */
+async function checkAddresses(ctx: Context, pool: NodePool): Promise<void> {
+  await Promise.all(
+    pool
+      .nodes()
+      .map((n) =>
+        n.address
+          ? null
+          : pool
+              .addressOf(n.url)
+              .catch((err: unknown) =>
+                ctx.logger.error(
+                  { err, node: n.url },
+                  'no transfer address for this node: signed requests to it will fail (its participant list must name this URL; GONKA_DISCOVERY=true takes the URLs from that list)',
+                ),
+              ),
+      ),
+  );
 }

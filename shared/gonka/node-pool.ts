@@ -69,6 +69,16 @@ export class NodePool {
     return pool;
   }
 
+  /**
+   * A pool of the seeds themselves that refresh() replaces with the participants they list, as a
+   * discovered pool: where the first discovery failed (the network unreachable at start-up).
+   */
+  static seeded(seeds: readonly string[], opts: NodePoolOptions = {}): NodePool {
+    const pool = new NodePool(seeds, opts);
+    pool.seeds = [...seeds];
+    return pool;
+  }
+
   /** Re-reads the participant list (a new epoch); nodes that stay keep their health. */
   async refresh(): Promise<void> {
     if (!this.seeds) return;

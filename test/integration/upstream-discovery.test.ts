@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_MODEL_QWQ_32B, type Simulator, startSimulator } from '../../shared/gonka/simulator/index.js';
+import { createUpstream } from '../../shared/upstream.js';
+import { createTestEnv } from '../helpers/context.js';
+import { capturedLogger } from '../helpers/logs.js';
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await startSimulator({ nodes: 3, auth: 'signed' });
+});
+afterAll(() => sim?.close());
+
+const KEY = '44'.repeat(32);
+
+describe('the upstream at start-up', () => {
+  it('with GONKA_DISCOVERY, calls every participant its seed lists, and signs for each', async () => {
+    const env = await createTestEnv({ env: { GONKA_DISCOVERY: 'true', GONKA_PRIVATE_KEY: KEY } });
+    const upstream = await createUpstream(env.ctx, [sim.urls[1]!]);
+    try {
+      expect(
+        upstream.pool
+          .nodes()
+          .map((n) => n.url)
+          .sort(),
+      ).toEqual([...sim.urls].sort());
+      expect(upstream.pool.nodes().every((n) => n.address?.startsWith('gonka1'))).toBe(true);
+      for (let i = 0; i < 6; i++) {
+        const r = await upstream.client.chat({
+          model: SIM_MODEL_QWQ_32B,
+          messages: [{ role: 'user', content: `hi ${i}` }],
+          max_tokens: 2,
+        });
+        expect(r.usage.completion_tokens).toBeGreaterThan(0);
+      }
+    } finally {
+      await upstream.close();
+      await env.close();
+    }
+  });
+
+  it('in signed mode, names at start a node it cannot sign for (its URL not in its participant list)', async () => {
+    const { logger, lines } = capturedLogger('info');
+    const env = await createTestEnv({ env: { GONKA_PRIVATE_KEY: KEY }, logger });
+    const stranger = sim.urls[0]!.replace('127.0.0.1', 'localhost');
+    const upstream = await createUpstream(env.ctx, [stranger, sim.urls[1]!]);
+    try {
+      const errors = lines.filter((l) => l.level === 50);
+      expect(errors).toMatchObject([
+        { msg: expect.stringMatching(/^no transfer address for this node/), node: stranger },
+      ]);
+    } finally {
+      await upstream.close();
+      await env.close();
+    }
+  });
+});
