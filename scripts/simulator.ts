@@ -7,7 +7,7 @@ import { createLogger } from '../shared/logger.js';
  * SIM_NODES (2) nodes on consecutive ports from SIM_PORT (9100), auth SIM_AUTH (none|bearer|signed),
  * SIM_BEARER_TOKEN for bearer mode, SIM_LATENCY_MS before every answer, SIM_HOST (127.0.0.1).
  */
-const env = z
+const parsed = z
   .object({
     SIM_NODES: z.coerce.number().int().min(1).max(64).default(2),
     SIM_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
@@ -17,7 +17,18 @@ const env = z
     SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0),
     LOG_LEVEL: z.string().default('info'),
   })
-  .parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+  .refine((e) => e.SIM_AUTH !== 'bearer' || e.SIM_BEARER_TOKEN, {
+    message: 'required when SIM_AUTH=bearer',
+    path: ['SIM_BEARER_TOKEN'],
+  })
+  .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+if (!parsed.success) {
+  // One line per variable, as the gateway's own configuration errors: no stack.
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  console.error(`Invalid simulator configuration:\n${lines.join('\n')}`);
+  process.exit(1);
+}
+const env = parsed.data;
 
 const logger = createLogger(env.LOG_LEVEL, 'simulator');
 const sim = await startSimulator({

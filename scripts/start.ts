@@ -65,7 +65,8 @@ try {
   throw err;
 }
 const bootLogger = createLogger(config.LOG_LEVEL);
-for (const m of notices) bootLogger.warn(m);
+// Only the api signs and reads sessions: a workers or scheduler process has no use for JWT_SECRET.
+for (const m of notices) if (roles.has('api') || !m.startsWith('JWT_SECRET')) bootLogger.warn(m);
 
 // A process with no api role (workers, scheduler) yields the CPU to the api's requests (BACKGROUND_NICE).
 if (!roles.has('api') && config.BACKGROUND_NICE > 0) {
