@@ -36,6 +36,8 @@ export class Scheduler {
   readonly lock: LeaderLock;
   private readonly crons: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<RunOutcome>>();
+  /** Tasks whose run in flight has already been reported as outlasting a tick. */
+  private readonly overdue = new Set<string>();
   private renewTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | null = null;
 
@@ -70,8 +72,21 @@ export class Scheduler {
     const task = this.tasks.find((t) => t.name === name);
     if (!task) throw new Error(`no scheduler task ${name}`);
     const inFlight = this.running.get(name);
-    if (inFlight) return inFlight.then(() => 'busy' as const);
-    const p = this.execute(task).finally(() => this.running.delete(name));
+    if (inFlight) {
+      // Once per run: a run outlasting its ticks (a lock held elsewhere, a huge backlog) shows.
+      if (!this.overdue.has(name)) {
+        this.overdue.add(name);
+        this.ctx.logger.warn(
+          { task: name },
+          'scheduled task still running at its next tick; ticks skipped until it ends',
+        );
+      }
+      return inFlight.then(() => 'busy' as const);
+    }
+    const p = this.execute(task).finally(() => {
+      this.running.delete(name);
+      this.overdue.delete(name);
+    });
     this.running.set(name, p);
     return p;
   }
@@ -93,8 +108,9 @@ export class Scheduler {
       recordTaskRun(task.name, true);
       // A run that did something (expired keys, closed a day, voided holds) is worth an operator's
       // eye; the many that found nothing to do are not.
-      const level = !task.quiet && didWork(result) ? 'info' : 'debug';
-      log[level]({ result, ms: Math.round(performance.now() - started) }, 'scheduled task done');
+      const ms = Math.round(performance.now() - started);
+      const level = ms >= SLOW_RUN_MS ? 'warn' : !task.quiet && didWork(result) ? 'info' : 'debug';
+      log[level]({ result, ms }, 'scheduled task done');
       return 'ran';
     } catch (err) {
       recordTaskRun(task.name, false);
@@ -124,6 +140,9 @@ export class Scheduler {
     return this.stopping;
   }
 }
+
+/** A run this long is logged at warn, whatever it did: every task's usual run takes milliseconds. */
+const SLOW_RUN_MS = 30_000;
 
 /** Whether a task's result reports work done: a count above zero or a list with something in it. */
 function didWork(result: unknown): boolean {

@@ -111,10 +111,40 @@ describe('scheduler: one leader among replicas', () => {
     ];
     const s = new Scheduler({ ...w.env.ctx, logger }, tasks, { catchUpOnStart: false });
     await s.runAll();
-    expect(lines.map((l) => [l.task, l.result])).toEqual([
+    const done = lines.filter((l) => l.msg === 'scheduled task done');
+    expect(done.map((l) => [l.task, l.result])).toEqual([
       ['t1', { expired: 2, emitted: 2 }],
       ['t3', 3],
     ]);
+    await s.stop();
+  });
+
+  it('says when this process starts and stops leading, and when a run outlasts its next ticks (once)', async () => {
+    const { logger, lines } = capturedLogger('info');
+    let finish!: () => void;
+    const slow: SchedulerTask = {
+      name: 'slow',
+      cron: '0 0 1 1 *',
+      run: () =>
+        new Promise<void>((r) => {
+          finish = r;
+        }),
+    };
+    const s = new Scheduler({ ...w.env.ctx, logger }, [slow], { catchUpOnStart: false, lockTtlMs: 1500 });
+    const first = s.runTask('slow');
+    await waitFor('running', async () => finish !== undefined);
+    const ticks = [s.runTask('slow'), s.runTask('slow')];
+    finish();
+    expect(await Promise.all([first, ...ticks])).toEqual(['ran', 'busy', 'busy']);
+    const said = lines.map((l) => l.msg);
+    expect(said.filter((m) => m === 'scheduler: this process leads')).toHaveLength(1);
+    expect(said.filter((m) => m?.toString().startsWith('scheduled task still running'))).toHaveLength(1);
+
+    // Another replica takes the lock (this one's expired meanwhile): this one says it lost it.
+    await w.env.ctx.redis.set(`${w.env.config.REDIS_PREFIX}:sched:leader`, 'another-replica');
+    expect(await s.runTask('slow')).toBe('not_leader');
+    expect(lines.at(-1)).toMatchObject({ level: 40, msg: 'scheduler: this process no longer leads' });
+    await w.env.ctx.redis.del(`${w.env.config.REDIS_PREFIX}:sched:leader`);
     await s.stop();
   });
 });
