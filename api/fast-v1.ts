@@ -7,7 +7,7 @@ import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
 import { jsonBodyProblem } from '../shared/json-body-check.js';
 import { withLogFields } from '../shared/log-context.js';
 import type { AppDeps } from './app.js';
-import { logWhenFinished } from './middleware/access-log.js';
+import { logWhenFinished, noteKey } from './middleware/access-log.js';
 import { refusedBeforeAdmission } from './middleware/child-key.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';
@@ -72,6 +72,7 @@ async function serve(
     // 400 carries the key's RPM headers like every other /v1 answer (as on the Express path).
     const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
     const key = await authenticateChildKey(ctx, bearerToken(req));
+    noteKey(res, key);
     if (body instanceof BodyFault) throw await refusedBeforeAdmission(ctx, key, res, body.err);
     await route(withLogFields(ctx, { requestId }), deps, key, body, res, req.headers);
   } catch (err) {

@@ -9,7 +9,17 @@ const SLOW_MS = 2000;
 
 /** Where the error middleware leaves a request's unexpected error for its access line. */
 const FAILURE = Symbol('failure');
-type Failed = ServerResponse & { [FAILURE]?: unknown };
+/** Where a /v1 request's child key is left for its access line. */
+const KEY = Symbol('key');
+type Failed = ServerResponse & { [FAILURE]?: unknown; [KEY]?: { id: string; account_id: string } };
+
+/**
+ * The child key a /v1 request authenticated as, for its access line: a refusal (402, 429) says
+ * whose it was. Ids only, never the key.
+ */
+export function noteKey(res: ServerResponse, key: { id: string; account_id: string }): void {
+  (res as Failed)[KEY] = key;
+}
 
 /**
  * The error a request failed with (a bug, Postgres or Redis out of reach), logged by its access
@@ -59,11 +69,13 @@ export function logWhenFinished(
             ? 'warn'
             : 'debug';
     if (!logger.isLevelEnabled(level)) return;
+    const key = (res as Failed)[KEY];
     const line = {
       requestId,
       req: { method: req.method, url },
       res: { statusCode: status },
       responseTime: Math.round(ms),
+      ...(key ? { keyId: key.id, accountId: key.account_id } : {}),
     };
     if (err === undefined) logger[level](line, 'request completed');
     else logger[level]({ ...line, err }, 'request errored');

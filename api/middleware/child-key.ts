@@ -8,11 +8,13 @@ import { bearerToken } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { ApiError } from '../../shared/errors.js';
+import { noteKey } from './access-log.js';
 
 /** /v1 routes: a child key only (a `gm-` key is 403, anything unknown 401). */
 export function requireChildKey(ctx: Context): RequestHandler {
   return async (req, res, next) => {
     res.locals.childKey = await authenticateChildKey(ctx, bearerToken(req));
+    noteKey(res, res.locals.childKey);
     next();
   };
 }

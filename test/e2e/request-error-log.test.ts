@@ -57,3 +57,31 @@ describe('a request that fails with a 500', () => {
     }
   });
 });
+
+describe('a /v1 refusal', () => {
+  it('names the child key and account on its access line, on the fast path and Express alike', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url, { child: { limit_daily_ngonka: '0' } });
+    const chat = { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }] };
+    const asks = [
+      ['POST', '/v1/chat/completions', chat, 402],
+      ['GET', '/v1/jobs/job_doesnotexist0000', undefined, 404],
+    ] as const;
+    for (const [method, url, body, status] of asks) {
+      const requestId = `refused-${status}`;
+      const res = await call(stack.server.url, method, url, {
+        token: c.childKey,
+        headers: { 'x-request-id': requestId },
+        ...(body ? { body } : {}),
+      });
+      expect(res.status).toBe(status);
+      await waitFor('its access line', async () => linesOf(requestId).some((l) => l.res !== undefined));
+      expect(linesOf(requestId).find((l) => l.res !== undefined)).toMatchObject({
+        keyId: c.childId,
+        accountId: c.accountId,
+        res: { statusCode: status },
+      });
+      expect(JSON.stringify(linesOf(requestId))).not.toContain(c.childKey);
+    }
+  });
+});
