@@ -1,6 +1,6 @@
 import { GonkaStreamError } from './errors.js';
-import type { Verdict } from './failover.js';
-import { isContentChunk, readUsage } from './forced-fields.js';
+import { AttemptTimeoutError, type Verdict } from './failover.js';
+import { isAnswerChunk, isContentChunk, readUsage } from './forced-fields.js';
 import type { TokenUsage } from './protocol.js';
 import { sseData } from './sse.js';
 import type { NodeResponse } from './transport.js';
@@ -24,15 +24,19 @@ export interface ChatStream {
   cancel(): void;
 }
 
-/** A stream being opened: read ahead to its first content before anyone is answered. */
+/** A stream being opened: read ahead until the node is answering, before anyone is answered. */
 export interface OpeningChatStream extends ChatStream {
   /**
-   * Reads (and keeps, for `chunks`) the chunks before the first one with content, or to the end of
-   * a stream that has none. Rejects as `chunks` would if the stream breaks first: nothing was
-   * generated, so another node may be asked.
+   * Reads (and keeps, for `chunks`) the chunks before the first that shows the node answering
+   * (isAnswerChunk: text, a tool call, reasoning, a finish), or to the end of a stream that has
+   * none, or MAX_READ_AHEAD chunks. Rejects as `chunks` would if the stream breaks first: nothing
+   * was generated, so another node may be asked.
    */
-  untilContent(): Promise<void>;
+  untilAnswering(): Promise<void>;
 }
+
+/** Chunks kept back at most while waiting for the node's first answer (role-only chunks). */
+const MAX_READ_AHEAD = 16;
 
 export function openChatStream(args: {
   node: string;
@@ -101,7 +105,8 @@ export function openChatStream(args: {
       verdict = 'failed';
       if (err instanceof GonkaStreamError) throw err;
       const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
-      throw new GonkaStreamError(`${args.node} ${what}`, args.node, { cause: err });
+      const timedOut = stalled || err instanceof AttemptTimeoutError;
+      throw new GonkaStreamError(`${args.node} ${what}`, args.node, { cause: err, timedOut });
     } finally {
       waiting = false;
       clearTimeout(idle);
@@ -115,7 +120,7 @@ export function openChatStream(args: {
   }
 
   const gen = iterate();
-  const ahead: Chunk[] = []; // read by untilContent, not yet taken from `chunks`
+  const ahead: Chunk[] = []; // read by untilAnswering, not yet taken from `chunks`
   let ended = false;
   async function* chunks(): AsyncGenerator<Chunk> {
     try {
@@ -131,15 +136,15 @@ export function openChatStream(args: {
     chunks: chunks(),
     usage: () => usage,
     contentChunks: () => content,
-    async untilContent() {
-      for (;;) {
+    async untilAnswering() {
+      while (ahead.length < MAX_READ_AHEAD) {
         const next = await gen.next();
         if (next.done) {
           ended = true;
           return;
         }
         ahead.push(next.value);
-        if (isContentChunk(next.value)) return;
+        if (isAnswerChunk(next.value)) return;
       }
     },
     cancel() {

@@ -99,9 +99,9 @@ export class GonkaClient {
   }
 
   /**
-   * A streaming completion. Resolves once a node's stream has its first content (or ended without
-   * any), so failover happens before any byte reaches the client, also for a node that answers 200
-   * and then breaks or stalls. The node's verdict for the pool is the stream's end: a node whose
+   * A streaming completion. Resolves once a node's stream shows it answering (text, a tool call,
+   * reasoning: OpeningChatStream.untilAnswering), so failover happens before any byte reaches the
+   * client, also for a node that answers 200 and then breaks or stalls. The node's verdict for the pool is the stream's end: a node whose
    * streams break trips its breaker like one that refuses. Always asks the node for the usage chunk
    * (billing needs it).
    */
@@ -125,7 +125,7 @@ export class GonkaClient {
           callerSignal: opts.signal,
           onEnd: end.fire, // before it is served, an end is withFailover's to judge (the attempt threw)
         });
-        await stream.untilContent();
+        await stream.untilAnswering();
         return { stream, end };
       },
     );

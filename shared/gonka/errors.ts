@@ -47,8 +47,12 @@ export class GonkaStreamError extends Error {
   constructor(
     message: string,
     readonly node: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; timedOut?: boolean },
   ) {
     super(message, options);
+    this.timedOut = options?.timedOut ?? false;
   }
+
+  /** The node stopped sending (no chunk in time), rather than cutting the stream or erring. */
+  readonly timedOut: boolean;
 }

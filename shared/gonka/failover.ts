@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { NodeInfo } from './discovery.js';
-import { GonkaUnavailableError, GonkaUpstreamError } from './errors.js';
+import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from './errors.js';
 import type { NodePool } from './node-pool.js';
 
 export interface FailoverOptions {
@@ -129,6 +129,9 @@ export async function withFailover<T>(
 
 function toUpstreamError(err: unknown, url: string): GonkaUpstreamError {
   if (err instanceof GonkaUpstreamError) return err;
+  // It answered 200, then broke or stalled before generating: a node failure (502), not capacity.
+  if (err instanceof GonkaStreamError)
+    return new GonkaUpstreamError(err.message, 200, null, true, 1, { cause: err, timedOut: err.timedOut });
   const reason =
     err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
   return new GonkaUpstreamError(`${url}: ${reason}`, null, null, true, 1, {

@@ -49,6 +49,29 @@ export function isContentChunk(chunk: Json): boolean {
   return false;
 }
 
+/**
+ * Whether a stream chunk shows the node generating: a choice whose delta carries anything but its
+ * role (text, a tool call, a reasoning model's reasoning), or that finished, or the usage. Until
+ * one comes a stream may still be failed over (nothing of it reached the client).
+ */
+export function isAnswerChunk(chunk: Json): boolean {
+  if (chunk.usage !== undefined && chunk.usage !== null) return true;
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  for (const c of choices) {
+    if (!c || typeof c !== 'object') continue;
+    if ((c as Json).finish_reason !== undefined && (c as Json).finish_reason !== null) return true;
+    const delta = (c as Json).delta;
+    if (!delta || typeof delta !== 'object') continue;
+    for (const [k, v] of Object.entries(delta)) {
+      if (k === 'role' || v === null || v === undefined) continue;
+      if ((typeof v === 'string' || Array.isArray(v)) && v.length === 0) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
 export function countContentChunks(chunks: Iterable<Json>): number {
   let n = 0;
   for (const c of chunks) if (isContentChunk(c)) n++;

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -117,6 +118,42 @@ describe('GonkaClient.chatStream', () => {
     expect(pool.status().find((n) => n.url === s.node)).toMatchObject({ inFlight: 0, calls: 1 });
   });
 
+  it('streams a tool call or reasoning as it comes: such chunks show the node answering', async () => {
+    // 10 chunks 60 ms apart with no text: longer than the attempt's 300 ms, each its own write.
+    const tool = (i: number) => ({
+      index: 0,
+      delta: { tool_calls: [{ index: 0, function: { arguments: `${i}` } }] },
+    });
+    const reason = (i: number) => ({ index: 0, delta: { reasoning_content: `step ${i} ` } });
+    for (const choice of [tool, reason]) {
+      const node = await rawSseNode(
+        [{ index: 0, delta: { role: 'assistant' } }, ...Array.from({ length: 10 }, (_, i) => choice(i))],
+        60,
+      );
+      try {
+        const c = new GonkaClient({ pool: new NodePool([node.url]), mode: 'none', timeoutMs: 300 });
+        const s = await c.chatStream(body('x'));
+        const { seen, error } = await collect(s.chunks);
+        expect(error).toBeUndefined();
+        expect(seen).toHaveLength(13); // the role chunk, 10, the finish, the usage
+        expect(node.requests()).toBe(1);
+      } finally {
+        node.close();
+      }
+    }
+  });
+
+  it('fails over a node that answers 200 then goes silent before answering, as a timed-out failure', async () => {
+    const node = await rawSseNode([{ index: 0, delta: { role: 'assistant' } }], 0, { hang: true });
+    try {
+      const c = new GonkaClient({ pool: new NodePool([node.url]), mode: 'none', timeoutMs: 200 });
+      const err = await c.chatStream(body('x')).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 200, timedOut: true });
+    } finally {
+      node.close();
+    }
+  });
+
   it('throws when the stream is cut after N chunks; the chunks seen are countable', async () => {
     const s = await client().chatStream(body('tell me more [[sim cut=3]]'));
     const { seen, error } = await collect(s.chunks);
@@ -187,6 +224,37 @@ describe('GonkaClient.chatStream', () => {
     expect(countContentChunks(seen)).toBe(1);
   });
 });
+
+/**
+ * A node answering every request with these choices as chunk events, `gapMs` apart, then a finish,
+ * usage and [DONE] (or, with `hang`, nothing more and no end).
+ */
+async function rawSseNode(choices: Json[], gapMs: number, opts: { hang?: boolean } = {}) {
+  let requests = 0;
+  const server = createServer(async (_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = (o: Json) =>
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', ...o })}\n\n`);
+    for (const c of choices) {
+      event({ choices: [c] });
+      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+    }
+    if (opts.hang) return;
+    event({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+    event({ choices: [], usage: { prompt_tokens: 1, completion_tokens: choices.length } });
+    res.end('data: [DONE]\n\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
 
 describe('stripForcedFields', () => {
   it('removes usage riding on a content chunk when the client did not ask for it', () => {
