@@ -44,7 +44,13 @@ export async function admitLine(
   try {
     chat = prepareChat(body, deps.upstream.models, ctx.config);
   } catch (err) {
-    if (err instanceof ApiError && err.type === 'upstream_unavailable')
+    // Before the nodes' prices are first known nothing can be admitted: the batch waits. A model
+    // the nodes stopped pricing ends its lines (the rest of the batch goes on).
+    if (
+      err instanceof ApiError &&
+      err.type === 'upstream_unavailable' &&
+      deps.upstream.pricing.updatedAt === null
+    )
       return { kind: 'wait', retryAfterMs: ctx.config.PRICING_REFRESH_SECONDS * 1000 };
     if (err instanceof ApiError) return failLine(ctx, line.id, err); // e.g. a model no longer served
     throw err;

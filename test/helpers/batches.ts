@@ -15,18 +15,26 @@ export async function startBatch(
   suffix = '',
   headers: Record<string, string> = {},
 ): Promise<string> {
-  const jsonl = Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({
-      custom_id: `l${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: {
-        model: SIM_MODEL_QWQ_32B,
-        messages: [{ role: 'user', content: `line ${i}${suffix}` }],
-        max_tokens: 8,
-      },
-    }),
-  ).join('\n');
+  const bodies = Array.from({ length: lines }, (_, i) => ({
+    model: SIM_MODEL_QWQ_32B,
+    messages: [{ role: 'user', content: `line ${i}${suffix}` }],
+    max_tokens: 8,
+  }));
+  return startBatchOf(baseUrl, key, bodies, headers);
+}
+
+/** A batch of these chat request bodies (custom_id `l0`, `l1`, …), made as startBatch makes one. */
+export async function startBatchOf(
+  baseUrl: string,
+  key: string,
+  bodies: Record<string, unknown>[],
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const jsonl = bodies
+    .map((body, i) =>
+      JSON.stringify({ custom_id: `l${i}`, method: 'POST', url: '/v1/chat/completions', body }),
+    )
+    .join('\n');
   const form = new FormData();
   form.set('purpose', 'batch');
   form.set('file', new Blob([jsonl]), 'in.jsonl');
