@@ -43,6 +43,13 @@ export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     logger,
   });
+  // A discovered pool reads the participants again on the prices' interval, in every process that
+  // calls nodes (api, workers): where the scheduler runs apart, its refresh task has no pool.
+  const rediscover = config.GONKA_DISCOVERY
+    ? setInterval(() => {
+        pool.refresh().catch((err: unknown) => logger.warn({ err }, 'gonka node discovery failed'));
+      }, config.PRICING_REFRESH_SECONDS * 1000).unref()
+    : undefined;
   return {
     pool,
     pricing,
@@ -50,6 +57,7 @@ export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<
     models: new ModelCatalog(config, pricing),
     async close() {
       pricing.stop();
+      clearInterval(rediscover);
     },
   };
 }

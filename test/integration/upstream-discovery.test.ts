@@ -1,8 +1,12 @@
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/bench/processes.js';
+import { PARTICIPANTS_PATH } from '../../shared/gonka/index.js';
 import { SIM_MODEL_QWQ_32B, type Simulator, startSimulator } from '../../shared/gonka/simulator/index.js';
 import { createUpstream } from '../../shared/upstream.js';
 import { createTestEnv } from '../helpers/context.js';
 import { capturedLogger } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -33,6 +37,30 @@ describe('the upstream at start-up', () => {
         expect(r.usage.completion_tokens).toBeGreaterThan(0);
       }
     } finally {
+      await upstream.close();
+      await env.close();
+    }
+  });
+
+  it('with GONKA_DISCOVERY and no seed answering at start, serves from the seeds and finds the participants later', async () => {
+    const port = await freePort();
+    const seed = `http://127.0.0.1:${port}`; // nothing answers there yet
+    const env = await createTestEnv({ env: { GONKA_DISCOVERY: 'true', PRICING_REFRESH_SECONDS: '1' } });
+    const upstream = await createUpstream(env.ctx, [seed]);
+    // Then the seed answers, listing the network's participants.
+    const participants = await (await fetch(`${sim.urls[0]}${PARTICIPANTS_PATH}`)).text();
+    const seedNode = createServer((_req, res) => res.end(participants)).listen(port, '127.0.0.1');
+    try {
+      expect(upstream.pool.nodes().map((n) => n.url)).toEqual([seed]);
+      await waitFor('participants found', async () => upstream.pool.size === sim.urls.length, 10_000);
+      expect(
+        upstream.pool
+          .nodes()
+          .map((n) => n.url)
+          .sort(),
+      ).toEqual([...sim.urls].sort());
+    } finally {
+      seedNode.close();
       await upstream.close();
       await env.close();
     }
