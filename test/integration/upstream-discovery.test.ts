@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
 import { PARTICIPANTS_PATH } from '../../shared/gonka/index.js';
 import { SIM_MODEL_QWQ_32B, type Simulator, startSimulator } from '../../shared/gonka/simulator/index.js';
-import { createUpstream } from '../../shared/upstream.js';
+import { createUpstream, type Upstream } from '../../shared/upstream.js';
 import { createTestEnv } from '../helpers/context.js';
 import { capturedLogger } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,17 +16,19 @@ afterAll(() => sim?.close());
 
 const KEY = '44'.repeat(32);
 
+/** The upstream's nodes, sorted. */
+const urlsOf = (upstream: Upstream) =>
+  upstream.pool
+    .nodes()
+    .map((n) => n.url)
+    .sort();
+
 describe('the upstream at start-up', () => {
   it('with GONKA_DISCOVERY, calls every participant its seed lists, and signs for each', async () => {
     const env = await createTestEnv({ env: { GONKA_DISCOVERY: 'true', GONKA_PRIVATE_KEY: KEY } });
     const upstream = await createUpstream(env.ctx, [sim.urls[1]!]);
     try {
-      expect(
-        upstream.pool
-          .nodes()
-          .map((n) => n.url)
-          .sort(),
-      ).toEqual([...sim.urls].sort());
+      expect(urlsOf(upstream)).toEqual([...sim.urls].sort());
       expect(upstream.pool.nodes().every((n) => n.address?.startsWith('gonka1'))).toBe(true);
       for (let i = 0; i < 6; i++) {
         const r = await upstream.client.chat({
@@ -53,12 +55,7 @@ describe('the upstream at start-up', () => {
     try {
       expect(upstream.pool.nodes().map((n) => n.url)).toEqual([seed]);
       await waitFor('participants found', async () => upstream.pool.size === sim.urls.length, 10_000);
-      expect(
-        upstream.pool
-          .nodes()
-          .map((n) => n.url)
-          .sort(),
-      ).toEqual([...sim.urls].sort());
+      expect(urlsOf(upstream)).toEqual([...sim.urls].sort());
     } finally {
       seedNode.close();
       await upstream.close();
