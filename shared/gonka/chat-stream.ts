@@ -18,7 +18,7 @@ export interface ChatStream {
   chunks: AsyncIterable<Chunk>;
   /** The node's usage once its usage chunk arrived; null if the stream broke before it. */
   usage(): TokenUsage | null;
-  /** Content chunks seen so far: the completion tokens to bill when usage() is null (see isContentChunk). */
+  /** Chunks of generated tokens seen so far: the completion tokens to bill when usage() is null (see isContentChunk). */
   contentChunks(): number;
   /** Stop now and close the upstream connection (the client went away before iterating). */
   cancel(): void;
@@ -65,7 +65,8 @@ export function openChatStream(args: {
   idle.unref();
 
   async function* iterate(): AsyncGenerator<Chunk> {
-    let done = false;
+    let done = false; // [DONE] came
+    let ended = false; // and the body ended after it: the connection can be reused
     let verdict: Verdict = 'none'; // a caller that stops reading early says nothing of the node
     try {
       const it = sseData(response.body)[Symbol.asyncIterator]();
@@ -74,7 +75,10 @@ export function openChatStream(args: {
         idle.refresh();
         const next = await it.next();
         waiting = false;
-        if (next.done) break; // a cut connection throws instead (NodeResponse.body)
+        if (next.done) {
+          ended = done;
+          break; // a cut connection throws instead (NodeResponse.body)
+        }
         // Keep reading to the end of the body after [DONE]: a fully read body lets the socket be reused.
         if (next.value === '[DONE]') {
           done = true;
@@ -102,6 +106,12 @@ export function openChatStream(args: {
       verdict = 'ok';
     } catch (err) {
       if (args.callerSignal?.aborted && !stalled) throw args.callerSignal.reason;
+      // The answer was whole ([DONE] came); only the body's end did not follow (a node holding the
+      // response open): no fault of the answer's, and the connection is dropped below.
+      if (done) {
+        verdict = 'ok';
+        return;
+      }
       verdict = 'failed';
       if (err instanceof GonkaStreamError) throw err;
       const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
@@ -110,8 +120,8 @@ export function openChatStream(args: {
     } finally {
       waiting = false;
       clearTimeout(idle);
-      // The caller left early or the stream broke: close the socket rather than drain it.
-      if (!done) {
+      // The caller left early, the stream broke or its body never ended: close the socket.
+      if (!ended) {
         controller.abort();
         response.destroy();
       }

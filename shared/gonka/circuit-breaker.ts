@@ -46,6 +46,18 @@ export class CircuitBreaker {
     this.trialInFlight = false;
   }
 
+  /**
+   * A deferred call (a stream) is answering: a half-open trial has passed enough to close the
+   * breaker now rather than at the stream's end, which may be minutes away while every other
+   * request is refused. The failure count stays until the final verdict: a node that then breaks
+   * the stream opens again at once.
+   */
+  onAnswering(): void {
+    if (!this.trialInFlight) return;
+    this.open = false;
+    this.trialInFlight = false;
+  }
+
   onFailure(nowMs: number): void {
     this.failures++;
     // A failed trial re-opens at once; a closed breaker opens at the threshold.

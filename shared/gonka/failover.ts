@@ -82,7 +82,8 @@ export async function withFailover<T>(
       const value = await run(node, controller.signal, controller);
       const latencyMs = performance.now() - started;
       let pending = opts.deferVerdict === true;
-      if (!pending) pool.success(node.url, latencyMs);
+      if (pending) pool.answering(node.url);
+      else pool.success(node.url, latencyMs);
       const verdict = (v: Verdict) => {
         if (!pending) return;
         pending = false;

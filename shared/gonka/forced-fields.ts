@@ -35,33 +35,16 @@ export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean 
 }
 
 /**
- * Whether a stream chunk carries generated text. Billing a stream that broke before its usage chunk
- * counts these: the simulator emits exactly one token per content chunk, and real nodes stream one
- * token per chunk too, so the count is the tokens the client received (it never over-bills).
+ * Whether a stream chunk carries generated tokens: a choice whose delta holds anything but its role
+ * (text, a tool call's pieces, a reasoning model's reasoning, a refusal). Billing a stream that
+ * broke before its usage chunk counts these: the simulator emits exactly one token per such chunk,
+ * and real nodes stream one token (or more) per chunk too, so the count never over-bills.
  */
 export function isContentChunk(chunk: Json): boolean {
   const choices = chunk.choices;
   if (!Array.isArray(choices)) return false;
   for (const c of choices) {
-    const content = (c as { delta?: { content?: unknown } } | null)?.delta?.content;
-    if (typeof content === 'string' && content.length > 0) return true;
-  }
-  return false;
-}
-
-/**
- * Whether a stream chunk shows the node generating: a choice whose delta carries anything but its
- * role (text, a tool call, a reasoning model's reasoning), or that finished, or the usage. Until
- * one comes a stream may still be failed over (nothing of it reached the client).
- */
-export function isAnswerChunk(chunk: Json): boolean {
-  if (chunk.usage !== undefined && chunk.usage !== null) return true;
-  const choices = chunk.choices;
-  if (!Array.isArray(choices)) return false;
-  for (const c of choices) {
-    if (!c || typeof c !== 'object') continue;
-    if ((c as Json).finish_reason !== undefined && (c as Json).finish_reason !== null) return true;
-    const delta = (c as Json).delta;
+    const delta = (c as { delta?: unknown } | null)?.delta;
     if (!delta || typeof delta !== 'object') continue;
     for (const [k, v] of Object.entries(delta)) {
       if (k === 'role' || v === null || v === undefined) continue;
@@ -70,6 +53,22 @@ export function isAnswerChunk(chunk: Json): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Whether a stream chunk shows the node answering: generated tokens (isContentChunk), a finished
+ * choice, or the usage. Until one comes a stream may still be failed over (nothing of it reached
+ * the client).
+ */
+export function isAnswerChunk(chunk: Json): boolean {
+  if (chunk.usage !== undefined && chunk.usage !== null) return true;
+  if (isContentChunk(chunk)) return true;
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  return choices.some((c) => {
+    const reason = (c as { finish_reason?: unknown } | null)?.finish_reason;
+    return reason !== undefined && reason !== null;
+  });
 }
 
 export function countContentChunks(chunks: Iterable<Json>): number {

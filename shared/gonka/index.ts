@@ -10,7 +10,13 @@ export {
 } from './client.js';
 export { discoverNodes, fetchParticipants, type NodeInfo } from './discovery.js';
 export { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from './errors.js';
-export { countContentChunks, isContentChunk, readUsage, stripForcedFields } from './forced-fields.js';
+export {
+  countContentChunks,
+  isAnswerChunk,
+  isContentChunk,
+  readUsage,
+  stripForcedFields,
+} from './forced-fields.js';
 export { NodePool, type NodePoolOptions, type NodeStatus } from './node-pool.js';
 export { PricingCache, type PricingCacheOptions } from './pricing-cache.js';
 export {

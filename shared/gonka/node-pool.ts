@@ -189,6 +189,11 @@ export class NodePool {
     e.breaker.onFailure(this.clock.now().getTime());
   }
 
+  /** A call whose verdict waits for its end (a stream) is answering: see CircuitBreaker.onAnswering. */
+  answering(url: string): void {
+    this.entries.get(url)?.breaker.onAnswering();
+  }
+
   /** The call ended without a verdict on the node (the client went away). */
   release(url: string): void {
     this.settle(url)?.breaker.onCancel();

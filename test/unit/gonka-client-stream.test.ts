@@ -1,10 +1,13 @@
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
 import {
   countContentChunks,
   GonkaClient,
   GonkaStreamError,
+  isAnswerChunk,
+  isContentChunk,
   NodePool,
   stripForcedFields,
 } from '../../shared/gonka/index.js';
@@ -154,6 +157,37 @@ describe('GonkaClient.chatStream', () => {
     }
   });
 
+  it("closes a tripped node's breaker once its trial stream is answering, not at the stream's end", async () => {
+    const clock = new ManualClock('2026-12-05T12:00:00.000Z');
+    const one = new NodePool([sim.urls[0]!], { clock, failureThreshold: 3, cooldownMs: 10_000 });
+    for (let i = 0; i < 3; i++) one.failure(sim.urls[0]!);
+    expect(one.status()[0]?.state).toBe('open');
+    clock.advance(10_001);
+    const s = await new GonkaClient({ pool: one, mode: 'none' }).chatStream(body('slowly [[sim delay=30]]'));
+    // Still streaming, and the node takes other requests already.
+    expect(one.status()[0]).toMatchObject({ state: 'closed', inFlight: 1 });
+    expect(one.pick()?.url).toBe(sim.urls[0]);
+    one.release(sim.urls[0]!);
+    expect((await collect(s.chunks)).error).toBeUndefined();
+    expect(one.status()[0]).toMatchObject({ state: 'closed', consecutiveFailures: 0, inFlight: 0 });
+  });
+
+  it('takes an answer whose [DONE] came as whole, though the node then holds the response open', async () => {
+    const node = await rawSseNode([{ index: 0, delta: { role: 'assistant', content: 'hi' } }], 0, {
+      lingerAfterDone: true,
+    });
+    try {
+      const one = new NodePool([node.url]);
+      const s = await new GonkaClient({ pool: one, mode: 'none', timeoutMs: 200 }).chatStream(body('x'));
+      const { seen, error } = await collect(s.chunks);
+      expect(error).toBeUndefined();
+      expect(seen).toHaveLength(3);
+      expect(one.status()[0]).toMatchObject({ consecutiveFailures: 0, failures: 0, calls: 1, inFlight: 0 });
+    } finally {
+      node.close();
+    }
+  });
+
   it('throws when the stream is cut after N chunks; the chunks seen are countable', async () => {
     const s = await client().chatStream(body('tell me more [[sim cut=3]]'));
     const { seen, error } = await collect(s.chunks);
@@ -229,7 +263,11 @@ describe('GonkaClient.chatStream', () => {
  * A node answering every request with these choices as chunk events, `gapMs` apart, then a finish,
  * usage and [DONE] (or, with `hang`, nothing more and no end).
  */
-async function rawSseNode(choices: Json[], gapMs: number, opts: { hang?: boolean } = {}) {
+async function rawSseNode(
+  choices: Json[],
+  gapMs: number,
+  opts: { hang?: boolean; lingerAfterDone?: boolean } = {},
+) {
   let requests = 0;
   const server = createServer(async (_req, res) => {
     requests++;
@@ -243,7 +281,8 @@ async function rawSseNode(choices: Json[], gapMs: number, opts: { hang?: boolean
     if (opts.hang) return;
     event({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
     event({ choices: [], usage: { prompt_tokens: 1, completion_tokens: choices.length } });
-    res.end('data: [DONE]\n\n');
+    if (opts.lingerAfterDone) res.write('data: [DONE]\n\n');
+    else res.end('data: [DONE]\n\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -255,6 +294,20 @@ async function rawSseNode(choices: Json[], gapMs: number, opts: { hang?: boolean
     },
   };
 }
+
+describe('isContentChunk', () => {
+  it('counts generated tokens of every kind (billing a cut stream), never a role or a finish alone', () => {
+    const chunk = (delta: Json, finish_reason: string | null = null) => ({
+      choices: [{ index: 0, delta, finish_reason }],
+    });
+    expect(isContentChunk(chunk({ content: 'a' }))).toBe(true);
+    expect(isContentChunk(chunk({ reasoning_content: 'so' }))).toBe(true);
+    expect(isContentChunk(chunk({ tool_calls: [{ index: 0, function: { arguments: '{' } }] }))).toBe(true);
+    expect(isContentChunk(chunk({ role: 'assistant', content: '' }))).toBe(false);
+    expect(isContentChunk(chunk({}, 'stop'))).toBe(false);
+    expect(isAnswerChunk(chunk({}, 'stop'))).toBe(true);
+  });
+});
 
 describe('stripForcedFields', () => {
   it('removes usage riding on a content chunk when the client did not ask for it', () => {
