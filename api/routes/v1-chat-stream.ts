@@ -92,7 +92,10 @@ export async function streamChat(
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     const reason: unknown = abort.signal.reason;
     if (reason instanceof ServerStopping) throw stoppingError();
-    if (abort.signal.aborted && !(reason instanceof StreamTooLong)) return; // nobody to answer
+    // The nodes had not begun to answer within the stream's whole allowance.
+    if (reason instanceof StreamTooLong)
+      throw new ApiError('upstream_error', 'The model did not answer in the time allowed');
+    if (abort.signal.aborted) return; // nobody to answer
     throw upstreamToApiError(err, chat.model) ?? err;
   }
 

@@ -59,4 +59,20 @@ describe('a sync stream longer than its limit', () => {
     expect(hold?.status).toBe('voided');
     await expectNoLedgerDrift(stack.env.ctx);
   });
+
+  it('answers a stream whose nodes had not begun by its limit with a 502, not a 500', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const err = await c.openai.chat.completions
+      .create({
+        model: SIM_MODEL_QWEN3_235B,
+        messages: [{ role: 'user', content: 'Think hard [[sim latency=5000]]' }],
+        max_tokens: 10,
+        stream: true,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 502, type: 'upstream_error' });
+    expect((err as APIError).message).toMatch(/did not answer in the time allowed/);
+    const [hold] = await settled(stack.env.ctx, c.accountId);
+    expect(hold?.status).toBe('voided');
+  });
 });
