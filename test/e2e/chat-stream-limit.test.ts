@@ -43,36 +43,24 @@ describe('a sync stream longer than its limit', () => {
     await expectNoLedgerDrift(stack.env.ctx);
   });
 
-  it('also bounds a non-stream call: nodes still silent at the limit are a 502, and the hold is voided', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const err = await c.openai.chat.completions
-      .create({
-        model: SIM_MODEL_QWEN3_235B,
-        messages: [{ role: 'user', content: 'Think hard [[sim latency=5000]]' }],
-        max_tokens: 10,
-      })
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(APIError);
-    expect(err).toMatchObject({ status: 502, type: 'upstream_error' });
-    expect((err as APIError).message).toMatch(/did not answer in the time allowed/);
-    const [hold] = await settled(stack.env.ctx, c.accountId);
-    expect(hold?.status).toBe('voided');
-    await expectNoLedgerDrift(stack.env.ctx);
-  });
-
-  it('answers a stream whose nodes had not begun by its limit with a 502, not a 500', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const err = await c.openai.chat.completions
-      .create({
-        model: SIM_MODEL_QWEN3_235B,
-        messages: [{ role: 'user', content: 'Think hard [[sim latency=5000]]' }],
-        max_tokens: 10,
-        stream: true,
-      })
-      .catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 502, type: 'upstream_error' });
-    expect((err as APIError).message).toMatch(/did not answer in the time allowed/);
-    const [hold] = await settled(stack.env.ctx, c.accountId);
-    expect(hold?.status).toBe('voided');
-  });
+  it.each([false, true])(
+    'answers a call whose nodes had not begun by the limit with a 502 (not a 500), and voids its hold (stream: %s)',
+    async (stream) => {
+      const c = await createCustomer(stack.env.ctx, stack.server.url);
+      const err = await c.openai.chat.completions
+        .create({
+          model: SIM_MODEL_QWEN3_235B,
+          messages: [{ role: 'user', content: 'Think hard [[sim latency=5000]]' }],
+          max_tokens: 10,
+          stream,
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect(err).toMatchObject({ status: 502, type: 'upstream_error' });
+      expect((err as APIError).message).toMatch(/did not answer in the time allowed/);
+      const [hold] = await settled(stack.env.ctx, c.accountId);
+      expect(hold?.status).toBe('voided');
+      await expectNoLedgerDrift(stack.env.ctx);
+    },
+  );
 });
