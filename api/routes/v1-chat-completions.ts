@@ -20,6 +20,7 @@ import { sendJson } from '../json-response.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
+import { apiStopping, ServerStopping, stoppingError } from '../stopping.js';
 import { streamChat, syncHoldTtlMs } from './v1-chat-stream.js';
 
 export interface ChatDeps {
@@ -72,10 +73,16 @@ export async function serveChatCompletion(
   let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
   try {
     // Within its hold's life, as a stream is: past it the sweeper may void the hold (then unbilled).
+    // The api's shutdown stops it (apiStopping) past its drain, as it stops streams.
     const deadlineMs = ctx.config.SYNC_STREAM_MAX_SECONDS * 1000;
-    result = await deps.upstream.client.chat(chat.upstreamBody, { log: ctx, deadlineMs });
+    result = await deps.upstream.client.chat(chat.upstreamBody, {
+      log: ctx,
+      deadlineMs,
+      signal: apiStopping,
+    });
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
+    if (err instanceof ServerStopping) throw stoppingError('request');
     throw upstreamToApiError(err, chat.model) ?? err;
   }
   stripForcedFields(result.completion, body);

@@ -10,6 +10,7 @@ import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
+import { apiStopping, ServerStopping, stopNodeCalls, stoppingError } from '../stopping.js';
 import type { ChatDeps } from './v1-chat-completions.js';
 
 /**
@@ -23,31 +24,19 @@ export const syncHoldTtlMs = (config: Config) =>
 /** A stream stopped at SYNC_STREAM_MAX_SECONDS. */
 class StreamTooLong extends Error {}
 
-/** A stream stopped because the api is shutting down (endOpenStreams). */
-class ServerStopping extends Error {}
-
-/** This process's open streams, each as the function that stops it (endOpenStreams). */
-const openStreams = new Set<() => void>();
+/** This process's open streams (endOpenStreams counts them). */
+let openStreams = 0;
 
 /**
- * Stop every open stream as the api shuts down: each ends with an error event telling the client
- * to retry and is billed for what was sent, as at SYNC_STREAM_MAX_SECONDS. Returns how many.
+ * Stop every node call of this process as the api shuts down: each open stream ends with an error
+ * event telling the client to retry and is billed for what was sent, as at SYNC_STREAM_MAX_SECONDS;
+ * a call not yet answering gets the same error as its answer. Returns how many streams were open.
  */
 export function endOpenStreams(): number {
-  const n = openStreams.size;
-  for (const stop of openStreams) stop();
+  const n = openStreams;
+  stopNodeCalls();
   return n;
 }
-
-const stoppingError = () =>
-  new ApiError(
-    'service_unavailable',
-    'The server is restarting and stopped this stream; retry the request',
-    {},
-    {
-      'retry-after': '1',
-    },
-  );
 
 /**
  * The SSE half of sync chat. A client that goes away aborts the node call; whatever was generated
@@ -80,18 +69,21 @@ export async function streamChat(
   // Stopped before its hold could go stale: a stream served past its hold's life would be free.
   const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
   const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);
-  const stop = () => abort.abort(new ServerStopping());
-  openStreams.add(stop);
+  const stop = () => abort.abort(apiStopping.reason);
+  apiStopping.addEventListener('abort', stop, { once: true });
+  if (apiStopping.aborted) stop();
+  openStreams++;
 
   let stream: ChatStream;
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal, log: ctx });
   } catch (err) {
     clearTimeout(deadline);
-    openStreams.delete(stop);
+    apiStopping.removeEventListener('abort', stop);
+    openStreams--;
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     const reason: unknown = abort.signal.reason;
-    if (reason instanceof ServerStopping) throw stoppingError();
+    if (reason instanceof ServerStopping) throw stoppingError('stream');
     // The nodes had not begun to answer within the stream's whole allowance.
     if (reason instanceof StreamTooLong)
       throw new ApiError('upstream_error', 'The model did not answer in the time allowed');
@@ -118,7 +110,7 @@ export async function streamChat(
     if (reason instanceof StreamTooLong || reason instanceof ServerStopping) {
       const stopped =
         reason instanceof ServerStopping
-          ? stoppingError()
+          ? stoppingError('stream')
           : new ApiError('upstream_error', `The stream reached its ${limitS} s limit and was stopped`);
       res.end(`data: ${JSON.stringify(errorBody(stopped))}\n\n`);
     } else if (!abort.signal.aborted) {
@@ -129,7 +121,8 @@ export async function streamChat(
     }
   } finally {
     clearTimeout(deadline);
-    openStreams.delete(stop);
+    apiStopping.removeEventListener('abort', stop);
+    openStreams--;
     await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
 }

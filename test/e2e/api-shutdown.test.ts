@@ -98,7 +98,7 @@ describe('api process shutdown', () => {
     }
   });
 
-  it('ends streams still open after SHUTDOWN_STREAM_DRAIN_MS with an error event, bills what was sent, and exits', async () => {
+  it('stops the node calls still running after SHUTDOWN_STREAM_DRAIN_MS: a stream ends with an error event and is billed what was sent, a sync call is a 503; then it exits', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const port = await freePort();
     const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
@@ -125,6 +125,16 @@ describe('api process shutdown', () => {
       const reader = res.body!.getReader();
       let text = '';
       const first = await reader.read(); // the stream is running
+      const nodeCalls = () => stack.sim.nodes.reduce((n, node) => n + node.stats.requests, 0);
+      const before = nodeCalls();
+      const slowCall = call(base, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: {
+          model: SIM_MODEL_QWQ_32B,
+          messages: [{ role: 'user', content: 'slow [[sim latency=20000]]' }],
+        },
+      });
+      await waitFor('the slow call at its node', async () => nodeCalls() > before);
       text += new TextDecoder().decode(first.value);
       await stopProcess(api, 'SIGTERM');
       expect(api.exitCode).toBe(0);
@@ -137,6 +147,11 @@ describe('api process shutdown', () => {
       const sent = events.filter((e) => e.includes('"delta"')).length;
       expect(sent).toBeGreaterThan(0);
       expect(sent).toBeLessThan(whole);
+      // A non-stream call still waiting on its node is stopped too: a 503 to retry, nothing billed.
+      expect(await slowCall).toMatchObject({
+        status: 503,
+        body: { error: { type: 'service_unavailable', message: expect.stringMatching(/restarting/) } },
+      });
     } finally {
       await stopProcess(api, 'SIGKILL');
     }

@@ -1,0 +1,32 @@
+import { ApiError } from '../shared/errors.js';
+
+/** A node call stopped because the api is shutting down (stopNodeCalls). */
+export class ServerStopping extends Error {}
+
+const stopping = new AbortController();
+
+/**
+ * Aborted when the api, shutting down, stops the node calls it is still waiting on: passed as the
+ * signal of every sync node call (one listener each, no controller per request).
+ */
+export const apiStopping: AbortSignal = stopping.signal;
+
+/**
+ * Stop every node call still running in this process (the api's shutdown, after
+ * SHUTDOWN_STREAM_DRAIN_MS): each answers its client with stoppingError and is billed for what was
+ * sent (a stream) or nothing (a call that never answered).
+ */
+export function stopNodeCalls(): void {
+  stopping.abort(new ServerStopping());
+}
+
+/** What a client stopped by the shutdown is told: retry (another replica, or this one restarted). */
+export const stoppingError = (what: 'stream' | 'request') =>
+  new ApiError(
+    'service_unavailable',
+    `The server is restarting and stopped this ${what}; retry the request`,
+    {},
+    {
+      'retry-after': '1',
+    },
+  );
