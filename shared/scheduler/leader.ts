@@ -50,8 +50,8 @@ export class LeaderLock {
       this.heldUntil = ok ? started + this.ttlMs * 0.8 : 0;
       this.leads = ok;
       // Which replica leads, and since when, is what an operator looks for first.
-      if (ok && !was) this.ctx.logger.info({ token: this.token }, 'scheduler: this process leads');
-      if (!ok && was) this.ctx.logger.warn({ token: this.token }, 'scheduler: this process no longer leads');
+      if (ok && !was) this.ctx.logger.info({ holder: this.token }, 'scheduler: this process leads');
+      if (!ok && was) this.ctx.logger.warn({ holder: this.token }, 'scheduler: this process no longer leads');
       return ok;
     } catch (err) {
       this.ctx.logger.warn({ err }, 'scheduler leader lock unavailable');

@@ -143,7 +143,11 @@ describe('scheduler: one leader among replicas', () => {
     // Another replica takes the lock (this one's expired meanwhile): this one says it lost it.
     await w.env.ctx.redis.set(`${w.env.config.REDIS_PREFIX}:sched:leader`, 'another-replica');
     expect(await s.runTask('slow')).toBe('not_leader');
-    expect(lines.at(-1)).toMatchObject({ level: 40, msg: 'scheduler: this process no longer leads' });
+    expect(lines.at(-1)).toMatchObject({
+      level: 40,
+      msg: 'scheduler: this process no longer leads',
+      holder: s.lock.token, // which replica, by its lock token (host:pid:random)
+    });
     await w.env.ctx.redis.del(`${w.env.config.REDIS_PREFIX}:sched:leader`);
     await s.stop();
   });
