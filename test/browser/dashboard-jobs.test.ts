@@ -4,10 +4,17 @@ import { insertFile } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
 import { startBatch } from '../helpers/batches.js';
-import { launchBrowser, openDashboard, screenshot, signedIn } from '../helpers/browser.js';
+import {
+  launchBrowser,
+  openDashboard,
+  recordAnnouncements,
+  screenshot,
+  signedIn,
+} from '../helpers/browser.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The Jobs & batches page at work: paging through long lists, and cancelling from a row. */
 let stack: TestStack;
@@ -109,17 +116,7 @@ describe('dashboard: the Jobs & batches page', () => {
 
     const rowIds = (caption: string) =>
       page.getByRole('region', { name: caption }).locator('tbody th').allTextContents();
-    // Every message of the polite live region, since each is cleared again after a while.
-    await page.evaluate(() => {
-      const w = window as unknown as { announced: string[] };
-      w.announced = [];
-      const region = document.getElementById('status')!;
-      new MutationObserver(() => {
-        if (region.textContent) w.announced.push(region.textContent);
-      }).observe(region, { childList: true, characterData: true, subtree: true });
-    });
-    const status = () =>
-      page.evaluate(() => (window as unknown as { announced: string[] }).announced.at(-1) ?? '');
+    const status = await recordAnnouncements(page);
 
     // Jobs, by keyboard: focus stays on the button while pages follow; it goes with the last page,
     // and focus moves to the first row that page added.
@@ -224,6 +221,37 @@ describe('dashboard: the Jobs & batches page', () => {
       await dash.close();
     } finally {
       await inference.resume();
+    }
+  });
+
+  it('says a job ended before it could be cancelled when it finished while the dialog was open', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const inference = stack.deps.queues.get('inference');
+    await inference.pause();
+    let resumed = false;
+    try {
+      const { jobId, dash, page, jobRow } = await waitingWork(c, 1);
+      await expect.poll(() => jobRow.textContent()).toMatch(/queued/i);
+      await page.getByRole('button', { name: `Cancel job ${jobId}` }).click();
+      const ask = page.getByRole('dialog', { name: 'Cancel this job?' });
+      await ask.waitFor();
+      const announced = await recordAnnouncements(page);
+      // The job runs to its end while the owner reads the question.
+      await inference.resume();
+      resumed = true;
+      await waitFor('job succeeded', async () => {
+        const j = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+        return j.body.status === 'succeeded';
+      });
+      await ask.getByRole('button', { name: 'Cancel job' }).click();
+      await expect
+        .poll(announced)
+        .toBe('The job had already ended (succeeded) before it could be cancelled.');
+      await expect.poll(() => jobRow.textContent()).toMatch(/succeeded/i);
+      expect(dash.problems).toEqual([]);
+      await dash.close();
+    } finally {
+      if (!resumed) await inference.resume();
     }
   });
 

@@ -131,3 +131,19 @@ export function useDashboardTabs(): {
     },
   };
 }
+
+/**
+ * Every message the page's polite live region (#status) announces from now on, since each is
+ * cleared again after a while. Returns a reader of the latest ('' before any).
+ */
+export async function recordAnnouncements(page: Page): Promise<() => Promise<string>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { announced: string[] };
+    w.announced = [];
+    const region = document.getElementById('status')!;
+    new MutationObserver(() => {
+      if (region.textContent) w.announced.push(region.textContent);
+    }).observe(region, { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { announced: string[] }).announced.at(-1) ?? '');
+}

@@ -52,9 +52,17 @@ export function cancelling({ noun, message, cancel, list, after = async () => {}
       confirmLabel: `Cancel ${noun}`,
       dismissLabel: `Keep the ${noun}`,
       action: async () => {
-        await cancel(item.id);
+        // The answer is its state now: one that finished while the dialog was open stays finished.
+        const now = await cancel(item.id);
         await Promise.all([list().reload(), after()]);
-        announce(`The ${noun} was cancelled.`);
+        announce(cancelledMessage(noun, now?.status));
       },
     });
+}
+
+/** What a cancel achieved, from the state it answered with. */
+function cancelledMessage(noun, status) {
+  if (status === 'cancelling') return `The ${noun} is being cancelled.`;
+  if (status === undefined || status === 'cancelled') return `The ${noun} was cancelled.`;
+  return `The ${noun} had already ended (${status.replaceAll('_', ' ')}) before it could be cancelled.`;
 }
