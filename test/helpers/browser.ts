@@ -134,9 +134,11 @@ export function useDashboardTabs(): {
 
 /**
  * Every message the page's polite live region (#status) announces from now on, since each is
- * cleared again after a while. Returns a reader of the latest ('' before any).
+ * cleared again after a while: all of them, or the latest ('' before any).
  */
-export async function recordAnnouncements(page: Page): Promise<() => Promise<string>> {
+export async function recordAnnouncements(
+  page: Page,
+): Promise<{ latest: () => Promise<string>; all: () => Promise<string[]> }> {
   await page.evaluate(() => {
     const w = window as unknown as { announced: string[] };
     w.announced = [];
@@ -145,5 +147,6 @@ export async function recordAnnouncements(page: Page): Promise<() => Promise<str
       if (region.textContent) w.announced.push(region.textContent);
     }).observe(region, { childList: true, characterData: true, subtree: true });
   });
-  return () => page.evaluate(() => (window as unknown as { announced: string[] }).announced.at(-1) ?? '');
+  const all = () => page.evaluate(() => (window as unknown as { announced: string[] }).announced);
+  return { all, latest: async () => (await all()).at(-1) ?? '' };
 }
