@@ -223,6 +223,13 @@ export const configSchema = z
      * one event can make. POST /api/webhooks past it is a 400.
      */
     WEBHOOK_MAX_ENDPOINTS: positiveInt.default(16),
+    /** Webhook attempts in flight per workers process (mostly waiting on receivers). */
+    WEBHOOK_CONCURRENCY: positiveInt.default(64),
+    /**
+     * Of those, at most this many for one account: receivers that never answer (each attempt waits
+     * its 10 s timeout) delay that account's own deliveries, not every other account's.
+     */
+    WEBHOOK_ACCOUNT_CONCURRENCY: positiveInt.default(8),
     /** Gateway markup over the node price, in basis points (12000 = ×1.2). */
     PRICE_MARKUP_BPS: z.coerce
       .number()

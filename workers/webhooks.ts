@@ -15,8 +15,10 @@ export interface WebhookWorkerOptions {
   schedule?: readonly number[];
   /** Per attempt, connect to response headers. @default 10000 */
   timeoutMs?: number;
-  /** Deliveries in flight at once (mostly waiting on receivers). @default 32 */
+  /** Deliveries in flight at once (mostly waiting on receivers). @default WEBHOOK_CONCURRENCY */
   concurrency?: number;
+  /** Of those, for one account. @default WEBHOOK_ACCOUNT_CONCURRENCY */
+  perAccount?: number;
 }
 
 /** A Worker that also owns the producer it re-queues retries with, and closes it after itself. */
@@ -49,6 +51,7 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
   const policy = {
     schedule: opts.schedule ?? WEBHOOK_RETRY_SCHEDULE_MS,
     timeoutMs: opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
+    perAccount: opts.perAccount ?? ctx.config.WEBHOOK_ACCOUNT_CONCURRENCY,
   };
 
   const processor = async (job: Job<Payload<'webhooks'>>, token?: string) => {
@@ -68,7 +71,7 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
   const worker = new WebhookWorker(queues, processor, {
     connection: redisOptionsFromUrl(ctx.config.REDIS_URL),
     prefix: bullPrefix(ctx),
-    concurrency: opts.concurrency ?? 32,
+    concurrency: opts.concurrency ?? ctx.config.WEBHOOK_CONCURRENCY,
   });
   worker.on('failed', (job, err) =>
     ctx.logger.error({ err, deliveryId: job?.data.deliveryId }, 'webhook job failed; the sweeper retries it'),

@@ -39,7 +39,15 @@ const ATTEMPT_LEASE_MARGIN_MS = 60_000;
 export interface DeliveryPolicy {
   schedule: readonly number[];
   timeoutMs: number;
+  /** Attempts in flight at once for one account in this process; more wait (ACCOUNT_WAIT_MS). */
+  perAccount?: number;
 }
+
+/** How long an attempt waits when its account has its share of attempts in flight. */
+const ACCOUNT_WAIT_MS = 2_000;
+
+/** Attempts in flight in this process, by account. */
+const accountsInFlight = new Map<string, number>();
 
 export type AttemptOutcome =
   | { kind: 'skipped'; reason: string }
@@ -78,6 +86,27 @@ export async function attemptDelivery(
   }
   const now = ctx.clock.now();
   if (d.next_attempt_at && d.next_attempt_at > now) return { kind: 'early', dueAt: d.next_attempt_at };
+  // One account's silent receivers must not take every slot: past its share it waits its turn.
+  const busy = accountsInFlight.get(d.account_id) ?? 0;
+  if (policy.perAccount !== undefined && busy >= policy.perAccount)
+    return { kind: 'early', dueAt: new Date(now.getTime() + ACCOUNT_WAIT_MS) };
+  accountsInFlight.set(d.account_id, busy + 1);
+  try {
+    return await attemptClaimed(ctx, d, policy, now);
+  } finally {
+    const left = (accountsInFlight.get(d.account_id) ?? 1) - 1;
+    if (left > 0) accountsInFlight.set(d.account_id, left);
+    else accountsInFlight.delete(d.account_id);
+  }
+}
+
+/** The attempt itself, once it is due and its account has a slot: claim, send, record. */
+async function attemptClaimed(
+  ctx: Context,
+  d: DeliveryToSendRow,
+  policy: DeliveryPolicy,
+  now: Date,
+): Promise<AttemptOutcome> {
   const leaseUntil = new Date(now.getTime() + policy.timeoutMs + ATTEMPT_LEASE_MARGIN_MS);
   const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, now, leaseUntil);
   if (attempt === null) return { kind: 'skipped', reason: 'another worker took this attempt' };

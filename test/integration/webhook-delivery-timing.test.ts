@@ -9,7 +9,14 @@ import { startWebhookWorker } from '../../workers/webhooks.js';
 import { createTestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { waitFor } from '../helpers/wait.js';
-import { deliveryRow, newPath, pause, pendingDelivery, settledRow } from '../helpers/webhook-deliveries.js';
+import {
+  deliveryRow,
+  newPath,
+  pause,
+  pendingDelivery,
+  queuedLater,
+  settledRow,
+} from '../helpers/webhook-deliveries.js';
 import { type Answer, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // When a delivery's attempt runs: once however often it was queued, not before it is due, within
@@ -67,6 +74,43 @@ describe('a delivery queued more than once', () => {
       expect(row.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
     } finally {
       await worker.close();
+    }
+  });
+
+  it("gives one account's silent receivers only its share of the attempts in flight", async () => {
+    // An env of its own: the silent receiver's attempts outlive the test.
+    const own = await createTestEnv({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+    const ownQueues = createQueues(own.ctx);
+    const due = new Date(Date.now() - 600_000);
+    // Account A: four deliveries to a receiver that never answers, queued first.
+    const a = await pendingDelivery(own.ctx, receiver, due);
+    receiver.plan(a.path, ['hang', 'hang', 'hang', 'hang']);
+    const first = await deliveryRow(own.ctx, a.id);
+    const aIds = [a.id];
+    for (let i = 0; i < 3; i++)
+      aIds.push(await queuedLater(own.ctx, first.account_id, first.endpoint_id, first.url, due));
+    expect(await resumeStalledDeliveries(own.ctx, ownQueues)).toBe(4);
+    // Account B: one delivery to a receiver that answers, queued after them.
+    const b = await pendingDelivery(own.ctx, receiver, due);
+    await resumeStalledDeliveries(own.ctx, ownQueues);
+
+    // Four slots, two per account: B's delivery need not wait for A's to time out.
+    const worker = startWebhookWorker(own.ctx, {
+      concurrency: 4,
+      perAccount: 2,
+      timeoutMs: 3_000,
+      schedule: [60_000],
+    });
+    try {
+      expect(await settledRow(own.ctx, b.id)).toMatchObject({ status: 'succeeded' });
+      const aRows = await Promise.all(aIds.map((id) => deliveryRow(own.ctx, id)));
+      // Still waiting on the silent receiver: no attempt of A's has ended yet.
+      expect(aRows.map((r) => [r.status, r.last_error])).toEqual(aIds.map(() => ['pending', null]));
+      expect(receiver.at(a.path).length).toBeLessThanOrEqual(2);
+    } finally {
+      await worker.close();
+      await ownQueues.close();
+      await own.close();
     }
   });
 
