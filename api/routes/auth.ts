@@ -14,7 +14,7 @@ const email = z.string().trim().toLowerCase().max(254).pipe(z.email()).describe(
 
 const registerBody = z.strictObject({
   email,
-  password: z.string().min(8).max(200),
+  password: z.string().min(8, 'must be at least 8 characters').max(200, 'must be at most 200 characters'),
   // A form's empty optional field often arrives as null or "": no code. One pasted with spaces
   // around it is the code.
   referral_code: z

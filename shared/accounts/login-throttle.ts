@@ -21,13 +21,13 @@ async function countAttempt(ctx: Context, key: string, max: number, windowS: num
   const retryAfterMs = pttl > 0 ? pttl : windowMs;
   throw new ApiError(
     'rate_limit_exceeded',
-    message,
+    `${message} ${inAbout(retryAfterMs)}`,
     { retry_after_ms: retryAfterMs },
     { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
   );
 }
 
-const TOO_MANY_LOGINS = 'Too many failed login attempts; try again later';
+const TOO_MANY_LOGINS = 'Too many failed login attempts; try again';
 
 /**
  * Count this login attempt, before the password is checked (so a burst of parallel guesses cannot
@@ -77,6 +77,14 @@ export async function countRegistration(ctx: Context, ip: string): Promise<void>
     throttleKey(ctx, 'register-ip', ip),
     ctx.config.REGISTER_MAX_PER_IP,
     ctx.config.REGISTER_THROTTLE_WINDOW_SECONDS,
-    'Too many registrations from this address; try again later',
+    'Too many registrations from this address; try again',
   );
+}
+
+/** When, in words a person reads at a glance: "in about 15 minutes", "in about 40 seconds". */
+function inAbout(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 90) return `in about ${s} second${s === 1 ? '' : 's'}`;
+  const m = Math.round(s / 60);
+  return `in about ${m} minutes`;
 }

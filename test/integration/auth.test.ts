@@ -126,6 +126,13 @@ describe('auth: error', () => {
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
   });
 
+  it("says a short password's rule in words", async () => {
+    const res = await call(server.url, 'POST', '/api/auth/register', {
+      body: { email: uniqueEmail('short'), password: 'short' },
+    });
+    expect(res.body.error.message).toBe('password: must be at least 8 characters');
+  });
+
   it('validates the login body', async () => {
     const res = await call(server.url, 'POST', '/api/auth/login', { body: { email: 'x@example.com' } });
     expect(res.status).toBe(400);
@@ -231,6 +238,10 @@ describe('auth: security', () => {
     expect(retryMs).toBeGreaterThan(0);
     expect(retryMs).toBeLessThanOrEqual(env.config.LOGIN_THROTTLE_WINDOW_SECONDS * 1000);
     expect(blocked.headers.get('retry-after')).toBe(String(Math.ceil(retryMs / 1000)));
+    // The message says when, as a person reads it (the form shows it as it is).
+    expect(blocked.body.error.message).toMatch(
+      /^Too many failed login attempts; try again in about \d+ (seconds?|minutes)$/,
+    );
 
     // Another IP for the same email, and another email from the same IP, are unaffected.
     expect((await login(email, 'correct horse', '10.2.0.2')).status).toBe(200);
