@@ -24,10 +24,9 @@ import { metadataInput } from '../schemas/common.js';
 
 export const createJobBody = z.strictObject({
   request: chatCompletionBody,
-  webhook_url: z
-    .url({ protocol: /^https?$/ })
-    .max(2000)
-    .nullish(),
+  // Checked by assertWebhookUrl, which says what is wrong (scheme, credentials, address), as for
+  // an endpoint's url.
+  webhook_url: z.string().max(2000).nullish(),
   // The same bound as a child key's (16 KiB as JSON): it is echoed on every get, list page and webhook.
   metadata: metadataInput.nullish(),
 });

@@ -210,6 +210,15 @@ describe('async jobs', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body.error.param).toBe(param);
     }
+    // A URL of another scheme is named for what it is, as for an endpoint's url.
+    const ftp = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('x'), webhook_url: 'ftp://hooks.example.com/x' },
+    });
+    expect(ftp.body.error).toMatchObject({
+      param: 'webhook_url',
+      message: 'webhook_url: must use https or http',
+    });
   });
 
   it('refuses a webhook_url whose host does not resolve in a few seconds with 400 naming it', async () => {
