@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertFile } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
-import { startBatch } from '../helpers/batches.js';
+import { startBatch, startBatchOf } from '../helpers/batches.js';
 import {
   launchBrowser,
   openDashboard,
@@ -222,6 +222,25 @@ describe('dashboard: the Jobs & batches page', () => {
     } finally {
       await inference.resume();
     }
+  });
+
+  it('says why a batch failed on its row, as a failed job says', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const ask = { model: 'nope/model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+    const batchId = await startBatchOf(stack.server.url, c.childKey, [ask, ask]);
+    const failed = await waitFor('batch failed', async () => {
+      const b = await call(stack.server.url, 'GET', `/v1/batches/${batchId}`, { token: c.childKey });
+      return b.body.status === 'failed' ? b.body : null;
+    });
+    const why = failed.errors.data[0].message as string;
+    expect(why).toMatch(/does not exist/);
+    const dash = await openDashboard(browser, stack.server.url);
+    const page = await signedIn(dash, c.jwt);
+    await page.getByRole('link', { name: 'Jobs & batches' }).click();
+    const row = page.getByRole('table', { name: 'Batches' }).getByRole('row', { name: new RegExp(batchId) });
+    await expect.poll(() => row.textContent()).toContain(why);
+    expect(dash.problems).toEqual([]);
+    await dash.close();
   });
 
   it('says a job ended before it could be cancelled when it finished while the dialog was open', async () => {

@@ -34,7 +34,13 @@ function batchRow(b, index, onCancel) {
     'tr',
     {},
     h('th', { scope: 'row', class: 'mono small' }, b.id),
-    h('td', {}, badge(b.status)),
+    h(
+      'td',
+      {},
+      badge(b.status),
+      // Why a batch failed as a whole (its file refused, say): as a failed job's row says.
+      b.errors?.data?.[0]?.message ? h('span', { class: 'usage-sub' }, b.errors.data[0].message) : null,
+    ),
     h('td', {}, counts(b)),
     keyCell(index, b.key_id),
     h('td', {}, time(b.created_at)),
