@@ -207,6 +207,10 @@ describe('dashboard: management and child keys', () => {
       token: gm,
     });
     expect(refused.status).toBe(401);
+    // Its page says it is revoked, and offers no gm- example that could only be refused.
+    await page.getByRole('link', { name: 'New name' }).click();
+    await page.getByText('This management key is revoked').waitFor();
+    expect(await page.getByRole('heading', { name: 'From your backend' }).count()).toBe(0);
 
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);

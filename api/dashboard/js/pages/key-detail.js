@@ -181,10 +181,13 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
         )
       : null,
     section('Child keys', { actions: [filter, create].filter(Boolean) }, list),
-    section(
-      'From your backend',
-      { intro: 'Your backend can do the same with this management key’s gm- key:' },
-      apiExample(mk),
-    ),
+    // A revoked key's gm- key is refused for good: its example could only show a 401.
+    mk.status === 'revoked'
+      ? null
+      : section(
+          'From your backend',
+          { intro: 'Your backend can do the same with this management key’s gm- key:' },
+          apiExample(mk),
+        ),
   );
 }
