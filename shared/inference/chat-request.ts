@@ -11,8 +11,21 @@ import { noCapacity } from './upstream-errors.js';
 export const chatCompletionBody = z
   .looseObject({
     model: z.string().min(1).max(200),
+    // OpenAI's roles, and content as text, an array of parts ({type, …}) or null (an assistant's
+    // tool call): anything else would be a node's refusal naming no field, or a job failing late.
     messages: z
-      .array(z.looseObject({ role: z.string().min(1), content: z.unknown() }))
+      .array(
+        z.looseObject({
+          role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'], {
+            error: 'must be one of system, developer, user, assistant, tool, function',
+          }),
+          content: z
+            .union([z.string(), z.array(z.looseObject({ type: z.string().min(1) })), z.null()], {
+              error: 'must be a string, an array of content parts ({"type": …}) or null',
+            })
+            .optional(),
+        }),
+      )
       .min(1, 'must hold at least one message'),
     max_tokens: z.number().int().positive().max(1_000_000).nullish(),
     max_completion_tokens: z.number().int().positive().max(1_000_000).nullish(),

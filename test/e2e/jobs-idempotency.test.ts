@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { insertHold } from '../../shared/db/queries/holds.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
-import { prepareChat } from '../../shared/inference/chat-request.js';
+import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
 import { claimSubmission } from '../../shared/jobs/idempotency.js';
 import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
 import { topup } from '../../shared/ledger/topup.js';
@@ -162,7 +162,11 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(retry.body.id).toBe(slow.jobId);
 
     // The slow submission's write comes at last: refused (409, retry), its reservation given back.
-    const chat = prepareChat(body.request, stack.deps.upstream.models, stack.env.config);
+    const chat = prepareChat(
+      chatCompletionBody.parse(body.request),
+      stack.deps.upstream.models,
+      stack.env.config,
+    );
     const late = submitJob(stack.env.ctx, stack.deps, {
       key,
       chat,

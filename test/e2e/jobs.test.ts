@@ -201,6 +201,14 @@ describe('async jobs', () => {
       [{ request: request('x'), webhook_url: 'not a url' }, 'webhook_url'],
       [{ request: request('x'), extra: 1 }, 'extra'],
       [{ request: { ...request('x'), messages: [] } }, 'request.messages'],
+      [
+        { request: { ...request('x'), messages: [{ role: 'user', content: 5 }] } },
+        'request.messages.0.content',
+      ],
+      [
+        { request: { ...request('x'), messages: [{ role: 'bogus', content: 'hi' }] } },
+        'request.messages.0.role',
+      ],
       // Echoed on every get, list page and webhook: bounded as a child key's (16 KiB as JSON).
       [{ request: request('x'), metadata: { big: 'x'.repeat(16 * 1024) } }, 'metadata'],
       [{ request: request('x'), metadata: JSON.parse('{"__proto__": {"x": 1}}') }, 'metadata'],
