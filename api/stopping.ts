@@ -1,9 +1,13 @@
+import { setMaxListeners } from 'node:events';
 import { ApiError } from '../shared/errors.js';
 
 /** A node call stopped because the api is shutting down (stopNodeCalls). */
 export class ServerStopping extends Error {}
 
 const stopping = new AbortController();
+// Every sync call in flight listens to it (one listener each, removed when the call ends): Node's
+// default of 10 would print a leak warning under any load.
+setMaxListeners(0, stopping.signal);
 
 /**
  * Aborted when the api, shutting down, stops the node calls it is still waiting on: passed as the
