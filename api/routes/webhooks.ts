@@ -73,7 +73,9 @@ export function webhooksRouter(ctx: Context): Router {
 
   r.get('/', async (_req, res) => {
     const rows = await listWebhookEndpoints(ctx.sql, res.locals.accountId);
-    res.json({ data: rows.map(webhookJson) });
+    // What a new endpoint's url may use here (the dashboard's form says it).
+    const schemes = ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS ? ['https', 'http'] : ['https'];
+    res.json({ data: rows.map(webhookJson), url_schemes: schemes });
   });
 
   // Before '/:id…' so the literal path is never read as an id.

@@ -48,7 +48,14 @@ export const createdWebhookObject = webhookObject.extend({
   secret: z.string().describe('The `whsec_…` signing secret. Returned here only; store it now.'),
 });
 
-export const webhookList = z.object({ data: z.array(webhookObject) });
+export const webhookList = z.object({
+  data: z.array(webhookObject),
+  url_schemes: z
+    .array(z.enum(['https', 'http']))
+    .describe(
+      'What a new endpoint’s url may use on this gateway: https, and http where private networks are allowed',
+    ),
+});
 
 export const defaultSecretObject = z.object({
   secret: z

@@ -64,6 +64,7 @@ describe('dashboard: one-time secrets', () => {
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await failNextListRead(page, /\/api\/webhooks$/);
     const hook = page.getByRole('dialog', { name: 'Add webhook endpoint' });
+    await hook.getByText('Must be https.').waitFor(); // the default: public https only
     await hook.getByLabel('Endpoint URL').fill('https://hooks.example.com/gonka');
     await hook.getByLabel(/All events/).check();
     await hook.getByRole('button', { name: 'Add endpoint' }).click();

@@ -24,8 +24,12 @@ function eventsText(events) {
 }
 
 export async function renderWebhooks(main, _params, ctx) {
-  let endpoints = await listOrEmpty(api.webhooks());
+  const first = await api.webhooks().catch(() => null);
+  let endpoints = await listOrEmpty(first ? Promise.resolve(first) : api.webhooks());
   if (!ctx.isCurrent()) return;
+  // The gateway says which schemes it delivers to (http only where it allows private networks).
+  const schemes = first?.url_schemes ?? ['https'];
+  const urlHint = schemes.includes('http') ? 'https, or http on this gateway.' : 'Must be https.';
   const list = h('div');
 
   const reload = async () => {
@@ -42,7 +46,7 @@ export async function renderWebhooks(main, _params, ctx) {
           label: 'Endpoint URL',
           name: 'url',
           type: 'url',
-          hint: 'Must be https.',
+          hint: urlHint,
           attrs: { autocomplete: 'off', placeholder: 'https://example.com/webhooks/gonka' },
         }),
         checkboxGroup({
