@@ -54,4 +54,29 @@ describe('dashboard: child key usage', () => {
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);
   });
+
+  it('shows the page again, fresh, when its own link is clicked', async () => {
+    const { url } = tabs.stack.server;
+    const c = await createCustomer(tabs.stack.env.ctx, url);
+    await tabs.open();
+    const page = await signedIn(tabs.dash, c.jwt);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    const balance = page.getByRole('region', { name: 'Balance' }).or(page.getByLabel('Balance'));
+    const before = await balance.first().textContent();
+    // Spend meanwhile, settled in the books.
+    const start = (await call(url, 'GET', '/api/account', { token: c.jwt })).body.balance_ngonka;
+    await c.openai.chat.completions.create({
+      model: SIM_MODEL_QWEN3_235B,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 20,
+    });
+    await waitFor('the charge settled', async () => {
+      const a = (await call(url, 'GET', '/api/account', { token: c.jwt })).body;
+      return a.held_ngonka === '0' && a.balance_ngonka !== start;
+    });
+    expect(await balance.first().textContent()).toBe(before); // nothing polls the overview
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await expect.poll(async () => balance.first().textContent()).not.toBe(before);
+    expect(tabs.dash.problems).toEqual([]);
+  });
 });

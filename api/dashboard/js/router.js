@@ -47,6 +47,13 @@ export function start(onRoute) {
     if (path !== null || window.location.hash === '') onRoute(path ?? '/');
   };
   window.addEventListener('hashchange', run);
+  // A link to the page already shown sets no new hash, so no hashchange: show it again, fresh
+  // (what a person clicking "Overview" on the overview expects: its numbers read now).
+  document.addEventListener('click', (e) => {
+    const a = e.target instanceof Element ? e.target.closest('a[href^="#/"]') : null;
+    if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+    if (a.getAttribute('href') === window.location.hash) run();
+  });
   run();
 }
 
