@@ -103,6 +103,9 @@ export function startInferenceWorker(
           type: 'internal_error',
           message: err instanceof Error && err.message === STALLED_OUT ? STALLED_OUT : 'The job failed',
         };
+    // A job that used its attempts on failing nodes says so; "retry shortly" was the sync answer's.
+    if (attempt && (error.type === 'upstream_error' || error.type === 'upstream_unavailable'))
+      error.message = `${String(error.message).replace(/; retry shortly$/, '')} (the job was tried ${attempt.attempt} times)`;
     const job = await failJob(ctx.sql, jobId, {
       status: 'failed',
       error,
