@@ -65,24 +65,20 @@ export function openChatStream(args: {
   idle.unref();
 
   async function* iterate(): AsyncGenerator<Chunk> {
-    let done = false; // [DONE] came
-    let ended = false; // and the body ended after it: the connection can be reused
+    let done = false; // [DONE] came: the answer is whole
     let verdict: Verdict = 'none'; // a caller that stops reading early says nothing of the node
+    const it = sseData(response.body)[Symbol.asyncIterator]();
     try {
-      const it = sseData(response.body)[Symbol.asyncIterator]();
       for (;;) {
         waiting = true;
         idle.refresh();
         const next = await it.next();
         waiting = false;
-        if (next.done) {
-          ended = done;
-          break; // a cut connection throws instead (NodeResponse.body)
-        }
-        // Keep reading to the end of the body after [DONE]: a fully read body lets the socket be reused.
+        if (next.done) break; // a cut connection throws instead (NodeResponse.body)
+        // The answer is whole: the caller has it now; the body's end is awaited apart (below).
         if (next.value === '[DONE]') {
           done = true;
-          continue;
+          break;
         }
         let chunk: Chunk;
         try {
@@ -106,12 +102,6 @@ export function openChatStream(args: {
       verdict = 'ok';
     } catch (err) {
       if (args.callerSignal?.aborted && !stalled) throw args.callerSignal.reason;
-      // The answer was whole ([DONE] came); only the body's end did not follow (a node holding the
-      // response open): no fault of the answer's, and the connection is dropped below.
-      if (done) {
-        verdict = 'ok';
-        return;
-      }
       verdict = 'failed';
       if (err instanceof GonkaStreamError) throw err;
       const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
@@ -120,11 +110,15 @@ export function openChatStream(args: {
     } finally {
       waiting = false;
       clearTimeout(idle);
-      // The caller left early, the stream broke or its body never ended: close the socket.
-      if (!ended) {
+      const drop = () => {
         controller.abort();
         response.destroy();
-      }
+      };
+      // Whole: the body's end usually follows at once, and a fully read body lets the socket be
+      // reused; a node holding the response open is dropped after a moment. Otherwise (the caller
+      // left early, the stream broke) the socket is closed now.
+      if (done) drainBriefly(it, drop);
+      else drop();
       args.onEnd(verdict);
     }
   }
@@ -164,4 +158,22 @@ export function openChatStream(args: {
       void gen.return(undefined);
     },
   };
+}
+
+/** How long a whole answer's body may take to end before its connection is dropped. */
+const DRAIN_MS = 1_000;
+
+/** Read what is left of a body in the background; `drop` the connection if it has not ended in DRAIN_MS. */
+function drainBriefly(it: AsyncIterator<string>, drop: () => void): void {
+  const timer = setTimeout(drop, DRAIN_MS);
+  timer.unref();
+  (async () => {
+    for (let n = await it.next(); !n.done; n = await it.next());
+  })().then(
+    () => clearTimeout(timer),
+    () => {
+      clearTimeout(timer);
+      drop();
+    },
+  );
 }
