@@ -103,9 +103,14 @@ export function startInferenceWorker(
           type: 'internal_error',
           message: err instanceof Error && err.message === STALLED_OUT ? STALLED_OUT : 'The job failed',
         };
-    // A job that used its attempts on failing nodes says so; "retry shortly" was the sync answer's.
-    if (attempt && (error.type === 'upstream_error' || error.type === 'upstream_unavailable'))
-      error.message = `${String(error.message).replace(/; retry shortly$/, '')} (the job was tried ${attempt.attempt} times)`;
+    // A job that used up its attempts on failing nodes says so; "retry shortly" was the sync answer's.
+    const triedOut = attempt !== undefined && attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
+    if (
+      triedOut &&
+      attempt.attempt > 1 &&
+      (error.type === 'upstream_error' || error.type === 'upstream_unavailable')
+    )
+      error.message = `${String(error.message).replace(/; retry shortly$/, '')} (tried ${attempt.attempt} times)`;
     const job = await failJob(ctx.sql, jobId, {
       status: 'failed',
       error,

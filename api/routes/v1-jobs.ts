@@ -53,7 +53,7 @@ export async function serveJobSubmission(
       throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
     chat = prepareChat(body.request, deps.upstream.models, ctx.config, 'request.');
     // Refuse a private or unresolvable webhook_url now, not at delivery time.
-    if (body.webhook_url)
+    if (body.webhook_url != null)
       await assertWebhookUrl(body.webhook_url, {
         allowPrivate: ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
         param: 'webhook_url',

@@ -85,7 +85,7 @@ describe('async jobs', () => {
     const job = await poll(c.childKey, res.body.id, (s) => s === 'failed');
     expect(job.error.type).toBe('upstream_error');
     expect(job.attempts).toBe(2);
-    expect(job.error.message).toBe('The model failed to answer (the job was tried 2 times)');
+    expect(job.error.message).toBe('The model failed to answer (tried 2 times)');
     await waitFor('hold voided', async () => {
       const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
       return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
@@ -227,6 +227,14 @@ describe('async jobs', () => {
     expect(ftp.body.error).toMatchObject({
       param: 'webhook_url',
       message: 'webhook_url: must use https or http',
+    });
+    const empty = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('x'), webhook_url: '' },
+    });
+    expect(empty.body.error).toMatchObject({
+      param: 'webhook_url',
+      message: 'webhook_url: must be an absolute URL',
     });
   });
 

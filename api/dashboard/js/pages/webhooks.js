@@ -24,11 +24,14 @@ function eventsText(events) {
 }
 
 export async function renderWebhooks(main, _params, ctx) {
-  const first = await api.webhooks().catch(() => null);
-  let endpoints = await listOrEmpty(first ? Promise.resolve(first) : api.webhooks());
+  // One request: its list, and the schemes the gateway delivers to (http where it allows private networks).
+  const first = await api.webhooks().then(
+    (body) => ({ body }),
+    (err) => ({ err }),
+  );
+  let endpoints = await listOrEmpty(first.err ? Promise.reject(first.err) : Promise.resolve(first.body));
   if (!ctx.isCurrent()) return;
-  // The gateway says which schemes it delivers to (http only where it allows private networks).
-  const schemes = first?.url_schemes ?? ['https'];
+  const schemes = first.body?.url_schemes ?? ['https'];
   const urlHint = schemes.includes('http') ? 'https, or http on this gateway.' : 'Must be https.';
   const list = h('div');
 
