@@ -1,0 +1,71 @@
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { z } from 'zod';
+import { envBool } from './config-fields.js';
+
+const HEX_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
+
+/** An http(s) URL with no user or password in it (a Gonka node's: fetch refuses credentials in one). */
+function isPlainHttpUrl(raw: string): boolean {
+  const u = new URL(raw);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+}
+
+/** The settings of the Gonka side: which nodes, how they are found, how requests to them are authorized, model ids. */
+export const upstreamSettings = {
+  GONKA_NODES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.url()).refine((urls) => urls.every(isPlainHttpUrl), {
+        // Never echoes the URL: it may hold a password, which belongs in GONKA_API_KEY.
+        message: 'each node must be an http(s):// URL without user:password (bearer mode: GONKA_API_KEY)',
+      }),
+    ),
+  /**
+   * GONKA_NODES are seeds: the pool is every participant they list (GET
+   * /v1/epochs/current/participants, with each node's address for signing), read again on
+   * SCHEDULER_REFRESH_CRON for a new epoch's. Off: exactly the nodes GONKA_NODES names.
+   */
+  GONKA_DISCOVERY: envBool.default(false),
+  /** Bearer token for gateway/broker upstreams (bearer mode). */
+  GONKA_API_KEY: z.string().optional(),
+  GONKA_PRIVATE_KEY: z
+    .string()
+    .regex(HEX_KEY, 'must be 32 bytes of hex')
+    // Zero, or the curve order or past it, is no key (signing would throw at start-up).
+    .refine(
+      (v) => !HEX_KEY.test(v) || secp256k1.utils.isValidSecretKey(Buffer.from(v.replace(/^0x/, ''), 'hex')),
+      {
+        message: 'is not a valid secp256k1 private key (zero, or not below the curve order)',
+      },
+    )
+    .optional(),
+  /**
+   * Public model ids and the upstream model each maps to: `fast=Qwen/QwQ-32B,smart=Qwen/...`.
+   * Unset: the upstream ids are served as they are. Clients of child keys only ever see public ids.
+   */
+  MODEL_ALIASES: z
+    .string()
+    .optional()
+    .transform((v, c) => {
+      const map = new Map<string, string>();
+      for (const pair of (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const [pub, up] = pair.split('=').map((s) => s.trim());
+        if (!pub || !up) {
+          c.addIssue({ code: 'custom', message: `expected public=upstream pairs, got "${pair}"` });
+          return z.NEVER;
+        }
+        map.set(pub, up);
+      }
+      return map;
+    }),
+};
