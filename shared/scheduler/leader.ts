@@ -12,10 +12,8 @@ import type { Context } from '../context.js';
 export class LeaderLock {
   readonly token = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   private readonly key: string;
-  /** Local belief, valid until this `performance.now()` instant. */
+  /** Local belief, valid until this `performance.now()` instant; 0 when the last call found it not ours. */
   private heldUntil = 0;
-  /** What the last call found: for logging a change of leader. */
-  private leads = false;
 
   constructor(
     private readonly ctx: Context,
@@ -46,9 +44,8 @@ export class LeaderLock {
       let ok = (await this.ctx.scripts.run('renewLock', [this.key], [this.token, this.ttlMs])) === 1;
       if (!ok) ok = (await this.ctx.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
       // Count the TTL from before the round trip, and keep a margin for clock drift between hosts.
-      const was = this.leads;
+      const was = this.heldUntil > 0;
       this.heldUntil = ok ? started + this.ttlMs * 0.8 : 0;
-      this.leads = ok;
       // Which replica leads, and since when, is what an operator looks for first.
       if (ok && !was) this.ctx.logger.info({ holder: this.token }, 'scheduler: this process leads');
       if (!ok && was) this.ctx.logger.warn({ holder: this.token }, 'scheduler: this process no longer leads');
@@ -56,7 +53,6 @@ export class LeaderLock {
     } catch (err) {
       this.ctx.logger.warn({ err }, 'scheduler leader lock unavailable');
       this.heldUntil = 0;
-      this.leads = false;
       return false;
     }
   }
@@ -68,7 +64,6 @@ export class LeaderLock {
   async release(): Promise<void> {
     if (this.heldUntil === 0) return;
     this.heldUntil = 0;
-    this.leads = false;
     await this.ctx.scripts.run('releaseLock', [this.key], [this.token]);
   }
 }
