@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { endOpenStreams } from '../api/routes/v1-chat-stream.js';
 import { closeApiServer, createApiServer } from '../api/server.js';
+import { stopNodeCalls } from '../api/stopping.js';
 import { runBelowApi } from '../shared/background-priority.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
@@ -191,7 +191,7 @@ if (roles.has('api') && upstream) {
     closeApiServer(server, {
       afterMs: config.SHUTDOWN_STREAM_DRAIN_MS,
       onOverdue: () => {
-        const streams = endOpenStreams();
+        const streams = stopNodeCalls();
         if (streams > 0) ctx.logger.warn({ streams }, 'shutdown: ending the streams still open');
       },
     }),

@@ -10,7 +10,7 @@ import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
-import { apiStopping, ServerStopping, stopNodeCalls, stoppingError } from '../stopping.js';
+import { ServerStopping, stoppableStream, stoppingError } from '../stopping.js';
 import type { ChatDeps } from './v1-chat-completions.js';
 
 /**
@@ -23,20 +23,6 @@ export const syncHoldTtlMs = (config: Config) =>
 
 /** A stream stopped at SYNC_STREAM_MAX_SECONDS. */
 class StreamTooLong extends Error {}
-
-/** This process's open streams (endOpenStreams counts them). */
-let openStreams = 0;
-
-/**
- * Stop every node call of this process as the api shuts down: each open stream ends with an error
- * event telling the client to retry and is billed for what was sent, as at SYNC_STREAM_MAX_SECONDS;
- * a call not yet answering gets the same error as its answer. Returns how many streams were open.
- */
-export function endOpenStreams(): number {
-  const n = openStreams;
-  stopNodeCalls();
-  return n;
-}
 
 /**
  * The SSE half of sync chat. A client that goes away aborts the node call; whatever was generated
@@ -69,18 +55,14 @@ export async function streamChat(
   // Stopped before its hold could go stale: a stream served past its hold's life would be free.
   const limitS = ctx.config.SYNC_STREAM_MAX_SECONDS;
   const deadline = setTimeout(() => abort.abort(new StreamTooLong()), limitS * 1000);
-  const stop = () => abort.abort(apiStopping.reason);
-  apiStopping.addEventListener('abort', stop, { once: true });
-  if (apiStopping.aborted) stop();
-  openStreams++;
+  const released = stoppableStream(abort);
 
   let stream: ChatStream;
   try {
     stream = await deps.upstream.client.chatStream(chat.upstreamBody, { signal: abort.signal, log: ctx });
   } catch (err) {
     clearTimeout(deadline);
-    apiStopping.removeEventListener('abort', stop);
-    openStreams--;
+    released();
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     const reason: unknown = abort.signal.reason;
     if (reason instanceof ServerStopping) throw stoppingError('stream');
@@ -121,8 +103,7 @@ export async function streamChat(
     }
   } finally {
     clearTimeout(deadline);
-    apiStopping.removeEventListener('abort', stop);
-    openStreams--;
+    released();
     await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
 }
