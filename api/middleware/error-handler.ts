@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
+import { sendJson } from '../../shared/json-response.js';
 import type { Logger } from '../../shared/logger.js';
-import { sendJson } from '../json-response.js';
 import { noteFailure } from './access-log.js';
 
 /**

@@ -14,9 +14,9 @@ import {
 import { settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { completionId, whiteLabel } from '../../shared/inference/white-label.js';
+import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
-import { sendJson } from '../json-response.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';

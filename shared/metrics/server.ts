@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import { bearerToken, secretMatcher } from '../bearer.js';
+import { sendJson } from '../json-response.js';
 import type { Logger } from '../logger.js';
 import type { Readiness } from '../readiness.js';
 
@@ -63,8 +64,4 @@ export function metricsAccess(token: string | undefined): (req: IncomingMessage)
   if (!token) return () => true;
   const matches = secretMatcher(token);
   return (req) => matches(bearerToken(req));
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
