@@ -7,6 +7,8 @@ import {
   deliveriesQuery,
   deliveryList,
   jobUrlDeliveryList,
+  rotateSecretBody,
+  updateWebhookBody,
   webhookList,
   webhookObject,
   webhookParams,
@@ -74,4 +76,40 @@ registry.registerPath({
     200: json(deliveryList, 'Deliveries'),
     400: errorResponse('Invalid query, or an `after` that is no delivery of this log'),
   },
+});
+registry.registerPath({
+  method: 'patch',
+  path: '/api/webhooks/{id}',
+  tags,
+  summary: 'Change an endpoint’s url or events, or turn it off and on again',
+  description:
+    'A 410 from the receiver disables an endpoint; `{"status": "active"}` turns it back on, and it receives the events that happen from then on (deliveries that ended with it stay ended). `{"status": "disabled"}` stops it as a 410 does.',
+  request: { params, body: { content: { 'application/json': { schema: updateWebhookBody } } } },
+  responses: {
+    200: json(webhookObject, 'The endpoint as changed'),
+    400: errorResponse('Invalid body, or a url that is not allowed'),
+    404: errorResponse('No such endpoint on this account'),
+    409: errorResponse('The endpoint is deleted'),
+  },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/webhooks/{id}/rotate-secret',
+  tags,
+  summary: 'Give an endpoint a new `whsec_…` secret (shown once); the old one signs too for a grace period',
+  request: { params, body: { content: { 'application/json': { schema: rotateSecretBody } } } },
+  responses: {
+    200: json(createdWebhookObject, 'The endpoint with its new secret'),
+    404: errorResponse('No such endpoint on this account'),
+    409: errorResponse('The endpoint is deleted'),
+  },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/webhooks/default-secret/rotate',
+  tags,
+  summary:
+    'A new default secret for per-job `webhook_url` deliveries; the old one signs too for a grace period',
+  request: { body: { content: { 'application/json': { schema: rotateSecretBody } } } },
+  responses: { 200: json(defaultSecretObject, 'The new default secret') },
 });

@@ -12,13 +12,20 @@ import {
   findWebhookEndpoint,
   insertWebhookEndpointWithin,
   listWebhookEndpoints,
+  rotateWebhookEndpointSecret,
+  type SecretRow,
   type WebhookEndpointRow,
 } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/events.js';
-import { defaultWebhookSecret } from '../../shared/webhooks/secrets.js';
-import { deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
+import {
+  defaultWebhookSecret,
+  graceEnd,
+  previousSecretUntil,
+  rotateDefaultWebhookSecret,
+} from '../../shared/webhooks/secrets.js';
+import { changeEndpoint, deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { hiddenCursor, listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
@@ -27,6 +34,8 @@ import {
   createWebhookBody,
   deliveriesQuery,
   deliveryJson,
+  rotateSecretBody,
+  updateWebhookBody,
   webhookJson,
   webhookParams,
 } from '../schemas/webhooks.js';
@@ -68,19 +77,33 @@ export function webhooksRouter(ctx: Context): Router {
         `An account may have at most ${max} webhook endpoints; delete one before adding another`,
         { param: null },
       );
-    res.status(201).json({ ...webhookJson(row), secret });
+    res.status(201).json({ ...webhookJson(row, ctx.clock.now()), secret });
   });
 
   r.get('/', async (_req, res) => {
     const rows = await listWebhookEndpoints(ctx.sql, res.locals.accountId);
     // What a new endpoint's url may use here (the dashboard's form says it).
     const schemes = ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS ? ['https', 'http'] : ['https'];
-    res.json({ data: rows.map(webhookJson), url_schemes: schemes });
+    const now = ctx.clock.now();
+    res.json({ data: rows.map((e) => webhookJson(e, now)), url_schemes: schemes });
   });
 
   // Before '/:id…' so the literal path is never read as an id.
   r.get('/default-secret', async (_req, res) => {
-    res.json({ secret: await defaultWebhookSecret(ctx, res.locals.accountId) });
+    res.json(secretJson(await defaultWebhookSecret(ctx, res.locals.accountId)));
+  });
+
+  r.post('/default-secret/rotate', async (req, res) => {
+    const body = parse(rotateSecretBody, req.body);
+    res.json(
+      secretJson(await rotateDefaultWebhookSecret(ctx, res.locals.accountId, body.grace_period_seconds)),
+    );
+  });
+
+  const secretJson = (s: SecretRow) => ({
+    secret: s.secret,
+    previous_secret_expires_at:
+      previousSecretUntil(s.previous_secret_expires_at, ctx.clock.now())?.toISOString() ?? null,
   });
 
   // Deliveries to per-job `webhook_url`s belong to no endpoint: their log is the account's.
@@ -101,8 +124,51 @@ export function webhooksRouter(ctx: Context): Router {
     const { id } = parse(webhookParams, req.params);
     const accountId = res.locals.accountId;
     const row = await deleteEndpoint(ctx.sql, accountId, id, ctx.clock.now());
-    res.json(webhookJson(row ?? (await load(accountId, id))));
+    res.json(webhookJson(row ?? (await load(accountId, id)), ctx.clock.now()));
   });
+
+  r.patch('/:id', async (req, res) => {
+    const { id } = parse(webhookParams, req.params);
+    const body = parse(updateWebhookBody, req.body);
+    const accountId = res.locals.accountId;
+    if (body.url !== undefined)
+      await assertWebhookUrl(body.url, {
+        allowPrivate: ctx.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        lookup: ctx.lookupHost,
+      });
+    const events = body.events && normalizeSubscriptions(body.events);
+    const at = ctx.clock.now();
+    const row = await changeEndpoint(
+      ctx.sql,
+      accountId,
+      id,
+      { url: body.url, events, status: body.status },
+      at,
+    );
+    res.json(webhookJson(row ?? (await refuseChange(accountId, id)), at));
+  });
+
+  // The new secret is shown here once, as at creation; the old one keeps signing for the grace.
+  r.post('/:id/rotate-secret', async (req, res) => {
+    const { id } = parse(webhookParams, req.params);
+    const body = parse(rotateSecretBody, req.body);
+    const accountId = res.locals.accountId;
+    const secret = newWebhookSecret();
+    const row = await rotateWebhookEndpointSecret(
+      ctx.sql,
+      accountId,
+      id,
+      secret,
+      graceEnd(ctx, body.grace_period_seconds),
+    );
+    res.json({ ...webhookJson(row ?? (await refuseChange(accountId, id)), ctx.clock.now()), secret });
+  });
+
+  /** Why an endpoint did not change: not this account's (404), or deleted (409: it stays readable). */
+  async function refuseChange(accountId: string, id: string): Promise<never> {
+    await load(accountId, id);
+    throw new ApiError('conflict', `Webhook ${id} is deleted; register a new endpoint instead`);
+  }
 
   r.get('/:id/deliveries', async (req, res) => {
     const { id } = parse(webhookParams, req.params);

@@ -2,6 +2,11 @@ import { z } from 'zod';
 import type { AttemptLogRow, DeliveryLogRow } from '../../shared/db/queries/webhook-delivery-log.js';
 import type { WebhookEndpointRow } from '../../shared/db/queries/webhooks.js';
 import { ALL_EVENTS, WEBHOOK_EVENT_TYPES } from '../../shared/webhooks/events.js';
+import {
+  previousSecretUntil,
+  ROTATION_GRACE_SECONDS,
+  ROTATION_GRACE_SECONDS_MAX,
+} from '../../shared/webhooks/secrets.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../shared/webhooks/url.js';
 import { isoString, listOf } from './common.js';
 
@@ -9,16 +14,43 @@ export const webhookParams = z.object({ id: z.string() });
 
 const subscription = z.enum([...WEBHOOK_EVENT_TYPES, ALL_EVENTS]);
 
+const endpointUrl = z
+  .string()
+  .max(WEBHOOK_URL_MAX_LENGTH, `must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`)
+  .describe('https URL the events are POSTed to');
+const endpointEvents = z
+  .array(subscription)
+  .min(1, 'must name at least one event')
+  .describe('Event types to receive; `*` means all');
+
 /** The scheme and address checks depend on configuration and DNS, so they run in the handler. */
-export const createWebhookBody = z.strictObject({
-  url: z
-    .string()
-    .max(WEBHOOK_URL_MAX_LENGTH, `must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`)
-    .describe('https URL the events are POSTed to'),
-  events: z
-    .array(subscription)
-    .min(1, 'must name at least one event')
-    .describe('Event types to receive; `*` means all'),
+export const createWebhookBody = z.strictObject({ url: endpointUrl, events: endpointEvents });
+
+export const updateWebhookBody = z
+  .strictObject({
+    url: endpointUrl.optional(),
+    events: endpointEvents.optional(),
+    status: z
+      .enum(['active', 'disabled'])
+      .optional()
+      .describe(
+        '`active` turns an endpoint back on (after a 410 disabled it, or the owner did): it receives events ' +
+          'from then on. `disabled` stops it and ends its pending deliveries.',
+      ),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'Name at least one of url, events, status to change');
+
+export const rotateSecretBody = z.strictObject({
+  grace_period_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(ROTATION_GRACE_SECONDS_MAX)
+    .default(ROTATION_GRACE_SECONDS)
+    .describe(
+      'How long the replaced secret still signs beside the new one (each delivery then carries two ' +
+        '`v1,…` signatures, and a receiver holding either verifies). 0 ends it at once, for a secret that leaked.',
+    ),
 });
 
 export const deliveriesQuery = z.object({
@@ -41,6 +73,9 @@ export const webhookObject = z.object({
   disabled_reason: z.string().nullable().describe('Why it was disabled (a 410 Gone from the receiver)'),
   created_at: isoString,
   deleted_at: isoString.nullable(),
+  previous_secret_expires_at: isoString
+    .nullable()
+    .describe('While the secret a rotation replaced still signs too: until when. Null otherwise'),
 });
 export type WebhookJson = z.infer<typeof webhookObject>;
 
@@ -63,6 +98,9 @@ export const defaultSecretObject = z.object({
     .describe(
       'The account’s own secret, which signs per-job `webhook_url` deliveries; endpoints keep theirs',
     ),
+  previous_secret_expires_at: isoString
+    .nullable()
+    .describe('While the secret a rotation replaced still signs too: until when. Null otherwise'),
 });
 
 const attemptObject = z.object({
@@ -94,7 +132,8 @@ export const jobUrlDeliveryObject = deliveryObject.extend({
 });
 export const jobUrlDeliveryList = listOf(jobUrlDeliveryObject);
 
-export function webhookJson(e: WebhookEndpointRow): WebhookJson {
+/** `now` decides whether a rotated-out secret still signs. */
+export function webhookJson(e: WebhookEndpointRow, now: Date): WebhookJson {
   return {
     id: e.id,
     url: e.url,
@@ -103,6 +142,8 @@ export function webhookJson(e: WebhookEndpointRow): WebhookJson {
     disabled_reason: e.disabled_reason,
     created_at: e.created_at.toISOString(),
     deleted_at: e.deleted_at?.toISOString() ?? null,
+    previous_secret_expires_at:
+      (e.deleted_at ? null : previousSecretUntil(e.previous_secret_expires_at, now))?.toISOString() ?? null,
   };
 }
 

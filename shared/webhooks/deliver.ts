@@ -9,7 +9,7 @@ import {
   type WebhookDeliveryStatus,
 } from '../db/queries/webhook-deliveries.js';
 import { observeWebhookAttempt } from '../metrics/registry.js';
-import { defaultWebhookSecret } from './secrets.js';
+import { defaultWebhookSecret, signingSecrets } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
 import { closeStoppedDelivery, disableEndpoint } from './stop-endpoint.js';
@@ -111,8 +111,7 @@ async function attemptClaimed(
   const attempt = await claimDeliveryAttempt(ctx.sql, d.id, d.attempts, now, leaseUntil);
   if (attempt === null) return { kind: 'skipped', reason: 'another worker took this attempt' };
 
-  const secret = d.endpoint_secret ?? (await defaultWebhookSecret(ctx, d.account_id));
-  const sent = await send(ctx, d, secret, policy.timeoutMs);
+  const sent = await send(ctx, d, await secretsFor(ctx, d), policy.timeoutMs);
   const at = ctx.clock.now();
   const { status, delayMs } = nextState(sent, policy.schedule[attempt - 1]);
   const gone = status === 'disabled';
@@ -148,10 +147,24 @@ function nextState(
   return { status: 'pending', delayMs: delay };
 }
 
+/** An endpoint's own secrets; a per-job URL's are the account's default. */
+async function secretsFor(ctx: Context, d: DeliveryToSendRow): Promise<string[]> {
+  const now = ctx.clock.now();
+  if (d.endpoint_secret !== null)
+    return signingSecrets(
+      d.endpoint_secret,
+      d.endpoint_previous_secret,
+      d.endpoint_previous_secret_expires_at,
+      now,
+    );
+  const s = await defaultWebhookSecret(ctx, d.account_id);
+  return signingSecrets(s.secret, s.previous_secret, s.previous_secret_expires_at, now);
+}
+
 async function send(
   ctx: Context,
   d: DeliveryToSendRow,
-  secret: string,
+  secrets: string[],
   timeoutMs: number,
 ): Promise<SendResult> {
   const started = performance.now();
@@ -178,7 +191,7 @@ async function send(
         // The delivery id is the message id: stable across retries, so receivers can dedupe.
         'webhook-id': d.id,
         'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-        'webhook-signature': new Webhook(secret).sign(d.id, sentAt, body),
+        'webhook-signature': secrets.map((s) => new Webhook(s).sign(d.id, sentAt, body)).join(' '),
       },
     });
     const error = statusCode >= 300 && statusCode < 400 ? 'redirects are not followed' : null;

@@ -3,6 +3,8 @@ import { closePendingDeliveries } from '../db/queries/webhook-deliveries.js';
 import {
   deleteWebhookEndpoint,
   disableWebhookEndpoint,
+  updateWebhookEndpoint,
+  type WebhookEndpointChange,
   type WebhookEndpointRow,
 } from '../db/queries/webhooks.js';
 
@@ -51,5 +53,26 @@ export async function deleteEndpoint(
     const row = await deleteWebhookEndpoint(tx, accountId, id, at);
     if (row) await closePendingDeliveries(tx, { endpointId: id }, { ...ENDPOINT_STOPPED.deleted, at });
     return row;
+  });
+}
+
+/**
+ * The owner's change (PATCH): an endpoint turned off ends its pending deliveries as a 410 does, in
+ * the same transaction; one turned back on receives the events that happen from then on. Null when
+ * it is not this account's or is deleted.
+ */
+export async function changeEndpoint(
+  sql: Sql,
+  accountId: string,
+  id: string,
+  change: Omit<WebhookEndpointChange, 'disabledReason'>,
+  at: Date,
+): Promise<WebhookEndpointRow | null> {
+  return sql.begin(async (tx) => {
+    const disabledReason = `disabled by the owner at ${at.toISOString()}`;
+    const changed = await updateWebhookEndpoint(tx, accountId, id, { ...change, disabledReason });
+    if (changed?.before === 'active' && changed.row.status === 'disabled')
+      await closePendingDeliveries(tx, { endpointId: id }, { ...ENDPOINT_STOPPED.disabled, at });
+    return changed?.row ?? null;
   });
 }

@@ -118,7 +118,7 @@ describe('a delivery queued more than once', () => {
   async function deliverVia(lookupHost: HostLookup, answers: Answer[] = []) {
     const acct = await createTestAccount(idle.ctx);
     const path = newPath();
-    receiver.expectSecret(path, await defaultWebhookSecret(idle.ctx, acct.id));
+    receiver.expectSecret(path, (await defaultWebhookSecret(idle.ctx, acct.id)).secret);
     receiver.plan(path, answers);
     const worker = startWebhookWorker({ ...idle.ctx, lookupHost }, { schedule: [50], timeoutMs: TIMEOUT_MS });
     try {

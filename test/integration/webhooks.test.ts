@@ -96,7 +96,7 @@ describe('webhooks: happy path', () => {
     const acct = await createTestAccount(env.ctx);
     const own = await api('GET', '/api/webhooks/default-secret', acct.token);
     expect(own.status).toBe(200);
-    expect(own.body).toEqual({ secret: expect.stringMatching(/^whsec_/) });
+    expect(own.body).toEqual({ secret: expect.stringMatching(/^whsec_/), previous_secret_expires_at: null });
     expect((await api('GET', '/api/webhooks/default-secret', acct.token)).body).toEqual(own.body);
 
     // Endpoints come and go; the secret job hooks are signed with stays, and is none of theirs.
@@ -269,6 +269,9 @@ describe('webhooks: security', () => {
       ['GET', '/api/webhooks/default-secret'],
       ['DELETE', `/api/webhooks/${e.id}`],
       ['GET', `/api/webhooks/${e.id}/deliveries`],
+      ['PATCH', `/api/webhooks/${e.id}`],
+      ['POST', `/api/webhooks/${e.id}/rotate-secret`],
+      ['POST', '/api/webhooks/default-secret/rotate'],
     ];
     for (const [method, path] of routes) {
       const none = await api(
@@ -320,6 +323,8 @@ describe('webhooks: security', () => {
         '/api/webhooks/default-secret',
         '/api/webhooks/{id}',
         '/api/webhooks/{id}/deliveries',
+        '/api/webhooks/{id}/rotate-secret',
+        '/api/webhooks/default-secret/rotate',
       ]),
     );
   });

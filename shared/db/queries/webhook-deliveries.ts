@@ -46,12 +46,16 @@ export interface DeliveryToSendRow {
   endpoint_status: 'active' | 'disabled' | null;
   endpoint_deleted: boolean | null;
   endpoint_secret: string | null;
+  endpoint_previous_secret: string | null;
+  endpoint_previous_secret_expires_at: Date | null;
 }
 
 export async function findDeliveryToSend(db: Db, id: string): Promise<DeliveryToSendRow | null> {
   const [row] = await db<DeliveryToSendRow[]>`
     select d.id, d.account_id, d.endpoint_id, d.url, d.payload, d.status, d.attempts, d.next_attempt_at,
-      e.status as endpoint_status, (e.deleted_at is not null) as endpoint_deleted, e.secret as endpoint_secret
+      e.status as endpoint_status, (e.deleted_at is not null) as endpoint_deleted, e.secret as endpoint_secret,
+      e.previous_secret as endpoint_previous_secret,
+      e.previous_secret_expires_at as endpoint_previous_secret_expires_at
     from webhook_deliveries d left join webhook_endpoints e on e.id = d.endpoint_id
     where d.id = ${id}`;
   return row ?? null;

@@ -12,9 +12,12 @@ export interface WebhookEndpointRow {
   disabled_reason: string | null;
   created_at: Date;
   deleted_at: Date | null;
+  /** Until when the secret the last rotation replaced still signs beside the new one. */
+  previous_secret_expires_at: Date | null;
 }
 
-const COLUMNS = 'id, account_id, url, events, status, disabled_reason, created_at, deleted_at';
+const COLUMNS =
+  'id, account_id, url, events, status, disabled_reason, created_at, deleted_at, previous_secret_expires_at';
 
 export interface NewWebhookEndpoint {
   id: string;
@@ -97,6 +100,64 @@ export async function disableWebhookEndpoint(db: Db, id: string, reason: string)
     where id = ${id} and status = 'active'`;
 }
 
+export interface WebhookEndpointChange {
+  url?: string | undefined;
+  events?: string[] | undefined;
+  /** `active` clears the reason; `disabled` gives `disabledReason` to an endpoint that was active. */
+  status?: WebhookEndpointStatus | undefined;
+  disabledReason: string;
+}
+
+/**
+ * Change an endpoint that is not deleted, with the status it had before (null when it is not this
+ * account's or is deleted). Locks the row, so a 410 recorded at the same moment goes first or after.
+ */
+export async function updateWebhookEndpoint(
+  db: Db,
+  accountId: string,
+  id: string,
+  c: WebhookEndpointChange,
+): Promise<{ row: WebhookEndpointRow; before: WebhookEndpointStatus } | null> {
+  const [old] = await db<{ status: WebhookEndpointStatus }[]>`
+    select status from webhook_endpoints
+    where account_id = ${accountId} and id = ${id} and deleted_at is null
+    for update`;
+  if (!old) return null;
+  const status = c.status ?? null;
+  const [row] = await db<WebhookEndpointRow[]>`
+    update webhook_endpoints set
+      url = coalesce(${c.url ?? null}::text, url),
+      events = coalesce(${c.events ?? null}::text[], events),
+      status = coalesce(${status}::text, status),
+      disabled_reason = case
+        when ${status}::text = 'active' then null
+        when ${status}::text = 'disabled' and status = 'active' then ${c.disabledReason}
+        else disabled_reason end
+    where id = ${id}
+    returning ${db.unsafe(COLUMNS)}`;
+  if (!row) throw new Error(`webhook endpoint ${id} vanished under its lock`);
+  return { row, before: old.status };
+}
+
+/**
+ * A new signing secret for an endpoint that is not deleted; the one it replaces signs too until
+ * `previousUntil`. Null when it is not this account's or is deleted.
+ */
+export async function rotateWebhookEndpointSecret(
+  db: Db,
+  accountId: string,
+  id: string,
+  secret: string,
+  previousUntil: Date,
+): Promise<WebhookEndpointRow | null> {
+  const [row] = await db<WebhookEndpointRow[]>`
+    update webhook_endpoints
+    set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
+    where account_id = ${accountId} and id = ${id} and deleted_at is null
+    returning ${db.unsafe(COLUMNS)}`;
+  return row ?? null;
+}
+
 export interface SubscribedEndpointRow {
   id: string;
   url: string;
@@ -126,6 +187,13 @@ export async function findSubscribedEndpointsMany(
   return lists;
 }
 
+/** A signing secret, and the one its last rotation replaced with how long that one still signs. */
+export interface SecretRow {
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+}
+
 /**
  * The account's own default secret, created with `candidate` when missing. Concurrent callers all
  * get the one row that won (`on conflict do nothing`, then read).
@@ -135,13 +203,30 @@ export async function ensureAccountWebhookSecret(
   accountId: string,
   candidate: string,
   at: Date,
-): Promise<string> {
+): Promise<SecretRow> {
   await db`
     insert into webhook_account_secrets (account_id, secret, created_at)
     values (${accountId}, ${candidate}, ${at})
     on conflict (account_id) do nothing`;
-  const [row] = await db<{ secret: string }[]>`
-    select secret from webhook_account_secrets where account_id = ${accountId}`;
+  const [row] = await db<SecretRow[]>`
+    select secret, previous_secret, previous_secret_expires_at
+    from webhook_account_secrets where account_id = ${accountId}`;
   if (!row) throw new Error(`webhook_account_secrets row for ${accountId} vanished`);
-  return row.secret;
+  return row;
+}
+
+/** As rotateWebhookEndpointSecret, for the account's default secret (which must exist). */
+export async function rotateAccountWebhookSecret(
+  db: Db,
+  accountId: string,
+  secret: string,
+  previousUntil: Date,
+): Promise<SecretRow> {
+  const [row] = await db<SecretRow[]>`
+    update webhook_account_secrets
+    set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
+    where account_id = ${accountId}
+    returning secret, previous_secret, previous_secret_expires_at`;
+  if (!row) throw new Error(`webhook_account_secrets row for ${accountId} is missing`);
+  return row;
 }

@@ -89,6 +89,29 @@ export async function renderWebhooks(main, _params, ctx) {
       },
     });
 
+  const setStatus = (e, status) =>
+    confirmDialog({
+      title: status === 'active' ? 'Turn this endpoint on?' : 'Turn this endpoint off?',
+      message:
+        status === 'active'
+          ? `Events from now on will be sent to ${e.url}. Deliveries that ended while it was off are not resent.`
+          : `No more events will be sent to ${e.url} until you turn it on again, and its pending retries stop.`,
+      confirmLabel: status === 'active' ? 'Turn on' : 'Turn off',
+      action: async () => {
+        await api.updateWebhook(e.id, { status });
+        await reload();
+        announce(status === 'active' ? 'Webhook endpoint turned on.' : 'Webhook endpoint turned off.');
+      },
+    });
+
+  const rotate = (e) =>
+    rotateDialog({
+      title: 'Rotate signing secret',
+      subject: `deliveries to ${e.url}`,
+      rotate: (body) => api.rotateWebhookSecret(e.id, body),
+      refresh: reload,
+    });
+
   const draw = () => {
     const live = endpoints.filter((e) => !e.deleted_at);
     if (!live.length) {
@@ -122,6 +145,14 @@ export async function renderWebhooks(main, _params, ctx) {
               {},
               badge(e.status),
               e.disabled_reason ? h('span', { class: 'usage-sub' }, e.disabled_reason) : null,
+              e.previous_secret_expires_at
+                ? h(
+                    'span',
+                    { class: 'usage-sub' },
+                    'Old secret also signs until ',
+                    time(e.previous_secret_expires_at),
+                  )
+                : null,
             ),
             h('td', {}, time(e.created_at)),
             h(
@@ -139,6 +170,26 @@ export async function renderWebhooks(main, _params, ctx) {
                     onClick: () => showDeliveries(e),
                   },
                   'Delivery log',
+                ),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    'data-focus-key': `status-${e.id}`,
+                    'aria-label': `${e.status === 'active' ? 'Turn off' : 'Turn on'} endpoint ${e.url}`,
+                    onClick: () => setStatus(e, e.status === 'active' ? 'disabled' : 'active'),
+                  },
+                  e.status === 'active' ? 'Turn off' : 'Turn on',
+                ),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    'data-focus-key': `rotate-${e.id}`,
+                    'aria-label': `Rotate the signing secret of ${e.url}`,
+                    onClick: () => rotate(e),
+                  },
+                  'Rotate secret',
                 ),
                 h(
                   'button',
@@ -193,6 +244,21 @@ export async function renderWebhooks(main, _params, ctx) {
           { type: 'button', 'data-focus-key': 'job-deliveries', onClick: () => showJobDeliveries() },
           'Job webhook_url log',
         ),
+        h(
+          'button',
+          {
+            type: 'button',
+            'data-focus-key': 'rotate-job-secret',
+            onClick: () =>
+              rotateDialog({
+                title: 'Rotate the webhook_url signing secret',
+                subject: 'deliveries to jobs’ webhook_url',
+                rotate: (body) => api.rotateDefaultWebhookSecret(body),
+                refresh: async () => {},
+              }),
+          },
+          'Rotate signing secret',
+        ),
       ],
     }),
   );
@@ -215,4 +281,36 @@ async function showAccountSecret() {
   } catch (err) {
     dlg.replace('Signing secret for webhook_url', h('p', { role: 'alert' }, messageOf(err)));
   }
+}
+
+/**
+ * Rotation: the new secret is shown once; the old one keeps signing for a day unless it leaked
+ * (each delivery then carries both signatures, so receivers switch without rejecting any).
+ */
+function rotateDialog({ title, subject, rotate, refresh }) {
+  return formDialog({
+    title,
+    intro: `A new secret signs ${subject} from now on. The old one also signs them for 24 hours, so you can update your receiver without rejecting any.`,
+    fields: [
+      checkboxGroup({
+        legend: 'The old secret',
+        name: 'leaked',
+        options: [{ value: 'now', label: 'It leaked: stop signing with it now' }],
+      }),
+    ],
+    submitLabel: 'Rotate secret',
+    onSubmit: async (form, dlg) => {
+      const leaked = form.querySelector('input[name=leaked]:checked') !== null;
+      const rotated = await rotate(leaked ? { grace_period_seconds: 0 } : {});
+      announce('Signing secret rotated.');
+      await revealCreated(dlg, {
+        title: 'New signing secret',
+        label: 'Signing secret',
+        secret: rotated.secret,
+        what: 'secret',
+        noun: 'new secret',
+        refresh,
+      });
+    },
+  });
 }

@@ -1,0 +1,79 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+// The webhooks page's own management of an endpoint: turning it off and on, and rotating secrets.
+let stack: TestStack;
+let browser: Browser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([
+    startTestStack({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } }),
+    launchBrowser(),
+  ]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('dashboard: managing a webhook endpoint', () => {
+  it('turns an endpoint off and on, and rotates its secret and the job-hook secret', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 1_000_000_000n });
+    const url = 'http://127.0.0.1:9/manage-hooks';
+    const created = await call(stack.server.url, 'POST', '/api/webhooks', {
+      token: c.jwt,
+      body: { url, events: ['*'] },
+    });
+    const endpoint = async () =>
+      (await call(stack.server.url, 'GET', '/api/webhooks', { token: c.jwt })).body.data[0];
+    const page = await signedIn(await openDashboard(browser, stack.server.url), c.jwt);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const row = page.getByRole('row', { name: new RegExp(url) });
+
+    await row.getByRole('button', { name: `Turn off endpoint ${url}` }).click();
+    await page
+      .getByRole('dialog', { name: 'Turn this endpoint off?' })
+      .getByRole('button', { name: 'Turn off' })
+      .click();
+    await expect.poll(() => row.textContent()).toMatch(/disabled by the owner/);
+    expect((await endpoint()).status).toBe('disabled');
+
+    await row.getByRole('button', { name: `Turn on endpoint ${url}` }).click();
+    await page
+      .getByRole('dialog', { name: 'Turn this endpoint on?' })
+      .getByRole('button', { name: 'Turn on' })
+      .click();
+    await row.getByRole('button', { name: `Turn off endpoint ${url}` }).waitFor();
+    expect(await endpoint()).toMatchObject({ status: 'active', disabled_reason: null });
+
+    // Rotation keeps the old secret signing for a day, which the row then says.
+    await row.getByRole('button', { name: `Rotate the signing secret of ${url}` }).click();
+    const form = page.getByRole('dialog', { name: 'Rotate signing secret' });
+    await form.getByRole('button', { name: 'Rotate secret' }).click();
+    const reveal = page.getByRole('dialog', { name: 'New signing secret' });
+    const secret = await reveal.getByRole('textbox', { name: 'Signing secret' }).inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect(secret).not.toBe(created.body.secret);
+    await reveal.getByRole('button', { name: 'I have stored the secret' }).click();
+    await expect.poll(() => row.textContent()).toMatch(/Old secret also signs until/);
+    expect((await endpoint()).previous_secret_expires_at).not.toBeNull();
+
+    // The job-hook secret, rotated as leaked: the old one stops at once.
+    const before = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    await page.getByRole('button', { name: 'Rotate signing secret' }).click();
+    const jobForm = page.getByRole('dialog', { name: 'Rotate the webhook_url signing secret' });
+    await jobForm.getByLabel('It leaked: stop signing with it now').check();
+    await jobForm.getByRole('button', { name: 'Rotate secret' }).click();
+    const shown = await page
+      .getByRole('dialog', { name: 'New signing secret' })
+      .getByRole('textbox', { name: 'Signing secret' })
+      .inputValue();
+    const after = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    expect(after.body).toEqual({ secret: shown, previous_secret_expires_at: null });
+    expect(shown).not.toBe(before.body.secret);
+  });
+});
