@@ -172,8 +172,8 @@ function resolution(p: Planned): HoldResolution {
 /**
  * The ledger transfers of the posted holds, one charge per account: the customer pays the sum of
  * its holds' charges, the upstream cost (tokens at the node's price) and the margin are booked;
- * referrers (L1, L2) are paid from the margin, each hold's share rounded down as if it were booked
- * alone. Sets `chargeRef` on the holds each charge bills.
+ * referrers (L1, L2) are paid from the margin, their shares of the charge rounded down. Sets
+ * `chargeRef` on the holds each charge bills.
  */
 function charges(
   plan: Planned[],
@@ -191,12 +191,13 @@ function charges(
       t.upstream += upstream;
       t.prompt += s.promptTokens;
       t.completion += s.completionTokens;
-      // Paid from this hold's margin, never beyond it (a hold's markup is fixed at admission).
-      const margin = charge - upstream;
-      const r1 = l1 ? min((charge * l1Bps) / 10_000n, margin) : 0n;
-      t.r1 += r1;
-      if (l2) t.r2 += min((charge * l2Bps) / 10_000n, margin - r1);
     }
+    // API.md: 10% and 3% "of each settled charge", the charge being this transfer, rounded down once
+    // on its sum: rounding each request's share apart lost up to 1 nGNK per request and level, all
+    // of a small request's share. Paid from the charge's margin, never beyond it.
+    const margin = t.charge - t.upstream;
+    if (l1) t.r1 = min((t.charge * l1Bps) / 10_000n, margin);
+    if (l2) t.r2 = min((t.charge * l2Bps) / 10_000n, margin - t.r1);
     if (t.charge === 0n && t.upstream === 0n) continue; // nothing to book: no legs
     const ref = newId('chg');
     for (const p of posted) p.chargeRef = ref;

@@ -238,7 +238,7 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
-  it('rounds each request’s referral share down on its own, as if it were booked alone', async () => {
+  it('pays the referral share of the whole charge, rounded down once', async () => {
     const l1 = await createKeyFixture(env.ctx);
     const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: l1.accountId });
     const holds = [await hold(spender.key, 1_000n), await hold(spender.key, 1_000n)];
@@ -252,8 +252,8 @@ describe('settlement', () => {
         completionTokens: 0,
       })),
     );
-    // 2 × floor(15.6) = 30, where floor(31.2) would be 31.
-    expect((await getAccountBalance(env.ctx.sql, l1.accountId))?.balance).toBe(30n);
+    // floor(10% of 312) = 31, where rounding each request apart would pay 2 × floor(15.6) = 30.
+    expect((await getAccountBalance(env.ctx.sql, l1.accountId))?.balance).toBe(31n);
     expect((await getAccountBalance(env.ctx.sql, spender.accountId))?.balance).toBe(100_000n - 312n);
     const [r] = await env.ctx.sql<{ n: number }[]>`
       select count(*)::int as n from transfers where kind = 'referral'
