@@ -217,7 +217,7 @@ function charges(
         ref,
         metadata: { from_account: account, charge_ngonka: t.charge.toString() },
         legs: [
-          { account: SYSTEM_ACCOUNTS.revenue, amount: -(t.r1 + t.r2) },
+          { account: SYSTEM_ACCOUNTS.referralPayouts, amount: -(t.r1 + t.r2) },
           { account: l1, amount: t.r1 },
           ...(l2 ? [{ account: l2, amount: t.r2 }] : []),
         ],

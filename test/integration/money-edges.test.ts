@@ -178,15 +178,22 @@ describe('money path: Redis and Postgres stay together', () => {
   it('pays referrers from a hold’s margin and never beyond it', async () => {
     const referrer = await createKeyFixture(env.ctx);
     const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: referrer.accountId });
-    const before = (await env.ctx.sql`select balance from ledger_accounts where id = 'sys_revenue'`)[0]!
-      .balance;
     const a = await hold(env.ctx, spender.key, 50_000n, { markupBps: 10_500 });
     await settleHolds(env.ctx, [
       { holdId: a.hold.id, outcome: 'post', promptTokens: 500, completionTokens: 500 },
     ]);
-    const after = (await env.ctx.sql`select balance from ledger_accounts where id = 'sys_revenue'`)[0]!
-      .balance;
-    expect(after - before).toBe(0n); // margin 500, all of it to L1 (10% of 10,500 would be 1,050)
+    const legs = await env.ctx.sql<{ a: string; amount: bigint }[]>`
+      select p.ledger_account_id as a, p.amount from postings p join transfers t on t.id = p.transfer_id
+      where t.ref = (select charge_ref from holds where id = ${a.hold.id}) order by p.amount`;
+    // Margin 500 (sys_revenue), all of it to L1 (10% of 10,500 would be 1,050), paid through the
+    // referral payouts account.
+    expect(legs.map(({ a, amount }) => ({ a, amount }))).toEqual([
+      { a: spender.accountId, amount: -10_500n },
+      { a: 'sys_referral_payouts', amount: -500n },
+      { a: 'sys_revenue', amount: 500n },
+      { a: referrer.accountId, amount: 500n },
+      { a: 'sys_upstream_cost', amount: 10_000n },
+    ]);
   });
 
   it('credits referral payouts to the referrer’s Redis balance too', async () => {

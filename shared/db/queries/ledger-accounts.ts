@@ -5,6 +5,8 @@ export const SYSTEM_ACCOUNTS = {
   topups: 'sys_topups',
   revenue: 'sys_revenue',
   upstreamCost: 'sys_upstream_cost',
+  /** Goes negative by what referrers were paid from the margin (sys_revenue keeps the gross margin). */
+  referralPayouts: 'sys_referral_payouts',
 } as const;
 
 export async function createCustomerLedgerAccount(db: Db, accountId: string): Promise<void> {
