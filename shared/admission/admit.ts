@@ -55,6 +55,13 @@ export interface Admission {
    * Idempotent; it changes nothing once the hold's record is gone (released, or never there).
    */
   unadmit(): Promise<void>;
+  /**
+   * Give back the RPM slot of a request that was admitted but never served (every node failed), so
+   * the gateway's own "retry shortly" 503 costs a client none of its quota, as a refusal does not.
+   * The reservation is the hold's to resolve. A window rebuilt from Postgres counts the request
+   * again (its hold is there, voided): after a loss the limit errs on its own side.
+   */
+  leaveRpmWindow(): Promise<void>;
 }
 
 /**
@@ -153,7 +160,16 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     recorded.catch(() => {}); // the caller awaits it; never unhandled meanwhile
   else await recorded;
   observeAdmission(null, started);
-  return { hold, rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null, recorded, unadmit };
+  const leaveRpmWindow = async () => {
+    if (rpm > 0) await ctx.redis.zrem(ctx.keys.rpm(key.account_id, key.id), hold.id);
+  };
+  return {
+    hold,
+    rateLimit: rpm > 0 ? { limit: rpm, remaining, resetMs } : null,
+    recorded,
+    unadmit,
+    leaveRpmWindow,
+  };
 }
 
 /**

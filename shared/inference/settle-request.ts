@@ -117,16 +117,21 @@ export async function settleRequestNow(
  * Settle a request admitted with its hold written in the background (sync chat answers without
  * waiting for that write), once the write's outcome is known. Served: post its usage, and if the
  * write failed hand settlement the hold's terms so it is written and billed all the same. Nothing
- * served (`usage` null): void the hold, or, if it was never recorded, take the admission back.
+ * served (`usage` null): void the hold and give back its RPM slot, or, if it was never recorded,
+ * take the admission back.
  */
 export function settleServed(
   ctx: Context,
   queues: Queues,
-  admission: Pick<Admission, 'hold' | 'recorded' | 'unadmit'>,
+  admission: Pick<Admission, 'hold' | 'recorded' | 'unadmit' | 'leaveRpmWindow'>,
   usage: TokenUsage | null,
 ): Promise<void> {
   const { hold } = admission;
   const waitMs = ctx.config.SETTLEMENT_HANDOFF_WAIT_MS;
+  if (usage === null)
+    admission.leaveRpmWindow().catch((err: unknown) => {
+      ctx.logger.warn({ err, holdId: hold.id }, 'could not give back the RPM slot of a request not served');
+    });
   return admission.recorded.then(
     () => settleRequest(ctx, queues, hold.id, usage, { waitMs }),
     (err: unknown) => {

@@ -73,6 +73,27 @@ describe('sync chat when nodes fail', () => {
     await expectVoided(c.accountId, c.jwt);
   });
 
+  it('gives back the RPM slot of a request no node served, streamed or not', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 2 } });
+    for (const n of stack.sim.nodes) n.setFaults({ status: 503 });
+    for (let i = 0; i < 3; i++) {
+      const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+      expect(err.status).toBe(503);
+    }
+    const streamed = await refusal(
+      c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello'), stream: true }),
+    );
+    expect(streamed.status).toBe(503);
+    healthyNodes(stack);
+    // The quota is whole: neither request is refused for the rate, and the next one is.
+    for (let i = 0; i < 2; i++)
+      await c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello'), max_tokens: 5 });
+    const limited = await refusal(
+      c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello'), max_tokens: 5 }),
+    );
+    expect(limited.status).toBe(429);
+  });
+
   it('answers 502 upstream_error when every attempt ends in a server error, and voids the hold', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     for (const n of stack.sim.nodes) n.setFaults({ status: 500 });
