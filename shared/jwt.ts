@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
+import { errors, jwtVerify, SignJWT } from 'jose';
 
 const ISSUER = 'gonka-gateway';
 
@@ -30,15 +30,3 @@ export async function verifySession(secret: string, token: string): Promise<Sess
   }
 }
 
-/**
- * Whether a bearer token has a JWT's shape (a JOSE header jose can read), whoever signed it: a
- * session token used where an API key belongs is a credential in the wrong place, not an unknown key.
- */
-export function looksLikeJwt(token: string): boolean {
-  try {
-    decodeProtectedHeader(token);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -2,7 +2,7 @@ import { hashApiKey, keyKindOf } from '../api-keys.js';
 import type { Context } from '../context.js';
 import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
-import { looksLikeJwt } from '../jwt.js';
+import { verifySession } from '../jwt.js';
 import { redisOutOfReach } from '../redis/client.js';
 import { liveManagementKey } from './key-standing.js';
 
@@ -25,10 +25,12 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
     await liveManagementKey(ctx, token);
     throw new ApiError('permission_error', 'Management keys cannot run inference; use a child key');
   }
-  // A session token is a real credential used in the wrong place (API.md: 403); anything else is
-  // no key of ours, and OpenAI clients expect an unknown key to be a 401.
+  // A live session token is a real credential used in the wrong place (API.md: 403); anything else,
+  // a forged, expired or foreign JWT included, is no key of ours, and OpenAI clients expect an
+  // unknown key to be a 401.
   if (kind !== 'gc') {
-    if (looksLikeJwt(token)) throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
+    if (await verifySession(ctx.config.JWT_SECRET, token))
+      throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
     throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
   }
   const hash = hashApiKey(token);

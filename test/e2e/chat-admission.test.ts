@@ -1,6 +1,7 @@
 import OpenAI, { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
+import { signSession } from '../../shared/jwt.js';
 import { dayResetsAt, monthResetsAt } from '../../shared/periods.js';
 import { holdEstimate, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, settled } from '../helpers/books.js';
@@ -242,6 +243,14 @@ describe('who may call /v1', () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.jwt).chat.completions.create(REQUEST));
     expect([err.status, err.type]).toEqual([403, 'permission_error']);
+  });
+
+  it('refuses a forged or foreign JWT on /v1 as an unknown key (401), not a misplaced credential', async () => {
+    const forged = await signSession('not-this-gateways-secret-at-all', 'acct_x', 600);
+    for (const token of [forged, 'eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.abc']) {
+      const err = await failure(client(token).chat.completions.create(REQUEST));
+      expect([err.status, err.type, err.code]).toEqual([401, 'invalid_api_key', 'key_unknown']);
+    }
   });
 
   const invalidKey = async (key: string, code: string) => {
