@@ -29,4 +29,3 @@ export async function verifySession(secret: string, token: string): Promise<Sess
     throw err;
   }
 }
-
