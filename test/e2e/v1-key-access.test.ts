@@ -135,6 +135,13 @@ describe('an inactive child key on the routes that take no hold', () => {
 });
 
 describe('RPM headers on every /v1 answer', () => {
+  it('say a key that has made no request has nothing to wait for', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 7 } });
+    const res = await call(stack.server.url, 'GET', '/v1/models', { token: c.childKey });
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('7');
+    expect(res.headers.get('x-ratelimit-reset-requests')).toBe('0s');
+  });
+
   it('go out on reads, 404s and 400s, which do not count toward the limit', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 3 } });
     const admitted = await call(stack.server.url, 'POST', '/v1/chat/completions', {

@@ -20,7 +20,9 @@ if rpm == 0 then return {'ok', 0, 0, 0} end
 -- Entries at or before now − 60 s have left the window (admit-7.lua drops them on its next run).
 local from = '(' .. (now - 60000)
 local inWindow = redis.call('ZCOUNT', KEYS[3], from, '+inf')
-local resetMs = 60000
+-- An empty window is at its initial state already: nothing to wait for (OpenAI's reading of
+-- x-ratelimit-reset-requests); otherwise when its oldest entry leaves and a slot frees, as admission says.
+local resetMs = 0
 if inWindow > 0 then
   local oldest = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   resetMs = tonumber(oldest[2]) + 60000 - now
