@@ -4,6 +4,12 @@ import { ApiError } from '../errors.js';
 import type { ModelCatalog, ServedModel } from '../models.js';
 import { noCapacity } from './upstream-errors.js';
 
+/** A content part: `{type, …}`, a text part's `text` a string. */
+const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part, check) => {
+  if (part.type === 'text' && typeof part.text !== 'string')
+    check.addIssue({ code: 'custom', path: ['text'], message: 'must be a string in a text part' });
+});
+
 /**
  * The OpenAI chat completion body, checked where the gateway relies on it (model, messages, token
  * caps, stream); every other OpenAI field passes through to the node untouched.
@@ -15,16 +21,26 @@ export const chatCompletionBody = z
     // tool call): anything else would be a node's refusal naming no field, or a job failing late.
     messages: z
       .array(
-        z.looseObject({
-          role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'], {
-            error: 'must be one of system, developer, user, assistant, tool, function',
+        z
+          .looseObject({
+            role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'], {
+              error: 'must be one of system, developer, user, assistant, tool, function',
+            }),
+            content: z
+              .union([z.string(), z.array(contentPart), z.null()], {
+                error: 'must be a string, an array of content parts ({"type": …}) or null',
+              })
+              .optional(),
+          })
+          .superRefine((m, check) => {
+            // Only an assistant's message may go without content (its tool calls are the message).
+            if (m.role !== 'assistant' && (m.content === undefined || m.content === null))
+              check.addIssue({
+                code: 'custom',
+                path: ['content'],
+                message: `is required in a ${m.role} message`,
+              });
           }),
-          content: z
-            .union([z.string(), z.array(z.looseObject({ type: z.string().min(1) })), z.null()], {
-              error: 'must be a string, an array of content parts ({"type": …}) or null',
-            })
-            .optional(),
-        }),
       )
       .min(1, 'must hold at least one message'),
     max_tokens: z.number().int().positive().max(1_000_000).nullish(),
@@ -42,6 +58,31 @@ export const chatCompletionBody = z
     seed: z.number().int().nullish(),
     stop: z.union([z.string(), z.array(z.string()).max(4, 'at most 4 stop sequences')]).nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
+    // The other OpenAI fields, by their types. Fields OpenAI does not have pass through unchecked:
+    // nodes run vLLM, whose own (top_k, min_p, repetition_penalty, …) clients send on purpose.
+    tools: z
+      .array(
+        z.looseObject({
+          type: z.string().min(1),
+          function: z.looseObject({ name: z.string().min(1).max(64) }).optional(),
+        }),
+      )
+      .nullish(),
+    tool_choice: z
+      .union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.string().min(1) })], {
+        error: 'must be none, auto, required or an object naming a tool',
+      })
+      .nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    response_format: z
+      .looseObject({
+        type: z.enum(['text', 'json_object', 'json_schema'], {
+          error: 'must be text, json_object or json_schema',
+        }),
+      })
+      .nullish(),
+    logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
+    user: z.string().max(512).nullish(),
   })
   .refine((b) => b.stream_options == null || b.stream === true, {
     message: 'stream_options is only allowed with stream: true',

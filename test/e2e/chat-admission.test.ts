@@ -319,12 +319,52 @@ describe('request validation', () => {
       { ...REQUEST, stream_options: { include_usage: true } },
       'stream_options',
     ],
+    ['a user message without content', { ...REQUEST, messages: [{ role: 'user' }] }, 'messages.0.content'],
+    [
+      'a text part whose text is no string',
+      { ...REQUEST, messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] },
+      'messages.0.content.0.text',
+    ],
+    ['tools that are no list', { ...REQUEST, tools: 'nope' }, 'tools'],
+    ['a tool without a type', { ...REQUEST, tools: [{ function: { name: 'f' } }] }, 'tools.0.type'],
+    ['an unknown tool_choice', { ...REQUEST, tool_choice: 'sometimes' }, 'tool_choice'],
+    ['a response_format that is no object', { ...REQUEST, response_format: 5 }, 'response_format'],
+    [
+      'an unknown response_format type',
+      { ...REQUEST, response_format: { type: 'yaml' } },
+      'response_format.type',
+    ],
+    ['a logit_bias past 100', { ...REQUEST, logit_bias: { '50256': 101 } }, 'logit_bias.50256'],
+    ['a user that is no string', { ...REQUEST, user: 5 }, 'user'],
   ])('answers 400 invalid_request_error naming the param for %s', async (_what, body, param) => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.childKey).chat.completions.create(body as never));
     expect([err.status, err.type, err.param]).toEqual([400, 'invalid_request_error', param]);
     // Refused before admission: nothing was held.
     expect((await accountView(stack.server.url, c.jwt)).held_ngonka).toBe('0');
+  });
+});
+
+describe('fields the gateway does not check', () => {
+  it('passes vLLM’s own sampling fields, an assistant’s tool call without content and tools through', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await client(c.childKey).chat.completions.create({
+      ...REQUEST,
+      messages: [
+        ...MESSAGES,
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 't1', content: '42' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      tool_choice: 'auto',
+      response_format: { type: 'text' },
+      top_k: 40,
+      min_p: 0.05,
+    } as never);
+    expect(res.choices[0]?.message.content).toMatch(/\w+/);
   });
 });
 
