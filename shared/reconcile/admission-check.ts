@@ -112,6 +112,8 @@ export async function checkAdmissionState(
     inflightMs: number;
     eager?: boolean;
     only?: Repair['kind'][];
+    /** Accounts compared but never repaired: their Postgres figures are wrong themselves. */
+    withhold?: ReadonlySet<string>;
     onProgress?: AdmissionProgress;
     /** Release the records of holds Postgres has resolved before looking (finish-settlements.ts). */
     finishSettlements?: boolean;
@@ -170,9 +172,10 @@ export async function checkAdmissionState(
           let r: WatchedResult;
           try {
             conn ??= await open();
+            const repair = opts.fix && !opts.withhold?.has(account);
             r = await watchedEvaluate(ctx, conn, account, scope.get(account)!, {
-              restore: opts.fix,
-              apply: opts.fix,
+              restore: repair,
+              apply: repair,
               inflightMs: opts.inflightMs,
               ...(opts.only ? { only: opts.only } : {}),
             });
@@ -193,7 +196,8 @@ export async function checkAdmissionState(
           result.restored += r.restored;
         }
         if (stop) break;
-        if (!settled && opts.fix) result.fixed += await restoreHoldRecords(ctx, last);
+        if (!settled && opts.fix && !opts.withhold?.has(account))
+          result.fixed += await restoreHoldRecords(ctx, last);
         if (!settled) {
           result.unchecked.push(account);
           ctx.logger.warn({ account }, 'reconcile: account could not be checked consistently');

@@ -68,10 +68,19 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
   const fix = opts.fix ?? false;
   const inflightMs = opts.inflightMs ?? ctx.config.RECONCILE_INFLIGHT_MS;
   const ledger = await checkLedger(ctx, { queues: opts.queues, holdsAsOf: opts.holdsAsOf });
+  // Accounts whose Postgres figures are wrong themselves get their Redis compared, never repaired.
+  const withheld = fix ? [...ledger.untrusted].sort() : [];
+  if (withheld.length)
+    ctx.logger.warn(
+      { accounts: withheld },
+      'reconcile: not repairing the Redis state of accounts whose own Postgres figures are wrong',
+    );
   const restoreOnly = !fix && (opts.restoreHoldRecords ?? false);
   const admission = await checkAdmissionState(ctx, {
     fix: fix || restoreOnly,
     eager: fix,
+    // The scheduled check's restore-only repairs are right whatever the figures (a deleted key must stop).
+    ...(fix ? { withhold: ledger.untrusted } : {}),
     inflightMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     finishSettlements: opts.finishSettlements ?? false,
@@ -89,7 +98,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     ? await checkBatchDispatch(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })
     : { drift: [], unconfirmed: 0, fixed: 0 };
 
-  const drift = [...ledger, ...admission.drift, ...queue.drift, ...batches.drift];
+  const drift = [...ledger.drift, ...admission.drift, ...queue.drift, ...batches.drift];
   const checks = emptyChecks();
   for (const d of drift) checks[d.check]++;
   return {
@@ -99,6 +108,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     drift,
     unconfirmed: admission.unconfirmed + queue.unconfirmed + batches.unconfirmed,
     unchecked: admission.unchecked,
+    withheld,
     fixed: admission.fixed + queue.fixed + batches.fixed,
     restored: admission.restored,
     scanned: { ...admission.scanned, jobs: queue.jobs },
@@ -124,6 +134,10 @@ export function formatReport(r: ReconcileReport, opts: { fixed: boolean }): stri
   if (r.unchecked.length)
     lines.push(
       `  ${r.unchecked.length} account(s) changed under every consistent look, so their differences are neither confirmed nor${opts.fixed ? ' repaired' : ' ruled out'}: run again when they are quieter (${r.unchecked.join(', ')})`,
+    );
+  if (r.withheld.length)
+    lines.push(
+      `  ${r.withheld.length} account(s) not repaired in Redis, because Postgres's own figures for them are wrong (ledger_balances, usage_vs_holds above): mend those first (${r.withheld.join(', ')})`,
     );
   if (opts.fixed)
     lines.push(`  fixed ${r.fixed} drift item(s); restored ${r.restored} missing Redis value(s)`);

@@ -9,6 +9,7 @@ export const CHECKS = [
   'holds_vs_jobs',
   'charges_vs_holds',
   'closed_periods',
+  'usage_vs_holds',
   'redis_balance',
   'redis_counters',
   'redis_key_state',
@@ -82,6 +83,12 @@ export interface ReconcileReport {
    * drift (`ok` may be true), but not proven clean either: look again when they are quieter.
    */
   unchecked: string[];
+  /**
+   * Accounts whose Postgres figures are themselves wrong (a ledger balance that is not the sum of
+   * its postings, usage rows that are not their posted holds): Redis is rebuilt from those figures,
+   * so --fix leaves these accounts' Redis alone rather than copy the error into admission.
+   */
+  withheld: string[];
   /** With --fix: drift items repaired, and missing values written. */
   fixed: number;
   restored: number;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
-import { runReconcile } from '../../shared/reconcile/index.js';
+import { dayKey } from '../../shared/periods.js';
+import { formatReport, runReconcile } from '../../shared/reconcile/index.js';
 import { rollover } from '../../shared/scheduler/tasks/rollover.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
@@ -39,6 +40,51 @@ describe('reconcile: the book of record', () => {
     });
     // Redis was loaded from the (corrupt) balance row, so it agrees with it, not with the postings.
     await env.ctx.sql`update ledger_accounts set balance = balance - 1 where id = ${f.accountId}`;
+  });
+
+  it('does not copy a wrong ledger balance into Redis on --fix, and says so', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const held = await hold(env.ctx, f.key, 100n); // loads the balance into Redis: 900 available
+    const balanceKey = env.ctx.keys.balance(f.accountId);
+    expect(await env.ctx.redis.get(balanceKey)).toBe('900');
+    await env.ctx.sql`update ledger_accounts set balance = balance + 1000 where id = ${f.accountId}`;
+    try {
+      const r = await runReconcile(env.ctx, { inflightMs: 0, fix: true });
+      expect(r.drift).toContainEqual(expect.objectContaining({ check: 'ledger_balances' }));
+      expect(r.withheld).toContain(f.accountId);
+      expect(await env.ctx.redis.get(balanceKey)).toBe('900');
+      expect(formatReport(r, { fixed: true })).toMatch(
+        /not repaired in Redis, because Postgres's own figures/,
+      );
+    } finally {
+      await env.ctx.sql`update ledger_accounts set balance = balance - 1000 where id = ${f.accountId}`;
+      await settleHolds(env.ctx, [{ holdId: held, outcome: 'void' }]);
+    }
+  });
+
+  it('names daily usage that differs from the key’s posted holds, and --fix leaves its Redis counters', async () => {
+    clock.set('2026-11-26T11:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const id = await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [{ holdId: id, outcome: 'post', promptTokens: 40, completionTokens: 0 }]);
+    const counter = env.ctx.keys.day(f.accountId, f.key.id, dayKey(clock.now()));
+    expect(await env.ctx.redis.get(counter)).toBe('40');
+    await env.ctx
+      .sql`update key_usage_daily set cost_ngonka = cost_ngonka - 30 where child_key_id = ${f.key.id}`;
+    try {
+      expect(await find('usage_vs_holds', f.key.id)).toMatchObject({
+        subject: `child key ${f.key.id} on 2026-11-26`,
+        expected: '40 nGNK for 1 requests',
+        actual: '10 nGNK for 1 requests',
+      });
+      const r = await runReconcile(env.ctx, { inflightMs: 0, fix: true });
+      expect(r.withheld).toContain(f.accountId);
+      expect(await env.ctx.redis.get(counter)).toBe('40'); // not loosened to 10
+    } finally {
+      await env.ctx
+        .sql`update key_usage_daily set cost_ngonka = cost_ngonka + 30 where child_key_id = ${f.key.id}`;
+    }
+    expect((await reconcile()).drift.filter((d) => d.check === 'usage_vs_holds')).toEqual([]);
   });
 
   it('names holds that no longer match live work, only after the grace', async () => {

@@ -144,3 +144,46 @@ export async function chargeMismatches(db: Db, since: Date, limit: number): Prom
     where c.charged <> h.total or c.requests <> h.n
     order by c.ref limit ${limit}`;
 }
+
+export interface UsageMismatchRow {
+  child_key_id: string;
+  account_id: string;
+  day: string;
+  /** What the key's posted holds of the day add up to: the immutable record. */
+  holds_cost: bigint;
+  holds_requests: bigint;
+  /** What key_usage_daily says (limits, usage and closed periods are read from it). */
+  usage_cost: bigint;
+  usage_requests: bigint;
+}
+
+/**
+ * Child keys whose daily usage rows (summed over models) differ from their posted holds of that
+ * day, for the days from `fromDay` (a hold counts on the day that admitted it, its created_at's,
+ * so the scan reads the BRIN index on created_at). One statement: a settlement moves both in one
+ * transaction, so no settlement in flight shows as a difference.
+ */
+export async function usageMismatches(db: Db, from: Date, limit: number): Promise<UsageMismatchRow[]> {
+  const fromDay = from.toISOString().slice(0, 10);
+  return db<UsageMismatchRow[]>`
+    with h as (
+      select child_key_id, period_day as day, count(*) as requests, sum(posted_amount) as cost
+      from holds
+      where created_at >= ${from} and period_day >= ${fromDay}::date and status = 'posted'
+      group by child_key_id, period_day
+    ), u as (
+      select child_key_id, day, sum(requests) as requests, sum(cost_ngonka) as cost
+      from key_usage_daily where day >= ${fromDay}::date
+      group by child_key_id, day
+    ), diff as (
+      select coalesce(h.child_key_id, u.child_key_id) as child_key_id, coalesce(h.day, u.day) as day,
+             coalesce(h.cost, 0)::int8 as holds_cost, coalesce(h.requests, 0)::int8 as holds_requests,
+             coalesce(u.cost, 0)::int8 as usage_cost, coalesce(u.requests, 0)::int8 as usage_requests
+      from h full join u on u.child_key_id = h.child_key_id and u.day = h.day
+      where coalesce(h.cost, 0) <> coalesce(u.cost, 0) or coalesce(h.requests, 0) <> coalesce(u.requests, 0)
+    )
+    select d.child_key_id, ck.account_id, to_char(d.day, 'YYYY-MM-DD') as day,
+           d.holds_cost, d.holds_requests, d.usage_cost, d.usage_requests
+    from diff d join child_keys ck on ck.id = d.child_key_id
+    order by d.day, d.child_key_id limit ${limit}`;
+}
