@@ -115,6 +115,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     Math.ceil(input.holdTtlMs / 1000) + 3600,
     key.id,
     hold.deadline.getTime(),
+    dayKey(now),
   ];
 
   const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);

@@ -95,7 +95,14 @@ async function writeAdmissionState(
       ctx.keys.month(key.account_id, key.id, monthKey(at)),
       ctx.keys.loadEpoch(key.account_id),
     ],
-    [snap.dayUsed.toString(), snap.monthUsed.toString(), DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, epoch],
+    [
+      snap.dayUsed.toString(),
+      snap.monthUsed.toString(),
+      DAY_COUNTER_TTL_S,
+      MONTH_COUNTER_TTL_S,
+      epoch,
+      dayKey(at),
+    ],
   );
   if (loadOutcome(counters) === 'stale') return false;
   const balance = await loadRedisBalance(ctx, key.account_id, snap.available, snap.creditIds, epoch);

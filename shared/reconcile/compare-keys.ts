@@ -90,7 +90,7 @@ export function compareKeys(
             {
               kind: 'state',
               key: hashKey,
-              fields: ['v', version, ...pairs(fields), 'c', '1'],
+              fields: ['v', version, ...pairs(fields), 'c', opts.day],
             },
           ],
         });

@@ -221,6 +221,31 @@ describe('admission', () => {
     expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('500');
   });
 
+  it('reads a day or month counter Redis lost alone as lost, not as nothing spent', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n, limitMonthly: 800n });
+    await admit(env.ctx, input(f.key, 300n));
+    await env.ctx.redis.del(env.ctx.keys.day(f.accountId, f.key.id, '20261126'));
+    expect(await outcome(admit(env.ctx, input(f.key, 201n)))).toBe('child_key_limit');
+    expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261126'))).toBe('300');
+    await env.ctx.redis.del(env.ctx.keys.month(f.accountId, f.key.id, '202611'));
+    const err = await admit(env.ctx, input(f.key, 201n)).catch((e) => e);
+    expect(err.extra).toMatchObject({ daily_remaining: '200', monthly_remaining: '500' });
+    expect(await outcome(admit(env.ctx, input(f.key, 200n)))).toBe('ok');
+  });
+
+  it('loads a key’s counters once per UTC day, from what Postgres holds for the day', async () => {
+    clock.set('2026-11-26T23:59:59.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await admit(env.ctx, input(f.key, 300n));
+    clock.set('2026-11-27T00:00:01.000Z');
+    const loadsBefore = await stateLoads();
+    await admit(env.ctx, input(f.key, 100n));
+    await admit(env.ctx, input(f.key, 100n));
+    expect((await stateLoads()) - loadsBefore).toBe(1);
+    expect(await env.ctx.redis.hget(env.ctx.keys.childKey(f.accountId, f.key.id), 'c')).toBe('20261127');
+    expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261127'))).toBe('200');
+  });
+
   // After a loss every request of a busy key finds its state missing at once: one rebuild serves
   // them all, not one Postgres snapshot (read twice, across RECONCILE_INFLIGHT_MS) per request.
   it('rebuilds a key once for the requests that find its state missing together', async () => {

@@ -2,7 +2,7 @@
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
 --       6 account available balance, 7 hold record
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
---       6 hold ttl (s), 7 key id, 8 hold deadline (ms)
+--       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD)
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
@@ -12,7 +12,13 @@ local now = tonumber(ARGV[1])
 local estH, estL = limbs(ARGV[2])
 
 local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c')
-if not k[1] or not k[6] then return {'load', 'key'} end
+-- `c` is the day whose counters were loaded from Postgres. Another day's: today's counter does not
+-- exist yet, and the first request of the day loads it (a new day still needs no reset: the
+-- counter starts at what Postgres holds for it, open holds included).
+if not k[1] or k[6] ~= ARGV[9] then return {'load', 'key'} end
+-- Loaded today, yet a counter is gone: lost (they outlive their period), not zero. Reading it as 0
+-- would let the key spend its limit again; a load puts back what Postgres says.
+if redis.call('EXISTS', KEYS[4], KEYS[5]) < 2 then return {'load', 'counters'} end
 local mk = redis.call('HGET', KEYS[2], 'st')
 if not mk then return {'load', 'mk'} end
 local bal = redis.call('GET', KEYS[6])
