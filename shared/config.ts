@@ -256,12 +256,22 @@ export const configSchema = z
      */
     KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(65_000),
     /**
-     * Batch input uploads an api process receives, validates and stores at once; the rest wait their
-     * turn, their bodies unread. Each one spools up to BATCH_FILE_MAX_BYTES to a temporary file and then holds a
-     * Postgres connection (and a chunk, 256 KiB) while it is checked and stored chunk by chunk, so
-     * this bounds the disk and connections that uploads can take.
+     * Batch input uploads an api process checks and stores at once, once received; the rest wait
+     * their turn with their file spooled. Each holds a Postgres connection (and a chunk, 256 KiB)
+     * while it is checked and stored chunk by chunk.
      */
     UPLOADS_IN_FLIGHT: positiveInt.default(2),
+    /**
+     * Batch input uploads an api process receives at once, each spooling up to BATCH_FILE_MAX_BYTES
+     * to a temporary file (so this bounds the disk uploads take); the rest wait, their bodies unread.
+     */
+    UPLOADS_RECEIVING: positiveInt.default(16),
+    /**
+     * Of those, how many one account may have (its others wait behind them, taking none of the
+     * process's turns): a client sending slowly holds its turn as long as it takes, and must not
+     * hold every account's.
+     */
+    UPLOADS_PER_ACCOUNT: positiveInt.default(2),
     /**
      * Largest batch input file, in bytes (413 above it): 200 MiB, OpenAI's limit, so its batch files
      * fit as they are. Files are kept in Postgres in chunks (no process holds one whole), so this

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { FILE_CHUNK_BYTES } from '../../shared/batches/file-store.js';
 import {
@@ -61,22 +61,31 @@ function receiveFile(field: string, maxBytes: number): RequestHandler {
 }
 
 /**
- * At most `n` uploads of this process are received, checked and stored at once (UPLOADS_IN_FLIGHT):
- * a later one waits for a turn before its body is read, so its bytes stay in the socket, and the
- * turn passes on when the answer is sent or the client goes away.
+ * At most `total` uploads of this process are received at once (UPLOADS_RECEIVING), and at most
+ * `perAccount` of one account (UPLOADS_PER_ACCOUNT); a later one waits for a turn before its body is
+ * read, so its bytes stay in the socket. Receiving takes as long as the client sends, up to
+ * REQUEST_TIMEOUT_MS: when the few turns there were were held through it, two slow uploads of one
+ * customer kept every account's uploads waiting for minutes. An account's own turn comes first, so
+ * its queue holds none of the process's. A turn passes on when the answer is sent or the client
+ * goes away.
  */
-function uploadsInTurn(n: number): RequestHandler {
-  const turns = pLimit(n);
+function receivingInTurn(total: number, perAccount: number): RequestHandler {
+  const turns = pLimit(total);
+  const accounts = new Map<string, LimitFunction>();
   watchFileUploads(() => ({ receiving: turns.activeCount, waiting: turns.pendingCount }));
   return (_req, res, next) => {
-    void turns(
-      () =>
-        new Promise<void>((done) => {
-          if (res.closed) return done(); // the client left while it waited
-          res.once('close', () => done());
-          next();
-        }),
-    );
+    const account: string = res.locals.childKey.account_id;
+    const own = accounts.get(account) ?? pLimit(perAccount);
+    accounts.set(account, own);
+    const receive = () =>
+      new Promise<void>((done) => {
+        if (res.closed) return done(); // the client left while it waited
+        res.once('close', () => done());
+        next();
+      });
+    void own(() => turns(receive)).finally(() => {
+      if (own.activeCount === 0 && own.pendingCount === 0) accounts.delete(account);
+    });
   };
 }
 
@@ -117,6 +126,7 @@ export const listFilesQuery = z.strictObject({
 /** /v1/files: batch input files, and the batches' output and error files. */
 export function v1FilesRouter(ctx: Context): Router {
   const r = Router();
+  const storing = pLimit(ctx.config.UPLOADS_IN_FLIGHT);
 
   r.post(
     '/',
@@ -125,7 +135,7 @@ export function v1FilesRouter(ctx: Context): Router {
       await checkStorageRoom(ctx, ctx.sql, res.locals.childKey.account_id);
       next();
     },
-    uploadsInTurn(ctx.config.UPLOADS_IN_FLIGHT),
+    receivingInTurn(ctx.config.UPLOADS_RECEIVING, ctx.config.UPLOADS_PER_ACCOUNT),
     receiveFile('file', ctx.config.BATCH_FILE_MAX_BYTES),
     async (req, res) => {
       const spooled = req.file?.path;
@@ -139,10 +149,14 @@ export function v1FilesRouter(ctx: Context): Router {
             'file',
             'The file name may not contain a NUL character or an unpaired surrogate',
           );
-        const file = await uploadBatchFile(ctx, res.locals.childKey, {
-          filename: req.file.originalname,
-          content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
-        });
+        // Spooled: checked and stored in turn (UPLOADS_IN_FLIGHT), each holding a Postgres connection.
+        const { originalname } = req.file;
+        const file = await storing(() =>
+          uploadBatchFile(ctx, res.locals.childKey, {
+            filename: originalname,
+            content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
+          }),
+        );
         res.json(formatFile(file));
       } finally {
         if (spooled) await rm(spooled, { force: true });

@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 
 /**
  * POST /v1/files spools a file to disk and then checks and stores it over a Postgres connection, so
- * an api process takes UPLOADS_IN_FLIGHT uploads at a time (1 here) and the others wait, their
+ * an api process receives UPLOADS_RECEIVING uploads at a time (1 here) and the others wait, their
  * bodies unread.
  */
 // A TMPDIR of this file's own (each test file runs in a process of its own): its upload spool
@@ -18,7 +18,7 @@ process.env.TMPDIR = mkdtempSync(join(tmpdir(), 'upload-turns-'));
 const spool = join(process.env.TMPDIR, 'gonka-gateway-uploads');
 const spooled = () => readdirSync(spool);
 
-const stack = useTestStack({ env: { UPLOADS_IN_FLIGHT: '1' }, workers: false });
+const stack = useTestStack({ env: { UPLOADS_RECEIVING: '1', UPLOADS_IN_FLIGHT: '1' }, workers: false });
 
 /** Waits until /metrics shows this many uploads receiving and waiting. */
 const uploadsAre = (receiving: number, waiting: number) =>
