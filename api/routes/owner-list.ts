@@ -8,8 +8,11 @@ import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 
-/** 8.64e15 ms, ECMAScript's last valid Date, in Unix seconds. */
-const MAX_DATE_SECONDS = 8_640_000_000_000;
+/**
+ * 9999-12-31T23:59:59Z in Unix seconds: the last instant whose ISO string Postgres reads (a later
+ * Date's is an extended year, +010000-…, which it refuses: a 500).
+ */
+const MAX_DATE_SECONDS = 253_402_300_799;
 
 /**
  * The query of an owner's list across keys (/api/jobs, /api/batches): the same filters and paging

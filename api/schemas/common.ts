@@ -8,10 +8,14 @@ export const keyName = z
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters');
 
+const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** ISO-8601 with an explicit offset (`Z` or `+02:00`): a bare local time would be ambiguous. */
 export const isoInstant = z.iso
   .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a timezone' })
-  .transform((v) => new Date(v));
+  .transform((v) => new Date(v))
+  // Past year 9999 (as in UTC) a date's ISO string is an extended year Postgres refuses.
+  .refine((d) => d.getTime() <= LAST_INSTANT_MS, 'must be no later than 9999-12-31T23:59:59Z');
 
 /** The future check needs the request's clock, so it runs in the handler, not in the schema. */
 export function assertFuture(param: string, at: Date | null | undefined, now: Date): void {

@@ -22,6 +22,7 @@ describe('child keys: errors', () => {
     [{ name: 'c', rate_limit_rpm: 1_000_001 }, 'rate_limit_rpm'],
     [{ name: 'c', expires_at: '2027-01-01T00:00:00' }, 'expires_at'],
     [{ name: 'c', expires_at: 'tomorrow' }, 'expires_at'],
+    [{ name: 'c', expires_at: '9999-12-31T23:59:59-14:00' }, 'expires_at'], // year 10000 in UTC
     [{ name: 'c', expires_at: '2026-11-26T11:59:59Z' }, 'expires_at'],
     [{ name: 'c', expires_at: NOW }, 'expires_at'],
     [{ name: 'c', metadata: [1, 2] }, 'metadata'],

@@ -214,6 +214,8 @@ describe.each(kinds)('GET /api/$kind', ({ kind, object, otherStatus }) => {
     ['?before=soon', 'before'],
     // Past the last instant a Date holds (8.64e12 s): an Invalid Date reached Postgres, a 500.
     ['?before=99999999999999', 'before'],
+    ['?before=8640000000000', 'before'], // a valid Date, but past year 9999 for Postgres
+    ['?before=253402300800', 'before'],
     [`?key_id=${'k'.repeat(101)}`, 'key_id'],
     [`?after=${'k'.repeat(101)}`, 'after'],
   ])('refuses %s with a 400 naming %s', async (query, param) => {
