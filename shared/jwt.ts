@@ -22,6 +22,9 @@ export async function verifySession(secret: string, token: string): Promise<Sess
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
       issuer: ISSUER,
       algorithms: ['HS256'],
+      // Every session this gateway signs expires; one without `exp` (signed with a leaked secret,
+      // say) would never stop working.
+      requiredClaims: ['exp'],
     });
     return payload.sub ? { accountId: payload.sub } : null;
   } catch (err) {

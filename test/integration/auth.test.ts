@@ -152,7 +152,7 @@ describe('auth: error', () => {
 });
 
 describe('auth: security', () => {
-  it('rejects a missing, tampered, foreign-secret, unsigned (alg none) or expired session with 401', async () => {
+  it('rejects a missing, tampered, foreign-secret, unsigned (alg none), expired or endless session with 401', async () => {
     const acct = (await register(uniqueEmail('jwt'))).body.account;
     const good = await signSession(env.config.JWT_SECRET, acct.id, 60);
     const [h, p, s] = good.split('.');
@@ -167,11 +167,17 @@ describe('auth: security', () => {
       .setExpirationTime(past + 60)
       .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     const foreign = await signSession('x'.repeat(64), acct.id, 60);
+    // Signed with the right secret but without an expiry: it would never stop working.
+    const endless = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acct.id)
+      .setIssuer('gonka-gateway')
+      .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     // The good token's claims, unsigned: `alg: none` must never be taken as a session.
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${p}.`;
 
     expect((await call(server.url, 'GET', '/api/account', { token: good })).status).toBe(200);
-    for (const token of [undefined, `${h}.${forged}.${s}`, expired, foreign, unsigned, 'garbage']) {
+    for (const token of [undefined, `${h}.${forged}.${s}`, expired, foreign, endless, unsigned, 'garbage']) {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(401);
       expect(res.body.error.type).toBe('authentication_error');
