@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ApiError } from '../errors.js';
 import type { HostLookup } from '../host-lookup.js';
 import { LookupTimeoutError, RefusedAddressError, resolveVetted } from './ssrf.js';
@@ -41,14 +42,17 @@ export async function assertWebhookUrl(raw: string, check: WebhookUrlCheck): Pro
       timeoutMs: WEBHOOK_URL_LOOKUP_TIMEOUT_MS,
     });
   } catch (err) {
-    if (err instanceof RefusedAddressError)
-      throw ApiError.invalid(param, `${param}: ${url.hostname} resolves to a ${err.range} address`);
+    // An address typed as such is named for what it is. A name gets one answer whether it resolves
+    // to a private address or not at all: telling them apart would let a customer map which
+    // internal names the gateway's resolver knows.
+    if (err instanceof RefusedAddressError && isIP(url.hostname.replace(/^\[|\]$/g, '')))
+      throw ApiError.invalid(param, `${param}: ${url.hostname} is a ${err.range} address`);
     if (err instanceof LookupTimeoutError)
       throw ApiError.invalid(
         param,
         `${param}: ${url.hostname} did not resolve within ${WEBHOOK_URL_LOOKUP_TIMEOUT_MS / 1000} s`,
       );
-    throw ApiError.invalid(param, `${param}: ${url.hostname} does not resolve`);
+    throw ApiError.invalid(param, `${param}: ${url.hostname} does not resolve to a public address`);
   }
   return url;
 }
