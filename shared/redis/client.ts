@@ -44,6 +44,7 @@ export function redisOptionsFromUrl(url: string): {
   db: number;
   tls?: { servername: string };
   maxRetriesPerRequest: null;
+  retryStrategy: (times: number) => number;
 } {
   const u = new URL(url);
   return {
@@ -54,8 +55,15 @@ export function redisOptionsFromUrl(url: string): {
     db: Number(u.pathname.replace('/', '') || 0),
     ...(u.protocol === 'rediss:' ? { tls: { servername: u.hostname } } : {}),
     maxRetriesPerRequest: null,
+    // ioredis's own backoff, at most 2 s between tries. BullMQ's default grows to 20 s, so after an
+    // outage of half a minute the queues came back up to 20 s after the commands did, jobs and sync
+    // settlements waiting while /readyz said ok.
+    retryStrategy: reconnectDelayMs,
   };
 }
+
+/** Milliseconds before reconnect attempt `times` (ioredis's default schedule). */
+export const reconnectDelayMs = (times: number): number => Math.min(times * 50, 2000);
 
 /**
  * A connection of its own for WATCH ... EXEC, that never reconnects and never queues: once it
