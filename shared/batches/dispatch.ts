@@ -12,6 +12,7 @@ import type { Queues } from '../queues.js';
 import { settleAll } from '../settle-all.js';
 import type { Upstream } from '../upstream.js';
 import { admitLine, failLine, queueAdmittedLine } from './dispatch-line.js';
+import { endBatch } from './end-lines.js';
 import { expireBatch } from './expire.js';
 import { finalizeIfIdle } from './finalize.js';
 import { logBatchProgress } from './progress-log.js';
@@ -27,7 +28,11 @@ export interface DispatchOptions {
   maxInFlight?: number;
 }
 
-export type DispatchResult = 'busy' | 'expired' | { dispatched: number; retryAfterMs: number | null };
+export type DispatchResult =
+  | 'busy'
+  | 'expired'
+  | 'cancelling'
+  | { dispatched: number; retryAfterMs: number | null };
 
 type Deps = { upstream: Upstream; queues: Queues };
 
@@ -48,6 +53,7 @@ export async function dispatchBatch(
   const result = await ctx.sql.begin(async (tx): Promise<DispatchResult> => {
     const batch = await lockBatch(tx, batchId, { skipLocked: true });
     if (!batch) return 'busy'; // (or no such batch: the retry then finds nothing to do)
+    if (batch.status === 'cancelling') return 'cancelling';
     if (batch.status !== 'in_progress') return { dispatched: 0, retryAfterMs: null };
     if (ctx.clock.now() >= batch.expires_at) return 'expired';
     const progress = await lineProgress(tx, batchId);
@@ -64,6 +70,14 @@ export async function dispatchBatch(
   }
   if (result === 'expired') {
     await expireBatch(ctx, deps.queues, batchId);
+    return result;
+  }
+  if (result === 'cancelling') {
+    // A cancel recorded whose lines were never ended (the api died, or Redis failed it, between
+    // its two steps): nothing else would end them before the window closes, a day later. Any run
+    // finishes it, the reconciliation's trigger included.
+    await endBatch(ctx, deps.queues, batchId, 'cancelled', async () => {});
+    await finalizeIfIdle(ctx, deps.queues, batchId);
     return result;
   }
   if (result.retryAfterMs) await triggerDispatch(deps.queues, batchId, { delayMs: result.retryAfterMs });
