@@ -60,8 +60,13 @@ export function logWhenFinished(
     const ms = performance.now() - started;
     const status = res.statusCode;
     observeHttpRequest(req.method ?? '', routeOf(url), status, ms / 1000);
-    const level =
-      err !== undefined || status >= 500
+    // A 503 is a condition the gateway meant (Redis, Postgres or every node out of reach), logged
+    // where it arises, once: an error line with a stack per refused request flooded the log in an
+    // outage. Its line keeps what the cause said.
+    const expected = status === 503;
+    const level = expected
+      ? 'warn'
+      : err !== undefined || status >= 500
         ? 'error'
         : status >= 400
           ? 'info'
@@ -78,6 +83,8 @@ export function logWhenFinished(
       ...(key ? { keyId: key.id, accountId: key.account_id } : {}),
     };
     if (err === undefined) logger[level](line, 'request completed');
+    else if (expected)
+      logger[level]({ ...line, cause: err instanceof Error ? err.message : String(err) }, 'request refused');
     else logger[level]({ ...line, err }, 'request errored');
   });
 }

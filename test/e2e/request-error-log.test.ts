@@ -85,3 +85,32 @@ describe('a /v1 refusal', () => {
     }
   });
 });
+
+describe('a 503 the gateway meant', () => {
+  it('is one warn line naming why, without a stack, while Redis is out of reach', async () => {
+    const { ctx } = stack.env;
+    const c = await createCustomer(ctx, stack.server.url);
+    ctx.redis.disconnect();
+    try {
+      for (const [requestId, method, url, token] of [
+        ['503-chat', 'POST', '/v1/chat/completions', c.childKey],
+        ['503-ready', 'GET', '/readyz', undefined],
+      ] as const) {
+        const res = await call(stack.server.url, method, url, {
+          token,
+          headers: { 'x-request-id': requestId },
+          ...(method === 'POST' ? { body: jobBody.request } : {}),
+        });
+        expect(res.status).toBe(503);
+        await waitFor('its access line', async () => linesOf(requestId).some((l) => l.res !== undefined));
+        const own = linesOf(requestId);
+        expect(own.filter((l) => (l.level as number) >= 50)).toEqual([]);
+        const [line] = own.filter((l) => l.res !== undefined);
+        expect(line).toMatchObject({ level: 40, res: { statusCode: 503 } });
+        expect(JSON.stringify(line)).not.toContain('"stack"');
+      }
+    } finally {
+      await ctx.redis.connect();
+    }
+  });
+});
