@@ -138,6 +138,15 @@ export function workerErrorLog(logger: Logger, msg: string): (err: Error) => voi
  * Follow a worker as every queue processor does: its connection errors to the workers' outage log,
  * the rest through workerErrorLog as `<name> worker error`.
  */
-export function followWorker(worker: BullEvents, logger: Logger, name: string): void {
+export function followWorker(
+  worker: BullEvents & { on(event: 'stalled', listener: (jobId: string, prev: string) => void): unknown },
+  logger: Logger,
+  name: string,
+): void {
   followBull(worker, redisOutageLog(logger, 'workers'), workerErrorLog(logger, `${name} worker error`));
+  // A job whose worker stopped renewing its lock (a process killed, or its event loop stuck past
+  // the lock): BullMQ runs it again, which a crash otherwise leaves without a line.
+  worker.on('stalled', (jobId, prev) =>
+    logger.warn({ jobId, queue: name, was: prev }, `${name} job stalled (its worker died?); it runs again`),
+  );
 }
