@@ -105,7 +105,14 @@ async function writeAdmissionState(
     ],
   );
   if (loadOutcome(counters) === 'stale') return false;
-  const balance = await loadRedisBalance(ctx, key.account_id, snap.available, snap.creditIds, epoch);
+  const balance = await loadRedisBalance(
+    ctx,
+    key.account_id,
+    snap.available,
+    snap.creditIds,
+    epoch,
+    snap.openHolds,
+  );
   return balance !== 'stale';
 }
 

@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import type { OpenHoldRecord } from '../db/queries/admission-state.js';
 import { type LoadOutcome, loadOutcome } from '../redis/load-epoch.js';
 
 /** How long a credit's marker lives: every send of the credit happens within it. */
@@ -42,12 +43,33 @@ export async function loadRedisBalance(
   available: bigint,
   creditIds: readonly string[],
   epoch: string,
+  /** The open holds `available` counts: their records are written with it (load-balance-n.lua). */
+  openHolds: readonly OpenHoldRecord[] = [],
 ): Promise<LoadOutcome> {
   const markers = creditMarkers(ctx, accountId, creditIds);
+  const nowMs = ctx.clock.now().getTime();
   const done = await ctx.scripts.run(
     'loadBalance',
-    [ctx.keys.balance(accountId), ctx.keys.loadEpoch(accountId), ...markers.keys],
-    [available.toString(), markers.ttlS, epoch],
+    [
+      ctx.keys.balance(accountId),
+      ctx.keys.loadEpoch(accountId),
+      ...markers.keys,
+      ...openHolds.map((h) => ctx.keys.hold(accountId, h.id)),
+    ],
+    [
+      available.toString(),
+      markers.ttlS,
+      epoch,
+      markers.keys.length,
+      // A record outlives its hold's deadline by an hour, as admission's does.
+      ...openHolds.flatMap((h) => [
+        h.amount,
+        h.key,
+        h.at,
+        h.dl,
+        Math.ceil(Math.max(h.dl - nowMs, 0) / 1000) + 3600,
+      ]),
+    ],
   );
   return loadOutcome(done);
 }

@@ -246,6 +246,21 @@ describe('admission', () => {
     expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261127'))).toBe('200');
   });
 
+  it('gives back what a request in flight when Redis lost its data did not use, once it settles', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n, limitDaily: 500n });
+    const inFlight = await admit(env.ctx, input(f.key, 300n));
+    await flushPrefix(env.ctx); // its record goes with everything else
+    // The next request rebuilds the state from Postgres: 300 of the limit and the balance still held.
+    expect(await outcome(admit(env.ctx, input(f.key, 201n)))).toBe('child_key_limit');
+    await settleHolds(env.ctx, [
+      { holdId: inFlight.hold.id, outcome: 'post', promptTokens: 10, completionTokens: 0 },
+    ]);
+    // Charged 100 (10 tokens at 10): the other 200 are back in the counter and the balance.
+    expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261126'))).toBe('100');
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe('900');
+    expect(await outcome(admit(env.ctx, input(f.key, 400n)))).toBe('ok');
+  });
+
   // After a loss every request of a busy key finds its state missing at once: one rebuild serves
   // them all, not one Postgres snapshot (read twice, across RECONCILE_INFLIGHT_MS) per request.
   it('rebuilds a key once for the requests that find its state missing together', async () => {

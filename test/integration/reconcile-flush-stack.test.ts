@@ -140,13 +140,33 @@ describe('Redis lost mid-run, the whole stack running', () => {
 
   /**
    * Redis lost while a request is held (a restart without persistence). The key's next request
-   * rebuilds its counters and the account's balance from Postgres, counting the open hold in full;
-   * the hold settles before anything puts its record back, so nothing gives back what it did not
-   * charge: the limits and the balance stay tight by it until `npm run reconcile -- --fix` (README,
-   * "What a crash costs"). On an account whose keys change under every consistent look (live
-   * traffic), --fix can neither confirm nor repair that, and it used to report no drift and exit 0
-   * all the same: the operator's recovery said done while the drift stayed (the soak's --lose-redis
-   * found it). It must say which accounts it could not look at, and repair them once they are quiet.
+   * rebuilds its counters and the account's balance from Postgres, counting the open hold in full,
+   * and writes the hold's record with them: when it settles, it gives back what it did not charge,
+   * and nothing stays tight (it used to, until `npm run reconcile -- --fix`).
+   */
+  it('gives back, as it settles, what a request held across the loss did not charge', async () => {
+    const { ctx } = stack.env;
+    const url = stack.server.url;
+    const c = await limitedCustomer();
+    // Admitted and held before Redis goes; answered and settled after.
+    const slow = call(url, 'POST', '/v1/chat/completions', {
+      token: c.childKey,
+      body: body('[[sim latency=1500]] slow'),
+    });
+    await waitFor('its hold written', async () => (await openHolds(c.accountId)) === 1);
+    await flushPrefix(ctx);
+    const quick = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('quick') });
+    expect(quick.status).toBe(200);
+    expect((await slow).status).toBe(200);
+    await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
+    expect((await runReconcile(ctx, { queues: stack.deps.queues })).drift).toEqual([]);
+  });
+
+  /**
+   * On an account whose keys change under every consistent look (live traffic), --fix can neither
+   * confirm nor repair its drift, and it used to report no drift and exit 0 all the same: the
+   * operator's recovery said done while the drift stayed (the soak's --lose-redis found it). It must
+   * say which accounts it could not look at, and repair them once they are quiet.
    */
   it('names an account too busy to repair instead of reporting it clean, and repairs it once quiet', async () => {
     const { ctx } = stack.env;
@@ -165,7 +185,8 @@ describe('Redis lost mid-run, the whole stack running', () => {
 
     await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
     const { queues } = stack.deps;
-    expect((await runReconcile(ctx, { queues })).checks.redis_balance).toBe(1); // tight by the hold
+    await ctx.redis.decrby(ctx.keys.balance(c.accountId), 1000); // a drift to repair
+    expect((await runReconcile(ctx, { queues })).checks.redis_balance).toBe(1);
 
     // Traffic keeps writing the account's balance key: every consistent look is spoiled.
     let busy = true;

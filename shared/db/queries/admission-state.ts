@@ -24,6 +24,18 @@ export interface AdmissionSnapshot {
   available: bigint;
   /** The account's credits committed after `creditsSince` (`kind:ref`), counted in `available`. */
   creditIds: string[];
+  /** The account's open holds, counted in `available` (and the key's in its counters). */
+  openHolds: OpenHoldRecord[];
+}
+
+/** An open hold as its Redis record holds it (admit-7.lua): amount, child key, admitted, deadline. */
+export interface OpenHoldRecord {
+  id: string;
+  amount: string;
+  key: string;
+  /** Admitted and deadline, epoch ms. */
+  at: number;
+  dl: number;
 }
 
 /**
@@ -49,6 +61,7 @@ export async function readAdmissionSnapshot(
       month_used: bigint;
       available: bigint;
       credit_ids: string[];
+      open_holds: OpenHoldRecord[];
     })[]
   >`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
@@ -62,13 +75,17 @@ export async function readAdmissionSnapshot(
            array(select t.kind || ':' || t.ref from postings p join transfers t on t.id = p.transfer_id
                  where p.ledger_account_id = ck.account_id and p.amount > 0 and left(p.ledger_account_id, 4) <> 'sys_'
                    and p.created_at > ${creditsSince}
-                   and t.kind in ('topup', 'referral')) as credit_ids
+                   and t.kind in ('topup', 'referral')) as credit_ids,
+           coalesce((select json_agg(json_build_object('id', h.id, 'amount', h.amount::text, 'key', h.child_key_id,
+                                                       'at', (extract(epoch from h.created_at) * 1000)::int8,
+                                                       'dl', (extract(epoch from h.deadline) * 1000)::int8))
+                     from holds h where h.account_id = ck.account_id and h.status = 'open'), '[]') as open_holds
     from child_keys ck
     join management_keys mk on mk.id = ck.management_key_id
     join ledger_accounts l on l.id = ck.account_id
     where ck.id = ${keyId}`;
   if (!row) return null;
-  const { mk_status, mk_version, day_used, month_used, available, credit_ids, ...key } = row;
+  const { mk_status, mk_version, day_used, month_used, available, credit_ids, open_holds, ...key } = row;
   return {
     key,
     mk: { id: key.management_key_id, account_id: key.account_id, status: mk_status, version: mk_version },
@@ -76,5 +93,6 @@ export async function readAdmissionSnapshot(
     monthUsed: month_used,
     available,
     creditIds: credit_ids,
+    openHolds: open_holds,
   };
 }
