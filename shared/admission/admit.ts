@@ -33,6 +33,13 @@ export interface AdmitInput {
    * is off the client's critical path. @default false
    */
   background?: boolean;
+  /**
+   * Whether the request counts against the key's RPM limit. A batch line does not (API.md: a line
+   * is admitted against limits and balance): its pace is the batch's own (BATCH_LINES_IN_FLIGHT),
+   * and counted, a 50,000-line batch on a key of 20 a minute could never finish in its window while
+   * the key's real-time requests got 429s the whole run. @default true
+   */
+  countRpm?: boolean;
 }
 
 export interface RateLimitState {
@@ -116,6 +123,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     key.id,
     hold.deadline.getTime(),
     dayKey(now),
+    input.countRpm === false ? 0 : 1,
   ];
 
   const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);

@@ -64,6 +64,7 @@ export async function admitLine(
     const { hold } = await admitChat(ctx, key, chat, {
       holdTtlMs: JOB_HOLD_TTL_MS,
       requestId: line.id,
+      countRpm: false, // paced by the batch's own slots (see AdmitInput.countRpm)
       write: async (hold) => {
         const queued = await lineWriterFor(ctx.sql).add({ hold, id: line.id, request: chat.upstreamBody });
         if (!queued) throw new LineNotPending();
@@ -75,8 +76,6 @@ export async function admitLine(
     if (!(err instanceof ApiError)) throw err;
     if (MONEY_ERRORS.includes(err.type)) return { kind: 'money_refused', error: err };
     switch (err.type) {
-      case 'rate_limit_exceeded':
-        return { kind: 'wait', retryAfterMs: Number(err.extra.retry_after_ms) || 1000 };
       case 'invalid_api_key':
         return { kind: 'key_refused', error: err };
       default:

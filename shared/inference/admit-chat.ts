@@ -5,7 +5,10 @@ import { holdEstimate } from '../pricing.js';
 import type { PreparedChat } from './chat-request.js';
 
 /** What differs between sync chat, an async job and a batch line: how long and how the hold is kept. */
-export type AdmitChatOptions = Pick<AdmitInput, 'holdTtlMs' | 'requestId' | 'write' | 'background'>;
+export type AdmitChatOptions = Pick<
+  AdmitInput,
+  'holdTtlMs' | 'requestId' | 'write' | 'background' | 'countRpm'
+>;
 
 /**
  * Admit one chat request (DESIGN.md "Estimate"): the hold is `(prompt characters + max_tokens) ×

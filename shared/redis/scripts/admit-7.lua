@@ -2,7 +2,8 @@
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
 --       6 account available balance, 7 hold record
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
---       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD)
+--       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD), 10 whether the
+--       request counts against the RPM limit (0: a batch line, neither checked nor counted)
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
@@ -25,6 +26,7 @@ local bal = redis.call('GET', KEYS[6])
 if not bal then return {'load', 'balance'} end
 
 local rpm = tonumber(k[3])
+if ARGV[10] == '0' then rpm = 0 end
 
 -- The RPM window: entries of the last 60 s, the older ones dropped first.
 local function windowCount()
