@@ -43,6 +43,16 @@ export function formatBatch(b: BatchRow, counts: LineCounts) {
     cancelling_at: unixSeconds(b.cancelling_at),
     cancelled_at: unixSeconds(b.cancelled_at),
     request_counts: { total: counts.total, completed: counts.succeeded, failed: counts.failed },
+    // OpenAI's usage of the lines so far, and (ours) what they were charged: a batch's cost is
+    // otherwise spread over ledger charges shared with other requests.
+    usage: {
+      input_tokens: Number(counts.prompt_tokens),
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: Number(counts.completion_tokens),
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: Number(counts.prompt_tokens + counts.completion_tokens),
+    },
+    cost_ngonka: counts.cost_ngonka.toString(),
     // null when none was given, as OpenAI's (the column keeps `{}`).
     metadata: Object.keys(b.metadata).length > 0 ? b.metadata : null,
   };

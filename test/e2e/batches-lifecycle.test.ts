@@ -298,6 +298,16 @@ describe('cancelling and expiring a batch', () => {
       held_ngonka: '0',
       balance_ngonka: (INITIAL - charged(output)).toString(),
     });
+    // What the batch used and cost: its one line that ran.
+    const lineUsage = output[0].response.body.usage;
+    expect(await getBatch(c.childKey, batch.id)).toMatchObject({
+      usage: {
+        input_tokens: lineUsage.prompt_tokens,
+        output_tokens: lineUsage.completion_tokens,
+        total_tokens: lineUsage.total_tokens,
+      },
+      cost_ngonka: charged(output).toString(),
+    });
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
 
     const again = await call(stack.server.url, 'POST', `/v1/batches/${batch.id}/cancel`, {

@@ -28,21 +28,37 @@ export async function insertBatchLines(
                 ${lines.map((l) => JSON.stringify(l.request))}::text[]) as v(id, custom_id, line_no, model, request)`;
 }
 
-/** What request_counts shows: every line, those that succeeded and those that failed. */
+/**
+ * What request_counts shows: every line, those that succeeded and those that failed; and what the
+ * lines used and were charged so far (the batch's `usage` and `cost_ngonka`).
+ */
 export interface LineCounts {
   total: number;
   succeeded: number;
   failed: number;
+  prompt_tokens: bigint;
+  completion_tokens: bigint;
+  cost_ngonka: bigint;
 }
 
-const NO_LINES: LineCounts = { total: 0, succeeded: 0, failed: 0 };
+const NO_LINES: LineCounts = {
+  total: 0,
+  succeeded: 0,
+  failed: 0,
+  prompt_tokens: 0n,
+  completion_tokens: 0n,
+  cost_ngonka: 0n,
+};
 
 export async function countLines(db: Db, batchIds: string[]): Promise<Map<string, LineCounts>> {
   if (batchIds.length === 0) return new Map();
   const rows = await db<(LineCounts & { batch_id: string })[]>`
     select batch_id, count(*)::int as total,
            count(*) filter (where status = 'succeeded')::int as succeeded,
-           count(*) filter (where status = 'failed')::int as failed
+           count(*) filter (where status = 'failed')::int as failed,
+           coalesce(sum((usage ->> 'prompt_tokens')::int8), 0)::int8 as prompt_tokens,
+           coalesce(sum((usage ->> 'completion_tokens')::int8), 0)::int8 as completion_tokens,
+           coalesce(sum(cost_ngonka), 0)::int8 as cost_ngonka
     from jobs where batch_id = any(${batchIds}::text[]) group by batch_id`;
   const out = new Map(batchIds.map((id) => [id, NO_LINES]));
   for (const { batch_id, ...c } of rows) out.set(batch_id, c);
