@@ -93,7 +93,9 @@ function receivingInTurn(total: number, perAccount: number): RequestHandler {
  * The form fields of an upload besides the file. OpenAI's others (`expires_after`, which the openai
  * client offers) are refused by name: ignored, a file would be kept past the time its owner asked.
  */
-const uploadFields = z.strictObject({ purpose: z.unknown() });
+const uploadFields = z.strictObject({
+  purpose: z.unknown().optional(), // checked below, missing or not, in one message
+});
 
 /** The purposes of the files kept here: batch input, and the batches' output and error files. */
 const HELD_PURPOSES = ['batch', 'batch_output'] as const satisfies readonly FilePurpose[];
@@ -141,7 +143,7 @@ export function v1FilesRouter(ctx: Context): Router {
       const spooled = req.file?.path;
       try {
         const { purpose } = parse(uploadFields, req.body);
-        if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose must be "batch"');
+        if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose: must be "batch"');
         if (!req.file || !spooled)
           throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
         if (unstorable(req.file.originalname))

@@ -32,9 +32,9 @@ const line = (customId: string, content: string) =>
     body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content }], max_tokens: 20 },
   });
 
-async function upload(key: string, content: string, purpose = 'batch') {
+async function upload(key: string, content: string, purpose: string | null = 'batch') {
   const form = new FormData();
-  form.set('purpose', purpose);
+  if (purpose !== null) form.set('purpose', purpose);
   form.set('file', new Blob([content]), 'in.jsonl');
   const res = await fetch(`${stack.server.url}/v1/files`, {
     method: 'POST',
@@ -103,9 +103,11 @@ describe('batch input validation', () => {
       expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'file' });
       expect(res.body.error.message).toMatch(message);
     }
-    const purpose = await upload(c.childKey, good, 'fine-tune');
-    expect(purpose.status).toBe(400);
-    expect(purpose.body.error.param).toBe('purpose');
+    for (const p of ['fine-tune', null]) {
+      const purpose = await upload(c.childKey, good, p);
+      expect(purpose.status).toBe(400);
+      expect(purpose.body.error).toMatchObject({ param: 'purpose', message: 'purpose: must be "batch"' });
+    }
     const broken = await call(stack.server.url, 'POST', '/v1/files', {
       token: c.childKey,
       rawBody: '--x\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\nabc',
