@@ -105,8 +105,23 @@ export function childKeysRouter(ctx: Context): Router {
     const accountId = res.locals.accountId;
     const now = ctx.clock.now();
     if (!(await findManagementKey(ctx.sql, accountId, mkId))) throw mkNotFound();
-    const rows = await listChildKeys(ctx.sql, accountId, mkId, { status: query.status, now });
-    res.json({ data: await render(rows, now) });
+    // A cursor must be a key of this list: another's (or none) would read as the list's end.
+    if (query.after !== undefined && !(await findChildKey(ctx.sql, accountId, mkId, query.after)))
+      throw ApiError.invalid('after', 'after must be the id of a child key of this management key');
+    const rows = await listChildKeys(ctx.sql, accountId, mkId, {
+      status: query.status,
+      now,
+      ...(query.name !== undefined ? { name: query.name } : {}),
+      ...(query.after !== undefined ? { afterId: query.after } : {}),
+      ...(query.limit !== undefined ? { limit: query.limit + 1 } : {}),
+    });
+    const page = query.limit === undefined ? rows : rows.slice(0, query.limit);
+    res.json({
+      data: await render(page, now),
+      first_id: page[0]?.id ?? null,
+      last_id: page.at(-1)?.id ?? null,
+      has_more: rows.length > page.length,
+    });
   });
 
   r.get('/:childId', async (req, res) => {

@@ -9,11 +9,24 @@ export const childKeyParams = z.object({ id: z.string(), childId: z.string() });
 
 const STATUSES = ['active', 'disabled', 'expired', 'deleted'] as const;
 
-export const listChildKeysQuery = z.object({
+export const listChildKeysQuery = z.strictObject({
   status: z
     .enum(STATUSES)
     .optional()
     .describe('Only keys in this status (as shown, so past-expiry is expired)'),
+  name: z.string().min(1).max(100).optional().describe('Only keys whose name contains this, in any case'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('At most this many (newest first); without it, every key'),
+  after: z
+    .string()
+    .max(100)
+    .optional()
+    .describe('Cursor: the keys after this one (the last page’s `last_id`)'),
 });
 
 const rpm = z
@@ -73,7 +86,12 @@ export const createdChildKeyObject = childKeyObject.extend({
   key: z.string().describe('The `gc-…` secret. Returned here only; store it now.'),
 });
 
-export const childKeyList = z.object({ data: z.array(childKeyObject) });
+export const childKeyList = z.object({
+  data: z.array(childKeyObject),
+  first_id: z.string().nullable(),
+  last_id: z.string().nullable(),
+  has_more: z.boolean().describe('Whether more follow: ask for them `after` the `last_id`'),
+});
 
 export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): ChildKeyJson {
   return {

@@ -174,6 +174,38 @@ describe('child keys: happy path', () => {
     expect(await ids('?status=active')).toEqual([]);
   });
 
+  it('pages the list with limit and after, and finds keys by part of their name', async () => {
+    const mk = await createMk();
+    const made = [];
+    for (const name of ['Acme Corp', 'Globex', 'acme labs', '100%_real']) {
+      clock.advance(1000);
+      made.push(await createChild(mk.id, { name }));
+    }
+    const newestFirst = made.map((k) => k.id).reverse();
+    const list = async (q: string) => (await api('GET', `${children(mk.id)}${q}`, w.alice.token)).body;
+    const whole = await list('');
+    expect(whole).toMatchObject({ first_id: newestFirst[0], last_id: newestFirst[3], has_more: false });
+    const first = await list('?limit=3');
+    expect(first.data.map((k: { id: string }) => k.id)).toEqual(newestFirst.slice(0, 3));
+    expect(first).toMatchObject({ first_id: newestFirst[0], last_id: newestFirst[2], has_more: true });
+    const rest = await list(`?limit=3&after=${first.last_id}`);
+    expect(rest.data.map((k: { id: string }) => k.id)).toEqual([newestFirst[3]]);
+    expect(rest.has_more).toBe(false);
+    // Any case; % and _ are the name's own characters.
+    expect((await list('?name=ACME')).data.map((k: { name: string }) => k.name)).toEqual([
+      'acme labs',
+      'Acme Corp',
+    ]);
+    expect((await list('?name=0%25_')).data.map((k: { name: string }) => k.name)).toEqual(['100%_real']);
+    expect((await list('?name=%25')).data.map((k: { name: string }) => k.name)).toEqual(['100%_real']);
+    // A cursor of another list is refused, not read as the end.
+    const other = await createChild((await createMk()).id, { name: 'elsewhere' });
+    const bad = await api('GET', `${children(mk.id)}?after=${other.id}`, w.alice.token);
+    expect([bad.status, bad.body.error.param]).toEqual([400, 'after']);
+    for (const q of ['?limit=0', '?limit=1001', '?name=', '?sort=name'])
+      expect((await api('GET', `${children(mk.id)}${q}`, w.alice.token)).status).toBe(400);
+  });
+
   it('shows a key past expires_at as expired before the scheduler flips it, and revives it on extension', async () => {
     const mk = await createMk();
     const c = await createChild(mk.id, { name: 'ttl', expires_at: '2026-11-26T13:00:00Z' });

@@ -136,7 +136,7 @@ export const api = {
   updateManagementKey: (id, body) => request('PATCH', `/api/management/keys/${enc(id)}`, body),
   revokeManagementKey: (id) => request('DELETE', `/api/management/keys/${enc(id)}`),
 
-  childKeys: (mkId) => request('GET', `/api/management/keys/${enc(mkId)}/children`),
+  childKeys: (mkId, params) => request('GET', `/api/management/keys/${enc(mkId)}/children${query(params)}`),
   createChildKey: (mkId, body) => request('POST', `/api/management/keys/${enc(mkId)}/children`, body),
   updateChildKey: (mkId, id, body) =>
     request('PATCH', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`, body),

@@ -65,7 +65,15 @@ export async function listChildKeys(
   db: Db,
   accountId: string,
   managementKeyId: string,
-  filter: { status?: ChildKeyStatus; now: Date },
+  filter: {
+    status?: ChildKeyStatus;
+    now: Date;
+    /** Names containing this, in any case. */
+    name?: string;
+    /** Only those after this key of the list, in its order (newest first). */
+    afterId?: string;
+    limit?: number;
+  },
 ): Promise<ChildKeyRow[]> {
   const expired = db`(expires_at is not null and expires_at <= ${filter.now})`;
   const byStatus =
@@ -76,10 +84,18 @@ export async function listChildKeys(
         : filter.status === 'expired'
           ? db`and (status = 'expired' or (status in ('active', 'disabled') and ${expired}))`
           : db`and status = ${filter.status} and not ${expired}`;
+  // A name's % and _ are its own characters, not patterns.
+  const byName =
+    filter.name === undefined ? db`` : db`and name ilike ${`%${filter.name.replace(/[\\%_]/g, '\\$&')}%`}`;
+  const after =
+    filter.afterId === undefined
+      ? db``
+      : db`and (created_at, id) < (select created_at, id from child_keys where id = ${filter.afterId})`;
   return db<ChildKeyRow[]>`
     select ${db.unsafe(COLUMNS)} from child_keys
-    where account_id = ${accountId} and management_key_id = ${managementKeyId} ${byStatus}
-    order by created_at desc, id desc`;
+    where account_id = ${accountId} and management_key_id = ${managementKeyId} ${byStatus} ${byName} ${after}
+    order by created_at desc, id desc
+    ${filter.limit === undefined ? db`` : db`limit ${filter.limit}`}`;
 }
 
 /** One child of this management key and account, or null (others' keys look like no key). */

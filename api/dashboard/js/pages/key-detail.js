@@ -19,16 +19,56 @@ function apiExample(mk) {
   );
 }
 
+/** Child keys shown at first, and added by each "Show more": thousands of customers' keys page. */
+const PAGE = 100;
+
 export async function renderKeyDetail(main, { mkId }, ctx) {
-  let [mk, children] = await Promise.all([api.managementKey(mkId), api.childKeys(mkId).then((r) => r.data)]);
+  // The list as far as it was paged, for the name searched (server-side: `?name=`).
+  let search = '';
+  let page = { data: [], has_more: false, last_id: null };
+  const fetchPage = (limit, after) =>
+    api.childKeys(mkId, { limit, ...(search ? { name: search } : {}), ...(after ? { after } : {}) });
+  let [mk, first] = await Promise.all([api.managementKey(mkId), fetchPage(PAGE)]);
   if (!ctx.isCurrent()) return;
+  page = first;
+  let children = page.data;
   let showDeleted = false;
   const list = h('div');
   const writable = () => mk.status !== 'revoked';
 
+  // Again as far as it was shown (at most 1,000, the API's page), so a change keeps the view.
   const reload = async () => {
-    [mk, children] = await Promise.all([api.managementKey(mkId), api.childKeys(mkId).then((r) => r.data)]);
+    const shown = Math.min(Math.max(children.length, PAGE), 1000);
+    [mk, page] = await Promise.all([api.managementKey(mkId), fetchPage(shown)]);
+    children = page.data;
     draw();
+  };
+
+  const showMore = async () => {
+    try {
+      const next = await fetchPage(PAGE, page.last_id);
+      page = next;
+      children = [...children, ...next.data];
+      draw();
+      refocus('show-more');
+    } catch (err) {
+      showAlert(messageOf(err));
+    }
+  };
+
+  let searchTimer;
+  const onSearch = (e) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(async () => {
+      search = e.target.value.trim();
+      try {
+        page = await fetchPage(PAGE);
+        children = page.data;
+        draw();
+      } catch (err) {
+        showAlert(messageOf(err));
+      }
+    }, 250);
   };
 
   const toggle = async (c) => {
@@ -104,18 +144,34 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
 
   const draw = () => {
     const visible = children.filter((c) => showDeleted || c.status !== 'deleted');
+    const more = page.has_more
+      ? h(
+          'p',
+          {},
+          h(
+            'button',
+            { type: 'button', 'data-focus-key': 'show-more', onClick: showMore },
+            'Show more child keys',
+          ),
+        )
+      : null;
     if (!visible.length) {
       mount(
         list,
         emptyState(
-          children.length
-            ? 'Every child key of this management key is deleted.'
-            : 'No child keys yet. Create one for each of your customers.',
+          search
+            ? `No child key’s name contains “${search}”.`
+            : children.length
+              ? page.has_more
+                ? 'Every child key shown is deleted.'
+                : 'Every child key of this management key is deleted.'
+              : 'No child keys yet. Create one for each of your customers.',
         ),
+        more,
       );
       return;
     }
-    mount(list, childKeysTable(mk, visible, actions));
+    mount(list, childKeysTable(mk, visible, actions), more);
   };
 
   const deletedId = uid('show-deleted');
@@ -132,6 +188,13 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
     }),
     h('label', { for: deletedId }, 'Show deleted keys'),
   );
+  const searchBox = h('input', {
+    type: 'search',
+    'aria-label': 'Search child keys by name',
+    placeholder: 'Search by name',
+    maxlength: '100',
+    onInput: onSearch,
+  });
   const create = writable()
     ? h(
         'button',
@@ -180,7 +243,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
           'This management key is disabled: its gm- key is refused, while its child keys keep working.',
         )
       : null,
-    section('Child keys', { actions: [filter, create].filter(Boolean) }, list),
+    section('Child keys', { actions: [searchBox, filter, create].filter(Boolean) }, list),
     // A revoked key's gm- key is refused for good: its example could only show a 401.
     mk.status === 'revoked'
       ? null
