@@ -22,6 +22,7 @@ import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/
 import {
   defaultWebhookSecret,
   graceEnd,
+  graceRunning,
   previousSecretUntil,
   rotateDefaultWebhookSecret,
 } from '../../shared/webhooks/secrets.js';
@@ -95,9 +96,10 @@ export function webhooksRouter(ctx: Context): Router {
 
   r.post('/default-secret/rotate', async (req, res) => {
     const body = parse(rotateSecretBody, req.body);
-    res.json(
-      secretJson(await rotateDefaultWebhookSecret(ctx, res.locals.accountId, body.grace_period_seconds)),
-    );
+    const accountId = res.locals.accountId;
+    const rotated = await rotateDefaultWebhookSecret(ctx, accountId, body.grace_period_seconds);
+    if (!rotated) throw graceRunning((await defaultWebhookSecret(ctx, accountId)).previous_secret_expires_at);
+    res.json(secretJson(rotated));
   });
 
   const secretJson = (s: SecretRow) => ({
@@ -154,20 +156,27 @@ export function webhooksRouter(ctx: Context): Router {
     const body = parse(rotateSecretBody, req.body);
     const accountId = res.locals.accountId;
     const secret = newWebhookSecret();
+    const now = ctx.clock.now();
     const row = await rotateWebhookEndpointSecret(
       ctx.sql,
       accountId,
       id,
       secret,
-      graceEnd(ctx, body.grace_period_seconds),
+      graceEnd(now, body.grace_period_seconds),
+      now,
     );
-    res.json({ ...webhookJson(row ?? (await refuseChange(accountId, id)), ctx.clock.now()), secret });
+    res.json({ ...webhookJson(row ?? (await refuseChange(accountId, id)), now), secret });
   });
 
-  /** Why an endpoint did not change: not this account's (404), or deleted (409: it stays readable). */
+  /**
+   * Why an endpoint did not change: not this account's (404), deleted (409: it stays readable), or
+   * (a rotation) an earlier rotation's grace still running (409).
+   */
   async function refuseChange(accountId: string, id: string): Promise<never> {
-    await load(accountId, id);
-    throw new ApiError('conflict', `Webhook ${id} is deleted; register a new endpoint instead`);
+    const e = await load(accountId, id);
+    if (e.deleted_at)
+      throw new ApiError('conflict', `Webhook ${id} is deleted; register a new endpoint instead`);
+    throw graceRunning(e.previous_secret_expires_at);
   }
 
   r.get('/:id/deliveries', async (req, res) => {

@@ -4,6 +4,7 @@ import {
   rotateAccountWebhookSecret,
   type SecretRow,
 } from '../db/queries/webhooks.js';
+import { ApiError } from '../errors.js';
 import { newWebhookSecret } from './events.js';
 
 /**
@@ -26,18 +27,35 @@ export async function defaultWebhookSecret(ctx: Context, accountId: string): Pro
   return ensureAccountWebhookSecret(ctx.sql, accountId, newWebhookSecret(), ctx.clock.now());
 }
 
-/** A new default secret; the old one signs too for `graceSeconds`. */
+/**
+ * A new default secret; the old one signs too for `graceSeconds`, unless this call made the old one
+ * (nobody can hold it: no grace). Null while an earlier rotation's grace runs (see
+ * rotateWebhookEndpointSecret).
+ */
 export async function rotateDefaultWebhookSecret(
   ctx: Context,
   accountId: string,
   graceSeconds: number,
-): Promise<SecretRow> {
-  await defaultWebhookSecret(ctx, accountId);
-  return rotateAccountWebhookSecret(ctx.sql, accountId, newWebhookSecret(), graceEnd(ctx, graceSeconds));
+): Promise<SecretRow | null> {
+  const candidate = newWebhookSecret();
+  const now = ctx.clock.now();
+  const existing = await ensureAccountWebhookSecret(ctx.sql, accountId, candidate, now);
+  const grace = existing.secret === candidate ? 0 : graceSeconds;
+  return rotateAccountWebhookSecret(ctx.sql, accountId, newWebhookSecret(), graceEnd(now, grace), now);
 }
 
-export function graceEnd(ctx: Context, graceSeconds: number): Date {
-  return new Date(ctx.clock.now().getTime() + graceSeconds * 1000);
+/** The 409 of a rotation while the last one's grace runs. */
+export function graceRunning(until: Date | null): ApiError {
+  return new ApiError(
+    'conflict',
+    `The last rotation's old secret signs until ${until?.toISOString() ?? 'its grace ends'}; rotate again then, ` +
+      'or now with grace_period_seconds 0, which ends every older secret at once',
+  );
+}
+
+/** When a grace of `graceSeconds` from `now` ends (`now` itself for none). */
+export function graceEnd(now: Date, graceSeconds: number): Date {
+  return new Date(now.getTime() + graceSeconds * 1000);
 }
 
 /**

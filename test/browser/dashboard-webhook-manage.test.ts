@@ -62,6 +62,20 @@ describe('dashboard: managing a webhook endpoint', () => {
     await expect.poll(() => row.textContent()).toMatch(/Old secret also signs until/);
     expect((await endpoint()).previous_secret_expires_at).not.toBeNull();
 
+    // Again within that day: the dialog says what that does, and only the newest secret then signs.
+    await row.getByRole('button', { name: `Rotate the signing secret of ${url}` }).click();
+    const again = page.getByRole('dialog', { name: 'Rotate signing secret' });
+    await again.getByText(/stops every secret but the new one at once/).waitFor();
+    await again.getByRole('button', { name: 'Rotate secret' }).click();
+    const newest = await page
+      .getByRole('dialog', { name: 'New signing secret' })
+      .getByRole('textbox', { name: 'Signing secret' })
+      .inputValue();
+    await page.getByRole('button', { name: 'I have stored the secret' }).click();
+    await expect.poll(() => row.textContent()).not.toMatch(/Old secret also signs until/);
+    expect(newest).not.toBe(secret);
+    expect((await endpoint()).previous_secret_expires_at).toBeNull();
+
     // The job-hook secret, rotated as leaked: the old one stops at once.
     const before = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
     await page.getByRole('button', { name: 'Rotate signing secret' }).click();

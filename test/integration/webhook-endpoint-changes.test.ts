@@ -121,6 +121,23 @@ describe('PATCH /api/webhooks/:id', () => {
     expect(again.body.disabled_reason).toBe(off.body.disabled_reason);
   });
 
+  it('moves the pending retries of an endpoint whose url changed to the new url', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const e = await register(acct);
+    receiver.plan(e.path, [500, 500, 500]);
+    const [id] = await emit(acct);
+    await delivered(e.path); // its first attempt failed
+    const path = newPath();
+    receiver.expectSecret(path, e.secret);
+    expect(
+      (await api('PATCH', `/api/webhooks/${e.id}`, acct.token, { url: receiver.base + path })).status,
+    ).toBe(200);
+    await delivered(path);
+    await waitFor('the delivery to succeed', async () =>
+      (await deliveryRow(env.ctx, id!)).status === 'succeeded' ? true : null,
+    );
+  });
+
   it('changes the url and the events', async () => {
     const acct = await createTestAccount(env.ctx);
     const e = await register(acct, ['job.failed']);
@@ -188,6 +205,26 @@ describe('secret rotation', () => {
     expect(verifiesWith(got!, rot.body.secret)).toBe(true);
   });
 
+  it('refuses a second rotation while the first one’s grace runs, unless it ends every older secret', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const e = await register(acct);
+    const rotate = (body?: unknown) => api('POST', `/api/webhooks/${e.id}/rotate-secret`, acct.token, body);
+    const first = await rotate();
+    expect(first.status).toBe(200);
+    const again = await rotate();
+    expect([again.status, again.body.error.type]).toEqual([409, 'conflict']);
+    expect(again.body.error.message).toContain(first.body.previous_secret_expires_at);
+    // The receiver's secret (the first) still verifies: nothing changed.
+    await emit(acct);
+    const [got] = await delivered(e.path);
+    expect(verifiesWith(got!, e.secret)).toBe(true);
+    expect(verifiesWith(got!, first.body.secret)).toBe(true);
+    // With no grace it goes through, and only the newest signs.
+    const now = await rotate({ grace_period_seconds: 0 });
+    expect([now.status, now.body.previous_secret_expires_at]).toEqual([200, null]);
+    receiver.expectSecret(e.path, now.body.secret);
+  });
+
   it('with grace_period_seconds 0 the old secret stops signing at once', async () => {
     const acct = await createTestAccount(env.ctx);
     const e = await register(acct);
@@ -209,6 +246,13 @@ describe('secret rotation', () => {
           })
         ).body.error.param,
       ).toBe('grace_period_seconds');
+  });
+
+  it('gives a default secret nobody was shown no grace on its first rotation', async () => {
+    const acct = await createTestAccount(env.ctx);
+    const rot = await api('POST', '/api/webhooks/default-secret/rotate', acct.token);
+    expect(rot.status).toBe(200);
+    expect(rot.body.previous_secret_expires_at).toBeNull();
   });
 
   it('rotates the default secret that signs per-job webhook_url deliveries', async () => {

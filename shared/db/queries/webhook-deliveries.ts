@@ -52,7 +52,8 @@ export interface DeliveryToSendRow {
 
 export async function findDeliveryToSend(db: Db, id: string): Promise<DeliveryToSendRow | null> {
   const [row] = await db<DeliveryToSendRow[]>`
-    select d.id, d.account_id, d.endpoint_id, d.url, d.payload, d.status, d.attempts, d.next_attempt_at,
+    -- An endpoint's delivery goes where the endpoint is now (a PATCH moves its retries too).
+    select d.id, d.account_id, d.endpoint_id, coalesce(e.url, d.url) as url, d.payload, d.status, d.attempts, d.next_attempt_at,
       e.status as endpoint_status, (e.deleted_at is not null) as endpoint_deleted, e.secret as endpoint_secret,
       e.previous_secret as endpoint_previous_secret,
       e.previous_secret_expires_at as endpoint_previous_secret_expires_at

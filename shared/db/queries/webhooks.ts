@@ -141,7 +141,9 @@ export async function updateWebhookEndpoint(
 
 /**
  * A new signing secret for an endpoint that is not deleted; the one it replaces signs too until
- * `previousUntil`. Null when it is not this account's or is deleted.
+ * `previousUntil`. Not while an earlier rotation's grace runs (at `now`), unless this one has none
+ * (`previousUntil` ≤ `now`): one slot for the old secret, and a second rotation would end the one
+ * receivers still hold at once. Null when nothing changed (the caller tells why).
  */
 export async function rotateWebhookEndpointSecret(
   db: Db,
@@ -149,11 +151,14 @@ export async function rotateWebhookEndpointSecret(
   id: string,
   secret: string,
   previousUntil: Date,
+  now: Date,
 ): Promise<WebhookEndpointRow | null> {
   const [row] = await db<WebhookEndpointRow[]>`
     update webhook_endpoints
     set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
     where account_id = ${accountId} and id = ${id} and deleted_at is null
+      and (${previousUntil} <= ${now}::timestamptz or previous_secret_expires_at is null
+           or previous_secret_expires_at <= ${now})
     returning ${db.unsafe(COLUMNS)}`;
   return row ?? null;
 }
@@ -221,12 +226,14 @@ export async function rotateAccountWebhookSecret(
   accountId: string,
   secret: string,
   previousUntil: Date,
-): Promise<SecretRow> {
+  now: Date,
+): Promise<SecretRow | null> {
   const [row] = await db<SecretRow[]>`
     update webhook_account_secrets
     set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
     where account_id = ${accountId}
+      and (${previousUntil} <= ${now}::timestamptz or previous_secret_expires_at is null
+           or previous_secret_expires_at <= ${now})
     returning secret, previous_secret, previous_secret_expires_at`;
-  if (!row) throw new Error(`webhook_account_secrets row for ${accountId} is missing`);
-  return row;
+  return row ?? null;
 }

@@ -56,16 +56,17 @@ export function copyField({ label, value, what, describedBy, autofocus = false }
  * A secret the API returns once (a `gm-`/`gc-` key, a `whsec_` secret): shown read-only with a
  * copy button and a warning that it cannot be shown again.
  */
-export function secretReveal({ label, secret, what = 'key', onDone }) {
+export function secretReveal({ label, secret, what = 'key', onDone, ifLost, oneTime = true }) {
   const warnId = uid('secret-warning');
   return h(
     'div',
-    { class: 'secret' },
+    // One that can be shown again needs no "are you sure" on close (dialog.js asks for unkept ones).
+    { class: 'secret', ...(oneTime ? {} : { 'data-kept': 'true' }) },
     h(
       'p',
-      { id: warnId, class: 'callout warning' },
-      h('strong', {}, 'Copy it now: this is the only time it is shown. '),
-      `We keep only a hash of the ${what}. If it is lost, create a new one and revoke this one.`,
+      { id: warnId, class: oneTime ? 'callout warning' : 'callout' },
+      oneTime ? h('strong', {}, 'Copy it now: this is the only time it is shown. ') : null,
+      ifLost ?? `We keep only a hash of the ${what}. If it is lost, create a new one and revoke this one.`,
     ),
     copyField({ label, value: secret, what, describedBy: warnId, autofocus: true }),
     onDone

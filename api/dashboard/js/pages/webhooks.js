@@ -1,7 +1,7 @@
 import { api, listOrEmpty } from '../api.js';
 import { confirmDialog, formDialog, openDialog } from '../components/dialog.js';
 import { checkboxGroup, field, fieldValue } from '../components/form.js';
-import { announce, messageOf } from '../components/notify.js';
+import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
 import { copyField, revealCreated } from '../components/secret.js';
 import { h, mount } from '../dom.js';
@@ -71,6 +71,7 @@ export async function renderWebhooks(main, _params, ctx) {
           label: 'Signing secret',
           secret: created.secret,
           what: 'secret',
+          ifLost: 'We keep it only to sign deliveries and never show it again. If it is lost, rotate it.',
           noun: 'webhook endpoint',
           refresh: reload,
         });
@@ -98,7 +99,13 @@ export async function renderWebhooks(main, _params, ctx) {
           : `No more events will be sent to ${e.url} until you turn it on again, and its pending retries stop.`,
       confirmLabel: status === 'active' ? 'Turn on' : 'Turn off',
       action: async () => {
-        await api.updateWebhook(e.id, { status });
+        try {
+          await api.updateWebhook(e.id, { status });
+        } catch (err) {
+          // Deleted meanwhile (another tab, the API): the list behind says so once refreshed.
+          if (err.status === 404 || err.status === 409) await reload().catch(() => {});
+          throw err;
+        }
         await reload();
         announce(status === 'active' ? 'Webhook endpoint turned on.' : 'Webhook endpoint turned off.');
       },
@@ -108,6 +115,8 @@ export async function renderWebhooks(main, _params, ctx) {
     rotateDialog({
       title: 'Rotate signing secret',
       subject: `deliveries to ${e.url}`,
+      graceUntil: e.previous_secret_expires_at,
+      oneTime: true,
       rotate: (body) => api.rotateWebhookSecret(e.id, body),
       refresh: reload,
     });
@@ -249,13 +258,24 @@ export async function renderWebhooks(main, _params, ctx) {
           {
             type: 'button',
             'data-focus-key': 'rotate-job-secret',
-            onClick: () =>
+            onClick: async () => {
+              // Whether an earlier rotation's old secret still signs decides what this one does.
+              let graceUntil = null;
+              try {
+                graceUntil = (await api.defaultWebhookSecret()).previous_secret_expires_at;
+              } catch (err) {
+                showAlert(messageOf(err));
+                return;
+              }
               rotateDialog({
                 title: 'Rotate the webhook_url signing secret',
                 subject: 'deliveries to jobs’ webhook_url',
+                graceUntil,
+                oneTime: false,
                 rotate: (body) => api.rotateDefaultWebhookSecret(body),
                 refresh: async () => {},
-              }),
+              });
+            },
           },
           'Rotate signing secret',
         ),
@@ -268,7 +288,7 @@ export async function renderWebhooks(main, _params, ctx) {
 async function showAccountSecret() {
   const dlg = openDialog({ title: 'Signing secret for webhook_url', content: h('p', {}, 'Loading…') });
   try {
-    const { secret } = await api.defaultWebhookSecret();
+    const { secret, previous_secret_expires_at: graceUntil } = await api.defaultWebhookSecret();
     dlg.replace(
       'Signing secret for webhook_url',
       h(
@@ -276,6 +296,9 @@ async function showAccountSecret() {
         { class: 'intro' },
         'Verify each delivery to a job’s webhook_url with this secret (Standard Webhooks).',
       ),
+      graceUntil
+        ? h('p', { class: 'callout' }, 'The secret it replaced also signs until ', time(graceUntil), '.')
+        : null,
       copyField({ label: 'Signing secret', value: secret, what: 'secret', autofocus: true }),
     );
   } catch (err) {
@@ -284,24 +307,45 @@ async function showAccountSecret() {
 }
 
 /**
- * Rotation: the new secret is shown once; the old one keeps signing for a day unless it leaked
- * (each delivery then carries both signatures, so receivers switch without rejecting any).
+ * Rotation: the new secret is shown once (an endpoint's; the job-hook secret can be shown again);
+ * the old one keeps signing for a day unless it leaked (each delivery then carries both
+ * signatures, so receivers switch without rejecting any). While an earlier rotation's old secret
+ * still signs, another rotation ends every secret but the new one at once (the API refuses it
+ * otherwise, rather than cut off the secret receivers may still hold).
  */
-function rotateDialog({ title, subject, rotate, refresh }) {
+function rotateDialog({ title, subject, graceUntil, oneTime, rotate, refresh }) {
+  const running = graceUntil
+    ? h(
+        'p',
+        { class: 'callout warning' },
+        'The last rotation’s old secret still signs until ',
+        time(graceUntil),
+        '. Rotating again now stops every secret but the new one at once: receivers still using an older one start rejecting deliveries.',
+      )
+    : null;
   return formDialog({
     title,
     intro: `A new secret signs ${subject} from now on. The old one also signs them for 24 hours, so you can update your receiver without rejecting any.`,
-    fields: [
-      checkboxGroup({
-        legend: 'The old secret',
-        name: 'leaked',
-        options: [{ value: 'now', label: 'It leaked: stop signing with it now' }],
-      }),
-    ],
+    fields: graceUntil
+      ? [running]
+      : [
+          checkboxGroup({
+            legend: 'The old secret',
+            name: 'leaked',
+            options: [{ value: 'now', label: 'It leaked: stop signing with it now' }],
+          }),
+        ],
     submitLabel: 'Rotate secret',
     onSubmit: async (form, dlg) => {
-      const leaked = form.querySelector('input[name=leaked]:checked') !== null;
-      const rotated = await rotate(leaked ? { grace_period_seconds: 0 } : {});
+      const leaked = graceUntil || form.querySelector('input[name=leaked]:checked') !== null;
+      let rotated;
+      try {
+        rotated = await rotate(leaked ? { grace_period_seconds: 0 } : {});
+      } catch (err) {
+        // Deleted meanwhile, or rotated in another tab: the list behind says so once refreshed.
+        if (err.status === 404 || err.status === 409) await refresh().catch(() => {});
+        throw err;
+      }
       announce('Signing secret rotated.');
       await revealCreated(dlg, {
         title: 'New signing secret',
@@ -309,6 +353,10 @@ function rotateDialog({ title, subject, rotate, refresh }) {
         secret: rotated.secret,
         what: 'secret',
         noun: 'new secret',
+        oneTime,
+        ifLost: oneTime
+          ? 'We keep it only to sign deliveries and never show it again. If it is lost, rotate again.'
+          : 'You can show it again at any time with "Show signing secret".',
         refresh,
       });
     },
