@@ -24,24 +24,30 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
  * not exist.
  */
 export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): Promise<boolean> {
+  const [balance, loadedDay] = await Promise.all([
+    ctx.redis.exists(ctx.keys.balance(key.account_id)),
+    ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'c'),
+  ]);
+  const balanceMissing = balance === 0;
   const read = () =>
-    readAdmissionSnapshot(
-      ctx.sql,
-      key.id,
-      isoDay(at),
-      isoDay(startOfUtcMonth(at)),
-      isoDay(monthResetsAt(at)),
-      new Date(at.getTime() - CREDIT_MARK_MS),
-    );
-  // No balance: Redis lost the account's data (or this is its first request). Requests admitted
-  // just before the loss may still be writing their holds (a sync chat's waits
-  // SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres once they have landed
-  // (RECONCILE_INFLIGHT_MS, the gap allowed between a request's Redis step and its write), or the
-  // rebuilt RPM window, counters and balance leave them out, and the key admits a second RPM
-  // limit's worth in the same minute. Once one loader has put the balance back, its wait covered
-  // the account's other keys too.
-  if ((await ctx.redis.exists(ctx.keys.balance(key.account_id))) === 0)
-    await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
+    readAdmissionSnapshot(ctx.sql, key.id, {
+      day: isoDay(at),
+      monthStart: isoDay(startOfUtcMonth(at)),
+      monthEnd: isoDay(monthResetsAt(at)),
+      creditsSince: new Date(at.getTime() - CREDIT_MARK_MS),
+      // The open holds' records go only with a balance this load writes (load-balance-n.lua); an
+      // account may have tens of thousands, not to be read at every key's first request of a day.
+      withOpenHolds: balanceMissing,
+    });
+  // Redis lost what admissions of the moment count in: the balance (the account's data lost, or
+  // its first request), or a counter of a day it had loaded (`c` is today's). Requests admitted
+  // just before may still be writing their holds (a sync chat's waits SYNC_HOLD_WRITE_WAIT_MS to
+  // share its insert): read Postgres once they have landed (RECONCILE_INFLIGHT_MS, the gap allowed
+  // between a request's Redis step and its write), or the rebuilt RPM window, counters and balance
+  // leave them out, and the key admits a second limit's worth. Once one loader has put the balance
+  // back, its wait covered the account's other keys too. A key's first load of a new day needs no
+  // wait: nothing was admitted for that day before it.
+  if (balanceMissing || loadedDay === dayKey(at)) await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
   // The counters and the balance are written only if no credit or release found them missing
   // since the epoch was read, before the read they come from: one that committed after the read
   // and reached Redis before the write would be in neither. Then Postgres is read again.

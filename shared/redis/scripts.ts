@@ -39,7 +39,7 @@ export interface ScriptRunner {
  * back to EVAL after a Redis restart flushed the script cache.
  */
 export function loadScripts(redis: Redis): ScriptRunner {
-  const commands = redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>;
+  const commands = redis as unknown as Record<string, (args: ScriptArg[]) => Promise<unknown>>;
   // Local functions every script may use (Redis scripts cannot import): exact nGNK arithmetic,
   // the key checks admission and the no-hold /v1 routes share, and moving a load epoch.
   const prelude = ['decimal.lua', 'key-checks.lua', 'load-epoch.lua']
@@ -60,8 +60,10 @@ export function loadScripts(redis: Redis): ScriptRunner {
     run(name, keys, args) {
       const fn = commands[name];
       if (!fn) throw new Error(`script ${name} is not loaded`);
-      if (variableKeys.has(name)) return fn.call(redis, keys.length, ...keys, ...args);
-      return fn.call(redis, ...keys, ...args);
+      // One array (ioredis flattens it), never spread into the call: a balance's load carries every
+      // open hold of its account, and tens of thousands of arguments overflow the call stack.
+      if (variableKeys.has(name)) return fn.call(redis, [keys.length, ...keys, ...args]);
+      return fn.call(redis, [...keys, ...args]);
     },
   };
 }

@@ -233,6 +233,32 @@ describe('admission', () => {
     expect(await outcome(admit(env.ctx, input(f.key, 200n)))).toBe('ok');
   });
 
+  it('reloads a lost counter once the holds being written have landed', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    // Admitted in Redis, its hold's write still on its way (a sync chat's shares an insert).
+    const slowWrite = async (h: NewHold) => {
+      await new Promise((r) => setTimeout(r, 50));
+      await insertHold(env.ctx.sql, h);
+    };
+    const first = await admit(env.ctx, { ...input(f.key, 400n), write: slowWrite, background: true });
+    await env.ctx.redis.del(env.ctx.keys.day(f.accountId, f.key.id, '20261126'));
+    expect(await outcome(admit(env.ctx, input(f.key, 400n)))).toBe('child_key_limit');
+    await first.recorded;
+  });
+
+  it('loads an account with 20,000 open holds (their records with its balance) without trouble', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000_000n });
+    await env.ctx.sql`
+      insert into holds (id, request_id, account_id, child_key_id, amount, period_day, model,
+                         price_ngonka_per_token, markup_bps, created_at, deadline)
+      select 'hold_many_' || i, 'req_many_' || i, ${f.accountId}, ${f.key.id}, 1, '2026-11-26', 'm', 1, 10000,
+             ${clock.now()}, ${new Date(clock.now().getTime() + 600_000)}
+      from generate_series(1, 20000) as i`;
+    expect(await outcome(admit(env.ctx, input(f.key, 5n)))).toBe('ok');
+    expect(await env.ctx.redis.get(env.ctx.keys.balance(f.accountId))).toBe(String(10_000_000 - 20_000 - 5));
+    expect(await env.ctx.redis.hget(env.ctx.keys.hold(f.accountId, 'hold_many_20000'), 'amt')).toBe('1');
+  });
+
   it('loads a key’s counters once per UTC day, from what Postgres holds for the day', async () => {
     clock.set('2026-11-26T23:59:59.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });

@@ -47,11 +47,16 @@ export interface OpenHoldRecord {
 export async function readAdmissionSnapshot(
   db: Db,
   keyId: string,
-  day: string, // YYYY-MM-DD
-  monthStart: string, // YYYY-MM-01
-  monthEnd: string, // first day of the next month
-  creditsSince: Date,
+  p: {
+    day: string; // YYYY-MM-DD
+    monthStart: string; // YYYY-MM-01
+    monthEnd: string; // first day of the next month
+    creditsSince: Date;
+    /** List the account's open holds too (else `openHolds` is empty). */
+    withOpenHolds: boolean;
+  },
 ): Promise<AdmissionSnapshot | null> {
+  const { day, monthStart, monthEnd, creditsSince } = p;
   const [row] = await db<
     (ChildKeyState & {
       rpm_limit_cleared_at: Date | null;
@@ -79,7 +84,8 @@ export async function readAdmissionSnapshot(
            coalesce((select json_agg(json_build_object('id', h.id, 'amount', h.amount::text, 'key', h.child_key_id,
                                                        'at', (extract(epoch from h.created_at) * 1000)::int8,
                                                        'dl', (extract(epoch from h.deadline) * 1000)::int8))
-                     from holds h where h.account_id = ck.account_id and h.status = 'open'), '[]') as open_holds
+                     from holds h where ${p.withOpenHolds} and h.account_id = ck.account_id and h.status = 'open'),
+                    '[]') as open_holds
     from child_keys ck
     join management_keys mk on mk.id = ck.management_key_id
     join ledger_accounts l on l.id = ck.account_id
