@@ -11,7 +11,7 @@ import {
   type PreparedChat,
   prepareChat,
 } from '../../shared/inference/chat-request.js';
-import { settleServed } from '../../shared/inference/settle-request.js';
+import { giveBackRpmIfNoCapacity, settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { completionId, whiteLabel } from '../../shared/inference/white-label.js';
 import { sendJson } from '../../shared/json-response.js';
@@ -83,7 +83,9 @@ export async function serveChatCompletion(
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     if (err instanceof ServerStopping) throw stoppingError('request');
-    throw upstreamToApiError(err, chat.model) ?? err;
+    const refusal = upstreamToApiError(err, chat.model) ?? err;
+    giveBackRpmIfNoCapacity(ctx, admission, refusal);
+    throw refusal;
   }
   stripForcedFields(result.completion, body);
   sendJson(res, 200, whiteLabel(result.completion, label));

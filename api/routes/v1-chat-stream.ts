@@ -6,7 +6,7 @@ import type { Context } from '../../shared/context.js';
 import { ApiError, errorBody } from '../../shared/errors.js';
 import { type ChatStream, stripForcedFields, type TokenUsage } from '../../shared/gonka/index.js';
 import type { ChatCompletionBody, PreparedChat } from '../../shared/inference/chat-request.js';
-import { settleServed } from '../../shared/inference/settle-request.js';
+import { giveBackRpmIfNoCapacity, settleServed } from '../../shared/inference/settle-request.js';
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
@@ -70,7 +70,9 @@ export async function streamChat(
     if (reason instanceof StreamTooLong)
       throw new ApiError('upstream_error', 'The model did not answer in the time allowed');
     if (abort.signal.aborted) return; // nobody to answer
-    throw upstreamToApiError(err, chat.model) ?? err;
+    const refusal = upstreamToApiError(err, chat.model) ?? err;
+    giveBackRpmIfNoCapacity(ctx, admission, refusal);
+    throw refusal;
   }
 
   res.writeHead(200, {

@@ -4,6 +4,7 @@ import { Batcher } from '../batcher.js';
 import type { Context } from '../context.js';
 import type { Sql } from '../db/client.js';
 import type { NewHold } from '../db/queries/holds.js';
+import { ApiError } from '../errors.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
@@ -117,21 +118,16 @@ export async function settleRequestNow(
  * Settle a request admitted with its hold written in the background (sync chat answers without
  * waiting for that write), once the write's outcome is known. Served: post its usage, and if the
  * write failed hand settlement the hold's terms so it is written and billed all the same. Nothing
- * served (`usage` null): void the hold and give back its RPM slot, or, if it was never recorded,
- * take the admission back.
+ * served (`usage` null): void the hold, or, if it was never recorded, take the admission back.
  */
 export function settleServed(
   ctx: Context,
   queues: Queues,
-  admission: Pick<Admission, 'hold' | 'recorded' | 'unadmit' | 'leaveRpmWindow'>,
+  admission: Pick<Admission, 'hold' | 'recorded' | 'unadmit'>,
   usage: TokenUsage | null,
 ): Promise<void> {
   const { hold } = admission;
   const waitMs = ctx.config.SETTLEMENT_HANDOFF_WAIT_MS;
-  if (usage === null)
-    admission.leaveRpmWindow().catch((err: unknown) => {
-      ctx.logger.warn({ err, holdId: hold.id }, 'could not give back the RPM slot of a request not served');
-    });
   return admission.recorded.then(
     () => settleRequest(ctx, queues, hold.id, usage, { waitMs }),
     (err: unknown) => {
@@ -152,4 +148,25 @@ function logKept(ctx: Context, holdId: string, err: HoldWriteUnknown): void {
 
 function logUnadmitFailed(ctx: Context, holdId: string, err: unknown): void {
   ctx.logger.error({ err, holdId }, 'could not take back an unrecorded admission; reconcile --fix will');
+}
+
+/**
+ * A sync chat refused because no node had capacity (503 upstream_unavailable, which tells the
+ * client to retry in a second) gives back its RPM slot: the openai client's own retries of it
+ * would otherwise spend the key's quota into a 429 for a minute. Other failures keep theirs, as
+ * API.md has it (only 402 and 429 consume none): a 502 made its node calls, a node's refusal was
+ * an answer. Never throws.
+ */
+export function giveBackRpmIfNoCapacity(
+  ctx: Context,
+  admission: Pick<Admission, 'hold' | 'leaveRpmWindow'>,
+  refusal: unknown,
+): void {
+  if (!(refusal instanceof ApiError) || refusal.type !== 'upstream_unavailable') return;
+  admission.leaveRpmWindow().catch((err: unknown) => {
+    ctx.logger.warn(
+      { err, holdId: admission.hold.id },
+      'could not give back the RPM slot of a request not served',
+    );
+  });
 }

@@ -94,6 +94,17 @@ describe('sync chat when nodes fail', () => {
     expect(limited.status).toBe(429);
   });
 
+  it('keeps the RPM slot of a request whose every attempt ended in a server error (502)', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { rate_limit_rpm: 2 } });
+    for (const n of stack.sim.nodes) n.setFaults({ status: 500 });
+    for (let i = 0; i < 2; i++) {
+      const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+      expect(err.status).toBe(502);
+    }
+    const limited = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
+    expect(limited.status).toBe(429);
+  });
+
   it('answers 502 upstream_error when every attempt ends in a server error, and voids the hold', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     for (const n of stack.sim.nodes) n.setFaults({ status: 500 });
