@@ -33,8 +33,13 @@ export const chatCompletionBody = z
               .optional(),
           })
           .superRefine((m, check) => {
-            // Only an assistant's message may go without content (its tool calls are the message).
-            if (m.role !== 'assistant' && (m.content === undefined || m.content === null))
+            // Only an assistant's message (its tool calls are the message) or a legacy function
+            // result may go without content, as OpenAI's types have it.
+            if (
+              m.role !== 'assistant' &&
+              m.role !== 'function' &&
+              (m.content === undefined || m.content === null)
+            )
               check.addIssue({
                 code: 'custom',
                 path: ['content'],
@@ -74,13 +79,8 @@ export const chatCompletionBody = z
       })
       .nullish(),
     parallel_tool_calls: z.boolean().nullish(),
-    response_format: z
-      .looseObject({
-        type: z.enum(['text', 'json_object', 'json_schema'], {
-          error: 'must be text, json_object or json_schema',
-        }),
-      })
-      .nullish(),
+    // OpenAI's types (text, json_object, json_schema) and vLLM's own (structural_tag) alike.
+    response_format: z.looseObject({ type: z.string().min(1) }).nullish(),
     logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
     user: z.string().max(512).nullish(),
   })

@@ -29,8 +29,8 @@ export const valueRepair = (key: string, v: bigint, ttlS: number): Repair => ({
 
 /**
  * Child and management key state hashes and the current day and month counters against Postgres.
- * Counters are judged only where the key's hash says they are loaded (`c`): otherwise admission
- * loads them from Postgres before using them.
+ * Counters are judged only where the key's hash says they are loaded for the day (`c`): otherwise
+ * admission loads them from Postgres before using them.
  */
 export function compareKeys(
   ctx: Context,
@@ -116,8 +116,9 @@ export function compareKeys(
         ],
       });
     }
-    // Without `c` the counters are not in use: the next admission loads them from Postgres.
-    if (!rk.hash.c) continue;
+    // Unless `c` names the day looked at, its counters are not in use: the next admission loads
+    // them from Postgres first (a key not loaded, or not yet used that day).
+    if (rk.hash.c !== opts.day) continue;
     const counters = [
       { key: dayKey, raw: rk.day, want: t.day_used, ttl: DAY_COUNTER_TTL_S, what: 'day' },
       { key: monthKey, raw: rk.month, want: t.month_used, ttl: MONTH_COUNTER_TTL_S, what: 'month' },

@@ -259,6 +259,29 @@ describe('admission', () => {
     expect(await env.ctx.redis.hget(env.ctx.keys.hold(f.accountId, 'hold_many_20000'), 'amt')).toBe('1');
   });
 
+  it('does not reload a key back and forth at midnight for a process whose clock is a little behind', async () => {
+    clock.set('2026-11-26T23:59:59.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await admit(env.ctx, input(f.key, 1n));
+    const loadsBefore = await stateLoads();
+    for (const at of ['2026-11-27T00:00:00.100Z', '2026-11-26T23:59:59.900Z', '2026-11-27T00:00:00.200Z']) {
+      clock.set(at);
+      expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('ok');
+    }
+    expect((await stateLoads()) - loadsBefore).toBe(1); // the new day's, once
+    expect(await env.ctx.redis.hget(env.ctx.keys.childKey(f.accountId, f.key.id), 'c')).toBe('20261127');
+  });
+
+  it('says a refused key with an empty RPM window has nothing to wait for (reset 0s)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10n, rpm: 5 });
+    const err = await admit(env.ctx, input(f.key, 100n)).catch((e) => e);
+    expect(err.type).toBe('insufficient_balance');
+    expect(err.headers).toMatchObject({
+      'x-ratelimit-remaining-requests': '5',
+      'x-ratelimit-reset-requests': '0s',
+    });
+  });
+
   it('loads a key’s counters once per UTC day, from what Postgres holds for the day', async () => {
     clock.set('2026-11-26T23:59:59.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });

@@ -8,9 +8,9 @@ export interface RpmWindowEntry {
 
 /**
  * A key's holds created in (after, upTo], newest first, at most `limit`: every admitted request
- * left one (created_at is the admission clock's instant), refused ones none; batch lines' left out. Open or resolved
- * alike, so it reads the BRIN index on created_at (migration 008: the last minute's block ranges),
- * not the open-only indexes.
+ * left one (created_at is the admission clock's instant), refused ones none. Batch lines' holds are
+ * left out: they take no RPM slot. Open or resolved alike, so it reads the BRIN index on created_at
+ * (migration 008: the last minute's block ranges), not the open-only indexes.
  */
 export async function holdsCreatedIn(
   db: Db,

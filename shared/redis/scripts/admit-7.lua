@@ -16,7 +16,9 @@ local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c')
 -- `c` is the day whose counters were loaded from Postgres. Another day's: today's counter does not
 -- exist yet, and the first request of the day loads it (a new day still needs no reset: the
 -- counter starts at what Postgres holds for it, open holds included).
-if not k[1] or k[6] ~= ARGV[9] then return {'load', 'key'} end
+-- Only an earlier day loads (YYYYMMDD compares as text; a legacy '1' is earlier): a process whose
+-- clock is a little behind at midnight reads its own day's counters rather than reload the key.
+if not k[1] or not k[6] or k[6] < ARGV[9] then return {'load', 'key'} end
 -- Loaded today, yet a counter is gone: lost (they outlive their period), not zero. Reading it as 0
 -- would let the key spend its limit again; a load puts back what Postgres says.
 if redis.call('EXISTS', KEYS[4], KEYS[5]) < 2 then return {'load', 'counters'} end
@@ -33,10 +35,11 @@ local function windowCount()
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
   return redis.call('ZCARD', KEYS[3])
 end
--- When the window's entry at `index` (0: its oldest) leaves it (60 s if there is none).
+-- When the window's entry at `index` (0: its oldest) leaves it (0 if there is none: nothing to
+-- wait for, as key-access-3.lua says on the routes that take no hold).
 local function windowReset(index)
   local entry = redis.call('ZRANGE', KEYS[3], index, index, 'WITHSCORES')
-  if not entry[2] then return 60000 end
+  if not entry[2] then return 0 end
   return tonumber(entry[2]) + 60000 - now
 end
 

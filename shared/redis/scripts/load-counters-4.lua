@@ -13,5 +13,7 @@ end
 if (redis.call('GET', KEYS[4]) or '') ~= ARGV[5] then return -1 end
 redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[4])
-redis.call('HSET', KEYS[1], 'c', ARGV[6])
+-- `c` only moves forward: a loader whose clock is behind at midnight leaves a later day's mark.
+local c = redis.call('HGET', KEYS[1], 'c')
+if not c or c < ARGV[6] then redis.call('HSET', KEYS[1], 'c', ARGV[6]) end
 return 1
