@@ -18,3 +18,25 @@ export function cliContext(fail: (message: string) => never): Context {
     return fail(err instanceof ConfigError ? err.message : String(err));
   }
 }
+
+/**
+ * What stopped a command, for an operator: the store it could not reach or use, by its address
+ * (credentials left out) and what to check; anything else as its stack.
+ */
+export function describeFailure(ctx: Context, err: unknown): string {
+  const e = err as { code?: string; name?: string; message?: string; stack?: string } | null;
+  const where = (url: string, port: number) => {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || port}`;
+  };
+  if (e?.code === '3D000')
+    return `${e.message}: give the command the gateway's own DATABASE_URL (and REDIS_PREFIX)`;
+  if (e?.code === '42P01')
+    return `${e.message}: this database has no gateway tables; give the command the gateway's own DATABASE_URL`;
+  const fromPostgres = e?.name === 'PostgresError';
+  if (e?.name === 'MaxRetriesPerRequestError' || (!fromPostgres && ctx.redis.status !== 'ready'))
+    return `Redis at ${where(ctx.config.REDIS_URL, 6379)} does not answer (${e?.message ?? String(err)}): is it running, and is REDIS_URL right?`;
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'CONNECT_TIMEOUT')
+    return `Postgres at ${where(ctx.config.DATABASE_URL, 5432)} does not answer (${e.message}): is it running, and is DATABASE_URL right?`;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

@@ -3,7 +3,7 @@ import { closeContext } from '../shared/context.js';
 import { createQueues } from '../shared/queues.js';
 import { formatReport, runReconcile } from '../shared/reconcile/index.js';
 import { saveReconcileSummary } from '../shared/reconcile/summary.js';
-import { cliContext } from './cli-context.js';
+import { cliContext, describeFailure } from './cli-context.js';
 
 /**
  * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
@@ -80,7 +80,7 @@ try {
   // An account too busy to look at consistently is not proven clean (nor repaired, with --fix).
   exitCode = report.ok && report.unchecked.length === 0 ? 0 : 1;
 } catch (err) {
-  console.error(`reconcile: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(`reconcile: ${describeFailure(ctx, err)}`);
 } finally {
   await queues.close();
   await closeContext(ctx);

@@ -27,6 +27,13 @@ afterAll(async () => {
 
 /** `npm run reconcile -- …` without npm, against this file's database and Redis prefix. */
 async function reconcileCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return reconcileCliWith({}, ...args);
+}
+
+async function reconcileCliWith(
+  envOver: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/reconcile.ts', ...args], {
       env: {
@@ -36,6 +43,7 @@ async function reconcileCli(...args: string[]): Promise<{ code: number; stdout: 
         REDIS_PREFIX: env.config.REDIS_PREFIX,
         RECONCILE_INFLIGHT_MS: '20',
         LOG_LEVEL: 'warn',
+        ...envOver,
       },
       timeout: 30_000,
     });
@@ -68,6 +76,13 @@ async function queuedJob(f: KeyFixture, estimate: bigint): Promise<string> {
 }
 
 describe('reconcile', () => {
+  it('says which Redis it could not reach (exit 2), not a stack', async () => {
+    const r = await reconcileCliWith({ REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'silent' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^reconcile: Redis at 127\.0\.0\.1:1 does not answer .*is REDIS_URL right\?$/m);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('reports no drift on a consistent system and exits 0', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
     await settle(await hold(env.ctx, f.key, 500n), 300);
