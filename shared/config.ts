@@ -149,6 +149,13 @@ export const configSchema = z
      * one event can make. POST /api/webhooks past it is a 400.
      */
     WEBHOOK_MAX_ENDPOINTS: positiveInt.default(16),
+    /**
+     * Management keys an account may have that are not revoked, and child keys one management key
+     * may have that are not deleted (400 past either). Keys cost nothing to make, even unfunded, and
+     * each holds up to 16 KiB of metadata: these bound what one account can store.
+     */
+    MANAGEMENT_KEYS_MAX: positiveInt.default(100),
+    CHILD_KEYS_MAX: positiveInt.default(100_000),
     /** Webhook attempts in flight per workers process (mostly waiting on receivers). */
     WEBHOOK_CONCURRENCY: positiveInt.default(64),
     /**

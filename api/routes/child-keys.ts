@@ -12,7 +12,11 @@ import {
   updateChildKey,
 } from '../../shared/db/queries/child-keys.js';
 import { usageForChildKeys } from '../../shared/db/queries/key-usage.js';
-import { findManagementKey, lockManagementKey } from '../../shared/db/queries/management-keys.js';
+import {
+  countKeysInTurn,
+  findManagementKey,
+  lockManagementKey,
+} from '../../shared/db/queries/management-keys.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { applyChildKeyPatch, childKeyUsage, deletedSettings } from '../../shared/keys/child-keys.js';
@@ -79,6 +83,13 @@ export function childKeysRouter(ctx: Context): Router {
       const mk = await lockManagementKey(tx, accountId, mkId, 'share');
       if (!mk) throw mkNotFound();
       if (mk.status === 'revoked') throw revokedConflict();
+      const max = ctx.config.CHILD_KEYS_MAX;
+      if ((await countKeysInTurn(tx, accountId, mkId)) >= max)
+        throw new ApiError(
+          'invalid_request_error',
+          `A management key may have at most ${max} child keys; delete one before adding another`,
+          { param: null },
+        );
       return insertChildKey(tx, {
         id: newId('ck'),
         accountId,

@@ -4,6 +4,7 @@ import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
 import { type ChildKeyRow, deleteChildrenOf } from '../../shared/db/queries/child-keys.js';
 import {
+  countKeysInTurn,
   findManagementKey,
   insertManagementKey,
   listManagementKeys,
@@ -50,13 +51,23 @@ export function managementKeysRouter(ctx: Context): Router {
   r.post('/', owner, async (req, res) => {
     const body = parse(createManagementKeyBody, req.body);
     const key = generateApiKey('gm');
-    const row = await insertManagementKey(ctx.sql, {
-      id: newId('mk'),
-      accountId: res.locals.accountId,
-      name: body.name,
-      keyHash: key.hash,
-      keyPrefix: key.prefix,
-      createdAt: ctx.clock.now(),
+    const accountId: string = res.locals.accountId;
+    const max = ctx.config.MANAGEMENT_KEYS_MAX;
+    const row = await ctx.sql.begin(async (tx) => {
+      if ((await countKeysInTurn(tx, accountId)) >= max)
+        throw new ApiError(
+          'invalid_request_error',
+          `An account may have at most ${max} management keys; revoke one before adding another`,
+          { param: null },
+        );
+      return insertManagementKey(tx, {
+        id: newId('mk'),
+        accountId,
+        name: body.name,
+        keyHash: key.hash,
+        keyPrefix: key.prefix,
+        createdAt: ctx.clock.now(),
+      });
     });
     await publishManagementKeyState(ctx, row);
     res.status(201).json({ ...managementKeyJson({ ...row, children_count: 0 }), key: key.plain });

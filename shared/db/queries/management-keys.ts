@@ -40,6 +40,24 @@ export async function insertManagementKey(db: Db, k: NewManagementKey): Promise<
   return row;
 }
 
+/** First key of the advisory locks that take an account's key creations in turn (a count, then an insert). */
+const KEY_CREATION_LOCK = 2003;
+
+/**
+ * How many keys the owner has that count against its cap: the account's management keys not
+ * revoked, or (with `parent`) that management key's children not deleted. Takes the transaction's
+ * turn first, so two creations at once cannot both pass the count. Call inside a transaction.
+ */
+export async function countKeysInTurn(tx: Db, accountId: string, parent?: string): Promise<number> {
+  await tx`select pg_advisory_xact_lock(${KEY_CREATION_LOCK}, hashtext(${parent ?? accountId}))`;
+  const [row] = parent
+    ? await tx<{ n: number }[]>`
+        select count(*)::int as n from child_keys where management_key_id = ${parent} and status <> 'deleted'`
+    : await tx<{ n: number }[]>`
+        select count(*)::int as n from management_keys where account_id = ${accountId} and status <> 'revoked'`;
+  return row!.n;
+}
+
 /** Counts only live children: deleted ones are kept for audit but no longer belong to the key. */
 const CHILDREN_COUNT = `(select count(*)::int from child_keys c
   where c.management_key_id = m.id and c.status <> 'deleted') as children_count`;
