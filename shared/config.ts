@@ -250,7 +250,7 @@ export const configSchema = z
     /**
      * How long a client may take to send a whole request, headers to last byte (Node's
      * `requestTimeout`; a 408 after it). An upload of BATCH_FILE_MAX_BYTES must arrive within it,
-     * its wait for a turn (UPLOADS_IN_FLIGHT) included: at the default 5 minutes a 200 MiB file needs
+     * its wait for a receiving turn (UPLOADS_RECEIVING, UPLOADS_PER_ACCOUNT) included: at the default 5 minutes a 200 MiB file needs
      * about 6 Mbit/s. Raise it for customers who upload big files over slow links.
      */
     REQUEST_TIMEOUT_MS: positiveInt.default(300_000),

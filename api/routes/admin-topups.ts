@@ -5,7 +5,7 @@ import { requireAdmin } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
 import { topupResponse } from '../schemas/accounts.js';
-import { errorResponses } from '../schemas/common.js';
+import { errorResponse, errorResponses } from '../schemas/common.js';
 
 export function adminTopupsRouter(ctx: Context): Router {
   const r = Router({ mergeParams: true });
@@ -37,5 +37,7 @@ registry.registerPath({
       content: { 'application/json': { schema: topupResponse } },
     },
     ...errorResponses(404, 409),
+    401: errorResponse('No admin token, or a wrong one'),
+    403: errorResponse('permission_error: a session token or an API key, not the admin token'),
   },
 });

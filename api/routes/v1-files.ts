@@ -72,7 +72,12 @@ function receiveFile(field: string, maxBytes: number): RequestHandler {
 function receivingInTurn(total: number, perAccount: number): RequestHandler {
   const turns = pLimit(total);
   const accounts = new Map<string, LimitFunction>();
-  watchFileUploads(() => ({ receiving: turns.activeCount, waiting: turns.pendingCount }));
+  // Waiting: for the process's turn, or behind their own account's uploads.
+  watchFileUploads(() => {
+    let behindAccount = 0;
+    for (const own of accounts.values()) behindAccount += own.pendingCount;
+    return { receiving: turns.activeCount, waiting: turns.pendingCount + behindAccount };
+  });
   return (_req, res, next) => {
     const account: string = res.locals.childKey.account_id;
     const own = accounts.get(account) ?? pLimit(perAccount);

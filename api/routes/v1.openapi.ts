@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
 import { errorResponse, json, listOf } from '../schemas/common.js';
-import { jobObject, modelList, modelObject } from '../schemas/inference.js';
+import { batchObject, jobObject, modelList, modelObject, ownerBatchObject } from '../schemas/inference.js';
 import { listOwnerBatchesQuery } from './owner-batches.js';
 import { listOwnerFilesQuery } from './owner-files.js';
 import { listJobsQuery } from './owner-jobs.js';
@@ -13,7 +13,7 @@ import { createJobBody, listKeyJobsQuery } from './v1-jobs.js';
 /**
  * /openapi.json entries for the OpenAI-compatible surface. Request bodies are the zod schemas the
  * routes validate with; response bodies follow OpenAI's objects and are described, not re-modelled,
- * except those that carry money (a job, a model).
+ * except those that carry money (a job, a batch, a model).
  */
 const tags = ['Inference'];
 const id = z.object({ id: z.string() });
@@ -30,6 +30,8 @@ const admission = {
 };
 type Answer = { description: string; content: Record<string, { schema: z.ZodType }> };
 const job = json(jobObject, 'job');
+const batch = json(batchObject, 'batch');
+const ownerBatch = json(ownerBatchObject, 'batch');
 /** A file's content, as stored (file-content.ts). */
 const bytes: Answer = {
   description: 'The file’s bytes (JSONL)',
@@ -162,12 +164,12 @@ registry.registerPath({
   tags,
   summary: 'Create an OpenAI-style batch; each line is admitted when dispatched',
   request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
-  responses: { 200: object('batch'), 404: errorResponse('No such file') },
+  responses: { 200: batch, 404: errorResponse('No such file') },
 });
 list(
   '/v1/batches',
   listBatchesQuery,
-  object('list of batches'),
+  json(listOf(batchObject), 'list of batches'),
   'Batches of the caller’s management key, newest first',
 );
 list(
@@ -176,11 +178,11 @@ list(
   json(listOf(jobObject), 'list of jobs'),
   'Async jobs of the caller’s management key, newest first (not batch lines)',
 );
-byId('get', '/v1/batches/{id}', object('batch'), 'A batch with its request_counts');
+byId('get', '/v1/batches/{id}', batch, 'A batch with its request_counts, usage and cost');
 byId(
   'post',
   '/v1/batches/{id}/cancel',
-  object('batch'),
+  batch,
   'Cancel a batch: finished lines stay billed, the rest are released',
 );
 /** The owner's routes (JWT) below. */
@@ -197,7 +199,7 @@ for (const [path, query, answer, summary] of [
   [
     '/api/batches',
     listOwnerBatchesQuery,
-    object(page),
+    json(listOf(ownerBatchObject), page),
     'The owner’s batches across keys (JWT), newest first, filterable by management key, key and status',
   ],
   [
@@ -224,7 +226,7 @@ for (const [path, query, answer, summary] of [
 // The owner's actions on one row (JWT); another account's row is a 404.
 for (const [method, path, answer, summary] of [
   ['get', '/api/jobs/{id}', job, 'One of the owner’s async jobs, as the list shows it'],
-  ['get', '/api/batches/{id}', object('batch'), 'One of the owner’s batches, as the list shows it'],
+  ['get', '/api/batches/{id}', ownerBatch, 'One of the owner’s batches, as the list shows it'],
   ['get', '/api/files/{id}/content', bytes, 'Raw content of one of the owner’s files'],
   [
     'delete',
@@ -241,7 +243,7 @@ for (const [method, path, answer, summary] of [
   [
     'post',
     '/api/batches/{id}/cancel',
-    object('batch'),
+    ownerBatch,
     'Cancel one of the owner’s batches, as its key would: finished lines stay billed, the rest are released',
   ],
 ] as const)

@@ -23,7 +23,7 @@ registry.registerPath({
   tags,
   summary: 'Register a webhook endpoint (its `whsec_…` secret is shown once)',
   description:
-    'Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https and must not resolve to a private, loopback or link-local address.',
+    'Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https and must not resolve to a private, loopback or link-local address (with WEBHOOK_ALLOW_PRIVATE_NETWORKS, http and such addresses are allowed too; GET /api/webhooks says which schemes in `url_schemes`).',
   request: { body: { content: { 'application/json': { schema: createWebhookBody } } } },
   responses: {
     201: json(createdWebhookObject, 'Created'),
@@ -101,7 +101,9 @@ registry.registerPath({
   responses: {
     200: json(createdWebhookObject, 'The endpoint with its new secret'),
     404: errorResponse('No such endpoint on this account'),
-    409: errorResponse('The endpoint is deleted'),
+    409: errorResponse(
+      'The endpoint is deleted, or an earlier rotation’s old secret still signs (until `previous_secret_expires_at`): rotate again then, or now with `grace_period_seconds: 0`',
+    ),
   },
 });
 registry.registerPath({
@@ -111,5 +113,13 @@ registry.registerPath({
   summary:
     'A new default secret for per-job `webhook_url` deliveries; the old one signs too for a grace period',
   request: { body: { content: { 'application/json': { schema: rotateSecretBody } } } },
-  responses: { 200: json(defaultSecretObject, 'The new default secret') },
+  responses: {
+    200: json(
+      defaultSecretObject,
+      'The new default secret (GET /api/webhooks/default-secret shows it again)',
+    ),
+    409: errorResponse(
+      'An earlier rotation’s old secret still signs (until `previous_secret_expires_at`): rotate again then, or now with `grace_period_seconds: 0`',
+    ),
+  },
 });

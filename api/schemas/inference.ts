@@ -55,3 +55,58 @@ export const modelObject = z
   .meta({ id: 'Model' });
 
 export const modelList = z.object({ object: z.literal('list'), data: z.array(modelObject) });
+
+/** OpenAI's batch object (shared/batches/format.ts), with what its lines were charged. */
+export const batchObject = z
+  .object({
+    id: z.string(),
+    object: z.literal('batch'),
+    endpoint: z.string(),
+    errors: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe('Why a batch failed, OpenAI’s `{data: [...]}`'),
+    input_file_id: z.string(),
+    completion_window: z.string(),
+    status: z.enum([
+      'validating',
+      'in_progress',
+      'finalizing',
+      'completed',
+      'failed',
+      'expired',
+      'cancelling',
+      'cancelled',
+    ]),
+    output_file_id: z.string().nullable(),
+    error_file_id: z.string().nullable(),
+    created_at: unixSeconds,
+    in_progress_at: unixSeconds.nullable(),
+    expires_at: unixSeconds.nullable(),
+    finalizing_at: unixSeconds.nullable(),
+    completed_at: unixSeconds.nullable(),
+    failed_at: unixSeconds.nullable(),
+    expired_at: unixSeconds.nullable(),
+    cancelling_at: unixSeconds.nullable(),
+    cancelled_at: unixSeconds.nullable(),
+    request_counts: z
+      .object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() })
+      .describe('Lines that expired or were cancelled before running count in `total` only'),
+    usage: z
+      .object({
+        input_tokens: z.number().int(),
+        input_tokens_details: z.object({ cached_tokens: z.number().int() }),
+        output_tokens: z.number().int(),
+        output_tokens_details: z.object({ reasoning_tokens: z.number().int() }),
+        total_tokens: z.number().int(),
+      })
+      .describe('Tokens of the lines that ran, so far'),
+    cost_ngonka: ngonkaString.describe('nGNK the lines were charged so far ("0" before any is billed)'),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'Batch' });
+
+/** A batch as the owner's /api lists show it: with the child key and management key it belongs to. */
+export const ownerBatchObject = batchObject
+  .extend({ key_id: z.string(), management_key_id: z.string() })
+  .meta({ id: 'OwnerBatch' });

@@ -34,7 +34,7 @@ const httpRequests = new Histogram({
 
 const stateLoads = new Counter({
   name: 'gateway_admission_state_loads_total',
-  help: 'Child keys whose admission state was rebuilt in Redis from Postgres: a key’s first request, or every key after Redis lost its data (a burst of these is a Redis loss or restart)',
+  help: 'Child keys whose admission state was (re)loaded in Redis from Postgres: a key’s first request, its first of each UTC day (a burst just after 00:00 UTC is normal), or every key after Redis lost its data (a burst at another hour is a Redis loss or restart)',
   registers: [processRegistry],
 });
 
@@ -70,7 +70,7 @@ const webhookAttempts = new Counter({
 let fileUploads: (() => { receiving: number; waiting: number }) | null = null;
 new Gauge({
   name: 'gateway_file_uploads',
-  help: 'Batch input uploads of this process: receiving (spooled, then checked and stored chunk by chunk) or waiting their turn (UPLOADS_IN_FLIGHT)',
+  help: 'Batch input uploads of this process: receiving (spooled to disk, then checked and stored in turn, UPLOADS_IN_FLIGHT at a time) or waiting, their body unread, for a receiving turn (UPLOADS_RECEIVING, or their account’s UPLOADS_PER_ACCOUNT)',
   labelNames: ['state'] as const,
   registers: [processRegistry],
   collect() {

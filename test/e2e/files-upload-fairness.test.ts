@@ -14,10 +14,13 @@ import { waitFor } from '../helpers/wait.js';
 process.env.TMPDIR = mkdtempSync(join(tmpdir(), 'upload-fairness-'));
 const stack = useTestStack({ workers: false });
 
-const receiving = (n: number) =>
+const receiving = (n: number, waiting?: number) =>
   waitFor(`${n} uploads receiving`, async () => {
     const text = await (await fetch(`${stack.server.url}/metrics`)).text();
-    return text.includes(`gateway_file_uploads{state="receiving"} ${n}\n`);
+    return (
+      text.includes(`gateway_file_uploads{state="receiving"} ${n}\n`) &&
+      (waiting === undefined || text.includes(`gateway_file_uploads{state="waiting"} ${waiting}\n`))
+    );
   });
 
 describe('POST /v1/files across accounts', () => {
@@ -35,6 +38,7 @@ describe('POST /v1/files across accounts', () => {
     void third.then(() => {
       thirdDone = true;
     });
+    await receiving(2, 1); // the gauge counts it waiting, behind its account's two
 
     // Before the fix the two trickling uploads held both turns, and this one waited for them.
     expect(await upload(stack.server.url, other.childKey, AbortSignal.timeout(10_000))).toBe(200);
