@@ -25,11 +25,20 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
  * not exist.
  */
 export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): Promise<boolean> {
-  const [balance, loadedDay] = await Promise.all([
+  const today = dayKey(at);
+  const [balance, loadedDay, counters] = await Promise.all([
     ctx.redis.exists(ctx.keys.balance(key.account_id)),
     ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'c'),
+    ctx.redis.exists(
+      ctx.keys.day(key.account_id, key.id, today),
+      ctx.keys.month(key.account_id, key.id, monthKey(at)),
+    ),
   ]);
   const balanceMissing = balance === 0;
+  // A counter is missing that admissions may have counted in: the key was loaded for this day (or,
+  // across midnight, a later one), or Redis lost its state too (no `c`; a new key pays the wait
+  // once). A key last loaded for an earlier day has had no admission counted for this one.
+  const countersLost = counters < 2 && (loadedDay === null || loadedDay >= today);
   const read = () =>
     readAdmissionSnapshot(ctx.sql, key.id, {
       day: isoDay(at),
@@ -40,15 +49,14 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
       // account may have tens of thousands, not to be read at every key's first request of a day.
       withOpenHolds: balanceMissing,
     });
-  // Redis lost what admissions of the moment count in: the balance (the account's data lost, or
-  // its first request), or a counter of a day it had loaded (`c` is today's). Requests admitted
-  // just before may still be writing their holds (a sync chat's waits SYNC_HOLD_WRITE_WAIT_MS to
-  // share its insert): read Postgres once they have landed (RECONCILE_INFLIGHT_MS, the gap allowed
-  // between a request's Redis step and its write), or the rebuilt RPM window, counters and balance
-  // leave them out, and the key admits a second limit's worth. Once one loader has put the balance
-  // back, its wait covered the account's other keys too. A key's first load of a new day needs no
-  // wait: nothing was admitted for that day before it.
-  if (balanceMissing || loadedDay === dayKey(at)) await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
+  // Redis lost what admissions of the moment count in: the balance (the account's data lost, or its
+  // first request), or a counter (above). Requests admitted just before may still be writing their
+  // holds (a sync chat's waits SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres once
+  // they have landed (RECONCILE_INFLIGHT_MS, the gap allowed between a request's Redis step and its
+  // write), or the rebuilt RPM window, counters and balance leave them out, and the key admits a
+  // second limit's worth. Once one loader has put the balance back, its wait covered the account's
+  // other keys too.
+  if (balanceMissing || countersLost) await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
   // The counters and the balance are written only if no credit or release found them missing
   // since the epoch was read, before the read they come from: one that committed after the read
   // and reached Redis before the write would be in neither. Then Postgres is read again.

@@ -244,6 +244,14 @@ describe('admission', () => {
     await env.ctx.redis.del(env.ctx.keys.day(f.accountId, f.key.id, '20261126'));
     expect(await outcome(admit(env.ctx, input(f.key, 400n)))).toBe('child_key_limit');
     await first.recorded;
+    // The same when the key's state went with the counter (an eviction takes both): no `c` to go by.
+    const again = await admit(env.ctx, { ...input(f.key, 50n), write: slowWrite, background: true });
+    await env.ctx.redis.del(
+      env.ctx.keys.day(f.accountId, f.key.id, '20261126'),
+      env.ctx.keys.childKey(f.accountId, f.key.id),
+    );
+    expect(await outcome(admit(env.ctx, input(f.key, 60n)))).toBe('child_key_limit');
+    await again.recorded;
   });
 
   it('loads an account with 20,000 open holds (their records with its balance) without trouble', async () => {

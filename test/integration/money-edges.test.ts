@@ -8,6 +8,7 @@ import { runReconcile } from '../../shared/reconcile/index.js';
 import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { outcome } from '../helpers/scheduler.js';
 import { failingOnce, racingOnce, withScriptHook } from '../helpers/script-hooks.js';
 
 const clock = new ManualClock('2026-11-26T12:00:00.000Z');
@@ -69,6 +70,23 @@ describe('money path: Redis and Postgres stay together', () => {
     await runReconcile(env.ctx, { fix: true });
     const mended = await availability(k1.accountId);
     expect(mended.redis).toBe(mended.postgres);
+  });
+
+  it('lets no older read write a balance a newer load wrote, even when Redis loses it again between', async () => {
+    const k1 = await createKeyFixture(env.ctx, { balance: 1_000n });
+    const k2 = await createKeyFixture(env.ctx, { accountId: k1.accountId });
+    await flushAccount(k1.accountId);
+    // k1's loader has read Postgres (1,000 available); before it writes, k2's loads, k2 spends 900,
+    // and Redis loses the balance again.
+    const racing = racingOnce(env.ctx, 'loadBalance', async () => {
+      expect(await outcome(hold(env.ctx, k2.key, 900n))).toBe('ok');
+      await env.ctx.redis.del(env.ctx.keys.balance(k1.accountId));
+    });
+    await hold(racing, k1.key, 50n);
+    expect(racing.raced()).toBe(true);
+    // Its old read is refused and read again: 1,000 − 900 − 50, not 1,000 − 50.
+    expect(await availability(k1.accountId)).toEqual({ redis: 50n, postgres: 50n });
+    expect(await outcome(hold(env.ctx, k2.key, 100n))).toBe('insufficient_balance');
   });
 
   it('counts a top-up that commits between a balance load’s read and its write, once', async () => {

@@ -19,6 +19,9 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return -1 end
 redis.call('SET', KEYS[1], ARGV[1])
+-- Another loader that read Postgres before this one must not write after it: should the balance go
+-- again, that older read would put back an amount admissions since have spent (it reads again).
+moveLoadEpoch(KEYS[2])
 local markers = tonumber(ARGV[4])
 for i = 3, 2 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
 for i = 3 + markers, #KEYS do
