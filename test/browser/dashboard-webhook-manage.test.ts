@@ -50,6 +50,30 @@ describe('dashboard: managing a webhook endpoint', () => {
     await row.getByRole('button', { name: `Turn off endpoint ${url}` }).waitFor();
     expect(await endpoint()).toMatchObject({ status: 'active', disabled_reason: null });
 
+    // Its URL and events, edited in place: the form shows what it has.
+    await row.getByRole('button', { name: `Edit endpoint ${url}` }).click();
+    const editForm = page.getByRole('dialog', { name: 'Edit webhook endpoint' });
+    expect(await editForm.getByLabel('Endpoint URL').inputValue()).toBe(url);
+    expect(await editForm.getByLabel(/All events/).isChecked()).toBe(true);
+    const moved = 'http://127.0.0.1:9/moved-hooks';
+    await editForm.getByLabel('Endpoint URL').fill(moved);
+    await editForm.getByLabel(/All events/).uncheck();
+    await editForm.getByRole('button', { name: 'Save endpoint' }).click();
+    await expect
+      .poll(() => editForm.locator('fieldset .field-error').textContent())
+      .toMatch(/at least one event/);
+    await editForm.getByLabel('A job failed (job.failed)').check();
+    await editForm.getByRole('button', { name: 'Save endpoint' }).click();
+    await page.getByRole('row', { name: new RegExp(moved) }).waitFor();
+    expect(await endpoint()).toMatchObject({ url: moved, events: ['job.failed'] });
+    const movedRow = page.getByRole('row', { name: new RegExp(moved) });
+    await movedRow.getByRole('button', { name: `Edit endpoint ${moved}` }).click();
+    const back = page.getByRole('dialog', { name: 'Edit webhook endpoint' });
+    await back.getByLabel('Endpoint URL').fill(url);
+    await back.getByLabel(/All events/).check();
+    await back.getByRole('button', { name: 'Save endpoint' }).click();
+    await row.waitFor();
+
     // Rotation keeps the old secret signing for a day, which the row then says.
     await row.getByRole('button', { name: `Rotate the signing secret of ${url}` }).click();
     const form = page.getByRole('dialog', { name: 'Rotate signing secret' });

@@ -40,31 +40,58 @@ export async function renderWebhooks(main, _params, ctx) {
     draw();
   };
 
+  // The URL and event choices of the add and edit forms (an endpoint's own, when editing).
+  const endpointFields = (e) => [
+    field({
+      label: 'Endpoint URL',
+      name: 'url',
+      type: 'url',
+      hint: urlHint,
+      value: e?.url,
+      attrs: { autocomplete: 'off', placeholder: 'https://example.com/webhooks/gonka' },
+    }),
+    checkboxGroup({
+      legend: 'Events to send',
+      name: 'events',
+      options: [
+        { value: '*', label: 'All events, including ones added later', checked: !!e?.events.includes('*') },
+        ...EVENTS.map(([value, label]) => ({
+          value,
+          label: `${label} (${value})`,
+          checked: !!e?.events.includes(value),
+        })),
+      ],
+    }),
+  ];
+  const chosenEvents = (form) => [...form.querySelectorAll('input[name=events]:checked')].map((c) => c.value);
+
+  const edit = (e) =>
+    formDialog({
+      title: 'Edit webhook endpoint',
+      intro: 'Deliveries still being retried go to the new URL too. The signing secret stays the same.',
+      fields: endpointFields(e),
+      submitLabel: 'Save endpoint',
+      onSubmit: async (form, dlg) => {
+        try {
+          await api.updateWebhook(e.id, { url: fieldValue(form, 'url'), events: chosenEvents(form) });
+        } catch (err) {
+          if (err.status === 404 || err.status === 409) await reload().catch(() => {});
+          throw err;
+        }
+        dlg.close();
+        await reload();
+        announce('Webhook endpoint saved.');
+      },
+    });
+
   const create = () =>
     formDialog({
       title: 'Add webhook endpoint',
       intro: 'We POST signed events (Standard Webhooks) to this URL and retry with backoff for 24 hours.',
-      fields: [
-        field({
-          label: 'Endpoint URL',
-          name: 'url',
-          type: 'url',
-          hint: urlHint,
-          attrs: { autocomplete: 'off', placeholder: 'https://example.com/webhooks/gonka' },
-        }),
-        checkboxGroup({
-          legend: 'Events to send',
-          name: 'events',
-          options: [
-            { value: '*', label: 'All events, including ones added later' },
-            ...EVENTS.map(([value, label]) => ({ value, label: `${label} (${value})` })),
-          ],
-        }),
-      ],
+      fields: endpointFields(null),
       submitLabel: 'Add endpoint',
       onSubmit: async (form, dlg) => {
-        const events = [...form.querySelectorAll('input[name=events]:checked')].map((c) => c.value);
-        const created = await api.createWebhook({ url: fieldValue(form, 'url'), events });
+        const created = await api.createWebhook({ url: fieldValue(form, 'url'), events: chosenEvents(form) });
         announce('Webhook endpoint added.');
         await revealCreated(dlg, {
           title: 'Webhook endpoint added',
@@ -179,6 +206,16 @@ export async function renderWebhooks(main, _params, ctx) {
                     onClick: () => showDeliveries(e),
                   },
                   'Delivery log',
+                ),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    'data-focus-key': `edit-${e.id}`,
+                    'aria-label': `Edit endpoint ${e.url}`,
+                    onClick: () => edit(e),
+                  },
+                  'Edit',
                 ),
                 h(
                   'button',
