@@ -124,7 +124,20 @@ export function compareKeys(
       { key: monthKey, raw: rk.month, want: t.month_used, ttl: MONTH_COUNTER_TTL_S, what: 'month' },
     ];
     for (const c of counters) {
-      const have = BigInt(c.raw ?? '0');
+      // Gone, it is not read as 0: the next admission reloads it (admit-7.lua), as a state never
+      // loaded is; --fix puts it back now.
+      if (c.raw === null) {
+        if (opts.restore)
+          out.push({
+            kind: 'missing',
+            check: 'redis_counters',
+            subject: c.key,
+            message: 'not loaded',
+            repairs: [valueRepair(c.key, c.want + (opts.reservedOn?.get(c.key) ?? 0n), c.ttl)],
+          });
+        continue;
+      }
+      const have = BigInt(c.raw);
       const reserved = opts.reservedOn?.get(c.key);
       const want = c.want + (reserved ?? 0n);
       if (have === want) continue;
@@ -135,7 +148,7 @@ export function compareKeys(
         subject: c.key,
         message: `${c.what} counter (spent + reserved) differs from settled usage + open holds${unrecorded}`,
         expected: want.toString(),
-        actual: c.raw ?? 'absent (0)',
+        actual: c.raw,
         repairs: [valueRepair(c.key, want, c.ttl)],
       };
       const repairable = reserved === undefined || (reserved !== null && have < want);

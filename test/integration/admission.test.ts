@@ -6,6 +6,7 @@ import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { ApiError } from '../../shared/errors.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { processRegistry } from '../../shared/metrics/registry.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { flushPrefix, outcome } from '../helpers/scheduler.js';
@@ -231,6 +232,18 @@ describe('admission', () => {
     const err = await admit(env.ctx, input(f.key, 201n)).catch((e) => e);
     expect(err.extra).toMatchObject({ daily_remaining: '200', monthly_remaining: '500' });
     expect(await outcome(admit(env.ctx, input(f.key, 200n)))).toBe('ok');
+  });
+
+  it('has reconcile call a lost counter missing, not drift, and --fix put it back', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await admit(env.ctx, input(f.key, 300n));
+    const day = env.ctx.keys.day(f.accountId, f.key.id, '20261126');
+    await env.ctx.redis.del(day);
+    const looked = await runReconcile(env.ctx, { inflightMs: 0 });
+    expect(looked.drift.filter((d) => d.subject === day)).toEqual([]);
+    const fixed = await runReconcile(env.ctx, { inflightMs: 0, fix: true });
+    expect(fixed.restored).toBeGreaterThan(0);
+    expect(await env.ctx.redis.get(day)).toBe('300');
   });
 
   it('reloads a lost counter once the holds being written have landed', async () => {
