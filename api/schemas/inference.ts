@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BATCH_STATUSES } from '../../shared/db/queries/batches.js';
 import { ngonkaString } from './common.js';
 
 /**
@@ -68,16 +69,7 @@ export const batchObject = z
       .describe('Why a batch failed, OpenAI’s `{data: [...]}`'),
     input_file_id: z.string(),
     completion_window: z.string(),
-    status: z.enum([
-      'validating',
-      'in_progress',
-      'finalizing',
-      'completed',
-      'failed',
-      'expired',
-      'cancelling',
-      'cancelled',
-    ]),
+    status: z.enum(BATCH_STATUSES),
     output_file_id: z.string().nullable(),
     error_file_id: z.string().nullable(),
     created_at: unixSeconds,

@@ -138,6 +138,23 @@ describe('Redis lost mid-run, the whole stack running', () => {
     ).toBe(BigInt(spent!.s));
   });
 
+  /** A request admitted and held before Redis loses everything, answered and settled after. */
+  async function heldAcrossLoss() {
+    const url = stack.server.url;
+    const c = await limitedCustomer();
+    const slow = call(url, 'POST', '/v1/chat/completions', {
+      token: c.childKey,
+      body: body('[[sim latency=1500]] slow'),
+    });
+    await waitFor('its hold written', async () => (await openHolds(c.accountId)) === 1);
+    await flushPrefix(stack.env.ctx);
+    const quick = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('quick') });
+    expect(quick.status).toBe(200);
+    expect((await slow).status).toBe(200);
+    await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
+    return c;
+  }
+
   /**
    * Redis lost while a request is held (a restart without persistence). The key's next request
    * rebuilds its counters and the account's balance from Postgres, counting the open hold in full,
@@ -146,19 +163,7 @@ describe('Redis lost mid-run, the whole stack running', () => {
    */
   it('gives back, as it settles, what a request held across the loss did not charge', async () => {
     const { ctx } = stack.env;
-    const url = stack.server.url;
-    const c = await limitedCustomer();
-    // Admitted and held before Redis goes; answered and settled after.
-    const slow = call(url, 'POST', '/v1/chat/completions', {
-      token: c.childKey,
-      body: body('[[sim latency=1500]] slow'),
-    });
-    await waitFor('its hold written', async () => (await openHolds(c.accountId)) === 1);
-    await flushPrefix(ctx);
-    const quick = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('quick') });
-    expect(quick.status).toBe(200);
-    expect((await slow).status).toBe(200);
-    await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
+    await heldAcrossLoss();
     expect((await runReconcile(ctx, { queues: stack.deps.queues })).drift).toEqual([]);
   });
 
@@ -170,20 +175,7 @@ describe('Redis lost mid-run, the whole stack running', () => {
    */
   it('names an account too busy to repair instead of reporting it clean, and repairs it once quiet', async () => {
     const { ctx } = stack.env;
-    const url = stack.server.url;
-    const c = await limitedCustomer();
-    // Admitted and held before Redis goes; answered and settled after.
-    const slow = call(url, 'POST', '/v1/chat/completions', {
-      token: c.childKey,
-      body: body('[[sim latency=1500]] slow'),
-    });
-    await waitFor('its hold written', async () => (await openHolds(c.accountId)) === 1);
-    await flushPrefix(ctx);
-    const quick = await call(url, 'POST', '/v1/chat/completions', { token: c.childKey, body: body('quick') });
-    expect(quick.status).toBe(200);
-    expect((await slow).status).toBe(200);
-
-    await waitFor('both settled', async () => (await openHolds(c.accountId)) === 0, 30_000);
+    const c = await heldAcrossLoss();
     const { queues } = stack.deps;
     await ctx.redis.decrby(ctx.keys.balance(c.accountId), 1000); // a drift to repair
     expect((await runReconcile(ctx, { queues })).checks.redis_balance).toBe(1);
