@@ -155,13 +155,24 @@ export async function rotateWebhookEndpointSecret(
 ): Promise<WebhookEndpointRow | null> {
   const [row] = await db<WebhookEndpointRow[]>`
     update webhook_endpoints
-    set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
+    set ${rotation(db, secret, previousUntil)}
     where account_id = ${accountId} and id = ${id} and deleted_at is null
-      and (${previousUntil} <= ${now}::timestamptz or previous_secret_expires_at is null
-           or previous_secret_expires_at <= ${now})
+      and ${rotationAllowed(db, previousUntil, now)}
     returning ${db.unsafe(COLUMNS)}`;
   return row ?? null;
 }
+
+/** A rotation's assignments, for an endpoint's secret and an account's alike: the old one moves aside. */
+const rotation = (db: Db, secret: string, previousUntil: Date) =>
+  db`previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}`;
+
+/**
+ * Whether a rotation may replace the secret now: no earlier grace still running (one slot for the
+ * old secret), unless this rotation has none and so ends every older secret at once.
+ */
+const rotationAllowed = (db: Db, previousUntil: Date, now: Date) =>
+  db`(${previousUntil} <= ${now}::timestamptz or previous_secret_expires_at is null
+      or previous_secret_expires_at <= ${now})`;
 
 export interface SubscribedEndpointRow {
   id: string;
@@ -230,10 +241,9 @@ export async function rotateAccountWebhookSecret(
 ): Promise<SecretRow | null> {
   const [row] = await db<SecretRow[]>`
     update webhook_account_secrets
-    set previous_secret = secret, previous_secret_expires_at = ${previousUntil}, secret = ${secret}
+    set ${rotation(db, secret, previousUntil)}
     where account_id = ${accountId}
-      and (${previousUntil} <= ${now}::timestamptz or previous_secret_expires_at is null
-           or previous_secret_expires_at <= ${now})
+      and ${rotationAllowed(db, previousUntil, now)}
     returning secret, previous_secret, previous_secret_expires_at`;
   return row ?? null;
 }
