@@ -63,10 +63,11 @@ export interface Admission {
    */
   unadmit(): Promise<void>;
   /**
-   * Give back the RPM slot of a request that was admitted but never served (every node failed), so
-   * the gateway's own "retry shortly" 503 costs a client none of its quota, as a refusal does not.
-   * The reservation is the hold's to resolve. A window rebuilt from Postgres counts the request
-   * again (its hold is there, voided): after a loss the limit errs on its own side.
+   * Give back the RPM slot of a request admitted but refused for want of capacity (a 503
+   * upstream_unavailable: giveBackRpmIfNoCapacity), so the gateway's own "retry shortly" costs a
+   * client none of its quota, as a refusal does not. The reservation is the hold's to resolve. A
+   * window rebuilt from Postgres counts the request again (its hold is there, voided): after a loss
+   * the limit errs on its own side.
    */
   leaveRpmWindow(): Promise<void>;
 }
