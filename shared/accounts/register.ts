@@ -69,7 +69,7 @@ async function publishEmptyBalance(ctx: Context, accountId: string): Promise<voi
     // Its epoch does not exist until a credit finds no balance: one that came first (a top-up
     // right after the sign-up) is in Postgres, and this write of 0 is refused so the first request
     // loads it.
-    await loadRedisBalance(ctx, accountId, 0n, [], '');
+    await loadRedisBalance(ctx, accountId, 0n, { creditIds: [], epoch: '' });
   } catch (err) {
     ctx.logger.warn({ err, accountId }, 'new account balance not published to Redis; loaded on first use');
   }

@@ -113,6 +113,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     ctx.keys.month(key.account_id, key.id, monthKey(now)),
     ctx.keys.balance(key.account_id),
     ctx.keys.hold(key.account_id, hold.id),
+    ctx.keys.heldRecords(key.account_id),
   ];
   const args = [
     now.getTime(),
@@ -183,7 +184,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
 }
 
 /**
- * Take an admission back in Redis (unadmit-5.lua): its hold record goes, its reservation returns to
+ * Take an admission back in Redis (unadmit-6.lua): its hold record goes, its reservation returns to
  * the day and month counters of when it was admitted and to the balance, and it leaves the RPM
  * window. Idempotent: true only for the call that found the record.
  */
@@ -200,6 +201,7 @@ export async function unadmitHold(
       k.month(h.accountId, h.keyId, monthKey(h.admittedAt)),
       k.balance(h.accountId),
       k.rpm(h.accountId, h.keyId),
+      k.heldRecords(h.accountId),
     ],
     [h.holdId],
   );

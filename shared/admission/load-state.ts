@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
-import { readAdmissionSnapshot } from '../db/queries/admission-state.js';
+import { type AdmissionSnapshot, readAdmissionSnapshot } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
 import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
 import { countStateLoad } from '../metrics/registry.js';
 import { onePer } from '../per-owner.js';
 import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../periods.js';
 import { loadOutcome, readLoadEpoch } from '../redis/load-epoch.js';
+import { type HeldSorted, NOTHING_HELD, readHeldRecords, sortHeld } from './held-records.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
 import { loadRpmWindow } from './rpm-window.js';
 
@@ -17,29 +18,33 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
 /**
  * Rebuild one child key's admission state in Redis from Postgres: after a Redis restart, an
  * eviction, the first request of a key, or its first of a UTC day (`c` names the day its
- * counters were loaded for; admit-7.lua). Every write is conditional (newer version, counters not
+ * counters were loaded for; admit-8.lua). Every write is conditional (newer version, counters not
  * yet loaded, RPM window not yet present, balance not yet present), so concurrent loaders and live
  * traffic cannot be undone by an older read; a balance loaded marks the recent credits it counts,
- * so none is added again when its own send comes later. The RPM window is rebuilt from the key's holds of the
- * last 60 s, so losing Redis grants no requests beyond the limit. Returns false when the key does
- * not exist.
+ * so none is added again when its own send comes later, and a balance or counter Redis lost is
+ * rebuilt with the account's hold records in view, so none of their releases gives back twice
+ * (held-records.ts). The RPM window is rebuilt from the key's holds of the last 60 s, so losing
+ * Redis grants no requests beyond the limit. Returns false when the key does not exist.
  */
 export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): Promise<boolean> {
   const today = dayKey(at);
-  const [balance, loadedDay, counters] = await Promise.all([
+  const [balance, loadedDay, day, month] = await Promise.all([
     ctx.redis.exists(ctx.keys.balance(key.account_id)),
     ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'c'),
-    ctx.redis.exists(
-      ctx.keys.day(key.account_id, key.id, today),
-      ctx.keys.month(key.account_id, key.id, monthKey(at)),
-    ),
+    ctx.redis.exists(ctx.keys.day(key.account_id, key.id, today)),
+    ctx.redis.exists(ctx.keys.month(key.account_id, key.id, monthKey(at))),
   ]);
   const balanceMissing = balance === 0;
   // A counter is missing that admissions may have counted in: the key was loaded for this day (or,
   // across midnight, a later one), or Redis lost its state too (no `c`; a new key pays the wait
   // once). A key last loaded for an earlier day has had no admission counted for this one.
-  const countersLost = counters < 2 && (loadedDay === null || loadedDay >= today);
-  const read = () =>
+  const countersLost = day + month < 2 && (loadedDay === null || loadedDay >= today);
+  // The same for its month counter: lost if the key was loaded for a day of this month.
+  const monthLost = month === 0 && (loadedDay === null || loadedDay.slice(0, 6) >= today.slice(0, 6));
+  // A value Redis lost is rebuilt with the account's hold records in view (held-records.ts): a
+  // value not yet loaded for its period (a key's first request of a day) has none to mind.
+  const recordsMatter = balanceMissing || countersLost || monthLost;
+  const read = (heldIds: string[]) =>
     readAdmissionSnapshot(ctx.sql, key.id, {
       day: isoDay(at),
       monthStart: isoDay(startOfUtcMonth(at)),
@@ -48,24 +53,28 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
       // The open holds' records go only with a balance this load writes (load-balance-n.lua); an
       // account may have tens of thousands, not to be read at every key's first request of a day.
       withOpenHolds: balanceMissing,
+      heldIds,
     });
   // Redis lost what admissions of the moment count in: the balance (the account's data lost, or its
   // first request), or a counter (above). Requests admitted just before may still be writing their
   // holds (a sync chat's waits SYNC_HOLD_WRITE_WAIT_MS to share its insert): read Postgres once
   // they have landed (RECONCILE_INFLIGHT_MS, the gap allowed between a request's Redis step and its
-  // write), or the rebuilt RPM window, counters and balance leave them out, and the key admits a
-  // second limit's worth. Once one loader has put the balance back, its wait covered the account's
-  // other keys too.
+  // write), or the rebuilt RPM window leaves them out, and the key admits more than its limit in
+  // the minute. (The counters and the balance count a hold not written yet through its record.)
+  // Once one loader has put the balance back, its wait covered the account's other keys too.
   if (balanceMissing || countersLost) await sleep(ctx.config.RECONCILE_INFLIGHT_MS);
   // The counters and the balance are written only if no credit or release found them missing
   // since the epoch was read, before the read they come from: one that committed after the read
-  // and reached Redis before the write would be in neither. Then Postgres is read again.
+  // and reached Redis before the write would be in neither. Then Postgres is read again. The hold
+  // records are read after the epoch too: one released since moved it.
   for (let attempt = 1; ; attempt++) {
     const epoch = await readLoadEpoch(ctx, key.account_id);
-    const snap = await read();
+    const records = recordsMatter ? await readHeldRecords(ctx, key.account_id) : [];
+    const snap = await read(records.map((r) => r.id));
     if (!snap) return false;
     if (attempt === 1) countStateLoad();
-    if (await writeAdmissionState(ctx, snap, at, epoch)) return true;
+    const held = recordsMatter ? sortHeld(records, snap.held, key.id, today) : NOTHING_HELD;
+    if (await writeAdmissionState(ctx, snap, held, at, epoch)) return true;
     if (attempt === LOAD_ATTEMPTS) {
       // Under a stream of releases to an account Redis lost, every read may miss one: the state
       // is left out, and the request's script asks for a load again (runWithKeyState).
@@ -86,12 +95,14 @@ const LOAD_ATTEMPTS = 5;
 
 /**
  * Write a snapshot's key state, RPM window, counters and balance into Redis, each only where Redis
- * has none. False when the counters or the balance were refused as stale (the epoch moved since
- * `epoch`): nothing else it wrote can undo newer data, and the caller reads again.
+ * has none, with what `held` says of the hold records (counted in, or marked settled). False when
+ * the counters or the balance were refused as stale (the epoch moved since `epoch`): nothing else
+ * it wrote can undo newer data, and the caller reads again.
  */
 async function writeAdmissionState(
   ctx: Context,
-  snap: NonNullable<Awaited<ReturnType<typeof readAdmissionSnapshot>>>,
+  snap: AdmissionSnapshot,
+  held: HeldSorted,
   at: Date,
   epoch: string,
 ): Promise<boolean> {
@@ -102,6 +113,7 @@ async function writeAdmissionState(
   // not exist has not been started by an admission since Redis lost it. One that exists (a loader
   // finished first, or the key is in use) is left as it is.
   await loadRpmWindow(ctx, key, at);
+  const record = (id: string) => ctx.keys.hold(key.account_id, id);
   const counters = await ctx.scripts.run(
     'loadCounters',
     [
@@ -109,25 +121,26 @@ async function writeAdmissionState(
       ctx.keys.day(key.account_id, key.id, dayKey(at)),
       ctx.keys.month(key.account_id, key.id, monthKey(at)),
       ctx.keys.loadEpoch(key.account_id),
+      ...held.settled.day.map(record),
+      ...held.settled.month.map(record),
     ],
     [
-      snap.dayUsed.toString(),
-      snap.monthUsed.toString(),
+      (snap.dayUsed + held.unwritten.day).toString(),
+      (snap.monthUsed + held.unwritten.month).toString(),
       DAY_COUNTER_TTL_S,
       MONTH_COUNTER_TTL_S,
       epoch,
       dayKey(at),
+      held.settled.day.length,
     ],
   );
   if (loadOutcome(counters) === 'stale') return false;
-  const balance = await loadRedisBalance(
-    ctx,
-    key.account_id,
-    snap.available,
-    snap.creditIds,
+  const balance = await loadRedisBalance(ctx, key.account_id, snap.available - held.unwritten.balance, {
+    creditIds: snap.creditIds,
     epoch,
-    snap.openHolds,
-  );
+    openHolds: snap.openHolds,
+    settledHolds: held.settled.balance,
+  });
   return balance !== 'stale';
 }
 

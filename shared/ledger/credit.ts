@@ -41,28 +41,37 @@ export async function loadRedisBalance(
   ctx: Context,
   accountId: string,
   available: bigint,
-  creditIds: readonly string[],
-  epoch: string,
-  /** The open holds `available` counts: their records are written with it (load-balance-n.lua). */
-  openHolds: readonly OpenHoldRecord[] = [],
+  read: {
+    creditIds: readonly string[];
+    epoch: string;
+    /** The open holds `available` counts: their records are written with it (load-balance-n.lua). */
+    openHolds?: readonly OpenHoldRecord[];
+    /** Records of holds the read saw resolved, marked as counted by it (held-records.ts). */
+    settledHolds?: readonly string[];
+  },
 ): Promise<LoadOutcome> {
-  const markers = creditMarkers(ctx, accountId, creditIds);
+  const { openHolds = [], settledHolds = [] } = read;
+  const markers = creditMarkers(ctx, accountId, read.creditIds);
   const nowMs = ctx.clock.now().getTime();
   const done = await ctx.scripts.run(
     'loadBalance',
     [
       ctx.keys.balance(accountId),
       ctx.keys.loadEpoch(accountId),
+      ctx.keys.heldRecords(accountId),
       ...markers.keys,
       ...openHolds.map((h) => ctx.keys.hold(accountId, h.id)),
+      ...settledHolds.map((id) => ctx.keys.hold(accountId, id)),
     ],
     [
       available.toString(),
       markers.ttlS,
-      epoch,
+      read.epoch,
       markers.keys.length,
+      openHolds.length,
       // A record outlives its hold's deadline by an hour, as admission's does.
       ...openHolds.flatMap((h) => [
+        h.id,
         h.amount,
         h.key,
         h.at,

@@ -15,7 +15,11 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
   if (items.length === 0) return 0;
   const released = await Promise.all(
     [...groupBy(items, (i) => i.hold.account_id)].map(([accountId, list]) => {
-      const keys = [ctx.keys.balance(accountId), ctx.keys.loadEpoch(accountId)];
+      const keys = [
+        ctx.keys.balance(accountId),
+        ctx.keys.loadEpoch(accountId),
+        ctx.keys.heldRecords(accountId),
+      ];
       for (const { hold } of list) {
         const day = hold.period_day.replaceAll('-', '');
         keys.push(
@@ -27,7 +31,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
       return ctx.scripts.run(
         'releaseHolds',
         keys,
-        list.map((i) => i.charged.toString()),
+        list.flatMap((i) => [i.charged.toString(), i.hold.id]),
       );
     }),
   );

@@ -69,8 +69,8 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
       n += Number(
         await ctx.scripts.run(
           'putHoldRecord',
-          [r.key, ctx.keys.balance(r.accountId)],
-          [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs],
+          [r.key, ctx.keys.balance(r.accountId), r.index],
+          [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs, r.holdId],
         ),
       );
     if (r.kind === 'newerState')

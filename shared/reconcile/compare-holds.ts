@@ -90,6 +90,8 @@ export function compareHoldRecords(
     const hold = truth.openHolds.get(id);
     const rec = redis.holds.get(id);
     const key = keys.hold(accountId, id);
+    const index = keys.heldRecords(accountId);
+    const del: Repair = { kind: 'delHold', key, index, holdId: id };
     if (!hold) {
       if (rec && !truth.holdStatus.has(id)) {
         out.push(unconfirmedHold(key, rec.amt));
@@ -101,7 +103,7 @@ export function compareHoldRecords(
           subject: key,
           message: `record of a hold that is ${status} in Postgres: its release never ran`,
           actual: rec.amt,
-          repairs: [{ kind: 'delHold', key }],
+          repairs: [del],
         });
       }
       continue;
@@ -110,6 +112,7 @@ export function compareHoldRecords(
     const put: Repair = {
       kind: 'putHold',
       key,
+      index,
       accountId,
       holdId: id,
       amount: hold.amount.toString(),
@@ -136,7 +139,7 @@ export function compareHoldRecords(
         message: 'hold record differs from the open hold',
         expected: `${hold.amount}/${hold.child_key_id}`,
         actual: `${rec.amt}/${rec.k}`,
-        repairs: [{ kind: 'delHold', key }, put],
+        repairs: [del, put],
       });
     }
   }

@@ -20,9 +20,14 @@ function queue(multi: ChainableCommander, r: Repair): void {
       multi.del(r.key);
       multi.hset(r.key, 'amt', r.amount, 'k', r.keyId, 'at', r.admittedMs, 'dl', r.deadlineMs);
       multi.expire(r.key, r.ttlS);
+      // As indexHold (hold-index.lua): the index outlives every record in it.
+      multi.sadd(r.index, r.holdId);
+      multi.expire(r.index, r.ttlS, 'NX');
+      multi.expire(r.index, r.ttlS, 'GT');
       return;
     case 'delHold':
       multi.del(r.key);
+      multi.srem(r.index, r.holdId);
       return;
     case 'marker':
       multi.set(r.key, '1', 'EX', r.ttlS, 'NX');

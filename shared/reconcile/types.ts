@@ -42,10 +42,14 @@ export type Repair =
    * check applies it too.
    */
   | { kind: 'newerState'; key: string; version: string; fields: string[] }
-  /** A hold record as admission writes it: amount, child key, admitted and deadline (ms). */
+  /**
+   * A hold record as admission writes it: amount, child key, admitted and deadline (ms), named in
+   * the account's index of records (`index`).
+   */
   | {
       kind: 'putHold';
       key: string;
+      index: string;
       accountId: string;
       holdId: string;
       amount: string;
@@ -54,7 +58,8 @@ export type Repair =
       deadlineMs: number;
       ttlS: number;
     }
-  | { kind: 'delHold'; key: string }
+  /** A hold record deleted, and its name taken out of the account's index of records. */
+  | { kind: 'delHold'; key: string; index: string; holdId: string }
   /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */
   | { kind: 'marker'; key: string; ttlS: number }
   /** Rebuild an RPM window that was absent when read (the WATCH keeps it so until EXEC). */

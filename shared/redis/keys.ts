@@ -41,10 +41,18 @@ export class AdmissionKeys {
     return `${this.base(accountId)}:h:${holdId}`;
   }
   /**
+   * The ids of the account's hold records (a set): a load that rebuilds the balance or a counter
+   * finds through it the records of holds its Postgres read saw resolved, to mark, and of holds it
+   * did not see at all, to count (admission/held-records.ts).
+   */
+  heldRecords(accountId: string): string {
+    return `${this.base(accountId)}:hs`;
+  }
+  /**
    * Moves on (load-epoch.lua) whenever a credit or a release finds the balance or a counter it would
    * change missing. A load reads it before it reads Postgres (redis/load-epoch.ts) and writes only
    * if it has not moved since, so no change that read missed is lost (load-balance-n.lua,
-   * load-counters-4.lua).
+   * load-counters-n.lua).
    */
   loadEpoch(accountId: string): string {
     return `${this.base(accountId)}:ep`;

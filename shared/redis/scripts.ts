@@ -5,23 +5,23 @@ import { assetPath } from '../assets.js';
 const dir = assetPath('shared/redis/scripts/');
 
 /**
- * Lua scripts by name; the file name ends in the number of keys it touches (`admit-7.lua`), or `n`
+ * Lua scripts by name; the file name ends in the number of keys it touches (`admit-8.lua`), or `n`
  * when that varies per call (`release-holds-n.lua`).
  */
 const SCRIPTS = {
-  admit: 'admit-7.lua',
+  admit: 'admit-8.lua',
   keyAccess: 'key-access-3.lua',
-  unadmit: 'unadmit-5.lua',
+  unadmit: 'unadmit-6.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
-  loadCounters: 'load-counters-4.lua',
+  loadCounters: 'load-counters-n.lua',
   loadRpmWindow: 'load-rpm-window-1.lua',
   creditBalance: 'credit-balance-3.lua',
   loadBalance: 'load-balance-n.lua',
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
-  putHoldRecord: 'put-hold-record-2.lua',
+  putHoldRecord: 'put-hold-record-3.lua',
   // Idempotency-Key claims (shared/jobs/idempotency.ts).
   claim: 'claim-1.lua',
   unclaim: 'unclaim-1.lua',
@@ -41,8 +41,9 @@ export interface ScriptRunner {
 export function loadScripts(redis: Redis): ScriptRunner {
   const commands = redis as unknown as Record<string, (args: ScriptArg[]) => Promise<unknown>>;
   // Local functions every script may use (Redis scripts cannot import): exact nGNK arithmetic,
-  // the key checks admission and the no-hold /v1 routes share, and moving a load epoch.
-  const prelude = ['decimal.lua', 'key-checks.lua', 'load-epoch.lua']
+  // the key checks admission and the no-hold /v1 routes share, moving a load epoch, and the
+  // index of an account's hold records.
+  const prelude = ['decimal.lua', 'key-checks.lua', 'load-epoch.lua', 'hold-index.lua']
     .map((f) => readFileSync(dir + f, 'utf8'))
     .join('\n');
   const variableKeys = new Set<string>();

@@ -163,7 +163,9 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
       // only orders loads against the changes they race, and a rebuilt Redis starts it over.
       if (/:r:[^:]+$/.test(k) || /:cr:/.test(k) || /:ep$/.test(k)) continue;
       const type = await ctx.redis.type(k);
-      out[k] = type === 'hash' ? await ctx.redis.hgetall(k) : await ctx.redis.get(k);
+      if (type === 'hash') out[k] = await ctx.redis.hgetall(k);
+      else if (type === 'set') out[k] = (await ctx.redis.smembers(k)).sort();
+      else out[k] = await ctx.redis.get(k);
     }
   } while (cursor !== '0');
   return out;

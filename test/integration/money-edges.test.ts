@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admit } from '../../shared/admission/admit.js';
 import { ManualClock } from '../../shared/clock.js';
-import type { Context } from '../../shared/context.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import { holdFor as hold } from '../helpers/admit.js';
 import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { createKeyFixture } from '../helpers/fixtures.js';
 import { outcome } from '../helpers/scheduler.js';
 import { failingOnce, racingOnce, withScriptHook } from '../helpers/script-hooks.js';
 
@@ -19,18 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close();
 });
-
-// price 10 nGNK/token, markup ×1.2 → 12 nGNK per token charged.
-const hold = (ctx: Context, key: KeyFixture['key'], estimate: bigint, extra: Record<string, unknown> = {}) =>
-  admit(ctx, {
-    key,
-    estimate,
-    model: 'm1',
-    pricePerToken: 10n,
-    markupBps: 12000,
-    holdTtlMs: 60_000,
-    ...extra,
-  });
 
 /** Redis available vs Postgres (balance − open holds). */
 const availability = (accountId: string) => availabilityOf(env.ctx, accountId);

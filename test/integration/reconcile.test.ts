@@ -217,6 +217,7 @@ describe('reconcile', () => {
         {
           kind: 'putHold',
           key: record,
+          index: k.heldRecords(f.accountId),
           accountId: f.accountId,
           holdId: id,
           amount: '500',

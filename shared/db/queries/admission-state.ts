@@ -26,9 +26,19 @@ export interface AdmissionSnapshot {
   creditIds: string[];
   /** The account's open holds, counted in `available` (and the key's in its counters). */
   openHolds: OpenHoldRecord[];
+  /** What this read says of the holds asked about (`heldIds`): those it has no row for are absent. */
+  held: HeldInPostgres[];
 }
 
-/** An open hold as its Redis record holds it (admit-7.lua): amount, child key, admitted, deadline. */
+/** A hold as a load's read saw it: open or resolved, its child key and its day (YYYYMMDD). */
+export interface HeldInPostgres {
+  id: string;
+  open: boolean;
+  key: string;
+  day: string;
+}
+
+/** An open hold as its Redis record holds it (admit-8.lua): amount, child key, admitted, deadline. */
 export interface OpenHoldRecord {
   id: string;
   amount: string;
@@ -41,8 +51,9 @@ export interface OpenHoldRecord {
 /**
  * Everything admission keeps in Redis for one child key, read from the book of record in one
  * round trip: the key and its management key, the period counters (settled usage plus open holds
- * of the period) and the owner's available balance, with the recent credits it counts (one
- * statement, one snapshot: a credit listed is one the balance includes).
+ * of the period) and the owner's available balance, with the recent credits it counts, and the
+ * state of the holds asked about (one statement, one snapshot: a credit listed is one the balance
+ * includes, a hold listed resolved is one the balance and counters count as charged).
  */
 export async function readAdmissionSnapshot(
   db: Db,
@@ -54,6 +65,8 @@ export async function readAdmissionSnapshot(
     creditsSince: Date;
     /** List the account's open holds too (else `openHolds` is empty). */
     withOpenHolds: boolean;
+    /** Holds to say open or resolved, in the same snapshot (the records Redis has: held-records.ts). */
+    heldIds: string[];
   },
 ): Promise<AdmissionSnapshot | null> {
   const { day, monthStart, monthEnd, creditsSince } = p;
@@ -67,6 +80,7 @@ export async function readAdmissionSnapshot(
       available: bigint;
       credit_ids: string[];
       open_holds: OpenHoldRecord[];
+      held: HeldInPostgres[];
     })[]
   >`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
@@ -85,13 +99,18 @@ export async function readAdmissionSnapshot(
                                                        'at', (extract(epoch from h.created_at) * 1000)::int8,
                                                        'dl', (extract(epoch from h.deadline) * 1000)::int8))
                      from holds h where ${p.withOpenHolds} and h.account_id = ck.account_id and h.status = 'open'),
-                    '[]') as open_holds
+                    '[]') as open_holds,
+           coalesce((select json_agg(json_build_object('id', h.id, 'open', h.status = 'open', 'key', h.child_key_id,
+                                                       'day', to_char(h.period_day, 'YYYYMMDD')))
+                     from holds h where h.id = any(${p.heldIds}::text[])),
+                    '[]') as held
     from child_keys ck
     join management_keys mk on mk.id = ck.management_key_id
     join ledger_accounts l on l.id = ck.account_id
     where ck.id = ${keyId}`;
   if (!row) return null;
-  const { mk_status, mk_version, day_used, month_used, available, credit_ids, open_holds, ...key } = row;
+  const { mk_status, mk_version, day_used, month_used, available, credit_ids, open_holds, held, ...key } =
+    row;
   return {
     key,
     mk: { id: key.management_key_id, account_id: key.account_id, status: mk_status, version: mk_version },
@@ -100,5 +119,6 @@ export async function readAdmissionSnapshot(
     available,
     creditIds: credit_ids,
     openHolds: open_holds,
+    held,
   };
 }

@@ -6,16 +6,21 @@
 -- -1, writing nothing, when the account's load epoch is not the one read before that Postgres read
 -- (ARGV[3]; '' for none, a new account's balance known without a read): a credit or a release
 -- found no balance meanwhile, and the read may not include it. The loader reads again.
--- With it too, the record of each open hold the read counted, where it has none (as admit-7.lua
+-- With it too, the record of each open hold the read counted, where it has none (as admit-8.lua
 -- writes it): the balance holds their reservations, and a settlement gives a reservation's unused
 -- part back only through its record. Without them, the reservations of requests in flight when
 -- Redis lost its data stayed taken from the balance and the counters after they settled, until a
 -- reconcile --fix. (A record is written only with the balance it belongs to: one written beside a
--- balance loaded later would give the same part back twice; put-hold-record-2.lua says the same.)
--- KEYS: 1 account available balance, 2 the account's load epoch, then the marker of each credit
---       the read counted, then the record of each open hold it counted
--- ARGV: 1 nGNK available, 2 marker ttl (s), 3 the epoch before the read, 4 how many markers, then
---       per hold: amount, child key id, admitted (ms), deadline (ms), record ttl (s)
+-- balance loaded later would give the same part back twice; put-hold-record-3.lua says the same.)
+-- And the records of holds the read saw resolved are marked (settledIn, hold-index.lua): the
+-- balance counts their charges already, so their late releases leave it alone. The reservations of
+-- records Postgres had no hold for yet are taken from ARGV[1] already (held-records.ts).
+-- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
+--       the marker of each credit the read counted, then the record of each open hold it counted,
+--       then the records of holds it saw resolved
+-- ARGV: 1 nGNK available, 2 marker ttl (s), 3 the epoch before the read, 4 how many markers, 5 how
+--       many open holds, then per open hold: id, amount, child key id, admitted (ms), deadline (ms),
+--       record ttl (s)
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return -1 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -23,12 +28,17 @@ redis.call('SET', KEYS[1], ARGV[1])
 -- again, that older read would put back an amount admissions since have spent (it reads again).
 moveLoadEpoch(KEYS[2])
 local markers = tonumber(ARGV[4])
-for i = 3, 2 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
-for i = 3 + markers, #KEYS do
-  local a = 5 + (i - 3 - markers) * 5
+local holds = tonumber(ARGV[5])
+for i = 4, 3 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
+for i = 4 + markers, 3 + markers + holds do
+  local a = 6 + (i - 4 - markers) * 6
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('HSET', KEYS[i], 'amt', ARGV[a], 'k', ARGV[a + 1], 'at', ARGV[a + 2], 'dl', ARGV[a + 3])
-    redis.call('EXPIRE', KEYS[i], ARGV[a + 4])
+    redis.call('HSET', KEYS[i], 'amt', ARGV[a + 1], 'k', ARGV[a + 2], 'at', ARGV[a + 3], 'dl', ARGV[a + 4])
+    redis.call('EXPIRE', KEYS[i], ARGV[a + 5])
+    indexHold(KEYS[3], ARGV[a], ARGV[a + 5])
   end
+end
+for i = 4 + markers + holds, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'xb', '1') end
 end
 return 1

@@ -3,11 +3,13 @@
 -- retried settlement) changes nothing for it. All keys share the account's hash tag.
 -- A balance or counter missing is left to its next load, which reads Postgres: the account's load
 -- epoch moves on, so a load that read before this settlement committed reads again
--- (load-balance-n.lua, load-counters-4.lua). It moves whether or not the hold's record is there:
+-- (load-balance-n.lua, load-counters-n.lua). It moves whether or not the hold's record is there:
 -- after a Redis restart the records are gone too, and the load's read may still count the hold open.
--- KEYS: 1 account available balance, 2 the account's load epoch, then per hold: hold record, day
---       counter, month counter
--- ARGV: per hold, in the same order: charged nGNK (0 for a void)
+-- A value a load rebuilt from a read that already saw the hold resolved is skipped too: the record
+-- says so (its `x` flags, hold-index.lua), and giving the unused part back to it would free it twice.
+-- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
+--       per hold: hold record, day counter, month counter
+-- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id
 
 -- Amounts are exact decimals (decimal.lua, prepended).
 local balanceExists = redis.call('EXISTS', KEYS[1]) == 1
@@ -15,26 +17,34 @@ local skipped = not balanceExists
 -- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
-for i = 1, #ARGV do
-  local base = 3 + (i - 1) * 3
+for i = 1, #ARGV / 2 do
+  local base = 4 + (i - 1) * 3
+  redis.call('SREM', KEYS[3], ARGV[i * 2])
+  -- The reservation, and which values a load rebuilt from a read that saw the hold resolved.
+  local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
   -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
   local counters = {}
-  for k = base + 1, base + 2 do
-    if redis.call('EXISTS', KEYS[k]) == 1 then table.insert(counters, KEYS[k]) else skipped = true end
+  for k = 1, 2 do
+    if redis.call('EXISTS', KEYS[base + k]) == 0 then
+      skipped = true
+    elseif not rec[2 + k] then
+      table.insert(counters, KEYS[base + k])
+    end
   end
-  local amt = redis.call('HGET', KEYS[base], 'amt')
+  local amt = rec[1]
   if amt then
+    local toBalance = not rec[2]
     redis.call('DEL', KEYS[base])
     local ah, al = limbs(amt)
-    local ch, cl = limbs(ARGV[i])
+    local ch, cl = limbs(ARGV[i * 2 - 1])
     if greater(ah, al, ch, cl) then
       -- The balance falls by what was charged; the reservation, already taken from it, comes back.
       local rh, rl = minus(ah, al, ch, cl)
-      backH, backL = plus(backH, backL, rh, rl)
+      if toBalance then backH, backL = plus(backH, backL, rh, rl) end
       -- A counter that is gone belongs to a period already over, or will be reloaded from Postgres.
       local by = decimal(rh, rl)
       for _, counter in ipairs(counters) do redis.call('DECRBY', counter, by) end
-    elseif greater(ch, cl, ah, al) then
+    elseif toBalance and greater(ch, cl, ah, al) then
       overH, overL = plus(overH, overL, minus(ch, cl, ah, al))
     end
     released = released + 1

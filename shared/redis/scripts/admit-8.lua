@@ -1,6 +1,6 @@
 -- Admission: the one atomic check-and-hold (DESIGN.md "Admission").
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
---       6 account available balance, 7 hold record
+--       6 account available balance, 7 hold record, 8 the account's index of hold records
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
 --       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD), 10 whether the
 --       request counts against the RPM limit (0: a batch line, neither checked nor counted)
@@ -102,4 +102,5 @@ redis.call('DECRBY', KEYS[6], ARGV[2])
 -- a record Postgres never got a row for is given back once that is long past (release-orphans.ts).
 redis.call('HSET', KEYS[7], 'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8])
 redis.call('EXPIRE', KEYS[7], ARGV[6])
+indexHold(KEYS[8], ARGV[3], ARGV[6])
 return {'ok', rpm, rpm - inWindow - 1, resetMs}

@@ -1,0 +1,31 @@
+-- Install a child key's period counters computed from Postgres, unless they are already loaded for
+-- the day (`c` names it and both exist).
+-- A counter that exists is kept (only the key's state was lost, an eviction say): admissions and
+-- releases have kept it current, and the read may be older than a release it has seen.
+-- -1, writing nothing, when the account's load epoch is not the one read before that Postgres read:
+-- a release found a counter missing meanwhile, and the read may not include its settlement.
+-- With a counter it writes, it marks the records of the holds that read saw resolved (settledIn,
+-- hold-index.lua): the counter counts their charges already, and their late releases (a worker
+-- died after its commit) must not give their unused parts back to it too. The amounts of records
+-- Postgres had no hold for are in ARGV[1] and ARGV[2] already (held-records.ts).
+-- KEYS: 1 child key state hash, 2 day counter, 3 month counter, 4 the account's load epoch, then the
+--       records to mark with the day counter, then those to mark with the month counter
+-- ARGV: 1 day used, 2 month used, 3 day ttl (s), 4 month ttl (s), 5 the epoch before the read,
+--       6 the day key (YYYYMMDD) the counters are of, which `c` then names (admit-8.lua), 7 how
+--       many records go with the day counter
+if redis.call('HGET', KEYS[1], 'c') == ARGV[6] and redis.call('EXISTS', KEYS[2], KEYS[3]) == 2 then
+  return 0
+end
+if (redis.call('GET', KEYS[4]) or '') ~= ARGV[5] then return -1 end
+local function mark(from, to, flag)
+  for i = from, to do
+    if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], flag, '1') end
+  end
+end
+local dayMarks = 4 + tonumber(ARGV[7])
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[3]) then mark(5, dayMarks, 'xd') end
+if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[4]) then mark(dayMarks + 1, #KEYS, 'xm') end
+-- `c` only moves forward: a loader whose clock is behind at midnight leaves a later day's mark.
+local c = redis.call('HGET', KEYS[1], 'c')
+if not c or c < ARGV[6] then redis.call('HSET', KEYS[1], 'c', ARGV[6]) end
+return 1
