@@ -57,8 +57,10 @@ async function firstLook(
  * the rest; never overwrites; with no balance, the load to come reads the hold's outcome itself,
  * and a record put back before it would give the rest back a second time); a
  * key state Redis holds an older version of is brought up to date through setKeyState, which
- * writes only a newer version (a deleted key on a busy account must stop too). A hold that settled
- * since it was read found no record to release through: it is released now, as on the watched path.
+ * writes only a newer version (a deleted key on a busy account must stop too); a live record's
+ * name goes back into its account's index (should the record be released meanwhile, the name left
+ * behind names nothing, which a load passes over). A hold that settled since it was read found no
+ * record to release through: it is released now, as on the watched path.
  */
 export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
   const lone = findings.filter((f) => f.repairs.length === 1);
@@ -73,6 +75,13 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
           [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs, r.holdId],
         ),
       );
+    if (r.kind === 'indexHold') {
+      // As indexHold (hold-index.lua) and the watched repair (repair.ts): it outlives the record.
+      await ctx.redis.sadd(r.index, r.holdId);
+      await ctx.redis.expire(r.index, r.ttlS, 'NX');
+      await ctx.redis.expire(r.index, r.ttlS, 'GT');
+      n++;
+    }
     if (r.kind === 'newerState')
       n += Number(await ctx.scripts.run('setKeyState', [r.key], [r.version, ...r.fields]));
   }

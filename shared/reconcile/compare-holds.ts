@@ -71,6 +71,29 @@ export function unconfirmedHolds(
   return { amount, holds };
 }
 
+/** Whether a record says what its open hold does (else it is put back whole, index and all). */
+const sameRecord = (rec: Record<string, string>, hold: { amount: bigint; child_key_id: string }) =>
+  rec.amt === hold.amount.toString() && rec.k === hold.child_key_id;
+
+/** A record's deadline as it says (`dl`); null for one written before records kept it. */
+const deadlineOf = (rec: Record<string, string>): Date | null =>
+  /^\d+$/.test(rec.dl ?? '') ? new Date(Number(rec.dl)) : null;
+
+/**
+ * A live record its account's index does not name (the index lost on its own, or the record older
+ * than it): a load rebuilding a value Redis lost would not see it, and its release could give back
+ * twice (held-records.ts). Put back in the index, which is safe under live traffic.
+ */
+function unindexed(key: string, index: string, holdId: string, deadline: Date | null, at: Date): Finding {
+  return {
+    kind: 'drift',
+    check: 'redis_hold_records',
+    subject: key,
+    message: "hold record missing from its account's index of records",
+    repairs: [{ kind: 'indexHold', index, holdId, ttlS: holdRecordTtlS(deadline ?? at, at) }],
+  };
+}
+
 /**
  * Redis hold records against open holds: every open hold needs its record (settlement releases
  * through it), and a record of a hold no longer open is a release that never ran. Only the records
@@ -92,6 +115,10 @@ export function compareHoldRecords(
     const key = keys.hold(accountId, id);
     const index = keys.heldRecords(accountId);
     const del: Repair = { kind: 'delHold', key, index, holdId: id };
+    // Live: its hold open (a record that differs is put back whole), or unknown to Postgres.
+    const live = hold ? sameRecord(rec ?? {}, hold) : !truth.holdStatus.has(id);
+    if (rec && live && !redis.indexed.has(id))
+      out.push(unindexed(key, index, id, hold ? hold.deadline : deadlineOf(rec), at));
     if (!hold) {
       if (rec && !truth.holdStatus.has(id)) {
         out.push(unconfirmedHold(key, rec.amt));
@@ -131,7 +158,7 @@ export function compareHoldRecords(
         actual: 'absent',
         repairs: [put],
       });
-    } else if (rec.amt !== hold.amount.toString() || rec.k !== hold.child_key_id) {
+    } else if (!sameRecord(rec, hold)) {
       out.push({
         kind: 'drift',
         check: 'redis_hold_records',

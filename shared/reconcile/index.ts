@@ -87,9 +87,9 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     ...((opts.releaseOrphans ?? fix) && opts.queues
       ? { releaseOrphans: { queues: opts.queues, asOf: opts.holdsAsOf ?? at } }
       : {}),
-    // What is right whatever live traffic does: an open hold's lost record, a key state Redis
-    // missed a newer version of (a deleted key must stop).
-    ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),
+    // What is right whatever live traffic does: an open hold's lost record, a live record's name
+    // its account's index lost, a key state Redis missed a newer version of (a deleted key must stop).
+    ...(restoreOnly ? { only: ['putHold' as const, 'indexHold' as const, 'newerState' as const] } : {}),
   });
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })

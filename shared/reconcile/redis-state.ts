@@ -55,6 +55,8 @@ export interface RedisAccount {
   keys: Map<string, RedisKeyState>;
   mks: Map<string, Record<string, string>>;
   holds: Map<string, Record<string, string>>;
+  /** The ids its index of hold records names (keys.heldRecords). */
+  indexed: Set<string>;
 }
 
 /** Read one account's admission values for the current day and month (`YYYYMMDD`, `YYYYMM`). */
@@ -68,8 +70,9 @@ export async function readRedisAccount(
   const keyIds = [...ids.keys];
   const mkIds = [...ids.mks];
   const holdIds = [...ids.holds];
-  const [bal, keyStates, mks, holds] = await Promise.all([
+  const [bal, indexed, keyStates, mks, holds] = await Promise.all([
     redis.get(names.balance(accountId)),
+    redis.smembers(names.heldRecords(accountId)),
     Promise.all(
       keyIds.map(async (id) => {
         const [hash, day, month, rpm] = await Promise.all([
@@ -91,5 +94,6 @@ export async function readRedisAccount(
     keys: new Map(keyStates),
     mks: new Map(mks),
     holds: new Map(holds.filter(([, h]) => Object.keys(h).length > 0)),
+    indexed: new Set(indexed),
   };
 }

@@ -2,6 +2,13 @@ import type { ChainableCommander } from 'ioredis';
 import { queueWindowEntries } from '../admission/rpm-window.js';
 import type { Finding, Repair } from './types.js';
 
+/** A hold record's name into its account's index, as indexHold (hold-index.lua): it outlives the record. */
+function queueIndexing(multi: ChainableCommander, r: { index: string; holdId: string; ttlS: number }): void {
+  multi.sadd(r.index, r.holdId);
+  multi.expire(r.index, r.ttlS, 'NX');
+  multi.expire(r.index, r.ttlS, 'GT');
+}
+
 /** Queue one repair on a MULTI. */
 function queue(multi: ChainableCommander, r: Repair): void {
   switch (r.kind) {
@@ -20,10 +27,10 @@ function queue(multi: ChainableCommander, r: Repair): void {
       multi.del(r.key);
       multi.hset(r.key, 'amt', r.amount, 'k', r.keyId, 'at', r.admittedMs, 'dl', r.deadlineMs);
       multi.expire(r.key, r.ttlS);
-      // As indexHold (hold-index.lua): the index outlives every record in it.
-      multi.sadd(r.index, r.holdId);
-      multi.expire(r.index, r.ttlS, 'NX');
-      multi.expire(r.index, r.ttlS, 'GT');
+      queueIndexing(multi, r);
+      return;
+    case 'indexHold':
+      queueIndexing(multi, r);
       return;
     case 'delHold':
       multi.del(r.key);

@@ -58,6 +58,8 @@ export type Repair =
       deadlineMs: number;
       ttlS: number;
     }
+  /** A hold record's name put back in the account's index of records, which outlives it. */
+  | { kind: 'indexHold'; index: string; holdId: string; ttlS: number }
   /** A hold record deleted, and its name taken out of the account's index of records. */
   | { kind: 'delHold'; key: string; index: string; holdId: string }
   /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */

@@ -62,6 +62,7 @@ export async function watchedEvaluate(
     // A credit or a release that finds the balance or a counter missing moves it: one landing
     // between this look's read of Postgres and its write would otherwise be in neither.
     k.loadEpoch(accountId),
+    k.heldRecords(accountId),
     ...[...ids.keys].flatMap((id) => [
       k.childKey(accountId, id),
       k.day(accountId, id, period.day),

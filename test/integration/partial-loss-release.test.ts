@@ -179,3 +179,33 @@ describe('a load while a request’s hold is still being written', () => {
     expect(await availabilityOf(env.ctx, k1.accountId)).toEqual({ redis: 9_900n, postgres: 9_900n });
   });
 });
+
+/** The index of hold records is what lets a load find them: one Redis lost on its own is rebuilt. */
+describe('the index of hold records', () => {
+  it('is put back by reconciliation when Redis lost it alone, and a late release then stays right', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const a = await hold(env.ctx, f.key, 400n);
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    await env.ctx.redis.del(index);
+
+    const report = await runReconcile(env.ctx, {});
+    expect(report.drift.map((d) => d.message)).toContain(
+      "hold record missing from its account's index of records",
+    );
+    // The scheduled check's restore-only repairs mend it (safe under live traffic).
+    await runReconcile(env.ctx, { restoreHoldRecords: true });
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    expect(await env.ctx.redis.ttl(index)).toBeGreaterThan(3600);
+
+    // With it back, the late-release case holds: settled, released late, the day counter lost between.
+    await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [post(a.hold.id)])).rejects.toThrow();
+    await env.ctx.redis.del(dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [post(a.hold.id)]);
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    await expectAgreement();
+    // Each release took its name out of the index; the open hold's remains.
+    expect((await env.ctx.redis.smembers(index)).length).toBe(1);
+  });
+});
