@@ -184,7 +184,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
 }
 
 /**
- * Take an admission back in Redis (unadmit-6.lua): its hold record goes, its reservation returns to
+ * Take an admission back in Redis (unadmit-7.lua): its hold record goes, its reservation returns to
  * the day and month counters of when it was admitted and to the balance, and it leaves the RPM
  * window. Idempotent: true only for the call that found the record.
  */
@@ -202,6 +202,7 @@ export async function unadmitHold(
       k.balance(h.accountId),
       k.rpm(h.accountId, h.keyId),
       k.heldRecords(h.accountId),
+      k.loadEpoch(h.accountId),
     ],
     [h.holdId],
   );

@@ -23,13 +23,22 @@ export async function readHeldRecords(ctx: Context, accountId: string): Promise<
   for (const id of ids) pipe.hmget(ctx.keys.hold(accountId, id), 'amt', 'k', 'at');
   const replies = (await pipe.exec()) ?? [];
   const out: HeldRecord[] = [];
+  const gone: string[] = [];
   for (const [i, [err, fields]] of replies.entries()) {
     if (err) throw err;
     const [amt, key, at] = fields as (string | null)[];
     // Gone (released since, or expired), or written before records kept `at`: nothing to count.
+    if (!amt) gone.push(ids[i]!);
     if (!amt || !key || !at) continue;
     out.push({ id: ids[i]!, amount: BigInt(amt), key, day: dayKey(new Date(Number(at))) });
   }
+  // A name left by a record that expired unreleased: pruned here, as nothing else would.
+  if (gone.length > 0)
+    await ctx.scripts.run(
+      'pruneHeldRecords',
+      [ctx.keys.heldRecords(accountId), ...gone.map((id) => ctx.keys.hold(accountId, id))],
+      gone,
+    );
   return out;
 }
 
@@ -51,8 +60,9 @@ export interface HeldSorted {
 
 /**
  * Sort the records against a Postgres read taken after they were read, for a load of `keyId`'s
- * counters of `day` (YYYYMMDD) and its month and of the account's balance. Records are added only
- * by admissions, which wait for the values being loaded: none comes after the read unseen.
+ * counters of `day` (YYYYMMDD) and its month and of the account's balance. A load writes only the
+ * values it found missing before it read the records, and admissions that would count into those
+ * wait for them: no record that matters to them comes after the read unseen.
  */
 export function sortHeld(
   records: readonly HeldRecord[],

@@ -44,6 +44,9 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
   // A value Redis lost is rebuilt with the account's hold records in view (held-records.ts): a
   // value not yet loaded for its period (a key's first request of a day) has none to mind.
   const recordsMatter = balanceMissing || countersLost || monthLost;
+  // Only what was missing now is written: a value that goes while this load runs was not looked at
+  // with the records in mind (nor waited for), and admission asks for another load of it.
+  const missing = { balance: balanceMissing, day: day === 0, month: month === 0 };
   const read = (heldIds: string[]) =>
     readAdmissionSnapshot(ctx.sql, key.id, {
       day: isoDay(at),
@@ -74,7 +77,7 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
     if (!snap) return false;
     if (attempt === 1) countStateLoad();
     const held = recordsMatter ? sortHeld(records, snap.held, key.id, today) : NOTHING_HELD;
-    if (await writeAdmissionState(ctx, snap, held, at, epoch)) return true;
+    if (await writeAdmissionState(ctx, snap, held, at, epoch, missing)) return true;
     if (attempt === LOAD_ATTEMPTS) {
       // Under a stream of releases to an account Redis lost, every read may miss one: the state
       // is left out, and the request's script asks for a load again (runWithKeyState).
@@ -94,8 +97,10 @@ type LoadKey = { id: string; account_id: string };
 const LOAD_ATTEMPTS = 5;
 
 /**
- * Write a snapshot's key state, RPM window, counters and balance into Redis, each only where Redis
- * has none, with what `held` says of the hold records (counted in, or marked settled). False when
+ * Write a snapshot's key state, RPM window, and the counters and balance found `missing` into
+ * Redis, each only where Redis has none (a value that was there when the load began and went since
+ * is left to the next load, which minds the hold records for it), with what `held` says of the
+ * hold records (counted in, or marked settled). False when
  * the counters or the balance were refused as stale (the epoch moved since `epoch`): nothing else
  * it wrote can undo newer data, and the caller reads again.
  */
@@ -105,6 +110,7 @@ async function writeAdmissionState(
   held: HeldSorted,
   at: Date,
   epoch: string,
+  missing: Readonly<{ balance: boolean; day: boolean; month: boolean }>,
 ): Promise<boolean> {
   const { key } = snap;
   await publishChildKeyState(ctx, key);
@@ -132,9 +138,12 @@ async function writeAdmissionState(
       epoch,
       dayKey(at),
       held.settled.day.length,
+      missing.day ? 1 : 0,
+      missing.month ? 1 : 0,
     ],
   );
   if (loadOutcome(counters) === 'stale') return false;
+  if (!missing.balance) return true;
   const balance = await loadRedisBalance(ctx, key.account_id, snap.available - held.unwritten.balance, {
     creditIds: snap.creditIds,
     epoch,

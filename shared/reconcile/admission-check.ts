@@ -8,6 +8,7 @@ import { compareAccount } from './compare.js';
 import { finishSettlements } from './finish-settlements.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { releaseOrphanRecords } from './release-orphans.js';
+import { queueRepairs } from './repair.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding, Repair } from './types.js';
@@ -76,10 +77,9 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
         ),
       );
     if (r.kind === 'indexHold') {
-      // As indexHold (hold-index.lua) and the watched repair (repair.ts): it outlives the record.
-      await ctx.redis.sadd(r.index, r.holdId);
-      await ctx.redis.expire(r.index, r.ttlS, 'NX');
-      await ctx.redis.expire(r.index, r.ttlS, 'GT');
+      const multi = ctx.redis.multi();
+      queueRepairs(multi, [f]);
+      await multi.exec();
       n++;
     }
     if (r.kind === 'newerState')

@@ -80,9 +80,10 @@ const deadlineOf = (rec: Record<string, string>): Date | null =>
   /^\d+$/.test(rec.dl ?? '') ? new Date(Number(rec.dl)) : null;
 
 /**
- * A live record its account's index does not name (the index lost on its own, or the record older
- * than it): a load rebuilding a value Redis lost would not see it, and its release could give back
- * twice (held-records.ts). Put back in the index, which is safe under live traffic.
+ * A record its account's index does not name (the index lost on its own, or the record written by
+ * an api older than the index): a load rebuilding a value Redis lost would not see it, and its
+ * release could give back twice (held-records.ts). Put back in the index, which is safe under live
+ * traffic (a name whose record goes meanwhile names nothing, which a load passes over).
  */
 function unindexed(key: string, index: string, holdId: string, deadline: Date | null, at: Date): Finding {
   return {
@@ -115,9 +116,9 @@ export function compareHoldRecords(
     const key = keys.hold(accountId, id);
     const index = keys.heldRecords(accountId);
     const del: Repair = { kind: 'delHold', key, index, holdId: id };
-    // Live: its hold open (a record that differs is put back whole), or unknown to Postgres.
-    const live = hold ? sameRecord(rec ?? {}, hold) : !truth.holdStatus.has(id);
-    if (rec && live && !redis.indexed.has(id))
+    // Any record, its hold's release still to come included: that is the one a load must mark. (An
+    // open hold's record that differs is put back whole, index and all.)
+    if (rec && !redis.indexed.has(id) && (!hold || sameRecord(rec, hold)))
       out.push(unindexed(key, index, id, hold ? hold.deadline : deadlineOf(rec), at));
     if (!hold) {
       if (rec && !truth.holdStatus.has(id)) {

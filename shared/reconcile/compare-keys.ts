@@ -83,9 +83,10 @@ export function compareKeys(
           check: 'redis_key_state',
           subject: hashKey,
           message: 'not loaded',
+          // With what holds Postgres has no row for yet reserve on them, as a load counts them.
           repairs: [
-            valueRepair(dayKey, t.day_used, DAY_COUNTER_TTL_S),
-            valueRepair(monthKey, t.month_used, MONTH_COUNTER_TTL_S),
+            valueRepair(dayKey, t.day_used + (opts.reservedOn?.get(dayKey) ?? 0n), DAY_COUNTER_TTL_S),
+            valueRepair(monthKey, t.month_used + (opts.reservedOn?.get(monthKey) ?? 0n), MONTH_COUNTER_TTL_S),
             ...restoreWindow,
             {
               kind: 'state',

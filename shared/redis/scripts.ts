@@ -11,7 +11,7 @@ const dir = assetPath('shared/redis/scripts/');
 const SCRIPTS = {
   admit: 'admit-8.lua',
   keyAccess: 'key-access-3.lua',
-  unadmit: 'unadmit-6.lua',
+  unadmit: 'unadmit-7.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-n.lua',
@@ -22,6 +22,7 @@ const SCRIPTS = {
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
   putHoldRecord: 'put-hold-record-3.lua',
+  pruneHeldRecords: 'prune-held-n.lua',
   // Idempotency-Key claims (shared/jobs/idempotency.ts).
   claim: 'claim-1.lua',
   unclaim: 'unclaim-1.lua',

@@ -9,7 +9,7 @@ import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { outcome } from '../helpers/scheduler.js';
-import { failingOnce } from '../helpers/script-hooks.js';
+import { failingOnce, racingOnce } from '../helpers/script-hooks.js';
 
 const clock = new ManualClock('2026-11-26T12:00:00.000Z');
 let env: TestEnv;
@@ -39,6 +39,41 @@ async function expectAgreement() {
   expect(report.drift).toEqual([]);
 }
 
+/** A hold of 400 posted at 240 in Postgres, whose Redis release failed after the commit. */
+async function settledButNotReleased(opts: { limitDaily?: bigint; limitMonthly?: bigint }) {
+  const f = await createKeyFixture(env.ctx, { balance: 10_000n, ...opts });
+  const a = await hold(env.ctx, f.key, 400n);
+  await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [post(a.hold.id)])).rejects.toThrow();
+  return { f, a };
+}
+/** The settlement's retry (BullMQ's, or reconcile's finish-settlements): its Redis steps again. */
+const retry = async (holdId: string) => {
+  const [again] = await settleHolds(env.ctx, [post(holdId)]);
+  expect(again?.status).toBe('already');
+};
+
+/** Admit with the hold's write held back until `land()`. */
+async function slowWrite(f: KeyFixture, estimate: bigint) {
+  let land!: () => void;
+  const gate = new Promise<void>((r) => {
+    land = r;
+  });
+  const a = await hold(env.ctx, f.key, estimate, {
+    background: true,
+    write: async (h: NewHold) => {
+      await gate;
+      await insertHold(env.ctx.sql, h);
+    },
+  });
+  return {
+    a,
+    land: async () => {
+      land();
+      await a.recorded;
+    },
+  };
+}
+
 /**
  * A settlement commits in Postgres, and its Redis release is late (its first try failed after the
  * commit; a worker killed there is the same). Meanwhile Redis loses one of the values that release
@@ -47,18 +82,6 @@ async function expectAgreement() {
  * to: a daily limit of 500 let 800 through). The money3 audit's repro.
  */
 describe('a release late past a partial Redis loss', () => {
-  async function settledButNotReleased(opts: { limitDaily?: bigint; limitMonthly?: bigint }) {
-    const f = await createKeyFixture(env.ctx, { balance: 10_000n, ...opts });
-    const a = await hold(env.ctx, f.key, 400n);
-    await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [post(a.hold.id)])).rejects.toThrow();
-    return { f, a };
-  }
-  /** The settlement's retry (BullMQ's, or reconcile's finish-settlements): its Redis steps again. */
-  const retry = async (holdId: string) => {
-    const [again] = await settleHolds(env.ctx, [post(holdId)]);
-    expect(again?.status).toBe('already');
-  };
-
   it('gives nothing back twice to a day counter Redis lost and reloaded meanwhile', async () => {
     const { f, a } = await settledButNotReleased({ limitDaily: 500n });
     await env.ctx.redis.del(dayCounter(f));
@@ -121,28 +144,6 @@ describe('a release late past a partial Redis loss', () => {
  * gives back what it did not charge, from a value that never held it).
  */
 describe('a load while a request’s hold is still being written', () => {
-  /** Admit with the hold's write held back until `land()`. */
-  async function slowWrite(f: KeyFixture, estimate: bigint) {
-    let land!: () => void;
-    const gate = new Promise<void>((r) => {
-      land = r;
-    });
-    const a = await hold(env.ctx, f.key, estimate, {
-      background: true,
-      write: async (h: NewHold) => {
-        await gate;
-        await insertHold(env.ctx.sql, h);
-      },
-    });
-    return {
-      a,
-      land: async () => {
-        land();
-        await a.recorded;
-      },
-    };
-  }
-
   it('counts it in a balance loaded meanwhile, and its settlement leaves the balance right', async () => {
     const k1 = await createKeyFixture(env.ctx, { balance: 10_000n });
     const k2 = await createKeyFixture(env.ctx, { accountId: k1.accountId });
@@ -207,5 +208,110 @@ describe('the index of hold records', () => {
     await expectAgreement();
     // Each release took its name out of the index; the open hold's remains.
     expect((await env.ctx.redis.smembers(index)).length).toBe(1);
+  });
+});
+
+/** Found by review (money4): a value lost while a load runs, orphans, a lone index, --fix restores. */
+describe('loads, take-backs and repairs around a partial loss', () => {
+  it('leaves a balance lost while a load of the key runs to a load that minds the records', async () => {
+    const { f, a } = await settledButNotReleased({});
+    // A load for another reason (the management key's state evicted) finds the balance there …
+    await env.ctx.redis.del(env.ctx.keys.managementKey(f.accountId, f.mkId));
+    // … and Redis loses it while that load runs.
+    const racing = racingOnce(env.ctx, 'loadCounters', () => env.ctx.redis.del(balance(f)));
+    await hold(racing, f.key, 100n);
+    expect(racing.raced()).toBe(true);
+    await retry(a.hold.id);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
+    await expectAgreement();
+  });
+
+  it('does the same for a month counter lost during a key’s first load of a day', async () => {
+    const { f, a } = await settledButNotReleased({ limitMonthly: 500n });
+    const saved = clock.now();
+    clock.set(new Date('2026-11-27T00:00:05.000Z'));
+    try {
+      const racing = racingOnce(env.ctx, 'loadCounters', () => env.ctx.redis.del(monthCounter(f)));
+      await hold(racing, f.key, 100n);
+      expect(racing.raced()).toBe(true);
+      await retry(a.hold.id);
+      expect(await redisValue(monthCounter(f))).toBe(340n);
+      expect(await outcome(hold(env.ctx, f.key, 200n))).toBe('child_key_limit');
+    } finally {
+      clock.set(saved);
+    }
+  });
+
+  it('never writes a balance whose read predates an admission made before it was lost', async () => {
+    const k1 = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const k2 = await createKeyFixture(env.ctx, { accountId: k1.accountId });
+    await hold(env.ctx, k1.key, 10n);
+    await hold(env.ctx, k2.key, 10n);
+    await env.ctx.redis.del(env.ctx.keys.managementKey(k1.accountId, k1.mkId));
+    // After k1's load read Postgres: k2 reserves 3,000, then Redis loses the balance.
+    const racing = racingOnce(env.ctx, 'loadCounters', async () => {
+      await hold(env.ctx, k2.key, 3_000n);
+      await env.ctx.redis.del(balance(k1));
+    });
+    await hold(racing, k1.key, 100n);
+    expect(racing.raced()).toBe(true);
+    expect(await availabilityOf(env.ctx, k1.accountId)).toEqual({ redis: 6_880n, postgres: 6_880n });
+  });
+
+  it('reads again when an orphan is taken back while a balance load runs', async () => {
+    const k1 = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const k2 = await createKeyFixture(env.ctx, { accountId: k1.accountId });
+    await hold(env.ctx, k2.key, 10n);
+    const slow = await slowWrite(k1, 400n); // never lands: its api died
+    await env.ctx.redis.del(balance(k1));
+    const racing = racingOnce(env.ctx, 'loadBalance', () => slow.a.unadmit());
+    await hold(racing, k2.key, 100n);
+    expect(racing.raced()).toBe(true);
+    expect(await availabilityOf(env.ctx, k1.accountId)).toEqual({ redis: 9_890n, postgres: 9_890n });
+    await expectAgreement();
+  });
+
+  it('puts a settled hold’s record whose release is to come back in a lost index too', async () => {
+    const { f, a } = await settledButNotReleased({ limitDaily: 500n });
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    await env.ctx.redis.del(index);
+    await runReconcile(env.ctx, { restoreHoldRecords: true }); // the scheduled check's repairs
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    await env.ctx.redis.del(dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    await retry(a.hold.id);
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    await expectAgreement();
+  });
+
+  it('--fix restores a lost balance and a lost key state with the holds not written yet counted', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const slow = await slowWrite(f, 400n);
+    await env.ctx.redis.del(balance(f), env.ctx.keys.childKey(f.accountId, f.key.id));
+    await runReconcile(env.ctx, { fix: true });
+    expect(await redisValue(balance(f))).toBe(9_600n);
+    expect(await redisValue(dayCounter(f))).toBe(400n);
+    await slow.land();
+    await settleHolds(env.ctx, [post(slow.a.hold.id)]);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+    expect(await redisValue(dayCounter(f))).toBe(240n);
+    await expectAgreement();
+  });
+
+  it('prunes from the index a name whose record expired unreleased', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(env.ctx, f.key, 400n);
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    await env.ctx.redis.del(env.ctx.keys.hold(f.accountId, a.hold.id)); // as its TTL would
+    await env.ctx.redis.del(balance(f));
+    const b = await hold(env.ctx, f.key, 100n); // the load reads the index
+    expect((await env.ctx.redis.smembers(index)).sort()).toEqual([a.hold.id, b.hold.id].sort());
+    // a's record came back with the balance (its hold is open): its name stays, rightly.
+    expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, a.hold.id))).toBe(1);
+    await settleHolds(env.ctx, [post(a.hold.id), post(b.hold.id)]);
+    await env.ctx.redis.sadd(index, 'hold_gone'); // a name left behind by an expired record
+    await env.ctx.redis.del(balance(f));
+    await hold(env.ctx, f.key, 10n);
+    expect(await env.ctx.redis.sismember(index, 'hold_gone')).toBe(0);
   });
 });

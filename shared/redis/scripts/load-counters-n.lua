@@ -12,7 +12,8 @@
 --       records to mark with the day counter, then those to mark with the month counter
 -- ARGV: 1 day used, 2 month used, 3 day ttl (s), 4 month ttl (s), 5 the epoch before the read,
 --       6 the day key (YYYYMMDD) the counters are of, which `c` then names (admit-8.lua), 7 how
---       many records go with the day counter
+--       many records go with the day counter, 8 and 9 whether the day and the month counter may be
+--       written ('1': they were missing when the load began; one lost since is the next load's)
 if redis.call('HGET', KEYS[1], 'c') == ARGV[6] and redis.call('EXISTS', KEYS[2], KEYS[3]) == 2 then
   return 0
 end
@@ -23,8 +24,11 @@ local function mark(from, to, flag)
   end
 end
 local dayMarks = 4 + tonumber(ARGV[7])
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[3]) then mark(5, dayMarks, 'xd') end
-if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[4]) then mark(dayMarks + 1, #KEYS, 'xm') end
+local function load(key, value, ttl, from, to, flag)
+  if redis.call('SET', key, value, 'NX', 'EX', ttl) then mark(from, to, flag) end
+end
+if ARGV[8] == '1' then load(KEYS[2], ARGV[1], ARGV[3], 5, dayMarks, 'xd') end
+if ARGV[9] == '1' then load(KEYS[3], ARGV[2], ARGV[4], dayMarks + 1, #KEYS, 'xm') end
 -- `c` only moves forward: a loader whose clock is behind at midnight leaves a later day's mark.
 local c = redis.call('HGET', KEYS[1], 'c')
 if not c or c < ARGV[6] then redis.call('HSET', KEYS[1], 'c', ARGV[6]) end
