@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -19,19 +20,29 @@ function cookie(req: Request, name: string): string | null {
 }
 
 /**
- * A browser opens the board once with `?token=`: the token moves into an HttpOnly, SameSite=Strict
- * cookie scoped to the board (its pages and API calls carry no header) and the browser is sent to
- * the same URL without it. Mount this before the access log, so the token is never written there.
+ * What the board's cookie holds: a value derived from ADMIN_TOKEN, not the token. A cookie that
+ * leaks (a shared browser profile, a proxy's log) opens the board, not the admin routes (top-ups),
+ * and it stops working when the token changes.
+ */
+const boardSession = (adminToken: string): string =>
+  createHmac('sha256', adminToken).update('gonka-gateway admin queues session').digest('base64url');
+
+/**
+ * A browser opens the board once with `?token=`: an HttpOnly, SameSite=Strict cookie scoped to the
+ * board takes over (its pages and API calls carry no header; boardSession) and the browser is sent
+ * to the same URL without the token. Mount this before the access log, so the token is never
+ * written there.
  */
 export function adminQueuesLanding(expected: string): RequestHandler {
   const matches = secretMatcher(expected);
+  const session = boardSession(expected);
   return (req, res, next) => {
     const url = new URL(req.originalUrl, 'http://x');
     const token = url.searchParams.get('token');
     if (token === null) return next();
     if (!matches(token)) throw new ApiError('authentication_error', 'Invalid admin token');
     url.searchParams.delete('token');
-    res.cookie(COOKIE, token, {
+    res.cookie(COOKIE, session, {
       httpOnly: true,
       sameSite: 'strict',
       secure: req.secure,
@@ -41,12 +52,14 @@ export function adminQueuesLanding(expected: string): RequestHandler {
   };
 }
 
-/** The admin token from a header (scripts) or the landing's cookie (browsers). */
+/** The admin token in a header (scripts), or the landing's cookie (browsers). */
 function requireAdminToken(expected: string): RequestHandler {
   const matches = secretMatcher(expected);
+  const isSession = secretMatcher(boardSession(expected));
   return (req, _res, next) => {
-    const given = adminTokenOf(req) ?? cookie(req, COOKIE);
-    if (!matches(given)) throw new ApiError('authentication_error', 'Admin token required');
+    const header = adminTokenOf(req);
+    const ok = header !== null ? matches(header) : isSession(cookie(req, COOKIE));
+    if (!ok) throw new ApiError('authentication_error', 'Admin token required');
     next();
   };
 }

@@ -282,6 +282,23 @@ describe('/admin/queues', () => {
     expect(page.status).toBe(200);
   });
 
+  it('keeps the admin token itself out of the cookie: a leaked cookie opens the board, not top-ups', async () => {
+    const first = await get(`/admin/queues?token=${TOKEN}`);
+    const session = (first.headers.get('set-cookie') ?? '').split(';')[0]!;
+    expect(session).toMatch(/^gw_admin=./);
+    expect(session).not.toContain(TOKEN);
+    expect((await get('/admin/queues', { cookie: session })).status).toBe(200);
+    // The cookie's value is no admin token …
+    const value = session.slice('gw_admin='.length);
+    const topup = await call(stack.server.url, 'POST', '/api/admin/topups', {
+      token: value,
+      body: { email: 'nobody@example.test', amount_ngonka: '1', reference: 'leak' },
+    });
+    expect(topup.status).toBe(401);
+    // … and the token as a cookie is no session.
+    expect((await get('/admin/queues', { cookie: `gw_admin=${TOKEN}` })).status).toBe(401);
+  });
+
   it('keeps a ?token= out of the access log', async () => {
     const lines: string[] = [];
     // The gateway's own redaction (cookies, authorization) and an access log we can read.
@@ -294,7 +311,8 @@ describe('/admin/queues', () => {
       const res = await fetch(`${server.url}/admin/queues?x=1&token=${TOKEN}`, { redirect: 'manual' });
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toBe('/admin/queues?x=1');
-      await fetch(`${server.url}/admin/queues?x=1`, { headers: { cookie: `gw_admin=${TOKEN}` } });
+      const session = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+      await fetch(`${server.url}/admin/queues?x=1`, { headers: { cookie: session } });
       await waitFor('access log line', async () => lines.some((l) => l.includes('"statusCode":200')));
       expect(lines.join('\n')).not.toContain(TOKEN);
     } finally {
