@@ -45,7 +45,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   // Before the JSON body: a browser can read /v1's 400 for a malformed body too.
   app.use('/v1', corsV1);
   // Before the access log, so an admin token given as ?token= never reaches it.
-  if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx.config.ADMIN_TOKEN));
+  if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx, ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
   // On /v1 a URL's NUL waits for the key like a body's fault: a 401 for an unknown key, RPM headers.
   app.use(keyBeforeBodyOnV1(refuseNulInUrl));

@@ -180,6 +180,11 @@ export const configSchema = z
     LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
     /** Failed logins allowed per IP, whatever the emails, in LOGIN_THROTTLE_WINDOW_SECONDS. */
     LOGIN_MAX_FAILURES_PER_IP: positiveInt.default(100),
+    /**
+     * Requests with a wrong admin token (admin routes, /admin/queues) allowed per IP in
+     * LOGIN_THROTTLE_WINDOW_SECONDS; a 429 after.
+     */
+    ADMIN_MAX_FAILURES_PER_IP: positiveInt.default(20),
     /** Registrations allowed per IP in REGISTER_THROTTLE_WINDOW_SECONDS. */
     REGISTER_MAX_PER_IP: positiveInt.default(20),
     REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),

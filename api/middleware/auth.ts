@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { countAdminAttempt } from '../../shared/accounts/login-throttle.js';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
 import { adminTokenOf, bearerToken, secretMatcher } from '../../shared/bearer.js';
@@ -83,13 +84,17 @@ async function notItsOwn(ctx: Context, accountId: string, id: unknown): Promise<
   return sibling ? wrongKind('This management key') : ApiError.notFound('Management key');
 }
 
-/** Admin routes exist only when ADMIN_TOKEN is configured. */
+/** Admin routes exist only when ADMIN_TOKEN is configured. Wrong tokens are throttled per IP. */
 export function requireAdmin(ctx: Context): RequestHandler {
   const matches = ctx.config.ADMIN_TOKEN ? secretMatcher(ctx.config.ADMIN_TOKEN) : null;
   return async (req, _res, next) => {
     if (!matches) throw noRoute(req);
+    const attempt = await countAdminAttempt(ctx, req.ip ?? '');
     const token = adminTokenOf(req) ?? '';
-    if (matches(token)) return next();
+    if (matches(token)) {
+      await attempt.succeeded();
+      return next();
+    }
     // A credential of another kind that is valid is used where it does not belong: 403, as on
     // every route (API.md); anything else is no credential here.
     const kind = keyKindOf(token);

@@ -3,6 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type Request, type RequestHandler, Router } from 'express';
+import { countAdminAttempt } from '../../shared/accounts/login-throttle.js';
 import { adminTokenOf, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
@@ -33,14 +34,16 @@ const boardSession = (adminToken: string): string =>
  * to the same URL without the token. Mount this before the access log, so the token is never
  * written there.
  */
-export function adminQueuesLanding(expected: string): RequestHandler {
+export function adminQueuesLanding(ctx: Context, expected: string): RequestHandler {
   const matches = secretMatcher(expected);
   const session = boardSession(expected);
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const url = new URL(req.originalUrl, 'http://x');
     const token = url.searchParams.get('token');
     if (token === null) return next();
+    const attempt = await countAdminAttempt(ctx, req.ip ?? '');
     if (!matches(token)) throw new ApiError('authentication_error', 'Invalid admin token');
+    await attempt.succeeded();
     url.searchParams.delete('token');
     res.cookie(COOKIE, session, {
       httpOnly: true,
@@ -52,14 +55,16 @@ export function adminQueuesLanding(expected: string): RequestHandler {
   };
 }
 
-/** The admin token in a header (scripts), or the landing's cookie (browsers). */
-function requireAdminToken(expected: string): RequestHandler {
+/** The admin token in a header (scripts), or the landing's cookie (browsers); wrong ones throttled. */
+function requireAdminToken(ctx: Context, expected: string): RequestHandler {
   const matches = secretMatcher(expected);
   const isSession = secretMatcher(boardSession(expected));
-  return (req, _res, next) => {
+  return async (req, _res, next) => {
+    const attempt = await countAdminAttempt(ctx, req.ip ?? '');
     const header = adminTokenOf(req);
     const ok = header !== null ? matches(header) : isSession(cookie(req, COOKIE));
     if (!ok) throw new ApiError('authentication_error', 'Admin token required');
+    await attempt.succeeded();
     next();
   };
 }
@@ -77,7 +82,7 @@ export function adminQueuesRouter(ctx: Context, queues: Queues): Router | null {
     options: { uiConfig: { boardTitle: `${ctx.config.BRAND_NAME} queues` } },
   });
   const r = Router();
-  r.use(requireAdminToken(ctx.config.ADMIN_TOKEN));
+  r.use(requireAdminToken(ctx, ctx.config.ADMIN_TOKEN));
   r.use(board.getRouter());
   return r;
 }

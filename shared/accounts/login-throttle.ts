@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { ApiError } from '../errors.js';
 
-function throttleKey(ctx: Context, kind: 'login' | 'login-ip' | 'register-ip', ...parts: string[]): string {
+function throttleKey(
+  ctx: Context,
+  kind: 'login' | 'login-ip' | 'register-ip' | 'admin-ip',
+  ...parts: string[]
+): string {
   // Hashed so neither emails nor addresses sit in Redis in the clear.
   const digest = createHash('sha256').update(parts.join('|')).digest('hex');
   return `${ctx.config.REDIS_PREFIX}:${kind}:${digest}`;
@@ -65,6 +69,30 @@ export async function clearLoginAttempts(ctx: Context, email: string, ip: string
 }
 
 const REFUND = `if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end`;
+
+/**
+ * Count an admin-token attempt from this IP before the token is checked (as a login), so guesses
+ * at ADMIN_TOKEN (it opens top-ups: money) are throttled: 429 past ADMIN_MAX_FAILURES_PER_IP
+ * attempts that did not succeed in LOGIN_THROTTLE_WINDOW_SECONDS. `succeeded` takes a good one off.
+ */
+export async function countAdminAttempt(
+  ctx: Context,
+  ip: string,
+): Promise<{ succeeded: () => Promise<void> }> {
+  const key = throttleKey(ctx, 'admin-ip', ip);
+  await countAttempt(
+    ctx,
+    key,
+    ctx.config.ADMIN_MAX_FAILURES_PER_IP,
+    ctx.config.LOGIN_THROTTLE_WINDOW_SECONDS,
+    'Too many failed admin token attempts from this address; try again',
+  );
+  return {
+    succeeded: async () => {
+      await ctx.redis.eval(REFUND, 1, key);
+    },
+  };
+}
 
 /**
  * Count a registration from this IP: each one runs a password hash (tens of ms of CPU) and says

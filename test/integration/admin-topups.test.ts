@@ -246,4 +246,32 @@ describe('admin top-ups: security', () => {
       await off.close();
     }
   });
+
+  it('throttles wrong admin tokens per address, counting none that was right', async () => {
+    const strict = await createTestEnv({ env: { ADMIN_TOKEN: ADMIN, ADMIN_MAX_FAILURES_PER_IP: '3' } });
+    const strictServer = await startTestServer(strict.ctx);
+    const owner = await call(strictServer.url, 'POST', '/api/auth/register', {
+      body: { email: `${randomBytes(6).toString('hex')}@example.com`, password: 'correct horse' },
+    });
+    const body = () => ({ account_id: owner.body.account.id, amount_ngonka: '1', reference: ref() });
+    const post = (token: string) =>
+      call(strictServer.url, 'POST', '/api/admin/topups', { token, body: body() });
+    try {
+      // Right tokens take nothing off the three wrong ones allowed.
+      for (let i = 0; i < 3; i++) expect((await post(ADMIN)).status).toBe(201);
+      for (let i = 0; i < 3; i++) expect((await post(`wrong-admin-token-${i}-0123456789`)).status).toBe(401);
+      const refused = await post('wrong-admin-token-x-0123456789');
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.type).toBe('rate_limit_exceeded');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Until the window ends, the address is refused before any token is looked at, as a login is.
+      expect((await post(ADMIN)).status).toBe(429);
+      // The board's guesses count in the same window.
+      const board = await fetch(`${strictServer.url}/admin/queues?token=wrong-admin-token-y-0123456789`);
+      expect(board.status).toBe(429);
+    } finally {
+      await strictServer.close();
+      await strict.close();
+    }
+  });
 });
