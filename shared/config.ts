@@ -355,5 +355,9 @@ export function loadConfig(
     jwtSecret = randomBytes(32).toString('hex');
     warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');
   }
+  if (cfg.NODE_ENV === 'production' && !cfg.METRICS_TOKEN)
+    warn(
+      'METRICS_TOKEN is not set: /metrics answers anyone who reaches the api port (it names the upstream nodes and shows traffic); set it, or keep that port private.',
+    );
   return { ...cfg, JWT_SECRET: jwtSecret };
 }

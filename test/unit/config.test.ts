@@ -106,6 +106,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ TRUST_PROXY: 'my-proxy.internal' }, quiet)).toThrow(/TRUST_PROXY: must be/);
   });
 
+  it('warns in production that /metrics is open without METRICS_TOKEN', () => {
+    const said = (env: Record<string, string>) => {
+      const notices: string[] = [];
+      loadConfig({ JWT_SECRET: 'a'.repeat(64), ...env }, (m) => notices.push(m));
+      return notices.join('\n');
+    };
+    expect(said({ NODE_ENV: 'production' })).toMatch(/METRICS_TOKEN is not set/);
+    expect(said({ NODE_ENV: 'production', METRICS_TOKEN: 'm'.repeat(32) })).toBe('');
+    expect(said({})).toBe('');
+  });
+
   it('takes cron expressions with or without seconds, and an empty value as unset', () => {
     const cfg = loadConfig(
       { SCHEDULER_EXPIRE_CRON: '*/5 * * * * *', SCHEDULER_ROLLOVER_CRON: '0 * * * *', PORT: '' },
