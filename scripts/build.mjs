@@ -4,6 +4,7 @@
 // read from the project tree (shared/assets.ts). Plain JavaScript so it runs before anything is built.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { assetDigest } from './asset-digest.mjs';
 
 const { outputFiles } = await build({
   entryPoints: ['scripts/start.ts'],
@@ -17,6 +18,8 @@ const { outputFiles } = await build({
   // (`node --enable-source-maps`), off by default because mapping every stack costs CPU.
   sourcemap: 'linked',
   logLevel: 'warning',
+  // The assets it was built beside, checked at start (scripts/start.ts).
+  define: { 'process.env.GATEWAY_BUILT_ASSETS': JSON.stringify(assetDigest(process.cwd())) },
   write: false,
 });
 

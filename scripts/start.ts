@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { closeApiServer, createApiServer } from '../api/server.js';
 import { stopNodeCalls } from '../api/stopping.js';
+import { assetPath } from '../shared/assets.js';
 import { runBelowApi } from '../shared/background-priority.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
@@ -22,6 +23,7 @@ import { readiness } from '../shared/readiness.js';
 import { startScheduler } from '../shared/scheduler/index.js';
 import { createUpstream } from '../shared/upstream.js';
 import { startWorkers } from '../workers/index.js';
+import { assetDigest } from './asset-digest.mjs';
 
 /**
  * `npm start` runs every role in one process; `--roles api,workers,scheduler` picks some
@@ -44,6 +46,14 @@ try {
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
+}
+// The bundle knows the assets it was built beside (scripts/build.mjs); run from source, nothing to check.
+const builtAssets = process.env.GATEWAY_BUILT_ASSETS;
+if (builtAssets && builtAssets !== assetDigest(assetPath(''))) {
+  console.error(
+    'dist/start.mjs was built beside other Lua scripts, migrations or dashboard files than these (the tree changed since: a git pull?). Run `npm run build` (`npm start` builds first).',
+  );
+  process.exit(1);
 }
 const roles = new Set(values.roles.split(',').map((r) => r.trim()) as Role[]);
 for (const r of roles)

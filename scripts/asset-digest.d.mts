@@ -1,0 +1,2 @@
+export const ASSET_DIRS: string[];
+export function assetDigest(root: string): string;
