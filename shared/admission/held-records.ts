@@ -62,7 +62,9 @@ export interface HeldSorted {
  * Sort the records against a Postgres read taken after they were read, for a load of `keyId`'s
  * counters of `day` (YYYYMMDD) and its month and of the account's balance. A load writes only the
  * values it found missing before it read the records, and admissions that would count into those
- * wait for them: no record that matters to them comes after the read unseen.
+ * wait for them; the other writer of records, a balance load (the open holds' records), moves the
+ * load epoch, which refuses a write whose records were read before: no record that matters to
+ * them comes after the read unseen.
  */
 export function sortHeld(
   records: readonly HeldRecord[],

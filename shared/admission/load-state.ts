@@ -102,7 +102,9 @@ const LOAD_ATTEMPTS = 5;
  * is left to the next load, which minds the hold records for it), with what `held` says of the
  * hold records (counted in, or marked settled). False when
  * the counters or the balance were refused as stale (the epoch moved since `epoch`): nothing else
- * it wrote can undo newer data, and the caller reads again.
+ * it wrote can undo newer data, and the caller reads again. The balance goes first: it writes the
+ * open holds' records, and the epoch it moves turns away any other load's counters from a read
+ * before those records existed (whose late releases would otherwise give back to them twice).
  */
 async function writeAdmissionState(
   ctx: Context,
@@ -119,6 +121,18 @@ async function writeAdmissionState(
   // not exist has not been started by an admission since Redis lost it. One that exists (a loader
   // finished first, or the key is in use) is left as it is.
   await loadRpmWindow(ctx, key, at);
+  let countersEpoch = epoch;
+  if (missing.balance) {
+    const balance = await loadRedisBalance(ctx, key.account_id, snap.available - held.unwritten.balance, {
+      creditIds: snap.creditIds,
+      epoch,
+      openHolds: snap.openHolds,
+      settledHolds: held.settled.balance,
+    });
+    if (balance.outcome === 'stale') return false;
+    // Its own move of the epoch does not stale its own counters; anything after it does.
+    if (balance.epoch !== null) countersEpoch = balance.epoch;
+  }
   const record = (id: string) => ctx.keys.hold(key.account_id, id);
   const counters = await ctx.scripts.run(
     'loadCounters',
@@ -135,22 +149,14 @@ async function writeAdmissionState(
       (snap.monthUsed + held.unwritten.month).toString(),
       DAY_COUNTER_TTL_S,
       MONTH_COUNTER_TTL_S,
-      epoch,
+      countersEpoch,
       dayKey(at),
       held.settled.day.length,
       missing.day ? 1 : 0,
       missing.month ? 1 : 0,
     ],
   );
-  if (loadOutcome(counters) === 'stale') return false;
-  if (!missing.balance) return true;
-  const balance = await loadRedisBalance(ctx, key.account_id, snap.available - held.unwritten.balance, {
-    creditIds: snap.creditIds,
-    epoch,
-    openHolds: snap.openHolds,
-    settledHolds: held.settled.balance,
-  });
-  return balance !== 'stale';
+  return loadOutcome(counters) !== 'stale';
 }
 
 /** A reply of the admission scripts: a status first (`load` when Redis lacks the key's state). */

@@ -35,7 +35,7 @@ export function creditMarkers(
  * mark `creditIds`, the recent credits that read counted (load-balance-n.lua). `epoch`: the
  * account's load epoch as read before that Postgres read (readLoadEpoch). Returns 'stale', writing
  * nothing, when a credit or a release found no balance since: the read may not include it, so the
- * caller reads Postgres again.
+ * caller reads Postgres again. Written, with the epoch the write moved to (load-balance-n.lua).
  */
 export async function loadRedisBalance(
   ctx: Context,
@@ -49,7 +49,7 @@ export async function loadRedisBalance(
     /** Records of holds the read saw resolved, marked as counted by it (held-records.ts). */
     settledHolds?: readonly string[];
   },
-): Promise<LoadOutcome> {
+): Promise<{ outcome: LoadOutcome; epoch: string | null }> {
   const { openHolds = [], settledHolds = [] } = read;
   const markers = creditMarkers(ctx, accountId, read.creditIds);
   const nowMs = ctx.clock.now().getTime();
@@ -80,7 +80,8 @@ export async function loadRedisBalance(
       ]),
     ],
   );
-  return loadOutcome(done);
+  if (Array.isArray(done)) return { outcome: 'loaded', epoch: String(done[1]) };
+  return { outcome: loadOutcome(done), epoch: null };
 }
 
 /** Whether a credit committed at `at` may still be sent again (CREDIT_RESEND_MS). */

@@ -138,7 +138,7 @@ describe('money path: Redis and Postgres stay together', () => {
     await flushAccount(f.accountId);
     let loads = 0;
     const busy = withScriptHook(env.ctx, async (n) => {
-      if (n !== 'loadCounters') return;
+      if (n !== 'loadBalance') return; // a load's first write when the balance is missing
       loads++; // a release to the account finds its balance missing, before every write
       await env.ctx.redis.incr(env.ctx.keys.loadEpoch(f.accountId));
     });

@@ -9,7 +9,7 @@ import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { outcome } from '../helpers/scheduler.js';
-import { failingOnce, racingOnce } from '../helpers/script-hooks.js';
+import { failingOnce, racingOnce, withScriptHook } from '../helpers/script-hooks.js';
 
 const clock = new ManualClock('2026-11-26T12:00:00.000Z');
 let env: TestEnv;
@@ -314,4 +314,67 @@ describe('loads, take-backs and repairs around a partial loss', () => {
     await hold(env.ctx, f.key, 10n);
     expect(await env.ctx.redis.sismember(index, 'hold_gone')).toBe(0);
   });
+});
+
+/**
+ * Two loads of one account after Redis lost it all (two keys, or two api processes), their reads
+ * on either side of a settlement whose release is late: the older read still has the hold open
+ * and writes its record with the balance. Found by review (money5): the newer read's counters must
+ * not be given the unused part again by that record's late release.
+ */
+describe('two loads across a settlement, after a whole loss', () => {
+  const gate = () => {
+    let open!: () => void;
+    const p = new Promise<void>((r) => {
+      open = r;
+    });
+    return { p, open };
+  };
+
+  const orders = ['the older first', 'the newer first', 'the older between the newer’s read and its writes'];
+  for (const order of orders)
+    it(`keeps the counters right when they write ${order}`, async () => {
+      const k1 = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n, limitMonthly: 500n });
+      const k2 = await createKeyFixture(env.ctx, { accountId: k1.accountId });
+      const h = await hold(env.ctx, k1.key, 400n);
+      const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${k1.accountId}}*`);
+      await env.ctx.redis.del(...keys); // Redis restarted empty
+      /** A load that has read Postgres and waits before writing its balance (its first write). */
+      const paused = (key: KeyFixture['key'], estimate: bigint) => {
+        const read = gate();
+        const go = gate();
+        const ctx = withScriptHook(env.ctx, async (n) => {
+          if (n !== 'loadBalance') return;
+          read.open();
+          await go.p;
+        });
+        const done = hold(ctx, key, estimate);
+        return { read: read.p, go: go.open, done };
+      };
+      const older = paused(k2.key, 10n); // k2's load reads: H open
+      await older.read;
+      await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [post(h.hold.id)])).rejects.toThrow();
+      if (order === orders[0]) {
+        older.go();
+        await older.done; // the balance, with H's record (open in its read)
+        await hold(env.ctx, k1.key, 100n); // k1's load reads: H settled
+      } else if (order === orders[1]) {
+        await hold(env.ctx, k1.key, 100n);
+        older.go();
+        await older.done;
+      } else {
+        const newer = paused(k1.key, 100n);
+        await newer.read; // H settled in its read
+        older.go();
+        await older.done;
+        newer.go();
+        await newer.done;
+      }
+      await retry(h.hold.id); // H's release, late
+      expect(await redisValue(dayCounter(k1))).toBe(340n);
+      expect(await redisValue(monthCounter(k1))).toBe(340n);
+      expect(await availabilityOf(env.ctx, k1.accountId)).toEqual({ redis: 9_650n, postgres: 9_650n });
+      expect(await outcome(hold(env.ctx, k1.key, 200n))).toBe('child_key_limit');
+      await expectAgreement();
+    });
 });

@@ -3,7 +3,8 @@
 -- credits that read counted (top-ups and referral payouts of the last hour), as credit-balance-3.lua
 -- marks those it applies: a credit whose own send comes after this load, late or sent again, is
 -- then not added a second time. All keys share the account's hash tag.
--- -1, writing nothing, when the account's load epoch is not the one read before that Postgres read
+-- {1, the epoch now} when written; 0 when Redis had a balance; -1, writing nothing, when the
+-- account's load epoch is not the one read before that Postgres read
 -- (ARGV[3]; '' for none, a new account's balance known without a read): a credit or a release
 -- found no balance meanwhile, and the read may not include it. The loader reads again.
 -- With it too, the record of each open hold the read counted, where it has none (as admit-8.lua
@@ -11,7 +12,9 @@
 -- part back only through its record. Without them, the reservations of requests in flight when
 -- Redis lost its data stayed taken from the balance and the counters after they settled, until a
 -- reconcile --fix. (A record is written only with the balance it belongs to: one written beside a
--- balance loaded later would give the same part back twice; put-hold-record-3.lua says the same.)
+-- balance loaded later would give the same part back twice; put-hold-record-3.lua says the same.
+-- Nor beside counters a newer read loaded: a load writes its balance before its counters, and the
+-- epoch this moves turns away any counters write whose read came before these records.)
 -- And the records of holds the read saw resolved are marked (settledIn, hold-index.lua): the
 -- balance counts their charges already, so their late releases leave it alone. The reservations of
 -- records Postgres had no hold for yet are taken from ARGV[1] already (held-records.ts).
@@ -41,4 +44,5 @@ end
 for i = 4 + markers + holds, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'xb', '1') end
 end
-return 1
+-- The epoch it moved to: the same load's counters are written against it (load-state.ts).
+return {1, redis.call('GET', KEYS[2])}
