@@ -60,33 +60,44 @@ async function firstLook(
  * key state Redis holds an older version of is brought up to date through setKeyState, which
  * writes only a newer version (a deleted key on a busy account must stop too); a live record's
  * name goes back into its account's index (should the record be released meanwhile, the name left
- * behind names nothing, which a load passes over). A hold that settled since it was read found no
- * record to release through: it is released now, as on the watched path.
+ * behind names nothing, which a load passes over). The look may be old: a record goes back only if
+ * neither the account's load epoch nor its key's counters' generation moved since the look read
+ * Redis (put-hold-record-5.lua), so no value was rebuilt from a read that saw the hold settle. A
+ * hold that settled since the look found no record to release through: it is released now, as on
+ * the watched path.
  */
 export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Promise<number> {
   const lone = findings.filter((f) => f.repairs.length === 1);
   let n = 0;
   for (const f of lone) {
     const r = f.repairs[0]!;
-    if (r.kind === 'putHold')
-      n += Number(
-        await ctx.scripts.run(
-          'putHoldRecord',
-          [r.key, ctx.keys.balance(r.accountId), r.index],
-          [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs, r.holdId],
-        ),
-      );
+    if (r.kind === 'putHold') n += await putHoldBack(ctx, r);
     if (r.kind === 'indexHold') {
       const multi = ctx.redis.multi();
       queueRepairs(multi, [f]);
-      await multi.exec();
-      n++;
+      if (await multi.exec()) n++;
     }
     if (r.kind === 'newerState')
       n += Number(await ctx.scripts.run('setKeyState', [r.key], [r.version, ...r.fields]));
   }
   await releaseSettledMeanwhile(ctx, lone);
   return n;
+}
+
+/** One record put back off the watched path: 1 when written (put-hold-record-5.lua says when not). */
+async function putHoldBack(ctx: Context, r: Extract<Repair, { kind: 'putHold' }>): Promise<number> {
+  const done = await ctx.scripts.run(
+    'putHoldRecord',
+    [
+      r.key,
+      ctx.keys.balance(r.accountId),
+      r.index,
+      ctx.keys.loadEpoch(r.accountId),
+      ctx.keys.childKey(r.accountId, r.keyId),
+    ],
+    [r.amount, r.keyId, r.ttlS, r.admittedMs, r.deadlineMs, r.holdId, r.seen.epoch, r.seen.generation],
+  );
+  return Number(done) === 1 ? 1 : 0;
 }
 
 export interface AdmissionCheck {

@@ -148,6 +148,7 @@ export function compareHoldRecords(
       admittedMs: hold.created_at.getTime(),
       deadlineMs: hold.deadline.getTime(),
       ttlS,
+      seen: { epoch: redis.epoch ?? '', generation: redis.keys.get(hold.child_key_id)?.hash.cg ?? '' },
     };
     if (!rec) {
       out.push({

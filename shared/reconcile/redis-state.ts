@@ -52,6 +52,8 @@ export interface RedisKeyState {
 
 export interface RedisAccount {
   bal: string | null;
+  /** The account's load epoch (keys.loadEpoch), null for none. */
+  epoch: string | null;
   keys: Map<string, RedisKeyState>;
   mks: Map<string, Record<string, string>>;
   holds: Map<string, Record<string, string>>;
@@ -70,8 +72,9 @@ export async function readRedisAccount(
   const keyIds = [...ids.keys];
   const mkIds = [...ids.mks];
   const holdIds = [...ids.holds];
-  const [bal, indexed, keyStates, mks, holds] = await Promise.all([
+  const [bal, epoch, indexed, keyStates, mks, holds] = await Promise.all([
     redis.get(names.balance(accountId)),
+    redis.get(names.loadEpoch(accountId)),
     redis.smembers(names.heldRecords(accountId)),
     Promise.all(
       keyIds.map(async (id) => {
@@ -91,6 +94,7 @@ export async function readRedisAccount(
   ]);
   return {
     bal,
+    epoch,
     keys: new Map(keyStates),
     mks: new Map(mks),
     holds: new Map(holds.filter(([, h]) => Object.keys(h).length > 0)),

@@ -57,6 +57,12 @@ export type Repair =
       admittedMs: number;
       deadlineMs: number;
       ttlS: number;
+      /**
+       * What the look saw in Redis before it read Postgres: the account's load epoch and the key's
+       * counters' generation ('' for none). Off the watched path the record goes back only if
+       * neither moved since (put-hold-record-5.lua).
+       */
+      seen: { epoch: string; generation: string };
     }
   /** A hold record's name put back in the account's index of records, which outlives it. */
   | { kind: 'indexHold'; index: string; holdId: string; ttlS: number }

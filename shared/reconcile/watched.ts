@@ -84,7 +84,7 @@ export async function watchedEvaluate(
     });
     await sleep(opts.inflightMs);
     const multi = conn.multi();
-    // Repairing only some things, a hold record goes back only beside a balance (put-hold-record-3.lua
+    // Repairing only some things, a hold record goes back only beside a balance (put-hold-record-5.lua
     // says why); a full repair writes the balance in the same step.
     const partial = (r: Repair) =>
       opts.only!.includes(r.kind) && (r.kind !== 'putHold' || redis.bal !== null);

@@ -13,7 +13,10 @@ export class AdmissionKeys {
   balance(accountId: string): string {
     return `${this.base(accountId)}:bal`;
   }
-  /** Child key state hash: st, exp, rpm, ld, lm, v (version), c (counters loaded). */
+  /**
+   * Child key state hash: st, exp, rpm, ld, lm, mk (its management key), v (version), c (the day
+   * its counters were loaded for), cg (how many times a load wrote them: put-hold-record-5.lua).
+   */
   childKey(accountId: string, keyId: string): string {
     return `${this.base(accountId)}:k:${keyId}`;
   }

@@ -21,7 +21,7 @@ const SCRIPTS = {
   // Scheduler leader lock and reconciliation repairs (shared/scheduler, shared/reconcile).
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
-  putHoldRecord: 'put-hold-record-3.lua',
+  putHoldRecord: 'put-hold-record-5.lua',
   pruneHeldRecords: 'prune-held-n.lua',
   // Idempotency-Key claims (shared/jobs/idempotency.ts).
   claim: 'claim-1.lua',

@@ -3,7 +3,11 @@ import { ManualClock } from '../../shared/clock.js';
 import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
+import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
+import { compareAccount } from '../../shared/reconcile/compare.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import { emptyIds, readRedisAccount } from '../../shared/reconcile/redis-state.js';
+import { readTruth, truthPeriod } from '../../shared/reconcile/truth.js';
 import { holdFor as hold } from '../helpers/admit.js';
 import { availability as availabilityOf } from '../helpers/books.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
@@ -72,6 +76,22 @@ async function slowWrite(f: KeyFixture, estimate: bigint) {
       await a.recorded;
     },
   };
+}
+
+/** What one look of reconciliation finds on `f`'s account (compare.ts), as the busy path gets it. */
+async function lookAt(f: KeyFixture, holdIds: string[]) {
+  const at = clock.now();
+  const ids = emptyIds();
+  ids.keys.add(f.key.id);
+  ids.mks.add(f.mkId);
+  for (const id of holdIds) ids.holds.add(id);
+  const period = { day: dayKey(at), month: monthKey(at) };
+  const redis = await readRedisAccount(env.ctx.redis, env.ctx.keys, f.accountId, ids, period);
+  const truth = (await readTruth(env.ctx, new Map([[f.accountId, ids]]), truthPeriod(at))).get(f.accountId)!;
+  return compareAccount(env.ctx, f.accountId, redis, truth, new Set(ids.holds), at, {
+    restore: true,
+    ...period,
+  });
 }
 
 /**
@@ -296,6 +316,42 @@ describe('loads, take-backs and repairs around a partial loss', () => {
     expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
     expect(await redisValue(dayCounter(f))).toBe(240n);
     await expectAgreement();
+  });
+
+  /** H (400) open, its record lost alone, and a busy account's last (spoiled) look: put it back. */
+  async function recordLostAndLookedAt() {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const h = await hold(env.ctx, f.key, 400n);
+    await env.ctx.redis.del(env.ctx.keys.hold(f.accountId, h.hold.id));
+    const findings = await lookAt(f, [h.hold.id]);
+    expect(findings.some((x) => x.repairs.some((r) => r.kind === 'putHold'))).toBe(true);
+    return { f, h, findings };
+  }
+
+  it('puts no record back off the watched path into values rebuilt since its look', async () => {
+    const { f, h, findings } = await recordLostAndLookedAt();
+    // H settles (its release finds no record: tight), then Redis loses the balance and the day
+    // counter and the next request reloads them from Postgres, H's charge counted.
+    await settleHolds(env.ctx, [post(h.hold.id)]);
+    await env.ctx.redis.del(balance(f), dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    expect(await restoreHoldRecords(env.ctx, findings)).toBe(0);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    // The month counter was not rebuilt: it stays tight by the 160 H's release could not give back
+    // (its record was lost), never loose, until the operator's --fix.
+    expect(await redisValue(monthCounter(f))).toBe(500n);
+    await runReconcile(env.ctx, { fix: true });
+    expect(await redisValue(monthCounter(f))).toBe(340n);
+    await expectAgreement();
+  });
+
+  it('still puts it back, and releases it, when nothing was rebuilt since the look', async () => {
+    const { f, h, findings } = await recordLostAndLookedAt();
+    await settleHolds(env.ctx, [post(h.hold.id)]); // tight by 160 until the record is back
+    expect(await restoreHoldRecords(env.ctx, findings)).toBe(1);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+    expect(await redisValue(dayCounter(f))).toBe(240n);
   });
 
   it('prunes from the index a name whose record expired unreleased', async () => {

@@ -206,8 +206,12 @@ describe('reconcile', () => {
     const k = env.ctx.keys;
     const day = k.day(f.accountId, f.key.id, dayKey(new Date()));
     const record = k.hold(f.accountId, id);
-    // Redis lost the hold's record; reconciliation read Postgres while the hold was open ...
+    // Redis lost the hold's record; reconciliation read Redis, then Postgres while the hold was open ...
     await env.ctx.redis.del(record);
+    const seen = {
+      epoch: (await env.ctx.redis.get(k.loadEpoch(f.accountId))) ?? '',
+      generation: (await env.ctx.redis.hget(k.childKey(f.accountId, f.key.id), 'cg')) ?? '',
+    };
     const lost: Finding = {
       kind: 'drift',
       check: 'redis_hold_records',
@@ -225,6 +229,7 @@ describe('reconcile', () => {
           admittedMs: Date.now(),
           deadlineMs: Date.now() + 600_000,
           ttlS: 3600,
+          seen,
         },
       ],
     };

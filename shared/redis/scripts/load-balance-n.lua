@@ -12,7 +12,7 @@
 -- part back only through its record. Without them, the reservations of requests in flight when
 -- Redis lost its data stayed taken from the balance and the counters after they settled, until a
 -- reconcile --fix. (A record is written only with the balance it belongs to: one written beside a
--- balance loaded later would give the same part back twice; put-hold-record-3.lua says the same.
+-- balance loaded later would give the same part back twice; put-hold-record-5.lua says the same.
 -- Nor beside counters a newer read loaded: a load writes its balance before its counters, and the
 -- epoch this moves turns away any counters write whose read came before these records.)
 -- And the records of holds the read saw resolved are marked (settledIn, hold-index.lua): the

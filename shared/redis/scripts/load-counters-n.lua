@@ -25,7 +25,12 @@ local function mark(from, to, flag)
 end
 local dayMarks = 4 + tonumber(ARGV[7])
 local function load(key, value, ttl, from, to, flag)
-  if redis.call('SET', key, value, 'NX', 'EX', ttl) then mark(from, to, flag) end
+  if redis.call('SET', key, value, 'NX', 'EX', ttl) then
+    mark(from, to, flag)
+    -- The counters' generation: a hold record put back from an older look checks it is unchanged
+    -- (put-hold-record-5.lua), as this value counts what that look did not see.
+    redis.call('HINCRBY', KEYS[1], 'cg', 1)
+  end
 end
 if ARGV[8] == '1' then load(KEYS[2], ARGV[1], ARGV[3], 5, dayMarks, 'xd') end
 if ARGV[9] == '1' then load(KEYS[3], ARGV[2], ARGV[4], dayMarks + 1, #KEYS, 'xm') end
