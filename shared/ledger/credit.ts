@@ -91,18 +91,20 @@ export const mayResendCredit = (at: Date, now: Date): boolean =>
 /**
  * After a credit committed in Postgres (a top-up, a referral payout), add it to the account's
  * available balance in Redis, once: `creditId` names it, so a resend of the command changes
- * nothing (credit-balance-2.lua). A no-op when Redis has not loaded the account, whose next load
- * then includes the credit.
+ * nothing (credit-balance-3.lua). A no-op when Redis has not loaded the account, whose next load
+ * then includes the credit. `resend`: the credit was sent before, or may have been (a replayed
+ * top-up, a retried settlement): without its marker, the balance is reloaded rather than added to.
  */
 export async function creditRedisBalance(
   ctx: Context,
   accountId: string,
   amount: bigint,
   creditId: string,
+  opts: { resend: boolean },
 ): Promise<void> {
   await ctx.scripts.run(
     'creditBalance',
     [ctx.keys.balance(accountId), ctx.keys.credit(accountId, creditId), ctx.keys.loadEpoch(accountId)],
-    [amount.toString(), MARKER_TTL_S],
+    [amount.toString(), MARKER_TTL_S, opts.resend ? 1 : 0],
   );
 }

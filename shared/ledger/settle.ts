@@ -128,7 +128,9 @@ async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<v
     .filter((d) => d.kind === 'referral')
     .flatMap((d) => d.legs.filter((l) => l.amount > 0n).map((l) => ({ ...l, ref: d.ref })));
   await Promise.all(
-    credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),
+    credits.map((c) =>
+      creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref), { resend: false }),
+    ),
   );
 }
 
@@ -153,7 +155,9 @@ async function creditAgain(ctx: Context, holdIds: string[]): Promise<void> {
   const since = new Date(ctx.clock.now().getTime() - CREDIT_RESEND_MS);
   const credits = await referralCreditsOfHolds(ctx.sql, holdIds, since);
   await Promise.all(
-    credits.map((c) => creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref))),
+    credits.map((c) =>
+      creditRedisBalance(ctx, c.account, c.amount, creditIdOf('referral', c.ref), { resend: true }),
+    ),
   );
 }
 

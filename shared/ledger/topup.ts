@@ -65,14 +65,19 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
         param: 'reference',
       });
     // The first try may have committed and then failed to reach Redis (its caller got an error
-    // and retried): send the credit again; its marker makes this a no-op if it did land.
+    // and retried): send the credit again; its marker makes this a no-op if it did land (without
+    // the marker, Redis reloads the balance: credit-balance-3.lua).
     // Judged by the clock now, not at the start: the transaction may have waited on a lock.
     if (mayResendCredit(entry.created_at, ctx.clock.now()))
-      await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference));
+      await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference), {
+        resend: true,
+      });
     return { entry, created: false };
   }
   // Admission keeps the available balance in Redis; add the credit there too (a no-op when Redis
   // has not loaded this account, which then loads a balance that already includes it).
-  await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference));
+  await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference), {
+    resend: false,
+  });
   return { entry, created: true };
 }

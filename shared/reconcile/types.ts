@@ -68,7 +68,7 @@ export type Repair =
   | { kind: 'indexHold'; index: string; holdId: string; ttlS: number }
   /** A hold record deleted, and its name taken out of the account's index of records. */
   | { kind: 'delHold'; key: string; index: string; holdId: string }
-  /** Mark a credit the repaired balance counts, unless marked already (credit-balance-2.lua's marker). */
+  /** Mark a credit the repaired balance counts, unless marked already (credit-balance-3.lua's marker). */
   | { kind: 'marker'; key: string; ttlS: number }
   /** Rebuild an RPM window that was absent when read (the WATCH keeps it so until EXEC). */
   | { kind: 'rpmWindow'; key: string; entries: RpmWindowEntry[] };

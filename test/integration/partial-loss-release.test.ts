@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
+import { creditIdOf } from '../../shared/ledger/credit.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { topup } from '../../shared/ledger/topup.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
 import { compareAccount } from '../../shared/reconcile/compare.js';
@@ -352,6 +354,20 @@ describe('loads, take-backs and repairs around a partial loss', () => {
     expect(await restoreHoldRecords(env.ctx, findings)).toBe(1);
     expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
     expect(await redisValue(dayCounter(f))).toBe(240n);
+  });
+
+  it('adds a replayed top-up whose marker Redis lost alone once: the balance is loaded again', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 1_000n });
+    await hold(env.ctx, f.key, 10n); // the balance loaded
+    await topup(env.ctx, { accountId: f.accountId, amount: 500n, reference: 'pay-marker' });
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 1_490n, postgres: 1_490n });
+    await env.ctx.redis.del(env.ctx.keys.credit(f.accountId, creditIdOf('topup', 'pay-marker')));
+    const again = await topup(env.ctx, { accountId: f.accountId, amount: 500n, reference: 'pay-marker' });
+    expect(again.created).toBe(false);
+    // Not added a second time (it was: 1,990): the balance is left for the next request to load.
+    expect(await env.ctx.redis.exists(balance(f))).toBe(0);
+    await hold(env.ctx, f.key, 10n);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 1_480n, postgres: 1_480n });
   });
 
   it('prunes from the index a name whose record expired unreleased', async () => {
