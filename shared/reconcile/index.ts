@@ -15,7 +15,8 @@ export interface ReconcileOptions {
    * traffic, whatever else moves. The counters and the balance already count an open hold; its
    * record only lets its settlement give back what it did not charge. Key states Redis holds an
    * older version of (a change whose publish failed after its commit) are brought up to date too:
-   * also right whatever moves, and a deleted key must stop. @default false
+   * also right whatever moves, and a deleted key must stop; and records their account's index does
+   * not name are named in it again (held-records.ts). @default false
    */
   restoreHoldRecords?: boolean;
   /**
