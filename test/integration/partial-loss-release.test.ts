@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
 import { creditIdOf } from '../../shared/ledger/credit.js';
+import { toHoldTerms } from '../../shared/ledger/hold-terms.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
@@ -368,6 +369,39 @@ describe('loads, take-backs and repairs around a partial loss', () => {
     expect(await env.ctx.redis.exists(balance(f))).toBe(0);
     await hold(env.ctx, f.key, 10n);
     expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 1_480n, postgres: 1_480n });
+  });
+
+  it('--fix counts a record made after its scan, whose hold has no row yet, as the reservation it is', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await hold(env.ctx, f.key, 10n).then((a) =>
+      settleHolds(env.ctx, [{ holdId: a.hold.id, outcome: 'void' }]),
+    );
+    // Right after reconcile's scan, a sync chat is admitted and its background write fails (a
+    // Postgres blip): it is served, and its settlement writes the hold from its terms.
+    let served: Awaited<ReturnType<typeof hold>> | undefined;
+    const redis = new Proxy(env.ctx.redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'scan') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const page = await value.apply(target, args);
+          served ??= await hold(env.ctx, f.key, 400n, {
+            background: true,
+            write: async () => {
+              throw new Error('connection reset');
+            },
+          });
+          await served.recorded.catch(() => {});
+          return page;
+        };
+      },
+    });
+    await runReconcile({ ...env.ctx, redis }, { fix: true });
+    expect(await redisValue(dayCounter(f))).toBe(400n); // its reservation, kept
+    await settleHolds(env.ctx, [{ ...post(served!.hold.id), unrecorded: toHoldTerms(served!.hold) }]);
+    expect(await redisValue(dayCounter(f))).toBe(240n);
+    expect(await outcome(hold(env.ctx, f.key, 500n))).toBe('child_key_limit');
   });
 
   it('prunes from the index a name whose record expired unreleased', async () => {
