@@ -3,7 +3,12 @@ import type { HoldRow } from '../db/queries/holds.js';
 import { resolvedHoldsAmong } from '../db/queries/reconcile-admission.js';
 import { groupBy } from '../group-by.js';
 
-type Released = { hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>; charged: bigint };
+type Released = {
+  hold: Pick<HoldRow, 'id' | 'account_id' | 'child_key_id' | 'period_day'>;
+  charged: bigint;
+  /** Settlement wrote the hold from its terms: Postgres never had it open (release-holds-n.lua). */
+  unwritten?: boolean;
+};
 
 /**
  * After holds resolved in Postgres, return the unused part of each reservation to the Redis
@@ -31,7 +36,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
       return ctx.scripts.run(
         'releaseHolds',
         keys,
-        list.flatMap((i) => [i.charged.toString(), i.hold.id]),
+        list.flatMap((i) => [i.charged.toString(), i.hold.id, i.unwritten ? 1 : 0]),
       );
     }),
   );
@@ -49,12 +54,14 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
 export async function releaseIfSettled(
   ctx: Context,
   holdIds: string[],
+  /** Those settlement wrote from their terms (Released.unwritten). */
+  unwritten: ReadonlySet<string> = new Set(),
 ): Promise<{ settled: string[]; released: number }> {
   if (holdIds.length === 0) return { settled: [], released: 0 };
   const settled = await resolvedHoldsAmong(ctx.sql, holdIds);
   const released = await releaseHoldsInRedis(
     ctx,
-    settled.map((h) => ({ hold: h, charged: h.charged })),
+    settled.map((h) => ({ hold: h, charged: h.charged, unwritten: unwritten.has(h.id) })),
   );
   return { settled: settled.map((h) => h.id), released };
 }

@@ -104,9 +104,10 @@ export async function settleHolds(
   });
 
   const { plan: resolved, drafts } = committed;
+  const unwritten = new Set(unrecorded.map((h) => h.id));
   await releaseHoldsInRedis(
     ctx,
-    resolved.map((p) => ({ hold: p.hold, charged: p.charge })),
+    resolved.map((p) => ({ hold: p.hold, charged: p.charge, unwritten: unwritten.has(p.hold.id) })),
   );
   await creditReferrers(ctx, drafts);
   const done = new Map(resolved.map((p) => [p.hold.id, p]));
@@ -114,6 +115,7 @@ export async function settleHolds(
   await redoSettledInRedis(
     ctx,
     items.map((i) => i.holdId).filter((id) => !done.has(id)),
+    unwritten,
   );
   return items.map((i) => {
     const p = done.get(i.holdId);
@@ -142,8 +144,13 @@ async function creditReferrers(ctx: Context, drafts: TransferDraft[]): Promise<v
  * a retried message's holds, the scheduled reconciliation check for records Redis still has of
  * resolved holds. Returns how many hold records it released.
  */
-export async function redoSettledInRedis(ctx: Context, holdIds: string[]): Promise<number> {
-  const { settled, released } = await releaseIfSettled(ctx, holdIds);
+export async function redoSettledInRedis(
+  ctx: Context,
+  holdIds: string[],
+  /** Those whose message carried their terms (Released.unwritten, release.ts). */
+  unwritten: ReadonlySet<string> = new Set(),
+): Promise<number> {
+  const { settled, released } = await releaseIfSettled(ctx, holdIds, unwritten);
   await creditAgain(ctx, settled);
   return released;
 }

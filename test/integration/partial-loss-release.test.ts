@@ -404,6 +404,32 @@ describe('loads, take-backs and repairs around a partial loss', () => {
     expect(await outcome(hold(env.ctx, f.key, 500n))).toBe('child_key_limit');
   });
 
+  for (const loss of ['the whole account (a Redis restart)', 'its record, the day counter and the balance'])
+    it(`charges a served request whose hold write failed into Redis after losing ${loss}`, async () => {
+      const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+      // A sync chat whose background write failed (a Postgres blip): served anyway, its settlement
+      // writes the hold from its terms (settleServed), so Postgres never has it open.
+      const served = await hold(env.ctx, f.key, 400n, {
+        background: true,
+        write: async () => {
+          throw new Error('connection reset');
+        },
+      });
+      await served.recorded.catch(() => {});
+      const k = env.ctx.keys;
+      if (loss.startsWith('the whole')) {
+        const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${f.accountId}}*`);
+        await env.ctx.redis.del(...keys);
+      } else await env.ctx.redis.del(k.hold(f.accountId, served.hold.id), dayCounter(f), balance(f));
+      await hold(env.ctx, f.key, 100n); // reloads: Postgres has no row for it, no record names it
+      await settleHolds(env.ctx, [{ ...post(served.hold.id), unrecorded: toHoldTerms(served.hold) }]);
+      // 240 charged + 100 held: the next 400 is over the 500 (Redis said 100 before).
+      expect(await outcome(hold(env.ctx, f.key, 400n))).toBe('child_key_limit');
+      expect(await redisValue(dayCounter(f))).toBe(340n);
+      expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
+      await expectAgreement();
+    });
+
   it('prunes from the index a name whose record expired unreleased', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });
     const a = await hold(env.ctx, f.key, 400n);

@@ -7,9 +7,15 @@
 -- after a Redis restart the records are gone too, and the load's read may still count the hold open.
 -- A value a load rebuilt from a read that already saw the hold resolved is skipped too: the record
 -- says so (its `x` flags, hold-index.lua), and giving the unused part back to it would free it twice.
+-- A hold settlement wrote from its terms (its admission's write failed: `unwritten` '1') was never
+-- open in Postgres, so a value a load rebuilt before the settlement committed has neither its
+-- reservation nor its charge. With its record, that is marked or counted like any other (the load
+-- counted the record's amount in); without it (Redis lost the record too), nothing says which
+-- values have what: the balance and the hold's counters are taken away, for the next admission to
+-- load from Postgres, which has the charge.
 -- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
 --       per hold: hold record, day counter, month counter
--- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id
+-- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id, unwritten ('1' or '0')
 
 -- Amounts are exact decimals (decimal.lua, prepended).
 local balanceExists = redis.call('EXISTS', KEYS[1]) == 1
@@ -17,9 +23,10 @@ local skipped = not balanceExists
 -- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
-for i = 1, #ARGV / 2 do
+for i = 1, #ARGV / 3 do
   local base = 4 + (i - 1) * 3
-  redis.call('SREM', KEYS[3], ARGV[i * 2])
+  local charged, holdId, unwritten = ARGV[i * 3 - 2], ARGV[i * 3 - 1], ARGV[i * 3]
+  redis.call('SREM', KEYS[3], holdId)
   -- The reservation, and which values a load rebuilt from a read that saw the hold resolved.
   local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
   -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
@@ -36,7 +43,7 @@ for i = 1, #ARGV / 2 do
     local toBalance = not rec[2]
     redis.call('DEL', KEYS[base])
     local ah, al = limbs(amt)
-    local ch, cl = limbs(ARGV[i * 2 - 1])
+    local ch, cl = limbs(charged)
     if greater(ah, al, ch, cl) then
       -- The balance falls by what was charged; the reservation, already taken from it, comes back.
       local rh, rl = minus(ah, al, ch, cl)
@@ -48,6 +55,10 @@ for i = 1, #ARGV / 2 do
       overH, overL = plus(overH, overL, minus(ch, cl, ah, al))
     end
     released = released + 1
+  elseif unwritten == '1' then
+    redis.call('DEL', KEYS[1], KEYS[base + 1], KEYS[base + 2])
+    balanceExists = false
+    skipped = true
   end
 end
 if skipped then moveLoadEpoch(KEYS[2]) end
