@@ -72,12 +72,14 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
   // records are read after the epoch too: one released since moved it.
   for (let attempt = 1; ; attempt++) {
     const epoch = await readLoadEpoch(ctx, key.account_id);
+    // And the key's counters' generation: another load's counters write since refuses this one's.
+    const generation = (await ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'cg')) ?? '';
     const records = recordsMatter ? await readHeldRecords(ctx, key.account_id) : [];
     const snap = await read(records.map((r) => r.id));
     if (!snap) return false;
     if (attempt === 1) countStateLoad();
     const held = recordsMatter ? sortHeld(records, snap.held, key.id, today) : NOTHING_HELD;
-    if (await writeAdmissionState(ctx, snap, held, at, epoch, missing)) return true;
+    if (await writeAdmissionState(ctx, snap, held, at, { epoch, generation }, missing)) return true;
     if (attempt === LOAD_ATTEMPTS) {
       // Under a stream of releases to an account Redis lost, every read may miss one: the state
       // is left out, and the request's script asks for a load again (runWithKeyState).
@@ -111,9 +113,11 @@ async function writeAdmissionState(
   snap: AdmissionSnapshot,
   held: HeldSorted,
   at: Date,
-  epoch: string,
+  /** The account's load epoch and the key's counters' generation, read before the snapshot. */
+  read: { epoch: string; generation: string },
   missing: Readonly<{ balance: boolean; day: boolean; month: boolean }>,
 ): Promise<boolean> {
+  const { epoch } = read;
   const { key } = snap;
   await publishChildKeyState(ctx, key);
   await publishManagementKeyState(ctx, snap.mk);
@@ -154,6 +158,7 @@ async function writeAdmissionState(
       held.settled.day.length,
       missing.day ? 1 : 0,
       missing.month ? 1 : 0,
+      read.generation,
     ],
   );
   return loadOutcome(counters) !== 'stale';

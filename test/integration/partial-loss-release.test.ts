@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
+import { closeContext, createContext } from '../../shared/context.js';
 import { insertHold, type NewHold } from '../../shared/db/queries/holds.js';
 import { creditIdOf } from '../../shared/ledger/credit.js';
 import { toHoldTerms } from '../../shared/ledger/hold-terms.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
+import { createLogger } from '../../shared/logger.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
 import { compareAccount } from '../../shared/reconcile/compare.js';
@@ -429,6 +431,32 @@ describe('loads, take-backs and repairs around a partial loss', () => {
       expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
       await expectAgreement();
     });
+
+  it('refuses a counters load whose read predates another process’s load of the same counter (chaos6)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitMonthly: 1_000n });
+    const first = await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [
+      { holdId: first.hold.id, outcome: 'post', promptTokens: 5, completionTokens: 5 },
+    ]);
+    await env.ctx.redis.del(monthCounter(f)); // lost alone
+    const apiB = createContext(env.config, { clock, logger: createLogger('silent', 'test') });
+    try {
+      let once = false;
+      // Api A's load has read Postgres (100) and is slow to write; meanwhile api B loads the counter
+      // itself and admits 617 on it, and Redis loses the counter again.
+      const paused = withScriptHook(env.ctx, async (name) => {
+        if (name !== 'loadCounters' || once) return;
+        once = true;
+        await hold(apiB, f.key, 617n);
+        await env.ctx.redis.del(monthCounter(f));
+      });
+      await hold(paused, f.key, 50n);
+      expect(await redisValue(monthCounter(f))).toBe(767n); // read again, not A's 100 + 50
+      expect(await outcome(hold(env.ctx, f.key, 800n))).toBe('child_key_limit');
+    } finally {
+      await closeContext(apiB);
+    }
+  });
 
   it('prunes from the index a name whose record expired unreleased', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });

@@ -13,11 +13,15 @@
 -- ARGV: 1 day used, 2 month used, 3 day ttl (s), 4 month ttl (s), 5 the epoch before the read,
 --       6 the day key (YYYYMMDD) the counters are of, which `c` then names (admit-8.lua), 7 how
 --       many records go with the day counter, 8 and 9 whether the day and the month counter may be
---       written ('1': they were missing when the load began; one lost since is the next load's)
+--       written ('1': they were missing when the load began; one lost since is the next load's),
+--       10 the key's counters' generation (`cg`) read before the read
 if redis.call('HGET', KEYS[1], 'c') == ARGV[6] and redis.call('EXISTS', KEYS[2], KEYS[3]) == 2 then
   return 0
 end
 if (redis.call('GET', KEYS[4]) or '') ~= ARGV[5] then return -1 end
+-- Another load wrote this key's counters since this one's read (ARGV[10], their generation then):
+-- admissions counted since in a counter Redis lost again meanwhile are not in this read.
+if (redis.call('HGET', KEYS[1], 'cg') or '') ~= ARGV[10] then return -1 end
 local function mark(from, to, flag)
   for i = from, to do
     if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], flag, '1') end
