@@ -71,9 +71,11 @@ export async function loadAdmissionState(ctx: Context, key: LoadKey, at: Date): 
   // and reached Redis before the write would be in neither. Then Postgres is read again. The hold
   // records are read after the epoch too: one released since moved it.
   for (let attempt = 1; ; attempt++) {
-    const epoch = await readLoadEpoch(ctx, key.account_id);
-    // And the key's counters' generation: another load's counters write since refuses this one's.
-    const generation = (await ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'cg')) ?? '';
+    // With the key's counters' generation: another load's counters write since refuses this one's.
+    const [epoch, generation] = await Promise.all([
+      readLoadEpoch(ctx, key.account_id),
+      ctx.redis.hget(ctx.keys.childKey(key.account_id, key.id), 'cg').then((g) => g ?? ''),
+    ]);
     const records = recordsMatter ? await readHeldRecords(ctx, key.account_id) : [];
     const snap = await read(records.map((r) => r.id));
     if (!snap) return false;
