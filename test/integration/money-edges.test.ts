@@ -1,31 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/clock.js';
+import { describe, expect, it } from 'vitest';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { holdFor as hold } from '../helpers/admit.js';
 import { availability as availabilityOf } from '../helpers/books.js';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
+import { partialLossWorld } from '../helpers/partial-loss.js';
 import { outcome } from '../helpers/scheduler.js';
 import { failingOnce, racingOnce, withScriptHook } from '../helpers/script-hooks.js';
 
-const clock = new ManualClock('2026-11-26T12:00:00.000Z');
-let env: TestEnv;
-beforeAll(async () => {
-  env = await createTestEnv({ clock });
-});
-afterAll(async () => {
-  await env?.close();
-});
+const env = partialLossWorld();
+const { flushAccount } = env;
 
 /** Redis available vs Postgres (balance − open holds). */
 const availability = (accountId: string) => availabilityOf(env.ctx, accountId);
-
-async function flushAccount(accountId: string) {
-  const keys = await env.ctx.redis.keys(`${env.config.REDIS_PREFIX}:{a:${accountId}}*`);
-  if (keys.length) await env.ctx.redis.del(...keys);
-}
 
 /**
  * The money path under races and failures between its Postgres and Redis halves (found in review).

@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { toHoldTerms } from '../../shared/ledger/hold-terms.js';
+import { settleHolds } from '../../shared/ledger/settle.js';
+import { dayKey, monthKey } from '../../shared/periods.js';
+import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
+import { compareAccount } from '../../shared/reconcile/compare.js';
+import { runReconcile } from '../../shared/reconcile/index.js';
+import { emptyIds, readRedisAccount } from '../../shared/reconcile/redis-state.js';
+import { readTruth, truthPeriod } from '../../shared/reconcile/truth.js';
+import { holdFor as hold } from '../helpers/admit.js';
+import { availability as availabilityOf } from '../helpers/books.js';
+import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
+import { partialLossWorld } from '../helpers/partial-loss.js';
+import { outcome } from '../helpers/scheduler.js';
+import { failingOnce } from '../helpers/script-hooks.js';
+
+const env = partialLossWorld();
+const {
+  clock,
+  post,
+  dayCounter,
+  monthCounter,
+  balance,
+  redisValue,
+  expectAgreement,
+  settledButNotReleased,
+  retry,
+  slowWrite,
+} = env;
+
+/** What one look of reconciliation finds on `f`'s account (compare.ts), as the busy path gets it. */
+async function lookAt(f: KeyFixture, holdIds: string[]) {
+  const at = clock.now();
+  const ids = emptyIds();
+  ids.keys.add(f.key.id);
+  ids.mks.add(f.mkId);
+  for (const id of holdIds) ids.holds.add(id);
+  const period = { day: dayKey(at), month: monthKey(at) };
+  const redis = await readRedisAccount(env.ctx.redis, env.ctx.keys, f.accountId, ids, period);
+  const truth = (await readTruth(env.ctx, new Map([[f.accountId, ids]]), truthPeriod(at))).get(f.accountId)!;
+  return compareAccount(env.ctx, f.accountId, redis, truth, new Set(ids.holds), at, {
+    restore: true,
+    ...period,
+  });
+}
+
+/** The index of hold records is what lets a load find them: one Redis lost on its own is rebuilt. */
+describe('the index of hold records', () => {
+  it('is put back by reconciliation when Redis lost it alone, and a late release then stays right', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const a = await hold(env.ctx, f.key, 400n);
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    await env.ctx.redis.del(index);
+
+    const report = await runReconcile(env.ctx, {});
+    expect(report.drift.map((d) => d.message)).toContain(
+      "hold record missing from its account's index of records",
+    );
+    // The scheduled check's restore-only repairs mend it (safe under live traffic).
+    await runReconcile(env.ctx, { restoreHoldRecords: true });
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    expect(await env.ctx.redis.ttl(index)).toBeGreaterThan(3600);
+
+    // With it back, the late-release case holds: settled, released late, the day counter lost between.
+    await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [post(a.hold.id)])).rejects.toThrow();
+    await env.ctx.redis.del(dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    await settleHolds(env.ctx, [post(a.hold.id)]);
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    await expectAgreement();
+    // Each release took its name out of the index; the open hold's remains.
+    expect((await env.ctx.redis.smembers(index)).length).toBe(1);
+  });
+});
+
+/** Found by review (money4, money5, chaos6): reconcile's repairs, and the index, around a partial loss. */
+describe('reconcile around a partial loss', () => {
+  it('puts a settled hold’s record whose release is to come back in a lost index too', async () => {
+    const { f, a } = await settledButNotReleased({ limitDaily: 500n });
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    await env.ctx.redis.del(index);
+    await runReconcile(env.ctx, { restoreHoldRecords: true }); // the scheduled check's repairs
+    expect(await env.ctx.redis.smembers(index)).toEqual([a.hold.id]);
+    await env.ctx.redis.del(dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    await retry(a.hold.id);
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    await expectAgreement();
+  });
+
+  it('--fix restores a lost balance and a lost key state with the holds not written yet counted', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const slow = await slowWrite(f, 400n);
+    await env.ctx.redis.del(balance(f), env.ctx.keys.childKey(f.accountId, f.key.id));
+    await runReconcile(env.ctx, { fix: true });
+    expect(await redisValue(balance(f))).toBe(9_600n);
+    expect(await redisValue(dayCounter(f))).toBe(400n);
+    await slow.land();
+    await settleHolds(env.ctx, [post(slow.a.hold.id)]);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+    expect(await redisValue(dayCounter(f))).toBe(240n);
+    await expectAgreement();
+  });
+
+  /** H (400) open, its record lost alone, and a busy account's last (spoiled) look: put it back. */
+  async function recordLostAndLookedAt() {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const h = await hold(env.ctx, f.key, 400n);
+    await env.ctx.redis.del(env.ctx.keys.hold(f.accountId, h.hold.id));
+    const findings = await lookAt(f, [h.hold.id]);
+    expect(findings.some((x) => x.repairs.some((r) => r.kind === 'putHold'))).toBe(true);
+    return { f, h, findings };
+  }
+
+  it('puts no record back off the watched path into values rebuilt since its look', async () => {
+    const { f, h, findings } = await recordLostAndLookedAt();
+    // H settles (its release finds no record: tight), then Redis loses the balance and the day
+    // counter and the next request reloads them from Postgres, H's charge counted.
+    await settleHolds(env.ctx, [post(h.hold.id)]);
+    await env.ctx.redis.del(balance(f), dayCounter(f));
+    await hold(env.ctx, f.key, 100n);
+    expect(await restoreHoldRecords(env.ctx, findings)).toBe(0);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
+    expect(await redisValue(dayCounter(f))).toBe(340n);
+    // The month counter was not rebuilt: it stays tight by the 160 H's release could not give back
+    // (its record was lost), never loose, until the operator's --fix.
+    expect(await redisValue(monthCounter(f))).toBe(500n);
+    await runReconcile(env.ctx, { fix: true });
+    expect(await redisValue(monthCounter(f))).toBe(340n);
+    await expectAgreement();
+  });
+
+  it('still puts it back, and releases it, when nothing was rebuilt since the look', async () => {
+    const { f, h, findings } = await recordLostAndLookedAt();
+    await settleHolds(env.ctx, [post(h.hold.id)]); // tight by 160 until the record is back
+    expect(await restoreHoldRecords(env.ctx, findings)).toBe(1);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+    expect(await redisValue(dayCounter(f))).toBe(240n);
+  });
+
+  it('--fix counts a record made after its scan, whose hold has no row yet, as the reservation it is', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await hold(env.ctx, f.key, 10n).then((a) =>
+      settleHolds(env.ctx, [{ holdId: a.hold.id, outcome: 'void' }]),
+    );
+    // Right after reconcile's scan, a sync chat is admitted and its background write fails (a
+    // Postgres blip): it is served, and its settlement writes the hold from its terms.
+    let served: Awaited<ReturnType<typeof hold>> | undefined;
+    const redis = new Proxy(env.ctx.redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'scan') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const page = await value.apply(target, args);
+          served ??= await hold(env.ctx, f.key, 400n, {
+            background: true,
+            write: async () => {
+              throw new Error('connection reset');
+            },
+          });
+          await served.recorded.catch(() => {});
+          return page;
+        };
+      },
+    });
+    await runReconcile({ ...env.ctx, redis }, { fix: true });
+    expect(await redisValue(dayCounter(f))).toBe(400n); // its reservation, kept
+    await settleHolds(env.ctx, [{ ...post(served!.hold.id), unrecorded: toHoldTerms(served!.hold) }]);
+    expect(await redisValue(dayCounter(f))).toBe(240n);
+    expect(await outcome(hold(env.ctx, f.key, 500n))).toBe('child_key_limit');
+  });
+
+  it('prunes from the index a name whose record expired unreleased', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(env.ctx, f.key, 400n);
+    const index = env.ctx.keys.heldRecords(f.accountId);
+    await env.ctx.redis.del(env.ctx.keys.hold(f.accountId, a.hold.id)); // as its TTL would
+    await env.ctx.redis.del(balance(f));
+    const b = await hold(env.ctx, f.key, 100n); // the load reads the index
+    expect((await env.ctx.redis.smembers(index)).sort()).toEqual([a.hold.id, b.hold.id].sort());
+    // a's record came back with the balance (its hold is open): its name stays, rightly.
+    expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, a.hold.id))).toBe(1);
+    await settleHolds(env.ctx, [post(a.hold.id), post(b.hold.id)]);
+    await env.ctx.redis.sadd(index, 'hold_gone'); // a name left behind by an expired record
+    await env.ctx.redis.del(balance(f));
+    await hold(env.ctx, f.key, 10n);
+    expect(await env.ctx.redis.sismember(index, 'hold_gone')).toBe(0);
+  });
+});
