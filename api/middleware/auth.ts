@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { countAdminAttempt } from '../../shared/accounts/login-throttle.js';
+import { countAdminAttempt } from '../../shared/accounts/attempt-throttle.js';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
 import { adminTokenOf, bearerToken, secretMatcher } from '../../shared/bearer.js';

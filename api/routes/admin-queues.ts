@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type Request, type RequestHandler, Router } from 'express';
-import { countAdminAttempt } from '../../shared/accounts/login-throttle.js';
+import { countAdminAttempt } from '../../shared/accounts/attempt-throttle.js';
 import { adminTokenOf, secretMatcher } from '../../shared/bearer.js';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';

@@ -3,7 +3,7 @@ import { findAccountCredentials } from '../db/queries/accounts.js';
 import { ApiError } from '../errors.js';
 import { signSession } from '../jwt.js';
 import { burnPasswordCheck, verifyPassword } from '../password.js';
-import { clearLoginAttempts, countLoginAttempt } from './login-throttle.js';
+import { clearLoginAttempts, countLoginAttempt } from './attempt-throttle.js';
 
 export interface LoginInput {
   /** Already normalised (trimmed, lower case). */

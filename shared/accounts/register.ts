@@ -6,7 +6,7 @@ import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { loadRedisBalance } from '../ledger/credit.js';
 import { hashPassword } from '../password.js';
-import { countRegistration } from './login-throttle.js';
+import { countRegistration } from './attempt-throttle.js';
 
 /** Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or retyped survives. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clearLoginAttempts } from '../../shared/accounts/login-throttle.js';
+import { clearLoginAttempts } from '../../shared/accounts/attempt-throttle.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 
