@@ -32,6 +32,7 @@ export type DispatchResult =
   | 'busy'
   | 'expired'
   | 'cancelling'
+  | 'not running'
   | { dispatched: number; retryAfterMs: number | null };
 
 type Deps = { upstream: Upstream; queues: Queues };
@@ -54,7 +55,9 @@ export async function dispatchBatch(
     const batch = await lockBatch(tx, batchId, { skipLocked: true });
     if (!batch) return 'busy'; // (or no such batch: the retry then finds nothing to do)
     if (batch.status === 'cancelling') return 'cancelling';
-    if (batch.status !== 'in_progress') return { dispatched: 0, retryAfterMs: null };
+    // Validating, finalizing or ended: nothing to dispatch, and no progress to log (a line logged
+    // after 'batch ended' would say it is still moving).
+    if (batch.status !== 'in_progress') return 'not running';
     if (ctx.clock.now() >= batch.expires_at) return 'expired';
     const progress = await lineProgress(tx, batchId);
     const slots = maxInFlight - progress.live;
@@ -77,6 +80,10 @@ export async function dispatchBatch(
     // its two steps): nothing else would end them before the window closes, a day later. Any run
     // finishes it, the reconciliation's trigger included.
     await endBatch(ctx, deps.queues, batchId, 'cancelled', async () => {});
+    await finalizeIfIdle(ctx, deps.queues, batchId);
+    return result;
+  }
+  if (result === 'not running') {
     await finalizeIfIdle(ctx, deps.queues, batchId);
     return result;
   }

@@ -16,7 +16,7 @@ const lastLogged = new Map<string, number>();
 export async function logBatchProgress(ctx: Context, batchId: string, dispatched: number): Promise<void> {
   const now = Date.now();
   const last = lastLogged.get(batchId);
-  if (last !== undefined && now - last < PROGRESS_EVERY_MS) return;
+  if (last !== undefined && (last === Number.POSITIVE_INFINITY || now - last < PROGRESS_EVERY_MS)) return;
   if (lastLogged.size >= REMEMBERED) lastLogged.clear();
   lastLogged.set(batchId, now);
   // A log line never fails the dispatcher run it reports on (its finalize would wait a run).
@@ -33,7 +33,9 @@ export async function logBatchProgress(ctx: Context, batchId: string, dispatched
 
 /** A batch reached its final status: what it did and how long it took. */
 export function logBatchEnded(ctx: Context, batch: BatchRow): void {
-  lastLogged.delete(batch.id);
+  // Remembered as never again (not forgotten): a dispatcher run that read the batch running just
+  // before it ended would otherwise log its progress after this line.
+  lastLogged.set(batch.id, Number.POSITIVE_INFINITY);
   const ms = ctx.clock.now().getTime() - batch.created_at.getTime();
   ctx.logger.info(
     {

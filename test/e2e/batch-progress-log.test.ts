@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { logBatchProgress } from '../../shared/batches/progress-log.js';
 import { startBatch } from '../helpers/batches.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
@@ -31,5 +32,17 @@ describe('a batch in the logs', () => {
     expect(of('batch ended')).toMatchObject([
       { status: 'completed', total: 6, completed: 6, failed: 0, seconds: expect.any(Number) },
     ]);
+  });
+
+  it('says nothing of its progress once it ended, even from a run that read it running', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const batchId = await startBatch(stack.server.url, c.childKey, 1);
+    await waitFor('batch ended in the log', async () =>
+      lines.some((l) => l.msg === 'batch ended' && l.batchId === batchId),
+    );
+    // What a dispatcher run that locked the batch just before it was finalized does last.
+    await logBatchProgress(stack.env.ctx, batchId, 0);
+    const after = lines.slice(lines.findIndex((l) => l.msg === 'batch ended' && l.batchId === batchId));
+    expect(after.filter((l) => l.msg === 'batch progress' && l.batchId === batchId)).toEqual([]);
   });
 });
