@@ -8,7 +8,6 @@ import { compareAccount } from './compare.js';
 import { finishSettlements } from './finish-settlements.js';
 import { type AccountIds, readRedisAccount } from './redis-state.js';
 import { releaseOrphanRecords } from './release-orphans.js';
-import { queueRepairs } from './repair.js';
 import { buildScope, subset } from './scope.js';
 import { readTruth, truthPeriod } from './truth.js';
 import type { DriftItem, Finding, Repair } from './types.js';
@@ -58,9 +57,7 @@ async function firstLook(
  * the rest; never overwrites; with no balance, the load to come reads the hold's outcome itself,
  * and a record put back before it would give the rest back a second time); a
  * key state Redis holds an older version of is brought up to date through setKeyState, which
- * writes only a newer version (a deleted key on a busy account must stop too); a live record's
- * name goes back into its account's index (should the record be released meanwhile, the name left
- * behind names nothing, which a load passes over). The look may be old: a record goes back only if
+ * writes only a newer version (a deleted key on a busy account must stop too). The look may be old: a record goes back only if
  * neither the account's load epoch nor its key's counters' generation moved since the look read
  * Redis (put-hold-record-5.lua), so no value was rebuilt from a read that saw the hold settle. A
  * hold that settled since the look found no record to release through: it is released now, as on
@@ -72,11 +69,6 @@ export async function restoreHoldRecords(ctx: Context, findings: Finding[]): Pro
   for (const f of lone) {
     const r = f.repairs[0]!;
     if (r.kind === 'putHold') n += await putHoldBack(ctx, r);
-    if (r.kind === 'indexHold') {
-      const multi = ctx.redis.multi();
-      queueRepairs(multi, [f]);
-      if (await multi.exec()) n++;
-    }
     if (r.kind === 'newerState')
       n += Number(await ctx.scripts.run('setKeyState', [r.key], [r.version, ...r.fields]));
   }

@@ -81,9 +81,10 @@ const deadlineOf = (rec: Record<string, string>): Date | null =>
 
 /**
  * A record its account's index does not name (the index lost on its own, or the record written by
- * an api older than the index): a load rebuilding a value Redis lost would not see it, and its
- * release could give back twice (held-records.ts). Put back in the index, which is safe under live
- * traffic (a name whose record goes meanwhile names nothing, which a load passes over).
+ * an api older than the index): a load rebuilding a value Redis lost does not see it, so its release
+ * takes the values away to be loaded again (release-holds-n.lua). Named again only by `--fix`,
+ * which sets the values beside it in the same step: a value rebuilt before, unseen, would otherwise
+ * be given back to twice.
  */
 function unindexed(key: string, index: string, holdId: string, deadline: Date | null, at: Date): Finding {
   return {

@@ -15,8 +15,8 @@ export interface ReconcileOptions {
    * traffic, whatever else moves. The counters and the balance already count an open hold; its
    * record only lets its settlement give back what it did not charge. Key states Redis holds an
    * older version of (a change whose publish failed after its commit) are brought up to date too:
-   * also right whatever moves, and a deleted key must stop; and records their account's index does
-   * not name are named in it again (held-records.ts). @default false
+   * also right whatever moves, and a deleted key must stop. Records their account's index does not
+   * name are reported, not named again (compare-holds.ts says why). @default false
    */
   restoreHoldRecords?: boolean;
   /**
@@ -88,9 +88,11 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     ...((opts.releaseOrphans ?? fix) && opts.queues
       ? { releaseOrphans: { queues: opts.queues, asOf: opts.holdsAsOf ?? at } }
       : {}),
-    // What is right whatever live traffic does: an open hold's lost record, a live record's name
-    // its account's index lost, a key state Redis missed a newer version of (a deleted key must stop).
-    ...(restoreOnly ? { only: ['putHold' as const, 'indexHold' as const, 'newerState' as const] } : {}),
+    // What is right whatever live traffic does: an open hold's lost record, a key state Redis missed
+    // a newer version of (a deleted key must stop). Not a record's name its account's index lost: a
+    // value rebuilt since could not see the record, and its release, finding its name missing, takes
+    // the values away to be loaded again (release-holds-n.lua); named again, it would give back.
+    ...(restoreOnly ? { only: ['putHold' as const, 'newerState' as const] } : {}),
   });
   const queue = opts.queues
     ? await checkInferenceQueue(ctx, opts.queues, { fix: opts.requeueLost ?? fix, inflightMs })

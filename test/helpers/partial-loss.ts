@@ -5,6 +5,7 @@ import { settleHolds } from '../../shared/ledger/settle.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import { holdFor } from './admit.js';
+import { availability } from './books.js';
 import { createTestEnv, type TestEnv } from './context.js';
 import { createKeyFixture, type KeyFixture } from './fixtures.js';
 import { failingOnce } from './script-hooks.js';
@@ -64,6 +65,12 @@ export function partialLossWorld() {
     };
   }
 
+  const dayCounter = (f: KeyFixture) => ctx().keys.day(f.accountId, f.key.id, dayKey(clock.now()));
+  /** No drift between Redis and Postgres for anything reconcile compares (balance, counters, records). */
+  const expectAgreement = async () => {
+    expect((await runReconcile(ctx(), {})).drift).toEqual([]);
+  };
+
   return {
     clock,
     get ctx() {
@@ -73,13 +80,16 @@ export function partialLossWorld() {
       return env.config;
     },
     post,
-    dayCounter: (f: KeyFixture) => ctx().keys.day(f.accountId, f.key.id, dayKey(clock.now())),
+    dayCounter,
     monthCounter: (f: KeyFixture) => ctx().keys.month(f.accountId, f.key.id, monthKey(clock.now())),
     balance: (f: KeyFixture) => ctx().keys.balance(f.accountId),
     redisValue: async (key: string) => BigInt((await ctx().redis.get(key)) ?? '-1'),
-    /** No drift between Redis and Postgres for anything reconcile compares (balance, counters, records). */
-    expectAgreement: async () => {
-      expect((await runReconcile(ctx(), {})).drift).toEqual([]);
+    expectAgreement,
+    /** 240 charged and 100 held today of `f`'s 10,000, alike in Redis and Postgres, nothing adrift. */
+    expectCharged240Held100: async (f: KeyFixture) => {
+      expect(await ctx().redis.get(dayCounter(f))).toBe('340');
+      expect(await availability(ctx(), f.accountId)).toEqual({ redis: 9_660n, postgres: 9_660n });
+      await expectAgreement();
     },
     settledButNotReleased,
     /** Everything Redis has of the account gone at once (a restart without persistence). */

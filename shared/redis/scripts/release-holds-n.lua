@@ -13,6 +13,10 @@
 -- counted the record's amount in); without it (Redis lost the record too), nothing says which
 -- values have what: the balance and the hold's counters are taken away, for the next admission to
 -- load from Postgres, which has the charge.
+-- A record its account's index does not name (the index lost on its own, or expired in the minute
+-- before the record; or written by an api older than the index) is taken away the same way: a load
+-- rebuilding a value since could not see it to mark or count it, so giving back through it could
+-- free the reservation twice.
 -- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
 --       per hold: hold record, day counter, month counter
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id, unwritten ('1' or '0')
@@ -26,7 +30,7 @@ local released = 0
 for i = 1, #ARGV / 3 do
   local base = 4 + (i - 1) * 3
   local charged, holdId, unwritten = ARGV[i * 3 - 2], ARGV[i * 3 - 1], ARGV[i * 3]
-  redis.call('SREM', KEYS[3], holdId)
+  local indexed = redis.call('SREM', KEYS[3], holdId) == 1
   -- The reservation, and which values a load rebuilt from a read that saw the hold resolved.
   local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
   -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
@@ -39,7 +43,12 @@ for i = 1, #ARGV / 3 do
     end
   end
   local amt = rec[1]
-  if amt then
+  if amt and not indexed then
+    redis.call('DEL', KEYS[base], KEYS[1], KEYS[base + 1], KEYS[base + 2])
+    balanceExists = false
+    skipped = true
+    released = released + 1
+  elseif amt then
     local toBalance = not rec[2]
     redis.call('DEL', KEYS[base])
     local ah, al = limbs(amt)
