@@ -10,7 +10,7 @@ import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/b
 import { ApiError } from '../../shared/errors.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
-import { hiddenCursor, listPage } from '../list-page.js';
+import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 
@@ -53,17 +53,12 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
   r.get('/', async (req, res) => {
     const q = parse(listBatchesQuery, req.query);
     const key = res.locals.childKey;
-    // As /v1/files answers a cursor of another scope.
-    if (
-      await hiddenCursor(
-        q.after,
-        (id) => findBatch(ctx.sql, id),
-        (b) => visibleToKey(b, key),
-      )
-    ) {
-      res.json(listPage([], 0, q.limit));
-      return;
-    }
+    await refuseHiddenCursor(
+      q.after,
+      (id) => findBatch(ctx.sql, id),
+      (b) => visibleToKey(b, key),
+      'a batch this key can list',
+    );
     const rows = await listBatches(ctx.sql, {
       accountId: key.account_id,
       managementKeyId: key.management_key_id,

@@ -14,12 +14,13 @@ import {
 import { formatFile } from '../../shared/batches/format.js';
 import { uploadSpoolDir } from '../../shared/batches/upload-spool.js';
 import type { Context } from '../../shared/context.js';
-import { type FilePurpose, listFiles } from '../../shared/db/queries/files.js';
+import { type FilePurpose, findFile, listFiles } from '../../shared/db/queries/files.js';
 import { ApiError } from '../../shared/errors.js';
+import { visibleToKey } from '../../shared/jobs/visibility.js';
 import { unstorable } from '../../shared/json-body-check.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
 import { sendFileContent } from '../file-content.js';
-import { listPage } from '../list-page.js';
+import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 
 /**
@@ -178,6 +179,12 @@ export function v1FilesRouter(ctx: Context): Router {
       res.json(listPage([], 0, q.limit));
       return;
     }
+    await refuseHiddenCursor(
+      q.after,
+      (id) => findFile(ctx.sql, id),
+      (f) => visibleToKey(f, res.locals.childKey),
+      'a file this key can list',
+    );
     const rows = await listFiles(ctx.sql, {
       scope: { managementKeyId: res.locals.childKey.management_key_id },
       ...(purpose ? { purpose } : {}),

@@ -16,7 +16,7 @@ import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
-import { hiddenCursor, listPage } from '../list-page.js';
+import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
@@ -126,20 +126,16 @@ export function v1JobsRouter(ctx: Context, deps: { queues: Queues }): Router {
   const r = Router();
 
   // The jobs of the key's management key (API.md: visible to every child key of it), newest first,
-  // paged like /v1/batches. A cursor the key cannot see gives an empty page, as there.
+  // paged like /v1/batches (a cursor the key cannot list is a 400, as there).
   r.get('/', async (req, res) => {
     const q = parse(listKeyJobsQuery, req.query);
     const key: ChildKeyIdentity = res.locals.childKey;
-    if (
-      await hiddenCursor(
-        q.after,
-        (id) => findJob(ctx.sql, id),
-        (j) => listedForKey(j, key),
-      )
-    ) {
-      res.json(listPage([], 0, q.limit));
-      return;
-    }
+    await refuseHiddenCursor(
+      q.after,
+      (id) => findJob(ctx.sql, id),
+      (j) => listedForKey(j, key),
+      'a job this key can list',
+    );
     const rows = await listJobs(ctx.sql, {
       accountId: key.account_id,
       managementKeyId: key.management_key_id,

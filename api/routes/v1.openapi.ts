@@ -141,7 +141,12 @@ const list = (path: string, query: z.ZodObject, answer: Answer, summary: string)
     tags,
     summary,
     request: { query },
-    responses: { 200: answer },
+    responses: {
+      200: answer,
+      400: errorResponse(
+        'Invalid query (`param` names it), or an `after` that is none of the rows this key can list',
+      ),
+    },
   });
 
 list(

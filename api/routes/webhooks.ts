@@ -28,7 +28,7 @@ import {
 } from '../../shared/webhooks/secrets.js';
 import { changeEndpoint, deleteEndpoint } from '../../shared/webhooks/stop-endpoint.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
-import { hiddenCursor, listPage } from '../list-page.js';
+import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import {
@@ -206,8 +206,13 @@ export function webhooksRouter(ctx: Context): Router {
   ) {
     const q = parse(deliveriesQuery, query);
     const rows = await list({ limit: q.limit + 1, afterId: q.after });
-    if (rows.length === 0 && (await hiddenCursor(q.after, (id) => findDeliveryLog(ctx.sql, id), inLog)))
-      throw ApiError.invalid('after', 'after must be the id of a delivery in this log');
+    if (rows.length === 0)
+      await refuseHiddenCursor(
+        q.after,
+        (id) => findDeliveryLog(ctx.sql, id),
+        inLog,
+        'a delivery in this log',
+      );
     return listPage(await withAttempts(rows.slice(0, q.limit), toJson), rows.length, q.limit);
   }
 

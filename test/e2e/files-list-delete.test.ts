@@ -64,11 +64,13 @@ describe('listing and deleting files', () => {
     expect(unknownPurpose.status).toBe(400);
     expect(unknownPurpose.body.error.param).toBe('purpose');
 
-    // Another account's file as a cursor tells nothing (an empty page, as for a cursor past the end).
-    const foreign = await call(stack.server.url, 'GET', `/v1/files?after=${ids[2]}`, {
-      token: other.childKey,
-    });
-    expect(foreign.body).toMatchObject({ data: [], has_more: false });
+    // Another account's file as a cursor tells nothing: a 400, as an unknown id.
+    for (const after of [ids[2], 'file-unknown']) {
+      const foreign = await call(stack.server.url, 'GET', `/v1/files?after=${after}`, {
+        token: other.childKey,
+      });
+      expect([foreign.status, foreign.body.error.param]).toEqual([400, 'after']);
+    }
     const own = await call(stack.server.url, 'GET', '/v1/files', { token: other.childKey });
     expect(own.body.data).toHaveLength(1);
     const bad = await call(stack.server.url, 'GET', '/v1/files?limit=0', { token: c.childKey });

@@ -186,8 +186,12 @@ describe('async jobs', () => {
     expect(first.body.data[0]).toMatchObject({ object: 'job', key_id: c.childId });
     const rest = await list(c.childKey, `?limit=2&after=${ids[1]}`);
     expect([rest.body.data.map((j: { id: string }) => j.id), rest.body.has_more]).toEqual([[ids[0]], false]);
-    // Another management key's job is no cursor, and none of its jobs are listed here.
-    expect((await list(c.childKey, `?after=${theirs}`)).body.data).toEqual([]);
+    // Another management key's job is no cursor (a 400, as an unknown one), and none of its jobs
+    // are listed here.
+    for (const after of [theirs, 'job_unknown']) {
+      const refused = await list(c.childKey, `?after=${after}`);
+      expect([refused.status, refused.body.error.param]).toEqual([400, 'after']);
+    }
     expect((await list(two.childKey)).body.data.map((j: { id: string }) => j.id)).toEqual([theirs]);
     expect((await list(other.childKey)).body.data).toEqual([]);
     const bad = await list(c.childKey, '?status=pending');
