@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import type { Db } from '../../shared/db/client.js';
 import { ApiError } from '../../shared/errors.js';
-import { listPage } from '../list-page.js';
+import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
@@ -132,7 +132,7 @@ export function ownerListRouter<
 
 /**
  * An `after` that is not the account's lists nothing, which would read as the end of the list:
- * refuse it instead, a 400 naming it. Only an empty page needs the look-up, so paging costs no
+ * refuse it instead (refuseHiddenCursor). Only an empty page needs the look-up, so paging costs no
  * extra query.
  */
 export async function refuseForeignCursor(
@@ -142,8 +142,6 @@ export async function refuseForeignCursor(
   holds: string,
   find: (id: string) => Promise<{ account_id: string } | null>,
 ): Promise<void> {
-  if (after === undefined || page.length > 0) return;
-  const anchor = await find(after);
-  if (anchor?.account_id !== accountId)
-    throw ApiError.invalid('after', `after must be the id of one of your ${holds}`);
+  if (page.length === 0)
+    await refuseHiddenCursor(after, find, (row) => row.account_id === accountId, `one of your ${holds}`);
 }
