@@ -1,5 +1,6 @@
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
 import type { JobRow } from '../shared/db/queries/jobs.js';
+import type { SessionClaims } from '../shared/jwt.js';
 
 /** What middleware learns about a request, for the handlers after it. */
 declare global {
@@ -8,6 +9,8 @@ declare global {
       requestId: string;
       /** The account the request acts for (from a JWT or a key). */
       accountId: string;
+      /** Set when a session token authenticated the request. */
+      session?: SessionClaims;
       /** Set when a management key (`gm-`) authenticated the request. */
       managementKeyId?: string;
       /** Set on /v1 routes: the child key (`gc-`) that called. */

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 
 const ISSUER = 'gonka-gateway';
 
 export interface SessionClaims {
   accountId: string;
+  /** The session's id, by which logging out revokes it; absent in tokens signed before sessions had one. */
+  jti: string | null;
+  expiresAt: Date;
 }
 
 export async function signSession(secret: string, accountId: string, ttlSeconds: number): Promise<string> {
@@ -12,6 +16,7 @@ export async function signSession(secret: string, accountId: string, ttlSeconds:
     .setSubject(accountId)
     .setIssuer(ISSUER)
     .setIssuedAt()
+    .setJti(randomUUID())
     .setExpirationTime(`${ttlSeconds}s`)
     .sign(new TextEncoder().encode(secret));
 }
@@ -26,7 +31,12 @@ export async function verifySession(secret: string, token: string): Promise<Sess
       // say) would never stop working.
       requiredClaims: ['exp'],
     });
-    return payload.sub ? { accountId: payload.sub } : null;
+    if (!payload.sub) return null;
+    return {
+      accountId: payload.sub,
+      jti: typeof payload.jti === 'string' ? payload.jti : null,
+      expiresAt: new Date(payload.exp! * 1000),
+    };
   } catch (err) {
     if (err instanceof errors.JOSEError) return null;
     throw err;

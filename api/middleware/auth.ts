@@ -7,8 +7,9 @@ import type { Context } from '../../shared/context.js';
 import { findAccountById } from '../../shared/db/queries/accounts.js';
 import { findManagementKey } from '../../shared/db/queries/management-keys.js';
 import { touchManagementKey } from '../../shared/db/queries/management-keys-auth.js';
+import { isSessionRevoked } from '../../shared/db/queries/sessions.js';
 import { ApiError } from '../../shared/errors.js';
-import { verifySession } from '../../shared/jwt.js';
+import { type SessionClaims, verifySession } from '../../shared/jwt.js';
 import { noRoute } from './error-handler.js';
 
 const missing = () => new ApiError('authentication_error', 'Missing bearer token');
@@ -25,9 +26,12 @@ async function misplaced(ctx: Context, kind: KeyKind, token: string): Promise<Ap
 const existing = new Set<string>();
 const MAX_KNOWN = 100_000;
 
-async function ownerFromJwt(ctx: Context, token: string): Promise<string> {
+async function ownerFromJwt(ctx: Context, token: string): Promise<SessionClaims> {
   const claims = await verifySession(ctx.config.JWT_SECRET, token);
   if (!claims) throw new ApiError('authentication_error', 'Invalid or expired session token');
+  // Looked up on every request, not remembered: a logout stops its session everywhere at once.
+  if (claims.jti !== null && (await isSessionRevoked(ctx.sql, claims.jti)))
+    throw new ApiError('authentication_error', 'This session was logged out');
   // A valid signature over an account this database does not have (another environment sharing the
   // secret, a database restored from before it): no session, on every route alike.
   if (!existing.has(claims.accountId)) {
@@ -36,7 +40,7 @@ async function ownerFromJwt(ctx: Context, token: string): Promise<string> {
     if (existing.size >= MAX_KNOWN) existing.clear();
     existing.add(claims.accountId);
   }
-  return claims.accountId;
+  return claims;
 }
 
 /** Owner routes: a session JWT only. */
@@ -46,7 +50,9 @@ export function requireOwner(ctx: Context): RequestHandler {
     if (!token) throw missing();
     const kind = keyKindOf(token);
     if (kind) throw await misplaced(ctx, kind, token);
-    res.locals.accountId = await ownerFromJwt(ctx, token);
+    const session = await ownerFromJwt(ctx, token);
+    res.locals.accountId = session.accountId;
+    res.locals.session = session;
     next();
   };
 }
@@ -62,7 +68,9 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
     const kind = keyKindOf(token);
     if (kind === 'gc') throw await misplaced(ctx, kind, token);
     if (kind === null) {
-      res.locals.accountId = await ownerFromJwt(ctx, token);
+      const session = await ownerFromJwt(ctx, token);
+      res.locals.accountId = session.accountId;
+      res.locals.session = session;
       return next();
     }
     const mk = await liveManagementKey(ctx, token);

@@ -4,7 +4,9 @@ import { login } from '../../shared/accounts/login.js';
 import { registerAccount } from '../../shared/accounts/register.js';
 import { formatAccount } from '../../shared/accounts/view.js';
 import type { Context } from '../../shared/context.js';
+import { deleteExpiredRevocations, revokeSession } from '../../shared/db/queries/sessions.js';
 import { signSession } from '../../shared/jwt.js';
+import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
 import { accountResponse } from '../schemas/accounts.js';
@@ -51,6 +53,21 @@ export function authRouter(ctx: Context): Router {
     res.json({ token });
   });
 
+  // The session ends here, not only in the browser: its token, wherever a copy of it is, is refused
+  // from now on (until it would have expired anyway).
+  r.post('/logout', requireOwner(ctx), async (_req, res) => {
+    const session = res.locals.session!;
+    if (session.jti !== null) {
+      await revokeSession(ctx.sql, {
+        jti: session.jti,
+        accountId: session.accountId,
+        expiresAt: session.expiresAt,
+      });
+      await deleteExpiredRevocations(ctx.sql, ctx.clock.now());
+    }
+    res.status(204).end();
+  });
+
   return r;
 }
 
@@ -80,5 +97,16 @@ registry.registerPath({
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: z.object({ token: z.string() }) } } },
     ...errorResponses(401, 429),
+  },
+});
+
+registry.registerPath({
+  method: 'post',
+  path: '/api/auth/logout',
+  tags: ['accounts'],
+  summary: 'End the session whose token is presented: from now on that token is refused (401) everywhere',
+  responses: {
+    204: { description: 'Logged out' },
+    ...errorResponses(401),
   },
 });

@@ -65,3 +65,23 @@ describe('dashboard: logging in after a session ended', () => {
     expect(tabs.dash.httpFailures.every((f) => f.status === 401)).toBe(true);
   });
 });
+
+describe('dashboard: logging out', () => {
+  it('ends the session on the server too: a copy of its token no longer works', async () => {
+    const a = await owner('Alice backend');
+    const page = await tabs.open();
+    await page.goto('/dashboard/#/login');
+    await logIn(page, a.email);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    const token = await page.evaluate(() => sessionStorage.getItem('gonka-gateway.session'));
+    expect((await call(tabs.stack.server.url, 'GET', '/api/account', { token: token! })).status).toBe(200);
+
+    const ended = page.waitForResponse((r) => r.url().endsWith('/api/auth/logout'));
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+    expect((await ended).status()).toBe(204);
+    const after = await call(tabs.stack.server.url, 'GET', '/api/account', { token: token! });
+    expect([after.status, after.body.error.message]).toEqual([401, 'This session was logged out']);
+    expect(tabs.dash.problems).toEqual([]);
+  });
+});

@@ -298,3 +298,53 @@ describe('auth: security', () => {
     expect(JSON.stringify(reg.body)).not.toMatch(/scrypt|password/);
   });
 });
+
+describe('auth: logout', () => {
+  it('ends the session on the server: that token is refused everywhere, other sessions go on', async () => {
+    const email = uniqueEmail('logout');
+    const reg = await register(email);
+    const other = (await login(email, 'correct horse')).body.token;
+    const token = reg.body.token;
+    const copy = { token }; // e.g. a second tab, or a token someone copied
+    expect((await call(server.url, 'GET', '/api/account', copy)).status).toBe(200);
+
+    const out = await call(server.url, 'POST', '/api/auth/logout', { token });
+    expect(out.status).toBe(204);
+    for (const [method, path] of [
+      ['GET', '/api/account'],
+      ['GET', '/api/management/keys'],
+      ['POST', '/api/auth/logout'],
+    ] as const) {
+      const res = await call(server.url, method, path, copy);
+      expect([path, res.status, res.body.error?.type, res.body.error?.message]).toEqual([
+        path,
+        401,
+        'authentication_error',
+        'This session was logged out',
+      ]);
+    }
+    expect((await call(server.url, 'GET', '/api/account', { token: other })).status).toBe(200);
+  });
+
+  it('needs a session: none, or a key, is refused', async () => {
+    expect((await call(server.url, 'POST', '/api/auth/logout', {})).status).toBe(401);
+    const c = await createCustomer(env.ctx, server.url);
+    const withKey = await call(server.url, 'POST', '/api/auth/logout', { token: c.mkKey });
+    expect([withKey.status, withKey.body.error.type]).toEqual([403, 'permission_error']);
+  });
+
+  it('forgets a logged-out session once its token has expired anyway', async () => {
+    const email = uniqueEmail('logout-expiry');
+    const first = (await register(email)).body.token;
+    await call(server.url, 'POST', '/api/auth/logout', { token: first });
+    const jti = (t: string) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).jti;
+    // As if its hour were over: the next logout clears it.
+    await env.ctx
+      .sql`update revoked_sessions set expires_at = now() - interval '1 second' where jti = ${jti(first)}`;
+    const second = (await login(email, 'correct horse')).body.token;
+    await call(server.url, 'POST', '/api/auth/logout', { token: second });
+    const left = await env.ctx
+      .sql`select jti from revoked_sessions where jti in (${jti(first)}, ${jti(second)})`;
+    expect(left.map((r) => r.jti)).toEqual([jti(second)]);
+  });
+});

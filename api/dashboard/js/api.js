@@ -86,6 +86,19 @@ function refused(status, data, token) {
 }
 
 /**
+ * Tell the server a session ended (POST /api/auth/logout), so a copy of its token stops working too.
+ * The tab has already forgotten the token: whatever the answer, nothing more to do (`keepalive` lets
+ * it finish if the tab closes).
+ */
+export function endSession(token) {
+  return fetch('/api/auth/logout', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    keepalive: true,
+  }).catch(() => {});
+}
+
+/**
  * Save one of the owner's files: fetched with the session (a token never goes in a URL), then
  * handed to the browser as a download under its own name.
  */

@@ -1,4 +1,4 @@
-import { api, SESSION_ENDED, session } from './api.js';
+import { api, endSession, SESSION_ENDED, session } from './api.js';
 import { announce, clearAlert, messageOf, showAlert } from './components/notify.js';
 import { emptyState, renderPage } from './components/page.js';
 import { h, mount } from './dom.js';
@@ -101,9 +101,11 @@ async function onRoute(path) {
 }
 
 document.getElementById('logout').addEventListener('click', () => {
+  const token = session.token;
   session.clear();
   navigate('/login');
   announce('You are logged out.');
+  if (token) endSession(token);
 });
 
 /**
