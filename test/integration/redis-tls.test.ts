@@ -89,7 +89,9 @@ describe('queues on a rediss:// URL', () => {
     // The test's own CA joins the TLS options the URL gave; without them the connection stays TCP.
     const connection = { ...options, ...(options.tls ? { tls: { ...options.tls, ca } } : {}) };
     const queue = new Queue('tls', { connection });
-    const events = new QueueEvents('tls', { connection });
+    // From the stream's start (this Redis is the test's own): QueueEvents is ready once connected,
+    // which can be before its first read, and a job finished in between would go unheard.
+    const events = new QueueEvents('tls', { connection, lastEventId: '0-0' });
     const worker = new Worker('tls', async (job) => `done ${job.data.n}`, { connection });
     try {
       await events.waitUntilReady();
