@@ -31,7 +31,9 @@ export interface ReconcileOptions {
    * (a settlement that committed and died before its Redis steps) and send their referral credits,
    * as the settlement's retry would: each record is released once, so this is safe under live
    * traffic. Without it they are reported (redis_hold_records, and the balance and counters they
-   * still reserve). @default false
+   * still reserve), and `fix` would delete such a record without giving its unused part back, its
+   * values' own repair held off while another hold is in flight (tight until a later `fix`).
+   * @default `fix`
    */
   finishSettlements?: boolean;
   /**
@@ -84,7 +86,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
     ...(fix ? { withhold: ledger.untrusted } : {}),
     inflightMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    finishSettlements: opts.finishSettlements ?? false,
+    finishSettlements: opts.finishSettlements ?? fix,
     ...((opts.releaseOrphans ?? fix) && opts.queues
       ? { releaseOrphans: { queues: opts.queues, asOf: opts.holdsAsOf ?? at } }
       : {}),

@@ -12,6 +12,7 @@ import { availability as availabilityOf } from '../helpers/books.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { partialLossWorld } from '../helpers/partial-loss.js';
 import { outcome } from '../helpers/scheduler.js';
+import { failingOnce } from '../helpers/script-hooks.js';
 
 const env = partialLossWorld();
 const {
@@ -114,6 +115,21 @@ describe('the index of hold records', () => {
 
 /** Found by review (money4, money5, chaos6): reconcile's repairs, and the index, around a partial loss. */
 describe('reconcile around a partial loss', () => {
+  it('--fix gives back a late release’s unused part, even with another hold in flight (chaos7 F4)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 1_500n });
+    const other = await createKeyFixture(env.ctx, { accountId: f.accountId });
+    const a = await hold(env.ctx, f.key, 70n);
+    const slow = await slowWrite(other, 300n); // in flight: --fix holds off repairing the values
+    const charge48 = { holdId: a.hold.id, outcome: 'post' as const, promptTokens: 4, completionTokens: 0 };
+    await expect(settleHolds(failingOnce(env.ctx, 'releaseHolds'), [charge48])).rejects.toThrow();
+    await runReconcile(env.ctx, { fix: true }); // it used to delete a's record, the 22 unused never given back
+    await slow.land();
+    await settleHolds(env.ctx, [post(slow.a.hold.id)]);
+    await retry(a.hold.id);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_712n, postgres: 9_712n });
+    await expectAgreement();
+  });
+
   it('--fix restores a lost balance and a lost key state with the holds not written yet counted', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
     const slow = await slowWrite(f, 400n);
