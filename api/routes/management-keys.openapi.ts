@@ -39,7 +39,8 @@ registry.registerPath({
   method: 'patch',
   path: '/api/management/keys/{id}',
   tags,
-  summary: 'Rename, disable or re-enable a management key',
+  summary:
+    'Rename, disable or re-enable a management key (disabled, its gm- key stops; its child keys go on serving: DELETE stops them)',
   description: 'Disabling stops only the `gm-` key itself; its child keys keep serving.',
   request: { params, body: { content: { 'application/json': { schema: updateManagementKeyBody } } } },
   responses: {

@@ -109,7 +109,7 @@ byId(
   'post',
   '/v1/jobs/{id}/cancel',
   job,
-  'Cancel a queued job (its hold is released); a running one is cancelled best-effort',
+  'Cancel a queued job (its hold is released, nothing is billed); a running one is cancelled best-effort: its node call may finish, and what the node generated is billed (the job then shows its result and cost_ngonka)',
 );
 registry.registerPath({
   method: 'post',
@@ -243,7 +243,7 @@ for (const [method, path, answer, summary] of [
     'post',
     '/api/jobs/{id}/cancel',
     job,
-    'Cancel one of the owner’s async jobs, as its key would (a queued one’s hold is released)',
+    'Cancel one of the owner’s async jobs, as its key would (a queued one’s hold is released; a running one is billed for what its node generated)',
   ],
   [
     'post',
