@@ -79,7 +79,7 @@ export function balanceOvershoots(
 
 /**
  * Whether a hold took a slot of its key's RPM window: only admissions under an RPM limit are
- * recorded in it (admit-8.lua). `surely`: a limit was in force whatever the instant of its Lua step;
+ * recorded in it (admit-9.lua). `surely`: a limit was in force whatever the instant of its Lua step;
  * otherwise: one may have been.
  */
 function tookSlot(g: HoldRow, history: KeyHistory, slackMs: number, surely: boolean): boolean {

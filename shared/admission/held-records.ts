@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import type { HeldInPostgres } from '../db/queries/admission-state.js';
 import { dayKey } from '../periods.js';
 
-/** A hold record Redis has (admit-8.lua's): its amount, child key, and the day it was admitted in. */
+/** A hold record Redis has (admit-9.lua's): its amount, child key, and the day it was admitted in. */
 export interface HeldRecord {
   id: string;
   amount: bigint;

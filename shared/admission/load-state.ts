@@ -18,7 +18,7 @@ export const MONTH_COUNTER_TTL_S = 40 * 86_400;
 /**
  * Rebuild one child key's admission state in Redis from Postgres: after a Redis restart, an
  * eviction, the first request of a key, or its first of a UTC day (`c` names the day its
- * counters were loaded for; admit-8.lua). Every write is conditional (newer version, counters not
+ * counters were loaded for; admit-9.lua). Every write is conditional (newer version, counters not
  * yet loaded, RPM window not yet present, balance not yet present), so concurrent loaders and live
  * traffic cannot be undone by an older read; a balance loaded marks the recent credits it counts,
  * so none is added again when its own send comes later, and a balance or counter Redis lost is

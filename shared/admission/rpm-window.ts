@@ -5,7 +5,7 @@ import { holdsCreatedIn, type RpmWindowEntry } from '../db/queries/rpm-window.js
 import { drainHoldWriter } from './hold-writer.js';
 import type { ChildKeyState } from './key-state.js';
 
-/** The RPM window's span: admit-8.lua drops an entry once `now − 60000` reaches its score. */
+/** The RPM window's span: admit-9.lua drops an entry once `now − 60000` reaches its score. */
 export const RPM_WINDOW_MS = 60_000;
 
 /** The highest RPM limit a child key may be given (the create and PATCH bodies check it). */
@@ -36,7 +36,7 @@ export type RpmWindowKey = Pick<ChildKeyState, 'id' | 'rate_limit_rpm'> & {
   rpm_limit_cleared_at: Date | null;
 };
 
-/** Score and member pairs as admit-8.lua adds them: admission ms, hold id. */
+/** Score and member pairs as admit-9.lua adds them: admission ms, hold id. */
 export function windowPairs(entries: readonly RpmWindowEntry[]): (string | number)[] {
   return entries.flatMap((e) => [e.atMs, e.id]);
 }

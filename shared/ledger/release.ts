@@ -31,6 +31,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
           ctx.keys.hold(accountId, hold.id),
           ctx.keys.day(accountId, hold.child_key_id, day),
           ctx.keys.month(accountId, hold.child_key_id, day.slice(0, 6)),
+          ctx.keys.childKey(accountId, hold.child_key_id),
         );
       }
       return ctx.scripts.run(

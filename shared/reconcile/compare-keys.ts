@@ -125,7 +125,7 @@ export function compareKeys(
       { key: monthKey, raw: rk.month, want: t.month_used, ttl: MONTH_COUNTER_TTL_S, what: 'month' },
     ];
     for (const c of counters) {
-      // Gone, it is not read as 0: the next admission reloads it (admit-8.lua), as a state never
+      // Gone, it is not read as 0: the next admission reloads it (admit-9.lua), as a state never
       // loaded is; --fix puts it back now.
       if (c.raw === null) {
         if (opts.restore)

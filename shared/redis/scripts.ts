@@ -5,13 +5,13 @@ import { assetPath } from '../assets.js';
 const dir = assetPath('shared/redis/scripts/');
 
 /**
- * Lua scripts by name; the file name ends in the number of keys it touches (`admit-8.lua`), or `n`
+ * Lua scripts by name; the file name ends in the number of keys it touches (`admit-9.lua`), or `n`
  * when that varies per call (`release-holds-n.lua`).
  */
 const SCRIPTS = {
-  admit: 'admit-8.lua',
+  admit: 'admit-9.lua',
   keyAccess: 'key-access-3.lua',
-  unadmit: 'unadmit-7.lua',
+  unadmit: 'unadmit-8.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-n.lua',

@@ -41,7 +41,7 @@ describe('dist/start.mjs', () => {
     expect(fresh.code).toBe(1);
     expect(fresh.stderr).toContain('unknown role "nope"'); // the check passed
     // A pull brings new Lua; the bundle is not rebuilt.
-    appendFileSync(join(tree, 'shared/redis/scripts/admit-8.lua'), '\n-- changed\n');
+    appendFileSync(join(tree, 'shared/redis/scripts/admit-9.lua'), '\n-- changed\n');
     const stale = await start();
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain('Run `npm run build`');

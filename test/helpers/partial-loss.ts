@@ -43,6 +43,21 @@ export function partialLossWorld() {
     return { f, a };
   }
 
+  /**
+   * A sync chat whose background hold write failed (a Postgres blip): served anyway, its settlement
+   * writes the hold from its terms (settleServed), so Postgres never has it open.
+   */
+  async function servedUnwritten(f: KeyFixture, estimate: bigint) {
+    const served = await holdFor(ctx(), f.key, estimate, {
+      background: true,
+      write: async () => {
+        throw new Error('connection reset');
+      },
+    });
+    await served.recorded.catch(() => {});
+    return served;
+  }
+
   /** Admit with the hold's write held back until `land()`. */
   async function slowWrite(f: KeyFixture, estimate: bigint) {
     let land!: () => void;
@@ -103,5 +118,6 @@ export function partialLossWorld() {
       expect(again?.status).toBe('already');
     },
     slowWrite,
+    servedUnwritten,
   };
 }

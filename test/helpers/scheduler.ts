@@ -163,9 +163,10 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
       // only orders loads against the changes they race, and a rebuilt Redis starts it over.
       if (/:r:[^:]+$/.test(k) || /:cr:/.test(k) || /:ep$/.test(k)) continue;
       const type = await ctx.redis.type(k);
-      // A key state's `cg` counts its counters' loads, as the epoch orders them: a rebuild starts over.
+      // A key state's `cg` counts its counters' loads, as the epoch orders them: a rebuild starts
+      // over, and so do the generations a hold record keeps of both (`ep`, `cg`).
       if (type === 'hash') {
-        const { cg: _loads, ...hash } = await ctx.redis.hgetall(k);
+        const { cg: _loads, ep: _epoch, ...hash } = await ctx.redis.hgetall(k);
         out[k] = hash;
       } else if (type === 'set') out[k] = (await ctx.redis.smembers(k)).sort();
       else out[k] = await ctx.redis.get(k);

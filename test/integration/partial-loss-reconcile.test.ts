@@ -27,6 +27,7 @@ const {
   settledButNotReleased,
   retry,
   slowWrite,
+  servedUnwritten,
 } = env;
 
 /** What one look of reconciliation finds on `f`'s account (compare.ts), as the busy path gets it. */
@@ -71,20 +72,55 @@ describe('the index of hold records', () => {
     expect(await env.ctx.redis.sismember(index, a.hold.id)).toBe(0);
 
     await retry(a.hold.id);
-    expect(await env.ctx.redis.exists(dayCounter(f), balance(f))).toBe(0); // taken away, to be loaded
+    // The counters a load rebuilt since a's admission are taken away, to be loaded again; the
+    // balance no load rebuilt gets its 160 back.
+    expect(await env.ctx.redis.exists(dayCounter(f))).toBe(0);
+    expect(await redisValue(balance(f))).toBe(9_660n);
     // 340 of 500 spent or held: 200 more is over the limit (a release giving back 160 let it in).
     expect(await outcome(hold(env.ctx, f.key, 200n))).toBe('child_key_limit');
     await expectCharged240Held100(f);
   });
 
-  it('lost alone: an open hold released later loads the values again, and nothing is freed twice', async () => {
+  it('lost with the key’s state and its counters: the rebuilt counters’ generation is new, not reused', async () => {
+    const { f, a } = await settledButNotReleased({ limitDaily: 500n });
+    const k = env.ctx.keys;
+    const lost = [
+      k.heldRecords(f.accountId),
+      k.childKey(f.accountId, f.key.id),
+      dayCounter(f),
+      monthCounter(f),
+    ];
+    await env.ctx.redis.del(...lost);
+    await hold(env.ctx, f.key, 100n); // the key's state and its counters rebuilt, blind to a's record
+    await retry(a.hold.id);
+    expect(await outcome(hold(env.ctx, f.key, 200n))).toBe('child_key_limit');
+    await expectCharged240Held100(f);
+  });
+
+  it('lost alone, nothing rebuilt since: a release gives back as usual, and nothing is loaded blind', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
     const a = await hold(env.ctx, f.key, 400n);
     await env.ctx.redis.del(env.ctx.keys.heldRecords(f.accountId));
     await settleHolds(env.ctx, [post(a.hold.id)]);
     expect(await env.ctx.redis.exists(env.ctx.keys.hold(f.accountId, a.hold.id))).toBe(0);
+    expect([await redisValue(dayCounter(f)), await redisValue(balance(f))]).toEqual([240n, 9_760n]);
     await hold(env.ctx, f.key, 100n);
     await expectCharged240Held100(f);
+  });
+
+  it('lost alone, a release leaves in the values a served request Postgres has no hold for yet (chaos7 F1)', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    // Only Redis knows of its 400 until its settlement writes the hold.
+    const served = await servedUnwritten(f, 400n);
+    const other = await hold(env.ctx, f.key, 50n);
+    await env.ctx.redis.del(env.ctx.keys.heldRecords(f.accountId));
+    // Its release used to take the values away, and their load could not see the served request.
+    await settleHolds(env.ctx, [{ holdId: other.hold.id, outcome: 'void' }]);
+    expect(await redisValue(dayCounter(f))).toBe(400n);
+    expect(await outcome(hold(env.ctx, f.key, 450n))).toBe('child_key_limit');
+    await settleHolds(env.ctx, [{ ...post(served.hold.id), unrecorded: toHoldTerms(served.hold) }]);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+    await expectAgreement();
   });
 
   it('--fix names its records again, beside the values, and a release then gives back as usual', async () => {

@@ -38,7 +38,7 @@ export interface HeldInPostgres {
   day: string;
 }
 
-/** An open hold as its Redis record holds it (admit-8.lua): amount, child key, admitted, deadline. */
+/** An open hold as its Redis record holds it (admit-9.lua): amount, child key, admitted, deadline. */
 export interface OpenHoldRecord {
   id: string;
   amount: string;

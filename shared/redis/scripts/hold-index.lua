@@ -13,3 +13,22 @@ end
 local function settledIn(record, flag)
   return redis.call('HEXISTS', record, flag) == 1
 end
+
+-- The generations of the values a record's reservation was taken from: the account's load epoch
+-- (`ep`, moved by every balance load: load-epoch.lua) and its key's counters' generation (`cg`,
+-- moved by every counters load: load-counters-n.lua), where they exist.
+local function recordGenerations(record, epoch, generation)
+  if epoch then redis.call('HSET', record, 'ep', epoch) end
+  if generation then redis.call('HSET', record, 'cg', generation) end
+end
+
+-- A record its account's index does not name (lost on its own): a load since could not see it, to
+-- mark it or count it. Which of its values no load rebuilt since it was written (its generations
+-- unchanged: releasing into them is safe), as {balance, counters}; a generation it lacks is taken
+-- as moved.
+local function unrebuilt(record, epochKey, keyState)
+  local g = redis.call('HMGET', record, 'ep', 'cg')
+  local balance = g[1] and g[1] == redis.call('GET', epochKey)
+  local counters = g[2] and g[2] == redis.call('HGET', keyState, 'cg')
+  return balance or false, counters or false
+end

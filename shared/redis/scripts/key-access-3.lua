@@ -1,5 +1,5 @@
 -- Whether a child key may use the /v1 routes that take no hold (reads, uploads, batch creation,
--- cancels), with its RPM state for the headers. The same key checks as admit-8.lua, in its order,
+-- cancels), with its RPM state for the headers. The same key checks as admit-9.lua, in its order,
 -- and nothing is written: these requests neither count toward the RPM limit nor reserve anything.
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window
 -- ARGV: 1 now (ms)
@@ -17,7 +17,7 @@ if refused then return {'key', refused} end
 
 local rpm = tonumber(k[3])
 if rpm == 0 then return {'ok', 0, 0, 0} end
--- Entries at or before now − 60 s have left the window (admit-8.lua drops them on its next run).
+-- Entries at or before now − 60 s have left the window (admit-9.lua drops them on its next run).
 local from = '(' .. (now - 60000)
 local inWindow = redis.call('ZCOUNT', KEYS[3], from, '+inf')
 -- An empty window is at its initial state already: nothing to wait for (OpenAI's reading of

@@ -7,7 +7,7 @@
 -- account's load epoch is not the one read before that Postgres read
 -- (ARGV[3]; '' for none, a new account's balance known without a read): a credit or a release
 -- found no balance meanwhile, and the read may not include it. The loader reads again.
--- With it too, the record of each open hold the read counted, where it has none (as admit-8.lua
+-- With it too, the record of each open hold the read counted, where it has none (as admit-9.lua
 -- writes it): the balance holds their reservations, and a settlement gives a reservation's unused
 -- part back only through its record. Without them, the reservations of requests in flight when
 -- Redis lost its data stayed taken from the balance and the counters after they settled, until a
@@ -30,6 +30,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 -- Another loader that read Postgres before this one must not write after it: should the balance go
 -- again, that older read would put back an amount admissions since have spent (it reads again).
 moveLoadEpoch(KEYS[2])
+local epoch = redis.call('GET', KEYS[2])
 local markers = tonumber(ARGV[4])
 local holds = tonumber(ARGV[5])
 for i = 4, 3 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
@@ -38,6 +39,8 @@ for i = 4 + markers, 3 + markers + holds do
   if redis.call('EXISTS', KEYS[i]) == 0 then
     redis.call('HSET', KEYS[i], 'amt', ARGV[a + 1], 'k', ARGV[a + 2], 'at', ARGV[a + 3], 'dl', ARGV[a + 4])
     redis.call('EXPIRE', KEYS[i], ARGV[a + 5])
+    -- Against this balance (its counters are another load's: their generation is not known here).
+    recordGenerations(KEYS[i], epoch, false)
     indexHold(KEYS[3], ARGV[a], ARGV[a + 5])
   end
 end
@@ -45,4 +48,4 @@ for i = 4 + markers + holds, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'xb', '1') end
 end
 -- The epoch it moved to: the same load's counters are written against it (load-state.ts).
-return {1, redis.call('GET', KEYS[2])}
+return {1, epoch}

@@ -11,7 +11,7 @@
 -- KEYS: 1 child key state hash, 2 day counter, 3 month counter, 4 the account's load epoch, then the
 --       records to mark with the day counter, then those to mark with the month counter
 -- ARGV: 1 day used, 2 month used, 3 day ttl (s), 4 month ttl (s), 5 the epoch before the read,
---       6 the day key (YYYYMMDD) the counters are of, which `c` then names (admit-8.lua), 7 how
+--       6 the day key (YYYYMMDD) the counters are of, which `c` then names (admit-9.lua), 7 how
 --       many records go with the day counter, 8 and 9 whether the day and the month counter may be
 --       written ('1': they were missing when the load began; one lost since is the next load's),
 --       10 the key's counters' generation (`cg`) read before the read
@@ -32,8 +32,15 @@ local function load(key, value, ttl, from, to, flag)
   if redis.call('SET', key, value, 'NX', 'EX', ttl) then
     mark(from, to, flag)
     -- The counters' generation: a hold record put back from an older look checks it is unchanged
-    -- (put-hold-record-5.lua), as this value counts what that look did not see.
-    redis.call('HINCRBY', KEYS[1], 'cg', 1)
+    -- (put-hold-record-5.lua), as this value counts what that look did not see, and so does the
+    -- release of a record its index lost (hold-index.lua). One the key state lost starts at the
+    -- server's clock, as a load epoch does, never at a value a record may still hold.
+    if redis.call('HEXISTS', KEYS[1], 'cg') == 1 then
+      redis.call('HINCRBY', KEYS[1], 'cg', 1)
+    else
+      local t = redis.call('TIME')
+      redis.call('HSET', KEYS[1], 'cg', t[1] .. string.format('%06d', tonumber(t[2])))
+    end
   end
 end
 if ARGV[8] == '1' then load(KEYS[2], ARGV[1], ARGV[3], 5, dayMarks, 'xd') end

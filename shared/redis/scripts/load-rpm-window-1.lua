@@ -1,6 +1,6 @@
 -- Rebuild a child key's RPM window from the holds Postgres recorded in its last 60 s (Redis lost
 -- it), unless the window exists: then live admissions or another loader own it, and this older
--- read must not undo them. Entries and expiry as admit-8.lua writes them.
+-- read must not undo them. Entries and expiry as admit-9.lua writes them.
 -- KEYS: 1 rpm window
 -- ARGV: score (admission ms), member (hold id), … in pairs
 if #ARGV == 0 or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

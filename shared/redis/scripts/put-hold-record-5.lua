@@ -11,12 +11,14 @@
 --       load epoch, 5 the child key's state hash (its `cg`, load-counters-n.lua)
 -- ARGV: 1 amount (nGNK), 2 child key id, 3 ttl (s), 4 admitted (ms), 5 deadline (ms), 6 hold id,
 --       7 the epoch read, 8 the counters' generation read ('' for none)
--- (the record as admit-8.lua writes it). -1 when something was rebuilt since: nothing written.
+-- (the record as admit-9.lua writes it). -1 when something was rebuilt since: nothing written.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if (redis.call('GET', KEYS[4]) or '') ~= ARGV[7] then return -1 end
 if (redis.call('HGET', KEYS[5], 'cg') or '') ~= ARGV[8] then return -1 end
 redis.call('HSET', KEYS[1], 'amt', ARGV[1], 'k', ARGV[2], 'at', ARGV[4], 'dl', ARGV[5])
+-- Against the values as they stand: neither was rebuilt since the look saw the hold open.
+recordGenerations(KEYS[1], redis.call('GET', KEYS[4]), redis.call('HGET', KEYS[5], 'cg'))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 indexHold(KEYS[3], ARGV[6], ARGV[3])
 return 1

@@ -14,11 +14,14 @@
 -- values have what: the balance and the hold's counters are taken away, for the next admission to
 -- load from Postgres, which has the charge.
 -- A record its account's index does not name (the index lost on its own, or expired in the minute
--- before the record; or written by an api older than the index) is taken away the same way: a load
--- rebuilding a value since could not see it to mark or count it, so giving back through it could
--- free the reservation twice.
+-- before the record; or written by an api older than the index): a load since could not see it to
+-- mark or count it, so giving back through it into a value such a load rebuilt would free the
+-- reservation twice. It gives back to the values whose generation did not move since it was
+-- written (no load rebuilt them: hold-index.lua), and takes the others away the same way, for the
+-- next admission to load from Postgres. (Taking them all away made the next load run blind to the
+-- account's other unindexed records whose holds Postgres has no row for yet.)
 -- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
---       per hold: hold record, day counter, month counter
+--       per hold: hold record, day counter, month counter, its child key's state hash
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id, unwritten ('1' or '0')
 
 -- Amounts are exact decimals (decimal.lua, prepended).
@@ -28,11 +31,23 @@ local skipped = not balanceExists
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
 for i = 1, #ARGV / 3 do
-  local base = 4 + (i - 1) * 3
+  local base = 4 + (i - 1) * 4
   local charged, holdId, unwritten = ARGV[i * 3 - 2], ARGV[i * 3 - 1], ARGV[i * 3]
   local indexed = redis.call('SREM', KEYS[3], holdId) == 1
   -- The reservation, and which values a load rebuilt from a read that saw the hold resolved.
   local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
+  if rec[1] and not indexed then
+    local balanceSafe, countersSafe = unrebuilt(KEYS[base], KEYS[2], KEYS[base + 3])
+    if not balanceSafe then
+      redis.call('DEL', KEYS[1])
+      balanceExists = false
+      skipped = true
+    end
+    if not countersSafe then
+      redis.call('DEL', KEYS[base + 1], KEYS[base + 2])
+      skipped = true
+    end
+  end
   -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
   local counters = {}
   for k = 1, 2 do
@@ -43,12 +58,7 @@ for i = 1, #ARGV / 3 do
     end
   end
   local amt = rec[1]
-  if amt and not indexed then
-    redis.call('DEL', KEYS[base], KEYS[1], KEYS[base + 1], KEYS[base + 2])
-    balanceExists = false
-    skipped = true
-    released = released + 1
-  elseif amt then
+  if amt then
     local toBalance = not rec[2]
     redis.call('DEL', KEYS[base])
     local ah, al = limbs(amt)
