@@ -103,8 +103,7 @@ redis.call('DECRBY', KEYS[6], ARGV[2])
 -- a record Postgres never got a row for is given back once that is long past (release-orphans.ts).
 -- And the balance's load epoch and the counters' generation it was admitted against: should the
 -- index lose its name, its release gives back only to values no load rebuilt since (hold-index.lua).
-redis.call('HSET', KEYS[7], 'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8])
-recordGenerations(KEYS[7], redis.call('GET', KEYS[9]), k[7])
+writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8]}, redis.call('GET', KEYS[9]), k[7])
 redis.call('EXPIRE', KEYS[7], ARGV[6])
 indexHold(KEYS[8], ARGV[3], ARGV[6])
 return {'ok', rpm, rpm - inWindow - 1, resetMs}

@@ -14,12 +14,20 @@ local function settledIn(record, flag)
   return redis.call('HEXISTS', record, flag) == 1
 end
 
--- The generations of the values a record's reservation was taken from: the account's load epoch
--- (`ep`, moved by every balance load: load-epoch.lua) and its key's counters' generation (`cg`,
--- moved by every counters load: load-counters-n.lua), where they exist.
-local function recordGenerations(record, epoch, generation)
-  if epoch then redis.call('HSET', record, 'ep', epoch) end
-  if generation then redis.call('HSET', record, 'cg', generation) end
+-- Write a hold record: its fields ({name, value, …}) with the generations of the values its
+-- reservation was taken from, where they exist: the account's load epoch (`ep`, moved by every
+-- balance load: load-epoch.lua) and its key's counters' generation (`cg`, moved by every counters
+-- load: load-counters-n.lua).
+local function writeRecord(record, fields, epoch, generation)
+  if epoch then
+    table.insert(fields, 'ep')
+    table.insert(fields, epoch)
+  end
+  if generation then
+    table.insert(fields, 'cg')
+    table.insert(fields, generation)
+  end
+  redis.call('HSET', record, unpack(fields))
 end
 
 -- A record its account's index does not name (lost on its own): a load since could not see it, to

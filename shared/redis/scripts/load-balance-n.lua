@@ -37,10 +37,9 @@ for i = 4, 3 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) e
 for i = 4 + markers, 3 + markers + holds do
   local a = 6 + (i - 4 - markers) * 6
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('HSET', KEYS[i], 'amt', ARGV[a + 1], 'k', ARGV[a + 2], 'at', ARGV[a + 3], 'dl', ARGV[a + 4])
-    redis.call('EXPIRE', KEYS[i], ARGV[a + 5])
     -- Against this balance (its counters are another load's: their generation is not known here).
-    recordGenerations(KEYS[i], epoch, false)
+    writeRecord(KEYS[i], {'amt', ARGV[a + 1], 'k', ARGV[a + 2], 'at', ARGV[a + 3], 'dl', ARGV[a + 4]}, epoch, false)
+    redis.call('EXPIRE', KEYS[i], ARGV[a + 5])
     indexHold(KEYS[3], ARGV[a], ARGV[a + 5])
   end
 end
