@@ -114,7 +114,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     ctx.keys.balance(key.account_id),
     ctx.keys.hold(key.account_id, hold.id),
     ctx.keys.heldRecords(key.account_id),
-    ctx.keys.loadEpoch(key.account_id),
+    ctx.keys.balanceGeneration(key.account_id),
   ];
   const args = [
     now.getTime(),
@@ -185,7 +185,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
 }
 
 /**
- * Take an admission back in Redis (unadmit-8.lua): its hold record goes, its reservation returns to
+ * Take an admission back in Redis (unadmit-9.lua): its hold record goes, its reservation returns to
  * the day and month counters of when it was admitted and to the balance, and it leaves the RPM
  * window. Idempotent: true only for the call that found the record.
  */
@@ -205,6 +205,7 @@ export async function unadmitHold(
       k.heldRecords(h.accountId),
       k.loadEpoch(h.accountId),
       k.childKey(h.accountId, h.keyId),
+      k.balanceGeneration(h.accountId),
     ],
     [h.holdId],
   );

@@ -59,6 +59,7 @@ export async function loadRedisBalance(
       ctx.keys.balance(accountId),
       ctx.keys.loadEpoch(accountId),
       ctx.keys.heldRecords(accountId),
+      ctx.keys.balanceGeneration(accountId),
       ...markers.keys,
       ...openHolds.map((h) => ctx.keys.hold(accountId, h.id)),
       ...settledHolds.map((id) => ctx.keys.hold(accountId, id)),

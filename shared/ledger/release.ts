@@ -24,6 +24,7 @@ export async function releaseHoldsInRedis(ctx: Context, items: Released[]): Prom
         ctx.keys.balance(accountId),
         ctx.keys.loadEpoch(accountId),
         ctx.keys.heldRecords(accountId),
+        ctx.keys.balanceGeneration(accountId),
       ];
       for (const { hold } of list) {
         const day = hold.period_day.replaceAll('-', '');

@@ -60,6 +60,15 @@ export class AdmissionKeys {
   loadEpoch(accountId: string): string {
     return `${this.base(accountId)}:ep`;
   }
+  /**
+   * The load epoch of the account's last balance load (load-balance-n.lua): what a hold record
+   * keeps of the balance it was admitted against, so the release of a record its index lost gives
+   * back only to a balance no load rebuilt since (hold-index.lua). The epoch moves for more than
+   * balance loads (a counter found missing moves it too), which would take the balance away needlessly.
+   */
+  balanceGeneration(accountId: string): string {
+    return `${this.base(accountId)}:bg`;
+  }
   /** Marks a credit to the balance as applied (a top-up, a referral payout), so a resend is a no-op. */
   credit(accountId: string, creditId: string): string {
     return `${this.base(accountId)}:cr:${creditId}`;

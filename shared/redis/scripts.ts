@@ -11,7 +11,7 @@ const dir = assetPath('shared/redis/scripts/');
 const SCRIPTS = {
   admit: 'admit-9.lua',
   keyAccess: 'key-access-3.lua',
-  unadmit: 'unadmit-8.lua',
+  unadmit: 'unadmit-9.lua',
   releaseHolds: 'release-holds-n.lua',
   setKeyState: 'set-key-state-1.lua',
   loadCounters: 'load-counters-n.lua',

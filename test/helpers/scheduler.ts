@@ -160,13 +160,14 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
     cursor = next;
     for (const k of keys) {
       // Rate windows move with time; credit markers only guard a resend for an hour; a load epoch
-      // only orders loads against the changes they race, and a rebuilt Redis starts it over.
-      if (/:r:[^:]+$/.test(k) || /:cr:/.test(k) || /:ep$/.test(k)) continue;
+      // (and the balance generation, the epoch of its last load) only orders loads against the
+      // changes they race, and a rebuilt Redis starts it over.
+      if (/:r:[^:]+$/.test(k) || /:cr:/.test(k) || /:(ep|bg)$/.test(k)) continue;
       const type = await ctx.redis.type(k);
       // A key state's `cg` counts its counters' loads, as the epoch orders them: a rebuild starts
-      // over, and so do the generations a hold record keeps of both (`ep`, `cg`).
+      // over, and so do the generations a hold record keeps of the balance and counters (`bg`, `cg`).
       if (type === 'hash') {
-        const { cg: _loads, ep: _epoch, ...hash } = await ctx.redis.hgetall(k);
+        const { cg: _loads, bg: _balanceLoad, ...hash } = await ctx.redis.hgetall(k);
         out[k] = hash;
       } else if (type === 'set') out[k] = (await ctx.redis.smembers(k)).sort();
       else out[k] = await ctx.redis.get(k);

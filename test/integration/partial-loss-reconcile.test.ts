@@ -123,6 +123,23 @@ describe('the index of hold records', () => {
     await expectAgreement();
   });
 
+  it('lost alone, after another key’s counter was found missing: the balance no load rebuilt is kept', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    const other = await createKeyFixture(env.ctx, { accountId: f.accountId });
+    const served = await servedUnwritten(f, 400n);
+    const y = await hold(env.ctx, f.key, 50n);
+    const z = await hold(env.ctx, other.key, 100n);
+    await env.ctx.redis.del(dayCounter(other));
+    // Its release finds that counter missing and moves the load epoch: no balance was loaded.
+    await settleHolds(env.ctx, [{ holdId: z.hold.id, outcome: 'void' }]);
+    await env.ctx.redis.del(env.ctx.keys.heldRecords(f.accountId));
+    await settleHolds(env.ctx, [{ holdId: y.hold.id, outcome: 'void' }]);
+    // Given back, not taken away (a load then would not have seen the served request's 400).
+    expect(await redisValue(balance(f))).toBe(9_600n);
+    await settleHolds(env.ctx, [{ ...post(served.hold.id), unrecorded: toHoldTerms(served.hold) }]);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+  });
+
   it('--fix names its records again, beside the values, and a release then gives back as usual', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
     const a = await hold(env.ctx, f.key, 400n);

@@ -1,7 +1,7 @@
 -- Admission: the one atomic check-and-hold (DESIGN.md "Admission").
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window, 4 day counter, 5 month counter,
 --       6 account available balance, 7 hold record, 8 the account's index of hold records, 9 its
---       load epoch
+--       balance generation
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
 --       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD), 10 whether the
 --       request counts against the RPM limit (0: a batch line, neither checked nor counted)
@@ -101,8 +101,8 @@ redis.call('EXPIRE', KEYS[5], ARGV[5])
 redis.call('DECRBY', KEYS[6], ARGV[2])
 -- The record also says when the hold was admitted (its day and month counters) and its deadline:
 -- a record Postgres never got a row for is given back once that is long past (release-orphans.ts).
--- And the balance's load epoch and the counters' generation it was admitted against: should the
--- index lose its name, its release gives back only to values no load rebuilt since (hold-index.lua).
+-- And the balance's and the counters' generations it was admitted against: should the index lose
+-- its name, its release gives back only to values no load rebuilt since (hold-index.lua).
 writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8]}, redis.call('GET', KEYS[9]), k[7])
 redis.call('EXPIRE', KEYS[7], ARGV[6])
 indexHold(KEYS[8], ARGV[3], ARGV[6])

@@ -15,17 +15,17 @@ local function settledIn(record, flag)
 end
 
 -- Write a hold record: its fields ({name, value, …}) with the generations of the values its
--- reservation was taken from, where they exist: the account's load epoch (`ep`, moved by every
--- balance load: load-epoch.lua) and its key's counters' generation (`cg`, moved by every counters
--- load: load-counters-n.lua).
-local function writeRecord(record, fields, epoch, generation)
-  if epoch then
-    table.insert(fields, 'ep')
-    table.insert(fields, epoch)
+-- reservation was taken from, where they exist: the account's balance generation (`bg`, the load
+-- epoch of its last balance load: load-balance-n.lua) and its key's counters' generation (`cg`,
+-- moved by every counters load: load-counters-n.lua).
+local function writeRecord(record, fields, balanceGeneration, countersGeneration)
+  if balanceGeneration then
+    table.insert(fields, 'bg')
+    table.insert(fields, balanceGeneration)
   end
-  if generation then
+  if countersGeneration then
     table.insert(fields, 'cg')
-    table.insert(fields, generation)
+    table.insert(fields, countersGeneration)
   end
   redis.call('HSET', record, unpack(fields))
 end
@@ -34,9 +34,9 @@ end
 -- mark it or count it. Which of its values no load rebuilt since it was written (its generations
 -- unchanged: releasing into them is safe), as {balance, counters}; a generation it lacks is taken
 -- as moved.
-local function unrebuilt(record, epochKey, keyState)
-  local g = redis.call('HMGET', record, 'ep', 'cg')
-  local balance = g[1] and g[1] == redis.call('GET', epochKey)
+local function unrebuilt(record, balanceGeneration, keyState)
+  local g = redis.call('HMGET', record, 'bg', 'cg')
+  local balance = g[1] and g[1] == redis.call('GET', balanceGeneration)
   local counters = g[2] and g[2] == redis.call('HGET', keyState, 'cg')
   return balance or false, counters or false
 end

@@ -18,9 +18,9 @@
 -- And the records of holds the read saw resolved are marked (settledIn, hold-index.lua): the
 -- balance counts their charges already, so their late releases leave it alone. The reservations of
 -- records Postgres had no hold for yet are taken from ARGV[1] already (held-records.ts).
--- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
---       the marker of each credit the read counted, then the record of each open hold it counted,
---       then the records of holds it saw resolved
+-- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, 4 its
+--       balance generation, then the marker of each credit the read counted, then the record of each
+--       open hold it counted, then the records of holds it saw resolved
 -- ARGV: 1 nGNK available, 2 marker ttl (s), 3 the epoch before the read, 4 how many markers, 5 how
 --       many open holds, then per open hold: id, amount, child key id, admitted (ms), deadline (ms),
 --       record ttl (s)
@@ -31,11 +31,13 @@ redis.call('SET', KEYS[1], ARGV[1])
 -- again, that older read would put back an amount admissions since have spent (it reads again).
 moveLoadEpoch(KEYS[2])
 local epoch = redis.call('GET', KEYS[2])
+-- The balance's generation: records admitted against another may not give back to this one.
+redis.call('SET', KEYS[4], epoch)
 local markers = tonumber(ARGV[4])
 local holds = tonumber(ARGV[5])
-for i = 4, 3 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
-for i = 4 + markers, 3 + markers + holds do
-  local a = 6 + (i - 4 - markers) * 6
+for i = 5, 4 + markers do redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) end
+for i = 5 + markers, 4 + markers + holds do
+  local a = 6 + (i - 5 - markers) * 6
   if redis.call('EXISTS', KEYS[i]) == 0 then
     -- Against this balance (its counters are another load's: their generation is not known here).
     writeRecord(KEYS[i], {'amt', ARGV[a + 1], 'k', ARGV[a + 2], 'at', ARGV[a + 3], 'dl', ARGV[a + 4]}, epoch, false)
@@ -43,7 +45,7 @@ for i = 4 + markers, 3 + markers + holds do
     indexHold(KEYS[3], ARGV[a], ARGV[a + 5])
   end
 end
-for i = 4 + markers + holds, #KEYS do
+for i = 5 + markers + holds, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'xb', '1') end
 end
 -- The epoch it moved to: the same load's counters are written against it (load-state.ts).

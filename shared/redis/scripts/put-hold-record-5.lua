@@ -16,9 +16,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if (redis.call('GET', KEYS[4]) or '') ~= ARGV[7] then return -1 end
 if (redis.call('HGET', KEYS[5], 'cg') or '') ~= ARGV[8] then return -1 end
--- Against the values as they stand: neither was rebuilt since the look saw the hold open.
+-- Against the counters as they stand (not rebuilt since the look saw the hold open); the balance's
+-- generation is not read here, so a release whose index lost it takes the balance away.
 local fields = {'amt', ARGV[1], 'k', ARGV[2], 'at', ARGV[4], 'dl', ARGV[5]}
-writeRecord(KEYS[1], fields, redis.call('GET', KEYS[4]), redis.call('HGET', KEYS[5], 'cg'))
+writeRecord(KEYS[1], fields, false, redis.call('HGET', KEYS[5], 'cg'))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 indexHold(KEYS[3], ARGV[6], ARGV[3])
 return 1

@@ -20,8 +20,9 @@
 -- written (no load rebuilt them: hold-index.lua), and takes the others away the same way, for the
 -- next admission to load from Postgres. (Taking them all away made the next load run blind to the
 -- account's other unindexed records whose holds Postgres has no row for yet.)
--- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, then
---       per hold: hold record, day counter, month counter, its child key's state hash
+-- KEYS: 1 account available balance, 2 the account's load epoch, 3 its index of hold records, 4 its
+--       balance generation, then per hold: hold record, day counter, month counter, its child key's
+--       state hash
 -- ARGV: per hold, in the same order: charged nGNK (0 for a void), hold id, unwritten ('1' or '0')
 
 -- Amounts are exact decimals (decimal.lua, prepended).
@@ -31,13 +32,13 @@ local skipped = not balanceExists
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
 for i = 1, #ARGV / 3 do
-  local base = 4 + (i - 1) * 4
+  local base = 5 + (i - 1) * 4
   local charged, holdId, unwritten = ARGV[i * 3 - 2], ARGV[i * 3 - 1], ARGV[i * 3]
   local indexed = redis.call('SREM', KEYS[3], holdId) == 1
   -- The reservation, and which values a load rebuilt from a read that saw the hold resolved.
   local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
   if rec[1] and not indexed then
-    local balanceSafe, countersSafe = unrebuilt(KEYS[base], KEYS[2], KEYS[base + 3])
+    local balanceSafe, countersSafe = unrebuilt(KEYS[base], KEYS[4], KEYS[base + 3])
     if not balanceSafe then
       redis.call('DEL', KEYS[1])
       balanceExists = false

@@ -7,7 +7,8 @@
 -- its account's index does not name takes away, instead, the values a load rebuilt since it was
 -- written, for the next admission to load from Postgres (release-holds-n.lua says why).
 -- KEYS: 1 hold record, 2 day counter, 3 month counter, 4 account available balance, 5 rpm window,
---       6 the account's index of hold records, 7 the account's load epoch, 8 the child key's state
+--       6 the account's index of hold records, 7 the account's load epoch, 8 the child key's state,
+--       9 the account's balance generation
 -- ARGV: 1 hold id (its member in the rpm window and the index)
 local indexed = redis.call('SREM', KEYS[6], ARGV[1]) == 1
 local amt = redis.call('HGET', KEYS[1], 'amt')
@@ -15,7 +16,7 @@ if not amt then return 0 end
 redis.call('ZREM', KEYS[5], ARGV[1])
 local missing = false
 if not indexed then
-  local balanceSafe, countersSafe = unrebuilt(KEYS[1], KEYS[7], KEYS[8])
+  local balanceSafe, countersSafe = unrebuilt(KEYS[1], KEYS[9], KEYS[8])
   if not balanceSafe then redis.call('DEL', KEYS[4]) end
   if not countersSafe then redis.call('DEL', KEYS[2], KEYS[3]) end
 end
