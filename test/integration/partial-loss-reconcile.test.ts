@@ -140,6 +140,21 @@ describe('the index of hold records', () => {
     expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
   });
 
+  it('lost alone after the balance’s generation was: records admitted since still give back to it', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
+    await hold(env.ctx, f.key, 10n).then((a) =>
+      settleHolds(env.ctx, [{ holdId: a.hold.id, outcome: 'void' }]),
+    );
+    await env.ctx.redis.del(env.ctx.keys.balanceGeneration(f.accountId)); // lost alone, the balance kept
+    const served = await servedUnwritten(f, 400n);
+    const y = await hold(env.ctx, f.key, 50n); // both against a generation started anew
+    await env.ctx.redis.del(env.ctx.keys.heldRecords(f.accountId));
+    await settleHolds(env.ctx, [{ holdId: y.hold.id, outcome: 'void' }]);
+    expect(await redisValue(balance(f))).toBe(9_600n); // given back, not taken away to load blind
+    await settleHolds(env.ctx, [{ ...post(served.hold.id), unrecorded: toHoldTerms(served.hold) }]);
+    expect(await availabilityOf(env.ctx, f.accountId)).toEqual({ redis: 9_760n, postgres: 9_760n });
+  });
+
   it('--fix names its records again, beside the values, and a release then gives back as usual', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 500n });
     const a = await hold(env.ctx, f.key, 400n);

@@ -103,7 +103,19 @@ redis.call('DECRBY', KEYS[6], ARGV[2])
 -- a record Postgres never got a row for is given back once that is long past (release-orphans.ts).
 -- And the balance's and the counters' generations it was admitted against: should the index lose
 -- its name, its release gives back only to values no load rebuilt since (hold-index.lua).
-writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8]}, redis.call('GET', KEYS[9]), k[7])
+-- A generation Redis lost (alone: every load writes one) starts again here, at the server's clock:
+-- no load rebuilt the value since, and the records admitted from now on can say so.
+local bg = redis.call('GET', KEYS[9])
+if not bg then
+  bg = clockGeneration()
+  redis.call('SET', KEYS[9], bg)
+end
+local cg = k[7]
+if not cg then
+  cg = clockGeneration()
+  redis.call('HSET', KEYS[1], 'cg', cg)
+end
+writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8]}, bg, cg)
 redis.call('EXPIRE', KEYS[7], ARGV[6])
 indexHold(KEYS[8], ARGV[3], ARGV[6])
 return {'ok', rpm, rpm - inWindow - 1, resetMs}

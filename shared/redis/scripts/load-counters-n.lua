@@ -38,8 +38,7 @@ local function load(key, value, ttl, from, to, flag)
     if redis.call('HEXISTS', KEYS[1], 'cg') == 1 then
       redis.call('HINCRBY', KEYS[1], 'cg', 1)
     else
-      local t = redis.call('TIME')
-      redis.call('HSET', KEYS[1], 'cg', t[1] .. string.format('%06d', tonumber(t[2])))
+      redis.call('HSET', KEYS[1], 'cg', clockGeneration())
     end
   end
 end
