@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { countAdminAttempt } from '../../shared/accounts/attempt-throttle.js';
 import { deadKeyError, liveManagementKey } from '../../shared/admission/key-standing.js';
 import { type KeyKind, keyKindOf } from '../../shared/api-keys.js';
@@ -43,6 +43,12 @@ async function ownerFromJwt(ctx: Context, token: string): Promise<SessionClaims>
   return claims;
 }
 
+/** The request acts for the session's account. */
+function actAsOwner(res: Response, session: SessionClaims): void {
+  res.locals.accountId = session.accountId;
+  res.locals.session = session;
+}
+
 /** Owner routes: a session JWT only. */
 export function requireOwner(ctx: Context): RequestHandler {
   return async (req, res, next) => {
@@ -50,9 +56,7 @@ export function requireOwner(ctx: Context): RequestHandler {
     if (!token) throw missing();
     const kind = keyKindOf(token);
     if (kind) throw await misplaced(ctx, kind, token);
-    const session = await ownerFromJwt(ctx, token);
-    res.locals.accountId = session.accountId;
-    res.locals.session = session;
+    actAsOwner(res, await ownerFromJwt(ctx, token));
     next();
   };
 }
@@ -68,9 +72,7 @@ export function requireOwnerOrManagementKey(ctx: Context): RequestHandler {
     const kind = keyKindOf(token);
     if (kind === 'gc') throw await misplaced(ctx, kind, token);
     if (kind === null) {
-      const session = await ownerFromJwt(ctx, token);
-      res.locals.accountId = session.accountId;
-      res.locals.session = session;
+      actAsOwner(res, await ownerFromJwt(ctx, token));
       return next();
     }
     const mk = await liveManagementKey(ctx, token);

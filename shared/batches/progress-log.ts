@@ -16,7 +16,8 @@ const lastLogged = new Map<string, number>();
 export async function logBatchProgress(ctx: Context, batchId: string, dispatched: number): Promise<void> {
   const now = Date.now();
   const last = lastLogged.get(batchId);
-  if (last !== undefined && (last === Number.POSITIVE_INFINITY || now - last < PROGRESS_EVERY_MS)) return;
+  // (An ended batch's is +Infinity: never again.)
+  if (last !== undefined && now - last < PROGRESS_EVERY_MS) return;
   if (lastLogged.size >= REMEMBERED) lastLogged.clear();
   lastLogged.set(batchId, now);
   // A log line never fails the dispatcher run it reports on (its finalize would wait a run).

@@ -36,7 +36,5 @@ end
 -- as moved.
 local function unrebuilt(record, balanceGeneration, keyState)
   local g = redis.call('HMGET', record, 'bg', 'cg')
-  local balance = g[1] and g[1] == redis.call('GET', balanceGeneration)
-  local counters = g[2] and g[2] == redis.call('HGET', keyState, 'cg')
-  return balance or false, counters or false
+  return g[1] and g[1] == redis.call('GET', balanceGeneration), g[2] and g[2] == redis.call('HGET', keyState, 'cg')
 end

@@ -31,6 +31,16 @@ local skipped = not balanceExists
 -- What goes back to the balance: the reservations' unused parts, less any charge above its hold.
 local backH, backL, overH, overL = 0, 0, 0, 0
 local released = 0
+-- Take the balance and (from `base`) a hold's counters away, for the next admission to load from
+-- Postgres; the load epoch moves below.
+local function takeAway(balance, base)
+  if balance then
+    redis.call('DEL', KEYS[1])
+    balanceExists = false
+  end
+  if base then redis.call('DEL', KEYS[base + 1], KEYS[base + 2]) end
+  skipped = true
+end
 for i = 1, #ARGV / 3 do
   local base = 5 + (i - 1) * 4
   local charged, holdId, unwritten = ARGV[i * 3 - 2], ARGV[i * 3 - 1], ARGV[i * 3]
@@ -39,15 +49,7 @@ for i = 1, #ARGV / 3 do
   local rec = redis.call('HMGET', KEYS[base], 'amt', 'xb', 'xd', 'xm')
   if rec[1] and not indexed then
     local balanceSafe, countersSafe = unrebuilt(KEYS[base], KEYS[4], KEYS[base + 3])
-    if not balanceSafe then
-      redis.call('DEL', KEYS[1])
-      balanceExists = false
-      skipped = true
-    end
-    if not countersSafe then
-      redis.call('DEL', KEYS[base + 1], KEYS[base + 2])
-      skipped = true
-    end
+    if not (balanceSafe and countersSafe) then takeAway(not balanceSafe, not countersSafe and base) end
   end
   -- Its day and month counters, looked up once: those missing are skipped, and move the epoch.
   local counters = {}
@@ -76,9 +78,7 @@ for i = 1, #ARGV / 3 do
     end
     released = released + 1
   elseif unwritten == '1' then
-    redis.call('DEL', KEYS[1], KEYS[base + 1], KEYS[base + 2])
-    balanceExists = false
-    skipped = true
+    takeAway(true, base)
   end
 end
 if skipped then moveLoadEpoch(KEYS[2]) end
