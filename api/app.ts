@@ -16,7 +16,7 @@ import { ADMIN_QUEUES_PATH, adminQueuesLanding, adminQueuesRouter } from './rout
 import { adminTopupsRouter } from './routes/admin-topups.js';
 import { authRouter } from './routes/auth.js';
 import { CHILD_KEYS_MOUNT, childKeysRouter } from './routes/child-keys.js';
-import { dashboardRouter } from './routes/dashboard.js';
+import { dashboardRouter, toDashboard } from './routes/dashboard.js';
 import { healthRouter } from './routes/health.js';
 import { managementKeysRouter } from './routes/management-keys.js';
 import { metricsRouter } from './routes/metrics.js';
@@ -57,6 +57,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use('/metrics', metricsRouter(ctx, deps ?? {}));
   const queuesBoard = deps && adminQueuesRouter(ctx, deps.queues);
   if (queuesBoard) app.use(ADMIN_QUEUES_PATH, queuesBoard);
+  app.get('/', toDashboard);
   app.use('/dashboard', dashboardRouter());
   app.use('/api/auth', authRouter(ctx));
   app.use('/api/account', accountRouter(ctx));

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { type RequestHandler, Router } from 'express';
 import { assetPath } from '../../shared/assets.js';
 import { registry } from '../openapi.js';
 
@@ -34,6 +34,23 @@ export function dashboardRouter(): Router {
   r.use(express.static(DASHBOARD_DIR, { index: 'index.html', cacheControl: true, maxAge: 0 }));
   return r;
 }
+
+/** GET /: a browser opening the gateway's address finds the dashboard, not a JSON 404. */
+export const toDashboard: RequestHandler = (_req, res) => res.redirect(302, '/dashboard/');
+
+registry.registerPath({
+  method: 'get',
+  path: '/',
+  tags: ['operations'],
+  summary: 'The gateway’s address in a browser: to the dashboard',
+  security: [],
+  responses: {
+    302: {
+      description: 'To /dashboard/',
+      headers: { location: { schema: { type: 'string', const: '/dashboard/' } } },
+    },
+  },
+});
 
 // The page only: its scripts and styles are files of the page, not API.
 registry.registerPath({

@@ -315,7 +315,9 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     const dash = await openDashboard(browser, stack.server.url);
     const { page } = dash;
     const email = `login-${Date.now()}@example.com`;
-    await page.goto('/dashboard');
+    // The gateway's bare address, as a newcomer types it: it leads to the dashboard.
+    await page.goto('/');
+    expect(new URL(page.url()).pathname).toBe('/dashboard/');
     await page.getByRole('link', { name: 'Create an account' }).click();
     // Not the log-in form's Email field: the sign-up page renders on the hashchange after the click.
     await page.getByRole('heading', { name: 'Create your account' }).waitFor();
