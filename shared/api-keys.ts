@@ -20,6 +20,15 @@ export function hashApiKey(plain: string): Buffer {
   return createHash('sha256').update(plain).digest();
 }
 
+/**
+ * What admission's Redis state keeps of a child key's secret, to tell its current secret from one a
+ * rotation replaced (key-checks.lua): the first 16 bytes of its SHA-256, in hex. It only ever tells
+ * apart the secrets of one key, so a shortened hash is plenty.
+ */
+export function secretFingerprint(hash: Buffer): string {
+  return hash.subarray(0, 16).toString('hex');
+}
+
 export function displayPrefix(plain: string): string {
   return `${plain.slice(0, 6)}…${plain.slice(-4)}`;
 }

@@ -6,6 +6,7 @@ import {
   createChildKeyBody,
   createdChildKeyObject,
   listChildKeysQuery,
+  rotateChildKeyBody,
   updateChildKeyBody,
 } from '../schemas/child-keys.js';
 import { errorResponse, json } from '../schemas/common.js';
@@ -75,4 +76,25 @@ registry.registerPath({
   summary: 'Delete a child key (soft: kept for audit with status "deleted"; stops at once)',
   request: { params: childKeyParams },
   responses: { 200: json(childKeyObject, 'The deleted child key'), 404: notFound },
+});
+registry.registerPath({
+  method: 'post',
+  path: `${base}/{childId}/rotate`,
+  tags,
+  description:
+    `${description} The key keeps its id, limits, usage and metadata; the secret it had is refused ` +
+    '(401 `key_revoked`) once its grace ends, at once by default.',
+  summary: 'Give a child key a new secret (`gc-…`, shown once)',
+  request: {
+    params: childKeyParams,
+    body: { content: { 'application/json': { schema: rotateChildKeyBody } } },
+  },
+  responses: {
+    200: json(createdChildKeyObject, 'The child key with its new secret'),
+    404: notFound,
+    409: errorResponse(
+      'The child key is deleted, its management key revoked, or an earlier rotation’s old secret still works ' +
+        '(until `previous_key_expires_at`): rotate again then, or now with `grace_period_seconds: 0`',
+    ),
+  },
 });

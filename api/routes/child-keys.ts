@@ -9,6 +9,7 @@ import {
   findChildKey,
   insertChildKey,
   listChildKeys,
+  rotateChildKeySecret,
   updateChildKey,
 } from '../../shared/db/queries/child-keys.js';
 import { usageForChildKeys } from '../../shared/db/queries/key-usage.js';
@@ -27,7 +28,9 @@ import {
   childKeyJson,
   childKeyParams,
   createChildKeyBody,
+  graceRunning,
   listChildKeysQuery,
+  rotateChildKeyBody,
   updateChildKeyBody,
 } from '../schemas/child-keys.js';
 import { assertFuture } from '../schemas/common.js';
@@ -159,6 +162,37 @@ export function childKeysRouter(ctx: Context): Router {
     await publishChildKeyState(ctx, row);
     await countRequestsBeforeLimit(ctx, before, row, now);
     res.json(await renderOne(row, now));
+  });
+
+  // A new secret for the same key: its id, limits, usage and metadata stay, so a leaked secret is
+  // replaced without the key's customer getting its limits afresh for the period (a new key would).
+  r.post('/:childId/rotate', async (req, res) => {
+    const { id: mkId, childId } = parse(childKeyParams, req.params);
+    const { grace_period_seconds: grace } = parse(rotateChildKeyBody, req.body);
+    const now = ctx.clock.now();
+    const accountId = res.locals.accountId;
+    const key = generateApiKey('gc');
+    const row = await ctx.sql.begin(async (tx) => {
+      const { mk, child } = await lockChild(tx, accountId, mkId, childId);
+      if (child.status === 'deleted')
+        throw new ApiError('conflict', 'Child key is deleted and cannot be rotated');
+      if (mk.status === 'revoked') throw revokedConflict();
+      // As for webhook secrets: one older secret at a time. Ending the grace at once is always allowed.
+      if (grace > 0 && graceRunning(child, now))
+        throw new ApiError(
+          'conflict',
+          `The last rotation's old secret works until ${child.previous_key_expires_at.toISOString()}; ` +
+            'rotate again then, or now with grace_period_seconds 0, which stops every older secret at once',
+        );
+      return rotateChildKeySecret(tx, childId, {
+        keyHash: key.hash,
+        keyPrefix: key.prefix,
+        previousUntil: new Date(now.getTime() + grace * 1000),
+      });
+    });
+    await publishChildKeyState(ctx, row);
+    const { id, name, ...rest } = await renderOne(row, now);
+    res.json({ id, name, key: key.plain, ...rest });
   });
 
   // Idempotent: deleting a deleted child answers with it unchanged. Its state is published again

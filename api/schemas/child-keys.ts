@@ -52,6 +52,23 @@ export const updateChildKeyBody = createChildKeyBody.extend({
   status: z.enum(['active', 'disabled']).optional(),
 });
 
+/** Up to a week: a customer's deploy cycle, not a second key for good. */
+export const KEY_ROTATION_GRACE_SECONDS_MAX = 7 * 86_400;
+
+export const rotateChildKeyBody = z.strictObject({
+  grace_period_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(KEY_ROTATION_GRACE_SECONDS_MAX)
+    .default(0)
+    .describe(
+      'How long the replaced secret keeps working beside the new one, so the customer can switch without ' +
+        'downtime. 0 (the default) stops it at once, as for a secret that leaked; it also ends the grace of ' +
+        'an earlier rotation.',
+    ),
+});
+
 const usageObject = z.object({
   daily_spent_ngonka: ngonkaString,
   monthly_spent_ngonka: ngonkaString,
@@ -78,6 +95,9 @@ export const childKeyObject = z.object({
   created_at: isoString,
   last_used_at: isoString.nullable(),
   deleted_at: isoString.nullable(),
+  previous_key_expires_at: isoString
+    .nullable()
+    .describe('Until when the secret the last rotation replaced still works; null when it does not'),
   usage: usageObject,
 });
 export type ChildKeyJson = z.infer<typeof childKeyObject>;
@@ -107,6 +127,7 @@ export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): Child
     created_at: k.created_at.toISOString(),
     last_used_at: k.last_used_at?.toISOString() ?? null,
     deleted_at: k.deleted_at?.toISOString() ?? null,
+    previous_key_expires_at: graceRunning(k, now) ? k.previous_key_expires_at.toISOString() : null,
     usage: {
       daily_spent_ngonka: formatNgonka(u.daily_spent),
       monthly_spent_ngonka: formatNgonka(u.monthly_spent),
@@ -121,4 +142,12 @@ export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): Child
       month_resets_at: u.month_resets_at.toISOString(),
     },
   };
+}
+
+/** Whether the secret a rotation replaced still works at `now`. */
+export function graceRunning(
+  k: Pick<ChildKeyRow, 'previous_key_expires_at'>,
+  now: Date,
+): k is { previous_key_expires_at: Date } {
+  return k.previous_key_expires_at !== null && k.previous_key_expires_at > now;
 }

@@ -127,6 +127,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     hold.deadline.getTime(),
     dayKey(now),
     input.countRpm === false ? 0 : 1,
+    key.secret ?? '',
   ];
 
   const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);

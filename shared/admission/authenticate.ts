@@ -1,4 +1,4 @@
-import { hashApiKey, keyKindOf } from '../api-keys.js';
+import { hashApiKey, keyKindOf, secretFingerprint } from '../api-keys.js';
 import type { Context } from '../context.js';
 import { type ChildKeyIdentity, findChildKeyByHash } from '../db/queries/admission-state.js';
 import { ApiError } from '../errors.js';
@@ -8,7 +8,8 @@ import { liveManagementKey } from './key-standing.js';
 
 /**
  * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
- * everything that does (status, limits, expiry) is checked in Redis on every request.
+ * everything that does (status, limits, expiry, which secrets still work after a rotation) is
+ * checked in Redis on every request.
  */
 const identities = new Map<string, ChildKeyIdentity>();
 const MAX_CACHED = 100_000;
@@ -37,8 +38,9 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   const cacheKey = hash.toString('base64');
   const cached = identities.get(cacheKey);
   if (cached) return cached;
-  const found = await findChildKeyByHash(ctx.sql, hash);
-  if (!found) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  const row = await findChildKeyByHash(ctx.sql, hash);
+  if (!row) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  const found = { ...row, secret: secretFingerprint(hash) };
   if (identities.size >= MAX_CACHED) identities.clear();
   identities.set(cacheKey, found);
   return found;

@@ -17,7 +17,7 @@ export async function checkKeyAccess(ctx: Context, key: ChildKeyIdentity): Promi
     ctx.keys.managementKey(key.account_id, key.management_key_id),
     ctx.keys.rpm(key.account_id, key.id),
   ];
-  const reply = await runWithKeyState(ctx, 'keyAccess', key, keys, [now.getTime()], now);
+  const reply = await runWithKeyState(ctx, 'keyAccess', key, keys, [now.getTime(), key.secret ?? ''], now);
   if (reply[0] !== 'ok') throw refusalError(reply, now);
   const [, rpm, remaining, resetMs] = reply.map(Number) as [number, number, number, number];
   return rpm > 0 ? { limit: rpm, remaining, resetMs } : null;

@@ -1,3 +1,4 @@
+import { secretFingerprint } from '../api-keys.js';
 import type { Context } from '../context.js';
 
 /** What admission needs to know about a child key, as Postgres holds it. */
@@ -11,6 +12,10 @@ export interface ChildKeyState {
   rate_limit_rpm: number | null;
   expires_at: Date | null;
   version: bigint;
+  /** The hash of its secret, and of the one its last rotation replaced while that one still works. */
+  key_hash: Buffer;
+  previous_key_hash: Buffer | null;
+  previous_key_expires_at: Date | null;
 }
 
 export interface ManagementKeyState {
@@ -29,22 +34,28 @@ export async function publishChildKeyState(ctx: Context, k: ChildKeyState): Prom
   await ctx.scripts.run(
     'setKeyState',
     [ctx.keys.childKey(k.account_id, k.id)],
-    [
-      k.version.toString(),
-      'st',
-      k.status,
-      'exp',
-      k.expires_at ? k.expires_at.getTime() : 0,
-      'rpm',
-      k.rate_limit_rpm ?? 0,
-      'ld',
-      k.limit_daily_ngonka === null ? -1 : k.limit_daily_ngonka.toString(),
-      'lm',
-      k.limit_monthly_ngonka === null ? -1 : k.limit_monthly_ngonka.toString(),
-      'mk',
-      k.management_key_id,
-    ],
+    [k.version.toString(), ...Object.entries(childKeyStateFields(k)).flat()],
   );
+}
+
+/**
+ * A child key's state as Redis keeps it (admit-9.lua, key-access-3.lua), field by field: status,
+ * expiry (ms, 0: none), RPM limit (0: none), limits (-1: none), management key, and its secrets'
+ * fingerprints: `h` the current one's, `ph` the one its last rotation replaced ('' if none) and
+ * `phx` until when that one still works (ms, 0: not at all).
+ */
+export function childKeyStateFields(k: ChildKeyState): Record<string, string> {
+  return {
+    st: k.status,
+    exp: String(k.expires_at ? k.expires_at.getTime() : 0),
+    rpm: String(k.rate_limit_rpm ?? 0),
+    ld: k.limit_daily_ngonka === null ? '-1' : k.limit_daily_ngonka.toString(),
+    lm: k.limit_monthly_ngonka === null ? '-1' : k.limit_monthly_ngonka.toString(),
+    mk: k.management_key_id,
+    h: secretFingerprint(k.key_hash),
+    ph: k.previous_key_hash ? secretFingerprint(k.previous_key_hash) : '',
+    phx: String(k.previous_key_expires_at?.getTime() ?? 0),
+  };
 }
 
 /** The management key's status gates all its children (revoked stops them). */

@@ -6,6 +6,7 @@ const KEY_CODES: Record<string, { code: string; message: string }> = {
   expired: { code: 'key_expired', message: 'API key expired' },
   deleted: { code: 'key_revoked', message: 'API key revoked' },
   revoked: { code: 'key_revoked', message: 'API key revoked' },
+  rotated: { code: 'key_revoked', message: 'API key revoked: this secret was replaced by a rotation' },
 };
 
 /** API.md's 401 for a key that is not live: `state` is why (disabled, expired, deleted, revoked). */

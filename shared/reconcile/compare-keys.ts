@@ -1,22 +1,10 @@
+import { childKeyStateFields } from '../admission/key-state.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S } from '../admission/load-state.js';
 import type { Context } from '../context.js';
-import type { KeyTruthRow } from '../db/queries/reconcile-admission.js';
 import { heldOff } from './compare-holds.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
-
-/** A child key's Redis state fields as publishChildKeyState writes them. */
-export function keyStateFields(k: KeyTruthRow): Record<string, string> {
-  return {
-    st: k.status,
-    exp: String(k.expires_at ? k.expires_at.getTime() : 0),
-    rpm: String(k.rate_limit_rpm ?? 0),
-    ld: k.limit_daily_ngonka === null ? '-1' : k.limit_daily_ngonka.toString(),
-    lm: k.limit_monthly_ngonka === null ? '-1' : k.limit_monthly_ngonka.toString(),
-    mk: k.management_key_id,
-  };
-}
 
 const pairs = (o: Record<string, string>) => Object.entries(o).flat();
 
@@ -67,7 +55,7 @@ export function compareKeys(
         });
       continue;
     }
-    const fields = keyStateFields(t);
+    const fields = childKeyStateFields(t);
     const version = t.version.toString();
     const dayKey = keys.day(accountId, id, opts.day);
     const monthKey = keys.month(accountId, id, opts.month);

@@ -2,24 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { screenshot, useDashboardTabs } from '../helpers/browser.js';
 import { createManagementKey, jwtOf, signUp, visibleText } from '../helpers/dashboard-keys.js';
-import { call } from '../helpers/http.js';
+import { call, chatWith } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
 const tabs = useDashboardTabs();
 const open = () => tabs.open();
 
-async function chat(key: string) {
-  const res = await fetch(`${tabs.stack.server.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      model: SIM_MODEL_QWEN3_235B,
-      messages: [{ role: 'user', content: 'Hi' }],
-      max_tokens: 20,
-    }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const chat = (key: string) => chatWith(tabs.stack.server.url, key, SIM_MODEL_QWEN3_235B);
 
 /** "YYYY-MM-DDTHH:mm" in UTC (the browser context runs in UTC), `days` from now, at the full hour. */
 function utcLocalInput(days: number): string {

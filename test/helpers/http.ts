@@ -87,3 +87,17 @@ export function rawHttp(base: string, request: string): Promise<RawAnswer> {
     });
   });
 }
+
+/** A small non-stream chat with child key `key`, as a customer's client sends it. */
+export async function chatWith(
+  base: string,
+  key: string,
+  model: string,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20 }),
+  });
+  return { status: res.status, body: await res.json() };
+}

@@ -207,7 +207,8 @@ describe('admission', () => {
     const { publishChildKeyState } = await import('../../shared/admission/key-state.js');
     const [row] = await env.ctx
       .sql`update child_keys set status = 'disabled', version = version + 1 where id = ${f.key.id}
-      returning id, account_id, management_key_id, status, limit_daily_ngonka, limit_monthly_ngonka, rate_limit_rpm, expires_at, version`;
+      returning id, account_id, management_key_id, status, limit_daily_ngonka, limit_monthly_ngonka, rate_limit_rpm, expires_at, version,
+                key_hash, previous_key_hash, previous_key_expires_at`;
     await publishChildKeyState(env.ctx, row as never);
     expect(await outcome(admit(env.ctx, input(f.key, 1n)))).toBe('key_disabled');
   });

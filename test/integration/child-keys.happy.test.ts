@@ -32,6 +32,7 @@ describe('child keys: happy path', () => {
       created_at: expect.any(String),
       last_used_at: null,
       deleted_at: null,
+      previous_key_expires_at: null,
       usage: {
         daily_spent_ngonka: '0',
         monthly_spent_ngonka: '0',

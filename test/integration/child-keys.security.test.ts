@@ -12,13 +12,14 @@ async function expectEveryRoute(mkId: string, childId: string, token: string, st
     ['GET', `${children(mkId)}/${childId}`],
     ['PATCH', `${children(mkId)}/${childId}`],
     ['DELETE', `${children(mkId)}/${childId}`],
+    ['POST', `${children(mkId)}/${childId}/rotate`],
   ] as const;
   for (const [method, path] of calls) {
     const res = await api(
       method,
       path,
       token,
-      method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+      (method === 'POST' && !path.endsWith('/rotate')) || method === 'PATCH' ? { name: 'x' } : undefined,
     );
     expect(res.status, `${method} ${path}`).toBe(status);
     expect(res.body.error.type).toBe(type);
@@ -70,6 +71,7 @@ describe('child keys: security', () => {
       ['GET', `${children(mk.id)}/${c.id}`],
       ['PATCH', `${children(mk.id)}/${c.id}`],
       ['DELETE', `${children(mk.id)}/${c.id}`],
+      ['POST', `${children(mk.id)}/${c.id}/rotate`],
       // Alice's child through Bob's own management key: still not Bob's.
       ['GET', `${children(bobsMk.id)}/${c.id}`],
       ['PATCH', `${children(bobsMk.id)}/${c.id}`],
@@ -80,7 +82,7 @@ describe('child keys: security', () => {
         method,
         path,
         w.bob.token,
-        method === 'POST' || method === 'PATCH' ? { name: 'x' } : undefined,
+        (method === 'POST' && !path.endsWith('/rotate')) || method === 'PATCH' ? { name: 'x' } : undefined,
       );
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.error.type).toBe('not_found');

@@ -154,6 +154,8 @@ export const api = {
   updateChildKey: (mkId, id, body) =>
     request('PATCH', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`, body),
   deleteChildKey: (mkId, id) => request('DELETE', `/api/management/keys/${enc(mkId)}/children/${enc(id)}`),
+  rotateChildKey: (mkId, id, body) =>
+    request('POST', `/api/management/keys/${enc(mkId)}/children/${enc(id)}/rotate`, body),
 
   jobs: (params) => request('GET', `/api/jobs${query(params)}`),
   job: (id) => request('GET', `/api/jobs/${enc(id)}`),

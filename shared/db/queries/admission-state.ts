@@ -5,12 +5,21 @@ export interface ChildKeyIdentity {
   id: string;
   account_id: string;
   management_key_id: string;
+  /**
+   * The fingerprint of the secret its client presented (secretFingerprint), which admission checks
+   * is still the key's (key-checks.lua); absent where no client presents one (a batch's lines).
+   */
+  secret?: string;
 }
 
-/** The immutable facts behind a presented child key; its mutable state lives in Redis. */
+/**
+ * The immutable facts behind a presented child key secret, its current one or one a rotation
+ * replaced (admission tells whether that one still works); its mutable state lives in Redis.
+ */
 export async function findChildKeyByHash(db: Db, hash: Buffer): Promise<ChildKeyIdentity | null> {
   const [row] = await db<ChildKeyIdentity[]>`
-    select id, account_id, management_key_id from child_keys where key_hash = ${hash}`;
+    select id, account_id, management_key_id from child_keys
+    where key_hash = ${hash} or previous_key_hash = ${hash}`;
   return row ?? null;
 }
 
@@ -85,6 +94,7 @@ export async function readAdmissionSnapshot(
   >`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
            ck.rate_limit_rpm, ck.rpm_limit_cleared_at, ck.expires_at, ck.version,
+           ck.key_hash, ck.previous_key_hash, ck.previous_key_expires_at,
            mk.status as mk_status, mk.version as mk_version,
            (coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day = ${day}::date), 0)
             + coalesce((select sum(amount) from holds h where h.child_key_id = ck.id and h.status = 'open' and h.period_day = ${day}::date), 0))::bigint as day_used,

@@ -19,6 +19,10 @@ export interface ChildKeyRow {
   created_at: Date;
   last_used_at: Date | null;
   deleted_at: Date | null;
+  /** The secret's hash; the one the last rotation replaced, and until when it still works. */
+  key_hash: Buffer;
+  previous_key_hash: Buffer | null;
+  previous_key_expires_at: Date | null;
 }
 
 /** What the owner controls on a child key; everything else is bookkeeping. */
@@ -33,7 +37,8 @@ export interface ChildKeySettings {
 }
 
 const COLUMNS = `id, account_id, management_key_id, name, key_prefix, status, limit_daily_ngonka,
-  limit_monthly_ngonka, rate_limit_rpm, expires_at, metadata, version, created_at, last_used_at, deleted_at`;
+  limit_monthly_ngonka, rate_limit_rpm, expires_at, metadata, version, created_at, last_used_at, deleted_at,
+  key_hash, previous_key_hash, previous_key_expires_at`;
 
 export interface NewChildKey extends Omit<ChildKeySettings, 'status'> {
   id: string;
@@ -136,6 +141,30 @@ export async function updateChildKey(
       expires_at = ${next.expires_at},
       metadata = ${db.json(next.metadata as Parameters<Db['json']>[0])},
       deleted_at = case when ${next.status} = 'deleted' then coalesce(deleted_at, ${at}) end,
+      version = version + 1
+    where id = ${id}
+    returning ${db.unsafe(COLUMNS)}`;
+  if (!row) throw new Error(`child key ${id} vanished while locked`);
+  return row;
+}
+
+/**
+ * Give a locked child key a new secret (its rotation), the version moved as updateChildKey moves it.
+ * The secret replaced is kept as the previous one, working until `previousUntil` (`at` itself for
+ * none: kept so that it is still told apart as a rotated secret, not an unknown one); a previous
+ * one from an earlier rotation is dropped.
+ */
+export async function rotateChildKeySecret(
+  db: Db,
+  id: string,
+  next: { keyHash: Buffer; keyPrefix: string; previousUntil: Date },
+): Promise<ChildKeyRow> {
+  const [row] = await db<ChildKeyRow[]>`
+    update child_keys set
+      previous_key_hash = key_hash,
+      previous_key_expires_at = ${next.previousUntil},
+      key_hash = ${next.keyHash},
+      key_prefix = ${next.keyPrefix},
       version = version + 1
     where id = ${id}
     returning ${db.unsafe(COLUMNS)}`;

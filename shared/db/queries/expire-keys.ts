@@ -21,5 +21,6 @@ export async function expireDueChildKeys(db: Db, now: Date, limit: number): Prom
           for update skip locked) due
     where c.id = due.id
     returning c.id, c.account_id, c.management_key_id, c.name, c.status, c.limit_daily_ngonka,
-              c.limit_monthly_ngonka, c.rate_limit_rpm, c.expires_at, c.version`;
+              c.limit_monthly_ngonka, c.rate_limit_rpm, c.expires_at, c.version,
+              c.key_hash, c.previous_key_hash, c.previous_key_expires_at`;
 }

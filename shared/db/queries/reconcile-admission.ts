@@ -100,6 +100,7 @@ export async function keyTruthOf(
   return db<KeyTruthRow[]>`
     select ck.id, ck.account_id, ck.management_key_id, ck.status, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
            ck.rate_limit_rpm, ck.rpm_limit_cleared_at, ck.expires_at, ck.version,
+           ck.key_hash, ck.previous_key_hash, ck.previous_key_expires_at,
            mk.status as mk_status, mk.version as mk_version,
            (coalesce(u.day_spent, 0) + coalesce(h.day_held, 0))::int8 as day_used,
            (coalesce(u.month_spent, 0) + coalesce(h.month_held, 0))::int8 as month_used

@@ -4,7 +4,8 @@
 --       balance generation
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
 --       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD), 10 whether the
---       request counts against the RPM limit (0: a batch line, neither checked nor counted)
+--       request counts against the RPM limit (0: a batch line, neither checked nor counted),
+--       11 the fingerprint of the secret presented ('' for a batch line: key-checks.lua)
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
@@ -13,7 +14,7 @@ local now = tonumber(ARGV[1])
 -- Amounts (nGNK) are compared and added as exact decimals (decimal.lua, prepended).
 local estH, estL = limbs(ARGV[2])
 
-local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c', 'cg')
+local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'ld', 'lm', 'c', 'cg', 'h', 'ph', 'phx')
 -- `c` is the day whose counters were loaded from Postgres. Another day's: today's counter does not
 -- exist yet, and the first request of the day loads it (a new day still needs no reset: the
 -- counter starts at what Postgres holds for it, open holds included).
@@ -52,7 +53,7 @@ if redis.call('EXISTS', KEYS[7]) == 1 then
   return {'ok', rpm, math.max(rpm - windowCount(), 0), windowReset(0)}
 end
 
-local refused = keyRefusal(k[1], k[2], mk, now)
+local refused = keyRefusal(k[1], k[2], mk, now, ARGV[11], k[8], k[9], k[10])
 if refused then return {'key', refused} end
 
 local inWindow = 0

@@ -2,17 +2,17 @@
 -- cancels), with its RPM state for the headers. The same key checks as admit-9.lua, in its order,
 -- and nothing is written: these requests neither count toward the RPM limit nor reserve anything.
 -- KEYS: 1 child key state, 2 management key state, 3 rpm window
--- ARGV: 1 now (ms)
+-- ARGV: 1 now (ms), 2 the fingerprint of the secret presented (key-checks.lua)
 -- Returns {'load', what} (state not in Redis), {'key', status} (refused) or
 -- {'ok', rpm, remaining, reset ms} (rpm 0: no limit).
 local now = tonumber(ARGV[1])
 
-local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'c')
+local k = redis.call('HMGET', KEYS[1], 'st', 'exp', 'rpm', 'c', 'h', 'ph', 'phx')
 if not k[1] or not k[4] then return {'load', 'key'} end
 local mk = redis.call('HGET', KEYS[2], 'st')
 if not mk then return {'load', 'mk'} end
 
-local refused = keyRefusal(k[1], k[2], mk, now)
+local refused = keyRefusal(k[1], k[2], mk, now, ARGV[2], k[5], k[6], k[7])
 if refused then return {'key', refused} end
 
 local rpm = tonumber(k[3])

@@ -4,7 +4,7 @@ import { FieldError, field, fieldValue } from '../components/form.js';
 import { announce } from '../components/notify.js';
 import { revealCreated } from '../components/secret.js';
 import { h } from '../dom.js';
-import { fromLocalInput, toLocalInput } from '../format.js';
+import { fromLocalInput, time, toLocalInput } from '../format.js';
 import { parseGnk, toGnkInput, ungroup } from '../money.js';
 
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -138,6 +138,67 @@ export function createChildKeyDialog(mk, onChange) {
         label: 'Your new child key',
         secret: created.key,
         noun: 'child key',
+        ifLost: IF_LOST,
+        refresh: onChange,
+      });
+    },
+  });
+}
+
+const IF_LOST =
+  'We keep only a hash of the key. If it is lost or leaks, rotate it: a new key with the same limits and usage.';
+
+/** When the old key stops working, in seconds from now (the API's grace_period_seconds). */
+const GRACES = [
+  ['0', 'At once (it leaked)'],
+  ['3600', 'In 1 hour'],
+  ['86400', 'In 24 hours'],
+];
+
+/**
+ * A new secret for a child key: same id, limits, usage and metadata. The old secret stops at once
+ * or after a grace for the customer to switch; while an earlier grace runs, only "at once" is
+ * allowed (the API refuses a second grace).
+ */
+export function rotateChildKeyDialog(mk, child, onChange) {
+  const running = child.previous_key_expires_at;
+  formDialog({
+    title: `Rotate ${child.name}`,
+    intro:
+      'Your customer gets a new key. It keeps this key’s limits, usage and metadata, so its spend this period still counts.',
+    fields: [
+      running
+        ? h(
+            'p',
+            { class: 'callout warning' },
+            'The key the last rotation replaced still works until ',
+            time(running),
+            '. Rotating again now stops every key but the new one at once.',
+          )
+        : field({
+            label: 'The old key stops working',
+            name: 'grace_period_seconds',
+            input: h('select', {}, ...GRACES.map(([value, label]) => h('option', { value }, label))),
+          }),
+    ],
+    submitLabel: 'Rotate key',
+    onSubmit: async (form, dlg) => {
+      const grace = running ? 0 : Number(fieldValue(form, 'grace_period_seconds'));
+      let rotated;
+      try {
+        rotated = await api.rotateChildKey(mk.id, child.id, { grace_period_seconds: grace });
+      } catch (err) {
+        // Deleted or rotated meanwhile (another tab): the list behind says so once refreshed.
+        if (err.status === 404 || err.status === 409) await onChange().catch(() => {});
+        throw err;
+      }
+      announce(`${child.name} rotated.`);
+      await revealCreated(dlg, {
+        title: 'Child key rotated',
+        label: `${child.name}’s new key`,
+        secret: rotated.key,
+        noun: 'new key',
+        ifLost: IF_LOST,
         refresh: onChange,
       });
     },

@@ -5,7 +5,7 @@ import { emptyState, renderPage, section } from '../components/page.js';
 import { h, mount, refocus, uid } from '../dom.js';
 import { badge, time } from '../format.js';
 import { href } from '../router.js';
-import { createChildKeyDialog, editChildKeyDialog } from './child-key-form.js';
+import { createChildKeyDialog, editChildKeyDialog, rotateChildKeyDialog } from './child-key-form.js';
 import { childKeysTable } from './child-keys-table.js';
 
 /** How the owner's backend does the same with the `gm-` key. */
@@ -128,6 +128,16 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
             c.status === 'active' ? 'Disable' : 'Enable',
           )
         : null,
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-focus-key': `rotate-${c.id}`,
+          'aria-label': `Rotate ${c.name}`,
+          onClick: () => rotateChildKeyDialog(mk, c, reload),
+        },
+        'Rotate',
+      ),
       h(
         'button',
         {
