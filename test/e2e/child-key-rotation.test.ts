@@ -167,6 +167,21 @@ describe('child key rotation', () => {
     expect(await chatWith(res.body.key)).toBe(200);
   });
 
+  it('reconciles the secret fields: a state from before rotation existed is fine, a wrong secret is drift', async () => {
+    const { ctx } = stack.env;
+    const plain = await createCustomer(ctx, stack.server.url);
+    const rotated = await createCustomer(ctx, stack.server.url);
+    expect((await rotate(rotated)).status).toBe(200);
+    // As the api published it before this release: no secret fields at all.
+    await ctx.redis.hdel(ctx.keys.childKey(plain.accountId, plain.childId), 'h', 'ph', 'phx');
+    await ctx.redis.hset(ctx.keys.childKey(rotated.accountId, rotated.childId), 'ph', '');
+    const report = await runReconcile(ctx, { inflightMs: 0 });
+    const about = (c: Customer) => report.drift.filter((d) => d.subject.includes(c.childId));
+    expect(about(plain)).toEqual([]);
+    expect(about(rotated).map((d) => d.message)).toEqual([expect.stringMatching(/differs .*: ph$/)]);
+    expect(await chatWith(plain.childKey)).toBe(200);
+  });
+
   it('answers a deleted key 409, a bad grace 400 naming it, and another account 404', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     for (const grace of [-1, 1.5, 7 * 86_400 + 1, '60']) {
