@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
+import { checkKeyAccess } from '../shared/admission/key-access.js';
 import { batchEnding, batchEndingOf, END_ERRORS, type EndReason } from '../shared/batches/end-lines.js';
 import type { Context } from '../shared/context.js';
 import {
@@ -18,7 +19,7 @@ import {
   openHoldOfEndedJob,
   recordEndedJobBill,
 } from '../shared/db/queries/jobs.js';
-import { errorBody } from '../shared/errors.js';
+import { ApiError, errorBody } from '../shared/errors.js';
 import { GonkaUpstreamError, stripForcedFields } from '../shared/gonka/index.js';
 import { GroupCommit } from '../shared/group-commit.js';
 import { settleRequest, settleRequestNow } from '../shared/inference/settle-request.js';
@@ -96,7 +97,10 @@ export function startInferenceWorker(
     attempt?: AttemptMark,
   ): Promise<void> {
     // The stored request is what the node was sent: its model is the node's name for the job's.
-    const apiError = upstreamToApiError(err, { id: sent.model, upstream: String(sent.request.model) });
+    const apiError =
+      err instanceof ApiError
+        ? err
+        : upstreamToApiError(err, { id: sent.model, upstream: String(sent.request.model) });
     const error = apiError
       ? errorBody(apiError).error
       : {
@@ -161,6 +165,28 @@ export function startInferenceWorker(
     return null;
   }
 
+  /**
+   * The 401 a job's key would get now, or null when it may run. Whether it may cannot always be
+   * told (Redis out of reach): then it runs, as it was admitted to.
+   */
+  async function keyRefusal(
+    job: Pick<JobRow, 'id' | 'child_key_id' | 'account_id' | 'management_key_id'>,
+  ): Promise<ApiError | null> {
+    const key = {
+      id: job.child_key_id,
+      account_id: job.account_id,
+      management_key_id: job.management_key_id,
+    };
+    try {
+      await checkKeyAccess(ctx, key);
+      return null;
+    } catch (err) {
+      if (err instanceof ApiError && err.type === 'invalid_api_key') return err;
+      ctx.logger.warn({ err, jobId: job.id }, "could not check the job's key; running it as admitted");
+      return null;
+    }
+  }
+
   /** One job of a group: start it, call a node, record the answer, hand the usage to settlement. */
   async function run(jobId: string): Promise<string> {
     const started = await starts.add(jobId);
@@ -193,6 +219,14 @@ export function startInferenceWorker(
     const attempt: AttemptMark = { id: jobId, attempt: job.attempts + 1, startedAt: ctx.clock.now() };
     if (hold_status !== 'open' || !job.hold_id) {
       await fail(jobId, null, new Error('hold is not open'), job, attempt);
+      return 'failed';
+    }
+    // Its key deleted, disabled or expired (or its management key revoked) since it was queued:
+    // the owner stopped that key's spending, so the job ends unrun and its hold goes back, as a
+    // batch's lines not yet dispatched do.
+    const refused = await keyRefusal(job);
+    if (refused) {
+      await fail(jobId, job.hold_id, refused, job, attempt);
       return 'failed';
     }
 
