@@ -53,7 +53,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use(keyBeforeBodyOnV1(requireJsonBody));
 
   app.use(healthRouter(ctx));
-  app.get('/openapi.json', serveOpenApi);
+  app.get('/openapi.json', serveOpenApi(ctx.config.BRAND_NAME));
   app.use('/metrics', metricsRouter(ctx, deps ?? {}));
   const queuesBoard = deps && adminQueuesRouter(ctx, deps.queues);
   if (queuesBoard) app.use(ADMIN_QUEUES_PATH, queuesBoard);

@@ -24,7 +24,7 @@ registry.registerPath({
   responses: { 200: json(z.object({ openapi: z.string() }).loose(), 'The OpenAPI document') },
 });
 
-let cached: unknown = null;
+let cached: ReturnType<OpenApiGeneratorV31['generateDocument']> | null = null;
 
 /**
  * The error answers a route gives by its kind, for the entries that leave them out (an entry's own
@@ -53,17 +53,20 @@ function withStandardErrors(): void {
   }
 }
 
-export const serveOpenApi: RequestHandler = (_req, res) => {
-  if (!cached) withStandardErrors();
-  cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
-    openapi: '3.1.0',
-    info: {
-      title: 'Gonka Gateway',
-      version: '1.0.0',
-      description:
-        'Accounts, management and child keys, and OpenAI-compatible inference. Money is nGNK as strings.',
-    },
-    security: [{ bearer: [] }],
-  });
-  res.json(cached);
-};
+/** GET /openapi.json, titled with the brand its clients know (white-label: BRAND_NAME). */
+export function serveOpenApi(brand: string): RequestHandler {
+  return (_req, res) => {
+    if (!cached) withStandardErrors();
+    cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
+      openapi: '3.1.0',
+      info: {
+        title: 'API',
+        version: '1.0.0',
+        description:
+          'Accounts, management and child keys, and OpenAI-compatible inference. Money is nGNK as strings.',
+      },
+      security: [{ bearer: [] }],
+    });
+    res.json({ ...cached, info: { ...cached.info, title: `${brand} API` } });
+  };
+}

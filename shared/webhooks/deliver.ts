@@ -187,7 +187,8 @@ async function send(
       startedAt: started,
       headers: {
         'content-type': 'application/json',
-        'user-agent': 'GonkaGateway-Webhooks/1.0',
+        // White-label: a child key's client may own this URL (a job's webhook_url).
+        'user-agent': `${ctx.config.BRAND_NAME}-Webhooks/1.0`,
         // The delivery id is the message id: stable across retries, so receivers can dedupe.
         'webhook-id': d.id,
         'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),

@@ -282,6 +282,12 @@ describe('/openapi.json', () => {
     expect(await openApiErrors(broken)).not.toEqual([]);
   });
 
+  it('is titled with the brand (white-label), never the network', async () => {
+    const { info } = (await fetchDocument()) as Doc & { info: { title: string } };
+    expect(info.title).toBe(`${stack.env.config.BRAND_NAME} API`);
+    expect(info.title.toLowerCase()).not.toContain('gonka');
+  });
+
   it('has only valid JSON Schema 2020-12 schemas, each path parameter declared', async () => {
     const doc = await fetchDocument();
     expect(schemaErrors(doc)).toEqual([]);

@@ -107,6 +107,9 @@ describe('webhook deliveries', () => {
     const [got] = receiver.at(jobs.path);
     expect(got!.headers['webhook-id']).toBe(delivery.id);
     expect(got!.headers['content-type']).toBe('application/json');
+    // White-label: a job's webhook_url may be a child key's client's; it sees the brand only.
+    expect(got!.headers['user-agent']).toBe(`${env.config.BRAND_NAME}-Webhooks/1.0`);
+    expect(got!.headers['user-agent']?.toLowerCase()).not.toContain('gonka');
     expect(got!.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     const body = JSON.parse(got!.body);
     expect(body).toEqual({ type: 'job.succeeded', timestamp: expect.any(String), data });
