@@ -26,6 +26,11 @@ export function setRateLimitHeaders(res: ServerResponse, rl: RateLimitState | nu
     res.setHeader(k, v);
 }
 
+/** The RPM headers of a request whose slot was given back (no node had capacity): one more left. */
+export function setRateLimitHeadersSlotBack(res: ServerResponse, rl: RateLimitState | null): void {
+  if (rl) setRateLimitHeaders(res, { ...rl, remaining: Math.min(rl.remaining + 1, rl.limit) });
+}
+
 /**
  * The /v1 routes that take no hold: the key must still be active (admission checks it on the
  * others), and the answer carries its RPM headers.

@@ -17,7 +17,11 @@ import { completionId, whiteLabel } from '../../shared/inference/white-label.js'
 import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
-import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
+import {
+  refusedBeforeAdmission,
+  setRateLimitHeaders,
+  setRateLimitHeadersSlotBack,
+} from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 import { apiStopping, ServerStopping, stoppingError } from '../stopping.js';
@@ -84,7 +88,8 @@ export async function serveChatCompletion(
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
     if (err instanceof ServerStopping) throw stoppingError('request');
     const refusal = upstreamToApiError(err, chat.model) ?? err;
-    giveBackRpmIfNoCapacity(ctx, admission, refusal);
+    if (giveBackRpmIfNoCapacity(ctx, admission, refusal))
+      setRateLimitHeadersSlotBack(res, admission.rateLimit);
     throw refusal;
   }
   stripForcedFields(result.completion, body);

@@ -10,6 +10,7 @@ import { giveBackRpmIfNoCapacity, settleServed } from '../../shared/inference/se
 import { upstreamToApiError } from '../../shared/inference/upstream-errors.js';
 import { whiteLabel } from '../../shared/inference/white-label.js';
 import { estimatePromptTokens } from '../../shared/pricing.js';
+import { setRateLimitHeadersSlotBack } from '../middleware/child-key.js';
 import { ServerStopping, stoppableStream, stoppingError } from '../stopping.js';
 import type { ChatDeps } from './v1-chat-completions.js';
 
@@ -71,7 +72,8 @@ export async function streamChat(
       throw new ApiError('upstream_error', 'The model did not answer in the time allowed');
     if (abort.signal.aborted) return; // nobody to answer
     const refusal = upstreamToApiError(err, chat.model) ?? err;
-    giveBackRpmIfNoCapacity(ctx, admission, refusal);
+    if (giveBackRpmIfNoCapacity(ctx, admission, refusal))
+      setRateLimitHeadersSlotBack(res, admission.rateLimit);
     throw refusal;
   }
 

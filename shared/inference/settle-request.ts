@@ -155,18 +155,19 @@ function logUnadmitFailed(ctx: Context, holdId: string, err: unknown): void {
  * client to retry in a second) gives back its RPM slot: the openai client's own retries of it
  * would otherwise spend the key's quota into a 429 for a minute. Other failures keep theirs, as
  * API.md has it (only 402 and 429 consume none): a 502 made its node calls, a node's refusal was
- * an answer. Never throws.
+ * an answer. Never throws; says whether it gives the slot back (for the answer's RPM headers).
  */
 export function giveBackRpmIfNoCapacity(
   ctx: Context,
   admission: Pick<Admission, 'hold' | 'leaveRpmWindow'>,
   refusal: unknown,
-): void {
-  if (!(refusal instanceof ApiError) || refusal.type !== 'upstream_unavailable') return;
+): boolean {
+  if (!(refusal instanceof ApiError) || refusal.type !== 'upstream_unavailable') return false;
   admission.leaveRpmWindow().catch((err: unknown) => {
     ctx.logger.warn(
       { err, holdId: admission.hold.id },
       'could not give back the RPM slot of a request not served',
     );
   });
+  return true;
 }

@@ -79,11 +79,14 @@ describe('sync chat when nodes fail', () => {
     for (let i = 0; i < 3; i++) {
       const err = await refusal(c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello') }));
       expect(err.status).toBe(503);
+      // Its headers say so too: the whole quota is left.
+      expect(err.headers?.get('x-ratelimit-remaining-requests')).toBe('2');
     }
     const streamed = await refusal(
       c.openai.chat.completions.create({ model: MODEL, messages: ask('Hello'), stream: true }),
     );
     expect(streamed.status).toBe(503);
+    expect(streamed.headers?.get('x-ratelimit-remaining-requests')).toBe('2');
     healthyNodes(stack);
     // The quota is whole: neither request is refused for the rate, and the next one is.
     for (let i = 0; i < 2; i++)
