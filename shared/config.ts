@@ -87,6 +87,14 @@ export const configSchema = z
     /** A worker that dies mid-job loses it after this long and another worker runs it again. */
     INFERENCE_LOCK_MS: positiveInt.default(30_000),
     /**
+     * The same for a settlement job (one transaction, so far shorter than a node call): the requests
+     * of a workers process that died mid-settlement are settled by another within about twice this,
+     * rather than after BullMQ's 30 s lock and 30 s check, a minute in which a Redis without
+     * persistence that restarted would lose them (their holds then voided unbilled). A live worker
+     * renews its lock every half of it, so a slow transaction is not taken from it.
+     */
+    SETTLEMENT_LOCK_MS: positiveInt.default(10_000),
+    /**
      * A job shows `running` (and counts its attempt) once its node call has lasted this long; one
      * that finishes sooner goes from `queued` to its outcome in one write. Cancelling a job in that
      * window is the cancel of a queued job: its hold is voided and the result discarded.

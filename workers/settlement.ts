@@ -72,6 +72,11 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
     prefix: bullPrefix(ctx),
     concurrency: opts.concurrency ?? 64,
     autorun: true,
+    lockDuration: ctx.config.SETTLEMENT_LOCK_MS,
+    stalledInterval: ctx.config.SETTLEMENT_LOCK_MS,
+    // Settling again is harmless (idempotent per hold), and failing it leaves its holds to be
+    // voided unbilled: a group is handed on through several crashes before BullMQ gives up.
+    maxStalledCount: 5,
   });
   // An attempt BullMQ will try again is a warning (Postgres restarting, say); the last one is an
   // error: its holds stay open for the stale-hold sweeper and reconciliation.
