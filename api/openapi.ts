@@ -54,9 +54,50 @@ function withStandardErrors(): void {
 }
 
 /** GET /openapi.json, titled with the brand its clients know (white-label: BRAND_NAME). */
+const header = (description: string) => ({ description, schema: { type: 'string' as const } });
+/** Every answer's (request-id.ts). */
+const REQUEST_ID = {
+  'x-request-id': header('This request’s id (the one sent, or a new one): quote it when asking about it'),
+};
+/** API.md: every /v1 answer to a key with an RPM limit, as OpenAI names them (refusals.ts). */
+const RATE_LIMIT = {
+  'x-ratelimit-limit-requests': header('The key’s requests-per-minute limit; absent where it has none'),
+  'x-ratelimit-remaining-requests': header('Requests left in the rolling minute'),
+  'x-ratelimit-reset-requests': header('When the next slot frees, e.g. `12s` (`0s`: nothing to wait for)'),
+};
+const RETRY_AFTER = { 'retry-after': header('Seconds to wait before trying again') };
+
+/**
+ * The headers every answer of a kind carries, on every response of the entries (an entry's own
+ * come last): the request id; on /v1, the key's RPM state (not on a 401/403, where no key is
+ * known); on a 429, Retry-After.
+ */
+function withStandardHeaders(): void {
+  for (const d of registry.definitions) {
+    if (d.type !== 'route') continue;
+    const v1 = d.route.path.startsWith('/v1/');
+    for (const [status, response] of Object.entries(d.route.responses)) {
+      if ('$ref' in response) continue;
+      const own = (response.headers ?? {}) as Record<string, unknown>;
+      d.route.responses[status] = {
+        ...response,
+        headers: {
+          ...REQUEST_ID,
+          ...(v1 && status !== '401' && status !== '403' ? RATE_LIMIT : {}),
+          ...(status === '429' ? RETRY_AFTER : {}),
+          ...own,
+        },
+      };
+    }
+  }
+}
+
 export function serveOpenApi(brand: string): RequestHandler {
   return (_req, res) => {
-    if (!cached) withStandardErrors();
+    if (!cached) {
+      withStandardErrors();
+      withStandardHeaders();
+    }
     cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
       openapi: '3.1.0',
       info: {

@@ -29,6 +29,61 @@ const admission = {
   429: errorResponse('rate_limit_exceeded, with Retry-After'),
 };
 type Answer = { description: string; content: Record<string, { schema: z.ZodType }> };
+
+/** Token counts, as the node reported them; what the request is billed for. */
+const usage = z
+  .object({
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int(),
+    total_tokens: z.number().int(),
+  })
+  .loose();
+/** OpenAI's chat.completion: modelled where a client reads it (the answer and its usage), open beyond. */
+const chatCompletion = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          message: z.object({ role: z.literal('assistant'), content: z.string().nullable() }).loose(),
+          finish_reason: z.string().nullable(),
+        })
+        .loose(),
+    ),
+    usage,
+  })
+  .loose()
+  .meta({ id: 'ChatCompletion' });
+/** One event of a stream; the last before `[DONE]` carries `usage` (and no choices) when asked for. */
+const chatCompletionChunk = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion.chunk'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }).loose(),
+          finish_reason: z.string().nullable(),
+        })
+        .loose(),
+    ),
+    usage: usage.nullable().optional(),
+  })
+  .loose();
+// Named in the stream's description, referenced by no body: a component of its own.
+const { $schema: _, ...chunkSchema } = z.toJSONSchema(chatCompletionChunk);
+registry.registerComponent(
+  'schemas',
+  'ChatCompletionChunk',
+  chunkSchema as Parameters<typeof registry.registerComponent<'schemas'>>[2],
+);
 const job = json(jobObject, 'job');
 const batch = json(batchObject, 'batch');
 const ownerBatch = json(ownerBatchObject, 'batch');
@@ -71,7 +126,21 @@ registry.registerPath({
   summary: 'OpenAI chat completion, synchronous; `stream: true` answers with SSE ending `data: [DONE]`',
   request: { body: { content: { 'application/json': { schema: chatCompletionBody } } } },
   responses: {
-    200: object('chat.completion (or an SSE stream of chat.completion.chunk)'),
+    200: {
+      description: 'A chat.completion; with `stream: true`, server-sent events',
+      content: {
+        'application/json': { schema: chatCompletion },
+        'text/event-stream': {
+          schema: z
+            .string()
+            .describe(
+              'Events `data: <ChatCompletionChunk JSON>` (see components.schemas.ChatCompletionChunk), the last ' +
+                '`data: [DONE]`; with `stream_options.include_usage` a chunk with `usage` and empty `choices` comes ' +
+                'just before it. An error after the stream began is an event `data: {"error": {…}}`.',
+            ),
+        },
+      },
+    },
     ...admission,
     502: errorResponse('upstream_error: the model failed after retries'),
     503: errorResponse(
@@ -97,7 +166,15 @@ registry.registerPath({
     }),
   },
   responses: {
-    202: job,
+    202: {
+      ...job,
+      headers: {
+        'idempotent-replayed': {
+          description: '`true` when this is the job an earlier request with the same Idempotency-Key made',
+          schema: { type: 'string' },
+        },
+      },
+    },
     ...admission,
     409: errorResponse(
       'conflict: the Idempotency-Key’s first request is still being admitted, or it was used with a different request',

@@ -265,12 +265,13 @@ describe('/openapi.json', () => {
       ['get /v1/models/{id}', await v1('GET', `/v1/models/${model}`)],
       ['post /v1/jobs', await v1('POST', '/v1/jobs', { request: chat })],
       ['get /v1/jobs', await v1('GET', '/v1/jobs')],
+      ['post /v1/chat/completions', await v1('POST', '/v1/chat/completions', { ...chat, max_tokens: 8 })],
       [
         'post /v1/chat/completions',
         await v1('POST', '/v1/chat/completions', chat, (await createKeyFixture(stack.env.ctx)).plainKey),
       ],
     ];
-    expect(answers.map(([, a]) => a.status)).toEqual([200, 200, 202, 200, 402]);
+    expect(answers.map(([, a]) => a.status)).toEqual([200, 200, 202, 200, 200, 402]);
     for (const [op, answer] of answers) expect(misfits(op, answer)).toEqual([op, answer.status, []]);
   });
 
@@ -280,6 +281,46 @@ describe('/openapi.json', () => {
     // The validator does refuse a broken document (so the line above can fail).
     const { info: _, ...broken } = doc as Doc & { info: unknown };
     expect(await openApiErrors(broken)).not.toEqual([]);
+  });
+
+  it('documents the chat answer, its stream and the headers API.md makes binding', async () => {
+    const doc = await fetchDocument();
+    type Response = {
+      content?: Record<string, { schema: { $ref?: string } }>;
+      headers?: Record<string, unknown>;
+    };
+    const op = (path: string, method: string) =>
+      (doc.paths[path]?.[method]?.responses ?? {}) as Record<string, Response>;
+    const chat = op('/v1/chat/completions', 'post');
+    expect(Object.keys(chat['200']?.content ?? {}).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(chat['200']?.content?.['application/json']?.schema).toEqual({
+      $ref: '#/components/schemas/ChatCompletion',
+    });
+    expect(Object.keys((doc.components?.schemas ?? {}) as object)).toEqual(
+      expect.arrayContaining(['ChatCompletion', 'ChatCompletionChunk']),
+    );
+    const rateLimit = [
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+    ];
+    for (const [path, ops] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/')))
+      for (const method of Object.keys(ops)) {
+        const responses = op(path, method);
+        for (const status of ['200', '202', '402', '429'].filter((s) => s in responses))
+          expect([method, path, status, Object.keys(responses[status]?.headers ?? {})]).toEqual([
+            method,
+            path,
+            status,
+            expect.arrayContaining([
+              'x-request-id',
+              ...rateLimit,
+              ...(status === '429' ? ['retry-after'] : []),
+            ]),
+          ]);
+      }
+    expect(Object.keys(op('/v1/jobs', 'post')['202']?.headers ?? {})).toContain('idempotent-replayed');
+    expect(Object.keys(op('/api/account', 'get')['200']?.headers ?? {})).toEqual(['x-request-id']);
   });
 
   it('is titled with the brand (white-label), never the network', async () => {
