@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
-import { checkKeyAccess } from '../shared/admission/key-access.js';
+import { inactiveKeyError } from '../shared/admission/refusals.js';
 import { batchEnding, batchEndingOf, END_ERRORS, type EndReason } from '../shared/batches/end-lines.js';
 import type { Context } from '../shared/context.js';
 import {
@@ -28,6 +28,7 @@ import { whiteLabel } from '../shared/inference/white-label.js';
 import { listenForJobCancels } from '../shared/jobs/cancel.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
+import { effectiveChildKeyStatus } from '../shared/keys/child-keys.js';
 import { withLogFields } from '../shared/log-context.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
@@ -165,28 +166,6 @@ export function startInferenceWorker(
     return null;
   }
 
-  /**
-   * The 401 a job's key would get now, or null when it may run. Whether it may cannot always be
-   * told (Redis out of reach): then it runs, as it was admitted to.
-   */
-  async function keyRefusal(
-    job: Pick<JobRow, 'id' | 'child_key_id' | 'account_id' | 'management_key_id'>,
-  ): Promise<ApiError | null> {
-    const key = {
-      id: job.child_key_id,
-      account_id: job.account_id,
-      management_key_id: job.management_key_id,
-    };
-    try {
-      await checkKeyAccess(ctx, key);
-      return null;
-    } catch (err) {
-      if (err instanceof ApiError && err.type === 'invalid_api_key') return err;
-      ctx.logger.warn({ err, jobId: job.id }, "could not check the job's key; running it as admitted");
-      return null;
-    }
-  }
-
   /** One job of a group: start it, call a node, record the answer, hand the usage to settlement. */
   async function run(jobId: string): Promise<string> {
     const started = await starts.add(jobId);
@@ -202,6 +181,9 @@ export function startInferenceWorker(
       hold_markup_bps,
       batch_cancelling_at,
       batch_expires_at,
+      key_status,
+      key_expires_at,
+      mk_status,
       ...job
     } = started;
     // A batch line whose batch was cancelled or ran out of time while the line waited for a slot
@@ -223,10 +205,13 @@ export function startInferenceWorker(
     }
     // Its key deleted, disabled or expired (or its management key revoked) since it was queued:
     // the owner stopped that key's spending, so the job ends unrun and its hold goes back, as a
-    // batch's lines not yet dispatched do.
-    const refused = await keyRefusal(job);
-    if (refused) {
-      await fail(jobId, job.hold_id, refused, job, attempt);
+    // batch's lines not yet dispatched do. Read with the job, from Postgres: no extra round trip.
+    const standing =
+      mk_status === 'revoked'
+        ? 'revoked'
+        : effectiveChildKeyStatus({ status: key_status, expires_at: key_expires_at }, ctx.clock.now());
+    if (standing !== 'active') {
+      await fail(jobId, job.hold_id, inactiveKeyError(standing), job, attempt);
       return 'failed';
     }
 

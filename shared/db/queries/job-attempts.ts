@@ -1,4 +1,5 @@
 import type { Db } from '../client.js';
+import type { ChildKeyStatus } from './child-keys.js';
 import { jobEventHeard } from './event-outbox.js';
 import { type JobRow, LIVE_JOB } from './jobs.js';
 import { statusIn } from './status-by-id.js';
@@ -24,6 +25,10 @@ export interface StartedJobRow extends JobRow {
   /** A batch line's batch: when it began cancelling (null if not), and when its window closes. */
   batch_cancelling_at: Date | null;
   batch_expires_at: Date | null;
+  /** Its child key's standing now (the book of record; the worker refuses a stopped key's job). */
+  key_status: ChildKeyStatus;
+  key_expires_at: Date | null;
+  mk_status: 'active' | 'disabled' | 'revoked';
 }
 
 /**
@@ -36,8 +41,10 @@ export async function readJobsToRun(db: Db, ids: string[]): Promise<StartedJobRo
   return db<StartedJobRow[]>`
     select j.*, h.status as hold_status, h.amount as hold_amount,
            h.price_ngonka_per_token as hold_price_ngonka_per_token, h.markup_bps as hold_markup_bps,
-           b.cancelling_at as batch_cancelling_at, b.expires_at as batch_expires_at
+           b.cancelling_at as batch_cancelling_at, b.expires_at as batch_expires_at,
+           ck.status as key_status, ck.expires_at as key_expires_at, mk.status as mk_status
     from jobs j left join holds h on h.id = j.hold_id left join batches b on b.id = j.batch_id
+      join child_keys ck on ck.id = j.child_key_id join management_keys mk on mk.id = j.management_key_id
     where j.id = any(${ids}::text[]) and ${statusIn(db, 'j.status', LIVE_JOB)}`;
 }
 
