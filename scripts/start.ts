@@ -20,6 +20,7 @@ import { createMetricsRegistry } from '../shared/metrics/scrape.js';
 import { serveMetrics } from '../shared/metrics/server.js';
 import { createQueues } from '../shared/queues.js';
 import { readiness } from '../shared/readiness.js';
+import { startInstanceHeartbeat } from '../shared/redis/instance.js';
 import { startScheduler } from '../shared/scheduler/index.js';
 import { createUpstream } from '../shared/upstream.js';
 import { startWorkers } from '../workers/index.js';
@@ -131,6 +132,12 @@ stops.push(() => handOffWithin('settlements', flushSettlementHandoff(ctx.sql, qu
 stops.push(() => handOffWithin('accepted jobs', drainInferenceHandoff(queues)));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
+// The roles that admit requests say they are alive: reconciliation gives back at once what a dead
+// one admitted and never wrote (release-orphans.ts).
+if (upstream) {
+  const stopHeartbeat = startInstanceHeartbeat(ctx);
+  stops.push(async () => stopHeartbeat());
+}
 if (upstream) stops.push(() => upstream.close());
 
 if (roles.has('workers') && upstream) {

@@ -4,6 +4,7 @@ import { findHold, insertHold, type NewHold } from '../db/queries/holds.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey } from '../periods.js';
+import { INSTANCE_ID } from '../redis/instance.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, runWithKeyState } from './load-state.js';
 import { refusalError } from './refusals.js';
 
@@ -128,6 +129,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     dayKey(now),
     input.countRpm === false ? 0 : 1,
     key.secret ?? '',
+    INSTANCE_ID,
   ];
 
   const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);

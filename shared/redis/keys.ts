@@ -6,6 +6,11 @@
 export class AdmissionKeys {
   constructor(private readonly prefix: string) {}
 
+  /** A gateway process's heartbeat (redis/instance.ts): there while it is alive. */
+  instance(id: string): string {
+    return `${this.prefix}:instance:${id}`;
+  }
+
   private base(accountId: string): string {
     return `${this.prefix}:{a:${accountId}}`;
   }

@@ -166,8 +166,10 @@ export async function admissionSnapshot(ctx: Context): Promise<Record<string, un
       const type = await ctx.redis.type(k);
       // A key state's `cg` counts its counters' loads, as the epoch orders them: a rebuild starts
       // over, and so do the generations a hold record keeps of the balance and counters (`bg`, `cg`).
+      // Which process admitted a hold (`by`) Postgres does not know: a record put back lacks it, and
+      // waits for its deadline if it turns out an orphan (release-orphans.ts).
       if (type === 'hash') {
-        const { cg: _loads, bg: _balanceLoad, ...hash } = await ctx.redis.hgetall(k);
+        const { cg: _loads, bg: _balanceLoad, by: _admitter, ...hash } = await ctx.redis.hgetall(k);
         out[k] = hash;
       } else if (type === 'set') out[k] = (await ctx.redis.smembers(k)).sort();
       else out[k] = await ctx.redis.get(k);

@@ -7,6 +7,7 @@ import {
 } from '../../shared/gonka/simulator/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { createQueues } from '../../shared/queues.js';
+import { startInstanceHeartbeat } from '../../shared/redis/instance.js';
 import { createUpstream } from '../../shared/upstream.js';
 import { startWorkers, type WorkersOptions } from '../../workers/index.js';
 import { createTestEnv, type TestEnv } from './context.js';
@@ -40,12 +41,15 @@ export async function startTestStack(
   const server = await startTestServer(env.ctx, deps);
   const stopWorkers =
     opts.workers === false ? async () => {} : startWorkers(env.ctx, { upstream, queues, ...opts.workers });
+  // As a running gateway says it is alive (scripts/start.ts).
+  const stopHeartbeat = startInstanceHeartbeat(env.ctx);
   return {
     env,
     sim,
     server,
     deps,
     async close() {
+      stopHeartbeat();
       await server.close();
       await stopWorkers();
       await queues.close();

@@ -4,7 +4,9 @@ import { ManualClock } from '../../shared/clock.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { dayKey, monthKey } from '../../shared/periods.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
+import { ORPHAN_AFTER_MS } from '../../shared/reconcile/release-orphans.js';
 import type { DriftItem } from '../../shared/reconcile/types.js';
+import { INSTANCE_ID } from '../../shared/redis/instance.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { schedulerEnv } from '../helpers/scheduler.js';
@@ -45,9 +47,49 @@ async function redisState(f: KeyFixture, holdId: string, at: Date) {
   return { bal, day, month, record };
 }
 
+/** The admitting process (this one) says it is alive, as a running api does (redis/instance.ts). */
+const heartbeat = (alive: boolean) =>
+  alive
+    ? w.env.ctx.redis.set(w.env.ctx.keys.instance(INSTANCE_ID), '1', 'PX', 60_000)
+    : w.env.ctx.redis.del(w.env.ctx.keys.instance(INSTANCE_ID));
+
+/**
+ * The scheduled check gives the whole reservation back (of 10,000, with 3,000 held), and then has
+ * nothing left to report: Redis agrees with Postgres, which never had the hold.
+ */
+async function expectGivenBack(f: KeyFixture, holdId: string, admittedAt: Date): Promise<void> {
+  const check = await reconcileCheck(w.env.ctx, w.queues);
+  expect(await redisState(f, holdId, admittedAt)).toEqual({ bal: '10000', day: '0', month: '0', record: 0 });
+  expect(check).toMatchObject({ ok: true, drift: 0 });
+}
+
 describe('reconcile: hold records Postgres never got a row for (an api killed before its write)', () => {
+  it('gives back at once what a dead api admitted, a minute after; never what a live one did', async () => {
+    const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
+    const admittedAt = clock.now();
+    const holdId = await orphan(f, 3_000n);
+    // Alive (its write may be stuck, not lost): kept, however long past the minute.
+    await heartbeat(true);
+    clock.advance(ORPHAN_AFTER_MS * 3);
+    await reconcileCheck(w.env.ctx, w.queues);
+    expect((await redisState(f, holdId, admittedAt)).bal).toBe('7000');
+
+    // Gone, but not yet a minute after the admission: kept (the heartbeat may just have lapsed).
+    await heartbeat(false);
+    clock.set(new Date(admittedAt.getTime() + ORPHAN_AFTER_MS - 1));
+    await reconcileCheck(w.env.ctx, w.queues);
+    expect((await redisState(f, holdId, admittedAt)).bal).toBe('7000');
+
+    // Gone, and the minute is past: nothing will write it, long before its deadline.
+    clock.set(new Date(admittedAt.getTime() + ORPHAN_AFTER_MS));
+    expect(ORPHAN_AFTER_MS).toBeLessThan(HOLD_TTL_MS);
+    await expectGivenBack(f, holdId, admittedAt);
+  });
+
   it('the scheduled check gives the reservation back once the deadline and the grace have passed', async () => {
     expect(w.env.ctx.config.HOLD_GRACE_SECONDS).toBe(300);
+    // The api that admitted it is alive (its write stuck, say): only the deadline frees it.
+    await heartbeat(true);
     const f = await createKeyFixture(w.env.ctx, { balance: 10_000n });
     const admittedAt = clock.now();
     const holdId = await orphan(f, 3_000n);
@@ -64,15 +106,7 @@ describe('reconcile: hold records Postgres never got a row for (an api killed be
     expect((await redisState(f, holdId, admittedAt)).bal).toBe('7000');
 
     clock.advance(PAST_DEADLINE_AND_GRACE_MS - HOLD_TTL_MS);
-    const check = await reconcileCheck(w.env.ctx, w.queues);
-    expect(await redisState(f, holdId, admittedAt)).toEqual({
-      bal: '10000',
-      day: '0',
-      month: '0',
-      record: 0,
-    });
-    // Nothing left to report: Redis agrees with Postgres, which never had the hold.
-    expect(check).toMatchObject({ ok: true, drift: 0 });
+    await expectGivenBack(f, holdId, admittedAt);
     const pg = (await getAccountBalance(w.env.ctx.sql, f.accountId))!;
     expect(pg.balance - pg.held).toBe(10_000n);
   });

@@ -5,7 +5,8 @@
 -- ARGV: 1 now (ms), 2 estimate (nGNK), 3 hold id, 4 day counter ttl (s), 5 month counter ttl (s),
 --       6 hold ttl (s), 7 key id, 8 hold deadline (ms), 9 today's day key (YYYYMMDD), 10 whether the
 --       request counts against the RPM limit (0: a batch line, neither checked nor counted),
---       11 the fingerprint of the secret presented ('' for a batch line: key-checks.lua)
+--       11 the fingerprint of the secret presented ('' for a batch line: key-checks.lua), 12 the
+--       admitting process (redis/instance.ts), kept in the record as `by`
 -- Returns {status, ...}: nothing is written unless the request is admitted, so a refused request
 -- consumes no RPM quota and reserves nothing. Admitted, and refused for limit or balance, the reply
 -- ends with the key's RPM state {rpm, remaining, reset ms} (rpm 0: no limit) for the headers.
@@ -116,7 +117,7 @@ if not cg then
   cg = clockGeneration()
   redis.call('HSET', KEYS[1], 'cg', cg)
 end
-writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8]}, bg, cg)
+writeRecord(KEYS[7], {'amt', ARGV[2], 'k', ARGV[7], 'at', ARGV[1], 'dl', ARGV[8], 'by', ARGV[12]}, bg, cg)
 redis.call('EXPIRE', KEYS[7], ARGV[6])
 indexHold(KEYS[8], ARGV[3], ARGV[6])
 return {'ok', rpm, rpm - inWindow - 1, resetMs}
