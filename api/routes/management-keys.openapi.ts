@@ -6,6 +6,7 @@ import {
   managementKeyList,
   managementKeyObject,
   managementKeyParams,
+  rotateManagementKeyBody,
   updateManagementKeyBody,
 } from '../schemas/management-keys.js';
 
@@ -55,4 +56,17 @@ registry.registerPath({
   summary: 'Revoke a management key (final; all its child keys stop at once)',
   request: { params },
   responses: { 200: json(managementKeyObject, 'The revoked key') },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/management/keys/{id}/rotate',
+  tags,
+  summary: 'Give a management key a new `gm-` secret (shown once); its child keys are untouched',
+  description:
+    'The old secret is refused at once (401 `key_revoked`). For a leaked `gm-` key: revoking would delete its children.',
+  request: { params, body: { content: { 'application/json': { schema: rotateManagementKeyBody } } } },
+  responses: {
+    200: json(createdManagementKeyObject, 'The key with its new secret'),
+    409: errorResponse('The key is revoked'),
+  },
 });

@@ -11,6 +11,7 @@ import {
   lockManagementKey,
   type ManagementKeyListRow,
   revokeManagementKey,
+  rotateManagementKeySecret,
   updateManagementKey,
 } from '../../shared/db/queries/management-keys.js';
 import { ApiError } from '../../shared/errors.js';
@@ -21,6 +22,7 @@ import {
   createManagementKeyBody,
   managementKeyJson,
   managementKeyParams,
+  rotateManagementKeyBody,
   updateManagementKeyBody,
 } from '../schemas/management-keys.js';
 import './management-keys.openapi.js';
@@ -98,6 +100,22 @@ export function managementKeysRouter(ctx: Context): Router {
     });
     await publishManagementKeyState(ctx, row);
     res.json(managementKeyJson(await load(accountId, id)));
+  });
+
+  // A leaked `gm-` key replaced without touching its children: revoking it would delete them, and a
+  // new management key cannot adopt them. The old secret stops at once (401 key_revoked).
+  r.post('/:id/rotate', owner, async (req, res) => {
+    const { id } = parse(managementKeyParams, req.params);
+    parse(rotateManagementKeyBody, req.body);
+    const accountId = res.locals.accountId;
+    const key = generateApiKey('gm');
+    await ctx.sql.begin(async (tx) => {
+      const cur = await lockManagementKey(tx, accountId, id, 'update');
+      if (!cur) throw ApiError.notFound('Management key');
+      if (cur.status === 'revoked') throw revokedConflict();
+      await rotateManagementKeySecret(tx, id, { keyHash: key.hash, keyPrefix: key.prefix });
+    });
+    res.json({ ...managementKeyJson(await load(accountId, id)), key: key.plain });
   });
 
   // Idempotent: revoking a revoked key answers with it unchanged, and publishes its state again (the

@@ -6,6 +6,9 @@ export const managementKeyParams = z.object({ id: z.string() });
 
 export const createManagementKeyBody = z.strictObject({ name: keyName });
 
+/** Nothing to say: the new secret replaces the old at once (a backend has one place to update). */
+export const rotateManagementKeyBody = z.strictObject({});
+
 /** `revoked` is reached only through DELETE, and is final. */
 export const updateManagementKeyBody = z.strictObject({
   name: keyName.optional(),

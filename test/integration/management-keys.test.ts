@@ -119,6 +119,42 @@ describe('management keys: happy path', () => {
     expect((await mkState(alice.id, mk.id)).v).toBe(state.v);
   });
 
+  it('rotates the gm- secret: the old one is refused at once, the children stay', async () => {
+    const mk = await createMk();
+    const children = `/api/management/keys/${mk.id}/children`;
+    const child = await api('POST', children, mk.key, { name: 'Customer 1' });
+    expect(child.status).toBe(201);
+    // Only the owner rotates; a body is not taken.
+    expect((await api('POST', `/api/management/keys/${mk.id}/rotate`, mk.key)).status).toBe(403);
+    const bad = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token, {
+      grace_period_seconds: 60,
+    });
+    expect([bad.status, bad.body.error.param]).toEqual([400, 'grace_period_seconds']);
+
+    const res = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token);
+    expect(res.status).toBe(200);
+    const key = res.body.key as string;
+    expect(key).toMatch(/^gm-/);
+    expect(res.body).toMatchObject({ id: mk.id, status: 'active', children_count: 1 });
+    expect(res.body.key_prefix).toBe(`${key.slice(0, 6)}…${key.slice(-4)}`);
+
+    const old = await api('GET', children, mk.key);
+    expect([old.status, old.body.error.code]).toEqual([401, 'key_revoked']);
+    const now = await api('GET', children, key);
+    expect(now.status).toBe(200);
+    expect(now.body.data.map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([
+      [child.body.id, 'active'],
+    ]);
+    // Rotated again, the first secret is still refused, and so is the second.
+    const again = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token);
+    for (const k of [mk.key, key]) expect((await api('GET', children, k)).status).toBe(401);
+    expect((await api('GET', children, again.body.key)).status).toBe(200);
+
+    // A revoked key stays revoked.
+    await api('DELETE', `/api/management/keys/${mk.id}`, alice.token);
+    expect((await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token)).status).toBe(409);
+  });
+
   it('records last_used_at when the gm- key is used', async () => {
     const mk = await createMk();
     await api('GET', `/api/management/keys/${mk.id}/children`, mk.key);

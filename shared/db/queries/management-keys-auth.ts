@@ -6,9 +6,11 @@ export interface ManagementKeyAuthRow {
   status: 'active' | 'disabled' | 'revoked';
 }
 
+/** The management key behind a `gm-` secret; a secret its rotation replaced reads as revoked. */
 export async function findManagementKeyByHash(db: Db, hash: Buffer): Promise<ManagementKeyAuthRow | null> {
   const [row] = await db<ManagementKeyAuthRow[]>`
-    select id, account_id, status from management_keys where key_hash = ${hash}`;
+    select id, account_id, case when key_hash = ${hash} then status else 'revoked' end as status
+    from management_keys where key_hash = ${hash} or previous_key_hash = ${hash}`;
   return row ?? null;
 }
 

@@ -129,3 +129,20 @@ export async function revokeManagementKey(
     returning ${db.unsafe(COLUMNS)}`;
   return row ?? null;
 }
+
+/**
+ * Give a locked management key a new secret (its rotation); the one replaced is kept only to be
+ * told apart (findManagementKeyByHash reads it as revoked). Its children and their keys stay.
+ */
+export async function rotateManagementKeySecret(
+  db: Db,
+  id: string,
+  next: { keyHash: Buffer; keyPrefix: string },
+): Promise<ManagementKeyRow> {
+  const [row] = await db<ManagementKeyRow[]>`
+    update management_keys set previous_key_hash = key_hash, key_hash = ${next.keyHash}, key_prefix = ${next.keyPrefix}
+    where id = ${id}
+    returning ${db.unsafe(COLUMNS)}`;
+  if (!row) throw new Error(`management key ${id} vanished while locked`);
+  return row;
+}
