@@ -75,6 +75,28 @@ export async function renderKeys(main, _params, ctx) {
     }
   };
 
+  // A leaked gm- key gets a new secret; revoking it would delete its child keys.
+  const rotate = (mk) =>
+    formDialog({
+      title: `Rotate ${mk.name}`,
+      intro:
+        'Your backend gets a new gm- key. The old one stops working at once; the child keys it manages keep working.',
+      fields: [],
+      submitLabel: 'Rotate key',
+      onSubmit: async (_form, dlg) => {
+        const rotated = await api.rotateManagementKey(mk.id);
+        announce(`${mk.name} rotated.`);
+        await revealCreated(dlg, {
+          title: 'Management key rotated',
+          label: `${mk.name}’s new key`,
+          secret: rotated.key,
+          noun: 'new key',
+          ifLost: 'We keep only a hash of the key. If it is lost or leaks, rotate it again.',
+          refresh: reload,
+        });
+      },
+    });
+
   const revoke = (mk) =>
     confirmDialog({
       title: `Revoke ${mk.name}?`,
@@ -111,6 +133,16 @@ export async function renderKeys(main, _params, ctx) {
           onClick: () => toggle(mk),
         },
         mk.status === 'active' ? 'Disable' : 'Enable',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-focus-key': `rotate-${mk.id}`,
+          'aria-label': `Rotate ${mk.name}`,
+          onClick: () => rotate(mk),
+        },
+        'Rotate',
       ),
       h(
         'button',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { screenshot, useDashboardTabs } from '../helpers/browser.js';
-import { createManagementKey, signUp, visibleText } from '../helpers/dashboard-keys.js';
+import { createManagementKey, jwtOf, signUp, visibleText } from '../helpers/dashboard-keys.js';
 import { call, chatWith } from '../helpers/http.js';
 
 const tabs = useDashboardTabs();
@@ -11,7 +11,7 @@ async function chatStatus(key: string): Promise<number | string> {
   return status === 200 ? 200 : `${status} ${body.error?.code}`;
 }
 
-describe('dashboard: rotating a child key', () => {
+describe('dashboard: rotating keys', () => {
   it('gives the key a new secret with a grace, then ends the grace at once', async () => {
     const page = await tabs.open();
     const email = await signUp(page);
@@ -63,6 +63,41 @@ describe('dashboard: rotating a child key', () => {
     expect(await chatStatus(second)).toBe('401 key_revoked');
     expect(await chatStatus(third)).toBe(200);
 
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
+  });
+
+  it('gives a management key a new secret; the old one stops, its child keys stay', async () => {
+    const page = await tabs.open();
+    await signUp(page);
+    const old = await createManagementKey(page, 'Backend');
+    const mks = await call(tabs.stack.server.url, 'GET', '/api/management/keys', {
+      token: await jwtOf(page),
+    });
+    const mkId = mks.body.data[0].id as string;
+    const children = `/api/management/keys/${mkId}/children`;
+    expect(
+      (await call(tabs.stack.server.url, 'POST', children, { token: old, body: { name: 'C' } })).status,
+    ).toBe(201);
+
+    await page.getByRole('button', { name: 'Rotate Backend' }).click();
+    await page
+      .getByRole('dialog', { name: 'Rotate Backend' })
+      .getByRole('button', { name: 'Rotate key' })
+      .click();
+    const rotated = page.getByRole('dialog', { name: 'Management key rotated' });
+    const key = await rotated.getByRole('textbox', { name: 'Backend’s new key' }).inputValue();
+    await rotated.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    await expect
+      .poll(() => page.getByRole('row', { name: /Backend/ }).textContent())
+      .toContain(key.slice(0, 6));
+
+    expect((await call(tabs.stack.server.url, 'GET', children, { token: old })).status).toBe(401);
+    const listed = await call(tabs.stack.server.url, 'GET', children, { token: key });
+    expect(listed.body.data.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([
+      ['C', 'active'],
+    ]);
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);
   });
