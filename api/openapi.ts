@@ -45,16 +45,8 @@ function standardErrors({ path, security, request }: RouteConfig): number[] {
   return statuses;
 }
 
-function withStandardErrors(): void {
-  for (const d of registry.definitions) {
-    if (d.type !== 'route') continue;
-    const missing = standardErrors(d.route).filter((s) => !(s in d.route.responses));
-    Object.assign(d.route.responses, errorResponses(...missing));
-  }
-}
-
-/** GET /openapi.json, titled with the brand its clients know (white-label: BRAND_NAME). */
 const header = (description: string) => ({ description, schema: { type: 'string' as const } });
+type Headers = Record<string, ReturnType<typeof header>>;
 /** Every answer's (request-id.ts). */
 const REQUEST_ID = {
   'x-request-id': header('This request’s id (the one sent, or a new one): quote it when asking about it'),
@@ -68,36 +60,36 @@ const RATE_LIMIT = {
 const RETRY_AFTER = { 'retry-after': header('Seconds to wait before trying again') };
 
 /**
- * The headers every answer of a kind carries, on every response of the entries (an entry's own
- * come last): the request id; on /v1, the key's RPM state (not on a 401/403, where no key is
- * known); on a 429, Retry-After.
+ * The headers every answer of a kind carries (an entry's own come last): the request id; on /v1,
+ * the key's RPM state (not on a 401/403, where no key is known); on a 429, Retry-After.
  */
-function withStandardHeaders(): void {
+function standardHeaders(path: string, status: string): Headers {
+  return {
+    ...REQUEST_ID,
+    ...(path.startsWith('/v1/') && status !== '401' && status !== '403' ? RATE_LIMIT : {}),
+    ...(status === '429' ? RETRY_AFTER : {}),
+  };
+}
+
+/** Each entry with the error answers and the headers its kind has, where it leaves them out. */
+function withStandardAnswers(): void {
   for (const d of registry.definitions) {
     if (d.type !== 'route') continue;
-    const v1 = d.route.path.startsWith('/v1/');
-    for (const [status, response] of Object.entries(d.route.responses)) {
+    const { path, responses } = d.route;
+    const missing = standardErrors(d.route).filter((s) => !(s in responses));
+    Object.assign(responses, errorResponses(...missing));
+    for (const [status, response] of Object.entries(responses)) {
       if ('$ref' in response) continue;
-      const own = (response.headers ?? {}) as Record<string, unknown>;
-      d.route.responses[status] = {
-        ...response,
-        headers: {
-          ...REQUEST_ID,
-          ...(v1 && status !== '401' && status !== '403' ? RATE_LIMIT : {}),
-          ...(status === '429' ? RETRY_AFTER : {}),
-          ...own,
-        },
-      };
+      const own = (response.headers ?? {}) as Headers;
+      responses[status] = { ...response, headers: { ...standardHeaders(path, status), ...own } };
     }
   }
 }
 
+/** GET /openapi.json, titled with the brand its clients know (white-label: BRAND_NAME). */
 export function serveOpenApi(brand: string): RequestHandler {
   return (_req, res) => {
-    if (!cached) {
-      withStandardErrors();
-      withStandardHeaders();
-    }
+    if (!cached) withStandardAnswers();
     cached ??= new OpenApiGeneratorV31(registry.definitions).generateDocument({
       openapi: '3.1.0',
       info: {

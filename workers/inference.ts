@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
-import { inactiveKeyError } from '../shared/admission/refusals.js';
+import { childKeyRefusal } from '../shared/admission/key-standing.js';
 import { batchEnding, batchEndingOf, END_ERRORS, type EndReason } from '../shared/batches/end-lines.js';
 import type { Context } from '../shared/context.js';
 import {
@@ -28,7 +28,6 @@ import { whiteLabel } from '../shared/inference/white-label.js';
 import { listenForJobCancels } from '../shared/jobs/cancel.js';
 import { inferenceMessageOptions, retryPriority } from '../shared/jobs/enqueue-inference.js';
 import { afterJobFinished } from '../shared/jobs/finish.js';
-import { effectiveChildKeyStatus } from '../shared/keys/child-keys.js';
 import { withLogFields } from '../shared/log-context.js';
 import { actualCharge } from '../shared/pricing.js';
 import {
@@ -206,12 +205,12 @@ export function startInferenceWorker(
     // Its key deleted, disabled or expired (or its management key revoked) since it was queued:
     // the owner stopped that key's spending, so the job ends unrun and its hold goes back, as a
     // batch's lines not yet dispatched do. Read with the job, from Postgres: no extra round trip.
-    const standing =
-      mk_status === 'revoked'
-        ? 'revoked'
-        : effectiveChildKeyStatus({ status: key_status, expires_at: key_expires_at }, ctx.clock.now());
-    if (standing !== 'active') {
-      await fail(jobId, job.hold_id, inactiveKeyError(standing), job, attempt);
+    const refused = childKeyRefusal(
+      { status: key_status, expires_at: key_expires_at, mk_status },
+      ctx.clock.now(),
+    );
+    if (refused) {
+      await fail(jobId, job.hold_id, refused, job, attempt);
       return 'failed';
     }
 

@@ -28,8 +28,8 @@ import {
   childKeyJson,
   childKeyParams,
   createChildKeyBody,
-  graceRunning,
   listChildKeysQuery,
+  previousSecretWorks,
   rotateChildKeyBody,
   updateChildKeyBody,
 } from '../schemas/child-keys.js';
@@ -178,7 +178,7 @@ export function childKeysRouter(ctx: Context): Router {
         throw new ApiError('conflict', 'Child key is deleted and cannot be rotated');
       if (mk.status === 'revoked') throw revokedConflict();
       // As for webhook secrets: one older secret at a time. Ending the grace at once is always allowed.
-      if (grace > 0 && graceRunning(child, now))
+      if (grace > 0 && previousSecretWorks(child, now))
         throw new ApiError(
           'conflict',
           `The last rotation's old secret works until ${child.previous_key_expires_at.toISOString()}; ` +

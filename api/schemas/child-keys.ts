@@ -127,7 +127,7 @@ export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): Child
     created_at: k.created_at.toISOString(),
     last_used_at: k.last_used_at?.toISOString() ?? null,
     deleted_at: k.deleted_at?.toISOString() ?? null,
-    previous_key_expires_at: graceRunning(k, now) ? k.previous_key_expires_at.toISOString() : null,
+    previous_key_expires_at: previousSecretWorks(k, now) ? k.previous_key_expires_at.toISOString() : null,
     usage: {
       daily_spent_ngonka: formatNgonka(u.daily_spent),
       monthly_spent_ngonka: formatNgonka(u.monthly_spent),
@@ -145,7 +145,7 @@ export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): Child
 }
 
 /** Whether the secret a rotation replaced still works at `now`. */
-export function graceRunning(
+export function previousSecretWorks(
   k: Pick<ChildKeyRow, 'previous_key_expires_at'>,
   now: Date,
 ): k is { previous_key_expires_at: Date } {

@@ -1,6 +1,7 @@
 import { hashApiKey, type KeyKind } from '../api-keys.js';
 import type { Context } from '../context.js';
 import {
+  type ChildKeyAuthRow,
   findChildKeyStandingByHash,
   findManagementKeyByHash,
   type ManagementKeyAuthRow,
@@ -31,9 +32,17 @@ export async function liveManagementKey(ctx: Context, token: string): Promise<Ma
 export async function deadKeyError(ctx: Context, kind: KeyKind, token: string): Promise<ApiError | null> {
   if (kind === 'gm') return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token)));
   const ck = await findChildKeyStandingByHash(ctx.sql, hashApiKey(token));
-  if (!ck) return unknownKey();
+  return ck ? childKeyRefusal(ck, ctx.clock.now()) : unknownKey();
+}
+
+/**
+ * The 401 a child key gets at `now` by its standing in Postgres, or null while it is live:
+ * admission's rule (key-checks.lua), for the paths that read Postgres instead (a dead key found
+ * out of place, a queued job about to run).
+ */
+export function childKeyRefusal(ck: ChildKeyAuthRow, now: Date): ApiError | null {
   if (ck.mk_status === 'revoked') return inactiveKeyError('revoked');
   if (ck.status !== 'active') return inactiveKeyError(ck.status);
-  if (ck.expires_at && ck.expires_at <= ctx.clock.now()) return inactiveKeyError('expired');
+  if (ck.expires_at && ck.expires_at <= now) return inactiveKeyError('expired');
   return null;
 }

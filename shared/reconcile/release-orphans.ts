@@ -36,9 +36,9 @@ interface Orphan {
  * gone (no heartbeat: redis/instance.ts) and it was admitted ORPHAN_AFTER_MS ago, or, whoever
  * admitted it, the hold's deadline is more than HOLD_GRACE_SECONDS past. A dead process writes
  * nothing more, so its records need not wait for a job hold's 6 h deadline (a live one whose write
- * is stuck may still land it). As for the message: a served request whose hold write failed is billed through such a message (it writes
- * the hold from its terms), and is handed off well before its deadline, since its deadline covers
- * the longest stream. The release is admission's own take-back (unadmitHold), atomic and once
+ * is stuck may still land it). As for the message: a served request whose hold write failed is
+ * billed through such a message (it writes the hold from its terms), and is handed off well before
+ * its deadline, since its deadline covers the longest stream. The release is admission's own take-back (unadmitHold), atomic and once
  * per record, against the counters of the day and month it was admitted in. Records written before admission recorded
  * `at` and `dl` are left to their TTL. Returns how many it released.
  */

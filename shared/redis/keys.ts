@@ -6,9 +6,12 @@
 export class AdmissionKeys {
   constructor(private readonly prefix: string) {}
 
-  /** A gateway process's heartbeat (redis/instance.ts): there while it is alive. */
+  /**
+   * A gateway process's heartbeat (redis/instance.ts): there while it is alive. One hash tag for
+   * them all, so reconciliation reads any set of them in one MGET, on one Redis Cluster slot.
+   */
   instance(id: string): string {
-    return `${this.prefix}:instance:${id}`;
+    return `${this.prefix}:{instances}:${id}`;
   }
 
   private base(accountId: string): string {

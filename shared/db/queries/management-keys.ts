@@ -138,11 +138,9 @@ export async function rotateManagementKeySecret(
   db: Db,
   id: string,
   next: { keyHash: Buffer; keyPrefix: string },
-): Promise<ManagementKeyRow> {
-  const [row] = await db<ManagementKeyRow[]>`
+): Promise<void> {
+  const { count } = await db`
     update management_keys set previous_key_hash = key_hash, key_hash = ${next.keyHash}, key_prefix = ${next.keyPrefix}
-    where id = ${id}
-    returning ${db.unsafe(COLUMNS)}`;
-  if (!row) throw new Error(`management key ${id} vanished while locked`);
-  return row;
+    where id = ${id}`;
+  if (count !== 1) throw new Error(`management key ${id} vanished while locked`);
 }
