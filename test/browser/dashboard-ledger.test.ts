@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { useDashboardTabs } from '../helpers/browser.js';
+import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
+import { screenshot, signedIn, useDashboardTabs } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
 import { signUp } from '../helpers/dashboard-keys.js';
 import { call } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The overview's Recent activity says what each entry is, as the ledger records it. */
 const tabs = useDashboardTabs();
@@ -27,6 +30,64 @@ describe('dashboard: ledger entries', () => {
     expect(text).toContain(`usdt-${email}`);
     expect(text).toContain(`12.5 USDT at ${rateGnk} GNK per USDT`);
     expect(text).toContain(`(${BigInt(credited.body.amount_ngonka).toLocaleString('en-US')} nGNK)`);
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
+  });
+
+  it('opens a charge to list the requests it billed, each with its key, model, tokens and cost', async () => {
+    const { url } = tabs.stack.server;
+    const c = await createCustomer(tabs.stack.env.ctx, url);
+    const answers = await Promise.all(
+      ['Hi', 'Hello there'].map((content) =>
+        c.openai.chat.completions.create({
+          model: SIM_MODEL_QWEN3_235B,
+          messages: [{ role: 'user', content }],
+          max_tokens: 20,
+        }),
+      ),
+    );
+    const charges = await waitFor('both requests settled', async () => {
+      const page = (await call(url, 'GET', '/api/account/ledger', { token: c.jwt })).body;
+      const found = page.data.filter((e: { kind: string }) => e.kind === 'charge');
+      const billed = found.reduce(
+        (n: number, e: { metadata: { requests: number } }) => n + e.metadata.requests,
+        0,
+      );
+      return billed === 2 && found;
+    });
+    // The newest charge (one settlement batch may have billed both requests, or each its own).
+    const charge = charges[0];
+    const detail = (await call(url, 'GET', `/api/account/ledger/${charge.id}`, { token: c.jwt })).body;
+
+    await tabs.open();
+    const page = await signedIn(tabs.dash, c.jwt);
+    const rows = page.getByRole('table', { name: 'Ledger entries, newest first' }).locator('tbody tr');
+    const n = charge.metadata.requests;
+    await rows
+      .first()
+      .getByRole('button', { name: `${n} ${n === 1 ? 'request' : 'requests'}` })
+      .click();
+    const dialog = page.getByRole('dialog', { name: `Charge ${charge.id}` });
+    const listed = dialog.getByRole('table', { name: 'Requests billed by this charge' }).locator('tbody tr');
+    await expect.poll(() => listed.count()).toBe(n);
+    const intro = await dialog.locator('.intro').textContent();
+    expect(intro).toMatch(
+      new RegExp(
+        `^[0-9.]+ GNK \\(${BigInt(charge.amount_ngonka).toLocaleString('en-US')} nGNK\\) for ${n} requests?, settled [A-Z][a-z]{2} \\d`,
+      ),
+    );
+    const texts = await listed.allTextContents();
+    const ids = new Set(answers.map((a) => a.id));
+    for (const [i, r] of detail.requests.entries()) {
+      expect(ids.has(r.id)).toBe(true); // the completion ids the client saw
+      expect(texts[i]).toContain(r.id);
+      expect(texts[i]).toContain('Client A');
+      expect(texts[i]).toContain(SIM_MODEL_QWEN3_235B);
+      expect(texts[i]).toContain(`${BigInt(r.cost_ngonka).toLocaleString('en-US')} nGNK`);
+    }
+    await screenshot(page, 'charge-detail');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);
   });

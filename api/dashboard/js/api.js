@@ -141,6 +141,7 @@ export const api = {
 
   account: () => request('GET', '/api/account'),
   ledger: (params) => request('GET', `/api/account/ledger${query(params)}`),
+  ledgerEntry: (id) => request('GET', `/api/account/ledger/${enc(id)}`),
   usage: (params) => request('GET', `/api/account/usage${query(params)}`),
 
   managementKeys: () => request('GET', '/api/management/keys'),

@@ -7,6 +7,7 @@ import { h } from '../dom.js';
 import { badge, time } from '../format.js';
 import { compare, formatGnk, formatMoney, formatNgnk, gnkNumber } from '../money.js';
 import { href } from '../router.js';
+import { showChargeDetail } from './charge-detail.js';
 import { childKeyIndex } from './key-index.js';
 
 const TOP_KEYS = 5;
@@ -96,13 +97,26 @@ function topUp(account) {
 
 /**
  * What an entry's metadata adds to its reference: a charge bills every request one settlement batch
- * settled (how many); a top-up paid in USDT records the amount paid and the rate it was converted at.
+ * settled (how many, a button that lists them); a top-up paid in USDT records the amount paid and
+ * the rate it was converted at.
  */
-function noteOf(e) {
+function noteOf(e, openCharge) {
   const m = e.metadata ?? {};
   const n = e.kind === 'charge' ? m.requests : undefined;
   if (typeof n === 'number')
-    return h('span', { class: 'muted' }, ` · ${n} ${n === 1 ? 'request' : 'requests'}`);
+    return [
+      ' · ',
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'data-focus-key': `charge-${e.id}`,
+          onClick: () => openCharge(e.id),
+        },
+        `${n} ${n === 1 ? 'request' : 'requests'}`,
+      ),
+    ];
   if (e.kind === 'topup' && typeof m.amount_usdt === 'string' && /^\d+$/.test(m.usdt_rate_ngonka ?? ''))
     return h(
       'span',
@@ -112,8 +126,11 @@ function noteOf(e) {
   return null;
 }
 
-/** The ledger, newest first, a few entries at a time (it pages with `cursor` / `next_cursor`). */
-function activity() {
+/**
+ * The ledger, newest first, a few entries at a time (it pages with `cursor` / `next_cursor`);
+ * `openCharge(id)` shows the requests a charge billed.
+ */
+function activity(openCharge) {
   return pagedTable({
     noun: { one: 'entry', many: 'entries' },
     caption: 'Ledger entries, newest first',
@@ -132,7 +149,7 @@ function activity() {
         h('td', {}, badge(e.kind)),
         h('td', { class: 'num' }, `${e.direction === 'debit' ? '−' : '+'}${formatMoney(e.amount_ngonka)}`),
         h('td', { class: 'num' }, formatGnk(e.balance_after_ngonka)),
-        h('td', { class: 'mono small' }, e.ref, noteOf(e)),
+        h('td', { class: 'mono small' }, e.ref, noteOf(e, openCharge)),
       ),
     empty: () => emptyState('No activity yet: top-ups and charges will be listed here.'),
     fetchPage: async (cursor) => {
@@ -154,7 +171,8 @@ function referral(account) {
 }
 
 export async function renderOverview(main, _params, ctx) {
-  const ledger = activity();
+  let index = new Map();
+  const ledger = activity((id) => showChargeDetail(id, index));
   const [account, byDay, byKey, firstEntries, mks] = await Promise.all([
     api.account(),
     api.usage({ group_by: 'day' }),
@@ -162,7 +180,7 @@ export async function renderOverview(main, _params, ctx) {
     ledger.fetchPage(null),
     listOrEmpty(api.managementKeys()),
   ]);
-  const index = await childKeyIndex(mks);
+  index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
   const empty = BigInt(account.available_ngonka) === 0n;
   renderPage(
