@@ -1,3 +1,4 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { type Context, createContext } from '../shared/context.js';
@@ -39,4 +40,34 @@ export function describeFailure(ctx: Context, err: unknown): string {
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'CONNECT_TIMEOUT')
     return `Postgres at ${where(ctx.config.DATABASE_URL, 5432)} does not answer (${e.message}): is it running, and is DATABASE_URL right?`;
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/**
+ * A command's flags, parsed strictly (no positionals): an unknown or malformed flag goes to `fail`
+ * with the usage, and `--help` / `-h` prints the usage and exits 0.
+ */
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+export function cliArgs<const O extends FlagOptions>(
+  options: O,
+  usage: string,
+  fail: (message: string) => never,
+): ReturnType<
+  typeof parseArgs<{ options: O & { help: { type: 'boolean'; short: 'h' } }; strict: true }>
+>['values'] {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n${usage}`);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values as never;
 }

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { closeContext } from '../shared/context.js';
 import { createQueues } from '../shared/queues.js';
 import { formatReport, runReconcile } from '../shared/reconcile/index.js';
 import { saveReconcileSummary } from '../shared/reconcile/summary.js';
-import { cliContext, describeFailure } from './cli-context.js';
+import { cliArgs, cliContext, describeFailure } from './cli-context.js';
 
 /**
  * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
@@ -23,37 +22,25 @@ import { cliContext, describeFailure } from './cli-context.js';
  */
 const USAGE = 'usage: npm run reconcile -- [--fix] [--json] [--progress-seconds N]';
 
-const args = (() => {
-  try {
-    return parseArgs({
-      options: {
-        fix: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        'progress-seconds': { type: 'string', default: '5' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    console.error(`reconcile: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const progressMs = Number(args['progress-seconds']) * 1000;
-if (!(progressMs >= 0)) {
-  console.error(`reconcile: --progress-seconds takes a number of seconds (0 or more)\n${USAGE}`);
+/** A usage or configuration error: exit 2 (1 is the report's DRIFT). */
+function usageError(message: string): never {
+  console.error(`reconcile: ${message}`);
   process.exit(2);
 }
 
-const ctx = cliContext((message) => {
-  console.error(`reconcile: ${message}`);
-  process.exit(2);
-});
+const args = cliArgs(
+  {
+    fix: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    'progress-seconds': { type: 'string', default: '5' },
+  },
+  USAGE,
+  usageError,
+);
+const progressMs = Number(args['progress-seconds']) * 1000;
+if (!(progressMs >= 0)) usageError(`--progress-seconds takes a number of seconds (0 or more)\n${USAGE}`);
+
+const ctx = cliContext(usageError);
 
 const queues = createQueues(ctx);
 // A queue whose connection is still settling when it is closed emits 'error'; without a listener

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { adminTopup, adminTopupBody } from '../shared/accounts/admin-topup.js';
 import { closeContext } from '../shared/context.js';
 import { findEntryByRef } from '../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../shared/errors.js';
-import { cliContext } from './cli-context.js';
+import { cliArgs, cliContext } from './cli-context.js';
 
 /**
  * `npm run topup -- --email a@b.c --ngonka 5000000000 [--reference X]` (or `--account-id`,
@@ -28,28 +27,17 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const args = (() => {
-  try {
-    return parseArgs({
-      options: {
-        email: { type: 'string' },
-        'account-id': { type: 'string' },
-        ngonka: { type: 'string' },
-        usdt: { type: 'string' },
-        reference: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`);
-  }
-})();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = cliArgs(
+  {
+    email: { type: 'string' },
+    'account-id': { type: 'string' },
+    ngonka: { type: 'string' },
+    usdt: { type: 'string' },
+    reference: { type: 'string' },
+  },
+  USAGE,
+  fail,
+);
 
 const order = adminTopupBody.safeParse({
   account_id: args['account-id'],

@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createSql } from '../../shared/db/client.js';
 import { readMigrations } from '../../shared/db/migrate.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 const admin = createSql(inject('databaseUrl'), { max: 1 });
 const made: string[] = [];
 
@@ -28,17 +26,8 @@ async function migrateCli(
   databaseUrl: string,
   args: string[] = [],
   extraEnv: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/migrate.ts', ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, ...extraEnv },
-      timeout: 20_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
+): Promise<CliRun> {
+  return runCli('migrate.ts', args, { DATABASE_URL: databaseUrl, ...extraEnv });
 }
 
 const exists = async (name: string) =>

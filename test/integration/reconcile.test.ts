@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { dayKey } from '../../shared/periods.js';
@@ -8,11 +6,11 @@ import type { Queues } from '../../shared/queues.js';
 import { restoreHoldRecords } from '../../shared/reconcile/admission-check.js';
 import { runReconcile } from '../../shared/reconcile/index.js';
 import type { Finding } from '../../shared/reconcile/types.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { admissionSnapshot, admitJob, flushPrefix, hold, outcome, testQueues } from '../helpers/scheduler.js';
 
-const run = promisify(execFile);
 let env: TestEnv;
 let queues: Queues;
 
@@ -26,32 +24,24 @@ afterAll(async () => {
 });
 
 /** `npm run reconcile -- …` without npm, against this file's database and Redis prefix. */
-async function reconcileCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function reconcileCli(...args: string[]): Promise<CliRun> {
   return reconcileCliWith({}, ...args);
 }
 
-async function reconcileCliWith(
-  envOver: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/reconcile.ts', ...args], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: env.config.DATABASE_URL,
-        REDIS_URL: env.config.REDIS_URL,
-        REDIS_PREFIX: env.config.REDIS_PREFIX,
-        RECONCILE_INFLIGHT_MS: '20',
-        LOG_LEVEL: 'warn',
-        ...envOver,
-      },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
+async function reconcileCliWith(envOver: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  return runCli(
+    'reconcile.ts',
+    args,
+    {
+      DATABASE_URL: env.config.DATABASE_URL,
+      REDIS_URL: env.config.REDIS_URL,
+      REDIS_PREFIX: env.config.REDIS_PREFIX,
+      RECONCILE_INFLIGHT_MS: '20',
+      LOG_LEVEL: 'warn',
+      ...envOver,
+    },
+    30_000,
+  );
 }
 
 /** Would this request be admitted? Asked for real, and an admitted probe is voided at once. */

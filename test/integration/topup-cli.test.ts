@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { newId } from '../../shared/ids.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 
-const run = promisify(execFile);
 let env: TestEnv;
 
 beforeAll(async () => {
@@ -17,31 +15,18 @@ afterAll(async () => {
 });
 
 /** `npm run topup -- …` without npm: the script under tsx, pointed at this file's database and Redis. */
-async function topupCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function topupCli(...args: string[]): Promise<CliRun> {
   return topupCliWith({}, ...args);
 }
 
-async function topupCliWith(
-  vars: { REDIS_URL?: string },
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'scripts/topup.ts', ...args], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: env.config.DATABASE_URL,
-        REDIS_URL: vars.REDIS_URL ?? env.config.REDIS_URL,
-        REDIS_PREFIX: env.config.REDIS_PREFIX,
-        USDT_RATE_NGONKA: '3000000000',
-        LOG_LEVEL: 'warn',
-      },
-      timeout: 20_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout: string; stderr: string };
-    return { code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr };
-  }
+async function topupCliWith(vars: { REDIS_URL?: string }, ...args: string[]): Promise<CliRun> {
+  return runCli('topup.ts', args, {
+    DATABASE_URL: env.config.DATABASE_URL,
+    REDIS_URL: vars.REDIS_URL ?? env.config.REDIS_URL,
+    REDIS_PREFIX: env.config.REDIS_PREFIX,
+    USDT_RATE_NGONKA: '3000000000',
+    LOG_LEVEL: 'warn',
+  });
 }
 
 async function insertAccount(): Promise<{ id: string; email: string }> {
