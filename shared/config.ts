@@ -179,8 +179,13 @@ export const configSchema = z
       .default(12000),
     /** nGNK credited per 1 USDT on admin top-ups made in USDT. */
     USDT_RATE_NGONKA: nonNegativeBigint.default(2_000_000_000n),
-    /** max_tokens assumed for the hold when a request does not set one. */
-    DEFAULT_MAX_TOKENS: positiveInt.default(1024),
+    /**
+     * max_tokens of a request that sets none: its hold is sized for it and the node is asked for at
+     * most this many (so the cost can never pass the hold). 5000 is Gonka's own default
+     * (calculations.DefaultMaxTokens: what the network escrows for such a request), so a client
+     * gets as long an answer as the network itself would give it; a lower figure cut answers short.
+     */
+    DEFAULT_MAX_TOKENS: positiveInt.default(5000),
     REFERRAL_L1_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
     REFERRAL_L2_BPS: z.coerce.number().int().min(0).max(10000).default(300),
     /** Failed logins allowed per email+IP in LOGIN_THROTTLE_WINDOW_SECONDS. */
