@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js';
 import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../gonka/index.js';
+import { nodeRefusal, refusalCode } from './node-refusal.js';
 
 /**
  * Node URLs and hosts (with or without a scheme), addresses, the upstream name of the model and
@@ -9,13 +10,16 @@ export function scrub(text: string, model?: { id: string; upstream: string }): s
   let out = text;
   // (A public id that contains the node's name already says it: replacing would double it.)
   if (model && !model.id.includes(model.upstream)) out = out.split(model.upstream).join(model.id);
-  return out
-    .replace(/https?:\/\/\S+/g, '[upstream]')
-    .replace(/\[[0-9a-f:.]*:[0-9a-f:.]*\](:\d+)?/gi, '[upstream]') // [IPv6]:port
-    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[upstream]') // IPv4[:port]
-    .replace(/\b(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+):\d{2,5}\b/gi, '[upstream]') // host:port
-    .replace(/gonka1[0-9a-z]{20,}/g, '[address]')
-    .replace(/gonka/gi, 'upstream');
+  return (
+    out
+      // A URL up to the bracket or quote around it ("(executor http://…)"); an IPv6 host is bracketed.
+      .replace(/https?:\/\/(?:\[[^\]\s]*\])?[^\s)\]}>"',;]*/g, '[upstream]')
+      .replace(/\[[0-9a-f:.]*:[0-9a-f:.]*\](:\d+)?/gi, '[upstream]') // [IPv6]:port
+      .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[upstream]') // IPv4[:port]
+      .replace(/\b(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+):\d{2,5}\b/gi, '[upstream]') // host:port
+      .replace(/gonka1[0-9a-z]{20,}/g, '[address]')
+      .replace(/gonka/gi, 'upstream')
+  );
 }
 
 /** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
@@ -40,14 +44,14 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
     // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
     // credentials (401/403) is the gateway's fault, and its words name node internals.
     if (!err.retryable && err.status !== null && CLIENT_FAULTS.has(err.status)) {
-      const msg = (err.body as { error?: { message?: unknown } } | null)?.error?.message;
-      return new ApiError(
-        'invalid_request_error',
-        scrub(typeof msg === 'string' ? msg : 'The model rejected the request', model),
-        {
-          param: null,
-        },
-      );
+      const said = nodeRefusal(err.body);
+      if (!said)
+        return new ApiError('invalid_request_error', 'The model rejected the request', { param: null });
+      const code = refusalCode(said);
+      return new ApiError('invalid_request_error', scrub(said.message, model), {
+        param: said.param,
+        ...(code ? { code } : {}),
+      });
     }
     // A node took the request and did not answer in time: it failed (502), and waiting for
     // capacity would not help.

@@ -80,4 +80,59 @@ describe('what a node says, as a child key’s client reads it', () => {
       'max_tokens must be at most 4096, got 5000.5 at 12:30',
     );
   });
+
+  it('ends a URL at the bracket or quote around it, so the sentence keeps its own', () => {
+    expect(scrub('too long (executor http://10.0.0.5:8000/v1). Retry')).toBe(
+      'too long (executor [upstream]). Retry',
+    );
+    expect(scrub('see "https://[fd00::1]:8080/v1/chat"')).toBe('see "[upstream]"');
+  });
+});
+
+/** vLLM's context-length refusal, as vLLM words it. */
+const CONTEXT =
+  "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens (35000 in the messages, 5000 in the completion). Please reduce the length of the messages or completion.";
+const refused = (body: unknown) => upstreamToApiError(new GonkaUpstreamError('400', 400, body, false), model);
+
+describe('a node’s refusal, in each shape it comes in', () => {
+  it('reads a Gonka node’s own answer, which wraps what vLLM said, with vLLM’s param', () => {
+    const vllm = { object: 'error', message: CONTEXT, type: 'BadRequestError', param: 'messages', code: 400 };
+    const body = {
+      message: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.`,
+    };
+    expect(refused(body)).toMatchObject({
+      type: 'invalid_request_error',
+      message: CONTEXT,
+      extra: { param: 'messages', code: 'context_length_exceeded' },
+    });
+  });
+
+  it('reads older vLLM’s top-level error, OpenAI’s nested one, and FastAPI’s 422', () => {
+    expect(refused({ object: 'error', message: CONTEXT, param: null, code: 400 })).toMatchObject({
+      message: CONTEXT,
+      extra: { param: null, code: 'context_length_exceeded' },
+    });
+    expect(
+      refused({ error: { message: 'temperature too high', param: 'temperature', code: 'invalid_value' } }),
+    ).toMatchObject({
+      message: 'temperature too high',
+      extra: { param: 'temperature', code: 'invalid_value' },
+    });
+    expect(
+      refused({
+        detail: [{ loc: ['body', 'messages', 0, 'content'], msg: 'field required', type: 'missing' }],
+      }),
+    ).toMatchObject({
+      message: 'messages.0.content: field required',
+      extra: { param: 'messages.0.content' },
+    });
+  });
+
+  it('keeps a wrapped answer that is not JSON as its text, and says something generic for nothing', () => {
+    expect(
+      refused({ message: 'Inference node response with an error. code = 413. error = payload too large.' }),
+    ).toMatchObject({ message: 'payload too large', extra: { param: null } });
+    expect(refused(null)).toMatchObject({ message: 'The model rejected the request' });
+    expect(refused({ unrelated: true })).toMatchObject({ message: 'The model rejected the request' });
+  });
 });

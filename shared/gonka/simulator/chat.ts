@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type SimCompletion, type SimMessage, simulateCompletion, wordPiece } from './completion.js';
+import {
+  promptTokens,
+  type SimCompletion,
+  type SimMessage,
+  simulateCompletion,
+  wordPiece,
+} from './completion.js';
 import { type NodeFaults, parseDirective, type RequestFaults, resolveFaults } from './faults.js';
 import { sendError, sendJson, sleep } from './http.js';
 
@@ -79,9 +85,33 @@ function logprobsFor(pieces: readonly string[]): {
   return { content: pieces.map((token) => ({ token, logprob: -0.25, top_logprobs: [] })) };
 }
 
+/** Every simulated model's context window, in tokens (the Qwen models' native 32K). */
+export const SIM_CONTEXT_TOKENS = 32_768;
+
+/**
+ * vLLM refuses a prompt plus max_tokens past the model's context with a 400; the Gonka node that
+ * ran it answers with echo's error, whose message wraps vLLM's body (getInferenceErrorMessage).
+ */
+function overContext(p: Parsed, res: ServerResponse): boolean {
+  const prompt = promptTokens(p.messages);
+  const completion = p.maxTokens ?? 0;
+  if (prompt + completion <= SIM_CONTEXT_TOKENS) return false;
+  const vllm = {
+    object: 'error',
+    message: `This model's maximum context length is ${SIM_CONTEXT_TOKENS} tokens. However, you requested ${prompt + completion} tokens (${prompt} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion.`,
+    type: 'BadRequestError',
+    param: 'messages',
+    code: 400,
+  };
+  sendJson(res, 400, {
+    message: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.`,
+  });
+  return true;
+}
+
 export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatContext): Promise<void> {
   const p = validate(body, ctx.models, res);
-  if (!p) {
+  if (!p || overContext(p, res)) {
     ctx.stats.errors++;
     return;
   }

@@ -1,0 +1,66 @@
+/**
+ * What a node said when it refused a request (4xx), from the shapes its answer comes in:
+ * - OpenAI's (and newer vLLM's): `{"error": {"message", "param", "code"}}`;
+ * - older vLLM's: `{"object": "error", "message", "param", "code": 400}`;
+ * - a Gonka node's own (echo's HTTPError): `{"message": "…"}`, where the executor wraps what vLLM
+ *   answered as `Inference node response with an error. code = 400. error = <vLLM's body>.`;
+ * - FastAPI's 422: `{"detail": [{"loc": [...], "msg": "…"}]}`.
+ * Null when none of them says anything. `param` only where it names a request field, and `code`
+ * only where it is a word (vLLM's is the HTTP status).
+ */
+export interface NodeRefusal {
+  message: string;
+  param: string | null;
+  code: string | null;
+}
+
+const EXECUTOR_WRAP = /^Inference node response with an error\. code = \d+\. error = ([\s\S]*?)\.?$/;
+const FIELD = /^[A-Za-z_][\w.[\]]{0,99}$/;
+const WORD = /^[a-z][a-z0-9_]{0,63}$/;
+
+export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
+  if (typeof body === 'string') return fromText(body, depth);
+  if (!body || typeof body !== 'object') return null;
+  const b = body as Record<string, unknown>;
+  const inner = b.error && typeof b.error === 'object' ? (b.error as Record<string, unknown>) : b;
+  if (typeof inner.message === 'string') {
+    // A Gonka node's wrapper holds vLLM's own answer: read that, it has the param.
+    const wrapped = depth === 0 ? fromText(inner.message, depth) : null;
+    if (wrapped && wrapped.message !== inner.message) return wrapped;
+    return {
+      message: inner.message,
+      param: typeof inner.param === 'string' && FIELD.test(inner.param) ? inner.param : null,
+      code: typeof inner.code === 'string' && WORD.test(inner.code) ? inner.code : null,
+    };
+  }
+  const detail = Array.isArray(b.detail) ? (b.detail[0] as Record<string, unknown> | undefined) : undefined;
+  if (detail && typeof detail.msg === 'string') {
+    // loc is ["body", "messages", 0, "content"]: the field is what follows "body".
+    const loc = Array.isArray(detail.loc) ? detail.loc.filter((p) => p !== 'body').join('.') : '';
+    return {
+      message: loc ? `${loc}: ${detail.msg}` : detail.msg,
+      param: FIELD.test(loc) ? loc : null,
+      code: null,
+    };
+  }
+  return null;
+}
+
+function fromText(text: string, depth: number): NodeRefusal | null {
+  const m = EXECUTOR_WRAP.exec(text.trim());
+  if (!m) return text.trim() ? { message: text.trim(), param: null, code: null } : null;
+  const said = (m[1] ?? '').trim();
+  try {
+    return nodeRefusal(JSON.parse(said), depth + 1) ?? { message: said, param: null, code: null };
+  } catch {
+    return said ? { message: said, param: null, code: null } : null;
+  }
+}
+
+/** OpenAI's code for a prompt (plus max_tokens) past the model's context, which clients act on. */
+export function refusalCode(r: NodeRefusal): string | null {
+  if (r.code) return r.code;
+  return /maximum context length|context length (?:is|of)|context window/i.test(r.message)
+    ? 'context_length_exceeded'
+    : null;
+}
