@@ -146,7 +146,7 @@ if (roles.has('workers') && upstream) {
 }
 
 if (roles.has('scheduler')) {
-  // With the api role in this process its upstream's prices and nodes are refreshed too.
+  // With the api or workers role in this process, its upstream's prices and nodes are refreshed too.
   const scheduler = startScheduler(ctx, { queues, ...(upstream ? { upstream } : {}) });
   stops.push(() => scheduler.stop());
   ctx.logger.info('scheduler started');

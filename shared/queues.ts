@@ -46,8 +46,9 @@ const enqueuedAt = z.number().int();
 export const queuePayloads = {
   /**
    * Admitted async jobs (or batch lines) waiting for a Gonka node: the group accepted together
-   * (enqueueInference), so the queue moves one BullMQ job per group, not per request; or one job
-   * alone (a retry, a job put back by reconcile --fix, or what earlier versions enqueued).
+   * (enqueueInference) or put back together by reconcile --fix (queue-check.ts), so the queue moves
+   * one BullMQ job per group, not per request; or one job alone (a retry, or what earlier versions
+   * enqueued).
    */
   inference: z.union([z.object({ jobIds: z.array(z.string()).min(1) }), z.object({ jobId: z.string() })]),
   /**
@@ -84,9 +85,9 @@ export type Payload<Q extends QueueName> = z.infer<(typeof queuePayloads)[Q]>;
  * idempotent), finished jobs are kept only in bounded numbers so Redis memory per job stays bounded.
  */
 export const jobDefaults: Record<QueueName, JobsOptions> = {
+  // Its attempts and backoff are INFERENCE_ATTEMPTS / INFERENCE_BACKOFF_MS, given with every message
+  // (inferenceMessageOptions).
   inference: {
-    attempts: 5,
-    backoff: { type: 'exponential', delay: 1000 },
     removeOnComplete: { count: 1000 },
     removeOnFail: { count: 5000 },
   },

@@ -33,7 +33,6 @@ import { actualCharge } from '../shared/pricing.js';
 import {
   bullPrefix,
   inferenceJobIds,
-  jobDefaults,
   type Payload,
   parsePayload,
   type Queues,
@@ -351,11 +350,11 @@ export function startInferenceWorker(
   // maxStalledCount allows (BullMQ fails that with an UnrecoverableError on its next pick-up,
   // whatever attempts are left: a job that keeps killing workers is not tried forever).
   worker.on('failed', (bull, err) => {
-    const stalledOut = err?.name === 'UnrecoverableError';
+    const noRetry = err?.name === 'UnrecoverableError'; // a stall past maxStalledCount, or a bad payload
     if (!bull) return;
     const parsed = queuePayloads.inference.safeParse(bull.data);
     const jobIds = parsed.success ? inferenceJobIds(parsed.data) : [];
-    if (!stalledOut && bull.attemptsMade < (bull.opts.attempts ?? jobDefaults.inference.attempts ?? 1)) {
+    if (!noRetry && bull.attemptsMade < (bull.opts.attempts ?? 1)) {
       // Not a node's failure (those are counted per job, in run): Postgres out of reach, say.
       ctx.logger.warn(
         { err, jobIds, attempts: bull.attemptsMade },
@@ -364,7 +363,7 @@ export function startInferenceWorker(
       return;
     }
     if (!parsed.success) return;
-    const cause = stalledOut ? new Error(STALLED_OUT) : err;
+    const cause = noRetry ? new Error(STALLED_OUT) : err; // a payload that parsed: a stall
     void (async () => {
       for (const id of jobIds) {
         const job = await findJob(ctx.sql, id);

@@ -42,14 +42,14 @@ const childNotFound = () => ApiError.notFound('Child key');
 const revokedConflict = () =>
   new ApiError('conflict', 'Management key is revoked: its child keys can no longer be created or changed');
 
+/** Where the child-key routes are mounted: the one mount with a parameter of its own. */
+export const CHILD_KEYS_MOUNT = '/api/management/keys/:id/children';
+
 /**
  * Child keys under /api/management/keys/:id/children, for the owner's JWT or that management key's own
  * `gm-` key (the middleware refuses a sibling's). Every change is published to Redis after its commit,
  * so admission applies it on the very next request.
  */
-/** Where the child-key routes are mounted: the one mount with a parameter of its own. */
-export const CHILD_KEYS_MOUNT = '/api/management/keys/:id/children';
-
 export function childKeysRouter(ctx: Context): Router {
   const r = Router({ mergeParams: true });
   r.use(requireOwnerOrManagementKey(ctx));

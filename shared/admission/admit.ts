@@ -160,7 +160,8 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
       } catch {
         // Postgres cannot say either (still out of reach): keep the reservation, the safe side. A
         // hold that did land is settled or voided by the stale-hold sweeper; one that did not is
-        // given back with its record once its deadline has passed (release-orphans.ts).
+        // given back with its record by release-orphans.ts: a minute after admission once this
+        // process has no heartbeat, else past the hold's deadline plus HOLD_GRACE_SECONDS.
         throw new HoldWriteUnknown(hold.id, err);
       }
       if (found) return;

@@ -7,8 +7,6 @@ export type Db = Sql | TxSql;
 
 export interface DbOptions {
   max?: number;
-  /** Applied to every connection, e.g. a short statement_timeout in tests. */
-  onnotice?: (n: postgres.Notice) => void;
 }
 
 /** A postgres.js pool where int8 columns come back as bigint (money is never a Number). */
@@ -16,7 +14,7 @@ export function createSql(url: string, opts: DbOptions = {}): Sql {
   return postgres(url, {
     max: opts.max ?? 10,
     types: { bigint: postgres.BigInt },
-    onnotice: opts.onnotice ?? (() => {}),
+    onnotice: () => {}, // Postgres's NOTICEs (e.g. "already exists, skipping") are not ours to log
     connection: { application_name: 'gonka-gateway' },
   }) as unknown as Sql;
 }

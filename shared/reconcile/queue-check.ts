@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
-import { liveJobIds, stillLiveJobIds } from '../db/queries/reconcile-jobs.js';
-import { inferenceMessageOptions } from '../jobs/enqueue-inference.js';
+import { batchLineIds, liveJobIds, stillLiveJobIds } from '../db/queries/reconcile-jobs.js';
+import { BATCH_LANE_PRIORITY, inferenceMessageOptions } from '../jobs/enqueue-inference.js';
 import { inferenceJobIds, type Queues, queuePayloads } from '../queues.js';
 import { pendingMessages } from './queued-jobs.js';
 import type { DriftItem } from './types.js';
@@ -48,15 +48,26 @@ export async function checkInferenceQueue(
   if (opts.fix) {
     // In groups, as admission queues them: a worker takes a few messages at a time, so a backlog
     // lost with Redis and re-queued one job a message would run a few jobs at a time. The id makes
-    // a second --fix a no-op while the group waits.
-    for (let i = 0; i < missing.length; i += REQUEUE_GROUP) {
-      const jobIds = missing.slice(i, i + REQUEUE_GROUP);
-      await queues.add(
-        'inference',
-        { jobIds },
-        { jobId: `requeue.${jobIds[0]}.${jobIds.length}`, ...inferenceMessageOptions(ctx.config) },
-      );
-      fixed += jobIds.length;
+    // a second --fix a no-op while the group waits. Batch lines go back to the slow lane (at its
+    // first rank, as a retried line does), async jobs ahead of them.
+    const lines = await batchLineIds(ctx.sql, missing);
+    const lanes: [string[], number][] = [
+      [missing.filter((id) => !lines.has(id)), 0],
+      [missing.filter((id) => lines.has(id)), BATCH_LANE_PRIORITY],
+    ];
+    for (const [ids, priority] of lanes) {
+      for (let i = 0; i < ids.length; i += REQUEUE_GROUP) {
+        const jobIds = ids.slice(i, i + REQUEUE_GROUP);
+        await queues.add(
+          'inference',
+          { jobIds },
+          {
+            jobId: `requeue.${jobIds[0]}.${jobIds.length}`,
+            ...inferenceMessageOptions(ctx.config, priority),
+          },
+        );
+        fixed += jobIds.length;
+      }
     }
   }
   return {

@@ -6,15 +6,11 @@ export type { SchedulerDeps, SchedulerTask };
 export { Scheduler };
 
 /**
- * Start the scheduler role. `extraTasks` lets other modules add their own periodic work (batch
- * expiry, for one) under the same leader lock. Returns the running scheduler; `stop()` it on shutdown.
+ * Start the scheduler role: every task of tasks/index.ts under one leader lock. Returns the running
+ * scheduler; `stop()` it on shutdown.
  */
-export function startScheduler(
-  ctx: Context,
-  deps: SchedulerDeps & { extraTasks?: SchedulerTask[] },
-  opts: SchedulerOptions = {},
-): Scheduler {
-  const scheduler = new Scheduler(ctx, [...schedulerTasks(ctx, deps), ...(deps.extraTasks ?? [])], opts);
+export function startScheduler(ctx: Context, deps: SchedulerDeps, opts: SchedulerOptions = {}): Scheduler {
+  const scheduler = new Scheduler(ctx, schedulerTasks(ctx, deps), opts);
   scheduler.start();
   return scheduler;
 }

@@ -93,6 +93,12 @@ const cases: [string, string, () => RequestInit][] = [
     '/v1/chat/completions',
     () => auth({ model, messages: [{ role: 'user', content: '\u0000' }] }),
   ],
+  [
+    'a NUL in the query',
+    '/v1/chat/completions?x=%00',
+    () => auth({ model, messages: [{ role: 'user', content: 'x' }], max_tokens: 4 }),
+  ],
+  ['a NUL in the path', '/v1/jobs%00', () => auth({ request: { model, messages: [] } })],
   ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
   ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
   [

@@ -2,7 +2,7 @@ import type { Db } from '../client.js';
 import { LIVE_JOB } from './jobs.js';
 import { statusIn } from './status-by-id.js';
 
-/** Async jobs waiting for or in a node call: each should have its message in the inference queue. */
+/** Async jobs and batch lines waiting for or in a node call: each should have its message in the inference queue. */
 export async function liveJobIds(db: Db, limit: number): Promise<string[]> {
   const rows = await db<{ id: string }[]>`
     select id from jobs where status in ('queued', 'running') order by created_at limit ${limit}`;
@@ -15,6 +15,14 @@ export async function stillLiveJobIds(db: Db, ids: string[]): Promise<string[]> 
   const rows = await db<{ id: string }[]>`
     select id from jobs where id = any(${ids}::text[]) and ${statusIn(db, 'status', LIVE_JOB)}`;
   return rows.map((r) => r.id);
+}
+
+/** Of these jobs, the batch lines (the rest are async jobs). */
+export async function batchLineIds(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db<{ id: string }[]>`
+    select id from jobs where id = any(${ids}::text[]) and batch_id is not null`;
+  return new Set(rows.map((r) => r.id));
 }
 
 /**

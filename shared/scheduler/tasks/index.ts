@@ -14,7 +14,7 @@ import { sweepStaleHolds } from './stale-holds.js';
 
 export interface SchedulerDeps {
   queues: Queues;
-  /** This process's upstream, when it has one (the api role): its prices and nodes are refreshed. */
+  /** This process's upstream, when it has one (the api or workers role): its prices and nodes are refreshed. */
   upstream?: Upstream;
 }
 
