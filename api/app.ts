@@ -6,7 +6,7 @@ import './locals.js';
 import { accessLog } from './middleware/access-log.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
-import { keyBeforeBodyOnV1, requireJsonBody } from './middleware/json-body.js';
+import { JSON_BODY_LIMIT, keyBeforeBodyOnV1, requireJsonBody } from './middleware/json-body.js';
 import { apiResponseHeaders } from './middleware/no-store.js';
 import { requestId } from './middleware/request-id.js';
 import { refuseNulInUrl } from './middleware/url-text.js';
@@ -49,7 +49,7 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   app.use(accessLog(ctx.logger));
   // On /v1 a URL's NUL waits for the key like a body's fault: a 401 for an unknown key, RPM headers.
   app.use(keyBeforeBodyOnV1(refuseNulInUrl));
-  app.use(keyBeforeBodyOnV1(express.json({ limit: '4mb' })));
+  app.use(keyBeforeBodyOnV1(express.json({ limit: JSON_BODY_LIMIT })));
   app.use(keyBeforeBodyOnV1(requireJsonBody));
 
   app.use(healthRouter(ctx));

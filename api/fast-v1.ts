@@ -11,13 +11,11 @@ import { logWhenFinished, noteKey } from './middleware/access-log.js';
 import { refusedBeforeAdmission } from './middleware/child-key.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { sendError } from './middleware/error-handler.js';
+import { JSON_BODY_LIMIT } from './middleware/json-body.js';
 import { apiResponseHeaders } from './middleware/no-store.js';
 import { requestIdOf } from './middleware/request-id.js';
 import { serveChatCompletion } from './routes/v1-chat-completions.js';
 import { serveJobSubmission } from './routes/v1-jobs.js';
-
-/** express.json's limit in app.ts ('4mb'). */
-const BODY_LIMIT = 4 * 1024 * 1024;
 
 type Route = (
   ctx: Context,
@@ -112,17 +110,17 @@ function plainJson(req: IncomingMessage): boolean {
 const bodyError = (type: 'entity.parse.failed' | 'entity.too.large') =>
   Object.assign(new Error(type), { type });
 
-/** What `express.json({ limit: '4mb' })` makes of a body: strict (an object or array), {} when empty. */
+/** What `express.json({ limit: JSON_BODY_LIMIT })` makes of a body: strict (an object or array), {} when empty. */
 function readJson(req: IncomingMessage): Promise<unknown> {
-  if (Number(req.headers['content-length']) > BODY_LIMIT)
+  if (Number(req.headers['content-length']) > JSON_BODY_LIMIT)
     return Promise.reject(bodyError('entity.too.large'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
-      const wasWithin = size <= BODY_LIMIT;
+      const wasWithin = size <= JSON_BODY_LIMIT;
       size += chunk.length;
-      if (size <= BODY_LIMIT) chunks.push(chunk);
+      if (size <= JSON_BODY_LIMIT) chunks.push(chunk);
       else if (wasWithin) {
         chunks.length = 0; // the rest is read and dropped
         reject(bodyError('entity.too.large'));
@@ -130,7 +128,7 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     });
     req.once('error', reject);
     req.once('end', () => {
-      if (size > BODY_LIMIT) return;
+      if (size > JSON_BODY_LIMIT) return;
       let text = Buffer.concat(chunks).toString('utf8');
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as iconv-lite drops it
       if (text.length === 0) return resolve({});

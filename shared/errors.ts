@@ -20,6 +20,7 @@ export type ErrorType =
   | 'service_unavailable'
   | 'internal_error';
 
+/** API.md's `code` of a 401 invalid_api_key (refusals.ts builds them). */
 export type InvalidKeyCode = 'key_unknown' | 'key_disabled' | 'key_expired' | 'key_revoked';
 
 export class ApiError extends Error {

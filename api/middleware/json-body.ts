@@ -5,6 +5,9 @@ import { ApiError } from '../../shared/errors.js';
 import { jsonBodyProblem } from '../../shared/json-body-check.js';
 import { refusedBeforeAdmission } from './child-key.js';
 
+/** The largest JSON body the api reads, on the Express path (express.json) and the fast path alike. */
+export const JSON_BODY_LIMIT = 4 * 1024 * 1024;
+
 /**
  * A body sent as anything but JSON (text/plain, curl's form-urlencoded default) is not parsed, and
  * the route would answer that its first field is missing: say what is wrong instead. Multipart

@@ -5,6 +5,7 @@ import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey } from '../periods.js';
 import { INSTANCE_ID } from '../redis/instance.js';
+import { holdRecordTtlS } from './hold-record-ttl.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, runWithKeyState } from './load-state.js';
 import { refusalError } from './refusals.js';
 
@@ -123,7 +124,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     hold.id,
     DAY_COUNTER_TTL_S,
     MONTH_COUNTER_TTL_S,
-    Math.ceil(input.holdTtlMs / 1000) + 3600,
+    holdRecordTtlS(hold.deadline, now),
     key.id,
     hold.deadline.getTime(),
     dayKey(now),

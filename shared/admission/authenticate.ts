@@ -5,6 +5,7 @@ import { ApiError } from '../errors.js';
 import { verifySession } from '../jwt.js';
 import { redisOutOfReach } from '../redis/client.js';
 import { liveManagementKey } from './key-standing.js';
+import { unknownKey } from './refusals.js';
 
 /**
  * hash → identity. Safe to cache without expiry: a key's id, account and parent never change, and
@@ -32,14 +33,14 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   if (kind !== 'gc') {
     if (await verifySession(ctx.config.JWT_SECRET, token))
       throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
-    throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    throw unknownKey();
   }
   const hash = hashApiKey(token);
   const cacheKey = hash.toString('base64');
   const cached = identities.get(cacheKey);
   if (cached) return cached;
   const row = await findChildKeyByHash(ctx.sql, hash);
-  if (!row) throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+  if (!row) throw unknownKey();
   const found = { ...row, secret: secretFingerprint(hash) };
   if (identities.size >= MAX_CACHED) identities.clear();
   identities.set(cacheKey, found);

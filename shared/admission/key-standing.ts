@@ -6,10 +6,8 @@ import {
   findManagementKeyByHash,
   type ManagementKeyAuthRow,
 } from '../db/queries/management-keys-auth.js';
-import { ApiError } from '../errors.js';
-import { inactiveKeyError } from './refusals.js';
-
-const unknownKey = () => new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+import type { ApiError } from '../errors.js';
+import { inactiveKeyError, unknownKey } from './refusals.js';
 
 function managementKeyRefusal(mk: ManagementKeyAuthRow | null): ApiError | null {
   if (!mk) return unknownKey();

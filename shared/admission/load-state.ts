@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { type AdmissionSnapshot, readAdmissionSnapshot } from '../db/queries/admission-state.js';
-import { ApiError } from '../errors.js';
 import { CREDIT_MARK_MS, loadRedisBalance } from '../ledger/credit.js';
 import { countStateLoad } from '../metrics/registry.js';
 import { onePer } from '../per-owner.js';
@@ -9,6 +8,7 @@ import { dayKey, isoDay, monthKey, monthResetsAt, startOfUtcMonth } from '../per
 import { loadOutcome, readLoadEpoch } from '../redis/load-epoch.js';
 import { type HeldSorted, NOTHING_HELD, readHeldRecords, sortHeld } from './held-records.js';
 import { publishChildKeyState, publishManagementKeyState } from './key-state.js';
+import { unknownKey } from './refusals.js';
 import { loadRpmWindow } from './rpm-window.js';
 
 /** Counters outlive their period by a margin; a new period starts from a fresh key. */
@@ -183,8 +183,7 @@ export async function runWithKeyState(
 ): Promise<KeyScriptReply> {
   let reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   for (let i = 0; reply[0] === 'load' && i < 3; i++) {
-    if (!(await sharedLoad(ctx, key, at)))
-      throw new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' });
+    if (!(await sharedLoad(ctx, key, at))) throw unknownKey();
     reply = (await ctx.scripts.run(name, keys, args)) as KeyScriptReply;
   }
   return reply;

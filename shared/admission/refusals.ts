@@ -1,7 +1,7 @@
-import { ApiError } from '../errors.js';
+import { ApiError, type InvalidKeyCode } from '../errors.js';
 import { dayResetsAt, monthResetsAt } from '../periods.js';
 
-const KEY_CODES: Record<string, { code: string; message: string }> = {
+const KEY_CODES: Record<string, { code: InvalidKeyCode; message: string }> = {
   disabled: { code: 'key_disabled', message: 'API key disabled' },
   expired: { code: 'key_expired', message: 'API key expired' },
   deleted: { code: 'key_revoked', message: 'API key revoked' },
@@ -9,9 +9,13 @@ const KEY_CODES: Record<string, { code: string; message: string }> = {
   rotated: { code: 'key_revoked', message: 'API key revoked: this secret was replaced by a rotation' },
 };
 
+/** API.md's 401 for a key the gateway does not know (never issued, or not this kind's). */
+export const unknownKey = () =>
+  new ApiError('invalid_api_key', 'Unknown API key', { code: 'key_unknown' satisfies InvalidKeyCode });
+
 /** API.md's 401 for a key that is not live: `state` is why (disabled, expired, deleted, revoked). */
 export function inactiveKeyError(state: string): ApiError {
-  const k = KEY_CODES[state] ?? { code: 'key_disabled', message: 'API key not active' };
+  const k = KEY_CODES[state] ?? { code: 'key_disabled' as const, message: 'API key not active' };
   return new ApiError('invalid_api_key', k.message, { code: k.code });
 }
 

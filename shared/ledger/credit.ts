@@ -1,3 +1,4 @@
+import { holdRecordTtlS } from '../admission/hold-record-ttl.js';
 import type { Context } from '../context.js';
 import type { OpenHoldRecord } from '../db/queries/admission-state.js';
 import { type LoadOutcome, loadOutcome } from '../redis/load-epoch.js';
@@ -70,14 +71,13 @@ export async function loadRedisBalance(
       read.epoch,
       markers.keys.length,
       openHolds.length,
-      // A record outlives its hold's deadline by an hour, as admission's does.
       ...openHolds.flatMap((h) => [
         h.id,
         h.amount,
         h.key,
         h.at,
         h.dl,
-        Math.ceil(Math.max(h.dl - nowMs, 0) / 1000) + 3600,
+        holdRecordTtlS(new Date(h.dl), new Date(nowMs)),
       ]),
     ],
   );

@@ -1,5 +1,5 @@
+import { holdRecordTtlS } from '../admission/hold-record-ttl.js';
 import type { Context } from '../context.js';
-import { holdRecordTtlS } from './hold-records.js';
 import type { RedisAccount } from './redis-state.js';
 import type { AccountTruth } from './truth.js';
 import type { Finding, Repair } from './types.js';
