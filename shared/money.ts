@@ -20,7 +20,11 @@ const TOO_LARGE = `must be at most ${MAX_NGONKA} nGNK`;
 export const ngonkaInput = z
   .union(
     [
-      z.string().regex(/^\d+$/, 'must be a non-negative integer string of nGNK'),
+      // Canonical digits, as the API writes amounts: "01" is a typo, not 1.
+      z
+        .string()
+        .regex(/^\d+$/, 'must be a non-negative integer string of nGNK')
+        .regex(/^(0|[1-9]\d*)$/, 'must not start with a 0 (write it as the API does: "1", not "01")'),
       z
         .number()
         // zod's int() also refuses integers past 2^53, which may already have lost digits.

@@ -92,6 +92,7 @@ export async function adminTopup(ctx: Context, order: AdminTopupOrder): Promise<
     amount,
     reference: order.reference,
     metadata,
+    amountParam: order.amount_usdt !== undefined ? 'amount_usdt' : 'amount_ngonka',
   });
   return { entry: { ...formatEntry(entry), account_id: account.id }, created };
 }

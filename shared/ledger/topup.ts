@@ -15,6 +15,8 @@ export interface TopupInput {
   /** The payment's own id (a tx hash, an invoice id): a top-up is posted once per reference. */
   reference: string;
   metadata?: Record<string, unknown>;
+  /** The order's amount field, for a refusal's `param`. @default 'amount_ngonka' */
+  amountParam?: 'amount_ngonka' | 'amount_usdt';
 }
 
 export interface TopupResult {
@@ -25,11 +27,13 @@ export interface TopupResult {
 
 /**
  * Credit a customer from the top-up source account, idempotently on `reference`. Replaying the same
- * reference returns the first entry; the same reference for a different account or amount is a
- * conflict, never a second credit.
+ * order returns the first entry; the same reference for a different order (another account, amount
+ * or form) is a conflict, never a second credit. A USDT order is the same order whatever nGNK it
+ * converts to now: a retry after the rate changed gets the first entry, not a 409.
  */
 export async function topup(ctx: Context, input: TopupInput): Promise<TopupResult> {
-  if (input.amount <= 0n) throw ApiError.invalid('amount_ngonka', 'amount must be positive');
+  const param = input.amountParam ?? 'amount_ngonka';
+  if (input.amount <= 0n) throw ApiError.invalid(param, 'amount must be positive');
   const at = ctx.clock.now();
   const posted = await ctx.sql
     .begin(async (tx) => {
@@ -51,16 +55,20 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
       return transferId != null;
     })
     .catch((err: unknown) => {
-      // Postgres's bigint overflowed: this credit would take the balance past MAX_NGONKA.
+      // Postgres's bigint overflowed: this credit would take a balance past MAX_NGONKA, the
+      // account's or the top-up source's (which holds every top-up ever made, negated).
       if ((err as { code?: unknown })?.code === NUMERIC_OUT_OF_RANGE)
-        throw ApiError.invalid('amount_ngonka', `the balance would pass ${MAX_NGONKA} nGNK`);
+        throw ApiError.invalid(
+          param,
+          `this top-up would take a ledger balance past ${MAX_NGONKA} nGNK (the account's, or the total of all top-ups)`,
+        );
       throw err;
     });
 
   const entry = await findEntryByRef(ctx.sql, 'topup', input.reference);
   if (!entry) throw new Error(`top-up ${input.reference} vanished`);
   if (!posted) {
-    if (entry.ledger_account_id !== input.accountId || entry.amount !== input.amount)
+    if (entry.ledger_account_id !== input.accountId || !sameOrder(entry, input))
       throw new ApiError('conflict', 'reference was already used for a different top-up', {
         param: 'reference',
       });
@@ -69,7 +77,7 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
     // the marker, Redis reloads the balance: credit-balance-3.lua).
     // Judged by the clock now, not at the start: the transaction may have waited on a lock.
     if (mayResendCredit(entry.created_at, ctx.clock.now()))
-      await creditRedisBalance(ctx, input.accountId, input.amount, creditIdOf('topup', input.reference), {
+      await creditRedisBalance(ctx, input.accountId, entry.amount, creditIdOf('topup', input.reference), {
         resend: true,
       });
     return { entry, created: false };
@@ -80,4 +88,11 @@ export async function topup(ctx: Context, input: TopupInput): Promise<TopupResul
     resend: false,
   });
   return { entry, created: true };
+}
+
+/** A USDT order is its USDT amount (the rate may have moved since); an nGNK order its nGNK. */
+function sameOrder(entry: LedgerEntryRow, input: TopupInput): boolean {
+  const usdt = input.metadata?.amount_usdt;
+  if (usdt !== undefined) return entry.metadata.amount_usdt === usdt;
+  return entry.metadata.amount_usdt === undefined && entry.amount === input.amount;
 }

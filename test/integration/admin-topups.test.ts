@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminTopup } from '../../shared/accounts/admin-topup.js';
 import { signSession } from '../../shared/jwt.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
@@ -122,6 +123,13 @@ describe('admin top-ups: happy', () => {
     expect(over.status).toBe(400);
     expect(over.body.error.param).toBe('amount_ngonka');
     expect(await balanceOf(owner)).toBe(big);
+    // The top-up source holds every top-up, negated: a USDT order that would take it past the same
+    // bound is named by its own field, even for an account with nothing on it.
+    const empty = await registerOwner();
+    const usdt = await topup({ account_id: empty.id, amount_usdt: '4611686018', reference: ref() });
+    expect(usdt.status).toBe(400);
+    expect(usdt.body.error.param).toBe('amount_usdt');
+    expect(usdt.body.error.message).toContain('the total of all top-ups');
   });
 
   it('accepts the token in x-admin-token as well', async () => {
@@ -148,6 +156,27 @@ describe('admin top-ups: error', () => {
     expect(await balanceOf(b)).toBe('0');
   });
 
+  it('refuses a reference used for a USDT order when it comes back as an nGNK order of the same value', async () => {
+    const a = await registerOwner();
+    const reference = ref();
+    expect((await topup({ account_id: a.id, amount_usdt: '1.5', reference })).status).toBe(201);
+    const asNgonka = await topup({ account_id: a.id, amount_ngonka: '3000000000', reference });
+    expect(asNgonka.status).toBe(409);
+    expect(await balanceOf(a)).toBe('3000000000');
+  });
+
+  it('answers a USDT order retried after the rate changed with its first entry, crediting once', async () => {
+    const a = await registerOwner();
+    const reference = ref();
+    const first = await topup({ account_id: a.id, amount_usdt: '2', reference });
+    expect(first.body.amount_ngonka).toBe('4000000000');
+    const later = { ...env.ctx, config: { ...env.ctx.config, USDT_RATE_NGONKA: RATE + 1n } };
+    const again = await adminTopup(later, { account_id: a.id, amount_usdt: 2_000_000n, reference });
+    expect(again.created).toBe(false);
+    expect(again.entry).toMatchObject({ id: first.body.id, amount_ngonka: '4000000000' });
+    expect(await balanceOf(a)).toBe('4000000000');
+  });
+
   it('answers an unknown account or email with 404', async () => {
     for (const who of [{ account_id: 'acct_nosuchaccount' }, { email: 'nobody@example.com' }]) {
       const res = await topup({ ...who, amount_ngonka: '1', reference: ref() });
@@ -166,6 +195,9 @@ describe('admin top-ups: error', () => {
     [{ account_id: 'acct_x', amount_ngonka: 1.5, reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_ngonka: '1e9', reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_ngonka: '9223372036854775808', reference: 'r' }, 'amount_ngonka'],
+    // Money has one spelling, the one the API writes: leading zeros are a typo, not a number.
+    [{ account_id: 'acct_x', amount_ngonka: '01', reference: 'r' }, 'amount_ngonka'],
+    [{ account_id: 'acct_x', amount_ngonka: `${'0'.repeat(20)}1`, reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_ngonka: 9007199254740992, reference: 'r' }, 'amount_ngonka'],
     [{ account_id: 'acct_x', amount_usdt: '1.0000001', reference: 'r' }, 'amount_usdt'],
     [{ account_id: 'acct_x', amount_usdt: '0', reference: 'r' }, 'amount_usdt'],
