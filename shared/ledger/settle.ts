@@ -10,6 +10,11 @@ import {
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { referralCreditsOfHolds } from '../db/queries/ledger-entries.js';
+import {
+  lockReferralCarries,
+  type ReferralCarry,
+  saveReferralCarries,
+} from '../db/queries/referral-carry.js';
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { actualCharge } from '../pricing.js';
@@ -60,7 +65,8 @@ const isPosted = (p: Planned): p is Posted => p.s.outcome === 'post';
  * reserved but not charged. Idempotent per hold: only an open hold is posted, and it names the
  * charge that billed it. Four round trips however many holds: lock and read them, then the hold
  * updates, transfers, account locks and usage together, then postings and balances, then commit
- * (one more first when an unrecorded hold has to be written).
+ * (one more first when an unrecorded hold has to be written, and one to lock the referral carries
+ * of accounts someone referred).
  */
 export async function settleHolds(
   ctx: Context,
@@ -93,11 +99,17 @@ export async function settleHolds(
           : 0n;
       return { hold, s, charge, chargeRef: null };
     });
-    const drafts = charges(plan, ctx.config);
+    // Accounts someone referred: their carried fractions, locked (one more round trip, for them only).
+    const referred = new Set(
+      plan.filter((p) => isPosted(p) && p.hold.referrer_l1).map((p) => p.hold.account_id),
+    );
+    const carries = await lockReferralCarries(tx, [...referred].sort());
+    const { drafts, carried } = charges(plan, ctx.config, carries);
     await Promise.all([
       resolveHolds(tx, plan.map(resolution), at),
       postTransfers(tx, drafts, at),
       addKeyUsage(tx, usageDeltas(plan, at)),
+      saveReferralCarries(tx, carried),
     ]);
     await opts.inTransaction?.(tx);
     return { plan, drafts };
@@ -183,16 +195,19 @@ function resolution(p: Planned): HoldResolution {
 /**
  * The ledger transfers of the posted holds, one charge per account: the customer pays the sum of
  * its holds' charges, the upstream cost (tokens at the node's price) and the margin are booked;
- * referrers (L1, L2) are paid from the margin, their shares of the charge rounded down. Sets
- * `chargeRef` on the holds each charge bills.
+ * referrers (L1, L2) are paid from the margin, their shares of the charge plus the fraction the
+ * account's last charge was rounded down by (`carries`), rounded down; `carried` is what this one
+ * was rounded down by. Sets `chargeRef` on the holds each charge bills.
  */
 function charges(
   plan: Planned[],
   config: { REFERRAL_L1_BPS: number; REFERRAL_L2_BPS: number },
-): TransferDraft[] {
+  carries: ReadonlyMap<string, ReferralCarry>,
+): { drafts: TransferDraft[]; carried: ReferralCarry[] } {
   const l1Bps = BigInt(config.REFERRAL_L1_BPS);
   const l2Bps = BigInt(config.REFERRAL_L2_BPS);
   const drafts: TransferDraft[] = [];
+  const carried: ReferralCarry[] = [];
   for (const [account, posted] of groupBy(plan.filter(isPosted), (p) => p.hold.account_id)) {
     const t = { charge: 0n, upstream: 0n, r1: 0n, r2: 0n, prompt: 0, completion: 0 };
     const { referrer_l1: l1, referrer_l2: l2 } = posted[0]!.hold; // the account's, on every hold
@@ -203,13 +218,21 @@ function charges(
       t.prompt += s.promptTokens;
       t.completion += s.completionTokens;
     }
-    // API.md: 10% and 3% "of each settled charge", the charge being this transfer, rounded down once
-    // on its sum: rounding each request's share apart lost up to 1 nGNK per request and level, all
-    // of a small request's share. Paid from the charge's margin, never beyond it.
-    const margin = t.charge - t.upstream;
-    if (l1) t.r1 = min((t.charge * l1Bps) / 10_000n, margin);
-    if (l2) t.r2 = min((t.charge * l2Bps) / 10_000n, margin - t.r1);
     if (t.charge === 0n && t.upstream === 0n) continue; // nothing to book: no legs
+    // API.md: 10% and 3% "of each settled charge", the charge being this transfer. Paid from the
+    // charge's margin, never beyond it. What a share is not paid (its fraction rounded down, or
+    // what the margin could not cover) is carried to the account's next charge (migration 025), so
+    // however requests are grouped into charges, an account's shares add up to its total's share
+    // rounded down once.
+    const margin = t.charge - t.upstream;
+    if (l1) {
+      const carry = carries.get(account) ?? { accountId: account, l1: 0n, l2: 0n };
+      const owed1 = t.charge * l1Bps + carry.l1; // in 1/10,000ths of an nGNK
+      const owed2 = l2 ? t.charge * l2Bps + carry.l2 : 0n;
+      t.r1 = min(owed1 / 10_000n, margin);
+      t.r2 = min(owed2 / 10_000n, margin - t.r1);
+      carried.push({ accountId: account, l1: owed1 - t.r1 * 10_000n, l2: owed2 - t.r2 * 10_000n });
+    }
     const ref = newId('chg');
     for (const p of posted) p.chargeRef = ref;
     drafts.push({
@@ -234,7 +257,7 @@ function charges(
         ],
       });
   }
-  return drafts;
+  return { drafts, carried };
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);

@@ -262,6 +262,56 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('carries each share’s fraction to the next charge: 20 charges of 12 pay what their sum would', async () => {
+    const l2 = await createKeyFixture(env.ctx);
+    const l1 = await createKeyFixture(env.ctx, { referredBy: l2.accountId });
+    const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: l1.accountId });
+    // One token each (12 nGNK), each its own charge: 10% is 1.2 and 3% is 0.36 per charge, which
+    // rounding each charge apart paid as 1 and 0 (20 and 0 in all). A charge's margin is 2, so L2's
+    // share sometimes waits for the next charge's margin: it is carried, not lost.
+    for (let i = 0; i < 20; i++) {
+      const h = await hold(spender.key, 100n);
+      await settleHolds(env.ctx, [
+        { holdId: h.hold.id, outcome: 'post', promptTokens: 1, completionTokens: 0 },
+      ]);
+    }
+    // 240 charged: L1 floor(24) = 24 paid. L2 is owed 7.2, but the last charges' margins went to
+    // L1: 6 paid, 1.2 carried (in 1/10,000ths of an nGNK).
+    const balance = async (f: { accountId: string }) =>
+      (await getAccountBalance(env.ctx.sql, f.accountId))?.balance;
+    const carryOf = async () =>
+      (
+        await env.ctx.sql<{ l1: bigint; l2: bigint }[]>`
+          select referral_carry_l1 as l1, referral_carry_l2 as l2 from accounts where id = ${spender.accountId}`
+      )[0];
+    expect(await balance(spender)).toBe(100_000n - 240n);
+    expect([await balance(l1), await balance(l2)]).toEqual([24n, 6n]);
+    expect(await carryOf()).toEqual({ l1: 0n, l2: 12_000n });
+    // A larger charge (120, margin 20) pays what was carried: 360 charged in all, L1 floor(36) = 36
+    // and L2 floor(10.8) = 10, 0.8 carried.
+    const big = await hold(spender.key, 1_000n);
+    await settleHolds(env.ctx, [
+      { holdId: big.hold.id, outcome: 'post', promptTokens: 10, completionTokens: 0 },
+    ]);
+    expect([await balance(l1), await balance(l2)]).toEqual([36n, 10n]);
+    expect(await carryOf()).toEqual({ l1: 0n, l2: 8_000n });
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it('carries exactly under concurrent settlements of one account (each fraction counted once)', async () => {
+    const l1 = await createKeyFixture(env.ctx);
+    const spender = await createKeyFixture(env.ctx, { balance: 100_000n, referredBy: l1.accountId });
+    const holds = await Promise.all(Array.from({ length: 30 }, () => hold(spender.key, 100n)));
+    await Promise.all(
+      holds.map((h) =>
+        settleHolds(env.ctx, [{ holdId: h.hold.id, outcome: 'post', promptTokens: 1, completionTokens: 0 }]),
+      ),
+    );
+    // 30 × 12 = 360 charged, however the 30 settlements interleaved: floor(36) = 36.
+    expect((await getAccountBalance(env.ctx.sql, l1.accountId))?.balance).toBe(36n);
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
   it('refuses a hold or a job booked to another account than its child key’s', async () => {
     const a = await createKeyFixture(env.ctx, { balance: 1_000n });
     const b = await createKeyFixture(env.ctx, { balance: 1_000n });
