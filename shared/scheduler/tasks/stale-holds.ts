@@ -2,6 +2,7 @@ import { triggerDispatch } from '../../batches/trigger.js';
 import type { Context } from '../../context.js';
 import { failJob, type JobRow } from '../../db/queries/jobs.js';
 import { findStaleHolds, type StaleHoldRow } from '../../db/queries/stale-holds.js';
+import { ApiError, errorBody } from '../../errors.js';
 import { afterJobFinished } from '../../jobs/finish.js';
 import { holdsLeftToSettlement, requestEnded } from '../../ledger/pending-settlements.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
@@ -18,7 +19,7 @@ export interface StaleHoldsResult {
 /**
  * Resolve holds nothing else will (DESIGN.md invariant 5: every hold ends settled or released):
  * - past its deadline with its job still queued or running: the job is failed visibly
- *   (`stale_hold`) and the hold voided, unless the job finished in the meantime (then its own
+ *   (`request_timeout`, code `stale_hold`) and the hold voided, unless the job finished in the meantime (then its own
  *   settlement is on the way and the hold is left to it);
  * - past its deadline with no job (a sync chat whose settlement never came): voided;
  * - its job ended more than HOLD_GRACE_SECONDS ago (the settlement message was lost): a job that
@@ -56,10 +57,14 @@ export async function sweepStaleHolds(
       if (h.job_id && !requestEnded(h)) {
         const job = await failJob(ctx.sql, h.job_id, {
           status: 'failed',
-          error: {
-            type: 'stale_hold',
-            message: 'The job did not finish before its reservation expired; nothing was charged',
-          },
+          // An API.md error type, as every job error has (a client switches on `type`); `code` says which.
+          error: errorBody(
+            new ApiError(
+              'request_timeout',
+              'The job did not finish before its reservation expired; nothing was charged',
+              { code: 'stale_hold' },
+            ),
+          ).error,
           at: now,
         });
         if (!job) continue;
