@@ -45,7 +45,8 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
       return new ApiError(
         'rate_limit_exceeded',
         `Rate limit of ${a} requests per minute reached`,
-        { retry_after_ms: retryMs },
+        // OpenAI's 429 names its code too, which client libraries test (err.code).
+        { code: 'rate_limit_exceeded', retry_after_ms: retryMs },
         { 'retry-after': String(Math.ceil(retryMs / 1000)), ...rateLimitHeaders(Number(a), 0, retryMs) },
       );
     }
