@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { cancelBatch } from '../../shared/batches/cancel.js';
 import { COMPLETION_WINDOW, createBatch } from '../../shared/batches/create.js';
+import { expiresAfterInput } from '../../shared/batches/file-expiry.js';
 import { BATCH_ENDPOINT } from '../../shared/batches/parse-jsonl.js';
 import { batchObjects } from '../../shared/batches/read.js';
 import type { Context } from '../../shared/context.js';
@@ -23,6 +24,8 @@ export const createBatchBody = z.strictObject({
     .record(z.string().max(64), z.string().max(512))
     .refine((m) => Object.keys(m).length <= 16, 'at most 16 keys')
     .nullish(),
+  // OpenAI's: the batch's output and error files expire this long after they are written.
+  output_expires_after: expiresAfterInput.nullish(),
 });
 
 export const listBatchesQuery = z.strictObject({
@@ -46,6 +49,7 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
       key: res.locals.childKey,
       inputFileId: body.input_file_id,
       metadata: body.metadata ?? {},
+      outputExpiresAfterSeconds: body.output_expires_after?.seconds ?? null,
     });
     res.json((await batchObjects(ctx.sql, [batch]))[0]);
   });

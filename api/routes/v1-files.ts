@@ -4,6 +4,7 @@ import { type RequestHandler, Router } from 'express';
 import multer from 'multer';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
+import { expiresAfterInput } from '../../shared/batches/file-expiry.js';
 import { FILE_CHUNK_BYTES } from '../../shared/batches/file-store.js';
 import {
   checkStorageRoom,
@@ -96,11 +97,13 @@ function receivingInTurn(total: number, perAccount: number): RequestHandler {
 }
 
 /**
- * The form fields of an upload besides the file. OpenAI's others (`expires_after`, which the openai
- * client offers) are refused by name: ignored, a file would be kept past the time its owner asked.
+ * The form fields of an upload besides the file: OpenAI's `purpose` and `expires_after` (the file is
+ * deleted that long after its upload; the openai client sends it as `expires_after[anchor]` and
+ * `expires_after[seconds]`, which the multipart parser nests). Any other is refused by name.
  */
 const uploadFields = z.strictObject({
   purpose: z.unknown().optional(), // checked below, missing or not, in one message
+  expires_after: expiresAfterInput.optional(),
 });
 
 /** The purposes of the files kept here: batch input, and the batches' output and error files. */
@@ -148,7 +151,7 @@ export function v1FilesRouter(ctx: Context): Router {
     async (req, res) => {
       const spooled = req.file?.path;
       try {
-        const { purpose } = parse(uploadFields, req.body);
+        const { purpose, expires_after } = parse(uploadFields, req.body);
         if (purpose !== 'batch') throw ApiError.invalid('purpose', 'purpose: must be "batch"');
         if (!req.file || !spooled)
           throw ApiError.invalid('file', 'Attach the JSONL file as the multipart field "file"');
@@ -163,6 +166,7 @@ export function v1FilesRouter(ctx: Context): Router {
           uploadBatchFile(ctx, res.locals.childKey, {
             filename: originalname,
             content: createReadStream(spooled, { highWaterMark: FILE_CHUNK_BYTES }),
+            expiresAfterSeconds: expires_after?.seconds ?? null,
           }),
         );
         res.json(formatFile(file));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { expiresAfterInput } from '../../shared/batches/file-expiry.js';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
 import { errorResponse, json, listOf } from '../schemas/common.js';
@@ -197,7 +198,15 @@ registry.registerPath({
     body: {
       content: {
         'multipart/form-data': {
-          schema: z.object({ purpose: z.literal('batch'), file: z.string().describe('JSONL') }),
+          schema: z.object({
+            purpose: z.literal('batch'),
+            file: z.string().describe('JSONL'),
+            expires_after: expiresAfterInput
+              .optional()
+              .describe(
+                'Delete the file this long after its upload (`expires_after[anchor]=created_at`, `expires_after[seconds]` 3600–2592000); the file object says when in `expires_at`',
+              ),
+          }),
         },
       },
     },

@@ -22,6 +22,8 @@ export interface CreateBatch {
   key: ChildKeyIdentity;
   inputFileId: string;
   metadata: Record<string, unknown>;
+  /** Its output and error files expire this long after they are written (OpenAI's `output_expires_after`). */
+  outputExpiresAfterSeconds?: number | null;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
       metadata: c.metadata,
       createdAt: now,
       expiresAt,
+      outputExpiresAfterSeconds: c.outputExpiresAfterSeconds ?? null,
     });
     // Validated on upload; read again because the lines are stored from it.
     const input = batchInputLines(readStoredFile(tx, file.id));

@@ -12,6 +12,7 @@ import {
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
+import { expiresAfter } from './file-expiry.js';
 import { FileChunkWriter, writeThrough } from './file-store.js';
 import { batchInputLines } from './parse-jsonl.js';
 
@@ -23,7 +24,7 @@ import { batchInputLines } from './parse-jsonl.js';
 export async function uploadBatchFile(
   ctx: Context,
   key: ChildKeyIdentity,
-  f: { filename: string; content: AsyncIterable<Buffer> },
+  f: { filename: string; content: AsyncIterable<Buffer>; expiresAfterSeconds?: number | null },
 ): Promise<FileRow> {
   const id = newId('file');
   return ctx.sql.begin(async (tx) => {
@@ -42,6 +43,7 @@ export async function uploadBatchFile(
       bytes,
       lineCount,
       createdAt: ctx.clock.now(),
+      expiresAt: expiresAfter(ctx.clock.now(), f.expiresAfterSeconds),
     });
   });
 }

@@ -12,6 +12,7 @@ import { insertFile } from '../db/queries/files.js';
 import { newId } from '../ids.js';
 import type { Queues } from '../queues.js';
 import { emitFinalEvent } from '../webhooks/final-event.js';
+import { expiresAfter } from './file-expiry.js';
 import { FileChunkWriter } from './file-store.js';
 import { formatBatch } from './format.js';
 import { logBatchEnded } from './progress-log.js';
@@ -104,6 +105,7 @@ function resultFile(tx: TxSql, batch: BatchRow, kind: ResultFileKind, at: Date) 
         bytes: await writer.end(),
         lineCount: lines,
         createdAt: at,
+        expiresAt: expiresAfter(at, batch.output_expires_after_seconds),
       });
       return file.id;
     },

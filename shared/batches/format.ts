@@ -13,6 +13,7 @@ export function formatFile(f: FileRow) {
     filename: f.filename,
     purpose: f.purpose,
     status: 'processed' as const,
+    expires_at: unixSeconds(f.expires_at),
   };
 }
 

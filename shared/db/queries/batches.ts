@@ -43,6 +43,8 @@ export interface BatchRow {
   expired_at: Date | null;
   cancelling_at: Date | null;
   cancelled_at: Date | null;
+  /** OpenAI's `output_expires_after`: its output and error files expire this long after they are written. */
+  output_expires_after_seconds: number | null;
 }
 
 export interface NewBatch {
@@ -57,16 +59,18 @@ export interface NewBatch {
   metadata: Record<string, unknown>;
   createdAt: Date;
   expiresAt: Date;
+  outputExpiresAfterSeconds?: number | null;
 }
 
 /** A batch is validated before it is stored, so it starts `in_progress`. */
 export async function insertBatch(db: Db, b: NewBatch): Promise<void> {
   await db`
     insert into batches (id, account_id, management_key_id, child_key_id, input_file_id, endpoint,
-                         completion_window, status, total, metadata, created_at, in_progress_at, expires_at)
+                         completion_window, status, total, metadata, created_at, in_progress_at, expires_at,
+                         output_expires_after_seconds)
     values (${b.id}, ${b.accountId}, ${b.managementKeyId}, ${b.childKeyId}, ${b.inputFileId}, ${b.endpoint},
             ${b.completionWindow}, 'in_progress', ${b.total}, ${db.json(b.metadata as never)}, ${b.createdAt},
-            ${b.createdAt}, ${b.expiresAt})`;
+            ${b.createdAt}, ${b.expiresAt}, ${b.outputExpiresAfterSeconds ?? null})`;
 }
 
 export async function findBatch(db: Db, id: string): Promise<BatchRow | null> {

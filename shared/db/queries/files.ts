@@ -12,6 +12,8 @@ export interface FileRow {
   bytes: number;
   line_count: number;
   created_at: Date;
+  /** When the scheduler deletes it (OpenAI's `expires_after`); null: never. */
+  expires_at: Date | null;
 }
 
 export interface NewFile {
@@ -23,16 +25,18 @@ export interface NewFile {
   bytes: number;
   lineCount: number;
   createdAt: Date;
+  expiresAt?: Date | null;
 }
 
-const FILE_COLUMNS = 'id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at';
+const FILE_COLUMNS =
+  'id, account_id, management_key_id, purpose, filename, bytes, line_count, created_at, expires_at';
 
 /** The record of a file whose chunks were written in the same transaction. */
 export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
   const [row] = await db<FileRow[]>`
     insert into files (${db.unsafe(FILE_COLUMNS)})
     values (${f.id}, ${f.accountId}, ${f.managementKeyId}, ${f.purpose}, ${f.filename}, ${f.bytes},
-            ${f.lineCount}, ${f.createdAt})
+            ${f.lineCount}, ${f.createdAt}, ${f.expiresAt ?? null})
     returning ${db.unsafe(FILE_COLUMNS)}`;
   return row!;
 }
@@ -109,4 +113,19 @@ export async function deleteFile(db: Db, id: string, at: Date): Promise<boolean>
     chunks as (delete from file_chunks where file_id in (select id from marked))
     select count(*)::int as n from marked`;
   return row!.n === 1;
+}
+
+/**
+ * Delete up to `limit` files past their `expires_at` as DELETE /v1/files/:id does (bytes gone, record
+ * marked); how many it deleted.
+ */
+export async function deleteExpiredFiles(db: Db, at: Date, limit: number): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    with due as (
+      select id from files where deleted_at is null and expires_at <= ${at}
+      order by expires_at limit ${limit} for update skip locked),
+    marked as (update files set deleted_at = ${at} where id in (select id from due) returning id),
+    chunks as (delete from file_chunks where file_id in (select id from marked))
+    select count(*)::int as n from marked`;
+  return row!.n;
 }

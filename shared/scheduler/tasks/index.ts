@@ -1,4 +1,5 @@
 import { expireOverdueBatches } from '../../batches/expire.js';
+import { expireFiles } from '../../batches/file-expiry.js';
 import type { Context } from '../../context.js';
 import type { Queues } from '../../queues.js';
 import type { Upstream } from '../../upstream.js';
@@ -43,6 +44,8 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
       cron: c.SCHEDULER_STALE_HOLDS_CRON,
       run: () => expireOverdueBatches(ctx, deps.queues),
     },
+    // Files past their expires_at (OpenAI's expires_after), deleted as DELETE /v1/files deletes them.
+    { name: 'expire-files', cron: c.SCHEDULER_STALE_HOLDS_CRON, run: () => expireFiles(ctx) },
     {
       name: 'reconcile-check',
       cron: c.SCHEDULER_RECONCILE_CRON,
