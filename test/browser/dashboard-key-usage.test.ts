@@ -55,6 +55,35 @@ describe('dashboard: child key usage', () => {
     expect(tabs.dash.httpFailures).toEqual([]);
   });
 
+  it('moves a child key’s usage on its page as the key spends, without a reload, focus kept', async () => {
+    const { url } = tabs.stack.server;
+    const c = await createCustomer(tabs.stack.env.ctx, url, { child: { limit_daily_ngonka: '1000000000' } });
+    await tabs.open();
+    const page = await signedIn(tabs.dash, c.jwt);
+    await page.goto(`/dashboard/#/keys/${c.mkId}`);
+    const today = page
+      .getByRole('row', { name: /Client A/ })
+      .locator('td')
+      .nth(1);
+    await expect.poll(() => today.textContent()).toContain('0 requests');
+    const edit = page.getByRole('button', { name: 'Edit Client A' });
+    await edit.focus();
+
+    await c.openai.chat.completions.create({
+      model: SIM_MODEL_QWEN3_235B,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 20,
+    });
+    // Settled a moment later, then shown at the page's next look (every 3 s).
+    await expect.poll(() => today.textContent(), { timeout: 15_000 }).toContain('1 request');
+    expect(await today.textContent()).not.toContain('0 requests');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(
+      'Edit Client A',
+    );
+    expect(tabs.dash.problems).toEqual([]);
+    expect(tabs.dash.httpFailures).toEqual([]);
+  });
+
   it('shows the page again, fresh, when its own link is clicked', async () => {
     const { url } = tabs.stack.server;
     const c = await createCustomer(tabs.stack.env.ctx, url);

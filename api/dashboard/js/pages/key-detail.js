@@ -2,6 +2,7 @@ import { api } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section } from '../components/page.js';
+import { LIVE_POLL_MS } from '../components/paged-table.js';
 import { h, mount, refocus, uid } from '../dom.js';
 import { badge, time } from '../format.js';
 import { href } from '../router.js';
@@ -42,6 +43,45 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
     [mk, page] = await Promise.all([api.managementKey(mkId), fetchPage(shown)]);
     children = page.data;
     draw();
+  };
+
+  /**
+   * The keys shown, asked again every LIVE_POLL_MS while the page is in view, so their usage and
+   * status move as customers spend (a charge lands a moment after its request). Redrawn only when
+   * something changed, and never under an open dialog; focus stays on the control it was on.
+   */
+  let lastSeen = JSON.stringify(children);
+  const follow = () => {
+    setTimeout(async () => {
+      if (!list.isConnected) return; // the page was left
+      if (!document.hidden && !document.querySelector('dialog[open]')) {
+        try {
+          const shown = Math.min(Math.max(children.length, PAGE), 1000);
+          const asked = search;
+          const fresh = await fetchPage(shown);
+          const seen = JSON.stringify(fresh.data);
+          // A search typed meanwhile, or an action's own reload, has its own answer: keep that.
+          if (
+            list.isConnected &&
+            asked === search &&
+            seen !== lastSeen &&
+            !document.querySelector('dialog[open]')
+          ) {
+            page = fresh;
+            children = fresh.data;
+            const focused =
+              document.activeElement instanceof HTMLElement
+                ? document.activeElement.dataset.focusKey
+                : undefined;
+            draw();
+            if (focused) refocus(focused);
+          }
+        } catch {
+          // Offline a moment: the next round asks again.
+        }
+      }
+      follow();
+    }, LIVE_POLL_MS);
   };
 
   const showMore = async () => {
@@ -153,6 +193,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
   };
 
   const draw = () => {
+    lastSeen = JSON.stringify(children);
     const visible = children.filter((c) => showDeleted || c.status !== 'deleted');
     const more = page.has_more
       ? h(
@@ -219,6 +260,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
     : null;
 
   draw();
+  follow();
   renderPage(
     main,
     {
