@@ -1,12 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { screenshot, signedIn, useDashboardTabs } from '../helpers/browser.js';
-import { createCustomer } from '../helpers/customer.js';
+import { type Customer, createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A child key's spend against its limits, as the key page shows it. */
 const tabs = useDashboardTabs();
+
+/** The management key's page in a fresh tab, and its child key's "today" cell. */
+async function keyPage(c: Customer) {
+  await tabs.open();
+  const page = await signedIn(tabs.dash, c.jwt);
+  await page.goto(`/dashboard/#/keys/${c.mkId}`);
+  const today = page
+    .getByRole('row', { name: /Client A/ })
+    .locator('td')
+    .nth(1);
+  return { page, today };
+}
 
 describe('dashboard: child key usage', () => {
   it('shows spend above a limit lowered after it as the real percentage, marked over the limit', async () => {
@@ -35,13 +47,7 @@ describe('dashboard: child key usage', () => {
     expect(lowered.status).toBe(200);
     const percent = (spent * 100n) / limit; // 150, give or take the rounding of the two thirds
 
-    await tabs.open();
-    const page = await signedIn(tabs.dash, c.jwt);
-    await page.goto(`/dashboard/#/keys/${c.mkId}`);
-    const today = page
-      .getByRole('row', { name: /Client A/ })
-      .locator('td')
-      .nth(1);
+    const { page, today } = await keyPage(c);
     await expect.poll(() => today.textContent()).toContain(`(${percent}%, over the limit)`);
     expect(percent).toBeGreaterThan(100n);
     expect(await today.locator('.usage-text').getAttribute('class')).toContain('over');
@@ -58,13 +64,7 @@ describe('dashboard: child key usage', () => {
   it('moves a child key’s usage on its page as the key spends, without a reload, focus kept', async () => {
     const { url } = tabs.stack.server;
     const c = await createCustomer(tabs.stack.env.ctx, url, { child: { limit_daily_ngonka: '1000000000' } });
-    await tabs.open();
-    const page = await signedIn(tabs.dash, c.jwt);
-    await page.goto(`/dashboard/#/keys/${c.mkId}`);
-    const today = page
-      .getByRole('row', { name: /Client A/ })
-      .locator('td')
-      .nth(1);
+    const { page, today } = await keyPage(c);
     await expect.poll(() => today.textContent()).toContain('0 requests');
     const edit = page.getByRole('button', { name: 'Edit Client A' });
     await edit.focus();
