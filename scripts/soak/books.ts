@@ -49,10 +49,23 @@ export interface Books {
   unbalancedTransfers: { id: bigint; sum: bigint }[];
   /** key_usage_daily cost per `key|day`. */
   usage: Map<string, bigint>;
+  /** Per referred account: what it was charged, what its referrers were paid from it, what is carried. */
+  referrals: ReferralRow[];
+}
+
+export interface ReferralRow {
+  account_id: string;
+  l1: string;
+  l2: string | null;
+  charged: bigint;
+  l1_paid: bigint;
+  l2_paid: bigint;
+  carry_l1: bigint;
+  carry_l2: bigint;
 }
 
 export async function readBooks(sql: Sql): Promise<Books> {
-  const [holds, jobs, batches, postings, balances, unbalanced, usage] = await Promise.all([
+  const [holds, jobs, batches, postings, balances, unbalanced, usage, referrals] = await Promise.all([
     sql<HoldRow[]>`
       select id, account_id, child_key_id, amount, to_char(period_day, 'YYYY-MM-DD') as period_day,
              status, posted_amount, created_at, resolved_at, prompt_tokens, completion_tokens,
@@ -75,6 +88,19 @@ export async function readBooks(sql: Sql): Promise<Books> {
     sql<{ child_key_id: string; day: string; cost: bigint }[]>`
       select child_key_id, to_char(day, 'YYYY-MM-DD') as day, sum(cost_ngonka)::int8 as cost
       from key_usage_daily group by child_key_id, day`,
+    sql<ReferralRow[]>`
+      with paid as (
+        select t.metadata->>'from_account' as from_account, p.ledger_account_id as to_account,
+               sum(p.amount)::int8 as amount
+        from transfers t join postings p on p.transfer_id = t.id
+        where t.kind = 'referral' and p.amount > 0 group by 1, 2)
+      select a.id as account_id, a.referred_by as l1, r.referred_by as l2,
+             coalesce((select -sum(p.amount) from postings p join transfers t on t.id = p.transfer_id
+                       where t.kind = 'charge' and p.ledger_account_id = a.id), 0)::int8 as charged,
+             coalesce((select amount from paid where from_account = a.id and to_account = a.referred_by), 0)::int8 as l1_paid,
+             coalesce((select amount from paid where from_account = a.id and to_account = r.referred_by), 0)::int8 as l2_paid,
+             a.referral_carry_l1 as carry_l1, a.referral_carry_l2 as carry_l2
+      from accounts a left join accounts r on r.id = a.referred_by where a.referred_by is not null`,
   ]);
   return {
     holds,
@@ -84,6 +110,7 @@ export async function readBooks(sql: Sql): Promise<Books> {
     balances: new Map(balances.map((b) => [b.id, b.balance])),
     unbalancedTransfers: unbalanced,
     usage: new Map(usage.map((u) => [`${u.child_key_id}|${u.day}`, u.cost])),
+    referrals,
   };
 }
 

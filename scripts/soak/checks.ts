@@ -58,6 +58,10 @@ export async function runChecks(
   const perKey = (f: (holds: HoldRow[], key: string) => string[]) =>
     [...journal.keys.keys()].flatMap((id) => f(keyHolds(id), id));
   const history = (id: string) => journal.keys.get(id)!.history;
+  // A batch line takes no RPM slot (its batch paces it: BATCH_LINES_IN_FLIGHT), so the RPM checks
+  // count every other hold of the key (a line counted made 299 false overshoots in one run).
+  const lineHolds = new Set(books.jobs.filter((j) => j.batch_id && j.hold_id).map((j) => j.hold_id));
+  const slotHolds = (holds: HoldRow[]) => holds.filter((h) => !lineHolds.has(h.id));
   const redisLosses = journal.disruptions.filter((d) => d.kind === 'redis').map((d) => d.at);
   return [
     {
@@ -71,6 +75,10 @@ export async function runChecks(
               `[${d.check}] ${d.subject}: ${d.message}${d.expected !== undefined || d.actual !== undefined ? ` (expected ${d.expected ?? '?'}, actual ${d.actual ?? '?'})` : ''}`,
           ),
       ],
+    },
+    {
+      name: 'referrers are paid their share of every charge, less only what is carried (migration 025)',
+      failures: referralShares(books, ctx.config),
     },
     {
       name: 'no hold is open',
@@ -110,7 +118,9 @@ export async function runChecks(
         ...world.accounts.flatMap((a) =>
           balanceOvershoots(
             books.holds.filter((h) => h.account_id === a.id),
-            books.postings.filter((p) => p.account_id === a.id && p.kind === 'topup'),
+            books.postings.filter(
+              (p) => p.account_id === a.id && (p.kind === 'topup' || p.kind === 'referral'),
+            ),
             SLACK_MS,
           ),
         ),
@@ -118,7 +128,14 @@ export async function runChecks(
     },
     {
       name: 'no child key admitted past its RPM limit',
-      failures: perKey((holds, id) => rpmOvershoots(holds, history(id), SLACK_MS)),
+      failures: perKey((holds, id) =>
+        rpmOvershoots(
+          slotHolds(holds),
+          history(id),
+          SLACK_MS,
+          journal.sync.filter((s) => s.keyId === id && s.status === 503).map((s) => s.answeredAt),
+        ),
+      ),
     },
     {
       name: 'no request admitted on a disabled, deleted or expired key',
@@ -131,7 +148,7 @@ export async function runChecks(
         ...perKey((holds, id) =>
           unfounded429s(
             journal.refusals.filter((r) => r.keyId === id && r.type === 'rate_limit_exceeded'),
-            holds,
+            slotHolds(holds),
             history(id),
             SLACK_MS,
             redisLosses,
@@ -152,12 +169,33 @@ export async function runChecks(
   ];
 }
 
+/** paid × 10,000 + carried = charged × basis points, per referred account and level: exactly. */
+function referralShares(
+  books: Books,
+  config: { REFERRAL_L1_BPS: number; REFERRAL_L2_BPS: number },
+): string[] {
+  const out: string[] = [];
+  for (const r of books.referrals) {
+    const levels = [
+      ['L1', r.l1_paid, r.carry_l1, BigInt(config.REFERRAL_L1_BPS)],
+      ['L2', r.l2_paid, r.carry_l2, r.l2 ? BigInt(config.REFERRAL_L2_BPS) : 0n],
+    ] as const;
+    for (const [level, paid, carry, bps] of levels)
+      if (paid * 10_000n + carry !== r.charged * bps)
+        out.push(
+          `${r.account_id} ${level}: paid ${paid} + carried ${carry}/10000 for ${r.charged} charged at ${bps} bps`,
+        );
+  }
+  return out;
+}
+
 function balances(books: Books, world: World, journal: Journal): string[] {
   const out: string[] = [];
   for (const a of world.accounts) {
     const postings = books.postings.filter((p) => p.account_id === a.id);
     const sum = (kind: string) => postings.filter((p) => p.kind === kind).reduce((s, p) => s + p.amount, 0n);
     const topups = sum('topup');
+    const referrals = sum('referral'); // paid to this account from those it referred
     const charges = -sum('charge');
     const posted = books.holds
       .filter((h) => h.account_id === a.id)
@@ -165,9 +203,9 @@ function balances(books: Books, world: World, journal: Journal): string[] {
     const balance = books.balances.get(a.id) ?? 0n;
     const sent = journal.toppedUp.get(a.id) ?? 0n;
     const maybe = journal.toppedUpMaybe.get(a.id) ?? 0n;
-    if (balance !== topups - posted)
+    if (balance !== topups + referrals - posted)
       out.push(
-        `${a.id}: balance ${balance}, top-ups ${topups} − posted holds ${posted} = ${topups - posted}`,
+        `${a.id}: balance ${balance}, top-ups ${topups} + referral shares ${referrals} − posted holds ${posted} = ${topups + referrals - posted}`,
       );
     if (charges !== posted) out.push(`${a.id}: charges ${charges}, posted holds ${posted}`);
     if (topups < sent || topups > sent + maybe)

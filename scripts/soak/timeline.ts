@@ -88,7 +88,17 @@ function tookSlot(g: HoldRow, history: KeyHistory, slackMs: number, surely: bool
 }
 
 /** No key admitted more than its RPM limit in any rolling 60 s. */
-export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory, slackMs: number): string[] {
+export function rpmOvershoots(
+  keyHolds: readonly HoldRow[],
+  history: KeyHistory,
+  slackMs: number,
+  /**
+   * When the key's sync chats were answered 503 upstream_unavailable: each gave its slot back
+   * (giveBackRpmIfNoCapacity), its hold left in Postgres, voided. A 503 answer names no hold, so
+   * each one in the minute frees one of the window's slots.
+   */
+  givenBack: readonly number[] = [],
+): string[] {
   const out: string[] = [];
   for (const h of keyHolds) {
     const t = ms(h.created_at);
@@ -101,7 +111,8 @@ export function rpmOvershoots(keyHolds: readonly HoldRow[], history: KeyHistory,
         ms(g.created_at) <= t - slackMs &&
         tookSlot(g, history, slackMs, true),
     );
-    if (before.length + 1 > limit)
+    const freed = givenBack.filter((at) => at > t - 60_000 && at <= t).length;
+    if (before.length - freed + 1 > limit)
       out.push(`${h.child_key_id}: ${before.length + 1} admitted in the 60 s up to ${h.id}, limit ${limit}`);
   }
   return out;

@@ -11,6 +11,7 @@ export interface SoakAccount {
   jwt: string;
   mkId: string;
   mkKey: string;
+  referralCode: string;
 }
 
 export interface SoakKey {
@@ -41,14 +42,18 @@ export class World {
 
   async addAccount(): Promise<SoakAccount> {
     const tag = randomBytes(6).toString('hex');
+    // Each account referred by the one before: referral shares (L1 and L2) are paid, and carried,
+    // under the same crashes as the charges they come from.
+    const referrer = this.accounts.at(-1);
     const reg = await this.must(201, 'POST', '/api/auth/register', '', {
       email: `soak-${tag}@soak.example`,
       password: randomBytes(12).toString('hex'),
+      ...(referrer ? { referral_code: referrer.referralCode } : {}),
     });
     const jwt = reg.token as string;
-    const id = (reg.account as { id: string }).id;
+    const { id, referral_code } = reg.account as { id: string; referral_code: string };
     const mk = await this.must(201, 'POST', '/api/management/keys', jwt, { name: 'soak' });
-    const account = { id, jwt, mkId: mk.id as string, mkKey: mk.key as string };
+    const account = { id, jwt, mkId: mk.id as string, mkKey: mk.key as string, referralCode: referral_code };
     this.accounts.push(account);
     await this.topup(account, BigInt(this.random.int(60, 200)) * 1000n);
     return account;

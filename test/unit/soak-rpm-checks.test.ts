@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HoldRow } from '../../scripts/soak/books.js';
 import { KeyHistory } from '../../scripts/soak/journal.js';
-import { unfounded429s } from '../../scripts/soak/timeline.js';
+import { rpmOvershoots, unfounded429s } from '../../scripts/soak/timeline.js';
 
 /**
  * The soak's judgement of a 429: the key's RPM window was full. Requests a killed api admitted
@@ -61,5 +61,18 @@ describe('soak: unfounded 429s', () => {
     const limited = history();
     limited.record('rate_limit_rpm', 4, T0 + 5_000, T0 + 5_010);
     expect(unfounded429s([refusal], holds.slice(0, 2), limited, 50)).toHaveLength(1);
+  });
+});
+
+describe('soak: RPM overshoots', () => {
+  it('counts a slot a 503 gave back as free: a fourth request after one is no overshoot', () => {
+    // Limit 3: three holds, the second answered 503 (its slot given back), then a fourth.
+    const holds = [holdAt(1_000, 1), holdAt(2_000, 2), holdAt(3_000, 3), holdAt(10_000, 4)];
+    expect(rpmOvershoots(holds, history(), 50)).toEqual([
+      'ck_1: 4 admitted in the 60 s up to hold_4, limit 3',
+    ]);
+    expect(rpmOvershoots(holds, history(), 50, [T0 + 2_100])).toEqual([]);
+    // A 503 answered over a minute before frees nothing in this window.
+    expect(rpmOvershoots(holds, history(), 50, [T0 - 61_000])).toHaveLength(1);
   });
 });
