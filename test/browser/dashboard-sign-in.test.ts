@@ -19,7 +19,10 @@ async function owner(name: string) {
   return { email, id: reg.body.account.id as string, mkId: mk.body.id as string };
 }
 
-/** The owner's session ends (it expired) while the tab is on their key page: the login page follows. */
+/**
+ * The owner's session ends (it expired) while the tab is on their key page: the page's next look at
+ * its keys (every 3 s) is refused, and the login page follows with the reason, no reload needed.
+ */
 async function sessionEndsOnKeyPage(page: Page, who: { id: string; mkId: string }, name: string) {
   // A session that ends in a few seconds, as a day's session does at its end: long enough for the
   // key page to show first on a loaded machine (3 s was not, once, with the whole suite running).
@@ -30,8 +33,7 @@ async function sessionEndsOnKeyPage(page: Page, who: { id: string; mkId: string 
   await page.goto(`/dashboard/#/keys/${who.mkId}`);
   await page.getByRole('heading', { name, level: 1 }).waitFor();
   await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 1100));
-  await page.reload();
-  await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+  await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor({ timeout: 10_000 });
   await expect.poll(() => page.locator('#alert').textContent()).toMatch(/session has ended/);
 }
 
