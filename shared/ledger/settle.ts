@@ -195,9 +195,9 @@ function resolution(p: Planned): HoldResolution {
 /**
  * The ledger transfers of the posted holds, one charge per account: the customer pays the sum of
  * its holds' charges, the upstream cost (tokens at the node's price) and the margin are booked;
- * referrers (L1, L2) are paid from the margin, their shares of the charge plus the fraction the
- * account's last charge was rounded down by (`carries`), rounded down; `carried` is what this one
- * was rounded down by. Sets `chargeRef` on the holds each charge bills.
+ * referrers (L1, L2) are paid from the margin, their shares of the charge plus what the account's
+ * earlier charges left unpaid (`carries`), rounded down; `carried` is what this one leaves unpaid.
+ * Sets `chargeRef` on the holds each charge bills.
  */
 function charges(
   plan: Planned[],
