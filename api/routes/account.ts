@@ -19,9 +19,10 @@ import {
   ledgerPageResponse,
   usageResponse,
 } from '../schemas/accounts.js';
+import { queryLimit } from '../schemas/common.js';
 
 const ledgerQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryLimit(100, 50),
   cursor: z.string().optional(),
 });
 

@@ -8,12 +8,13 @@ import { sendFileContent } from '../file-content.js';
 import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
+import { queryLimit } from '../schemas/common.js';
 import { refuseForeignCursor } from './owner-list.js';
 
 export const listOwnerFilesQuery = z.strictObject({
   management_key_id: z.string().max(100).optional(),
   purpose: z.enum(['batch', 'batch_output']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryLimit(100, 50),
   after: z
     .string()
     .max(100)

@@ -7,6 +7,7 @@ import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
+import { queryLimit } from '../schemas/common.js';
 
 /**
  * 9999-12-31T23:59:59Z in Unix seconds: the last instant whose ISO string Postgres reads (a later
@@ -23,7 +24,7 @@ export function ownerListQuery<const S extends readonly [string, ...string[]]>(s
     management_key_id: z.string().max(100).optional(),
     key_id: z.string().max(100).optional(),
     status: z.enum(statuses).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(50),
+    limit: queryLimit(100, 50),
     after: z
       .string()
       .max(100)

@@ -14,6 +14,7 @@ import type { Queues } from '../../shared/queues.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
+import { queryLimit } from '../schemas/common.js';
 
 export const createBatchBody = z.strictObject({
   input_file_id: z.string().min(1).max(100),
@@ -29,7 +30,7 @@ export const createBatchBody = z.strictObject({
 });
 
 export const listBatchesQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryLimit(100, 20),
   after: z.string().max(100).optional(),
 });
 

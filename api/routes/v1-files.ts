@@ -23,6 +23,7 @@ import { watchFileUploads } from '../../shared/metrics/registry.js';
 import { sendFileContent } from '../file-content.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { parse } from '../middleware/validate.js';
+import { queryLimit } from '../schemas/common.js';
 
 /**
  * Multipart upload of one file of at most `maxBytes`, spooled to a temporary file in the upload
@@ -129,7 +130,7 @@ export const listFilesQuery = z.strictObject({
       'evals',
     ])
     .optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(10_000),
+  limit: queryLimit(10_000, 10_000),
   order: z.enum(['asc', 'desc']).default('desc'),
   after: z.string().max(100).optional(),
 });

@@ -20,7 +20,7 @@ import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
-import { metadataInput } from '../schemas/common.js';
+import { metadataInput, queryLimit } from '../schemas/common.js';
 
 export const createJobBody = z.strictObject({
   request: chatCompletionBody,
@@ -113,7 +113,7 @@ async function replaySubmission(
 const listedForKey = (job: JobRow, key: ChildKeyIdentity) => job.batch_id === null && visibleToKey(job, key);
 
 export const listKeyJobsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryLimit(100, 20),
   after: z.string().max(100).optional(),
   status: z.enum(JOB_LIST_STATUSES).optional(),
 });

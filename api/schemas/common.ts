@@ -46,6 +46,20 @@ export const metadataInput = z
     `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
   );
 
+/**
+ * A list's `?limit=`: the digits of a whole number from 1 to `max` (`default` when absent). Not
+ * z.coerce, which read " 1" as 1 and an empty `limit=` as 0 ("too small").
+ */
+export const queryLimit = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .optional()
+    .transform((v) => v ?? fallback)
+    .meta({ type: 'integer', minimum: 1, maximum: max, default: fallback });
+
 export const ngonkaString = z.string().regex(/^\d+$/).describe('nGNK, a non-negative integer as a string');
 export const isoString = z.string().describe('ISO-8601 UTC date-time');
 

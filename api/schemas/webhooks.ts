@@ -8,7 +8,7 @@ import {
   ROTATION_GRACE_SECONDS_MAX,
 } from '../../shared/webhooks/secrets.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../shared/webhooks/url.js';
-import { isoString, listOf } from './common.js';
+import { isoString, listOf, queryLimit } from './common.js';
 
 export const webhookParams = z.object({ id: z.string() });
 
@@ -54,7 +54,7 @@ export const rotateSecretBody = z.strictObject({
 });
 
 export const deliveriesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryLimit(100, 20),
   after: z
     .string()
     .max(100)

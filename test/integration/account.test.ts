@@ -213,6 +213,10 @@ describe('account: error', () => {
     ['/api/account/ledger?limit=0', 'limit'],
     ['/api/account/ledger?limit=101', 'limit'],
     ['/api/account/ledger?limit=abc', 'limit'],
+    // A whole number's digits, nothing else: z.coerce read " 1" as 1 and "1e1" as 10.
+    ['/api/account/ledger?limit=%201', 'limit'],
+    ['/api/account/ledger?limit=1e1', 'limit'],
+    ['/api/account/ledger?limit=', 'limit'],
     ['/api/account/ledger?cursor=nope', 'cursor'],
     ['/api/account/ledger?cursor=le_-1', 'cursor'],
     ['/api/account/ledger?cursor=le_9999999999999999999', 'cursor'], // past Postgres's bigint
