@@ -5,6 +5,7 @@ import { findEntryByRef } from '../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../shared/errors.js';
 import { NGONKA_PER_GNK } from '../shared/money.js';
 import { cliArgs, cliContext, describeFailure } from './cli-context.js';
+import { type Answer, call as httpCall, NO_ANSWER } from './soak/http.js';
 
 /**
  * `npm run seed-demo -- [--url URL] [--email E] [--password P] [--gnk N] [--json]`: README's seed
@@ -38,38 +39,21 @@ if (!/^[1-9]\d{0,5}$/.test(args.gnk)) fail(`--gnk: a whole number of GNK from 1 
 const gw = (args.url ?? `http://localhost:${process.env.PORT ?? 8080}`).replace(/\/+$/, '');
 const email = args.email;
 
-interface Answer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: the gateway's JSON, read field by field below
-  body: any;
-}
+// biome-ignore lint/suspicious/noExplicitAny: the gateway's JSON, read field by field below
+type Json = any;
 
-async function call(method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
-  let res: Response;
-  try {
-    res = await fetch(`${gw}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (err) {
-    fail(
-      `no gateway answers at ${gw} (${(err as Error).cause ?? err}): start it with npm start, or pass --url`,
-    );
-  }
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body: parsed };
+/** The soak's HTTP client (scripts/soak/http.ts), stopping with a hint when no gateway answers. */
+async function call(method: string, path: string, token?: string, body?: unknown): Promise<Answer<Json>> {
+  const a = await httpCall<Json>(gw, method, path, {
+    ...(token ? { token } : {}),
+    ...(body === undefined ? {} : { body }),
+  });
+  if (a.status === NO_ANSWER) fail(`no gateway answers at ${gw}: start it with npm start, or pass --url`);
+  return a;
 }
 
 /** The answer when it has the status wanted, else a stop naming the step and the gateway's error. */
-function expectStatus(step: string, a: Answer, status: number): Answer['body'] {
+function expectStatus(step: string, a: Answer<Json>, status: number): Json {
   if (a.status === status) return a.body;
   const message = a.body?.error?.message ?? JSON.stringify(a.body);
   return fail(`${step}: ${a.status} ${message}`);

@@ -1,4 +1,7 @@
-/** The soak's HTTP client: JSON calls and SSE streams the way a client sends them, over fetch. */
+/**
+ * The scripts' HTTP client (the soak, seed-demo): JSON calls and SSE streams the way a client sends
+ * them, over fetch.
+ */
 
 export interface Answer<T = Record<string, unknown>> {
   status: number;
