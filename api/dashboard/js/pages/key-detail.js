@@ -38,9 +38,9 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
   const writable = () => mk.status !== 'revoked';
 
   // Again as far as it was shown (at most 1,000, the API's page), so a change keeps the view.
+  const shownCount = () => Math.min(Math.max(children.length, PAGE), 1000);
   const reload = async () => {
-    const shown = Math.min(Math.max(children.length, PAGE), 1000);
-    [mk, page] = await Promise.all([api.managementKey(mkId), fetchPage(shown)]);
+    [mk, page] = await Promise.all([api.managementKey(mkId), fetchPage(shownCount())]);
     children = page.data;
     draw();
   };
@@ -50,21 +50,19 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
    * status move as customers spend (a charge lands a moment after its request). Redrawn only when
    * something changed, and never under an open dialog; focus stays on the control it was on.
    */
-  let lastSeen = JSON.stringify(children);
   const follow = () => {
     setTimeout(async () => {
       if (!list.isConnected) return; // the page was left
       if (!document.hidden && !document.querySelector('dialog[open]')) {
         try {
-          const shown = Math.min(Math.max(children.length, PAGE), 1000);
           const asked = search;
-          const fresh = await fetchPage(shown);
+          const fresh = await fetchPage(shownCount());
           const seen = JSON.stringify(fresh.data);
           // A search typed meanwhile, or an action's own reload, has its own answer: keep that.
           if (
             list.isConnected &&
             asked === search &&
-            seen !== lastSeen &&
+            seen !== JSON.stringify(children) &&
             !document.querySelector('dialog[open]')
           ) {
             page = fresh;
@@ -193,7 +191,6 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
   };
 
   const draw = () => {
-    lastSeen = JSON.stringify(children);
     const visible = children.filter((c) => showDeleted || c.status !== 'deleted');
     const more = page.has_more
       ? h(
