@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { migrate } from '../shared/db/migrate.js';
+import { cliArgs } from './cli-context.js';
 
 /**
  * `npm run migrate`: create the database if missing and apply pending migrations (safe to run from
@@ -15,17 +15,8 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-const args = (() => {
-  try {
-    return parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n${USAGE}`, 2);
-  }
-})();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+// No flags but --help; anything else is a usage error (exit 2).
+cliArgs({}, USAGE, (message) => fail(message, 2));
 
 const config = (() => {
   try {
