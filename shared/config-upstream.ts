@@ -6,6 +6,9 @@ const HEX_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
 
 /** An http(s) URL with no user or password in it (a Gonka node's: fetch refuses credentials in one). */
 function isPlainHttpUrl(raw: string): boolean {
+  // URL.canParse first: zod runs this refinement even after z.url() refused an element, and a
+  // throw here would stop start-up with a stack trace that prints the value, password and all.
+  if (!URL.canParse(raw)) return false;
   const u = new URL(raw);
   return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
 }
@@ -62,6 +65,11 @@ export const upstreamSettings = {
         const [pub, up] = pair.split('=').map((s) => s.trim());
         if (!pub || !up) {
           c.addIssue({ code: 'custom', message: `expected public=upstream pairs, got "${pair}"` });
+          return z.NEVER;
+        }
+        // The second would silently win: a typo that sends one alias's traffic to the wrong model.
+        if (map.has(pub)) {
+          c.addIssue({ code: 'custom', message: `"${pub}" is given twice` });
           return z.NEVER;
         }
         map.set(pub, up);

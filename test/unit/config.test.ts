@@ -48,7 +48,14 @@ describe('configuration', () => {
   });
 
   it('refuses a Gonka node URL that is not http(s) or carries credentials, without echoing them', () => {
-    for (const GONKA_NODES of ['http://user:nodesecretpw@127.0.0.1:19400', 'ftp://node.example.com']) {
+    for (const GONKA_NODES of [
+      'http://user:nodesecretpw@127.0.0.1:19400',
+      'ftp://node.example.com',
+      // Not URLs at all: refused as the others are, not thrown from inside the check.
+      'notaurl',
+      'https://',
+      'http://u:nodesecretpw@exa mple.com',
+    ]) {
       let message = '';
       try {
         loadConfig({ GONKA_NODES }, quiet);
@@ -60,6 +67,12 @@ describe('configuration', () => {
     }
     const ok = 'https://node-a.example.com:8000, http://10.0.0.2:8000/';
     expect(loadConfig({ GONKA_NODES: ok }, quiet).GONKA_NODES).toHaveLength(2);
+  });
+
+  it('refuses a model alias given twice', () => {
+    expect(() => loadConfig({ MODEL_ALIASES: 'fast=a/b, fast=c/d' }, quiet)).toThrow(
+      /MODEL_ALIASES: "fast" is given twice/,
+    );
   });
 
   it('refuses a markup whose margin cannot pay the referral shares', () => {
