@@ -10,6 +10,9 @@ export const NGONKA_PER_GNK = 1_000_000_000n;
  */
 export const MAX_NGONKA = 2n ** 63n - 1n;
 
+/** A non-negative integer written as the API writes one: no sign, no leading zero. */
+export const CANONICAL_DIGITS = /^(0|[1-9]\d*)$/;
+
 const TOO_LARGE = `must be at most ${MAX_NGONKA} nGNK`;
 
 /**
@@ -20,11 +23,17 @@ const TOO_LARGE = `must be at most ${MAX_NGONKA} nGNK`;
 export const ngonkaInput = z
   .union(
     [
-      // Canonical digits, as the API writes amounts: "01" is a typo, not 1.
+      // Canonical digits, as the API writes amounts: "01" is a typo, not 1. One pattern, so that
+      // /openapi.json publishes the rule the server applies; maxLength is MAX_NGONKA's 19 digits.
       z
         .string()
-        .regex(/^\d+$/, 'must be a non-negative integer string of nGNK')
-        .regex(/^(0|[1-9]\d*)$/, 'must not start with a 0 (write it as the API does: "1", not "01")'),
+        .regex(CANONICAL_DIGITS, {
+          error: (iss) =>
+            /^\d+$/.test(String(iss.input))
+              ? 'must not start with a 0 (write it as the API does: "1", not "01")'
+              : 'must be a non-negative integer string of nGNK',
+        })
+        .meta({ maxLength: 19 }),
       z
         .number()
         // zod's int() also refuses integers past 2^53, which may already have lost digits.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApiError, type ErrorType } from '../../shared/errors.js';
+import { CANONICAL_DIGITS } from '../../shared/money.js';
 
 /** A key's display name: trimmed, so "   " is as empty as "". */
 export const keyName = z
@@ -60,7 +61,10 @@ export const queryLimit = (max: number, fallback: number) =>
     .transform((v) => v ?? fallback)
     .meta({ type: 'integer', minimum: 1, maximum: max, default: fallback });
 
-export const ngonkaString = z.string().regex(/^\d+$/).describe('nGNK, a non-negative integer as a string');
+export const ngonkaString = z
+  .string()
+  .regex(CANONICAL_DIGITS)
+  .describe('nGNK, a non-negative integer as a string');
 export const isoString = z.string().describe('ISO-8601 UTC date-time');
 
 /**

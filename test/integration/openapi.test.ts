@@ -159,7 +159,8 @@ function moneyFields(doc: Doc, root: unknown): [string, Schema][] {
   return found;
 }
 
-const MONEY_PATTERN = '^\\d+$';
+/** Digits as the api writes and takes them: no leading zero ("01" is refused, so not documented as valid). */
+const MONEY_PATTERN = '^(0|[1-9]\\d*)$';
 /** What API.md says money is in an answer: a JSON string of a non-negative integer. */
 const moneyOut = (field: Schema) =>
   field.pattern === MONEY_PATTERN && [['string'], ['string', 'null']].some((t) => `${t}` === `${field.type}`);
@@ -167,7 +168,7 @@ const moneyOut = (field: Schema) =>
 const moneyIn = (field: Schema) =>
   JSON.stringify(((field.anyOf ?? []) as Schema[]).filter((s) => s.type !== 'null')) ===
   JSON.stringify([
-    { type: 'string', pattern: MONEY_PATTERN },
+    { type: 'string', maxLength: 19, pattern: MONEY_PATTERN },
     { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
   ]);
 
