@@ -6,10 +6,9 @@ import './locals.js';
 import { accessLog } from './middleware/access-log.js';
 import { corsV1 } from './middleware/cors-v1.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
-import { JSON_BODY_LIMIT, keyBeforeBodyOnV1, requireJsonBody } from './middleware/json-body.js';
+import { bodyUnlessV1 } from './middleware/json-body.js';
 import { apiResponseHeaders } from './middleware/no-store.js';
 import { requestId } from './middleware/request-id.js';
-import { refuseNulInUrl } from './middleware/url-text.js';
 import { serveOpenApi } from './openapi.js';
 import { accountRouter } from './routes/account.js';
 import { ADMIN_QUEUES_PATH, adminQueuesLanding, adminQueuesRouter } from './routes/admin-queues.js';
@@ -47,10 +46,8 @@ export function createApp(ctx: Context, deps?: AppDeps): Express {
   // Before the access log, so an admin token given as ?token= never reaches it.
   if (ctx.config.ADMIN_TOKEN) app.use(ADMIN_QUEUES_PATH, adminQueuesLanding(ctx, ctx.config.ADMIN_TOKEN));
   app.use(accessLog(ctx.logger));
-  // On /v1 a URL's NUL waits for the key like a body's fault: a 401 for an unknown key, RPM headers.
-  app.use(keyBeforeBodyOnV1(refuseNulInUrl));
-  app.use(keyBeforeBodyOnV1(express.json({ limit: JSON_BODY_LIMIT })));
-  app.use(keyBeforeBodyOnV1(requireJsonBody));
+  // /v1 reads its body once the key is known (v1Body, in its router).
+  app.use(bodyUnlessV1());
 
   app.use(healthRouter(ctx));
   app.get('/openapi.json', serveOpenApi(ctx.config.BRAND_NAME));

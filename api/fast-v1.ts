@@ -4,7 +4,7 @@ import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import { bearerToken } from '../shared/bearer.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
-import { jsonBodyProblem } from '../shared/json-body-check.js';
+import { jsonBodyProblem, nestsTooDeep, tooDeep } from '../shared/json-body-check.js';
 import { withLogFields } from '../shared/log-context.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished, noteKey } from './middleware/access-log.js';
@@ -70,11 +70,12 @@ async function serve(
   apiResponseHeaders(req, res, () => {});
   logWhenFinished(ctx.logger, req, res, requestId, () => path);
   try {
-    // The key before the body's faults: an unknown key is a 401 whatever it sent, and a body's
-    // 400 carries the key's RPM headers like every other /v1 answer (as on the Express path).
-    const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
+    // The key before the body, as on the Express path (v1Body): no one without a key makes the
+    // api parse a body, an unknown key is a 401 whatever it sent, and a body's 400 carries the
+    // key's RPM headers like every other /v1 answer.
     const key = await authenticateChildKey(ctx, bearerToken(req));
     noteKey(res, key);
+    const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
     if (body instanceof BodyFault) throw await refusedBeforeAdmission(ctx, key, res, body.err);
     await route(withLogFields(ctx, { requestId }), deps, key, body, res, req.headers);
   } catch (err) {
@@ -129,7 +130,9 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     req.once('error', reject);
     req.once('end', () => {
       if (size > JSON_BODY_LIMIT) return;
-      let text = Buffer.concat(chunks).toString('utf8');
+      const bytes = Buffer.concat(chunks);
+      if (nestsTooDeep(bytes)) return reject(tooDeep());
+      let text = bytes.toString('utf8');
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as iconv-lite drops it
       if (text.length === 0) return resolve({});
       // Strict, as body-parser: an object or an array after any JSON whitespace (found in place,

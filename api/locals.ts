@@ -15,8 +15,6 @@ declare global {
       managementKeyId?: string;
       /** Set on /v1 routes: the child key (`gc-`) that called. */
       childKey: ChildKeyIdentity;
-      /** On /v1: what was wrong with the body, answered once the key is known (json-body.ts). */
-      bodyFault?: unknown;
       /** A job loaded (and access-checked) by a route's param middleware. */
       job?: JobRow;
     }

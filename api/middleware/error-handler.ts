@@ -16,9 +16,7 @@ export function noRoute(req: Request): ApiError {
 }
 
 /** Unknown routes get the same envelope as every other failure. */
-export const notFound: RequestHandler = (req, res, next) => {
-  // A /v1 body's fault no router answered (keyBeforeBodyOnV1): it comes first, as elsewhere.
-  if (res.locals.bodyFault !== undefined) return next(res.locals.bodyFault);
+export const notFound: RequestHandler = (req, _res, next) => {
   next(noRoute(req));
 };
 

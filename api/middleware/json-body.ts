@@ -1,12 +1,26 @@
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  Router,
+} from 'express';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
-import { jsonBodyProblem } from '../../shared/json-body-check.js';
+import { jsonBodyProblem, nestsTooDeep, tooDeep } from '../../shared/json-body-check.js';
 import { refusedBeforeAdmission } from './child-key.js';
+import { refuseNulInUrl } from './url-text.js';
 
-/** The largest JSON body the api reads, on the Express path (express.json) and the fast path alike. */
+/** The largest JSON body /v1 reads (a chat's messages), on the Express path and the fast path alike. */
 export const JSON_BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * The largest JSON body anywhere else: /api's largest is a child key with its 16 KiB of metadata.
+ * These are read before any session or key is checked, and parsing is the event loop's time
+ * (every tenant's), so the limit stays small; it bounds the inflated size of a gzipped body too.
+ */
+export const API_JSON_BODY_LIMIT = 64 * 1024;
 
 /**
  * A body sent as anything but JSON (text/plain, curl's form-urlencoded default) is not parsed, and
@@ -35,33 +49,41 @@ function hasBody(req: IncomingMessage): boolean {
 
 const isV1 = (path: string) => /^\/v1(\/|$)/i.test(path);
 
+/** express.json's `verify`: a body nesting too deep is refused before JSON.parse spends time on it. */
+const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer) => {
+  if (nestsTooDeep(bytes)) throw tooDeep();
+};
+
+/** The checks every JSON body and URL gets, with the body's size limit: the URL's NUL, the JSON, its content. */
+const bodyChecks = (limit: number): RequestHandler[] => [
+  refuseNulInUrl,
+  express.json({ limit, verify: refuseDeepJson }),
+  requireJsonBody,
+];
+
 /**
- * `body` (express.json, requireJsonBody, refuseNulInUrl) as it runs before the routers, except that
- * on /v1 what it finds wrong with the request waits for the key (answerBodyFault): an unknown key is
- * a 401 whatever it sent, and a body's or URL's 400 carries the key's RPM headers like every other
- * /v1 answer.
+ * The body and URL checks everywhere but /v1, before the routers, at API_JSON_BODY_LIMIT. A
+ * session or key is checked after them here, so the limit is what bounds anyone's cost.
  */
-export function keyBeforeBodyOnV1(body: RequestHandler): RequestHandler {
-  return (req, res, next) => {
-    if (!isV1(req.path)) return body(req, res, next);
-    if (res.locals.bodyFault !== undefined) return next(); // the first fault found is the answer
-    const fault = (err: unknown) => {
-      if (err) res.locals.bodyFault = err;
-      next();
-    };
-    try {
-      body(req, res, fault);
-    } catch (err) {
-      fault(err);
-    }
-  };
+export function bodyUnlessV1(): RequestHandler[] {
+  return bodyChecks(API_JSON_BODY_LIMIT).map(
+    (check): RequestHandler =>
+      (req, res, next) =>
+        isV1(req.path) ? next() : check(req, res, next),
+  );
 }
 
-/** In the /v1 router, once the key is known: the body's fault (keyBeforeBodyOnV1), if any. */
-export function answerBodyFault(ctx: Context): RequestHandler {
-  return async (_req, res, next) => {
-    const fault = res.locals.bodyFault;
-    if (fault === undefined) return next();
-    throw await refusedBeforeAdmission(ctx, res.locals.childKey, res, fault);
-  };
+/**
+ * The same checks on /v1, in its router once the child key is known (v1.ts): no one without a key
+ * makes the api read a body, an unknown key is a 401 whatever it sent, and a body's or URL's 400
+ * carries the key's RPM headers like every other /v1 answer (or is the key's own 401 when it is
+ * inactive: refusedBeforeAdmission). The fast path (fast-v1.ts) keeps the same order.
+ */
+export function v1Body(ctx: Context): Router {
+  const r = Router();
+  r.use(bodyChecks(JSON_BODY_LIMIT));
+  r.use(async (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    throw await refusedBeforeAdmission(ctx, res.locals.childKey, res, err);
+  });
+  return r;
 }

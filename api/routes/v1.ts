@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Context } from '../../shared/context.js';
 import { requireActiveChildKey, requireChildKey } from '../middleware/child-key.js';
-import { answerBodyFault } from '../middleware/json-body.js';
+import { v1Body } from '../middleware/json-body.js';
 import { requestContext } from '../request-context.js';
 import { v1BatchesRouter } from './v1-batches.js';
 import { type ChatDeps, chatCompletions } from './v1-chat-completions.js';
@@ -14,7 +14,7 @@ import { listModels, retrieveModel } from './v1-models.js';
 export function v1Router(ctx: Context, deps: ChatDeps): Router {
   const r = Router();
   r.use(requireChildKey(ctx));
-  r.use(answerBodyFault(ctx));
+  r.use(v1Body(ctx));
   // The admitting routes: admission checks the key (and its RPM) in the same step as the hold.
   r.post('/chat/completions', chatCompletions(ctx, deps));
   r.post('/jobs', (req, res) =>

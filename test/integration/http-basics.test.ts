@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, rawHttp, startTestServer, type TestServer } from '../helpers/http.js';
@@ -66,12 +67,36 @@ describe('HTTP basics', () => {
     ['deflate', 'garbage'],
     ['br', '{}'],
   ])('answers a body that is not valid %s with 400, not 500', async (encoding, body) => {
-    for (const path of ['/api/auth/register', '/v1/chat/completions']) {
-      const res = await call(server.url, 'POST', path, {
-        rawBody: body,
-        headers: { 'content-encoding': encoding },
-      });
-      expect([path, res.status, res.body.error.type]).toEqual([path, 400, 'invalid_request_error']);
+    // (/v1 reads a body only once the key is known: test/e2e/v1-fast-path.test.ts.)
+    const res = await call(server.url, 'POST', '/api/auth/register', {
+      rawBody: body,
+      headers: { 'content-encoding': encoding },
+    });
+    expect([res.status, res.body.error.type]).toEqual([400, 'invalid_request_error']);
+  });
+
+  it('reads at most 64 KiB of JSON outside /v1, where no credential is checked before the body', async () => {
+    const body = (n: number) => JSON.stringify({ email: 'a@example.com', password: 'p'.repeat(n) });
+    const over = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(64 * 1024) });
+    expect([over.status, over.body.error.type]).toEqual([413, 'payload_too_large']);
+    // Within it, the route reads the body (and finds the password too long).
+    const within = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(60 * 1024) });
+    expect([within.status, within.body.error.param]).toEqual([400, 'password']);
+  });
+
+  it('refuses a body nesting too deep before parsing it, gzipped or not', async () => {
+    // Unclosed, so JSON.parse would call it malformed: the depth check runs first, on the bytes,
+    // and a few KiB of gzip cannot make the api parse megabytes of brackets.
+    const deep = '['.repeat(60_000);
+    for (const [rawBody, headers] of [
+      [deep, {}],
+      [new Blob([gzipSync(deep)]), { 'content-encoding': 'gzip' }],
+    ] as const) {
+      const res = await call(server.url, 'POST', '/api/auth/login', { rawBody, headers });
+      expect([res.status, res.body.error.message]).toEqual([
+        400,
+        'The JSON body nests more than 64 levels deep',
+      ]);
     }
   });
 
