@@ -1,6 +1,23 @@
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { Context } from '../context.js';
 import { ApiError } from '../errors.js';
+
+/**
+ * The network a client's attempts are counted under: its IPv4 address, or its IPv6 /64. One
+ * subscriber's IPv6 link is a /64 (2^64 addresses), each of which would otherwise get a fresh
+ * count: a guesser on one link could try without end.
+ */
+export function throttleNetwork(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  let addr = ipaddr.parse(ip);
+  if (addr instanceof ipaddr.IPv6 && addr.isIPv4MappedAddress()) addr = addr.toIPv4Address();
+  if (addr instanceof ipaddr.IPv4) return addr.toString();
+  return `${addr.parts
+    .slice(0, 4)
+    .map((p) => p.toString(16))
+    .join(':')}::/64`;
+}
 
 function throttleKey(
   ctx: Context,
@@ -46,10 +63,16 @@ export async function countLoginAttempt(ctx: Context, email: string, ip: string)
     LOGIN_MAX_FAILURES_PER_IP,
     LOGIN_THROTTLE_WINDOW_SECONDS: windowS,
   } = ctx.config;
-  await countAttempt(ctx, throttleKey(ctx, 'login', email, ip), LOGIN_MAX_ATTEMPTS, windowS, TOO_MANY_LOGINS);
   await countAttempt(
     ctx,
-    throttleKey(ctx, 'login-ip', ip),
+    throttleKey(ctx, 'login', email, throttleNetwork(ip)),
+    LOGIN_MAX_ATTEMPTS,
+    windowS,
+    TOO_MANY_LOGINS,
+  );
+  await countAttempt(
+    ctx,
+    throttleKey(ctx, 'login-ip', throttleNetwork(ip)),
     LOGIN_MAX_FAILURES_PER_IP,
     windowS,
     TOO_MANY_LOGINS,
@@ -62,10 +85,10 @@ export async function countLoginAttempt(ctx: Context, email: string, ip: string)
  * log in all day is never throttled for it.
  */
 export async function clearLoginAttempts(ctx: Context, email: string, ip: string): Promise<void> {
-  await ctx.redis.del(throttleKey(ctx, 'login', email, ip));
+  await ctx.redis.del(throttleKey(ctx, 'login', email, throttleNetwork(ip)));
   // Only a count still in its window, and never below 0: a DECR of a key that expired meanwhile
   // would leave a negative count with no expiry, credit for failures never made.
-  await ctx.redis.eval(REFUND, 1, throttleKey(ctx, 'login-ip', ip));
+  await ctx.redis.eval(REFUND, 1, throttleKey(ctx, 'login-ip', throttleNetwork(ip)));
 }
 
 const REFUND = `if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end`;
@@ -79,7 +102,7 @@ export async function countAdminAttempt(
   ctx: Context,
   ip: string,
 ): Promise<{ succeeded: () => Promise<void> }> {
-  const key = throttleKey(ctx, 'admin-ip', ip);
+  const key = throttleKey(ctx, 'admin-ip', throttleNetwork(ip));
   await countAttempt(
     ctx,
     key,
@@ -102,7 +125,7 @@ export async function countAdminAttempt(
 export async function countRegistration(ctx: Context, ip: string): Promise<void> {
   await countAttempt(
     ctx,
-    throttleKey(ctx, 'register-ip', ip),
+    throttleKey(ctx, 'register-ip', throttleNetwork(ip)),
     ctx.config.REGISTER_MAX_PER_IP,
     ctx.config.REGISTER_THROTTLE_WINDOW_SECONDS,
     'Too many registrations from this address; try again',

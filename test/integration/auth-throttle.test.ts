@@ -73,6 +73,16 @@ describe('throttles per client address', () => {
     expect((await login(own, 'correct horse', '10.9.1.2')).status).toBe(200);
   });
 
+  it('counts an IPv6 client by its /64: a new address on the same link is the same client', async () => {
+    const own = email('v6');
+    expect((await register(own, '10.9.3.99')).status).toBe(201);
+    // Each guess from another address of one /64 (a subscriber's link holds 2^64 of them).
+    for (let i = 1; i <= 3; i++) expect((await login(own, 'guess', `2001:db8:7:1::${i}`)).status).toBe(401);
+    expect((await login(own, 'guess', '2001:db8:7:1:ffff:1:2:3')).status).toBe(429);
+    // Another /64 is another client.
+    expect((await login(own, 'correct horse', '2001:db8:7:2::1')).status).toBe(200);
+  });
+
   it('does not count an address’s successful logins against it', async () => {
     const ip = '10.9.2.1';
     const own = email('office');
