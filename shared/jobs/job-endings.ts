@@ -1,7 +1,14 @@
 import { END_ERRORS, type EndReason } from '../batches/end-lines.js';
 import type { Context } from '../context.js';
 import type { AttemptMark, JobCompletion } from '../db/queries/job-attempts.js';
-import { failJob, type JobRow, openHoldOfEndedJob, recordEndedJobBill } from '../db/queries/jobs.js';
+import {
+  failJob,
+  findJob,
+  type JobRow,
+  openHoldOfEndedJob,
+  recordEndedJobBill,
+  UNFINISHED,
+} from '../db/queries/jobs.js';
 import { ApiError, errorBody } from '../errors.js';
 import { settleRequest, settleRequestNow } from '../inference/settle-request.js';
 import { upstreamToApiError } from '../inference/upstream-errors.js';
@@ -60,6 +67,19 @@ export class JobEndings {
   async releaseIfEndedUnrun(jobId: string): Promise<void> {
     const hold = await openHoldOfEndedJob(this.ctx.sql, jobId);
     if (hold) await settleRequest(this.ctx, this.queues, hold, null);
+  }
+
+  /**
+   * A job a worker found ended before it could run it: cancelled or expired (its hold goes back),
+   * or finished by an earlier run of its message that a crash cut short. That run may have died
+   * between the line's commit and waking its batch's dispatcher, which would leave the batch's
+   * other lines waiting for the reconcile check (up to 10 minutes): a batch line wakes it again,
+   * deduplicated, so free when the first wake-up did happen.
+   */
+  async skipped(jobId: string): Promise<void> {
+    await this.releaseIfEndedUnrun(jobId);
+    const job = await findJob(this.ctx.sql, jobId);
+    if (job?.batch_id && !UNFINISHED.includes(job.status)) await this.finished(job);
   }
 
   /** End a batch line with its batch's reason (not tried, or not again); its hold goes back. */

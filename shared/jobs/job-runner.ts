@@ -62,7 +62,7 @@ export class JobRunner {
     const started = await this.starts.add(jobId);
     if (!started) {
       // Cancelled, expired or already finished: this worker will not run it.
-      await endings.releaseIfEndedUnrun(jobId);
+      await endings.skipped(jobId);
       return 'skipped';
     }
     const {

@@ -19,7 +19,7 @@ export const JOB_LIST_STATUSES = [
 /** A job waiting for or in a node call. */
 export const LIVE_JOB: JobStatus[] = ['queued', 'running'];
 /** A job that can still end: a batch line not dispatched yet, or a live job. */
-const UNFINISHED: JobStatus[] = ['pending', ...LIVE_JOB];
+export const UNFINISHED: JobStatus[] = ['pending', ...LIVE_JOB];
 
 export interface JobRow {
   id: string;
