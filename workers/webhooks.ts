@@ -3,6 +3,7 @@ import type { Context } from '../shared/context.js';
 import { bullPrefix, createQueues, type Payload, parsePayload, type Queues } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
 import { followWorker } from '../shared/redis/outage-log.js';
+import { AccountSlots } from '../shared/webhooks/account-slots.js';
 import { queueAttempt } from '../shared/webhooks/attempt-job.js';
 import {
   attemptDelivery,
@@ -51,7 +52,7 @@ export function startWebhookWorker(ctx: Context, opts: WebhookWorkerOptions = {}
   const policy = {
     schedule: opts.schedule ?? WEBHOOK_RETRY_SCHEDULE_MS,
     timeoutMs: opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
-    perAccount: opts.perAccount ?? ctx.config.WEBHOOK_ACCOUNT_CONCURRENCY,
+    slots: new AccountSlots(opts.perAccount ?? ctx.config.WEBHOOK_ACCOUNT_CONCURRENCY),
   };
 
   const processor = async (job: Job<Payload<'webhooks'>>, token?: string) => {

@@ -9,6 +9,7 @@ import {
   type WebhookDeliveryStatus,
 } from '../db/queries/webhook-deliveries.js';
 import { observeWebhookAttempt } from '../metrics/registry.js';
+import type { AccountSlots } from './account-slots.js';
 import { defaultWebhookSecret, signingSecrets } from './secrets.js';
 import { postPinned } from './send.js';
 import { RefusedAddressError, resolveVetted } from './ssrf.js';
@@ -39,15 +40,9 @@ const ATTEMPT_LEASE_MARGIN_MS = 60_000;
 export interface DeliveryPolicy {
   schedule: readonly number[];
   timeoutMs: number;
-  /** Attempts in flight at once for one account in this process; more wait (ACCOUNT_WAIT_MS). */
-  perAccount?: number;
+  /** Each account's share of the attempts in flight in this process; past it, an attempt waits. */
+  slots?: AccountSlots;
 }
-
-/** How long an attempt waits when its account has its share of attempts in flight. */
-const ACCOUNT_WAIT_MS = 2_000;
-
-/** Attempts in flight in this process, by account. */
-const accountsInFlight = new Map<string, number>();
 
 export type AttemptOutcome =
   | { kind: 'skipped'; reason: string }
@@ -87,16 +82,16 @@ export async function attemptDelivery(
   const now = ctx.clock.now();
   if (d.next_attempt_at && d.next_attempt_at > now) return { kind: 'early', dueAt: d.next_attempt_at };
   // One account's silent receivers must not take every slot: past its share it waits its turn.
-  const busy = accountsInFlight.get(d.account_id) ?? 0;
-  if (policy.perAccount !== undefined && busy >= policy.perAccount)
-    return { kind: 'early', dueAt: new Date(now.getTime() + ACCOUNT_WAIT_MS) };
-  accountsInFlight.set(d.account_id, busy + 1);
+  // Paced by real time (how long receivers take), whatever clock the rest reads.
+  const { slots } = policy;
+  const startedMs = performance.now();
+  const waitMs = slots?.take(d.account_id, startedMs) ?? null;
+  if (waitMs !== null) return { kind: 'early', dueAt: new Date(now.getTime() + waitMs) };
   try {
     return await attemptClaimed(ctx, d, policy, now);
   } finally {
-    const left = (accountsInFlight.get(d.account_id) ?? 1) - 1;
-    if (left > 0) accountsInFlight.set(d.account_id, left);
-    else accountsInFlight.delete(d.account_id);
+    const endedMs = performance.now();
+    slots?.give(d.account_id, endedMs - startedMs, endedMs);
   }
 }
 
