@@ -27,9 +27,12 @@ export async function afterJobFinished(
   }
 }
 
-/** A job of its own that succeeded or failed: its event, once (nothing for any other job). */
+/**
+ * A job of its own that succeeded, failed or expired: its event, once (job.failed for an expired
+ * one, whose `data.status` says so); nothing for any other job.
+ */
 export async function emitJobEvent(ctx: Context, queues: Queues, job: JobRow): Promise<void> {
-  if (job.batch_id || (job.status !== 'succeeded' && job.status !== 'failed')) return;
+  if (job.batch_id || !hasJobEvent(job)) return;
   await emitFinalEvent(ctx, queues, job.id, {
     accountId: job.account_id,
     type: job.status === 'succeeded' ? 'job.succeeded' : 'job.failed',
@@ -38,3 +41,7 @@ export async function emitJobEvent(ctx: Context, queues: Queues, job: JobRow): P
     occurredAt: job.completed_at,
   });
 }
+
+/** Whether a job's end is announced: it succeeded, failed or expired (a cancel is the client's own doing). */
+export const hasJobEvent = (job: Pick<JobRow, 'status'>): boolean =>
+  job.status === 'succeeded' || job.status === 'failed' || job.status === 'expired';

@@ -93,12 +93,12 @@ describe('scheduler: stale holds', () => {
     clock.set('2026-11-26T18:30:00.000Z');
     await sweepStaleHolds(env.ctx, queues);
     expect(await holdRow(holdId)).toMatchObject({ status: 'voided' });
-    expect(await findJob(env.ctx.sql, jobId)).toMatchObject({ status: 'failed' });
+    expect(await findJob(env.ctx.sql, jobId)).toMatchObject({ status: 'expired' });
     expect(await holdRow(waiting[0]!)).toMatchObject({ status: 'open' });
     await queues.get('settlement').obliterate({ force: true });
   });
 
-  it('fails a job still queued at its hold deadline (request_timeout, code stale_hold; job.failed) and voids its hold', async () => {
+  it('expires a job still queued at its hold deadline (request_timeout, code stale_hold; job.failed) and voids its hold', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1000n });
     await subscribeAll(env.ctx, f.accountId);
@@ -107,7 +107,7 @@ describe('scheduler: stale holds', () => {
     // (The earlier test's fresh sync hold is past its deadline by now too.)
     expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 0, jobsFailed: 1 });
     const row = await findJob(env.ctx.sql, j.jobId);
-    expect(row).toMatchObject({ status: 'failed', error: { type: 'request_timeout', code: 'stale_hold' } });
+    expect(row).toMatchObject({ status: 'expired', error: { type: 'request_timeout', code: 'stale_hold' } });
     expect(await holdRow(j.holdId)).toMatchObject({ status: 'voided' });
     expect(await available(f)).toBe('1000');
     expect((await deliveriesOf(env.ctx, f.accountId, 'job.failed')).map((d) => d.payload.data.id)).toEqual([

@@ -124,7 +124,8 @@ export async function failJob(
     attempt?: Omit<AttemptMark, 'id'>;
   },
 ): Promise<JobRow | null> {
-  // A failed job of its own (not a batch line) records its job.failed event with its end (event_outbox).
+  // A failed or expired job of its own (not a batch line) records its job.failed event with its
+  // end (event_outbox).
   const [row] = await db<JobRow[]>`
     with ended as (
       update jobs set status = ${f.status}, error = ${db.json(f.error as never)}, completed_at = ${f.at}, cost_ngonka = 0,
@@ -135,7 +136,7 @@ export async function failJob(
     ), events as (
       insert into event_outbox (subject_id, created_at)
       select id, completed_at from ended j
-      where status = 'failed' and batch_id is null and ${jobEventHeard(db, 'j', 'job.failed')}
+      where status in ('failed', 'expired') and batch_id is null and ${jobEventHeard(db, 'j', 'job.failed')}
       on conflict do nothing
     )
     select * from ended`;

@@ -8,6 +8,8 @@ export interface StaleHoldRow {
   job_id: string | null;
   job_status: JobStatus | null;
   job_usage: JobRow['usage'];
+  /** Set for a batch line. */
+  job_batch_id: string | null;
 }
 
 /**
@@ -26,7 +28,8 @@ export async function findStaleHolds(
   const ended = new Date(now.getTime() - graceMs);
   const past = after ? db`and (h.deadline, h.id) > (${after.deadline}, ${after.hold_id})` : db``;
   return db<StaleHoldRow[]>`
-    select h.id as hold_id, h.account_id, h.deadline, j.id as job_id, j.status as job_status, j.usage as job_usage
+    select h.id as hold_id, h.account_id, h.deadline, j.id as job_id, j.status as job_status, j.usage as job_usage,
+      j.batch_id as job_batch_id
     from holds h left join jobs j on j.hold_id = h.id
     where h.status = 'open' and (
       h.deadline <= ${now}

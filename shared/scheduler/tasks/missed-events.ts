@@ -3,7 +3,7 @@ import type { Context } from '../../context.js';
 import { findBatch } from '../../db/queries/batches.js';
 import { deleteOutboxRows, findUnemittedEvents } from '../../db/queries/event-outbox.js';
 import { findJob } from '../../db/queries/jobs.js';
-import { emitJobEvent } from '../../jobs/finish.js';
+import { emitJobEvent, hasJobEvent } from '../../jobs/finish.js';
 import type { Queues } from '../../queues.js';
 
 const FINAL_BATCH = new Set(['completed', 'failed', 'expired', 'cancelled']);
@@ -44,7 +44,7 @@ export async function emitMissedEvents(
 async function emitOne(ctx: Context, queues: Queues, id: string): Promise<boolean> {
   if (id.startsWith('job_')) {
     const job = await findJob(ctx.sql, id);
-    if (!job || job.batch_id || (job.status !== 'succeeded' && job.status !== 'failed')) return false;
+    if (!job || job.batch_id || !hasJobEvent(job)) return false;
     await emitJobEvent(ctx, queues, job);
     return true;
   }

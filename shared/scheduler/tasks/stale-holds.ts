@@ -56,8 +56,11 @@ export async function sweepStaleHolds(
       if (settling.has(h.hold_id)) continue;
       if (h.job_id && !requestEnded(h)) {
         const job = await failJob(ctx.sql, h.job_id, {
-          status: 'failed',
-          // An API.md error type, as every job error has (a client switches on `type`); `code` says which.
+          // A job of its own that ran out of its time is `expired` (API.md's job statuses; its
+          // webhook is job.failed, the one event for a job that did not succeed). A batch line
+          // `failed`: a line's `expired` says its batch expired, and its error file says so.
+          status: h.job_batch_id ? 'failed' : 'expired',
+          // An error type as every job error has (a client switches on `type`); `code` says which.
           error: errorBody(
             new ApiError(
               'request_timeout',
