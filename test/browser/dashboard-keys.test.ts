@@ -121,12 +121,20 @@ describe('dashboard: management and child keys', () => {
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => row.textContent()).toContain('of 2.25 GNK');
 
-    // Disable: the status changes in place, focus stays on the (now "Enable") button.
+    // Disable, with the network down the first time: the page says so, and once a retry works
+    // the failure is no longer shown beside the success.
+    await page.route(/\/children\/ck_/, (route) => route.abort(), { times: 1 });
+    await page.getByRole('button', { name: 'Disable Customer 42' }).click();
+    const alert = page.locator('#alert');
+    await expect.poll(() => alert.textContent()).toMatch(/Cannot reach the server/);
+    tabs.dash.problems.splice(0); // the failed request and its console line: this test's own doing
+    // The status changes in place, focus stays on the (now "Enable") button.
     await page.getByRole('button', { name: 'Disable Customer 42' }).click();
     await expect.poll(() => row.getByText('disabled', { exact: true }).count()).toBe(1);
     await expect
       .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
       .toBe('Enable Customer 42');
+    expect(await alert.textContent()).toBe('');
 
     const refused = await chat(gc);
     expect(refused.status).toBe(401);

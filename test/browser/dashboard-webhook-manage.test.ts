@@ -73,6 +73,10 @@ describe('dashboard: managing a webhook endpoint', () => {
     await back.getByLabel(/All events/).check();
     await back.getByRole('button', { name: 'Save endpoint' }).click();
     await row.waitFor();
+    // Focus is back on the row's Edit button, as after every edit dialog, not left on the page.
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+      .toBe(`Edit endpoint ${url}`);
 
     // Rotation keeps the old secret signing for a day, which the row then says.
     await row.getByRole('button', { name: `Rotate the signing secret of ${url}` }).click();

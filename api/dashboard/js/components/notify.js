@@ -5,6 +5,8 @@
 let statusTimer;
 
 export function announce(message) {
+  // A success says the failure shown before it no longer stands (a retried action that worked).
+  clearAlert();
   const el = document.getElementById('status');
   if (!el) return;
   // Clearing first makes a repeated message be read again.

@@ -79,8 +79,10 @@ export async function renderWebhooks(main, _params, ctx) {
           if (err.status === 404 || err.status === 409) await reload().catch(() => {});
           throw err;
         }
-        dlg.close();
+        // Reloaded before the dialog closes, as every edit dialog does: closing gives focus back to
+        // the row's Edit button, which must be the reloaded table's, not one the reload removes.
         await reload();
+        dlg.close();
         announce('Webhook endpoint saved.');
       },
     });
