@@ -46,6 +46,8 @@ describe('dashboard: rotating keys', () => {
     const row = page.getByRole('row', { name: /Customer 7/ });
     await expect.poll(() => row.textContent()).toContain(second.slice(0, 6));
     expect(await visibleText(page)).not.toContain(second);
+    // The row says the old key still works, and until when.
+    await expect.poll(() => row.textContent()).toContain('Old key also works until');
     expect(await chatStatus(first)).toBe(200);
     expect(await chatStatus(second)).toBe(200);
 
@@ -62,6 +64,7 @@ describe('dashboard: rotating keys', () => {
     expect(await chatStatus(first)).toBe('401 key_revoked');
     expect(await chatStatus(second)).toBe('401 key_revoked');
     expect(await chatStatus(third)).toBe(200);
+    await expect.poll(() => row.textContent()).not.toContain('Old key also works until');
 
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);

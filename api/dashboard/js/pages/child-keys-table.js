@@ -54,6 +54,15 @@ export function childKeysTable(mk, visible, actions) {
           { scope: 'row' },
           h('span', { class: 'key-name' }, c.name),
           h('span', { class: 'mono small muted' }, c.key_prefix),
+          // After a rotation with a grace, two secrets answer: say so where the key is listed.
+          c.previous_key_expires_at
+            ? h(
+                'span',
+                { class: 'key-note small muted' },
+                'Old key also works until ',
+                time(c.previous_key_expires_at),
+              )
+            : null,
           metadataLine(c.metadata),
         ),
         h('td', {}, badge(c.status)),
