@@ -35,6 +35,8 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
   let children = page.data;
   let showDeleted = false;
   const list = h('div');
+  // Says when the live figures stopped moving (follow's rounds failing), and no more once they move.
+  const liveNote = h('p', { class: 'live-note muted small', role: 'status' });
   const writable = () => mk.status !== 'revoked';
 
   // Again as far as it was shown (at most 1,000, the API's page), so a change keeps the view.
@@ -50,6 +52,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
    * status move as customers spend (a charge lands a moment after its request). Redrawn only when
    * something changed, and never under an open dialog; focus stays on the control it was on.
    */
+  let failedRounds = 0;
   const follow = () => {
     setTimeout(async () => {
       if (!list.isConnected) return; // the page was left
@@ -57,6 +60,8 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
         try {
           const asked = search;
           const fresh = await fetchPage(shownCount());
+          failedRounds = 0;
+          liveNote.textContent = '';
           const seen = JSON.stringify(fresh.data);
           // A search typed meanwhile, or an action's own reload, has its own answer: keep that.
           if (
@@ -75,7 +80,11 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
             if (focused) refocus(focused);
           }
         } catch {
-          // Offline a moment: the next round asks again.
+          // Offline a moment: the next round asks again. Past one round, the figures shown are
+          // getting old, which an owner watching a customer's spend must be told.
+          if (++failedRounds >= 2)
+            liveNote.textContent =
+              'Usage shown is not up to date: the server cannot be reached. Trying again every few seconds.';
         }
       }
       follow();
@@ -292,7 +301,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
           'This management key is disabled: its gm- key is refused, while its child keys keep working.',
         )
       : null,
-    section('Child keys', { actions: [searchBox, filter, create].filter(Boolean) }, list),
+    section('Child keys', { actions: [searchBox, filter, create].filter(Boolean) }, liveNote, list),
     // A revoked key's gm- key is refused for good: its example could only show a 401.
     mk.status === 'revoked'
       ? null
