@@ -17,7 +17,7 @@ import { type Answer, call as httpCall, NO_ANSWER } from './soak/http.js';
  * DATABASE_URL and REDIS_PREFIX.
  */
 const USAGE =
-  'usage: npm run seed-demo -- [--url http://localhost:8080] [--email demo@example.com] [--password P] [--gnk 5] [--json]';
+  'usage: npm run seed-demo -- [--url http://localhost:$PORT (8080)] [--email demo@example.com] [--password P] [--gnk 5] [--json]';
 
 function fail(message: string): never {
   console.error(`seed-demo: ${message}`);

@@ -52,7 +52,7 @@ export async function assertWebhookUrl(raw: string, check: WebhookUrlCheck): Pro
         param,
         `${param}: ${url.hostname} did not resolve within ${WEBHOOK_URL_LOOKUP_TIMEOUT_MS / 1000} s`,
       );
-    throw ApiError.invalid(param, `${param}: ${url.hostname} does not resolve to a public address`);
+    throw ApiError.invalid(param, `${param}: the host ${url.hostname} does not resolve to a public address`);
   }
   return url;
 }

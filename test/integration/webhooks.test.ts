@@ -223,11 +223,11 @@ describe('webhooks: validation errors', () => {
     it('refuses an IPv4-mapped private literal', () => refused('https://[::ffff:10.0.0.1]/x', /private/));
     // A name resolving to a private address reads as one that does not resolve: no map of internal names.
     it('refuses a name resolving to a private address', () =>
-      refused('https://localhost/x', /^url: localhost does not resolve to a public address$/));
+      refused('https://localhost/x', /^url: the host localhost does not resolve to a public address$/));
     it('refuses a name that does not resolve, in the same words', () =>
       refused(
         'https://no-such-host.invalid/x',
-        /^url: no-such-host.invalid does not resolve to a public address$/,
+        /^url: the host no-such-host.invalid does not resolve to a public address$/,
       ));
     it('refuses cloud metadata', () => refused('https://169.254.169.254/latest', /link-local/));
   });
