@@ -21,15 +21,23 @@ export async function signSession(secret: string, accountId: string, ttlSeconds:
     .sign(new TextEncoder().encode(secret));
 }
 
-/** Returns null for any invalid, expired or foreign token. */
-export async function verifySession(secret: string, token: string): Promise<SessionClaims | null> {
+/**
+ * Returns null for any invalid, expired or foreign token, and for one issued longer ago than a
+ * session lives (`maxAgeSeconds`, JWT_TTL_SECONDS) whatever its `exp` says.
+ */
+export async function verifySession(
+  secret: string,
+  token: string,
+  maxAgeSeconds: number,
+): Promise<SessionClaims | null> {
   try {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
       issuer: ISSUER,
       algorithms: ['HS256'],
-      // Every session this gateway signs expires; one without `exp` (signed with a leaked secret,
-      // say) would never stop working.
-      requiredClaims: ['exp'],
+      // Every session this gateway signs expires; one without `exp`, or with one years away
+      // (signed with a leaked secret, say), would outlive the secret's rotation.
+      requiredClaims: ['exp', 'iat'],
+      maxTokenAge: maxAgeSeconds,
     });
     if (!payload.sub) return null;
     return {

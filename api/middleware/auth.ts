@@ -27,7 +27,7 @@ const existing = new Set<string>();
 const MAX_KNOWN = 100_000;
 
 async function ownerFromJwt(ctx: Context, token: string): Promise<SessionClaims> {
-  const claims = await verifySession(ctx.config.JWT_SECRET, token);
+  const claims = await verifySession(ctx.config.JWT_SECRET, token, ctx.config.JWT_TTL_SECONDS);
   if (!claims) throw new ApiError('authentication_error', 'Invalid or expired session token');
   // Looked up on every request, not remembered: a logout stops its session everywhere at once.
   if (claims.jti !== null && (await isSessionRevoked(ctx.sql, claims.jti)))

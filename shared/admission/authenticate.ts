@@ -31,7 +31,7 @@ export async function authenticateChildKey(ctx: Context, token: string | null): 
   // a forged, expired or foreign JWT included, is no key of ours, and OpenAI clients expect an
   // unknown key to be a 401.
   if (kind !== 'gc') {
-    if (await verifySession(ctx.config.JWT_SECRET, token))
+    if (await verifySession(ctx.config.JWT_SECRET, token, ctx.config.JWT_TTL_SECONDS))
       throw new ApiError('permission_error', 'Inference needs a child key (gc-…)');
     throw unknownKey();
   }

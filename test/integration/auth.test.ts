@@ -152,7 +152,7 @@ describe('auth: error', () => {
 });
 
 describe('auth: security', () => {
-  it('rejects a missing, tampered, foreign-secret, unsigned (alg none), expired or endless session with 401', async () => {
+  it('rejects a missing, tampered, foreign-secret, unsigned (alg none), expired, endless or too old session with 401', async () => {
     const acct = (await register(uniqueEmail('jwt'))).body.account;
     const good = await signSession(env.config.JWT_SECRET, acct.id, 60);
     const [h, p, s] = good.split('.');
@@ -173,11 +173,27 @@ describe('auth: security', () => {
       .setSubject(acct.id)
       .setIssuer('gonka-gateway')
       .sign(new TextEncoder().encode(env.config.JWT_SECRET));
+    // Signed with the right secret, issued longer ago than a session lives, with an expiry decades
+    // away; and one that does not say when it was issued.
+    const ancient = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acct.id)
+      .setIssuer('gonka-gateway')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - env.config.JWT_TTL_SECONDS - 60)
+      .setExpirationTime('100y')
+      .sign(new TextEncoder().encode(env.config.JWT_SECRET));
+    const undated = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acct.id)
+      .setIssuer('gonka-gateway')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     // The good token's claims, unsigned: `alg: none` must never be taken as a session.
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${p}.`;
 
     expect((await call(server.url, 'GET', '/api/account', { token: good })).status).toBe(200);
-    for (const token of [undefined, `${h}.${forged}.${s}`, expired, foreign, endless, unsigned, 'garbage']) {
+    const refused = [undefined, `${h}.${forged}.${s}`, expired, foreign, endless, ancient, undated, unsigned];
+    for (const token of [...refused, 'garbage']) {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(401);
       expect(res.body.error.type).toBe('authentication_error');
