@@ -49,10 +49,19 @@ function receiveFile(field: string, maxBytes: number): RequestHandler {
     // A file name as browsers and the openai client send it (UTF-8, unencoded): busboy's default
     // reads it as latin1, which garbles any name outside ASCII.
     defParamCharset: 'utf8',
+    // A purpose sent before the file (the openai client's order) that is not "batch" refuses the
+    // upload before the file reaches the disk: up to BATCH_FILE_MAX_BYTES written for nothing, and
+    // outside the account's storage quota. One sent after it, or none, the route checks.
+    fileFilter: (req, _file, done) => {
+      const purpose: unknown = req.body?.purpose;
+      if (purpose === undefined || purpose === 'batch') done(null, true);
+      else done(ApiError.invalid('purpose', 'purpose: must be "batch"'));
+    },
   }).single(field);
   return (req, res, next) => {
     handler(req, res, (err?: unknown) => {
       if (!err) return next();
+      if (err instanceof ApiError) return next(err); // the file filter's
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE')
         return next(new ApiError('payload_too_large', `The file is larger than ${maxBytes} bytes`));
       // The spool's disk failed (full, say): the gateway's fault, a 500 that names no path.
