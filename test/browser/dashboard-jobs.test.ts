@@ -146,6 +146,13 @@ describe('dashboard: the Jobs & batches page', () => {
     await expect.poll(status).toBe('2 more jobs loaded. All 102 jobs are shown.');
     // The batches were not filtered, so they were not reloaded.
     expect(await rowIds('Batches')).toEqual(seeded.batches.slice(0, PAGE));
+    // A filter nothing matches says so, not that there are no jobs at all.
+    await page.getByLabel('Job status').selectOption('expired');
+    await expect
+      .poll(() => page.locator('.empty').first().textContent())
+      .toContain('No jobs match the filters shown');
+    await page.getByLabel('Job status').selectOption('succeeded');
+    await expect.poll(() => rowIds('Jobs')).toEqual(succeeded.slice(0, PAGE));
 
     // Batches: the button is disabled while its page loads, so a second press asks nothing twice.
     let release!: () => void;

@@ -41,6 +41,16 @@ export function emptyState(text, action) {
   return h('div', { class: 'empty' }, h('p', {}, text), action ?? null);
 }
 
+/**
+ * An empty list's message: `text` when nothing is filtered; when a filter is set, that nothing
+ * matches it, which does not read as if there were nothing at all.
+ */
+export function emptyList(filtered, plural, text) {
+  return emptyState(
+    filtered?.() ? `No ${plural} match the filters shown. Choose “All” in them to see every one.` : text,
+  );
+}
+
 /** A table with column headers; wide tables scroll inside their own box. */
 export function table({ caption, columns, rows, className }) {
   return h(

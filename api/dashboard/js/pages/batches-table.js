@@ -1,6 +1,6 @@
 import { api, downloadFile } from '../api.js';
 import { messageOf, showAlert } from '../components/notify.js';
-import { emptyState } from '../components/page.js';
+import { emptyList } from '../components/page.js';
 import { pagedTable } from '../components/paged-table.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
@@ -75,7 +75,7 @@ function resultFileCell(b, kind) {
  * The owner's batches, a page at a time, each cancellable while it runs, and followed while it
  * does. `onFilesChanged` runs after a batch was cancelled or finished (its files are new).
  */
-export function batchesTable(index, fetchPage, onFilesChanged) {
+export function batchesTable(index, fetchPage, onFilesChanged, filtered) {
   const onCancel = cancelling({
     noun: 'batch',
     message:
@@ -99,7 +99,11 @@ export function batchesTable(index, fetchPage, onFilesChanged) {
     ],
     row: (b) => batchRow(b, index, onCancel),
     empty: () =>
-      emptyState('No batches to show. Batches your child keys send to POST /v1/batches appear here.'),
+      emptyList(
+        filtered,
+        'batches',
+        'No batches to show. Batches your child keys send to POST /v1/batches appear here.',
+      ),
     fetchPage,
     live: {
       isLive: (b) => LIVE.has(b.status),

@@ -1,7 +1,7 @@
 import { api, downloadFile } from '../api.js';
 import { confirmDialog } from '../components/dialog.js';
 import { announce, messageOf, showAlert } from '../components/notify.js';
-import { emptyState } from '../components/page.js';
+import { emptyList } from '../components/page.js';
 import { pagedTable } from '../components/paged-table.js';
 import { h } from '../dom.js';
 import { formatBytes, time } from '../format.js';
@@ -12,7 +12,7 @@ const PURPOSE = { batch: 'batch input', batch_output: 'batch result' };
  * The owner's files across management keys (batch inputs, and the batches' output and error
  * files), a page at a time, each to download or delete. `mkNames` names the management keys.
  */
-export function filesTable(mkNames, fetchPage) {
+export function filesTable(mkNames, fetchPage, filtered) {
   const download = async (f) => {
     try {
       await downloadFile(f.id, f.filename);
@@ -84,7 +84,9 @@ export function filesTable(mkNames, fetchPage) {
     ],
     row,
     empty: () =>
-      emptyState(
+      emptyList(
+        filtered,
+        'files',
         'No files to show. Files your child keys upload to POST /v1/files, and batch results, appear here.',
       ),
     fetchPage,

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { emptyState } from '../components/page.js';
+import { emptyList } from '../components/page.js';
 import { pagedTable } from '../components/paged-table.js';
 import { h } from '../dom.js';
 import { badge, time } from '../format.js';
@@ -45,7 +45,7 @@ function jobRow(j, index, onCancel) {
 }
 
 /** The owner's async jobs, a page at a time, each cancellable while it may be. */
-export function jobsTable(index, fetchPage) {
+export function jobsTable(index, fetchPage, filtered) {
   const onCancel = cancelling({
     noun: 'job',
     message:
@@ -67,7 +67,8 @@ export function jobsTable(index, fetchPage) {
       { label: 'Actions' },
     ],
     row: (j) => jobRow(j, index, onCancel),
-    empty: () => emptyState('No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
+    empty: () =>
+      emptyList(filtered, 'jobs', 'No jobs to show. Jobs your child keys send to POST /v1/jobs appear here.'),
     fetchPage,
     live: { isLive: (j) => LIVE.has(j.status), fetchOne: api.job, newRows: true },
   });

@@ -47,9 +47,16 @@ export async function renderJobs(main, _params, ctx) {
   ]);
   const index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
-  const jobsList = jobsTable(index, jobsPage);
-  const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage);
-  const batchesList = batchesTable(index, batchesPage, () => filesList.refresh());
+  const jobsList = jobsTable(index, jobsPage, () => Boolean(filters.key_id || filters.job_status));
+  const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage, () =>
+    Boolean(filters.purpose),
+  );
+  const batchesList = batchesTable(
+    index,
+    batchesPage,
+    () => filesList.refresh(),
+    () => Boolean(filters.key_id || filters.batch_status),
+  );
   jobsList.show(jobs);
   batchesList.show(batches);
   filesList.show(files);
