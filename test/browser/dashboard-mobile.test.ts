@@ -35,4 +35,19 @@ describe('dashboard: narrow screens', () => {
     }
     expect(tabs.dash.problems).toEqual([]);
   });
+
+  it("keeps a row's actions on screen in a table wider than the phone", async () => {
+    const page = await tabs.open();
+    await page.setViewportSize({ width: 375, height: 800 });
+    await signUp(page, `phone-${Math.random().toString(36).slice(2, 8)}@example.com`);
+    await createManagementKey(page, 'Production backend');
+    await page.getByRole('link', { name: 'API keys', exact: true }).click();
+    const rename = page.getByRole('button', { name: 'Rename Production backend' });
+    await rename.waitFor();
+    const box = (await rename.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(375);
+    await screenshot(page, 'mobile-row-actions');
+    expect(tabs.dash.problems).toEqual([]);
+  });
 });
