@@ -52,7 +52,8 @@ export function renderLogin(main) {
   });
   authCard(main, {
     title: 'Log in',
-    intro: 'Manage your balance, API keys and webhooks.',
+    // The session is kept per tab (sessionStorage): a link opened in a new tab asks again.
+    intro: 'Manage your balance, API keys and webhooks. You stay signed in for this browser tab.',
     form,
     footer: ['New here? ', h('a', { href: '#/signup' }, 'Create an account')],
   });
