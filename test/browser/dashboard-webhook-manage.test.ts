@@ -56,12 +56,21 @@ describe('dashboard: managing a webhook endpoint', () => {
     expect(await editForm.getByLabel('Endpoint URL').inputValue()).toBe(url);
     expect(await editForm.getByLabel(/All events/).isChecked()).toBe(true);
     const moved = 'http://127.0.0.1:9/moved-hooks';
-    await editForm.getByLabel('Endpoint URL').fill(moved);
+    // A URL that is none and no event: both said at once, focus on the first.
+    await editForm.getByLabel('Endpoint URL').fill('not a url');
     await editForm.getByLabel(/All events/).uncheck();
     await editForm.getByRole('button', { name: 'Save endpoint' }).click();
     await expect
       .poll(() => editForm.locator('fieldset .field-error').textContent())
       .toMatch(/at least one event/);
+    expect(await editForm.locator('[data-field="url"] .field-error').textContent()).toMatch(
+      /Must be an absolute URL/,
+    );
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe('url');
+    await editForm.getByLabel('Endpoint URL').fill(moved);
+    await editForm.getByRole('button', { name: 'Save endpoint' }).click();
+    await expect.poll(() => editForm.locator('[data-field="url"] .field-error').textContent()).toBe('');
+    expect(await editForm.locator('fieldset .field-error').textContent()).toMatch(/at least one event/);
     await editForm.getByLabel('A job failed (job.failed)').check();
     await editForm.getByRole('button', { name: 'Save endpoint' }).click();
     await page.getByRole('row', { name: new RegExp(moved) }).waitFor();

@@ -11,6 +11,15 @@ export class FieldError extends Error {
   }
 }
 
+/** Several fields' errors at once, each shown beside its field (found before asking the API). */
+export class FieldErrors extends Error {
+  constructor(errors) {
+    super(errors.map((e) => e.message).join(' '));
+    this.name = 'FieldErrors';
+    this.errors = errors;
+  }
+}
+
 /**
  * A labelled control with its hint and error slot, wired with `for` and `aria-describedby`.
  * `name` is the API field it feeds, so an error whose `param` names it lands here.
@@ -93,6 +102,11 @@ export function clearErrors(form) {
 
 /** Beside its field when the error names one this form has; otherwise in the form's alert. */
 export function showFormError(form, err) {
+  if (err instanceof FieldErrors) {
+    // Last to first: each takes focus, so it ends on the first field in error.
+    for (const e of [...err.errors].reverse()) showFormError(form, e);
+    return;
+  }
   const param = err instanceof ApiError || err instanceof FieldError ? err.param : null;
   if (param && setFieldError(form, param, err.message)) return;
   const alert = form.querySelector(':scope > .form-alert');

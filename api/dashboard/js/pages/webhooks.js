@@ -1,6 +1,6 @@
 import { api, listOrEmpty } from '../api.js';
 import { confirmDialog, formDialog } from '../components/dialog.js';
-import { checkboxGroup, field, fieldValue } from '../components/form.js';
+import { checkboxGroup, FieldError, FieldErrors, field, fieldValue } from '../components/form.js';
 import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
 import { revealCreated } from '../components/secret.js';
@@ -65,6 +65,20 @@ export async function renderWebhooks(main, _params, ctx) {
     }),
   ];
   const chosenEvents = (form) => [...form.querySelectorAll('input[name=events]:checked')].map((c) => c.value);
+  /**
+   * The endpoint the form describes, or every problem with it at once: the API would name one at a
+   * time (the URL's address is checked there only, once its form is right).
+   */
+  const endpointBody = (form) => {
+    const url = fieldValue(form, 'url');
+    const events = chosenEvents(form);
+    const errors = [];
+    if (!URL.canParse(url))
+      errors.push(new FieldError('url', 'Must be an absolute URL, such as https://example.com/hooks'));
+    if (events.length === 0) errors.push(new FieldError('events', 'Must name at least one event'));
+    if (errors.length) throw new FieldErrors(errors);
+    return { url, events };
+  };
 
   const edit = (e) =>
     formDialog({
@@ -74,7 +88,7 @@ export async function renderWebhooks(main, _params, ctx) {
       submitLabel: 'Save endpoint',
       onSubmit: async (form, dlg) => {
         try {
-          await api.updateWebhook(e.id, { url: fieldValue(form, 'url'), events: chosenEvents(form) });
+          await api.updateWebhook(e.id, endpointBody(form));
         } catch (err) {
           if (err.status === 404 || err.status === 409) await reload().catch(() => {});
           throw err;
@@ -94,7 +108,7 @@ export async function renderWebhooks(main, _params, ctx) {
       fields: endpointFields(null),
       submitLabel: 'Add endpoint',
       onSubmit: async (form, dlg) => {
-        const created = await api.createWebhook({ url: fieldValue(form, 'url'), events: chosenEvents(form) });
+        const created = await api.createWebhook(endpointBody(form));
         announce('Webhook endpoint added.');
         await revealCreated(dlg, {
           title: 'Webhook endpoint added',
