@@ -37,7 +37,7 @@ export const ROUTES: Record<string, Route> = {
  * Express, everything else by the Express app. Express's own handling of a request (prototype
  * swaps, the router stack, body-parser, response helpers) costs about 0.3 ms of CPU, as much as
  * the whole admission, on the two routes that carry the traffic. The steps are the app's, in its
- * order (request id, access log, JSON body, child-key auth, the route, the error envelope), and the
+ * order (request id, access log, child-key auth, JSON body, the route, the error envelope), and the
  * route handlers are the very ones the /v1 router runs. A body that is not plain JSON (another
  * content type or charset, a compressed body) or a URL holding a NUL goes to Express, which
  * handles it as before; test/e2e/v1-fast-path.test.ts holds the two paths to the same answers.
@@ -70,12 +70,14 @@ async function serve(
   apiResponseHeaders(req, res, () => {});
   logWhenFinished(ctx.logger, req, res, requestId, () => path);
   try {
-    // The key before the body, as on the Express path (v1Body): no one without a key makes the
-    // api parse a body, an unknown key is a 401 whatever it sent, and a body's 400 carries the
-    // key's RPM headers like every other /v1 answer.
+    // The body's bytes are taken in at once, as they come, and parsed only once the key is known,
+    // as on the Express path (v1Body): no one without a key makes the api parse a body, an unknown
+    // key is a 401 whatever it sent, and a body's 400 carries the key's RPM headers like every
+    // other /v1 answer.
+    const bytes = readBody(req).catch((err: unknown) => new BodyFault(err));
     const key = await authenticateChildKey(ctx, bearerToken(req));
     noteKey(res, key);
-    const body = await readJson(req).catch((err: unknown) => new BodyFault(err));
+    const body = await bytes.then((b) => (b instanceof BodyFault ? b : parseJson(b)));
     if (body instanceof BodyFault) throw await refusedBeforeAdmission(ctx, key, res, body.err);
     await route(withLogFields(ctx, { requestId }), deps, key, body, res, req.headers);
   } catch (err) {
@@ -111,8 +113,8 @@ function plainJson(req: IncomingMessage): boolean {
 const bodyError = (type: 'entity.parse.failed' | 'entity.too.large') =>
   Object.assign(new Error(type), { type });
 
-/** What `express.json({ limit: JSON_BODY_LIMIT })` makes of a body: strict (an object or array), {} when empty. */
-function readJson(req: IncomingMessage): Promise<unknown> {
+/** A body's bytes, up to JSON_BODY_LIMIT (past it, body-parser's 413). */
+function readBody(req: IncomingMessage): Promise<Buffer> {
   if (Number(req.headers['content-length']) > JSON_BODY_LIMIT)
     return Promise.reject(bodyError('entity.too.large'));
   return new Promise((resolve, reject) => {
@@ -129,27 +131,36 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     });
     req.once('error', reject);
     req.once('end', () => {
-      if (size > JSON_BODY_LIMIT) return;
-      const bytes = Buffer.concat(chunks);
-      if (nestsTooDeep(bytes)) return reject(tooDeep());
-      let text = bytes.toString('utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as iconv-lite drops it
-      if (text.length === 0) return resolve({});
-      // Strict, as body-parser: an object or an array after any JSON whitespace (found in place,
-      // not by copying a trimmed body of up to 4 MiB).
-      const first = text.charCodeAt(firstNonSpace(text));
-      if (first !== 0x7b && first !== 0x5b) return reject(bodyError('entity.parse.failed'));
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return reject(bodyError('entity.parse.failed'));
-      }
-      const problem = jsonBodyProblem(body);
-      if (problem) return reject(problem);
-      resolve(body);
+      if (size <= JSON_BODY_LIMIT) resolve(Buffer.concat(chunks));
+    });
+    // Closed before its end (the client hung up mid-body): settled, so nothing waits on it.
+    req.once('close', () => {
+      if (!req.complete) reject(bodyError('entity.parse.failed'));
     });
   });
+}
+
+/**
+ * What `express.json({ limit: JSON_BODY_LIMIT })` makes of a body's bytes: strict (an object or
+ * array), {} when empty, its depth checked before it is parsed; a BodyFault when it is not that.
+ */
+function parseJson(bytes: Buffer): unknown {
+  if (nestsTooDeep(bytes)) return new BodyFault(tooDeep());
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as iconv-lite drops it
+  if (text.length === 0) return {};
+  // Strict, as body-parser: an object or an array after any JSON whitespace (found in place,
+  // not by copying a trimmed body of up to 4 MiB).
+  const first = text.charCodeAt(firstNonSpace(text));
+  if (first !== 0x7b && first !== 0x5b) return new BodyFault(bodyError('entity.parse.failed'));
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return new BodyFault(bodyError('entity.parse.failed'));
+  }
+  const problem = jsonBodyProblem(body);
+  return problem ? new BodyFault(problem) : body;
 }
 
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { ApiError } from '../shared/errors.js';
 
 /** A node call stopped because the api is shutting down (stopNodeCalls). */
@@ -10,8 +11,8 @@ const stopping = new AbortController();
 setMaxListeners(0, stopping.signal);
 
 /**
- * Aborted when the api, shutting down, stops the node calls it is still waiting on: passed as the
- * signal of every sync node call (one listener each, no controller per request).
+ * Aborted when the api, shutting down, stops the node calls it is still waiting on: every node
+ * call listens to it (syncCallSignal, stoppableStream).
  */
 export const apiStopping: AbortSignal = stopping.signal;
 
@@ -30,6 +31,35 @@ export function stoppableStream(abort: AbortController): () => void {
   return () => {
     apiStopping.removeEventListener('abort', stop);
     openStreams--;
+  };
+}
+
+/** A sync node call stopped because its client went away: there is no one to answer. */
+export class ClientGone extends Error {}
+
+/**
+ * The signal of a sync (non-stream) node call: aborted when its client goes (the answer would
+ * reach no one: the work is not billed, and an SDK's retry of a call it gave up on is not billed
+ * twice) or when the api stops its node calls (with a ServerStopping reason). `done` releases it
+ * once the call ends.
+ */
+export function syncCallSignal(res: ServerResponse): { signal: AbortSignal; done: () => void } {
+  const abort = new AbortController();
+  const stop = () => abort.abort(apiStopping.reason);
+  const gone = () => {
+    if (!res.writableFinished) abort.abort(new ClientGone());
+  };
+  apiStopping.addEventListener('abort', stop, { once: true });
+  res.once('close', gone);
+  if (apiStopping.aborted) stop();
+  // A client that hung up during admission closed before the listener was there.
+  else if (res.destroyed || (res.socket ?? res.req?.socket)?.destroyed) gone();
+  return {
+    signal: abort.signal,
+    done: () => {
+      apiStopping.removeEventListener('abort', stop);
+      res.off('close', gone);
+    },
   };
 }
 

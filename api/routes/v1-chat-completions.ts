@@ -24,7 +24,7 @@ import {
 } from '../middleware/child-key.js';
 import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
-import { apiStopping, ServerStopping, stoppingError } from '../stopping.js';
+import { ClientGone, ServerStopping, stoppingError, syncCallSignal } from '../stopping.js';
 import { streamChat, syncHoldTtlMs } from './v1-chat-stream.js';
 
 export interface ChatDeps {
@@ -75,22 +75,26 @@ export async function serveChatCompletion(
   }
 
   let result: Awaited<ReturnType<typeof deps.upstream.client.chat>>;
+  // Stopped when its client goes, or when the api's shutdown stops node calls past its drain.
+  const call = syncCallSignal(res);
   try {
     // Within its hold's life, as a stream is: past it the sweeper may void the hold (then unbilled).
-    // The api's shutdown stops it (apiStopping) past its drain, as it stops streams.
     const deadlineMs = ctx.config.SYNC_STREAM_MAX_SECONDS * 1000;
     result = await deps.upstream.client.chat(chat.upstreamBody, {
       log: ctx,
       deadlineMs,
-      signal: apiStopping,
+      signal: call.signal,
     });
   } catch (err) {
     void settleServed(ctx, deps.queues, admission, null); // never rejects; the error need not wait
+    if (err instanceof ClientGone) return; // nobody to answer, nothing billed
     if (err instanceof ServerStopping) throw stoppingError('request');
     const refusal = upstreamToApiError(err, chat.model) ?? err;
     if (giveBackRpmIfNoCapacity(ctx, admission, refusal))
       setRateLimitHeadersSlotBack(res, admission.rateLimit);
     throw refusal;
+  } finally {
+    call.done();
   }
   stripForcedFields(result.completion, body);
   sendJson(res, 200, whiteLabel(result.completion, label));

@@ -319,6 +319,28 @@ describe('streams that end early', () => {
     expect(text.match(/cache-control: no-store/gi)).toHaveLength(2); // as every /v1 answer
   });
 
+  it('stops a non-streamed call whose client gave up, and bills nothing: an SDK retry is not billed twice', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // The openai client gives up on a slow answer and tries again: twice, each giving up too.
+    const client = c.openai.withOptions({ timeout: 300, maxRetries: 1 });
+    const gaveUp = await client.chat.completions
+      .create({ model: MODEL, messages: ask('Slow [[sim latency=1500]]'), max_tokens: 20 })
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+    expect(gaveUp?.constructor.name).toBe('APIConnectionTimeoutError');
+    // The gateway hung up on the node each time, which made nothing.
+    await waitFor(
+      'the node saw both calls end early',
+      async () => stack.sim.nodes.reduce((n, node) => n + node.stats.abandoned, 0) === 2,
+    );
+    const holds = await settled(stack.env.ctx, c.accountId);
+    expect(holds.map((h) => h.status)).toEqual(['voided', 'voided']);
+    expect((await accountBooks(stack.env.ctx, c.accountId)).billed).toBe(0);
+    await expectNoLedgerDrift(stack.env.ctx);
+  });
+
   it('stops the node call when the client disconnects, and bills what was generated', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const messages = ask('Tell me a long story [[sim delay=50]]');
