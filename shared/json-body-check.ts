@@ -71,6 +71,7 @@ export function jsonBodyProblem(value: unknown, max = MAX_JSON_DEPTH): ApiError 
  * too deep here rather than malformed by JSON.parse: a 400 either way.
  */
 export function nestsTooDeep(bytes: Uint8Array, max = MAX_JSON_DEPTH): boolean {
+  // (UTF-8 only: body-parser's other charsets are refused before this, json-body.ts.)
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {

@@ -16,11 +16,12 @@ import { refuseNulInUrl } from './url-text.js';
 export const JSON_BODY_LIMIT = 4 * 1024 * 1024;
 
 /**
- * The largest JSON body anywhere else: /api's largest is a child key with its 16 KiB of metadata.
+ * The largest JSON body anywhere else: /api's largest is a child key with its 16 KiB of metadata
+ * (measured compact; a client escaping every character as \uXXXX sends up to six times that).
  * These are read before any session or key is checked, and parsing is the event loop's time
  * (every tenant's), so the limit stays small; it bounds the inflated size of a gzipped body too.
  */
-export const API_JSON_BODY_LIMIT = 64 * 1024;
+export const API_JSON_BODY_LIMIT = 128 * 1024;
 
 /**
  * A body sent as anything but JSON (text/plain, curl's form-urlencoded default) is not parsed, and
@@ -49,8 +50,15 @@ function hasBody(req: IncomingMessage): boolean {
 
 const isV1 = (path: string) => /^\/v1(\/|$)/i.test(path);
 
-/** express.json's `verify`: a body nesting too deep is refused before JSON.parse spends time on it. */
-const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer) => {
+/**
+ * express.json's `verify`: a body nesting too deep is refused before JSON.parse spends time on it.
+ * The scan reads UTF-8 bytes, so JSON in any other charset is refused first (RFC 8259: JSON between
+ * systems is UTF-8): in UTF-16 a plain character's bytes can read as brackets or quotes, which hid
+ * a deep body from the scan and refused plain text as deep.
+ */
+const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer, encoding: string) => {
+  if (encoding !== 'utf-8')
+    throw Object.assign(new Error('JSON must be UTF-8'), { type: 'charset.unsupported' });
   if (nestsTooDeep(bytes)) throw tooDeep();
 };
 

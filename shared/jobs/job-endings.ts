@@ -73,8 +73,8 @@ export class JobEndings {
    * A job a worker found ended before it could run it: cancelled or expired (its hold goes back),
    * or finished by an earlier run of its message that a crash cut short. That run may have died
    * between the line's commit and waking its batch's dispatcher, which would leave the batch's
-   * other lines waiting for the reconcile check (up to 10 minutes): a batch line wakes it again,
-   * deduplicated, so free when the first wake-up did happen.
+   * other lines waiting for the reconcile check (up to 10 minutes): a batch line wakes it again
+   * (deduplicated: at most one more dispatcher pass when the first wake-up did happen).
    */
   async skipped(jobId: string): Promise<void> {
     await this.releaseIfEndedUnrun(jobId);

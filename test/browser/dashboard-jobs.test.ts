@@ -304,9 +304,14 @@ describe('dashboard: the Jobs & batches page', () => {
         `Cancel job ${jobId}`,
       );
 
+      // A failure shown on the page stays through the live rounds' news; only an action clears it.
+      await page.evaluate(() => {
+        document.getElementById('alert')!.textContent = 'An earlier download failed.';
+      });
       await inference.resume();
       resumed = true;
       await expect.poll(() => jobRow.textContent(), { timeout: 15_000 }).toMatch(/succeeded/i);
+      expect(await page.locator('#alert').textContent()).toBe('An earlier download failed.');
       await expect
         .poll(() => page.getByRole('row', { name: new RegExp(later.body.id) }).textContent())
         .toMatch(/succeeded/i);

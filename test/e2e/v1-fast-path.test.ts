@@ -103,18 +103,18 @@ const cases: [string, string, () => RequestInit][] = [
   ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
   // Unclosed: too deep (found on the bytes, before parsing), not malformed.
   ['an unclosed run of brackets', '/v1/jobs', () => ({ ...auth({}), body: '['.repeat(100_000) })],
-  [
-    'a body that is not valid gzip, from a key',
+  ...(['gzip', 'deflate', 'br'] as const).map((encoding): [string, string, () => RequestInit] => [
+    `a body that is not valid ${encoding}, from a key`,
     '/v1/chat/completions',
     () => {
       const init = auth({});
       return {
         ...init,
-        headers: { ...(init.headers as Record<string, string>), 'content-encoding': 'gzip' },
-        body: 'garbage',
+        headers: { ...(init.headers as Record<string, string>), 'content-encoding': encoding },
+        body: encoding === 'br' ? '{}' : 'garbage',
       };
     },
-  ],
+  ]),
   [
     'an over-long Idempotency-Key',
     '/v1/jobs',

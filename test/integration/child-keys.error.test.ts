@@ -52,6 +52,20 @@ describe('child keys: errors', () => {
     expect(((await res.json()) as any).error.message).toBe('The JSON body nests more than 64 levels deep');
   });
 
+  it('takes metadata at its size limit however the client escapes it (\\uXXXX: six bytes a character)', async () => {
+    const mk = await createMk();
+    const text = '<'.repeat(16 * 1024 - 20); // 16 KiB less the key and quotes, compact
+    const escaped = JSON.stringify({ name: 'c', metadata: { note: text } }).replaceAll('<', '\\u003c');
+    expect(escaped.length).toBeGreaterThan(90_000);
+    const res = await fetch(`${w.server.url}${children(mk.id)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${w.alice.token}`, 'content-type': 'application/json' },
+      body: escaped,
+    });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as any).metadata.note).toBe(text);
+  });
+
   it('says why an amount is refused, whatever its JSON type', async () => {
     const mk = await createMk();
     const cases: [unknown, string][] = [

@@ -75,13 +75,27 @@ describe('HTTP basics', () => {
     expect([res.status, res.body.error.type]).toEqual([400, 'invalid_request_error']);
   });
 
-  it('reads at most 64 KiB of JSON outside /v1, where no credential is checked before the body', async () => {
+  it('reads at most 128 KiB of JSON outside /v1, where no credential is checked before the body', async () => {
     const body = (n: number) => JSON.stringify({ email: 'a@example.com', password: 'p'.repeat(n) });
-    const over = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(64 * 1024) });
+    const over = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(128 * 1024) });
     expect([over.status, over.body.error.type]).toEqual([413, 'payload_too_large']);
     // Within it, the route reads the body (and finds the password too long).
-    const within = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(60 * 1024) });
+    const within = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(120 * 1024) });
     expect([within.status, within.body.error.param]).toEqual([400, 'password']);
+  });
+
+  it('takes JSON in UTF-8 only: in UTF-16 a character can read as brackets to the depth check', async () => {
+    // "丢" is 0x4E22 and "学" 0x5B66: as UTF-16LE bytes, a quote and then brackets.
+    const text = JSON.stringify({ email: `${'丢'}${'学'.repeat(70)}@example.com`, password: 'x' });
+    const res = await call(server.url, 'POST', '/api/auth/login', {
+      rawBody: new Blob([Buffer.from(text, 'utf16le')]),
+      headers: { 'content-type': 'application/json; charset=utf-16le' },
+    });
+    expect([res.status, res.body.error.type, res.body.error.message]).toEqual([
+      400,
+      'invalid_request_error',
+      'Unsupported body encoding',
+    ]);
   });
 
   it('refuses a body nesting too deep before parsing it, gzipped or not', async () => {

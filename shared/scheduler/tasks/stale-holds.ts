@@ -13,13 +13,15 @@ const BATCH = 200;
 export interface StaleHoldsResult {
   voided: number;
   posted: number;
+  /** Jobs it ended: expired (a job of its own) or failed (a batch line). */
   jobsFailed: number;
 }
 
 /**
  * Resolve holds nothing else will (DESIGN.md invariant 5: every hold ends settled or released):
- * - past its deadline with its job still queued or running: the job is failed visibly
- *   (`request_timeout`, code `stale_hold`) and the hold voided, unless the job finished in the meantime (then its own
+ * - past its deadline with its job still queued or running: the job ends visibly, `expired` (a
+ *   batch line: `failed`) with error `request_timeout`, code `stale_hold`, and the hold is voided,
+ *   unless the job finished in the meantime (then its own
  *   settlement is on the way and the hold is left to it);
  * - past its deadline with no job (a sync chat whose settlement never came): voided;
  * - its job ended more than HOLD_GRACE_SECONDS ago (the settlement message was lost): a job that

@@ -4,9 +4,12 @@
  */
 let statusTimer;
 
-export function announce(message) {
-  // A success says the failure shown before it no longer stands (a retried action that worked).
-  clearAlert();
+/**
+ * Say `message` politely. An action's own success clears the failure shown before it (a retried
+ * action that worked); news from `background` (a live list's round) leaves it for the owner to read.
+ */
+export function announce(message, { background = false } = {}) {
+  if (!background) clearAlert();
   const el = document.getElementById('status');
   if (!el) return;
   // Clearing first makes a repeated message be read again.

@@ -119,7 +119,7 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
       const what = ended.map((item) => `${item.id}: ${item.status.replaceAll('_', ' ')}`).join('; ');
       news.push(`${ended.length === 1 ? capitalized(noun.one) : capitalized(noun.many)} ${what}.`);
     }
-    if (news.length > 0) announce(news.join(' '));
+    if (news.length > 0) announce(news.join(' '), { background: true });
     if (ended.length > 0) live.settled?.(ended);
     watchLive();
   }
