@@ -61,7 +61,11 @@ export const chatCompletionBody = z
     presence_penalty: z.number().min(-2).max(2).nullish(),
     frequency_penalty: z.number().min(-2).max(2).nullish(),
     seed: z.number().int().nullish(),
-    stop: z.union([z.string(), z.array(z.string()).max(4, 'at most 4 stop sequences')]).nullish(),
+    // The length checked apart from the union: zod names no branch when none fits ("Invalid input").
+    stop: z
+      .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of strings' })
+      .refine((v) => !Array.isArray(v) || v.length <= 4, 'must hold at most 4 stop sequences')
+      .nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
     // The other OpenAI fields, by their types. Fields OpenAI does not have pass through unchecked:
     // nodes run vLLM, whose own (top_k, min_p, repetition_penalty, …) clients send on purpose.
@@ -87,6 +91,11 @@ export const chatCompletionBody = z
   .refine((b) => b.stream_options == null || b.stream === true, {
     message: 'stream_options is only allowed with stream: true',
     path: ['stream_options'],
+  })
+  // As OpenAI: top_logprobs asks for what only logprobs: true returns.
+  .refine((b) => b.top_logprobs == null || b.logprobs === true, {
+    message: 'top_logprobs is only allowed with logprobs: true',
+    path: ['top_logprobs'],
   });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;

@@ -332,12 +332,24 @@ describe('request validation', () => {
     ['a response_format without a type', { ...REQUEST, response_format: {} }, 'response_format.type'],
     ['a logit_bias past 100', { ...REQUEST, logit_bias: { '50256': 101 } }, 'logit_bias.50256'],
     ['a user that is no string', { ...REQUEST, user: 5 }, 'user'],
+    ['top_logprobs without logprobs', { ...REQUEST, top_logprobs: 3 }, 'top_logprobs'],
   ])('answers 400 invalid_request_error naming the param for %s', async (_what, body, param) => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.childKey).chat.completions.create(body as never));
     expect([err.status, err.type, err.param]).toEqual([400, 'invalid_request_error', param]);
     // Refused before admission: nothing was held.
     expect((await accountView(stack.server.url, c.jwt)).held_ngonka).toBe('0');
+  });
+
+  it('says what is wrong with stop, whichever way it is wrong', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (const [stop, message] of [
+      [['a', 'b', 'c', 'd', 'e'], 'stop: must hold at most 4 stop sequences'],
+      [5, 'stop: must be a string or an array of strings'],
+    ] as const) {
+      const err = await failure(client(c.childKey).chat.completions.create({ ...REQUEST, stop } as never));
+      expect(err.message).toContain(message);
+    }
   });
 });
 
