@@ -10,6 +10,7 @@ import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/uploa
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { ensureDatabase } from '../shared/db/client.js';
+import { surviveLostPostgresConnections } from '../shared/db/connection-loss.js';
 import { migrate } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { flushSettlementHandoff } from '../shared/inference/settle-request.js';
@@ -76,6 +77,7 @@ try {
   throw err;
 }
 const bootLogger = createLogger(config.LOG_LEVEL);
+surviveLostPostgresConnections(bootLogger);
 // Only the api signs and reads sessions: a workers or scheduler process has no use for JWT_SECRET.
 for (const m of notices) if (roles.has('api') || !m.startsWith('JWT_SECRET')) bootLogger.warn(m);
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { isPostgresConnectionLoss } from '../../shared/db/connection-loss.js';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import { sendJson } from '../../shared/json-response.js';
 import type { Logger } from '../../shared/logger.js';
@@ -81,16 +82,6 @@ function isUnstorableText(err: unknown): boolean {
   return typeof code === 'string' && UNSTORABLE_TEXT.has(code);
 }
 
-/** postgres.js's connection failures, by code (a query's own errors carry SQLSTATE codes instead). */
-const PG_CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-]);
-
 /** What ioredis says of a command it gave up on: closed connection, no answer in REDIS_COMMAND_TIMEOUT_MS. */
 const REDIS_GAVE_UP = new Set(['Connection is closed.', 'Command timed out']);
 
@@ -103,7 +94,7 @@ function isConnectionError(err: unknown): boolean {
   const e = err as { name?: unknown; message?: unknown; code?: unknown };
   if (e?.name === 'MaxRetriesPerRequestError') return true;
   if (typeof e?.message === 'string' && REDIS_GAVE_UP.has(e.message)) return true;
-  return typeof e?.code === 'string' && PG_CONNECTION_CODES.has(e.code);
+  return isPostgresConnectionLoss(err);
 }
 
 /** zlib's errors: `Z_DATA_ERROR`, `Z_BUF_ERROR`, … for gzip and deflate, `ERR_BROTLI_…` or `ERR__ERROR_FORMAT_…` for br. */
