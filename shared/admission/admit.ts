@@ -1,12 +1,18 @@
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { findHold, insertHold, type NewHold } from '../db/queries/holds.js';
+import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { observeAdmission } from '../metrics/registry.js';
 import { dayKey, isoDay, monthKey } from '../periods.js';
 import { INSTANCE_ID } from '../redis/instance.js';
 import { holdRecordTtlS } from './hold-record-ttl.js';
-import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, runWithKeyState } from './load-state.js';
+import {
+  DAY_COUNTER_TTL_S,
+  type KeyScriptReply,
+  MONTH_COUNTER_TTL_S,
+  runWithKeyState,
+} from './load-state.js';
 import { refusalError } from './refusals.js';
 
 export interface AdmitInput {
@@ -133,7 +139,17 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     INSTANCE_ID,
   ];
 
-  const reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);
+  const taken = { accountId: key.account_id, keyId: key.id, holdId: hold.id, admittedAt: now };
+  let reply: KeyScriptReply;
+  try {
+    reply = await runWithKeyState(ctx, 'admit', key, keys, args, now);
+  } catch (err) {
+    // No answer (Redis slower than REDIS_COMMAND_TIMEOUT_MS, or the connection lost after the call
+    // went out): Redis may run it all the same, reserving for a request refused here (a 503), and
+    // no hold would ever resolve that reservation but its record's expiry (hours, for a job).
+    if (!(err instanceof ApiError)) takeBackOnceRedisAnswers(ctx, taken);
+    throw err;
+  }
   if (reply[0] !== 'ok') {
     const refusal = refusalError(reply, now);
     observeAdmission(refusal, started);
@@ -142,7 +158,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
 
   const [, rpm, remaining, resetMs] = reply as [string, number, number, number];
   const unadmit = async () => {
-    await unadmitHold(ctx, { accountId: key.account_id, keyId: key.id, holdId: hold.id, admittedAt: now });
+    await unadmitHold(ctx, taken);
   };
   const record = async () => {
     try {
@@ -187,6 +203,36 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
     unadmit,
     leaveRpmWindow,
   };
+}
+
+/** How long an unanswered admission is tried to be taken back, at most (then release-orphans does). */
+const TAKE_BACK_FOR_MS = 10 * 60_000;
+
+/**
+ * Take back an admission whose answer never came, once Redis answers: its call, if Redis ran it,
+ * went out before this one on the same connection, so it has run by then; if it never ran, this
+ * finds no record and changes nothing. Tried again with backoff while Redis stays out of reach.
+ */
+function takeBackOnceRedisAnswers(ctx: Context, h: Parameters<typeof unadmitHold>[1]): void {
+  const started = Date.now();
+  let waitMs = 500;
+  const attempt = () => {
+    unadmitHold(ctx, h).then(
+      (found) => {
+        if (found)
+          ctx.logger.warn(
+            { holdId: h.holdId },
+            'gave back the reservation of an admission whose answer was lost',
+          );
+      },
+      () => {
+        if (Date.now() - started > TAKE_BACK_FOR_MS) return; // Redis still out: release-orphans' turn
+        waitMs = Math.min(waitMs * 2, 30_000);
+        setTimeout(attempt, waitMs).unref();
+      },
+    );
+  };
+  attempt();
 }
 
 /**
