@@ -182,6 +182,14 @@ describe('auth: security', () => {
       .setIssuedAt(Math.floor(Date.now() / 1000) - env.config.JWT_TTL_SECONDS - 60)
       .setExpirationTime('100y')
       .sign(new TextEncoder().encode(env.config.JWT_SECRET));
+    // Expired a few seconds ago: it ends at its exp, not some tolerance later.
+    const justExpired = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acct.id)
+      .setIssuer('gonka-gateway')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 65)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+      .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     const undated = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(acct.id)
@@ -201,7 +209,17 @@ describe('auth: security', () => {
       .sign(new TextEncoder().encode(env.config.JWT_SECRET));
     for (const token of [good, ahead])
       expect((await call(server.url, 'GET', '/api/account', { token })).status).toBe(200);
-    const refused = [undefined, `${h}.${forged}.${s}`, expired, foreign, endless, ancient, undated, unsigned];
+    const refused = [
+      undefined,
+      `${h}.${forged}.${s}`,
+      expired,
+      justExpired,
+      foreign,
+      endless,
+      ancient,
+      undated,
+      unsigned,
+    ];
     for (const token of [...refused, 'garbage']) {
       const res = await call(server.url, 'GET', '/api/account', { token });
       expect(res.status).toBe(401);
