@@ -30,15 +30,29 @@ const completedAt = async (where: { batchId?: string; jobId?: string }) =>
     select id, status, completed_at from jobs
     where ${where.batchId ? stack.env.ctx.sql`batch_id = ${where.batchId}` : stack.env.ctx.sql`id = ${where.jobId!}`}`;
 
+/**
+ * Wait until a batch's lines are queued and their messages are in the inference queue: a line says
+ * `queued` when admitted, before its message is queued (shared/batches/dispatch-line.ts), and these
+ * tests read the queue.
+ */
+const linesHandedOff = async (batchId: string) => {
+  const lines = await waitFor(`${batchId} lines queued`, async () => {
+    const rows = await completedAt({ batchId });
+    return rows.length > 0 && rows.every((l) => l.status === 'queued') ? rows : null;
+  });
+  await waitForHandOff(
+    stack.deps.queues,
+    lines.map((l) => l.id),
+  );
+};
+
 describe('the batch lane', () => {
   it('runs an async job submitted after a batch before the batch lines already queued', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
     const batchId = await startBatch(stack.server.url, c.childKey, 2);
-    await waitFor('the batch lines queued', async () =>
-      (await completedAt({ batchId })).every((l) => l.status === 'queued'),
-    );
+    await linesHandedOff(batchId);
     // Their message waits with the batch lane's priority.
     const [lineMessage] = await inference.getJobs(['prioritized']);
     expect(lineMessage?.opts.priority).toBe(BATCH_LANE_PRIORITY);
@@ -68,10 +82,7 @@ describe('the batch lane', () => {
     const light = await createCustomer(stack.env.ctx, stack.server.url);
     const inference = stack.deps.queues.get('inference');
     await inference.pause();
-    const queued = (batchId: string) =>
-      waitFor(`${batchId} queued`, async () =>
-        (await completedAt({ batchId })).every((l) => l.status === 'queued'),
-      );
+    const queued = linesHandedOff;
     // The busy account's second batch is dispatched while its first runs: the lane's second rank.
     const first = await startBatch(stack.server.url, busy.childKey, 2);
     await queued(first);
