@@ -32,7 +32,7 @@ describe('a batch line past its hold’s deadline', () => {
     await waitFor('the line admitted', async () => (await line()).status === 'queued');
     await ctx.sql`update holds set deadline = now() - interval '1 hour' where id = ${(await line()).hold_id}`;
 
-    expect(await sweepStaleHolds(ctx, stack.deps.queues)).toMatchObject({ jobsFailed: 1, voided: 1 });
+    expect(await sweepStaleHolds(ctx, stack.deps.queues)).toMatchObject({ jobsEnded: 1, voided: 1 });
     expect(await line()).toMatchObject({
       status: 'failed',
       error: { type: 'request_timeout', code: 'stale_hold' },

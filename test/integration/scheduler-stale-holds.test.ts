@@ -50,7 +50,7 @@ describe('scheduler: stale holds', () => {
     clock.set('2026-11-26T10:14:59.000Z');
     expect((await sweepStaleHolds(env.ctx, queues)).voided).toBe(0);
     clock.set('2026-11-26T10:15:00.000Z');
-    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 0, jobsFailed: 0 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 0, jobsEnded: 0 });
     expect(await holdRow(stale)).toMatchObject({ status: 'voided' });
     expect(await holdRow(fresh)).toMatchObject({ status: 'open' });
     expect(await available(f)).toBe('900');
@@ -72,7 +72,7 @@ describe('scheduler: stale holds', () => {
     await settleHolds(env.ctx, [usage]);
     expect(await holdRow(id)).toMatchObject({ status: 'posted', posted_amount: 100n });
     await queues.get('settlement').obliterate({ force: true });
-    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsEnded: 0 });
   });
 
   it('reaches the holds behind a full page of holds it leaves to their settlement', async () => {
@@ -105,7 +105,7 @@ describe('scheduler: stale holds', () => {
     const j = await job(f, 400n);
     clock.set('2026-11-26T16:00:00.000Z');
     // (The earlier test's fresh sync hold is past its deadline by now too.)
-    expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 0, jobsFailed: 1 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toMatchObject({ posted: 0, jobsEnded: 1 });
     const row = await findJob(env.ctx.sql, j.jobId);
     expect(row).toMatchObject({ status: 'expired', error: { type: 'request_timeout', code: 'stale_hold' } });
     expect(await holdRow(j.holdId)).toMatchObject({ status: 'voided' });
@@ -125,15 +125,15 @@ describe('scheduler: stale holds', () => {
     await failJob(env.ctx.sql, bad.jobId, { status: 'failed', error: { type: 'x' }, at: clock.now() });
 
     clock.set('2026-11-26T10:04:00.000Z'); // settlement may still be on its way
-    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsEnded: 0 });
     clock.set('2026-11-26T10:05:00.000Z');
-    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 1, jobsFailed: 0 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 1, posted: 1, jobsEnded: 0 });
     expect(await holdRow(ok.holdId)).toMatchObject({ status: 'posted', posted_amount: 100n });
     expect(await holdRow(bad.holdId)).toMatchObject({ status: 'voided' });
     expect(await available(f)).toBe('900');
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
     // Nothing left to do: a second sweep is a no-op.
-    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsFailed: 0 });
+    expect(await sweepStaleHolds(env.ctx, queues)).toEqual({ voided: 0, posted: 0, jobsEnded: 0 });
   });
 
   it('settles the others when one stale hold cannot be settled', async () => {

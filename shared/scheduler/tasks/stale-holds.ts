@@ -14,7 +14,7 @@ export interface StaleHoldsResult {
   voided: number;
   posted: number;
   /** Jobs it ended: expired (a job of its own) or failed (a batch line). */
-  jobsFailed: number;
+  jobsEnded: number;
 }
 
 /**
@@ -43,7 +43,7 @@ export async function sweepStaleHolds(
     asOf?: Date;
   } = {},
 ): Promise<StaleHoldsResult> {
-  const result: StaleHoldsResult = { voided: 0, posted: 0, jobsFailed: 0 };
+  const result: StaleHoldsResult = { voided: 0, posted: 0, jobsEnded: 0 };
   const graceMs = ctx.config.HOLD_GRACE_SECONDS * 1000;
   let after: StaleHoldRow | null = null;
   for (;;) {
@@ -96,7 +96,7 @@ export async function sweepStaleHolds(
     // As the inference worker does: a failed batch line wakes its batch's dispatcher.
     const onBatchLine = (job: JobRow) => triggerDispatch(queues, job.batch_id!);
     for (const job of failed) await afterJobFinished(ctx, queues, job, { onBatchLine });
-    result.jobsFailed += failed.length;
+    result.jobsEnded += failed.length;
     if (stale.length > 0) ctx.logger.warn({ ...result, found: stale.length }, 'resolved stale holds');
     // Each pass reads the page after the last (`after`): holds left alone (settling, or jobs that
     // just finished) or that could not be settled are never read again in this sweep.
