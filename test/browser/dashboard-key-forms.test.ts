@@ -40,11 +40,11 @@ describe('dashboard: key forms', () => {
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name');
 
     await form.getByLabel('Name').fill('Customer 7');
-    await form.getByLabel('Daily limit (GNK)').fill('9999999');
+    await form.getByLabel('Daily limit (GNK)').fill('9999999999');
     await form.getByRole('button', { name: 'Create child key' }).click();
     const daily = form.getByLabel('Daily limit (GNK)');
     await expect.poll(() => daily.getAttribute('aria-invalid')).toBe('true');
-    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/At most 9,007,199.254740991 GNK/);
+    expect(await fieldError(page, 'Daily limit (GNK)')).toMatch(/At most 9,223,372,036.854775807 GNK/);
     expect(await form.getByLabel('Name').getAttribute('aria-invalid')).toBeNull();
 
     await daily.fill('1');

@@ -36,8 +36,8 @@ export const formatNgnk = (ngnk) => `${groupDigits(ngnk)} nGNK`;
 /** "1.5 GNK (1,500,000,000 nGNK)" */
 export const formatMoney = (ngnk) => `${formatGnk(ngnk)} (${formatNgnk(ngnk)})`;
 
-/** The largest amount the API takes for a limit (2^53 − 1 nGNK: limits go through Redis as doubles). */
-export const MAX_NGNK = 9_007_199_254_740_991n;
+/** The largest amount the API takes for a limit: Postgres's bigint (shared/money.ts MAX_NGONKA, 2^63 − 1 nGNK). */
+export const MAX_NGNK = 9_223_372_036_854_775_807n;
 
 /**
  * A number typed by a person without its grouping: "1,000" and "1_000" → "1000", trimmed. A comma
