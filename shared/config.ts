@@ -220,8 +220,9 @@ export const configSchema = z
      */
     SCHEDULER_WEBHOOK_RESUME_CRON: cron.default('* * * * *'),
     /**
-     * Redis↔Postgres reconciliation check: report and drift metric; of repairs, only queueing again
-     * live jobs whose inference message was lost (see scheduler/tasks/reconcile-check.ts).
+     * Redis↔Postgres reconciliation check: report and drift metric, and the repairs that are safe
+     * under live traffic (lost inference messages and batch wake-ups, hold records, settlements
+     * whose Redis step was cut off, orphaned reservations): scheduler/tasks/reconcile-check.ts.
      */
     SCHEDULER_RECONCILE_CRON: cron.default('*/10 * * * *'),
     /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
@@ -229,8 +230,9 @@ export const configSchema = z
     /** Leader lock lifetime; the leader renews it every third of this. */
     SCHEDULER_LOCK_TTL_MS: positiveInt.default(30_000),
     /**
-     * How long an open hold may outlive its deadline, or the end of its job, before it counts as
-     * stale: the settlement queue normally resolves it within seconds.
+     * How long an open hold may outlive the end of its job before it counts as stale: the settlement
+     * queue normally resolves it within seconds. A hold past its deadline is stale at once (a sync
+     * chat's deadline already includes this grace: SYNC_STREAM_MAX_SECONDS + this).
      */
     HOLD_GRACE_SECONDS: positiveInt.default(300),
     /**

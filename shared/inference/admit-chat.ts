@@ -11,9 +11,10 @@ export type AdmitChatOptions = Pick<
 >;
 
 /**
- * Admit one chat request (DESIGN.md "Estimate"): the hold is `(prompt characters + max_tokens) ×
- * price × markup` at the model's current node price, and that price and markup are fixed on the
- * hold for settlement. The one place sync chat, jobs and batch lines size and take their holds.
+ * Admit one chat request (DESIGN.md "Estimate"): the hold is `(prompt escrow bytes + max_tokens) ×
+ * price × markup` (pricing.ts promptEscrowBytes: Gonka's escrow rule, each message's UTF-8 bytes plus
+ * one) at the model's current node price, and that price and markup are fixed on the hold for
+ * settlement. The one place sync chat, jobs and batch lines size and take their holds.
  */
 export function admitChat(
   ctx: Context,

@@ -26,8 +26,9 @@ import { sweepStaleHolds } from './stale-holds.js';
  * the same time from the sweeper's own schedule is harmless.
  *
  * Before judging Redis it gives back the admissions of hold records Postgres never got a row for
- * (an api killed between a request's Redis step and its hold's write), once the hold's deadline is
- * HOLD_GRACE_SECONDS past and no settlement message waiting names them (release-orphans.ts):
+ * (an api killed between a request's Redis step and its hold's write), once no settlement message
+ * waiting names them and either the process that admitted them is gone (no heartbeat) a minute
+ * after admission, or the hold's deadline is HOLD_GRACE_SECONDS past (release-orphans.ts):
  * otherwise they kept the reservation on the key's limits and the balance until an operator's
  * --fix after the record expired, an hour past the deadline.
  *
