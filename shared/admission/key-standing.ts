@@ -30,7 +30,12 @@ export async function liveManagementKey(ctx: Context, token: string): Promise<Ma
 export async function deadKeyError(ctx: Context, kind: KeyKind, token: string): Promise<ApiError | null> {
   if (kind === 'gm') return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token)));
   const ck = await findChildKeyStandingByHash(ctx.sql, hashApiKey(token));
-  return ck ? childKeyRefusal(ck, ctx.clock.now()) : unknownKey();
+  if (!ck) return unknownKey();
+  const now = ctx.clock.now();
+  // As key-checks.lua: a revoked management key first, then a replaced secret past its grace.
+  if (ck.mk_status !== 'revoked' && ck.is_previous && !(ck.previous_until && now < ck.previous_until))
+    return inactiveKeyError('rotated');
+  return childKeyRefusal(ck, now);
 }
 
 /**

@@ -273,6 +273,30 @@ describe('auth: security', () => {
     }
   });
 
+  it('judges a child key secret replaced by a rotation on owner routes as /v1 does', async () => {
+    const c = await createCustomer(env.ctx, server.url);
+    const rotate = (grace: number) =>
+      call(server.url, 'POST', `/api/management/keys/${c.mkId}/children/${c.childId}/rotate`, {
+        token: c.jwt,
+        body: { grace_period_seconds: grace },
+      });
+    const asOwner = (token: string) => call(server.url, 'GET', '/api/account', { token });
+
+    // Within its grace the old secret still works on /v1 (key-checks.lua): a live key out of place, so 403.
+    const first = await rotate(3600);
+    expect(first.status).toBe(200);
+    expect((await asOwner(c.childKey)).body.error.type).toBe('permission_error');
+    // Replaced again without a grace: that secret is revoked, as /v1 says too.
+    const second = await rotate(0);
+    expect(second.status).toBe(200);
+    const old = await asOwner(first.body.key);
+    expect([old.status, old.body.error]).toMatchObject([
+      401,
+      { type: 'invalid_api_key', code: 'key_revoked' },
+    ]);
+    expect((await asOwner(second.body.key)).status).toBe(403);
+  });
+
   it('throttles failed logins per email+IP, refusing even the right password', async () => {
     const email = uniqueEmail('throttle');
     await register(email);

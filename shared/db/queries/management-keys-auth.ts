@@ -25,11 +25,24 @@ export interface ChildKeyAuthRow {
   mk_status: 'active' | 'disabled' | 'revoked';
 }
 
-/** A child key's standing in the book of record (off the hot path: /v1 reads it from Redis). */
-export async function findChildKeyStandingByHash(db: Db, hash: Buffer): Promise<ChildKeyAuthRow | null> {
-  const [row] = await db<ChildKeyAuthRow[]>`
-    select ck.status, ck.expires_at, mk.status as mk_status
+export interface ChildKeySecretStanding extends ChildKeyAuthRow {
+  /** The secret is the one the key's last rotation replaced, and until when it works (null: not). */
+  previous_until: Date | null;
+  is_previous: boolean;
+}
+
+/**
+ * A child key's standing in the book of record by one of its secrets, the current one or the one
+ * its last rotation replaced (off the hot path: /v1 reads it from Redis).
+ */
+export async function findChildKeyStandingByHash(
+  db: Db,
+  hash: Buffer,
+): Promise<ChildKeySecretStanding | null> {
+  const [row] = await db<ChildKeySecretStanding[]>`
+    select ck.status, ck.expires_at, mk.status as mk_status,
+      ck.key_hash is distinct from ${hash} as is_previous, ck.previous_key_expires_at as previous_until
     from child_keys ck join management_keys mk on mk.id = ck.management_key_id
-    where ck.key_hash = ${hash}`;
+    where ck.key_hash = ${hash} or ck.previous_key_hash = ${hash}`;
   return row ?? null;
 }
