@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
+import { findChildKey, updateChildKey } from '../../shared/db/queries/child-keys.js';
 import {
   claimPendingSchedulerEvents,
   insertSchedulerEvents,
 } from '../../shared/db/queries/scheduler-events.js';
+import { applyChildKeyPatch } from '../../shared/keys/child-keys.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { limitAlerts, thresholdEvents } from '../../shared/scheduler/tasks/limit-alerts.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
@@ -33,6 +35,12 @@ const alerts = async (f: KeyFixture) =>
     const { limit, threshold, spent_ngonka, limit_ngonka } = d.payload.data;
     return `${limit}:${threshold}:${spent_ngonka}/${limit_ngonka}`;
   });
+
+/** The alerts raised for a key as `limit:threshold:period`, sorted. */
+const alertedPeriods = async (f: KeyFixture) =>
+  (await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold'))
+    .map((d) => `${d.payload.data.limit}:${d.payload.data.threshold}:${d.payload.data.period}`)
+    .sort();
 
 describe('scheduler: limit alerts', () => {
   it('raises 80% and 100% of the daily and monthly limits once per period, reservations included', async () => {
@@ -149,5 +157,55 @@ describe('scheduler: limit alerts', () => {
     clock.set('2027-01-15T00:00:00.000Z');
     await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual(['daily:80:900/1000']);
+  });
+
+  it('looks back at yesterday on every run of the grace: a hold recorded after the first run of the day', async () => {
+    clock.set('2026-12-31T23:59:30.000Z');
+    const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 1000n });
+    await limitAlerts(w.env.ctx, w.queues);
+    clock.set('2027-01-01T00:00:00.000Z');
+    await limitAlerts(w.env.ctx, w.queues); // the day's first run: nothing to see yet
+    // Admitted at 23:59:59.9 by an api whose hold row lands after that run (a sync chat's
+    // background write, or a clock a little behind), settled into Dec 31.
+    clock.set('2026-12-31T23:59:59.900Z');
+    const id = await hold(w.env.ctx, f.key, 1000n);
+    clock.set('2027-01-01T00:00:05.000Z');
+    await settleHolds(w.env.ctx, [{ holdId: id, outcome: 'post', promptTokens: 1000, completionTokens: 0 }]);
+    clock.set('2027-01-01T00:00:30.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alertedPeriods(f)).toEqual([
+      'daily:100:2026-12-31',
+      'daily:80:2026-12-31',
+      'monthly:100:2026-12',
+      'monthly:80:2026-12',
+    ]);
+  });
+
+  it('catches up on the days and the month a scheduler was down across', async () => {
+    clock.set('2027-01-30T10:00:00.000Z');
+    const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 1000n });
+    await limitAlerts(w.env.ctx, w.queues);
+    clock.set('2027-01-30T12:00:00.000Z');
+    await spend(f, 900); // 90% of Jan 30 and of January, after the last run
+    clock.set('2027-02-02T08:00:00.000Z'); // the scheduler back
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alertedPeriods(f)).toEqual(['daily:80:2027-01-30', 'monthly:80:2027-01']);
+  });
+
+  it('raises the threshold a limit lowered below what the key used crosses, with no new spend', async () => {
+    clock.set('2027-03-10T10:00:00.000Z');
+    const f = await watchedKey({ limitDaily: 1000n });
+    await spend(f, 500);
+    await limitAlerts(w.env.ctx, w.queues);
+    clock.set('2027-03-10T15:00:00.000Z');
+    await limitAlerts(w.env.ctx, w.queues); // the spend is now older than any run looks back at
+    expect(await alerts(f)).toEqual([]);
+    // What PATCH {limit_daily_ngonka: "550"} writes.
+    const row = await findChildKey(w.env.ctx.sql, f.accountId, f.key.management_key_id, f.key.id);
+    const next = applyChildKeyPatch(row!, { limit_daily_ngonka: 550n }, clock.now());
+    await updateChildKey(w.env.ctx.sql, f.key.id, next, clock.now());
+    clock.set('2027-03-10T15:00:30.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alerts(f)).toEqual(['daily:80:500/550']);
   });
 });

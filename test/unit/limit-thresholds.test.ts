@@ -51,8 +51,9 @@ describe('limit threshold events', () => {
 });
 
 describe('periods a limit-alerts run looks at', () => {
-  const look = (now: string, last: string | null) =>
-    periodsToCheck(new Date(now), last ? new Date(last) : null).map(
+  /** With the default ROLLOVER_GRACE_SECONDS (24 minutes) unless said. */
+  const look = (now: string, last: string | null, graceS = 1440) =>
+    periodsToCheck(new Date(now), last ? new Date(last) : null, graceS * 1000).map(
       (p) => `${p.at.toISOString().slice(0, 10)} ${p.limits.join('+')}`,
     );
 
@@ -60,7 +61,7 @@ describe('periods a limit-alerts run looks at', () => {
     expect(look('2026-12-31T23:59:30.000Z', '2026-12-31T23:59:00.000Z')).toEqual([
       '2026-12-31 daily+monthly',
     ]);
-    expect(look('2027-01-01T00:00:30.000Z', '2027-01-01T00:00:00.000Z')).toEqual([
+    expect(look('2027-01-01T00:24:30.000Z', '2027-01-01T00:24:00.000Z')).toEqual([
       '2027-01-01 daily+monthly',
     ]);
   });
@@ -78,5 +79,38 @@ describe('periods a limit-alerts run looks at', () => {
       '2028-03-01 daily+monthly',
       '2028-02-29 daily+monthly',
     ]);
+  });
+
+  it('yesterday again on every run within the rollover grace: a hold may reach Postgres late', () => {
+    expect(look('2027-01-01T00:00:30.000Z', '2027-01-01T00:00:00.000Z')).toEqual([
+      '2027-01-01 daily+monthly',
+      '2026-12-31 daily+monthly',
+    ]);
+    expect(look('2027-01-15T00:23:59.000Z', '2027-01-15T00:23:30.000Z')).toEqual([
+      '2027-01-15 daily+monthly',
+      '2027-01-14 daily',
+    ]);
+    expect(look('2027-01-15T00:00:30.000Z', '2027-01-15T00:00:00.000Z', 10)).toEqual([
+      '2027-01-15 daily+monthly',
+    ]);
+  });
+
+  it('every day the last run did not see end, and each month among them, after a scheduler outage', () => {
+    expect(look('2027-02-02T08:00:00.000Z', '2027-01-30T10:00:00.000Z')).toEqual([
+      '2027-02-02 daily+monthly',
+      '2027-01-30 daily',
+      '2027-01-31 daily+monthly',
+      '2027-02-01 daily',
+    ]);
+    // Down across two month ends: each closed month once, with its last day.
+    const looked = look('2027-03-02T12:00:00.000Z', '2027-01-31T12:00:00.000Z');
+    expect(looked.filter((p) => p.endsWith('monthly'))).toEqual([
+      '2027-03-02 daily+monthly',
+      '2027-01-31 daily+monthly',
+      '2027-02-28 daily+monthly',
+    ]);
+    expect(looked).toHaveLength(1 + 30);
+    // At most 35 closed days back.
+    expect(look('2027-06-01T12:00:00.000Z', '2027-01-01T12:00:00.000Z')).toHaveLength(1 + 35);
   });
 });

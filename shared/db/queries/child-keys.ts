@@ -139,6 +139,12 @@ export async function updateChildKey(
       rpm_limit_cleared_at = case when rate_limit_rpm is not null and ${next.rate_limit_rpm}::int4 is null
                                   then ${at} else rpm_limit_cleared_at end,
       expires_at = ${next.expires_at},
+      -- On the right, the values before this update: a limit or status that changes may put the
+      -- key past a threshold with no new spend (limit-alerts reads it as a candidate).
+      limits_changed_at = case when limit_daily_ngonka is distinct from ${next.limit_daily_ngonka}::int8
+                                 or limit_monthly_ngonka is distinct from ${next.limit_monthly_ngonka}::int8
+                                 or status is distinct from ${next.status}
+                               then ${at} else limits_changed_at end,
       metadata = ${db.json(next.metadata as Parameters<Db['json']>[0])},
       deleted_at = case when ${next.status} = 'deleted' then coalesce(deleted_at, ${at}) end,
       version = version + 1

@@ -14,8 +14,9 @@ export interface KeyLimitUsageRow {
 }
 
 /**
- * Active child keys with a non-zero limit whose use may have moved: settled since `since`
- * (last_used_at moves with every settlement) or holding open reservations in the month. Settled
+ * Active child keys with a non-zero limit whose use of it may have moved: settled since `since`
+ * (last_used_at moves with every settlement), limits or status changed since then (a lowered limit
+ * crosses a threshold with no new spend), or holding open reservations in the month. Settled
  * spend comes from key_usage_daily, reservations from open holds, by the period they count in.
  */
 export async function keyLimitUsage(
@@ -25,7 +26,7 @@ export async function keyLimitUsage(
   return db<KeyLimitUsageRow[]>`
     with candidates as (
       select id from child_keys
-      where status = 'active' and last_used_at >= ${p.since}
+      where status = 'active' and (last_used_at >= ${p.since} or limits_changed_at >= ${p.since})
         and (limit_daily_ngonka > 0 or limit_monthly_ngonka > 0)
       union
       select distinct h.child_key_id from holds h

@@ -14,9 +14,11 @@ const OVERLAP_MS = 5 * 60_000;
  * once per key, limit, period and threshold (the event's dedupe key). "Use" is what admission counts
  * against the limit: settled spend plus open reservations; at 100% the key admits nothing more until
  * the period resets. Only keys whose use may have moved since the last run are read (a watermark
- * in Redis; without it, everything used this month). The first run of a new day also looks at the
- * day just closed (and of a new month, the month): a request admitted after the last run before
- * midnight still counts there, and is often settled after it.
+ * in Redis; without it, everything used this month). A run also looks back at the days its last
+ * run did not see end (and the months), so a scheduler down across midnight misses nothing, and at
+ * yesterday on every run within ROLLOVER_GRACE_SECONDS of midnight: a request admitted before
+ * midnight counts there, and may reach Postgres after the day's first run (a sync chat's hold is
+ * written in the background; an api's clock a little behind). Repeats are free: the dedupe key.
  */
 export async function limitAlerts(
   ctx: Context,
@@ -28,7 +30,7 @@ export async function limitAlerts(
   // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
   const lastRun = Number.isFinite(mark) && mark <= now.getTime() ? new Date(mark) : null;
   const events: NewSchedulerEvent[] = [];
-  for (const p of periodsToCheck(now, lastRun)) {
+  for (const p of periodsToCheck(now, lastRun, ctx.config.ROLLOVER_GRACE_SECONDS * 1000)) {
     const monthStart = startOfUtcMonth(p.at);
     const since = lastRun
       ? new Date(Math.max(lastRun.getTime() - OVERLAP_MS, monthStart.getTime()))
@@ -48,23 +50,33 @@ export async function limitAlerts(
 
 export type LimitKind = 'daily' | 'monthly';
 
+const DAY_MS = 86_400_000;
+/** How many closed days a run looks back at, at most (a scheduler down longer misses the older). */
+const MAX_LOOKBACK_DAYS = 35;
+
 /**
- * The periods a run looks at, each as an instant inside it: the current day and month; when the
- * last run was on an earlier day (or is unknown), also the day just closed, with its month if
- * that month is over too. A run in the middle of a period looks at the current one only.
+ * The periods a run looks at, each as an instant inside it: the current day and month; the closed
+ * days since the last run's (all of them, up to MAX_LOOKBACK_DAYS: it did not see them end), or
+ * yesterday when the last run is unknown; yesterday again while `graceMs` of today has not passed.
+ * A closed month is looked at with its last day so looked at. In the middle of a day, past the
+ * grace, a run looks at the current periods only.
  */
 export function periodsToCheck(
   now: Date,
   lastRun: Date | null,
+  graceMs: number,
 ): { at: Date; limits: readonly LimitKind[] }[] {
   const out: { at: Date; limits: readonly LimitKind[] }[] = [{ at: now, limits: ['daily', 'monthly'] }];
-  const today = startOfUtcDay(now);
-  if (lastRun && lastRun >= today) return out;
-  const newMonth = !lastRun || lastRun < startOfUtcMonth(now);
-  out.push({
-    at: new Date(today.getTime() - 86_400_000),
-    limits: newMonth ? ['daily', 'monthly'] : ['daily'],
-  });
+  const today = startOfUtcDay(now).getTime();
+  const thisMonth = startOfUtcMonth(now).getTime();
+  let first = lastRun ? startOfUtcDay(lastRun).getTime() : today - DAY_MS;
+  if (now.getTime() - today < graceMs) first = Math.min(first, today - DAY_MS);
+  first = Math.max(first, today - MAX_LOOKBACK_DAYS * DAY_MS);
+  for (let day = first; day < today; day += DAY_MS) {
+    const next = day + DAY_MS;
+    const endsClosedMonth = day < thisMonth && (next === today || new Date(next).getUTCDate() === 1);
+    out.push({ at: new Date(day), limits: endsClosedMonth ? ['daily', 'monthly'] : ['daily'] });
+  }
   return out;
 }
 
