@@ -40,8 +40,9 @@ export function ownerFilesRouter(ctx: Context): Router {
       order: 'desc',
       ...(q.after ? { afterId: q.after } : {}),
       limit: q.limit + 1,
+      now: ctx.clock.now(),
     });
-    await refuseForeignCursor(rows, q.after, accountId, 'files', (id) => findFile(ctx.sql, id));
+    await refuseForeignCursor(rows, q.after, accountId, 'files', (id) => findFile(ctx.sql, id, ctx.clock.now()));
     const data = rows
       .slice(0, q.limit)
       .map((f) => ({ ...formatFile(f), management_key_id: f.management_key_id }));

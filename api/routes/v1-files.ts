@@ -195,7 +195,7 @@ export function v1FilesRouter(ctx: Context): Router {
     }
     await refuseHiddenCursor(
       q.after,
-      (id) => findFile(ctx.sql, id),
+      (id) => findFile(ctx.sql, id, ctx.clock.now()),
       (f) => visibleToKey(f, res.locals.childKey),
       'a file this key can list',
     );
@@ -205,6 +205,7 @@ export function v1FilesRouter(ctx: Context): Router {
       order: q.order,
       ...(q.after ? { afterId: q.after } : {}),
       limit: q.limit + 1,
+      now: ctx.clock.now(),
     });
     res.json(listPage(rows.slice(0, q.limit).map(formatFile), rows.length, q.limit));
   });

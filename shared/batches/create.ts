@@ -33,7 +33,7 @@ export interface CreateBatch {
  * nothing was held, so nothing is owed.
  */
 export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch): Promise<BatchRow> {
-  const file = await findFile(ctx.sql, c.inputFileId);
+  const file = await findFile(ctx.sql, c.inputFileId, ctx.clock.now());
   if (!visibleToKey(file, c.key)) throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
   if (file.purpose !== 'batch')
     throw ApiError.invalid('input_file_id', 'The input file must be uploaded with purpose "batch"');
@@ -47,7 +47,7 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
   };
   await ctx.sql.begin(async (tx) => {
     // Not deleted while its lines are read from it.
-    if (!(await lockFileForRead(tx, file.id)))
+    if (!(await lockFileForRead(tx, file.id, now)))
       throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
     await insertBatch(tx, {
       id,

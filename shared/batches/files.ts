@@ -54,7 +54,7 @@ export async function uploadBatchFile(
  */
 export async function checkStorageRoom(ctx: Context, db: Db, accountId: string, bytes = 0): Promise<void> {
   const limit = ctx.config.FILES_MAX_BYTES_PER_ACCOUNT;
-  const stored = await storedInputBytes(db, accountId);
+  const stored = await storedInputBytes(db, accountId, ctx.clock.now());
   if (stored + Math.max(bytes, 1) > limit)
     throw new ApiError(
       'invalid_request_error',
@@ -69,14 +69,14 @@ export async function checkStorageRoom(ctx: Context, db: Db, accountId: string, 
  * for anyone else it does not exist.
  */
 export async function findVisibleFile(ctx: Context, key: ChildKeyIdentity, id: string): Promise<FileRow> {
-  const file = await findFile(ctx.sql, id);
+  const file = await findFile(ctx.sql, id, ctx.clock.now());
   if (!visibleToKey(file, key)) throw ApiError.notFound('File');
   return file;
 }
 
 /** A file of the owner's account (any of its management keys'); for anyone else it does not exist. */
 export async function findOwnerFile(ctx: Context, accountId: string, id: string): Promise<FileRow> {
-  const file = await findFile(ctx.sql, id);
+  const file = await findFile(ctx.sql, id, ctx.clock.now());
   if (file?.account_id !== accountId) throw ApiError.notFound('File');
   return file;
 }

@@ -2,6 +2,7 @@ import { NotFoundError, toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { expireFiles } from '../../shared/batches/file-expiry.js';
 import { ManualClock } from '../../shared/clock.js';
+import { storedInputBytes } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
 import { createCustomer } from '../helpers/customer.js';
 import { useTestStack } from '../helpers/stack.js';
@@ -64,6 +65,33 @@ describe('file expiry', () => {
     expect(await expireFiles(at(output.expires_at! + 1))).toBe(1);
     expect(await c.openai.files.content(output.id).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
     expect((await c.openai.files.retrieve(kept.id)).id).toBe(kept.id);
+  });
+
+  it('treats a file past its expires_at as gone before the sweep deletes it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const file = await c.openai.files.create({
+      file: await input(),
+      purpose: 'batch',
+      expires_after: { anchor: 'created_at', seconds: 3600 },
+    });
+    // Its hour is over and the scheduler has not swept yet (between ticks, or down).
+    await stack.env.ctx.sql`update files set expires_at = now() - interval '1 second' where id = ${file.id}`;
+    const gone = (p: Promise<unknown>) =>
+      p.then(
+        () => 'found',
+        (e: unknown) => (e instanceof NotFoundError ? 'gone' : e),
+      );
+    expect(await gone(c.openai.files.retrieve(file.id))).toBe('gone');
+    expect(await gone(c.openai.files.content(file.id))).toBe('gone');
+    expect((await c.openai.files.list()).data.map((f) => f.id)).not.toContain(file.id);
+    const batch = await c.openai.batches
+      .create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .catch((e: unknown) => e);
+    expect(batch).toMatchObject({ status: 400, param: 'input_file_id' });
+    // …and it no longer takes room in the account's file storage (its bytes still there until the sweep).
+    expect(await storedInputBytes(stack.env.ctx.sql, c.accountId, new Date())).toBe(0);
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    expect(await storedInputBytes(stack.env.ctx.sql, c.accountId, aMinuteAgo)).toBe(file.bytes);
   });
 
   it('refuses an expiry OpenAI would refuse, naming the field', async () => {

@@ -45,13 +45,20 @@ export async function insertFile(db: Db, f: NewFile): Promise<FileRow> {
 const UPLOAD_LOCK = 2003;
 
 /**
- * Bytes of the account's stored batch input files (not deleted). Inside a transaction, after
+ * A file the API still shows at `now`: not deleted, and not past its `expires_at` (the scheduler's
+ * expire-files task deletes it within a minute or so; until then it is gone all the same, as a key
+ * past its expiry is refused before the task marks it).
+ */
+const live = (db: Db, now: Date) => db`deleted_at is null and (expires_at is null or expires_at > ${now})`;
+
+/**
+ * Bytes of the account's stored batch input files (live at `now`). Inside a transaction, after
  * `lockAccountUploads`, no other upload of the account can commit until this one ends.
  */
-export async function storedInputBytes(db: Db, accountId: string): Promise<number> {
+export async function storedInputBytes(db: Db, accountId: string, now: Date): Promise<number> {
   const [row] = await db<{ bytes: number }[]>`
     select coalesce(sum(bytes), 0)::float8 as bytes from files
-    where account_id = ${accountId} and purpose = 'batch' and deleted_at is null`;
+    where account_id = ${accountId} and purpose = 'batch' and ${live(db, now)}`;
   return row!.bytes;
 }
 
@@ -60,24 +67,24 @@ export async function lockAccountUploads(tx: Db, accountId: string): Promise<voi
   await tx`select pg_advisory_xact_lock(${UPLOAD_LOCK}, hashtext(${accountId}))`;
 }
 
-/** A file not deleted, or null. */
-export async function findFile(db: Db, id: string): Promise<FileRow | null> {
+/** A file live at `now` (neither deleted nor expired), or null. */
+export async function findFile(db: Db, id: string, now: Date): Promise<FileRow | null> {
   const [row] = await db<FileRow[]>`
-    select ${db.unsafe(FILE_COLUMNS)} from files where id = ${id} and deleted_at is null`;
+    select ${db.unsafe(FILE_COLUMNS)} from files where id = ${id} and ${live(db, now)}`;
   return row ?? null;
 }
 
 /**
- * Hold a file (not deleted) against deletion until the transaction ends, while it is read: false if
- * it is already gone.
+ * Hold a file (live at `now`) against deletion until the transaction ends, while it is read: false
+ * if it is already gone.
  */
-export async function lockFileForRead(db: Db, id: string): Promise<boolean> {
-  const rows = await db`select 1 from files where id = ${id} and deleted_at is null for share`;
+export async function lockFileForRead(db: Db, id: string, now: Date): Promise<boolean> {
+  const rows = await db`select 1 from files where id = ${id} and ${live(db, now)} for share`;
   return rows.length === 1;
 }
 
 /**
- * Files not deleted, newest first (or oldest with `order: 'asc'`): a management key's (what its
+ * Files live at `now`, newest first (or oldest with `order: 'asc'`): a management key's (what its
  * child keys list), or an account's across its management keys (the owner's), narrowed to one
  * management key if given. After the `afterId` file of the same scope in that order (OpenAI's
  * cursor; none if it is not in scope).
@@ -90,6 +97,7 @@ export async function listFiles(
     order: 'asc' | 'desc';
     afterId?: string;
     limit: number;
+    now: Date;
   },
 ): Promise<FileRow[]> {
   const desc = f.order === 'desc';
@@ -99,7 +107,7 @@ export async function listFiles(
   const cursor = db`(select created_at, id from files where id = ${f.afterId ?? ''} and ${inScope})`;
   return db<FileRow[]>`
     select ${db.unsafe(FILE_COLUMNS)} from files
-    where ${inScope} and deleted_at is null
+    where ${inScope} and ${live(db, f.now)}
       ${f.purpose ? db`and purpose = ${f.purpose}` : db``}
       ${f.afterId ? (desc ? db`and (created_at, id) < ${cursor}` : db`and (created_at, id) > ${cursor}`) : db``}
     order by ${desc ? db`created_at desc, id desc` : db`created_at, id`}
