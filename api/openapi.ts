@@ -1,7 +1,8 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorResponses, json } from './schemas/common.js';
+import { API_JSON_BODY_LIMIT, JSON_BODY_LIMIT } from './middleware/json-body.js';
+import { errorResponse, errorResponses, json } from './schemas/common.js';
 
 /**
  * Route files register each path here with the same zod schemas that validate the request, so
@@ -45,6 +46,14 @@ function standardErrors({ path, security, request }: RouteConfig): number[] {
   return statuses;
 }
 
+/** A JSON body's limit on its path (json-body.ts): /v1 reads more than the owner's /api. */
+function tooLarge(path: string) {
+  const limit = path.startsWith('/v1/')
+    ? `${JSON_BODY_LIMIT / 1024 / 1024} MiB`
+    : `${API_JSON_BODY_LIMIT / 1024} KiB`;
+  return errorResponse(`payload_too_large: the body is over its limit (${limit} of JSON)`);
+}
+
 const header = (description: string) => ({ description, schema: { type: 'string' as const } });
 type Headers = Record<string, ReturnType<typeof header>>;
 /** Every answer's (request-id.ts). */
@@ -78,6 +87,7 @@ function withStandardAnswers(): void {
     const { path, responses } = d.route;
     const missing = standardErrors(d.route).filter((s) => !(s in responses));
     Object.assign(responses, errorResponses(...missing));
+    if (missing.includes(413)) responses[413] = tooLarge(path);
     for (const [status, response] of Object.entries(responses)) {
       if ('$ref' in response) continue;
       const own = (response.headers ?? {}) as Headers;

@@ -78,7 +78,7 @@ export function formatNullableNgonka(v: bigint | null): string | null {
 /** Amounts in USDT carry at most 6 decimals (the token's own precision). */
 export const usdtInput = z
   .union([
-    z.string(),
+    z.string().meta({ pattern: '^\\d{1,12}(\\.\\d{1,6})?$' }),
     z
       .number()
       // A double carries 15 significant decimal digits exactly; past that, what arrived may not be

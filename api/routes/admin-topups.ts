@@ -35,6 +35,12 @@ registry.registerPath({
       description:
         'Credited; or, when this reference was already credited, the original entry again with the header idempotent-replayed: true',
       content: { 'application/json': { schema: topupResponse } },
+      headers: {
+        'idempotent-replayed': {
+          description: '`true` when this reference was credited before and this is its original entry',
+          schema: { type: 'string' },
+        },
+      },
     },
     ...errorResponses(404, 409),
     401: errorResponse('No admin token, or a wrong one'),

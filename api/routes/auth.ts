@@ -12,7 +12,14 @@ import { registry } from '../openapi.js';
 import { accountResponse } from '../schemas/accounts.js';
 import { errorResponses } from '../schemas/common.js';
 
-const email = z.string().trim().toLowerCase().max(254).pipe(z.email()).describe('email address');
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email())
+  .describe('email address')
+  .meta({ format: 'email' });
 
 const registerBody = z.strictObject({
   email,

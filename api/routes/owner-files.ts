@@ -42,7 +42,9 @@ export function ownerFilesRouter(ctx: Context): Router {
       limit: q.limit + 1,
       now: ctx.clock.now(),
     });
-    await refuseForeignCursor(rows, q.after, accountId, 'files', (id) => findFile(ctx.sql, id, ctx.clock.now()));
+    await refuseForeignCursor(rows, q.after, accountId, 'files', (id) =>
+      findFile(ctx.sql, id, ctx.clock.now()),
+    );
     const data = rows
       .slice(0, q.limit)
       .map((f) => ({ ...formatFile(f), management_key_id: f.management_key_id }));

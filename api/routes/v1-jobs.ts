@@ -6,7 +6,7 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
 import { ApiError, statusOf } from '../../shared/errors.js';
-import { chatCompletionBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
+import { jobChatBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
 import { claimSubmission, idempotencyKeyOf, inProgress } from '../../shared/jobs/idempotency.js';
@@ -23,7 +23,7 @@ import { requestContext } from '../request-context.js';
 import { metadataInput, queryLimit } from '../schemas/common.js';
 
 export const createJobBody = z.strictObject({
-  request: chatCompletionBody,
+  request: jobChatBody,
   // Checked by assertWebhookUrl, which says what is wrong (scheme, credentials, address), as for
   // an endpoint's url.
   webhook_url: z.string().max(2000).nullish(),
@@ -49,8 +49,6 @@ export async function serveJobSubmission(
   try {
     const idempotencyKey = idempotencyKeyOf(headers['idempotency-key']);
     body = parse(createJobBody, input);
-    if (body.request.stream)
-      throw ApiError.invalid('request.stream', 'async jobs cannot stream; omit stream');
     chat = prepareChat(body.request, deps.upstream.models, ctx.config, 'request.');
     // Refuse a private or unresolvable webhook_url now, not at delivery time.
     if (body.webhook_url != null)

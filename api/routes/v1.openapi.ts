@@ -3,7 +3,18 @@ import { expiresAfterInput } from '../../shared/batches/file-expiry.js';
 import { chatCompletionBody } from '../../shared/inference/chat-request.js';
 import { registry } from '../openapi.js';
 import { errorResponse, json, listOf } from '../schemas/common.js';
-import { batchObject, jobObject, modelList, modelObject, ownerBatchObject } from '../schemas/inference.js';
+import {
+  batchObject,
+  chatCompletion,
+  chatCompletionChunk,
+  fileDeleted,
+  fileObject,
+  jobObject,
+  modelList,
+  modelObject,
+  ownerBatchObject,
+  ownerFileObject,
+} from '../schemas/inference.js';
 import { listOwnerBatchesQuery } from './owner-batches.js';
 import { listOwnerFilesQuery } from './owner-files.js';
 import { listJobsQuery } from './owner-jobs.js';
@@ -13,13 +24,10 @@ import { createJobBody, listKeyJobsQuery } from './v1-jobs.js';
 
 /**
  * /openapi.json entries for the OpenAI-compatible surface. Request bodies are the zod schemas the
- * routes validate with; response bodies follow OpenAI's objects and are described, not re-modelled,
- * except those that carry money (a job, a batch, a model).
+ * routes validate with; response bodies are the objects the routes answer (schemas/inference.ts).
  */
 const tags = ['Inference'];
 const id = z.object({ id: z.string() });
-/** An OpenAI object, described rather than modelled. */
-const object = (description: string) => json(z.object({}).loose(), description);
 /** What admission adds to the routes that hold money (API.md "Admission errors"). */
 const admission = {
   401: errorResponse('invalid_api_key (`code`: key_unknown, key_disabled, key_expired, key_revoked)'),
@@ -31,53 +39,6 @@ const admission = {
 };
 type Answer = { description: string; content: Record<string, { schema: z.ZodType }> };
 
-/** Token counts, as the node reported them; what the request is billed for. */
-const usage = z
-  .object({
-    prompt_tokens: z.number().int(),
-    completion_tokens: z.number().int(),
-    total_tokens: z.number().int(),
-  })
-  .loose();
-/** OpenAI's chat.completion: modelled where a client reads it (the answer and its usage), open beyond. */
-const chatCompletion = z
-  .object({
-    id: z.string(),
-    object: z.literal('chat.completion'),
-    created: z.number().int(),
-    model: z.string(),
-    choices: z.array(
-      z
-        .object({
-          index: z.number().int(),
-          message: z.object({ role: z.literal('assistant'), content: z.string().nullable() }).loose(),
-          finish_reason: z.string().nullable(),
-        })
-        .loose(),
-    ),
-    usage,
-  })
-  .loose()
-  .meta({ id: 'ChatCompletion' });
-/** One event of a stream; the last before `[DONE]` carries `usage` (and no choices) when asked for. */
-const chatCompletionChunk = z
-  .object({
-    id: z.string(),
-    object: z.literal('chat.completion.chunk'),
-    created: z.number().int(),
-    model: z.string(),
-    choices: z.array(
-      z
-        .object({
-          index: z.number().int(),
-          delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }).loose(),
-          finish_reason: z.string().nullable(),
-        })
-        .loose(),
-    ),
-    usage: usage.nullable().optional(),
-  })
-  .loose();
 // Named in the stream's description, referenced by no body: a component of its own.
 const { $schema: _, ...chunkSchema } = z.toJSONSchema(chatCompletionChunk);
 registry.registerComponent(
@@ -88,6 +49,8 @@ registry.registerComponent(
 const job = json(jobObject, 'job');
 const batch = json(batchObject, 'batch');
 const ownerBatch = json(ownerBatchObject, 'batch');
+const file = json(fileObject, 'file');
+const deleted = json(fileDeleted, 'the file’s deletion');
 /** A file's content, as stored (file-content.ts). */
 const bytes: Answer = {
   description: 'The file’s bytes (JSONL)',
@@ -212,7 +175,7 @@ registry.registerPath({
     },
   },
   responses: {
-    200: object('file'),
+    200: file,
     400: errorResponse(
       'Invalid file (the message names the line), or the account’s file storage is full (`code`: storage_limit_exceeded)',
     ),
@@ -238,16 +201,11 @@ const list = (path: string, query: z.ZodObject, answer: Answer, summary: string)
 list(
   '/v1/files',
   listFilesQuery,
-  object('list of files'),
+  json(listOf(fileObject), 'list of files'),
   'Files of the caller’s management key (inputs, batch outputs and error files), newest first',
 );
-byId('get', '/v1/files/{id}', object('file'), 'A file object');
-byId(
-  'delete',
-  '/v1/files/{id}',
-  object('deletion'),
-  'Delete a file: its content goes at once; batches keep naming it',
-);
+byId('get', '/v1/files/{id}', file, 'A file object');
+byId('delete', '/v1/files/{id}', deleted, 'Delete a file: its content goes at once; batches keep naming it');
 byId('get', '/v1/files/{id}/content', bytes, 'Raw file content (inputs, batch outputs and error files)');
 registry.registerPath({
   method: 'post',
@@ -255,7 +213,12 @@ registry.registerPath({
   tags,
   summary: 'Create an OpenAI-style batch; each line is admitted when dispatched',
   request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
-  responses: { 200: batch, 404: errorResponse('No such file') },
+  responses: {
+    200: batch,
+    400: errorResponse(
+      'Invalid body (`param` names the field); `param: input_file_id` also when it is no file of this key’s management key (deleted or expired included), or not a batch input',
+    ),
+  },
 });
 list(
   '/v1/batches',
@@ -296,7 +259,7 @@ for (const [path, query, answer, summary] of [
   [
     '/api/files',
     listOwnerFilesQuery,
-    object(page),
+    json(listOf(ownerFileObject), page),
     'The owner’s files across management keys (JWT), newest first, filterable by management key and purpose',
   ],
 ] as const) {
@@ -319,12 +282,7 @@ for (const [method, path, answer, summary] of [
   ['get', '/api/jobs/{id}', job, 'One of the owner’s async jobs, as the list shows it'],
   ['get', '/api/batches/{id}', ownerBatch, 'One of the owner’s batches, as the list shows it'],
   ['get', '/api/files/{id}/content', bytes, 'Raw content of one of the owner’s files'],
-  [
-    'delete',
-    '/api/files/{id}',
-    object('deletion'),
-    'Delete one of the owner’s files: its content goes at once',
-  ],
+  ['delete', '/api/files/{id}', deleted, 'Delete one of the owner’s files: its content goes at once'],
   [
     'post',
     '/api/jobs/{id}/cancel',

@@ -65,7 +65,7 @@ export const ngonkaString = z
   .string()
   .regex(CANONICAL_DIGITS)
   .describe('nGNK, a non-negative integer as a string');
-export const isoString = z.string().describe('ISO-8601 UTC date-time');
+export const isoString = z.string().describe('ISO-8601 UTC date-time').meta({ format: 'date-time' });
 
 /**
  * Each error `type` and what it adds to the envelope (API.md). A Record, so a type added to
@@ -126,7 +126,6 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'A key of the wrong kind for this route',
   404: 'Not found',
   409: 'Conflict',
-  413: 'payload_too_large: the body is over its limit (4 MiB of JSON)',
   429: 'Too many attempts (`retry_after_ms`, `Retry-After`)',
   503: 'service_unavailable: Redis or Postgres briefly out of reach (`Retry-After`)',
 };

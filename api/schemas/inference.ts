@@ -3,10 +3,70 @@ import { BATCH_STATUSES } from '../../shared/db/queries/batches.js';
 import { ngonkaString } from './common.js';
 
 /**
- * Response shapes of the /v1 objects that carry money, for /openapi.json only: what
- * shared/jobs/format.ts and v1-models.ts answer. The rest of /v1 follows OpenAI's objects.
+ * Response shapes of the /v1 objects, for /openapi.json only: what shared/jobs/format.ts,
+ * shared/batches/format.ts and v1-models.ts answer.
  */
 const unixSeconds = z.number().int().describe('Unix seconds');
+
+/** Token counts, as the node reported them; what the request is billed for. */
+const usage = z
+  .object({
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int(),
+    total_tokens: z.number().int(),
+  })
+  .loose();
+
+/** OpenAI's chat.completion: modelled where a client reads it (the answer and its usage), open beyond. */
+export const chatCompletion = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          message: z.object({ role: z.literal('assistant'), content: z.string().nullable() }).loose(),
+          finish_reason: z.string().nullable(),
+        })
+        .loose(),
+    ),
+    usage,
+  })
+  .loose()
+  .meta({ id: 'ChatCompletion' });
+
+/** OpenAI's chat.completion.chunk: one event of a stream. */
+export const chatCompletionChunk = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion.chunk'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }).loose(),
+          finish_reason: z.string().nullable(),
+        })
+        .loose(),
+    ),
+    usage: usage.nullable().optional(),
+  })
+  .loose();
+
+/** An error envelope's `error`, as a job or a batch line keeps it (API.md's error types). */
+const errorObject = z
+  .object({
+    type: z.string(),
+    message: z.string(),
+    code: z.string().nullable().optional(),
+    param: z.string().nullable().optional(),
+  })
+  .loose();
 
 export const jobObject = z
   .object({
@@ -17,18 +77,9 @@ export const jobObject = z
     created_at: unixSeconds,
     started_at: unixSeconds.nullable(),
     completed_at: unixSeconds.nullable(),
-    result: z.record(z.string(), z.unknown()).nullable().describe('The chat.completion, once succeeded'),
-    error: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .describe('Why it failed, as an error envelope’s error'),
-    usage: z
-      .object({
-        prompt_tokens: z.number().int(),
-        completion_tokens: z.number().int(),
-        total_tokens: z.number().int(),
-      })
-      .nullable(),
+    result: chatCompletion.nullable().describe('The chat.completion, once succeeded'),
+    error: errorObject.nullable().describe('Why it failed, as an error envelope’s error'),
+    usage: usage.nullable(),
     cost_ngonka: ngonkaString
       .nullable()
       .describe('nGNK billed, a non-negative integer as a string; null until billed'),
@@ -64,9 +115,22 @@ export const batchObject = z
     object: z.literal('batch'),
     endpoint: z.string(),
     errors: z
-      .record(z.string(), z.unknown())
+      .object({
+        object: z.literal('list').optional(),
+        data: z.array(
+          z
+            .object({
+              code: z.string().nullable().optional(),
+              message: z.string(),
+              param: z.string().nullable().optional(),
+              line: z.number().int().nullable().optional(),
+            })
+            .loose(),
+        ),
+      })
+      .loose()
       .nullable()
-      .describe('Why a batch failed, OpenAI’s `{data: [...]}`'),
+      .describe('Why a batch failed, OpenAI’s `{object: "list", data: [...]}`'),
     input_file_id: z.string(),
     completion_window: z.string(),
     status: z.enum(BATCH_STATUSES),
@@ -102,3 +166,29 @@ export const batchObject = z
 export const ownerBatchObject = batchObject
   .extend({ key_id: z.string(), management_key_id: z.string() })
   .meta({ id: 'OwnerBatch' });
+
+/** OpenAI's file object (shared/batches/format.ts formatFile): these fields and no other. */
+export const fileObject = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('file'),
+    bytes: z.number().int(),
+    created_at: unixSeconds,
+    filename: z.string(),
+    purpose: z
+      .enum(['batch', 'batch_output'])
+      .describe('batch: an input; batch_output: a batch’s output or error file'),
+    status: z.literal('processed'),
+    expires_at: unixSeconds.nullable().describe('When it is deleted (null: never)'),
+  })
+  .meta({ id: 'File' });
+
+/** A file as the owner's /api list shows it: with the management key it belongs to. */
+export const ownerFileObject = fileObject.extend({ management_key_id: z.string() }).meta({ id: 'OwnerFile' });
+
+/** What deleting a file answers. */
+export const fileDeleted = z.strictObject({
+  id: z.string(),
+  object: z.literal('file'),
+  deleted: z.literal(true),
+});

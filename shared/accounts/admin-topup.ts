@@ -23,10 +23,25 @@ export const adminTopupBody = z.strictObject({
   account_id: z
     .string()
     .regex(/^[\w-]{1,100}$/, 'must be an account id')
-    .optional(),
-  email: z.string().trim().toLowerCase().max(254).pipe(z.email()).optional().describe('email address'),
-  amount_ngonka: ngonkaInput.optional(),
-  amount_usdt: usdtInput.optional(),
+    .optional()
+    .describe('The account to credit: exactly one of account_id and email'),
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(254)
+    .pipe(z.email())
+    .optional()
+    .describe('The account to credit by its email address: exactly one of account_id and email')
+    .meta({ format: 'email' }),
+  amount_ngonka: ngonkaInput
+    .optional()
+    .describe('nGNK to credit, at least 1: exactly one of amount_ngonka and amount_usdt'),
+  amount_usdt: usdtInput
+    .optional()
+    .describe(
+      'USDT to credit at USDT_RATE_NGONKA nGNK each (rounded down): more than 0, at most 6 decimals, as a string or a JSON number; exactly one of amount_ngonka and amount_usdt',
+    ),
   /**
    * The payment's own id; the top-up is posted once per reference. Printable only: Postgres text
    * cannot hold NUL, and a control character in a payment id is a typo.

@@ -203,6 +203,7 @@ describe('async jobs', () => {
     const cases: [unknown, string][] = [
       [{}, 'request'],
       [{ request: { ...request('x'), stream: true } }, 'request.stream'],
+      [{ request: { ...request('x'), stream_options: { include_usage: true } } }, 'request.stream_options'],
       [{ request: request('x'), webhook_url: 'not a url' }, 'webhook_url'],
       [{ request: request('x'), extra: 1 }, 'extra'],
       [{ request: { ...request('x'), messages: [] } }, 'request.messages'],
