@@ -146,6 +146,19 @@ describe('scheduler: UTC day and month rollover', () => {
     });
   });
 
+  it('closes a month once when rollovers race (two schedulers), none of them failing', async () => {
+    clock.set('2027-01-30T10:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+    await spend(f, 10);
+    clock.set('2027-02-01T03:00:00.000Z');
+    const runs = await Promise.allSettled([rollover(env.ctx), rollover(env.ctx), rollover(env.ctx)]);
+    expect(runs.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(await monthly(f.key.id)).toEqual([{ month: '2027-01-01', requests: 1n, cost: 10n }]);
+    expect(await periods('month')).toEqual([
+      { period: '2027-01-01', status: 'closed', requests: 1n, cost: 10n },
+    ]);
+  });
+
   it('keeps Dec 31 open for a sync request admitted before midnight whose hold Postgres never recorded', async () => {
     clock.set('2026-12-31T23:00:00.000Z');
     const f = await createKeyFixture(env.ctx, { balance: 1_000_000n, limitDaily: 5000n });

@@ -32,6 +32,24 @@ export interface RolloverResult {
  * SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS later, which config validation holds the grace to;
  * a settlement held up longer, by workers down or a backlog, can still land after the close).
  */
+/**
+ * Close a month in a repeatable-read transaction, again when another closing of the same month
+ * (a second scheduler, a stale leader) committed first: Postgres refuses the second with a
+ * serialization failure, and closing it again then finds it closed. Harmless, but not an error.
+ */
+async function closeMonthRetrying(ctx: Context, month: string, now: Date) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.sql.begin('isolation level repeatable read', (tx) => closeMonth(tx, month, now));
+    } catch (err) {
+      if ((err as { code?: string }).code !== SERIALIZATION_FAILURE || attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Postgres's SQLSTATE for a transaction another one's commit made impossible to serialize. */
+const SERIALIZATION_FAILURE = '40001';
+
 export async function rollover(ctx: Context): Promise<RolloverResult> {
   const now = ctx.clock.now();
   const settled = new Date(now.getTime() - ctx.config.ROLLOVER_GRACE_SECONDS * 1000);
@@ -51,7 +69,7 @@ export async function rollover(ctx: Context): Promise<RolloverResult> {
         const status =
           kind === 'day'
             ? await closeDay(ctx.sql, p, now)
-            : await ctx.sql.begin('isolation level repeatable read', (tx) => closeMonth(tx, p, now));
+            : await closeMonthRetrying(ctx, p, now);
         out[status].push(p);
       }
     }
