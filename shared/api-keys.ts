@@ -29,7 +29,7 @@ export function secretFingerprint(hash: Buffer): string {
   return hash.subarray(0, 16).toString('hex');
 }
 
-export function displayPrefix(plain: string): string {
+function displayPrefix(plain: string): string {
   return `${plain.slice(0, 6)}…${plain.slice(-4)}`;
 }
 

@@ -8,7 +8,7 @@ import { upstreamSettings } from './config-upstream.js';
  * Every environment variable the gateway reads, in one place (API.md "Configuration").
  * A bad value stops start-up with a message naming the variable.
  */
-export const configSchema = z
+const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),

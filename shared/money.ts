@@ -99,7 +99,7 @@ function significantDigits(decimal: string): number {
   return decimal.replace('.', '').replace(/^0+/, '').length;
 }
 
-export function parseMicroUsdt(v: string): bigint {
+function parseMicroUsdt(v: string): bigint {
   const [whole = '0', frac = ''] = v.split('.');
   return BigInt(whole) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }

@@ -11,7 +11,7 @@ const decimal = z.string().regex(/^\d+$/);
  * A hold as admission made it (NewHold, money as decimal strings), for a request that was served
  * although its hold's write failed: settlement writes the hold itself, then posts it.
  */
-export const holdTerms = z.object({
+const holdTerms = z.object({
   id: z.string(),
   requestId: z.string(),
   accountId: z.string(),

@@ -29,7 +29,7 @@ export const API_JSON_BODY_LIMIT = 128 * 1024;
  * bodies are left to the upload route that reads them. A JSON body nesting absurdly deep is
  * refused too, and text Postgres cannot store (json-body-check.ts).
  */
-export const requireJsonBody: RequestHandler = (req, _res, next) => {
+const requireJsonBody: RequestHandler = (req, _res, next) => {
   const problem = req.body === undefined ? null : jsonBodyProblem(req.body);
   if (problem) throw problem;
   if (

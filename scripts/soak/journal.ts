@@ -33,7 +33,7 @@ export class KeyHistory {
 
   constructor(private readonly initial: KeySettings) {}
 
-  /** Changes of one key are made one at a time (World.adminLock), so they are in order here. */
+  /** Changes of one key are made one at a time (World.withKeyLock), so they are in order here. */
   record<S extends Setting>(setting: S, value: KeySettings[S], sentAt: number, answeredAt: number): void {
     (this.changes[setting] as Change<KeySettings[S]>[]).push({ sentAt, answeredAt, value });
   }

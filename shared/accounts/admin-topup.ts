@@ -82,7 +82,7 @@ function amountOf(
 }
 
 /** 12500000 → "12.5": the shortest exact decimal form. */
-export function formatMicroUsdt(micro: bigint): string {
+function formatMicroUsdt(micro: bigint): string {
   const whole = micro / 1_000_000n;
   const frac = (micro % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
   return frac ? `${whole}.${frac}` : whole.toString();

@@ -12,7 +12,7 @@ import { countRegistration } from './attempt-throttle.js';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** 8 characters from 40 random bits: short enough to share, ~10^12 codes so collisions are rare. */
-export function newReferralCode(): string {
+function newReferralCode(): string {
   const bytes = randomBytes(5);
   let bits = 0n;
   for (const b of bytes) bits = (bits << 8n) | BigInt(b);
@@ -22,7 +22,7 @@ export function newReferralCode(): string {
 }
 
 /** Codes are matched case-insensitively; people type them in lower case. */
-export function normaliseReferralCode(code: string): string {
+function normaliseReferralCode(code: string): string {
   return code.trim().toUpperCase();
 }
 

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { sumAccountUsage, type UsageGroupBy } from '../db/queries/usage.js';
 import { ApiError } from '../errors.js';
+import { isoDay } from '../periods.js';
 
 const DAY_MS = 86_400_000;
 /** The default window: the last 30 UTC days, today included. */
@@ -27,13 +28,11 @@ export interface UsageReport {
  * A real calendar day in YYYY-MM-DD, as UTC midnight in ms; null for 2026-02-30 and the like, and
  * for year 0, which JavaScript reads but Postgres has no date for (1 BC comes before AD 1).
  */
-export function parseUtcDay(s: string): number | null {
+function parseUtcDay(s: string): number | null {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || s.startsWith('0000')) return null;
   const ms = Date.parse(`${s}T00:00:00Z`);
   return Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== s ? null : ms;
 }
-
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 function dayParam(param: 'from' | 'to', value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -54,7 +53,7 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
   if ((to - from) / DAY_MS + 1 > MAX_USAGE_DAYS)
     throw ApiError.invalid('from', `from: the range may span at most ${MAX_USAGE_DAYS} days`);
 
-  const range = { from: isoDay(from), to: isoDay(to) };
+  const range = { from: isoDay(new Date(from)), to: isoDay(new Date(to)) };
   const rows = await sumAccountUsage(ctx.sql, accountId, { ...range, groupBy: q.groupBy });
   return {
     // Counts are JSON numbers (they stay far below 2^53); money stays a string.

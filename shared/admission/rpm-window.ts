@@ -37,7 +37,7 @@ export type RpmWindowKey = Pick<ChildKeyState, 'id' | 'rate_limit_rpm'> & {
 };
 
 /** Score and member pairs as admit-9.lua adds them: admission ms, hold id. */
-export function windowPairs(entries: readonly RpmWindowEntry[]): (string | number)[] {
+function windowPairs(entries: readonly RpmWindowEntry[]): (string | number)[] {
   return entries.flatMap((e) => [e.atMs, e.id]);
 }
 

@@ -36,7 +36,6 @@ export const participantsResponseSchema = z.looseObject({
   }),
 });
 
-export type Participant = z.input<typeof participantSchema>;
 export type ParticipantsResponse = z.input<typeof participantsResponseSchema>;
 
 /**

@@ -26,11 +26,7 @@ function sha256(data: string | Uint8Array): Uint8Array {
 }
 
 /** The bytes that are actually signed: sha256 of the signature input. */
-export function signedDigest(
-  body: string | Uint8Array,
-  timestampNs: bigint,
-  transferAddress: string,
-): Uint8Array {
+function signedDigest(body: string | Uint8Array, timestampNs: bigint, transferAddress: string): Uint8Array {
   const bodyHashHex = createHash('sha256').update(body).digest('hex');
   return sha256(`${bodyHashHex}${timestampNs}${transferAddress}`);
 }

@@ -24,5 +24,3 @@ export function formatJob(j: JobRow) {
     batch_id: j.batch_id,
   };
 }
-
-export type JobObject = ReturnType<typeof formatJob>;

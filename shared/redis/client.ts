@@ -63,7 +63,7 @@ export function redisOptionsFromUrl(url: string): {
 }
 
 /** Milliseconds before reconnect attempt `times` (ioredis's default schedule). */
-export const reconnectDelayMs = (times: number): number => Math.min(times * 50, 2000);
+const reconnectDelayMs = (times: number): number => Math.min(times * 50, 2000);
 
 /**
  * A connection of its own for WATCH ... EXEC, that never reconnects and never queues: once it

@@ -5,12 +5,12 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { completeJobs } from '../../shared/db/queries/job-attempts.js';
 import { insertJobsWithHolds } from '../../shared/db/queries/jobs.js';
-import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { createQueues, type QueueName, type Queues, queuePayloads } from '../../shared/queues.js';
 import { createTestEnv, type TestEnv } from './context.js';
 import type { KeyFixture } from './fixtures.js';
+import { insertWebhookEndpoint } from './webhook-deliveries.js';
 
 /** A webhook endpoint of the account subscribed to every event (deliveries are recorded, not sent). */
 export async function subscribeAll(ctx: Context, accountId: string): Promise<string> {

@@ -1,12 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../../shared/context.js';
+import type { Db } from '../../shared/db/client.js';
 import { insertWebhookDeliveries } from '../../shared/db/queries/webhook-deliveries.js';
-import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
+import {
+  insertWebhookEndpointWithin,
+  type NewWebhookEndpoint,
+  type WebhookEndpointRow,
+} from '../../shared/db/queries/webhooks.js';
 import { newId } from '../../shared/ids.js';
 import { newWebhookSecret } from '../../shared/webhooks/events.js';
 import { createTestAccount } from './accounts.js';
 import { waitFor } from './wait.js';
 import type { WebhookReceiver } from './webhook-receiver.js';
+
+/** An endpoint written straight to Postgres, past the route's checks (its URL, the account's cap). */
+export async function insertWebhookEndpoint(db: Db, e: NewWebhookEndpoint): Promise<WebhookEndpointRow> {
+  const row = await insertWebhookEndpointWithin(db, e, Number.MAX_SAFE_INTEGER);
+  if (!row) throw new Error('insert into webhook_endpoints returned no row');
+  return row;
+}
 
 /** A fresh path on the test receiver, one per endpoint. */
 export const newPath = () => `/hook-${randomBytes(4).toString('hex')}`;

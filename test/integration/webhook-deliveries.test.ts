@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertWebhookDeliveries } from '../../shared/db/queries/webhook-deliveries.js';
-import { insertWebhookEndpoint } from '../../shared/db/queries/webhooks.js';
 import { newId } from '../../shared/ids.js';
 import { createQueues, type Queues } from '../../shared/queues.js';
 import { emitEvent } from '../../shared/webhooks/emit.js';
@@ -11,7 +10,14 @@ import { createTestAccount, type TestAccount } from '../helpers/accounts.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
-import { deliveryRow, newPath, pause, queuedLater, settledRow } from '../helpers/webhook-deliveries.js';
+import {
+  deliveryRow,
+  insertWebhookEndpoint,
+  newPath,
+  pause,
+  queuedLater,
+  settledRow,
+} from '../helpers/webhook-deliveries.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // Real Postgres, Redis and BullMQ workers; the receiver verifies every delivery with the

@@ -51,15 +51,6 @@ export async function insertWebhookEndpointWithin(
   return row ?? null;
 }
 
-export async function insertWebhookEndpoint(db: Db, e: NewWebhookEndpoint): Promise<WebhookEndpointRow> {
-  const [row] = await db<WebhookEndpointRow[]>`
-    insert into webhook_endpoints (id, account_id, url, events, secret, created_at)
-    values (${e.id}, ${e.accountId}, ${e.url}, ${e.events}::text[], ${e.secret}, ${e.createdAt})
-    returning ${db.unsafe(COLUMNS)}`;
-  if (!row) throw new Error('insert into webhook_endpoints returned no row');
-  return row;
-}
-
 /** The account's endpoints that are not deleted, newest first. */
 export async function listWebhookEndpoints(db: Db, accountId: string): Promise<WebhookEndpointRow[]> {
   return db<WebhookEndpointRow[]>`

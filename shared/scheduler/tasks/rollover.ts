@@ -67,9 +67,7 @@ export async function rollover(ctx: Context): Promise<RolloverResult> {
       for (const p of due) {
         seen.add(p);
         const status =
-          kind === 'day'
-            ? await closeDay(ctx.sql, p, now)
-            : await closeMonthRetrying(ctx, p, now);
+          kind === 'day' ? await closeDay(ctx.sql, p, now) : await closeMonthRetrying(ctx, p, now);
         out[status].push(p);
       }
     }
