@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { publishChildKeyState } from '../../shared/admission/key-state.js';
 import { ManualClock } from '../../shared/clock.js';
 import { findChildKey, updateChildKey } from '../../shared/db/queries/child-keys.js';
 import {
@@ -207,5 +208,29 @@ describe('scheduler: limit alerts', () => {
     clock.set('2027-03-10T15:00:30.000Z');
     await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual(['daily:80:500/550']);
+  });
+
+  it('alerts again at 80% of a limit raised after its 80% alert, in the same day', async () => {
+    clock.set('2027-04-10T10:00:00.000Z');
+    const f = await watchedKey({ limitDaily: 1000n });
+    await spend(f, 850);
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alerts(f)).toEqual(['daily:80:850/1000']);
+    // The owner raises it; the key spends on to 80% of the new limit.
+    const row = await findChildKey(w.env.ctx.sql, f.accountId, f.key.management_key_id, f.key.id);
+    const raised = await updateChildKey(
+      w.env.ctx.sql,
+      f.key.id,
+      applyChildKeyPatch(row!, { limit_daily_ngonka: 2000n }, clock.now()),
+      clock.now(),
+    );
+    await publishChildKeyState(w.env.ctx, raised); // as the PATCH route does: admission sees it
+    clock.set('2027-04-10T10:01:00.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect(await alerts(f)).toEqual(['daily:80:850/1000']);
+    await spend(f, 750);
+    clock.set('2027-04-10T10:01:30.000Z');
+    await limitAlerts(w.env.ctx, w.queues);
+    expect((await alerts(f)).sort()).toEqual(['daily:80:1600/2000', 'daily:80:850/1000']);
   });
 });

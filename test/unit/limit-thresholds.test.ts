@@ -8,14 +8,14 @@ const at = new Date('2028-02-29T23:59:59.000Z');
 const keys = (r: KeyLimitUsageRow) => thresholdEvents(r, at).map((e) => e.dedupeKey);
 
 describe('limit threshold events', () => {
-  it('fires at exactly 80% and 100%, counting reservations, with the period in the dedupe key', () => {
+  it('fires at exactly 80% and 100%, counting reservations, with the period and the limit in the dedupe key', () => {
     expect(keys(row({ limit_daily_ngonka: 1000n, day_settled: 799n }))).toEqual([]);
     expect(keys(row({ limit_daily_ngonka: 1000n, day_settled: 700n, day_reserved: 100n }))).toEqual([
-      'key.limit_threshold:ck_1:daily:2028-02-29:80',
+      'key.limit_threshold:ck_1:daily:2028-02-29:80:1000',
     ]);
     expect(keys(row({ limit_monthly_ngonka: 3n, month_settled: 3n }))).toEqual([
-      'key.limit_threshold:ck_1:monthly:2028-02:80',
-      'key.limit_threshold:ck_1:monthly:2028-02:100',
+      'key.limit_threshold:ck_1:monthly:2028-02:80:3',
+      'key.limit_threshold:ck_1:monthly:2028-02:100:3',
     ]);
   });
 
@@ -43,8 +43,8 @@ describe('limit threshold events', () => {
     const created = new Date('2028-03-01T00:00:00.000Z');
     const events = thresholdEvents(r, at, { limits: ['monthly'], createdAt: created });
     expect(events.map((e) => e.dedupeKey)).toEqual([
-      'key.limit_threshold:ck_1:monthly:2028-02:80',
-      'key.limit_threshold:ck_1:monthly:2028-02:100',
+      'key.limit_threshold:ck_1:monthly:2028-02:80:10',
+      'key.limit_threshold:ck_1:monthly:2028-02:100:10',
     ]);
     expect(events[0]).toMatchObject({ createdAt: created, data: { resets_at: '2028-03-01T00:00:00.000Z' } });
   });

@@ -1,7 +1,7 @@
 import type { Db } from '../client.js';
 
 export interface NewSchedulerEvent {
-  /** Makes the event happen once: `key.expired:<key>:<expiry ms>`, `key.limit_threshold:<key>:daily:<day>:80`. */
+  /** Makes the event happen once: `key.expired:<key>:<expiry ms>`, `key.limit_threshold:<key>:daily:<day>:80:<limit>`. */
   dedupeKey: string;
   accountId: string;
   type: string;

@@ -11,7 +11,7 @@ const OVERLAP_MS = 5 * 60_000;
 
 /**
  * `key.limit_threshold` when a child key's use of its daily or monthly limit reaches 80% and 100%,
- * once per key, limit, period and threshold (the event's dedupe key). "Use" is what admission counts
+ * once per key, limit (and its value), period and threshold (the event's dedupe key). "Use" is what admission counts
  * against the limit: settled spend plus open reservations; at 100% the key admits nothing more until
  * the period resets. Only keys whose use may have moved since the last run are read (a watermark
  * in Redis; without it, everything used this month). A run also looks back at the days its last
@@ -116,7 +116,8 @@ export function thresholdEvents(
     for (const threshold of THRESHOLDS) {
       if (used * 100n < p.cap * BigInt(threshold)) continue;
       out.push({
-        dedupeKey: `key.limit_threshold:${r.id}:${p.limit}:${p.period}:${threshold}`,
+        // The limit's value in it: a limit raised after its 80% alert alerts again at 80% of the new one.
+        dedupeKey: `key.limit_threshold:${r.id}:${p.limit}:${p.period}:${threshold}:${p.cap}`,
         accountId: r.account_id,
         type: 'key.limit_threshold',
         data: {
