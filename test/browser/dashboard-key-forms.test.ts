@@ -40,6 +40,16 @@ describe('dashboard: key forms', () => {
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name');
 
     await form.getByLabel('Name').fill('Customer 7');
+    // Every field in error is shown at once, not one per submit.
+    await form.getByLabel('Monthly limit (GNK)').fill('1.0000000001');
+    await form.getByLabel('Requests per minute').fill('abc');
+    await form.getByLabel(/Metadata/).fill('{bad');
+    await form.getByRole('button', { name: 'Create child key' }).click();
+    for (const label of ['Monthly limit (GNK)', 'Requests per minute', /Metadata/])
+      await expect.poll(() => form.getByLabel(label).getAttribute('aria-invalid')).toBe('true');
+    await form.getByLabel('Monthly limit (GNK)').fill('');
+    await form.getByLabel('Requests per minute').fill('');
+    await form.getByLabel(/Metadata/).fill('');
     await form.getByLabel('Daily limit (GNK)').fill('9999999999');
     await form.getByRole('button', { name: 'Create child key' }).click();
     const daily = form.getByLabel('Daily limit (GNK)');

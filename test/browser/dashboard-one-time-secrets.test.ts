@@ -37,6 +37,10 @@ describe('dashboard: one-time secrets', () => {
     const mkReveal = page.getByRole('dialog', { name: 'Management key created' });
     const gm = await mkReveal.getByRole('textbox', { name: 'Your new management key' }).inputValue();
     expect(gm).toMatch(/^gm-/);
+    // A lost key is rotated, never revoked (revoking takes its child keys down for good).
+    expect(await mkReveal.locator('.callout').textContent()).toMatch(/rotate it .*the same child keys/);
+    // The copy button is named with the label as written.
+    await mkReveal.getByRole('button', { name: 'Copy Your new management key' }).waitFor();
     // The list behind says it is stale rather than the form inviting a second key.
     await expect.poll(() => page.locator('#alert').textContent()).toMatch(/created.*temporarily unavailable/);
     await mkReveal.getByRole('button', { name: 'I have stored the key' }).click();

@@ -31,7 +31,8 @@ export function copyField({ label, value, what, describedBy, autofocus = false }
     'button',
     {
       type: 'button',
-      'aria-label': `Copy ${label.toLowerCase()}`,
+      // The label as written: it may hold a name ("Client A’s new key"), read as it is.
+      'aria-label': `Copy ${label}`,
       'data-autofocus': autofocus,
       onClick: async () => {
         const ok = await copyText(input);
@@ -66,7 +67,7 @@ export function secretReveal({ label, secret, what = 'key', onDone, ifLost, oneT
       'p',
       { id: warnId, class: oneTime ? 'callout warning' : 'callout' },
       oneTime ? h('strong', {}, 'Copy it now: this is the only time it is shown. ') : null,
-      ifLost ?? `We keep only a hash of the ${what}. If it is lost, create a new one and revoke this one.`,
+      ifLost ?? `We keep only a hash of the ${what}. If it is lost or leaks, rotate it.`,
     ),
     copyField({ label, value: secret, what, describedBy: warnId, autofocus: true }),
     onDone

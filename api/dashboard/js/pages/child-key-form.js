@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { formDialog } from '../components/dialog.js';
-import { FieldError, field, fieldValue } from '../components/form.js';
+import { FieldError, FieldErrors, field, fieldValue } from '../components/form.js';
 import { announce } from '../components/notify.js';
 import { revealCreated } from '../components/secret.js';
 import { h } from '../dom.js';
@@ -112,15 +112,28 @@ function expiry(form) {
   return parsed(form, 'expires_at', fromLocalInput);
 }
 
+/** The form's values for the API; every field in error at once (FieldErrors), not one per submit. */
 function read(form) {
-  return {
-    name: fieldValue(form, 'name'),
-    limit_daily_ngonka: gnk(form, 'limit_daily_ngonka'),
-    limit_monthly_ngonka: gnk(form, 'limit_monthly_ngonka'),
-    rate_limit_rpm: rpm(form),
-    expires_at: expiry(form),
-    metadata: metadata(form),
+  const errors = [];
+  const each = (readField) => {
+    try {
+      return readField();
+    } catch (err) {
+      if (!(err instanceof FieldError)) throw err;
+      errors.push(err);
+      return null;
+    }
   };
+  const body = {
+    name: fieldValue(form, 'name'),
+    limit_daily_ngonka: each(() => gnk(form, 'limit_daily_ngonka')),
+    limit_monthly_ngonka: each(() => gnk(form, 'limit_monthly_ngonka')),
+    rate_limit_rpm: each(() => rpm(form)),
+    expires_at: each(() => expiry(form)),
+    metadata: each(() => metadata(form)),
+  };
+  if (errors.length) throw new FieldErrors(errors);
+  return body;
 }
 
 export function createChildKeyDialog(mk, onChange) {

@@ -41,6 +41,9 @@ export async function renderKeys(main, _params, ctx) {
           label: 'Your new management key',
           secret: created.key,
           noun: 'management key',
+          // Never "revoke it": revoking takes its child keys down for good.
+          ifLost:
+            'We keep only a hash of the key. If it is lost or leaks, rotate it (Rotate, on its row): a new gm- key, the same child keys.',
           refresh: reload,
         });
       },
