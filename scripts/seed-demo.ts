@@ -155,7 +155,7 @@ if (args.json) {
       `  child key       ${child.key}  (${child.id}: 1 GNK a day, 60 requests a minute)`,
       model ? '' : '  no model is priced yet: the nodes have not answered; try again in a few seconds',
       'Try it (the keys are shown once; keep them):',
-      `export GW=${gw} JWT=${session.token} GM=${mk.key} GC=${child.key}`,
+      `export GW=${gw} JWT=${session.token} MK_ID=${mk.id} GM=${mk.key} GC=${child.key}`,
       `curl -s $GW/v1/chat/completions -H "authorization: Bearer $GC" -H 'content-type: application/json' -d '${body}'`,
       'curl -s $GW/api/account -H "authorization: Bearer $JWT"',
     ]

@@ -3,7 +3,8 @@ import { adminTopup, adminTopupBody } from '../shared/accounts/admin-topup.js';
 import { closeContext } from '../shared/context.js';
 import { findEntryByRef } from '../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../shared/errors.js';
-import { cliArgs, cliContext } from './cli-context.js';
+import { anyInstanceAlive } from '../shared/redis/instance.js';
+import { cliArgs, cliContext, describeFailure } from './cli-context.js';
 
 /**
  * `npm run topup -- --email a@b.c --ngonka 5000000000 [--reference X]` (or `--account-id`,
@@ -54,11 +55,20 @@ if (!order.success) {
 }
 
 const ctx = cliContext(fail);
+// Where it writes, as reconcile says: the ledger in one, what admission reads in the other.
+console.error(
+  `topup: Postgres database "${new URL(ctx.config.DATABASE_URL).pathname.slice(1)}", Redis prefix "${ctx.config.REDIS_PREFIX}"`,
+);
 
 let exitCode = 0;
 try {
   const { entry, created } = await adminTopup(ctx, order.data);
   console.log(JSON.stringify({ ...entry, replayed: !created }, null, 2));
+  if (!(await anyInstanceAlive(ctx)))
+    console.error(
+      `topup: note: no gateway process runs with REDIS_PREFIX=${ctx.config.REDIS_PREFIX} now. Fine if it is stopped; if it ` +
+        'runs with another prefix, its admission does not see this credit: run `npm run reconcile -- --fix` with its environment.',
+    );
 } catch (err) {
   exitCode = 1;
   const why = err instanceof Error ? err.message : String(err);
@@ -78,7 +88,7 @@ try {
     const param = typeof err.extra.param === 'string' ? FLAG_OF[err.extra.param] : undefined;
     console.error(`topup: ${param ? `${param}: ` : ''}${err.message}`);
   } else {
-    console.error(`topup: ${why}`);
+    console.error(`topup: ${describeFailure(ctx, err)}`);
   }
 } finally {
   await closeContext(ctx);

@@ -33,3 +33,19 @@ export async function liveInstances(ctx: Context, ids: readonly string[]): Promi
   const beats = await ctx.redis.mget(...ids.map((id) => ctx.keys.instance(id)));
   return new Set(ids.filter((_, i) => beats[i] !== null));
 }
+
+/**
+ * Whether any gateway process (api or workers) is alive under this Redis prefix: a one-shot
+ * command run with another prefix than the gateway's writes where admission never looks.
+ */
+export async function anyInstanceAlive(ctx: Context): Promise<boolean> {
+  // Prefix and hash tag are escaped: a prefix may hold glob characters.
+  const pattern = `${ctx.keys.instance('').replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let cursor = '0';
+  do {
+    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (found.length > 0) return true;
+    cursor = next;
+  } while (cursor !== '0');
+  return false;
+}

@@ -94,6 +94,21 @@ describe('npm run seed-demo', () => {
       credit_replayed: true,
     });
     expect(second.child_key.key).not.toBe(demo.child_key.key);
+
+    // As text: the lines to paste name every id the README's later steps use ($MK_ID in step 7).
+    const text = await seedDemo(['--url', url, '--email', email, '--password', password]);
+    expect(text.code).toBe(0);
+    const exported = Object.fromEntries(
+      (text.stdout.split('\n').find((l) => l.startsWith('export ')) ?? '')
+        .slice('export '.length)
+        .split(' ')
+        .map((pair) => pair.split('=', 2) as [string, string]),
+    );
+    expect(Object.keys(exported)).toEqual(['GW', 'JWT', 'MK_ID', 'GM', 'GC']);
+    const children = await call(url, 'GET', `/api/management/keys/${exported.MK_ID}/children`, {
+      token: exported.JWT,
+    });
+    expect(children.status).toBe(200);
     expect(second.balance_ngonka).toBe(spent.balance_ngonka);
     expect(BigInt(spent.balance_ngonka)).toBeLessThan(3_000_000_000n);
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { newId } from '../../shared/ids.js';
+import { INSTANCE_ID, startInstanceHeartbeat } from '../../shared/redis/instance.js';
 import { type CliRun, runCli } from '../helpers/cli.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 
@@ -53,7 +54,13 @@ describe('topup CLI: happy', () => {
       '--reference',
       'cli-1',
     );
-    expect(res.stderr).toBe('');
+    // It says where it writes, and that no gateway runs under that prefix to see it (none here).
+    const [target, note, ...rest] = res.stderr.trim().split('\n');
+    expect(target).toBe(
+      `topup: Postgres database "${new URL(env.config.DATABASE_URL).pathname.slice(1)}", Redis prefix "${env.config.REDIS_PREFIX}"`,
+    );
+    expect(note).toMatch(`no gateway process runs with REDIS_PREFIX=${env.config.REDIS_PREFIX} now`);
+    expect(rest).toEqual([]);
     expect(res.code).toBe(0);
     const entry = JSON.parse(res.stdout);
     expect(entry).toMatchObject({
@@ -69,6 +76,19 @@ describe('topup CLI: happy', () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ id: entry.id, replayed: true });
     expect(await balance(a.id)).toBe(5_000_000_000n);
+  });
+
+  it('says nothing of the prefix when a gateway process runs under it', async () => {
+    const a = await insertAccount();
+    const stop = startInstanceHeartbeat(env.ctx);
+    try {
+      const res = await topupCli('--account-id', a.id, '--ngonka', '7');
+      expect(res.code).toBe(0);
+      expect(res.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topup: Postgres database /)]);
+    } finally {
+      stop();
+      await env.ctx.redis.del(env.ctx.keys.instance(INSTANCE_ID));
+    }
   });
 
   it('converts USDT at the configured rate and makes up a reference when none is given', async () => {
