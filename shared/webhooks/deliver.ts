@@ -183,7 +183,7 @@ async function send(
       headers: {
         'content-type': 'application/json',
         // White-label: a child key's client may own this URL (a job's webhook_url).
-        'user-agent': `${ctx.config.BRAND_NAME}-Webhooks/1.0`,
+        'user-agent': webhookUserAgent(ctx.config.BRAND_NAME),
         // The delivery id is the message id: stable across retries, so receivers can dedupe.
         'webhook-id': d.id,
         'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
@@ -197,4 +197,14 @@ async function send(
     const message = err instanceof Error ? err.message : String(err);
     return { statusCode: null, error: message, permanent, durationMs: elapsed() };
   }
+}
+
+/**
+ * `<brand>-Webhooks/1.0` as an HTTP product token: a header holds no character past U+00FF (Node
+ * refuses the request, so a brand such as "Nova™" failed every delivery), nor spaces in a token.
+ * Compatibility forms first ("™" → "TM"), then anything else out; "Gateway" if nothing is left.
+ */
+export function webhookUserAgent(brand: string): string {
+  const token = brand.normalize('NFKD').replace(/[^!#$%&'*+.^_`|~0-9A-Za-z-]+/g, '');
+  return `${token || 'Gateway'}-Webhooks/1.0`;
 }
