@@ -5,6 +5,8 @@ export const limitUsageRow = (o: Partial<KeyLimitUsageRow> = {}): KeyLimitUsageR
   id: 'ck_1',
   account_id: 'acct_1',
   management_key_id: 'mk_1',
+  name: 'ck',
+  metadata: {},
   limit_daily_ngonka: null,
   limit_monthly_ngonka: null,
   day_settled: 0n,

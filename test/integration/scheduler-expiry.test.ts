@@ -21,6 +21,8 @@ describe('scheduler: key TTL expiry', () => {
       expiresAt: new Date('2026-11-26T10:05:00.000Z'),
     });
     await subscribeAll(w.env.ctx, f.accountId);
+    await w.env.ctx
+      .sql`update child_keys set metadata = ${w.env.ctx.sql.json({ customer_id: 'c_7' })} where id = ${f.key.id}`;
     expect(await outcome(hold(w.env.ctx, f.key, 10n))).toBe('ok'); // loads the key into Redis
 
     expect((await expireKeys(w.env.ctx, w.queues)).expired).toBe(0); // not yet
@@ -38,7 +40,13 @@ describe('scheduler: key TTL expiry', () => {
     expect(events).toHaveLength(1);
     expect(events[0]!.payload).toMatchObject({
       type: 'key.expired',
-      data: { key_id: f.key.id, management_key_id: f.mkId, expires_at: '2026-11-26T10:05:00.000Z' },
+      data: {
+        key_id: f.key.id,
+        management_key_id: f.mkId,
+        name: 'ck',
+        metadata: { customer_id: 'c_7' },
+        expires_at: '2026-11-26T10:05:00.000Z',
+      },
     });
     // The delivery is queued for the webhook worker.
     const waiting = await w.queues.get('webhooks').getJobCounts('waiting', 'delayed', 'prioritized');

@@ -47,6 +47,8 @@ describe('scheduler: limit alerts', () => {
   it('raises 80% and 100% of the daily and monthly limits once per period, reservations included', async () => {
     clock.set('2026-11-26T10:00:00.000Z');
     const f = await watchedKey({ limitDaily: 1000n, limitMonthly: 2500n });
+    await w.env.ctx
+      .sql`update child_keys set name = 'Client A', metadata = ${w.env.ctx.sql.json({ customer_id: 'c_42' })} where id = ${f.key.id}`;
     await spend(f, 700);
     await limitAlerts(w.env.ctx, w.queues);
     expect(await alerts(f)).toEqual([]);
@@ -59,6 +61,9 @@ describe('scheduler: limit alerts', () => {
     const [first] = await deliveriesOf(w.env.ctx, f.accountId, 'key.limit_threshold');
     expect(first!.payload.data).toMatchObject({
       key_id: f.key.id,
+      // Which of the owner's customers it is about, without another call.
+      name: 'Client A',
+      metadata: { customer_id: 'c_42' },
       settled_ngonka: '700',
       reserved_ngonka: '100',
       period: '2026-11-26',

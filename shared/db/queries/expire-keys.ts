@@ -3,6 +3,7 @@ import type { Db } from '../client.js';
 
 export interface ExpiredKeyRow extends ChildKeyState {
   name: string;
+  metadata: Record<string, unknown>;
   expires_at: Date;
 }
 
@@ -20,7 +21,7 @@ export async function expireDueChildKeys(db: Db, now: Date, limit: number): Prom
           limit ${limit}
           for update skip locked) due
     where c.id = due.id
-    returning c.id, c.account_id, c.management_key_id, c.name, c.status, c.limit_daily_ngonka,
+    returning c.id, c.account_id, c.management_key_id, c.name, c.metadata, c.status, c.limit_daily_ngonka,
               c.limit_monthly_ngonka, c.rate_limit_rpm, c.expires_at, c.version,
               c.key_hash, c.previous_key_hash, c.previous_key_expires_at`;
 }

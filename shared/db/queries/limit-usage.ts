@@ -5,6 +5,8 @@ export interface KeyLimitUsageRow {
   id: string;
   account_id: string;
   management_key_id: string;
+  name: string;
+  metadata: Record<string, unknown>;
   limit_daily_ngonka: bigint | null;
   limit_monthly_ngonka: bigint | null;
   day_settled: bigint;
@@ -32,7 +34,7 @@ export async function keyLimitUsage(
       select distinct h.child_key_id from holds h
       where h.status = 'open' and h.period_day >= ${p.monthStart}::date and h.period_day < ${p.monthEnd}::date
     )
-    select ck.id, ck.account_id, ck.management_key_id, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
+    select ck.id, ck.account_id, ck.management_key_id, ck.name, ck.metadata, ck.limit_daily_ngonka, ck.limit_monthly_ngonka,
       coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id and u.day = ${p.day}::date), 0)::int8 as day_settled,
       coalesce((select sum(cost_ngonka) from key_usage_daily u where u.child_key_id = ck.id
                 and u.day >= ${p.monthStart}::date and u.day < ${p.monthEnd}::date), 0)::int8 as month_settled,

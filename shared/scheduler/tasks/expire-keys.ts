@@ -34,6 +34,8 @@ export async function expireKeys(
             key_id: k.id,
             management_key_id: k.management_key_id,
             name: k.name,
+            // The owner's own references (its customer's id, say): who the event is about.
+            metadata: k.metadata,
             expires_at: k.expires_at.toISOString(),
           },
           createdAt: now,

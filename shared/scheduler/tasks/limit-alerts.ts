@@ -123,6 +123,9 @@ export function thresholdEvents(
         data: {
           key_id: r.id,
           management_key_id: r.management_key_id,
+          // Who it is about: the key's name and the owner's own references (its customer's id, say).
+          name: r.name,
+          metadata: r.metadata,
           limit: p.limit,
           threshold,
           spent_ngonka: used.toString(),
