@@ -158,6 +158,12 @@ const configSchema = z
      */
     WEBHOOK_MAX_ENDPOINTS: positiveInt.default(16),
     /**
+     * Days a delivery that ended (succeeded, failed, disabled) is kept, its payload and attempts
+     * with it (the delivery logs show them), before the scheduler deletes it: a payload holds a
+     * whole job answer, once per destination.
+     */
+    WEBHOOK_DELIVERY_RETENTION_DAYS: positiveInt.default(30),
+    /**
      * Management keys an account may have that are not revoked, and child keys one management key
      * may have that are not deleted (400 past either). Keys cost nothing to make, even unfunded, and
      * each holds up to 16 KiB of metadata: these bound what one account can store.
@@ -225,6 +231,8 @@ const configSchema = z
      * whose Redis step was cut off, orphaned reservations): scheduler/tasks/reconcile-check.ts.
      */
     SCHEDULER_RECONCILE_CRON: cron.default('*/10 * * * *'),
+    /** Delete webhook deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS (once a day). */
+    SCHEDULER_PRUNE_CRON: cron.default('17 3 * * *'),
     /** Node prices and participants of this process's upstream (runs on every replica, not just the leader). */
     SCHEDULER_REFRESH_CRON: cron.default('*/30 * * * * *'),
     /** Leader lock lifetime; the leader renews it every third of this. */

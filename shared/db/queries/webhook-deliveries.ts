@@ -148,3 +148,18 @@ export async function findStalledDeliveries(
     order by next_attempt_at
     limit ${limit}`;
 }
+
+/**
+ * Delete up to `limit` deliveries that ended before `before` (succeeded, failed or disabled: never a
+ * pending one), oldest first, with their attempts; how many went.
+ */
+export async function deleteEndedDeliveries(db: Db, before: Date, limit: number): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    with due as (
+      select id from webhook_deliveries where status <> 'pending' and updated_at < ${before}
+      order by updated_at limit ${limit}),
+    attempts as (delete from webhook_attempts where delivery_id in (select id from due)),
+    gone as (delete from webhook_deliveries where id in (select id from due) returning id)
+    select count(*)::int as n from gone`;
+  return row!.n;
+}

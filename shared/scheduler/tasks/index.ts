@@ -3,6 +3,7 @@ import { expireFiles } from '../../batches/file-expiry.js';
 import type { Context } from '../../context.js';
 import type { Queues } from '../../queues.js';
 import type { Upstream } from '../../upstream.js';
+import { pruneDeliveries } from '../../webhooks/prune.js';
 import { resumeStalledDeliveries } from '../../webhooks/resume.js';
 import type { SchedulerTask } from '../scheduler.js';
 import { expireKeys } from './expire-keys.js';
@@ -46,6 +47,8 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
     },
     // Files past their expires_at (OpenAI's expires_after), deleted as DELETE /v1/files deletes them.
     { name: 'expire-files', cron: c.SCHEDULER_STALE_HOLDS_CRON, run: () => expireFiles(ctx) },
+    // Ended webhook deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS, payloads and attempts with them.
+    { name: 'prune-deliveries', cron: c.SCHEDULER_PRUNE_CRON, run: () => pruneDeliveries(ctx) },
     {
       name: 'reconcile-check',
       cron: c.SCHEDULER_RECONCILE_CRON,
