@@ -165,8 +165,23 @@ if (!roles.has('api') && config.METRICS_PORT) {
 
 let stopping: Promise<void> | null = null;
 async function shutdown(signal: string, exitCode = 0): Promise<void> {
+  if (stopping && (signal === 'SIGINT' || signal === 'SIGTERM')) {
+    // A second signal: the operator will not wait. What was in flight is left as a crash leaves
+    // it (README "What a crash costs"): jobs run again, holds are resolved by the scheduler.
+    ctx.logger.warn({ signal }, 'second signal: stopping now, without draining');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  }
   stopping ??= (async () => {
-    ctx.logger.info({ signal }, 'shutting down');
+    ctx.logger.info(
+      {
+        signal,
+        // How long a draining worker may wait for one node call, at most (each attempt, each node).
+        nodeCallsUpToSeconds: roles.has('workers')
+          ? (config.UPSTREAM_MAX_ATTEMPTS * config.UPSTREAM_TIMEOUT_MS) / 1000
+          : undefined,
+      },
+      'shutting down: finishing the work in flight; send the signal again to stop at once',
+    );
     // Stop taking work first, then drain, then close Redis and Postgres.
     for (const stop of stops.reverse()) {
       try {
