@@ -16,6 +16,19 @@ afterAll(async () => {
   await env?.close();
 });
 
+/** The gateway's environment on `port`, on this file's database and Redis prefix. */
+const gatewayEnv = (port: number) => ({
+  ...process.env,
+  NODE_ENV: 'test',
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  DATABASE_URL: env.config.DATABASE_URL,
+  REDIS_URL: env.config.REDIS_URL,
+  REDIS_PREFIX: env.config.REDIS_PREFIX,
+  JWT_SECRET: env.config.JWT_SECRET,
+  LOG_LEVEL: 'info',
+});
+
 const answers = async (url: string) => (await fetch(url).catch(() => null))?.ok === true;
 
 describe('npm start', () => {
@@ -26,17 +39,7 @@ describe('npm start', () => {
     const npm: ChildProcess = spawn('npm', ['start'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: env.config.DATABASE_URL,
-        REDIS_URL: env.config.REDIS_URL,
-        REDIS_PREFIX: env.config.REDIS_PREFIX,
-        JWT_SECRET: env.config.JWT_SECRET,
-        LOG_LEVEL: 'info',
-      },
+      env: gatewayEnv(port),
     });
     npm.stdout?.on('data', (b: Buffer) => {
       log += b.toString();
@@ -69,17 +72,7 @@ describe('npm start', () => {
     const gateway: ChildProcess = spawn('node', ['--import', 'tsx', 'scripts/start.ts'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: env.config.DATABASE_URL,
-        REDIS_URL: env.config.REDIS_URL,
-        REDIS_PREFIX: env.config.REDIS_PREFIX,
-        JWT_SECRET: env.config.JWT_SECRET,
-        LOG_LEVEL: 'info',
-      },
+      env: gatewayEnv(port),
     });
     gateway.stdout?.on('data', (b: Buffer) => {
       log += b.toString();
