@@ -7,6 +7,15 @@ import { createLogger } from '../shared/logger.js';
  * SIM_NODES (2) nodes on consecutive ports from SIM_PORT (9100), auth SIM_AUTH (none|bearer|signed),
  * SIM_BEARER_TOKEN for bearer mode, SIM_LATENCY_MS before every answer, SIM_HOST (127.0.0.1).
  */
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(
+    'usage: npm run simulator   (configured by the environment, no flags)\n' +
+      '  SIM_NODES=2 SIM_PORT=9100 SIM_HOST=127.0.0.1 SIM_AUTH=none|bearer|signed SIM_BEARER_TOKEN=… SIM_LATENCY_MS=0\n' +
+      '  faults per request: [[sim latency=MS status=429|500|503 cut=N delay=MS error=N]] in the last user message',
+  );
+  process.exit(0);
+}
+
 const parsed = z
   .object({
     SIM_NODES: z.coerce.number().int().min(1).max(64).default(2),
