@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { HoldWriteUnknown } from '../../shared/admission/admit.js';
 import { isPostgresConnectionLoss } from '../../shared/db/connection-loss.js';
 import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
 import { sendJson } from '../../shared/json-response.js';
@@ -94,6 +95,8 @@ function isConnectionError(err: unknown): boolean {
   const e = err as { name?: unknown; message?: unknown; code?: unknown };
   if (e?.name === 'MaxRetriesPerRequestError') return true;
   if (typeof e?.message === 'string' && REDIS_GAVE_UP.has(e.message)) return true;
+  // A hold whose write met a lost connection, and whose lookup after it too: a retry is safe.
+  if (err instanceof HoldWriteUnknown) return isConnectionError(err.cause);
   return isPostgresConnectionLoss(err);
 }
 

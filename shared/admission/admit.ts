@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import { isPostgresConnectionLoss } from '../db/connection-loss.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { findHold, insertHold, type NewHold } from '../db/queries/holds.js';
 import { ApiError } from '../errors.js';
@@ -173,7 +174,7 @@ export async function admit(ctx: Context, input: AdmitInput): Promise<Admission>
       // reservation; giving that back would free the amount twice once the hold is settled.
       let found: boolean;
       try {
-        found = (await findHold(ctx.sql, hold.id)) !== null;
+        found = await holdLanded(ctx, hold.id);
       } catch {
         // Postgres cannot say either (still out of reach): keep the reservation, the safe side. A
         // hold that did land is settled or voided by the stale-hold sweeper; one that did not is
@@ -261,4 +262,21 @@ export async function unadmitHold(
     [h.holdId],
   );
   return Number(done) === 1;
+}
+
+/**
+ * Whether a hold whose write failed is in Postgres. Asked up to three times over about 3 s: a write
+ * whose connection was cut (a failover, pg_terminate_backend) fails with it, and the first lookup
+ * often meets the same emptied pool; one a moment later can tell, and a hold known not to be there
+ * gives its reservation back now rather than past its deadline (6 h for a job).
+ */
+async function holdLanded(ctx: Context, holdId: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await findHold(ctx.sql, holdId)) !== null;
+    } catch (err) {
+      if (attempt >= 3 || !isPostgresConnectionLoss(err)) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
 }

@@ -95,4 +95,27 @@ describe('admission: a hold write whose outcome Postgres cannot tell', () => {
     await settleServed(w.env.ctx, w.queues, admitted, null); // the node failed: nothing served
     expect(await redisReservation(f)).toEqual({ available: '200', day: '800' });
   });
+
+  it('asks again a moment later, and gives back the reservation of a hold that never landed', async () => {
+    const f = await createKeyFixture(w.env.ctx, { balance: 1_000n, limitDaily: 1_000n });
+    const ctx: Context = { ...w.env.ctx, sql: throughProxy };
+    await proxy.restore().catch(() => {});
+    await throughProxy`select 1`;
+    const admission = admit(ctx, {
+      key: f.key,
+      estimate: 800n,
+      model: 'm',
+      pricePerToken: 1n,
+      markupBps: 10_000,
+      holdTtlMs: 600_000,
+      // The connection is cut before the insert reaches Postgres; it is back half a second later.
+      write: async () => {
+        await proxy.cut();
+        setTimeout(() => void proxy.restore(), 500);
+        throw Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+      },
+    });
+    await expect(admission).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    expect(await redisReservation(f)).toEqual({ available: '1000', day: '0' });
+  });
 });
