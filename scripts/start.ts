@@ -143,7 +143,10 @@ if (upstream) {
 if (upstream) stops.push(() => upstream.close());
 
 if (roles.has('workers') && upstream) {
-  stops.push(startWorkers(ctx, { upstream, queues, settlement: { onSettled: observeSettlement } }));
+  // A stuck settlement transaction (workers/settlement.ts): end the process rather than look
+  // healthy while billing nothing; its supervisor restarts it and the settlements run again.
+  const onWedged = () => ctx.logger.flush(() => process.exit(70));
+  stops.push(startWorkers(ctx, { upstream, queues, settlement: { onSettled: observeSettlement, onWedged } }));
   ctx.logger.info('workers started');
 }
 

@@ -1,6 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import { Batcher } from '../shared/batcher.js';
 import type { Context } from '../shared/context.js';
+import { watchForWedge } from '../shared/db/wedge-watch.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../shared/ledger/settle.js';
 import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
@@ -15,7 +16,19 @@ export interface SettlementWorkerOptions {
   batchWaitMs?: number;
   /** Called with the settlement lag of each settled hold, in ms (for metrics and benchmarks). */
   onSettled?: (lagMs: number, result: SettlementResult) => void;
+  /**
+   * Called once when a settlement transaction has run WEDGED_AFTER_LOCKS × SETTLEMENT_LOCK_MS (a
+   * Postgres client stuck on a lost connection: shared/db/wedge-watch.ts). `npm start` ends the
+   * process; without it, only logged.
+   */
+  onWedged?: () => void;
 }
+
+/**
+ * A settlement batch is a few hundred row updates: one still running after this many lock
+ * lifetimes (60 s by default) is stuck, not slow, and every settlement after it waits behind it.
+ */
+const WEDGED_AFTER_LOCKS = 6;
 
 /**
  * The settlement queue processor: books resolved requests to the ledger, many per transaction. A
@@ -27,8 +40,16 @@ export interface SettlementWorkerOptions {
 export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOptions = {}): Worker {
   const batcher = new Batcher<Settlement, SettlementResult | Error>(
     async (items) => {
+      const wedgedAfterMs = WEDGED_AFTER_LOCKS * ctx.config.SETTLEMENT_LOCK_MS;
+      const onWedged = () => {
+        ctx.logger.fatal(
+          { size: items.length, afterMs: wedgedAfterMs },
+          'a settlement transaction is stuck (a Postgres connection lost under it); nothing settles behind it',
+        );
+        opts.onWedged?.();
+      };
       try {
-        return await settleHolds(ctx, items);
+        return await watchForWedge(settleHolds(ctx, items), wedgedAfterMs, onWedged);
       } catch (err) {
         ctx.logger.warn({ err, size: items.length }, 'settlement batch failed; settling one by one');
         return Promise.all(
