@@ -11,7 +11,7 @@ import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
-import { spawnRoleProcess, stopProcess } from '../helpers/worker-process.js';
+import { processExit, spawnRoleProcess, stopProcess } from '../helpers/worker-process.js';
 
 // No workers until the api process is gone: what it handed off must be in the queue by then.
 let stack: TestStack;
@@ -217,7 +217,7 @@ describe('api process shutdown', () => {
       // Its next request comes on the idle socket (a new connection would be refused): answered,
       // and told the connection ends, not reset mid-send with no answer.
       expect(await get()).toEqual({ status: 200, connection: 'close' });
-      await stopProcess(api, 'SIGTERM');
+      await processExit(api); // the one SIGTERM's drain ends it (a second would stop it at once)
       expect(api.exitCode).toBe(0);
     } finally {
       agent.destroy();

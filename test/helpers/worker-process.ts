@@ -37,6 +37,12 @@ export function spawnRoleProcess(
   return child;
 }
 
+/** Once the child has exited (at once if it has), with no signal sent: a second SIGTERM would stop it undrained. */
+export async function processExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((r) => child.once('exit', () => r()));
+}
+
 export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
