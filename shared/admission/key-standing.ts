@@ -2,6 +2,7 @@ import { hashApiKey, type KeyKind } from '../api-keys.js';
 import type { Context } from '../context.js';
 import {
   type ChildKeyAuthRow,
+  type ChildKeySecretStanding,
   findChildKeyStandingByHash,
   findManagementKeyByHash,
   type ManagementKeyAuthRow,
@@ -30,21 +31,21 @@ export async function liveManagementKey(ctx: Context, token: string): Promise<Ma
 export async function deadKeyError(ctx: Context, kind: KeyKind, token: string): Promise<ApiError | null> {
   if (kind === 'gm') return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token)));
   const ck = await findChildKeyStandingByHash(ctx.sql, hashApiKey(token));
-  if (!ck) return unknownKey();
-  const now = ctx.clock.now();
-  // As key-checks.lua: a revoked management key first, then a replaced secret past its grace.
-  if (ck.mk_status !== 'revoked' && ck.is_previous && !(ck.previous_until && now < ck.previous_until))
-    return inactiveKeyError('rotated');
-  return childKeyRefusal(ck, now);
+  return ck ? childKeyRefusal(ck, ctx.clock.now()) : unknownKey();
 }
 
 /**
  * The 401 a child key gets at `now` by its standing in Postgres, or null while it is live:
- * admission's rule (key-checks.lua), for the paths that read Postgres instead (a dead key found
- * out of place, a queued job about to run).
+ * admission's rule (key-checks.lua), in its order, for the paths that read Postgres instead (a dead
+ * key found out of place, by the secret presented; a queued job about to run, by its key: no secret).
  */
-export function childKeyRefusal(ck: ChildKeyAuthRow, now: Date): ApiError | null {
+export function childKeyRefusal(
+  ck: ChildKeyAuthRow & Partial<Pick<ChildKeySecretStanding, 'is_previous' | 'previous_until'>>,
+  now: Date,
+): ApiError | null {
   if (ck.mk_status === 'revoked') return inactiveKeyError('revoked');
+  // The secret its last rotation replaced works only while that rotation's grace lasts.
+  if (ck.is_previous && !(ck.previous_until && now < ck.previous_until)) return inactiveKeyError('rotated');
   if (ck.status !== 'active') return inactiveKeyError(ck.status);
   if (ck.expires_at && ck.expires_at <= now) return inactiveKeyError('expired');
   return null;
