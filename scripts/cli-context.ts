@@ -21,6 +21,14 @@ export function cliContext(fail: (message: string) => never): Context {
 }
 
 /**
+ * The database a command acts on, by name, for it to say so: a wrong DATABASE_URL (or REDIS_PREFIX)
+ * acts out of the gateway's sight.
+ */
+export function databaseName(ctx: Context): string {
+  return new URL(ctx.config.DATABASE_URL).pathname.slice(1);
+}
+
+/**
  * What stopped a command, for an operator: the store it could not reach or use, by its address
  * (credentials left out) and what to check; anything else as its stack.
  */

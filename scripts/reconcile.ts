@@ -2,7 +2,7 @@ import { closeContext } from '../shared/context.js';
 import { createQueues } from '../shared/queues.js';
 import { formatReport, runReconcile } from '../shared/reconcile/index.js';
 import { saveReconcileSummary } from '../shared/reconcile/summary.js';
-import { cliArgs, cliContext, describeFailure } from './cli-context.js';
+import { cliArgs, cliContext, databaseName, describeFailure } from './cli-context.js';
 
 /**
  * `npm run reconcile [-- --fix] [--json]`: prove the money adds up (DESIGN.md invariant 5). Prints
@@ -54,7 +54,7 @@ try {
   // Redis, and --fix would write admission state where no gateway reads it.
   if (!args.json)
     console.log(
-      `reconcile: Postgres database "${new URL(ctx.config.DATABASE_URL).pathname.slice(1)}" against Redis prefix "${ctx.config.REDIS_PREFIX}"`,
+      `reconcile: Postgres database "${databaseName(ctx)}" against Redis prefix "${ctx.config.REDIS_PREFIX}"`,
     );
   let report = await runReconcile(ctx, { queues, fix: args.fix, onProgress: progress() });
   print(report, args.fix);

@@ -4,7 +4,7 @@ import { closeContext } from '../shared/context.js';
 import { findEntryByRef } from '../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../shared/errors.js';
 import { anyInstanceAlive } from '../shared/redis/instance.js';
-import { cliArgs, cliContext, describeFailure } from './cli-context.js';
+import { cliArgs, cliContext, databaseName, describeFailure } from './cli-context.js';
 
 /**
  * `npm run topup -- --email a@b.c --ngonka 5000000000 [--reference X]` (or `--account-id`,
@@ -56,9 +56,7 @@ if (!order.success) {
 
 const ctx = cliContext(fail);
 // Where it writes, as reconcile says: the ledger in one, what admission reads in the other.
-console.error(
-  `topup: Postgres database "${new URL(ctx.config.DATABASE_URL).pathname.slice(1)}", Redis prefix "${ctx.config.REDIS_PREFIX}"`,
-);
+console.error(`topup: Postgres database "${databaseName(ctx)}", Redis prefix "${ctx.config.REDIS_PREFIX}"`);
 
 let exitCode = 0;
 try {

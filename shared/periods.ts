@@ -2,6 +2,9 @@
  * UTC accounting periods. Counters are keyed by period (`20261126`, `202611`), so a new UTC day or
  * month needs no reset to be correct.
  */
+/** One UTC day, in ms (UTC has no daylight saving: every day is this long). */
+export const DAY_MS = 86_400_000;
+
 export function dayKey(at: Date): string {
   return isoDay(at).replaceAll('-', '');
 }

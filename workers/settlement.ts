@@ -38,9 +38,9 @@ const WEDGED_AFTER_LOCKS = 6;
  * settlement is idempotent per hold, so a retry books only what is still open.
  */
 export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOptions = {}): Worker {
+  const wedgedAfterMs = WEDGED_AFTER_LOCKS * ctx.config.SETTLEMENT_LOCK_MS;
   const batcher = new Batcher<Settlement, SettlementResult | Error>(
     async (items) => {
-      const wedgedAfterMs = WEDGED_AFTER_LOCKS * ctx.config.SETTLEMENT_LOCK_MS;
       const onWedged = () => {
         ctx.logger.fatal(
           { size: items.length, afterMs: wedgedAfterMs },

@@ -1,9 +1,8 @@
 import type { Context } from '../context.js';
 import { sumAccountUsage, type UsageGroupBy } from '../db/queries/usage.js';
 import { ApiError } from '../errors.js';
-import { isoDay } from '../periods.js';
+import { DAY_MS, isoDay } from '../periods.js';
 
-const DAY_MS = 86_400_000;
 /** The default window: the last 30 UTC days, today included. */
 const DEFAULT_DAYS = 30;
 /** A leap year plus one day is the longest window one request may sum. */

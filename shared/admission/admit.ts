@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { isPostgresConnectionLoss } from '../db/connection-loss.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
@@ -276,7 +277,7 @@ async function holdLanded(ctx: Context, holdId: string): Promise<boolean> {
       return (await findHold(ctx.sql, holdId)) !== null;
     } catch (err) {
       if (attempt >= 3 || !isPostgresConnectionLoss(err)) throw err;
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
+      await sleep(1000 * attempt);
     }
   }
 }

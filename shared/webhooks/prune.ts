@@ -1,8 +1,8 @@
 import type { Context } from '../context.js';
 import { deleteEndedDeliveries } from '../db/queries/webhook-deliveries.js';
+import { DAY_MS } from '../periods.js';
 
 const BATCH = 1000;
-const DAY_MS = 86_400_000;
 
 /**
  * Delete webhook deliveries that ended more than WEBHOOK_DELIVERY_RETENTION_DAYS ago, a batch at a

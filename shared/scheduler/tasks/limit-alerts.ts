@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import { type KeyLimitUsageRow, keyLimitUsage } from '../../db/queries/limit-usage.js';
 import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
-import { dayResetsAt, isoDay, monthResetsAt, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
+import { DAY_MS, dayResetsAt, isoDay, monthResetsAt, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
 
@@ -50,7 +50,6 @@ export async function limitAlerts(
 
 export type LimitKind = 'daily' | 'monthly';
 
-const DAY_MS = 86_400_000;
 /** How many closed days a run looks back at, at most (a scheduler down longer misses the older). */
 const MAX_LOOKBACK_DAYS = 35;
 
