@@ -32,17 +32,8 @@ afterAll(async () => {
  * the same money twice and the account be charged past its balance.
  */
 async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'> = {}) {
-  const ctx: Context = { ...w.env.ctx, sql: throughProxy };
-  await proxy.restore().catch(() => {}); // up, whatever the last test left
-  await throughProxy`select 1`;
   let holdId = '';
-  const admission = admit(ctx, {
-    key: f.key,
-    estimate: 800n,
-    model: 'm',
-    pricePerToken: 1n,
-    markupBps: 10_000,
-    holdTtlMs: 600_000,
+  const { admission } = await admitThroughProxy(f, {
     ...opts,
     write: async (h) => {
       holdId = h.id;
@@ -52,6 +43,26 @@ async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'
     },
   });
   return { admission, holdId: () => holdId };
+}
+
+/**
+ * An 800 nGNK admission on Postgres through the proxy (up at first), its hold written by
+ * `opts.write`; the admission not awaited (in an object: an async function would flatten it).
+ */
+async function admitThroughProxy(f: KeyFixture, opts: Pick<AdmitInput, 'background' | 'write'>) {
+  const ctx: Context = { ...w.env.ctx, sql: throughProxy };
+  await proxy.restore().catch(() => {}); // up, whatever the last test left
+  await throughProxy`select 1`;
+  const admission = admit(ctx, {
+    key: f.key,
+    estimate: 800n,
+    model: 'm',
+    pricePerToken: 1n,
+    markupBps: 10_000,
+    holdTtlMs: 600_000,
+    ...opts,
+  });
+  return { admission };
 }
 
 async function redisReservation(f: KeyFixture) {
@@ -98,16 +109,7 @@ describe('admission: a hold write whose outcome Postgres cannot tell', () => {
 
   it('asks again a moment later, and gives back the reservation of a hold that never landed', async () => {
     const f = await createKeyFixture(w.env.ctx, { balance: 1_000n, limitDaily: 1_000n });
-    const ctx: Context = { ...w.env.ctx, sql: throughProxy };
-    await proxy.restore().catch(() => {});
-    await throughProxy`select 1`;
-    const admission = admit(ctx, {
-      key: f.key,
-      estimate: 800n,
-      model: 'm',
-      pricePerToken: 1n,
-      markupBps: 10_000,
-      holdTtlMs: 600_000,
+    const { admission } = await admitThroughProxy(f, {
       // The connection is cut before the insert reaches Postgres; it is back half a second later.
       write: async () => {
         await proxy.cut();
