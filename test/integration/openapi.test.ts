@@ -1,25 +1,22 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Express } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { ROUTES as FAST_ROUTES } from '../../api/fast-v1.js';
-import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
-import { createCustomer } from '../helpers/customer.js';
-import { createKeyFixture } from '../helpers/fixtures.js';
-import { call } from '../helpers/http.js';
+import {
+  type Doc,
+  fetchOpenApiDocument,
+  inDoc,
+  type Operation,
+  schemaCompiler,
+} from '../helpers/openapi-doc.js';
 import { useTestStack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
 
-// /openapi.json as the api serves it: valid OpenAPI 3.1, every schema in it valid JSON Schema 2020-12,
-// and what the api answers fits it. The workers run, so a job ends as a client sees it.
-const stack = useTestStack();
+// /openapi.json as the api serves it: valid OpenAPI 3.1, every schema in it valid JSON Schema 2020-12.
+// What the api answers is held to it in openapi-answers.test.ts.
+const stack = useTestStack({ workers: false });
 
-type Doc = { paths: Record<string, Record<string, Operation>>; components?: Record<string, unknown> };
-type Operation = Record<string, unknown>;
-
-const fetchDocument = async (): Promise<Doc> =>
-  (await call<Doc>(stack.server.url, 'GET', '/openapi.json')).body;
+const fetchDocument = () => fetchOpenApiDocument(stack.server.url);
 
 /** What the official OpenAPI 3.1 schema says of a document (errors as text, for the failure message). */
 async function openApiErrors(doc: unknown): Promise<string[]> {
@@ -29,18 +26,6 @@ async function openApiErrors(doc: unknown): Promise<string[]> {
     ? [result.errors]
     : (result.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
 }
-
-/** Ajv for the document's schemas: JSON Schema 2020-12, strict, with the components at `doc#/$defs/`. */
-function schemaCompiler(doc: Doc): Ajv2020 {
-  const ajv = new Ajv2020({ strict: true, validateFormats: false });
-  ajv.removeKeyword('nullable'); // Ajv knows 3.0's keyword; 3.1 has none
-  for (const keyword of ['example', 'discriminator', 'xml', 'externalDocs']) ajv.addKeyword(keyword);
-  ajv.addSchema({ $id: 'doc', $defs: doc.components?.schemas ?? {} });
-  return ajv;
-}
-
-const inDoc = (schema: unknown) =>
-  JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"doc#/$defs/'));
 
 /**
  * The official 3.1 schema takes any object as a Schema Object: each is compiled here against JSON
@@ -176,34 +161,6 @@ const moneyIn = (field: Schema) =>
     { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
   ]);
 
-/**
- * A checker of answers against the document: for `method path` and an answer, the documented
- * schema's complaints about its body (none when it fits), or 'not documented'.
- */
-function answerChecker(doc: Doc) {
-  const ajv = schemaCompiler(doc);
-  return (op: string, answer: { status: number; body: unknown }) => {
-    const [method = '', path = ''] = op.split(' ');
-    const responses = (doc.paths[path]?.[method]?.responses ?? {}) as Record<
-      string,
-      { content?: Record<string, { schema: unknown }> }
-    >;
-    const schema = responses[answer.status]?.content?.['application/json']?.schema;
-    if (schema === undefined) return [op, answer.status, 'not documented'];
-    const validate = ajv.compile(inDoc(schema));
-    return [op, answer.status, validate(answer.body) ? [] : validate.errors];
-  };
-}
-
-/** The JSON request body schema of `method path`. */
-function requestSchema(doc: Doc, op: string): unknown {
-  const [method = '', path = ''] = op.split(' ');
-  const body = doc.paths[path]?.[method]?.requestBody as
-    | { content: Record<string, { schema: unknown }> }
-    | undefined;
-  return body?.content['application/json']?.schema;
-}
-
 const operations = (doc: Doc): string[] =>
   Object.entries(doc.paths)
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
@@ -270,104 +227,6 @@ describe('/openapi.json', () => {
       'limit_daily_ngonka',
       'limit_monthly_ngonka',
     ]);
-  });
-
-  it('describes what the api answers: a job, the models, a refusal', async () => {
-    const misfits = answerChecker(await fetchDocument());
-    const { plainKey } = await createKeyFixture(stack.env.ctx, { balance: 10n ** 12n });
-    const v1 = (method: string, path: string, body?: unknown, token = plainKey) =>
-      call(stack.server.url, method, path, { token, body });
-    const models = await v1('GET', '/v1/models');
-    const model = models.body.data[0].id as string;
-    const chat = { model, messages: [{ role: 'user', content: 'hi' }] };
-    const answers: [string, { status: number; body: unknown }][] = [
-      ['get /v1/models', models],
-      ['get /v1/models/{id}', await v1('GET', `/v1/models/${model}`)],
-      ['post /v1/jobs', await v1('POST', '/v1/jobs', { request: chat })],
-      ['get /v1/jobs', await v1('GET', '/v1/jobs')],
-      ['post /v1/chat/completions', await v1('POST', '/v1/chat/completions', { ...chat, max_tokens: 8 })],
-      [
-        'post /v1/chat/completions',
-        await v1('POST', '/v1/chat/completions', chat, (await createKeyFixture(stack.env.ctx)).plainKey),
-      ],
-    ];
-    expect(answers.map(([, a]) => a.status)).toEqual([200, 200, 202, 200, 200, 402]);
-    for (const [op, answer] of answers) expect(misfits(op, answer)).toEqual([op, answer.status, []]);
-  });
-
-  it('describes the files, a finished job and a refused batch as answered', async () => {
-    const doc = await fetchDocument();
-    // The file objects are closed (no field beyond those listed); a chat.completion is open beyond its own.
-    const misfits = answerChecker(doc);
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const as = (token: string) => (method: string, path: string, body?: unknown) =>
-      call(stack.server.url, method, path, { token, body });
-    const v1 = as(c.childKey);
-    const owner = as(c.jwt);
-    const form = new FormData();
-    form.set('purpose', 'batch');
-    const line = {
-      custom_id: 'a',
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: { model: SIM_MODEL_QWQ_32B, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 },
-    };
-    form.set('file', new Blob([JSON.stringify(line)]), 'in.jsonl');
-    const upload = await fetch(`${stack.server.url}/v1/files`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${c.childKey}` },
-      body: form,
-    });
-    const file = { status: upload.status, body: (await upload.json()) as { id: string } };
-    const jobId = (await v1('POST', '/v1/jobs', { request: line.body })).body.id as string;
-    const job = await waitFor('the job done', async () => {
-      const j = await v1('GET', `/v1/jobs/${jobId}`);
-      return j.body.status === 'succeeded' ? j : null;
-    });
-    const answers: [string, { status: number; body: unknown }][] = [
-      ['post /v1/files', file],
-      ['get /v1/files', await v1('GET', '/v1/files')],
-      ['get /v1/files/{id}', await v1('GET', `/v1/files/${file.body.id}`)],
-      ['get /api/files', await owner('GET', '/api/files')],
-      ['get /v1/jobs/{id}', job],
-      [
-        'post /v1/batches',
-        await v1('POST', '/v1/batches', {
-          input_file_id: 'file_none',
-          endpoint: '/v1/chat/completions',
-          completion_window: '24h',
-        }),
-      ],
-      ['delete /v1/files/{id}', await v1('DELETE', `/v1/files/${file.body.id}`)],
-    ];
-    expect(answers.map(([, a]) => a.status)).toEqual([200, 200, 200, 200, 200, 400, 200]);
-    for (const [op, answer] of answers)
-      expect(misfits(op, answer), JSON.stringify(answer.body)).toEqual([op, answer.status, []]);
-    // The check does catch a field the document leaves out.
-    expect(
-      misfits('get /v1/files/{id}', {
-        status: 200,
-        body: { ...(answers[2]![1].body as object), extra: 1 },
-      })[2],
-    ).not.toEqual([]);
-  });
-
-  it('documents each body limit as its path has it, and n as null or 1', async () => {
-    const doc = await fetchDocument();
-    const tooLarge = (path: string) =>
-      ((doc.paths[path]?.post?.responses ?? {}) as Record<string, { description: string }>)['413']
-        ?.description;
-    expect(tooLarge('/v1/chat/completions')).toMatch(/4 MiB of JSON/);
-    expect(tooLarge('/api/management/keys')).toMatch(/128 KiB of JSON/);
-    const ajv = schemaCompiler(doc);
-    const chatBody = requestSchema(doc, 'post /v1/chat/completions');
-    const valid = ajv.compile(inDoc(chatBody));
-    const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
-    expect([null, 1, 2].map((n) => valid({ ...body, n }))).toEqual([true, true, false]);
-    // A job's request does not stream, as the server refuses.
-    const jobBody = requestSchema(doc, 'post /v1/jobs');
-    const validJob = ajv.compile(inDoc(jobBody));
-    expect([false, true].map((stream) => validJob({ request: { ...body, stream } }))).toEqual([true, false]);
   });
 
   it('is valid OpenAPI 3.1 by the official schema', async () => {
