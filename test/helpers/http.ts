@@ -1,7 +1,9 @@
 import { type AddressInfo, connect } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import type { AppDeps } from '../../api/app.js';
 import { createApiServer } from '../../api/server.js';
 import type { Context } from '../../shared/context.js';
+import { createTestEnv, type TestEnv } from './context.js';
 
 export interface TestServer {
   url: string;
@@ -105,4 +107,29 @@ export async function chatWith(
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20 }),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/**
+ * A test file's own database, Redis prefix and api server, made before its tests and closed after:
+ * read `env` and `server` inside the tests.
+ */
+export function useTestServer(): { readonly env: TestEnv; readonly server: TestServer } {
+  let env: TestEnv | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    server = await startTestServer(env.ctx);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await env?.close();
+  });
+  return {
+    get env() {
+      return env!;
+    },
+    get server() {
+      return server!;
+    },
+  };
 }

@@ -1,37 +1,26 @@
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../helpers/context.js';
-import { call, rawHttp, startTestServer, type TestServer } from '../helpers/http.js';
+import { describe, expect, it } from 'vitest';
+import { call, rawHttp, useTestServer } from '../helpers/http.js';
 
-let env: TestEnv;
-let server: TestServer;
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  server = await startTestServer(env.ctx);
-});
-afterAll(async () => {
-  await server?.close();
-  await env?.close();
-});
+const t = useTestServer();
 
 describe('HTTP basics', () => {
   it('answers /healthz and /readyz when Postgres and Redis are up', async () => {
-    expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
-    const ready = await call(server.url, 'GET', '/readyz');
+    expect((await call(t.server.url, 'GET', '/healthz')).status).toBe(200);
+    const ready = await call(t.server.url, 'GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ postgres: 'ok', redis: 'ok' });
   });
 
   it('gives an unknown route a 404 in the error envelope with a request id', async () => {
-    const res = await call(server.url, 'GET', '/nope');
+    const res = await call(t.server.url, 'GET', '/nope');
     expect(res.status).toBe(404);
     expect(res.body.error.type).toBe('not_found');
     expect(res.headers.get('x-request-id')).toMatch(/.+/);
   });
 
   it('echoes a caller-supplied x-request-id', async () => {
-    const res = await call(server.url, 'GET', '/healthz', { headers: { 'x-request-id': 'abc-123' } });
+    const res = await call(t.server.url, 'GET', '/healthz', { headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers.get('x-request-id')).toBe('abc-123');
   });
 
@@ -46,7 +35,7 @@ describe('HTTP basics', () => {
   ])(
     'answers %s in the error envelope with a request id, as every answer',
     async (_what, request, status, type) => {
-      const answer = await rawHttp(server.url, request);
+      const answer = await rawHttp(t.server.url, request);
       expect(answer.status).toBe(status);
       expect(answer.headers['x-request-id']).toMatch(/.+/);
       expect(answer.headers['content-type']).toMatch(/^application\/json/);
@@ -57,7 +46,7 @@ describe('HTTP basics', () => {
   );
 
   it('answers malformed JSON with 400 invalid_request_error', async () => {
-    const res = await call(server.url, 'POST', '/api/auth/register', { rawBody: '{"email": ' });
+    const res = await call(t.server.url, 'POST', '/api/auth/register', { rawBody: '{"email": ' });
     expect(res.status).toBe(400);
     expect(res.body.error.type).toBe('invalid_request_error');
   });
@@ -68,7 +57,7 @@ describe('HTTP basics', () => {
     ['br', '{}'],
   ])('answers a body that is not valid %s with 400, not 500', async (encoding, body) => {
     // (/v1 reads a body only once the key is known: test/e2e/v1-fast-path.test.ts.)
-    const res = await call(server.url, 'POST', '/api/auth/register', {
+    const res = await call(t.server.url, 'POST', '/api/auth/register', {
       rawBody: body,
       headers: { 'content-encoding': encoding },
     });
@@ -77,17 +66,17 @@ describe('HTTP basics', () => {
 
   it('reads at most 128 KiB of JSON outside /v1, where no credential is checked before the body', async () => {
     const body = (n: number) => JSON.stringify({ email: 'a@example.com', password: 'p'.repeat(n) });
-    const over = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(128 * 1024) });
+    const over = await call(t.server.url, 'POST', '/api/auth/login', { rawBody: body(128 * 1024) });
     expect([over.status, over.body.error.type]).toEqual([413, 'payload_too_large']);
     // Within it, the route reads the body (and finds the password too long).
-    const within = await call(server.url, 'POST', '/api/auth/login', { rawBody: body(120 * 1024) });
+    const within = await call(t.server.url, 'POST', '/api/auth/login', { rawBody: body(120 * 1024) });
     expect([within.status, within.body.error.param]).toEqual([400, 'password']);
   });
 
   it('takes JSON in UTF-8 only: in UTF-16 a character can read as brackets to the depth check', async () => {
     // "丢" is 0x4E22 and "学" 0x5B66: as UTF-16LE bytes, a quote and then brackets.
     const text = JSON.stringify({ email: `${'丢'}${'学'.repeat(70)}@example.com`, password: 'x' });
-    const res = await call(server.url, 'POST', '/api/auth/login', {
+    const res = await call(t.server.url, 'POST', '/api/auth/login', {
       rawBody: new Blob([Buffer.from(text, 'utf16le')]),
       headers: { 'content-type': 'application/json; charset=utf-16le' },
     });
@@ -106,7 +95,7 @@ describe('HTTP basics', () => {
       [deep, {}],
       [new Blob([gzipSync(deep)]), { 'content-encoding': 'gzip' }],
     ] as const) {
-      const res = await call(server.url, 'POST', '/api/auth/login', { rawBody, headers });
+      const res = await call(t.server.url, 'POST', '/api/auth/login', { rawBody, headers });
       expect([res.status, res.body.error.message]).toEqual([
         400,
         'The JSON body nests more than 64 levels deep',
@@ -117,7 +106,7 @@ describe('HTTP basics', () => {
   it.each(['text/plain', 'application/x-www-form-urlencoded'])(
     'says a %s body is not JSON rather than that a field is missing',
     async (type) => {
-      const res = await call(server.url, 'POST', '/api/auth/register', {
+      const res = await call(t.server.url, 'POST', '/api/auth/register', {
         rawBody: JSON.stringify({ email: 'a@example.com', password: 'long enough password' }),
         headers: { 'content-type': type },
       });
@@ -131,7 +120,7 @@ describe('HTTP basics', () => {
   );
 
   it('serves an OpenAPI 3.1 document', async () => {
-    const res = await call(server.url, 'GET', '/openapi.json');
+    const res = await call(t.server.url, 'GET', '/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     for (const path of [
