@@ -1,9 +1,10 @@
 /**
  * Wait for `work`; if it has not settled within `afterMs`, call `onWedged` once (and go on
  * waiting: it cannot be cancelled). For the one-at-a-time writers whose stall stops everything
- * queued behind them: postgres.js can leave a transaction waiting forever on a connection the
- * server ended mid-query (pg_terminate_backend, a failover: porsager/postgres#1215, #1186), and a
- * process that looks healthy then bills nothing. Crash-only: the caller's `onWedged` ends the
+ * queued behind them: a transaction that never settles (postgres.js 3 left some waiting forever on
+ * a connection the server ended mid-query, porsager/postgres#1215, #1186; 4 rejects them, and
+ * test/integration/settlement-connection-cuts.test.ts holds it to that) would leave a process that
+ * looks healthy and bills nothing. The last resort, crash-only: the caller's `onWedged` ends the
  * process, its supervisor starts a new one, and what was in flight runs again (settlement is
  * idempotent per hold).
  */

@@ -9,6 +9,7 @@ import { dayKey } from '../../shared/periods.js';
 import { createKeyFixture, type KeyFixture } from '../helpers/fixtures.js';
 import { schedulerEnv } from '../helpers/scheduler.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 
 const w = schedulerEnv(systemClock);
 let proxy: TcpProxy;
@@ -52,7 +53,13 @@ async function admitAcrossCut(f: KeyFixture, opts: Pick<AdmitInput, 'background'
 async function admitThroughProxy(f: KeyFixture, opts: Pick<AdmitInput, 'background' | 'write'>) {
   const ctx: Context = { ...w.env.ctx, sql: throughProxy };
   await proxy.restore().catch(() => {}); // up, whatever the last test left
-  await throughProxy`select 1`;
+  // The pool answers with its last failure until its next connection attempt: wait for that.
+  await waitFor('Postgres through the proxy', () =>
+    throughProxy`select 1`.then(
+      () => true,
+      () => false,
+    ),
+  );
   const admission = admit(ctx, {
     key: f.key,
     estimate: 800n,

@@ -27,7 +27,7 @@ export async function usageForChildKeys(
   if (childKeyIds.length === 0) return out;
   const day = isoDay(startOfUtcDay(at));
   const month = isoDay(startOfUtcMonth(at));
-  const ids = db.array([...childKeyIds]);
+  const ids = [...childKeyIds];
   const rows = await db<KeyPeriodUsageRow[]>`
     select k.id as child_key_id,
       coalesce(u.daily_spent, 0)::int8 as daily_spent,
