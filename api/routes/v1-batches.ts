@@ -1,14 +1,15 @@
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 import { cancelBatch } from '../../shared/batches/cancel.js';
-import { COMPLETION_WINDOW, createBatch } from '../../shared/batches/create.js';
+import { batchSubmission, COMPLETION_WINDOW, createBatch } from '../../shared/batches/create.js';
 import { expiresAfterInput } from '../../shared/batches/file-expiry.js';
 import { BATCH_ENDPOINT } from '../../shared/batches/parse-jsonl.js';
 import { batchObjects } from '../../shared/batches/read.js';
 import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { type BatchRow, findBatch, listBatches } from '../../shared/db/queries/batches.js';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError, statusOf } from '../../shared/errors.js';
+import { claimSubmission, idempotencyKeyOf, inProgress, MadeElsewhere } from '../../shared/idempotency.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
@@ -44,14 +45,42 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
     return batch;
   };
 
+  /** The answer to a retried creation: the batch its Idempotency-Key made, as it is now. */
+  const replay = async (res: Response, batch: BatchRow) => {
+    res.setHeader('idempotent-replayed', 'true');
+    res.json((await batchObjects(ctx.sql, [batch]))[0]);
+  };
+
+  // With an Idempotency-Key a retry (the openai SDK retries a POST that timed out, without a key
+  // of its own) gets the batch the first creation made, not a second batch run and billed again.
   r.post('/', async (req, res) => {
+    const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);
     const body = parse(createBatchBody, req.body);
-    const batch = await createBatch(requestContext(ctx, res), deps.queues, {
-      key: res.locals.childKey,
-      inputFileId: body.input_file_id,
-      metadata: body.metadata ?? {},
-      outputExpiresAfterSeconds: body.output_expires_after?.seconds ?? null,
-    });
+    const key = res.locals.childKey;
+    const claim = idempotencyKey
+      ? await claimSubmission(ctx, key, batchSubmission, idempotencyKey, req.body)
+      : null;
+    if (claim && 'replay' in claim) return replay(res, claim.replay);
+    let batch: BatchRow;
+    try {
+      batch = await createBatch(requestContext(ctx, res), deps.queues, {
+        key,
+        ...(claim ? { id: claim.id } : {}),
+        inputFileId: body.input_file_id,
+        metadata: body.metadata ?? {},
+        outputExpiresAfterSeconds: body.output_expires_after?.seconds ?? null,
+      });
+    } catch (err) {
+      if (err instanceof MadeElsewhere) {
+        const made = await findBatch(ctx.sql, err.id);
+        if (made) return replay(res, made);
+        throw inProgress();
+      }
+      // Refused (the input file): nothing was written, so a retry may try again. Any other
+      // failure keeps the claim: its batch may exist, and a retry then gets it.
+      if (err instanceof ApiError && statusOf(err.type) < 500) await claim?.release().catch(() => {});
+      throw err;
+    }
     res.json((await batchObjects(ctx.sql, [batch]))[0]);
   });
 

@@ -6,11 +6,17 @@ import type { Context } from '../../shared/context.js';
 import type { ChildKeyIdentity } from '../../shared/db/queries/admission-state.js';
 import { findJob, JOB_LIST_STATUSES, type JobRow, listJobs } from '../../shared/db/queries/jobs.js';
 import { ApiError, statusOf } from '../../shared/errors.js';
+import {
+  claimSubmission,
+  type IdempotentSubmission,
+  idempotencyKeyOf,
+  inProgress,
+  MadeElsewhere,
+} from '../../shared/idempotency.js';
 import { jobChatBody, type PreparedChat, prepareChat } from '../../shared/inference/chat-request.js';
 import { cancel } from '../../shared/jobs/cancel.js';
 import { formatJob } from '../../shared/jobs/format.js';
-import { claimSubmission, idempotencyKeyOf, inProgress } from '../../shared/jobs/idempotency.js';
-import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
+import { jobSubmission, submitJob } from '../../shared/jobs/submit.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
@@ -45,7 +51,7 @@ export async function serveJobSubmission(
 ): Promise<void> {
   let body: z.output<typeof createJobBody>;
   let chat: PreparedChat;
-  let claim: Awaited<ReturnType<typeof claimSubmission>> | null = null;
+  let claim: IdempotentSubmission<JobRow> | null = null;
   try {
     const idempotencyKey = idempotencyKeyOf(headers['idempotency-key']);
     body = parse(createJobBody, input);
@@ -57,7 +63,7 @@ export async function serveJobSubmission(
         param: 'webhook_url',
         lookup: ctx.lookupHost,
       });
-    if (idempotencyKey) claim = await claimSubmission(ctx, key, idempotencyKey, input);
+    if (idempotencyKey) claim = await claimSubmission(ctx, key, jobSubmission, idempotencyKey, input);
   } catch (err) {
     throw await refusedBeforeAdmission(ctx, key, res, err); // a claim's 409 carries the RPM headers too
   }
@@ -70,13 +76,13 @@ export async function serveJobSubmission(
       chat,
       webhookUrl: body.webhook_url ?? null,
       metadata: body.metadata ?? {},
-      ...(claim ? { jobId: claim.jobId } : {}),
+      ...(claim ? { jobId: claim.id } : {}),
     });
   } catch (err) {
     // The submission whose claim this one took over was only slow, and wrote the job first: the
     // claim stays (it names that job) and the client gets the job, as a retry would.
-    if (err instanceof JobMadeElsewhere) {
-      const made = await findJob(ctx.sql, err.jobId);
+    if (err instanceof MadeElsewhere) {
+      const made = await findJob(ctx.sql, err.id);
       if (made) return replaySubmission(ctx, key, made, res);
       throw await refusedBeforeAdmission(ctx, key, res, inProgress());
     }

@@ -112,6 +112,29 @@ registry.registerPath({
     ),
   },
 });
+/** POST /v1/jobs and /v1/batches take an Idempotency-Key (shared/idempotency.ts). */
+const idempotencyHeader = (what: 'job' | 'batch') =>
+  z.object({
+    'idempotency-key': z
+      .string()
+      .max(255)
+      .optional()
+      .describe(
+        `Retry-safe creation: a second request with the same key (per management key, for a day) gets the first one’s ${what}, header idempotent-replayed: true, and is not charged again; 409 while the first is still being made, or for a different request under the same key`,
+      ),
+  });
+const replayable = <T extends object>(answer: T, what: 'job' | 'batch') => ({
+  ...answer,
+  headers: {
+    'idempotent-replayed': {
+      description: `\`true\` when this is the ${what} an earlier request with the same Idempotency-Key made`,
+      schema: { type: 'string' as const },
+    },
+  },
+});
+const idempotencyConflict = errorResponse(
+  'conflict: the Idempotency-Key’s first request is still being made, or it was used with a different request',
+);
 registry.registerPath({
   method: 'post',
   path: '/v1/jobs',
@@ -119,30 +142,12 @@ registry.registerPath({
   summary: 'Submit an async chat completion; poll it or get a webhook when it ends',
   request: {
     body: { content: { 'application/json': { schema: createJobBody } } },
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .max(255)
-        .optional()
-        .describe(
-          'Retry-safe submission: a second request with the same key (per management key, for a day) gets the first one’s job, header idempotent-replayed: true, and is not charged again; 409 while the first is still being admitted, or for a different request under the same key',
-        ),
-    }),
+    headers: idempotencyHeader('job'),
   },
   responses: {
-    202: {
-      ...job,
-      headers: {
-        'idempotent-replayed': {
-          description: '`true` when this is the job an earlier request with the same Idempotency-Key made',
-          schema: { type: 'string' },
-        },
-      },
-    },
+    202: replayable(job, 'job'),
     ...admission,
-    409: errorResponse(
-      'conflict: the Idempotency-Key’s first request is still being admitted, or it was used with a different request',
-    ),
+    409: idempotencyConflict,
   },
 });
 byId('get', '/v1/jobs/{id}', job, 'A job: status queued, running, succeeded, failed, cancelled or expired');
@@ -212,12 +217,16 @@ registry.registerPath({
   path: '/v1/batches',
   tags,
   summary: 'Create an OpenAI-style batch; each line is admitted when dispatched',
-  request: { body: { content: { 'application/json': { schema: createBatchBody } } } },
+  request: {
+    body: { content: { 'application/json': { schema: createBatchBody } } },
+    headers: idempotencyHeader('batch'),
+  },
   responses: {
-    200: batch,
+    200: replayable(batch, 'batch'),
     400: errorResponse(
       'Invalid body (`param` names the field); `param: input_file_id` also when it is no file of this key’s management key (deleted or expired included), or not a batch input',
     ),
+    409: idempotencyConflict,
   },
 });
 list(

@@ -4,6 +4,7 @@ import { failPendingLines, insertBatchLines } from '../db/queries/batch-lines.js
 import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries/batches.js';
 import { findFile, lockFileForRead } from '../db/queries/files.js';
 import { ApiError } from '../errors.js';
+import { MadeElsewhere, type Submission } from '../idempotency.js';
 import { newId } from '../ids.js';
 import { visibleToKey } from '../jobs/visibility.js';
 import { inPages } from '../pages.js';
@@ -18,8 +19,13 @@ export const COMPLETION_WINDOW_MS = 24 * 3600_000;
 /** Lines written per statement while a batch is created (up to 50,000 lines, up to 200 MiB). */
 const LINES_PER_INSERT = 1000;
 
+/** What an Idempotency-Key on POST /v1/batches makes (shared/idempotency.ts). */
+export const batchSubmission: Submission<BatchRow> = { kind: 'batch', find: findBatch, noun: 'Batch' };
+
 export interface CreateBatch {
   key: ChildKeyIdentity;
+  /** The batch's id, when the caller named it first (an Idempotency-Key's claim). @default a new one */
+  id?: string;
   inputFileId: string;
   metadata: Record<string, unknown>;
   /** Its output and error files expire this long after they are written (OpenAI's `output_expires_after`). */
@@ -37,7 +43,7 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
   if (!visibleToKey(file, c.key)) throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
   if (file.purpose !== 'batch')
     throw ApiError.invalid('input_file_id', 'The input file must be uploaded with purpose "batch"');
-  const id = newId('batch');
+  const id = c.id ?? newId('batch');
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + COMPLETION_WINDOW_MS);
   const owner = {
@@ -45,42 +51,50 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
     managementKeyId: c.key.management_key_id,
     childKeyId: c.key.id,
   };
-  await ctx.sql.begin(async (tx) => {
-    // Not deleted while its lines are read from it.
-    if (!(await lockFileForRead(tx, file.id, now)))
-      throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
-    await insertBatch(tx, {
-      id,
-      ...owner,
-      inputFileId: file.id,
-      endpoint: BATCH_ENDPOINT,
-      completionWindow: COMPLETION_WINDOW,
-      total: file.line_count,
-      metadata: c.metadata,
-      createdAt: now,
-      expiresAt,
-      outputExpiresAfterSeconds: c.outputExpiresAfterSeconds ?? null,
+  await ctx.sql
+    .begin(async (tx) => {
+      // Not deleted while its lines are read from it.
+      if (!(await lockFileForRead(tx, file.id, now)))
+        throw ApiError.invalid('input_file_id', `No such file: ${c.inputFileId}`);
+      await insertBatch(tx, {
+        id,
+        ...owner,
+        inputFileId: file.id,
+        endpoint: BATCH_ENDPOINT,
+        completionWindow: COMPLETION_WINDOW,
+        total: file.line_count,
+        metadata: c.metadata,
+        createdAt: now,
+        expiresAt,
+        outputExpiresAfterSeconds: c.outputExpiresAfterSeconds ?? null,
+      });
+      // Validated on upload; read again because the lines are stored from it.
+      const input = batchInputLines(readStoredFile(tx, file.id));
+      let lines = 0;
+      for await (const page of inPages(input, LINES_PER_INSERT)) {
+        await insertBatchLines(
+          tx,
+          { id, ...owner, createdAt: now },
+          page.map((l) => ({
+            id: newId('job'),
+            customId: l.customId,
+            lineNo: l.lineNo,
+            model: l.body.model,
+            request: l.body,
+          })),
+        );
+        lines += page.length;
+      }
+      if (lines !== file.line_count)
+        throw new Error(`file ${file.id} holds ${lines} lines, not ${file.line_count}`);
+    })
+    .catch((err: unknown) => {
+      // An id two submissions share (an Idempotency-Key taken over from one that was only slow):
+      // the first to commit made the batch; nothing of this one was kept.
+      const e = err as { code?: unknown; constraint_name?: unknown };
+      if (c.id && e?.code === '23505' && e.constraint_name === 'batches_pkey') throw new MadeElsewhere(id);
+      throw err;
     });
-    // Validated on upload; read again because the lines are stored from it.
-    const input = batchInputLines(readStoredFile(tx, file.id));
-    let lines = 0;
-    for await (const page of inPages(input, LINES_PER_INSERT)) {
-      await insertBatchLines(
-        tx,
-        { id, ...owner, createdAt: now },
-        page.map((l) => ({
-          id: newId('job'),
-          customId: l.customId,
-          lineNo: l.lineNo,
-          model: l.body.model,
-          request: l.body,
-        })),
-      );
-      lines += page.length;
-    }
-    if (lines !== file.line_count)
-      throw new Error(`file ${file.id} holds ${lines} lines, not ${file.line_count}`);
-  });
 
   try {
     await triggerDispatch(queues, id);

@@ -1,7 +1,8 @@
 import type { RateLimitState } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
-import type { JobRow, NewJob } from '../db/queries/jobs.js';
+import { findJob, type JobRow, type NewJob } from '../db/queries/jobs.js';
+import { MadeElsewhere, type Submission } from '../idempotency.js';
 import { newId } from '../ids.js';
 import { admitChat } from '../inference/admit-chat.js';
 import type { PreparedChat } from '../inference/chat-request.js';
@@ -11,6 +12,9 @@ import { jobWriterFor } from './job-writer.js';
 
 /** An async job's hold may wait in the queue and through retries; the sweeper voids it after this. */
 export const JOB_HOLD_TTL_MS = 6 * 3600_000;
+
+/** What an Idempotency-Key on POST /v1/jobs makes (shared/idempotency.ts). */
+export const jobSubmission: Submission<JobRow> = { kind: 'job', find: findJob, noun: 'Job' };
 
 export interface SubmitJob {
   key: ChildKeyIdentity;
@@ -39,7 +43,7 @@ export async function submitJob(
   let job: NewJob | undefined;
   // A job id two submissions share (an Idempotency-Key taken over from one that was only slow):
   // the second write is refused, its reservation given back, and the caller answers with the job
-  // the first wrote (JobMadeElsewhere).
+  // the first wrote (MadeElsewhere).
   const { rateLimit } = await admitChat(ctx, s.key, chat, {
     holdTtlMs: JOB_HOLD_TTL_MS,
     requestId: jobId,
@@ -60,7 +64,7 @@ export async function submitJob(
       return jobWriterFor(ctx.sql).add({ hold: h, job });
     },
   }).catch((err: unknown) => {
-    if (isDuplicateJob(err)) throw new JobMadeElsewhere(jobId);
+    if (isDuplicateJob(err)) throw new MadeElsewhere(jobId);
     throw err;
   });
   return { job: acceptedJob(job!), rateLimit, handedOff: handOff(ctx, deps.queues, jobId) };
@@ -127,10 +131,3 @@ const isDuplicateJob = (err: unknown) => {
     e?.code === '23505' && (e.constraint_name === 'jobs_pkey' || e.constraint_name === 'holds_request_id_key')
   );
 };
-
-/** Another submission under the same Idempotency-Key wrote this job first; nothing of this one was kept. */
-export class JobMadeElsewhere extends Error {
-  constructor(readonly jobId: string) {
-    super(`job ${jobId} was written by another submission`);
-  }
-}

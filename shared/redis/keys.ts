@@ -81,9 +81,12 @@ export class AdmissionKeys {
   credit(accountId: string, creditId: string): string {
     return `${this.base(accountId)}:cr:${creditId}`;
   }
-  /** A job submission's Idempotency-Key (hashed), per management key: the job it made. */
-  idempotency(accountId: string, mkId: string, keyHash: string): string {
-    return `${this.base(accountId)}:idem:${mkId}:${keyHash}`;
+  /**
+   * A submission's Idempotency-Key (hashed), per management key: the job or batch it made. A job's
+   * name has no kind in it (as before batches took keys), so claims made before keep working.
+   */
+  idempotency(accountId: string, mkId: string, kind: 'job' | 'batch', keyHash: string): string {
+    return `${this.base(accountId)}:idem:${kind === 'job' ? '' : `${kind}:`}${mkId}:${keyHash}`;
   }
   /** Everything of every account, for reconcile --fix. */
   pattern(): string {

@@ -23,7 +23,7 @@ const SCRIPTS = {
   releaseLock: 'release-lock-1.lua',
   putHoldRecord: 'put-hold-record-5.lua',
   pruneHeldRecords: 'prune-held-n.lua',
-  // Idempotency-Key claims (shared/jobs/idempotency.ts).
+  // Idempotency-Key claims (shared/idempotency.ts).
   claim: 'claim-1.lua',
   unclaim: 'unclaim-1.lua',
 } as const;

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { insertHold } from '../../shared/db/queries/holds.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
+import { claimSubmission, MadeElsewhere } from '../../shared/idempotency.js';
 import { chatCompletionBody, prepareChat } from '../../shared/inference/chat-request.js';
-import { claimSubmission } from '../../shared/jobs/idempotency.js';
-import { JobMadeElsewhere, submitJob } from '../../shared/jobs/submit.js';
+import { jobSubmission, submitJob } from '../../shared/jobs/submit.js';
 import { topup } from '../../shared/ledger/topup.js';
 import { expectNoLedgerDrift } from '../helpers/books.js';
 import { type Customer, createCustomer, secondManagementKey } from '../helpers/customer.js';
@@ -41,6 +41,7 @@ const claimName = (owner: { accountId: string; mkId: string }, given: string) =>
   stack.env.ctx.keys.idempotency(
     owner.accountId,
     owner.mkId,
+    'job',
     createHash('sha256').update(given).digest('hex'),
   );
 
@@ -135,8 +136,8 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
     // A submission claims the key, then its process dies before the job is written.
-    const dead = await claimSubmission(stack.env.ctx, key, 'orphan');
-    expect('jobId' in dead).toBe(true);
+    const dead = await claimSubmission(stack.env.ctx, key, jobSubmission, 'orphan');
+    expect('id' in dead).toBe(true);
     const early = await submit(c.childKey, 'orphan');
     expect([early.status, early.body.error.type]).toEqual([409, 'conflict']);
 
@@ -153,13 +154,13 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
   it('takes a stalled claim over for the same job, so a slow first submission and its retry make one', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
-    const slow = await claimSubmission(stack.env.ctx, key, 'stalled');
-    if (!('jobId' in slow)) throw new Error('expected a claim');
+    const slow = await claimSubmission(stack.env.ctx, key, jobSubmission, 'stalled');
+    if (!('id' in slow)) throw new Error('expected a claim');
     const name = claimName(c, 'stalled');
-    await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    await stack.env.ctx.redis.set(name, `${slow.id}:${Date.now() - 61_000}`, 'EX', 3600);
     const retry = await submit(c.childKey, 'stalled');
     expect(retry.status).toBe(202);
-    expect(retry.body.id).toBe(slow.jobId);
+    expect(retry.body.id).toBe(slow.id);
 
     // The slow submission's write comes at last: refused (409, retry), its reservation given back.
     const chat = prepareChat(
@@ -172,9 +173,9 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
       chat,
       webhookUrl: null,
       metadata: {},
-      jobId: slow.jobId,
+      jobId: slow.id,
     });
-    await expect(late).rejects.toBeInstanceOf(JobMadeElsewhere);
+    await expect(late).rejects.toBeInstanceOf(MadeElsewhere);
     expect(await holdsOf(c)).toBe(1);
     await expectNoLedgerDrift(stack.env.ctx);
     // Redis reserves exactly what Postgres holds: the refused write's reservation went back.
@@ -187,15 +188,15 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
   it('keeps a taken-over claim when the slow submission wrote first: the retry is told to retry, never a second job', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const key = { id: c.childId, account_id: c.accountId, management_key_id: c.mkId };
-    const slow = await claimSubmission(stack.env.ctx, key, 'raced');
-    if (!('jobId' in slow)) throw new Error('expected a claim');
-    await stack.env.ctx.redis.set(claimName(c, 'raced'), `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
+    const slow = await claimSubmission(stack.env.ctx, key, jobSubmission, 'raced');
+    if (!('id' in slow)) throw new Error('expected a claim');
+    await stack.env.ctx.redis.set(claimName(c, 'raced'), `${slow.id}:${Date.now() - 61_000}`, 'EX', 3600);
     // The slow submission's write lands between the retry's look for its job and the retry's own
     // write (its hold row is what the retry's insert meets).
     const now = new Date();
     await insertHold(stack.env.ctx.sql, {
       id: `hold_raced${Date.now()}`,
-      requestId: slow.jobId,
+      requestId: slow.id,
       accountId: c.accountId,
       childKeyId: c.childId,
       amount: 1n,
@@ -209,7 +210,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     const retry = await submit(c.childKey, 'raced');
     expect([retry.status, retry.body.error?.type]).toEqual([409, 'conflict']);
     // The claim still names the slow submission's job: the next retry cannot make another.
-    expect(await stack.env.ctx.redis.get(claimName(c, 'raced'))).toMatch(new RegExp(`^${slow.jobId}:`));
+    expect(await stack.env.ctx.redis.get(claimName(c, 'raced'))).toMatch(new RegExp(`^${slow.id}:`));
     const again = await submit(c.childKey, 'raced');
     expect(again.status).toBe(409);
     const jobs = await stack.env.ctx.sql`select id from jobs where account_id = ${c.accountId}`;
@@ -218,16 +219,16 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
 
   it('never lets a slow submission give up a claim that a retry took over', async () => {
     const f = await createKeyFixture(stack.env.ctx, { balance: 1000n });
-    const slow = await claimSubmission(stack.env.ctx, f.key, 'k');
-    if (!('jobId' in slow)) throw new Error('expected a claim');
+    const slow = await claimSubmission(stack.env.ctx, f.key, jobSubmission, 'k');
+    if (!('id' in slow)) throw new Error('expected a claim');
     // The first submission is slow (past a minute) but alive: its claim looks dead.
     const name = claimName(f, 'k');
-    await stack.env.ctx.redis.set(name, `${slow.jobId}:${Date.now() - 61_000}`, 'EX', 3600);
-    const retry = await claimSubmission(stack.env.ctx, f.key, 'k');
-    if (!('jobId' in retry)) throw new Error('expected a take-over');
+    await stack.env.ctx.redis.set(name, `${slow.id}:${Date.now() - 61_000}`, 'EX', 3600);
+    const retry = await claimSubmission(stack.env.ctx, f.key, jobSubmission, 'k');
+    if (!('id' in retry)) throw new Error('expected a take-over');
     // The slow one is then refused and gives the key up: the retry's claim must stay.
     await slow.release();
-    expect(await stack.env.ctx.redis.get(name)).toMatch(new RegExp(`^${retry.jobId}:`));
+    expect(await stack.env.ctx.redis.get(name)).toMatch(new RegExp(`^${retry.id}:`));
   });
 
   it('refuses a key reused for a different request with a 409', async () => {

@@ -274,6 +274,7 @@ describe('/openapi.json', () => {
           ]);
       }
     expect(Object.keys(op('/v1/jobs', 'post')['202']?.headers ?? {})).toContain('idempotent-replayed');
+    expect(Object.keys(op('/v1/batches', 'post')['200']?.headers ?? {})).toContain('idempotent-replayed');
     expect(Object.keys(op('/api/account', 'get')['200']?.headers ?? {})).toEqual(['x-request-id']);
   });
 

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { admit } from '../../shared/admission/admit.js';
 import { getAccountBalance } from '../../shared/db/queries/ledger-accounts.js';
-import { claimSubmission } from '../../shared/jobs/idempotency.js';
+import { claimSubmission } from '../../shared/idempotency.js';
+import { jobSubmission } from '../../shared/jobs/submit.js';
 import { signSession } from '../../shared/jwt.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { topup } from '../../shared/ledger/topup.js';
@@ -112,10 +113,10 @@ it('a top-up credit whose reply was lost is resent and credits once', async () =
 
 it('an Idempotency-Key claim whose reply was lost is resent and still claims', async () => {
   const f = await createKeyFixture(env.ctx, { balance: 1_000n });
-  await claimSubmission(env.ctx, f.key, 'warm-up'); // the script is loaded: the next call is one EVALSHA
+  await claimSubmission(env.ctx, f.key, jobSubmission, 'warm-up'); // the script is loaded: the next call is one EVALSHA
   armed = true; // claim-1.lua runs, its reply is lost, ioredis resends it
-  const c = await claimSubmission(env.ctx, f.key, 'order-1');
-  expect('jobId' in c).toBe(true);
+  const c = await claimSubmission(env.ctx, f.key, jobSubmission, 'order-1');
+  expect('id' in c).toBe(true);
 });
 
 /** Run `fn` with Redis out of reach (a command sent meanwhile fails, never runs), then bring it back. */
