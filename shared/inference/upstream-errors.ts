@@ -17,10 +17,24 @@ export function scrub(text: string, model?: { id: string; upstream: string }): s
       .replace(/\[[0-9a-f:.]*:[0-9a-f:.]*\](:\d+)?/gi, '[upstream]') // [IPv6]:port
       .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[upstream]') // IPv4[:port]
       .replace(/\b(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+):\d{2,5}\b/gi, '[upstream]') // host:port
+      .replace(HOST_NAME, '[upstream]')
+      .replace(IPV6, (candidate) => (looksLikeIpv6(candidate) ? '[upstream]' : candidate))
       .replace(/gonka1[0-9a-z]{20,}/g, '[address]')
       .replace(/gonka/gi, 'upstream')
   );
 }
+
+/**
+ * A host name without a port: one ending in a top-level name a network or the Internet uses
+ * (`mlnode-3.prod.cluster.local`, `ta-7.internal.example`). Not any dotted word: a field path
+ * (`messages.0.content`), a version or a model (`Qwen2.5-7B`) must stay in the message.
+ */
+const HOST_NAME =
+  /\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.(?:local|localdomain|internal|intranet|lan|home|corp|svc|cluster|example|test|com|net|org|io|ai|dev|cloud)\b/gi;
+/** Colon-separated hex groups: an IPv6 address written without brackets (`fe80::1`), or a time. */
+const IPV6 = /(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])/gi;
+/** An address has `::` or more groups than a time's three (`12:30:45` stays). */
+const looksLikeIpv6 = (s: string) => s.includes('::') || s.split(':').length > 3;
 
 /** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
 const CLIENT_FAULTS = new Set([400, 404, 413, 422]);

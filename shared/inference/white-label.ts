@@ -9,22 +9,47 @@ export function completionId(holdId: string): string {
 const COMPLETION_FIELDS = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'service_tier']);
 /** OpenAI's fields of a choice (vLLM adds `stop_reason`). */
 const CHOICE_FIELDS = new Set(['index', 'message', 'delta', 'logprobs', 'finish_reason']);
+/** OpenAI's fields of a message or a stream's delta, and a reasoning model's reasoning (vLLM's two names). */
+const MESSAGE_FIELDS = new Set([
+  'role',
+  'content',
+  'refusal',
+  'tool_calls',
+  'function_call',
+  'audio',
+  'annotations',
+  'reasoning_content',
+  'reasoning',
+]);
+/** OpenAI's fields of a tool call (`index` in a stream's delta). */
+const TOOL_CALL_FIELDS = new Set(['index', 'id', 'type', 'function']);
 
 /**
  * What a child key's client sees is the gateway's, not the node's: our id and the public model id
- * replace the node's, and whatever else a node adds at the top or in a choice (an executor's
- * address, its engine's own fields) is dropped: only OpenAI's fields pass. A message's own fields
- * pass as they are (content, tool calls, a reasoning model's reasoning_content). Mutates the
- * freshly parsed object.
+ * replace the node's, and whatever else a node adds at the top, in a choice, in its message or
+ * delta or in a tool call (an executor's address, its engine's own fields) is dropped: only
+ * OpenAI's fields pass (and a reasoning model's reasoning). Mutates the freshly parsed object.
  */
 export function whiteLabel(obj: Json, label: { id: string; model: string }): Json {
-  for (const k of Object.keys(obj)) if (!COMPLETION_FIELDS.has(k)) delete obj[k];
+  keepOnly(obj, COMPLETION_FIELDS);
   obj.id = label.id;
   obj.model = label.model;
   const choices = obj.choices;
   if (Array.isArray(choices))
-    for (const c of choices)
-      if (c !== null && typeof c === 'object')
-        for (const k of Object.keys(c)) if (!CHOICE_FIELDS.has(k)) delete (c as Json)[k];
+    for (const c of choices) {
+      if (!isObject(c)) continue;
+      keepOnly(c, CHOICE_FIELDS);
+      const message = isObject(c.message) ? c.message : isObject(c.delta) ? c.delta : null;
+      if (!message) continue;
+      keepOnly(message, MESSAGE_FIELDS);
+      if (Array.isArray(message.tool_calls))
+        for (const call of message.tool_calls) if (isObject(call)) keepOnly(call, TOOL_CALL_FIELDS);
+    }
   return obj;
+}
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function keepOnly(obj: Json, fields: Set<string>): void {
+  for (const k in obj) if (!fields.has(k)) delete obj[k];
 }

@@ -79,6 +79,20 @@ describe('what a node says, as a child key’s client reads it', () => {
     expect(scrub('max_tokens must be at most 4096, got 5000.5 at 12:30')).toBe(
       'max_tokens must be at most 4096, got 5000.5 at 12:30',
     );
+    expect(scrub('retry after 12:30:45')).toBe('retry after 12:30:45');
+  });
+
+  it('names no host without its port, nor an IPv6 address without its brackets', () => {
+    expect(
+      scrub(
+        'executor ta-7.internal.example refused at node mlnode-3.prod.cluster.local (pod fe80::1, 2001:db8:0:0:1:0:0:1)',
+      ),
+    ).toBe('executor [upstream] refused at node [upstream] (pod [upstream], [upstream])');
+  });
+
+  it('keeps field paths, versions and model names, which are dotted but no hosts', () => {
+    const said = 'messages.0.content: Field required (Qwen2.5-7B-Instruct, v1.2.3, e.g. config.json)';
+    expect(scrub(said)).toBe(said);
   });
 
   it('ends a URL at the bracket or quote around it, so the sentence keeps its own', () => {

@@ -60,4 +60,56 @@ describe('whiteLabel', () => {
       usage: null,
     });
   });
+
+  it('drops what a node adds inside a message, a delta or a tool call, keeping OpenAI’s fields and reasoning', () => {
+    const answer = {
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            executor_note: 'served by gonka1qqqq at http://10.0.0.9:5000',
+            provider_specific_fields: { node: 'mlnode-3' },
+            reasoning: 'first the weather',
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'weather', arguments: '{}' },
+                executor: 'mlnode-3',
+              },
+            ],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    };
+    expect(whiteLabel(answer, label).choices).toEqual([
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          reasoning: 'first the weather',
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        },
+        finish_reason: 'tool_calls',
+      },
+    ]);
+    const chunk = {
+      object: 'chat.completion.chunk',
+      choices: [
+        {
+          index: 0,
+          delta: { content: 'a', refusal: null, executor_url: 'http://10.0.0.9:5000' },
+          finish_reason: null,
+        },
+      ],
+    };
+    expect(whiteLabel(chunk, label).choices).toEqual([
+      { index: 0, delta: { content: 'a', refusal: null }, finish_reason: null },
+    ]);
+  });
 });
