@@ -11,7 +11,8 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(
     'usage: npm run simulator   (configured by the environment, no flags)\n' +
       '  SIM_NODES=2 SIM_PORT=9100 SIM_HOST=127.0.0.1 SIM_AUTH=none|bearer|signed SIM_BEARER_TOKEN=… SIM_LATENCY_MS=0\n' +
-      '  faults per request: [[sim latency=MS status=429|500|503 cut=N delay=MS error=N]] in the last user message',
+      '  faults per request: [[sim latency=MS status=429|500|503 cut=N delay=MS error=N]] in the last user message\n' +
+      '  answers: text; a tool call when the request has tools; JSON for response_format (json_schema followed)',
   );
   process.exit(0);
 }

@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import {
-  promptTokens,
-  type SimCompletion,
-  type SimMessage,
-  simulateCompletion,
-  wordPiece,
-} from './completion.js';
+import { promptTokens, type SimMessage } from './completion.js';
 import { type NodeFaults, parseDirective, type RequestFaults, resolveFaults } from './faults.js';
 import { sendError, sendJson, sleep } from './http.js';
+import { type AnswerShape, answerShape, type SimAnswer, simulateAnswer } from './structured.js';
 
 export interface SimStats {
   /** Chat completion requests that reached this node (any outcome). */
@@ -37,7 +32,13 @@ const FAULT_BODIES = {
   503: { message: 'no executors available for the model', type: 'server_error' },
 } as const;
 
-type Parsed = { model: string; messages: SimMessage[]; maxTokens?: number; stream: boolean };
+type Parsed = {
+  model: string;
+  messages: SimMessage[];
+  maxTokens?: number;
+  stream: boolean;
+  shape: AnswerShape;
+};
 
 function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: ServerResponse): Parsed | null {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -75,6 +76,7 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     messages: msgs,
     maxTokens: (max as number | null) ?? undefined,
     stream: b.stream === true,
+    shape: answerShape(b, msgs),
   };
 }
 
@@ -135,7 +137,7 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
     return;
   }
   ctx.stats.served++;
-  const c = simulateCompletion(p.messages, p.maxTokens);
+  const c = simulateAnswer(p.shape, p.messages, p.maxTokens);
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const usage = {
@@ -144,20 +146,22 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
     total_tokens: c.promptTokens + c.completionTokens,
   };
   if (!p.stream) {
-    const pieces = c.words.map((_, i) => wordPiece(c.words, i));
+    const text = c.pieces.join('');
+    const message = c.toolCall
+      ? {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: c.toolCall.id, type: 'function', function: { name: c.toolCall.name, arguments: text } },
+          ],
+        }
+      : { role: 'assistant', content: text };
     sendJson(res, 200, {
       id,
       object: 'chat.completion',
       created,
       model: p.model,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: pieces.join('') },
-          logprobs: logprobsFor(pieces),
-          finish_reason: c.finishReason,
-        },
-      ],
+      choices: [{ index: 0, message, logprobs: logprobsFor(c.pieces), finish_reason: c.finishReason }],
       usage,
     });
     return;
@@ -168,7 +172,7 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
 async function stream(
   res: ServerResponse,
   head: { id: string; created: number; model: string },
-  c: SimCompletion,
+  c: SimAnswer,
   usage: Record<string, number>,
   faults: RequestFaults,
 ): Promise<boolean> {
@@ -176,9 +180,8 @@ async function stream(
   const event = (choices: unknown[], extra?: Record<string, unknown>) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
   const events: string[] = [];
-  for (let i = 0; i < c.words.length; i++) {
-    const piece = wordPiece(c.words, i);
-    const delta = i === 0 ? { role: 'assistant', content: piece } : { content: piece };
+  for (const [i, piece] of c.pieces.entries()) {
+    const delta = deltaOf(c, i, piece);
     events.push(event([{ index: 0, delta, logprobs: logprobsFor([piece]), finish_reason: null }]));
   }
   // A cut lands inside the content at the latest, so a cut stream never carries usage.
@@ -220,6 +223,18 @@ async function stream(
   if (cutAt === undefined) res.end();
   else cut(res, '');
   return true;
+}
+
+/** A chunk's delta: a piece of the text, or of the tool call's arguments (its id and name come first). */
+function deltaOf(c: SimAnswer, i: number, piece: string): Record<string, unknown> {
+  if (!c.toolCall) return i === 0 ? { role: 'assistant', content: piece } : { content: piece };
+  if (i > 0) return { tool_calls: [{ index: 0, function: { arguments: piece } }] };
+  const { id, name } = c.toolCall;
+  return {
+    role: 'assistant',
+    content: null,
+    tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: piece } }],
+  };
 }
 
 /** Send what was generated, then drop the connection without ending the chunked body. */

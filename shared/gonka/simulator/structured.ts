@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { type SimCompletion, type SimMessage, simulateCompletion, wordPiece } from './completion.js';
+
+/**
+ * What a node's answer is made of, as vLLM decides it from the request: text; JSON text
+ * (`response_format` json_object or json_schema, the schema followed); or a call to one of the
+ * request's `tools` (vLLM's tool parser: `tool_choice` a named function, "required", or "auto",
+ * which the simulator takes to mean "call the first tool", unless the last message is a tool's
+ * result, which it answers). Deterministic, from the messages, so tests can assert it.
+ */
+export type AnswerShape =
+  | { kind: 'text' }
+  | { kind: 'json'; schema: unknown }
+  | { kind: 'tool'; name: string; parameters: unknown };
+
+/** What is streamed: one piece per chunk and per completion token, as the text's words are. */
+export interface SimAnswer {
+  pieces: string[];
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: 'stop' | 'length' | 'tool_calls';
+  /** The tool call whose arguments the pieces are. */
+  toolCall?: { id: string; name: string };
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function answerShape(body: Json, messages: readonly SimMessage[]): AnswerShape {
+  const tools = Array.isArray(body.tools)
+    ? body.tools.filter((t): t is { function: Json } => isObject(t) && isObject(t.function))
+    : [];
+  const choice = body.tool_choice;
+  if (tools.length > 0 && choice !== 'none') {
+    const named = isObject(choice) && isObject(choice.function) ? choice.function.name : undefined;
+    const tool = named === undefined ? tools[0] : tools.find((t) => t.function.name === named);
+    const answersAResult =
+      choice === 'auto' || choice === undefined ? messages.at(-1)?.role === 'tool' : false;
+    if (tool && typeof tool.function.name === 'string' && !answersAResult)
+      return { kind: 'tool', name: tool.function.name, parameters: tool.function.parameters ?? null };
+  }
+  const format = body.response_format;
+  if (isObject(format) && format.type === 'json_object') return { kind: 'json', schema: null };
+  if (isObject(format) && format.type === 'json_schema')
+    return {
+      kind: 'json',
+      schema: isObject(format.json_schema) ? (format.json_schema.schema ?? null) : null,
+    };
+  return { kind: 'text' };
+}
+
+/** Characters of JSON per piece (a token): about what a tokenizer makes of JSON. */
+const PIECE_CHARS = 4;
+
+export function simulateAnswer(
+  shape: AnswerShape,
+  messages: readonly SimMessage[],
+  maxTokens?: number,
+): SimAnswer {
+  if (shape.kind === 'text') return textAnswer(simulateCompletion(messages, maxTokens));
+  // The words the text answer would have had give the JSON its strings.
+  const words = simulateCompletion(messages).words;
+  const value =
+    shape.kind === 'tool'
+      ? valueFor(shape.parameters, words, 0)
+      : shape.schema === null
+        ? { answer: words.join(' ') }
+        : valueFor(shape.schema, words, 0);
+  const text = JSON.stringify(value ?? {});
+  const whole: string[] = [];
+  for (let i = 0; i < text.length; i += PIECE_CHARS) whole.push(text.slice(i, i + PIECE_CHARS));
+  const pieces = maxTokens === undefined ? whole : whole.slice(0, maxTokens);
+  const cut = pieces.length < whole.length;
+  return {
+    pieces,
+    promptTokens: simulateCompletion(messages).promptTokens,
+    completionTokens: pieces.length,
+    finishReason: cut ? 'length' : shape.kind === 'tool' ? 'tool_calls' : 'stop',
+    ...(shape.kind === 'tool' ? { toolCall: { id: callId(messages), name: shape.name } } : {}),
+  };
+}
+
+function textAnswer(c: SimCompletion): SimAnswer {
+  return {
+    pieces: c.words.map((_, i) => wordPiece(c.words, i)),
+    promptTokens: c.promptTokens,
+    completionTokens: c.completionTokens,
+    finishReason: c.finishReason,
+  };
+}
+
+function callId(messages: readonly SimMessage[]): string {
+  const h = createHash('sha256').update(JSON.stringify(messages)).digest('hex');
+  return `call_${h.slice(0, 24)}`;
+}
+
+/**
+ * A value the JSON schema accepts, for the common schemas structured outputs use: objects (every
+ * property), arrays (one item), strings (an enum's first, else a word), numbers, booleans, null,
+ * and the first of an anyOf/oneOf. `$ref` and the rest give null.
+ */
+function valueFor(schema: unknown, words: readonly string[], depth: number): unknown {
+  if (!isObject(schema) || depth > 8) return null;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if ('const' in schema) return schema.const;
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(alternatives) && alternatives.length > 0)
+    return valueFor(alternatives[0], words, depth + 1);
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  const word = words[depth % Math.max(words.length, 1)] ?? 'lumen';
+  switch (type ?? (isObject(schema.properties) ? 'object' : undefined)) {
+    case 'object': {
+      const out: Json = {};
+      const props = isObject(schema.properties) ? schema.properties : {};
+      for (const [i, [k, v]] of Object.entries(props).entries())
+        out[k] = valueFor(v, words.slice(i + 1), depth + 1);
+      return out;
+    }
+    case 'array':
+      return [valueFor(schema.items, words, depth + 1)];
+    case 'string':
+      return word;
+    case 'integer':
+      return word.length;
+    case 'number':
+      return word.length + 0.5;
+    case 'boolean':
+      return true;
+    default:
+      return null;
+  }
+}
