@@ -47,6 +47,17 @@ registry.registerPath({
   responses: { 200: json(defaultSecretObject, 'The default secret') },
 });
 registry.registerPath({
+  method: 'get',
+  path: '/api/webhooks/{id}',
+  tags,
+  summary: 'A webhook endpoint (without its secret; a deleted one too, with status deleted)',
+  request: { params },
+  responses: {
+    200: json(webhookObject, 'The endpoint'),
+    404: errorResponse('No such endpoint of this account'),
+  },
+});
+registry.registerPath({
   method: 'delete',
   path: '/api/webhooks/{id}',
   tags,

@@ -121,6 +121,12 @@ export function webhooksRouter(ctx: Context): Router {
     );
   });
 
+  // One endpoint, without its secret; a deleted one stays readable (its status says so).
+  r.get('/:id', async (req, res) => {
+    const { id } = parse(webhookParams, req.params);
+    res.json(webhookJson(await load(res.locals.accountId, id), ctx.clock.now()));
+  });
+
   // Idempotent: deleting a deleted endpoint answers with it unchanged. Its pending deliveries end with it.
   r.delete('/:id', async (req, res) => {
     const { id } = parse(webhookParams, req.params);

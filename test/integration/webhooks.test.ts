@@ -88,8 +88,11 @@ describe('webhooks: happy path', () => {
     expect(again.body).toEqual(del.body);
     const after = await api('GET', '/api/webhooks', acct.token);
     expect(after.body.data.map((e: { id: string }) => e.id)).toEqual([second.id]);
-    // The log of a deleted endpoint stays readable.
+    // A deleted endpoint and its log stay readable.
     expect((await api('GET', `/api/webhooks/${first.id}/deliveries`, acct.token)).status).toBe(200);
+    expect((await api('GET', `/api/webhooks/${first.id}`, acct.token)).body).toEqual(del.body);
+    const live = await api('GET', `/api/webhooks/${second.id}`, acct.token);
+    expect(live.body).toEqual(list.body.data[0]);
   });
 
   it('serves the default secret: the account’s own, whatever its endpoints do', async () => {
@@ -301,6 +304,7 @@ describe('webhooks: security', () => {
   it('answers 404 for another account’s endpoint and leaves it alone', async () => {
     const e = await createEndpoint(alice.token);
     for (const [method, path] of [
+      ['GET', `/api/webhooks/${e.id}`],
       ['DELETE', `/api/webhooks/${e.id}`],
       ['GET', `/api/webhooks/${e.id}/deliveries`],
     ] as const) {
