@@ -67,16 +67,20 @@ const RATE_LIMIT = {
   'x-ratelimit-reset-requests': header('When the next slot frees, e.g. `12s` (`0s`: nothing to wait for)'),
 };
 const RETRY_AFTER = { 'retry-after': header('Seconds to wait before trying again') };
+/** The RPM refusal's exact wait, which the openai SDKs read before Retry-After. */
+const RETRY_AFTER_MS = { 'retry-after-ms': header('Milliseconds to wait before trying again') };
 
 /**
  * The headers every answer of a kind carries (an entry's own come last): the request id; on /v1,
- * the key's RPM state (not on a 401/403, where no key is known); on a 429, Retry-After.
+ * the key's RPM state (not on a 401/403, where no key is known); on a 429, Retry-After (and on
+ * /v1, retry-after-ms).
  */
 function standardHeaders(path: string, status: string): Headers {
   return {
     ...REQUEST_ID,
     ...(path.startsWith('/v1/') && status !== '401' && status !== '403' ? RATE_LIMIT : {}),
     ...(status === '429' ? RETRY_AFTER : {}),
+    ...(status === '429' && path.startsWith('/v1/') ? RETRY_AFTER_MS : {}),
   };
 }
 

@@ -20,6 +20,7 @@ const v1Cors = cors({
     'x-ratelimit-remaining-requests',
     'x-ratelimit-reset-requests',
     'retry-after',
+    'retry-after-ms',
     'idempotent-replayed',
   ],
   maxAge: 600,

@@ -47,7 +47,12 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         `Rate limit of ${a} requests per minute reached`,
         // OpenAI's 429 names its code too, which client libraries test (err.code).
         { code: 'rate_limit_exceeded', retry_after_ms: retryMs },
-        { 'retry-after': String(Math.ceil(retryMs / 1000)), ...rateLimitHeaders(Number(a), 0, retryMs) },
+        {
+          'retry-after': String(Math.ceil(retryMs / 1000)),
+          // Read first by the openai SDKs: a retry waits the exact time, not the whole second above.
+          'retry-after-ms': String(retryMs),
+          ...rateLimitHeaders(Number(a), 0, retryMs),
+        },
       );
     }
     case 'limit': {

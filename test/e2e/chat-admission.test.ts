@@ -166,6 +166,7 @@ describe('requests per minute', () => {
     expect(retryMs).toBeGreaterThan(0);
     expect(retryMs).toBeLessThanOrEqual(60_000);
     expect(err.headers?.get('retry-after')).toBe(String(Math.ceil(retryMs / 1000)));
+    expect(err.headers?.get('retry-after-ms')).toBe(String(retryMs));
 
     // A key without an RPM limit carries no rate-limit headers.
     const free = await createCustomer(stack.env.ctx, stack.server.url);

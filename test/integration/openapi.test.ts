@@ -269,7 +269,7 @@ describe('/openapi.json', () => {
             expect.arrayContaining([
               'x-request-id',
               ...rateLimit,
-              ...(status === '429' ? ['retry-after'] : []),
+              ...(status === '429' ? ['retry-after', 'retry-after-ms'] : []),
             ]),
           ]);
       }
