@@ -9,7 +9,8 @@ import {
   listLedgerEntries,
 } from '../../shared/db/queries/ledger-entries.js';
 import { ApiError } from '../../shared/errors.js';
-import { formatChargedRequest, formatEntry, parseEntryCursor } from '../../shared/ledger/entries.js';
+import { formatChargedRequest, formatEntry } from '../../shared/ledger/entries.js';
+import { entryIdsOf } from '../../shared/ledger/entry-ids.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
@@ -48,15 +49,16 @@ export function accountRouter(ctx: Context): Router {
 
   r.get('/ledger', async (req, res) => {
     const q = parse(ledgerQuery, req.query);
+    const ids = await entryIdsOf(ctx.sql);
     let before: bigint | undefined;
     if (q.cursor !== undefined) {
-      const parsed = parseEntryCursor(q.cursor);
+      const parsed = ids.decode(q.cursor);
       if (parsed === null) throw ApiError.invalid('cursor', 'cursor is not a ledger entry id');
       before = parsed;
     }
     // One row past the page says whether there is another: a cursor only where more entries follow.
     const rows = await listLedgerEntries(ctx.sql, res.locals.accountId, { before, limit: q.limit + 1 });
-    const data = rows.slice(0, q.limit).map(formatEntry);
+    const data = rows.slice(0, q.limit).map((e) => formatEntry(e, ids));
     const next = rows.length > q.limit ? (data.at(-1)?.id ?? null) : null;
     res.json({ data, next_cursor: next });
   });
@@ -64,10 +66,11 @@ export function accountRouter(ctx: Context): Router {
   // One entry; a charge lists the requests it billed (at most one settlement batch: ≤ 500).
   r.get('/ledger/:id', async (req, res) => {
     const accountId: string = res.locals.accountId;
-    const id = parseEntryCursor(String(req.params.id));
+    const ids = await entryIdsOf(ctx.sql);
+    const id = ids.decode(String(req.params.id));
     const row = id === null ? null : await findLedgerEntry(ctx.sql, accountId, id);
     if (!row) throw ApiError.notFound('Ledger entry');
-    const entry = formatEntry(row);
+    const entry = formatEntry(row, ids);
     if (row.kind !== 'charge') {
       res.json(entry);
       return;

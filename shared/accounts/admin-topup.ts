@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import { findAccountByEmail, findAccountById } from '../db/queries/accounts.js';
 import { ApiError } from '../errors.js';
 import { formatEntry, type LedgerEntry } from '../ledger/entries.js';
+import { entryIdsOf } from '../ledger/entry-ids.js';
 import { topup } from '../ledger/topup.js';
 import { MAX_NGONKA, microUsdtToNgonka, ngonkaInput, usdtInput } from '../money.js';
 
@@ -109,5 +110,5 @@ export async function adminTopup(ctx: Context, order: AdminTopupOrder): Promise<
     metadata,
     amountParam: order.amount_usdt !== undefined ? 'amount_usdt' : 'amount_ngonka',
   });
-  return { entry: { ...formatEntry(entry), account_id: account.id }, created };
+  return { entry: { ...formatEntry(entry, await entryIdsOf(ctx.sql)), account_id: account.id }, created };
 }

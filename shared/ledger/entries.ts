@@ -1,13 +1,14 @@
 import type { ChargedRequestRow, LedgerEntryRow } from '../db/queries/ledger-entries.js';
 import { completionId } from '../inference/white-label.js';
+import type { EntryIds } from './entry-ids.js';
 
 /**
  * A ledger entry at the edge (API.md): money is a non-negative string, so the sign travels as
- * `direction`. Ids are `le_<posting id>`.
+ * `direction`. Its id is its posting's, made opaque (entry-ids.ts).
  */
-export function formatEntry(e: LedgerEntryRow) {
+export function formatEntry(e: LedgerEntryRow, ids: EntryIds) {
   return {
-    id: `le_${e.id}`,
+    id: ids.encode(BigInt(e.id)),
     kind: e.kind,
     direction: e.amount < 0n ? ('debit' as const) : ('credit' as const),
     amount_ngonka: (e.amount < 0n ? -e.amount : e.amount).toString(),
@@ -34,13 +35,4 @@ export function formatChargedRequest(r: ChargedRequestRow) {
     cost_ngonka: r.posted_amount.toString(),
     created_at: r.created_at.toISOString(),
   };
-}
-
-/** The largest posting id Postgres can hold (bigint): a cursor past it names no entry. */
-const MAX_POSTING_ID = 9_223_372_036_854_775_807n;
-
-export function parseEntryCursor(cursor: string): bigint | null {
-  const m = /^le_(\d{1,19})$/.exec(cursor);
-  const id = m?.[1] ? BigInt(m[1]) : null;
-  return id !== null && id <= MAX_POSTING_ID ? id : null;
 }

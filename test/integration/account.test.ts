@@ -263,6 +263,7 @@ describe('account: security', () => {
     expect(aLedger.body.data).toHaveLength(1);
     const bLedger = await get(b, `/api/account/ledger?cursor=le_9999999`);
     expect(bLedger.body.data).toEqual([]);
+    expect((await get(b, `/api/account/ledger?cursor=${aLedger.body.data[0].id}`)).body.data).toEqual([]);
     expect((await get(b, '/api/account')).body.balance_ngonka).toBe('0');
   });
 
@@ -325,6 +326,11 @@ describe('account: security', () => {
     const credit = ledger.find((e: any) => e.kind === 'topup');
     const topupEntry = await get(owner, `/api/account/ledger/${credit.id}`);
     expect(topupEntry.body).toEqual(credit);
+    // Its id as ids were before they were opaque (le_ and its posting's serial) still finds it.
+    const [posting] = await env.ctx.sql<{ id: string }[]>`
+      select p.id::text as id from postings p join transfers t on t.id = p.transfer_id
+      where t.kind = 'topup' and t.ref = ${`detail-${owner.id}`} and p.ledger_account_id = ${owner.id}`;
+    expect((await get(owner, `/api/account/ledger/le_${posting!.id}`)).body).toEqual(credit);
     // Another account's entry, or no entry id at all, does not exist.
     for (const path of [
       `/api/account/ledger/${charge.id}`,

@@ -56,7 +56,7 @@ describe('admin top-ups: happy', () => {
       account_id: owner.id,
     });
     expect(res.body.metadata).toEqual({});
-    expect(res.body.id).toMatch(/^le_\d+$/);
+    expect(res.body.id).toMatch(/^le_[\w-]{11}$/);
     expect(await balanceOf(owner)).toBe('5000000000');
     const ledger = await call(server.url, 'GET', '/api/account/ledger', { token: owner.token });
     const { account_id: _, ...entry } = res.body;

@@ -43,7 +43,7 @@ export async function findEntryByRef(
   return row ?? null;
 }
 
-/** One posting of one account's statement (`le_<id>`); null when it is not that account's. */
+/** One posting of one account's statement (its entry id decoded: entry-ids.ts); null when it is not that account's. */
 export async function findLedgerEntry(
   db: Db,
   ledgerAccountId: string,
