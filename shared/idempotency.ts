@@ -39,8 +39,15 @@ export type IdempotentSubmission<T> =
   | {
       /** The id it must be made with. */
       id: string;
-      /** Give the key up: the submission was refused, so a retry may succeed. */
+      /** Give the key up: the submission was refused, nothing made, so a retry may succeed. */
       release(): Promise<void>;
+      /**
+       * Leave the key to the next retry at once: the submission failed (a 503) with its row
+       * perhaps written. The retry finds that row, or makes it under the same id (so of two
+       * writes one is refused: MadeElsewhere), instead of being told for a minute to wait for a
+       * submission that has already answered.
+       */
+      abandon(): Promise<void>;
     };
 
 /**
@@ -55,9 +62,12 @@ export class MadeElsewhere extends Error {
 
 /** The 409 for a submission whose Idempotency-Key is still being worked on: the client retries. */
 export const inProgress = () =>
-  new ApiError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', {
-    param: 'Idempotency-Key',
-  });
+  new ApiError(
+    'conflict',
+    'A request with this Idempotency-Key is still being processed; retry shortly',
+    { param: 'Idempotency-Key' },
+    { 'retry-after': '1' },
+  );
 
 /**
  * Claim `given` for one submission of the key's management key (its jobs and batches are visible
@@ -89,6 +99,10 @@ export async function claimSubmission<T extends Made>(
     id,
     release: async () => {
       await ctx.scripts.run('unclaim', [name], [claim]);
+    },
+    abandon: async () => {
+      // The claim, dated 0: dead to the next claim, which takes it over (if still this one's).
+      await ctx.scripts.run('claim', [name], [`${id}:0:${fingerprint}`, claim, REMEMBER_S]);
     },
   });
   /** What the key made answers this submission, if this key may see it. */

@@ -77,8 +77,9 @@ export function v1BatchesRouter(ctx: Context, deps: { queues: Queues }): Router 
         throw inProgress();
       }
       // Refused (the input file): nothing was written, so a retry may try again. Any other
-      // failure keeps the claim: its batch may exist, and a retry then gets it.
+      // failure may have written the batch: the claim is left to the next retry (as for jobs).
       if (err instanceof ApiError && statusOf(err.type) < 500) await claim?.release().catch(() => {});
+      else await claim?.abandon().catch(() => {});
       throw err;
     }
     res.json((await batchObjects(ctx.sql, [batch]))[0]);

@@ -86,10 +86,11 @@ export async function serveJobSubmission(
       if (made) return replaySubmission(ctx, key, made, res);
       throw await refusedBeforeAdmission(ctx, key, res, inProgress());
     }
-    // Refused (a limit, the balance, the key): nothing was written, so a retry may try again. Any
-    // other failure keeps the claim: its job may exist (a retry then gets it), and a claim whose
-    // job never appeared is taken over after a minute.
+    // Refused (a limit, the balance, the key): nothing was written, so a retry may try again, with
+    // this request or another. Any other failure may have written the job: the claim is left to
+    // the next retry under the same key, which gets the job or makes it under the same id.
     if (err instanceof ApiError && statusOf(err.type) < 500) await claim?.release().catch(() => {});
+    else await claim?.abandon().catch(() => {});
     throw err;
   }
   const { job, rateLimit, handedOff } = submitted;

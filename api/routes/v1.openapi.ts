@@ -132,9 +132,17 @@ const replayable = <T extends object>(answer: T, what: 'job' | 'batch') => ({
     },
   },
 });
-const idempotencyConflict = errorResponse(
-  'conflict: the Idempotency-Key’s first request is still being made, or it was used with a different request',
-);
+const idempotencyConflict = {
+  ...errorResponse(
+    'conflict: the Idempotency-Key’s first request is still being made (Retry-After), or it was used with a different request',
+  ),
+  headers: {
+    'retry-after': {
+      description: 'Seconds to wait before retrying, while the first request is still being made',
+      schema: { type: 'string' as const },
+    },
+  },
+};
 registry.registerPath({
   method: 'post',
   path: '/v1/jobs',

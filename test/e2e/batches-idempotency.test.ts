@@ -69,6 +69,30 @@ describe('POST /v1/batches with an Idempotency-Key', () => {
     await expectNoLedgerDrift(stack.env.ctx);
   });
 
+  it('leaves the key of a creation that failed (5xx) to its retry at once, which makes the batch', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const fileId = await inputFile(c);
+    const fn = `fail_batch_${c.accountId.replace(/\W/g, '')}`;
+    const sql = stack.env.ctx.sql;
+    await sql.unsafe(
+      `create function ${fn}() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$`,
+    );
+    await sql.unsafe(
+      `create trigger fail_batch before insert on batches for each row when (new.account_id = '${c.accountId}') execute function ${fn}()`,
+    );
+    const body = { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' };
+    const failed = await call(stack.server.url, 'POST', '/v1/batches', {
+      token: c.childKey,
+      headers: { 'idempotency-key': 'after-5xx' },
+      body,
+    }).finally(() => sql.unsafe('drop trigger fail_batch on batches'));
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const retried = await createBatch(c, fileId, 'after-5xx');
+    expect(retried.replayed).toBeNull();
+    expect((await createBatch(c, fileId, 'after-5xx')).batch.id).toBe(retried.batch.id);
+    expect(await batchesOf(c)).toBe(1);
+  });
+
   it('makes one batch of 10 racing creations with one key', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const fileId = await inputFile(c);
@@ -85,7 +109,12 @@ describe('POST /v1/batches with an Idempotency-Key', () => {
     const ids = new Set(all.filter((r) => r.status === 200).map((r) => r.body.id));
     expect(ids.size).toBe(1);
     for (const r of all.filter((r) => r.status !== 200))
-      expect([r.status, r.body.error.type, r.body.error.param]).toEqual([409, 'conflict', 'Idempotency-Key']);
+      expect([r.status, r.body.error.type, r.body.error.param, r.headers.get('retry-after')]).toEqual([
+        409,
+        'conflict',
+        'Idempotency-Key',
+        '1',
+      ]);
     expect(await batchesOf(c)).toBe(1);
   });
 

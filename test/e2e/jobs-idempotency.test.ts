@@ -32,6 +32,7 @@ async function submit(key: string, idempotencyKey?: string) {
   return {
     status: res.status,
     replayed: res.headers.get('idempotent-replayed'),
+    headers: Object.fromEntries(res.headers),
     body: (await res.json()) as any,
   };
 }
@@ -120,6 +121,29 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(retried.replayed).toBeNull();
   });
 
+  it('leaves the key of a submission that failed (5xx) to its retry at once, which makes the job', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // The job's write fails in Postgres, for this customer's jobs only.
+    const sql = stack.env.ctx.sql;
+    await sql.unsafe(`
+      create function fail_job_${c.accountId.replace(/\W/g, '')}() returns trigger language plpgsql as $$
+      begin raise exception 'disk full'; end $$`);
+    await sql.unsafe(`
+      create trigger fail_job before insert on jobs for each row
+      when (new.account_id = '${c.accountId}')
+      execute function fail_job_${c.accountId.replace(/\W/g, '')}()`);
+    const failed = await submit(c.childKey, 'after-5xx').finally(() =>
+      sql.unsafe('drop trigger fail_job on jobs'),
+    );
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    // Not a minute of 409s for a submission that has already answered: the retry makes the job.
+    const retried = await submit(c.childKey, 'after-5xx');
+    expect([retried.status, retried.replayed]).toEqual([202, null]);
+    expect((await submit(c.childKey, 'after-5xx')).body.id).toBe(retried.body.id);
+    await waitFor('the retry’s job settled', async () => (await holdsOf(c)) >= 1);
+    expect(await holdsOf(c)).toBe(1);
+  });
+
   it('makes one job of 20 racing submissions with one key', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const all = await Promise.all(Array.from({ length: 20 }, () => submit(c.childKey, 'race')));
@@ -127,7 +151,7 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(made).toHaveLength(1);
     for (const r of all) {
       if (r.status === 202) expect(r.body.id).toBe(made[0]!.body.id);
-      else expect([r.status, r.body.error.type]).toEqual([409, 'conflict']);
+      else expect([r.status, r.body.error.type, r.headers['retry-after']]).toEqual([409, 'conflict', '1']);
     }
     expect(await holdsOf(c)).toBe(1);
   });
