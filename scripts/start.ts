@@ -9,7 +9,7 @@ import { runBelowApi } from '../shared/background-priority.js';
 import { startUploadSpoolSweeper, uploadSpoolDir } from '../shared/batches/upload-spool.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
-import { ensureDatabase } from '../shared/db/client.js';
+import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { surviveLostPostgresConnections } from '../shared/db/connection-loss.js';
 import { migrate } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
@@ -98,7 +98,9 @@ if (config.V8_HEAP_GROWING_PERCENT > 0)
 const ctx = createContext(config);
 try {
   await ensureDatabase(config.DATABASE_URL);
-  const applied = await migrate(ctx.sql);
+  // On a pool of its own, without DATABASE_QUERY_TIMEOUT_MS: a migration may rightly run long.
+  const migrations = createSql(config.DATABASE_URL, { max: 1 });
+  const applied = await migrate(migrations).finally(() => migrations.end({ timeout: 5 }));
   if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
 } catch (err) {
   // One line in the log, not an uncaught exception's stack on stderr. postgres.js's messages name

@@ -46,6 +46,13 @@ const configSchema = z
       .default('postgres://postgres@127.0.0.1:5432/gonka_gateway'),
     /** Connections per process; settlement batches keep the need small. */
     DATABASE_POOL_SIZE: positiveInt.default(10),
+    /**
+     * A query (its wait for a connection included) not answered in this long is cancelled and
+     * fails (a request gets a 503 with Retry-After; settlement runs again): without it, a Postgres
+     * that goes silent without closing the connection (a partition, a frozen failover) holds every
+     * request as long as TCP takes to notice, minutes. Migrations have none.
+     */
+    DATABASE_QUERY_TIMEOUT_MS: positiveInt.default(20_000),
     REDIS_URL: z
       .url()
       .regex(/^rediss?:\/\//i, 'must be a redis:// (or rediss://) URL')

@@ -35,7 +35,10 @@ export function createContext(
   followRedis(redis, redisOutageLog(logger, 'commands'));
   return {
     config,
-    sql: createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE }),
+    sql: createSql(config.DATABASE_URL, {
+      max: config.DATABASE_POOL_SIZE,
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+    }),
     redis,
     scripts: loadScripts(redis),
     keys: new AdmissionKeys(config.REDIS_PREFIX),

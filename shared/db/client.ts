@@ -7,12 +7,15 @@ export type Db = Sql | TxSql;
 
 export interface DbOptions {
   max?: number;
+  /** A query's limit, its wait for a connection included (QUERY_TIMEOUT past it). @default none */
+  queryTimeoutMs?: number;
 }
 
 /** A postgres.js pool where int8 columns come back as bigint (money is never a Number). */
 export function createSql(url: string, opts: DbOptions = {}): Sql {
   return postgres(url, {
     max: opts.max ?? 10,
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs / 1000 } : {}),
     types: { bigint: postgres.BigInt },
     // Parameters typed from their JavaScript values (a bigint as int8, a Date as timestamptz), as
     // postgres.js 3 did and every query here was written for; 4 otherwise lets the server decide.

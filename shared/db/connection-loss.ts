@@ -9,6 +9,10 @@ const CLIENT_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  // Not answered within DATABASE_QUERY_TIMEOUT_MS (a silent network), or its cancel unanswered.
+  'QUERY_TIMEOUT',
+  'QUEUE_TIMEOUT',
+  'CANCEL_UNANSWERED',
 ]);
 
 /** The server's: its connection was ended (57P01 admin, 57P02 crash, 57P03 starting up). */

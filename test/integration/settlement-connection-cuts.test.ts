@@ -58,6 +58,34 @@ describe('Postgres connections cut under transactions', () => {
     });
   });
 
+  it('fails a query on a connection gone silent after the query timeout, as a lost connection, then recovers', async () => {
+    const url = new URL(env.databaseUrl);
+    url.port = String(proxy.port);
+    const timed = createSql(url.toString(), { max: 1, queryTimeoutMs: 500 });
+    try {
+      await timed`select 1`;
+      // Bytes stop both ways, the sockets stay open: no error would ever come by itself (TCP's
+      // keepalive takes minutes); the limit, then the unanswered cancel's 5 s, end the query.
+      proxy.freeze();
+      const err = await timed`select 2`.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as { code?: string }).code).toBe('QUERY_TIMEOUT');
+      expect(isPostgresConnectionLoss(err)).toBe(true); // so a request gets a 503 with Retry-After
+      proxy.thaw();
+      await waitFor('the pool answers again', () =>
+        timed`select 3`.then(
+          () => true,
+          () => false,
+        ),
+      );
+    } finally {
+      proxy.thaw();
+      await timed.end({ timeout: 0 });
+    }
+  });
+
   it('settles every hold once while the workers’ connections are cut again and again', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000_000n });
     const holds = await Promise.all(
