@@ -94,7 +94,7 @@ export function startInferenceWorker(
         const job = await findJob(ctx.sql, id);
         if (job && (job.status === 'queued' || job.status === 'running'))
           await endings.fail(job.id, job.hold_id, cause, job);
-        else await endings.releaseIfEndedUnrun(id); // its worker died holding a cancelled job's hold
+        else await endings.settleIfEnded(id); // its worker died holding an ended job's hold
       }
     })().catch((e: unknown) => ctx.logger.error({ err: e }, 'failing a dead job failed'));
   });

@@ -62,22 +62,28 @@ export class JobEndings {
 
   /**
    * A job that ended while a worker held its message leaves its hold to that worker
-   * (releaseQueuedJob): one that will not run it gives the hold back, if still open.
+   * (releaseQueuedJob): one that will not run it settles the hold, if still open. A job that
+   * succeeded is charged the usage it recorded (its run committed the answer, then lost the
+   * commit's reply or died before settling: as the stale-hold sweeper would, minutes earlier);
+   * any other gives the hold back.
    */
-  async releaseIfEndedUnrun(jobId: string): Promise<void> {
-    const hold = await openHoldOfEndedJob(this.ctx.sql, jobId);
-    if (hold) await settleRequest(this.ctx, this.queues, hold, null);
+  async settleIfEnded(jobId: string): Promise<void> {
+    const ended = await openHoldOfEndedJob(this.ctx.sql, jobId);
+    if (!ended) return;
+    const usage = ended.status === 'succeeded' ? ended.usage : null;
+    await settleRequest(this.ctx, this.queues, ended.hold_id, usage);
   }
 
   /**
    * A job a worker found ended before it could run it: cancelled or expired (its hold goes back),
-   * or finished by an earlier run of its message that a crash cut short. That run may have died
+   * or finished by an earlier run of its message that a crash or a lost commit reply cut short
+   * (its hold settled as it ended). That run may have died
    * between the line's commit and waking its batch's dispatcher, which would leave the batch's
    * other lines waiting for the reconcile check (up to 10 minutes): a batch line wakes it again
    * (deduplicated: at most one more dispatcher pass when the first wake-up did happen).
    */
   async skipped(jobId: string): Promise<void> {
-    await this.releaseIfEndedUnrun(jobId);
+    await this.settleIfEnded(jobId);
     const job = await findJob(this.ctx.sql, jobId);
     if (job?.batch_id && !UNFINISHED.includes(job.status)) await this.finished(job);
   }

@@ -167,14 +167,18 @@ export async function recordEndedJobBill(
 }
 
 /**
- * The open hold of a job that ended before any run of it read it (cancelled or expired while its
- * message waited or was just picked up), or null: the worker that skips it gives the hold back.
+ * The open hold of a job that has ended, with how it ended, or null: one cancelled or expired
+ * before any run of it read it, or one whose run recorded its end (succeeded with its usage, or
+ * failed) and lost the commit's answer before it settled. The worker that finds it ended settles it.
  */
-export async function openHoldOfEndedJob(db: Db, id: string): Promise<string | null> {
-  const [row] = await db<{ hold_id: string }[]>`
-    select j.hold_id from jobs j join holds h on h.id = j.hold_id
-    where j.id = ${id} and j.status in ('cancelled', 'expired') and h.status = 'open'`;
-  return row?.hold_id ?? null;
+export async function openHoldOfEndedJob(
+  db: Db,
+  id: string,
+): Promise<{ hold_id: string; status: JobStatus; usage: JobRow['usage'] } | null> {
+  const [row] = await db<{ hold_id: string; status: JobStatus; usage: JobRow['usage'] }[]>`
+    select j.hold_id, j.status, j.usage from jobs j join holds h on h.id = j.hold_id
+    where j.id = ${id} and j.status in ('cancelled', 'expired', 'failed', 'succeeded') and h.status = 'open'`;
+  return row ?? null;
 }
 
 /** Cancel a job that has not finished; returns it with the status it had before. */
