@@ -129,7 +129,9 @@ if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
   );
 }
 const queues = createQueues(ctx);
-stops.push(() => queues.close());
+// Bounded: cut off from Redis, closing waits on commands queued in the Redis client (a hand-off
+// handOffWithin gave up on) until Redis is back, and the process would not exit through an outage.
+stops.push(() => closedWithin('queues', queues.close()));
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
 stops.push(() => handOffWithin('settlements', flushSettlementHandoff(ctx.sql, queues)));
 // And before that, the accepted jobs whose hand-off is still in flight.
@@ -195,7 +197,7 @@ async function shutdown(signal: string, exitCode = 0): Promise<void> {
         ctx.logger.warn({ err }, 'shutdown step failed');
       }
     }
-    await closeContext(ctx);
+    await closedWithin('redis and postgres', closeContext(ctx));
   })();
   await stopping;
   process.exit(exitCode);
@@ -237,6 +239,14 @@ if (roles.has('api') && upstream) {
   );
 }
 
+/** A shutdown step that closes connections, given a few seconds; past them the process exits all the same. */
+async function closedWithin(what: string, closing: Promise<void>): Promise<void> {
+  const CLOSE_WAIT_MS = 3000;
+  const late = Symbol('late');
+  const outcome = await Promise.race([closing, sleep(CLOSE_WAIT_MS, late, { ref: false })]);
+  if (outcome === late)
+    ctx.logger.warn({ what, ms: CLOSE_WAIT_MS }, 'shutdown: closing took too long; exiting without it');
+}
 /** A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late one). */
 async function handOffWithin(what: string, handOff: Promise<void>): Promise<void> {
   const late = Symbol('late');

@@ -253,6 +253,43 @@ describe('api process shutdown', () => {
   }, 30_000);
 });
 
+describe('api process shutdown with Redis gone under a request in flight', () => {
+  it('still exits once SHUTDOWN_HANDOFF_WAIT_MS has passed, though the hand-off waits in the Redis client', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const redis = new URL(stack.env.config.REDIS_URL);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await freePort();
+    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      SHUTDOWN_HANDOFF_WAIT_MS: '1500',
+    });
+    try {
+      await servesOneChat(port, c.childKey);
+      // Admitted while Redis is up, answered after it went: its settlement's hand-off waits in the
+      // Redis client's offline queue (ops17: the api then stayed up until Redis came back).
+      const inFlight = call(`http://127.0.0.1:${port}`, 'POST', '/v1/chat/completions', {
+        token: c.childKey,
+        body: {
+          model: SIM_MODEL_QWQ_32B,
+          messages: [{ role: 'user', content: 'hi [[sim latency=1500]]' }],
+          max_tokens: 8,
+        },
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      await proxy.cut();
+      const stopped = stopProcess(api, 'SIGTERM');
+      expect((await inFlight).status).toBe(200);
+      await stopped; // stopProcess gives up (and the test fails) past its own wait
+      expect(api.exitCode).toBe(0);
+    } finally {
+      await stopProcess(api, 'SIGKILL');
+      await proxy.close();
+    }
+  }, 60_000);
+});
+
 describe('api process start-up', () => {
   const start = (args: string[], extra: Record<string, string>) =>
     promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
