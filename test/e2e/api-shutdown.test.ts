@@ -23,6 +23,21 @@ afterAll(async () => {
 });
 
 /** Once the api process on `port` listens, one sync chat it answers (its settlement hand-off then waits). */
+/** An api process whose Redis is behind a proxy the test can cut, with a 1.5 s shutdown hand-off wait. */
+async function apiBehindRedisProxy(extra: Record<string, string> = {}) {
+  const redis = new URL(stack.env.config.REDIS_URL);
+  const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+  const port = await freePort();
+  const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+    SHUTDOWN_HANDOFF_WAIT_MS: '1500',
+    ...extra,
+  });
+  return { proxy, port, api };
+}
+
 async function servesOneChat(port: number, childKey: string): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   await waitFor('api listening', async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
@@ -227,16 +242,8 @@ describe('api process shutdown', () => {
 
   it('exits when Redis is gone with a hand-off still waiting, once SHUTDOWN_HANDOFF_WAIT_MS has passed', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const redis = new URL(stack.env.config.REDIS_URL);
-    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const port = await freePort();
-    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      SETTLEMENT_HANDOFF_WAIT_MS: '600000', // only the shutdown sends it
-      SHUTDOWN_HANDOFF_WAIT_MS: '1500',
-    });
+    // Only the shutdown sends the hand-off.
+    const { proxy, port, api } = await apiBehindRedisProxy({ SETTLEMENT_HANDOFF_WAIT_MS: '600000' });
     try {
       await servesOneChat(port, c.childKey);
       await proxy.cut();
@@ -256,15 +263,7 @@ describe('api process shutdown', () => {
 describe('api process shutdown with Redis gone under a request in flight', () => {
   it('still exits once SHUTDOWN_HANDOFF_WAIT_MS has passed, though the hand-off waits in the Redis client', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const redis = new URL(stack.env.config.REDIS_URL);
-    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const port = await freePort();
-    const api = spawnRoleProcess(stack.env, 'api', stack.sim.urls, {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      SHUTDOWN_HANDOFF_WAIT_MS: '1500',
-    });
+    const { proxy, port, api } = await apiBehindRedisProxy();
     try {
       await servesOneChat(port, c.childKey);
       // Admitted while Redis is up, answered after it went: its settlement's hand-off waits in the
