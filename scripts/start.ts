@@ -96,6 +96,17 @@ if (config.V8_HEAP_GROWING_PERCENT > 0)
   setFlagsFromString(`--heap-growing-percent=${config.V8_HEAP_GROWING_PERCENT}`);
 
 const ctx = createContext(config);
+if (
+  config.GONKA_NODES.length === 0 &&
+  (roles.has('api') || roles.has('workers')) &&
+  config.NODE_ENV === 'production'
+) {
+  // The simulator makes answers up, and they would be billed to real balances.
+  ctx.logger.fatal(
+    'GONKA_NODES: required in production (without it the built-in node simulator would answer)',
+  );
+  process.exit(1);
+}
 try {
   await ensureDatabase(config.DATABASE_URL);
   // On a pool of its own, without DATABASE_QUERY_TIMEOUT_MS: a migration may rightly run long.

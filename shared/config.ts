@@ -385,6 +385,20 @@ export function loadConfig(
     jwtSecret = randomBytes(32).toString('hex');
     warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');
   }
+  if (cfg.NODE_ENV === 'production') {
+    // A secret of a few repeated characters ("aaaa…") passes the length rules and guards nothing.
+    const weak = (['JWT_SECRET', 'ADMIN_TOKEN', 'METRICS_TOKEN'] as const).filter(
+      (name) => cfg[name] !== undefined && new Set(cfg[name]).size < 8,
+    );
+    if (weak.length)
+      throw new ConfigError(
+        `Invalid configuration:\n${weak.map((n) => `  ${n}: too guessable for production (under 8 different characters); use openssl rand -hex 32`).join('\n')}`,
+      );
+    if (cfg.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+      warn(
+        'WEBHOOK_ALLOW_PRIVATE_NETWORKS is true: any account can make the gateway call addresses inside your network (webhooks); meant for development.',
+      );
+  }
   if (cfg.NODE_ENV === 'production' && !cfg.METRICS_TOKEN)
     warn(
       'METRICS_TOKEN is not set: /metrics answers anyone who reaches the api port (it names the upstream nodes and shows traffic); set it, or keep that port private.',

@@ -338,6 +338,17 @@ describe('api process start-up', () => {
     expect(failed?.stderr).not.toMatch(/\n\s+at /);
   }, 40_000);
 
+  it('refuses to start in production without GONKA_NODES, rather than serve the simulator’s answers', async () => {
+    const failed = await start(['--roles', 'api'], {
+      NODE_ENV: 'production',
+      GONKA_NODES: '',
+      JWT_SECRET: '3f9c1e7a5b2d8e4f6a0c9b1d7e3f5a2c',
+      METRICS_TOKEN: 'k7Qx2Lm9Vt4Rb8Nw',
+    });
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toMatch(/GONKA_NODES: required in production/);
+  }, 40_000);
+
   it('refuses an unknown role with a message naming --roles', async () => {
     const failed = await start(['--roles', 'api,bogus'], {});
     expect(failed?.code).toBe(1);

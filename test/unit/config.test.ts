@@ -119,15 +119,35 @@ describe('configuration', () => {
     expect(() => loadConfig({ TRUST_PROXY: 'my-proxy.internal' }, quiet)).toThrow(/TRUST_PROXY: must be/);
   });
 
-  it('warns in production that /metrics is open without METRICS_TOKEN', () => {
+  const SECRET = '3f9c1e7a5b2d8e4f6a0c9b1d7e3f5a2c';
+  const TOKEN = 'k7Qx2Lm9Vt4Rb8Nw';
+
+  it('warns in production that /metrics is open without METRICS_TOKEN, and that webhooks may reach inside', () => {
     const said = (env: Record<string, string>) => {
       const notices: string[] = [];
-      loadConfig({ JWT_SECRET: 'a'.repeat(64), ...env }, (m) => notices.push(m));
+      loadConfig({ JWT_SECRET: SECRET, ...env }, (m) => notices.push(m));
       return notices.join('\n');
     };
     expect(said({ NODE_ENV: 'production' })).toMatch(/METRICS_TOKEN is not set/);
-    expect(said({ NODE_ENV: 'production', METRICS_TOKEN: 'm'.repeat(32) })).toBe('');
+    expect(said({ NODE_ENV: 'production', METRICS_TOKEN: TOKEN })).toBe('');
+    expect(
+      said({ NODE_ENV: 'production', METRICS_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }),
+    ).toMatch(/WEBHOOK_ALLOW_PRIVATE_NETWORKS is true/);
+    expect(said({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' })).toBe('');
     expect(said({})).toBe('');
+  });
+
+  it('refuses in production a secret of a few repeated characters, naming it', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: SECRET, METRICS_TOKEN: TOKEN };
+    expect(() => loadConfig({ ...production, JWT_SECRET: 'a'.repeat(64) }, quiet)).toThrow(
+      /JWT_SECRET: too guessable for production/,
+    );
+    expect(() => loadConfig({ ...production, ADMIN_TOKEN: 'ab'.repeat(8) }, quiet)).toThrow(
+      /ADMIN_TOKEN: too guessable/,
+    );
+    expect(loadConfig({ ...production, ADMIN_TOKEN: TOKEN }, quiet).ADMIN_TOKEN).toBe(TOKEN);
+    // Outside production (tests, a laptop) any secret of the right length does.
+    expect(loadConfig({ JWT_SECRET: 'a'.repeat(64) }, quiet).JWT_SECRET).toBe('a'.repeat(64));
   });
 
   it('takes cron expressions with or without seconds, and an empty value as unset', () => {
