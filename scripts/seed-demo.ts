@@ -24,6 +24,12 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+// A demo account with money from nothing has no place beside real ones (before anything is made).
+if (process.env.NODE_ENV === 'production')
+  fail(
+    'refused with NODE_ENV=production: it credits a demo account from nothing; credit real ones with npm run topup',
+  );
+
 const args = cliArgs(
   {
     url: { type: 'string' },

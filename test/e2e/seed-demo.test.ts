@@ -13,7 +13,10 @@ import { useTestStack } from '../helpers/stack.js';
  */
 const stack = useTestStack();
 
-async function seedDemo(args: string[], vars: { DATABASE_URL?: string } = {}): Promise<CliRun> {
+async function seedDemo(
+  args: string[],
+  vars: { DATABASE_URL?: string; NODE_ENV?: string } = {},
+): Promise<CliRun> {
   return runCli(
     'seed-demo.ts',
     args,
@@ -22,6 +25,7 @@ async function seedDemo(args: string[], vars: { DATABASE_URL?: string } = {}): P
       REDIS_URL: stack.env.config.REDIS_URL,
       REDIS_PREFIX: stack.env.config.REDIS_PREFIX,
       LOG_LEVEL: 'warn',
+      ...(vars.NODE_ENV ? { NODE_ENV: vars.NODE_ENV } : {}),
     },
     30_000,
   );
@@ -122,6 +126,9 @@ describe('npm run seed-demo', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('registered with another password');
 
+    const production = await seedDemo(['--url', url, '--email', `p-${email}`], { NODE_ENV: 'production' });
+    expect(production.code).toBe(1);
+    expect(production.stderr).toContain('refused with NODE_ENV=production');
     const nobody = await seedDemo(['--url', 'http://127.0.0.1:9', '--email', email]);
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toContain('no gateway answers at http://127.0.0.1:9');
