@@ -98,6 +98,15 @@ export async function withFailover<T>(
         pool.release(node.url);
         throw signal.reason;
       }
+      if (err instanceof GonkaUpstreamError && (err.status === 401 || err.status === 403)) {
+        // The node refused our credentials: every node would. Nothing a client can mend: say what to.
+        pool.refusedCredentials(node.url);
+        opts.log?.logger?.error(
+          { node: node.url, status: err.status, err: err.message },
+          'gonka node refused the gateway’s credentials: check GONKA_API_KEY or GONKA_PRIVATE_KEY, and the clock in signed mode',
+        );
+        throw err;
+      }
       if (err instanceof GonkaUpstreamError && !err.retryable) {
         // The node is fine; the request is not. Another node would say the same.
         pool.success(node.url, performance.now() - started);

@@ -28,6 +28,8 @@ export interface NodeStatus {
   calls: number;
   /** Of those, the failed ones, and streams that broke after their start was counted a success. */
   failures: number;
+  /** Of those, the ones the node answered 401 or 403: it refused the gateway's own credentials. */
+  credentialRefusals: number;
 }
 
 interface Entry {
@@ -37,6 +39,7 @@ interface Entry {
   inFlight: number;
   calls: number;
   failures: number;
+  credentialRefusals: number;
 }
 
 /**
@@ -104,6 +107,7 @@ export class NodePool {
               inFlight: 0,
               calls: 0,
               failures: 0,
+              credentialRefusals: 0,
             },
       );
     }
@@ -189,6 +193,19 @@ export class NodePool {
     e.breaker.onFailure(this.clock.now().getTime());
   }
 
+  /**
+   * The node refused the gateway's credentials (401/403): a verdict on the gateway's configuration
+   * (a wrong key, a clock off in signed mode), not on the node, so its breaker is left alone; it
+   * is counted and logged so that it shows (gateway_upstream_node_credential_refusals_total).
+   */
+  refusedCredentials(url: string): void {
+    const e = this.settle(url);
+    if (!e) return;
+    e.calls++;
+    e.credentialRefusals++;
+    e.breaker.onSuccess();
+  }
+
   /** A call whose verdict waits for its end (a stream) is answering: see CircuitBreaker.onAnswering. */
   answering(url: string): void {
     this.entries.get(url)?.breaker.onAnswering();
@@ -220,6 +237,7 @@ export class NodePool {
       inFlight: e.inFlight,
       calls: e.calls,
       failures: e.failures,
+      credentialRefusals: e.credentialRefusals,
     }));
   }
 

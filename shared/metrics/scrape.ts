@@ -143,6 +143,12 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       'Failed calls per Gonka node (an error, a timeout, a refusal, a stream broken mid-way)',
       (s) => s.failures,
     );
+    perNode(
+      'counter',
+      'gateway_upstream_node_credential_refusals_total',
+      'Calls a Gonka node answered 401/403: it refused the gateway’s key or signature (alert on any)',
+      (s) => s.credentialRefusals,
+    );
     nodeGauge('gateway_upstream_node_available', '1 unless the node is circuit-broken (open)', (s) =>
       s.state === 'open' ? 0 : 1,
     );

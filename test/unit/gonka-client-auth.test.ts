@@ -57,12 +57,24 @@ describe('GonkaClient signed mode', () => {
 
   it('treats a 401 as final: another node would refuse the same credentials', async () => {
     sim = await startSimulator({ nodes: 2, auth: 'bearer', bearerToken: 'right-token' });
-    const c = new GonkaClient({ pool: new NodePool(sim.urls), mode: 'signed', privateKeyHex: KEY });
+    const pool = new NodePool(sim.urls);
+    const c = new GonkaClient({ pool, mode: 'signed', privateKeyHex: KEY });
     // Nodes that want a bearer token refuse the signature; the address lookup still works (public list).
-    const err = await c.chat(body('x')).catch((e: unknown) => e);
+    const logged: unknown[] = [];
+    const logger = { error: (fields: unknown, msg: string) => logged.push({ fields, msg }) };
+    const err = await c.chat(body('x'), { log: { logger } as never }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GonkaUpstreamError);
     expect(err).toMatchObject({ status: 401, retryable: false });
     expect(sim.nodes[1]?.stats.requests).toBe(0);
+    // Not a success that hides it: counted as the gateway's credentials refused, and said so.
+    const refused = pool.status().find((n) => n.url === sim!.urls[0]);
+    expect(refused).toMatchObject({ calls: 1, failures: 0, credentialRefusals: 1, state: 'closed' });
+    expect(logged).toEqual([
+      {
+        fields: expect.objectContaining({ status: 401 }),
+        msg: expect.stringMatching(/refused the gateway’s credentials/),
+      },
+    ]);
   });
 });
 
