@@ -29,11 +29,25 @@ export function createSql(url: string, opts: DbOptions = {}): Sql {
   }) as unknown as Sql;
 }
 
-/** Create the database named in `url` if it does not exist (API.md: created if missing). */
+/**
+ * Create the database named in `url` if it does not exist (API.md: created if missing). It is
+ * reached first as it is: only when Postgres says it does not exist (3D000) is the maintenance
+ * database `postgres` asked to create it, so a user without rights there, or a pooler that only
+ * serves the gateway's database, starts a gateway whose database exists.
+ */
 export async function ensureDatabase(url: string): Promise<void> {
   const u = new URL(url);
   const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (!name) return;
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await probe`select 1`;
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') throw err;
+  } finally {
+    await probe.end({ timeout: 5 });
+  }
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
