@@ -76,7 +76,8 @@ try {
   }
   throw err;
 }
-const bootLogger = createLogger(config.LOG_LEVEL);
+// Every line says which process wrote it (`roles`): separate roles' logs are often read together.
+const bootLogger = createLogger(config.LOG_LEVEL).child({ roles: [...roles].join(',') });
 surviveLostPostgresConnections(bootLogger);
 // Only the api signs and reads sessions: a workers or scheduler process has no use for JWT_SECRET.
 for (const m of notices) if (roles.has('api') || !m.startsWith('JWT_SECRET')) bootLogger.warn(m);
@@ -95,7 +96,7 @@ if (!roles.has('api') && config.BACKGROUND_NICE > 0) {
 if (config.V8_HEAP_GROWING_PERCENT > 0)
   setFlagsFromString(`--heap-growing-percent=${config.V8_HEAP_GROWING_PERCENT}`);
 
-const ctx = createContext(config);
+const ctx = createContext(config, { logger: bootLogger });
 if (
   config.GONKA_NODES.length === 0 &&
   (roles.has('api') || roles.has('workers')) &&
@@ -209,6 +210,7 @@ async function shutdown(signal: string, exitCode = 0): Promise<void> {
       }
     }
     await closedWithin('redis and postgres', closeContext(ctx));
+    ctx.logger.info({ signal, exitCode }, 'stopped');
   })();
   await stopping;
   process.exit(exitCode);

@@ -33,11 +33,11 @@ export class RedisOutageLog {
     if (starting) {
       this.since = t;
       this.remindedAt = t;
-      this.logger.warn({ role: this.role, err: err.message }, 'redis out of reach');
+      this.logger.warn({ connection: this.role, err: err.message }, 'redis out of reach');
     } else if (t - this.remindedAt >= OUTAGE_REMINDER_MS) {
       this.remindedAt = t;
       const downSeconds = Math.round((t - this.since) / 1000);
-      this.logger.warn({ role: this.role, err: err.message, downSeconds }, 'redis still out of reach');
+      this.logger.warn({ connection: this.role, err: err.message, downSeconds }, 'redis still out of reach');
     }
   }
 
@@ -45,7 +45,7 @@ export class RedisOutageLog {
   ready(source: Source): void {
     if (!this.down.delete(source) || this.down.size > 0) return;
     const downSeconds = Math.round((this.now() - this.since) / 1000);
-    this.logger.info({ role: this.role, downSeconds }, 'redis reachable again');
+    this.logger.info({ connection: this.role, downSeconds }, 'redis reachable again');
   }
 }
 

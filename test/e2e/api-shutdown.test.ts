@@ -321,7 +321,8 @@ describe('api process start-up', () => {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number })
         .find((l) => l.level === 60);
-      expect(fatal).toMatchObject({ msg: 'api: cannot listen on HOST:PORT', port });
+      // Every line names the process's roles: several roles' logs are read together.
+      expect(fatal).toMatchObject({ msg: 'api: cannot listen on HOST:PORT', port, roles: 'api' });
       expect(fatal?.err).toMatch(/EADDRINUSE/);
     } finally {
       taken.close();

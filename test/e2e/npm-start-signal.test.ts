@@ -57,6 +57,8 @@ describe('npm start', () => {
       expect(log).toContain(
         '"msg":"shutting down: finishing the work in flight; send the signal again to stop at once"',
       );
+      // And the last line says it is done (what an operator watching a restart waits for).
+      await waitFor('the stopped line', () => /"signal":"SIGTERM","exitCode":0,"msg":"stopped"/.test(log));
     } finally {
       try {
         process.kill(-npm.pid!, 'SIGKILL');

@@ -36,15 +36,17 @@ describe('Redis out of reach for a few seconds', () => {
     await new Promise((r) => setTimeout(r, 4000)); // ioredis and BullMQ retry several times a second
     await proxy.restore();
     await waitFor('every role reconnected', () =>
-      ROLES.every((role) => lines.some((l) => l.msg === 'redis reachable again' && l.role === role)),
+      ROLES.every((role) => lines.some((l) => l.msg === 'redis reachable again' && l.connection === role)),
     );
     expect(await env.ctx.redis.ping()).toBe('PONG');
 
     const outage = lines.filter((l) => (l.level as number) >= 40);
     expect(outage.filter((l) => (l.level as number) >= 50)).toEqual([]);
     for (const role of ROLES) {
-      expect(outage.filter((l) => l.role === role)).toMatchObject([{ msg: 'redis out of reach', level: 40 }]);
-      expect(lines.filter((l) => l.role === role && l.msg === 'redis reachable again')).toHaveLength(1);
+      expect(outage.filter((l) => l.connection === role)).toMatchObject([
+        { msg: 'redis out of reach', level: 40 },
+      ]);
+      expect(lines.filter((l) => l.connection === role && l.msg === 'redis reachable again')).toHaveLength(1);
     }
     expect(outage).toHaveLength(ROLES.length);
   });

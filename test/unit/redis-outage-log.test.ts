@@ -22,6 +22,6 @@ describe('a long Redis outage', () => {
       ['redis still out of reach', 40, (2 * OUTAGE_REMINDER_MS) / 1000],
       ['redis reachable again', 30, 70],
     ]);
-    expect(lines.every((l) => l.role === 'workers')).toBe(true);
+    expect(lines.every((l) => l.connection === 'workers')).toBe(true);
   });
 });
