@@ -75,7 +75,11 @@ export function adminQueuesRouter(ctx: Context, queues: Queues): Router | null {
   const board = new ExpressAdapter();
   board.setBasePath(ADMIN_QUEUES_PATH);
   createBullBoard({
-    queues: (Object.keys(queuePayloads) as QueueName[]).map((q) => new BullMQAdapter(queues.get(q))),
+    // Settlement is read-only here: emptying, pausing or cleaning it would leave answered requests
+    // unbilled (their holds voided at their deadlines). The other queues keep the board's actions.
+    queues: (Object.keys(queuePayloads) as QueueName[]).map(
+      (q) => new BullMQAdapter(queues.get(q), { readOnlyMode: q === 'settlement' }),
+    ),
     // @bull-board/express ships its own copy of @bull-board/api (a patch version apart): the same
     // interface at runtime, two declarations to the type checker.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],

@@ -265,8 +265,21 @@ describe('/admin/queues', () => {
     expect(await page.text()).toMatch(/<html/i);
     const api = await get('/admin/queues/api/queues', { authorization: `Bearer ${TOKEN}` });
     expect(api.status).toBe(200);
-    const names = ((await api.json()).queues as { name: string }[]).map((q) => q.name).sort();
-    expect(names).toEqual(expect.arrayContaining(['inference', 'settlement', 'webhooks']));
+    const listed = (await api.json()).queues as { name: string; readOnlyMode: boolean }[];
+    expect(listed.map((q) => q.name).sort()).toEqual(
+      expect.arrayContaining(['inference', 'settlement', 'webhooks']),
+    );
+    // The money queue cannot be emptied or paused from the board (answered requests would go unbilled).
+    expect(listed.find((q) => q.name === 'settlement')?.readOnlyMode).toBe(true);
+    expect(listed.find((q) => q.name === 'webhooks')?.readOnlyMode).toBe(false);
+    const empty = await fetch(`${stack.server.url}/admin/queues/api/queues/settlement/empty`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect([empty.status, (await empty.text()).toLowerCase()]).toEqual([
+      405,
+      expect.stringContaining('queue_read_only'),
+    ]);
   });
 
   it('lets a browser in with ?token= once, then by cookie, without the token in the URL', async () => {
