@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { ConfigError } from './config-errors.js';
 import { cron, envBool, nonNegativeBigint, positiveInt } from './config-fields.js';
+import { checkForProduction } from './config-production.js';
 import { upstreamSettings } from './config-upstream.js';
 
 /**
@@ -358,9 +360,7 @@ const configSchema = z
 
 export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /**
  * Parse the environment. Throws ConfigError naming each bad variable.
@@ -385,23 +385,6 @@ export function loadConfig(
     jwtSecret = randomBytes(32).toString('hex');
     warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');
   }
-  if (cfg.NODE_ENV === 'production') {
-    // A secret of a few repeated characters ("aaaa…") passes the length rules and guards nothing.
-    const weak = (['JWT_SECRET', 'ADMIN_TOKEN', 'METRICS_TOKEN'] as const).filter(
-      (name) => cfg[name] !== undefined && new Set(cfg[name]).size < 8,
-    );
-    if (weak.length)
-      throw new ConfigError(
-        `Invalid configuration:\n${weak.map((n) => `  ${n}: too guessable for production (under 8 different characters); use openssl rand -hex 32`).join('\n')}`,
-      );
-    if (cfg.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
-      warn(
-        'WEBHOOK_ALLOW_PRIVATE_NETWORKS is true: any account can make the gateway call addresses inside your network (webhooks); meant for development.',
-      );
-  }
-  if (cfg.NODE_ENV === 'production' && !cfg.METRICS_TOKEN)
-    warn(
-      'METRICS_TOKEN is not set: /metrics answers anyone who reaches the api port (it names the upstream nodes and shows traffic); set it, or keep that port private.',
-    );
+  if (cfg.NODE_ENV === 'production') checkForProduction(cfg, warn);
   return { ...cfg, JWT_SECRET: jwtSecret };
 }
