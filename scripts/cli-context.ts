@@ -11,7 +11,7 @@ import { redactPaths } from '../shared/logger.js';
  */
 export function cliContext(fail: (message: string) => never): Context {
   try {
-    const config = loadConfig(process.env, () => {});
+    const config = loadConfig(process.env, () => {}, { sessions: false });
     return createContext(config, {
       logger: pino({ level: config.LOG_LEVEL, redact: redactPaths }, pino.destination(2)),
     });

@@ -20,7 +20,7 @@ cliArgs({}, USAGE, (message) => fail(message, 2));
 
 const config = (() => {
   try {
-    return loadConfig(process.env, () => {});
+    return loadConfig(process.env, () => {}, { sessions: false });
   } catch (err) {
     return fail(err instanceof ConfigError ? err.message : String(err));
   }

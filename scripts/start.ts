@@ -68,7 +68,7 @@ let config: ReturnType<typeof loadConfig>;
 // Its notices wait for the configuration: the logger's level is one of its values.
 const notices: string[] = [];
 try {
-  config = loadConfig(process.env, (m) => notices.push(m));
+  config = loadConfig(process.env, (m) => notices.push(m), { sessions: roles.has('api') });
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);

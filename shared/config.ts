@@ -369,6 +369,11 @@ export { ConfigError };
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   warn: (msg: string) => void = (m) => console.warn(m),
+  /**
+   * Whether this process signs and reads sessions (the api). One that does not (workers, the
+   * scheduler, the CLIs) needs no JWT_SECRET, in production either.
+   */
+  opts: { sessions?: boolean } = {},
 ): Config {
   // Empty strings mean "unset" the way shells and compose files produce them.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -380,7 +385,7 @@ export function loadConfig(
   const cfg = parsed.data;
   let jwtSecret = cfg.JWT_SECRET;
   if (!jwtSecret) {
-    if (cfg.NODE_ENV === 'production')
+    if (cfg.NODE_ENV === 'production' && opts.sessions !== false)
       throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required in production');
     jwtSecret = randomBytes(32).toString('hex');
     warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');

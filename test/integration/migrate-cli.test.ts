@@ -47,6 +47,9 @@ describe('migrate CLI: happy', () => {
     }
     const again = await migrateCli(db.url);
     expect(again).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
+    // In production too without JWT_SECRET: migrating signs no session (ops17).
+    const production = await migrateCli(db.url, [], { NODE_ENV: 'production', JWT_SECRET: '' });
+    expect(production).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
   });
 });
 

@@ -137,6 +137,13 @@ describe('configuration', () => {
     expect(said({})).toBe('');
   });
 
+  it('requires JWT_SECRET in production only of a process that signs sessions (the api)', () => {
+    const production = { NODE_ENV: 'production', METRICS_TOKEN: TOKEN };
+    expect(() => loadConfig(production, quiet)).toThrow(/JWT_SECRET: required in production/);
+    expect(loadConfig(production, quiet, { sessions: false }).JWT_SECRET).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => loadConfig(production, quiet, { sessions: true })).toThrow(/JWT_SECRET: required/);
+  });
+
   it('refuses in production a secret of a few repeated characters, naming it', () => {
     const production = { NODE_ENV: 'production', JWT_SECRET: SECRET, METRICS_TOKEN: TOKEN };
     expect(() => loadConfig({ ...production, JWT_SECRET: 'a'.repeat(64) }, quiet)).toThrow(
