@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from '../shared/config.js';
 import { closeContext, createContext } from '../shared/context.js';
 import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { surviveLostPostgresConnections } from '../shared/db/connection-loss.js';
-import { migrate } from '../shared/db/migrate.js';
+import { migrate, pendingMigrations } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { flushSettlementHandoff } from '../shared/inference/settle-request.js';
 import { drainInferenceHandoff } from '../shared/jobs/enqueue-inference.js';
@@ -109,11 +109,22 @@ if (
   process.exit(1);
 }
 try {
-  await ensureDatabase(config.DATABASE_URL);
-  // On a pool of its own, without DATABASE_QUERY_TIMEOUT_MS: a migration may rightly run long.
-  const migrations = createSql(config.DATABASE_URL, { max: 1 });
-  const applied = await migrate(migrations).finally(() => migrations.end({ timeout: 5 }));
-  if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+  if (config.MIGRATE_ON_START) {
+    await ensureDatabase(config.DATABASE_URL);
+    // On a pool of its own, without DATABASE_QUERY_TIMEOUT_MS: a migration may rightly run long.
+    const migrations = createSql(config.DATABASE_URL, { max: 1 });
+    const applied = await migrate(migrations).finally(() => migrations.end({ timeout: 5 }));
+    if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+  } else {
+    const pending = await pendingMigrations(ctx.sql);
+    if (pending.length) {
+      ctx.logger.fatal(
+        { pending },
+        'MIGRATE_ON_START=false and the database lacks migrations: run npm run migrate first',
+      );
+      process.exit(1);
+    }
+  }
 } catch (err) {
   // One line in the log, not an uncaught exception's stack on stderr. postgres.js's messages name
   // the host and port, the user and the database, never the password.

@@ -55,6 +55,12 @@ const configSchema = z
      * request as long as TCP takes to notice, minutes. Migrations have none.
      */
     DATABASE_QUERY_TIMEOUT_MS: positiveInt.default(20_000),
+    /**
+     * Create the database if missing and apply migrations at start. false: neither (a database user
+     * without DDL rights); the process then refuses to start while the database lacks a migration
+     * this build has (`npm run migrate` with a privileged user first).
+     */
+    MIGRATE_ON_START: envBool.default(true),
     REDIS_URL: z
       .url()
       .regex(/^rediss?:\/\//i, 'must be a redis:// (or rediss://) URL')

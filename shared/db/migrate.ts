@@ -50,3 +50,17 @@ export async function migrate(sql: Sql): Promise<string[]> {
     return applied;
   });
 }
+
+/**
+ * The migrations this build has that the database has not applied (all of them before the first):
+ * what a process that does not migrate (MIGRATE_ON_START=false) checks before it serves.
+ */
+export async function pendingMigrations(sql: Sql): Promise<string[]> {
+  const migrations = await readMigrations();
+  const [table] = await sql<{ t: string | null }[]>`select to_regclass('schema_migrations')::text as t`;
+  if (!table?.t) return migrations.map((m) => m.name);
+  const done = new Set(
+    (await sql<{ version: number }[]>`select version from schema_migrations`).map((r) => r.version),
+  );
+  return migrations.filter((m) => !done.has(m.version)).map((m) => m.name);
+}

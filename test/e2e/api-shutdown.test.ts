@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/bench/processes.js';
+import { createSql } from '../../shared/db/client.js';
 import { SIM_MODEL_QWQ_32B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { startWorkers } from '../../workers/index.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -348,6 +349,32 @@ describe('api process start-up', () => {
     });
     expect(failed?.code).toBe(1);
     expect(failed?.stdout).toMatch(/GONKA_NODES: required in production/);
+  }, 40_000);
+
+  it('with MIGRATE_ON_START=false, neither creates nor migrates, and refuses a database that lacks migrations', async () => {
+    const name = `gonka_nomigrate_${Date.now()}`;
+    await stack.env.ctx.sql.unsafe(`create database ${name}`);
+    const url = new URL(stack.env.config.DATABASE_URL);
+    url.pathname = `/${name}`;
+    try {
+      const failed = await start(['--roles', 'api'], {
+        MIGRATE_ON_START: 'false',
+        DATABASE_URL: url.toString(),
+      });
+      expect(failed?.code).toBe(1);
+      const fatal = JSON.parse(failed!.stdout.split('\n').find((l) => l.includes('"level":60'))!);
+      expect(fatal.msg).toMatch(
+        /MIGRATE_ON_START=false and the database lacks migrations: run npm run migrate/,
+      );
+      expect(fatal.pending[0]).toMatch(/^001_/);
+      // Untouched: no schema_migrations made.
+      const empty = createSql(url.toString(), { max: 1 });
+      const [t] = await empty<{ t: string | null }[]>`select to_regclass('schema_migrations')::text as t`;
+      await empty.end();
+      expect(t!.t).toBeNull();
+    } finally {
+      await stack.env.ctx.sql.unsafe(`drop database if exists ${name} with (force)`);
+    }
   }, 40_000);
 
   it('refuses an unknown role with a message naming --roles', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createSql } from '../../shared/db/client.js';
-import { readMigrations } from '../../shared/db/migrate.js';
+import { pendingMigrations, readMigrations } from '../../shared/db/migrate.js';
 import { type CliRun, runCli } from '../helpers/cli.js';
 
 const admin = createSql(inject('databaseUrl'), { max: 1 });
@@ -42,6 +42,8 @@ describe('migrate CLI: happy', () => {
     try {
       const [row] = await sql<{ n: number }[]>`select count(*)::int as n from schema_migrations`;
       expect(row!.n).toBe((await readMigrations()).length);
+      // What a process started with MIGRATE_ON_START=false checks: nothing left to apply.
+      expect(await pendingMigrations(sql)).toEqual([]);
     } finally {
       await sql.end();
     }
