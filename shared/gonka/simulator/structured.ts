@@ -59,7 +59,7 @@ export function simulateAnswer(
 ): SimAnswer {
   if (shape.kind === 'text') return textAnswer(simulateCompletion(messages, maxTokens));
   // The words the text answer would have had give the JSON its strings.
-  const words = simulateCompletion(messages).words;
+  const { words, promptTokens } = simulateCompletion(messages);
   const value =
     shape.kind === 'tool'
       ? valueFor(shape.parameters, words, 0)
@@ -73,7 +73,7 @@ export function simulateAnswer(
   const cut = pieces.length < whole.length;
   return {
     pieces,
-    promptTokens: simulateCompletion(messages).promptTokens,
+    promptTokens,
     completionTokens: pieces.length,
     finishReason: cut ? 'length' : shape.kind === 'tool' ? 'tool_calls' : 'stop',
     ...(shape.kind === 'tool' ? { toolCall: { id: callId(messages), name: shape.name } } : {}),
