@@ -1,4 +1,4 @@
-type Json = Record<string, unknown>;
+import { isJsonObject, type JsonObject } from '../json-object.js';
 
 /** The id a synchronous chat completion is answered with: its hold's, so the books can name it. */
 export function completionId(holdId: string): string {
@@ -30,26 +30,24 @@ const TOOL_CALL_FIELDS = new Set(['index', 'id', 'type', 'function']);
  * delta or in a tool call (an executor's address, its engine's own fields) is dropped: only
  * OpenAI's fields pass (and a reasoning model's reasoning). Mutates the freshly parsed object.
  */
-export function whiteLabel(obj: Json, label: { id: string; model: string }): Json {
+export function whiteLabel(obj: JsonObject, label: { id: string; model: string }): JsonObject {
   keepOnly(obj, COMPLETION_FIELDS);
   obj.id = label.id;
   obj.model = label.model;
   const choices = obj.choices;
   if (Array.isArray(choices))
     for (const c of choices) {
-      if (!isObject(c)) continue;
+      if (!isJsonObject(c)) continue;
       keepOnly(c, CHOICE_FIELDS);
-      const message = isObject(c.message) ? c.message : isObject(c.delta) ? c.delta : null;
+      const message = isJsonObject(c.message) ? c.message : isJsonObject(c.delta) ? c.delta : null;
       if (!message) continue;
       keepOnly(message, MESSAGE_FIELDS);
       if (Array.isArray(message.tool_calls))
-        for (const call of message.tool_calls) if (isObject(call)) keepOnly(call, TOOL_CALL_FIELDS);
+        for (const call of message.tool_calls) if (isJsonObject(call)) keepOnly(call, TOOL_CALL_FIELDS);
     }
   return obj;
 }
 
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function keepOnly(obj: Json, fields: Set<string>): void {
+function keepOnly(obj: JsonObject, fields: Set<string>): void {
   for (const k in obj) if (!fields.has(k)) delete obj[k];
 }

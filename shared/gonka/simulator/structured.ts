@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isJsonObject, type JsonObject } from '../../json-object.js';
 import { type SimCompletion, type SimMessage, simulateCompletion, wordPiece } from './completion.js';
 
 /**
@@ -23,16 +24,13 @@ export interface SimAnswer {
   toolCall?: { id: string; name: string };
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-export function answerShape(body: Json, messages: readonly SimMessage[]): AnswerShape {
+export function answerShape(body: JsonObject, messages: readonly SimMessage[]): AnswerShape {
   const tools = Array.isArray(body.tools)
-    ? body.tools.filter((t): t is { function: Json } => isObject(t) && isObject(t.function))
+    ? body.tools.filter((t): t is { function: JsonObject } => isJsonObject(t) && isJsonObject(t.function))
     : [];
   const choice = body.tool_choice;
   if (tools.length > 0 && choice !== 'none') {
-    const named = isObject(choice) && isObject(choice.function) ? choice.function.name : undefined;
+    const named = isJsonObject(choice) && isJsonObject(choice.function) ? choice.function.name : undefined;
     const tool = named === undefined ? tools[0] : tools.find((t) => t.function.name === named);
     const answersAResult =
       choice === 'auto' || choice === undefined ? messages.at(-1)?.role === 'tool' : false;
@@ -40,11 +38,11 @@ export function answerShape(body: Json, messages: readonly SimMessage[]): Answer
       return { kind: 'tool', name: tool.function.name, parameters: tool.function.parameters ?? null };
   }
   const format = body.response_format;
-  if (isObject(format) && format.type === 'json_object') return { kind: 'json', schema: null };
-  if (isObject(format) && format.type === 'json_schema')
+  if (isJsonObject(format) && format.type === 'json_object') return { kind: 'json', schema: null };
+  if (isJsonObject(format) && format.type === 'json_schema')
     return {
       kind: 'json',
-      schema: isObject(format.json_schema) ? (format.json_schema.schema ?? null) : null,
+      schema: isJsonObject(format.json_schema) ? (format.json_schema.schema ?? null) : null,
     };
   return { kind: 'text' };
 }
@@ -100,7 +98,7 @@ function callId(messages: readonly SimMessage[]): string {
  * and the first of an anyOf/oneOf. `$ref` and the rest give null.
  */
 function valueFor(schema: unknown, words: readonly string[], depth: number): unknown {
-  if (!isObject(schema) || depth > 8) return null;
+  if (!isJsonObject(schema) || depth > 8) return null;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   if ('const' in schema) return schema.const;
   const alternatives = schema.anyOf ?? schema.oneOf;
@@ -108,10 +106,10 @@ function valueFor(schema: unknown, words: readonly string[], depth: number): unk
     return valueFor(alternatives[0], words, depth + 1);
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   const word = words[depth % Math.max(words.length, 1)] ?? 'lumen';
-  switch (type ?? (isObject(schema.properties) ? 'object' : undefined)) {
+  switch (type ?? (isJsonObject(schema.properties) ? 'object' : undefined)) {
     case 'object': {
-      const out: Json = {};
-      const props = isObject(schema.properties) ? schema.properties : {};
+      const out: JsonObject = {};
+      const props = isJsonObject(schema.properties) ? schema.properties : {};
       for (const [i, [k, v]] of Object.entries(props).entries())
         out[k] = valueFor(v, words.slice(i + 1), depth + 1);
       return out;
