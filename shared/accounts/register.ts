@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { type AccountRow, findAccountIdByReferralCode, insertAccount } from '../db/queries/accounts.js';
 import { createCustomerLedgerAccount } from '../db/queries/ledger-accounts.js';
+import { uniqueViolation } from '../db/unique-violation.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { loadRedisBalance } from '../ledger/credit.js';
@@ -104,9 +105,4 @@ async function insertWithFreshCode(
       throw err;
     }
   }
-}
-
-function uniqueViolation(err: unknown): string | null {
-  const e = err as { code?: string; constraint_name?: string };
-  return e?.code === '23505' ? (e.constraint_name ?? null) : null;
 }

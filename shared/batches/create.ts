@@ -3,6 +3,7 @@ import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { failPendingLines, insertBatchLines } from '../db/queries/batch-lines.js';
 import { type BatchRow, closeBatch, findBatch, insertBatch } from '../db/queries/batches.js';
 import { findFile, lockFileForRead } from '../db/queries/files.js';
+import { uniqueViolation } from '../db/unique-violation.js';
 import { ApiError } from '../errors.js';
 import { MadeElsewhere, type Submission } from '../idempotency.js';
 import { newId } from '../ids.js';
@@ -91,8 +92,7 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
     .catch((err: unknown) => {
       // An id two submissions share (an Idempotency-Key taken over from one that was only slow):
       // the first to commit made the batch; nothing of this one was kept.
-      const e = err as { code?: unknown; constraint_name?: unknown };
-      if (c.id && e?.code === '23505' && e.constraint_name === 'batches_pkey') throw new MadeElsewhere(id);
+      if (c.id && uniqueViolation(err) === 'batches_pkey') throw new MadeElsewhere(id);
       throw err;
     });
 

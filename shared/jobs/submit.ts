@@ -2,6 +2,7 @@ import type { RateLimitState } from '../admission/admit.js';
 import type { Context } from '../context.js';
 import type { ChildKeyIdentity } from '../db/queries/admission-state.js';
 import { findJob, type JobRow, type NewJob } from '../db/queries/jobs.js';
+import { uniqueViolation } from '../db/unique-violation.js';
 import { MadeElsewhere, type Submission } from '../idempotency.js';
 import { newId } from '../ids.js';
 import { admitChat } from '../inference/admit-chat.js';
@@ -126,8 +127,6 @@ function acceptedJob(j: NewJob): JobRow {
 
 /** The job's id (and its hold's request id, the same) is already taken: by the other submission. */
 const isDuplicateJob = (err: unknown) => {
-  const e = err as { code?: unknown; constraint_name?: unknown };
-  return (
-    e?.code === '23505' && (e.constraint_name === 'jobs_pkey' || e.constraint_name === 'holds_request_id_key')
-  );
+  const constraint = uniqueViolation(err);
+  return constraint === 'jobs_pkey' || constraint === 'holds_request_id_key';
 };
