@@ -263,19 +263,22 @@ if (roles.has('api') && upstream) {
   );
 }
 
+/** Whether `work` ended within `ms`; past them shutdown goes on without it (nothing is cancelled). */
+async function endedWithin(work: Promise<void>, ms: number): Promise<boolean> {
+  const late = Symbol('late');
+  return (await Promise.race([work, sleep(ms, late, { ref: false })])) !== late;
+}
+
 /** A shutdown step that closes connections, given a few seconds; past them the process exits all the same. */
 async function closedWithin(what: string, closing: Promise<void>): Promise<void> {
-  const CLOSE_WAIT_MS = 3000;
-  const late = Symbol('late');
-  const outcome = await Promise.race([closing, sleep(CLOSE_WAIT_MS, late, { ref: false })]);
-  if (outcome === late)
-    ctx.logger.warn({ what, ms: CLOSE_WAIT_MS }, 'shutdown: closing took too long; exiting without it');
+  const ms = 3000;
+  if (!(await endedWithin(closing, ms)))
+    ctx.logger.warn({ what, ms }, 'shutdown: closing took too long; exiting without it');
 }
+
 /** A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late one). */
 async function handOffWithin(what: string, handOff: Promise<void>): Promise<void> {
-  const late = Symbol('late');
   const ms = config.SHUTDOWN_HANDOFF_WAIT_MS;
-  const outcome = await Promise.race([handOff, sleep(ms, late, { ref: false })]);
-  if (outcome === late)
+  if (!(await endedWithin(handOff, ms)))
     ctx.logger.error({ what, ms }, 'Redis did not take the hand-off in time; shutting down without it');
 }
