@@ -60,6 +60,13 @@ const taskLastSuccess = new Gauge({
   registers: [processRegistry],
 });
 
+const staleHolds = new Counter({
+  name: 'gateway_stale_holds_resolved_total',
+  help: 'Holds the stale-hold sweeper resolved by this process: voided (nothing charged: a sync chat whose settlement was lost, a job past its deadline) or posted (a finished job whose settlement was lost, charged its recorded usage). Any is worth a look at the logs',
+  labelNames: ['outcome'] as const,
+  registers: [processRegistry],
+});
+
 const webhookAttempts = new Counter({
   name: 'gateway_webhook_attempts_total',
   help: 'Webhook delivery attempts by what came of the delivery (succeeded, retry, failed, disabled by a 410) and the receiver’s answer (2xx…5xx, or none: no answer, a refused address)',
@@ -115,6 +122,12 @@ export function observeSettlement(lagMs: number, result: SettlementResult): void
 export function recordTaskRun(task: string, ok: boolean): void {
   taskRuns.inc({ task, result: ok ? 'ok' : 'error' });
   if (ok) taskLastSuccess.set({ task }, Date.now() / 1000);
+}
+
+/** What one stale-hold sweep resolved. */
+export function countStaleHolds(voided: number, posted: number): void {
+  if (voided) staleHolds.inc({ outcome: 'voided' }, voided);
+  if (posted) staleHolds.inc({ outcome: 'posted' }, posted);
 }
 
 /** One webhook attempt: `result` what it made of the delivery, `statusCode` the receiver's (null: none). */

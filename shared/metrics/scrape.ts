@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobType } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Context } from '../context.js';
+import { type OpenHoldsSummary, openHoldsSummary } from '../db/queries/holds.js';
 import { liveJobCounts } from '../db/queries/reconcile-jobs.js';
 import type { NodeStatus } from '../gonka/node-pool.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
@@ -82,6 +83,50 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       });
     },
   });
+
+  // prom-client collects a scrape's gauges at once: the four share the query in flight.
+  let holds: { now: Date; summary: Promise<OpenHoldsSummary> } | null = null;
+  const holdsNow = () => {
+    if (!holds) {
+      const now = ctx.clock.now();
+      const summary = openHoldsSummary(ctx.sql, now);
+      const read = { now, summary };
+      holds = read;
+      const done = () => {
+        if (holds === read) holds = null;
+      };
+      summary.then(done, done);
+    }
+    return holds;
+  };
+  const holdsGauge = (name: string, help: string, read: (s: OpenHoldsSummary, now: Date) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [scrape],
+      async collect() {
+        await safely(ctx, 'holds', async () => {
+          const { now, summary } = holdsNow();
+          this.set(read(await summary, now));
+        });
+      },
+    });
+  holdsGauge('gateway_open_holds', 'Holds open now (requests admitted and not yet settled)', (s) => s.count);
+  holdsGauge(
+    'gateway_open_holds_ngonka',
+    'nGNK reserved by open holds (taken from available balances until they settle)',
+    (s) => Number(s.amount),
+  );
+  holdsGauge(
+    'gateway_open_holds_overdue',
+    'Open holds past their deadline: the stale-hold sweeper resolves them each minute (alert if it stays above 0)',
+    (s) => s.overdue,
+  );
+  holdsGauge(
+    'gateway_open_hold_oldest_age_seconds',
+    'Age of the oldest open hold (0 with none open); a sync chat hold lives at most SYNC_STREAM_MAX_SECONDS + HOLD_GRACE_SECONDS, a job hold 6 hours',
+    (s, now) => (s.oldestCreatedAt ? Math.max(0, (now.getTime() - s.oldestCreatedAt.getTime()) / 1000) : 0),
+  );
 
   if (upstream) {
     /**

@@ -11,6 +11,7 @@ import { createQueues } from '../../shared/queues.js';
 import { readiness } from '../../shared/readiness.js';
 import { createRedis } from '../../shared/redis/client.js';
 import { reconcileCheck } from '../../shared/scheduler/tasks/reconcile-check.js';
+import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
 import { attemptDelivery } from '../../shared/webhooks/deliver.js';
 import { createTestEnv } from '../helpers/context.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -45,6 +46,33 @@ function sample(text: string, name: string, labels = ''): number | undefined {
 }
 
 describe('GET /metrics', () => {
+  it('shows what open holds reserve, those past their deadline, and what the stale-hold sweeper resolved', async () => {
+    const { ctx } = stack.env;
+    const read = async () => {
+      const text = await (await get('/metrics')).text();
+      return {
+        open: sample(text, 'gateway_open_holds')!,
+        ngonka: sample(text, 'gateway_open_holds_ngonka')!,
+        overdue: sample(text, 'gateway_open_holds_overdue')!,
+        oldest: sample(text, 'gateway_open_hold_oldest_age_seconds')!,
+        voided: sample(text, 'gateway_stale_holds_resolved_total', 'outcome="voided"') ?? 0,
+      };
+    };
+    const f = await createKeyFixture(ctx, { balance: 10_000n });
+    // The file's first test: no other request's hold is open, or settling, meanwhile.
+    const before = await read();
+    expect(before).toEqual({ open: 0, ngonka: 0, overdue: 0, oldest: 0, voided: 0 });
+    const id = await hold(ctx, f.key, 300n, { ttlMs: 50 });
+    await waitFor('its deadline passed', async () => (await read()).overdue === 1);
+    const held = await read();
+    expect(held).toMatchObject({ open: 1, ngonka: 300, overdue: 1 });
+    expect(held.oldest).toBeGreaterThanOrEqual(0.05);
+
+    await sweepStaleHolds(ctx, stack.deps.queues);
+    expect((await findHold(ctx.sql, id))?.status).toBe('voided');
+    expect(await read()).toEqual({ open: 0, ngonka: 0, overdue: 0, oldest: 0, voided: 1 });
+  });
+
   it('exposes admission, queue, node, settlement and reconciliation series', async () => {
     const { ctx } = stack.env;
     const f = await createKeyFixture(ctx, { balance: 1000n });

@@ -140,3 +140,20 @@ export async function findHold(db: Db, id: string): Promise<HoldRow | null> {
     from holds where id = ${id}`;
   return row ?? null;
 }
+
+export interface OpenHoldsSummary {
+  count: number;
+  amount: bigint;
+  /** Open holds past their deadline: the stale-hold sweeper resolves them within its next run. */
+  overdue: number;
+  oldestCreatedAt: Date | null;
+}
+
+/** What is reserved right now, for /metrics (the partial index on open holds keeps it small). */
+export async function openHoldsSummary(db: Db, now: Date): Promise<OpenHoldsSummary> {
+  const [row] = await db<OpenHoldsSummary[]>`
+    select count(*)::int as count, coalesce(sum(amount), 0)::bigint as amount,
+           (count(*) filter (where deadline <= ${now}))::int as overdue, min(created_at) as "oldestCreatedAt"
+    from holds where status = 'open'`;
+  return row!;
+}

@@ -6,6 +6,7 @@ import { ApiError, errorBody } from '../../errors.js';
 import { afterJobFinished } from '../../jobs/finish.js';
 import { holdsLeftToSettlement, requestEnded } from '../../ledger/pending-settlements.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../../ledger/settle.js';
+import { countStaleHolds } from '../../metrics/registry.js';
 import type { Queues } from '../../queues.js';
 
 const BATCH = 200;
@@ -88,10 +89,11 @@ export async function sweepStaleHolds(
     }
     if (items.length) {
       const results = await settleEachIfNeeded(ctx, items);
-      for (const r of results) {
-        if (r.status === 'voided') result.voided++;
-        if (r.status === 'posted') result.posted++;
-      }
+      const voided = results.filter((r) => r.status === 'voided').length;
+      const posted = results.filter((r) => r.status === 'posted').length;
+      result.voided += voided;
+      result.posted += posted;
+      countStaleHolds(voided, posted);
     }
     // As the inference worker does: a failed batch line wakes its batch's dispatcher.
     const onBatchLine = (job: JobRow) => triggerDispatch(queues, job.batch_id!);
