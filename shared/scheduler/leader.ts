@@ -35,6 +35,7 @@ export class LeaderLock {
   }
 
   private asking: Promise<boolean> | undefined;
+  private saidStandby = false;
 
   private async ask(): Promise<boolean> {
     const started = performance.now();
@@ -49,6 +50,12 @@ export class LeaderLock {
       // Which replica leads, and since when, is what an operator looks for first.
       if (ok && !was) this.ctx.logger.info({ holder: this.token }, 'scheduler: this process leads');
       if (!ok && was) this.ctx.logger.warn({ holder: this.token }, 'scheduler: this process no longer leads');
+      // A replica that never led says so once, naming the one that does: silence read as broken.
+      if (!ok && !was && !this.saidStandby) {
+        this.saidStandby = true;
+        const leader = await this.ctx.redis.get(this.key);
+        this.ctx.logger.info({ holder: this.token, leader }, 'scheduler: standing by, another process leads');
+      }
       return ok;
     } catch (err) {
       this.ctx.logger.warn({ err }, 'scheduler leader lock unavailable');

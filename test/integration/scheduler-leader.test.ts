@@ -151,4 +151,18 @@ describe('scheduler: one leader among replicas', () => {
     await w.env.ctx.redis.del(`${w.env.config.REDIS_PREFIX}:sched:leader`);
     await s.stop();
   });
+
+  it('a standby replica says once that it stands by, naming the leader', async () => {
+    const leader = new Scheduler(w.env.ctx, [counting('t').task], { catchUpOnStart: false });
+    expect(await leader.runTask('t')).toBe('ran');
+    const { logger, lines } = capturedLogger('info');
+    const standby = new Scheduler({ ...w.env.ctx, logger }, [counting('t').task], { catchUpOnStart: false });
+    expect(await standby.runTask('t')).toBe('not_leader');
+    expect(await standby.runTask('t')).toBe('not_leader');
+    expect(lines.filter((l) => l.msg === 'scheduler: standing by, another process leads')).toEqual([
+      expect.objectContaining({ level: 30, holder: standby.lock.token, leader: leader.lock.token }),
+    ]);
+    await leader.stop();
+    await standby.stop();
+  });
 });
