@@ -29,11 +29,10 @@ import {
   childKeyParams,
   createChildKeyBody,
   listChildKeysQuery,
-  previousSecretWorks,
   rotateChildKeyBody,
   updateChildKeyBody,
 } from '../schemas/child-keys.js';
-import { assertFuture } from '../schemas/common.js';
+import { assertFuture, rotationGraceEnd } from '../schemas/common.js';
 import { managementKeyParams } from '../schemas/management-keys.js';
 import './child-keys.openapi.js';
 
@@ -177,17 +176,10 @@ export function childKeysRouter(ctx: Context): Router {
       if (child.status === 'deleted')
         throw new ApiError('conflict', 'Child key is deleted and cannot be rotated');
       if (mk.status === 'revoked') throw revokedConflict();
-      // As for webhook secrets: one older secret at a time. Ending the grace at once is always allowed.
-      if (grace > 0 && previousSecretWorks(child, now))
-        throw new ApiError(
-          'conflict',
-          `The last rotation's old secret works until ${child.previous_key_expires_at.toISOString()}; ` +
-            'rotate again then, or now with grace_period_seconds 0, which stops every older secret at once',
-        );
       return rotateChildKeySecret(tx, childId, {
         keyHash: key.hash,
         keyPrefix: key.prefix,
-        previousUntil: new Date(now.getTime() + grace * 1000),
+        previousUntil: rotationGraceEnd(child, grace, now),
       });
     });
     await publishChildKeyState(ctx, row);

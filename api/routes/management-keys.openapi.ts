@@ -63,10 +63,14 @@ registry.registerPath({
   tags,
   summary: 'Give a management key a new `gm-` secret (shown once); its child keys are untouched',
   description:
-    'The old secret is refused at once (401 `key_revoked`). For a leaked `gm-` key: revoking would delete its children.',
+    'The old secret is refused at once (401 `key_revoked`), or works on for `grace_period_seconds` (until the ' +
+    'key’s `previous_key_expires_at`) so your services can switch without downtime. For a leaked `gm-` key ' +
+    'rotate with 0: revoking would delete its children.',
   request: { params, body: { content: { 'application/json': { schema: rotateManagementKeyBody } } } },
   responses: {
     200: json(createdManagementKeyObject, 'The key with its new secret'),
-    409: errorResponse('The key is revoked'),
+    409: errorResponse(
+      'The key is revoked, or an earlier rotation’s old secret still works (until `previous_key_expires_at`): rotate again then, or now with `grace_period_seconds: 0`',
+    ),
   },
 });

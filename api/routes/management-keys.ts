@@ -18,6 +18,7 @@ import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { requireOwner } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
+import { rotationGraceEnd } from '../schemas/common.js';
 import {
   createManagementKeyBody,
   managementKeyJson,
@@ -72,17 +73,20 @@ export function managementKeysRouter(ctx: Context): Router {
       });
     });
     await publishManagementKeyState(ctx, row);
-    res.status(201).json({ ...managementKeyJson({ ...row, children_count: 0 }), key: key.plain });
+    res
+      .status(201)
+      .json({ ...managementKeyJson({ ...row, children_count: 0 }, ctx.clock.now()), key: key.plain });
   });
 
   r.get('/', owner, async (_req, res) => {
     const rows = await listManagementKeys(ctx.sql, res.locals.accountId);
-    res.json({ data: rows.map(managementKeyJson) });
+    const now = ctx.clock.now();
+    res.json({ data: rows.map((k) => managementKeyJson(k, now)) });
   });
 
   r.get('/:id', owner, async (req, res) => {
     const { id } = parse(managementKeyParams, req.params);
-    res.json(managementKeyJson(await load(res.locals.accountId, id)));
+    res.json(managementKeyJson(await load(res.locals.accountId, id), ctx.clock.now()));
   });
 
   r.patch('/:id', owner, async (req, res) => {
@@ -99,23 +103,29 @@ export function managementKeysRouter(ctx: Context): Router {
       });
     });
     await publishManagementKeyState(ctx, row);
-    res.json(managementKeyJson(await load(accountId, id)));
+    res.json(managementKeyJson(await load(accountId, id), ctx.clock.now()));
   });
 
-  // A leaked `gm-` key replaced without touching its children: revoking it would delete them, and a
-  // new management key cannot adopt them. The old secret stops at once (401 key_revoked).
+  // A new `gm-` secret without touching the key's children: revoking a leaked key would delete them,
+  // and a new management key cannot adopt them. The old secret stops at once (401 key_revoked), or
+  // after `grace_period_seconds` for a planned rotation, as for child keys.
   r.post('/:id/rotate', owner, async (req, res) => {
     const { id } = parse(managementKeyParams, req.params);
-    parse(rotateManagementKeyBody, req.body);
+    const { grace_period_seconds: grace } = parse(rotateManagementKeyBody, req.body);
     const accountId = res.locals.accountId;
+    const now = ctx.clock.now();
     const key = generateApiKey('gm');
     await ctx.sql.begin(async (tx) => {
       const cur = await lockManagementKey(tx, accountId, id, 'update');
       if (!cur) throw ApiError.notFound('Management key');
       if (cur.status === 'revoked') throw revokedConflict();
-      await rotateManagementKeySecret(tx, id, { keyHash: key.hash, keyPrefix: key.prefix });
+      await rotateManagementKeySecret(tx, id, {
+        keyHash: key.hash,
+        keyPrefix: key.prefix,
+        previousUntil: rotationGraceEnd(cur, grace, now),
+      });
     });
-    res.json({ ...managementKeyJson(await load(accountId, id)), key: key.plain });
+    res.json({ ...managementKeyJson(await load(accountId, id), now), key: key.plain });
   });
 
   // Idempotent: revoking a revoked key answers with it unchanged, and publishes its state again (the
@@ -134,7 +144,7 @@ export function managementKeysRouter(ctx: Context): Router {
     const mk = await load(accountId, id);
     await publishManagementKeyState(ctx, mk);
     for (const c of children) await publishChildKeyState(ctx, c);
-    res.json(managementKeyJson(mk));
+    res.json(managementKeyJson(mk, ctx.clock.now()));
   });
 
   return r;

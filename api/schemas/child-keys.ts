@@ -3,7 +3,15 @@ import { RPM_LIMIT_MAX } from '../../shared/admission/rpm-window.js';
 import type { ChildKeyRow } from '../../shared/db/queries/child-keys.js';
 import { type ChildKeyUsage, effectiveChildKeyStatus } from '../../shared/keys/child-keys.js';
 import { formatNgonka, formatNullableNgonka, ngonkaInput } from '../../shared/money.js';
-import { isoInstant, isoString, keyName, metadataInput, ngonkaString } from './common.js';
+import {
+  isoInstant,
+  isoString,
+  keyName,
+  keyRotationGrace,
+  metadataInput,
+  ngonkaString,
+  previousSecretWorks,
+} from './common.js';
 
 export const childKeyParams = z.object({ id: z.string(), childId: z.string() });
 
@@ -52,22 +60,7 @@ export const updateChildKeyBody = createChildKeyBody.extend({
   status: z.enum(['active', 'disabled']).optional(),
 });
 
-/** Up to a week: a customer's deploy cycle, not a second key for good. */
-export const KEY_ROTATION_GRACE_SECONDS_MAX = 7 * 86_400;
-
-export const rotateChildKeyBody = z.strictObject({
-  grace_period_seconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(KEY_ROTATION_GRACE_SECONDS_MAX)
-    .default(0)
-    .describe(
-      'How long the replaced secret keeps working beside the new one, so the customer can switch without ' +
-        'downtime. 0 (the default) stops it at once, as for a secret that leaked; it also ends the grace of ' +
-        'an earlier rotation.',
-    ),
-});
+export const rotateChildKeyBody = z.strictObject({ grace_period_seconds: keyRotationGrace('the customer') });
 
 const usageObject = z.object({
   daily_spent_ngonka: ngonkaString,
@@ -142,12 +135,4 @@ export function childKeyJson(k: ChildKeyRow, u: ChildKeyUsage, now: Date): Child
       month_resets_at: u.month_resets_at.toISOString(),
     },
   };
-}
-
-/** Whether the secret a rotation replaced still works at `now`. */
-export function previousSecretWorks(
-  k: Pick<ChildKeyRow, 'previous_key_expires_at'>,
-  now: Date,
-): k is { previous_key_expires_at: Date } {
-  return k.previous_key_expires_at !== null && k.previous_key_expires_at > now;
 }

@@ -9,6 +9,51 @@ export const keyName = z
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters');
 
+/** Up to a week: a deploy cycle, not a second key for good. */
+export const KEY_ROTATION_GRACE_SECONDS_MAX = 7 * 86_400;
+
+/** A key rotation's `grace_period_seconds` (child and management keys alike). */
+export function keyRotationGrace(whose: string) {
+  return z
+    .number()
+    .int()
+    .min(0)
+    .max(KEY_ROTATION_GRACE_SECONDS_MAX)
+    .default(0)
+    .describe(
+      `How long the replaced secret keeps working beside the new one, so ${whose} can switch without ` +
+        'downtime. 0 (the default) stops it at once, as for a secret that leaked; it also ends the grace of ' +
+        'an earlier rotation.',
+    );
+}
+
+/** Whether the secret a key's rotation replaced still works at `now`. */
+export function previousSecretWorks(
+  k: { previous_key_expires_at: Date | null },
+  now: Date,
+): k is { previous_key_expires_at: Date } {
+  return k.previous_key_expires_at !== null && k.previous_key_expires_at > now;
+}
+
+/**
+ * Until when a rotation at `now` with `grace` seconds keeps the replaced secret working. One older
+ * secret at a time (as for webhook secrets): a grace while an earlier one runs is a 409; ending the
+ * grace at once (0) is always allowed.
+ */
+export function rotationGraceEnd(
+  k: { previous_key_expires_at: Date | null },
+  grace: number,
+  now: Date,
+): Date {
+  if (grace > 0 && previousSecretWorks(k, now))
+    throw new ApiError(
+      'conflict',
+      `The last rotation's old secret works until ${k.previous_key_expires_at.toISOString()}; ` +
+        'rotate again then, or now with grace_period_seconds 0, which stops every older secret at once',
+    );
+  return new Date(now.getTime() + grace * 1000);
+}
+
 const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** ISO-8601 with an explicit offset (`Z` or `+02:00`): a bare local time would be ambiguous. */

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { ManagementKeyListRow } from '../../shared/db/queries/management-keys.js';
-import { isoString, keyName } from './common.js';
+import { isoString, keyName, keyRotationGrace, previousSecretWorks } from './common.js';
 
 export const managementKeyParams = z.object({ id: z.string() });
 
 export const createManagementKeyBody = z.strictObject({ name: keyName });
 
-/** Nothing to say: the new secret replaces the old at once (a backend has one place to update). */
-export const rotateManagementKeyBody = z.strictObject({});
+export const rotateManagementKeyBody = z.strictObject({
+  grace_period_seconds: keyRotationGrace('your services'),
+});
 
 /** `revoked` is reached only through DELETE, and is final. */
 export const updateManagementKeyBody = z.strictObject({
@@ -24,6 +25,9 @@ export const managementKeyObject = z.object({
   created_at: isoString,
   last_used_at: isoString.nullable(),
   revoked_at: isoString.nullable(),
+  previous_key_expires_at: isoString
+    .nullable()
+    .describe('Until when the secret its last rotation replaced still works (null: it does not)'),
 });
 export type ManagementKeyJson = z.infer<typeof managementKeyObject>;
 
@@ -33,7 +37,7 @@ export const createdManagementKeyObject = managementKeyObject.extend({
 
 export const managementKeyList = z.object({ data: z.array(managementKeyObject) });
 
-export function managementKeyJson(k: ManagementKeyListRow): ManagementKeyJson {
+export function managementKeyJson(k: ManagementKeyListRow, now: Date): ManagementKeyJson {
   return {
     id: k.id,
     name: k.name,
@@ -43,5 +47,6 @@ export function managementKeyJson(k: ManagementKeyListRow): ManagementKeyJson {
     created_at: k.created_at.toISOString(),
     last_used_at: k.last_used_at?.toISOString() ?? null,
     revoked_at: k.revoked_at?.toISOString() ?? null,
+    previous_key_expires_at: previousSecretWorks(k, now) ? k.previous_key_expires_at.toISOString() : null,
   };
 }

@@ -17,7 +17,7 @@ function managementKeyRefusal(mk: ManagementKeyAuthRow | null): ApiError | null 
 
 /** A management key by its token, or the 401 API.md gives an unknown, disabled or revoked one. */
 export async function liveManagementKey(ctx: Context, token: string): Promise<ManagementKeyAuthRow> {
-  const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token));
+  const mk = await findManagementKeyByHash(ctx.sql, hashApiKey(token), ctx.clock.now());
   const refusal = managementKeyRefusal(mk);
   if (refusal) throw refusal;
   return mk!;
@@ -29,7 +29,8 @@ export async function liveManagementKey(ctx: Context, token: string): Promise<Ma
  * null when it is live (the caller's 403 then). The child key's rule is admission's (key-checks.lua).
  */
 export async function deadKeyError(ctx: Context, kind: KeyKind, token: string): Promise<ApiError | null> {
-  if (kind === 'gm') return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token)));
+  if (kind === 'gm')
+    return managementKeyRefusal(await findManagementKeyByHash(ctx.sql, hashApiKey(token), ctx.clock.now()));
   const ck = await findChildKeyStandingByHash(ctx.sql, hashApiKey(token));
   return ck ? childKeyRefusal(ck, ctx.clock.now()) : unknownKey();
 }

@@ -70,7 +70,7 @@ describe('dashboard: rotating keys', () => {
     expect(tabs.dash.httpFailures).toEqual([]);
   });
 
-  it('gives a management key a new secret; the old one stops, its child keys stay', async () => {
+  it('gives a management key a new secret; the old one stops (at once, or after a grace), its child keys stay', async () => {
     const page = await tabs.open();
     await signUp(page);
     const old = await createManagementKey(page, 'Backend');
@@ -83,20 +83,43 @@ describe('dashboard: rotating keys', () => {
       (await call(tabs.stack.server.url, 'POST', children, { token: old, body: { name: 'C' } })).status,
     ).toBe(201);
 
-    await page.getByRole('button', { name: 'Rotate Backend' }).click();
-    await page
-      .getByRole('dialog', { name: 'Rotate Backend' })
-      .getByRole('button', { name: 'Rotate key' })
-      .click();
-    const rotated = page.getByRole('dialog', { name: 'Management key rotated' });
-    const key = await rotated.getByRole('textbox', { name: 'Backend’s new key' }).inputValue();
-    await rotated.getByRole('button', { name: 'I have stored the key' }).click();
-    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    const rotateIn = async (grace: string) => {
+      await page.getByRole('button', { name: 'Rotate Backend' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Rotate Backend' });
+      if (grace) await dialog.getByLabel('The old key stops working').selectOption({ label: grace });
+      await dialog.getByRole('button', { name: 'Rotate key' }).click();
+      const rotated = page.getByRole('dialog', { name: 'Management key rotated' });
+      const key = await rotated.getByRole('textbox', { name: 'Backend’s new key' }).inputValue();
+      await rotated.getByRole('button', { name: 'I have stored the key' }).click();
+      await expect.poll(() => page.locator('dialog').count()).toBe(0);
+      await expect
+        .poll(() => page.getByRole('row', { name: /Backend/ }).textContent())
+        .toContain(key.slice(0, 6));
+      return key;
+    };
+    // A planned rotation: both secrets work for an hour, and the row says until when.
+    const second = await rotateIn('In 1 hour');
     await expect
       .poll(() => page.getByRole('row', { name: /Backend/ }).textContent())
-      .toContain(key.slice(0, 6));
+      .toContain('Old key also works until');
+    for (const k of [old, second])
+      expect((await call(tabs.stack.server.url, 'GET', children, { token: k })).status).toBe(200);
+    // A second rotation while that grace runs can only stop the old secrets at once.
+    await page.getByRole('button', { name: 'Rotate Backend' }).click();
+    await expect
+      .poll(() => page.getByRole('dialog', { name: 'Rotate Backend' }).textContent())
+      .toContain('still works until');
+    await page
+      .getByRole('dialog', { name: 'Rotate Backend' })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    const key = await rotateIn('');
+    await expect
+      .poll(() => page.getByRole('row', { name: /Backend/ }).textContent())
+      .not.toContain('Old key also works until');
 
-    expect((await call(tabs.stack.server.url, 'GET', children, { token: old })).status).toBe(401);
+    for (const k of [old, second])
+      expect((await call(tabs.stack.server.url, 'GET', children, { token: k })).status).toBe(401);
     const listed = await call(tabs.stack.server.url, 'GET', children, { token: key });
     expect(listed.body.data.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([
       ['C', 'active'],

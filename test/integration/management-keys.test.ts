@@ -86,6 +86,7 @@ describe('management keys: happy path', () => {
       created_at: expect.any(String),
       last_used_at: null,
       revoked_at: null,
+      previous_key_expires_at: null,
     });
     expect(list.body.data[1].children_count).toBe(0);
     expect((await api('GET', `/api/management/keys/${first.id}`, acct.token)).body.children_count).toBe(0);
@@ -124,12 +125,14 @@ describe('management keys: happy path', () => {
     const children = `/api/management/keys/${mk.id}/children`;
     const child = await api('POST', children, mk.key, { name: 'Customer 1' });
     expect(child.status).toBe(201);
-    // Only the owner rotates; a body is not taken.
+    // Only the owner rotates.
     expect((await api('POST', `/api/management/keys/${mk.id}/rotate`, mk.key)).status).toBe(403);
-    const bad = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token, {
-      grace_period_seconds: 60,
-    });
-    expect([bad.status, bad.body.error.param]).toEqual([400, 'grace_period_seconds']);
+    for (const grace_period_seconds of [-1, 1.5, 7 * 86_400 + 1, '60']) {
+      const bad = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token, {
+        grace_period_seconds,
+      });
+      expect([bad.status, bad.body.error.param]).toEqual([400, 'grace_period_seconds']);
+    }
 
     const res = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token);
     expect(res.status).toBe(200);
@@ -153,6 +156,54 @@ describe('management keys: happy path', () => {
     // A revoked key stays revoked.
     await api('DELETE', `/api/management/keys/${mk.id}`, alice.token);
     expect((await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token)).status).toBe(409);
+  });
+
+  it('a rotation with a grace: both secrets work until previous_key_expires_at, then the old one is revoked', async () => {
+    const mk = await createMk();
+    const children = `/api/management/keys/${mk.id}/children`;
+    const rotate = (grace_period_seconds?: number) =>
+      api(
+        'POST',
+        `/api/management/keys/${mk.id}/rotate`,
+        alice.token,
+        grace_period_seconds === undefined ? undefined : { grace_period_seconds },
+      );
+    const start = clock.now();
+    const res = await rotate(3600);
+    expect(res.status).toBe(200);
+    const until = new Date(start.getTime() + 3600_000).toISOString();
+    expect(res.body.previous_key_expires_at).toBe(until);
+    expect(
+      (await api('GET', `/api/management/keys/${mk.id}`, alice.token)).body.previous_key_expires_at,
+    ).toBe(until);
+    for (const k of [mk.key, res.body.key]) expect((await api('GET', children, k)).status).toBe(200);
+    // One older secret at a time: a second grace while this one runs is refused, naming its end.
+    const again = await rotate(60);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toContain(until);
+    expect((await api('GET', children, mk.key)).status).toBe(200);
+
+    // At the grace's end the old secret is refused as revoked.
+    clock.set(new Date(start.getTime() + 3600_000));
+    try {
+      const old = await api('GET', children, mk.key);
+      expect([old.status, old.body.error.code]).toEqual([401, 'key_revoked']);
+      expect((await api('GET', children, res.body.key)).status).toBe(200);
+      expect(
+        (await api('GET', `/api/management/keys/${mk.id}`, alice.token)).body.previous_key_expires_at,
+      ).toBe(null);
+      // A grace may start again once the last one ended; and 0 ends a running one at once.
+      const third = await rotate(600);
+      expect(third.status).toBe(200);
+      expect((await api('GET', children, res.body.key)).status).toBe(200);
+      const fourth = await rotate(0);
+      expect([fourth.status, fourth.body.previous_key_expires_at]).toEqual([200, null]);
+      for (const k of [mk.key, res.body.key, third.body.key])
+        expect((await api('GET', children, k)).status).toBe(401);
+      expect((await api('GET', children, fourth.body.key)).status).toBe(200);
+    } finally {
+      clock.set(start);
+    }
   });
 
   it('records last_used_at when the gm- key is used', async () => {

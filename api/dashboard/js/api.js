@@ -149,7 +149,7 @@ export const api = {
   createManagementKey: (body) => request('POST', '/api/management/keys', body),
   updateManagementKey: (id, body) => request('PATCH', `/api/management/keys/${enc(id)}`, body),
   revokeManagementKey: (id) => request('DELETE', `/api/management/keys/${enc(id)}`),
-  rotateManagementKey: (id) => request('POST', `/api/management/keys/${enc(id)}/rotate`),
+  rotateManagementKey: (id, body) => request('POST', `/api/management/keys/${enc(id)}/rotate`, body),
 
   childKeys: (mkId, params) => request('GET', `/api/management/keys/${enc(mkId)}/children${query(params)}`),
   createChildKey: (mkId, body) => request('POST', `/api/management/keys/${enc(mkId)}/children`, body),

@@ -6,10 +6,18 @@ export interface ManagementKeyAuthRow {
   status: 'active' | 'disabled' | 'revoked';
 }
 
-/** The management key behind a `gm-` secret; a secret its rotation replaced reads as revoked. */
-export async function findManagementKeyByHash(db: Db, hash: Buffer): Promise<ManagementKeyAuthRow | null> {
+/**
+ * The management key behind a `gm-` secret at `now`; a secret its rotation replaced reads as the key
+ * while the rotation's grace lasts, then as revoked.
+ */
+export async function findManagementKeyByHash(
+  db: Db,
+  hash: Buffer,
+  now: Date,
+): Promise<ManagementKeyAuthRow | null> {
   const [row] = await db<ManagementKeyAuthRow[]>`
-    select id, account_id, case when key_hash = ${hash} then status else 'revoked' end as status
+    select id, account_id,
+      case when key_hash = ${hash} or previous_key_expires_at > ${now} then status else 'revoked' end as status
     from management_keys where key_hash = ${hash} or previous_key_hash = ${hash}`;
   return row ?? null;
 }

@@ -12,6 +12,8 @@ export interface ManagementKeyRow {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** Until when the secret its last rotation replaced still works (null or past: it does not). */
+  previous_key_expires_at: Date | null;
 }
 
 /** A management key as lists show it: with the number of its children that are not deleted. */
@@ -19,7 +21,8 @@ export interface ManagementKeyListRow extends ManagementKeyRow {
   children_count: number;
 }
 
-const COLUMNS = 'id, account_id, name, key_prefix, status, version, created_at, last_used_at, revoked_at';
+const COLUMNS =
+  'id, account_id, name, key_prefix, status, version, created_at, last_used_at, revoked_at, previous_key_expires_at';
 
 export interface NewManagementKey {
   id: string;
@@ -131,16 +134,18 @@ export async function revokeManagementKey(
 }
 
 /**
- * Give a locked management key a new secret (its rotation); the one replaced is kept only to be
- * told apart (findManagementKeyByHash reads it as revoked). Its children and their keys stay.
+ * Give a locked management key a new secret (its rotation); the one replaced works on until
+ * `previousUntil` (now: at once), then only to be told apart (findManagementKeyByHash reads it as
+ * revoked). Its children and their keys stay.
  */
 export async function rotateManagementKeySecret(
   db: Db,
   id: string,
-  next: { keyHash: Buffer; keyPrefix: string },
+  next: { keyHash: Buffer; keyPrefix: string; previousUntil: Date },
 ): Promise<void> {
   const { count } = await db`
-    update management_keys set previous_key_hash = key_hash, key_hash = ${next.keyHash}, key_prefix = ${next.keyPrefix}
+    update management_keys set previous_key_hash = key_hash, key_hash = ${next.keyHash}, key_prefix = ${next.keyPrefix},
+      previous_key_expires_at = ${next.previousUntil}
     where id = ${id}`;
   if (count !== 1) throw new Error(`management key ${id} vanished while locked`);
 }

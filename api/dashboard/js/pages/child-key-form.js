@@ -2,9 +2,10 @@ import { api } from '../api.js';
 import { formDialog } from '../components/dialog.js';
 import { FieldError, FieldErrors, field, fieldValue } from '../components/form.js';
 import { announce } from '../components/notify.js';
+import { graceChosen, graceField } from '../components/rotation-grace.js';
 import { revealCreated } from '../components/secret.js';
 import { h } from '../dom.js';
-import { fromLocalInput, time, toLocalInput } from '../format.js';
+import { fromLocalInput, toLocalInput } from '../format.js';
 import { parseGnk, toGnkInput, ungroup } from '../money.js';
 
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -161,13 +162,6 @@ export function createChildKeyDialog(mk, onChange) {
 const IF_LOST =
   'We keep only a hash of the key. If it is lost or leaks, rotate it: a new key with the same limits and usage.';
 
-/** When the old key stops working, in seconds from now (the API's grace_period_seconds). */
-const GRACES = [
-  ['0', 'At once (it leaked)'],
-  ['3600', 'In 1 hour'],
-  ['86400', 'In 24 hours'],
-];
-
 /**
  * A new secret for a child key: same id, limits, usage and metadata. The old secret stops at once
  * or after a grace for the customer to switch; while an earlier grace runs, only "at once" is
@@ -179,24 +173,10 @@ export function rotateChildKeyDialog(mk, child, onChange) {
     title: `Rotate ${child.name}`,
     intro:
       'Your customer gets a new key. It keeps this key’s limits, usage and metadata, so its spend this period still counts.',
-    fields: [
-      running
-        ? h(
-            'p',
-            { class: 'callout warning' },
-            'The key the last rotation replaced still works until ',
-            time(running),
-            '. Rotating again now stops every key but the new one at once.',
-          )
-        : field({
-            label: 'The old key stops working',
-            name: 'grace_period_seconds',
-            input: h('select', {}, ...GRACES.map(([value, label]) => h('option', { value }, label))),
-          }),
-    ],
+    fields: [graceField(running)],
     submitLabel: 'Rotate key',
     onSubmit: async (form, dlg) => {
-      const grace = running ? 0 : Number(fieldValue(form, 'grace_period_seconds'));
+      const grace = graceChosen(form, running);
       let rotated;
       try {
         rotated = await api.rotateChildKey(mk.id, child.id, { grace_period_seconds: grace });

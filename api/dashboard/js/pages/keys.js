@@ -3,6 +3,7 @@ import { confirmDialog, formDialog } from '../components/dialog.js';
 import { field, fieldValue } from '../components/form.js';
 import { announce, messageOf, showAlert } from '../components/notify.js';
 import { emptyState, renderPage, section, table } from '../components/page.js';
+import { graceChosen, graceField } from '../components/rotation-grace.js';
 import { revealCreated } from '../components/secret.js';
 import { h, mount, refocus } from '../dom.js';
 import { badge, time } from '../format.js';
@@ -78,16 +79,19 @@ export async function renderKeys(main, _params, ctx) {
     }
   };
 
-  // A leaked gm- key gets a new secret; revoking it would delete its child keys.
-  const rotate = (mk) =>
+  // A new secret for a gm- key (a leaked one: revoking it would delete its child keys), the old one
+  // stopping at once or after a grace for your services to switch.
+  const rotate = (mk) => {
+    const running = mk.previous_key_expires_at;
     formDialog({
       title: `Rotate ${mk.name}`,
-      intro:
-        'Your backend gets a new gm- key. The old one stops working at once; the child keys it manages keep working.',
-      fields: [],
+      intro: 'Your backend gets a new gm- key. The child keys it manages keep working either way.',
+      fields: [graceField(running)],
       submitLabel: 'Rotate key',
-      onSubmit: async (_form, dlg) => {
-        const rotated = await api.rotateManagementKey(mk.id);
+      onSubmit: async (form, dlg) => {
+        const rotated = await api.rotateManagementKey(mk.id, {
+          grace_period_seconds: graceChosen(form, running),
+        });
         announce(`${mk.name} rotated.`);
         await revealCreated(dlg, {
           title: 'Management key rotated',
@@ -99,6 +103,7 @@ export async function renderKeys(main, _params, ctx) {
         });
       },
     });
+  };
 
   const revoke = (mk) =>
     confirmDialog({
@@ -191,7 +196,20 @@ export async function renderKeys(main, _params, ctx) {
               { scope: 'row' },
               h('a', { href: href(`/keys/${mk.id}`), 'data-focus-key': `open-${mk.id}` }, mk.name),
             ),
-            h('td', { class: 'mono' }, mk.key_prefix),
+            h(
+              'td',
+              {},
+              h('span', { class: 'mono' }, mk.key_prefix),
+              // After a rotation with a grace, two secrets answer: say so where the key is listed.
+              mk.previous_key_expires_at
+                ? h(
+                    'span',
+                    { class: 'key-note small muted' },
+                    'Old key also works until ',
+                    time(mk.previous_key_expires_at),
+                  )
+                : null,
+            ),
             h('td', {}, badge(mk.status)),
             h('td', { class: 'num' }, String(mk.children_count)),
             h('td', {}, time(mk.created_at)),
