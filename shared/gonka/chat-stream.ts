@@ -66,6 +66,11 @@ export function openChatStream(args: {
 
   async function* iterate(): AsyncGenerator<Chunk> {
     let done = false; // [DONE] came: the answer is whole
+    let finished = false; // a finish_reason came
+    // Whole but for its [DONE]: the node (or a proxy in front of it) closed or cut the connection
+    // after the finish and the usage chunk. The client has every token and the bill is known, so
+    // the answer ends as usual instead of as a break (which the openai SDK throws on).
+    const answered = () => finished && usage !== null;
     let verdict: Verdict = 'none'; // a caller that stops reading early says nothing of the node
     const it = sseData(response.body)[Symbol.asyncIterator]();
     try {
@@ -96,12 +101,18 @@ export function openChatStream(args: {
         const u = chunk.usage === undefined ? null : readUsage(chunk.usage);
         if (u) usage = u;
         if (isContentChunk(chunk)) content++;
+        if (!finished) finished = hasFinish(chunk);
         yield chunk;
       }
-      if (!done) throw new GonkaStreamError(`${args.node} ended the stream before [DONE]`, args.node);
+      if (!done && !answered())
+        throw new GonkaStreamError(`${args.node} ended the stream before [DONE]`, args.node);
       verdict = 'ok';
     } catch (err) {
       if (args.callerSignal?.aborted && !stalled) throw args.callerSignal.reason;
+      if (answered()) {
+        verdict = 'ok';
+        return;
+      }
       verdict = 'failed';
       if (err instanceof GonkaStreamError) throw err;
       const what = stalled ? `sent no chunk in ${args.idleTimeoutMs} ms` : 'cut the stream';
@@ -158,6 +169,11 @@ export function openChatStream(args: {
       void gen.return(undefined);
     },
   };
+}
+
+function hasFinish(chunk: Chunk): boolean {
+  const choices = chunk.choices;
+  return Array.isArray(choices) && choices.some((c) => typeof c?.finish_reason === 'string');
 }
 
 /** How long a whole answer's body may take to end before its connection is dropped. */

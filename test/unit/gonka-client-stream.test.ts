@@ -190,6 +190,43 @@ describe('GonkaClient.chatStream', () => {
     }
   });
 
+  it.each(['close', 'cut'] as const)(
+    'ends an answer as whole when the node %ss it after the finish and the usage, with no [DONE]',
+    async (noDone) => {
+      const node = await rawSseNode([{ index: 0, delta: { role: 'assistant', content: 'hi' } }], 0, {
+        noDone,
+      });
+      try {
+        const one = new NodePool([node.url]);
+        const s = await new GonkaClient({ pool: one, mode: 'none' }).chatStream(body('x'));
+        const { seen, error } = await collect(s.chunks);
+        expect(error).toBeUndefined();
+        expect(seen).toHaveLength(3);
+        expect(s.usage()).toEqual({ prompt_tokens: 1, completion_tokens: 1 });
+        expect(one.status()[0]).toMatchObject({ consecutiveFailures: 0, failures: 0, calls: 1, inFlight: 0 });
+      } finally {
+        node.close();
+      }
+    },
+  );
+
+  it('a stream ending with no [DONE] and no usage is broken, finish or not: the bill is not known', async () => {
+    const node = await rawSseNode([{ index: 0, delta: { content: 'hi' } }], 0, {
+      noDone: 'close',
+      noUsage: true,
+    });
+    try {
+      const one = new NodePool([node.url]);
+      const s = await new GonkaClient({ pool: one, mode: 'none' }).chatStream(body('x'));
+      const { seen, error } = await collect(s.chunks);
+      expect(error).toBeInstanceOf(GonkaStreamError);
+      expect(seen).toHaveLength(2);
+      expect(one.status()[0]).toMatchObject({ failures: 1 });
+    } finally {
+      node.close();
+    }
+  });
+
   it('throws when the stream is cut after N chunks; the chunks seen are countable', async () => {
     const s = await client().chatStream(body('tell me more [[sim cut=3]]'));
     const { seen, error } = await collect(s.chunks);
@@ -268,7 +305,14 @@ describe('GonkaClient.chatStream', () => {
 async function rawSseNode(
   choices: Json[],
   gapMs: number,
-  opts: { hang?: boolean; lingerAfterDone?: boolean } = {},
+  opts: {
+    hang?: boolean;
+    lingerAfterDone?: boolean;
+    /** After the usage chunk, no [DONE]: the response ends (`close`) or its socket is destroyed (`cut`). */
+    noDone?: 'close' | 'cut';
+    /** No usage chunk after the finish. */
+    noUsage?: boolean;
+  } = {},
 ) {
   let requests = 0;
   const server = createServer(async (_req, res) => {
@@ -282,8 +326,11 @@ async function rawSseNode(
     }
     if (opts.hang) return;
     event({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
-    event({ choices: [], usage: { prompt_tokens: 1, completion_tokens: choices.length } });
-    if (opts.lingerAfterDone) res.write('data: [DONE]\n\n');
+    if (!opts.noUsage) event({ choices: [], usage: { prompt_tokens: 1, completion_tokens: choices.length } });
+    if (opts.noDone === 'close') res.end();
+    else if (opts.noDone === 'cut')
+      setTimeout(() => res.destroy(), 20); // the events leave first
+    else if (opts.lingerAfterDone) res.write('data: [DONE]\n\n');
     else res.end('data: [DONE]\n\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
