@@ -33,20 +33,36 @@ export function databaseName(ctx: Context): string {
  * (credentials left out) and what to check; anything else as its stack.
  */
 export function describeFailure(ctx: Context, err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string; stack?: string } | null;
-  const where = (url: string, port: number) => {
+  const e = err as {
+    code?: string;
+    name?: string;
+    message?: string;
+    stack?: string;
+    /** A socket error's peer: the store it could not reach (ECONNREFUSED, ENOTFOUND). */
+    address?: string;
+    hostname?: string;
+    port?: number;
+  } | null;
+  const address = (url: string, defaultPort: number) => {
     const u = new URL(url);
-    return `${u.hostname}:${u.port || port}`;
+    return { host: u.hostname, port: Number(u.port || defaultPort) };
   };
+  const postgres = address(ctx.config.DATABASE_URL, 5432);
+  const where = ({ host, port }: { host: string; port: number }) => `${host}:${port}`;
   if (e?.code === '3D000')
     return `${e.message}: give the command the gateway's own DATABASE_URL (and REDIS_PREFIX)`;
   if (e?.code === '42P01')
     return `${e.message}: this database has no gateway tables; give the command the gateway's own DATABASE_URL`;
+  // postgres.js passes a socket's error on as it is: told from Redis's by the address it names.
+  const postgresUnreachable =
+    e?.code === 'CONNECT_TIMEOUT' ||
+    ((e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND') &&
+      (e.hostname === postgres.host || (e.port === postgres.port && e.address !== undefined)));
+  if (postgresUnreachable)
+    return `Postgres at ${where(postgres)} does not answer (${e?.message}): is it running, and is DATABASE_URL right?`;
   const fromPostgres = e?.name === 'PostgresError';
   if (e?.name === 'MaxRetriesPerRequestError' || (!fromPostgres && ctx.redis.status !== 'ready'))
-    return `Redis at ${where(ctx.config.REDIS_URL, 6379)} does not answer (${e?.message ?? String(err)}): is it running, and is REDIS_URL right?`;
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'CONNECT_TIMEOUT')
-    return `Postgres at ${where(ctx.config.DATABASE_URL, 5432)} does not answer (${e.message}): is it running, and is DATABASE_URL right?`;
+    return `Redis at ${where(address(ctx.config.REDIS_URL, 6379))} does not answer (${e?.message ?? String(err)}): is it running, and is REDIS_URL right?`;
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 

@@ -37,5 +37,8 @@ try {
     await sql.end();
   }
 } catch (err) {
-  fail(err instanceof Error ? err.message : String(err));
+  const where = new URL(config.DATABASE_URL);
+  fail(
+    `Postgres at ${where.hostname}:${where.port || 5432}: ${err instanceof Error ? err.message : String(err)} (is it running, and is DATABASE_URL right?)`,
+  );
 }

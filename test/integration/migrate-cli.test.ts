@@ -77,7 +77,7 @@ describe('migrate CLI: error', () => {
 
     const unreachable = await migrateCli('postgres://postgres:hunter2-secret@127.0.0.1:1/gonka');
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^migrate: .*127\.0\.0\.1:1/);
+    expect(unreachable.stderr).toMatch(/^migrate: Postgres at 127\.0\.0\.1:1: .*DATABASE_URL/);
     expect(unreachable.stderr).not.toMatch(/\n\s+at /);
     expect(unreachable.stderr).not.toContain('hunter2');
   });

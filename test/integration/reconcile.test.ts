@@ -75,6 +75,19 @@ describe('reconcile', () => {
     expect(r.stderr, r.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it.each([
+    ['a port nothing listens on', 'postgres://postgres@127.0.0.1:1/x', '127\\.0\\.0\\.1:1'],
+    ['a host that does not resolve', 'postgres://postgres@nohost.invalid:5432/x', 'nohost\\.invalid:5432'],
+  ])('says which Postgres it could not reach (%s), not Redis, which answers', async (_, url, where) => {
+    const r = await reconcileCliWith({ DATABASE_URL: url, LOG_LEVEL: 'silent' });
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringMatching(
+        new RegExp(`^reconcile: Postgres at ${where} does not answer .*DATABASE_URL`, 'm'),
+      ),
+    ]);
+  });
+
   it('reports no drift on a consistent system and exits 0', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n, limitDaily: 5000n });
     await settle(await hold(env.ctx, f.key, 500n), 300);
