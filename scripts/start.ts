@@ -86,7 +86,7 @@ for (const m of notices) if (roles.has('api') || !m.startsWith('JWT_SECRET')) bo
 if (!roles.has('api') && config.BACKGROUND_NICE > 0) {
   try {
     const nice = runBelowApi(config.BACKGROUND_NICE);
-    if (nice !== null) bootLogger.info({ nice, roles: [...roles] }, 'running below the api’s CPU priority');
+    if (nice !== null) bootLogger.info({ nice }, 'running below the api’s CPU priority');
   } catch (err) {
     bootLogger.warn({ err }, 'could not lower the process priority (BACKGROUND_NICE)');
   }
@@ -245,7 +245,12 @@ if (roles.has('api') && upstream) {
     );
     await shutdown('listen failed', 1);
   }
-  ctx.logger.info({ port: config.PORT, roles: [...roles] }, 'gateway listening');
+  // The port bound (PORT=0 asks the system for one).
+  const bound = server.address();
+  ctx.logger.info(
+    { port: typeof bound === 'object' && bound ? bound.port : config.PORT },
+    'gateway listening',
+  );
   stops.push(
     startUploadSpoolSweeper(uploadSpoolDir(), {
       logger: ctx.logger,

@@ -32,8 +32,9 @@ export const upstreamSettings = {
     ),
   /**
    * GONKA_NODES are seeds: the pool is every participant they list (GET
-   * /v1/epochs/current/participants, with each node's address for signing), read again on
-   * SCHEDULER_REFRESH_CRON for a new epoch's. Off: exactly the nodes GONKA_NODES names.
+   * /v1/epochs/current/participants, with each node's address for signing), read again every
+   * PRICING_REFRESH_SECONDS by each process that calls nodes, for a new epoch's. Off: exactly the
+   * nodes GONKA_NODES names.
    */
   GONKA_DISCOVERY: envBool.default(false),
   /** Bearer token for gateway/broker upstreams (bearer mode). */

@@ -8,8 +8,9 @@ import { storeSettings } from './config-stores.js';
 import { upstreamSettings } from './config-upstream.js';
 
 /**
- * Every environment variable the gateway reads, in one place (API.md "Configuration").
- * A bad value stops start-up with a message naming the variable.
+ * Every environment variable the gateway reads, in one schema (API.md "Configuration"): the Gonka
+ * side's from config-upstream.ts, Postgres and Redis from config-stores.ts. A bad value stops
+ * start-up with a message naming the variable; production's own rules are in config-production.ts.
  */
 const configSchema = z
   .object({
@@ -348,8 +349,11 @@ export function loadConfig(
    */
   opts: { sessions?: boolean } = {},
 ): Config {
-  // Empty strings mean "unset" the way shells and compose files produce them.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  // Empty strings mean "unset" the way shells and compose files produce them; so does a stray blank
+  // (`PORT= ` in a .env), which a number would otherwise read as 0.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''),
+  );
   const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

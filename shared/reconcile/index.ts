@@ -124,7 +124,7 @@ export async function runReconcile(ctx: Context, opts: ReconcileOptions = {}): P
 export function formatReport(r: ReconcileReport, opts: { fixed: boolean }): string {
   const lines = [
     `reconcile ${r.at}: ${r.ok ? 'no drift' : `${r.drift.length} drift item(s)`}`,
-    `  scanned ${r.scanned.accounts} account(s), ${r.scanned.keys} key(s), ${r.scanned.holds} hold(s), ${r.scanned.jobs} live job(s)`,
+    `  Redis against Postgres: ${r.scanned.accounts} account(s), ${r.scanned.keys} key(s), ${r.scanned.holds} hold(s) with admission state; ${r.scanned.jobs} live job(s)`,
   ];
   for (const [check, n] of Object.entries(r.checks))
     lines.push(`  ${n === 0 ? 'ok   ' : 'DRIFT'} ${check}${n ? ` (${n})` : ''}`);

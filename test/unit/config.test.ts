@@ -157,13 +157,16 @@ describe('configuration', () => {
     expect(loadConfig({ JWT_SECRET: 'a'.repeat(64) }, quiet).JWT_SECRET).toBe('a'.repeat(64));
   });
 
-  it('takes cron expressions with or without seconds, and an empty value as unset', () => {
+  it('takes cron expressions with or without seconds, and an empty or blank value as unset', () => {
     const cfg = loadConfig(
       { SCHEDULER_EXPIRE_CRON: '*/5 * * * * *', SCHEDULER_ROLLOVER_CRON: '0 * * * *', PORT: '' },
       quiet,
     );
     expect(cfg.SCHEDULER_EXPIRE_CRON).toBe('*/5 * * * * *');
     expect(cfg.PORT).toBe(8080);
+    // A stray blank (`PORT= ` in a .env file) would read as port 0: a random port.
+    const blank = loadConfig({ PORT: ' ', DATABASE_POOL_SIZE: '\t' }, quiet);
+    expect([blank.PORT, blank.DATABASE_POOL_SIZE]).toEqual([8080, loadConfig({}, quiet).DATABASE_POOL_SIZE]);
   });
 
   it('stops start-up with the message, not a stack trace, even for the log level', async () => {

@@ -12,11 +12,6 @@ export function toDate(v) {
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
-export function formatDate(v, empty = '—') {
-  const d = toDate(v);
-  return d ? dateTime.format(d) : empty;
-}
-
 /** A `<time>` element, or a dash. */
 export function time(v, empty = '—') {
   const d = toDate(v);

@@ -94,11 +94,6 @@ export function percent(part, whole) {
   return Number((toBig(part) * 100n) / w);
 }
 
-/** Sum of nGNK amounts. */
-export function sum(values) {
-  return values.reduce((acc, v) => acc + toBig(v), 0n);
-}
-
 /** Compare two nGNK amounts for sorting (descending when used as `(a, b) => compare(b, a)`). */
 export function compare(a, b) {
   const x = toBig(a);
