@@ -2,12 +2,23 @@ import { z } from 'zod';
 import { ApiError, type ErrorType } from '../../shared/errors.js';
 import { CANONICAL_DIGITS } from '../../shared/money.js';
 
-/** A key's display name: trimmed, so "   " is as empty as "". */
+/** Characters that reorder the text around them (bidi embeddings, overrides, isolates, marks). */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+/** Characters that show nothing: spaces, zero-width ones, the soft hyphen, the BOM. */
+const INVISIBLE = /[\s\u00AD\u180E\u200B-\u200D\u2060\uFEFF]/g;
+
+/**
+ * A key's display name: trimmed, so "   " is as empty as "". Names are often a SaaS's customer's
+ * own choice, shown in the owner's dashboard among the others: none may reorder the text around
+ * it (a U+202E makes "Client A" read as another) or look blank (only zero-width spaces).
+ */
 export const keyName = z
   .string()
   .trim()
   .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters');
+  .max(100, 'must be at most 100 characters')
+  .refine((s) => !BIDI_CONTROLS.test(s), 'must not hold text-direction control characters')
+  .refine((s) => s.replace(INVISIBLE, '').length > 0, 'must hold a visible character');
 
 /** Up to a week: a deploy cycle, not a second key for good. */
 export const KEY_ROTATION_GRACE_SECONDS_MAX = 7 * 86_400;

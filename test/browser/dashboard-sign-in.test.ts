@@ -68,6 +68,25 @@ describe('dashboard: logging in after a session ended', () => {
   });
 });
 
+describe('dashboard: the Back button', () => {
+  it('leaves the dashboard: redirects and the sign-in page are not left in the history to send it forward again', async () => {
+    const a = await owner('Alice backend');
+    const page = await tabs.open();
+    await page.goto('about:blank');
+    await page.goto('/'); // the gateway's root → /dashboard/ → #/login
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+    await logIn(page, a.email);
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.goBack();
+    await expect.poll(() => page.url()).toBe('about:blank');
+  });
+});
+
 describe('dashboard: logging out', () => {
   it('ends the session on the server too: a copy of its token no longer works', async () => {
     const a = await owner('Alice backend');

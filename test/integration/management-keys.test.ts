@@ -35,6 +35,13 @@ const mkState = (accountId: string, id: string) =>
   env.ctx.redis.hgetall(env.ctx.keys.managementKey(accountId, id));
 
 describe('management keys: happy path', () => {
+  it('takes any visible name: other scripts, emoji, a zero-width joiner inside an emoji', async () => {
+    for (const name of ['客户 Ünïcødé', 'مفتاح العميل', 'Team 👩\u200D💻']) {
+      const res = await api('POST', '/api/management/keys', alice.token, { name });
+      expect([res.status, res.body.name]).toEqual([201, name]);
+    }
+  });
+
   it('creates a key and shows the gm- secret once', async () => {
     const res = await api('POST', '/api/management/keys', alice.token, { name: '  My SaaS  ' });
     expect(res.status).toBe(201);
@@ -233,6 +240,11 @@ describe('management keys: errors', () => {
     [{ name: 'x'.repeat(101) }, 'name'],
     [{ name: 42 }, 'name'],
     [{ name: 'ok', extra: 1 }, 'extra'],
+    // A name may not reorder the text around it, nor look blank.
+    [{ name: 'Client \u202EA tneilC' }, 'name'],
+    [{ name: 'Client\u2066 B' }, 'name'],
+    [{ name: '\u200B\u200B' }, 'name'],
+    [{ name: ' \uFEFF\u00AD ' }, 'name'],
   ])('rejects create body %j naming %s', async (body, param) => {
     const res = await api('POST', '/api/management/keys', alice.token, body);
     expect(res.status).toBe(400);

@@ -58,15 +58,15 @@ async function updateShell(path) {
 }
 
 async function onRoute(path) {
-  if (path === '/') return navigate(session.token ? '/overview' : '/login');
+  if (path === '/') return navigate(session.token ? '/overview' : '/login', { replace: true });
   const match = resolve(path);
   const isPublic = match !== null && PUBLIC.has(match.pattern);
   if (session.token) lastAccount = session.account;
   if (!isPublic && !session.token) {
     rememberReturn(path, lastAccount);
-    return navigate('/login');
+    return navigate('/login', { replace: true });
   }
-  if (isPublic && session.token) return navigate('/overview');
+  if (isPublic && session.token) return navigate('/overview', { replace: true });
 
   const seq = ++renderSeq;
   const main = document.getElementById('main');
@@ -120,7 +120,7 @@ window.addEventListener(SESSION_ENDED, () => {
   notice = 'Your session has ended. Please log in again.';
   const path = currentPath();
   if (path && !PUBLIC.has(path)) rememberReturn(path, lastAccount);
-  if (window.location.hash !== '#/login') navigate('/login');
+  if (window.location.hash !== '#/login') navigate('/login', { replace: true });
 });
 
 // Hash routing owns the URL fragment, so the skip link moves focus instead of changing it.

@@ -31,8 +31,14 @@ export function resolve(path) {
   return null;
 }
 
-export function navigate(path) {
+/**
+ * Go to `path`. `replace`: in place of the page now in the history (a redirect, or leaving the
+ * sign-in page), so Back leaves the dashboard instead of landing on a page that sends it forward
+ * again.
+ */
+export function navigate(path, { replace = false } = {}) {
   if (window.location.hash === `#${path}`) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else if (replace) window.location.replace(`#${path}`);
   else window.location.hash = path;
 }
 

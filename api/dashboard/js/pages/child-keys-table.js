@@ -38,8 +38,9 @@ export function childKeysTable(mk, visible, actions) {
     columns: [
       { label: 'Name' },
       { label: 'Status' },
-      { label: 'Today' },
-      { label: 'This month' },
+      // Limits reset on the UTC day and month, not the viewer's (the times on the page are local).
+      { label: 'Today (UTC)' },
+      { label: 'This month (UTC)' },
       { label: 'RPM', className: 'num' },
       { label: 'Expires' },
       { label: 'Last used' },

@@ -46,7 +46,7 @@ export function renderLogin(main) {
         password: f.elements.password.value,
       });
       session.set(token);
-      navigate(takeReturn('/overview', session.account));
+      navigate(takeReturn('/overview', session.account), { replace: true });
       announce('You are logged in.');
     },
   });
@@ -80,7 +80,7 @@ export function renderSignup(main) {
       });
       session.set(token);
       rememberReturn(null); // a page bookmarked before is not the new account's
-      navigate('/overview');
+      navigate('/overview', { replace: true });
       announce('Your account is ready.');
     },
   });
