@@ -348,7 +348,9 @@ describe('dashboard: webhooks, jobs, batches and files, and sign-in', () => {
     await page.evaluate(() => sessionStorage.setItem('gonka-gateway.session', 'not-a-jwt'));
     await dialog.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
-    await expect.poll(() => page.locator('#alert').textContent()).toMatch(/session has ended/);
+    await expect
+      .poll(() => page.locator('#alert').textContent())
+      .toMatch(/session has ended, and the change you were making was not saved/);
     await expect.poll(() => page.locator('dialog').count()).toBe(0);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('correct horse battery');

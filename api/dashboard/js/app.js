@@ -117,7 +117,13 @@ function closeDialogs() {
 }
 
 window.addEventListener(SESSION_ENDED, () => {
-  notice = 'Your session has ended. Please log in again.';
+  // A form open in a dialog is closed with the page: say that its change was not made.
+  const unsaved = [...document.querySelectorAll('dialog[open]')].some(
+    (d) => d.querySelector('form') && !d.querySelector('.secret'),
+  );
+  notice = unsaved
+    ? 'Your session has ended, and the change you were making was not saved. Please log in again, then make it again.'
+    : 'Your session has ended. Please log in again.';
   const path = currentPath();
   if (path && !PUBLIC.has(path)) rememberReturn(path, lastAccount);
   if (window.location.hash !== '#/login') navigate('/login', { replace: true });
