@@ -67,7 +67,8 @@ describe('dashboard: ledger entries', () => {
       .first()
       .getByRole('button', { name: `${n} ${n === 1 ? 'request' : 'requests'}` })
       .click();
-    const dialog = page.getByRole('dialog', { name: `Charge ${charge.id}` });
+    expect(charge.ref).toMatch(/^chg_/);
+    const dialog = page.getByRole('dialog', { name: `Charge ${charge.ref}` });
     const listed = dialog.getByRole('table', { name: 'Requests billed by this charge' }).locator('tbody tr');
     await expect.poll(() => listed.count()).toBe(n);
     const intro = await dialog.locator('.intro').textContent();

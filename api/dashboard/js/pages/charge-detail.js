@@ -23,7 +23,8 @@ export async function showChargeDetail(entryId, index) {
   }
   const requests = entry.requests ?? [];
   openDialog({
-    title: `Charge ${entry.id}`,
+    // The charge's own id (`chg_…`), as its ledger row shows it.
+    title: `Charge ${entry.ref ?? entry.id}`,
     wide: true,
     content: [
       h(

@@ -20,7 +20,7 @@ function fields(child) {
       name: 'name',
       value: child?.name,
       hint: 'E.g. your customer’s name or id.',
-      attrs: { autocomplete: 'off' },
+      attrs: { autocomplete: 'off', maxlength: 100 },
     }),
     h(
       'div',

@@ -15,7 +15,7 @@ const nameField = (value) =>
     name: 'name',
     value,
     hint: 'For you only, e.g. the product or environment it serves.',
-    attrs: { autocomplete: 'off' },
+    attrs: { autocomplete: 'off', maxlength: 100 },
   });
 
 export async function renderKeys(main, _params, ctx) {
