@@ -21,6 +21,7 @@ import { createMetricsRegistry } from '../shared/metrics/scrape.js';
 import { serveMetrics } from '../shared/metrics/server.js';
 import { createQueues } from '../shared/queues.js';
 import { readiness } from '../shared/readiness.js';
+import { warnIfClockOff } from '../shared/redis/clock-offset.js';
 import { startInstanceHeartbeat } from '../shared/redis/instance.js';
 import { startScheduler } from '../shared/scheduler/index.js';
 import { createUpstream } from '../shared/upstream.js';
@@ -151,6 +152,8 @@ if (nodeUrls.length === 0 && (roles.has('api') || roles.has('workers'))) {
     'GONKA_NODES is not set: serving from the built-in Gonka node simulator',
   );
 }
+// Not awaited: a Redis that is slow to answer must not hold start-up.
+void warnIfClockOff(ctx);
 const queues = createQueues(ctx);
 // Bounded: cut off from Redis, closing waits on commands queued in the Redis client (a hand-off
 // handOffWithin gave up on) until Redis is back, and the process would not exit through an outage.

@@ -6,6 +6,7 @@ import {
   insertMissingHolds,
   lockHoldsToSettle,
   resolveHolds,
+  voidedHoldIds,
 } from '../db/queries/holds.js';
 import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
@@ -17,6 +18,7 @@ import {
 } from '../db/queries/referral-carry.js';
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
+import { countServedUnbilled } from '../metrics/registry.js';
 import { actualCharge } from '../pricing.js';
 import type { HoldTerms } from '../queues.js';
 import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
@@ -129,11 +131,36 @@ export async function settleHolds(
     items.map((i) => i.holdId).filter((id) => !done.has(id)),
     unwritten,
   );
+  await noteServedUnbilled(
+    ctx,
+    items.filter((i) => i.outcome === 'post' && !done.has(i.holdId)),
+  );
   return items.map((i) => {
     const p = done.get(i.holdId);
     if (!p) return { holdId: i.holdId, status: 'already', charged: 0n };
     return { holdId: i.holdId, status: isPosted(p) ? 'posted' : 'voided', charged: p.charge };
   });
+}
+
+/**
+ * Usage that came for holds already voided: requests served that will never be billed. Only the
+ * stale-hold sweeper voids a hold whose request may still be running, at the hold's deadline, which
+ * the admitting process set by its own clock; so this means a request outlived its deadline, most
+ * likely because the scheduler's clock runs ahead of the api's. Said and counted (nothing else
+ * shows it: reconciliation sees a voided hold, which is consistent).
+ */
+async function noteServedUnbilled(ctx: Context, posts: Settlement[]): Promise<void> {
+  if (posts.length === 0) return; // a retried message's holds, mostly: posted by its first run
+  const voided = await voidedHoldIds(
+    ctx.sql,
+    posts.map((p) => p.holdId),
+  );
+  if (voided.length === 0) return;
+  countServedUnbilled(voided.length);
+  ctx.logger.warn(
+    { holds: voided },
+    'usage came for holds the stale-hold sweeper had voided: served and not billed (is the scheduler’s clock ahead of the api’s?)',
+  );
 }
 
 /** Referral payouts reach the referrers' available balances in Redis too, once per charge. */

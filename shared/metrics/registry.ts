@@ -67,6 +67,12 @@ const staleHolds = new Counter({
   registers: [processRegistry],
 });
 
+const servedUnbilled = new Counter({
+  name: 'gateway_served_unbilled_total',
+  help: 'Requests whose usage came after the stale-hold sweeper had voided their hold: answered and never billed. Any means a request outlived its hold’s deadline: most likely the scheduler’s clock runs ahead of the api’s (keep the hosts’ clocks in sync)',
+  registers: [processRegistry],
+});
+
 const webhookAttempts = new Counter({
   name: 'gateway_webhook_attempts_total',
   help: 'Webhook delivery attempts by what came of the delivery (succeeded, retry, failed, disabled by a 410) and the receiver’s answer (2xx…5xx, or none: no answer, a refused address)',
@@ -128,6 +134,11 @@ export function recordTaskRun(task: string, ok: boolean): void {
 export function countStaleHolds(voided: number, posted: number): void {
   if (voided) staleHolds.inc({ outcome: 'voided' }, voided);
   if (posted) staleHolds.inc({ outcome: 'posted' }, posted);
+}
+
+/** Settlements that found their hold voided before them (settleHolds). */
+export function countServedUnbilled(n: number): void {
+  servedUnbilled.inc(n);
 }
 
 /** One webhook attempt: `result` what it made of the delivery, `statusCode` the receiver's (null: none). */

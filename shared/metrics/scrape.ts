@@ -7,6 +7,7 @@ import { liveJobCounts } from '../db/queries/reconcile-jobs.js';
 import type { NodeStatus } from '../gonka/node-pool.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
 import { loadReconcileSummary } from '../reconcile/summary.js';
+import { clockOffsetMs } from '../redis/clock-offset.js';
 import type { Upstream } from '../upstream.js';
 import { enableDefaultMetrics, processRegistry } from './registry.js';
 
@@ -81,6 +82,15 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       await safely(ctx, 'jobs', async () => {
         for (const [status, n] of Object.entries(await liveJobCounts(ctx.sql))) this.set({ status }, n);
       });
+    },
+  });
+
+  new Gauge({
+    name: 'gateway_clock_offset_seconds',
+    help: 'This process’s clock minus Redis’s (TIME), the round trip halved: keep every host within a second or two (a scheduler ahead of an api by HOLD_GRACE_SECONDS voids requests still being answered)',
+    registers: [scrape],
+    async collect() {
+      await safely(ctx, 'clock', async () => this.set((await clockOffsetMs(ctx)) / 1000));
     },
   });
 

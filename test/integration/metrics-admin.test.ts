@@ -103,6 +103,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'gateway_reconcile_drift', 'check="redis_counters"')).toBe(0);
     expect(sample(text, 'gateway_reconcile_last_run_timestamp_seconds')).toBeGreaterThan(0);
     expect(text).toContain('gateway_process_resident_memory_bytes');
+    // This host's clock against Redis's: the same host here.
+    expect(Math.abs(sample(text, 'gateway_clock_offset_seconds')!)).toBeLessThan(1);
   });
 
   it('times HTTP requests by method, route (ids folded) and status, on the fast path and Express alike', async () => {

@@ -3,10 +3,12 @@ import { ManualClock } from '../../shared/clock.js';
 import { markJobsRunning } from '../../shared/db/queries/job-attempts.js';
 import { failJob, findJob } from '../../shared/db/queries/jobs.js';
 import { settleHolds } from '../../shared/ledger/settle.js';
+import { processRegistry } from '../../shared/metrics/registry.js';
 import type { Queues } from '../../shared/queues.js';
 import { sweepStaleHolds } from '../../shared/scheduler/tasks/stale-holds.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, type KeyFixture, ledgerDrift } from '../helpers/fixtures.js';
+import { capturedLogger } from '../helpers/logs.js';
 import {
   admitJob,
   deliveriesOf,
@@ -55,6 +57,37 @@ describe('scheduler: stale holds', () => {
     expect(await holdRow(fresh)).toMatchObject({ status: 'open' });
     expect(await available(f)).toBe('900');
     expect(await env.ctx.redis.get(env.ctx.keys.day(f.accountId, f.key.id, '20261126'))).toBe('100');
+  });
+
+  it('says and counts usage that comes for a hold it voided: a request served and never billed', async () => {
+    clock.set('2026-11-26T11:00:00.000Z');
+    const f = await createKeyFixture(env.ctx, { balance: 1000n });
+    const id = await hold(env.ctx, f.key, 300n, { ttlMs: 60_000 });
+    const unbilled = async () =>
+      (await processRegistry.getSingleMetric('gateway_served_unbilled_total')!.get()).values[0]?.value ?? 0;
+    const before = await unbilled();
+    // The scheduler's clock runs ahead: the request is still being answered, its hold looks stale.
+    clock.set('2026-11-26T11:01:00.000Z');
+    await sweepStaleHolds(env.ctx, queues); // (earlier tests' holds may be stale by now too)
+    expect(await holdRow(id)).toMatchObject({ status: 'voided' });
+
+    const { logger, lines } = capturedLogger('warn');
+    const late = { holdId: id, outcome: 'post' as const, promptTokens: 10, completionTokens: 20 };
+    expect(await settleHolds({ ...env.ctx, logger }, [late])).toEqual([
+      { holdId: id, status: 'already', charged: 0n },
+    ]);
+    expect(await holdRow(id)).toMatchObject({ status: 'voided', posted_amount: 0n });
+    expect(await unbilled()).toBe(before + 1);
+    expect(lines).toEqual([
+      expect.objectContaining({ holds: [id], msg: expect.stringMatching(/served and not billed/) }),
+    ]);
+    // A retried settlement of a hold it posted itself says nothing.
+    const posted = await hold(env.ctx, f.key, 100n);
+    const once = { holdId: posted, outcome: 'post' as const, promptTokens: 1, completionTokens: 1 };
+    await settleHolds(env.ctx, [once]);
+    await settleHolds({ ...env.ctx, logger }, [once]);
+    expect(lines).toHaveLength(1);
+    expect(await unbilled()).toBe(before + 1);
   });
 
   it('leaves a sync hold past its deadline to its settlement message while one waits for a retry', async () => {

@@ -133,6 +133,13 @@ export async function lockHoldsToSettle(db: Db, ids: string[]): Promise<HoldToSe
     for update of h`;
 }
 
+/** Those of `ids` that were voided (nothing charged). */
+export async function voidedHoldIds(db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db<{ id: string }[]>`select id from holds where id = any(${ids}) and status = 'voided'`;
+  return rows.map((r) => r.id);
+}
+
 export async function findHold(db: Db, id: string): Promise<HoldRow | null> {
   const [row] = await db<HoldRow[]>`
     select id, request_id, account_id, child_key_id, amount, period_day::text as period_day, model,
