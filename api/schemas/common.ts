@@ -69,7 +69,12 @@ const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** ISO-8601 with an explicit offset (`Z` or `+02:00`): a bare local time would be ambiguous. */
 export const isoInstant = z.iso
-  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a timezone' })
+  .datetime({
+    offset: true,
+    // One message for every way to miss it (no zone, no such day, a +0100 offset, a number).
+    message:
+      'must be a valid ISO-8601 date-time with a timezone, e.g. 2027-01-01T03:00:00Z or 2027-01-01T03:00:00+01:00',
+  })
   .transform((v) => new Date(v))
   // Past year 9999 (as in UTC) a date's ISO string is an extended year Postgres refuses.
   .refine((d) => d.getTime() <= LAST_INSTANT_MS, 'must be no later than 9999-12-31T23:59:59Z');

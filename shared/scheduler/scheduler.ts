@@ -57,14 +57,38 @@ export class Scheduler {
     this.renewTimer = setInterval(() => void this.lock.acquireOrRenew(), Math.max(ttl / 3, 100));
     this.renewTimer.unref();
     for (const t of this.tasks) {
-      this.crons.push(
-        schedule(t.cron, () => this.runTask(t.name).then(() => undefined), {
-          name: t.name,
-          timezone: 'UTC',
-        }),
-      );
+      const cron = schedule(t.cron, () => this.runTask(t.name).then(() => undefined), {
+        name: t.name,
+        timezone: 'UTC',
+      });
+      // Ticks the process was too busy (or paused) to take: node-cron would print a coloured text
+      // line per tick into the JSON log. One structured line per stall instead; every task catches
+      // up on its next tick (each run does all that is due).
+      cron.on('execution:missed', () => this.noteMissed(t.name));
+      this.crons.push(cron);
     }
     if (this.opts.catchUpOnStart ?? true) setImmediate(() => void this.runAll());
+  }
+
+  private missed: { tasks: Set<string>; timer: NodeJS.Timeout } | null = null;
+
+  private noteMissed(task: string): void {
+    if (this.missed) {
+      this.missed.tasks.add(task);
+      return;
+    }
+    const missed = { tasks: new Set([task]), timer: setTimeout(() => this.reportMissed(), 1_000) };
+    missed.timer.unref();
+    this.missed = missed;
+  }
+
+  private reportMissed(): void {
+    const tasks = [...(this.missed?.tasks ?? [])];
+    this.missed = null;
+    this.ctx.logger.warn(
+      { tasks },
+      'scheduler: ticks missed (the process was busy or paused); the tasks catch up on their next tick',
+    );
   }
 
   /** Run one task now (what a cron tick does). */
@@ -123,6 +147,7 @@ export class Scheduler {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.renewTimer) clearInterval(this.renewTimer);
+      if (this.missed) clearTimeout(this.missed.timer);
       for (const c of this.crons) {
         try {
           await c.destroy();

@@ -40,6 +40,15 @@ describe('child keys: errors', () => {
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
   });
 
+  it('says what a valid expires_at looks like, whatever was wrong with it', async () => {
+    const mk = await createMk();
+    for (const expires_at of ['2027-02-29T00:00:00Z', '2027-01-01T03:00:00+0100', 1798761600000]) {
+      const res = await api('POST', children(mk.id), w.alice.token, { name: 'c', expires_at });
+      expect([res.status, res.body.error.param]).toEqual([400, 'expires_at']);
+      expect(res.body.error.message).toContain('e.g. 2027-01-01T03:00:00Z or 2027-01-01T03:00:00+01:00');
+    }
+  });
+
   it('refuses metadata nesting thousands deep with a 400, not a 500', async () => {
     const mk = await createMk();
     const body = `{"name":"c","metadata":{"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`;

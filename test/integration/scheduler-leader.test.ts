@@ -152,6 +152,32 @@ describe('scheduler: one leader among replicas', () => {
     await s.stop();
   });
 
+  it('says in one log line which tasks missed ticks while the process was busy', async () => {
+    const { logger, lines } = capturedLogger('info');
+    const ticking = [counting('a', '* * * * * *', false), counting('b', '* * * * * *', false)];
+    const s = new Scheduler(
+      { ...w.env.ctx, logger },
+      ticking.map((t) => t.task),
+      { catchUpOnStart: false },
+    );
+    s.start();
+    try {
+      await waitFor('a tick', async () => ticking[0]!.runs.length > 0);
+      // The event loop held for 2.5 s, as a long pause would: node-cron misses the ticks meanwhile.
+      const until = Date.now() + 2_500;
+      while (Date.now() < until);
+      await waitFor('the missed ticks told', async () =>
+        lines.some((l) => l.msg?.toString().includes('missed')),
+      );
+      const told = lines.filter((l) => l.msg?.toString().includes('missed'));
+      expect(told).toEqual([
+        expect.objectContaining({ level: 40, tasks: expect.arrayContaining(['a', 'b']) }),
+      ]);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('a standby replica says once that it stands by, naming the leader', async () => {
     const leader = new Scheduler(w.env.ctx, [counting('t').task], { catchUpOnStart: false });
     expect(await leader.runTask('t')).toBe('ran');
