@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { accountUsage } from '../../shared/accounts/usage.js';
 import { getAccountView } from '../../shared/accounts/view.js';
 import type { Context } from '../../shared/context.js';
+import { setLowBalanceAlert } from '../../shared/db/queries/balance-alerts.js';
 import {
   findLedgerEntry,
   listChargedRequests,
@@ -18,6 +19,7 @@ import {
   accountResponse,
   ledgerEntryDetailResponse,
   ledgerPageResponse,
+  updateAccountBody,
   usageResponse,
 } from '../schemas/accounts.js';
 import { queryLimit } from '../schemas/common.js';
@@ -43,6 +45,16 @@ export function accountRouter(ctx: Context): Router {
   r.get('/', async (_req, res) => {
     const account = await getAccountView(ctx, res.locals.accountId);
     // A valid session for an account that no longer exists is no session at all.
+    if (!account) throw new ApiError('authentication_error', 'Account not found for this session');
+    res.json(account);
+  });
+
+  // Beyond API.md: the account's own settings (its low-balance alert).
+  r.patch('/', async (req, res) => {
+    const body = parse(updateAccountBody, req.body);
+    if (body.low_balance_alert_ngonka !== undefined)
+      await setLowBalanceAlert(ctx.sql, res.locals.accountId, body.low_balance_alert_ngonka);
+    const account = await getAccountView(ctx, res.locals.accountId);
     if (!account) throw new ApiError('authentication_error', 'Account not found for this session');
     res.json(account);
   });
@@ -94,6 +106,21 @@ registry.registerPath({
   summary: 'The signed-in account with its balance, holds and available nGNK',
   responses: {
     200: { description: 'OK', content: { 'application/json': { schema: accountResponse } } },
+  },
+});
+
+registry.registerPath({
+  method: 'patch',
+  path: '/api/account',
+  tags: ['accounts'],
+  summary: 'Change the account’s settings: its low-balance alert',
+  description:
+    'With `low_balance_alert_ngonka` set, the webhook event `account.low_balance` ' +
+    '(`{account_id, balance_ngonka, available_ngonka, threshold_ngonka}`) is sent when the balance falls below it, ' +
+    'within SCHEDULER_LIMIT_ALERTS_CRON (30 s), once until a top-up brings it back to the threshold or above.',
+  request: { body: { content: { 'application/json': { schema: updateAccountBody } } } },
+  responses: {
+    200: { description: 'The account', content: { 'application/json': { schema: accountResponse } } },
   },
 });
 

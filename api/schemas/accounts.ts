@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { ngonkaInput } from '../../shared/money.js';
 import { ngonkaString as ngonka } from './common.js';
 
 /**
- * Response shapes of the account routes, for /openapi.json only (requests are validated by the
- * schemas beside each handler).
+ * Shapes of the account routes: the responses for /openapi.json, and PATCH's body.
  */
 export const accountResponse = z.object({
   id: z.string(),
@@ -14,7 +14,22 @@ export const accountResponse = z.object({
   referral_code: z.string(),
   referred_by: z.string().nullable(),
   created_at: z.string(),
+  low_balance_alert_ngonka: ngonka
+    .nullable()
+    .describe('Below this balance the account.low_balance webhook event is sent (null: no alert)'),
 });
+
+export const updateAccountBody = z
+  .strictObject({
+    low_balance_alert_ngonka: ngonkaInput
+      .nullable()
+      .optional()
+      .describe(
+        'Send account.low_balance (once, until the balance is back at or above it) when the balance falls below ' +
+          'this many nGNK; null turns the alert off',
+      ),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'Name a setting to change: low_balance_alert_ngonka');
 
 export const ledgerEntryResponse = z.object({
   id: z.string(),

@@ -12,6 +12,7 @@ export interface AccountView {
   referral_code: string;
   referred_by: string | null;
   created_at: string;
+  low_balance_alert_ngonka: string | null;
 }
 
 export function formatAccount(a: AccountRow, money: { balance: bigint; held: bigint }): AccountView {
@@ -26,6 +27,7 @@ export function formatAccount(a: AccountRow, money: { balance: bigint; held: big
     referral_code: a.referral_code,
     referred_by: a.referred_by,
     created_at: a.created_at.toISOString(),
+    low_balance_alert_ngonka: a.low_balance_alert_ngonka?.toString() ?? null,
   };
 }
 

@@ -10,6 +10,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'batch.cancelled',
   'key.limit_threshold',
   'key.expired',
+  // Beyond API.md's: the account's balance fell below the threshold its owner set (PATCH /api/account).
+  'account.low_balance',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

@@ -140,6 +140,7 @@ export const api = {
   login: (body) => request('POST', '/api/auth/login', body),
 
   account: () => request('GET', '/api/account'),
+  updateAccount: (body) => request('PATCH', '/api/account', body),
   ledger: (params) => request('GET', `/api/account/ledger${query(params)}`),
   ledgerEntry: (id) => request('GET', `/api/account/ledger/${enc(id)}`),
   usage: (params) => request('GET', `/api/account/usage${query(params)}`),

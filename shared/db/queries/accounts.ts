@@ -6,6 +6,8 @@ export interface AccountRow {
   referral_code: string;
   referred_by: string | null;
   created_at: Date;
+  /** Below this balance `account.low_balance` is sent (null: no alert). */
+  low_balance_alert_ngonka: bigint | null;
 }
 
 /** Only login reads the hash; every other lookup leaves it in the database. */
@@ -27,20 +29,20 @@ export async function insertAccount(db: Db, a: NewAccount): Promise<AccountRow> 
   const [row] = await db<AccountRow[]>`
     insert into accounts (id, email, password_hash, referral_code, referred_by, created_at)
     values (${a.id}, ${a.email}, ${a.passwordHash}, ${a.referralCode}, ${a.referredBy}, ${a.createdAt})
-    returning id, email, referral_code, referred_by, created_at`;
+    returning id, email, referral_code, referred_by, created_at, low_balance_alert_ngonka`;
   if (!row) throw new Error('insert into accounts returned no row');
   return row;
 }
 
 export async function findAccountById(db: Db, id: string): Promise<AccountRow | null> {
   const [row] = await db<AccountRow[]>`
-    select id, email, referral_code, referred_by, created_at from accounts where id = ${id}`;
+    select id, email, referral_code, referred_by, created_at, low_balance_alert_ngonka from accounts where id = ${id}`;
   return row ?? null;
 }
 
 export async function findAccountByEmail(db: Db, email: string): Promise<AccountRow | null> {
   const [row] = await db<AccountRow[]>`
-    select id, email, referral_code, referred_by, created_at from accounts where email = ${email}`;
+    select id, email, referral_code, referred_by, created_at, low_balance_alert_ngonka from accounts where email = ${email}`;
   return row ?? null;
 }
 

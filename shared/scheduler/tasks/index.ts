@@ -6,6 +6,7 @@ import type { Upstream } from '../../upstream.js';
 import { pruneDeliveries } from '../../webhooks/prune.js';
 import { resumeStalledDeliveries } from '../../webhooks/resume.js';
 import type { SchedulerTask } from '../scheduler.js';
+import { balanceAlerts } from './balance-alerts.js';
 import { expireKeys } from './expire-keys.js';
 import { limitAlerts } from './limit-alerts.js';
 import { emitMissedEvents } from './missed-events.js';
@@ -28,6 +29,12 @@ export function schedulerTasks(ctx: Context, deps: SchedulerDeps): SchedulerTask
     { name: 'stale-holds', cron: c.SCHEDULER_STALE_HOLDS_CRON, run: () => sweepStaleHolds(ctx, deps.queues) },
     { name: 'rollover', cron: c.SCHEDULER_ROLLOVER_CRON, run: () => rollover(ctx) },
     { name: 'limit-alerts', cron: c.SCHEDULER_LIMIT_ALERTS_CRON, run: () => limitAlerts(ctx, deps.queues) },
+    // An account's balance below its owner's threshold: on the limit alerts' schedule.
+    {
+      name: 'balance-alerts',
+      cron: c.SCHEDULER_LIMIT_ALERTS_CRON,
+      run: () => balanceAlerts(ctx, deps.queues),
+    },
     {
       name: 'webhook-resume',
       cron: c.SCHEDULER_WEBHOOK_RESUME_CRON,

@@ -9,6 +9,7 @@ import { compare, formatGnk, formatMoney, formatNgnk, gnkNumber } from '../money
 import { href } from '../router.js';
 import { showChargeDetail } from './charge-detail.js';
 import { childKeyIndex } from './key-index.js';
+import { lowBalanceAlert } from './low-balance-alert.js';
 
 const TOP_KEYS = 5;
 const LEDGER_PAGE = 10;
@@ -219,6 +220,7 @@ export async function renderOverview(main, _params, ctx) {
         'Top up',
         { intro: 'Your balance is prepaid; every request is charged from it.' },
         topUp(account),
+        lowBalanceAlert(account),
       ),
     ),
     section('Recent activity', {}, ledger.el),

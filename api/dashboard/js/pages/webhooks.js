@@ -18,6 +18,7 @@ const EVENTS = [
   ['batch.cancelled', 'A batch was cancelled'],
   ['key.limit_threshold', 'A child key passed 80% or 100% of a limit'],
   ['key.expired', 'A child key expired'],
+  ['account.low_balance', 'The balance fell below your low-balance alert (Overview)'],
 ];
 
 function eventsText(events) {
