@@ -83,12 +83,19 @@ export async function streamChat(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  let created: unknown;
   try {
     for await (const chunk of stream.chunks) {
       if (stripForcedFields(chunk, body).drop) continue;
+      created = chunk.created;
       if (!res.write(`data: ${JSON.stringify(whiteLabel(chunk, label))}\n\n`)) {
         await once(res, 'drain', { signal: abort.signal });
       }
+    }
+    const usage = usageNotSent(stream, body);
+    if (usage) {
+      const chunk = { object: 'chat.completion.chunk', created, choices: [], usage };
+      res.write(`data: ${JSON.stringify(whiteLabel(chunk, label))}\n\n`);
     }
     res.end('data: [DONE]\n\n');
   } catch (err) {
@@ -110,6 +117,18 @@ export async function streamChat(
     released();
     await settleServed(ctx, deps.queues, admission, billableUsage(stream, body));
   }
+}
+
+/**
+ * The usage chunk a client asked for (`stream_options.include_usage`) when the node sent none (a
+ * node breaking Gonka's rule, which forces it): what is billed, as OpenAI always sends it.
+ */
+function usageNotSent(stream: ChatStream, body: ChatCompletionBody) {
+  if (body.stream_options?.include_usage !== true || stream.usage()) return null;
+  const billed = billableUsage(stream, body);
+  if (!billed) return null;
+  const { prompt_tokens, completion_tokens } = billed;
+  return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
 }
 
 function billableUsage(stream: ChatStream, body: ChatCompletionBody): TokenUsage | null {

@@ -104,6 +104,30 @@ describe('sync chat through the official openai client', () => {
     expect(await ledgerDrift(stack.env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('sends the usage it billed when asked for it and the node sent none', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const stream = await c.openai.chat.completions.create({
+      model: MODEL,
+      messages: ask('a node that forgets its usage [[sim nousage=1]]'),
+      max_tokens: 12,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const last = chunks.pop();
+    expect(last?.choices).toEqual([]);
+    const generated = chunks.filter((x) => x.choices[0]?.delta?.content).length;
+    const { prompt_tokens, completion_tokens, total_tokens } = last!.usage!;
+    expect(completion_tokens).toBe(generated);
+    expect(total_tokens).toBe(prompt_tokens + completion_tokens);
+    await settled(c.accountId);
+    // What was billed is what the client was told.
+    const [hold] = await stack.env.ctx.sql<{ prompt_tokens: number; completion_tokens: number }[]>`
+      select prompt_tokens, completion_tokens from holds where account_id = ${c.accountId}`;
+    expect(hold).toEqual({ prompt_tokens, completion_tokens });
+  });
+
   it('serves two requests that reuse one x-request-id (it names the request, not the hold)', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const body = { model: MODEL, messages: ask('again'), max_tokens: 5 };

@@ -82,7 +82,7 @@ describe('fault directives', () => {
 
   it('lets the directive override the node per field', () => {
     const r = resolveFaults({ status: 500, latencyMs: 10, cutAfterChunks: 1 }, { status: 429 });
-    expect(r).toEqual({ latencyMs: 10, status: 429, cutAfterChunks: 1, tokenDelayMs: 0 });
+    expect(r).toEqual({ latencyMs: 10, status: 429, cutAfterChunks: 1, tokenDelayMs: 0, noUsage: false });
   });
 });
 

@@ -198,7 +198,7 @@ async function stream(
   } else {
     events.push(event([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]));
     // Real nodes force the usage chunk whatever the client asked for.
-    events.push(event([], { usage }));
+    if (!faults.noUsage) events.push(event([], { usage }));
   }
   events.push('data: [DONE]\n\n');
 

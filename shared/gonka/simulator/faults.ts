@@ -11,6 +11,7 @@ import { messageText, type SimMessage } from './completion.js';
  * - `tokenDelayMs`: pause between streamed chunks (a slow generation, to test abandoned streams).
  * - `errorAfterChunks`: a stream sends an error event after N content chunks, then `[DONE]`, as
  *   vLLM does when generation fails mid-way (its message names the executor).
+ * - `noUsage` (1): a stream sends no usage chunk, as a node that breaks Gonka's rule would.
  */
 export const nodeFaultsSchema = z.object({
   latencyMs: z.number().int().min(0).optional(),
@@ -19,6 +20,7 @@ export const nodeFaultsSchema = z.object({
   cutAfterChunks: z.number().int().min(0).optional(),
   tokenDelayMs: z.number().int().min(0).optional(),
   errorAfterChunks: z.number().int().min(0).optional(),
+  noUsage: z.number().int().min(0).max(1).optional(),
 });
 
 export type NodeFaults = z.infer<typeof nodeFaultsSchema>;
@@ -31,6 +33,7 @@ export interface RequestFaults {
   cutAfterChunks: number | undefined;
   tokenDelayMs: number;
   errorAfterChunks: number | undefined;
+  noUsage: boolean;
 }
 
 const DIRECTIVE = /\[\[sim((?:\s+[a-z]+=\d+)*)\s*\]\]/;
@@ -40,6 +43,7 @@ const DIRECTIVE_KEYS: Record<string, keyof NodeFaults> = {
   cut: 'cutAfterChunks',
   delay: 'tokenDelayMs',
   error: 'errorAfterChunks',
+  nousage: 'noUsage',
 };
 
 /**
@@ -96,5 +100,6 @@ export function resolveFaults(node: NodeFaults, directive: NodeFaults): RequestF
     cutAfterChunks: directive.cutAfterChunks ?? node.cutAfterChunks,
     tokenDelayMs: directive.tokenDelayMs ?? node.tokenDelayMs ?? 0,
     errorAfterChunks: directive.errorAfterChunks ?? node.errorAfterChunks,
+    noUsage: (directive.noUsage ?? node.noUsage ?? 0) === 1,
   };
 }
