@@ -5,9 +5,11 @@ import {
   createManagementKey,
   failedCalls,
   fieldError,
+  jwtOf,
   signUp,
   uniqueEmail,
 } from '../helpers/dashboard-keys.js';
+import { call } from '../helpers/http.js';
 
 /** The key forms: what the browser and the API refuse, shown beside the field; keyboard-only use. */
 const tabs = useDashboardTabs();
@@ -111,6 +113,33 @@ describe('dashboard: key forms', () => {
 
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);
+  });
+
+  it('says how to bring back an expired key, and a cleared expiry does', async () => {
+    const page = await open();
+    await signUp(page);
+    await createManagementKey(page, 'Expiring');
+    const mks = await call(tabs.stack.server.url, 'GET', '/api/management/keys', {
+      token: await jwtOf(page),
+    });
+    const mkId = mks.body.data[0].id as string;
+    // Made over the API with an expiry a moment away (the API takes none in the past), then let lapse.
+    const child = await call(tabs.stack.server.url, 'POST', `/api/management/keys/${mkId}/children`, {
+      token: await jwtOf(page),
+      body: { name: 'Trial', expires_at: new Date(Date.now() + 1_000).toISOString() },
+    });
+    expect(child.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await page.getByRole('link', { name: 'Expiring' }).click();
+    const row = page.getByRole('row', { name: /Trial/ });
+    await expect.poll(() => row.textContent()).toMatch(/expired/);
+    await page.getByRole('button', { name: 'Edit Trial' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit Trial' });
+    await expect.poll(() => edit.textContent()).toMatch(/Set an expiry in the future, or clear it/);
+    await edit.getByLabel(/Expires at/).fill('');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => row.textContent()).toMatch(/active/);
+    expect(tabs.dash.problems).toEqual([]);
   });
 
   it('creates keys from the keyboard alone', async () => {

@@ -39,7 +39,10 @@ describe('dashboard: managing a webhook endpoint', () => {
       .getByRole('dialog', { name: 'Turn this endpoint off?' })
       .getByRole('button', { name: 'Turn off' })
       .click();
-    await expect.poll(() => row.textContent()).toMatch(/disabled by the owner/);
+    await expect.poll(() => row.textContent()).toMatch(/Disabled by the owner, /);
+    // Its time in the viewer's own form, as every other time on the page, not the API's ISO string.
+    expect(await row.locator('time').first().getAttribute('datetime')).toMatch(/Z$/);
+    expect(await row.textContent()).not.toMatch(/\d{4}-\d\d-\d\dT/);
     expect((await endpoint()).status).toBe('disabled');
 
     await row.getByRole('button', { name: `Turn on endpoint ${url}` }).click();

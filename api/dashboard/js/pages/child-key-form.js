@@ -215,7 +215,17 @@ export function editChildKeyDialog(mk, child, onChange) {
   formDialog({
     title: `Edit ${child.name}`,
     intro: 'Changes apply to the very next request made with this key.',
-    fields: fields(child),
+    fields: [
+      // An expired key has no Enable: its expiry is what brings it back.
+      child.status === 'expired'
+        ? h(
+            'p',
+            { class: 'callout warning' },
+            'This key has expired. Set an expiry in the future, or clear it, to make the key work again.',
+          )
+        : null,
+      ...fields(child),
+    ],
     submitLabel: 'Save changes',
     onSubmit: async (form, dlg) => {
       const body = changes(child, read(form), form);

@@ -21,6 +21,14 @@ const EVENTS = [
   ['account.low_balance', 'The balance fell below your low-balance alert (Overview)'],
 ];
 
+/** The API's reason ("disabled by the owner at 2026-12-06T14:42:35.276Z") with its time in the viewer's. */
+function reasonText(reason) {
+  const m = /^(.*) at (\d{4}-\d\d-\d\dT[\d:.]+Z)$/.exec(reason);
+  if (!m) return reason;
+  const what = m[1].charAt(0).toUpperCase() + m[1].slice(1);
+  return [`${what}, `, time(m[2])];
+}
+
 function eventsText(events) {
   return events.includes('*') ? 'All events' : events.join(', ');
 }
@@ -198,7 +206,7 @@ export async function renderWebhooks(main, _params, ctx) {
               'td',
               {},
               badge(e.status),
-              e.disabled_reason ? h('span', { class: 'usage-sub' }, e.disabled_reason) : null,
+              e.disabled_reason ? h('span', { class: 'usage-sub' }, reasonText(e.disabled_reason)) : null,
               e.previous_secret_expires_at
                 ? h(
                     'span',
