@@ -179,7 +179,25 @@ describe('dashboard: the Jobs & batches page', () => {
 
     expect(dash.problems).toEqual([]);
     expect(dash.httpFailures).toEqual([]);
+
+    // The filters are in the URL: a shared link (or a refresh) opens the page as it was; a value no
+    // select offers is dropped. (A tab of its own: leaving a page cuts its requests short.)
+    expect(page.url()).toMatch(/#\/jobs\?job_status=succeeded$/);
+    const link = page.url();
     await dash.close();
+    for (const [url, shown, rows] of [
+      [link, 'succeeded', succeeded.slice(0, PAGE)],
+      [link.replace('job_status=succeeded', 'job_status=bogus&key_id=ck_gone'), '', jobIds.slice(0, PAGE)],
+    ] as const) {
+      const tab = await openDashboard(browser, stack.server.url);
+      const other = await signedIn(tab, c.jwt);
+      await other.goto(url);
+      const ids = () => other.getByRole('region', { name: 'Jobs' }).locator('tbody th').allTextContents();
+      await expect.poll(ids).toEqual(rows);
+      expect(await other.getByLabel('Job status').inputValue()).toBe(shown);
+      expect(tab.problems).toEqual([]);
+      await tab.close();
+    }
   });
 
   it('cancels a queued job and a batch from their rows, after asking', async () => {

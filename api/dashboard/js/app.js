@@ -36,7 +36,10 @@ async function updateShell(path) {
   document.getElementById('main-nav').hidden = !signedIn;
   document.getElementById('session-box').hidden = !signedIn;
   for (const a of document.querySelectorAll('#main-nav a')) {
-    const current = path === a.dataset.route || path.startsWith(`${a.dataset.route}/`);
+    const current =
+      path === a.dataset.route ||
+      path.startsWith(`${a.dataset.route}/`) ||
+      path.startsWith(`${a.dataset.route}?`);
     if (current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
@@ -89,7 +92,7 @@ async function onRoute(path) {
   main.setAttribute('aria-busy', 'true');
   mount(main, h('p', { class: 'loading' }, 'Loading…'));
   try {
-    await match.handler(main, match.params, { isCurrent: () => seq === renderSeq });
+    await match.handler(main, match.params, { isCurrent: () => seq === renderSeq, query: match.query });
   } catch (err) {
     if (seq !== renderSeq) return;
     renderPage(main, { title: 'Could not load this page' }, emptyState(messageOf(err)));

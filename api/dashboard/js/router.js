@@ -18,17 +18,37 @@ export function currentPath() {
   return hash.startsWith('#/') ? hash.slice(1) : null;
 }
 
+/** The route of `path` (`/jobs?status=failed`: its query is the page's own, e.g. its filters). */
 export function resolve(path) {
+  const [route, qs = ''] = splitQuery(path);
   for (const r of routes) {
-    const m = r.re.exec(path);
+    const m = r.re.exec(route);
     if (!m) continue;
     const params = {};
     r.names.forEach((n, i) => {
       params[n] = decodeURIComponent(m[i + 1]);
     });
-    return { handler: r.handler, params, pattern: r.pattern };
+    return { handler: r.handler, params, pattern: r.pattern, query: new URLSearchParams(qs) };
   }
   return null;
+}
+
+function splitQuery(path) {
+  const i = path.indexOf('?');
+  return i < 0 ? [path, ''] : [path.slice(0, i), path.slice(i + 1)];
+}
+
+/**
+ * Put a page's own state (its filters) in the URL, in place of the current history entry and
+ * without showing the page again: a refresh, a bookmark or a shared link opens it as it is.
+ */
+export function setQuery(values) {
+  const path = currentPath();
+  if (path === null) return;
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v) query.set(k, v);
+  const qs = query.toString();
+  history.replaceState(history.state, '', `#${splitQuery(path)[0]}${qs ? `?${qs}` : ''}`);
 }
 
 /**

@@ -3,25 +3,25 @@ import { messageOf, showAlert } from '../components/notify.js';
 import { renderPage, section } from '../components/page.js';
 import { PAGE_SIZE } from '../components/paged-table.js';
 import { h, uid } from '../dom.js';
+import { setQuery } from '../router.js';
 import { BATCH_STATUSES, batchesTable } from './batches-table.js';
 import { filesTable } from './files-table.js';
 import { JOB_STATUSES, jobsTable } from './jobs-table.js';
 import { childKeyIndex } from './key-index.js';
 
-/** A labelled `<select>` whose first option, "All", means no filter. */
-function filterSelect(label, options, onChange) {
+const PURPOSES = ['batch', 'batch_output'];
+
+/** A labelled `<select>` whose first option, "All", means no filter; `value` the one chosen. */
+function filterSelect(label, options, value, onChange) {
   const id = uid('filter');
-  return h(
-    'div',
-    { class: 'inline-field' },
-    h('label', { for: id }, label),
-    h(
-      'select',
-      { id, onChange: (e) => onChange(e.target.value) },
-      h('option', { value: '' }, 'All'),
-      options,
-    ),
+  const select = h(
+    'select',
+    { id, onChange: (e) => onChange(e.target.value) },
+    h('option', { value: '' }, 'All'),
+    options,
   );
+  select.value = value;
+  return h('div', { class: 'inline-field' }, h('label', { for: id }, label), select);
 }
 
 /**
@@ -29,7 +29,20 @@ function filterSelect(label, options, onChange) {
  * time with "Load more"; a listing the server lacks shows as empty.
  */
 export async function renderJobs(main, _params, ctx) {
+  // From the URL (`#/jobs?job_status=failed`), so a refresh or a shared link keeps them.
   const filters = { key_id: '', job_status: '', batch_status: '', purpose: '' };
+  const known = {
+    job_status: JOB_STATUSES,
+    batch_status: BATCH_STATUSES,
+    purpose: PURPOSES,
+  };
+  // A value no option offers (an old link, a typo) is dropped: the lists show what the selects say.
+  for (const [k, allowed] of Object.entries(known)) {
+    const v = ctx.query?.get(k) ?? '';
+    if (allowed.includes(v)) filters[k] = v;
+  }
+  // A child key is checked once the keys are known (below), not to hold the lists back for it.
+  filters.key_id = ctx.query?.get('key_id') ?? '';
   // The filters are read at each request, so "Load more" pages on through the filters shown.
   const jobsPage = (after) =>
     pageOrEmpty(api.jobs({ key_id: filters.key_id, status: filters.job_status, after, limit: PAGE_SIZE }));
@@ -39,7 +52,7 @@ export async function renderJobs(main, _params, ctx) {
     );
   // Files belong to management keys, not child keys: only their purpose filters them.
   const filesPage = (after) => pageOrEmpty(api.files({ purpose: filters.purpose, after, limit: PAGE_SIZE }));
-  const [jobs, batches, files, mks] = await Promise.all([
+  let [jobs, batches, files, mks] = await Promise.all([
     jobsPage(),
     batchesPage(),
     filesPage(),
@@ -47,6 +60,11 @@ export async function renderJobs(main, _params, ctx) {
   ]);
   const index = await childKeyIndex(mks);
   if (!ctx.isCurrent()) return;
+  if (filters.key_id && !index.has(filters.key_id)) {
+    filters.key_id = '';
+    [jobs, batches] = await Promise.all([jobsPage(), batchesPage()]);
+    if (!ctx.isCurrent()) return;
+  }
   const jobsList = jobsTable(index, jobsPage, () => Boolean(filters.key_id || filters.job_status));
   const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage, () =>
     Boolean(filters.purpose),
@@ -64,6 +82,7 @@ export async function renderJobs(main, _params, ctx) {
   // Only the lists a filter applies to start over, so a status filter keeps the other list's pages.
   const refilter = (name, lists) => async (value) => {
     filters[name] = value;
+    setQuery(filters);
     try {
       await Promise.all(lists.map((l) => l.reload()));
     } catch (err) {
@@ -79,7 +98,9 @@ export async function renderJobs(main, _params, ctx) {
     {
       title: 'Jobs & batches',
       intro: 'Asynchronous work sent by your child keys, and its files, newest first.',
-      actions: [filterSelect('Child key', keyOptions, refilter('key_id', [jobsList, batchesList]))],
+      actions: [
+        filterSelect('Child key', keyOptions, filters.key_id, refilter('key_id', [jobsList, batchesList])),
+      ],
     },
     section(
       'Jobs',
@@ -88,6 +109,7 @@ export async function renderJobs(main, _params, ctx) {
           filterSelect(
             'Job status',
             JOB_STATUSES.map((s) => h('option', { value: s }, s)),
+            filters.job_status,
             refilter('job_status', [jobsList]),
           ),
         ],
@@ -101,6 +123,7 @@ export async function renderJobs(main, _params, ctx) {
           filterSelect(
             'Batch status',
             BATCH_STATUSES.map((s) => h('option', { value: s }, s.replaceAll('_', ' '))),
+            filters.batch_status,
             refilter('batch_status', [batchesList]),
           ),
         ],
@@ -113,10 +136,8 @@ export async function renderJobs(main, _params, ctx) {
         actions: [
           filterSelect(
             'File purpose',
-            [
-              h('option', { value: 'batch' }, 'batch input'),
-              h('option', { value: 'batch_output' }, 'batch result'),
-            ],
+            PURPOSES.map((p) => h('option', { value: p }, p === 'batch' ? 'batch input' : 'batch result')),
+            filters.purpose,
             refilter('purpose', [filesList]),
           ),
         ],
