@@ -12,11 +12,17 @@ const MAX_POSTING_ID = 9_223_372_036_854_775_807n;
  * a keyed permutation of 64-bit numbers (a Feistel network whose rounds are HMAC-SHA256 under this
  * deployment's secret), so an id says nothing of how many postings the whole gateway made before
  * it (API.md: ids are opaque), yet decodes back to the serial a lookup or a cursor needs. Ids made
- * before this (`le_` and the serial in decimal) are still read, so stored ones keep working: the
- * two forms never meet (11 decimal digits would be the ten-billionth posting).
+ * before this (`le_` and the serial in decimal) are still read, so stored ones keep working, but
+ * only below `legacyBelow` (migration 032: the postings there were then), or any decimal id would
+ * let an account bisect the gateway's count: the two forms never meet (11 decimal digits would be
+ * the ten-billionth posting).
  */
 export class EntryIds {
-  constructor(private readonly key: Buffer) {}
+  constructor(
+    private readonly key: Buffer,
+    /** Decimal ids name postings below this serial only (0: none, a database made after 029). */
+    private readonly legacyBelow = 0n,
+  ) {}
 
   encode(serial: bigint): string {
     let [l, r] = [(serial >> 32n) & MASK32, serial & MASK32];
@@ -40,7 +46,7 @@ export class EntryIds {
     }
     const legacy = /^le_(\d{1,19})$/.exec(id);
     const serial = legacy?.[1] ? BigInt(legacy[1]) : null;
-    return serial !== null && serial <= MAX_POSTING_ID ? serial : null;
+    return serial !== null && serial < this.legacyBelow && serial <= MAX_POSTING_ID ? serial : null;
   }
 
   private round(i: number, half: bigint): bigint {
@@ -57,9 +63,13 @@ const loaded = new WeakMap<Sql, Promise<EntryIds>>();
 export function entryIdsOf(sql: Sql): Promise<EntryIds> {
   let ids = loaded.get(sql);
   if (!ids) {
-    ids = findInstanceSecret(sql, 'ledger_entry_ids').then((secret) => {
-      if (!secret) throw new Error('instance_secrets has no ledger_entry_ids: run the migrations');
-      return new EntryIds(Buffer.from(secret, 'utf8'));
+    ids = Promise.all([
+      findInstanceSecret(sql, 'ledger_entry_ids'),
+      findInstanceSecret(sql, 'legacy_entry_ids_below'),
+    ]).then(([secret, legacyBelow]) => {
+      if (!secret || legacyBelow === null)
+        throw new Error('instance_secrets lacks the ledger entry ids’ settings: run the migrations');
+      return new EntryIds(Buffer.from(secret, 'utf8'), BigInt(legacyBelow));
     });
     ids.catch(() => loaded.delete(sql)); // read again next time
     loaded.set(sql, ids);

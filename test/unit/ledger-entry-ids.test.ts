@@ -24,10 +24,17 @@ describe('ledger entry ids', () => {
     expect(ids.decode(other.encode(1n))).not.toBe(1n);
   });
 
-  it('still read the ids made before they were opaque: le_ and the serial', () => {
-    expect(ids.decode('le_5')).toBe(5n);
-    expect(ids.decode('le_9223372036854775807')).toBe(9_223_372_036_854_775_807n);
-    expect(ids.decode('le_9223372036854775808')).toBeNull(); // past Postgres's bigint
+  it('still read the ids made before they were opaque (le_ and the serial), and only those', () => {
+    const secret = Buffer.from('a database that made 41 postings before its ids were opaque');
+    const upgraded = new EntryIds(secret, 42n);
+    expect(upgraded.decode('le_5')).toBe(5n);
+    expect(upgraded.decode('le_41')).toBe(41n);
+    // Postings made since never had such an id: read, any would tell the gateway's count.
+    expect(upgraded.decode('le_42')).toBeNull();
+    expect(upgraded.decode('le_9223372036854775808')).toBeNull(); // past Postgres's bigint
+    // A database made after the change reads none.
+    expect(ids.decode('le_5')).toBeNull();
+    expect(new EntryIds(secret, 2n ** 64n).decode('le_9223372036854775807')).toBe(9_223_372_036_854_775_807n);
   });
 
   it('read nothing else', () => {
