@@ -4,8 +4,15 @@ import { CANONICAL_DIGITS } from '../../shared/money.js';
 
 /** Characters that reorder the text around them (bidi embeddings, overrides, isolates, marks). */
 const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
-/** Characters that show nothing: spaces, zero-width ones, the soft hyphen, the BOM. */
-const INVISIBLE = /[\s\u00AD\u180E\u200B-\u200D\u2060\uFEFF]/g;
+/** Control characters (C0, DEL, C1): never part of a name. */
+const CONTROLS = /\p{Cc}/u;
+/**
+ * What shows nothing by itself: separators, format characters (zero-width ones, tags, invisible
+ * operators), combining marks with nothing to combine with (variation selectors among them), and
+ * the letters drawn blank (Hangul fillers, the Braille blank). Allowed inside a name that shows
+ * something (a zero-width joiner in an emoji sequence), not as the whole of one.
+ */
+const SHOWS_NOTHING = /[\p{Z}\p{Cf}\p{Cc}\p{M}\u115F\u1160\u3164\uFFA0\u2800]/gu;
 
 /**
  * A key's display name: trimmed, so "   " is as empty as "". Names are often a SaaS's customer's
@@ -18,7 +25,8 @@ export const keyName = z
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
   .refine((s) => !BIDI_CONTROLS.test(s), 'must not hold text-direction control characters')
-  .refine((s) => s.replace(INVISIBLE, '').length > 0, 'must hold a visible character');
+  .refine((s) => !CONTROLS.test(s), 'must not hold control characters')
+  .refine((s) => s.replace(SHOWS_NOTHING, '').length > 0, 'must hold a visible character');
 
 /** Up to a week: a deploy cycle, not a second key for good. */
 export const KEY_ROTATION_GRACE_SECONDS_MAX = 7 * 86_400;

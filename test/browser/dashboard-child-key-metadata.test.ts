@@ -17,6 +17,9 @@ describe('dashboard: child key metadata', () => {
     for (const [name, metadata] of [
       ['Acme', { customer_id: '<b>c_42</b>', plan: 'pro', seats: 12, tags: ['eu', 'beta'] }],
       ['Globex', {}],
+      // A value that would reverse what follows it, and one past what a row shows.
+      ['Spoof', { customer_id: '\u202E24_c', plan: 'pro' }],
+      ['Long', { note: 'n'.repeat(300), after: 'never shown' }],
     ] as const) {
       const made = await call(url, 'POST', `/api/management/keys/${mkId}/children`, {
         token: gm,
@@ -37,6 +40,13 @@ describe('dashboard: child key metadata', () => {
     expect(shown).toContain('seats: 12');
     expect(shown).toContain('tags: ["eu","beta"]');
     expect(await acme.locator('b').count()).toBe(0);
+    // Each key and value in an element of its own that isolates it: the override stays inside.
+    const spoof = row('Spoof').getByRole('rowheader').locator('.metadata bdi');
+    // (In jsonb's order of keys: shorter first.)
+    expect(await spoof.allTextContents()).toEqual(['plan', 'pro', 'customer_id', '\u202E24_c']);
+    const long = await row('Long').getByRole('rowheader').locator('.metadata').textContent();
+    expect(long).toMatch(/^note: n+…$/);
+    expect(long!.length).toBeLessThanOrEqual(162);
     // No metadata, nothing shown for it.
     expect(await row('Globex').getByRole('rowheader').locator('.metadata').count()).toBe(0);
     expect(tabs.dash.problems).toEqual([]);

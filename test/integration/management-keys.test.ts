@@ -36,7 +36,7 @@ const mkState = (accountId: string, id: string) =>
 
 describe('management keys: happy path', () => {
   it('takes any visible name: other scripts, emoji, a zero-width joiner inside an emoji', async () => {
-    for (const name of ['客户 Ünïcødé', 'مفتاح العميل', 'Team 👩\u200D💻']) {
+    for (const name of ['客户 Ünïcødé', 'مفتاح العميل', 'Team 👩\u200D💻', 'Café\u0301', '🇫🇷 ❤\uFE0F']) {
       const res = await api('POST', '/api/management/keys', alice.token, { name });
       expect([res.status, res.body.name]).toEqual([201, name]);
     }
@@ -245,6 +245,16 @@ describe('management keys: errors', () => {
     [{ name: 'Client\u2066 B' }, 'name'],
     [{ name: '\u200B\u200B' }, 'name'],
     [{ name: ' \uFEFF\u00AD ' }, 'name'],
+    // Blank-looking letters, tags, variation selectors, bare combining marks, invisible operators.
+    [{ name: '\u3164\uFFA0\u115F' }, 'name'],
+    [{ name: '\u2800' }, 'name'],
+    [{ name: '\u{E0041}\u{E0042}' }, 'name'],
+    [{ name: '\uFE0F\u034F\u0301' }, 'name'],
+    [{ name: '\u2061\u2062' }, 'name'],
+    // Control characters, anywhere.
+    [{ name: 'Client\u0085A' }, 'name'],
+    [{ name: 'Client\u001b[31mA' }, 'name'],
+    [{ name: 'Client\u007f' }, 'name'],
   ])('rejects create body %j naming %s', async (body, param) => {
     const res = await api('POST', '/api/management/keys', alice.token, body);
     expect(res.status).toBe(400);

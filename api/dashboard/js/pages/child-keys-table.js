@@ -25,9 +25,24 @@ const METADATA_SHOWN = 160;
 function metadataLine(metadata) {
   const entries = Object.entries(metadata ?? {});
   if (!entries.length) return null;
-  const text = entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ');
-  const shown = text.length > METADATA_SHOWN ? `${text.slice(0, METADATA_SHOWN)}…` : text;
-  return h('span', { class: 'metadata mono small muted' }, shown);
+  // Each key and value isolated (<bdi>): a right-to-left override in one (`\u202E24_c`) must not
+  // reorder what follows it into something else (`c_42`).
+  const parts = [];
+  let left = METADATA_SHOWN;
+  for (const [k, v] of entries) {
+    if (parts.length) parts.push(' · ');
+    const value = typeof v === 'string' ? v : JSON.stringify(v);
+    const key = k.slice(0, left);
+    left -= key.length + 2;
+    const shown = left > 0 ? value.slice(0, left) : '';
+    left -= shown.length;
+    parts.push(h('bdi', {}, key), ': ', h('bdi', {}, shown));
+    if (left <= 0 && (shown.length < value.length || entries.at(-1)?.[0] !== k)) {
+      parts.push('…');
+      break;
+    }
+  }
+  return h('span', { class: 'metadata mono small muted' }, parts);
 }
 
 /** The child keys of `mk` with their limits, usage against them, and `actions(child)` per row. */
