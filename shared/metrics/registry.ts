@@ -67,6 +67,10 @@ const staleHolds = new Counter({
   registers: [processRegistry],
 });
 
+// Both series from the start: Prometheus's increase() misses a series' first sample, and these are
+// rare enough that the first is often the only one.
+for (const outcome of ['voided', 'posted']) staleHolds.inc({ outcome }, 0);
+
 const servedUnbilled = new Counter({
   name: 'gateway_served_unbilled_total',
   help: 'Requests whose usage came after the stale-hold sweeper had voided their hold: answered and never billed. Any means a request outlived its hold’s deadline: most likely the scheduler’s clock runs ahead of the api’s (keep the hosts’ clocks in sync)',

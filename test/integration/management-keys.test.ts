@@ -213,6 +213,25 @@ describe('management keys: happy path', () => {
     }
   });
 
+  it('a rotation by an api of the release before graces (one that sets no grace) stops the replaced secret at once', async () => {
+    const mk = await createMk();
+    const children = `/api/management/keys/${mk.id}/children`;
+    const graced = await api('POST', `/api/management/keys/${mk.id}/rotate`, alice.token, {
+      grace_period_seconds: 3600,
+    });
+    expect((await api('GET', children, mk.key)).status).toBe(200);
+    // What that release's rotation wrote: the hashes moved, the grace column untouched.
+    const next = createHash('sha256').update('gm-from-an-older-api').digest();
+    await env.ctx.sql`
+      update management_keys set previous_key_hash = key_hash, key_hash = ${next}, key_prefix = 'gm-old…api'
+      where id = ${mk.id}`;
+    const replaced = await api('GET', children, graced.body.key);
+    expect([replaced.status, replaced.body.error.code]).toEqual([401, 'key_revoked']);
+    expect(
+      (await api('GET', `/api/management/keys/${mk.id}`, alice.token)).body.previous_key_expires_at,
+    ).toBeNull();
+  });
+
   it('records last_used_at when the gm- key is used', async () => {
     const mk = await createMk();
     await api('GET', `/api/management/keys/${mk.id}/children`, mk.key);

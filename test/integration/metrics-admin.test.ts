@@ -62,6 +62,11 @@ describe('GET /metrics', () => {
     // The file's first test: no other request's hold is open, or settling, meanwhile.
     const before = await read();
     expect(before).toEqual({ open: 0, ngonka: 0, overdue: 0, oldest: 0, voided: 0 });
+    // At 0 before anything was resolved (an alert's increase() needs a first sample).
+    const text = await (await get('/metrics')).text();
+    expect(sample(text, 'gateway_stale_holds_resolved_total', 'outcome="voided"')).toBe(0);
+    expect(sample(text, 'gateway_stale_holds_resolved_total', 'outcome="posted"')).toBe(0);
+    expect(sample(text, 'gateway_served_unbilled_total')).toBe(0);
     const id = await hold(ctx, f.key, 300n, { ttlMs: 50 });
     await waitFor('its deadline passed', async () => (await read()).overdue === 1);
     const held = await read();
