@@ -24,7 +24,9 @@ import {
 } from '../schemas/accounts.js';
 import { queryLimit } from '../schemas/common.js';
 
-const ledgerQuery = z.object({
+// Strict, as every list's query: a filter this route does not take (key_id) is a 400, not ignored
+// into a total that reads as the filtered one.
+const ledgerQuery = z.strictObject({
   limit: queryLimit(100, 50),
   cursor: z.string().optional(),
 });
@@ -32,7 +34,7 @@ const ledgerQuery = z.object({
 // The shape is checked here; whether it is a real calendar day is checked in accountUsage.
 const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
 
-const usageQuery = z.object({
+const usageQuery = z.strictObject({
   from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
   to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
   group_by: z.enum(['day', 'key', 'model']).default('day'),

@@ -227,6 +227,9 @@ describe('account: error', () => {
     ['/api/account/usage?from=2025-01-01&to=2026-01-02', 'from'],
     // Year 0 parses in JavaScript but is no Postgres date (1 BC is followed by AD 1): it was a 500.
     ['/api/account/usage?from=0000-12-31&to=0001-01-01', 'from'],
+    // A filter these routes do not take is refused, not ignored into the whole account's figures.
+    ['/api/account/usage?group_by=day&key_id=ck_x', 'key_id'],
+    ['/api/account/ledger?kind=charge', 'kind'],
   ])('%s → 400 naming %s', async (path, param) => {
     const owner = await registerOwner();
     const res = await get(owner, path);

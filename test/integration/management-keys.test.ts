@@ -150,6 +150,8 @@ describe('management keys: happy path', () => {
 
     const old = await api('GET', children, mk.key);
     expect([old.status, old.body.error.code]).toEqual([401, 'key_revoked']);
+    // It says why, as a child key's replaced secret does.
+    expect(old.body.error.message).toBe('API key revoked: this secret was replaced by a rotation');
     const now = await api('GET', children, key);
     expect(now.status).toBe(200);
     expect(now.body.data.map((c: { id: string; status: string }) => [c.id, c.status])).toEqual([

@@ -3,12 +3,13 @@ import type { Db } from '../client.js';
 export interface ManagementKeyAuthRow {
   id: string;
   account_id: string;
-  status: 'active' | 'disabled' | 'revoked';
+  /** `rotated`: the secret its last rotation replaced, past that rotation's grace. */
+  status: 'active' | 'disabled' | 'revoked' | 'rotated';
 }
 
 /**
  * The management key behind a `gm-` secret at `now`; a secret its rotation replaced reads as the key
- * while the rotation's grace lasts, then as revoked.
+ * while the rotation's grace lasts, then as `rotated` (a 401 key_revoked saying so, as a child key's).
  */
 export async function findManagementKeyByHash(
   db: Db,
@@ -17,7 +18,8 @@ export async function findManagementKeyByHash(
 ): Promise<ManagementKeyAuthRow | null> {
   const [row] = await db<ManagementKeyAuthRow[]>`
     select id, account_id,
-      case when key_hash = ${hash} or previous_key_expires_at > ${now} then status else 'revoked' end as status
+      case when key_hash = ${hash} or previous_key_expires_at > ${now} then status
+           when status = 'revoked' then status else 'rotated' end as status
     from management_keys where key_hash = ${hash} or previous_key_hash = ${hash}`;
   return row ?? null;
 }
