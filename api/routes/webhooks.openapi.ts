@@ -1,4 +1,5 @@
 import { registry } from '../openapi.js';
+import './webhook-events.openapi.js';
 import { errorResponse, json } from '../schemas/common.js';
 import {
   createdWebhookObject,

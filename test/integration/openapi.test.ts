@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { ROUTES as FAST_ROUTES } from '../../api/fast-v1.js';
+import { WEBHOOK_EVENT_TYPES } from '../../shared/webhooks/events.js';
 import {
   type Doc,
   fetchOpenApiDocument,
@@ -276,6 +277,15 @@ describe('/openapi.json', () => {
     expect(Object.keys(op('/v1/jobs', 'post')['202']?.headers ?? {})).toContain('idempotent-replayed');
     expect(Object.keys(op('/v1/batches', 'post')['200']?.headers ?? {})).toContain('idempotent-replayed');
     expect(Object.keys(op('/api/account', 'get')['200']?.headers ?? {})).toEqual(['x-request-id']);
+  });
+
+  it('describes the body of every webhook event an endpoint can subscribe to', async () => {
+    const { webhooks } = (await fetchDocument()) as Doc & {
+      webhooks: Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>;
+    };
+    expect(Object.keys(webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    const low = webhooks['account.low_balance']!.post.requestBody.content['application/json']!.schema;
+    expect(JSON.stringify(low)).toContain('threshold_ngonka');
   });
 
   it('is titled with the brand (white-label), never the network', async () => {
