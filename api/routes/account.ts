@@ -20,6 +20,7 @@ import {
   ledgerEntryDetailResponse,
   ledgerPageResponse,
   updateAccountBody,
+  usageQuery,
   usageResponse,
 } from '../schemas/accounts.js';
 import { queryLimit } from '../schemas/common.js';
@@ -29,15 +30,6 @@ import { queryLimit } from '../schemas/common.js';
 const ledgerQuery = z.strictObject({
   limit: queryLimit(100, 50),
   cursor: z.string().optional(),
-});
-
-// The shape is checked here; whether it is a real calendar day is checked in accountUsage.
-const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
-
-const usageQuery = z.strictObject({
-  from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
-  to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
-  group_by: z.enum(['day', 'key', 'model']).default('day'),
 });
 
 export function accountRouter(ctx: Context): Router {

@@ -1,4 +1,5 @@
 import { registry } from '../openapi.js';
+import { usageQuery, usageResponse } from '../schemas/accounts.js';
 import { errorResponse, json } from '../schemas/common.js';
 import {
   createdManagementKeyObject,
@@ -73,4 +74,16 @@ registry.registerPath({
       'The key is revoked, or an earlier rotation’s old secret still works (until `previous_key_expires_at`): rotate again then, or now with `grace_period_seconds: 0`',
     ),
   },
+});
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/management/keys/{id}/usage',
+  tags,
+  summary: 'What the key’s child keys spent, per UTC day, child key or model (owner JWT or that `gm-` key)',
+  description:
+    'GET /api/account/usage narrowed to this management key’s child keys, so a backend holding only its `gm-` ' +
+    'key can bill its customers. `cost_ngonka` is what the gateway charged, each request rounded up on its own.',
+  request: { params, query: usageQuery },
+  responses: { 200: json(usageResponse, 'Settled usage, oldest group first') },
 });

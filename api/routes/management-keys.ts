@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { accountUsage } from '../../shared/accounts/usage.js';
 import { publishChildKeyState, publishManagementKeyState } from '../../shared/admission/key-state.js';
 import { generateApiKey } from '../../shared/api-keys.js';
 import type { Context } from '../../shared/context.js';
@@ -16,8 +17,9 @@ import {
 } from '../../shared/db/queries/management-keys.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import { requireOwner } from '../middleware/auth.js';
+import { requireOwner, requireOwnerOrManagementKey } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
+import { usageQuery } from '../schemas/accounts.js';
 import { rotationGraceEnd } from '../schemas/common.js';
 import {
   createManagementKeyBody,
@@ -126,6 +128,22 @@ export function managementKeysRouter(ctx: Context): Router {
       });
     });
     res.json({ ...managementKeyJson(await load(accountId, id), now), key: key.plain });
+  });
+
+  // Beyond API.md: what the key's child keys spent, for a backend that has only its gm- key (a
+  // reseller billing its customers) as for the owner: GET /api/account/usage, narrowed to them.
+  r.get('/:id/usage', requireOwnerOrManagementKey(ctx), async (req, res) => {
+    const { id } = parse(managementKeyParams, req.params);
+    const q = parse(usageQuery, req.query);
+    await load(res.locals.accountId, id);
+    res.json(
+      await accountUsage(ctx, res.locals.accountId, {
+        from: q.from,
+        to: q.to,
+        groupBy: q.group_by,
+        managementKeyId: id,
+      }),
+    );
   });
 
   // Idempotent: revoking a revoked key answers with it unchanged, and publishes its state again (the

@@ -3,7 +3,7 @@ import { ngonkaInput } from '../../shared/money.js';
 import { ngonkaString as ngonka } from './common.js';
 
 /**
- * Shapes of the account routes: the responses for /openapi.json, and PATCH's body.
+ * Shapes of the account routes: the responses for /openapi.json, PATCH's body, the usage query.
  */
 export const accountResponse = z.object({
   id: z.string(),
@@ -17,6 +17,16 @@ export const accountResponse = z.object({
   low_balance_alert_ngonka: ngonka
     .nullable()
     .describe('Below this balance the account.low_balance webhook event is sent (null: no alert)'),
+});
+
+// The shape is checked here; whether it is a real calendar day is checked in accountUsage.
+const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+
+/** GET /api/account/usage's query, and a management key's own usage's. */
+export const usageQuery = z.strictObject({
+  from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
+  to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
+  group_by: z.enum(['day', 'key', 'model']).default('day'),
 });
 
 export const updateAccountBody = z

@@ -12,6 +12,8 @@ export interface UsageQuery {
   from?: string | undefined;
   to?: string | undefined;
   groupBy: UsageGroupBy;
+  /** Only the child keys of this management key (GET /api/management/keys/:id/usage). */
+  managementKeyId?: string | undefined;
 }
 
 const GROUP_FIELD = { day: 'day', key: 'key_id', model: 'model' } as const;
@@ -53,7 +55,11 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
     throw ApiError.invalid('from', `from: the range may span at most ${MAX_USAGE_DAYS} days`);
 
   const range = { from: isoDay(new Date(from)), to: isoDay(new Date(to)) };
-  const rows = await sumAccountUsage(ctx.sql, accountId, { ...range, groupBy: q.groupBy });
+  const rows = await sumAccountUsage(ctx.sql, accountId, {
+    ...range,
+    groupBy: q.groupBy,
+    managementKeyId: q.managementKeyId,
+  });
   return {
     // Counts are JSON numbers (they stay far below 2^53); money stays a string.
     data: rows.map((r) => ({

@@ -15,14 +15,24 @@ export interface UsageRow extends UsageTotals {
 }
 
 /**
- * An account's settled usage between two UTC days (inclusive), summed per day, child key or model.
+ * An account's settled usage between two UTC days (inclusive), summed per day, child key or model;
+ * optionally only its child keys under one management key.
  * `from`/`to` are YYYY-MM-DD strings so no time zone ever touches the day boundaries.
  */
 export async function sumAccountUsage(
   db: Db,
   accountId: string,
-  opts: { from: string; to: string; groupBy: UsageGroupBy },
+  opts: {
+    from: string;
+    to: string;
+    groupBy: UsageGroupBy;
+    /** Only the child keys of this management key. */
+    managementKeyId?: string | undefined;
+  },
 ): Promise<UsageRow[]> {
+  const ofKey = opts.managementKeyId
+    ? db`and child_key_id in (select id from child_keys where management_key_id = ${opts.managementKeyId})`
+    : db``;
   const group =
     opts.groupBy === 'day'
       ? db`to_char(day, 'YYYY-MM-DD')`
@@ -36,7 +46,7 @@ export async function sumAccountUsage(
            sum(completion_tokens)::bigint as completion_tokens,
            sum(cost_ngonka)::bigint as cost_ngonka
     from key_usage_daily
-    where account_id = ${accountId} and day between ${opts.from}::date and ${opts.to}::date
+    where account_id = ${accountId} and day between ${opts.from}::date and ${opts.to}::date ${ofKey}
     group by 1
     order by 1`;
 }
