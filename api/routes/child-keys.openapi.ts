@@ -38,8 +38,10 @@ registry.registerPath({
   method: 'get',
   path: base,
   tags,
-  description,
   summary: 'List child keys with usage (deleted ones included, for audit)',
+  description:
+    `${description} Beyond API.md: \`?metadata.<key>=<value>\` (up to 5) lists only the keys whose metadata has ` +
+    'that key with that value, compared as text (`?metadata.customer_id=c_42`).',
   request: { params: managementKeyParams, query: listChildKeysQuery },
   responses: { 200: json(childKeyList, 'Child keys, newest first'), 404: notFound },
 });

@@ -29,6 +29,7 @@ import {
   childKeyParams,
   createChildKeyBody,
   listChildKeysQuery,
+  metadataFilters,
   rotateChildKeyBody,
   updateChildKeyBody,
 } from '../schemas/child-keys.js';
@@ -114,7 +115,8 @@ export function childKeysRouter(ctx: Context): Router {
 
   r.get('/', async (req, res) => {
     const { id: mkId } = parse(managementKeyParams, req.params);
-    const query = parse(listChildKeysQuery, req.query);
+    const { metadata, rest } = metadataFilters(req.query);
+    const query = parse(listChildKeysQuery, rest);
     const accountId = res.locals.accountId;
     const now = ctx.clock.now();
     if (!(await findManagementKey(ctx.sql, accountId, mkId))) throw mkNotFound();
@@ -127,6 +129,7 @@ export function childKeysRouter(ctx: Context): Router {
       ...(query.name !== undefined ? { name: query.name } : {}),
       ...(query.after !== undefined ? { afterId: query.after } : {}),
       ...(query.limit !== undefined ? { limit: query.limit + 1 } : {}),
+      metadata,
     });
     const page = query.limit === undefined ? rows : rows.slice(0, query.limit);
     res.json({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RPM_LIMIT_MAX } from '../../shared/admission/rpm-window.js';
 import type { ChildKeyRow } from '../../shared/db/queries/child-keys.js';
+import { ApiError } from '../../shared/errors.js';
 import { type ChildKeyUsage, effectiveChildKeyStatus } from '../../shared/keys/child-keys.js';
 import { formatNgonka, formatNullableNgonka, ngonkaInput } from '../../shared/money.js';
 import {
@@ -36,6 +37,34 @@ export const listChildKeysQuery = z.strictObject({
     .optional()
     .describe('Cursor: the keys after this one (the last page’s `last_id`)'),
 });
+
+/** How many `metadata.<key>` filters a list takes at once. */
+const METADATA_FILTERS_MAX = 5;
+
+/**
+ * A list's `?metadata.<key>=<value>` filters (your customer's id, say), split from its other
+ * parameters: their names are yours, so a schema of fixed fields cannot hold them.
+ */
+export function metadataFilters(query: Record<string, unknown>): {
+  metadata: Record<string, string>;
+  rest: Record<string, unknown>;
+} {
+  const metadata: Record<string, string> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(query)) {
+    const key = /^metadata\.(.+)$/s.exec(name)?.[1];
+    if (key === undefined) {
+      rest[name] = value;
+      continue;
+    }
+    if (typeof value !== 'string' || value.length > 500 || key.length > 100)
+      throw ApiError.invalid(name, `${name}: one value of at most 500 characters, for a key of at most 100`);
+    metadata[key] = value;
+  }
+  if (Object.keys(metadata).length > METADATA_FILTERS_MAX)
+    throw ApiError.invalid('metadata', `At most ${METADATA_FILTERS_MAX} metadata.<key> filters at once`);
+  return { metadata, rest };
+}
 
 const rpm = z
   .number()

@@ -207,6 +207,39 @@ describe('child keys: happy path', () => {
       expect((await api('GET', `${children(mk.id)}${q}`, w.alice.token)).status).toBe(400);
   });
 
+  it('finds keys by their metadata: your customer id, say', async () => {
+    const mk = await createMk();
+    const acme = await createChild(mk.id, {
+      name: 'Acme',
+      metadata: { customer_id: 'c_42', plan: 'pro', seats: 12 },
+    });
+    clock.advance(1000); // newest first
+    await createChild(mk.id, { name: 'Globex', metadata: { customer_id: 'c_7', plan: 'pro' } });
+    await createChild(mk.id, { name: 'Bare' });
+    const names = async (q: string) =>
+      (await api('GET', `${children(mk.id)}${q}`, w.alice.token)).body.data.map(
+        (k: { name: string }) => k.name,
+      );
+    expect(await names('?metadata.customer_id=c_42')).toEqual(['Acme']);
+    expect(await names('?metadata.plan=pro')).toEqual(['Globex', 'Acme']);
+    expect(await names('?metadata.plan=pro&metadata.customer_id=c_7')).toEqual(['Globex']);
+    // Compared as text: a number's digits match it.
+    expect(await names('?metadata.seats=12')).toEqual(['Acme']);
+    expect(await names('?metadata.customer_id=nobody')).toEqual([]);
+    // Along with the other filters, and only this management key's keys.
+    expect(await names('?metadata.plan=pro&name=acm&limit=1')).toEqual(['Acme']);
+    const other = await createMk();
+    await createChild(other.id, { name: 'Acme elsewhere', metadata: { customer_id: 'c_42' } });
+    expect(await names('?metadata.customer_id=c_42')).toEqual(['Acme']);
+    expect(acme.metadata).toEqual({ customer_id: 'c_42', plan: 'pro', seats: 12 });
+    // One value each, at most five of them.
+    const twice = await api('GET', `${children(mk.id)}?metadata.plan=a&metadata.plan=b`, w.alice.token);
+    expect([twice.status, twice.body.error.param]).toEqual([400, 'metadata.plan']);
+    const six = Array.from({ length: 6 }, (_, i) => `metadata.k${i}=v`).join('&');
+    const many = await api('GET', `${children(mk.id)}?${six}`, w.alice.token);
+    expect([many.status, many.body.error.param]).toEqual([400, 'metadata']);
+  });
+
   it('shows a key past expires_at as expired before the scheduler flips it, and revives it on extension', async () => {
     const mk = await createMk();
     const c = await createChild(mk.id, { name: 'ttl', expires_at: '2026-11-26T13:00:00Z' });

@@ -78,6 +78,8 @@ export async function listChildKeys(
     /** Only those after this key of the list, in its order (newest first). */
     afterId?: string;
     limit?: number;
+    /** Only keys whose metadata has each of these keys with this value (compared as text). */
+    metadata?: Record<string, string>;
   },
 ): Promise<ChildKeyRow[]> {
   const expired = db`(expires_at is not null and expires_at <= ${filter.now})`;
@@ -96,9 +98,14 @@ export async function listChildKeys(
     filter.afterId === undefined
       ? db``
       : db`and (created_at, id) < (select created_at, id from child_keys where id = ${filter.afterId})`;
+  const byMetadata = Object.entries(filter.metadata ?? {}).reduce(
+    (rest, [k, v]) => db`and metadata->>${k} = ${v} ${rest}`,
+    db``,
+  );
   return db<ChildKeyRow[]>`
     select ${db.unsafe(COLUMNS)} from child_keys
     where account_id = ${accountId} and management_key_id = ${managementKeyId} ${byStatus} ${byName} ${after}
+      ${byMetadata}
     order by created_at desc, id desc
     ${filter.limit === undefined ? db`` : db`limit ${filter.limit}`}`;
 }
