@@ -80,7 +80,8 @@ export async function createBatch(ctx: Context, queues: Queues, c: CreateBatch):
             id: newId('job'),
             customId: l.customId,
             lineNo: l.lineNo,
-            model: l.body.model,
+            // A line whose body names no model fails at dispatch; its row still needs one.
+            model: typeof l.body.model === 'string' ? l.body.model : '',
             request: l.body,
           })),
         );

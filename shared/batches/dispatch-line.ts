@@ -4,13 +4,14 @@ import type { BatchRow } from '../db/queries/batches.js';
 import { failJob } from '../db/queries/jobs.js';
 import { ApiError, errorBody } from '../errors.js';
 import { admitChat } from '../inference/admit-chat.js';
-import { type ChatCompletionBody, prepareChat } from '../inference/chat-request.js';
+import { prepareChat } from '../inference/chat-request.js';
 import { settleRequest } from '../inference/settle-request.js';
 import { enqueueInference } from '../jobs/enqueue-inference.js';
 import { JOB_HOLD_TTL_MS } from '../jobs/submit.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
 import { lineWriterFor } from './line-writer.js';
+import { lineChat } from './parse-jsonl.js';
 import { MONEY_ERRORS } from './results.js';
 
 /** What happened to one line: it holds a slot, it ended, or dispatch must stop. */
@@ -39,10 +40,12 @@ export async function admitLine(
   batch: BatchRow,
   line: PendingLine,
 ): Promise<LineOutcome> {
-  const body = line.request as ChatCompletionBody;
+  // A body that is no chat request this gateway serves fails its line alone (stored unjudged).
+  const judged = lineChat(line.request);
+  if ('refusal' in judged) return failLine(ctx, line.id, judged.refusal);
   let chat: ReturnType<typeof prepareChat>;
   try {
-    chat = prepareChat(body, deps.upstream.models, ctx.config);
+    chat = prepareChat(judged.chat, deps.upstream.models, ctx.config);
   } catch (err) {
     // Before the nodes' prices are first known nothing can be admitted: the batch waits. A model
     // the nodes stopped pricing ends its lines (the rest of the batch goes on).

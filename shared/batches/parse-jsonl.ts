@@ -14,18 +14,41 @@ export const MAX_BATCH_LINES = 50_000;
  */
 export const MAX_LINE_CHARS = 8 * 1024 * 1024;
 
+/**
+ * A line's envelope. Its `body` is a JSON object here and judged as a chat request only when the
+ * line is dispatched (lineBodyRefusal): as at OpenAI, one request's bad parameter fails that line,
+ * in the error file, and the rest of the batch runs.
+ */
 const batchLine = z.strictObject({
   custom_id: z.string().min(1).max(512),
   method: z.literal('POST', 'must be "POST"'),
   url: z.literal(BATCH_ENDPOINT, `must be "${BATCH_ENDPOINT}"`),
-  body: chatCompletionBody,
+  body: z.record(z.string(), z.unknown(), 'must be a JSON object: the chat completion request'),
 });
 
 export interface BatchInputLine {
   /** 1-based line of the file (blank lines count, so it matches what an editor shows). */
   lineNo: number;
   customId: string;
-  body: ChatCompletionBody;
+  /** The request as written; lineBodyRefusal says whether it is a chat request this gateway serves. */
+  body: Record<string, unknown>;
+}
+
+/**
+ * A line's body as a chat completion request, or the 400 a POST /v1/chat/completions of it would
+ * get (naming the field), which fails that line alone. Streaming is not for a batch.
+ */
+export function lineChat(body: unknown): { chat: ChatCompletionBody } | { refusal: ApiError } {
+  const parsed = chatCompletionBody.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const param =
+      issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue.path.join('.');
+    return { refusal: ApiError.invalid(param, describe(issue)) };
+  }
+  if (parsed.data.stream)
+    return { refusal: ApiError.invalid('stream', 'stream: batch requests cannot stream') };
+  return { chat: parsed.data };
 }
 
 const bad = (lineNo: number, message: string) => ApiError.invalid('file', `Line ${lineNo}: ${message}`);
@@ -53,7 +76,7 @@ async function* decodeUtf8(source: AsyncIterable<Buffer>): AsyncGenerator<string
 /**
  * Validate a batch input file line by line as its bytes arrive, the way OpenAI does before
  * accepting it: every non-blank line a `{custom_id, method, url, body}` object with a unique
- * custom_id and a chat completion body that does not stream. The first bad line is a 400 naming
+ * custom_id and a JSON object for a body (its parameters are judged per line, at dispatch). The first bad line is a 400 naming
  * `file` and the line; a file with no request at all is one too. Only the line being read is held
  * (and the custom_ids seen), so a file of any size costs about one line of memory.
  */
@@ -88,7 +111,6 @@ export async function* batchInputLines(source: AsyncIterable<Buffer>): AsyncGene
     const parsed = batchLine.safeParse(json);
     if (!parsed.success) throw bad(lineNo, describe(parsed.error.issues[0]!));
     const { custom_id, body } = parsed.data;
-    if (body.stream) throw bad(lineNo, 'body.stream: batch requests cannot stream');
     const first = seen.get(custom_id);
     if (first !== undefined) throw bad(lineNo, `custom_id "${custom_id}" is already used on line ${first}`);
     seen.set(custom_id, lineNo);
