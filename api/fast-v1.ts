@@ -1,10 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { authenticateChildKey } from '../shared/admission/authenticate.js';
 import { bearerToken } from '../shared/bearer.js';
 import type { Context } from '../shared/context.js';
 import type { ChildKeyIdentity } from '../shared/db/queries/admission-state.js';
-import { jsonBodyProblem, nestsTooDeep, tooDeep } from '../shared/json-body-check.js';
+import { jsonBodyProblem, nestsTooDeep, notUtf8, tooDeep } from '../shared/json-body-check.js';
 import { withLogFields } from '../shared/log-context.js';
 import type { AppDeps } from './app.js';
 import { logWhenFinished, noteKey } from './middleware/access-log.js';
@@ -110,7 +111,7 @@ function plainJson(req: IncomingMessage): boolean {
 }
 
 /** body-parser's error kinds, so sendError answers exactly as for Express (400 / 413). */
-const bodyError = (type: 'entity.parse.failed' | 'entity.too.large') =>
+const bodyError = (type: 'entity.parse.failed' | 'entity.too.large' | 'request.aborted') =>
   Object.assign(new Error(type), { type });
 
 /** A body's bytes, up to JSON_BODY_LIMIT (past it, body-parser's 413). */
@@ -129,7 +130,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
         reject(bodyError('entity.too.large'));
       }
     });
-    req.once('error', reject);
+    // A connection reset mid-body ('aborted'): as body-parser names it, a 400 nobody hears.
+    req.once('error', () => reject(bodyError('request.aborted')));
     req.once('end', () => {
       if (size <= JSON_BODY_LIMIT) resolve(Buffer.concat(chunks));
     });
@@ -145,6 +147,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  * array), {} when empty, its depth checked before it is parsed; a BodyFault when it is not that.
  */
 function parseJson(bytes: Buffer): unknown {
+  if (!isUtf8(bytes)) return new BodyFault(notUtf8());
   if (nestsTooDeep(bytes)) return new BodyFault(tooDeep());
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as iconv-lite drops it

@@ -94,6 +94,15 @@ const BACKSLASH = 0x5c;
 const tooDeepMessage = `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep`;
 export const tooDeep = () => new ApiError('invalid_request_error', tooDeepMessage, { param: null });
 
+/**
+ * A body whose bytes are not UTF-8 (RFC 8259): decoded anyway, each bad byte would become U+FFFD,
+ * so `pay-\xff` and `pay-\xfe` would be one top-up reference and the second payment a replay.
+ */
+export const notUtf8 = () =>
+  new ApiError('invalid_request_error', 'The body is not valid UTF-8 (JSON is UTF-8: RFC 8259)', {
+    param: null,
+  });
+
 /** A NUL, or a lone surrogate: text no Postgres `text` or `jsonb` value can hold. */
 export function unstorable(s: string): boolean {
   return s.includes('\u0000') || !s.isWellFormed();

@@ -53,6 +53,11 @@ function toApiError(err: unknown): ApiError | null {
   if (e?.type === 'entity.parse.failed')
     return new ApiError('invalid_request_error', 'Malformed JSON body', { param: null });
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'Request body too large');
+  // The client hung up mid-body: nobody hears the answer, but it is the client's doing, not a 500.
+  if (e?.type === 'request.aborted')
+    return new ApiError('invalid_request_error', 'The request body ended before it was whole', {
+      param: null,
+    });
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
     return new ApiError('invalid_request_error', 'Unsupported body encoding', { param: null });
   // body-parser passes a decompression failure on as zlib raised it (status 400, no type).

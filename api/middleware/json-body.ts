@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express, {
   type NextFunction,
@@ -8,7 +9,7 @@ import express, {
 } from 'express';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
-import { jsonBodyProblem, nestsTooDeep, tooDeep } from '../../shared/json-body-check.js';
+import { jsonBodyProblem, nestsTooDeep, notUtf8, tooDeep } from '../../shared/json-body-check.js';
 import { refusedBeforeAdmission } from './child-key.js';
 import { refuseNulInUrl } from './url-text.js';
 
@@ -59,6 +60,7 @@ const isV1 = (path: string) => /^\/v1(\/|$)/i.test(path);
 const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer, encoding: string) => {
   if (encoding !== 'utf-8')
     throw Object.assign(new Error('JSON must be UTF-8'), { type: 'charset.unsupported' });
+  if (!isUtf8(bytes)) throw notUtf8();
   if (nestsTooDeep(bytes)) throw tooDeep();
 };
 

@@ -24,12 +24,14 @@ export const listChildKeysQuery = z.strictObject({
     .optional()
     .describe('Only keys in this status (as shown, so past-expiry is expired)'),
   name: z.string().min(1).max(100).optional().describe('Only keys whose name contains this, in any case'),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
+  // Digits only, as every list's limit (z.coerce read "1e3", " 1" and "0x2" as numbers).
+  limit: z
+    .string()
+    .regex(/^\d{1,6}$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(1000))
     .optional()
+    .meta({ type: 'integer', minimum: 1, maximum: 1000 })
     .describe('At most this many (newest first); without it, every key'),
   after: z
     .string()

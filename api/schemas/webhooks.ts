@@ -53,7 +53,8 @@ export const rotateSecretBody = z.strictObject({
     ),
 });
 
-export const deliveriesQuery = z.object({
+// Strict, as every list's query: an unknown parameter is a 400, not ignored.
+export const deliveriesQuery = z.strictObject({
   limit: queryLimit(100, 20),
   after: z
     .string()

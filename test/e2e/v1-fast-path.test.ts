@@ -100,6 +100,18 @@ const cases: [string, string, () => RequestInit][] = [
   ],
   ['a NUL in the path', '/v1/jobs%00', () => auth({ request: { model, messages: [] } })],
   ['a byte-order mark', '/v1/jobs', () => ({ headers: json, body: '\uFEFF{"request": {}}' })],
+  [
+    'bytes that are not UTF-8 (Latin-1 é)',
+    '/v1/chat/completions',
+    () => ({
+      ...auth({}),
+      body: Buffer.concat([
+        Buffer.from(`{"model":"${model}","messages":[{"role":"user","content":"caf`),
+        Buffer.from([0xe9]),
+        Buffer.from('"}]}'),
+      ]),
+    }),
+  ],
   ['a body nesting 5,000 deep', '/v1/chat/completions', () => ({ ...auth({}), body: deep(5000) })],
   // Unclosed: too deep (found on the bytes, before parsing), not malformed.
   ['an unclosed run of brackets', '/v1/jobs', () => ({ ...auth({}), body: '['.repeat(100_000) })],
@@ -140,6 +152,15 @@ describe('the /v1 fast path', () => {
     const slow = await ask(expressUrl, path, { method: 'POST', ...init() });
     expect(fast.status).toBeGreaterThanOrEqual(400);
     expect(fast).toEqual(slow);
+  });
+
+  it('refuses bytes that are not UTF-8 with a 400, not a U+FFFD in their place', async () => {
+    const init = cases.find(([name]) => name.startsWith('bytes that are not UTF-8'))![2];
+    const answer = await ask(stack.server.url, '/v1/chat/completions', { method: 'POST', ...init() });
+    expect([answer.status, (answer.body as { error: { message: string } }).error.message]).toEqual([
+      400,
+      'The body is not valid UTF-8 (JSON is UTF-8: RFC 8259)',
+    ]);
   });
 
   it("answers a key's body fault after the key: a 401 for an unknown key, the RPM headers for a known one", async () => {

@@ -203,7 +203,16 @@ describe('child keys: happy path', () => {
     const other = await createChild((await createMk()).id, { name: 'elsewhere' });
     const bad = await api('GET', `${children(mk.id)}?after=${other.id}`, w.alice.token);
     expect([bad.status, bad.body.error.param]).toEqual([400, 'after']);
-    for (const q of ['?limit=0', '?limit=1001', '?name=', '?sort=name'])
+    for (const q of [
+      '?limit=0',
+      '?limit=1001',
+      '?limit=1e3',
+      '?limit=%201',
+      '?limit=0x2',
+      '?limit=1&limit=2',
+      '?name=',
+      '?sort=name',
+    ])
       expect((await api('GET', `${children(mk.id)}${q}`, w.alice.token)).status).toBe(400);
   });
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { call, rawHttp, useTestServer } from '../helpers/http.js';
@@ -85,6 +86,44 @@ describe('HTTP basics', () => {
       'invalid_request_error',
       'Unsupported body encoding',
     ]);
+  });
+
+  it('refuses bytes that are not UTF-8, which would be read as U+FFFD: two references would be one', async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"email":"a@example.com","password":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}'),
+    ]);
+    const res = await call(t.server.url, 'POST', '/api/auth/login', { rawBody: new Blob([body]) });
+    expect([res.status, res.body.error.type, res.body.error.message]).toEqual([
+      400,
+      'invalid_request_error',
+      'The body is not valid UTF-8 (JSON is UTF-8: RFC 8259)',
+    ]);
+  });
+
+  it('counts a client that hangs up mid-body as its own doing, not as a 500, on /api and the /v1 fast path', async () => {
+    const served500 = async () =>
+      (await (await fetch(`${t.server.url}/metrics`)).text())
+        .split('\n')
+        .filter(
+          (l) => l.startsWith('gateway_http_request_duration_seconds_count{') && l.includes('status="500"'),
+        )
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    const before = await served500();
+    const { hostname, port } = new URL(t.server.url);
+    for (const path of ['/api/auth/login', '/v1/chat/completions']) {
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => {});
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n` +
+          'Authorization: Bearer gc-unknown\r\n\r\n{"email":',
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await served500()).toBe(before);
   });
 
   it('refuses a body nesting too deep before parsing it, gzipped or not', async () => {

@@ -207,6 +207,11 @@ describe('webhook deliveries', () => {
     await settledLog(acct, e.id, 3);
     const res = await api('GET', `/api/webhooks/${e.id}/deliveries?limit=2`, acct.token);
     expect(res.body.data.map((d: { id: string }) => d.id)).toEqual([ids[2], ids[1]]);
+    // A parameter it does not take is a 400, as on every list, not ignored.
+    for (const q of ['status=failed', 'limit[]=1']) {
+      const bad = await api('GET', `/api/webhooks/${e.id}/deliveries?${q}`, acct.token);
+      expect(bad.status, q).toBe(400);
+    }
   });
 
   it('stops the pending deliveries of a deleted endpoint', async () => {
