@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { type ChatCompletionBody, chatCompletionBody } from '../inference/chat-request.js';
 import { jsonBodyProblem } from '../json-body-check.js';
+import { parse } from '../validate.js';
 
 /** The one endpoint a batch line may call (OpenAI's `url` and the batch's `endpoint`). */
 export const BATCH_ENDPOINT = '/v1/chat/completions';
@@ -39,16 +40,15 @@ export interface BatchInputLine {
  * get (naming the field), which fails that line alone. Streaming is not for a batch.
  */
 export function lineChat(body: unknown): { chat: ChatCompletionBody } | { refusal: ApiError } {
-  const parsed = chatCompletionBody.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const param =
-      issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue.path.join('.');
-    return { refusal: ApiError.invalid(param, describe(issue)) };
+  let chat: ChatCompletionBody;
+  try {
+    chat = parse(chatCompletionBody, body);
+  } catch (err) {
+    if (err instanceof ApiError) return { refusal: err };
+    throw err;
   }
-  if (parsed.data.stream)
-    return { refusal: ApiError.invalid('stream', 'stream: batch requests cannot stream') };
-  return { chat: parsed.data };
+  if (chat.stream) return { refusal: ApiError.invalid('stream', 'stream: batch requests cannot stream') };
+  return { chat };
 }
 
 const bad = (lineNo: number, message: string) => ApiError.invalid('file', `Line ${lineNo}: ${message}`);
