@@ -36,11 +36,15 @@ export function accountRouter(ctx: Context): Router {
   const r = Router({ mergeParams: true });
   r.use(requireOwner(ctx));
 
-  r.get('/', async (_req, res) => {
-    const account = await getAccountView(ctx, res.locals.accountId);
+  const view = async (accountId: string) => {
+    const account = await getAccountView(ctx, accountId);
     // A valid session for an account that no longer exists is no session at all.
     if (!account) throw new ApiError('authentication_error', 'Account not found for this session');
-    res.json(account);
+    return account;
+  };
+
+  r.get('/', async (_req, res) => {
+    res.json(await view(res.locals.accountId));
   });
 
   // Beyond API.md: the account's own settings (its low-balance alert).
@@ -48,9 +52,7 @@ export function accountRouter(ctx: Context): Router {
     const body = parse(updateAccountBody, req.body);
     if (body.low_balance_alert_ngonka !== undefined)
       await setLowBalanceAlert(ctx.sql, res.locals.accountId, body.low_balance_alert_ngonka);
-    const account = await getAccountView(ctx, res.locals.accountId);
-    if (!account) throw new ApiError('authentication_error', 'Account not found for this session');
-    res.json(account);
+    res.json(await view(res.locals.accountId));
   });
 
   r.get('/ledger', async (req, res) => {

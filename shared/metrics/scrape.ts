@@ -95,20 +95,14 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
   });
 
   // prom-client collects a scrape's gauges at once: the four share the query in flight.
-  let holds: { now: Date; summary: Promise<OpenHoldsSummary> } | null = null;
-  const holdsNow = () => {
-    if (!holds) {
+  let holds: Promise<{ now: Date; summary: OpenHoldsSummary }> | null = null;
+  const holdsNow = () =>
+    (holds ??= (async () => {
       const now = ctx.clock.now();
-      const summary = openHoldsSummary(ctx.sql, now);
-      const read = { now, summary };
-      holds = read;
-      const done = () => {
-        if (holds === read) holds = null;
-      };
-      summary.then(done, done);
-    }
-    return holds;
-  };
+      return { now, summary: await openHoldsSummary(ctx.sql, now) };
+    })().finally(() => {
+      holds = null;
+    }));
   const holdsGauge = (name: string, help: string, read: (s: OpenHoldsSummary, now: Date) => number) =>
     new Gauge({
       name,
@@ -116,8 +110,8 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       registers: [scrape],
       async collect() {
         await safely(ctx, 'holds', async () => {
-          const { now, summary } = holdsNow();
-          this.set(read(await summary, now));
+          const { now, summary } = await holdsNow();
+          this.set(read(summary, now));
         });
       },
     });
