@@ -151,3 +151,12 @@ export function fieldValue(form, name) {
   const el = form.elements.namedItem(name);
   return el && 'value' in el ? String(el.value).trim() : '';
 }
+
+/** The field's text read by `parse`; what it throws is shown beside the field (a FieldError). */
+export function parsedField(form, name, parse) {
+  try {
+    return parse(fieldValue(form, name));
+  } catch (err) {
+    throw new FieldError(name, err.message);
+  }
+}

@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { formDialog } from '../components/dialog.js';
-import { FieldError, FieldErrors, field, fieldValue } from '../components/form.js';
+import { FieldError, FieldErrors, field, fieldValue, parsedField } from '../components/form.js';
 import { announce } from '../components/notify.js';
 import { graceChosen, graceField } from '../components/rotation-grace.js';
 import { revealCreated } from '../components/secret.js';
@@ -71,20 +71,11 @@ function fields(child) {
   ];
 }
 
-/** The field's text read by `parse`; what it throws is shown beside the field. */
-function parsed(form, name, parse) {
-  try {
-    return parse(fieldValue(form, name));
-  } catch (err) {
-    throw new FieldError(name, err.message);
-  }
-}
-
-const gnk = (form, name) => parsed(form, name, parseGnk);
+const gnk = (form, name) => parsedField(form, name, parseGnk);
 
 /** Grouped like the limits ("1,000"); any whole number goes to the API, which owns the range. */
 const rpm = (form) =>
-  parsed(form, 'rate_limit_rpm', (text) => {
+  parsedField(form, 'rate_limit_rpm', (text) => {
     const v = ungroup(text);
     if (v === '') return null;
     if (!/^-?\d+$/.test(v)) throw new Error('Enter a whole number of requests');
@@ -110,7 +101,7 @@ function expiry(form) {
   // and, when editing, remove the key's expiry.
   if (form.elements.namedItem('expires_at')?.validity.badInput)
     throw new FieldError('expires_at', 'Enter both a date and a time, or clear the field for no expiry');
-  return parsed(form, 'expires_at', fromLocalInput);
+  return parsedField(form, 'expires_at', fromLocalInput);
 }
 
 /** The form's values for the API; every field in error at once (FieldErrors), not one per submit. */

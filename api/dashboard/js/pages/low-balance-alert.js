@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { formDialog } from '../components/dialog.js';
-import { FieldError, field, fieldValue } from '../components/form.js';
+import { field, parsedField } from '../components/form.js';
 import { announce } from '../components/notify.js';
 import { h, mount } from '../dom.js';
 import { formatMoney, parseGnk, toGnkInput } from '../money.js';
@@ -56,12 +56,7 @@ function edit(threshold, draw) {
     ],
     submitLabel: 'Save alert',
     onSubmit: async (form, dlg) => {
-      let value;
-      try {
-        value = parseGnk(fieldValue(form, 'low_balance_alert_ngonka'));
-      } catch (err) {
-        throw new FieldError('low_balance_alert_ngonka', err.message);
-      }
+      const value = parsedField(form, 'low_balance_alert_ngonka', parseGnk);
       const account = await api.updateAccount({ low_balance_alert_ngonka: value });
       dlg.close();
       draw(account.low_balance_alert_ngonka);
