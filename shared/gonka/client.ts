@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import { type ChatStream, openChatStream } from './chat-stream.js';
 import type { NodeInfo } from './discovery.js';
-import { GonkaUpstreamError } from './errors.js';
+import { GonkaUpstreamError, gatewayRefusal } from './errors.js';
 import { type FailoverOptions, isRetryableStatus, type Verdict, withFailover } from './failover.js';
 import { readUsage } from './forced-fields.js';
 import type { NodePool } from './node-pool.js';
@@ -157,12 +157,15 @@ export class GonkaClient {
     if (status >= 200 && status < 300) return res;
     const raw = await readText(res).catch(() => '');
     const parsed = parseMaybeJson(raw);
-    const message = (parsed as { error?: { message?: unknown } } | null)?.error?.message;
+    const message = nodeMessage(parsed);
+    const refusal = gatewayRefusal(status, message);
     throw new GonkaUpstreamError(
-      `${node.url} answered ${status}${typeof message === 'string' ? `: ${message}` : ''}`,
+      `${node.url} answered ${status}${message ? `: ${message}` : ''}`,
       status,
       parsed,
-      isRetryableStatus(status),
+      refusal === 'signature' || refusal === 'transfer-agent' || isRetryableStatus(status),
+      1,
+      { refusal },
     );
   }
 
@@ -180,6 +183,19 @@ export class GonkaClient {
       }),
     };
   }
+}
+
+/**
+ * The words of a node's error: a Gonka node's own are `{"error": "<message>"}` (echo's HTTPError
+ * through its TransparentErrorHandler), older ones `{"message": …}`, vLLM's `{"error": {"message"}}`.
+ */
+function nodeMessage(body: unknown): string {
+  if (typeof body === 'string') return body.slice(0, 500);
+  if (!body || typeof body !== 'object') return '';
+  const { error, message } = body as { error?: unknown; message?: unknown };
+  if (typeof error === 'string') return error;
+  const inner = error && typeof error === 'object' ? (error as { message?: unknown }).message : message;
+  return typeof inner === 'string' ? inner : '';
 }
 
 function parseMaybeJson(raw: string): unknown {

@@ -24,11 +24,13 @@ export async function fetchParticipants(
     throw new Error(`participants from ${url}: HTTP ${res.status}`);
   }
   const parsed = participantsResponseSchema.parse(await res.json());
-  return parsed.active_participants.participants.map((p) => ({
-    url: normalizeNodeUrl(p.inference_url),
-    address: p.index,
-    models: p.models,
-  }));
+  const excluded = new Set((parsed.excluded_participants ?? []).map((p) => p.address));
+  const nodes: NodeInfo[] = [];
+  for (const p of parsed.active_participants.participants) {
+    if (!p.inference_url || !p.index || excluded.has(p.index)) continue;
+    nodes.push({ url: normalizeNodeUrl(p.inference_url), address: p.index, models: p.models });
+  }
+  return nodes;
 }
 
 /**

@@ -15,9 +15,35 @@ export class GonkaUnavailableError extends Error {
 }
 
 /**
+ * What a node's refusal says about the gateway rather than about the request (decentralized-api's
+ * post_chat_handler, whose errors read `{"error": "<message>"}`):
+ * - `signature`: the timestamp is outside the node's window (400 "signature is too old" / "in the
+ *   future": the host's clock, or a stalled chain) or the signature was used already (400 "AuthKey
+ *   has already been used"): a fresh signature to another node may pass;
+ * - `transfer-agent`: this node may not act as transfer agent (403 "Transfer Agent not allowed",
+ *   the chain's allow-list): another node may;
+ * - `account`: the gateway's own Gonka account cannot cover the escrow (402) or is not on chain
+ *   (404 "account not found"): every node would say so;
+ * - `credentials`: the node refused who we are (401, or another 403): every node would.
+ */
+export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials';
+
+export function gatewayRefusal(status: number, message: string): GatewayRefusal | null {
+  if (status === 400)
+    return /AuthKey has already been used|signature is too old|signature is in the future/i.test(message)
+      ? 'signature'
+      : null;
+  if (status === 401) return 'credentials';
+  if (status === 402) return 'account';
+  if (status === 403) return /Transfer Agent not allowed/i.test(message) ? 'transfer-agent' : 'credentials';
+  if (status === 404 && /account not found|participant not found/i.test(message)) return 'account';
+  return null;
+}
+
+/**
  * A node answered with an error, or every attempt failed. `status` is the last HTTP status seen
  * (null when the last failure was a connection error or a timeout); `retryable` is false for a
- * 4xx other than 429, which another node would answer the same way.
+ * 4xx other than 429, which another node would answer the same way (but see `refusal`).
  */
 export class GonkaUpstreamError extends Error {
   override name = 'GonkaUpstreamError';
@@ -28,14 +54,17 @@ export class GonkaUpstreamError extends Error {
     readonly body: unknown,
     readonly retryable: boolean,
     readonly attempts = 1,
-    options?: { cause?: unknown; timedOut?: boolean },
+    options?: { cause?: unknown; timedOut?: boolean; refusal?: GatewayRefusal | null },
   ) {
     super(message, options);
     this.timedOut = options?.timedOut ?? false;
+    this.refusal = options?.refusal ?? null;
   }
 
   /** The last attempt got no answer in its time (status is then null). */
   readonly timedOut: boolean;
+  /** The node refused the gateway (its signature, account or credentials), not the request. */
+  readonly refusal: GatewayRefusal | null;
 }
 
 /**

@@ -37,6 +37,16 @@ export interface Served<T> {
   verdict(v: Verdict): void;
 }
 
+/** What the operator is told when a node refuses the gateway rather than the request. */
+const REFUSED = {
+  account:
+    'gonka node refused the gateway’s Gonka account: it cannot cover the request’s escrow, or is not on chain: top up the account of GONKA_PRIVATE_KEY',
+  credentials:
+    'gonka node refused the gateway’s credentials: check GONKA_API_KEY or GONKA_PRIVATE_KEY, and the clock in signed mode',
+  signature:
+    'gonka node refused the request’s signature as out of its time window or used already: check this host’s clock (NTP); a stalled chain does this too',
+} as const;
+
 export class AttemptTimeoutError extends Error {
   override name = 'AttemptTimeoutError';
 }
@@ -98,14 +108,26 @@ export async function withFailover<T>(
         pool.release(node.url);
         throw signal.reason;
       }
-      if (err instanceof GonkaUpstreamError && (err.status === 401 || err.status === 403)) {
-        // The node refused our credentials: every node would. Nothing a client can mend: say what to.
+      const refusal = err instanceof GonkaUpstreamError ? err.refusal : null;
+      if (refusal === 'account' || refusal === 'credentials') {
+        // The node refused the gateway itself: every node would. Nothing a client can mend: say what to.
         pool.refusedCredentials(node.url);
         opts.log?.logger?.error(
-          { node: node.url, status: err.status, err: err.message },
-          'gonka node refused the gateway’s credentials: check GONKA_API_KEY or GONKA_PRIVATE_KEY, and the clock in signed mode',
+          { node: node.url, status: (err as GonkaUpstreamError).status, err: (err as Error).message },
+          REFUSED[refusal],
         );
         throw err;
+      }
+      if (refusal === 'signature') {
+        // Our clock (or a stalled chain), or a signature used already: not the node's failure. The
+        // next attempt signs afresh, for another node.
+        pool.refusedCredentials(node.url);
+        last = err as GonkaUpstreamError;
+        opts.log?.logger?.error(
+          { node: node.url, status: last.status, attempt, err: last.message },
+          REFUSED.signature,
+        );
+        continue;
       }
       if (err instanceof GonkaUpstreamError && !err.retryable) {
         // The node is fine; the request is not. Another node would say the same.

@@ -1,7 +1,7 @@
 import type { TokenUsage } from './protocol.js';
 
 /**
- * Gonka nodes force `stream_options.include_usage` and may force `logprobs`. The gateway needs the
+ * Gonka nodes force `stream_options.include_usage`, `logprobs` and `top_logprobs: 5`. The gateway needs the
  * usage to bill, but must hand the client only what it asked for.
  */
 
@@ -10,7 +10,8 @@ type Json = Record<string, unknown>;
 /**
  * Puts the client's answer in OpenAI's shape, in place (the object is freshly parsed and owned by
  * the caller; copying every chunk would cost on the hot path). Every choice has `logprobs`: the
- * node's only when the client set `logprobs: true`, else null, as OpenAI sends it. A stream chunk
+ * node's only when the client set `logprobs: true` (each token's alternatives cut to its
+ * `top_logprobs`), else null, as OpenAI sends it. A stream chunk
  * has `usage` only when the client asked (`stream_options.include_usage`), then null on every chunk
  * but the usage chunk, as OpenAI's; otherwise `drop` is true for a usage-only chunk (`choices: []`).
  * The caller reads usage for billing before calling this.
@@ -19,8 +20,13 @@ export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean 
   const choices = obj.choices;
   if (!Array.isArray(choices)) return { drop: false };
   const logprobs = clientBody.logprobs === true;
+  // Nodes force five alternatives per token; OpenAI sends what `top_logprobs` asked (none unset).
+  const top = typeof clientBody.top_logprobs === 'number' ? clientBody.top_logprobs : 0;
   for (const c of choices) {
-    if (c && typeof c === 'object') (c as Json).logprobs = logprobs ? ((c as Json).logprobs ?? null) : null;
+    if (!c || typeof c !== 'object') continue;
+    const choice = c as Json;
+    choice.logprobs = logprobs ? (choice.logprobs ?? null) : null;
+    if (choice.logprobs) trimTopLogprobs(choice.logprobs as Json, top);
   }
   if (obj.object === 'chat.completion.chunk') {
     const so = clientBody.stream_options as Json | null | undefined;
@@ -32,6 +38,17 @@ export function stripForcedFields(obj: Json, clientBody: Json): { drop: boolean 
     }
   }
   return { drop: false };
+}
+
+/** Each token's alternatives cut to `top`, in place (`content` and `refusal` hold tokens). */
+function trimTopLogprobs(logprobs: Json, top: number): void {
+  for (const list of [logprobs.content, logprobs.refusal]) {
+    if (!Array.isArray(list)) continue;
+    for (const token of list as Json[]) {
+      const alts = token?.top_logprobs;
+      if (Array.isArray(alts) && alts.length > top) alts.length = top;
+    }
+  }
 }
 
 /**

@@ -17,13 +17,15 @@ const uint64 = z
 
 /**
  * `GET /v1/epochs/current/participants`: `index` is the participant's `gonka1…` address (the
- * X-Transfer-Address for signed requests), `inference_url` its public API base URL.
+ * X-Transfer-Address for signed requests), `inference_url` its public API base URL. Both are
+ * proto fields with `omitempty`: a participant without a URL has no `inference_url` at all, and is
+ * skipped rather than failing the whole list (as the official SDKs do).
  */
 export const participantSchema = z.looseObject({
-  index: z.string().min(1),
+  index: z.string().optional(),
   validator_key: z.string().optional(),
   weight: z.number().optional(),
-  inference_url: z.string().min(1),
+  inference_url: z.string().optional(),
   models: z.array(z.string()).default([]),
 });
 
@@ -34,6 +36,8 @@ export const participantsResponseSchema = z.looseObject({
     poc_start_block_height: z.number().optional(),
     created_at_block_height: z.number().optional(),
   }),
+  /** Participants the epoch excluded (jailed, say): listed, but not to be called. */
+  excluded_participants: z.array(z.looseObject({ address: z.string().optional() })).nullish(),
 });
 
 export type ParticipantsResponse = z.input<typeof participantsResponseSchema>;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { bech32 } from '@scure/base';
@@ -79,13 +79,20 @@ export function signRequest(args: {
 }
 
 /**
- * A strictly increasing nanosecond clock: wall time in ms × 10⁶, bumped by 1 ns when two calls land
- * in the same instant, so two identical bodies never yield the same signature (nodes refuse replays).
+ * A strictly increasing nanosecond clock: wall time in ms × 10⁶ plus a per-clock offset below a
+ * millisecond, bumped by 1 ns when two calls land in the same instant, so two identical bodies never
+ * yield the same signature (signing is deterministic, RFC 6979, and nodes refuse a reused one). The
+ * random offset keeps two processes (api and workers, or two apis) apart too: without it both sign
+ * a health check's identical body in the same millisecond to the same bytes, and the node refuses
+ * the second as a replay (the official SDK adds hrtime's nanoseconds for the same reason).
  */
-export function createNanoTimestamps(nowMs: () => number = Date.now): () => bigint {
+export function createNanoTimestamps(
+  nowMs: () => number = Date.now,
+  offsetNs: bigint = BigInt(randomInt(1_000_000)),
+): () => bigint {
   let last = 0n;
   return () => {
-    const t = BigInt(nowMs()) * 1_000_000n;
+    const t = BigInt(nowMs()) * 1_000_000n + offsetNs;
     last = t > last ? t : last + 1n;
     return last;
   };
@@ -93,9 +100,16 @@ export function createNanoTimestamps(nowMs: () => number = Date.now): () => bigi
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
+/**
+ * A refusal carries the status a real node answers with (decentralized-api post_chat_handler): 401
+ * for a signature it cannot verify, 400 for a timestamp outside its window (validateRequest).
+ */
 export type VerifyResult =
   | { ok: true; requesterAddress: string; signatureHex: string }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; status: 400 | 401 };
+
+/** 64 bytes in standard, padded base64, as Go's base64.StdEncoding decodes it (nothing laxer). */
+const SIGNATURE_BASE64 = /^[A-Za-z0-9+/]{86}==$/;
 
 function header(h: HeaderBag, name: string): string | undefined {
   const v = h[name.toLowerCase()] ?? h[name];
@@ -119,25 +133,30 @@ export function verifySignedRequest(args: {
   const auth = header(args.headers, 'Authorization');
   const requester = header(args.headers, 'X-Requester-Address');
   const tsRaw = header(args.headers, 'X-Timestamp');
-  const transfer = header(args.headers, 'X-Transfer-Address');
-  if (!auth || !requester || !tsRaw || !transfer) return { ok: false, reason: 'missing signature headers' };
-  if (!/^\d{1,30}$/.test(tsRaw)) return { ok: false, reason: 'X-Timestamp must be Unix nanoseconds' };
+  // A request naming no transfer agent is one to this node (readRequest): what the official SDKs send.
+  const transfer = header(args.headers, 'X-Transfer-Address') ?? args.transferAddress;
+  if (!auth) return { ok: false, reason: 'Authorization is required', status: 401 };
+  if (!requester || !tsRaw) return { ok: false, reason: 'missing signature headers', status: 401 };
+  if (!/^\d{1,30}$/.test(tsRaw))
+    return { ok: false, reason: 'X-Timestamp must be Unix nanoseconds', status: 400 };
   const ts = BigInt(tsRaw);
   const skew = args.maxSkewNs ?? DEFAULT_MAX_SKEW_NS;
-  if (ts < args.now - skew || ts > args.now + skew)
-    return { ok: false, reason: 'timestamp outside the allowed window' };
-  if (transfer !== args.transferAddress) return { ok: false, reason: 'X-Transfer-Address is not this node' };
+  if (ts < args.now - skew) return { ok: false, reason: 'signature is too old', status: 400 };
+  if (ts > args.now + skew) return { ok: false, reason: 'signature is in the future', status: 400 };
+  if (transfer !== args.transferAddress)
+    return { ok: false, reason: 'X-Transfer-Address is not this node', status: 401 };
 
+  if (!SIGNATURE_BASE64.test(auth))
+    return { ok: false, reason: 'signature must be 64 bytes in base64', status: 401 };
   const sigBytes = Uint8Array.from(Buffer.from(auth, 'base64'));
-  if (sigBytes.length !== 64) return { ok: false, reason: 'signature must be 64 bytes' };
   let sig: ReturnType<typeof secp256k1.Signature.fromBytes>;
   try {
     sig = secp256k1.Signature.fromBytes(sigBytes, 'compact');
   } catch {
-    return { ok: false, reason: 'malformed signature' };
+    return { ok: false, reason: 'malformed signature', status: 401 };
   }
   // A high-S twin is the same signature under another encoding: refusing it keeps replay checks sound.
-  if (sig.hasHighS()) return { ok: false, reason: 'signature is not low-S' };
+  if (sig.hasHighS()) return { ok: false, reason: 'signature is not low-S', status: 401 };
   const digest = signedDigest(args.body, ts, transfer);
   const signatureHex = Buffer.from(sigBytes).toString('hex');
 
@@ -145,7 +164,7 @@ export function verifySignedRequest(args: {
   if (known) {
     return secp256k1.verify(sigBytes, digest, known, { prehash: false })
       ? { ok: true, requesterAddress: requester, signatureHex }
-      : { ok: false, reason: 'bad signature' };
+      : { ok: false, reason: 'bad signature', status: 401 };
   }
   for (const bit of [0, 1]) {
     let pub: Uint8Array;
@@ -159,5 +178,5 @@ export function verifySignedRequest(args: {
       return { ok: true, requesterAddress: requester, signatureHex };
     }
   }
-  return { ok: false, reason: 'bad signature' };
+  return { ok: false, reason: 'bad signature', status: 401 };
 }

@@ -156,5 +156,24 @@ export function prepareChat(
   );
   const maxTokens = Number.isFinite(cap) ? cap : config.DEFAULT_MAX_TOKENS;
   const { max_completion_tokens: _ignored, ...rest } = body;
-  return { model, maxTokens, upstreamBody: { ...rest, model: model.upstream, max_tokens: maxTokens } };
+  return {
+    model,
+    maxTokens,
+    upstreamBody: {
+      ...rest,
+      model: model.upstream,
+      max_tokens: maxTokens,
+      messages: withTextContent(body.messages),
+    },
+  };
+}
+
+/**
+ * Gonka nodes refuse a message whose content is null or absent (validateMessages), which is how
+ * OpenAI clients send back an assistant's tool call in the standard tool loop. Its content sent as
+ * "" is the same message to the model (chat templates render null and "" alike).
+ */
+function withTextContent<M extends { content?: unknown }>(messages: M[]): M[] {
+  if (messages.every((m) => m.content !== null && m.content !== undefined)) return messages;
+  return messages.map((m) => (m.content === null || m.content === undefined ? { ...m, content: '' } : m));
 }

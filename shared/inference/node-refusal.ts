@@ -2,8 +2,9 @@
  * What a node said when it refused a request (4xx), from the shapes its answer comes in:
  * - OpenAI's (and newer vLLM's): `{"error": {"message", "param", "code"}}`;
  * - older vLLM's: `{"object": "error", "message", "param", "code": 400}`;
- * - a Gonka node's own (echo's HTTPError): `{"message": "…"}`, where the executor wraps what vLLM
- *   answered as `Inference node response with an error. code = 400. error = <vLLM's body>.`;
+ * - a Gonka node's own (echo's HTTPError through its TransparentErrorHandler): `{"error": "…"}`,
+ *   older nodes' `{"message": "…"}`, where the executor wraps what vLLM answered as
+ *   `Inference node response with an error. code = 400. error = <vLLM's body>.`;
  * - FastAPI's 422: `{"detail": [{"loc": [...], "msg": "…"}]}`.
  * Null when none of them says anything. `param` only where it names a request field, and `code`
  * only where it is a word (vLLM's is the HTTP status).
@@ -22,6 +23,7 @@ export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
   if (typeof body === 'string') return fromText(body, depth);
   if (!body || typeof body !== 'object') return null;
   const b = body as Record<string, unknown>;
+  if (typeof b.error === 'string') return fromText(b.error, depth);
   const inner = b.error && typeof b.error === 'object' ? (b.error as Record<string, unknown>) : b;
   if (typeof inner.message === 'string') {
     // A Gonka node's wrapper holds vLLM's own answer: read that, it has the param.

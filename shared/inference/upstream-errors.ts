@@ -55,9 +55,12 @@ export const noCapacity = (model: string) =>
 export function upstreamToApiError(err: unknown, model: { id: string; upstream: string }): ApiError | null {
   if (err instanceof GonkaUnavailableError) return noCapacity(model.id);
   if (err instanceof GonkaUpstreamError) {
+    // The gateway's own Gonka account cannot pay the node's escrow: no node will serve until the
+    // operator tops it up (the error log says so), which to a client is no capacity, not its fault.
+    if (err.refusal === 'account') return noCapacity(model.id);
     // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
     // credentials (401/403) is the gateway's fault, and its words name node internals.
-    if (!err.retryable && err.status !== null && CLIENT_FAULTS.has(err.status)) {
+    if (!err.retryable && err.refusal === null && err.status !== null && CLIENT_FAULTS.has(err.status)) {
       const said = nodeRefusal(err.body);
       if (!said)
         return new ApiError('invalid_request_error', 'The model rejected the request', { param: null });

@@ -195,7 +195,7 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
     perNode(
       'counter',
       'gateway_upstream_node_credential_refusals_total',
-      'Calls a Gonka node answered 401/403: it refused the gateway’s key or signature (alert on any)',
+      'Calls a Gonka node refused for the gateway, not the request: its key or signature (401/403), the signature’s time or reuse (400: the clock), its Gonka account (402) (alert on any)',
       (s) => s.credentialRefusals,
     );
     nodeGauge('gateway_upstream_node_available', '1 unless the node is circuit-broken (open)', (s) =>

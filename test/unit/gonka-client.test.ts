@@ -43,14 +43,25 @@ describe('GonkaClient.chat', () => {
     const r = await client().chat(body('What is an epoch?', { max_tokens: 6 }));
     expect(r.node).toBe(sim.urls[0]);
     expect(r.usage).toEqual({ prompt_tokens: 5, completion_tokens: 6 });
-    expect((r.completion.choices as Json[])[0]?.logprobs).toBeDefined();
+    // As the node sent it: logprobs forced on, one per token.
+    expect((r.completion.choices as Json[])[0]!.logprobs.content).toHaveLength(6);
   });
 
   it('nulls forced logprobs unless the client asked for them, as OpenAI sends them', async () => {
-    const asked = body('hi', { logprobs: true });
+    const asked = body('hi', { logprobs: true, max_tokens: 4 });
     const a = await client().chat(asked);
     expect(stripForcedFields(a.completion, asked)).toEqual({ drop: false });
-    expect((a.completion.choices as Json[])[0]?.logprobs).toBeDefined();
+    // The node's forced five alternatives per token, cut to what the client asked: none unset.
+    const alternatives = (r: { completion: Json }) =>
+      ((r.completion.choices as Json[])[0]!.logprobs.content as Json[]).map((t) => t.top_logprobs.length);
+    const tokens = (a.completion.choices as Json[])[0]!.logprobs.content as Json[];
+    expect(tokens).toHaveLength(4);
+    for (const t of tokens) expect(t.top_logprobs).toEqual([]);
+    const two = body('hi', { logprobs: true, top_logprobs: 2, max_tokens: 4 });
+    const b2 = await client().chat(two);
+    expect(alternatives(b2)).toEqual([5, 5, 5, 5]);
+    stripForcedFields(b2.completion, two);
+    expect(alternatives(b2)).toEqual([2, 2, 2, 2]);
     const plain = body('hi');
     const b = await client().chat(plain);
     stripForcedFields(b.completion, plain);
@@ -136,9 +147,60 @@ describe('GonkaClient.chat', () => {
     const err = await client()
       .chat({ ...body('x'), model: 'no/such-model' })
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 404, retryable: false });
-    expect((err as GonkaUpstreamError).body).toMatchObject({ error: { code: 'model_not_found' } });
+    expect(err).toMatchObject({ status: 404, retryable: false, refusal: null });
+    // A Gonka node's own error body is {"error": "<words>"}: read into the message for the logs.
+    expect((err as GonkaUpstreamError).body).toEqual({ error: 'model not found' });
+    expect((err as GonkaUpstreamError).message).toMatch(/answered 404: model not found$/);
     expect(sim.nodes[1]?.stats.requests).toBe(0);
+  });
+
+  it('fails over from a node that may not act as transfer agent (403), counting it failed', async () => {
+    sim.nodes[0]?.setFaults({ status: 403 });
+    const pool = new NodePool(sim.urls);
+    const r = await new GonkaClient({ pool, mode: 'none' }).chat(body('hello'));
+    expect(r.node).toBe(sim.urls[1]);
+    // Its breaker counts it, so the allow-list's outsider stops being picked.
+    expect(pool.status()[0]).toMatchObject({ failures: 1, credentialRefusals: 0 });
+  });
+
+  it('stops at a 402, the gateway’s own Gonka account short of the escrow, and tells the operator', async () => {
+    sim.nodes[0]?.setFaults({ status: 402 });
+    const logged: { fields: unknown; msg: string }[] = [];
+    const logger = { error: (fields: unknown, msg: string) => logged.push({ fields, msg }) };
+    const err = await client()
+      .chat(body('hello'), { log: { logger } as never })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 402, retryable: false, refusal: 'account' });
+    expect(sim.nodes[1]?.stats.requests).toBe(0); // every node would say the same
+    expect(logged).toEqual([
+      { fields: expect.objectContaining({ status: 402 }), msg: expect.stringMatching(/top up/) },
+    ]);
+  });
+
+  it('fails over, signing afresh, from a node refusing the signature’s time or reuse (a 400 not the request’s)', async () => {
+    // A node whose chain clock is behind ours, or that saw the signature already: its 400s blame
+    // the gateway, not the request, and a fresh signature to another node passes.
+    const refusing = createServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'AuthKey has already been used for a transfer request' }));
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const pool = new NodePool([url, sim.urls[1] as string]);
+      const logged: { fields: unknown; msg: string }[] = [];
+      const logger = { error: (fields: unknown, msg: string) => logged.push({ fields, msg }) };
+      const r = await new GonkaClient({ pool, mode: 'none' }).chat(body('hello'), {
+        log: { logger } as never,
+      });
+      expect(r.node).toBe(sim.urls[1]);
+      expect(pool.status()[0]).toMatchObject({ failures: 0, credentialRefusals: 1 });
+      expect(logged).toEqual([
+        { fields: expect.objectContaining({ status: 400 }), msg: expect.stringMatching(/clock/) },
+      ]);
+    } finally {
+      refusing.close();
+    }
   });
 
   it('throws GonkaUnavailableError when there is no node, or none serves the model', async () => {

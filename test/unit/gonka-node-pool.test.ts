@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { NodePool } from '../../shared/gonka/node-pool.js';
@@ -143,6 +145,38 @@ describe('NodePool discovery', () => {
     await expect(NodePool.discover('http://127.0.0.1:9', { discoveryTimeoutMs: 2_000 })).rejects.toThrow(
       /node discovery failed/,
     );
+  });
+
+  it('reads a real participant list: skips one without a URL (omitempty) and the excluded ones', async () => {
+    // As a node serves it: proto fields with omitempty, and the epoch's exclusions beside the list.
+    const list = {
+      active_participants: {
+        participants: [
+          {
+            index: 'gonka1aaa',
+            validator_key: 'x=',
+            weight: 10,
+            inference_url: 'http://a.test/v1',
+            models: ['m'],
+          },
+          { index: 'gonka1bbb', validator_key: 'y=', weight: 5, models: ['m'] },
+          { index: 'gonka1ccc', weight: 7, inference_url: 'http://c.test', models: ['m'] },
+          { weight: 3, inference_url: 'http://d.test', models: ['m'] },
+        ],
+      },
+      excluded_participants: [{ address: 'gonka1ccc', reason: 'jailed' }],
+    };
+    const seed = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(list));
+    });
+    await new Promise<void>((r) => seed.listen(0, '127.0.0.1', r));
+    try {
+      const pool = await NodePool.discover(`http://127.0.0.1:${(seed.address() as AddressInfo).port}`);
+      expect(pool.nodes()).toEqual([{ url: 'http://a.test', address: 'gonka1aaa', models: ['m'] }]);
+    } finally {
+      seed.close();
+    }
   });
 
   it('looks up a node address from the node itself when configured by URL only', async () => {

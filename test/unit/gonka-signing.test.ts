@@ -88,13 +88,35 @@ describe('verifySignedRequest (what a node checks)', () => {
 
   it('refuses a tampered body', () => {
     const r = verify({ ...signVector() }, v.body.replace('Hello', 'Hellp'));
-    expect(r).toEqual({ ok: false, reason: 'bad signature' });
+    expect(r).toEqual({ ok: false, reason: 'bad signature', status: 401 });
   });
 
-  it('refuses a timestamp more than 10 s away, either way', () => {
-    expect(verify({ ...signVector() }, v.body, ts + 10_000_000_001n).ok).toBe(false);
-    expect(verify({ ...signVector() }, v.body, ts - 10_000_000_001n).ok).toBe(false);
+  it('refuses a timestamp more than 10 s away, either way, with a real node’s 400 and words', () => {
+    expect(verify({ ...signVector() }, v.body, ts + 10_000_000_001n)).toEqual({
+      ok: false,
+      reason: 'signature is too old',
+      status: 400,
+    });
+    expect(verify({ ...signVector() }, v.body, ts - 10_000_000_001n)).toEqual({
+      ok: false,
+      reason: 'signature is in the future',
+      status: 400,
+    });
     expect(verify({ ...signVector() }, v.body, ts + 9_000_000_000n).ok).toBe(true);
+  });
+
+  it('takes a request naming no transfer agent as one to this node, as the official SDKs send it', () => {
+    const { 'X-Transfer-Address': _none, ...headers } = signVector();
+    expect(verify(headers).ok).toBe(true);
+  });
+
+  it('decodes the signature as Go’s standard base64 does: no missing padding, no URL alphabet', () => {
+    const auth = signVector().Authorization;
+    expect(auth).toMatch(/==$/);
+    for (const laxer of [auth.replace(/=+$/, ''), Buffer.from(auth, 'base64').toString('base64url')]) {
+      expect(verify({ ...signVector(), Authorization: laxer })).toMatchObject({ ok: false, status: 401 });
+    }
+    expect(verify({ ...signVector(), Authorization: auth }).ok).toBe(true);
   });
 
   it('refuses a request addressed to another node', () => {
@@ -104,7 +126,7 @@ describe('verifySignedRequest (what a node checks)', () => {
       now: ts,
       transferAddress: v.requester_address,
     });
-    expect(r).toEqual({ ok: false, reason: 'X-Transfer-Address is not this node' });
+    expect(r).toEqual({ ok: false, reason: 'X-Transfer-Address is not this node', status: 401 });
   });
 
   it('refuses a claimed requester address that is not the signer', () => {
@@ -116,7 +138,7 @@ describe('verifySignedRequest (what a node checks)', () => {
     const sig = secp256k1.Signature.fromBytes(Buffer.from(v.authorization_base64, 'base64'), 'compact');
     const highS = new secp256k1.Signature(sig.r, secp256k1.Point.CURVE().n - sig.s).toBytes('compact');
     const r = verify({ ...signVector(), Authorization: Buffer.from(highS).toString('base64') });
-    expect(r).toEqual({ ok: false, reason: 'signature is not low-S' });
+    expect(r).toEqual({ ok: false, reason: 'signature is not low-S', status: 401 });
   });
 
   it('verifies with a remembered public key after the first recovery', () => {
@@ -130,11 +152,20 @@ describe('verifySignedRequest (what a node checks)', () => {
 });
 
 describe('createNanoTimestamps', () => {
-  it('is nanoseconds of the wall clock and strictly increasing within one millisecond', () => {
-    const next = createNanoTimestamps(() => 1_764_115_200_000);
-    expect(next()).toBe(1_764_115_200_000_000_000n);
-    expect(next()).toBe(1_764_115_200_000_000_001n);
-    expect(next()).toBe(1_764_115_200_000_000_002n);
+  it('is nanoseconds of the wall clock plus its offset, strictly increasing within one millisecond', () => {
+    const next = createNanoTimestamps(() => 1_764_115_200_000, 123_456n);
+    expect(next()).toBe(1_764_115_200_000_123_456n);
+    expect(next()).toBe(1_764_115_200_000_123_457n);
+    expect(next()).toBe(1_764_115_200_000_123_458n);
+  });
+
+  it('keeps two clocks (two processes) apart within one millisecond: a sub-millisecond random offset', () => {
+    // Signing is deterministic: two processes signing one body at one timestamp send one signature,
+    // and the node refuses the second as a replay.
+    const offsets = new Set<bigint>();
+    for (let i = 0; i < 20; i++) offsets.add(createNanoTimestamps(() => 1_764_115_200_000)() % 1_000_000n);
+    expect(offsets.size).toBeGreaterThan(15);
+    for (const o of offsets) expect(o).toBeLessThan(1_000_000n);
   });
 
   it('gives two identical bodies signed in the same millisecond different signatures', () => {

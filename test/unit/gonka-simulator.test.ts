@@ -80,28 +80,59 @@ describe('simulator (no auth)', () => {
     expect(chunks.at(-2).choices[0].finish_reason).toBe('stop');
   });
 
-  it('refuses an unknown model with an OpenAI-style 404 and bad messages with 400', async () => {
+  it('refuses as a Gonka node does, {"error": "<words>"}: an unknown model 404, bad messages 400', async () => {
     const res = await post(sim.urls[0] as string, {
       model: 'nope',
       messages: [{ role: 'user', content: 'x' }],
     });
     expect(res.status).toBe(404);
-    expect(await res.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
+    expect(await res.json()).toEqual({ error: 'model not found' });
     const bad = await post(sim.urls[0] as string, { model: SIM_MODEL_QWQ_32B, messages: [] });
     expect(bad.status).toBe(400);
+    expect(typeof ((await bad.json()) as { error: unknown }).error).toBe('string');
     expect((await post(sim.urls[0] as string, '{not json')).status).toBe(400);
   });
 
-  it('injects 429 and 503 from node faults, once each with failNext', async () => {
+  it('takes text only, as current nodes do: null or absent content and non-text parts are 400s', async () => {
+    const url = sim.urls[0] as string;
+    const ask = (messages: unknown[]) => post(url, { model: SIM_MODEL_QWQ_32B, messages });
+    const toolTurn = {
+      role: 'assistant',
+      tool_calls: [{ id: 't1', type: 'function', function: { name: 'f' } }],
+    };
+    for (const refused of [
+      [{ role: 'user', content: null }],
+      [{ role: 'user', content: 'hi' }, toolTurn, { role: 'tool', tool_call_id: 't1', content: '42' }],
+      [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.example/i.png' } }] }],
+    ]) {
+      const res = await ask(refused);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: expect.stringMatching(/unsupported message content/) });
+    }
+    const withText = [
+      { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+      { ...toolTurn, content: '' },
+      { role: 'tool', tool_call_id: 't1', content: '42' },
+    ];
+    expect((await ask(withText)).status).toBe(200);
+  });
+
+  it('injects 429 and 503 from node faults, once each with failNext, in a real node’s words', async () => {
     const url = sim.urls[0] as string;
     sim.nodes[0]?.setFaults({ status: 429, failNext: 1 });
     const r1 = await post(url, chatBody('a'));
     expect(r1.status).toBe(429);
-    expect(await r1.json()).toMatchObject({ error: { message: 'capacity reached' } });
+    expect(await r1.json()).toEqual({
+      error: `Transfer Agent capacity reached. Try another TA from ${url}/v1/epochs/current/participants`,
+    });
     expect((await post(url, chatBody('a'))).status).toBe(200);
     const r3 = await post(url, chatBody('a [[sim status=503]]'));
     expect(r3.status).toBe(503);
-    expect(((await r3.json()) as { error: { message: string } }).error.message).toMatch(/no executors/);
+    expect(await r3.json()).toEqual({ error: 'no executors available for model' });
+    const r4 = await post(url, chatBody('a [[sim status=402]]'));
+    expect([r4.status, await r4.json()]).toEqual([402, { error: 'insufficient balance' }]);
+    const r5 = await post(url, chatBody('a [[sim status=403]]'));
+    expect([r5.status, await r5.json()]).toEqual([403, { error: 'Transfer Agent not allowed' }]);
   });
 
   it('sets faults and reads stats over HTTP', async () => {
@@ -130,8 +161,9 @@ describe('simulator (no auth)', () => {
 
   it('lists models, prices and every participant with its address', async () => {
     const url = sim.urls[1] as string;
-    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
-    expect(models.data.map((m) => m.id)).toEqual([SIM_MODEL_QWEN3_235B, SIM_MODEL_QWQ_32B]);
+    // A node's own list (get_models_handler), not OpenAI's {object, data}.
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { id: string }[] };
+    expect(models.models.map((m) => m.id)).toEqual([SIM_MODEL_QWEN3_235B, SIM_MODEL_QWQ_32B]);
     const pricing = (await (await fetch(`${url}/v1/governance/pricing`)).json()) as Record<string, any>;
     expect(pricing.models).toEqual(
       DEFAULT_SIM_MODELS.map((m) => ({
@@ -170,7 +202,7 @@ describe('simulator auth', () => {
       expect((await post(url, chatBody('x'), { authorization: 'Bearer sekret-token' })).status).toBe(200);
       const refused = await post(url, chatBody('x'), { authorization: 'Bearer wrong' });
       expect(refused.status).toBe(401);
-      expect(await refused.json()).toMatchObject({ error: { type: 'authentication_error' } });
+      expect(await refused.json()).toEqual({ error: 'invalid bearer token' });
       expect((await post(url, chatBody('x'))).status).toBe(401);
     } finally {
       await sim.close();
@@ -189,10 +221,12 @@ describe('simulator auth', () => {
       const now = BigInt(Date.now()) * 1_000_000n;
       const headers = sign(now);
       expect((await post(url, body, headers)).status).toBe(200);
+      // A real node's status and words for a replay and for a stale timestamp: 400s (validateRequest).
       const replay = await post(url, body, headers);
-      expect(replay.status).toBe(401);
-      expect(await replay.json()).toMatchObject({ error: { message: 'signature already used' } });
-      expect((await post(url, body, sign(now - 30_000_000_000n))).status).toBe(401);
+      expect(replay.status).toBe(400);
+      expect(await replay.json()).toEqual({ error: 'AuthKey has already been used for a transfer request' });
+      const stale = await post(url, body, sign(now - 30_000_000_000n));
+      expect([stale.status, await stale.json()]).toEqual([400, { error: 'signature is too old' }]);
       expect((await post(otherUrl, body, sign(now + 1n))).status).toBe(401);
       expect((await post(url, `${body} `, sign(now + 2n))).status).toBe(401);
       expect((await post(url, body, sign(now + 3n))).status).toBe(200);

@@ -33,6 +33,49 @@ describe('what a node says, as a child key’s client reads it', () => {
     );
   });
 
+  it('reads a Gonka node’s own {"error": "<words>"}, and vLLM’s refusal wrapped in it', () => {
+    const vllm = {
+      object: 'error',
+      message: "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens.",
+      type: 'BadRequestError',
+      param: 'messages',
+      code: 400,
+    };
+    const wrapped = new GonkaUpstreamError(
+      '400',
+      400,
+      { error: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.` },
+      false,
+    );
+    expect(upstreamToApiError(wrapped, model)).toMatchObject({
+      type: 'invalid_request_error',
+      message: vllm.message,
+      extra: { param: 'messages', code: 'context_length_exceeded' },
+    });
+    const plain = new GonkaUpstreamError(
+      '400',
+      400,
+      { error: 'unsupported message content in message 1' },
+      false,
+    );
+    expect(upstreamToApiError(plain, model)).toMatchObject({
+      type: 'invalid_request_error',
+      message: 'unsupported message content in message 1',
+    });
+  });
+
+  it('answers the gateway’s Gonka account short of the escrow (402) with no capacity, not the client’s fault', () => {
+    for (const [status, said] of [
+      [402, 'insufficient balance'],
+      [404, 'account not found'],
+    ] as const) {
+      const err = new GonkaUpstreamError(`${status}`, status, { error: said }, false, 1, {
+        refusal: 'account',
+      });
+      expect(upstreamToApiError(err, model)).toMatchObject({ type: 'upstream_unavailable' });
+    }
+  });
+
   it('calls nodes that took the request and never answered a failure (502), not a lack of capacity', () => {
     const opts = (timedOut: boolean) => ({ timedOut });
     const timedOut = new GonkaUpstreamError('no answer in time', null, null, true, 3, opts(true));

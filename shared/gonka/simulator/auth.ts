@@ -5,7 +5,7 @@ export type SimAuthMode = 'none' | 'bearer' | 'signed';
 export type AuthCheck = (
   headers: HeaderBag,
   body: Uint8Array,
-) => { ok: true } | { ok: false; reason: string };
+) => { ok: true } | { ok: false; reason: string; status: 400 | 401 };
 
 /** Wall clock in Unix nanoseconds (ms precision is enough against a ±10 s window). */
 export function wallNowNs(): bigint {
@@ -40,7 +40,7 @@ export class ReplayGuard {
 export function createAuthCheck(opts: {
   mode: SimAuthMode;
   bearerToken?: string;
-  /** The node's own address: signed requests must name it as X-Transfer-Address. */
+  /** The node's own address: a signed request names it as X-Transfer-Address, or names none. */
   nodeAddress: string;
   maxSkewNs?: bigint;
   now?: () => bigint;
@@ -50,7 +50,9 @@ export function createAuthCheck(opts: {
     if (!opts.bearerToken) throw new Error('bearer auth needs a bearerToken');
     const expected = `Bearer ${opts.bearerToken}`;
     return (headers) =>
-      headers.authorization === expected ? { ok: true } : { ok: false, reason: 'invalid bearer token' };
+      headers.authorization === expected
+        ? { ok: true }
+        : { ok: false, reason: 'invalid bearer token', status: 401 };
   }
   const skew = opts.maxSkewNs ?? DEFAULT_MAX_SKEW_NS;
   const now = opts.now ?? wallNowNs;
@@ -67,6 +69,9 @@ export function createAuthCheck(opts: {
       publicKeys,
     });
     if (!r.ok) return r;
-    return guard.claim(r.signatureHex, t) ? { ok: true } : { ok: false, reason: 'signature already used' };
+    // A real node's words and status for a reused signature (its AuthKey): 400, not 401.
+    return guard.claim(r.signatureHex, t)
+      ? { ok: true }
+      : { ok: false, reason: 'AuthKey has already been used for a transfer request', status: 400 };
   };
 }

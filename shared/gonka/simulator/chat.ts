@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { promptTokens, type SimMessage } from './completion.js';
 import { type NodeFaults, parseDirective, type RequestFaults, resolveFaults } from './faults.js';
-import { sendError, sendJson, sleep } from './http.js';
+import { sendJson, sendNodeError, sleep } from './http.js';
 import { type AnswerShape, answerShape, type SimAnswer, simulateAnswer } from './structured.js';
 
 export interface SimStats {
@@ -21,15 +21,22 @@ export interface SimStats {
 
 export interface ChatContext {
   models: ReadonlyMap<string, bigint>;
+  /** The node's own base URL, which its capacity refusal points at. */
+  publicUrl: string;
   faults: NodeFaults;
   baseLatencyMs: number;
   stats: SimStats;
 }
 
-const FAULT_BODIES = {
-  429: { message: 'capacity reached', type: 'rate_limit_error' },
-  500: { message: 'internal error', type: 'server_error' },
-  503: { message: 'no executors available for the model', type: 'server_error' },
+/** A real node's words for each injected status (decentralized-api handleTransferRequest and friends). */
+const FAULT_MESSAGES = {
+  // Our own Gonka account cannot cover the escrow (validateRequester).
+  402: 'insufficient balance',
+  // This transfer agent is not on the chain's allow-list (enforceTransferAgentAccess).
+  403: 'Transfer Agent not allowed',
+  429: 'Transfer Agent capacity reached. Try another TA from {url}/v1/epochs/current/participants',
+  500: 'Internal Server Error',
+  503: 'no executors available for model',
 } as const;
 
 type Parsed = {
@@ -38,37 +45,39 @@ type Parsed = {
   maxTokens?: number;
   stream: boolean;
   shape: AnswerShape;
+  /** Alternatives per token in logprobs (see logprobsFor). */
+  topLogprobs: number;
 };
 
 function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: ServerResponse): Parsed | null {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    sendError(res, 400, 'request body must be a JSON object', 'invalid_request_error');
+    sendNodeError(res, 400, 'invalid request format');
     return null;
   }
   const b = body as Record<string, unknown>;
   if (typeof b.model !== 'string') {
-    sendError(res, 400, 'model is required', 'invalid_request_error', { param: 'model' });
+    sendNodeError(res, 400, 'model is required');
     return null;
   }
   if (!models.has(b.model)) {
-    sendError(res, 404, `The model \`${b.model}\` does not exist.`, 'invalid_request_error', {
-      param: 'model',
-      code: 'model_not_found',
-    });
+    sendNodeError(res, 404, 'model not found');
     return null;
   }
   const msgs = b.messages;
   if (!Array.isArray(msgs) || msgs.length === 0 || !msgs.every((m) => m && typeof m.role === 'string')) {
-    sendError(res, 400, 'messages must be a non-empty array of {role, content}', 'invalid_request_error', {
-      param: 'messages',
-    });
+    sendNodeError(res, 400, 'messages must be a non-empty array of {role, content}');
+    return null;
+  }
+  // Current nodes take text only: a null or absent content, or a part that is not text, is refused
+  // (validateMessages: ErrUnsupportedMessageContent).
+  const unsupported = msgs.findIndex((m) => !isTextContent(m.content));
+  if (unsupported >= 0) {
+    sendNodeError(res, 400, `unsupported message content in message ${unsupported}`);
     return null;
   }
   const max = b.max_completion_tokens ?? b.max_tokens;
   if (max !== undefined && max !== null && !(Number.isInteger(max) && (max as number) >= 1)) {
-    sendError(res, 400, 'max_tokens must be a positive integer', 'invalid_request_error', {
-      param: 'max_tokens',
-    });
+    sendNodeError(res, 400, 'max_tokens must be a positive integer');
     return null;
   }
   return {
@@ -77,15 +86,42 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     maxTokens: (max as number | null) ?? undefined,
     stream: b.stream === true,
     shape: answerShape(b, msgs),
+    topLogprobs: b.logprobs === true ? FORCED_TOP_LOGPROBS : 0,
   };
 }
 
-/** Nodes may force logprobs; emitting them always makes the gateway's stripping testable. */
-function logprobsFor(pieces: readonly string[]): {
-  content: { token: string; logprob: number; top_logprobs: [] }[];
-} {
-  return { content: pieces.map((token) => ({ token, logprob: -0.25, top_logprobs: [] })) };
+function isTextContent(content: unknown): boolean {
+  if (typeof content === 'string') return true;
+  return (
+    Array.isArray(content) &&
+    content.every((p) => p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'text')
+  );
 }
+
+/**
+ * Nodes force logprobs (and `top_logprobs: 5`, for validators to re-check): emitting them always
+ * makes the gateway's stripping testable. The five alternatives per token come only when the
+ * request asked for logprobs, as the gateway then passes them on (trimmed to what its client
+ * asked): elsewhere it drops them whole, so the benchmark's baseline carries just the token's own.
+ */
+function logprobsFor(
+  pieces: readonly string[],
+  top: number,
+): { content: { token: string; logprob: number; top_logprobs: { token: string; logprob: number }[] }[] } {
+  return {
+    content: pieces.map((token) => ({
+      token,
+      logprob: -0.25,
+      top_logprobs: Array.from({ length: top }, (_, i) => ({
+        token: i === 0 ? token : `${token}~${i}`,
+        logprob: i === 0 ? -0.25 : -1 - i,
+      })),
+    })),
+  };
+}
+
+/** The top alternatives a real node sends per token: its forced five, when logprobs were asked for. */
+const FORCED_TOP_LOGPROBS = 5;
 
 /** Every simulated model's context window, in tokens (the Qwen models' native 32K). */
 export const SIM_CONTEXT_TOKENS = 32_768;
@@ -105,9 +141,11 @@ function overContext(p: Parsed, res: ServerResponse): boolean {
     param: 'messages',
     code: 400,
   };
-  sendJson(res, 400, {
-    message: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.`,
-  });
+  sendNodeError(
+    res,
+    400,
+    `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.`,
+  );
   return true;
 }
 
@@ -132,8 +170,7 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
   }
   if (faults.status) {
     ctx.stats.errors++;
-    const f = FAULT_BODIES[faults.status];
-    sendError(res, faults.status, f.message, f.type);
+    sendNodeError(res, faults.status, FAULT_MESSAGES[faults.status].replace('{url}', ctx.publicUrl));
     return;
   }
   ctx.stats.served++;
@@ -161,28 +198,31 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
       object: 'chat.completion',
       created,
       model: p.model,
-      choices: [{ index: 0, message, logprobs: logprobsFor(c.pieces), finish_reason: c.finishReason }],
+      choices: [
+        { index: 0, message, logprobs: logprobsFor(c.pieces, p.topLogprobs), finish_reason: c.finishReason },
+      ],
       usage,
     });
     return;
   }
-  if (!(await stream(res, { id, created, model: p.model }, c, usage, faults))) ctx.stats.abandoned++;
+  if (!(await stream(res, { id, created, model: p.model, top: p.topLogprobs }, c, usage, faults)))
+    ctx.stats.abandoned++;
 }
 
 async function stream(
   res: ServerResponse,
-  head: { id: string; created: number; model: string },
+  head: { id: string; created: number; model: string; top: number },
   c: SimAnswer,
   usage: Record<string, number>,
   faults: RequestFaults,
 ): Promise<boolean> {
-  const { id, created, model } = head;
+  const { id, created, model, top } = head;
   const event = (choices: unknown[], extra?: Record<string, unknown>) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
   const events: string[] = [];
   for (const [i, piece] of c.pieces.entries()) {
     const delta = deltaOf(c, i, piece);
-    events.push(event([{ index: 0, delta, logprobs: logprobsFor([piece]), finish_reason: null }]));
+    events.push(event([{ index: 0, delta, logprobs: logprobsFor([piece], top), finish_reason: null }]));
   }
   // A cut lands inside the content at the latest, so a cut stream never carries usage.
   const cutAt =

@@ -5,7 +5,9 @@ import { messageText, type SimMessage } from './completion.js';
  * Faults a simulated node injects into chat completions (other endpoints stay healthy, so discovery
  * and pricing keep working while inference fails).
  * - `latencyMs`: wait before the first byte of every answer.
- * - `status`: answer every request with this error status; with `failNext`, only the next N requests.
+ * - `status`: answer every request with this error status; with `failNext`, only the next N requests:
+ *   402 (the gateway's Gonka account cannot cover the escrow), 403 (this transfer agent is not on
+ *   the chain's allow-list), 429 (capacity), 500, 503 (no executors), each in a real node's words.
  * - `failNext`: the next N requests fail with `status` (503 when unset), then the node recovers.
  * - `cutAfterChunks`: a stream's socket is destroyed after N content chunks.
  * - `tokenDelayMs`: pause between streamed chunks (a slow generation, to test abandoned streams).
@@ -15,7 +17,9 @@ import { messageText, type SimMessage } from './completion.js';
  */
 export const nodeFaultsSchema = z.object({
   latencyMs: z.number().int().min(0).optional(),
-  status: z.union([z.literal(429), z.literal(500), z.literal(503)]).optional(),
+  status: z
+    .union([z.literal(402), z.literal(403), z.literal(429), z.literal(500), z.literal(503)])
+    .optional(),
   failNext: z.number().int().min(0).optional(),
   cutAfterChunks: z.number().int().min(0).optional(),
   tokenDelayMs: z.number().int().min(0).optional(),
@@ -49,7 +53,7 @@ const DIRECTIVE_KEYS: Record<string, keyof NodeFaults> = {
 /**
  * A directive inside the last user message, `[[sim latency=200 status=503 cut=3 delay=20 error=2]]` (any
  * subset). The gateway forwards bodies untouched, so tests can drive faults from its edge.
- * Unknown keys and statuses other than 429/500/503 are ignored.
+ * Unknown keys and statuses other than 402/403/429/500/503 are ignored.
  */
 export function parseDirective(messages: readonly SimMessage[]): NodeFaults {
   let last: SimMessage | undefined;

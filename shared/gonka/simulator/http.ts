@@ -35,15 +35,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** OpenAI's error envelope, which is what Gonka nodes (vLLM behind a Go API) answer with. */
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  type: string,
-  extra: { param?: string | null; code?: string | null } = {},
-): void {
-  sendJson(res, status, { error: { message, type, param: extra.param ?? null, code: extra.code ?? null } });
+/**
+ * A Gonka node's own error: echo's HTTPError through the node's TransparentErrorHandler, which
+ * answers `{"error": "<message>"}` (a string, not OpenAI's object). What vLLM refuses reaches the
+ * client wrapped in that string too (see chat.ts overContext).
+ */
+export function sendNodeError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { error: message });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -75,9 +75,9 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   let participants: ParticipantsResponse | undefined;
   const network: SimNetwork = {
     models,
+    // As a node's GET /v1/models (get_models_handler): the chain's models, not OpenAI's list.
     modelsBody: () => ({
-      object: 'list',
-      data: [...models.keys()].map((id) => ({ id, object: 'model', created: 0, owned_by: 'gonka' })),
+      models: [...models].map(([id, p]) => ({ id, units_of_compute_per_token: Number(p) })),
     }),
     pricingBody: () => {
       // One unit of compute costs 1 nGNK here, so units per token equals the price per token.

@@ -5,7 +5,7 @@ import { CHAT_PATH, MODELS_PATH, PARTICIPANTS_PATH, PRICING_PATH } from '../prot
 import type { AuthCheck } from './auth.js';
 import { type ChatContext, handleChat, type SimStats } from './chat.js';
 import { type NodeFaults, nodeFaultsSchema } from './faults.js';
-import { BodyTooLargeError, readBody, sendError, sendJson } from './http.js';
+import { BodyTooLargeError, readBody, sendJson, sendNodeError } from './http.js';
 
 export interface SimNode {
   readonly index: number;
@@ -47,6 +47,7 @@ export async function startNode(opts: {
 }): Promise<NodeServer> {
   const ctx: ChatContext = {
     models: opts.network.models,
+    publicUrl: '', // once listening
     faults: {},
     baseLatencyMs: opts.baseLatencyMs,
     stats: { requests: 0, served: 0, errors: 0, abandoned: 0 },
@@ -60,20 +61,20 @@ export async function startNode(opts: {
       const check = opts.auth(req.headers, raw);
       if (!check.ok) {
         ctx.stats.errors++;
-        return sendError(res, 401, check.reason, 'authentication_error');
+        return sendNodeError(res, check.status, check.reason);
       }
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
         ctx.stats.errors++;
-        return sendError(res, 400, 'request body is not valid JSON', 'invalid_request_error');
+        return sendNodeError(res, 400, 'invalid request format');
       }
       return handleChat(res, body, ctx);
     }
     if (req.method === 'GET' && (path === MODELS_PATH || path === PRICING_PATH)) {
       const check = opts.readAuth(req.headers, Buffer.alloc(0));
-      if (!check.ok) return sendError(res, 401, check.reason, 'authentication_error');
+      if (!check.ok) return sendNodeError(res, check.status, check.reason);
       const network = opts.network;
       return sendJson(res, 200, path === MODELS_PATH ? network.modelsBody() : network.pricingBody());
     }
@@ -82,18 +83,18 @@ export async function startNode(opts: {
     if (req.method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, ctx.stats);
     if (req.method === 'POST' && path === '/_sim/faults') {
       const parsed = nodeFaultsSchema.safeParse(safeJson((await readBody(req)).toString('utf8')));
-      if (!parsed.success) return sendError(res, 400, parsed.error.message, 'invalid_request_error');
+      if (!parsed.success) return sendNodeError(res, 400, parsed.error.message);
       ctx.faults = parsed.data;
       return sendJson(res, 200, ctx.faults);
     }
-    sendError(res, 404, `no route for ${req.method} ${path}`, 'invalid_request_error');
+    sendNodeError(res, 404, 'Not Found');
   }
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (err instanceof BodyTooLargeError) return sendError(res, 413, err.message, 'invalid_request_error');
+      if (err instanceof BodyTooLargeError) return sendNodeError(res, 413, err.message);
       opts.logger?.error({ err, node: opts.index }, 'simulator request failed');
-      if (!res.headersSent) sendError(res, 500, 'simulator error', 'server_error');
+      if (!res.headersSent) sendNodeError(res, 500, 'Internal Server Error');
       else res.destroy();
     });
   });
@@ -108,10 +109,12 @@ export async function startNode(opts: {
   const bound = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const host = bound.includes(':') ? `[${bound}]` : bound;
 
+  ctx.publicUrl = `http://${host}:${port}`;
+
   let closing: Promise<void> | undefined;
   return {
     index: opts.index,
-    url: `http://${host}:${port}`,
+    url: ctx.publicUrl,
     address: opts.address,
     setFaults(f) {
       ctx.faults = nodeFaultsSchema.parse(f);
