@@ -193,3 +193,25 @@ describe('sync chat through the official openai client', () => {
     expect(text).not.toContain('127.0.0.1');
   });
 });
+
+describe('OpenAI endpoints this gateway does not serve', () => {
+  it('names each and what to call instead, a 404 the official client raises as NotFoundError', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    // The Vercel AI SDK's default model calls the Responses API: its user must learn the one change.
+    const responses = await c.openai.responses.create({ model: MODEL, input: 'hi' }).catch((e: unknown) => e);
+    expect(responses).toMatchObject({
+      status: 404,
+      code: 'unsupported_endpoint',
+      message: expect.stringMatching(/\/v1\/responses.*POST \/v1\/chat\/completions.*openai\.chat\(model\)/),
+    });
+    const embeddings = await c.openai.embeddings
+      .create({ model: MODEL, input: 'hi' })
+      .catch((e: unknown) => e);
+    expect(embeddings).toMatchObject({ status: 404, code: 'unsupported_endpoint' });
+    const nested = await call(stack.server.url, 'GET', '/v1/responses/resp_1', { token: c.childKey });
+    expect(nested.body.error).toMatchObject({ type: 'not_found', code: 'unsupported_endpoint' });
+    // Any other path stays the plain 404 it was.
+    const other = await call(stack.server.url, 'GET', '/v1/nothing-here', { token: c.childKey });
+    expect([other.status, other.body.error.code]).toEqual([404, undefined]);
+  });
+});
