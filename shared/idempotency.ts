@@ -60,13 +60,16 @@ export class MadeElsewhere extends Error {
   }
 }
 
-/** The 409 for a submission whose Idempotency-Key is still being worked on: the client retries. */
+/**
+ * The 409 for a submission whose Idempotency-Key is still being worked on: the client retries.
+ * `x-should-retry` is what OpenAI's SDKs obey over their own rule for a status (which retries 409s).
+ */
 export const inProgress = () =>
   new ApiError(
     'conflict',
     'A request with this Idempotency-Key is still being processed; retry shortly',
     { param: 'Idempotency-Key' },
-    { 'retry-after': '1' },
+    { 'retry-after': '1', 'x-should-retry': 'true' },
   );
 
 /**
@@ -131,9 +134,13 @@ export async function claimSubmission<T extends Made>(
     const [heldBy, since, print] = holder.split(':') as [string, string, string | undefined];
     // (A claim made before fingerprints were canonical holds the body's print as sent.)
     if (print !== undefined && print !== fingerprint && print !== sha(JSON.stringify(request)))
-      throw new ApiError('conflict', 'This Idempotency-Key was used with a different request', {
-        param: 'Idempotency-Key',
-      });
+      // Final: the SDKs' default retries of a 409 would get this answer again, seconds later.
+      throw new ApiError(
+        'conflict',
+        'This Idempotency-Key was used with a different request',
+        { param: 'Idempotency-Key' },
+        { 'x-should-retry': 'false' },
+      );
     const made = await what.find(ctx.sql, heldBy);
     if (made) return replay(made);
     if (ctx.clock.now().getTime() - Number(since) < DEAD_AFTER_MS) throw inProgress();

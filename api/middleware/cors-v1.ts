@@ -22,6 +22,7 @@ const v1Cors = cors({
     'retry-after',
     'retry-after-ms',
     'idempotent-replayed',
+    'x-should-retry',
   ],
   maxAge: 600,
 });

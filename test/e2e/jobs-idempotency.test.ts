@@ -151,7 +151,13 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     expect(made).toHaveLength(1);
     for (const r of all) {
       if (r.status === 202) expect(r.body.id).toBe(made[0]!.body.id);
-      else expect([r.status, r.body.error.type, r.headers['retry-after']]).toEqual([409, 'conflict', '1']);
+      else
+        expect([r.status, r.body.error.type, r.headers['retry-after'], r.headers['x-should-retry']]).toEqual([
+          409,
+          'conflict',
+          '1',
+          'true',
+        ]);
     }
     expect(await holdsOf(c)).toBe(1);
   });
@@ -269,6 +275,8 @@ describe('POST /v1/jobs with an Idempotency-Key', () => {
     });
     expect(other.status).toBe(409);
     expect(((await other.json()) as any).error).toMatchObject({ type: 'conflict', param: 'Idempotency-Key' });
+    // Final: OpenAI's SDKs retry a 409 unless told not to, and would get this answer three times.
+    expect(other.headers.get('x-should-retry')).toBe('false');
     // Like every /v1 answer, it says where the key stands with its rate limit.
     expect(other.headers.get('x-ratelimit-remaining-requests')).not.toBeNull();
     expect(await holdsOf(c)).toBe(1);
