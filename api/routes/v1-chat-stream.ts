@@ -84,6 +84,15 @@ export async function streamChat(
     'x-accel-buffering': 'no',
   });
   let created: unknown;
+  // The usage a client asked for (include_usage) and the node did not send: before an error event
+  // too, so a stream billed for what it got says what that was (an SDK keeps a usage chunk that
+  // comes before the error it raises, and a SaaS metering its customers from it stays in step).
+  const writeUsageNotSent = () => {
+    const usage = usageNotSent(stream, body);
+    if (!usage) return;
+    const chunk = { object: 'chat.completion.chunk', created, choices: [], usage };
+    res.write(`data: ${JSON.stringify(whiteLabel(chunk, label))}\n\n`);
+  };
   try {
     for await (const chunk of stream.chunks) {
       if (stripForcedFields(chunk, body).drop) continue;
@@ -92,11 +101,7 @@ export async function streamChat(
         await once(res, 'drain', { signal: abort.signal });
       }
     }
-    const usage = usageNotSent(stream, body);
-    if (usage) {
-      const chunk = { object: 'chat.completion.chunk', created, choices: [], usage };
-      res.write(`data: ${JSON.stringify(whiteLabel(chunk, label))}\n\n`);
-    }
+    writeUsageNotSent();
     res.end('data: [DONE]\n\n');
   } catch (err) {
     const reason: unknown = abort.signal.reason;
@@ -105,10 +110,12 @@ export async function streamChat(
         reason instanceof ServerStopping
           ? stoppingError('stream')
           : new ApiError('upstream_error', `The stream reached its ${limitS} s limit and was stopped`);
+      writeUsageNotSent();
       res.end(`data: ${JSON.stringify(errorBody(stopped))}\n\n`);
     } else if (!abort.signal.aborted) {
       ctx.logger.warn({ err, holdId }, 'upstream stream broke');
       const apiError = upstreamToApiError(err, chat.model);
+      writeUsageNotSent();
       if (apiError) res.write(`data: ${JSON.stringify(errorBody(apiError))}\n\n`);
       res.end();
     }
@@ -121,7 +128,8 @@ export async function streamChat(
 
 /**
  * The usage chunk a client asked for (`stream_options.include_usage`) when the node sent none (a
- * node breaking Gonka's rule, which forces it): what is billed, as OpenAI always sends it.
+ * node breaking Gonka's rule, which forces it, or a stream that broke before its end): what is
+ * billed, as OpenAI always sends it.
  */
 function usageNotSent(stream: ChatStream, body: ChatCompletionBody) {
   if (body.stream_options?.include_usage !== true || stream.usage()) return null;

@@ -220,11 +220,13 @@ describe('streams that end early', () => {
   // A node that cuts the stream, or sends an error event mid-way (its text names the executor): the
   // client gets the gateway's own error event, and is billed for the chunks that came.
   it.each([
-    ['cuts the stream after 3 chunks', 'cut=3', 3],
-    ['sends an error event after 2 chunks', 'error=2', 2],
+    ['cuts the stream after 3 chunks', 'cut=3', 3, false],
+    ['sends an error event after 2 chunks', 'error=2', 2, false],
+    ['cuts the stream after 3 chunks, usage asked for', 'cut=3', 3, true],
+    ['sends an error event after 2 chunks, usage asked for', 'error=2', 2, true],
   ])(
     'bills a stream whose node %s for those chunks plus the prompt estimate',
-    async (_what, fault, chunks) => {
+    async (_what, fault, chunks, includeUsage) => {
       const c = await createCustomer(stack.env.ctx, stack.server.url);
       const messages = ask(`Tell me a long story [[sim ${fault}]]`);
       const stream = await c.openai.chat.completions.create({
@@ -232,17 +234,28 @@ describe('streams that end early', () => {
         messages,
         max_tokens: 50,
         stream: true,
+        ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
       });
-      const { pieces, err } = await readUntilBreak(stream);
+      const { pieces, err, usage } = await readUntilBreak(stream);
       expect(pieces).toHaveLength(chunks);
       expect(err).toBeInstanceOf(APIError);
       expect((err as APIError).type).toBe('upstream_error');
       expect((err as APIError).message).not.toMatch(/CUDA|executor|10\.1\.2\.3/);
       expectWhiteLabelled([(err as APIError).message], stack.sim);
 
+      const billed = estimatePromptTokens(messages) + chunks;
       const [hold] = await settled(stack.env.ctx, c.accountId);
       expect(hold?.status).toBe('posted');
-      expect(hold?.posted_amount).toBe(charge(estimatePromptTokens(messages) + chunks));
+      expect(hold?.posted_amount).toBe(charge(billed));
+      // Asked for, the usage it is billed for comes before the error: a client metering its own
+      // customers from it records what was charged, not nothing.
+      if (includeUsage)
+        expect(usage).toEqual({
+          prompt_tokens: estimatePromptTokens(messages),
+          completion_tokens: chunks,
+          total_tokens: billed,
+        });
+      else expect(usage).toBeNull();
       await expectNoLedgerDrift(stack.env.ctx);
     },
   );
