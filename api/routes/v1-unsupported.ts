@@ -20,9 +20,6 @@ const UNSUPPORTED: readonly { path: string; instead: string }[] = [
   { path: '/images', instead: 'no image model is served here' },
 ];
 
-/** The paths, each with everything under it, as Express 5 spells them. */
-export const unsupportedPaths = UNSUPPORTED.flatMap(({ path }) => [path, `${path}/*rest`]);
-
 export const unsupportedEndpoint: RequestHandler = (req, _res, next) => {
   const hit = UNSUPPORTED.find(({ path }) => req.path === path || req.path.startsWith(`${path}/`));
   if (!hit) return next();

@@ -9,7 +9,7 @@ import { v1FilesRouter } from './v1-files.js';
 import './v1.openapi.js';
 import { serveJobSubmission, v1JobsRouter } from './v1-jobs.js';
 import { listModels, retrieveModel } from './v1-models.js';
-import { unsupportedEndpoint, unsupportedPaths } from './v1-unsupported.js';
+import { unsupportedEndpoint } from './v1-unsupported.js';
 
 /** The OpenAI-compatible surface, for child keys (`gc-…`) only. */
 export function v1Router(ctx: Context, deps: ChatDeps): Router {
@@ -28,6 +28,6 @@ export function v1Router(ctx: Context, deps: ChatDeps): Router {
   r.use('/jobs', v1JobsRouter(ctx, deps));
   r.use('/files', v1FilesRouter(ctx));
   r.use('/batches', v1BatchesRouter(ctx, deps));
-  r.all(unsupportedPaths, unsupportedEndpoint);
+  r.use(unsupportedEndpoint); // no route of its own: a 404 that says more, for the paths it knows
   return r;
 }
