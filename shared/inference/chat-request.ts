@@ -4,6 +4,9 @@ import { ApiError } from '../errors.js';
 import type { ModelCatalog, ServedModel } from '../models.js';
 import { noCapacity } from './upstream-errors.js';
 
+/** A field whose every value but null is refused with `message`. */
+const notServed = (message: string) => z.null(message).optional();
+
 /** A content part: `{type, …}`, a text part's `text` a string. */
 const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part, check) => {
   if (part.type === 'text' && typeof part.text !== 'string')
@@ -90,6 +93,15 @@ const chatFields = z.looseObject({
   response_format: z.looseObject({ type: z.string().min(1) }).nullish(),
   logit_bias: z.record(z.string(), z.number().min(-100).max(100)).nullish(),
   user: z.string().max(512).nullish(),
+  // OpenAI features the network cannot give, refused naming them (as n > 1 is) rather than
+  // answered with plain text as if they had been honoured.
+  modalities: z.array(z.literal('text', 'only text output is served')).nullish(),
+  audio: notServed('audio output is not served'),
+  prediction: notServed('predicted outputs are not served'),
+  web_search_options: notServed('web search is not served'),
+  functions: notServed('legacy functions are not served; use tools'),
+  function_call: notServed('legacy function_call is not served; use tool_choice'),
+  store: z.literal(false, 'stored completions are not served; omit store').nullish(),
 });
 
 // As OpenAI: top_logprobs asks for what only logprobs: true returns.
@@ -155,7 +167,15 @@ export function prepareChat(
     body.max_completion_tokens ?? Number.POSITIVE_INFINITY,
   );
   const maxTokens = Number.isFinite(cap) ? cap : config.DEFAULT_MAX_TOKENS;
-  const { max_completion_tokens: _ignored, ...rest } = body;
+  // The caller's end-user ids (OpenAI's abuse and cache hints) are for no node: third parties run them.
+  const {
+    max_completion_tokens: _cap,
+    user: _user,
+    metadata: _metadata,
+    safety_identifier: _safety,
+    prompt_cache_key: _cacheKey,
+    ...rest
+  } = body;
   return {
     model,
     maxTokens,

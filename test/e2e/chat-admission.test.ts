@@ -334,6 +334,13 @@ describe('request validation', () => {
     ['a logit_bias past 100', { ...REQUEST, logit_bias: { '50256': 101 } }, 'logit_bias.50256'],
     ['a user that is no string', { ...REQUEST, user: 5 }, 'user'],
     ['top_logprobs without logprobs', { ...REQUEST, top_logprobs: 3 }, 'top_logprobs'],
+    // OpenAI features no node gives: refused, not answered with plain text as if honoured.
+    ['audio output', { ...REQUEST, modalities: ['text', 'audio'] }, 'modalities.1'],
+    ['an audio voice', { ...REQUEST, audio: { voice: 'alloy', format: 'mp3' } }, 'audio'],
+    ['a predicted output', { ...REQUEST, prediction: { type: 'content', content: 'x' } }, 'prediction'],
+    ['web search', { ...REQUEST, web_search_options: {} }, 'web_search_options'],
+    ['legacy functions', { ...REQUEST, functions: [{ name: 'f' }] }, 'functions'],
+    ['a stored completion', { ...REQUEST, store: true }, 'store'],
   ])('answers 400 invalid_request_error naming the param for %s', async (_what, body, param) => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const err = await failure(client(c.childKey).chat.completions.create(body as never));
