@@ -93,6 +93,30 @@ describe('simulator (no auth)', () => {
     expect((await post(sim.urls[0] as string, '{not json')).status).toBe(400);
   });
 
+  it('ends an answer at its first stop sequence, left out of the text, as vLLM does', async () => {
+    const url = sim.urls[0] as string;
+    const plain = (await (await post(url, chatBody('tell me', { max_tokens: 12 }))).json()) as any;
+    const text: string = plain.choices[0].message.content;
+    const words = text.split(' ');
+    // The fourth word, where it first appears: what comes before it is the answer.
+    const stop = words[3] as string;
+    const before = text.slice(0, text.indexOf(stop));
+    const cut = (await (
+      await post(url, chatBody('tell me', { max_tokens: 12, stop: ['zzz', stop] }))
+    ).json()) as any;
+    expect(cut.choices[0]).toMatchObject({ message: { content: before }, finish_reason: 'stop' });
+    // The tokens generated up to the end of the stop sequence are used: one per word here.
+    const tokensThrough = before.split(' ').filter(Boolean).length + 1;
+    expect(cut.usage.completion_tokens).toBe(tokensThrough);
+    // Streamed alike.
+    const events = await sseEvents(
+      await post(url, chatBody('tell me', { max_tokens: 12, stop, stream: true })),
+    );
+    const chunks = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(before);
+    expect(chunks.at(-1).usage.completion_tokens).toBe(tokensThrough);
+  });
+
   it('takes text only, as current nodes do: null or absent content and non-text parts are 400s', async () => {
     const url = sim.urls[0] as string;
     const ask = (messages: unknown[]) => post(url, { model: SIM_MODEL_QWQ_32B, messages });

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { promptTokens, type SimMessage } from './completion.js';
 import { type NodeFaults, parseDirective, type RequestFaults, resolveFaults } from './faults.js';
 import { sendJson, sendNodeError, sleep } from './http.js';
-import { type AnswerShape, answerShape, type SimAnswer, simulateAnswer } from './structured.js';
+import { type AnswerShape, answerShape, applyStop, type SimAnswer, simulateAnswer } from './structured.js';
 
 export interface SimStats {
   /** Chat completion requests that reached this node (any outcome). */
@@ -47,6 +47,7 @@ type Parsed = {
   shape: AnswerShape;
   /** Alternatives per token in logprobs (see logprobsFor). */
   topLogprobs: number;
+  stop: unknown;
 };
 
 function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: ServerResponse): Parsed | null {
@@ -87,6 +88,7 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     stream: b.stream === true,
     shape: answerShape(b, msgs),
     topLogprobs: b.logprobs === true ? FORCED_TOP_LOGPROBS : 0,
+    stop: b.stop,
   };
 }
 
@@ -174,7 +176,7 @@ export async function handleChat(res: ServerResponse, body: unknown, ctx: ChatCo
     return;
   }
   ctx.stats.served++;
-  const c = simulateAnswer(p.shape, p.messages, p.maxTokens);
+  const c = applyStop(simulateAnswer(p.shape, p.messages, p.maxTokens), p.stop);
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const usage = {

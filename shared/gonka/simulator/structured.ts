@@ -78,6 +78,39 @@ export function simulateAnswer(
   };
 }
 
+/**
+ * vLLM ends an answer at the first of the request's `stop` sequences, which the text leaves out
+ * (`finish_reason: "stop"`); the tokens generated up to the end of the sequence count in its usage.
+ * A tool call's arguments are not cut.
+ */
+export function applyStop(a: SimAnswer, stop: unknown): SimAnswer {
+  const stops = (typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : []).filter(
+    (s): s is string => typeof s === 'string' && s.length > 0,
+  );
+  if (stops.length === 0 || a.toolCall) return a;
+  const text = a.pieces.join('');
+  let at = -1;
+  let end = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (at < 0 || i < at)) [at, end] = [i, i + s.length];
+  }
+  if (at < 0) return a;
+  const pieces: string[] = [];
+  let generated = 0;
+  let offset = 0;
+  for (const piece of a.pieces) {
+    if (offset >= end) break;
+    generated++;
+    if (offset < at) {
+      const kept = piece.slice(0, at - offset);
+      if (kept) pieces.push(kept);
+    }
+    offset += piece.length;
+  }
+  return { ...a, pieces, completionTokens: generated, finishReason: 'stop' };
+}
+
 function textAnswer(c: SimCompletion): SimAnswer {
   return {
     pieces: c.words.map((_, i) => wordPiece(c.words, i)),
