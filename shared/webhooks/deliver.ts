@@ -85,14 +85,43 @@ export async function attemptDelivery(
   // Paced by real time (how long receivers take), whatever clock the rest reads.
   const { slots } = policy;
   const startedMs = performance.now();
-  const waitMs = slots?.take(d.account_id, startedMs) ?? null;
-  if (waitMs !== null) return { kind: 'early', dueAt: new Date(now.getTime() + waitMs) };
+  const shares = slots ? sharesOf(d, slots.perAccount) : [];
+  const taken: string[] = [];
+  for (const { share, cap } of shares) {
+    const waitMs = slots?.take(share, startedMs, cap) ?? null;
+    if (waitMs !== null) {
+      for (const t of taken) slots?.release(t, startedMs);
+      return { kind: 'early', dueAt: new Date(now.getTime() + waitMs) };
+    }
+    taken.push(share);
+  }
   try {
     return await attemptClaimed(ctx, d, policy, now);
   } finally {
     const endedMs = performance.now();
-    slots?.give(d.account_id, endedMs - startedMs, endedMs);
+    for (const t of taken) slots?.give(t, endedMs - startedMs, endedMs);
   }
+}
+
+/**
+ * The shares of the workers' slots an attempt takes one of: the account's own endpoints share one;
+ * per-job URLs, which any holder of its child keys sets, share another, each host of them at most
+ * half of it. So one end customer's silent URL delays neither the builder's endpoints nor every
+ * other customer's job events (jobs20: 24 jobs to a URL that never answered held an account's
+ * every slot, and its own endpoint's next event waited 18 s).
+ */
+function sharesOf(d: DeliveryToSendRow, perAccount: number): { share: string; cap: number }[] {
+  if (d.endpoint_id) return [{ share: `${d.account_id}:endpoints`, cap: perAccount }];
+  let host = '';
+  try {
+    host = new URL(d.url).host;
+  } catch {
+    // Not a URL: its attempt fails at once, in the jobs' common share.
+  }
+  return [
+    { share: `${d.account_id}:urls`, cap: perAccount },
+    { share: `${d.account_id}:url:${host}`, cap: Math.max(1, Math.floor(perAccount / 2)) },
+  ];
 }
 
 /** The attempt itself, once it is due and its account has a slot: claim, send, record. */

@@ -50,11 +50,11 @@ export async function pendingDelivery(ctx: Context, receiver: WebhookReceiver, d
   return { id, path };
 }
 
-/** A pending delivery with no job yet (one is queued only when it falls due). */
+/** A pending delivery with no job yet (one is queued only when it falls due); a per-job URL's without an endpoint. */
 export async function queuedLater(
   ctx: Context,
   accountId: string,
-  endpointId: string,
+  endpointId: string | null,
   url: string,
   dueAt: Date,
 ) {

@@ -114,6 +114,56 @@ describe('a delivery queued more than once', () => {
     }
   });
 
+  it("keeps one end customer's silent job URL from its account's own endpoint and other customers' URLs", async () => {
+    const own = await createTestEnv({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+    const ownQueues = createQueues(own.ctx);
+    const due = new Date(Date.now() - 600_000);
+    // One account: four job events to a customer's URL that never answers, queued first; then an
+    // event to the account's own endpoint, and one to another customer's URL (another host).
+    const endpoint = await pendingDelivery(own.ctx, receiver, due);
+    const accountId = (await deliveryRow(own.ctx, endpoint.id)).account_id;
+    const secret = (await defaultWebhookSecret(own.ctx, accountId)).secret;
+    const silent = newPath();
+    receiver.expectSecret(silent, secret);
+    receiver.plan(silent, ['hang', 'hang', 'hang', 'hang']);
+    const silentIds: string[] = [];
+    for (let i = 0; i < 4; i++)
+      silentIds.push(
+        await queuedLater(own.ctx, accountId, null, `http://hang.test:${receiver.port}${silent}`, due),
+      );
+    const other = newPath();
+    receiver.expectSecret(other, secret);
+    const otherId = await queuedLater(
+      own.ctx,
+      accountId,
+      null,
+      `http://fine.test:${receiver.port}${other}`,
+      due,
+    );
+    // The endpoint's delivery was made first: let the silent ones be queued ahead of the rest.
+    await own.ctx
+      .sql`update webhook_deliveries set created_at = now() + interval '1 second' where id in ${own.ctx.sql([endpoint.id, otherId])}`;
+    await resumeStalledDeliveries(own.ctx, ownQueues);
+
+    const lookupHost: HostLookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const worker = startWebhookWorker(
+      { ...own.ctx, lookupHost },
+      { concurrency: 8, perAccount: 2, timeoutMs: 3_000, schedule: [60_000] },
+    );
+    try {
+      expect(await settledRow(own.ctx, endpoint.id)).toMatchObject({ status: 'succeeded' });
+      expect(await settledRow(own.ctx, otherId)).toMatchObject({ status: 'succeeded' });
+      // Meanwhile the silent URL holds at most its half of the jobs' share, and none has ended.
+      const silentRows = await Promise.all(silentIds.map((id) => deliveryRow(own.ctx, id)));
+      expect(silentRows.map((r) => [r.status, r.last_error])).toEqual(silentIds.map(() => ['pending', null]));
+      expect(receiver.at(silent).length).toBeLessThanOrEqual(1);
+    } finally {
+      await worker.close();
+      await ownQueues.close();
+      await own.close();
+    }
+  });
+
   /** A per-job URL on a name only `lookupHost` knows, delivered by a worker that resolves with it. */
   async function deliverVia(lookupHost: HostLookup, answers: Answer[] = []) {
     const acct = await createTestAccount(idle.ctx);
@@ -144,7 +194,8 @@ describe('a delivery queued more than once', () => {
     expect(attempts.map((a) => a.status_code)).toEqual([null, 200]);
     expect(attempts[0]!.error).toBe(`looking up hooks.test timed out after ${TIMEOUT_MS} ms`);
     expect(attempts[0]!.duration_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
-    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
+    // Bounded (a lookup that never answers would never end); loose, on a busy 2-core machine.
+    expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 1_000);
   });
 
   it('counts a slow lookup in the attempt’s timeout', async () => {
@@ -154,6 +205,7 @@ describe('a delivery queued more than once', () => {
     };
     const attempts = await deliverVia(slow, ['hang']);
     expect(attempts[0]).toMatchObject({ status_code: null, error: `timed out after ${TIMEOUT_MS} ms` });
+    // Under the lookup's 300 ms on top of the timeout: that it counts is what this shows.
     expect(attempts[0]!.duration_ms).toBeLessThan(TIMEOUT_MS + 250);
     expect(attempts[1]).toMatchObject({ status_code: 200 });
   });
