@@ -38,6 +38,16 @@ const settlementItem = {
   void: { holdId: z.string(), outcome: z.literal('void') },
 };
 const enqueuedAt = z.number().int();
+const settlement = z.discriminatedUnion('outcome', [
+  z.object(settlementItem.post),
+  z.object(settlementItem.void),
+]);
+/**
+ * What settlement learns from the worker: the node's usage, or that nothing was served. A post
+ * carries the hold's terms when its admission write failed although the request was served
+ * (`unrecorded`): settlement then writes the hold first, so the request is still billed once.
+ */
+export type Settlement = z.infer<typeof settlement>;
 
 /**
  * Every BullMQ queue and the zod schema of its payload: used to enqueue and to parse on entry. A
@@ -59,11 +69,7 @@ export const queuePayloads = {
    */
   settlement: z.union([
     z.object({
-      items: z
-        .array(
-          z.discriminatedUnion('outcome', [z.object(settlementItem.post), z.object(settlementItem.void)]),
-        )
-        .min(1),
+      items: z.array(settlement).min(1),
       enqueuedAt,
     }),
     z.discriminatedUnion('outcome', [

@@ -41,20 +41,25 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
   const wedgedAfterMs = WEDGED_AFTER_LOCKS * ctx.config.SETTLEMENT_LOCK_MS;
   const batcher = new Batcher<Settlement, SettlementResult | Error>(
     async (items) => {
+      let told = false;
       const onWedged = () => {
+        if (told) return;
+        told = true;
         ctx.logger.fatal(
           { size: items.length, afterMs: wedgedAfterMs },
           'a settlement transaction is stuck (a Postgres connection lost under it); nothing settles behind it',
         );
         opts.onWedged?.();
       };
+      // Watched one by one too: a retry after a failure is where a half-dead connection sticks.
+      const settle = (batch: Settlement[]) => watchForWedge(settleHolds(ctx, batch), wedgedAfterMs, onWedged);
       try {
-        return await watchForWedge(settleHolds(ctx, items), wedgedAfterMs, onWedged);
+        return await settle(items);
       } catch (err) {
         ctx.logger.warn({ err, size: items.length }, 'settlement batch failed; settling one by one');
         return Promise.all(
           items.map((i) =>
-            settleHolds(ctx, [i]).then(
+            settle([i]).then(
               (r) => r[0]!,
               (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
             ),

@@ -17,7 +17,7 @@ export const MAX_LINE_CHARS = 8 * 1024 * 1024;
 
 /**
  * A line's envelope. Its `body` is a JSON object here and judged as a chat request only when the
- * line is dispatched (lineBodyRefusal): as at OpenAI, one request's bad parameter fails that line,
+ * line is dispatched (lineChat): as at OpenAI, one request's bad parameter fails that line,
  * in the error file, and the rest of the batch runs.
  */
 const batchLine = z.strictObject({
@@ -31,7 +31,7 @@ export interface BatchInputLine {
   /** 1-based line of the file (blank lines count, so it matches what an editor shows). */
   lineNo: number;
   customId: string;
-  /** The request as written; lineBodyRefusal says whether it is a chat request this gateway serves. */
+  /** The request as written; lineChat says whether it is a chat request this gateway serves. */
   body: Record<string, unknown>;
 }
 

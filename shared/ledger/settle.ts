@@ -20,26 +20,14 @@ import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { countServedUnbilled } from '../metrics/registry.js';
 import { actualCharge } from '../pricing.js';
-import type { HoldTerms } from '../queues.js';
+import type { Settlement } from '../queues.js';
 import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
 import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
 
-/**
- * What settlement learns from the worker: the node's usage, or that nothing was served. A post
- * carries the hold's terms when its admission write failed although the request was served
- * (`unrecorded`): settlement then writes the hold first, so the request is still billed once.
- */
-export type Settlement =
-  | {
-      holdId: string;
-      outcome: 'post';
-      promptTokens: number;
-      completionTokens: number;
-      unrecorded?: HoldTerms;
-    }
-  | { holdId: string; outcome: 'void' };
+/** One resolved request, as the settlement queue carries it (its schema: shared/queues.ts). */
+export type { Settlement } from '../queues.js';
 
 export interface SettlementResult {
   holdId: string;
