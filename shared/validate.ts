@@ -3,7 +3,7 @@ import { ApiError } from './errors.js';
 
 /**
  * Parse input with a zod schema; the first problem becomes a 400 naming its `param` (an unknown
- * field names itself). The routes' (api/middleware/validate.ts) and a batch line's request's, so a
+ * field names itself). The routes' and a batch line's request's, so a
  * line fails with the very 400 a chat call of it would get.
  */
 export function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {

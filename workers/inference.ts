@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pLimit from 'p-limit';
+import { allFinished } from '../shared/all-finished.js';
 import type { Context } from '../shared/context.js';
 import { findJob, type JobRow } from '../shared/db/queries/jobs.js';
 import { listenForJobCancels } from '../shared/jobs/cancel.js';
@@ -16,7 +17,6 @@ import {
 } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
 import { followWorker } from '../shared/redis/outage-log.js';
-import { settleAll } from '../shared/settle-all.js';
 import type { Upstream } from '../shared/upstream.js';
 
 export interface InferenceWorkerOptions {
@@ -53,7 +53,7 @@ export function startInferenceWorker(
   const slot = pLimit(concurrency);
   const processor = async (bull: Job<Payload<'inference'>>) => {
     const ids = inferenceJobIds(parsePayload('inference', bull.data));
-    const outcomes = await settleAll(ids.map((id) => slot(() => runner.run(id))));
+    const outcomes = await allFinished(ids.map((id) => slot(() => runner.run(id))));
     const counts: Record<string, number> = {};
     for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
     return counts;

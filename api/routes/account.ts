@@ -12,8 +12,8 @@ import {
 import { ApiError } from '../../shared/errors.js';
 import { formatChargedRequest, formatEntry } from '../../shared/ledger/entries.js';
 import { entryIdsOf } from '../../shared/ledger/entry-ids.js';
+import { parse } from '../../shared/validate.js';
 import { requireOwner } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
 import {
   accountResponse,

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { adminTopup, adminTopupBody } from '../../shared/accounts/admin-topup.js';
 import type { Context } from '../../shared/context.js';
+import { parse } from '../../shared/validate.js';
 import { requireAdmin } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import { registry } from '../openapi.js';
 import { topupResponse } from '../schemas/accounts.js';
 import { errorResponse, errorResponses } from '../schemas/common.js';

@@ -21,8 +21,8 @@ import {
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { applyChildKeyPatch, childKeyUsage, deletedSettings } from '../../shared/keys/child-keys.js';
+import { parse } from '../../shared/validate.js';
 import { requireOwnerOrManagementKey } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import {
   type ChildKeyJson,
   childKeyJson,

@@ -17,8 +17,8 @@ import {
 } from '../../shared/db/queries/management-keys.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { parse } from '../../shared/validate.js';
 import { requireOwner, requireOwnerOrManagementKey } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import { usageQuery } from '../schemas/accounts.js';
 import { rotationGraceEnd } from '../schemas/common.js';
 import {

@@ -4,10 +4,10 @@ import { findOwnerFile, removeFile } from '../../shared/batches/files.js';
 import { formatFile } from '../../shared/batches/format.js';
 import type { Context } from '../../shared/context.js';
 import { findFile, listFiles } from '../../shared/db/queries/files.js';
+import { parse } from '../../shared/validate.js';
 import { sendFileContent } from '../file-content.js';
 import { listPage } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import { queryLimit } from '../schemas/common.js';
 import { refuseForeignCursor } from './owner-list.js';
 

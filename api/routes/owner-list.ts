@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
 import type { Db } from '../../shared/db/client.js';
 import { ApiError } from '../../shared/errors.js';
+import { parse } from '../../shared/validate.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 import { queryLimit } from '../schemas/common.js';
 

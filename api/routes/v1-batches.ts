@@ -12,8 +12,8 @@ import { ApiError, statusOf } from '../../shared/errors.js';
 import { claimSubmission, idempotencyKeyOf, inProgress, MadeElsewhere } from '../../shared/idempotency.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import type { Queues } from '../../shared/queues.js';
+import { parse } from '../../shared/validate.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
-import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 import { queryLimit } from '../schemas/common.js';
 

@@ -17,12 +17,12 @@ import { completionId, whiteLabel } from '../../shared/inference/white-label.js'
 import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
+import { parse } from '../../shared/validate.js';
 import {
   refusedBeforeAdmission,
   setRateLimitHeaders,
   setRateLimitHeadersSlotBack,
 } from '../middleware/child-key.js';
-import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 import { ClientGone, ServerStopping, stoppingError, syncCallSignal } from '../stopping.js';
 import { streamChat, syncHoldTtlMs } from './v1-chat-stream.js';

@@ -20,9 +20,9 @@ import { ApiError } from '../../shared/errors.js';
 import { visibleToKey } from '../../shared/jobs/visibility.js';
 import { unstorable } from '../../shared/json-body-check.js';
 import { watchFileUploads } from '../../shared/metrics/registry.js';
+import { parse } from '../../shared/validate.js';
 import { sendFileContent } from '../file-content.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
-import { parse } from '../middleware/validate.js';
 import { queryLimit } from '../schemas/common.js';
 
 /**

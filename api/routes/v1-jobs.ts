@@ -21,10 +21,10 @@ import { visibleToKey } from '../../shared/jobs/visibility.js';
 import { sendJson } from '../../shared/json-response.js';
 import type { Queues } from '../../shared/queues.js';
 import type { Upstream } from '../../shared/upstream.js';
+import { parse } from '../../shared/validate.js';
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { refusedBeforeAdmission, setRateLimitHeaders } from '../middleware/child-key.js';
-import { parse } from '../middleware/validate.js';
 import { requestContext } from '../request-context.js';
 import { metadataInput, queryLimit } from '../schemas/common.js';
 

@@ -18,6 +18,7 @@ import {
 } from '../../shared/db/queries/webhooks.js';
 import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { parse } from '../../shared/validate.js';
 import { newWebhookSecret, normalizeSubscriptions } from '../../shared/webhooks/events.js';
 import {
   defaultWebhookSecret,
@@ -30,7 +31,6 @@ import { changeEndpoint, deleteEndpoint } from '../../shared/webhooks/stop-endpo
 import { assertWebhookUrl } from '../../shared/webhooks/url.js';
 import { listPage, refuseHiddenCursor } from '../list-page.js';
 import { requireOwner } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
 import {
   createWebhookBody,
   deliveriesQuery,

@@ -1,3 +1,4 @@
+import { allFinished } from '../all-finished.js';
 import type { Context } from '../context.js';
 import {
   batchHoldsSettling,
@@ -9,7 +10,6 @@ import { type BatchRow, countRunningBatches, findBatch, lockBatch } from '../db/
 import { errorBody } from '../errors.js';
 import { batchLinePriority } from '../jobs/enqueue-inference.js';
 import type { Queues } from '../queues.js';
-import { settleAll } from '../settle-all.js';
 import type { Upstream } from '../upstream.js';
 import { admitLine, failLine, queueAdmittedLine } from './dispatch-line.js';
 import { endBatch } from './end-lines.js';
@@ -123,7 +123,7 @@ async function fillSlots(
     const admissions = await Promise.allSettled(lines.map((line) => admitLine(ctx, deps, batch, line)));
     // Queued once all are admitted, in input order (see queueAdmittedLine); every admitted line
     // is, even if another's admission failed (its hold and status are committed), before the error.
-    const outcomes = await settleAll(
+    const outcomes = await allFinished(
       admissions.map((a) => {
         if (a.status === 'rejected') return Promise.reject(a.reason);
         return a.value.kind === 'admitted' ? queueAdmittedLine(ctx, deps.queues, a.value, priority) : a.value;
