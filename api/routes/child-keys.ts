@@ -129,6 +129,7 @@ export function childKeysRouter(ctx: Context): Router {
       ...(query.name !== undefined ? { name: query.name } : {}),
       ...(query.after !== undefined ? { afterId: query.after } : {}),
       ...(query.limit !== undefined ? { limit: query.limit + 1 } : {}),
+      ...(query.ids !== undefined ? { ids: query.ids } : {}),
       metadata,
     });
     const page = query.limit === undefined ? rows : rows.slice(0, query.limit);

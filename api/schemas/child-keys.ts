@@ -38,6 +38,13 @@ export const listChildKeysQuery = z.strictObject({
     .max(100)
     .optional()
     .describe('Cursor: the keys after this one (the last page’s `last_id`)'),
+  ids: z
+    .string()
+    .regex(/^[\w-]{1,100}(,[\w-]{1,100}){0,99}$/, 'must be 1 to 100 child key ids, comma-separated')
+    .transform((v) => v.split(','))
+    .optional()
+    .meta({ type: 'string' })
+    .describe('Only these keys (1 to 100 ids, comma-separated): the names of the keys a page shows'),
 });
 
 /** How many `metadata.<key>` filters a list takes at once. */

@@ -102,6 +102,42 @@ async function waitingWork(c: Customer, lines: number) {
 }
 
 describe('dashboard: the Jobs & batches page', () => {
+  it('names the keys on screen without listing every key: one older than 1,000 newer ones, filtered by', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { name: 'The old one' } });
+    await seedFinished(c, { jobs: 1, batches: 1, failedJobs: 0 });
+    // A thousand keys newer than it: past the newest that a filter offers.
+    const { sql } = stack.env.ctx;
+    const later = new Date(Date.now() + 60_000);
+    await sql`insert into child_keys ${sql(
+      Array.from({ length: 1000 }, (_, i) => ({
+        id: newId('ck'),
+        account_id: c.accountId,
+        management_key_id: c.mkId,
+        name: `Newer ${i}`,
+        key_hash: `seeded-${c.childId}-${i}`,
+        key_prefix: 'gc-seeded',
+        metadata: sql.json({}),
+        created_at: later,
+      })),
+    )}`;
+    const dash = await openDashboard(browser, stack.server.url);
+    const childLists: string[] = [];
+    dash.page.on('request', (r) => {
+      if (/\/children(\?|$)/.test(r.url())) childLists.push(r.url());
+    });
+    const page = await signedIn(dash, c.jwt);
+    await page.goto(`/dashboard/#/jobs?key_id=${c.childId}`);
+    const jobs = page.getByRole('table', { name: 'Jobs' });
+    await expect
+      .poll(() => jobs.locator('tbody tr').allTextContents())
+      .toEqual([expect.stringContaining('The old one')]);
+    // The link's filter holds, and its key is among the options, named.
+    await expect.poll(() => page.getByLabel('Child key').inputValue()).toBe(c.childId);
+    // Every list of keys it asked for was bounded: the keys shown by id, or a page of choices.
+    expect(childLists.length).toBeGreaterThan(0);
+    for (const url of childLists) expect(url).toMatch(/[?&](ids|limit)=/);
+  });
+
   it('pages jobs and batches with "Load more", keeping the filters, until the last page', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     // Jobs run to a third page, so the button outlives a press; batches end on their second.

@@ -249,6 +249,26 @@ describe('child keys: happy path', () => {
     expect([many.status, many.body.error.param]).toEqual([400, 'metadata']);
   });
 
+  it('looks up the keys a page shows by their ids, only this management key’s', async () => {
+    const mk = await createMk();
+    const a = await createChild(mk.id, { name: 'A' });
+    clock.advance(1000);
+    const b = await createChild(mk.id, { name: 'B' });
+    await createChild(mk.id, { name: 'C' });
+    const other = await createChild((await createMk()).id, { name: 'Elsewhere' });
+    const names = async (ids: string) =>
+      (await api('GET', `${children(mk.id)}?ids=${ids}`, w.alice.token)).body.data.map(
+        (k: { name: string }) => k.name,
+      );
+    expect(await names(`${a.id},${b.id},${other.id},ck_nonesuch`)).toEqual(['B', 'A']);
+    expect(await names(a.id)).toEqual(['A']);
+    // 1 to 100 of them, named as a 400 past that.
+    for (const bad of ['', Array.from({ length: 101 }, () => a.id).join(','), `${a.id},,${b.id}`]) {
+      const res = await api('GET', `${children(mk.id)}?ids=${bad}`, w.alice.token);
+      expect([res.status, res.body.error.param]).toEqual([400, 'ids']);
+    }
+  });
+
   it('shows a key past expires_at as expired before the scheduler flips it, and revives it on extension', async () => {
     const mk = await createMk();
     const c = await createChild(mk.id, { name: 'ttl', expires_at: '2026-11-26T13:00:00Z' });

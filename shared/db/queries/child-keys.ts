@@ -80,6 +80,8 @@ export async function listChildKeys(
     limit?: number;
     /** Only keys whose metadata has each of these keys with this value (compared as text). */
     metadata?: Record<string, string>;
+    /** Only these keys. */
+    ids?: string[];
   },
 ): Promise<ChildKeyRow[]> {
   const expired = db`(expires_at is not null and expires_at <= ${filter.now})`;
@@ -102,10 +104,11 @@ export async function listChildKeys(
     (rest, [k, v]) => db`and metadata->>${k} = ${v} ${rest}`,
     db``,
   );
+  const byIds = filter.ids === undefined ? db`` : db`and id = any(${filter.ids})`;
   return db<ChildKeyRow[]>`
     select ${db.unsafe(COLUMNS)} from child_keys
     where account_id = ${accountId} and management_key_id = ${managementKeyId} ${byStatus} ${byName} ${after}
-      ${byMetadata}
+      ${byMetadata} ${byIds}
     order by created_at desc, id desc
     ${filter.limit === undefined ? db`` : db`limit ${filter.limit}`}`;
 }

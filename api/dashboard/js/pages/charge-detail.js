@@ -5,18 +5,25 @@ import { table } from '../components/page.js';
 import { h } from '../dom.js';
 import { plural, time } from '../format.js';
 import { formatMoney, formatNgnk } from '../money.js';
+import { childKeyIndex } from './key-index.js';
 
 const tokens = (n) => (n === null ? '—' : n.toLocaleString());
 
 /**
  * One charge as GET /api/account/ledger/{id} gives it: the requests its settlement batch billed,
  * each with its child key, model, tokens and cost, so the owner can see what a charge was for.
- * `index` names the child keys (childKeyIndex); a key deleted since shows its id.
+ * Its child keys are named by looking up those ids under the account's management keys (`mks`);
+ * a key deleted since shows its id.
  */
-export async function showChargeDetail(entryId, index) {
+export async function showChargeDetail(entryId, mks) {
   let entry;
+  let index;
   try {
     entry = await api.ledgerEntry(entryId);
+    index = await childKeyIndex(
+      mks,
+      (entry.requests ?? []).map((r) => r.key_id),
+    );
   } catch (err) {
     showAlert(messageOf(err));
     return;

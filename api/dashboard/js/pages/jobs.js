@@ -58,7 +58,13 @@ export async function renderJobs(main, _params, ctx) {
     filesPage(),
     listOrEmpty(api.managementKeys()),
   ]);
-  const index = await childKeyIndex(mks);
+  // The filter's choices (each management key's newest keys), and the keys the first pages and the
+  // filter name, wherever they are in the list.
+  const [choices, shown] = await Promise.all([
+    childKeyIndex(mks),
+    childKeyIndex(mks, [filters.key_id, ...[...jobs.data, ...batches.data].map((r) => r.key_id)]),
+  ]);
+  const index = new Map([...choices, ...shown]);
   if (!ctx.isCurrent()) return;
   if (filters.key_id && !index.has(filters.key_id)) {
     filters.key_id = '';

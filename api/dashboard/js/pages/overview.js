@@ -29,8 +29,10 @@ function amountCard(label, ngnk, note) {
   );
 }
 
+const topOf = (rows) => [...rows].sort((a, b) => compare(b.cost_ngonka, a.cost_ngonka)).slice(0, TOP_KEYS);
+
 function topKeys(rows, index) {
-  const top = [...rows].sort((a, b) => compare(b.cost_ngonka, a.cost_ngonka)).slice(0, TOP_KEYS);
+  const top = topOf(rows);
   if (!top.length) return emptyState('No key has spent anything in the last 30 days.');
   return table({
     caption: 'Top child keys by spend, last 30 days',
@@ -172,16 +174,22 @@ function referral(account) {
 }
 
 export async function renderOverview(main, _params, ctx) {
-  let index = new Map();
-  const ledger = activity((id) => showChargeDetail(id, index));
-  const [account, byDay, byKey, firstEntries, mks] = await Promise.all([
+  // A charge's detail names its requests' keys under these management keys (known once loaded).
+  let mks = [];
+  const ledger = activity((id) => showChargeDetail(id, mks));
+  const [account, byDay, byKey, firstEntries, managementKeys] = await Promise.all([
     api.account(),
     api.usage({ group_by: 'day' }),
     api.usage({ group_by: 'key' }),
     ledger.fetchPage(null),
     listOrEmpty(api.managementKeys()),
   ]);
-  index = await childKeyIndex(mks);
+  mks = managementKeys;
+  // Only the keys shown: the names of the top spenders.
+  const index = await childKeyIndex(
+    mks,
+    topOf(byKey.data).map((r) => r.key_id),
+  );
   if (!ctx.isCurrent()) return;
   const empty = BigInt(account.available_ngonka) === 0n;
   renderPage(
