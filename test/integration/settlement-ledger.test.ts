@@ -45,6 +45,39 @@ describe('settlement', () => {
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 
+  it('does not wait on a key another transaction holds (a revoke deleting its children): billed all the same', async () => {
+    const f = await createKeyFixture(env.ctx, { balance: 10_000n });
+    const a = await hold(f.key, 3_000n);
+    // Another connection holds the key's row, as a management key's revoke does while it deletes
+    // tens of thousands of children in one transaction.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    const holder = env.ctx.sql.begin(async (tx) => {
+      await tx`select id from child_keys where id = ${f.key.id} for no key update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      const [r] = await settleHolds(env.ctx, [
+        { holdId: a.hold.id, outcome: 'post', promptTokens: 20, completionTokens: 30 },
+      ]);
+      expect(r).toMatchObject({ status: 'posted', charged: 600n });
+      const [u] = await env.ctx.sql`select cost_ngonka from key_usage_daily where child_key_id = ${f.key.id}`;
+      expect(u).toEqual({ cost_ngonka: 600n });
+    } finally {
+      release();
+      await holder;
+    }
+    expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
   it('settles the most tokens a node’s usage may claim (readUsage refuses more: a hold could not record them)', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000n });
     const a = await hold(f.key, 3_000n);
