@@ -27,7 +27,7 @@ import { World } from './soak/world.js';
  * same port; --kill-scheduler the scheduler holding the leader lock, with a second replica running
  * that must take it over; --lose-redis deletes every key of the run's Redis prefix at once, queues
  * included (a Redis restarted without persistence), and a few seconds later runs the operator's
- * recovery, `npm run reconcile -- --fix` (README, "What a crash costs").
+ * recovery, `npm run reconcile -- --fix` (docs/operations.md, "What a crash costs").
  * Then it waits for the gateway to go quiet and checks every money invariant; exit 1 if one fails.
  * --keep leaves the run's database and Redis prefix behind for a look at what failed.
  */
@@ -107,7 +107,7 @@ await runBench(
       );
       if (unbilled)
         console.log(
-          `\n${unbilled} sync answers went unbilled: a crash took their settlement (README, "What a crash costs")`,
+          `\n${unbilled} sync answers went unbilled: a crash took their settlement (docs/operations.md, "What a crash costs")`,
         );
       if (results.some((r) => r.failures.length > 0)) process.exitCode = 1;
     } finally {
@@ -210,7 +210,7 @@ async function load(s: SoakStack, world: World): Promise<void> {
 }
 
 /**
- * The recovery as README has it, once the load is over: a --fix that did not end clean (it named
+ * The recovery as docs/operations.md has it, once the load is over: a --fix that did not end clean (it named
  * accounts too busy to repair) is run again now that they are quiet. What it leaves alone on
  * purpose, the reservation of a hold an api was killed before writing, lives an hour past the
  * hold's deadline: the checks account for it (crash-orphans.ts) instead of waiting.

@@ -200,7 +200,7 @@ let stopping: Promise<void> | null = null;
 async function shutdown(signal: string, exitCode = 0): Promise<void> {
   if (stopping && (signal === 'SIGINT' || signal === 'SIGTERM')) {
     // A second signal: the operator will not wait. What was in flight is left as a crash leaves
-    // it (README "What a crash costs"): jobs run again, holds are resolved by the scheduler.
+    // it (docs/operations.md, "What a crash costs"): jobs run again, holds are resolved by the scheduler.
     ctx.logger.warn({ signal }, 'second signal: stopping now, without draining');
     process.exit(signal === 'SIGINT' ? 130 : 143);
   }

@@ -66,7 +66,7 @@ export function jobBilling(books: Books): string[] {
 const ANSWER_SLACK_MS = 1000;
 
 /**
- * Whether a sync answer's settlement died in a crash the soak caused, as README ("What a crash
+ * Whether a sync answer's settlement died in a crash the soak caused, as docs/operations.md ("What a crash
  * costs") says it may, so that the request was not billed: the api was SIGKILLed within `handoffMs`
  * (SETTLEMENT_HANDOFF_WAIT_MS) after the answer, while its settlement waited in the api to be
  * handed off (its hold voided at its deadline, or never written: the answer does not wait for that
@@ -94,7 +94,7 @@ function settlementLostInCrash(
 }
 
 /**
- * A stream the api's SIGKILL cut before its hold was written: a request it was serving, which README
+ * A stream the api's SIGKILL cut before its hold was written: a request it was serving, which docs/operations.md
  * says goes unbilled.
  */
 const cutByApiKill = (s: SyncRecord, journal: Journal) =>

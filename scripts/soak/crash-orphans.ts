@@ -5,7 +5,7 @@ import type { Journal } from './journal.js';
 import type { World } from './world.js';
 
 /**
- * Requests a killed api admitted but never recorded (README "What a crash costs"): a sync chat it
+ * Requests a killed api admitted but never recorded (docs/operations.md, "What a crash costs"): a sync chat it
  * answered before its grouped hold write, or a request it was serving; and batch lines that killed
  * workers admitted but never recorded (the dispatcher admits a line, then writes it). Their Redis
  * reservation stays on the key's counters and the account's balance (tight, never loose) until the

@@ -3,7 +3,7 @@ import { type CrashOrphan, explainedByOrphans } from '../../scripts/soak/crash-o
 import type { DriftItem } from '../../shared/reconcile/types.js';
 
 /**
- * The soak lets the reconciliation report what a killed api's unrecorded holds leave (README "What
+ * The soak lets the reconciliation report what a killed api's unrecorded holds leave (docs/operations.md "What
  * a crash costs"), and nothing more: their records, and their key's counters and account's balance
  * tight (the check counts their reservations in what both should read, and leaves the tight side
  * alone while they live, so a Redis loss's tightness stays too). Anything else stays a failure.
