@@ -89,7 +89,14 @@ export function accountRouter(ctx: Context): Router {
 
   r.get('/usage', async (req, res) => {
     const q = parse(usageQuery, req.query);
-    res.json(await accountUsage(ctx, res.locals.accountId, { from: q.from, to: q.to, groupBy: q.group_by }));
+    res.json(
+      await accountUsage(ctx, res.locals.accountId, {
+        from: q.from,
+        to: q.to,
+        groupBy: q.group_by,
+        limit: q.limit,
+      }),
+    );
   });
 
   return r;

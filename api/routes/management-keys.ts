@@ -141,6 +141,7 @@ export function managementKeysRouter(ctx: Context): Router {
         from: q.from,
         to: q.to,
         groupBy: q.group_by,
+        limit: q.limit,
         managementKeyId: id,
       }),
     );

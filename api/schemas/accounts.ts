@@ -23,11 +23,27 @@ export const accountResponse = z.object({
 const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
 
 /** GET /api/account/usage's query, and a management key's own usage's. */
-export const usageQuery = z.strictObject({
-  from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
-  to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
-  group_by: z.enum(['day', 'key', 'model']).default('day'),
-});
+export const usageQuery = z
+  .strictObject({
+    from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
+    to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
+    group_by: z.enum(['day', 'key', 'model']).default('day'),
+    // Digits only, as every list's limit.
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(1000))
+      .optional()
+      .meta({ type: 'integer', minimum: 1, maximum: 1000 })
+      .describe(
+        'With group_by=key: only the keys that cost most, at most this many, most first (an account with tens of thousands of keys answers megabytes without it)',
+      ),
+  })
+  .refine((q) => q.limit === undefined || q.group_by === 'key', {
+    message: 'limit is only allowed with group_by=key',
+    path: ['limit'],
+  });
 
 export const updateAccountBody = z
   .strictObject({

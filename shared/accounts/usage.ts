@@ -14,6 +14,8 @@ export interface UsageQuery {
   groupBy: UsageGroupBy;
   /** Only the child keys of this management key (GET /api/management/keys/:id/usage). */
   managementKeyId?: string | undefined;
+  /** With groupBy key: the keys that cost most, at most this many, most first. */
+  limit?: number | undefined;
 }
 
 const GROUP_FIELD = { day: 'day', key: 'key_id', model: 'model' } as const;
@@ -59,6 +61,7 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
     ...range,
     groupBy: q.groupBy,
     managementKeyId: q.managementKeyId,
+    limit: q.limit,
   });
   return {
     // Counts are JSON numbers (they stay far below 2^53); money stays a string.

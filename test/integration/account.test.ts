@@ -176,6 +176,11 @@ describe('account: happy', () => {
       ].sort((a, b) => (a.key_id < b.key_id ? -1 : 1)),
     );
     expect(byKey.body).toMatchObject({ from: '2026-03-01', to: '2026-03-31', group_by: 'key' });
+    // The keys that cost most, most first: what a page of top spenders needs, not every key.
+    const top = await get(owner, '/api/account/usage?group_by=key&from=2026-03-01&to=2026-03-31&limit=1');
+    expect(top.body.data).toEqual([expect.objectContaining({ key_id: k2, cost_ngonka: '400' })]);
+    const onlyByKey = await get(owner, '/api/account/usage?group_by=day&limit=1');
+    expect([onlyByKey.status, onlyByKey.body.error.param]).toEqual([400, 'limit']);
 
     const byModel = await get(owner, '/api/account/usage?group_by=model&from=2026-01-01&to=2026-03-15');
     expect(byModel.body.data).toEqual([

@@ -28,6 +28,8 @@ export async function sumAccountUsage(
     groupBy: UsageGroupBy;
     /** Only the child keys of this management key. */
     managementKeyId?: string | undefined;
+    /** The groups that cost most, at most this many, most first (else every group, in order). */
+    limit?: number | undefined;
   },
 ): Promise<UsageRow[]> {
   const ofKey = opts.managementKeyId
@@ -48,5 +50,5 @@ export async function sumAccountUsage(
     from key_usage_daily
     where account_id = ${accountId} and day between ${opts.from}::date and ${opts.to}::date ${ofKey}
     group by 1
-    order by 1`;
+    ${opts.limit === undefined ? db`order by 1` : db`order by cost_ngonka desc, 1 limit ${opts.limit}`}`;
 }

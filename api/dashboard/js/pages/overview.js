@@ -180,7 +180,7 @@ export async function renderOverview(main, _params, ctx) {
   const [account, byDay, byKey, firstEntries, managementKeys] = await Promise.all([
     api.account(),
     api.usage({ group_by: 'day' }),
-    api.usage({ group_by: 'key' }),
+    api.usage({ group_by: 'key', limit: TOP_KEYS }),
     ledger.fetchPage(null),
     listOrEmpty(api.managementKeys()),
   ]);
