@@ -13,6 +13,27 @@ function isPlainHttpUrl(raw: string): boolean {
   return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
 }
 
+/** A bech32 `gonka1…` account address (bech32's alphabet has no 1, b, i or o after the separator). */
+const GONKA_ADDRESS = /^gonka1[02-9ac-hj-np-z]{38}$/;
+
+/**
+ * A GONKA_NODES entry: a node's URL, or `url;address` naming its transfer address (as the official
+ * SDKs' GONKA_ENDPOINTS do), for a node signed mode cannot find in its participant list under that
+ * URL (behind a proxy, another host name).
+ */
+function isNodeEntry(entry: string): boolean {
+  const [url = '', address, ...more] = entry.split(';');
+  return more.length === 0 && isPlainHttpUrl(url) && (address === undefined || GONKA_ADDRESS.test(address));
+}
+
+/** GONKA_NODES' entries as the node pool takes them. */
+export function nodesOf(entries: readonly string[]): { url: string; address?: string }[] {
+  return entries.map((e) => {
+    const [url = '', address] = e.split(';');
+    return address ? { url, address } : { url };
+  });
+}
+
 /** The settings of the Gonka side: which nodes, how they are found, how requests to them are authorized, model ids. */
 export const upstreamSettings = {
   GONKA_NODES: z
@@ -25,9 +46,10 @@ export const upstreamSettings = {
         .filter(Boolean),
     )
     .pipe(
-      z.array(z.url()).refine((urls) => urls.every(isPlainHttpUrl), {
+      z.array(z.string()).refine((entries) => entries.every(isNodeEntry), {
         // Never echoes the URL: it may hold a password, which belongs in GONKA_API_KEY.
-        message: 'each node must be an http(s):// URL without user:password (bearer mode: GONKA_API_KEY)',
+        message:
+          'each node must be an http(s):// URL without user:password (bearer mode: GONKA_API_KEY), optionally followed by ;<its gonka1… transfer address>',
       }),
     ),
   /**

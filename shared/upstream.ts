@@ -1,3 +1,4 @@
+import { nodesOf } from './config-upstream.js';
 import type { Context } from './context.js';
 import { GonkaClient, NodePool, PricingCache } from './gonka/index.js';
 import { ModelCatalog } from './models.js';
@@ -12,15 +13,20 @@ export interface Upstream {
 }
 
 /**
- * Build the upstream from explicit node URLs (GONKA_NODES, or the in-process simulator). The auth
+ * Build the upstream from explicit nodes (GONKA_NODES' entries, or the in-process simulator's URLs). The auth
  * mode follows the config: a private key means signed requests to nodes, an API key means a bearer
  * gateway or broker, neither means an open node (the simulator).
  */
-export async function createUpstream(ctx: Context, nodeUrls: string[]): Promise<Upstream> {
+export async function createUpstream(ctx: Context, nodeEntries: string[]): Promise<Upstream> {
   const { config, logger } = ctx;
+  // `url` or `url;gonka1…`: a node's transfer address given, where its participant list cannot say it.
+  const nodes = nodesOf(nodeEntries);
   const pool = config.GONKA_DISCOVERY
-    ? await discoveredPool(ctx, nodeUrls)
-    : new NodePool(nodeUrls, { clock: ctx.clock });
+    ? await discoveredPool(
+        ctx,
+        nodes.map((n) => n.url),
+      )
+    : new NodePool(nodes, { clock: ctx.clock });
   if (config.GONKA_PRIVATE_KEY) await checkAddresses(ctx, pool);
   const pricing = new PricingCache({
     pool,

@@ -63,6 +63,27 @@ describe('the upstream at start-up', () => {
     }
   });
 
+  it('in signed mode, signs for a node given as url;address, whatever URL its participant list names it by', async () => {
+    const { logger, lines } = capturedLogger('info');
+    const env = await createTestEnv({ env: { GONKA_PRIVATE_KEY: KEY }, logger });
+    // Its list names it by 127.0.0.1: reached here (as behind a proxy) by another name.
+    const proxied = sim.urls[0]!.replace('127.0.0.1', 'localhost');
+    const upstream = await createUpstream(env.ctx, [`${proxied};${sim.nodes[0]!.address}`]);
+    try {
+      expect(lines.filter((l) => l.level === 50 || l.level === 60)).toEqual([]);
+      expect(upstream.pool.nodes()).toMatchObject([{ url: proxied, address: sim.nodes[0]!.address }]);
+      const r = await upstream.client.chat({
+        model: SIM_MODEL_QWQ_32B,
+        messages: [{ role: 'user', content: 'via a proxy' }],
+        max_tokens: 2,
+      });
+      expect(r.node).toBe(proxied);
+    } finally {
+      await upstream.close();
+      await env.close();
+    }
+  });
+
   it('in signed mode, names at start a node it cannot sign for (its URL not in its participant list)', async () => {
     const { logger, lines } = capturedLogger('info');
     const env = await createTestEnv({ env: { GONKA_PRIVATE_KEY: KEY }, logger });

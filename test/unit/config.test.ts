@@ -55,6 +55,9 @@ describe('configuration', () => {
       'notaurl',
       'https://',
       'http://u:nodesecretpw@exa mple.com',
+      // A transfer address that is no gonka1… address, or more than one.
+      'http://10.0.0.2:8000;cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq',
+      'http://10.0.0.2:8000;gonka1l3e9pgs3mmwuwrh95fecme0s0qtn2880el49wm;gonka1l3e9pgs3mmwuwrh95fecme0s0qtn2880el49wm',
     ]) {
       let message = '';
       try {
@@ -65,7 +68,8 @@ describe('configuration', () => {
       expect(message).toMatch(/GONKA_NODES: /);
       expect(message).not.toContain('nodesecretpw');
     }
-    const ok = 'https://node-a.example.com:8000, http://10.0.0.2:8000/';
+    const ok =
+      'https://node-a.example.com:8000, http://10.0.0.2:8000/;gonka1l3e9pgs3mmwuwrh95fecme0s0qtn2880el49wm';
     expect(loadConfig({ GONKA_NODES: ok }, quiet).GONKA_NODES).toHaveLength(2);
   });
 
