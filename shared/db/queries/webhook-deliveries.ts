@@ -76,14 +76,29 @@ export async function claimDeliveryAttempt(
   at: Date,
   leaseUntil: Date,
 ): Promise<number | null> {
+  // The attempt before, claimed and never recorded (its worker died mid-send), goes in the log as
+  // lost, dated when it was claimed: else the log shows a count of attempts with one missing.
   const [row] = await db<{ attempts: number }[]>`
-    update webhook_deliveries
-    set attempts = attempts + 1, next_attempt_at = ${leaseUntil}, updated_at = ${at}
-    where id = ${id} and ${statusIn(db, 'status', ['pending'])} and attempts = ${seenAttempts}
-      and next_attempt_at <= ${at}
-    returning attempts`;
+    with before as (select updated_at from webhook_deliveries where id = ${id}),
+    claimed as (
+      update webhook_deliveries
+      set attempts = attempts + 1, next_attempt_at = ${leaseUntil}, updated_at = ${at}
+      where id = ${id} and ${statusIn(db, 'status', ['pending'])} and attempts = ${seenAttempts}
+        and next_attempt_at <= ${at}
+      returning id, attempts
+    ),
+    lost as (
+      insert into webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at)
+      select c.id, c.attempts - 1, null, ${LOST_ATTEMPT}, 0, (select updated_at from before)
+      from claimed c where c.attempts > 1
+      on conflict (delivery_id, attempt) do nothing
+    )
+    select attempts from claimed`;
   return row?.attempts ?? null;
 }
+
+/** What the log says of an attempt whose worker stopped before it recorded an answer. */
+export const LOST_ATTEMPT = 'lost: the worker making this attempt stopped before it recorded an answer';
 
 export interface AttemptRecord {
   deliveryId: string;
