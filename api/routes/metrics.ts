@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../shared/context.js';
-import { ApiError } from '../../shared/errors.js';
 import { createMetricsRegistry, type ScrapeDeps } from '../../shared/metrics/scrape.js';
-import { metricsAccess } from '../../shared/metrics/server.js';
+import { metricsAccess, metricsTokenRequired } from '../../shared/metrics/server.js';
 import { registry } from '../openapi.js';
 import { errorResponses } from '../schemas/common.js';
 
@@ -13,7 +12,7 @@ export function metricsRouter(ctx: Context, deps: ScrapeDeps): Router {
   const allowed = metricsAccess(ctx.config.METRICS_TOKEN);
   const r = Router();
   r.get('/', async (req, res) => {
-    if (!allowed(req)) throw new ApiError('authentication_error', 'Metrics token required');
+    if (!allowed(req)) throw metricsTokenRequired();
     res.setHeader('content-type', registry.contentType);
     res.send(await registry.metrics());
   });

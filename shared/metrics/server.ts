@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import { bearerToken, secretMatcher } from '../bearer.js';
+import { ApiError, errorBody, statusOf } from '../errors.js';
 import { sendJson } from '../json-response.js';
 import type { Logger } from '../logger.js';
 import type { Readiness } from '../readiness.js';
@@ -31,24 +32,24 @@ export async function serveMetrics(
         (r) => sendJson(res, r.status === 'ok' ? 200 : 503, r),
         (err: unknown) => {
           logger.error({ err }, 'readiness check failed');
-          res.writeHead(500).end();
+          refuse(new ApiError('internal_error', 'Readiness could not be checked'));
         },
       );
       return;
     }
-    if (path !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    if (!allowed(req)) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
-      return;
-    }
+    // Refusals in the api's envelope, so a scrape reads the same whichever port it hits.
+    const refuse = (err: ApiError) => {
+      for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      sendJson(res, statusOf(err.type), errorBody(err));
+    };
+    if (path !== '/metrics')
+      return refuse(new ApiError('not_found', `No route for ${req.method} ${path ?? req.url}`));
+    if (!allowed(req)) return refuse(metricsTokenRequired());
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
       (err: unknown) => {
         logger.error({ err }, 'metrics scrape failed');
-        res.writeHead(500).end();
+        refuse(new ApiError('internal_error', 'The metrics could not be read'));
       },
     );
   });
@@ -58,6 +59,10 @@ export async function serveMetrics(
   });
   return () => new Promise((resolve) => server.close(() => resolve()));
 }
+
+/** The 401 of a scrape without METRICS_TOKEN's bearer, on the api's /metrics and on this listener. */
+export const metricsTokenRequired = () =>
+  new ApiError('authentication_error', 'Metrics token required', {}, { 'www-authenticate': 'Bearer' });
 
 /** Who may scrape: anyone without a METRICS_TOKEN, else only its bearer. */
 export function metricsAccess(token: string | undefined): (req: IncomingMessage) => boolean {

@@ -238,7 +238,12 @@ describe('METRICS_TOKEN', () => {
       for (const base of [server.url, `http://127.0.0.1:${port}`]) {
         const scrape = (token?: string) =>
           fetch(`${base}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-        expect((await scrape()).status).toBe(401);
+        // The same refusal on both: the error envelope, and the scheme to answer with.
+        const refused = await scrape();
+        expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+        expect(await refused.json()).toEqual({
+          error: { type: 'authentication_error', message: 'Metrics token required' },
+        });
         expect((await scrape('metrics-token-0123456788')).status).toBe(401);
         expect((await scrape(TOKEN)).status).toBe(401); // the admin token is another secret
         const ok = await scrape(metricsToken);
