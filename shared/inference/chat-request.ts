@@ -189,11 +189,22 @@ export function prepareChat(
 }
 
 /**
- * Gonka nodes refuse a message whose content is null or absent (validateMessages), which is how
- * OpenAI clients send back an assistant's tool call in the standard tool loop. Its content sent as
- * "" is the same message to the model (chat templates render null and "" alike).
+ * Gonka nodes refuse a message whose content is null, absent or blank text (validateMessages:
+ * validateMessageContent trims), which is how OpenAI clients send back an assistant's tool call in
+ * the standard tool loop (the openai SDK and the Vercel AI SDK null, LangChain ""). One empty text
+ * part passes their check and is the same message to the model: chat templates join a message's
+ * text parts, so it renders as the null or "" would. (Read from the node's source; no live node was
+ * at hand to try it on.)
  */
-function withTextContent<M extends { content?: unknown }>(messages: M[]): M[] {
-  if (messages.every((m) => m.content !== null && m.content !== undefined)) return messages;
-  return messages.map((m) => (m.content === null || m.content === undefined ? { ...m, content: '' } : m));
+const EMPTY_TEXT = [{ type: 'text', text: '' }];
+
+function withTextContent<M extends { content?: unknown; tool_calls?: unknown }>(messages: M[]): M[] {
+  const blank = (m: M) =>
+    m.content === null ||
+    m.content === undefined ||
+    (typeof m.content === 'string' && m.content.trim() === '');
+  // Only an assistant's tool call goes without text on purpose; another blank message is the client's to mend.
+  const mend = (m: M) => blank(m) && Array.isArray(m.tool_calls) && m.tool_calls.length > 0;
+  if (!messages.some(mend)) return messages;
+  return messages.map((m) => (mend(m) ? { ...m, content: EMPTY_TEXT } : m));
 }

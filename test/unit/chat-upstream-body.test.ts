@@ -31,19 +31,24 @@ describe('the body a node is sent', () => {
     });
   });
 
-  it('sends an assistant’s tool call with "" for its null or absent content, which nodes refuse', () => {
+  it('sends an assistant’s tool call with one empty text part for its null, absent or blank content, which nodes refuse', () => {
     const call = { id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } };
     const messages = [
       { role: 'user', content: 'weather?' },
-      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'assistant', content: null, tool_calls: [call] }, // the openai SDK, the Vercel AI SDK
       { role: 'assistant', tool_calls: [call] },
+      { role: 'assistant', content: '', tool_calls: [call] }, // LangChain
       { role: 'tool', tool_call_id: 't1', content: '21 °C' },
+      { role: 'user', content: '' }, // not a tool call: the client's own, sent as it is
     ];
+    const empty = [{ type: 'text', text: '' }];
     expect(upstreamOf({ model: 'brand-small', messages }).messages).toEqual([
       messages[0],
-      { role: 'assistant', content: '', tool_calls: [call] },
-      { role: 'assistant', content: '', tool_calls: [call] },
-      messages[3],
+      { role: 'assistant', content: empty, tool_calls: [call] },
+      { role: 'assistant', content: empty, tool_calls: [call] },
+      { role: 'assistant', content: empty, tool_calls: [call] },
+      messages[4],
+      messages[5],
     ]);
   });
 });

@@ -127,6 +127,12 @@ describe('simulator (no auth)', () => {
     for (const refused of [
       [{ role: 'user', content: null }],
       [{ role: 'user', content: 'hi' }, toolTurn, { role: 'tool', tool_call_id: 't1', content: '42' }],
+      [
+        { role: 'user', content: 'hi' },
+        { ...toolTurn, content: ' ' },
+        { role: 'tool', tool_call_id: 't1', content: '42' },
+      ],
+      [{ role: 'user', content: [] }],
       [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.example/i.png' } }] }],
     ]) {
       const res = await ask(refused);
@@ -135,7 +141,7 @@ describe('simulator (no auth)', () => {
     }
     const withText = [
       { role: 'user', content: [{ type: 'text', text: 'hi' }] },
-      { ...toolTurn, content: '' },
+      { ...toolTurn, content: [{ type: 'text', text: '' }] },
       { role: 'tool', tool_call_id: 't1', content: '42' },
     ];
     expect((await ask(withText)).status).toBe(200);

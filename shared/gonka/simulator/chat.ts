@@ -69,8 +69,8 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     sendNodeError(res, 400, 'messages must be a non-empty array of {role, content}');
     return null;
   }
-  // Current nodes take text only: a null or absent content, or a part that is not text, is refused
-  // (validateMessages: ErrUnsupportedMessageContent).
+  // Current nodes take text only: a null, absent or blank content, no parts, or a part that is not
+  // text is refused (validateMessages: ErrUnsupportedMessageContent).
   const unsupported = msgs.findIndex((m) => !isTextContent(m.content));
   if (unsupported >= 0) {
     sendNodeError(res, 400, `unsupported message content in message ${unsupported}`);
@@ -92,10 +92,12 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
   };
 }
 
+/** A current node's validateMessageContent: text that is not blank, or one or more text parts (empty ones too). */
 function isTextContent(content: unknown): boolean {
-  if (typeof content === 'string') return true;
+  if (typeof content === 'string') return content.trim() !== '';
   return (
     Array.isArray(content) &&
+    content.length > 0 &&
     content.every((p) => p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'text')
   );
 }
