@@ -163,7 +163,10 @@ export class GonkaClient {
       `${node.url} answered ${status}${message ? `: ${message}` : ''}`,
       status,
       parsed,
-      refusal === 'signature' || refusal === 'transfer-agent' || isRetryableStatus(status),
+      refusal === 'signature' ||
+        refusal === 'transfer-agent' ||
+        refusal === 'node' ||
+        isRetryableStatus(status),
       1,
       { refusal },
     );

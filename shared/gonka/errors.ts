@@ -24,19 +24,32 @@ export class GonkaUnavailableError extends Error {
  *   the chain's allow-list): another node may;
  * - `account`: the gateway's own Gonka account cannot cover the escrow (402) or is not on chain
  *   (404 "account not found"): every node would say so;
- * - `credentials`: the node refused who we are (401, or another 403): every node would.
+ * - `credentials`: the node refused who we are (401, or another 403): every node would;
+ * - `node`: a fault between the transfer agent and its executor (a prompt hash they disagree on),
+ *   or no executor for a model the gateway lists (404 "model not found": the chain's, not the
+ *   request's): another node, or a later try, may serve it.
+ * The executor a node forwards to checks the timestamp again, a hop later ("Request timestamp is
+ * too old"): a signature refusal too.
  */
-export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials';
+export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials' | 'node';
 
 export function gatewayRefusal(status: number, message: string): GatewayRefusal | null {
-  if (status === 400)
-    return /AuthKey has already been used|signature is too old|signature is in the future/i.test(message)
-      ? 'signature'
-      : null;
+  if (status === 400) {
+    if (
+      /AuthKey has already been used|signature is too old|signature is in the future|timestamp is too old|timestamp is in the future/i.test(
+        message,
+      )
+    )
+      return 'signature';
+    return /Prompt hash (mismatch|is missing)|Failed to compute prompt hash/i.test(message) ? 'node' : null;
+  }
   if (status === 401) return 'credentials';
   if (status === 402) return 'account';
   if (status === 403) return /Transfer Agent not allowed/i.test(message) ? 'transfer-agent' : 'credentials';
-  if (status === 404 && /account not found|participant not found/i.test(message)) return 'account';
+  if (status === 404) {
+    if (/account not found|participant not found/i.test(message)) return 'account';
+    if (/^model not found/i.test(message)) return 'node';
+  }
   return null;
 }
 

@@ -119,9 +119,9 @@ export async function withFailover<T>(
         throw err;
       }
       if (refusal === 'signature') {
-        // Our clock (or a stalled chain), or a signature used already: not the node's failure. The
-        // next attempt signs afresh, for another node.
-        pool.refusedCredentials(node.url);
+        // Our clock (or a stalled chain, or this node's lagging view of it), or a signature used
+        // already. The next attempt signs afresh, for another node.
+        pool.refusedSignature(node.url);
         last = err as GonkaUpstreamError;
         opts.log?.logger?.error(
           { node: node.url, status: last.status, attempt, err: last.message },
@@ -155,7 +155,7 @@ export async function withFailover<T>(
     last.body,
     true,
     tried.size,
-    { cause: last, timedOut: last.timedOut },
+    { cause: last, timedOut: last.timedOut, refusal: last.refusal },
   );
 }
 

@@ -206,6 +206,18 @@ export class NodePool {
     e.breaker.onSuccess();
   }
 
+  /**
+   * The node refused the request's signature as out of its time window or used already: counted
+   * as the gateway's (the clock), and against the node too, whose view of the chain may lag: a node
+   * that refuses every fresh timestamp is sidelined, and if every one does (this host's clock) the
+   * answer becomes an honest 503.
+   */
+  refusedSignature(url: string): void {
+    const e = this.entries.get(url);
+    if (e) e.credentialRefusals++;
+    this.failure(url);
+  }
+
   /** A call whose verdict waits for its end (a stream) is answering: see CircuitBreaker.onAnswering. */
   answering(url: string): void {
     this.entries.get(url)?.breaker.onAnswering();

@@ -58,6 +58,9 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
     // The gateway's own Gonka account cannot pay the node's escrow: no node will serve until the
     // operator tops it up (the error log says so), which to a client is no capacity, not its fault.
     if (err.refusal === 'account') return noCapacity(model.id);
+    // No executor for a model the catalogue lists (a node's 404 "model not found"): the chain's state,
+    // not the request's.
+    if (err.refusal === 'node' && err.status === 404) return noCapacity(model.id);
     // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
     // credentials (401/403) is the gateway's fault, and its words name node internals.
     if (!err.retryable && err.refusal === null && err.status !== null && CLIENT_FAULTS.has(err.status)) {

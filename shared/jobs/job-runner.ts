@@ -170,7 +170,9 @@ export class JobRunner {
   ): Promise<RunOutcome> {
     const { ctx, endings } = this;
     const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
-    const permanent = err instanceof GonkaUpstreamError && !err.retryable;
+    // The gateway's own Gonka account short of the escrow is no verdict on the request: the job waits
+    // for the operator's top-up as it waits for capacity (its 503 says "retry shortly").
+    const permanent = err instanceof GonkaUpstreamError && !err.retryable && err.refusal !== 'account';
     // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
     // lines the end reached did: a retry would be a node call (and a bill) no one wants any more.
     const ending = !lastAttempt && !permanent && job.batch_id ? await batchEndingOf(ctx, job.batch_id) : null;

@@ -92,6 +92,22 @@ describe('async jobs', () => {
     });
   });
 
+  it('retries a job the gateway’s own Gonka account could not pay for (a node’s 402), as it does no capacity', async () => {
+    // The operator tops the account up within minutes: a job must not fail for good at its first try.
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const res = await call(stack.server.url, 'POST', '/v1/jobs', {
+      token: c.childKey,
+      body: { request: request('pay [[sim status=402]]') },
+    });
+    const job = await poll(c.childKey, res.body.id, (s) => s === 'failed');
+    expect(job.attempts).toBe(2);
+    expect(job.error.type).toBe('upstream_unavailable');
+    await waitFor('hold voided', async () => {
+      const a = await call(stack.server.url, 'GET', '/api/account', { token: c.jwt });
+      return a.body.held_ngonka === '0' && a.body.balance_ngonka === '1000000000';
+    });
+  });
+
   it('shows a job running while its node call lasts, and records every attempt and its start', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url);
     const submit = (content: string) => submitJob(stack.server.url, c.childKey, request(content));

@@ -143,14 +143,16 @@ describe('GonkaClient.chat', () => {
     expect(err).toMatchObject({ status: 503, attempts: 2, retryable: true });
   });
 
-  it('passes a 4xx through without failing over', async () => {
+  it('passes a refusal of the request through without failing over', async () => {
     const err = await client()
-      .chat({ ...body('x'), model: 'no/such-model' })
+      .chat({ ...body('x'), max_tokens: 0 })
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 404, retryable: false, refusal: null });
+    expect(err).toMatchObject({ status: 400, retryable: false, refusal: null });
     // A Gonka node's own error body is {"error": "<words>"}: read into the message for the logs.
-    expect((err as GonkaUpstreamError).body).toEqual({ error: 'model not found' });
-    expect((err as GonkaUpstreamError).message).toMatch(/answered 404: model not found$/);
+    expect((err as GonkaUpstreamError).body).toEqual({ error: 'max_tokens must be a positive integer' });
+    expect((err as GonkaUpstreamError).message).toMatch(
+      /answered 400: max_tokens must be a positive integer$/,
+    );
     expect(sim.nodes[1]?.stats.requests).toBe(0);
   });
 
@@ -177,6 +179,33 @@ describe('GonkaClient.chat', () => {
     ]);
   });
 
+  it.each([
+    ['its executor’s timestamp check (a hop later)', 400, 'Request timestamp is too old', null],
+    ['a prompt hash its executor disagrees with', 400, 'Prompt hash mismatch', null],
+    ['no executor for a model the gateway lists', 404, 'model not found', null],
+  ])('fails over from a node refusing for %s: not the request’s fault', async (_what, status, said) => {
+    const refusing = createServer((_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: said }));
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const r = await new GonkaClient({
+        pool: new NodePool([url, sim.urls[1] as string]),
+        mode: 'none',
+      }).chat(body('hello'));
+      expect(r.node).toBe(sim.urls[1]);
+      // Alone, it ends as the node's failure, the refusal kept for the client's answer.
+      const alone = await new GonkaClient({ pool: new NodePool([url]), mode: 'none' })
+        .chat(body('hello'))
+        .catch((e: unknown) => e);
+      expect(alone).toMatchObject({ status, retryable: true });
+    } finally {
+      refusing.close();
+    }
+  });
+
   it('fails over, signing afresh, from a node refusing the signature’s time or reuse (a 400 not the request’s)', async () => {
     // A node whose chain clock is behind ours, or that saw the signature already: its 400s blame
     // the gateway, not the request, and a fresh signature to another node passes.
@@ -194,7 +223,8 @@ describe('GonkaClient.chat', () => {
         log: { logger } as never,
       });
       expect(r.node).toBe(sim.urls[1]);
-      expect(pool.status()[0]).toMatchObject({ failures: 0, credentialRefusals: 1 });
+      // Against the node too (its view of the chain may lag), and counted as the gateway's refusal.
+      expect(pool.status()[0]).toMatchObject({ failures: 1, credentialRefusals: 1 });
       expect(logged).toEqual([
         { fields: expect.objectContaining({ status: 400 }), msg: expect.stringMatching(/clock/) },
       ]);

@@ -74,6 +74,11 @@ describe('what a node says, as a child key’s client reads it', () => {
       });
       expect(upstreamToApiError(err, model)).toMatchObject({ type: 'upstream_unavailable' });
     }
+    // No executor for a model the catalogue lists: the chain's state, not the client's request.
+    const noExecutor = new GonkaUpstreamError('404', 404, { error: 'model not found' }, true, 2, {
+      refusal: 'node',
+    });
+    expect(upstreamToApiError(noExecutor, model)).toMatchObject({ type: 'upstream_unavailable' });
   });
 
   it('calls nodes that took the request and never answered a failure (502), not a lack of capacity', () => {
