@@ -51,20 +51,24 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
         );
         opts.onWedged?.();
       };
-      // Watched one by one too: a retry after a failure is where a half-dead connection sticks.
       const settle = (batch: Settlement[]) => watchForWedge(settleHolds(ctx, batch), wedgedAfterMs, onWedged);
       try {
         return await settle(items);
       } catch (err) {
         ctx.logger.warn({ err, size: items.length }, 'settlement batch failed; settling one by one');
-        return Promise.all(
-          items.map((i) =>
-            settle([i]).then(
+        // One after another, each watched on its own: a retry after a failure is where a half-dead
+        // connection sticks, and started all at once each one's watch would count its wait in line
+        // (for the pool, for the system accounts' locks) as being stuck.
+        const results: (SettlementResult | Error)[] = [];
+        for (const i of items) {
+          results.push(
+            await settle([i]).then(
               (r) => r[0]!,
               (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
             ),
-          ),
-        );
+          );
+        }
+        return results;
       }
     },
     opts.batchSize ?? 500,
