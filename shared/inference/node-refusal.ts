@@ -13,6 +13,11 @@ export interface NodeRefusal {
   message: string;
   param: string | null;
   code: string | null;
+  /**
+   * Said by the model's server (vLLM, also as a node's executor wraps it), not by the node's own
+   * software, whose words may name its hosts (upstream-errors.ts passes few of those on).
+   */
+  byModel: boolean;
 }
 
 const EXECUTOR_WRAP = /^Inference node response with an error\. code = \d+\. error = ([\s\S]*?)\.?$/;
@@ -24,7 +29,8 @@ export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
   if (!body || typeof body !== 'object') return null;
   const b = body as Record<string, unknown>;
   if (typeof b.error === 'string') return fromText(b.error, depth);
-  const inner = b.error && typeof b.error === 'object' ? (b.error as Record<string, unknown>) : b;
+  const nested = b.error && typeof b.error === 'object';
+  const inner = nested ? (b.error as Record<string, unknown>) : b;
   if (typeof inner.message === 'string') {
     // A Gonka node's wrapper holds vLLM's own answer: read that, it has the param.
     const wrapped = depth === 0 ? fromText(inner.message, depth) : null;
@@ -33,6 +39,8 @@ export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
       message: inner.message,
       param: typeof inner.param === 'string' && FIELD.test(inner.param) ? inner.param : null,
       code: typeof inner.code === 'string' && WORD.test(inner.code) ? inner.code : null,
+      // OpenAI's and vLLM's shapes, or anything inside an executor's wrap; a bare {"message"} is an older node's own.
+      byModel: Boolean(nested) || b.object === 'error' || depth > 0,
     };
   }
   const detail = Array.isArray(b.detail) ? (b.detail[0] as Record<string, unknown> | undefined) : undefined;
@@ -43,6 +51,7 @@ export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
       message: loc ? `${loc}: ${detail.msg}` : detail.msg,
       param: FIELD.test(loc) ? loc : null,
       code: null,
+      byModel: true,
     };
   }
   return null;
@@ -50,12 +59,14 @@ export function nodeRefusal(body: unknown, depth = 0): NodeRefusal | null {
 
 function fromText(text: string, depth: number): NodeRefusal | null {
   const m = EXECUTOR_WRAP.exec(text.trim());
-  if (!m) return text.trim() ? { message: text.trim(), param: null, code: null } : null;
+  if (!m) return text.trim() ? { message: text.trim(), param: null, code: null, byModel: depth > 0 } : null;
   const said = (m[1] ?? '').trim();
   try {
-    return nodeRefusal(JSON.parse(said), depth + 1) ?? { message: said, param: null, code: null };
+    return (
+      nodeRefusal(JSON.parse(said), depth + 1) ?? { message: said, param: null, code: null, byModel: true }
+    );
   } catch {
-    return said ? { message: said, param: null, code: null } : null;
+    return said ? { message: said, param: null, code: null, byModel: true } : null;
   }
 }
 

@@ -36,6 +36,9 @@ const IPV6 = /(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])/gi;
 /** An address has `::` or more groups than a time's three (`12:30:45` stays). */
 const looksLikeIpv6 = (s: string) => s.includes('::') || s.split(':').length > 3;
 
+/** What a node's own software says that is the client's to mend: its refusal of a message's content. */
+const CLIENT_WORDS = /^(unsupported message content|empty message content)\b[\w\s.,:]*$/i;
+
 /** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
 const CLIENT_FAULTS = new Set([400, 404, 413, 422]);
 
@@ -65,7 +68,9 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
     // credentials (401/403) is the gateway's fault, and its words name node internals.
     if (!err.retryable && err.refusal === null && err.status !== null && CLIENT_FAULTS.has(err.status)) {
       const said = nodeRefusal(err.body);
-      if (!said)
+      // A node's own words may name its hosts in forms no scrub knows: only those a client can act
+      // on pass (its refusal of a message's content); the model's own (vLLM's) pass scrubbed.
+      if (!said || (!said.byModel && !CLIENT_WORDS.test(said.message)))
         return new ApiError('invalid_request_error', 'The model rejected the request', { param: null });
       const code = refusalCode(said);
       return new ApiError('invalid_request_error', scrub(said.message, model), {

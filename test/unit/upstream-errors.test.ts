@@ -64,6 +64,26 @@ describe('what a node says, as a child key’s client reads it', () => {
     });
   });
 
+  it('passes on a node’s own words only where the client can act on them: they may name its hosts', () => {
+    const own = (said: string) =>
+      upstreamToApiError(new GonkaUpstreamError('400', 400, { error: said }, false), model);
+    expect(own('code=400, message=Syntax error at node mlnode-4.prod.gonka.network')).toMatchObject({
+      type: 'invalid_request_error',
+      message: 'The model rejected the request',
+    });
+    // An older node's {"message"} alike; vLLM's own shapes pass, scrubbed.
+    const older = new GonkaUpstreamError('400', 400, { message: 'bad thing on ta-3.corp.lan' }, false);
+    expect(upstreamToApiError(older, model)?.message).toBe('The model rejected the request');
+    expect(own('Unsupported message content')?.message).toBe('Unsupported message content');
+    const vllm = new GonkaUpstreamError(
+      '400',
+      400,
+      { object: 'error', message: 'top_k must be -1 or >= 1' },
+      false,
+    );
+    expect(upstreamToApiError(vllm, model)?.message).toBe('top_k must be -1 or >= 1');
+  });
+
   it('answers the gateway’s Gonka account short of the escrow (402) with no capacity, not the client’s fault', () => {
     for (const [status, said] of [
       [402, 'insufficient balance'],
