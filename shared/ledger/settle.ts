@@ -8,7 +8,7 @@ import {
   resolveHolds,
   voidedHoldIds,
 } from '../db/queries/holds.js';
-import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
+import { addKeyUsage, touchLastUsed, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { referralCreditsOfHolds } from '../db/queries/ledger-entries.js';
 import {
@@ -95,17 +95,21 @@ export async function settleHolds(
     );
     const carries = await lockReferralCarries(tx, [...referred].sort());
     const { drafts, carried } = charges(plan, ctx.config, carries);
-    await Promise.all([
+    const [, , untouched] = await Promise.all([
       resolveHolds(tx, plan.map(resolution), at),
       postTransfers(tx, drafts, at),
       addKeyUsage(tx, usageDeltas(plan, at)),
       saveReferralCarries(tx, carried),
     ]);
     await opts.inTransaction?.(tx);
-    return { plan, drafts };
+    return { plan, drafts, untouched };
   });
 
-  const { plan: resolved, drafts } = committed;
+  const { plan: resolved, drafts, untouched } = committed;
+  // In the background: it may wait on the row that was held, and the next batch must not wait with it.
+  touchLastUsed(ctx.sql, untouched).catch((err: unknown) =>
+    ctx.logger.warn({ err, keys: untouched.map((u) => u.childKeyId) }, 'could not move last_used_at'),
+  );
   const unwritten = new Set(unrecorded.map((h) => h.id));
   await releaseHoldsInRedis(
     ctx,

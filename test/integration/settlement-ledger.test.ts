@@ -5,6 +5,7 @@ import { MAX_USAGE_TOKENS, readUsage } from '../../shared/gonka/forced-fields.js
 import { settleHolds } from '../../shared/ledger/settle.js';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { createKeyFixture, ledgerDrift } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -75,6 +76,11 @@ describe('settlement', () => {
       release();
       await holder;
     }
+    // Its last use moves once the row is free (the limit alerts find keys to check by it).
+    await waitFor('last_used_at', async () => {
+      const [k] = await env.ctx.sql`select last_used_at from child_keys where id = ${f.key.id}`;
+      return k?.last_used_at !== null;
+    });
     expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
 

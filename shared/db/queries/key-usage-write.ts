@@ -14,13 +14,13 @@ export interface UsageDelta {
 
 /**
  * Add settled usage to the per-key per-day aggregates and move `last_used_at` (of the keys no other
- * transaction holds: see below), in the settlement transaction, so `usage` is exactly what the
- * ledger charged. Callers pre-aggregate by
+ * transaction holds: see below; those it skips are returned, for touchLastUsed after the commit), in
+ * the settlement transaction, so `usage` is exactly what the ledger charged. Callers pre-aggregate by
  * (key, day, model) so each row is written once per batch. One statement (a round trip less).
  */
-export async function addKeyUsage(db: Db, deltas: UsageDelta[]): Promise<void> {
-  if (deltas.length === 0) return;
-  await db`
+export async function addKeyUsage(db: Db, deltas: UsageDelta[]): Promise<UsageDelta[]> {
+  if (deltas.length === 0) return [];
+  const touched = await db<{ id: string }[]>`
     with added as (
       insert into key_usage_daily (child_key_id, day, model, account_id, requests, prompt_tokens, completion_tokens, cost_ngonka)
       select * from unnest(${deltas.map((d) => d.childKeyId)}::text[], ${deltas.map((d) => d.day)}::date[],
@@ -35,13 +35,33 @@ export async function addKeyUsage(db: Db, deltas: UsageDelta[]): Promise<void> {
         cost_ngonka = key_usage_daily.cost_ngonka + excluded.cost_ngonka
     )
     update child_keys c set last_used_at = greatest(c.last_used_at, v.at)
-    from (select id, max(at) as at from unnest(${deltas.map((d) => d.childKeyId)}::text[],
-                                              ${deltas.map((d) => d.lastUsedAt.toISOString())}::timestamptz[]) as u(id, at)
-          group by id) v
+    from ${lastUses(db, deltas)}
     where c.id = v.id
       -- A key another transaction holds (its management key's revoke deleting 30,000 children, an
       -- edit) keeps its last_used_at this once rather than stall the batch, which holds the system
       -- ledger accounts' locks meanwhile, and so every account's settlement (scale20: 7 s).
       and c.id in (select id from child_keys where id = any(${deltas.map((d) => d.childKeyId)}::text[])
-                   for no key update skip locked)`;
+                   for no key update skip locked)
+    returning c.id`;
+  const moved = new Set(touched.map((t) => t.id));
+  return deltas.filter((d) => !moved.has(d.childKeyId));
 }
+
+/**
+ * Move `last_used_at` of the keys addKeyUsage skipped, after the settlement commits and apart from
+ * it (waiting on a key's row here holds back no one's billing). The limit alerts find keys to check
+ * by it.
+ */
+export async function touchLastUsed(db: Db, deltas: UsageDelta[]): Promise<void> {
+  if (deltas.length === 0) return;
+  await db`
+    update child_keys c set last_used_at = greatest(c.last_used_at, v.at)
+    from ${lastUses(db, deltas)}
+    where c.id = v.id`;
+}
+
+/** Each key's latest use among the deltas, as `v(id, at)`. */
+const lastUses = (db: Db, deltas: UsageDelta[]) => db`
+  (select id, max(at) as at from unnest(${deltas.map((d) => d.childKeyId)}::text[],
+                                        ${deltas.map((d) => d.lastUsedAt.toISOString())}::timestamptz[]) as u(id, at)
+   group by id) v`;
