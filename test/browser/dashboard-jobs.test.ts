@@ -104,9 +104,21 @@ async function waitingWork(c: Customer, lines: number) {
 describe('dashboard: the Jobs & batches page', () => {
   it('names the keys on screen without listing every key: one older than 1,000 newer ones, filtered by', async () => {
     const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { name: 'The old one' } });
-    await seedFinished(c, { jobs: 1, batches: 1, failedJobs: 0 });
-    // A thousand keys newer than it: past the newest that a filter offers.
+    // One job of its own (and no batch, which would name it on the first page), an hour ago.
     const { sql } = stack.env.ctx;
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await sql`insert into jobs ${sql({
+      id: newId('job'),
+      account_id: c.accountId,
+      management_key_id: c.mkId,
+      child_key_id: c.childId,
+      status: 'succeeded',
+      model: SIM_MODEL_QWEN3_235B,
+      request: sql.json({}),
+      created_at: hourAgo,
+      completed_at: hourAgo,
+    })}`;
+    // A thousand keys newer than it: past the newest that a filter offers.
     const later = new Date(Date.now() + 60_000);
     await sql`insert into child_keys ${sql(
       Array.from({ length: 1000 }, (_, i) => ({
@@ -136,6 +148,32 @@ describe('dashboard: the Jobs & batches page', () => {
     // Every list of keys it asked for was bounded: the keys shown by id, or a page of choices.
     expect(childLists.length).toBeGreaterThan(0);
     for (const url of childLists) expect(url).toMatch(/[?&](ids|limit)=/);
+
+    // Unfiltered, a page of newer jobs comes first; "Load more" brings the old key's, named too.
+    const newer = (
+      await sql<{ id: string }[]>`
+      select id from child_keys where management_key_id = ${c.mkId} and name = 'Newer 0'`
+    )[0]!.id;
+    const { sql: s } = stack.env.ctx;
+    await s`insert into jobs ${s(
+      Array.from({ length: PAGE }, (_, i) => ({
+        id: newId('job'),
+        account_id: c.accountId,
+        management_key_id: c.mkId,
+        child_key_id: newer,
+        status: 'succeeded',
+        model: SIM_MODEL_QWEN3_235B,
+        request: s.json({}),
+        created_at: new Date(Date.now() - 60_000 + i),
+        completed_at: new Date(Date.now() - 60_000 + i),
+      })),
+    )}`;
+    await page.goto('/dashboard/#/jobs');
+    await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
+    await expect.poll(() => jobs.locator('tbody tr').count()).toBe(PAGE);
+    await page.getByRole('button', { name: 'Load more jobs' }).click();
+    await expect.poll(() => jobs.locator('tbody tr').count()).toBe(PAGE + 1);
+    expect(await jobs.locator('tbody tr').last().textContent()).toContain('The old one');
   });
 
   it('pages jobs and batches with "Load more", keeping the filters, until the last page', async () => {

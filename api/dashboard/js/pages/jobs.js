@@ -71,13 +71,20 @@ export async function renderJobs(main, _params, ctx) {
     [jobs, batches] = await Promise.all([jobsPage(), batchesPage()]);
     if (!ctx.isCurrent()) return;
   }
-  const jobsList = jobsTable(index, jobsPage, () => Boolean(filters.key_id || filters.job_status));
+  // Later pages (Load more, a filter) name their keys too: those the index lacks are looked up first.
+  const named = (fetchPage) => async (after) => {
+    const page = await fetchPage(after);
+    const missing = page.data.map((r) => r.key_id).filter((id) => id && !index.has(id));
+    for (const [id, k] of await childKeyIndex(mks, missing)) index.set(id, k);
+    return page;
+  };
+  const jobsList = jobsTable(index, named(jobsPage), () => Boolean(filters.key_id || filters.job_status));
   const filesList = filesTable(new Map(mks.map((mk) => [mk.id, mk.name])), filesPage, () =>
     Boolean(filters.purpose),
   );
   const batchesList = batchesTable(
     index,
-    batchesPage,
+    named(batchesPage),
     () => filesList.refresh(),
     () => Boolean(filters.key_id || filters.batch_status),
   );
