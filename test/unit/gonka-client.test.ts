@@ -62,6 +62,11 @@ describe('GonkaClient.chat', () => {
     expect(alternatives(b2)).toEqual([5, 5, 5, 5]);
     stripForcedFields(b2.completion, two);
     expect(alternatives(b2)).toEqual([2, 2, 2, 2]);
+    // Five at least, as a node forces them; more when asked.
+    const eight = body('hi', { logprobs: true, top_logprobs: 8, max_tokens: 2 });
+    const b8 = await client().chat(eight);
+    stripForcedFields(b8.completion, eight);
+    expect(alternatives(b8)).toEqual([8, 8]);
     const plain = body('hi');
     const b = await client().chat(plain);
     stripForcedFields(b.completion, plain);

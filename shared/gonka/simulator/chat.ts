@@ -87,7 +87,11 @@ function validate(body: unknown, models: ReadonlyMap<string, bigint>, res: Serve
     maxTokens: (max as number | null) ?? undefined,
     stream: b.stream === true,
     shape: answerShape(b, msgs),
-    topLogprobs: b.logprobs === true ? FORCED_TOP_LOGPROBS : 0,
+    // Nodes force at least five; more when asked.
+    topLogprobs:
+      b.logprobs === true
+        ? Math.max(FORCED_TOP_LOGPROBS, Number.isInteger(b.top_logprobs) ? (b.top_logprobs as number) : 0)
+        : 0,
     stop: b.stop,
   };
 }
