@@ -8,7 +8,7 @@ import {
   resolveHolds,
   voidedHoldIds,
 } from '../db/queries/holds.js';
-import { addKeyUsage, touchLastUsed, type UsageDelta } from '../db/queries/key-usage-write.js';
+import { addKeyUsage, type UsageDelta } from '../db/queries/key-usage-write.js';
 import { SYSTEM_ACCOUNTS } from '../db/queries/ledger-accounts.js';
 import { referralCreditsOfHolds } from '../db/queries/ledger-entries.js';
 import {
@@ -23,6 +23,7 @@ import { actualCharge } from '../pricing.js';
 import type { Settlement } from '../queues.js';
 import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
+import { catchUpLastUsed } from './last-used.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
 import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
 
@@ -106,10 +107,8 @@ export async function settleHolds(
   });
 
   const { plan: resolved, drafts, untouched } = committed;
-  // In the background: it may wait on the row that was held, and the next batch must not wait with it.
-  touchLastUsed(ctx.sql, untouched).catch((err: unknown) =>
-    ctx.logger.warn({ err, keys: untouched.map((u) => u.childKeyId) }, 'could not move last_used_at'),
-  );
+  // Once their rows are free, apart from any settlement.
+  catchUpLastUsed(ctx.sql, ctx.logger, untouched);
   const unwritten = new Set(unrecorded.map((h) => h.id));
   await releaseHoldsInRedis(
     ctx,

@@ -72,6 +72,15 @@ describe('settlement', () => {
       expect(r).toMatchObject({ status: 'posted', charged: 600n });
       const [u] = await env.ctx.sql`select cost_ngonka from key_usage_daily where child_key_id = ${f.key.id}`;
       expect(u).toEqual({ cost_ngonka: 600n });
+      // More settlements of it while the row is still held: none waits on it, and each one's
+      // catch-up of last_used_at is one of the same few tries, not a waiting connection each.
+      for (let i = 0; i < 12; i++) {
+        const more = await hold(f.key, 1_000n);
+        const [m] = await settleHolds(env.ctx, [
+          { holdId: more.hold.id, outcome: 'post', promptTokens: 1, completionTokens: 1 },
+        ]);
+        expect(m).toMatchObject({ status: 'posted' });
+      }
     } finally {
       release();
       await holder;

@@ -40,25 +40,30 @@ export async function addKeyUsage(db: Db, deltas: UsageDelta[]): Promise<UsageDe
       -- A key another transaction holds (its management key's revoke deleting 30,000 children, an
       -- edit) keeps its last_used_at this once rather than stall the batch, which holds the system
       -- ledger accounts' locks meanwhile, and so every account's settlement (scale20: 7 s).
-      and c.id in (select id from child_keys where id = any(${deltas.map((d) => d.childKeyId)}::text[])
-                   for no key update skip locked)
+      and c.id in ${unheld(db, deltas)}
     returning c.id`;
   const moved = new Set(touched.map((t) => t.id));
   return deltas.filter((d) => !moved.has(d.childKeyId));
 }
 
 /**
- * Move `last_used_at` of the keys addKeyUsage skipped, after the settlement commits and apart from
- * it (waiting on a key's row here holds back no one's billing). The limit alerts find keys to check
- * by it.
+ * Move `last_used_at` of the keys addKeyUsage skipped, after the settlement (shared/ledger/last-used.ts),
+ * skipping rows still held. The limit alerts find keys to check by it. The ids it moved.
  */
-export async function touchLastUsed(db: Db, deltas: UsageDelta[]): Promise<void> {
-  if (deltas.length === 0) return;
-  await db`
+export async function touchLastUsed(db: Db, deltas: UsageDelta[]): Promise<string[]> {
+  if (deltas.length === 0) return [];
+  const moved = await db<{ id: string }[]>`
     update child_keys c set last_used_at = greatest(c.last_used_at, v.at)
     from ${lastUses(db, deltas)}
-    where c.id = v.id`;
+    where c.id = v.id
+      and c.id in ${unheld(db, deltas)}
+    returning c.id`;
+  return moved.map((m) => m.id);
 }
+
+/** The deltas' keys whose rows no other transaction holds (those held are skipped, not waited for). */
+const unheld = (db: Db, deltas: UsageDelta[]) => db`
+  (select id from child_keys where id = any(${deltas.map((d) => d.childKeyId)}::text[]) for no key update skip locked)`;
 
 /** Each key's latest use among the deltas, as `v(id, at)`. */
 const lastUses = (db: Db, deltas: UsageDelta[]) => db`
