@@ -25,13 +25,14 @@ export class GonkaUnavailableError extends Error {
  * - `account`: the gateway's own Gonka account cannot cover the escrow (402) or is not on chain
  *   (404 "account not found"): every node would say so;
  * - `credentials`: the node refused who we are (401, or another 403): every node would;
- * - `node`: a fault between the transfer agent and its executor (a prompt hash they disagree on),
- *   or no executor for a model the gateway lists (404 "model not found": the chain's, not the
- *   request's): another node, or a later try, may serve it.
+ * - `node`: a fault between the transfer agent and its executor (a prompt hash they disagree on):
+ *   another node may serve it;
+ * - `unserved`: no executor for a model the gateway lists (404 "model not found"): the chain's
+ *   state, which every node would report, so no verdict on this node and no other tried; a 503.
  * The executor a node forwards to checks the timestamp again, a hop later ("Request timestamp is
  * too old"): a signature refusal too.
  */
-export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials' | 'node';
+export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials' | 'node' | 'unserved';
 
 export function gatewayRefusal(status: number, message: string): GatewayRefusal | null {
   if (status === 400) {
@@ -48,7 +49,7 @@ export function gatewayRefusal(status: number, message: string): GatewayRefusal 
   if (status === 403) return /Transfer Agent not allowed/i.test(message) ? 'transfer-agent' : 'credentials';
   if (status === 404) {
     if (/account not found|participant not found/i.test(message)) return 'account';
-    if (/^model not found/i.test(message)) return 'node';
+    if (/^model not found/i.test(message)) return 'unserved';
   }
   return null;
 }

@@ -63,10 +63,15 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
     if (err.refusal === 'account') return noCapacity(model.id);
     // No executor for a model the catalogue lists (a node's 404 "model not found"): the chain's state,
     // not the request's.
-    if (err.refusal === 'node' && err.status === 404) return noCapacity(model.id);
+    if (err.refusal === 'unserved') return noCapacity(model.id);
     // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
     // credentials (401/403) is the gateway's fault, and its words name node internals.
     if (!err.retryable && err.refusal === null && err.status !== null && CLIENT_FAULTS.has(err.status)) {
+      // Too large for the node: our words (its own may name its hosts), which say what to change.
+      if (err.status === 413)
+        return new ApiError('invalid_request_error', 'The request is too large for the model', {
+          param: 'messages',
+        });
       const said = nodeRefusal(err.body);
       // A node's own words may name its hosts in forms no scrub knows: only those a client can act
       // on pass (its refusal of a message's content); the model's own (vLLM's) pass scrubbed.

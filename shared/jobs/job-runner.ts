@@ -26,6 +26,13 @@ import type { JobEndings } from './job-endings.js';
 export type RunOutcome = 'succeeded' | 'failed' | 'retrying' | 'skipped' | JobRow['status'];
 
 /**
+ * How much longer a job waits before its next attempt when the network cannot serve it for a reason
+ * an operator mends (a top-up of the gateway's Gonka account): with the default 1 s backoff and 5
+ * attempts, a minute, then 2, 4 and 8: a quarter of an hour before it fails, not 15 s.
+ */
+const NETWORK_WAIT = 60;
+
+/**
  * Runs one admitted job (or batch line) on a Gonka node: start it, call a node, record the answer,
  * hand the usage to settlement. A node failure with attempts left queues the job again alone,
  * after its backoff (its row counts the attempts); the last attempt, or a request the node rejects
@@ -170,9 +177,12 @@ export class JobRunner {
   ): Promise<RunOutcome> {
     const { ctx, endings } = this;
     const lastAttempt = attempt.attempt >= ctx.config.INFERENCE_ATTEMPTS;
-    // The gateway's own Gonka account short of the escrow is no verdict on the request: the job waits
-    // for the operator's top-up as it waits for capacity (its 503 says "retry shortly").
-    const permanent = err instanceof GonkaUpstreamError && !err.retryable && err.refusal !== 'account';
+    // The gateway's own Gonka account short of the escrow, or a model no executor serves now, is no
+    // verdict on the request: the job waits (longer: an operator's top-up takes minutes) as it waits
+    // for capacity (its 503 says "retry shortly").
+    const waitsForNetwork =
+      err instanceof GonkaUpstreamError && (err.refusal === 'account' || err.refusal === 'unserved');
+    const permanent = err instanceof GonkaUpstreamError && !err.retryable && !waitsForNetwork;
     // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
     // lines the end reached did: a retry would be a node call (and a bill) no one wants any more.
     const ending = !lastAttempt && !permanent && job.batch_id ? await batchEndingOf(ctx, job.batch_id) : null;
@@ -181,7 +191,7 @@ export class JobRunner {
       return ending;
     }
     if (!lastAttempt && !permanent) {
-      const ended = await this.retryLater(attempt, retryPriority(job));
+      const ended = await this.retryLater(attempt, retryPriority(job), waitsForNetwork ? NETWORK_WAIT : 1);
       if (!ended) return 'retrying';
       // Cancelled (or expired with its batch) while the node failed it: no attempt follows and
       // nothing was served, so the hold goes back now, not minutes later when the stale-hold
@@ -210,11 +220,16 @@ export class JobRunner {
    * If the job ended during the call instead (cancelled, say), nothing is queued and that status
    * is returned.
    */
-  private async retryLater(attempt: AttemptMark, priority: number): Promise<JobRow['status'] | null> {
+  private async retryLater(
+    attempt: AttemptMark,
+    priority: number,
+    /** Times the usual backoff (NETWORK_WAIT for what an operator must mend). */
+    slower: number,
+  ): Promise<JobRow['status'] | null> {
     const { id: jobId, attempt: attempts } = attempt;
     const ended = await recordAttempt(this.ctx.sql, attempt);
     if (ended) return ended;
-    const delay = this.ctx.config.INFERENCE_BACKOFF_MS * 2 ** (attempts - 1);
+    const delay = this.ctx.config.INFERENCE_BACKOFF_MS * slower * 2 ** (attempts - 1);
     // The id makes the hand-off idempotent: the same attempt's retry is queued once.
     await this.deps.queues.add(
       'inference',

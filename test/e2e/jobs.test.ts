@@ -99,6 +99,14 @@ describe('async jobs', () => {
       token: c.childKey,
       body: { request: request('pay [[sim status=402]]') },
     });
+    // Its first attempt failed, and the next waits far longer than the usual backoff (50 ms here).
+    await waitFor('first attempt', async () => {
+      const r = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
+      return r.body.attempts === 1 && r.body.status === 'queued';
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const waiting = await call(stack.server.url, 'GET', `/v1/jobs/${res.body.id}`, { token: c.childKey });
+    expect([waiting.body.status, waiting.body.attempts]).toEqual(['queued', 1]);
     const job = await poll(c.childKey, res.body.id, (s) => s === 'failed');
     expect(job.attempts).toBe(2);
     expect(job.error.type).toBe('upstream_unavailable');

@@ -187,7 +187,6 @@ describe('GonkaClient.chat', () => {
   it.each([
     ['its executor’s timestamp check (a hop later)', 400, 'Request timestamp is too old', null],
     ['a prompt hash its executor disagrees with', 400, 'Prompt hash mismatch', null],
-    ['no executor for a model the gateway lists', 404, 'model not found', null],
   ])('fails over from a node refusing for %s: not the request’s fault', async (_what, status, said) => {
     const refusing = createServer((_req, res) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -209,6 +208,17 @@ describe('GonkaClient.chat', () => {
     } finally {
       refusing.close();
     }
+  });
+
+  it('stops at a 404 "model not found" for a model it asked for: the chain has no executor, every node would say so', async () => {
+    const pool = new NodePool(sim.urls);
+    const err = await new GonkaClient({ pool, mode: 'none' })
+      .chat({ ...body('x'), model: 'no/such-model' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, retryable: false, refusal: 'unserved' });
+    expect(sim.nodes[1]?.stats.requests).toBe(0);
+    // No verdict against the node: a stale model must not sideline healthy nodes.
+    expect(pool.status()[0]).toMatchObject({ failures: 0 });
   });
 
   it('fails over, signing afresh, from a node refusing the signature’s time or reuse (a 400 not the request’s)', async () => {

@@ -64,6 +64,20 @@ describe('what a node says, as a child key’s client reads it', () => {
     });
   });
 
+  it('says a request too large for the node in its own words, naming what to shorten', () => {
+    const err = new GonkaUpstreamError(
+      '413',
+      413,
+      { error: 'Request Entity Too Large at ta-3.corp.lan' },
+      false,
+    );
+    expect(upstreamToApiError(err, model)).toMatchObject({
+      type: 'invalid_request_error',
+      message: 'The request is too large for the model',
+      extra: { param: 'messages' },
+    });
+  });
+
   it('passes on a node’s own words only where the client can act on them: they may name its hosts', () => {
     const own = (said: string) =>
       upstreamToApiError(new GonkaUpstreamError('400', 400, { error: said }, false), model);
@@ -95,8 +109,8 @@ describe('what a node says, as a child key’s client reads it', () => {
       expect(upstreamToApiError(err, model)).toMatchObject({ type: 'upstream_unavailable' });
     }
     // No executor for a model the catalogue lists: the chain's state, not the client's request.
-    const noExecutor = new GonkaUpstreamError('404', 404, { error: 'model not found' }, true, 2, {
-      refusal: 'node',
+    const noExecutor = new GonkaUpstreamError('404', 404, { error: 'model not found' }, false, 1, {
+      refusal: 'unserved',
     });
     expect(upstreamToApiError(noExecutor, model)).toMatchObject({ type: 'upstream_unavailable' });
   });
@@ -124,7 +138,7 @@ describe('what a node says, as a child key’s client reads it', () => {
       expect(apiError?.type).toBe('upstream_error');
       expect(apiError?.message).not.toContain('bearer');
     }
-    for (const status of [400, 404, 413, 422]) {
+    for (const status of [400, 404, 422]) {
       const err = new GonkaUpstreamError(
         `${status} from node`,
         status,
