@@ -189,22 +189,24 @@ export function prepareChat(
 }
 
 /**
- * Gonka nodes refuse a message whose content is null, absent or blank text (validateMessages:
- * validateMessageContent trims), which is how OpenAI clients send back an assistant's tool call in
- * the standard tool loop (the openai SDK and the Vercel AI SDK null, LangChain ""). One empty text
+ * Gonka nodes refuse a message whose content is null, absent, blank text or no parts
+ * (validateMessages: validateMessageContent trims), which is how OpenAI clients send back an
+ * assistant's tool call in the standard tool loop (the openai SDK and the Vercel AI SDK null,
+ * LangChain ""), and a tool's empty result. One empty text
  * part passes their check and is the same message to the model: chat templates join a message's
  * text parts, so it renders as the null or "" would. (Read from the node's source; no live node was
  * at hand to try it on.)
  */
 const EMPTY_TEXT = [{ type: 'text', text: '' }];
 
-function withTextContent<M extends { content?: unknown; tool_calls?: unknown }>(messages: M[]): M[] {
+function withTextContent<M extends { content?: unknown }>(messages: M[]): M[] {
+  // Any blank message OpenAI takes (a tool call's, an empty tool result, "" or [] from any role):
+  // the same to the model, and what a node takes.
   const blank = (m: M) =>
     m.content === null ||
     m.content === undefined ||
-    (typeof m.content === 'string' && m.content.trim() === '');
-  // Only an assistant's tool call goes without text on purpose; another blank message is the client's to mend.
-  const mend = (m: M) => blank(m) && Array.isArray(m.tool_calls) && m.tool_calls.length > 0;
-  if (!messages.some(mend)) return messages;
-  return messages.map((m) => (mend(m) ? { ...m, content: EMPTY_TEXT } : m));
+    (typeof m.content === 'string' && m.content.trim() === '') ||
+    (Array.isArray(m.content) && m.content.length === 0);
+  if (!messages.some(blank)) return messages;
+  return messages.map((m) => (blank(m) ? { ...m, content: EMPTY_TEXT } : m));
 }

@@ -31,7 +31,7 @@ describe('the body a node is sent', () => {
     });
   });
 
-  it('sends an assistant’s tool call with one empty text part for its null, absent or blank content, which nodes refuse', () => {
+  it('sends a blank message (a tool call’s null, absent or blank content, an empty result) as one empty text part, as nodes take it', () => {
     const call = { id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } };
     const messages = [
       { role: 'user', content: 'weather?' },
@@ -39,7 +39,8 @@ describe('the body a node is sent', () => {
       { role: 'assistant', tool_calls: [call] },
       { role: 'assistant', content: '', tool_calls: [call] }, // LangChain
       { role: 'tool', tool_call_id: 't1', content: '21 °C' },
-      { role: 'user', content: '' }, // not a tool call: the client's own, sent as it is
+      { role: 'tool', tool_call_id: 't2', content: '' }, // an empty tool result
+      { role: 'user', content: [] },
     ];
     const empty = [{ type: 'text', text: '' }];
     expect(upstreamOf({ model: 'brand-small', messages }).messages).toEqual([
@@ -48,7 +49,8 @@ describe('the body a node is sent', () => {
       { role: 'assistant', content: empty, tool_calls: [call] },
       { role: 'assistant', content: empty, tool_calls: [call] },
       messages[4],
-      messages[5],
+      { role: 'tool', tool_call_id: 't2', content: empty },
+      { role: 'user', content: empty },
     ]);
   });
 });
