@@ -47,6 +47,8 @@ class LastUsedCatchUp {
       for (const d of batch)
         if (!moved.has(d.childKeyId) && !this.pending.has(d.childKeyId)) this.pending.set(d.childKeyId, d);
     } catch (err) {
+      // A pool ended (the process stopping) takes no more tries; anything else is tried again.
+      if ((err as { code?: unknown }).code === 'CONNECTION_ENDED') return;
       this.logger.warn({ err, keys: batch.length }, 'could not move last_used_at; trying again');
       for (const d of batch) if (!this.pending.has(d.childKeyId)) this.pending.set(d.childKeyId, d);
     } finally {
