@@ -20,6 +20,7 @@ import {
   ledgerEntryDetailResponse,
   ledgerPageResponse,
   updateAccountBody,
+  usageOf,
   usageQuery,
   usageResponse,
 } from '../schemas/accounts.js';
@@ -89,14 +90,7 @@ export function accountRouter(ctx: Context): Router {
 
   r.get('/usage', async (req, res) => {
     const q = parse(usageQuery, req.query);
-    res.json(
-      await accountUsage(ctx, res.locals.accountId, {
-        from: q.from,
-        to: q.to,
-        groupBy: q.group_by,
-        limit: q.limit,
-      }),
-    );
+    res.json(await accountUsage(ctx, res.locals.accountId, usageOf(q)));
   });
 
   return r;

@@ -19,7 +19,7 @@ import { ApiError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { parse } from '../../shared/validate.js';
 import { requireOwner, requireOwnerOrManagementKey } from '../middleware/auth.js';
-import { usageQuery } from '../schemas/accounts.js';
+import { usageOf, usageQuery } from '../schemas/accounts.js';
 import { rotationGraceEnd } from '../schemas/common.js';
 import {
   createManagementKeyBody,
@@ -136,15 +136,7 @@ export function managementKeysRouter(ctx: Context): Router {
     const { id } = parse(managementKeyParams, req.params);
     const q = parse(usageQuery, req.query);
     await load(res.locals.accountId, id);
-    res.json(
-      await accountUsage(ctx, res.locals.accountId, {
-        from: q.from,
-        to: q.to,
-        groupBy: q.group_by,
-        limit: q.limit,
-        managementKeyId: id,
-      }),
-    );
+    res.json(await accountUsage(ctx, res.locals.accountId, usageOf(q, id)));
   });
 
   const PUBLISH_AT_ONCE = 500;

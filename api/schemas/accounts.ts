@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { UsageQuery } from '../../shared/accounts/usage.js';
 import { ngonkaInput } from '../../shared/money.js';
 import { ngonkaString as ngonka } from './common.js';
 
@@ -44,6 +45,15 @@ export const usageQuery = z
     message: 'limit is only allowed with group_by=key',
     path: ['limit'],
   });
+
+/** The usage query as accountUsage takes it (the account's, or with `managementKeyId` one key's). */
+export const usageOf = (q: z.output<typeof usageQuery>, managementKeyId?: string): UsageQuery => ({
+  from: q.from,
+  to: q.to,
+  groupBy: q.group_by,
+  limit: q.limit,
+  managementKeyId,
+});
 
 export const updateAccountBody = z
   .strictObject({
