@@ -5,6 +5,7 @@ import { GonkaUpstreamError, gatewayRefusal } from './errors.js';
 import { type FailoverOptions, isRetryableStatus, type Verdict, withFailover } from './failover.js';
 import { readUsage } from './forced-fields.js';
 import type { NodePool } from './node-pool.js';
+import { nodeRefusal } from './node-refusal.js';
 import { CHAT_PATH, type TokenUsage } from './protocol.js';
 import { addressFromPrivateKey, createNanoTimestamps, signRequest } from './signing.js';
 import { type NodeResponse, post, readText } from './transport.js';
@@ -157,7 +158,7 @@ export class GonkaClient {
     if (status >= 200 && status < 300) return res;
     const raw = await readText(res).catch(() => '');
     const parsed = parseMaybeJson(raw);
-    const message = nodeMessage(parsed);
+    const message = nodeRefusal(parsed)?.message.slice(0, 500) ?? '';
     const refusal = gatewayRefusal(status, message);
     throw new GonkaUpstreamError(
       `${node.url} answered ${status}${message ? `: ${message}` : ''}`,
@@ -186,19 +187,6 @@ export class GonkaClient {
       }),
     };
   }
-}
-
-/**
- * The words of a node's error: a Gonka node's own are `{"error": "<message>"}` (echo's HTTPError
- * through its TransparentErrorHandler), older ones `{"message": …}`, vLLM's `{"error": {"message"}}`.
- */
-function nodeMessage(body: unknown): string {
-  if (typeof body === 'string') return body.slice(0, 500);
-  if (!body || typeof body !== 'object') return '';
-  const { error, message } = body as { error?: unknown; message?: unknown };
-  if (typeof error === 'string') return error;
-  const inner = error && typeof error === 'object' ? (error as { message?: unknown }).message : message;
-  return typeof inner === 'string' ? inner : '';
 }
 
 function parseMaybeJson(raw: string): unknown {

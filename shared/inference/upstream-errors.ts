@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../gonka/index.js';
-import { nodeRefusal, refusalCode } from './node-refusal.js';
+import { nodeRefusal, refusalCode } from '../gonka/node-refusal.js';
 
 /**
  * Node URLs and hosts (with or without a scheme), addresses, the upstream name of the model and

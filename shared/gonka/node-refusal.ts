@@ -1,5 +1,6 @@
 /**
- * What a node said when it refused a request (4xx), from the shapes its answer comes in:
+ * What a node said when it answered an error (the client reads it to tell a refusal of the gateway from one of
+ * the request; a 4xx of the request is passed on by upstream-errors.ts), from the shapes its answer comes in:
  * - OpenAI's (and newer vLLM's): `{"error": {"message", "param", "code"}}`;
  * - older vLLM's: `{"object": "error", "message", "param", "code": 400}`;
  * - a Gonka node's own (echo's HTTPError through its TransparentErrorHandler): `{"error": "…"}`,
