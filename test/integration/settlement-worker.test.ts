@@ -118,4 +118,67 @@ describe('settlement worker', () => {
       await stop();
     }
   });
+
+  it('settles the good holds of a group one by one when one of them fails the batch', async () => {
+    await stopWorkers();
+    const { logger, lines } = capturedLogger('warn');
+    const stop = startWorkers({ ...env.ctx, logger });
+    try {
+      const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
+      const holds = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          admit(env.ctx, {
+            key: f.key,
+            estimate: 1_000n,
+            model: 'm',
+            pricePerToken: 1n,
+            markupBps: 10000,
+            holdTtlMs: 60_000,
+          }),
+        ),
+      );
+      const good = holds.map((a) => ({
+        holdId: a.hold.id,
+        outcome: 'post',
+        promptTokens: 5,
+        completionTokens: 5,
+      }));
+      // Its hold must be written for an account that does not exist: it fails any transaction it is in.
+      const bad = {
+        holdId: 'hold_bad',
+        outcome: 'post',
+        promptTokens: 1,
+        completionTokens: 1,
+        unrecorded: {
+          id: 'hold_bad',
+          requestId: 'req_bad',
+          accountId: 'acct_bad',
+          childKeyId: 'ck_bad',
+          amount: '100',
+          periodDay: '2026-12-04',
+          model: 'm1',
+          pricePerToken: '10',
+          markupBps: 12000,
+          createdAt: '2026-12-04T10:00:00.000Z',
+          deadline: '2026-12-04T11:00:00.000Z',
+        },
+      };
+      const job = await queues
+        .get('settlement')
+        .add(
+          'settlement',
+          { items: [...good.slice(0, 10), bad, ...good.slice(10)], enqueuedAt: Date.now() } as never,
+          {
+            attempts: 1,
+          },
+        );
+      await waitFor('job failed', async () => (await job.isFailed()) || null);
+      expect(await openHolds(f.accountId)).toBe(0);
+      expect((await getAccountBalance(env.ctx.sql, f.accountId))?.balance).toBe(1_000_000n - 20n * 10n);
+      expect(lines.some((l) => l.msg === 'settlement batch failed; settling one by one')).toBe(true);
+      expect(await ledgerDrift(env.ctx)).toEqual({ unbalanced: 0, mismatched: 0 });
+    } finally {
+      await stop();
+    }
+  });
 });
