@@ -30,21 +30,46 @@ const openHolds = async (accountId: string) =>
     )[0]?.n,
   );
 
+/** n holds of 1,000 nGNK on one key, at 1 nGNK a token (so 10 tokens cost 10). */
+const admitHolds = (key: Parameters<typeof admit>[1]['key'], n: number) =>
+  Promise.all(
+    Array.from({ length: n }, () =>
+      admit(env.ctx, {
+        key,
+        estimate: 1_000n,
+        model: 'm',
+        pricePerToken: 1n,
+        markupBps: 10000,
+        holdTtlMs: 60_000,
+      }),
+    ),
+  );
+
+/** A settlement item whose hold must be written for an account that does not exist: it fails any transaction. */
+const unwritable = (id: string) => ({
+  holdId: id,
+  outcome: 'post',
+  promptTokens: 1,
+  completionTokens: 1,
+  unrecorded: {
+    id,
+    requestId: `req_${id}`,
+    accountId: 'acct_nope',
+    childKeyId: 'ck_nope',
+    amount: '100',
+    periodDay: '2026-12-04',
+    model: 'm1',
+    pricePerToken: '10',
+    markupBps: 12000,
+    createdAt: '2026-12-04T10:00:00.000Z',
+    deadline: '2026-12-04T11:00:00.000Z',
+  },
+});
+
 describe('settlement worker', () => {
   it('settles a burst of grouped and single jobs in batches, each hold exactly once', async () => {
     const f = await createKeyFixture(env.ctx, { balance: 10_000_000n });
-    const holds = await Promise.all(
-      Array.from({ length: 300 }, () =>
-        admit(env.ctx, {
-          key: f.key,
-          estimate: 1_000n,
-          model: 'm',
-          pricePerToken: 1n,
-          markupBps: 10000,
-          holdTtlMs: 60_000,
-        }),
-      ),
-    );
+    const holds = await admitHolds(f.key, 300);
     const item = (id: string) => ({
       holdId: id,
       outcome: 'post' as const,
@@ -87,21 +112,7 @@ describe('settlement worker', () => {
     const { logger, lines } = capturedLogger('warn');
     const stop = startWorkers({ ...env.ctx, logger });
     try {
-      // A hold to write for an account that does not exist: the insert fails on every attempt.
-      const unrecorded = {
-        id: 'hold_nope',
-        requestId: 'req_nope',
-        accountId: 'acct_nope',
-        childKeyId: 'ck_nope',
-        amount: '100',
-        periodDay: '2026-12-04',
-        model: 'm1',
-        pricePerToken: '10',
-        markupBps: 12000,
-        createdAt: '2026-12-04T10:00:00.000Z',
-        deadline: '2026-12-04T11:00:00.000Z',
-      };
-      const item = { holdId: 'hold_nope', outcome: 'post', promptTokens: 1, completionTokens: 1, unrecorded };
+      const item = unwritable('hold_nope');
       const job = await queues
         .get('settlement')
         .add('settlement', { items: [item], enqueuedAt: Date.now() } as never, {
@@ -125,53 +136,23 @@ describe('settlement worker', () => {
     const stop = startWorkers({ ...env.ctx, logger });
     try {
       const f = await createKeyFixture(env.ctx, { balance: 1_000_000n });
-      const holds = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          admit(env.ctx, {
-            key: f.key,
-            estimate: 1_000n,
-            model: 'm',
-            pricePerToken: 1n,
-            markupBps: 10000,
-            holdTtlMs: 60_000,
-          }),
-        ),
-      );
+      const holds = await admitHolds(f.key, 20);
       const good = holds.map((a) => ({
         holdId: a.hold.id,
         outcome: 'post',
         promptTokens: 5,
         completionTokens: 5,
       }));
-      // Its hold must be written for an account that does not exist: it fails any transaction it is in.
-      const bad = {
-        holdId: 'hold_bad',
-        outcome: 'post',
-        promptTokens: 1,
-        completionTokens: 1,
-        unrecorded: {
-          id: 'hold_bad',
-          requestId: 'req_bad',
-          accountId: 'acct_bad',
-          childKeyId: 'ck_bad',
-          amount: '100',
-          periodDay: '2026-12-04',
-          model: 'm1',
-          pricePerToken: '10',
-          markupBps: 12000,
-          createdAt: '2026-12-04T10:00:00.000Z',
-          deadline: '2026-12-04T11:00:00.000Z',
+      const job = await queues.get('settlement').add(
+        'settlement',
+        {
+          items: [...good.slice(0, 10), unwritable('hold_bad'), ...good.slice(10)],
+          enqueuedAt: Date.now(),
+        } as never,
+        {
+          attempts: 1,
         },
-      };
-      const job = await queues
-        .get('settlement')
-        .add(
-          'settlement',
-          { items: [...good.slice(0, 10), bad, ...good.slice(10)], enqueuedAt: Date.now() } as never,
-          {
-            attempts: 1,
-          },
-        );
+      );
       await waitFor('job failed', async () => (await job.isFailed()) || null);
       expect(await openHolds(f.accountId)).toBe(0);
       expect((await getAccountBalance(env.ctx.sql, f.accountId))?.balance).toBe(1_000_000n - 20n * 10n);
