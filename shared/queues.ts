@@ -65,7 +65,9 @@ export const queuePayloads = {
    * Resolved requests waiting to be booked, as a group: every request that finished while the last
    * hand-off was in flight (settleRequest), so the queue moves one job per group, not per request.
    * A single hold per job is what earlier versions enqueued; settlement retries for hours, so such
-   * a job may still be waiting after an upgrade.
+   * a job may still be waiting after an upgrade. Drop that form once every deployment has run a
+   * grouping version longer than settlement's retries last (20 attempts from 0.5 s, doubling:
+   * about three days), with the single-hold case of test/integration/settlement-worker.test.ts.
    */
   settlement: z.union([
     z.object({
