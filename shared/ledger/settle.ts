@@ -25,6 +25,7 @@ import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { catchUpLastUsed } from './last-used.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
+import { min, referralShares } from './referral-shares.js';
 import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
 
 /** One resolved request, as the settlement queue carries it (its schema: shared/queues.ts). */
@@ -213,8 +214,8 @@ function resolution(p: Planned): HoldResolution {
 /**
  * The ledger transfers of the posted holds, one charge per account: the customer pays the sum of
  * its holds' charges, the upstream cost (tokens at the node's price) and the margin are booked;
- * referrers (L1, L2) are paid from the margin, their shares of the charge plus what the account's
- * earlier charges left unpaid (`carries`), rounded down; `carried` is what this one leaves unpaid.
+ * referrers (L1, L2) are paid from the margin (referral-shares.ts: what the account's earlier charges
+ * left unpaid is `carries`); `carried` is what this one leaves unpaid.
  * Sets `chargeRef` on the holds each charge bills.
  */
 function charges(
@@ -237,19 +238,17 @@ function charges(
       t.completion += s.completionTokens;
     }
     if (t.charge === 0n && t.upstream === 0n) continue; // nothing to book: no legs
-    // API.md: 10% and 3% "of each settled charge", the charge being this transfer. Paid from the
-    // charge's margin, never beyond it. What a share is not paid (its fraction rounded down, or
-    // what the margin could not cover) is carried to the account's next charge (migration 025), so
-    // however requests are grouped into charges, an account's shares add up to its total's share
-    // rounded down once.
-    const margin = t.charge - t.upstream;
     if (l1) {
       const carry = carries.get(account) ?? { accountId: account, l1: 0n, l2: 0n };
-      const owed1 = t.charge * l1Bps + carry.l1; // in 1/10,000ths of an nGNK
-      const owed2 = l2 ? t.charge * l2Bps + carry.l2 : 0n;
-      t.r1 = min(owed1 / 10_000n, margin);
-      t.r2 = min(owed2 / 10_000n, margin - t.r1);
-      carried.push({ accountId: account, l1: owed1 - t.r1 * 10_000n, l2: owed2 - t.r2 * 10_000n });
+      const shares = referralShares(
+        t.charge,
+        t.charge - t.upstream,
+        { l1: l1Bps, l2: l2 ? l2Bps : null },
+        carry,
+      );
+      t.r1 = shares.l1;
+      t.r2 = shares.l2;
+      carried.push({ accountId: account, ...shares.carry });
     }
     const ref = newId('chg');
     for (const p of posted) p.chargeRef = ref;
@@ -277,8 +276,6 @@ function charges(
   }
   return { drafts, carried };
 }
-
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
 /**
  * What the node bills for a request: its tokens at the node's price, capped at the escrow, as Gonka
