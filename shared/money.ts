@@ -113,3 +113,8 @@ export function microUsdtToNgonka(microUsdt: bigint, rateNgonkaPerUsdt: bigint):
 export function ceilDiv(a: bigint, b: bigint): bigint {
   return (a + b - 1n) / b;
 }
+
+/** The smaller of two bigints (Math.min takes numbers only). */
+export function minNgonka(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}

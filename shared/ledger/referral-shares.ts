@@ -1,3 +1,5 @@
+import { minNgonka } from '../money.js';
+
 /**
  * What an account's referrers are paid from one charge (API.md: L1 10% and L2 3% "of each settled
  * charge", the charge being one settlement transfer), in nGNK: each share of the charge plus what
@@ -21,9 +23,7 @@ export function referralShares(
 ): ReferralShares {
   const owed1 = charge * bps.l1 + carry.l1;
   const owed2 = bps.l2 === null ? 0n : charge * bps.l2 + carry.l2;
-  const l1 = min(owed1 / 10_000n, margin);
-  const l2 = min(owed2 / 10_000n, margin - l1);
+  const l1 = minNgonka(owed1 / 10_000n, margin);
+  const l2 = minNgonka(owed2 / 10_000n, margin - l1);
   return { l1, l2, carry: { l1: owed1 - l1 * 10_000n, l2: owed2 - l2 * 10_000n } };
 }
-
-export const min = (a: bigint, b: bigint) => (a < b ? a : b);

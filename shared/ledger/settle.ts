@@ -19,13 +19,14 @@ import {
 import { groupBy } from '../group-by.js';
 import { newId } from '../ids.js';
 import { countServedUnbilled } from '../metrics/registry.js';
+import { minNgonka } from '../money.js';
 import { actualCharge } from '../pricing.js';
 import type { Settlement } from '../queues.js';
 import { CREDIT_RESEND_MS, creditIdOf, creditRedisBalance } from './credit.js';
 import { fromHoldTerms } from './hold-terms.js';
 import { catchUpLastUsed } from './last-used.js';
 import { postTransfers, type TransferDraft } from './post-transfers.js';
-import { min, referralShares } from './referral-shares.js';
+import { referralShares } from './referral-shares.js';
 import { releaseHoldsInRedis, releaseIfSettled } from './release.js';
 
 /** One resolved request, as the settlement queue carries it (its schema: shared/queues.ts). */
@@ -284,7 +285,7 @@ function charges(
  */
 function upstreamCost(hold: HoldToSettle, tokens: number): bigint {
   const escrow = (hold.amount * 10_000n) / BigInt(hold.markup_bps);
-  return min(BigInt(tokens) * hold.price_ngonka_per_token, escrow);
+  return minNgonka(BigInt(tokens) * hold.price_ngonka_per_token, escrow);
 }
 
 /** Usage of the posted holds, aggregated per (key, day, model) so each row is written once per batch. */
