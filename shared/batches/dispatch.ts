@@ -9,6 +9,7 @@ import {
 import { type BatchRow, countRunningBatches, findBatch, lockBatch } from '../db/queries/batches.js';
 import { errorBody } from '../errors.js';
 import { batchLinePriority } from '../jobs/enqueue-inference.js';
+import { releaseSettledOfAccount } from '../ledger/release.js';
 import type { Queues } from '../queues.js';
 import type { Upstream } from '../upstream.js';
 import { admitLine, failLine, queueAdmittedLine } from './dispatch-line.js';
@@ -101,9 +102,9 @@ export async function dispatchBatch(
  * of the batch hold money (`live` in flight, or admitted in this run) waits, pending, and the run
  * stops: those lines' own holds may be what it lacks, and each that ends runs the dispatcher again
  * (a client sending the lines one by one would not have been refused), as may the holds of lines
- * that ended but are not settled yet (the run comes back shortly). Refused with nothing of its
- * batch in flight or settling, the refusal is real: the line ends and the next one is tried (it may be
- * cheaper). A rate limit pauses the batch until the key has quota again; a refused key (disabled,
+ * that ended but are not settled yet, or settled in Postgres but not yet released in Redis (the run
+ * comes back shortly). Refused with nothing of its batch in flight or settling, the refusal is
+ * real: the line ends and the next one is tried (it may be cheaper). A rate limit pauses the batch until the key has quota again; a refused key (disabled,
  * expired, revoked) ends every line still pending.
  */
 async function fillSlots(
@@ -141,8 +142,12 @@ async function fillSlots(
     const refused = outcomes.flatMap((o, i) => (o.kind === 'money_refused' ? [{ o, line: lines[i]! }] : []));
     if (refused.length === 0) continue;
     if (live + dispatched > 0) return { dispatched, retryAfterMs: null };
-    // A line's end comes before its settlement gives its hold back: looked at again shortly.
-    if (await batchHoldsSettling(ctx.sql, batch.account_id, batch.id))
+    // A line's end comes before its settlement gives its hold back, and a settlement's commit
+    // before its release in Redis, which admission reads: looked at again shortly.
+    if (
+      (await batchHoldsSettling(ctx.sql, batch.account_id, batch.id)) ||
+      (await releaseSettledOfAccount(ctx, batch.account_id)) > 0
+    )
       return { dispatched, retryAfterMs: SETTLING_RETRY_MS };
     for (const { o, line } of refused) await failLine(ctx, line.id, o.error);
   }

@@ -67,3 +67,15 @@ export async function releaseIfSettled(
   );
   return { settled: settled.map((h) => h.id), released };
 }
+
+/**
+ * Finish now, in Redis, the releases of the account's holds that Postgres shows resolved while
+ * Redis still keeps their records: a settlement between its commit and its release (or one whose
+ * release was lost). Until then admission, which reads Redis, still reserves their unused parts, so
+ * a refusal for money that would otherwise be final (a batch line's) calls this first: when it
+ * released anything, the refusal may not stand. Returns how many records it released.
+ */
+export async function releaseSettledOfAccount(ctx: Context, accountId: string): Promise<number> {
+  const ids = await ctx.redis.smembers(ctx.keys.heldRecords(accountId));
+  return (await releaseIfSettled(ctx, ids)).released;
+}
