@@ -1,3 +1,4 @@
+import path from 'node:path';
 import express, { type RequestHandler, Router } from 'express';
 import { assetPath } from '../../shared/assets.js';
 import { registry } from '../openapi.js';
@@ -21,7 +22,10 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Mounted at /dashboard; /dashboard redirects to /dashboard/ so relative module URLs resolve. */
+/**
+ * Mounted at /dashboard. The page answers at /dashboard (API.md) and /dashboard/ alike: its own
+ * URLs are absolute (index.html), so neither needs a redirect to find them.
+ */
 export function dashboardRouter(): Router {
   const r = Router();
   r.use((_req, res, next) => {
@@ -31,7 +35,10 @@ export function dashboardRouter(): Router {
     next();
   });
   // `no-cache` revalidates with the ETag each time, so a deploy is picked up without a build hash.
-  r.use(express.static(DASHBOARD_DIR, { index: 'index.html', cacheControl: true, maxAge: 0 }));
+  r.use(
+    express.static(DASHBOARD_DIR, { index: 'index.html', cacheControl: true, maxAge: 0, redirect: false }),
+  );
+  r.get('/', (_req, res) => res.sendFile(path.join(DASHBOARD_DIR, 'index.html'), { maxAge: 0 }));
   return r;
 }
 
@@ -60,9 +67,9 @@ registry.registerPath({
   summary: 'The web dashboard',
   security: [],
   responses: {
-    301: {
-      description: 'To /dashboard/, which answers the page (text/html): its module URLs are relative to it',
-      headers: { location: { schema: { type: 'string', const: '/dashboard/' } } },
+    200: {
+      description: 'The page (also at /dashboard/)',
+      content: { 'text/html': { schema: { type: 'string' } } },
     },
   },
 });
