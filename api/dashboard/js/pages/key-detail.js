@@ -39,10 +39,20 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
   const liveNote = h('p', { class: 'live-note muted small', role: 'status' });
   const writable = () => mk.status !== 'revoked';
 
-  // Again as far as it was shown (at most 1,000, the API's page), so a change keeps the view.
-  const shownCount = () => Math.min(Math.max(children.length, PAGE), 1000);
+  // Again as far as it was shown, so a change keeps the view: past the API's page of 1,000, in
+  // more pages (asking for the first 1,000 only dropped the keys shown past them every round).
+  const fetchShown = async () => {
+    const want = Math.max(children.length, PAGE);
+    let last = await fetchPage(Math.min(want, 1000));
+    let data = last.data;
+    while (last.has_more && data.length < want) {
+      last = await fetchPage(Math.min(want - data.length, 1000), last.last_id);
+      data = [...data, ...last.data];
+    }
+    return { ...last, data };
+  };
   const reload = async () => {
-    [mk, page] = await Promise.all([api.managementKey(mkId), fetchPage(shownCount())]);
+    [mk, page] = await Promise.all([api.managementKey(mkId), fetchShown()]);
     children = page.data;
     draw();
   };
@@ -59,7 +69,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
       if (!document.hidden && !document.querySelector('dialog[open]')) {
         try {
           const asked = search;
-          const fresh = await fetchPage(shownCount());
+          const fresh = await fetchShown();
           failedRounds = 0;
           liveNote.textContent = '';
           const seen = JSON.stringify(fresh.data);

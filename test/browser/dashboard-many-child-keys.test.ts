@@ -1,0 +1,65 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../shared/ids.js';
+import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
+import { createCustomer } from '../helpers/customer.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+/**
+ * A management key's page shown past 1,000 child keys ("Show more" asked enough times): its
+ * live refresh asked for the first 1,000 only, so every 3 s the keys past them left the page
+ * (dash31), and an action on one of them missed.
+ */
+let stack: TestStack;
+let browser: Browser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+const KEYS = 1_050;
+
+describe('dashboard: a management key page shown past 1,000 child keys', () => {
+  it('keeps every key shown through its live refresh', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { name: 'Seeded 0000' } });
+    const { sql } = stack.env.ctx;
+    const start = Date.now();
+    await sql`insert into child_keys ${sql(
+      Array.from({ length: KEYS - 1 }, (_, i) => ({
+        id: newId('ck'),
+        account_id: c.accountId,
+        management_key_id: c.mkId,
+        name: `Seeded ${String(i + 1).padStart(4, '0')}`,
+        key_hash: `seeded-${c.childId}-${i}`,
+        key_prefix: 'gc-seeded',
+        metadata: sql.json({}),
+        created_at: new Date(start + (i + 1) * 1_000),
+      })),
+    )}`;
+    const dash = await openDashboard(browser, stack.server.url);
+    let refreshes = 0;
+    dash.page.on('response', (r) => {
+      if (/\/children\?limit=1000(&|$)/.test(r.url())) refreshes++;
+    });
+    const page = await signedIn(dash, c.jwt);
+    await page.goto(`/dashboard/#/keys/${c.mkId}`);
+    const rows = page.getByRole('region', { name: 'Child keys of My SaaS' }).locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(100);
+    const more = page.getByRole('button', { name: 'Show more child keys' });
+    while ((await rows.count()) < KEYS) {
+      const before = await rows.count();
+      await more.click();
+      await expect.poll(() => rows.count()).toBeGreaterThan(before);
+    }
+    // Two live rounds after all are shown.
+    const seen = refreshes;
+    await expect.poll(() => refreshes, { timeout: 15_000 }).toBeGreaterThanOrEqual(seen + 2);
+    expect(await rows.count()).toBe(KEYS);
+    await page.getByRole('cell', { name: 'Seeded 0000' }).waitFor();
+    await dash.close();
+  });
+});
