@@ -10,13 +10,22 @@ export function toDate(v) {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+// With the zone named: beside them the limits and the usage chart count UTC days, and a local time
+// unmarked read as a day's spend on the wrong day.
+const FIELDS = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' };
+const dateTime = new Intl.DateTimeFormat(undefined, { ...FIELDS, timeZoneName: 'short' });
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, {
+  ...FIELDS,
+  second: '2-digit',
+  timeZoneName: 'short',
+});
 
-/** A `<time>` element, or a dash. */
-export function time(v, empty = '—') {
+/** A `<time>` element, or a dash; `seconds` where they tell something (a job's queueing and run). */
+export function time(v, empty = '—', { seconds = false } = {}) {
   const d = toDate(v);
   if (!d) return h('span', { class: 'muted' }, empty);
-  return h('time', { datetime: d.toISOString(), title: d.toISOString() }, dateTime.format(d));
+  const text = (seconds ? dateTimeSeconds : dateTime).format(d);
+  return h('time', { datetime: d.toISOString(), title: d.toISOString() }, text);
 }
 
 /** ISO → the value a `<input type="datetime-local">` takes, in local time. */

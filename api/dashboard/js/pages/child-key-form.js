@@ -79,6 +79,8 @@ const rpm = (form) =>
     const v = ungroup(text);
     if (v === '') return null;
     if (!/^-?\d+$/.test(v)) throw new Error('Enter a whole number of requests');
+    // Past 2^53 a number is no longer exact, and the API's answer would be "must be an integer".
+    if (!Number.isSafeInteger(Number(v))) throw new Error('Enter a smaller number of requests');
     return Number(v);
   });
 

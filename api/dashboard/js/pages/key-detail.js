@@ -232,7 +232,9 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
               ? page.has_more
                 ? 'Every child key shown is deleted.'
                 : 'Every child key of this management key is deleted.'
-              : 'No child keys yet. Create one for each of your customers.',
+              : writable()
+                ? 'No child keys yet. Create one for each of your customers.'
+                : 'This management key has no child keys.',
         ),
         more,
       );
