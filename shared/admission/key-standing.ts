@@ -47,7 +47,10 @@ export function childKeyRefusal(
   if (ck.mk_status === 'revoked') return inactiveKeyError('revoked');
   // The secret its last rotation replaced works only while that rotation's grace lasts.
   if (ck.is_previous && !(ck.previous_until && now < ck.previous_until)) return inactiveKeyError('rotated');
-  if (ck.status !== 'active') return inactiveKeyError(ck.status);
+  // Past its expiry a key is expired, disabled or not, as its GET shows it (effectiveChildKeyStatus):
+  // to use it again takes a new expiry first. Deleted is final and wins.
+  if (ck.status === 'deleted') return inactiveKeyError('deleted');
   if (ck.expires_at && ck.expires_at <= now) return inactiveKeyError('expired');
+  if (ck.status !== 'active') return inactiveKeyError(ck.status);
   return null;
 }

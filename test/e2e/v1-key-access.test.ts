@@ -132,6 +132,34 @@ describe('an inactive child key on the routes that take no hold', () => {
       expect([route, res.status, res.body.error.code]).toEqual([route, 401, 'key_disabled']);
     }
   });
+
+  it('is refused as expired once past its expiry though disabled, as its GET shows it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const expiresAt = new Date(Date.now() + 1500);
+    const b = await sibling(c, { expires_at: expiresAt.toISOString() });
+    const path = `/api/management/keys/${c.mkId}/children/${b.id}`;
+    const disable = await call(stack.server.url, 'PATCH', path, {
+      token: c.jwt,
+      body: { status: 'disabled' },
+    });
+    expect(disable.body.status).toBe('disabled');
+    const before = await call(stack.server.url, 'POST', '/v1/chat/completions', {
+      token: b.key,
+      body: REQUEST,
+    });
+    expect(before.body.error.code).toBe('key_disabled');
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 10));
+
+    expect((await call(stack.server.url, 'GET', path, { token: c.jwt })).body.status).toBe('expired');
+    for (const [method, route, body] of [
+      ['POST', '/v1/chat/completions', REQUEST],
+      ['POST', '/v1/jobs', { request: REQUEST }],
+      ['GET', '/v1/models', undefined],
+    ] as const) {
+      const res = await call(stack.server.url, method, route, { token: b.key, body });
+      expect([route, res.status, res.body.error.code]).toEqual([route, 401, 'key_expired']);
+    }
+  });
 });
 
 describe('RPM headers on every /v1 answer', () => {
