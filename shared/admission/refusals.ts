@@ -34,6 +34,9 @@ function rpmHeaders(reply: (string | number)[], from: number): Record<string, st
   return rpm > 0 ? rateLimitHeaders(rpm, Number(reply[from + 1]), Number(reply[from + 2])) : {};
 }
 
+const IN_FLIGHT =
+  ' (requests not billed yet count at their maximum cost until they settle, a moment after they end)';
+
 /** The admission script's refusal → the exact API.md error (status, type, extra fields, headers). */
 export function refusalError(reply: (string | number)[], now: Date): ApiError {
   const [kind, a, b] = reply;
@@ -61,12 +64,15 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         Number(v) < 0 ? null : BigInt(v ?? 0).toString();
       const [daily, monthly] = [remaining(a), remaining(b)];
       // With something left, it is this request's worst case (prompt + max_tokens) that does not fit.
+      // What is left counts the key's requests not billed yet at their worst case, which their
+      // settlement gives back a moment after they finish (limits31: a client that asked at once was
+      // told 0 where most of the limit came back within half a second): said, so it can retry.
       const spent = daily === '0' || monthly === '0';
       return new ApiError(
         'child_key_limit',
         spent
-          ? 'This key has reached its spending limit'
-          : "This request's maximum cost (its prompt and max_tokens) is more than the key has left of its spending limit; lower max_tokens or wait for the reset",
+          ? `This key has reached its spending limit${IN_FLIGHT}`
+          : `This request's maximum cost (its prompt and max_tokens) is more than the key has left of its spending limit${IN_FLIGHT}; lower max_tokens or wait for the reset`,
         {
           daily_remaining: daily,
           monthly_remaining: monthly,

@@ -9,7 +9,9 @@ describe('a child_key_limit refusal', () => {
     const spent = refusalError(['limit', '0', '500', 0], now);
     expect(spent).toMatchObject({
       type: 'child_key_limit',
-      message: 'This key has reached its spending limit',
+      message: expect.stringMatching(
+        /^This key has reached its spending limit \(requests not billed yet count/,
+      ),
       extra: { daily_remaining: '0', monthly_remaining: '500', daily_resets_at: '2026-12-06T00:00:00.000Z' },
     });
     const tooBig = refusalError(['limit', '34', '-1', 0], now);
