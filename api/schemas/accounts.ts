@@ -20,14 +20,27 @@ export const accountResponse = z.object({
     .describe('Below this balance the account.low_balance webhook event is sent (null: no alert)'),
 });
 
-// The shape is checked here; whether it is a real calendar day is checked in accountUsage.
-const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+// The shape is checked here; whether it is a real calendar day is checked in accountUsage. Usage is
+// by UTC day, so an ISO-8601 UTC timestamp (API.md's for the management API) is taken as its day.
+const utcDay = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]00:?00))?$/,
+    'must be a UTC date as YYYY-MM-DD (or a UTC timestamp, taken as its day)',
+  )
+  .transform((v) => v.slice(0, 10));
 
 /** GET /api/account/usage's query, and a management key's own usage's. */
 export const usageQuery = z
   .strictObject({
-    from: utcDay.optional().describe('First UTC day, YYYY-MM-DD (default: 29 days before `to`)'),
-    to: utcDay.optional().describe('Last UTC day, YYYY-MM-DD (default: today)'),
+    from: utcDay
+      .optional()
+      .describe(
+        'First UTC day, YYYY-MM-DD or a UTC timestamp taken as its day (default: 29 days before `to`)',
+      ),
+    to: utcDay
+      .optional()
+      .describe('Last UTC day, inclusive: YYYY-MM-DD or a UTC timestamp taken as its day (default: today)'),
     group_by: z.enum(['day', 'key', 'model']).default('day'),
     // Digits only, as every list's limit.
     limit: z
