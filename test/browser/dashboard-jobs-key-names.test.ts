@@ -4,6 +4,7 @@ import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
 import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
 import { createCustomer } from '../helpers/customer.js';
+import { call } from '../helpers/http.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -97,5 +98,32 @@ describe('dashboard: the Jobs & batches page of many keys', () => {
     await page.getByRole('button', { name: 'Load more jobs' }).click();
     await expect.poll(() => jobs.locator('tbody tr').count()).toBe(PAGE + 1);
     expect(await jobs.locator('tbody tr').last().textContent()).toContain('The old one');
+  });
+
+  it('shares a thousand choices among the management keys, not a thousand each', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    for (const name of ['Second', 'Third', 'Fourth']) {
+      const made = await call(stack.server.url, 'POST', '/api/management/keys', {
+        token: c.jwt,
+        body: { name },
+      });
+      expect(made.status).toBe(201);
+    }
+    const dash = await openDashboard(browser, stack.server.url);
+    const limits: string[] = [];
+    dash.page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.endsWith('/children') && url.searchParams.has('limit'))
+        limits.push(url.searchParams.get('limit')!);
+    });
+    const page = await signedIn(dash, c.jwt);
+    await page.goto('/dashboard/#/jobs');
+    await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
+    await expect.poll(() => limits.length).toBe(4);
+    expect(limits).toEqual(['250', '250', '250', '250']);
+    // The customer's own key is among them.
+    await expect
+      .poll(() => page.getByLabel('Child key').locator('option').allTextContents())
+      .toContain('Client A (My SaaS)');
   });
 });
