@@ -144,6 +144,7 @@ export const api = {
   ledger: (params) => request('GET', `/api/account/ledger${query(params)}`),
   ledgerEntry: (id) => request('GET', `/api/account/ledger/${enc(id)}`),
   usage: (params) => request('GET', `/api/account/usage${query(params)}`),
+  managementKeyUsage: (id, params) => request('GET', `/api/management/keys/${enc(id)}/usage${query(params)}`),
 
   managementKeys: () => request('GET', '/api/management/keys'),
   managementKey: (id) => request('GET', `/api/management/keys/${enc(id)}`),

@@ -7,6 +7,7 @@ import { renderKeyDetail } from './pages/key-detail.js';
 import { renderKeys } from './pages/keys.js';
 import { renderLogin, renderSignup } from './pages/login.js';
 import { renderOverview } from './pages/overview.js';
+import { renderUsage } from './pages/usage.js';
 import { renderWebhooks } from './pages/webhooks.js';
 import { currentPath, navigate, rememberReturn, resolve, route, start } from './router.js';
 
@@ -17,6 +18,7 @@ route('/signup', renderSignup);
 route('/overview', renderOverview);
 route('/keys', renderKeys);
 route('/keys/:mkId', renderKeyDetail);
+route('/usage', renderUsage);
 route('/jobs', renderJobs);
 route('/webhooks', renderWebhooks);
 

@@ -1,8 +1,9 @@
 import { api, listOrEmpty, pageOrEmpty } from '../api.js';
+import { filterSelect } from '../components/filter-select.js';
 import { messageOf, showAlert } from '../components/notify.js';
 import { renderPage, section } from '../components/page.js';
 import { PAGE_SIZE } from '../components/paged-table.js';
-import { h, uid } from '../dom.js';
+import { h } from '../dom.js';
 import { setQuery } from '../router.js';
 import { BATCH_STATUSES, batchesTable } from './batches-table.js';
 import { filesTable } from './files-table.js';
@@ -10,19 +11,6 @@ import { JOB_STATUSES, jobsTable } from './jobs-table.js';
 import { childKeyIndex } from './key-index.js';
 
 const PURPOSES = ['batch', 'batch_output'];
-
-/** A labelled `<select>` whose first option, "All", means no filter; `value` the one chosen. */
-function filterSelect(label, options, value, onChange) {
-  const id = uid('filter');
-  const select = h(
-    'select',
-    { id, onChange: (e) => onChange(e.target.value) },
-    h('option', { value: '' }, 'All'),
-    options,
-  );
-  select.value = value;
-  return h('div', { class: 'inline-field' }, h('label', { for: id }, label), select);
-}
 
 /**
  * Jobs and batches of every child key of the account, and the files they use and make, a page at a
