@@ -23,6 +23,7 @@ describe('dashboard: narrow screens', () => {
     for (const [link, heading] of [
       ['Overview', 'Overview'],
       ['API keys', 'API keys'],
+      ['Usage', 'Usage'],
       ['Jobs & batches', 'Jobs & batches'],
       ['Webhooks', 'Webhooks'],
     ] as const) {
