@@ -89,6 +89,12 @@ describe('dashboard: usage', () => {
     await page.getByLabel('Management key').selectOption(c.mkId);
     await expect.poll(async () => (await cellsOf('model'))[0]?.[0]).toBe(SIM_MODEL_QWQ_32B);
 
+    // A management key's page leads to its usage by child key.
+    await page.goto(`/dashboard/#/keys/${c.mkId}`);
+    await page.getByRole('link', { name: 'usage by child key' }).click();
+    await expect.poll(async () => (await cellsOf('child key'))[0]?.[0]).toBe('Client A (My SaaS)');
+    expect(await page.getByLabel('Management key').inputValue()).toBe(c.mkId);
+
     // A range the API refuses says why.
     await page.getByLabel('From (UTC)').fill('2020-01-01');
     await page

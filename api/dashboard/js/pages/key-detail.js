@@ -291,6 +291,8 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
         time(mk.created_at),
         ' · last used ',
         time(mk.last_used_at, 'never'),
+        ' · ',
+        h('a', { href: href(`/usage?group_by=key&mk=${encodeURIComponent(mk.id)}`) }, 'usage by child key'),
       ],
       breadcrumb: h(
         'ol',
