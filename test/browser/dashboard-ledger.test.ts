@@ -92,4 +92,51 @@ describe('dashboard: ledger entries', () => {
     expect(tabs.dash.problems).toEqual([]);
     expect(tabs.dash.httpFailures).toEqual([]);
   });
+
+  it("says what a referral entry is: the account's share of a referred account's charge", async () => {
+    const { url } = tabs.stack.server;
+    const register = async (referral_code?: string) => {
+      const email = `ref-${Math.random().toString(36).slice(2, 10)}@example.com`;
+      const res = await call(url, 'POST', '/api/auth/register', {
+        body: { email, password: 'correct horse battery', ...(referral_code ? { referral_code } : {}) },
+      });
+      expect(res.body).toMatchObject({ token: expect.any(String) });
+      return { email, jwt: res.body.token as string, code: res.body.account.referral_code as string };
+    };
+    const referrer = await register();
+    const { email, jwt } = await register(referrer.code);
+    await call(url, 'POST', '/api/admin/topups', {
+      token: tabs.stack.env.config.ADMIN_TOKEN!,
+      body: { email, amount_ngonka: '1000000000', reference: `ref-${email}` },
+    });
+    const mk = (await call(url, 'POST', '/api/management/keys', { token: jwt, body: { name: 'B' } })).body;
+    const child = (
+      await call(url, 'POST', `/api/management/keys/${mk.id}/children`, {
+        token: mk.key,
+        body: { name: 'b' },
+      })
+    ).body;
+    const chat = await call(url, 'POST', '/v1/chat/completions', {
+      token: child.key,
+      body: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20 },
+    });
+    expect(chat.status).toBe(200);
+    const payout = await waitFor('the referral paid', async () => {
+      const page = (await call(url, 'GET', '/api/account/ledger', { token: referrer.jwt })).body;
+      return page.data.find((e: { kind: string }) => e.kind === 'referral') ?? null;
+    });
+
+    await tabs.open();
+    const page = await signedIn(tabs.dash, referrer.jwt);
+    const row = page
+      .getByRole('table', { name: 'Ledger entries, newest first' })
+      .locator('tbody tr')
+      .filter({ hasText: 'referral' });
+    await expect.poll(() => row.count()).toBe(1);
+    const said = /your share of a referred account's charge of ([\d.]+) GNK/.exec(
+      (await row.textContent()) ?? '',
+    );
+    expect(Number(said?.[1]) * 1e9).toBeCloseTo(Number(payout.metadata.charge_ngonka), 3);
+    expect(tabs.dash.problems).toEqual([]);
+  });
 });

@@ -126,6 +126,13 @@ function noteOf(e, openCharge) {
       { class: 'muted' },
       ` · ${m.amount_usdt} USDT at ${gnkNumber(m.usdt_rate_ngonka)} GNK per USDT`,
     );
+  // Its ref is the referred account's charge, which this account cannot open: say what it is.
+  if (e.kind === 'referral' && /^\d+$/.test(m.charge_ngonka ?? ''))
+    return h(
+      'span',
+      { class: 'muted' },
+      ` · your share of a referred account's charge of ${formatGnk(m.charge_ngonka)}`,
+    );
   return null;
 }
 
