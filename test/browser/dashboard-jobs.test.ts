@@ -195,6 +195,8 @@ describe('dashboard: the Jobs & batches page', () => {
       const ids = () => other.getByRole('region', { name: 'Jobs' }).locator('tbody th').allTextContents();
       await expect.poll(ids).toEqual(rows);
       expect(await other.getByLabel('Job status').inputValue()).toBe(shown);
+      // And the URL no longer carries what was dropped.
+      expect(new URL(other.url()).hash).toBe(shown ? `#/jobs?job_status=${shown}` : '#/jobs');
       expect(tab.problems).toEqual([]);
       await tab.close();
     }

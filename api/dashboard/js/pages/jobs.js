@@ -59,6 +59,8 @@ export async function renderJobs(main, _params, ctx) {
     [jobs, batches] = await Promise.all([jobsPage(), batchesPage()]);
     if (!ctx.isCurrent()) return;
   }
+  // The URL says what the filters say: a value dropped above (an old link, a typo) leaves it too.
+  setQuery(filters);
   // Later pages (Load more, a filter) name their keys too: those the index lacks are looked up first.
   const named = (fetchPage) => async (after) => {
     const page = await fetchPage(after);
