@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { UsageQuery } from '../../shared/accounts/usage.js';
 import { ngonkaInput } from '../../shared/money.js';
-import { ngonkaString as ngonka } from './common.js';
+import { isoInstant, ngonkaString as ngonka } from './common.js';
 
 /**
  * Shapes of the account routes: the responses for /openapi.json, PATCH's body, the usage query.
@@ -21,14 +21,19 @@ export const accountResponse = z.object({
 });
 
 // The shape is checked here; whether it is a real calendar day is checked in accountUsage. Usage is
-// by UTC day, so an ISO-8601 UTC timestamp (API.md's for the management API) is taken as its day.
-const utcDay = z
-  .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]00:?00))?$/,
-    'must be a UTC date as YYYY-MM-DD (or a UTC timestamp, taken as its day)',
-  )
-  .transform((v) => v.slice(0, 10));
+// by UTC day, so an ISO-8601 date-time (API.md's for the management API) counts as its UTC day.
+const UTC_DAY = /^\d{4}-\d{2}-\d{2}$/;
+const utcDay = z.string().transform((v, c) => {
+  if (UTC_DAY.test(v)) return v;
+  const at = isoInstant.safeParse(v);
+  if (at.success) return at.data.toISOString().slice(0, 10);
+  c.addIssue({
+    code: 'custom',
+    message:
+      'must be a UTC date as YYYY-MM-DD, or an ISO-8601 date-time with a timezone (taken as its UTC day)',
+  });
+  return z.NEVER;
+});
 
 /** GET /api/account/usage's query, and a management key's own usage's. */
 export const usageQuery = z
@@ -36,11 +41,11 @@ export const usageQuery = z
     from: utcDay
       .optional()
       .describe(
-        'First UTC day, YYYY-MM-DD or a UTC timestamp taken as its day (default: 29 days before `to`)',
+        'First UTC day, YYYY-MM-DD or a date-time taken as its UTC day (default: 29 days before `to`)',
       ),
     to: utcDay
       .optional()
-      .describe('Last UTC day, inclusive: YYYY-MM-DD or a UTC timestamp taken as its day (default: today)'),
+      .describe('Last UTC day, inclusive: YYYY-MM-DD or a date-time taken as its UTC day (default: today)'),
     group_by: z.enum(['day', 'key', 'model']).default('day'),
     // Digits only, as every list's limit.
     limit: z

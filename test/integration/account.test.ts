@@ -204,12 +204,18 @@ describe('account: happy', () => {
 
     const oneDay = await get(owner, '/api/account/usage?from=2026-03-14&to=2026-03-14');
     expect(oneDay.body.data).toHaveLength(1);
-    // API.md's management-API timestamps: a UTC one is taken as its day.
+    // API.md's management-API timestamps: one is taken as its UTC day.
     const stamped = await get(
       owner,
       '/api/account/usage?from=2026-03-14T00:00:00Z&to=2026-03-14T23:59:59.999Z',
     );
     expect(stamped.body).toMatchObject({ from: '2026-03-14', to: '2026-03-14', data: oneDay.body.data });
+    // Another zone's time counts as the UTC day it falls on.
+    const zoned = await get(
+      owner,
+      '/api/account/usage?from=2026-03-15T01:00:00%2B02:00&to=2026-03-14T23:00:00-01:00',
+    );
+    expect(zoned.body).toMatchObject({ from: '2026-03-14', to: '2026-03-15' });
   });
 
   it('defaults `from` to 29 days before an explicit `to`', async () => {
@@ -233,9 +239,10 @@ describe('account: error', () => {
     ['/api/account/ledger?cursor=le_9999999999999999999', 'cursor'], // past Postgres's bigint
     ['/api/account/usage?from=2026-02-30', 'from'],
     ['/api/account/usage?to=15-03-2026', 'to'],
-    // Not a UTC time: which day it falls on would be a guess.
-    ['/api/account/usage?from=2026-03-14T00:00:00%2B02:00', 'from'],
+    // No zone: which day it falls on would be a guess. No such time.
     ['/api/account/usage?from=2026-03-14T00:00:00', 'from'],
+    ['/api/account/usage?from=2026-03-14T99:99:99Z', 'from'],
+    ['/api/account/usage?to=2026-03-14T00:00:60Z', 'to'],
     ['/api/account/usage?group_by=hour', 'group_by'],
     ['/api/account/usage?from=2026-03-02&to=2026-03-01', 'from'],
     ['/api/account/usage?from=2025-01-01&to=2026-01-02', 'from'],
