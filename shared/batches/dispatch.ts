@@ -104,8 +104,9 @@ export async function dispatchBatch(
  * (a client sending the lines one by one would not have been refused), as may the holds of lines
  * that ended but are not settled yet, or settled in Postgres but not yet released in Redis (the run
  * comes back shortly). Refused with nothing of its batch in flight or settling, the refusal is
- * real: the line ends and the next one is tried (it may be cheaper). A rate limit pauses the batch until the key has quota again; a refused key (disabled,
- * expired, revoked) ends every line still pending.
+ * real: the line ends and the next one is tried (it may be cheaper). A rate limit pauses the batch
+ * until the key has quota again; a refused key (disabled, expired, revoked) ends every line still
+ * pending.
  */
 async function fillSlots(
   ctx: Context,
@@ -116,10 +117,14 @@ async function fillSlots(
 ): Promise<{ dispatched: number; retryAfterMs: number | null }> {
   let dispatched = 0;
   let after = 0;
+  // Finishing the account's releases reads every open hold of it (tens of thousands, for a busy
+  // one): once a run, on its first refusal, is enough to know whether a refusal may not stand.
+  let releasesFinished = false;
   const priority = batchLinePriority(await countRunningBatches(ctx.sql, batch.account_id));
   while (dispatched < slots) {
     const lines = await nextPendingLines(ctx.sql, batch.id, after, slots - dispatched);
     if (lines.length === 0) break;
+    const before = after;
     after = lines.at(-1)!.line_no ?? after;
     const admissions = await Promise.allSettled(lines.map((line) => admitLine(ctx, deps, batch, line)));
     // Queued once all are admitted, in input order (see queueAdmittedLine); every admitted line
@@ -144,11 +149,18 @@ async function fillSlots(
     if (live + dispatched > 0) return { dispatched, retryAfterMs: null };
     // A line's end comes before its settlement gives its hold back, and a settlement's commit
     // before its release in Redis, which admission reads: looked at again shortly.
-    if (
-      (await batchHoldsSettling(ctx.sql, batch.account_id, batch.id)) ||
-      (await releaseSettledOfAccount(ctx, batch.account_id)) > 0
-    )
+    if (await batchHoldsSettling(ctx.sql, batch.account_id, batch.id))
       return { dispatched, retryAfterMs: SETTLING_RETRY_MS };
+    if (!releasesFinished) {
+      releasesFinished = true;
+      // Money came back: these lines (still pending, nothing of the run admitted before them) are
+      // tried once more now, and a refusal then stands. Not left for a later run, which an account
+      // always settling something would send round again and again.
+      if ((await releaseSettledOfAccount(ctx, batch.account_id)) > 0) {
+        after = before;
+        continue;
+      }
+    }
     for (const { o, line } of refused) await failLine(ctx, line.id, o.error);
   }
   return { dispatched, retryAfterMs: null };
