@@ -1,4 +1,4 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.js';
 import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
@@ -60,6 +60,47 @@ describe('dashboard: a management key page shown past 1,000 child keys', () => {
     await expect.poll(() => refreshes, { timeout: 15_000 }).toBeGreaterThanOrEqual(seen + 2);
     expect(await rows.count()).toBe(KEYS);
     await page.getByRole('cell', { name: 'Seeded 0000' }).waitFor();
+    await dash.close();
+  });
+
+  it('keeps what Show more added when a live round asked before it comes back after it', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { name: 'Seeded 0000' } });
+    const { sql } = stack.env.ctx;
+    const start = Date.now();
+    await sql`insert into child_keys ${sql(
+      Array.from({ length: 149 }, (_, i) => ({
+        id: newId('ck'),
+        account_id: c.accountId,
+        management_key_id: c.mkId,
+        name: `Seeded ${String(i + 1).padStart(4, '0')}`,
+        key_hash: `seeded-${c.childId}-${i}`,
+        key_prefix: 'gc-seeded',
+        metadata: sql.json({}),
+        created_at: new Date(start + (i + 1) * 1_000),
+      })),
+    )}`;
+    const dash = await openDashboard(browser, stack.server.url);
+    const page = await signedIn(dash, c.jwt);
+    await page.goto(`/dashboard/#/keys/${c.mkId}`);
+    const rows = page.getByRole('region', { name: 'Child keys of My SaaS' }).locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(100);
+    // The next live round (the first 100 again) is held until Show more has drawn 150.
+    let hold = true;
+    const held: Route[] = [];
+    let rounds = 0;
+    await page.route(/\/children\?limit=\d+$/, async (route) => {
+      rounds++;
+      if (hold) held.push(route);
+      else await route.continue();
+    });
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
+    await page.getByRole('button', { name: 'Show more child keys' }).click();
+    await expect.poll(() => rows.count()).toBe(150);
+    hold = false;
+    await held[0]!.continue();
+    const seen = rounds;
+    await expect.poll(() => rounds, { timeout: 15_000 }).toBeGreaterThanOrEqual(seen + 2);
+    expect(await rows.count()).toBe(150);
     await dash.close();
   });
 });

@@ -51,8 +51,15 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
     }
     return { ...last, data };
   };
+  // Moved by each change of what the list shows (Show more, a search, an action's reload): an
+  // answer asked for before the latest change is stale and dropped (a live round that came back
+  // after a Show more undid it, review31).
+  let shown = 0;
   const reload = async () => {
-    [mk, page] = await Promise.all([api.managementKey(mkId), fetchShown()]);
+    const asked = ++shown;
+    const [m, p] = await Promise.all([api.managementKey(mkId), fetchShown()]);
+    if (asked !== shown) return;
+    [mk, page] = [m, p];
     children = page.data;
     draw();
   };
@@ -68,7 +75,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
       if (!list.isConnected) return; // the page was left
       if (!document.hidden && !document.querySelector('dialog[open]')) {
         try {
-          const asked = search;
+          const asked = shown;
           const fresh = await fetchShown();
           failedRounds = 0;
           liveNote.textContent = '';
@@ -76,7 +83,7 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
           // A search typed meanwhile, or an action's own reload, has its own answer: keep that.
           if (
             list.isConnected &&
-            asked === search &&
+            asked === shown &&
             seen !== JSON.stringify(children) &&
             !document.querySelector('dialog[open]')
           ) {
@@ -103,7 +110,9 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
 
   const showMore = async () => {
     try {
+      const asked = ++shown;
       const next = await fetchPage(PAGE, page.last_id);
+      if (asked !== shown) return;
       page = next;
       children = [...children, ...next.data];
       draw();
@@ -118,8 +127,11 @@ export async function renderKeyDetail(main, { mkId }, ctx) {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(async () => {
       search = e.target.value.trim();
+      const asked = ++shown;
       try {
-        page = await fetchPage(PAGE);
+        const first = await fetchPage(PAGE);
+        if (asked !== shown) return;
+        page = first;
         children = page.data;
         draw();
       } catch (err) {
