@@ -1,5 +1,13 @@
 import { minNgonka } from '../money.js';
 
+/** What one charge pays an account's referrers, in nGNK, and what it leaves owed. */
+export interface ReferralShares {
+  l1: bigint;
+  l2: bigint;
+  /** Owed and not paid, in 1/10,000ths of an nGNK, for the account's next charge. */
+  carry: { l1: bigint; l2: bigint };
+}
+
 /**
  * What an account's referrers are paid from one charge (API.md: L1 10% and L2 3% "of each settled
  * charge", the charge being one settlement transfer), in nGNK: each share of the charge plus what
@@ -8,13 +16,6 @@ import { minNgonka } from '../money.js';
  * account's next charge (migration 025), so however requests are grouped into charges, an
  * account's shares add up to its total's share rounded down once.
  */
-export interface ReferralShares {
-  l1: bigint;
-  l2: bigint;
-  /** Owed and not paid, in 1/10,000ths of an nGNK, for the account's next charge. */
-  carry: { l1: bigint; l2: bigint };
-}
-
 export function referralShares(
   charge: bigint,
   margin: bigint,
