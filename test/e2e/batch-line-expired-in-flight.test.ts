@@ -85,6 +85,10 @@ describe('batch lines in flight when their batch ends', () => {
   it('a line ended as its worker picked it up shows the cost it was billed, whichever of the bill and the void came first', async () => {
     const { ctx } = stack.env;
     const { c, id } = await batchUnderWay(2);
+    // No dispatcher run until the batch is expired below: with both lines ended, one would finalize
+    // it as completed first (it did once, on a loaded machine), where this test expires it.
+    const batches = stack.deps.queues.get('batches');
+    await batches.pause();
     // A line ended under a worker whose node call is under way (endBatch no longer does this: it
     // reads the lines in flight after its end commits; a job's own cancel still can): the row says
     // expired while the node works.
@@ -101,6 +105,7 @@ describe('batch lines in flight when their batch ends', () => {
       });
     }
     await expireBatch(ctx, stack.deps.queues, id);
+    await batches.resume();
     expect((await batchWhenEnded(c.childKey, id)).status).toBe('expired');
     await expectNoLedgerDrift(ctx);
   });
