@@ -13,7 +13,7 @@ import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { surviveLostPostgresConnections } from '../shared/db/connection-loss.js';
 import { migrate, pendingMigrations } from '../shared/db/migrate.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
-import { flushSettlementHandoff } from '../shared/inference/settle-request.js';
+import { flushSettlementHandoff, settleUnhanded } from '../shared/inference/settle-request.js';
 import { drainInferenceHandoff } from '../shared/jobs/enqueue-inference.js';
 import { createLogger } from '../shared/logger.js';
 import { observeSettlement } from '../shared/metrics/registry.js';
@@ -159,9 +159,11 @@ const queues = createQueues(ctx);
 // handOffWithin gave up on) until Redis is back, and the process would not exit through an outage.
 stops.push(() => closedWithin('queues', queues.close()));
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
-stops.push(() => handOffWithin('settlements', flushSettlementHandoff(ctx.sql, queues)));
+stops.push(settleBeforeExit);
 // And before that, the accepted jobs whose hand-off is still in flight.
-stops.push(() => handOffWithin('accepted jobs', drainInferenceHandoff(queues)));
+stops.push(async () => {
+  await handOffWithin('accepted jobs', drainInferenceHandoff(queues));
+});
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 // The roles that admit requests say they are alive: reconciliation gives back at once what a dead
@@ -284,9 +286,32 @@ async function closedWithin(what: string, closing: Promise<void>): Promise<void>
     ctx.logger.warn({ what, ms }, 'shutdown: closing took too long; exiting without it');
 }
 
-/** A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late one). */
-async function handOffWithin(what: string, handOff: Promise<void>): Promise<void> {
+/**
+ * A shutdown hand-off to Redis, given SHUTDOWN_HANDOFF_WAIT_MS (see config for what follows a late
+ * one); whether it was taken.
+ */
+async function handOffWithin(what: string, handOff: Promise<void>): Promise<boolean> {
   const ms = config.SHUTDOWN_HANDOFF_WAIT_MS;
-  if (!(await endedWithin(handOff, ms)))
-    ctx.logger.error({ what, ms }, 'Redis did not take the hand-off in time; shutting down without it');
+  if (await endedWithin(handOff, ms)) return true;
+  ctx.logger.error({ what, ms }, 'Redis did not take the hand-off in time; shutting down without it');
+  return false;
+}
+
+/**
+ * Finished requests to settle: handed to the queue, or, when Redis does not take them in time,
+ * settled here in Postgres (given the same wait again: past it, what has not committed is left to
+ * the sweeper) rather than lost with the process.
+ */
+async function settleBeforeExit(): Promise<void> {
+  if (await handOffWithin('settlements', flushSettlementHandoff(ctx.sql, queues))) return;
+  const settling = settleUnhanded(ctx, queues);
+  const ended = await endedWithin(
+    settling.then(() => {}),
+    config.SHUTDOWN_HANDOFF_WAIT_MS,
+  );
+  const count = ended ? await settling : null;
+  ctx.logger.warn(
+    { requests: count, ended },
+    'shutdown: settled in Postgres the requests Redis did not take; their Redis release waits for the scheduler’s check',
+  );
 }

@@ -114,8 +114,8 @@ const configSchema = z
      * How long shutdown waits for Redis to take the hand-offs still in flight (accepted jobs,
      * finished requests' settlements). With Redis gone they would wait for ever and the process
      * would end by SIGKILL, mid-request; past this it goes on closing: a job not handed off is
-     * queued again by the reconciliation check, a request's hold is resolved by the stale-hold
-     * sweeper (as after a crash).
+     * queued again by the reconciliation check, and finished requests are settled in Postgres by
+     * the process itself (given this wait again; what that misses the stale-hold sweeper voids).
      */
     SHUTDOWN_HANDOFF_WAIT_MS: positiveInt.default(10_000),
     /**

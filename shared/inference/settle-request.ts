@@ -8,7 +8,7 @@ import { ApiError } from '../errors.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
-import { perOwner } from '../per-owner.js';
+import { onePer, perOwner } from '../per-owner.js';
 import type { Queues } from '../queues.js';
 
 /**
@@ -20,6 +20,8 @@ import type { Queues } from '../queues.js';
  * and everything else's.
  */
 const enqueuers = perOwner<Queues, number, Batcher<Settlement, undefined>>();
+/** The requests handed to an enqueuer whose hand-off has not ended yet, per producer (settleUnhanded). */
+const unhanded = onePer<Queues, Set<Settlement>>(() => new Set());
 
 function newEnqueuer(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
   return new Batcher<Settlement, undefined>(
@@ -46,6 +48,28 @@ export async function flushSettlementHandoff(sql: Sql, queues: Queues): Promise<
 }
 
 /**
+ * Settle here, in Postgres, the requests whose hand-off to the queue has not ended: at shutdown,
+ * once Redis did not take them in time (an outage). Left to the queue they went with the process,
+ * and the sweeper voided their holds at the deadline: served, never billed (ops31). Their release
+ * in Redis, which fails while it is out of reach, is finished by the scheduler's check once it is
+ * back (the path of a worker killed after its commit). Returns how many it settled.
+ */
+export async function settleUnhanded(ctx: Context, queues: Queues): Promise<number> {
+  const items = [...unhanded(queues)];
+  if (items.length === 0) return 0;
+  try {
+    await settleHolds(ctx, items);
+  } catch (err) {
+    // After the commit (the Redis steps): they are billed. Before it: the sweeper voids them.
+    ctx.logger.error(
+      { err, holdIds: items.map((i) => i.holdId) },
+      'settling the requests Redis did not take failed or was cut short; the scheduler’s check finishes them',
+    );
+  }
+  return items.length;
+}
+
+/**
  * Hand a finished request to settlement: post its usage, or void the hold when nothing was served.
  * If the queue cannot take it (Redis down), settle inline rather than leave the hold open; if that
  * fails too, the stale-hold sweeper and reconciliation still resolve it.
@@ -66,10 +90,14 @@ export async function settleRequest(
   } = {},
 ): Promise<void> {
   const item = settlementOf(holdId, usage, opts.unrecorded);
+  const waiting = unhanded(queues);
+  waiting.add(item);
   try {
     const waitMs = opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS;
     await enqueuers.get(queues, waitMs, () => newEnqueuer(queues, waitMs)).add(item);
+    waiting.delete(item);
   } catch (err) {
+    waiting.delete(item);
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {
       await settleHolds(ctx, [item]);

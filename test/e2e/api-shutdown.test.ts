@@ -39,6 +39,13 @@ async function apiBehindRedisProxy(extra: Record<string, string> = {}) {
   return { proxy, port, api };
 }
 
+/** The account's holds' statuses, oldest first. */
+async function holdStatuses(accountId: string): Promise<string[]> {
+  const rows = await stack.env.ctx.sql<{ status: string }[]>`
+    select status from holds where account_id = ${accountId} order by created_at`;
+  return rows.map((r) => r.status);
+}
+
 async function servesOneChat(port: number, childKey: string): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   await waitFor('api listening', async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
@@ -256,8 +263,9 @@ describe('api process shutdown', () => {
       await stopProcess(api, 'SIGKILL');
       await proxy.close();
     }
-    // What it could not hand off is the stale-hold sweeper's (served, its usage lost with the
-    // process: the same as a crash), never a hang that ends in SIGKILL mid-request.
+    // What Redis did not take it settled itself in Postgres (ops31: it was left to the sweeper,
+    // which voided it, served and never billed), and never hung to end in SIGKILL mid-request.
+    expect(await holdStatuses(c.accountId)).toEqual(['posted']);
   }, 30_000);
 });
 
@@ -287,6 +295,9 @@ describe('api process shutdown with Redis gone under a request in flight', () =>
       await stopProcess(api, 'SIGKILL');
       await proxy.close();
     }
+    // The first answer is in the settlement queue (no workers run here); the one answered after
+    // Redis went was settled in Postgres at exit, billed.
+    expect(await holdStatuses(c.accountId)).toEqual(['open', 'posted']);
   }, 60_000);
 });
 
