@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { composeServices } from '../helpers/compose.js';
 
 /**
  * What runBelowApi answers in a process of its own (started at niceness `startNice`), and the
@@ -41,25 +41,10 @@ describe('runBelowApi (BACKGROUND_NICE for the workers and scheduler processes)'
   // A niceness orders threads only inside their CPU group, and each container is one: under
   // docker-compose, the container's weight is what makes the background roles yield.
   it("has docker-compose weigh the workers and scheduler containers below the api's", () => {
-    const shares = cpuSharesByService(readFileSync('docker-compose.yml', 'utf8'));
-    expect(shares.get('api')).toBe(1024);
-    expect(shares.get('workers')).toBeLessThan(1024 / 4);
-    expect(shares.get('scheduler')).toBeLessThan(1024 / 4);
+    // Docker's default weight is 1024 where a service sets none.
+    const shares = (name: string) => composeServices()[name]?.cpu_shares ?? 1024;
+    expect(shares('api')).toBe(1024);
+    expect(shares('workers')).toBeLessThan(1024 / 4);
+    expect(shares('scheduler')).toBeLessThan(1024 / 4);
   });
 });
-
-/** Each service's `cpu_shares` in a compose file (Docker's default, 1024, where it sets none). */
-function cpuSharesByService(compose: string): Map<string, number> {
-  const shares = new Map<string, number>();
-  let service: string | null = null;
-  for (const line of compose.split('\n')) {
-    const name = /^ {2}([a-z-]+):\s*(&\w+)?\s*$/.exec(line)?.[1];
-    if (name) {
-      service = name;
-      shares.set(name, 1024);
-    } else if (/^\S/.test(line)) service = null;
-    const set = /^ {4}cpu_shares:\s*(\d+)/.exec(line)?.[1];
-    if (service && set) shares.set(service, Number(set));
-  }
-  return shares;
-}
