@@ -5,7 +5,7 @@ import { watchForWedge } from '../shared/db/wedge-watch.js';
 import { type Settlement, type SettlementResult, settleHolds } from '../shared/ledger/settle.js';
 import { bullPrefix, type Payload, parsePayload } from '../shared/queues.js';
 import { redisOptionsFromUrl } from '../shared/redis/client.js';
-import { followWorker } from '../shared/redis/outage-log.js';
+import { errOrOutage, followWorker } from '../shared/redis/outage-log.js';
 
 export interface SettlementWorkerOptions {
   /** Settlement jobs (groups of requests) in flight at once; their holds are booked together. @default 64 */
@@ -55,7 +55,10 @@ export function startSettlementWorker(ctx: Context, opts: SettlementWorkerOption
       try {
         return await settle(items);
       } catch (err) {
-        ctx.logger.warn({ err, size: items.length }, 'settlement batch failed; settling one by one');
+        ctx.logger.warn(
+          { ...errOrOutage(ctx.redis, err), size: items.length },
+          'settlement batch failed; settling one by one',
+        );
         // One after another, each watched on its own: a retry after a failure is where a half-dead
         // connection sticks, and started all at once each one's watch would count its wait in line
         // (for the pool, for the system accounts' locks) as being stuck.

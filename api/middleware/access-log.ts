@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { observeHttpRequest } from '../../shared/metrics/registry.js';
 import { CHILD_KEYS_MOUNT } from '../routes/child-keys.js';
 
-/** An answer slower than this is logged at warn. */
+/** An answer slower than this is logged at warn (a stream's length is not slowness). */
 const SLOW_MS = 2000;
 
 /** Where the error middleware leaves a request's unexpected error for its access line. */
@@ -63,14 +63,20 @@ export function logWhenFinished(
     // A 503 is a condition the gateway meant (Redis, Postgres or every node out of reach), logged
     // where it arises, once: an error line with a stack per refused request flooded the log in an
     // outage. Its line keeps what the cause said.
+    // A readiness probe's 503 is the outage the probe is for, said once where it arose: a line per
+    // probe said it again every few seconds (ops31). A stream's time is its generation's, not slowness.
     const expected = status === 503;
+    const probe = url === '/readyz';
+    const streamed = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
     const level = expected
-      ? 'warn'
+      ? probe
+        ? 'debug'
+        : 'warn'
       : err !== undefined || status >= 500
         ? 'error'
         : status >= 400
           ? 'info'
-          : ms >= SLOW_MS
+          : ms >= SLOW_MS && !streamed
             ? 'warn'
             : 'debug';
     if (!logger.isLevelEnabled(level)) return;

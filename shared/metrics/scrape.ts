@@ -8,6 +8,7 @@ import type { NodeStatus } from '../gonka/node-pool.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
 import { loadReconcileSummary } from '../reconcile/summary.js';
 import { clockOffsetMs } from '../redis/clock-offset.js';
+import { errOrOutage } from '../redis/outage-log.js';
 import type { Upstream } from '../upstream.js';
 import { enableDefaultMetrics, processRegistry } from './registry.js';
 
@@ -41,7 +42,7 @@ async function safely(ctx: Context, what: string, fn: () => Promise<void>): Prom
     const outcome = await Promise.race([fn(), sleep(READ_TIMEOUT_MS, late, { ref: false })]);
     if (outcome === late) ctx.logger.warn({ what, ms: READ_TIMEOUT_MS }, 'metrics: reading timed out');
   } catch (err) {
-    ctx.logger.warn({ err, what }, 'metrics: reading failed');
+    ctx.logger.warn({ ...errOrOutage(ctx.redis, err), what }, 'metrics: reading failed');
   }
 }
 

@@ -1,5 +1,7 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { perOwner } from '../per-owner.js';
+import { redisOutOfReach } from './client.js';
 
 /** While Redis stays out of reach, a reminder at most this often. */
 export const OUTAGE_REMINDER_MS = 30_000;
@@ -149,4 +151,13 @@ export function followWorker(
   worker.on('stalled', (jobId, prev) =>
     logger.warn({ jobId, queue: name, was: prev }, `${name} job stalled (its worker died?); it runs again`),
   );
+}
+
+/**
+ * An error for a log line: whole (its stack) as usual, but only its words while `redis` is out of
+ * reach, when it is the outage the outage log already tells once, not a fault to debug (ops31: each
+ * scrape, lock renewal and settlement batch in an outage logged an ioredis stack).
+ */
+export function errOrOutage(redis: Redis, err: unknown): { err: unknown } | { error: string } {
+  return redisOutOfReach(redis) ? { error: err instanceof Error ? err.message : String(err) } : { err };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Context } from '../context.js';
+import { errOrOutage } from '../redis/outage-log.js';
 
 /**
  * One leader among scheduler replicas: a Redis key set with `SET NX PX` holding this process's
@@ -58,7 +59,11 @@ export class LeaderLock {
       }
       return ok;
     } catch (err) {
-      this.ctx.logger.warn({ err }, 'scheduler leader lock unavailable');
+      this.ctx.logger.warn({ ...errOrOutage(this.ctx.redis, err) }, 'scheduler leader lock unavailable');
+      // Said as a renewal's refusal says it: after an outage two replicas' last lines both read
+      // "this process leads" (ops31).
+      if (this.heldUntil > 0)
+        this.ctx.logger.warn({ holder: this.token }, 'scheduler: this process no longer leads');
       this.heldUntil = 0;
       return false;
     }

@@ -92,9 +92,10 @@ describe('a 503 the gateway meant', () => {
     const c = await createCustomer(ctx, stack.server.url);
     ctx.redis.disconnect();
     try {
-      for (const [requestId, method, url, token] of [
-        ['503-chat', 'POST', '/v1/chat/completions', c.childKey],
-        ['503-ready', 'GET', '/readyz', undefined],
+      // A readiness probe's 503 is at debug: the probe asks every few seconds through an outage.
+      for (const [requestId, method, url, token, level] of [
+        ['503-chat', 'POST', '/v1/chat/completions', c.childKey, 40],
+        ['503-ready', 'GET', '/readyz', undefined, 20],
       ] as const) {
         const res = await call(stack.server.url, method, url, {
           token,
@@ -106,11 +107,38 @@ describe('a 503 the gateway meant', () => {
         const own = linesOf(requestId);
         expect(own.filter((l) => (l.level as number) >= 50)).toEqual([]);
         const [line] = own.filter((l) => l.res !== undefined);
-        expect(line).toMatchObject({ level: 40, res: { statusCode: 503 } });
+        expect(line).toMatchObject({ level, res: { statusCode: 503 } });
         expect(JSON.stringify(line)).not.toContain('"stack"');
       }
     } finally {
       await ctx.redis.connect();
     }
+  });
+});
+
+describe('a stream that runs past the slow-answer mark', () => {
+  it('is not logged as slow: its time is its generation', async () => {
+    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const requestId = 'long-stream';
+    const res = await fetch(`${stack.server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${c.childKey}`,
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+      },
+      body: JSON.stringify({
+        ...jobBody.request,
+        stream: true,
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hi [[sim latency=2200]]' }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    await waitFor('its access line', async () => linesOf(requestId).some((l) => l.res !== undefined));
+    const [line] = linesOf(requestId).filter((l) => l.res !== undefined);
+    expect(line).toMatchObject({ level: 20, res: { statusCode: 200 } });
+    expect(line?.responseTime as number).toBeGreaterThanOrEqual(2000);
   });
 });

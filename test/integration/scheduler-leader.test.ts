@@ -2,10 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { Scheduler, type SchedulerTask } from '../../shared/scheduler/index.js';
+import { LeaderLock } from '../../shared/scheduler/leader.js';
 import { schedulerTasks } from '../../shared/scheduler/tasks/index.js';
 import { createKeyFixture } from '../helpers/fixtures.js';
 import { capturedLogger } from '../helpers/logs.js';
 import { deliveriesOf, schedulerEnv, subscribeAll } from '../helpers/scheduler.js';
+import { timedOut, withScriptHook } from '../helpers/script-hooks.js';
 import { waitFor } from '../helpers/wait.js';
 
 const clock = new ManualClock('2026-11-26T10:00:00.000Z');
@@ -150,6 +152,28 @@ describe('scheduler: one leader among replicas', () => {
     });
     await w.env.ctx.redis.del(`${w.env.config.REDIS_PREFIX}:sched:leader`);
     await s.stop();
+  });
+
+  it('says it no longer leads when the lock cannot be renewed for a Redis error, as for a refusal', async () => {
+    const { logger, lines } = capturedLogger('info');
+    let failing = false;
+    const ctx = withScriptHook({ ...w.env.ctx, logger }, () => {
+      if (failing) throw timedOut();
+    });
+    const lock = new LeaderLock(ctx, 1500);
+    expect(await lock.acquireOrRenew()).toBe(true);
+    failing = true;
+    expect(await lock.acquireOrRenew()).toBe(false);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [30, 'scheduler: this process leads'],
+      [40, 'scheduler leader lock unavailable'],
+      [40, 'scheduler: this process no longer leads'],
+    ]);
+    // Said once: still failing, it had already stopped leading.
+    expect(await lock.acquireOrRenew()).toBe(false);
+    expect(lines.filter((l) => l.msg === 'scheduler: this process no longer leads')).toHaveLength(1);
+    failing = false;
+    await lock.release();
   });
 
   it('says in one log line which tasks missed ticks while the process was busy', async () => {
