@@ -188,16 +188,6 @@ if (roles.has('scheduler')) {
   stops.push(() => scheduler.stop());
   ctx.logger.info('scheduler started');
 }
-if (!roles.has('api') && config.METRICS_PORT) {
-  const registry = createMetricsRegistry(ctx, { queues, ...(upstream ? { upstream } : {}) });
-  stops.push(
-    await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger, {
-      token: config.METRICS_TOKEN,
-      ready: () => readiness(ctx),
-    }),
-  );
-}
-
 let stopping: Promise<void> | null = null;
 async function shutdown(signal: string, exitCode = 0): Promise<void> {
   if (stopping && (signal === 'SIGINT' || signal === 'SIGTERM')) {
@@ -233,6 +223,27 @@ async function shutdown(signal: string, exitCode = 0): Promise<void> {
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+if (!roles.has('api') && config.METRICS_PORT) {
+  const registry = createMetricsRegistry(ctx, { queues, ...(upstream ? { upstream } : {}) });
+  try {
+    stops.push(
+      await serveMetrics(registry, config.METRICS_PORT, config.HOST, ctx.logger, {
+        token: config.METRICS_TOKEN,
+        ready: () => readiness(ctx),
+      }),
+    );
+    ctx.logger.info({ port: config.METRICS_PORT }, 'metrics listening');
+  } catch (err) {
+    // As the api's port: one line naming what to change (two roles given one METRICS_PORT on one
+    // host, ops31), not an uncaught stack; the roles already started stop as on a signal.
+    ctx.logger.fatal(
+      { err: err instanceof Error ? err.message : String(err), host: config.HOST, port: config.METRICS_PORT },
+      'cannot listen on HOST:METRICS_PORT',
+    );
+    await shutdown('listen failed', 1);
+  }
+}
 
 if (roles.has('api') && upstream) {
   const server: Server = createApiServer(ctx, { upstream, queues });

@@ -320,26 +320,34 @@ describe('api process start-up', () => {
       (err: { code: number; stdout: string; stderr: string }) => err,
     );
 
-  it('stops with one fatal line naming HOST:PORT, not a stack, when the port is taken', async () => {
-    const taken = createServer();
-    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
-    const port = (taken.address() as AddressInfo).port;
-    try {
-      const failed = await start(['--roles', 'api'], { PORT: String(port), HOST: '127.0.0.1' });
-      expect(failed?.code).toBe(1);
-      expect(failed?.stderr).not.toMatch(/\n\s+at /);
-      const fatal = failed?.stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number })
-        .find((l) => l.level === 60);
-      // Every line names the process's roles: several roles' logs are read together.
-      expect(fatal).toMatchObject({ msg: 'api: cannot listen on HOST:PORT', port, roles: 'api' });
-      expect(fatal?.err).toMatch(/EADDRINUSE/);
-    } finally {
-      taken.close();
-    }
-  }, 40_000);
+  it.each([
+    ['api', 'PORT', 'api: cannot listen on HOST:PORT'],
+    // Two roles given one METRICS_PORT on one host (ops31: an uncaught stack, after they started).
+    ['workers', 'METRICS_PORT', 'cannot listen on HOST:METRICS_PORT'],
+  ])(
+    'stops the %s role with one fatal line naming HOST:%s, not a stack, when the port is taken',
+    async (role, variable, msg) => {
+      const taken = createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const failed = await start(['--roles', role], { [variable]: String(port), HOST: '127.0.0.1' });
+        expect(failed?.code).toBe(1);
+        expect(failed?.stderr).not.toMatch(/\n\s+at /);
+        const fatal = failed?.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number })
+          .find((l) => l.level === 60);
+        // Every line names the process's roles: several roles' logs are read together.
+        expect(fatal).toMatchObject({ msg, port, roles: role });
+        expect(fatal?.err).toMatch(/EADDRINUSE/);
+      } finally {
+        taken.close();
+      }
+    },
+    40_000,
+  );
 
   it('prints its usage for --help, and for an unknown option the option and the usage, not a stack', async () => {
     const run = promisify(execFile);
