@@ -365,7 +365,9 @@ export function loadConfig(
     if (cfg.NODE_ENV === 'production' && opts.sessions !== false)
       throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required in production');
     jwtSecret = randomBytes(32).toString('hex');
-    warn('JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts.');
+    warn(
+      'JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts, and another api process refuses them (set it when more than one api serves).',
+    );
   }
   if (cfg.NODE_ENV === 'production') checkForProduction(cfg, warn);
   return { ...cfg, JWT_SECRET: jwtSecret };
