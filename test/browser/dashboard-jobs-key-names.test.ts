@@ -1,35 +1,24 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
-import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
+import { openDashboard, signedIn, useStackAndBrowser } from '../helpers/browser.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
  * The Jobs & batches page of an account with more keys than it lists: it names the keys on screen
  * by looking them up, never by fetching every key (a reseller's 30,000 timed out).
  */
-let stack: TestStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const sb = useStackAndBrowser();
 
 /** The dashboard's page size (PAGE_SIZE in api/dashboard/js/components/paged-table.js). */
 const PAGE = 50;
 
 describe('dashboard: the Jobs & batches page of many keys', () => {
   it('names the keys on screen without listing every key: one older than 1,000 newer ones, filtered by', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url, { child: { name: 'The old one' } });
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url, { child: { name: 'The old one' } });
     // One job of its own (and no batch, which would name it on the first page), an hour ago.
-    const { sql } = stack.env.ctx;
+    const { sql } = sb.stack.env.ctx;
     const hourAgo = new Date(Date.now() - 3_600_000);
     await sql`insert into jobs ${sql({
       id: newId('job'),
@@ -56,7 +45,7 @@ describe('dashboard: the Jobs & batches page of many keys', () => {
         created_at: later,
       })),
     )}`;
-    const dash = await openDashboard(browser, stack.server.url);
+    const dash = await openDashboard(sb.browser, sb.stack.server.url);
     const childLists: string[] = [];
     dash.page.on('request', (r) => {
       if (/\/children(\?|$)/.test(r.url())) childLists.push(r.url());
@@ -78,7 +67,7 @@ describe('dashboard: the Jobs & batches page of many keys', () => {
       await sql<{ id: string }[]>`
       select id from child_keys where management_key_id = ${c.mkId} and name = 'Newer 0'`
     )[0]!.id;
-    const { sql: s } = stack.env.ctx;
+    const { sql: s } = sb.stack.env.ctx;
     await s`insert into jobs ${s(
       Array.from({ length: PAGE }, (_, i) => ({
         id: newId('job'),
@@ -101,15 +90,15 @@ describe('dashboard: the Jobs & batches page of many keys', () => {
   });
 
   it('shares a thousand choices among the management keys, not a thousand each', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
     for (const name of ['Second', 'Third', 'Fourth']) {
-      const made = await call(stack.server.url, 'POST', '/api/management/keys', {
+      const made = await call(sb.stack.server.url, 'POST', '/api/management/keys', {
         token: c.jwt,
         body: { name },
       });
       expect(made.status).toBe(201);
     }
-    const dash = await openDashboard(browser, stack.server.url);
+    const dash = await openDashboard(sb.browser, sb.stack.server.url);
     const limits: string[] = [];
     dash.page.on('request', (r) => {
       const url = new URL(r.url());

@@ -1,32 +1,21 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { insertFile } from '../../shared/db/queries/files.js';
 import { SIM_MODEL_QWEN3_235B } from '../../shared/gonka/simulator/index.js';
 import { newId } from '../../shared/ids.js';
 import { startBatch, startBatchOf } from '../helpers/batches.js';
 import {
-  launchBrowser,
   openDashboard,
   recordAnnouncements,
   screenshot,
   signedIn,
+  useStackAndBrowser,
 } from '../helpers/browser.js';
 import { type Customer, createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The Jobs & batches page at work: paging through long lists, and cancelling from a row. */
-let stack: TestStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const sb = useStackAndBrowser();
 
 /** The dashboard's page size (PAGE_SIZE in api/dashboard/js/components/paged-table.js). */
 const PAGE = 50;
@@ -38,7 +27,7 @@ const PAGE = 50;
  * newest first, as the lists show them.
  */
 async function seedFinished(c: Customer, n: { jobs: number; batches: number; failedJobs: number }) {
-  const { sql } = stack.env.ctx;
+  const { sql } = sb.stack.env.ctx;
   const t0 = Date.now() - 3_600_000;
   const at = (i: number) => new Date(t0 + i * 1000);
   const file = await insertFile(sql, {
@@ -86,14 +75,14 @@ async function seedFinished(c: Customer, n: { jobs: number; batches: number; fai
  * progress, and the Jobs & batches page signed in as their owner, with the rows of both.
  */
 async function waitingWork(c: Customer, lines: number) {
-  const job = await call(stack.server.url, 'POST', '/v1/jobs', {
+  const job = await call(sb.stack.server.url, 'POST', '/v1/jobs', {
     token: c.childKey,
     body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Not yet' }] } },
   });
   expect(job.status).toBe(202);
   const jobId = job.body.id as string;
-  const batchId = await startBatch(stack.server.url, c.childKey, lines);
-  const dash = await openDashboard(browser, stack.server.url);
+  const batchId = await startBatch(sb.stack.server.url, c.childKey, lines);
+  const dash = await openDashboard(sb.browser, sb.stack.server.url);
   const page = await signedIn(dash, c.jwt);
   await page.getByRole('link', { name: 'Jobs & batches' }).click();
   const rowOf = (table: string, id: string) =>
@@ -103,13 +92,13 @@ async function waitingWork(c: Customer, lines: number) {
 
 describe('dashboard: the Jobs & batches page', () => {
   it('pages jobs and batches with "Load more", keeping the filters, until the last page', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
     // Jobs run to a third page, so the button outlives a press; batches end on their second.
     const seeded = await seedFinished(c, { jobs: 2 * PAGE + 5, batches: PAGE + 5, failedJobs: 3 });
     const jobIds = seeded.jobs.map((j) => j.id);
     const succeeded = seeded.jobs.filter((j) => j.status === 'succeeded').map((j) => j.id);
     expect(succeeded.length).toBe(2 * PAGE + 2);
-    const dash = await openDashboard(browser, stack.server.url);
+    const dash = await openDashboard(sb.browser, sb.stack.server.url);
     const page = await signedIn(dash, c.jwt);
     await page.getByRole('link', { name: 'Jobs & batches' }).click();
     await page.getByRole('heading', { name: 'Jobs & batches', level: 1 }).waitFor();
@@ -189,7 +178,7 @@ describe('dashboard: the Jobs & batches page', () => {
       [link, 'succeeded', succeeded.slice(0, PAGE)],
       [link.replace('job_status=succeeded', 'job_status=bogus&key_id=ck_gone'), '', jobIds.slice(0, PAGE)],
     ] as const) {
-      const tab = await openDashboard(browser, stack.server.url);
+      const tab = await openDashboard(sb.browser, sb.stack.server.url);
       const other = await signedIn(tab, c.jwt);
       await other.goto(url);
       const ids = () => other.getByRole('region', { name: 'Jobs' }).locator('tbody th').allTextContents();
@@ -203,9 +192,9 @@ describe('dashboard: the Jobs & batches page', () => {
   });
 
   it('cancels a queued job and a batch from their rows, after asking', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
     // Nothing reaches a node meanwhile: the job stays queued, the batch's lines too.
-    const inference = stack.deps.queues.get('inference');
+    const inference = sb.stack.deps.queues.get('inference');
     await inference.pause();
     try {
       const { jobId, batchId, dash, page, jobRow, batchRow } = await waitingWork(c, 3);
@@ -239,7 +228,7 @@ describe('dashboard: the Jobs & batches page', () => {
         .waitFor();
       await screenshot(page, 'jobs-cancelled');
 
-      const seen = await fetch(`${stack.server.url}/v1/jobs/${jobId}`, {
+      const seen = await fetch(`${sb.stack.server.url}/v1/jobs/${jobId}`, {
         headers: { authorization: `Bearer ${c.childKey}` },
       });
       expect(((await seen.json()) as { status: string }).status).toBe('cancelled');
@@ -252,16 +241,16 @@ describe('dashboard: the Jobs & batches page', () => {
   });
 
   it('says why a batch failed on its row, as a failed job says', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
     const ask = { model: 'nope/model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
-    const batchId = await startBatchOf(stack.server.url, c.childKey, [ask, ask]);
+    const batchId = await startBatchOf(sb.stack.server.url, c.childKey, [ask, ask]);
     const failed = await waitFor('batch failed', async () => {
-      const b = await call(stack.server.url, 'GET', `/v1/batches/${batchId}`, { token: c.childKey });
+      const b = await call(sb.stack.server.url, 'GET', `/v1/batches/${batchId}`, { token: c.childKey });
       return b.body.status === 'failed' ? b.body : null;
     });
     const why = failed.errors.data[0].message as string;
     expect(why).toMatch(/does not exist/);
-    const dash = await openDashboard(browser, stack.server.url);
+    const dash = await openDashboard(sb.browser, sb.stack.server.url);
     const page = await signedIn(dash, c.jwt);
     await page.getByRole('link', { name: 'Jobs & batches' }).click();
     const row = page.getByRole('table', { name: 'Batches' }).getByRole('row', { name: new RegExp(batchId) });
@@ -271,8 +260,8 @@ describe('dashboard: the Jobs & batches page', () => {
   });
 
   it('says a job ended before it could be cancelled when it finished while the dialog was open', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const inference = stack.deps.queues.get('inference');
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
+    const inference = sb.stack.deps.queues.get('inference');
     await inference.pause();
     let resumed = false;
     try {
@@ -286,7 +275,7 @@ describe('dashboard: the Jobs & batches page', () => {
       await inference.resume();
       resumed = true;
       await waitFor('job succeeded', async () => {
-        const j = await call(stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
+        const j = await call(sb.stack.server.url, 'GET', `/v1/jobs/${jobId}`, { token: c.childKey });
         return j.body.status === 'succeeded';
       });
       await ask.getByRole('button', { name: 'Cancel job' }).click();
@@ -303,8 +292,8 @@ describe('dashboard: the Jobs & batches page', () => {
   });
 
   it('follows a queued job and a running batch to their end, and shows a job sent since, without a reload', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
-    const inference = stack.deps.queues.get('inference');
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
+    const inference = sb.stack.deps.queues.get('inference');
     await inference.pause();
     let resumed = false;
     try {
@@ -314,7 +303,7 @@ describe('dashboard: the Jobs & batches page', () => {
       // Focus on the job's Cancel button: the row is redrawn under it.
       await page.getByRole('button', { name: `Cancel job ${jobId}` }).focus();
       // A job sent after the page opened comes on top of the list.
-      const later = await call(stack.server.url, 'POST', '/v1/jobs', {
+      const later = await call(sb.stack.server.url, 'POST', '/v1/jobs', {
         token: c.childKey,
         body: { request: { model: SIM_MODEL_QWEN3_235B, messages: [{ role: 'user', content: 'Since' }] } },
       });

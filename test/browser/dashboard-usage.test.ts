@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWQ_32B } from '../../shared/gonka/simulator/index.js';
-import { launchBrowser, openDashboard, screenshot, signedIn } from '../helpers/browser.js';
+import { openDashboard, screenshot, signedIn, useStackAndBrowser } from '../helpers/browser.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -13,20 +11,11 @@ import { waitFor } from '../helpers/wait.js';
  * model, for the account or one management key, with totals and a CSV to bill customers from; the
  * figures are the API's (`/api/account/usage`, `/api/management/keys/:id/usage`).
  */
-let stack: TestStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const sb = useStackAndBrowser();
 
 describe('dashboard: usage', () => {
   it('shows settled usage by day, key and model with its total, filters by management key, and downloads it', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url);
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url);
     for (let i = 0; i < 3; i++)
       await c.openai.chat.completions.create({
         model: SIM_MODEL_QWQ_32B,
@@ -34,16 +23,16 @@ describe('dashboard: usage', () => {
         max_tokens: 8,
       });
     const usage = await waitFor('three requests settled', async () => {
-      const r = await call(stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: c.jwt });
+      const r = await call(sb.stack.server.url, 'GET', '/api/account/usage?group_by=key', { token: c.jwt });
       return r.body.data[0]?.requests === 3 ? r.body : null;
     });
     const [row] = usage.data;
-    const other = await call(stack.server.url, 'POST', '/api/management/keys', {
+    const other = await call(sb.stack.server.url, 'POST', '/api/management/keys', {
       token: c.jwt,
       body: { name: 'Idle' },
     });
 
-    const dash = await openDashboard(browser, stack.server.url);
+    const dash = await openDashboard(sb.browser, sb.stack.server.url);
     const page = await signedIn(dash, c.jwt);
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();

@@ -1,36 +1,22 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openDashboard, signedIn } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { openDashboard, signedIn, useStackAndBrowser } from '../helpers/browser.js';
 import { createCustomer } from '../helpers/customer.js';
 import { call } from '../helpers/http.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
 
 // The webhooks page's own management of an endpoint: turning it off and on, and rotating secrets.
-let stack: TestStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([
-    startTestStack({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } }),
-    launchBrowser(),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const sb = useStackAndBrowser({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
 
 describe('dashboard: managing a webhook endpoint', () => {
   it('turns an endpoint off and on, and rotates its secret and the job-hook secret', async () => {
-    const c = await createCustomer(stack.env.ctx, stack.server.url, { balance: 1_000_000_000n });
+    const c = await createCustomer(sb.stack.env.ctx, sb.stack.server.url, { balance: 1_000_000_000n });
     const url = 'http://127.0.0.1:9/manage-hooks';
-    const created = await call(stack.server.url, 'POST', '/api/webhooks', {
+    const created = await call(sb.stack.server.url, 'POST', '/api/webhooks', {
       token: c.jwt,
       body: { url, events: ['*'] },
     });
     const endpoint = async () =>
-      (await call(stack.server.url, 'GET', '/api/webhooks', { token: c.jwt })).body.data[0];
-    const page = await signedIn(await openDashboard(browser, stack.server.url), c.jwt);
+      (await call(sb.stack.server.url, 'GET', '/api/webhooks', { token: c.jwt })).body.data[0];
+    const page = await signedIn(await openDashboard(sb.browser, sb.stack.server.url), c.jwt);
     await page.getByRole('link', { name: 'Webhooks' }).click();
     const row = page.getByRole('row', { name: new RegExp(url) });
 
@@ -117,7 +103,7 @@ describe('dashboard: managing a webhook endpoint', () => {
     expect((await endpoint()).previous_secret_expires_at).toBeNull();
 
     // The job-hook secret, rotated as leaked: the old one stops at once.
-    const before = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    const before = await call(sb.stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
     await page.getByRole('button', { name: 'Rotate signing secret' }).click();
     const jobForm = page.getByRole('dialog', { name: 'Rotate the webhook_url signing secret' });
     await jobForm.getByLabel('It leaked: stop signing with it now').check();
@@ -126,7 +112,7 @@ describe('dashboard: managing a webhook endpoint', () => {
       .getByRole('dialog', { name: 'New signing secret' })
       .getByRole('textbox', { name: 'Signing secret' })
       .inputValue();
-    const after = await call(stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
+    const after = await call(sb.stack.server.url, 'GET', '/api/webhooks/default-secret', { token: c.jwt });
     expect(after.body).toEqual({ secret: shown, previous_secret_expires_at: null });
     expect(shown).not.toBe(before.body.secret);
   });

@@ -92,6 +92,32 @@ export async function signedIn(dash: DashboardPage, jwt: string): Promise<Page> 
   return page;
 }
 
+/** A test file's stack (`env` for startTestStack) and browser, started once for all its tests. */
+export function useStackAndBrowser(env: Record<string, string> = {}): {
+  readonly stack: TestStack;
+  readonly browser: Browser;
+} {
+  let stack: TestStack | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startTestStack({ env }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  return {
+    get stack() {
+      if (!stack) throw new Error('the test stack is started in beforeAll');
+      return stack;
+    },
+    get browser() {
+      if (!browser) throw new Error('the browser is launched in beforeAll');
+      return browser;
+    },
+  };
+}
+
 /**
  * A test file's stack and browser, started once, and a fresh dashboard tab per test (closed after
  * it): `open()` gives the tab's page, `stack` the running gateway.
@@ -102,31 +128,22 @@ export function useDashboardTabs(): {
   readonly dash: DashboardPage;
   open(): Promise<Page>;
 } {
-  let stack: TestStack | undefined;
-  let browser: Browser | undefined;
+  const sb = useStackAndBrowser();
   let dash: DashboardPage | undefined;
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
   afterEach(async () => {
     await dash?.close();
     dash = undefined;
   });
   return {
     get stack() {
-      if (!stack) throw new Error('the test stack is started in beforeAll');
-      return stack;
+      return sb.stack;
     },
     get dash() {
       if (!dash) throw new Error('open() a tab first');
       return dash;
     },
     async open() {
-      dash = await openDashboard(browser!, stack!.server.url);
+      dash = await openDashboard(sb.browser, sb.stack.server.url);
       return dash.page;
     },
   };
