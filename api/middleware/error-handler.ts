@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { HoldWriteUnknown } from '../../shared/admission/admit.js';
 import { isPostgresConnectionLoss } from '../../shared/db/connection-loss.js';
-import { ApiError, errorBody, statusOf } from '../../shared/errors.js';
-import { sendJson } from '../../shared/json-response.js';
+import { ApiError } from '../../shared/errors.js';
+import { sendApiError } from '../../shared/json-response.js';
 import type { Logger } from '../../shared/logger.js';
 import { noteFailure } from './access-log.js';
 
@@ -43,8 +43,7 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, req
     res.end();
     return;
   }
-  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-  sendJson(res, statusOf(e.type), errorBody(e));
+  sendApiError(res, e);
 }
 
 function toApiError(err: unknown): ApiError | null {

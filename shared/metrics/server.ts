@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import { bearerToken, secretMatcher } from '../bearer.js';
-import { ApiError, errorBody, statusOf } from '../errors.js';
-import { sendJson } from '../json-response.js';
+import { ApiError } from '../errors.js';
+import { sendApiError, sendJson } from '../json-response.js';
 import type { Logger } from '../logger.js';
 import type { Readiness } from '../readiness.js';
 
@@ -32,24 +32,20 @@ export async function serveMetrics(
         (r) => sendJson(res, r.status === 'ok' ? 200 : 503, r),
         (err: unknown) => {
           logger.error({ err }, 'readiness check failed');
-          refuse(new ApiError('internal_error', 'Readiness could not be checked'));
+          sendApiError(res, new ApiError('internal_error', 'Readiness could not be checked'));
         },
       );
       return;
     }
     // Refusals in the api's envelope, so a scrape reads the same whichever port it hits.
-    const refuse = (err: ApiError) => {
-      for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-      sendJson(res, statusOf(err.type), errorBody(err));
-    };
     if (path !== '/metrics')
-      return refuse(new ApiError('not_found', `No route for ${req.method} ${path ?? req.url}`));
-    if (!allowed(req)) return refuse(metricsTokenRequired());
+      return sendApiError(res, new ApiError('not_found', `No route for ${req.method} ${path ?? req.url}`));
+    if (!allowed(req)) return sendApiError(res, metricsTokenRequired());
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
       (err: unknown) => {
         logger.error({ err }, 'metrics scrape failed');
-        refuse(new ApiError('internal_error', 'The metrics could not be read'));
+        sendApiError(res, new ApiError('internal_error', 'The metrics could not be read'));
       },
     );
   });
