@@ -8,6 +8,7 @@ import {
   type ManagementKeyAuthRow,
 } from '../db/queries/management-keys-auth.js';
 import type { ApiError } from '../errors.js';
+import { effectiveChildKeyStatus } from '../keys/child-keys.js';
 import { inactiveKeyError, unknownKey } from './refusals.js';
 
 function managementKeyRefusal(mk: ManagementKeyAuthRow | null): ApiError | null {
@@ -47,10 +48,7 @@ export function childKeyRefusal(
   if (ck.mk_status === 'revoked') return inactiveKeyError('revoked');
   // The secret its last rotation replaced works only while that rotation's grace lasts.
   if (ck.is_previous && !(ck.previous_until && now < ck.previous_until)) return inactiveKeyError('rotated');
-  // Past its expiry a key is expired, disabled or not, as its GET shows it (effectiveChildKeyStatus):
-  // to use it again takes a new expiry first. Deleted is final and wins.
-  if (ck.status === 'deleted') return inactiveKeyError('deleted');
-  if (ck.expires_at && ck.expires_at <= now) return inactiveKeyError('expired');
-  if (ck.status !== 'active') return inactiveKeyError(ck.status);
-  return null;
+  // Its status as its GET shows it: past its expiry it is expired, disabled or not; deleted wins.
+  const status = effectiveChildKeyStatus(ck, now);
+  return status === 'active' ? null : inactiveKeyError(status);
 }

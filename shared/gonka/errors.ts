@@ -34,6 +34,15 @@ export class GonkaUnavailableError extends Error {
  */
 export type GatewayRefusal = 'signature' | 'transfer-agent' | 'account' | 'credentials' | 'node' | 'unserved';
 
+/**
+ * A refusal that says the network cannot serve the model now, for a reason an operator mends (a
+ * top-up of the gateway's Gonka account) or the chain's state changes: no verdict on the request,
+ * which a client hears as no capacity and a job waits out.
+ */
+export function networkCannotServe(refusal: GatewayRefusal | null): boolean {
+  return refusal === 'account' || refusal === 'unserved';
+}
+
 export function gatewayRefusal(status: number, message: string): GatewayRefusal | null {
   if (status === 400) {
     if (

@@ -9,7 +9,7 @@ export {
   type GonkaClientOptions,
 } from './client.js';
 export { discoverNodes, fetchParticipants, type NodeInfo } from './discovery.js';
-export { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from './errors.js';
+export { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError, networkCannotServe } from './errors.js';
 export {
   countContentChunks,
   isAnswerChunk,

@@ -1,5 +1,10 @@
 import { ApiError } from '../errors.js';
-import { GonkaStreamError, GonkaUnavailableError, GonkaUpstreamError } from '../gonka/index.js';
+import {
+  GonkaStreamError,
+  GonkaUnavailableError,
+  GonkaUpstreamError,
+  networkCannotServe,
+} from '../gonka/index.js';
 import { nodeRefusal, refusalCode } from '../gonka/node-refusal.js';
 
 /**
@@ -58,12 +63,10 @@ export const noCapacity = (model: string) =>
 export function upstreamToApiError(err: unknown, model: { id: string; upstream: string }): ApiError | null {
   if (err instanceof GonkaUnavailableError) return noCapacity(model.id);
   if (err instanceof GonkaUpstreamError) {
-    // The gateway's own Gonka account cannot pay the node's escrow: no node will serve until the
-    // operator tops it up (the error log says so), which to a client is no capacity, not its fault.
-    if (err.refusal === 'account') return noCapacity(model.id);
-    // No executor for a model the catalogue lists (a node's 404 "model not found"): the chain's state,
-    // not the request's.
-    if (err.refusal === 'unserved') return noCapacity(model.id);
+    // The gateway's own Gonka account cannot pay the node's escrow (no node serves until the operator
+    // tops it up; the error log says so), or no executor serves a model the catalogue lists (a node's
+    // 404 "model not found", the chain's state): to a client, no capacity, not its fault.
+    if (networkCannotServe(err.refusal)) return noCapacity(model.id);
     // Only a refusal of the request itself is the client's to fix; a node refusing the gateway's own
     // credentials (401/403) is the gateway's fault, and its words name node internals.
     if (!err.retryable && err.refusal === null && err.status !== null && CLIENT_FAULTS.has(err.status)) {

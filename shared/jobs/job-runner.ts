@@ -11,7 +11,7 @@ import {
   type StartedJobRow,
 } from '../db/queries/job-attempts.js';
 import type { JobRow } from '../db/queries/jobs.js';
-import { GonkaUpstreamError, stripForcedFields } from '../gonka/index.js';
+import { GonkaUpstreamError, networkCannotServe, stripForcedFields } from '../gonka/index.js';
 import { GroupCommit } from '../group-commit.js';
 import { settleRequest } from '../inference/settle-request.js';
 import { whiteLabel } from '../inference/white-label.js';
@@ -180,8 +180,7 @@ export class JobRunner {
     // The gateway's own Gonka account short of the escrow, or a model no executor serves now, is no
     // verdict on the request: the job waits (longer: an operator's top-up takes minutes) as it waits
     // for capacity (its 503 says "retry shortly").
-    const waitsForNetwork =
-      err instanceof GonkaUpstreamError && (err.refusal === 'account' || err.refusal === 'unserved');
+    const waitsForNetwork = err instanceof GonkaUpstreamError && networkCannotServe(err.refusal);
     const permanent = err instanceof GonkaUpstreamError && !err.retryable && !waitsForNetwork;
     // A batch line whose batch was cancelled or ran out of time during the call ends here, as the
     // lines the end reached did: a retry would be a node call (and a bill) no one wants any more.
