@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
+
 import { observeHttpRequest } from '../../shared/metrics/registry.js';
 import { CHILD_KEYS_MOUNT } from '../routes/child-keys.js';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
 
 /** An answer slower than this is logged at warn (a stream's length is not slowness). */
 const SLOW_MS = 2000;
@@ -60,25 +63,8 @@ export function logWhenFinished(
     const ms = performance.now() - started;
     const status = res.statusCode;
     observeHttpRequest(req.method ?? '', routeOf(url), status, ms / 1000);
-    // A 503 is a condition the gateway meant (Redis, Postgres or every node out of reach), logged
-    // where it arises, once: an error line with a stack per refused request flooded the log in an
-    // outage. Its line keeps what the cause said.
-    // A readiness probe's 503 is the outage the probe is for, said once where it arose: a line per
-    // probe said it again every few seconds (ops31). A stream's time is its generation's, not slowness.
     const expected = status === 503;
-    const probe = url === '/readyz';
-    const streamed = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
-    const level = expected
-      ? probe
-        ? 'debug'
-        : 'warn'
-      : err !== undefined || status >= 500
-        ? 'error'
-        : status >= 400
-          ? 'info'
-          : ms >= SLOW_MS && !streamed
-            ? 'warn'
-            : 'debug';
+    const level = levelOf(status, err, url, ms, res);
     if (!logger.isLevelEnabled(level)) return;
     const key = (res as Failed)[KEY];
     const line = {
@@ -161,4 +147,19 @@ function mountPattern(segments: string[]): string[] {
   )
     return PARAM_MOUNT;
   return segments.map((s) => (ID_SEGMENT.test(s) ? ':id' : s));
+}
+
+/** The level of a request's access line. */
+function levelOf(status: number, err: unknown, url: string, ms: number, res: ServerResponse): Level {
+  // A 503 is a condition the gateway meant (Redis, Postgres or every node out of reach), logged
+  // where it arises, once: an error line with a stack per refused request flooded the log in an
+  // outage. Its line keeps what the cause said. A readiness probe's is the outage the probe is for:
+  // a line per probe said it again every few seconds (ops31).
+  if (status === 503) return url === '/readyz' ? 'debug' : 'warn';
+  if (err !== undefined || status >= 500) return 'error';
+  if (status >= 400) return 'info';
+  // A stream's time is its generation's, not slowness (its content type read only past SLOW_MS).
+  if (ms >= SLOW_MS && !String(res.getHeader('content-type') ?? '').startsWith('text/event-stream'))
+    return 'warn';
+  return 'debug';
 }

@@ -200,13 +200,16 @@ export function prepareChat(
 const EMPTY_TEXT = [{ type: 'text', text: '' }];
 
 function withTextContent<M extends { content?: unknown }>(messages: M[]): M[] {
-  // Any blank message OpenAI takes (a tool call's, an empty tool result, "" or [] from any role):
-  // the same to the model, and what a node takes.
-  const blank = (m: M) =>
-    m.content === null ||
-    m.content === undefined ||
-    (typeof m.content === 'string' && m.content.trim() === '') ||
-    (Array.isArray(m.content) && m.content.length === 0);
-  if (!messages.some(blank)) return messages;
-  return messages.map((m) => (blank(m) ? { ...m, content: EMPTY_TEXT } : m));
+  if (!messages.some(isBlank)) return messages;
+  return messages.map((m) => (isBlank(m) ? { ...m, content: EMPTY_TEXT } : m));
+}
+
+/** Any blank message OpenAI takes (a tool call's, an empty tool result, "" or [] from any role). */
+function isBlank({ content }: { content?: unknown }): boolean {
+  return (
+    content === null ||
+    content === undefined ||
+    (typeof content === 'string' && content.trim() === '') ||
+    (Array.isArray(content) && content.length === 0)
+  );
 }
