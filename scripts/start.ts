@@ -235,13 +235,8 @@ if (!roles.has('api') && config.METRICS_PORT) {
     );
     ctx.logger.info({ port: config.METRICS_PORT }, 'metrics listening');
   } catch (err) {
-    // As the api's port: one line naming what to change (two roles given one METRICS_PORT on one
-    // host, ops31), not an uncaught stack; the roles already started stop as on a signal.
-    ctx.logger.fatal(
-      { err: err instanceof Error ? err.message : String(err), host: config.HOST, port: config.METRICS_PORT },
-      'cannot listen on HOST:METRICS_PORT',
-    );
-    await shutdown('listen failed', 1);
+    // Two roles given one METRICS_PORT on one host (ops31).
+    await cannotListen(err, config.METRICS_PORT, 'cannot listen on HOST:METRICS_PORT');
   }
 }
 
@@ -253,13 +248,7 @@ if (roles.has('api') && upstream) {
       server.listen(config.PORT, config.HOST, resolve);
     });
   } catch (err) {
-    // One line naming what to change (a port in use, a HOST that is no address here), not a stack;
-    // the workers and scheduler already started stop as on a signal.
-    ctx.logger.fatal(
-      { err: err instanceof Error ? err.message : String(err), host: config.HOST, port: config.PORT },
-      'api: cannot listen on HOST:PORT',
-    );
-    await shutdown('listen failed', 1);
+    await cannotListen(err, config.PORT, 'api: cannot listen on HOST:PORT');
   }
   // The port bound (PORT=0 asks the system for one).
   const bound = server.address();
@@ -284,8 +273,17 @@ if (roles.has('api') && upstream) {
   );
 }
 
+/**
+ * A listener that could not bind: one line naming what to change (a port in use, a HOST that is no
+ * address here), not a stack; the roles already started stop as on a signal.
+ */
+async function cannotListen(err: unknown, port: number, msg: string): Promise<void> {
+  ctx.logger.fatal({ err: err instanceof Error ? err.message : String(err), host: config.HOST, port }, msg);
+  await shutdown('listen failed', 1);
+}
+
 /** Whether `work` ended within `ms`; past them shutdown goes on without it (nothing is cancelled). */
-async function endedWithin(work: Promise<void>, ms: number): Promise<boolean> {
+async function endedWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   const late = Symbol('late');
   return (await Promise.race([work, sleep(ms, late, { ref: false })])) !== late;
 }
@@ -316,10 +314,7 @@ async function handOffWithin(what: string, handOff: Promise<void>): Promise<bool
 async function settleBeforeExit(): Promise<void> {
   if (await handOffWithin('settlements', flushSettlementHandoff(ctx.sql, queues))) return;
   const settling = settleUnhanded(ctx, queues);
-  const ended = await endedWithin(
-    settling.then(() => {}),
-    config.SHUTDOWN_HANDOFF_WAIT_MS,
-  );
+  const ended = await endedWithin(settling, config.SHUTDOWN_HANDOFF_WAIT_MS);
   const count = ended ? await settling : null;
   ctx.logger.warn(
     { requests: count, ended },

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import { touchLastUsed, type UsageDelta } from '../db/queries/key-usage-write.js';
 import type { Logger } from '../logger.js';
+import { onePer } from '../per-owner.js';
 
 /** How often the keys still waiting are tried again. */
 const RETRY_MS = 1_000;
@@ -17,12 +18,13 @@ class LastUsedCatchUp {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
-  constructor(
-    private readonly db: Db,
-    private readonly logger: Logger,
-  ) {}
+  /** The logger of the latest settlement that handed keys over. */
+  private logger: Logger | null = null;
 
-  add(deltas: UsageDelta[]): void {
+  constructor(private readonly db: Db) {}
+
+  add(deltas: UsageDelta[], logger: Logger): void {
+    this.logger = logger;
     for (const d of deltas) {
       const was = this.pending.get(d.childKeyId);
       if (!was || was.lastUsedAt < d.lastUsedAt) this.pending.set(d.childKeyId, d);
@@ -49,7 +51,7 @@ class LastUsedCatchUp {
     } catch (err) {
       // A pool ended (the process stopping) takes no more tries; anything else is tried again.
       if ((err as { code?: unknown }).code === 'CONNECTION_ENDED') return;
-      this.logger.warn({ err, keys: batch.length }, 'could not move last_used_at; trying again');
+      this.logger?.warn({ err, keys: batch.length }, 'could not move last_used_at; trying again');
       for (const d of batch) if (!this.pending.has(d.childKeyId)) this.pending.set(d.childKeyId, d);
     } finally {
       this.running = false;
@@ -58,15 +60,11 @@ class LastUsedCatchUp {
   }
 }
 
-const perDb = new WeakMap<Db, LastUsedCatchUp>();
+/** One catch-up per pool. */
+const catchUpOf = onePer((db: Db) => new LastUsedCatchUp(db));
 
 /** Hand the keys a settlement could not touch to this process's catch-up. */
 export function catchUpLastUsed(db: Db, logger: Logger, deltas: UsageDelta[]): void {
   if (deltas.length === 0) return;
-  let c = perDb.get(db);
-  if (!c) {
-    c = new LastUsedCatchUp(db, logger);
-    perDb.set(db, c);
-  }
-  c.add(deltas);
+  catchUpOf(db).add(deltas, logger);
 }
