@@ -4,6 +4,10 @@ import { scrub, upstreamToApiError } from '../../shared/inference/upstream-error
 
 const model = { id: 'brand-large', upstream: 'Qwen/Qwen3-235B-A22B-Instruct-2507-FP8' };
 
+/** A node's refusal of the request (its status and body, not to be tried elsewhere), as the client throws it. */
+const refusedWith = (status: number, body: unknown) =>
+  new GonkaUpstreamError(String(status), status, body, false);
+
 describe('what a node says, as a child key’s client reads it', () => {
   it('names no node: URLs, hosts and ports, IP addresses, addresses on the network, its name', () => {
     const said =
@@ -41,23 +45,15 @@ describe('what a node says, as a child key’s client reads it', () => {
       param: 'messages',
       code: 400,
     };
-    const wrapped = new GonkaUpstreamError(
-      '400',
-      400,
-      { error: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.` },
-      false,
-    );
+    const wrapped = refusedWith(400, {
+      error: `Inference node response with an error. code = 400. error = ${JSON.stringify(vllm)}.`,
+    });
     expect(upstreamToApiError(wrapped, model)).toMatchObject({
       type: 'invalid_request_error',
       message: vllm.message,
       extra: { param: 'messages', code: 'context_length_exceeded' },
     });
-    const plain = new GonkaUpstreamError(
-      '400',
-      400,
-      { error: 'unsupported message content in message 1' },
-      false,
-    );
+    const plain = refusedWith(400, { error: 'unsupported message content in message 1' });
     expect(upstreamToApiError(plain, model)).toMatchObject({
       type: 'invalid_request_error',
       message: 'unsupported message content in message 1',
@@ -65,12 +61,7 @@ describe('what a node says, as a child key’s client reads it', () => {
   });
 
   it('says a request too large for the node in its own words, naming what to shorten', () => {
-    const err = new GonkaUpstreamError(
-      '413',
-      413,
-      { error: 'Request Entity Too Large at ta-3.corp.lan' },
-      false,
-    );
+    const err = refusedWith(413, { error: 'Request Entity Too Large at ta-3.corp.lan' });
     expect(upstreamToApiError(err, model)).toMatchObject({
       type: 'invalid_request_error',
       message: 'The request is too large for the model',
@@ -79,22 +70,16 @@ describe('what a node says, as a child key’s client reads it', () => {
   });
 
   it('passes on a node’s own words only where the client can act on them: they may name its hosts', () => {
-    const own = (said: string) =>
-      upstreamToApiError(new GonkaUpstreamError('400', 400, { error: said }, false), model);
+    const own = (said: string) => upstreamToApiError(refusedWith(400, { error: said }), model);
     expect(own('code=400, message=Syntax error at node mlnode-4.prod.gonka.network')).toMatchObject({
       type: 'invalid_request_error',
       message: 'The model rejected the request',
     });
     // An older node's {"message"} alike; vLLM's own shapes pass, scrubbed.
-    const older = new GonkaUpstreamError('400', 400, { message: 'bad thing on ta-3.corp.lan' }, false);
+    const older = refusedWith(400, { message: 'bad thing on ta-3.corp.lan' });
     expect(upstreamToApiError(older, model)?.message).toBe('The model rejected the request');
     expect(own('Unsupported message content')?.message).toBe('Unsupported message content');
-    const vllm = new GonkaUpstreamError(
-      '400',
-      400,
-      { object: 'error', message: 'top_k must be -1 or >= 1' },
-      false,
-    );
+    const vllm = refusedWith(400, { object: 'error', message: 'top_k must be -1 or >= 1' });
     expect(upstreamToApiError(vllm, model)?.message).toBe('top_k must be -1 or >= 1');
   });
 
