@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -89,16 +90,39 @@ export function startChild(name: string, args: string[], env: Record<string, str
   };
 }
 
-/** A port nobody listens on right now, on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port nobody listens on right now, on loopback, from below the system's ephemeral range. A port
+ * the system hands out (listen on 0) and takes back is next in line for any outgoing connection (a
+ * Postgres or Redis client of a test running beside) before the process it was found for binds it,
+ * which then cannot start (a CI run lost a test so); ports below the range are never handed out so.
+ */
+export async function freePort(): Promise<number> {
+  const below = ephemeralLow();
+  for (;;) {
+    const port = FREE_PORT_LOW + randomInt(below - FREE_PORT_LOW);
+    if (await bindable(port)) return port;
+  }
+}
+
+/** Clear of the well-known ports a developer's machine listens on (Postgres, Redis, 8080…). */
+const FREE_PORT_LOW = 10_000;
+
+/** The first port of the system's ephemeral range (Linux's default where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+    if (low > FREE_PORT_LOW + 1000) return low;
+  } catch {
+    // not Linux
+  }
+  return 32_768;
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 

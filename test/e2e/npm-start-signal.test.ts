@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, get as httpGet } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/bench/processes.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createTestEnv, type TestEnv } from '../helpers/context.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -16,11 +15,15 @@ afterAll(async () => {
   await env?.close();
 });
 
-/** The gateway's environment on `port`, on this file's database and Redis prefix. */
-const gatewayEnv = (port: number) => ({
+/**
+ * The gateway's environment, on this file's database and Redis prefix. PORT=0: the system picks the
+ * port as it binds (the log names it), where a port found free beforehand can be taken meanwhile by any
+ * connection the other test files open, and the gateway would then not start.
+ */
+const gatewayEnv = () => ({
   ...process.env,
   NODE_ENV: 'test',
-  PORT: String(port),
+  PORT: '0',
   HOST: '127.0.0.1',
   DATABASE_URL: env.config.DATABASE_URL,
   REDIS_URL: env.config.REDIS_URL,
@@ -29,36 +32,67 @@ const gatewayEnv = (port: number) => ({
   LOG_LEVEL: 'info',
 });
 
-const answers = async (url: string) => (await fetch(url).catch(() => null))?.ok === true;
+const answers = async (url: string) =>
+  (await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null))?.ok === true;
+
+/** A started gateway's log, kept whole and shown if the test fails (a stop that hangs says where). */
+function collectLog(child: ChildProcess): { text: () => string } {
+  let log = '';
+  const add = (b: Buffer) => {
+    log += b.toString();
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  onTestFailed(() => console.error(`the gateway's log:\n${log}`));
+  return { text: () => log };
+}
+
+/** The healthz URL of the gateway once its log says it listens (on the port the system gave it). */
+async function listeningAt(log: { text: () => string }): Promise<string> {
+  const port = await waitFor(
+    'gateway listening',
+    () => /"port":(\d+),[^\n]*"msg":"gateway listening"/.exec(log.text())?.[1],
+    60_000,
+  );
+  const health = `http://127.0.0.1:${port}/healthz`;
+  await waitFor('healthz answering', () => answers(health));
+  return health;
+}
+
+/** Once `child` has exited (at once if it has); past `ms` a named failure, not the test's own timeout. */
+function exitOf(child: ChildProcess, ms: number): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const late = setTimeout(() => reject(new Error(`the process did not exit within ${ms} ms`)), ms);
+    child.once('exit', (code) => {
+      clearTimeout(late);
+      resolve(code);
+    });
+  });
+}
 
 describe('npm start', () => {
-  it('stops the gateway, drained, when npm is sent SIGTERM', async () => {
-    const port = await freePort();
-    let log = '';
+  // Start-up is given a minute (it builds the bundle first) on a machine loaded by the other files.
+  it('stops the gateway, drained, when npm is sent SIGTERM', { timeout: 120_000 }, async () => {
     // Its own process group, so whatever it leaves behind can be killed at the end.
     const npm: ChildProcess = spawn('npm', ['start'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: gatewayEnv(port),
+      env: gatewayEnv(),
     });
-    npm.stdout?.on('data', (b: Buffer) => {
-      log += b.toString();
-    });
-    npm.stderr?.on('data', (b: Buffer) => {
-      log += b.toString();
-    });
-    const npmExited = new Promise<void>((r) => npm.once('exit', () => r()));
-    const health = `http://127.0.0.1:${port}/healthz`;
+    const log = collectLog(npm);
     try {
-      await waitFor('gateway listening', () => answers(health), 60_000);
+      const health = await listeningAt(log);
       npm.kill('SIGTERM');
-      await npmExited;
+      await exitOf(npm, 30_000);
       await waitFor('gateway stopped', async () => !(await answers(health)), 20_000);
-      expect(log).toContain(
+      expect(log.text()).toContain(
         '"msg":"shutting down: finishing the work in flight; send the signal again to stop at once"',
       );
       // And the last line says it is done (what an operator watching a restart waits for).
-      await waitFor('the stopped line', () => /"signal":"SIGTERM","exitCode":0,"msg":"stopped"/.test(log));
+      await waitFor('the stopped line', () =>
+        /"signal":"SIGTERM","exitCode":0,"msg":"stopped"/.test(log.text()),
+      );
     } finally {
       try {
         process.kill(-npm.pid!, 'SIGKILL');
@@ -68,35 +102,26 @@ describe('npm start', () => {
     }
   });
 
-  it('stops at once, without draining, on a second signal', async () => {
-    const port = await freePort();
-    let log = '';
+  it('stops at once, without draining, on a second signal', { timeout: 120_000 }, async () => {
     const gateway: ChildProcess = spawn('node', ['--import', 'tsx', 'scripts/start.ts'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: gatewayEnv(port),
+      env: gatewayEnv(),
     });
-    gateway.stdout?.on('data', (b: Buffer) => {
-      log += b.toString();
-    });
-    const exited = new Promise<number | null>((r) => gateway.once('exit', (code) => r(code)));
+    const log = collectLog(gateway);
     try {
-      await waitFor('gateway listening', () => answers(`http://127.0.0.1:${port}/healthz`), 60_000);
+      const health = await listeningAt(log);
       // A kept-alive connection: the drain leaves it a second to bring its next request, so the
       // gateway is still draining when the second signal comes.
       const agent = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) =>
-        httpGet(`http://127.0.0.1:${port}/healthz`, { agent }, (res) => res.resume().on('end', resolve)).on(
-          'error',
-          reject,
-        ),
+        httpGet(health, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
       );
       gateway.kill('SIGINT');
-      await waitFor('draining', async () => log.includes('send the signal again to stop at once'));
+      await waitFor('draining', async () => log.text().includes('send the signal again to stop at once'));
       gateway.kill('SIGINT');
-      expect(await exited).toBe(130);
-      expect(log).toContain('send the signal again to stop at once');
-      expect(log).toContain('"msg":"second signal: stopping now, without draining"');
+      expect(await exitOf(gateway, 10_000)).toBe(130);
+      expect(log.text()).toContain('"msg":"second signal: stopping now, without draining"');
       agent.destroy();
     } finally {
       try {
