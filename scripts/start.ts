@@ -12,6 +12,7 @@ import { closeContext, createContext } from '../shared/context.js';
 import { createSql, ensureDatabase } from '../shared/db/client.js';
 import { surviveLostPostgresConnections } from '../shared/db/connection-loss.js';
 import { migrate, pendingMigrations } from '../shared/db/migrate.js';
+import { sessionSigningSecret } from '../shared/db/queries/instance-secrets.js';
 import { startSimulator } from '../shared/gonka/simulator/index.js';
 import { flushSettlementHandoff, settleUnhanded } from '../shared/inference/settle-request.js';
 import { drainInferenceHandoff } from '../shared/jobs/enqueue-inference.js';
@@ -97,44 +98,49 @@ if (!roles.has('api') && config.BACKGROUND_NICE > 0) {
 if (config.V8_HEAP_GROWING_PERCENT > 0)
   setFlagsFromString(`--heap-growing-percent=${config.V8_HEAP_GROWING_PERCENT}`);
 
-const ctx = createContext(config, { logger: bootLogger });
 if (
   config.GONKA_NODES.length === 0 &&
   (roles.has('api') || roles.has('workers')) &&
   config.NODE_ENV === 'production'
 ) {
   // The simulator makes answers up, and they would be billed to real balances.
-  ctx.logger.fatal(
+  bootLogger.fatal(
     'GONKA_NODES: required in production (without it the built-in node simulator would answer)',
   );
   process.exit(1);
 }
+// Migrations (or the check that they ran) on a pool of their own, without DATABASE_QUERY_TIMEOUT_MS:
+// a migration may rightly run long. Then what the context needs from the database.
+const setupSql = createSql(config.DATABASE_URL, { max: 1 });
 try {
   if (config.MIGRATE_ON_START) {
     await ensureDatabase(config.DATABASE_URL);
-    // On a pool of its own, without DATABASE_QUERY_TIMEOUT_MS: a migration may rightly run long.
-    const migrations = createSql(config.DATABASE_URL, { max: 1 });
-    const applied = await migrate(migrations).finally(() => migrations.end({ timeout: 5 }));
-    if (applied.length) ctx.logger.info({ applied }, 'migrations applied');
+    const applied = await migrate(setupSql);
+    if (applied.length) bootLogger.info({ applied }, 'migrations applied');
   } else {
-    const pending = await pendingMigrations(ctx.sql);
+    const pending = await pendingMigrations(setupSql);
     if (pending.length) {
-      ctx.logger.fatal(
+      bootLogger.fatal(
         { pending },
         'MIGRATE_ON_START=false and the database lacks migrations: run npm run migrate first',
       );
       process.exit(1);
     }
   }
+  if (roles.has('api') && config.JWT_SECRET_FROM_DATABASE)
+    config = { ...config, JWT_SECRET: await sessionSigningSecret(setupSql) };
 } catch (err) {
   // One line in the log, not an uncaught exception's stack on stderr. postgres.js's messages name
   // the host and port, the user and the database, never the password.
-  ctx.logger.fatal(
+  bootLogger.fatal(
     { err: err instanceof Error ? err.message : String(err) },
     'Postgres: cannot create or migrate the database',
   );
   process.exit(1);
+} finally {
+  await setupSql.end({ timeout: 5 });
 }
+const ctx = createContext(config, { logger: bootLogger });
 
 const stops: (() => Promise<void>)[] = [];
 

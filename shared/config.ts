@@ -332,7 +332,14 @@ const configSchema = z
     path: ['ROLLOVER_GRACE_SECONDS'],
   });
 
-export type Config = z.infer<typeof configSchema> & { JWT_SECRET: string };
+export type Config = z.infer<typeof configSchema> & {
+  JWT_SECRET: string;
+  /**
+   * JWT_SECRET was not set: the api signs sessions with its database's own secret (migration 036),
+   * read at start (scripts/start.ts); until then, and in a process that reads no database, a random one.
+   */
+  JWT_SECRET_FROM_DATABASE: boolean;
+};
 
 export { ConfigError };
 
@@ -366,9 +373,9 @@ export function loadConfig(
       throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required in production');
     jwtSecret = randomBytes(32).toString('hex');
     warn(
-      'JWT_SECRET is not set: generated a random one for this process; sessions end when it restarts, and another api process refuses them (set it when more than one api serves).',
+      'JWT_SECRET is not set: sessions are signed with a secret made once and kept in the database (every api of this database accepts them, across restarts, and so can whoever reads the database); set JWT_SECRET in production.',
     );
   }
   if (cfg.NODE_ENV === 'production') checkForProduction(cfg, warn);
-  return { ...cfg, JWT_SECRET: jwtSecret };
+  return { ...cfg, JWT_SECRET: jwtSecret, JWT_SECRET_FROM_DATABASE: !cfg.JWT_SECRET };
 }
