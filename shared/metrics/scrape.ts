@@ -6,6 +6,7 @@ import { type OpenHoldsSummary, openHoldsSummary } from '../db/queries/holds.js'
 import { liveJobCounts } from '../db/queries/reconcile-jobs.js';
 import type { NodeStatus } from '../gonka/node-pool.js';
 import { type QueueName, type Queues, queuePayloads } from '../queues.js';
+import { readiness } from '../readiness.js';
 import { loadReconcileSummary } from '../reconcile/summary.js';
 import { clockOffsetMs } from '../redis/clock-offset.js';
 import { errOrOutage } from '../redis/outage-log.js';
@@ -212,6 +213,19 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
       },
     });
   }
+
+  // What to alert on when the series read from a store go missing from a scrape (they are left out).
+  new Gauge({
+    name: 'gateway_store_up',
+    help: '1 when the store answered this scrape within a second, else 0 (the series read from it are then left out of the scrape)',
+    labelNames: ['store'] as const,
+    registers: [scrape],
+    async collect() {
+      const r = await readiness(ctx);
+      this.set({ store: 'postgres' }, r.postgres === 'ok' ? 1 : 0);
+      this.set({ store: 'redis' }, r.redis === 'ok' ? 1 : 0);
+    },
+  });
 
   // Each reads the summary itself: prom-client collects gauges concurrently, in no fixed order.
   new Gauge({
