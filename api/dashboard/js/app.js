@@ -37,7 +37,7 @@ async function updateShell(path) {
   const signedIn = Boolean(session.token);
   document.getElementById('main-nav').hidden = !signedIn;
   document.getElementById('session-box').hidden = !signedIn;
-  for (const a of document.querySelectorAll('#main-nav a')) {
+  for (const a of /** @type {NodeListOf<HTMLAnchorElement>} */ (document.querySelectorAll('#main-nav a'))) {
     const current =
       path === a.dataset.route ||
       path.startsWith(`${a.dataset.route}/`) ||
@@ -118,7 +118,8 @@ document.getElementById('logout').addEventListener('click', () => {
  * it), except a one-time secret: closing that one would lose the only copy.
  */
 function closeDialogs() {
-  for (const d of document.querySelectorAll('dialog[open]')) if (!d.querySelector('.secret')) d.close();
+  for (const d of /** @type {NodeListOf<HTMLDialogElement>} */ (document.querySelectorAll('dialog[open]')))
+    if (!d.querySelector('.secret')) d.close();
 }
 
 window.addEventListener(SESSION_ENDED, () => {

@@ -60,6 +60,6 @@ export function uid(prefix = 'id') {
  */
 export function refocus(key) {
   const el = key ? document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
-  const target = el ?? document.querySelector('main h1');
+  const target = /** @type {HTMLElement | null} */ (el ?? document.querySelector('main h1'));
   target?.focus();
 }

@@ -12,6 +12,7 @@ export function toDate(v) {
 
 // With the zone named: beside them the limits and the usage chart count UTC days, and a local time
 // unmarked read as a day's spend on the wrong day.
+/** @type {Intl.DateTimeFormatOptions} */
 const FIELDS = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' };
 const dateTime = new Intl.DateTimeFormat(undefined, { ...FIELDS, timeZoneName: 'short' });
 const dateTimeSeconds = new Intl.DateTimeFormat(undefined, {

@@ -65,7 +65,10 @@ export function openDialog({ title, content, wide = false }) {
   };
 }
 
-/** A dialog around a form; `onSubmit(form, dialog)` closes it or replaces its content itself. */
+/**
+ * A dialog around a form; `onSubmit(form, dialog)` closes it or replaces its content itself.
+ * @param {{ title: string, fields: Node[], submitLabel: string, onSubmit: (form: HTMLFormElement, dialog: any) => unknown, intro?: string }} opts
+ */
 export function formDialog({ title, fields, submitLabel, onSubmit, intro }) {
   let dlg;
   const cancel = h('button', { type: 'button', onClick: () => dlg.close() }, 'Cancel');

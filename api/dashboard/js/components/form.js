@@ -23,6 +23,7 @@ export class FieldErrors extends Error {
 /**
  * A labelled control with its hint and error slot, wired with `for` and `aria-describedby`.
  * `name` is the API field it feeds, so an error whose `param` names it lands here.
+ * @param {{ label: string, name: string, type?: string, value?: string, hint?: string, input?: HTMLElement, attrs?: Record<string, unknown> }} opts
  */
 export function field({ label, name, type = 'text', value, hint, input, attrs = {} }) {
   const id = uid(`f-${name}`);
@@ -42,7 +43,10 @@ export function field({ label, name, type = 'text', value, hint, input, attrs = 
   );
 }
 
-/** A group of checkboxes under one legend; its error slot describes the whole group. */
+/**
+ * A group of checkboxes under one legend; its error slot describes the whole group.
+ * @param {{ legend: string, name: string, options: { value: string, label: string, checked?: boolean }[], hint?: string }} opts
+ */
 export function checkboxGroup({ legend, name, options, hint }) {
   const errorId = uid(`f-${name}-error`);
   const hintId = hint ? `${errorId}-hint` : null;

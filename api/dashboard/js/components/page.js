@@ -3,6 +3,9 @@ import { h, mount, uid } from '../dom.js';
 /**
  * The frame of every page: its `<h1>` (focused after navigation, so screen readers announce the
  * new page), the document title, optional actions beside the heading, then the content.
+ * @param {HTMLElement} main
+ * @param {{ title: string, intro?: string | Node | (string | Node | null)[], actions?: Node[], breadcrumb?: Node | Node[] }} head
+ * @param {...any} content
  */
 export function renderPage(main, { title, intro, actions = [], breadcrumb }, ...content) {
   document.title = `${title} · Gonka Gateway`;
@@ -19,7 +22,12 @@ export function renderPage(main, { title, intro, actions = [], breadcrumb }, ...
   );
 }
 
-/** A titled block of a page. */
+/**
+ * A titled block of a page.
+ * @param {string} title
+ * @param {{ actions?: Node[], id?: string, intro?: string }} [opts]
+ * @param {...any} content
+ */
 export function section(title, { actions = [], id, intro } = {}, ...content) {
   const headingId = uid(id ?? 'section');
   return h(
@@ -51,7 +59,10 @@ export function emptyList(filtered, plural, text) {
   );
 }
 
-/** A table with column headers; wide tables scroll inside their own box. */
+/**
+ * A table with column headers; wide tables scroll inside their own box.
+ * @param {{ caption: string, columns: { label: string, className?: string }[], rows: any[], className?: string }} opts
+ */
 export function table({ caption, columns, rows, className }) {
   return h(
     'div',

@@ -33,6 +33,7 @@ const LIVE_MAX = 20;
  */
 const capitalized = (s) => `${s[0].toUpperCase()}${s.slice(1)}`;
 
+/** @param {{ noun: { one: string, many: string }, caption: string, columns: { label: string, className?: string }[], row: (item: any) => HTMLElement, empty: () => Node, fetchPage: (after?: string) => Promise<any>, live?: any }} opts */
 export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live }) {
   const el = h('div', {});
   const more = h('button', { type: 'button', onClick: () => loadMore() }, `Load more ${noun.many}`);
@@ -152,7 +153,9 @@ export function pagedTable({ noun, caption, columns, row, empty, fetchPage, live
     if (focused) {
       // The same control in the new row, or its header when that control is gone (Cancel, say).
       const key = focused.getAttribute('data-focus-key');
-      const again = key ? tr.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
+      const again = key
+        ? /** @type {HTMLElement | null} */ (tr.querySelector(`[data-focus-key="${CSS.escape(key)}"]`))
+        : null;
       const header = tr.querySelector('th');
       if (!again && header) header.tabIndex = -1;
       (again ?? header)?.focus();

@@ -14,7 +14,10 @@ async function copyText(input) {
   }
 }
 
-/** A read-only value with a Copy button beside it. */
+/**
+ * A read-only value with a Copy button beside it.
+ * @param {{ label: string, value: string, what: string, describedBy?: string, autofocus?: boolean }} opts
+ */
 export function copyField({ label, value, what, describedBy, autofocus = false }) {
   const id = uid('copy');
   const input = h('input', {
@@ -56,6 +59,7 @@ export function copyField({ label, value, what, describedBy, autofocus = false }
 /**
  * A secret the API returns once (a `gm-`/`gc-` key, a `whsec_` secret): shown read-only with a
  * copy button and a warning that it cannot be shown again.
+ * @param {{ label?: string, secret?: string, what?: string, onDone: () => unknown, ifLost?: string, oneTime?: boolean }} opts
  */
 export function secretReveal({ label, secret, what = 'key', onDone, ifLost, oneTime = true }) {
   const warnId = uid('secret-warning');

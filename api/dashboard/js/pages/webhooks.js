@@ -35,6 +35,7 @@ function eventsText(events) {
 
 export async function renderWebhooks(main, _params, ctx) {
   // One request: its list, and the schemes the gateway delivers to (http where it allows private networks).
+  /** @type {{ body?: any, err?: any }} */
   const first = await api.webhooks().then(
     (body) => ({ body }),
     (err) => ({ err }),
