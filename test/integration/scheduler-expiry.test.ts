@@ -91,24 +91,39 @@ describe('scheduler: key TTL expiry', () => {
     expect((await row(later.key.id)).status).toBe('active');
   });
 
-  it('does not touch disabled or deleted keys, and expires again after a new TTL', async () => {
+  it('keeps a disabled key disabled, announcing its expiry once; a deleted key is left alone', async () => {
     clock.set('2026-11-26T12:00:00.000Z');
     const f = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-11-26T12:01:00.000Z') });
     await subscribeAll(w.env.ctx, f.accountId);
-    const d = await createKeyFixture(w.env.ctx, {
-      accountId: f.accountId,
-      expiresAt: new Date('2026-11-26T12:01:00.000Z'),
-    });
-    await w.env.ctx.sql`update child_keys set status = 'disabled' where id = ${d.key.id}`;
+    const sibling = (status: string) =>
+      createKeyFixture(w.env.ctx, {
+        accountId: f.accountId,
+        expiresAt: new Date('2026-11-26T12:01:00.000Z'),
+      }).then(async (k) => {
+        await w.env.ctx.sql`update child_keys set status = ${status} where id = ${k.key.id}`;
+        return k.key.id;
+      });
+    const disabled = await sibling('disabled');
+    const deleted = await sibling('deleted');
     clock.set('2026-11-26T12:02:00.000Z');
     await expireKeys(w.env.ctx, w.queues);
-    expect((await row(d.key.id)).status).toBe('disabled');
-    // The owner gives it a new TTL (what PATCH expires_at does), and it runs out again.
+    await expireKeys(w.env.ctx, w.queues);
+    expect((await row(disabled)).status).toBe('disabled');
+    expect((await row(deleted)).status).toBe('deleted');
+    const announced = async () =>
+      (await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).map((d) => d.payload.data.key_id as string);
+    expect((await announced()).sort()).toEqual([f.key.id, disabled].sort());
+
+    // The owner gives the expired key a new TTL (what PATCH expires_at does), and it runs out again.
     await w.env.ctx.sql`update child_keys set status = 'active', expires_at = '2026-11-26T13:00:00Z',
       version = version + 1 where id = ${f.key.id}`;
+    // And the disabled one too: its new expiry is announced when it comes, its status kept.
+    await w.env.ctx.sql`update child_keys set expires_at = '2026-11-26T13:00:00Z', version = version + 1
+      where id = ${disabled}`;
     clock.set('2026-11-26T13:00:01.000Z');
     await expireKeys(w.env.ctx, w.queues);
     expect((await row(f.key.id)).status).toBe('expired');
-    expect(await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).toHaveLength(2);
+    expect((await row(disabled)).status).toBe('disabled');
+    expect((await announced()).sort()).toEqual([f.key.id, f.key.id, disabled, disabled].sort());
   });
 });

@@ -25,3 +25,30 @@ export async function expireDueChildKeys(db: Db, now: Date, limit: number): Prom
               c.limit_monthly_ngonka, c.rate_limit_rpm, c.expires_at, c.version,
               c.key_hash, c.previous_key_hash, c.previous_key_expires_at`;
 }
+
+/** A disabled key past its expiry whose key.expired event is not recorded yet. */
+export type UnannouncedExpiryRow = Pick<
+  ExpiredKeyRow,
+  'id' | 'account_id' | 'management_key_id' | 'name' | 'metadata' | 'expires_at'
+>;
+
+/**
+ * Disabled keys whose expiry passed and was not announced: their status stays `disabled` (an owner
+ * who gives one a new expires_at has not asked for it back), but their owner hears of the expiry as
+ * of an active key's. The event's dedupe key (`key.expired:<key>:<expiry ms>`) says whether it was.
+ */
+export async function unannouncedDisabledExpiries(
+  db: Db,
+  now: Date,
+  limit: number,
+): Promise<UnannouncedExpiryRow[]> {
+  return db<UnannouncedExpiryRow[]>`
+    select c.id, c.account_id, c.management_key_id, c.name, c.metadata, c.expires_at
+    from child_keys c
+    where c.status = 'disabled' and c.expires_at is not null and c.expires_at <= ${now}
+      and not exists (
+        select 1 from scheduler_events e
+        where e.dedupe_key = 'key.expired:' || c.id || ':' || floor(extract(epoch from c.expires_at) * 1000)::bigint)
+    order by c.expires_at, c.id
+    limit ${limit}`;
+}

@@ -1,7 +1,11 @@
 import { publishChildKeyState } from '../../admission/key-state.js';
 import type { Context } from '../../context.js';
-import { expireDueChildKeys } from '../../db/queries/expire-keys.js';
-import { insertSchedulerEvents } from '../../db/queries/scheduler-events.js';
+import {
+  expireDueChildKeys,
+  type UnannouncedExpiryRow,
+  unannouncedDisabledExpiries,
+} from '../../db/queries/expire-keys.js';
+import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
 
@@ -12,7 +16,8 @@ const BATCH = 500;
  * `key.expired` event recorded in the same transaction, then its Redis state is republished and
  * the events are emitted. Admission already refuses the key from the instant it expires (the Redis
  * state carries `exp`); this makes the status visible and tells the owner. Catches up on any
- * backlog, and a key is flipped once however many runs race.
+ * backlog, and a key is flipped once however many runs race. A disabled key's expiry is announced
+ * as well, its status kept.
  */
 export async function expireKeys(
   ctx: Context,
@@ -25,21 +30,7 @@ export async function expireKeys(
       const rows = await expireDueChildKeys(tx, now, BATCH);
       await insertSchedulerEvents(
         tx,
-        rows.map((k) => ({
-          // The expiry instant is part of the key: a key given a new TTL can expire again.
-          dedupeKey: `key.expired:${k.id}:${k.expires_at.getTime()}`,
-          accountId: k.account_id,
-          type: 'key.expired',
-          data: {
-            key_id: k.id,
-            management_key_id: k.management_key_id,
-            name: k.name,
-            // The owner's own references (its customer's id, say): who the event is about.
-            metadata: k.metadata,
-            expires_at: k.expires_at.toISOString(),
-          },
-          createdAt: now,
-        })),
+        rows.map((k) => expiredEvent(k, now)),
       );
       return rows;
     });
@@ -53,5 +44,42 @@ export async function expireKeys(
     expired += keys.length;
     if (keys.length < BATCH) break;
   }
+  await announceDisabledExpiries(ctx);
   return { expired, emitted: await flushSchedulerEvents(ctx, queues) };
+}
+
+/**
+ * A disabled key's expiry is announced too (its GET says `expired` from then on), its status left
+ * as it is. Nothing to publish: admission refuses it already, by its status and its `exp`.
+ */
+async function announceDisabledExpiries(ctx: Context): Promise<void> {
+  for (;;) {
+    const now = ctx.clock.now();
+    const rows = await unannouncedDisabledExpiries(ctx.sql, now, BATCH);
+    // Two runs at once find the same rows; the dedupe key records each event once. A full batch
+    // none of which was new was taken by another run: the next run goes on from there.
+    const recorded = await insertSchedulerEvents(
+      ctx.sql,
+      rows.map((k) => expiredEvent(k, now)),
+    );
+    if (rows.length < BATCH || recorded === 0) return;
+  }
+}
+
+function expiredEvent(k: UnannouncedExpiryRow, now: Date): NewSchedulerEvent {
+  return {
+    // The expiry instant is part of the key: a key given a new TTL can expire again.
+    dedupeKey: `key.expired:${k.id}:${k.expires_at.getTime()}`,
+    accountId: k.account_id,
+    type: 'key.expired',
+    data: {
+      key_id: k.id,
+      management_key_id: k.management_key_id,
+      name: k.name,
+      // The owner's own references (its customer's id, say): who the event is about.
+      metadata: k.metadata,
+      expires_at: k.expires_at.toISOString(),
+    },
+    createdAt: now,
+  };
 }
