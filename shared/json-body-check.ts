@@ -90,6 +90,57 @@ export function nestsTooDeep(bytes: Uint8Array, max = MAX_JSON_DEPTH): boolean {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/**
+ * The top-level `…_ngonka` field of JSON text whose number is written with a fraction or an
+ * exponent, or null. API.md takes money as a string or a JSON integer, but by the time a route sees
+ * the parsed number its text is gone: `4.9999999999999999` is 5 and `9007199254740990.6` is
+ * …991, a top-up credited for an amount nobody sent (keys32). Only top-level fields: a key's
+ * metadata below them may hold any number. One pass over the bytes, as nestsTooDeep.
+ */
+export function inexactMoneyField(bytes: Uint8Array): string | null {
+  let depth = 0;
+  let key: string | null = null; // the top-level key whose value comes next
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === QUOTE) {
+      const start = i + 1;
+      let escaped = false;
+      for (i = start; i < bytes.length && bytes[i] !== QUOTE; i++)
+        if (bytes[i] === BACKSLASH) {
+          escaped = true;
+          i++;
+        }
+      // A key is a string followed by a colon; an escaped one is no field name of ours.
+      let j = i + 1;
+      while (j < bytes.length && isJsonSpace(bytes[j]!)) j++;
+      if (depth === 1 && bytes[j] === COLON)
+        key = escaped ? null : Buffer.from(bytes.subarray(start, i)).toString('utf8');
+    } else if (b === 0x5b || b === 0x7b) depth++;
+    else if (b === 0x5d || b === 0x7d) depth--;
+    else if (b === 0x2d || (b >= 0x30 && b <= 0x39)) {
+      let inexact = false;
+      for (; i + 1 < bytes.length && isNumberByte(bytes[i + 1]!); i++)
+        if (bytes[i + 1] === 0x2e || bytes[i + 1] === 0x65 || bytes[i + 1] === 0x45) inexact = true;
+      if (inexact && depth === 1 && key?.endsWith('_ngonka')) return key;
+    }
+  }
+  return null;
+}
+
+const COLON = 0x3a;
+const isJsonSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+/** Digits, sign, point and exponent: what a JSON number is made of. */
+const isNumberByte = (b: number) =>
+  (b >= 0x30 && b <= 0x39) || b === 0x2e || b === 0x65 || b === 0x45 || b === 0x2b || b === 0x2d;
+
+/** The 400 for a money field written with a fraction or an exponent. */
+export const inexactMoney = (field: string) =>
+  new ApiError(
+    'invalid_request_error',
+    `${field}: must be an integer of nGNK, written without a fraction or an exponent (a string for amounts past 2^53)`,
+    { param: field },
+  );
+
 /** The 400 for a body that nests too deeply. */
 const tooDeepMessage = `The JSON body nests more than ${MAX_JSON_DEPTH} levels deep`;
 export const tooDeep = () => new ApiError('invalid_request_error', tooDeepMessage, { param: null });

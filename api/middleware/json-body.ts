@@ -9,7 +9,14 @@ import express, {
 } from 'express';
 import type { Context } from '../../shared/context.js';
 import { ApiError } from '../../shared/errors.js';
-import { jsonBodyProblem, nestsTooDeep, notUtf8, tooDeep } from '../../shared/json-body-check.js';
+import {
+  inexactMoney,
+  inexactMoneyField,
+  jsonBodyProblem,
+  nestsTooDeep,
+  notUtf8,
+  tooDeep,
+} from '../../shared/json-body-check.js';
 import { refusedBeforeAdmission } from './child-key.js';
 import { refuseNulInUrl } from './url-text.js';
 
@@ -64,10 +71,17 @@ const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer, enc
   if (nestsTooDeep(bytes)) throw tooDeep();
 };
 
+/** /api's too: its money fields (`…_ngonka`) as their text has them, before parsing loses it. */
+const refuseDeepJsonOrInexactMoney: typeof refuseDeepJson = (req, res, bytes, encoding) => {
+  refuseDeepJson(req, res, bytes, encoding);
+  const field = inexactMoneyField(bytes);
+  if (field) throw inexactMoney(field);
+};
+
 /** The checks every JSON body and URL gets, with the body's size limit: the URL's NUL, the JSON, its content. */
-const bodyChecks = (limit: number): RequestHandler[] => [
+const bodyChecks = (limit: number, verify = refuseDeepJson): RequestHandler[] => [
   refuseNulInUrl,
-  express.json({ limit, verify: refuseDeepJson }),
+  express.json({ limit, verify }),
   requireJsonBody,
 ];
 
@@ -76,7 +90,7 @@ const bodyChecks = (limit: number): RequestHandler[] => [
  * session or key is checked after them here, so the limit is what bounds anyone's cost.
  */
 export function bodyUnlessV1(): RequestHandler[] {
-  return bodyChecks(API_JSON_BODY_LIMIT).map(
+  return bodyChecks(API_JSON_BODY_LIMIT, refuseDeepJsonOrInexactMoney).map(
     (check): RequestHandler =>
       (req, res, next) =>
         isV1(req.path) ? next() : check(req, res, next),

@@ -132,6 +132,18 @@ describe('admin top-ups: happy', () => {
     expect(usdt.body.error.message).toContain('the total of all top-ups');
   });
 
+  it('credits nothing for an amount written with a fraction, though parsing makes it an integer', async () => {
+    // keys32: 4.9999999999999999 parses as 5, and credited 5 nGNK nobody sent.
+    const owner = await registerOwner();
+    const res = await call(server.url, 'POST', '/api/admin/topups', {
+      token: ADMIN,
+      rawBody: `{"account_id": "${owner.id}", "amount_ngonka": 4.9999999999999999, "reference": "${ref()}"}`,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('amount_ngonka');
+    expect(await balanceOf(owner)).toBe('0');
+  });
+
   it('accepts the token in x-admin-token as well', async () => {
     const owner = await registerOwner();
     const res = await call(server.url, 'POST', '/api/admin/topups', {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { childKeyWorld, NOW } from '../helpers/child-key-world.js';
+import { call } from '../helpers/http.js';
+
+const INEXACT =
+  'must be an integer of nGNK, written without a fraction or an exponent (a string for amounts past 2^53)';
 
 const w = childKeyWorld();
 const { api, children, createMk, createChild, childState } = w;
@@ -78,7 +82,7 @@ describe('child keys: errors', () => {
   it('says why an amount is refused, whatever its JSON type', async () => {
     const mk = await createMk();
     const cases: [unknown, string][] = [
-      [1.5, 'must be an integer'],
+      [1.5, INEXACT],
       [true, 'must be a string of digits or a JSON integer of nGNK'],
       [{ ngonka: 1 }, 'must be a string of digits or a JSON integer of nGNK'],
       ['1.5', 'must be a non-negative integer string of nGNK'],
@@ -99,13 +103,37 @@ describe('child keys: errors', () => {
       expect(res.body.error.message).toBe('limit_daily_ngonka: must be at most 9223372036854775807 nGNK');
     }
     // A JSON number past 2^53 may already have lost digits: such amounts come as strings.
-    for (const limit of [9007199254740992, 1e30]) {
+    for (const limit of [9007199254740992, 2 ** 60]) {
       const res = await api('POST', children(mk.id), w.alice.token, { name: 'c', limit_daily_ngonka: limit });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toBe(
         'limit_daily_ngonka: must be at most 9007199254740991 as a JSON number; send larger amounts as a string',
       );
     }
+  });
+
+  it('refuses a JSON number written with a fraction or an exponent, though parsing makes it an integer', async () => {
+    // keys32: `4.9999999999999999` parses as 5 and `…990.6` as …991: an amount nobody sent.
+    const mk = await createMk();
+    const literals = ['4.9999999999999999', '9007199254740990.6', '1.0', '1e3', '1E0', '0e0', '1e30'];
+    for (const literal of literals) {
+      const res = await call(w.server.url, 'POST', children(mk.id), {
+        token: w.alice.token,
+        rawBody: `{"name": "c", "limit_monthly_ngonka" : ${literal}}`,
+      });
+      expect(res.status, literal).toBe(400);
+      expect(res.body.error).toMatchObject({
+        param: 'limit_monthly_ngonka',
+        message: `limit_monthly_ngonka: ${INEXACT}`,
+      });
+    }
+    // Below the top level (a key's metadata) any number is the owner's own.
+    const res = await call(w.server.url, 'POST', children(mk.id), {
+      token: w.alice.token,
+      rawBody: '{"name": "c", "limit_daily_ngonka": 5, "metadata": {"rate_ngonka": 1.5, "n": 2e3}}',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ limit_daily_ngonka: '5', metadata: { rate_ngonka: 1.5, n: 2000 } });
   });
 
   it('takes a limit past 2^53 as a string, to the exact nGNK', async () => {
