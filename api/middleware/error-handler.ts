@@ -57,7 +57,14 @@ function toApiError(err: unknown): ApiError | null {
     return new ApiError('invalid_request_error', 'The request body ended before it was whole', {
       param: null,
     });
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+  // body-parser names the charset it refused (`utf8` is no charset name; `utf-8` is).
+  if (e?.type === 'charset.unsupported')
+    return new ApiError(
+      'invalid_request_error',
+      `Unsupported charset${typeof (e as { charset?: unknown }).charset === 'string' ? ` "${(e as { charset: string }).charset}"` : ''}: send JSON as UTF-8 (Content-Type: application/json; charset=utf-8, or no charset)`,
+      { param: null },
+    );
+  if (e?.type === 'encoding.unsupported')
     return new ApiError('invalid_request_error', 'Unsupported body encoding', { param: null });
   // body-parser passes a decompression failure on as zlib raised it (status 400, no type).
   if (e?.status === 400 && isZlibError(err))

@@ -66,7 +66,7 @@ const isV1 = (path: string) => /^\/v1(\/|$)/i.test(path);
  */
 const refuseDeepJson = (_req: IncomingMessage, _res: unknown, bytes: Buffer, encoding: string) => {
   if (encoding !== 'utf-8')
-    throw Object.assign(new Error('JSON must be UTF-8'), { type: 'charset.unsupported' });
+    throw Object.assign(new Error('JSON must be UTF-8'), { type: 'charset.unsupported', charset: encoding });
   if (!isUtf8(bytes)) throw notUtf8();
   if (nestsTooDeep(bytes)) throw tooDeep();
 };

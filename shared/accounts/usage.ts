@@ -52,7 +52,13 @@ export async function accountUsage(ctx: Context, accountId: string, q: UsageQuer
   const today = Math.floor(ctx.clock.now().getTime() / DAY_MS) * DAY_MS;
   const to = dayParam('to', q.to) ?? today;
   const from = dayParam('from', q.from) ?? to - (DEFAULT_DAYS - 1) * DAY_MS;
-  if (from > to) throw ApiError.invalid('from', 'from: must not be after to');
+  if (from > to)
+    throw ApiError.invalid(
+      'from',
+      q.to === undefined
+        ? 'from: must not be after to, which is today (UTC) when not given'
+        : 'from: must not be after to',
+    );
   if ((to - from) / DAY_MS + 1 > MAX_USAGE_DAYS)
     throw ApiError.invalid('from', `from: the range may span at most ${MAX_USAGE_DAYS} days`);
 

@@ -258,6 +258,13 @@ describe('account: error', () => {
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param });
   });
 
+  it('says a from past today is after today when no to was given, not after a to it was not sent', async () => {
+    const owner = await registerOwner();
+    const res = await get(owner, '/api/account/usage?from=2999-01-01');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('from: must not be after to, which is today (UTC) when not given');
+  });
+
   it('accepts a range of exactly 366 days', async () => {
     const owner = await registerOwner();
     const res = await get(owner, '/api/account/usage?from=2024-01-01&to=2024-12-31');

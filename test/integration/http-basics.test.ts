@@ -5,6 +5,8 @@ import { call, rawHttp, useTestServer } from '../helpers/http.js';
 
 const t = useTestServer();
 
+const SEND_UTF8 = 'send JSON as UTF-8 (Content-Type: application/json; charset=utf-8, or no charset)';
+
 describe('HTTP basics', () => {
   it('answers /healthz and /readyz when Postgres and Redis are up', async () => {
     expect((await call(t.server.url, 'GET', '/healthz')).status).toBe(200);
@@ -84,7 +86,16 @@ describe('HTTP basics', () => {
     expect([res.status, res.body.error.type, res.body.error.message]).toEqual([
       400,
       'invalid_request_error',
-      'Unsupported body encoding',
+      `Unsupported charset "utf-16le": ${SEND_UTF8}`,
+    ]);
+    // A charset misspelled (keys32): the message names it, and what to send.
+    const misspelled = await call(t.server.url, 'POST', '/api/auth/login', {
+      rawBody: JSON.stringify({ email: 'a@example.com', password: 'x' }),
+      headers: { 'content-type': 'application/json; charset=utf8' },
+    });
+    expect([misspelled.status, misspelled.body.error.message]).toEqual([
+      400,
+      `Unsupported charset "utf8": ${SEND_UTF8}`,
     ]);
   });
 
