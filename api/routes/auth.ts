@@ -36,7 +36,7 @@ const registerBody = z.strictObject({
 // The password cap keeps a huge body from buying a long scrypt run.
 const loginBody = z.strictObject({
   email,
-  password: z.string().min(1).max(200),
+  password: z.string().min(1, 'is required').max(200, 'must be at most 200 characters'),
 });
 
 export function authRouter(ctx: Context): Router {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { UsageQuery } from '../../shared/accounts/usage.js';
 import { ngonkaInput } from '../../shared/money.js';
-import { isoInstant, ngonkaString as ngonka } from './common.js';
+import { isoInstant, limitDigits, ngonkaString as ngonka } from './common.js';
 
 /**
  * Shapes of the account routes: the responses for /openapi.json, PATCH's body, the usage query.
@@ -48,11 +48,7 @@ export const usageQuery = z
       .describe('Last UTC day, inclusive: YYYY-MM-DD or a date-time taken as its UTC day (default: today)'),
     group_by: z.enum(['day', 'key', 'model']).default('day'),
     // Digits only, as every list's limit.
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(1000))
+    limit: limitDigits(1000)
       .optional()
       .meta({ type: 'integer', minimum: 1, maximum: 1000 })
       .describe(

@@ -9,6 +9,7 @@ import {
   isoString,
   keyName,
   keyRotationGrace,
+  limitDigits,
   metadataInput,
   ngonkaString,
   previousSecretWorks,
@@ -25,11 +26,7 @@ export const listChildKeysQuery = z.strictObject({
     .describe('Only keys in this status (as shown, so past-expiry is expired)'),
   name: z.string().min(1).max(100).optional().describe('Only keys whose name contains this, in any case'),
   // Digits only, as every list's limit (z.coerce read "1e3", " 1" and "0x2" as numbers).
-  limit: z
-    .string()
-    .regex(/^\d{1,6}$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(1000))
+  limit: limitDigits(1000)
     .optional()
     .meta({ type: 'integer', minimum: 1, maximum: 1000 })
     .describe('At most this many (newest first); without it, every key'),
@@ -77,7 +74,10 @@ export function metadataFilters(query: Record<string, unknown>): {
 
 const rpm = z
   .number()
-  .int('must be an integer')
+  // zod's int() refuses integers past 2^53 too: those are past the maximum, and said so.
+  .int({
+    error: (iss) => (Number.isInteger(iss.input) ? `must be at most ${RPM_LIMIT_MAX}` : 'must be an integer'),
+  })
   .positive('must be positive')
   .max(RPM_LIMIT_MAX, `must be at most ${RPM_LIMIT_MAX}`)
   .describe('Requests per rolling 60 s');

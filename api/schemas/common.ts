@@ -117,15 +117,21 @@ export const metadataInput = z
   );
 
 /**
- * A list's `?limit=`: the digits of a whole number from 1 to `max` (`default` when absent). Not
- * z.coerce, which read " 1" as 1 and an empty `limit=` as 0 ("too small").
+ * A `?limit=`: the digits of a whole number from 1 to `max`, every bound said in the same words. Not
+ * z.coerce, which read " 1" as 1, "1e3" as 1000 and an empty `limit=` as 0 ("too small").
  */
-export const queryLimit = (max: number, fallback: number) =>
-  z
+export const limitDigits = (max: number) => {
+  const words = `must be a whole number from 1 to ${max}`;
+  return z
     .string()
-    .regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`)
+    .regex(/^\d{1,6}$/, words)
     .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
+    .pipe(z.number().int().min(1, words).max(max, words));
+};
+
+/** A list's `?limit=`, `fallback` when absent. */
+export const queryLimit = (max: number, fallback: number) =>
+  limitDigits(max)
     .optional()
     .transform((v) => v ?? fallback)
     .meta({ type: 'integer', minimum: 1, maximum: max, default: fallback });

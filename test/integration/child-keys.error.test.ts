@@ -136,6 +136,22 @@ describe('child keys: errors', () => {
     expect(res.body).toMatchObject({ limit_daily_ngonka: '5', metadata: { rate_ngonka: 1.5, n: 2000 } });
   });
 
+  it('words the limits of an RPM and of a page as what they are', async () => {
+    const mk = await createMk();
+    // Past 2^53 zod's int() refuses an integer too: it is past the maximum, not "not an integer" (keys32).
+    for (const rpm of ['1000001', '9007199254740993']) {
+      const res = await call(w.server.url, 'POST', children(mk.id), {
+        token: w.alice.token,
+        rawBody: `{"name": "c", "rate_limit_rpm": ${rpm}}`,
+      });
+      expect(res.body.error.message, rpm).toBe('rate_limit_rpm: must be at most 1000000');
+    }
+    for (const limit of ['0', '1001']) {
+      const res = await api('GET', `${children(mk.id)}?limit=${limit}`, w.alice.token);
+      expect(res.body.error.message, limit).toBe('limit: must be a whole number from 1 to 1000');
+    }
+  });
+
   it('takes a limit past 2^53 as a string, to the exact nGNK', async () => {
     const mk = await createMk();
     for (const limit of ['9007199254740993', '9223372036854775807']) {
