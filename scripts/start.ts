@@ -195,13 +195,23 @@ if (roles.has('scheduler')) {
   ctx.logger.info('scheduler started');
 }
 let stopping: Promise<void> | null = null;
+let firstSignalAt = 0;
+/**
+ * A signal again within this long is the first one arriving twice, not an operator's second: Ctrl-C
+ * on `npm start` reaches npm and the gateway both, and npm forwards its own (as a process group's
+ * SIGTERM does, systemd's default): two SIGINTs 3–6 ms apart stopped the gateway undrained (newcomer32).
+ */
+const SAME_SIGNAL_MS = 500;
 async function shutdown(signal: string, exitCode = 0): Promise<void> {
-  if (stopping && (signal === 'SIGINT' || signal === 'SIGTERM')) {
+  const isSignal = signal === 'SIGINT' || signal === 'SIGTERM';
+  if (stopping && isSignal && Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+  if (stopping && isSignal) {
     // A second signal: the operator will not wait. What was in flight is left as a crash leaves
     // it (docs/operations.md, "What a crash costs"): jobs run again, holds are resolved by the scheduler.
     ctx.logger.warn({ signal }, 'second signal: stopping now, without draining');
     process.exit(signal === 'SIGINT' ? 130 : 143);
   }
+  if (isSignal && !stopping) firstSignalAt = Date.now();
   stopping ??= (async () => {
     ctx.logger.info(
       {
