@@ -72,12 +72,13 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         'child_key_limit',
         spent
           ? `This key has reached its spending limit${IN_FLIGHT}`
-          : `This request's maximum cost (its prompt and max_tokens) is more than the key has left of its spending limit${IN_FLIGHT}; lower max_tokens or wait for the reset`,
+          : `This request's maximum cost (its prompt and max_tokens) is more than the key has left of its spending limit${IN_FLIGHT}; lower max_tokens or wait for its reset (daily_resets_at, monthly_resets_at)`,
         {
           daily_remaining: daily,
           monthly_remaining: monthly,
-          daily_resets_at: dayResetsAt(now).toISOString(),
-          monthly_resets_at: monthResetsAt(now).toISOString(),
+          // A reset only of a limit the key has (newcomer32: a key with none showed one).
+          daily_resets_at: daily === null ? null : dayResetsAt(now).toISOString(),
+          monthly_resets_at: monthly === null ? null : monthResetsAt(now).toISOString(),
         },
         rpmHeaders(reply, 3),
       );

@@ -44,6 +44,12 @@ const looksLikeIpv6 = (s: string) => s.includes('::') || s.split(':').length > 3
 /** What a node's own software says that is the client's to mend: its refusal of a message's content. */
 const CLIENT_WORDS = /^(unsupported message content|empty message content)\b[\w\s.,:]*$/i;
 
+/** The field a node's refusal of a message's content names in its words ("… in message 2"), as validation names it. */
+function messageParam(message: string): string | null {
+  const n = /\bin message (\d+)\b/i.exec(message)?.[1];
+  return n === undefined ? null : `messages.${n}.content`;
+}
+
 /** Node statuses that say the request itself was wrong (too long, a bad field, a model it lacks). */
 const CLIENT_FAULTS = new Set([400, 404, 413, 422]);
 
@@ -82,7 +88,7 @@ export function upstreamToApiError(err: unknown, model: { id: string; upstream: 
         return new ApiError('invalid_request_error', 'The model rejected the request', { param: null });
       const code = refusalCode(said);
       return new ApiError('invalid_request_error', scrub(said.message, model), {
-        param: said.param,
+        param: said.param ?? messageParam(said.message),
         ...(code ? { code } : {}),
       });
     }

@@ -57,6 +57,8 @@ describe('what a node says, as a child key’s client reads it', () => {
     expect(upstreamToApiError(plain, model)).toMatchObject({
       type: 'invalid_request_error',
       message: 'unsupported message content in message 1',
+      // The message it names, as validation names a field (newcomer32: param was null).
+      extra: { param: 'messages.1.content' },
     });
   });
 
