@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -108,6 +109,20 @@ if (
     'GONKA_NODES: required in production (without it the built-in node simulator would answer)',
   );
   process.exit(1);
+}
+// The port this process will listen on, held by another: said now, before migrations run and the
+// other roles start taking work only to stop again (newcomer32). Checked again when it binds.
+const listensOn = roles.has('api')
+  ? { port: config.PORT, msg: 'api: cannot listen on HOST:PORT' }
+  : config.METRICS_PORT
+    ? { port: config.METRICS_PORT, msg: 'cannot listen on HOST:METRICS_PORT' }
+    : null;
+if (listensOn && listensOn.port !== 0) {
+  const taken = await bindError(listensOn.port, config.HOST);
+  if (taken) {
+    bootLogger.fatal({ err: taken.message, host: config.HOST, port: listensOn.port }, listensOn.msg);
+    process.exit(1);
+  }
 }
 // Migrations (or the check that they ran) on a pool of their own, without DATABASE_QUERY_TIMEOUT_MS:
 // a migration may rightly run long. Then what the context needs from the database.
@@ -296,6 +311,15 @@ if (roles.has('api') && upstream) {
 async function cannotListen(err: unknown, port: number, msg: string): Promise<void> {
   ctx.logger.fatal({ err: err instanceof Error ? err.message : String(err), host: config.HOST, port }, msg);
   await shutdown('listen failed', 1);
+}
+
+/** Why `port` on `host` cannot be listened on now (in use, no such address), or null when it can. */
+function bindError(port: number, host: string): Promise<Error | null> {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', resolve);
+    probe.listen(port, host, () => probe.close(() => resolve(null)));
+  });
 }
 
 /** Whether `work` ended within `ms`; past them shutdown goes on without it (nothing is cancelled). */

@@ -36,27 +36,33 @@ describe('api process start-up', () => {
     );
 
   it.each([
-    ['api', 'PORT', 'api: cannot listen on HOST:PORT'],
+    ['api,workers,scheduler', 'PORT', 'api: cannot listen on HOST:PORT'],
     // Two roles given one METRICS_PORT on one host (ops31: an uncaught stack, after they started).
-    ['workers', 'METRICS_PORT', 'cannot listen on HOST:METRICS_PORT'],
+    ['workers,scheduler', 'METRICS_PORT', 'cannot listen on HOST:METRICS_PORT'],
   ])(
-    'stops the %s role with one fatal line naming HOST:%s, not a stack, when the port is taken',
-    async (role, variable, msg) => {
+    'stops %s with one fatal line naming HOST:%s, not a stack, before any role starts, when the port is taken',
+    async (roles, variable, msg) => {
       const taken = createServer();
       await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
       const port = (taken.address() as AddressInfo).port;
       try {
-        const failed = await start(['--roles', role], { [variable]: String(port), HOST: '127.0.0.1' });
+        const failed = await start(['--roles', roles], {
+          [variable]: String(port),
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'info',
+        });
         expect(failed?.code).toBe(1);
         expect(failed?.stderr).not.toMatch(/\n\s+at /);
-        const fatal = failed?.stdout
+        const lines = (failed?.stdout ?? '')
           .split('\n')
           .filter(Boolean)
-          .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number })
-          .find((l) => l.level === 60);
+          .map((l) => JSON.parse(l) as { level: number; msg: string; err?: string; port?: number });
+        const fatal = lines.find((l) => l.level === 60);
         // Every line names the process's roles: several roles' logs are read together.
-        expect(fatal).toMatchObject({ msg, port, roles: role });
+        expect(fatal).toMatchObject({ msg, port, roles });
         expect(fatal?.err).toMatch(/EADDRINUSE/);
+        // Said first: no role took work only to stop again (newcomer32).
+        expect(lines.map((l) => l.msg)).not.toContain('workers started');
       } finally {
         taken.close();
       }
