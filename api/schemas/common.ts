@@ -152,7 +152,7 @@ const ERROR_TYPES: Record<ErrorType, string> = {
   invalid_api_key: '401; `code`: key_unknown, key_disabled, key_expired or key_revoked',
   permission_error: '403: a token of the wrong kind for the route',
   child_key_limit:
-    '402; `daily_remaining`, `monthly_remaining` (nGNK), `daily_resets_at`, `monthly_resets_at` (each null where the key has no such limit)',
+    '402; `daily_remaining`, `monthly_remaining` (nGNK, null where no limit is set), `daily_resets_at`, `monthly_resets_at`',
   insufficient_balance: '402; `available_ngonka`',
   not_found: '404 (another account’s resources too)',
   conflict: '409',
@@ -181,8 +181,8 @@ const errorEnvelope = z
         code: z.string().optional(),
         daily_remaining: ngonkaString.nullable().optional(),
         monthly_remaining: ngonkaString.nullable().optional(),
-        daily_resets_at: isoString.nullable().optional(),
-        monthly_resets_at: isoString.nullable().optional(),
+        daily_resets_at: isoString.optional(),
+        monthly_resets_at: isoString.optional(),
         available_ngonka: ngonkaString.optional(),
         retry_after_ms: z.number().int().optional(),
       })

@@ -76,9 +76,10 @@ export function refusalError(reply: (string | number)[], now: Date): ApiError {
         {
           daily_remaining: daily,
           monthly_remaining: monthly,
-          // A reset only of a limit the key has (newcomer32: a key with none showed one).
-          daily_resets_at: daily === null ? null : dayResetsAt(now).toISOString(),
-          monthly_resets_at: monthly === null ? null : monthResetsAt(now).toISOString(),
+          // Strings always, as API.md shows them (a typed client reads them as dates): the period's
+          // end exists whether or not the key limits it; *_remaining null says which it does not.
+          daily_resets_at: dayResetsAt(now).toISOString(),
+          monthly_resets_at: monthResetsAt(now).toISOString(),
         },
         rpmHeaders(reply, 3),
       );

@@ -2,7 +2,7 @@ import OpenAI, { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { SIM_MODEL_QWEN3_235B, simulateCompletion } from '../../shared/gonka/simulator/index.js';
 import { signSession } from '../../shared/jwt.js';
-import { dayResetsAt } from '../../shared/periods.js';
+import { dayResetsAt, monthResetsAt } from '../../shared/periods.js';
 import { holdEstimate, priceTokens } from '../../shared/pricing.js';
 import { accountBooks, accountView, expectNoLedgerDrift, settled } from '../helpers/books.js';
 import { createCustomer } from '../helpers/customer.js';
@@ -84,8 +84,7 @@ describe('money limits under concurrency', () => {
         daily_remaining: (limit - fits * EST).toString(),
         monthly_remaining: null,
         daily_resets_at: dayResetsAt(now).toISOString(),
-        // The key has no monthly limit: nothing to reset.
-        monthly_resets_at: null,
+        monthly_resets_at: monthResetsAt(now).toISOString(),
       });
     }
 

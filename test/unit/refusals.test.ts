@@ -15,12 +15,12 @@ describe('a child_key_limit refusal', () => {
       extra: { daily_remaining: '0', monthly_remaining: '500', daily_resets_at: '2026-12-06T00:00:00.000Z' },
     });
     const tooBig = refusalError(['limit', '34', '-1', 0], now);
-    // No monthly limit: no monthly reset to wait for either (newcomer32).
+    // No monthly limit: its remaining is null; its reset is still the month's end, a string (API.md).
     expect(tooBig.extra).toMatchObject({
       daily_remaining: '34',
       monthly_remaining: null,
       daily_resets_at: '2026-12-06T00:00:00.000Z',
-      monthly_resets_at: null,
+      monthly_resets_at: '2027-01-01T00:00:00.000Z',
     });
     expect(tooBig.message).toMatch(/^This request's maximum cost .* lower max_tokens/);
   });
