@@ -90,16 +90,30 @@ export function nestsTooDeep(bytes: Uint8Array, max = MAX_JSON_DEPTH): boolean {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** How a top-level money field's number must be written, by the suffix of its name. */
+const MONEY_LITERALS = {
+  // API.md: a string or a JSON integer; no fraction or exponent, which parsing may round.
+  _ngonka: /^-?\d+$/,
+  // The token's own precision (money.ts usdtInput), written out.
+  _usdt: /^-?\d+(\.\d{1,6})?$/,
+} as const;
+type MoneySuffix = keyof typeof MONEY_LITERALS;
+const SUFFIXES = Object.keys(MONEY_LITERALS).map((k) => ({
+  suffix: k as MoneySuffix,
+  bytes: Buffer.from(k),
+}));
+
 /**
- * The top-level `…_ngonka` field of JSON text whose number is written with a fraction or an
- * exponent, or null. API.md takes money as a string or a JSON integer, but by the time a route sees
- * the parsed number its text is gone: `4.9999999999999999` is 5 and `9007199254740990.6` is
- * …991, a top-up credited for an amount nobody sent (keys32). Only top-level fields: a key's
- * metadata below them may hold any number. One pass over the bytes, as nestsTooDeep.
+ * The top-level money field (`…_ngonka`, `…_usdt`) of JSON text whose number is written in a way
+ * parsing may round, or null. API.md takes nGNK as a string or a JSON integer, but by the time a
+ * route sees the parsed number its text is gone: `4.9999999999999999` is 5 and `9007199254740990.6`
+ * is …991, a top-up credited for an amount nobody sent (keys32); `0.99999999999999999` USDT is 1
+ * (review32). Only top-level fields: a key's metadata below them may hold any number. One pass over
+ * the bytes, as nestsTooDeep; a key is compared by its last bytes, decoded only when it has escapes.
  */
-export function inexactMoneyField(bytes: Uint8Array): string | null {
+export function inexactMoneyField(bytes: Uint8Array): { field: string; suffix: MoneySuffix } | null {
   let depth = 0;
-  let key: string | null = null; // the top-level key whose value comes next
+  let money: { suffix: MoneySuffix; start: number; end: number } | null = null; // the key whose value comes next
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (b === QUOTE) {
@@ -110,21 +124,55 @@ export function inexactMoneyField(bytes: Uint8Array): string | null {
           escaped = true;
           i++;
         }
-      // A key is a string followed by a colon; an escaped one is no field name of ours.
+      if (depth !== 1) continue;
+      // A key is a string followed by a colon.
       let j = i + 1;
       while (j < bytes.length && isJsonSpace(bytes[j]!)) j++;
-      if (depth === 1 && bytes[j] === COLON)
-        key = escaped ? null : Buffer.from(bytes.subarray(start, i)).toString('utf8');
+      if (bytes[j] !== COLON) continue;
+      const suffix = escaped ? suffixOfEscaped(bytes, start, i) : suffixOf(bytes, start, i);
+      money = suffix ? { suffix, start, end: i } : null;
     } else if (b === 0x5b || b === 0x7b) depth++;
     else if (b === 0x5d || b === 0x7d) depth--;
     else if (b === 0x2d || (b >= 0x30 && b <= 0x39)) {
-      let inexact = false;
-      for (; i + 1 < bytes.length && isNumberByte(bytes[i + 1]!); i++)
-        if (bytes[i + 1] === 0x2e || bytes[i + 1] === 0x65 || bytes[i + 1] === 0x45) inexact = true;
-      if (inexact && depth === 1 && key?.endsWith('_ngonka')) return key;
+      const start = i;
+      while (i + 1 < bytes.length && isNumberByte(bytes[i + 1]!)) i++;
+      if (depth !== 1 || !money) continue;
+      const literal = Buffer.from(bytes.buffer, bytes.byteOffset + start, i + 1 - start).toString('latin1');
+      const field = MONEY_LITERALS[money.suffix].test(literal)
+        ? null
+        : keyText(bytes, money.start, money.end);
+      // (A key that is no JSON string: JSON.parse refuses the body next.)
+      if (field !== null) return { field, suffix: money.suffix };
     }
   }
   return null;
+}
+
+function suffixOf(bytes: Uint8Array, start: number, end: number): MoneySuffix | null {
+  for (const { suffix, bytes: tail } of SUFFIXES) {
+    if (end - start < tail.length) continue;
+    let k = 0;
+    while (k < tail.length && bytes[end - tail.length + k] === tail[k]) k++;
+    if (k === tail.length) return suffix;
+  }
+  return null;
+}
+
+/** A key written with escapes (`"amount\u005fngonka"` is amount_ngonka): decoded, then compared. */
+function suffixOfEscaped(bytes: Uint8Array, start: number, end: number): MoneySuffix | null {
+  const key = keyText(bytes, start, end);
+  return key === null ? null : (SUFFIXES.find(({ suffix }) => key.endsWith(suffix))?.suffix ?? null);
+}
+
+/** The text of the string between `start` and `end`, its escapes decoded; null when it is no JSON string. */
+function keyText(bytes: Uint8Array, start: number, end: number): string | null {
+  try {
+    return JSON.parse(
+      `"${Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8')}"`,
+    );
+  } catch {
+    return null; // not JSON: JSON.parse refuses the body next
+  }
 }
 
 const COLON = 0x3a;
@@ -133,11 +181,13 @@ const isJsonSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b =
 const isNumberByte = (b: number) =>
   (b >= 0x30 && b <= 0x39) || b === 0x2e || b === 0x65 || b === 0x45 || b === 0x2b || b === 0x2d;
 
-/** The 400 for a money field written with a fraction or an exponent. */
-export const inexactMoney = (field: string) =>
+/** The 400 for a money field written in a way parsing may round. */
+export const inexactMoney = ({ field, suffix }: { field: string; suffix: MoneySuffix }) =>
   new ApiError(
     'invalid_request_error',
-    `${field}: must be an integer of nGNK, written without a fraction or an exponent (a string for amounts past 2^53)`,
+    suffix === '_ngonka'
+      ? `${field}: must be an integer of nGNK, written without a fraction or an exponent (a string for amounts past 2^53)`
+      : `${field}: must be a positive USDT amount with at most 6 decimals, written out (no exponent)`,
     { param: field },
   );
 

@@ -132,7 +132,7 @@ describe('admin top-ups: happy', () => {
     expect(usdt.body.error.message).toContain('the total of all top-ups');
   });
 
-  it('credits nothing for an amount written with a fraction, though parsing makes it an integer', async () => {
+  it('credits nothing for an amount written more precisely than parsing keeps', async () => {
     // keys32: 4.9999999999999999 parses as 5, and credited 5 nGNK nobody sent.
     const owner = await registerOwner();
     const res = await call(server.url, 'POST', '/api/admin/topups', {
@@ -141,6 +141,12 @@ describe('admin top-ups: happy', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error.param).toBe('amount_ngonka');
+    // Nor a USDT amount past its 6 decimals: 0.99999999999999999 parses as 1 (review32).
+    const usdt = await call(server.url, 'POST', '/api/admin/topups', {
+      token: ADMIN,
+      rawBody: `{"account_id": "${owner.id}", "amount_usdt": 0.99999999999999999, "reference": "${ref()}"}`,
+    });
+    expect([usdt.status, usdt.body.error.param]).toEqual([400, 'amount_usdt']);
     expect(await balanceOf(owner)).toBe('0');
   });
 
