@@ -127,3 +127,35 @@ describe('scheduler: key TTL expiry', () => {
     expect((await announced()).sort()).toEqual([f.key.id, f.key.id, disabled, disabled].sort());
   });
 });
+
+describe('scheduler: a disabled key’s expiry, announced', () => {
+  it('looks at the expiries since the last run (and 35 days back without one), not at every one ever', async () => {
+    clock.set('2026-11-28T12:00:00.000Z');
+    const f = await createKeyFixture(w.env.ctx, { expiresAt: new Date('2026-12-30T00:00:00.000Z') });
+    await subscribeAll(w.env.ctx, f.accountId);
+    await w.env.ctx.redis.del(`${w.env.ctx.config.REDIS_PREFIX}:sched:disabled-expiries:since`);
+    const disabledKey = async (expiresAt: string) => {
+      const k = await createKeyFixture(w.env.ctx, {
+        accountId: f.accountId,
+        expiresAt: new Date('2026-12-30T00:00:00Z'),
+      });
+      await w.env.ctx
+        .sql`update child_keys set status = 'disabled', expires_at = ${expiresAt} where id = ${k.key.id}`;
+      return k.key.id;
+    };
+    const tooOld = await disabledKey('2026-10-01T00:00:00Z'); // past the 35 days a first run looks back
+    const recent = await disabledKey('2026-11-20T00:00:00Z');
+    await expireKeys(w.env.ctx, w.queues);
+    // Written behind the watermark (no key expires in the past so; a backfill might): not looked at.
+    const behind = await disabledKey('2026-11-28T11:00:00Z');
+    clock.set('2026-11-28T12:01:00.000Z');
+    const next = await disabledKey('2026-11-28T12:00:30Z');
+    await expireKeys(w.env.ctx, w.queues);
+    const announced = (await deliveriesOf(w.env.ctx, f.accountId, 'key.expired')).map(
+      (d) => d.payload.data.key_id as string,
+    );
+    expect(announced.sort()).toEqual([recent, next].sort());
+    expect(announced).not.toContain(tooOld);
+    expect(announced).not.toContain(behind);
+  });
+});

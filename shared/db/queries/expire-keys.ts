@@ -33,19 +33,22 @@ export type UnannouncedExpiryRow = Pick<
 >;
 
 /**
- * Disabled keys whose expiry passed and was not announced: their status stays `disabled` (an owner
- * who gives one a new expires_at has not asked for it back), but their owner hears of the expiry as
- * of an active key's. The event's dedupe key (`key.expired:<key>:<expiry ms>`) says whether it was.
+ * Disabled keys whose expiry passed within (`since`, `now`] and was not announced: their status
+ * stays `disabled` (an owner who gives one a new expires_at has not asked for it back), but their
+ * owner hears of the expiry as of an active key's. The event's dedupe key
+ * (`key.expired:<key>:<expiry ms>`) says whether it was; the window keeps each run to the keys that
+ * expired since the last (review32: every one ever expired was read again every 15 s).
  */
 export async function unannouncedDisabledExpiries(
   db: Db,
-  now: Date,
+  window: { since: Date; now: Date },
   limit: number,
 ): Promise<UnannouncedExpiryRow[]> {
   return db<UnannouncedExpiryRow[]>`
     select c.id, c.account_id, c.management_key_id, c.name, c.metadata, c.expires_at
     from child_keys c
-    where c.status = 'disabled' and c.expires_at is not null and c.expires_at <= ${now}
+    where c.status = 'disabled' and c.expires_at is not null
+      and c.expires_at > ${window.since} and c.expires_at <= ${window.now}
       and not exists (
         select 1 from scheduler_events e
         where e.dedupe_key = 'key.expired:' || c.id || ':' || floor(extract(epoch from c.expires_at) * 1000)::bigint)

@@ -6,6 +6,7 @@ import {
   unannouncedDisabledExpiries,
 } from '../../db/queries/expire-keys.js';
 import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/scheduler-events.js';
+import { DAY_MS } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
 
@@ -48,21 +49,39 @@ export async function expireKeys(
   return { expired, emitted: await flushSchedulerEvents(ctx, queues) };
 }
 
+/** How far back a run without a watermark looks (the migration marked older expiries as told). */
+const LOOKBACK_MS = 35 * DAY_MS;
+/** Overlap between runs: a key disabled just as its expiry passed, before it was flipped, is seen. */
+const OVERLAP_MS = 5 * 60_000;
+
 /**
  * A disabled key's expiry is announced too (its GET says `expired` from then on), its status left
- * as it is. Nothing to publish: admission refuses it already, by its status and its `exp`.
+ * as it is, once. Nothing to publish: admission refuses it already, by its status and its `exp`.
+ * Each run looks at the expiries since the last run's (a watermark in Redis; without one, 35 days).
+ * A failure is logged and left to the next run, which looks from the same watermark: the active
+ * keys' events are flushed all the same.
  */
 async function announceDisabledExpiries(ctx: Context): Promise<void> {
-  for (;;) {
+  const watermarkKey = `${ctx.config.REDIS_PREFIX}:sched:disabled-expiries:since`;
+  try {
     const now = ctx.clock.now();
-    const rows = await unannouncedDisabledExpiries(ctx.sql, now, BATCH);
-    // Two runs at once find the same rows; the dedupe key records each event once. A full batch
-    // none of which was new was taken by another run: the next run goes on from there.
-    const recorded = await insertSchedulerEvents(
-      ctx.sql,
-      rows.map((k) => expiredEvent(k, now)),
-    );
-    if (rows.length < BATCH || recorded === 0) return;
+    const mark = Number((await ctx.redis.get(watermarkKey)) ?? Number.NaN);
+    // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
+    const from = Number.isFinite(mark) && mark <= now.getTime() ? mark - OVERLAP_MS : 0;
+    const since = new Date(Math.max(from, now.getTime() - LOOKBACK_MS));
+    for (;;) {
+      const rows = await unannouncedDisabledExpiries(ctx.sql, { since, now }, BATCH);
+      // Two runs at once find the same rows; the dedupe key records each event once. A full batch
+      // none of which was new was taken by another run: the next run goes on from there.
+      const recorded = await insertSchedulerEvents(
+        ctx.sql,
+        rows.map((k) => expiredEvent(k, now)),
+      );
+      if (rows.length < BATCH || recorded === 0) break;
+    }
+    await ctx.redis.set(watermarkKey, String(now.getTime()));
+  } catch (err) {
+    ctx.logger.warn({ err }, 'announcing disabled keys’ expiry failed; the next run tries again');
   }
 }
 
