@@ -219,14 +219,21 @@ let firstSignalAt = 0;
 const SAME_SIGNAL_MS = 500;
 async function shutdown(signal: string, exitCode = 0): Promise<void> {
   const isSignal = signal === 'SIGINT' || signal === 'SIGTERM';
-  if (stopping && isSignal && Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+  // The monotonic clock: a wall clock stepped back would make every signal for as long "the same".
+  if (stopping && isSignal && performance.now() - firstSignalAt < SAME_SIGNAL_MS) {
+    ctx.logger.info(
+      { signal },
+      'the same signal again at once (npm and the terminal both send it): still draining',
+    );
+    return;
+  }
   if (stopping && isSignal) {
     // A second signal: the operator will not wait. What was in flight is left as a crash leaves
     // it (docs/operations.md, "What a crash costs"): jobs run again, holds are resolved by the scheduler.
     ctx.logger.warn({ signal }, 'second signal: stopping now, without draining');
     process.exit(signal === 'SIGINT' ? 130 : 143);
   }
-  if (isSignal && !stopping) firstSignalAt = Date.now();
+  if (isSignal && !stopping) firstSignalAt = performance.now();
   stopping ??= (async () => {
     ctx.logger.info(
       {

@@ -97,7 +97,8 @@ export function startChild(name: string, args: string[], env: Record<string, str
  * which then cannot start (a CI run lost a test so); ports below the range are never handed out so.
  */
 export async function freePort(): Promise<number> {
-  const below = ephemeralLow();
+  // A range starting this low leaves nothing below it: any port, checked, as before.
+  const below = ephemeralLow() ?? 65_536;
   for (;;) {
     const port = FREE_PORT_LOW + randomInt(below - FREE_PORT_LOW);
     if (await bindable(port)) return port;
@@ -107,15 +108,15 @@ export async function freePort(): Promise<number> {
 /** Clear of the well-known ports a developer's machine listens on (Postgres, Redis, 8080…). */
 const FREE_PORT_LOW = 10_000;
 
-/** The first port of the system's ephemeral range (Linux's default where it cannot be read). */
-function ephemeralLow(): number {
+/** The first port of the system's ephemeral range, when it leaves room below it (Linux; null elsewhere). */
+function ephemeralLow(): number | null {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
     if (low > FREE_PORT_LOW + 1000) return low;
   } catch {
     // not Linux
   }
-  return 32_768;
+  return null;
 }
 
 function bindable(port: number): Promise<boolean> {

@@ -131,6 +131,7 @@ describe('npm start', () => {
       expect(await exitOf(gateway, 30_000)).toBe(0);
       expect(log.text()).toMatch(/"signal":"SIGINT","exitCode":0,"msg":"stopped"/);
       expect(log.text()).not.toContain('second signal');
+      expect(log.text()).toContain('the same signal again at once');
     } finally {
       killGroup(gateway);
     }
