@@ -109,23 +109,16 @@ export async function withFailover<T>(
         throw signal.reason;
       }
       const refusal = err instanceof GonkaUpstreamError ? err.refusal : null;
-      if (refusal === 'account' || refusal === 'credentials') {
-        // The node refused the gateway itself: every node would. Nothing a client can mend: say what to.
-        pool.refusedCredentials(node.url);
-        opts.log?.logger?.error(
-          { node: node.url, status: (err as GonkaUpstreamError).status, err: (err as Error).message },
-          REFUSED[refusal],
-        );
-        throw err;
-      }
-      if (refusal === 'signature') {
-        // Our clock (or a stalled chain, or this node's lagging view of it), or a signature used
-        // already. The next attempt signs afresh, for another node.
-        pool.refusedSignature(node.url);
+      if (refusal === 'account' || refusal === 'credentials' || refusal === 'signature') {
+        // The node refused the gateway itself: said to the operator, for whom it is to mend. A wrong
+        // key or a clock off, every node refuses, within the retry budget; but one node's own refusal
+        // (a transfer address configured wrong for it) sent every request to it and failed it while
+        // the others idled (gonka32). The next attempt signs afresh, for another node.
+        pool.refusedGateway(node.url);
         last = err as GonkaUpstreamError;
         opts.log?.logger?.error(
           { node: node.url, status: last.status, attempt, err: last.message },
-          REFUSED.signature,
+          REFUSED[refusal],
         );
         continue;
       }

@@ -194,25 +194,14 @@ export class NodePool {
   }
 
   /**
-   * The node refused the gateway's credentials (401/403): a verdict on the gateway's configuration
-   * (a wrong key, a clock off in signed mode), not on the node, so its breaker is left alone; it
-   * is counted and logged so that it shows (gateway_upstream_node_credential_refusals_total).
+   * The node refused the gateway rather than the request: its credentials (401/403), its Gonka
+   * account (402), or the signature's time or reuse. Counted as the gateway's
+   * (gateway_upstream_node_credential_refusals_total: a wrong key, a clock off) and against the node
+   * too: the refusal may be the node's own (a wrong transfer address configured for it, its lagging
+   * view of the chain), and a node that refuses every request is sidelined by its breaker rather
+   * than picked first forever (gonka32). If every node refuses, the answer becomes an honest 503.
    */
-  refusedCredentials(url: string): void {
-    const e = this.settle(url);
-    if (!e) return;
-    e.calls++;
-    e.credentialRefusals++;
-    e.breaker.onSuccess();
-  }
-
-  /**
-   * The node refused the request's signature as out of its time window or used already: counted
-   * as the gateway's (the clock), and against the node too, whose view of the chain may lag: a node
-   * that refuses every fresh timestamp is sidelined, and if every one does (this host's clock) the
-   * answer becomes an honest 503.
-   */
-  refusedSignature(url: string): void {
+  refusedGateway(url: string): void {
     const e = this.entries.get(url);
     if (e) e.credentialRefusals++;
     this.failure(url);
