@@ -38,7 +38,7 @@ export interface Served<T> {
 }
 
 /** What the operator is told when a node refuses the gateway rather than the request. */
-const REFUSED = {
+export const REFUSED = {
   account:
     'gonka node refused the gateway’s Gonka account: it cannot cover the request’s escrow, or is not on chain: top up the account of GONKA_PRIVATE_KEY',
   credentials:

@@ -207,6 +207,12 @@ export class NodePool {
     this.failure(url);
   }
 
+  /** A refusal of the gateway's credentials outside a completion (a price read): counted, no verdict on the node. */
+  countCredentialRefusal(url: string): void {
+    const e = this.entries.get(url);
+    if (e) e.credentialRefusals++;
+  }
+
   /** A call whose verdict waits for its end (a stream) is answering: see CircuitBreaker.onAnswering. */
   answering(url: string): void {
     this.entries.get(url)?.breaker.onAnswering();

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { REFUSED } from './failover.js';
 import type { NodePool } from './node-pool.js';
 import { PRICING_PATH, pricingResponseSchema } from './protocol.js';
 
@@ -28,6 +29,8 @@ export class PricingCache {
   private readonly maxAttempts: number;
   /** When the prices were last fetched successfully (ms since epoch), or null before the first. */
   updatedAt: number | null = null;
+  /** When this cache was made: prices never fetched are as old as it (gateway_upstream_pricing_age_seconds). */
+  readonly createdAt = Date.now();
 
   constructor(private readonly opts: PricingCacheOptions) {
     this.intervalMs = opts.intervalMs ?? 30_000;
@@ -88,6 +91,15 @@ export class PricingCache {
         });
         if (!res.ok) {
           await res.body?.cancel();
+          if (res.status === 401 || res.status === 403) {
+            // A broker refusing GONKA_API_KEY here refuses completions too: no model gets a price,
+            // and /v1/models is empty. Said and counted as a completion's refusal is (gonka32).
+            this.opts.pool.countCredentialRefusal(node.url);
+            this.opts.logger?.error(
+              { node: node.url, status: res.status, what: 'pricing' },
+              REFUSED.credentials,
+            );
+          }
           throw new Error(`pricing from ${node.url}: HTTP ${res.status}`);
         }
         const parsed = pricingResponseSchema.parse(await res.json());

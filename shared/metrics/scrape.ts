@@ -205,11 +205,12 @@ export function createMetricsRegistry(ctx: Context, deps: ScrapeDeps): Registry 
     );
     new Gauge({
       name: 'gateway_upstream_pricing_age_seconds',
-      help: 'Since node prices were last fetched successfully',
+      help: 'Since node prices were last fetched successfully (since the process started, before the first: no model has a price until then)',
       registers: [scrape],
       collect() {
-        const at = upstream.pricing.updatedAt;
-        if (at !== null) this.set((Date.now() - at) / 1000);
+        // Never fetched is as old as the process, not 0, which reads as fresh (gonka32).
+        const { updatedAt, createdAt } = upstream.pricing;
+        this.set((Date.now() - (updatedAt ?? createdAt)) / 1000);
       },
     });
   }

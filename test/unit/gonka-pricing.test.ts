@@ -32,6 +32,21 @@ describe('PricingCache', () => {
     expect(cache.price(SIM_MODEL_QWQ_32B)).toBe(7n);
   });
 
+  it('says and counts a broker refusing its token, which leaves every model without a price', async () => {
+    sim = await startSimulator({ nodes: 1, auth: 'bearer', bearerToken: 'right-token' });
+    const pool = new NodePool(sim.urls);
+    const logged: { fields: unknown; msg: string }[] = [];
+    const logger = { error: (fields: unknown, msg: string) => logged.push({ fields, msg }) };
+    cache = new PricingCache({ pool, headers: { authorization: 'Bearer wrong' }, logger: logger as never });
+    await expect(cache.start()).rejects.toThrow(/HTTP 401/);
+    // gonka32: the refusal showed nowhere an operator alerts (only a warning saying "HTTP 401").
+    expect(pool.status()[0]).toMatchObject({ credentialRefusals: 1, failures: 0 });
+    expect(logged).toEqual([
+      { fields: expect.objectContaining({ status: 401 }), msg: expect.stringMatching(/check GONKA_API_KEY/) },
+    ]);
+    expect(cache.updatedAt).toBeNull();
+  });
+
   it('refreshes on its interval', async () => {
     sim = await startSimulator({ nodes: 1 });
     cache = new PricingCache({ pool: new NodePool(sim.urls), intervalMs: 30 });
