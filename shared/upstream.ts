@@ -1,5 +1,6 @@
 import { nodesOf } from './config-upstream.js';
 import type { Context } from './context.js';
+import { fetchParticipants } from './gonka/discovery.js';
 import { GonkaClient, NodePool, PricingCache } from './gonka/index.js';
 import { ModelCatalog } from './models.js';
 
@@ -90,19 +91,28 @@ async function discoveredPool(ctx: Context, seeds: string[]): Promise<NodePool> 
  */
 async function checkAddresses(ctx: Context, pool: NodePool): Promise<void> {
   await Promise.all(
-    pool
-      .nodes()
-      .map((n) =>
-        n.address
-          ? null
-          : pool
-              .addressOf(n.url)
-              .catch((err: unknown) =>
-                ctx.logger.error(
-                  { err, node: n.url },
-                  'no transfer address for this node: signed requests to it will fail (its participant list must name this URL; GONKA_DISCOVERY=true takes the URLs from that list)',
-                ),
-              ),
-      ),
+    pool.nodes().map(async (n) => {
+      if (!n.address) {
+        await pool
+          .addressOf(n.url)
+          .catch((err: unknown) =>
+            ctx.logger.error(
+              { err, node: n.url },
+              'no transfer address for this node: signed requests to it will fail (its participant list must name this URL; GONKA_DISCOVERY=true takes the URLs from that list)',
+            ),
+          );
+        return;
+      }
+      // An address written in GONKA_NODES (`url;gonka1…`) is checked against the node's own list:
+      // a wrong one has the node refuse every request signed for it (gonka32), said at start.
+      const listed = await fetchParticipants(n.url)
+        .then((ps) => ps.find((p) => p.url === n.url)?.address)
+        .catch(() => undefined); // unreachable now: its requests will say so
+      if (listed && listed !== n.address)
+        ctx.logger.error(
+          { node: n.url, configured: n.address, listed },
+          'the transfer address GONKA_NODES gives this node is not the one its participant list names: the node refuses requests signed for it',
+        );
+    }),
   );
 }

@@ -84,6 +84,26 @@ describe('the upstream at start-up', () => {
     }
   });
 
+  it('in signed mode, names at start a node given a transfer address its participant list does not', async () => {
+    // gonka32: such a node refuses every request signed for it, and nothing said why.
+    const { logger, lines } = capturedLogger('info');
+    const env = await createTestEnv({ env: { GONKA_PRIVATE_KEY: KEY }, logger });
+    const upstream = await createUpstream(env.ctx, [`${sim.urls[1]!};${sim.nodes[0]!.address}`]);
+    try {
+      expect(lines.filter((l) => l.level === 50)).toMatchObject([
+        {
+          msg: expect.stringMatching(/^the transfer address GONKA_NODES gives this node is not/),
+          node: sim.urls[1],
+          configured: sim.nodes[0]!.address,
+          listed: sim.nodes[1]!.address,
+        },
+      ]);
+    } finally {
+      await upstream.close();
+      await env.close();
+    }
+  });
+
   it('in signed mode, names at start a node it cannot sign for (its URL not in its participant list)', async () => {
     const { logger, lines } = capturedLogger('info');
     const env = await createTestEnv({ env: { GONKA_PRIVATE_KEY: KEY }, logger });
