@@ -28,7 +28,7 @@ export async function createUpstream(ctx: Context, nodeEntries: string[]): Promi
         nodes.map((n) => n.url),
       )
     : new NodePool(nodes, { clock: ctx.clock });
-  if (config.GONKA_PRIVATE_KEY) await checkAddresses(ctx, pool);
+  if (config.GONKA_PRIVATE_KEY) await checkAddresses(ctx, pool, { discovered: config.GONKA_DISCOVERY });
   const pricing = new PricingCache({
     pool,
     intervalMs: config.PRICING_REFRESH_SECONDS * 1000,
@@ -89,7 +89,7 @@ async function discoveredPool(ctx: Context, seeds: string[]): Promise<NodePool> 
  * (its own participant list must name that URL). Asked now, so a node that cannot be signed for
  * is one error line at start naming it, not a 503 on every request routed to it.
  */
-async function checkAddresses(ctx: Context, pool: NodePool): Promise<void> {
+async function checkAddresses(ctx: Context, pool: NodePool, opts: { discovered: boolean }): Promise<void> {
   await Promise.all(
     pool.nodes().map(async (n) => {
       if (!n.address) {
@@ -105,6 +105,8 @@ async function checkAddresses(ctx: Context, pool: NodePool): Promise<void> {
       }
       // An address written in GONKA_NODES (`url;gonka1…`) is checked against the node's own list:
       // a wrong one has the node refuse every request signed for it (gonka32), said at start.
+      // Discovered addresses came from such a list already: not asked again, once per node.
+      if (opts.discovered) return;
       const listed = await fetchParticipants(n.url)
         .then((ps) => ps.find((p) => p.url === n.url)?.address)
         .catch(() => undefined); // unreachable now: its requests will say so

@@ -42,7 +42,7 @@ export const REFUSED = {
   account:
     'gonka node refused the gateway’s Gonka account: it cannot cover the request’s escrow, or is not on chain: top up the account of GONKA_PRIVATE_KEY',
   credentials:
-    'gonka node refused the gateway’s credentials: check GONKA_API_KEY or GONKA_PRIVATE_KEY, and the clock in signed mode',
+    'gonka node refused the gateway’s credentials: check GONKA_API_KEY or GONKA_PRIVATE_KEY, in signed mode the clock and the transfer address GONKA_NODES gives the node',
   signature:
     'gonka node refused the request’s signature as out of its time window or used already: check this host’s clock (NTP); a stalled chain does this too',
 } as const;
@@ -111,15 +111,24 @@ export async function withFailover<T>(
       const refusal = err instanceof GonkaUpstreamError ? err.refusal : null;
       if (refusal === 'account' || refusal === 'credentials' || refusal === 'signature') {
         // The node refused the gateway itself: said to the operator, for whom it is to mend. A wrong
-        // key or a clock off, every node refuses, within the retry budget; but one node's own refusal
-        // (a transfer address configured wrong for it) sent every request to it and failed it while
-        // the others idled (gonka32). The next attempt signs afresh, for another node.
-        pool.refusedGateway(node.url);
+        // key, a clock off or an account short, every node refuses, within the retry budget; but one
+        // node's own refusal (a transfer address configured wrong for it) sent every request to it
+        // and failed it while the others idled (gonka32). The next attempt signs afresh, for another node.
+        if (refusal === 'account') pool.refusedAccount(node.url);
+        else pool.refusedGateway(node.url);
         last = err as GonkaUpstreamError;
-        opts.log?.logger?.error(
-          { node: node.url, status: last.status, attempt, err: last.message },
-          REFUSED[refusal],
-        );
+        const due = pool.refusalToLog(node.url, refusal);
+        if (due)
+          opts.log?.logger?.error(
+            {
+              node: node.url,
+              status: last.status,
+              attempt,
+              err: last.message,
+              ...(due.suppressed ? { notLoggedSince: due.suppressed } : {}),
+            },
+            REFUSED[refusal],
+          );
         continue;
       }
       if (err instanceof GonkaUpstreamError && !err.retryable) {

@@ -28,7 +28,10 @@ export interface NodeStatus {
   calls: number;
   /** Of those, the failed ones, and streams that broke after their start was counted a success. */
   failures: number;
-  /** Of those, the ones the node answered 401 or 403: it refused the gateway's own credentials. */
+  /**
+   * Calls the node refused for the gateway rather than the request: its credentials (401/403), its
+   * Gonka account (402), the signature's time or reuse.
+   */
   credentialRefusals: number;
 }
 
@@ -40,7 +43,12 @@ interface Entry {
   calls: number;
   failures: number;
   credentialRefusals: number;
+  /** Per kind of refusal: when one was last logged, and how many since were not (refusalToLog). */
+  refusalLog: Map<string, { at: number; suppressed: number }>;
 }
+
+/** A kind of refusal of the gateway is logged once per node this often at most, with a count of the rest. */
+const REFUSAL_LOG_EVERY_MS = 60_000;
 
 /**
  * The nodes the client may call and how healthy each is. `pick` returns a node and counts it in
@@ -108,6 +116,7 @@ export class NodePool {
               calls: 0,
               failures: 0,
               credentialRefusals: 0,
+              refusalLog: new Map(),
             },
       );
     }
@@ -194,17 +203,49 @@ export class NodePool {
   }
 
   /**
-   * The node refused the gateway rather than the request: its credentials (401/403), its Gonka
-   * account (402), or the signature's time or reuse. Counted as the gateway's
-   * (gateway_upstream_node_credential_refusals_total: a wrong key, a clock off) and against the node
-   * too: the refusal may be the node's own (a wrong transfer address configured for it, its lagging
-   * view of the chain), and a node that refuses every request is sidelined by its breaker rather
-   * than picked first forever (gonka32). If every node refuses, the answer becomes an honest 503.
+   * The node refused the gateway's credentials (401/403) or the signature's time or reuse. Counted
+   * as the gateway's (gateway_upstream_node_credential_refusals_total: a wrong key, a clock off) and
+   * against the node too: the refusal may be the node's own (a wrong transfer address configured
+   * for it, its lagging view of the chain), and a node that refuses every request is sidelined by
+   * its breaker rather than picked first forever (gonka32). If every node refuses, the answer
+   * becomes an honest error.
    */
   refusedGateway(url: string): void {
     const e = this.entries.get(url);
     if (e) e.credentialRefusals++;
     this.failure(url);
+  }
+
+  /**
+   * The node refused the gateway's Gonka account (402: it cannot cover this request's escrow).
+   * Counted, but no verdict on the node: whether the escrow fits depends on the request's size, so
+   * one tenant's large requests would otherwise trip every node's breaker and refuse the others
+   * (review33).
+   */
+  refusedAccount(url: string): void {
+    const e = this.settle(url);
+    if (!e) return;
+    e.calls++;
+    e.credentialRefusals++;
+    e.breaker.onCancel();
+  }
+
+  /**
+   * Whether a refusal of the gateway of this `kind` by this node is to be logged now: the first, then
+   * at most one every REFUSAL_LOG_EVERY_MS, with how many were not logged since. A wrong key under
+   * load would otherwise be an error line per node per request.
+   */
+  refusalToLog(url: string, kind: string): { suppressed: number } | null {
+    const e = this.entries.get(url);
+    if (!e) return { suppressed: 0 };
+    const now = this.clock.now().getTime();
+    const last = e.refusalLog.get(kind);
+    if (last && now - last.at < REFUSAL_LOG_EVERY_MS) {
+      last.suppressed++;
+      return null;
+    }
+    e.refusalLog.set(kind, { at: now, suppressed: 0 });
+    return { suppressed: last?.suppressed ?? 0 };
   }
 
   /** A refusal of the gateway's credentials outside a completion (a price read): counted, no verdict on the node. */

@@ -91,7 +91,8 @@ export class PricingCache {
         });
         if (!res.ok) {
           await res.body?.cancel();
-          if (res.status === 401 || res.status === 403) {
+          // Only a read that carried credentials (a broker's token) blames them.
+          if ((res.status === 401 || res.status === 403) && this.opts.headers) {
             // A broker refusing GONKA_API_KEY here refuses completions too: no model gets a price,
             // and /v1/models is empty. Said and counted as a completion's refusal is (gonka32).
             this.opts.pool.countCredentialRefusal(node.url);

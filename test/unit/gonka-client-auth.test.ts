@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.js';
 import {
   addressFromPrivateKey,
   GonkaClient,
@@ -74,6 +75,26 @@ describe('GonkaClient signed mode', () => {
         msg: expect.stringMatching(/refused the gateway’s credentials/),
       }),
     );
+  });
+});
+
+describe('refusals of the gateway in the log', () => {
+  it('are logged once per node and kind, then once a minute with a count of the rest', async () => {
+    // A wrong key under load was an error line per node per request (review33).
+    sim = await startSimulator({ nodes: 2, auth: 'bearer', bearerToken: 'right-token' });
+    const clock = new ManualClock('2026-12-06T12:00:00Z');
+    const pool = new NodePool(sim.urls, { clock });
+    const c = new GonkaClient({ pool, mode: 'bearer', bearerToken: 'wrong-token' });
+    const logged: { fields: Record<string, unknown>; msg: string }[] = [];
+    const logger = { error: (fields: Record<string, unknown>, msg: string) => logged.push({ fields, msg }) };
+    const refused = () => c.chat(body('x'), { log: { logger } as never }).catch(() => null);
+    for (let i = 0; i < 5; i++) await refused();
+    expect(logged).toHaveLength(2);
+    expect(pool.status().map((n) => n.credentialRefusals)).toEqual([5, 5]);
+    clock.advance(60_000);
+    await refused();
+    expect(logged.length).toBeGreaterThan(2);
+    expect(logged.at(-1)?.fields.notLoggedSince).toBe(4);
   });
 });
 
