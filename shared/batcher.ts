@@ -17,6 +17,8 @@ export class Batcher<T, R> {
   private items: { item: T; at: number; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** The items of the running flush, until it (and any item-by-item retry) has ended. */
+  private inFlight: T[] = [];
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -50,12 +52,18 @@ export class Batcher<T, R> {
     }
   }
 
+  /** Every item not flushed yet: in the running flush, then those waiting (settleUnhanded). */
+  pending(): T[] {
+    return [...this.inFlight, ...this.items.map((b) => b.item)];
+  }
+
   private run(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.items.splice(0, this.maxSize);
     if (batch.length === 0) return;
-    this.flushing = this.flush(batch.map((b) => b.item))
+    this.inFlight = batch.map((b) => b.item);
+    this.flushing = this.flush(this.inFlight)
       .then(
         (results) => {
           for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
@@ -72,6 +80,7 @@ export class Batcher<T, R> {
       )
       .finally(() => {
         this.flushing = null;
+        this.inFlight = [];
         if (this.items.length > 0) this.schedule();
       });
   }

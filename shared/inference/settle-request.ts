@@ -8,7 +8,7 @@ import { ApiError } from '../errors.js';
 import type { TokenUsage } from '../gonka/index.js';
 import { toHoldTerms } from '../ledger/hold-terms.js';
 import { type Settlement, settleHolds } from '../ledger/settle.js';
-import { onePer, perOwner } from '../per-owner.js';
+import { perOwner } from '../per-owner.js';
 import type { Queues } from '../queues.js';
 
 /**
@@ -20,8 +20,6 @@ import type { Queues } from '../queues.js';
  * and everything else's.
  */
 const enqueuers = perOwner<Queues, number, Batcher<Settlement, undefined>>();
-/** The requests handed to an enqueuer whose hand-off has not ended yet, per producer (settleUnhanded). */
-const unhanded = onePer<Queues, Set<Settlement>>(() => new Set());
 
 function newEnqueuer(queues: Queues, waitMs: number): Batcher<Settlement, undefined> {
   return new Batcher<Settlement, undefined>(
@@ -55,7 +53,7 @@ export async function flushSettlementHandoff(sql: Sql, queues: Queues): Promise<
  * back (the path of a worker killed after its commit). Returns how many it settled.
  */
 export async function settleUnhanded(ctx: Context, queues: Queues): Promise<number> {
-  const items = [...unhanded(queues)];
+  const items = enqueuers.all(queues).flatMap((e) => e.pending());
   if (items.length === 0) return 0;
   try {
     await settleHolds(ctx, items);
@@ -90,14 +88,10 @@ export async function settleRequest(
   } = {},
 ): Promise<void> {
   const item = settlementOf(holdId, usage, opts.unrecorded);
-  const waiting = unhanded(queues);
-  waiting.add(item);
   try {
     const waitMs = opts.waitMs ?? ctx.config.SETTLEMENT_GROUP_WAIT_MS;
     await enqueuers.get(queues, waitMs, () => newEnqueuer(queues, waitMs)).add(item);
-    waiting.delete(item);
   } catch (err) {
-    waiting.delete(item);
     ctx.logger.warn({ err, holdId }, 'settlement enqueue failed; settling inline');
     try {
       await settleHolds(ctx, [item]);

@@ -57,6 +57,19 @@ describe('Batcher', () => {
     expect([await first, await later]).toEqual([10, 20]);
   });
 
+  it('says which items are not flushed yet: in the running flush, then those waiting', async () => {
+    const f = controlledFlush();
+    const b = new Batcher(f.flush, 2, 1_000);
+    void b.add(1);
+    void b.add(2); // a full batch: flushed at once
+    void b.add(3);
+    await tick();
+    expect(b.pending()).toEqual([1, 2, 3]);
+    f.finishOne();
+    await tick();
+    expect(b.pending()).toEqual([3]);
+  });
+
   it('drain with nothing waiting resolves at once', async () => {
     const f = controlledFlush();
     await new Batcher(f.flush).drain();
