@@ -112,15 +112,17 @@ if (
 }
 // The port this process will listen on, held by another: said now, before migrations run and the
 // other roles start taking work only to stop again (newcomer32). Checked again when it binds.
+const API_PORT_TAKEN = 'api: cannot listen on HOST:PORT';
+const METRICS_PORT_TAKEN = 'cannot listen on HOST:METRICS_PORT';
 const listensOn = roles.has('api')
-  ? { port: config.PORT, msg: 'api: cannot listen on HOST:PORT' }
+  ? { port: config.PORT, msg: API_PORT_TAKEN }
   : config.METRICS_PORT
-    ? { port: config.METRICS_PORT, msg: 'cannot listen on HOST:METRICS_PORT' }
+    ? { port: config.METRICS_PORT, msg: METRICS_PORT_TAKEN }
     : null;
 if (listensOn && listensOn.port !== 0) {
   const taken = await bindError(listensOn.port, config.HOST);
   if (taken) {
-    bootLogger.fatal({ err: taken.message, host: config.HOST, port: listensOn.port }, listensOn.msg);
+    cannotListenLine(taken, listensOn.port, listensOn.msg);
     process.exit(1);
   }
 }
@@ -157,7 +159,7 @@ try {
 }
 const ctx = createContext(config, { logger: bootLogger });
 
-const stops: (() => Promise<void>)[] = [];
+const stops: (() => Promise<unknown>)[] = [];
 
 // Without GONKA_NODES the gateway runs against its built-in node simulator, so a fresh clone works.
 let nodeUrls = config.GONKA_NODES;
@@ -182,9 +184,7 @@ stops.push(() => closedWithin('queues', queues.close()));
 // Stops run in reverse: this one after the api and the workers stopped, before the queues close.
 stops.push(settleBeforeExit);
 // And before that, the accepted jobs whose hand-off is still in flight.
-stops.push(async () => {
-  await handOffWithin('accepted jobs', drainInferenceHandoff(queues));
-});
+stops.push(() => handOffWithin('accepted jobs', drainInferenceHandoff(queues)));
 
 const upstream = roles.has('api') || roles.has('workers') ? await createUpstream(ctx, nodeUrls) : null;
 // The roles that admit requests say they are alive: reconciliation gives back at once what a dead
@@ -274,7 +274,7 @@ if (!roles.has('api') && config.METRICS_PORT) {
     ctx.logger.info({ port: config.METRICS_PORT }, 'metrics listening');
   } catch (err) {
     // Two roles given one METRICS_PORT on one host (ops31).
-    await cannotListen(err, config.METRICS_PORT, 'cannot listen on HOST:METRICS_PORT');
+    await cannotListen(err, config.METRICS_PORT, METRICS_PORT_TAKEN);
   }
 }
 
@@ -286,7 +286,7 @@ if (roles.has('api') && upstream) {
       server.listen(config.PORT, config.HOST, resolve);
     });
   } catch (err) {
-    await cannotListen(err, config.PORT, 'api: cannot listen on HOST:PORT');
+    await cannotListen(err, config.PORT, API_PORT_TAKEN);
   }
   // The port bound (PORT=0 asks the system for one).
   const bound = server.address();
@@ -316,8 +316,13 @@ if (roles.has('api') && upstream) {
  * address here), not a stack; the roles already started stop as on a signal.
  */
 async function cannotListen(err: unknown, port: number, msg: string): Promise<void> {
-  ctx.logger.fatal({ err: err instanceof Error ? err.message : String(err), host: config.HOST, port }, msg);
+  cannotListenLine(err, port, msg);
   await shutdown('listen failed', 1);
+}
+
+/** The one fatal line for a port this process cannot listen on, at start-up's check or at the bind. */
+function cannotListenLine(err: unknown, port: number, msg: string): void {
+  bootLogger.fatal({ err: err instanceof Error ? err.message : String(err), host: config.HOST, port }, msg);
 }
 
 /** Why `port` on `host` cannot be listened on now (in use, no such address), or null when it can. */
