@@ -1,6 +1,6 @@
 import { nodesOf } from './config-upstream.js';
 import type { Context } from './context.js';
-import { fetchParticipants } from './gonka/discovery.js';
+import { listedAddress } from './gonka/discovery.js';
 import { GonkaClient, NodePool, PricingCache } from './gonka/index.js';
 import { ModelCatalog } from './models.js';
 
@@ -107,9 +107,7 @@ async function checkAddresses(ctx: Context, pool: NodePool, opts: { discovered: 
       // a wrong one has the node refuse every request signed for it (gonka32), said at start.
       // Discovered addresses came from such a list already: not asked again, once per node.
       if (opts.discovered) return;
-      const listed = await fetchParticipants(n.url)
-        .then((ps) => ps.find((p) => p.url === n.url)?.address)
-        .catch(() => undefined); // unreachable now: its requests will say so
+      const listed = await listedAddress(n.url).catch(() => undefined); // unreachable now: its requests will say so
       if (listed && listed !== n.address)
         ctx.logger.error(
           { node: n.url, configured: n.address, listed },

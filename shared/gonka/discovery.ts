@@ -33,6 +33,14 @@ export async function fetchParticipants(
   return nodes;
 }
 
+/** The transfer address a node's own participant list gives its URL, or undefined when it lists no such URL. */
+export async function listedAddress(
+  url: string,
+  timeoutMs = DEFAULT_DISCOVERY_TIMEOUT_MS,
+): Promise<string | undefined> {
+  return (await fetchParticipants(url, timeoutMs)).find((p) => p.url === url)?.address;
+}
+
 /**
  * Asks each seed in turn and returns the first non-empty participant list: one seed being down
  * must not stop the gateway from finding the rest of the network.

@@ -1,11 +1,6 @@
 import { type Clock, systemClock } from '../clock.js';
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from './circuit-breaker.js';
-import {
-  DEFAULT_DISCOVERY_TIMEOUT_MS,
-  discoverNodes,
-  fetchParticipants,
-  type NodeInfo,
-} from './discovery.js';
+import { DEFAULT_DISCOVERY_TIMEOUT_MS, discoverNodes, listedAddress, type NodeInfo } from './discovery.js';
 import { normalizeNodeUrl } from './protocol.js';
 
 export interface NodePoolOptions extends BreakerOptions {
@@ -211,8 +206,7 @@ export class NodePool {
    * becomes an honest error.
    */
   refusedGateway(url: string): void {
-    const e = this.entries.get(url);
-    if (e) e.credentialRefusals++;
+    this.countCredentialRefusal(url);
     this.failure(url);
   }
 
@@ -268,10 +262,10 @@ export class NodePool {
   async addressOf(url: string): Promise<string> {
     const e = this.entries.get(url);
     if (e?.info.address) return e.info.address;
-    const self = (await fetchParticipants(url, this.discoveryTimeoutMs)).find((p) => p.url === url);
-    if (!self?.address) throw new Error(`${url} is not in its own participant list: cannot sign for it`);
-    if (e) e.info = { ...e.info, address: self.address };
-    return self.address;
+    const address = await listedAddress(url, this.discoveryTimeoutMs);
+    if (!address) throw new Error(`${url} is not in its own participant list: cannot sign for it`);
+    if (e) e.info = { ...e.info, address };
+    return address;
   }
 
   status(): NodeStatus[] {
