@@ -9,6 +9,7 @@ import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/
 import { DAY_MS } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
+import { taskWatermark } from '../watermark.js';
 
 const BATCH = 500;
 
@@ -62,12 +63,10 @@ const OVERLAP_MS = 5 * 60_000;
  * keys' events are flushed all the same.
  */
 async function announceDisabledExpiries(ctx: Context): Promise<void> {
-  const watermarkKey = `${ctx.config.REDIS_PREFIX}:sched:disabled-expiries:since`;
+  const watermark = taskWatermark(ctx, 'disabled-expiries');
   try {
     const now = ctx.clock.now();
-    const mark = Number((await ctx.redis.get(watermarkKey)) ?? Number.NaN);
-    // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
-    const from = Number.isFinite(mark) && mark <= now.getTime() ? mark - OVERLAP_MS : 0;
+    const from = ((await watermark.lastRun(now))?.getTime() ?? 0) - OVERLAP_MS;
     const since = new Date(Math.max(from, now.getTime() - LOOKBACK_MS));
     for (;;) {
       const rows = await unannouncedDisabledExpiries(ctx.sql, { since, now }, BATCH);
@@ -79,7 +78,7 @@ async function announceDisabledExpiries(ctx: Context): Promise<void> {
       );
       if (rows.length < BATCH || recorded === 0) break;
     }
-    await ctx.redis.set(watermarkKey, String(now.getTime()));
+    await watermark.ranAt(now);
   } catch (err) {
     ctx.logger.warn({ err }, 'announcing disabled keys’ expiry failed; the next run tries again');
   }

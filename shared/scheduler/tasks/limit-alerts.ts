@@ -4,6 +4,7 @@ import { insertSchedulerEvents, type NewSchedulerEvent } from '../../db/queries/
 import { DAY_MS, dayResetsAt, isoDay, monthResetsAt, startOfUtcDay, startOfUtcMonth } from '../../periods.js';
 import type { Queues } from '../../queues.js';
 import { flushSchedulerEvents } from '../outbox.js';
+import { taskWatermark } from '../watermark.js';
 
 export const THRESHOLDS = [80, 100] as const;
 /** Overlap between runs, so a settlement committed while the last run read is not missed. */
@@ -25,10 +26,8 @@ export async function limitAlerts(
   queues: Queues,
 ): Promise<{ raised: number; emitted: number }> {
   const now = ctx.clock.now();
-  const watermarkKey = `${ctx.config.REDIS_PREFIX}:sched:limit-alerts:since`;
-  const mark = Number((await ctx.redis.get(watermarkKey)) ?? Number.NaN);
-  // A watermark ahead of the clock (a clock that moved back) is ignored rather than trusted.
-  const lastRun = Number.isFinite(mark) && mark <= now.getTime() ? new Date(mark) : null;
+  const watermark = taskWatermark(ctx, 'limit-alerts');
+  const lastRun = await watermark.lastRun(now);
   const events: NewSchedulerEvent[] = [];
   for (const p of periodsToCheck(now, lastRun, ctx.config.ROLLOVER_GRACE_SECONDS * 1000)) {
     const monthStart = startOfUtcMonth(p.at);
@@ -44,7 +43,7 @@ export async function limitAlerts(
     events.push(...rows.flatMap((r) => thresholdEvents(r, p.at, { limits: p.limits, createdAt: now })));
   }
   const raised = await insertSchedulerEvents(ctx.sql, events);
-  await ctx.redis.set(watermarkKey, String(now.getTime()));
+  await watermark.ranAt(now);
   return { raised, emitted: await flushSchedulerEvents(ctx, queues) };
 }
 
