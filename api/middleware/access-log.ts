@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
-
 import { observeHttpRequest } from '../../shared/metrics/registry.js';
 import { CHILD_KEYS_MOUNT } from '../routes/child-keys.js';
 

@@ -48,7 +48,7 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, req
 
 function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
-  const e = err as { type?: string; status?: number; code?: unknown };
+  const e = err as { type?: string; status?: number; code?: unknown; charset?: unknown };
   if (e?.type === 'entity.parse.failed')
     return new ApiError('invalid_request_error', 'Malformed JSON body', { param: null });
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'Request body too large');
@@ -61,7 +61,7 @@ function toApiError(err: unknown): ApiError | null {
   if (e?.type === 'charset.unsupported')
     return new ApiError(
       'invalid_request_error',
-      `Unsupported charset${typeof (e as { charset?: unknown }).charset === 'string' ? ` "${(e as { charset: string }).charset}"` : ''}: send JSON as UTF-8 (Content-Type: application/json; charset=utf-8, or no charset)`,
+      `Unsupported charset${typeof e.charset === 'string' ? ` "${e.charset}"` : ''}: send JSON as UTF-8 (Content-Type: application/json; charset=utf-8, or no charset)`,
       { param: null },
     );
   if (e?.type === 'encoding.unsupported')
